@@ -1,0 +1,17 @@
+export * from "./runtime/mod.ts";
+export { FeedView } from "./feed_view.ts";
+export type { TickChanges } from "./feed_view.ts";
+export { HubBehavior, HubStats } from "./hub.ts";
+export type { HubOptions } from "./hub.ts";
+export type { HubMessage } from "./hub_messages.ts";
+export { LogSource } from "./log_source.ts";
+export type { LogSourceOptions } from "./log_source.ts";
+export { MetricWindow } from "./metric_window.ts";
+export { Router } from "./router.ts";
+export type { RouterOptions } from "./router.ts";
+export { DEFAULT_SESSION_POLICY, Session } from "./session.ts";
+export type { FrameSink, SessionPolicy } from "./session.ts";
+export { allocateStates, ShardBehavior } from "./shard.ts";
+export type { ShardOptions } from "./shard.ts";
+export { shardFor } from "./shard_for.ts";
+export type { ShardChanges, ShardMessage } from "./shard_messages.ts";

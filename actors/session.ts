@@ -1,0 +1,127 @@
+import { CloseCode } from "../protocol/close_codes.ts";
+
+/** Where a session's frames go: a WebSocket, or a fake in tests. */
+export interface FrameSink {
+  send(frame: Uint8Array): void;
+  /** Bytes queued but not yet handed to the network. */
+  readonly bufferedAmount: number;
+  close(code: number, reason: string): void;
+}
+
+export interface SessionPolicy {
+  /** Unsent bytes above which deltas are skipped. Default 1 MiB. */
+  maxBufferedBytes: number;
+  /** How long a client may stay above the cap before it is closed as slow. Default 10 000 ms. */
+  slowCloseMs: number;
+  /** How long a client may stay silent (no Pong) before it is dropped. Default 45 000 ms. */
+  silenceLimitMs: number;
+}
+
+export const DEFAULT_SESSION_POLICY: Readonly<SessionPolicy> = Object.freeze({
+  maxBufferedBytes: 1 << 20,
+  slowCloseMs: 10_000,
+  silenceLimitMs: 45_000,
+});
+
+/**
+ * One connected client. It applies the slow-client policy: while its unsent
+ * bytes are over the cap it skips deltas; once drained it gets a fresh
+ * snapshot instead of stale frames; if it stays over the cap too long it is
+ * closed. It never buffers without bound. Time is passed in.
+ */
+export class Session {
+  readonly id: number;
+  readonly #sink: FrameSink;
+  readonly #policy: SessionPolicy;
+  #laggingSince: number | null = null;
+  #missed = false;
+  #heardAt: number;
+  #closed = false;
+  /** Deltas skipped while over the cap. */
+  skipped = 0;
+  /** Snapshots sent to catch up after lagging. */
+  resyncs = 0;
+
+  constructor(id: number, sink: FrameSink, now: number, policy: Partial<SessionPolicy> = {}) {
+    this.id = id;
+    this.#sink = sink;
+    this.#policy = { ...DEFAULT_SESSION_POLICY, ...policy };
+    this.#heardAt = now;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  get lagging(): boolean {
+    return this.#laggingSince !== null;
+  }
+
+  /** Sends a frame unconditionally (the first snapshot, an error). */
+  send(frame: Uint8Array): boolean {
+    if (this.#closed) return false;
+    try {
+      this.#sink.send(frame);
+      return true;
+    } catch {
+      this.#markClosed();
+      return false;
+    }
+  }
+
+  /**
+   * Offers this tick's delta (or null when none). Returns false once the
+   * session is closed, so the hub can forget it.
+   */
+  deliver(delta: Uint8Array | null, now: number, snapshot: () => Uint8Array): boolean {
+    if (this.#closed) return false;
+    if (this.#sink.bufferedAmount > this.#policy.maxBufferedBytes) {
+      this.#laggingSince ??= now;
+      if (delta) {
+        this.skipped++;
+        this.#missed = true;
+      }
+      if (now - this.#laggingSince >= this.#policy.slowCloseMs) {
+        this.close(CloseCode.Slow, "slow consumer: unsent bytes stayed over the cap");
+        return false;
+      }
+      return true;
+    }
+    this.#laggingSince = null;
+    if (this.#missed) {
+      this.#missed = false;
+      this.resyncs++;
+      return this.send(snapshot());
+    }
+    return delta ? this.send(delta) : true;
+  }
+
+  /** Records that the client answered; any valid message counts. */
+  heard(now: number): void {
+    this.#heardAt = now;
+  }
+
+  /** Pings the client, or drops it if it has been silent too long. */
+  ping(frame: Uint8Array, now: number): boolean {
+    if (this.#closed) return false;
+    if (now - this.#heardAt > this.#policy.silenceLimitMs) {
+      this.close(CloseCode.PingTimeout, "no pong within the liveness limit");
+      return false;
+    }
+    return this.lagging ? true : this.send(frame);
+  }
+
+  close(code: number, reason: string): void {
+    if (this.#closed) return;
+    this.#markClosed();
+    try {
+      this.#sink.close(code, reason);
+    } catch {
+      // Already closing; the hub forgets the session either way.
+    }
+  }
+
+  #markClosed(): void {
+    this.#closed = true;
+  }
+}

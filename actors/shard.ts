@@ -1,0 +1,148 @@
+import { MetricWindow } from "./metric_window.ts";
+import type { ShardChanges, ShardMessage, ShardReadings } from "./shard_messages.ts";
+import type { Behavior } from "./runtime/mod.ts";
+import type { MetricEntry, MetricStates, SensorEntry } from "../protocol/frames.ts";
+import { DEFAULT_GROUP } from "../readings/block.ts";
+
+export interface ShardOptions {
+  /** Readings in the moving-average window. Default 50. */
+  window?: number;
+  /** True after a restart: drop readings until the replay starts. */
+  awaitingReplay?: boolean;
+}
+
+interface TrackedMetric {
+  sensor: number;
+  metric: number;
+  window: MetricWindow;
+}
+
+interface SensorState {
+  entry: SensorEntry;
+  /** Metric index → its window. */
+  metrics: Map<number, TrackedMetric>;
+  infoDirty: boolean;
+}
+
+/**
+ * One shard's actor: it owns the state of its sensors, and the only way in is
+ * a message. Readings update windows and mark them dirty; a flush hands over
+ * what changed since the previous one (latest state per metric) and clears it.
+ */
+export class ShardBehavior implements Behavior<ShardMessage> {
+  readonly #window: number;
+  #awaitingReplay: boolean;
+  readonly #sensors = new Map<number, SensorState>();
+  readonly #metricNames = new Map<number, string>();
+  #newMetrics: MetricEntry[] = [];
+  #dirtySensors: SensorState[] = [];
+  #dirty: TrackedMetric[] = [];
+
+  constructor(options: ShardOptions = {}) {
+    this.#window = options.window ?? 50;
+    this.#awaitingReplay = options.awaitingReplay ?? false;
+  }
+
+  receive(message: ShardMessage): void {
+    switch (message.type) {
+      case "readings":
+        if (!this.#awaitingReplay) this.#apply(message);
+        return;
+      case "flush":
+        message.reply(this.#flush());
+        return;
+      case "replay-start":
+        this.#awaitingReplay = false;
+        return;
+      default: {
+        const unknown: never = message;
+        throw new TypeError(`Shard cannot handle ${JSON.stringify(unknown)}`);
+      }
+    }
+  }
+
+  #apply({ block, rows, sensorIndex, metricIndex }: ShardReadings): void {
+    const strings = block.strings;
+    for (let r = 0; r < rows.length; r++) {
+      const row = rows[r];
+      const sensor = this.#sensor(
+        sensorIndex[block.sensor[row]],
+        strings[block.sensor[row]],
+        strings[block.group[row]],
+      );
+      const timeMs = block.timeMs[row];
+      for (let v = block.metricStart[row]; v < block.metricStart[row + 1]; v++) {
+        const metric = metricIndex[block.metric[v]];
+        if (metric < 0) continue;
+        let tracked = sensor.metrics.get(metric);
+        if (tracked === undefined) {
+          tracked = { sensor: sensor.entry.index, metric, window: new MetricWindow(this.#window) };
+          sensor.metrics.set(metric, tracked);
+          if (!this.#metricNames.has(metric)) {
+            const name = strings[block.metric[v]];
+            this.#metricNames.set(metric, name);
+            this.#newMetrics.push({ index: metric, name });
+          }
+        }
+        if (!tracked.window.dirty) this.#dirty.push(tracked);
+        tracked.window.add(block.value[v], timeMs);
+      }
+    }
+  }
+
+  #sensor(index: number, id: string, rawGroup: string): SensorState {
+    const group = rawGroup === "" ? DEFAULT_GROUP : rawGroup;
+    let state = this.#sensors.get(index);
+    if (state === undefined) {
+      state = { entry: { index, id, group }, metrics: new Map(), infoDirty: true };
+      this.#sensors.set(index, state);
+      this.#dirtySensors.push(state);
+    } else if (state.entry.group !== group) {
+      state.entry = { index, id, group };
+      if (!state.infoDirty) {
+        state.infoDirty = true;
+        this.#dirtySensors.push(state);
+      }
+    }
+    return state;
+  }
+
+  #flush(): ShardChanges {
+    const sensors = this.#dirtySensors.map((s) => {
+      s.infoDirty = false;
+      return s.entry;
+    });
+    const metrics = this.#newMetrics;
+    const dirty = this.#dirty;
+    this.#dirtySensors = [];
+    this.#newMetrics = [];
+    this.#dirty = [];
+    const updates = allocateStates(dirty.length);
+    for (let i = 0; i < dirty.length; i++) {
+      const { sensor, metric, window } = dirty[i];
+      updates.sensor[i] = sensor;
+      updates.metric[i] = metric;
+      updates.last[i] = window.last;
+      updates.avg[i] = window.average;
+      updates.min[i] = window.min;
+      updates.max[i] = window.max;
+      updates.timeMs[i] = window.timeMs;
+      window.dirty = false;
+    }
+    return { sensors, metrics, updates };
+  }
+}
+
+/** Metric-state columns of a given length. */
+export function allocateStates(length: number): MetricStates {
+  return {
+    length,
+    sensor: new Uint32Array(length),
+    metric: new Uint16Array(length),
+    last: new Float64Array(length),
+    avg: new Float64Array(length),
+    min: new Float64Array(length),
+    max: new Float64Array(length),
+    timeMs: new Float64Array(length),
+  };
+}

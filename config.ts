@@ -1,0 +1,84 @@
+import { parseArgs } from "node:util";
+
+/** Everything `deno task start` can be told. */
+export interface Config {
+  port: number;
+  host: string;
+  /** Deno KV file path, or ":memory:". */
+  data: string;
+  tickMs: number;
+  shards: number;
+  window: number;
+  maxBodyBytes: number;
+  maxBatchReadings: number;
+  /** Directory of the built dashboard. */
+  webRoot: string;
+}
+
+export const DEFAULT_CONFIG: Readonly<Config> = Object.freeze({
+  port: 8000,
+  host: "127.0.0.1",
+  data: "./data/pulseboard.kv",
+  tickMs: 100,
+  shards: 16,
+  window: 50,
+  maxBodyBytes: 8 << 20,
+  maxBatchReadings: 10_000,
+  webRoot: new URL("./web/build/", import.meta.url).pathname,
+});
+
+export const USAGE = `Usage: deno task start [options]
+  --port <n>          HTTP port (default 8000; 0 picks a free one)
+  --host <addr>       address to bind (default 127.0.0.1)
+  --data <path>       Deno KV file, or :memory: (default ./data/pulseboard.kv)
+  --tick <ms>         hub tick (default 100)
+  --shards <n>        shard actors (default 16)
+  --window <n>        readings in the moving average (default 50)
+  --max-body <bytes>  largest ingest body (default 8388608)
+  --max-batch <n>     most readings per ingest batch (default 10000)
+  --web <dir>         built dashboard to serve (default web/build)`;
+
+/** Parses command-line options; throws a TypeError that names the bad option. */
+export function parseConfig(args: string[]): Config {
+  const { values } = parseArgs({
+    args,
+    strict: true,
+    options: {
+      port: { type: "string" },
+      host: { type: "string" },
+      data: { type: "string" },
+      tick: { type: "string" },
+      shards: { type: "string" },
+      window: { type: "string" },
+      "max-body": { type: "string" },
+      "max-batch": { type: "string" },
+      web: { type: "string" },
+    },
+  });
+  const int = (
+    name: string,
+    raw: string | undefined,
+    fallback: number,
+    min: number,
+    max: number,
+  ) => {
+    if (raw === undefined) return fallback;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      throw new TypeError(`--${name} must be an integer from ${min} to ${max}, got "${raw}"`);
+    }
+    return n;
+  };
+  const d = DEFAULT_CONFIG;
+  return {
+    port: int("port", values.port, d.port, 0, 65_535),
+    host: values.host ?? d.host,
+    data: values.data ?? d.data,
+    tickMs: int("tick", values.tick, d.tickMs, 10, 10_000),
+    shards: int("shards", values.shards, d.shards, 1, 1024),
+    window: int("window", values.window, d.window, 1, 100_000),
+    maxBodyBytes: int("max-body", values["max-body"], d.maxBodyBytes, 1024, 256 << 20),
+    maxBatchReadings: int("max-batch", values["max-batch"], d.maxBatchReadings, 1, 1_000_000),
+    webRoot: values.web ?? d.webRoot,
+  };
+}

@@ -1,0 +1,123 @@
+import { Chunker } from "./chunker.ts";
+import { decodeIngestBatch } from "../protocol/ingest_codec.ts";
+import type { ReadingBlock } from "../readings/block.ts";
+
+const LOG = "log";
+const HEAD = ["log_head"];
+
+/** One stored chunk: its versionstamp (the cursor, 20 hex digits) and its readings. */
+export interface LogEntry {
+  cursor: string;
+  block: ReadingBlock;
+}
+
+export interface KvLogOptions {
+  /** Encoded chunk size limit. Default 60 000 bytes (KV values max 64 KiB). */
+  maxChunkBytes?: number;
+  /** Readings waiting for a commit before `append` refuses more. Default 500 000. */
+  maxPendingReadings?: number;
+}
+
+interface PendingAppend {
+  block: ReadingBlock;
+  resolve: () => void;
+  reject: (error: Error) => void;
+}
+
+/**
+ * The append-only event log in Deno KV. Readings are packed into chunks
+ * stored under versionstamped keys, so their order is the commit order.
+ * Concurrent appends share commits (group commit); `append` resolves only
+ * once every chunk holding its readings is durable. A head key changes with
+ * each commit so readers can `watch` it as a wake-up.
+ */
+export class KvLog {
+  readonly #kv: Deno.Kv;
+  readonly #maxChunkBytes: number;
+  readonly #maxPending: number;
+  #queue: PendingAppend[] = [];
+  #pendingReadings = 0;
+  #writing: Promise<void> | null = null;
+
+  constructor(kv: Deno.Kv, options: KvLogOptions = {}) {
+    this.#kv = kv;
+    this.#maxChunkBytes = options.maxChunkBytes ?? 60_000;
+    this.#maxPending = options.maxPendingReadings ?? 500_000;
+  }
+
+  /** Readings accepted but not yet committed. */
+  get pendingReadings(): number {
+    return this.#pendingReadings;
+  }
+
+  /**
+   * Appends readings; resolves once they are durable. Throws Deno.errors.Busy
+   * when too many readings already wait, so callers can answer 503.
+   */
+  append(block: ReadingBlock): Promise<void> {
+    if (block.length === 0) return Promise.resolve();
+    if (this.#pendingReadings + block.length > this.#maxPending && this.#pendingReadings > 0) {
+      return Promise.reject(
+        new Deno.errors.Busy("Cannot append: the log writer is saturated, retry shortly"),
+      );
+    }
+    this.#pendingReadings += block.length;
+    const done = new Promise<void>((resolve, reject) =>
+      this.#queue.push({ block, resolve, reject })
+    );
+    this.#writing ??= this.#writeAll().finally(() => (this.#writing = null));
+    return done;
+  }
+
+  /** Lists up to `limit` chunks after `cursor` (from the start when null). */
+  async read(cursor: string | null, limit = 64): Promise<LogEntry[]> {
+    const selector: Deno.KvListSelector = cursor
+      ? { prefix: [LOG], start: [LOG, cursor + "\0"] }
+      : { prefix: [LOG] };
+    const entries: LogEntry[] = [];
+    for await (const entry of this.#kv.list<Uint8Array>(selector, { limit, batchSize: limit })) {
+      entries.push({ cursor: entry.key[1] as string, block: decodeIngestBatch(entry.value).block });
+    }
+    return entries;
+  }
+
+  /** A stream that yields whenever a commit moved the head. */
+  watchHead(): ReadableStream<unknown> {
+    return this.#kv.watch([HEAD]);
+  }
+
+  async #writeAll(): Promise<void> {
+    while (this.#queue.length > 0) {
+      const batch = this.#queue;
+      this.#queue = [];
+      const chunker = new Chunker({ maxBytes: this.#maxChunkBytes });
+      // The request whose last reading is in chunk k completes when chunk k commits.
+      const doneAt: number[] = batch.map((request) => {
+        chunker.add(request.block);
+        return chunker.pendingChunks - 1;
+      });
+      const chunks = chunker.finish();
+      let next = 0;
+      try {
+        for (let k = 0; k < chunks.length; k++) {
+          const result = await this.#kv.atomic()
+            .set([LOG, this.#kv.commitVersionstamp()], chunks[k])
+            .sum(HEAD, 1n)
+            .commit();
+          if (!result.ok) throw new Error("Cannot append: the log commit was refused");
+          while (next < batch.length && doneAt[next] <= k) this.#settle(batch[next++]);
+        }
+        while (next < batch.length) this.#settle(batch[next++]);
+      } catch (error) {
+        const cause = error instanceof Error ? error : new Error(String(error));
+        while (next < batch.length) this.#settle(batch[next++], cause);
+      }
+    }
+  }
+
+  #settle(request: PendingAppend, error?: Error): void {
+    this.#pendingReadings -= request.block.length;
+    if (error) request.reject(error);
+    else request.resolve();
+  }
+}

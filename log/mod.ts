@@ -1,0 +1,3 @@
+export { KvLog } from "./kv_log.ts";
+export type { KvLogOptions, LogEntry } from "./kv_log.ts";
+export { Chunker, estimateBytes, KV_VALUE_LIMIT } from "./chunker.ts";

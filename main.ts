@@ -1,0 +1,146 @@
+// Composition root: reads the config, wires the stages, serves HTTP and /ws.
+import { parseConfig, USAGE } from "./config.ts";
+import type { Config } from "./config.ts";
+import {
+  Actor,
+  HubBehavior,
+  HubStats,
+  LogSource,
+  Router,
+  ShardBehavior,
+  Supervisor,
+} from "./actors/mod.ts";
+import type { HubMessage, ShardMessage } from "./actors/mod.ts";
+import { KvLog } from "./log/mod.ts";
+import {
+  createApp,
+  feedSocketHandler,
+  ingestHandler,
+  IngestStats,
+  staticFiles,
+} from "./http/mod.ts";
+import { CloseCode } from "./protocol/close_codes.ts";
+import { DEFAULT_READING_LIMITS } from "./readings/mod.ts";
+
+export interface Pulseboard {
+  /** Base URL, e.g. http://127.0.0.1:8000/ */
+  url: URL;
+  epoch: number;
+  hubStats: HubStats;
+  ingestStats: IngestStats;
+  /** Stops accepting, closes sockets with 1001, stops the actors, closes the store. */
+  shutdown(): Promise<void>;
+  /** Resolves when the server has stopped. */
+  finished: Promise<void>;
+}
+
+/** Starts a Pulseboard server with the given config. */
+export async function startPulseboard(config: Config): Promise<Pulseboard> {
+  if (config.data !== ":memory:") {
+    const dir = config.data.includes("/")
+      ? config.data.slice(0, config.data.lastIndexOf("/"))
+      : ".";
+    await Deno.mkdir(dir || "/", { recursive: true });
+  }
+  const kv = await Deno.openKv(config.data);
+  const log = new KvLog(kv);
+  const epoch = crypto.getRandomValues(new Uint32Array(1))[0];
+
+  let source: LogSource | null = null;
+  const supervisor = new Supervisor({
+    onFailure: ({ actor, error, restarted, failures }) => {
+      console.error(
+        `${actor} failed (${failures} in the last minute), ${
+          restarted ? "restarting" : "stopped"
+        }:`,
+        error,
+      );
+      const shard = Number(actor.replace("shard-", ""));
+      if (restarted && Number.isInteger(shard)) source?.requestReplay(shard);
+    },
+  });
+  const shards = Array.from({ length: config.shards }, (_, i) =>
+    new Actor<ShardMessage>(
+      `shard-${i}`,
+      (restart) => new ShardBehavior({ window: config.window, awaitingReplay: restart > 0 }),
+      { capacity: 64, supervisor },
+    ));
+  const hubStats = new HubStats();
+  const hub = new Actor<HubMessage>("hub", () => new HubBehavior(shards, { epoch }, hubStats), {
+    capacity: 1024,
+  });
+  source = new LogSource(log, new Router(config.shards), shards);
+  source.start();
+  const ticker = setInterval(() => hub.offer({ type: "tick" }), config.tickMs);
+
+  const ingestStats = new IngestStats();
+  const app = createApp({
+    ingest: ingestHandler(log, {
+      maxBodyBytes: config.maxBodyBytes,
+      maxBatchReadings: config.maxBatchReadings,
+      limits: DEFAULT_READING_LIMITS,
+    }, ingestStats),
+    feed: feedSocketHandler(hub),
+    files: staticFiles(config.webRoot),
+    health: () => ({
+      status: hub.failure || shards.some((s) => s.failure) ? "degraded" : "ok",
+      epoch,
+      seq: hubStats.seq,
+      sensors: hubStats.sensors,
+      sessions: hubStats.sessions,
+      log: {
+        caughtUp: source!.caughtUp,
+        chunksRead: source!.chunksRead,
+        readingsRead: source!.readingsRead,
+        pendingReadings: log.pendingReadings,
+      },
+      ingest: { ...ingestStats },
+      hub: { ...hubStats },
+      shards: shards.map((s) => ({
+        depth: s.depth,
+        restarts: s.restarts,
+        failed: s.failure !== null,
+      })),
+    }),
+  });
+
+  const listening = Promise.withResolvers<Deno.NetAddr>();
+  const server = Deno.serve({
+    port: config.port,
+    hostname: config.host,
+    onListen: (addr) => listening.resolve(addr as Deno.NetAddr),
+  }, app);
+  const addr = await listening.promise;
+  const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
+  const url = new URL(`http://${host}:${addr.port}/`);
+
+  let stopping: Promise<void> | null = null;
+  const shutdown = () =>
+    stopping ??= (async () => {
+      clearInterval(ticker);
+      await hub.send({ type: "shutdown", code: CloseCode.GoingAway }).catch(() => {});
+      await server.shutdown();
+      await source!.stop();
+      await hub.stop();
+      await Promise.all(shards.map((s) => s.stop()));
+      kv.close();
+    })();
+  return { url, epoch, hubStats, ingestStats, shutdown, finished: server.finished };
+}
+
+if (import.meta.main) {
+  let config: Config;
+  try {
+    config = parseConfig(Deno.args);
+  } catch (error) {
+    console.error(`${(error as Error).message}\n\n${USAGE}`);
+    Deno.exit(2);
+  }
+  const pulseboard = await startPulseboard(config);
+  console.log(`Pulseboard listening on ${pulseboard.url.href}`);
+  const stop = () => {
+    pulseboard.shutdown().then(() => Deno.exit(0));
+  };
+  Deno.addSignalListener("SIGINT", stop);
+  Deno.addSignalListener("SIGTERM", stop);
+}

@@ -1,0 +1,20 @@
+/**
+ * WebSocket close codes Pulseboard uses. 1xxx are the standard ones; 4xxx are
+ * ours (the private-use range), documented in README.md.
+ */
+export const CloseCode = {
+  /** Server shutting down. */
+  GoingAway: 1001,
+  /** A text message: the protocol is binary FlatBuffers only. */
+  UnsupportedData: 1003,
+  /** An inbound message over the size limit. */
+  MessageTooBig: 1009,
+  /** A frame that failed verification or a message a client may not send. */
+  BadFrame: 4000,
+  /** No Pong within the liveness limit. */
+  PingTimeout: 4001,
+  /** Unsent bytes stayed over the cap for too long. */
+  Slow: 4008,
+} as const;
+
+export type CloseCode = typeof CloseCode[keyof typeof CloseCode];

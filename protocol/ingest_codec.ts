@@ -1,0 +1,140 @@
+import * as flatbuffers from "flatbuffers";
+import { IngestBatch } from "./schema_generated.ts";
+import { FlatBufferVerifier } from "./verifier.ts";
+import { prefixSums } from "../readings/block.ts";
+import type { ReadingBlock } from "../readings/block.ts";
+
+const FIELD = {
+  batchId: 0,
+  strings: 1,
+  sensor: 2,
+  group: 3,
+  status: 4,
+  timeMs: 5,
+  metricCount: 6,
+  metric: 7,
+  value: 8,
+} as const;
+
+export interface DecodedBatch {
+  batchId: string | null;
+  block: ReadingBlock;
+}
+
+/**
+ * Verifies and decodes an `IngestBatch` from an untrusted source. Structural
+ * faults (bad offsets, columns of different lengths, indexes past the string
+ * table) throw a TypeError for the whole batch; per-reading content is left
+ * to `filterValidReadings`. Columns are zero-copy views into `input` when it
+ * is suitably aligned.
+ */
+export function decodeIngestBatch(
+  input: Uint8Array,
+  options: { maxReadings?: number } = {},
+): DecodedBatch {
+  const bytes = input.byteOffset % 8 === 0 ? input : input.slice();
+  const v = new FlatBufferVerifier(bytes);
+  const root = v.root();
+  v.string(root, FIELD.batchId);
+  const stringCount = Math.max(0, v.stringVector(root, FIELD.strings));
+  const n = v.vector(root, FIELD.sensor, 4);
+  const length = Math.max(0, n);
+  if (options.maxReadings !== undefined && length > options.maxReadings) {
+    throw new RangeError(
+      `Batch holds ${length} readings, more than the limit of ${options.maxReadings}`,
+    );
+  }
+  const columnLength = (id: number, size: number, name: string, required: boolean) => {
+    const got = v.vector(root, id, size);
+    if (got === -1 ? required && length > 0 : got !== length) {
+      throw new TypeError(
+        `Invalid IngestBatch: ${name} has ${Math.max(got, 0)} entries for ${length} readings`,
+      );
+    }
+    return got;
+  };
+  const hasGroup = columnLength(FIELD.group, 4, "group", false) !== -1;
+  const hasStatus = columnLength(FIELD.status, 4, "status", false) !== -1;
+  columnLength(FIELD.timeMs, 8, "time_ms", true);
+  columnLength(FIELD.metricCount, 1, "metric_count", true);
+  const metricLength = Math.max(0, v.vector(root, FIELD.metric, 4));
+  const valueLength = Math.max(0, v.vector(root, FIELD.value, 8));
+
+  const batch = IngestBatch.getRootAsIngestBatch(new flatbuffers.ByteBuffer(bytes));
+  const strings: string[] = new Array(stringCount);
+  for (let i = 0; i < stringCount; i++) strings[i] = batch.strings(i);
+  const empty = () => {
+    let index = strings.indexOf("");
+    if (index === -1) index = strings.push("") - 1;
+    return new Uint32Array(length).fill(index);
+  };
+  const sensor = batch.sensorArray() ?? new Uint32Array(0);
+  const metricCount = batch.metricCountArray() ?? new Uint8Array(0);
+  const metricStart = prefixSums(metricCount);
+  if (metricStart[length] !== metricLength || metricLength !== valueLength) {
+    throw new TypeError(
+      `Invalid IngestBatch: metric_count sums to ${
+        metricStart[length]
+      } but metric has ${metricLength} and value ${valueLength} entries`,
+    );
+  }
+  const block: ReadingBlock = {
+    length,
+    strings,
+    sensor,
+    group: hasGroup ? batch.groupArray()! : empty(),
+    status: hasStatus ? batch.statusArray()! : empty(),
+    timeMs: batch.timeMsArray() ?? new Float64Array(0),
+    metricCount,
+    metricStart,
+    metric: batch.metricArray() ?? new Uint32Array(0),
+    value: batch.valueArray() ?? new Float64Array(0),
+  };
+  for (
+    const [name, column] of [["sensor", block.sensor], ["group", block.group], [
+      "status",
+      block.status,
+    ], [
+      "metric",
+      block.metric,
+    ]] as const
+  ) {
+    for (let i = 0; i < column.length; i++) {
+      if (column[i] >= strings.length) {
+        throw new TypeError(
+          `Invalid IngestBatch: ${name} index ${column[i]} at ${i} is past the string table`,
+        );
+      }
+    }
+  }
+  return { batchId: batch.batchId(), block };
+}
+
+const builder = new flatbuffers.Builder(64 * 1024);
+
+/** Encodes a block as an `IngestBatch` (the log's chunk format); returns a fresh copy. */
+export function encodeReadingBlock(block: ReadingBlock, batchId?: string): Uint8Array {
+  builder.clear();
+  const id = batchId === undefined ? 0 : builder.createString(batchId);
+  const stringOffsets = block.strings.map((s) => builder.createString(s));
+  const strings = IngestBatch.createStringsVector(builder, stringOffsets);
+  const sensor = IngestBatch.createSensorVector(builder, block.sensor);
+  const group = IngestBatch.createGroupVector(builder, block.group);
+  const status = IngestBatch.createStatusVector(builder, block.status);
+  const timeMs = IngestBatch.createTimeMsVector(builder, block.timeMs);
+  const metricCount = IngestBatch.createMetricCountVector(builder, block.metricCount);
+  const metric = IngestBatch.createMetricVector(builder, block.metric);
+  const value = IngestBatch.createValueVector(builder, block.value);
+  IngestBatch.startIngestBatch(builder);
+  if (batchId !== undefined) IngestBatch.addBatchId(builder, id);
+  IngestBatch.addStrings(builder, strings);
+  IngestBatch.addSensor(builder, sensor);
+  IngestBatch.addGroup(builder, group);
+  IngestBatch.addStatus(builder, status);
+  IngestBatch.addTimeMs(builder, timeMs);
+  IngestBatch.addMetricCount(builder, metricCount);
+  IngestBatch.addMetric(builder, metric);
+  IngestBatch.addValue(builder, value);
+  builder.finish(IngestBatch.endIngestBatch(builder), "PLSB");
+  return builder.asUint8Array().slice();
+}

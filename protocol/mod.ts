@@ -1,0 +1,14 @@
+export { CloseCode } from "./close_codes.ts";
+export { decodeClientMessage } from "./client_messages.ts";
+export type { ClientMessage } from "./client_messages.ts";
+export { encodeDelta, encodeError, encodePing, encodePong, encodeSnapshot } from "./frames.ts";
+export type {
+  DeltaFrame,
+  MetricEntry,
+  MetricStates,
+  SensorEntry,
+  SnapshotFrame,
+} from "./frames.ts";
+export { decodeIngestBatch, encodeReadingBlock } from "./ingest_codec.ts";
+export type { DecodedBatch } from "./ingest_codec.ts";
+export { FlatBufferVerifier } from "./verifier.ts";

@@ -1,0 +1,21 @@
+/** Bounds on what one reading may hold. Defaults suit IoT fleets. */
+export interface ReadingLimits {
+  /** Longest sensor id, in characters. Default 128. */
+  maxSensorIdLength: number;
+  /** Longest group path, in characters. Default 128. */
+  maxGroupLength: number;
+  /** Most metrics in one reading. Default 32. */
+  maxMetrics: number;
+  /** Longest metric name, in characters. Default 64. */
+  maxMetricNameLength: number;
+  /** Longest status, in characters. Default 32. */
+  maxStatusLength: number;
+}
+
+export const DEFAULT_READING_LIMITS: Readonly<ReadingLimits> = Object.freeze({
+  maxSensorIdLength: 128,
+  maxGroupLength: 128,
+  maxMetrics: 32,
+  maxMetricNameLength: 64,
+  maxStatusLength: 32,
+});
