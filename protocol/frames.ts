@@ -60,9 +60,9 @@ export interface DeltaFrame {
 // One builder, reused: frames are encoded one at a time and copied out.
 const builder = new flatbuffers.Builder(1 << 20);
 
-function finish(type: Body, body: flatbuffers.Offset): Uint8Array {
+function finish(type: Body, body: flatbuffers.Offset): Uint8Array<ArrayBuffer> {
   builder.finish(Envelope.createEnvelope(builder, type, body), "PLSB");
-  return builder.asUint8Array().slice();
+  return builder.asUint8Array().slice() as Uint8Array<ArrayBuffer>;
 }
 
 function sensorVector(sensors: readonly SensorEntry[]): flatbuffers.Offset {
@@ -102,7 +102,7 @@ function stateVector(states: MetricStates): flatbuffers.Offset {
   return builder.endVector();
 }
 
-export function encodeSnapshot(frame: SnapshotFrame): Uint8Array {
+export function encodeSnapshot(frame: SnapshotFrame): Uint8Array<ArrayBuffer> {
   builder.clear();
   const sensors = sensorVector(frame.sensors);
   const metrics = metricVector(frame.metrics);
@@ -119,7 +119,7 @@ export function encodeSnapshot(frame: SnapshotFrame): Uint8Array {
   return finish(Body.Snapshot, body);
 }
 
-export function encodeDelta(frame: DeltaFrame): Uint8Array {
+export function encodeDelta(frame: DeltaFrame): Uint8Array<ArrayBuffer> {
   builder.clear();
   const sensors = sensorVector(frame.sensors);
   const metrics = metricVector(frame.metrics);
@@ -139,17 +139,17 @@ export function encodeDelta(frame: DeltaFrame): Uint8Array {
 }
 
 /** An error for the client; `code` is the close code that follows, or 0. */
-export function encodeError(code: number, message: string): Uint8Array {
+export function encodeError(code: number, message: string): Uint8Array<ArrayBuffer> {
   builder.clear();
   return finish(Body.Error, ErrorMessage.createError(builder, code, builder.createString(message)));
 }
 
-export function encodePing(nonce: number, serverTimeMs: number): Uint8Array {
+export function encodePing(nonce: number, serverTimeMs: number): Uint8Array<ArrayBuffer> {
   builder.clear();
   return finish(Body.Ping, Ping.createPing(builder, nonce, serverTimeMs));
 }
 
-export function encodePong(nonce: number): Uint8Array {
+export function encodePong(nonce: number): Uint8Array<ArrayBuffer> {
   builder.clear();
   return finish(Body.Pong, Pong.createPong(builder, nonce));
 }

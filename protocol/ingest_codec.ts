@@ -113,7 +113,7 @@ export function decodeIngestBatch(
 const builder = new flatbuffers.Builder(64 * 1024);
 
 /** Encodes a block as an `IngestBatch` (the log's chunk format); returns a fresh copy. */
-export function encodeReadingBlock(block: ReadingBlock, batchId?: string): Uint8Array {
+export function encodeReadingBlock(block: ReadingBlock, batchId?: string): Uint8Array<ArrayBuffer> {
   builder.clear();
   const id = batchId === undefined ? 0 : builder.createString(batchId);
   const stringOffsets = block.strings.map((s) => builder.createString(s));
@@ -136,5 +136,5 @@ export function encodeReadingBlock(block: ReadingBlock, batchId?: string): Uint8
   IngestBatch.addMetric(builder, metric);
   IngestBatch.addValue(builder, value);
   builder.finish(IngestBatch.endIngestBatch(builder), "PLSB");
-  return builder.asUint8Array().slice();
+  return builder.asUint8Array().slice() as Uint8Array<ArrayBuffer>;
 }

@@ -1,0 +1,88 @@
+// `deno task demo`: builds the dashboard if needed, starts the server on a
+// fresh demo data file and the simulator with 5,000 sensors, and stops both
+// on Ctrl-C. Options: --port (default 8000), --host (default 127.0.0.1),
+// --sensors (default 5000), --rate (readings/s, default 10000).
+import { parseArgs } from "node:util";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    port: { type: "string", default: "8000" },
+    host: { type: "string", default: "127.0.0.1" },
+    sensors: { type: "string", default: "5000" },
+    rate: { type: "string", default: "10000" },
+  },
+});
+const deno = Deno.execPath();
+const root = new URL("..", import.meta.url).pathname;
+const demoData = `${root}data/demo.kv`;
+
+const build = await new Deno.Command(deno, { args: ["run", "-A", "scripts/build_web.ts"], cwd: root }).spawn()
+  .status;
+if (!build.success) Deno.exit(build.code || 1);
+
+// The demo starts from an empty store each time; `deno task start` keeps its data.
+for (const suffix of ["", "-shm", "-wal"]) await Deno.remove(demoData + suffix).catch(() => {});
+
+const server = new Deno.Command(deno, {
+  args: ["run", "-A", "main.ts", "--port", values.port, "--host", values.host, "--data", demoData],
+  cwd: root,
+  stdout: "piped",
+  stderr: "inherit",
+}).spawn();
+
+const url = await listeningUrl(server.stdout);
+if (url === null) {
+  console.error("The server did not start.");
+  Deno.exit((await server.status).code || 1);
+}
+const shown = url.replace("127.0.0.1", "localhost");
+console.log(`\nPulseboard demo: open ${shown} in a browser (Ctrl-C to stop)\n`);
+
+const sim = new Deno.Command(deno, {
+  args: ["run", "-A", "sim/main.ts", "--sensors", values.sensors, "--rate", values.rate, "--url", url],
+  cwd: root,
+}).spawn();
+
+let stopping = false;
+const stop = () => {
+  if (stopping) return;
+  stopping = true;
+  for (const child of [sim, server]) {
+    try {
+      child.kill("SIGINT");
+    } catch {
+      // already gone
+    }
+  }
+};
+Deno.addSignalListener("SIGINT", stop);
+Deno.addSignalListener("SIGTERM", stop);
+const first = await Promise.race([sim.status, server.status]);
+stop();
+await Promise.all([sim.status, server.status]);
+Deno.exit(stopping && first.success ? 0 : first.code);
+
+/** Echoes the server's output and returns the URL from its "listening" line. */
+async function listeningUrl(stream: ReadableStream<Uint8Array>): Promise<string | null> {
+  const lines = stream.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  while (true) {
+    const { done, value } = await lines.read();
+    if (done) return null;
+    Deno.stdout.writeSync(new TextEncoder().encode(value));
+    buffer += value;
+    const match = buffer.match(/listening on (http:\/\/\S+)/);
+    if (match) {
+      // Keep echoing the server's output in the background.
+      (async () => {
+        while (true) {
+          const next = await lines.read();
+          if (next.done) return;
+          Deno.stdout.writeSync(new TextEncoder().encode(next.value));
+        }
+      })();
+      return match[1].replace(/\/$/, "");
+    }
+  }
+}

@@ -1,0 +1,113 @@
+// A test client for /ws: decodes frames with the generated reader and keeps
+// the state they describe, checking that sequence numbers are contiguous.
+import * as flatbuffers from "flatbuffers";
+import { Body, Delta, Envelope, Error as ErrorMessage, MetricUpdate, Ping, Snapshot } from "../protocol/schema_generated.ts";
+import { encodePong } from "../protocol/frames.ts";
+
+export interface MetricState {
+  last: number;
+  avg: number;
+  min: number;
+  max: number;
+  timeMs: number;
+}
+
+export class FeedClient {
+  readonly socket: WebSocket;
+  readonly opened: Promise<void>;
+  readonly closed: Promise<CloseEvent>;
+  epoch = -1;
+  seq = -1;
+  snapshots = 0;
+  deltas = 0;
+  gaps = 0;
+  errors: { code: number; message: string }[] = [];
+  /** Sensor index → { id, group }. */
+  sensors = new Map<number, { id: string; group: string }>();
+  metrics = new Map<number, string>();
+  /** "sensorId/metric" → state. */
+  values = new Map<string, MetricState>();
+  #byIndex = new Map<string, MetricState>();
+  frameBytes = 0;
+
+  constructor(url: URL | string) {
+    const ws = new URL("/ws", url);
+    ws.protocol = ws.protocol === "https:" ? "wss:" : "ws:";
+    this.socket = new WebSocket(ws);
+    this.socket.binaryType = "arraybuffer";
+    this.opened = new Promise((resolve, reject) => {
+      this.socket.onopen = () => resolve();
+      this.socket.onerror = () => reject(new Error("socket error"));
+    });
+    this.closed = new Promise((resolve) => this.socket.addEventListener("close", resolve));
+    this.socket.onmessage = (event) => this.#onFrame(new Uint8Array(event.data as ArrayBuffer));
+  }
+
+  close(): Promise<CloseEvent> {
+    this.socket.close();
+    return this.closed;
+  }
+
+  /** A plain object of the current values, keyed "sensorId/metric". */
+  state(): Record<string, MetricState> {
+    return Object.fromEntries([...this.values].sort(([a], [b]) => a < b ? -1 : 1));
+  }
+
+  #onFrame(bytes: Uint8Array): void {
+    this.frameBytes += bytes.byteLength;
+    const envelope = Envelope.getRootAsEnvelope(new flatbuffers.ByteBuffer(bytes));
+    switch (envelope.bodyType()) {
+      case Body.Snapshot: {
+        const s = envelope.body(new Snapshot()) as Snapshot;
+        this.sensors.clear();
+        this.metrics.clear();
+        this.values.clear();
+        this.#byIndex.clear();
+        this.epoch = s.epoch();
+        this.seq = Number(s.seq());
+        this.snapshots++;
+        this.#dictionaries(s);
+        for (let i = 0; i < s.valuesLength(); i++) this.#update(s.values(i)!);
+        break;
+      }
+      case Body.Delta: {
+        const d = envelope.body(new Delta()) as Delta;
+        if (d.epoch() !== this.epoch || Number(d.seq()) !== this.seq + 1) this.gaps++;
+        this.seq = Number(d.seq());
+        this.deltas++;
+        this.#dictionaries(d);
+        for (let i = 0; i < d.updatesLength(); i++) this.#update(d.updates(i)!);
+        break;
+      }
+      case Body.Ping: {
+        const p = envelope.body(new Ping()) as Ping;
+        this.socket.send(encodePong(p.nonce()));
+        break;
+      }
+      case Body.Error: {
+        const e = envelope.body(new ErrorMessage()) as ErrorMessage;
+        this.errors.push({ code: e.code(), message: e.message() ?? "" });
+        break;
+      }
+    }
+  }
+
+  #dictionaries(frame: Snapshot | Delta): void {
+    for (let i = 0; i < frame.sensorsLength(); i++) {
+      const s = frame.sensors(i)!;
+      this.sensors.set(s.index(), { id: s.id()!, group: s.group()! });
+    }
+    for (let i = 0; i < frame.metricsLength(); i++) {
+      const m = frame.metrics(i)!;
+      this.metrics.set(m.index(), m.name()!);
+    }
+  }
+
+  #update(u: MetricUpdate): void {
+    const sensor = this.sensors.get(u.sensor());
+    const metric = this.metrics.get(u.metric());
+    if (!sensor || metric === undefined) throw new Error(`update for unknown sensor ${u.sensor()} or metric ${u.metric()}`);
+    const state = { last: u.last(), avg: u.avg(), min: u.min(), max: u.max(), timeMs: u.timeMs() };
+    this.values.set(`${sensor.id}/${metric}`, state);
+  }
+}
