@@ -11,6 +11,8 @@ export interface Config {
   window: number;
   maxBodyBytes: number;
   maxBatchReadings: number;
+  /** Least time between checkpoints of the shard state. */
+  checkpointEveryMs: number;
   /** Directory of the built dashboard. */
   webRoot: string;
 }
@@ -24,6 +26,7 @@ export const DEFAULT_CONFIG: Readonly<Config> = Object.freeze({
   window: 50,
   maxBodyBytes: 8 << 20,
   maxBatchReadings: 10_000,
+  checkpointEveryMs: 30_000,
   webRoot: new URL("./web/build/", import.meta.url).pathname,
 });
 
@@ -36,6 +39,7 @@ export const USAGE = `Usage: deno task start [options]
   --window <n>        readings in the moving average (default 50)
   --max-body <bytes>  largest ingest body (default 8388608)
   --max-batch <n>     most readings per ingest batch (default 10000)
+  --checkpoint <ms>   least time between state checkpoints (default 30000)
   --web <dir>         built dashboard to serve (default web/build)`;
 
 /** Parses command-line options; throws a TypeError that names the bad option. */
@@ -52,6 +56,7 @@ export function parseConfig(args: string[]): Config {
       window: { type: "string" },
       "max-body": { type: "string" },
       "max-batch": { type: "string" },
+      checkpoint: { type: "string" },
       web: { type: "string" },
     },
   });
@@ -79,6 +84,7 @@ export function parseConfig(args: string[]): Config {
     window: int("window", values.window, d.window, 1, 100_000),
     maxBodyBytes: int("max-body", values["max-body"], d.maxBodyBytes, 1024, 256 << 20),
     maxBatchReadings: int("max-batch", values["max-batch"], d.maxBatchReadings, 1, 1_000_000),
+    checkpointEveryMs: int("checkpoint", values.checkpoint, d.checkpointEveryMs, 100, 3_600_000),
     webRoot: values.web ?? d.webRoot,
   };
 }

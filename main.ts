@@ -11,7 +11,7 @@ import {
   Supervisor,
 } from "./actors/mod.ts";
 import type { HubMessage, ShardMessage } from "./actors/mod.ts";
-import { KvLog } from "./log/mod.ts";
+import { CheckpointStore, KvLog } from "./log/mod.ts";
 import {
   createApp,
   feedSocketHandler,
@@ -44,6 +44,15 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
   }
   const kv = await Deno.openKv(config.data);
   const log = new KvLog(kv);
+  const checkpoints = new CheckpointStore(kv);
+  const checkpoint = await checkpoints.load().catch((error) => {
+    console.error("Ignoring an unreadable checkpoint; replaying the log from the start:", error);
+    return null;
+  });
+  const usable = checkpoint && checkpoint.shards.length === config.shards &&
+      checkpoint.shards.every((s) => s.window === config.window)
+    ? checkpoint
+    : null;
   const epoch = crypto.getRandomValues(new Uint32Array(1))[0];
 
   let source: LogSource | null = null;
@@ -62,14 +71,24 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
   const shards = Array.from({ length: config.shards }, (_, i) =>
     new Actor<ShardMessage>(
       `shard-${i}`,
-      (restart) => new ShardBehavior({ window: config.window, awaitingReplay: restart > 0 }),
+      (restart) =>
+        new ShardBehavior({
+          window: config.window,
+          awaitingReplay: restart > 0,
+          state: restart === 0 ? usable?.shards[i] : null,
+        }),
       { capacity: 64, supervisor },
     ));
   const hubStats = new HubStats();
   const hub = new Actor<HubMessage>("hub", () => new HubBehavior(shards, { epoch }, hubStats), {
     capacity: 1024,
   });
-  source = new LogSource(log, new Router(config.shards), shards);
+  const router = usable ? Router.restore(config.shards, usable.router) : new Router(config.shards);
+  source = new LogSource(log, router, shards, {
+    checkpoints,
+    checkpointEveryMs: config.checkpointEveryMs,
+    startCursor: usable?.cursor ?? null,
+  });
   source.start();
   const ticker = setInterval(() => hub.offer({ type: "tick" }), config.tickMs);
 
@@ -93,6 +112,9 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
         chunksRead: source!.chunksRead,
         readingsRead: source!.readingsRead,
         pendingReadings: log.pendingReadings,
+        startCursor: source!.startCursor,
+        checkpointsSaved: source!.checkpointsSaved,
+        lastCheckpointAt: source!.lastCheckpointAt,
       },
       ingest: { ...ingestStats },
       hub: { ...hubStats },

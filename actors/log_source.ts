@@ -1,7 +1,8 @@
+import { ask } from "./runtime/mod.ts";
 import type { Actor } from "./runtime/mod.ts";
 import type { Router } from "./router.ts";
-import type { ShardMessage } from "./shard_messages.ts";
-import type { KvLog } from "../log/mod.ts";
+import type { ShardCheckpoint, ShardMessage } from "./shard_messages.ts";
+import type { CheckpointStore, KvLog } from "../log/mod.ts";
 
 export interface LogSourceOptions {
   /** Chunks listed per read. Default 32. */
@@ -10,6 +11,12 @@ export interface LogSourceOptions {
   idleMs?: number;
   /** Called on errors the source survives (e.g. a read that failed). */
   onError?: (error: Error) => void;
+  /** Where checkpoints go; none are taken without it. */
+  checkpoints?: CheckpointStore;
+  /** Least time between checkpoints while the log moves. Default 30 000 ms. */
+  checkpointEveryMs?: number;
+  /** Cursor of the checkpoint the shards and router were restored from. */
+  startCursor?: string | null;
 }
 
 /**
@@ -25,7 +32,11 @@ export class LogSource {
   readonly #batch: number;
   readonly #idleMs: number;
   readonly #onError: (error: Error) => void;
-  #cursor: string | null = null;
+  #cursor: string | null;
+  readonly #checkpoints?: CheckpointStore;
+  readonly #checkpointEveryMs: number;
+  #checkpointedCursor: string | null;
+  #checkpointedAt = Date.now();
   #replays: number[] = [];
   #stopped = false;
   #wake: (() => void) | null = null;
@@ -38,6 +49,11 @@ export class LogSource {
   readingsRead = 0;
   /** True when the last listing found nothing new. */
   caughtUp = false;
+  /** Checkpoints saved, and when the last one was (ms since epoch, 0 for none). */
+  checkpointsSaved = 0;
+  lastCheckpointAt = 0;
+  /** The cursor the source started after (a checkpoint's), or null for the log's start. */
+  readonly startCursor: string | null;
 
   constructor(
     log: KvLog,
@@ -51,6 +67,9 @@ export class LogSource {
     this.#batch = options.batch ?? 32;
     this.#idleMs = options.idleMs ?? 1000;
     this.#onError = options.onError ?? ((error) => console.error(error));
+    this.#checkpoints = options.checkpoints;
+    this.#checkpointEveryMs = options.checkpointEveryMs ?? 30_000;
+    this.#cursor = this.#checkpointedCursor = this.startCursor = options.startCursor ?? null;
   }
 
   start(): void {
@@ -65,11 +84,13 @@ export class LogSource {
     this.#signal();
   }
 
+  /** Stops reading and saves a last checkpoint, so a restart replays nothing. */
   async stop(): Promise<void> {
     this.#stopped = true;
     this.#signal();
     await this.#watch?.cancel().catch(() => {});
     await this.#loop;
+    await this.#checkpoint().catch((error) => this.#onError(error));
   }
 
   async #pumpWakeups(reader: ReadableStreamDefaultReader<unknown>): Promise<void> {
@@ -112,6 +133,9 @@ export class LogSource {
         const entries = await this.#log.read(this.#cursor, this.#batch);
         if (entries.length === 0) {
           this.caughtUp = true;
+          if (Date.now() - this.#checkpointedAt >= this.#checkpointEveryMs) {
+            await this.#checkpoint();
+          }
           await this.#sleep();
           continue;
         }
@@ -122,6 +146,7 @@ export class LogSource {
           this.chunksRead++;
           this.readingsRead += entry.block.length;
         }
+        if (Date.now() - this.#checkpointedAt >= this.#checkpointEveryMs) await this.#checkpoint();
       } catch (error) {
         if (this.#stopped) return;
         this.#onError(error instanceof Error ? error : new Error(String(error)));
@@ -130,10 +155,43 @@ export class LogSource {
     }
   }
 
+  /**
+   * Saves the state as of the cursor. The source sends nothing while it waits,
+   * so each shard's answer reflects exactly the chunks up to the cursor.
+   */
+  async #checkpoint(): Promise<void> {
+    this.#checkpointedAt = Date.now();
+    const cursor = this.#cursor;
+    if (!this.#checkpoints || cursor === null || cursor === this.#checkpointedCursor) return;
+    const shards = await Promise.all(
+      this.#shards.map((shard) =>
+        ask<ShardMessage, ShardCheckpoint | null>(
+          shard,
+          (reply) => ({ type: "checkpoint", reply }),
+          {
+            timeoutMs: 10_000,
+          },
+        ).catch(() => null)
+      ),
+    );
+    // A shard that is failed or waiting for its replay has no state to save.
+    if (shards.some((s) => s === null)) return;
+    await this.#checkpoints.save({
+      cursor,
+      router: this.#router.save(),
+      shards: shards as ShardCheckpoint[],
+    });
+    this.#checkpointedCursor = cursor;
+    this.checkpointsSaved++;
+    this.lastCheckpointAt = Date.now();
+  }
+
+  /** Restores a restarted shard from the last checkpoint and replays the log after it. */
   async #replay(shard: number): Promise<void> {
     const until = this.#cursor;
-    await this.#send(shard, { type: "replay-start" });
-    let cursor: string | null = null;
+    const saved = await this.#checkpoints?.load() ?? null;
+    await this.#send(shard, { type: "restore", state: saved?.shards[shard] ?? null });
+    let cursor: string | null = saved?.cursor ?? null;
     while (until !== null && !this.#stopped) {
       const entries = await this.#log.read(cursor, this.#batch);
       for (const entry of entries) {

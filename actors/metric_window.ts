@@ -26,6 +26,43 @@ export class MetricWindow {
     this.#ring = new Float64Array(window);
   }
 
+  /** Numbers `save` writes for a window of this size. */
+  static recordLength(window: number): number {
+    return 10 + window;
+  }
+
+  /** Writes the whole state into `out` at `at`; returns the offset after it. */
+  save(out: Float64Array, at: number): number {
+    out[at] = this.count;
+    out[at + 1] = this.sum;
+    out[at + 2] = this.min;
+    out[at + 3] = this.max;
+    out[at + 4] = this.last;
+    out[at + 5] = this.timeMs;
+    out[at + 6] = this.#filled;
+    out[at + 7] = this.#next;
+    out[at + 8] = this.#sinceResum;
+    out[at + 9] = this.#windowSum;
+    out.set(this.#ring, at + 10);
+    return at + 10 + this.#ring.length;
+  }
+
+  /** Reads a state written by `save` for the same window size; returns the offset after it. */
+  restore(data: Float64Array, at: number): number {
+    this.count = data[at];
+    this.sum = data[at + 1];
+    this.min = data[at + 2];
+    this.max = data[at + 3];
+    this.last = data[at + 4];
+    this.timeMs = data[at + 5];
+    this.#filled = data[at + 6];
+    this.#next = data[at + 7];
+    this.#sinceResum = data[at + 8];
+    this.#windowSum = data[at + 9];
+    this.#ring.set(data.subarray(at + 10, at + 10 + this.#ring.length));
+    return at + 10 + this.#ring.length;
+  }
+
   /** Moving average over the last `window` readings. */
   get average(): number {
     return this.#filled === 0 ? NaN : this.#windowSum / this.#filled;

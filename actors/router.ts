@@ -30,6 +30,23 @@ export class Router {
     this.#maxMetrics = Math.min(options.maxMetrics ?? 1024, 65_536);
   }
 
+  /** Sensor ids and metric names in index order, for a checkpoint. */
+  save(): { sensors: string[]; metrics: string[] } {
+    return { sensors: [...this.#sensors.keys()], metrics: [...this.#metrics.keys()] };
+  }
+
+  /** Re-creates the indexes a router had when it was saved. */
+  static restore(
+    shardCount: number,
+    saved: { sensors: string[]; metrics: string[] },
+    options: RouterOptions = {},
+  ) {
+    const router = new Router(shardCount, options);
+    for (const id of saved.sensors) router.#internSensor(id);
+    for (const name of saved.metrics) router.#internMetric(name);
+    return router;
+  }
+
   get sensorCount(): number {
     return this.#sensors.size;
   }

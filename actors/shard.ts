@@ -1,5 +1,10 @@
 import { MetricWindow } from "./metric_window.ts";
-import type { ShardChanges, ShardMessage, ShardReadings } from "./shard_messages.ts";
+import type {
+  ShardChanges,
+  ShardCheckpoint,
+  ShardMessage,
+  ShardReadings,
+} from "./shard_messages.ts";
 import type { Behavior } from "./runtime/mod.ts";
 import type { MetricEntry, MetricStates, SensorEntry } from "../protocol/frames.ts";
 import { DEFAULT_GROUP } from "../readings/block.ts";
@@ -7,8 +12,10 @@ import { DEFAULT_GROUP } from "../readings/block.ts";
 export interface ShardOptions {
   /** Readings in the moving-average window. Default 50. */
   window?: number;
-  /** True after a restart: drop readings until the replay starts. */
+  /** True after a restart: drop readings until a `restore` message. */
   awaitingReplay?: boolean;
+  /** State to start from (a checkpoint). */
+  state?: ShardCheckpoint | null;
 }
 
 interface TrackedMetric {
@@ -41,6 +48,7 @@ export class ShardBehavior implements Behavior<ShardMessage> {
   constructor(options: ShardOptions = {}) {
     this.#window = options.window ?? 50;
     this.#awaitingReplay = options.awaitingReplay ?? false;
+    if (options.state) this.#restore(options.state);
   }
 
   receive(message: ShardMessage): void {
@@ -51,7 +59,16 @@ export class ShardBehavior implements Behavior<ShardMessage> {
       case "flush":
         message.reply(this.#flush());
         return;
-      case "replay-start":
+      case "checkpoint":
+        message.reply(this.#awaitingReplay ? null : this.#save());
+        return;
+      case "restore":
+        this.#sensors.clear();
+        this.#metricNames.clear();
+        this.#newMetrics = [];
+        this.#dirtySensors = [];
+        this.#dirty = [];
+        if (message.state) this.#restore(message.state);
         this.#awaitingReplay = false;
         return;
       default: {
@@ -105,6 +122,60 @@ export class ShardBehavior implements Behavior<ShardMessage> {
       }
     }
     return state;
+  }
+
+  #save(): ShardCheckpoint {
+    const record = 2 + MetricWindow.recordLength(this.#window);
+    let windows = 0;
+    for (const sensor of this.#sensors.values()) windows += sensor.metrics.size;
+    const data = new Float64Array(windows * record);
+    const sensors: ShardCheckpoint["sensors"] = [];
+    let at = 0;
+    for (const { entry, metrics } of this.#sensors.values()) {
+      sensors.push([entry.index, entry.id, entry.group]);
+      for (const tracked of metrics.values()) {
+        data[at] = tracked.sensor;
+        data[at + 1] = tracked.metric;
+        at = tracked.window.save(data, at + 2);
+      }
+    }
+    return { window: this.#window, sensors, metrics: [...this.#metricNames], windows: data };
+  }
+
+  /** Adopts a saved state and marks all of it changed, so the hub learns it. */
+  #restore(state: ShardCheckpoint): void {
+    if (state.window !== this.#window) {
+      throw new RangeError(
+        `Cannot restore a shard saved with window ${state.window} into window ${this.#window}`,
+      );
+    }
+    for (const [index, id, group] of state.sensors) {
+      const sensor: SensorState = {
+        entry: { index, id, group },
+        metrics: new Map(),
+        infoDirty: true,
+      };
+      this.#sensors.set(index, sensor);
+      this.#dirtySensors.push(sensor);
+    }
+    for (const [index, name] of state.metrics) {
+      this.#metricNames.set(index, name);
+      this.#newMetrics.push({ index, name });
+    }
+    const data = state.windows;
+    for (let at = 0; at < data.length;) {
+      const sensor = this.#sensors.get(data[at]);
+      if (!sensor) throw new RangeError(`Cannot restore: window for unknown sensor ${data[at]}`);
+      const tracked = {
+        sensor: data[at],
+        metric: data[at + 1],
+        window: new MetricWindow(this.#window),
+      };
+      at = tracked.window.restore(data, at + 2);
+      tracked.window.dirty = true;
+      sensor.metrics.set(tracked.metric, tracked);
+      this.#dirty.push(tracked);
+    }
   }
 
   #flush(): ShardChanges {

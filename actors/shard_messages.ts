@@ -29,11 +29,30 @@ export interface ShardFlush {
 }
 
 /**
- * Sent by the source after a restart of this shard, ahead of the replayed
- * log: readings queued before it are stale and dropped.
+ * A shard's whole state: its sensors, the metric names it knows, and every
+ * window as `[sensor, metric, ...MetricWindow.save record]` numbers.
  */
-export interface ShardReplayStart {
-  type: "replay-start";
+export interface ShardCheckpoint {
+  window: number;
+  sensors: [index: number, id: string, group: string][];
+  metrics: [index: number, name: string][];
+  windows: Float64Array;
 }
 
-export type ShardMessage = ShardReadings | ShardFlush | ShardReplayStart;
+/** Asks for the shard's state; null while it waits for a restore. */
+export interface ShardSave {
+  type: "checkpoint";
+  reply: (state: ShardCheckpoint | null) => void;
+}
+
+/**
+ * Sent by the source after a restart of this shard, ahead of the log replayed
+ * from the checkpoint's cursor: readings queued before it are stale and
+ * dropped, and the state becomes `state` (empty when null).
+ */
+export interface ShardRestore {
+  type: "restore";
+  state: ShardCheckpoint | null;
+}
+
+export type ShardMessage = ShardReadings | ShardFlush | ShardSave | ShardRestore;
