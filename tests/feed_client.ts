@@ -1,7 +1,15 @@
 // A test client for /ws: decodes frames with the generated reader and keeps
 // the state they describe, checking that sequence numbers are contiguous.
 import * as flatbuffers from "flatbuffers";
-import { Body, Delta, Envelope, Error as ErrorMessage, MetricUpdate, Ping, Snapshot } from "../protocol/schema_generated.ts";
+import {
+  Body,
+  Delta,
+  Envelope,
+  Error as ErrorMessage,
+  MetricUpdate,
+  Ping,
+  Snapshot,
+} from "../protocol/schema_generated.ts";
 import { encodePong } from "../protocol/frames.ts";
 
 export interface MetricState {
@@ -106,7 +114,9 @@ export class FeedClient {
   #update(u: MetricUpdate): void {
     const sensor = this.sensors.get(u.sensor());
     const metric = this.metrics.get(u.metric());
-    if (!sensor || metric === undefined) throw new Error(`update for unknown sensor ${u.sensor()} or metric ${u.metric()}`);
+    if (!sensor || metric === undefined) {
+      throw new Error(`update for unknown sensor ${u.sensor()} or metric ${u.metric()}`);
+    }
     const state = { last: u.last(), avg: u.avg(), min: u.min(), max: u.max(), timeMs: u.timeMs() };
     this.values.set(`${sensor.id}/${metric}`, state);
   }

@@ -27,7 +27,11 @@ function fleetReadings(count: number, seed: number): PlainReading[] {
 }
 
 async function post(url: URL, body: BodyInit, type: string): Promise<Response> {
-  return await fetch(new URL("/api/ingest", url), { method: "POST", body, headers: { "content-type": type } });
+  return await fetch(new URL("/api/ingest", url), {
+    method: "POST",
+    body,
+    headers: { "content-type": type },
+  });
 }
 
 async function withServer(data: string, run: (url: URL) => Promise<void>): Promise<number> {
@@ -52,69 +56,103 @@ Deno.test("posted readings reach WebSocket clients equal to a recomputation, and
       const early = new FeedClient(url);
       await early.opened;
 
-      await t.step("JSON and FlatBuffers batches are accepted, bad readings refused by index", async () => {
-        for (let start = 0, n = 0; start < readings.length; start += 250, n++) {
-          const batch = readings.slice(start, start + 250);
-          let response: Response;
-          if (n % 2 === 0) {
-            const docs: unknown[] = batch.map((r, i) => ({
-              sensorId: r.sensorId,
-              group: r.group,
-              timestamp: i % 2 ? r.timeMs : new Date(r.timeMs).toISOString(),
-              reading: r.values,
-              status: "ok",
-            }));
-            docs.splice(3, 0, { sensorId: "bad", timestamp: "soon", reading: { temperature: 1 } });
-            docs.push({ timestamp: 0, reading: { temperature: 1 } });
-            response = await post(url, JSON.stringify(docs), "application/json");
-            const body = await response.json();
-            assertEquals(response.status, 200);
-            assertEquals(body.accepted, batch.length);
-            assertEquals(body.refused.map((r: { index: number }) => r.index), [3, batch.length + 1]);
-            assert(/timestamp/.test(body.refused[0].reason), body.refused[0].reason);
-            assert(/sensorId/.test(body.refused[1].reason), body.refused[1].reason);
-          } else {
-            const withBad = [...batch, { sensorId: "nan-sensor", timeMs: readings[0].timeMs, values: { x: NaN } }];
-            response = await post(url, encodeReadingBlock(blockFromReadings(withBad)), "application/x-flatbuffers");
-            const body = await response.json();
-            assertEquals(response.status, 200);
-            assertEquals(body.accepted, batch.length);
-            assertEquals(body.refused.length, 1);
-            assertEquals(body.refused[0].index, batch.length);
+      await t.step(
+        "JSON and FlatBuffers batches are accepted, bad readings refused by index",
+        async () => {
+          for (let start = 0, n = 0; start < readings.length; start += 250, n++) {
+            const batch = readings.slice(start, start + 250);
+            let response: Response;
+            if (n % 2 === 0) {
+              const docs: unknown[] = batch.map((r, i) => ({
+                sensorId: r.sensorId,
+                group: r.group,
+                timestamp: i % 2 ? r.timeMs : new Date(r.timeMs).toISOString(),
+                reading: r.values,
+                status: "ok",
+              }));
+              docs.splice(3, 0, {
+                sensorId: "bad",
+                timestamp: "soon",
+                reading: { temperature: 1 },
+              });
+              docs.push({ timestamp: 0, reading: { temperature: 1 } });
+              response = await post(url, JSON.stringify(docs), "application/json");
+              const body = await response.json();
+              assertEquals(response.status, 200);
+              assertEquals(body.accepted, batch.length);
+              assertEquals(body.refused.map((r: { index: number }) => r.index), [
+                3,
+                batch.length + 1,
+              ]);
+              assert(/timestamp/.test(body.refused[0].reason), body.refused[0].reason);
+              assert(/sensorId/.test(body.refused[1].reason), body.refused[1].reason);
+            } else {
+              const withBad = [...batch, {
+                sensorId: "nan-sensor",
+                timeMs: readings[0].timeMs,
+                values: { x: NaN },
+              }];
+              response = await post(
+                url,
+                encodeReadingBlock(blockFromReadings(withBad)),
+                "application/x-flatbuffers",
+              );
+              const body = await response.json();
+              assertEquals(response.status, 200);
+              assertEquals(body.accepted, batch.length);
+              assertEquals(body.refused.length, 1);
+              assertEquals(body.refused[0].index, batch.length);
+            }
           }
-        }
-      });
+        },
+      );
 
-      await t.step("a client connected before ingest converges to the recomputed state with contiguous seq", async () => {
-        await eventually(() => sameState(early.state(), expected), 10_000, "early client state");
-        assertEquals(early.gaps, 0);
-        assertEquals(early.snapshots, 1);
-        assert(early.deltas > 0);
-      });
+      await t.step(
+        "a client connected before ingest converges to the recomputed state with contiguous seq",
+        async () => {
+          await eventually(() => sameState(early.state(), expected), 10_000, "early client state");
+          assertEquals(early.gaps, 0);
+          assertEquals(early.snapshots, 1);
+          assert(early.deltas > 0);
+        },
+      );
 
-      await t.step("a client connected afterwards gets the same state from its snapshot", async () => {
-        const late = new FeedClient(url);
-        await late.opened;
-        await eventually(() => late.snapshots === 1, 5_000, "snapshot");
-        assert(sameState(late.state(), expected), "late snapshot equals recomputation");
-        assertEquals([...late.sensors.values()].length, new Set(readings.map((r) => r.sensorId)).size);
-        const groups = new Map(readings.map((r) => [r.sensorId, r.group]));
-        for (const s of late.sensors.values()) assertEquals(s.group, groups.get(s.id));
-        await late.close();
-      });
+      await t.step(
+        "a client connected afterwards gets the same state from its snapshot",
+        async () => {
+          const late = new FeedClient(url);
+          await late.opened;
+          await eventually(() => late.snapshots === 1, 5_000, "snapshot");
+          assert(sameState(late.state(), expected), "late snapshot equals recomputation");
+          assertEquals(
+            [...late.sensors.values()].length,
+            new Set(readings.map((r) => r.sensorId)).size,
+          );
+          const groups = new Map(readings.map((r) => [r.sensorId, r.group]));
+          for (const s of late.sensors.values()) assertEquals(s.group, groups.get(s.id));
+          await late.close();
+        },
+      );
       await early.close();
     });
 
-    await t.step("a restart on the same data file serves the same state in a new epoch", async () => {
-      const epoch = await withServer(data, async (url) => {
-        const client = new FeedClient(url);
-        await client.opened;
-        await eventually(() => sameState(client.state(), expected), 10_000, "state after restart");
-        assert(client.epoch !== firstEpoch);
-        await client.close();
-      });
-      assert(epoch !== firstEpoch);
-    });
+    await t.step(
+      "a restart on the same data file serves the same state in a new epoch",
+      async () => {
+        const epoch = await withServer(data, async (url) => {
+          const client = new FeedClient(url);
+          await client.opened;
+          await eventually(
+            () => sameState(client.state(), expected),
+            10_000,
+            "state after restart",
+          );
+          assert(client.epoch !== firstEpoch);
+          await client.close();
+        });
+        assert(epoch !== firstEpoch);
+      },
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -150,7 +188,11 @@ Deno.test("hostile clients are closed with documented codes and the server keeps
 
 Deno.test("ingest limits answer 413, 400 and 415 with a reason", async () => {
   await withServer(":memory:", async (url) => {
-    const big = await post(url, new Uint8Array(DEFAULT_CONFIG.maxBodyBytes + 1), "application/x-flatbuffers");
+    const big = await post(
+      url,
+      new Uint8Array(DEFAULT_CONFIG.maxBodyBytes + 1),
+      "application/x-flatbuffers",
+    );
     assertEquals(big.status, 413);
     assert(/larger than/.test((await big.json()).detail));
 
@@ -163,7 +205,11 @@ Deno.test("ingest limits answer 413, 400 and 415 with a reason", async () => {
     assertEquals(badJson.status, 400);
     await badJson.body?.cancel();
 
-    const corrupt = await post(url, new Uint8Array([4, 0, 0, 0, 9, 9, 9, 9]), "application/x-flatbuffers");
+    const corrupt = await post(
+      url,
+      new Uint8Array([4, 0, 0, 0, 9, 9, 9, 9]),
+      "application/x-flatbuffers",
+    );
     assertEquals(corrupt.status, 400);
     assert(/Invalid FlatBuffer|IngestBatch/.test((await corrupt.json()).detail));
 

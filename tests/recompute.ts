@@ -9,7 +9,10 @@ export interface PlainReading {
   values: Record<string, number>;
 }
 
-export function recompute(readings: readonly PlainReading[], window = 50): Record<string, MetricState> {
+export function recompute(
+  readings: readonly PlainReading[],
+  window = 50,
+): Record<string, MetricState> {
   const history = new Map<string, { values: number[]; times: number[] }>();
   for (const r of readings) {
     for (const [metric, value] of Object.entries(r.values)) {
@@ -49,10 +52,16 @@ export function sameState(a: Record<string, MetricState>, b: Record<string, Metr
 }
 
 /** Polls `check` until it is true or `timeoutMs` passes. */
-export async function eventually(check: () => boolean, timeoutMs = 5_000, what = "condition"): Promise<void> {
+export async function eventually(
+  check: () => boolean,
+  timeoutMs = 5_000,
+  what = "condition",
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!check()) {
-    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() > deadline) {
+      throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
+    }
     await new Promise((r) => setTimeout(r, 20));
   }
 }
