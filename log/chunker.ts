@@ -7,7 +7,8 @@ export const KV_VALUE_LIMIT = 65_536;
 
 /**
  * Packs readings from many blocks into encoded log chunks of at most
- * `maxBytes`. A block that fits alone is encoded as it is, without copying;
+ * `maxBytes`. A verified batch that fits is stored as it arrived; a block
+ * that fits alone is encoded as it is, without copying;
  * otherwise rows are copied into a builder until the size estimate is full.
  */
 export class Chunker {
@@ -22,6 +23,15 @@ export class Chunker {
   /** Adds a block's readings. */
   add(block: ReadingBlock): void {
     if (block.length === 0) return;
+    // A verified batch that is small enough is stored as it arrived: no re-encoding.
+    if (this.#builder.length === 0 && block.encoded && block.encoded.byteLength <= this.#maxBytes) {
+      const { encoded } = block;
+      // A view would store its whole backing buffer: copy it out.
+      this.#chunks.push(
+        encoded.byteLength === encoded.buffer.byteLength ? encoded : encoded.slice(),
+      );
+      return;
+    }
     if (this.#builder.length === 0 && estimateBytes(block) <= this.#maxBytes) {
       this.#seal(block);
       return;

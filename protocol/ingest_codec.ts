@@ -61,8 +61,7 @@ export function decodeIngestBatch(
   const valueLength = Math.max(0, v.vector(root, FIELD.value, 8));
 
   const batch = IngestBatch.getRootAsIngestBatch(new flatbuffers.ByteBuffer(bytes));
-  const strings: string[] = new Array(stringCount);
-  for (let i = 0; i < stringCount; i++) strings[i] = batch.strings(i);
+  const strings = readStrings(batch, bytes, stringCount);
   const empty = () => {
     let index = strings.indexOf("");
     if (index === -1) index = strings.push("") - 1;
@@ -89,6 +88,7 @@ export function decodeIngestBatch(
     metricStart,
     metric: batch.metricArray() ?? new Uint32Array(0),
     value: batch.valueArray() ?? new Float64Array(0),
+    encoded: bytes,
   };
   for (
     const [name, column] of [["sensor", block.sensor], ["group", block.group], [
@@ -108,6 +108,31 @@ export function decodeIngestBatch(
     }
   }
   return { batchId: batch.batchId(), block };
+}
+
+const utf8 = new TextDecoder();
+
+/**
+ * Reads the (verified) string table. Short ASCII strings, the usual ids and
+ * names, skip TextDecoder, whose per-call cost dominates for them.
+ */
+function readStrings(batch: IngestBatch, bytes: Uint8Array, count: number): string[] {
+  const strings: string[] = new Array(count);
+  if (count === 0) return strings;
+  const bb = batch.bb!;
+  const vector = bb.__vector(batch.bb_pos + bb.__offset(batch.bb_pos, 4 + 2 * FIELD.strings));
+  for (let i = 0; i < count; i++) {
+    const at = vector + 4 * i;
+    const start = at + bb.readUint32(at);
+    const length = bb.readUint32(start);
+    const from = start + 4;
+    let ascii = length <= 64;
+    for (let k = from; ascii && k < from + length; k++) ascii = bytes[k] < 0x80;
+    strings[i] = ascii
+      ? String.fromCharCode.apply(null, bytes.subarray(from, from + length) as unknown as number[])
+      : utf8.decode(bytes.subarray(from, from + length));
+  }
+  return strings;
 }
 
 const builder = new flatbuffers.Builder(64 * 1024);

@@ -19,6 +19,8 @@ export interface ReadingBlock {
   readonly metricStart: Uint32Array;
   readonly metric: Uint32Array;
   readonly value: Float64Array;
+  /** The verified IngestBatch bytes this block was decoded from, if it is exactly them. */
+  readonly encoded?: Uint8Array;
 }
 
 /** The group that sensors without one belong to. */

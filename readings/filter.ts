@@ -11,8 +11,24 @@ import {
   checkValue,
 } from "./validate.ts";
 
-type Role = "s" | "g" | "t" | "m";
-type Check = (role: Role, index: number, rule: (s: string) => string | null) => string | null;
+/** Checks each string of a block at most once for one role (sensor id, group, ...). */
+class Verdicts {
+  readonly #strings: readonly string[];
+  readonly #rule: (text: string) => string | null;
+  readonly #reasons: (string | null | undefined)[];
+
+  constructor(strings: readonly string[], rule: (text: string) => string | null) {
+    this.#strings = strings;
+    this.#rule = rule;
+    this.#reasons = new Array(strings.length);
+  }
+
+  reason(index: number): string | null {
+    let reason = this.#reasons[index];
+    if (reason === undefined) reason = this.#reasons[index] = this.#rule(this.#strings[index]);
+    return reason;
+  }
+}
 
 /**
  * Validates every reading of a decoded binary batch and keeps the good ones.
@@ -23,21 +39,16 @@ export function filterValidReadings(block: ReadingBlock, limits: ReadingLimits):
   block: ReadingBlock;
   refused: Refusal[];
 } {
-  const strings = block.strings;
-  // One verdict per string and role, so each distinct string is checked once.
-  const verdicts = { s: [], g: [], t: [], m: [] } as Record<Role, (string | null | undefined)[]>;
-  const check: Check = (role, index, rule) => {
-    let reason = verdicts[role][index];
-    if (reason === undefined) reason = verdicts[role][index] = rule(strings[index]);
-    return reason;
-  };
+  const { strings } = block;
+  const sensors = new Verdicts(strings, (s) => checkSensorId(s, limits));
+  const groups = new Verdicts(strings, (s) => checkGroup(s, limits));
+  const statuses = new Verdicts(strings, (s) => checkStatus(s, limits));
+  const metrics = new Verdicts(strings, (s) => checkMetricName(s, limits));
   const refused: Refusal[] = [];
   for (let i = 0; i < block.length; i++) {
-    const reason = check("s", block.sensor[i], (s) => checkSensorId(s, limits)) ??
-      check("g", block.group[i], (s) => checkGroup(s, limits)) ??
-      check("t", block.status[i], (s) => checkStatus(s, limits)) ??
-      checkTimeMs(block.timeMs[i]) ??
-      checkValues(block, i, limits, check);
+    const reason = sensors.reason(block.sensor[i]) ?? groups.reason(block.group[i]) ??
+      statuses.reason(block.status[i]) ?? checkTimeMs(block.timeMs[i]) ??
+      checkValues(block, i, limits, metrics);
     if (reason !== null) refused.push({ index: i, reason });
   }
   if (refused.length === 0) return { block, refused };
@@ -57,17 +68,18 @@ function checkValues(
   block: ReadingBlock,
   row: number,
   limits: ReadingLimits,
-  check: Check,
+  metrics: Verdicts,
 ): string | null {
   const count = block.metricCount[row];
   if (count === 0) return "reading has no metrics";
   if (count > limits.maxMetrics) return `too many metrics (${count} > ${limits.maxMetrics})`;
-  for (let v = block.metricStart[row]; v < block.metricStart[row + 1]; v++) {
+  const start = block.metricStart[row];
+  for (let v = start; v < start + count; v++) {
     const m = block.metric[v];
-    const reason = check("m", m, (s) => checkMetricName(s, limits)) ??
-      checkValue(block.strings[m], block.value[v]);
+    const reason = metrics.reason(m);
     if (reason !== null) return reason;
-    for (let w = block.metricStart[row]; w < v; w++) {
+    if (!Number.isFinite(block.value[v])) return checkValue(block.strings[m], block.value[v]);
+    for (let w = start; w < v; w++) {
       if (block.metric[w] === m) return `metric "${block.strings[m]}" appears twice`;
     }
   }
