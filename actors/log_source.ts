@@ -2,7 +2,10 @@ import { ask } from "./runtime/mod.ts";
 import type { Actor } from "./runtime/mod.ts";
 import type { Router } from "./router.ts";
 import type { ShardCheckpoint, ShardMessage } from "./shard_messages.ts";
-import type { CheckpointStore, KvLog } from "../log/mod.ts";
+import type { CheckpointStore, KvLog, LogEntry } from "../log/mod.ts";
+
+/** Chunks kept in memory for the source before it falls back to listing. */
+const RECENT_LIMIT = 64;
 
 export interface LogSourceOptions {
   /** Chunks listed per read. Default 32. */
@@ -43,6 +46,11 @@ export class LogSource {
   #woken = false;
   #watch: ReadableStreamDefaultReader<unknown> | null = null;
   #loop: Promise<void> | null = null;
+  // Chunks this process committed, handed over in memory (see #next).
+  #recent: LogEntry[] = [];
+  #recentComplete = false;
+  #recentResets = 0;
+  #unsubscribe: (() => void) | null = null;
 
   /** Chunks and readings handed to the shards so far. */
   chunksRead = 0;
@@ -73,6 +81,16 @@ export class LogSource {
   }
 
   start(): void {
+    this.#unsubscribe = this.#log.onCommit((entry) => {
+      if (this.#recent.length >= RECENT_LIMIT) {
+        // Too far behind: drop them and list from the store instead.
+        this.#recent = [];
+        this.#recentComplete = false;
+        this.#recentResets++;
+      }
+      this.#recent.push(entry);
+      this.#signal();
+    });
     this.#watch = this.#log.watchHead().getReader();
     void this.#pumpWakeups(this.#watch);
     this.#loop = this.#run();
@@ -87,6 +105,7 @@ export class LogSource {
   /** Stops reading and saves a last checkpoint, so a restart replays nothing. */
   async stop(): Promise<void> {
     this.#stopped = true;
+    this.#unsubscribe?.();
     this.#signal();
     await this.#watch?.cancel().catch(() => {});
     await this.#loop;
@@ -130,7 +149,7 @@ export class LogSource {
           await this.#replay(shard);
           continue;
         }
-        const entries = await this.#log.read(this.#cursor, this.#batch);
+        const entries = await this.#next();
         if (entries.length === 0) {
           this.caughtUp = true;
           if (Date.now() - this.#checkpointedAt >= this.#checkpointEveryMs) {
@@ -153,6 +172,27 @@ export class LogSource {
         await this.#sleep();
       }
     }
+  }
+
+  /**
+   * The next chunks after the cursor. Chunks committed by this process arrive
+   * in memory in commit order, already decoded; once a listing has caught up
+   * (and the in-memory queue has not overflowed since) they are complete, so
+   * the store is listed only at start, after a backlog, or for a replay.
+   */
+  async #next(): Promise<LogEntry[]> {
+    if (!this.#recentComplete) {
+      const resets = this.#recentResets;
+      const listed = await this.#log.read(this.#cursor, this.#batch);
+      if (listed.length < this.#batch && resets === this.#recentResets) this.#recentComplete = true;
+      if (listed.length > 0) return listed;
+    }
+    const cursor = this.#cursor;
+    // Drop what a listing already returned.
+    while (cursor !== null && this.#recent.length > 0 && this.#recent[0].cursor <= cursor) {
+      this.#recent.shift();
+    }
+    return this.#recent.splice(0, this.#batch);
   }
 
   /**

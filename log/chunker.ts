@@ -2,6 +2,12 @@ import { ReadingBlockBuilder } from "../readings/block.ts";
 import type { ReadingBlock } from "../readings/block.ts";
 import { encodeReadingBlock } from "../protocol/ingest_codec.ts";
 
+/** One encoded chunk and the readings in it. */
+export interface Chunk {
+  bytes: Uint8Array;
+  block: ReadingBlock;
+}
+
 /** Deno KV refuses values over 64 KiB. */
 export const KV_VALUE_LIMIT = 65_536;
 
@@ -14,7 +20,7 @@ export const KV_VALUE_LIMIT = 65_536;
 export class Chunker {
   readonly #maxBytes: number;
   readonly #builder = new ReadingBlockBuilder({ capacity: 2048 });
-  readonly #chunks: Uint8Array[] = [];
+  readonly #chunks: Chunk[] = [];
 
   constructor(options: { maxBytes?: number } = {}) {
     this.#maxBytes = Math.min(options.maxBytes ?? 60_000, KV_VALUE_LIMIT);
@@ -27,9 +33,8 @@ export class Chunker {
     if (this.#builder.length === 0 && block.encoded && block.encoded.byteLength <= this.#maxBytes) {
       const { encoded } = block;
       // A view would store its whole backing buffer: copy it out.
-      this.#chunks.push(
-        encoded.byteLength === encoded.buffer.byteLength ? encoded : encoded.slice(),
-      );
+      const bytes = encoded.byteLength === encoded.buffer.byteLength ? encoded : encoded.slice();
+      this.#chunks.push({ bytes, block });
       return;
     }
     if (this.#builder.length === 0 && estimateBytes(block) <= this.#maxBytes) {
@@ -48,6 +53,11 @@ export class Chunker {
 
   /** Seals what is pending and returns every chunk, emptying the chunker. */
   finish(): Uint8Array[] {
+    return this.finishChunks().map((chunk) => chunk.bytes);
+  }
+
+  /** Like `finish`, with the readings each chunk holds. */
+  finishChunks(): Chunk[] {
     this.#flushBuilder();
     return this.#chunks.splice(0);
   }
@@ -72,7 +82,7 @@ export class Chunker {
           `Cannot store a reading of ${bytes.byteLength} bytes in one log chunk`,
         );
       }
-      this.#chunks.push(bytes);
+      this.#chunks.push({ bytes, block });
       return;
     }
     // The estimate was short: split in halves.

@@ -38,6 +38,7 @@ export class KvLog {
   #queue: PendingAppend[] = [];
   #pendingReadings = 0;
   #writing: Promise<void> | null = null;
+  readonly #listeners = new Set<(entry: LogEntry) => void>();
 
   constructor(kv: Deno.Kv, options: KvLogOptions = {}) {
     this.#kv = kv;
@@ -81,6 +82,16 @@ export class KvLog {
     return entries;
   }
 
+  /**
+   * Calls `listener` with each chunk this log commits, in commit order, so a
+   * reader in the same process can skip listing and decoding it. Returns a
+   * function that unsubscribes.
+   */
+  onCommit(listener: (entry: LogEntry) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
   /** A stream that yields whenever a commit moved the head. */
   watchHead(): ReadableStream<unknown> {
     return this.#kv.watch([HEAD]);
@@ -96,15 +107,18 @@ export class KvLog {
         chunker.add(request.block);
         return chunker.pendingChunks - 1;
       });
-      const chunks = chunker.finish();
+      const chunks = chunker.finishChunks();
       let next = 0;
       try {
         for (let k = 0; k < chunks.length; k++) {
           const result = await this.#kv.atomic()
-            .set([LOG, this.#kv.commitVersionstamp()], chunks[k])
+            .set([LOG, this.#kv.commitVersionstamp()], chunks[k].bytes)
             .sum(HEAD, 1n)
             .commit();
           if (!result.ok) throw new Error("Cannot append: the log commit was refused");
+          // The key's versionstamp is the commit's, so it is the chunk's cursor.
+          const entry = { cursor: result.versionstamp, block: chunks[k].block };
+          for (const listener of this.#listeners) listener(entry);
           while (next < batch.length && doneAt[next] <= k) this.#settle(batch[next++]);
         }
         while (next < batch.length) this.#settle(batch[next++]);
