@@ -221,3 +221,29 @@ Deno.test("ingest limits answer 413, 400 and 415 with a reason", async () => {
     assertEquals((await health.json()).status, "ok");
   });
 });
+
+Deno.test("random and mutated client frames never crash the server", async () => {
+  await withServer(":memory:", async (url) => {
+    let state = 12345;
+    const random = () => ((state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+    const valid = (await import("../protocol/frames.ts")).encodePong(7);
+    const codes = new Set<number>();
+    for (let round = 0; round < 60; round++) {
+      const frame = round % 2 === 0
+        ? Uint8Array.from({ length: Math.floor(random() * 64) }, () => Math.floor(random() * 256))
+        : valid.map((byte) => (random() < 0.2 ? Math.floor(random() * 256) : byte));
+      const client = new FeedClient(url);
+      await client.opened;
+      client.socket.send(frame);
+      client.socket.send(new Uint8Array(0));
+      const event = await client.closed;
+      codes.add(event.code);
+    }
+    for (const code of codes) {
+      assert([4000, 1000, 1005, 1006].includes(code), `unexpected close code ${code}`);
+    }
+    const health = await (await fetch(new URL("/healthz", url))).json();
+    assertEquals(health.status, "ok");
+    assertEquals(health.sessions, 0);
+  });
+});
