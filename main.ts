@@ -90,7 +90,8 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
     startCursor: usable?.cursor ?? null,
   });
   source.start();
-  const ticker = setInterval(() => hub.offer({ type: "tick" }), config.tickMs);
+  // A hub that is behind gets no pile of ticks: at most one waits.
+  const ticker = setInterval(() => hub.depth === 0 && hub.offer({ type: "tick" }), config.tickMs);
 
   const ingestStats = new IngestStats();
   const app = createApp({
@@ -151,6 +152,10 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
 }
 
 if (import.meta.main) {
+  if (Deno.args.includes("--help") || Deno.args.includes("-h")) {
+    console.log(USAGE);
+    Deno.exit(0);
+  }
   let config: Config;
   try {
     config = parseConfig(Deno.args);
