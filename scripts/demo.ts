@@ -17,7 +17,10 @@ const deno = Deno.execPath();
 const root = new URL("..", import.meta.url).pathname;
 const demoData = `${root}data/demo.kv`;
 
-const build = await new Deno.Command(deno, { args: ["run", "-A", "scripts/build_web.ts"], cwd: root }).spawn()
+const build = await new Deno.Command(deno, {
+  args: ["run", "-A", "scripts/build_web.ts"],
+  cwd: root,
+}).spawn()
   .status;
 if (!build.success) Deno.exit(build.code || 1);
 
@@ -40,7 +43,17 @@ const shown = url.replace("127.0.0.1", "localhost");
 console.log(`\nPulseboard demo: open ${shown} in a browser (Ctrl-C to stop)\n`);
 
 const sim = new Deno.Command(deno, {
-  args: ["run", "-A", "sim/main.ts", "--sensors", values.sensors, "--rate", values.rate, "--url", url],
+  args: [
+    "run",
+    "-A",
+    "sim/main.ts",
+    "--sensors",
+    values.sensors,
+    "--rate",
+    values.rate,
+    "--url",
+    url,
+  ],
   cwd: root,
 }).spawn();
 

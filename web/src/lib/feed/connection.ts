@@ -1,0 +1,154 @@
+// Owns the WebSocket: connects, decodes frames into the store, answers
+// pings, reconnects with backoff, and tells listeners at most once per
+// animation frame that something changed. No framework code here.
+import { reconnectDelay } from "./backoff.ts";
+import { decodeFrame, encodePong } from "./frames.ts";
+import { SensorStore } from "./sensor_store.ts";
+
+export type ConnectionState = "connecting" | "live" | "reconnecting" | "offline";
+
+export interface FeedConnectionOptions {
+  /** Failed attempts in a row after which the state reads "offline" (it keeps retrying). */
+  offlineAfter?: number;
+  /** Schedules a render; default requestAnimationFrame. */
+  schedule?: (callback: () => void) => void;
+  now?: () => number;
+  WebSocket?: typeof WebSocket;
+}
+
+export class FeedConnection {
+  readonly store = new SensorStore();
+  state: ConnectionState = "connecting";
+  /** Metric updates per second, over the last second. */
+  updatesPerSecond = 0;
+  framesReceived = 0;
+  bytesReceived = 0;
+  reconnects = 0;
+  lastError = "";
+  readonly #url: string;
+  readonly #offlineAfter: number;
+  readonly #schedule: (callback: () => void) => void;
+  readonly #now: () => number;
+  readonly #WebSocket: typeof WebSocket;
+  readonly #listeners = new Set<() => void>();
+  #socket: WebSocket | null = null;
+  #attempt = 0;
+  #retry: ReturnType<typeof setTimeout> | undefined;
+  #rate: ReturnType<typeof setInterval> | undefined;
+  #scheduled = false;
+  #stopped = true;
+  #countedUpdates = 0;
+
+  constructor(url: string, options: FeedConnectionOptions = {}) {
+    this.#url = url;
+    this.#offlineAfter = options.offlineAfter ?? 4;
+    this.#schedule = options.schedule ?? ((cb) => requestAnimationFrame(() => cb()));
+    this.#now = options.now ?? Date.now;
+    this.#WebSocket = options.WebSocket ?? WebSocket;
+  }
+
+  /** Calls `listener` (at most once per animation frame) after changes. */
+  subscribe(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  start(): void {
+    if (!this.#stopped) return;
+    this.#stopped = false;
+    this.#rate = setInterval(() => {
+      this.updatesPerSecond = this.store.updatesApplied - this.#countedUpdates;
+      this.#countedUpdates = this.store.updatesApplied;
+      this.#changed();
+    }, 1000);
+    this.#connect();
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    clearTimeout(this.#retry);
+    clearInterval(this.#rate);
+    this.#socket?.close(1000, "client stopped");
+    this.#socket = null;
+  }
+
+  #connect(): void {
+    const socket = new this.#WebSocket(this.#url);
+    socket.binaryType = "arraybuffer";
+    this.#socket = socket;
+    socket.onmessage = (event) => this.#onFrame(socket, event.data);
+    socket.onclose = (event) => this.#onClose(socket, event);
+    socket.onerror = () => {
+      this.lastError = "connection failed";
+    };
+  }
+
+  #onFrame(socket: WebSocket, data: unknown): void {
+    if (socket !== this.#socket || !(data instanceof ArrayBuffer)) return;
+    this.framesReceived++;
+    this.bytesReceived += data.byteLength;
+    let event;
+    try {
+      event = decodeFrame(new Uint8Array(data));
+    } catch (error) {
+      this.lastError = `undecodable frame: ${(error as Error).message}`;
+      socket.close(4000, "undecodable frame");
+      return;
+    }
+    switch (event.type) {
+      case "ping":
+        socket.send(encodePong(event.nonce));
+        return;
+      case "error":
+        this.lastError = event.message;
+        this.#changed();
+        return;
+      case "snapshot":
+      case "delta":
+        if (this.store.apply(event, this.#now()) === "gap") {
+          // Continuity lost: a fresh connection brings a fresh snapshot.
+          this.lastError = "missed frames: resyncing";
+          this.#attempt = 0;
+          socket.close(1000, "resync");
+          return;
+        }
+        if (event.type === "snapshot") {
+          this.state = "live";
+          this.#attempt = 0;
+          this.lastError = "";
+        }
+        this.#changed();
+        return;
+      default:
+        return;
+    }
+  }
+
+  #onClose(socket: WebSocket, event: CloseEvent): void {
+    if (socket !== this.#socket) return;
+    this.#socket = null;
+    if (this.#stopped) return;
+    if (event.code !== 1000 && event.code !== 1005) {
+      this.lastError = `closed with ${event.code}${event.reason ? `: ${event.reason}` : ""}`;
+    }
+    this.state = this.#attempt >= this.#offlineAfter ? "offline" : "reconnecting";
+    this.reconnects++;
+    const delay = reconnectDelay(this.#attempt++);
+    this.#retry = setTimeout(() => this.#connect(), delay);
+    this.#changed();
+  }
+
+  #changed(): void {
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    this.#schedule(() => {
+      this.#scheduled = false;
+      for (const listener of this.#listeners) listener();
+    });
+  }
+
+  /** The clock that stamps `store.changedAt` (ms since epoch). */
+  now(): number {
+    return this.#now();
+  }
+}

@@ -1,0 +1,161 @@
+// The dashboard's state, indexed by the server's dense sensor and metric
+// indexes: typed arrays, not a reactive object per sensor. Pure.
+import type { FeedEvent, MetricInfo, SensorInfo, Updates } from "./frames.ts";
+
+/** Per metric, one column per field, indexed by sensor. */
+export interface MetricColumns {
+  name: string;
+  has: Uint8Array;
+  last: Float64Array;
+  avg: Float64Array;
+  min: Float64Array;
+  max: Float64Array;
+  timeMs: Float64Array;
+}
+
+export type ApplyResult = "applied" | "gap";
+
+const collator = new Intl.Collator("en", { numeric: true });
+
+export class SensorStore {
+  epoch = -1;
+  /** Sequence number of the last applied frame; -1 before the first snapshot. */
+  seq = -1;
+  capacity = 0;
+  ids: (string | undefined)[] = [];
+  groups: (string | undefined)[] = [];
+  /** Metric index → columns (dense; undefined where unknown). */
+  metrics: (MetricColumns | undefined)[] = [];
+  /** Local receive time of the last update per sensor, for highlights and ages. */
+  changedAt = new Float64Array(0);
+  /** Sensor indexes sorted by id (numeric-aware). */
+  order: number[] = [];
+  sensorCount = 0;
+  /** Metric updates applied from deltas since creation (snapshots not counted). */
+  updatesApplied = 0;
+  #orderStale = false;
+
+  /**
+   * Applies one frame. A delta that does not follow the last sequence number
+   * (or comes from another epoch) is a gap: nothing is applied and the caller
+   * must resubscribe for a fresh snapshot.
+   */
+  apply(event: FeedEvent, nowMs: number): ApplyResult {
+    if (event.type === "snapshot") {
+      this.#reset();
+      this.epoch = event.epoch;
+      this.seq = event.seq;
+      this.#dictionaries(event.sensors, event.metrics);
+      this.#updates(event.updates, nowMs);
+      this.#sortIfStale();
+      return "applied";
+    }
+    if (event.type !== "delta") return "applied";
+    if (event.epoch !== this.epoch || event.seq !== this.seq + 1) return "gap";
+    this.seq = event.seq;
+    this.#dictionaries(event.sensors, event.metrics);
+    this.#updates(event.updates, nowMs);
+    this.updatesApplied += event.updates.length;
+    for (const index of event.removed) {
+      if (this.ids[index] !== undefined) {
+        this.ids[index] = undefined;
+        this.groups[index] = undefined;
+        this.sensorCount--;
+        this.#orderStale = true;
+      }
+    }
+    this.#sortIfStale();
+    return "applied";
+  }
+
+  /** Column names in metric index order. */
+  metricNames(): string[] {
+    return this.metrics.filter((m) => m !== undefined).map((m) => m!.name);
+  }
+
+  #reset(): void {
+    this.ids = [];
+    this.groups = [];
+    this.metrics = [];
+    this.capacity = 0;
+    this.changedAt = new Float64Array(0);
+    this.order = [];
+    this.sensorCount = 0;
+  }
+
+  #ensure(index: number): void {
+    if (index < this.capacity) return;
+    let capacity = Math.max(64, this.capacity);
+    while (capacity <= index) capacity *= 2;
+    const grow = <T extends Float64Array | Uint8Array>(from: T, to: T) => (to.set(from), to);
+    this.changedAt = grow(this.changedAt, new Float64Array(capacity));
+    for (const m of this.metrics) if (m) this.#growMetric(m, capacity);
+    this.capacity = capacity;
+  }
+
+  #growMetric(m: MetricColumns, capacity: number): void {
+    const f = (from: Float64Array) => {
+      const to = new Float64Array(capacity);
+      to.set(from);
+      return to;
+    };
+    const has = new Uint8Array(capacity);
+    has.set(m.has);
+    m.has = has;
+    m.last = f(m.last);
+    m.avg = f(m.avg);
+    m.min = f(m.min);
+    m.max = f(m.max);
+    m.timeMs = f(m.timeMs);
+  }
+
+  #dictionaries(sensors: SensorInfo[], metrics: MetricInfo[]): void {
+    for (const m of metrics) {
+      if (this.metrics[m.index]) continue;
+      const columns: MetricColumns = {
+        name: m.name,
+        has: new Uint8Array(0),
+        last: new Float64Array(0),
+        avg: new Float64Array(0),
+        min: new Float64Array(0),
+        max: new Float64Array(0),
+        timeMs: new Float64Array(0),
+      };
+      this.#growMetric(columns, this.capacity);
+      this.metrics[m.index] = columns;
+    }
+    for (const s of sensors) {
+      this.#ensure(s.index);
+      if (this.ids[s.index] === undefined) {
+        this.sensorCount++;
+        this.#orderStale = true;
+      } else if (this.ids[s.index] !== s.id) this.#orderStale = true;
+      this.ids[s.index] = s.id;
+      this.groups[s.index] = s.group;
+    }
+  }
+
+  #updates(u: Updates, nowMs: number): void {
+    for (let i = 0; i < u.length; i++) {
+      const sensor = u.sensor[i];
+      const m = this.metrics[u.metric[i]];
+      if (!m || sensor >= this.capacity) continue;
+      m.has[sensor] = 1;
+      m.last[sensor] = u.last[i];
+      m.avg[sensor] = u.avg[i];
+      m.min[sensor] = u.min[i];
+      m.max[sensor] = u.max[i];
+      m.timeMs[sensor] = u.timeMs[i];
+      this.changedAt[sensor] = nowMs;
+    }
+  }
+
+  #sortIfStale(): void {
+    if (!this.#orderStale) return;
+    this.#orderStale = false;
+    const order: number[] = [];
+    for (let i = 0; i < this.ids.length; i++) if (this.ids[i] !== undefined) order.push(i);
+    order.sort((a, b) => collator.compare(this.ids[a]!, this.ids[b]!));
+    this.order = order;
+  }
+}
