@@ -172,7 +172,8 @@ Deno.test("hostile clients are closed with documented codes and the server keeps
       await bad.opened;
       send(bad.socket);
       const event = await bad.closed;
-      assertEquals(event.code, code, what);
+      // A clean close carries the code; rarely, under load, the close frame is lost.
+      if (event.wasClean) assertEquals(event.code, code, what);
       assertEquals(bad.errors[0]?.code, code, `${what}: an Error frame names the code`);
     }
     const response = await post(
@@ -237,11 +238,11 @@ Deno.test("random and mutated client frames never crash the server", async () =>
       client.socket.send(frame);
       client.socket.send(new Uint8Array(0));
       const event = await client.closed;
-      codes.add(event.code);
+      // The Error frame names the code even when the close frame itself is lost
+      // (seen rarely under load as an abnormal closure with code 0).
+      codes.add(client.errors[0]?.code ?? event.code);
     }
-    for (const code of codes) {
-      assert([4000, 1000, 1005, 1006].includes(code), `unexpected close code ${code}`);
-    }
+    assertEquals([...codes], [4000], "every hostile client is closed with 4000");
     const health = await (await fetch(new URL("/healthz", url))).json();
     assertEquals(health.status, "ok");
     assertEquals(health.sessions, 0);
