@@ -1,0 +1,103 @@
+import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
+import { decodeFrame } from "./frames.ts";
+import { SensorStore } from "./sensor_store.ts";
+import { encodeDelta, encodeSnapshot } from "../../../../protocol/frames.ts";
+import type { MetricStates } from "../../../../protocol/frames.ts";
+
+function states(rows: [sensor: number, metric: number, last: number][]): MetricStates {
+  const n = rows.length;
+  const s: MetricStates = {
+    length: n,
+    sensor: new Uint32Array(n),
+    metric: new Uint16Array(n),
+    last: new Float64Array(n),
+    avg: new Float64Array(n),
+    min: new Float64Array(n),
+    max: new Float64Array(n),
+    timeMs: new Float64Array(n),
+  };
+  rows.forEach(([sensor, metric, last], i) => {
+    s.sensor[i] = sensor;
+    s.metric[i] = metric;
+    s.last[i] = last;
+    s.avg[i] = last / 2;
+    s.min[i] = last - 1;
+    s.max[i] = last + 1;
+    s.timeMs[i] = 1000 + i;
+  });
+  return s;
+}
+
+const sensors = [
+  { index: 0, id: "sensor_10", group: "plant-a/line-1" },
+  { index: 1, id: "sensor_2", group: "plant-b/line-1" },
+];
+const metrics = [{ index: 0, name: "temperature" }, { index: 1, name: "humidity" }];
+
+function snapshot(seq = 5) {
+  return decodeFrame(
+    encodeSnapshot({
+      epoch: 9,
+      seq,
+      serverTimeMs: 0,
+      sensors,
+      metrics,
+      values: states([[0, 0, 20], [1, 1, 40]]),
+    }),
+  );
+}
+
+function delta(
+  seq: number,
+  rows: [number, number, number][],
+  extra: { removed?: number[]; epoch?: number } = {},
+) {
+  return decodeFrame(encodeDelta({
+    epoch: extra.epoch ?? 9,
+    seq,
+    serverTimeMs: 0,
+    sensors: seq === 6 ? [{ index: 2, id: "sensor_1", group: "default" }] : [],
+    metrics: [],
+    updates: states(rows),
+    removed: extra.removed ?? [],
+  }));
+}
+
+Deno.test("store applies a snapshot then contiguous deltas to the values they carry", () => {
+  const store = new SensorStore();
+  assertEquals(store.apply(snapshot(), 100), "applied");
+  assertEquals(store.seq, 5);
+  assertEquals(store.sensorCount, 2);
+  assertEquals(store.metrics[0]!.last[0], 20);
+  assertEquals(store.metrics[1]!.has[0], 0, "sensor 0 has no humidity yet");
+  assertEquals(store.apply(delta(6, [[0, 0, 21], [2, 1, 55]]), 200), "applied");
+  assertEquals(store.metrics[0]!.last[0], 21);
+  assertEquals(store.metrics[0]!.avg[0], 10.5);
+  assertEquals(store.metrics[1]!.last[2], 55);
+  assertEquals(store.changedAt[2], 200);
+  assertEquals(store.changedAt[1], 100);
+  assertEquals(store.updatesApplied, 2, "snapshot values are not counted as updates");
+  // Numeric-aware order by id: sensor_1, sensor_2, sensor_10.
+  assertEquals(store.order.map((i) => store.ids[i]), ["sensor_1", "sensor_2", "sensor_10"]);
+});
+
+Deno.test("store refuses a delta after a gap or from another epoch, changing nothing", () => {
+  const store = new SensorStore();
+  store.apply(snapshot(), 0);
+  assertEquals(store.apply(delta(7, [[0, 0, 99]]), 1), "gap");
+  assertEquals(store.apply(delta(6, [[0, 0, 99]], { epoch: 10 }), 1), "gap");
+  assertEquals(store.metrics[0]!.last[0], 20);
+  assertEquals(store.seq, 5);
+});
+
+Deno.test("store drops removed sensors and a new snapshot replaces everything", () => {
+  const store = new SensorStore();
+  store.apply(snapshot(), 0);
+  store.apply(delta(6, [], { removed: [0] }), 1);
+  assertEquals(store.sensorCount, 2);
+  assert(!store.order.includes(0));
+  store.apply(snapshot(40), 2);
+  assertEquals(store.seq, 40);
+  assertEquals(store.sensorCount, 2);
+  assertEquals(store.ids[2], undefined);
+});
