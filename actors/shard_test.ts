@@ -1,0 +1,94 @@
+import { assertEquals } from "../tests/assert.ts";
+import { ShardBehavior } from "./shard.ts";
+import { Router } from "./router.ts";
+import { FeedView } from "./feed_view.ts";
+import type { ShardChanges, ShardReadings } from "./shard_messages.ts";
+import { blockFromReadings } from "../readings/block.ts";
+
+function flush(shard: ShardBehavior): ShardChanges {
+  let changes: ShardChanges | null = null;
+  shard.receive({ type: "flush", reply: (c) => (changes = c) });
+  return changes!;
+}
+
+/** Routes readings to shard 0 of a one-shard router. */
+function message(router: Router, readings: Parameters<typeof blockFromReadings>[0]): ShardReadings {
+  return router.split(blockFromReadings(readings))[0]!;
+}
+
+Deno.test("shard flush emits one update per changed sensor-metric, the latest values winning", () => {
+  const router = new Router(1);
+  const shard = new ShardBehavior({ window: 3 });
+  shard.receive(message(router, [
+    { sensorId: "a", group: "g/1", timeMs: 1, values: { t: 1, h: 10 } },
+    { sensorId: "a", group: "g/1", timeMs: 2, values: { t: 2 } },
+    { sensorId: "b", timeMs: 1, values: { t: 5 } },
+    { sensorId: "a", group: "g/1", timeMs: 3, values: { t: 3 } },
+  ]));
+  const first = flush(shard);
+  assertEquals(first.sensors, [{ index: 0, id: "a", group: "g/1" }, {
+    index: 1,
+    id: "b",
+    group: "default",
+  }]);
+  assertEquals(first.metrics, [{ index: 0, name: "t" }, { index: 1, name: "h" }]);
+  const rows = Array.from({ length: first.updates.length }, (_, i) => [
+    first.updates.sensor[i],
+    first.updates.metric[i],
+    first.updates.last[i],
+    first.updates.avg[i],
+    first.updates.min[i],
+    first.updates.max[i],
+  ]).sort();
+  assertEquals(rows, [[0, 0, 3, 2, 1, 3], [0, 1, 10, 10, 10, 10], [1, 0, 5, 5, 5, 5]]);
+
+  // Nothing new: an empty flush.
+  const second = flush(shard);
+  assertEquals([second.sensors.length, second.metrics.length, second.updates.length], [0, 0, 0]);
+
+  // One more reading: only that metric, and the group change of "a".
+  shard.receive(message(router, [{ sensorId: "a", group: "g/2", timeMs: 4, values: { t: 9 } }]));
+  const third = flush(shard);
+  assertEquals(third.sensors, [{ index: 0, id: "a", group: "g/2" }]);
+  assertEquals([third.updates.length, third.updates.last[0], third.updates.avg[0]], [
+    1,
+    9,
+    (2 + 3 + 9) / 3,
+  ]);
+});
+
+Deno.test("a restarted shard drops readings until its restore message", () => {
+  const router = new Router(1);
+  const shard = new ShardBehavior({ awaitingReplay: true });
+  shard.receive(message(router, [{ sensorId: "a", timeMs: 1, values: { t: 1 } }]));
+  assertEquals(flush(shard).updates.length, 0);
+  shard.receive({ type: "restore", state: null });
+  shard.receive(message(router, [{ sensorId: "a", timeMs: 2, values: { t: 2 } }]));
+  assertEquals(flush(shard).updates.last[0], 2);
+});
+
+Deno.test("feed view merges shard changes into one tick and snapshots the latest state", () => {
+  const router = new Router(2);
+  const shards = [new ShardBehavior(), new ShardBehavior()];
+  const view = new FeedView();
+  const readings = Array.from(
+    { length: 40 },
+    (_, i) => ({ sensorId: `s${i % 10}`, timeMs: i, values: { v: i } }),
+  );
+  router.split(blockFromReadings(readings)).forEach((part, i) => part && shards[i].receive(part));
+  const tick = view.apply(shards.map(flush))!;
+  assertEquals(tick.updates.length, 10, "one update per sensor in the tick");
+  assertEquals(tick.metrics, [{ index: 0, name: "v" }]);
+  assertEquals(view.apply(shards.map(flush)), null, "nothing changed");
+  const snapshot = view.snapshot();
+  const last = new Map<number, number>();
+  for (let i = 0; i < snapshot.values.length; i++) {
+    last.set(snapshot.values.sensor[i], snapshot.values.last[i]);
+  }
+  const ids = new Map(snapshot.sensors.map((s) => [s.index, s.id]));
+  for (let s = 0; s < 10; s++) {
+    const expected = 30 + s; // the newest reading of s<s> has value 30 + s
+    const index = [...ids].find(([, id]) => id === `s${s}`)![0];
+    assertEquals(last.get(index), expected);
+  }
+});

@@ -1,0 +1,157 @@
+import fc from "fast-check";
+import { assert, assertEquals } from "../tests/assert.ts";
+import { decodeIngestBatch, encodeReadingBlock } from "./ingest_codec.ts";
+import { ReadingBlockBuilder } from "../readings/block.ts";
+import type { ReadingBlock } from "../readings/block.ts";
+
+const reading = fc.record({
+  sensor: fc.string({ maxLength: 20 }),
+  group: fc.constantFrom("", "plant-a/line-1", "b"),
+  time: fc.double({ noNaN: true, min: 0, max: 4e12 }),
+  values: fc.array(
+    fc.tuple(fc.constantFrom("t", "h", "p", "ünïcode"), fc.double({ noNaN: true })),
+    { maxLength: 5 },
+  ),
+});
+
+interface Row {
+  sensor: string;
+  group: string;
+  time: number;
+  values: [string, number][];
+}
+
+function build(readings: Row[]): ReadingBlock {
+  const builder = new ReadingBlockBuilder();
+  for (const r of readings) {
+    builder.begin(r.sensor, r.group, r.time, "ok");
+    for (const [name, value] of r.values) builder.addValue(name, value);
+  }
+  return builder.build();
+}
+
+/** The readings of a block as plain rows, resolved through its own strings. */
+function rows(block: ReadingBlock) {
+  return Array.from({ length: block.length }, (_, i) => ({
+    sensor: block.strings[block.sensor[i]],
+    group: block.strings[block.group[i]],
+    status: block.strings[block.status[i]],
+    time: block.timeMs[i],
+    values: Array.from(
+      { length: block.metricCount[i] },
+      (
+        _,
+        k,
+      ) => [
+        block.strings[block.metric[block.metricStart[i] + k]],
+        block.value[block.metricStart[i] + k],
+      ],
+    ),
+  }));
+}
+
+Deno.test("IngestBatch round trip gives back every reading, for any readings", () => {
+  fc.assert(
+    fc.property(
+      fc.array(reading, { maxLength: 50 }),
+      fc.option(fc.string()),
+      (readings, batchId) => {
+        const block = build(readings);
+        const decoded = decodeIngestBatch(encodeReadingBlock(block, batchId ?? undefined));
+        assertEquals(rows(decoded.block), rows(block));
+        assertEquals(decoded.batchId, batchId ?? null);
+      },
+    ),
+  );
+});
+
+Deno.test("a misaligned buffer still decodes", () => {
+  const bytes = encodeReadingBlock(
+    build([{ sensor: "s", group: "", time: 5, values: [["t", 1.5]] }]),
+  );
+  const shifted = new Uint8Array(bytes.length + 1).subarray(1);
+  shifted.set(bytes);
+  assertEquals(rows(decodeIngestBatch(shifted).block), [{
+    sensor: "s",
+    group: "",
+    status: "ok",
+    time: 5,
+    values: [["t", 1.5]],
+  }]);
+});
+
+Deno.test("truncated, bit-flipped and random buffers throw TypeError or decode consistently, never anything else", () => {
+  const valid = encodeReadingBlock(
+    build(
+      Array.from(
+        { length: 20 },
+        (_, i) => ({ sensor: `s${i}`, group: "g", time: i, values: [["t", i], ["h", -i]] }),
+      ),
+    ),
+  );
+  let state = 99;
+  const random = () => ((state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  const candidates: Uint8Array[] = [];
+  for (let n = 0; n < valid.length; n++) candidates.push(valid.slice(0, n));
+  for (let i = 0; i < 20_000; i++) {
+    const mutated = valid.slice();
+    const flips = 1 + Math.floor(random() * 4);
+    for (let f = 0; f < flips; f++) {
+      mutated[Math.floor(random() * mutated.length)] = Math.floor(random() * 256);
+    }
+    candidates.push(mutated);
+  }
+  for (let i = 0; i < 2_000; i++) {
+    candidates.push(
+      Uint8Array.from({ length: Math.floor(random() * 200) }, () => Math.floor(random() * 256)),
+    );
+  }
+  let decoded = 0;
+  for (const bytes of candidates) {
+    try {
+      const { block } = decodeIngestBatch(bytes);
+      // Whatever decodes is internally consistent: every index within the string table.
+      for (const column of [block.sensor, block.group, block.status, block.metric]) {
+        for (const index of column) assert(index < block.strings.length);
+      }
+      assertEquals(block.metricStart[block.length], block.metric.length);
+      assertEquals(block.value.length, block.metric.length);
+      assertEquals(block.timeMs.length, block.length);
+      decoded++;
+    } catch (error) {
+      assert(
+        error instanceof TypeError,
+        `unexpected ${(error as Error).name}: ${(error as Error).message}`,
+      );
+    }
+  }
+  assert(decoded > 0 && decoded < candidates.length, `${decoded} of ${candidates.length} decoded`);
+});
+
+Deno.test("structural faults are refused for the whole batch with a reason", () => {
+  const block = build([{ sensor: "s", group: "g", time: 1, values: [["t", 1]] }]);
+  const bad = (patch: Partial<ReadingBlock>, pattern: RegExp) => {
+    try {
+      decodeIngestBatch(encodeReadingBlock({ ...block, ...patch }));
+      throw new Error("accepted");
+    } catch (error) {
+      assert(error instanceof TypeError && pattern.test(error.message), (error as Error).message);
+    }
+  };
+  bad({ sensor: new Uint32Array([0, 0]) }, /time_ms has 1 entries for 2 readings|group has/);
+  bad({ sensor: new Uint32Array([99]) }, /sensor index 99 .* past the string table/);
+  bad({ metricCount: new Uint8Array([2]) }, /metric_count sums to 2/);
+  try {
+    decodeIngestBatch(
+      encodeReadingBlock(
+        build(Array.from({ length: 5 }, () => ({ sensor: "s", group: "", time: 1, values: [] }))),
+      ),
+      {
+        maxReadings: 4,
+      },
+    );
+    throw new Error("accepted");
+  } catch (error) {
+    assert(error instanceof RangeError, String(error));
+  }
+});
