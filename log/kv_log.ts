@@ -37,7 +37,7 @@ export class KvLog {
   readonly #maxPending: number;
   #queue: PendingAppend[] = [];
   #pendingReadings = 0;
-  #writing: Promise<void> | null = null;
+  #writing = false;
   readonly #listeners = new Set<(entry: LogEntry) => void>();
 
   constructor(kv: Deno.Kv, options: KvLogOptions = {}) {
@@ -66,7 +66,7 @@ export class KvLog {
     const done = new Promise<void>((resolve, reject) =>
       this.#queue.push({ block, resolve, reject })
     );
-    this.#writing ??= this.#writeAll().finally(() => (this.#writing = null));
+    if (!this.#writing) void this.#writeAll();
     return done;
   }
 
@@ -98,34 +98,46 @@ export class KvLog {
   }
 
   async #writeAll(): Promise<void> {
-    while (this.#queue.length > 0) {
-      const batch = this.#queue;
-      this.#queue = [];
-      const chunker = new Chunker({ maxBytes: this.#maxChunkBytes });
-      // The request whose last reading is in chunk k completes when chunk k commits.
-      const doneAt: number[] = batch.map((request) => {
-        chunker.add(request.block);
-        return chunker.pendingChunks - 1;
-      });
-      const chunks = chunker.finishChunks();
-      let next = 0;
-      try {
-        for (let k = 0; k < chunks.length; k++) {
-          const result = await this.#kv.atomic()
-            .set([LOG, this.#kv.commitVersionstamp()], chunks[k].bytes)
-            .sum(HEAD, 1n)
-            .commit();
-          if (!result.ok) throw new Error("Cannot append: the log commit was refused");
-          // The key's versionstamp is the commit's, so it is the chunk's cursor.
-          const entry = { cursor: result.versionstamp, block: chunks[k].block };
-          for (const listener of this.#listeners) listener(entry);
-          while (next < batch.length && doneAt[next] <= k) this.#settle(batch[next++]);
-        }
-        while (next < batch.length) this.#settle(batch[next++]);
-      } catch (error) {
-        const cause = error instanceof Error ? error : new Error(String(error));
-        while (next < batch.length) this.#settle(batch[next++], cause);
+    this.#writing = true;
+    // No await lies between the last empty-queue check and clearing the flag,
+    // so an append never finds it set with no loop left to pick its readings up.
+    try {
+      while (this.#queue.length > 0) {
+        const batch = this.#queue;
+        this.#queue = [];
+        await this.#write(batch);
       }
+    } finally {
+      this.#writing = false;
+    }
+  }
+
+  /** Commits one group of appends, settling each once its last chunk is durable. */
+  async #write(batch: PendingAppend[]): Promise<void> {
+    const chunker = new Chunker({ maxBytes: this.#maxChunkBytes });
+    // The request whose last reading is in chunk k completes when chunk k commits.
+    const doneAt: number[] = batch.map((request) => {
+      chunker.add(request.block);
+      return chunker.pendingChunks - 1;
+    });
+    const chunks = chunker.finishChunks();
+    let next = 0;
+    try {
+      for (let k = 0; k < chunks.length; k++) {
+        const result = await this.#kv.atomic()
+          .set([LOG, this.#kv.commitVersionstamp()], chunks[k].bytes)
+          .sum(HEAD, 1n)
+          .commit();
+        if (!result.ok) throw new Error("Cannot append: the log commit was refused");
+        // The key's versionstamp is the commit's, so it is the chunk's cursor.
+        const entry = { cursor: result.versionstamp, block: chunks[k].block };
+        for (const listener of this.#listeners) listener(entry);
+        while (next < batch.length && doneAt[next] <= k) this.#settle(batch[next++]);
+      }
+      while (next < batch.length) this.#settle(batch[next++]);
+    } catch (error) {
+      const cause = error instanceof Error ? error : new Error(String(error));
+      while (next < batch.length) this.#settle(batch[next++], cause);
     }
   }
 
