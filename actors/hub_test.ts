@@ -1,0 +1,70 @@
+import * as flatbuffers from "flatbuffers";
+import { assert, assertEquals } from "../tests/assert.ts";
+import { Actor } from "./runtime/mod.ts";
+import { HubBehavior } from "./hub.ts";
+import { Router } from "./router.ts";
+import { Session } from "./session.ts";
+import type { FrameSink } from "./session.ts";
+import { ShardBehavior } from "./shard.ts";
+import type { ShardMessage } from "./shard_messages.ts";
+import { blockFromReadings } from "../readings/block.ts";
+import { Body, Delta, Envelope, Snapshot } from "../protocol/schema_generated.ts";
+
+class Sink implements FrameSink {
+  bufferedAmount = 0;
+  frames: Uint8Array[] = [];
+  closedWith = 0;
+  send(frame: Uint8Array) {
+    this.frames.push(frame);
+  }
+  close(code: number) {
+    this.closedWith = code;
+  }
+}
+
+function seqOf(frame: Uint8Array): [string, number] {
+  const envelope = Envelope.getRootAsEnvelope(new flatbuffers.ByteBuffer(frame));
+  if (envelope.bodyType() === Body.Snapshot) {
+    return ["snapshot", Number((envelope.body(new Snapshot()) as Snapshot).seq())];
+  }
+  return ["delta", Number((envelope.body(new Delta()) as Delta).seq())];
+}
+
+Deno.test("hub sends one encoded delta per tick, the same bytes to every session, following each snapshot's seq", async () => {
+  const router = new Router(2);
+  const shards = [0, 1].map((i) =>
+    new Actor<ShardMessage>(`shard-${i}`, () => new ShardBehavior())
+  );
+  const hub = new HubBehavior(shards, { epoch: 7, pingIntervalMs: 1e9 });
+  const feed = async (from: number) => {
+    const parts = router.split(blockFromReadings(
+      Array.from(
+        { length: 20 },
+        (_, i) => ({ sensorId: `s${i}`, timeMs: from + i, values: { v: from + i } }),
+      ),
+    ));
+    for (let i = 0; i < parts.length; i++) if (parts[i]) await shards[i].send(parts[i]!);
+  };
+  const sinks = [new Sink(), new Sink(), new Sink()];
+  await hub.receive({ type: "join", session: new Session(1, sinks[0], 0) });
+  await feed(0);
+  await hub.receive({ type: "tick" });
+  await hub.receive({ type: "tick" }); // nothing changed: nothing sent
+  await hub.receive({ type: "join", session: new Session(2, sinks[1], 0) });
+  await hub.receive({ type: "join", session: new Session(3, sinks[2], 0) });
+  await feed(100);
+  await hub.receive({ type: "tick" });
+  assertEquals(sinks[0].frames.map(seqOf), [["snapshot", 0], ["delta", 1], ["delta", 2]]);
+  assertEquals(sinks[1].frames.map(seqOf), [["snapshot", 1], ["delta", 2]]);
+  assert(
+    sinks[1].frames[0] === sinks[2].frames[0],
+    "one snapshot encoding for joins in the same tick",
+  );
+  assert(
+    sinks[0].frames[2] === sinks[1].frames[1] && sinks[1].frames[1] === sinks[2].frames[1],
+    "same delta bytes",
+  );
+  await hub.receive({ type: "shutdown", code: 1001 });
+  assertEquals(sinks.map((s) => s.closedWith), [1001, 1001, 1001]);
+  await Promise.all(shards.map((s) => s.stop()));
+});
