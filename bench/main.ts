@@ -7,6 +7,7 @@ import * as flatbuffers from "flatbuffers";
 import { Body, Delta, Envelope, MetricUpdate } from "../protocol/schema_generated.ts";
 import { encodePong } from "../protocol/frames.ts";
 import { Ping } from "../protocol/schema_generated.ts";
+import { spawnServer } from "../tests/server_process.ts";
 
 const { values: flags } = parseArgs({
   args: Deno.args,
@@ -87,26 +88,6 @@ class BenchClient {
   }
 }
 
-async function startServer(data: string) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "main.ts", "--port", "0", "--data", data],
-    cwd: root,
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  while (!/listening on (\S+)/.test(text)) {
-    const { done, value } = await reader.read();
-    if (done) throw new Error("server exited before listening");
-    text += value;
-  }
-  (async () => {
-    while (!(await reader.read()).done) { /* drain */ }
-  })();
-  return { child, url: text.match(/listening on (\S+)/)![1] };
-}
-
 function memory(pid: number): { rssMb: number; peakMb: number } {
   const status = Deno.readTextFileSync(`/proc/${pid}/status`);
   const kb = (key: string) => Number(status.match(new RegExp(`${key}:\\s+(\\d+)`))?.[1] ?? 0);
@@ -123,7 +104,7 @@ function percentile(sorted: number[], p: number): number {
 }
 
 const dir = await Deno.makeTempDir({ prefix: "pulseboard-bench-" });
-const server = await startServer(`${dir}/bench.kv`);
+const server = await spawnServer(["--port", "0", "--data", `${dir}/bench.kv`]);
 const clients = Array.from({ length: clientCount }, () => new BenchClient(server.url));
 await Promise.all(clients.map((c) => c.opened));
 const rows: string[][] = [];

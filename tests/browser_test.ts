@@ -1,6 +1,7 @@
 // The dashboard in Debian's Chromium against a real server and simulator.
 import { chromium } from "playwright-core";
 import { assert, assertEquals } from "./assert.ts";
+import { spawnServer } from "./server_process.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const root = new URL("..", import.meta.url).pathname;
@@ -11,33 +12,13 @@ if (!hasChromium && Deno.env.get("CI") === "true") {
   );
 }
 
-async function spawnServer(): Promise<{ child: Deno.ChildProcess; url: string }> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "main.ts", "--port", "0", "--data", ":memory:"],
-    cwd: root,
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  while (!/listening on (\S+)/.test(text)) {
-    const { done, value } = await reader.read();
-    if (done) throw new Error(`server exited before listening: ${text}`);
-    text += value;
-  }
-  (async () => {
-    while (!(await reader.read()).done) { /* keep the pipe drained */ }
-  })();
-  return { child, url: text.match(/listening on (\S+)/)![1] };
-}
-
 Deno.test({
   name: "dashboard shows 5,000 live sensors with under 100 rows in the DOM, and values change",
   ignore: !hasChromium,
   sanitizeResources: false,
   sanitizeOps: false,
 }, async () => {
-  const server = await spawnServer();
+  const server = await spawnServer(["--port", "0", "--data", ":memory:"]);
   const sim = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "sim/main.ts", "--sensors", "5000", "--rate", "10000", "--url", server.url],
     cwd: root,

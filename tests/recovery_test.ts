@@ -3,43 +3,20 @@ import { assert, assertEquals } from "./assert.ts";
 import { FeedClient } from "./feed_client.ts";
 import { eventually, recompute, sameState } from "./recompute.ts";
 import type { PlainReading } from "./recompute.ts";
+import { spawnServer } from "./server_process.ts";
 
-interface ServerProcess {
-  url: URL;
-  child: Deno.ChildProcess;
-}
-
-async function spawnServer(data: string): Promise<ServerProcess> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "main.ts",
-      "--port",
-      "0",
-      "--data",
-      data,
-      "--checkpoint",
-      "200",
-      "--tick",
-      "20",
-    ],
-    cwd: new URL("..", import.meta.url).pathname,
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  while (!/listening on (\S+)/.test(text)) {
-    const { done, value } = await reader.read();
-    if (done) throw new Error(`server exited before listening: ${text}`);
-    text += value;
-  }
-  // Keep draining stdout so the child never blocks on a full pipe.
-  (async () => {
-    while (!(await reader.read()).done) { /* drain */ }
-  })();
-  return { url: new URL(text.match(/listening on (\S+)/)![1]), child };
+async function startServer(data: string): Promise<{ url: URL; child: Deno.ChildProcess }> {
+  const server = await spawnServer([
+    "--port",
+    "0",
+    "--data",
+    data,
+    "--checkpoint",
+    "200",
+    "--tick",
+    "20",
+  ]);
+  return { url: new URL(server.url), child: server.child };
 }
 
 async function health(url: URL) {
@@ -75,7 +52,7 @@ Deno.test("kill -9 loses no acknowledged reading: restart = checkpoint + log rep
   const data = `${dir}/store.kv`;
   const posted: PlainReading[] = [];
   try {
-    const first = await spawnServer(data);
+    const first = await startServer(data);
     for (let n = 0; n < 10; n++) posted.push(...batch(n)), await post(first.url, batch(n));
     let checkpointed = 0;
     const deadline = Date.now() + 5_000;
@@ -89,7 +66,7 @@ Deno.test("kill -9 loses no acknowledged reading: restart = checkpoint + log rep
     first.child.kill("SIGKILL");
     await first.child.status;
 
-    const second = await spawnServer(data);
+    const second = await startServer(data);
     const h = await health(second.url);
     assert(h.log.startCursor !== null, "the restart began from a checkpoint");
     const client = new FeedClient(second.url);
@@ -105,7 +82,7 @@ Deno.test("kill -9 loses no acknowledged reading: restart = checkpoint + log rep
     assertEquals((await second.child.status).code, 0, "SIGTERM exits 0");
 
     // A clean stop saves a final checkpoint: the next start replays nothing.
-    const third = await spawnServer(data);
+    const third = await startServer(data);
     const client3 = new FeedClient(third.url);
     await client3.opened;
     await eventually(() => client3.snapshots === 1, 5_000, "snapshot");

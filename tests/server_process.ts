@@ -1,0 +1,29 @@
+// Starts `main.ts` as a child process (for tests and the benchmark) and
+// waits for its "listening on" line.
+
+export interface ServerProcess {
+  child: Deno.ChildProcess;
+  /** Base URL with a trailing slash, e.g. http://127.0.0.1:41533/ */
+  url: string;
+}
+
+export async function spawnServer(args: string[]): Promise<ServerProcess> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "main.ts", ...args],
+    cwd: new URL("..", import.meta.url).pathname,
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  while (!/listening on (\S+)/.test(text)) {
+    const { done, value } = await reader.read();
+    if (done) throw new Error(`server exited before listening: ${text}`);
+    text += value;
+  }
+  // Keep draining stdout so the child never blocks on a full pipe.
+  (async () => {
+    while (!(await reader.read()).done) { /* drain */ }
+  })();
+  return { child, url: text.match(/listening on (\S+)/)![1] };
+}
