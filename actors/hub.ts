@@ -5,6 +5,7 @@ import type { HubMessage } from "./hub_messages.ts";
 import type { Session } from "./session.ts";
 import type { ShardChanges, ShardMessage } from "./shard_messages.ts";
 import { encodeDelta, encodePing, encodeSnapshot } from "../protocol/frames.ts";
+import { CloseCode } from "../protocol/close_codes.ts";
 
 export interface HubOptions {
   /** This stream's epoch; a new one at every server start. */
@@ -148,7 +149,7 @@ export class HubBehavior implements Behavior<HubMessage> {
 
   #forget(session: Session): void {
     this.#sessions.delete(session);
-    if (session.skipped > 0) this.stats.slowCloses++;
+    if (session.closeCode === CloseCode.Slow) this.stats.slowCloses++;
   }
 
   /** The snapshot at the current seq, encoded once however many clients ask. */

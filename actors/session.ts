@@ -41,6 +41,8 @@ export class Session {
   skipped = 0;
   /** Snapshots sent to catch up after lagging. */
   resyncs = 0;
+  /** The code this side closed with, or 0. */
+  closeCode = 0;
 
   constructor(id: number, sink: FrameSink, now: number, policy: Partial<SessionPolicy> = {}) {
     this.id = id;
@@ -114,6 +116,7 @@ export class Session {
   close(code: number, reason: string): void {
     if (this.#closed) return;
     this.#markClosed();
+    this.closeCode = code;
     try {
       this.#sink.close(code, reason);
     } catch {
