@@ -13,6 +13,10 @@ export interface Config {
   maxBatchReadings: number;
   /** Least time between checkpoints of the shard state. */
   checkpointEveryMs: number;
+  /** Unsent bytes per client above which its deltas are skipped. */
+  maxBufferedBytes: number;
+  /** How long a client may stay over `maxBufferedBytes` before it is closed (4008). */
+  slowCloseMs: number;
   /** Directory of the built dashboard. */
   webRoot: string;
 }
@@ -27,6 +31,8 @@ export const DEFAULT_CONFIG: Readonly<Config> = Object.freeze({
   maxBodyBytes: 8 << 20,
   maxBatchReadings: 10_000,
   checkpointEveryMs: 30_000,
+  maxBufferedBytes: 1 << 20,
+  slowCloseMs: 10_000,
   webRoot: new URL("./web/build/", import.meta.url).pathname,
 });
 
@@ -40,6 +46,8 @@ export const USAGE = `Usage: deno task start [options]
   --max-body <bytes>  largest ingest body (default 8388608)
   --max-batch <n>     most readings per ingest batch (default 10000)
   --checkpoint <ms>   least time between state checkpoints (default 30000)
+  --max-buffered <b>  unsent bytes per client before its deltas are skipped (default 1048576)
+  --slow-close <ms>   time over that cap before a client is closed with 4008 (default 10000)
   --web <dir>         built dashboard to serve (default web/build)`;
 
 /** Parses command-line options; throws a TypeError that names the bad option. */
@@ -57,6 +65,8 @@ export function parseConfig(args: string[]): Config {
       "max-body": { type: "string" },
       "max-batch": { type: "string" },
       checkpoint: { type: "string" },
+      "max-buffered": { type: "string" },
+      "slow-close": { type: "string" },
       web: { type: "string" },
     },
   });
@@ -85,6 +95,14 @@ export function parseConfig(args: string[]): Config {
     maxBodyBytes: int("max-body", values["max-body"], d.maxBodyBytes, 1024, 256 << 20),
     maxBatchReadings: int("max-batch", values["max-batch"], d.maxBatchReadings, 1, 1_000_000),
     checkpointEveryMs: int("checkpoint", values.checkpoint, d.checkpointEveryMs, 100, 3_600_000),
+    maxBufferedBytes: int(
+      "max-buffered",
+      values["max-buffered"],
+      d.maxBufferedBytes,
+      4096,
+      1 << 30,
+    ),
+    slowCloseMs: int("slow-close", values["slow-close"], d.slowCloseMs, 100, 600_000),
     webRoot: values.web ?? d.webRoot,
   };
 }

@@ -100,7 +100,9 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
       maxBatchReadings: config.maxBatchReadings,
       limits: DEFAULT_READING_LIMITS,
     }, ingestStats),
-    feed: feedSocketHandler(hub),
+    feed: feedSocketHandler(hub, {
+      policy: { maxBufferedBytes: config.maxBufferedBytes, slowCloseMs: config.slowCloseMs },
+    }),
     files: staticFiles(config.webRoot),
     health: () => ({
       status: hub.failure || shards.some((s) => s.failure) ? "degraded" : "ok",
