@@ -21,6 +21,7 @@ import {
 } from "./http/mod.ts";
 import { CloseCode } from "./protocol/close_codes.ts";
 import { DEFAULT_READING_LIMITS } from "./readings/mod.ts";
+import { PrometheusMetrics } from "./metrics/mod.ts";
 
 export interface Pulseboard {
   /** Base URL, e.g. http://127.0.0.1:8000/ */
@@ -54,6 +55,7 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
     ? checkpoint
     : null;
   const epoch = crypto.getRandomValues(new Uint32Array(1))[0];
+  const started = Date.now();
 
   let source: LogSource | null = null;
   const supervisor = new Supervisor({
@@ -79,21 +81,31 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
         }),
       { capacity: 64, supervisor },
     ));
-  const hubStats = new HubStats();
-  const hub = new Actor<HubMessage>("hub", () => new HubBehavior(shards, { epoch }, hubStats), {
-    capacity: 1024,
-  });
   const router = usable ? Router.restore(config.shards, usable.router) : new Router(config.shards);
   source = new LogSource(log, router, shards, {
     checkpoints,
     checkpointEveryMs: config.checkpointEveryMs,
     startCursor: usable?.cursor ?? null,
   });
+  const hubStats = new HubStats();
+  const ingestStats = new IngestStats();
+  const metrics = new PrometheusMetrics({
+    ingest: ingestStats,
+    hub: hubStats,
+    log,
+    source,
+    shards: () =>
+      shards.map((s) => ({ depth: s.depth, restarts: s.restarts, failed: s.failure !== null })),
+  });
+  const hub = new Actor<HubMessage>(
+    "hub",
+    () => new HubBehavior(shards, { epoch, observer: metrics.hubObserver }, hubStats),
+    { capacity: 1024 },
+  );
   source.start();
   // A hub that is behind gets no pile of ticks: at most one waits.
   const ticker = setInterval(() => hub.depth === 0 && hub.offer({ type: "tick" }), config.tickMs);
 
-  const ingestStats = new IngestStats();
   const app = createApp({
     ingest: ingestHandler(log, {
       maxBodyBytes: config.maxBodyBytes,
@@ -104,6 +116,19 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
       policy: { maxBufferedBytes: config.maxBufferedBytes, slowCloseMs: config.slowCloseMs },
     }),
     files: staticFiles(config.webRoot),
+    metrics: async () =>
+      new Response(await metrics.render(), { headers: { "content-type": metrics.contentType } }),
+    ready: () => {
+      const problems: string[] = [];
+      if (!source!.caughtUp) problems.push("the log source is still catching up");
+      if (hub.failure) problems.push("the hub has failed");
+      if (shards.some((s) => s.failure)) problems.push("a shard has failed for good");
+      const age = Date.now() - (source!.lastCheckpointAt || started);
+      if (source!.checkpointBehind && age > 3 * config.checkpointEveryMs) {
+        problems.push(`no checkpoint for ${Math.round(age / 1000)} s`);
+      }
+      return { ready: problems.length === 0, problems };
+    },
     health: () => ({
       status: hub.failure || shards.some((s) => s.failure) ? "degraded" : "ok",
       epoch,

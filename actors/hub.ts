@@ -4,8 +4,16 @@ import { FeedView } from "./feed_view.ts";
 import type { HubMessage } from "./hub_messages.ts";
 import type { Session } from "./session.ts";
 import type { ShardChanges, ShardMessage } from "./shard_messages.ts";
+import type { MetricStates } from "../protocol/frames.ts";
 import { encodeDelta, encodePing, encodeSnapshot } from "../protocol/frames.ts";
 import { CloseCode } from "../protocol/close_codes.ts";
+
+/** Told about every tick, e.g. to feed histograms. */
+export interface HubObserver {
+  tick(durationMs: number): void;
+  /** A delta went out at `sentAtMs` with these updates (event times in `timeMs`). */
+  sent(updates: MetricStates, sentAtMs: number): void;
+}
 
 export interface HubOptions {
   /** This stream's epoch; a new one at every server start. */
@@ -16,6 +24,7 @@ export interface HubOptions {
   flushTimeoutMs?: number;
   /** Clock. Default `Date.now`. */
   now?: () => number;
+  observer?: HubObserver;
 }
 
 /** Counters the hub keeps up to date for /healthz and the benchmark. */
@@ -46,6 +55,7 @@ export class HubBehavior implements Behavior<HubMessage> {
   readonly #pingIntervalMs: number;
   readonly #flushTimeoutMs: number;
   readonly #now: () => number;
+  readonly #observer?: HubObserver;
   readonly #view = new FeedView();
   readonly #sessions = new Set<Session>();
   readonly stats: HubStats;
@@ -60,6 +70,7 @@ export class HubBehavior implements Behavior<HubMessage> {
     this.#pingIntervalMs = options.pingIntervalMs ?? 15_000;
     this.#flushTimeoutMs = options.flushTimeoutMs ?? 2_000;
     this.#now = options.now ?? Date.now;
+    this.#observer = options.observer;
     this.#lastPingAt = this.#now();
     this.stats = stats;
   }
@@ -145,6 +156,8 @@ export class HubBehavior implements Behavior<HubMessage> {
     this.stats.sensors = this.#view.sensorCount;
     this.stats.sessions = this.#sessions.size;
     this.stats.lastTickMs = performance.now() - started;
+    this.#observer?.tick(this.stats.lastTickMs);
+    if (merged && this.#sessions.size > 0) this.#observer?.sent(merged.updates, now);
   }
 
   #forget(session: Session): void {

@@ -57,6 +57,8 @@ export class LogSource {
   readingsRead = 0;
   /** True when the last listing found nothing new. */
   caughtUp = false;
+  /** Readings read before the source first caught up (the start-up replay). */
+  replayedReadings = -1;
   /** Checkpoints saved, and when the last one was (ms since epoch, 0 for none). */
   checkpointsSaved = 0;
   lastCheckpointAt = 0;
@@ -94,6 +96,11 @@ export class LogSource {
     this.#watch = this.#log.watchHead().getReader();
     void this.#pumpWakeups(this.#watch);
     this.#loop = this.#run();
+  }
+
+  /** True when the state has moved past the last checkpoint. */
+  get checkpointBehind(): boolean {
+    return this.#cursor !== this.#checkpointedCursor;
   }
 
   /** Replays the log so far to one shard (after its restart), then goes on. */
@@ -152,6 +159,7 @@ export class LogSource {
         const entries = await this.#next();
         if (entries.length === 0) {
           this.caughtUp = true;
+          if (this.replayedReadings < 0) this.replayedReadings = this.readingsRead;
           if (Date.now() - this.#checkpointedAt >= this.#checkpointEveryMs) {
             await this.#checkpoint();
           }

@@ -2,7 +2,7 @@ export * from "./runtime/mod.ts";
 export { FeedView } from "./feed_view.ts";
 export type { TickChanges } from "./feed_view.ts";
 export { HubBehavior, HubStats } from "./hub.ts";
-export type { HubOptions } from "./hub.ts";
+export type { HubObserver, HubOptions } from "./hub.ts";
 export type { HubMessage } from "./hub_messages.ts";
 export { LogSource } from "./log_source.ts";
 export type { LogSourceOptions } from "./log_source.ts";

@@ -6,6 +6,10 @@ export interface Routes {
   ingest: Handler;
   feed: Handler;
   health: () => unknown;
+  /** Prometheus text format. */
+  metrics: () => Promise<Response>;
+  /** Readiness: 200 when ready, else 503 with the reasons. */
+  ready: () => { ready: boolean; problems: string[] };
   files: Handler;
 }
 
@@ -20,6 +24,11 @@ export function createApp(routes: Routes): Handler {
     }
     if (pathname === "/ws") return routes.feed(request);
     if (pathname === "/healthz") return jsonResponse(routes.health());
+    if (pathname === "/readyz") {
+      const readiness = routes.ready();
+      return jsonResponse(readiness, { status: readiness.ready ? 200 : 503 });
+    }
+    if (pathname === "/metrics") return routes.metrics();
     if (pathname.startsWith("/api/")) return problem(404, `No API at ${pathname}`);
     return routes.files(request);
   };

@@ -1,7 +1,7 @@
 import { readBodyLimited } from "./body.ts";
 import { errorResponse, jsonResponse, problem } from "./errors.ts";
 import { decodeIngestBatch } from "../protocol/ingest_codec.ts";
-import { filterValidReadings, parseJsonReadings } from "../readings/mod.ts";
+import { filterValidReadings, parseJsonReadings, refusalKind } from "../readings/mod.ts";
 import type { ReadingBlock, ReadingLimits, Refusal } from "../readings/mod.ts";
 
 /** Where accepted readings go; resolves once they are durable. */
@@ -22,6 +22,10 @@ export class IngestStats {
   requests = 0;
   accepted = 0;
   refused = 0;
+  /** Refused readings by reason kind. */
+  refusedBy: Record<string, number> = {};
+  /** Whole requests refused, by HTTP status. */
+  rejectedRequests: Record<string, number> = {};
 }
 
 /**
@@ -35,6 +39,10 @@ export function ingestHandler(
   options: IngestOptions,
   stats = new IngestStats(),
 ) {
+  const reject = (response: Response) => {
+    stats.rejectedRequests[response.status] = (stats.rejectedRequests[response.status] ?? 0) + 1;
+    return response;
+  };
   return async (request: Request): Promise<Response> => {
     stats.requests++;
     try {
@@ -44,11 +52,15 @@ export function ingestHandler(
         type !== "application/octet-stream"
       ) {
         await request.body?.cancel();
-        return problem(415, "Content-Type must be application/json or application/x-flatbuffers");
+        return reject(
+          problem(415, "Content-Type must be application/json or application/x-flatbuffers"),
+        );
       }
       const body = await readBodyLimited(request, options.maxBodyBytes);
       if (body === null) {
-        return problem(413, `Cannot ingest: body is larger than ${options.maxBodyBytes} bytes`);
+        return reject(
+          problem(413, `Cannot ingest: body is larger than ${options.maxBodyBytes} bytes`),
+        );
       }
       const { block, refused } = type === "application/json"
         ? parseJson(body, options)
@@ -59,9 +71,13 @@ export function ingestHandler(
       await sink.append(block);
       stats.accepted += block.length;
       stats.refused += refused.length;
+      for (const { reason } of refused) {
+        const kind = refusalKind(reason);
+        stats.refusedBy[kind] = (stats.refusedBy[kind] ?? 0) + 1;
+      }
       return jsonResponse({ accepted: block.length, refused });
     } catch (error) {
-      return errorResponse(error);
+      return reject(errorResponse(error));
     }
   };
 }

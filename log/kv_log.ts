@@ -46,6 +46,9 @@ export class KvLog {
     this.#maxPending = options.maxPendingReadings ?? 500_000;
   }
 
+  /** Readings committed by this process since it started. */
+  readingsCommitted = 0;
+
   /** Readings accepted but not yet committed. */
   get pendingReadings(): number {
     return this.#pendingReadings;
@@ -129,6 +132,7 @@ export class KvLog {
           .sum(HEAD, 1n)
           .commit();
         if (!result.ok) throw new Error("Cannot append: the log commit was refused");
+        this.readingsCommitted += chunks[k].block.length;
         // The key's versionstamp is the commit's, so it is the chunk's cursor.
         const entry = { cursor: result.versionstamp, block: chunks[k].block };
         for (const listener of this.#listeners) listener(entry);

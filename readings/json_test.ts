@@ -4,6 +4,7 @@ import { filterValidReadings } from "./filter.ts";
 import { ReadingBlockBuilder } from "./block.ts";
 import { DEFAULT_READING_LIMITS as limits } from "./limits.ts";
 import { parseTimestamp } from "./validate.ts";
+import { refusalKind } from "./refusal_kind.ts";
 
 const good = {
   sensorId: "sensor_1",
@@ -38,6 +39,7 @@ Deno.test("each bad JSON reading is refused with its index and a reason; batch-m
   assertEquals(block.length, cases.length);
   assertEquals(refused.map((r) => r.index), cases.map((_, i) => 2 * i + 1));
   for (const r of refused) {
+    assert(refusalKind(r.reason) !== "other", `"${r.reason}" has a kind`);
     const [, pattern] = cases[(r.index - 1) / 2];
     assert(pattern.test(r.reason), `#${r.index}: "${r.reason}" should match ${pattern}`);
   }

@@ -6,3 +6,5 @@ export { parseJsonReadings } from "./json.ts";
 export type { ParsedReadings, Refusal } from "./json.ts";
 export { filterValidReadings } from "./filter.ts";
 export * as validate from "./validate.ts";
+export { refusalKind } from "./refusal_kind.ts";
+export type { RefusalKind } from "./refusal_kind.ts";

@@ -1,0 +1,2 @@
+export { PrometheusMetrics } from "./prometheus.ts";
+export type { MetricSources } from "./prometheus.ts";

@@ -1,0 +1,229 @@
+import client from "prom-client";
+import type { HubObserver } from "../actors/hub.ts";
+import type { MetricStates } from "../protocol/frames.ts";
+
+/** What the metrics read when scraped: live counters kept by the stages. */
+export interface MetricSources {
+  ingest: {
+    requests: number;
+    accepted: number;
+    refusedBy: Record<string, number>;
+    rejectedRequests: Record<string, number>;
+  };
+  hub: {
+    sessions: number;
+    sensors: number;
+    framesSent: number;
+    bytesSent: number;
+    snapshotsSent: number;
+    skippedFrames: number;
+    slowCloses: number;
+    flushTimeouts: number;
+  };
+  log: { readingsCommitted: number; pendingReadings: number };
+  source: {
+    readingsRead: number;
+    replayedReadings: number;
+    caughtUp: boolean;
+    lastCheckpointAt: number;
+  };
+  shards: () => { depth: number; restarts: number; failed: boolean }[];
+}
+
+/**
+ * The /metrics page in Prometheus text format (prom-client). Gauges and
+ * counters are read from the stages' own counters at scrape time; the two
+ * histograms are fed by the hub as ticks happen.
+ */
+export class PrometheusMetrics {
+  readonly registry = new client.Registry();
+  readonly hubObserver: HubObserver;
+
+  constructor(sources: MetricSources) {
+    const registers = [this.registry];
+    // Counters mirror monotonic stage counters: add what grew since the last scrape.
+    const mirrored = (name: string, help: string, read: () => number) => {
+      let seen = 0;
+      new client.Counter({
+        name,
+        help,
+        registers,
+        collect() {
+          const now = read();
+          if (now > seen) this.inc(now - seen);
+          seen = now;
+        },
+      });
+    };
+    const mirroredBy = (
+      name: string,
+      help: string,
+      label: string,
+      read: () => Record<string, number>,
+    ) => {
+      const seen: Record<string, number> = {};
+      new client.Counter({
+        name,
+        help,
+        labelNames: [label],
+        registers,
+        collect() {
+          for (const [key, value] of Object.entries(read())) {
+            if (value > (seen[key] ?? 0)) this.inc({ [label]: key }, value - (seen[key] ?? 0));
+            seen[key] = value;
+          }
+        },
+      });
+    };
+    const gauge = (name: string, help: string, read: () => number) =>
+      new client.Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          this.set(read());
+        },
+      });
+
+    mirrored(
+      "pulseboard_ingest_requests_total",
+      "Ingest requests received.",
+      () => sources.ingest.requests,
+    );
+    mirroredBy(
+      "pulseboard_ingest_rejected_requests_total",
+      "Ingest requests refused whole, by HTTP status.",
+      "status",
+      () => sources.ingest.rejectedRequests,
+    );
+    mirrored(
+      "pulseboard_readings_ingested_total",
+      "Readings accepted and durably committed.",
+      () => sources.ingest.accepted,
+    );
+    mirroredBy(
+      "pulseboard_readings_refused_total",
+      "Readings refused at ingest, by reason.",
+      "reason",
+      () => sources.ingest.refusedBy,
+    );
+    gauge(
+      "pulseboard_log_pending_readings",
+      "Readings accepted and waiting for their log commit.",
+      () => sources.log.pendingReadings,
+    );
+    gauge(
+      "pulseboard_log_lag_readings",
+      "Readings committed by this process but not yet handed to the shards (approximate during start-up replay).",
+      () =>
+        Math.max(
+          0,
+          sources.log.readingsCommitted -
+            (sources.source.readingsRead - Math.max(0, sources.source.replayedReadings)),
+        ),
+    );
+    gauge(
+      "pulseboard_log_caught_up",
+      "1 when the log source has read everything committed.",
+      () => sources.source.caughtUp ? 1 : 0,
+    );
+    gauge(
+      "pulseboard_checkpoint_age_seconds",
+      "Seconds since the last checkpoint (-1 before the first).",
+      () => {
+        const at = sources.source.lastCheckpointAt;
+        return at === 0 ? -1 : (Date.now() - at) / 1000;
+      },
+    );
+    new client.Gauge({
+      name: "pulseboard_shard_mailbox_depth",
+      help: "Messages waiting in each shard's mailbox.",
+      labelNames: ["shard"],
+      registers,
+      collect() {
+        sources.shards().forEach((s, i) => this.set({ shard: String(i) }, s.depth));
+      },
+    });
+    const restarts: number[] = [];
+    new client.Counter({
+      name: "pulseboard_shard_restarts_total",
+      help: "Supervisor restarts of each shard.",
+      labelNames: ["shard"],
+      registers,
+      collect() {
+        sources.shards().forEach((s, i) => {
+          this.inc({ shard: String(i) }, Math.max(0, s.restarts - (restarts[i] ?? 0)));
+          restarts[i] = s.restarts;
+        });
+      },
+    });
+    gauge(
+      "pulseboard_shards_failed",
+      "Shards stopped for good after repeated failures.",
+      () => sources.shards().filter((s) => s.failed).length,
+    );
+    gauge("pulseboard_sensors", "Sensors known to the hub.", () => sources.hub.sensors);
+    gauge("pulseboard_clients", "Connected WebSocket clients.", () => sources.hub.sessions);
+    mirrored(
+      "pulseboard_frames_sent_total",
+      "Delta frames sent to clients.",
+      () => sources.hub.framesSent,
+    );
+    mirrored(
+      "pulseboard_frame_bytes_sent_total",
+      "Bytes of delta frames sent to clients.",
+      () => sources.hub.bytesSent,
+    );
+    mirrored(
+      "pulseboard_snapshots_sent_total",
+      "Snapshots sent (joins and catch-ups).",
+      () => sources.hub.snapshotsSent,
+    );
+    mirrored(
+      "pulseboard_slow_client_skips_total",
+      "Deltas skipped for clients over their unsent-bytes cap.",
+      () => sources.hub.skippedFrames,
+    );
+    mirrored(
+      "pulseboard_slow_client_closes_total",
+      "Clients closed with 4008 for staying over the cap.",
+      () => sources.hub.slowCloses,
+    );
+    mirrored(
+      "pulseboard_shard_flush_timeouts_total",
+      "Shard flushes that did not answer within a tick's limit.",
+      () => sources.hub.flushTimeouts,
+    );
+
+    const tick = new client.Histogram({
+      name: "pulseboard_hub_tick_seconds",
+      help: "Time to flush the shards, merge, encode and send one tick.",
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
+      registers,
+    });
+    const freshness = new client.Histogram({
+      name: "pulseboard_freshness_seconds",
+      help: "From a reading's event time to the send of the frame that carries it.",
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.15, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
+    this.hubObserver = {
+      tick: (ms) => tick.observe(ms / 1000),
+      sent: (updates: MetricStates, sentAtMs: number) => {
+        // Sample so a busy tick costs a bounded number of observations.
+        const step = Math.max(1, Math.floor(updates.length / 256));
+        for (let i = 0; i < updates.length; i += step) {
+          freshness.observe((sentAtMs - updates.timeMs[i]) / 1000);
+        }
+      },
+    };
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  render(): Promise<string> {
+    return this.registry.metrics();
+  }
+}

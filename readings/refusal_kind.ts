@@ -1,0 +1,28 @@
+/** Stable, low-cardinality names for why readings are refused (metric labels). */
+export type RefusalKind =
+  | "sensor_id"
+  | "group"
+  | "status"
+  | "timestamp"
+  | "metric_name"
+  | "value"
+  | "too_many_metrics"
+  | "no_metrics"
+  | "duplicate_metric"
+  | "malformed"
+  | "other";
+
+/** Classifies a refusal reason from `validate.ts`, `json.ts` or `filter.ts`. */
+export function refusalKind(reason: string): RefusalKind {
+  if (reason.includes("sensorId")) return "sensor_id";
+  if (reason.startsWith("group")) return "group";
+  if (reason.startsWith("status")) return "status";
+  if (reason.includes("timestamp")) return "timestamp";
+  if (reason.startsWith("metric name")) return "metric_name";
+  if (reason.startsWith("value of")) return "value";
+  if (reason.startsWith("too many metrics")) return "too_many_metrics";
+  if (reason.startsWith("reading has no")) return "no_metrics";
+  if (reason.endsWith("appears twice")) return "duplicate_metric";
+  if (reason.startsWith("reading must be")) return "malformed";
+  return "other";
+}
