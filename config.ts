@@ -19,6 +19,7 @@ export interface Config {
   slowCloseMs: number;
   /** Directory of the built dashboard. */
   webRoot: string;
+  logLevel: "debug" | "info" | "warn" | "error";
 }
 
 export const DEFAULT_CONFIG: Readonly<Config> = Object.freeze({
@@ -34,6 +35,7 @@ export const DEFAULT_CONFIG: Readonly<Config> = Object.freeze({
   maxBufferedBytes: 1 << 20,
   slowCloseMs: 10_000,
   webRoot: new URL("./web/build/", import.meta.url).pathname,
+  logLevel: "info",
 });
 
 export const USAGE = `Usage: deno task start [options]
@@ -48,7 +50,8 @@ export const USAGE = `Usage: deno task start [options]
   --checkpoint <ms>   least time between state checkpoints (default 30000)
   --max-buffered <b>  unsent bytes per client before its deltas are skipped (default 1048576)
   --slow-close <ms>   time over that cap before a client is closed with 4008 (default 10000)
-  --web <dir>         built dashboard to serve (default web/build)`;
+  --web <dir>         built dashboard to serve (default web/build)
+  --log-level <l>     debug, info, warn or error (default info); logs are JSON lines on stderr`;
 
 /** Parses command-line options; throws a TypeError that names the bad option. */
 export function parseConfig(args: string[]): Config {
@@ -68,6 +71,7 @@ export function parseConfig(args: string[]): Config {
       "max-buffered": { type: "string" },
       "slow-close": { type: "string" },
       web: { type: "string" },
+      "log-level": { type: "string" },
     },
   });
   const int = (
@@ -104,5 +108,11 @@ export function parseConfig(args: string[]): Config {
     ),
     slowCloseMs: int("slow-close", values["slow-close"], d.slowCloseMs, 100, 600_000),
     webRoot: values.web ?? d.webRoot,
+    logLevel: level(values["log-level"] ?? d.logLevel),
   };
+}
+
+function level(raw: string): Config["logLevel"] {
+  if (raw === "debug" || raw === "info" || raw === "warn" || raw === "error") return raw;
+  throw new TypeError(`--log-level must be debug, info, warn or error, got "${raw}"`);
 }

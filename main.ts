@@ -22,6 +22,7 @@ import {
 import { CloseCode } from "./protocol/close_codes.ts";
 import { DEFAULT_READING_LIMITS } from "./readings/mod.ts";
 import { PrometheusMetrics } from "./metrics/mod.ts";
+import { logger } from "./logging/mod.ts";
 
 export interface Pulseboard {
   /** Base URL, e.g. http://127.0.0.1:8000/ */
@@ -37,6 +38,7 @@ export interface Pulseboard {
 
 /** Starts a Pulseboard server with the given config. */
 export async function startPulseboard(config: Config): Promise<Pulseboard> {
+  logger.setLevel(config.logLevel);
   if (config.data !== ":memory:") {
     const dir = config.data.includes("/")
       ? config.data.slice(0, config.data.lastIndexOf("/"))
@@ -47,7 +49,7 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
   const log = new KvLog(kv);
   const checkpoints = new CheckpointStore(kv);
   const checkpoint = await checkpoints.load().catch((error) => {
-    console.error("Ignoring an unreadable checkpoint; replaying the log from the start:", error);
+    logger.error("ignoring an unreadable checkpoint; replaying the log from the start", { error });
     return null;
   });
   const usable = checkpoint && checkpoint.shards.length === config.shards &&
@@ -60,12 +62,11 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
   let source: LogSource | null = null;
   const supervisor = new Supervisor({
     onFailure: ({ actor, error, restarted, failures }) => {
-      console.error(
-        `${actor} failed (${failures} in the last minute), ${
-          restarted ? "restarting" : "stopped"
-        }:`,
+      logger.error(restarted ? "actor failed, restarting" : "actor failed too often, stopped", {
+        actor,
+        failures,
         error,
-      );
+      });
       const shard = Number(actor.replace("shard-", ""));
       if (restarted && Number.isInteger(shard)) source?.requestReplay(shard);
     },
@@ -163,6 +164,14 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
   const addr = await listening.promise;
   const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
   const url = new URL(`http://${host}:${addr.port}/`);
+  logger.info("started", {
+    url: url.href,
+    data: config.data,
+    shards: config.shards,
+    tickMs: config.tickMs,
+    epoch,
+    restoredFrom: usable?.cursor ?? null,
+  });
 
   let stopping: Promise<void> | null = null;
   const shutdown = () =>
@@ -174,6 +183,7 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
       await hub.stop();
       await Promise.all(shards.map((s) => s.stop()));
       kv.close();
+      logger.info("stopped", { checkpointsSaved: source!.checkpointsSaved });
     })();
   return { url, epoch, hubStats, ingestStats, shutdown, finished: server.finished };
 }

@@ -3,6 +3,7 @@ import type { Actor } from "./runtime/mod.ts";
 import type { Router } from "./router.ts";
 import type { ShardCheckpoint, ShardMessage } from "./shard_messages.ts";
 import type { CheckpointStore, KvLog, LogEntry } from "../log/mod.ts";
+import { logger } from "../logging/mod.ts";
 
 /** Chunks kept in memory for the source before it falls back to listing. */
 const RECENT_LIMIT = 64;
@@ -76,7 +77,7 @@ export class LogSource {
     this.#shards = shards;
     this.#batch = options.batch ?? 32;
     this.#idleMs = options.idleMs ?? 1000;
-    this.#onError = options.onError ?? ((error) => console.error(error));
+    this.#onError = options.onError ?? ((error) => logger.error("log source error", { error }));
     this.#checkpoints = options.checkpoints;
     this.#checkpointEveryMs = options.checkpointEveryMs ?? 30_000;
     this.#cursor = this.#checkpointedCursor = this.startCursor = options.startCursor ?? null;

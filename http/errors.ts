@@ -1,4 +1,5 @@
 import { CloseCode } from "../protocol/close_codes.ts";
+import { logger } from "../logging/mod.ts";
 
 /**
  * The one place where errors become HTTP statuses and WebSocket close codes.
@@ -29,7 +30,7 @@ export function errorResponse(error: unknown): Response {
     : error instanceof Error
     ? error.message
     : String(error);
-  if (status === 500) console.error(error);
+  if (status === 500) logger.error("request failed", { error });
   return jsonResponse({ error: errorName(status), detail }, {
     status,
     headers: status === 503 ? { "retry-after": "1" } : {},
