@@ -27,6 +27,7 @@ import { logger } from "./logging/mod.ts";
 export interface Pulseboard {
   /** Base URL, e.g. http://127.0.0.1:8000/ */
   url: URL;
+  /** Epoch of the everything-topic: new at every start. */
   epoch: number;
   hubStats: HubStats;
   ingestStats: IngestStats;
@@ -56,7 +57,6 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
       checkpoint.shards.every((s) => s.window === config.window)
     ? checkpoint
     : null;
-  const epoch = crypto.getRandomValues(new Uint32Array(1))[0];
   const started = Date.now();
 
   let source: LogSource | null = null;
@@ -100,7 +100,7 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
   });
   const hub = new Actor<HubMessage>(
     "hub",
-    () => new HubBehavior(shards, { epoch, observer: metrics.hubObserver }, hubStats),
+    () => new HubBehavior(shards, { observer: metrics.hubObserver }, hubStats),
     { capacity: 1024 },
   );
   source.start();
@@ -132,7 +132,7 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
     },
     health: () => ({
       status: hub.failure || shards.some((s) => s.failure) ? "degraded" : "ok",
-      epoch,
+      epoch: hubStats.epoch,
       seq: hubStats.seq,
       sensors: hubStats.sensors,
       sessions: hubStats.sessions,
@@ -169,7 +169,7 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
     data: config.data,
     shards: config.shards,
     tickMs: config.tickMs,
-    epoch,
+    epoch: hubStats.epoch,
     restoredFrom: usable?.cursor ?? null,
   });
 
@@ -185,7 +185,7 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
       kv.close();
       logger.info("stopped", { checkpointsSaved: source!.checkpointsSaved });
     })();
-  return { url, epoch, hubStats, ingestStats, shutdown, finished: server.finished };
+  return { url, epoch: hubStats.epoch, hubStats, ingestStats, shutdown, finished: server.finished };
 }
 
 if (import.meta.main) {

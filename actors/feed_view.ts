@@ -69,6 +69,11 @@ export class FeedView {
     return { sensors, metrics, updates };
   }
 
+  /** Every known sensor. */
+  sensors(): SensorEntry[] {
+    return this.#sensors.filter((s) => s !== undefined);
+  }
+
   /** The full state: dictionaries and every metric's latest values. */
   snapshot(): { sensors: SensorEntry[]; metrics: MetricEntry[]; values: MetricStates } {
     const v = this.#values;

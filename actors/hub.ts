@@ -1,11 +1,15 @@
 import { ask } from "./runtime/mod.ts";
 import type { Actor, Behavior } from "./runtime/mod.ts";
 import { FeedView } from "./feed_view.ts";
-import type { HubMessage } from "./hub_messages.ts";
+import type { HubMessage, HubSubscribe } from "./hub_messages.ts";
 import type { Session } from "./session.ts";
 import type { ShardChanges, ShardMessage } from "./shard_messages.ts";
+import { checkSubscription, topicFor } from "./topic.ts";
+import { TopicStream } from "./topic_stream.ts";
+import type { RingLimits } from "./topic_stream.ts";
 import type { MetricStates } from "../protocol/frames.ts";
-import { encodeDelta, encodePing, encodeSnapshot } from "../protocol/frames.ts";
+import { encodeError, encodePing, encodeSubscribed } from "../protocol/frames.ts";
+import type { SubscriptionRequest } from "../protocol/client_messages.ts";
 import { CloseCode } from "../protocol/close_codes.ts";
 
 /** Told about every tick, e.g. to feed histograms. */
@@ -16,93 +20,222 @@ export interface HubObserver {
 }
 
 export interface HubOptions {
-  /** This stream's epoch; a new one at every server start. */
-  epoch: number;
   /** How often clients are pinged. Default 15 000 ms. */
   pingIntervalMs?: number;
   /** How long a tick waits for a shard's flush. Default 2000 ms. */
   flushTimeoutMs?: number;
+  /** Recovery ring per topic. Defaults: 30 000 ms and 32 MiB. */
+  ring?: Partial<RingLimits>;
   /** Clock. Default `Date.now`. */
   now?: () => number;
   observer?: HubObserver;
 }
 
-/** Counters the hub keeps up to date for /healthz and the benchmark. */
+/** Counters the hub keeps up to date for /healthz and /metrics. */
 export class HubStats {
+  /** Sequence number of the everything-topic. */
   seq = 0;
+  /** Epoch of the everything-topic. */
+  epoch = 0;
   sessions = 0;
   ticks = 0;
   framesSent = 0;
   bytesSent = 0;
-  updatesSent = 0;
   snapshotsSent = 0;
   skippedFrames = 0;
   slowCloses = 0;
   flushTimeouts = 0;
   sensors = 0;
   lastTickMs = 0;
+  /** Resume requests answered with the missed frames, and with a fresh snapshot. */
+  recovered = 0;
+  resynced = 0;
+  /** Subscriptions refused as malformed. */
+  badSubscriptions = 0;
+  /** Live topics: key, sessions and frames in the ring. */
+  topics: { key: string; sessions: number; ring: number }[] = [];
 }
 
+interface SessionState {
+  topic: TopicStream | null;
+  /** Explicit subscriptions by id; null while subscribed to everything implicitly. */
+  subscriptions: Map<number, SubscriptionRequest> | null;
+}
+
+const EVERYTHING: SubscriptionRequest = { id: 0, all: true, group: null, sensors: [] };
+
 /**
- * Collects every shard's changes once per tick, merges them (the latest value
- * wins), encodes ONE delta frame and sends the same bytes to every session.
- * Joins are handled between ticks, so a snapshot is exactly the state after
- * delta `seq` and the next delta the client sees is `seq + 1`.
+ * Collects every shard's changes once per tick and merges them (the latest
+ * value wins). Each topic (a canonical set of subscriptions) turns them into
+ * ONE encoded delta with its own seq, kept in its recovery ring, and the very
+ * same bytes go to every session of that topic. Joins and subscriptions are
+ * handled between ticks, so a snapshot is exactly the state after delta
+ * `seq` and the next delta the client sees is `seq + 1`.
  */
 export class HubBehavior implements Behavior<HubMessage> {
   readonly #shards: readonly Actor<ShardMessage>[];
-  readonly #epoch: number;
   readonly #pingIntervalMs: number;
   readonly #flushTimeoutMs: number;
+  readonly #ring: RingLimits;
   readonly #now: () => number;
   readonly #observer?: HubObserver;
   readonly #view = new FeedView();
-  readonly #sessions = new Set<Session>();
+  readonly #topics = new Map<string, TopicStream>();
+  readonly #sessions = new Map<Session, SessionState>();
+  readonly #everything: TopicStream;
   readonly stats: HubStats;
-  #seq = 0;
   #lastPingAt: number;
   #nonce = 0;
-  #snapshot: { seq: number; bytes: Uint8Array } | null = null;
 
-  constructor(shards: readonly Actor<ShardMessage>[], options: HubOptions, stats = new HubStats()) {
+  constructor(
+    shards: readonly Actor<ShardMessage>[],
+    options: HubOptions = {},
+    stats = new HubStats(),
+  ) {
     this.#shards = shards;
-    this.#epoch = options.epoch;
     this.#pingIntervalMs = options.pingIntervalMs ?? 15_000;
     this.#flushTimeoutMs = options.flushTimeoutMs ?? 2_000;
+    this.#ring = { ringMs: 30_000, ringBytes: 32 << 20, ...options.ring };
     this.#now = options.now ?? Date.now;
     this.#observer = options.observer;
     this.#lastPingAt = this.#now();
     this.stats = stats;
+    this.#everything = this.#topic([EVERYTHING]);
+    stats.epoch = this.#everything.epoch;
   }
 
   async receive(message: HubMessage): Promise<void> {
     switch (message.type) {
       case "tick":
         await this.#tick();
-        return;
+        break;
       case "join":
-        if (message.session.send(this.#snapshotBytes())) {
-          this.#sessions.add(message.session);
-          this.stats.snapshotsSent++;
-        }
-        this.stats.sessions = this.#sessions.size;
-        return;
+        this.#sessions.set(message.session, { topic: null, subscriptions: null });
+        if (!message.explicit) this.#move(message.session, this.#everything, null);
+        break;
+      case "subscribe":
+        this.#subscribe(message);
+        break;
+      case "unsubscribe": {
+        const state = this.#sessions.get(message.session);
+        if (!state) break;
+        const subscriptions = new Map(state.subscriptions ?? []);
+        for (const id of message.ids) subscriptions.delete(id);
+        state.subscriptions = subscriptions;
+        this.#move(message.session, this.#topic(subscriptions.values()), null);
+        break;
+      }
       case "leave":
-        this.#sessions.delete(message.session);
-        this.stats.sessions = this.#sessions.size;
-        return;
+        this.#forget(message.session);
+        break;
       case "shutdown":
-        for (const session of this.#sessions) {
+        for (const session of this.#sessions.keys()) {
           session.close(message.code, "server is shutting down");
         }
-        this.#sessions.clear();
-        this.stats.sessions = 0;
-        return;
+        for (const session of [...this.#sessions.keys()]) this.#forget(session);
+        break;
       default: {
         const unknown: never = message;
         throw new TypeError(`Hub cannot handle ${JSON.stringify(unknown)}`);
       }
     }
+    this.stats.sessions = this.#sessions.size;
+  }
+
+  #subscribe({ session, subscriptions, resume }: HubSubscribe): void {
+    const state = this.#sessions.get(session);
+    if (!state) return;
+    const accepted = new Map(state.subscriptions ?? []);
+    for (const request of subscriptions) {
+      const reason = checkSubscription(request);
+      if (reason) {
+        this.stats.badSubscriptions++;
+        session.send(encodeError(0, `Cannot subscribe: ${reason}`));
+      } else accepted.set(request.id, request);
+    }
+    if (accepted.size === 0) return;
+    state.subscriptions = accepted;
+    this.#move(session, this.#topic(accepted.values()), resume);
+  }
+
+  /** Gets or makes the stream for a set of subscriptions. */
+  #topic(subscriptions: Iterable<SubscriptionRequest>): TopicStream {
+    const { key, spec } = topicFor(subscriptions);
+    let topic = this.#topics.get(key);
+    if (!topic) {
+      topic = new TopicStream(key, spec, this.#view, this.#ring);
+      this.#topics.set(key, topic);
+    }
+    return topic;
+  }
+
+  /**
+   * Puts a session on a topic: it is told so, then gets either the frames it
+   * missed (when it resumes from a point the ring still covers) or a snapshot.
+   */
+  #move(session: Session, topic: TopicStream, resume: { epoch: number; seq: number } | null): void {
+    const state = this.#sessions.get(session)!;
+    const ids = state.subscriptions ? [...state.subscriptions.keys()] : [];
+    const topicName = topic.key.length > 200 ? topic.key.slice(0, 200) + "…" : topic.key;
+    const missed = resume && resume.epoch === topic.epoch ? topic.replay(resume.seq) : null;
+    if (state.topic !== topic) {
+      this.#leaveTopic(session, state);
+      state.topic = topic;
+      topic.sessions.add(session);
+      topic.idleSince = 0;
+    } else if (!resume) {
+      // Same stream as before: nothing to resend.
+      session.send(
+        encodeSubscribed({
+          topic: topicName,
+          ids,
+          epoch: topic.epoch,
+          seq: topic.seq,
+          recovered: true,
+        }),
+      );
+      return;
+    }
+    if (missed) {
+      this.stats.recovered++;
+      session.send(
+        encodeSubscribed({
+          topic: topicName,
+          ids,
+          epoch: topic.epoch,
+          seq: resume!.seq,
+          recovered: true,
+        }),
+      );
+      for (const frame of missed) session.send(frame);
+      return;
+    }
+    if (resume) this.stats.resynced++;
+    session.send(
+      encodeSubscribed({
+        topic: topicName,
+        ids,
+        epoch: topic.epoch,
+        seq: topic.seq,
+        recovered: false,
+      }),
+    );
+    if (session.send(topic.snapshot(this.#view, this.#now()))) this.stats.snapshotsSent++;
+  }
+
+  #leaveTopic(session: Session, state: SessionState): void {
+    if (!state.topic) return;
+    state.topic.sessions.delete(session);
+    if (state.topic.sessions.size === 0) state.topic.idleSince = this.#now();
+    state.topic = null;
+  }
+
+  #forget(session: Session): void {
+    const state = this.#sessions.get(session);
+    if (!state) return;
+    this.#leaveTopic(session, state);
+    this.#sessions.delete(session);
+    if (session.closeCode === CloseCode.Slow) this.stats.slowCloses++;
   }
 
   async #tick(): Promise<void> {
@@ -119,66 +252,55 @@ export class HubBehavior implements Behavior<HubMessage> {
     );
     const now = this.#now();
     const merged = this.#view.apply(changes);
-    let delta: Uint8Array | null = null;
-    if (merged) {
-      this.#seq++;
-      delta = encodeDelta({
-        epoch: this.#epoch,
-        seq: this.#seq,
-        serverTimeMs: now,
-        sensors: merged.sensors,
-        metrics: merged.metrics,
-        updates: merged.updates,
-        removed: [],
-      });
-      this.stats.updatesSent += merged.updates.length * this.#sessions.size;
+    for (const [key, topic] of this.#topics) {
+      // An idle topic lives on as long as its ring could serve a reconnect.
+      if (
+        topic !== this.#everything && topic.idleSince > 0 &&
+        now - topic.idleSince > this.#ring.ringMs
+      ) {
+        this.#topics.delete(key);
+        continue;
+      }
+      const delta = merged ? topic.advance(merged, now) : null;
+      this.#deliver(topic, delta, now);
+      if (delta && merged && topic.sessions.size > 0) this.#observer?.sent(merged.updates, now);
     }
-    const snapshot = () => this.#snapshotBytes();
-    for (const session of this.#sessions) {
-      const before = session.skipped;
+    if (now - this.#lastPingAt >= this.#pingIntervalMs) {
+      this.#lastPingAt = now;
+      const ping = encodePing(++this.#nonce >>> 0, now);
+      for (const session of [...this.#sessions.keys()]) {
+        if (!session.ping(ping, now)) this.#forget(session);
+      }
+    }
+    this.stats.seq = this.#everything.seq;
+    this.stats.ticks++;
+    this.stats.sensors = this.#view.sensorCount;
+    this.stats.sessions = this.#sessions.size;
+    this.stats.topics = [...this.#topics.values()].map((t) => ({
+      key: t.key,
+      sessions: t.sessions.size,
+      ring: t.ringLength,
+    }));
+    this.stats.lastTickMs = performance.now() - started;
+    this.#observer?.tick(this.stats.lastTickMs);
+  }
+
+  #deliver(topic: TopicStream, delta: Uint8Array | null, now: number): void {
+    let catchUp: Uint8Array | null = null;
+    const snapshot = () => (catchUp ??= topic.snapshot(this.#view, now, true));
+    for (const session of [...topic.sessions]) {
+      const skipped = session.skipped;
+      const resyncs = session.resyncs;
       if (!session.deliver(delta, now, snapshot)) {
         this.#forget(session);
         continue;
       }
-      if (session.skipped !== before) this.stats.skippedFrames++;
+      if (session.skipped !== skipped) this.stats.skippedFrames++;
+      else if (session.resyncs !== resyncs) this.stats.snapshotsSent++;
       else if (delta) {
         this.stats.framesSent++;
         this.stats.bytesSent += delta.byteLength;
       }
     }
-    if (now - this.#lastPingAt >= this.#pingIntervalMs) {
-      this.#lastPingAt = now;
-      const ping = encodePing(++this.#nonce >>> 0, now);
-      for (const session of this.#sessions) if (!session.ping(ping, now)) this.#forget(session);
-    }
-    this.stats.seq = this.#seq;
-    this.stats.ticks++;
-    this.stats.sensors = this.#view.sensorCount;
-    this.stats.sessions = this.#sessions.size;
-    this.stats.lastTickMs = performance.now() - started;
-    this.#observer?.tick(this.stats.lastTickMs);
-    if (merged && this.#sessions.size > 0) this.#observer?.sent(merged.updates, now);
-  }
-
-  #forget(session: Session): void {
-    this.#sessions.delete(session);
-    if (session.closeCode === CloseCode.Slow) this.stats.slowCloses++;
-  }
-
-  /** The snapshot at the current seq, encoded once however many clients ask. */
-  #snapshotBytes(): Uint8Array {
-    if (this.#snapshot?.seq !== this.#seq) {
-      const state = this.#view.snapshot();
-      this.#snapshot = {
-        seq: this.#seq,
-        bytes: encodeSnapshot({
-          epoch: this.#epoch,
-          seq: this.#seq,
-          serverTimeMs: this.#now(),
-          ...state,
-        }),
-      };
-    }
-    return this.#snapshot.bytes;
   }
 }

@@ -1,14 +1,33 @@
 import type { Session } from "./session.ts";
+import type { SubscriptionRequest } from "../protocol/client_messages.ts";
 
-/** Time to flush the shards and push this tick's delta. */
+/** Time to flush the shards and push this tick's deltas. */
 export interface HubTick {
   type: "tick";
 }
 
-/** A new client: it gets a snapshot now, then every delta after it. */
+/**
+ * A new client. Unless `explicit`, it is subscribed to everything and gets a
+ * snapshot now; an explicit client waits for its first Subscribe.
+ */
 export interface HubJoin {
   type: "join";
   session: Session;
+  explicit?: boolean;
+}
+
+/** Adds subscriptions, optionally resuming from a frame seen on an earlier connection. */
+export interface HubSubscribe {
+  type: "subscribe";
+  session: Session;
+  subscriptions: SubscriptionRequest[];
+  resume: { epoch: number; seq: number } | null;
+}
+
+export interface HubUnsubscribe {
+  type: "unsubscribe";
+  session: Session;
+  ids: number[];
 }
 
 export interface HubLeave {
@@ -22,4 +41,4 @@ export interface HubShutdown {
   code: number;
 }
 
-export type HubMessage = HubTick | HubJoin | HubLeave | HubShutdown;
+export type HubMessage = HubTick | HubJoin | HubSubscribe | HubUnsubscribe | HubLeave | HubShutdown;

@@ -8,7 +8,7 @@ import type { FrameSink } from "./session.ts";
 import { ShardBehavior } from "./shard.ts";
 import type { ShardMessage } from "./shard_messages.ts";
 import { blockFromReadings } from "../readings/block.ts";
-import { Body, Delta, Envelope, Snapshot } from "../protocol/schema_generated.ts";
+import { Body, Delta, Envelope, Snapshot, Subscribed } from "../protocol/schema_generated.ts";
 
 class Sink implements FrameSink {
   bufferedAmount = 0;
@@ -24,6 +24,9 @@ class Sink implements FrameSink {
 
 function seqOf(frame: Uint8Array): [string, number] {
   const envelope = Envelope.getRootAsEnvelope(new flatbuffers.ByteBuffer(frame));
+  if (envelope.bodyType() === Body.Subscribed) {
+    return ["subscribed", Number((envelope.body(new Subscribed()) as Subscribed).seq())];
+  }
   if (envelope.bodyType() === Body.Snapshot) {
     return ["snapshot", Number((envelope.body(new Snapshot()) as Snapshot).seq())];
   }
@@ -35,7 +38,7 @@ Deno.test("hub sends one encoded delta per tick, the same bytes to every session
   const shards = [0, 1].map((i) =>
     new Actor<ShardMessage>(`shard-${i}`, () => new ShardBehavior())
   );
-  const hub = new HubBehavior(shards, { epoch: 7, pingIntervalMs: 1e9 });
+  const hub = new HubBehavior(shards, { pingIntervalMs: 1e9 });
   const feed = async (from: number) => {
     const parts = router.split(blockFromReadings(
       Array.from(
@@ -54,14 +57,17 @@ Deno.test("hub sends one encoded delta per tick, the same bytes to every session
   await hub.receive({ type: "join", session: new Session(3, sinks[2], 0) });
   await feed(100);
   await hub.receive({ type: "tick" });
-  assertEquals(sinks[0].frames.map(seqOf), [["snapshot", 0], ["delta", 1], ["delta", 2]]);
-  assertEquals(sinks[1].frames.map(seqOf), [["snapshot", 1], ["delta", 2]]);
+  assertEquals(sinks[0].frames.map(seqOf), [["subscribed", 0], ["snapshot", 0], ["delta", 1], [
+    "delta",
+    2,
+  ]]);
+  assertEquals(sinks[1].frames.map(seqOf), [["subscribed", 1], ["snapshot", 1], ["delta", 2]]);
   assert(
-    sinks[1].frames[0] === sinks[2].frames[0],
+    sinks[1].frames[1] === sinks[2].frames[1],
     "one snapshot encoding for joins in the same tick",
   );
   assert(
-    sinks[0].frames[2] === sinks[1].frames[1] && sinks[1].frames[1] === sinks[2].frames[1],
+    sinks[0].frames[3] === sinks[1].frames[2] && sinks[1].frames[2] === sinks[2].frames[2],
     "same delta bytes",
   );
   await hub.receive({ type: "shutdown", code: 1001 });

@@ -8,7 +8,7 @@ import { decodeClientMessage } from "../protocol/client_messages.ts";
 import { encodeError } from "../protocol/frames.ts";
 
 export interface FeedSocketOptions {
-  /** Largest inbound message. Default 4096 bytes. */
+  /** Largest inbound message. Default 65 536 bytes. */
   maxMessageBytes?: number;
   policy?: Partial<SessionPolicy>;
 }
@@ -22,11 +22,23 @@ let nextSessionId = 1;
  * a documented code and never reaches the hub.
  */
 export function feedSocketHandler(hub: Actor<HubMessage>, options: FeedSocketOptions = {}) {
-  const maxMessageBytes = options.maxMessageBytes ?? 4096;
+  const maxMessageBytes = options.maxMessageBytes ?? 65_536;
   return (request: Request): Response => {
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
       return problem(426, "GET /ws expects a WebSocket upgrade", { upgrade: "websocket" });
     }
+    const query = new URL(request.url).searchParams;
+    for (const [name, value] of query) {
+      if (name !== "subscribe" || value !== "explicit") {
+        return problem(
+          400,
+          `Unknown query parameter ${name}=${value}: only subscribe=explicit is accepted`,
+        );
+      }
+    }
+    // With subscribe=explicit the client gets nothing until its first Subscribe
+    // (so a reconnect that resumes skips the full snapshot).
+    const explicit = query.get("subscribe") === "explicit";
     const { socket, response } = Deno.upgradeWebSocket(request);
     socket.binaryType = "arraybuffer";
     const session = new Session(
@@ -46,7 +58,9 @@ export function feedSocketHandler(hub: Actor<HubMessage>, options: FeedSocketOpt
       session.close(code, reason);
     };
     socket.onopen = () => {
-      hub.send({ type: "join", session }).catch(() => session.close(1011, "server is stopping"));
+      hub.send({ type: "join", session, explicit }).catch(() =>
+        session.close(1011, "server is stopping")
+      );
     };
     socket.onmessage = (event) => {
       if (session.closed) return;
@@ -60,11 +74,18 @@ export function feedSocketHandler(hub: Actor<HubMessage>, options: FeedSocketOpt
       if (data.byteLength > maxMessageBytes) {
         return refuse(CloseCode.MessageTooBig, `messages are limited to ${maxMessageBytes} bytes`);
       }
+      let message;
       try {
-        decodeClientMessage(new Uint8Array(data));
-        session.heard(Date.now());
+        message = decodeClientMessage(new Uint8Array(data));
       } catch (error) {
-        refuse(closeCodeFor(error), (error as Error).message.slice(0, 120));
+        return refuse(closeCodeFor(error), (error as Error).message.slice(0, 120));
+      }
+      session.heard(Date.now());
+      if (message.type === "subscribe" || message.type === "unsubscribe") {
+        // A full hub mailbox must not block the socket: refuse, the client may retry.
+        if (!hub.offer({ ...message, session })) {
+          session.send(encodeError(0, "Cannot subscribe: the server is busy, retry shortly"));
+        }
       }
     };
     const leave = () => {

@@ -1,9 +1,28 @@
 import * as flatbuffers from "flatbuffers";
-import { Body, Envelope, Pong } from "./schema_generated.ts";
+import { Body, Envelope, Pong, Subscribe, Subscription, Unsubscribe } from "./schema_generated.ts";
 import { FlatBufferVerifier } from "./verifier.ts";
 
+/** One subscription as the client sent it (checked for structure, not meaning). */
+export interface SubscriptionRequest {
+  id: number;
+  all: boolean;
+  group: string | null;
+  sensors: string[];
+}
+
 /** What a client may send, after verification. */
-export type ClientMessage = { type: "pong"; nonce: number };
+export type ClientMessage =
+  | { type: "pong"; nonce: number }
+  | {
+    type: "subscribe";
+    subscriptions: SubscriptionRequest[];
+    resume: { epoch: number; seq: number } | null;
+  }
+  | { type: "unsubscribe"; ids: number[] };
+
+/** Bounds that keep one message's work small. */
+const MAX_SUBSCRIPTIONS = 64;
+const MAX_IDS = 4096;
 
 /**
  * Verifies an inbound Envelope and returns its message. Throws a TypeError
@@ -11,19 +30,65 @@ export type ClientMessage = { type: "pong"; nonce: number };
  */
 export function decodeClientMessage(input: Uint8Array): ClientMessage {
   const bytes = input.byteOffset % 8 === 0 ? input : input.slice();
-  const v = new FlatBufferVerifier(bytes, { maxDepth: 4, maxTables: 16 });
+  const v = new FlatBufferVerifier(bytes, { maxDepth: 4, maxTables: 2 * MAX_SUBSCRIPTIONS + 4 });
   const root = v.root();
   const typeAt = v.field(root, 0, 1);
   const type = typeAt === 0 ? Body.NONE : bytes[typeAt];
+  const envelope = () => Envelope.getRootAsEnvelope(new flatbuffers.ByteBuffer(bytes));
   switch (type) {
     case Body.Pong: {
       if (v.subTable(root, 1, (pos) => v.field(pos, 0, 4)) === 0) {
         throw new TypeError("Invalid message: Pong without a body");
       }
-      const pong = Envelope.getRootAsEnvelope(new flatbuffers.ByteBuffer(bytes)).body(
-        new Pong(),
-      ) as Pong;
-      return { type: "pong", nonce: pong.nonce() };
+      return { type: "pong", nonce: (envelope().body(new Pong()) as Pong).nonce() };
+    }
+    case Body.Subscribe: {
+      const found = v.subTable(root, 1, (pos) => {
+        const count = v.tableVector(pos, 0, (sub) => {
+          v.field(sub, 0, 4);
+          v.field(sub, 1, 1);
+          v.string(sub, 2);
+          if (v.stringVector(sub, 3) > MAX_IDS) {
+            throw new TypeError(
+              `Invalid message: a subscription lists more than ${MAX_IDS} sensors`,
+            );
+          }
+        });
+        if (count > MAX_SUBSCRIPTIONS) {
+          throw new TypeError(`Invalid message: more than ${MAX_SUBSCRIPTIONS} subscriptions`);
+        }
+        v.field(pos, 1, 1);
+        v.field(pos, 2, 4);
+        v.field(pos, 3, 8);
+      });
+      if (found === 0) throw new TypeError("Invalid message: Subscribe without a body");
+      const message = envelope().body(new Subscribe()) as Subscribe;
+      const subscriptions: SubscriptionRequest[] = [];
+      const sub = new Subscription();
+      for (let i = 0; i < message.subscriptionsLength(); i++) {
+        message.subscriptions(i, sub);
+        const sensors: string[] = [];
+        for (let k = 0; k < sub.sensorsLength(); k++) sensors.push(sub.sensors(k));
+        subscriptions.push({ id: sub.id(), all: sub.all(), group: sub.group(), sensors });
+      }
+      return {
+        type: "subscribe",
+        subscriptions,
+        resume: message.resume()
+          ? { epoch: message.resumeEpoch(), seq: Number(message.resumeSeq()) }
+          : null,
+      };
+    }
+    case Body.Unsubscribe: {
+      let count = 0;
+      if (v.subTable(root, 1, (pos) => (count = v.vector(pos, 0, 4))) === 0) {
+        throw new TypeError("Invalid message: Unsubscribe without a body");
+      }
+      if (count > MAX_SUBSCRIPTIONS) {
+        throw new TypeError("Invalid message: too many ids to unsubscribe");
+      }
+      const message = envelope().body(new Unsubscribe()) as Unsubscribe;
+      return { type: "unsubscribe", ids: Array.from(message.idsArray() ?? []) };
     }
     case Body.NONE:
       throw new TypeError("Invalid message: envelope has no body");

@@ -10,6 +10,10 @@ import {
   Pong,
   SensorInfo,
   Snapshot,
+  Subscribe,
+  Subscribed,
+  Subscription,
+  Unsubscribe,
 } from "./schema_generated.ts";
 
 /** A sensor's dictionary entry: frames refer to it by `index`. */
@@ -45,6 +49,8 @@ export interface SnapshotFrame {
   sensors: readonly SensorEntry[];
   metrics: readonly MetricEntry[];
   values: MetricStates;
+  /** Sent to a client that fell behind and skipped deltas. */
+  catchUp?: boolean;
 }
 
 export interface DeltaFrame {
@@ -115,6 +121,7 @@ export function encodeSnapshot(frame: SnapshotFrame): Uint8Array<ArrayBuffer> {
     sensors,
     metrics,
     values,
+    frame.catchUp ?? false,
   );
   return finish(Body.Snapshot, body);
 }
@@ -144,9 +151,76 @@ export function encodeError(code: number, message: string): Uint8Array<ArrayBuff
   return finish(Body.Error, ErrorMessage.createError(builder, code, builder.createString(message)));
 }
 
+export interface SubscribedFrame {
+  topic: string;
+  ids: readonly number[];
+  epoch: number;
+  seq: number;
+  recovered: boolean;
+}
+
+export function encodeSubscribed(frame: SubscribedFrame): Uint8Array<ArrayBuffer> {
+  builder.clear();
+  const topic = builder.createString(frame.topic);
+  const ids = Subscribed.createIdsVector(builder, frame.ids as number[]);
+  return finish(
+    Body.Subscribed,
+    Subscribed.createSubscribed(
+      builder,
+      topic,
+      ids,
+      frame.epoch,
+      BigInt(frame.seq),
+      frame.recovered,
+    ),
+  );
+}
+
 export function encodePing(nonce: number, serverTimeMs: number): Uint8Array<ArrayBuffer> {
   builder.clear();
   return finish(Body.Ping, Ping.createPing(builder, nonce, serverTimeMs));
+}
+
+/** Encodes a Subscribe (what clients send; used by tests and tools). */
+export function encodeSubscribe(
+  subscriptions: readonly {
+    id: number;
+    all?: boolean;
+    group?: string;
+    sensors?: readonly string[];
+  }[],
+  resume: { epoch: number; seq: number } | null = null,
+): Uint8Array<ArrayBuffer> {
+  builder.clear();
+  const offsets = subscriptions.map((s) => {
+    const group = s.group === undefined ? 0 : builder.createString(s.group);
+    const sensors = s.sensors === undefined
+      ? 0
+      : Subscription.createSensorsVector(builder, s.sensors.map((id) => builder.createString(id)));
+    Subscription.startSubscription(builder);
+    Subscription.addId(builder, s.id);
+    Subscription.addAll(builder, s.all ?? false);
+    if (group) Subscription.addGroup(builder, group);
+    if (sensors) Subscription.addSensors(builder, sensors);
+    return Subscription.endSubscription(builder);
+  });
+  const list = Subscribe.createSubscriptionsVector(builder, offsets);
+  const body = Subscribe.createSubscribe(
+    builder,
+    list,
+    resume !== null,
+    resume?.epoch ?? 0,
+    BigInt(resume?.seq ?? 0),
+  );
+  return finish(Body.Subscribe, body);
+}
+
+export function encodeUnsubscribe(ids: readonly number[]): Uint8Array<ArrayBuffer> {
+  builder.clear();
+  return finish(
+    Body.Unsubscribe,
+    Unsubscribe.createUnsubscribe(builder, Unsubscribe.createIdsVector(builder, ids as number[])),
+  );
 }
 
 export function encodePong(nonce: number): Uint8Array<ArrayBuffer> {

@@ -1,7 +1,16 @@
 export { CloseCode } from "./close_codes.ts";
 export { decodeClientMessage } from "./client_messages.ts";
-export type { ClientMessage } from "./client_messages.ts";
-export { encodeDelta, encodeError, encodePing, encodePong, encodeSnapshot } from "./frames.ts";
+export type { ClientMessage, SubscriptionRequest } from "./client_messages.ts";
+export {
+  encodeDelta,
+  encodeError,
+  encodePing,
+  encodePong,
+  encodeSnapshot,
+  encodeSubscribe,
+  encodeSubscribed,
+  encodeUnsubscribe,
+} from "./frames.ts";
 export type {
   DeltaFrame,
   MetricEntry,

@@ -9,13 +9,16 @@ export enum Body {
   Delta = 2,
   Error = 3,
   Ping = 4,
-  Pong = 5
+  Pong = 5,
+  Subscribe = 6,
+  Unsubscribe = 7,
+  Subscribed = 8
 }
 
 export function unionToBody(
   type: Body,
-  accessor: (obj:Delta|Error|Ping|Pong|Snapshot) => Delta|Error|Ping|Pong|Snapshot|null
-): Delta|Error|Ping|Pong|Snapshot|null {
+  accessor: (obj:Delta|Error|Ping|Pong|Snapshot|Subscribe|Subscribed|Unsubscribe) => Delta|Error|Ping|Pong|Snapshot|Subscribe|Subscribed|Unsubscribe|null
+): Delta|Error|Ping|Pong|Snapshot|Subscribe|Subscribed|Unsubscribe|null {
   switch(Body[type]) {
     case 'NONE': return null; 
     case 'Snapshot': return accessor(new Snapshot())! as Snapshot;
@@ -23,15 +26,18 @@ export function unionToBody(
     case 'Error': return accessor(new Error())! as Error;
     case 'Ping': return accessor(new Ping())! as Ping;
     case 'Pong': return accessor(new Pong())! as Pong;
+    case 'Subscribe': return accessor(new Subscribe())! as Subscribe;
+    case 'Unsubscribe': return accessor(new Unsubscribe())! as Unsubscribe;
+    case 'Subscribed': return accessor(new Subscribed())! as Subscribed;
     default: return null;
   }
 }
 
 export function unionListToBody(
   type: Body, 
-  accessor: (index: number, obj:Delta|Error|Ping|Pong|Snapshot) => Delta|Error|Ping|Pong|Snapshot|null, 
+  accessor: (index: number, obj:Delta|Error|Ping|Pong|Snapshot|Subscribe|Subscribed|Unsubscribe) => Delta|Error|Ping|Pong|Snapshot|Subscribe|Subscribed|Unsubscribe|null, 
   index: number
-): Delta|Error|Ping|Pong|Snapshot|null {
+): Delta|Error|Ping|Pong|Snapshot|Subscribe|Subscribed|Unsubscribe|null {
   switch(Body[type]) {
     case 'NONE': return null; 
     case 'Snapshot': return accessor(index, new Snapshot())! as Snapshot;
@@ -39,6 +45,9 @@ export function unionListToBody(
     case 'Error': return accessor(index, new Error())! as Error;
     case 'Ping': return accessor(index, new Ping())! as Ping;
     case 'Pong': return accessor(index, new Pong())! as Pong;
+    case 'Subscribe': return accessor(index, new Subscribe())! as Subscribe;
+    case 'Unsubscribe': return accessor(index, new Unsubscribe())! as Unsubscribe;
+    case 'Subscribed': return accessor(index, new Subscribed())! as Subscribed;
     default: return null;
   }
 }
@@ -655,8 +664,16 @@ valuesLength():number {
   return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
 }
 
+/**
+ * True when sent to a client that fell behind and skipped deltas.
+ */
+catchUp():boolean {
+  const offset = this.bb!.__offset(this.bb_pos, 16);
+  return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
+}
+
 static startSnapshot(builder:flatbuffers.Builder) {
-  builder.startObject(6);
+  builder.startObject(7);
 }
 
 static addEpoch(builder:flatbuffers.Builder, epoch:number) {
@@ -711,12 +728,16 @@ static startValuesVector(builder:flatbuffers.Builder, numElems:number) {
   builder.startVector(48, numElems, 8);
 }
 
+static addCatchUp(builder:flatbuffers.Builder, catchUp:boolean) {
+  builder.addFieldInt8(6, +catchUp, +false);
+}
+
 static endSnapshot(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createSnapshot(builder:flatbuffers.Builder, epoch:number, seq:bigint, serverTimeMs:number, sensorsOffset:flatbuffers.Offset, metricsOffset:flatbuffers.Offset, valuesOffset:flatbuffers.Offset):flatbuffers.Offset {
+static createSnapshot(builder:flatbuffers.Builder, epoch:number, seq:bigint, serverTimeMs:number, sensorsOffset:flatbuffers.Offset, metricsOffset:flatbuffers.Offset, valuesOffset:flatbuffers.Offset, catchUp:boolean):flatbuffers.Offset {
   Snapshot.startSnapshot(builder);
   Snapshot.addEpoch(builder, epoch);
   Snapshot.addSeq(builder, seq);
@@ -724,6 +745,7 @@ static createSnapshot(builder:flatbuffers.Builder, epoch:number, seq:bigint, ser
   Snapshot.addSensors(builder, sensorsOffset);
   Snapshot.addMetrics(builder, metricsOffset);
   Snapshot.addValues(builder, valuesOffset);
+  Snapshot.addCatchUp(builder, catchUp);
   return Snapshot.endSnapshot(builder);
 }
 }
@@ -1059,6 +1081,394 @@ static createPong(builder:flatbuffers.Builder, nonce:number):flatbuffers.Offset 
   Pong.startPong(builder);
   Pong.addNonce(builder, nonce);
   return Pong.endPong(builder);
+}
+}
+
+/**
+ * One subscription: everything (`all`), a group prefix (`plant-a` covers
+ * `plant-a` and `plant-a/line-3`), or a list of sensor ids.
+ */
+export class Subscription {
+  bb: flatbuffers.ByteBuffer|null = null;
+  bb_pos = 0;
+  __init(i:number, bb:flatbuffers.ByteBuffer):Subscription {
+  this.bb_pos = i;
+  this.bb = bb;
+  return this;
+}
+
+static getRootAsSubscription(bb:flatbuffers.ByteBuffer, obj?:Subscription):Subscription {
+  return (obj || new Subscription()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+static getSizePrefixedRootAsSubscription(bb:flatbuffers.ByteBuffer, obj?:Subscription):Subscription {
+  bb.setPosition(bb.position() + flatbuffers.SIZE_PREFIX_LENGTH);
+  return (obj || new Subscription()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+/**
+ * Chosen by the client; Unsubscribe and Subscribed refer to it.
+ */
+id():number {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
+}
+
+all():boolean {
+  const offset = this.bb!.__offset(this.bb_pos, 6);
+  return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
+}
+
+group():string|null
+group(optionalEncoding:flatbuffers.Encoding):string|Uint8Array|null
+group(optionalEncoding?:any):string|Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 8);
+  return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
+}
+
+sensors(index: number):string
+sensors(index: number,optionalEncoding:flatbuffers.Encoding):string|Uint8Array
+sensors(index: number,optionalEncoding?:any):string|Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 10);
+  return offset ? this.bb!.__string(this.bb!.__vector(this.bb_pos + offset) + index * 4, optionalEncoding) : null;
+}
+
+sensorsLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 10);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+static startSubscription(builder:flatbuffers.Builder) {
+  builder.startObject(4);
+}
+
+static addId(builder:flatbuffers.Builder, id:number) {
+  builder.addFieldInt32(0, id, 0);
+}
+
+static addAll(builder:flatbuffers.Builder, all:boolean) {
+  builder.addFieldInt8(1, +all, +false);
+}
+
+static addGroup(builder:flatbuffers.Builder, groupOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(2, groupOffset, 0);
+}
+
+static addSensors(builder:flatbuffers.Builder, sensorsOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(3, sensorsOffset, 0);
+}
+
+static createSensorsVector(builder:flatbuffers.Builder, data:flatbuffers.Offset[]):flatbuffers.Offset {
+  builder.startVector(4, data.length, 4);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addOffset(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startSensorsVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(4, numElems, 4);
+}
+
+static endSubscription(builder:flatbuffers.Builder):flatbuffers.Offset {
+  const offset = builder.endObject();
+  return offset;
+}
+
+static createSubscription(builder:flatbuffers.Builder, id:number, all:boolean, groupOffset:flatbuffers.Offset, sensorsOffset:flatbuffers.Offset):flatbuffers.Offset {
+  Subscription.startSubscription(builder);
+  Subscription.addId(builder, id);
+  Subscription.addAll(builder, all);
+  Subscription.addGroup(builder, groupOffset);
+  Subscription.addSensors(builder, sensorsOffset);
+  return Subscription.endSubscription(builder);
+}
+}
+
+/**
+ * Client to server: adds subscriptions. A session receives one stream, the
+ * union of its subscriptions, so overlapping ones never repeat an update.
+ * The first Subscribe replaces the implicit subscription to everything.
+ * With `resume`, the client names the last frame it applied (`resume_epoch`,
+ * `resume_seq`) for the same set of subscriptions on an earlier connection.
+ */
+export class Subscribe {
+  bb: flatbuffers.ByteBuffer|null = null;
+  bb_pos = 0;
+  __init(i:number, bb:flatbuffers.ByteBuffer):Subscribe {
+  this.bb_pos = i;
+  this.bb = bb;
+  return this;
+}
+
+static getRootAsSubscribe(bb:flatbuffers.ByteBuffer, obj?:Subscribe):Subscribe {
+  return (obj || new Subscribe()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+static getSizePrefixedRootAsSubscribe(bb:flatbuffers.ByteBuffer, obj?:Subscribe):Subscribe {
+  bb.setPosition(bb.position() + flatbuffers.SIZE_PREFIX_LENGTH);
+  return (obj || new Subscribe()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+subscriptions(index: number, obj?:Subscription):Subscription|null {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? (obj || new Subscription()).__init(this.bb!.__indirect(this.bb!.__vector(this.bb_pos + offset) + index * 4), this.bb!) : null;
+}
+
+subscriptionsLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+resume():boolean {
+  const offset = this.bb!.__offset(this.bb_pos, 6);
+  return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
+}
+
+resumeEpoch():number {
+  const offset = this.bb!.__offset(this.bb_pos, 8);
+  return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
+}
+
+resumeSeq():bigint {
+  const offset = this.bb!.__offset(this.bb_pos, 10);
+  return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
+}
+
+static startSubscribe(builder:flatbuffers.Builder) {
+  builder.startObject(4);
+}
+
+static addSubscriptions(builder:flatbuffers.Builder, subscriptionsOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(0, subscriptionsOffset, 0);
+}
+
+static createSubscriptionsVector(builder:flatbuffers.Builder, data:flatbuffers.Offset[]):flatbuffers.Offset {
+  builder.startVector(4, data.length, 4);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addOffset(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startSubscriptionsVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(4, numElems, 4);
+}
+
+static addResume(builder:flatbuffers.Builder, resume:boolean) {
+  builder.addFieldInt8(1, +resume, +false);
+}
+
+static addResumeEpoch(builder:flatbuffers.Builder, resumeEpoch:number) {
+  builder.addFieldInt32(2, resumeEpoch, 0);
+}
+
+static addResumeSeq(builder:flatbuffers.Builder, resumeSeq:bigint) {
+  builder.addFieldInt64(3, resumeSeq, BigInt('0'));
+}
+
+static endSubscribe(builder:flatbuffers.Builder):flatbuffers.Offset {
+  const offset = builder.endObject();
+  return offset;
+}
+
+static createSubscribe(builder:flatbuffers.Builder, subscriptionsOffset:flatbuffers.Offset, resume:boolean, resumeEpoch:number, resumeSeq:bigint):flatbuffers.Offset {
+  Subscribe.startSubscribe(builder);
+  Subscribe.addSubscriptions(builder, subscriptionsOffset);
+  Subscribe.addResume(builder, resume);
+  Subscribe.addResumeEpoch(builder, resumeEpoch);
+  Subscribe.addResumeSeq(builder, resumeSeq);
+  return Subscribe.endSubscribe(builder);
+}
+}
+
+/**
+ * Client to server: removes subscriptions by id.
+ */
+export class Unsubscribe {
+  bb: flatbuffers.ByteBuffer|null = null;
+  bb_pos = 0;
+  __init(i:number, bb:flatbuffers.ByteBuffer):Unsubscribe {
+  this.bb_pos = i;
+  this.bb = bb;
+  return this;
+}
+
+static getRootAsUnsubscribe(bb:flatbuffers.ByteBuffer, obj?:Unsubscribe):Unsubscribe {
+  return (obj || new Unsubscribe()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+static getSizePrefixedRootAsUnsubscribe(bb:flatbuffers.ByteBuffer, obj?:Unsubscribe):Unsubscribe {
+  bb.setPosition(bb.position() + flatbuffers.SIZE_PREFIX_LENGTH);
+  return (obj || new Unsubscribe()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+ids(index: number):number|null {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.readUint32(this.bb!.__vector(this.bb_pos + offset) + index * 4) : 0;
+}
+
+idsLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+idsArray():Uint32Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? new Uint32Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
+}
+
+static startUnsubscribe(builder:flatbuffers.Builder) {
+  builder.startObject(1);
+}
+
+static addIds(builder:flatbuffers.Builder, idsOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(0, idsOffset, 0);
+}
+
+static createIdsVector(builder:flatbuffers.Builder, data:number[]|Uint32Array):flatbuffers.Offset;
+/**
+ * @deprecated This Uint8Array overload will be removed in the future.
+ */
+static createIdsVector(builder:flatbuffers.Builder, data:number[]|Uint8Array):flatbuffers.Offset;
+static createIdsVector(builder:flatbuffers.Builder, data:number[]|Uint32Array|Uint8Array):flatbuffers.Offset {
+  builder.startVector(4, data.length, 4);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addInt32(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startIdsVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(4, numElems, 4);
+}
+
+static endUnsubscribe(builder:flatbuffers.Builder):flatbuffers.Offset {
+  const offset = builder.endObject();
+  return offset;
+}
+
+static createUnsubscribe(builder:flatbuffers.Builder, idsOffset:flatbuffers.Offset):flatbuffers.Offset {
+  Unsubscribe.startUnsubscribe(builder);
+  Unsubscribe.addIds(builder, idsOffset);
+  return Unsubscribe.endUnsubscribe(builder);
+}
+}
+
+/**
+ * Server to client, ahead of the frames of a new or changed stream. With
+ * `recovered` the Deltas after `seq` that the client missed follow, in
+ * order; without it a fresh Snapshot follows (continuity lost).
+ */
+export class Subscribed {
+  bb: flatbuffers.ByteBuffer|null = null;
+  bb_pos = 0;
+  __init(i:number, bb:flatbuffers.ByteBuffer):Subscribed {
+  this.bb_pos = i;
+  this.bb = bb;
+  return this;
+}
+
+static getRootAsSubscribed(bb:flatbuffers.ByteBuffer, obj?:Subscribed):Subscribed {
+  return (obj || new Subscribed()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+static getSizePrefixedRootAsSubscribed(bb:flatbuffers.ByteBuffer, obj?:Subscribed):Subscribed {
+  bb.setPosition(bb.position() + flatbuffers.SIZE_PREFIX_LENGTH);
+  return (obj || new Subscribed()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+topic():string|null
+topic(optionalEncoding:flatbuffers.Encoding):string|Uint8Array|null
+topic(optionalEncoding?:any):string|Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
+}
+
+ids(index: number):number|null {
+  const offset = this.bb!.__offset(this.bb_pos, 6);
+  return offset ? this.bb!.readUint32(this.bb!.__vector(this.bb_pos + offset) + index * 4) : 0;
+}
+
+idsLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 6);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+idsArray():Uint32Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 6);
+  return offset ? new Uint32Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
+}
+
+epoch():number {
+  const offset = this.bb!.__offset(this.bb_pos, 8);
+  return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
+}
+
+seq():bigint {
+  const offset = this.bb!.__offset(this.bb_pos, 10);
+  return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
+}
+
+recovered():boolean {
+  const offset = this.bb!.__offset(this.bb_pos, 12);
+  return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
+}
+
+static startSubscribed(builder:flatbuffers.Builder) {
+  builder.startObject(5);
+}
+
+static addTopic(builder:flatbuffers.Builder, topicOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(0, topicOffset, 0);
+}
+
+static addIds(builder:flatbuffers.Builder, idsOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(1, idsOffset, 0);
+}
+
+static createIdsVector(builder:flatbuffers.Builder, data:number[]|Uint32Array):flatbuffers.Offset;
+/**
+ * @deprecated This Uint8Array overload will be removed in the future.
+ */
+static createIdsVector(builder:flatbuffers.Builder, data:number[]|Uint8Array):flatbuffers.Offset;
+static createIdsVector(builder:flatbuffers.Builder, data:number[]|Uint32Array|Uint8Array):flatbuffers.Offset {
+  builder.startVector(4, data.length, 4);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addInt32(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startIdsVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(4, numElems, 4);
+}
+
+static addEpoch(builder:flatbuffers.Builder, epoch:number) {
+  builder.addFieldInt32(2, epoch, 0);
+}
+
+static addSeq(builder:flatbuffers.Builder, seq:bigint) {
+  builder.addFieldInt64(3, seq, BigInt('0'));
+}
+
+static addRecovered(builder:flatbuffers.Builder, recovered:boolean) {
+  builder.addFieldInt8(4, +recovered, +false);
+}
+
+static endSubscribed(builder:flatbuffers.Builder):flatbuffers.Offset {
+  const offset = builder.endObject();
+  return offset;
+}
+
+static createSubscribed(builder:flatbuffers.Builder, topicOffset:flatbuffers.Offset, idsOffset:flatbuffers.Offset, epoch:number, seq:bigint, recovered:boolean):flatbuffers.Offset {
+  Subscribed.startSubscribed(builder);
+  Subscribed.addTopic(builder, topicOffset);
+  Subscribed.addIds(builder, idsOffset);
+  Subscribed.addEpoch(builder, epoch);
+  Subscribed.addSeq(builder, seq);
+  Subscribed.addRecovered(builder, recovered);
+  return Subscribed.endSubscribed(builder);
 }
 }
 

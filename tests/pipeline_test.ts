@@ -165,7 +165,7 @@ Deno.test("hostile clients are closed with documented codes and the server keeps
     const cases: [string, (ws: WebSocket) => void, number][] = [
       ["garbage bytes", (ws) => ws.send(new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9, 10])), 4000],
       ["a text message", (ws) => ws.send("hello"), 1003],
-      ["an oversized message", (ws) => ws.send(new Uint8Array(64 * 1024)), 1009],
+      ["an oversized message", (ws) => ws.send(new Uint8Array(128 * 1024)), 1009],
     ];
     for (const [what, send, code] of cases) {
       const bad = new FeedClient(url);

@@ -1,0 +1,63 @@
+import type { SubscriptionRequest } from "../protocol/client_messages.ts";
+import { DEFAULT_READING_LIMITS } from "../readings/limits.ts";
+import { checkGroup, checkSensorId } from "../readings/validate.ts";
+
+/** What a stream carries: everything, or sensors under group prefixes or named by id. */
+export type TopicSpec =
+  | { all: true }
+  | { all: false; groups: readonly string[]; sensors: ReadonlySet<string> };
+
+/** Checks one subscription's meaning; null when fine, else the reason. */
+export function checkSubscription(request: SubscriptionRequest): string | null {
+  const kinds = Number(request.all) + Number(request.group !== null) +
+    Number(request.sensors.length > 0);
+  if (kinds === 0) return `subscription ${request.id} names nothing: set all, group or sensors`;
+  if (kinds > 1) return `subscription ${request.id} mixes all, group and sensors: use one`;
+  if (request.group !== null) {
+    if (request.group === "") return `subscription ${request.id}: group is empty`;
+    const reason = checkGroup(request.group, DEFAULT_READING_LIMITS);
+    if (reason) return `subscription ${request.id}: ${reason}`;
+  }
+  for (const id of request.sensors) {
+    const reason = checkSensorId(id, DEFAULT_READING_LIMITS);
+    if (reason) return `subscription ${request.id}: ${reason}`;
+  }
+  return null;
+}
+
+/**
+ * The one stream for a set of (checked) subscriptions, with a canonical key:
+ * sets that select the same sensors by the same rules share a stream, so its
+ * frames are encoded once for all their sessions.
+ */
+export function topicFor(
+  subscriptions: Iterable<SubscriptionRequest>,
+): { key: string; spec: TopicSpec } {
+  const groups = new Set<string>();
+  const sensors = new Set<string>();
+  for (const s of subscriptions) {
+    if (s.all) return { key: "*", spec: { all: true } };
+    if (s.group !== null) groups.add(s.group);
+    for (const id of s.sensors) sensors.add(id);
+  }
+  // A prefix covered by a shorter one adds nothing.
+  const kept = [...groups].filter((g) =>
+    ![...groups].some((other) => other !== g && covers(other, g))
+  ).sort();
+  const ids = [...sensors].sort();
+  return {
+    key: `groups=${kept.join(",")};sensors=${ids.join(",")}`,
+    spec: { all: false, groups: kept, sensors: new Set(ids) },
+  };
+}
+
+/** Whether group prefix `prefix` covers group path `group`. */
+export function covers(prefix: string, group: string): boolean {
+  return group === prefix || group.startsWith(prefix + "/");
+}
+
+export function matches(spec: TopicSpec, id: string, group: string): boolean {
+  if (spec.all) return true;
+  if (spec.sensors.has(id)) return true;
+  return spec.groups.some((prefix) => covers(prefix, group));
+}

@@ -1,0 +1,169 @@
+import { allocateStates } from "./shard.ts";
+import type { FeedView, TickChanges } from "./feed_view.ts";
+import type { Session } from "./session.ts";
+import { matches } from "./topic.ts";
+import type { TopicSpec } from "./topic.ts";
+import { encodeDelta, encodeSnapshot } from "../protocol/frames.ts";
+import type { MetricStates, SensorEntry } from "../protocol/frames.ts";
+
+export interface RingLimits {
+  /** Frames older than this are dropped. Default 30 000 ms. */
+  ringMs: number;
+  /** Most bytes of frames kept. Default 32 MiB. */
+  ringBytes: number;
+}
+
+interface RingFrame {
+  seq: number;
+  bytes: Uint8Array;
+  at: number;
+}
+
+/**
+ * One topic's stream: its own epoch and sequence numbers, the sensors it
+ * carries, the sessions that receive it, and a bounded ring of its recent
+ * frames for clients that reconnect. Owned by the hub.
+ */
+export class TopicStream {
+  readonly key: string;
+  readonly spec: TopicSpec;
+  /** Random per stream, so a stream that was dropped and made again never matches an old resume point. */
+  readonly epoch: number;
+  seq = 0;
+  readonly sessions = new Set<Session>();
+  /** When the last session left (or 0 while it has sessions). */
+  idleSince = 0;
+  #member = new Uint8Array(1024);
+  readonly #ring: RingFrame[] = [];
+  #ringBytes = 0;
+  readonly #limits: RingLimits;
+  #snapshot: { seq: number; bytes: Uint8Array } | null = null;
+
+  constructor(key: string, spec: TopicSpec, view: FeedView, limits: RingLimits) {
+    this.key = key;
+    this.spec = spec;
+    this.epoch = crypto.getRandomValues(new Uint32Array(1))[0];
+    this.#limits = limits;
+    for (const sensor of view.sensors()) {
+      this.#setMember(sensor.index, matches(spec, sensor.id, sensor.group));
+    }
+  }
+
+  /** Frames in the ring, oldest first (for tests and metrics). */
+  get ringLength(): number {
+    return this.#ring.length;
+  }
+
+  /**
+   * Applies one tick's changes: the sensors that entered or changed within the
+   * topic, those that left it, and the updates of its sensors. Returns the
+   * encoded delta (kept in the ring), or null when nothing of it changed.
+   */
+  advance(tick: TickChanges, now: number): Uint8Array | null {
+    const sensors: SensorEntry[] = [];
+    const removed: number[] = [];
+    for (const sensor of tick.sensors) {
+      const was = this.#isMember(sensor.index);
+      const is = matches(this.spec, sensor.id, sensor.group);
+      this.#setMember(sensor.index, is);
+      if (is) sensors.push(sensor);
+      else if (was) removed.push(sensor.index);
+    }
+    const updates = this.spec.all ? tick.updates : this.#filter(tick.updates);
+    if (
+      updates.length === 0 && sensors.length === 0 && removed.length === 0 &&
+      tick.metrics.length === 0
+    ) {
+      this.#expire(now);
+      return null;
+    }
+    this.seq++;
+    const bytes = encodeDelta({
+      epoch: this.epoch,
+      seq: this.seq,
+      serverTimeMs: now,
+      sensors,
+      metrics: tick.metrics,
+      updates,
+      removed,
+    });
+    this.#ring.push({ seq: this.seq, bytes, at: now });
+    this.#ringBytes += bytes.byteLength;
+    this.#expire(now);
+    return bytes;
+  }
+
+  /**
+   * The frames after `seq`, in order, if the ring still holds all of them;
+   * null when any is gone (the client then needs a snapshot).
+   */
+  replay(seq: number): Uint8Array[] | null {
+    if (seq > this.seq || seq < 0) return null;
+    if (seq === this.seq) return [];
+    const first = this.#ring[0];
+    if (!first || first.seq > seq + 1) return null;
+    return this.#ring.filter((f) => f.seq > seq).map((f) => f.bytes);
+  }
+
+  /** The topic's full state at the current seq, encoded once per seq. */
+  snapshot(view: FeedView, now: number, catchUp = false): Uint8Array {
+    if (!catchUp && this.#snapshot?.seq === this.seq) return this.#snapshot.bytes;
+    const state = view.snapshot();
+    const sensors = this.spec.all
+      ? state.sensors
+      : state.sensors.filter((s) => this.#isMember(s.index));
+    const values = this.spec.all ? state.values : this.#filter(state.values);
+    const bytes = encodeSnapshot({
+      epoch: this.epoch,
+      seq: this.seq,
+      serverTimeMs: now,
+      sensors,
+      metrics: state.metrics,
+      values,
+      catchUp,
+    });
+    if (!catchUp) this.#snapshot = { seq: this.seq, bytes };
+    return bytes;
+  }
+
+  #filter(from: MetricStates): MetricStates {
+    let n = 0;
+    for (let i = 0; i < from.length; i++) if (this.#isMember(from.sensor[i])) n++;
+    const out = allocateStates(n);
+    let at = 0;
+    for (let i = 0; i < from.length; i++) {
+      if (!this.#isMember(from.sensor[i])) continue;
+      out.sensor[at] = from.sensor[i];
+      out.metric[at] = from.metric[i];
+      out.last[at] = from.last[i];
+      out.avg[at] = from.avg[i];
+      out.min[at] = from.min[i];
+      out.max[at] = from.max[i];
+      out.timeMs[at] = from.timeMs[i];
+      at++;
+    }
+    return out;
+  }
+
+  #isMember(index: number): boolean {
+    return index < this.#member.length && this.#member[index] === 1;
+  }
+
+  #setMember(index: number, member: boolean): void {
+    if (index >= this.#member.length) {
+      const grown = new Uint8Array(Math.max(index + 1, this.#member.length * 2));
+      grown.set(this.#member);
+      this.#member = grown;
+    }
+    this.#member[index] = member ? 1 : 0;
+  }
+
+  #expire(now: number): void {
+    while (
+      this.#ring.length > 0 &&
+      (now - this.#ring[0].at > this.#limits.ringMs || this.#ringBytes > this.#limits.ringBytes)
+    ) {
+      this.#ringBytes -= this.#ring.shift()!.bytes.byteLength;
+    }
+  }
+}
