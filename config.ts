@@ -17,6 +17,9 @@ export interface Config {
   maxBufferedBytes: number;
   /** How long a client may stay over `maxBufferedBytes` before it is closed (4008). */
   slowCloseMs: number;
+  /** How far back each topic's recovery ring reaches, in time and bytes. */
+  ringMs: number;
+  ringBytes: number;
   /** Directory of the built dashboard. */
   webRoot: string;
   logLevel: "debug" | "info" | "warn" | "error";
@@ -34,6 +37,8 @@ export const DEFAULT_CONFIG: Readonly<Config> = Object.freeze({
   checkpointEveryMs: 30_000,
   maxBufferedBytes: 1 << 20,
   slowCloseMs: 10_000,
+  ringMs: 30_000,
+  ringBytes: 32 << 20,
   webRoot: new URL("./web/build/", import.meta.url).pathname,
   logLevel: "info",
 });
@@ -50,6 +55,8 @@ export const USAGE = `Usage: deno task start [options]
   --checkpoint <ms>   least time between state checkpoints (default 30000)
   --max-buffered <b>  unsent bytes per client before its deltas are skipped (default 1048576)
   --slow-close <ms>   time over that cap before a client is closed with 4008 (default 10000)
+  --ring-ms <ms>      how far back a reconnecting client can resume (default 30000)
+  --ring-bytes <b>    frames kept per topic for resuming, at most (default 33554432)
   --web <dir>         built dashboard to serve (default web/build)
   --log-level <l>     debug, info, warn or error (default info); logs are JSON lines on stderr`;
 
@@ -70,6 +77,8 @@ export function parseConfig(args: string[]): Config {
       checkpoint: { type: "string" },
       "max-buffered": { type: "string" },
       "slow-close": { type: "string" },
+      "ring-ms": { type: "string" },
+      "ring-bytes": { type: "string" },
       web: { type: "string" },
       "log-level": { type: "string" },
     },
@@ -107,6 +116,8 @@ export function parseConfig(args: string[]): Config {
       1 << 30,
     ),
     slowCloseMs: int("slow-close", values["slow-close"], d.slowCloseMs, 100, 600_000),
+    ringMs: int("ring-ms", values["ring-ms"], d.ringMs, 0, 3_600_000),
+    ringBytes: int("ring-bytes", values["ring-bytes"], d.ringBytes, 0, 1 << 30),
     webRoot: values.web ?? d.webRoot,
     logLevel: level(values["log-level"] ?? d.logLevel),
   };

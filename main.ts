@@ -100,7 +100,11 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
   });
   const hub = new Actor<HubMessage>(
     "hub",
-    () => new HubBehavior(shards, { observer: metrics.hubObserver }, hubStats),
+    () =>
+      new HubBehavior(shards, {
+        observer: metrics.hubObserver,
+        ring: { ringMs: config.ringMs, ringBytes: config.ringBytes },
+      }, hubStats),
     { capacity: 1024 },
   );
   source.start();

@@ -9,8 +9,17 @@ import {
   MetricUpdate,
   Ping,
   Snapshot,
+  Subscribed,
 } from "../protocol/schema_generated.ts";
-import { encodePong } from "../protocol/frames.ts";
+import { encodePong, encodeSubscribe, encodeUnsubscribe } from "../protocol/frames.ts";
+
+export interface SubscribedEvent {
+  topic: string;
+  ids: number[];
+  epoch: number;
+  seq: number;
+  recovered: boolean;
+}
 
 export interface MetricState {
   last: number;
@@ -37,9 +46,16 @@ export class FeedClient {
   values = new Map<string, MetricState>();
   #byIndex = new Map<string, MetricState>();
   frameBytes = 0;
+  subscribed: SubscribedEvent[] = [];
+  /** Per delta, how many sensor-metric pairs appeared more than once in it. */
+  duplicateUpdates = 0;
 
-  constructor(url: URL | string) {
-    const ws = new URL("/ws", url);
+  constructor(url: URL | string, options: { explicit?: boolean; resumeFrom?: FeedClient } = {}) {
+    const ws = new URL(
+      options.explicit || options.resumeFrom ? "/ws?subscribe=explicit" : "/ws",
+      url,
+    );
+    if (options.resumeFrom) this.#adopt(options.resumeFrom);
     ws.protocol = ws.protocol === "https:" ? "wss:" : "ws:";
     this.socket = new WebSocket(ws);
     this.socket.binaryType = "arraybuffer";
@@ -49,6 +65,28 @@ export class FeedClient {
     });
     this.closed = new Promise((resolve) => this.socket.addEventListener("close", resolve));
     this.socket.onmessage = (event) => this.#onFrame(new Uint8Array(event.data as ArrayBuffer));
+  }
+
+  subscribe(
+    subscriptions: { id: number; all?: boolean; group?: string; sensors?: string[] }[],
+    resume = false,
+  ): void {
+    this.socket.send(
+      encodeSubscribe(subscriptions, resume ? { epoch: this.epoch, seq: this.seq } : null),
+    );
+  }
+
+  unsubscribe(ids: number[]): void {
+    this.socket.send(encodeUnsubscribe(ids));
+  }
+
+  /** Carries over what an earlier connection had applied, to resume from it. */
+  #adopt(previous: FeedClient): void {
+    this.epoch = previous.epoch;
+    this.seq = previous.seq;
+    this.sensors = new Map(previous.sensors);
+    this.metrics = new Map(previous.metrics);
+    this.values = new Map(previous.values);
   }
 
   close(): Promise<CloseEvent> {
@@ -84,7 +122,39 @@ export class FeedClient {
         this.seq = Number(d.seq());
         this.deltas++;
         this.#dictionaries(d);
-        for (let i = 0; i < d.updatesLength(); i++) this.#update(d.updates(i)!);
+        const seen = new Set<string>();
+        for (let i = 0; i < d.updatesLength(); i++) {
+          const u = d.updates(i)!;
+          const key = `${u.sensor()}/${u.metric()}`;
+          if (seen.has(key)) this.duplicateUpdates++;
+          seen.add(key);
+          this.#update(u);
+        }
+        for (let i = 0; i < d.removedLength(); i++) {
+          const sensor = this.sensors.get(d.removed(i)!);
+          if (!sensor) continue;
+          for (const key of [...this.values.keys()]) {
+            if (key.startsWith(sensor.id + "/")) this.values.delete(key);
+          }
+          this.sensors.delete(d.removed(i)!);
+        }
+        break;
+      }
+      case Body.Subscribed: {
+        const s = envelope.body(new Subscribed()) as Subscribed;
+        const event = {
+          topic: s.topic() ?? "",
+          ids: Array.from(s.idsArray() ?? []),
+          epoch: s.epoch(),
+          seq: Number(s.seq()),
+          recovered: s.recovered(),
+        };
+        this.subscribed.push(event);
+        if (event.recovered) {
+          // The replayed deltas continue from here.
+          this.epoch = event.epoch;
+          this.seq = event.seq;
+        }
         break;
       }
       case Body.Ping: {
