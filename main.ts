@@ -3,6 +3,7 @@ import { parseConfig, USAGE } from "./config.ts";
 import type { Config } from "./config.ts";
 import {
   Actor,
+  ask,
   HubBehavior,
   HubStats,
   LogSource,
@@ -121,6 +122,11 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
       policy: { maxBufferedBytes: config.maxBufferedBytes, slowCloseMs: config.slowCloseMs },
     }),
     files: staticFiles(config.webRoot),
+    groups: () =>
+      ask<HubMessage, { group: string; sensors: number }[]>(
+        hub,
+        (reply) => ({ type: "groups", reply }),
+      ),
     metrics: async () =>
       new Response(await metrics.render(), { headers: { "content-type": metrics.contentType } }),
     ready: () => {

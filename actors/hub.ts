@@ -125,6 +125,19 @@ export class HubBehavior implements Behavior<HubMessage> {
         this.#move(message.session, this.#topic(subscriptions.values()), null);
         break;
       }
+      case "groups": {
+        const counts = new Map<string, number>();
+        for (const sensor of this.#view.sensors()) {
+          counts.set(sensor.group, (counts.get(sensor.group) ?? 0) + 1);
+        }
+        message.reply(
+          [...counts].sort(([a], [b]) => (a < b ? -1 : 1)).map(([group, sensors]) => ({
+            group,
+            sensors,
+          })),
+        );
+        break;
+      }
       case "leave":
         this.#forget(message.session);
         break;
@@ -142,10 +155,10 @@ export class HubBehavior implements Behavior<HubMessage> {
     this.stats.sessions = this.#sessions.size;
   }
 
-  #subscribe({ session, subscriptions, resume }: HubSubscribe): void {
+  #subscribe({ session, subscriptions, resume, replace }: HubSubscribe): void {
     const state = this.#sessions.get(session);
     if (!state) return;
-    const accepted = new Map(state.subscriptions ?? []);
+    const accepted = new Map(replace ? [] : state.subscriptions ?? []);
     for (const request of subscriptions) {
       const reason = checkSubscription(request);
       if (reason) {

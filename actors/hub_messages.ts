@@ -22,6 +22,14 @@ export interface HubSubscribe {
   session: Session;
   subscriptions: SubscriptionRequest[];
   resume: { epoch: number; seq: number } | null;
+  /** Replace the session's subscriptions instead of adding to them. */
+  replace?: boolean;
+}
+
+/** Asks for every group path with its number of sensors (for pickers). */
+export interface HubGroups {
+  type: "groups";
+  reply: (groups: { group: string; sensors: number }[]) => void;
 }
 
 export interface HubUnsubscribe {
@@ -41,4 +49,11 @@ export interface HubShutdown {
   code: number;
 }
 
-export type HubMessage = HubTick | HubJoin | HubSubscribe | HubUnsubscribe | HubLeave | HubShutdown;
+export type HubMessage =
+  | HubTick
+  | HubJoin
+  | HubSubscribe
+  | HubUnsubscribe
+  | HubGroups
+  | HubLeave
+  | HubShutdown;

@@ -59,6 +59,7 @@ Deno.test("Subscribe and Unsubscribe decode to what was encoded", () => {
       sub(3, { all: true }),
     ],
     resume: { epoch: 77, seq: 12345 },
+    replace: false,
   });
   assertEquals(decodeClientMessage(encodeSubscribe([{ id: 1, all: true }])).type, "subscribe");
   assertEquals(decodeClientMessage(encodeUnsubscribe([4, 5])), {

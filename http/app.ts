@@ -1,4 +1,4 @@
-import { jsonResponse, problem } from "./errors.ts";
+import { errorResponse, jsonResponse, problem } from "./errors.ts";
 
 export type Handler = (request: Request) => Response | Promise<Response>;
 
@@ -6,6 +6,8 @@ export interface Routes {
   ingest: Handler;
   feed: Handler;
   health: () => unknown;
+  /** Every group path with its number of sensors. */
+  groups: () => Promise<unknown>;
   /** Prometheus text format. */
   metrics: () => Promise<Response>;
   /** Readiness: 200 when ready, else 503 with the reasons. */
@@ -23,6 +25,11 @@ export function createApp(routes: Routes): Handler {
         : problem(405, "POST a batch of readings to /api/ingest", { allow: "POST" });
     }
     if (pathname === "/ws") return routes.feed(request);
+    if (pathname === "/api/groups") {
+      return request.method === "GET"
+        ? routes.groups().then((groups) => jsonResponse({ groups }), errorResponse)
+        : problem(405, "GET /api/groups", { allow: "GET" });
+    }
     if (pathname === "/healthz") return jsonResponse(routes.health());
     if (pathname === "/readyz") {
       const readiness = routes.ready();

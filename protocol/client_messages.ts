@@ -17,6 +17,8 @@ export type ClientMessage =
     type: "subscribe";
     subscriptions: SubscriptionRequest[];
     resume: { epoch: number; seq: number } | null;
+    /** Replace the session's subscriptions instead of adding to them. */
+    replace: boolean;
   }
   | { type: "unsubscribe"; ids: number[] };
 
@@ -60,6 +62,7 @@ export function decodeClientMessage(input: Uint8Array): ClientMessage {
         v.field(pos, 1, 1);
         v.field(pos, 2, 4);
         v.field(pos, 3, 8);
+        v.field(pos, 4, 1);
       });
       if (found === 0) throw new TypeError("Invalid message: Subscribe without a body");
       const message = envelope().body(new Subscribe()) as Subscribe;
@@ -77,6 +80,7 @@ export function decodeClientMessage(input: Uint8Array): ClientMessage {
         resume: message.resume()
           ? { epoch: message.resumeEpoch(), seq: Number(message.resumeSeq()) }
           : null,
+        replace: message.replace(),
       };
     }
     case Body.Unsubscribe: {

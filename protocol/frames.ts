@@ -190,6 +190,7 @@ export function encodeSubscribe(
     sensors?: readonly string[];
   }[],
   resume: { epoch: number; seq: number } | null = null,
+  replace = false,
 ): Uint8Array<ArrayBuffer> {
   builder.clear();
   const offsets = subscriptions.map((s) => {
@@ -211,6 +212,7 @@ export function encodeSubscribe(
     resume !== null,
     resume?.epoch ?? 0,
     BigInt(resume?.seq ?? 0),
+    replace,
   );
   return finish(Body.Subscribe, body);
 }

@@ -1235,8 +1235,16 @@ resumeSeq():bigint {
   return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
 }
 
+/**
+ * Replace the session's subscriptions with these instead of adding them.
+ */
+replace():boolean {
+  const offset = this.bb!.__offset(this.bb_pos, 12);
+  return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
+}
+
 static startSubscribe(builder:flatbuffers.Builder) {
-  builder.startObject(4);
+  builder.startObject(5);
 }
 
 static addSubscriptions(builder:flatbuffers.Builder, subscriptionsOffset:flatbuffers.Offset) {
@@ -1267,17 +1275,22 @@ static addResumeSeq(builder:flatbuffers.Builder, resumeSeq:bigint) {
   builder.addFieldInt64(3, resumeSeq, BigInt('0'));
 }
 
+static addReplace(builder:flatbuffers.Builder, replace:boolean) {
+  builder.addFieldInt8(4, +replace, +false);
+}
+
 static endSubscribe(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createSubscribe(builder:flatbuffers.Builder, subscriptionsOffset:flatbuffers.Offset, resume:boolean, resumeEpoch:number, resumeSeq:bigint):flatbuffers.Offset {
+static createSubscribe(builder:flatbuffers.Builder, subscriptionsOffset:flatbuffers.Offset, resume:boolean, resumeEpoch:number, resumeSeq:bigint, replace:boolean):flatbuffers.Offset {
   Subscribe.startSubscribe(builder);
   Subscribe.addSubscriptions(builder, subscriptionsOffset);
   Subscribe.addResume(builder, resume);
   Subscribe.addResumeEpoch(builder, resumeEpoch);
   Subscribe.addResumeSeq(builder, resumeSeq);
+  Subscribe.addReplace(builder, replace);
   return Subscribe.endSubscribe(builder);
 }
 }

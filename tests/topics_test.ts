@@ -107,6 +107,22 @@ Deno.test("subscriptions select by group prefix, id list or everything; overlaps
       "s2 and s39 are gone",
     );
 
+    // A replacing Subscribe swaps the whole set in one step.
+    overlapping.socket.send(
+      (await import("../protocol/frames.ts")).encodeSubscribe(
+        [{ id: 5, group: "plant-b" }],
+        null,
+        true,
+      ),
+    );
+    await eventually(() => overlapping.snapshots === 3, 5_000, "snapshot after replace");
+    assert(sameState(overlapping.state(), only(all, idsIn("plant-b"))), "only plant-b now");
+    assertEquals(overlapping.subscribed.at(-1)!.ids, [5]);
+
+    // The group catalogue lists every group with its sensor count.
+    const { groups } = await (await fetch(new URL("/api/groups", server.url))).json();
+    assertEquals(groups, GROUPS.slice().sort().map((group) => ({ group, sensors: 10 })));
+
     // Bad subscriptions get an Error with a reason; the connection stays and keeps its stream.
     byGroup.subscribe([{ id: 9, group: "not a group!" }, { id: 10 }, {
       id: 11,
