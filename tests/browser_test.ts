@@ -73,6 +73,20 @@ Deno.test({
     await page.getByText("sensor_4999", { exact: true }).waitFor({ timeout: 5_000 });
     assert((await page.getByTestId("sensor-row").count()) < 100);
     await page.screenshot({ path: `${root}tests/artifacts/dashboard-bottom.png` });
+
+    // Picking a group subscribes to it; the URL remembers it across a reload.
+    await page.locator("[data-testid=group-picker] [data-group=plant-b]").click();
+    await page.getByTestId("sensor-count").filter({ hasText: /^1,250$/ }).waitFor({
+      timeout: 10_000,
+    });
+    assert(new URL(page.url()).searchParams.get("group") === "plant-b", page.url());
+    const groups = await page.locator("[data-testid=sensor-row] .group").allTextContents();
+    assert(groups.length > 10 && groups.every((g) => g.startsWith("plant-b/")), groups.join(","));
+    await page.reload();
+    await page.getByTestId("sensor-count").filter({ hasText: /^1,250$/ }).waitFor({
+      timeout: 10_000,
+    });
+    await page.screenshot({ path: `${root}tests/artifacts/dashboard-plant-b.png` });
     assertEquals(errors, []);
   } finally {
     await browser.close();

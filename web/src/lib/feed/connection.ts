@@ -2,10 +2,14 @@
 // pings, reconnects with backoff, and tells listeners at most once per
 // animation frame that something changed. No framework code here.
 import { reconnectDelay } from "./backoff.ts";
-import { decodeFrame, encodePong } from "./frames.ts";
+import { decodeFrame, encodePong, encodeSubscribe } from "./frames.ts";
+import type { SubscriptionSpec } from "./frames.ts";
 import { SensorStore } from "./sensor_store.ts";
 
 export type ConnectionState = "connecting" | "live" | "reconnecting" | "offline";
+
+/** Transient news about the stream, shown for a few seconds. */
+export type FeedNotice = "" | "resumed" | "resynced" | "slow — catching up";
 
 export interface FeedConnectionOptions {
   /** Failed attempts in a row after which the state reads "offline" (it keeps retrying). */
@@ -14,6 +18,8 @@ export interface FeedConnectionOptions {
   schedule?: (callback: () => void) => void;
   now?: () => number;
   WebSocket?: typeof WebSocket;
+  /** What to receive. Default: everything. */
+  subscriptions?: SubscriptionSpec[];
 }
 
 export class FeedConnection {
@@ -25,6 +31,10 @@ export class FeedConnection {
   bytesReceived = 0;
   reconnects = 0;
   lastError = "";
+  notice: FeedNotice = "";
+  noticeAt = 0;
+  /** Topic key the server reported for the current subscriptions. */
+  topic = "";
   readonly #url: string;
   readonly #offlineAfter: number;
   readonly #schedule: (callback: () => void) => void;
@@ -38,6 +48,10 @@ export class FeedConnection {
   #scheduled = false;
   #stopped = true;
   #countedUpdates = 0;
+  #subscriptions: SubscriptionSpec[];
+  /** True while the store holds a stream position for the current subscriptions. */
+  #resumable = false;
+  #resuming = false;
 
   constructor(url: string, options: FeedConnectionOptions = {}) {
     this.#url = url;
@@ -45,6 +59,18 @@ export class FeedConnection {
     this.#schedule = options.schedule ?? ((cb) => requestAnimationFrame(() => cb()));
     this.#now = options.now ?? Date.now;
     this.#WebSocket = options.WebSocket ?? WebSocket;
+    this.#subscriptions = options.subscriptions ?? [{ id: 1, all: true }];
+  }
+
+  get subscriptions(): readonly SubscriptionSpec[] {
+    return this.#subscriptions;
+  }
+
+  /** Switches what the feed receives; the server answers with a fresh snapshot. */
+  setSubscriptions(subscriptions: SubscriptionSpec[]): void {
+    this.#subscriptions = subscriptions;
+    this.#resumable = false;
+    if (this.#socket?.readyState === 1) this.#socket.send(encodeSubscribe(subscriptions, null));
   }
 
   /** Calls `listener` (at most once per animation frame) after changes. */
@@ -73,9 +99,15 @@ export class FeedConnection {
   }
 
   #connect(): void {
-    const socket = new this.#WebSocket(this.#url);
+    const socket = new this.#WebSocket(this.#url + "?subscribe=explicit");
     socket.binaryType = "arraybuffer";
     this.#socket = socket;
+    socket.onopen = () => {
+      // Resume from the last applied frame if the store has one for these subscriptions.
+      const resume = this.#resumable ? { epoch: this.store.epoch, seq: this.store.seq } : null;
+      this.#resuming = resume !== null;
+      socket.send(encodeSubscribe(this.#subscriptions, resume));
+    };
     socket.onmessage = (event) => this.#onFrame(socket, event.data);
     socket.onclose = (event) => this.#onClose(socket, event);
     socket.onerror = () => {
@@ -103,19 +135,33 @@ export class FeedConnection {
         this.lastError = event.message;
         this.#changed();
         return;
+      case "subscribed":
+        this.topic = event.topic;
+        if (this.store.apply(event, this.#now()) === "gap") {
+          this.lastError = "resume point not accepted: resyncing";
+          this.#resumable = false;
+          socket.close(1000, "resync");
+          return;
+        }
+        if (this.#resuming) this.#notify(event.recovered ? "resumed" : "resynced");
+        this.#resuming = false;
+        if (event.recovered) this.#live();
+        this.#changed();
+        return;
       case "snapshot":
       case "delta":
         if (this.store.apply(event, this.#now()) === "gap") {
           // Continuity lost: a fresh connection brings a fresh snapshot.
           this.lastError = "missed frames: resyncing";
+          this.#resumable = false;
           this.#attempt = 0;
           socket.close(1000, "resync");
           return;
         }
+        this.#resumable = true;
         if (event.type === "snapshot") {
-          this.state = "live";
-          this.#attempt = 0;
-          this.lastError = "";
+          if (event.catchUp) this.#notify("slow — catching up");
+          this.#live();
         }
         this.#changed();
         return;
@@ -136,6 +182,17 @@ export class FeedConnection {
     const delay = reconnectDelay(this.#attempt++);
     this.#retry = setTimeout(() => this.#connect(), delay);
     this.#changed();
+  }
+
+  #live(): void {
+    this.state = "live";
+    this.#attempt = 0;
+    this.lastError = "";
+  }
+
+  #notify(notice: FeedNotice): void {
+    this.notice = notice;
+    this.noticeAt = this.#now();
   }
 
   #changed(): void {

@@ -9,6 +9,9 @@ import {
   Ping,
   Pong,
   Snapshot,
+  Subscribe,
+  Subscribed,
+  Subscription,
 } from "../../../../protocol/schema_generated.ts";
 
 /** Metric states by column, as they arrive. */
@@ -43,6 +46,8 @@ export type FeedEvent =
     sensors: SensorInfo[];
     metrics: MetricInfo[];
     updates: Updates;
+    /** Sent because this client fell behind and skipped deltas. */
+    catchUp: boolean;
   }
   | {
     type: "delta";
@@ -53,6 +58,14 @@ export type FeedEvent =
     metrics: MetricInfo[];
     updates: Updates;
     removed: number[];
+  }
+  | {
+    type: "subscribed";
+    topic: string;
+    ids: number[];
+    epoch: number;
+    seq: number;
+    recovered: boolean;
   }
   | { type: "ping"; nonce: number; serverTimeMs: number }
   | { type: "error"; code: number; message: string }
@@ -115,6 +128,18 @@ export function decodeFrame(bytes: Uint8Array): FeedEvent {
         serverTimeMs: s.serverTimeMs(),
         ...dictionaries(s),
         updates: readUpdates(s.valuesLength(), (i, into) => s.values(i, into)),
+        catchUp: s.catchUp(),
+      };
+    }
+    case Body.Subscribed: {
+      const s = envelope.body(new Subscribed()) as Subscribed;
+      return {
+        type: "subscribed",
+        topic: s.topic() ?? "",
+        ids: Array.from(s.idsArray() ?? []),
+        epoch: s.epoch(),
+        seq: Number(s.seq()),
+        recovered: s.recovered(),
       };
     }
     case Body.Delta: {
@@ -142,6 +167,45 @@ export function decodeFrame(bytes: Uint8Array): FeedEvent {
     default:
       return { type: "unknown", bodyType: type };
   }
+}
+
+/** A subscription as the dashboard asks for it. */
+export interface SubscriptionSpec {
+  id: number;
+  all?: boolean;
+  group?: string;
+  sensors?: string[];
+}
+
+/** Replaces the session's subscriptions, resuming from `resume` when given. */
+export function encodeSubscribe(
+  subscriptions: readonly SubscriptionSpec[],
+  resume: { epoch: number; seq: number } | null,
+): Uint8Array<ArrayBuffer> {
+  const builder = new flatbuffers.Builder(256);
+  const offsets = subscriptions.map((s) => {
+    const group = s.group === undefined ? 0 : builder.createString(s.group);
+    const sensors = s.sensors === undefined
+      ? 0
+      : Subscription.createSensorsVector(builder, s.sensors.map((id) => builder.createString(id)));
+    Subscription.startSubscription(builder);
+    Subscription.addId(builder, s.id);
+    Subscription.addAll(builder, s.all ?? false);
+    if (group) Subscription.addGroup(builder, group);
+    if (sensors) Subscription.addSensors(builder, sensors);
+    return Subscription.endSubscription(builder);
+  });
+  const list = Subscribe.createSubscriptionsVector(builder, offsets);
+  const body = Subscribe.createSubscribe(
+    builder,
+    list,
+    resume !== null,
+    resume?.epoch ?? 0,
+    BigInt(resume?.seq ?? 0),
+    true,
+  );
+  builder.finish(Envelope.createEnvelope(builder, Body.Subscribe, body));
+  return builder.asUint8Array().slice() as Uint8Array<ArrayBuffer>;
 }
 
 /** The Pong that answers a Ping. */

@@ -50,6 +50,12 @@ export class SensorStore {
       this.#sortIfStale();
       return "applied";
     }
+    if (event.type === "subscribed") {
+      // Recovered: the missed deltas follow and continue from here.
+      if (event.recovered && event.epoch === this.epoch && event.seq === this.seq) return "applied";
+      if (event.recovered) return "gap";
+      return "applied";
+    }
     if (event.type !== "delta") return "applied";
     if (event.epoch !== this.epoch || event.seq !== this.seq + 1) return "gap";
     this.seq = event.seq;

@@ -1,5 +1,6 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { decodeFrame } from "./frames.ts";
+import type { FeedEvent } from "./frames.ts";
 import { SensorStore } from "./sensor_store.ts";
 import { encodeDelta, encodeSnapshot } from "../../../../protocol/frames.ts";
 import type { MetricStates } from "../../../../protocol/frames.ts";
@@ -100,4 +101,23 @@ Deno.test("store drops removed sensors and a new snapshot replaces everything", 
   assertEquals(store.seq, 40);
   assertEquals(store.sensorCount, 2);
   assertEquals(store.ids[2], undefined);
+});
+
+Deno.test("store accepts a recovered subscription only at its own position", () => {
+  const store = new SensorStore();
+  store.apply(snapshot(), 0);
+  const subscribed = (epoch: number, seq: number, recovered: boolean): FeedEvent => ({
+    type: "subscribed",
+    topic: "*",
+    ids: [1],
+    epoch,
+    seq,
+    recovered,
+  });
+  assertEquals(store.apply(subscribed(9, 5, true), 1), "applied");
+  assertEquals(store.apply(subscribed(9, 4, true), 1), "gap");
+  assertEquals(store.apply(subscribed(8, 5, true), 1), "gap");
+  assertEquals(store.apply(subscribed(1, 0, false), 1), "applied", "a snapshot follows");
+  assertEquals(store.apply(delta(6, [[0, 0, 30]]), 2), "applied");
+  assertEquals(store.metrics[0]!.last[0], 30);
 });
