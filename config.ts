@@ -17,6 +17,9 @@ export interface Config {
   maxBufferedBytes: number;
   /** How long a client may stay over `maxBufferedBytes` before it is closed (4008). */
   slowCloseMs: number;
+  /** How often clients are pinged, and how long one may stay silent before it is dropped (4001). */
+  pingIntervalMs: number;
+  silenceLimitMs: number;
   /** How far back each topic's recovery ring reaches, in time and bytes. */
   ringMs: number;
   ringBytes: number;
@@ -39,6 +42,8 @@ export const DEFAULT_CONFIG: Readonly<Config> = Object.freeze({
   slowCloseMs: 10_000,
   ringMs: 30_000,
   ringBytes: 32 << 20,
+  pingIntervalMs: 15_000,
+  silenceLimitMs: 45_000,
   webRoot: new URL("./web/build/", import.meta.url).pathname,
   logLevel: "info",
 });
@@ -55,6 +60,8 @@ export const USAGE = `Usage: deno task start [options]
   --checkpoint <ms>   least time between state checkpoints (default 30000)
   --max-buffered <b>  unsent bytes per client before its deltas are skipped (default 1048576)
   --slow-close <ms>   time over that cap before a client is closed with 4008 (default 10000)
+  --ping <ms>         how often clients are pinged (default 15000)
+  --silence <ms>      silence before a client is dropped with 4001 (default 45000)
   --ring-ms <ms>      how far back a reconnecting client can resume (default 30000)
   --ring-bytes <b>    frames kept per topic for resuming, at most (default 33554432)
   --web <dir>         built dashboard to serve (default web/build)
@@ -78,6 +85,8 @@ export function parseConfig(args: string[]): Config {
       "max-buffered": { type: "string" },
       "slow-close": { type: "string" },
       "ring-ms": { type: "string" },
+      ping: { type: "string" },
+      silence: { type: "string" },
       "ring-bytes": { type: "string" },
       web: { type: "string" },
       "log-level": { type: "string" },
@@ -117,6 +126,8 @@ export function parseConfig(args: string[]): Config {
     ),
     slowCloseMs: int("slow-close", values["slow-close"], d.slowCloseMs, 100, 600_000),
     ringMs: int("ring-ms", values["ring-ms"], d.ringMs, 0, 3_600_000),
+    pingIntervalMs: int("ping", values.ping, d.pingIntervalMs, 10, 3_600_000),
+    silenceLimitMs: int("silence", values.silence, d.silenceLimitMs, 10, 3_600_000),
     ringBytes: int("ring-bytes", values["ring-bytes"], d.ringBytes, 0, 1 << 30),
     webRoot: values.web ?? d.webRoot,
     logLevel: level(values["log-level"] ?? d.logLevel),

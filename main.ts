@@ -105,6 +105,7 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
       new HubBehavior(shards, {
         observer: metrics.hubObserver,
         ring: { ringMs: config.ringMs, ringBytes: config.ringBytes },
+        pingIntervalMs: config.pingIntervalMs,
       }, hubStats),
     { capacity: 1024 },
   );
@@ -119,7 +120,11 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
       limits: DEFAULT_READING_LIMITS,
     }, ingestStats),
     feed: feedSocketHandler(hub, {
-      policy: { maxBufferedBytes: config.maxBufferedBytes, slowCloseMs: config.slowCloseMs },
+      policy: {
+        maxBufferedBytes: config.maxBufferedBytes,
+        slowCloseMs: config.slowCloseMs,
+        silenceLimitMs: config.silenceLimitMs,
+      },
     }),
     files: staticFiles(config.webRoot),
     groups: () =>

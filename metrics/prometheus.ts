@@ -11,6 +11,10 @@ export interface MetricSources {
     rejectedRequests: Record<string, number>;
   };
   hub: {
+    recovered: number;
+    resynced: number;
+    badSubscriptions: number;
+    topics: { key: string; sessions: number; ring: number }[];
     sessions: number;
     sensors: number;
     framesSent: number;
@@ -69,7 +73,8 @@ export class PrometheusMetrics {
         registers,
         collect() {
           for (const [key, value] of Object.entries(read())) {
-            if (value > (seen[key] ?? 0)) this.inc({ [label]: key }, value - (seen[key] ?? 0));
+            // inc(0) makes a labelled series visible before its first event.
+            this.inc({ [label]: key }, Math.max(0, value - (seen[key] ?? 0)));
             seen[key] = value;
           }
         },
@@ -189,6 +194,28 @@ export class PrometheusMetrics {
       "Clients closed with 4008 for staying over the cap.",
       () => sources.hub.slowCloses,
     );
+    mirroredBy(
+      "pulseboard_recoveries_total",
+      "Reconnects that resumed: with the missed frames (recovered) or a fresh snapshot (resynced).",
+      "result",
+      () => ({ recovered: sources.hub.recovered, resynced: sources.hub.resynced }),
+    );
+    mirrored(
+      "pulseboard_bad_subscriptions_total",
+      "Subscriptions refused as malformed.",
+      () => sources.hub.badSubscriptions,
+    );
+    new client.Gauge({
+      name: "pulseboard_topic_sessions",
+      help:
+        "Sessions per live topic (a topic is a canonical set of subscriptions; key cut to 80 characters).",
+      labelNames: ["topic"],
+      registers,
+      collect() {
+        this.reset();
+        for (const t of sources.hub.topics) this.set({ topic: t.key.slice(0, 80) }, t.sessions);
+      },
+    });
     mirrored(
       "pulseboard_shard_flush_timeouts_total",
       "Shard flushes that did not answer within a tick's limit.",

@@ -80,6 +80,8 @@ Deno.test({
     assert(sample(text, "pulseboard_frames_sent_total") >= 1);
     assert(sample(text, "pulseboard_hub_tick_seconds_count") >= 1);
     assert(sample(text, "pulseboard_freshness_seconds_count") >= 1);
+    assertEquals(sample(text, 'pulseboard_topic_sessions{topic="*"}'), 1);
+    assertEquals(sample(text, 'pulseboard_recoveries_total{result="recovered"}'), 0);
 
     const ready = await fetch(new URL("/readyz", server.url));
     assertEquals([ready.status, (await ready.json()).ready], [200, true]);

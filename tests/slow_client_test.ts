@@ -73,3 +73,27 @@ Deno.test("a client that stops reading is skipped, then closed as slow; others k
     await server.finished;
   }
 });
+
+Deno.test("a client that never answers pings is dropped with 4001; one that answers stays", async () => {
+  const server = await startPulseboard({
+    ...DEFAULT_CONFIG,
+    port: 0,
+    data: ":memory:",
+    tickMs: 20,
+    pingIntervalMs: 50,
+    silenceLimitMs: 300,
+  });
+  const silent = new WebSocket(new URL("/ws", server.url.href.replace("http", "ws")));
+  const answering = new FeedClient(server.url);
+  try {
+    const closed = new Promise<CloseEvent>((resolve) => (silent.onclose = resolve));
+    const event = await closed;
+    assertEquals(event.code, 4001);
+    assertEquals(answering.socket.readyState, WebSocket.OPEN);
+    assertEquals(server.hubStats.sessions, 1);
+  } finally {
+    await answering.close();
+    await server.shutdown();
+    await server.finished;
+  }
+});

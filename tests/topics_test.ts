@@ -252,3 +252,37 @@ Deno.test("a resume point older than the ring gets recovered = false and a snaps
     await second.close();
   });
 });
+
+Deno.test("across a server restart a resume point gets recovered = false and a snapshot of the same state", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "pulseboard-topics-" });
+  const data = `${dir}/store.kv`;
+  const posted: PlainReading[] = [];
+  let before: FeedClient | null = null;
+  try {
+    await withServer({ data }, async (server) => {
+      before = new FeedClient(server.url, { explicit: true });
+      await before.opened;
+      before.subscribe([{ id: 1, group: "plant-a" }]);
+      await post(server, readings(0));
+      posted.push(...readings(0));
+      await eventually(() => before!.deltas > 0, 5_000, "a delta");
+      await before.close();
+    });
+    await withServer({ data }, async (server) => {
+      const after = new FeedClient(server.url, { resumeFrom: before! });
+      await after.opened;
+      after.subscribe([{ id: 1, group: "plant-a" }], true);
+      await eventually(() => after.snapshots === 1, 5_000, "snapshot");
+      assertEquals(after.subscribed[0].recovered, false);
+      assert(after.epoch !== before!.epoch, "a restart is a new epoch");
+      await eventually(
+        () => sameState(after.state(), only(recompute(posted), idsIn("plant-a"))),
+        5_000,
+        "state",
+      );
+      await after.close();
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
