@@ -8,6 +8,7 @@ import { Body, Delta, Envelope, MetricUpdate } from "../protocol/schema_generate
 import { encodePong } from "../protocol/frames.ts";
 import { Ping } from "../protocol/schema_generated.ts";
 import { spawnServer } from "../tests/server_process.ts";
+import { runFanout } from "./fanout.ts";
 
 const { values: flags } = parseArgs({
   args: Deno.args,
@@ -17,10 +18,14 @@ const { values: flags } = parseArgs({
     clients: { type: "string", default: "1" },
     sensors: { type: "string", default: "5000" },
     quick: { type: "boolean", default: false },
+    "fanout-clients": { type: "string", default: "1000" },
+    "fanout-only": { type: "boolean", default: false },
   },
 });
-const rates = (flags.rates ?? (flags.quick ? "10000,50000" : "10000,50000,100000,200000,300000"))
-  .split(",").map(Number);
+const rates = flags["fanout-only"]
+  ? []
+  : (flags.rates ?? (flags.quick ? "10000,50000" : "10000,50000,100000,200000,300000"))
+    .split(",").map(Number);
 const seconds = Number(flags.seconds ?? (flags.quick ? 4 : 8));
 const clientCount = Number(flags.clients);
 const sensors = Number(flags.sensors);
@@ -103,102 +108,143 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
-const dir = await Deno.makeTempDir({ prefix: "pulseboard-bench-" });
-const server = await spawnServer(["--port", "0", "--data", `${dir}/bench.kv`]);
-const clients = Array.from({ length: clientCount }, () => new BenchClient(server.url));
-await Promise.all(clients.map((c) => c.opened));
-const rows: string[][] = [];
-console.log(
-  `bench: ${sensors} sensors, ${clientCount} client(s), ${seconds}s per rate, server ${server.url}, ${Deno.build.os} ${navigator.hardwareConcurrency} cores`,
-);
-try {
-  for (const rate of rates) {
-    const batch = Math.min(700, Math.max(50, Math.ceil(rate / 40)));
-    const sim = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        "sim/main.ts",
-        "--url",
-        server.url,
-        "--sensors",
-        String(sensors),
-        "--rate",
+if (rates.length > 0) await runRates();
+
+async function runRates(): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "pulseboard-bench-" });
+  const server = await spawnServer(["--port", "0", "--data", `${dir}/bench.kv`]);
+  const clients = Array.from({ length: clientCount }, () => new BenchClient(server.url));
+  await Promise.all(clients.map((c) => c.opened));
+  const rows: string[][] = [];
+  console.log(
+    `bench: ${sensors} sensors, ${clientCount} client(s), ${seconds}s per rate, server ${server.url}, ${Deno.build.os} ${navigator.hardwareConcurrency} cores`,
+  );
+  try {
+    for (const rate of rates) {
+      const batch = Math.min(700, Math.max(50, Math.ceil(rate / 40)));
+      const sim = new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "-A",
+          "sim/main.ts",
+          "--url",
+          server.url,
+          "--sensors",
+          String(sensors),
+          "--rate",
+          String(rate),
+          "--batch",
+          String(batch),
+          "--concurrency",
+          rate > 50_000 ? "6" : "2",
+          "--duration",
+          String(seconds + 2),
+        ],
+        cwd: root,
+        stdout: "null",
+        stderr: "inherit",
+      }).spawn();
+      // Measure after a 2 s warm-up, for `seconds`.
+      await new Promise((r) => setTimeout(r, 2_000));
+      clients.forEach((c) => c.reset());
+      const before = await health(server.url);
+      const started = performance.now();
+      let peak = 0;
+      while (performance.now() - started < seconds * 1000) {
+        await new Promise((r) => setTimeout(r, 250));
+        peak = Math.max(peak, memory(server.child.pid).rssMb);
+      }
+      const after = await health(server.url);
+      const elapsed = (performance.now() - started) / 1000;
+      await sim.status;
+      const c = clients[0];
+      const latencies = clients.flatMap((x) => x.latencies).sort((a, b) => a - b);
+      const accepted = (after.ingest.accepted - before.ingest.accepted) / elapsed;
+      const delivered = (after.log.readingsRead - before.log.readingsRead) / elapsed;
+      rows.push([
         String(rate),
-        "--batch",
-        String(batch),
-        "--concurrency",
-        rate > 50_000 ? "6" : "2",
-        "--duration",
-        String(seconds + 2),
-      ],
-      cwd: root,
-      stdout: "null",
-      stderr: "inherit",
-    }).spawn();
-    // Measure after a 2 s warm-up, for `seconds`.
-    await new Promise((r) => setTimeout(r, 2_000));
-    clients.forEach((c) => c.reset());
-    const before = await health(server.url);
-    const started = performance.now();
-    let peak = 0;
-    while (performance.now() - started < seconds * 1000) {
-      await new Promise((r) => setTimeout(r, 250));
-      peak = Math.max(peak, memory(server.child.pid).rssMb);
+        Math.round(accepted).toString(),
+        Math.round(delivered).toString(),
+        Math.round(c.updates / elapsed).toString(),
+        `${percentile(latencies, 50)} / ${percentile(latencies, 99)}`,
+        (c.deltaBytes / Math.max(1, c.updates)).toFixed(1),
+        (c.deltaBytes / Math.max(1, c.sensorUpdates)).toFixed(1),
+        `${peak.toFixed(0)}`,
+        String(clients.reduce((n, x) => n + x.gaps, 0)),
+      ]);
+      // Let the pipeline drain between rates.
+      await new Promise((r) => setTimeout(r, 1_000));
     }
-    const after = await health(server.url);
-    const elapsed = (performance.now() - started) / 1000;
-    await sim.status;
-    const c = clients[0];
-    const latencies = clients.flatMap((x) => x.latencies).sort((a, b) => a - b);
-    const accepted = (after.ingest.accepted - before.ingest.accepted) / elapsed;
-    const delivered = (after.log.readingsRead - before.log.readingsRead) / elapsed;
-    rows.push([
-      String(rate),
-      Math.round(accepted).toString(),
-      Math.round(delivered).toString(),
-      Math.round(c.updates / elapsed).toString(),
-      `${percentile(latencies, 50)} / ${percentile(latencies, 99)}`,
-      (c.deltaBytes / Math.max(1, c.updates)).toFixed(1),
-      (c.deltaBytes / Math.max(1, c.sensorUpdates)).toFixed(1),
-      `${peak.toFixed(0)}`,
-      String(clients.reduce((n, x) => n + x.gaps, 0)),
-    ]);
-    // Let the pipeline drain between rates.
-    await new Promise((r) => setTimeout(r, 1_000));
+  } finally {
+    clients.forEach((c) => c.socket.close());
+    server.child.kill("SIGTERM");
+    await server.child.status;
+    const end = rows.length;
+    await Deno.remove(dir, { recursive: true });
+    void end;
   }
-} finally {
-  clients.forEach((c) => c.socket.close());
-  server.child.kill("SIGTERM");
-  await server.child.status;
-  const end = rows.length;
-  await Deno.remove(dir, { recursive: true });
-  void end;
+
+  const header = [
+    "target/s",
+    "accepted/s",
+    "to shards/s",
+    "client updates/s",
+    "latency p50/p99 ms",
+    "B/metric update",
+    "B/sensor update",
+    "server RSS MB",
+    "seq gaps",
+  ];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) =>
+    "| " + cells.map((c, i) => c.padStart(widths[i])).join(" | ") + " |";
+  console.log(line(header));
+  console.log("|" + widths.map((w) => "-".repeat(w + 2)).join("|") + "|");
+  for (const row of rows) console.log(line(row));
+  console.log(
+    "accepted/s: readings the ingest API acknowledged (durable in Deno KV); to shards/s: readings the log source handed to the shard actors;",
+  );
+  console.log(
+    "client updates/s: coalesced sensor-metric updates one WebSocket client decoded (latest value wins per 100 ms tick);",
+  );
+  console.log(
+    "latency: reading event time (stamped by the simulator) to decode in the client, sampled 1 in 16 updates.",
+  );
 }
 
-const header = [
-  "target/s",
-  "accepted/s",
-  "to shards/s",
-  "client updates/s",
-  "latency p50/p99 ms",
-  "B/metric update",
-  "B/sensor update",
+const fanoutClients = Number(flags["fanout-clients"]);
+console.log(
+  `\nfan-out: ${fanoutClients} clients over 10 topics (groups), 100 ms tick, simulator at 10,000 readings/s over ${sensors} sensors`,
+);
+const fanout = await runFanout({
+  clients: fanoutClients,
+  topics: 10,
+  stalledPercent: 1,
+  seconds,
+  rate: 10_000,
+  sensors,
+});
+const fanoutHeader = [
+  "phase",
+  "clients",
+  "frames/s delivered",
+  "tick→client p50/p99 ms",
+  "server CPU %",
   "server RSS MB",
-  "seq gaps",
 ];
-const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-const line = (cells: string[]) =>
-  "| " + cells.map((c, i) => c.padStart(widths[i])).join(" | ") + " |";
-console.log(line(header));
-console.log("|" + widths.map((w) => "-".repeat(w + 2)).join("|") + "|");
-for (const row of rows) console.log(line(row));
+const fanoutRows = fanout.map((r) => [
+  r.phase,
+  String(r.clients),
+  Math.round(r.framesPerSecond).toString(),
+  `${r.p50} / ${r.p99}`,
+  r.cpuPercent.toFixed(0),
+  r.rssMb.toFixed(0),
+]);
+const fw = fanoutHeader.map((h, i) => Math.max(h.length, ...fanoutRows.map((r) => r[i].length)));
+const fline = (cells: string[]) => "| " + cells.map((c, i) => c.padStart(fw[i])).join(" | ") + " |";
+console.log(fline(fanoutHeader));
+console.log("|" + fw.map((w) => "-".repeat(w + 2)).join("|") + "|");
+for (const row of fanoutRows) console.log(fline(row));
 console.log(
-  "accepted/s: readings the ingest API acknowledged (durable in Deno KV); to shards/s: readings the log source handed to the shard actors;",
-);
-console.log(
-  "client updates/s: coalesced sensor-metric updates one WebSocket client decoded (latest value wins per 100 ms tick);",
-);
-console.log(
-  "latency: reading event time (stamped by the simulator) to decode in the client, sampled 1 in 16 updates.",
+  "latency: Delta.server_time_ms (stamped when the hub sends the tick) to receipt in the client process; stalled clients complete the handshake on the everything-topic and never read.",
 );

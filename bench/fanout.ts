@@ -1,0 +1,168 @@
+// Fan-out benchmark: many WebSocket clients over several topics at a 100 ms
+// tick, with and without a few stalled clients.
+import * as flatbuffers from "flatbuffers";
+import { Body, Delta, Envelope, Ping } from "../protocol/schema_generated.ts";
+import { encodePong, encodeSubscribe } from "../protocol/frames.ts";
+import { spawnServer } from "../tests/server_process.ts";
+
+export interface FanoutOptions {
+  clients: number;
+  topics: number;
+  stalledPercent: number;
+  seconds: number;
+  rate: number;
+  sensors: number;
+}
+
+export interface FanoutRow {
+  phase: string;
+  clients: number;
+  framesPerSecond: number;
+  p50: number;
+  p99: number;
+  cpuPercent: number;
+  rssMb: number;
+}
+
+const root = new URL("..", import.meta.url).pathname;
+
+class LightClient {
+  readonly socket: WebSocket;
+  readonly opened: Promise<void>;
+  frames = 0;
+  latencies: number[] = [];
+
+  constructor(url: string, group: string) {
+    this.socket = new WebSocket(url.replace("http", "ws") + "ws?subscribe=explicit");
+    this.socket.binaryType = "arraybuffer";
+    this.opened = new Promise((resolve) => {
+      this.socket.onopen = () => {
+        this.socket.send(encodeSubscribe([{ id: 1, group }]));
+        resolve();
+      };
+    });
+    this.socket.onmessage = (event) => {
+      const now = Date.now();
+      const envelope = Envelope.getRootAsEnvelope(
+        new flatbuffers.ByteBuffer(new Uint8Array(event.data)),
+      );
+      const type = envelope.bodyType();
+      if (type === Body.Delta) {
+        this.frames++;
+        this.latencies.push(now - (envelope.body(new Delta()) as Delta).serverTimeMs());
+      } else if (type === Body.Ping) {
+        this.socket.send(encodePong((envelope.body(new Ping()) as Ping).nonce()));
+      }
+    };
+  }
+
+  reset(): void {
+    this.frames = 0;
+    this.latencies = [];
+  }
+}
+
+/** A connection that completes the WebSocket handshake and never reads again. */
+async function stalled(url: string): Promise<Deno.TcpConn> {
+  const { hostname, port, host } = new URL(url);
+  const conn = await Deno.connect({ hostname, port: Number(port) });
+  const key = btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(16))));
+  await conn.write(new TextEncoder().encode(
+    `GET /ws HTTP/1.1\r\nHost: ${host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+      `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+  ));
+  return conn;
+}
+
+function cpuSeconds(pid: number): number {
+  const fields = Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1].split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks of 10 ms
+}
+
+function rssMb(pid: number): number {
+  return Number(Deno.readTextFileSync(`/proc/${pid}/status`).match(/VmRSS:\s+(\d+)/)![1]) / 1024;
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted.length === 0
+    ? NaN
+    : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+export async function runFanout(options: FanoutOptions): Promise<FanoutRow[]> {
+  const dir = await Deno.makeTempDir({ prefix: "pulseboard-fanout-" });
+  const server = await spawnServer(["--port", "0", "--data", `${dir}/fanout.kv`]);
+  const sim = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "sim/main.ts",
+      "--url",
+      server.url,
+      "--sensors",
+      String(options.sensors),
+      "--rate",
+      String(options.rate),
+      "--duration",
+      String(options.seconds * 2 + 12),
+    ],
+    cwd: root,
+    stdout: "null",
+    stderr: "inherit",
+  }).spawn();
+  // The simulator's groups: plant-a..d / line-1..6.
+  const groups = Array.from(
+    { length: 24 },
+    (_, i) => `plant-${"abcd"[i % 4]}/line-${1 + Math.floor(i / 4)}`,
+  )
+    .slice(0, options.topics);
+  const clients = Array.from(
+    { length: options.clients },
+    (_, i) => new LightClient(server.url, groups[i % groups.length]),
+  );
+  const stalledConns: Deno.TcpConn[] = [];
+  const rows: FanoutRow[] = [];
+  try {
+    await Promise.all(clients.map((c) => c.opened));
+    await new Promise((r) => setTimeout(r, 3_000));
+    const measure = async (phase: string, count: number) => {
+      clients.forEach((c) => c.reset());
+      const cpu0 = cpuSeconds(server.child.pid);
+      const t0 = performance.now();
+      let rss = 0;
+      while (performance.now() - t0 < options.seconds * 1000) {
+        await new Promise((r) => setTimeout(r, 250));
+        rss = Math.max(rss, rssMb(server.child.pid));
+      }
+      const elapsed = (performance.now() - t0) / 1000;
+      const cpu = (cpuSeconds(server.child.pid) - cpu0) / elapsed;
+      const latencies = clients.flatMap((c) => c.latencies).sort((a, b) => a - b);
+      rows.push({
+        phase,
+        clients: count,
+        framesPerSecond: clients.reduce((n, c) => n + c.frames, 0) / elapsed,
+        p50: percentile(latencies, 50),
+        p99: percentile(latencies, 99),
+        cpuPercent: cpu * 100,
+        rssMb: rss,
+      });
+    };
+    await measure("all reading", options.clients);
+    const stalledCount = Math.ceil((options.clients * options.stalledPercent) / 100);
+    for (let i = 0; i < stalledCount; i++) stalledConns.push(await stalled(server.url));
+    await new Promise((r) => setTimeout(r, 3_000));
+    await measure(
+      `${stalledCount} stalled (${options.stalledPercent}%)`,
+      options.clients + stalledCount,
+    );
+  } finally {
+    clients.forEach((c) => c.socket.close());
+    stalledConns.forEach((c) => c.close());
+    sim.kill("SIGTERM");
+    await sim.status;
+    server.child.kill("SIGTERM");
+    await server.child.status;
+    await Deno.remove(dir, { recursive: true });
+  }
+  return rows;
+}
