@@ -44,6 +44,7 @@ Deno.test("a client that stops reading is skipped, then closed as slow; others k
     maxBufferedBytes: 64 * 1024,
     slowCloseMs: 1_500,
   });
+  const rssBefore = Deno.memoryUsage().rss;
   const stalled = await stalledClient(server.url);
   const good = new FeedClient(server.url);
   try {
@@ -63,6 +64,9 @@ Deno.test("a client that stops reading is skipped, then closed as slow; others k
     assert(server.hubStats.skippedFrames > 0, "deltas were skipped for the stalled client");
     assertEquals(server.hubStats.slowCloses, 1);
     assertEquals(server.hubStats.sessions, 1, "the stalled session is gone from the hub");
+    // Bounded: the cap plus kernel buffers, not everything the client never read.
+    const grownMb = (Deno.memoryUsage().rss - rssBefore) / 2 ** 20;
+    assert(grownMb < 200, `process grew by ${grownMb.toFixed(0)} MB while a client stalled`);
     await eventually(() => good.deltas > 0, 5_000, "good client deltas");
     assertEquals(good.gaps, 0);
     assertEquals(good.snapshots, 1);
