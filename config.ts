@@ -23,6 +23,10 @@ export interface Config {
   /** How far back each topic's recovery ring reaches, in time and bytes. */
   ringMs: number;
   ringBytes: number;
+  /** Bytes all recovery rings may hold together. */
+  ringBudgetBytes: number;
+  /** Distinct subscription sets served at once. */
+  maxTopics: number;
   /** Directory of the built dashboard. */
   webRoot: string;
   logLevel: "debug" | "info" | "warn" | "error";
@@ -42,6 +46,8 @@ export const DEFAULT_CONFIG: Readonly<Config> = Object.freeze({
   slowCloseMs: 10_000,
   ringMs: 30_000,
   ringBytes: 32 << 20,
+  ringBudgetBytes: 256 << 20,
+  maxTopics: 256,
   pingIntervalMs: 15_000,
   silenceLimitMs: 45_000,
   webRoot: new URL("./web/build/", import.meta.url).pathname,
@@ -64,6 +70,8 @@ export const USAGE = `Usage: deno task start [options]
   --silence <ms>      silence before a client is dropped with 4001 (default 45000)
   --ring-ms <ms>      how far back a reconnecting client can resume (default 30000)
   --ring-bytes <b>    frames kept per topic for resuming, at most (default 33554432)
+  --ring-budget <b>   frames kept by all topics together, at most (default 268435456)
+  --max-topics <n>    distinct subscription sets served at once (default 256)
   --web <dir>         built dashboard to serve (default web/build)
   --log-level <l>     debug, info, warn or error (default info); logs are JSON lines on stderr`;
 
@@ -88,6 +96,8 @@ export function parseConfig(args: string[]): Config {
       ping: { type: "string" },
       silence: { type: "string" },
       "ring-bytes": { type: "string" },
+      "ring-budget": { type: "string" },
+      "max-topics": { type: "string" },
       web: { type: "string" },
       "log-level": { type: "string" },
     },
@@ -129,6 +139,8 @@ export function parseConfig(args: string[]): Config {
     pingIntervalMs: int("ping", values.ping, d.pingIntervalMs, 10, 3_600_000),
     silenceLimitMs: int("silence", values.silence, d.silenceLimitMs, 10, 3_600_000),
     ringBytes: int("ring-bytes", values["ring-bytes"], d.ringBytes, 0, 1 << 30),
+    ringBudgetBytes: int("ring-budget", values["ring-budget"], d.ringBudgetBytes, 0, 2 ** 36),
+    maxTopics: int("max-topics", values["max-topics"], d.maxTopics, 1, 100_000),
     webRoot: values.web ?? d.webRoot,
     logLevel: level(values["log-level"] ?? d.logLevel),
   };

@@ -105,6 +105,8 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
       new HubBehavior(shards, {
         observer: metrics.hubObserver,
         ring: { ringMs: config.ringMs, ringBytes: config.ringBytes },
+        ringBudgetBytes: config.ringBudgetBytes,
+        maxTopics: config.maxTopics,
         pingIntervalMs: config.pingIntervalMs,
       }, hubStats),
     { capacity: 1024 },

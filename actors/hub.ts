@@ -5,7 +5,7 @@ import type { HubMessage, HubSubscribe } from "./hub_messages.ts";
 import type { Session } from "./session.ts";
 import type { ShardChanges, ShardMessage } from "./shard_messages.ts";
 import { checkSubscription, topicFor } from "./topic.ts";
-import { TopicStream } from "./topic_stream.ts";
+import { RingBudget, TopicStream } from "./topic_stream.ts";
 import type { RingLimits } from "./topic_stream.ts";
 import type { MetricStates } from "../protocol/frames.ts";
 import { encodeError, encodePing, encodeSubscribed } from "../protocol/frames.ts";
@@ -26,6 +26,10 @@ export interface HubOptions {
   flushTimeoutMs?: number;
   /** Recovery ring per topic. Defaults: 30 000 ms and 32 MiB. */
   ring?: Partial<RingLimits>;
+  /** Bytes all rings may hold together. Default 256 MiB. */
+  ringBudgetBytes?: number;
+  /** Distinct subscription sets (topics) at once; more are refused. Default 256. */
+  maxTopics?: number;
   /** Clock. Default `Date.now`. */
   now?: () => number;
   observer?: HubObserver;
@@ -54,6 +58,8 @@ export class HubStats {
   badSubscriptions = 0;
   /** Live topics: key, sessions and frames in the ring. */
   topics: { key: string; sessions: number; ring: number }[] = [];
+  /** Bytes held by all recovery rings. */
+  ringBytes = 0;
 }
 
 interface SessionState {
@@ -77,6 +83,8 @@ export class HubBehavior implements Behavior<HubMessage> {
   readonly #pingIntervalMs: number;
   readonly #flushTimeoutMs: number;
   readonly #ring: RingLimits;
+  readonly #budget: RingBudget;
+  readonly #maxTopics: number;
   readonly #now: () => number;
   readonly #observer?: HubObserver;
   readonly #view = new FeedView();
@@ -96,11 +104,13 @@ export class HubBehavior implements Behavior<HubMessage> {
     this.#pingIntervalMs = options.pingIntervalMs ?? 15_000;
     this.#flushTimeoutMs = options.flushTimeoutMs ?? 2_000;
     this.#ring = { ringMs: 30_000, ringBytes: 32 << 20, ...options.ring };
+    this.#budget = new RingBudget(options.ringBudgetBytes ?? 256 << 20);
+    this.#maxTopics = options.maxTopics ?? 256;
     this.#now = options.now ?? Date.now;
     this.#observer = options.observer;
     this.#lastPingAt = this.#now();
     this.stats = stats;
-    this.#everything = this.#topic([EVERYTHING]);
+    this.#everything = this.#topic([EVERYTHING])!;
     stats.epoch = this.#everything.epoch;
   }
 
@@ -121,8 +131,15 @@ export class HubBehavior implements Behavior<HubMessage> {
         if (!state) break;
         const subscriptions = new Map(state.subscriptions ?? []);
         for (const id of message.ids) subscriptions.delete(id);
+        const topic = this.#topic(subscriptions.values());
+        if (!topic) {
+          message.session.send(
+            encodeError(0, `Cannot unsubscribe: more than ${this.#maxTopics} topics`),
+          );
+          break;
+        }
         state.subscriptions = subscriptions;
-        this.#move(message.session, this.#topic(subscriptions.values()), null);
+        this.#move(message.session, topic, null);
         break;
       }
       case "groups": {
@@ -167,16 +184,28 @@ export class HubBehavior implements Behavior<HubMessage> {
       } else accepted.set(request.id, request);
     }
     if (accepted.size === 0) return;
+    const topic = this.#topic(accepted.values());
+    if (!topic) {
+      this.stats.badSubscriptions++;
+      session.send(
+        encodeError(
+          0,
+          `Cannot subscribe: the server already serves ${this.#maxTopics} distinct subscription sets`,
+        ),
+      );
+      return;
+    }
     state.subscriptions = accepted;
-    this.#move(session, this.#topic(accepted.values()), resume);
+    this.#move(session, topic, resume);
   }
 
-  /** Gets or makes the stream for a set of subscriptions. */
-  #topic(subscriptions: Iterable<SubscriptionRequest>): TopicStream {
+  /** Gets or makes the stream for a set of subscriptions; null when no more topics may be made. */
+  #topic(subscriptions: Iterable<SubscriptionRequest>): TopicStream | null {
     const { key, spec } = topicFor(subscriptions);
     let topic = this.#topics.get(key);
     if (!topic) {
-      topic = new TopicStream(key, spec, this.#view, this.#ring);
+      if (this.#topics.size >= this.#maxTopics) return null;
+      topic = new TopicStream(key, spec, this.#view, { limits: this.#ring, budget: this.#budget });
       this.#topics.set(key, topic);
     }
     return topic;
@@ -294,6 +323,7 @@ export class HubBehavior implements Behavior<HubMessage> {
       sessions: t.sessions.size,
       ring: t.ringLength,
     }));
+    this.stats.ringBytes = this.#budget.used;
     this.stats.lastTickMs = performance.now() - started;
     this.#observer?.tick(this.stats.lastTickMs);
   }

@@ -9,8 +9,14 @@ import type { MetricStates, SensorEntry } from "../protocol/frames.ts";
 export interface RingLimits {
   /** Frames older than this are dropped. Default 30 000 ms. */
   ringMs: number;
-  /** Most bytes of frames kept. Default 32 MiB. */
+  /** Most bytes of frames kept per topic. Default 32 MiB. */
   ringBytes: number;
+}
+
+/** Bytes held by all rings together, shared by the topics of one hub. */
+export class RingBudget {
+  used = 0;
+  constructor(readonly limit: number) {}
 }
 
 interface RingFrame {
@@ -37,13 +43,20 @@ export class TopicStream {
   readonly #ring: RingFrame[] = [];
   #ringBytes = 0;
   readonly #limits: RingLimits;
+  readonly #budget: RingBudget;
   #snapshot: { seq: number; bytes: Uint8Array } | null = null;
 
-  constructor(key: string, spec: TopicSpec, view: FeedView, limits: RingLimits) {
+  constructor(
+    key: string,
+    spec: TopicSpec,
+    view: FeedView,
+    options: { limits: RingLimits; budget: RingBudget },
+  ) {
     this.key = key;
     this.spec = spec;
     this.epoch = crypto.getRandomValues(new Uint32Array(1))[0];
-    this.#limits = limits;
+    this.#limits = options.limits;
+    this.#budget = options.budget;
     for (const sensor of view.sensors()) {
       this.#setMember(sensor.index, matches(spec, sensor.id, sensor.group));
     }
@@ -89,6 +102,7 @@ export class TopicStream {
     });
     this.#ring.push({ seq: this.seq, bytes, at: now });
     this.#ringBytes += bytes.byteLength;
+    this.#budget.used += bytes.byteLength;
     this.#expire(now);
     return bytes;
   }
@@ -158,12 +172,22 @@ export class TopicStream {
     this.#member[index] = member ? 1 : 0;
   }
 
+  /** Frees everything the ring holds (when the topic is dropped). */
+  release(): void {
+    this.#budget.used -= this.#ringBytes;
+    this.#ringBytes = 0;
+    this.#ring.length = 0;
+  }
+
   #expire(now: number): void {
     while (
       this.#ring.length > 0 &&
-      (now - this.#ring[0].at > this.#limits.ringMs || this.#ringBytes > this.#limits.ringBytes)
+      (now - this.#ring[0].at > this.#limits.ringMs || this.#ringBytes > this.#limits.ringBytes ||
+        this.#budget.used > this.#budget.limit)
     ) {
-      this.#ringBytes -= this.#ring.shift()!.bytes.byteLength;
+      const dropped = this.#ring.shift()!.bytes.byteLength;
+      this.#ringBytes -= dropped;
+      this.#budget.used -= dropped;
     }
   }
 }

@@ -15,6 +15,7 @@ export interface MetricSources {
     resynced: number;
     badSubscriptions: number;
     topics: { key: string; sessions: number; ring: number }[];
+    ringBytes: number;
     sessions: number;
     sensors: number;
     framesSent: number;
@@ -199,6 +200,11 @@ export class PrometheusMetrics {
       "Reconnects that resumed: with the missed frames (recovered) or a fresh snapshot (resynced).",
       "result",
       () => ({ recovered: sources.hub.recovered, resynced: sources.hub.resynced }),
+    );
+    gauge(
+      "pulseboard_ring_bytes",
+      "Bytes of frames held by all recovery rings.",
+      () => sources.hub.ringBytes,
     );
     mirrored(
       "pulseboard_bad_subscriptions_total",

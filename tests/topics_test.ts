@@ -286,3 +286,27 @@ Deno.test("across a server restart a resume point gets recovered = false and a s
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("distinct subscription sets beyond --max-topics are refused with an Error; the connection stays", async () => {
+  await withServer({ maxTopics: 3 }, async (server) => {
+    await post(server, readings(0));
+    const clients = [0, 1, 2].map(() => new FeedClient(server.url, { explicit: true }));
+    await Promise.all(clients.map((c) => c.opened));
+    clients[0].subscribe([{ id: 1, group: "plant-a" }]); // topic 2 (everything is 1)
+    clients[1].subscribe([{ id: 1, group: "plant-b" }]); // topic 3
+    await eventually(
+      () => clients[0].snapshots === 1 && clients[1].snapshots === 1,
+      5_000,
+      "two topics",
+    );
+    clients[2].subscribe([{ id: 1, sensors: ["s1"] }]); // would be a fourth
+    await eventually(() => clients[2].errors.length === 1, 5_000, "refused");
+    assert(
+      /distinct subscription sets/.test(clients[2].errors[0].message),
+      clients[2].errors[0].message,
+    );
+    clients[2].subscribe([{ id: 1, group: "plant-a" }]); // an existing topic is fine
+    await eventually(() => clients[2].snapshots === 1, 5_000, "joined an existing topic");
+    await Promise.all(clients.map((c) => c.close()));
+  });
+});
