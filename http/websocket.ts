@@ -6,8 +6,11 @@ import type { Actor } from "../actors/runtime/mod.ts";
 import { CloseCode } from "../protocol/close_codes.ts";
 import { decodeClientMessage } from "../protocol/client_messages.ts";
 import { encodeError } from "../protocol/frames.ts";
+import { TokenBucket } from "./token_bucket.ts";
 
 export interface FeedSocketOptions {
+  /** Inbound messages per connection: a burst of `capacity`, then `perSecond`. Default 20 and 5/s. */
+  messageRate?: { capacity: number; perSecond: number };
   /** Largest inbound message. Default 65 536 bytes. */
   maxMessageBytes?: number;
   policy?: Partial<SessionPolicy>;
@@ -53,6 +56,10 @@ export function feedSocketHandler(hub: Actor<HubMessage>, options: FeedSocketOpt
       Date.now(),
       options.policy,
     );
+    const bucket = new TokenBucket(
+      options.messageRate ?? { capacity: 20, perSecond: 5 },
+      Date.now(),
+    );
     const refuse = (code: number, reason: string) => {
       session.send(encodeError(code, reason));
       session.close(code, reason);
@@ -69,6 +76,9 @@ export function feedSocketHandler(hub: Actor<HubMessage>, options: FeedSocketOpt
           CloseCode.UnsupportedData,
           "text messages are not accepted: send binary FlatBuffers",
         );
+      }
+      if (!bucket.take(Date.now())) {
+        return refuse(CloseCode.RateLimited, "too many messages: slow down");
       }
       const data = event.data as ArrayBuffer;
       if (data.byteLength > maxMessageBytes) {

@@ -15,6 +15,8 @@ export const CloseCode = {
   PingTimeout: 4001,
   /** Unsent bytes stayed over the cap for too long. */
   Slow: 4008,
+  /** More inbound messages than the per-connection rate allows. */
+  RateLimited: 4029,
 } as const;
 
 export type CloseCode = typeof CloseCode[keyof typeof CloseCode];

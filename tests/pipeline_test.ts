@@ -7,6 +7,7 @@ import type { PlainReading } from "./recompute.ts";
 import { startPulseboard } from "../main.ts";
 import { DEFAULT_CONFIG } from "../config.ts";
 import { encodeReadingBlock } from "../protocol/ingest_codec.ts";
+import { encodePong } from "../protocol/frames.ts";
 import { blockFromReadings } from "../readings/block.ts";
 
 function fleetReadings(count: number, seed: number): PlainReading[] {
@@ -166,6 +167,9 @@ Deno.test("hostile clients are closed with documented codes and the server keeps
       ["garbage bytes", (ws) => ws.send(new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9, 10])), 4000],
       ["a text message", (ws) => ws.send("hello"), 1003],
       ["an oversized message", (ws) => ws.send(new Uint8Array(128 * 1024)), 1009],
+      ["a flood of messages", (ws) => {
+        for (let i = 0; i < 50; i++) ws.send(encodePong(i));
+      }, 4029],
     ];
     for (const [what, send, code] of cases) {
       const bad = new FeedClient(url);
