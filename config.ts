@@ -30,6 +30,14 @@ export interface Config {
   /** Directory of the built dashboard. */
   webRoot: string;
   logLevel: "debug" | "info" | "warn" | "error";
+  /** Exact origins allowed to open /ws; null: only the server's own origin. */
+  allowedOrigins: string[] | null;
+  /** Origins allowed to call /api/* from other sites (CORS); null: none. */
+  corsOrigins: string[] | null;
+  maxConnectionsPerAddress: number;
+  /** PEM files for HTTPS/WSS; both or neither. */
+  certFile: string | null;
+  keyFile: string | null;
 }
 
 export const DEFAULT_CONFIG: Readonly<Config> = Object.freeze({
@@ -52,6 +60,11 @@ export const DEFAULT_CONFIG: Readonly<Config> = Object.freeze({
   silenceLimitMs: 45_000,
   webRoot: new URL("./web/build/", import.meta.url).pathname,
   logLevel: "info",
+  allowedOrigins: null,
+  corsOrigins: null,
+  maxConnectionsPerAddress: 64,
+  certFile: null,
+  keyFile: null,
 });
 
 export const USAGE = `Usage: deno task start [options]
@@ -73,7 +86,11 @@ export const USAGE = `Usage: deno task start [options]
   --ring-budget <b>   frames kept by all topics together, at most (default 268435456)
   --max-topics <n>    distinct subscription sets served at once (default 256)
   --web <dir>         built dashboard to serve (default web/build)
-  --log-level <l>     debug, info, warn or error (default info); logs are JSON lines on stderr`;
+  --log-level <l>     debug, info, warn or error (default info); logs are JSON lines on stderr
+  --allowed-origins <a,b>  exact origins that may open /ws (default: only this server's own)
+  --cors-origins <a,b>     origins that may call /api/* from other sites (default: none)
+  --max-connections-per-address <n>  open feed connections per client address (default 64)
+  --cert <file> --key <file>          serve HTTPS and WSS with this PEM certificate and key`;
 
 /** Parses command-line options; throws a TypeError that names the bad option. */
 export function parseConfig(args: string[]): Config {
@@ -100,6 +117,11 @@ export function parseConfig(args: string[]): Config {
       "max-topics": { type: "string" },
       web: { type: "string" },
       "log-level": { type: "string" },
+      "allowed-origins": { type: "string" },
+      "cors-origins": { type: "string" },
+      "max-connections-per-address": { type: "string" },
+      cert: { type: "string" },
+      key: { type: "string" },
     },
   });
   const int = (
@@ -143,10 +165,49 @@ export function parseConfig(args: string[]): Config {
     maxTopics: int("max-topics", values["max-topics"], d.maxTopics, 1, 100_000),
     webRoot: values.web ?? d.webRoot,
     logLevel: level(values["log-level"] ?? d.logLevel),
+    allowedOrigins: origins("allowed-origins", values["allowed-origins"]),
+    corsOrigins: origins("cors-origins", values["cors-origins"]),
+    maxConnectionsPerAddress: int(
+      "max-connections-per-address",
+      values["max-connections-per-address"],
+      d.maxConnectionsPerAddress,
+      1,
+      1_000_000,
+    ),
+    ...tls(values.cert, values.key),
   };
 }
 
 function level(raw: string): Config["logLevel"] {
   if (raw === "debug" || raw === "info" || raw === "warn" || raw === "error") return raw;
   throw new TypeError(`--log-level must be debug, info, warn or error, got "${raw}"`);
+}
+
+function origins(name: string, raw: string | undefined): string[] | null {
+  if (raw === undefined) return null;
+  const list = raw.split(",").map((o) => o.trim()).filter((o) => o !== "");
+  for (const origin of list) {
+    let url: URL;
+    try {
+      url = new URL(origin);
+    } catch {
+      throw new TypeError(`--${name}: "${origin}" is not an origin like https://dash.example.com`);
+    }
+    if (url.origin !== origin) {
+      throw new TypeError(
+        `--${name}: "${origin}" is not an origin (scheme://host[:port], no path)`,
+      );
+    }
+  }
+  return list;
+}
+
+function tls(
+  cert: string | undefined,
+  key: string | undefined,
+): { certFile: string | null; keyFile: string | null } {
+  if ((cert === undefined) !== (key === undefined)) {
+    throw new TypeError("--cert and --key go together");
+  }
+  return { certFile: cert ?? null, keyFile: key ?? null };
 }

@@ -121,7 +121,10 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
       maxBatchReadings: config.maxBatchReadings,
       limits: DEFAULT_READING_LIMITS,
     }, ingestStats),
+    corsOrigins: config.corsOrigins,
     feed: feedSocketHandler(hub, {
+      allowedOrigins: config.allowedOrigins,
+      maxConnectionsPerAddress: config.maxConnectionsPerAddress,
       policy: {
         maxBufferedBytes: config.maxBufferedBytes,
         slowCloseMs: config.slowCloseMs,
@@ -173,14 +176,21 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
   });
 
   const listening = Promise.withResolvers<Deno.NetAddr>();
+  const tls = config.certFile && config.keyFile
+    ? {
+      cert: await Deno.readTextFile(config.certFile),
+      key: await Deno.readTextFile(config.keyFile),
+    }
+    : {};
   const server = Deno.serve({
     port: config.port,
     hostname: config.host,
     onListen: (addr) => listening.resolve(addr as Deno.NetAddr),
+    ...tls,
   }, app);
   const addr = await listening.promise;
   const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
-  const url = new URL(`http://${host}:${addr.port}/`);
+  const url = new URL(`${"cert" in tls ? "https" : "http"}://${host}:${addr.port}/`);
   logger.info("started", {
     url: url.href,
     data: config.data,

@@ -91,7 +91,14 @@ function percentile(sorted: number[], p: number): number {
 
 export async function runFanout(options: FanoutOptions): Promise<FanoutRow[]> {
   const dir = await Deno.makeTempDir({ prefix: "pulseboard-fanout-" });
-  const server = await spawnServer(["--port", "0", "--data", `${dir}/fanout.kv`]);
+  const server = await spawnServer([
+    "--port",
+    "0",
+    "--data",
+    `${dir}/fanout.kv`,
+    "--max-connections-per-address",
+    "100000",
+  ]);
   const sim = new Deno.Command(Deno.execPath(), {
     args: [
       "run",

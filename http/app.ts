@@ -1,6 +1,10 @@
 import { errorResponse, jsonResponse, problem } from "./errors.ts";
+import { preflight, withCors } from "./origin.ts";
 
-export type Handler = (request: Request) => Response | Promise<Response>;
+export type Handler = (
+  request: Request,
+  info?: Deno.ServeHandlerInfo,
+) => Response | Promise<Response>;
 
 export interface Routes {
   ingest: Handler;
@@ -13,30 +17,40 @@ export interface Routes {
   /** Readiness: 200 when ready, else 503 with the reasons. */
   ready: () => { ready: boolean; problems: string[] };
   files: Handler;
+  /** Origins allowed to call the API from other sites (CORS); null for none. */
+  corsOrigins?: readonly string[] | null;
 }
 
 /** Routes requests: the API, the WebSocket feed, health, then the dashboard files. */
 export function createApp(routes: Routes): Handler {
-  return (request) => {
+  const cors = routes.corsOrigins ?? null;
+  return async (request, info) => {
     const { pathname } = new URL(request.url);
-    if (pathname === "/api/ingest") {
-      return request.method === "POST"
-        ? routes.ingest(request)
-        : problem(405, "POST a batch of readings to /api/ingest", { allow: "POST" });
+    if (pathname.startsWith("/api/")) {
+      if (request.method === "OPTIONS") return preflight(request, cors);
+      return withCors(request, await api(request, pathname), cors);
     }
-    if (pathname === "/ws") return routes.feed(request);
-    if (pathname === "/api/groups") {
-      return request.method === "GET"
-        ? routes.groups().then((groups) => jsonResponse({ groups }), errorResponse)
-        : problem(405, "GET /api/groups", { allow: "GET" });
-    }
+    if (pathname === "/ws") return routes.feed(request, info);
     if (pathname === "/healthz") return jsonResponse(routes.health());
     if (pathname === "/readyz") {
       const readiness = routes.ready();
       return jsonResponse(readiness, { status: readiness.ready ? 200 : 503 });
     }
     if (pathname === "/metrics") return routes.metrics();
-    if (pathname.startsWith("/api/")) return problem(404, `No API at ${pathname}`);
     return routes.files(request);
   };
+
+  function api(request: Request, pathname: string): Response | Promise<Response> {
+    if (pathname === "/api/ingest") {
+      return request.method === "POST"
+        ? routes.ingest(request)
+        : problem(405, "POST a batch of readings to /api/ingest", { allow: "POST" });
+    }
+    if (pathname === "/api/groups") {
+      return request.method === "GET"
+        ? routes.groups().then((groups) => jsonResponse({ groups }), errorResponse)
+        : problem(405, "GET /api/groups", { allow: "GET" });
+    }
+    return problem(404, `No API at ${pathname}`);
+  }
 }

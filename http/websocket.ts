@@ -7,8 +7,13 @@ import { CloseCode } from "../protocol/close_codes.ts";
 import { decodeClientMessage } from "../protocol/client_messages.ts";
 import { encodeError } from "../protocol/frames.ts";
 import { TokenBucket } from "./token_bucket.ts";
+import { originAllowed } from "./origin.ts";
 
 export interface FeedSocketOptions {
+  /** Exact origins allowed to open the feed; null: only the server's own. */
+  allowedOrigins?: readonly string[] | null;
+  /** Open feed connections per client address. Default 64. */
+  maxConnectionsPerAddress?: number;
   /** Inbound messages per connection: a burst of `capacity`, then `perSecond`. Default 20 and 5/s. */
   messageRate?: { capacity: number; perSecond: number };
   /** Largest inbound message. Default 65 536 bytes. */
@@ -26,9 +31,22 @@ let nextSessionId = 1;
  */
 export function feedSocketHandler(hub: Actor<HubMessage>, options: FeedSocketOptions = {}) {
   const maxMessageBytes = options.maxMessageBytes ?? 65_536;
-  return (request: Request): Response => {
+  const maxPerAddress = options.maxConnectionsPerAddress ?? 64;
+  const perAddress = new Map<string, number>();
+  return (request: Request, info?: Deno.ServeHandlerInfo): Response => {
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
       return problem(426, "GET /ws expects a WebSocket upgrade", { upgrade: "websocket" });
+    }
+    // Checked before the upgrade: a page on another site cannot ride a visitor's browser.
+    if (!originAllowed(request, options.allowedOrigins ?? null)) {
+      return problem(403, `Origin ${request.headers.get("origin")} may not open the feed`);
+    }
+    const address = info && "hostname" in info.remoteAddr ? info.remoteAddr.hostname : "unknown";
+    const open = perAddress.get(address) ?? 0;
+    if (open >= maxPerAddress) {
+      return problem(429, `Too many feed connections from ${address} (limit ${maxPerAddress})`, {
+        "retry-after": "5",
+      });
     }
     const query = new URL(request.url).searchParams;
     for (const [name, value] of query) {
@@ -43,6 +61,15 @@ export function feedSocketHandler(hub: Actor<HubMessage>, options: FeedSocketOpt
     // (so a reconnect that resumes skips the full snapshot).
     const explicit = query.get("subscribe") === "explicit";
     const { socket, response } = Deno.upgradeWebSocket(request);
+    perAddress.set(address, open + 1);
+    let counted = true;
+    const release = () => {
+      if (!counted) return;
+      counted = false;
+      const left = (perAddress.get(address) ?? 1) - 1;
+      if (left > 0) perAddress.set(address, left);
+      else perAddress.delete(address);
+    };
     socket.binaryType = "arraybuffer";
     const session = new Session(
       nextSessionId++,
@@ -51,7 +78,11 @@ export function feedSocketHandler(hub: Actor<HubMessage>, options: FeedSocketOpt
         get bufferedAmount() {
           return socket.bufferedAmount;
         },
-        close: (code, reason) => socket.close(code, reason),
+        close: (code, reason) => {
+          // Closing a stalled socket may never fire onclose: release its slot now.
+          release();
+          socket.close(code, reason);
+        },
       },
       Date.now(),
       options.policy,
@@ -99,6 +130,7 @@ export function feedSocketHandler(hub: Actor<HubMessage>, options: FeedSocketOpt
       }
     };
     const leave = () => {
+      release();
       session.close(1000, "closed");
       hub.offer({ type: "leave", session });
     };

@@ -27,7 +27,14 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
 }, async () => {
-  const server = await spawnServer(["--port", "0", "--data", ":memory:"]);
+  const server = await spawnServer([
+    "--port",
+    "0",
+    "--data",
+    ":memory:",
+    "--max-connections-per-address",
+    "5000",
+  ]);
   try {
     await post(server.url, 0);
     const first = Array.from(

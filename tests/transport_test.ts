@@ -1,0 +1,144 @@
+// Origin checks before the upgrade, CORS for the API, connections per
+// address, and HTTPS.
+import { assert, assertEquals } from "./assert.ts";
+import { startPulseboard } from "../main.ts";
+import type { Pulseboard } from "../main.ts";
+import { DEFAULT_CONFIG } from "../config.ts";
+import type { Config } from "../config.ts";
+
+async function withServer(config: Partial<Config>, run: (server: Pulseboard) => Promise<void>) {
+  const server = await startPulseboard({ ...DEFAULT_CONFIG, port: 0, data: ":memory:", ...config });
+  try {
+    await run(server);
+  } finally {
+    await server.shutdown();
+    await server.finished;
+  }
+}
+
+/** The status an upgrade request gets, without completing a WebSocket. */
+async function upgradeStatus(url: URL, origin: string | null): Promise<number> {
+  const headers: Record<string, string> = {
+    upgrade: "websocket",
+    connection: "Upgrade",
+    "sec-websocket-key": btoa("0123456789abcdef"),
+    "sec-websocket-version": "13",
+  };
+  if (origin) headers.origin = origin;
+  const response = await fetch(new URL("/ws", url), { headers });
+  await response.body?.cancel();
+  return response.status;
+}
+
+Deno.test("without an allow-list only the server's own origin may open the feed", async () => {
+  await withServer({}, async (server) => {
+    const own = server.url.origin;
+    assertEquals(await upgradeStatus(server.url, "https://evil.example"), 403);
+    const ws = new WebSocket(
+      new URL("/ws", own.replace("http", "ws")),
+      { headers: { origin: own } } as never,
+    );
+    await new Promise((resolve, reject) => ((ws.onopen = resolve), (ws.onerror = reject)));
+    ws.close();
+    await new Promise((resolve) => (ws.onclose = resolve));
+  });
+});
+
+Deno.test("an allow-list of origins is matched exactly before the upgrade", async () => {
+  await withServer({ allowedOrigins: ["https://dash.example.com"] }, async (server) => {
+    assertEquals(await upgradeStatus(server.url, "https://dash.example.com.evil.io"), 403);
+    assertEquals(await upgradeStatus(server.url, "http://dash.example.com"), 403);
+    assertEquals(await upgradeStatus(server.url, server.url.origin), 403);
+  });
+});
+
+Deno.test("CORS headers go only to allowed origins, with a preflight for the API", async () => {
+  await withServer({ corsOrigins: ["https://ops.example.com"] }, async (server) => {
+    const allowed = await fetch(new URL("/api/groups", server.url), {
+      headers: { origin: "https://ops.example.com" },
+    });
+    assertEquals(allowed.headers.get("access-control-allow-origin"), "https://ops.example.com");
+    await allowed.body?.cancel();
+    const other = await fetch(new URL("/api/groups", server.url), {
+      headers: { origin: "https://x.example" },
+    });
+    assertEquals(other.headers.get("access-control-allow-origin"), null);
+    await other.body?.cancel();
+    const preflight = await fetch(new URL("/api/ingest", server.url), {
+      method: "OPTIONS",
+      headers: { origin: "https://ops.example.com", "access-control-request-method": "POST" },
+    });
+    assertEquals(preflight.status, 204);
+    assert(preflight.headers.get("access-control-allow-methods")!.includes("POST"));
+    const refused = await fetch(new URL("/api/ingest", server.url), {
+      method: "OPTIONS",
+      headers: { origin: "https://x.example" },
+    });
+    assertEquals(refused.status, 403);
+  });
+});
+
+Deno.test("feed connections per address are limited with 429, and a closed one frees its slot", async () => {
+  await withServer({ maxConnectionsPerAddress: 2 }, async (server) => {
+    const url = new URL("/ws", server.url.href.replace("http", "ws"));
+    const open = async () => {
+      const ws = new WebSocket(url);
+      await new Promise((resolve, reject) => ((ws.onopen = resolve), (ws.onerror = reject)));
+      return ws;
+    };
+    const a = await open();
+    const b = await open();
+    assertEquals(await upgradeStatus(server.url, null), 429);
+    a.close();
+    await new Promise((resolve) => (a.onclose = resolve));
+    await new Promise((r) => setTimeout(r, 50));
+    const c = await open();
+    for (const ws of [b, c]) {
+      ws.close();
+      await new Promise((resolve) => (ws.onclose = resolve));
+    }
+  });
+});
+
+Deno.test("--cert and --key serve HTTPS", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "pulseboard-tls-" });
+  try {
+    const { success } = await new Deno.Command("openssl", {
+      args: [
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=localhost",
+        "-addext",
+        "subjectAltName=DNS:localhost,IP:127.0.0.1",
+        "-addext",
+        "basicConstraints=critical,CA:FALSE",
+        "-keyout",
+        `${dir}/key.pem`,
+        "-out",
+        `${dir}/cert.pem`,
+      ],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    assert(success, "openssl made a certificate");
+    await withServer({ certFile: `${dir}/cert.pem`, keyFile: `${dir}/key.pem` }, async (server) => {
+      assertEquals(server.url.protocol, "https:");
+      const client = Deno.createHttpClient({
+        caCerts: [await Deno.readTextFile(`${dir}/cert.pem`)],
+      });
+      const response = await fetch(new URL("/healthz", server.url), { client });
+      assertEquals((await response.json()).status, "ok");
+      client.close();
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
