@@ -38,6 +38,8 @@ export interface Config {
   /** PEM files for HTTPS/WSS; both or neither. */
   certFile: string | null;
   keyFile: string | null;
+  /** Listen on a non-loopback address without dashboard authentication. */
+  insecure: boolean;
 }
 
 export const DEFAULT_CONFIG: Readonly<Config> = Object.freeze({
@@ -65,6 +67,7 @@ export const DEFAULT_CONFIG: Readonly<Config> = Object.freeze({
   maxConnectionsPerAddress: 64,
   certFile: null,
   keyFile: null,
+  insecure: false,
 });
 
 export const USAGE = `Usage: deno task start [options]
@@ -90,7 +93,8 @@ export const USAGE = `Usage: deno task start [options]
   --allowed-origins <a,b>  exact origins that may open /ws (default: only this server's own)
   --cors-origins <a,b>     origins that may call /api/* from other sites (default: none)
   --max-connections-per-address <n>  open feed connections per client address (default 64)
-  --cert <file> --key <file>          serve HTTPS and WSS with this PEM certificate and key`;
+  --cert <file> --key <file>          serve HTTPS and WSS with this PEM certificate and key
+  --insecure          allow a non-loopback --host although dashboards are not authenticated`;
 
 /** Parses command-line options; throws a TypeError that names the bad option. */
 export function parseConfig(args: string[]): Config {
@@ -122,6 +126,7 @@ export function parseConfig(args: string[]): Config {
       "max-connections-per-address": { type: "string" },
       cert: { type: "string" },
       key: { type: "string" },
+      insecure: { type: "boolean" },
     },
   });
   const int = (
@@ -175,6 +180,7 @@ export function parseConfig(args: string[]): Config {
       1_000_000,
     ),
     ...tls(values.cert, values.key),
+    insecure: values.insecure ?? false,
   };
 }
 

@@ -13,6 +13,7 @@ import {
 } from "./actors/mod.ts";
 import type { HubMessage, ShardMessage } from "./actors/mod.ts";
 import { CheckpointStore, KvLog } from "./log/mod.ts";
+import { ApiKeys } from "./auth/mod.ts";
 import {
   createApp,
   feedSocketHandler,
@@ -41,6 +42,13 @@ export interface Pulseboard {
 /** Starts a Pulseboard server with the given config. */
 export async function startPulseboard(config: Config): Promise<Pulseboard> {
   logger.setLevel(config.logLevel);
+  // Dashboards cannot authenticate yet, so only a loopback address is safe.
+  if (!isLoopback(config.host) && !config.insecure) {
+    throw new Deno.errors.PermissionDenied(
+      `Refusing to listen on ${config.host}: dashboard authentication is not configured. ` +
+        "Listen on 127.0.0.1 (the default) behind an authenticating proxy, or pass --insecure to accept the risk.",
+    );
+  }
   if (config.data !== ":memory:") {
     const dir = config.data.includes("/")
       ? config.data.slice(0, config.data.lastIndexOf("/"))
@@ -49,6 +57,7 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
   }
   const kv = await Deno.openKv(config.data);
   const log = new KvLog(kv);
+  const apiKeys = new ApiKeys(kv);
   const checkpoints = new CheckpointStore(kv);
   const checkpoint = await checkpoints.load().catch((error) => {
     logger.error("ignoring an unreadable checkpoint; replaying the log from the start", { error });
@@ -120,6 +129,7 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
       maxBodyBytes: config.maxBodyBytes,
       maxBatchReadings: config.maxBatchReadings,
       limits: DEFAULT_READING_LIMITS,
+      keys: apiKeys,
     }, ingestStats),
     corsOrigins: config.corsOrigins,
     feed: feedSocketHandler(hub, {
@@ -191,6 +201,9 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
   const addr = await listening.promise;
   const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
   const url = new URL(`${"cert" in tls ? "https" : "http"}://${host}:${addr.port}/`);
+  if (!(await apiKeys.inUse())) {
+    logger.warn("ingest is open: no API keys exist (create one with `deno task keys create`)");
+  }
   logger.info("started", {
     url: url.href,
     data: config.data,
@@ -215,6 +228,10 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
   return { url, epoch: hubStats.epoch, hubStats, ingestStats, shutdown, finished: server.finished };
 }
 
+function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
 if (import.meta.main) {
   if (Deno.args.includes("--help") || Deno.args.includes("-h")) {
     console.log(USAGE);
@@ -227,7 +244,10 @@ if (import.meta.main) {
     console.error(`${(error as Error).message}\n\n${USAGE}`);
     Deno.exit(2);
   }
-  const pulseboard = await startPulseboard(config);
+  const pulseboard = await startPulseboard(config).catch((error) => {
+    console.error(error instanceof Deno.errors.PermissionDenied ? error.message : error);
+    Deno.exit(1);
+  });
   console.log(`Pulseboard listening on ${pulseboard.url.href}`);
   const stop = () => {
     pulseboard.shutdown().then(() => Deno.exit(0));

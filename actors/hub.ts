@@ -60,6 +60,9 @@ export class HubStats {
   topics: { key: string; sessions: number; ring: number }[] = [];
   /** Bytes held by all recovery rings. */
   ringBytes = 0;
+  /** Most unsent bytes seen queued for any one client, and the largest frame sent. */
+  peakBufferedBytes = 0;
+  largestFrameBytes = 0;
 }
 
 interface SessionState {
@@ -304,6 +307,9 @@ export class HubBehavior implements Behavior<HubMessage> {
         continue;
       }
       const delta = merged ? topic.advance(merged, now) : null;
+      if (delta && delta.byteLength > this.stats.largestFrameBytes) {
+        this.stats.largestFrameBytes = delta.byteLength;
+      }
       this.#deliver(topic, delta, now);
       if (delta && merged && topic.sessions.size > 0) this.#observer?.sent(merged.updates, now);
     }
@@ -334,7 +340,11 @@ export class HubBehavior implements Behavior<HubMessage> {
     for (const session of [...topic.sessions]) {
       const skipped = session.skipped;
       const resyncs = session.resyncs;
-      if (!session.deliver(delta, now, snapshot)) {
+      const delivered = session.deliver(delta, now, snapshot);
+      if (session.peakBuffered > this.stats.peakBufferedBytes) {
+        this.stats.peakBufferedBytes = session.peakBuffered;
+      }
+      if (!delivered) {
         this.#forget(session);
         continue;
       }

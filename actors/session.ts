@@ -43,6 +43,8 @@ export class Session {
   resyncs = 0;
   /** The code this side closed with, or 0. */
   closeCode = 0;
+  /** Most unsent bytes seen queued for this client. */
+  peakBuffered = 0;
 
   constructor(id: number, sink: FrameSink, now: number, policy: Partial<SessionPolicy> = {}) {
     this.id = id;
@@ -77,7 +79,9 @@ export class Session {
    */
   deliver(delta: Uint8Array | null, now: number, snapshot: () => Uint8Array): boolean {
     if (this.#closed) return false;
-    if (this.#sink.bufferedAmount > this.#policy.maxBufferedBytes) {
+    const buffered = this.#sink.bufferedAmount;
+    if (buffered > this.peakBuffered) this.peakBuffered = buffered;
+    if (buffered > this.#policy.maxBufferedBytes) {
       this.#laggingSince ??= now;
       if (delta) {
         this.skipped++;

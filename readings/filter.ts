@@ -44,11 +44,24 @@ export function filterValidReadings(block: ReadingBlock, limits: ReadingLimits):
   const groups = new Verdicts(strings, (s) => checkGroup(s, limits));
   const statuses = new Verdicts(strings, (s) => checkStatus(s, limits));
   const metrics = new Verdicts(strings, (s) => checkMetricName(s, limits));
+  return keepRows(block, (i) =>
+    sensors.reason(block.sensor[i]) ?? groups.reason(block.group[i]) ??
+      statuses.reason(block.status[i]) ?? checkTimeMs(block.timeMs[i]) ??
+      checkValues(block, i, limits, metrics));
+}
+
+/**
+ * Keeps the rows `reasonFor` has no objection to, and lists the others with
+ * their reasons (by row). Returns the input block itself when nothing is
+ * refused; otherwise copies the kept rows.
+ */
+export function keepRows(
+  block: ReadingBlock,
+  reasonFor: (row: number) => string | null,
+): { block: ReadingBlock; refused: Refusal[] } {
   const refused: Refusal[] = [];
   for (let i = 0; i < block.length; i++) {
-    const reason = sensors.reason(block.sensor[i]) ?? groups.reason(block.group[i]) ??
-      statuses.reason(block.status[i]) ?? checkTimeMs(block.timeMs[i]) ??
-      checkValues(block, i, limits, metrics);
+    const reason = reasonFor(i);
     if (reason !== null) refused.push({ index: i, reason });
   }
   if (refused.length === 0) return { block, refused };

@@ -10,11 +10,13 @@ export type RefusalKind =
   | "no_metrics"
   | "duplicate_metric"
   | "malformed"
+  | "not_allowed"
   | "other";
 
 /** Classifies a refusal reason from `validate.ts`, `json.ts` or `filter.ts`. */
 export function refusalKind(reason: string): RefusalKind {
   if (reason.includes("sensorId")) return "sensor_id";
+  if (reason.endsWith("is not allowed for this key")) return "not_allowed";
   if (reason.startsWith("group")) return "group";
   if (reason.startsWith("status")) return "status";
   if (reason.includes("timestamp")) return "timestamp";

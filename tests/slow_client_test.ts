@@ -44,7 +44,6 @@ Deno.test("a client that stops reading is skipped, then closed as slow; others k
     maxBufferedBytes: 64 * 1024,
     slowCloseMs: 1_500,
   });
-  const rssBefore = Deno.memoryUsage().rss;
   const stalled = await stalledClient(server.url);
   const good = new FeedClient(server.url);
   try {
@@ -64,9 +63,13 @@ Deno.test("a client that stops reading is skipped, then closed as slow; others k
     assert(server.hubStats.skippedFrames > 0, "deltas were skipped for the stalled client");
     assertEquals(server.hubStats.slowCloses, 1);
     assertEquals(server.hubStats.sessions, 1, "the stalled session is gone from the hub");
-    // Bounded: the cap plus kernel buffers, not everything the client never read.
-    const grownMb = (Deno.memoryUsage().rss - rssBefore) / 2 ** 20;
-    assert(grownMb < 200, `process grew by ${grownMb.toFixed(0)} MB while a client stalled`);
+    // Bounded: nothing is queued for a client over the cap, so its unsent bytes
+    // never exceed the cap plus the one frame that crossed it (snapshots included).
+    const bound = 64 * 1024 + Math.max(server.hubStats.largestFrameBytes, 2 ** 20);
+    assert(
+      server.hubStats.peakBufferedBytes <= bound,
+      `peak unsent ${server.hubStats.peakBufferedBytes} bytes > ${bound}`,
+    );
     await eventually(() => good.deltas > 0, 5_000, "good client deltas");
     assertEquals(good.gaps, 0);
     assertEquals(good.snapshots, 1);

@@ -1,0 +1,101 @@
+// Ingest with API keys made by the real CLI on the server's own Deno KV file.
+import { assert, assertEquals } from "./assert.ts";
+import { startPulseboard } from "../main.ts";
+import { DEFAULT_CONFIG } from "../config.ts";
+
+async function cli(args: string[]): Promise<string> {
+  const { success, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "scripts/keys.ts", ...args],
+    cwd: new URL("..", import.meta.url).pathname,
+  }).output();
+  const out = new TextDecoder().decode(stdout) + new TextDecoder().decode(stderr);
+  assert(success, out);
+  return out;
+}
+
+Deno.test("with API keys, ingest needs a key, keeps each key to its groups, limits its rate, and honours revocation", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "pulseboard-keys-" });
+  const data = `${dir}/store.kv`;
+  const server = await startPulseboard({ ...DEFAULT_CONFIG, port: 0, data });
+  const post = (docs: unknown[], key?: string) =>
+    fetch(new URL("/api/ingest", server.url), {
+      method: "POST",
+      body: JSON.stringify(docs),
+      headers: {
+        "content-type": "application/json",
+        ...(key ? { authorization: `Bearer ${key}` } : {}),
+      },
+    });
+  const reading = (sensorId: string, group: string) => ({
+    sensorId,
+    group,
+    timestamp: Date.now(),
+    reading: { t: 1 },
+  });
+  try {
+    // No keys yet: open (the server warns at start).
+    assertEquals((await (await post([reading("s0", "plant-a/line-1")])).json()).accepted, 1);
+
+    const created = await cli([
+      "create",
+      "--name",
+      "gateway-a",
+      "--groups",
+      "plant-a",
+      "--data",
+      data,
+    ]);
+    const key = created.match(/pb_[a-z0-9]{12}_[A-Za-z0-9_-]{43}/)![0];
+    const id = key.split("_")[1];
+    assert((await cli(["list", "--data", data])).includes(`${id}  gateway-a  groups=plant-a`));
+    await new Promise((r) => setTimeout(r, 5_100)); // the server's key cache
+
+    const anonymous = await post([reading("s1", "plant-a/line-1")]);
+    assertEquals(anonymous.status, 401);
+    assert(anonymous.headers.get("www-authenticate")!.startsWith("Bearer"));
+    await anonymous.body?.cancel();
+
+    const mixed = await post([
+      reading("s1", "plant-a/line-1"),
+      reading("s2", "plant-b/line-1"),
+      { sensorId: "", timestamp: 1, reading: { t: 1 } },
+      reading("s3", "plant-a"),
+      reading("s4", ""),
+    ], key);
+    const body = await mixed.json();
+    assertEquals(body.accepted, 2);
+    assertEquals(body.refused.map((r: { index: number }) => r.index), [1, 2, 4]);
+    assertEquals(body.refused[0].reason, 'group "plant-b/line-1" is not allowed for this key');
+    assertEquals(body.refused[2].reason, 'group "default" is not allowed for this key');
+
+    let limited: Response | null = null;
+    for (let i = 0; i < 200 && !limited; i++) {
+      const response = await post([reading("s1", "plant-a/line-1")], key);
+      if (response.status === 429) limited = response;
+      else await response.body?.cancel();
+    }
+    assert(limited !== null, "the key's request rate is limited");
+    assertEquals(limited.headers.get("retry-after"), "1");
+    await limited.body?.cancel();
+
+    await cli(["revoke", id, "--data", data]);
+    await new Promise((r) => setTimeout(r, 5_100));
+    const revoked = await post([reading("s1", "plant-a/line-1")], key);
+    assertEquals(revoked.status, 401);
+    await revoked.body?.cancel();
+  } finally {
+    await server.shutdown();
+    await server.finished;
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("listening on a non-loopback address without --insecure is refused with a clear message", async () => {
+  let message = "";
+  try {
+    await startPulseboard({ ...DEFAULT_CONFIG, host: "0.0.0.0", port: 0, data: ":memory:" });
+  } catch (error) {
+    message = (error as Error).message;
+  }
+  assert(/Refusing to listen on 0\.0\.0\.0.*--insecure/.test(message), message);
+});
