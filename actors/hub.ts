@@ -223,6 +223,8 @@ export class HubBehavior implements Behavior<HubMessage> {
     const ids = state.subscriptions ? [...state.subscriptions.keys()] : [];
     const topicName = topic.key.length > 200 ? topic.key.slice(0, 200) + "…" : topic.key;
     const missed = resume && resume.epoch === topic.epoch ? topic.replay(resume.seq) : null;
+    const subscribed = (seq: number, recovered: boolean) =>
+      session.send(encodeSubscribed({ topic: topicName, ids, epoch: topic.epoch, seq, recovered }));
     if (state.topic !== topic) {
       this.#leaveTopic(session, state);
       state.topic = topic;
@@ -230,41 +232,17 @@ export class HubBehavior implements Behavior<HubMessage> {
       topic.idleSince = 0;
     } else if (!resume) {
       // Same stream as before: nothing to resend.
-      session.send(
-        encodeSubscribed({
-          topic: topicName,
-          ids,
-          epoch: topic.epoch,
-          seq: topic.seq,
-          recovered: true,
-        }),
-      );
+      subscribed(topic.seq, true);
       return;
     }
     if (missed) {
       this.stats.recovered++;
-      session.send(
-        encodeSubscribed({
-          topic: topicName,
-          ids,
-          epoch: topic.epoch,
-          seq: resume!.seq,
-          recovered: true,
-        }),
-      );
+      subscribed(resume!.seq, true);
       for (const frame of missed) session.send(frame);
       return;
     }
     if (resume) this.stats.resynced++;
-    session.send(
-      encodeSubscribed({
-        topic: topicName,
-        ids,
-        epoch: topic.epoch,
-        seq: topic.seq,
-        recovered: false,
-      }),
-    );
+    subscribed(topic.seq, false);
     if (session.send(topic.snapshot(this.#view, this.#now()))) this.stats.snapshotsSent++;
   }
 

@@ -64,7 +64,7 @@ export interface DeltaFrame {
 }
 
 // One builder, reused: frames are encoded one at a time and copied out.
-const builder = new flatbuffers.Builder(1 << 20);
+const builder = new flatbuffers.Builder(64 * 1024); // grows on demand and keeps its size
 
 function finish(type: Body, body: flatbuffers.Offset): Uint8Array<ArrayBuffer> {
   builder.finish(Envelope.createEnvelope(builder, type, body), "PLSB");

@@ -7,12 +7,14 @@ import {
   Error as ErrorMessage,
   MetricUpdate,
   Ping,
-  Pong,
   Snapshot,
-  Subscribe,
   Subscribed,
-  Subscription,
 } from "../../../../protocol/schema_generated.ts";
+// The same encoders the server's tests use: one implementation of the wire format.
+import {
+  encodePong,
+  encodeSubscribe as encodeClientSubscribe,
+} from "../../../../protocol/frames.ts";
 
 /** Metric states by column, as they arrive. */
 export interface Updates {
@@ -182,36 +184,7 @@ export function encodeSubscribe(
   subscriptions: readonly SubscriptionSpec[],
   resume: { epoch: number; seq: number } | null,
 ): Uint8Array<ArrayBuffer> {
-  const builder = new flatbuffers.Builder(256);
-  const offsets = subscriptions.map((s) => {
-    const group = s.group === undefined ? 0 : builder.createString(s.group);
-    const sensors = s.sensors === undefined
-      ? 0
-      : Subscription.createSensorsVector(builder, s.sensors.map((id) => builder.createString(id)));
-    Subscription.startSubscription(builder);
-    Subscription.addId(builder, s.id);
-    Subscription.addAll(builder, s.all ?? false);
-    if (group) Subscription.addGroup(builder, group);
-    if (sensors) Subscription.addSensors(builder, sensors);
-    return Subscription.endSubscription(builder);
-  });
-  const list = Subscribe.createSubscriptionsVector(builder, offsets);
-  const body = Subscribe.createSubscribe(
-    builder,
-    list,
-    resume !== null,
-    resume?.epoch ?? 0,
-    BigInt(resume?.seq ?? 0),
-    true,
-  );
-  builder.finish(Envelope.createEnvelope(builder, Body.Subscribe, body));
-  return builder.asUint8Array().slice() as Uint8Array<ArrayBuffer>;
+  return encodeClientSubscribe(subscriptions, resume, true);
 }
 
-/** The Pong that answers a Ping. */
-export function encodePong(nonce: number): Uint8Array<ArrayBuffer> {
-  const builder = new flatbuffers.Builder(32);
-  const pong = Pong.createPong(builder, nonce);
-  builder.finish(Envelope.createEnvelope(builder, Body.Pong, pong));
-  return builder.asUint8Array().slice() as Uint8Array<ArrayBuffer>;
-}
+export { encodePong };
