@@ -40,6 +40,10 @@ export interface Config {
   keyFile: string | null;
   /** Listen on a non-loopback address without dashboard authentication. */
   insecure: boolean;
+  /** Dashboard JWTs: issuer, audience, and a PEM public key file (or PULSEBOARD_JWT_SECRET for HS256). */
+  jwtIssuer: string | null;
+  jwtAudience: string | null;
+  jwtPublicKeyFile: string | null;
 }
 
 export const DEFAULT_CONFIG: Readonly<Config> = Object.freeze({
@@ -68,6 +72,9 @@ export const DEFAULT_CONFIG: Readonly<Config> = Object.freeze({
   certFile: null,
   keyFile: null,
   insecure: false,
+  jwtIssuer: null,
+  jwtAudience: null,
+  jwtPublicKeyFile: null,
 });
 
 export const USAGE = `Usage: deno task start [options]
@@ -94,7 +101,9 @@ export const USAGE = `Usage: deno task start [options]
   --cors-origins <a,b>     origins that may call /api/* from other sites (default: none)
   --max-connections-per-address <n>  open feed connections per client address (default 64)
   --cert <file> --key <file>          serve HTTPS and WSS with this PEM certificate and key
-  --insecure          allow a non-loopback --host although dashboards are not authenticated`;
+  --insecure          allow a non-loopback --host without dashboard and ingest authentication
+  --jwt-issuer <iss> --jwt-audience <aud>  verify dashboard JWTs (with --jwt-public-key <pem file>,
+                      or an HS256 secret of 32+ characters in PULSEBOARD_JWT_SECRET)`;
 
 /** Parses command-line options; throws a TypeError that names the bad option. */
 export function parseConfig(args: string[]): Config {
@@ -127,6 +136,9 @@ export function parseConfig(args: string[]): Config {
       cert: { type: "string" },
       key: { type: "string" },
       insecure: { type: "boolean" },
+      "jwt-issuer": { type: "string" },
+      "jwt-audience": { type: "string" },
+      "jwt-public-key": { type: "string" },
     },
   });
   const int = (
@@ -181,6 +193,9 @@ export function parseConfig(args: string[]): Config {
     ),
     ...tls(values.cert, values.key),
     insecure: values.insecure ?? false,
+    jwtIssuer: values["jwt-issuer"] ?? null,
+    jwtAudience: values["jwt-audience"] ?? null,
+    jwtPublicKeyFile: values["jwt-public-key"] ?? null,
   };
 }
 

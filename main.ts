@@ -13,7 +13,7 @@ import {
 } from "./actors/mod.ts";
 import type { HubMessage, ShardMessage } from "./actors/mod.ts";
 import { CheckpointStore, KvLog } from "./log/mod.ts";
-import { ApiKeys } from "./auth/mod.ts";
+import { ApiKeys, TokenVerifier } from "./auth/mod.ts";
 import {
   createApp,
   feedSocketHandler,
@@ -42,13 +42,7 @@ export interface Pulseboard {
 /** Starts a Pulseboard server with the given config. */
 export async function startPulseboard(config: Config): Promise<Pulseboard> {
   logger.setLevel(config.logLevel);
-  // Dashboards cannot authenticate yet, so only a loopback address is safe.
-  if (!isLoopback(config.host) && !config.insecure) {
-    throw new Deno.errors.PermissionDenied(
-      `Refusing to listen on ${config.host}: dashboard authentication is not configured. ` +
-        "Listen on 127.0.0.1 (the default) behind an authenticating proxy, or pass --insecure to accept the risk.",
-    );
-  }
+  const tokens = await tokenVerifier(config);
   if (config.data !== ":memory:") {
     const dir = config.data.includes("/")
       ? config.data.slice(0, config.data.lastIndexOf("/"))
@@ -58,6 +52,17 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
   const kv = await Deno.openKv(config.data);
   const log = new KvLog(kv);
   const apiKeys = new ApiKeys(kv);
+  // Off loopback both dashboards (JWT) and ingest (API keys) must authenticate.
+  if (!isLoopback(config.host) && !config.insecure && (!tokens || !(await apiKeys.inUse()))) {
+    kv.close();
+    throw new Deno.errors.PermissionDenied(
+      `Refusing to listen on ${config.host}: ${
+        !tokens ? "dashboard JWT authentication" : "an ingest API key"
+      } ` +
+        "is not configured. Configure it (see SECURITY.md), listen on 127.0.0.1 (the default), " +
+        "or pass --insecure to accept the risk.",
+    );
+  }
   const checkpoints = new CheckpointStore(kv);
   const checkpoint = await checkpoints.load().catch((error) => {
     logger.error("ignoring an unreadable checkpoint; replaying the log from the start", { error });
@@ -133,6 +138,7 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
     }, ingestStats),
     corsOrigins: config.corsOrigins,
     feed: feedSocketHandler(hub, {
+      tokens: tokens ?? undefined,
       allowedOrigins: config.allowedOrigins,
       maxConnectionsPerAddress: config.maxConnectionsPerAddress,
       policy: {
@@ -142,11 +148,24 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
       },
     }),
     files: staticFiles(config.webRoot),
-    groups: () =>
-      ask<HubMessage, { group: string; sensors: number }[]>(
+    groups: async (request) => {
+      let scope: string[] | null = null;
+      if (tokens) {
+        const token = request.headers.get("authorization")?.match(/^Bearer\s+(.+)$/i)?.[1];
+        if (!token) {
+          throw new Deno.errors.PermissionDenied(
+            "Send a dashboard token: Authorization: Bearer <jwt>",
+          );
+        }
+        scope = (await tokens.verify(token).catch((error) => {
+          throw new Deno.errors.PermissionDenied((error as Error).message);
+        })).groups;
+      }
+      return await ask<HubMessage, { group: string; sensors: number }[]>(
         hub,
-        (reply) => ({ type: "groups", reply }),
-      ),
+        (reply) => ({ type: "groups", reply, scope }),
+      );
+    },
     metrics: async () =>
       new Response(await metrics.render(), { headers: { "content-type": metrics.contentType } }),
     ready: () => {
@@ -228,6 +247,20 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
   return { url, epoch: hubStats.epoch, hubStats, ingestStats, shutdown, finished: server.finished };
 }
 
+/** The dashboard token verifier the config asks for, or null for none. */
+async function tokenVerifier(config: Config): Promise<TokenVerifier | null> {
+  const secret = Deno.env.get("PULSEBOARD_JWT_SECRET");
+  if (!config.jwtIssuer && !config.jwtAudience && !config.jwtPublicKeyFile && !secret) return null;
+  return TokenVerifier.create({
+    issuer: config.jwtIssuer ?? "",
+    audience: config.jwtAudience ?? "",
+    secret,
+    publicKeyPem: config.jwtPublicKeyFile
+      ? await Deno.readTextFile(config.jwtPublicKeyFile)
+      : undefined,
+  });
+}
+
 function isLoopback(host: string): boolean {
   return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
@@ -245,7 +278,11 @@ if (import.meta.main) {
     Deno.exit(2);
   }
   const pulseboard = await startPulseboard(config).catch((error) => {
-    console.error(error instanceof Deno.errors.PermissionDenied ? error.message : error);
+    console.error(
+      error instanceof Deno.errors.PermissionDenied || error instanceof TypeError
+        ? error.message
+        : error,
+    );
     Deno.exit(1);
   });
   console.log(`Pulseboard listening on ${pulseboard.url.href}`);

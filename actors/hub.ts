@@ -4,7 +4,7 @@ import { FeedView } from "./feed_view.ts";
 import type { HubMessage, HubSubscribe } from "./hub_messages.ts";
 import type { Session } from "./session.ts";
 import type { ShardChanges, ShardMessage } from "./shard_messages.ts";
-import { checkSubscription, topicFor } from "./topic.ts";
+import { checkScope, checkSubscription, covers, topicFor } from "./topic.ts";
 import { RingBudget, TopicStream } from "./topic_stream.ts";
 import type { RingLimits } from "./topic_stream.ts";
 import type { MetricStates } from "../protocol/frames.ts";
@@ -67,6 +67,8 @@ export class HubStats {
 
 interface SessionState {
   topic: TopicStream | null;
+  /** Group prefixes the viewer's token allows; null without authentication. */
+  scope: string[] | null;
   /** Explicit subscriptions by id; null while subscribed to everything implicitly. */
   subscriptions: Map<number, SubscriptionRequest> | null;
 }
@@ -122,10 +124,17 @@ export class HubBehavior implements Behavior<HubMessage> {
       case "tick":
         await this.#tick();
         break;
-      case "join":
-        this.#sessions.set(message.session, { topic: null, subscriptions: null });
-        if (!message.explicit) this.#move(message.session, this.#everything, null);
+      case "join": {
+        const scope = message.scope ?? null;
+        this.#sessions.set(message.session, { topic: null, subscriptions: null, scope });
+        if (message.explicit) break;
+        const topic = scope === null ? this.#everything : this.#topic([EVERYTHING], scope);
+        if (topic) this.#move(message.session, topic, null);
+        else {message.session.send(
+            encodeError(0, `Cannot subscribe: more than ${this.#maxTopics} topics`),
+          );}
         break;
+      }
       case "subscribe":
         this.#subscribe(message);
         break;
@@ -134,7 +143,7 @@ export class HubBehavior implements Behavior<HubMessage> {
         if (!state) break;
         const subscriptions = new Map(state.subscriptions ?? []);
         for (const id of message.ids) subscriptions.delete(id);
-        const topic = this.#topic(subscriptions.values());
+        const topic = this.#topic(subscriptions.values(), state.scope);
         if (!topic) {
           message.session.send(
             encodeError(0, `Cannot unsubscribe: more than ${this.#maxTopics} topics`),
@@ -147,7 +156,9 @@ export class HubBehavior implements Behavior<HubMessage> {
       }
       case "groups": {
         const counts = new Map<string, number>();
+        const scope = message.scope?.includes("*") ? null : message.scope ?? null;
         for (const sensor of this.#view.sensors()) {
+          if (scope && !scope.some((prefix) => covers(prefix, sensor.group))) continue;
           counts.set(sensor.group, (counts.get(sensor.group) ?? 0) + 1);
         }
         message.reply(
@@ -180,14 +191,14 @@ export class HubBehavior implements Behavior<HubMessage> {
     if (!state) return;
     const accepted = new Map(replace ? [] : state.subscriptions ?? []);
     for (const request of subscriptions) {
-      const reason = checkSubscription(request);
+      const reason = checkSubscription(request) ?? checkScope(request, state.scope);
       if (reason) {
         this.stats.badSubscriptions++;
         session.send(encodeError(0, `Cannot subscribe: ${reason}`));
       } else accepted.set(request.id, request);
     }
     if (accepted.size === 0) return;
-    const topic = this.#topic(accepted.values());
+    const topic = this.#topic(accepted.values(), state.scope);
     if (!topic) {
       this.stats.badSubscriptions++;
       session.send(
@@ -203,8 +214,11 @@ export class HubBehavior implements Behavior<HubMessage> {
   }
 
   /** Gets or makes the stream for a set of subscriptions; null when no more topics may be made. */
-  #topic(subscriptions: Iterable<SubscriptionRequest>): TopicStream | null {
-    const { key, spec } = topicFor(subscriptions);
+  #topic(
+    subscriptions: Iterable<SubscriptionRequest>,
+    scope: string[] | null = null,
+  ): TopicStream | null {
+    const { key, spec } = topicFor(subscriptions, scope);
     let topic = this.#topics.get(key);
     if (!topic) {
       if (this.#topics.size >= this.#maxTopics) return null;

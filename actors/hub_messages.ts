@@ -14,6 +14,8 @@ export interface HubJoin {
   type: "join";
   session: Session;
   explicit?: boolean;
+  /** Group prefixes an authenticated viewer may read; null without authentication. */
+  scope?: string[] | null;
 }
 
 /** Adds subscriptions, optionally resuming from a frame seen on an earlier connection. */
@@ -29,6 +31,8 @@ export interface HubSubscribe {
 /** Asks for every group path with its number of sensors (for pickers). */
 export interface HubGroups {
   type: "groups";
+  /** Only groups under these prefixes; null for all. */
+  scope?: string[] | null;
   reply: (groups: { group: string; sensors: number }[]) => void;
 }
 

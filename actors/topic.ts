@@ -2,10 +2,19 @@ import type { SubscriptionRequest } from "../protocol/client_messages.ts";
 import { DEFAULT_READING_LIMITS } from "../readings/limits.ts";
 import { checkGroup, checkSensorId } from "../readings/validate.ts";
 
-/** What a stream carries: everything, or sensors under group prefixes or named by id. */
+/**
+ * What a stream carries: everything, or sensors under group prefixes or named
+ * by id; and, for an authenticated viewer, only within the group prefixes its
+ * token allows (`scope`, null for no limit).
+ */
 export type TopicSpec =
-  | { all: true }
-  | { all: false; groups: readonly string[]; sensors: ReadonlySet<string> };
+  | { all: true; scope: readonly string[] | null }
+  | {
+    all: false;
+    groups: readonly string[];
+    sensors: ReadonlySet<string>;
+    scope: readonly string[] | null;
+  };
 
 /** Checks one subscription's meaning; null when fine, else the reason. */
 export function checkSubscription(request: SubscriptionRequest): string | null {
@@ -32,11 +41,14 @@ export function checkSubscription(request: SubscriptionRequest): string | null {
  */
 export function topicFor(
   subscriptions: Iterable<SubscriptionRequest>,
+  scope: readonly string[] | null = null,
 ): { key: string; spec: TopicSpec } {
+  const limit = scope === null || scope.includes("*") ? null : [...new Set(scope)].sort();
+  const suffix = limit === null ? "" : `;scope=${limit.join(",")}`;
   const groups = new Set<string>();
   const sensors = new Set<string>();
   for (const s of subscriptions) {
-    if (s.all) return { key: "*", spec: { all: true } };
+    if (s.all) return { key: "*" + suffix, spec: { all: true, scope: limit } };
     if (s.group !== null) groups.add(s.group);
     for (const id of s.sensors) sensors.add(id);
   }
@@ -46,8 +58,8 @@ export function topicFor(
   ).sort();
   const ids = [...sensors].sort();
   return {
-    key: `groups=${kept.join(",")};sensors=${ids.join(",")}`,
-    spec: { all: false, groups: kept, sensors: new Set(ids) },
+    key: `groups=${kept.join(",")};sensors=${ids.join(",")}${suffix}`,
+    spec: { all: false, groups: kept, sensors: new Set(ids), scope: limit },
   };
 }
 
@@ -57,7 +69,19 @@ export function covers(prefix: string, group: string): boolean {
 }
 
 export function matches(spec: TopicSpec, id: string, group: string): boolean {
+  if (spec.scope !== null && !spec.scope.some((prefix) => covers(prefix, group))) return false;
   if (spec.all) return true;
   if (spec.sensors.has(id)) return true;
   return spec.groups.some((prefix) => covers(prefix, group));
+}
+
+/** Null when a viewer limited to `scope` may ask for this subscription, else why not. */
+export function checkScope(
+  request: SubscriptionRequest,
+  scope: readonly string[] | null,
+): string | null {
+  if (scope === null || scope.includes("*") || request.group === null) return null;
+  return scope.some((prefix) => covers(prefix, request.group!))
+    ? null
+    : `subscription ${request.id}: group ${request.group} is outside your token's groups`;
 }

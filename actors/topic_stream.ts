@@ -40,6 +40,8 @@ export class TopicStream {
   /** When the last session left (or 0 while it has sessions). */
   idleSince = 0;
   #member = new Uint8Array(1024);
+  /** Carries every sensor: no filtering needed. */
+  readonly #everything: boolean;
   readonly #ring: RingFrame[] = [];
   #ringBytes = 0;
   readonly #limits: RingLimits;
@@ -56,6 +58,7 @@ export class TopicStream {
     this.spec = spec;
     this.epoch = crypto.getRandomValues(new Uint32Array(1))[0];
     this.#limits = options.limits;
+    this.#everything = spec.all && spec.scope === null;
     this.#budget = options.budget;
     for (const sensor of view.sensors()) {
       this.#setMember(sensor.index, matches(spec, sensor.id, sensor.group));
@@ -82,7 +85,7 @@ export class TopicStream {
       if (is) sensors.push(sensor);
       else if (was) removed.push(sensor.index);
     }
-    const updates = this.spec.all ? tick.updates : this.#filter(tick.updates);
+    const updates = this.#everything ? tick.updates : this.#filter(tick.updates);
     if (
       updates.length === 0 && sensors.length === 0 && removed.length === 0 &&
       tick.metrics.length === 0
@@ -123,10 +126,10 @@ export class TopicStream {
   snapshot(view: FeedView, now: number, catchUp = false): Uint8Array {
     if (!catchUp && this.#snapshot?.seq === this.seq) return this.#snapshot.bytes;
     const state = view.snapshot();
-    const sensors = this.spec.all
+    const sensors = this.#everything
       ? state.sensors
       : state.sensors.filter((s) => this.#isMember(s.index));
-    const values = this.spec.all ? state.values : this.#filter(state.values);
+    const values = this.#everything ? state.values : this.#filter(state.values);
     const bytes = encodeSnapshot({
       epoch: this.epoch,
       seq: this.seq,

@@ -1,2 +1,4 @@
 export { ApiKeys, groupAllowed } from "./api_keys.ts";
 export type { ApiKeyRecord, Writer } from "./api_keys.ts";
+export { tokenFromProtocols, TokenVerifier } from "./tokens.ts";
+export type { TokenOptions, Viewer } from "./tokens.ts";

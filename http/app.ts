@@ -10,8 +10,8 @@ export interface Routes {
   ingest: Handler;
   feed: Handler;
   health: () => unknown;
-  /** Every group path with its number of sensors. */
-  groups: () => Promise<unknown>;
+  /** Every group path (the caller may read) with its number of sensors. */
+  groups: (request: Request) => Promise<unknown>;
   /** Prometheus text format. */
   metrics: () => Promise<Response>;
   /** Readiness: 200 when ready, else 503 with the reasons. */
@@ -48,7 +48,7 @@ export function createApp(routes: Routes): Handler {
     }
     if (pathname === "/api/groups") {
       return request.method === "GET"
-        ? routes.groups().then((groups) => jsonResponse({ groups }), errorResponse)
+        ? routes.groups(request).then((groups) => jsonResponse({ groups }), errorResponse)
         : problem(405, "GET /api/groups", { allow: "GET" });
     }
     return problem(404, `No API at ${pathname}`);

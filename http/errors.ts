@@ -7,6 +7,7 @@ import { logger } from "../logging/mod.ts";
  */
 export function statusFor(error: unknown): number {
   if (error instanceof Deno.errors.NotFound) return 404;
+  if (error instanceof Deno.errors.PermissionDenied) return 401;
   if (error instanceof Deno.errors.Busy) return 503;
   if (error instanceof Deno.errors.NotSupported) return 415;
   if (error instanceof TypeError || error instanceof SyntaxError || error instanceof RangeError) {
@@ -33,7 +34,11 @@ export function errorResponse(error: unknown): Response {
   if (status === 500) logger.error("request failed", { error });
   return jsonResponse({ error: errorName(status), detail }, {
     status,
-    headers: status === 503 ? { "retry-after": "1" } : {},
+    headers: status === 503
+      ? { "retry-after": "1" }
+      : status === 401
+      ? { "www-authenticate": 'Bearer realm="pulseboard"' }
+      : {},
   });
 }
 
@@ -52,6 +57,8 @@ function errorName(status: number): string {
   switch (status) {
     case 400:
       return "bad_request";
+    case 401:
+      return "unauthorized";
     case 404:
       return "not_found";
     case 405:

@@ -1,5 +1,13 @@
 import * as flatbuffers from "flatbuffers";
-import { Body, Envelope, Pong, Subscribe, Subscription, Unsubscribe } from "./schema_generated.ts";
+import {
+  Auth,
+  Body,
+  Envelope,
+  Pong,
+  Subscribe,
+  Subscription,
+  Unsubscribe,
+} from "./schema_generated.ts";
 import { FlatBufferVerifier } from "./verifier.ts";
 
 /** One subscription as the client sent it (checked for structure, not meaning). */
@@ -20,7 +28,8 @@ export type ClientMessage =
     /** Replace the session's subscriptions instead of adding to them. */
     replace: boolean;
   }
-  | { type: "unsubscribe"; ids: number[] };
+  | { type: "unsubscribe"; ids: number[] }
+  | { type: "auth"; token: string };
 
 /** Bounds that keep one message's work small. */
 const MAX_SUBSCRIPTIONS = 64;
@@ -93,6 +102,13 @@ export function decodeClientMessage(input: Uint8Array): ClientMessage {
       }
       const message = envelope().body(new Unsubscribe()) as Unsubscribe;
       return { type: "unsubscribe", ids: Array.from(message.idsArray() ?? []) };
+    }
+    case Body.Auth: {
+      let length = -1;
+      if (v.subTable(root, 1, (pos) => (length = v.string(pos, 0))) === 0 || length <= 0) {
+        throw new TypeError("Invalid message: Auth without a token");
+      }
+      return { type: "auth", token: (envelope().body(new Auth()) as Auth).token()! };
     }
     case Body.NONE:
       throw new TypeError("Invalid message: envelope has no body");

@@ -13,6 +13,8 @@ export const CloseCode = {
   BadFrame: 4000,
   /** No Pong within the liveness limit. */
   PingTimeout: 4001,
+  /** Missing, invalid or expired token (dashboard authentication). */
+  Unauthorized: 4003,
   /** Unsent bytes stayed over the cap for too long. */
   Slow: 4008,
   /** More inbound messages than the per-connection rate allows. */

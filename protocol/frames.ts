@@ -1,5 +1,6 @@
 import * as flatbuffers from "flatbuffers";
 import {
+  Auth,
   Body,
   Delta,
   Envelope,
@@ -215,6 +216,11 @@ export function encodeSubscribe(
     replace,
   );
   return finish(Body.Subscribe, body);
+}
+
+export function encodeAuth(token: string): Uint8Array<ArrayBuffer> {
+  builder.clear();
+  return finish(Body.Auth, Auth.createAuth(builder, builder.createString(token)));
 }
 
 export function encodeUnsubscribe(ids: readonly number[]): Uint8Array<ArrayBuffer> {

@@ -2,6 +2,7 @@ export { CloseCode } from "./close_codes.ts";
 export { decodeClientMessage } from "./client_messages.ts";
 export type { ClientMessage, SubscriptionRequest } from "./client_messages.ts";
 export {
+  encodeAuth,
   encodeDelta,
   encodeError,
   encodePing,

@@ -12,13 +12,14 @@ export enum Body {
   Pong = 5,
   Subscribe = 6,
   Unsubscribe = 7,
-  Subscribed = 8
+  Subscribed = 8,
+  Auth = 9
 }
 
 export function unionToBody(
   type: Body,
-  accessor: (obj:Delta|Error|Ping|Pong|Snapshot|Subscribe|Subscribed|Unsubscribe) => Delta|Error|Ping|Pong|Snapshot|Subscribe|Subscribed|Unsubscribe|null
-): Delta|Error|Ping|Pong|Snapshot|Subscribe|Subscribed|Unsubscribe|null {
+  accessor: (obj:Auth|Delta|Error|Ping|Pong|Snapshot|Subscribe|Subscribed|Unsubscribe) => Auth|Delta|Error|Ping|Pong|Snapshot|Subscribe|Subscribed|Unsubscribe|null
+): Auth|Delta|Error|Ping|Pong|Snapshot|Subscribe|Subscribed|Unsubscribe|null {
   switch(Body[type]) {
     case 'NONE': return null; 
     case 'Snapshot': return accessor(new Snapshot())! as Snapshot;
@@ -29,15 +30,16 @@ export function unionToBody(
     case 'Subscribe': return accessor(new Subscribe())! as Subscribe;
     case 'Unsubscribe': return accessor(new Unsubscribe())! as Unsubscribe;
     case 'Subscribed': return accessor(new Subscribed())! as Subscribed;
+    case 'Auth': return accessor(new Auth())! as Auth;
     default: return null;
   }
 }
 
 export function unionListToBody(
   type: Body, 
-  accessor: (index: number, obj:Delta|Error|Ping|Pong|Snapshot|Subscribe|Subscribed|Unsubscribe) => Delta|Error|Ping|Pong|Snapshot|Subscribe|Subscribed|Unsubscribe|null, 
+  accessor: (index: number, obj:Auth|Delta|Error|Ping|Pong|Snapshot|Subscribe|Subscribed|Unsubscribe) => Auth|Delta|Error|Ping|Pong|Snapshot|Subscribe|Subscribed|Unsubscribe|null, 
   index: number
-): Delta|Error|Ping|Pong|Snapshot|Subscribe|Subscribed|Unsubscribe|null {
+): Auth|Delta|Error|Ping|Pong|Snapshot|Subscribe|Subscribed|Unsubscribe|null {
   switch(Body[type]) {
     case 'NONE': return null; 
     case 'Snapshot': return accessor(index, new Snapshot())! as Snapshot;
@@ -48,6 +50,7 @@ export function unionListToBody(
     case 'Subscribe': return accessor(index, new Subscribe())! as Subscribe;
     case 'Unsubscribe': return accessor(index, new Unsubscribe())! as Unsubscribe;
     case 'Subscribed': return accessor(index, new Subscribed())! as Subscribed;
+    case 'Auth': return accessor(index, new Auth())! as Auth;
     default: return null;
   }
 }
@@ -1482,6 +1485,55 @@ static createSubscribed(builder:flatbuffers.Builder, topicOffset:flatbuffers.Off
   Subscribed.addSeq(builder, seq);
   Subscribed.addRecovered(builder, recovered);
   return Subscribed.endSubscribed(builder);
+}
+}
+
+/**
+ * Client to server: a dashboard JWT, as the first message (instead of the
+ * `bearer.<jwt>` WebSocket subprotocol) or later to refresh before expiry.
+ */
+export class Auth {
+  bb: flatbuffers.ByteBuffer|null = null;
+  bb_pos = 0;
+  __init(i:number, bb:flatbuffers.ByteBuffer):Auth {
+  this.bb_pos = i;
+  this.bb = bb;
+  return this;
+}
+
+static getRootAsAuth(bb:flatbuffers.ByteBuffer, obj?:Auth):Auth {
+  return (obj || new Auth()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+static getSizePrefixedRootAsAuth(bb:flatbuffers.ByteBuffer, obj?:Auth):Auth {
+  bb.setPosition(bb.position() + flatbuffers.SIZE_PREFIX_LENGTH);
+  return (obj || new Auth()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+token():string|null
+token(optionalEncoding:flatbuffers.Encoding):string|Uint8Array|null
+token(optionalEncoding?:any):string|Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
+}
+
+static startAuth(builder:flatbuffers.Builder) {
+  builder.startObject(1);
+}
+
+static addToken(builder:flatbuffers.Builder, tokenOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(0, tokenOffset, 0);
+}
+
+static endAuth(builder:flatbuffers.Builder):flatbuffers.Offset {
+  const offset = builder.endObject();
+  return offset;
+}
+
+static createAuth(builder:flatbuffers.Builder, tokenOffset:flatbuffers.Offset):flatbuffers.Offset {
+  Auth.startAuth(builder);
+  Auth.addToken(builder, tokenOffset);
+  return Auth.endAuth(builder);
 }
 }
 

@@ -50,14 +50,17 @@ export class FeedClient {
   /** Per delta, how many sensor-metric pairs appeared more than once in it. */
   duplicateUpdates = 0;
 
-  constructor(url: URL | string, options: { explicit?: boolean; resumeFrom?: FeedClient } = {}) {
+  constructor(
+    url: URL | string,
+    options: { explicit?: boolean; resumeFrom?: FeedClient; protocols?: string[] } = {},
+  ) {
     const ws = new URL(
       options.explicit || options.resumeFrom ? "/ws?subscribe=explicit" : "/ws",
       url,
     );
     if (options.resumeFrom) this.#adopt(options.resumeFrom);
-    ws.protocol = ws.protocol === "https:" ? "wss:" : "ws:";
-    this.socket = new WebSocket(ws);
+    ws.protocol = ws.protocol === "https:" || ws.protocol === "wss:" ? "wss:" : "ws:";
+    this.socket = new WebSocket(ws, options.protocols);
     this.socket.binaryType = "arraybuffer";
     this.opened = new Promise((resolve, reject) => {
       this.socket.onopen = () => resolve();
