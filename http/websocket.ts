@@ -16,6 +16,8 @@ export interface FeedSocketOptions {
   allowedOrigins?: readonly string[] | null;
   /** Open feed connections per client address. Default 64. */
   maxConnectionsPerAddress?: number;
+  /** Open feed connections per token subject. Default 16. */
+  maxConnectionsPerToken?: number;
   /** Inbound messages per connection: a burst of `capacity`, then `perSecond`. Default 20 and 5/s. */
   messageRate?: { capacity: number; perSecond: number };
   /** Largest inbound message. Default 65 536 bytes. */
@@ -45,6 +47,8 @@ export function feedSocketHandler(hub: Actor<HubMessage>, options: FeedSocketOpt
   const maxMessageBytes = options.maxMessageBytes ?? 65_536;
   const maxPerAddress = options.maxConnectionsPerAddress ?? 64;
   const perAddress = new Map<string, number>();
+  const maxPerToken = options.maxConnectionsPerToken ?? 16;
+  const perToken = new Map<string, number>();
   return async (request: Request, info?: Deno.ServeHandlerInfo): Promise<Response> => {
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
       return problem(426, "GET /ws expects a WebSocket upgrade", { upgrade: "websocket" });
@@ -96,9 +100,16 @@ export function feedSocketHandler(hub: Actor<HubMessage>, options: FeedSocketOpt
     let counted = true;
     let expiry: ReturnType<typeof setTimeout> | undefined;
     let authDeadline: ReturnType<typeof setTimeout> | undefined;
+    let tokenSubject: string | null = null;
     const release = () => {
       clearTimeout(expiry);
       clearTimeout(authDeadline);
+      if (tokenSubject !== null) {
+        const left = (perToken.get(tokenSubject) ?? 1) - 1;
+        if (left > 0) perToken.set(tokenSubject, left);
+        else perToken.delete(tokenSubject);
+        tokenSubject = null;
+      }
       if (!counted) return;
       counted = false;
       const left = (perAddress.get(address) ?? 1) - 1;
@@ -131,6 +142,17 @@ export function feedSocketHandler(hub: Actor<HubMessage>, options: FeedSocketOpt
       session.close(code, reason);
     };
     const join = () => {
+      if (viewer) {
+        const open = perToken.get(viewer.subject) ?? 0;
+        if (open >= maxPerToken) {
+          return refuse(
+            CloseCode.Unauthorized,
+            `too many connections for this token (limit ${maxPerToken})`,
+          );
+        }
+        perToken.set(viewer.subject, open + 1);
+        tokenSubject = viewer.subject;
+      }
       hub.send({ type: "join", session, explicit, scope: viewer?.groups ?? null })
         .catch(() => session.close(1011, "server is stopping"));
     };

@@ -153,3 +153,26 @@ Deno.test("an expiring token closes the session with 4003 unless a fresh one arr
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("connections per token subject are limited", async () => {
+  const { server, sign, dir } = await setup();
+  try {
+    const token = await sign(["*"], 60);
+    const clients = Array.from(
+      { length: 17 },
+      () => new FeedClient(wsUrl(server), { protocols: ["pulseboard", `bearer.${token}`] }),
+    );
+    await Promise.all(clients.map((c) => c.opened));
+    const extra = clients[16];
+    assertEquals((await extra.closed).code, 4003);
+    assert(
+      /too many connections/.test(extra.errors[0]?.message ?? ""),
+      JSON.stringify(extra.errors),
+    );
+    await Promise.all(clients.slice(0, 16).map((c) => c.close()));
+  } finally {
+    await server.shutdown();
+    await server.finished;
+    await Deno.remove(dir, { recursive: true });
+  }
+});
