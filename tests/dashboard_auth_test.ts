@@ -158,18 +158,17 @@ Deno.test("connections per token subject are limited", async () => {
   const { server, sign, dir } = await setup();
   try {
     const token = await sign(["*"], 60);
-    const clients = Array.from(
-      { length: 17 },
-      () => new FeedClient(wsUrl(server), { protocols: ["pulseboard", `bearer.${token}`] }),
-    );
-    await Promise.all(clients.map((c) => c.opened));
-    const extra = clients[16];
+    const connect = () =>
+      new FeedClient(wsUrl(server), { protocols: ["pulseboard", `bearer.${token}`] });
+    const clients = Array.from({ length: 16 }, connect);
+    await eventually(() => clients.every((c) => c.snapshots === 1), 5_000, "16 joined");
+    const extra = connect();
     assertEquals((await extra.closed).code, 4003);
     assert(
       /too many connections/.test(extra.errors[0]?.message ?? ""),
       JSON.stringify(extra.errors),
     );
-    await Promise.all(clients.slice(0, 16).map((c) => c.close()));
+    await Promise.all(clients.map((c) => c.close()));
   } finally {
     await server.shutdown();
     await server.finished;
