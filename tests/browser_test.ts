@@ -96,3 +96,65 @@ Deno.test({
     await server.child.status;
   }
 });
+
+Deno.test({
+  name: "with dashboard tokens the page asks for one and then shows only the token's groups",
+  ignore: !hasChromium,
+  sanitizeResources: false,
+  sanitizeOps: false,
+}, async () => {
+  const secret = "browser-test-secret-".repeat(3);
+  Deno.env.set("PULSEBOARD_JWT_SECRET", secret);
+  const server = await spawnServer([
+    "--port",
+    "0",
+    "--data",
+    ":memory:",
+    "--jwt-issuer",
+    "https://id.test",
+    "--jwt-audience",
+    "pulseboard",
+  ]);
+  Deno.env.delete("PULSEBOARD_JWT_SECRET");
+  const sim = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "sim/main.ts", "--sensors", "2000", "--rate", "4000", "--url", server.url],
+    cwd: root,
+    stdout: "null",
+    stderr: "inherit",
+  }).spawn();
+  const { SignJWT } = await import("jose");
+  const token = await new SignJWT({ groups: ["plant-a"] }).setProtectedHeader({ alg: "HS256" })
+    .setIssuer("https://id.test").setAudience("pulseboard").setSubject("browser").setExpirationTime(
+      "10m",
+    )
+    .sign(new TextEncoder().encode(secret));
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--no-first-run",
+    ],
+  });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    await page.goto(server.url);
+    await page.getByTestId("token-form").waitFor({ timeout: 10_000 });
+    await page.locator("#token").fill(token);
+    await page.getByRole("button", { name: "Connect" }).click();
+    await page.getByTestId("sensor-count").filter({ hasText: /^500$/ }).waitFor({
+      timeout: 15_000,
+    });
+    const groups = await page.locator("[data-testid=sensor-row] .group").allTextContents();
+    assert(groups.length > 10 && groups.every((g) => g.startsWith("plant-a/")), groups.join(","));
+    await page.screenshot({ path: `${root}tests/artifacts/dashboard-token.png` });
+  } finally {
+    await browser.close();
+    sim.kill("SIGTERM");
+    await sim.status;
+    server.child.kill("SIGTERM");
+    await server.child.status;
+  }
+});

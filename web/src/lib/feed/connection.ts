@@ -2,7 +2,7 @@
 // pings, reconnects with backoff, and tells listeners at most once per
 // animation frame that something changed. No framework code here.
 import { reconnectDelay } from "./backoff.ts";
-import { decodeFrame, encodePong, encodeSubscribe } from "./frames.ts";
+import { decodeFrame, encodeAuth, encodePong, encodeSubscribe } from "./frames.ts";
 import type { SubscriptionSpec } from "./frames.ts";
 import { SensorStore } from "./sensor_store.ts";
 
@@ -20,6 +20,8 @@ export interface FeedConnectionOptions {
   WebSocket?: typeof WebSocket;
   /** What to receive. Default: everything. */
   subscriptions?: SubscriptionSpec[];
+  /** Dashboard JWT, when the server requires one. */
+  token?: string | null;
 }
 
 export class FeedConnection {
@@ -35,6 +37,8 @@ export class FeedConnection {
   noticeAt = 0;
   /** Topic key the server reported for the current subscriptions. */
   topic = "";
+  /** Set when the server refused or expired the token (close code 4003). */
+  needsToken = false;
   readonly #url: string;
   readonly #offlineAfter: number;
   readonly #schedule: (callback: () => void) => void;
@@ -49,6 +53,7 @@ export class FeedConnection {
   #stopped = true;
   #countedUpdates = 0;
   #subscriptions: SubscriptionSpec[];
+  #token: string | null;
   /** True while the store holds a stream position for the current subscriptions. */
   #resumable = false;
   #resuming = false;
@@ -60,6 +65,18 @@ export class FeedConnection {
     this.#now = options.now ?? Date.now;
     this.#WebSocket = options.WebSocket ?? WebSocket;
     this.#subscriptions = options.subscriptions ?? [{ id: 1, all: true }];
+    this.#token = options.token ?? null;
+  }
+
+  /** Uses a new token: sent at once on a live connection (a refresh), else on the next connect. */
+  setToken(token: string | null): void {
+    this.#token = token;
+    this.needsToken = false;
+    if (token && this.#socket?.readyState === 1) this.#socket.send(encodeAuth(token));
+    else if (this.#socket === null && !this.#stopped) {
+      clearTimeout(this.#retry);
+      this.#connect();
+    }
   }
 
   get subscriptions(): readonly SubscriptionSpec[] {
@@ -99,7 +116,13 @@ export class FeedConnection {
   }
 
   #connect(): void {
-    const socket = new this.#WebSocket(this.#url + "?subscribe=explicit");
+    // The token travels as a subprotocol, never in the URL.
+    const socket = this.#token
+      ? new this.#WebSocket(this.#url + "?subscribe=explicit", [
+        "pulseboard",
+        `bearer.${this.#token}`,
+      ])
+      : new this.#WebSocket(this.#url + "?subscribe=explicit");
     socket.binaryType = "arraybuffer";
     this.#socket = socket;
     socket.onopen = () => {
@@ -176,6 +199,13 @@ export class FeedConnection {
     if (this.#stopped) return;
     if (event.code !== 1000 && event.code !== 1005) {
       this.lastError = `closed with ${event.code}${event.reason ? `: ${event.reason}` : ""}`;
+    }
+    if (event.code === 4003) {
+      // A token problem does not heal by retrying: wait for a new token.
+      this.needsToken = true;
+      this.state = "offline";
+      this.#changed();
+      return;
     }
     this.state = this.#attempt >= this.#offlineAfter ? "offline" : "reconnecting";
     this.reconnects++;

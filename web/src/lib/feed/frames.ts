@@ -12,6 +12,7 @@ import {
 } from "../../../../protocol/schema_generated.ts";
 // The same encoders the server's tests use: one implementation of the wire format.
 import {
+  encodeAuth,
   encodePong,
   encodeSubscribe as encodeClientSubscribe,
 } from "../../../../protocol/frames.ts";
@@ -187,4 +188,4 @@ export function encodeSubscribe(
   return encodeClientSubscribe(subscriptions, resume, true);
 }
 
-export { encodePong };
+export { encodeAuth, encodePong };
