@@ -9,6 +9,7 @@ import { encodePong } from "../protocol/frames.ts";
 import { Ping } from "../protocol/schema_generated.ts";
 import { spawnServer } from "../tests/server_process.ts";
 import { runFanout } from "./fanout.ts";
+import { runSoak } from "./soak.ts";
 
 const { values: flags } = parseArgs({
   args: Deno.args,
@@ -20,8 +21,17 @@ const { values: flags } = parseArgs({
     quick: { type: "boolean", default: false },
     "fanout-clients": { type: "string", default: "1000" },
     "fanout-only": { type: "boolean", default: false },
+    soak: { type: "string" },
   },
 });
+if (flags.soak !== undefined) {
+  // `--soak <seconds>`: only the memory soak.
+  await runSoak(
+    Number(flags.soak),
+    Number(flags["fanout-clients"] === "1000" ? 100 : flags["fanout-clients"]),
+  );
+  Deno.exit(0);
+}
 const rates = flags["fanout-only"]
   ? []
   : (flags.rates ?? (flags.quick ? "10000,50000" : "10000,50000,100000,200000,300000"))

@@ -1,0 +1,98 @@
+// Soak: the server under steady ingest and fan-out for a while, sampling its
+// memory, to show whether it stays flat.
+import { spawnServer } from "../tests/server_process.ts";
+import { encodePong, encodeSubscribe } from "../protocol/frames.ts";
+import * as flatbuffers from "flatbuffers";
+import { Body, Envelope, Ping } from "../protocol/schema_generated.ts";
+
+const root = new URL("..", import.meta.url).pathname;
+
+function rssMb(pid: number): number {
+  return Number(Deno.readTextFileSync(`/proc/${pid}/status`).match(/VmRSS:\s+(\d+)/)![1]) / 1024;
+}
+
+/** Least-squares slope of y over x. */
+function slope(points: [number, number][]): number {
+  const n = points.length;
+  const mx = points.reduce((a, [x]) => a + x, 0) / n;
+  const my = points.reduce((a, [, y]) => a + y, 0) / n;
+  let num = 0, den = 0;
+  for (const [x, y] of points) {
+    num += (x - mx) * (y - my);
+    den += (x - mx) ** 2;
+  }
+  return den === 0 ? 0 : num / den;
+}
+
+export async function runSoak(seconds: number, clients: number): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "pulseboard-soak-" });
+  const server = await spawnServer([
+    "--port",
+    "0",
+    "--data",
+    `${dir}/soak.kv`,
+    "--max-connections-per-address",
+    "100000",
+  ]);
+  const sim = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "sim/main.ts",
+      "--url",
+      server.url,
+      "--rate",
+      "10000",
+      "--duration",
+      String(seconds + 5),
+    ],
+    cwd: root,
+    stdout: "null",
+    stderr: "inherit",
+  }).spawn();
+  const groups = ["plant-a", "plant-b", "plant-c/line-1", "plant-d"];
+  const sockets = Array.from({ length: clients }, (_, i) => {
+    const ws = new WebSocket(server.url.replace("http", "ws") + "ws?subscribe=explicit");
+    ws.binaryType = "arraybuffer";
+    ws.onopen = () => ws.send(encodeSubscribe([{ id: 1, group: groups[i % groups.length] }]));
+    ws.onmessage = (event) => {
+      const envelope = Envelope.getRootAsEnvelope(
+        new flatbuffers.ByteBuffer(new Uint8Array(event.data)),
+      );
+      if (envelope.bodyType() === Body.Ping) {
+        ws.send(encodePong((envelope.body(new Ping()) as Ping).nonce()));
+      }
+    };
+    return ws;
+  });
+  const samples: [number, number][] = [];
+  const started = Date.now();
+  try {
+    while (Date.now() - started < seconds * 1000) {
+      await new Promise((r) => setTimeout(r, 5_000));
+      samples.push([(Date.now() - started) / 60_000, rssMb(server.child.pid)]);
+      console.log(
+        `soak: ${Math.round((Date.now() - started) / 1000)} s  server RSS ${
+          samples.at(-1)![1].toFixed(0)
+        } MB`,
+      );
+    }
+  } finally {
+    sockets.forEach((ws) => ws.close());
+    sim.kill("SIGTERM");
+    await sim.status;
+    server.child.kill("SIGTERM");
+    await server.child.status;
+    await Deno.remove(dir, { recursive: true });
+  }
+  const second = samples.slice(Math.floor(samples.length / 2));
+  console.log(
+    `soak: ${seconds} s, ${clients} clients, 10,000 readings/s: RSS first ${
+      samples[0][1].toFixed(0)
+    } MB, ` +
+      `last ${samples.at(-1)![1].toFixed(0)} MB, max ${
+        Math.max(...samples.map((s) => s[1])).toFixed(0)
+      } MB, ` +
+      `slope over the second half ${slope(second).toFixed(2)} MB/min`,
+  );
+}
