@@ -223,6 +223,11 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
   if (!(await apiKeys.inUse())) {
     logger.warn("ingest is open: no API keys exist (create one with `deno task keys create`)");
   }
+  if (!tokens) {
+    logger.warn(
+      `dashboards are not authenticated (no JWT configured): listening on ${config.host} only`,
+    );
+  }
   logger.info("started", {
     url: url.href,
     data: config.data,

@@ -22,8 +22,37 @@ const { values: flags } = parseArgs({
     "fanout-clients": { type: "string", default: "1000" },
     "fanout-only": { type: "boolean", default: false },
     soak: { type: "string" },
+    "soak-rate": { type: "string", default: "10000" },
+    crash: { type: "string" },
   },
 });
+if (flags.crash !== undefined) {
+  // `--crash <runs>`: kill -9 mid-ingest under load, then restart and check, that many times.
+  const { crashOnce } = await import("../tests/crash_test.ts");
+  const dir = await Deno.makeTempDir({ prefix: "pulseboard-crash-bench-" });
+  let acknowledged = 0, lost = 0, duplicated = 0;
+  const firstDelta: number[] = [];
+  for (let round = 0; round < Number(flags.crash); round++) {
+    const r = await crashOnce(`${dir}/store.kv`, round, { writers: 8, runMs: 2_000 });
+    acknowledged += r.acknowledged;
+    lost += r.lost;
+    duplicated += r.duplicated;
+    firstDelta.push(r.secondsToFirstDelta);
+    console.log(
+      `crash ${round}: ${r.acknowledged} acknowledged, ${r.lost} lost, ${r.duplicated} duplicated, first delta after ${
+        r.secondsToFirstDelta.toFixed(2)
+      } s`,
+    );
+  }
+  await Deno.remove(dir, { recursive: true });
+  console.log(
+    `crash runs: ${flags.crash}, acknowledged ${acknowledged}, lost ${lost}, duplicated ${duplicated}, ` +
+      `first delta after restart: median ${
+        firstDelta.sort((a, b) => a - b)[Math.floor(firstDelta.length / 2)].toFixed(2)
+      } s, max ${Math.max(...firstDelta).toFixed(2)} s`,
+  );
+  Deno.exit(lost === 0 && duplicated === 0 ? 0 : 1);
+}
 if (flags.soak !== undefined) {
   // `--soak <seconds>`: only the memory soak.
   await runSoak(

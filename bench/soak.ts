@@ -24,7 +24,7 @@ function slope(points: [number, number][]): number {
   return den === 0 ? 0 : num / den;
 }
 
-export async function runSoak(seconds: number, clients: number): Promise<void> {
+export async function runSoak(seconds: number, clients: number, rate = 10_000): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "pulseboard-soak-" });
   const server = await spawnServer([
     "--port",
@@ -87,7 +87,7 @@ export async function runSoak(seconds: number, clients: number): Promise<void> {
   }
   const second = samples.slice(Math.floor(samples.length / 2));
   console.log(
-    `soak: ${seconds} s, ${clients} clients, 10,000 readings/s: RSS first ${
+    `soak: ${seconds} s, ${clients} clients, ${rate} readings/s offered: RSS first ${
       samples[0][1].toFixed(0)
     } MB, ` +
       `last ${samples.at(-1)![1].toFixed(0)} MB, max ${
