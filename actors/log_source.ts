@@ -47,6 +47,9 @@ export class LogSource {
   #woken = false;
   #watch: ReadableStreamDefaultReader<unknown> | null = null;
   #loop: Promise<void> | null = null;
+  /** Set by stop(): the deadline for reading what is committed before stopping. */
+  #draining = 0;
+  #drained = Promise.withResolvers<void>();
   // Chunks this process committed, handed over in memory (see #next).
   #recent: LogEntry[] = [];
   #recentComplete = false;
@@ -111,7 +114,16 @@ export class LogSource {
   }
 
   /** Stops reading and saves a last checkpoint, so a restart replays nothing. */
-  async stop(): Promise<void> {
+  async stop(options: { drainMs?: number } = {}): Promise<void> {
+    // First hand the shards what is already committed (within a bound), so the
+    // final checkpoint covers it and a restart replays nothing.
+    this.#draining = Date.now() + (options.drainMs ?? 10_000);
+    this.#signal();
+    if (!this.#loop) this.#drained.resolve();
+    await Promise.race([
+      this.#drained.promise,
+      new Promise((r) => setTimeout(r, options.drainMs ?? 10_000)),
+    ]);
     this.#stopped = true;
     this.#unsubscribe?.();
     this.#signal();
@@ -160,6 +172,11 @@ export class LogSource {
         const entries = await this.#next();
         if (entries.length === 0) {
           this.caughtUp = true;
+          if (this.#draining) {
+            this.#drained.resolve();
+            await this.#sleep();
+            continue;
+          }
           if (this.replayedReadings < 0) this.replayedReadings = this.readingsRead;
           if (Date.now() - this.#checkpointedAt >= this.#checkpointEveryMs) {
             await this.#checkpoint();

@@ -19,9 +19,9 @@ export interface CrashReport {
 export async function crashOnce(
   data: string,
   round: number,
-  options: { writers?: number; runMs?: number } = {},
+  options: { writers?: number; runMs?: number; signal?: Deno.Signal } = {},
 ) {
-  const { writers = 4, runMs = 400 } = options;
+  const { writers = 4, runMs = 400, signal = "SIGKILL" } = options;
   const server = await spawnServer([
     "--port",
     "0",
@@ -64,9 +64,9 @@ export async function crashOnce(
   };
   const writing = Array.from({ length: writers }, (_, w) => writer(w));
   await new Promise((r) => setTimeout(r, runMs / 2 + Math.random() * runMs));
-  server.child.kill("SIGKILL");
+  server.child.kill(signal);
   stop = true;
-  await server.child.status;
+  const exit = await server.child.status;
   await Promise.all(writing);
 
   const restartedAt = performance.now();
@@ -81,6 +81,8 @@ export async function crashOnce(
     "20",
   ]);
   try {
+    // After a clean stop the final checkpoint covers everything: nothing to replay.
+    const replayed = (await (await fetch(new URL("/healthz", second.url))).json()).log.readingsRead;
     const client = new FeedClient(second.url);
     await client.opened;
     // Readings of this round sent after the restart, so a delta must come.
@@ -143,7 +145,14 @@ export async function crashOnce(
     for (const r of stored) counts.set(key(r), (counts.get(key(r)) ?? 0) + 1);
     const lost = acked.filter((r) => !counts.has(key(r))).length;
     const duplicated = [...counts.values()].filter((n) => n > 1).length;
-    return { acknowledged: acked.length, lost, duplicated, secondsToFirstDelta };
+    return {
+      acknowledged: acked.length,
+      lost,
+      duplicated,
+      secondsToFirstDelta,
+      exitCode: exit.code,
+      replayed,
+    };
   } catch (error) {
     second.child.kill("SIGKILL");
     await second.child.status.catch(() => {});
@@ -169,6 +178,24 @@ Deno.test({
       assert(report.acknowledged > 0, "the load was running when the server died");
       assertEquals([report.lost, report.duplicated], [0, 0], `round ${round}`);
     }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test({
+  name:
+    "SIGTERM under load exits 0 after a final checkpoint; the restart replays nothing and loses nothing",
+  sanitizeResources: false,
+  sanitizeOps: false,
+}, async () => {
+  const dir = await Deno.makeTempDir({ prefix: "pulseboard-sigterm-load-" });
+  try {
+    const report = await crashOnce(`${dir}/store.kv`, 0, { signal: "SIGTERM" });
+    assert(report.acknowledged > 0, "the load was running when the server was stopped");
+    assertEquals(report.exitCode, 0);
+    assertEquals([report.lost, report.duplicated], [0, 0]);
+    assertEquals(report.replayed, 0, "the final checkpoint covered every committed reading");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
