@@ -50,7 +50,11 @@ export async function runSoak(seconds: number, clients: number, rate = 10_000): 
     stdout: "null",
     stderr: "inherit",
   }).spawn();
-  const groups = ["plant-a", "plant-b", "plant-c/line-1", "plant-d"];
+  // One line per client (as an operator watching a line would), 24 topics.
+  const groups = Array.from(
+    { length: 24 },
+    (_, i) => `plant-${"abcd"[i % 4]}/line-${1 + Math.floor(i / 4)}`,
+  );
   const sockets = Array.from({ length: clients }, (_, i) => {
     const ws = new WebSocket(server.url.replace("http", "ws") + "ws?subscribe=explicit");
     ws.binaryType = "arraybuffer";
@@ -67,6 +71,9 @@ export async function runSoak(seconds: number, clients: number, rate = 10_000): 
   });
   const samples: [number, number][] = [];
   const started = Date.now();
+  const accepted = async () =>
+    (await (await fetch(server.url + "healthz")).json()).ingest.accepted as number;
+  const acceptedAtStart = await accepted();
   try {
     while (Date.now() - started < seconds * 1000) {
       await new Promise((r) => setTimeout(r, 5_000));
@@ -77,6 +84,13 @@ export async function runSoak(seconds: number, clients: number, rate = 10_000): 
         } MB`,
       );
     }
+    const rate = (await accepted() - acceptedAtStart) / ((Date.now() - started) / 1000);
+    const sessions = (await (await fetch(server.url + "healthz")).json()).sessions;
+    console.log(
+      `soak: accepted ${
+        Math.round(rate)
+      } readings/s on average; ${sessions} of ${clients} clients still connected`,
+    );
   } finally {
     sockets.forEach((ws) => ws.close());
     sim.kill("SIGTERM");
