@@ -58,6 +58,7 @@ if (flags.soak !== undefined) {
   await runSoak(
     Number(flags.soak),
     Number(flags["fanout-clients"] === "1000" ? 100 : flags["fanout-clients"]),
+    Number(flags["soak-rate"]),
   );
   Deno.exit(0);
 }
