@@ -42,7 +42,11 @@ export async function runSoak(seconds: number, clients: number, rate = 10_000): 
       "--url",
       server.url,
       "--rate",
-      "10000",
+      String(rate),
+      "--batch",
+      "700",
+      "--concurrency",
+      rate > 50_000 ? "6" : "2",
       "--duration",
       String(seconds + 5),
     ],
@@ -84,11 +88,11 @@ export async function runSoak(seconds: number, clients: number, rate = 10_000): 
         } MB`,
       );
     }
-    const rate = (await accepted() - acceptedAtStart) / ((Date.now() - started) / 1000);
+    const achieved = (await accepted() - acceptedAtStart) / ((Date.now() - started) / 1000);
     const sessions = (await (await fetch(server.url + "healthz")).json()).sessions;
     console.log(
       `soak: accepted ${
-        Math.round(rate)
+        Math.round(achieved)
       } readings/s on average; ${sessions} of ${clients} clients still connected`,
     );
   } finally {
