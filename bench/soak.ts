@@ -59,9 +59,11 @@ export async function runSoak(seconds: number, clients: number, rate = 10_000): 
     { length: 24 },
     (_, i) => `plant-${"abcd"[i % 4]}/line-${1 + Math.floor(i / 4)}`,
   );
+  const closes = new Map<number, number>();
   const sockets = Array.from({ length: clients }, (_, i) => {
     const ws = new WebSocket(server.url.replace("http", "ws") + "ws?subscribe=explicit");
     ws.binaryType = "arraybuffer";
+    ws.onclose = (event) => closes.set(event.code, (closes.get(event.code) ?? 0) + 1);
     ws.onopen = () => ws.send(encodeSubscribe([{ id: 1, group: groups[i % groups.length] }]));
     ws.onmessage = (event) => {
       const envelope = Envelope.getRootAsEnvelope(
