@@ -3,7 +3,7 @@
 import * as flatbuffers from "flatbuffers";
 import { Body, Delta, Envelope, Ping } from "../protocol/schema_generated.ts";
 import { encodePong, encodeSubscribe } from "../protocol/frames.ts";
-import { spawnServer } from "../tests/server_process.ts";
+import { startServer, startSimulator, stopProcess } from "./processes.ts";
 
 export interface FanoutOptions {
   clients: number;
@@ -23,8 +23,6 @@ export interface FanoutRow {
   cpuPercent: number;
   rssMb: number;
 }
-
-const root = new URL("..", import.meta.url).pathname;
 
 class LightClient {
   readonly socket: WebSocket;
@@ -91,7 +89,7 @@ function percentile(sorted: number[], p: number): number {
 
 export async function runFanout(options: FanoutOptions): Promise<FanoutRow[]> {
   const dir = await Deno.makeTempDir({ prefix: "pulseboard-fanout-" });
-  const server = await spawnServer([
+  const server = await startServer([
     "--port",
     "0",
     "--data",
@@ -99,24 +97,16 @@ export async function runFanout(options: FanoutOptions): Promise<FanoutRow[]> {
     "--max-connections-per-address",
     "100000",
   ]);
-  const sim = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "sim/main.ts",
-      "--url",
-      server.url,
-      "--sensors",
-      String(options.sensors),
-      "--rate",
-      String(options.rate),
-      "--duration",
-      String(options.seconds * 2 + 12),
-    ],
-    cwd: root,
-    stdout: "null",
-    stderr: "inherit",
-  }).spawn();
+  const sim = startSimulator([
+    "--url",
+    server.url,
+    "--sensors",
+    String(options.sensors),
+    "--rate",
+    String(options.rate),
+    "--duration",
+    String(options.seconds * 2 + 12),
+  ]).child;
   // The simulator's groups: plant-a..d / line-1..6.
   const groups = Array.from(
     { length: 24 },
@@ -165,10 +155,8 @@ export async function runFanout(options: FanoutOptions): Promise<FanoutRow[]> {
   } finally {
     clients.forEach((c) => c.socket.close());
     stalledConns.forEach((c) => c.close());
-    sim.kill("SIGTERM");
-    await sim.status;
-    server.child.kill("SIGTERM");
-    await server.child.status;
+    await stopProcess(sim);
+    await stopProcess(server.child);
     await Deno.remove(dir, { recursive: true });
   }
   return rows;

@@ -1,11 +1,9 @@
 // Soak: the server under steady ingest and fan-out for a while, sampling its
 // memory, to show whether it stays flat.
-import { spawnServer } from "../tests/server_process.ts";
+import { startServer, startSimulator, stopProcess } from "./processes.ts";
 import { encodePong, encodeSubscribe } from "../protocol/frames.ts";
 import * as flatbuffers from "flatbuffers";
 import { Body, Envelope, Ping } from "../protocol/schema_generated.ts";
-
-const root = new URL("..", import.meta.url).pathname;
 
 function rssMb(pid: number): number {
   return Number(Deno.readTextFileSync(`/proc/${pid}/status`).match(/VmRSS:\s+(\d+)/)![1]) / 1024;
@@ -26,7 +24,7 @@ function slope(points: [number, number][]): number {
 
 export async function runSoak(seconds: number, clients: number, rate = 10_000): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "pulseboard-soak-" });
-  const server = await spawnServer([
+  const server = await startServer([
     "--port",
     "0",
     "--data",
@@ -34,26 +32,18 @@ export async function runSoak(seconds: number, clients: number, rate = 10_000): 
     "--max-connections-per-address",
     "100000",
   ]);
-  const sim = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "sim/main.ts",
-      "--url",
-      server.url,
-      "--rate",
-      String(rate),
-      "--batch",
-      "700",
-      "--concurrency",
-      rate > 50_000 ? "6" : "2",
-      "--duration",
-      String(seconds + 5),
-    ],
-    cwd: root,
-    stdout: "null",
-    stderr: "inherit",
-  }).spawn();
+  const sim = startSimulator([
+    "--url",
+    server.url,
+    "--rate",
+    String(rate),
+    "--batch",
+    "700",
+    "--concurrency",
+    rate > 50_000 ? "6" : "2",
+    "--duration",
+    String(seconds + 5),
+  ]).child;
   // One line per client (as an operator watching a line would), 24 topics.
   const groups = Array.from(
     { length: 24 },
@@ -99,10 +89,8 @@ export async function runSoak(seconds: number, clients: number, rate = 10_000): 
     );
   } finally {
     sockets.forEach((ws) => ws.close());
-    sim.kill("SIGTERM");
-    await sim.status;
-    server.child.kill("SIGTERM");
-    await server.child.status;
+    await stopProcess(sim);
+    await stopProcess(server.child);
     await Deno.remove(dir, { recursive: true });
   }
   const second = samples.slice(Math.floor(samples.length / 2));

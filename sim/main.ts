@@ -6,75 +6,112 @@ import type { SimulatorReport } from "./mod.ts";
 const USAGE = `Usage: deno task sim [options]
   --url <url>          server (default http://127.0.0.1:8000)
   --sensors <n>        sensors in the fleet (default 5000)
-  --rate <n>           readings per second (default 10000)
-  --json               post JSON documents instead of FlatBuffers
-  --batch <n>          most readings per request (default rate/20, at most 1000)
+  --rate <n>           readings per second over the fleet (default 10000)
+  --json               post JSON documents instead of FlatBuffers batches
+  --batch <n>          most readings per request (default 1000)
+  --linger <ms>        longest a reading waits for its batch to fill (default 100)
   --concurrency <n>    requests in flight (default 2)
-  --duration <s>       stop after this many seconds (default: until Ctrl-C)
-  --seed <n>           random seed (default 1)`;
+  --duration <s>       stop after this many seconds (default: until Ctrl-C / SIGTERM)
+  --seed <n>           fleet seed (default 1)
+  --key <key>          ingest API key (default: $PULSEBOARD_INGEST_KEY, if set)`;
 
-function positive(name: string, raw: string | undefined, fallback?: number): number | undefined {
-  if (raw === undefined) return fallback;
+function fail(message: string): never {
+  console.error(`${message}\n\n${USAGE}`);
+  Deno.exit(2);
+}
+
+function positive(name: string, raw: string | undefined, integer = true): number | undefined {
+  if (raw === undefined) return undefined;
   const n = Number(raw);
-  if (!(n > 0) || !Number.isFinite(n)) {
-    console.error(`--${name} must be a positive number, got "${raw}"\n\n${USAGE}`);
-    Deno.exit(2);
+  if (!(n > 0) || !Number.isFinite(n) || (integer && !Number.isInteger(n))) {
+    fail(`--${name} must be a positive ${integer ? "integer" : "number"}, got "${raw}"`);
   }
   return n;
 }
 
-let args;
+let flags;
 try {
-  args = parseArgs({
+  flags = parseArgs({
     args: Deno.args,
+    strict: true,
     options: {
       url: { type: "string", default: "http://127.0.0.1:8000" },
       sensors: { type: "string" },
       rate: { type: "string" },
       json: { type: "boolean", default: false },
       batch: { type: "string" },
+      linger: { type: "string" },
       concurrency: { type: "string" },
       duration: { type: "string" },
       seed: { type: "string" },
+      key: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
   }).values;
 } catch (error) {
-  console.error(`${(error as Error).message}\n\n${USAGE}`);
-  Deno.exit(2);
+  fail((error as Error).message);
 }
-if (args.help) {
+if (flags.help) {
   console.log(USAGE);
   Deno.exit(0);
 }
-
-const controller = new AbortController();
-const stop = () => controller.abort();
-Deno.addSignalListener("SIGINT", stop);
-Deno.addSignalListener("SIGTERM", stop);
-const duration = positive("duration", args.duration);
-const timer = duration ? setTimeout(stop, duration * 1000) : undefined;
+try {
+  new URL(flags.url);
+} catch {
+  fail(`--url must be a URL like http://127.0.0.1:8000, got "${flags.url}"`);
+}
 
 const options = {
-  url: args.url!,
-  sensors: Math.floor(positive("sensors", args.sensors, 5000)!),
-  rate: positive("rate", args.rate, 10_000)!,
-  json: args.json,
-  batch: args.batch ? Math.floor(positive("batch", args.batch)!) : undefined,
-  concurrency: Math.floor(positive("concurrency", args.concurrency, 2)!),
-  seed: Math.floor(positive("seed", args.seed, 1)!),
+  url: flags.url,
+  sensors: positive("sensors", flags.sensors) ?? 5000,
+  rate: positive("rate", flags.rate, false) ?? 10_000,
+  json: flags.json,
+  batch: positive("batch", flags.batch),
+  lingerMs: positive("linger", flags.linger, false),
+  concurrency: positive("concurrency", flags.concurrency),
+  seed: positive("seed", flags.seed),
+  apiKey: flags.key ?? Deno.env.get("PULSEBOARD_INGEST_KEY"),
 };
+const duration = positive("duration", flags.duration, false);
+
+const controller = new AbortController();
+let stops = 0;
+const stop = () => {
+  // A second Ctrl-C does not wait for requests in flight.
+  if (stops++ > 0) Deno.exit(130);
+  controller.abort();
+};
+Deno.addSignalListener("SIGINT", stop);
+Deno.addSignalListener("SIGTERM", stop);
+const timer = duration === undefined ? undefined : setTimeout(stop, duration * 1000);
+
 console.log(
   `sim: ${options.sensors} sensors at ${options.rate} readings/s as ${
     options.json ? "JSON" : "FlatBuffers"
-  } to ${options.url}`,
+  } to ${new URL("/api/ingest", options.url)}${
+    duration === undefined ? " until Ctrl-C" : ` for ${duration} s`
+  }`,
 );
+
+let seenErrors: Record<string, number> = {};
 const line = (r: SimulatorReport) => {
-  const errors = Object.entries(r.errors).map(([cause, n]) => `${n}× ${cause}`).join("; ");
-  return `sim: ${(r.elapsedMs / 1000).toFixed(0)}s  ${
+  // Errors of the last second only, so a recovered server stops showing them.
+  const fresh = Object.entries(r.errors)
+    .map(([cause, n]) => [cause, n - (seenErrors[cause] ?? 0)] as const)
+    .filter(([, n]) => n > 0)
+    .map(([cause, n]) => `${n}× ${cause}`);
+  seenErrors = r.errors;
+  return `sim ${(r.elapsedMs / 1000).toFixed(1).padStart(5)}s: ${
     Math.round(r.rate)
-  } readings/s  accepted ${r.accepted}  refused ${r.refused}${errors ? `  errors: ${errors}` : ""}`;
+  } readings/s accepted (posted ${
+    Math.round(r.postedRate)
+  }/s, target ${r.target}); total accepted ${r.accepted}, refused ${r.refused}${
+    r.skipped ? `, skipped ${r.skipped}` : ""
+  }${r.failed ? `, failed ${r.failed}` : ""}${
+    fresh.length ? ` | errors: ${fresh.join("; ")}` : ""
+  }`;
 };
+
 const report = await runSimulator(
   { ...options, onReport: (r) => console.log(line(r)) },
   controller.signal,
@@ -82,11 +119,18 @@ const report = await runSimulator(
 clearTimeout(timer);
 Deno.removeSignalListener("SIGINT", stop);
 Deno.removeSignalListener("SIGTERM", stop);
-const seconds = report.elapsedMs / 1000;
+
+const seconds = Math.max(report.elapsedMs / 1000, 0.001);
+const errors = Object.entries(report.errors).map(([cause, n]) => `  ${n}× ${cause}`);
 console.log(
-  `sim: done after ${seconds.toFixed(1)}s: posted ${report.posted}, accepted ${report.accepted} (${
-    Math.round(report.accepted / Math.max(seconds, 0.001))
-  }/s average), refused ${report.refused}${
-    report.refusalSamples.length ? ` (e.g. ${report.refusalSamples.join("; ")})` : ""
-  }`,
+  [
+    `sim: stopped after ${seconds.toFixed(1)} s and ${report.requests} requests`,
+    `  posted ${report.posted}, accepted ${report.accepted} (${
+      Math.round(report.accepted / seconds)
+    }/s on average, target ${report.target}/s), refused ${report.refused}, failed ${report.failed}, skipped ${report.skipped}`,
+    ...(report.refusalSamples.length
+      ? [`  refusals e.g. ${report.refusalSamples.join("; ")}`]
+      : []),
+    ...(errors.length ? ["  errors:", ...errors] : []),
+  ].join("\n"),
 );

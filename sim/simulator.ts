@@ -1,157 +1,137 @@
-import { Fleet, METRICS } from "./fleet.ts";
+import { Fleet } from "./fleet.ts";
 import { Pacer } from "./pacer.ts";
-import { encodeReadingBlock } from "../protocol/ingest_codec.ts";
-import { ReadingBlockBuilder } from "../readings/block.ts";
-
-/** Longest a due reading waits for its batch to fill. */
-const MAX_HOLD_MS = 50;
+import { BatchEncoder } from "./batch_encoder.ts";
+import { postBatch } from "./post.ts";
+import type { Body } from "./batch_encoder.ts";
 
 export interface SimulatorOptions {
   /** Server base URL, e.g. http://127.0.0.1:8000 */
   url: string;
-  sensors: number;
-  /** Readings per second over the whole fleet. */
-  rate: number;
+  /** Sensors in the fleet. Default 5000. */
+  sensors?: number;
+  /** Readings per second over the whole fleet. Default 10,000. */
+  rate?: number;
   /** Post JSON documents instead of FlatBuffers batches. Default false. */
   json?: boolean;
-  /** Most readings per request. Default: rate / 20, within 1..1000. */
+  /** Most readings per request. Default 1000 (10 requests/s at 10,000 readings/s). */
   batch?: number;
-  /** Requests in flight. Default 2. */
+  /** Longest a due reading waits for its batch to fill, in ms. Default 100. */
+  lingerMs?: number;
+  /** Requests in flight at most. Default 2. */
   concurrency?: number;
+  /** Fleet seed. Default 1. */
   seed?: number;
-  /** Called about once a second and at the end. */
+  /** Ingest API key, if the server requires one. */
+  apiKey?: string;
+  /** Readings due longer ago than this are skipped rather than sent in a burst. Default 1000 ms. */
+  maxBacklogMs?: number;
+  /** After the stop signal, how long requests in flight may take to finish. Default 5000 ms. */
+  drainMs?: number;
+  /** Longest wait for one answer. Default 30,000 ms. */
+  requestTimeoutMs?: number;
+  /** Called about once a second and once at the end. */
   onReport?: (report: SimulatorReport) => void;
 }
 
 export interface SimulatorReport {
   elapsedMs: number;
-  /** Readings sent, and those the server accepted or refused. */
+  /** The target rate, readings/s. */
+  target: number;
+  /** Readings sent in requests (retries not counted twice). */
   posted: number;
+  /** Readings the server accepted, and refused one by one. */
   accepted: number;
   refused: number;
-  /** Accepted readings per second since the previous report. */
+  /** Readings in requests that failed for good (HTTP error, timeout, gave up retrying). */
+  failed: number;
+  /** Readings never sent: due more than maxBacklogMs ago (server unreachable or too slow, or this process too slow). */
+  skipped: number;
+  requests: number;
+  /** Readings accepted and posted per second since the previous report. */
   rate: number;
-  /** Failed requests by cause ("503 unavailable: ...", "connection refused"). */
+  postedRate: number;
+  /** Failed attempts by cause, e.g. "503 Cannot ingest: ..." or "connection refused". */
   errors: Record<string, number>;
   /** The first few refusal reasons seen. */
   refusalSamples: string[];
 }
 
+/** Tries per request for 429/503; connection refused is retried until the stop. */
+const MAX_BUSY_ATTEMPTS = 8;
+
 /**
- * Posts readings of a simulated fleet to /api/ingest at a steady rate until
- * `signal` aborts. Each sensor reports in turn, so every sensor gets its share
- * of the rate. Resolves with the final report.
+ * Posts a simulated fleet's readings to `POST {url}/api/ingest` at a steady
+ * rate until `signal` aborts, then lets requests in flight finish (for at
+ * most `drainMs`) and resolves with the final report. Never throws for
+ * server or network trouble: it counts it.
  */
 export async function runSimulator(
   options: SimulatorOptions,
   signal: AbortSignal,
 ): Promise<SimulatorReport> {
-  const { url, sensors, rate, json = false, concurrency = 2, seed = 1 } = options;
-  const batch = options.batch ?? Math.min(1000, Math.max(1, Math.ceil(rate / 20)));
-  const fleet = new Fleet({ sensors, seed });
-  const endpoint = new URL("/api/ingest", url);
-  const started = Date.now();
+  const sensors = options.sensors ?? 5000;
+  const rate = options.rate ?? 10_000;
+  const batch = options.batch ?? 1000;
+  const concurrency = options.concurrency ?? 2;
+  const lingerMs = options.lingerMs ?? 100;
+  const maxBacklogMs = options.maxBacklogMs ?? 1000;
+  for (const [name, value] of Object.entries({ batch, concurrency })) {
+    if (!Number.isInteger(value) || value < 1) {
+      throw new RangeError(`The simulator's ${name} must be a positive integer, got ${value}`);
+    }
+  }
+  const fleet = new Fleet({ sensors, seed: options.seed ?? 1 });
+  const encoder = new BatchEncoder(fleet, { json: options.json });
+  const endpoint = new URL("/api/ingest", options.url);
+  const started = performance.now();
   const pacer = new Pacer(rate, started);
   const report: SimulatorReport = {
     elapsedMs: 0,
+    target: rate,
     posted: 0,
     accepted: 0,
     refused: 0,
+    failed: 0,
+    skipped: 0,
+    requests: 0,
     rate: 0,
+    postedRate: 0,
     errors: {},
     refusalSamples: [],
   };
-  let next = 0;
-  let lastReport = { at: started, accepted: 0 };
+  let previous = { at: started, accepted: 0, posted: 0 };
   const emit = () => {
-    const now = Date.now();
+    const now = performance.now();
+    // Counted here too: while every worker waits on a retry, none reaches skipStale.
+    report.skipped += pacer.skipStale(now, maxBacklogMs);
+    const seconds = Math.max(0.001, (now - previous.at) / 1000);
     report.elapsedMs = now - started;
-    report.rate = ((report.accepted - lastReport.accepted) * 1000) /
-      Math.max(1, now - lastReport.at);
-    lastReport = { at: now, accepted: report.accepted };
-    options.onReport?.({ ...report, errors: { ...report.errors } });
-  };
-  const reporter = setInterval(emit, 1000);
-
-  const worker = async () => {
-    const builder = new ReadingBlockBuilder({ capacity: batch });
-    const values = new Float64Array(METRICS.length);
-    let lastPost = Date.now();
-    while (!signal.aborted) {
-      // Fill a batch, but never hold readings back longer than MAX_HOLD_MS.
-      const waited = Date.now() - lastPost;
-      if (pacer.due(Date.now()) < batch && waited < MAX_HOLD_MS) {
-        await sleep(
-          Math.max(1, Math.min(MAX_HOLD_MS - waited, pacer.waitMs(Date.now(), batch))),
-          signal,
-        );
-        continue;
-      }
-      const n = pacer.take(Date.now(), batch);
-      lastPost = Date.now();
-      if (n === 0) continue;
-      const now = Date.now();
-      let body: BodyInit;
-      if (json) {
-        const docs = new Array(n);
-        for (let i = 0; i < n; i++) {
-          const sensor = next++ % sensors;
-          fleet.read(sensor, now, values);
-          docs[i] = {
-            sensorId: fleet.ids[sensor],
-            group: fleet.groups[sensor],
-            timestamp: new Date(now).toISOString(),
-            reading: { temperature: values[0], humidity: values[1], pressure: values[2] },
-            status: "ok",
-          };
-        }
-        body = JSON.stringify(docs);
-      } else {
-        builder.reset();
-        for (let i = 0; i < n; i++) {
-          const sensor = next++ % sensors;
-          fleet.read(sensor, now, values);
-          builder.begin(fleet.ids[sensor], fleet.groups[sensor], now, "ok");
-          for (let k = 0; k < METRICS.length; k++) builder.addValue(METRICS[k], values[k]);
-        }
-        body = encodeReadingBlock(builder.build());
-      }
-      report.posted += n;
-      await post(endpoint, body, json, n, report, signal);
-    }
+    report.rate = (report.accepted - previous.accepted) / seconds;
+    report.postedRate = (report.posted - previous.posted) / seconds;
+    previous = { at: now, accepted: report.accepted, posted: report.posted };
+    options.onReport?.({
+      ...report,
+      errors: { ...report.errors },
+      refusalSamples: [...report.refusalSamples],
+    });
   };
 
-  try {
-    await Promise.all(Array.from({ length: concurrency }, worker));
-  } finally {
-    clearInterval(reporter);
-    emit();
-  }
-  return report;
-}
+  // The stop signal ends new batches; `hard` later cuts off requests still in flight.
+  const hard = new AbortController();
+  let drainTimer: ReturnType<typeof setTimeout> | undefined;
+  const onStop = () => (drainTimer = setTimeout(() => hard.abort(), options.drainMs ?? 5000));
+  if (signal.aborted) onStop();
+  else signal.addEventListener("abort", onStop, { once: true });
 
-async function post(
-  endpoint: URL,
-  body: BodyInit,
-  json: boolean,
-  count: number,
-  report: SimulatorReport,
-  signal: AbortSignal,
-): Promise<void> {
-  const headers = { "content-type": json ? "application/json" : "application/x-flatbuffers" };
-  for (
-    let attempt = 0, backoff = 100;
-    !signal.aborted;
-    attempt++, backoff = Math.min(backoff * 2, 2000)
-  ) {
-    try {
-      const response = await fetch(endpoint, { method: "POST", body, headers });
-      const text = await response.text();
-      if (response.ok) {
-        const result = JSON.parse(text) as {
-          accepted: number;
-          refused: { index: number; reason: string }[];
-        };
+  const deliver = async (body: Body, count: number) => {
+    for (let attempt = 1;; attempt++) {
+      report.requests++;
+      const result = await postBatch(endpoint, body, {
+        apiKey: options.apiKey,
+        signal: hard.signal,
+        timeoutMs: options.requestTimeoutMs ?? 30_000,
+      });
+      if (result.ok) {
         report.accepted += result.accepted;
         report.refused += result.refused.length;
         for (const r of result.refused.slice(0, 3 - report.refusalSamples.length)) {
@@ -159,43 +139,57 @@ async function post(
         }
         return;
       }
-      const detail = safeDetail(text);
-      count_(report, `${response.status} ${detail}`);
-      if (response.status !== 503 && response.status !== 429) return; // not worth retrying
-    } catch (error) {
-      if (signal.aborted) return;
-      count_(report, error instanceof TypeError ? "connection failed" : String(error));
+      report.errors[result.cause] = (report.errors[result.cause] ?? 0) + 1;
+      const again = result.retry && !signal.aborted &&
+        (result.cause === "connection refused" || attempt < MAX_BUSY_ATTEMPTS);
+      if (!again) {
+        report.failed += count;
+        return;
+      }
+      // Exponential backoff with jitter, or what Retry-After asks for.
+      const backoff = result.retryAfterMs ??
+        Math.min(2000, 100 * 2 ** (attempt - 1)) * (0.8 + Math.random() * 0.4);
+      await sleep(backoff, signal);
     }
-    if (attempt >= 5) {
-      count_(report, `gave up on ${count} readings`);
-      return;
+  };
+
+  const worker = async () => {
+    while (!signal.aborted) {
+      const now = performance.now();
+      report.skipped += pacer.skipStale(now, maxBacklogMs);
+      if (!pacer.ready(now, batch, lingerMs)) {
+        await sleep(Math.max(1, pacer.readyInMs(now, batch, lingerMs)), signal);
+        continue;
+      }
+      const count = pacer.take(now, batch);
+      const body = encoder.next(count, Date.now());
+      report.posted += count;
+      await deliver(body, count);
     }
-    await sleep(backoff, signal);
-  }
-}
+  };
 
-function count_(report: SimulatorReport, cause: string): void {
-  report.errors[cause] = (report.errors[cause] ?? 0) + 1;
-}
-
-function safeDetail(text: string): string {
+  const reporter = setInterval(emit, 1000);
   try {
-    const parsed = JSON.parse(text);
-    return `${parsed.error}: ${parsed.detail}`.slice(0, 160);
-  } catch {
-    return text.slice(0, 160);
+    await Promise.all(Array.from({ length: concurrency }, worker));
+  } finally {
+    clearInterval(reporter);
+    clearTimeout(drainTimer);
+    signal.removeEventListener("abort", onStop);
+    emit();
   }
+  return report;
 }
 
+/** Resolves after `ms`, or at once when `signal` aborts; leaves no timer behind. */
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
+    const done = () => {
       clearTimeout(timer);
       signal.removeEventListener("abort", done);
       resolve();
-    }
+    };
+    const timer = setTimeout(done, ms);
     signal.addEventListener("abort", done, { once: true });
   });
 }

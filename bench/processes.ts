@@ -1,0 +1,151 @@
+// Child processes of the benchmark (server, simulator), started so that they
+// are always stopped: each is registered until it exits, and `stopAll` ends
+// whatever is left (on errors, Ctrl-C and at the end).
+
+const root = new URL("..", import.meta.url).pathname;
+const live = new Set<Deno.ChildProcess>();
+
+/** Stops a child: SIGTERM, then SIGKILL if it has not exited within `graceMs`. */
+export async function stopProcess(child: Deno.ChildProcess, graceMs = 5_000): Promise<void> {
+  try {
+    child.kill("SIGTERM");
+  } catch {
+    // already exited
+  }
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const exited = await Promise.race([
+    child.status.then(() => true),
+    new Promise<false>((r) => (timer = setTimeout(() => r(false), graceMs))),
+  ]);
+  clearTimeout(timer);
+  if (!exited) {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // exited meanwhile
+    }
+    await child.status;
+  }
+  live.delete(child);
+}
+
+export async function stopAll(): Promise<void> {
+  await Promise.all([...live].map((child) => stopProcess(child)));
+}
+
+/** Synchronous last resort for the unload event. */
+export function killAll(): void {
+  for (const child of live) {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // exited
+    }
+  }
+}
+
+export interface ServerProcess {
+  child: Deno.ChildProcess;
+  pid: number;
+  /** Base URL with a trailing slash. */
+  url: string;
+}
+
+/** Starts `main.ts` and waits (at most `timeoutMs`) for its "listening on" line. */
+export async function startServer(args: string[], timeoutMs = 30_000): Promise<ServerProcess> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "main.ts", ...args],
+    cwd: root,
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  live.add(child);
+  child.status.then(() => live.delete(child));
+  // Keep only the server's warnings and errors on our stderr: its info lines would bury the table.
+  drainLines(child.stderr, (line) => {
+    if (/"level":"(warn|error)"/.test(line) && !/ingest is open|not authenticated/.test(line)) {
+      console.error(`server: ${line}`);
+    }
+  });
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`server did not report listening within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+  });
+  try {
+    while (!/listening on (\S+)/.test(text)) {
+      const { done, value } = await Promise.race([reader.read(), deadline]);
+      if (done) throw new Error(`server exited before listening: ${text}`);
+      text += value;
+    }
+  } catch (error) {
+    await stopProcess(child);
+    throw error;
+  } finally {
+    clearTimeout(timer);
+  }
+  // Keep draining stdout so the child never blocks on a full pipe.
+  (async () => {
+    try {
+      while (!(await reader.read()).done) { /* drain */ }
+    } catch { /* closed */ }
+  })();
+  return { child, pid: child.pid, url: text.match(/listening on (\S+)/)![1] };
+}
+
+export interface SimProcess {
+  child: Deno.ChildProcess;
+  /** The simulator's last lines (its summary once it has exited). */
+  lines: string[];
+}
+
+/** Runs `sim/main.ts` with these flags; output is kept, not printed. */
+export function startSimulator(args: string[]): SimProcess {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "sim/main.ts", ...args],
+    cwd: root,
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  live.add(child);
+  child.status.then(() => live.delete(child));
+  const lines: string[] = [];
+  const keep = (line: string) => {
+    lines.push(line);
+    if (lines.length > 40) lines.shift();
+  };
+  drainLines(child.stdout, keep);
+  drainLines(child.stderr, keep);
+  return { child, lines };
+}
+
+function drainLines(stream: ReadableStream<Uint8Array>, onLine: (line: string) => void): void {
+  (async () => {
+    let rest = "";
+    try {
+      for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+        const parts = (rest + chunk).split("\n");
+        rest = parts.pop()!;
+        parts.forEach(onLine);
+      }
+    } catch { /* the process went away */ }
+    if (rest) onLine(rest);
+  })();
+}
+
+/** Resident memory now and at its peak (VmHWM), in MB, from /proc/<pid>/status. */
+export function memoryMb(pid: number): { rss: number; hwm: number } {
+  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+  const kb = (key: string) => Number(status.match(new RegExp(`${key}:\\s+(\\d+)`))?.[1] ?? NaN);
+  return { rss: kb("VmRSS") / 1024, hwm: kb("VmHWM") / 1024 };
+}
+
+/** CPU seconds (user + system) the process has used, from /proc/<pid>/stat. */
+export function cpuSeconds(pid: number): number {
+  const fields = Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1].split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100; // clock ticks of 10 ms
+}
