@@ -204,8 +204,10 @@ Deno.test("simulator retries while the server refuses connections, then delivers
   );
   await new Promise((r) => setTimeout(r, 400));
   const seen: number[] = [];
+  // The server outlives the simulator, so requests in flight at the stop are answered.
+  const serverStop = new AbortController();
   const server = Deno.serve(
-    { port, hostname: "127.0.0.1", signal: controller.signal, onListen: () => {} },
+    { port, hostname: "127.0.0.1", signal: serverStop.signal, onListen: () => {} },
     async (request) => {
       const batch = readBody(new Uint8Array(await request.arrayBuffer()));
       seen.push(batch.length);
@@ -215,6 +217,7 @@ Deno.test("simulator retries while the server refuses connections, then delivers
   await new Promise((r) => setTimeout(r, 1_500));
   controller.abort();
   const report = await running;
+  serverStop.abort();
   await server.finished;
   assert(report.errors["connection refused"] >= 1, JSON.stringify(report.errors));
   assert(report.accepted > 0 && report.accepted === seen.reduce((a, b) => a + b, 0));
