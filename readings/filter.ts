@@ -5,6 +5,7 @@ import type { ReadingLimits } from "./limits.ts";
 import {
   checkGroup,
   checkMetricName,
+  checkNotFuture,
   checkSensorId,
   checkStatus,
   checkTimeMs,
@@ -35,7 +36,11 @@ class Verdicts {
  * Each distinct string is checked once per role, so the cost per reading is a
  * few array reads. Returns the input block itself when nothing was refused.
  */
-export function filterValidReadings(block: ReadingBlock, limits: ReadingLimits): {
+export function filterValidReadings(
+  block: ReadingBlock,
+  limits: ReadingLimits,
+  nowMs: number = Date.now(),
+): {
   block: ReadingBlock;
   refused: Refusal[];
 } {
@@ -47,7 +52,7 @@ export function filterValidReadings(block: ReadingBlock, limits: ReadingLimits):
   return keepRows(block, (i) =>
     sensors.reason(block.sensor[i]) ?? groups.reason(block.group[i]) ??
       statuses.reason(block.status[i]) ?? checkTimeMs(block.timeMs[i]) ??
-      checkValues(block, i, limits, metrics));
+      checkNotFuture(block.timeMs[i], limits, nowMs) ?? checkValues(block, i, limits, metrics));
 }
 
 /**

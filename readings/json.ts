@@ -4,6 +4,7 @@ import type { ReadingLimits } from "./limits.ts";
 import {
   checkGroup,
   checkMetricName,
+  checkNotFuture,
   checkSensorId,
   checkStatus,
   checkValue,
@@ -30,11 +31,12 @@ export interface ParsedReadings {
 export function parseJsonReadings(
   documents: readonly unknown[],
   limits: ReadingLimits,
+  nowMs: number = Date.now(),
 ): ParsedReadings {
   const builder = new ReadingBlockBuilder({ capacity: documents.length });
   const refused: Refusal[] = [];
   for (let index = 0; index < documents.length; index++) {
-    const reason = addDocument(builder, documents[index], limits);
+    const reason = addDocument(builder, documents[index], limits, nowMs);
     if (reason !== null) refused.push({ index, reason });
   }
   return { block: builder.build(), refused };
@@ -44,6 +46,7 @@ function addDocument(
   builder: ReadingBlockBuilder,
   doc: unknown,
   limits: ReadingLimits,
+  nowMs: number,
 ): string | null {
   if (typeof doc !== "object" || doc === null || Array.isArray(doc)) {
     return "reading must be a JSON object";
@@ -54,6 +57,8 @@ function addDocument(
   if (problem) return problem;
   const timeMs = parseTimestamp(timestamp);
   if (typeof timeMs === "string") return timeMs;
+  const future = checkNotFuture(timeMs, limits, nowMs);
+  if (future) return future;
   if (typeof reading !== "object" || reading === null || Array.isArray(reading)) {
     return "reading must be an object of metric values";
   }

@@ -96,3 +96,26 @@ Deno.test("binary readings are validated one by one: each bad kind refused, good
   assertEquals([block.strings[block.sensor[0]], block.strings[block.sensor[1]]], ["ok-1", "ok-8"]);
   assertEquals([...block.value], [1, 8]);
 });
+
+Deno.test("readings stamped more than maxFutureMs ahead of the server clock are refused in both encodings", () => {
+  const now = Date.parse("2026-11-22T10:00:00Z");
+  const docs = [
+    { ...good, timestamp: now + 10_000 }, // exactly at the limit: kept
+    { ...good, timestamp: now + 10_001 },
+    { ...good, timestamp: "2026-11-22T10:05:00Z" },
+  ];
+  const json = parseJsonReadings(docs, limits, now);
+  assertEquals(json.block.length, 1);
+  assertEquals(json.refused.map((r) => r.index), [1, 2]);
+  assert(json.refused[1].reason.includes("300 s in the future"), json.refused[1].reason);
+  assertEquals(refusalKind(json.refused[0].reason), "future_timestamp");
+
+  const builder = new ReadingBlockBuilder();
+  for (const t of [now + 10_000, now + 10_001, now - 1]) {
+    builder.begin("s", "", t, "");
+    builder.addValue("t", 1);
+  }
+  const binary = filterValidReadings(builder.build(), { ...limits, maxFutureMs: 10_000 }, now);
+  assertEquals(binary.refused.map((r) => r.index), [1]);
+  assertEquals(Array.from(binary.block.timeMs), [now + 10_000, now - 1]);
+});

@@ -10,6 +10,8 @@ export interface ReadingLimits {
   maxMetricNameLength: number;
   /** Longest status, in characters. Default 32. */
   maxStatusLength: number;
+  /** How far past the server's clock a timestamp may lie, in ms. Default 10 s. */
+  maxFutureMs: number;
 }
 
 export const DEFAULT_READING_LIMITS: Readonly<ReadingLimits> = Object.freeze({
@@ -18,4 +20,5 @@ export const DEFAULT_READING_LIMITS: Readonly<ReadingLimits> = Object.freeze({
   maxMetrics: 32,
   maxMetricNameLength: 64,
   maxStatusLength: 32,
+  maxFutureMs: 10_000,
 });

@@ -4,6 +4,7 @@ export type RefusalKind =
   | "group"
   | "status"
   | "timestamp"
+  | "future_timestamp"
   | "metric_name"
   | "value"
   | "too_many_metrics"
@@ -19,6 +20,7 @@ export function refusalKind(reason: string): RefusalKind {
   if (reason.endsWith("is not allowed for this key")) return "not_allowed";
   if (reason.startsWith("group")) return "group";
   if (reason.startsWith("status")) return "status";
+  if (reason.includes("in the future")) return "future_timestamp";
   if (reason.includes("timestamp")) return "timestamp";
   if (reason.startsWith("metric name")) return "metric_name";
   if (reason.startsWith("value of")) return "value";

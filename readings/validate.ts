@@ -65,6 +65,18 @@ export function checkTimeMs(timeMs: number): string | null {
   return null;
 }
 
+/** Refuses event times further ahead of the server's clock than `limits.maxFutureMs`. */
+export function checkNotFuture(
+  timeMs: number,
+  limits: ReadingLimits,
+  nowMs: number,
+): string | null {
+  if (timeMs - nowMs <= limits.maxFutureMs) return null;
+  return `timestamp is ${Math.round((timeMs - nowMs) / 1000)} s in the future (more than ${
+    limits.maxFutureMs / 1000
+  } s ahead of the server's clock)`;
+}
+
 /**
  * Reads a timestamp given as epoch milliseconds (number or digit string) or
  * as an ISO-8601 date-time with a zone. Returns the time or a reason.
