@@ -44,9 +44,19 @@ export interface Config {
   jwtIssuer: string | null;
   jwtAudience: string | null;
   jwtPublicKeyFile: string | null;
+  /** Event-time tumbling window sizes, ascending, each a multiple of the previous. */
+  windowSizesMs: number[];
+  /** How far the watermark trails the newest event time. */
+  graceMs: number;
+  /** Readings stamped further ahead of the server clock are refused. */
+  maxFutureMs: number;
+  /** How long raw log chunks are kept. */
+  retentionMs: number;
+  /** Window size → how long its rollups are kept. */
+  rollups: [sizeMs: number, retentionMs: number][];
 }
 
-export const DEFAULT_CONFIG: Readonly<Config> = Object.freeze({
+export const DEFAULT_CONFIG: Readonly<Config> = Object.freeze<Config>({
   port: 8000,
   host: "127.0.0.1",
   data: "./data/pulseboard.kv",
@@ -75,6 +85,11 @@ export const DEFAULT_CONFIG: Readonly<Config> = Object.freeze({
   jwtIssuer: null,
   jwtAudience: null,
   jwtPublicKeyFile: null,
+  windowSizesMs: [1_000, 10_000, 60_000],
+  graceMs: 5_000,
+  maxFutureMs: 10_000,
+  retentionMs: 86_400_000,
+  rollups: [[1_000, 86_400_000], [60_000, 30 * 86_400_000]],
 });
 
 export const USAGE = `Usage: deno task start [options]
@@ -103,7 +118,13 @@ export const USAGE = `Usage: deno task start [options]
   --cert <file> --key <file>          serve HTTPS and WSS with this PEM certificate and key
   --insecure          allow a non-loopback --host without dashboard and ingest authentication
   --jwt-issuer <iss> --jwt-audience <aud>  verify dashboard JWTs (with --jwt-public-key <pem file>,
-                      or an HS256 secret of 32+ characters in PULSEBOARD_JWT_SECRET)`;
+                      or an HS256 secret of 32+ characters in PULSEBOARD_JWT_SECRET)
+  --windows <list>    event-time window sizes (default 1s,10s,1m)
+  --grace <dur>       how far the watermark trails the newest event time (default 5s)
+  --max-future <dur>  refuse readings stamped further ahead of the server clock (default 10s)
+  --retention <dur>   how long the raw log is kept (default 24h)
+  --rollups <list>    window sizes kept as rollups, with retention (default 1s=24h,1m=30d)
+  Durations: a number with ms, s, m, h or d.`;
 
 /** Parses command-line options; throws a TypeError that names the bad option. */
 export function parseConfig(args: string[]): Config {
@@ -139,6 +160,11 @@ export function parseConfig(args: string[]): Config {
       "jwt-issuer": { type: "string" },
       "jwt-audience": { type: "string" },
       "jwt-public-key": { type: "string" },
+      windows: { type: "string" },
+      grace: { type: "string" },
+      "max-future": { type: "string" },
+      retention: { type: "string" },
+      rollups: { type: "string" },
     },
   });
   const int = (
@@ -156,7 +182,34 @@ export function parseConfig(args: string[]): Config {
     return n;
   };
   const d = DEFAULT_CONFIG;
+  const windowSizesMs = values.windows === undefined
+    ? [...d.windowSizesMs]
+    : values.windows.split(",").map((w) => duration("windows", w.trim()));
+  const rollups = values.rollups === undefined
+    ? d.rollups.map(([a, b]): [number, number] => [a, b])
+    : values.rollups.split(",").filter((r) => r.trim() !== "").map((entry): [number, number] => {
+      const [size, keep] = entry.split("=");
+      if (keep === undefined) {
+        throw new TypeError(
+          `--rollups takes size=retention pairs like 1s=24h,1m=30d, got "${entry}"`,
+        );
+      }
+      const sizeMs = duration("rollups", size.trim());
+      if (!windowSizesMs.includes(sizeMs)) {
+        throw new TypeError(`--rollups: ${size} is not one of the --windows sizes`);
+      }
+      return [sizeMs, duration("rollups", keep.trim())];
+    });
   return {
+    windowSizesMs,
+    graceMs: values.grace === undefined ? d.graceMs : duration("grace", values.grace, true),
+    maxFutureMs: values["max-future"] === undefined
+      ? d.maxFutureMs
+      : duration("max-future", values["max-future"], true),
+    retentionMs: values.retention === undefined
+      ? d.retentionMs
+      : duration("retention", values.retention),
+    rollups,
     port: int("port", values.port, d.port, 0, 65_535),
     host: values.host ?? d.host,
     data: values.data ?? d.data,
@@ -231,4 +284,18 @@ function tls(
     throw new TypeError("--cert and --key go together");
   }
   return { certFile: cert ?? null, keyFile: key ?? null };
+}
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** Reads a duration like `500ms`, `10s`, `1m`, `24h` or `30d` (a bare number is ms). */
+export function duration(name: string, raw: string, allowZero = false): number {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(raw);
+  const ms = match ? Math.round(Number(match[1]) * UNIT_MS[match[2] ?? "ms"]) : NaN;
+  if (!(ms > 0 || (allowZero && ms === 0)) || ms > 400 * 86_400_000) {
+    throw new TypeError(
+      `--${name}: "${raw}" is not a duration like 500ms, 10s, 1m, 24h or 30d (at most 400d)`,
+    );
+  }
+  return ms;
 }

@@ -9,16 +9,22 @@ import {
   LogSource,
   Router,
   ShardBehavior,
+  slotsPerSize,
   Supervisor,
 } from "./actors/mod.ts";
+import type { SensorQuery, SensorSummary, WindowSpec } from "./actors/mod.ts";
 import type { HubMessage, ShardMessage } from "./actors/mod.ts";
-import { CheckpointStore, KvLog } from "./log/mod.ts";
+import { CheckpointStore, KvLog, LogRetention } from "./log/mod.ts";
+import { HistoryService, RollupQueue, rollupRecords, RollupStore } from "./history/mod.ts";
 import { ApiKeys, TokenVerifier } from "./auth/mod.ts";
 import {
+  aggregatesRoute,
   createApp,
   feedSocketHandler,
+  historyRoute,
   ingestHandler,
   IngestStats,
+  sensorsRoute,
   staticFiles,
 } from "./http/mod.ts";
 import { CloseCode } from "./protocol/close_codes.ts";
@@ -42,6 +48,12 @@ export interface Pulseboard {
 /** Starts a Pulseboard server with the given config. */
 export async function startPulseboard(config: Config): Promise<Pulseboard> {
   logger.setLevel(config.logLevel);
+  const windowSpec: WindowSpec = { sizesMs: config.windowSizesMs, graceMs: config.graceMs };
+  try {
+    slotsPerSize(windowSpec);
+  } catch (error) {
+    throw new TypeError(`--windows/--grace: ${(error as Error).message}`);
+  }
   const tokens = await tokenVerifier(config);
   if (config.data !== ":memory:") {
     const dir = config.data.includes("/")
@@ -69,7 +81,10 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
     return null;
   });
   const usable = checkpoint && checkpoint.shards.length === config.shards &&
-      checkpoint.shards.every((s) => s.window === config.window)
+      checkpoint.shards.every((s) =>
+        s.window === config.window && s.events?.spec.graceMs === windowSpec.graceMs &&
+        s.events.spec.sizesMs.join() === windowSpec.sizesMs.join()
+      )
     ? checkpoint
     : null;
   const started = Date.now();
@@ -92,6 +107,7 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
       (restart) =>
         new ShardBehavior({
           window: config.window,
+          windowSpec,
           awaitingReplay: restart > 0,
           state: restart === 0 ? usable?.shards[i] : null,
         }),
@@ -103,6 +119,15 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
     checkpointEveryMs: config.checkpointEveryMs,
     startCursor: usable?.cursor ?? null,
   });
+  const rollupSizes = new Map(config.rollups);
+  const rollupStore = new RollupStore(kv, rollupSizes);
+  const rollupQueue = new RollupQueue(rollupStore);
+  const retention = new LogRetention(kv, { retentionMs: config.retentionMs });
+  const history = new HistoryService(kv, rollupStore, {
+    rollupSizes,
+    cursorAt: (timeMs) => retention.cursorAt(timeMs),
+    rawRetentionMs: config.retentionMs,
+  });
   const hubStats = new HubStats();
   const ingestStats = new IngestStats();
   const metrics = new PrometheusMetrics({
@@ -112,6 +137,11 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
     source,
     shards: () =>
       shards.map((s) => ({ depth: s.depth, restarts: s.restarts, failed: s.failure !== null })),
+    history: () => ({
+      rollupsWritten: rollupStore.written,
+      rollupsDropped: rollupQueue.dropped + rollupQueue.failed,
+      logChunksDeleted: retention.deleted,
+    }),
   });
   const hub = new Actor<HubMessage>(
     "hub",
@@ -122,18 +152,77 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
         ringBudgetBytes: config.ringBudgetBytes,
         maxTopics: config.maxTopics,
         pingIntervalMs: config.pingIntervalMs,
+        windowSizesMs: config.windowSizesMs,
+        onWindows: (windows, names) =>
+          rollupQueue.offer(
+            rollupRecords(
+              windows,
+              config.windowSizesMs,
+              rollupStore.sizes,
+              names.sensorId,
+              names.metricName,
+            ),
+          ),
       }, hubStats),
     { capacity: 1024 },
   );
   source.start();
   // A hub that is behind gets no pile of ticks: at most one waits.
   const ticker = setInterval(() => hub.depth === 0 && hub.offer({ type: "tick" }), config.tickMs);
+  // Marks map wall time to log positions (raw history, retention); compaction keeps the log to its retention.
+  let housekeeping: Promise<unknown> = Promise.resolve();
+  let sinceCompaction = 0;
+  const housekeeper = setInterval(() => {
+    housekeeping = housekeeping.then(async () => {
+      const now = Date.now();
+      await retention.mark(now, source!.cursor);
+      if (++sinceCompaction >= 6) {
+        sinceCompaction = 0;
+        const deleted = await retention.compact(now, source!.checkpointedCursor);
+        if (deleted > 0) logger.info("log compacted", { chunksDeleted: deleted });
+      }
+    }).catch((error) => logger.error("log housekeeping failed", { error }));
+  }, 10_000);
+
+  /** The viewer's group prefixes from `Authorization: Bearer <jwt>`; null without authentication. */
+  const viewerScope = async (request: Request): Promise<string[] | null> => {
+    if (!tokens) return null;
+    const token = request.headers.get("authorization")?.match(/^Bearer\s+(.+)$/i)?.[1];
+    if (!token) {
+      throw new Deno.errors.PermissionDenied("Send a dashboard token: Authorization: Bearer <jwt>");
+    }
+    return (await tokens.verify(token).catch((error) => {
+      throw new Deno.errors.PermissionDenied((error as Error).message);
+    })).groups;
+  };
+  const queries = {
+    scope: viewerScope,
+    sensors: (query: SensorQuery) =>
+      ask<HubMessage, { sensors: SensorSummary[]; more: boolean }>(
+        hub,
+        (reply) => ({ type: "sensors", query, reply }),
+      ),
+    aggregates: (
+      group: string,
+      size: number,
+      metric: string | null,
+      scope: readonly string[] | null,
+    ) =>
+      ask<HubMessage, unknown[]>(
+        hub,
+        (reply) => ({ type: "aggregates", group, size, metric, scope, reply }),
+      ),
+    history: (request: Parameters<HistoryService["query"]>[0]) =>
+      history.query(request, Date.now()),
+    windowSizesMs: config.windowSizesMs,
+    now: Date.now,
+  };
 
   const app = createApp({
     ingest: ingestHandler(log, {
       maxBodyBytes: config.maxBodyBytes,
       maxBatchReadings: config.maxBatchReadings,
-      limits: DEFAULT_READING_LIMITS,
+      limits: { ...DEFAULT_READING_LIMITS, maxFutureMs: config.maxFutureMs },
       keys: apiKeys,
     }, ingestStats),
     corsOrigins: config.corsOrigins,
@@ -148,19 +237,11 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
       },
     }),
     files: staticFiles(config.webRoot),
+    sensors: sensorsRoute(queries),
+    history: historyRoute(queries),
+    aggregates: aggregatesRoute(queries),
     groups: async (request) => {
-      let scope: string[] | null = null;
-      if (tokens) {
-        const token = request.headers.get("authorization")?.match(/^Bearer\s+(.+)$/i)?.[1];
-        if (!token) {
-          throw new Deno.errors.PermissionDenied(
-            "Send a dashboard token: Authorization: Bearer <jwt>",
-          );
-        }
-        scope = (await tokens.verify(token).catch((error) => {
-          throw new Deno.errors.PermissionDenied((error as Error).message);
-        })).groups;
-      }
+      const scope = await viewerScope(request);
       return await ask<HubMessage, { group: string; sensors: number }[]>(
         hub,
         (reply) => ({ type: "groups", reply, scope }),
@@ -196,6 +277,13 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
       },
       ingest: { ...ingestStats },
       hub: { ...hubStats },
+      history: {
+        rollupsWritten: rollupStore.written,
+        rollupsPending: rollupQueue.pending,
+        rollupsDropped: rollupQueue.dropped,
+        rollupsFailed: rollupQueue.failed,
+        logChunksDeleted: retention.deleted,
+      },
       shards: shards.map((s) => ({
         depth: s.depth,
         restarts: s.restarts,
@@ -241,11 +329,14 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
   const shutdown = () =>
     stopping ??= (async () => {
       clearInterval(ticker);
+      clearInterval(housekeeper);
       await hub.send({ type: "shutdown", code: CloseCode.GoingAway }).catch(() => {});
       await server.shutdown();
       await source!.stop();
       await hub.stop();
       await Promise.all(shards.map((s) => s.stop()));
+      await housekeeping;
+      await rollupQueue.drain();
       kv.close();
       logger.info("stopped", { checkpointsSaved: source!.checkpointsSaved });
     })();

@@ -1,12 +1,17 @@
 import { allocateStates } from "./shard.ts";
 import type { ShardChanges } from "./shard_messages.ts";
-import type { MetricEntry, MetricStates, SensorEntry } from "../protocol/frames.ts";
+import { allocateWindowStates } from "./event_windows.ts";
+import type { MetricEntry, MetricStates, SensorEntry, WindowStates } from "../protocol/frames.ts";
 
 /** What changed in one tick, over all shards. */
 export interface TickChanges {
   sensors: SensorEntry[];
   metrics: MetricEntry[];
   updates: MetricStates;
+  /** Windows published this tick (provisional, revised or final). */
+  windows: WindowStates;
+  /** `[sensor, late readings so far]` for sensors whose count grew. */
+  late: [number, number][];
 }
 
 /**
@@ -22,6 +27,13 @@ export class FeedView {
   readonly #slots = new Map<number, number>();
   #values: MetricStates = allocateStates(1024);
   #used = 0;
+  /** ((sensor * 65536 + metric) * 8 + size) → slot in `#windows`: the latest ended window. */
+  readonly #windowSlots = new Map<number, number>();
+  #windows: WindowStates = allocateWindowStates(1024);
+  #windowsUsed = 0;
+  #late = new Float64Array(1024);
+  /** Sum of `#late`. */
+  lateTotal = 0;
 
   get sensorCount(): number {
     return this.#sensorCount;
@@ -35,10 +47,17 @@ export class FeedView {
   apply(changes: readonly (ShardChanges | null)[]): TickChanges | null {
     const sensors: SensorEntry[] = [];
     const metrics: MetricEntry[] = [];
+    const late: [number, number][] = [];
     let total = 0;
+    let windowTotal = 0;
     for (const change of changes) {
       if (!change) continue;
       total += change.updates.length;
+      windowTotal += change.windows.length;
+      for (const entry of change.late) {
+        this.#setLate(entry[0], entry[1]);
+        late.push(entry);
+      }
       for (const sensor of change.sensors) {
         if (this.#sensors[sensor.index] === undefined) this.#sensorCount++;
         this.#sensors[sensor.index] = sensor;
@@ -50,7 +69,10 @@ export class FeedView {
         metrics.push(metric);
       }
     }
-    if (total === 0 && sensors.length === 0 && metrics.length === 0) return null;
+    if (
+      total === 0 && sensors.length === 0 && metrics.length === 0 && windowTotal === 0 &&
+      late.length === 0
+    ) return null;
     const updates = allocateStates(total);
     let at = 0;
     for (const change of changes) {
@@ -66,12 +88,98 @@ export class FeedView {
       at += u.length;
     }
     for (let i = 0; i < total; i++) this.#store(updates, i);
-    return { sensors, metrics, updates };
+    const windows = allocateWindowStates(windowTotal);
+    at = 0;
+    for (const change of changes) {
+      if (!change) continue;
+      copyWindows(change.windows, windows, at);
+      at += change.windows.length;
+    }
+    for (let i = 0; i < windowTotal; i++) this.#storeWindow(windows, i);
+    return { sensors, metrics, updates, windows, late };
+  }
+
+  /** Readings of `sensor` dropped as late so far. */
+  lateDropped(sensor: number): number {
+    return sensor < this.#late.length ? this.#late[sensor] : 0;
+  }
+
+  /** Every sensor's late count that is not zero. */
+  lateCounts(): [number, number][] {
+    const out: [number, number][] = [];
+    for (let i = 0; i < this.#late.length; i++) if (this.#late[i] > 0) out.push([i, this.#late[i]]);
+    return out;
+  }
+
+  /** The latest ended window of every sensor, metric and size. */
+  windows(): WindowStates {
+    return sliceWindows(this.#windows, this.#windowsUsed);
+  }
+
+  /** Slot of the latest ended window of one sensor's metric and size, or -1. */
+  windowSlot(sensor: number, metric: number, size: number): number {
+    return this.#windowSlots.get((sensor * 65_536 + metric) * 8 + size) ?? -1;
+  }
+
+  /** The columns `windowSlot` indexes into (valid until the next `apply`). */
+  get windowColumns(): WindowStates {
+    return this.#windows;
+  }
+
+  /** Every metric's latest value, by column (valid until the next `apply`). */
+  get valueColumns(): MetricStates {
+    return this.#values;
+  }
+
+  /** Slot of a sensor metric's latest value, or -1. */
+  valueSlot(sensor: number, metric: number): number {
+    return this.#slots.get(sensor * 65_536 + metric) ?? -1;
+  }
+
+  metricName(index: number): string | undefined {
+    return this.#metrics[index]?.name;
+  }
+
+  /** Every known metric. */
+  metrics(): MetricEntry[] {
+    return this.#metrics.filter((m) => m !== undefined);
+  }
+
+  #setLate(sensor: number, count: number): void {
+    if (sensor >= this.#late.length) {
+      const grown = new Float64Array(Math.max(sensor + 1, this.#late.length * 2));
+      grown.set(this.#late);
+      this.#late = grown;
+    }
+    this.lateTotal += count - this.#late[sensor];
+    this.#late[sensor] = count;
+  }
+
+  #storeWindow(from: WindowStates, i: number): void {
+    const key = (from.sensor[i] * 65_536 + from.metric[i]) * 8 + from.size[i];
+    let slot = this.#windowSlots.get(key);
+    if (slot === undefined) {
+      if (this.#windowsUsed === this.#windows.length) {
+        const grown = allocateWindowStates(this.#windows.length * 2);
+        copyWindows(this.#windows, grown, 0);
+        this.#windows = grown;
+      }
+      slot = this.#windowsUsed++;
+      this.#windowSlots.set(key, slot);
+    } else if (this.#windows.startMs[slot] > from.startMs[i]) {
+      return; // a revision of an older window: the latest stays
+    }
+    copyWindow(from, i, this.#windows, slot);
   }
 
   /** Every known sensor. */
   sensors(): SensorEntry[] {
     return this.#sensors.filter((s) => s !== undefined);
+  }
+
+  /** The sensor with this index, if known. */
+  sensor(index: number): SensorEntry | undefined {
+    return this.#sensors[index];
   }
 
   /** The full state: dictionaries and every metric's latest values. */
@@ -124,4 +232,47 @@ export class FeedView {
     next.timeMs.set(old.timeMs);
     this.#values = next;
   }
+}
+
+function copyWindow(from: WindowStates, i: number, to: WindowStates, j: number): void {
+  to.sensor[j] = from.sensor[i];
+  to.metric[j] = from.metric[i];
+  to.size[j] = from.size[i];
+  to.flags[j] = from.flags[i];
+  to.startMs[j] = from.startMs[i];
+  to.count[j] = from.count[i];
+  to.sum[j] = from.sum[i];
+  to.min[j] = from.min[i];
+  to.max[j] = from.max[i];
+  to.std[j] = from.std[i];
+}
+
+function copyWindows(from: WindowStates, to: WindowStates, at: number): void {
+  to.sensor.set(from.sensor, at);
+  to.metric.set(from.metric, at);
+  to.size.set(from.size, at);
+  to.flags.set(from.flags, at);
+  to.startMs.set(from.startMs, at);
+  to.count.set(from.count, at);
+  to.sum.set(from.sum, at);
+  to.min.set(from.min, at);
+  to.max.set(from.max, at);
+  to.std.set(from.std, at);
+}
+
+/** The first `n` entries, as views (no copy). */
+export function sliceWindows(w: WindowStates, n: number): WindowStates {
+  return {
+    length: n,
+    sensor: w.sensor.subarray(0, n),
+    metric: w.metric.subarray(0, n),
+    size: w.size.subarray(0, n),
+    flags: w.flags.subarray(0, n),
+    startMs: w.startMs.subarray(0, n),
+    count: w.count.subarray(0, n),
+    sum: w.sum.subarray(0, n),
+    min: w.min.subarray(0, n),
+    max: w.max.subarray(0, n),
+    std: w.std.subarray(0, n),
+  };
 }

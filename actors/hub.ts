@@ -1,13 +1,17 @@
 import { ask } from "./runtime/mod.ts";
 import type { Actor, Behavior } from "./runtime/mod.ts";
 import { FeedView } from "./feed_view.ts";
+import type { TickChanges } from "./feed_view.ts";
+import { WINDOW_CHANGED } from "./event_windows.ts";
+import { groupAggregates } from "./group_aggregates.ts";
+import { aggregatesByName, listSensors } from "./feed_queries.ts";
 import type { HubMessage, HubSubscribe } from "./hub_messages.ts";
 import type { Session } from "./session.ts";
 import type { ShardChanges, ShardMessage } from "./shard_messages.ts";
 import { checkScope, checkSubscription, covers, topicFor } from "./topic.ts";
 import { RingBudget, TopicStream } from "./topic_stream.ts";
 import type { RingLimits } from "./topic_stream.ts";
-import type { MetricStates } from "../protocol/frames.ts";
+import type { GroupAggregateEntry, MetricStates, WindowStates } from "../protocol/frames.ts";
 import { encodeError, encodePing, encodeSubscribed } from "../protocol/frames.ts";
 import type { SubscriptionRequest } from "../protocol/client_messages.ts";
 import { CloseCode } from "../protocol/close_codes.ts";
@@ -30,9 +34,19 @@ export interface HubOptions {
   ringBudgetBytes?: number;
   /** Distinct subscription sets (topics) at once; more are refused. Default 256. */
   maxTopics?: number;
+  /** Called each tick with the windows published in it, and names for their indexes. */
+  onWindows?: (windows: WindowStates, names: WindowNames) => void;
+  /** Event-time window sizes the shards keep (for snapshots). Default none. */
+  windowSizesMs?: readonly number[];
   /** Clock. Default `Date.now`. */
   now?: () => number;
   observer?: HubObserver;
+}
+
+/** Resolves the indexes in published windows to names. */
+export interface WindowNames {
+  sensorId(index: number): string | undefined;
+  metricName(index: number): string | undefined;
 }
 
 /** Counters the hub keeps up to date for /healthz and /metrics. */
@@ -58,6 +72,8 @@ export class HubStats {
   badSubscriptions = 0;
   /** Live topics: key, sessions and frames in the ring. */
   topics: { key: string; sessions: number; ring: number }[] = [];
+  /** Readings dropped from event-time windows as late, over all sensors. */
+  lateDropped = 0;
   /** Bytes held by all recovery rings. */
   ringBytes = 0;
   /** Most unsent bytes seen queued for any one client, and the largest frame sent. */
@@ -90,6 +106,8 @@ export class HubBehavior implements Behavior<HubMessage> {
   readonly #ring: RingLimits;
   readonly #budget: RingBudget;
   readonly #maxTopics: number;
+  readonly #windowSizesMs: readonly number[];
+  readonly #onWindows?: HubOptions["onWindows"];
   readonly #now: () => number;
   readonly #observer?: HubObserver;
   readonly #view = new FeedView();
@@ -111,6 +129,8 @@ export class HubBehavior implements Behavior<HubMessage> {
     this.#ring = { ringMs: 30_000, ringBytes: 32 << 20, ...options.ring };
     this.#budget = new RingBudget(options.ringBudgetBytes ?? 256 << 20);
     this.#maxTopics = options.maxTopics ?? 256;
+    this.#windowSizesMs = options.windowSizesMs ?? [];
+    this.#onWindows = options.onWindows;
     this.#now = options.now ?? Date.now;
     this.#observer = options.observer;
     this.#lastPingAt = this.#now();
@@ -169,6 +189,14 @@ export class HubBehavior implements Behavior<HubMessage> {
         );
         break;
       }
+      case "sensors":
+        message.reply(listSensors(this.#view, message.query));
+        break;
+      case "aggregates":
+        message.reply(
+          aggregatesByName(this.#view, message.group, message.size, message.metric, message.scope),
+        );
+        break;
       case "leave":
         this.#forget(message.session);
         break;
@@ -222,7 +250,11 @@ export class HubBehavior implements Behavior<HubMessage> {
     let topic = this.#topics.get(key);
     if (!topic) {
       if (this.#topics.size >= this.#maxTopics) return null;
-      topic = new TopicStream(key, spec, this.#view, { limits: this.#ring, budget: this.#budget });
+      topic = new TopicStream(key, spec, this.#view, {
+        limits: this.#ring,
+        budget: this.#budget,
+        windowSizesMs: this.#windowSizesMs,
+      });
       this.#topics.set(key, topic);
     }
     return topic;
@@ -289,6 +321,15 @@ export class HubBehavior implements Behavior<HubMessage> {
     );
     const now = this.#now();
     const merged = this.#view.apply(changes);
+    const aggregates = this.#aggregatesFor(merged);
+    if (merged && merged.windows.length > 0 && this.#onWindows) {
+      const view = this.#view;
+      this.#onWindows(merged.windows, {
+        sensorId: (index) => view.sensor(index)?.id,
+        metricName: (index) => view.metricName(index),
+      });
+    }
+    this.stats.lateDropped = this.#view.lateTotal;
     for (const [key, topic] of this.#topics) {
       // An idle topic lives on as long as its ring could serve a reconnect.
       if (
@@ -298,7 +339,7 @@ export class HubBehavior implements Behavior<HubMessage> {
         this.#topics.delete(key);
         continue;
       }
-      const delta = merged ? topic.advance(merged, now) : null;
+      const delta = merged ? topic.advance(merged, now, aggregates(topic)) : null;
       if (delta && delta.byteLength > this.stats.largestFrameBytes) {
         this.stats.largestFrameBytes = delta.byteLength;
       }
@@ -324,6 +365,33 @@ export class HubBehavior implements Behavior<HubMessage> {
     this.stats.ringBytes = this.#budget.used;
     this.stats.lastTickMs = performance.now() - started;
     this.#observer?.tick(this.stats.lastTickMs);
+  }
+
+  /**
+   * Per topic, the aggregates of its groups for the window sizes that changed
+   * this tick; each (group, scope, size) is computed once per tick.
+   */
+  #aggregatesFor(merged: TickChanges | null): (topic: TopicStream) => GroupAggregateEntry[] {
+    const sizes = new Set<number>();
+    if (merged) {
+      const w = merged.windows;
+      for (let i = 0; i < w.length; i++) if (w.flags[i] & WINDOW_CHANGED) sizes.add(w.size[i]);
+    }
+    if (sizes.size === 0) return () => [];
+    const cache = new Map<string, GroupAggregateEntry[]>();
+    return (topic) =>
+      topic.aggregatePrefixes.flatMap((prefix) =>
+        [...sizes].flatMap((size) => {
+          const scope = topic.spec.scope;
+          const key = `${size}|${prefix}|${scope?.join(",") ?? "*"}`;
+          let entries = cache.get(key);
+          if (!entries) {
+            entries = groupAggregates(this.#view, prefix, size, { scope });
+            cache.set(key, entries);
+          }
+          return entries;
+        })
+      );
   }
 
   #deliver(topic: TopicStream, delta: Uint8Array | null, now: number): void {

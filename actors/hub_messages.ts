@@ -1,5 +1,6 @@
 import type { Session } from "./session.ts";
 import type { SubscriptionRequest } from "../protocol/client_messages.ts";
+import type { aggregatesByName, SensorQuery, SensorSummary } from "./feed_queries.ts";
 
 /** Time to flush the shards and push this tick's deltas. */
 export interface HubTick {
@@ -36,6 +37,23 @@ export interface HubGroups {
   reply: (groups: { group: string; sensors: number }[]) => void;
 }
 
+/** Asks for a page of sensors (GET /api/sensors) or one sensor. */
+export interface HubSensors {
+  type: "sensors";
+  query: SensorQuery;
+  reply: (page: { sensors: SensorSummary[]; more: boolean }) => void;
+}
+
+/** Asks for a group's aggregates for one window size (GET /api/aggregates). */
+export interface HubAggregates {
+  type: "aggregates";
+  group: string;
+  size: number;
+  metric: string | null;
+  scope: readonly string[] | null;
+  reply: (metrics: ReturnType<typeof aggregatesByName>) => void;
+}
+
 export interface HubUnsubscribe {
   type: "unsubscribe";
   session: Session;
@@ -59,5 +77,7 @@ export type HubMessage =
   | HubSubscribe
   | HubUnsubscribe
   | HubGroups
+  | HubSensors
+  | HubAggregates
   | HubLeave
   | HubShutdown;

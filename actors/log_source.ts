@@ -102,6 +102,16 @@ export class LogSource {
     this.#loop = this.#run();
   }
 
+  /** The last chunk handed to the shards; null before the first. */
+  get cursor(): string | null {
+    return this.#cursor;
+  }
+
+  /** The cursor of the last checkpoint saved (or started from). */
+  get checkpointedCursor(): string | null {
+    return this.#checkpointedCursor;
+  }
+
   /** True when the state has moved past the last checkpoint. */
   get checkpointBehind(): boolean {
     return this.#cursor !== this.#checkpointedCursor;

@@ -1,4 +1,6 @@
 import { MetricWindow } from "./metric_window.ts";
+import { DEFAULT_WINDOW_SPEC, WindowClock } from "./event_windows.ts";
+import type { MetricWindows, WindowSpec } from "./event_windows.ts";
 import type {
   ShardChanges,
   ShardCheckpoint,
@@ -12,6 +14,8 @@ import { DEFAULT_GROUP } from "../readings/block.ts";
 export interface ShardOptions {
   /** Readings in the moving-average window. Default 50. */
   window?: number;
+  /** Event-time window sizes and grace. Default 1 s, 10 s, 1 min; 5 s. */
+  windowSpec?: WindowSpec;
   /** True after a restart: drop readings until a `restore` message. */
   awaitingReplay?: boolean;
   /** State to start from (a checkpoint). */
@@ -22,10 +26,14 @@ interface TrackedMetric {
   sensor: number;
   metric: number;
   window: MetricWindow;
+  events: MetricWindows;
 }
 
 interface SensorState {
   entry: SensorEntry;
+  /** Readings of this sensor dropped from the event-time windows as late. */
+  lateDropped: number;
+  lateDirty: boolean;
   /** Metric index → its window. */
   metrics: Map<number, TrackedMetric>;
   infoDirty: boolean;
@@ -38,6 +46,8 @@ interface SensorState {
  */
 export class ShardBehavior implements Behavior<ShardMessage> {
   readonly #window: number;
+  #clock: WindowClock;
+  #lateSensors: SensorState[] = [];
   #awaitingReplay: boolean;
   readonly #sensors = new Map<number, SensorState>();
   readonly #metricNames = new Map<number, string>();
@@ -47,6 +57,7 @@ export class ShardBehavior implements Behavior<ShardMessage> {
 
   constructor(options: ShardOptions = {}) {
     this.#window = options.window ?? 50;
+    this.#clock = new WindowClock(options.windowSpec ?? DEFAULT_WINDOW_SPEC);
     this.#awaitingReplay = options.awaitingReplay ?? false;
     if (options.state) this.#restore(options.state);
   }
@@ -68,6 +79,8 @@ export class ShardBehavior implements Behavior<ShardMessage> {
         this.#newMetrics = [];
         this.#dirtySensors = [];
         this.#dirty = [];
+        this.#lateSensors = [];
+        this.#clock = new WindowClock(this.#clock.spec);
         if (message.state) this.#restore(message.state);
         this.#awaitingReplay = false;
         return;
@@ -88,12 +101,26 @@ export class ShardBehavior implements Behavior<ShardMessage> {
         strings[block.group[row]],
       );
       const timeMs = block.timeMs[row];
+      const late = this.#clock.isLate(timeMs);
+      if (late) {
+        this.#clock.lateDropped++;
+        sensor.lateDropped++;
+        if (!sensor.lateDirty) {
+          sensor.lateDirty = true;
+          this.#lateSensors.push(sensor);
+        }
+      }
       for (let v = block.metricStart[row]; v < block.metricStart[row + 1]; v++) {
         const metric = metricIndex[block.metric[v]];
         if (metric < 0) continue;
         let tracked = sensor.metrics.get(metric);
         if (tracked === undefined) {
-          tracked = { sensor: sensor.entry.index, metric, window: new MetricWindow(this.#window) };
+          tracked = {
+            sensor: sensor.entry.index,
+            metric,
+            window: new MetricWindow(this.#window),
+            events: this.#clock.windowsFor(sensor.entry.index, metric),
+          };
           sensor.metrics.set(metric, tracked);
           if (!this.#metricNames.has(metric)) {
             const name = strings[block.metric[v]];
@@ -103,6 +130,7 @@ export class ShardBehavior implements Behavior<ShardMessage> {
         }
         if (!tracked.window.dirty) this.#dirty.push(tracked);
         tracked.window.add(block.value[v], timeMs);
+        if (!late) this.#clock.add(tracked.events, block.value[v], timeMs);
       }
     }
   }
@@ -111,7 +139,13 @@ export class ShardBehavior implements Behavior<ShardMessage> {
     const group = rawGroup === "" ? DEFAULT_GROUP : rawGroup;
     let state = this.#sensors.get(index);
     if (state === undefined) {
-      state = { entry: { index, id, group }, metrics: new Map(), infoDirty: true };
+      state = {
+        entry: { index, id, group },
+        metrics: new Map(),
+        infoDirty: true,
+        lateDropped: 0,
+        lateDirty: false,
+      };
       this.#sensors.set(index, state);
       this.#dirtySensors.push(state);
     } else if (state.entry.group !== group) {
@@ -125,21 +159,37 @@ export class ShardBehavior implements Behavior<ShardMessage> {
   }
 
   #save(): ShardCheckpoint {
-    const record = 2 + MetricWindow.recordLength(this.#window);
+    const slots = this.#clock.totalSlots * 8;
+    const record = 2 + MetricWindow.recordLength(this.#window) + slots;
     let windows = 0;
     for (const sensor of this.#sensors.values()) windows += sensor.metrics.size;
     const data = new Float64Array(windows * record);
     const sensors: ShardCheckpoint["sensors"] = [];
     let at = 0;
-    for (const { entry, metrics } of this.#sensors.values()) {
+    const late: [number, number][] = [];
+    for (const { entry, metrics, lateDropped } of this.#sensors.values()) {
       sensors.push([entry.index, entry.id, entry.group]);
+      if (lateDropped > 0) late.push([entry.index, lateDropped]);
       for (const tracked of metrics.values()) {
         data[at] = tracked.sensor;
         data[at + 1] = tracked.metric;
         at = tracked.window.save(data, at + 2);
+        data.set(tracked.events.slots, at);
+        at += slots;
       }
     }
-    return { window: this.#window, sensors, metrics: [...this.#metricNames], windows: data };
+    return {
+      window: this.#window,
+      sensors,
+      metrics: [...this.#metricNames],
+      windows: data,
+      events: {
+        spec: this.#clock.spec,
+        newestMs: this.#clock.newestMs,
+        lateDropped: this.#clock.lateDropped,
+        late,
+      },
+    };
   }
 
   /** Adopts a saved state and marks all of it changed, so the hub learns it. */
@@ -149,14 +199,32 @@ export class ShardBehavior implements Behavior<ShardMessage> {
         `Cannot restore a shard saved with window ${state.window} into window ${this.#window}`,
       );
     }
+    if (!sameSpec(state.events.spec, this.#clock.spec)) {
+      throw new RangeError(
+        `Cannot restore a shard saved with event windows ${
+          JSON.stringify(state.events.spec)
+        } into ${JSON.stringify(this.#clock.spec)}`,
+      );
+    }
+    this.#clock.newestMs = state.events.newestMs;
+    this.#clock.lateDropped = state.events.lateDropped;
     for (const [index, id, group] of state.sensors) {
       const sensor: SensorState = {
         entry: { index, id, group },
         metrics: new Map(),
         infoDirty: true,
+        lateDropped: 0,
+        lateDirty: false,
       };
       this.#sensors.set(index, sensor);
       this.#dirtySensors.push(sensor);
+    }
+    for (const [index, count] of state.events.late) {
+      const sensor = this.#sensors.get(index);
+      if (!sensor) throw new RangeError(`Cannot restore: late count for unknown sensor ${index}`);
+      sensor.lateDropped = count;
+      sensor.lateDirty = true;
+      this.#lateSensors.push(sensor);
     }
     for (const [index, name] of state.metrics) {
       this.#metricNames.set(index, name);
@@ -170,8 +238,12 @@ export class ShardBehavior implements Behavior<ShardMessage> {
         sensor: data[at],
         metric: data[at + 1],
         window: new MetricWindow(this.#window),
+        events: this.#clock.windowsFor(data[at], data[at + 1]),
       };
       at = tracked.window.restore(data, at + 2);
+      tracked.events.slots.set(data.subarray(at, at + tracked.events.slots.length));
+      at += tracked.events.slots.length;
+      this.#clock.adopt(tracked.events);
       tracked.window.dirty = true;
       sensor.metrics.set(tracked.metric, tracked);
       this.#dirty.push(tracked);
@@ -200,7 +272,12 @@ export class ShardBehavior implements Behavior<ShardMessage> {
       updates.timeMs[i] = window.timeMs;
       window.dirty = false;
     }
-    return { sensors, metrics, updates };
+    const late = this.#lateSensors.map((s): [number, number] => {
+      s.lateDirty = false;
+      return [s.entry.index, s.lateDropped];
+    });
+    this.#lateSensors = [];
+    return { sensors, metrics, updates, windows: this.#clock.take(), late };
   }
 }
 
@@ -216,4 +293,9 @@ export function allocateStates(length: number): MetricStates {
     max: new Float64Array(length),
     timeMs: new Float64Array(length),
   };
+}
+
+function sameSpec(a: WindowSpec, b: WindowSpec): boolean {
+  return a.graceMs === b.graceMs && a.sizesMs.length === b.sizesMs.length &&
+    a.sizesMs.every((size, k) => size === b.sizesMs[k]);
 }

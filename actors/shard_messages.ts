@@ -1,5 +1,6 @@
 import type { ReadingBlock } from "../readings/block.ts";
 import type { MetricEntry, MetricStates, SensorEntry } from "../protocol/frames.ts";
+import type { WindowSpec, WindowStates } from "./event_windows.ts";
 
 /** Readings for one shard: rows of a shared block, with global indexes per string. */
 export interface ShardReadings {
@@ -20,6 +21,10 @@ export interface ShardChanges {
   /** Metric names this shard has not reported before. */
   metrics: MetricEntry[];
   updates: MetricStates;
+  /** Event-time windows that ended, were revised by late readings, or closed. */
+  windows: WindowStates;
+  /** `[sensor, readings dropped as late so far]` for sensors whose count grew. */
+  late: [sensor: number, lateDropped: number][];
 }
 
 /** Asks for the changes since the last flush, coalesced per sensor and metric. */
@@ -29,14 +34,21 @@ export interface ShardFlush {
 }
 
 /**
- * A shard's whole state: its sensors, the metric names it knows, and every
- * window as `[sensor, metric, ...MetricWindow.save record]` numbers.
+ * A shard's whole state: its sensors, the metric names it knows, and per
+ * metric `[sensor, metric, ...MetricWindow.save record, ...event-time slots]`
+ * numbers, with the window clock.
  */
 export interface ShardCheckpoint {
   window: number;
   sensors: [index: number, id: string, group: string][];
   metrics: [index: number, name: string][];
   windows: Float64Array;
+  events: {
+    spec: WindowSpec;
+    newestMs: number;
+    lateDropped: number;
+    late: [sensor: number, lateDropped: number][];
+  };
 }
 
 /** Asks for the shard's state; null while it waits for a restore. */

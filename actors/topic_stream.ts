@@ -1,10 +1,17 @@
 import { allocateStates } from "./shard.ts";
+import { allocateWindowStates, WINDOW_CHANGED } from "./event_windows.ts";
+import { groupAggregates } from "./group_aggregates.ts";
 import type { FeedView, TickChanges } from "./feed_view.ts";
 import type { Session } from "./session.ts";
 import { matches } from "./topic.ts";
 import type { TopicSpec } from "./topic.ts";
 import { encodeDelta, encodeSnapshot } from "../protocol/frames.ts";
-import type { MetricStates, SensorEntry } from "../protocol/frames.ts";
+import type {
+  GroupAggregateEntry,
+  MetricStates,
+  SensorEntry,
+  WindowStates,
+} from "../protocol/frames.ts";
 
 export interface RingLimits {
   /** Frames older than this are dropped. Default 30 000 ms. */
@@ -47,13 +54,15 @@ export class TopicStream {
   readonly #limits: RingLimits;
   readonly #budget: RingBudget;
   #snapshot: { seq: number; bytes: Uint8Array } | null = null;
+  readonly #windowSizesMs: readonly number[];
 
   constructor(
     key: string,
     spec: TopicSpec,
     view: FeedView,
-    options: { limits: RingLimits; budget: RingBudget },
+    options: { limits: RingLimits; budget: RingBudget; windowSizesMs?: readonly number[] },
   ) {
+    this.#windowSizesMs = options.windowSizesMs ?? [];
     this.key = key;
     this.spec = spec;
     this.epoch = crypto.getRandomValues(new Uint32Array(1))[0];
@@ -75,7 +84,16 @@ export class TopicStream {
    * topic, those that left it, and the updates of its sensors. Returns the
    * encoded delta (kept in the ring), or null when nothing of it changed.
    */
-  advance(tick: TickChanges, now: number): Uint8Array | null {
+  /** Group prefixes whose aggregates this topic carries: "" (all it may see) or its groups. */
+  get aggregatePrefixes(): readonly string[] {
+    return this.spec.all ? [""] : this.spec.groups;
+  }
+
+  advance(
+    tick: TickChanges,
+    now: number,
+    aggregates: readonly GroupAggregateEntry[] = [],
+  ): Uint8Array | null {
     const sensors: SensorEntry[] = [];
     const removed: number[] = [];
     for (const sensor of tick.sensors) {
@@ -86,9 +104,12 @@ export class TopicStream {
       else if (was) removed.push(sensor.index);
     }
     const updates = this.#everything ? tick.updates : this.#filter(tick.updates);
+    const windows = this.#filterWindows(tick.windows, WINDOW_CHANGED);
+    const late = this.#everything ? tick.late : tick.late.filter(([s]) => this.#isMember(s));
     if (
       updates.length === 0 && sensors.length === 0 && removed.length === 0 &&
-      tick.metrics.length === 0
+      tick.metrics.length === 0 && windows.length === 0 && late.length === 0 &&
+      aggregates.length === 0
     ) {
       this.#expire(now);
       return null;
@@ -102,6 +123,9 @@ export class TopicStream {
       metrics: tick.metrics,
       updates,
       removed,
+      windows,
+      aggregates,
+      late,
     });
     this.#ring.push({ seq: this.seq, bytes, at: now });
     this.#ringBytes += bytes.byteLength;
@@ -130,7 +154,16 @@ export class TopicStream {
       ? state.sensors
       : state.sensors.filter((s) => this.#isMember(s.index));
     const values = this.#everything ? state.values : this.#filter(state.values);
+    const aggregates = this.#windowSizesMs.flatMap((_, size) =>
+      this.aggregatePrefixes.flatMap((prefix) =>
+        groupAggregates(view, prefix, size, { scope: this.spec.scope })
+      )
+    );
     const bytes = encodeSnapshot({
+      windowSizesMs: this.#windowSizesMs,
+      windows: this.#filterWindows(view.windows(), 0),
+      aggregates,
+      late: view.lateCounts().filter(([s]) => this.#isMember(s)),
       epoch: this.epoch,
       seq: this.seq,
       serverTimeMs: now,
@@ -157,6 +190,32 @@ export class TopicStream {
       out.min[at] = from.min[i];
       out.max[at] = from.max[i];
       out.timeMs[at] = from.timeMs[i];
+      at++;
+    }
+    return out;
+  }
+
+  /** Windows of member sensors that have all of `flags`. */
+  #filterWindows(from: WindowStates, flags: number): WindowStates {
+    let n = 0;
+    for (let i = 0; i < from.length; i++) {
+      if (this.#isMember(from.sensor[i]) && (from.flags[i] & flags) === flags) n++;
+    }
+    if (n === from.length) return from;
+    const out = allocateWindowStates(n);
+    let at = 0;
+    for (let i = 0; i < from.length; i++) {
+      if (!this.#isMember(from.sensor[i]) || (from.flags[i] & flags) !== flags) continue;
+      out.sensor[at] = from.sensor[i];
+      out.metric[at] = from.metric[i];
+      out.size[at] = from.size[i];
+      out.flags[at] = from.flags[i];
+      out.startMs[at] = from.startMs[i];
+      out.count[at] = from.count[i];
+      out.sum[at] = from.sum[i];
+      out.min[at] = from.min[i];
+      out.max[at] = from.max[i];
+      out.std[at] = from.std[i];
       at++;
     }
     return out;

@@ -16,6 +16,10 @@ export interface Routes {
   metrics: () => Promise<Response>;
   /** Readiness: 200 when ready, else 503 with the reasons. */
   ready: () => { ready: boolean; problems: string[] };
+  /** GET /api/sensors, GET /api/sensors/:id/history, GET /api/aggregates */
+  sensors: Handler;
+  history: (request: Request, sensorId: string) => Promise<Response>;
+  aggregates: Handler;
   files: Handler;
   /** Origins allowed to call the API from other sites (CORS); null for none. */
   corsOrigins?: readonly string[] | null;
@@ -50,6 +54,29 @@ export function createApp(routes: Routes): Handler {
       return request.method === "GET"
         ? routes.groups(request).then((groups) => jsonResponse({ groups }), errorResponse)
         : problem(405, "GET /api/groups", { allow: "GET" });
+    }
+    if (pathname === "/api/sensors") {
+      return request.method === "GET"
+        ? routes.sensors(request)
+        : problem(405, "GET /api/sensors", { allow: "GET" });
+    }
+    if (pathname === "/api/aggregates") {
+      return request.method === "GET"
+        ? routes.aggregates(request)
+        : problem(405, "GET /api/aggregates", { allow: "GET" });
+    }
+    const history = /^\/api\/sensors\/([^/]+)\/history$/.exec(pathname);
+    if (history) {
+      if (request.method !== "GET") {
+        return problem(405, "GET /api/sensors/:id/history", { allow: "GET" });
+      }
+      let id: string;
+      try {
+        id = decodeURIComponent(history[1]);
+      } catch {
+        return problem(400, "The sensor id in the path is not valid percent-encoding");
+      }
+      return routes.history(request, id);
     }
     return problem(404, `No API at ${pathname}`);
   }

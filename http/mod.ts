@@ -6,3 +6,5 @@ export type { IngestOptions, ReadingSink } from "./ingest.ts";
 export { staticFiles } from "./static_files.ts";
 export { feedSocketHandler } from "./websocket.ts";
 export type { FeedSocketOptions } from "./websocket.ts";
+export { aggregatesRoute, historyRoute, label as windowLabel, sensorsRoute } from "./queries.ts";
+export type { QueryDeps } from "./queries.ts";

@@ -103,6 +103,11 @@ function serialize(checkpoint: Checkpoint): Uint8Array {
       sensors: s.sensors,
       metrics: s.metrics,
       numbers: s.windows.length,
+      // JSON has no -Infinity (no reading yet).
+      events: {
+        ...s.events,
+        newestMs: Number.isFinite(s.events.newestMs) ? s.events.newestMs : null,
+      },
     })),
   }));
   const start = align8(4 + header.byteLength);
@@ -131,11 +136,13 @@ function deserialize(bytes: Uint8Array): Checkpoint {
         sensors: ShardCheckpoint["sensors"];
         metrics: ShardCheckpoint["metrics"];
         numbers: number;
+        events: Omit<ShardCheckpoint["events"], "newestMs"> & { newestMs: number | null };
       },
     ) => {
       const windows = new Float64Array(bytes.buffer, at, s.numbers).slice();
       at += s.numbers * 8;
-      return { window: s.window, sensors: s.sensors, metrics: s.metrics, windows };
+      const events = { ...s.events, newestMs: s.events.newestMs ?? -Infinity };
+      return { window: s.window, sensors: s.sensors, metrics: s.metrics, windows, events };
     },
   );
   return { cursor: header.cursor, router: header.router, shards };

@@ -4,3 +4,5 @@ export { Chunker, estimateBytes, KV_VALUE_LIMIT } from "./chunker.ts";
 export type { Chunk } from "./chunker.ts";
 export { CheckpointStore } from "./checkpoint_store.ts";
 export type { Checkpoint } from "./checkpoint_store.ts";
+export { LogRetention } from "./retention.ts";
+export type { RetentionOptions } from "./retention.ts";

@@ -24,7 +24,10 @@ export interface MetricSources {
     skippedFrames: number;
     slowCloses: number;
     flushTimeouts: number;
+    lateDropped: number;
   };
+  /** Event-time rollups and raw-log retention; absent in tests that do not wire them. */
+  history?: () => { rollupsWritten: number; rollupsDropped: number; logChunksDeleted: number };
   log: { readingsCommitted: number; pendingReadings: number };
   source: {
     readingsRead: number;
@@ -113,6 +116,29 @@ export class PrometheusMetrics {
       "reason",
       () => sources.ingest.refusedBy,
     );
+    mirrored(
+      "pulseboard_late_readings_dropped_total",
+      "Readings older than the watermark (newest event time minus grace), left out of every event-time window.",
+      () => sources.hub.lateDropped,
+    );
+    if (sources.history) {
+      const history = sources.history;
+      mirrored(
+        "pulseboard_rollups_written_total",
+        "Closed windows stored as rollups (one per sensor, size and window start).",
+        () => history().rollupsWritten,
+      );
+      mirrored(
+        "pulseboard_rollups_dropped_total",
+        "Rollups dropped because the writer fell too far behind.",
+        () => history().rollupsDropped,
+      );
+      mirrored(
+        "pulseboard_log_chunks_deleted_total",
+        "Raw log chunks deleted as older than the retention.",
+        () => history().logChunksDeleted,
+      );
+    }
     gauge(
       "pulseboard_log_pending_readings",
       "Readings accepted and waiting for their log commit.",

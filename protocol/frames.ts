@@ -5,6 +5,8 @@ import {
   Delta,
   Envelope,
   Error as ErrorMessage,
+  GroupAggregate,
+  LateCount,
   MetricInfo,
   MetricUpdate,
   Ping,
@@ -15,6 +17,7 @@ import {
   Subscribed,
   Subscription,
   Unsubscribe,
+  WindowUpdate,
 } from "./schema_generated.ts";
 
 /** A sensor's dictionary entry: frames refer to it by `index`. */
@@ -42,7 +45,46 @@ export interface MetricStates {
   readonly timeMs: Float64Array;
 }
 
-export interface SnapshotFrame {
+/** Published windows, by column; entry `i` of every column belongs together. */
+export interface WindowStates {
+  readonly length: number;
+  readonly sensor: Uint32Array;
+  readonly metric: Uint16Array;
+  /** Index into `WindowSpec.sizesMs`. */
+  readonly size: Uint8Array;
+  readonly flags: Uint8Array;
+  readonly startMs: Float64Array;
+  readonly count: Float64Array;
+  readonly sum: Float64Array;
+  readonly min: Float64Array;
+  readonly max: Float64Array;
+  /** Population standard deviation. */
+  readonly std: Float64Array;
+}
+
+/** A group's aggregate over its sensors' latest ended window of one size. */
+export interface GroupAggregateEntry {
+  /** Group prefix; "" for everything the topic may see. */
+  group: string;
+  size: number;
+  metric: number;
+  startMs: number;
+  sensors: number;
+  count: number;
+  sum: number;
+  min: number;
+  max: number;
+}
+
+/** Event-time extras of a frame; all optional. */
+export interface WindowParts {
+  windows?: WindowStates;
+  aggregates?: readonly GroupAggregateEntry[];
+  /** `[sensor, readings dropped as late so far]`. */
+  late?: readonly (readonly [number, number])[];
+}
+
+export interface SnapshotFrame extends WindowParts {
   epoch: number;
   /** The sequence number the next delta follows. */
   seq: number;
@@ -52,9 +94,10 @@ export interface SnapshotFrame {
   values: MetricStates;
   /** Sent to a client that fell behind and skipped deltas. */
   catchUp?: boolean;
+  windowSizesMs?: readonly number[];
 }
 
-export interface DeltaFrame {
+export interface DeltaFrame extends WindowParts {
   epoch: number;
   seq: number;
   serverTimeMs: number;
@@ -109,22 +152,79 @@ function stateVector(states: MetricStates): flatbuffers.Offset {
   return builder.endVector();
 }
 
+function windowVector(windows: WindowStates | undefined): flatbuffers.Offset {
+  if (!windows || windows.length === 0) return 0;
+  builder.startVector(56, windows.length, 8);
+  for (let i = windows.length - 1; i >= 0; i--) {
+    WindowUpdate.createWindowUpdate(
+      builder,
+      windows.startMs[i],
+      windows.sum[i],
+      windows.min[i],
+      windows.max[i],
+      windows.std[i],
+      windows.count[i],
+      windows.sensor[i],
+      windows.metric[i],
+      windows.size[i],
+      windows.flags[i],
+    );
+  }
+  return builder.endVector();
+}
+
+function aggregateVector(aggregates: WindowParts["aggregates"]): flatbuffers.Offset {
+  if (!aggregates || aggregates.length === 0) return 0;
+  const offsets = aggregates.map((a) =>
+    GroupAggregate.createGroupAggregate(
+      builder,
+      builder.createString(a.group),
+      a.size,
+      a.metric,
+      a.startMs,
+      a.sensors,
+      a.count,
+      a.sum,
+      a.min,
+      a.max,
+    )
+  );
+  return Delta.createAggregatesVector(builder, offsets);
+}
+
+function lateVector(late: WindowParts["late"]): flatbuffers.Offset {
+  if (!late || late.length === 0) return 0;
+  builder.startVector(8, late.length, 4);
+  for (let i = late.length - 1; i >= 0; i--) {
+    LateCount.createLateCount(builder, late[i][0], Math.min(late[i][1], 0xffff_ffff));
+  }
+  return builder.endVector();
+}
+
 export function encodeSnapshot(frame: SnapshotFrame): Uint8Array<ArrayBuffer> {
   builder.clear();
   const sensors = sensorVector(frame.sensors);
   const metrics = metricVector(frame.metrics);
   const values = stateVector(frame.values);
-  const body = Snapshot.createSnapshot(
-    builder,
-    frame.epoch,
-    BigInt(frame.seq),
-    frame.serverTimeMs,
-    sensors,
-    metrics,
-    values,
-    frame.catchUp ?? false,
-  );
-  return finish(Body.Snapshot, body);
+  const sizes = frame.windowSizesMs
+    ? Snapshot.createWindowSizesMsVector(builder, frame.windowSizesMs as number[])
+    : 0;
+  const windows = windowVector(frame.windows);
+  const aggregates = aggregateVector(frame.aggregates);
+  const late = lateVector(frame.late);
+  Snapshot.startSnapshot(builder);
+  Snapshot.addEpoch(builder, frame.epoch);
+  Snapshot.addSeq(builder, BigInt(frame.seq));
+  Snapshot.addServerTimeMs(builder, frame.serverTimeMs);
+  Snapshot.addSensors(builder, sensors);
+  Snapshot.addMetrics(builder, metrics);
+  Snapshot.addValues(builder, values);
+  Snapshot.addCatchUp(builder, frame.catchUp ?? false);
+  if (sizes) Snapshot.addWindowSizesMs(builder, sizes);
+  if (windows) Snapshot.addWindows(builder, windows);
+  if (aggregates) Snapshot.addAggregates(builder, aggregates);
+  if (late) Snapshot.addLate(builder, late);
+  return finish(Body.Snapshot, Snapshot.endSnapshot(builder));
 }
 
 export function encodeDelta(frame: DeltaFrame): Uint8Array<ArrayBuffer> {
@@ -133,17 +233,21 @@ export function encodeDelta(frame: DeltaFrame): Uint8Array<ArrayBuffer> {
   const metrics = metricVector(frame.metrics);
   const updates = stateVector(frame.updates);
   const removed = Delta.createRemovedVector(builder, frame.removed as number[]);
-  const body = Delta.createDelta(
-    builder,
-    frame.epoch,
-    BigInt(frame.seq),
-    frame.serverTimeMs,
-    sensors,
-    metrics,
-    updates,
-    removed,
-  );
-  return finish(Body.Delta, body);
+  const windows = windowVector(frame.windows);
+  const aggregates = aggregateVector(frame.aggregates);
+  const late = lateVector(frame.late);
+  Delta.startDelta(builder);
+  Delta.addEpoch(builder, frame.epoch);
+  Delta.addSeq(builder, BigInt(frame.seq));
+  Delta.addServerTimeMs(builder, frame.serverTimeMs);
+  Delta.addSensors(builder, sensors);
+  Delta.addMetrics(builder, metrics);
+  Delta.addUpdates(builder, updates);
+  Delta.addRemoved(builder, removed);
+  if (windows) Delta.addWindows(builder, windows);
+  if (aggregates) Delta.addAggregates(builder, aggregates);
+  if (late) Delta.addLate(builder, late);
+  return finish(Body.Delta, Delta.endDelta(builder));
 }
 
 /** An error for the client; `code` is the close code that follows, or 0. */

@@ -601,6 +601,256 @@ static createMetricUpdate(builder:flatbuffers.Builder, sensor: number, metric: n
 }
 
 /**
+ * One event-time tumbling window of a sensor's metric. Sent when it ends
+ * (provisional), when a late reading within the grace period revises it,
+ * and when the watermark closes it (`flags` bit 1 = final) if it changed.
+ */
+export class WindowUpdate {
+  bb: flatbuffers.ByteBuffer|null = null;
+  bb_pos = 0;
+  __init(i:number, bb:flatbuffers.ByteBuffer):WindowUpdate {
+  this.bb_pos = i;
+  this.bb = bb;
+  return this;
+}
+
+startMs():number {
+  return this.bb!.readFloat64(this.bb_pos);
+}
+
+sum():number {
+  return this.bb!.readFloat64(this.bb_pos + 8);
+}
+
+min():number {
+  return this.bb!.readFloat64(this.bb_pos + 16);
+}
+
+max():number {
+  return this.bb!.readFloat64(this.bb_pos + 24);
+}
+
+/**
+ * Population standard deviation.
+ */
+std():number {
+  return this.bb!.readFloat64(this.bb_pos + 32);
+}
+
+count():number {
+  return this.bb!.readUint32(this.bb_pos + 40);
+}
+
+sensor():number {
+  return this.bb!.readUint32(this.bb_pos + 44);
+}
+
+metric():number {
+  return this.bb!.readUint16(this.bb_pos + 48);
+}
+
+/**
+ * Index into the Snapshot's `window_sizes_ms`.
+ */
+size():number {
+  return this.bb!.readUint8(this.bb_pos + 50);
+}
+
+/**
+ * Bit 1: final (closed by the watermark). Bit 2: values changed.
+ */
+flags():number {
+  return this.bb!.readUint8(this.bb_pos + 51);
+}
+
+static sizeOf():number {
+  return 56;
+}
+
+static createWindowUpdate(builder:flatbuffers.Builder, start_ms: number, sum: number, min: number, max: number, std: number, count: number, sensor: number, metric: number, size: number, flags: number):flatbuffers.Offset {
+  builder.prep(8, 56);
+  builder.pad(4);
+  builder.writeInt8(flags);
+  builder.writeInt8(size);
+  builder.writeInt16(metric);
+  builder.writeInt32(sensor);
+  builder.writeInt32(count);
+  builder.writeFloat64(std);
+  builder.writeFloat64(max);
+  builder.writeFloat64(min);
+  builder.writeFloat64(sum);
+  builder.writeFloat64(start_ms);
+  return builder.offset();
+}
+
+}
+
+/**
+ * A group's aggregate over its sensors' latest ended window of one size:
+ * the windows starting at `start_ms`, one per sensor that reported in it.
+ */
+export class GroupAggregate {
+  bb: flatbuffers.ByteBuffer|null = null;
+  bb_pos = 0;
+  __init(i:number, bb:flatbuffers.ByteBuffer):GroupAggregate {
+  this.bb_pos = i;
+  this.bb = bb;
+  return this;
+}
+
+static getRootAsGroupAggregate(bb:flatbuffers.ByteBuffer, obj?:GroupAggregate):GroupAggregate {
+  return (obj || new GroupAggregate()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+static getSizePrefixedRootAsGroupAggregate(bb:flatbuffers.ByteBuffer, obj?:GroupAggregate):GroupAggregate {
+  bb.setPosition(bb.position() + flatbuffers.SIZE_PREFIX_LENGTH);
+  return (obj || new GroupAggregate()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+/**
+ * Group prefix; "" for every sensor the topic may see.
+ */
+group():string|null
+group(optionalEncoding:flatbuffers.Encoding):string|Uint8Array|null
+group(optionalEncoding?:any):string|Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
+}
+
+size():number {
+  const offset = this.bb!.__offset(this.bb_pos, 6);
+  return offset ? this.bb!.readUint8(this.bb_pos + offset) : 0;
+}
+
+metric():number {
+  const offset = this.bb!.__offset(this.bb_pos, 8);
+  return offset ? this.bb!.readUint16(this.bb_pos + offset) : 0;
+}
+
+startMs():number {
+  const offset = this.bb!.__offset(this.bb_pos, 10);
+  return offset ? this.bb!.readFloat64(this.bb_pos + offset) : 0.0;
+}
+
+sensors():number {
+  const offset = this.bb!.__offset(this.bb_pos, 12);
+  return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
+}
+
+count():number {
+  const offset = this.bb!.__offset(this.bb_pos, 14);
+  return offset ? this.bb!.readFloat64(this.bb_pos + offset) : 0.0;
+}
+
+sum():number {
+  const offset = this.bb!.__offset(this.bb_pos, 16);
+  return offset ? this.bb!.readFloat64(this.bb_pos + offset) : 0.0;
+}
+
+min():number {
+  const offset = this.bb!.__offset(this.bb_pos, 18);
+  return offset ? this.bb!.readFloat64(this.bb_pos + offset) : 0.0;
+}
+
+max():number {
+  const offset = this.bb!.__offset(this.bb_pos, 20);
+  return offset ? this.bb!.readFloat64(this.bb_pos + offset) : 0.0;
+}
+
+static startGroupAggregate(builder:flatbuffers.Builder) {
+  builder.startObject(9);
+}
+
+static addGroup(builder:flatbuffers.Builder, groupOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(0, groupOffset, 0);
+}
+
+static addSize(builder:flatbuffers.Builder, size:number) {
+  builder.addFieldInt8(1, size, 0);
+}
+
+static addMetric(builder:flatbuffers.Builder, metric:number) {
+  builder.addFieldInt16(2, metric, 0);
+}
+
+static addStartMs(builder:flatbuffers.Builder, startMs:number) {
+  builder.addFieldFloat64(3, startMs, 0.0);
+}
+
+static addSensors(builder:flatbuffers.Builder, sensors:number) {
+  builder.addFieldInt32(4, sensors, 0);
+}
+
+static addCount(builder:flatbuffers.Builder, count:number) {
+  builder.addFieldFloat64(5, count, 0.0);
+}
+
+static addSum(builder:flatbuffers.Builder, sum:number) {
+  builder.addFieldFloat64(6, sum, 0.0);
+}
+
+static addMin(builder:flatbuffers.Builder, min:number) {
+  builder.addFieldFloat64(7, min, 0.0);
+}
+
+static addMax(builder:flatbuffers.Builder, max:number) {
+  builder.addFieldFloat64(8, max, 0.0);
+}
+
+static endGroupAggregate(builder:flatbuffers.Builder):flatbuffers.Offset {
+  const offset = builder.endObject();
+  return offset;
+}
+
+static createGroupAggregate(builder:flatbuffers.Builder, groupOffset:flatbuffers.Offset, size:number, metric:number, startMs:number, sensors:number, count:number, sum:number, min:number, max:number):flatbuffers.Offset {
+  GroupAggregate.startGroupAggregate(builder);
+  GroupAggregate.addGroup(builder, groupOffset);
+  GroupAggregate.addSize(builder, size);
+  GroupAggregate.addMetric(builder, metric);
+  GroupAggregate.addStartMs(builder, startMs);
+  GroupAggregate.addSensors(builder, sensors);
+  GroupAggregate.addCount(builder, count);
+  GroupAggregate.addSum(builder, sum);
+  GroupAggregate.addMin(builder, min);
+  GroupAggregate.addMax(builder, max);
+  return GroupAggregate.endGroupAggregate(builder);
+}
+}
+
+/**
+ * Readings of a sensor dropped from the event-time windows as late, so far.
+ */
+export class LateCount {
+  bb: flatbuffers.ByteBuffer|null = null;
+  bb_pos = 0;
+  __init(i:number, bb:flatbuffers.ByteBuffer):LateCount {
+  this.bb_pos = i;
+  this.bb = bb;
+  return this;
+}
+
+sensor():number {
+  return this.bb!.readUint32(this.bb_pos);
+}
+
+dropped():number {
+  return this.bb!.readUint32(this.bb_pos + 4);
+}
+
+static sizeOf():number {
+  return 8;
+}
+
+static createLateCount(builder:flatbuffers.Builder, sensor: number, dropped: number):flatbuffers.Offset {
+  builder.prep(4, 8);
+  builder.writeInt32(dropped);
+  builder.writeInt32(sensor);
+  return builder.offset();
+}
+
+}
+
+/**
  * Full state. `seq` is the sequence number the next Delta follows
  * (the next Delta has seq + 1).
  */
@@ -675,8 +925,62 @@ catchUp():boolean {
   return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
 }
 
+/**
+ * Event-time window sizes, ascending; WindowUpdate.size indexes this.
+ */
+windowSizesMs(index: number):number|null {
+  const offset = this.bb!.__offset(this.bb_pos, 18);
+  return offset ? this.bb!.readUint32(this.bb!.__vector(this.bb_pos + offset) + index * 4) : 0;
+}
+
+windowSizesMsLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 18);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+windowSizesMsArray():Uint32Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 18);
+  return offset ? new Uint32Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
+}
+
+/**
+ * The latest ended window per sensor, metric and size.
+ */
+windows(index: number, obj?:WindowUpdate):WindowUpdate|null {
+  const offset = this.bb!.__offset(this.bb_pos, 20);
+  return offset ? (obj || new WindowUpdate()).__init(this.bb!.__vector(this.bb_pos + offset) + index * 56, this.bb!) : null;
+}
+
+windowsLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 20);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+/**
+ * Per group prefix of the topic, size and metric.
+ */
+aggregates(index: number, obj?:GroupAggregate):GroupAggregate|null {
+  const offset = this.bb!.__offset(this.bb_pos, 22);
+  return offset ? (obj || new GroupAggregate()).__init(this.bb!.__indirect(this.bb!.__vector(this.bb_pos + offset) + index * 4), this.bb!) : null;
+}
+
+aggregatesLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 22);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+late(index: number, obj?:LateCount):LateCount|null {
+  const offset = this.bb!.__offset(this.bb_pos, 24);
+  return offset ? (obj || new LateCount()).__init(this.bb!.__vector(this.bb_pos + offset) + index * 8, this.bb!) : null;
+}
+
+lateLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 24);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
 static startSnapshot(builder:flatbuffers.Builder) {
-  builder.startObject(7);
+  builder.startObject(11);
 }
 
 static addEpoch(builder:flatbuffers.Builder, epoch:number) {
@@ -735,12 +1039,65 @@ static addCatchUp(builder:flatbuffers.Builder, catchUp:boolean) {
   builder.addFieldInt8(6, +catchUp, +false);
 }
 
+static addWindowSizesMs(builder:flatbuffers.Builder, windowSizesMsOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(7, windowSizesMsOffset, 0);
+}
+
+static createWindowSizesMsVector(builder:flatbuffers.Builder, data:number[]|Uint32Array):flatbuffers.Offset;
+/**
+ * @deprecated This Uint8Array overload will be removed in the future.
+ */
+static createWindowSizesMsVector(builder:flatbuffers.Builder, data:number[]|Uint8Array):flatbuffers.Offset;
+static createWindowSizesMsVector(builder:flatbuffers.Builder, data:number[]|Uint32Array|Uint8Array):flatbuffers.Offset {
+  builder.startVector(4, data.length, 4);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addInt32(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startWindowSizesMsVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(4, numElems, 4);
+}
+
+static addWindows(builder:flatbuffers.Builder, windowsOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(8, windowsOffset, 0);
+}
+
+static startWindowsVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(56, numElems, 8);
+}
+
+static addAggregates(builder:flatbuffers.Builder, aggregatesOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(9, aggregatesOffset, 0);
+}
+
+static createAggregatesVector(builder:flatbuffers.Builder, data:flatbuffers.Offset[]):flatbuffers.Offset {
+  builder.startVector(4, data.length, 4);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addOffset(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startAggregatesVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(4, numElems, 4);
+}
+
+static addLate(builder:flatbuffers.Builder, lateOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(10, lateOffset, 0);
+}
+
+static startLateVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(8, numElems, 4);
+}
+
 static endSnapshot(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createSnapshot(builder:flatbuffers.Builder, epoch:number, seq:bigint, serverTimeMs:number, sensorsOffset:flatbuffers.Offset, metricsOffset:flatbuffers.Offset, valuesOffset:flatbuffers.Offset, catchUp:boolean):flatbuffers.Offset {
+static createSnapshot(builder:flatbuffers.Builder, epoch:number, seq:bigint, serverTimeMs:number, sensorsOffset:flatbuffers.Offset, metricsOffset:flatbuffers.Offset, valuesOffset:flatbuffers.Offset, catchUp:boolean, windowSizesMsOffset:flatbuffers.Offset, windowsOffset:flatbuffers.Offset, aggregatesOffset:flatbuffers.Offset, lateOffset:flatbuffers.Offset):flatbuffers.Offset {
   Snapshot.startSnapshot(builder);
   Snapshot.addEpoch(builder, epoch);
   Snapshot.addSeq(builder, seq);
@@ -749,6 +1106,10 @@ static createSnapshot(builder:flatbuffers.Builder, epoch:number, seq:bigint, ser
   Snapshot.addMetrics(builder, metricsOffset);
   Snapshot.addValues(builder, valuesOffset);
   Snapshot.addCatchUp(builder, catchUp);
+  Snapshot.addWindowSizesMs(builder, windowSizesMsOffset);
+  Snapshot.addWindows(builder, windowsOffset);
+  Snapshot.addAggregates(builder, aggregatesOffset);
+  Snapshot.addLate(builder, lateOffset);
   return Snapshot.endSnapshot(builder);
 }
 }
@@ -838,8 +1199,41 @@ removedArray():Uint32Array|null {
   return offset ? new Uint32Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
 }
 
+windows(index: number, obj?:WindowUpdate):WindowUpdate|null {
+  const offset = this.bb!.__offset(this.bb_pos, 18);
+  return offset ? (obj || new WindowUpdate()).__init(this.bb!.__vector(this.bb_pos + offset) + index * 56, this.bb!) : null;
+}
+
+windowsLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 18);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+/**
+ * Aggregates whose window ended or was revised in this tick.
+ */
+aggregates(index: number, obj?:GroupAggregate):GroupAggregate|null {
+  const offset = this.bb!.__offset(this.bb_pos, 20);
+  return offset ? (obj || new GroupAggregate()).__init(this.bb!.__indirect(this.bb!.__vector(this.bb_pos + offset) + index * 4), this.bb!) : null;
+}
+
+aggregatesLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 20);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+late(index: number, obj?:LateCount):LateCount|null {
+  const offset = this.bb!.__offset(this.bb_pos, 22);
+  return offset ? (obj || new LateCount()).__init(this.bb!.__vector(this.bb_pos + offset) + index * 8, this.bb!) : null;
+}
+
+lateLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 22);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
 static startDelta(builder:flatbuffers.Builder) {
-  builder.startObject(7);
+  builder.startObject(10);
 }
 
 static addEpoch(builder:flatbuffers.Builder, epoch:number) {
@@ -915,12 +1309,44 @@ static startRemovedVector(builder:flatbuffers.Builder, numElems:number) {
   builder.startVector(4, numElems, 4);
 }
 
+static addWindows(builder:flatbuffers.Builder, windowsOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(7, windowsOffset, 0);
+}
+
+static startWindowsVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(56, numElems, 8);
+}
+
+static addAggregates(builder:flatbuffers.Builder, aggregatesOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(8, aggregatesOffset, 0);
+}
+
+static createAggregatesVector(builder:flatbuffers.Builder, data:flatbuffers.Offset[]):flatbuffers.Offset {
+  builder.startVector(4, data.length, 4);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addOffset(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startAggregatesVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(4, numElems, 4);
+}
+
+static addLate(builder:flatbuffers.Builder, lateOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(9, lateOffset, 0);
+}
+
+static startLateVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(8, numElems, 4);
+}
+
 static endDelta(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createDelta(builder:flatbuffers.Builder, epoch:number, seq:bigint, serverTimeMs:number, sensorsOffset:flatbuffers.Offset, metricsOffset:flatbuffers.Offset, updatesOffset:flatbuffers.Offset, removedOffset:flatbuffers.Offset):flatbuffers.Offset {
+static createDelta(builder:flatbuffers.Builder, epoch:number, seq:bigint, serverTimeMs:number, sensorsOffset:flatbuffers.Offset, metricsOffset:flatbuffers.Offset, updatesOffset:flatbuffers.Offset, removedOffset:flatbuffers.Offset, windowsOffset:flatbuffers.Offset, aggregatesOffset:flatbuffers.Offset, lateOffset:flatbuffers.Offset):flatbuffers.Offset {
   Delta.startDelta(builder);
   Delta.addEpoch(builder, epoch);
   Delta.addSeq(builder, seq);
@@ -929,6 +1355,9 @@ static createDelta(builder:flatbuffers.Builder, epoch:number, seq:bigint, server
   Delta.addMetrics(builder, metricsOffset);
   Delta.addUpdates(builder, updatesOffset);
   Delta.addRemoved(builder, removedOffset);
+  Delta.addWindows(builder, windowsOffset);
+  Delta.addAggregates(builder, aggregatesOffset);
+  Delta.addLate(builder, lateOffset);
   return Delta.endDelta(builder);
 }
 }

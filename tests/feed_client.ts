@@ -29,6 +29,25 @@ export interface MetricState {
   timeMs: number;
 }
 
+export interface WindowState {
+  startMs: number;
+  count: number;
+  sum: number;
+  min: number;
+  max: number;
+  std: number;
+  final: boolean;
+}
+
+export interface AggregateState {
+  startMs: number;
+  sensors: number;
+  count: number;
+  sum: number;
+  min: number;
+  max: number;
+}
+
 export class FeedClient {
   readonly socket: WebSocket;
   readonly opened: Promise<void>;
@@ -47,6 +66,15 @@ export class FeedClient {
   #byIndex = new Map<string, MetricState>();
   frameBytes = 0;
   subscribed: SubscribedEvent[] = [];
+  windowSizesMs: number[] = [];
+  /** "sensorId/metric/sizeMs" → the newest window received. */
+  windows = new Map<string, WindowState>();
+  /** Every window update received, in order (final or not). */
+  windowUpdates: (WindowState & { key: string })[] = [];
+  /** "group/sizeMs/metric" → the latest aggregate. */
+  aggregates = new Map<string, AggregateState>();
+  /** sensorId → readings dropped as late. */
+  late = new Map<string, number>();
   /** Per delta, how many sensor-metric pairs appeared more than once in it. */
   duplicateUpdates = 0;
 
@@ -117,6 +145,11 @@ export class FeedClient {
         this.snapshots++;
         this.#dictionaries(s);
         for (let i = 0; i < s.valuesLength(); i++) this.#update(s.values(i)!);
+        this.windowSizesMs = Array.from(s.windowSizesMsArray() ?? []);
+        this.windows.clear();
+        this.aggregates.clear();
+        this.late.clear();
+        this.#windowParts(s);
         break;
       }
       case Body.Delta: {
@@ -141,6 +174,7 @@ export class FeedClient {
           }
           this.sensors.delete(d.removed(i)!);
         }
+        this.#windowParts(d);
         break;
       }
       case Body.Subscribed: {
@@ -181,6 +215,45 @@ export class FeedClient {
     for (let i = 0; i < frame.metricsLength(); i++) {
       const m = frame.metrics(i)!;
       this.metrics.set(m.index(), m.name()!);
+    }
+  }
+
+  #windowParts(frame: Snapshot | Delta): void {
+    for (let i = 0; i < frame.windowsLength(); i++) {
+      const w = frame.windows(i)!;
+      const sensor = this.sensors.get(w.sensor());
+      const metric = this.metrics.get(w.metric());
+      if (!sensor || metric === undefined) throw new Error(`window for unknown sensor/metric`);
+      const key = `${sensor.id}/${metric}/${this.windowSizesMs[w.size()]}`;
+      const state = {
+        startMs: w.startMs(),
+        count: w.count(),
+        sum: w.sum(),
+        min: w.min(),
+        max: w.max(),
+        std: w.std(),
+        final: (w.flags() & 1) !== 0,
+      };
+      this.windowUpdates.push({ key, ...state });
+      const previous = this.windows.get(key);
+      if (!previous || previous.startMs <= state.startMs) this.windows.set(key, state);
+    }
+    for (let i = 0; i < frame.aggregatesLength(); i++) {
+      const a = frame.aggregates(i)!;
+      const metric = this.metrics.get(a.metric());
+      this.aggregates.set(`${a.group()}/${this.windowSizesMs[a.size()]}/${metric}`, {
+        startMs: a.startMs(),
+        sensors: a.sensors(),
+        count: a.count(),
+        sum: a.sum(),
+        min: a.min(),
+        max: a.max(),
+      });
+    }
+    for (let i = 0; i < frame.lateLength(); i++) {
+      const l = frame.late(i)!;
+      const sensor = this.sensors.get(l.sensor());
+      if (sensor) this.late.set(sensor.id, l.dropped());
     }
   }
 

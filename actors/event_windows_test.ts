@@ -1,0 +1,162 @@
+import fc from "fast-check";
+import { assert, assertEquals } from "../tests/assert.ts";
+import { WINDOW_CHANGED, WINDOW_FINAL, WindowClock } from "./event_windows.ts";
+import type { MetricWindows, WindowStates } from "./event_windows.ts";
+
+const spec = { sizesMs: [1_000, 10_000, 60_000], graceMs: 5_000 };
+
+interface Stats {
+  count: number;
+  sum: number;
+  min: number;
+  max: number;
+  values: number[];
+}
+
+/** Straightforward model: decide lateness against the newest time so far, then bucket. */
+function recompute(readings: { sensor: number; value: number; t: number }[]) {
+  let newest = -Infinity;
+  let late = 0;
+  const windows = new Map<string, Stats>();
+  for (const { sensor, value, t } of readings) {
+    const firstEnd = Math.floor(t / 1000) * 1000 + 1000;
+    if (firstEnd <= newest - spec.graceMs) {
+      late++;
+      continue;
+    }
+    spec.sizesMs.forEach((size, k) => {
+      const key = `${sensor}/${k}/${Math.floor(t / size) * size}`;
+      const w = windows.get(key) ?? { count: 0, sum: 0, min: Infinity, max: -Infinity, values: [] };
+      w.count++;
+      w.sum += value;
+      w.min = Math.min(w.min, value);
+      w.max = Math.max(w.max, value);
+      w.values.push(value);
+      windows.set(key, w);
+    });
+    newest = Math.max(newest, t);
+  }
+  return { windows, late, watermark: newest - spec.graceMs, newest };
+}
+
+function entries(states: WindowStates) {
+  return Array.from({ length: states.length }, (_, i) => ({
+    key: `${states.sensor[i]}/${states.size[i]}/${states.startMs[i]}`,
+    final: (states.flags[i] & WINDOW_FINAL) !== 0,
+    changed: (states.flags[i] & WINDOW_CHANGED) !== 0,
+    count: states.count[i],
+    sum: states.sum[i],
+    min: states.min[i],
+    max: states.max[i],
+    std: states.std[i],
+  }));
+}
+
+const close = (a: number, b: number) => Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(b));
+
+Deno.test("event-time windows equal a recomputation: late readings dropped and counted, each closed window published final once", () => {
+  const reading = fc.record({
+    sensor: fc.integer({ min: 0, max: 2 }),
+    value: fc.double({ min: -1e6, max: 1e6, noNaN: true }),
+    // Mostly forward in time, sometimes back (late or within grace).
+    step: fc.integer({ min: -9_000, max: 2_500 }),
+    takeAfter: fc.boolean(),
+  });
+  fc.assert(
+    fc.property(fc.array(reading, { minLength: 1, maxLength: 300 }), (steps) => {
+      const clock = new WindowClock(spec);
+      const perSensor = new Map<number, MetricWindows>();
+      let t = 1_700_000_000_000;
+      const readings: { sensor: number; value: number; t: number }[] = [];
+      const published: ReturnType<typeof entries> = [];
+      for (const step of steps) {
+        t = Math.max(0, t + step.step);
+        readings.push({ sensor: step.sensor, value: step.value, t });
+        let windows = perSensor.get(step.sensor);
+        if (!windows) perSensor.set(step.sensor, windows = clock.windowsFor(step.sensor, 0));
+        if (clock.isLate(t)) clock.lateDropped++;
+        else clock.add(windows, step.value, t);
+        if (step.takeAfter) published.push(...entries(clock.take()));
+      }
+      published.push(...entries(clock.take()));
+      const model = recompute(readings);
+      assertEquals(clock.lateDropped, model.late);
+
+      const finals = new Map<string, number>();
+      const last = new Map<string, (typeof published)[number]>();
+      for (const e of published) {
+        assert(!finals.has(e.key), `window ${e.key} published after it was final`);
+        if (e.final) finals.set(e.key, 1);
+        last.set(e.key, e);
+      }
+      for (const [key, w] of model.windows) {
+        const [, k, start] = key.split("/").map(Number);
+        const end = start + spec.sizesMs[k];
+        const e = last.get(key);
+        if (end > model.newest) {
+          assert(e === undefined, `window ${key} published before it ended`);
+          continue;
+        }
+        assert(e, `ended window ${key} never published`);
+        assertEquals(e.final, end <= model.watermark, `window ${key} final flag`);
+        assertEquals(e.count, w.count);
+        assertEquals(e.min, w.min);
+        assertEquals(e.max, w.max);
+        assert(close(e.sum, w.sum), `sum of ${key}: ${e.sum} vs ${w.sum}`);
+        const mean = w.sum / w.count;
+        const variance = w.values.reduce((a, v) => a + (v - mean) ** 2, 0) / w.count;
+        assert(
+          Math.abs(e.std - Math.sqrt(variance)) <= 1e-6 * Math.max(1, Math.sqrt(variance)),
+          `std of ${key}: ${e.std} vs ${Math.sqrt(variance)}`,
+        );
+      }
+      for (const key of last.keys()) assert(model.windows.has(key), `window ${key} was invented`);
+    }),
+    { numRuns: 300 },
+  );
+});
+
+Deno.test("a late reading within the grace period revises an ended window; later than that it is dropped", () => {
+  const clock = new WindowClock(spec);
+  const w = clock.windowsFor(7, 1);
+  const base = 1_000_000_000_000; // a whole minute
+  clock.add(w, 10, base + 100);
+  clock.add(w, 20, base + 1_500); // ends the first 1 s window
+  const first = entries(clock.take());
+  assertEquals(first.map((e) => [e.key, e.count, e.final, e.changed]), [
+    [`7/0/${base}`, 1, false, true],
+  ]);
+  clock.add(w, 30, base + 900); // late but within grace: revises it
+  const revised = entries(clock.take());
+  assertEquals(revised.map((e) => [e.key, e.count, e.sum, e.changed]), [
+    [`7/0/${base}`, 2, 40, true],
+  ]);
+  assertEquals(entries(clock.take()), []);
+  clock.add(w, 1, base + 7_000); // watermark = base + 2000: the first two 1 s windows close
+  const closed = entries(clock.take()).filter((e) => e.final).sort((a, b) =>
+    a.key < b.key ? -1 : 1
+  );
+  assertEquals(closed.map((e) => [e.key, e.count, e.changed]), [
+    [`7/0/${base}`, 2, false],
+    [`7/0/${base + 1_000}`, 1, true],
+  ]);
+  assert(clock.isLate(base + 950));
+  assert(!clock.isLate(base + 2_000));
+});
+
+Deno.test("a window spec whose sizes do not nest, or a negative grace, is refused", () => {
+  for (
+    const bad of [{ sizesMs: [1_000, 1_500], graceMs: 0 }, { sizesMs: [1_000], graceMs: -1 }, {
+      sizesMs: [],
+      graceMs: 0,
+    }]
+  ) {
+    let threw = false;
+    try {
+      new WindowClock(bad);
+    } catch (error) {
+      threw = error instanceof RangeError;
+    }
+    assert(threw, JSON.stringify(bad));
+  }
+});

@@ -1,0 +1,163 @@
+import { bucketize, bucketWidth, pickResolution } from "./history_query.ts";
+import type { HistoryBucket, HistoryRequest, SeriesPoint } from "./history_query.ts";
+import { readRawHistory } from "./raw_history.ts";
+import type { RollupStore } from "./rollup_store.ts";
+
+/** What `GET /api/sensors/:id/history` answers. */
+export interface HistoryAnswer {
+  sensorId: string;
+  metric: string;
+  from: number;
+  to: number;
+  resolution: string;
+  bucketMs: number;
+  points: HistoryBucket[];
+  /** True when the scan stopped at a bound and the series may miss points. */
+  bounded: boolean;
+  note?: string;
+}
+
+export interface HistoryOptions {
+  /** Rollup size → retention, as written by the RollupStore. */
+  rollupSizes: ReadonlyMap<number, number>;
+  /** The newest log position known to precede a time (LogRetention.cursorAt). */
+  cursorAt: (timeMs: number) => Promise<string | null>;
+  /** How long raw chunks are kept. */
+  rawRetentionMs: number;
+  /** Most log chunks one raw query reads. Default 256 (about 15 MB). */
+  maxRawChunks?: number;
+  /** Most rollup entries one query reads. Default 100,000. */
+  maxRollupEntries?: number;
+  /** Queries served at once; more get Busy (503 + Retry-After). Default 4. */
+  maxConcurrent?: number;
+  /** How early before `from` a raw scan starts, for readings committed late. Default 15 s. */
+  rawSlackMs?: number;
+}
+
+/** Serves downsampled history from rollups or the raw log, bounded in work. */
+export class HistoryService {
+  readonly #kv: Deno.Kv;
+  readonly #rollups: RollupStore;
+  readonly #options: HistoryOptions;
+  #running = 0;
+
+  constructor(kv: Deno.Kv, rollups: RollupStore, options: HistoryOptions) {
+    this.#kv = kv;
+    this.#rollups = rollups;
+    this.#options = options;
+  }
+
+  async query(request: HistoryRequest, nowMs: number): Promise<HistoryAnswer> {
+    const limit = this.#options.maxConcurrent ?? 4;
+    if (this.#running >= limit) {
+      throw new Deno.errors.Busy(`${limit} history queries are running; try again shortly`);
+    }
+    this.#running++;
+    try {
+      return await this.#query(request, nowMs);
+    } finally {
+      this.#running--;
+    }
+  }
+
+  async #query(request: HistoryRequest, nowMs: number): Promise<HistoryAnswer> {
+    const { sensorId, metric, fromMs, toMs, maxPoints } = request;
+    const sizes = this.#options.rollupSizes;
+    let size = pickResolution(request, sizes, nowMs, this.#options.rawRetentionMs);
+    const notes: string[] = [];
+    if (size === 0) {
+      const raw = await this.#raw(request);
+      if (raw) {
+        return this.#answer(request, "raw", 1, raw.points, !raw.complete, raw.note);
+      }
+      const finest = [...sizes.keys()].sort((a, b) => a - b)[0];
+      if (finest === undefined) {
+        return this.#answer(
+          request,
+          "raw",
+          1,
+          [],
+          true,
+          "no rollups are kept and the raw scan was too large",
+        );
+      }
+      size = finest;
+      notes.push(`too many raw readings to scan; ${label(size)} rollups instead`);
+    }
+    const bucketMs = bucketWidth(fromMs, toMs, maxPoints, size);
+    const max = this.#options.maxRollupEntries ?? 100_000;
+    const { points, bounded } = await this.#rollups.read(
+      size,
+      sensorId,
+      metric,
+      fromMs - (fromMs % size),
+      toMs,
+      max,
+    );
+    if (bounded) notes.push(`stopped after ${max} rollup entries`);
+    if (nowMs - (sizes.get(size) ?? Infinity) > fromMs) {
+      notes.push(
+        `${label(size)} rollups are kept for ${Math.round(sizes.get(size)! / 3_600_000)} h only`,
+      );
+    }
+    return {
+      sensorId,
+      metric,
+      from: fromMs,
+      to: toMs,
+      resolution: label(size),
+      bucketMs,
+      points: bucketize(points, fromMs, toMs, bucketMs),
+      bounded,
+      ...(notes.length ? { note: notes.join("; ") } : {}),
+    };
+  }
+
+  /** Raw points, or null when the range holds more chunks than a query may read. */
+  async #raw(
+    request: HistoryRequest,
+  ): Promise<{ points: SeriesPoint[]; complete: boolean; note?: string } | null> {
+    const slack = this.#options.rawSlackMs ?? 15_000;
+    const after = await this.#options.cursorAt(request.fromMs - slack);
+    const max = this.#options.maxRawChunks ?? 256;
+    const raw = await readRawHistory(
+      this.#kv,
+      after,
+      request.sensorId,
+      request.metric,
+      request.fromMs,
+      request.toMs,
+      max,
+    );
+    if (!raw.complete) return null;
+    return { points: raw.points, complete: true };
+  }
+
+  #answer(
+    request: HistoryRequest,
+    resolution: string,
+    sizeMs: number,
+    points: SeriesPoint[],
+    bounded: boolean,
+    note?: string,
+  ): HistoryAnswer {
+    const bucketMs = bucketWidth(request.fromMs, request.toMs, request.maxPoints, sizeMs);
+    return {
+      sensorId: request.sensorId,
+      metric: request.metric,
+      from: request.fromMs,
+      to: request.toMs,
+      resolution,
+      bucketMs,
+      points: bucketize(points, request.fromMs, request.toMs, bucketMs),
+      bounded,
+      ...(note ? { note } : {}),
+    };
+  }
+}
+
+function label(sizeMs: number): string {
+  if (sizeMs % 60_000 === 0) return `${sizeMs / 60_000}m`;
+  if (sizeMs % 1_000 === 0) return `${sizeMs / 1_000}s`;
+  return `${sizeMs}ms`;
+}
