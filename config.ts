@@ -54,6 +54,8 @@ export interface Config {
   retentionMs: number;
   /** Window size → how long its rollups are kept. */
   rollups: [sizeMs: number, retentionMs: number][];
+  /** How often changed rollups are written (and always before a checkpoint). */
+  rollupFlushMs: number;
 }
 
 export const DEFAULT_CONFIG: Readonly<Config> = Object.freeze<Config>({
@@ -90,6 +92,7 @@ export const DEFAULT_CONFIG: Readonly<Config> = Object.freeze<Config>({
   maxFutureMs: 10_000,
   retentionMs: 86_400_000,
   rollups: [[1_000, 86_400_000], [60_000, 30 * 86_400_000]],
+  rollupFlushMs: 10_000,
 });
 
 export const USAGE = `Usage: deno task start [options]
@@ -124,6 +127,7 @@ export const USAGE = `Usage: deno task start [options]
   --max-future <dur>  refuse readings stamped further ahead of the server clock (default 10s)
   --retention <dur>   how long the raw log is kept (default 24h)
   --rollups <list>    window sizes kept as rollups, with retention (default 1s=24h,1m=30d)
+  --rollup-flush <dur> how often changed rollups are written (default 10s; also before each checkpoint)
   Durations: a number with ms, s, m, h or d.`;
 
 /** Parses command-line options; throws a TypeError that names the bad option. */
@@ -165,6 +169,7 @@ export function parseConfig(args: string[]): Config {
       "max-future": { type: "string" },
       retention: { type: "string" },
       rollups: { type: "string" },
+      "rollup-flush": { type: "string" },
     },
   });
   const int = (
@@ -210,6 +215,9 @@ export function parseConfig(args: string[]): Config {
       ? d.retentionMs
       : duration("retention", values.retention),
     rollups,
+    rollupFlushMs: values["rollup-flush"] === undefined
+      ? d.rollupFlushMs
+      : duration("rollup-flush", values["rollup-flush"]),
     port: int("port", values.port, d.port, 0, 65_535),
     host: values.host ?? d.host,
     data: values.data ?? d.data,

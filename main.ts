@@ -15,7 +15,7 @@ import {
 import type { SensorQuery, SensorSummary, WindowSpec } from "./actors/mod.ts";
 import type { HubMessage, ShardMessage } from "./actors/mod.ts";
 import { CheckpointStore, KvLog, LogRetention } from "./log/mod.ts";
-import { HistoryService, RollupQueue, rollupRecords, RollupStore } from "./history/mod.ts";
+import { HistoryService, RollupStore, RollupWriter } from "./history/mod.ts";
 import { ApiKeys, TokenVerifier } from "./auth/mod.ts";
 import {
   aggregatesRoute,
@@ -118,10 +118,19 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
     checkpoints,
     checkpointEveryMs: config.checkpointEveryMs,
     startCursor: usable?.cursor ?? null,
+    // Every window closed up to the checkpoint is stored before it is saved: after
+    // the hub has taken in the shards' last flushes, the buffered rollups are written.
+    beforeCheckpoint: async () => {
+      await ask<HubMessage, true>(hub, (reply) => ({ type: "barrier", reply }));
+      await rollups.flush();
+    },
   });
   const rollupSizes = new Map(config.rollups);
   const rollupStore = new RollupStore(kv, rollupSizes);
-  const rollupQueue = new RollupQueue(rollupStore);
+  const rollups = new RollupWriter(rollupStore, {
+    sizesMs: config.windowSizesMs,
+    graceMs: config.graceMs,
+  });
   const retention = new LogRetention(kv, { retentionMs: config.retentionMs });
   const history = new HistoryService(kv, rollupStore, {
     rollupSizes,
@@ -139,7 +148,7 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
       shards.map((s) => ({ depth: s.depth, restarts: s.restarts, failed: s.failure !== null })),
     history: () => ({
       rollupsWritten: rollupStore.written,
-      rollupsDropped: rollupQueue.dropped + rollupQueue.failed,
+      rollupsDropped: rollups.failed,
       logChunksDeleted: retention.deleted,
     }),
   });
@@ -153,22 +162,14 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
         maxTopics: config.maxTopics,
         pingIntervalMs: config.pingIntervalMs,
         windowSizesMs: config.windowSizesMs,
-        onWindows: (windows, names) =>
-          rollupQueue.offer(
-            rollupRecords(
-              windows,
-              config.windowSizesMs,
-              rollupStore.sizes,
-              names.sensorId,
-              names.metricName,
-            ),
-          ),
+        onWindows: (windows, names) => rollups.add(windows, names),
       }, hubStats),
     { capacity: 1024 },
   );
   source.start();
   // A hub that is behind gets no pile of ticks: at most one waits.
   const ticker = setInterval(() => hub.depth === 0 && hub.offer({ type: "tick" }), config.tickMs);
+  const rollupFlusher = setInterval(() => rollups.flush().catch(() => {}), config.rollupFlushMs);
   // Marks map wall time to log positions (raw history, retention); compaction keeps the log to its retention.
   let housekeeping: Promise<unknown> = Promise.resolve();
   let sinceCompaction = 0;
@@ -278,10 +279,9 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
       ingest: { ...ingestStats },
       hub: { ...hubStats },
       history: {
-        rollupsWritten: rollupStore.written,
-        rollupsPending: rollupQueue.pending,
-        rollupsDropped: rollupQueue.dropped,
-        rollupsFailed: rollupQueue.failed,
+        rollupChunksWritten: rollupStore.written,
+        rollupChunksBuffered: rollups.buffered,
+        rollupChunksFailed: rollups.failed,
         logChunksDeleted: retention.deleted,
       },
       shards: shards.map((s) => ({
@@ -330,13 +330,14 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
     stopping ??= (async () => {
       clearInterval(ticker);
       clearInterval(housekeeper);
+      clearInterval(rollupFlusher);
       await hub.send({ type: "shutdown", code: CloseCode.GoingAway }).catch(() => {});
       await server.shutdown();
       await source!.stop();
       await hub.stop();
       await Promise.all(shards.map((s) => s.stop()));
       await housekeeping;
-      await rollupQueue.drain();
+      await rollups.flush().catch(() => {});
       kv.close();
       logger.info("stopped", { checkpointsSaved: source!.checkpointsSaved });
     })();

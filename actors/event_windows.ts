@@ -214,6 +214,38 @@ export class WindowClock {
     }
   }
 
+  /**
+   * Windows closed but not yet handed over by `take`, as
+   * `[sensor, metric, size, flags, ...slot numbers]` records: a checkpoint
+   * keeps them, so a restart still publishes (and stores) them.
+   */
+  savePending(): number[] {
+    const out: number[] = [];
+    for (const e of this.#out) {
+      if (!e.values) continue;
+      out.push(e.windows.sensor, e.windows.metric, e.size, e.flags, ...e.values);
+    }
+    return out;
+  }
+
+  /** Re-queues windows saved by `savePending`; `windowsOf` finds a metric's windows. */
+  restorePending(
+    data: readonly number[],
+    windowsOf: (sensor: number, metric: number) => MetricWindows,
+  ): void {
+    for (let at = 0; at + 4 + SLOT <= data.length; at += 4 + SLOT) {
+      const values = Float64Array.from(data.slice(at + 4, at + 4 + SLOT));
+      this.#out.push({
+        windows: windowsOf(data[at], data[at + 1]),
+        at: 0,
+        start: values[START],
+        size: data[at + 2],
+        flags: data[at + 3],
+        values,
+      });
+    }
+  }
+
   #pend(pending: Pending, end: number): void {
     let list = this.#byEnd.get(end);
     if (list === undefined) {

@@ -197,6 +197,9 @@ export class HubBehavior implements Behavior<HubMessage> {
           aggregatesByName(this.#view, message.group, message.size, message.metric, message.scope),
         );
         break;
+      case "barrier":
+        message.reply(true);
+        break;
       case "leave":
         this.#forget(message.session);
         break;

@@ -54,6 +54,12 @@ export interface HubAggregates {
   reply: (metrics: ReturnType<typeof aggregatesByName>) => void;
 }
 
+/** Answered once every message before it (a tick in progress included) is done. */
+export interface HubBarrier {
+  type: "barrier";
+  reply: (done: true) => void;
+}
+
 export interface HubUnsubscribe {
   type: "unsubscribe";
   session: Session;
@@ -79,5 +85,6 @@ export type HubMessage =
   | HubGroups
   | HubSensors
   | HubAggregates
+  | HubBarrier
   | HubLeave
   | HubShutdown;

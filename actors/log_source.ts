@@ -19,6 +19,12 @@ export interface LogSourceOptions {
   checkpoints?: CheckpointStore;
   /** Least time between checkpoints while the log moves. Default 30 000 ms. */
   checkpointEveryMs?: number;
+  /**
+   * Runs after the shards answered and before the checkpoint is saved, e.g.
+   * to store what was derived from the state so far (rollups). A rejection
+   * skips this checkpoint.
+   */
+  beforeCheckpoint?: () => Promise<void>;
   /** Cursor of the checkpoint the shards and router were restored from. */
   startCursor?: string | null;
 }
@@ -39,6 +45,7 @@ export class LogSource {
   #cursor: string | null;
   readonly #checkpoints?: CheckpointStore;
   readonly #checkpointEveryMs: number;
+  readonly #beforeCheckpoint?: () => Promise<void>;
   #checkpointedCursor: string | null;
   #checkpointedAt = Date.now();
   #replays: number[] = [];
@@ -83,6 +90,7 @@ export class LogSource {
     this.#onError = options.onError ?? ((error) => logger.error("log source error", { error }));
     this.#checkpoints = options.checkpoints;
     this.#checkpointEveryMs = options.checkpointEveryMs ?? 30_000;
+    this.#beforeCheckpoint = options.beforeCheckpoint;
     this.#cursor = this.#checkpointedCursor = this.startCursor = options.startCursor ?? null;
   }
 
@@ -252,6 +260,14 @@ export class LogSource {
     );
     // A shard that is failed or waiting for its replay has no state to save.
     if (shards.some((s) => s === null)) return;
+    if (this.#beforeCheckpoint) {
+      try {
+        await this.#beforeCheckpoint();
+      } catch (error) {
+        this.#onError(error as Error);
+        return;
+      }
+    }
     await this.#checkpoints.save({
       cursor,
       router: this.#router.save(),

@@ -188,6 +188,7 @@ export class ShardBehavior implements Behavior<ShardMessage> {
         newestMs: this.#clock.newestMs,
         lateDropped: this.#clock.lateDropped,
         late,
+        pending: this.#clock.savePending(),
       },
     };
   }
@@ -226,6 +227,7 @@ export class ShardBehavior implements Behavior<ShardMessage> {
       sensor.lateDirty = true;
       this.#lateSensors.push(sensor);
     }
+    const pending = state.events.pending ?? [];
     for (const [index, name] of state.metrics) {
       this.#metricNames.set(index, name);
       this.#newMetrics.push({ index, name });
@@ -248,6 +250,11 @@ export class ShardBehavior implements Behavior<ShardMessage> {
       sensor.metrics.set(tracked.metric, tracked);
       this.#dirty.push(tracked);
     }
+    this.#clock.restorePending(pending, (sensor, metric) => {
+      const tracked = this.#sensors.get(sensor)?.metrics.get(metric);
+      if (!tracked) throw new RangeError(`Cannot restore: window of unknown metric ${metric}`);
+      return tracked.events;
+    });
   }
 
   #flush(): ShardChanges {

@@ -48,6 +48,8 @@ export interface ShardCheckpoint {
     newestMs: number;
     lateDropped: number;
     late: [sensor: number, lateDropped: number][];
+    /** Closed windows not yet flushed (WindowClock.savePending); absent in older checkpoints. */
+    pending?: number[];
   };
 }
 

@@ -26,8 +26,8 @@ export interface HistoryOptions {
   rawRetentionMs: number;
   /** Most log chunks one raw query reads. Default 256 (about 15 MB). */
   maxRawChunks?: number;
-  /** Most rollup entries one query reads. Default 100,000. */
-  maxRollupEntries?: number;
+  /** Most rollup chunks (30 windows each) one query reads. Default 4,000. */
+  maxRollupChunks?: number;
   /** Queries served at once; more get Busy (503 + Retry-After). Default 4. */
   maxConcurrent?: number;
   /** How early before `from` a raw scan starts, for readings committed late. Default 15 s. */
@@ -85,7 +85,7 @@ export class HistoryService {
       notes.push(`too many raw readings to scan; ${label(size)} rollups instead`);
     }
     const bucketMs = bucketWidth(fromMs, toMs, maxPoints, size);
-    const max = this.#options.maxRollupEntries ?? 100_000;
+    const max = this.#options.maxRollupChunks ?? 4_000;
     const { points, bounded } = await this.#rollups.read(
       size,
       sensorId,
@@ -94,7 +94,7 @@ export class HistoryService {
       toMs,
       max,
     );
-    if (bounded) notes.push(`stopped after ${max} rollup entries`);
+    if (bounded) notes.push(`stopped after ${max * 30} rollup windows`);
     if (nowMs - (sizes.get(size) ?? Infinity) > fromMs) {
       notes.push(
         `${label(size)} rollups are kept for ${Math.round(sizes.get(size)! / 3_600_000)} h only`,

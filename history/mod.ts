@@ -1,8 +1,16 @@
-export { rollupRecords, RollupStore } from "./rollup_store.ts";
-export type { RollupRecord } from "./rollup_store.ts";
+export { RollupStore } from "./rollup_store.ts";
+export { RollupWriter } from "./rollup_writer.ts";
+export {
+  chunkStart,
+  chunkWindow,
+  mergeChunks,
+  RollupBuffer,
+  setChunkWindow,
+  WINDOWS_PER_CHUNK,
+} from "./rollup_chunks.ts";
+export type { RollupChunk } from "./rollup_chunks.ts";
 export { HistoryService } from "./history_service.ts";
 export type { HistoryAnswer, HistoryOptions } from "./history_service.ts";
 export { bucketize, bucketWidth, parseHistoryRequest, pickResolution } from "./history_query.ts";
 export type { HistoryBucket, HistoryRequest, SeriesPoint } from "./history_query.ts";
 export { readRawHistory } from "./raw_history.ts";
-export { RollupQueue } from "./rollup_queue.ts";

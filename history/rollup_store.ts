@@ -1,77 +1,24 @@
-import { WINDOW_FINAL } from "../actors/event_windows.ts";
-import type { WindowStates } from "../protocol/frames.ts";
+import { chunkStart, chunkWindow, WINDOWS_PER_CHUNK } from "./rollup_chunks.ts";
+import type { RollupChunk } from "./rollup_chunks.ts";
 
 const ROLLUP = "rollup";
-/** Mutations per atomic commit (commits are capped at 1,000 and 800 KiB). */
-const SETS_PER_COMMIT = 500;
-
-/** One sensor's closed window of one size, over all its metrics. */
-export interface RollupRecord {
-  sizeMs: number;
-  sensorId: string;
-  startMs: number;
-  /** Metric names; `values` holds count, sum, min, max for each, in order. */
-  metrics: string[];
-  values: Float64Array;
-}
+/** Chunks per atomic commit: at most 30 KiB each, under the 800 KiB commit cap. */
+const CHUNKS_PER_COMMIT = 24;
 
 /** Stored value of a rollup key. */
-interface StoredRollup {
+interface StoredChunk {
   m: string[];
   v: Float64Array;
 }
 
 /**
- * Groups the final windows of the sizes kept as rollups into one record per
- * sensor, size and window start. Pure.
- */
-export function rollupRecords(
-  windows: WindowStates,
-  sizesMs: readonly number[],
-  keep: ReadonlySet<number>,
-  sensorId: (index: number) => string | undefined,
-  metricName: (index: number) => string | undefined,
-): RollupRecord[] {
-  const records = new Map<string, { record: RollupRecord; values: number[] }>();
-  for (let i = 0; i < windows.length; i++) {
-    if ((windows.flags[i] & WINDOW_FINAL) === 0) continue;
-    const sizeMs = sizesMs[windows.size[i]];
-    if (!keep.has(sizeMs)) continue;
-    const id = sensorId(windows.sensor[i]);
-    const name = metricName(windows.metric[i]);
-    if (id === undefined || name === undefined) continue;
-    const key = `${sizeMs}|${windows.startMs[i]}|${id}`;
-    let entry = records.get(key);
-    if (!entry) {
-      entry = {
-        record: {
-          sizeMs,
-          sensorId: id,
-          startMs: windows.startMs[i],
-          metrics: [],
-          values: new Float64Array(),
-        },
-        values: [],
-      };
-      records.set(key, entry);
-    }
-    entry.record.metrics.push(name);
-    entry.values.push(windows.count[i], windows.sum[i], windows.min[i], windows.max[i]);
-  }
-  return [...records.values()].map(({ record, values }) => ({
-    ...record,
-    values: Float64Array.from(values),
-  }));
-}
-
-/**
- * Rollups in Deno KV under `["rollup", sizeMs, sensorId, startMs]`, each
- * expiring after its size's retention. Writing the same window again (after
- * a replay) stores the same numbers.
+ * Rollup chunks in Deno KV under `["rollup", sizeMs, sensorId, chunkStartMs]`,
+ * each expiring after its size's retention (counted from the write).
  */
 export class RollupStore {
   readonly #kv: Deno.Kv;
   readonly #retentionMs: ReadonlyMap<number, number>;
+  /** Chunk writes since start. */
   written = 0;
 
   /** `retentionMs`: window size → how long its rollups are kept. */
@@ -85,23 +32,27 @@ export class RollupStore {
     return new Set(this.#retentionMs.keys());
   }
 
-  async write(records: readonly RollupRecord[]): Promise<void> {
-    for (let first = 0; first < records.length; first += SETS_PER_COMMIT) {
+  /** The stored chunk with the same key, or null. */
+  async load(chunk: RollupChunk): Promise<RollupChunk | null> {
+    const { value } = await this.#kv.get<StoredChunk>(key(chunk));
+    return value ? { ...chunk, metrics: value.m, values: value.v } : null;
+  }
+
+  async write(chunks: readonly RollupChunk[]): Promise<void> {
+    for (let first = 0; first < chunks.length; first += CHUNKS_PER_COMMIT) {
       const op = this.#kv.atomic();
-      for (const r of records.slice(first, first + SETS_PER_COMMIT)) {
-        const value: StoredRollup = { m: r.metrics, v: r.values };
-        op.set([ROLLUP, r.sizeMs, r.sensorId, r.startMs], value, {
-          expireIn: this.#retentionMs.get(r.sizeMs),
-        });
+      for (const chunk of chunks.slice(first, first + CHUNKS_PER_COMMIT)) {
+        const value: StoredChunk = { m: chunk.metrics, v: chunk.values };
+        op.set(key(chunk), value, { expireIn: this.#retentionMs.get(chunk.sizeMs) });
       }
       if (!(await op.commit()).ok) throw new Error("Cannot write rollups: a commit was refused");
+      this.written += Math.min(CHUNKS_PER_COMMIT, chunks.length - first);
     }
-    this.written += records.length;
   }
 
   /**
-   * One metric's rollups of one size with starts in [fromMs, toMs), oldest
-   * first, at most `limit` entries (`bounded` when more exist).
+   * One metric's windows of one size with starts in [fromMs, toMs), oldest
+   * first, reading at most `maxChunks` chunks (`bounded` when more exist).
    */
   async read(
     sizeMs: number,
@@ -109,32 +60,42 @@ export class RollupStore {
     metric: string,
     fromMs: number,
     toMs: number,
-    limit: number,
-  ): Promise<
-    {
-      points: { t: number; count: number; sum: number; min: number; max: number }[];
-      bounded: boolean;
-    }
-  > {
+    maxChunks: number,
+  ): Promise<{
+    points: { t: number; count: number; sum: number; min: number; max: number }[];
+    bounded: boolean;
+  }> {
     const points = [];
     let seen = 0;
-    const iter = this.#kv.list<StoredRollup>(
-      { start: [ROLLUP, sizeMs, sensorId, fromMs], end: [ROLLUP, sizeMs, sensorId, toMs] },
-      { limit: limit + 1, batchSize: Math.min(limit + 1, 500) },
+    const iter = this.#kv.list<StoredChunk>(
+      {
+        start: [ROLLUP, sizeMs, sensorId, chunkStart(fromMs, sizeMs)],
+        end: [ROLLUP, sizeMs, sensorId, toMs],
+      },
+      { limit: maxChunks + 1, batchSize: Math.min(maxChunks + 1, 100) },
     );
     for await (const entry of iter) {
-      if (++seen > limit) return { points, bounded: true };
-      const k = entry.value.m.indexOf(metric);
+      if (++seen > maxChunks) return { points, bounded: true };
+      const chunk: RollupChunk = {
+        sizeMs,
+        sensorId,
+        startMs: entry.key[3] as number,
+        metrics: entry.value.m,
+        values: entry.value.v,
+      };
+      const k = chunk.metrics.indexOf(metric);
       if (k < 0) continue;
-      const v = entry.value.v;
-      points.push({
-        t: entry.key[3] as number,
-        count: v[4 * k],
-        sum: v[4 * k + 1],
-        min: v[4 * k + 2],
-        max: v[4 * k + 3],
-      });
+      for (let slot = 0; slot < WINDOWS_PER_CHUNK; slot++) {
+        const t = chunk.startMs + slot * sizeMs;
+        if (t < fromMs || t >= toMs) continue;
+        const w = chunkWindow(chunk, k, slot);
+        if (w) points.push({ t, ...w });
+      }
     }
     return { points, bounded: false };
   }
+}
+
+function key(chunk: RollupChunk): Deno.KvKey {
+  return [ROLLUP, chunk.sizeMs, chunk.sensorId, chunk.startMs];
 }

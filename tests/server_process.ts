@@ -18,7 +18,12 @@ export async function spawnServer(args: string[]): Promise<ServerProcess> {
   let text = "";
   while (!/listening on (\S+)/.test(text)) {
     const { done, value } = await reader.read();
-    if (done) throw new Error(`server exited before listening: ${text}`);
+    if (done) {
+      const status = await child.status;
+      throw new Error(
+        `server exited (code ${status.code}, signal ${status.signal}) before listening: ${text}`,
+      );
+    }
     text += value;
   }
   // Keep draining stdout so the child never blocks on a full pipe.

@@ -105,7 +105,7 @@ Deno.test("event-time windows, aggregates, rollup and raw history and the read A
   // Whole minutes, ten minutes ago: inside every retention, far from the future limit.
   const base = Math.floor((Date.now() - 600_000) / 60_000) * 60_000;
   const first = readingsBetween(base, base + 66_000);
-  const config = { ...DEFAULT_CONFIG, port: 0, data, tickMs: 20, shards: 2 };
+  const config = { ...DEFAULT_CONFIG, port: 0, data, tickMs: 20, shards: 2, rollupFlushMs: 100 };
   let server = await startPulseboard(config);
   try {
     const client = new FeedClient(server.url);
