@@ -209,7 +209,13 @@ export class WindowClock {
       for (let s = 0; s < this.#slots[k]; s++) {
         const at = (this.#firstSlot[k] + s) * SLOT;
         const start = slots[at + START];
-        if (start === start) this.#pend({ windows, at, start, size: k }, start + sizesMs[k]);
+        if (start !== start) continue;
+        this.#pend({ windows, at, start, size: k }, start + sizesMs[k]);
+        // Ended before the save: publish again, so a fresh hub mirror has it.
+        if (slots[at + STATE] !== OPEN) {
+          slots[at + STATE] = REVISED;
+          this.#out.push({ windows, at, start, size: k, flags: WINDOW_CHANGED });
+        }
       }
     }
   }

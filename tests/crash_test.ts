@@ -3,10 +3,11 @@
 // equals a recomputation from the log.
 import { assert, assertEquals } from "./assert.ts";
 import { FeedClient } from "./feed_client.ts";
-import { eventually, recompute, sameState } from "./recompute.ts";
+import { eventually, recompute, recomputeWindows, sameState } from "./recompute.ts";
 import type { PlainReading } from "./recompute.ts";
 import { spawnServer } from "./server_process.ts";
 import { KvLog } from "../log/mod.ts";
+import { shardFor } from "../actors/shard_for.ts";
 
 export interface CrashReport {
   acknowledged: number;
@@ -133,6 +134,18 @@ export async function crashOnce(
       20_000,
       "state equals the log",
     );
+    // Event-time windows (restored open, replayed, and re-published) equal a recount from the log.
+    const recount = recomputeWindows(stored, (id) => shardFor(id, 16));
+    assert(client.windows.size > 0, "the restarted feed shows windows");
+    for (const [key, w] of client.windows) {
+      const expected = recount.windows.get(`${key}/${w.startMs}`);
+      assert(expected, `window ${key}@${w.startMs} is not in the recount`);
+      assertEquals([w.count, w.min, w.max], [expected.count, expected.min, expected.max], key);
+      assert(Math.abs(w.sum - expected.sum) <= 1e-6 * Math.max(1, Math.abs(expected.sum)), key);
+    }
+    for (const [sensor, dropped] of recount.late) {
+      if (sensor.startsWith(`r${round}`)) assertEquals(client.late.get(sensor), dropped, sensor);
+    }
     second.child.kill("SIGTERM");
     assertEquals(
       (await second.child.status).code,

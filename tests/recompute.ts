@@ -65,3 +65,50 @@ export async function eventually(
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+export interface WindowRecount {
+  count: number;
+  sum: number;
+  min: number;
+  max: number;
+}
+
+/**
+ * Event-time windows recomputed naively: readings in log order, split by
+ * shard (`shardOf`); per shard, a reading is late when its smallest window
+ * ended at or before the shard's newest event time so far minus the grace.
+ * Returns windows by "sensorId/metric/sizeMs/startMs" and late counts by sensor.
+ */
+export function recomputeWindows(
+  readings: readonly PlainReading[],
+  shardOf: (sensorId: string) => number,
+  sizesMs: readonly number[] = [1_000, 10_000, 60_000],
+  graceMs = 5_000,
+): { windows: Map<string, WindowRecount>; late: Map<string, number> } {
+  const newest = new Map<number, number>();
+  const windows = new Map<string, WindowRecount>();
+  const late = new Map<string, number>();
+  for (const r of readings) {
+    const shard = shardOf(r.sensorId);
+    const top = newest.get(shard) ?? -Infinity;
+    const smallest = sizesMs[0];
+    if (Math.floor(r.timeMs / smallest) * smallest + smallest <= top - graceMs) {
+      late.set(r.sensorId, (late.get(r.sensorId) ?? 0) + 1);
+      continue;
+    }
+    for (const size of sizesMs) {
+      const start = Math.floor(r.timeMs / size) * size;
+      for (const [metric, value] of Object.entries(r.values)) {
+        const key = `${r.sensorId}/${metric}/${size}/${start}`;
+        const w = windows.get(key) ?? { count: 0, sum: 0, min: Infinity, max: -Infinity };
+        w.count++;
+        w.sum += value;
+        w.min = Math.min(w.min, value);
+        w.max = Math.max(w.max, value);
+        windows.set(key, w);
+      }
+    }
+    newest.set(shard, Math.max(top, r.timeMs));
+  }
+  return { windows, late };
+}
