@@ -83,7 +83,11 @@ export function aggregatesRoute(deps: QueryDeps) {
       const scope = await deps.scope(request);
       const params = new URL(request.url).searchParams;
       const group = groupParam(params) ?? "";
-      if (scope !== null && !scope.includes("*") && !scope.some((p) => covers(p, group))) {
+      // The root group ("") is everything the viewer may read.
+      if (
+        group !== "" && scope !== null && !scope.includes("*") &&
+        !scope.some((p) => covers(p, group))
+      ) {
         throw new Deno.errors.NotFound(
           `Group "${group || "(all)"}" is outside your token's groups`,
         );

@@ -175,3 +175,48 @@ Deno.test("connections per token subject are limited", async () => {
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("the read API needs a token and answers only within its groups", async () => {
+  const { server, sign, dir } = await setup();
+  try {
+    const token = await sign(["plant-a"], 60);
+    const get = async (path: string, auth = true) => {
+      const response = await fetch(new URL(path, server.url), {
+        headers: auth ? { authorization: `Bearer ${token}` } : {},
+      });
+      return { status: response.status, body: await response.json() };
+    };
+    for (const path of ["/api/sensors", "/api/aggregates", "/api/sensors/s00/history?metric=t"]) {
+      assertEquals((await get(path, false)).status, 401, path);
+    }
+    let sensors = await get("/api/sensors");
+    for (let i = 0; i < 100 && sensors.body.sensors.length < 5; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      sensors = await get("/api/sensors");
+    }
+    assertEquals(sensors.status, 200);
+    assertEquals(sensors.body.sensors.map((s: { id: string }) => s.id), [
+      "s00",
+      "s01",
+      "s02",
+      "s03",
+      "s04",
+    ]);
+    assertEquals((await get("/api/sensors?group=plant-b")).body.sensors, []);
+    // A sensor outside the token looks like one that does not exist.
+    const foreign = await get("/api/sensors/s10/history?metric=t");
+    assertEquals(foreign.status, 404);
+    assertEquals((await get("/api/sensors/s00/history?metric=t")).status, 200);
+    assertEquals((await get("/api/aggregates?group=plant-b")).status, 404);
+    const own = await get("/api/aggregates?group=plant-a/line-1&window=1s");
+    assertEquals(own.status, 200);
+    assertEquals(own.body.group, "plant-a/line-1");
+    // The root group is everything this viewer may read.
+    const all = await get("/api/aggregates");
+    assertEquals([all.status, all.body.group], [200, ""]);
+  } finally {
+    await server.shutdown();
+    await server.finished;
+    await Deno.remove(dir, { recursive: true });
+  }
+});
