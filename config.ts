@@ -127,7 +127,8 @@ export const USAGE = `Usage: deno task start [options]
   --max-future <dur>  refuse readings stamped further ahead of the server clock (default 10s)
   --retention <dur>   how long the raw log is kept (default 24h)
   --rollups <list>    window sizes kept as rollups, with retention (default 1s=24h,1m=30d)
-  --rollup-flush <dur> how often changed rollups are written (default 10s; also before each checkpoint)
+  --rollup-flush <dur> how often finished rollup chunks are written (default 10s); a window waits
+                      at most 3 times that, and everything is written before each checkpoint
   Durations: a number with ms, s, m, h or d.`;
 
 /** Parses command-line options; throws a TypeError that names the bad option. */

@@ -9,6 +9,7 @@ import {
   LogSource,
   Router,
   ShardBehavior,
+  SLOT_LENGTH,
   slotsPerSize,
   Supervisor,
 } from "./actors/mod.ts";
@@ -82,7 +83,8 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
   });
   const usable = checkpoint && checkpoint.shards.length === config.shards &&
       checkpoint.shards.every((s) =>
-        s.window === config.window && s.events?.spec.graceMs === windowSpec.graceMs &&
+        s.window === config.window && s.events?.slotLength === SLOT_LENGTH &&
+        s.events.spec.graceMs === windowSpec.graceMs &&
         s.events.spec.sizesMs.join() === windowSpec.sizesMs.join()
       )
     ? checkpoint
@@ -129,7 +131,7 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
   const rollupStore = new RollupStore(kv, rollupSizes);
   const rollups = new RollupWriter(rollupStore, {
     sizesMs: config.windowSizesMs,
-    graceMs: config.graceMs,
+    maxDelayMs: 3 * config.rollupFlushMs,
   });
   const retention = new LogRetention(kv, { retentionMs: config.retentionMs });
   const history = new HistoryService(kv, rollupStore, {
@@ -169,7 +171,10 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
   source.start();
   // A hub that is behind gets no pile of ticks: at most one waits.
   const ticker = setInterval(() => hub.depth === 0 && hub.offer({ type: "tick" }), config.tickMs);
-  const rollupFlusher = setInterval(() => rollups.flush().catch(() => {}), config.rollupFlushMs);
+  const rollupFlusher = setInterval(
+    () => rollups.flush({ completeOnly: true }).catch(() => {}),
+    config.rollupFlushMs,
+  );
   // Marks map wall time to log positions (raw history, retention); compaction keeps the log to its retention.
   let housekeeping: Promise<unknown> = Promise.resolve();
   let sinceCompaction = 0;

@@ -28,9 +28,11 @@ export const DEFAULT_WINDOW_SPEC: Readonly<WindowSpec> = Object.freeze({
   graceMs: 5_000,
 });
 
-/** Numbers per slot: start, count, sum, min, max, mean, m2, state. */
-const SLOT = 8;
-const START = 0, COUNT = 1, SUM = 2, MIN = 3, MAX = 4, MEAN = 5, M2 = 6, STATE = 7;
+/** Numbers per slot: start, count, sum, min, max, mean, m2, state, pending entry. */
+const SLOT = 9;
+const START = 0, COUNT = 1, SUM = 2, MIN = 3, MAX = 4, MEAN = 5, M2 = 6, STATE = 7, OUT = 8;
+/** Numbers per window slot in saved state: checkpoints with another layout are not restored. */
+export const SLOT_LENGTH = SLOT;
 /** Slot states. A free slot has start NaN. */
 const OPEN = 0, PUBLISHED = 1, REVISED = 2;
 
@@ -159,6 +161,7 @@ export class WindowClock {
       slots[at + M2] += delta * (value - slots[at + MEAN]);
       if (slots[at + STATE] === PUBLISHED) {
         slots[at + STATE] = REVISED;
+        slots[at + OUT] = this.#out.length;
         this.#out.push({ windows, at, start, size: k, flags: WINDOW_CHANGED });
       }
     }
@@ -214,6 +217,7 @@ export class WindowClock {
         // Ended before the save: publish again, so a fresh hub mirror has it.
         if (slots[at + STATE] !== OPEN) {
           slots[at + STATE] = REVISED;
+          slots[at + OUT] = this.#out.length;
           this.#out.push({ windows, at, start, size: k, flags: WINDOW_CHANGED });
         }
       }
@@ -268,6 +272,8 @@ export class WindowClock {
   #close(windows: MetricWindows, at: number, size: number): void {
     const slots = windows.slots;
     const changed = slots[at + STATE] !== PUBLISHED;
+    // A revision still waiting to be handed over is superseded by the final values.
+    if (slots[at + STATE] === REVISED) this.#out[slots[at + OUT]].flags = -1;
     this.#out.push({
       windows,
       at,
@@ -283,21 +289,6 @@ export class WindowClock {
   #drain(): WindowStates {
     const out = this.#out;
     this.#out = [];
-    // A window may be listed several times (revised, then closed): keep its last entry,
-    // with "changed" carried over so clients see a final they never saw provisionally.
-    const lastOf = new Map<MetricWindows, Map<number, number>>();
-    for (let i = 0; i < out.length; i++) {
-      const e = out[i];
-      let byKey = lastOf.get(e.windows);
-      if (byKey === undefined) lastOf.set(e.windows, byKey = new Map());
-      const key = e.start * 8 + e.size;
-      const previous = byKey.get(key);
-      if (previous !== undefined) {
-        e.flags |= out[previous].flags & WINDOW_CHANGED;
-        out[previous].flags = -1;
-      }
-      byKey.set(key, i);
-    }
     let length = 0;
     for (const e of out) if (e.flags >= 0) length++;
     const states = allocateWindowStates(length);

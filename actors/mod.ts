@@ -3,7 +3,13 @@ export { FeedView } from "./feed_view.ts";
 export type { TickChanges } from "./feed_view.ts";
 export { HubBehavior, HubStats } from "./hub.ts";
 export type { HubObserver, HubOptions, WindowNames } from "./hub.ts";
-export { slotsPerSize, WINDOW_CHANGED, WINDOW_FINAL, WindowClock } from "./event_windows.ts";
+export {
+  SLOT_LENGTH,
+  slotsPerSize,
+  WINDOW_CHANGED,
+  WINDOW_FINAL,
+  WindowClock,
+} from "./event_windows.ts";
 export type { WindowSpec } from "./event_windows.ts";
 export { groupAggregates } from "./group_aggregates.ts";
 export { aggregatesByName, listSensors } from "./feed_queries.ts";

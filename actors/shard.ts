@@ -1,5 +1,5 @@
 import { MetricWindow } from "./metric_window.ts";
-import { DEFAULT_WINDOW_SPEC, WindowClock } from "./event_windows.ts";
+import { DEFAULT_WINDOW_SPEC, SLOT_LENGTH, WindowClock } from "./event_windows.ts";
 import type { MetricWindows, WindowSpec } from "./event_windows.ts";
 import type {
   ShardChanges,
@@ -159,7 +159,7 @@ export class ShardBehavior implements Behavior<ShardMessage> {
   }
 
   #save(): ShardCheckpoint {
-    const slots = this.#clock.totalSlots * 8;
+    const slots = this.#clock.totalSlots * SLOT_LENGTH;
     const record = 2 + MetricWindow.recordLength(this.#window) + slots;
     let windows = 0;
     for (const sensor of this.#sensors.values()) windows += sensor.metrics.size;
@@ -185,6 +185,7 @@ export class ShardBehavior implements Behavior<ShardMessage> {
       windows: data,
       events: {
         spec: this.#clock.spec,
+        slotLength: SLOT_LENGTH,
         newestMs: this.#clock.newestMs,
         lateDropped: this.#clock.lateDropped,
         late,
@@ -200,7 +201,7 @@ export class ShardBehavior implements Behavior<ShardMessage> {
         `Cannot restore a shard saved with window ${state.window} into window ${this.#window}`,
       );
     }
-    if (!sameSpec(state.events.spec, this.#clock.spec)) {
+    if (!sameSpec(state.events.spec, this.#clock.spec) || state.events.slotLength !== SLOT_LENGTH) {
       throw new RangeError(
         `Cannot restore a shard saved with event windows ${
           JSON.stringify(state.events.spec)

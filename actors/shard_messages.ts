@@ -45,6 +45,8 @@ export interface ShardCheckpoint {
   windows: Float64Array;
   events: {
     spec: WindowSpec;
+    /** Numbers per window slot (the layout of the saved slots). */
+    slotLength: number;
     newestMs: number;
     lateDropped: number;
     late: [sensor: number, lateDropped: number][];

@@ -80,31 +80,31 @@ export function mergeChunks(into: RollupChunk, from: RollupChunk): RollupChunk {
 
 /**
  * Collects final windows of the rollup sizes into chunks until they are
- * written. Entries stay (clean) after a write while more windows of their
- * chunk may come, so a rewrite never loses the earlier ones; `loaded` says
- * whether the entry already holds what the store had.
+ * written. A shard closes a sensor's windows in start order, so:
+ * - once a sensor has a final window past a chunk, that chunk is complete
+ *   (`takeDirty({ completeOnly: true })` writes it once, then it is dropped);
+ * - a chunk that starts after the first window this buffer saw for the
+ *   sensor holds only windows closed in this process, so it needs no merge
+ *   with the store. Only the chunk of that first window (which a previous
+ *   process may have written in part) is loaded and merged once.
  */
 export class RollupBuffer {
-  readonly #entries = new Map<string, { chunk: RollupChunk; dirty: boolean; loaded: boolean }>();
-  /** Per size, the newest window start seen: chunks well behind it are complete. */
-  readonly #newest = new Map<number, number>();
-  readonly #graceMs: number;
-
-  constructor(graceMs: number) {
-    this.#graceMs = graceMs;
-  }
+  readonly #entries = new Map<string, BufferedChunk>();
+  /** "sizeMs|sensorId" → the first and the newest final window start seen. */
+  readonly #sensors = new Map<string, { first: number; newest: number }>();
 
   get size(): number {
     return this.#entries.size;
   }
 
-  /** Adds the final windows of the sizes in `keep`. */
+  /** Adds the final windows of the sizes in `keep`; `nowMs` dates new changes. */
   add(
     windows: WindowStates,
     sizesMs: readonly number[],
     keep: ReadonlySet<number>,
     sensorId: (index: number) => string | undefined,
     metricName: (index: number) => string | undefined,
+    nowMs = 0,
   ): void {
     for (let i = 0; i < windows.length; i++) {
       if ((windows.flags[i] & WINDOW_FINAL) === 0) continue;
@@ -114,16 +114,22 @@ export class RollupBuffer {
       const metric = metricName(windows.metric[i]);
       if (id === undefined || metric === undefined) continue;
       const start = windows.startMs[i];
-      const first = chunkStart(start, sizeMs);
       // Window starts are multiples of their size; anything else is not a window.
       if (start % sizeMs !== 0) continue;
+      const first = chunkStart(start, sizeMs);
+      const sensorKey = `${sizeMs}|${id}`;
+      let seen = this.#sensors.get(sensorKey);
+      if (!seen) this.#sensors.set(sensorKey, seen = { first: start, newest: start });
+      else if (start > seen.newest) seen.newest = start;
       const key = `${sizeMs}|${first}|${id}`;
       let entry = this.#entries.get(key);
       if (!entry) {
         entry = {
           chunk: { sizeMs, sensorId: id, startMs: first, metrics: [], values: new Float64Array() },
           dirty: false,
-          loaded: false,
+          dirtySince: nowMs,
+          loaded: first > chunkStart(seen.first, sizeMs),
+          sensorKey,
         };
         this.#entries.set(key, entry);
       }
@@ -136,13 +142,18 @@ export class RollupBuffer {
         windows.min[i],
         windows.max[i],
       );
+      if (!entry.dirty) entry.dirtySince = nowMs;
       entry.dirty = true;
-      if (start > (this.#newest.get(sizeMs) ?? -Infinity)) this.#newest.set(sizeMs, start);
     }
   }
 
-  /** The chunks changed since the last call (as they are now), marked clean. */
-  takeDirty(): {
+  /**
+   * The chunks changed since the last call (as they are now), marked clean;
+   * with `completeOnly`, only those no more windows can come to, or that
+   * changed first at or before `staleBefore` (so a quiet sensor's last chunk
+   * is written too).
+   */
+  takeDirty(options: { completeOnly?: boolean; staleBefore?: number } = {}): {
     chunk: RollupChunk;
     loaded: boolean;
     markLoaded: () => void;
@@ -151,6 +162,10 @@ export class RollupBuffer {
     const out = [];
     for (const entry of this.#entries.values()) {
       if (!entry.dirty) continue;
+      if (
+        options.completeOnly && !this.#complete(entry) &&
+        !(entry.dirtySince <= (options.staleBefore ?? -Infinity))
+      ) continue;
       entry.dirty = false;
       out.push({
         chunk: {
@@ -164,6 +179,7 @@ export class RollupBuffer {
         },
         // A failed write: try again at the next flush.
         markDirty: () => {
+          if (!entry.dirty) entry.dirtySince = -Infinity;
           entry.dirty = true;
         },
       });
@@ -177,18 +193,31 @@ export class RollupBuffer {
     if (entry) mergeChunks(entry.chunk, stored);
   }
 
-  /** Forgets written chunks whose windows have all closed (by the newest start seen). */
+  /** Forgets complete chunks that are written. */
   evict(): number {
     let evicted = 0;
     for (const [key, entry] of this.#entries) {
-      const { sizeMs, startMs } = entry.chunk;
-      const newest = this.#newest.get(sizeMs) ?? -Infinity;
-      const end = startMs + sizeMs * WINDOWS_PER_CHUNK;
-      if (!entry.dirty && end + this.#graceMs + sizeMs <= newest) {
+      if (!entry.dirty && entry.loaded && this.#complete(entry)) {
         this.#entries.delete(key);
         evicted++;
       }
     }
     return evicted;
   }
+
+  #complete(entry: BufferedChunk): boolean {
+    const { sizeMs, startMs } = entry.chunk;
+    const newest = this.#sensors.get(entry.sensorKey)?.newest ?? -Infinity;
+    return newest >= startMs + sizeMs * WINDOWS_PER_CHUNK;
+  }
+}
+
+interface BufferedChunk {
+  chunk: RollupChunk;
+  dirty: boolean;
+  /** When it changed first since it was last written. */
+  dirtySince: number;
+  /** Holds what the store had (or the store cannot have it). */
+  loaded: boolean;
+  sensorKey: string;
 }

@@ -5,11 +5,11 @@ import { logger } from "../logging/mod.ts";
 
 /**
  * Buffers final windows into per-sensor chunks (`RollupBuffer`) and writes
- * the changed chunks on `flush`: every few seconds, and before each
- * checkpoint is saved, so every window closed before a checkpoint is stored
- * and every later one is closed again by the replay after a crash. A chunk
- * written for the first time is merged with what the store holds, so a
- * chunk split across a restart keeps all its windows.
+ * them on `flush`: complete chunks every few seconds, and everything changed
+ * before each checkpoint is saved, so every window closed before a
+ * checkpoint is stored and every later one is closed again by the replay
+ * after a crash. A chunk that a previous process may have written in part is
+ * merged with what the store holds before it is written.
  */
 export class RollupWriter {
   readonly #store: RollupStore;
@@ -18,10 +18,19 @@ export class RollupWriter {
   #flushing: Promise<void> = Promise.resolve();
   failed = 0;
 
-  constructor(store: RollupStore, options: { sizesMs: readonly number[]; graceMs: number }) {
+  readonly #now: () => number;
+  readonly #maxDelayMs: number;
+
+  /** `maxDelayMs`: the longest a closed window waits to be written (default 30 s). */
+  constructor(
+    store: RollupStore,
+    options: { sizesMs: readonly number[]; maxDelayMs?: number; now?: () => number },
+  ) {
     this.#store = store;
     this.#sizesMs = options.sizesMs;
-    this.#buffer = new RollupBuffer(options.graceMs);
+    this.#buffer = new RollupBuffer();
+    this.#maxDelayMs = options.maxDelayMs ?? 30_000;
+    this.#now = options.now ?? Date.now;
   }
 
   /** Chunks held in memory. */
@@ -36,18 +45,32 @@ export class RollupWriter {
       metricName: (index: number) => string | undefined;
     },
   ): void {
-    this.#buffer.add(windows, this.#sizesMs, this.#store.sizes, names.sensorId, names.metricName);
+    this.#buffer.add(
+      windows,
+      this.#sizesMs,
+      this.#store.sizes,
+      names.sensorId,
+      names.metricName,
+      this.#now(),
+    );
   }
 
-  /** Writes every changed chunk; calls are serialized. Rejects when a write failed. */
-  flush(): Promise<void> {
-    const run = this.#flushing.catch(() => {}).then(() => this.#flushOnce());
+  /**
+   * Writes the changed chunks (with `completeOnly`, only those no more
+   * windows can come to, or that waited `maxDelayMs`); calls are serialized.
+   * Rejects when a write failed (the chunks are tried again next time).
+   */
+  flush(options: { completeOnly?: boolean } = {}): Promise<void> {
+    const run = this.#flushing.catch(() => {}).then(() => this.#flushOnce(options));
     this.#flushing = run;
     return run;
   }
 
-  async #flushOnce(): Promise<void> {
-    const dirty = this.#buffer.takeDirty();
+  async #flushOnce(options: { completeOnly?: boolean }): Promise<void> {
+    const dirty = this.#buffer.takeDirty({
+      ...options,
+      staleBefore: this.#now() - this.#maxDelayMs,
+    });
     if (dirty.length === 0) return;
     try {
       const chunks = await Promise.all(dirty.map(async ({ chunk, loaded, markLoaded }) => {
