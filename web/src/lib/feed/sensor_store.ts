@@ -47,6 +47,13 @@ export class SensorStore {
   updatesApplied = 0;
   #orderStale = false;
   readonly #sparkOptions: SparkRingsOptions;
+  /**
+   * Sparkline rings by metric name and the sensor id each slot belongs to.
+   * They outlive a fresh snapshot (a resync, another group): sensor indexes
+   * are the server's, stable for an id, so the recent past stays drawn.
+   */
+  readonly #sparks = new Map<string, SparkRings>();
+  #sparkOwner: (string | undefined)[] = [];
   #followId: string | null = null;
   #followIndex = -1;
   #followSink: FollowSink | null = null;
@@ -101,7 +108,8 @@ export class SensorStore {
     for (const index of event.removed) {
       if (this.ids[index] !== undefined) {
         if (index === this.#followIndex) this.#followIndex = -1;
-        for (const m of this.metrics) m?.spark.clear(index);
+        for (const rings of this.#sparks.values()) rings.clear(index);
+        this.#sparkOwner[index] = undefined;
         this.ids[index] = undefined;
         this.groups[index] = undefined;
         this.sensorCount--;
@@ -166,7 +174,7 @@ export class SensorStore {
         min: new Float64Array(0),
         max: new Float64Array(0),
         timeMs: new Float64Array(0),
-        spark: new SparkRings(this.#sparkOptions),
+        spark: this.#sparkFor(m.name),
       };
       this.#growMetric(columns, this.capacity);
       this.metrics[m.index] = columns;
@@ -179,6 +187,10 @@ export class SensorStore {
       } else if (this.ids[s.index] !== s.id) this.#orderStale = true;
       this.ids[s.index] = s.id;
       this.groups[s.index] = s.group;
+      if (this.#sparkOwner[s.index] !== s.id) {
+        for (const rings of this.#sparks.values()) rings.clear(s.index);
+        this.#sparkOwner[s.index] = s.id;
+      }
       if (s.id === this.#followId) this.#followIndex = s.index;
       else if (s.index === this.#followIndex) this.#followIndex = -1;
     }
@@ -199,6 +211,12 @@ export class SensorStore {
       if (sensor === this.#followIndex) this.#followSink?.(m.name, u.timeMs[i], u.last[i]);
       this.changedAt[sensor] = nowMs;
     }
+  }
+
+  #sparkFor(name: string): SparkRings {
+    let rings = this.#sparks.get(name);
+    if (!rings) this.#sparks.set(name, rings = new SparkRings(this.#sparkOptions));
+    return rings;
   }
 
   #sortIfStale(): void {

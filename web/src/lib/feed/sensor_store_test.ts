@@ -147,3 +147,23 @@ Deno.test("store sends the followed sensor's updates to its sink, by id across s
   store.apply(delta(42, [[0, 0, 1]]), 4);
   assertEquals(seen.length, 1);
 });
+
+Deno.test("sparklines outlive a fresh snapshot for the same ids, not for a new id at an index", () => {
+  const store = new SensorStore({ spark: { points: 8, bucketMs: 1 } });
+  store.apply(snapshot(), 0);
+  store.apply(delta(6, [[0, 0, 21], [0, 0, 22]]), 1);
+  store.apply(snapshot(40), 2); // same ids: sensor_10 keeps its recent values
+  const into = new Float32Array(8);
+  const spark = () => Array.from(into.subarray(0, store.metrics[0]!.spark.read(0, into)));
+  assertEquals(spark(), [21, 22]);
+  const other = decodeFrame(encodeSnapshot({
+    epoch: 10,
+    seq: 1,
+    serverTimeMs: 0,
+    sensors: [{ index: 0, id: "elsewhere", group: "g" }],
+    metrics,
+    values: states([]),
+  }));
+  store.apply(other, 3);
+  assertEquals(spark(), []);
+});
