@@ -255,6 +255,7 @@ Deno.test({
     await page.getByTestId("history-status").filter({ hasNotText: /loading/ }).waitFor({
       timeout: 5_000,
     });
+    assertEquals(new URL(page.url()).searchParams.get("sensor"), chosen);
     const chart = page.getByTestId("history-chart");
     await chart.locator("canvas").waitFor({ timeout: 5_000 });
     const before = await chart.screenshot();
@@ -322,6 +323,7 @@ Deno.test({
     await page.screenshot({ path: `${root}tests/artifacts/dashboard-narrow-detail.png` });
     await page.getByTestId("detail-close").click();
     await detail.waitFor({ state: "detached", timeout: 2_000 });
+    assertEquals(new URL(page.url()).searchParams.get("sensor"), null);
     await page.screenshot({ path: `${root}tests/artifacts/dashboard-narrow.png` });
     assertEquals(errors, []);
   } finally {
