@@ -303,6 +303,20 @@ Deno.test({
         },
       });
     });
+    await page.route("**/api/sensors?*", (route) =>
+      route.fulfill({
+        json: {
+          sensors: [{
+            id: chosen,
+            group: "plant-b/line-1",
+            status: "ok",
+            lastSeenMs: Date.now(),
+            lateDropped: 3,
+            metrics: { temperature: { value: 20, timeMs: Date.now(), avg: 20 } },
+          }],
+          nextCursor: null,
+        },
+      }));
     await detail.locator("[data-zoom='5 min']").click();
     await page.getByTestId("history-status").filter({ hasText: "1s buckets · 300 points" }).waitFor(
       {
@@ -310,6 +324,8 @@ Deno.test({
       },
     );
     await page.getByTestId("history-note").filter({ hasText: "100,000 rows" }).waitFor();
+    await page.getByTestId("detail-summary").filter({ hasText: "3 late readings dropped" })
+      .waitFor({ timeout: 7_000 });
     await page.locator("[data-testid=group-picker] [data-group=plant-b]").click();
     await page.locator("[data-aggregate-metric=temperature]").filter({ hasText: "20.00" }).waitFor({
       timeout: 5_000,
