@@ -158,3 +158,199 @@ Deno.test({
     await server.child.status;
   }
 });
+
+Deno.test({
+  name:
+    "table sorts, holds its order under the pointer, filters, draws sparklines, and opens a live chart",
+  ignore: !hasChromium,
+  sanitizeResources: false,
+  sanitizeOps: false,
+}, async () => {
+  const server = await spawnServer(["--port", "0", "--data", ":memory:"]);
+  const sim = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "sim/main.ts", "--sensors", "2000", "--rate", "4000", "--url", server.url],
+    cwd: root,
+    stdout: "null",
+    stderr: "inherit",
+  }).spawn();
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--no-first-run",
+    ],
+  });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    const errors: string[] = [];
+    page.on("pageerror", (error) => errors.push(error.message));
+    await page.goto(server.url);
+    await page.getByTestId("sensor-count").filter({ hasText: /^2,000$/ }).waitFor({
+      timeout: 20_000,
+    });
+    const rows = page.getByTestId("sensor-row");
+    const ids = () => page.locator("[data-testid=sensor-row] button.id").allTextContents();
+    const temperatures = async () =>
+      (await page.locator("[data-testid=sensor-row] [data-metric=temperature] b").allTextContents())
+        .map(Number);
+
+    // Sparklines: a line once a sensor has values in two seconds.
+    await page.locator("[data-testid=sparkline] polyline").first().waitFor({ timeout: 10_000 });
+
+    // Sort by temperature: highest first, then lowest first. Values move between
+    // re-sorts, so compare the two ends of the fleet rather than neighbours.
+    const header = page.locator("[data-sort='temperature:last']");
+    await header.click();
+    await page.mouse.move(5, 5); // off the rows, so nothing holds the order
+    await page.waitForTimeout(300);
+    const highest = await temperatures();
+    assertEquals(
+      await page.locator("[role=columnheader]", { has: header }).getAttribute("aria-sort"),
+      "descending",
+    );
+    await header.click();
+    await page.mouse.move(5, 5);
+    await page.waitForTimeout(300);
+    const lowest = await temperatures();
+    assert(
+      Math.min(...highest.slice(0, 10)) > Math.max(...lowest.slice(0, 10)),
+      `descending ${highest.slice(0, 10)} vs ascending ${lowest.slice(0, 10)}`,
+    );
+    await header.click(); // back to highest first
+    await page.mouse.move(5, 5);
+    await page.waitForTimeout(300);
+    await page.screenshot({ path: `${root}tests/artifacts/dashboard-sorted.png` });
+
+    // While the pointer is on the rows their order holds, though values keep changing.
+    await rows.nth(3).hover();
+    const held = await ids();
+    const heldValues = await temperatures();
+    await page.waitForTimeout(2_500);
+    assertEquals(await ids(), held);
+    assert((await temperatures()).join() !== heldValues.join(), "values kept updating");
+    await page.getByTestId("order-held").waitFor({ timeout: 1_000 });
+
+    // Filter by id substring, then also by group.
+    await page.getByTestId("filter-text").fill("sensor_12");
+    await page.waitForTimeout(300);
+    const filtered = await ids();
+    assert(
+      filtered.length > 5 && filtered.every((id) => id.includes("sensor_12")),
+      filtered.join(),
+    );
+    await page.getByTestId("filter-group").selectOption("plant-b");
+    await page.waitForTimeout(300);
+    const groups = await page.locator("[data-testid=sensor-row] .group").allTextContents();
+    assert(groups.length > 0 && groups.every((g) => g.startsWith("plant-b/")), groups.join());
+
+    // Open a sensor: the panel names it and charts it; without a history API on
+    // this server the chart shows the live tail, and it moves.
+    const chosen = (await ids())[0];
+    await rows.first().click();
+    const detail = page.getByTestId("sensor-detail");
+    await detail.locator("h2", { hasText: chosen }).waitFor({ timeout: 5_000 });
+    await page.getByTestId("history-status").filter({ hasNotText: /loading/ }).waitFor({
+      timeout: 5_000,
+    });
+    assertEquals(new URL(page.url()).searchParams.get("sensor"), chosen);
+    const chart = page.getByTestId("history-chart");
+    await chart.locator("canvas").waitFor({ timeout: 5_000 });
+    const before = await chart.screenshot();
+    await page.waitForTimeout(2_500);
+    const after = await chart.screenshot();
+    assert(!equalBytes(before, after), "the chart did not change in 2.5 s");
+    await detail.locator("[data-zoom='1 h']").click();
+    assertEquals(await detail.locator("[data-zoom='1 h']").getAttribute("aria-pressed"), "true");
+    await page.screenshot({ path: `${root}tests/artifacts/dashboard-detail.png` });
+
+    // With API answers in the contract's shape (this server has no history or
+    // aggregates yet; the lead's merge brings them), history joins the live
+    // tail and the group view shows each metric.
+    await page.route("**/api/sensors/*/history?*", (route) => {
+      const query = new URL(route.request().url()).searchParams;
+      const to = Number(query.get("to")), bucketMs = 1000;
+      const points = [];
+      for (let t = Math.ceil((to - 300_000) / bucketMs) * bucketMs; t < to; t += bucketMs) {
+        points.push({ t, count: 10, min: 19.5, max: 20.5, avg: 20 });
+      }
+      return route.fulfill({
+        json: {
+          sensorId: chosen,
+          metric: query.get("metric"),
+          from: to - 300_000,
+          to,
+          resolution: "1s",
+          bucketMs,
+          points,
+          bounded: true,
+          note: "scan stopped at 100,000 rows",
+        },
+      });
+    });
+    await page.route("**/api/aggregates?*", (route) => {
+      const query = new URL(route.request().url()).searchParams;
+      const metric = { windowStartMs: Date.now() - 11_000, sensors: 500, count: 5000, sum: 1e5 };
+      return route.fulfill({
+        json: {
+          group: query.get("group"),
+          window: query.get("window"),
+          windowMs: 10_000,
+          asOfMs: Date.now() - 1_000,
+          metrics: [{ ...metric, metric: "temperature", avg: 20, min: 15, max: 26 }],
+        },
+      });
+    });
+    await page.route("**/api/sensors?*", (route) =>
+      route.fulfill({
+        json: {
+          sensors: [{
+            id: chosen,
+            group: "plant-b/line-1",
+            status: "ok",
+            lastSeenMs: Date.now(),
+            lateDropped: 3,
+            metrics: { temperature: { value: 20, timeMs: Date.now(), avg: 20 } },
+          }],
+          nextCursor: null,
+        },
+      }));
+    await detail.locator("[data-zoom='5 min']").click();
+    await page.getByTestId("history-status").filter({ hasText: "1s buckets · 300 points" }).waitFor(
+      {
+        timeout: 5_000,
+      },
+    );
+    await page.getByTestId("history-note").filter({ hasText: "100,000 rows" }).waitFor();
+    await page.getByTestId("detail-summary").filter({ hasText: "3 late readings dropped" })
+      .waitFor({ timeout: 7_000 });
+    await page.locator("[data-testid=group-picker] [data-group=plant-b]").click();
+    await page.locator("[data-aggregate-metric=temperature]").filter({ hasText: "20.00" }).waitFor({
+      timeout: 5_000,
+    });
+    await detail.locator("h2", { hasText: chosen }).waitFor(); // still open: its group was picked
+    await page.screenshot({ path: `${root}tests/artifacts/dashboard-api-shapes.png` });
+
+    // Narrow screen: the panel covers the page and closes again.
+    await page.setViewportSize({ width: 390, height: 800 });
+    await page.waitForTimeout(500);
+    await page.screenshot({ path: `${root}tests/artifacts/dashboard-narrow-detail.png` });
+    await page.getByTestId("detail-close").click();
+    await detail.waitFor({ state: "detached", timeout: 2_000 });
+    assertEquals(new URL(page.url()).searchParams.get("sensor"), null);
+    await page.screenshot({ path: `${root}tests/artifacts/dashboard-narrow.png` });
+    assertEquals(errors, []);
+  } finally {
+    await browser.close();
+    sim.kill("SIGTERM");
+    await sim.status;
+    server.child.kill("SIGTERM");
+    await server.child.status;
+  }
+});
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}

@@ -1,6 +1,8 @@
 // The dashboard's state, indexed by the server's dense sensor and metric
 // indexes: typed arrays, not a reactive object per sensor. Pure.
 import type { FeedEvent, MetricInfo, SensorInfo, Updates } from "./frames.ts";
+import { SparkRings } from "./spark_rings.ts";
+import type { SparkRingsOptions } from "./spark_rings.ts";
 
 /** Per metric, one column per field, indexed by sensor. */
 export interface MetricColumns {
@@ -11,6 +13,16 @@ export interface MetricColumns {
   min: Float64Array;
   max: Float64Array;
   timeMs: Float64Array;
+  /** Recent last values per sensor, for sparklines (bounded rings). */
+  spark: SparkRings;
+}
+
+/** Receives every update of the followed sensor, for a live chart. */
+export type FollowSink = (metric: string, timeMs: number, value: number) => void;
+
+export interface SensorStoreOptions {
+  /** Shape of the per-sensor sparkline rings. */
+  spark?: SparkRingsOptions;
 }
 
 export type ApplyResult = "applied" | "gap";
@@ -34,6 +46,37 @@ export class SensorStore {
   /** Metric updates applied from deltas since creation (snapshots not counted). */
   updatesApplied = 0;
   #orderStale = false;
+  readonly #sparkOptions: SparkRingsOptions;
+  /**
+   * Sparkline rings by metric name and the sensor id each slot belongs to.
+   * They outlive a fresh snapshot (a resync, another group): sensor indexes
+   * are the server's, stable for an id, so the recent past stays drawn.
+   */
+  readonly #sparks = new Map<string, SparkRings>();
+  #sparkOwner: (string | undefined)[] = [];
+  #followId: string | null = null;
+  #followIndex = -1;
+  #followSink: FollowSink | null = null;
+
+  constructor(options: SensorStoreOptions = {}) {
+    this.#sparkOptions = options.spark ?? {};
+  }
+
+  /**
+   * Sends every later update of sensor `id` (by id, so it survives a fresh
+   * snapshot) to `sink`; `follow(null)` stops. The current values are not
+   * replayed: read them from the columns.
+   */
+  follow(id: string | null, sink: FollowSink | null = null): void {
+    this.#followId = id;
+    this.#followSink = id === null ? null : sink;
+    this.#followIndex = id === null ? -1 : this.ids.indexOf(id);
+  }
+
+  /** The dense index of sensor `id`, or -1. */
+  indexOf(id: string): number {
+    return this.ids.indexOf(id);
+  }
 
   /**
    * Applies one frame. A delta that does not follow the last sequence number
@@ -64,6 +107,9 @@ export class SensorStore {
     this.updatesApplied += event.updates.length;
     for (const index of event.removed) {
       if (this.ids[index] !== undefined) {
+        if (index === this.#followIndex) this.#followIndex = -1;
+        for (const rings of this.#sparks.values()) rings.clear(index);
+        this.#sparkOwner[index] = undefined;
         this.ids[index] = undefined;
         this.groups[index] = undefined;
         this.sensorCount--;
@@ -87,6 +133,7 @@ export class SensorStore {
     this.changedAt = new Float64Array(0);
     this.order = [];
     this.sensorCount = 0;
+    this.#followIndex = -1;
   }
 
   #ensure(index: number): void {
@@ -113,6 +160,7 @@ export class SensorStore {
     m.min = f(m.min);
     m.max = f(m.max);
     m.timeMs = f(m.timeMs);
+    m.spark.grow(capacity);
   }
 
   #dictionaries(sensors: SensorInfo[], metrics: MetricInfo[]): void {
@@ -126,6 +174,7 @@ export class SensorStore {
         min: new Float64Array(0),
         max: new Float64Array(0),
         timeMs: new Float64Array(0),
+        spark: this.#sparkFor(m.name),
       };
       this.#growMetric(columns, this.capacity);
       this.metrics[m.index] = columns;
@@ -138,6 +187,12 @@ export class SensorStore {
       } else if (this.ids[s.index] !== s.id) this.#orderStale = true;
       this.ids[s.index] = s.id;
       this.groups[s.index] = s.group;
+      if (this.#sparkOwner[s.index] !== s.id) {
+        for (const rings of this.#sparks.values()) rings.clear(s.index);
+        this.#sparkOwner[s.index] = s.id;
+      }
+      if (s.id === this.#followId) this.#followIndex = s.index;
+      else if (s.index === this.#followIndex) this.#followIndex = -1;
     }
   }
 
@@ -152,8 +207,16 @@ export class SensorStore {
       m.min[sensor] = u.min[i];
       m.max[sensor] = u.max[i];
       m.timeMs[sensor] = u.timeMs[i];
+      m.spark.push(sensor, u.timeMs[i], u.last[i]);
+      if (sensor === this.#followIndex) this.#followSink?.(m.name, u.timeMs[i], u.last[i]);
       this.changedAt[sensor] = nowMs;
     }
+  }
+
+  #sparkFor(name: string): SparkRings {
+    let rings = this.#sparks.get(name);
+    if (!rings) this.#sparks.set(name, rings = new SparkRings(this.#sparkOptions));
+    return rings;
   }
 
   #sortIfStale(): void {

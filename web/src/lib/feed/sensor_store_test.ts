@@ -121,3 +121,49 @@ Deno.test("store accepts a recovered subscription only at its own position", () 
   assertEquals(store.apply(delta(6, [[0, 0, 30]]), 2), "applied");
   assertEquals(store.metrics[0]!.last[0], 30);
 });
+
+Deno.test("store keeps a sparkline ring per metric and sensor from snapshot and deltas", () => {
+  const store = new SensorStore({ spark: { points: 8, bucketMs: 1 } });
+  store.apply(snapshot(), 0);
+  store.apply(delta(6, [[0, 0, 21], [0, 0, 22]]), 1);
+  const into = new Float32Array(8);
+  const n = store.metrics[0]!.spark.read(0, into);
+  // Snapshot value at t=1000, then the two delta rows at t=1000 (same bucket: latest wins) and 1001.
+  assertEquals(Array.from(into.subarray(0, n)), [21, 22]);
+});
+
+Deno.test("store sends the followed sensor's updates to its sink, by id across snapshots", () => {
+  const store = new SensorStore();
+  const seen: [string, number, number][] = [];
+  store.follow("sensor_1", (metric, timeMs, value) => seen.push([metric, timeMs, value]));
+  store.apply(snapshot(), 0);
+  // sensor_1 first appears (index 2) in delta 6.
+  store.apply(delta(6, [[2, 1, 55], [0, 0, 21]]), 1);
+  assertEquals(seen, [["humidity", 1000, 55]]);
+  store.apply(snapshot(40), 2);
+  store.apply(delta(41, [[2, 0, 30]]), 3);
+  assertEquals(seen.length, 1, "after a fresh snapshot without the sensor, nothing follows");
+  store.follow(null);
+  store.apply(delta(42, [[0, 0, 1]]), 4);
+  assertEquals(seen.length, 1);
+});
+
+Deno.test("sparklines outlive a fresh snapshot for the same ids, not for a new id at an index", () => {
+  const store = new SensorStore({ spark: { points: 8, bucketMs: 1 } });
+  store.apply(snapshot(), 0);
+  store.apply(delta(6, [[0, 0, 21], [0, 0, 22]]), 1);
+  store.apply(snapshot(40), 2); // same ids: sensor_10 keeps its recent values
+  const into = new Float32Array(8);
+  const spark = () => Array.from(into.subarray(0, store.metrics[0]!.spark.read(0, into)));
+  assertEquals(spark(), [21, 22]);
+  const other = decodeFrame(encodeSnapshot({
+    epoch: 10,
+    seq: 1,
+    serverTimeMs: 0,
+    sensors: [{ index: 0, id: "elsewhere", group: "g" }],
+    metrics,
+    values: states([]),
+  }));
+  store.apply(other, 3);
+  assertEquals(spark(), []);
+});

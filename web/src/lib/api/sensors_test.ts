@@ -1,0 +1,37 @@
+import { deepStrictEqual as assertEquals, throws } from "node:assert/strict";
+import { parseSensorPage, sensorsPath } from "./sensors.ts";
+
+const sensor = {
+  id: "sensor_1",
+  group: "plant-a/line-1",
+  status: "ok",
+  lastSeenMs: 1000,
+  lateDropped: 0,
+  metrics: { temperature: { value: 21.5, timeMs: 990, avg: 21 } },
+};
+
+Deno.test("sensor page parses sensors and the cursor", () => {
+  assertEquals(parseSensorPage({ sensors: [sensor], nextCursor: "abc" }), {
+    sensors: [sensor],
+    nextCursor: "abc",
+  });
+  assertEquals(parseSensorPage({ sensors: [], nextCursor: null }).nextCursor, null);
+});
+
+Deno.test("sensor page with a wrong shape is refused naming the field", () => {
+  throws(() => parseSensorPage({ sensors: {} }), /sensors is not an array/);
+  throws(
+    () => parseSensorPage({ sensors: [{ ...sensor, metrics: { t: { value: "1" } } }] }),
+    /sensors\[0\]\.metrics\.t\.value/,
+  );
+  throws(() => parseSensorPage({ sensors: [{ ...sensor, lateDropped: 1.5 }] }), /lateDropped/);
+  throws(() => parseSensorPage({ sensors: [], nextCursor: 7 }), /nextCursor/);
+});
+
+Deno.test("sensors path leaves out empty parameters", () => {
+  assertEquals(sensorsPath(), "/api/sensors");
+  assertEquals(
+    sensorsPath({ group: "plant-a", q: "_1", limit: 50 }),
+    "/api/sensors?group=plant-a&q=_1&limit=50",
+  );
+});

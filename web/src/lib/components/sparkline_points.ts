@@ -1,0 +1,28 @@
+/**
+ * SVG polyline points for `n` values spread over `width` × `height`, scaled
+ * to their own min..max (a flat line sits in the middle). One decimal is
+ * plenty at this size and keeps the attribute short. Pure.
+ */
+export function sparklinePoints(
+  values: ArrayLike<number>,
+  n: number,
+  width: number,
+  height: number,
+): string {
+  if (n < 2) return "";
+  let min = Infinity, max = -Infinity;
+  for (let i = 0; i < n; i++) {
+    min = Math.min(min, values[i]);
+    max = Math.max(max, values[i]);
+  }
+  const span = max - min;
+  const step = width / (n - 1);
+  const pad = 1; // keep the stroke inside the box
+  const inner = height - 2 * pad;
+  let points = "";
+  for (let i = 0; i < n; i++) {
+    const y = span === 0 ? height / 2 : pad + inner - ((values[i] - min) / span) * inner;
+    points += `${i ? " " : ""}${(i * step).toFixed(1)},${y.toFixed(1)}`;
+  }
+  return points;
+}

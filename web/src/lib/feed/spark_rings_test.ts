@@ -1,0 +1,39 @@
+import { deepStrictEqual as assertEquals } from "node:assert/strict";
+import { SparkRings } from "./spark_rings.ts";
+
+const read = (rings: SparkRings, sensor: number) => {
+  const into = new Float32Array(rings.points);
+  return Array.from(into.subarray(0, rings.read(sensor, into)));
+};
+
+Deno.test("spark ring keeps the latest value per bucket, oldest first", () => {
+  const rings = new SparkRings({ points: 4, bucketMs: 1000 });
+  rings.grow(2);
+  rings.push(1, 1000, 1);
+  rings.push(1, 1500, 2); // same bucket: replaces
+  rings.push(1, 2100, 3);
+  rings.push(1, 1900, 99); // older than the newest bucket: ignored
+  assertEquals(read(rings, 1), [2, 3]);
+  assertEquals(read(rings, 0), []);
+});
+
+Deno.test("spark ring wraps and keeps only the newest points, memory fixed", () => {
+  const rings = new SparkRings({ points: 3, bucketMs: 10 });
+  rings.grow(1);
+  for (let i = 0; i < 1000; i++) rings.push(0, i * 10, i);
+  assertEquals(read(rings, 0), [997, 998, 999]);
+});
+
+Deno.test("spark ring survives growing and ignores unknown sensors and NaN", () => {
+  const rings = new SparkRings({ points: 2, bucketMs: 1 });
+  rings.grow(1);
+  rings.push(0, 1, 5);
+  rings.push(0, 2, NaN);
+  rings.push(7, 1, 5);
+  rings.grow(64);
+  rings.push(7, 1, 6);
+  assertEquals(read(rings, 0), [5]);
+  assertEquals(read(rings, 7), [6]);
+  rings.clear(7);
+  assertEquals(read(rings, 7), []);
+});
