@@ -138,6 +138,8 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
     rollupSizes,
     cursorAt: (timeMs) => retention.cursorAt(timeMs),
     rawRetentionMs: config.retentionMs,
+    buffered: (sizeMs, sensorId, metric, fromMs, toMs) =>
+      rollups.bufferedWindows(sizeMs, sensorId, metric, fromMs, toMs),
   });
   const hubStats = new HubStats();
   const ingestStats = new IngestStats();

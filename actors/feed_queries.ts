@@ -6,8 +6,8 @@ import { groupAggregates } from "./group_aggregates.ts";
 export interface SensorSummary {
   id: string;
   group: string;
-  /** Not tracked yet: always null. */
-  status: null;
+  /** Status of its newest reading that had one; null when none had. */
+  status: string | null;
   /** Newest event time over its metrics. */
   lastSeenMs: number | null;
   lateDropped: number;
@@ -69,7 +69,7 @@ function summarize(view: FeedView, index: number): SensorSummary | null {
   return {
     id: sensor.id,
     group: sensor.group,
-    status: null,
+    status: view.status(index),
     lastSeenMs,
     lateDropped: view.lateDropped(index),
     metrics,

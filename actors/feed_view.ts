@@ -34,6 +34,7 @@ export class FeedView {
   #late = new Float64Array(1024);
   /** Sum of `#late`. */
   lateTotal = 0;
+  readonly #status: string[] = [];
 
   get sensorCount(): number {
     return this.#sensorCount;
@@ -54,6 +55,7 @@ export class FeedView {
       if (!change) continue;
       total += change.updates.length;
       windowTotal += change.windows.length;
+      for (const [sensor, status] of change.statuses) this.#status[sensor] = status;
       for (const entry of change.late) {
         this.#setLate(entry[0], entry[1]);
         late.push(entry);
@@ -97,6 +99,11 @@ export class FeedView {
     }
     for (let i = 0; i < windowTotal; i++) this.#storeWindow(windows, i);
     return { sensors, metrics, updates, windows, late };
+  }
+
+  /** The status of the sensor's newest reading that had one, or null. */
+  status(sensor: number): string | null {
+    return this.#status[sensor] ?? null;
   }
 
   /** Readings of `sensor` dropped as late so far. */

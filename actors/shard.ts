@@ -34,6 +34,10 @@ interface SensorState {
   /** Readings of this sensor dropped from the event-time windows as late. */
   lateDropped: number;
   lateDirty: boolean;
+  /** Status of its newest reading (by event time) that had one; "" for none yet. */
+  status: string;
+  statusTimeMs: number;
+  statusDirty: boolean;
   /** Metric index → its window. */
   metrics: Map<number, TrackedMetric>;
   infoDirty: boolean;
@@ -48,6 +52,7 @@ export class ShardBehavior implements Behavior<ShardMessage> {
   readonly #window: number;
   #clock: WindowClock;
   #lateSensors: SensorState[] = [];
+  #statusSensors: SensorState[] = [];
   #awaitingReplay: boolean;
   readonly #sensors = new Map<number, SensorState>();
   readonly #metricNames = new Map<number, string>();
@@ -80,6 +85,7 @@ export class ShardBehavior implements Behavior<ShardMessage> {
         this.#dirtySensors = [];
         this.#dirty = [];
         this.#lateSensors = [];
+        this.#statusSensors = [];
         this.#clock = new WindowClock(this.#clock.spec);
         if (message.state) this.#restore(message.state);
         this.#awaitingReplay = false;
@@ -101,6 +107,17 @@ export class ShardBehavior implements Behavior<ShardMessage> {
         strings[block.group[row]],
       );
       const timeMs = block.timeMs[row];
+      const status = strings[block.status[row]];
+      if (status !== "" && timeMs >= sensor.statusTimeMs) {
+        sensor.statusTimeMs = timeMs;
+        if (status !== sensor.status) {
+          sensor.status = status;
+          if (!sensor.statusDirty) {
+            sensor.statusDirty = true;
+            this.#statusSensors.push(sensor);
+          }
+        }
+      }
       const late = this.#clock.isLate(timeMs);
       if (late) {
         this.#clock.lateDropped++;
@@ -145,6 +162,9 @@ export class ShardBehavior implements Behavior<ShardMessage> {
         infoDirty: true,
         lateDropped: 0,
         lateDirty: false,
+        status: "",
+        statusTimeMs: -Infinity,
+        statusDirty: false,
       };
       this.#sensors.set(index, state);
       this.#dirtySensors.push(state);
@@ -167,8 +187,10 @@ export class ShardBehavior implements Behavior<ShardMessage> {
     const sensors: ShardCheckpoint["sensors"] = [];
     let at = 0;
     const late: [number, number][] = [];
-    for (const { entry, metrics, lateDropped } of this.#sensors.values()) {
+    const statuses: [number, string, number][] = [];
+    for (const { entry, metrics, lateDropped, status, statusTimeMs } of this.#sensors.values()) {
       sensors.push([entry.index, entry.id, entry.group]);
+      if (status !== "") statuses.push([entry.index, status, statusTimeMs]);
       if (lateDropped > 0) late.push([entry.index, lateDropped]);
       for (const tracked of metrics.values()) {
         data[at] = tracked.sensor;
@@ -191,6 +213,7 @@ export class ShardBehavior implements Behavior<ShardMessage> {
         late,
         pending: this.#clock.savePending(),
       },
+      statuses,
     };
   }
 
@@ -217,9 +240,20 @@ export class ShardBehavior implements Behavior<ShardMessage> {
         infoDirty: true,
         lateDropped: 0,
         lateDirty: false,
+        status: "",
+        statusTimeMs: -Infinity,
+        statusDirty: false,
       };
       this.#sensors.set(index, sensor);
       this.#dirtySensors.push(sensor);
+    }
+    for (const [index, status, timeMs] of state.statuses ?? []) {
+      const sensor = this.#sensors.get(index);
+      if (!sensor) throw new RangeError(`Cannot restore: status of unknown sensor ${index}`);
+      sensor.status = status;
+      sensor.statusTimeMs = timeMs;
+      sensor.statusDirty = true;
+      this.#statusSensors.push(sensor);
     }
     for (const [index, count] of state.events.late) {
       const sensor = this.#sensors.get(index);
@@ -285,7 +319,12 @@ export class ShardBehavior implements Behavior<ShardMessage> {
       return [s.entry.index, s.lateDropped];
     });
     this.#lateSensors = [];
-    return { sensors, metrics, updates, windows: this.#clock.take(), late };
+    const statuses = this.#statusSensors.map((s): [number, string] => {
+      s.statusDirty = false;
+      return [s.entry.index, s.status];
+    });
+    this.#statusSensors = [];
+    return { sensors, metrics, updates, windows: this.#clock.take(), late, statuses };
   }
 }
 

@@ -25,6 +25,8 @@ export interface ShardChanges {
   windows: WindowStates;
   /** `[sensor, readings dropped as late so far]` for sensors whose count grew. */
   late: [sensor: number, lateDropped: number][];
+  /** `[sensor, status]` for sensors whose status changed. */
+  statuses: [sensor: number, status: string][];
 }
 
 /** Asks for the changes since the last flush, coalesced per sensor and metric. */
@@ -53,6 +55,8 @@ export interface ShardCheckpoint {
     /** Closed windows not yet flushed (WindowClock.savePending); absent in older checkpoints. */
     pending?: number[];
   };
+  /** `[sensor, status, its event time]` of sensors with a status. */
+  statuses?: [sensor: number, status: string, timeMs: number][];
 }
 
 /** Asks for the shard's state; null while it waits for a restore. */

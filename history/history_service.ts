@@ -28,6 +28,14 @@ export interface HistoryOptions {
   maxRawChunks?: number;
   /** Most rollup chunks (30 windows each) one query reads. Default 4,000. */
   maxRollupChunks?: number;
+  /** Closed windows not yet stored (the rollup writer's buffer), merged over stored ones. */
+  buffered?: (
+    sizeMs: number,
+    sensorId: string,
+    metric: string,
+    fromMs: number,
+    toMs: number,
+  ) => SeriesPoint[];
   /** Queries served at once; more get Busy (503 + Retry-After). Default 4. */
   maxConcurrent?: number;
   /** How early before `from` a raw scan starts, for readings committed late. Default 15 s. */
@@ -95,6 +103,11 @@ export class HistoryService {
       max,
     );
     if (bounded) notes.push(`stopped after ${max * 30} rollup windows`);
+    const buffered = this.#options.buffered?.(size, sensorId, metric, fromMs, toMs) ?? [];
+    if (buffered.length > 0) {
+      const stored = new Set(points.map((p) => p.t));
+      for (const p of buffered) if (!stored.has(p.t)) points.push(p);
+    }
     if (nowMs - (sizes.get(size) ?? Infinity) > fromMs) {
       notes.push(
         `${label(size)} rollups are kept for ${Math.round(sizes.get(size)! / 3_600_000)} h only`,

@@ -187,6 +187,37 @@ export class RollupBuffer {
     return out;
   }
 
+  /**
+   * One metric's buffered windows of one size with starts in [fromMs, toMs):
+   * closed windows not written yet (or written and still held).
+   */
+  windows(
+    sizeMs: number,
+    sensorId: string,
+    metric: string,
+    fromMs: number,
+    toMs: number,
+  ): { t: number; count: number; sum: number; min: number; max: number }[] {
+    const out = [];
+    const seen = this.#sensors.get(`${sizeMs}|${sensorId}`);
+    if (!seen) return [];
+    const span = sizeMs * WINDOWS_PER_CHUNK;
+    const firstChunk = Math.max(chunkStart(fromMs, sizeMs), chunkStart(seen.first, sizeMs));
+    for (let start = firstChunk; start < toMs && start <= seen.newest; start += span) {
+      const entry = this.#entries.get(`${sizeMs}|${start}|${sensorId}`);
+      if (!entry) continue;
+      const k = entry.chunk.metrics.indexOf(metric);
+      if (k < 0) continue;
+      for (let slot = 0; slot < WINDOWS_PER_CHUNK; slot++) {
+        const t = start + slot * sizeMs;
+        if (t < fromMs || t >= toMs) continue;
+        const w = chunkWindow(entry.chunk, k, slot);
+        if (w) out.push({ t, ...w });
+      }
+    }
+    return out;
+  }
+
   /** Merges what the store held into the buffered chunk (windows in memory win). */
   adopt(chunk: RollupChunk, stored: RollupChunk): void {
     const entry = this.#entries.get(`${chunk.sizeMs}|${chunk.startMs}|${chunk.sensorId}`);

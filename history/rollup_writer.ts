@@ -55,6 +55,17 @@ export class RollupWriter {
     );
   }
 
+  /** Closed windows still held in memory (see `RollupBuffer.windows`). */
+  bufferedWindows(
+    sizeMs: number,
+    sensorId: string,
+    metric: string,
+    fromMs: number,
+    toMs: number,
+  ): { t: number; count: number; sum: number; min: number; max: number }[] {
+    return this.#buffer.windows(sizeMs, sensorId, metric, fromMs, toMs);
+  }
+
   /**
    * Writes the changed chunks (with `completeOnly`, only those no more
    * windows can come to, or that waited `maxDelayMs`); calls are serialized.

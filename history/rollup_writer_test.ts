@@ -124,3 +124,34 @@ Deno.test("a failed rollup write is retried at the next flush", async () => {
     assertEquals(points.map((p) => p.sum), [3]);
   });
 });
+
+Deno.test("closed windows not yet written are readable from the writer's buffer", async () => {
+  await withStore(async (kv) => {
+    const store = new RollupStore(kv, new Map([[1_000, 86_400_000]]));
+    const writer = new RollupWriter(store, { sizesMs: SIZES });
+    const base = 1_800_000_000_000;
+    writer.add(
+      finals(
+        [0, 1, 2, 40].map((n) => ({
+          sensor: 0,
+          metric: 0,
+          size: 0,
+          start: base + n * 1_000,
+          v: n,
+        })),
+      ),
+      names,
+    );
+    const read = (from: number, to: number) =>
+      writer.bufferedWindows(1_000, "s0", "t", from, to).map((p) => [p.t, p.sum]);
+    assertEquals(read(base, base + 60_000), [[base, 0], [base + 1_000, 1], [base + 2_000, 2], [
+      base + 40_000,
+      40,
+    ]]);
+    assertEquals(read(base + 1_000, base + 2_000), [[base + 1_000, 1]]);
+    assertEquals(writer.bufferedWindows(1_000, "s0", "h", base, base + 60_000), []);
+    assertEquals(writer.bufferedWindows(1_000, "s9", "t", base, base + 60_000), []);
+    // Nothing was written yet.
+    assertEquals((await store.read(1_000, "s0", "t", base, base + 60_000, 10)).points, []);
+  });
+});

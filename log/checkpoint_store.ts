@@ -137,12 +137,20 @@ function deserialize(bytes: Uint8Array): Checkpoint {
         metrics: ShardCheckpoint["metrics"];
         numbers: number;
         events: Omit<ShardCheckpoint["events"], "newestMs"> & { newestMs: number | null };
+        statuses?: ShardCheckpoint["statuses"];
       },
     ) => {
       const windows = new Float64Array(bytes.buffer, at, s.numbers).slice();
       at += s.numbers * 8;
       const events = { ...s.events, newestMs: s.events.newestMs ?? -Infinity };
-      return { window: s.window, sensors: s.sensors, metrics: s.metrics, windows, events };
+      return {
+        window: s.window,
+        sensors: s.sensors,
+        metrics: s.metrics,
+        windows,
+        events,
+        statuses: s.statuses ?? [],
+      };
     },
   );
   return { cursor: header.cursor, router: header.router, shards };

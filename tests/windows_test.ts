@@ -233,6 +233,35 @@ Deno.test("event-time windows, aggregates, rollup and raw history and the read A
       first.push(ok);
     });
 
+    await t.step("a sensor's status is its newest reading's that had one", async () => {
+      const docs = [
+        { sensorId: "s5", timestamp: base + 65_950, reading: { humidity: 1 }, status: "alarm" },
+        { sensorId: "s5", timestamp: base + 65_000, reading: { humidity: 2 }, status: "older" },
+        { sensorId: "s5", timestamp: base + 65_960, reading: { humidity: 3 } },
+      ].map((d) => ({ ...d, group: groupOf("s5") }));
+      const response = await fetch(new URL("/api/ingest", server.url), {
+        method: "POST",
+        body: JSON.stringify(docs),
+        headers: { "content-type": "application/json" },
+      });
+      assertEquals((await response.json()).accepted, 3);
+      const { body } = await pollJson(
+        server.url,
+        "/api/sensors?q=s5",
+        (b) => b.sensors?.[0]?.status === "alarm",
+      );
+      assertEquals(body.sensors[0].status, "alarm");
+      assertEquals((await getJson(server.url, "/api/sensors?q=s4")).body.sensors[0].status, null);
+      first.push(
+        ...docs.map((d) => ({
+          sensorId: d.sensorId,
+          group: d.group,
+          timeMs: d.timestamp,
+          values: d.reading,
+        })),
+      );
+    });
+
     await t.step("GET /api/sensors pages by id within a group, with last values", async () => {
       const page1 = await getJson(server.url, "/api/sensors?group=plant-a&limit=2");
       assertEquals(page1.status, 200);

@@ -10,7 +10,8 @@ export interface MetricNow {
 export interface SensorSummary {
   id: string;
   group: string;
-  status: string;
+  /** Status of the newest reading that had one; null when none had. */
+  status: string | null;
   lastSeenMs: number;
   lateDropped: number;
   metrics: Record<string, MetricNow>;
@@ -55,7 +56,7 @@ export function parseSensorPage(json: unknown): SensorPage {
     return {
       id: string(sensor.id, `${at}.id`),
       group: string(sensor.group, `${at}.group`),
-      status: string(sensor.status, `${at}.status`),
+      status: stringOrNull(sensor.status, `${at}.status`),
       lastSeenMs: finite(sensor.lastSeenMs, `${at}.lastSeenMs`),
       lateDropped: count(sensor.lateDropped, `${at}.lateDropped`),
       metrics,

@@ -35,3 +35,11 @@ Deno.test("sensors path leaves out empty parameters", () => {
     "/api/sensors?group=plant-a&q=_1&limit=50",
   );
 });
+
+Deno.test("a sensor without any status reported parses with status null", () => {
+  const page = parseSensorPage({
+    sensors: [{ id: "s", group: "g", status: null, lastSeenMs: 1, lateDropped: 0, metrics: {} }],
+    nextCursor: null,
+  });
+  assertEquals(page.sensors[0].status, null);
+});
