@@ -135,11 +135,12 @@ Deno.test("a token can come as the first message; anything before it closes with
 Deno.test("an expiring token closes the session with 4003 unless a fresh one arrives first", async () => {
   const { server, sign, dir } = await setup();
   try {
+    // exp is in whole seconds: 2 s leaves at least 1 s to send the fresh token, even under load.
     const lapsing = new FeedClient(wsUrl(server), {
-      protocols: ["pulseboard", `bearer.${await sign(["*"], 1)}`],
+      protocols: ["pulseboard", `bearer.${await sign(["*"], 2)}`],
     });
     const refreshed = new FeedClient(wsUrl(server), {
-      protocols: ["pulseboard", `bearer.${await sign(["*"], 1)}`],
+      protocols: ["pulseboard", `bearer.${await sign(["*"], 2)}`],
     });
     await Promise.all([lapsing.opened, refreshed.opened]);
     refreshed.socket.send(encodeAuth(await sign(["*"], 60)));
