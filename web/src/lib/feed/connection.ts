@@ -5,6 +5,7 @@ import { reconnectDelay } from "./backoff.ts";
 import { decodeFrame, encodeAuth, encodePong, encodeSubscribe } from "./frames.ts";
 import type { SubscriptionSpec } from "./frames.ts";
 import { SensorStore } from "./sensor_store.ts";
+import { AggregateBook } from "./aggregate_book.ts";
 
 export type ConnectionState = "connecting" | "live" | "reconnecting" | "offline";
 
@@ -26,6 +27,8 @@ export interface FeedConnectionOptions {
 
 export class FeedConnection {
   readonly store = new SensorStore();
+  /** Group aggregates pushed on the feed. */
+  readonly aggregates = new AggregateBook();
   state: ConnectionState = "connecting";
   /** Metric updates per second, over the last second. */
   updatesPerSecond = 0;
@@ -182,6 +185,7 @@ export class FeedConnection {
           return;
         }
         this.#resumable = true;
+        this.aggregates.apply(event);
         if (event.type === "snapshot") {
           if (event.catchUp) this.#notify("slow — catching up");
           this.#live();

@@ -40,6 +40,21 @@ export interface MetricInfo {
   name: string;
 }
 
+/** A group's aggregate over its sensors' latest ended window of one size. */
+export interface GroupAggregateEvent {
+  /** Group prefix; "" for everything the stream carries. */
+  group: string;
+  /** Index into the snapshot's `windowSizesMs`. */
+  size: number;
+  metric: number;
+  startMs: number;
+  sensors: number;
+  count: number;
+  sum: number;
+  min: number;
+  max: number;
+}
+
 export type FeedEvent =
   | {
     type: "snapshot";
@@ -51,6 +66,9 @@ export type FeedEvent =
     updates: Updates;
     /** Sent because this client fell behind and skipped deltas. */
     catchUp: boolean;
+    /** Event-time window sizes; aggregates' `size` indexes this. */
+    windowSizesMs: number[];
+    aggregates: GroupAggregateEvent[];
   }
   | {
     type: "delta";
@@ -61,6 +79,7 @@ export type FeedEvent =
     metrics: MetricInfo[];
     updates: Updates;
     removed: number[];
+    aggregates: GroupAggregateEvent[];
   }
   | {
     type: "subscribed";
@@ -117,6 +136,25 @@ function dictionaries(frame: Snapshot | Delta): { sensors: SensorInfo[]; metrics
   return { sensors, metrics };
 }
 
+function aggregates(frame: Snapshot | Delta): GroupAggregateEvent[] {
+  const out: GroupAggregateEvent[] = [];
+  for (let i = 0; i < frame.aggregatesLength(); i++) {
+    const a = frame.aggregates(i)!;
+    out.push({
+      group: a.group() ?? "",
+      size: a.size(),
+      metric: a.metric(),
+      startMs: a.startMs(),
+      sensors: a.sensors(),
+      count: a.count(),
+      sum: a.sum(),
+      min: a.min(),
+      max: a.max(),
+    });
+  }
+  return out;
+}
+
 /** Decodes one binary frame from the server. */
 export function decodeFrame(bytes: Uint8Array): FeedEvent {
   const envelope = Envelope.getRootAsEnvelope(new flatbuffers.ByteBuffer(bytes));
@@ -132,6 +170,8 @@ export function decodeFrame(bytes: Uint8Array): FeedEvent {
         ...dictionaries(s),
         updates: readUpdates(s.valuesLength(), (i, into) => s.values(i, into)),
         catchUp: s.catchUp(),
+        windowSizesMs: Array.from(s.windowSizesMsArray() ?? []),
+        aggregates: aggregates(s),
       };
     }
     case Body.Subscribed: {
@@ -157,6 +197,7 @@ export function decodeFrame(bytes: Uint8Array): FeedEvent {
         ...dictionaries(d),
         updates: readUpdates(d.updatesLength(), (i, into) => d.updates(i, into)),
         removed,
+        aggregates: aggregates(d),
       };
     }
     case Body.Ping: {

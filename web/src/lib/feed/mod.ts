@@ -7,3 +7,5 @@ export { SensorStore } from "./sensor_store.ts";
 export type { ApplyResult, FollowSink, MetricColumns, SensorStoreOptions } from "./sensor_store.ts";
 export { SparkRings } from "./spark_rings.ts";
 export type { SparkRingsOptions } from "./spark_rings.ts";
+export { AggregateBook } from "./aggregate_book.ts";
+export type { BookAggregate } from "./aggregate_book.ts";

@@ -1,8 +1,8 @@
-// Where the group view gets its aggregates from. Today: polling
-// GET /api/aggregates about once a second while the page is visible. The
-// server will also push them on the feed; swapping this one function for a
-// push-fed source leaves the view unchanged.
-import type { AggregatesQuery, ApiClient, GroupAggregates } from "../api/mod.ts";
+// Where the group view gets its aggregates from: pushed on the feed (the
+// server computes them once per tick for the subscribed group), or by
+// polling GET /api/aggregates. Both give the view the same shape.
+import type { AggregatesQuery, AggregateWindow, ApiClient, GroupAggregates } from "../api/mod.ts";
+import type { AggregateBook } from "../feed/aggregate_book.ts";
 
 export interface AggregatesListener {
   data: (aggregates: GroupAggregates) => void;
@@ -64,4 +64,36 @@ export function pollingAggregates(
       controller?.abort();
     };
   };
+}
+
+const WINDOW_MS: Record<AggregateWindow, number> = { "1s": 1_000, "10s": 10_000, "1m": 60_000 };
+
+/**
+ * Aggregates the feed pushes for the subscribed group: the view updates
+ * whenever a window of that size ends or is revised, with no requests.
+ */
+export function pushedAggregates(book: AggregateBook): AggregatesSource {
+  return (query, listener) =>
+    book.watch(query.group, WINDOW_MS[query.window], (aggregates, windowMs) => {
+      const metrics = aggregates
+        .map((a) => ({
+          metric: book.metricName(a.metric) ?? `metric ${a.metric}`,
+          windowStartMs: a.startMs,
+          sensors: a.sensors,
+          count: a.count,
+          sum: a.sum,
+          avg: a.count > 0 ? a.sum / a.count : null,
+          min: a.count > 0 ? a.min : null,
+          max: a.count > 0 ? a.max : null,
+        }))
+        .filter((m) => !query.metric || m.metric === query.metric)
+        .sort((a, b) => (a.metric < b.metric ? -1 : a.metric > b.metric ? 1 : 0));
+      listener.data({
+        group: query.group,
+        window: query.window,
+        windowMs,
+        asOfMs: Math.max(...aggregates.map((a) => a.asOfMs)),
+        metrics,
+      });
+    });
 }

@@ -1,0 +1,70 @@
+// The group aggregates the feed pushes, kept per group, window size and
+// metric, with listeners per (group, window). Pure: fed only by events.
+import type { FeedEvent, GroupAggregateEvent } from "./frames.ts";
+
+export interface BookAggregate extends GroupAggregateEvent {
+  /** Server time of the frame that carried it. */
+  asOfMs: number;
+}
+
+type Listener = (aggregates: BookAggregate[], windowMs: number) => void;
+
+export class AggregateBook {
+  windowSizesMs: number[] = [];
+  readonly #metricNames = new Map<number, string>();
+  /** "group|size" → metric → latest aggregate. */
+  readonly #byGroup = new Map<string, Map<number, BookAggregate>>();
+  readonly #listeners = new Map<string, Set<Listener>>();
+
+  /** Takes in a snapshot or delta the sensor store accepted. */
+  apply(event: FeedEvent): void {
+    if (event.type !== "snapshot" && event.type !== "delta") return;
+    if (event.type === "snapshot") {
+      this.windowSizesMs = event.windowSizesMs;
+      this.#byGroup.clear();
+      this.#metricNames.clear();
+    }
+    for (const m of event.metrics) this.#metricNames.set(m.index, m.name);
+    const touched = new Set<string>();
+    for (const a of event.aggregates) {
+      const key = `${a.group}|${a.size}`;
+      let metrics = this.#byGroup.get(key);
+      if (!metrics) this.#byGroup.set(key, metrics = new Map());
+      metrics.set(a.metric, { ...a, asOfMs: event.serverTimeMs });
+      touched.add(key);
+    }
+    for (const key of touched) this.#emit(key);
+  }
+
+  /** The metric name for an index, if the feed has named it. */
+  metricName(index: number): string | undefined {
+    return this.#metricNames.get(index);
+  }
+
+  /**
+   * Calls `listener` with the group's aggregates for windows of `windowMs`:
+   * at once if the book has them, then on every change. Returns a function
+   * that stops it.
+   */
+  watch(group: string, windowMs: number, listener: Listener): () => void {
+    const id = `${group}@${windowMs}`;
+    let listeners = this.#listeners.get(id);
+    if (!listeners) this.#listeners.set(id, listeners = new Set());
+    listeners.add(listener);
+    const current = this.#byGroup.get(`${group}|${this.windowSizesMs.indexOf(windowMs)}`);
+    if (current) listener([...current.values()], windowMs);
+    return () => {
+      listeners.delete(listener);
+      if (listeners.size === 0) this.#listeners.delete(id);
+    };
+  }
+
+  #emit(key: string): void {
+    const [group, size] = key.split("|");
+    const windowMs = this.windowSizesMs[Number(size)];
+    const listeners = this.#listeners.get(`${group}@${windowMs}`);
+    if (!listeners) return;
+    const aggregates = [...this.#byGroup.get(key)!.values()];
+    for (const listener of listeners) listener(aggregates, windowMs);
+  }
+}
