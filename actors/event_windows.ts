@@ -28,9 +28,9 @@ export const DEFAULT_WINDOW_SPEC: Readonly<WindowSpec> = Object.freeze({
   graceMs: 5_000,
 });
 
-/** Numbers per slot: start, count, sum, min, max, mean, m2, state, pending entry. */
-const SLOT = 9;
-const START = 0, COUNT = 1, SUM = 2, MIN = 3, MAX = 4, MEAN = 5, M2 = 6, STATE = 7, OUT = 8;
+/** Numbers per slot: start, count, sum, min, max, mean, m2, state. */
+const SLOT = 8;
+const START = 0, COUNT = 1, SUM = 2, MIN = 3, MAX = 4, MEAN = 5, M2 = 6, STATE = 7;
 /** Numbers per window slot in saved state: checkpoints with another layout are not restored. */
 export const SLOT_LENGTH = SLOT;
 /** Slot states. A free slot has start NaN. */
@@ -68,20 +68,24 @@ export class MetricWindows {
   readonly metric: number;
   /** Every size's slots, size after size. */
   readonly slots: Float64Array;
+  /** Per size, the offset of the slot the last reading went to. */
+  readonly recent: Int32Array;
 
-  constructor(sensor: number, metric: number, totalSlots: number) {
+  constructor(sensor: number, metric: number, totalSlots: number, sizes: number) {
     this.sensor = sensor;
     this.metric = metric;
     this.slots = new Float64Array(totalSlots * SLOT).fill(NaN);
+    this.recent = new Int32Array(sizes);
   }
 }
 
-interface Pending {
-  windows: MetricWindows;
-  /** Offset of the slot in `windows.slots`. */
-  at: number;
-  start: number;
-  size: number;
+/** Windows of one sensor metric, by slot, waiting for one end time. */
+class EndBucket {
+  windows: MetricWindows[] = [];
+  at: number[] = [];
+  size: number[] = [];
+  /** Entries before this one were already published as ended. */
+  published = 0;
 }
 
 /** A shard's window clock and the bookkeeping of its open windows. */
@@ -94,10 +98,15 @@ export class WindowClock {
   /** Newest event time seen; -Infinity before the first reading. */
   newestMs = -Infinity;
   /** Open windows by end time; `#ends` keeps those times sorted. */
-  readonly #byEnd = new Map<number, Pending[]>();
+  readonly #byEnd = new Map<number, EndBucket>();
   #ends: number[] = [];
-  /** Published since the last `take`: slot snapshots, as flat entries. */
-  #out: OutEntry[] = [];
+  /** Published since the last `take`, by column (closed windows' numbers are copied in). */
+  #out = new OutColumns();
+  /** Windows revised by late readings since the last `take` (their values are read then). */
+  #revisedWindows: MetricWindows[] = [];
+  #revisedAt: number[] = [];
+  #revisedStart: number[] = [];
+  #revisedSize: number[] = [];
   /** Readings dropped as late since the start (or restore). */
   lateDropped = 0;
 
@@ -119,7 +128,10 @@ export class WindowClock {
 
   /** A fresh set of windows for one sensor's metric. */
   windowsFor(sensor: number, metric: number): MetricWindows {
-    return new MetricWindows(sensor, metric, this.totalSlots);
+    const windows = new MetricWindows(sensor, metric, this.totalSlots, this.spec.sizesMs.length);
+    // Each size starts at its own first slot (a free one: the fast path misses).
+    for (let k = 0; k < this.#firstSlot.length; k++) windows.recent[k] = this.#firstSlot[k] * SLOT;
+    return windows;
   }
 
   /**
@@ -135,10 +147,17 @@ export class WindowClock {
   add(windows: MetricWindows, value: number, timeMs: number): void {
     const { sizesMs } = this.spec;
     const slots = windows.slots;
+    const recent = windows.recent;
     for (let k = 0; k < sizesMs.length; k++) {
       const size = sizesMs[k];
-      const start = timeMs - (timeMs % size);
-      const at = (this.#firstSlot[k] + ((start / size) % this.#slots[k])) * SLOT;
+      let at = recent[k];
+      let start = slots[at + START];
+      // Most readings fall in the window the previous one did: no division then.
+      if (!(timeMs >= start && timeMs < start + size)) {
+        start = timeMs - (timeMs % size);
+        at = (this.#firstSlot[k] + ((start / size) % this.#slots[k])) * SLOT;
+        recent[k] = at;
+      }
       if (slots[at + START] !== start) {
         // The slot's previous window is closed by now (see slotsPerSize), maybe not yet published final.
         if (slots[at + START] === slots[at + START]) this.#close(windows, at, k);
@@ -150,7 +169,7 @@ export class WindowClock {
         slots[at + MEAN] = 0;
         slots[at + M2] = 0;
         slots[at + STATE] = OPEN;
-        this.#pend({ windows, at, start, size: k }, start + size);
+        this.#pend(windows, at, k, start + size);
       }
       const count = ++slots[at + COUNT];
       slots[at + SUM] += value;
@@ -159,11 +178,7 @@ export class WindowClock {
       const delta = value - slots[at + MEAN];
       slots[at + MEAN] += delta / count;
       slots[at + M2] += delta * (value - slots[at + MEAN]);
-      if (slots[at + STATE] === PUBLISHED) {
-        slots[at + STATE] = REVISED;
-        slots[at + OUT] = this.#out.length;
-        this.#out.push({ windows, at, start, size: k, flags: WINDOW_CHANGED });
-      }
+      if (slots[at + STATE] === PUBLISHED) this.#revise(windows, at, k);
     }
     if (timeMs > this.newestMs) this.newestMs = timeMs;
   }
@@ -171,37 +186,49 @@ export class WindowClock {
   /**
    * Publishes windows that ended (provisional) and closes those the
    * watermark passed (final), then hands over everything published since the
-   * previous call. Revised windows appear once per call with their latest values.
+   * previous call. A window appears at most once per call, with its latest values.
    */
   take(): WindowStates {
     const watermark = this.watermarkMs;
     let closedUpTo = 0;
     for (const end of this.#ends) {
       if (end > this.newestMs) break;
-      const pending = this.#byEnd.get(end)!;
+      const bucket = this.#byEnd.get(end)!;
       const closing = end <= watermark;
-      for (const p of pending) {
-        const slots = p.windows.slots;
-        if (slots[p.at + START] !== p.start) continue; // closed early on reuse
-        if (closing) this.#close(p.windows, p.at, p.size);
-        else if (slots[p.at + STATE] === OPEN) {
-          slots[p.at + STATE] = PUBLISHED;
-          this.#out.push({
-            windows: p.windows,
-            at: p.at,
-            start: p.start,
-            size: p.size,
-            flags: WINDOW_CHANGED,
-          });
+      // Ended but open: only entries added since the last take need publishing.
+      for (let i = closing ? 0 : bucket.published; i < bucket.windows.length; i++) {
+        const windows = bucket.windows[i];
+        const at = bucket.at[i];
+        const slots = windows.slots;
+        const size = bucket.size[i];
+        if (slots[at + START] !== end - this.spec.sizesMs[size]) continue; // closed early on reuse
+        if (closing) this.#close(windows, at, size);
+        else if (slots[at + STATE] === OPEN) {
+          slots[at + STATE] = PUBLISHED;
+          this.#out.push(windows, slots, at, size, WINDOW_CHANGED);
         }
       }
       if (closing) {
         this.#byEnd.delete(end);
         closedUpTo++;
-      }
+      } else bucket.published = bucket.windows.length;
     }
     if (closedUpTo > 0) this.#ends = this.#ends.slice(closedUpTo);
-    return this.#drain();
+    // Revisions of windows still open (a closed one went out final, with its changes).
+    for (let i = 0; i < this.#revisedWindows.length; i++) {
+      const windows = this.#revisedWindows[i];
+      const at = this.#revisedAt[i];
+      const slots = windows.slots;
+      if (slots[at + START] !== this.#revisedStart[i] || slots[at + STATE] !== REVISED) continue;
+      slots[at + STATE] = PUBLISHED;
+      this.#out.push(windows, slots, at, this.#revisedSize[i], WINDOW_CHANGED);
+    }
+    this.#revisedWindows = [];
+    this.#revisedAt = [];
+    this.#revisedStart = [];
+    this.#revisedSize = [];
+    const out = this.#out.take();
+    return out;
   }
 
   /** Rebuilds the bookkeeping for restored windows (their slots hold the state). */
@@ -213,115 +240,160 @@ export class WindowClock {
         const at = (this.#firstSlot[k] + s) * SLOT;
         const start = slots[at + START];
         if (start !== start) continue;
-        this.#pend({ windows, at, start, size: k }, start + sizesMs[k]);
+        this.#pend(windows, at, k, start + sizesMs[k]);
         // Ended before the save: publish again, so a fresh hub mirror has it.
         if (slots[at + STATE] !== OPEN) {
-          slots[at + STATE] = REVISED;
-          slots[at + OUT] = this.#out.length;
-          this.#out.push({ windows, at, start, size: k, flags: WINDOW_CHANGED });
+          slots[at + STATE] = PUBLISHED;
+          this.#revise(windows, at, k);
         }
       }
     }
   }
 
   /**
-   * Windows closed but not yet handed over by `take`, as
-   * `[sensor, metric, size, flags, ...slot numbers]` records: a checkpoint
-   * keeps them, so a restart still publishes (and stores) them.
+   * Windows closed but not yet handed over by `take`, as rows of
+   * `[sensor, metric, size, flags, start, count, sum, min, max, std]`: a
+   * checkpoint keeps them, so a restart still publishes (and stores) them.
    */
   savePending(): number[] {
-    const out: number[] = [];
-    for (const e of this.#out) {
-      if (!e.values) continue;
-      out.push(e.windows.sensor, e.windows.metric, e.size, e.flags, ...e.values);
-    }
-    return out;
+    return this.#out.finalRows();
   }
 
-  /** Re-queues windows saved by `savePending`; `windowsOf` finds a metric's windows. */
-  restorePending(
-    data: readonly number[],
-    windowsOf: (sensor: number, metric: number) => MetricWindows,
-  ): void {
-    for (let at = 0; at + 4 + SLOT <= data.length; at += 4 + SLOT) {
-      const values = Float64Array.from(data.slice(at + 4, at + 4 + SLOT));
-      this.#out.push({
-        windows: windowsOf(data[at], data[at + 1]),
-        at: 0,
-        start: values[START],
-        size: data[at + 2],
-        flags: data[at + 3],
-        values,
-      });
+  /** Re-queues windows saved by `savePending`. */
+  restorePending(data: readonly number[]): void {
+    for (let at = 0; at + PENDING_ROW <= data.length; at += PENDING_ROW) {
+      this.#out.pushRow(data, at);
     }
   }
 
-  #pend(pending: Pending, end: number): void {
-    let list = this.#byEnd.get(end);
-    if (list === undefined) {
-      list = [];
-      this.#byEnd.set(end, list);
+  #revise(windows: MetricWindows, at: number, size: number): void {
+    windows.slots[at + STATE] = REVISED;
+    this.#revisedWindows.push(windows);
+    this.#revisedAt.push(at);
+    this.#revisedStart.push(windows.slots[at + START]);
+    this.#revisedSize.push(size);
+  }
+
+  #pend(windows: MetricWindows, at: number, size: number, end: number): void {
+    let bucket = this.#byEnd.get(end);
+    if (bucket === undefined) {
+      bucket = new EndBucket();
+      this.#byEnd.set(end, bucket);
       const ends = this.#ends;
       let i = ends.length;
       while (i > 0 && ends[i - 1] > end) i--;
       ends.splice(i, 0, end);
     }
-    list.push(pending);
+    bucket.windows.push(windows);
+    bucket.at.push(at);
+    bucket.size.push(size);
   }
 
   #close(windows: MetricWindows, at: number, size: number): void {
     const slots = windows.slots;
+    // A revision not yet handed over goes out with the final values instead.
     const changed = slots[at + STATE] !== PUBLISHED;
-    // A revision still waiting to be handed over is superseded by the final values.
-    if (slots[at + STATE] === REVISED) this.#out[slots[at + OUT]].flags = -1;
-    this.#out.push({
-      windows,
-      at,
-      start: slots[at + START],
-      size,
-      flags: WINDOW_FINAL | (changed ? WINDOW_CHANGED : 0),
-      // The slot is freed now; keep its numbers.
-      values: slots.slice(at, at + SLOT),
-    });
+    this.#out.push(windows, slots, at, size, WINDOW_FINAL | (changed ? WINDOW_CHANGED : 0));
     slots[at + START] = NaN;
-  }
-
-  #drain(): WindowStates {
-    const out = this.#out;
-    this.#out = [];
-    let length = 0;
-    for (const e of out) if (e.flags >= 0) length++;
-    const states = allocateWindowStates(length);
-    let n = 0;
-    for (const e of out) {
-      if (e.flags < 0) continue;
-      const v = e.values ?? e.windows.slots;
-      const at = e.values ? 0 : e.at;
-      if (!e.values && v[at + STATE] === REVISED) v[at + STATE] = PUBLISHED;
-      states.sensor[n] = e.windows.sensor;
-      states.metric[n] = e.windows.metric;
-      states.size[n] = e.size;
-      states.flags[n] = e.flags;
-      states.startMs[n] = e.start;
-      states.count[n] = v[at + COUNT];
-      states.sum[n] = v[at + SUM];
-      states.min[n] = v[at + MIN];
-      states.max[n] = v[at + MAX];
-      states.std[n] = Math.sqrt(Math.max(0, v[at + M2] / v[at + COUNT]));
-      n++;
-    }
-    return states;
   }
 }
 
-interface OutEntry {
-  windows: MetricWindows;
-  at: number;
-  start: number;
-  size: number;
-  flags: number;
-  /** A closed window's numbers, copied before its slot was freed. */
-  values?: Float64Array;
+/** Numbers per saved pending row. */
+const PENDING_ROW = 10;
+
+/** Growable output columns; `take` hands them over and starts empty. */
+class OutColumns {
+  #states = allocateWindowStates(1024);
+  #length = 0;
+
+  push(windows: MetricWindows, slots: Float64Array, at: number, size: number, flags: number): void {
+    if (this.#length === this.#states.length) this.#grow();
+    const s = this.#states;
+    const n = this.#length++;
+    s.sensor[n] = windows.sensor;
+    s.metric[n] = windows.metric;
+    s.size[n] = size;
+    s.flags[n] = flags;
+    s.startMs[n] = slots[at + START];
+    s.count[n] = slots[at + COUNT];
+    s.sum[n] = slots[at + SUM];
+    s.min[n] = slots[at + MIN];
+    s.max[n] = slots[at + MAX];
+    s.std[n] = Math.sqrt(Math.max(0, slots[at + M2] / slots[at + COUNT]));
+  }
+
+  pushRow(data: readonly number[], at: number): void {
+    if (this.#length === this.#states.length) this.#grow();
+    const s = this.#states;
+    const n = this.#length++;
+    s.sensor[n] = data[at];
+    s.metric[n] = data[at + 1];
+    s.size[n] = data[at + 2];
+    s.flags[n] = data[at + 3];
+    s.startMs[n] = data[at + 4];
+    s.count[n] = data[at + 5];
+    s.sum[n] = data[at + 6];
+    s.min[n] = data[at + 7];
+    s.max[n] = data[at + 8];
+    s.std[n] = data[at + 9];
+  }
+
+  /** The final windows held, as saved rows. */
+  finalRows(): number[] {
+    const s = this.#states;
+    const rows: number[] = [];
+    for (let n = 0; n < this.#length; n++) {
+      if ((s.flags[n] & WINDOW_FINAL) === 0) continue;
+      rows.push(
+        s.sensor[n],
+        s.metric[n],
+        s.size[n],
+        s.flags[n],
+        s.startMs[n],
+        s.count[n],
+        s.sum[n],
+        s.min[n],
+        s.max[n],
+        s.std[n],
+      );
+    }
+    return rows;
+  }
+
+  /** A copy of what was pushed since the last call. */
+  take(): WindowStates {
+    const n = this.#length;
+    this.#length = 0;
+    const s = this.#states;
+    const out = allocateWindowStates(n);
+    out.sensor.set(s.sensor.subarray(0, n));
+    out.metric.set(s.metric.subarray(0, n));
+    out.size.set(s.size.subarray(0, n));
+    out.flags.set(s.flags.subarray(0, n));
+    out.startMs.set(s.startMs.subarray(0, n));
+    out.count.set(s.count.subarray(0, n));
+    out.sum.set(s.sum.subarray(0, n));
+    out.min.set(s.min.subarray(0, n));
+    out.max.set(s.max.subarray(0, n));
+    out.std.set(s.std.subarray(0, n));
+    return out;
+  }
+
+  #grow(): void {
+    const old = this.#states;
+    const next = allocateWindowStates(old.length * 2);
+    next.sensor.set(old.sensor);
+    next.metric.set(old.metric);
+    next.size.set(old.size);
+    next.flags.set(old.flags);
+    next.startMs.set(old.startMs);
+    next.count.set(old.count);
+    next.sum.set(old.sum);
+    next.min.set(old.min);
+    next.max.set(old.max);
+    next.std.set(old.std);
+    this.#states = next;
+  }
 }
 
 export function allocateWindowStates(length: number): WindowStates {

@@ -85,6 +85,8 @@ interface SessionState {
   topic: TopicStream | null;
   /** Group prefixes the viewer's token allows; null without authentication. */
   scope: string[] | null;
+  /** Whether the session asked for per-sensor event-time windows. */
+  windows: boolean;
   /** Explicit subscriptions by id; null while subscribed to everything implicitly. */
   subscriptions: Map<number, SubscriptionRequest> | null;
 }
@@ -146,9 +148,12 @@ export class HubBehavior implements Behavior<HubMessage> {
         break;
       case "join": {
         const scope = message.scope ?? null;
-        this.#sessions.set(message.session, { topic: null, subscriptions: null, scope });
+        const windows = message.windows ?? false;
+        this.#sessions.set(message.session, { topic: null, subscriptions: null, scope, windows });
         if (message.explicit) break;
-        const topic = scope === null ? this.#everything : this.#topic([EVERYTHING], scope);
+        const topic = scope === null && !windows
+          ? this.#everything
+          : this.#topic([EVERYTHING], scope, windows);
         if (topic) this.#move(message.session, topic, null);
         else {message.session.send(
             encodeError(0, `Cannot subscribe: more than ${this.#maxTopics} topics`),
@@ -163,7 +168,7 @@ export class HubBehavior implements Behavior<HubMessage> {
         if (!state) break;
         const subscriptions = new Map(state.subscriptions ?? []);
         for (const id of message.ids) subscriptions.delete(id);
-        const topic = this.#topic(subscriptions.values(), state.scope);
+        const topic = this.#topic(subscriptions.values(), state.scope, state.windows);
         if (!topic) {
           message.session.send(
             encodeError(0, `Cannot unsubscribe: more than ${this.#maxTopics} topics`),
@@ -217,9 +222,10 @@ export class HubBehavior implements Behavior<HubMessage> {
     this.stats.sessions = this.#sessions.size;
   }
 
-  #subscribe({ session, subscriptions, resume, replace }: HubSubscribe): void {
+  #subscribe({ session, subscriptions, resume, replace, windows }: HubSubscribe): void {
     const state = this.#sessions.get(session);
     if (!state) return;
+    state.windows = windows ?? false;
     const accepted = new Map(replace ? [] : state.subscriptions ?? []);
     for (const request of subscriptions) {
       const reason = checkSubscription(request) ?? checkScope(request, state.scope);
@@ -229,7 +235,7 @@ export class HubBehavior implements Behavior<HubMessage> {
       } else accepted.set(request.id, request);
     }
     if (accepted.size === 0) return;
-    const topic = this.#topic(accepted.values(), state.scope);
+    const topic = this.#topic(accepted.values(), state.scope, state.windows);
     if (!topic) {
       this.stats.badSubscriptions++;
       session.send(
@@ -248,8 +254,9 @@ export class HubBehavior implements Behavior<HubMessage> {
   #topic(
     subscriptions: Iterable<SubscriptionRequest>,
     scope: string[] | null = null,
+    windows = false,
   ): TopicStream | null {
-    const { key, spec } = topicFor(subscriptions, scope);
+    const { key, spec } = topicFor(subscriptions, scope, windows);
     let topic = this.#topics.get(key);
     if (!topic) {
       if (this.#topics.size >= this.#maxTopics) return null;

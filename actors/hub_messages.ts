@@ -17,6 +17,8 @@ export interface HubJoin {
   explicit?: boolean;
   /** Group prefixes an authenticated viewer may read; null without authentication. */
   scope?: string[] | null;
+  /** Also send per-sensor event-time windows. */
+  windows?: boolean;
 }
 
 /** Adds subscriptions, optionally resuming from a frame seen on an earlier connection. */
@@ -27,6 +29,8 @@ export interface HubSubscribe {
   resume: { epoch: number; seq: number } | null;
   /** Replace the session's subscriptions instead of adding to them. */
   replace?: boolean;
+  /** Also send per-sensor event-time windows. */
+  windows?: boolean;
 }
 
 /** Asks for every group path with its number of sensors (for pickers). */

@@ -285,11 +285,7 @@ export class ShardBehavior implements Behavior<ShardMessage> {
       sensor.metrics.set(tracked.metric, tracked);
       this.#dirty.push(tracked);
     }
-    this.#clock.restorePending(pending, (sensor, metric) => {
-      const tracked = this.#sensors.get(sensor)?.metrics.get(metric);
-      if (!tracked) throw new RangeError(`Cannot restore: window of unknown metric ${metric}`);
-      return tracked.events;
-    });
+    this.#clock.restorePending(pending);
   }
 
   #flush(): ShardChanges {

@@ -8,12 +8,14 @@ import { checkGroup, checkSensorId } from "../readings/validate.ts";
  * token allows (`scope`, null for no limit).
  */
 export type TopicSpec =
-  | { all: true; scope: readonly string[] | null }
-  | {
-    all: false;
-    groups: readonly string[];
-    sensors: ReadonlySet<string>;
+  & (
+    | { all: true }
+    | { all: false; groups: readonly string[]; sensors: ReadonlySet<string> }
+  )
+  & {
     scope: readonly string[] | null;
+    /** Carries every sensor's event-time windows, not only group aggregates. */
+    windows: boolean;
   };
 
 /** Checks one subscription's meaning; null when fine, else the reason. */
@@ -42,13 +44,14 @@ export function checkSubscription(request: SubscriptionRequest): string | null {
 export function topicFor(
   subscriptions: Iterable<SubscriptionRequest>,
   scope: readonly string[] | null = null,
+  windows = false,
 ): { key: string; spec: TopicSpec } {
   const limit = scope === null || scope.includes("*") ? null : [...new Set(scope)].sort();
-  const suffix = limit === null ? "" : `;scope=${limit.join(",")}`;
+  const suffix = (limit === null ? "" : `;scope=${limit.join(",")}`) + (windows ? ";windows" : "");
   const groups = new Set<string>();
   const sensors = new Set<string>();
   for (const s of subscriptions) {
-    if (s.all) return { key: "*" + suffix, spec: { all: true, scope: limit } };
+    if (s.all) return { key: "*" + suffix, spec: { all: true, scope: limit, windows } };
     if (s.group !== null) groups.add(s.group);
     for (const id of s.sensors) sensors.add(id);
   }
@@ -59,7 +62,7 @@ export function topicFor(
   const ids = [...sensors].sort();
   return {
     key: `groups=${kept.join(",")};sensors=${ids.join(",")}${suffix}`,
-    spec: { all: false, groups: kept, sensors: new Set(ids), scope: limit },
+    spec: { all: false, groups: kept, sensors: new Set(ids), scope: limit, windows },
   };
 }
 

@@ -104,11 +104,13 @@ export class TopicStream {
       else if (was) removed.push(sensor.index);
     }
     const updates = this.#everything ? tick.updates : this.#filter(tick.updates);
-    const windows = this.#filterWindows(tick.windows, WINDOW_CHANGED);
+    const windows = this.spec.windows
+      ? this.#filterWindows(tick.windows, WINDOW_CHANGED)
+      : undefined;
     const late = this.#everything ? tick.late : tick.late.filter(([s]) => this.#isMember(s));
     if (
       updates.length === 0 && sensors.length === 0 && removed.length === 0 &&
-      tick.metrics.length === 0 && windows.length === 0 && late.length === 0 &&
+      tick.metrics.length === 0 && (windows?.length ?? 0) === 0 && late.length === 0 &&
       aggregates.length === 0
     ) {
       this.#expire(now);
@@ -161,7 +163,7 @@ export class TopicStream {
     );
     const bytes = encodeSnapshot({
       windowSizesMs: this.#windowSizesMs,
-      windows: this.#filterWindows(view.windows(), 0),
+      windows: this.spec.windows ? this.#filterWindows(view.windows(), 0) : undefined,
       aggregates,
       late: view.lateCounts().filter(([s]) => this.#isMember(s)),
       epoch: this.epoch,

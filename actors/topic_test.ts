@@ -50,6 +50,8 @@ Deno.test("Subscribe and Unsubscribe decode to what was encoded", () => {
   const message = decodeClientMessage(encodeSubscribe(
     [{ id: 1, group: "plant-a" }, { id: 2, sensors: ["s1", "s2"] }, { id: 3, all: true }],
     { epoch: 77, seq: 12345 },
+    false,
+    true,
   ));
   assertEquals(message, {
     type: "subscribe",
@@ -60,6 +62,7 @@ Deno.test("Subscribe and Unsubscribe decode to what was encoded", () => {
     ],
     resume: { epoch: 77, seq: 12345 },
     replace: false,
+    windows: true,
   });
   assertEquals(decodeClientMessage(encodeSubscribe([{ id: 1, all: true }])).type, "subscribe");
   assertEquals(decodeClientMessage(encodeUnsubscribe([4, 5])), {

@@ -59,13 +59,18 @@ export function feedSocketHandler(hub: Actor<HubMessage>, options: FeedSocketOpt
     }
     const query = new URL(request.url).searchParams;
     for (const [name, value] of query) {
-      if (name !== "subscribe" || value !== "explicit") {
+      if (
+        !(name === "subscribe" && value === "explicit") &&
+        !(name === "windows" && (value === "1" || value === "true"))
+      ) {
         return problem(
           400,
-          `Unknown query parameter ${name}=${value}: only subscribe=explicit is accepted`,
+          `Unknown query parameter ${name}=${value}: only subscribe=explicit and windows=1 are accepted`,
         );
       }
     }
+    // windows=1: also per-sensor event-time windows on the implicit everything-subscription.
+    const windows = query.has("windows");
     // With subscribe=explicit the client gets nothing until its first Subscribe
     // (so a reconnect that resumes skips the full snapshot).
     const explicit = query.get("subscribe") === "explicit";
@@ -153,7 +158,7 @@ export function feedSocketHandler(hub: Actor<HubMessage>, options: FeedSocketOpt
         perToken.set(viewer.subject, open + 1);
         tokenSubject = viewer.subject;
       }
-      hub.send({ type: "join", session, explicit, scope: viewer?.groups ?? null })
+      hub.send({ type: "join", session, explicit, scope: viewer?.groups ?? null, windows })
         .catch(() => session.close(1011, "server is stopping"));
     };
     /** Closes the session when its token expires, unless a refresh moves the time. */

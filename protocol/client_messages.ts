@@ -27,6 +27,8 @@ export type ClientMessage =
     resume: { epoch: number; seq: number } | null;
     /** Replace the session's subscriptions instead of adding to them. */
     replace: boolean;
+    /** Also send per-sensor event-time windows. */
+    windows: boolean;
   }
   | { type: "unsubscribe"; ids: number[] }
   | { type: "auth"; token: string };
@@ -72,6 +74,7 @@ export function decodeClientMessage(input: Uint8Array): ClientMessage {
         v.field(pos, 2, 4);
         v.field(pos, 3, 8);
         v.field(pos, 4, 1);
+        v.field(pos, 5, 1);
       });
       if (found === 0) throw new TypeError("Invalid message: Subscribe without a body");
       const message = envelope().body(new Subscribe()) as Subscribe;
@@ -90,6 +93,7 @@ export function decodeClientMessage(input: Uint8Array): ClientMessage {
           ? { epoch: message.resumeEpoch(), seq: Number(message.resumeSeq()) }
           : null,
         replace: message.replace(),
+        windows: message.windows(),
       };
     }
     case Body.Unsubscribe: {

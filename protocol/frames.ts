@@ -296,6 +296,7 @@ export function encodeSubscribe(
   }[],
   resume: { epoch: number; seq: number } | null = null,
   replace = false,
+  windows = false,
 ): Uint8Array<ArrayBuffer> {
   builder.clear();
   const offsets = subscriptions.map((s) => {
@@ -318,6 +319,7 @@ export function encodeSubscribe(
     resume?.epoch ?? 0,
     BigInt(resume?.seq ?? 0),
     replace,
+    windows,
   );
   return finish(Body.Subscribe, body);
 }

@@ -1675,8 +1675,17 @@ replace():boolean {
   return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
 }
 
+/**
+ * Also send every sensor's event-time windows (WindowUpdate), not only
+ * the group aggregates.
+ */
+windows():boolean {
+  const offset = this.bb!.__offset(this.bb_pos, 14);
+  return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
+}
+
 static startSubscribe(builder:flatbuffers.Builder) {
-  builder.startObject(5);
+  builder.startObject(6);
 }
 
 static addSubscriptions(builder:flatbuffers.Builder, subscriptionsOffset:flatbuffers.Offset) {
@@ -1711,18 +1720,23 @@ static addReplace(builder:flatbuffers.Builder, replace:boolean) {
   builder.addFieldInt8(4, +replace, +false);
 }
 
+static addWindows(builder:flatbuffers.Builder, windows:boolean) {
+  builder.addFieldInt8(5, +windows, +false);
+}
+
 static endSubscribe(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createSubscribe(builder:flatbuffers.Builder, subscriptionsOffset:flatbuffers.Offset, resume:boolean, resumeEpoch:number, resumeSeq:bigint, replace:boolean):flatbuffers.Offset {
+static createSubscribe(builder:flatbuffers.Builder, subscriptionsOffset:flatbuffers.Offset, resume:boolean, resumeEpoch:number, resumeSeq:bigint, replace:boolean, windows:boolean):flatbuffers.Offset {
   Subscribe.startSubscribe(builder);
   Subscribe.addSubscriptions(builder, subscriptionsOffset);
   Subscribe.addResume(builder, resume);
   Subscribe.addResumeEpoch(builder, resumeEpoch);
   Subscribe.addResumeSeq(builder, resumeSeq);
   Subscribe.addReplace(builder, replace);
+  Subscribe.addWindows(builder, windows);
   return Subscribe.endSubscribe(builder);
 }
 }

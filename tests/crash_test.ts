@@ -84,7 +84,7 @@ export async function crashOnce(
   try {
     // After a clean stop the final checkpoint covers everything: nothing to replay.
     const replayed = (await (await fetch(new URL("/healthz", second.url))).json()).log.readingsRead;
-    const client = new FeedClient(second.url);
+    const client = new FeedClient(second.url, { windows: true });
     await client.opened;
     // Readings of this round sent after the restart, so a delta must come.
     const probe = JSON.stringify([{

@@ -64,6 +64,7 @@ export class FeedClient {
   /** "sensorId/metric" → state. */
   values = new Map<string, MetricState>();
   #byIndex = new Map<string, MetricState>();
+  readonly #windows: boolean;
   frameBytes = 0;
   subscribed: SubscribedEvent[] = [];
   windowSizesMs: number[] = [];
@@ -80,12 +81,20 @@ export class FeedClient {
 
   constructor(
     url: URL | string,
-    options: { explicit?: boolean; resumeFrom?: FeedClient; protocols?: string[] } = {},
+    options: {
+      explicit?: boolean;
+      resumeFrom?: FeedClient;
+      protocols?: string[];
+      /** Ask for per-sensor event-time windows too. */
+      windows?: boolean;
+    } = {},
   ) {
     const ws = new URL(
       options.explicit || options.resumeFrom ? "/ws?subscribe=explicit" : "/ws",
       url,
     );
+    if (options.windows) ws.searchParams.set("windows", "1");
+    this.#windows = options.windows ?? false;
     if (options.resumeFrom) this.#adopt(options.resumeFrom);
     ws.protocol = ws.protocol === "https:" || ws.protocol === "wss:" ? "wss:" : "ws:";
     this.socket = new WebSocket(ws, options.protocols);
@@ -103,7 +112,12 @@ export class FeedClient {
     resume = false,
   ): void {
     this.socket.send(
-      encodeSubscribe(subscriptions, resume ? { epoch: this.epoch, seq: this.seq } : null),
+      encodeSubscribe(
+        subscriptions,
+        resume ? { epoch: this.epoch, seq: this.seq } : null,
+        false,
+        this.#windows,
+      ),
     );
   }
 

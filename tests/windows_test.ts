@@ -108,8 +108,13 @@ Deno.test("event-time windows, aggregates, rollup and raw history and the read A
   const config = { ...DEFAULT_CONFIG, port: 0, data, tickMs: 20, shards: 2, rollupFlushMs: 100 };
   let server = await startPulseboard(config);
   try {
-    const client = new FeedClient(server.url);
-    await client.opened;
+    const client = new FeedClient(server.url, { windows: true });
+    // Without asking, a client gets group aggregates and late counts but no per-sensor windows.
+    const plain = new FeedClient(server.url);
+    // An explicit subscriber asks for windows in its Subscribe.
+    const explicit = new FeedClient(server.url, { explicit: true, windows: true });
+    await Promise.all([client.opened, plain.opened, explicit.opened]);
+    explicit.subscribe([{ id: 1, group: "plant-b" }]);
     const ordered = shuffled(first);
     for (let i = 0; i < ordered.length; i += 400) {
       const response = await post(server.url, ordered.slice(i, i + 400));
@@ -143,6 +148,13 @@ Deno.test("event-time windows, aggregates, rollup and raw history and the read A
         assert(near(got.sum, w.sum), `sum of ${key}`);
       }
       assertEquals(client.gaps, 0);
+      assertEquals(plain.windowUpdates.length, 0);
+      assert(plain.aggregates.size > 0, "a plain client gets aggregates");
+      assert(
+        explicit.windowUpdates.length > 0 &&
+          explicit.windowUpdates.every((u) => Number(u.key.slice(1, 2)) >= 3),
+        "an explicit windows subscriber gets its group's windows only",
+      );
     });
 
     await t.step("group aggregates over the latest ended window, pushed and served", async () => {
@@ -363,7 +375,7 @@ Deno.test("event-time windows, aggregates, rollup and raw history and the read A
         assert(why.test(body.detail), `${query}: ${body.detail}`);
       }
     });
-    await client.close();
+    await Promise.all([client.close(), plain.close(), explicit.close()]);
   } finally {
     await server.shutdown();
     await server.finished;
