@@ -124,7 +124,8 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
     // the hub has taken in the shards' last flushes, the buffered rollups are written.
     beforeCheckpoint: async () => {
       await ask<HubMessage, true>(hub, (reply) => ({ type: "barrier", reply }));
-      await rollups.flush();
+      // Captured now; written while the source goes on.
+      return { durable: rollups.flush() };
     },
   });
   const rollupSizes = new Map(config.rollups);

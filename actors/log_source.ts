@@ -20,11 +20,12 @@ export interface LogSourceOptions {
   /** Least time between checkpoints while the log moves. Default 30 000 ms. */
   checkpointEveryMs?: number;
   /**
-   * Runs after the shards answered and before the checkpoint is saved, e.g.
-   * to store what was derived from the state so far (rollups). A rejection
-   * skips this checkpoint.
+   * Runs after the shards answered, while the source still waits: it
+   * captures what was derived from the state so far (rollups) and returns a
+   * promise that it is durable; the checkpoint is stored only after that.
+   * A rejection of either skips this checkpoint.
    */
-  beforeCheckpoint?: () => Promise<void>;
+  beforeCheckpoint?: () => Promise<{ durable: Promise<void> }>;
   /** Cursor of the checkpoint the shards and router were restored from. */
   startCursor?: string | null;
 }
@@ -45,9 +46,11 @@ export class LogSource {
   #cursor: string | null;
   readonly #checkpoints?: CheckpointStore;
   readonly #checkpointEveryMs: number;
-  readonly #beforeCheckpoint?: () => Promise<void>;
+  readonly #beforeCheckpoint?: () => Promise<{ durable: Promise<void> }>;
   #checkpointedCursor: string | null;
   #checkpointedAt = Date.now();
+  /** The checkpoint being stored, if any. */
+  #saving: Promise<void> | null = null;
   #replays: number[] = [];
   #stopped = false;
   #wake: (() => void) | null = null;
@@ -73,6 +76,8 @@ export class LogSource {
   /** Checkpoints saved, and when the last one was (ms since epoch, 0 for none). */
   checkpointsSaved = 0;
   lastCheckpointAt = 0;
+  /** How long the last checkpoint held the source (asking shards, hook, save). */
+  lastCheckpointDurationMs = 0;
   /** The cursor the source started after (a checkpoint's), or null for the log's start. */
   readonly startCursor: string | null;
 
@@ -147,7 +152,9 @@ export class LogSource {
     this.#signal();
     await this.#watch?.cancel().catch(() => {});
     await this.#loop;
+    await this.#saving;
     await this.#checkpoint().catch((error) => this.#onError(error));
+    await this.#saving;
   }
 
   async #pumpWakeups(reader: ReadableStreamDefaultReader<unknown>): Promise<void> {
@@ -243,10 +250,19 @@ export class LogSource {
    * Saves the state as of the cursor. The source sends nothing while it waits,
    * so each shard's answer reflects exactly the chunks up to the cursor.
    */
+  /**
+   * Takes the state as of the cursor: the source sends nothing while it
+   * waits, so each shard's answer reflects exactly the chunks up to the
+   * cursor. Storing it (after the hook's derived data is durable) goes on in
+   * the background, so the source pauses only for the answers; one save at a
+   * time, and none starts while one is running.
+   */
   async #checkpoint(): Promise<void> {
+    const started = performance.now();
     this.#checkpointedAt = Date.now();
     const cursor = this.#cursor;
     if (!this.#checkpoints || cursor === null || cursor === this.#checkpointedCursor) return;
+    if (this.#saving) return;
     const shards = await Promise.all(
       this.#shards.map((shard) =>
         ask<ShardMessage, ShardCheckpoint | null>(
@@ -260,22 +276,41 @@ export class LogSource {
     );
     // A shard that is failed or waiting for its replay has no state to save.
     if (shards.some((s) => s === null)) return;
+    const asked = performance.now();
+    let durable: Promise<void> = Promise.resolve();
     if (this.#beforeCheckpoint) {
       try {
-        await this.#beforeCheckpoint();
+        ({ durable } = await this.#beforeCheckpoint());
       } catch (error) {
         this.#onError(error as Error);
         return;
       }
     }
-    await this.#checkpoints.save({
-      cursor,
-      router: this.#router.save(),
-      shards: shards as ShardCheckpoint[],
-    });
-    this.#checkpointedCursor = cursor;
-    this.checkpointsSaved++;
-    this.lastCheckpointAt = Date.now();
+    const prepared = performance.now();
+    const checkpoints = this.#checkpoints;
+    const router = this.#router.save();
+    this.#saving = (async () => {
+      try {
+        await durable;
+        const written = performance.now();
+        await checkpoints.save({ cursor, router, shards: shards as ShardCheckpoint[] });
+        this.#checkpointedCursor = cursor;
+        this.checkpointsSaved++;
+        this.lastCheckpointAt = Date.now();
+        this.lastCheckpointDurationMs = performance.now() - started;
+        logger.debug("checkpoint saved", {
+          cursor,
+          pausedMs: Math.round(prepared - started),
+          shardsMs: Math.round(asked - started),
+          derivedMs: Math.round(written - prepared),
+          saveMs: Math.round(performance.now() - written),
+        });
+      } catch (error) {
+        this.#onError(error as Error);
+      } finally {
+        this.#saving = null;
+      }
+    })();
   }
 
   /** Restores a restarted shard from the last checkpoint and replays the log after it. */

@@ -72,16 +72,17 @@ export class RollupWriter {
    * Rejects when a write failed (the chunks are tried again next time).
    */
   flush(options: { completeOnly?: boolean } = {}): Promise<void> {
-    const run = this.#flushing.catch(() => {}).then(() => this.#flushOnce(options));
-    this.#flushing = run;
-    return run;
-  }
-
-  async #flushOnce(options: { completeOnly?: boolean }): Promise<void> {
+    // What to write is taken now (the caller's moment); writing waits for earlier flushes.
     const dirty = this.#buffer.takeDirty({
       ...options,
       staleBefore: this.#now() - this.#maxDelayMs,
     });
+    const run = this.#flushing.catch(() => {}).then(() => this.#write(dirty));
+    this.#flushing = run;
+    return run;
+  }
+
+  async #write(dirty: ReturnType<RollupBuffer["takeDirty"]>): Promise<void> {
     if (dirty.length === 0) return;
     try {
       const chunks = await Promise.all(dirty.map(async ({ chunk, loaded, markLoaded }) => {
