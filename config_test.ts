@@ -1,0 +1,52 @@
+import { assert, assertEquals } from "./tests/assert.ts";
+import { DEFAULT_CONFIG, duration, parseConfig } from "./config.ts";
+
+Deno.test("window, grace, retention and rollup options read durations and check each other", () => {
+  const config = parseConfig([
+    "--windows",
+    "500ms,5s,1m",
+    "--grace",
+    "0",
+    "--max-future",
+    "2s",
+    "--retention",
+    "36h",
+    "--rollups",
+    "5s=2d,1m=90d",
+    "--rollup-flush",
+    "250ms",
+  ]);
+  assertEquals(config.windowSizesMs, [500, 5_000, 60_000]);
+  assertEquals(config.graceMs, 0);
+  assertEquals(config.maxFutureMs, 2_000);
+  assertEquals(config.retentionMs, 36 * 3_600_000);
+  assertEquals(config.rollups, [[5_000, 2 * 86_400_000], [60_000, 90 * 86_400_000]]);
+  assertEquals(config.rollupFlushMs, 250);
+  const defaults = parseConfig([]);
+  assertEquals(
+    [defaults.windowSizesMs, defaults.graceMs, defaults.rollups],
+    [DEFAULT_CONFIG.windowSizesMs, 5_000, [[1_000, 86_400_000], [60_000, 30 * 86_400_000]]],
+  );
+});
+
+Deno.test("bad durations and rollups of sizes that are not windows are refused by name", () => {
+  const cases: [string[], RegExp][] = [
+    [["--grace", "5 s"], /--grace: "5 s" is not a duration/],
+    [["--retention", "0"], /--retention/],
+    [["--retention", "500d"], /at most 400d/],
+    [["--windows", "1s,,1m"], /--windows/],
+    [["--rollups", "2s=1d"], /2s is not one of the --windows sizes/],
+    [["--rollups", "1s"], /size=retention pairs/],
+  ];
+  for (const [args, why] of cases) {
+    let message = "";
+    try {
+      parseConfig(args);
+    } catch (error) {
+      assert(error instanceof TypeError);
+      message = error.message;
+    }
+    assert(why.test(message), `${args.join(" ")}: ${message}`);
+  }
+  assertEquals(duration("x", "1.5s"), 1_500);
+});
