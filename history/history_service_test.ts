@@ -1,0 +1,99 @@
+import { assert, assertEquals } from "../tests/assert.ts";
+import { HistoryService } from "./history_service.ts";
+import { RollupStore } from "./rollup_store.ts";
+import { RollupWriter } from "./rollup_writer.ts";
+import { KvLog } from "../log/kv_log.ts";
+import { blockFromReadings } from "../readings/block.ts";
+import { allocateWindowStates, WINDOW_FINAL } from "../actors/event_windows.ts";
+
+const BASE = 1_800_000_000_000;
+const HOUR = 3_600_000;
+
+async function setup(maxRawChunks: number) {
+  const dir = await Deno.makeTempDir({ prefix: "pulseboard-history-" });
+  const kv = await Deno.openKv(`${dir}/store.kv`);
+  const log = new KvLog(kv);
+  // Ten chunks of raw readings for sensor "s", one per second of event time.
+  for (let c = 0; c < 10; c++) {
+    await log.append(blockFromReadings(
+      Array.from({ length: 10 }, (_, i) => ({
+        sensorId: "s",
+        timeMs: BASE + c * 1_000 + i * 100,
+        values: { t: c * 10 + i },
+      })),
+    ));
+  }
+  const sizes = new Map([[1_000, 24 * HOUR]]);
+  const store = new RollupStore(kv, sizes);
+  const writer = new RollupWriter(store, { sizesMs: [1_000] });
+  const w = allocateWindowStates(10);
+  for (let c = 0; c < 10; c++) {
+    w.flags[c] = WINDOW_FINAL;
+    w.startMs[c] = BASE + c * 1_000;
+    w.count[c] = 10;
+    w.sum[c] = (c * 10 + 4.5) * 10;
+    w.min[c] = c * 10;
+    w.max[c] = c * 10 + 9;
+  }
+  writer.add(w, { sensorId: () => "s", metricName: () => "t" });
+  await writer.flush();
+  const service = new HistoryService(kv, store, {
+    rollupSizes: sizes,
+    cursorAt: () => Promise.resolve(null),
+    rawRetentionMs: 24 * HOUR,
+    maxRawChunks,
+    maxConcurrent: 1,
+  });
+  return {
+    service,
+    close: async () => {
+      kv.close();
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+const request = { sensorId: "s", metric: "t", fromMs: BASE, toMs: BASE + 10_000, maxPoints: 1_000 };
+
+Deno.test("a fine range comes from the raw log when it fits the scan bound, else from 1 s rollups with a note", async () => {
+  const roomy = await setup(100);
+  try {
+    const raw = await roomy.service.query(request, BASE + 20_000);
+    assertEquals(raw.resolution, "raw");
+    assertEquals(raw.points.reduce((a, p) => a + p.count, 0), 100);
+    // Buckets are epoch-aligned: the first one holds the first reading only.
+    assert(raw.points[0].t <= BASE && raw.points[0].t + raw.bucketMs > BASE);
+    assertEquals([raw.points[0].count, raw.points[0].min, raw.points[0].max], [1, 0, 0]);
+    assertEquals(raw.bounded, false);
+  } finally {
+    await roomy.close();
+  }
+  const tight = await setup(3);
+  try {
+    const rolled = await tight.service.query(request, BASE + 20_000);
+    assertEquals(rolled.resolution, "1s");
+    assert(/too many raw readings/.test(rolled.note ?? ""), rolled.note);
+    assertEquals(rolled.points.length, 10);
+    assertEquals(
+      rolled.points.map((p) => p.avg),
+      Array.from({ length: 10 }, (_, c) => c * 10 + 4.5),
+    );
+  } finally {
+    await tight.close();
+  }
+});
+
+Deno.test("history queries beyond the concurrency limit are refused as busy", async () => {
+  const { service, close } = await setup(100);
+  try {
+    const first = service.query(request, BASE + 20_000);
+    let busy = false;
+    await service.query(request, BASE + 20_000).catch((error) => {
+      busy = error instanceof Deno.errors.Busy;
+    });
+    await first;
+    assert(busy, "the second concurrent query was not refused");
+  } finally {
+    await close();
+  }
+});
