@@ -138,6 +138,12 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
   const history = new HistoryService(kv, rollupStore, {
     rollupSizes,
     cursorAt: (timeMs) => retention.cursorAt(timeMs),
+    chunksAfter: async (timeMs) => {
+      const mark = await retention.markAt(timeMs);
+      const head = await log.committedChunks();
+      if (mark === null) return head;
+      return mark.committedChunks === null ? null : head - mark.committedChunks;
+    },
     rawRetentionMs: config.retentionMs,
     buffered: (sizeMs, sensorId, metric, fromMs, toMs) =>
       rollups.bufferedWindows(sizeMs, sensorId, metric, fromMs, toMs),
@@ -184,7 +190,7 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
   const housekeeper = setInterval(() => {
     housekeeping = housekeeping.then(async () => {
       const now = Date.now();
-      await retention.mark(now, source!.cursor);
+      await retention.mark(now, source!.cursor, await log.committedChunks());
       if (++sinceCompaction >= 6) {
         sinceCompaction = 0;
         const deleted = await retention.compact(now, source!.checkpointedCursor);

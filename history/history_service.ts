@@ -22,6 +22,12 @@ export interface HistoryOptions {
   rollupSizes: ReadonlyMap<number, number>;
   /** The newest log position known to precede a time (LogRetention.cursorAt). */
   cursorAt: (timeMs: number) => Promise<string | null>;
+  /**
+   * About how many chunks lie after `cursorAt(timeMs)` (null: unknown). A raw
+   * scan that would read more than the bound is not started: it would only
+   * be thrown away.
+   */
+  chunksAfter?: (timeMs: number) => Promise<number | null>;
   /** How long raw chunks are kept. */
   rawRetentionMs: number;
   /** Most log chunks one raw query reads. Default 256 (about 15 MB). */
@@ -94,6 +100,8 @@ export class HistoryService {
     }
     const bucketMs = bucketWidth(fromMs, toMs, maxPoints, size);
     const max = this.#options.maxRollupChunks ?? 4_000;
+    // Buffered windows first: a flush may store and evict them while the store is read.
+    const buffered = this.#options.buffered?.(size, sensorId, metric, fromMs, toMs) ?? [];
     const { points, bounded } = await this.#rollups.read(
       size,
       sensorId,
@@ -103,7 +111,6 @@ export class HistoryService {
       max,
     );
     if (bounded) notes.push(`stopped after ${max * 30} rollup windows`);
-    const buffered = this.#options.buffered?.(size, sensorId, metric, fromMs, toMs) ?? [];
     if (buffered.length > 0) {
       const stored = new Set(points.map((p) => p.t));
       for (const p of buffered) if (!stored.has(p.t)) points.push(p);
@@ -131,8 +138,10 @@ export class HistoryService {
     request: HistoryRequest,
   ): Promise<{ points: SeriesPoint[]; complete: boolean; note?: string } | null> {
     const slack = this.#options.rawSlackMs ?? 15_000;
-    const after = await this.#options.cursorAt(request.fromMs - slack);
     const max = this.#options.maxRawChunks ?? 256;
+    const estimate = await this.#options.chunksAfter?.(request.fromMs - slack) ?? null;
+    if (estimate !== null && estimate > max) return null;
+    const after = await this.#options.cursorAt(request.fromMs - slack);
     const raw = await readRawHistory(
       this.#kv,
       after,

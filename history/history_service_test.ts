@@ -9,7 +9,7 @@ import { allocateWindowStates, WINDOW_FINAL } from "../actors/event_windows.ts";
 const BASE = 1_800_000_000_000;
 const HOUR = 3_600_000;
 
-async function setup(maxRawChunks: number) {
+async function setup(maxRawChunks: number, chunksAfter?: () => Promise<number | null>) {
   const dir = await Deno.makeTempDir({ prefix: "pulseboard-history-" });
   const kv = await Deno.openKv(`${dir}/store.kv`);
   const log = new KvLog(kv);
@@ -43,6 +43,7 @@ async function setup(maxRawChunks: number) {
     rawRetentionMs: 24 * HOUR,
     maxRawChunks,
     maxConcurrent: 1,
+    chunksAfter,
   });
   return {
     service,
@@ -83,6 +84,19 @@ Deno.test("a fine range comes from the raw log when it fits the scan bound, else
   }
 });
 
+Deno.test("a raw scan that the log's chunk count says is too large is not started", async () => {
+  // The ten chunks would fit the bound of 100; an estimate of 101 chunks after the mark skips them.
+  for (const [estimate, resolution] of [[101, "1s"], [100, "raw"], [null, "raw"]] as const) {
+    const { service, close } = await setup(100, () => Promise.resolve(estimate));
+    try {
+      const answer = await service.query(request, BASE + 20_000);
+      assertEquals(answer.resolution, resolution, `estimate ${estimate}`);
+    } finally {
+      await close();
+    }
+  }
+});
+
 Deno.test("history queries beyond the concurrency limit are refused as busy", async () => {
   const { service, close } = await setup(100);
   try {
@@ -95,5 +109,37 @@ Deno.test("history queries beyond the concurrency limit are refused as busy", as
     assert(busy, "the second concurrent query was not refused");
   } finally {
     await close();
+  }
+});
+
+Deno.test("a window that a flush stores and evicts while the store is being read is still served", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "pulseboard-history-" });
+  const kv = await Deno.openKv(`${dir}/store.kv`);
+  try {
+    const sizes = new Map([[1_000, 24 * HOUR]]);
+    const window = { t: BASE, count: 10, sum: 45, min: 0, max: 9 };
+    let evicted = false;
+    // The flush completes during the read: the store had nothing yet, the buffer has nothing after.
+    class RacingStore extends RollupStore {
+      override async read(...args: Parameters<RollupStore["read"]>) {
+        const answer = await super.read(...args);
+        evicted = true;
+        return answer;
+      }
+    }
+    const service = new HistoryService(kv, new RacingStore(kv, sizes), {
+      rollupSizes: sizes,
+      cursorAt: () => Promise.resolve(null),
+      rawRetentionMs: 0,
+      buffered: () => (evicted ? [] : [window]),
+    });
+    const answer = await service.query(
+      { sensorId: "s", metric: "t", fromMs: BASE, toMs: BASE + 10_000, maxPoints: 100 },
+      BASE + 10_000,
+    );
+    assertEquals(answer.points.map((p) => [p.t, p.count, p.min, p.max]), [[BASE, 10, 0, 9]]);
+  } finally {
+    kv.close();
+    await Deno.remove(dir, { recursive: true });
   }
 });

@@ -95,6 +95,12 @@ export class KvLog {
     return () => this.#listeners.delete(listener);
   }
 
+  /** Chunks committed since the log was created (compaction does not lower it). */
+  async committedChunks(): Promise<number> {
+    const head = await this.#kv.get<Deno.KvU64>(HEAD);
+    return head.value === null ? 0 : Number(head.value.value);
+  }
+
   /** A stream that yields whenever a commit moved the head. */
   watchHead(): ReadableStream<unknown> {
     return this.#kv.watch([HEAD]);

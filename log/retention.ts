@@ -3,6 +3,13 @@ const MARK = "log_mark";
 /** Deletes per atomic commit (commits are capped at 1,000 mutations). */
 const DELETES_PER_COMMIT = 500;
 
+/** A log position at a wall time. */
+export interface LogMark {
+  cursor: string;
+  /** Chunks the log had committed when the mark was made; null if unknown. */
+  committedChunks: number | null;
+}
+
 export interface RetentionOptions {
   /** How long raw log chunks are kept. Default 24 h. */
   retentionMs: number;
@@ -34,21 +41,35 @@ export class LogRetention {
     this.#maxDeletes = options.maxDeletesPerPass ?? 20_000;
   }
 
-  /** Records that every chunk up to `cursor` was committed by `timeMs`. */
-  async mark(timeMs: number, cursor: string | null): Promise<void> {
+  /**
+   * Records that every chunk up to `cursor` was committed by `timeMs`, and
+   * how many chunks the log had committed then (`KvLog.committedChunks`), so
+   * that a reader can tell how many chunks lie after a mark before listing them.
+   */
+  async mark(timeMs: number, cursor: string | null, committedChunks?: number): Promise<void> {
     if (cursor === null) return;
-    await this.#kv.set([MARK, timeMs], cursor);
+    const mark: LogMark = { cursor, committedChunks: committedChunks ?? null };
+    await this.#kv.set([MARK, timeMs], mark);
   }
 
-  /** The newest mark at or before `timeMs`: a cursor to list after; null to list from the start. */
-  async cursorAt(timeMs: number): Promise<string | null> {
+  /** The newest mark at or before `timeMs`; null when there is none (list from the start). */
+  async markAt(timeMs: number): Promise<LogMark | null> {
     for await (
-      const entry of this.#kv.list<string>(
+      const entry of this.#kv.list<LogMark | string>(
         { prefix: [MARK], end: [MARK, timeMs + 1] },
         { reverse: true, limit: 1 },
       )
-    ) return entry.value;
+    ) {
+      // Marks written before chunk counts were kept hold the cursor alone.
+      const value = entry.value;
+      return typeof value === "string" ? { cursor: value, committedChunks: null } : value;
+    }
     return null;
+  }
+
+  /** The cursor of the newest mark at or before `timeMs`: list after it; null to list from the start. */
+  async cursorAt(timeMs: number): Promise<string | null> {
+    return (await this.markAt(timeMs))?.cursor ?? null;
   }
 
   /** Deletes what is older than the retention; returns the chunks deleted. */

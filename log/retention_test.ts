@@ -55,6 +55,22 @@ Deno.test("compaction deletes exactly the chunks committed before the retention,
   });
 });
 
+Deno.test("marks keep the log's committed chunk count, and older marks without it still give their cursor", async () => {
+  await withKv(async (kv) => {
+    const log = new KvLog(kv);
+    const retention = new LogRetention(kv, { retentionMs: HOUR });
+    const first = await appendChunk(log, kv, 1);
+    await retention.mark(1_000, first, await log.committedChunks());
+    for (let n = 2; n <= 4; n++) await appendChunk(log, kv, n);
+    const mark = await retention.markAt(1_500);
+    assertEquals(mark, { cursor: first, committedChunks: 1 });
+    assertEquals((await log.committedChunks()) - mark!.committedChunks!, 3);
+    await kv.set(["log_mark", 2_000], first);
+    assertEquals(await retention.markAt(2_000), { cursor: first, committedChunks: null });
+    assertEquals(await retention.markAt(999), null);
+  });
+});
+
 Deno.test("compaction never deletes without a checkpoint, and a retention of 0 is refused", async () => {
   await withKv(async (kv) => {
     const log = new KvLog(kv);
