@@ -122,11 +122,11 @@ export const USAGE = `Usage: deno task start [options]
   --insecure          allow a non-loopback --host without dashboard and ingest authentication
   --jwt-issuer <iss> --jwt-audience <aud>  verify dashboard JWTs (with --jwt-public-key <pem file>,
                       or an HS256 secret of 32+ characters in PULSEBOARD_JWT_SECRET)
-  --windows <list>    event-time window sizes (default 1s,10s,1m)
+  --windows <list>    event-time window sizes (default 1s,10s,1m), or none
   --grace <dur>       how far the watermark trails the newest event time (default 5s)
   --max-future <dur>  refuse readings stamped further ahead of the server clock (default 10s)
   --retention <dur>   how long the raw log is kept (default 24h)
-  --rollups <list>    window sizes kept as rollups, with retention (default 1s=24h,1m=30d)
+  --rollups <list>    window sizes kept as rollups, with retention (default 1s=24h,1m=30d), or none
   --rollup-flush <dur> how often finished rollup chunks are written (default 10s); a window waits
                       at most 3 times that, and everything is written before each checkpoint
   Durations: a number with ms, s, m, h or d.`;
@@ -190,9 +190,16 @@ export function parseConfig(args: string[]): Config {
   const d = DEFAULT_CONFIG;
   const windowSizesMs = values.windows === undefined
     ? [...d.windowSizesMs]
+    : values.windows.trim() === "none"
+    ? []
     : values.windows.split(",").map((w) => duration("windows", w.trim()));
+  // Default rollups follow the windows: `--windows none` keeps none.
   const rollups = values.rollups === undefined
-    ? d.rollups.map(([a, b]): [number, number] => [a, b])
+    ? d.rollups.filter(([size]) => windowSizesMs.includes(size)).map((
+      [a, b],
+    ): [number, number] => [a, b])
+    : values.rollups.trim() === "none"
+    ? []
     : values.rollups.split(",").filter((r) => r.trim() !== "").map((entry): [number, number] => {
       const [size, keep] = entry.split("=");
       if (keep === undefined) {

@@ -29,6 +29,14 @@ Deno.test("window, grace, retention and rollup options read durations and check 
   );
 });
 
+Deno.test("--windows none turns windows off, and default rollups follow the windows", () => {
+  const off = parseConfig(["--windows", "none"]);
+  assertEquals([off.windowSizesMs, off.rollups], [[], []]);
+  // Only the default rollup sizes that are still windows are kept.
+  assertEquals(parseConfig(["--windows", "1s,10s"]).rollups, [[1_000, 86_400_000]]);
+  assertEquals(parseConfig(["--rollups", "none"]).rollups, []);
+});
+
 Deno.test("bad durations and rollups of sizes that are not windows are refused by name", () => {
   const cases: [string[], RegExp][] = [
     [["--grace", "5 s"], /--grace: "5 s" is not a duration/],

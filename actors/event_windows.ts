@@ -44,8 +44,8 @@ export const WINDOW_CHANGED = 2;
 /** Checks a spec and returns the slots each size needs. */
 export function slotsPerSize(spec: WindowSpec): number[] {
   const { sizesMs, graceMs } = spec;
-  if (sizesMs.length === 0 || sizesMs.length > 8) {
-    throw new RangeError(`Cannot keep ${sizesMs.length} window sizes: 1 to 8`);
+  if (sizesMs.length > 8) {
+    throw new RangeError(`Cannot keep ${sizesMs.length} window sizes: at most 8`);
   }
   if (!Number.isInteger(graceMs) || graceMs < 0) {
     throw new RangeError(`The grace period must be a whole number of ms ≥ 0, got ${graceMs}`);
@@ -139,6 +139,8 @@ export class WindowClock {
    * it is already closed. Call before `add`; late readings must not be added.
    */
   isLate(timeMs: number): boolean {
+    // With no windows (`--windows none`) nothing can be late.
+    if (this.spec.sizesMs.length === 0) return false;
     const size = this.spec.sizesMs[0];
     return timeMs - (timeMs % size) + size <= this.watermarkMs;
   }

@@ -147,7 +147,7 @@ Deno.test("a late reading within the grace period revises an ended window; later
 Deno.test("a window spec whose sizes do not nest, or a negative grace, is refused", () => {
   for (
     const bad of [{ sizesMs: [1_000, 1_500], graceMs: 0 }, { sizesMs: [1_000], graceMs: -1 }, {
-      sizesMs: [],
+      sizesMs: [1, 2, 4, 8, 16, 32, 64, 128, 256],
       graceMs: 0,
     }]
   ) {
@@ -159,4 +159,13 @@ Deno.test("a window spec whose sizes do not nest, or a negative grace, is refuse
     }
     assert(threw, JSON.stringify(bad));
   }
+});
+
+Deno.test("with no window sizes nothing is late and nothing is published", () => {
+  const clock = new WindowClock({ sizesMs: [], graceMs: 5_000 });
+  const w = clock.windowsFor(1, 0);
+  clock.add(w, 5, 2_000_000);
+  assert(!clock.isLate(0));
+  clock.add(w, 6, 0);
+  assertEquals([entries(clock.take()).length, clock.lateDropped, w.slots.length], [0, 0, 0]);
 });

@@ -21,7 +21,10 @@ const USAGE = `Usage: deno task bench [options]
   --fanout             also run the fan-out table (many clients over topics, some stalled)
   --fanout-only        only the fan-out table; --fanout-clients <n> (default 1000)
   --soak <s>           only the memory soak, at --soak-rate <n> (default 10000)
-  --crash <runs>       only the kill -9 crash runs`;
+  --crash <runs>       only the kill -9 crash runs
+  --windows-off        run the server with --windows none (no event windows, no rollups)
+  --compare-windows    the rate table twice: windows and rollups on, then off
+  --history            only the history query latency: 24 h of one sensor at 10 readings/s`;
 
 const flags = parseFlags();
 
@@ -47,6 +50,9 @@ function parseFlags() {
         soak: { type: "string" },
         "soak-rate": { type: "string", default: "10000" },
         crash: { type: "string" },
+        "windows-off": { type: "boolean", default: false },
+        "compare-windows": { type: "boolean", default: false },
+        history: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
     }).values;
@@ -100,6 +106,10 @@ Deno.exit(exitCode);
 
 async function run(): Promise<number> {
   if (flags.crash !== undefined) return await crash(Number(flags.crash));
+  if (flags.history) {
+    const { runHistoryBench } = await import("./history.ts");
+    return await runHistoryBench(controller.signal);
+  }
   if (flags.soak !== undefined) {
     const { runSoak } = await import("./soak.ts");
     await runSoak(
@@ -115,28 +125,42 @@ async function run(): Promise<number> {
     const rates = (flags.rates ?? (flags.quick ? "10000,50000" : "10000,50000,100000,200000"))
       .split(",").map((r) => positive("rates", r.trim())!);
     const maxP99Ms = positive("max-p99", flags["max-p99"])!;
-    const result = await runRates({
-      rates,
-      seconds,
-      warmupSeconds: Number(flags.warmup),
-      clients: positive("clients", flags.clients)!,
-      sensors,
-      batch: positive("batch", flags.batch),
-      concurrency: positive("concurrency", flags.concurrency),
-      lingerMs: positive("linger", flags.linger),
-      maxP99Ms,
-      signal: controller.signal,
-      log: (line) => console.error(line),
-    });
-    if (result.rows.length === 0) {
-      console.log("bench: interrupted before any rate was measured");
-      return 130;
+    const variants: [string, string[]][] = flags["compare-windows"]
+      ? [["windows and rollups on (default)", []], ["windows off (--windows none)", [
+        "--windows",
+        "none",
+      ]]]
+      : [["", flags["windows-off"] ? ["--windows", "none"] : []]];
+    const tables: [string, RateRow[]][] = [];
+    for (const [label, serverArgs] of variants) {
+      if (controller.signal.aborted) break;
+      const result = await runRates({
+        rates,
+        seconds,
+        warmupSeconds: Number(flags.warmup),
+        clients: positive("clients", flags.clients)!,
+        sensors,
+        batch: positive("batch", flags.batch),
+        concurrency: positive("concurrency", flags.concurrency),
+        lingerMs: positive("linger", flags.linger),
+        maxP99Ms,
+        serverArgs,
+        signal: controller.signal,
+        log: (line) => console.error(line),
+      });
+      if (result.rows.length === 0) {
+        console.log("bench: interrupted before any rate was measured");
+        return 130;
+      }
+      if (label) console.log(`\n${label}:`);
+      printRates(result.rows, maxP99Ms, Number(flags.clients));
+      console.log(
+        `server RSS over the whole run: peak (VmHWM) ${result.serverPeakMb.toFixed(0)} MB, ` +
+          `at the end ${result.serverEndMb.toFixed(0)} MB`,
+      );
+      tables.push([label, result.rows]);
     }
-    printRates(result.rows, maxP99Ms, Number(flags.clients));
-    console.log(
-      `server RSS over the whole run: peak (VmHWM) ${result.serverPeakMb.toFixed(0)} MB, ` +
-        `at the end ${result.serverEndMb.toFixed(0)} MB`,
-    );
+    if (tables.length === 2) printWindowsCost(tables[0][1], tables[1][1]);
   }
   if ((flags.fanout || flags["fanout-only"]) && !controller.signal.aborted) {
     await fanout(sensors, seconds);
@@ -157,6 +181,7 @@ function printRates(rows: RateRow[], maxP99Ms: number, clients: number): void {
     "B/sensor update",
     "server RSS MB peak/end",
     "server CPU %",
+    "disk B/reading",
     "client kept up",
   ];
   const cells = rows.map((r) => [
@@ -171,6 +196,7 @@ function printRates(rows: RateRow[], maxP99Ms: number, clients: number): void {
     r.bytesPerSensorUpdate.toFixed(1),
     `${r.rssPeakMb.toFixed(0)} / ${r.rssEndMb.toFixed(0)}`,
     r.cpuPercent.toFixed(0),
+    r.diskBytesPerReading.toFixed(0),
     r.keptUp ? "yes" : "no",
   ]);
   console.log(renderTable(header, cells));
@@ -199,8 +225,37 @@ function printRates(rows: RateRow[], maxP99Ms: number, clients: number): void {
       "latency: the update's event time (the simulator stamps readings as it builds each request) to its decode in the",
       "  client, over every update: the HTTP post, the durable write, the log read, the shard and up to one hub tick;",
       "B/update: Delta frame bytes over the updates (or sensors) they carry; server RSS from /proc/<pid>/status, sampled every 250 ms;",
+      "disk B/reading: bytes the server wrote to storage (/proc/<pid>/io write_bytes: Deno KV's SQLite pages and WAL for the log,",
+      "  rollups and checkpoints) over the readings accepted in the window;",
       "client kept up: no seq gaps or catch-up snapshots, ≥ 0.8 Deltas per hub tick, p99 ≤ --max-p99.",
     ].join("\n"),
+  );
+}
+
+function printWindowsCost(on: RateRow[], off: RateRow[]): void {
+  console.log("\nwindows and rollups, on against off, per target rate:");
+  const cells = on.map((a) => {
+    const b = off.find((r) => r.target === a.target);
+    if (!b) return [String(a.target), "-", "-", "-", "-"];
+    return [
+      String(a.target),
+      `${Math.round(a.accepted)} / ${Math.round(b.accepted)}`,
+      `${a.p50}/${a.p99} vs ${b.p50}/${b.p99}`,
+      `${a.cpuPercent.toFixed(0)} / ${b.cpuPercent.toFixed(0)}`,
+      `${a.diskBytesPerReading.toFixed(0)} / ${b.diskBytesPerReading.toFixed(0)}`,
+    ];
+  });
+  console.log(
+    renderTable(
+      [
+        "target/s",
+        "accepted/s on / off",
+        "p50/p99 ms on vs off",
+        "CPU % on / off",
+        "disk B/reading on / off",
+      ],
+      cells,
+    ),
   );
 }
 

@@ -149,3 +149,16 @@ export function cpuSeconds(pid: number): number {
   const fields = Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1].split(" ");
   return (Number(fields[11]) + Number(fields[12])) / 100; // clock ticks of 10 ms
 }
+
+/**
+ * Bytes the process has caused to be written to storage (`write_bytes` of
+ * /proc/<pid>/io: Deno KV's SQLite pages and WAL, counted when dirtied).
+ */
+export function storageWriteBytes(pid: number): number {
+  try {
+    const io = Deno.readTextFileSync(`/proc/${pid}/io`);
+    return Number(io.match(/^write_bytes:\s+(\d+)/m)?.[1] ?? NaN);
+  } catch {
+    return NaN;
+  }
+}

@@ -3,7 +3,14 @@
 // at each target rate in turn.
 import { BenchFeedClient } from "./feed_client.ts";
 import { LatencyHistogram } from "./latency_histogram.ts";
-import { cpuSeconds, memoryMb, startServer, startSimulator, stopProcess } from "./processes.ts";
+import {
+  cpuSeconds,
+  memoryMb,
+  startServer,
+  startSimulator,
+  stopProcess,
+  storageWriteBytes,
+} from "./processes.ts";
 
 export interface RatesOptions {
   rates: number[];
@@ -18,6 +25,8 @@ export interface RatesOptions {
   lingerMs?: number;
   /** A client keeps up while its p99 latency stays at or under this. */
   maxP99Ms: number;
+  /** Extra server flags (e.g. `--windows none`). */
+  serverArgs?: string[];
   signal: AbortSignal;
   /** Told about progress, one line at a time. */
   log: (line: string) => void;
@@ -39,6 +48,8 @@ export interface RateRow {
   rssPeakMb: number;
   rssEndMb: number;
   cpuPercent: number;
+  /** Bytes the server wrote to storage per accepted reading (log, rollups, checkpoints). */
+  diskBytesPerReading: number;
   gaps: number;
   catchUps: number;
   deltasPerTick: number;
@@ -82,7 +93,13 @@ function delay(ms: number, signal: AbortSignal): Promise<void> {
 export async function runRates(options: RatesOptions): Promise<RatesResult> {
   const { signal, log } = options;
   const dir = await Deno.makeTempDir({ prefix: "pulseboard-bench-" });
-  const server = await startServer(["--port", "0", "--data", `${dir}/bench.kv`]);
+  const server = await startServer([
+    "--port",
+    "0",
+    "--data",
+    `${dir}/bench.kv`,
+    ...(options.serverArgs ?? []),
+  ]);
   const clients: BenchFeedClient[] = [];
   const rows: RateRow[] = [];
   let serverPeakMb = NaN, serverEndMb = NaN;
@@ -153,6 +170,7 @@ async function measureRate(
     clients.forEach((c) => c.reset());
     const before = await health(server.url);
     const cpuBefore = cpuSeconds(server.pid);
+    const writtenBefore = storageWriteBytes(server.pid);
     const started = performance.now();
     let rssPeakMb = 0;
     while (performance.now() - started < options.seconds * 1000 && !signal.aborted) {
@@ -162,6 +180,7 @@ async function measureRate(
     const after = await health(server.url);
     const elapsed = (performance.now() - started) / 1000;
     const cpuPercent = ((cpuSeconds(server.pid) - cpuBefore) / elapsed) * 100;
+    const written = storageWriteBytes(server.pid) - writtenBefore;
     const rssEndMb = memoryMb(server.pid).rss;
     // Snapshot the clients' counters now: the simulator is still running.
     const latency = new LatencyHistogram();
@@ -199,9 +218,10 @@ async function measureRate(
     if (p99 > options.maxP99Ms) notes.push(`p99 over ${options.maxP99Ms} ms`);
     if (deltasPerTick < 0.8) notes.push(`${deltasPerTick.toFixed(2)} deltas per tick`);
     const perClient = elapsed * clients.length;
+    const acceptedCount = after.ingest.accepted - before.ingest.accepted;
     return {
       target,
-      accepted: (after.ingest.accepted - before.ingest.accepted) / elapsed,
+      accepted: acceptedCount / elapsed,
       toShards: (after.log.readingsRead - before.log.readingsRead) / elapsed,
       updates: updates / perClient,
       sensorUpdates: sensorUpdates / perClient,
@@ -212,6 +232,7 @@ async function measureRate(
       rssPeakMb,
       rssEndMb,
       cpuPercent,
+      diskBytesPerReading: written / Math.max(1, acceptedCount),
       gaps,
       catchUps,
       deltasPerTick,

@@ -92,6 +92,11 @@ export function aggregatesRoute(deps: QueryDeps) {
           `Group "${group || "(all)"}" is outside your token's groups`,
         );
       }
+      if (deps.windowSizesMs.length === 0) {
+        throw new Deno.errors.NotFound(
+          "Aggregates need windows; this server runs with --windows none",
+        );
+      }
       const window = params.get("window") ?? label(deps.windowSizesMs[0]);
       const size = deps.windowSizesMs.findIndex((ms) => label(ms) === window);
       if (size < 0) {
