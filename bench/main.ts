@@ -14,7 +14,7 @@ const USAGE = `Usage: deno task bench [options]
   --clients <n>        decoding WebSocket clients (default 1)
   --sensors <n>        simulated sensors (default 5000)
   --batch <n>          simulator readings per request (default 1000)
-  --concurrency <n>    simulator requests in flight (default: 2, more above 50,000/s)
+  --concurrency <n>    simulator requests in flight (default: one per 12,500/s of target, 2 to 16)
   --linger <ms>        simulator batching delay (default: the simulator's, 100)
   --max-p99 <ms>       latency a client may reach and still count as keeping up (default 1000)
   --quick              10000,50000 for 4 s each

@@ -148,7 +148,7 @@ async function measureRate(
 ): Promise<RateRow> {
   const { server, clients, options } = run;
   const { signal } = options;
-  const concurrency = options.concurrency ?? Math.min(8, Math.max(2, Math.ceil(target / 25_000)));
+  const concurrency = options.concurrency ?? Math.min(16, Math.max(2, Math.ceil(target / 12_500)));
   const simSeconds = options.warmupSeconds + options.seconds + 0.5;
   const sim = startSimulator([
     "--url",
