@@ -227,15 +227,19 @@ export class IdempotencyStore {
   }
 
   /**
-   * Gives up a claim after a failure, so a retry may take over at once
-   * rather than wait for the lease. Only while this claim still holds it.
+   * Gives up a claim after a failure (only while this claim still holds it).
+   * With nothing appended the key is forgotten, so a corrected body may use
+   * it; otherwise the lease ends, so a retry takes over at once and appends
+   * the rest.
    */
   async release(claim: Claim): Promise<void> {
     const found = await this.#kv.get<BatchRecord>(claim.key);
     const current = found.value;
     if (!current || current.state !== "pending" || current.owner !== claim.record.owner) return;
-    await this.#kv.atomic().check(found)
-      .set(claim.key, { ...current, leaseUntil: 0 }, { expireIn: this.#ttlMs }).commit();
+    const op = this.#kv.atomic().check(found);
+    if (current.appended === 0) op.delete(claim.key);
+    else op.set(claim.key, { ...current, leaseUntil: 0 }, { expireIn: this.#ttlMs });
+    await op.commit();
   }
 
   /** The record of `id` in `scope`, or null. */

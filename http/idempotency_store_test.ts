@@ -188,11 +188,24 @@ Deno.test("a claim taken over meanwhile fences the old append out; plain appends
   });
 });
 
-Deno.test("a released claim is taken over at once; an answer too large for one value is kept in pieces", async () => {
+Deno.test("a released claim is forgotten when nothing was appended, else taken over at once; an answer too large for one value is kept in pieces", async () => {
   await withKv(async (kv) => {
     const store = new IdempotencyStore(kv);
     const log = new KvLog(kv);
+    // Released with nothing appended: the key is free again, even for another body.
+    await store.release(claimed(await store.claim("", "big", "other", null)));
+    assertEquals(await store.status("", "big"), null);
     const first = claimed(await store.claim("", "big", "fp", null));
+    const fence = store.fence(first, await store.prepare(200, "{}", { accepted: 2, refused: 0 }), {
+      length: 1,
+      batchIndex: (r) => r,
+      batchLength: 2,
+    });
+    // One of two readings appended, as a crash would leave it.
+    await log.append(blockFromReadings(readings(0, 1)), {
+      fence: { ...fence, commitWith: (committed) => fence.commitWith(committed, false) },
+    });
+    assertEquals((await store.status("", "big"))!.appended, 1);
     await store.release(first);
     const second = claimed(await store.claim("", "big", "fp", null));
     assertEquals(second.takenOver, true);

@@ -167,7 +167,7 @@ Deno.test("concurrent duplicates: exactly one applies, the others get 409 or the
   });
 });
 
-Deno.test("a FlatBuffers batch_id is the key; header and batch_id must agree; both are bounded", async () => {
+Deno.test("a FlatBuffers batch_id is the key; header and batch_id must agree; both are bounded; a body refused whole leaves the key free", async () => {
   await withServer(async (url, data) => {
     const readings = batch("3", 30, (i) => i * 2);
     const flat = (id?: string) => encodeReadingBlock(blockFromReadings(readings), id);
@@ -193,7 +193,16 @@ Deno.test("a FlatBuffers batch_id is the key; header and batch_id must agree; bo
     assertEquals(tooLong.status, 400);
     await tooLong.body?.cancel();
 
-    assertEquals((await readLog(data)).length, readings.length);
+    // A body refused whole applies nothing: the key stays free for the corrected one.
+    const broken = await post(url, "[{", { "idempotency-key": "fixed-later" });
+    assertEquals(broken.status, 400);
+    await broken.body?.cancel();
+    const fixed = await post(url, json(batch("6", 4, (i) => i)), {
+      "idempotency-key": "fixed-later",
+    });
+    assertEquals([fixed.status, (await fixed.json()).accepted], [200, 4]);
+
+    assertEquals((await readLog(data)).length, readings.length + 4);
   });
 });
 
