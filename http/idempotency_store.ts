@@ -1,4 +1,4 @@
-import type { FencedAppend } from "../log/kv_log.ts";
+import type { FencedAppend } from "../log/mod.ts";
 
 const PREFIX = "ingest_batch";
 const ANSWER_PREFIX = "ingest_batch_answer";
@@ -53,6 +53,26 @@ export type ClaimResult =
   | { kind: "mismatch" }
   | { kind: "in_progress"; retryAfterSeconds: number };
 
+/** Which batch a request wants to apply. */
+export interface BatchToClaim {
+  /** The API key's id, "" for open ingest: records of different scopes never meet. */
+  scope: string;
+  /** The idempotency key. */
+  id: string;
+  /** `bodyFingerprint` of the request. */
+  fingerprint: string;
+  keyId: string | null;
+}
+
+/** Which readings a fenced append holds: `length` rows, in batch order. */
+export interface FencedRows {
+  length: number;
+  /** Index in the batch of row `row`. */
+  batchIndex: (row: number) => number;
+  /** Readings in the whole batch. */
+  batchLength: number;
+}
+
 /** An answer ready to be stored with the last chunk. */
 export interface PreparedAnswer {
   status: number;
@@ -93,15 +113,12 @@ export class IdempotencyStore {
   }
 
   /**
-   * Claims `id` in `scope` for a body with `fingerprint`: a new record, or a
-   * pending one whose lease lapsed; else says why not.
+   * Claims `id` in `scope` (the API key's id, "" for open ingest) for a body
+   * with `fingerprint`: a new record, or a pending one whose lease lapsed;
+   * else says why not.
    */
-  async claim(
-    scope: string,
-    id: string,
-    fingerprint: string,
-    keyId: string | null,
-  ): Promise<ClaimResult> {
+  async claim(batch: BatchToClaim): Promise<ClaimResult> {
+    const { scope, id, fingerprint, keyId } = batch;
     const key = [PREFIX, scope, id];
     // Losing a race for a record is followed by seeing the winner's.
     for (let attempt = 0; attempt < 3; attempt++) {
@@ -164,25 +181,24 @@ export class IdempotencyStore {
   }
 
   /** Gzips an answer for storing; throws a RangeError when it is too large to store. */
-  async prepare(status: number, body: string, counts: { accepted: number; refused: number }) {
+  async prepare(
+    body: string,
+    summary: { status: number; accepted: number; refused: number },
+  ): Promise<PreparedAnswer> {
     const stream = new Blob([body]).stream().pipeThrough(new CompressionStream("gzip"));
     const gzipped = new Uint8Array(await new Response(stream).arrayBuffer());
     if (gzipped.byteLength > MAX_ANSWER_PIECES * PIECE_BYTES) {
       throw new RangeError(`An answer of ${gzipped.byteLength} gzipped bytes is too large to keep`);
     }
-    return { status, gzipped, ...counts } satisfies PreparedAnswer;
+    return { ...summary, gzipped };
   }
 
   /**
-   * The fence for appending a claimed batch's readings (`rows`, in batch
-   * order: `batchIndex(row)` is each one's index in the batch). Each chunk
+   * The fence for appending a claimed batch's readings (`rows`). Each chunk
    * records the progress; the last one records the answer too.
    */
-  fence(
-    claim: Claim,
-    answer: PreparedAnswer,
-    rows: { length: number; batchIndex: (row: number) => number; batchLength: number },
-  ): FencedAppend {
+  fence(claim: Claim, options: { answer: PreparedAnswer; rows: FencedRows }): FencedAppend {
+    const { answer, rows } = options;
     const base = claim.record;
     return {
       key: claim.key,

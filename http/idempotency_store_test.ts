@@ -2,7 +2,7 @@
 import { assert, assertEquals } from "../tests/assert.ts";
 import { IdempotencyStore } from "./idempotency_store.ts";
 import type { Claim, ClaimResult } from "./idempotency_store.ts";
-import { FenceLost, KvLog } from "../log/kv_log.ts";
+import { FenceLost, KvLog } from "../log/mod.ts";
 import { blockFromReadings } from "../readings/block.ts";
 import type { ReadingBlock } from "../readings/block.ts";
 
@@ -45,6 +45,11 @@ async function logged(path: string): Promise<string[]> {
   }
 }
 
+/** A batch to claim; the scope is the API key's id, which is also the sender. */
+function batch(scope: string, id: string, fingerprint: string) {
+  return { scope, id, fingerprint, keyId: scope || null };
+}
+
 function claimed(result: ClaimResult): Claim {
   assertEquals(result.kind, "claimed");
   return (result as { claim: Claim }).claim;
@@ -58,12 +63,11 @@ async function apply(
   block: ReadingBlock,
   body: string,
 ): Promise<void> {
-  const answer = await store.prepare(200, body, { accepted: block.length, refused: 0 });
+  const answer = await store.prepare(body, { status: 200, accepted: block.length, refused: 0 });
   await log.append(block, {
-    fence: store.fence(claim, answer, {
-      length: block.length,
-      batchIndex: (row) => row,
-      batchLength: block.length,
+    fence: store.fence(claim, {
+      answer,
+      rows: { length: block.length, batchIndex: (row) => row, batchLength: block.length },
     }),
   });
 }
@@ -72,23 +76,23 @@ Deno.test("a claimed key is in progress for a duplicate, a mismatch for another 
   await withKv(async (kv, path) => {
     const store = new IdempotencyStore(kv);
     const log = new KvLog(kv, { maxChunkBytes: 4_000 });
-    const claim = claimed(await store.claim("key-a", "batch-1", "fp1", "key-a"));
+    const claim = claimed(await store.claim(batch("key-a", "batch-1", "fp1")));
     assertEquals(claim.takenOver, false);
-    assertEquals((await store.claim("key-a", "batch-1", "fp1", "key-a")).kind, "in_progress");
-    assertEquals((await store.claim("key-a", "batch-1", "fp2", "key-a")).kind, "mismatch");
+    assertEquals((await store.claim(batch("key-a", "batch-1", "fp1"))).kind, "in_progress");
+    assertEquals((await store.claim(batch("key-a", "batch-1", "fp2"))).kind, "mismatch");
     // Another key's batches live apart: the same id is free there.
-    assertEquals((await store.claim("key-b", "batch-1", "fp2", "key-b")).kind, "claimed");
+    assertEquals((await store.claim(batch("key-b", "batch-1", "fp2"))).kind, "claimed");
 
     const block = blockFromReadings(readings(0, 300));
     const body = JSON.stringify({ accepted: 300, refused: [] });
     await apply(log, store, claim, block, body);
     assertEquals((await logged(path)).length, 300);
-    assertEquals(await store.claim("key-a", "batch-1", "fp1", "key-a"), {
+    assertEquals(await store.claim(batch("key-a", "batch-1", "fp1")), {
       kind: "replay",
       status: 200,
       body,
     });
-    assertEquals((await store.claim("key-a", "batch-1", "fp2", "key-a")).kind, "mismatch");
+    assertEquals((await store.claim(batch("key-a", "batch-1", "fp2"))).kind, "mismatch");
     const record = (await store.status("key-a", "batch-1"))!;
     assertEquals(
       [record.state, record.accepted, record.appended, record.through, record.keyId],
@@ -102,7 +106,7 @@ Deno.test("concurrent claims of one key: exactly one wins", async () => {
   await withKv(async (kv) => {
     const store = new IdempotencyStore(kv);
     const results = await Promise.all(
-      Array.from({ length: 20 }, () => store.claim("", "race", "fp", null)),
+      Array.from({ length: 20 }, () => store.claim(batch("", "race", "fp"))),
     );
     assertEquals(results.filter((r) => r.kind === "claimed").length, 1);
     assertEquals(results.filter((r) => r.kind === "in_progress").length, 19);
@@ -115,12 +119,11 @@ Deno.test("a crash between chunks leaves the progress with the readings; a retry
     const store = new IdempotencyStore(kv, { leaseMs: 30_000, now: () => now });
     const log = new KvLog(kv, { maxChunkBytes: 4_000 });
     const all = readings(0, 400);
-    const first = claimed(await store.claim("", "b", "fp", null));
-    const answer = await store.prepare(200, "{}", { accepted: 400, refused: 0 });
-    const fence = store.fence(first, answer, {
-      length: 400,
-      batchIndex: (row) => row,
-      batchLength: 400,
+    const first = claimed(await store.claim(batch("", "b", "fp")));
+    const answer = await store.prepare("{}", { status: 200, accepted: 400, refused: 0 });
+    const fence = store.fence(first, {
+      answer,
+      rows: { length: 400, batchIndex: (row) => row, batchLength: 400 },
     });
     // The process "dies" while the third chunk is being committed: it never is.
     let chunks = 0;
@@ -143,25 +146,32 @@ Deno.test("a crash between chunks leaves the progress with the readings; a retry
       inLog.length,
       inLog.length,
     ]);
-    assertEquals((await store.claim("", "b", "fp", null)).kind, "in_progress");
+    assertEquals((await store.claim(batch("", "b", "fp"))).kind, "in_progress");
 
     now += 30_001; // the lease lapsed
-    const retry = claimed(await store.claim("", "b", "fp", null));
+    const retry = claimed(await store.claim(batch("", "b", "fp")));
     assertEquals([retry.takenOver, retry.record.through], [true, inLog.length]);
     const rest = blockFromReadings(all.slice(retry.record.through));
-    const answer2 = await store.prepare(200, '{"accepted":400}', { accepted: 400, refused: 0 });
+    const answer2 = await store.prepare('{"accepted":400}', {
+      status: 200,
+      accepted: 400,
+      refused: 0,
+    });
     await log.append(rest, {
-      fence: store.fence(retry, answer2, {
-        length: rest.length,
-        batchIndex: (row) => retry.record.through + row,
-        batchLength: 400,
+      fence: store.fence(retry, {
+        answer: answer2,
+        rows: {
+          length: rest.length,
+          batchIndex: (row) => retry.record.through + row,
+          batchLength: 400,
+        },
       }),
     });
     // Exactly once: every reading, in order, none twice.
     assertEquals(await logged(path), all.map((r) => r.sensorId));
     const done = (await store.status("", "b"))!;
     assertEquals([done.state, done.appended, done.through], ["done", 400, 400]);
-    assertEquals((await store.claim("", "b", "fp", null)).kind, "replay");
+    assertEquals((await store.claim(batch("", "b", "fp"))).kind, "replay");
   });
 });
 
@@ -170,14 +180,17 @@ Deno.test("a claim taken over meanwhile fences the old append out; plain appends
     let now = 0;
     const store = new IdempotencyStore(kv, { leaseMs: 1_000, now: () => now });
     const log = new KvLog(kv);
-    const stale = claimed(await store.claim("", "b", "fp", null));
+    const stale = claimed(await store.claim(batch("", "b", "fp")));
     now = 5_000;
-    claimed(await store.claim("", "b", "fp", null));
-    const answer = await store.prepare(200, "{}", { accepted: 2, refused: 0 });
+    claimed(await store.claim(batch("", "b", "fp")));
+    const answer = await store.prepare("{}", { status: 200, accepted: 2, refused: 0 });
     const block = blockFromReadings(readings(0, 2));
     const [fenced, plain] = await Promise.allSettled([
       log.append(block, {
-        fence: store.fence(stale, answer, { length: 2, batchIndex: (r) => r, batchLength: 2 }),
+        fence: store.fence(stale, {
+          answer,
+          rows: { length: 2, batchIndex: (r) => r, batchLength: 2 },
+        }),
       }),
       log.append(blockFromReadings(readings(100, 3))),
     ]);
@@ -193,13 +206,12 @@ Deno.test("a released claim is forgotten when nothing was appended, else taken o
     const store = new IdempotencyStore(kv);
     const log = new KvLog(kv);
     // Released with nothing appended: the key is free again, even for another body.
-    await store.release(claimed(await store.claim("", "big", "other", null)));
+    await store.release(claimed(await store.claim(batch("", "big", "other"))));
     assertEquals(await store.status("", "big"), null);
-    const first = claimed(await store.claim("", "big", "fp", null));
-    const fence = store.fence(first, await store.prepare(200, "{}", { accepted: 2, refused: 0 }), {
-      length: 1,
-      batchIndex: (r) => r,
-      batchLength: 2,
+    const first = claimed(await store.claim(batch("", "big", "fp")));
+    const fence = store.fence(first, {
+      answer: await store.prepare("{}", { status: 200, accepted: 2, refused: 0 }),
+      rows: { length: 1, batchIndex: (r) => r, batchLength: 2 },
     });
     // One of two readings appended, as a crash would leave it.
     await log.append(blockFromReadings(readings(0, 1)), {
@@ -207,17 +219,20 @@ Deno.test("a released claim is forgotten when nothing was appended, else taken o
     });
     assertEquals((await store.status("", "big"))!.appended, 1);
     await store.release(first);
-    const second = claimed(await store.claim("", "big", "fp", null));
+    const second = claimed(await store.claim(batch("", "big", "fp")));
     assertEquals(second.takenOver, true);
     // Random text does not compress: it needs several 60 KB pieces.
     const noise = Array.from({ length: 300_000 }, () => Math.floor(Math.random() * 10)).join("");
     const body = JSON.stringify({ accepted: 0, refused: [{ index: 0, reason: noise }] });
-    const answer = await store.prepare(200, body, { accepted: 0, refused: 1 });
+    const answer = await store.prepare(body, { status: 200, accepted: 0, refused: 1 });
     assert(answer.gzipped.byteLength > 60_000);
     await log.append(blockFromReadings([]), {
-      fence: store.fence(second, answer, { length: 0, batchIndex: (r) => r, batchLength: 1 }),
+      fence: store.fence(second, {
+        answer,
+        rows: { length: 0, batchIndex: (r) => r, batchLength: 1 },
+      }),
     });
     assertEquals((await store.status("", "big"))!.answerPieces > 1, true);
-    assertEquals(await store.claim("", "big", "fp", null), { kind: "replay", status: 200, body });
+    assertEquals(await store.claim(batch("", "big", "fp")), { kind: "replay", status: 200, body });
   });
 });

@@ -12,8 +12,8 @@ import type { ReadingBlock, ReadingLimits, Refusal } from "../readings/mod.ts";
 import { groupAllowed } from "../auth/mod.ts";
 import type { Writer } from "../auth/mod.ts";
 import { TokenBucket } from "./token_bucket.ts";
-import { FenceLost } from "../log/kv_log.ts";
-import type { FencedAppend } from "../log/kv_log.ts";
+import { FenceLost } from "../log/mod.ts";
+import type { FencedAppend } from "../log/mod.ts";
 import { authenticateWriter, unauthorizedWriter } from "./writer_auth.ts";
 import type { WriterKeys } from "./writer_auth.ts";
 import { batchKey, bodyFingerprint, MAX_IDEMPOTENCY_KEY_LENGTH } from "./idempotency.ts";
@@ -179,7 +179,12 @@ export function ingestHandler(
   ): Promise<Response> {
     // Each key's batches live apart: one tenant can neither hit nor probe another's.
     const scope = batch.writer?.id ?? "";
-    const claimed = await store.claim(scope, batch.id, batch.fingerprint, batch.writer?.id ?? null);
+    const claimed = await store.claim({
+      scope,
+      id: batch.id,
+      fingerprint: batch.fingerprint,
+      keyId: batch.writer?.id ?? null,
+    });
     switch (claimed.kind) {
       case "replay":
         stats.idempotent.replayed++;
@@ -212,7 +217,7 @@ export function ingestHandler(
     }
     const { claim } = claimed;
     try {
-      return await apply(store, claim, batch.parse);
+      return await apply(claim, { store, parse: batch.parse });
     } catch (error) {
       // Let a retry take over at once instead of waiting for the lease.
       await store.release(claim).catch(() => {});
@@ -225,9 +230,11 @@ export function ingestHandler(
   }
 
   async function apply(
-    store: IdempotencyStore,
     claim: Claim,
-    parse: (nowMs: number) => { block: ReadingBlock; refused: Refusal[] },
+    { store, parse }: {
+      store: IdempotencyStore;
+      parse: (nowMs: number) => { block: ReadingBlock; refused: Refusal[] };
+    },
   ): Promise<Response> {
     // Validated against the first attempt's clock, so a retry that takes over
     // accepts exactly the readings the first attempt did.
@@ -240,12 +247,11 @@ export function ingestHandler(
     const rest = from === 0
       ? block
       : keepRows(block, (row) => row < from ? "in the log" : null).block;
-    const answer = await storableAnswer(store, block.length, refused);
+    const answer = await storableAnswer(store, { accepted: block.length, refused });
     await sink.append(rest, {
-      fence: store.fence(claim, answer.prepared, {
-        length: rest.length,
-        batchIndex: (row) => index[from + row],
-        batchLength,
+      fence: store.fence(claim, {
+        answer: answer.prepared,
+        rows: { length: rest.length, batchIndex: (row) => index[from + row], batchLength },
       }),
     });
     count(rest.length, refused);
@@ -257,15 +263,18 @@ export function ingestHandler(
 }
 
 /** The answer, as sent and stored; the refused list is cut when it would be too large to keep. */
-async function storableAnswer(store: IdempotencyStore, accepted: number, refused: Refusal[]) {
-  const counts = { accepted, refused: refused.length };
+async function storableAnswer(
+  store: IdempotencyStore,
+  { accepted, refused }: { accepted: number; refused: Refusal[] },
+) {
+  const summary = { status: 200, accepted, refused: refused.length };
   let body = JSON.stringify({ accepted, refused });
   try {
-    return { body, prepared: await store.prepare(200, body, counts) };
+    return { body, prepared: await store.prepare(body, summary) };
   } catch (error) {
     if (!(error instanceof RangeError)) throw error;
     body = JSON.stringify({ accepted, refused: refused.slice(0, 1000), refusedTruncated: true });
-    return { body, prepared: await store.prepare(200, body, counts) };
+    return { body, prepared: await store.prepare(body, summary) };
   }
 }
 
