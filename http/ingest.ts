@@ -146,7 +146,8 @@ export function ingestHandler(
       return await idempotent(options.idempotency!, {
         id,
         writer,
-        fingerprint: await bodyFingerprint(type, body),
+        // application/octet-stream is the same FlatBuffers batch as x-flatbuffers.
+        fingerprint: await bodyFingerprint(decoded ? "application/x-flatbuffers" : type, body),
         parse,
       });
     } catch (error) {

@@ -179,6 +179,14 @@ Deno.test("a FlatBuffers batch_id is the key; header and batch_id must agree; bo
     const again = await post(url, flat("fb-batch-1"), { ...fb, "idempotency-key": "fb-batch-1" });
     assertEquals(again.headers.get("idempotent-replayed"), "true");
     assertEquals(await again.text(), answer);
+    // application/octet-stream is the same FlatBuffers batch, not another body.
+    const octets = await post(url, flat("fb-batch-1"), {
+      "content-type": "application/octet-stream",
+    });
+    assertEquals([octets.headers.get("idempotent-replayed"), await octets.text()], [
+      "true",
+      answer,
+    ]);
 
     const differ = await post(url, flat("fb-batch-2"), { ...fb, "idempotency-key": "other" });
     assertEquals(differ.status, 400);
