@@ -108,10 +108,6 @@ export class IdempotencyStore {
     this.#now = options.now ?? Date.now;
   }
 
-  get ttlMs(): number {
-    return this.#ttlMs;
-  }
-
   /**
    * Claims `id` in `scope` (the API key's id, "" for open ingest) for a body
    * with `fingerprint`: a new record, or a pending one whose lease lapsed;
