@@ -56,6 +56,10 @@ export interface Config {
   rollups: [sizeMs: number, retentionMs: number][];
   /** How often changed rollups are written (and always before a checkpoint). */
   rollupFlushMs: number;
+  /** How long an ingest batch's idempotency record (and its answer) is kept. */
+  idempotencyTtlMs: number;
+  /** How long a batch in progress holds its key before a retry may take it over. */
+  idempotencyLeaseMs: number;
 }
 
 export const DEFAULT_CONFIG: Readonly<Config> = Object.freeze<Config>({
@@ -93,6 +97,8 @@ export const DEFAULT_CONFIG: Readonly<Config> = Object.freeze<Config>({
   retentionMs: 86_400_000,
   rollups: [[1_000, 86_400_000], [60_000, 30 * 86_400_000]],
   rollupFlushMs: 10_000,
+  idempotencyTtlMs: 86_400_000,
+  idempotencyLeaseMs: 30_000,
 });
 
 export const USAGE = `Usage: deno task start [options]
@@ -129,6 +135,9 @@ export const USAGE = `Usage: deno task start [options]
   --rollups <list>    window sizes kept as rollups, with retention (default 1s=24h,1m=30d), or none
   --rollup-flush <dur> how often finished rollup chunks are written (default 10s); a window waits
                       at most 3 times that, and everything is written before each checkpoint
+  --idempotency-ttl <dur>   how long an ingest batch's Idempotency-Key is remembered (default 24h)
+  --idempotency-lease <dur> how long a batch in progress holds its key before a retry may take
+                      it over (default 30s)
   Durations: a number with ms, s, m, h or d.`;
 
 /** Parses command-line options; throws a TypeError that names the bad option. */
@@ -171,6 +180,8 @@ export function parseConfig(args: string[]): Config {
       retention: { type: "string" },
       rollups: { type: "string" },
       "rollup-flush": { type: "string" },
+      "idempotency-ttl": { type: "string" },
+      "idempotency-lease": { type: "string" },
     },
   });
   const int = (
@@ -226,6 +237,12 @@ export function parseConfig(args: string[]): Config {
     rollupFlushMs: values["rollup-flush"] === undefined
       ? d.rollupFlushMs
       : duration("rollup-flush", values["rollup-flush"]),
+    idempotencyTtlMs: values["idempotency-ttl"] === undefined
+      ? d.idempotencyTtlMs
+      : duration("idempotency-ttl", values["idempotency-ttl"]),
+    idempotencyLeaseMs: values["idempotency-lease"] === undefined
+      ? d.idempotencyLeaseMs
+      : duration("idempotency-lease", values["idempotency-lease"]),
     port: int("port", values.port, d.port, 0, 65_535),
     host: values.host ?? d.host,
     data: values.data ?? d.data,

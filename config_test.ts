@@ -1,7 +1,7 @@
 import { assert, assertEquals } from "./tests/assert.ts";
 import { DEFAULT_CONFIG, duration, parseConfig } from "./config.ts";
 
-Deno.test("window, grace, retention and rollup options read durations and check each other", () => {
+Deno.test("window, grace, retention, rollup and idempotency options read durations and check each other", () => {
   const config = parseConfig([
     "--windows",
     "500ms,5s,1m",
@@ -15,6 +15,10 @@ Deno.test("window, grace, retention and rollup options read durations and check 
     "5s=2d,1m=90d",
     "--rollup-flush",
     "250ms",
+    "--idempotency-ttl",
+    "2h",
+    "--idempotency-lease",
+    "5s",
   ]);
   assertEquals(config.windowSizesMs, [500, 5_000, 60_000]);
   assertEquals(config.graceMs, 0);
@@ -22,6 +26,7 @@ Deno.test("window, grace, retention and rollup options read durations and check 
   assertEquals(config.retentionMs, 36 * 3_600_000);
   assertEquals(config.rollups, [[5_000, 2 * 86_400_000], [60_000, 90 * 86_400_000]]);
   assertEquals(config.rollupFlushMs, 250);
+  assertEquals([config.idempotencyTtlMs, config.idempotencyLeaseMs], [7_200_000, 5_000]);
   const defaults = parseConfig([]);
   assertEquals(
     [defaults.windowSizesMs, defaults.graceMs, defaults.rollups],
@@ -45,6 +50,8 @@ Deno.test("bad durations and rollups of sizes that are not windows are refused b
     [["--windows", "1s,,1m"], /--windows/],
     [["--rollups", "2s=1d"], /2s is not one of the --windows sizes/],
     [["--rollups", "1s"], /size=retention pairs/],
+    [["--idempotency-ttl", "0"], /--idempotency-ttl/],
+    [["--idempotency-lease", "soon"], /--idempotency-lease/],
   ];
   for (const [args, why] of cases) {
     let message = "";

@@ -23,8 +23,10 @@ import {
   createApp,
   feedSocketHandler,
   historyRoute,
+  IdempotencyStore,
   ingestHandler,
   IngestStats,
+  ingestStatusHandler,
   sensorsRoute,
   staticFiles,
 } from "./http/mod.ts";
@@ -65,6 +67,10 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
   const kv = await Deno.openKv(config.data);
   const log = new KvLog(kv);
   const apiKeys = new ApiKeys(kv);
+  const idempotency = new IdempotencyStore(kv, {
+    ttlMs: config.idempotencyTtlMs,
+    leaseMs: config.idempotencyLeaseMs,
+  });
   // Off loopback both dashboards (JWT) and ingest (API keys) must authenticate.
   if (!isLoopback(config.host) && !config.insecure && (!tokens || !(await apiKeys.inUse()))) {
     kv.close();
@@ -239,7 +245,9 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
       maxBatchReadings: config.maxBatchReadings,
       limits: { ...DEFAULT_READING_LIMITS, maxFutureMs: config.maxFutureMs },
       keys: apiKeys,
+      idempotency,
     }, ingestStats),
+    ingestStatus: ingestStatusHandler(idempotency, { keys: apiKeys }),
     corsOrigins: config.corsOrigins,
     feed: feedSocketHandler(hub, {
       tokens: tokens ?? undefined,

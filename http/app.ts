@@ -8,6 +8,8 @@ export type Handler = (
 
 export interface Routes {
   ingest: Handler;
+  /** GET /api/ingest/:batchId (the id percent-decoded, not yet validated). */
+  ingestStatus: (request: Request, batchId: string) => Promise<Response>;
   feed: Handler;
   health: () => unknown;
   /** Every group path (the caller may read) with its number of sensors. */
@@ -64,6 +66,19 @@ export function createApp(routes: Routes): Handler {
       return request.method === "GET"
         ? routes.aggregates(request)
         : problem(405, "GET /api/aggregates", { allow: "GET" });
+    }
+    const batch = /^\/api\/ingest\/([^/]+)$/.exec(pathname);
+    if (batch) {
+      if (request.method !== "GET") {
+        return problem(405, "GET /api/ingest/:batchId", { allow: "GET" });
+      }
+      let id: string;
+      try {
+        id = decodeURIComponent(batch[1]);
+      } catch {
+        return problem(400, "The batch id in the path is not valid percent-encoding");
+      }
+      return routes.ingestStatus(request, id).catch(errorResponse);
     }
     const history = /^\/api\/sensors\/([^/]+)\/history$/.exec(pathname);
     if (history) {

@@ -63,10 +63,14 @@ function errorName(status: number): string {
       return "not_found";
     case 405:
       return "method_not_allowed";
+    case 409:
+      return "conflict";
     case 413:
       return "payload_too_large";
     case 415:
       return "unsupported_media_type";
+    case 422:
+      return "unprocessable_entity";
     case 426:
       return "upgrade_required";
     case 503:

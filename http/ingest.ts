@@ -12,11 +12,27 @@ import type { ReadingBlock, ReadingLimits, Refusal } from "../readings/mod.ts";
 import { groupAllowed } from "../auth/mod.ts";
 import type { Writer } from "../auth/mod.ts";
 import { TokenBucket } from "./token_bucket.ts";
+import { FenceLost } from "../log/mod.ts";
+import type { FencedAppend } from "../log/mod.ts";
+import { authenticateWriter, unauthorizedWriter } from "./writer_auth.ts";
+import type { WriterKeys } from "./writer_auth.ts";
+import { batchKey, bodyFingerprint, MAX_IDEMPOTENCY_KEY_LENGTH } from "./idempotency.ts";
+import type { Claim, IdempotencyStore } from "./idempotency_store.ts";
 
-/** Where accepted readings go; resolves once they are durable. */
+/** Where accepted readings go; resolves once they are durable (and the fence's records with them). */
 export interface ReadingSink {
-  append(block: ReadingBlock): Promise<void>;
+  append(block: ReadingBlock, options?: { fence?: FencedAppend }): Promise<void>;
 }
+
+/** Outcomes of requests that carry an idempotency key (a metric label). */
+export const IDEMPOTENT_OUTCOMES = [
+  "first",
+  "replayed",
+  "conflict",
+  "in_progress",
+  "mismatch",
+] as const;
+export type IdempotentOutcome = typeof IDEMPOTENT_OUTCOMES[number];
 
 export interface IngestOptions {
   /** Largest request body. Default 8 MiB. */
@@ -25,7 +41,9 @@ export interface IngestOptions {
   maxBatchReadings: number;
   limits: ReadingLimits;
   /** API keys; when any exists, every request must present one. */
-  keys?: { inUse(): Promise<boolean>; verify(presented: string): Promise<Writer | null> };
+  keys?: WriterKeys;
+  /** Idempotency records; without it, keys and batch ids are ignored. */
+  idempotency?: IdempotencyStore;
   /** Requests per key: a burst of `capacity`, then `perSecond`. Default 50 and 20/s. */
   rate?: { capacity: number; perSecond: number };
 }
@@ -39,6 +57,14 @@ export class IngestStats {
   refusedBy: Record<string, number> = {};
   /** Whole requests refused, by HTTP status. */
   rejectedRequests: Record<string, number> = {};
+  /** Requests with an idempotency key, by outcome. */
+  idempotent: Record<IdempotentOutcome, number> = {
+    first: 0,
+    replayed: 0,
+    conflict: 0,
+    in_progress: 0,
+    mismatch: 0,
+  };
 }
 
 /**
@@ -60,19 +86,12 @@ export function ingestHandler(
   return async (request: Request): Promise<Response> => {
     stats.requests++;
     try {
-      let writer: Writer | null = null;
-      if (options.keys && await options.keys.inUse()) {
-        const presented = request.headers.get("x-api-key") ??
-          request.headers.get("authorization")?.replace(/^Bearer\s+/i, "") ?? "";
-        writer = presented ? await options.keys.verify(presented) : null;
-        if (!writer) {
-          await request.body?.cancel();
-          return reject(
-            problem(401, "Cannot ingest: present a valid API key (Authorization: Bearer <key>)", {
-              "www-authenticate": 'Bearer realm="pulseboard-ingest"',
-            }),
-          );
-        }
+      const writer = await authenticateWriter(request, options.keys);
+      if (writer === false) {
+        await request.body?.cancel();
+        return reject(unauthorizedWriter("ingest"));
+      }
+      if (writer) {
         let bucket = buckets.get(writer.id);
         if (!bucket) {
           buckets.set(
@@ -105,23 +124,174 @@ export function ingestHandler(
           problem(413, `Cannot ingest: body is larger than ${options.maxBodyBytes} bytes`),
         );
       }
-      const parsed = type === "application/json" ? parseJson(body, options) : filterValidReadings(
-        decodeIngestBatch(body, { maxReadings: options.maxBatchReadings }).block,
-        options.limits,
-      );
-      const { block, refused } = writer ? withinScope(parsed, writer) : parsed;
-      await sink.append(block);
-      stats.accepted += block.length;
-      stats.refused += refused.length;
-      for (const { reason } of refused) {
-        const kind = refusalKind(reason);
-        stats.refusedBy[kind] = (stats.refusedBy[kind] ?? 0) + 1;
+      const decoded = type === "application/json" ? null : decodeIngestBatch(body, {
+        maxReadings: options.maxBatchReadings,
+        maxBatchIdBytes: MAX_IDEMPOTENCY_KEY_LENGTH,
+      });
+      const id = options.idempotency
+        ? batchKey(request.headers.get("idempotency-key"), decoded?.batchId ?? null)
+        : null;
+      const parse = (nowMs: number) => {
+        const parsed = decoded
+          ? filterValidReadings(decoded.block, options.limits, nowMs)
+          : parseJson(body, options, nowMs);
+        return writer ? withinScope(parsed, writer) : parsed;
+      };
+      if (id === null) {
+        const { block, refused } = parse(Date.now());
+        await sink.append(block);
+        count(block.length, refused);
+        return jsonResponse({ accepted: block.length, refused });
       }
-      return jsonResponse({ accepted: block.length, refused });
+      return await idempotent(options.idempotency!, {
+        id,
+        writer,
+        // application/octet-stream is the same FlatBuffers batch as x-flatbuffers.
+        fingerprint: await bodyFingerprint(decoded ? "application/x-flatbuffers" : type, body),
+        parse,
+      });
     } catch (error) {
       return reject(errorResponse(error));
     }
   };
+
+  function count(accepted: number, refused: Refusal[]): void {
+    stats.accepted += accepted;
+    stats.refused += refused.length;
+    for (const { reason } of refused) {
+      const kind = refusalKind(reason);
+      stats.refusedBy[kind] = (stats.refusedBy[kind] ?? 0) + 1;
+    }
+  }
+
+  /**
+   * Applies a batch with an idempotency key at most once: claim the key,
+   * append the readings fenced by the claim (the last chunk stores the
+   * answer), or answer from what the key's record says.
+   */
+  async function idempotent(
+    store: IdempotencyStore,
+    batch: {
+      id: string;
+      writer: Writer | null;
+      fingerprint: string;
+      parse: (nowMs: number) => { block: ReadingBlock; refused: Refusal[] };
+    },
+  ): Promise<Response> {
+    // Each key's batches live apart: one tenant can neither hit nor probe another's.
+    const scope = batch.writer?.id ?? "";
+    const claimed = await store.claim({
+      scope,
+      id: batch.id,
+      fingerprint: batch.fingerprint,
+      keyId: batch.writer?.id ?? null,
+    });
+    switch (claimed.kind) {
+      case "replay":
+        stats.idempotent.replayed++;
+        return new Response(claimed.body, {
+          status: claimed.status,
+          headers: {
+            "content-type": "application/json; charset=utf-8",
+            "idempotent-replayed": "true",
+          },
+        });
+      case "mismatch":
+        stats.idempotent.mismatch++;
+        return reject(
+          problem(
+            422,
+            `Cannot ingest: Idempotency-Key "${batch.id}" was already used for a different body`,
+          ),
+        );
+      case "in_progress":
+        stats.idempotent.in_progress++;
+        return reject(
+          problem(409, `Cannot ingest: batch "${batch.id}" is being applied by another request`, {
+            "retry-after": String(claimed.retryAfterSeconds),
+          }),
+        );
+      case "claimed":
+        break;
+      default:
+        claimed satisfies never;
+    }
+    const { claim } = claimed;
+    try {
+      return await apply(claim, { store, parse: batch.parse });
+    } catch (error) {
+      // Let a retry take over at once instead of waiting for the lease.
+      await store.release(claim).catch(() => {});
+      if (error instanceof FenceLost) {
+        stats.idempotent.conflict++;
+        return reject(problem(409, `Cannot ingest: ${error.message}`, { "retry-after": "1" }));
+      }
+      throw error;
+    }
+  }
+
+  async function apply(
+    claim: Claim,
+    { store, parse }: {
+      store: IdempotencyStore;
+      parse: (nowMs: number) => { block: ReadingBlock; refused: Refusal[] };
+    },
+  ): Promise<Response> {
+    // Validated against the first attempt's clock, so a retry that takes over
+    // accepts exactly the readings the first attempt did.
+    const { block, refused } = parse(claim.record.receivedAt);
+    const batchLength = block.length + refused.length;
+    const index = batchIndexes(block.length, refused);
+    // After a take-over, readings before `through` are in the log already.
+    let from = 0;
+    while (from < block.length && index[from] < claim.record.through) from++;
+    const rest = from === 0
+      ? block
+      : keepRows(block, (row) => row < from ? "in the log" : null).block;
+    const answer = await storableAnswer(store, { accepted: block.length, refused });
+    await sink.append(rest, {
+      fence: store.fence(claim, {
+        answer: answer.prepared,
+        rows: { length: rest.length, batchIndex: (row) => index[from + row], batchLength },
+      }),
+    });
+    count(rest.length, refused);
+    stats.idempotent.first++;
+    return new Response(answer.body, {
+      headers: { "content-type": "application/json; charset=utf-8" },
+    });
+  }
+}
+
+/** The answer, as sent and stored; the refused list is cut when it would be too large to keep. */
+async function storableAnswer(
+  store: IdempotencyStore,
+  { accepted, refused }: { accepted: number; refused: Refusal[] },
+) {
+  const summary = { status: 200, accepted, refused: refused.length };
+  let body = JSON.stringify({ accepted, refused });
+  try {
+    return { body, prepared: await store.prepare(body, summary) };
+  } catch (error) {
+    if (!(error instanceof RangeError)) throw error;
+    body = JSON.stringify({ accepted, refused: refused.slice(0, 1000), refusedTruncated: true });
+    return { body, prepared: await store.prepare(body, summary) };
+  }
+}
+
+/** Index in the batch of each accepted reading, given the refused ones (sorted by index). */
+function batchIndexes(accepted: number, refused: Refusal[]): Uint32Array {
+  const index = new Uint32Array(accepted);
+  let r = 0;
+  let i = 0;
+  for (let row = 0; row < accepted; row++) {
+    while (r < refused.length && refused[r].index === i) {
+      r++;
+      i++;
+    }
+    index[row] = i++;
+  }
+  return index;
 }
 
 /** Refuses the readings whose group the key may not write, keeping batch indexes. */
@@ -155,6 +325,7 @@ function withinScope(
 function parseJson(
   body: Uint8Array,
   options: IngestOptions,
+  nowMs: number,
 ): { block: ReadingBlock; refused: Refusal[] } {
   let parsed: unknown;
   try {
@@ -178,5 +349,5 @@ function parseJson(
       `Cannot ingest: batch holds ${documents.length} readings, more than the limit of ${options.maxBatchReadings}`,
     );
   }
-  return parseJsonReadings(documents, options.limits);
+  return parseJsonReadings(documents, options.limits, nowMs);
 }

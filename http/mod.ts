@@ -1,8 +1,12 @@
 export { createApp } from "./app.ts";
 export type { Handler, Routes } from "./app.ts";
 export { closeCodeFor, errorResponse, jsonResponse, problem, statusFor } from "./errors.ts";
-export { ingestHandler, IngestStats } from "./ingest.ts";
-export type { IngestOptions, ReadingSink } from "./ingest.ts";
+export { IDEMPOTENT_OUTCOMES, ingestHandler, IngestStats } from "./ingest.ts";
+export type { IdempotentOutcome, IngestOptions, ReadingSink } from "./ingest.ts";
+export { ingestStatusHandler } from "./ingest_status.ts";
+export { IdempotencyStore } from "./idempotency_store.ts";
+export type { BatchRecord, IdempotencyStoreOptions } from "./idempotency_store.ts";
+export { batchKey, bodyFingerprint, MAX_IDEMPOTENCY_KEY_LENGTH } from "./idempotency.ts";
 export { staticFiles } from "./static_files.ts";
 export { feedSocketHandler } from "./websocket.ts";
 export type { FeedSocketOptions } from "./websocket.ts";

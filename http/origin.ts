@@ -27,6 +27,8 @@ export function withCors(
   if (origin === null || allowList === null || !allowList.includes(origin)) return response;
   const headers = new Headers(response.headers);
   headers.set("access-control-allow-origin", origin);
+  // Idempotent ingest: a page may see that an answer was replayed, and when to retry.
+  headers.set("access-control-expose-headers", "idempotent-replayed, retry-after");
   headers.append("vary", "Origin");
   return new Response(response.body, {
     status: response.status,

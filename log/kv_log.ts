@@ -1,4 +1,5 @@
 import { Chunker } from "./chunker.ts";
+import type { Chunk } from "./chunker.ts";
 import { decodeIngestBatch } from "../protocol/ingest_codec.ts";
 import type { ReadingBlock } from "../readings/block.ts";
 
@@ -18,8 +19,30 @@ export interface KvLogOptions {
   maxPendingReadings?: number;
 }
 
+/**
+ * An append fenced by a claim record (an idempotent batch): every chunk of
+ * it commits only while `key` still has `versionstamp`, and carries the
+ * mutations `commitWith` gives for it, in the same atomic operation. So the
+ * claim's progress (and, with the last chunk, its answer) is durable exactly
+ * when the readings are: a crash can never leave one without the other.
+ */
+export interface FencedAppend {
+  /** The claim record; each chunk's commit must rewrite it (its versionstamp moves on). */
+  key: Deno.KvKey;
+  /** The claim's versionstamp when the append starts. */
+  versionstamp: string;
+  /** Mutations for the chunk that makes `committed` of the block's rows durable. */
+  commitWith(committed: number, last: boolean): Deno.KvMutation[];
+}
+
+/** The claim a fenced append checks was changed by someone else: nothing more was committed. */
+export class FenceLost extends Error {
+  override name = "FenceLost";
+}
+
 interface PendingAppend {
   block: ReadingBlock;
+  fence?: FencedAppend;
   resolve: () => void;
   reject: (error: Error) => void;
 }
@@ -58,8 +81,9 @@ export class KvLog {
    * Appends readings; resolves once they are durable. Throws Deno.errors.Busy
    * when too many readings already wait, so callers can answer 503.
    */
-  append(block: ReadingBlock): Promise<void> {
-    if (block.length === 0) return Promise.resolve();
+  append(block: ReadingBlock, options: { fence?: FencedAppend } = {}): Promise<void> {
+    const { fence } = options;
+    if (block.length === 0 && !fence) return Promise.resolve();
     if (this.#pendingReadings + block.length > this.#maxPending && this.#pendingReadings > 0) {
       return Promise.reject(
         new Deno.errors.Busy("Cannot append: the log writer is saturated, retry shortly"),
@@ -67,7 +91,7 @@ export class KvLog {
     }
     this.#pendingReadings += block.length;
     const done = new Promise<void>((resolve, reject) =>
-      this.#queue.push({ block, resolve, reject })
+      this.#queue.push({ block, fence, resolve, reject })
     );
     if (!this.#writing) void this.#writeAll();
     return done;
@@ -121,8 +145,54 @@ export class KvLog {
     }
   }
 
-  /** Commits one group of appends, settling each once its last chunk is durable. */
-  async #write(batch: PendingAppend[]): Promise<void> {
+  /** Commits one group of appends: plain ones share chunks, fenced ones get their own. */
+  async #write(group: PendingAppend[]): Promise<void> {
+    const plain = group.filter((request) => !request.fence);
+    if (plain.length > 0) await this.#writePlain(plain);
+    for (const request of group) if (request.fence) await this.#writeFenced(request);
+  }
+
+  /**
+   * Commits a fenced append in chunks of its own, so a lost fence fails it
+   * alone. Each chunk checks the claim and rewrites it with the progress.
+   */
+  async #writeFenced(request: PendingAppend): Promise<void> {
+    const fence = request.fence!;
+    try {
+      const chunker = new Chunker({ maxBytes: this.#maxChunkBytes });
+      chunker.add(request.block);
+      const chunks = chunker.finishChunks();
+      let versionstamp = fence.versionstamp;
+      let committed = 0;
+      // A block with no readings still commits its claim (the answer) once.
+      for (let k = 0; k < Math.max(1, chunks.length); k++) {
+        const chunk = chunks[k] as Chunk | undefined;
+        const last = k >= chunks.length - 1;
+        const op = this.#kv.atomic().check({ key: fence.key, versionstamp });
+        if (chunk) op.set([LOG, this.#kv.commitVersionstamp()], chunk.bytes).sum(HEAD, 1n);
+        const result = await op
+          .mutate(...fence.commitWith(committed + (chunk?.block.length ?? 0), last))
+          .commit();
+        if (!result.ok) {
+          throw new FenceLost(
+            "Cannot append: another request took over this batch's claim meanwhile",
+          );
+        }
+        versionstamp = result.versionstamp;
+        if (!chunk) break;
+        committed += chunk.block.length;
+        this.readingsCommitted += chunk.block.length;
+        const entry = { cursor: result.versionstamp, block: chunk.block };
+        for (const listener of this.#listeners) listener(entry);
+      }
+      this.#settle(request);
+    } catch (error) {
+      this.#settle(request, error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+
+  /** Commits plain appends together, settling each once its last chunk is durable. */
+  async #writePlain(batch: PendingAppend[]): Promise<void> {
     const chunker = new Chunker({ maxBytes: this.#maxChunkBytes });
     // The request whose last reading is in chunk k completes when chunk k commits.
     const doneAt: number[] = batch.map((request) => {

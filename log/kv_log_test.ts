@@ -1,5 +1,5 @@
 import { assert, assertEquals } from "../tests/assert.ts";
-import { KvLog } from "./kv_log.ts";
+import { FenceLost, KvLog } from "./kv_log.ts";
 import { Chunker, KV_VALUE_LIMIT } from "./chunker.ts";
 import { blockFromReadings } from "../readings/block.ts";
 import type { ReadingBlock } from "../readings/block.ts";
@@ -90,6 +90,61 @@ Deno.test("a saturated writer refuses appends with Deno.errors.Busy", async () =
     );
     assertEquals(refused, "Busy");
     await first;
+  } finally {
+    kv.close();
+  }
+});
+
+Deno.test("a fenced append commits its mutations with each of its chunks, in its own chunks, and fails alone when the fence moved", async () => {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    const log = new KvLog(kv, { maxChunkBytes: 2_000 });
+    const claim = ["claim"];
+    const { versionstamp } = await kv.set(claim, "mine");
+    const fence = {
+      key: claim,
+      versionstamp,
+      // Each chunk records how many rows were durable with it.
+      commitWith: (committed: number, last: boolean): Deno.KvMutation[] => [
+        { type: "set", key: claim, value: last ? "done" : "pending" },
+        { type: "set", key: ["progress", committed], value: last },
+      ],
+    };
+    const plain = readings(1_000, 5);
+    await Promise.all([
+      log.append(blockFromReadings(readings(0, 120)), { fence }),
+      log.append(blockFromReadings(plain)),
+    ]);
+    const entries = await log.read(null, 100);
+    assert(entries.length > 2, "the fenced block spans several chunks");
+    // Every progress mark was committed together with the chunk that made it true.
+    let total = 0;
+    const marks = new Map<string, number>();
+    for await (const entry of kv.list<boolean>({ prefix: ["progress"] })) {
+      marks.set(entry.versionstamp, entry.key[1] as number);
+    }
+    for (const entry of entries) {
+      const got = ids(entry.block);
+      if (got[0].startsWith("s1000")) {
+        assertEquals(got, plain.map((r) => r.sensorId), "plain readings share no fenced chunk");
+        continue;
+      }
+      total += entry.block.length;
+      assertEquals(marks.get(entry.cursor), total);
+    }
+    assertEquals([total, (await kv.get(claim)).value], [120, "done"]);
+
+    // Someone else rewrote the claim: the fenced append fails and writes nothing.
+    await kv.set(claim, "theirs");
+    const before = (await log.read(null, 100)).length;
+    const [lost, other] = await Promise.allSettled([
+      log.append(blockFromReadings(readings(2_000, 3)), { fence }),
+      log.append(blockFromReadings(readings(3_000, 3))),
+    ]);
+    assert(lost.status === "rejected" && lost.reason instanceof FenceLost);
+    assertEquals(other.status, "fulfilled");
+    assertEquals((await log.read(null, 100)).length, before + 1);
+    assertEquals((await kv.get(claim)).value, "theirs");
   } finally {
     kv.close();
   }

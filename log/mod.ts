@@ -1,5 +1,5 @@
-export { KvLog } from "./kv_log.ts";
-export type { KvLogOptions, LogEntry } from "./kv_log.ts";
+export { FenceLost, KvLog } from "./kv_log.ts";
+export type { FencedAppend, KvLogOptions, LogEntry } from "./kv_log.ts";
 export { Chunker, estimateBytes, KV_VALUE_LIMIT } from "./chunker.ts";
 export type { Chunk } from "./chunker.ts";
 export { CheckpointStore } from "./checkpoint_store.ts";

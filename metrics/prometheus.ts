@@ -9,6 +9,8 @@ export interface MetricSources {
     accepted: number;
     refusedBy: Record<string, number>;
     rejectedRequests: Record<string, number>;
+    /** Requests with an idempotency key, by outcome. */
+    idempotent?: Record<string, number>;
   };
   hub: {
     recovered: number;
@@ -104,6 +106,14 @@ export class PrometheusMetrics {
       "Ingest requests refused whole, by HTTP status.",
       "status",
       () => sources.ingest.rejectedRequests,
+    );
+    mirroredBy(
+      "pulseboard_ingest_idempotent_requests_total",
+      "Ingest requests with an idempotency key, by outcome: first (applied), replayed, " +
+        "in_progress (409, a concurrent duplicate), mismatch (422, another body), " +
+        "conflict (409, the claim was taken over meanwhile).",
+      "outcome",
+      () => sources.ingest.idempotent ?? {},
     );
     mirrored(
       "pulseboard_readings_ingested_total",

@@ -30,12 +30,18 @@ export interface DecodedBatch {
  */
 export function decodeIngestBatch(
   input: Uint8Array,
-  options: { maxReadings?: number } = {},
+  options: { maxReadings?: number; maxBatchIdBytes?: number } = {},
 ): DecodedBatch {
   const bytes = input.byteOffset % 8 === 0 ? input : input.slice();
   const v = new FlatBufferVerifier(bytes);
   const root = v.root();
-  v.string(root, FIELD.batchId);
+  const batchIdBytes = v.string(root, FIELD.batchId);
+  // Bounded only where asked (ingest): log chunks written before the bound must stay readable.
+  if (options.maxBatchIdBytes !== undefined && batchIdBytes > options.maxBatchIdBytes) {
+    throw new TypeError(
+      `Invalid IngestBatch: batch_id of ${batchIdBytes} bytes is longer than ${options.maxBatchIdBytes}`,
+    );
+  }
   const stringCount = Math.max(0, v.stringVector(root, FIELD.strings));
   const n = v.vector(root, FIELD.sensor, 4);
   const length = Math.max(0, n);

@@ -155,3 +155,23 @@ Deno.test("structural faults are refused for the whole batch with a reason", () 
     assert(error instanceof RangeError, String(error));
   }
 });
+
+Deno.test("a batch_id longer than maxBatchIdBytes is refused; without the bound (log chunks) it decodes", () => {
+  const block = build([{ sensor: "s", group: "g", time: 1, values: [["t", 1]] }]);
+  const id = "é".repeat(64); // 64 characters, 128 bytes
+  assertEquals(
+    decodeIngestBatch(encodeReadingBlock(block, id), { maxBatchIdBytes: 128 }).batchId,
+    id,
+  );
+  const longer = encodeReadingBlock(block, `${id}x`);
+  assertEquals(decodeIngestBatch(longer).batchId, `${id}x`);
+  try {
+    decodeIngestBatch(longer, { maxBatchIdBytes: 128 });
+    throw new Error("accepted");
+  } catch (error) {
+    assert(
+      error instanceof TypeError && /batch_id of 129 bytes/.test(error.message),
+      String(error),
+    );
+  }
+});
