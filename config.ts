@@ -1,4 +1,5 @@
 import { parseArgs } from "node:util";
+import { compileProxyTrust } from "./http/mod.ts";
 
 /** Everything `deno task start` can be told. */
 export interface Config {
@@ -35,6 +36,8 @@ export interface Config {
   /** Origins allowed to call /api/* from other sites (CORS); null: none. */
   corsOrigins: string[] | null;
   maxConnectionsPerAddress: number;
+  /** Proxies whose X-Forwarded-For is believed: addresses, CIDRs or proxy-addr names. */
+  trustedProxies: string[];
   /** PEM files for HTTPS/WSS; both or neither. */
   certFile: string | null;
   keyFile: string | null;
@@ -85,6 +88,7 @@ export const DEFAULT_CONFIG: Readonly<Config> = Object.freeze<Config>({
   allowedOrigins: null,
   corsOrigins: null,
   maxConnectionsPerAddress: 64,
+  trustedProxies: [],
   certFile: null,
   keyFile: null,
   insecure: false,
@@ -124,6 +128,8 @@ export const USAGE = `Usage: deno task start [options]
   --allowed-origins <a,b>  exact origins that may open /ws (default: only this server's own)
   --cors-origins <a,b>     origins that may call /api/* from other sites (default: none)
   --max-connections-per-address <n>  open feed connections per client address (default 64)
+  --trusted-proxies <a,b>  load balancers whose X-Forwarded-For names the client: addresses, CIDRs,
+                      loopback, linklocal or uniquelocal (default: none; the peer is the client)
   --cert <file> --key <file>          serve HTTPS and WSS with this PEM certificate and key
   --insecure          allow a non-loopback --host without dashboard and ingest authentication
   --jwt-issuer <iss> --jwt-audience <aud>  verify dashboard JWTs (with --jwt-public-key <pem file>,
@@ -168,6 +174,7 @@ export function parseConfig(args: string[]): Config {
       "allowed-origins": { type: "string" },
       "cors-origins": { type: "string" },
       "max-connections-per-address": { type: "string" },
+      "trusted-proxies": { type: "string" },
       cert: { type: "string" },
       key: { type: "string" },
       insecure: { type: "boolean" },
@@ -277,6 +284,7 @@ export function parseConfig(args: string[]): Config {
       1,
       1_000_000,
     ),
+    trustedProxies: proxies(values["trusted-proxies"]),
     ...tls(values.cert, values.key),
     insecure: values.insecure ?? false,
     jwtIssuer: values["jwt-issuer"] ?? null,
@@ -331,4 +339,11 @@ export function duration(name: string, raw: string, allowZero = false): number {
     );
   }
   return ms;
+}
+
+function proxies(raw: string | undefined): string[] {
+  if (raw === undefined) return [];
+  const entries = raw.split(",").map((p) => p.trim()).filter((p) => p !== "");
+  compileProxyTrust(entries); // throws a TypeError naming the bad entry
+  return entries;
 }

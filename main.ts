@@ -20,6 +20,7 @@ import { HistoryService, RollupStore, RollupWriter } from "./history/mod.ts";
 import { ApiKeys, TokenVerifier } from "./auth/mod.ts";
 import {
   aggregatesRoute,
+  compileProxyTrust,
   createApp,
   feedSocketHandler,
   historyRoute,
@@ -253,6 +254,7 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
       tokens: tokens ?? undefined,
       allowedOrigins: config.allowedOrigins,
       maxConnectionsPerAddress: config.maxConnectionsPerAddress,
+      proxyTrust: compileProxyTrust(config.trustedProxies),
       policy: {
         maxBufferedBytes: config.maxBufferedBytes,
         slowCloseMs: config.slowCloseMs,

@@ -9,6 +9,8 @@ export type { BatchRecord, IdempotencyStoreOptions } from "./idempotency_store.t
 export { batchKey, bodyFingerprint, MAX_IDEMPOTENCY_KEY_LENGTH } from "./idempotency.ts";
 export { staticFiles } from "./static_files.ts";
 export { feedSocketHandler } from "./websocket.ts";
+export { clientAddress, compileProxyTrust } from "./client_address.ts";
+export type { ProxyTrust } from "./client_address.ts";
 export type { FeedSocketOptions } from "./websocket.ts";
 export { aggregatesRoute, historyRoute, label as windowLabel, sensorsRoute } from "./queries.ts";
 export type { QueryDeps } from "./queries.ts";

@@ -10,12 +10,16 @@ import type { Viewer } from "../auth/mod.ts";
 import { CloseCode } from "../protocol/close_codes.ts";
 import { decodeClientMessage } from "../protocol/client_messages.ts";
 import { encodeError } from "../protocol/frames.ts";
+import { clientAddress } from "./client_address.ts";
+import type { ProxyTrust } from "./client_address.ts";
 
 export interface FeedSocketOptions {
   /** Exact origins allowed to open the feed; null: only the server's own. */
   allowedOrigins?: readonly string[] | null;
   /** Open feed connections per client address. Default 64. */
   maxConnectionsPerAddress?: number;
+  /** Proxies whose X-Forwarded-For names the client (`--trusted-proxies`); null: none. */
+  proxyTrust?: ProxyTrust | null;
   /** Open feed connections per token subject. Default 16. */
   maxConnectionsPerToken?: number;
   /** Inbound messages per connection: a burst of `capacity`, then `perSecond`. Default 20 and 5/s. */
@@ -90,7 +94,7 @@ export function feedSocketHandler(hub: Actor<HubMessage>, options: FeedSocketOpt
     if (headerToken !== null && !offered.includes(FEED_PROTOCOL)) {
       return problem(400, `Offer the "${FEED_PROTOCOL}" subprotocol next to bearer.<token>`);
     }
-    const address = info && "hostname" in info.remoteAddr ? info.remoteAddr.hostname : "unknown";
+    const address = clientAddress(request, info, options.proxyTrust ?? null);
     const open = perAddress.get(address) ?? 0;
     if (open >= maxPerAddress) {
       return problem(429, `Too many feed connections from ${address} (limit ${maxPerAddress})`, {

@@ -17,8 +17,13 @@ async function withServer(config: Partial<Config>, run: (server: Pulseboard) => 
 }
 
 /** The status an upgrade request gets, without completing a WebSocket. */
-async function upgradeStatus(url: URL, origin: string | null): Promise<number> {
+async function upgradeStatus(
+  url: URL,
+  origin: string | null,
+  extra: Record<string, string> = {},
+): Promise<number> {
   const headers: Record<string, string> = {
+    ...extra,
     upgrade: "websocket",
     connection: "Upgrade",
     "sec-websocket-key": btoa("0123456789abcdef"),
@@ -97,6 +102,40 @@ Deno.test("feed connections per address are limited with 429, and a closed one f
       ws.close();
       await new Promise((resolve) => (ws.onclose = resolve));
     }
+  });
+});
+
+Deno.test("behind a trusted proxy the per-address limit counts the forwarded client, not the proxy", async () => {
+  const via = (client: string) => ({ "x-forwarded-for": client });
+  const open = async (url: URL, headers: Record<string, string>) => {
+    const ws = new WebSocket(url, { headers } as never);
+    await new Promise((resolve, reject) => ((ws.onopen = resolve), (ws.onerror = reject)));
+    return ws;
+  };
+  const closeAll = async (sockets: WebSocket[]) => {
+    for (const ws of sockets) {
+      ws.close();
+      await new Promise((resolve) => (ws.onclose = resolve));
+    }
+  };
+  await withServer(
+    { maxConnectionsPerAddress: 1, trustedProxies: ["loopback"] },
+    async (server) => {
+      const url = new URL("/ws", server.url.href.replace("http", "ws"));
+      const a = await open(url, via("203.0.113.1"));
+      const b = await open(url, via("203.0.113.2"));
+      assertEquals(await upgradeStatus(server.url, null, via("203.0.113.1")), 429);
+      // A forged hop in front of the real client's address changes nothing.
+      assertEquals(await upgradeStatus(server.url, null, via("198.51.100.7, 203.0.113.2")), 429);
+      await closeAll([a, b]);
+    },
+  );
+  // Without --trusted-proxies the header is ignored: both come from loopback.
+  await withServer({ maxConnectionsPerAddress: 1 }, async (server) => {
+    const url = new URL("/ws", server.url.href.replace("http", "ws"));
+    const a = await open(url, via("203.0.113.1"));
+    assertEquals(await upgradeStatus(server.url, null, via("203.0.113.2")), 429);
+    await closeAll([a]);
   });
 });
 
