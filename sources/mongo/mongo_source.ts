@@ -103,6 +103,10 @@ export class MongoSource {
   /** Events and readings handed to the shards (scans included). */
   eventsRead = 0;
   readingsRead = 0;
+  /** Batches handed to the shards. */
+  chunksRead = 0;
+  /** There is no start-up replay of a log here (kept for the shared metrics). */
+  readonly replayedReadings = 0;
   readonly startCursor: string | null;
 
   constructor(
@@ -187,7 +191,7 @@ export class MongoSource {
     while (!this.#stopped) {
       try {
         if (this.#needResync) await this.#resync();
-        else this.#open();
+        this.#open();
         await this.#follow();
       } catch (error) {
         await this.#closeStream();
@@ -211,10 +215,10 @@ export class MongoSource {
     }
   }
 
-  #open(): ChangeStream {
+  #open(maxAwaitMs = this.#maxAwaitMs): ChangeStream {
     const options: Document = {
       fullDocument: "updateLookup",
-      maxAwaitTimeMS: this.#maxAwaitMs,
+      maxAwaitTimeMS: maxAwaitMs,
       batchSize: this.#maxBatch,
     };
     if (this.#token !== null) options.resumeAfter = this.#token;
@@ -288,6 +292,7 @@ export class MongoSource {
         if (at) await this.#send(at.shard, { type: "remove", sensor: at.index });
       }
     }
+    this.chunksRead++;
     this.eventsRead += taken.events;
     this.readingsRead += taken.readings;
     this.#onHandOff?.({
@@ -311,10 +316,10 @@ export class MongoSource {
     this.#setState(initial ? "starting" : "resyncing");
     await this.#hooks.hold();
     this.#token = null;
-    const stream = this.#open();
-    // Opens the cursor; an event already here is handled after the scan.
-    const early = await stream.tryNext();
-    const startToken = stream.resumeToken;
+    // A short-lived stream pins where to go on from, without waiting for events.
+    const pin = this.#open(1);
+    const early = await pin.tryNext();
+    const startToken = pin.resumeToken;
     for (let shard = 0; shard < this.#shards.length; shard++) {
       await this.#send(shard, { type: "restore", state: null });
     }
@@ -329,6 +334,9 @@ export class MongoSource {
     await this.#handOff(this.#batch.take(), receivedAt);
     await this.#hooks.newEpoch();
     this.#token = startToken ?? null;
+    // Events that came in while pinning follow the scan.
+    if (early) await this.#readBatch(pin, early);
+    await this.#closeStream();
     this.#needResync = this.#initialScan = false;
     if (!initial) this.resyncs++;
     logger.info(initial ? "mongo collection loaded" : "mongo state rebuilt in a new epoch", {
@@ -336,7 +344,6 @@ export class MongoSource {
       sensors: this.#router.sensorCount,
     });
     await this.#checkpoint(true);
-    if (early) await this.#readBatch(stream, early);
   }
 
   async #checkpoint(force = false): Promise<void> {
