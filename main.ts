@@ -341,6 +341,7 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
             resumeToken: source.cursor,
             checkpointsSaved: source.checkpointsSaved,
             lastCheckpointAt: source.lastCheckpointAt,
+            checkpointBehind: source.checkpointBehind,
           },
         }
         : {}),

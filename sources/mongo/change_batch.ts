@@ -52,6 +52,8 @@ export class ChangeBatch {
   #ops: Record<string, number> = {};
   #invalid: InvalidDocument[] = [];
   #invalidated: string | null = null;
+  /** Ids read by a rebuild's scan whose insert events may still come (see `skipInsertsOf`). */
+  #scanned: Set<string> | null = null;
 
   constructor(ids: DocumentIds, limits: ReadingLimits, options: { now?: () => number } = {}) {
     this.#ids = ids;
@@ -62,6 +64,15 @@ export class ChangeBatch {
   /** Events taken in since the last `take`. */
   get size(): number {
     return this.#events;
+  }
+
+  /**
+   * After a rebuild, the stream starts from before the scan, so documents
+   * inserted during the scan arrive twice: insert events of these ids are
+   * skipped until the stream has caught up (then call with null).
+   */
+  skipInsertsOf(ids: Set<string> | null): void {
+    this.#scanned = ids;
   }
 
   /** Adds one change event. */
@@ -78,6 +89,7 @@ export class ChangeBatch {
     const op = event.operationType;
     this.#ops[op] = (this.#ops[op] ?? 0) + 1;
     const key = isObject(event.documentKey) ? event.documentKey._id : undefined;
+    if (op === "insert" && this.#scanned !== null && this.#scanned.has(idKey(key))) return;
     if (WITH_DOCUMENT.has(op)) {
       // An update whose document is gone by the lookup: its delete event follows.
       if (op === "update" && event.fullDocument === null) return;

@@ -9,10 +9,13 @@ import type { ReadingLimits } from "../../readings/limits.ts";
 import { logger } from "../../logging/mod.ts";
 import { Backoff } from "./backoff.ts";
 import type { BackoffOptions } from "./backoff.ts";
-import { ChangeBatch } from "./change_batch.ts";
+import { ChangeBatch, idKey } from "./change_batch.ts";
 import type { TakenBatch } from "./change_batch.ts";
 import { DocumentIds } from "./document_ids.ts";
 import { ChangeStreamInvalidated, classifyMongoError, STANDALONE_HINT } from "./errors.ts";
+
+/** Most document ids a rebuild remembers to skip their insert events (about 100 MB). */
+const MAX_SCANNED_IDS = 1_000_000;
 
 /** Where the source stands; /healthz reports it. */
 export type MongoSourceState = "starting" | "streaming" | "degraded" | "resyncing" | "failed";
@@ -202,13 +205,14 @@ export class MongoSource {
           this.#onFatal?.(new Error(STANDALONE_HINT));
           return;
         }
-        if (kind === "history-lost" || this.#needResync) {
+        if (kind === "history-lost") {
           logger.warn("mongo change stream cannot resume; rebuilding from the collection", {
             error: message(error),
           });
           this.#needResync = true;
           continue;
         }
+        // An outage, also in the middle of a rebuild: that is retried after the backoff.
         this.#setState("degraded", message(error));
         await this.#sleep(this.#backoff.next());
       }
@@ -234,6 +238,7 @@ export class MongoSource {
       this.#healthy();
       if (first === null) {
         this.caughtUp = true;
+        this.#batch.skipInsertsOf(null);
         // The post-batch token moves on even when nothing of ours changed.
         if (stream.resumeToken) this.#token = stream.resumeToken;
         if (this.#checkpointer.due) await this.#checkpoint();
@@ -313,7 +318,7 @@ export class MongoSource {
    */
   async #resync(): Promise<void> {
     const initial = this.#initialScan;
-    this.#setState(initial ? "starting" : "resyncing");
+    if (this.state === "streaming") this.#setState("resyncing");
     await this.#hooks.hold();
     this.#token = null;
     // A short-lived stream pins where to go on from, without waiting for events.
@@ -326,14 +331,18 @@ export class MongoSource {
     this.#router.clear();
     this.#ids.clear();
     const receivedAt = performance.now();
+    const scanned = new Set<string>();
     const cursor = this.#collection.find({}, { batchSize: this.#maxBatch });
     for await (const doc of cursor) {
+      // Bounded: past this many, documents inserted during the scan may count twice.
+      if (scanned.size < MAX_SCANNED_IDS) scanned.add(idKey(doc._id));
       this.#batch.addDocument(doc);
       if (this.#batch.size >= this.#maxBatch) await this.#handOff(this.#batch.take(), receivedAt);
     }
     await this.#handOff(this.#batch.take(), receivedAt);
     await this.#hooks.newEpoch();
     this.#token = startToken ?? null;
+    this.#batch.skipInsertsOf(scanned);
     // Events that came in while pinning follow the scan.
     if (early) await this.#readBatch(pin, early);
     await this.#closeStream();
@@ -343,6 +352,7 @@ export class MongoSource {
       ns: this.#namespace,
       sensors: this.#router.sensorCount,
     });
+    this.#healthy();
     await this.#checkpoint(true);
   }
 
