@@ -21,7 +21,10 @@ const USAGE = `Usage: deno task bench [options]
   --fanout             also run the fan-out table (many clients over topics, some stalled)
   --fanout-only        only the fan-out table; --fanout-clients <n> (default 1000)
   --soak <s>           only the memory soak, at --soak-rate <n> (default 10000)
-  --crash <runs>       only the kill -9 crash runs`;
+  --crash <runs>       only the kill -9 crash runs
+  --mongo              only the Mongo change-stream source against the wire-level test server:
+                       a --mongo-backlog <n> (default 200000) backlog, then --mongo-rate <n>/s
+                       (default 5000) for --seconds (default 5)`;
 
 const flags = parseFlags();
 
@@ -47,6 +50,9 @@ function parseFlags() {
         soak: { type: "string" },
         "soak-rate": { type: "string", default: "10000" },
         crash: { type: "string" },
+        mongo: { type: "boolean", default: false },
+        "mongo-backlog": { type: "string", default: "200000" },
+        "mongo-rate": { type: "string", default: "5000" },
         help: { type: "boolean", short: "h", default: false },
       },
     }).values;
@@ -100,6 +106,18 @@ Deno.exit(exitCode);
 
 async function run(): Promise<number> {
   if (flags.crash !== undefined) return await crash(Number(flags.crash));
+  if (flags.mongo) {
+    const { renderMongoBench, runMongoBench } = await import("./mongo.ts");
+    console.log(renderMongoBench(
+      await runMongoBench({
+        backlog: positive("mongo-backlog", flags["mongo-backlog"]),
+        rate: positive("mongo-rate", flags["mongo-rate"]),
+        seconds: positive("seconds", flags.seconds) ?? 5,
+        sensors: positive("sensors", flags.sensors),
+      }),
+    ));
+    return 0;
+  }
   if (flags.soak !== undefined) {
     const { runSoak } = await import("./soak.ts");
     await runSoak(

@@ -516,8 +516,10 @@ export class MongoWireServer {
     const coll = rest.join(".");
     const events: Document[] = [];
     let last = cursor.after;
-    for (const entry of this.#oplog) {
-      if (entry.seq <= cursor.after) continue;
+    // Entries are in seq order with no holes: start right after the cursor.
+    const first = this.#oplog.length === 0 ? 0 : Math.max(0, cursor.after + 1 - this.#oplog[0].seq);
+    for (let i = first; i < this.#oplog.length; i++) {
+      const entry = this.#oplog[i];
       if (events.length >= batch) break;
       last = entry.seq;
       if (entry.event.ns.db !== db || entry.event.ns.coll !== coll) continue;

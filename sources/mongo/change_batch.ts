@@ -1,4 +1,4 @@
-import { BSON } from "bson";
+import { BSON, ObjectId } from "bson";
 import { ReadingBlockBuilder } from "../../readings/block.ts";
 import type { ReadingBlock } from "../../readings/block.ts";
 import { addDocument } from "../../readings/json.ts";
@@ -165,6 +165,8 @@ function isObject(value: unknown): value is Record<string, unknown> {
 /** A document `_id` as canonical EJSON: equal ids give equal keys, whatever their BSON type. */
 export function idKey(id: unknown): string {
   if (id === undefined) return "(no _id)";
+  // The common case, without EJSON's cost: the same text EJSON gives an ObjectId.
+  if (id instanceof ObjectId) return `{"$oid":"${id.toHexString()}"}`;
   try {
     return BSON.EJSON.stringify(id as BSON.Document, { relaxed: false });
   } catch {

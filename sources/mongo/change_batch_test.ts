@@ -89,3 +89,9 @@ Deno.test("a delete removes a sensor only through its newest document; drop inva
   ids.note(idKey(9), "t");
   assertEquals(DocumentIds.restore(ids.save()).deleted(idKey(9)), "t");
 });
+
+Deno.test("idKey gives an ObjectId the text canonical EJSON gives it", () => {
+  const id = new ObjectId();
+  assertEquals(idKey(id), JSON.stringify({ $oid: id.toHexString() }));
+  assertEquals(idKey(7), '{"$numberInt":"7"}');
+});
