@@ -441,3 +441,90 @@ Deno.test("restart resumes from the checkpointed token: kill -9 and SIGTERM both
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 });
+
+Deno.test("deno task sim --mongo inserts simulated documents straight into the collection", async () => {
+  const wire = new MongoWireServer().start();
+  try {
+    const output = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        "sim/main.ts",
+        "--mongo",
+        wire.uri(),
+        "--db",
+        DB,
+        "--collection",
+        "simulated",
+        "--sensors",
+        "20",
+        "--rate",
+        "500",
+        "--batch",
+        "50",
+        "--duration",
+        "1",
+      ],
+      cwd: new URL("..", import.meta.url).pathname,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stdout = new TextDecoder().decode(output.stdout);
+    assertEquals(output.code, 0, new TextDecoder().decode(output.stderr));
+    const docs = wire.documents(DB, "simulated");
+    assert(docs.length >= 200, `${docs.length} documents: ${stdout}`);
+    assert(/accepted \d+/.test(stdout), stdout);
+    const doc = docs[0];
+    assert(typeof doc.sensorId === "string" && doc.timestamp instanceof Date, "ingest shape");
+    assert(typeof doc.reading.temperature === "number" && typeof doc.group === "string");
+  } finally {
+    wire.stop();
+  }
+});
+
+const promtool = await new Deno.Command("promtool", {
+  args: ["--version"],
+  stdout: "null",
+  stderr: "null",
+})
+  .output().then((o) => o.success, () => false);
+
+Deno.test({
+  name: "mongo-mode /metrics passes promtool and has the mongo series",
+  ignore: !promtool,
+}, async () => {
+  const wire = new MongoWireServer().start();
+  try {
+    await withPulseboard(wire, async (pb) => {
+      await until(async () => (await health(pb.url)).mongo.connected, 5_000, "stream open");
+      wire.insert(DB, COLL, [toDoc(reading(1, 1)), { sensorId: "", timestamp: 1, reading: {} }]);
+      await until(async () => (await health(pb.url)).mongo.invalidDocuments === 1, 5_000, "read");
+      const text = await (await fetch(new URL("/metrics", pb.url))).text();
+      const check = new Deno.Command("promtool", {
+        args: ["check", "metrics"],
+        stdin: "piped",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      const writer = check.stdin.getWriter();
+      await writer.write(new TextEncoder().encode(text));
+      await writer.close();
+      const result = await check.output();
+      const problems = new TextDecoder().decode(result.stdout) +
+        new TextDecoder().decode(result.stderr);
+      assert(result.success, problems);
+      for (
+        const series of [
+          'pulseboard_mongo_events_total{op="insert"}',
+          "pulseboard_mongo_invalid_documents_total 1",
+          "pulseboard_mongo_resumes_total",
+          "pulseboard_mongo_resyncs_total 0",
+          "pulseboard_mongo_connected 1",
+          "pulseboard_mongo_handoff_seconds_count",
+        ]
+      ) assert(text.includes(series), `${series} in /metrics`);
+    });
+  } finally {
+    wire.stop();
+  }
+});
