@@ -286,6 +286,15 @@ Deno.test("while MongoDB is unreachable /healthz says degraded, the last state i
       await eventually(() => during.snapshots === 1, 5_000);
       assert(sameState(during.state(), recompute(readings)), "last state served");
       await during.close();
+      // Ingest cannot be acknowledged now: 503 with Retry-After, nothing half-done.
+      const refused = await fetch(new URL("/api/ingest", pb.url), {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify([{ sensorId: "x", timestamp: BASE, reading: { t: 1 } }]),
+      });
+      assertEquals(refused.status, 503);
+      assert(refused.headers.has("retry-after"));
+      await refused.body?.cancel();
       // Written while we could not see it; picked up from the token on return.
       const more = Array.from({ length: 20 }, (_, i) => reading(i % 4, 100 + i));
       wire.insert(DB, COLL, more.map((r) => toDoc(r)));

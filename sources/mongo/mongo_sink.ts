@@ -1,6 +1,5 @@
 import type { Collection, Document } from "mongodb";
 import type { ReadingBlock } from "../../readings/block.ts";
-import { classifyMongoError } from "./errors.ts";
 
 /** Readings of a block as documents in the ingest shape, `timestamp` as a BSON date. */
 export function blockDocuments(block: ReadingBlock): Document[] {
@@ -47,7 +46,7 @@ export class MongoSink {
       });
     } catch (error) {
       // Unreachable: 503 with Retry-After, so writers back off and retry.
-      if (classifyMongoError(error) === "outage" && isNetwork(error)) {
+      if (isNetwork(error)) {
         throw new Deno.errors.Busy(
           `Cannot ingest: MongoDB is unreachable (${(error as Error).message})`,
         );
@@ -57,8 +56,11 @@ export class MongoSink {
   }
 }
 
+/** Nothing reached the server: selection or the connection failed (also wrapped in a bulk write error). */
 function isNetwork(error: unknown): boolean {
-  const name = (error as { name?: unknown })?.name;
-  return typeof name === "string" &&
-    /MongoServerSelectionError|MongoNetwork|MongoTopologyClosed|MongoNotConnected/.test(name);
+  const e = error as { name?: unknown; errorResponse?: { name?: unknown } };
+  return [e?.name, e?.errorResponse?.name].some((name) =>
+    typeof name === "string" &&
+    /MongoServerSelectionError|MongoNetwork|MongoTopologyClosed|MongoNotConnected/.test(name)
+  );
 }
