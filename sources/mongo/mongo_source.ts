@@ -244,14 +244,15 @@ export class MongoSource {
         if (this.#checkpointer.due) await this.#checkpoint();
         continue;
       }
-      this.caughtUp = false;
-      await this.#readBatch(stream, first);
+      // Less than a full batch buffered: the server had nothing more just now. (Under
+      // steady load a getMore seldom comes back empty, so that alone is no sign.)
+      this.caughtUp = (await this.#readBatch(stream, first)) < this.#maxBatch;
       if (this.#checkpointer.due) await this.#checkpoint();
     }
   }
 
   /** Takes the first event and whatever else is buffered, then hands them over in one go. */
-  async #readBatch(stream: ChangeStream, first: Document): Promise<void> {
+  async #readBatch(stream: ChangeStream, first: Document): Promise<number> {
     const receivedAt = performance.now();
     this.#batch.add(first);
     let last: unknown = first._id;
@@ -272,6 +273,7 @@ export class MongoSource {
     await this.#handOff(taken, receivedAt);
     this.#token = stream.bufferedCount() === 0 && stream.resumeToken ? stream.resumeToken : last;
     if (taken.invalidated) throw new ChangeStreamInvalidated(taken.invalidated);
+    return taken.events;
   }
 
   async #handOff(taken: TakenBatch, receivedAt: number): Promise<void> {
