@@ -447,6 +447,11 @@ async function connectMongo(config: Config, kv: Deno.Kv) {
   const client = new MongoClient(config.mongoUri!, {
     appName: "pulseboard",
     monitorCommands: true,
+    // The driver's 30 s would hold an ingest request (and an outage's first
+    // report) that long; the URI may still say otherwise.
+    ...(/[?&]serverSelectionTimeoutMS=/i.test(config.mongoUri!)
+      ? {}
+      : { serverSelectionTimeoutMS: 5_000 }),
   });
   let timer: ReturnType<typeof setTimeout> | undefined;
   const hello = await Promise.race([
