@@ -63,6 +63,12 @@ export interface Config {
   idempotencyTtlMs: number;
   /** How long a batch in progress holds its key before a retry may take it over. */
   idempotencyLeaseMs: number;
+  /** Source of truth: the embedded Deno KV log, or a MongoDB collection's change stream. */
+  source: "kv" | "mongo";
+  /** mongodb:// or mongodb+srv:// URI (source "mongo"); may hold credentials: never logged. */
+  mongoUri: string | null;
+  mongoDb: string;
+  mongoCollection: string;
 }
 
 export const DEFAULT_CONFIG: Readonly<Config> = Object.freeze<Config>({
@@ -103,6 +109,10 @@ export const DEFAULT_CONFIG: Readonly<Config> = Object.freeze<Config>({
   rollupFlushMs: 10_000,
   idempotencyTtlMs: 86_400_000,
   idempotencyLeaseMs: 30_000,
+  source: "kv",
+  mongoUri: null,
+  mongoDb: "pulseboard",
+  mongoCollection: "readings",
 });
 
 export const USAGE = `Usage: deno task start [options]
@@ -144,10 +154,20 @@ export const USAGE = `Usage: deno task start [options]
   --idempotency-ttl <dur>   how long an ingest batch's Idempotency-Key is remembered (default 24h)
   --idempotency-lease <dur> how long a batch in progress holds its key before a retry may take
                       it over (default 30s)
-  Durations: a number with ms, s, m, h or d.`;
+  --source <kv|mongo> source of truth: the embedded Deno KV log (default) or a MongoDB
+                      collection read through a change stream (needs a replica set)
+  --mongo-uri <uri>   mongodb:// or mongodb+srv:// URI (source mongo)
+  --db <name>         MongoDB database (default pulseboard)
+  --collection <name> MongoDB collection (default readings)
+  Durations: a number with ms, s, m, h or d.
+  Environment: PULSEBOARD_SOURCE, PULSEBOARD_MONGO_URI, PULSEBOARD_MONGO_DB and
+  PULSEBOARD_MONGO_COLLECTION stand in for the options above; an option wins.`;
 
 /** Parses command-line options; throws a TypeError that names the bad option. */
-export function parseConfig(args: string[]): Config {
+export function parseConfig(
+  args: string[],
+  env: (name: string) => string | undefined = (name) => Deno.env.get(name),
+): Config {
   const { values } = parseArgs({
     args,
     strict: true,
@@ -189,6 +209,10 @@ export function parseConfig(args: string[]): Config {
       "rollup-flush": { type: "string" },
       "idempotency-ttl": { type: "string" },
       "idempotency-lease": { type: "string" },
+      source: { type: "string" },
+      "mongo-uri": { type: "string" },
+      db: { type: "string" },
+      collection: { type: "string" },
     },
   });
   const int = (
@@ -232,6 +256,12 @@ export function parseConfig(args: string[]): Config {
       return [sizeMs, duration("rollups", keep.trim())];
     });
   return {
+    ...mongo(
+      values.source ?? env("PULSEBOARD_SOURCE"),
+      values["mongo-uri"] ?? env("PULSEBOARD_MONGO_URI"),
+      values.db ?? env("PULSEBOARD_MONGO_DB"),
+      values.collection ?? env("PULSEBOARD_MONGO_COLLECTION"),
+    ),
     windowSizesMs,
     graceMs: values.grace === undefined ? d.graceMs : duration("grace", values.grace, true),
     maxFutureMs: values["max-future"] === undefined
@@ -291,6 +321,54 @@ export function parseConfig(args: string[]): Config {
     jwtAudience: values["jwt-audience"] ?? null,
     jwtPublicKeyFile: values["jwt-public-key"] ?? null,
   };
+}
+
+function mongo(
+  source: string | undefined,
+  uri: string | undefined,
+  db: string | undefined,
+  collection: string | undefined,
+): Pick<Config, "source" | "mongoUri" | "mongoDb" | "mongoCollection"> {
+  const kind = source ?? DEFAULT_CONFIG.source;
+  if (kind !== "kv" && kind !== "mongo") {
+    throw new TypeError(`--source must be kv or mongo, got "${kind}"`);
+  }
+  if (kind === "kv") {
+    if (uri !== undefined || db !== undefined || collection !== undefined) {
+      throw new TypeError("--mongo-uri, --db and --collection need --source mongo");
+    }
+    return {
+      source: "kv",
+      mongoUri: null,
+      mongoDb: DEFAULT_CONFIG.mongoDb,
+      mongoCollection: DEFAULT_CONFIG.mongoCollection,
+    };
+  }
+  if (uri === undefined || uri === "") {
+    throw new TypeError(
+      "--source mongo needs --mongo-uri (or PULSEBOARD_MONGO_URI), e.g. mongodb://localhost:27017/?replicaSet=rs0",
+    );
+  }
+  if (!/^mongodb(\+srv)?:\/\/[^/?#]+/.test(uri)) {
+    // Not echoed: a malformed URI may still hold a password.
+    throw new TypeError("--mongo-uri must start with mongodb:// or mongodb+srv:// and name a host");
+  }
+  const dbName = db ?? DEFAULT_CONFIG.mongoDb;
+  if (!/^[^/\\. "$*<>:|?]{1,63}$/.test(dbName) || dbName.includes("\0")) {
+    throw new TypeError(
+      `--db: "${dbName}" is not a MongoDB database name (1-63 characters, none of /\\. "$*<>:|?)`,
+    );
+  }
+  const coll = collection ?? DEFAULT_CONFIG.mongoCollection;
+  if (
+    coll === "" || coll.length > 200 || coll.includes("$") || coll.includes("\x00") ||
+    coll.startsWith("system.") || coll.startsWith(".") || coll.endsWith(".")
+  ) {
+    throw new TypeError(
+      `--collection: "${coll}" is not a usable collection name (no $, not system.*, at most 200 characters)`,
+    );
+  }
+  return { source: "mongo", mongoUri: uri, mongoDb: dbName, mongoCollection: coll };
 }
 
 function level(raw: string): Config["logLevel"] {

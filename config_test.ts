@@ -65,3 +65,54 @@ Deno.test("bad durations and rollups of sizes that are not windows are refused b
   }
   assertEquals(duration("x", "1.5s"), 1_500);
 });
+
+Deno.test("mongo source options come from flags or PULSEBOARD_* env vars, flags winning", () => {
+  const none = () => undefined;
+  const config = parseConfig(
+    ["--source", "mongo", "--mongo-uri", "mongodb://a:27017/?replicaSet=rs0", "--db", "fleet"],
+    none,
+  );
+  assertEquals(
+    [config.source, config.mongoUri, config.mongoDb, config.mongoCollection],
+    ["mongo", "mongodb://a:27017/?replicaSet=rs0", "fleet", "readings"],
+  );
+  const env: Record<string, string> = {
+    PULSEBOARD_SOURCE: "mongo",
+    PULSEBOARD_MONGO_URI: "mongodb+srv://user:pw@cluster0.example.net/",
+    PULSEBOARD_MONGO_DB: "envdb",
+    PULSEBOARD_MONGO_COLLECTION: "envcoll",
+  };
+  const fromEnv = parseConfig(["--collection", "flagcoll"], (name) => env[name]);
+  assertEquals(
+    [fromEnv.source, fromEnv.mongoUri, fromEnv.mongoDb, fromEnv.mongoCollection],
+    ["mongo", env.PULSEBOARD_MONGO_URI, "envdb", "flagcoll"],
+  );
+  assertEquals(parseConfig([], none).source, "kv");
+});
+
+Deno.test("bad mongo options are refused by name, without echoing a URI", () => {
+  const none = () => undefined;
+  const cases: [string[], RegExp][] = [
+    [["--source", "postgres"], /--source must be kv or mongo/],
+    [["--source", "mongo"], /needs --mongo-uri/],
+    [["--source", "mongo", "--mongo-uri", "http://user:secret@x"], /must start with mongodb:\/\//],
+    [["--mongo-uri", "mongodb://x"], /need --source mongo/],
+    [["--source", "mongo", "--mongo-uri", "mongodb://x", "--db", "a.b"], /--db: "a.b"/],
+    [
+      ["--source", "mongo", "--mongo-uri", "mongodb://x", "--collection", "system.x"],
+      /--collection/,
+    ],
+    [["--source", "mongo", "--mongo-uri", "mongodb://x", "--collection", "a$b"], /--collection/],
+  ];
+  for (const [args, why] of cases) {
+    let message = "";
+    try {
+      parseConfig(args, none);
+    } catch (error) {
+      assert(error instanceof TypeError);
+      message = error.message;
+    }
+    assert(why.test(message), `${args.join(" ")}: ${message}`);
+    assert(!message.includes("secret"), "the URI is not echoed");
+  }
+});

@@ -16,6 +16,15 @@ import {
 import type { SensorQuery, SensorSummary, WindowSpec } from "./actors/mod.ts";
 import type { HubMessage, ShardMessage } from "./actors/mod.ts";
 import { CheckpointStore, KvLog, LogRetention } from "./log/mod.ts";
+import { Checkpointer } from "./actors/mod.ts";
+import { MongoClient } from "mongodb";
+import {
+  cursorToken,
+  DocumentIds,
+  MongoSink,
+  MongoSource,
+  STANDALONE_HINT,
+} from "./sources/mongo/mod.ts";
 import { HistoryService, RollupStore, RollupWriter } from "./history/mod.ts";
 import { ApiKeys, TokenVerifier } from "./auth/mod.ts";
 import {
@@ -47,6 +56,8 @@ export interface Pulseboard {
   shutdown(): Promise<void>;
   /** Resolves when the server has stopped. */
   finished: Promise<void>;
+  /** Resolves if the source fails for good (e.g. MongoDB is a standalone server). */
+  fatal: Promise<Error>;
 }
 
 /** Starts a Pulseboard server with the given config. */
@@ -83,12 +94,15 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
         "or pass --insecure to accept the risk.",
     );
   }
+  const mongo = config.source === "mongo" ? await connectMongo(config, kv) : null;
   const checkpoints = new CheckpointStore(kv);
   const checkpoint = await checkpoints.load().catch((error) => {
     logger.error("ignoring an unreadable checkpoint; replaying the log from the start", { error });
     return null;
   });
-  const usable = checkpoint && checkpoint.shards.length === config.shards &&
+  const sourceKind = config.source === "mongo" ? "mongo" : "log";
+  const usable = checkpoint && (checkpoint.source ?? "log") === sourceKind &&
+      checkpoint.shards.length === config.shards &&
       checkpoint.shards.every((s) =>
         s.window === config.window && s.events?.slotLength === SLOT_LENGTH &&
         s.events.spec.graceMs === windowSpec.graceMs &&
@@ -98,7 +112,8 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
     : null;
   const started = Date.now();
 
-  let source: LogSource | null = null;
+  let source: LogSource | MongoSource | null = null;
+  const fatal = Promise.withResolvers<Error>();
   const supervisor = new Supervisor({
     onFailure: ({ actor, error, restarted, failures }) => {
       logger.error(restarted ? "actor failed, restarting" : "actor failed too often, stopped", {
@@ -123,18 +138,47 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
       { capacity: 64, supervisor },
     ));
   const router = usable ? Router.restore(config.shards, usable.router) : new Router(config.shards);
-  source = new LogSource(log, router, shards, {
-    checkpoints,
-    checkpointEveryMs: config.checkpointEveryMs,
-    startCursor: usable?.cursor ?? null,
-    // Every window closed up to the checkpoint is stored before it is saved: after
-    // the hub has taken in the shards' last flushes, the buffered rollups are written.
-    beforeCheckpoint: async () => {
-      await ask<HubMessage, true>(hub, (reply) => ({ type: "barrier", reply }));
-      // Captured now; written while the source goes on.
-      return { durable: rollups.flush() };
-    },
-  });
+  // Every window closed up to the checkpoint is stored before it is saved: after
+  // the hub has taken in the shards' last flushes, the buffered rollups are written.
+  const beforeCheckpoint = async () => {
+    await ask<HubMessage, true>(hub, (reply) => ({ type: "barrier", reply }));
+    // Captured now; written while the source goes on.
+    return { durable: rollups.flush() };
+  };
+  source = mongo
+    ? new MongoSource(router, shards, {
+      client: mongo.client,
+      db: config.mongoDb,
+      collection: config.mongoCollection,
+      checkpointer: new Checkpointer(shards, router, {
+        store: checkpoints,
+        everyMs: config.checkpointEveryMs,
+        beforeCheckpoint,
+        source: "mongo",
+        startCursor: usable?.cursor ?? null,
+      }),
+      startToken: usable ? cursorToken(usable.cursor) : null,
+      documentIds: DocumentIds.restore(usable?.sourceState),
+      limits: { ...DEFAULT_READING_LIMITS, maxFutureMs: config.maxFutureMs },
+      hooks: {
+        hold: async (): Promise<void> => {
+          await ask<HubMessage, true>(hub, (reply) => ({ type: "hold", reply }));
+        },
+        newEpoch: async (): Promise<void> => {
+          await ask<HubMessage, true>(hub, (reply) => ({ type: "newEpoch", reply }), {
+            timeoutMs: 120_000,
+          });
+        },
+      },
+      onFatal: (error) => fatal.resolve(error),
+      onHandOff: (handOff) => metrics.mongoHandOff(handOff),
+    })
+    : new LogSource(log, router, shards, {
+      checkpoints,
+      checkpointEveryMs: config.checkpointEveryMs,
+      startCursor: usable?.cursor ?? null,
+      beforeCheckpoint,
+    });
   const rollupSizes = new Map(config.rollups);
   const rollupStore = new RollupStore(kv, rollupSizes);
   const rollups = new RollupWriter(rollupStore, {
@@ -151,7 +195,8 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
       if (mark === null) return head;
       return mark.committedChunks === null ? null : head - mark.committedChunks;
     },
-    rawRetentionMs: config.retentionMs,
+    // In mongo mode there is no raw log here: history comes from rollups only.
+    rawRetentionMs: mongo ? 0 : config.retentionMs,
     buffered: (sizeMs, sensorId, metric, fromMs, toMs) =>
       rollups.bufferedWindows(sizeMs, sensorId, metric, fromMs, toMs),
   });
@@ -162,6 +207,7 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
     hub: hubStats,
     log,
     source,
+    mongo: source instanceof MongoSource ? source : undefined,
     shards: () =>
       shards.map((s) => ({ depth: s.depth, restarts: s.restarts, failed: s.failure !== null })),
     history: () => ({
@@ -195,12 +241,14 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
   let housekeeping: Promise<unknown> = Promise.resolve();
   let sinceCompaction = 0;
   const housekeeper = setInterval(() => {
+    if (!(source instanceof LogSource)) return; // no log to keep in mongo mode
+    const logSource = source;
     housekeeping = housekeeping.then(async () => {
       const now = Date.now();
-      await retention.mark(now, source!.cursor, await log.committedChunks());
+      await retention.mark(now, logSource.cursor, await log.committedChunks());
       if (++sinceCompaction >= 6) {
         sinceCompaction = 0;
-        const deleted = await retention.compact(now, source!.checkpointedCursor);
+        const deleted = await retention.compact(now, logSource.checkpointedCursor);
         if (deleted > 0) logger.info("log compacted", { chunksDeleted: deleted });
       }
     }).catch((error) => logger.error("log housekeeping failed", { error }));
@@ -241,7 +289,7 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
   };
 
   const app = createApp({
-    ingest: ingestHandler(log, {
+    ingest: ingestHandler(mongo ? new MongoSink(mongo.collection) : log, {
       maxBodyBytes: config.maxBodyBytes,
       maxBatchReadings: config.maxBatchReadings,
       limits: { ...DEFAULT_READING_LIMITS, maxFutureMs: config.maxFutureMs },
@@ -276,7 +324,10 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
       new Response(await metrics.render(), { headers: { "content-type": metrics.contentType } }),
     ready: () => {
       const problems: string[] = [];
-      if (!source!.caughtUp) problems.push("the log source is still catching up");
+      if (!source!.caughtUp) problems.push(`the ${sourceKind} source is still catching up`);
+      if (source instanceof MongoSource && !source.connected) {
+        problems.push(`MongoDB change stream is ${source.state}`);
+      }
       if (hub.failure) problems.push("the hub has failed");
       if (shards.some((s) => s.failure)) problems.push("a shard has failed for good");
       const age = Date.now() - (source!.lastCheckpointAt || started);
@@ -286,7 +337,30 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
       return { ready: problems.length === 0, problems };
     },
     health: () => ({
-      status: hub.failure || shards.some((s) => s.failure) ? "degraded" : "ok",
+      status: hub.failure || shards.some((s) => s.failure) ||
+          (source instanceof MongoSource && !source.connected)
+        ? "degraded"
+        : "ok",
+      ...(source instanceof MongoSource
+        ? {
+          mongo: {
+            state: source.state,
+            connected: source.connected,
+            lastError: source.lastError,
+            caughtUp: source.caughtUp,
+            events: { ...source.events },
+            eventsRead: source.eventsRead,
+            readingsRead: source.readingsRead,
+            invalidDocuments: source.invalidDocuments,
+            resumes: source.resumes,
+            resyncs: source.resyncs,
+            resumeToken: source.cursor,
+            checkpointsSaved: source.checkpointsSaved,
+            lastCheckpointAt: source.lastCheckpointAt,
+            checkpointBehind: source.checkpointBehind,
+          },
+        }
+        : {}),
       epoch: hubStats.epoch,
       seq: hubStats.seq,
       sensors: hubStats.sensors,
@@ -343,6 +417,8 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
   logger.info("started", {
     url: url.href,
     data: config.data,
+    source: sourceKind,
+    ...(mongo ? { mongo: `${mongo.hosts}/${config.mongoDb}.${config.mongoCollection}` } : {}),
     shards: config.shards,
     tickMs: config.tickMs,
     epoch: hubStats.epoch,
@@ -362,10 +438,54 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
       await Promise.all(shards.map((s) => s.stop()));
       await housekeeping;
       await rollups.flush().catch(() => {});
+      await mongo?.client.close().catch(() => {});
       kv.close();
       logger.info("stopped", { checkpointsSaved: source!.checkpointsSaved });
     })();
-  return { url, epoch: hubStats.epoch, hubStats, ingestStats, shutdown, finished: server.finished };
+  return {
+    url,
+    epoch: hubStats.epoch,
+    hubStats,
+    ingestStats,
+    shutdown,
+    finished: server.finished,
+    fatal: fatal.promise,
+  };
+}
+
+/**
+ * The driver's client for mongo mode. A server that answers and is a
+ * standalone is refused at once (change streams need a replica set); one
+ * that does not answer yet is left to the source, which serves the last
+ * state and retries.
+ */
+async function connectMongo(config: Config, kv: Deno.Kv) {
+  const client = new MongoClient(config.mongoUri!, {
+    appName: "pulseboard",
+    monitorCommands: true,
+    // The driver's 30 s would hold an ingest request (and an outage's first
+    // report) that long; the URI may still say otherwise.
+    ...(/[?&]serverSelectionTimeoutMS=/i.test(config.mongoUri!)
+      ? {}
+      : { serverSelectionTimeoutMS: 5_000 }),
+  });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const hello = await Promise.race([
+    client.db("admin").command({ hello: 1 }).catch(() => null),
+    new Promise<null>((resolve) => timer = setTimeout(() => resolve(null), 5_000)),
+  ]);
+  clearTimeout(timer);
+  if (hello && typeof hello.setName !== "string" && hello.msg !== "isdbgrid") {
+    await client.close().catch(() => {});
+    kv.close();
+    throw new TypeError(STANDALONE_HINT);
+  }
+  const hosts = config.mongoUri!.replace(/^mongodb(\+srv)?:\/\/([^@/]*@)?/, "").split(/[/?]/)[0];
+  return {
+    client,
+    collection: client.db(config.mongoDb).collection(config.mongoCollection),
+    hosts,
+  };
 }
 
 /** The dashboard token verifier the config asks for, or null for none. */
@@ -407,6 +527,11 @@ if (import.meta.main) {
     Deno.exit(1);
   });
   console.log(`Pulseboard listening on ${pulseboard.url.href}`);
+  pulseboard.fatal.then(async (error) => {
+    console.error(error.message);
+    await pulseboard.shutdown().catch(() => {});
+    Deno.exit(1);
+  });
   const stop = () => {
     pulseboard.shutdown().then(() => Deno.exit(0));
   };

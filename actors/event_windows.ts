@@ -233,6 +233,14 @@ export class WindowClock {
     return out;
   }
 
+  /**
+   * Drops a removed sensor metric's windows: freed slots are skipped when
+   * their end comes, so nothing of them is published any more.
+   */
+  forget(windows: MetricWindows): void {
+    windows.slots.fill(NaN);
+  }
+
   /** Rebuilds the bookkeeping for restored windows (their slots hold the state). */
   adopt(windows: MetricWindows): void {
     const { sizesMs } = this.spec;

@@ -12,6 +12,8 @@ export interface TickChanges {
   windows: WindowStates;
   /** `[sensor, late readings so far]` for sensors whose count grew. */
   late: [number, number][];
+  /** Sensors removed this tick (and not re-added in it). */
+  removed: number[];
 }
 
 /**
@@ -49,10 +51,15 @@ export class FeedView {
     const sensors: SensorEntry[] = [];
     const metrics: MetricEntry[] = [];
     const late: [number, number][] = [];
+    const removed: number[] = [];
     let total = 0;
     let windowTotal = 0;
     for (const change of changes) {
       if (!change) continue;
+      // Removals first: a sensor removed and re-added in one flush is listed in both.
+      for (const sensor of change.removed ?? []) {
+        if (this.#remove(sensor)) removed.push(sensor);
+      }
       total += change.updates.length;
       windowTotal += change.windows.length;
       for (const [sensor, status] of change.statuses) this.#status[sensor] = status;
@@ -73,7 +80,7 @@ export class FeedView {
     }
     if (
       total === 0 && sensors.length === 0 && metrics.length === 0 && windowTotal === 0 &&
-      late.length === 0
+      late.length === 0 && removed.length === 0
     ) return null;
     const updates = allocateStates(total);
     let at = 0;
@@ -98,7 +105,60 @@ export class FeedView {
       at += change.windows.length;
     }
     for (let i = 0; i < windowTotal; i++) this.#storeWindow(windows, i);
-    return { sensors, metrics, updates, windows, late };
+    const readded = new Set(sensors.map((s) => s.index));
+    return {
+      sensors,
+      metrics,
+      updates,
+      windows,
+      late,
+      removed: removed.filter((s) => !readded.has(s)),
+    };
+  }
+
+  /** Drops a sensor with its values, windows, late count and status; false if unknown. */
+  #remove(sensor: number): boolean {
+    if (this.#sensors[sensor] === undefined) return false;
+    delete this.#sensors[sensor];
+    this.#sensorCount--;
+    delete this.#status[sensor];
+    if (sensor < this.#late.length) this.#setLate(sensor, 0);
+    for (let metric = 0; metric < this.#metrics.length; metric++) {
+      const key = sensor * 65_536 + metric;
+      const slot = this.#slots.get(key);
+      if (slot !== undefined) {
+        // Move the last slot into the hole, so the columns stay dense.
+        const last = --this.#used;
+        const v = this.#values;
+        if (slot !== last) {
+          v.sensor[slot] = v.sensor[last];
+          v.metric[slot] = v.metric[last];
+          v.last[slot] = v.last[last];
+          v.avg[slot] = v.avg[last];
+          v.min[slot] = v.min[last];
+          v.max[slot] = v.max[last];
+          v.timeMs[slot] = v.timeMs[last];
+          this.#slots.set(v.sensor[slot] * 65_536 + v.metric[slot], slot);
+        }
+        this.#slots.delete(key);
+      }
+      for (let size = 0; size < 8; size++) {
+        const wkey = (sensor * 65_536 + metric) * 8 + size;
+        const wslot = this.#windowSlots.get(wkey);
+        if (wslot === undefined) continue;
+        const last = --this.#windowsUsed;
+        const w = this.#windows;
+        if (wslot !== last) {
+          copyWindow(w, last, w, wslot);
+          this.#windowSlots.set(
+            (w.sensor[wslot] * 65_536 + w.metric[wslot]) * 8 + w.size[wslot],
+            wslot,
+          );
+        }
+        this.#windowSlots.delete(wkey);
+      }
+    }
+    return true;
   }
 
   /** The status of the sensor's newest reading that had one, or null. */

@@ -112,10 +112,12 @@ export class HubBehavior implements Behavior<HubMessage> {
   readonly #onWindows?: HubOptions["onWindows"];
   readonly #now: () => number;
   readonly #observer?: HubObserver;
-  readonly #view = new FeedView();
+  #view = new FeedView();
+  /** Set while a source rebuilds the shards (see HubHold). */
+  #held = false;
   readonly #topics = new Map<string, TopicStream>();
   readonly #sessions = new Map<Session, SessionState>();
-  readonly #everything: TopicStream;
+  #everything: TopicStream;
   readonly stats: HubStats;
   #lastPingAt: number;
   #nonce = 0;
@@ -203,6 +205,14 @@ export class HubBehavior implements Behavior<HubMessage> {
         );
         break;
       case "barrier":
+        message.reply(true);
+        break;
+      case "hold":
+        this.#held = true;
+        message.reply(true);
+        break;
+      case "newEpoch":
+        await this.#newEpoch();
         message.reply(true);
         break;
       case "leave":
@@ -317,7 +327,37 @@ export class HubBehavior implements Behavior<HubMessage> {
     if (session.closeCode === CloseCode.Slow) this.stats.slowCloses++;
   }
 
+  async #newEpoch(): Promise<void> {
+    const changes = await Promise.all(
+      this.#shards.map((shard) =>
+        ask<ShardMessage, ShardChanges>(shard, (reply) => ({ type: "flush", reply }), {
+          timeoutMs: 10_000,
+        }).catch(() => null)
+      ),
+    );
+    this.#view = new FeedView();
+    this.#view.apply(changes);
+    for (const topic of this.#topics.values()) topic.release();
+    this.#topics.clear();
+    this.#everything = this.#topic([EVERYTHING])!;
+    this.stats.epoch = this.#everything.epoch;
+    for (const [session, state] of this.#sessions) {
+      if (!state.topic) continue; // still waiting for its first Subscribe
+      state.topic = null;
+      const topic = state.subscriptions === null
+        ? (state.scope === null && !state.windows
+          ? this.#everything
+          : this.#topic([EVERYTHING], state.scope, state.windows))
+        : this.#topic(state.subscriptions.values(), state.scope, state.windows);
+      if (topic) this.#move(session, topic, null);
+    }
+    this.#held = false;
+    this.stats.seq = this.#everything.seq;
+    this.stats.sensors = this.#view.sensorCount;
+  }
+
   async #tick(): Promise<void> {
+    if (this.#held) return;
     const started = performance.now();
     const changes = await Promise.all(
       this.#shards.map((shard) =>

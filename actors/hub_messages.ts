@@ -64,6 +64,25 @@ export interface HubBarrier {
   reply: (done: true) => void;
 }
 
+/**
+ * A source is about to rebuild the shards' state from scratch: stop taking
+ * their flushes (ticks do nothing) until `newEpoch`. Answered once no tick runs.
+ */
+export interface HubHold {
+  type: "hold";
+  reply: (done: true) => void;
+}
+
+/**
+ * The rebuilt state is in the shards: take it into a fresh mirror, give every
+ * topic a new epoch and every client a Subscribed with recovered=false and a
+ * snapshot ("continuity lost"), and tick again.
+ */
+export interface HubNewEpoch {
+  type: "newEpoch";
+  reply: (done: true) => void;
+}
+
 export interface HubUnsubscribe {
   type: "unsubscribe";
   session: Session;
@@ -90,5 +109,7 @@ export type HubMessage =
   | HubSensors
   | HubAggregates
   | HubBarrier
+  | HubHold
+  | HubNewEpoch
   | HubLeave
   | HubShutdown;

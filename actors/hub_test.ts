@@ -74,3 +74,50 @@ Deno.test("hub sends one encoded delta per tick, the same bytes to every session
   assertEquals(sinks.map((s) => s.closedWith), [1001, 1001, 1001]);
   await Promise.all(shards.map((s) => s.stop()));
 });
+
+Deno.test("hub hold stops ticks; newEpoch sends every session recovered=false and a snapshot of the refilled state in a new epoch", async () => {
+  const router = new Router(1);
+  const shards = [new Actor<ShardMessage>("shard-0", () => new ShardBehavior())];
+  const hub = new HubBehavior(shards, { pingIntervalMs: 1e9 });
+  const send = (ids: string[]) =>
+    shards[0].send(
+      router.split(blockFromReadings(
+        ids.map((id, i) => ({ sensorId: id, timeMs: i, values: { v: i } })),
+      ))[0]!,
+    );
+  const sink = new Sink();
+  await hub.receive({ type: "join", session: new Session(1, sink, 0) });
+  await send(["a", "b"]);
+  await hub.receive({ type: "tick" });
+  const before = sink.frames.length;
+  const epochOf = (frame: Uint8Array) =>
+    (Envelope.getRootAsEnvelope(new flatbuffers.ByteBuffer(frame)).body(new Snapshot()) as Snapshot)
+      .epoch();
+  const oldEpoch = epochOf(sink.frames[1]);
+
+  await hub.receive({ type: "hold", reply: () => {} });
+  // The source empties the shard and refills it from a scan.
+  await shards[0].send({ type: "restore", state: null });
+  router.clear();
+  await send(["c"]);
+  await hub.receive({ type: "tick" });
+  assertEquals(sink.frames.length, before, "no tick while held");
+
+  await hub.receive({ type: "newEpoch", reply: () => {} });
+  const [subscribed, snapshot] = sink.frames.slice(before).map((f) =>
+    Envelope.getRootAsEnvelope(new flatbuffers.ByteBuffer(f))
+  );
+  const s = subscribed.body(new Subscribed()) as Subscribed;
+  assertEquals([s.recovered(), Number(s.seq())], [false, 0]);
+  const snap = snapshot.body(new Snapshot()) as Snapshot;
+  assert(snap.epoch() !== oldEpoch && snap.epoch() === s.epoch(), "a new epoch");
+  assertEquals(
+    Array.from({ length: snap.sensorsLength() }, (_, i) => snap.sensors(i)!.id()),
+    ["c"],
+  );
+  // Ticks go on in the new epoch.
+  await send(["c"]);
+  await hub.receive({ type: "tick" });
+  assertEquals(seqOf(sink.frames.at(-1)!), ["delta", 1]);
+  await Promise.all(shards.map((s) => s.stop()));
+});

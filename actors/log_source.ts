@@ -1,7 +1,7 @@
-import { ask } from "./runtime/mod.ts";
 import type { Actor } from "./runtime/mod.ts";
 import type { Router } from "./router.ts";
-import type { ShardCheckpoint, ShardMessage } from "./shard_messages.ts";
+import { Checkpointer } from "./checkpointer.ts";
+import type { ShardMessage } from "./shard_messages.ts";
 import type { CheckpointStore, KvLog, LogEntry } from "../log/mod.ts";
 import { logger } from "../logging/mod.ts";
 
@@ -45,12 +45,7 @@ export class LogSource {
   readonly #onError: (error: Error) => void;
   #cursor: string | null;
   readonly #checkpoints?: CheckpointStore;
-  readonly #checkpointEveryMs: number;
-  readonly #beforeCheckpoint?: () => Promise<{ durable: Promise<void> }>;
-  #checkpointedCursor: string | null;
-  #checkpointedAt = Date.now();
-  /** The checkpoint being stored, if any. */
-  #saving: Promise<void> | null = null;
+  readonly #checkpointer: Checkpointer;
   #replays: number[] = [];
   #stopped = false;
   #wake: (() => void) | null = null;
@@ -74,10 +69,16 @@ export class LogSource {
   /** Readings read before the source first caught up (the start-up replay). */
   replayedReadings = -1;
   /** Checkpoints saved, and when the last one was (ms since epoch, 0 for none). */
-  checkpointsSaved = 0;
-  lastCheckpointAt = 0;
-  /** How long the last checkpoint held the source (asking shards, hook, save). */
-  lastCheckpointDurationMs = 0;
+  get checkpointsSaved(): number {
+    return this.#checkpointer.checkpointsSaved;
+  }
+  get lastCheckpointAt(): number {
+    return this.#checkpointer.lastCheckpointAt;
+  }
+  /** How long the last checkpoint took (asking shards, hook, save). */
+  get lastCheckpointDurationMs(): number {
+    return this.#checkpointer.lastCheckpointDurationMs;
+  }
   /** The cursor the source started after (a checkpoint's), or null for the log's start. */
   readonly startCursor: string | null;
 
@@ -94,9 +95,15 @@ export class LogSource {
     this.#idleMs = options.idleMs ?? 1000;
     this.#onError = options.onError ?? ((error) => logger.error("log source error", { error }));
     this.#checkpoints = options.checkpoints;
-    this.#checkpointEveryMs = options.checkpointEveryMs ?? 30_000;
-    this.#beforeCheckpoint = options.beforeCheckpoint;
-    this.#cursor = this.#checkpointedCursor = this.startCursor = options.startCursor ?? null;
+    this.#cursor = this.startCursor = options.startCursor ?? null;
+    this.#checkpointer = new Checkpointer(shards, router, {
+      store: options.checkpoints,
+      everyMs: options.checkpointEveryMs,
+      beforeCheckpoint: options.beforeCheckpoint,
+      source: "log",
+      startCursor: this.#cursor,
+      onError: this.#onError,
+    });
   }
 
   start(): void {
@@ -122,12 +129,12 @@ export class LogSource {
 
   /** The cursor of the last checkpoint saved (or started from). */
   get checkpointedCursor(): string | null {
-    return this.#checkpointedCursor;
+    return this.#checkpointer.checkpointedCursor;
   }
 
   /** True when the state has moved past the last checkpoint. */
   get checkpointBehind(): boolean {
-    return this.#cursor !== this.#checkpointedCursor;
+    return this.#cursor !== this.#checkpointer.checkpointedCursor;
   }
 
   /** Replays the log so far to one shard (after its restart), then goes on. */
@@ -152,9 +159,9 @@ export class LogSource {
     this.#signal();
     await this.#watch?.cancel().catch(() => {});
     await this.#loop;
-    await this.#saving;
+    await this.#checkpointer.settled();
     await this.#checkpoint().catch((error) => this.#onError(error));
-    await this.#saving;
+    await this.#checkpointer.settled();
   }
 
   async #pumpWakeups(reader: ReadableStreamDefaultReader<unknown>): Promise<void> {
@@ -203,9 +210,7 @@ export class LogSource {
             continue;
           }
           if (this.replayedReadings < 0) this.replayedReadings = this.readingsRead;
-          if (Date.now() - this.#checkpointedAt >= this.#checkpointEveryMs) {
-            await this.#checkpoint();
-          }
+          if (this.#checkpointer.due) await this.#checkpoint();
           await this.#sleep();
           continue;
         }
@@ -216,7 +221,7 @@ export class LogSource {
           this.chunksRead++;
           this.readingsRead += entry.block.length;
         }
-        if (Date.now() - this.#checkpointedAt >= this.#checkpointEveryMs) await this.#checkpoint();
+        if (this.#checkpointer.due) await this.#checkpoint();
       } catch (error) {
         if (this.#stopped) return;
         this.#onError(error instanceof Error ? error : new Error(String(error)));
@@ -246,71 +251,9 @@ export class LogSource {
     return this.#recent.splice(0, this.#batch);
   }
 
-  /**
-   * Saves the state as of the cursor. The source sends nothing while it waits,
-   * so each shard's answer reflects exactly the chunks up to the cursor.
-   */
-  /**
-   * Takes the state as of the cursor: the source sends nothing while it
-   * waits, so each shard's answer reflects exactly the chunks up to the
-   * cursor. Storing it (after the hook's derived data is durable) goes on in
-   * the background, so the source pauses only for the answers; one save at a
-   * time, and none starts while one is running.
-   */
-  async #checkpoint(): Promise<void> {
-    const started = performance.now();
-    this.#checkpointedAt = Date.now();
-    const cursor = this.#cursor;
-    if (!this.#checkpoints || cursor === null || cursor === this.#checkpointedCursor) return;
-    if (this.#saving) return;
-    const shards = await Promise.all(
-      this.#shards.map((shard) =>
-        ask<ShardMessage, ShardCheckpoint | null>(
-          shard,
-          (reply) => ({ type: "checkpoint", reply }),
-          {
-            timeoutMs: 10_000,
-          },
-        ).catch(() => null)
-      ),
-    );
-    // A shard that is failed or waiting for its replay has no state to save.
-    if (shards.some((s) => s === null)) return;
-    const asked = performance.now();
-    let durable: Promise<void> = Promise.resolve();
-    if (this.#beforeCheckpoint) {
-      try {
-        ({ durable } = await this.#beforeCheckpoint());
-      } catch (error) {
-        this.#onError(error as Error);
-        return;
-      }
-    }
-    const prepared = performance.now();
-    const checkpoints = this.#checkpoints;
-    const router = this.#router.save();
-    this.#saving = (async () => {
-      try {
-        await durable;
-        const written = performance.now();
-        await checkpoints.save({ cursor, router, shards: shards as ShardCheckpoint[] });
-        this.#checkpointedCursor = cursor;
-        this.checkpointsSaved++;
-        this.lastCheckpointAt = Date.now();
-        this.lastCheckpointDurationMs = performance.now() - started;
-        logger.debug("checkpoint saved", {
-          cursor,
-          pausedMs: Math.round(prepared - started),
-          shardsMs: Math.round(asked - started),
-          derivedMs: Math.round(written - prepared),
-          saveMs: Math.round(performance.now() - written),
-        });
-      } catch (error) {
-        this.#onError(error as Error);
-      } finally {
-        this.#saving = null;
-      }
-    })();
+  /** Takes a checkpoint as of the cursor (see Checkpointer). */
+  #checkpoint(): Promise<void> {
+    return this.#checkpointer.take(this.#cursor);
   }
 
   /** Restores a restarted shard from the last checkpoint and replays the log after it. */

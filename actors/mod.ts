@@ -26,3 +26,5 @@ export { allocateStates, ShardBehavior } from "./shard.ts";
 export type { ShardOptions } from "./shard.ts";
 export { shardFor } from "./shard_for.ts";
 export type { ShardChanges, ShardMessage } from "./shard_messages.ts";
+export { Checkpointer } from "./checkpointer.ts";
+export type { CheckpointerOptions } from "./checkpointer.ts";

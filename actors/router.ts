@@ -47,6 +47,19 @@ export class Router {
     return router;
   }
 
+  /** A known sensor's global index and shard, or undefined. */
+  lookup(id: string): { index: number; shard: number } | undefined {
+    const index = this.#sensors.get(id);
+    return index === undefined ? undefined : { index, shard: this.#sensorShard[index] };
+  }
+
+  /** Forgets every index (a rebuild from scratch assigns them again). */
+  clear(): void {
+    this.#sensors.clear();
+    this.#sensorShard.length = 0;
+    this.#metrics.clear();
+  }
+
   get sensorCount(): number {
     return this.#sensors.size;
   }

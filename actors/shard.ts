@@ -1,6 +1,11 @@
 import { MetricWindow } from "./metric_window.ts";
-import { DEFAULT_WINDOW_SPEC, SLOT_LENGTH, WindowClock } from "./event_windows.ts";
-import type { MetricWindows, WindowSpec } from "./event_windows.ts";
+import {
+  allocateWindowStates,
+  DEFAULT_WINDOW_SPEC,
+  SLOT_LENGTH,
+  WindowClock,
+} from "./event_windows.ts";
+import type { MetricWindows, WindowSpec, WindowStates } from "./event_windows.ts";
 import type {
   ShardChanges,
   ShardCheckpoint,
@@ -59,6 +64,8 @@ export class ShardBehavior implements Behavior<ShardMessage> {
   #newMetrics: MetricEntry[] = [];
   #dirtySensors: SensorState[] = [];
   #dirty: TrackedMetric[] = [];
+  /** Sensors removed since the last flush. */
+  #removed: number[] = [];
 
   constructor(options: ShardOptions = {}) {
     this.#window = options.window ?? 50;
@@ -86,9 +93,13 @@ export class ShardBehavior implements Behavior<ShardMessage> {
         this.#dirty = [];
         this.#lateSensors = [];
         this.#statusSensors = [];
+        this.#removed = [];
         this.#clock = new WindowClock(this.#clock.spec);
         if (message.state) this.#restore(message.state);
         this.#awaitingReplay = false;
+        return;
+      case "remove":
+        if (!this.#awaitingReplay) this.#remove(message.sensor);
         return;
       default: {
         const unknown: never = message;
@@ -150,6 +161,15 @@ export class ShardBehavior implements Behavior<ShardMessage> {
         if (!late) this.#clock.add(tracked.events, block.value[v], timeMs);
       }
     }
+  }
+
+  /** Forgets a sensor; dirty lists are filtered by identity at the next flush. */
+  #remove(index: number): void {
+    const sensor = this.#sensors.get(index);
+    if (!sensor) return;
+    for (const tracked of sensor.metrics.values()) this.#clock.forget(tracked.events);
+    this.#sensors.delete(index);
+    this.#removed.push(index);
   }
 
   #sensor(index: number, id: string, rawGroup: string): SensorState {
@@ -289,12 +309,18 @@ export class ShardBehavior implements Behavior<ShardMessage> {
   }
 
   #flush(): ShardChanges {
-    const sensors = this.#dirtySensors.map((s) => {
+    const removed = this.#removed;
+    this.#removed = [];
+    // After a removal, entries of the removed sensor (or its earlier self) are stale.
+    const live = (s: SensorState) => removed.length === 0 || this.#sensors.get(s.entry.index) === s;
+    const sensors = this.#dirtySensors.filter(live).map((s) => {
       s.infoDirty = false;
       return s.entry;
     });
     const metrics = this.#newMetrics;
-    const dirty = this.#dirty;
+    const dirty = removed.length === 0
+      ? this.#dirty
+      : this.#dirty.filter((t) => this.#sensors.get(t.sensor)?.metrics.get(t.metric) === t);
     this.#dirtySensors = [];
     this.#newMetrics = [];
     this.#dirty = [];
@@ -310,17 +336,21 @@ export class ShardBehavior implements Behavior<ShardMessage> {
       updates.timeMs[i] = window.timeMs;
       window.dirty = false;
     }
-    const late = this.#lateSensors.map((s): [number, number] => {
+    const late = this.#lateSensors.filter(live).map((s): [number, number] => {
       s.lateDirty = false;
       return [s.entry.index, s.lateDropped];
     });
     this.#lateSensors = [];
-    const statuses = this.#statusSensors.map((s): [number, string] => {
+    const statuses = this.#statusSensors.filter(live).map((s): [number, string] => {
       s.statusDirty = false;
       return [s.entry.index, s.status];
     });
     this.#statusSensors = [];
-    return { sensors, metrics, updates, windows: this.#clock.take(), late, statuses };
+    let windows = this.#clock.take();
+    if (removed.length > 0) {
+      windows = keepWindows(windows, (i) => this.#sensors.has(windows.sensor[i]));
+    }
+    return { sensors, metrics, updates, windows, late, statuses, removed };
   }
 }
 
@@ -336,6 +366,27 @@ export function allocateStates(length: number): MetricStates {
     max: new Float64Array(length),
     timeMs: new Float64Array(length),
   };
+}
+
+/** The windows for which `keep` is true (closed windows of removed sensors are dropped). */
+function keepWindows(from: WindowStates, keep: (i: number) => boolean): WindowStates {
+  const rows: number[] = [];
+  for (let i = 0; i < from.length; i++) if (keep(i)) rows.push(i);
+  if (rows.length === from.length) return from;
+  const out = allocateWindowStates(rows.length);
+  rows.forEach((i, j) => {
+    out.sensor[j] = from.sensor[i];
+    out.metric[j] = from.metric[i];
+    out.size[j] = from.size[i];
+    out.flags[j] = from.flags[i];
+    out.startMs[j] = from.startMs[i];
+    out.count[j] = from.count[i];
+    out.sum[j] = from.sum[i];
+    out.min[j] = from.min[i];
+    out.max[j] = from.max[i];
+    out.std[j] = from.std[i];
+  });
+  return out;
 }
 
 function sameSpec(a: WindowSpec, b: WindowSpec): boolean {

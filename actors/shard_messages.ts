@@ -27,6 +27,8 @@ export interface ShardChanges {
   late: [sensor: number, lateDropped: number][];
   /** `[sensor, status]` for sensors whose status changed. */
   statuses: [sensor: number, status: string][];
+  /** Sensors removed since the last flush (a removed sensor may also be re-added in `sensors`). */
+  removed: number[];
 }
 
 /** Asks for the changes since the last flush, coalesced per sensor and metric. */
@@ -75,4 +77,15 @@ export interface ShardRestore {
   state: ShardCheckpoint | null;
 }
 
-export type ShardMessage = ShardReadings | ShardFlush | ShardSave | ShardRestore;
+/**
+ * The sensor no longer exists (its source document was deleted): its
+ * windows, late count and status are dropped, and the next flush says so.
+ * Sent in order with the readings, so readings before it are counted first.
+ */
+export interface ShardRemove {
+  type: "remove";
+  /** Global sensor index (the router's). */
+  sensor: number;
+}
+
+export type ShardMessage = ShardReadings | ShardFlush | ShardSave | ShardRestore | ShardRemove;

@@ -1,8 +1,8 @@
-import { assertEquals } from "../tests/assert.ts";
+import { assert, assertEquals } from "../tests/assert.ts";
 import { ShardBehavior } from "./shard.ts";
 import { Router } from "./router.ts";
 import { FeedView } from "./feed_view.ts";
-import type { ShardChanges, ShardReadings } from "./shard_messages.ts";
+import type { ShardChanges, ShardCheckpoint, ShardReadings } from "./shard_messages.ts";
 import { blockFromReadings } from "../readings/block.ts";
 
 function flush(shard: ShardBehavior): ShardChanges {
@@ -164,4 +164,60 @@ Deno.test("a shard restored from a checkpoint mid-stream publishes the same even
     assertEquals(restored.finals, straight.finals);
     assertEquals(restored.late, straight.late);
   }
+});
+
+Deno.test("a removed sensor is dropped with its windows, reported once, and can come back", () => {
+  const router = new Router(1);
+  const shard = new ShardBehavior({ window: 3 });
+  const base = 1_000_000;
+  shard.receive(message(router, [
+    { sensorId: "a", timeMs: base, status: "ok", values: { t: 1 } },
+    { sensorId: "b", timeMs: base, values: { t: 2 } },
+  ]));
+  flush(shard);
+  // A reading of "a" is still dirty when the removal arrives: it must not be sent.
+  shard.receive(message(router, [{ sensorId: "a", timeMs: base + 1, values: { t: 5 } }]));
+  shard.receive({ type: "remove", sensor: router.lookup("a")!.index });
+  // Windows of "a" end here; only "b"'s may be published.
+  shard.receive(message(router, [{ sensorId: "b", timeMs: base + 20_000, values: { t: 3 } }]));
+  const changes = flush(shard);
+  assertEquals(changes.removed, [0]);
+  assertEquals([...changes.updates.sensor], [1]);
+  assertEquals(changes.statuses, []);
+  assert([...changes.windows.sensor].every((s) => s === 1), "no window of the removed sensor");
+  let saved: ShardCheckpoint | null = null;
+  shard.receive({ type: "checkpoint", reply: (s) => (saved = s) });
+  assertEquals(saved!.sensors.map(([, id]) => id), ["b"]);
+
+  // It comes back with a fresh state under the same index.
+  shard.receive(message(router, [{ sensorId: "a", timeMs: base + 20_001, values: { t: 7 } }]));
+  const back = flush(shard);
+  assertEquals(back.removed, []);
+  assertEquals(back.sensors.map((s) => s.id), ["a"]);
+  assertEquals([back.updates.last[0], back.updates.min[0], back.updates.avg[0]], [7, 7, 7]);
+
+  // The hub's mirror forgets it and the topic tells clients.
+  const view = new FeedView();
+  view.apply([changes]);
+  assertEquals(view.sensors().map((s) => s.id), []);
+});
+
+Deno.test("feed view removal keeps the value columns dense and other sensors intact", () => {
+  const router = new Router(1);
+  const shard = new ShardBehavior({ window: 3 });
+  shard.receive(message(router, [
+    { sensorId: "a", timeMs: 1, values: { t: 1, h: 2 } },
+    { sensorId: "b", timeMs: 1, values: { t: 3, h: 4 } },
+    { sensorId: "c", timeMs: 1, values: { t: 5 } },
+  ]));
+  const view = new FeedView();
+  view.apply([flush(shard)]);
+  shard.receive({ type: "remove", sensor: router.lookup("a")!.index });
+  const tick = view.apply([flush(shard)])!;
+  assertEquals(tick.removed, [0]);
+  assertEquals(view.sensorCount, 2);
+  assertEquals(view.valueCount, 3);
+  const b = view.valueColumns.last[view.valueSlot(1, 1)];
+  const c = view.valueColumns.last[view.valueSlot(2, 0)];
+  assertEquals([b, c, view.valueSlot(0, 0)], [4, 5, -1]);
 });

@@ -96,6 +96,10 @@ export class TopicStream {
   ): Uint8Array | null {
     const sensors: SensorEntry[] = [];
     const removed: number[] = [];
+    for (const index of tick.removed ?? []) {
+      if (this.#isMember(index)) removed.push(index);
+      this.#setMember(index, false);
+    }
     for (const sensor of tick.sensors) {
       const was = this.#isMember(sensor.index);
       const is = matches(this.spec, sensor.id, sensor.group);

@@ -24,7 +24,10 @@ const USAGE = `Usage: deno task bench [options]
   --crash <runs>       only the kill -9 crash runs
   --windows-off        run the server with --windows none (no event windows, no rollups)
   --compare-windows    the rate table twice: windows and rollups on, then off
-  --history            only the history query latency: 24 h of one sensor at 10 readings/s`;
+  --history            only the history query latency: 24 h of one sensor at 10 readings/s
+  --mongo              only the Mongo change-stream source against the wire-level test server:
+                       a --mongo-backlog <n> (default 200000) backlog, then --mongo-rate <n>/s
+                       (default 5000) for --seconds (default 5)`;
 
 const flags = parseFlags();
 
@@ -53,6 +56,9 @@ function parseFlags() {
         "windows-off": { type: "boolean", default: false },
         "compare-windows": { type: "boolean", default: false },
         history: { type: "boolean", default: false },
+        mongo: { type: "boolean", default: false },
+        "mongo-backlog": { type: "string", default: "200000" },
+        "mongo-rate": { type: "string", default: "5000" },
         help: { type: "boolean", short: "h", default: false },
       },
     }).values;
@@ -109,6 +115,18 @@ async function run(): Promise<number> {
   if (flags.history) {
     const { runHistoryBench } = await import("./history.ts");
     return await runHistoryBench(controller.signal);
+  }
+  if (flags.mongo) {
+    const { renderMongoBench, runMongoBench } = await import("./mongo.ts");
+    console.log(renderMongoBench(
+      await runMongoBench({
+        backlog: positive("mongo-backlog", flags["mongo-backlog"]),
+        rate: positive("mongo-rate", flags["mongo-rate"]),
+        seconds: positive("seconds", flags.seconds) ?? 5,
+        sensors: positive("sensors", flags.sensors),
+      }),
+    ));
+    return 0;
   }
   if (flags.soak !== undefined) {
     const { runSoak } = await import("./soak.ts");

@@ -1,9 +1,20 @@
 import type { ShardCheckpoint } from "../actors/shard_messages.ts";
 
-/** Everything needed to resume: the log cursor and the state as of it. */
+/** The source a checkpoint's cursor belongs to. */
+export type CheckpointSource = "log" | "mongo";
+
+/** Everything needed to resume: the source's cursor and the state as of it. */
 export interface Checkpoint {
-  /** Versionstamp of the last log chunk the state includes. */
+  /**
+   * Where the state was read up to: the versionstamp of the last log chunk
+   * (source "log"), or the change stream's resume token as canonical EJSON
+   * (source "mongo").
+   */
   cursor: string;
+  /** Absent in checkpoints from before there was a choice: "log". */
+  source?: CheckpointSource;
+  /** What the source keeps with its cursor (the Mongo source's document ids); JSON. */
+  sourceState?: unknown;
   router: { sensors: string[]; metrics: string[] };
   shards: ShardCheckpoint[];
 }
@@ -97,6 +108,8 @@ export class CheckpointStore {
 function serialize(checkpoint: Checkpoint): Uint8Array {
   const header = new TextEncoder().encode(JSON.stringify({
     cursor: checkpoint.cursor,
+    source: checkpoint.source ?? "log",
+    sourceState: checkpoint.sourceState,
     router: checkpoint.router,
     shards: checkpoint.shards.map((s) => ({
       window: s.window,
@@ -153,7 +166,13 @@ function deserialize(bytes: Uint8Array): Checkpoint {
       };
     },
   );
-  return { cursor: header.cursor, router: header.router, shards };
+  return {
+    cursor: header.cursor,
+    source: header.source ?? "log",
+    sourceState: header.sourceState,
+    router: header.router,
+    shards,
+  };
 }
 
 function align8(n: number): number {

@@ -38,6 +38,14 @@ export interface MetricSources {
     lastCheckpointAt: number;
   };
   shards: () => { depth: number; restarts: number; failed: boolean }[];
+  /** The MongoDB change-stream source, in mongo mode. */
+  mongo?: {
+    readonly events: Record<string, number>;
+    readonly invalidDocuments: number;
+    readonly resumes: number;
+    readonly resyncs: number;
+    readonly connected: boolean;
+  };
 }
 
 /**
@@ -48,6 +56,10 @@ export interface MetricSources {
 export class PrometheusMetrics {
   readonly registry = new client.Registry();
   readonly hubObserver: HubObserver;
+  /** Told about every batch the Mongo source hands to the shards. */
+  readonly mongoHandOff: (
+    handOff: { events: number; receivedAt: number; handedAt: number },
+  ) => void;
 
   constructor(sources: MetricSources) {
     const registers = [this.registry];
@@ -263,6 +275,45 @@ export class PrometheusMetrics {
       "Shard flushes that did not answer within a tick's limit.",
       () => sources.hub.flushTimeouts,
     );
+
+    if (sources.mongo) {
+      const mongo = sources.mongo;
+      mirroredBy(
+        "pulseboard_mongo_events_total",
+        "Change events read from MongoDB, by operation type.",
+        "op",
+        () => mongo.events,
+      );
+      mirrored(
+        "pulseboard_mongo_invalid_documents_total",
+        "MongoDB documents skipped because they do not have the reading shape (logged with their _id).",
+        () => mongo.invalidDocuments,
+      );
+      mirrored(
+        "pulseboard_mongo_resumes_total",
+        "Change streams reopened from a resume token (by the driver after a resumable error, or after an outage or restart).",
+        () => mongo.resumes,
+      );
+      mirrored(
+        "pulseboard_mongo_resyncs_total",
+        "Rebuilds of the state from the collection after the change history was lost (each a new epoch).",
+        () => mongo.resyncs,
+      );
+      gauge(
+        "pulseboard_mongo_connected",
+        "1 while the MongoDB change stream is open and answering.",
+        () => mongo.connected ? 1 : 0,
+      );
+    }
+    const handOff = new client.Histogram({
+      name: "pulseboard_mongo_handoff_seconds",
+      help:
+        "Time the Mongo source adds per batch: from the driver returning its first event to the shards having them all.",
+      buckets: [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5],
+      registers: sources.mongo ? registers : [],
+    });
+    this.mongoHandOff = ({ receivedAt, handedAt }) =>
+      handOff.observe((handedAt - receivedAt) / 1000);
 
     const tick = new client.Histogram({
       name: "pulseboard_hub_tick_seconds",

@@ -42,7 +42,12 @@ export function parseJsonReadings(
   return { block: builder.build(), refused };
 }
 
-function addDocument(
+/**
+ * Validates one document and, when good, appends it to `builder`; returns
+ * null, or the reason it is refused. Shared by JSON ingest and the Mongo
+ * source (whose documents have the same shape).
+ */
+export function addDocument(
   builder: ReadingBlockBuilder,
   doc: unknown,
   limits: ReadingLimits,

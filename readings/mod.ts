@@ -2,7 +2,7 @@ export { blockFromReadings, DEFAULT_GROUP, prefixSums, ReadingBlockBuilder } fro
 export type { ReadingBlock } from "./block.ts";
 export { DEFAULT_READING_LIMITS } from "./limits.ts";
 export type { ReadingLimits } from "./limits.ts";
-export { parseJsonReadings } from "./json.ts";
+export { addDocument, parseJsonReadings } from "./json.ts";
 export type { ParsedReadings, Refusal } from "./json.ts";
 export { filterValidReadings, keepRows } from "./filter.ts";
 export * as validate from "./validate.ts";

@@ -35,6 +35,28 @@ export class BatchEncoder {
     return this.#json ? this.#nextJson(count, timeMs) : this.#nextFlatBuffers(count, timeMs);
   }
 
+  /** The next `count` readings as documents in the ingest shape (for direct MongoDB inserts). */
+  documents(count: number, timeMs: number): Record<string, unknown>[] {
+    const fleet = this.#fleet;
+    const values = this.#values;
+    const timestamp = new Date(timeMs);
+    const docs = new Array<Record<string, unknown>>(count);
+    for (let i = 0; i < count; i++) {
+      const sensor = fleet.nextSensor();
+      const status = fleet.read(sensor, timeMs, values);
+      const reading: Record<string, number> = {};
+      for (let k = 0; k < METRICS.length; k++) reading[METRICS[k]] = values[k];
+      docs[i] = {
+        sensorId: fleet.ids[sensor],
+        group: fleet.groups[sensor],
+        timestamp,
+        reading,
+        status,
+      };
+    }
+    return docs;
+  }
+
   #nextFlatBuffers(count: number, timeMs: number): Body {
     const fleet = this.#fleet;
     const values = this.#values;

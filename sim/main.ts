@@ -1,5 +1,6 @@
 // `deno task sim`: posts simulated sensor readings to a Pulseboard server.
 import { parseArgs } from "node:util";
+import { MongoClient } from "mongodb";
 import { runSimulator } from "./mod.ts";
 import type { SimulatorReport } from "./mod.ts";
 
@@ -13,7 +14,10 @@ const USAGE = `Usage: deno task sim [options]
   --concurrency <n>    requests in flight (default 2)
   --duration <s>       stop after this many seconds (default: until Ctrl-C / SIGTERM)
   --seed <n>           fleet seed (default 1)
-  --key <key>          ingest API key (default: $PULSEBOARD_INGEST_KEY, if set)`;
+  --key <key>          ingest API key (default: $PULSEBOARD_INGEST_KEY, if set)
+  --mongo <uri>        insert documents straight into MongoDB instead of posting (mongo mode)
+  --db <name>          with --mongo: database (default pulseboard)
+  --collection <name>  with --mongo: collection (default readings)`;
 
 function fail(message: string): never {
   console.error(`${message}\n\n${USAGE}`);
@@ -45,6 +49,9 @@ try {
       duration: { type: "string" },
       seed: { type: "string" },
       key: { type: "string" },
+      mongo: { type: "string" },
+      db: { type: "string", default: "pulseboard" },
+      collection: { type: "string", default: "readings" },
       help: { type: "boolean", short: "h", default: false },
     },
   }).values;
@@ -73,6 +80,11 @@ const options = {
   apiKey: flags.key ?? Deno.env.get("PULSEBOARD_INGEST_KEY"),
 };
 const duration = positive("duration", flags.duration, false);
+if (flags.mongo !== undefined && !/^mongodb(\+srv)?:\/\//.test(flags.mongo)) {
+  fail("--mongo must be a mongodb:// or mongodb+srv:// URI");
+}
+const mongoClient = flags.mongo === undefined ? null : new MongoClient(flags.mongo);
+const collection = mongoClient?.db(flags.db).collection(flags.collection);
 
 const controller = new AbortController();
 let stops = 0;
@@ -87,10 +99,10 @@ const timer = duration === undefined ? undefined : setTimeout(stop, duration * 1
 
 console.log(
   `sim: ${options.sensors} sensors at ${options.rate} readings/s as ${
-    options.json ? "JSON" : "FlatBuffers"
-  } to ${new URL("/api/ingest", options.url)}${
-    duration === undefined ? " until Ctrl-C" : ` for ${duration} s`
-  }`,
+    collection ? "documents" : options.json ? "JSON" : "FlatBuffers"
+  } to ${
+    collection ? `MongoDB ${flags.db}.${flags.collection}` : new URL("/api/ingest", options.url)
+  }${duration === undefined ? " until Ctrl-C" : ` for ${duration} s`}`,
 );
 
 let seenErrors: Record<string, number> = {};
@@ -113,9 +125,18 @@ const line = (r: SimulatorReport) => {
 };
 
 const report = await runSimulator(
-  { ...options, onReport: (r) => console.log(line(r)) },
+  {
+    ...options,
+    onReport: (r) => console.log(line(r)),
+    mongo: collection && {
+      insert: async (docs) => {
+        await collection.insertMany(docs, { ordered: false, writeConcern: { w: "majority" } });
+      },
+    },
+  },
   controller.signal,
 );
+await mongoClient?.close();
 clearTimeout(timer);
 Deno.removeSignalListener("SIGINT", stop);
 Deno.removeSignalListener("SIGTERM", stop);

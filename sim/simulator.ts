@@ -4,7 +4,14 @@ import { BatchEncoder } from "./batch_encoder.ts";
 import { postBatch } from "./post.ts";
 import type { Body } from "./batch_encoder.ts";
 
+/** Inserts documents straight into MongoDB (`--mongo`); rejects when nothing may have been stored. */
+export interface DocumentSink {
+  insert(docs: Record<string, unknown>[]): Promise<void>;
+}
+
 export interface SimulatorOptions {
+  /** Insert into MongoDB through this instead of posting to `url`. */
+  mongo?: DocumentSink;
   /** Server base URL, e.g. http://127.0.0.1:8000 */
   url: string;
   /** Sensors in the fleet. Default 5000. */
@@ -153,6 +160,28 @@ export async function runSimulator(
     }
   };
 
+  // Direct inserts: the driver retries a write once itself; a failed insertMany is retried
+  // while the server is unreachable (like a refused connection), else counted as failed.
+  const insert = async (docs: Record<string, unknown>[]) => {
+    for (let attempt = 1;; attempt++) {
+      report.requests++;
+      try {
+        await options.mongo!.insert(docs);
+        report.accepted += docs.length;
+        return;
+      } catch (error) {
+        const cause = (error as Error).name || "insert failed";
+        report.errors[cause] = (report.errors[cause] ?? 0) + 1;
+        const unreachable = /ServerSelection|Network/.test(cause);
+        if (!unreachable || signal.aborted) {
+          report.failed += docs.length;
+          return;
+        }
+        await sleep(Math.min(2000, 100 * 2 ** (attempt - 1)), signal);
+      }
+    }
+  };
+
   const worker = async () => {
     while (!signal.aborted) {
       const now = performance.now();
@@ -162,8 +191,12 @@ export async function runSimulator(
         continue;
       }
       const count = pacer.take(now, batch);
-      const body = encoder.next(count, Date.now());
       report.posted += count;
+      if (options.mongo) {
+        await insert(encoder.documents(count, Date.now()));
+        continue;
+      }
+      const body = encoder.next(count, Date.now());
       await deliver(body, count);
     }
   };

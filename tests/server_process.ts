@@ -7,10 +7,15 @@ export interface ServerProcess {
   url: string;
 }
 
-export async function spawnServer(args: string[]): Promise<ServerProcess> {
+/** `env` is added to the child's environment (never set in the test process: tests run in parallel). */
+export async function spawnServer(
+  args: string[],
+  options: { env?: Record<string, string> } = {},
+): Promise<ServerProcess> {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "main.ts", ...args],
     cwd: new URL("..", import.meta.url).pathname,
+    env: options.env,
     stdout: "piped",
     stderr: "inherit",
   }).spawn();

@@ -109,6 +109,8 @@ export class SensorStore {
       if (this.ids[index] !== undefined) {
         if (index === this.#followIndex) this.#followIndex = -1;
         for (const rings of this.#sparks.values()) rings.clear(index);
+        // A sensor that comes back (same index) must not show the old values.
+        for (const m of this.metrics) if (m && index < this.capacity) m.has[index] = 0;
         this.#sparkOwner[index] = undefined;
         this.ids[index] = undefined;
         this.groups[index] = undefined;

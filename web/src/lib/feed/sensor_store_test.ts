@@ -94,9 +94,11 @@ Deno.test("store refuses a delta after a gap or from another epoch, changing not
 Deno.test("store drops removed sensors and a new snapshot replaces everything", () => {
   const store = new SensorStore();
   store.apply(snapshot(), 0);
+  assertEquals(store.metrics[0]!.has[0], 1);
   store.apply(delta(6, [], { removed: [0] }), 1);
   assertEquals(store.sensorCount, 2);
   assert(!store.order.includes(0));
+  assertEquals(store.metrics[0]!.has[0], 0, "its values are gone with it");
   store.apply(snapshot(40), 2);
   assertEquals(store.seq, 40);
   assertEquals(store.sensorCount, 2);

@@ -1,0 +1,10 @@
+export { cursorToken, MongoSource, tokenCursor } from "./mongo_source.ts";
+export type { HandOff, MongoSourceOptions, MongoSourceState, ResyncHooks } from "./mongo_source.ts";
+export { blockDocuments, MongoSink } from "./mongo_sink.ts";
+export { ChangeBatch, idKey } from "./change_batch.ts";
+export type { BatchPart, InvalidDocument, TakenBatch } from "./change_batch.ts";
+export { DocumentIds } from "./document_ids.ts";
+export { Backoff } from "./backoff.ts";
+export type { BackoffOptions } from "./backoff.ts";
+export { ChangeStreamInvalidated, classifyMongoError, STANDALONE_HINT } from "./errors.ts";
+export type { MongoFailure } from "./errors.ts";
