@@ -25,6 +25,15 @@ export interface FeedConnectionOptions {
   token?: string | null;
 }
 
+type FrameScheduler = (callback: () => void) => unknown;
+
+/** requestAnimationFrame where there is one (browsers), else a 16 ms timer. */
+function nextFrame(callback: () => void): void {
+  const raf = (globalThis as { requestAnimationFrame?: FrameScheduler }).requestAnimationFrame;
+  if (raf) raf(() => callback());
+  else setTimeout(callback, 16);
+}
+
 export class FeedConnection {
   readonly store = new SensorStore();
   /** Group aggregates pushed on the feed. */
@@ -64,7 +73,7 @@ export class FeedConnection {
   constructor(url: string, options: FeedConnectionOptions = {}) {
     this.#url = url;
     this.#offlineAfter = options.offlineAfter ?? 4;
-    this.#schedule = options.schedule ?? ((cb) => requestAnimationFrame(() => cb()));
+    this.#schedule = options.schedule ?? nextFrame;
     this.#now = options.now ?? Date.now;
     this.#WebSocket = options.WebSocket ?? WebSocket;
     this.#subscriptions = options.subscriptions ?? [{ id: 1, all: true }];
@@ -170,6 +179,10 @@ export class FeedConnection {
           return;
         }
         if (this.#resuming) this.#notify(event.recovered ? "resumed" : "resynced");
+        // The server itself started a new epoch (its state was rebuilt): continuity lost.
+        else if (!event.recovered && this.store.epoch !== -1 && event.epoch !== this.store.epoch) {
+          this.#notify("resynced");
+        }
         this.#resuming = false;
         if (event.recovered) this.#live();
         this.#changed();

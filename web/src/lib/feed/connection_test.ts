@@ -1,0 +1,80 @@
+import { deepStrictEqual as assertEquals } from "node:assert/strict";
+import { FeedConnection } from "./connection.ts";
+import { encodeSnapshot, encodeSubscribed } from "../../../../protocol/frames.ts";
+import type { MetricStates } from "../../../../protocol/frames.ts";
+
+/** Just enough of a WebSocket for the connection: frames are pushed in by the test. */
+class FakeSocket {
+  static last: FakeSocket | null = null;
+  binaryType = "blob";
+  readyState = 1;
+  sent: Uint8Array[] = [];
+  onopen: (() => void) | null = null;
+  onmessage: ((event: { data: unknown }) => void) | null = null;
+  onclose: ((event: { code: number; reason: string }) => void) | null = null;
+  onerror: (() => void) | null = null;
+  constructor(readonly url: string) {
+    FakeSocket.last = this;
+  }
+  send(data: Uint8Array) {
+    this.sent.push(data);
+  }
+  close() {
+    this.readyState = 3;
+  }
+  deliver(bytes: Uint8Array<ArrayBuffer>) {
+    this.onmessage?.({
+      data: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength),
+    });
+  }
+}
+
+const none: MetricStates = {
+  length: 0,
+  sensor: new Uint32Array(0),
+  metric: new Uint16Array(0),
+  last: new Float64Array(0),
+  avg: new Float64Array(0),
+  min: new Float64Array(0),
+  max: new Float64Array(0),
+  timeMs: new Float64Array(0),
+};
+
+function subscribe(socket: FakeSocket, epoch: number, topic = "all") {
+  socket.deliver(encodeSubscribed({ topic, ids: [1], epoch, seq: 3, recovered: false }));
+  socket.deliver(encodeSnapshot({
+    epoch,
+    seq: 3,
+    serverTimeMs: 0,
+    sensors: [{ index: 0, id: "s", group: "g" }],
+    metrics: [{ index: 0, name: "t" }],
+    values: none,
+  }));
+}
+
+Deno.test("a new epoch the server starts on a live connection is shown as resynced; a new subscription is not", () => {
+  let now = 1_000;
+  const connection = new FeedConnection("ws://feed.test/ws", {
+    WebSocket: FakeSocket as unknown as typeof WebSocket,
+    schedule: () => {},
+    now: () => now,
+  });
+  connection.start();
+  const socket = FakeSocket.last!;
+  socket.onopen?.();
+  subscribe(socket, 9);
+  assertEquals([connection.notice, connection.store.epoch], ["", 9]);
+  // Another group on the same stream: same epoch, nothing to announce.
+  now = 2_000;
+  subscribe(socket, 9, "plant-a");
+  assertEquals(connection.notice, "");
+  // The server rebuilt its state (e.g. MongoDB history lost): a fresh epoch, continuity lost.
+  now = 3_000;
+  subscribe(socket, 10);
+  assertEquals([connection.notice, connection.noticeAt, connection.store.epoch], [
+    "resynced",
+    3_000,
+    10,
+  ]);
+  connection.stop();
+});
