@@ -82,10 +82,11 @@ export async function runSoak(seconds: number, clients: number, rate = 10_000): 
     }
     const achieved = (await accepted() - acceptedAtStart) / ((Date.now() - started) / 1000);
     const sessions = (await (await fetch(server.url + "healthz")).json()).sessions;
+    const codes = [...closes].map(([code, n]) => `${n}× ${code}`).join(", ") || "none";
     console.log(
       `soak: accepted ${
         Math.round(achieved)
-      } readings/s on average; ${sessions} of ${clients} clients still connected`,
+      } readings/s on average; ${sessions} of ${clients} clients still connected; closes by code: ${codes}`,
     );
   } finally {
     sockets.forEach((ws) => ws.close());
