@@ -62,6 +62,8 @@ export class HubStats {
   snapshotsSent = 0;
   skippedFrames = 0;
   slowCloses = 0;
+  /** Clients closed with 4001 for not answering pings. */
+  silentCloses = 0;
   flushTimeouts = 0;
   sensors = 0;
   lastTickMs = 0;
@@ -325,6 +327,7 @@ export class HubBehavior implements Behavior<HubMessage> {
     this.#leaveTopic(session, state);
     this.#sessions.delete(session);
     if (session.closeCode === CloseCode.Slow) this.stats.slowCloses++;
+    if (session.closeCode === CloseCode.PingTimeout) this.stats.silentCloses++;
   }
 
   async #newEpoch(): Promise<void> {

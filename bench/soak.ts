@@ -83,10 +83,16 @@ export async function runSoak(seconds: number, clients: number, rate = 10_000): 
     const achieved = (await accepted() - acceptedAtStart) / ((Date.now() - started) / 1000);
     const sessions = (await (await fetch(server.url + "healthz")).json()).sessions;
     const codes = [...closes].map(([code, n]) => `${n}× ${code}`).join(", ") || "none";
+    // The server's own count: a stalled client may never see its 4008 close frame.
+    const metrics = await (await fetch(server.url + "metrics")).text();
+    const counter = (name: string) =>
+      Number(metrics.match(new RegExp(`^${name} (\\d+)`, "m"))?.[1]);
+    const slowCloses = counter("pulseboard_slow_client_closes_total");
+    const silentCloses = counter("pulseboard_silent_client_closes_total");
     console.log(
       `soak: accepted ${
         Math.round(achieved)
-      } readings/s on average; ${sessions} of ${clients} clients still connected; closes by code: ${codes}`,
+      } readings/s on average; ${sessions} of ${clients} clients still connected; closes seen by clients: ${codes}; closes by the server: ${slowCloses} slow (4008), ${silentCloses} silent (4001)`,
     );
   } finally {
     sockets.forEach((ws) => ws.close());

@@ -101,10 +101,13 @@ export function feedSocketHandler(hub: Actor<HubMessage>, options: FeedSocketOpt
         "retry-after": "5",
       });
     }
-    const { socket, response } = Deno.upgradeWebSocket(
-      request,
-      offered.includes(FEED_PROTOCOL) ? { protocol: FEED_PROTOCOL } : {},
-    );
+    // Deno's own idle timeout would close a client slow to pong with 1001 ("going
+    // away", which clients read as a restart) after 30 s; the session's pings
+    // and silence limit (4001) are the liveness policy instead.
+    const { socket, response } = Deno.upgradeWebSocket(request, {
+      idleTimeout: 0,
+      ...(offered.includes(FEED_PROTOCOL) ? { protocol: FEED_PROTOCOL } : {}),
+    });
     perAddress.set(address, open + 1);
     let counted = true;
     let expiry: ReturnType<typeof setTimeout> | undefined;

@@ -25,6 +25,7 @@ export interface MetricSources {
     snapshotsSent: number;
     skippedFrames: number;
     slowCloses: number;
+    silentCloses?: number;
     flushTimeouts: number;
     lateDropped: number;
   };
@@ -242,6 +243,11 @@ export class PrometheusMetrics {
       "pulseboard_slow_client_closes_total",
       "Clients closed with 4008 for staying over the cap.",
       () => sources.hub.slowCloses,
+    );
+    mirrored(
+      "pulseboard_silent_client_closes_total",
+      "Clients closed with 4001 for not answering pings within the silence limit.",
+      () => sources.hub.silentCloses ?? 0,
     );
     mirroredBy(
       "pulseboard_recoveries_total",

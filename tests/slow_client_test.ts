@@ -97,7 +97,12 @@ Deno.test("a client that never answers pings is dropped with 4001; one that answ
     const event = await closed;
     assertEquals(event.code, 4001);
     assertEquals(answering.socket.readyState, WebSocket.OPEN);
-    assertEquals(server.hubStats.sessions, 1);
+    await eventually(
+      () => server.hubStats.sessions === 1,
+      5_000,
+      "the silent session is forgotten",
+    );
+    assertEquals(server.hubStats.silentCloses, 1);
   } finally {
     await answering.close();
     await server.shutdown();
