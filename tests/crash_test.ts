@@ -6,7 +6,7 @@ import { FeedClient } from "./feed_client.ts";
 import { eventually, recompute, recomputeWindows, sameState } from "./recompute.ts";
 import type { PlainReading } from "./recompute.ts";
 import { spawnServer } from "./server_process.ts";
-import { KvLog } from "../log/mod.ts";
+import { readLog } from "./read_log.ts";
 import { shardFor } from "../actors/shard_for.ts";
 
 export interface CrashReport {
@@ -102,33 +102,7 @@ export async function crashOnce(
 
     // What the log holds is the truth (read through a second handle on the
     // same file): compare it with what was acknowledged and what the feed shows.
-    const kv = await Deno.openKv(data);
-    const stored: PlainReading[] = [];
-    try {
-      const log = new KvLog(kv);
-      let cursor: string | null = null;
-      while (true) {
-        const entries = await log.read(cursor, 64);
-        if (entries.length === 0) break;
-        for (const { block } of entries) {
-          for (let i = 0; i < block.length; i++) {
-            const values: Record<string, number> = {};
-            for (let v = block.metricStart[i]; v < block.metricStart[i + 1]; v++) {
-              values[block.strings[block.metric[v]]] = block.value[v];
-            }
-            stored.push({
-              sensorId: block.strings[block.sensor[i]],
-              group: block.strings[block.group[i]],
-              timeMs: block.timeMs[i],
-              values,
-            });
-          }
-        }
-        cursor = entries[entries.length - 1].cursor;
-      }
-    } finally {
-      kv.close();
-    }
+    const stored = await readLog(data);
     await eventually(
       () => sameState(client.state(), recompute(stored)),
       20_000,
