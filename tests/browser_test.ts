@@ -104,7 +104,7 @@ Deno.test({
   sanitizeOps: false,
 }, async () => {
   const secret = "browser-test-secret-".repeat(3);
-  Deno.env.set("PULSEBOARD_JWT_SECRET", secret);
+  // Only the child gets the secret: tests run in parallel and share this process's environment.
   const server = await spawnServer([
     "--port",
     "0",
@@ -114,8 +114,7 @@ Deno.test({
     "https://id.test",
     "--jwt-audience",
     "pulseboard",
-  ]);
-  Deno.env.delete("PULSEBOARD_JWT_SECRET");
+  ], { env: { PULSEBOARD_JWT_SECRET: secret } });
   const sim = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "sim/main.ts", "--sensors", "2000", "--rate", "4000", "--url", server.url],
     cwd: root,
