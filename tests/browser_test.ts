@@ -82,6 +82,8 @@ Deno.test({
     assert(new URL(page.url()).searchParams.get("group") === "plant-b", page.url());
     const groups = await page.locator("[data-testid=sensor-row] .group").allTextContents();
     assert(groups.length > 10 && groups.every((g) => g.startsWith("plant-b/")), groups.join(","));
+    // A group the user picked is no loss of continuity: no "resynced" notice.
+    assertEquals(await page.getByTestId("feed-notice").count(), 0);
     await page.reload();
     await page.getByTestId("sensor-count").filter({ hasText: /^1,250$/ }).waitFor({
       timeout: 10_000,

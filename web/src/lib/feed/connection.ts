@@ -69,6 +69,8 @@ export class FeedConnection {
   /** True while the store holds a stream position for the current subscriptions. */
   #resumable = false;
   #resuming = false;
+  /** Subscribes sent and not yet answered: a Subscribed beyond them is the server's own. */
+  #awaitingSubscribed = 0;
 
   constructor(url: string, options: FeedConnectionOptions = {}) {
     this.#url = url;
@@ -99,7 +101,10 @@ export class FeedConnection {
   setSubscriptions(subscriptions: SubscriptionSpec[]): void {
     this.#subscriptions = subscriptions;
     this.#resumable = false;
-    if (this.#socket?.readyState === 1) this.#socket.send(encodeSubscribe(subscriptions, null));
+    if (this.#socket?.readyState === 1) {
+      this.#awaitingSubscribed++;
+      this.#socket.send(encodeSubscribe(subscriptions, null));
+    }
   }
 
   /** Calls `listener` (at most once per animation frame) after changes. */
@@ -141,6 +146,7 @@ export class FeedConnection {
       // Resume from the last applied frame if the store has one for these subscriptions.
       const resume = this.#resumable ? { epoch: this.store.epoch, seq: this.store.seq } : null;
       this.#resuming = resume !== null;
+      this.#awaitingSubscribed = 1;
       socket.send(encodeSubscribe(this.#subscriptions, resume));
     };
     socket.onmessage = (event) => this.#onFrame(socket, event.data);
@@ -168,6 +174,8 @@ export class FeedConnection {
         return;
       case "error":
         this.lastError = event.message;
+        // A refused Subscribe is answered with an error instead of Subscribed.
+        this.#awaitingSubscribed = Math.max(0, this.#awaitingSubscribed - 1);
         this.#changed();
         return;
       case "subscribed":
@@ -179,10 +187,9 @@ export class FeedConnection {
           return;
         }
         if (this.#resuming) this.#notify(event.recovered ? "resumed" : "resynced");
-        // The server itself started a new epoch (its state was rebuilt): continuity lost.
-        else if (!event.recovered && this.store.epoch !== -1 && event.epoch !== this.store.epoch) {
-          this.#notify("resynced");
-        }
+        // Unasked: the server started a new epoch (its state was rebuilt), continuity lost.
+        else if (this.#awaitingSubscribed === 0 && !event.recovered) this.#notify("resynced");
+        this.#awaitingSubscribed = Math.max(0, this.#awaitingSubscribed - 1);
         this.#resuming = false;
         if (event.recovered) this.#live();
         this.#changed();

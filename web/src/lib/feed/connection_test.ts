@@ -52,7 +52,7 @@ function subscribe(socket: FakeSocket, epoch: number, topic = "all") {
   }));
 }
 
-Deno.test("a new epoch the server starts on a live connection is shown as resynced; a new subscription is not", () => {
+Deno.test("a Subscribed the client did not ask for (the server rebuilt its state) is shown as resynced; an answer is not", () => {
   let now = 1_000;
   const connection = new FeedConnection("ws://feed.test/ws", {
     WebSocket: FakeSocket as unknown as typeof WebSocket,
@@ -64,17 +64,18 @@ Deno.test("a new epoch the server starts on a live connection is shown as resync
   socket.onopen?.();
   subscribe(socket, 9);
   assertEquals([connection.notice, connection.store.epoch], ["", 9]);
-  // Another group on the same stream: same epoch, nothing to announce.
+  // Another group is another topic with its own epoch: asked for, so nothing to announce.
   now = 2_000;
-  subscribe(socket, 9, "plant-a");
-  assertEquals(connection.notice, "");
-  // The server rebuilt its state (e.g. MongoDB history lost): a fresh epoch, continuity lost.
+  connection.setSubscriptions([{ id: 2, group: "plant-a" }]);
+  subscribe(socket, 4, "plant-a");
+  assertEquals([connection.notice, connection.store.epoch], ["", 4]);
+  // Unasked: the server started a new epoch (e.g. MongoDB history lost), continuity lost.
   now = 3_000;
-  subscribe(socket, 10);
+  subscribe(socket, 5, "plant-a");
   assertEquals([connection.notice, connection.noticeAt, connection.store.epoch], [
     "resynced",
     3_000,
-    10,
+    5,
   ]);
   connection.stop();
 });
