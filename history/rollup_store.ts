@@ -2,8 +2,13 @@ import { chunkStart, chunkWindow, WINDOWS_PER_CHUNK } from "./rollup_chunks.ts";
 import type { RollupChunk } from "./rollup_chunks.ts";
 
 const ROLLUP = "rollup";
-/** Chunks per atomic commit: at most 30 KiB each, under the 800 KiB commit cap. */
-const CHUNKS_PER_COMMIT = 24;
+/**
+ * One atomic commit holds chunks up to about this many bytes (Deno KV caps a
+ * commit at 800 KiB and 1,000 mutations): fewer, larger commits keep a
+ * checkpoint's flush of every sensor's open chunk short.
+ */
+const BYTES_PER_COMMIT = 600 * 1024;
+const CHUNKS_PER_COMMIT = 900;
 
 /** Stored value of a rollup key. */
 interface StoredChunk {
@@ -39,14 +44,24 @@ export class RollupStore {
   }
 
   async write(chunks: readonly RollupChunk[]): Promise<void> {
-    for (let first = 0; first < chunks.length; first += CHUNKS_PER_COMMIT) {
+    let first = 0;
+    while (first < chunks.length) {
       const op = this.#kv.atomic();
-      for (const chunk of chunks.slice(first, first + CHUNKS_PER_COMMIT)) {
+      let bytes = 0;
+      let end = first;
+      while (end < chunks.length && end - first < CHUNKS_PER_COMMIT) {
+        const chunk = chunks[end];
+        // The values dominate; names (≤ 64 characters) and the key (id ≤ 128) are bounded.
+        const size = chunk.values.byteLength + 256 * chunk.metrics.length + 600;
+        if (end > first && bytes + size > BYTES_PER_COMMIT) break;
         const value: StoredChunk = { m: chunk.metrics, v: chunk.values };
         op.set(key(chunk), value, { expireIn: this.#retentionMs.get(chunk.sizeMs) });
+        bytes += size;
+        end++;
       }
       if (!(await op.commit()).ok) throw new Error("Cannot write rollups: a commit was refused");
-      this.written += Math.min(CHUNKS_PER_COMMIT, chunks.length - first);
+      this.written += end - first;
+      first = end;
     }
   }
 
