@@ -1,4 +1,4 @@
-import { ReadingBlockBuilder } from "../readings/block.ts";
+import { sliceRows } from "../readings/block.ts";
 import type { ReadingBlock } from "../readings/block.ts";
 import { encodeReadingBlock } from "../protocol/ingest_codec.ts";
 
@@ -12,14 +12,14 @@ export interface Chunk {
 export const KV_VALUE_LIMIT = 65_536;
 
 /**
- * Packs readings from many blocks into encoded log chunks of at most
- * `maxBytes`. A verified batch that fits is stored as it arrived; a block
- * that fits alone is encoded as it is, without copying;
- * otherwise rows are copied into a builder until the size estimate is full.
+ * Encodes blocks into log chunks of at most `maxBytes`, one block at a time.
+ * A verified batch that fits is stored as it arrived; a block that fits is
+ * encoded as it is; a larger one is cut into row ranges by its size estimate
+ * (`sliceRows`: columns copied whole, strings re-indexed through a table),
+ * so no work is done per reading beyond array copies and the encoding.
  */
 export class Chunker {
   readonly #maxBytes: number;
-  readonly #builder = new ReadingBlockBuilder({ capacity: 2048 });
   readonly #chunks: Chunk[] = [];
 
   constructor(options: { maxBytes?: number } = {}) {
@@ -30,48 +30,34 @@ export class Chunker {
   add(block: ReadingBlock): void {
     if (block.length === 0) return;
     // A verified batch that is small enough is stored as it arrived: no re-encoding.
-    if (this.#builder.length === 0 && block.encoded && block.encoded.byteLength <= this.#maxBytes) {
+    if (block.encoded && block.encoded.byteLength <= this.#maxBytes) {
       const { encoded } = block;
       // A view would store its whole backing buffer: copy it out.
       const bytes = encoded.byteLength === encoded.buffer.byteLength ? encoded : encoded.slice();
       this.#chunks.push({ bytes, block });
       return;
     }
-    if (this.#builder.length === 0 && estimateBytes(block) <= this.#maxBytes) {
-      this.#seal(block);
-      return;
-    }
-    for (let row = 0; row < block.length; row++) {
-      this.#builder.copyRow(block, row);
-      if (this.#estimateBuilder() > this.#maxBytes) {
-        this.#builder.dropLast();
-        this.#flushBuilder();
-        this.#builder.copyRow(block, row);
-      }
+    const pieces = Math.ceil(estimateBytes(block) / this.#maxBytes);
+    for (let k = 0; k < pieces; k++) {
+      const from = Math.floor((k * block.length) / pieces);
+      const to = Math.floor(((k + 1) * block.length) / pieces);
+      if (to > from) this.#seal(pieces === 1 ? block : sliceRows(block, from, to));
     }
   }
 
-  /** Seals what is pending and returns every chunk, emptying the chunker. */
+  /** Returns every chunk so far, emptying the chunker. */
   finish(): Uint8Array[] {
     return this.finishChunks().map((chunk) => chunk.bytes);
   }
 
   /** Like `finish`, with the readings each chunk holds. */
   finishChunks(): Chunk[] {
-    this.#flushBuilder();
     return this.#chunks.splice(0);
   }
 
-  /** Chunks sealed so far plus one if rows are pending. */
+  /** Chunks made so far. */
   get pendingChunks(): number {
-    return this.#chunks.length + (this.#builder.length > 0 ? 1 : 0);
-  }
-
-  #flushBuilder(): void {
-    if (this.#builder.length === 0) return;
-    const block = this.#builder.build();
-    this.#builder.reset();
-    this.#seal(block);
+    return this.#chunks.length;
   }
 
   #seal(block: ReadingBlock): void {
@@ -87,16 +73,8 @@ export class Chunker {
     }
     // The estimate was short: split in halves.
     const half = Math.floor(block.length / 2);
-    for (const [from, to] of [[0, half], [half, block.length]]) {
-      const part = new ReadingBlockBuilder({ capacity: to - from });
-      for (let row = from; row < to; row++) part.copyRow(block, row);
-      this.#seal(part.build());
-    }
-  }
-
-  #estimateBuilder(): number {
-    const b = this.#builder;
-    return sizeEstimate(b.length, b.valueCount, b.stringCount, b.stringChars);
+    this.#seal(sliceRows(block, 0, half));
+    this.#seal(sliceRows(block, half, block.length));
   }
 }
 

@@ -34,6 +34,49 @@ export function prefixSums(counts: Uint8Array): Uint32Array {
 }
 
 /**
+ * Readings `from .. to` of a block as a block of their own, with only the
+ * strings they use. Strings are re-indexed through a table, not a Map, and
+ * the columns are copied whole: no work per reading beyond array copies.
+ */
+export function sliceRows(block: ReadingBlock, from: number, to: number): ReadingBlock {
+  const remap = new Int32Array(block.strings.length).fill(-1);
+  const strings: string[] = [];
+  const intern = (old: number): number => {
+    let at = remap[old];
+    if (at < 0) {
+      at = remap[old] = strings.length;
+      strings.push(block.strings[old]);
+    }
+    return at;
+  };
+  const first = block.metricStart[from], last = block.metricStart[to];
+  const sensor = new Uint32Array(to - from), group = new Uint32Array(to - from);
+  const status = new Uint32Array(to - from), metric = new Uint32Array(last - first);
+  // Strings get indexes in order of first use, as a builder copying the rows would give.
+  for (let row = from; row < to; row++) {
+    sensor[row - from] = intern(block.sensor[row]);
+    group[row - from] = intern(block.group[row]);
+    status[row - from] = intern(block.status[row]);
+    for (let v = block.metricStart[row]; v < block.metricStart[row + 1]; v++) {
+      metric[v - first] = intern(block.metric[v]);
+    }
+  }
+  const metricCount = block.metricCount.slice(from, to);
+  return {
+    length: to - from,
+    strings,
+    sensor,
+    group,
+    status,
+    timeMs: block.timeMs.slice(from, to),
+    metricCount,
+    metricStart: prefixSums(metricCount),
+    metric,
+    value: block.value.slice(first, last),
+  };
+}
+
+/**
  * Appends readings column by column, interning strings, with no allocation per
  * reading once the columns have grown. `build()` returns trimmed copies.
  */
