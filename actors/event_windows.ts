@@ -62,20 +62,27 @@ export function slotsPerSize(spec: WindowSpec): number[] {
   return sizesMs.map((size) => Math.ceil(graceMs / size) + 1);
 }
 
-/** The windows of one sensor's metric. */
+/**
+ * Numbers before a region's slots: per size, the arena index of the slot the
+ * last reading went to (at most 8 sizes), so a region's slots start 64-byte aligned.
+ */
+const HEADER = 8;
+
+/**
+ * The windows of one sensor's metric: a region of its clock's arena (one
+ * Float64Array for the whole shard), so a reading touches the region's few
+ * cache lines and no per-metric typed array objects.
+ */
 export class MetricWindows {
   readonly sensor: number;
   readonly metric: number;
-  /** Every size's slots, size after size. */
-  readonly slots: Float64Array;
-  /** Per size, the offset of the slot the last reading went to. */
-  readonly recent: Int32Array;
+  /** Where the region starts in the clock's arena. */
+  readonly base: number;
 
-  constructor(sensor: number, metric: number, totalSlots: number, sizes: number) {
+  constructor(sensor: number, metric: number, base: number) {
     this.sensor = sensor;
     this.metric = metric;
-    this.slots = new Float64Array(totalSlots * SLOT).fill(NaN);
-    this.recent = new Int32Array(sizes);
+    this.base = base;
   }
 }
 
@@ -95,6 +102,10 @@ export class WindowClock {
   /** Offset of each size's first slot, in slots. */
   readonly #firstSlot: number[];
   readonly totalSlots: number;
+  /** Every metric's region, one after the other; grows by doubling, never shrinks. */
+  #arena: Float64Array;
+  readonly #regionLength: number;
+  #regions = 0;
   /** Newest event time seen; -Infinity before the first reading. */
   newestMs = -Infinity;
   /** Open windows by end time; `#ends` keeps those times sorted. */
@@ -120,6 +131,8 @@ export class WindowClock {
       total += n;
     }
     this.totalSlots = total;
+    this.#regionLength = HEADER + total * SLOT;
+    this.#arena = new Float64Array(this.#regionLength * 64);
   }
 
   get watermarkMs(): number {
@@ -128,10 +141,28 @@ export class WindowClock {
 
   /** A fresh set of windows for one sensor's metric. */
   windowsFor(sensor: number, metric: number): MetricWindows {
-    const windows = new MetricWindows(sensor, metric, this.totalSlots, this.spec.sizesMs.length);
+    const base = this.#regions++ * this.#regionLength;
+    if (base + this.#regionLength > this.#arena.length) {
+      const grown = new Float64Array(this.#arena.length * 2);
+      grown.set(this.#arena);
+      this.#arena = grown;
+    }
+    const windows = new MetricWindows(sensor, metric, base);
+    this.#arena.fill(NaN, base + HEADER, base + this.#regionLength);
     // Each size starts at its own first slot (a free one: the fast path misses).
-    for (let k = 0; k < this.#firstSlot.length; k++) windows.recent[k] = this.#firstSlot[k] * SLOT;
+    for (let k = 0; k < this.#firstSlot.length; k++) {
+      this.#arena[base + k] = base + HEADER + this.#firstSlot[k] * SLOT;
+    }
     return windows;
+  }
+
+  /**
+   * A view of a metric's slots, size after size (`totalSlots × SLOT_LENGTH`
+   * numbers), for checkpoints; valid until the next `windowsFor`.
+   */
+  slotsOf(windows: MetricWindows): Float64Array {
+    const start = windows.base + HEADER;
+    return this.#arena.subarray(start, start + this.totalSlots * SLOT);
   }
 
   /**
@@ -148,17 +179,17 @@ export class WindowClock {
   /** Adds one value at event time `timeMs` (not late) to every size's window. */
   add(windows: MetricWindows, value: number, timeMs: number): void {
     const { sizesMs } = this.spec;
-    const slots = windows.slots;
-    const recent = windows.recent;
+    const slots = this.#arena;
+    const base = windows.base;
     for (let k = 0; k < sizesMs.length; k++) {
       const size = sizesMs[k];
-      let at = recent[k];
+      let at = slots[base + k];
       let start = slots[at + START];
       // Most readings fall in the window the previous one did: no division then.
       if (!(timeMs >= start && timeMs < start + size)) {
         start = timeMs - (timeMs % size);
-        at = (this.#firstSlot[k] + ((start / size) % this.#slots[k])) * SLOT;
-        recent[k] = at;
+        at = base + HEADER + (this.#firstSlot[k] + ((start / size) % this.#slots[k])) * SLOT;
+        slots[base + k] = at;
       }
       if (slots[at + START] !== start) {
         // The slot's previous window is closed by now (see slotsPerSize), maybe not yet published final.
@@ -201,7 +232,7 @@ export class WindowClock {
       for (let i = closing ? 0 : bucket.published; i < bucket.windows.length; i++) {
         const windows = bucket.windows[i];
         const at = bucket.at[i];
-        const slots = windows.slots;
+        const slots = this.#arena;
         const size = bucket.size[i];
         if (slots[at + START] !== end - this.spec.sizesMs[size]) continue; // closed early on reuse
         if (closing) this.#close(windows, at, size);
@@ -220,7 +251,7 @@ export class WindowClock {
     for (let i = 0; i < this.#revisedWindows.length; i++) {
       const windows = this.#revisedWindows[i];
       const at = this.#revisedAt[i];
-      const slots = windows.slots;
+      const slots = this.#arena;
       if (slots[at + START] !== this.#revisedStart[i] || slots[at + STATE] !== REVISED) continue;
       slots[at + STATE] = PUBLISHED;
       this.#out.push(windows, slots, at, this.#revisedSize[i], WINDOW_CHANGED);
@@ -238,16 +269,17 @@ export class WindowClock {
    * their end comes, so nothing of them is published any more.
    */
   forget(windows: MetricWindows): void {
-    windows.slots.fill(NaN);
+    // The region is not reused: pending entries may still point into it.
+    this.slotsOf(windows).fill(NaN);
   }
 
   /** Rebuilds the bookkeeping for restored windows (their slots hold the state). */
   adopt(windows: MetricWindows): void {
     const { sizesMs } = this.spec;
-    const slots = windows.slots;
+    const slots = this.#arena;
     for (let k = 0; k < sizesMs.length; k++) {
       for (let s = 0; s < this.#slots[k]; s++) {
-        const at = (this.#firstSlot[k] + s) * SLOT;
+        const at = windows.base + HEADER + (this.#firstSlot[k] + s) * SLOT;
         const start = slots[at + START];
         if (start !== start) continue;
         this.#pend(windows, at, k, start + sizesMs[k]);
@@ -277,10 +309,10 @@ export class WindowClock {
   }
 
   #revise(windows: MetricWindows, at: number, size: number): void {
-    windows.slots[at + STATE] = REVISED;
+    this.#arena[at + STATE] = REVISED;
     this.#revisedWindows.push(windows);
     this.#revisedAt.push(at);
-    this.#revisedStart.push(windows.slots[at + START]);
+    this.#revisedStart.push(this.#arena[at + START]);
     this.#revisedSize.push(size);
   }
 
@@ -300,7 +332,7 @@ export class WindowClock {
   }
 
   #close(windows: MetricWindows, at: number, size: number): void {
-    const slots = windows.slots;
+    const slots = this.#arena;
     // A revision not yet handed over goes out with the final values instead.
     const changed = slots[at + STATE] !== PUBLISHED;
     this.#out.push(windows, slots, at, size, WINDOW_FINAL | (changed ? WINDOW_CHANGED : 0));

@@ -216,7 +216,7 @@ export class ShardBehavior implements Behavior<ShardMessage> {
         data[at] = tracked.sensor;
         data[at + 1] = tracked.metric;
         at = tracked.window.save(data, at + 2);
-        data.set(tracked.events.slots, at);
+        data.set(this.#clock.slotsOf(tracked.events), at);
         at += slots;
       }
     }
@@ -298,8 +298,9 @@ export class ShardBehavior implements Behavior<ShardMessage> {
         events: this.#clock.windowsFor(data[at], data[at + 1]),
       };
       at = tracked.window.restore(data, at + 2);
-      tracked.events.slots.set(data.subarray(at, at + tracked.events.slots.length));
-      at += tracked.events.slots.length;
+      const slots = this.#clock.slotsOf(tracked.events);
+      slots.set(data.subarray(at, at + slots.length));
+      at += slots.length;
       this.#clock.adopt(tracked.events);
       tracked.window.dirty = true;
       sensor.metrics.set(tracked.metric, tracked);
