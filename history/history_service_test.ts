@@ -5,6 +5,7 @@ import { RollupWriter } from "./rollup_writer.ts";
 import { KvLog } from "../log/kv_log.ts";
 import { blockFromReadings } from "../readings/block.ts";
 import { allocateWindowStates, WINDOW_FINAL } from "../actors/event_windows.ts";
+import { withTempKv } from "../tests/temp_kv.ts";
 
 const BASE = 1_800_000_000_000;
 const HOUR = 3_600_000;
@@ -113,9 +114,7 @@ Deno.test("history queries beyond the concurrency limit are refused as busy", as
 });
 
 Deno.test("a window that a flush stores and evicts while the store is being read is still served", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "pulseboard-history-" });
-  const kv = await Deno.openKv(`${dir}/store.kv`);
-  try {
+  await withTempKv(async (kv) => {
     const sizes = new Map([[1_000, 24 * HOUR]]);
     const window = { t: BASE, count: 10, sum: 45, min: 0, max: 9 };
     let evicted = false;
@@ -138,8 +137,5 @@ Deno.test("a window that a flush stores and evicts while the store is being read
       BASE + 10_000,
     );
     assertEquals(answer.points.map((p) => [p.t, p.count, p.min, p.max]), [[BASE, 10, 0, 9]]);
-  } finally {
-    kv.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });

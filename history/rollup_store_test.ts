@@ -2,11 +2,10 @@ import { assertEquals } from "../tests/assert.ts";
 import { RollupStore } from "./rollup_store.ts";
 import { setChunkWindow, WINDOWS_PER_CHUNK } from "./rollup_chunks.ts";
 import type { RollupChunk } from "./rollup_chunks.ts";
+import { withTempKv } from "../tests/temp_kv.ts";
 
 Deno.test("a flush of thousands of chunks, some wide, is stored whole across many commits", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "pulseboard-rollup-store-" });
-  const kv = await Deno.openKv(`${dir}/store.kv`);
-  try {
+  await withTempKv(async (kv) => {
     const store = new RollupStore(kv, new Map([[1_000, 86_400_000]]));
     const start = 1_800_000_000_000 - (1_800_000_000_000 % (1_000 * WINDOWS_PER_CHUNK));
     const chunks: RollupChunk[] = [];
@@ -37,8 +36,5 @@ Deno.test("a flush of thousands of chunks, some wide, is stored whole across man
       stored++;
     }
     assertEquals(stored, chunks.length);
-  } finally {
-    kv.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });

@@ -3,6 +3,7 @@ import { assert, assertEquals } from "../tests/assert.ts";
 import { RollupStore } from "./rollup_store.ts";
 import { RollupWriter } from "./rollup_writer.ts";
 import { allocateWindowStates, WINDOW_FINAL } from "../actors/event_windows.ts";
+import { withTempKv } from "../tests/temp_kv.ts";
 
 const SIZES = [1_000, 10_000, 60_000];
 const names = {
@@ -29,19 +30,8 @@ function finals(
   return w;
 }
 
-async function withStore(run: (kv: Deno.Kv, path: string) => Promise<void>) {
-  const dir = await Deno.makeTempDir({ prefix: "pulseboard-rollups-" });
-  const kv = await Deno.openKv(`${dir}/store.kv`);
-  try {
-    await run(kv, `${dir}/store.kv`);
-  } finally {
-    kv.close();
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
 Deno.test("rollups written in chunks read back as every final window of the kept sizes, across writer restarts", async () => {
-  await withStore(async (kv) => {
+  await withTempKv(async (kv) => {
     const retention = new Map([[1_000, 86_400_000], [60_000, 30 * 86_400_000]]);
     const store = new RollupStore(kv, retention);
     const base = 1_800_000_000_000;
@@ -109,7 +99,7 @@ Deno.test("rollups written in chunks read back as every final window of the kept
 });
 
 Deno.test("a failed rollup write is retried at the next flush", async () => {
-  await withStore(async (kv) => {
+  await withTempKv(async (kv) => {
     const store = new RollupStore(kv, new Map([[1_000, 86_400_000]]));
     const writer = new RollupWriter(store, { sizesMs: SIZES });
     writer.add(finals([{ sensor: 0, metric: 0, size: 0, start: 1_800_000_000_000, v: 3 }]), names);
@@ -126,7 +116,7 @@ Deno.test("a failed rollup write is retried at the next flush", async () => {
 });
 
 Deno.test("closed windows not yet written are readable from the writer's buffer", async () => {
-  await withStore(async (kv) => {
+  await withTempKv(async (kv) => {
     const store = new RollupStore(kv, new Map([[1_000, 86_400_000]]));
     const writer = new RollupWriter(store, { sizesMs: SIZES });
     const base = 1_800_000_000_000;

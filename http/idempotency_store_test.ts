@@ -5,6 +5,7 @@ import type { Claim, ClaimResult } from "./idempotency_store.ts";
 import { FenceLost, KvLog } from "../log/mod.ts";
 import { blockFromReadings } from "../readings/block.ts";
 import type { ReadingBlock } from "../readings/block.ts";
+import { withTempKv } from "../tests/temp_kv.ts";
 
 function readings(from: number, count: number) {
   return Array.from({ length: count }, (_, i) => ({
@@ -12,17 +13,6 @@ function readings(from: number, count: number) {
     timeMs: from + i,
     values: { t: from + i },
   }));
-}
-
-async function withKv(run: (kv: Deno.Kv, path: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "pulseboard-idem-" });
-  const kv = await Deno.openKv(`${dir}/store.kv`);
-  try {
-    await run(kv, `${dir}/store.kv`);
-  } finally {
-    kv.close();
-    await Deno.remove(dir, { recursive: true });
-  }
 }
 
 /** Every sensor id in the log, in order, read through a second handle. */
@@ -73,7 +63,7 @@ async function apply(
 }
 
 Deno.test("a claimed key is in progress for a duplicate, a mismatch for another body, and replays once done", async () => {
-  await withKv(async (kv, path) => {
+  await withTempKv(async (kv, path) => {
     const store = new IdempotencyStore(kv);
     const log = new KvLog(kv, { maxChunkBytes: 4_000 });
     const claim = claimed(await store.claim(batch("key-a", "batch-1", "fp1")));
@@ -103,7 +93,7 @@ Deno.test("a claimed key is in progress for a duplicate, a mismatch for another 
 });
 
 Deno.test("concurrent claims of one key: exactly one wins", async () => {
-  await withKv(async (kv) => {
+  await withTempKv(async (kv) => {
     const store = new IdempotencyStore(kv);
     const results = await Promise.all(
       Array.from({ length: 20 }, () => store.claim(batch("", "race", "fp"))),
@@ -114,7 +104,7 @@ Deno.test("concurrent claims of one key: exactly one wins", async () => {
 });
 
 Deno.test("a crash between chunks leaves the progress with the readings; a retry after the lease appends only the rest", async () => {
-  await withKv(async (kv, path) => {
+  await withTempKv(async (kv, path) => {
     let now = 1_000_000;
     const store = new IdempotencyStore(kv, { leaseMs: 30_000, now: () => now });
     const log = new KvLog(kv, { maxChunkBytes: 4_000 });
@@ -176,7 +166,7 @@ Deno.test("a crash between chunks leaves the progress with the readings; a retry
 });
 
 Deno.test("a claim taken over meanwhile fences the old append out; plain appends beside it commit", async () => {
-  await withKv(async (kv, path) => {
+  await withTempKv(async (kv, path) => {
     let now = 0;
     const store = new IdempotencyStore(kv, { leaseMs: 1_000, now: () => now });
     const log = new KvLog(kv);
@@ -202,7 +192,7 @@ Deno.test("a claim taken over meanwhile fences the old append out; plain appends
 });
 
 Deno.test("a released claim is forgotten when nothing was appended, else taken over at once; an answer too large for one value is kept in pieces", async () => {
-  await withKv(async (kv) => {
+  await withTempKv(async (kv) => {
     const store = new IdempotencyStore(kv);
     const log = new KvLog(kv);
     // Released with nothing appended: the key is free again, even for another body.

@@ -2,19 +2,9 @@ import { assert, assertEquals } from "../tests/assert.ts";
 import { KvLog } from "./kv_log.ts";
 import { LogRetention } from "./retention.ts";
 import { blockFromReadings } from "../readings/block.ts";
+import { withTempKv } from "../tests/temp_kv.ts";
 
 const HOUR = 3_600_000;
-
-async function withKv(run: (kv: Deno.Kv) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "pulseboard-retention-" });
-  const kv = await Deno.openKv(`${dir}/store.kv`);
-  try {
-    await run(kv);
-  } finally {
-    kv.close();
-    await Deno.remove(dir, { recursive: true });
-  }
-}
 
 /** Appends one chunk per call and returns its cursor. */
 async function appendChunk(log: KvLog, kv: Deno.Kv, n: number): Promise<string> {
@@ -25,7 +15,7 @@ async function appendChunk(log: KvLog, kv: Deno.Kv, n: number): Promise<string> 
 }
 
 Deno.test("compaction deletes exactly the chunks committed before the retention, never past the checkpoint", async () => {
-  await withKv(async (kv) => {
+  await withTempKv(async (kv) => {
     const log = new KvLog(kv);
     const retention = new LogRetention(kv, { retentionMs: 24 * HOUR });
     const t0 = 1_800_000_000_000;
@@ -56,7 +46,7 @@ Deno.test("compaction deletes exactly the chunks committed before the retention,
 });
 
 Deno.test("marks keep the log's committed chunk count, and older marks without it still give their cursor", async () => {
-  await withKv(async (kv) => {
+  await withTempKv(async (kv) => {
     const log = new KvLog(kv);
     const retention = new LogRetention(kv, { retentionMs: HOUR });
     const first = await appendChunk(log, kv, 1);
@@ -72,7 +62,7 @@ Deno.test("marks keep the log's committed chunk count, and older marks without i
 });
 
 Deno.test("compaction never deletes without a checkpoint, and a retention of 0 is refused", async () => {
-  await withKv(async (kv) => {
+  await withTempKv(async (kv) => {
     const log = new KvLog(kv);
     const retention = new LogRetention(kv, { retentionMs: HOUR });
     const cursor = await appendChunk(log, kv, 1);
