@@ -109,25 +109,12 @@ export class ReadingBlockBuilder {
     return this.#length;
   }
 
-  /** Values added so far, over all readings. */
-  get valueCount(): number {
-    return this.#values;
-  }
-
-  /** Total UTF-16 length of the interned strings, for size estimates. */
-  stringChars = 0;
-
-  get stringCount(): number {
-    return this.#strings.length;
-  }
-
   intern(text: string): number {
     let index = this.#index.get(text);
     if (index === undefined) {
       index = this.#strings.length;
       this.#strings.push(text);
       this.#index.set(text, index);
-      this.stringChars += text.length;
     }
     return index;
   }
@@ -164,14 +151,6 @@ export class ReadingBlockBuilder {
     }
   }
 
-  /** Removes the reading begun last (used when validation refuses it late). */
-  dropLast(): void {
-    if (this.#open < 0) return;
-    this.#values -= this.#metricCount[this.#open];
-    this.#length--;
-    this.#open = -1;
-  }
-
   build(): ReadingBlock {
     const metricCount = this.#metricCount.slice(0, this.#length);
     return {
@@ -195,7 +174,6 @@ export class ReadingBlockBuilder {
     this.#length = 0;
     this.#values = 0;
     this.#open = -1;
-    this.stringChars = 0;
   }
 
   #growReadings(): void {
