@@ -45,12 +45,7 @@ export class Chunker {
     }
   }
 
-  /** Returns every chunk so far, emptying the chunker. */
-  finish(): Uint8Array[] {
-    return this.finishChunks().map((chunk) => chunk.bytes);
-  }
-
-  /** Like `finish`, with the readings each chunk holds. */
+  /** Returns every chunk so far, with the readings each holds, emptying the chunker. */
   finishChunks(): Chunk[] {
     return this.#chunks.splice(0);
   }
