@@ -1,4 +1,5 @@
 import type { ReadingLimits } from "./limits.ts";
+import { parseIsoDateTime } from "./iso_date_time.ts";
 
 // Each check returns null when the input is fine, else the reason it is refused.
 
@@ -6,7 +7,6 @@ import type { ReadingLimits } from "./limits.ts";
 const CONTROL = /[\u0000-\u001f\u007f]/;
 const GROUP_SEGMENT = /^[A-Za-z0-9_.:-]+$/;
 const METRIC_NAME = /^[A-Za-z_][A-Za-z0-9_.:-]*$/;
-const ISO_8601 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})$/;
 /** Largest time a JS Date can hold. */
 const MAX_TIME_MS = 8.64e15;
 
@@ -79,7 +79,8 @@ export function checkNotFuture(
 
 /**
  * Reads a timestamp given as epoch milliseconds (number or digit string) or
- * as an ISO-8601 date-time with a zone. Returns the time or a reason.
+ * as an ISO-8601 date-time with a zone on a real calendar day
+ * (`parseIsoDateTime`). Returns the time or a reason.
  */
 export function parseTimestamp(input: unknown): number | string {
   if (input === undefined || input === null || input === "") return "missing timestamp";
@@ -89,10 +90,6 @@ export function parseTimestamp(input: unknown): number | string {
     const ms = Number(input);
     return checkTimeMs(ms) ?? ms;
   }
-  if (!ISO_8601.test(input)) {
-    return "timestamp is not ISO-8601 with a zone (e.g. 2026-01-02T03:04:05Z) or epoch ms";
-  }
-  const ms = Date.parse(input);
-  if (Number.isNaN(ms)) return "timestamp is not a valid date";
-  return checkTimeMs(ms) ?? ms;
+  const ms = parseIsoDateTime(input);
+  return typeof ms === "string" ? ms : checkTimeMs(ms) ?? ms;
 }
