@@ -327,9 +327,16 @@ function parseJson(
   options: IngestOptions,
   nowMs: number,
 ): { block: ReadingBlock; refused: Refusal[] } {
+  let text: string;
+  try {
+    // JSON is UTF-8 (RFC 8259): a stray byte would otherwise become U+FFFD inside an id.
+    text = new TextDecoder("utf-8", { fatal: true }).decode(body);
+  } catch {
+    throw new TypeError("Cannot ingest: body is not valid UTF-8");
+  }
   let parsed: unknown;
   try {
-    parsed = JSON.parse(new TextDecoder().decode(body));
+    parsed = JSON.parse(text);
   } catch (error) {
     throw new SyntaxError(`Cannot ingest: body is not valid JSON (${(error as Error).message})`);
   }

@@ -67,7 +67,7 @@ export function decodeIngestBatch(
   const valueLength = Math.max(0, v.vector(root, FIELD.value, 8));
 
   const batch = IngestBatch.getRootAsIngestBatch(new flatbuffers.ByteBuffer(bytes));
-  const strings = readStrings(batch, bytes, stringCount);
+  const { strings, notUtf8 } = readStrings(batch, bytes, stringCount);
   const empty = () => {
     let index = strings.indexOf("");
     if (index === -1) index = strings.push("") - 1;
@@ -95,6 +95,7 @@ export function decodeIngestBatch(
     metric: batch.metricArray() ?? new Uint32Array(0),
     value: batch.valueArray() ?? new Float64Array(0),
     encoded: bytes,
+    ...(notUtf8.length > 0 ? { notUtf8 } : {}),
   };
   for (
     const [name, column] of [["sensor", block.sensor], ["group", block.group], [
@@ -116,15 +117,25 @@ export function decodeIngestBatch(
   return { batchId: batch.batchId(), block };
 }
 
-const utf8 = new TextDecoder();
+// Fatal, so that bytes that are not UTF-8 are seen rather than silently turned
+// into U+FFFD; a BOM is kept, so that the string is exactly what was sent.
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+const lossyUtf8 = new TextDecoder("utf-8", { ignoreBOM: true });
 
 /**
- * Reads the (verified) string table. Short ASCII strings, the usual ids and
- * names, skip TextDecoder, whose per-call cost dominates for them.
+ * Reads the (verified) string table, noting strings that are not valid UTF-8
+ * (decoded with U+FFFD, for the log's old chunks to stay readable). Short
+ * ASCII strings, the usual ids and names, skip TextDecoder, whose per-call
+ * cost dominates for them.
  */
-function readStrings(batch: IngestBatch, bytes: Uint8Array, count: number): string[] {
+function readStrings(
+  batch: IngestBatch,
+  bytes: Uint8Array,
+  count: number,
+): { strings: string[]; notUtf8: number[] } {
   const strings: string[] = new Array(count);
-  if (count === 0) return strings;
+  const notUtf8: number[] = [];
+  if (count === 0) return { strings, notUtf8 };
   const bb = batch.bb!;
   const vector = bb.__vector(batch.bb_pos + bb.__offset(batch.bb_pos, 4 + 2 * FIELD.strings));
   for (let i = 0; i < count; i++) {
@@ -134,11 +145,19 @@ function readStrings(batch: IngestBatch, bytes: Uint8Array, count: number): stri
     const from = start + 4;
     let ascii = length <= 64;
     for (let k = from; ascii && k < from + length; k++) ascii = bytes[k] < 0x80;
-    strings[i] = ascii
-      ? String.fromCharCode.apply(null, bytes.subarray(from, from + length) as unknown as number[])
-      : utf8.decode(bytes.subarray(from, from + length));
+    const text = bytes.subarray(from, from + length);
+    if (ascii) {
+      strings[i] = String.fromCharCode.apply(null, text as unknown as number[]);
+      continue;
+    }
+    try {
+      strings[i] = utf8.decode(text);
+    } catch {
+      strings[i] = lossyUtf8.decode(text);
+      notUtf8.push(i);
+    }
   }
-  return strings;
+  return { strings, notUtf8 };
 }
 
 const builder = new flatbuffers.Builder(64 * 1024);

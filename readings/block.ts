@@ -21,6 +21,11 @@ export interface ReadingBlock {
   readonly value: Float64Array;
   /** The verified IngestBatch bytes this block was decoded from, if it is exactly them. */
   readonly encoded?: Uint8Array;
+  /**
+   * Indexes of `strings` whose bytes in `encoded` were not valid UTF-8 (they
+   * hold U+FFFD in their place): ingest refuses the readings that use them.
+   */
+  readonly notUtf8?: readonly number[];
 }
 
 /** The group that sensors without one belong to. */

@@ -15,18 +15,22 @@ import {
 /** Checks each string of a block at most once for one role (sensor id, group, ...). */
 class Verdicts {
   readonly #strings: readonly string[];
-  readonly #rule: (text: string) => string | null;
+  readonly #check: (text: string) => string | null;
   readonly #reasons: (string | null | undefined)[];
 
-  constructor(strings: readonly string[], rule: (text: string) => string | null) {
-    this.#strings = strings;
-    this.#rule = rule;
-    this.#reasons = new Array(strings.length);
+  constructor(block: ReadingBlock, rule: { role: string; check: (text: string) => string | null }) {
+    this.#strings = block.strings;
+    this.#check = rule.check;
+    this.#reasons = new Array(block.strings.length);
+    // Its text holds U+FFFD where the bytes were: judging it would judge other text.
+    for (const index of block.notUtf8 ?? []) {
+      this.#reasons[index] = `${rule.role} is not valid UTF-8`;
+    }
   }
 
   reason(index: number): string | null {
     let reason = this.#reasons[index];
-    if (reason === undefined) reason = this.#reasons[index] = this.#rule(this.#strings[index]);
+    if (reason === undefined) reason = this.#reasons[index] = this.#check(this.#strings[index]);
     return reason;
   }
 }
@@ -44,11 +48,16 @@ export function filterValidReadings(
   block: ReadingBlock;
   refused: Refusal[];
 } {
-  const { strings } = block;
-  const sensors = new Verdicts(strings, (s) => checkSensorId(s, limits));
-  const groups = new Verdicts(strings, (s) => checkGroup(s, limits));
-  const statuses = new Verdicts(strings, (s) => checkStatus(s, limits));
-  const metrics = new Verdicts(strings, (s) => checkMetricName(s, limits));
+  const sensors = new Verdicts(block, {
+    role: "sensorId",
+    check: (s) => checkSensorId(s, limits),
+  });
+  const groups = new Verdicts(block, { role: "group", check: (s) => checkGroup(s, limits) });
+  const statuses = new Verdicts(block, { role: "status", check: (s) => checkStatus(s, limits) });
+  const metrics = new Verdicts(block, {
+    role: "metric name",
+    check: (s) => checkMetricName(s, limits),
+  });
   return keepRows(block, (i) =>
     sensors.reason(block.sensor[i]) ?? groups.reason(block.group[i]) ??
       statuses.reason(block.status[i]) ?? checkTimeMs(block.timeMs[i]) ??

@@ -17,7 +17,7 @@ Deno.test("each bad JSON reading is refused with its index and a reason; batch-m
     [{ ...good, sensorId: undefined }, /missing sensorId/],
     [{ ...good, sensorId: 17 }, /sensorId must be a string/],
     [{ ...good, sensorId: "x".repeat(129) }, /longer than 128/],
-    [{ ...good, sensorId: "a\u0000b" }, /control characters/],
+    [{ ...good, sensorId: "a\u0000b" }, /control character U\+0000/],
     [{ ...good, group: "plant a" }, /group "plant a"/],
     [{ ...good, group: "a//b" }, /group/],
     [{ ...good, timestamp: "yesterday" }, /ISO-8601/],

@@ -3,8 +3,14 @@ import { parseIsoDateTime } from "./iso_date_time.ts";
 
 // Each check returns null when the input is fine, else the reason it is refused.
 
-// deno-lint-ignore no-control-regex
-const CONTROL = /[\u0000-\u001f\u007f]/;
+/**
+ * Code points no id or status may hold: controls (Cc, C0 and C1), format
+ * characters (Cf: bidi controls, zero-width characters, soft hyphen, BOM,
+ * tags), line and paragraph separators, lone surrogates (Cs: UTF-8 cannot
+ * store them, so the id would change at restart) and noncharacters. They are
+ * invisible or rearrange the text around them, so two ids could look alike.
+ */
+const UNSHOWABLE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}\p{Noncharacter_Code_Point}]/u;
 const GROUP_SEGMENT = /^[A-Za-z0-9_.:-]+$/;
 const METRIC_NAME = /^[A-Za-z_][A-Za-z0-9_.:-]*$/;
 /** Largest time a JS Date can hold. */
@@ -16,10 +22,20 @@ export function checkSensorId(id: unknown, limits: ReadingLimits): string | null
   if (id.length > limits.maxSensorIdLength) {
     return `sensorId longer than ${limits.maxSensorIdLength} characters`;
   }
-  if (CONTROL.test(id) || id.trim() !== id) {
-    return "sensorId has control characters or surrounding spaces";
-  }
+  const unshowable = findUnshowable(id);
+  if (unshowable) return `sensorId has ${unshowable}`;
+  if (id.trim() !== id) return "sensorId has surrounding spaces";
   return null;
+}
+
+/** Describes the first code point `UNSHOWABLE` matches in `text`, or null. */
+function findUnshowable(text: string): string | null {
+  if (!UNSHOWABLE.test(text)) return null;
+  const code = UNSHOWABLE.exec(text)![0].codePointAt(0)!;
+  const name = `U+${code.toString(16).toUpperCase().padStart(4, "0")}`;
+  return code >= 0xd800 && code <= 0xdfff
+    ? `a lone surrogate ${name} (not well-formed UTF-16, cannot be stored as UTF-8)`
+    : `an invisible or control character ${name}`;
 }
 
 /** A group is a path of segments like `plant-a/line-3`; empty means default. */
@@ -40,10 +56,11 @@ export function checkGroup(group: unknown, limits: ReadingLimits): string | null
 export function checkStatus(status: unknown, limits: ReadingLimits): string | null {
   if (status === undefined || status === null || status === "") return null;
   if (typeof status !== "string") return "status must be a string";
-  if (status.length > limits.maxStatusLength || CONTROL.test(status)) {
-    return `status longer than ${limits.maxStatusLength} characters or with control characters`;
+  if (status.length > limits.maxStatusLength) {
+    return `status longer than ${limits.maxStatusLength} characters`;
   }
-  return null;
+  const unshowable = findUnshowable(status);
+  return unshowable ? `status has ${unshowable}` : null;
 }
 
 export function checkMetricName(name: string, limits: ReadingLimits): string | null {
