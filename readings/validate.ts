@@ -28,9 +28,12 @@ export function checkSensorId(id: unknown, limits: ReadingLimits): string | null
   return null;
 }
 
+/** Anything but printable ASCII; the usual id has none, and this test is cheaper. */
+const BEYOND_PRINTABLE_ASCII = /[^\x20-\x7e]/;
+
 /** Describes the first code point `UNSHOWABLE` matches in `text`, or null. */
 function findUnshowable(text: string): string | null {
-  if (!UNSHOWABLE.test(text)) return null;
+  if (!BEYOND_PRINTABLE_ASCII.test(text) || !UNSHOWABLE.test(text)) return null;
   const code = UNSHOWABLE.exec(text)![0].codePointAt(0)!;
   const name = `U+${code.toString(16).toUpperCase().padStart(4, "0")}`;
   return code >= 0xd800 && code <= 0xdfff
