@@ -100,13 +100,15 @@ export class HistoryService {
     }
     const bucketMs = bucketWidth(fromMs, toMs, maxPoints, size);
     const max = this.#options.maxRollupChunks ?? 4_000;
+    // Every window overlapping [from, to), wherever it is held: its start is on the size's grid.
+    const windowsFrom = fromMs - (fromMs % size);
     // Buffered windows first: a flush may store and evict them while the store is read.
-    const buffered = this.#options.buffered?.(size, sensorId, metric, fromMs, toMs) ?? [];
+    const buffered = this.#options.buffered?.(size, sensorId, metric, windowsFrom, toMs) ?? [];
     const { points, bounded } = await this.#rollups.read(
       size,
       sensorId,
       metric,
-      fromMs - (fromMs % size),
+      windowsFrom,
       toMs,
       max,
     );
