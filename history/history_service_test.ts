@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { assert, assertEquals } from "../tests/assert.ts";
 import { HistoryService } from "./history_service.ts";
+import type { HeldWindowsReader } from "./held_windows.ts";
 import { RollupStore } from "./rollup_store.ts";
 import { RollupWriter } from "./rollup_writer.ts";
 import { KvLog } from "../log/kv_log.ts";
@@ -226,5 +227,87 @@ Deno.test("a query whose from is off the rollup grid answers the same before and
       ),
       { numRuns: 150 },
     );
+  });
+});
+
+Deno.test("held windows extend rollup history: a stored or buffered window wins over a held one, the first open one is marked provisional, and unreadable ones are marked missing", async () => {
+  await withTempKv(async (kv) => {
+    const sizes = new Map([[1_000, 24 * HOUR]]);
+    const store = new RollupStore(kv, sizes);
+    const writer = new RollupWriter(store, { sizesMs: [1_000] });
+    const finals = (starts: number[], value: number) => {
+      const w = allocateWindowStates(starts.length);
+      starts.forEach((start, i) => {
+        w.flags[i] = WINDOW_FINAL;
+        w.startMs[i] = BASE + start;
+        w.count[i] = 1;
+        w.sum[i] = w.min[i] = w.max[i] = value;
+      });
+      return w;
+    };
+    const names = { sensorId: () => "s", metricName: () => "t" };
+    writer.add(finals([0, 1_000], 1), names);
+    await writer.flush(); // stored
+    writer.add(finals([2_000], 2), names); // buffered
+    const window = (start: number, value: number, final: boolean) => ({
+      startMs: BASE + start,
+      count: 1,
+      sum: value,
+      min: value,
+      max: value,
+      final,
+    });
+    let held: Awaited<ReturnType<HeldWindowsReader>> = [
+      window(1_000, 9, false), // older copies of windows the rollups have: they lose
+      window(2_000, 9, false),
+      window(3_000, 3, true), // the watermark passed it, not yet flushed
+      window(4_000, 4, false),
+      window(5_000, 5, false),
+      window(-1_000, 8, false), // outside the range
+    ];
+    const service = new HistoryService(kv, store, {
+      rollupSizes: sizes,
+      cursorAt: () => Promise.resolve(null),
+      rawRetentionMs: 0,
+      buffered: (size, id, metric, from, to) => writer.bufferedWindows(size, id, metric, from, to),
+      held: () => Promise.resolve(held),
+    });
+    const request = {
+      sensorId: "s",
+      metric: "t",
+      fromMs: BASE,
+      toMs: BASE + 10_000,
+      maxPoints: 100,
+    };
+    const full = await service.query(request, BASE + 20_000);
+    assertEquals(full.points.map((p) => [p.t - BASE, p.avg]), [
+      [0, 1],
+      [1_000, 1],
+      [2_000, 2],
+      [3_000, 3],
+      [4_000, 4],
+      [5_000, 5],
+    ]);
+    assertEquals([full.provisionalFrom, full.missingFrom], [BASE + 4_000, undefined]);
+    assert(
+      full.note?.includes(
+        `${new Date(BASE + 4_000).toISOString()} on are still open (provisional)`,
+      ),
+      full.note,
+    );
+
+    held = held.map((w) => ({ ...w, final: true }));
+    const closed = await service.query(request, BASE + 20_000);
+    assertEquals(closed.points, full.points);
+    assertEquals([closed.provisionalFrom, closed.note], [undefined, undefined]);
+
+    held = null; // the shard is restarting
+    const partial = await service.query(request, BASE + 20_000);
+    assertEquals(partial.points.map((p) => p.t - BASE), [0, 1_000, 2_000]);
+    assertEquals([partial.provisionalFrom, partial.missingFrom], [undefined, BASE + 3_000]);
+    assert(/may be missing/.test(partial.note ?? ""), partial.note);
+    // Nothing can be missing from a range the rollups cover to its end.
+    const covered = await service.query({ ...request, toMs: BASE + 3_000 }, BASE + 20_000);
+    assertEquals([covered.missingFrom, covered.note], [undefined, undefined]);
   });
 });
