@@ -25,7 +25,7 @@ import {
   MongoSource,
   STANDALONE_HINT,
 } from "./sources/mongo/mod.ts";
-import { HistoryService, RollupStore, RollupWriter } from "./history/mod.ts";
+import { heldWindowsReader, HistoryService, RollupStore, RollupWriter } from "./history/mod.ts";
 import { ApiKeys, TokenVerifier } from "./auth/mod.ts";
 import {
   aggregatesRoute,
@@ -199,6 +199,14 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
     rawRetentionMs: mongo ? 0 : config.retentionMs,
     buffered: (sizeMs, sensorId, metric, fromMs, toMs) =>
       rollups.bufferedWindows(sizeMs, sensorId, metric, fromMs, toMs),
+    // The newest grace period is in no rollup yet: the shards' open windows serve it.
+    held: heldWindowsReader({
+      lookup: (sensorId) => router.lookup(sensorId),
+      shards,
+      sizesMs: config.windowSizesMs,
+      barrier: () =>
+        ask<HubMessage, true>(hub, (reply) => ({ type: "barrier", reply }), { timeoutMs: 2_000 }),
+    }),
   });
   const hubStats = new HubStats();
   const ingestStats = new IngestStats();

@@ -33,6 +33,17 @@ const SLOT = 8;
 const START = 0, COUNT = 1, SUM = 2, MIN = 3, MAX = 4, MEAN = 5, M2 = 6, STATE = 7;
 /** Numbers per window slot in saved state: checkpoints with another layout are not restored. */
 export const SLOT_LENGTH = SLOT;
+/** A window a clock still holds (`WindowClock.heldWindows`). */
+export interface HeldWindow {
+  startMs: number;
+  count: number;
+  sum: number;
+  min: number;
+  max: number;
+  /** The watermark passed its end: no reading can change it any more. */
+  final: boolean;
+}
+
 /** Slot states. A free slot has start NaN. */
 const OPEN = 0, PUBLISHED = 1, REVISED = 2;
 
@@ -301,6 +312,31 @@ export class WindowClock {
     return this.#out.finalRows();
   }
 
+  /**
+   * The windows of one metric and size that this clock still holds, oldest
+   * first: open ones (readings within the grace can still change them) and
+   * those the watermark passed but `take` has not handed over yet (final).
+   */
+  heldWindows(windows: MetricWindows, size: number): HeldWindow[] {
+    const held = this.#out.finalOf(windows.sensor, windows.metric, size);
+    const slots = this.#arena;
+    for (let s = 0; s < this.#slots[size]; s++) {
+      const at = windows.base + HEADER + (this.#firstSlot[size] + s) * SLOT;
+      const start = slots[at + START];
+      if (start !== start || !(slots[at + COUNT] > 0)) continue;
+      held.push({
+        startMs: start,
+        count: slots[at + COUNT],
+        sum: slots[at + SUM],
+        min: slots[at + MIN],
+        max: slots[at + MAX],
+        // Passed by the watermark: closed at the next `take`, and no reading can change it.
+        final: start + this.spec.sizesMs[size] <= this.watermarkMs,
+      });
+    }
+    return held.sort((a, b) => a.startMs - b.startMs);
+  }
+
   /** Re-queues windows saved by `savePending`. */
   restorePending(data: readonly number[]): void {
     for (let at = 0; at + PENDING_ROW <= data.length; at += PENDING_ROW) {
@@ -378,6 +414,27 @@ class OutColumns {
     s.min[n] = data[at + 7];
     s.max[n] = data[at + 8];
     s.std[n] = data[at + 9];
+  }
+
+  /** The final windows held of one sensor metric and size. */
+  finalOf(sensor: number, metric: number, size: number): HeldWindow[] {
+    const s = this.#states;
+    const out: HeldWindow[] = [];
+    for (let n = 0; n < this.#length; n++) {
+      if (
+        (s.flags[n] & WINDOW_FINAL) === 0 || s.sensor[n] !== sensor || s.metric[n] !== metric ||
+        s.size[n] !== size
+      ) continue;
+      out.push({
+        startMs: s.startMs[n],
+        count: s.count[n],
+        sum: s.sum[n],
+        min: s.min[n],
+        max: s.max[n],
+        final: true,
+      });
+    }
+    return out;
   }
 
   /** The final windows held, as saved rows. */

@@ -173,3 +173,65 @@ Deno.test("with no window sizes nothing is late and nothing is published", () =>
     0,
   ]);
 });
+
+Deno.test("held windows and the final windows handed over are together every window of a recomputation, each once; the held ones the watermark passed are final", () => {
+  const reading = fc.record({
+    sensor: fc.integer({ min: 0, max: 2 }),
+    value: fc.integer({ min: -1_000, max: 1_000 }),
+    step: fc.integer({ min: -9_000, max: 8_000 }),
+    takeAfter: fc.boolean(),
+  });
+  fc.assert(
+    fc.property(fc.array(reading, { minLength: 1, maxLength: 200 }), (steps) => {
+      const clock = new WindowClock(spec);
+      const perSensor = new Map<number, MetricWindows>();
+      let t = 1_700_000_000_000;
+      const readings: { sensor: number; value: number; t: number }[] = [];
+      const handedOver = new Map<string, ReturnType<typeof entries>[number]>();
+      const check = () => {
+        const model = recompute(readings);
+        const seen = new Set<string>();
+        for (const [sensor, windows] of perSensor) {
+          spec.sizesMs.forEach((size, k) => {
+            for (const w of clock.heldWindows(windows, k)) {
+              const key = `${sensor}/${k}/${w.startMs}`;
+              assert(!handedOver.has(key), `window ${key} held after it was handed over final`);
+              assert(!seen.has(key), `window ${key} held twice`);
+              seen.add(key);
+              const expected = model.windows.get(key);
+              assert(expected, `held window ${key} was invented`);
+              assertEquals([w.count, w.sum, w.min, w.max], [
+                expected.count,
+                expected.sum,
+                expected.min,
+                expected.max,
+              ], key);
+              // Final once the watermark passed its end (maybe before `take` closed it).
+              assertEquals(w.final, w.startMs + size <= model.watermark, `${key} final`);
+            }
+          });
+        }
+        for (const [key, w] of model.windows) {
+          if (seen.has(key)) continue;
+          const e = handedOver.get(key);
+          assert(e, `window ${key} is neither held nor handed over final`);
+          assertEquals([e.count, e.sum, e.min, e.max], [w.count, w.sum, w.min, w.max], key);
+        }
+      };
+      for (const step of steps) {
+        t = Math.max(0, t + step.step);
+        let windows = perSensor.get(step.sensor);
+        if (!windows) perSensor.set(step.sensor, windows = clock.windowsFor(step.sensor, 0));
+        if (!clock.isLate(t)) {
+          clock.add(windows, step.value, t);
+          readings.push({ sensor: step.sensor, value: step.value, t });
+        }
+        if (step.takeAfter) {
+          for (const e of entries(clock.take())) if (e.final) handedOver.set(e.key, e);
+        }
+        check();
+      }
+    }),
+    { numRuns: 300 },
+  );
+});

@@ -5,10 +5,11 @@ import {
   SLOT_LENGTH,
   WindowClock,
 } from "./event_windows.ts";
-import type { MetricWindows, WindowSpec, WindowStates } from "./event_windows.ts";
+import type { HeldWindow, MetricWindows, WindowSpec, WindowStates } from "./event_windows.ts";
 import type {
   ShardChanges,
   ShardCheckpoint,
+  ShardHeldWindows,
   ShardMessage,
   ShardReadings,
 } from "./shard_messages.ts";
@@ -101,11 +102,25 @@ export class ShardBehavior implements Behavior<ShardMessage> {
       case "remove":
         if (!this.#awaitingReplay) this.#remove(message.sensor);
         return;
+      case "heldWindows":
+        message.reply(this.#awaitingReplay ? null : this.#held(message));
+        return;
       default: {
         const unknown: never = message;
         throw new TypeError(`Shard cannot handle ${JSON.stringify(unknown)}`);
       }
     }
+  }
+
+  #held({ sensor, metric, size }: ShardHeldWindows): HeldWindow[] {
+    const metrics = this.#sensors.get(sensor)?.metrics;
+    if (!metrics || size >= this.#clock.spec.sizesMs.length) return [];
+    for (const [index, tracked] of metrics) {
+      if (this.#metricNames.get(index) === metric) {
+        return this.#clock.heldWindows(tracked.events, size);
+      }
+    }
+    return [];
   }
 
   #apply({ block, rows, sensorIndex, metricIndex }: ShardReadings): void {

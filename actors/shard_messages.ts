@@ -1,6 +1,6 @@
 import type { ReadingBlock } from "../readings/block.ts";
 import type { MetricEntry, MetricStates, SensorEntry } from "../protocol/frames.ts";
-import type { WindowSpec, WindowStates } from "./event_windows.ts";
+import type { HeldWindow, WindowSpec, WindowStates } from "./event_windows.ts";
 
 /** Readings for one shard: rows of a shared block, with global indexes per string. */
 export interface ShardReadings {
@@ -88,4 +88,26 @@ export interface ShardRemove {
   sensor: number;
 }
 
-export type ShardMessage = ShardReadings | ShardFlush | ShardSave | ShardRestore | ShardRemove;
+/**
+ * Asks for the windows of one sensor's metric and size that the shard still
+ * holds (open, or closed and not yet flushed), for history that reaches the
+ * newest reading; `[]` for a sensor or metric it does not have, null while it
+ * waits for a restore.
+ */
+export interface ShardHeldWindows {
+  type: "heldWindows";
+  /** Global sensor index (the router's). */
+  sensor: number;
+  metric: string;
+  /** Index into `WindowSpec.sizesMs`. */
+  size: number;
+  reply: (windows: HeldWindow[] | null) => void;
+}
+
+export type ShardMessage =
+  | ShardReadings
+  | ShardFlush
+  | ShardSave
+  | ShardRestore
+  | ShardRemove
+  | ShardHeldWindows;

@@ -3,6 +3,7 @@ import { ShardBehavior } from "./shard.ts";
 import { Router } from "./router.ts";
 import { FeedView } from "./feed_view.ts";
 import type { ShardChanges, ShardCheckpoint, ShardReadings } from "./shard_messages.ts";
+import type { HeldWindow } from "./event_windows.ts";
 import { blockFromReadings } from "../readings/block.ts";
 
 function flush(shard: ShardBehavior): ShardChanges {
@@ -220,4 +221,32 @@ Deno.test("feed view removal keeps the value columns dense and other sensors int
   const b = view.valueColumns.last[view.valueSlot(1, 1)];
   const c = view.valueColumns.last[view.valueSlot(2, 0)];
   assertEquals([b, c, view.valueSlot(0, 0)], [4, 5, -1]);
+});
+
+Deno.test("a shard answers a sensor metric's held windows by name, none for what it does not have, and null while it awaits its replay", () => {
+  const held = (shard: ShardBehavior, sensor: number, metric: string, size = 0) => {
+    let answer: HeldWindow[] | null | undefined;
+    shard.receive({ type: "heldWindows", sensor, metric, size, reply: (w) => (answer = w) });
+    return answer;
+  };
+  const router = new Router(1);
+  const shard = new ShardBehavior({ windowSpec: { sizesMs: [1_000, 60_000], graceMs: 5_000 } });
+  const base = 1_800_000_000_000;
+  shard.receive(message(router, [
+    { sensorId: "a", timeMs: base + 100, values: { t: 1, h: 7 } },
+    { sensorId: "a", timeMs: base + 200, values: { t: 3 } },
+    { sensorId: "a", timeMs: base + 1_100, values: { t: 5 } },
+  ]));
+  const a = router.lookup("a")!.index;
+  const row = (w: HeldWindow) => [w.startMs, w.count, w.sum, w.min, w.max, w.final];
+  assertEquals(held(shard, a, "t")?.map(row), [
+    [base, 2, 4, 1, 3, false],
+    [base + 1_000, 1, 5, 5, 5, false],
+  ]);
+  assertEquals(held(shard, a, "t", 1)?.map(row), [[base, 3, 9, 1, 5, false]]);
+  assertEquals(held(shard, a, "h")?.map(row), [[base, 1, 7, 7, 7, false]]);
+  assertEquals(held(shard, a, "nope"), []);
+  assertEquals(held(shard, a + 1, "t"), []);
+  assertEquals(held(shard, a, "t", 5), []);
+  assertEquals(held(new ShardBehavior({ awaitingReplay: true }), a, "t"), null);
 });

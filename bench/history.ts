@@ -97,8 +97,8 @@ export async function runHistoryBench(signal: AbortSignal): Promise<number> {
     );
     console.log(
       `${QUERIES} sequential queries per range, maxPoints 1000, metric temperature; latency is the whole ` +
-        "HTTP round trip on loopback. Readings covered: the bucket counts summed (the last open windows " +
-        "are still within the grace period).",
+        "HTTP round trip on loopback. Readings covered: the bucket counts summed (the newest windows, " +
+        "still within the grace period, come from the shards' open windows).",
     );
     return signal.aborted ? 130 : 0;
   } finally {

@@ -1,6 +1,7 @@
 import { bucketize, bucketWidth, pickResolution } from "./history_query.ts";
 import type { HistoryBucket, HistoryRequest, SeriesPoint } from "./history_query.ts";
 import { readRawHistory } from "./raw_history.ts";
+import type { HeldWindowsReader } from "./held_windows.ts";
 import type { RollupStore } from "./rollup_store.ts";
 
 /** What `GET /api/sensors/:id/history` answers. */
@@ -14,6 +15,16 @@ export interface HistoryAnswer {
   points: HistoryBucket[];
   /** True when the scan stopped at a bound and the series may miss points. */
   bounded: boolean;
+  /**
+   * Start of the first window in the answer that is still open: buckets from
+   * the one holding it on may still change. Absent when every window is final.
+   */
+  provisionalFrom?: number;
+  /**
+   * The open windows could not be read (the sensor's shard is restarting or
+   * did not answer): readings from here on may be missing. Absent otherwise.
+   */
+  missingFrom?: number;
   note?: string;
 }
 
@@ -42,6 +53,13 @@ export interface HistoryOptions {
     fromMs: number,
     toMs: number,
   ) => SeriesPoint[];
+  /**
+   * The windows the sensor's shard still holds (open, or closed and not yet
+   * flushed): the newest `--grace` seconds, which no rollup has yet. Read
+   * before `buffered` (see `heldWindowsReader`). Without it, history from
+   * rollups ends at the watermark.
+   */
+  held?: HeldWindowsReader;
   /** Queries served at once; more get Busy (503 + Retry-After). Default 4. */
   maxConcurrent?: number;
   /** How early before `from` a raw scan starts, for readings committed late. Default 15 s. */
@@ -100,20 +118,51 @@ export class HistoryService {
     }
     const bucketMs = bucketWidth(fromMs, toMs, maxPoints, size);
     const max = this.#options.maxRollupChunks ?? 4_000;
-    // Buffered windows first: a flush may store and evict them while the store is read.
-    const buffered = this.#options.buffered?.(size, sensorId, metric, fromMs, toMs) ?? [];
+    // Every window overlapping [from, to), wherever it is held: its start is on the size's grid.
+    const windowsFrom = fromMs - (fromMs % size);
+    // Windows move shard → buffer → store: read them in that order, and each is found.
+    const held = this.#options.held ? await this.#options.held(size, sensorId, metric) : [];
+    const buffered = this.#options.buffered?.(size, sensorId, metric, windowsFrom, toMs) ?? [];
     const { points, bounded } = await this.#rollups.read(
       size,
       sensorId,
       metric,
-      fromMs - (fromMs % size),
+      windowsFrom,
       toMs,
       max,
     );
     if (bounded) notes.push(`stopped after ${max * 30} rollup windows`);
-    if (buffered.length > 0) {
-      const stored = new Set(points.map((p) => p.t));
-      for (const p of buffered) if (!stored.has(p.t)) points.push(p);
+    // A window found in several places is the same window: the copy furthest along wins.
+    const seen = new Set(points.map((p) => p.t));
+    for (const p of buffered) {
+      if (!seen.has(p.t)) {
+        points.push(p);
+        seen.add(p.t);
+      }
+    }
+    let provisionalFrom: number | undefined;
+    for (const w of held ?? []) {
+      if (w.startMs < windowsFrom || w.startMs >= toMs || seen.has(w.startMs)) continue;
+      points.push({ t: w.startMs, count: w.count, sum: w.sum, min: w.min, max: w.max });
+      if (!w.final) provisionalFrom = Math.min(provisionalFrom ?? Infinity, w.startMs);
+    }
+    if (provisionalFrom !== undefined) {
+      notes.push(
+        `windows from ${iso(provisionalFrom)} on are still open (provisional): ` +
+          "readings within the grace period may still change them",
+      );
+    }
+    let missingFrom: number | undefined;
+    if (held === null) {
+      // The newest window found is complete; after it, readings may be missing.
+      const newest = points.reduce((a, p) => Math.max(a, p.t + size), windowsFrom);
+      if (newest < toMs) {
+        missingFrom = Math.max(fromMs, newest);
+        notes.push(
+          `the sensor's open windows could not be read (its shard is restarting or busy): ` +
+            `readings from ${iso(missingFrom)} on may be missing`,
+        );
+      }
     }
     if (nowMs - (sizes.get(size) ?? Infinity) > fromMs) {
       notes.push(
@@ -129,6 +178,8 @@ export class HistoryService {
       bucketMs,
       points: bucketize(points, fromMs, toMs, bucketMs),
       bounded,
+      ...(provisionalFrom !== undefined ? { provisionalFrom } : {}),
+      ...(missingFrom !== undefined ? { missingFrom } : {}),
       ...(notes.length ? { note: notes.join("; ") } : {}),
     };
   }
@@ -182,4 +233,8 @@ function label(sizeMs: number): string {
   if (sizeMs % 60_000 === 0) return `${sizeMs / 60_000}m`;
   if (sizeMs % 1_000 === 0) return `${sizeMs / 1_000}s`;
   return `${sizeMs}ms`;
+}
+
+function iso(timeMs: number): string {
+  return new Date(timeMs).toISOString();
 }

@@ -1,10 +1,12 @@
+import fc from "fast-check";
 import { assert, assertEquals } from "../tests/assert.ts";
 import { HistoryService } from "./history_service.ts";
+import type { HeldWindowsReader } from "./held_windows.ts";
 import { RollupStore } from "./rollup_store.ts";
 import { RollupWriter } from "./rollup_writer.ts";
 import { KvLog } from "../log/kv_log.ts";
 import { blockFromReadings } from "../readings/block.ts";
-import { allocateWindowStates, WINDOW_FINAL } from "../actors/event_windows.ts";
+import { allocateWindowStates, WINDOW_FINAL, WindowClock } from "../actors/event_windows.ts";
 import { withTempKv } from "../tests/temp_kv.ts";
 
 const BASE = 1_800_000_000_000;
@@ -137,5 +139,175 @@ Deno.test("a window that a flush stores and evicts while the store is being read
       BASE + 10_000,
     );
     assertEquals(answer.points.map((p) => [p.t, p.count, p.min, p.max]), [[BASE, 10, 0, 9]]);
+  });
+});
+
+/** Buckets of the windows overlapping [from, to) (window size `sizeMs`), straight from the readings. */
+function recomputeBuckets(
+  readings: readonly { t: number; value: number }[],
+  request: { fromMs: number; toMs: number },
+  sizeMs: number,
+  bucketMs: number,
+) {
+  const buckets = new Map<number, { count: number; sum: number; min: number; max: number }>();
+  for (const { t, value } of readings) {
+    const start = t - (t % sizeMs);
+    if (start + sizeMs <= request.fromMs || start >= request.toMs) continue;
+    const at = t - (t % bucketMs);
+    const b = buckets.get(at) ?? { count: 0, sum: 0, min: Infinity, max: -Infinity };
+    b.count++;
+    b.sum += value;
+    b.min = Math.min(b.min, value);
+    b.max = Math.max(b.max, value);
+    buckets.set(at, b);
+  }
+  return [...buckets].sort(([a], [b]) => a - b).map(([t, b]) => [t, b.count, b.min, b.max, b.sum]);
+}
+
+Deno.test("a query whose from is off the rollup grid answers the same before and after a flush, equal to a recomputation from the readings", async () => {
+  await withTempKv(async (kv) => {
+    const sizes = new Map([[1_000, 24 * HOUR], [60_000, 30 * 24 * HOUR]]);
+    const spec = { sizesMs: [1_000, 10_000, 60_000], graceMs: 5_000 };
+    const store = new RollupStore(kv, sizes);
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(
+          fc.record({
+            offset: fc.integer({ min: 0, max: 150_000 }),
+            value: fc.integer({ min: -1_000, max: 1_000 }),
+          }),
+          { minLength: 1, maxLength: 80 },
+        ),
+        fc.integer({ min: 0, max: 150_000 }),
+        fc.integer({ min: 1, max: 160_000 }),
+        fc.integer({ min: 1, max: 200 }),
+        async (rows, fromOffset, span, maxPoints) => {
+          const sensorId = `run-${++run}`; // fresh keys per run, shrinking included
+          const readings = rows.map((r) => ({ t: BASE + r.offset, value: r.value }))
+            .sort((a, b) => a.t - b.t);
+          // The real window clock closes the windows; another sensor moves its watermark on.
+          const clock = new WindowClock(spec);
+          const mine = clock.windowsFor(0, 0);
+          for (const r of readings) clock.add(mine, r.value, r.t);
+          clock.add(clock.windowsFor(1, 0), 0, BASE + 400_000);
+          const writer = new RollupWriter(store, { sizesMs: spec.sizesMs });
+          writer.add(clock.take(), {
+            sensorId: (i) => (i === 0 ? sensorId : "other"),
+            metricName: () => "t",
+          });
+          const service = new HistoryService(kv, store, {
+            rollupSizes: sizes,
+            cursorAt: () => Promise.resolve(null),
+            rawRetentionMs: 0,
+            buffered: (size, id, metric, from, to) =>
+              writer.bufferedWindows(size, id, metric, from, to),
+          });
+          const request = {
+            sensorId,
+            metric: "t",
+            fromMs: BASE + fromOffset,
+            toMs: BASE + fromOffset + span,
+            maxPoints,
+          };
+          const now = BASE + 400_000;
+          const before = await service.query(request, now);
+          await writer.flush();
+          const after = await service.query(request, now);
+          assertEquals(after, before, "the same query after a flush");
+          const sizeMs = before.resolution === "1s" ? 1_000 : 60_000;
+          assertEquals(before.bucketMs % sizeMs, 0);
+          assertEquals(
+            before.points.map((p) => [p.t, p.count, p.min, p.max, p.avg * p.count]).map((
+              [t, count, min, max, sum],
+            ) => [t, count, min, max, Math.round(sum)]),
+            recomputeBuckets(readings, request, sizeMs, before.bucketMs),
+          );
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+});
+
+Deno.test("held windows extend rollup history: a stored or buffered window wins over a held one, the first open one is marked provisional, and unreadable ones are marked missing", async () => {
+  await withTempKv(async (kv) => {
+    const sizes = new Map([[1_000, 24 * HOUR]]);
+    const store = new RollupStore(kv, sizes);
+    const writer = new RollupWriter(store, { sizesMs: [1_000] });
+    const finals = (starts: number[], value: number) => {
+      const w = allocateWindowStates(starts.length);
+      starts.forEach((start, i) => {
+        w.flags[i] = WINDOW_FINAL;
+        w.startMs[i] = BASE + start;
+        w.count[i] = 1;
+        w.sum[i] = w.min[i] = w.max[i] = value;
+      });
+      return w;
+    };
+    const names = { sensorId: () => "s", metricName: () => "t" };
+    writer.add(finals([0, 1_000], 1), names);
+    await writer.flush(); // stored
+    writer.add(finals([2_000], 2), names); // buffered
+    const window = (start: number, value: number, final: boolean) => ({
+      startMs: BASE + start,
+      count: 1,
+      sum: value,
+      min: value,
+      max: value,
+      final,
+    });
+    let held: Awaited<ReturnType<HeldWindowsReader>> = [
+      window(1_000, 9, false), // older copies of windows the rollups have: they lose
+      window(2_000, 9, false),
+      window(3_000, 3, true), // the watermark passed it, not yet flushed
+      window(4_000, 4, false),
+      window(5_000, 5, false),
+      window(-1_000, 8, false), // outside the range
+    ];
+    const service = new HistoryService(kv, store, {
+      rollupSizes: sizes,
+      cursorAt: () => Promise.resolve(null),
+      rawRetentionMs: 0,
+      buffered: (size, id, metric, from, to) => writer.bufferedWindows(size, id, metric, from, to),
+      held: () => Promise.resolve(held),
+    });
+    const request = {
+      sensorId: "s",
+      metric: "t",
+      fromMs: BASE,
+      toMs: BASE + 10_000,
+      maxPoints: 100,
+    };
+    const full = await service.query(request, BASE + 20_000);
+    assertEquals(full.points.map((p) => [p.t - BASE, p.avg]), [
+      [0, 1],
+      [1_000, 1],
+      [2_000, 2],
+      [3_000, 3],
+      [4_000, 4],
+      [5_000, 5],
+    ]);
+    assertEquals([full.provisionalFrom, full.missingFrom], [BASE + 4_000, undefined]);
+    assert(
+      full.note?.includes(
+        `${new Date(BASE + 4_000).toISOString()} on are still open (provisional)`,
+      ),
+      full.note,
+    );
+
+    held = held.map((w) => ({ ...w, final: true }));
+    const closed = await service.query(request, BASE + 20_000);
+    assertEquals(closed.points, full.points);
+    assertEquals([closed.provisionalFrom, closed.note], [undefined, undefined]);
+
+    held = null; // the shard is restarting
+    const partial = await service.query(request, BASE + 20_000);
+    assertEquals(partial.points.map((p) => p.t - BASE), [0, 1_000, 2_000]);
+    assertEquals([partial.provisionalFrom, partial.missingFrom], [undefined, BASE + 3_000]);
+    assert(/may be missing/.test(partial.note ?? ""), partial.note);
+    // Nothing can be missing from a range the rollups cover to its end.
+    const covered = await service.query({ ...request, toMs: BASE + 3_000 }, BASE + 20_000);
+    assertEquals([covered.missingFrom, covered.note], [undefined, undefined]);
   });
 });

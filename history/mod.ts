@@ -10,6 +10,8 @@ export {
 } from "./rollup_chunks.ts";
 export type { RollupChunk } from "./rollup_chunks.ts";
 export { HistoryService } from "./history_service.ts";
+export { heldWindowsReader } from "./held_windows.ts";
+export type { HeldWindowsReader } from "./held_windows.ts";
 export type { HistoryAnswer, HistoryOptions } from "./history_service.ts";
 export { bucketize, bucketWidth, parseHistoryRequest, pickResolution } from "./history_query.ts";
 export type { HistoryBucket, HistoryRequest, SeriesPoint } from "./history_query.ts";

@@ -90,8 +90,12 @@ export function mergeChunks(into: RollupChunk, from: RollupChunk): RollupChunk {
  */
 export class RollupBuffer {
   readonly #entries = new Map<string, BufferedChunk>();
-  /** "sizeMs|sensorId" → the first and the newest final window start seen. */
-  readonly #sensors = new Map<string, { first: number; newest: number }>();
+  /**
+   * "sizeMs|sensorId" → the first, the oldest and the newest final window start
+   * seen. The oldest can precede the first: within one flush a shard hands over
+   * a window it closed early (its slot was reused) before older ones.
+   */
+  readonly #sensors = new Map<string, { first: number; oldest: number; newest: number }>();
 
   get size(): number {
     return this.#entries.size;
@@ -119,8 +123,10 @@ export class RollupBuffer {
       const first = chunkStart(start, sizeMs);
       const sensorKey = `${sizeMs}|${id}`;
       let seen = this.#sensors.get(sensorKey);
-      if (!seen) this.#sensors.set(sensorKey, seen = { first: start, newest: start });
-      else if (start > seen.newest) seen.newest = start;
+      if (!seen) {
+        this.#sensors.set(sensorKey, seen = { first: start, oldest: start, newest: start });
+      } else if (start > seen.newest) seen.newest = start;
+      else if (start < seen.oldest) seen.oldest = start;
       const key = `${sizeMs}|${first}|${id}`;
       let entry = this.#entries.get(key);
       if (!entry) {
@@ -202,7 +208,7 @@ export class RollupBuffer {
     const seen = this.#sensors.get(`${sizeMs}|${sensorId}`);
     if (!seen) return [];
     const span = sizeMs * WINDOWS_PER_CHUNK;
-    const firstChunk = Math.max(chunkStart(fromMs, sizeMs), chunkStart(seen.first, sizeMs));
+    const firstChunk = Math.max(chunkStart(fromMs, sizeMs), chunkStart(seen.oldest, sizeMs));
     for (let start = firstChunk; start < toMs && start <= seen.newest; start += span) {
       const entry = this.#entries.get(`${sizeMs}|${start}|${sensorId}`);
       if (!entry) continue;

@@ -145,3 +145,24 @@ Deno.test("closed windows not yet written are readable from the writer's buffer"
     assertEquals((await store.read(1_000, "s0", "t", base, base + 60_000, 10)).points, []);
   });
 });
+
+Deno.test("buffered windows include those older than the first one handed over", async () => {
+  await withTempKv(async (kv) => {
+    const store = new RollupStore(kv, new Map([[1_000, 86_400_000]]));
+    const writer = new RollupWriter(store, { sizesMs: SIZES });
+    const base = 1_800_000_000_000;
+    // One flush can hand over a window its shard closed early (slot reused) before older ones.
+    writer.add(
+      finals(
+        [32, 0, 1].map((n) => ({ sensor: 0, metric: 0, size: 0, start: base + n * 1_000, v: n })),
+      ),
+      names,
+    );
+    assertEquals(
+      writer.bufferedWindows(1_000, "s0", "t", base, base + 60_000).map((p) => [p.t, p.sum]),
+      [[base, 0], [base + 1_000, 1], [base + 32_000, 32]],
+    );
+    // Served from memory: nothing was written yet.
+    assertEquals((await store.read(1_000, "s0", "t", base, base + 60_000, 10)).points, []);
+  });
+});

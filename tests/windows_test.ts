@@ -308,11 +308,11 @@ Deno.test("event-time windows, aggregates, rollup and raw history and the read A
         key.startsWith("s0/temperature/") && Number(key.split("/")[2]) + 1_000 <= watermark &&
         Number(key.split("/")[2]) < base + 60_000
       );
-      // Rollups are written off the hub's path: wait for them.
+      // The shards may still be taking the readings: wait until every window is final.
       const answer = await pollJson(
         server.url,
         path,
-        (body) => body.points?.length === closed.length,
+        (body) => body.points?.length === closed.length && body.provisionalFrom === undefined,
       );
       assertEquals(answer.status, 200);
       assertEquals([answer.body.resolution, answer.body.bucketMs, answer.body.bounded], [
@@ -396,7 +396,11 @@ Deno.test("event-time windows, aggregates, rollup and raw history and the read A
         const path = `/api/sensors/s3/history?metric=temperature&from=${base + 60_000}&to=${
           base + 120_000
         }&maxPoints=1`;
-        const { body } = await pollJson(server.url, path, (b) => b.points?.length === 1);
+        const { body } = await pollJson(
+          server.url,
+          path,
+          (b) => b.points?.length === 1 && b.provisionalFrom === undefined,
+        );
         assertEquals(body.resolution, "1m");
         assertEquals(body.points.length, 1);
         const p = body.points[0];

@@ -24,6 +24,10 @@ export interface History {
   points: HistoryPoint[];
   /** The server stopped scanning early; `note` says why. */
   bounded: boolean;
+  /** Windows from here on are still open: their buckets may still change. */
+  provisionalFrom: number | null;
+  /** Readings from here on may be missing (the server could not read its open windows). */
+  missingFrom: number | null;
   note: string;
 }
 
@@ -66,6 +70,8 @@ export function parseHistory(json: unknown): History {
     if (points[i].t <= points[i - 1].t) throw new TypeError(`points[${i}].t is not ascending`);
   }
   const note = body.note === undefined ? "" : string(body.note, "note");
+  const optionalTime = (name: "provisionalFrom" | "missingFrom") =>
+    body[name] === undefined ? null : finite(body[name], name);
   return {
     sensorId: string(body.sensorId, "sensorId"),
     metric: string(body.metric, "metric"),
@@ -75,6 +81,8 @@ export function parseHistory(json: unknown): History {
     bucketMs: count(body.bucketMs, "bucketMs"),
     points,
     bounded: boolean(body.bounded, "bounded"),
+    provisionalFrom: optionalTime("provisionalFrom"),
+    missingFrom: optionalTime("missingFrom"),
     note,
   };
 }

@@ -26,6 +26,13 @@ Deno.test("history response parses to the same series, with an empty note when n
   );
 });
 
+Deno.test("history response carries where its provisional and missing parts start, null when absent", () => {
+  const plain = parseHistory(valid);
+  assertEquals([plain.provisionalFrom, plain.missingFrom], [null, null]);
+  const marked = parseHistory({ ...valid, provisionalFrom: 3000, missingFrom: 4000 });
+  assertEquals([marked.provisionalFrom, marked.missingFrom], [3000, 4000]);
+});
+
 Deno.test("history response with a wrong shape is refused naming the field", () => {
   const bad: [unknown, RegExp][] = [
     [null, /history is not an object/],
@@ -39,6 +46,8 @@ Deno.test("history response with a wrong shape is refused naming the field", () 
     [{ ...valid, resolution: "5m" }, /resolution is not one of/],
     [{ ...valid, bounded: "no" }, /bounded/],
     [{ ...valid, note: 5 }, /note/],
+    [{ ...valid, provisionalFrom: "3000" }, /provisionalFrom/],
+    [{ ...valid, missingFrom: null }, /missingFrom/],
     [{ ...valid, sensorId: undefined }, /sensorId/],
   ];
   for (const [json, message] of bad) throws(() => parseHistory(json), message);

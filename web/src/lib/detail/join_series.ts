@@ -32,6 +32,15 @@ interface Bucket {
   sum: number;
 }
 
+/**
+ * Where the history's data ends, for the join: its `to`, or earlier when the
+ * server says readings from some time on may be missing (then the tail fills
+ * in from there).
+ */
+export function historyEndMs(history: { to: number; missingFrom: number | null }): number {
+  return history.missingFrom ?? history.to;
+}
+
 export function joinSeries(tail: LiveTail, options: JoinOptions): SeriesColumns {
   const buckets: Bucket[] = options.history.map((p) => ({
     t: p.t,

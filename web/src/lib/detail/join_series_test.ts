@@ -1,5 +1,5 @@
 import { deepStrictEqual as assertEquals } from "node:assert/strict";
-import { joinSeries } from "./join_series.ts";
+import { historyEndMs, joinSeries } from "./join_series.ts";
 import { LiveTail } from "./live_tail.ts";
 
 const history = [
@@ -48,4 +48,23 @@ Deno.test("join breaks the line across a gap longer than gapMs", () => {
   });
   assertEquals(x, [0, 30, 60]);
   assertEquals(min, [1, null, 1]);
+});
+
+Deno.test("join fills in from where the server says readings may be missing, not from its to", () => {
+  const tail = new LiveTail();
+  tail.push(1500, 7); // in the history's last bucket, after its data ends
+  tail.push(2500, 9); // before `to`, but the history lacks it
+  tail.push(3500, 4);
+  const served = { to: 3000, missingFrom: 1200 };
+  assertEquals(historyEndMs(served), 1200);
+  assertEquals(historyEndMs({ to: 3000, missingFrom: null }), 3000);
+  const [x, min, max] = joinSeries(tail, {
+    history,
+    bucketMs: 1000,
+    historyToMs: historyEndMs(served),
+    gapMs: 10_000,
+  });
+  assertEquals(x, [0, 1, 2, 3]);
+  assertEquals(min, [1, 5, 9, 4]);
+  assertEquals(max, [3, 7, 9, 4]);
 });
