@@ -28,6 +28,11 @@ export interface Config {
   ringBudgetBytes: number;
   /** Distinct subscription sets served at once. */
   maxTopics: number;
+  /** Topics one client address or token may hold; null: max(4, maxTopics / 16). */
+  topicsPerClient: number | null;
+  /** Subscriptions, and UTF-8 bytes of their set, one session may hold. */
+  maxSubscriptions: number;
+  maxSubscriptionBytes: number;
   /** Directory of the built dashboard. */
   webRoot: string;
   logLevel: "debug" | "info" | "warn" | "error";
@@ -87,6 +92,9 @@ export const DEFAULT_CONFIG: Readonly<Config> = Object.freeze<Config>({
   ringBytes: 32 << 20,
   ringBudgetBytes: 256 << 20,
   maxTopics: 256,
+  topicsPerClient: null,
+  maxSubscriptions: 64,
+  maxSubscriptionBytes: 16_384,
   pingIntervalMs: 15_000,
   silenceLimitMs: 45_000,
   webRoot: new URL("./web/build/", import.meta.url).pathname,
@@ -133,6 +141,9 @@ export const USAGE = `Usage: deno task start [options]
   --ring-bytes <b>    frames kept per topic for resuming, at most (default 33554432)
   --ring-budget <b>   frames kept by all topics together, at most (default 268435456)
   --max-topics <n>    distinct subscription sets served at once (default 256)
+  --topics-per-client <n>  sets one client address or token may hold (default max(4, max-topics/16))
+  --max-subscriptions <n>  subscriptions one connection may hold (default 64)
+  --max-subscription-bytes <b>  bytes of one connection's subscription set (default 16384)
   --web <dir>         built dashboard to serve (default web/build)
   --log-level <l>     debug, info, warn or error (default info); logs are JSON lines on stderr
   --allowed-origins <a,b>  exact origins that may open /ws (default: only this server's own)
@@ -189,6 +200,9 @@ export function parseConfig(
       "ring-bytes": { type: "string" },
       "ring-budget": { type: "string" },
       "max-topics": { type: "string" },
+      "topics-per-client": { type: "string" },
+      "max-subscriptions": { type: "string" },
+      "max-subscription-bytes": { type: "string" },
       web: { type: "string" },
       "log-level": { type: "string" },
       "allowed-origins": { type: "string" },
@@ -303,6 +317,23 @@ export function parseConfig(
     ringBytes: int("ring-bytes", values["ring-bytes"], d.ringBytes, 0, 1 << 30),
     ringBudgetBytes: int("ring-budget", values["ring-budget"], d.ringBudgetBytes, 0, 2 ** 36),
     maxTopics: int("max-topics", values["max-topics"], d.maxTopics, 1, 100_000),
+    topicsPerClient: values["topics-per-client"] === undefined
+      ? d.topicsPerClient
+      : int("topics-per-client", values["topics-per-client"], 0, 1, 100_000),
+    maxSubscriptions: int(
+      "max-subscriptions",
+      values["max-subscriptions"],
+      d.maxSubscriptions,
+      1,
+      100_000,
+    ),
+    maxSubscriptionBytes: int(
+      "max-subscription-bytes",
+      values["max-subscription-bytes"],
+      d.maxSubscriptionBytes,
+      256,
+      64 << 20,
+    ),
     webRoot: values.web ?? d.webRoot,
     logLevel: level(values["log-level"] ?? d.logLevel),
     allowedOrigins: origins("allowed-origins", values["allowed-origins"]),

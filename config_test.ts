@@ -116,3 +116,29 @@ Deno.test("bad mongo options are refused by name, without echoing a URI", () => 
     assert(!message.includes("secret"), "the URI is not echoed");
   }
 });
+
+Deno.test("subscription limits: per connection caps and a topic share per client, checked by name", () => {
+  const defaults = parseConfig([]);
+  assertEquals(
+    [defaults.maxSubscriptions, defaults.maxSubscriptionBytes, defaults.topicsPerClient],
+    [64, 16_384, null],
+  );
+  const set = parseConfig([
+    "--max-subscriptions",
+    "8",
+    "--max-subscription-bytes",
+    "4096",
+    "--topics-per-client",
+    "2",
+  ]);
+  assertEquals([set.maxSubscriptions, set.maxSubscriptionBytes, set.topicsPerClient], [8, 4096, 2]);
+  for (const [name, value] of [["topics-per-client", "0"], ["max-subscriptions", "x"]]) {
+    let message = "";
+    try {
+      parseConfig([`--${name}`, value]);
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    assert(message.startsWith(`--${name} must be an integer`), message);
+  }
+});

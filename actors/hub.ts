@@ -11,6 +11,8 @@ import type { ShardChanges, ShardMessage } from "./shard_messages.ts";
 import { checkScope, checkSubscription, covers, topicFor } from "./topic.ts";
 import { RingBudget, TopicStream } from "./topic_stream.ts";
 import type { RingLimits } from "./topic_stream.ts";
+import { TopicTable } from "./topic_table.ts";
+import type { Owners } from "./topic_table.ts";
 import type { GroupAggregateEntry, MetricStates, WindowStates } from "../protocol/frames.ts";
 import { encodeError, encodePing, encodeSubscribed } from "../protocol/frames.ts";
 import type { SubscriptionRequest } from "../protocol/client_messages.ts";
@@ -32,8 +34,17 @@ export interface HubOptions {
   ring?: Partial<RingLimits>;
   /** Bytes all rings may hold together. Default 256 MiB. */
   ringBudgetBytes?: number;
-  /** Distinct subscription sets (topics) at once; more are refused. Default 256. */
+  /** Distinct subscription sets (topics) at once, the everything-topic included. Default 256. */
   maxTopics?: number;
+  /**
+   * Topics one client address, or one token, may hold and still make another.
+   * Default `max(4, floor(maxTopics / 16))`.
+   */
+  topicsPerClient?: number;
+  /** Subscriptions one session may hold. Default 64. */
+  maxSubscriptions?: number;
+  /** UTF-8 bytes of one session's subscription set (its topic key, e.g. ids × length). Default 16 KiB. */
+  maxSubscriptionBytes?: number;
   /** Called each tick with the windows published in it, and names for their indexes. */
   onWindows?: (windows: WindowStates, names: WindowNames) => void;
   /** Event-time window sizes the shards keep (for snapshots). Default none. */
@@ -72,8 +83,17 @@ export class HubStats {
   resynced = 0;
   /** Subscriptions refused as malformed. */
   badSubscriptions = 0;
-  /** Live topics: key, sessions and frames in the ring. */
+  /** Subscribes and Unsubscribes refused by a limit (per session caps, topic shares, --max-topics). */
+  subscriptionsRefused = 0;
+  /** The busiest topics, at most 10: key (cut to 80 characters), sessions and frames in the ring. */
   topics: { key: string; sessions: number; ring: number }[] = [];
+  /** Live topics, those of them without sessions (kept for resuming), and the bytes of all their keys. */
+  topicCount = 0;
+  idleTopics = 0;
+  topicKeyBytes = 0;
+  /** Topics dropped to make room: idle ones, and active ones of the client holding the most. */
+  topicsEvicted = 0;
+  activeTopicsEvicted = 0;
   /** Readings dropped from event-time windows as late, over all sensors. */
   lateDropped = 0;
   /** Bytes held by all recovery rings. */
@@ -85,6 +105,8 @@ export class HubStats {
 
 interface SessionState {
   topic: TopicStream | null;
+  /** What its topics count against: its address and, if authenticated, its token. */
+  owners: Owners;
   /** Group prefixes the viewer's token allows; null without authentication. */
   scope: string[] | null;
   /** Whether the session asked for per-sensor event-time windows. */
@@ -94,6 +116,10 @@ interface SessionState {
 }
 
 const EVERYTHING: SubscriptionRequest = { id: 0, all: true, group: null, sensors: [] };
+
+/** How many topics /healthz and /metrics list, and how much of each key. */
+const LISTED_TOPICS = 10;
+const LISTED_KEY_CHARS = 80;
 
 /**
  * Collects every shard's changes once per tick and merges them (the latest
@@ -109,7 +135,8 @@ export class HubBehavior implements Behavior<HubMessage> {
   readonly #flushTimeoutMs: number;
   readonly #ring: RingLimits;
   readonly #budget: RingBudget;
-  readonly #maxTopics: number;
+  readonly #maxSubscriptions: number;
+  readonly #maxSubscriptionBytes: number;
   readonly #windowSizesMs: readonly number[];
   readonly #onWindows?: HubOptions["onWindows"];
   readonly #now: () => number;
@@ -117,7 +144,7 @@ export class HubBehavior implements Behavior<HubMessage> {
   #view = new FeedView();
   /** Set while a source rebuilds the shards (see HubHold). */
   #held = false;
-  readonly #topics = new Map<string, TopicStream>();
+  readonly #topics: TopicTable<TopicStream, Session>;
   readonly #sessions = new Map<Session, SessionState>();
   #everything: TopicStream;
   readonly stats: HubStats;
@@ -134,14 +161,20 @@ export class HubBehavior implements Behavior<HubMessage> {
     this.#flushTimeoutMs = options.flushTimeoutMs ?? 2_000;
     this.#ring = { ringMs: 30_000, ringBytes: 32 << 20, ...options.ring };
     this.#budget = new RingBudget(options.ringBudgetBytes ?? 256 << 20);
-    this.#maxTopics = options.maxTopics ?? 256;
+    const maxTopics = options.maxTopics ?? 256;
+    this.#maxSubscriptions = options.maxSubscriptions ?? 64;
+    this.#maxSubscriptionBytes = options.maxSubscriptionBytes ?? 16 << 10;
+    this.#topics = new TopicTable({
+      maxTopics,
+      share: options.topicsPerClient ?? Math.max(4, Math.floor(maxTopics / 16)),
+    });
     this.#windowSizesMs = options.windowSizesMs ?? [];
     this.#onWindows = options.onWindows;
     this.#now = options.now ?? Date.now;
     this.#observer = options.observer;
     this.#lastPingAt = this.#now();
     this.stats = stats;
-    this.#everything = this.#topic([EVERYTHING])!;
+    this.#everything = this.#pinEverything();
     stats.epoch = this.#everything.epoch;
   }
 
@@ -151,17 +184,16 @@ export class HubBehavior implements Behavior<HubMessage> {
         await this.#tick();
         break;
       case "join": {
-        const scope = message.scope ?? null;
-        const windows = message.windows ?? false;
-        this.#sessions.set(message.session, { topic: null, subscriptions: null, scope, windows });
-        if (message.explicit) break;
-        const topic = scope === null && !windows
-          ? this.#everything
-          : this.#topic([EVERYTHING], scope, windows);
-        if (topic) this.#move(message.session, topic, null);
-        else {message.session.send(
-            encodeError(0, `Cannot subscribe: more than ${this.#maxTopics} topics`),
-          );}
+        const owners = [`address:${message.address ?? "unknown"}`];
+        if (message.subject) owners.push(`token:${message.subject}`);
+        this.#sessions.set(message.session, {
+          topic: null,
+          owners,
+          subscriptions: null,
+          scope: message.scope ?? null,
+          windows: message.windows ?? false,
+        });
+        if (!message.explicit) this.#place(message.session, [EVERYTHING], { verb: "subscribe" });
         break;
       }
       case "subscribe":
@@ -170,17 +202,13 @@ export class HubBehavior implements Behavior<HubMessage> {
       case "unsubscribe": {
         const state = this.#sessions.get(message.session);
         if (!state) break;
-        const subscriptions = new Map(state.subscriptions ?? []);
+        const before = state.subscriptions;
+        const subscriptions = new Map(before ?? []);
         for (const id of message.ids) subscriptions.delete(id);
-        const topic = this.#topic(subscriptions.values(), state.scope, state.windows);
-        if (!topic) {
-          message.session.send(
-            encodeError(0, `Cannot unsubscribe: more than ${this.#maxTopics} topics`),
-          );
-          break;
-        }
         state.subscriptions = subscriptions;
-        this.#move(message.session, topic, null);
+        if (!this.#place(message.session, subscriptions.values(), { verb: "unsubscribe" })) {
+          state.subscriptions = before;
+        }
         break;
       }
       case "groups": {
@@ -232,12 +260,12 @@ export class HubBehavior implements Behavior<HubMessage> {
       }
     }
     this.stats.sessions = this.#sessions.size;
+    this.#countTopics();
   }
 
   #subscribe({ session, subscriptions, resume, replace, windows }: HubSubscribe): void {
     const state = this.#sessions.get(session);
     if (!state) return;
-    state.windows = windows ?? false;
     const accepted = new Map(replace ? [] : state.subscriptions ?? []);
     for (const request of subscriptions) {
       const reason = checkSubscription(request) ?? checkScope(request, state.scope);
@@ -247,77 +275,147 @@ export class HubBehavior implements Behavior<HubMessage> {
       } else accepted.set(request.id, request);
     }
     if (accepted.size === 0) return;
-    const topic = this.#topic(accepted.values(), state.scope, state.windows);
-    if (!topic) {
-      this.stats.badSubscriptions++;
-      session.send(
-        encodeError(
-          0,
-          `Cannot subscribe: the server already serves ${this.#maxTopics} distinct subscription sets`,
-        ),
+    // Caps per session: without them Subscribes that add without replacing
+    // grow one set (and its topic key) without bound.
+    if (accepted.size > this.#maxSubscriptions) {
+      this.#refuse(
+        session,
+        `Cannot subscribe: a session may hold at most ${this.#maxSubscriptions} subscriptions ` +
+          `(this would make ${accepted.size}): unsubscribe some, or send replace`,
       );
       return;
     }
+    const before = { subscriptions: state.subscriptions, windows: state.windows };
     state.subscriptions = accepted;
-    this.#move(session, topic, resume);
+    state.windows = windows ?? false;
+    if (!this.#place(session, accepted.values(), { resume, verb: "subscribe" })) {
+      Object.assign(state, before);
+    }
   }
 
-  /** Gets or makes the stream for a set of subscriptions; null when no more topics may be made. */
-  #topic(
-    subscriptions: Iterable<SubscriptionRequest>,
-    scope: string[] | null = null,
-    windows = false,
-  ): TopicStream | null {
-    const { key, spec } = topicFor(subscriptions, scope, windows);
-    let topic = this.#topics.get(key);
-    if (!topic) {
-      if (this.#topics.size >= this.#maxTopics) return null;
-      topic = new TopicStream(key, spec, this.#view, {
-        limits: this.#ring,
-        budget: this.#budget,
-        windowSizesMs: this.#windowSizesMs,
-      });
-      this.#topics.set(key, topic);
-    }
+  #refuse(session: Session, reason: string): false {
+    this.stats.subscriptionsRefused++;
+    session.send(encodeError(0, reason));
+    return false;
+  }
+
+  /** The everything-topic: made once per epoch, never evicted nor expired. */
+  #pinEverything(): TopicStream {
+    const { key, spec, keyBytes } = topicFor([EVERYTHING]);
+    const topic = this.#stream(key, spec);
+    this.#topics.pin(key, topic, keyBytes);
     return topic;
   }
 
+  #stream(key: string, spec: TopicStream["spec"]): TopicStream {
+    return new TopicStream(key, spec, this.#view, {
+      limits: this.#ring,
+      budget: this.#budget,
+      windowSizesMs: this.#windowSizesMs,
+    });
+  }
+
   /**
-   * Puts a session on a topic: it is told so, then gets either the frames it
-   * missed (when it resumes from a point the ring still covers) or a snapshot.
+   * Puts a session on the topic for `subscriptions` (made if the limits
+   * allow): it is told so, then gets either the frames it missed (when it
+   * resumes from a point the ring still covers) or a snapshot. When refused
+   * it gets an Error and keeps the topic it had; returns whether it moved.
    */
-  #move(session: Session, topic: TopicStream, resume: { epoch: number; seq: number } | null): void {
+  #place(
+    session: Session,
+    subscriptions: Iterable<SubscriptionRequest>,
+    options: { resume?: { epoch: number; seq: number } | null; verb: string },
+  ): boolean {
     const state = this.#sessions.get(session)!;
-    const ids = state.subscriptions ? [...state.subscriptions.keys()] : [];
-    const topicName = topic.key.length > 200 ? topic.key.slice(0, 200) + "…" : topic.key;
-    const missed = resume && resume.epoch === topic.epoch ? topic.replay(resume.seq) : null;
-    const subscribed = (seq: number, recovered: boolean) =>
-      session.send(encodeSubscribed({ topic: topicName, ids, epoch: topic.epoch, seq, recovered }));
-    if (state.topic !== topic) {
-      this.#leaveTopic(session, state);
-      state.topic = topic;
-      topic.sessions.add(session);
-      topic.idleSince = 0;
-    } else if (!resume) {
-      // Same stream as before: nothing to resend.
-      subscribed(topic.seq, true);
-      return;
+    const resume = options.resume ?? null;
+    const { key, spec, keyBytes, selectionBytes } = topicFor(
+      subscriptions,
+      state.scope,
+      state.windows,
+    );
+    if (selectionBytes > this.#maxSubscriptionBytes) {
+      return this.#refuse(
+        session,
+        `Cannot ${options.verb}: the subscription set would take ${selectionBytes} bytes, over ` +
+          `the limit of ${this.#maxSubscriptionBytes} bytes per session: list fewer sensors, or send replace`,
+      );
     }
+    const previous = state.topic;
+    if (previous?.key === key && !resume) {
+      // Same stream as before: nothing to resend.
+      this.#subscribed(session, previous, previous.seq, true);
+      return true;
+    }
+    // Leave first: the topic it leaves, once idle, is this client's own to reuse.
+    this.#leaveTopic(session, state);
+    const now = this.#now();
+    const got = this.#topics.acquire(key, session, {
+      owners: state.owners,
+      bytes: keyBytes,
+      now,
+      make: () => this.#stream(key, spec),
+    });
+    if ("refused" in got) {
+      // Nothing was evicted, so the previous topic is still there to go back to.
+      if (previous) this.#join(session, state, previous);
+      return this.#refuse(session, `Cannot ${options.verb}: ${got.refused}`);
+    }
+    for (const evicted of got.evicted) this.#evict(evicted);
+    const topic = got.value;
+    topic.sessions.add(session);
+    state.topic = topic;
+    const missed = resume && resume.epoch === topic.epoch ? topic.replay(resume.seq) : null;
     if (missed) {
       this.stats.recovered++;
-      subscribed(resume!.seq, true);
+      this.#subscribed(session, topic, resume!.seq, true);
       for (const frame of missed) session.send(frame);
-      return;
+      return true;
     }
     if (resume) this.stats.resynced++;
-    subscribed(topic.seq, false);
-    if (session.send(topic.snapshot(this.#view, this.#now()))) this.stats.snapshotsSent++;
+    this.#subscribed(session, topic, topic.seq, false);
+    if (session.send(topic.snapshot(this.#view, now))) this.stats.snapshotsSent++;
+    return true;
+  }
+
+  #subscribed(session: Session, topic: TopicStream, seq: number, recovered: boolean): void {
+    const ids = [...(this.#sessions.get(session)!.subscriptions?.keys() ?? [])];
+    const topicName = topic.key.length > 200 ? topic.key.slice(0, 200) + "…" : topic.key;
+    session.send(encodeSubscribed({ topic: topicName, ids, epoch: topic.epoch, seq, recovered }));
+  }
+
+  /** Puts a session back on a topic that exists (after a refused move). */
+  #join(session: Session, state: SessionState, topic: TopicStream): void {
+    this.#topics.acquire(topic.key, session, {
+      owners: state.owners,
+      bytes: 0,
+      now: this.#now(),
+      make: () => topic,
+    });
+    topic.sessions.add(session);
+    state.topic = topic;
+  }
+
+  /** A topic dropped to make room: its sessions are told and keep their subscriptions. */
+  #evict(topic: TopicStream): void {
+    topic.release();
+    for (const session of topic.sessions) {
+      const state = this.#sessions.get(session);
+      if (state) state.topic = null;
+      session.send(
+        encodeError(
+          0,
+          "Subscription set evicted: the server is at --max-topics and this set's client " +
+            "held the most; send Subscribe again",
+        ),
+      );
+    }
+    topic.sessions.clear();
   }
 
   #leaveTopic(session: Session, state: SessionState): void {
     if (!state.topic) return;
     state.topic.sessions.delete(session);
-    if (state.topic.sessions.size === 0) state.topic.idleSince = this.#now();
+    this.#topics.leave(state.topic.key, session, this.#now());
     state.topic = null;
   }
 
@@ -340,19 +438,13 @@ export class HubBehavior implements Behavior<HubMessage> {
     );
     this.#view = new FeedView();
     this.#view.apply(changes);
-    for (const topic of this.#topics.values()) topic.release();
-    this.#topics.clear();
-    this.#everything = this.#topic([EVERYTHING])!;
+    for (const topic of this.#topics.clear()) topic.release();
+    this.#everything = this.#pinEverything();
     this.stats.epoch = this.#everything.epoch;
     for (const [session, state] of this.#sessions) {
       if (!state.topic) continue; // still waiting for its first Subscribe
       state.topic = null;
-      const topic = state.subscriptions === null
-        ? (state.scope === null && !state.windows
-          ? this.#everything
-          : this.#topic([EVERYTHING], state.scope, state.windows))
-        : this.#topic(state.subscriptions.values(), state.scope, state.windows);
-      if (topic) this.#move(session, topic, null);
+      this.#place(session, state.subscriptions?.values() ?? [EVERYTHING], { verb: "subscribe" });
     }
     this.#held = false;
     this.stats.seq = this.#everything.seq;
@@ -383,15 +475,10 @@ export class HubBehavior implements Behavior<HubMessage> {
       });
     }
     this.stats.lateDropped = this.#view.lateTotal;
-    for (const [key, topic] of this.#topics) {
-      // An idle topic lives on as long as its ring could serve a reconnect.
-      if (
-        topic !== this.#everything && topic.idleSince > 0 &&
-        now - topic.idleSince > this.#ring.ringMs
-      ) {
-        this.#topics.delete(key);
-        continue;
-      }
+    // An idle topic lives on as long as its ring could serve a reconnect
+    // (unless evicted sooner to make room).
+    for (const topic of this.#topics.expire(now, this.#ring.ringMs)) topic.release();
+    for (const topic of this.#topics.values()) {
       const delta = merged ? topic.advance(merged, now, aggregates(topic)) : null;
       if (delta && delta.byteLength > this.stats.largestFrameBytes) {
         this.stats.largestFrameBytes = delta.byteLength;
@@ -410,14 +497,38 @@ export class HubBehavior implements Behavior<HubMessage> {
     this.stats.ticks++;
     this.stats.sensors = this.#view.sensorCount;
     this.stats.sessions = this.#sessions.size;
-    this.stats.topics = [...this.#topics.values()].map((t) => ({
-      key: t.key,
-      sessions: t.sessions.size,
-      ring: t.ringLength,
-    }));
+    this.stats.topics = this.#busiestTopics();
+    this.#countTopics();
     this.stats.ringBytes = this.#budget.used;
     this.stats.lastTickMs = performance.now() - started;
     this.#observer?.tick(this.stats.lastTickMs);
+  }
+
+  #countTopics(): void {
+    this.stats.topicCount = this.#topics.size;
+    this.stats.idleTopics = this.#topics.idleCount;
+    this.stats.topicKeyBytes = this.#topics.keyBytes;
+    this.stats.topicsEvicted = this.#topics.idleEvictions + this.#topics.activeEvictions;
+    this.stats.activeTopicsEvicted = this.#topics.activeEvictions;
+  }
+
+  /** A short list for /healthz and /metrics: never every topic, never a whole key. */
+  #busiestTopics(): HubStats["topics"] {
+    const busiest: TopicStream[] = [];
+    for (const topic of this.#topics.values()) {
+      if (busiest.length === LISTED_TOPICS) {
+        if (topic.sessions.size <= busiest[LISTED_TOPICS - 1].sessions.size) continue;
+        busiest.pop();
+      }
+      let at = busiest.length;
+      while (at > 0 && busiest[at - 1].sessions.size < topic.sessions.size) at--;
+      busiest.splice(at, 0, topic);
+    }
+    return busiest.map((t) => ({
+      key: t.key.length > LISTED_KEY_CHARS ? t.key.slice(0, LISTED_KEY_CHARS - 1) + "…" : t.key,
+      sessions: t.sessions.size,
+      ring: t.ringLength,
+    }));
   }
 
   /**

@@ -19,6 +19,9 @@ export interface HubJoin {
   scope?: string[] | null;
   /** Also send per-sensor event-time windows. */
   windows?: boolean;
+  /** The client's address, and the subject of its token: who its topics count against. */
+  address?: string;
+  subject?: string | null;
 }
 
 /** Adds subscriptions, optionally resuming from a frame seen on an earlier connection. */

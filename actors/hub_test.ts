@@ -1,4 +1,5 @@
 import * as flatbuffers from "flatbuffers";
+import fc from "fast-check";
 import { assert, assertEquals } from "../tests/assert.ts";
 import { Actor } from "./runtime/mod.ts";
 import { HubBehavior } from "./hub.ts";
@@ -8,7 +9,14 @@ import type { FrameSink } from "./session.ts";
 import { ShardBehavior } from "./shard.ts";
 import type { ShardMessage } from "./shard_messages.ts";
 import { blockFromReadings } from "../readings/block.ts";
-import { Body, Delta, Envelope, Snapshot, Subscribed } from "../protocol/schema_generated.ts";
+import {
+  Body,
+  Delta,
+  Envelope,
+  Error as ErrorFrame,
+  Snapshot,
+  Subscribed,
+} from "../protocol/schema_generated.ts";
 
 class Sink implements FrameSink {
   bufferedAmount = 0;
@@ -120,4 +128,116 @@ Deno.test("hub hold stops ticks; newEpoch sends every session recovered=false an
   await hub.receive({ type: "tick" });
   assertEquals(seqOf(sink.frames.at(-1)!), ["delta", 1]);
   await Promise.all(shards.map((s) => s.stop()));
+});
+
+Deno.test("an idle topic dropped after the ring's time gives its frames' bytes back to the ring budget", async () => {
+  const router = new Router(1);
+  const shards = [new Actor<ShardMessage>("shard-0", () => new ShardBehavior())];
+  let now = 1_000_000;
+  const hub = new HubBehavior(shards, {
+    pingIntervalMs: 1e9,
+    ring: { ringMs: 1_000 },
+    now: () => now,
+  });
+  const send = (id: string, timeMs: number) =>
+    shards[0].send(
+      router.split(blockFromReadings([{ sensorId: id, timeMs, values: { v: timeMs } }]))[0]!,
+    );
+  const watcher = new Sink();
+  await hub.receive({ type: "join", session: new Session(1, watcher, 0) });
+  const leaving = new Session(2, new Sink(), 0);
+  await hub.receive({ type: "join", session: leaving, explicit: true });
+  await hub.receive({
+    type: "subscribe",
+    session: leaving,
+    subscriptions: [{ id: 1, all: false, group: null, sensors: ["a"] }],
+    resume: null,
+  });
+  await send("a", 1);
+  await hub.receive({ type: "tick" });
+  assertEquals(hub.stats.topics.length, 2);
+  await hub.receive({ type: "leave", session: leaving });
+  // Past the ring's time: the idle topic goes, and the everything-topic's
+  // ring keeps only the delta of this tick.
+  now += 5_000;
+  await send("b", 2);
+  await hub.receive({ type: "tick" });
+  assertEquals(hub.stats.topics.length, 1);
+  const last = watcher.frames.at(-1)!;
+  assertEquals(seqOf(last)[0], "delta");
+  assertEquals(hub.stats.ringBytes, last.byteLength);
+  await Promise.all(shards.map((s) => s.stop()));
+});
+
+Deno.test("whatever Subscribes a client sends, its session never holds more than the caps, and each refusal names the cap it hit", async () => {
+  const maxSubscriptions = 5;
+  const maxSubscriptionBytes = 300;
+  const subscription = fc.record({
+    id: fc.nat(12),
+    sensors: fc.array(fc.stringMatching(/^[a-z0-9]{1,40}$/), { maxLength: 8 }),
+  });
+  const message = fc.record({
+    replace: fc.boolean(),
+    subscriptions: fc.array(subscription, { minLength: 1, maxLength: 4 }),
+  });
+  await fc.assert(
+    fc.asyncProperty(fc.array(message, { maxLength: 25 }), async (messages) => {
+      const hub = new HubBehavior([], {
+        pingIntervalMs: 1e9,
+        maxSubscriptions,
+        maxSubscriptionBytes,
+      });
+      const sink = new Sink();
+      const session = new Session(1, sink, 0);
+      await hub.receive({ type: "join", session, explicit: true });
+      // The model: the session's subscriptions by id, as the protocol defines them.
+      let held = new Map<number, string[]>();
+      for (const { replace, subscriptions } of messages) {
+        const candidate = new Map(replace ? [] : held);
+        let bad = 0;
+        for (const s of subscriptions) {
+          if (s.sensors.length === 0) bad++; // names nothing
+          else candidate.set(s.id, s.sensors);
+        }
+        const ids = [...new Set([...candidate.values()].flat())].sort();
+        // The canonical key of a list of ids (README: Topics and limits).
+        const bytes = new TextEncoder().encode(`groups=;sensors=${ids.join(",")}`).byteLength;
+        const seen = sink.frames.length;
+        await hub.receive({
+          type: "subscribe",
+          session,
+          subscriptions: subscriptions.map((s) => ({ ...s, all: false, group: null })),
+          resume: null,
+          replace,
+        });
+        const answers = sink.frames.slice(seen).map((frame) => {
+          const envelope = Envelope.getRootAsEnvelope(new flatbuffers.ByteBuffer(frame));
+          if (envelope.bodyType() === Body.Error) {
+            return (envelope.body(new ErrorFrame()) as ErrorFrame).message()!;
+          }
+          if (envelope.bodyType() === Body.Subscribed) {
+            const s = envelope.body(new Subscribed()) as Subscribed;
+            return Array.from(s.idsArray() ?? []).sort((a, b) => a - b);
+          }
+          return null;
+        }).filter((a) => a !== null);
+        const refusals = answers.slice(bad);
+        assertEquals(answers.slice(0, bad).length, bad, "one Error per empty subscription");
+        if (candidate.size === 0) {
+          assertEquals(refusals, []);
+        } else if (candidate.size > maxSubscriptions) {
+          assertEquals(refusals.length, 1);
+          assert(/at most 5 subscriptions/.test(String(refusals[0])), String(refusals[0]));
+        } else if (bytes > maxSubscriptionBytes) {
+          assertEquals(refusals.length, 1);
+          assert(new RegExp(`take ${bytes} bytes`).test(String(refusals[0])), String(refusals[0]));
+        } else {
+          assertEquals(refusals, [[...candidate.keys()].sort((a, b) => a - b)]);
+          held = candidate;
+        }
+        assert(hub.stats.topicKeyBytes <= 1 + (hub.stats.topicCount - 1) * maxSubscriptionBytes);
+      }
+    }),
+    { numRuns: 200 },
+  );
 });

@@ -45,13 +45,13 @@ export function topicFor(
   subscriptions: Iterable<SubscriptionRequest>,
   scope: readonly string[] | null = null,
   windows = false,
-): { key: string; spec: TopicSpec } {
+): CanonicalTopic {
   const limit = scope === null || scope.includes("*") ? null : [...new Set(scope)].sort();
   const suffix = (limit === null ? "" : `;scope=${limit.join(",")}`) + (windows ? ";windows" : "");
   const groups = new Set<string>();
   const sensors = new Set<string>();
   for (const s of subscriptions) {
-    if (s.all) return { key: "*" + suffix, spec: { all: true, scope: limit, windows } };
+    if (s.all) return canonical("*", suffix, { all: true, scope: limit, windows });
     if (s.group !== null) groups.add(s.group);
     for (const id of s.sensors) sensors.add(id);
   }
@@ -60,9 +60,34 @@ export function topicFor(
     ![...groups].some((other) => other !== g && covers(other, g))
   ).sort();
   const ids = [...sensors].sort();
+  return canonical(`groups=${kept.join(",")};sensors=${ids.join(",")}`, suffix, {
+    all: false,
+    groups: kept,
+    sensors: new Set(ids),
+    scope: limit,
+    windows,
+  });
+}
+
+/** A topic's key and spec, with their sizes (what limits and stats count). */
+export interface CanonicalTopic {
+  key: string;
+  spec: TopicSpec;
+  /** UTF-8 bytes of the whole key. */
+  keyBytes: number;
+  /** UTF-8 bytes of what the client chose (the key without the scope its token sets). */
+  selectionBytes: number;
+}
+
+const utf8 = new TextEncoder();
+
+function canonical(selection: string, suffix: string, spec: TopicSpec): CanonicalTopic {
+  const selectionBytes = utf8.encode(selection).byteLength;
   return {
-    key: `groups=${kept.join(",")};sensors=${ids.join(",")}${suffix}`,
-    spec: { all: false, groups: kept, sensors: new Set(ids), scope: limit, windows },
+    key: selection + suffix,
+    spec,
+    keyBytes: selectionBytes + utf8.encode(suffix).byteLength,
+    selectionBytes,
   };
 }
 

@@ -44,8 +44,6 @@ export class TopicStream {
   readonly epoch: number;
   seq = 0;
   readonly sessions = new Set<Session>();
-  /** When the last session left (or 0 while it has sessions). */
-  idleSince = 0;
   #member = new Uint8Array(1024);
   /** Carries every sensor: no filtering needed. */
   readonly #everything: boolean;

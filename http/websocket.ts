@@ -165,7 +165,15 @@ export function feedSocketHandler(hub: Actor<HubMessage>, options: FeedSocketOpt
         perToken.set(viewer.subject, open + 1);
         tokenSubject = viewer.subject;
       }
-      hub.send({ type: "join", session, explicit, scope: viewer?.groups ?? null, windows })
+      hub.send({
+        type: "join",
+        session,
+        explicit,
+        scope: viewer?.groups ?? null,
+        windows,
+        address,
+        subject: viewer?.subject ?? null,
+      })
         .catch(() => session.close(1011, "server is stopping"));
     };
     /** Closes the session when its token expires, unless a refresh moves the time. */

@@ -16,7 +16,12 @@ export interface MetricSources {
     recovered: number;
     resynced: number;
     badSubscriptions: number;
+    /** The busiest topics (a short list). */
     topics: { key: string; sessions: number; ring: number }[];
+    topicCount?: number;
+    topicsEvicted?: number;
+    activeTopicsEvicted?: number;
+    subscriptionsRefused?: number;
     ringBytes: number;
     sessions: number;
     sensors: number;
@@ -268,7 +273,7 @@ export class PrometheusMetrics {
     new client.Gauge({
       name: "pulseboard_topic_sessions",
       help:
-        "Sessions per live topic (a topic is a canonical set of subscriptions; key cut to 80 characters).",
+        "Sessions of the 10 busiest topics (a topic is a canonical set of subscriptions; key cut to 80 characters).",
       labelNames: ["topic"],
       registers,
       collect() {
@@ -276,6 +281,25 @@ export class PrometheusMetrics {
         for (const t of sources.hub.topics) this.set({ topic: t.key.slice(0, 80) }, t.sessions);
       },
     });
+    gauge(
+      "pulseboard_topics",
+      "Live topics (distinct subscription sets), idle ones kept for resuming included.",
+      () => sources.hub.topicCount ?? sources.hub.topics.length,
+    );
+    mirroredBy(
+      "pulseboard_topic_evictions_total",
+      "Topics dropped to make room: idle ones, and active ones of the client holding the most.",
+      "kind",
+      () => {
+        const active = sources.hub.activeTopicsEvicted ?? 0;
+        return { idle: (sources.hub.topicsEvicted ?? 0) - active, active };
+      },
+    );
+    mirrored(
+      "pulseboard_subscriptions_refused_total",
+      "Subscribes refused by a limit: subscriptions or bytes per session, topics per client, --max-topics.",
+      () => sources.hub.subscriptionsRefused ?? 0,
+    );
     mirrored(
       "pulseboard_shard_flush_timeouts_total",
       "Shard flushes that did not answer within a tick's limit.",

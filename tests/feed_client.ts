@@ -85,6 +85,8 @@ export class FeedClient {
       explicit?: boolean;
       resumeFrom?: FeedClient;
       protocols?: string[];
+      /** Extra request headers (Deno's extension), e.g. X-Forwarded-For behind a trusted proxy. */
+      headers?: Record<string, string>;
       /** Ask for per-sensor event-time windows too. */
       windows?: boolean;
     } = {},
@@ -97,7 +99,9 @@ export class FeedClient {
     this.#windows = options.windows ?? false;
     if (options.resumeFrom) this.#adopt(options.resumeFrom);
     ws.protocol = ws.protocol === "https:" || ws.protocol === "wss:" ? "wss:" : "ws:";
-    this.socket = new WebSocket(ws, options.protocols);
+    this.socket = options.headers
+      ? new WebSocket(ws, { protocols: options.protocols, headers: options.headers } as never)
+      : new WebSocket(ws, options.protocols);
     this.socket.binaryType = "arraybuffer";
     this.opened = new Promise((resolve, reject) => {
       this.socket.onopen = () => resolve();
