@@ -381,7 +381,8 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
         lastCheckpointAt: source!.lastCheckpointAt,
       },
       ingest: { ...ingestStats },
-      hub: { ...hubStats },
+      // Counts only: topic keys name viewers' groups and sensors, and this page needs no token.
+      hub: { ...hubStats, topics: hubStats.topics.length },
       history: {
         rollupChunksWritten: rollupStore.written,
         rollupChunksBuffered: rollups.buffered,
