@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import { compileProxyTrust } from "./http/mod.ts";
+import { compileProxyTrust, parseAllowedHost } from "./http/mod.ts";
 
 /** Everything `deno task start` can be told. */
 export interface Config {
@@ -36,8 +36,13 @@ export interface Config {
   /** Directory of the built dashboard. */
   webRoot: string;
   logLevel: "debug" | "info" | "warn" | "error";
-  /** Exact origins allowed to open /ws; null: only the server's own origin. */
+  /** Exact origins allowed to open /ws; null: only the server's own origins (see allowedHosts). */
   allowedOrigins: string[] | null;
+  /**
+   * Public names (`host` for any port, or `host:port`) the server answers to
+   * besides its bound address (and, on loopback, localhost); other Hosts get 421.
+   */
+  allowedHosts: string[];
   /** Origins allowed to call /api/* from other sites (CORS); null: none. */
   corsOrigins: string[] | null;
   maxConnectionsPerAddress: number;
@@ -100,6 +105,7 @@ export const DEFAULT_CONFIG: Readonly<Config> = Object.freeze<Config>({
   webRoot: new URL("./web/build/", import.meta.url).pathname,
   logLevel: "info",
   allowedOrigins: null,
+  allowedHosts: [],
   corsOrigins: null,
   maxConnectionsPerAddress: 64,
   trustedProxies: [],
@@ -147,6 +153,8 @@ export const USAGE = `Usage: deno task start [options]
   --web <dir>         built dashboard to serve (default web/build)
   --log-level <l>     debug, info, warn or error (default info); logs are JSON lines on stderr
   --allowed-origins <a,b>  exact origins that may open /ws (default: only this server's own)
+  --allowed-hosts <a,b>    names the server answers to besides its address (and localhost on
+                      loopback): host (any port) or host:port; other Host headers get 421
   --cors-origins <a,b>     origins that may call /api/* from other sites (default: none)
   --max-connections-per-address <n>  open feed connections per client address (default 64)
   --trusted-proxies <a,b>  load balancers whose X-Forwarded-For names the client: addresses, CIDRs,
@@ -206,6 +214,7 @@ export function parseConfig(
       web: { type: "string" },
       "log-level": { type: "string" },
       "allowed-origins": { type: "string" },
+      "allowed-hosts": { type: "string" },
       "cors-origins": { type: "string" },
       "max-connections-per-address": { type: "string" },
       "trusted-proxies": { type: "string" },
@@ -337,6 +346,8 @@ export function parseConfig(
     webRoot: values.web ?? d.webRoot,
     logLevel: level(values["log-level"] ?? d.logLevel),
     allowedOrigins: origins("allowed-origins", values["allowed-origins"]),
+    allowedHosts: (values["allowed-hosts"] ?? "").split(",").map((h) => h.trim())
+      .filter((h) => h !== "").map(parseAllowedHost),
     corsOrigins: origins("cors-origins", values["cors-origins"]),
     maxConnectionsPerAddress: int(
       "max-connections-per-address",

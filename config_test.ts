@@ -142,3 +142,22 @@ Deno.test("subscription limits: per connection caps and a topic share per client
     assert(message.startsWith(`--${name} must be an integer`), message);
   }
 });
+
+Deno.test("--allowed-hosts reads host or host:port names, lower-cased, and refuses anything else by name", () => {
+  assertEquals(DEFAULT_CONFIG.allowedHosts, []);
+  assertEquals(
+    parseConfig(["--allowed-hosts", "Dash.Example.com, ops.example.com:8443,[::1]:9000"])
+      .allowedHosts,
+    ["dash.example.com", "ops.example.com:8443", "[::1]:9000"],
+  );
+  for (const bad of ["https://dash.example.com", "dash.example.com/", "a@b", "b:99999"]) {
+    let message = "";
+    try {
+      parseConfig(["--allowed-hosts", bad]);
+    } catch (error) {
+      assert(error instanceof TypeError);
+      message = error.message;
+    }
+    assert(message.startsWith("--allowed-hosts:") && message.includes(bad), `${bad}: ${message}`);
+  }
+});

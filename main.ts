@@ -29,6 +29,7 @@ import { heldWindowsReader, HistoryService, RollupStore, RollupWriter } from "./
 import { ApiKeys, TokenVerifier } from "./auth/mod.ts";
 import {
   aggregatesRoute,
+  allowedHosts,
   compileProxyTrust,
   createApp,
   feedSocketHandler,
@@ -37,9 +38,11 @@ import {
   ingestHandler,
   IngestStats,
   ingestStatusHandler,
+  NO_HOSTS,
   sensorsRoute,
   staticFiles,
 } from "./http/mod.ts";
+import type { AllowedHosts } from "./http/mod.ts";
 import { CloseCode } from "./protocol/close_codes.ts";
 import { DEFAULT_READING_LIMITS } from "./readings/mod.ts";
 import { PrometheusMetrics } from "./metrics/mod.ts";
@@ -299,7 +302,11 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
     now: Date.now,
   };
 
+  // Known once the listener is (port 0 picks one); until then nothing is allowed.
+  let hosts: AllowedHosts = NO_HOSTS;
   const app = createApp({
+    hosts: () => hosts,
+    allowedOrigins: config.allowedOrigins,
     ingest: ingestHandler(mongo ? new MongoSink(mongo.collection) : log, {
       maxBodyBytes: config.maxBodyBytes,
       maxBatchReadings: config.maxBatchReadings,
@@ -311,7 +318,6 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
     corsOrigins: config.corsOrigins,
     feed: feedSocketHandler(hub, {
       tokens: tokens ?? undefined,
-      allowedOrigins: config.allowedOrigins,
       maxConnectionsPerAddress: config.maxConnectionsPerAddress,
       proxyTrust: compileProxyTrust(config.trustedProxies),
       policy: {
@@ -386,7 +392,8 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
         lastCheckpointAt: source!.lastCheckpointAt,
       },
       ingest: { ...ingestStats },
-      hub: { ...hubStats },
+      // Counts only: topic keys name viewers' groups and sensors, and this page needs no token.
+      hub: { ...hubStats, topics: hubStats.topicCount },
       history: {
         rollupChunksWritten: rollupStore.written,
         rollupChunksBuffered: rollups.buffered,
@@ -411,7 +418,15 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
   const server = Deno.serve({
     port: config.port,
     hostname: config.host,
-    onListen: (addr) => listening.resolve(addr as Deno.NetAddr),
+    onListen: (addr) => {
+      // Set before the first request is served: the Host check never sees NO_HOSTS.
+      hosts = allowedHosts(addr as Deno.NetAddr, {
+        scheme: "cert" in tls ? "https:" : "http:",
+        names: config.allowedHosts,
+        interfaces: interfaceAddresses(),
+      });
+      listening.resolve(addr as Deno.NetAddr);
+    },
     ...tls,
   }, app);
   const addr = await listening.promise;
@@ -511,6 +526,15 @@ async function tokenVerifier(config: Config): Promise<TokenVerifier | null> {
       ? await Deno.readTextFile(config.jwtPublicKeyFile)
       : undefined,
   });
+}
+
+/** This machine's addresses, which a wildcard listener answers to as Hosts. */
+function interfaceAddresses(): string[] {
+  try {
+    return Deno.networkInterfaces().map((i) => i.address);
+  } catch {
+    return []; // without --allow-sys: loopback names and --allowed-hosts only
+  }
 }
 
 function isLoopback(host: string): boolean {

@@ -98,6 +98,9 @@ export async function runRates(options: RatesOptions): Promise<RatesResult> {
     "0",
     "--data",
     `${dir}/bench.kv`,
+    // Every client connects from loopback: the per-address limit (default 64) must fit them all.
+    "--max-connections-per-address",
+    String(Math.max(64, options.clients + 8)),
     ...(options.serverArgs ?? []),
   ]);
   const clients: BenchFeedClient[] = [];

@@ -1,5 +1,7 @@
 import { errorResponse, jsonResponse, problem } from "./errors.ts";
-import { preflight, withCors } from "./origin.ts";
+import { originAllowed, preflight, withCors } from "./origin.ts";
+import { requestHost } from "./allowed_hosts.ts";
+import type { AllowedHosts } from "./allowed_hosts.ts";
 
 export type Handler = (
   request: Request,
@@ -25,18 +27,42 @@ export interface Routes {
   files: Handler;
   /** Origins allowed to call the API from other sites (CORS); null for none. */
   corsOrigins?: readonly string[] | null;
+  /** Exact origins allowed to open the feed; null: only the server's own (from `hosts`). */
+  allowedOrigins?: readonly string[] | null;
+  /** The hosts this server answers to; known once it listens. */
+  hosts: () => AllowedHosts;
 }
 
-/** Routes requests: the API, the WebSocket feed, health, then the dashboard files. */
+/**
+ * Routes requests: the API, the WebSocket feed, health, then the dashboard
+ * files. Every request must first name an allowed host (421 otherwise), so
+ * a DNS-rebinding page reaches none of them.
+ */
 export function createApp(routes: Routes): Handler {
   const cors = routes.corsOrigins ?? null;
+  const allowList = routes.allowedOrigins ?? null;
   return async (request, info) => {
+    const hosts = routes.hosts();
+    const host = requestHost(request);
+    if (!hosts.allows(host)) {
+      return problem(
+        421,
+        `This server does not answer to Host ${JSON.stringify(host.slice(0, 200))} ` +
+          "(list its public names with --allowed-hosts)",
+      );
+    }
     const { pathname } = new URL(request.url);
     if (pathname.startsWith("/api/")) {
       if (request.method === "OPTIONS") return preflight(request, cors);
       return withCors(request, await api(request, pathname), cors);
     }
-    if (pathname === "/ws") return routes.feed(request, info);
+    if (pathname === "/ws") {
+      // Checked before the upgrade: a page on another site cannot ride a visitor's browser.
+      if (!originAllowed(request, { allowList, hosts })) {
+        return problem(403, `Origin ${request.headers.get("origin")} may not open the feed`);
+      }
+      return routes.feed(request, info);
+    }
     if (pathname === "/healthz") return jsonResponse(routes.health());
     if (pathname === "/readyz") {
       const readiness = routes.ready();

@@ -1,3 +1,4 @@
+import { STATUS_CODES } from "node:http";
 import { CloseCode } from "../protocol/close_codes.ts";
 import { logger } from "../logging/mod.ts";
 
@@ -11,6 +12,10 @@ export function statusFor(error: unknown): number {
   if (error instanceof Deno.errors.Busy) return 503;
   if (error instanceof Deno.errors.NotSupported) return 415;
   if (error instanceof TypeError || error instanceof SyntaxError || error instanceof RangeError) {
+    return 400;
+  }
+  // A body the client framed badly, or stopped sending: its fault, not ours.
+  if (error instanceof Deno.errors.InvalidData || error instanceof Deno.errors.ConnectionAborted) {
     return 400;
   }
   return 500;
@@ -32,6 +37,12 @@ export function errorResponse(error: unknown): Response {
     ? error.message
     : String(error);
   if (status === 500) logger.error("request failed", { error });
+  // Client faults are logged without a stack: nothing in this server to debug.
+  else if (error instanceof Deno.errors.ConnectionAborted) {
+    logger.debug("request abandoned by the client", { detail });
+  } else if (error instanceof Deno.errors.InvalidData) {
+    logger.warn("malformed request", { detail });
+  }
   return jsonResponse({ error: errorName(status), detail }, {
     status,
     headers: status === 503
@@ -53,29 +64,12 @@ export function jsonResponse(body: unknown, init: ResponseInit = {}): Response {
   return new Response(JSON.stringify(body), { ...init, headers });
 }
 
+/** The `error` of a problem body: a stable snake_case name per status. */
 function errorName(status: number): string {
-  switch (status) {
-    case 400:
-      return "bad_request";
-    case 401:
-      return "unauthorized";
-    case 404:
-      return "not_found";
-    case 405:
-      return "method_not_allowed";
-    case 409:
-      return "conflict";
-    case 413:
-      return "payload_too_large";
-    case 415:
-      return "unsupported_media_type";
-    case 422:
-      return "unprocessable_entity";
-    case 426:
-      return "upgrade_required";
-    case 503:
-      return "unavailable";
-    default:
-      return status >= 500 ? "internal" : "error";
-  }
+  // Names clients already know, kept as they were.
+  if (status === 500) return "internal";
+  if (status === 503) return "unavailable";
+  const text = STATUS_CODES[status];
+  if (text === undefined) return status >= 500 ? "server_error" : "client_error";
+  return text.toLowerCase().replace(/[^a-z]+/g, "_").replace(/^_|_$/g, "");
 }

@@ -1,4 +1,4 @@
-import { readBodyLimited } from "./body.ts";
+import { discardBody, readBodyLimited } from "./body.ts";
 import { errorResponse, jsonResponse, problem } from "./errors.ts";
 import { decodeIngestBatch } from "../protocol/ingest_codec.ts";
 import {
@@ -88,7 +88,7 @@ export function ingestHandler(
     try {
       const writer = await authenticateWriter(request, options.keys);
       if (writer === false) {
-        await request.body?.cancel();
+        await discardBody(request);
         return reject(unauthorizedWriter("ingest"));
       }
       if (writer) {
@@ -100,7 +100,7 @@ export function ingestHandler(
           );
         }
         if (!bucket.take(Date.now())) {
-          await request.body?.cancel();
+          await discardBody(request);
           return reject(
             problem(429, `Cannot ingest: key ${writer.id} is over its request rate`, {
               "retry-after": "1",
@@ -113,7 +113,7 @@ export function ingestHandler(
         type !== "application/json" && type !== "application/x-flatbuffers" &&
         type !== "application/octet-stream"
       ) {
-        await request.body?.cancel();
+        await discardBody(request);
         return reject(
           problem(415, "Content-Type must be application/json or application/x-flatbuffers"),
         );

@@ -10,6 +10,8 @@ export { batchKey, bodyFingerprint, MAX_IDEMPOTENCY_KEY_LENGTH } from "./idempot
 export { staticFiles } from "./static_files.ts";
 export { feedSocketHandler } from "./websocket.ts";
 export { clientAddress, compileProxyTrust } from "./client_address.ts";
+export { allowedHosts, NO_HOSTS, parseAllowedHost } from "./allowed_hosts.ts";
+export type { AllowedHosts } from "./allowed_hosts.ts";
 export type { ProxyTrust } from "./client_address.ts";
 export type { FeedSocketOptions } from "./websocket.ts";
 export { aggregatesRoute, historyRoute, label as windowLabel, sensorsRoute } from "./queries.ts";

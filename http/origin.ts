@@ -1,17 +1,22 @@
+import type { AllowedHosts } from "./allowed_hosts.ts";
+import { problem } from "./errors.ts";
+
 /**
  * Whether a request's Origin may use this server. With an allow-list the
- * match is exact. Without one, only the server's own origin is allowed, so a
- * page on another site cannot open the feed in a visitor's browser. Requests
- * without an Origin header (not from a browser page) are allowed.
+ * match is exact. Without one, only the server's own origins are allowed:
+ * its scheme with a host it answers to (`AllowedHosts`, never the request's
+ * Host, which a DNS-rebinding page controls), so a page on another site
+ * cannot open the feed in a visitor's browser. Requests without an Origin
+ * header (not from a browser page) are allowed.
  */
-export function originAllowed(request: Request, allowList: readonly string[] | null): boolean {
+export function originAllowed(
+  request: Request,
+  policy: { allowList: readonly string[] | null; hosts: AllowedHosts },
+): boolean {
   const origin = request.headers.get("origin");
   if (origin === null) return true;
-  if (allowList !== null) return allowList.includes(origin);
-  const host = request.headers.get("host");
-  if (host === null) return false;
-  const scheme = new URL(request.url).protocol; // "http:" or "https:"
-  return origin === `${scheme}//${host}`;
+  if (policy.allowList !== null) return policy.allowList.includes(origin);
+  return policy.hosts.isOwnOrigin(origin);
 }
 
 /**
@@ -41,7 +46,7 @@ export function withCors(
 export function preflight(request: Request, allowList: readonly string[] | null): Response {
   const origin = request.headers.get("origin");
   if (origin === null || allowList === null || !allowList.includes(origin)) {
-    return new Response(null, { status: 403 });
+    return problem(403, `Origin ${origin} may not call the API (see --cors-origins)`);
   }
   return new Response(null, {
     status: 204,

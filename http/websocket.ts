@@ -1,5 +1,4 @@
 import { closeCodeFor, problem } from "./errors.ts";
-import { originAllowed } from "./origin.ts";
 import { TokenBucket } from "./token_bucket.ts";
 import { Session } from "../actors/session.ts";
 import type { SessionPolicy } from "../actors/session.ts";
@@ -14,8 +13,6 @@ import { clientAddress } from "./client_address.ts";
 import type { ProxyTrust } from "./client_address.ts";
 
 export interface FeedSocketOptions {
-  /** Exact origins allowed to open the feed; null: only the server's own. */
-  allowedOrigins?: readonly string[] | null;
   /** Open feed connections per client address. Default 64. */
   maxConnectionsPerAddress?: number;
   /** Proxies whose X-Forwarded-For names the client (`--trusted-proxies`); null: none. */
@@ -57,10 +54,7 @@ export function feedSocketHandler(hub: Actor<HubMessage>, options: FeedSocketOpt
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
       return problem(426, "GET /ws expects a WebSocket upgrade", { upgrade: "websocket" });
     }
-    // Checked before the upgrade: a page on another site cannot ride a visitor's browser.
-    if (!originAllowed(request, options.allowedOrigins ?? null)) {
-      return problem(403, `Origin ${request.headers.get("origin")} may not open the feed`);
-    }
+    // The Origin was checked before this handler (app.ts: allowed hosts, --allowed-origins).
     const query = new URL(request.url).searchParams;
     for (const [name, value] of query) {
       if (

@@ -1,6 +1,7 @@
 import client from "prom-client";
 import type { HubObserver } from "../actors/hub.ts";
 import type { MetricStates } from "../protocol/frames.ts";
+import { topicLabeler } from "./topic_label.ts";
 
 /** What the metrics read when scraped: live counters kept by the stages. */
 export interface MetricSources {
@@ -270,15 +271,17 @@ export class PrometheusMetrics {
       "Subscriptions refused as malformed.",
       () => sources.hub.badSubscriptions,
     );
+    const topicLabel = topicLabeler();
     new client.Gauge({
       name: "pulseboard_topic_sessions",
       help:
-        "Sessions of the 10 busiest topics (a topic is a canonical set of subscriptions; key cut to 80 characters).",
+        "Sessions of the 10 busiest topics (a canonical set of subscriptions): * for the everything-topic, " +
+        "else an opaque id (a keyed hash, new at each start) that names no viewer's groups or sensors.",
       labelNames: ["topic"],
       registers,
       collect() {
         this.reset();
-        for (const t of sources.hub.topics) this.set({ topic: t.key.slice(0, 80) }, t.sessions);
+        for (const t of sources.hub.topics) this.set({ topic: topicLabel(t.key) }, t.sessions);
       },
     });
     gauge(

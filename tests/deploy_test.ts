@@ -35,6 +35,9 @@ Deno.test("deploy compose file: 3-member replica set, two mongo-mode instances, 
     const command = s.command as string[];
     const config = parseConfig(command.slice(command.indexOf("main.ts") + 1));
     assertEquals([config.host, config.trustedProxies], ["0.0.0.0", ["uniquelocal"]], name);
+    // nginx passes the browser's Host on: the published address must be an allowed host.
+    const published = (services.lb.ports as string[])[0].split(":")[0];
+    assert(config.allowedHosts.includes(`localhost:${published}`), name);
     // Each instance keeps its own Deno KV checkpoint.
     const volume = (s.volumes as string[])[0].split(":")[0];
     assert(!volumes.has(volume), "instances do not share a KV volume");

@@ -7,18 +7,23 @@ export interface ServerProcess {
   url: string;
 }
 
-/** `env` is added to the child's environment (never set in the test process: tests run in parallel). */
+/**
+ * `env` is added to the child's environment (never set in the test process:
+ * tests run in parallel). With `onStderr` each line the server writes to
+ * stderr (its JSON logs) goes there instead of the test's stderr.
+ */
 export async function spawnServer(
   args: string[],
-  options: { env?: Record<string, string> } = {},
+  options: { env?: Record<string, string>; onStderr?: (line: string) => void } = {},
 ): Promise<ServerProcess> {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "main.ts", ...args],
     cwd: new URL("..", import.meta.url).pathname,
     env: options.env,
     stdout: "piped",
-    stderr: "inherit",
+    stderr: options.onStderr ? "piped" : "inherit",
   }).spawn();
+  if (options.onStderr) drainLines(child.stderr, options.onStderr);
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   let text = "";
   while (!/listening on (\S+)/.test(text)) {
@@ -36,4 +41,16 @@ export async function spawnServer(
     while (!(await reader.read()).done) { /* drain */ }
   })();
   return { child, url: text.match(/listening on (\S+)/)![1] };
+}
+
+function drainLines(stream: ReadableStream<Uint8Array>, onLine: (line: string) => void): void {
+  (async () => {
+    let rest = "";
+    for await (const text of stream.pipeThrough(new TextDecoderStream())) {
+      const lines = (rest + text).split("\n");
+      rest = lines.pop()!;
+      lines.forEach(onLine);
+    }
+    if (rest) onLine(rest);
+  })().catch(() => {});
 }
