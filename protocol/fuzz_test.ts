@@ -55,8 +55,9 @@ function fuzz(
     }
     slowest = Math.max(slowest, performance.now() - started);
   }
-  // A hang detector, not a benchmark: one frame must never take long.
-  assert(slowest < 250, `${name}: slowest frame took ${slowest.toFixed(1)} ms`);
+  // A hang detector, not a benchmark: a pathological frame would take seconds to
+  // minutes; GC pauses on a loaded CI machine reach about half a second.
+  assert(slowest < 3_000, `${name}: slowest frame took ${slowest.toFixed(1)} ms`);
   return accepted;
 }
 
