@@ -230,9 +230,15 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
       }, hubStats),
     { capacity: 1024 },
   );
+  // The restored state goes into the hub's view before anything can read it:
+  // no client or API call ever sees the empty view of a fresh process.
+  await ask<HubMessage, true>(hub, (reply) => ({ type: "tick", reply }), { timeoutMs: 60_000 });
   source.start();
   // A hub that is behind gets no pile of ticks: at most one waits.
-  const ticker = setInterval(() => hub.depth === 0 && hub.offer({ type: "tick" }), config.tickMs);
+  const ticker = setInterval(
+    () => hub.depth === 0 && hub.offer({ type: "tick", sourceCaughtUp: source!.caughtUp }),
+    config.tickMs,
+  );
   const rollupFlusher = setInterval(
     () => rollups.flush({ completeOnly: true }).catch(() => {}),
     config.rollupFlushMs,
@@ -325,6 +331,7 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
     ready: () => {
       const problems: string[] = [];
       if (!source!.caughtUp) problems.push(`the ${sourceKind} source is still catching up`);
+      else if (!hubStats.viewCaughtUp) problems.push("the feed has not yet taken in the replay");
       if (source instanceof MongoSource && !source.connected) {
         problems.push(`MongoDB change stream is ${source.state}`);
       }

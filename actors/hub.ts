@@ -65,6 +65,11 @@ export class HubStats {
   /** Clients closed with 4001 for not answering pings. */
   silentCloses = 0;
   flushTimeouts = 0;
+  /**
+   * True once a tick sent after the source first caught up has taken in the
+   * shards' flushes: the view then holds the restored state and the replayed log.
+   */
+  viewCaughtUp = false;
   sensors = 0;
   lastTickMs = 0;
   /** Resume requests answered with the missed frames, and with a fresh snapshot. */
@@ -148,7 +153,8 @@ export class HubBehavior implements Behavior<HubMessage> {
   async receive(message: HubMessage): Promise<void> {
     switch (message.type) {
       case "tick":
-        await this.#tick();
+        await this.#tick(message.sourceCaughtUp ?? false);
+        message.reply?.(true);
         break;
       case "join": {
         const scope = message.scope ?? null;
@@ -359,7 +365,7 @@ export class HubBehavior implements Behavior<HubMessage> {
     this.stats.sensors = this.#view.sensorCount;
   }
 
-  async #tick(): Promise<void> {
+  async #tick(sourceCaughtUp: boolean): Promise<void> {
     if (this.#held) return;
     const started = performance.now();
     const changes = await Promise.all(
@@ -374,6 +380,7 @@ export class HubBehavior implements Behavior<HubMessage> {
     );
     const now = this.#now();
     const merged = this.#view.apply(changes);
+    if (sourceCaughtUp) this.stats.viewCaughtUp = true;
     const aggregates = this.#aggregatesFor(merged);
     if (merged && merged.windows.length > 0 && this.#onWindows) {
       const view = this.#view;

@@ -16,13 +16,15 @@ Deno.test("a checkpoint saved to and loaded from Deno KV keeps every sensor's st
   await withTempKv(async (kv) => {
     const router = new Router(1);
     const shard = new ShardBehavior({ window: 4 });
-    shard.receive(router.split(blockFromReadings([
-      { sensorId: "a", timeMs: 10, status: "ok", values: { t: 1 } },
-      { sensorId: "a", timeMs: 5, status: "old", values: { t: 2 } }, // older event time: ignored
-      { sensorId: "b", timeMs: 10, status: "warn", values: { t: 3 } },
-      { sensorId: "b", timeMs: 10, status: "fault", values: { t: 4 } }, // tie: later arrival wins
-      { sensorId: "c", timeMs: 10, values: { t: 5 } }, // never had a status
-    ]))[0]!);
+    shard.receive(
+      router.split(blockFromReadings([
+        { sensorId: "a", timeMs: 10, status: "ok", values: { t: 1 } },
+        { sensorId: "a", timeMs: 5, status: "old", values: { t: 2 } }, // older event time: ignored
+        { sensorId: "b", timeMs: 10, status: "warn", values: { t: 3 } },
+        { sensorId: "b", timeMs: 10, status: "fault", values: { t: 4 } }, // tie: later arrival wins
+        { sensorId: "c", timeMs: 10, values: { t: 5 } }, // never had a status
+      ]))[0]!,
+    );
     ask<ShardChanges>(shard, "flush");
     const store = new CheckpointStore(kv);
     await store.save({

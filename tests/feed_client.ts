@@ -55,6 +55,8 @@ export class FeedClient {
   epoch = -1;
   seq = -1;
   snapshots = 0;
+  /** The values of the first snapshot, as it arrived (before any delta). */
+  firstSnapshot: Record<string, MetricState> | null = null;
   deltas = 0;
   gaps = 0;
   errors: { code: number; message: string }[] = [];
@@ -159,6 +161,7 @@ export class FeedClient {
         this.snapshots++;
         this.#dictionaries(s);
         for (let i = 0; i < s.valuesLength(); i++) this.#update(s.values(i)!);
+        if (this.snapshots === 1) this.firstSnapshot = this.state();
         this.windowSizesMs = Array.from(s.windowSizesMsArray() ?? []);
         this.windows.clear();
         this.aggregates.clear();

@@ -7,6 +7,8 @@ export interface PlainReading {
   group?: string;
   timeMs: number;
   values: Record<string, number>;
+  /** "" or absent: the reading has no status. */
+  status?: string;
 }
 
 export function recompute(
@@ -38,6 +40,25 @@ export function recompute(
     };
   }
   return state;
+}
+
+/**
+ * Each sensor's status: that of its reading with the newest event time among
+ * those that had one (on a tie, the later arrival); null when none had one.
+ */
+export function recomputeStatus(readings: readonly PlainReading[]): Map<string, string | null> {
+  const newest = new Map<string, { status: string; timeMs: number }>();
+  const out = new Map<string, string | null>();
+  for (const r of readings) {
+    if (!out.has(r.sensorId)) out.set(r.sensorId, null);
+    if (!r.status) continue;
+    const seen = newest.get(r.sensorId);
+    if (seen === undefined || r.timeMs >= seen.timeMs) {
+      newest.set(r.sensorId, { status: r.status, timeMs: r.timeMs });
+      out.set(r.sensorId, r.status);
+    }
+  }
+  return out;
 }
 
 /** True when two states agree, with a relative tolerance for the average. */
