@@ -226,6 +226,7 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
         maxTopics: config.maxTopics,
         pingIntervalMs: config.pingIntervalMs,
         windowSizesMs: config.windowSizesMs,
+        countWindow: config.window,
         onWindows: (windows, names) => rollups.add(windows, names),
       }, hubStats),
     { capacity: 1024 },
@@ -291,6 +292,7 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
     history: (request: Parameters<HistoryService["query"]>[0]) =>
       history.query(request, Date.now()),
     windowSizesMs: config.windowSizesMs,
+    countWindow: config.window,
     now: Date.now,
   };
 

@@ -38,6 +38,8 @@ export interface HubOptions {
   onWindows?: (windows: WindowStates, names: WindowNames) => void;
   /** Event-time window sizes the shards keep (for snapshots). Default none. */
   windowSizesMs?: readonly number[];
+  /** Readings the shards' avg, min and max cover (`--window`, for snapshots). Default 0: unsaid. */
+  countWindow?: number;
   /** Clock. Default `Date.now`. */
   now?: () => number;
   observer?: HubObserver;
@@ -116,6 +118,7 @@ export class HubBehavior implements Behavior<HubMessage> {
   readonly #budget: RingBudget;
   readonly #maxTopics: number;
   readonly #windowSizesMs: readonly number[];
+  readonly #countWindow: number;
   readonly #onWindows?: HubOptions["onWindows"];
   readonly #now: () => number;
   readonly #observer?: HubObserver;
@@ -141,6 +144,7 @@ export class HubBehavior implements Behavior<HubMessage> {
     this.#budget = new RingBudget(options.ringBudgetBytes ?? 256 << 20);
     this.#maxTopics = options.maxTopics ?? 256;
     this.#windowSizesMs = options.windowSizesMs ?? [];
+    this.#countWindow = options.countWindow ?? 0;
     this.#onWindows = options.onWindows;
     this.#now = options.now ?? Date.now;
     this.#observer = options.observer;
@@ -282,6 +286,7 @@ export class HubBehavior implements Behavior<HubMessage> {
         limits: this.#ring,
         budget: this.#budget,
         windowSizesMs: this.#windowSizesMs,
+        countWindow: this.#countWindow,
       });
       this.#topics.set(key, topic);
     }

@@ -1,5 +1,7 @@
 // An independent, naive recomputation of what the feed should show after a
-// list of readings in log order: used to check the whole pipeline.
+// list of readings in log order: used to check the whole pipeline. Per sensor
+// and metric: avg, min and max of its last `window` readings in log order (late
+// ones included), last = the newest event time (a tie goes to the later one).
 import type { MetricState } from "./feed_client.ts";
 
 export interface PlainReading {
@@ -34,8 +36,9 @@ export function recompute(
     state[key] = {
       last: values[newest],
       avg: recent.reduce((a, b) => a + b, 0) / recent.length,
-      min: Math.min(...values),
-      max: Math.max(...values),
+      // avg, min and max describe the same readings: the last `window` in log order.
+      min: Math.min(...recent),
+      max: Math.max(...recent),
       timeMs: times[newest],
     };
   }
