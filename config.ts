@@ -135,7 +135,7 @@ export const USAGE = `Usage: deno task start [options]
   --data <path>       Deno KV file, or :memory: (default ./data/pulseboard.kv)
   --tick <ms>         hub tick (default 100)
   --shards <n>        shard actors (default 16)
-  --window <n>        readings in the moving average (default 50)
+  --window <n>        last readings of a metric its avg, min and max cover (default 50)
   --max-body <bytes>  largest ingest body (default 8388608)
   --max-batch <n>     most readings per ingest batch (default 10000)
   --checkpoint <ms>   least time between state checkpoints (default 30000)

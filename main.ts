@@ -240,13 +240,20 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
         maxSubscriptionBytes: config.maxSubscriptionBytes,
         pingIntervalMs: config.pingIntervalMs,
         windowSizesMs: config.windowSizesMs,
+        countWindow: config.window,
         onWindows: (windows, names) => rollups.add(windows, names),
       }, hubStats),
     { capacity: 1024 },
   );
+  // The restored state goes into the hub's view before anything can read it:
+  // no client or API call ever sees the empty view of a fresh process.
+  await ask<HubMessage, true>(hub, (reply) => ({ type: "tick", reply }), { timeoutMs: 60_000 });
   source.start();
   // A hub that is behind gets no pile of ticks: at most one waits.
-  const ticker = setInterval(() => hub.depth === 0 && hub.offer({ type: "tick" }), config.tickMs);
+  const ticker = setInterval(
+    () => hub.depth === 0 && hub.offer({ type: "tick", sourceCaughtUp: source!.caughtUp }),
+    config.tickMs,
+  );
   const rollupFlusher = setInterval(
     () => rollups.flush({ completeOnly: true }).catch(() => {}),
     config.rollupFlushMs,
@@ -299,6 +306,7 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
     history: (request: Parameters<HistoryService["query"]>[0]) =>
       history.query(request, Date.now()),
     windowSizesMs: config.windowSizesMs,
+    countWindow: config.window,
     now: Date.now,
   };
 
@@ -342,6 +350,7 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
     ready: () => {
       const problems: string[] = [];
       if (!source!.caughtUp) problems.push(`the ${sourceKind} source is still catching up`);
+      else if (!hubStats.viewCaughtUp) problems.push("the feed has not yet taken in the replay");
       if (source instanceof MongoSource && !source.connected) {
         problems.push(`MongoDB change stream is ${source.state}`);
       }

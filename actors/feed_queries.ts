@@ -11,6 +11,11 @@ export interface SensorSummary {
   /** Newest event time over its metrics. */
   lastSeenMs: number | null;
   lateDropped: number;
+  /**
+   * By metric name: `value` and `timeMs`, the reading with the newest event
+   * time (on a tie, the later arrival); `avg`, `min` and `max` of the same
+   * readings, its last `--window` in arrival order, late ones included.
+   */
   metrics: Record<string, { value: number; timeMs: number; avg: number; min: number; max: number }>;
 }
 

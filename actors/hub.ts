@@ -49,6 +49,8 @@ export interface HubOptions {
   onWindows?: (windows: WindowStates, names: WindowNames) => void;
   /** Event-time window sizes the shards keep (for snapshots). Default none. */
   windowSizesMs?: readonly number[];
+  /** Readings the shards' avg, min and max cover (`--window`, for snapshots). Default 0: unsaid. */
+  countWindow?: number;
   /** Clock. Default `Date.now`. */
   now?: () => number;
   observer?: HubObserver;
@@ -76,6 +78,11 @@ export class HubStats {
   /** Clients closed with 4001 for not answering pings. */
   silentCloses = 0;
   flushTimeouts = 0;
+  /**
+   * True once a tick sent after the source first caught up has taken in the
+   * shards' flushes: the view then holds the restored state and the replayed log.
+   */
+  viewCaughtUp = false;
   sensors = 0;
   lastTickMs = 0;
   /** Resume requests answered with the missed frames, and with a fresh snapshot. */
@@ -138,6 +145,7 @@ export class HubBehavior implements Behavior<HubMessage> {
   readonly #maxSubscriptions: number;
   readonly #maxSubscriptionBytes: number;
   readonly #windowSizesMs: readonly number[];
+  readonly #countWindow: number;
   readonly #onWindows?: HubOptions["onWindows"];
   readonly #now: () => number;
   readonly #observer?: HubObserver;
@@ -169,6 +177,7 @@ export class HubBehavior implements Behavior<HubMessage> {
       share: options.topicsPerClient ?? Math.max(4, Math.floor(maxTopics / 16)),
     });
     this.#windowSizesMs = options.windowSizesMs ?? [];
+    this.#countWindow = options.countWindow ?? 0;
     this.#onWindows = options.onWindows;
     this.#now = options.now ?? Date.now;
     this.#observer = options.observer;
@@ -181,7 +190,8 @@ export class HubBehavior implements Behavior<HubMessage> {
   async receive(message: HubMessage): Promise<void> {
     switch (message.type) {
       case "tick":
-        await this.#tick();
+        await this.#tick(message.sourceCaughtUp ?? false);
+        message.reply?.(true);
         break;
       case "join": {
         const owners = [`address:${message.address ?? "unknown"}`];
@@ -312,6 +322,7 @@ export class HubBehavior implements Behavior<HubMessage> {
       limits: this.#ring,
       budget: this.#budget,
       windowSizesMs: this.#windowSizesMs,
+      countWindow: this.#countWindow,
     });
   }
 
@@ -451,7 +462,7 @@ export class HubBehavior implements Behavior<HubMessage> {
     this.stats.sensors = this.#view.sensorCount;
   }
 
-  async #tick(): Promise<void> {
+  async #tick(sourceCaughtUp: boolean): Promise<void> {
     if (this.#held) return;
     const started = performance.now();
     const changes = await Promise.all(
@@ -466,6 +477,7 @@ export class HubBehavior implements Behavior<HubMessage> {
     );
     const now = this.#now();
     const merged = this.#view.apply(changes);
+    if (sourceCaughtUp) this.stats.viewCaughtUp = true;
     const aggregates = this.#aggregatesFor(merged);
     if (merged && merged.windows.length > 0 && this.#onWindows) {
       const view = this.#view;

@@ -5,6 +5,13 @@ import type { aggregatesByName, SensorQuery, SensorSummary } from "./feed_querie
 /** Time to flush the shards and push this tick's deltas. */
 export interface HubTick {
   type: "tick";
+  /**
+   * The source had handed every chunk it found to the shards when this tick
+   * was sent, so the tick's flushes carry all of it (see HubStats.viewCaughtUp).
+   */
+  sourceCaughtUp?: boolean;
+  /** Answered once the tick's flushes are in the view (at start, before listening). */
+  reply?: (done: true) => void;
 }
 
 /**

@@ -241,3 +241,21 @@ Deno.test("whatever Subscribes a client sends, its session never holds more than
     { numRuns: 200 },
   );
 });
+Deno.test("the view counts as caught up only after a tick sent once the source had caught up, never while held", async () => {
+  const shards = [new Actor<ShardMessage>("shard-0", () => new ShardBehavior())];
+  const hub = new HubBehavior(shards, { pingIntervalMs: 1e9 });
+  let answered = 0;
+  await hub.receive({ type: "tick", reply: () => answered++ });
+  assertEquals(
+    [hub.stats.viewCaughtUp, answered],
+    [false, 1],
+    "a tick before the source caught up",
+  );
+  await hub.receive({ type: "hold", reply: () => {} });
+  await hub.receive({ type: "tick", sourceCaughtUp: true, reply: () => answered++ });
+  assertEquals([hub.stats.viewCaughtUp, answered], [false, 2], "held: the flushes were not taken");
+  await hub.receive({ type: "newEpoch", reply: () => {} });
+  await hub.receive({ type: "tick", sourceCaughtUp: true });
+  assertEquals(hub.stats.viewCaughtUp, true);
+  await Promise.all(shards.map((s) => s.stop()));
+});

@@ -2,50 +2,89 @@ import fc from "fast-check";
 import { assert, assertEquals } from "../tests/assert.ts";
 import { MetricWindow } from "./metric_window.ts";
 
-function naive(values: number[], times: number[], window: number) {
+/**
+ * What a window of `window` readings shows, recomputed from a plain list of
+ * every reading in arrival order: avg, min and max over the last `window` of
+ * them (late ones included), last = the newest event time (a tie goes to the
+ * later arrival), count and sum since start.
+ */
+function naive(readings: readonly (readonly [number, number])[], window: number) {
   let newest = 0;
-  for (let i = 1; i < times.length; i++) if (times[i] >= times[newest]) newest = i;
-  const recent = values.slice(-window);
+  for (let i = 1; i < readings.length; i++) if (readings[i][1] >= readings[newest][1]) newest = i;
+  const recent = readings.slice(-window).map(([value]) => value);
+  let min = Infinity, max = -Infinity, recentSum = 0, sum = 0;
+  for (const value of recent) {
+    recentSum += value;
+    if (value < min) min = value;
+    if (value > max) max = value;
+  }
+  for (const [value] of readings) sum += value;
   return {
-    last: values[newest],
-    timeMs: times[newest],
-    average: recent.reduce((a, b) => a + b, 0) / recent.length,
-    count: values.length,
-    sum: values.reduce((a, b) => a + b, 0),
-    min: Math.min(...values),
-    max: Math.max(...values),
+    last: readings[newest][0],
+    timeMs: readings[newest][1],
+    average: recentSum / recent.length,
+    min,
+    max,
+    count: readings.length,
+    sum,
   };
 }
 
-Deno.test("metric window equals a naive recomputation for any values, times and window size", () => {
+function near(actual: number, expected: number, what: string): void {
+  assert(
+    Math.abs(actual - expected) <= 1e-6 * Math.max(1, Math.abs(expected)),
+    `${what}: ${actual} vs ${expected}`,
+  );
+}
+
+/** Checks `w` against the recomputation after `readings` (min/max exactly; -0 equals 0). */
+function check(w: MetricWindow, readings: readonly (readonly [number, number])[], window: number) {
+  const expected = naive(readings, window);
+  assert(w.min === expected.min, `min ${w.min} vs ${expected.min}`);
+  assert(w.max === expected.max, `max ${w.max} vs ${expected.max}`);
+  assert(w.last === expected.last, `last ${w.last} vs ${expected.last}`);
+  assertEquals(w.timeMs, expected.timeMs);
+  assertEquals(w.count, expected.count);
+  near(w.sum, expected.sum, "sum");
+  near(w.average, expected.average, "average");
+}
+
+const readingArb = fc.tuple(
+  // Few distinct values too, so equal values (and a shared min or max) are common.
+  fc.oneof(fc.double({ min: -1e6, max: 1e6, noNaN: true }), fc.integer({ min: -3, max: 3 })),
+  fc.integer({ min: 0, max: 1000 }),
+);
+
+Deno.test("metric window: avg, min and max cover the last N readings in arrival order, last the newest event time, after every reading and across a save and restore", () => {
   fc.assert(
     fc.property(
       fc.integer({ min: 1, max: 60 }),
-      fc.array(
-        fc.tuple(
-          fc.double({ min: -1e6, max: 1e6, noNaN: true }),
-          fc.integer({ min: 0, max: 1000 }),
-        ),
-        {
-          minLength: 1,
-          maxLength: 300,
-        },
-      ),
-      (window, readings) => {
-        const w = new MetricWindow(window);
-        for (const [value, time] of readings) w.add(value, time);
-        const expected = naive(readings.map((r) => r[0]), readings.map((r) => r[1]), window);
-        assertEquals(w.last, expected.last);
-        assertEquals(w.timeMs, expected.timeMs);
-        assertEquals(w.count, expected.count);
-        assertEquals(w.min, expected.min);
-        assertEquals(w.max, expected.max);
-        assert(Math.abs(w.sum - expected.sum) <= 1e-6 * Math.max(1, Math.abs(expected.sum)));
-        assert(
-          Math.abs(w.average - expected.average) <= 1e-6 * Math.max(1, Math.abs(expected.average)),
-        );
+      fc.array(readingArb, { minLength: 1, maxLength: 300 }),
+      fc.nat(),
+      fc.boolean(),
+      (window, readings, cut, oldFormat) => {
+        const restoreAt = cut % (readings.length + 1);
+        let w = new MetricWindow(window);
+        for (let i = 0; i < readings.length; i++) {
+          if (i === restoreAt) {
+            const data = new Float64Array(MetricWindow.recordLength(window) + 3);
+            const end = w.save(data, 3);
+            assertEquals(end, data.length);
+            if (oldFormat) {
+              // Older checkpoints hold min and max since start: a restore must not trust them.
+              data[3 + 2] = -1e9;
+              data[3 + 3] = 1e9;
+            }
+            w = new MetricWindow(window);
+            assertEquals(w.restore(data, 3), data.length);
+            if (i > 0) check(w, readings.slice(0, i), window);
+          }
+          w.add(readings[i][0], readings[i][1]);
+          check(w, readings.slice(0, i + 1), window);
+        }
       },
     ),
+    { numRuns: 300 },
   );
 });
 
@@ -62,6 +101,7 @@ Deno.test("moving average does not drift over a million large values", () => {
   }
   const exact = values.reduce((a, b) => a + b, 0) / values.length;
   assert(Math.abs(w.average - exact) < 1e-6, `average ${w.average} vs ${exact}`);
+  assertEquals([w.min, w.max], [Math.min(...values), Math.max(...values)]);
 });
 
 Deno.test("a window saved and restored continues exactly as the original", () => {

@@ -56,6 +56,8 @@ Deno.test("shard flush emits one update per changed sensor-metric, the latest va
     9,
     (2 + 3 + 9) / 3,
   ]);
+  // Min and max cover the same 3 readings as the average: the 1 has left them.
+  assertEquals([third.updates.min[0], third.updates.max[0]], [2, 9]);
 });
 
 Deno.test("a restarted shard drops readings until its restore message", () => {

@@ -53,14 +53,22 @@ export class TopicStream {
   readonly #budget: RingBudget;
   #snapshot: { seq: number; bytes: Uint8Array } | null = null;
   readonly #windowSizesMs: readonly number[];
+  readonly #countWindow: number;
 
   constructor(
     key: string,
     spec: TopicSpec,
     view: FeedView,
-    options: { limits: RingLimits; budget: RingBudget; windowSizesMs?: readonly number[] },
+    options: {
+      limits: RingLimits;
+      budget: RingBudget;
+      windowSizesMs?: readonly number[];
+      /** Readings that avg, min and max cover, told in snapshots. Default 0 (unsaid). */
+      countWindow?: number;
+    },
   ) {
     this.#windowSizesMs = options.windowSizesMs ?? [];
+    this.#countWindow = options.countWindow ?? 0;
     this.key = key;
     this.spec = spec;
     this.epoch = crypto.getRandomValues(new Uint32Array(1))[0];
@@ -175,6 +183,7 @@ export class TopicStream {
       metrics: state.metrics,
       values,
       catchUp,
+      countWindow: this.#countWindow,
     });
     if (!catchUp) this.#snapshot = { seq: this.seq, bytes };
     return bytes;

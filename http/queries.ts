@@ -20,6 +20,8 @@ export interface QueryDeps {
   ): Promise<unknown[]>;
   history(request: HistoryRequest): Promise<HistoryAnswer>;
   windowSizesMs: readonly number[];
+  /** Readings each metric's avg, min and max cover (`--window`). */
+  countWindow: number;
   now(): number;
 }
 
@@ -48,6 +50,9 @@ export function sensorsRoute(deps: QueryDeps) {
       const page = await deps.sensors({ group, q: q || null, limit, after, scope });
       const last = page.sensors[page.sensors.length - 1];
       return jsonResponse({
+        // Said with every page: avg, min and max cover each metric's last
+        // `countWindow` readings in arrival order.
+        countWindow: deps.countWindow,
         sensors: page.sensors,
         nextCursor: page.more && last ? encodeCursor(last.id) : null,
       });

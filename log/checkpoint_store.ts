@@ -121,6 +121,8 @@ function serialize(checkpoint: Checkpoint): Uint8Array {
         ...s.events,
         newestMs: Number.isFinite(s.events.newestMs) ? s.events.newestMs : null,
       },
+      // Absent in checkpoints written before statuses were kept: they load with none.
+      statuses: s.statuses ?? [],
     })),
   }));
   const start = align8(4 + header.byteLength);

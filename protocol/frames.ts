@@ -95,6 +95,8 @@ export interface SnapshotFrame extends WindowParts {
   /** Sent to a client that fell behind and skipped deltas. */
   catchUp?: boolean;
   windowSizesMs?: readonly number[];
+  /** Readings each value's avg, min and max cover (the count window); 0 or absent: unsaid. */
+  countWindow?: number;
 }
 
 export interface DeltaFrame extends WindowParts {
@@ -224,6 +226,7 @@ export function encodeSnapshot(frame: SnapshotFrame): Uint8Array<ArrayBuffer> {
   if (windows) Snapshot.addWindows(builder, windows);
   if (aggregates) Snapshot.addAggregates(builder, aggregates);
   if (late) Snapshot.addLate(builder, late);
+  if (frame.countWindow) Snapshot.addCountWindow(builder, frame.countWindow);
   return finish(Body.Snapshot, Snapshot.endSnapshot(builder));
 }
 

@@ -556,14 +556,18 @@ metric():number {
 }
 
 /**
- * Last value and its event time (ms since epoch).
+ * The value with the newest event time (on a tie, the later arrival);
+ * `time_ms` is that event time (ms since epoch).
  */
 last():number {
   return this.bb!.readFloat64(this.bb_pos + 8);
 }
 
 /**
- * Moving average over the count window.
+ * Average, min and max of the same readings: the sensor's last
+ * `Snapshot.count_window` readings of this metric in arrival order, late
+ * ones included. Min, max and average over time spans are the
+ * event-time windows (WindowUpdate).
  */
 avg():number {
   return this.bb!.readFloat64(this.bb_pos + 16);
@@ -979,8 +983,18 @@ lateLength():number {
   return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
 }
 
+/**
+ * How many of a metric's most recent readings (in arrival order) its
+ * `avg`, `min` and `max` cover (the server's `--window`); 0 from servers
+ * older than this field.
+ */
+countWindow():number {
+  const offset = this.bb!.__offset(this.bb_pos, 26);
+  return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
+}
+
 static startSnapshot(builder:flatbuffers.Builder) {
-  builder.startObject(11);
+  builder.startObject(12);
 }
 
 static addEpoch(builder:flatbuffers.Builder, epoch:number) {
@@ -1092,12 +1106,16 @@ static startLateVector(builder:flatbuffers.Builder, numElems:number) {
   builder.startVector(8, numElems, 4);
 }
 
+static addCountWindow(builder:flatbuffers.Builder, countWindow:number) {
+  builder.addFieldInt32(11, countWindow, 0);
+}
+
 static endSnapshot(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createSnapshot(builder:flatbuffers.Builder, epoch:number, seq:bigint, serverTimeMs:number, sensorsOffset:flatbuffers.Offset, metricsOffset:flatbuffers.Offset, valuesOffset:flatbuffers.Offset, catchUp:boolean, windowSizesMsOffset:flatbuffers.Offset, windowsOffset:flatbuffers.Offset, aggregatesOffset:flatbuffers.Offset, lateOffset:flatbuffers.Offset):flatbuffers.Offset {
+static createSnapshot(builder:flatbuffers.Builder, epoch:number, seq:bigint, serverTimeMs:number, sensorsOffset:flatbuffers.Offset, metricsOffset:flatbuffers.Offset, valuesOffset:flatbuffers.Offset, catchUp:boolean, windowSizesMsOffset:flatbuffers.Offset, windowsOffset:flatbuffers.Offset, aggregatesOffset:flatbuffers.Offset, lateOffset:flatbuffers.Offset, countWindow:number):flatbuffers.Offset {
   Snapshot.startSnapshot(builder);
   Snapshot.addEpoch(builder, epoch);
   Snapshot.addSeq(builder, seq);
@@ -1110,6 +1128,7 @@ static createSnapshot(builder:flatbuffers.Builder, epoch:number, seq:bigint, ser
   Snapshot.addWindows(builder, windowsOffset);
   Snapshot.addAggregates(builder, aggregatesOffset);
   Snapshot.addLate(builder, lateOffset);
+  Snapshot.addCountWindow(builder, countWindow);
   return Snapshot.endSnapshot(builder);
 }
 }

@@ -167,7 +167,7 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
 }, async () => {
-  const server = await spawnServer(["--port", "0", "--data", ":memory:"]);
+  const server = await spawnServer(["--port", "0", "--data", ":memory:", "--window", "20"]);
   const sim = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "sim/main.ts", "--sensors", "2000", "--rate", "4000", "--url", server.url],
     cwd: root,
@@ -257,6 +257,13 @@ Deno.test({
       timeout: 5_000,
     });
     assertEquals(new URL(page.url()).searchParams.get("sensor"), chosen);
+    // The numbers say what they cover: the server's --window, from the snapshot.
+    assertEquals(await page.getByTestId("detail-window").textContent(), "of the last 20 readings");
+    assert(
+      (await page.locator("[data-sort='temperature:avg']").getAttribute("title"))!
+        .includes("the last 20 readings"),
+      "the avg header names the window",
+    );
     const chart = page.getByTestId("history-chart");
     await chart.locator("canvas").waitFor({ timeout: 5_000 });
     const before = await chart.screenshot();

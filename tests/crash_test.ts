@@ -3,7 +3,13 @@
 // equals a recomputation from the log.
 import { assert, assertEquals } from "./assert.ts";
 import { FeedClient } from "./feed_client.ts";
-import { eventually, recompute, recomputeWindows, sameState } from "./recompute.ts";
+import {
+  eventually,
+  recompute,
+  recomputeStatus,
+  recomputeWindows,
+  sameState,
+} from "./recompute.ts";
 import type { PlainReading } from "./recompute.ts";
 import { spawnServer } from "./server_process.ts";
 import { readLog } from "./read_log.ts";
@@ -42,6 +48,8 @@ export async function crashOnce(
         group: "plant-a/line-1",
         timeMs: 1_700_000_000_000 + round * 1e7 + n * 100 + i,
         values: { v: n * 1000 + i },
+        // Some readings have none; a sensor's status is its newest one that had one.
+        status: ["ok", "warn", ""][(n + i) % 3],
       }));
       const body = JSON.stringify(
         batch.map((r) => ({
@@ -49,6 +57,7 @@ export async function crashOnce(
           group: r.group,
           timestamp: r.timeMs,
           reading: r.values,
+          ...(r.status ? { status: r.status } : {}),
         })),
       );
       try {
@@ -120,6 +129,13 @@ export async function crashOnce(
     for (const [sensor, dropped] of recount.late) {
       if (sensor.startsWith(`r${round}`)) assertEquals(client.late.get(sensor), dropped, sensor);
     }
+    // Statuses (of every round so far) equal a recount from the log.
+    const page = await (await fetch(new URL("/api/sensors?limit=1000", second.url))).json();
+    assertEquals(
+      new Map(page.sensors.map((s: { id: string; status: string | null }) => [s.id, s.status])),
+      recomputeStatus(stored),
+      "statuses after the restart",
+    );
     second.child.kill("SIGTERM");
     assertEquals(
       (await second.child.status).code,

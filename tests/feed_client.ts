@@ -55,6 +55,8 @@ export class FeedClient {
   epoch = -1;
   seq = -1;
   snapshots = 0;
+  /** The values of the first snapshot, as it arrived (before any delta). */
+  firstSnapshot: Record<string, MetricState> | null = null;
   deltas = 0;
   gaps = 0;
   errors: { code: number; message: string }[] = [];
@@ -68,6 +70,8 @@ export class FeedClient {
   frameBytes = 0;
   subscribed: SubscribedEvent[] = [];
   windowSizesMs: number[] = [];
+  /** Readings that avg, min and max cover, from the last snapshot (0 if it did not say). */
+  countWindow = 0;
   /** "sensorId/metric/sizeMs" → the newest window received. */
   windows = new Map<string, WindowState>();
   /** Every window update received, in order (final or not). */
@@ -163,7 +167,9 @@ export class FeedClient {
         this.snapshots++;
         this.#dictionaries(s);
         for (let i = 0; i < s.valuesLength(); i++) this.#update(s.values(i)!);
+        if (this.snapshots === 1) this.firstSnapshot = this.state();
         this.windowSizesMs = Array.from(s.windowSizesMsArray() ?? []);
+        this.countWindow = s.countWindow();
         this.windows.clear();
         this.aggregates.clear();
         this.late.clear();

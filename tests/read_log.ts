@@ -23,6 +23,7 @@ export async function readLog(path: string): Promise<PlainReading[]> {
             group: block.strings[block.group[i]],
             timeMs: block.timeMs[i],
             values,
+            status: block.strings[block.status[i]],
           });
         }
       }

@@ -1,5 +1,7 @@
 // An independent, naive recomputation of what the feed should show after a
-// list of readings in log order: used to check the whole pipeline.
+// list of readings in log order: used to check the whole pipeline. Per sensor
+// and metric: avg, min and max of its last `window` readings in log order (late
+// ones included), last = the newest event time (a tie goes to the later one).
 import type { MetricState } from "./feed_client.ts";
 
 export interface PlainReading {
@@ -7,6 +9,8 @@ export interface PlainReading {
   group?: string;
   timeMs: number;
   values: Record<string, number>;
+  /** "" or absent: the reading has no status. */
+  status?: string;
 }
 
 export function recompute(
@@ -32,12 +36,32 @@ export function recompute(
     state[key] = {
       last: values[newest],
       avg: recent.reduce((a, b) => a + b, 0) / recent.length,
-      min: Math.min(...values),
-      max: Math.max(...values),
+      // avg, min and max describe the same readings: the last `window` in log order.
+      min: Math.min(...recent),
+      max: Math.max(...recent),
       timeMs: times[newest],
     };
   }
   return state;
+}
+
+/**
+ * Each sensor's status: that of its reading with the newest event time among
+ * those that had one (on a tie, the later arrival); null when none had one.
+ */
+export function recomputeStatus(readings: readonly PlainReading[]): Map<string, string | null> {
+  const newest = new Map<string, { status: string; timeMs: number }>();
+  const out = new Map<string, string | null>();
+  for (const r of readings) {
+    if (!out.has(r.sensorId)) out.set(r.sensorId, null);
+    if (!r.status) continue;
+    const seen = newest.get(r.sensorId);
+    if (seen === undefined || r.timeMs >= seen.timeMs) {
+      newest.set(r.sensorId, { status: r.status, timeMs: r.timeMs });
+      out.set(r.sensorId, r.status);
+    }
+  }
+  return out;
 }
 
 /** True when two states agree, with a relative tolerance for the average. */

@@ -18,3 +18,14 @@ export function formatAge(ms: number): string {
 export function formatCount(n: number): string {
   return Math.round(n).toLocaleString("en-US");
 }
+
+/** The readings a metric's avg, min and max cover: "the last 50 readings". */
+export function recentReadings(countWindow: number): string {
+  if (countWindow <= 0) return "the most recent readings"; // a server that does not say
+  return countWindow === 1 ? "the last reading" : `the last ${formatCount(countWindow)} readings`;
+}
+
+/** What the avg, min and max next to a value cover: its last `countWindow` readings. */
+export function countWindowLabel(countWindow: number): string {
+  return `avg · min · max of ${recentReadings(countWindow)}`;
+}

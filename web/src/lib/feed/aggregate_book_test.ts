@@ -42,6 +42,7 @@ function snapshot(aggregates: GroupAggregateEvent[]): FeedEvent {
     catchUp: false,
     windowSizesMs: [1_000, 10_000, 60_000],
     aggregates,
+    countWindow: 50,
   };
 }
 

@@ -69,6 +69,8 @@ export type FeedEvent =
     /** Event-time window sizes; aggregates' `size` indexes this. */
     windowSizesMs: number[];
     aggregates: GroupAggregateEvent[];
+    /** Readings each metric's avg, min and max cover (its last ones, in arrival order); 0: unsaid. */
+    countWindow: number;
   }
   | {
     type: "delta";
@@ -172,6 +174,7 @@ export function decodeFrame(bytes: Uint8Array): FeedEvent {
         catchUp: s.catchUp(),
         windowSizesMs: Array.from(s.windowSizesMsArray() ?? []),
         aggregates: aggregates(s),
+        countWindow: s.countWindow(),
       };
     }
     case Body.Subscribed: {

@@ -43,6 +43,11 @@ export class SensorStore {
   /** Sensor indexes sorted by id (numeric-aware). */
   order: number[] = [];
   sensorCount = 0;
+  /**
+   * How many of a metric's last readings (in arrival order) its avg, min and
+   * max cover, as the last snapshot said; 0 when it did not say.
+   */
+  countWindow = 0;
   /** Metric updates applied from deltas since creation (snapshots not counted). */
   updatesApplied = 0;
   #orderStale = false;
@@ -88,6 +93,7 @@ export class SensorStore {
       this.#reset();
       this.epoch = event.epoch;
       this.seq = event.seq;
+      this.countWindow = event.countWindow;
       this.#dictionaries(event.sensors, event.metrics);
       this.#updates(event.updates, nowMs);
       this.#sortIfStale();

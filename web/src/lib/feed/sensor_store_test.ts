@@ -169,3 +169,22 @@ Deno.test("sparklines outlive a fresh snapshot for the same ids, not for a new i
   store.apply(other, 3);
   assertEquals(spark(), []);
 });
+
+Deno.test("store keeps how many readings avg, min and max cover, from each snapshot", () => {
+  const store = new SensorStore();
+  assertEquals(store.countWindow, 0, "unknown before a snapshot");
+  const frame = (countWindow?: number) =>
+    decodeFrame(encodeSnapshot({
+      epoch: 1,
+      seq: 0,
+      serverTimeMs: 0,
+      sensors,
+      metrics,
+      values: states([[0, 0, 20]]),
+      countWindow,
+    }));
+  store.apply(frame(50), 0);
+  assertEquals(store.countWindow, 50);
+  store.apply(frame(), 0); // a server that does not say
+  assertEquals(store.countWindow, 0);
+});
