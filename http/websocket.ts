@@ -8,7 +8,7 @@ import type { Actor } from "../actors/runtime/mod.ts";
 import { tokenFromProtocols } from "../auth/mod.ts";
 import type { Viewer } from "../auth/mod.ts";
 import { CloseCode } from "../protocol/close_codes.ts";
-import { decodeClientMessage } from "../protocol/client_messages.ts";
+import { decodeClientMessage, MAX_CLIENT_MESSAGE_BYTES } from "../protocol/client_messages.ts";
 import { encodeError } from "../protocol/frames.ts";
 import { clientAddress } from "./client_address.ts";
 import type { ProxyTrust } from "./client_address.ts";
@@ -24,7 +24,7 @@ export interface FeedSocketOptions {
   maxConnectionsPerToken?: number;
   /** Inbound messages per connection: a burst of `capacity`, then `perSecond`. Default 20 and 5/s. */
   messageRate?: { capacity: number; perSecond: number };
-  /** Largest inbound message. Default 65 536 bytes. */
+  /** Largest inbound message. Default `MAX_CLIENT_MESSAGE_BYTES` (64 KiB). */
   maxMessageBytes?: number;
   policy?: Partial<SessionPolicy>;
   /** Dashboard JWTs; without it the feed is open (loopback only, see main.ts). */
@@ -48,7 +48,7 @@ let nextSessionId = 1;
  * and it is closed with 4003 when the token expires unless refreshed.
  */
 export function feedSocketHandler(hub: Actor<HubMessage>, options: FeedSocketOptions = {}) {
-  const maxMessageBytes = options.maxMessageBytes ?? 65_536;
+  const maxMessageBytes = options.maxMessageBytes ?? MAX_CLIENT_MESSAGE_BYTES;
   const maxPerAddress = options.maxConnectionsPerAddress ?? 64;
   const perAddress = new Map<string, number>();
   const maxPerToken = options.maxConnectionsPerToken ?? 16;
