@@ -32,12 +32,14 @@ import {
   compileProxyTrust,
   createApp,
   feedSocketHandler,
+  FeedSocketStats,
   historyRoute,
   IdempotencyStore,
   ingestHandler,
   IngestStats,
   ingestStatusHandler,
   sensorsRoute,
+  serve,
   staticFiles,
 } from "./http/mod.ts";
 import { CloseCode } from "./protocol/close_codes.ts";
@@ -52,7 +54,11 @@ export interface Pulseboard {
   epoch: number;
   hubStats: HubStats;
   ingestStats: IngestStats;
-  /** Stops accepting, closes sockets with 1001, stops the actors, closes the store. */
+  feedStats: FeedSocketStats;
+  /**
+   * Stops accepting, closes sockets with 1001, aborts requests still running
+   * after `--drain`, takes the final checkpoint, stops the actors, closes the store.
+   */
   shutdown(): Promise<void>;
   /** Resolves when the server has stopped. */
   finished: Promise<void>;
@@ -202,6 +208,7 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
   });
   const hubStats = new HubStats();
   const ingestStats = new IngestStats();
+  const feedStats = new FeedSocketStats();
   const metrics = new PrometheusMetrics({
     ingest: ingestStats,
     hub: hubStats,
@@ -303,6 +310,7 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
       allowedOrigins: config.allowedOrigins,
       maxConnectionsPerAddress: config.maxConnectionsPerAddress,
       proxyTrust: compileProxyTrust(config.trustedProxies),
+      stats: feedStats,
       policy: {
         maxBufferedBytes: config.maxBufferedBytes,
         slowCloseMs: config.slowCloseMs,
@@ -376,6 +384,12 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
       },
       ingest: { ...ingestStats },
       hub: { ...hubStats },
+      transport: {
+        connections: server.connections,
+        feedSockets: feedStats.open,
+        feedAborted: feedStats.aborted,
+        feedTooBig: feedStats.tooBig,
+      },
       history: {
         rollupChunksWritten: rollupStore.written,
         rollupChunksBuffered: rollups.buffered,
@@ -390,22 +404,20 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
     }),
   });
 
-  const listening = Promise.withResolvers<Deno.NetAddr>();
-  const tls = config.certFile && config.keyFile
-    ? {
-      cert: await Deno.readTextFile(config.certFile),
-      key: await Deno.readTextFile(config.keyFile),
-    }
-    : {};
-  const server = Deno.serve({
+  const server = await serve(app, {
     port: config.port,
     hostname: config.host,
-    onListen: (addr) => listening.resolve(addr as Deno.NetAddr),
-    ...tls,
-  }, app);
-  const addr = await listening.promise;
-  const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
-  const url = new URL(`${"cert" in tls ? "https" : "http"}://${host}:${addr.port}/`);
+    tls: config.certFile && config.keyFile
+      ? {
+        cert: await Deno.readTextFile(config.certFile),
+        key: await Deno.readTextFile(config.keyFile),
+      }
+      : null,
+    headerTimeoutMs: config.headerTimeoutMs,
+    idleTimeoutMs: config.idleTimeoutMs,
+  });
+  const host = server.hostname.includes(":") ? `[${server.hostname}]` : server.hostname;
+  const url = new URL(`${server.secure ? "https" : "http"}://${host}:${server.port}/`);
   if (!(await apiKeys.inUse())) {
     logger.warn("ingest is open: no API keys exist (create one with `deno task keys create`)");
   }
@@ -432,7 +444,9 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
       clearInterval(housekeeper);
       clearInterval(rollupFlusher);
       await hub.send({ type: "shutdown", code: CloseCode.GoingAway }).catch(() => {});
-      await server.shutdown();
+      // Bounded: what has not finished within the drain is aborted, so the
+      // final checkpoint below is always taken.
+      await server.shutdown(config.drainMs);
       await source!.stop();
       await hub.stop();
       await Promise.all(shards.map((s) => s.stop()));
@@ -447,6 +461,7 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
     epoch: hubStats.epoch,
     hubStats,
     ingestStats,
+    feedStats,
     shutdown,
     finished: server.finished,
     fatal: fatal.promise,

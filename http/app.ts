@@ -1,9 +1,14 @@
 import { errorResponse, jsonResponse, problem } from "./errors.ts";
 import { preflight, withCors } from "./origin.ts";
 
+/** Who is at the other end of a request's connection (`Deno.ServeHandlerInfo` has this shape too). */
+export interface ConnectionInfo {
+  remoteAddr: { hostname: string; port: number };
+}
+
 export type Handler = (
   request: Request,
-  info?: Deno.ServeHandlerInfo,
+  info?: ConnectionInfo,
 ) => Response | Promise<Response>;
 
 export interface Routes {

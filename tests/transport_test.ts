@@ -181,3 +181,16 @@ Deno.test("--cert and --key serve HTTPS", async () => {
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a Subscribe sent the moment the socket opens is answered, on every connection", async () => {
+  await withServer({}, async (server) => {
+    const count = 100;
+    const { stdout, success } = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "tests/first_message_client.ts", server.url.href, String(count)],
+      cwd: new URL("..", import.meta.url).pathname,
+      stderr: "inherit",
+    }).output();
+    assert(success, "the client process ran");
+    assertEquals(JSON.parse(new TextDecoder().decode(stdout)).answered, count);
+  });
+});
