@@ -302,6 +302,7 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
       limits: { ...DEFAULT_READING_LIMITS, maxFutureMs: config.maxFutureMs },
       keys: apiKeys,
       idempotency,
+      bodyTimeoutMs: config.bodyTimeoutMs,
     }, ingestStats),
     ingestStatus: ingestStatusHandler(idempotency, { keys: apiKeys }),
     corsOrigins: config.corsOrigins,

@@ -1,10 +1,21 @@
+export interface BodyReadOptions {
+  /**
+   * Longest wait for the next bytes of the body; then a `Deno.errors.TimedOut`
+   * (408). Default 30 000 ms.
+   */
+  idleTimeoutMs?: number;
+}
+
 /**
  * Reads a request body up to `maxBytes`. Returns null when it is larger,
- * without reading more than one chunk past the limit.
+ * without reading more than one chunk past the limit. A body that stops
+ * arriving for `idleTimeoutMs` throws `Deno.errors.TimedOut`; one whose
+ * connection ends first throws `Deno.errors.ConnectionAborted`.
  */
 export async function readBodyLimited(
   request: Request,
   maxBytes: number,
+  options: BodyReadOptions = {},
 ): Promise<Uint8Array | null> {
   const declared = Number(request.headers.get("content-length") ?? NaN);
   if (declared > maxBytes) {
@@ -12,11 +23,12 @@ export async function readBodyLimited(
     return null;
   }
   if (!request.body) return new Uint8Array(0);
+  const idleTimeoutMs = options.idleTimeoutMs ?? 30_000;
   const chunks: Uint8Array[] = [];
   let total = 0;
   const reader = request.body.getReader();
   while (true) {
-    const { done, value } = await reader.read();
+    const { done, value } = await nextChunk(reader, idleTimeoutMs);
     if (done) break;
     total += value.byteLength;
     if (total > maxBytes) {
@@ -33,4 +45,28 @@ export async function readBodyLimited(
     at += chunk.byteLength;
   }
   return body;
+}
+
+async function nextChunk(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  idleTimeoutMs: number,
+): Promise<ReadableStreamReadResult<Uint8Array>> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const stalled = new Promise<"stalled">((resolve) => {
+    timer = setTimeout(() => resolve("stalled"), idleTimeoutMs);
+  });
+  try {
+    const result = await Promise.race([reader.read(), stalled]);
+    if (result !== "stalled") return result;
+  } catch {
+    throw new Deno.errors.ConnectionAborted(
+      "Request body: the connection ended before the body was complete",
+    );
+  } finally {
+    clearTimeout(timer);
+  }
+  await reader.cancel().catch(() => {});
+  throw new Deno.errors.TimedOut(
+    `Request body: no bytes arrived for ${idleTimeoutMs / 1000} s; send the whole body promptly`,
+  );
 }

@@ -10,6 +10,9 @@ export function statusFor(error: unknown): number {
   if (error instanceof Deno.errors.PermissionDenied) return 401;
   if (error instanceof Deno.errors.Busy) return 503;
   if (error instanceof Deno.errors.NotSupported) return 415;
+  if (error instanceof Deno.errors.TimedOut) return 408;
+  // The client's connection ended mid-request; nobody reads the answer.
+  if (error instanceof Deno.errors.ConnectionAborted) return 400;
   if (error instanceof TypeError || error instanceof SyntaxError || error instanceof RangeError) {
     return 400;
   }
@@ -38,6 +41,8 @@ export function errorResponse(error: unknown): Response {
       ? { "retry-after": "1" }
       : status === 401
       ? { "www-authenticate": 'Bearer realm="pulseboard"' }
+      : status === 408
+      ? { connection: "close" } // the rest of the request never came: the connection is done
       : {},
   });
 }
@@ -63,6 +68,8 @@ function errorName(status: number): string {
       return "not_found";
     case 405:
       return "method_not_allowed";
+    case 408:
+      return "request_timeout";
     case 409:
       return "conflict";
     case 413:
