@@ -1,5 +1,6 @@
 // Attacks on the feed socket's transport: a message sent in many small
 // fragments, and waves of clients that complete the handshake and never read.
+// @ts-types="@types/ws"
 import WebSocket from "ws";
 import { assert, assertEquals } from "./assert.ts";
 import { eventually } from "./recompute.ts";

@@ -1,5 +1,7 @@
 // Origin checks before the upgrade, CORS for the API, connections per
 // address, and HTTPS.
+// @ts-types="@types/ws"
+import WebSocketClient from "ws";
 import { assert, assertEquals } from "./assert.ts";
 import { startPulseboard } from "../main.ts";
 import type { Pulseboard } from "../main.ts";
@@ -139,7 +141,7 @@ Deno.test("behind a trusted proxy the per-address limit counts the forwarded cli
   });
 });
 
-Deno.test("--cert and --key serve HTTPS", async () => {
+Deno.test("--cert and --key serve HTTPS and WSS", async () => {
   const dir = await Deno.makeTempDir({ prefix: "pulseboard-tls-" });
   try {
     const { success } = await new Deno.Command("openssl", {
@@ -176,6 +178,20 @@ Deno.test("--cert and --key serve HTTPS", async () => {
       const response = await fetch(new URL("/healthz", server.url), { client });
       assertEquals((await response.json()).status, "ok");
       client.close();
+      // The feed over WSS: the first frame (Subscribed) arrives.
+      const feed = new WebSocketClient(
+        new URL("/ws", server.url.href.replace("https", "wss")).href,
+        {
+          ca: await Deno.readTextFile(`${dir}/cert.pem`),
+        },
+      );
+      feed.on("error", () => {});
+      const first = await new Promise<number>((resolve) =>
+        feed.once("message", (data: Uint8Array) => resolve(data.byteLength))
+      );
+      assert(first > 0, "a frame came over WSS");
+      feed.close();
+      await new Promise((resolve) => feed.once("close", resolve));
     });
   } finally {
     await Deno.remove(dir, { recursive: true });
