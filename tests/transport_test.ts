@@ -210,3 +210,23 @@ Deno.test("a Subscribe sent the moment the socket opens is answered, on every co
     assertEquals(JSON.parse(new TextDecoder().decode(stdout)).answered, count);
   });
 });
+
+Deno.test("a request head over 16 KiB is refused with 431", async () => {
+  await withServer({}, async (server) => {
+    const send = async (headerBytes: number) => {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port: Number(server.url.port) });
+      await conn.write(new TextEncoder().encode(
+        `GET /healthz HTTP/1.1\r\nHost: ${server.url.host}\r\nX-Big: ${
+          "a".repeat(headerBytes)
+        }\r\n` +
+          "Connection: close\r\n\r\n",
+      ));
+      const buffer = new Uint8Array(64);
+      const n = await conn.read(buffer);
+      conn.close();
+      return new TextDecoder().decode(buffer.subarray(0, n ?? 0)).split(" ")[1];
+    };
+    assertEquals(await send(15_000), "200");
+    assertEquals(await send(17_000), "431");
+  });
+});
