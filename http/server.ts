@@ -85,13 +85,15 @@ export async function serve(handler: Handler, options: ServeOptions): Promise<Ht
     }, listener)
     : http.createServer(timeouts, listener);
 
+  // TCP connections, counted; with TLS also the TLS sockets over them (to end both at a stop).
   const sockets = new Set<Socket>();
-  const track = (socket: Socket) => {
-    sockets.add(socket);
-    socket.once("close", () => sockets.delete(socket));
+  const tlsSockets = new Set<Socket>();
+  const track = (set: Set<Socket>) => (socket: Socket) => {
+    set.add(socket);
+    socket.once("close", () => set.delete(socket));
   };
-  server.on("connection", track);
-  if (secure) server.on("secureConnection", track);
+  server.on("connection", track(sockets));
+  if (secure) server.on("secureConnection", track(tlsSockets));
 
   server.on("upgrade", (incoming: IncomingMessage, socket: Duplex, head: Buffer) => {
     // Until the route takes the connection, a reset must not become an uncaught error.
@@ -146,7 +148,7 @@ export async function serve(handler: Handler, options: ServeOptions): Promise<Ht
           await delay(25);
         }
         // What is left is unfinished: abort it.
-        for (const socket of sockets) socket.destroy();
+        for (const socket of [...tlsSockets, ...sockets]) socket.destroy();
         const settleEnds = Date.now() + 1_000;
         while (inFlight > 0 && Date.now() < settleEnds) await delay(25);
         await Promise.race([finished, delay(1_000)]);
