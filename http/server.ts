@@ -114,7 +114,7 @@ export async function serve(handler: Handler, options: ServeOptions): Promise<Ht
     run(request, info).then(
       (response) => wasSwitched(response) ? undefined : answerOnSocket(socket, response),
       (error) => answerOnSocket(socket, errorResponse(error)),
-    );
+    ).catch(() => socket.destroy());
   });
   server.on("error", (error) => logger.error("HTTP server error", { error }));
 
