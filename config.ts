@@ -79,6 +79,14 @@ export interface Config {
   mongoUri: string | null;
   mongoDb: string;
   mongoCollection: string;
+  /** Time for a request's line and headers (and a TLS handshake). */
+  headerTimeoutMs: number;
+  /** Longest wait for the next bytes of an ingest body (408 after). */
+  bodyTimeoutMs: number;
+  /** How long a keep-alive connection may sit idle between requests. */
+  idleTimeoutMs: number;
+  /** At a stop, how long requests in flight may take before they are aborted. */
+  drainMs: number;
 }
 
 export const DEFAULT_CONFIG: Readonly<Config> = Object.freeze<Config>({
@@ -127,6 +135,10 @@ export const DEFAULT_CONFIG: Readonly<Config> = Object.freeze<Config>({
   mongoUri: null,
   mongoDb: "pulseboard",
   mongoCollection: "readings",
+  headerTimeoutMs: 10_000,
+  bodyTimeoutMs: 30_000,
+  idleTimeoutMs: 5_000,
+  drainMs: 2_000,
 });
 
 export const USAGE = `Usage: deno task start [options]
@@ -178,6 +190,11 @@ export const USAGE = `Usage: deno task start [options]
   --mongo-uri <uri>   mongodb:// or mongodb+srv:// URI (source mongo)
   --db <name>         MongoDB database (default pulseboard)
   --collection <name> MongoDB collection (default readings)
+  --header-timeout <dur>  time for a request's line and headers (default 10s)
+  --body-timeout <dur>    longest pause in an ingest body before 408 (default 30s)
+  --idle-timeout <dur>    how long an idle keep-alive connection is kept (default 5s)
+  --drain <dur>       at SIGTERM, how long requests in flight may finish before they are
+                      aborted; then the final checkpoint is taken (default 2s)
   Durations: a number with ms, s, m, h or d.
   Environment: PULSEBOARD_SOURCE, PULSEBOARD_MONGO_URI, PULSEBOARD_MONGO_DB and
   PULSEBOARD_MONGO_COLLECTION stand in for the options above; an option wins.`;
@@ -236,6 +253,10 @@ export function parseConfig(
       "mongo-uri": { type: "string" },
       db: { type: "string" },
       collection: { type: "string" },
+      "header-timeout": { type: "string" },
+      "body-timeout": { type: "string" },
+      "idle-timeout": { type: "string" },
+      drain: { type: "string" },
     },
   });
   const int = (
@@ -362,7 +383,19 @@ export function parseConfig(
     jwtIssuer: values["jwt-issuer"] ?? null,
     jwtAudience: values["jwt-audience"] ?? null,
     jwtPublicKeyFile: values["jwt-public-key"] ?? null,
+    headerTimeoutMs: timeout("header-timeout", values["header-timeout"], d.headerTimeoutMs),
+    bodyTimeoutMs: timeout("body-timeout", values["body-timeout"], d.bodyTimeoutMs),
+    idleTimeoutMs: timeout("idle-timeout", values["idle-timeout"], d.idleTimeoutMs),
+    drainMs: timeout("drain", values.drain, d.drainMs, true),
   };
+}
+
+/** A connection timeout: a duration of at most an hour (timers cannot wait for much longer). */
+function timeout(name: string, raw: string | undefined, fallback: number, allowZero = false) {
+  if (raw === undefined) return fallback;
+  const ms = duration(name, raw, allowZero);
+  if (ms > 3_600_000) throw new TypeError(`--${name}: "${raw}" is longer than 1h`);
+  return ms;
 }
 
 function mongo(

@@ -66,6 +66,44 @@ Deno.test("bad durations and rollups of sizes that are not windows are refused b
   assertEquals(duration("x", "1.5s"), 1_500);
 });
 
+Deno.test("connection timeouts and the drain read durations of at most an hour", () => {
+  const config = parseConfig([
+    "--header-timeout",
+    "3s",
+    "--body-timeout",
+    "1m",
+    "--idle-timeout",
+    "500ms",
+    "--drain",
+    "0",
+  ]);
+  assertEquals(
+    [config.headerTimeoutMs, config.bodyTimeoutMs, config.idleTimeoutMs, config.drainMs],
+    [3_000, 60_000, 500, 0],
+  );
+  const defaults = parseConfig([]);
+  assertEquals(
+    [defaults.headerTimeoutMs, defaults.bodyTimeoutMs, defaults.idleTimeoutMs, defaults.drainMs],
+    [10_000, 30_000, 5_000, 2_000],
+  );
+  for (
+    const [args, why] of [
+      [["--header-timeout", "2h"], /--header-timeout: "2h" is longer than 1h/],
+      [["--body-timeout", "0"], /--body-timeout/],
+      [["--idle-timeout", "soon"], /--idle-timeout/],
+    ] as [string[], RegExp][]
+  ) {
+    let message = "";
+    try {
+      parseConfig(args);
+    } catch (error) {
+      assert(error instanceof TypeError);
+      message = error.message;
+    }
+    assert(why.test(message), `${args.join(" ")}: ${message}`);
+  }
+});
+
 Deno.test("mongo source options come from flags or PULSEBOARD_* env vars, flags winning", () => {
   const none = () => undefined;
   const config = parseConfig(

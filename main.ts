@@ -33,6 +33,7 @@ import {
   compileProxyTrust,
   createApp,
   feedSocketHandler,
+  FeedSocketStats,
   historyRoute,
   IdempotencyStore,
   ingestHandler,
@@ -40,6 +41,7 @@ import {
   ingestStatusHandler,
   NO_HOSTS,
   sensorsRoute,
+  serve,
   staticFiles,
 } from "./http/mod.ts";
 import type { AllowedHosts } from "./http/mod.ts";
@@ -55,7 +57,11 @@ export interface Pulseboard {
   epoch: number;
   hubStats: HubStats;
   ingestStats: IngestStats;
-  /** Stops accepting, closes sockets with 1001, stops the actors, closes the store. */
+  feedStats: FeedSocketStats;
+  /**
+   * Stops accepting, closes sockets with 1001, aborts requests still running
+   * after `--drain`, takes the final checkpoint, stops the actors, closes the store.
+   */
   shutdown(): Promise<void>;
   /** Resolves when the server has stopped. */
   finished: Promise<void>;
@@ -213,6 +219,7 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
   });
   const hubStats = new HubStats();
   const ingestStats = new IngestStats();
+  const feedStats = new FeedSocketStats();
   const metrics = new PrometheusMetrics({
     ingest: ingestStats,
     hub: hubStats,
@@ -321,6 +328,7 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
       limits: { ...DEFAULT_READING_LIMITS, maxFutureMs: config.maxFutureMs },
       keys: apiKeys,
       idempotency,
+      bodyTimeoutMs: config.bodyTimeoutMs,
     }, ingestStats),
     ingestStatus: ingestStatusHandler(idempotency, { keys: apiKeys }),
     corsOrigins: config.corsOrigins,
@@ -328,6 +336,7 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
       tokens: tokens ?? undefined,
       maxConnectionsPerAddress: config.maxConnectionsPerAddress,
       proxyTrust: compileProxyTrust(config.trustedProxies),
+      stats: feedStats,
       policy: {
         maxBufferedBytes: config.maxBufferedBytes,
         slowCloseMs: config.slowCloseMs,
@@ -403,6 +412,12 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
       ingest: { ...ingestStats },
       // Counts only: topic keys name viewers' groups and sensors, and this page needs no token.
       hub: { ...hubStats, topics: hubStats.topicCount },
+      transport: {
+        connections: server.connections,
+        feedSockets: feedStats.open,
+        feedAborted: feedStats.aborted,
+        feedTooBig: feedStats.tooBig,
+      },
       history: {
         rollupChunksWritten: rollupStore.written,
         rollupChunksBuffered: rollups.buffered,
@@ -417,30 +432,29 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
     }),
   });
 
-  const listening = Promise.withResolvers<Deno.NetAddr>();
   const tls = config.certFile && config.keyFile
     ? {
       cert: await Deno.readTextFile(config.certFile),
       key: await Deno.readTextFile(config.keyFile),
     }
-    : {};
-  const server = Deno.serve({
+    : null;
+  const server = await serve(app, {
     port: config.port,
     hostname: config.host,
+    tls,
+    headerTimeoutMs: config.headerTimeoutMs,
+    idleTimeoutMs: config.idleTimeoutMs,
     onListen: (addr) => {
       // Set before the first request is served: the Host check never sees NO_HOSTS.
-      hosts = allowedHosts(addr as Deno.NetAddr, {
-        scheme: "cert" in tls ? "https:" : "http:",
+      hosts = allowedHosts(addr, {
+        scheme: tls ? "https:" : "http:",
         names: config.allowedHosts,
         interfaces: interfaceAddresses(),
       });
-      listening.resolve(addr as Deno.NetAddr);
     },
-    ...tls,
-  }, app);
-  const addr = await listening.promise;
-  const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
-  const url = new URL(`${"cert" in tls ? "https" : "http"}://${host}:${addr.port}/`);
+  });
+  const host = server.hostname.includes(":") ? `[${server.hostname}]` : server.hostname;
+  const url = new URL(`${server.secure ? "https" : "http"}://${host}:${server.port}/`);
   if (!(await apiKeys.inUse())) {
     logger.warn("ingest is open: no API keys exist (create one with `deno task keys create`)");
   }
@@ -467,7 +481,9 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
       clearInterval(housekeeper);
       clearInterval(rollupFlusher);
       await hub.send({ type: "shutdown", code: CloseCode.GoingAway }).catch(() => {});
-      await server.shutdown();
+      // Bounded: what has not finished within the drain is aborted, so the
+      // final checkpoint below is always taken.
+      await server.shutdown(config.drainMs);
       await source!.stop();
       await hub.stop();
       await Promise.all(shards.map((s) => s.stop()));
@@ -482,6 +498,7 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
     epoch: hubStats.epoch,
     hubStats,
     ingestStats,
+    feedStats,
     shutdown,
     finished: server.finished,
     fatal: fatal.promise,

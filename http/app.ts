@@ -3,9 +3,14 @@ import { originAllowed, preflight, withCors } from "./origin.ts";
 import { requestHost } from "./allowed_hosts.ts";
 import type { AllowedHosts } from "./allowed_hosts.ts";
 
+/** Who is at the other end of a request's connection (`Deno.ServeHandlerInfo` has this shape too). */
+export interface ConnectionInfo {
+  remoteAddr: { hostname: string; port: number };
+}
+
 export type Handler = (
   request: Request,
-  info?: Deno.ServeHandlerInfo,
+  info?: ConnectionInfo,
 ) => Response | Promise<Response>;
 
 export interface Routes {

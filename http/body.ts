@@ -1,13 +1,23 @@
+export interface BodyReadOptions {
+  /**
+   * Longest wait for the next bytes of the body; then a `Deno.errors.TimedOut`
+   * (408). Default 30 000 ms.
+   */
+  idleTimeoutMs?: number;
+}
+
 /**
  * Reads a request body up to `maxBytes`. Returns null when it is larger,
- * without reading more than one chunk past the limit. A body that breaks off
- * throws `Deno.errors.ConnectionAborted` (the client closed the connection),
- * one that is badly framed (e.g. a chunk size that is not hexadecimal)
- * `Deno.errors.InvalidData`: both are the client's doing (400, see errors.ts).
+ * without reading more than one chunk past the limit. A body that stops
+ * arriving for `idleTimeoutMs` throws `Deno.errors.TimedOut`; one that breaks
+ * off throws `Deno.errors.ConnectionAborted` (the client closed the
+ * connection), one that is badly framed `Deno.errors.InvalidData`: all are the
+ * client's doing (408 and 400, see errors.ts).
  */
 export async function readBodyLimited(
   request: Request,
   maxBytes: number,
+  options: BodyReadOptions = {},
 ): Promise<Uint8Array | null> {
   const declared = Number(request.headers.get("content-length") ?? NaN);
   if (declared > maxBytes) {
@@ -15,17 +25,12 @@ export async function readBodyLimited(
     return null;
   }
   if (!request.body) return new Uint8Array(0);
+  const idleTimeoutMs = options.idleTimeoutMs ?? 30_000;
   const chunks: Uint8Array[] = [];
   let total = 0;
   const reader = request.body.getReader();
   while (true) {
-    let next: ReadableStreamReadResult<Uint8Array>;
-    try {
-      next = await reader.read();
-    } catch (error) {
-      throw bodyError(error);
-    }
-    const { done, value } = next;
+    const { done, value } = await nextChunk(reader, idleTimeoutMs);
     if (done) break;
     total += value.byteLength;
     if (total > maxBytes) {
@@ -49,16 +54,46 @@ export async function discardBody(request: Request): Promise<void> {
   await request.body?.cancel().catch(() => {});
 }
 
+async function nextChunk(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  idleTimeoutMs: number,
+): Promise<ReadableStreamReadResult<Uint8Array>> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const stalled = new Promise<"stalled">((resolve) => {
+    timer = setTimeout(() => resolve("stalled"), idleTimeoutMs);
+  });
+  try {
+    const result = await Promise.race([reader.read(), stalled]);
+    if (result !== "stalled") return result;
+  } catch (error) {
+    throw bodyError(error);
+  } finally {
+    clearTimeout(timer);
+  }
+  await reader.cancel().catch(() => {});
+  throw new Deno.errors.TimedOut(
+    `Request body: no bytes arrived for ${idleTimeoutMs / 1000} s; send the whole body promptly`,
+  );
+}
+
 function bodyError(error: unknown): Error {
   const reason = error instanceof Error ? error.message : String(error);
-  // Deno reports a connection that closed mid-body as BadResource.
-  if (error instanceof Deno.errors.BadResource || error instanceof Deno.errors.ConnectionReset) {
-    return new Deno.errors.ConnectionAborted(
-      `Cannot read the request body: the client closed the connection (${reason})`,
-      { cause: error },
+  if (isParseError(error)) {
+    return new Deno.errors.InvalidData(
+      `Cannot read the request body: it is malformed (${reason})`,
+      {
+        cause: error,
+      },
     );
   }
-  return new Deno.errors.InvalidData(`Cannot read the request body: it is malformed (${reason})`, {
-    cause: error,
-  });
+  return new Deno.errors.ConnectionAborted(
+    `Cannot read the request body: the connection ended before the body was complete (${reason})`,
+    { cause: error },
+  );
+}
+
+/** Node's HTTP parser reports bad framing (e.g. a chunk size that is not hexadecimal) as HPE_* codes. */
+function isParseError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === "string" && code.startsWith("HPE_");
 }

@@ -1,4 +1,5 @@
 import proxyaddr from "proxy-addr";
+import type { ConnectionInfo } from "./app.ts";
 
 /** Decides which hops of X-Forwarded-For to believe (`--trusted-proxies`). */
 export type ProxyTrust = (address: string, hop: number) => boolean;
@@ -24,10 +25,10 @@ export function compileProxyTrust(entries: readonly string[]): ProxyTrust | null
  */
 export function clientAddress(
   request: Request,
-  info: Deno.ServeHandlerInfo | undefined,
+  info: ConnectionInfo | undefined,
   trust: ProxyTrust | null,
 ): string {
-  const peer = info && "hostname" in info.remoteAddr ? info.remoteAddr.hostname : "unknown";
+  const peer = info?.remoteAddr.hostname || "unknown";
   if (trust === null || peer === "unknown") return peer;
   const forwarded = request.headers.get("x-forwarded-for");
   const headers: Record<string, string> = forwarded === null

@@ -1,8 +1,8 @@
 import { assert, assertEquals } from "../tests/assert.ts";
 import { clientAddress, compileProxyTrust } from "./client_address.ts";
+import type { ConnectionInfo } from "./app.ts";
 
-const peer = (hostname: string): Deno.ServeHandlerInfo =>
-  ({ remoteAddr: { transport: "tcp", hostname, port: 40000 } }) as Deno.ServeHandlerInfo;
+const peer = (hostname: string): ConnectionInfo => ({ remoteAddr: { hostname, port: 40000 } });
 const forwarded = (value: string) =>
   new Request("http://x/ws", { headers: { "x-forwarded-for": value } });
 

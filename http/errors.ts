@@ -11,6 +11,7 @@ export function statusFor(error: unknown): number {
   if (error instanceof Deno.errors.PermissionDenied) return 401;
   if (error instanceof Deno.errors.Busy) return 503;
   if (error instanceof Deno.errors.NotSupported) return 415;
+  if (error instanceof Deno.errors.TimedOut) return 408;
   if (error instanceof TypeError || error instanceof SyntaxError || error instanceof RangeError) {
     return 400;
   }
@@ -42,6 +43,8 @@ export function errorResponse(error: unknown): Response {
     logger.debug("request abandoned by the client", { detail });
   } else if (error instanceof Deno.errors.InvalidData) {
     logger.warn("malformed request", { detail });
+  } else if (error instanceof Deno.errors.TimedOut) {
+    logger.warn("request timed out", { detail });
   }
   return jsonResponse({ error: errorName(status), detail }, {
     status,
@@ -49,6 +52,8 @@ export function errorResponse(error: unknown): Response {
       ? { "retry-after": "1" }
       : status === 401
       ? { "www-authenticate": 'Bearer realm="pulseboard"' }
+      : status === 408
+      ? { connection: "close" } // the rest of the request never came: the connection is done
       : {},
   });
 }

@@ -46,6 +46,8 @@ export interface IngestOptions {
   idempotency?: IdempotencyStore;
   /** Requests per key: a burst of `capacity`, then `perSecond`. Default 50 and 20/s. */
   rate?: { capacity: number; perSecond: number };
+  /** Longest wait for the next bytes of a body before answering 408. Default 30 000 ms. */
+  bodyTimeoutMs?: number;
 }
 
 /** Counters for /healthz and the benchmark. */
@@ -118,7 +120,9 @@ export function ingestHandler(
           problem(415, "Content-Type must be application/json or application/x-flatbuffers"),
         );
       }
-      const body = await readBodyLimited(request, options.maxBodyBytes);
+      const body = await readBodyLimited(request, options.maxBodyBytes, {
+        idleTimeoutMs: options.bodyTimeoutMs,
+      });
       if (body === null) {
         return reject(
           problem(413, `Cannot ingest: body is larger than ${options.maxBodyBytes} bytes`),

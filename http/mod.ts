@@ -1,5 +1,7 @@
 export { createApp } from "./app.ts";
-export type { Handler, Routes } from "./app.ts";
+export type { ConnectionInfo, Handler, Routes } from "./app.ts";
+export { serve } from "./server.ts";
+export type { HttpServer, ServeOptions } from "./server.ts";
 export { closeCodeFor, errorResponse, jsonResponse, problem, statusFor } from "./errors.ts";
 export { IDEMPOTENT_OUTCOMES, ingestHandler, IngestStats } from "./ingest.ts";
 export type { IdempotentOutcome, IngestOptions, ReadingSink } from "./ingest.ts";
@@ -14,5 +16,6 @@ export { allowedHosts, NO_HOSTS, parseAllowedHost } from "./allowed_hosts.ts";
 export type { AllowedHosts } from "./allowed_hosts.ts";
 export type { ProxyTrust } from "./client_address.ts";
 export type { FeedSocketOptions } from "./websocket.ts";
+export { FeedSocketStats } from "./websocket.ts";
 export { aggregatesRoute, historyRoute, label as windowLabel, sensorsRoute } from "./queries.ts";
 export type { QueryDeps } from "./queries.ts";

@@ -38,6 +38,16 @@ const MAX_SUBSCRIPTIONS = 64;
 const MAX_IDS = 4096;
 
 /**
+ * The largest message a client may send, in bytes, counted across a
+ * message's fragments (1009 beyond). It holds the largest messages the
+ * protocol has: an `Auth` with a token as long as the 16 KiB the
+ * `bearer.<jwt>` header path allows, 64 group subscriptions of the longest
+ * group path (about 10 KiB), or a list of about 1,400 sensor ids of 32
+ * characters. Longer id lists are what group prefixes are for.
+ */
+export const MAX_CLIENT_MESSAGE_BYTES = 64 * 1024;
+
+/**
  * Verifies an inbound Envelope and returns its message. Throws a TypeError
  * for anything malformed or for a body type a client may not send.
  */

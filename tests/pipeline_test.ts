@@ -166,8 +166,8 @@ Deno.test("hostile clients are closed with documented codes and the server keeps
     const cases: [string, (ws: WebSocket) => void, number][] = [
       ["garbage bytes", (ws) => ws.send(new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9, 10])), 4000],
       ["a text message", (ws) => ws.send("hello"), 1003],
+      // Refused by the transport from the frame header, before its payload is read.
       ["a message just over the limit", (ws) => ws.send(new Uint8Array(64 * 1024 + 1)), 1009],
-      // Deno itself refuses frames over 64 MiB; one just under is read, then refused by size.
       ["a message of 63 MiB", (ws) => ws.send(new Uint8Array(63 * 1024 * 1024)), 1009],
       ["a flood of messages", (ws) => {
         for (let i = 0; i < 50; i++) ws.send(encodePong(i));
@@ -180,7 +180,10 @@ Deno.test("hostile clients are closed with documented codes and the server keeps
       const event = await bad.closed;
       // A clean close carries the code; rarely, under load, the close frame is lost.
       if (event.wasClean) assertEquals(event.code, code, what);
-      assertEquals(bad.errors[0]?.code, code, `${what}: an Error frame names the code`);
+      // 1009 comes from the transport mid-message, with no Error frame before it.
+      if (code !== 1009) {
+        assertEquals(bad.errors[0]?.code, code, `${what}: an Error frame names the code`);
+      }
     }
     const response = await post(
       url,

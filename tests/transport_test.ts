@@ -1,5 +1,7 @@
 // Origin checks before the upgrade, CORS for the API, connections per
 // address, and HTTPS.
+// @ts-types="@types/ws"
+import WebSocketClient from "ws";
 import { assert, assertEquals } from "./assert.ts";
 import { startPulseboard } from "../main.ts";
 import type { Pulseboard } from "../main.ts";
@@ -139,7 +141,7 @@ Deno.test("behind a trusted proxy the per-address limit counts the forwarded cli
   });
 });
 
-Deno.test("--cert and --key serve HTTPS", async () => {
+Deno.test("--cert and --key serve HTTPS and WSS", async () => {
   const dir = await Deno.makeTempDir({ prefix: "pulseboard-tls-" });
   try {
     const { success } = await new Deno.Command("openssl", {
@@ -176,8 +178,55 @@ Deno.test("--cert and --key serve HTTPS", async () => {
       const response = await fetch(new URL("/healthz", server.url), { client });
       assertEquals((await response.json()).status, "ok");
       client.close();
+      // The feed over WSS: the first frame (Subscribed) arrives.
+      const feed = new WebSocketClient(
+        new URL("/ws", server.url.href.replace("https", "wss")).href,
+        {
+          ca: await Deno.readTextFile(`${dir}/cert.pem`),
+        },
+      );
+      feed.on("error", () => {});
+      const first = await new Promise<number>((resolve) =>
+        feed.once("message", (data: Uint8Array) => resolve(data.byteLength))
+      );
+      assert(first > 0, "a frame came over WSS");
+      feed.close();
+      await new Promise((resolve) => feed.once("close", resolve));
     });
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("a Subscribe sent the moment the socket opens is answered, on every connection", async () => {
+  await withServer({}, async (server) => {
+    const count = 100;
+    const { stdout, success } = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "tests/first_message_client.ts", server.url.href, String(count)],
+      cwd: new URL("..", import.meta.url).pathname,
+      stderr: "inherit",
+    }).output();
+    assert(success, "the client process ran");
+    assertEquals(JSON.parse(new TextDecoder().decode(stdout)).answered, count);
+  });
+});
+
+Deno.test("a request head over 16 KiB is refused with 431", async () => {
+  await withServer({}, async (server) => {
+    const send = async (headerBytes: number) => {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port: Number(server.url.port) });
+      await conn.write(new TextEncoder().encode(
+        `GET /healthz HTTP/1.1\r\nHost: ${server.url.host}\r\nX-Big: ${
+          "a".repeat(headerBytes)
+        }\r\n` +
+          "Connection: close\r\n\r\n",
+      ));
+      const buffer = new Uint8Array(64);
+      const n = await conn.read(buffer);
+      conn.close();
+      return new TextDecoder().decode(buffer.subarray(0, n ?? 0)).split(" ")[1];
+    };
+    assertEquals(await send(15_000), "200");
+    assertEquals(await send(17_000), "431");
+  });
 });
