@@ -12,7 +12,8 @@
  * same readings and a closed window never changes.
  */
 
-import type { WindowStates } from "../protocol/frames.ts";
+import { allocateWindowStates, WINDOW_CHANGED, WINDOW_FINAL } from "../protocol/columns.ts";
+import type { WindowStates } from "../protocol/columns.ts";
 
 export type { WindowStates };
 
@@ -46,11 +47,6 @@ export interface HeldWindow {
 
 /** Slot states. A free slot has start NaN. */
 const OPEN = 0, PUBLISHED = 1, REVISED = 2;
-
-/** Flags of a published window. */
-export const WINDOW_FINAL = 1;
-/** Values changed since the window was last sent to clients. */
-export const WINDOW_CHANGED = 2;
 
 /** Checks a spec and returns the slots each size needs. */
 export function slotsPerSize(spec: WindowSpec): number[] {
@@ -493,20 +489,4 @@ class OutColumns {
     next.std.set(old.std);
     this.#states = next;
   }
-}
-
-export function allocateWindowStates(length: number): WindowStates {
-  return {
-    length,
-    sensor: new Uint32Array(length),
-    metric: new Uint16Array(length),
-    size: new Uint8Array(length),
-    flags: new Uint8Array(length),
-    startMs: new Float64Array(length),
-    count: new Float64Array(length),
-    sum: new Float64Array(length),
-    min: new Float64Array(length),
-    max: new Float64Array(length),
-    std: new Float64Array(length),
-  };
 }

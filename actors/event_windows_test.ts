@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { assert, assertEquals } from "../tests/assert.ts";
-import { WINDOW_CHANGED, WINDOW_FINAL, WindowClock } from "./event_windows.ts";
+import { WindowClock } from "./event_windows.ts";
+import { WINDOW_CHANGED, WINDOW_FINAL } from "../protocol/columns.ts";
 import type { MetricWindows, WindowStates } from "./event_windows.ts";
 
 const spec = { sizesMs: [1_000, 10_000, 60_000], graceMs: 5_000 };

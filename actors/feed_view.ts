@@ -1,7 +1,6 @@
-import { allocateStates } from "./shard.ts";
 import type { ShardChanges } from "./shard_messages.ts";
-import { allocateWindowStates } from "./event_windows.ts";
-import type { MetricEntry, MetricStates, SensorEntry, WindowStates } from "../protocol/frames.ts";
+import { allocateStates, allocateWindowStates } from "../protocol/columns.ts";
+import type { MetricEntry, MetricStates, SensorEntry, WindowStates } from "../protocol/columns.ts";
 
 /** What changed in one tick, over all shards. */
 export interface TickChanges {

@@ -1,4 +1,3 @@
-import * as flatbuffers from "flatbuffers";
 import fc from "fast-check";
 import { assert, assertEquals } from "../tests/assert.ts";
 import { Actor } from "./runtime/mod.ts";
@@ -8,15 +7,8 @@ import { Session } from "./session.ts";
 import type { FrameSink } from "./session.ts";
 import { ShardBehavior } from "./shard.ts";
 import type { ShardMessage } from "./shard_messages.ts";
-import { blockFromReadings } from "../readings/block.ts";
-import {
-  Body,
-  Delta,
-  Envelope,
-  Error as ErrorFrame,
-  Snapshot,
-  Subscribed,
-} from "../protocol/schema_generated.ts";
+import { blockFromReadings } from "../protocol/reading_block.ts";
+import { decodeServerFrame, peekServerFrame } from "../protocol/mod.ts";
 
 class Sink implements FrameSink {
   bufferedAmount = 0;
@@ -31,14 +23,8 @@ class Sink implements FrameSink {
 }
 
 function seqOf(frame: Uint8Array): [string, number] {
-  const envelope = Envelope.getRootAsEnvelope(new flatbuffers.ByteBuffer(frame));
-  if (envelope.bodyType() === Body.Subscribed) {
-    return ["subscribed", Number((envelope.body(new Subscribed()) as Subscribed).seq())];
-  }
-  if (envelope.bodyType() === Body.Snapshot) {
-    return ["snapshot", Number((envelope.body(new Snapshot()) as Snapshot).seq())];
-  }
-  return ["delta", Number((envelope.body(new Delta()) as Delta).seq())];
+  const { type, seq } = peekServerFrame(frame);
+  return [type === "subscribed" || type === "snapshot" ? type : "delta", seq];
 }
 
 Deno.test("hub sends one encoded delta per tick, the same bytes to every session, following each snapshot's seq", async () => {
@@ -98,9 +84,7 @@ Deno.test("hub hold stops ticks; newEpoch sends every session recovered=false an
   await send(["a", "b"]);
   await hub.receive({ type: "tick" });
   const before = sink.frames.length;
-  const epochOf = (frame: Uint8Array) =>
-    (Envelope.getRootAsEnvelope(new flatbuffers.ByteBuffer(frame)).body(new Snapshot()) as Snapshot)
-      .epoch();
+  const epochOf = (frame: Uint8Array) => peekServerFrame(frame).epoch;
   const oldEpoch = epochOf(sink.frames[1]);
 
   await hub.receive({ type: "hold", reply: () => {} });
@@ -112,17 +96,11 @@ Deno.test("hub hold stops ticks; newEpoch sends every session recovered=false an
   assertEquals(sink.frames.length, before, "no tick while held");
 
   await hub.receive({ type: "newEpoch", reply: () => {} });
-  const [subscribed, snapshot] = sink.frames.slice(before).map((f) =>
-    Envelope.getRootAsEnvelope(new flatbuffers.ByteBuffer(f))
-  );
-  const s = subscribed.body(new Subscribed()) as Subscribed;
-  assertEquals([s.recovered(), Number(s.seq())], [false, 0]);
-  const snap = snapshot.body(new Snapshot()) as Snapshot;
-  assert(snap.epoch() !== oldEpoch && snap.epoch() === s.epoch(), "a new epoch");
-  assertEquals(
-    Array.from({ length: snap.sensorsLength() }, (_, i) => snap.sensors(i)!.id()),
-    ["c"],
-  );
+  const [s, snap] = sink.frames.slice(before).map(decodeServerFrame);
+  if (s.type !== "subscribed" || snap.type !== "snapshot") throw new Error("Subscribed, Snapshot");
+  assertEquals([s.recovered, s.seq], [false, 0]);
+  assert(snap.epoch !== oldEpoch && snap.epoch === s.epoch, "a new epoch");
+  assertEquals(snap.sensors.map((sensor) => sensor.id), ["c"]);
   // Ticks go on in the new epoch.
   await send(["c"]);
   await hub.receive({ type: "tick" });
@@ -211,14 +189,9 @@ Deno.test("whatever Subscribes a client sends, its session never holds more than
           replace,
         });
         const answers = sink.frames.slice(seen).map((frame) => {
-          const envelope = Envelope.getRootAsEnvelope(new flatbuffers.ByteBuffer(frame));
-          if (envelope.bodyType() === Body.Error) {
-            return (envelope.body(new ErrorFrame()) as ErrorFrame).message()!;
-          }
-          if (envelope.bodyType() === Body.Subscribed) {
-            const s = envelope.body(new Subscribed()) as Subscribed;
-            return Array.from(s.idsArray() ?? []).sort((a, b) => a - b);
-          }
+          const decoded = decodeServerFrame(frame);
+          if (decoded.type === "error") return decoded.message;
+          if (decoded.type === "subscribed") return decoded.ids.sort((a, b) => a - b);
           return null;
         }).filter((a) => a !== null);
         const refusals = answers.slice(bad);

@@ -10,7 +10,7 @@ import { ShardBehavior } from "./shard.ts";
 import type { ShardChanges, ShardMessage } from "./shard_messages.ts";
 import { FeedView } from "./feed_view.ts";
 import { CheckpointStore, KvLog } from "../log/mod.ts";
-import { blockFromReadings } from "../readings/block.ts";
+import { blockFromReadings } from "../protocol/reading_block.ts";
 
 /** Fails once, the first time it sees a reading of `poison`, then behaves. */
 class FailsOnce implements Behavior<ShardMessage> {

@@ -3,13 +3,7 @@ export { FeedView } from "./feed_view.ts";
 export type { TickChanges } from "./feed_view.ts";
 export { HubBehavior, HubStats } from "./hub.ts";
 export type { HubObserver, HubOptions, WindowNames } from "./hub.ts";
-export {
-  SLOT_LENGTH,
-  slotsPerSize,
-  WINDOW_CHANGED,
-  WINDOW_FINAL,
-  WindowClock,
-} from "./event_windows.ts";
+export { SLOT_LENGTH, slotsPerSize, WindowClock } from "./event_windows.ts";
 export type { WindowSpec } from "./event_windows.ts";
 export { groupAggregates } from "./group_aggregates.ts";
 export { aggregatesByName, listSensors } from "./feed_queries.ts";
@@ -22,7 +16,7 @@ export { Router } from "./router.ts";
 export type { RouterOptions } from "./router.ts";
 export { DEFAULT_SESSION_POLICY, Session } from "./session.ts";
 export type { FrameSink, SessionPolicy } from "./session.ts";
-export { allocateStates, ShardBehavior } from "./shard.ts";
+export { ShardBehavior } from "./shard.ts";
 export type { ShardOptions } from "./shard.ts";
 export { shardFor } from "./shard_for.ts";
 export type { ShardChanges, ShardMessage } from "./shard_messages.ts";

@@ -1,11 +1,6 @@
 import { MetricWindow } from "./metric_window.ts";
-import {
-  allocateWindowStates,
-  DEFAULT_WINDOW_SPEC,
-  SLOT_LENGTH,
-  WindowClock,
-} from "./event_windows.ts";
-import type { HeldWindow, MetricWindows, WindowSpec, WindowStates } from "./event_windows.ts";
+import { DEFAULT_WINDOW_SPEC, SLOT_LENGTH, WindowClock } from "./event_windows.ts";
+import type { HeldWindow, MetricWindows, WindowSpec } from "./event_windows.ts";
 import type {
   ShardChanges,
   ShardCheckpoint,
@@ -14,8 +9,9 @@ import type {
   ShardReadings,
 } from "./shard_messages.ts";
 import type { Behavior } from "./runtime/mod.ts";
-import type { MetricEntry, MetricStates, SensorEntry } from "../protocol/frames.ts";
-import { DEFAULT_GROUP } from "../readings/block.ts";
+import { allocateStates, allocateWindowStates } from "../protocol/columns.ts";
+import type { MetricEntry, SensorEntry, WindowStates } from "../protocol/columns.ts";
+import { DEFAULT_GROUP } from "../protocol/reading_block.ts";
 
 export interface ShardOptions {
   /** Readings in the moving-average window. Default 50. */
@@ -368,20 +364,6 @@ export class ShardBehavior implements Behavior<ShardMessage> {
     }
     return { sensors, metrics, updates, windows, late, statuses, removed };
   }
-}
-
-/** Metric-state columns of a given length. */
-export function allocateStates(length: number): MetricStates {
-  return {
-    length,
-    sensor: new Uint32Array(length),
-    metric: new Uint16Array(length),
-    last: new Float64Array(length),
-    avg: new Float64Array(length),
-    min: new Float64Array(length),
-    max: new Float64Array(length),
-    timeMs: new Float64Array(length),
-  };
 }
 
 /** The windows for which `keep` is true (closed windows of removed sensors are dropped). */

@@ -1,5 +1,5 @@
-import type { ReadingBlock } from "../readings/block.ts";
-import type { MetricEntry, MetricStates, SensorEntry } from "../protocol/frames.ts";
+import type { ReadingBlock } from "../protocol/reading_block.ts";
+import type { MetricEntry, MetricStates, SensorEntry } from "../protocol/mod.ts";
 import type { HeldWindow, WindowSpec, WindowStates } from "./event_windows.ts";
 
 /** Readings for one shard: rows of a shared block, with global indexes per string. */

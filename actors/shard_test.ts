@@ -4,7 +4,7 @@ import { Router } from "./router.ts";
 import { FeedView } from "./feed_view.ts";
 import type { ShardChanges, ShardCheckpoint, ShardReadings } from "./shard_messages.ts";
 import type { HeldWindow } from "./event_windows.ts";
-import { blockFromReadings } from "../readings/block.ts";
+import { blockFromReadings } from "../protocol/reading_block.ts";
 
 function flush(shard: ShardBehavior): ShardChanges {
   let changes: ShardChanges | null = null;

@@ -1,6 +1,5 @@
 import type { SubscriptionRequest } from "../protocol/client_messages.ts";
-import { DEFAULT_READING_LIMITS } from "../readings/limits.ts";
-import { checkGroup, checkSensorId } from "../readings/validate.ts";
+import { checkGroup, checkSensorId } from "../protocol/names.ts";
 
 /**
  * What a stream carries: everything, or sensors under group prefixes or named
@@ -26,11 +25,11 @@ export function checkSubscription(request: SubscriptionRequest): string | null {
   if (kinds > 1) return `subscription ${request.id} mixes all, group and sensors: use one`;
   if (request.group !== null) {
     if (request.group === "") return `subscription ${request.id}: group is empty`;
-    const reason = checkGroup(request.group, DEFAULT_READING_LIMITS);
+    const reason = checkGroup(request.group);
     if (reason) return `subscription ${request.id}: ${reason}`;
   }
   for (const id of request.sensors) {
-    const reason = checkSensorId(id, DEFAULT_READING_LIMITS);
+    const reason = checkSensorId(id);
     if (reason) return `subscription ${request.id}: ${reason}`;
   }
   return null;

@@ -1,17 +1,16 @@
-import { allocateStates } from "./shard.ts";
-import { allocateWindowStates, WINDOW_CHANGED } from "./event_windows.ts";
 import { groupAggregates } from "./group_aggregates.ts";
 import type { FeedView, TickChanges } from "./feed_view.ts";
 import type { Session } from "./session.ts";
 import { matches } from "./topic.ts";
 import type { TopicSpec } from "./topic.ts";
-import { encodeDelta, encodeSnapshot } from "../protocol/frames.ts";
+import { encodeDelta, encodeSnapshot } from "../protocol/mod.ts";
+import { allocateStates, allocateWindowStates, WINDOW_CHANGED } from "../protocol/columns.ts";
 import type {
   GroupAggregateEntry,
   MetricStates,
   SensorEntry,
   WindowStates,
-} from "../protocol/frames.ts";
+} from "../protocol/columns.ts";
 
 export interface RingLimits {
   /** Frames older than this are dropped. Default 30 000 ms. */

@@ -1,8 +1,6 @@
 // Fan-out benchmark: many WebSocket clients over several topics at a 100 ms
 // tick, with and without a few stalled clients.
-import * as flatbuffers from "flatbuffers";
-import { Body, Delta, Envelope, Ping } from "../protocol/schema_generated.ts";
-import { encodePong, encodeSubscribe } from "../protocol/frames.ts";
+import { encodePong, encodeSubscribe, peekServerFrame } from "../protocol/mod.ts";
 import { startServer, startSimulator, stopProcess } from "./processes.ts";
 
 export interface FanoutOptions {
@@ -41,15 +39,12 @@ class LightClient {
     });
     this.socket.onmessage = (event) => {
       const now = Date.now();
-      const envelope = Envelope.getRootAsEnvelope(
-        new flatbuffers.ByteBuffer(new Uint8Array(event.data)),
-      );
-      const type = envelope.bodyType();
-      if (type === Body.Delta) {
+      const frame = peekServerFrame(new Uint8Array(event.data));
+      if (frame.type === "delta") {
         this.frames++;
-        this.latencies.push(now - (envelope.body(new Delta()) as Delta).serverTimeMs());
-      } else if (type === Body.Ping) {
-        this.socket.send(encodePong((envelope.body(new Ping()) as Ping).nonce()));
+        this.latencies.push(now - frame.serverTimeMs);
+      } else if (frame.type === "ping") {
+        this.socket.send(encodePong(frame.nonce));
       }
     };
   }

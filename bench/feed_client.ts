@@ -1,20 +1,12 @@
-import * as flatbuffers from "flatbuffers";
-import {
-  Body,
-  Delta,
-  Envelope,
-  MetricUpdate,
-  Ping,
-  Snapshot,
-} from "../protocol/schema_generated.ts";
-import { encodePong } from "../protocol/frames.ts";
+import { decodeServerFrame, encodePong, peekServerFrame } from "../protocol/mod.ts";
+import type { DeltaEvent } from "../protocol/mod.ts";
 import { LatencyHistogram } from "./latency_histogram.ts";
 
 /**
  * A dashboard stand-in for the benchmark: subscribes to everything, decodes
- * every frame with the generated reader (Envelope → Snapshot/Delta →
- * updates), checks that Deltas follow the Snapshot with contiguous seq, and
- * measures event-time-to-receipt latency and bytes per update.
+ * every Delta as the dashboard does (protocol's `decodeServerFrame`), checks
+ * that Deltas follow the Snapshot with contiguous seq, and measures
+ * event-time-to-receipt latency and bytes per update.
  */
 export class BenchFeedClient {
   readonly socket: WebSocket;
@@ -33,14 +25,10 @@ export class BenchFeedClient {
   /** Snapshots with catch_up set: the server skipped deltas because this client was slow. */
   catchUps = 0;
   #epoch = -1;
-  #seq = -1n;
+  #seq = -1;
   /** Per sensor index, the last Delta it was counted in (distinct sensors per Delta, no Set). */
   #stamp = new Uint32Array(1024);
   #frame = 0;
-  readonly #update = new MetricUpdate();
-  readonly #delta = new Delta();
-  readonly #snapshot = new Snapshot();
-  readonly #ping = new Ping();
 
   constructor(baseUrl: string, options: { openTimeoutMs?: number } = {}) {
     const url = new URL("/ws", baseUrl);
@@ -92,40 +80,35 @@ export class BenchFeedClient {
 
   #onFrame(bytes: Uint8Array): void {
     const now = Date.now();
-    const envelope = Envelope.getRootAsEnvelope(new flatbuffers.ByteBuffer(bytes));
-    switch (envelope.bodyType()) {
-      case Body.Ping:
-        this.socket.send(encodePong((envelope.body(this.#ping) as Ping).nonce()));
+    const header = peekServerFrame(bytes);
+    switch (header.type) {
+      case "ping":
+        this.socket.send(encodePong(header.nonce));
         return;
-      case Body.Snapshot: {
-        const snapshot = envelope.body(this.#snapshot) as Snapshot;
+      case "snapshot":
         this.snapshots++;
-        if (snapshot.catchUp()) this.catchUps++;
-        this.#epoch = snapshot.epoch();
-        this.#seq = snapshot.seq();
+        if (header.catchUp) this.catchUps++;
+        this.#epoch = header.epoch;
+        this.#seq = header.seq;
         return;
-      }
-      case Body.Delta:
-        this.#onDelta(envelope.body(this.#delta) as Delta, bytes.byteLength, now);
+      case "delta":
+        this.#onDelta(decodeServerFrame(bytes) as DeltaEvent, bytes.byteLength, now);
         return;
       default:
         return; // Subscribed, Error: not part of the measurement
     }
   }
 
-  #onDelta(delta: Delta, size: number, now: number): void {
-    const seq = delta.seq();
-    if (this.#seq < 0n || delta.epoch() !== this.#epoch || seq !== this.#seq + 1n) this.gaps++;
-    this.#epoch = delta.epoch();
-    this.#seq = seq;
+  #onDelta(delta: DeltaEvent, size: number, now: number): void {
+    if (this.#seq < 0 || delta.epoch !== this.#epoch || delta.seq !== this.#seq + 1) this.gaps++;
+    this.#epoch = delta.epoch;
+    this.#seq = delta.seq;
     this.deltas++;
     this.deltaBytes += size;
     const frame = ++this.#frame;
-    const n = delta.updatesLength();
-    const update = this.#update;
+    const { length: n, sensor: sensors, timeMs } = delta.updates;
     for (let i = 0; i < n; i++) {
-      delta.updates(i, update);
-      const sensor = update.sensor();
+      const sensor = sensors[i];
       if (sensor >= this.#stamp.length) {
         const grown = new Uint32Array(Math.max(sensor + 1, this.#stamp.length * 2));
         grown.set(this.#stamp);
@@ -135,7 +118,7 @@ export class BenchFeedClient {
         this.#stamp[sensor] = frame;
         this.sensorUpdates++;
       }
-      this.latency.add(now - update.timeMs());
+      this.latency.add(now - timeMs[i]);
     }
     this.updates += n;
   }

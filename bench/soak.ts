@@ -1,9 +1,7 @@
 // Soak: the server under steady ingest and fan-out for a while, sampling its
 // memory, to show whether it stays flat.
 import { startServer, startSimulator, stopProcess } from "./processes.ts";
-import { encodePong, encodeSubscribe } from "../protocol/frames.ts";
-import * as flatbuffers from "flatbuffers";
-import { Body, Envelope, Ping } from "../protocol/schema_generated.ts";
+import { encodePong, encodeSubscribe, peekServerFrame } from "../protocol/mod.ts";
 
 function rssMb(pid: number): number {
   return Number(Deno.readTextFileSync(`/proc/${pid}/status`).match(/VmRSS:\s+(\d+)/)![1]) / 1024;
@@ -56,12 +54,8 @@ export async function runSoak(seconds: number, clients: number, rate = 10_000): 
     ws.onclose = (event) => closes.set(event.code, (closes.get(event.code) ?? 0) + 1);
     ws.onopen = () => ws.send(encodeSubscribe([{ id: 1, group: groups[i % groups.length] }]));
     ws.onmessage = (event) => {
-      const envelope = Envelope.getRootAsEnvelope(
-        new flatbuffers.ByteBuffer(new Uint8Array(event.data)),
-      );
-      if (envelope.bodyType() === Body.Ping) {
-        ws.send(encodePong((envelope.body(new Ping()) as Ping).nonce()));
-      }
+      const frame = peekServerFrame(new Uint8Array(event.data));
+      if (frame.type === "ping") ws.send(encodePong(frame.nonce));
     };
     return ws;
   });

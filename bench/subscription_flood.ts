@@ -6,7 +6,7 @@
 //
 //   deno run -A bench/subscription_flood.ts
 import { spawnServer } from "../tests/server_process.ts";
-import { encodeSubscribe } from "../protocol/frames.ts";
+import { encodeSubscribe } from "../protocol/mod.ts";
 
 const rssMb = (pid: number) =>
   Number(/VmRSS:\s+(\d+)/.exec(Deno.readTextFileSync(`/proc/${pid}/status`))![1]) / 1024;

@@ -5,8 +5,9 @@ import type { HeldWindowsReader } from "./held_windows.ts";
 import { RollupStore } from "./rollup_store.ts";
 import { RollupWriter } from "./rollup_writer.ts";
 import { KvLog } from "../log/kv_log.ts";
-import { blockFromReadings } from "../readings/block.ts";
-import { allocateWindowStates, WINDOW_FINAL, WindowClock } from "../actors/event_windows.ts";
+import { blockFromReadings } from "../protocol/reading_block.ts";
+import { WindowClock } from "../actors/event_windows.ts";
+import { allocateWindowStates, WINDOW_FINAL } from "../protocol/columns.ts";
 import { withTempKv } from "../tests/temp_kv.ts";
 
 const BASE = 1_800_000_000_000;

@@ -1,5 +1,5 @@
-import { WINDOW_FINAL } from "../actors/event_windows.ts";
-import type { WindowStates } from "../protocol/frames.ts";
+import { WINDOW_FINAL } from "../protocol/columns.ts";
+import type { WindowStates } from "../protocol/mod.ts";
 
 /** Windows per stored chunk: 30 × 32 metrics × 4 numbers × 8 B stays under Deno KV's 64 KiB. */
 export const WINDOWS_PER_CHUNK = 30;

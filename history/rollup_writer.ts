@@ -1,6 +1,6 @@
 import { mergeChunks, RollupBuffer } from "./rollup_chunks.ts";
 import type { RollupStore } from "./rollup_store.ts";
-import type { WindowStates } from "../protocol/frames.ts";
+import type { WindowStates } from "../protocol/mod.ts";
 import { logger } from "../logging/mod.ts";
 
 /**

@@ -3,8 +3,8 @@ import { assert, assertEquals } from "../tests/assert.ts";
 import { IdempotencyStore } from "./idempotency_store.ts";
 import type { Claim, ClaimResult } from "./idempotency_store.ts";
 import { FenceLost, KvLog } from "../log/mod.ts";
-import { blockFromReadings } from "../readings/block.ts";
-import type { ReadingBlock } from "../readings/block.ts";
+import { blockFromReadings } from "../protocol/reading_block.ts";
+import type { ReadingBlock } from "../protocol/reading_block.ts";
 import { withTempKv } from "../tests/temp_kv.ts";
 
 function readings(from: number, count: number) {

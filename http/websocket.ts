@@ -14,7 +14,7 @@ import { tokenFromProtocols } from "../auth/mod.ts";
 import type { Viewer } from "../auth/mod.ts";
 import { CloseCode } from "../protocol/close_codes.ts";
 import { decodeClientMessage, MAX_CLIENT_MESSAGE_BYTES } from "../protocol/client_messages.ts";
-import { encodeError } from "../protocol/frames.ts";
+import { encodeError } from "../protocol/mod.ts";
 import { clientAddress } from "./client_address.ts";
 import type { ProxyTrust } from "./client_address.ts";
 import type { ConnectionInfo } from "./app.ts";

@@ -4,7 +4,7 @@ import { CheckpointStore } from "./checkpoint_store.ts";
 import { Router } from "../actors/router.ts";
 import { ShardBehavior } from "../actors/shard.ts";
 import type { ShardChanges, ShardCheckpoint } from "../actors/shard_messages.ts";
-import { blockFromReadings } from "../readings/block.ts";
+import { blockFromReadings } from "../protocol/reading_block.ts";
 
 function ask<T>(shard: ShardBehavior, type: "flush" | "checkpoint"): T {
   let answer: T | null = null;

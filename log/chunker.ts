@@ -1,5 +1,5 @@
-import { sliceRows } from "../readings/block.ts";
-import type { ReadingBlock } from "../readings/block.ts";
+import { sliceRows } from "../protocol/reading_block.ts";
+import type { ReadingBlock } from "../protocol/reading_block.ts";
 import { encodeReadingBlock } from "../protocol/ingest_codec.ts";
 
 /** One encoded chunk and the readings in it. */

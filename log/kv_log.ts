@@ -1,7 +1,7 @@
 import { Chunker } from "./chunker.ts";
 import type { Chunk } from "./chunker.ts";
 import { decodeIngestBatch } from "../protocol/ingest_codec.ts";
-import type { ReadingBlock } from "../readings/block.ts";
+import type { ReadingBlock } from "../protocol/reading_block.ts";
 
 const LOG = "log";
 const HEAD = ["log_head"];

@@ -1,8 +1,8 @@
 import { assert, assertEquals } from "../tests/assert.ts";
 import { FenceLost, KvLog } from "./kv_log.ts";
 import { Chunker, KV_VALUE_LIMIT } from "./chunker.ts";
-import { blockFromReadings } from "../readings/block.ts";
-import type { ReadingBlock } from "../readings/block.ts";
+import { blockFromReadings } from "../protocol/reading_block.ts";
+import type { ReadingBlock } from "../protocol/reading_block.ts";
 
 function readings(from: number, count: number, idLength = 8) {
   return Array.from({ length: count }, (_, i) => ({

@@ -1,6 +1,6 @@
 import client from "prom-client";
 import type { HubObserver } from "../actors/hub.ts";
-import type { MetricStates } from "../protocol/frames.ts";
+import type { MetricStates } from "../protocol/mod.ts";
 import { topicLabeler } from "./topic_label.ts";
 
 /** What the metrics read when scraped: live counters kept by the stages. */

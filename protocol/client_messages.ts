@@ -1,4 +1,6 @@
 import * as flatbuffers from "flatbuffers";
+// Messages a client sends (Subscribe, Unsubscribe, Auth, Pong): encoded here
+// by every client, decoded (after verification) here by the server.
 import {
   Auth,
   Body,
@@ -16,6 +18,14 @@ export interface SubscriptionRequest {
   all: boolean;
   group: string | null;
   sensors: string[];
+}
+
+/** One subscription as a client asks for it: everything, a group prefix, or sensor ids. */
+export interface SubscriptionSpec {
+  id: number;
+  all?: boolean;
+  group?: string;
+  sensors?: readonly string[];
 }
 
 /** What a client may send, after verification. */
@@ -131,4 +141,67 @@ export function decodeClientMessage(input: Uint8Array): ClientMessage {
         `Invalid message: a client may not send ${Body[type] ?? `body type ${type}`}`,
       );
   }
+}
+
+// Encoding. Small messages, one builder reused; each result is a copy.
+const builder = new flatbuffers.Builder(1024);
+
+function finish(type: Body, body: flatbuffers.Offset): Uint8Array<ArrayBuffer> {
+  builder.finish(Envelope.createEnvelope(builder, type, body), "PLSB");
+  return builder.asUint8Array().slice() as Uint8Array<ArrayBuffer>;
+}
+
+/**
+ * Encodes a Subscribe: add `subscriptions` (or `replace` them all), resuming
+ * from `resume` (the last epoch and seq applied) when given; `windows` also
+ * asks for per-sensor event-time windows.
+ */
+export function encodeSubscribe(
+  subscriptions: readonly SubscriptionSpec[],
+  resume: { epoch: number; seq: number } | null = null,
+  replace = false,
+  windows = false,
+): Uint8Array<ArrayBuffer> {
+  builder.clear();
+  const offsets = subscriptions.map((s) => {
+    const group = s.group === undefined ? 0 : builder.createString(s.group);
+    const sensors = s.sensors === undefined
+      ? 0
+      : Subscription.createSensorsVector(builder, s.sensors.map((id) => builder.createString(id)));
+    Subscription.startSubscription(builder);
+    Subscription.addId(builder, s.id);
+    Subscription.addAll(builder, s.all ?? false);
+    if (group) Subscription.addGroup(builder, group);
+    if (sensors) Subscription.addSensors(builder, sensors);
+    return Subscription.endSubscription(builder);
+  });
+  const list = Subscribe.createSubscriptionsVector(builder, offsets);
+  const body = Subscribe.createSubscribe(
+    builder,
+    list,
+    resume !== null,
+    resume?.epoch ?? 0,
+    BigInt(resume?.seq ?? 0),
+    replace,
+    windows,
+  );
+  return finish(Body.Subscribe, body);
+}
+
+export function encodeAuth(token: string): Uint8Array<ArrayBuffer> {
+  builder.clear();
+  return finish(Body.Auth, Auth.createAuth(builder, builder.createString(token)));
+}
+
+export function encodeUnsubscribe(ids: readonly number[]): Uint8Array<ArrayBuffer> {
+  builder.clear();
+  return finish(
+    Body.Unsubscribe,
+    Unsubscribe.createUnsubscribe(builder, Unsubscribe.createIdsVector(builder, ids as number[])),
+  );
+}
+
+export function encodePong(nonce: number): Uint8Array<ArrayBuffer> {
+  builder.clear();
+  return finish(Body.Pong, Pong.createPong(builder, nonce));
 }

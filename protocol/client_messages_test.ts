@@ -1,13 +1,13 @@
 import { assert, assertEquals } from "../tests/assert.ts";
 import { decodeClientMessage, MAX_CLIENT_MESSAGE_BYTES } from "./client_messages.ts";
-import { encodeAuth, encodeSubscribe, encodeUnsubscribe } from "./frames.ts";
-import { DEFAULT_READING_LIMITS } from "../readings/limits.ts";
+import { encodeAuth, encodeSubscribe, encodeUnsubscribe } from "./mod.ts";
+import { MAX_GROUP_LENGTH } from "./names.ts";
 
 Deno.test("the inbound message cap holds the largest legitimate client messages", () => {
   // 64 subscriptions (the most one Subscribe may carry), each a group path of the longest length.
   const groups = Array.from({ length: 64 }, (_, i) => ({
     id: i + 1,
-    group: `g${i}`.padEnd(DEFAULT_READING_LIMITS.maxGroupLength, "x"),
+    group: `g${i}`.padEnd(MAX_GROUP_LENGTH, "x"),
   }));
   // A token as long as the 16 KiB the `bearer.<jwt>` subprotocol header can carry.
   const token = "t".repeat(16 * 1024);

@@ -4,8 +4,8 @@
 import { assert } from "../tests/assert.ts";
 import { decodeClientMessage } from "./client_messages.ts";
 import { decodeIngestBatch, encodeReadingBlock } from "./ingest_codec.ts";
-import { encodeDelta, encodePong } from "./frames.ts";
-import { blockFromReadings } from "../readings/block.ts";
+import { encodeDelta, encodePong } from "./mod.ts";
+import { blockFromReadings } from "./reading_block.ts";
 
 function mutator(seed: number) {
   let state = seed >>> 0;

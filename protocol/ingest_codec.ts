@@ -1,8 +1,8 @@
 import * as flatbuffers from "flatbuffers";
 import { IngestBatch } from "./schema_generated.ts";
 import { FlatBufferVerifier } from "./verifier.ts";
-import { prefixSums } from "../readings/block.ts";
-import type { ReadingBlock } from "../readings/block.ts";
+import { prefixSums } from "./reading_block.ts";
+import type { ReadingBlock } from "./reading_block.ts";
 
 const FIELD = {
   batchId: 0,

@@ -1,8 +1,8 @@
 import fc from "fast-check";
 import { assert, assertEquals } from "../tests/assert.ts";
 import { decodeIngestBatch, encodeReadingBlock } from "./ingest_codec.ts";
-import { ReadingBlockBuilder } from "../readings/block.ts";
-import type { ReadingBlock } from "../readings/block.ts";
+import { ReadingBlockBuilder } from "./reading_block.ts";
+import type { ReadingBlock } from "./reading_block.ts";
 
 const reading = fc.record({
   sensor: fc.string({ maxLength: 20 }),

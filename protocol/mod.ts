@@ -1,24 +1,61 @@
+// The wire contract, both directions: what the server sends and decodes, what
+// clients send and decode, and the column shapes they share. Imported by the
+// server, the dashboard (as the workspace package @pulseboard/protocol), the
+// simulator, the benchmark and the tests.
 export { CloseCode } from "./close_codes.ts";
-export { decodeClientMessage } from "./client_messages.ts";
-export type { ClientMessage, SubscriptionRequest } from "./client_messages.ts";
-export {
-  encodeAuth,
-  encodeDelta,
-  encodeError,
-  encodePing,
-  encodePong,
-  encodeSnapshot,
-  encodeSubscribe,
-  encodeSubscribed,
-  encodeUnsubscribe,
-} from "./frames.ts";
+export { allocateStates, allocateWindowStates, WINDOW_CHANGED, WINDOW_FINAL } from "./columns.ts";
 export type {
-  DeltaFrame,
+  GroupAggregateEntry,
   MetricEntry,
   MetricStates,
   SensorEntry,
+  WindowStates,
+} from "./columns.ts";
+export {
+  decodeServerFrame,
+  encodeDelta,
+  encodeError,
+  encodePing,
+  encodeSnapshot,
+  encodeSubscribed,
+  peekServerFrame,
+} from "./server_frames.ts";
+export type {
+  DeltaEvent,
+  DeltaFrame,
+  ServerFrame,
+  ServerFrameHeader,
+  SnapshotEvent,
   SnapshotFrame,
-} from "./frames.ts";
+  SubscribedEvent,
+  SubscribedFrame,
+  WindowParts,
+} from "./server_frames.ts";
+export {
+  decodeClientMessage,
+  encodeAuth,
+  encodePong,
+  encodeSubscribe,
+  encodeUnsubscribe,
+  MAX_CLIENT_MESSAGE_BYTES,
+} from "./client_messages.ts";
+export type { ClientMessage, SubscriptionRequest, SubscriptionSpec } from "./client_messages.ts";
+export {
+  blockFromReadings,
+  DEFAULT_GROUP,
+  prefixSums,
+  ReadingBlockBuilder,
+  sliceRows,
+} from "./reading_block.ts";
+export type { ReadingBlock } from "./reading_block.ts";
+export {
+  checkGroup,
+  checkSensorId,
+  findUnshowable,
+  MAX_GROUP_LENGTH,
+  MAX_SENSOR_ID_LENGTH,
+} from "./names.ts";
 export { decodeIngestBatch, encodeReadingBlock } from "./ingest_codec.ts";
 export type { DecodedBatch } from "./ingest_codec.ts";
+export { IngestBatchWriter } from "./ingest_batch_writer.ts";
 export { FlatBufferVerifier } from "./verifier.ts";

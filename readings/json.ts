@@ -1,5 +1,5 @@
-import { ReadingBlockBuilder } from "./block.ts";
-import type { ReadingBlock } from "./block.ts";
+import { ReadingBlockBuilder } from "../protocol/reading_block.ts";
+import type { ReadingBlock } from "../protocol/reading_block.ts";
 import type { ReadingLimits } from "./limits.ts";
 import {
   checkGroup,

@@ -1,7 +1,7 @@
 import { assert, assertEquals } from "../tests/assert.ts";
 import { parseJsonReadings } from "./json.ts";
 import { filterValidReadings } from "./filter.ts";
-import { ReadingBlockBuilder } from "./block.ts";
+import { ReadingBlockBuilder } from "../protocol/reading_block.ts";
 import { DEFAULT_READING_LIMITS as limits } from "./limits.ts";
 import { parseTimestamp } from "./validate.ts";
 import { refusalKind } from "./refusal_kind.ts";

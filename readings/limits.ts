@@ -1,3 +1,5 @@
+import { MAX_GROUP_LENGTH, MAX_SENSOR_ID_LENGTH } from "../protocol/names.ts";
+
 /** Bounds on what one reading may hold. Defaults suit IoT fleets. */
 export interface ReadingLimits {
   /** Longest sensor id, in characters. Default 128. */
@@ -15,8 +17,8 @@ export interface ReadingLimits {
 }
 
 export const DEFAULT_READING_LIMITS: Readonly<ReadingLimits> = Object.freeze({
-  maxSensorIdLength: 128,
-  maxGroupLength: 128,
+  maxSensorIdLength: MAX_SENSOR_ID_LENGTH,
+  maxGroupLength: MAX_GROUP_LENGTH,
   maxMetrics: 32,
   maxMetricNameLength: 64,
   maxStatusLength: 32,

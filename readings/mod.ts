@@ -1,5 +1,10 @@
-export { blockFromReadings, DEFAULT_GROUP, prefixSums, ReadingBlockBuilder } from "./block.ts";
-export type { ReadingBlock } from "./block.ts";
+export {
+  blockFromReadings,
+  DEFAULT_GROUP,
+  prefixSums,
+  ReadingBlockBuilder,
+} from "../protocol/reading_block.ts";
+export type { ReadingBlock } from "../protocol/reading_block.ts";
 export { DEFAULT_READING_LIMITS } from "./limits.ts";
 export type { ReadingLimits } from "./limits.ts";
 export { addDocument, parseJsonReadings } from "./json.ts";

@@ -1,59 +1,23 @@
 import type { ReadingLimits } from "./limits.ts";
 import { parseIsoDateTime } from "./iso_date_time.ts";
+import {
+  checkGroup as groupProblem,
+  checkSensorId as sensorIdProblem,
+  findUnshowable,
+} from "../protocol/names.ts";
 
 // Each check returns null when the input is fine, else the reason it is refused.
 
-/**
- * Code points no id or status may hold: controls (Cc, C0 and C1), format
- * characters (Cf: bidi controls, zero-width characters, soft hyphen, BOM,
- * tags), line and paragraph separators, lone surrogates (Cs: UTF-8 cannot
- * store them, so the id would change at restart) and noncharacters. They are
- * invisible or rearrange the text around them, so two ids could look alike.
- */
-const UNSHOWABLE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}\p{Noncharacter_Code_Point}]/u;
-const GROUP_SEGMENT = /^[A-Za-z0-9_.:-]+$/;
 const METRIC_NAME = /^[A-Za-z_][A-Za-z0-9_.:-]*$/;
 /** Largest time a JS Date can hold. */
 const MAX_TIME_MS = 8.64e15;
 
 export function checkSensorId(id: unknown, limits: ReadingLimits): string | null {
-  if (id === undefined || id === null || id === "") return "missing sensorId";
-  if (typeof id !== "string") return "sensorId must be a string";
-  if (id.length > limits.maxSensorIdLength) {
-    return `sensorId longer than ${limits.maxSensorIdLength} characters`;
-  }
-  const unshowable = findUnshowable(id);
-  if (unshowable) return `sensorId has ${unshowable}`;
-  if (id.trim() !== id) return "sensorId has surrounding spaces";
-  return null;
+  return sensorIdProblem(id, limits.maxSensorIdLength);
 }
 
-/** Anything but printable ASCII; the usual id has none, and this test is cheaper. */
-const BEYOND_PRINTABLE_ASCII = /[^\x20-\x7e]/;
-
-/** Describes the first code point `UNSHOWABLE` matches in `text`, or null. */
-function findUnshowable(text: string): string | null {
-  if (!BEYOND_PRINTABLE_ASCII.test(text) || !UNSHOWABLE.test(text)) return null;
-  const code = UNSHOWABLE.exec(text)![0].codePointAt(0)!;
-  const name = `U+${code.toString(16).toUpperCase().padStart(4, "0")}`;
-  return code >= 0xd800 && code <= 0xdfff
-    ? `a lone surrogate ${name} (not well-formed UTF-16, cannot be stored as UTF-8)`
-    : `an invisible or control character ${name}`;
-}
-
-/** A group is a path of segments like `plant-a/line-3`; empty means default. */
 export function checkGroup(group: unknown, limits: ReadingLimits): string | null {
-  if (group === undefined || group === null || group === "") return null;
-  if (typeof group !== "string") return "group must be a string";
-  if (group.length > limits.maxGroupLength) {
-    return `group longer than ${limits.maxGroupLength} characters`;
-  }
-  for (const segment of group.split("/")) {
-    if (!GROUP_SEGMENT.test(segment)) {
-      return `group "${group}" is not a path of segments of letters, digits, _ . : -`;
-    }
-  }
-  return null;
+  return groupProblem(group, limits.maxGroupLength);
 }
 
 export function checkStatus(status: unknown, limits: ReadingLimits): string | null {

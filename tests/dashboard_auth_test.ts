@@ -7,7 +7,7 @@ import { eventually } from "./recompute.ts";
 import { startPulseboard } from "../main.ts";
 import type { Pulseboard } from "../main.ts";
 import { DEFAULT_CONFIG } from "../config.ts";
-import { encodeAuth, encodeSubscribe } from "../protocol/frames.ts";
+import { encodeAuth, encodeSubscribe } from "../protocol/mod.ts";
 
 const ISSUER = "https://id.example";
 const AUDIENCE = "pulseboard";

@@ -1,17 +1,13 @@
-// A test client for /ws: decodes frames with the generated reader and keeps
+// A test client for /ws: decodes frames with the protocol package and keeps
 // the state they describe, checking that sequence numbers are contiguous.
-import * as flatbuffers from "flatbuffers";
 import {
-  Body,
-  Delta,
-  Envelope,
-  Error as ErrorMessage,
-  MetricUpdate,
-  Ping,
-  Snapshot,
-  Subscribed,
-} from "../protocol/schema_generated.ts";
-import { encodePong, encodeSubscribe, encodeUnsubscribe } from "../protocol/frames.ts";
+  decodeServerFrame,
+  encodePong,
+  encodeSubscribe,
+  encodeUnsubscribe,
+  WINDOW_FINAL,
+} from "../protocol/mod.ts";
+import type { DeltaEvent, MetricStates, SnapshotEvent } from "../protocol/mod.ts";
 
 export interface SubscribedEvent {
   topic: string;
@@ -154,140 +150,125 @@ export class FeedClient {
 
   #onFrame(bytes: Uint8Array): void {
     this.frameBytes += bytes.byteLength;
-    const envelope = Envelope.getRootAsEnvelope(new flatbuffers.ByteBuffer(bytes));
-    switch (envelope.bodyType()) {
-      case Body.Snapshot: {
-        const s = envelope.body(new Snapshot()) as Snapshot;
+    const frame = decodeServerFrame(bytes);
+    switch (frame.type) {
+      case "snapshot": {
         this.sensors.clear();
         this.metrics.clear();
         this.values.clear();
         this.#byIndex.clear();
-        this.epoch = s.epoch();
-        this.seq = Number(s.seq());
+        this.epoch = frame.epoch;
+        this.seq = frame.seq;
         this.snapshots++;
-        this.#dictionaries(s);
-        for (let i = 0; i < s.valuesLength(); i++) this.#update(s.values(i)!);
+        this.#dictionaries(frame);
+        for (let i = 0; i < frame.values.length; i++) this.#update(frame.values, i);
         if (this.snapshots === 1) this.firstSnapshot = this.state();
-        this.windowSizesMs = Array.from(s.windowSizesMsArray() ?? []);
-        this.countWindow = s.countWindow();
+        this.windowSizesMs = frame.windowSizesMs;
+        this.countWindow = frame.countWindow;
         this.windows.clear();
         this.aggregates.clear();
         this.late.clear();
-        this.#windowParts(s);
+        this.#windowParts(frame);
         break;
       }
-      case Body.Delta: {
-        const d = envelope.body(new Delta()) as Delta;
-        if (d.epoch() !== this.epoch || Number(d.seq()) !== this.seq + 1) this.gaps++;
-        this.seq = Number(d.seq());
+      case "delta": {
+        if (frame.epoch !== this.epoch || frame.seq !== this.seq + 1) this.gaps++;
+        this.seq = frame.seq;
         this.deltas++;
-        this.#dictionaries(d);
+        this.#dictionaries(frame);
         const seen = new Set<string>();
-        for (let i = 0; i < d.updatesLength(); i++) {
-          const u = d.updates(i)!;
-          const key = `${u.sensor()}/${u.metric()}`;
+        const u = frame.updates;
+        for (let i = 0; i < u.length; i++) {
+          const key = `${u.sensor[i]}/${u.metric[i]}`;
           if (seen.has(key)) this.duplicateUpdates++;
           seen.add(key);
-          this.#update(u);
+          this.#update(u, i);
         }
-        for (let i = 0; i < d.removedLength(); i++) {
-          const sensor = this.sensors.get(d.removed(i)!);
+        for (const index of frame.removed) {
+          const sensor = this.sensors.get(index);
           if (!sensor) continue;
           for (const key of [...this.values.keys()]) {
             if (key.startsWith(sensor.id + "/")) this.values.delete(key);
           }
-          this.sensors.delete(d.removed(i)!);
+          this.sensors.delete(index);
         }
-        this.#windowParts(d);
+        this.#windowParts(frame);
         break;
       }
-      case Body.Subscribed: {
-        const s = envelope.body(new Subscribed()) as Subscribed;
-        const event = {
-          topic: s.topic() ?? "",
-          ids: Array.from(s.idsArray() ?? []),
-          epoch: s.epoch(),
-          seq: Number(s.seq()),
-          recovered: s.recovered(),
-        };
-        this.subscribed.push(event);
-        if (event.recovered) {
+      case "subscribed": {
+        const { topic, ids, epoch, seq, recovered } = frame;
+        this.subscribed.push({ topic, ids, epoch, seq, recovered });
+        if (recovered) {
           // The replayed deltas continue from here.
-          this.epoch = event.epoch;
-          this.seq = event.seq;
+          this.epoch = epoch;
+          this.seq = seq;
         }
         break;
       }
-      case Body.Ping: {
-        const p = envelope.body(new Ping()) as Ping;
-        this.socket.send(encodePong(p.nonce()));
+      case "ping":
+        this.socket.send(encodePong(frame.nonce));
         break;
-      }
-      case Body.Error: {
-        const e = envelope.body(new ErrorMessage()) as ErrorMessage;
-        this.errors.push({ code: e.code(), message: e.message() ?? "" });
+      case "error":
+        this.errors.push({ code: frame.code, message: frame.message });
         break;
-      }
     }
   }
 
-  #dictionaries(frame: Snapshot | Delta): void {
-    for (let i = 0; i < frame.sensorsLength(); i++) {
-      const s = frame.sensors(i)!;
-      this.sensors.set(s.index(), { id: s.id()!, group: s.group()! });
-    }
-    for (let i = 0; i < frame.metricsLength(); i++) {
-      const m = frame.metrics(i)!;
-      this.metrics.set(m.index(), m.name()!);
-    }
+  #dictionaries(frame: SnapshotEvent | DeltaEvent): void {
+    for (const s of frame.sensors) this.sensors.set(s.index, { id: s.id, group: s.group });
+    for (const m of frame.metrics) this.metrics.set(m.index, m.name);
   }
 
-  #windowParts(frame: Snapshot | Delta): void {
-    for (let i = 0; i < frame.windowsLength(); i++) {
-      const w = frame.windows(i)!;
-      const sensor = this.sensors.get(w.sensor());
-      const metric = this.metrics.get(w.metric());
+  #windowParts(frame: SnapshotEvent | DeltaEvent): void {
+    const w = frame.windows;
+    for (let i = 0; i < w.length; i++) {
+      const sensor = this.sensors.get(w.sensor[i]);
+      const metric = this.metrics.get(w.metric[i]);
       if (!sensor || metric === undefined) throw new Error(`window for unknown sensor/metric`);
-      const key = `${sensor.id}/${metric}/${this.windowSizesMs[w.size()]}`;
+      const key = `${sensor.id}/${metric}/${this.windowSizesMs[w.size[i]]}`;
       const state = {
-        startMs: w.startMs(),
-        count: w.count(),
-        sum: w.sum(),
-        min: w.min(),
-        max: w.max(),
-        std: w.std(),
-        final: (w.flags() & 1) !== 0,
+        startMs: w.startMs[i],
+        count: w.count[i],
+        sum: w.sum[i],
+        min: w.min[i],
+        max: w.max[i],
+        std: w.std[i],
+        final: (w.flags[i] & WINDOW_FINAL) !== 0,
       };
       this.windowUpdates.push({ key, ...state });
       const previous = this.windows.get(key);
       if (!previous || previous.startMs <= state.startMs) this.windows.set(key, state);
     }
-    for (let i = 0; i < frame.aggregatesLength(); i++) {
-      const a = frame.aggregates(i)!;
-      const metric = this.metrics.get(a.metric());
-      this.aggregates.set(`${a.group()}/${this.windowSizesMs[a.size()]}/${metric}`, {
-        startMs: a.startMs(),
-        sensors: a.sensors(),
-        count: a.count(),
-        sum: a.sum(),
-        min: a.min(),
-        max: a.max(),
+    for (const a of frame.aggregates) {
+      const metric = this.metrics.get(a.metric);
+      this.aggregates.set(`${a.group}/${this.windowSizesMs[a.size]}/${metric}`, {
+        startMs: a.startMs,
+        sensors: a.sensors,
+        count: a.count,
+        sum: a.sum,
+        min: a.min,
+        max: a.max,
       });
     }
-    for (let i = 0; i < frame.lateLength(); i++) {
-      const l = frame.late(i)!;
-      const sensor = this.sensors.get(l.sensor());
-      if (sensor) this.late.set(sensor.id, l.dropped());
+    for (const [index, dropped] of frame.late) {
+      const sensor = this.sensors.get(index);
+      if (sensor) this.late.set(sensor.id, dropped);
     }
   }
 
-  #update(u: MetricUpdate): void {
-    const sensor = this.sensors.get(u.sensor());
-    const metric = this.metrics.get(u.metric());
+  #update(u: MetricStates, i: number): void {
+    const sensor = this.sensors.get(u.sensor[i]);
+    const metric = this.metrics.get(u.metric[i]);
     if (!sensor || metric === undefined) {
-      throw new Error(`update for unknown sensor ${u.sensor()} or metric ${u.metric()}`);
+      throw new Error(`update for unknown sensor ${u.sensor[i]} or metric ${u.metric[i]}`);
     }
-    const state = { last: u.last(), avg: u.avg(), min: u.min(), max: u.max(), timeMs: u.timeMs() };
+    const state = {
+      last: u.last[i],
+      avg: u.avg[i],
+      min: u.min[i],
+      max: u.max[i],
+      timeMs: u.timeMs[i],
+    };
     this.values.set(`${sensor.id}/${metric}`, state);
   }
 }

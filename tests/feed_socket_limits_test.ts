@@ -11,7 +11,7 @@ import { DEFAULT_CONFIG } from "../config.ts";
 import type { Config } from "../config.ts";
 import { MAX_CLIENT_MESSAGE_BYTES } from "../protocol/client_messages.ts";
 import { encodeReadingBlock } from "../protocol/ingest_codec.ts";
-import { ReadingBlockBuilder } from "../readings/block.ts";
+import { ReadingBlockBuilder } from "../protocol/reading_block.ts";
 
 async function withServer(config: Partial<Config>, run: (server: Pulseboard) => Promise<void>) {
   const server = await startPulseboard({ ...DEFAULT_CONFIG, port: 0, data: ":memory:", ...config });

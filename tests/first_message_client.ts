@@ -2,9 +2,7 @@
 // after another, sends a Subscribe the moment each opens, and prints how many
 // were answered. (A client in the server's own process does not race the
 // server the way a browser does.)
-import * as flatbuffers from "flatbuffers";
-import { Body, Envelope } from "../protocol/schema_generated.ts";
-import { encodeSubscribe } from "../protocol/frames.ts";
+import { encodeSubscribe, peekServerFrame } from "../protocol/mod.ts";
 
 const [base, count] = [Deno.args[0], Number(Deno.args[1])];
 let answered = 0;
@@ -15,10 +13,7 @@ for (let i = 0; i < count; i++) {
     const timer = setTimeout(() => resolve(false), 3_000);
     socket.onopen = () => socket.send(encodeSubscribe([{ id: 1, all: true }]));
     socket.onmessage = (event) => {
-      const envelope = Envelope.getRootAsEnvelope(
-        new flatbuffers.ByteBuffer(new Uint8Array(event.data)),
-      );
-      if (envelope.bodyType() === Body.Subscribed) {
+      if (peekServerFrame(new Uint8Array(event.data)).type === "subscribed") {
         clearTimeout(timer);
         resolve(true);
       }

@@ -9,7 +9,7 @@ import type { PlainReading } from "./recompute.ts";
 import { startPulseboard } from "../main.ts";
 import { DEFAULT_CONFIG } from "../config.ts";
 import { encodeReadingBlock } from "../protocol/ingest_codec.ts";
-import { blockFromReadings } from "../readings/block.ts";
+import { blockFromReadings } from "../protocol/reading_block.ts";
 
 // deno-lint-ignore no-explicit-any
 type Json = any;

@@ -10,7 +10,7 @@ import { startPulseboard } from "../main.ts";
 import { DEFAULT_CONFIG } from "../config.ts";
 import { ApiKeys } from "../auth/mod.ts";
 import { encodeReadingBlock } from "../protocol/ingest_codec.ts";
-import { blockFromReadings } from "../readings/block.ts";
+import { blockFromReadings } from "../protocol/reading_block.ts";
 
 const BASE = Date.UTC(2026, 10, 22, 12);
 

@@ -7,7 +7,7 @@ import { FeedClient } from "./feed_client.ts";
 import { eventually } from "./recompute.ts";
 import { startPulseboard } from "../main.ts";
 import { DEFAULT_CONFIG } from "../config.ts";
-import { encodeSubscribe } from "../protocol/frames.ts";
+import { encodeSubscribe } from "../protocol/mod.ts";
 
 const ISSUER = "https://id.example";
 const AUDIENCE = "pulseboard";

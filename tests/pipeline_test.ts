@@ -7,8 +7,8 @@ import type { PlainReading } from "./recompute.ts";
 import { startPulseboard } from "../main.ts";
 import { DEFAULT_CONFIG } from "../config.ts";
 import { encodeReadingBlock } from "../protocol/ingest_codec.ts";
-import { encodePong } from "../protocol/frames.ts";
-import { blockFromReadings } from "../readings/block.ts";
+import { encodePong } from "../protocol/mod.ts";
+import { blockFromReadings } from "../protocol/reading_block.ts";
 
 function fleetReadings(count: number, seed: number): PlainReading[] {
   let state = seed;
@@ -236,7 +236,7 @@ Deno.test("random and mutated client frames never crash the server", async () =>
   await withServer(":memory:", async (url) => {
     let state = 12345;
     const random = () => ((state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 2 ** 32);
-    const valid = (await import("../protocol/frames.ts")).encodePong(7);
+    const valid = (await import("../protocol/mod.ts")).encodePong(7);
     const codes = new Set<number>();
     for (let round = 0; round < 60; round++) {
       const frame = round % 2 === 0

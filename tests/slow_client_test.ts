@@ -6,7 +6,7 @@ import { eventually } from "./recompute.ts";
 import { startPulseboard } from "../main.ts";
 import { DEFAULT_CONFIG } from "../config.ts";
 import { encodeReadingBlock } from "../protocol/ingest_codec.ts";
-import { ReadingBlockBuilder } from "../readings/block.ts";
+import { ReadingBlockBuilder } from "../protocol/reading_block.ts";
 
 /** Opens a WebSocket by hand and then never reads from the connection. */
 async function stalledClient(url: URL): Promise<Deno.TcpConn> {

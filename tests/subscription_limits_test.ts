@@ -11,7 +11,7 @@ import { startPulseboard } from "../main.ts";
 import type { Pulseboard } from "../main.ts";
 import { DEFAULT_CONFIG } from "../config.ts";
 import type { Config } from "../config.ts";
-import { encodeSubscribe } from "../protocol/frames.ts";
+import { encodeSubscribe } from "../protocol/mod.ts";
 
 const GROUPS = ["plant-a/line-1", "plant-a/line-2", "plant-b/line-1", "plant-c/line-1"];
 

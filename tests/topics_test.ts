@@ -109,7 +109,7 @@ Deno.test("subscriptions select by group prefix, id list or everything; overlaps
 
     // A replacing Subscribe swaps the whole set in one step.
     overlapping.socket.send(
-      (await import("../protocol/frames.ts")).encodeSubscribe(
+      (await import("../protocol/mod.ts")).encodeSubscribe(
         [{ id: 5, group: "plant-b" }],
         null,
         true,

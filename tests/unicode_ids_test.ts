@@ -16,7 +16,7 @@ import { parseJsonReadings } from "../readings/json.ts";
 import { filterValidReadings } from "../readings/filter.ts";
 import { DEFAULT_READING_LIMITS as limits } from "../readings/limits.ts";
 import { refusalKind } from "../readings/refusal_kind.ts";
-import type { ReadingBlock } from "../readings/block.ts";
+import type { ReadingBlock } from "../protocol/reading_block.ts";
 
 const T = Date.UTC(2026, 0, 2, 3, 4, 5);
 const utf8 = new TextEncoder();

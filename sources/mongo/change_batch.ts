@@ -1,6 +1,6 @@
 import { BSON, ObjectId } from "bson";
-import { ReadingBlockBuilder } from "../../readings/block.ts";
-import type { ReadingBlock } from "../../readings/block.ts";
+import { ReadingBlockBuilder } from "../../protocol/reading_block.ts";
+import type { ReadingBlock } from "../../protocol/reading_block.ts";
 import { addDocument } from "../../readings/json.ts";
 import type { ReadingLimits } from "../../readings/limits.ts";
 import type { DocumentIds } from "./document_ids.ts";

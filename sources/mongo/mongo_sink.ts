@@ -1,5 +1,5 @@
 import type { Collection, Document } from "mongodb";
-import type { ReadingBlock } from "../../readings/block.ts";
+import type { ReadingBlock } from "../../protocol/reading_block.ts";
 
 /** Readings of a block as documents in the ingest shape, `timestamp` as a BSON date. */
 export function blockDocuments(block: ReadingBlock): Document[] {

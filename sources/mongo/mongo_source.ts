@@ -4,7 +4,7 @@ import type { Actor } from "../../actors/runtime/mod.ts";
 import type { Checkpointer } from "../../actors/checkpointer.ts";
 import type { Router } from "../../actors/router.ts";
 import type { ShardMessage } from "../../actors/shard_messages.ts";
-import type { ReadingBlock } from "../../readings/block.ts";
+import type { ReadingBlock } from "../../protocol/reading_block.ts";
 import type { ReadingLimits } from "../../readings/limits.ts";
 import { logger } from "../../logging/mod.ts";
 import { Backoff } from "./backoff.ts";

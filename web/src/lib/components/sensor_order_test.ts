@@ -1,7 +1,6 @@
 import { deepStrictEqual as assertEquals } from "node:assert/strict";
 import { SensorStore } from "../feed/sensor_store.ts";
-import { encodeSnapshot } from "../../../../protocol/frames.ts";
-import { decodeFrame } from "../feed/frames.ts";
+import { decodeServerFrame, encodeSnapshot } from "@pulseboard/protocol";
 import { nextSort, sensorOrder } from "./sensor_order.ts";
 import type { RowFilter, SortSpec } from "./sensor_order.ts";
 
@@ -35,7 +34,7 @@ function store(): SensorStore {
     metrics: [{ index: 0, name: "temperature" }],
     values,
   });
-  s.apply(decodeFrame(frame), 0);
+  s.apply(decodeServerFrame(frame), 0);
   return s;
 }
 

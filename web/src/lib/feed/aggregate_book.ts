@@ -1,8 +1,8 @@
 // The group aggregates the feed pushes, kept per group, window size and
 // metric, with listeners per (group, window). Pure: fed only by events.
-import type { FeedEvent, GroupAggregateEvent } from "./frames.ts";
+import type { GroupAggregateEntry, ServerFrame } from "@pulseboard/protocol";
 
-export interface BookAggregate extends GroupAggregateEvent {
+export interface BookAggregate extends GroupAggregateEntry {
   /** Server time of the frame that carried it. */
   asOfMs: number;
 }
@@ -17,7 +17,7 @@ export class AggregateBook {
   readonly #listeners = new Map<string, Set<Listener>>();
 
   /** Takes in a snapshot or delta the sensor store accepted. */
-  apply(event: FeedEvent): void {
+  apply(event: ServerFrame): void {
     if (event.type !== "snapshot" && event.type !== "delta") return;
     if (event.type === "snapshot") {
       this.windowSizesMs = event.windowSizesMs;

@@ -1,7 +1,8 @@
 import { deepStrictEqual as assertEquals } from "node:assert/strict";
 import { AggregateBook } from "./aggregate_book.ts";
 import { pushedAggregates } from "../group/aggregates_source.ts";
-import type { FeedEvent, GroupAggregateEvent } from "./frames.ts";
+import { allocateWindowStates } from "@pulseboard/protocol";
+import type { GroupAggregateEntry, ServerFrame } from "@pulseboard/protocol";
 import type { GroupAggregates } from "../api/mod.ts";
 
 const noUpdates = {
@@ -15,7 +16,7 @@ const noUpdates = {
   timeMs: new Float64Array(),
 };
 
-function aggregate(over: Partial<GroupAggregateEvent>): GroupAggregateEvent {
+function aggregate(over: Partial<GroupAggregateEntry>): GroupAggregateEntry {
   return {
     group: "plant-a",
     size: 1,
@@ -30,7 +31,7 @@ function aggregate(over: Partial<GroupAggregateEvent>): GroupAggregateEvent {
   };
 }
 
-function snapshot(aggregates: GroupAggregateEvent[]): FeedEvent {
+function snapshot(aggregates: GroupAggregateEntry[]): ServerFrame {
   return {
     type: "snapshot",
     epoch: 1,
@@ -38,15 +39,17 @@ function snapshot(aggregates: GroupAggregateEvent[]): FeedEvent {
     serverTimeMs: 50_000,
     sensors: [],
     metrics: [{ index: 0, name: "temperature" }, { index: 1, name: "humidity" }],
-    updates: noUpdates,
+    values: noUpdates,
     catchUp: false,
     windowSizesMs: [1_000, 10_000, 60_000],
     aggregates,
     countWindow: 50,
+    windows: allocateWindowStates(0),
+    late: [],
   };
 }
 
-function delta(seq: number, aggregates: GroupAggregateEvent[]): FeedEvent {
+function delta(seq: number, aggregates: GroupAggregateEntry[]): ServerFrame {
   return {
     type: "delta",
     epoch: 1,
@@ -57,6 +60,8 @@ function delta(seq: number, aggregates: GroupAggregateEvent[]): FeedEvent {
     updates: noUpdates,
     removed: [],
     aggregates,
+    windows: allocateWindowStates(0),
+    late: [],
   };
 }
 

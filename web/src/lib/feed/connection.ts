@@ -2,8 +2,8 @@
 // pings, reconnects with backoff, and tells listeners at most once per
 // animation frame that something changed. No framework code here.
 import { reconnectDelay } from "./backoff.ts";
-import { decodeFrame, encodeAuth, encodePong, encodeSubscribe } from "./frames.ts";
-import type { SubscriptionSpec } from "./frames.ts";
+import { decodeServerFrame, encodeAuth, encodePong, encodeSubscribe } from "@pulseboard/protocol";
+import type { SubscriptionSpec } from "@pulseboard/protocol";
 import { SensorStore } from "./sensor_store.ts";
 import { AggregateBook } from "./aggregate_book.ts";
 
@@ -103,7 +103,7 @@ export class FeedConnection {
     this.#resumable = false;
     if (this.#socket?.readyState === 1) {
       this.#awaitingSubscribed++;
-      this.#socket.send(encodeSubscribe(subscriptions, null));
+      this.#socket.send(encodeSubscribe(subscriptions, null, true));
     }
   }
 
@@ -147,7 +147,7 @@ export class FeedConnection {
       const resume = this.#resumable ? { epoch: this.store.epoch, seq: this.store.seq } : null;
       this.#resuming = resume !== null;
       this.#awaitingSubscribed = 1;
-      socket.send(encodeSubscribe(this.#subscriptions, resume));
+      socket.send(encodeSubscribe(this.#subscriptions, resume, true));
     };
     socket.onmessage = (event) => this.#onFrame(socket, event.data);
     socket.onclose = (event) => this.#onClose(socket, event);
@@ -162,7 +162,7 @@ export class FeedConnection {
     this.bytesReceived += data.byteLength;
     let event;
     try {
-      event = decodeFrame(new Uint8Array(data));
+      event = decodeServerFrame(new Uint8Array(data));
     } catch (error) {
       this.lastError = `undecodable frame: ${(error as Error).message}`;
       socket.close(4000, "undecodable frame");

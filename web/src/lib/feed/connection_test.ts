@@ -1,7 +1,7 @@
 import { deepStrictEqual as assertEquals } from "node:assert/strict";
 import { FeedConnection } from "./connection.ts";
-import { encodeSnapshot, encodeSubscribed } from "../../../../protocol/frames.ts";
-import type { MetricStates } from "../../../../protocol/frames.ts";
+import { encodeSnapshot, encodeSubscribed } from "@pulseboard/protocol";
+import type { MetricStates } from "@pulseboard/protocol";
 
 /** Just enough of a WebSocket for the connection: frames are pushed in by the test. */
 class FakeSocket {

@@ -1,6 +1,6 @@
 // The dashboard's state, indexed by the server's dense sensor and metric
 // indexes: typed arrays, not a reactive object per sensor. Pure.
-import type { FeedEvent, MetricInfo, SensorInfo, Updates } from "./frames.ts";
+import type { MetricEntry, MetricStates, SensorEntry, ServerFrame } from "@pulseboard/protocol";
 import { SparkRings } from "./spark_rings.ts";
 import type { SparkRingsOptions } from "./spark_rings.ts";
 
@@ -88,14 +88,14 @@ export class SensorStore {
    * (or comes from another epoch) is a gap: nothing is applied and the caller
    * must resubscribe for a fresh snapshot.
    */
-  apply(event: FeedEvent, nowMs: number): ApplyResult {
+  apply(event: ServerFrame, nowMs: number): ApplyResult {
     if (event.type === "snapshot") {
       this.#reset();
       this.epoch = event.epoch;
       this.seq = event.seq;
       this.countWindow = event.countWindow;
       this.#dictionaries(event.sensors, event.metrics);
-      this.#updates(event.updates, nowMs);
+      this.#updates(event.values, nowMs);
       this.#sortIfStale();
       return "applied";
     }
@@ -171,7 +171,7 @@ export class SensorStore {
     m.spark.grow(capacity);
   }
 
-  #dictionaries(sensors: SensorInfo[], metrics: MetricInfo[]): void {
+  #dictionaries(sensors: SensorEntry[], metrics: MetricEntry[]): void {
     for (const m of metrics) {
       if (this.metrics[m.index]) continue;
       const columns: MetricColumns = {
@@ -204,7 +204,7 @@ export class SensorStore {
     }
   }
 
-  #updates(u: Updates, nowMs: number): void {
+  #updates(u: MetricStates, nowMs: number): void {
     for (let i = 0; i < u.length; i++) {
       const sensor = u.sensor[i];
       const m = this.metrics[u.metric[i]];

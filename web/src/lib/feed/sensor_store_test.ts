@@ -1,9 +1,7 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
-import { decodeFrame } from "./frames.ts";
-import type { FeedEvent } from "./frames.ts";
 import { SensorStore } from "./sensor_store.ts";
-import { encodeDelta, encodeSnapshot } from "../../../../protocol/frames.ts";
-import type { MetricStates } from "../../../../protocol/frames.ts";
+import { decodeServerFrame, encodeDelta, encodeSnapshot } from "@pulseboard/protocol";
+import type { MetricStates, ServerFrame } from "@pulseboard/protocol";
 
 function states(rows: [sensor: number, metric: number, last: number][]): MetricStates {
   const n = rows.length;
@@ -36,7 +34,7 @@ const sensors = [
 const metrics = [{ index: 0, name: "temperature" }, { index: 1, name: "humidity" }];
 
 function snapshot(seq = 5) {
-  return decodeFrame(
+  return decodeServerFrame(
     encodeSnapshot({
       epoch: 9,
       seq,
@@ -53,7 +51,7 @@ function delta(
   rows: [number, number, number][],
   extra: { removed?: number[]; epoch?: number } = {},
 ) {
-  return decodeFrame(encodeDelta({
+  return decodeServerFrame(encodeDelta({
     epoch: extra.epoch ?? 9,
     seq,
     serverTimeMs: 0,
@@ -108,7 +106,7 @@ Deno.test("store drops removed sensors and a new snapshot replaces everything", 
 Deno.test("store accepts a recovered subscription only at its own position", () => {
   const store = new SensorStore();
   store.apply(snapshot(), 0);
-  const subscribed = (epoch: number, seq: number, recovered: boolean): FeedEvent => ({
+  const subscribed = (epoch: number, seq: number, recovered: boolean): ServerFrame => ({
     type: "subscribed",
     topic: "*",
     ids: [1],
@@ -158,7 +156,7 @@ Deno.test("sparklines outlive a fresh snapshot for the same ids, not for a new i
   const into = new Float32Array(8);
   const spark = () => Array.from(into.subarray(0, store.metrics[0]!.spark.read(0, into)));
   assertEquals(spark(), [21, 22]);
-  const other = decodeFrame(encodeSnapshot({
+  const other = decodeServerFrame(encodeSnapshot({
     epoch: 10,
     seq: 1,
     serverTimeMs: 0,
@@ -174,7 +172,7 @@ Deno.test("store keeps how many readings avg, min and max cover, from each snaps
   const store = new SensorStore();
   assertEquals(store.countWindow, 0, "unknown before a snapshot");
   const frame = (countWindow?: number) =>
-    decodeFrame(encodeSnapshot({
+    decodeServerFrame(encodeSnapshot({
       epoch: 1,
       seq: 0,
       serverTimeMs: 0,

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { assertEquals } from "../tests/assert.ts";
-import { blockFromReadings, sliceRows } from "./block.ts";
-import type { ReadingBlock } from "./block.ts";
+import { blockFromReadings, sliceRows } from "./reading_block.ts";
+import type { ReadingBlock } from "./reading_block.ts";
 
 /** The readings a block holds, as plain objects (what any encoding must keep). */
 function plain(block: ReadingBlock) {

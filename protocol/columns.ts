@@ -1,0 +1,98 @@
+/**
+ * The column shapes frames are built from and decoded into: metric states,
+ * published windows and group aggregates, each as parallel typed arrays
+ * (entry `i` of every column belongs together), with their allocators. The
+ * server's stages pass them along; clients get them back from a frame.
+ */
+
+/** A sensor's dictionary entry: frames refer to it by `index`. */
+export interface SensorEntry {
+  index: number;
+  id: string;
+  group: string;
+}
+
+/** A metric name's dictionary entry. */
+export interface MetricEntry {
+  index: number;
+  name: string;
+}
+
+/** Metric states by column; entry `i` of every column belongs together. */
+export interface MetricStates {
+  readonly length: number;
+  readonly sensor: Uint32Array;
+  readonly metric: Uint16Array;
+  readonly last: Float64Array;
+  readonly avg: Float64Array;
+  readonly min: Float64Array;
+  readonly max: Float64Array;
+  readonly timeMs: Float64Array;
+}
+
+/** Published windows, by column; entry `i` of every column belongs together. */
+export interface WindowStates {
+  readonly length: number;
+  readonly sensor: Uint32Array;
+  readonly metric: Uint16Array;
+  /** Index into the window sizes (`WindowSpec.sizesMs`, a snapshot's `window_sizes_ms`). */
+  readonly size: Uint8Array;
+  readonly flags: Uint8Array;
+  readonly startMs: Float64Array;
+  readonly count: Float64Array;
+  readonly sum: Float64Array;
+  readonly min: Float64Array;
+  readonly max: Float64Array;
+  /** Population standard deviation. */
+  readonly std: Float64Array;
+}
+
+/** Flags of a published window: the watermark passed its end, it will not change. */
+export const WINDOW_FINAL = 1;
+/** Values changed since the window was last sent to clients (server side only). */
+export const WINDOW_CHANGED = 2;
+
+/** A group's aggregate over its sensors' latest ended window of one size. */
+export interface GroupAggregateEntry {
+  /** Group prefix; "" for everything the topic may see. */
+  group: string;
+  size: number;
+  metric: number;
+  startMs: number;
+  sensors: number;
+  count: number;
+  sum: number;
+  min: number;
+  max: number;
+}
+
+/** Metric-state columns of a given length. */
+export function allocateStates(length: number): MetricStates {
+  return {
+    length,
+    sensor: new Uint32Array(length),
+    metric: new Uint16Array(length),
+    last: new Float64Array(length),
+    avg: new Float64Array(length),
+    min: new Float64Array(length),
+    max: new Float64Array(length),
+    timeMs: new Float64Array(length),
+  };
+}
+
+/** Window columns of a given length. */
+export function allocateWindowStates(length: number): WindowStates {
+  return {
+    length,
+    sensor: new Uint32Array(length),
+    metric: new Uint16Array(length),
+    size: new Uint8Array(length),
+    flags: new Uint8Array(length),
+    startMs: new Float64Array(length),
+    count: new Float64Array(length),
+    sum: new Float64Array(length),
+    min: new Float64Array(length),
+    max: new Float64Array(length),
+    std: new Float64Array(length),
+  };
+}

@@ -1,0 +1,518 @@
+// Frames the server sends (Snapshot, Delta, Subscribed, Error, Ping): encoded
+// here by the hub, decoded here by every client (dashboard, tests, bench).
+import * as flatbuffers from "flatbuffers";
+import {
+  Body,
+  Delta,
+  Envelope,
+  Error as ErrorMessage,
+  GroupAggregate,
+  LateCount,
+  MetricInfo,
+  MetricUpdate,
+  Ping,
+  SensorInfo,
+  Snapshot,
+  Subscribed,
+  WindowUpdate,
+} from "./schema_generated.ts";
+import { allocateStates, allocateWindowStates } from "./columns.ts";
+import type {
+  GroupAggregateEntry,
+  MetricEntry,
+  MetricStates,
+  SensorEntry,
+  WindowStates,
+} from "./columns.ts";
+
+export type { GroupAggregateEntry, MetricEntry, MetricStates, SensorEntry, WindowStates };
+
+/** Event-time extras of a frame; all optional. */
+export interface WindowParts {
+  windows?: WindowStates;
+  aggregates?: readonly GroupAggregateEntry[];
+  /** `[sensor, readings dropped as late so far]`. */
+  late?: readonly (readonly [number, number])[];
+}
+
+export interface SnapshotFrame extends WindowParts {
+  epoch: number;
+  /** The sequence number the next delta follows. */
+  seq: number;
+  serverTimeMs: number;
+  sensors: readonly SensorEntry[];
+  metrics: readonly MetricEntry[];
+  values: MetricStates;
+  /** Sent to a client that fell behind and skipped deltas. */
+  catchUp?: boolean;
+  windowSizesMs?: readonly number[];
+  /** Readings each value's avg, min and max cover (the count window); 0 or absent: unsaid. */
+  countWindow?: number;
+}
+
+export interface DeltaFrame extends WindowParts {
+  epoch: number;
+  seq: number;
+  serverTimeMs: number;
+  sensors: readonly SensorEntry[];
+  metrics: readonly MetricEntry[];
+  updates: MetricStates;
+  removed: readonly number[];
+}
+
+// One builder, reused: frames are encoded one at a time and copied out.
+const builder = new flatbuffers.Builder(64 * 1024); // grows on demand and keeps its size
+
+function finish(type: Body, body: flatbuffers.Offset): Uint8Array<ArrayBuffer> {
+  builder.finish(Envelope.createEnvelope(builder, type, body), "PLSB");
+  return builder.asUint8Array().slice() as Uint8Array<ArrayBuffer>;
+}
+
+function sensorVector(sensors: readonly SensorEntry[]): flatbuffers.Offset {
+  const offsets = sensors.map((s) =>
+    SensorInfo.createSensorInfo(
+      builder,
+      s.index,
+      builder.createString(s.id),
+      builder.createString(s.group),
+    )
+  );
+  return Snapshot.createSensorsVector(builder, offsets);
+}
+
+function metricVector(metrics: readonly MetricEntry[]): flatbuffers.Offset {
+  const offsets = metrics.map((m) =>
+    MetricInfo.createMetricInfo(builder, m.index, builder.createString(m.name))
+  );
+  return Snapshot.createMetricsVector(builder, offsets);
+}
+
+function stateVector(states: MetricStates): flatbuffers.Offset {
+  // Structs are written back to front.
+  builder.startVector(48, states.length, 8);
+  for (let i = states.length - 1; i >= 0; i--) {
+    MetricUpdate.createMetricUpdate(
+      builder,
+      states.sensor[i],
+      states.metric[i],
+      states.last[i],
+      states.avg[i],
+      states.min[i],
+      states.max[i],
+      states.timeMs[i],
+    );
+  }
+  return builder.endVector();
+}
+
+function windowVector(windows: WindowStates | undefined): flatbuffers.Offset {
+  if (!windows || windows.length === 0) return 0;
+  builder.startVector(56, windows.length, 8);
+  for (let i = windows.length - 1; i >= 0; i--) {
+    WindowUpdate.createWindowUpdate(
+      builder,
+      windows.startMs[i],
+      windows.sum[i],
+      windows.min[i],
+      windows.max[i],
+      windows.std[i],
+      windows.count[i],
+      windows.sensor[i],
+      windows.metric[i],
+      windows.size[i],
+      windows.flags[i],
+    );
+  }
+  return builder.endVector();
+}
+
+function aggregateVector(aggregates: WindowParts["aggregates"]): flatbuffers.Offset {
+  if (!aggregates || aggregates.length === 0) return 0;
+  const offsets = aggregates.map((a) =>
+    GroupAggregate.createGroupAggregate(
+      builder,
+      builder.createString(a.group),
+      a.size,
+      a.metric,
+      a.startMs,
+      a.sensors,
+      a.count,
+      a.sum,
+      a.min,
+      a.max,
+    )
+  );
+  return Delta.createAggregatesVector(builder, offsets);
+}
+
+function lateVector(late: WindowParts["late"]): flatbuffers.Offset {
+  if (!late || late.length === 0) return 0;
+  builder.startVector(8, late.length, 4);
+  for (let i = late.length - 1; i >= 0; i--) {
+    LateCount.createLateCount(builder, late[i][0], Math.min(late[i][1], 0xffff_ffff));
+  }
+  return builder.endVector();
+}
+
+export function encodeSnapshot(frame: SnapshotFrame): Uint8Array<ArrayBuffer> {
+  builder.clear();
+  const sensors = sensorVector(frame.sensors);
+  const metrics = metricVector(frame.metrics);
+  const values = stateVector(frame.values);
+  const sizes = frame.windowSizesMs
+    ? Snapshot.createWindowSizesMsVector(builder, frame.windowSizesMs as number[])
+    : 0;
+  const windows = windowVector(frame.windows);
+  const aggregates = aggregateVector(frame.aggregates);
+  const late = lateVector(frame.late);
+  Snapshot.startSnapshot(builder);
+  Snapshot.addEpoch(builder, frame.epoch);
+  Snapshot.addSeq(builder, BigInt(frame.seq));
+  Snapshot.addServerTimeMs(builder, frame.serverTimeMs);
+  Snapshot.addSensors(builder, sensors);
+  Snapshot.addMetrics(builder, metrics);
+  Snapshot.addValues(builder, values);
+  Snapshot.addCatchUp(builder, frame.catchUp ?? false);
+  if (sizes) Snapshot.addWindowSizesMs(builder, sizes);
+  if (windows) Snapshot.addWindows(builder, windows);
+  if (aggregates) Snapshot.addAggregates(builder, aggregates);
+  if (late) Snapshot.addLate(builder, late);
+  if (frame.countWindow) Snapshot.addCountWindow(builder, frame.countWindow);
+  return finish(Body.Snapshot, Snapshot.endSnapshot(builder));
+}
+
+export function encodeDelta(frame: DeltaFrame): Uint8Array<ArrayBuffer> {
+  builder.clear();
+  const sensors = sensorVector(frame.sensors);
+  const metrics = metricVector(frame.metrics);
+  const updates = stateVector(frame.updates);
+  const removed = Delta.createRemovedVector(builder, frame.removed as number[]);
+  const windows = windowVector(frame.windows);
+  const aggregates = aggregateVector(frame.aggregates);
+  const late = lateVector(frame.late);
+  Delta.startDelta(builder);
+  Delta.addEpoch(builder, frame.epoch);
+  Delta.addSeq(builder, BigInt(frame.seq));
+  Delta.addServerTimeMs(builder, frame.serverTimeMs);
+  Delta.addSensors(builder, sensors);
+  Delta.addMetrics(builder, metrics);
+  Delta.addUpdates(builder, updates);
+  Delta.addRemoved(builder, removed);
+  if (windows) Delta.addWindows(builder, windows);
+  if (aggregates) Delta.addAggregates(builder, aggregates);
+  if (late) Delta.addLate(builder, late);
+  return finish(Body.Delta, Delta.endDelta(builder));
+}
+
+/** An error for the client; `code` is the close code that follows, or 0. */
+export function encodeError(code: number, message: string): Uint8Array<ArrayBuffer> {
+  builder.clear();
+  return finish(Body.Error, ErrorMessage.createError(builder, code, builder.createString(message)));
+}
+
+export interface SubscribedFrame {
+  topic: string;
+  ids: readonly number[];
+  epoch: number;
+  seq: number;
+  recovered: boolean;
+}
+
+export function encodeSubscribed(frame: SubscribedFrame): Uint8Array<ArrayBuffer> {
+  builder.clear();
+  const topic = builder.createString(frame.topic);
+  const ids = Subscribed.createIdsVector(builder, frame.ids as number[]);
+  return finish(
+    Body.Subscribed,
+    Subscribed.createSubscribed(
+      builder,
+      topic,
+      ids,
+      frame.epoch,
+      BigInt(frame.seq),
+      frame.recovered,
+    ),
+  );
+}
+
+export function encodePing(nonce: number, serverTimeMs: number): Uint8Array<ArrayBuffer> {
+  builder.clear();
+  return finish(Body.Ping, Ping.createPing(builder, nonce, serverTimeMs));
+}
+
+// Decoding. Server frames come from the server the client chose to trust, so
+// they are read without the verifier that guards the server's own inputs.
+
+/** A decoded frame from the server; every optional part is present (empty when absent). */
+export type ServerFrame =
+  | SnapshotEvent
+  | DeltaEvent
+  | SubscribedEvent
+  | { type: "ping"; nonce: number; serverTimeMs: number }
+  | { type: "error"; code: number; message: string }
+  | { type: "unknown"; bodyType: number };
+
+/** A decoded Subscribed: the topic a session is on, and where its stream stands. */
+export interface SubscribedEvent {
+  type: "subscribed";
+  topic: string;
+  ids: number[];
+  epoch: number;
+  seq: number;
+  recovered: boolean;
+}
+
+/** A decoded Snapshot: the state of a topic at `seq`. */
+export interface SnapshotEvent {
+  type: "snapshot";
+  epoch: number;
+  seq: number;
+  serverTimeMs: number;
+  sensors: SensorEntry[];
+  metrics: MetricEntry[];
+  values: MetricStates;
+  /** Sent because this client fell behind and skipped deltas. */
+  catchUp: boolean;
+  /** Event-time window sizes; windows' and aggregates' `size` indexes this. */
+  windowSizesMs: number[];
+  /** Readings each value's avg, min and max cover (its last ones, in arrival order); 0: unsaid. */
+  countWindow: number;
+  windows: WindowStates;
+  aggregates: GroupAggregateEntry[];
+  late: [sensor: number, dropped: number][];
+}
+
+/** A decoded Delta: what changed in one tick, following `seq - 1`. */
+export interface DeltaEvent {
+  type: "delta";
+  epoch: number;
+  seq: number;
+  serverTimeMs: number;
+  sensors: SensorEntry[];
+  metrics: MetricEntry[];
+  updates: MetricStates;
+  removed: number[];
+  windows: WindowStates;
+  aggregates: GroupAggregateEntry[];
+  late: [sensor: number, dropped: number][];
+}
+
+/** What `peekServerFrame` reads: the body type and the header fields, no columns. */
+export interface ServerFrameHeader {
+  type: ServerFrame["type"];
+  /** Snapshot, Delta, Subscribed: the topic's epoch and seq; else 0. */
+  epoch: number;
+  seq: number;
+  /** Snapshot, Delta, Ping: the server's clock when sent; else 0. */
+  serverTimeMs: number;
+  /** Snapshot: sent to catch up after skipped deltas. */
+  catchUp: boolean;
+  /** Ping: the nonce a Pong must echo; else 0. */
+  nonce: number;
+}
+
+const BODY_TYPES: Partial<Record<Body, ServerFrame["type"]>> = {
+  [Body.Snapshot]: "snapshot",
+  [Body.Delta]: "delta",
+  [Body.Subscribed]: "subscribed",
+  [Body.Ping]: "ping",
+  [Body.Error]: "error",
+};
+
+// Reused readers: decoding allocates per frame, never per reading.
+const snapshotReader = new Snapshot();
+const deltaReader = new Delta();
+const pingReader = new Ping();
+const subscribedReader = new Subscribed();
+const updateReader = new MetricUpdate();
+const windowReader = new WindowUpdate();
+
+function envelopeOf(bytes: Uint8Array): Envelope {
+  return Envelope.getRootAsEnvelope(new flatbuffers.ByteBuffer(bytes));
+}
+
+/**
+ * Reads a frame's type and header (epoch, seq, server time, catch-up, ping
+ * nonce) without decoding its dictionaries or columns: for clients that only
+ * count frames or answer pings (load generators).
+ */
+export function peekServerFrame(bytes: Uint8Array): ServerFrameHeader {
+  const envelope = envelopeOf(bytes);
+  const type = envelope.bodyType();
+  const header: ServerFrameHeader = {
+    type: BODY_TYPES[type] ?? "unknown",
+    epoch: 0,
+    seq: 0,
+    serverTimeMs: 0,
+    catchUp: false,
+    nonce: 0,
+  };
+  if (type === Body.Snapshot) {
+    const s = envelope.body(snapshotReader) as Snapshot;
+    header.epoch = s.epoch();
+    header.seq = Number(s.seq());
+    header.serverTimeMs = s.serverTimeMs();
+    header.catchUp = s.catchUp();
+  } else if (type === Body.Delta) {
+    const d = envelope.body(deltaReader) as Delta;
+    header.epoch = d.epoch();
+    header.seq = Number(d.seq());
+    header.serverTimeMs = d.serverTimeMs();
+  } else if (type === Body.Subscribed) {
+    const s = envelope.body(subscribedReader) as Subscribed;
+    header.epoch = s.epoch();
+    header.seq = Number(s.seq());
+  } else if (type === Body.Ping) {
+    const p = envelope.body(pingReader) as Ping;
+    header.nonce = p.nonce();
+    header.serverTimeMs = p.serverTimeMs();
+  }
+  return header;
+}
+
+/** Decodes one binary frame from the server. */
+export function decodeServerFrame(bytes: Uint8Array): ServerFrame {
+  const envelope = envelopeOf(bytes);
+  const type = envelope.bodyType();
+  switch (type) {
+    case Body.Snapshot: {
+      const s = envelope.body(new Snapshot()) as Snapshot;
+      return {
+        type: "snapshot",
+        epoch: s.epoch(),
+        seq: Number(s.seq()),
+        serverTimeMs: s.serverTimeMs(),
+        sensors: readSensors(s),
+        metrics: readMetrics(s),
+        values: readStates(s.valuesLength(), (i) => s.values(i, updateReader)!),
+        catchUp: s.catchUp(),
+        windowSizesMs: Array.from(s.windowSizesMsArray() ?? []),
+        countWindow: s.countWindow(),
+        windows: readWindows(s),
+        aggregates: readAggregates(s),
+        late: readLate(s),
+      };
+    }
+    case Body.Delta: {
+      const d = envelope.body(new Delta()) as Delta;
+      return {
+        type: "delta",
+        epoch: d.epoch(),
+        seq: Number(d.seq()),
+        serverTimeMs: d.serverTimeMs(),
+        sensors: readSensors(d),
+        metrics: readMetrics(d),
+        updates: readStates(d.updatesLength(), (i) => d.updates(i, updateReader)!),
+        removed: Array.from(d.removedArray() ?? []),
+        windows: readWindows(d),
+        aggregates: readAggregates(d),
+        late: readLate(d),
+      };
+    }
+    case Body.Subscribed: {
+      const s = envelope.body(new Subscribed()) as Subscribed;
+      return {
+        type: "subscribed",
+        topic: s.topic() ?? "",
+        ids: Array.from(s.idsArray() ?? []),
+        epoch: s.epoch(),
+        seq: Number(s.seq()),
+        recovered: s.recovered(),
+      };
+    }
+    case Body.Ping: {
+      const p = envelope.body(new Ping()) as Ping;
+      return { type: "ping", nonce: p.nonce(), serverTimeMs: p.serverTimeMs() };
+    }
+    case Body.Error: {
+      const e = envelope.body(new ErrorMessage()) as ErrorMessage;
+      return { type: "error", code: e.code(), message: e.message() ?? "" };
+    }
+    default:
+      return { type: "unknown", bodyType: type };
+  }
+}
+
+function readSensors(frame: Snapshot | Delta): SensorEntry[] {
+  const sensors: SensorEntry[] = [];
+  const info = new SensorInfo();
+  for (let i = 0; i < frame.sensorsLength(); i++) {
+    const s = frame.sensors(i, info)!;
+    sensors.push({ index: s.index(), id: s.id() ?? "", group: s.group() ?? "" });
+  }
+  return sensors;
+}
+
+function readMetrics(frame: Snapshot | Delta): MetricEntry[] {
+  const metrics: MetricEntry[] = [];
+  const info = new MetricInfo();
+  for (let i = 0; i < frame.metricsLength(); i++) {
+    const m = frame.metrics(i, info)!;
+    metrics.push({ index: m.index(), name: m.name() ?? "" });
+  }
+  return metrics;
+}
+
+function readStates(count: number, at: (i: number) => MetricUpdate): MetricStates {
+  const out = allocateStates(count);
+  for (let i = 0; i < count; i++) {
+    const m = at(i);
+    out.sensor[i] = m.sensor();
+    out.metric[i] = m.metric();
+    out.last[i] = m.last();
+    out.avg[i] = m.avg();
+    out.min[i] = m.min();
+    out.max[i] = m.max();
+    out.timeMs[i] = m.timeMs();
+  }
+  return out;
+}
+
+function readWindows(frame: Snapshot | Delta): WindowStates {
+  const count = frame.windowsLength();
+  const out = allocateWindowStates(count);
+  for (let i = 0; i < count; i++) {
+    const w = frame.windows(i, windowReader)!;
+    out.sensor[i] = w.sensor();
+    out.metric[i] = w.metric();
+    out.size[i] = w.size();
+    out.flags[i] = w.flags();
+    out.startMs[i] = w.startMs();
+    out.count[i] = w.count();
+    out.sum[i] = w.sum();
+    out.min[i] = w.min();
+    out.max[i] = w.max();
+    out.std[i] = w.std();
+  }
+  return out;
+}
+
+function readAggregates(frame: Snapshot | Delta): GroupAggregateEntry[] {
+  const out: GroupAggregateEntry[] = [];
+  const a = new GroupAggregate();
+  for (let i = 0; i < frame.aggregatesLength(); i++) {
+    frame.aggregates(i, a);
+    out.push({
+      group: a.group() ?? "",
+      size: a.size(),
+      metric: a.metric(),
+      startMs: a.startMs(),
+      sensors: a.sensors(),
+      count: a.count(),
+      sum: a.sum(),
+      min: a.min(),
+      max: a.max(),
+    });
+  }
+  return out;
+}
+
+function readLate(frame: Snapshot | Delta): [number, number][] {
+  const out: [number, number][] = [];
+  const l = new LateCount();
+  for (let i = 0; i < frame.lateLength(); i++) {
+    frame.late(i, l);
+    out.push([l.sensor(), l.dropped()]);
+  }
+  return out;
+}
