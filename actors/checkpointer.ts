@@ -1,7 +1,7 @@
 import { ask } from "./runtime/mod.ts";
 import type { Actor } from "./runtime/mod.ts";
-import type { Router } from "./router.ts";
-import type { ShardCheckpoint, ShardMessage } from "./shard_messages.ts";
+import type { Router } from "./shards/router.ts";
+import type { ShardCheckpoint, ShardMessage } from "./shards/shard_messages.ts";
 import type { CheckpointSource, CheckpointStore } from "../log/checkpoint_store.ts";
 import { logger } from "../logging/mod.ts";
 

@@ -1,7 +1,7 @@
 import type { Actor } from "./runtime/mod.ts";
-import type { Router } from "./router.ts";
+import type { Router } from "./shards/router.ts";
 import { Checkpointer } from "./checkpointer.ts";
-import type { ShardMessage } from "./shard_messages.ts";
+import type { ShardMessage } from "./shards/shard_messages.ts";
 import type { CheckpointStore, KvLog, LogEntry } from "../log/mod.ts";
 import { logger } from "../logging/mod.ts";
 

@@ -5,10 +5,10 @@ import type { MetricState } from "../tests/feed_client.ts";
 import { Actor, ask, Supervisor } from "./runtime/mod.ts";
 import type { Behavior } from "./runtime/mod.ts";
 import { LogSource } from "./log_source.ts";
-import { Router } from "./router.ts";
-import { ShardBehavior } from "./shard.ts";
-import type { ShardChanges, ShardMessage } from "./shard_messages.ts";
-import { FeedView } from "./feed_view.ts";
+import { Router } from "./shards/router.ts";
+import { ShardBehavior } from "./shards/shard.ts";
+import type { ShardChanges, ShardMessage } from "./shards/shard_messages.ts";
+import { FeedView } from "./hub/feed_view.ts";
 import { CheckpointStore, KvLog } from "../log/mod.ts";
 import { blockFromReadings } from "../protocol/reading_block.ts";
 

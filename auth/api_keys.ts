@@ -1,4 +1,4 @@
-import { covers } from "../actors/topic.ts";
+import { covers } from "../actors/hub/topic.ts";
 
 /** A stored API key: only the hash of its secret is kept. */
 export interface ApiKeyRecord {

@@ -1,7 +1,7 @@
 import { ask } from "../actors/runtime/mod.ts";
 import type { Actor } from "../actors/runtime/mod.ts";
-import type { HeldWindow } from "../actors/event_windows.ts";
-import type { ShardMessage } from "../actors/shard_messages.ts";
+import type { HeldWindow } from "../actors/shards/event_window_store.ts";
+import type { ShardMessage } from "../actors/shards/shard_messages.ts";
 
 /** Reads the windows a sensor's shard still holds; null when they cannot be read. */
 export type HeldWindowsReader = (

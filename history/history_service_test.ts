@@ -6,7 +6,7 @@ import { RollupStore } from "./rollup_store.ts";
 import { RollupWriter } from "./rollup_writer.ts";
 import { KvLog } from "../log/kv_log.ts";
 import { blockFromReadings } from "../protocol/reading_block.ts";
-import { WindowClock } from "../actors/event_windows.ts";
+import { EventWindowStore } from "../actors/shards/event_window_store.ts";
 import { allocateWindowStates, WINDOW_FINAL } from "../protocol/columns.ts";
 import { withTempKv } from "../tests/temp_kv.ts";
 
@@ -188,7 +188,7 @@ Deno.test("a query whose from is off the rollup grid answers the same before and
           const readings = rows.map((r) => ({ t: BASE + r.offset, value: r.value }))
             .sort((a, b) => a.t - b.t);
           // The real window clock closes the windows; another sensor moves its watermark on.
-          const clock = new WindowClock(spec);
+          const clock = new EventWindowStore(spec);
           const mine = clock.windowsFor(0, 0);
           for (const r of readings) clock.add(mine, r.value, r.t);
           clock.add(clock.windowsFor(1, 0), 0, BASE + 400_000);

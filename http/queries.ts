@@ -1,8 +1,8 @@
 import { errorResponse, jsonResponse } from "./errors.ts";
 import { checkGroup, checkSensorId } from "../readings/validate.ts";
 import { DEFAULT_READING_LIMITS } from "../readings/limits.ts";
-import { covers } from "../actors/topic.ts";
-import type { SensorQuery, SensorSummary } from "../actors/feed_queries.ts";
+import { covers } from "../actors/hub/topic.ts";
+import type { SensorQuery, SensorSummary } from "../actors/hub/feed_queries.ts";
 import { parseHistoryRequest } from "../history/history_query.ts";
 import type { HistoryAnswer } from "../history/history_service.ts";
 import type { HistoryRequest } from "../history/history_query.ts";

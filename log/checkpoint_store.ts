@@ -1,4 +1,4 @@
-import type { ShardCheckpoint } from "../actors/shard_messages.ts";
+import type { ShardCheckpoint } from "../actors/shards/shard_messages.ts";
 
 /** The source a checkpoint's cursor belongs to. */
 export type CheckpointSource = "log" | "mongo";

@@ -1,9 +1,9 @@
 import { assertEquals } from "../tests/assert.ts";
 import { withTempKv } from "../tests/temp_kv.ts";
 import { CheckpointStore } from "./checkpoint_store.ts";
-import { Router } from "../actors/router.ts";
-import { ShardBehavior } from "../actors/shard.ts";
-import type { ShardChanges, ShardCheckpoint } from "../actors/shard_messages.ts";
+import { Router } from "../actors/shards/router.ts";
+import { ShardBehavior } from "../actors/shards/shard.ts";
+import type { ShardChanges, ShardCheckpoint } from "../actors/shards/shard_messages.ts";
 import { blockFromReadings } from "../protocol/reading_block.ts";
 
 function ask<T>(shard: ShardBehavior, type: "flush" | "checkpoint"): T {

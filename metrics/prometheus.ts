@@ -1,5 +1,5 @@
 import client from "prom-client";
-import type { HubObserver } from "../actors/hub.ts";
+import type { HubObserver } from "../actors/hub/hub.ts";
 import type { MetricStates } from "../protocol/mod.ts";
 import { topicLabeler } from "./topic_label.ts";
 

@@ -13,7 +13,7 @@ import {
 import type { PlainReading } from "./recompute.ts";
 import { spawnServer } from "./server_process.ts";
 import { readLog } from "./read_log.ts";
-import { shardFor } from "../actors/shard_for.ts";
+import { shardFor } from "../actors/shards/shard_for.ts";
 
 export interface CrashReport {
   acknowledged: number;

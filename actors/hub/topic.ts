@@ -1,5 +1,5 @@
-import type { SubscriptionRequest } from "../protocol/client_messages.ts";
-import { checkGroup, checkSensorId } from "../protocol/names.ts";
+import type { SubscriptionRequest } from "../../protocol/client_messages.ts";
+import { checkGroup, checkSensorId } from "../../protocol/names.ts";
 
 /**
  * What a stream carries: everything, or sensors under group prefixes or named

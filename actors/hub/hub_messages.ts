@@ -1,5 +1,5 @@
 import type { Session } from "./session.ts";
-import type { SubscriptionRequest } from "../protocol/client_messages.ts";
+import type { SubscriptionRequest } from "../../protocol/client_messages.ts";
 import type { aggregatesByName, SensorQuery, SensorSummary } from "./feed_queries.ts";
 
 /** Time to flush the shards and push this tick's deltas. */

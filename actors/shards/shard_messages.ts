@@ -1,6 +1,6 @@
-import type { ReadingBlock } from "../protocol/reading_block.ts";
-import type { MetricEntry, MetricStates, SensorEntry } from "../protocol/mod.ts";
-import type { HeldWindow, WindowSpec, WindowStates } from "./event_windows.ts";
+import type { ReadingBlock } from "../../protocol/reading_block.ts";
+import type { MetricEntry, MetricStates, SensorEntry } from "../../protocol/mod.ts";
+import type { HeldWindow, WindowSpec, WindowStates } from "./event_window_store.ts";
 
 /** Readings for one shard: rows of a shared block, with global indexes per string. */
 export interface ShardReadings {
@@ -39,8 +39,8 @@ export interface ShardFlush {
 
 /**
  * A shard's whole state: its sensors, the metric names it knows, and per
- * metric `[sensor, metric, ...MetricWindow.save record, ...event-time slots]`
- * numbers, with the window clock.
+ * metric `[sensor, metric, ...MovingWindow.save record, ...event-time slots]`
+ * numbers, with the event-window store's watermark state.
  */
 export interface ShardCheckpoint {
   window: number;
@@ -54,7 +54,7 @@ export interface ShardCheckpoint {
     newestMs: number;
     lateDropped: number;
     late: [sensor: number, lateDropped: number][];
-    /** Closed windows not yet flushed (WindowClock.savePending); absent in older checkpoints. */
+    /** Closed windows not yet flushed (EventWindowStore.savePending); absent in older checkpoints. */
     pending?: number[];
   };
   /** `[sensor, status, its event time]` of sensors with a status. */

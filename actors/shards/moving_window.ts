@@ -6,7 +6,7 @@
  * `count` and `sum` run since start; they are kept for checkpoints and not
  * published. Pure: no clocks, no I/O, and no allocation per reading.
  */
-export class MetricWindow {
+export class MovingWindow {
   readonly #ring: Float64Array;
   #next = 0;
   #filled = 0;

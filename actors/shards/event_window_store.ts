@@ -12,8 +12,8 @@
  * same readings and a closed window never changes.
  */
 
-import { allocateWindowStates, WINDOW_CHANGED, WINDOW_FINAL } from "../protocol/columns.ts";
-import type { WindowStates } from "../protocol/columns.ts";
+import { allocateWindowStates, WINDOW_CHANGED, WINDOW_FINAL } from "../../protocol/columns.ts";
+import type { WindowStates } from "../../protocol/columns.ts";
 
 export type { WindowStates };
 
@@ -34,7 +34,7 @@ const SLOT = 8;
 const START = 0, COUNT = 1, SUM = 2, MIN = 3, MAX = 4, MEAN = 5, M2 = 6, STATE = 7;
 /** Numbers per window slot in saved state: checkpoints with another layout are not restored. */
 export const SLOT_LENGTH = SLOT;
-/** A window a clock still holds (`WindowClock.heldWindows`). */
+/** A window the store still holds (`EventWindowStore.heldWindows`). */
 export interface HeldWindow {
   startMs: number;
   count: number;
@@ -76,14 +76,14 @@ export function slotsPerSize(spec: WindowSpec): number[] {
 const HEADER = 8;
 
 /**
- * The windows of one sensor's metric: a region of its clock's arena (one
+ * The windows of one sensor's metric: a region of its store's arena (one
  * Float64Array for the whole shard), so a reading touches the region's few
  * cache lines and no per-metric typed array objects.
  */
-export class MetricWindows {
+export class WindowRegion {
   readonly sensor: number;
   readonly metric: number;
-  /** Where the region starts in the clock's arena. */
+  /** Where the region starts in the store's arena. */
   readonly base: number;
 
   constructor(sensor: number, metric: number, base: number) {
@@ -95,15 +95,19 @@ export class MetricWindows {
 
 /** Windows of one sensor metric, by slot, waiting for one end time. */
 class EndBucket {
-  windows: MetricWindows[] = [];
+  windows: WindowRegion[] = [];
   at: number[] = [];
   size: number[] = [];
   /** Entries before this one were already published as ended. */
   published = 0;
 }
 
-/** A shard's window clock and the bookkeeping of its open windows. */
-export class WindowClock {
+/**
+ * A shard's event-time windows: the slots of every sensor metric (one arena),
+ * the watermark, and the open windows kept in lists by end time. Not a clock:
+ * time moves only with the readings' event times.
+ */
+export class EventWindowStore {
   readonly spec: WindowSpec;
   readonly #slots: number[];
   /** Offset of each size's first slot, in slots. */
@@ -121,7 +125,7 @@ export class WindowClock {
   /** Published since the last `take`, by column (closed windows' numbers are copied in). */
   #out = new OutColumns();
   /** Windows revised by late readings since the last `take` (their values are read then). */
-  #revisedWindows: MetricWindows[] = [];
+  #revisedWindows: WindowRegion[] = [];
   #revisedAt: number[] = [];
   #revisedStart: number[] = [];
   #revisedSize: number[] = [];
@@ -147,14 +151,14 @@ export class WindowClock {
   }
 
   /** A fresh set of windows for one sensor's metric. */
-  windowsFor(sensor: number, metric: number): MetricWindows {
+  windowsFor(sensor: number, metric: number): WindowRegion {
     const base = this.#regions++ * this.#regionLength;
     if (base + this.#regionLength > this.#arena.length) {
       const grown = new Float64Array(this.#arena.length * 2);
       grown.set(this.#arena);
       this.#arena = grown;
     }
-    const windows = new MetricWindows(sensor, metric, base);
+    const windows = new WindowRegion(sensor, metric, base);
     this.#arena.fill(NaN, base + HEADER, base + this.#regionLength);
     // Each size starts at its own first slot (a free one: the fast path misses).
     for (let k = 0; k < this.#firstSlot.length; k++) {
@@ -167,7 +171,7 @@ export class WindowClock {
    * A view of a metric's slots, size after size (`totalSlots × SLOT_LENGTH`
    * numbers), for checkpoints; valid until the next `windowsFor`.
    */
-  slotsOf(windows: MetricWindows): Float64Array {
+  slotsOf(windows: WindowRegion): Float64Array {
     const start = windows.base + HEADER;
     return this.#arena.subarray(start, start + this.totalSlots * SLOT);
   }
@@ -184,7 +188,7 @@ export class WindowClock {
   }
 
   /** Adds one value at event time `timeMs` (not late) to every size's window. */
-  add(windows: MetricWindows, value: number, timeMs: number): void {
+  add(windows: WindowRegion, value: number, timeMs: number): void {
     const { sizesMs } = this.spec;
     const slots = this.#arena;
     const base = windows.base;
@@ -275,13 +279,13 @@ export class WindowClock {
    * Drops a removed sensor metric's windows: freed slots are skipped when
    * their end comes, so nothing of them is published any more.
    */
-  forget(windows: MetricWindows): void {
+  forget(windows: WindowRegion): void {
     // The region is not reused: pending entries may still point into it.
     this.slotsOf(windows).fill(NaN);
   }
 
   /** Rebuilds the bookkeeping for restored windows (their slots hold the state). */
-  adopt(windows: MetricWindows): void {
+  adopt(windows: WindowRegion): void {
     const { sizesMs } = this.spec;
     const slots = this.#arena;
     for (let k = 0; k < sizesMs.length; k++) {
@@ -309,11 +313,11 @@ export class WindowClock {
   }
 
   /**
-   * The windows of one metric and size that this clock still holds, oldest
+   * The windows of one metric and size that this store still holds, oldest
    * first: open ones (readings within the grace can still change them) and
    * those the watermark passed but `take` has not handed over yet (final).
    */
-  heldWindows(windows: MetricWindows, size: number): HeldWindow[] {
+  heldWindows(windows: WindowRegion, size: number): HeldWindow[] {
     const held = this.#out.finalOf(windows.sensor, windows.metric, size);
     const slots = this.#arena;
     for (let s = 0; s < this.#slots[size]; s++) {
@@ -340,7 +344,7 @@ export class WindowClock {
     }
   }
 
-  #revise(windows: MetricWindows, at: number, size: number): void {
+  #revise(windows: WindowRegion, at: number, size: number): void {
     this.#arena[at + STATE] = REVISED;
     this.#revisedWindows.push(windows);
     this.#revisedAt.push(at);
@@ -348,7 +352,7 @@ export class WindowClock {
     this.#revisedSize.push(size);
   }
 
-  #pend(windows: MetricWindows, at: number, size: number, end: number): void {
+  #pend(windows: WindowRegion, at: number, size: number, end: number): void {
     let bucket = this.#byEnd.get(end);
     if (bucket === undefined) {
       bucket = new EndBucket();
@@ -363,7 +367,7 @@ export class WindowClock {
     bucket.size.push(size);
   }
 
-  #close(windows: MetricWindows, at: number, size: number): void {
+  #close(windows: WindowRegion, at: number, size: number): void {
     const slots = this.#arena;
     // A revision not yet handed over goes out with the final values instead.
     const changed = slots[at + STATE] !== PUBLISHED;
@@ -380,7 +384,7 @@ class OutColumns {
   #states = allocateWindowStates(1024);
   #length = 0;
 
-  push(windows: MetricWindows, slots: Float64Array, at: number, size: number, flags: number): void {
+  push(windows: WindowRegion, slots: Float64Array, at: number, size: number, flags: number): void {
     if (this.#length === this.#states.length) this.#grow();
     const s = this.#states;
     const n = this.#length++;

@@ -1,6 +1,6 @@
-import { MetricWindow } from "./metric_window.ts";
-import { DEFAULT_WINDOW_SPEC, SLOT_LENGTH, WindowClock } from "./event_windows.ts";
-import type { HeldWindow, MetricWindows, WindowSpec } from "./event_windows.ts";
+import { MovingWindow } from "./moving_window.ts";
+import { DEFAULT_WINDOW_SPEC, EventWindowStore, SLOT_LENGTH } from "./event_window_store.ts";
+import type { HeldWindow, WindowRegion, WindowSpec } from "./event_window_store.ts";
 import type {
   ShardChanges,
   ShardCheckpoint,
@@ -8,10 +8,10 @@ import type {
   ShardMessage,
   ShardReadings,
 } from "./shard_messages.ts";
-import type { Behavior } from "./runtime/mod.ts";
-import { allocateStates, allocateWindowStates } from "../protocol/columns.ts";
-import type { MetricEntry, SensorEntry, WindowStates } from "../protocol/columns.ts";
-import { DEFAULT_GROUP } from "../protocol/reading_block.ts";
+import type { Behavior } from "../runtime/mod.ts";
+import { allocateStates, allocateWindowStates } from "../../protocol/columns.ts";
+import type { MetricEntry, SensorEntry, WindowStates } from "../../protocol/columns.ts";
+import { DEFAULT_GROUP } from "../../protocol/reading_block.ts";
 
 export interface ShardOptions {
   /** Readings in the moving-average window. Default 50. */
@@ -27,8 +27,8 @@ export interface ShardOptions {
 interface TrackedMetric {
   sensor: number;
   metric: number;
-  window: MetricWindow;
-  events: MetricWindows;
+  window: MovingWindow;
+  events: WindowRegion;
 }
 
 interface SensorState {
@@ -52,7 +52,7 @@ interface SensorState {
  */
 export class ShardBehavior implements Behavior<ShardMessage> {
   readonly #window: number;
-  #clock: WindowClock;
+  #windows: EventWindowStore;
   #lateSensors: SensorState[] = [];
   #statusSensors: SensorState[] = [];
   #awaitingReplay: boolean;
@@ -66,7 +66,7 @@ export class ShardBehavior implements Behavior<ShardMessage> {
 
   constructor(options: ShardOptions = {}) {
     this.#window = options.window ?? 50;
-    this.#clock = new WindowClock(options.windowSpec ?? DEFAULT_WINDOW_SPEC);
+    this.#windows = new EventWindowStore(options.windowSpec ?? DEFAULT_WINDOW_SPEC);
     this.#awaitingReplay = options.awaitingReplay ?? false;
     if (options.state) this.#restore(options.state);
   }
@@ -91,7 +91,7 @@ export class ShardBehavior implements Behavior<ShardMessage> {
         this.#lateSensors = [];
         this.#statusSensors = [];
         this.#removed = [];
-        this.#clock = new WindowClock(this.#clock.spec);
+        this.#windows = new EventWindowStore(this.#windows.spec);
         if (message.state) this.#restore(message.state);
         this.#awaitingReplay = false;
         return;
@@ -110,10 +110,10 @@ export class ShardBehavior implements Behavior<ShardMessage> {
 
   #held({ sensor, metric, size }: ShardHeldWindows): HeldWindow[] {
     const metrics = this.#sensors.get(sensor)?.metrics;
-    if (!metrics || size >= this.#clock.spec.sizesMs.length) return [];
+    if (!metrics || size >= this.#windows.spec.sizesMs.length) return [];
     for (const [index, tracked] of metrics) {
       if (this.#metricNames.get(index) === metric) {
-        return this.#clock.heldWindows(tracked.events, size);
+        return this.#windows.heldWindows(tracked.events, size);
       }
     }
     return [];
@@ -140,9 +140,9 @@ export class ShardBehavior implements Behavior<ShardMessage> {
           }
         }
       }
-      const late = this.#clock.isLate(timeMs);
+      const late = this.#windows.isLate(timeMs);
       if (late) {
-        this.#clock.lateDropped++;
+        this.#windows.lateDropped++;
         sensor.lateDropped++;
         if (!sensor.lateDirty) {
           sensor.lateDirty = true;
@@ -157,8 +157,8 @@ export class ShardBehavior implements Behavior<ShardMessage> {
           tracked = {
             sensor: sensor.entry.index,
             metric,
-            window: new MetricWindow(this.#window),
-            events: this.#clock.windowsFor(sensor.entry.index, metric),
+            window: new MovingWindow(this.#window),
+            events: this.#windows.windowsFor(sensor.entry.index, metric),
           };
           sensor.metrics.set(metric, tracked);
           if (!this.#metricNames.has(metric)) {
@@ -169,7 +169,7 @@ export class ShardBehavior implements Behavior<ShardMessage> {
         }
         if (!tracked.window.dirty) this.#dirty.push(tracked);
         tracked.window.add(block.value[v], timeMs);
-        if (!late) this.#clock.add(tracked.events, block.value[v], timeMs);
+        if (!late) this.#windows.add(tracked.events, block.value[v], timeMs);
       }
     }
   }
@@ -178,7 +178,7 @@ export class ShardBehavior implements Behavior<ShardMessage> {
   #remove(index: number): void {
     const sensor = this.#sensors.get(index);
     if (!sensor) return;
-    for (const tracked of sensor.metrics.values()) this.#clock.forget(tracked.events);
+    for (const tracked of sensor.metrics.values()) this.#windows.forget(tracked.events);
     this.#sensors.delete(index);
     this.#removed.push(index);
   }
@@ -210,8 +210,8 @@ export class ShardBehavior implements Behavior<ShardMessage> {
   }
 
   #save(): ShardCheckpoint {
-    const slots = this.#clock.totalSlots * SLOT_LENGTH;
-    const record = 2 + MetricWindow.recordLength(this.#window) + slots;
+    const slots = this.#windows.totalSlots * SLOT_LENGTH;
+    const record = 2 + MovingWindow.recordLength(this.#window) + slots;
     let windows = 0;
     for (const sensor of this.#sensors.values()) windows += sensor.metrics.size;
     const data = new Float64Array(windows * record);
@@ -227,7 +227,7 @@ export class ShardBehavior implements Behavior<ShardMessage> {
         data[at] = tracked.sensor;
         data[at + 1] = tracked.metric;
         at = tracked.window.save(data, at + 2);
-        data.set(this.#clock.slotsOf(tracked.events), at);
+        data.set(this.#windows.slotsOf(tracked.events), at);
         at += slots;
       }
     }
@@ -237,12 +237,12 @@ export class ShardBehavior implements Behavior<ShardMessage> {
       metrics: [...this.#metricNames],
       windows: data,
       events: {
-        spec: this.#clock.spec,
+        spec: this.#windows.spec,
         slotLength: SLOT_LENGTH,
-        newestMs: this.#clock.newestMs,
-        lateDropped: this.#clock.lateDropped,
+        newestMs: this.#windows.newestMs,
+        lateDropped: this.#windows.lateDropped,
         late,
-        pending: this.#clock.savePending(),
+        pending: this.#windows.savePending(),
       },
       statuses,
     };
@@ -255,15 +255,17 @@ export class ShardBehavior implements Behavior<ShardMessage> {
         `Cannot restore a shard saved with window ${state.window} into window ${this.#window}`,
       );
     }
-    if (!sameSpec(state.events.spec, this.#clock.spec) || state.events.slotLength !== SLOT_LENGTH) {
+    if (
+      !sameSpec(state.events.spec, this.#windows.spec) || state.events.slotLength !== SLOT_LENGTH
+    ) {
       throw new RangeError(
         `Cannot restore a shard saved with event windows ${
           JSON.stringify(state.events.spec)
-        } into ${JSON.stringify(this.#clock.spec)}`,
+        } into ${JSON.stringify(this.#windows.spec)}`,
       );
     }
-    this.#clock.newestMs = state.events.newestMs;
-    this.#clock.lateDropped = state.events.lateDropped;
+    this.#windows.newestMs = state.events.newestMs;
+    this.#windows.lateDropped = state.events.lateDropped;
     for (const [index, id, group] of state.sensors) {
       const sensor: SensorState = {
         entry: { index, id, group },
@@ -305,19 +307,19 @@ export class ShardBehavior implements Behavior<ShardMessage> {
       const tracked = {
         sensor: data[at],
         metric: data[at + 1],
-        window: new MetricWindow(this.#window),
-        events: this.#clock.windowsFor(data[at], data[at + 1]),
+        window: new MovingWindow(this.#window),
+        events: this.#windows.windowsFor(data[at], data[at + 1]),
       };
       at = tracked.window.restore(data, at + 2);
-      const slots = this.#clock.slotsOf(tracked.events);
+      const slots = this.#windows.slotsOf(tracked.events);
       slots.set(data.subarray(at, at + slots.length));
       at += slots.length;
-      this.#clock.adopt(tracked.events);
+      this.#windows.adopt(tracked.events);
       tracked.window.dirty = true;
       sensor.metrics.set(tracked.metric, tracked);
       this.#dirty.push(tracked);
     }
-    this.#clock.restorePending(pending);
+    this.#windows.restorePending(pending);
   }
 
   #flush(): ShardChanges {
@@ -358,7 +360,7 @@ export class ShardBehavior implements Behavior<ShardMessage> {
       return [s.entry.index, s.status];
     });
     this.#statusSensors = [];
-    let windows = this.#clock.take();
+    let windows = this.#windows.take();
     if (removed.length > 0) {
       windows = keepWindows(windows, (i) => this.#sensors.has(windows.sensor[i]));
     }

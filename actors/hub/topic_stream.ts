@@ -3,14 +3,14 @@ import type { FeedView, TickChanges } from "./feed_view.ts";
 import type { Session } from "./session.ts";
 import { matches } from "./topic.ts";
 import type { TopicSpec } from "./topic.ts";
-import { encodeDelta, encodeSnapshot } from "../protocol/mod.ts";
-import { allocateStates, allocateWindowStates, WINDOW_CHANGED } from "../protocol/columns.ts";
+import { encodeDelta, encodeSnapshot } from "../../protocol/mod.ts";
+import { allocateStates, allocateWindowStates, WINDOW_CHANGED } from "../../protocol/columns.ts";
 import type {
   GroupAggregateEntry,
   MetricStates,
   SensorEntry,
   WindowStates,
-} from "../protocol/columns.ts";
+} from "../../protocol/columns.ts";
 
 export interface RingLimits {
   /** Frames older than this are dropped. Default 30 000 ms. */

@@ -1,4 +1,4 @@
-import { CloseCode } from "../protocol/close_codes.ts";
+import { CloseCode } from "../../protocol/close_codes.ts";
 
 /** Where a session's frames go: a WebSocket, or a fake in tests. */
 export interface FrameSink {

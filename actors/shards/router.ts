@@ -1,6 +1,6 @@
 import { shardFor } from "./shard_for.ts";
 import type { ShardReadings } from "./shard_messages.ts";
-import type { ReadingBlock } from "../protocol/reading_block.ts";
+import type { ReadingBlock } from "../../protocol/reading_block.ts";
 
 export interface RouterOptions {
   /** Distinct metric names before further ones are dropped (uint16 on the wire). Default 1024. */

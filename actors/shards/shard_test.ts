@@ -1,10 +1,10 @@
-import { assert, assertEquals } from "../tests/assert.ts";
+import { assert, assertEquals } from "../../tests/assert.ts";
 import { ShardBehavior } from "./shard.ts";
 import { Router } from "./router.ts";
-import { FeedView } from "./feed_view.ts";
+import { FeedView } from "../hub/feed_view.ts";
 import type { ShardChanges, ShardCheckpoint, ShardReadings } from "./shard_messages.ts";
-import type { HeldWindow } from "./event_windows.ts";
-import { blockFromReadings } from "../protocol/reading_block.ts";
+import type { HeldWindow } from "./event_window_store.ts";
+import { blockFromReadings } from "../../protocol/reading_block.ts";
 
 function flush(shard: ShardBehavior): ShardChanges {
   let changes: ShardChanges | null = null;

@@ -1,6 +1,11 @@
-import type { ShardChanges } from "./shard_messages.ts";
-import { allocateStates, allocateWindowStates } from "../protocol/columns.ts";
-import type { MetricEntry, MetricStates, SensorEntry, WindowStates } from "../protocol/columns.ts";
+import type { ShardChanges } from "../shards/shard_messages.ts";
+import { allocateStates, allocateWindowStates } from "../../protocol/columns.ts";
+import type {
+  MetricEntry,
+  MetricStates,
+  SensorEntry,
+  WindowStates,
+} from "../../protocol/columns.ts";
 
 /** What changed in one tick, over all shards. */
 export interface TickChanges {

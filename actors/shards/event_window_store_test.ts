@@ -1,8 +1,8 @@
 import fc from "fast-check";
-import { assert, assertEquals } from "../tests/assert.ts";
-import { WindowClock } from "./event_windows.ts";
-import { WINDOW_CHANGED, WINDOW_FINAL } from "../protocol/columns.ts";
-import type { MetricWindows, WindowStates } from "./event_windows.ts";
+import { assert, assertEquals } from "../../tests/assert.ts";
+import { EventWindowStore } from "./event_window_store.ts";
+import { WINDOW_CHANGED, WINDOW_FINAL } from "../../protocol/columns.ts";
+import type { WindowRegion, WindowStates } from "./event_window_store.ts";
 
 const spec = { sizesMs: [1_000, 10_000, 60_000], graceMs: 5_000 };
 
@@ -65,8 +65,8 @@ Deno.test("event-time windows equal a recomputation: late readings dropped and c
   });
   fc.assert(
     fc.property(fc.array(reading, { minLength: 1, maxLength: 300 }), (steps) => {
-      const clock = new WindowClock(spec);
-      const perSensor = new Map<number, MetricWindows>();
+      const store = new EventWindowStore(spec);
+      const perSensor = new Map<number, WindowRegion>();
       let t = 1_700_000_000_000;
       const readings: { sensor: number; value: number; t: number }[] = [];
       const published: ReturnType<typeof entries> = [];
@@ -74,14 +74,14 @@ Deno.test("event-time windows equal a recomputation: late readings dropped and c
         t = Math.max(0, t + step.step);
         readings.push({ sensor: step.sensor, value: step.value, t });
         let windows = perSensor.get(step.sensor);
-        if (!windows) perSensor.set(step.sensor, windows = clock.windowsFor(step.sensor, 0));
-        if (clock.isLate(t)) clock.lateDropped++;
-        else clock.add(windows, step.value, t);
-        if (step.takeAfter) published.push(...entries(clock.take()));
+        if (!windows) perSensor.set(step.sensor, windows = store.windowsFor(step.sensor, 0));
+        if (store.isLate(t)) store.lateDropped++;
+        else store.add(windows, step.value, t);
+        if (step.takeAfter) published.push(...entries(store.take()));
       }
-      published.push(...entries(clock.take()));
+      published.push(...entries(store.take()));
       const model = recompute(readings);
-      assertEquals(clock.lateDropped, model.late);
+      assertEquals(store.lateDropped, model.late);
 
       const finals = new Map<string, number>();
       const last = new Map<string, (typeof published)[number]>();
@@ -118,31 +118,31 @@ Deno.test("event-time windows equal a recomputation: late readings dropped and c
 });
 
 Deno.test("a late reading within the grace period revises an ended window; later than that it is dropped", () => {
-  const clock = new WindowClock(spec);
-  const w = clock.windowsFor(7, 1);
+  const store = new EventWindowStore(spec);
+  const w = store.windowsFor(7, 1);
   const base = 1_000_000_000_000; // a whole minute
-  clock.add(w, 10, base + 100);
-  clock.add(w, 20, base + 1_500); // ends the first 1 s window
-  const first = entries(clock.take());
+  store.add(w, 10, base + 100);
+  store.add(w, 20, base + 1_500); // ends the first 1 s window
+  const first = entries(store.take());
   assertEquals(first.map((e) => [e.key, e.count, e.final, e.changed]), [
     [`7/0/${base}`, 1, false, true],
   ]);
-  clock.add(w, 30, base + 900); // late but within grace: revises it
-  const revised = entries(clock.take());
+  store.add(w, 30, base + 900); // late but within grace: revises it
+  const revised = entries(store.take());
   assertEquals(revised.map((e) => [e.key, e.count, e.sum, e.changed]), [
     [`7/0/${base}`, 2, 40, true],
   ]);
-  assertEquals(entries(clock.take()), []);
-  clock.add(w, 1, base + 7_000); // watermark = base + 2000: the first two 1 s windows close
-  const closed = entries(clock.take()).filter((e) => e.final).sort((a, b) =>
+  assertEquals(entries(store.take()), []);
+  store.add(w, 1, base + 7_000); // watermark = base + 2000: the first two 1 s windows close
+  const closed = entries(store.take()).filter((e) => e.final).sort((a, b) =>
     a.key < b.key ? -1 : 1
   );
   assertEquals(closed.map((e) => [e.key, e.count, e.changed]), [
     [`7/0/${base}`, 2, false],
     [`7/0/${base + 1_000}`, 1, true],
   ]);
-  assert(clock.isLate(base + 950));
-  assert(!clock.isLate(base + 2_000));
+  assert(store.isLate(base + 950));
+  assert(!store.isLate(base + 2_000));
 });
 
 Deno.test("a window spec whose sizes do not nest, or a negative grace, is refused", () => {
@@ -154,7 +154,7 @@ Deno.test("a window spec whose sizes do not nest, or a negative grace, is refuse
   ) {
     let threw = false;
     try {
-      new WindowClock(bad);
+      new EventWindowStore(bad);
     } catch (error) {
       threw = error instanceof RangeError;
     }
@@ -163,12 +163,12 @@ Deno.test("a window spec whose sizes do not nest, or a negative grace, is refuse
 });
 
 Deno.test("with no window sizes nothing is late and nothing is published", () => {
-  const clock = new WindowClock({ sizesMs: [], graceMs: 5_000 });
-  const w = clock.windowsFor(1, 0);
-  clock.add(w, 5, 2_000_000);
-  assert(!clock.isLate(0));
-  clock.add(w, 6, 0);
-  assertEquals([entries(clock.take()).length, clock.lateDropped, clock.slotsOf(w).length], [
+  const store = new EventWindowStore({ sizesMs: [], graceMs: 5_000 });
+  const w = store.windowsFor(1, 0);
+  store.add(w, 5, 2_000_000);
+  assert(!store.isLate(0));
+  store.add(w, 6, 0);
+  assertEquals([entries(store.take()).length, store.lateDropped, store.slotsOf(w).length], [
     0,
     0,
     0,
@@ -184,8 +184,8 @@ Deno.test("held windows and the final windows handed over are together every win
   });
   fc.assert(
     fc.property(fc.array(reading, { minLength: 1, maxLength: 200 }), (steps) => {
-      const clock = new WindowClock(spec);
-      const perSensor = new Map<number, MetricWindows>();
+      const store = new EventWindowStore(spec);
+      const perSensor = new Map<number, WindowRegion>();
       let t = 1_700_000_000_000;
       const readings: { sensor: number; value: number; t: number }[] = [];
       const handedOver = new Map<string, ReturnType<typeof entries>[number]>();
@@ -194,7 +194,7 @@ Deno.test("held windows and the final windows handed over are together every win
         const seen = new Set<string>();
         for (const [sensor, windows] of perSensor) {
           spec.sizesMs.forEach((size, k) => {
-            for (const w of clock.heldWindows(windows, k)) {
+            for (const w of store.heldWindows(windows, k)) {
               const key = `${sensor}/${k}/${w.startMs}`;
               assert(!handedOver.has(key), `window ${key} held after it was handed over final`);
               assert(!seen.has(key), `window ${key} held twice`);
@@ -222,13 +222,13 @@ Deno.test("held windows and the final windows handed over are together every win
       for (const step of steps) {
         t = Math.max(0, t + step.step);
         let windows = perSensor.get(step.sensor);
-        if (!windows) perSensor.set(step.sensor, windows = clock.windowsFor(step.sensor, 0));
-        if (!clock.isLate(t)) {
-          clock.add(windows, step.value, t);
+        if (!windows) perSensor.set(step.sensor, windows = store.windowsFor(step.sensor, 0));
+        if (!store.isLate(t)) {
+          store.add(windows, step.value, t);
           readings.push({ sensor: step.sensor, value: step.value, t });
         }
         if (step.takeAfter) {
-          for (const e of entries(clock.take())) if (e.final) handedOver.set(e.key, e);
+          for (const e of entries(store.take())) if (e.final) handedOver.set(e.key, e);
         }
         check();
       }

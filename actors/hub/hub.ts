@@ -1,22 +1,22 @@
-import { ask } from "./runtime/mod.ts";
-import type { Actor, Behavior } from "./runtime/mod.ts";
+import { ask } from "../runtime/mod.ts";
+import type { Actor, Behavior } from "../runtime/mod.ts";
 import { FeedView } from "./feed_view.ts";
 import type { TickChanges } from "./feed_view.ts";
 import { groupAggregates } from "./group_aggregates.ts";
 import { aggregatesByName, listSensors } from "./feed_queries.ts";
 import type { HubMessage, HubSubscribe } from "./hub_messages.ts";
 import type { Session } from "./session.ts";
-import type { ShardChanges, ShardMessage } from "./shard_messages.ts";
+import type { ShardChanges, ShardMessage } from "../shards/shard_messages.ts";
 import { checkScope, checkSubscription, covers, topicFor } from "./topic.ts";
 import { RingBudget, TopicStream } from "./topic_stream.ts";
 import type { RingLimits } from "./topic_stream.ts";
 import { TopicTable } from "./topic_table.ts";
 import type { Owners } from "./topic_table.ts";
-import { WINDOW_CHANGED } from "../protocol/columns.ts";
-import type { GroupAggregateEntry, MetricStates, WindowStates } from "../protocol/columns.ts";
-import { encodeError, encodePing, encodeSubscribed } from "../protocol/mod.ts";
-import type { SubscriptionRequest } from "../protocol/client_messages.ts";
-import { CloseCode } from "../protocol/close_codes.ts";
+import { WINDOW_CHANGED } from "../../protocol/columns.ts";
+import type { GroupAggregateEntry, MetricStates, WindowStates } from "../../protocol/columns.ts";
+import { encodeError, encodePing, encodeSubscribed } from "../../protocol/mod.ts";
+import type { SubscriptionRequest } from "../../protocol/client_messages.ts";
+import { CloseCode } from "../../protocol/close_codes.ts";
 
 /** Told about every tick, e.g. to feed histograms. */
 export interface HubObserver {

@@ -1,7 +1,7 @@
-import { assert, assertEquals } from "../tests/assert.ts";
+import { assert, assertEquals } from "../../tests/assert.ts";
 import { checkSubscription, covers, matches, topicFor } from "./topic.ts";
-import { decodeClientMessage } from "../protocol/client_messages.ts";
-import { encodeSubscribe, encodeUnsubscribe } from "../protocol/mod.ts";
+import { decodeClientMessage } from "../../protocol/client_messages.ts";
+import { encodeSubscribe, encodeUnsubscribe } from "../../protocol/mod.ts";
 
 const sub = (id: number, fields: { all?: boolean; group?: string; sensors?: string[] }) => ({
   id,

@@ -1,6 +1,6 @@
 import type { FeedView } from "./feed_view.ts";
 import { covers } from "./topic.ts";
-import type { GroupAggregateEntry } from "../protocol/mod.ts";
+import type { GroupAggregateEntry } from "../../protocol/mod.ts";
 
 /**
  * A group's aggregates for one window size: per metric, over the sensors

@@ -1,6 +1,6 @@
 import fc from "fast-check";
-import { assert, assertEquals } from "../tests/assert.ts";
-import { MetricWindow } from "./metric_window.ts";
+import { assert, assertEquals } from "../../tests/assert.ts";
+import { MovingWindow } from "./moving_window.ts";
 
 /**
  * What a window of `window` readings shows, recomputed from a plain list of
@@ -38,7 +38,7 @@ function near(actual: number, expected: number, what: string): void {
 }
 
 /** Checks `w` against the recomputation after `readings` (min/max exactly; -0 equals 0). */
-function check(w: MetricWindow, readings: readonly (readonly [number, number])[], window: number) {
+function check(w: MovingWindow, readings: readonly (readonly [number, number])[], window: number) {
   const expected = naive(readings, window);
   assert(w.min === expected.min, `min ${w.min} vs ${expected.min}`);
   assert(w.max === expected.max, `max ${w.max} vs ${expected.max}`);
@@ -64,10 +64,10 @@ Deno.test("metric window: avg, min and max cover the last N readings in arrival 
       fc.boolean(),
       (window, readings, cut, oldFormat) => {
         const restoreAt = cut % (readings.length + 1);
-        let w = new MetricWindow(window);
+        let w = new MovingWindow(window);
         for (let i = 0; i < readings.length; i++) {
           if (i === restoreAt) {
-            const data = new Float64Array(MetricWindow.recordLength(window) + 3);
+            const data = new Float64Array(MovingWindow.recordLength(window) + 3);
             const end = w.save(data, 3);
             assertEquals(end, data.length);
             if (oldFormat) {
@@ -75,7 +75,7 @@ Deno.test("metric window: avg, min and max cover the last N readings in arrival 
               data[3 + 2] = -1e9;
               data[3 + 3] = 1e9;
             }
-            w = new MetricWindow(window);
+            w = new MovingWindow(window);
             assertEquals(w.restore(data, 3), data.length);
             if (i > 0) check(w, readings.slice(0, i), window);
           }
@@ -89,7 +89,7 @@ Deno.test("metric window: avg, min and max cover the last N readings in arrival 
 });
 
 Deno.test("moving average does not drift over a million large values", () => {
-  const w = new MetricWindow(50);
+  const w = new MovingWindow(50);
   const values: number[] = [];
   let x = 1;
   for (let i = 0; i < 1_000_000; i++) {
@@ -105,11 +105,11 @@ Deno.test("moving average does not drift over a million large values", () => {
 });
 
 Deno.test("a window saved and restored continues exactly as the original", () => {
-  const original = new MetricWindow(7);
+  const original = new MovingWindow(7);
   for (let i = 0; i < 23; i++) original.add(Math.sin(i) * 10, i);
-  const data = new Float64Array(MetricWindow.recordLength(7));
+  const data = new Float64Array(MovingWindow.recordLength(7));
   original.save(data, 0);
-  const copy = new MetricWindow(7);
+  const copy = new MovingWindow(7);
   copy.restore(data, 0);
   for (let i = 23; i < 40; i++) {
     original.add(Math.cos(i), i);

@@ -1,14 +1,14 @@
 import fc from "fast-check";
-import { assert, assertEquals } from "../tests/assert.ts";
-import { Actor } from "./runtime/mod.ts";
+import { assert, assertEquals } from "../../tests/assert.ts";
+import { Actor } from "../runtime/mod.ts";
 import { HubBehavior } from "./hub.ts";
-import { Router } from "./router.ts";
+import { Router } from "../shards/router.ts";
 import { Session } from "./session.ts";
 import type { FrameSink } from "./session.ts";
-import { ShardBehavior } from "./shard.ts";
-import type { ShardMessage } from "./shard_messages.ts";
-import { blockFromReadings } from "../protocol/reading_block.ts";
-import { decodeServerFrame, peekServerFrame } from "../protocol/mod.ts";
+import { ShardBehavior } from "../shards/shard.ts";
+import type { ShardMessage } from "../shards/shard_messages.ts";
+import { blockFromReadings } from "../../protocol/reading_block.ts";
+import { decodeServerFrame, peekServerFrame } from "../../protocol/mod.ts";
 
 class Sink implements FrameSink {
   bufferedAmount = 0;

@@ -1,0 +1,18 @@
+// The hub stage: the view merged from the shards' flushes, topics with their
+// streams and rings, and the sessions they are sent to.
+export { FeedView } from "./feed_view.ts";
+export type { TickChanges } from "./feed_view.ts";
+export { HubBehavior, HubStats } from "./hub.ts";
+export type { HubObserver, HubOptions, WindowNames } from "./hub.ts";
+export type { HubMessage } from "./hub_messages.ts";
+export { groupAggregates } from "./group_aggregates.ts";
+export { aggregatesByName, listSensors } from "./feed_queries.ts";
+export type { SensorQuery, SensorSummary } from "./feed_queries.ts";
+export { DEFAULT_SESSION_POLICY, Session } from "./session.ts";
+export type { FrameSink, SessionPolicy } from "./session.ts";
+export { checkScope, checkSubscription, covers, matches, topicFor } from "./topic.ts";
+export type { CanonicalTopic, TopicSpec } from "./topic.ts";
+export { RingBudget, TopicStream } from "./topic_stream.ts";
+export type { RingLimits } from "./topic_stream.ts";
+export { TopicTable } from "./topic_table.ts";
+export type { Owners, TopicTableOptions } from "./topic_table.ts";
