@@ -2,7 +2,3 @@
 export * from "./runtime/mod.ts";
 export * from "./shards/mod.ts";
 export * from "./hub/mod.ts";
-export { LogSource } from "./log_source.ts";
-export type { LogSourceOptions } from "./log_source.ts";
-export { Checkpointer } from "./checkpointer.ts";
-export type { CheckpointerOptions } from "./checkpointer.ts";

@@ -3,14 +3,15 @@
 // be installed here), with the real driver and real shard actors, in one
 // process. Measures the rate at which a backlog of change events reaches the
 // shards, and at a paced rate the latency from insert to hand-off.
-import { Actor, Checkpointer, Router, ShardBehavior } from "../actors/mod.ts";
+import { Actor, Router, ShardBehavior } from "../actors/mod.ts";
+import { Checkpointer } from "../server/sources/checkpointer.ts";
 import type { ShardMessage } from "../actors/mod.ts";
-import { DEFAULT_READING_LIMITS } from "../readings/mod.ts";
+import { DEFAULT_READING_LIMITS } from "../server/ingest/readings/mod.ts";
 import { MongoClient } from "mongodb";
-import { MongoSource } from "../sources/mongo/mod.ts";
-import type { HandOff } from "../sources/mongo/mod.ts";
+import { MongoSource } from "../server/sources/mongo/mod.ts";
+import type { HandOff } from "../server/sources/mongo/mod.ts";
 import { MongoWireServer, tokenFor } from "../tests/mongo_wire_server.ts";
-import { logger } from "../logging/mod.ts";
+import { logger } from "../server/ops/logger.ts";
 
 export interface MongoBenchOptions {
   /** Change events in the backlog. Default 200 000. */

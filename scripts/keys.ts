@@ -1,8 +1,8 @@
 // `deno task keys create|list|revoke`: manages ingest API keys in the
 // server's Deno KV file. Keys are shown once, at creation; only their hash is stored.
 import { parseArgs } from "node:util";
-import { ApiKeys } from "../auth/mod.ts";
-import { DEFAULT_CONFIG } from "../config.ts";
+import { ApiKeys } from "../server/auth/mod.ts";
+import { DEFAULT_CONFIG } from "../server/config/options.ts";
 
 const USAGE = `Usage:
   deno task keys create --name <name> --groups <prefix,prefix|*> [--data <file>]

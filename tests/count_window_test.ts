@@ -6,8 +6,8 @@ import { assert, assertEquals } from "./assert.ts";
 import { FeedClient } from "./feed_client.ts";
 import { eventually, recompute, sameState } from "./recompute.ts";
 import type { PlainReading } from "./recompute.ts";
-import { startPulseboard } from "../main.ts";
-import { DEFAULT_CONFIG } from "../config.ts";
+import { startPulseboard } from "../server/pulseboard.ts";
+import { DEFAULT_CONFIG } from "../server/config/options.ts";
 
 Deno.test("feed and API show avg, min and max of the last --window readings in arrival order, and say the window", async () => {
   const dir = await Deno.makeTempDir({ prefix: "pulseboard-count-window-" });

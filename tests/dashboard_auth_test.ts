@@ -4,9 +4,9 @@ import * as jose from "jose";
 import { assert, assertEquals } from "./assert.ts";
 import { FeedClient } from "./feed_client.ts";
 import { eventually } from "./recompute.ts";
-import { startPulseboard } from "../main.ts";
-import type { Pulseboard } from "../main.ts";
-import { DEFAULT_CONFIG } from "../config.ts";
+import { startPulseboard } from "../server/pulseboard.ts";
+import type { Pulseboard } from "../server/pulseboard.ts";
+import { DEFAULT_CONFIG } from "../server/config/options.ts";
 import { encodeAuth, encodeSubscribe } from "../protocol/mod.ts";
 
 const ISSUER = "https://id.example";

@@ -1,7 +1,7 @@
 // deploy/: the compose file parses and wires a replica set, two instances and a load balancer.
 import { parse } from "yaml";
 import { assert, assertEquals } from "./assert.ts";
-import { parseConfig } from "../config.ts";
+import { parseConfig } from "../server/config/options.ts";
 
 const root = new URL("../deploy/", import.meta.url);
 

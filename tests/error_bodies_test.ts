@@ -3,9 +3,9 @@
 import { assert, assertEquals } from "./assert.ts";
 import { rawRequest } from "./raw_http.ts";
 import { withTempKv } from "./temp_kv.ts";
-import { startPulseboard } from "../main.ts";
-import { DEFAULT_CONFIG } from "../config.ts";
-import { ApiKeys } from "../auth/mod.ts";
+import { startPulseboard } from "../server/pulseboard.ts";
+import { DEFAULT_CONFIG } from "../server/config/options.ts";
+import { ApiKeys } from "../server/auth/mod.ts";
 
 const UPGRADE = {
   upgrade: "websocket",

@@ -5,10 +5,10 @@
 import fc from "fast-check";
 import { assert, assertEquals } from "./assert.ts";
 import { rawRequest } from "./raw_http.ts";
-import { startPulseboard } from "../main.ts";
-import type { Pulseboard } from "../main.ts";
-import { DEFAULT_CONFIG } from "../config.ts";
-import type { Config } from "../config.ts";
+import { startPulseboard } from "../server/pulseboard.ts";
+import type { Pulseboard } from "../server/pulseboard.ts";
+import { DEFAULT_CONFIG } from "../server/config/options.ts";
+import type { Config } from "../server/config/options.ts";
 
 const INDEX = "<!doctype html><title>dashboard under test</title>";
 

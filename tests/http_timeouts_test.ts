@@ -5,9 +5,9 @@ import { assert, assertEquals } from "./assert.ts";
 import { FeedClient } from "./feed_client.ts";
 import { eventually } from "./recompute.ts";
 import { heldConnections } from "./tcp_sockets.ts";
-import { startPulseboard } from "../main.ts";
-import type { Pulseboard } from "../main.ts";
-import { DEFAULT_CONFIG } from "../config.ts";
+import { startPulseboard } from "../server/pulseboard.ts";
+import type { Pulseboard } from "../server/pulseboard.ts";
+import { DEFAULT_CONFIG } from "../server/config/options.ts";
 
 const TIMEOUTS = { headerTimeoutMs: 1_500, bodyTimeoutMs: 1_000, idleTimeoutMs: 1_000 };
 

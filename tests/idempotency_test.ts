@@ -6,9 +6,9 @@ import { FeedClient } from "./feed_client.ts";
 import { eventually, recompute, sameState } from "./recompute.ts";
 import type { PlainReading } from "./recompute.ts";
 import { occurrences, readLog } from "./read_log.ts";
-import { startPulseboard } from "../main.ts";
-import { DEFAULT_CONFIG } from "../config.ts";
-import { ApiKeys } from "../auth/mod.ts";
+import { startPulseboard } from "../server/pulseboard.ts";
+import { DEFAULT_CONFIG } from "../server/config/options.ts";
+import { ApiKeys } from "../server/auth/mod.ts";
 import { encodeReadingBlock } from "../protocol/ingest_codec.ts";
 import { blockFromReadings } from "../protocol/reading_block.ts";
 

@@ -1,7 +1,7 @@
 // Ingest with API keys made by the real CLI on the server's own Deno KV file.
 import { assert, assertEquals } from "./assert.ts";
-import { startPulseboard } from "../main.ts";
-import { DEFAULT_CONFIG } from "../config.ts";
+import { startPulseboard } from "../server/pulseboard.ts";
+import { DEFAULT_CONFIG } from "../server/config/options.ts";
 
 async function cli(args: string[]): Promise<string> {
   const { success, stdout, stderr } = await new Deno.Command(Deno.execPath(), {

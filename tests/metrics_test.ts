@@ -2,8 +2,8 @@
 import { assert, assertEquals } from "./assert.ts";
 import { FeedClient } from "./feed_client.ts";
 import { eventually } from "./recompute.ts";
-import { startPulseboard } from "../main.ts";
-import { DEFAULT_CONFIG } from "../config.ts";
+import { startPulseboard } from "../server/pulseboard.ts";
+import { DEFAULT_CONFIG } from "../server/config/options.ts";
 
 const promtool = await new Deno.Command("promtool", {
   args: ["--version"],

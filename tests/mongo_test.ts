@@ -8,9 +8,9 @@ import { eventually, recompute, sameState } from "./recompute.ts";
 import type { PlainReading } from "./recompute.ts";
 import { MongoWireServer } from "./mongo_wire_server.ts";
 import { spawnServer } from "./server_process.ts";
-import { startPulseboard } from "../main.ts";
-import type { Pulseboard } from "../main.ts";
-import { DEFAULT_CONFIG } from "../config.ts";
+import { startPulseboard } from "../server/pulseboard.ts";
+import type { Pulseboard } from "../server/pulseboard.ts";
+import { DEFAULT_CONFIG } from "../server/config/options.ts";
 
 const DB = "pulseboard";
 const COLL = "readings";

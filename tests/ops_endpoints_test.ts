@@ -5,8 +5,8 @@ import * as jose from "jose";
 import { assert, assertEquals } from "./assert.ts";
 import { FeedClient } from "./feed_client.ts";
 import { eventually } from "./recompute.ts";
-import { startPulseboard } from "../main.ts";
-import { DEFAULT_CONFIG } from "../config.ts";
+import { startPulseboard } from "../server/pulseboard.ts";
+import { DEFAULT_CONFIG } from "../server/config/options.ts";
 import { encodeSubscribe } from "../protocol/mod.ts";
 
 const ISSUER = "https://id.example";

@@ -7,8 +7,8 @@ import { eventually, recompute, recomputeStatus, sameState } from "./recompute.t
 import type { PlainReading } from "./recompute.ts";
 import type { MetricState } from "./feed_client.ts";
 import { spawnServer } from "./server_process.ts";
-import { startPulseboard } from "../main.ts";
-import { DEFAULT_CONFIG } from "../config.ts";
+import { startPulseboard } from "../server/pulseboard.ts";
+import { DEFAULT_CONFIG } from "../server/config/options.ts";
 
 const STATUSES = ["ok", "warn", "fault", ""];
 

@@ -3,8 +3,8 @@
 import { assert, assertEquals } from "./assert.ts";
 import { FeedClient } from "./feed_client.ts";
 import { eventually } from "./recompute.ts";
-import { startPulseboard } from "../main.ts";
-import { DEFAULT_CONFIG } from "../config.ts";
+import { startPulseboard } from "../server/pulseboard.ts";
+import { DEFAULT_CONFIG } from "../server/config/options.ts";
 import { encodeReadingBlock } from "../protocol/ingest_codec.ts";
 import { ReadingBlockBuilder } from "../protocol/reading_block.ts";
 

@@ -7,10 +7,10 @@ import { assert, assertEquals } from "./assert.ts";
 import { FeedClient } from "./feed_client.ts";
 import { eventually, recompute, sameState } from "./recompute.ts";
 import type { PlainReading } from "./recompute.ts";
-import { startPulseboard } from "../main.ts";
-import type { Pulseboard } from "../main.ts";
-import { DEFAULT_CONFIG } from "../config.ts";
-import type { Config } from "../config.ts";
+import { startPulseboard } from "../server/pulseboard.ts";
+import type { Pulseboard } from "../server/pulseboard.ts";
+import { DEFAULT_CONFIG } from "../server/config/options.ts";
+import type { Config } from "../server/config/options.ts";
 import { encodeSubscribe } from "../protocol/mod.ts";
 
 const GROUPS = ["plant-a/line-1", "plant-a/line-2", "plant-b/line-1", "plant-c/line-1"];

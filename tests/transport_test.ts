@@ -3,10 +3,10 @@
 // @ts-types="@types/ws"
 import WebSocketClient from "ws";
 import { assert, assertEquals } from "./assert.ts";
-import { startPulseboard } from "../main.ts";
-import type { Pulseboard } from "../main.ts";
-import { DEFAULT_CONFIG } from "../config.ts";
-import type { Config } from "../config.ts";
+import { startPulseboard } from "../server/pulseboard.ts";
+import type { Pulseboard } from "../server/pulseboard.ts";
+import { DEFAULT_CONFIG } from "../server/config/options.ts";
+import type { Config } from "../server/config/options.ts";
 
 async function withServer(config: Partial<Config>, run: (server: Pulseboard) => Promise<void>) {
   const server = await startPulseboard({ ...DEFAULT_CONFIG, port: 0, data: ":memory:", ...config });

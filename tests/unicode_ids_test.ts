@@ -11,11 +11,11 @@ import { spawnServer } from "./server_process.ts";
 import { withTempKv } from "./temp_kv.ts";
 import { IngestBatch } from "../protocol/schema_generated.ts";
 import { decodeIngestBatch } from "../protocol/ingest_codec.ts";
-import { Chunker } from "../log/chunker.ts";
-import { parseJsonReadings } from "../readings/json.ts";
-import { filterValidReadings } from "../readings/filter.ts";
-import { DEFAULT_READING_LIMITS as limits } from "../readings/limits.ts";
-import { refusalKind } from "../readings/refusal_kind.ts";
+import { Chunker } from "../server/store/chunker.ts";
+import { parseJsonReadings } from "../server/ingest/readings/json.ts";
+import { filterValidReadings } from "../server/ingest/readings/filter.ts";
+import { DEFAULT_READING_LIMITS as limits } from "../server/ingest/readings/limits.ts";
+import { refusalKind } from "../server/ingest/readings/refusal_kind.ts";
 import type { ReadingBlock } from "../protocol/reading_block.ts";
 
 const T = Date.UTC(2026, 0, 2, 3, 4, 5);

@@ -1,2 +1,0 @@
-export { Logger, logger } from "./logger.ts";
-export type { LoggerOptions, LogLevel } from "./logger.ts";

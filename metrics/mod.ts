@@ -1,2 +1,0 @@
-export { PrometheusMetrics } from "./prometheus.ts";
-export type { MetricSources } from "./prometheus.ts";

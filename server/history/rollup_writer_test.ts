@@ -1,0 +1,168 @@
+import fc from "fast-check";
+import { assert, assertEquals } from "../../tests/assert.ts";
+import { RollupStore } from "./rollup_store.ts";
+import { RollupWriter } from "./rollup_writer.ts";
+import { allocateWindowStates, WINDOW_FINAL } from "../../protocol/columns.ts";
+import { withTempKv } from "../../tests/temp_kv.ts";
+
+const SIZES = [1_000, 10_000, 60_000];
+const names = {
+  sensorId: (i: number) => `s${i}`,
+  metricName: (i: number) => ["t", "h"][i],
+};
+
+/** Final windows as the hub hands them over. */
+function finals(
+  rows: { sensor: number; metric: number; size: number; start: number; v: number }[],
+) {
+  const w = allocateWindowStates(rows.length);
+  rows.forEach((r, i) => {
+    w.sensor[i] = r.sensor;
+    w.metric[i] = r.metric;
+    w.size[i] = r.size;
+    w.flags[i] = WINDOW_FINAL;
+    w.startMs[i] = r.start;
+    w.count[i] = 1 + (r.v % 5);
+    w.sum[i] = r.v;
+    w.min[i] = r.v - 1;
+    w.max[i] = r.v + 1;
+  });
+  return w;
+}
+
+Deno.test("rollups written in chunks read back as every final window of the kept sizes, across writer restarts", async () => {
+  await withTempKv(async (kv) => {
+    const retention = new Map([[1_000, 86_400_000], [60_000, 30 * 86_400_000]]);
+    const store = new RollupStore(kv, retention);
+    const base = 1_800_000_000_000;
+    let runs = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.uniqueArray(
+          fc.record({
+            sensor: fc.integer({ min: 0, max: 2 }),
+            metric: fc.integer({ min: 0, max: 1 }),
+            size: fc.constantFrom(0, 1, 2),
+            n: fc.integer({ min: 0, max: 60 }),
+          }),
+          { selector: (r) => `${r.sensor}/${r.metric}/${r.size}/${r.n}`, maxLength: 60 },
+        ),
+        fc.integer({ min: 0, max: 60 }),
+        async (rows, cut) => {
+          const offset = base + ++runs * 1_800_000_000; // fresh, aligned keys per run, shrinking included
+          // Shards close a sensor's windows in start order.
+          const windows = rows.map((r) => ({
+            ...r,
+            start: offset + r.n * SIZES[r.size],
+            v: r.n * 10 + r.sensor,
+          })).sort((a, b) => a.start - b.start);
+          // Two writers, as across a restart, each with part of the windows; the first
+          // writes complete chunks as it goes and everything at the end (a checkpoint).
+          const first = new RollupWriter(store, { sizesMs: SIZES });
+          for (let i = 0; i < cut; i += 7) {
+            first.add(finals(windows.slice(i, Math.min(i + 7, cut))), names);
+            await first.flush({ completeOnly: true });
+          }
+          await first.flush();
+          const second = new RollupWriter(store, { sizesMs: SIZES });
+          second.add(finals(windows.slice(cut)), names);
+          await second.flush();
+          for (const size of [1_000, 60_000]) {
+            for (const sensor of [0, 1, 2]) {
+              for (const metric of [0, 1]) {
+                const expected = windows.filter((w) =>
+                  SIZES[w.size] === size && w.sensor === sensor && w.metric === metric
+                ).sort((a, b) => a.start - b.start).map((w) => [w.start, 1 + (w.v % 5), w.v]);
+                const { points, bounded } = await store.read(
+                  size,
+                  `s${sensor}`,
+                  names.metricName(metric),
+                  offset,
+                  offset + 201 * size,
+                  1_000,
+                );
+                assert(!bounded);
+                assertEquals(points.map((p) => [p.t, p.count, p.sum]), expected);
+              }
+            }
+          }
+          // 10 s windows are not kept.
+          assertEquals(
+            (await store.read(10_000, "s0", "t", offset, offset + 3_000_000, 1_000)).points,
+            [],
+          );
+        },
+      ),
+      { numRuns: 50 },
+    );
+  });
+});
+
+Deno.test("a failed rollup write is retried at the next flush", async () => {
+  await withTempKv(async (kv) => {
+    const store = new RollupStore(kv, new Map([[1_000, 86_400_000]]));
+    const writer = new RollupWriter(store, { sizesMs: SIZES });
+    writer.add(finals([{ sensor: 0, metric: 0, size: 0, start: 1_800_000_000_000, v: 3 }]), names);
+    const write = store.write.bind(store);
+    store.write = () => Promise.reject(new Error("disk full"));
+    let failed = false;
+    await writer.flush().catch(() => (failed = true));
+    assert(failed);
+    store.write = write;
+    await writer.flush();
+    const { points } = await store.read(1_000, "s0", "t", 1_800_000_000_000, 1_800_000_001_000, 10);
+    assertEquals(points.map((p) => p.sum), [3]);
+  });
+});
+
+Deno.test("closed windows not yet written are readable from the writer's buffer", async () => {
+  await withTempKv(async (kv) => {
+    const store = new RollupStore(kv, new Map([[1_000, 86_400_000]]));
+    const writer = new RollupWriter(store, { sizesMs: SIZES });
+    const base = 1_800_000_000_000;
+    writer.add(
+      finals(
+        [0, 1, 2, 40].map((n) => ({
+          sensor: 0,
+          metric: 0,
+          size: 0,
+          start: base + n * 1_000,
+          v: n,
+        })),
+      ),
+      names,
+    );
+    const read = (from: number, to: number) =>
+      writer.bufferedWindows(1_000, "s0", "t", from, to).map((p) => [p.t, p.sum]);
+    assertEquals(read(base, base + 60_000), [[base, 0], [base + 1_000, 1], [base + 2_000, 2], [
+      base + 40_000,
+      40,
+    ]]);
+    assertEquals(read(base + 1_000, base + 2_000), [[base + 1_000, 1]]);
+    assertEquals(writer.bufferedWindows(1_000, "s0", "h", base, base + 60_000), []);
+    assertEquals(writer.bufferedWindows(1_000, "s9", "t", base, base + 60_000), []);
+    // Nothing was written yet.
+    assertEquals((await store.read(1_000, "s0", "t", base, base + 60_000, 10)).points, []);
+  });
+});
+
+Deno.test("buffered windows include those older than the first one handed over", async () => {
+  await withTempKv(async (kv) => {
+    const store = new RollupStore(kv, new Map([[1_000, 86_400_000]]));
+    const writer = new RollupWriter(store, { sizesMs: SIZES });
+    const base = 1_800_000_000_000;
+    // One flush can hand over a window its shard closed early (slot reused) before older ones.
+    writer.add(
+      finals(
+        [32, 0, 1].map((n) => ({ sensor: 0, metric: 0, size: 0, start: base + n * 1_000, v: n })),
+      ),
+      names,
+    );
+    assertEquals(
+      writer.bufferedWindows(1_000, "s0", "t", base, base + 60_000).map((p) => [p.t, p.sum]),
+      [[base, 0], [base + 1_000, 1], [base + 32_000, 32]],
+    );
+    // Served from memory: nothing was written yet.
+    assertEquals((await store.read(1_000, "s0", "t", base, base + 60_000, 10)).points, []);
+  });
+});

@@ -1,0 +1,13 @@
+export { createApp } from "./app.ts";
+export type { ConnectionInfo, Handler, Routes } from "./app.ts";
+export { serve } from "./server.ts";
+export type { HttpServer, ServeOptions } from "./server.ts";
+export { closeCodeFor, errorResponse, jsonResponse, problem, statusFor } from "./errors.ts";
+export { staticFiles } from "./static_files.ts";
+export { feedSocketHandler } from "./feed_socket/feed_socket.ts";
+export { clientAddress, compileProxyTrust } from "./client_address.ts";
+export { allowedHosts, NO_HOSTS, parseAllowedHost } from "./allowed_hosts.ts";
+export type { AllowedHosts } from "./allowed_hosts.ts";
+export type { ProxyTrust } from "./client_address.ts";
+export type { FeedSocketOptions } from "./feed_socket/feed_socket.ts";
+export { FeedSocketStats } from "./feed_socket/feed_socket.ts";

@@ -1,0 +1,150 @@
+import { ask } from "../../actors/runtime/mod.ts";
+import type { Actor } from "../../actors/runtime/mod.ts";
+import type { Router } from "../../actors/shards/router.ts";
+import type { ShardCheckpoint, ShardMessage } from "../../actors/shards/shard_messages.ts";
+import type { CheckpointSource, CheckpointStore } from "../store/checkpoint_store.ts";
+import { logger } from "../ops/logger.ts";
+
+export interface CheckpointerOptions {
+  /** Where checkpoints go; none are taken without it. */
+  store?: CheckpointStore;
+  /** Least time between checkpoints while the source moves. Default 30 000 ms. */
+  everyMs?: number;
+  /**
+   * Runs after the shards answered, while the source still waits: it
+   * captures what was derived from the state so far (rollups) and returns a
+   * promise that it is durable; the checkpoint is stored only after that.
+   * A rejection of either skips this checkpoint.
+   */
+  beforeCheckpoint?: () => Promise<{ durable: Promise<void> }>;
+  /** Which source's cursor the checkpoints hold. Default "log". */
+  source?: CheckpointSource;
+  /** Cursor of the checkpoint the state was restored from. */
+  startCursor?: string | null;
+  onError?: (error: Error) => void;
+}
+
+/**
+ * Takes checkpoints for a source (the KV log's or the Mongo change stream's):
+ * the shard states, the router's indexes and the source's cursor (a
+ * versionstamp, or a resume token) go into one record, made current by one
+ * atomic write. The source calls `take` between batches and sends nothing
+ * while it waits, so every shard's answer reflects exactly the input up to
+ * the cursor. Storing happens in the background, one save at a time.
+ */
+export class Checkpointer {
+  readonly #shards: readonly Actor<ShardMessage>[];
+  readonly #router: Router;
+  readonly #store?: CheckpointStore;
+  readonly #everyMs: number;
+  readonly #beforeCheckpoint?: () => Promise<{ durable: Promise<void> }>;
+  readonly #source: CheckpointSource;
+  readonly #onError: (error: Error) => void;
+  #checkpointedCursor: string | null;
+  #checkpointedAt = Date.now();
+  /** The checkpoint being stored, if any. */
+  #saving: Promise<void> | null = null;
+
+  /** Checkpoints saved, and when the last one was (ms since epoch, 0 for none). */
+  checkpointsSaved = 0;
+  lastCheckpointAt = 0;
+  /** How long the last checkpoint took (asking shards, hook, save). */
+  lastCheckpointDurationMs = 0;
+
+  constructor(
+    shards: readonly Actor<ShardMessage>[],
+    router: Router,
+    options: CheckpointerOptions = {},
+  ) {
+    this.#shards = shards;
+    this.#router = router;
+    this.#store = options.store;
+    this.#everyMs = options.everyMs ?? 30_000;
+    this.#beforeCheckpoint = options.beforeCheckpoint;
+    this.#source = options.source ?? "log";
+    this.#checkpointedCursor = options.startCursor ?? null;
+    this.#onError = options.onError ??
+      ((error) => logger.error("checkpoint failed", { error }));
+  }
+
+  /** The cursor of the last checkpoint saved (or started from). */
+  get checkpointedCursor(): string | null {
+    return this.#checkpointedCursor;
+  }
+
+  /** True when the least time between checkpoints has passed. */
+  get due(): boolean {
+    return Date.now() - this.#checkpointedAt >= this.#everyMs;
+  }
+
+  /**
+   * Takes the state as of `cursor` (with the source's own state, e.g. the
+   * Mongo source's document ids) and stores it in the background. Skipped
+   * when nothing moved, a save is running, or a shard has no state to give.
+   */
+  async take(cursor: string | null, sourceState?: () => unknown): Promise<void> {
+    const started = performance.now();
+    this.#checkpointedAt = Date.now();
+    if (!this.#store || cursor === null || cursor === this.#checkpointedCursor) return;
+    if (this.#saving) return;
+    const shards = await Promise.all(
+      this.#shards.map((shard) =>
+        ask<ShardMessage, ShardCheckpoint | null>(
+          shard,
+          (reply) => ({ type: "checkpoint", reply }),
+          { timeoutMs: 10_000 },
+        ).catch(() => null)
+      ),
+    );
+    // A shard that is failed or waiting for its replay has no state to save.
+    if (shards.some((s) => s === null)) return;
+    const asked = performance.now();
+    let durable: Promise<void> = Promise.resolve();
+    if (this.#beforeCheckpoint) {
+      try {
+        ({ durable } = await this.#beforeCheckpoint());
+      } catch (error) {
+        this.#onError(error as Error);
+        return;
+      }
+    }
+    const prepared = performance.now();
+    const store = this.#store;
+    const router = this.#router.save();
+    const extra = sourceState?.();
+    this.#saving = (async () => {
+      try {
+        await durable;
+        const written = performance.now();
+        await store.save({
+          cursor,
+          source: this.#source,
+          sourceState: extra,
+          router,
+          shards: shards as ShardCheckpoint[],
+        });
+        this.#checkpointedCursor = cursor;
+        this.checkpointsSaved++;
+        this.lastCheckpointAt = Date.now();
+        this.lastCheckpointDurationMs = performance.now() - started;
+        logger.debug("checkpoint saved", {
+          source: this.#source,
+          cursor,
+          pausedMs: Math.round(prepared - started),
+          shardsMs: Math.round(asked - started),
+          derivedMs: Math.round(written - prepared),
+          saveMs: Math.round(performance.now() - written),
+        });
+      } catch (error) {
+        this.#onError(error as Error);
+      } finally {
+        this.#saving = null;
+      }
+    })();
+  }
+
+  /** Resolves when no save is running. */
+  async settled(): Promise<void> {
+    await this.#saving;
+  }
+}

@@ -1,0 +1,291 @@
+import type { Actor } from "../../../actors/runtime/mod.ts";
+import type { Router } from "../../../actors/shards/router.ts";
+import { Checkpointer } from "../checkpointer.ts";
+import type { ShardMessage } from "../../../actors/shards/shard_messages.ts";
+import type { CheckpointStore, KvLog, LogEntry } from "../../store/mod.ts";
+import { logger } from "../../ops/logger.ts";
+
+/** Chunks kept in memory for the source before it falls back to listing. */
+const RECENT_LIMIT = 64;
+
+export interface LogSourceOptions {
+  /** Chunks listed per read. Default 32. */
+  batch?: number;
+  /** Longest sleep without a wake-up before listing again. Default 1000 ms. */
+  idleMs?: number;
+  /** Called on errors the source survives (e.g. a read that failed). */
+  onError?: (error: Error) => void;
+  /** Where checkpoints go; none are taken without it. */
+  checkpoints?: CheckpointStore;
+  /** Least time between checkpoints while the log moves. Default 30 000 ms. */
+  checkpointEveryMs?: number;
+  /**
+   * Runs after the shards answered, while the source still waits: it
+   * captures what was derived from the state so far (rollups) and returns a
+   * promise that it is durable; the checkpoint is stored only after that.
+   * A rejection of either skips this checkpoint.
+   */
+  beforeCheckpoint?: () => Promise<{ durable: Promise<void> }>;
+  /** Cursor of the checkpoint the shards and router were restored from. */
+  startCursor?: string | null;
+}
+
+/**
+ * Tails the Deno KV log from its cursor and hands each chunk, split by the
+ * router, to the shard actors. Sending waits while a shard's mailbox is full,
+ * so the source stops reading and the durable log is the buffer. `kv.watch`
+ * on the head key only wakes it; it always lists from its cursor.
+ */
+export class LogSource {
+  readonly #log: KvLog;
+  readonly #router: Router;
+  readonly #shards: readonly Actor<ShardMessage>[];
+  readonly #batch: number;
+  readonly #idleMs: number;
+  readonly #onError: (error: Error) => void;
+  #cursor: string | null;
+  readonly #checkpoints?: CheckpointStore;
+  readonly #checkpointer: Checkpointer;
+  #replays: number[] = [];
+  #stopped = false;
+  #wake: (() => void) | null = null;
+  #woken = false;
+  #watch: ReadableStreamDefaultReader<unknown> | null = null;
+  #loop: Promise<void> | null = null;
+  /** Set by stop(): the deadline for reading what is committed before stopping. */
+  #draining = 0;
+  #drained = Promise.withResolvers<void>();
+  // Chunks this process committed, handed over in memory (see #next).
+  #recent: LogEntry[] = [];
+  #recentComplete = false;
+  #recentResets = 0;
+  #unsubscribe: (() => void) | null = null;
+
+  /** Chunks and readings handed to the shards so far. */
+  chunksRead = 0;
+  readingsRead = 0;
+  /** True when the last listing found nothing new. */
+  caughtUp = false;
+  /** Readings read before the source first caught up (the start-up replay). */
+  replayedReadings = -1;
+  /** Checkpoints saved, and when the last one was (ms since epoch, 0 for none). */
+  get checkpointsSaved(): number {
+    return this.#checkpointer.checkpointsSaved;
+  }
+  get lastCheckpointAt(): number {
+    return this.#checkpointer.lastCheckpointAt;
+  }
+  /** How long the last checkpoint took (asking shards, hook, save). */
+  get lastCheckpointDurationMs(): number {
+    return this.#checkpointer.lastCheckpointDurationMs;
+  }
+  /** The cursor the source started after (a checkpoint's), or null for the log's start. */
+  readonly startCursor: string | null;
+
+  constructor(
+    log: KvLog,
+    router: Router,
+    shards: readonly Actor<ShardMessage>[],
+    options: LogSourceOptions = {},
+  ) {
+    this.#log = log;
+    this.#router = router;
+    this.#shards = shards;
+    this.#batch = options.batch ?? 32;
+    this.#idleMs = options.idleMs ?? 1000;
+    this.#onError = options.onError ?? ((error) => logger.error("log source error", { error }));
+    this.#checkpoints = options.checkpoints;
+    this.#cursor = this.startCursor = options.startCursor ?? null;
+    this.#checkpointer = new Checkpointer(shards, router, {
+      store: options.checkpoints,
+      everyMs: options.checkpointEveryMs,
+      beforeCheckpoint: options.beforeCheckpoint,
+      source: "log",
+      startCursor: this.#cursor,
+      onError: this.#onError,
+    });
+  }
+
+  start(): void {
+    this.#unsubscribe = this.#log.onCommit((entry) => {
+      if (this.#recent.length >= RECENT_LIMIT) {
+        // Too far behind: drop them and list from the store instead.
+        this.#recent = [];
+        this.#recentComplete = false;
+        this.#recentResets++;
+      }
+      this.#recent.push(entry);
+      this.#signal();
+    });
+    this.#watch = this.#log.watchHead().getReader();
+    void this.#pumpWakeups(this.#watch);
+    this.#loop = this.#run();
+  }
+
+  /** The last chunk handed to the shards; null before the first. */
+  get cursor(): string | null {
+    return this.#cursor;
+  }
+
+  /** The cursor of the last checkpoint saved (or started from). */
+  get checkpointedCursor(): string | null {
+    return this.#checkpointer.checkpointedCursor;
+  }
+
+  /** True when the state has moved past the last checkpoint. */
+  get checkpointBehind(): boolean {
+    return this.#cursor !== this.#checkpointer.checkpointedCursor;
+  }
+
+  /** Replays the log so far to one shard (after its restart), then goes on. */
+  requestReplay(shard: number): void {
+    this.#replays.push(shard);
+    this.#signal();
+  }
+
+  /** Stops reading and saves a last checkpoint, so a restart replays nothing. */
+  async stop(options: { drainMs?: number } = {}): Promise<void> {
+    // First hand the shards what is already committed (within a bound), so the
+    // final checkpoint covers it and a restart replays nothing.
+    this.#draining = Date.now() + (options.drainMs ?? 10_000);
+    this.#signal();
+    if (!this.#loop) this.#drained.resolve();
+    await Promise.race([
+      this.#drained.promise,
+      new Promise((r) => setTimeout(r, options.drainMs ?? 10_000)),
+    ]);
+    this.#stopped = true;
+    this.#unsubscribe?.();
+    this.#signal();
+    await this.#watch?.cancel().catch(() => {});
+    await this.#loop;
+    await this.#checkpointer.settled();
+    await this.#checkpoint().catch((error) => this.#onError(error));
+    await this.#checkpointer.settled();
+  }
+
+  async #pumpWakeups(reader: ReadableStreamDefaultReader<unknown>): Promise<void> {
+    try {
+      while (!(await reader.read()).done) this.#signal();
+    } catch {
+      // The watch ends when the store closes; listing on a timer still works.
+    }
+  }
+
+  #signal(): void {
+    this.#woken = true;
+    this.#wake?.();
+  }
+
+  async #sleep(): Promise<void> {
+    if (this.#woken) {
+      this.#woken = false;
+      return;
+    }
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, this.#idleMs);
+      this.#wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    this.#wake = null;
+    this.#woken = false;
+  }
+
+  async #run(): Promise<void> {
+    while (!this.#stopped) {
+      try {
+        const shard = this.#replays.shift();
+        if (shard !== undefined) {
+          await this.#replay(shard);
+          continue;
+        }
+        const entries = await this.#next();
+        if (entries.length === 0) {
+          this.caughtUp = true;
+          if (this.#draining) {
+            this.#drained.resolve();
+            await this.#sleep();
+            continue;
+          }
+          if (this.replayedReadings < 0) this.replayedReadings = this.readingsRead;
+          if (this.#checkpointer.due) await this.#checkpoint();
+          await this.#sleep();
+          continue;
+        }
+        this.caughtUp = false;
+        for (const entry of entries) {
+          await this.#deliver(this.#router.split(entry.block));
+          this.#cursor = entry.cursor;
+          this.chunksRead++;
+          this.readingsRead += entry.block.length;
+        }
+        if (this.#checkpointer.due) await this.#checkpoint();
+      } catch (error) {
+        if (this.#stopped) return;
+        this.#onError(error instanceof Error ? error : new Error(String(error)));
+        await this.#sleep();
+      }
+    }
+  }
+
+  /**
+   * The next chunks after the cursor. Chunks committed by this process arrive
+   * in memory in commit order, already decoded; once a listing has caught up
+   * (and the in-memory queue has not overflowed since) they are complete, so
+   * the store is listed only at start, after a backlog, or for a replay.
+   */
+  async #next(): Promise<LogEntry[]> {
+    if (!this.#recentComplete) {
+      const resets = this.#recentResets;
+      const listed = await this.#log.read(this.#cursor, this.#batch);
+      if (listed.length < this.#batch && resets === this.#recentResets) this.#recentComplete = true;
+      if (listed.length > 0) return listed;
+    }
+    const cursor = this.#cursor;
+    // Drop what a listing already returned.
+    while (cursor !== null && this.#recent.length > 0 && this.#recent[0].cursor <= cursor) {
+      this.#recent.shift();
+    }
+    return this.#recent.splice(0, this.#batch);
+  }
+
+  /** Takes a checkpoint as of the cursor (see Checkpointer). */
+  #checkpoint(): Promise<void> {
+    return this.#checkpointer.take(this.#cursor);
+  }
+
+  /** Restores a restarted shard from the last checkpoint and replays the log after it. */
+  async #replay(shard: number): Promise<void> {
+    const until = this.#cursor;
+    const saved = await this.#checkpoints?.load() ?? null;
+    await this.#send(shard, { type: "restore", state: saved?.shards[shard] ?? null });
+    let cursor: string | null = saved?.cursor ?? null;
+    while (until !== null && !this.#stopped) {
+      const entries = await this.#log.read(cursor, this.#batch);
+      for (const entry of entries) {
+        if (entry.cursor > until) return;
+        await this.#deliver(this.#router.split(entry.block, shard));
+        cursor = entry.cursor;
+      }
+      if (entries.length < this.#batch) return;
+    }
+  }
+
+  async #deliver(parts: readonly (ShardMessage | null)[]): Promise<void> {
+    for (let shard = 0; shard < parts.length; shard++) {
+      const part = parts[shard];
+      if (part) await this.#send(shard, part);
+    }
+  }
+
+  async #send(shard: number, message: ShardMessage): Promise<void> {
+    try {
+      await this.#shards[shard].send(message);
+    } catch (error) {
+      // A shard that failed for good loses its readings; its failure is already reported.
+      if (this.#shards[shard].failure === null) throw error;
+    }
+  }
+}

@@ -1,0 +1,81 @@
+// The source against the wire-level test server, with the real driver and shard actors.
+import { MongoClient } from "mongodb";
+import { assert, assertEquals } from "../../../tests/assert.ts";
+import { MongoWireServer, tokenFor } from "../../../tests/mongo_wire_server.ts";
+import { eventually } from "../../../tests/recompute.ts";
+import { Actor, Router, ShardBehavior } from "../../../actors/mod.ts";
+import { Checkpointer } from "../checkpointer.ts";
+import type { ShardMessage } from "../../../actors/mod.ts";
+import { DEFAULT_READING_LIMITS } from "../../ingest/readings/mod.ts";
+import { MongoSource } from "./mongo_source.ts";
+import type { HandOff, MongoSourceOptions } from "./mongo_source.ts";
+import { STANDALONE_HINT } from "./errors.ts";
+
+function setUp(wire: MongoWireServer, options: Partial<MongoSourceOptions> = {}) {
+  const shards = [0, 1, 2, 3].map((i) =>
+    new Actor<ShardMessage>(`shard-${i}`, () => new ShardBehavior())
+  );
+  const router = new Router(4);
+  const client = new MongoClient(wire.uri(), { monitorCommands: true });
+  const handOffs: HandOff[] = [];
+  const source = new MongoSource(router, shards, {
+    client,
+    db: "db",
+    collection: "c",
+    checkpointer: new Checkpointer(shards, router, { source: "mongo" }),
+    limits: DEFAULT_READING_LIMITS,
+    hooks: { hold: async () => {}, newEpoch: async () => {} },
+    onHandOff: (h) => handOffs.push(h),
+    ...options,
+  });
+  const stop = async () => {
+    await source.stop();
+    await client.close();
+    await Promise.all(shards.map((s) => s.stop()));
+  };
+  return { source, handOffs, stop };
+}
+
+const docs = (n: number) =>
+  Array.from({ length: n }, (_, i) => ({
+    sensorId: `s${i % 50}`,
+    timestamp: new Date(Date.now() - 60_000 + i),
+    reading: { v: i },
+  }));
+
+Deno.test("a backlog of change events reaches the shards in batches of what the driver buffered", async () => {
+  const wire = new MongoWireServer({ maxBatch: 2_000 }).start();
+  wire.insert("db", "c", docs(7_000));
+  // Resume from the start of the history: the backlog comes through the stream, not a scan.
+  const { source, handOffs, stop } = setUp(wire, { startToken: tokenFor(0), maxBatch: 3_000 });
+  try {
+    source.start();
+    await eventually(() => source.readingsRead === 7_000, 10_000, "backlog");
+    assert(handOffs.every((h) => h.events <= 3_000), "never more than maxBatch at once");
+    assert(handOffs.length <= 6, `${handOffs.length} hand-offs for 7,000 events`);
+    assertEquals(handOffs.reduce((n, h) => n + h.readings, 0), 7_000);
+    assertEquals(source.events, { insert: 7_000 });
+    assertEquals(source.resyncs, 0);
+  } finally {
+    await stop();
+    wire.stop();
+  }
+});
+
+Deno.test("a standalone server found by the stream stops the source with the hint", async () => {
+  const wire = new MongoWireServer({ standalone: true }).start();
+  let fatal: Error | null = null;
+  const { source, stop } = setUp(wire, {
+    startToken: tokenFor(0),
+    onFatal: (error) => (fatal = error),
+  });
+  try {
+    source.start();
+    await eventually(() => fatal !== null, 5_000, "fatal");
+    assertEquals(fatal!.message, STANDALONE_HINT);
+    assertEquals(source.state, "failed");
+  } finally {
+    await stop();
+    wire.stop();
+  }
+});

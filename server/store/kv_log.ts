@@ -1,0 +1,229 @@
+import { Chunker } from "./chunker.ts";
+import type { Chunk } from "./chunker.ts";
+import { decodeIngestBatch } from "../../protocol/ingest_codec.ts";
+import type { ReadingBlock } from "../../protocol/reading_block.ts";
+
+const LOG = "log";
+const HEAD = ["log_head"];
+
+/** One stored chunk: its versionstamp (the cursor, 20 hex digits) and its readings. */
+export interface LogEntry {
+  cursor: string;
+  block: ReadingBlock;
+}
+
+export interface KvLogOptions {
+  /** Encoded chunk size limit. Default 60 000 bytes (KV values max 64 KiB). */
+  maxChunkBytes?: number;
+  /** Readings waiting for a commit before `append` refuses more. Default 500 000. */
+  maxPendingReadings?: number;
+}
+
+/**
+ * An append fenced by a claim record (an idempotent batch): every chunk of
+ * it commits only while `key` still has `versionstamp`, and carries the
+ * mutations `commitWith` gives for it, in the same atomic operation. So the
+ * claim's progress (and, with the last chunk, its answer) is durable exactly
+ * when the readings are: a crash can never leave one without the other.
+ */
+export interface FencedAppend {
+  /** The claim record; each chunk's commit must rewrite it (its versionstamp moves on). */
+  key: Deno.KvKey;
+  /** The claim's versionstamp when the append starts. */
+  versionstamp: string;
+  /** Mutations for the chunk that makes `committed` of the block's rows durable. */
+  commitWith(committed: number, last: boolean): Deno.KvMutation[];
+}
+
+/** The claim a fenced append checks was changed by someone else: nothing more was committed. */
+export class FenceLost extends Error {
+  override name = "FenceLost";
+}
+
+interface PendingAppend {
+  block: ReadingBlock;
+  fence?: FencedAppend;
+  resolve: () => void;
+  reject: (error: Error) => void;
+}
+
+/**
+ * The append-only event log in Deno KV. Readings are packed into chunks
+ * stored under versionstamped keys, so their order is the commit order.
+ * Concurrent appends share commits (group commit); `append` resolves only
+ * once every chunk holding its readings is durable. A head key changes with
+ * each commit so readers can `watch` it as a wake-up.
+ */
+export class KvLog {
+  readonly #kv: Deno.Kv;
+  readonly #maxChunkBytes: number;
+  readonly #maxPending: number;
+  #queue: PendingAppend[] = [];
+  #pendingReadings = 0;
+  #writing = false;
+  readonly #listeners = new Set<(entry: LogEntry) => void>();
+
+  constructor(kv: Deno.Kv, options: KvLogOptions = {}) {
+    this.#kv = kv;
+    this.#maxChunkBytes = options.maxChunkBytes ?? 60_000;
+    this.#maxPending = options.maxPendingReadings ?? 500_000;
+  }
+
+  /** Readings committed by this process since it started. */
+  readingsCommitted = 0;
+
+  /** Readings accepted but not yet committed. */
+  get pendingReadings(): number {
+    return this.#pendingReadings;
+  }
+
+  /**
+   * Appends readings; resolves once they are durable. Throws Deno.errors.Busy
+   * when too many readings already wait, so callers can answer 503.
+   */
+  append(block: ReadingBlock, options: { fence?: FencedAppend } = {}): Promise<void> {
+    const { fence } = options;
+    if (block.length === 0 && !fence) return Promise.resolve();
+    if (this.#pendingReadings + block.length > this.#maxPending && this.#pendingReadings > 0) {
+      return Promise.reject(
+        new Deno.errors.Busy("Cannot append: the log writer is saturated, retry shortly"),
+      );
+    }
+    this.#pendingReadings += block.length;
+    const done = new Promise<void>((resolve, reject) =>
+      this.#queue.push({ block, fence, resolve, reject })
+    );
+    if (!this.#writing) void this.#writeAll();
+    return done;
+  }
+
+  /** Lists up to `limit` chunks after `cursor` (from the start when null). */
+  async read(cursor: string | null, limit = 64): Promise<LogEntry[]> {
+    const selector: Deno.KvListSelector = cursor
+      ? { prefix: [LOG], start: [LOG, cursor + "\0"] }
+      : { prefix: [LOG] };
+    const entries: LogEntry[] = [];
+    for await (const entry of this.#kv.list<Uint8Array>(selector, { limit, batchSize: limit })) {
+      entries.push({ cursor: entry.key[1] as string, block: decodeIngestBatch(entry.value).block });
+    }
+    return entries;
+  }
+
+  /**
+   * Calls `listener` with each chunk this log commits, in commit order, so a
+   * reader in the same process can skip listing and decoding it. Returns a
+   * function that unsubscribes.
+   */
+  onCommit(listener: (entry: LogEntry) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Chunks committed since the log was created (compaction does not lower it). */
+  async committedChunks(): Promise<number> {
+    const head = await this.#kv.get<Deno.KvU64>(HEAD);
+    return head.value === null ? 0 : Number(head.value.value);
+  }
+
+  /** A stream that yields whenever a commit moved the head. */
+  watchHead(): ReadableStream<unknown> {
+    return this.#kv.watch([HEAD]);
+  }
+
+  async #writeAll(): Promise<void> {
+    this.#writing = true;
+    // No await lies between the last empty-queue check and clearing the flag,
+    // so an append never finds it set with no loop left to pick its readings up.
+    try {
+      while (this.#queue.length > 0) {
+        const batch = this.#queue;
+        this.#queue = [];
+        await this.#write(batch);
+      }
+    } finally {
+      this.#writing = false;
+    }
+  }
+
+  /** Commits one group of appends: plain ones share chunks, fenced ones get their own. */
+  async #write(group: PendingAppend[]): Promise<void> {
+    const plain = group.filter((request) => !request.fence);
+    if (plain.length > 0) await this.#writePlain(plain);
+    for (const request of group) if (request.fence) await this.#writeFenced(request);
+  }
+
+  /**
+   * Commits a fenced append in chunks of its own, so a lost fence fails it
+   * alone. Each chunk checks the claim and rewrites it with the progress.
+   */
+  async #writeFenced(request: PendingAppend): Promise<void> {
+    const fence = request.fence!;
+    try {
+      const chunker = new Chunker({ maxBytes: this.#maxChunkBytes });
+      chunker.add(request.block);
+      const chunks = chunker.finishChunks();
+      let versionstamp = fence.versionstamp;
+      let committed = 0;
+      // A block with no readings still commits its claim (the answer) once.
+      for (let k = 0; k < Math.max(1, chunks.length); k++) {
+        const chunk = chunks[k] as Chunk | undefined;
+        const last = k >= chunks.length - 1;
+        const op = this.#kv.atomic().check({ key: fence.key, versionstamp });
+        if (chunk) op.set([LOG, this.#kv.commitVersionstamp()], chunk.bytes).sum(HEAD, 1n);
+        const result = await op
+          .mutate(...fence.commitWith(committed + (chunk?.block.length ?? 0), last))
+          .commit();
+        if (!result.ok) {
+          throw new FenceLost(
+            "Cannot append: another request took over this batch's claim meanwhile",
+          );
+        }
+        versionstamp = result.versionstamp;
+        if (!chunk) break;
+        committed += chunk.block.length;
+        this.readingsCommitted += chunk.block.length;
+        const entry = { cursor: result.versionstamp, block: chunk.block };
+        for (const listener of this.#listeners) listener(entry);
+      }
+      this.#settle(request);
+    } catch (error) {
+      this.#settle(request, error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+
+  /** Commits plain appends together, settling each once its last chunk is durable. */
+  async #writePlain(batch: PendingAppend[]): Promise<void> {
+    const chunker = new Chunker({ maxBytes: this.#maxChunkBytes });
+    // The request whose last reading is in chunk k completes when chunk k commits.
+    const doneAt: number[] = batch.map((request) => {
+      chunker.add(request.block);
+      return chunker.pendingChunks - 1;
+    });
+    const chunks = chunker.finishChunks();
+    let next = 0;
+    try {
+      for (let k = 0; k < chunks.length; k++) {
+        const result = await this.#kv.atomic()
+          .set([LOG, this.#kv.commitVersionstamp()], chunks[k].bytes)
+          .sum(HEAD, 1n)
+          .commit();
+        if (!result.ok) throw new Error("Cannot append: the log commit was refused");
+        this.readingsCommitted += chunks[k].block.length;
+        // The key's versionstamp is the commit's, so it is the chunk's cursor.
+        const entry = { cursor: result.versionstamp, block: chunks[k].block };
+        for (const listener of this.#listeners) listener(entry);
+        while (next < batch.length && doneAt[next] <= k) this.#settle(batch[next++]);
+      }
+      while (next < batch.length) this.#settle(batch[next++]);
+    } catch (error) {
+      const cause = error instanceof Error ? error : new Error(String(error));
+      while (next < batch.length) this.#settle(batch[next++], cause);
+    }
+  }
+
+  #settle(request: PendingAppend, error?: Error): void {
+    this.#pendingReadings -= request.block.length;
+    if (error) request.reject(error);
+    else request.resolve();
+  }
+}
