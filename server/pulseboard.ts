@@ -12,7 +12,7 @@ import {
   Supervisor,
 } from "../actors/mod.ts";
 import type { SensorQuery, SensorSummary, WindowSpec } from "../actors/mod.ts";
-import type { HubMessage, ShardMessage } from "../actors/mod.ts";
+import type { HubMessage, ShardCheckpoint, ShardMessage } from "../actors/mod.ts";
 import { CheckpointStore, KvLog, LogRetention } from "./store/mod.ts";
 import { Checkpointer } from "./sources/checkpointer.ts";
 import { LogSource } from "./sources/kv/log_source.ts";
@@ -99,7 +99,7 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
   }
   const mongo = config.source === "mongo" ? await connectMongo(config, kv) : null;
   const checkpoints = new CheckpointStore(kv);
-  const checkpoint = await checkpoints.load().catch((error) => {
+  const checkpoint = await checkpoints.load<ShardCheckpoint>().catch((error) => {
     logger.error("ignoring an unreadable checkpoint; replaying the log from the start", { error });
     return null;
   });
@@ -189,7 +189,8 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
     maxDelayMs: 3 * config.rollupFlushMs,
   });
   const retention = new LogRetention(kv, { retentionMs: config.retentionMs });
-  const history = new HistoryService(kv, rollupStore, {
+  const history = new HistoryService(rollupStore, {
+    log,
     rollupSizes,
     cursorAt: (timeMs) => retention.cursorAt(timeMs),
     chunksAfter: async (timeMs) => {

@@ -239,7 +239,7 @@ export class ShardBehavior implements Behavior<ShardMessage> {
       events: {
         spec: this.#windows.spec,
         slotLength: SLOT_LENGTH,
-        newestMs: this.#windows.newestMs,
+        newestMs: Number.isFinite(this.#windows.newestMs) ? this.#windows.newestMs : null,
         lateDropped: this.#windows.lateDropped,
         late,
         pending: this.#windows.savePending(),
@@ -264,7 +264,7 @@ export class ShardBehavior implements Behavior<ShardMessage> {
         } into ${JSON.stringify(this.#windows.spec)}`,
       );
     }
-    this.#windows.newestMs = state.events.newestMs;
+    this.#windows.newestMs = state.events.newestMs ?? -Infinity;
     this.#windows.lateDropped = state.events.lateDropped;
     for (const [index, id, group] of state.sensors) {
       const sensor: SensorState = {

@@ -51,7 +51,8 @@ export interface ShardCheckpoint {
     spec: WindowSpec;
     /** Numbers per window slot (the layout of the saved slots). */
     slotLength: number;
-    newestMs: number;
+    /** Newest event time seen; null before the first reading (JSON has no -Infinity). */
+    newestMs: number | null;
     lateDropped: number;
     late: [sensor: number, lateDropped: number][];
     /** Closed windows not yet flushed (EventWindowStore.savePending); absent in older checkpoints. */

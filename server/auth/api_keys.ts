@@ -1,3 +1,4 @@
+import { KEYS } from "../store/keys.ts";
 import { covers } from "../../actors/hub/topic.ts";
 
 /** A stored API key: only the hash of its secret is kept. */
@@ -19,7 +20,7 @@ export interface Writer {
   groups: string[];
 }
 
-const PREFIX = ["api_key"];
+const PREFIX = [KEYS.apiKey];
 const KEY_FORMAT = /^pb_([a-z0-9]{12})_([A-Za-z0-9_-]{43})$/;
 
 async function sha256(text: string): Promise<string> {

@@ -1,6 +1,7 @@
 import { bucketize, bucketWidth, pickResolution } from "./history_query.ts";
 import type { HistoryBucket, HistoryRequest, SeriesPoint } from "./history_query.ts";
 import { readRawHistory } from "./raw_history.ts";
+import type { RawLog } from "./raw_history.ts";
 import type { HeldWindowsReader } from "./held_windows.ts";
 import type { RollupStore } from "./rollup_store.ts";
 
@@ -39,6 +40,8 @@ export interface HistoryOptions {
    * be thrown away.
    */
   chunksAfter?: (timeMs: number) => Promise<number | null>;
+  /** The raw log (`KvLog`); absent when the source keeps none (mongo): rollups only. */
+  log?: RawLog;
   /** How long raw chunks are kept. */
   rawRetentionMs: number;
   /** Most log chunks one raw query reads. Default 256 (about 15 MB). */
@@ -68,13 +71,11 @@ export interface HistoryOptions {
 
 /** Serves downsampled history from rollups or the raw log, bounded in work. */
 export class HistoryService {
-  readonly #kv: Deno.Kv;
   readonly #rollups: RollupStore;
   readonly #options: HistoryOptions;
   #running = 0;
 
-  constructor(kv: Deno.Kv, rollups: RollupStore, options: HistoryOptions) {
-    this.#kv = kv;
+  constructor(rollups: RollupStore, options: HistoryOptions) {
     this.#rollups = rollups;
     this.#options = options;
   }
@@ -193,15 +194,9 @@ export class HistoryService {
     const estimate = await this.#options.chunksAfter?.(request.fromMs - slack) ?? null;
     if (estimate !== null && estimate > max) return null;
     const after = await this.#options.cursorAt(request.fromMs - slack);
-    const raw = await readRawHistory(
-      this.#kv,
-      after,
-      request.sensorId,
-      request.metric,
-      request.fromMs,
-      request.toMs,
-      max,
-    );
+    const log = this.#options.log;
+    if (!log) return null;
+    const raw = await readRawHistory(log, { ...request, after }, max);
     if (!raw.complete) return null;
     return { points: raw.points, complete: true };
   }

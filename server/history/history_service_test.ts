@@ -41,7 +41,8 @@ async function setup(maxRawChunks: number, chunksAfter?: () => Promise<number | 
   }
   writer.add(w, { sensorId: () => "s", metricName: () => "t" });
   await writer.flush();
-  const service = new HistoryService(kv, store, {
+  const service = new HistoryService(store, {
+    log,
     rollupSizes: sizes,
     cursorAt: () => Promise.resolve(null),
     rawRetentionMs: 24 * HOUR,
@@ -129,7 +130,7 @@ Deno.test("a window that a flush stores and evicts while the store is being read
         return answer;
       }
     }
-    const service = new HistoryService(kv, new RacingStore(kv, sizes), {
+    const service = new HistoryService(new RacingStore(kv, sizes), {
       rollupSizes: sizes,
       cursorAt: () => Promise.resolve(null),
       rawRetentionMs: 0,
@@ -187,17 +188,17 @@ Deno.test("a query whose from is off the rollup grid answers the same before and
           const sensorId = `run-${++run}`; // fresh keys per run, shrinking included
           const readings = rows.map((r) => ({ t: BASE + r.offset, value: r.value }))
             .sort((a, b) => a.t - b.t);
-          // The real window clock closes the windows; another sensor moves its watermark on.
-          const clock = new EventWindowStore(spec);
-          const mine = clock.windowsFor(0, 0);
-          for (const r of readings) clock.add(mine, r.value, r.t);
-          clock.add(clock.windowsFor(1, 0), 0, BASE + 400_000);
+          // The real window store closes the windows; another sensor moves its watermark on.
+          const events = new EventWindowStore(spec);
+          const mine = events.windowsFor(0, 0);
+          for (const r of readings) events.add(mine, r.value, r.t);
+          events.add(events.windowsFor(1, 0), 0, BASE + 400_000);
           const writer = new RollupWriter(store, { sizesMs: spec.sizesMs });
-          writer.add(clock.take(), {
+          writer.add(events.take(), {
             sensorId: (i) => (i === 0 ? sensorId : "other"),
             metricName: () => "t",
           });
-          const service = new HistoryService(kv, store, {
+          const service = new HistoryService(store, {
             rollupSizes: sizes,
             cursorAt: () => Promise.resolve(null),
             rawRetentionMs: 0,
@@ -266,7 +267,7 @@ Deno.test("held windows extend rollup history: a stored or buffered window wins 
       window(5_000, 5, false),
       window(-1_000, 8, false), // outside the range
     ];
-    const service = new HistoryService(kv, store, {
+    const service = new HistoryService(store, {
       rollupSizes: sizes,
       cursorAt: () => Promise.resolve(null),
       rawRetentionMs: 0,

@@ -1,33 +1,27 @@
-import { decodeIngestBatch } from "../../protocol/ingest_codec.ts";
+import type { LogEntry } from "../store/mod.ts";
 import type { SeriesPoint } from "./history_query.ts";
 
-const LOG = "log";
+/** The raw log, as history reads it (`KvLog.entries`). */
+export interface RawLog {
+  entries(after: string | null, options: { limit: number }): AsyncIterable<LogEntry>;
+}
 
 /**
- * Reads one sensor's raw readings of one metric from the Deno KV log (the
- * raw history). The log is ordered by commit, not event time, so the scan
+ * Reads one sensor's raw readings of one metric from the log (the raw
+ * history). The log is ordered by commit, not event time, so the scan
  * starts at a cursor known to precede the range and reads at most
  * `maxChunks` chunks; `complete` is false when it stopped before the head.
  */
 export async function readRawHistory(
-  kv: Deno.Kv,
-  after: string | null,
-  sensorId: string,
-  metric: string,
-  fromMs: number,
-  toMs: number,
+  log: RawLog,
+  request: { after: string | null; sensorId: string; metric: string; fromMs: number; toMs: number },
   maxChunks: number,
 ): Promise<{ points: SeriesPoint[]; complete: boolean; chunks: number }> {
+  const { after, sensorId, metric, fromMs, toMs } = request;
   const points: SeriesPoint[] = [];
-  const selector: Deno.KvListSelector = after
-    ? { prefix: [LOG], start: [LOG, after + "\0"] }
-    : { prefix: [LOG] };
   let chunks = 0;
-  for await (
-    const entry of kv.list<Uint8Array>(selector, { limit: maxChunks + 1, batchSize: 64 })
-  ) {
+  for await (const { block } of log.entries(after, { limit: maxChunks + 1 })) {
     if (++chunks > maxChunks) return { points, complete: false, chunks: maxChunks };
-    const { block } = decodeIngestBatch(entry.value);
     const sensor = block.strings.indexOf(sensorId);
     const name = block.strings.indexOf(metric);
     if (sensor < 0 || name < 0) continue;

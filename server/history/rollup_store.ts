@@ -1,7 +1,9 @@
 import { chunkStart, chunkWindow, WINDOWS_PER_CHUNK } from "./rollup_chunks.ts";
 import type { RollupChunk } from "./rollup_chunks.ts";
 
-const ROLLUP = "rollup";
+import { KEYS } from "../store/keys.ts";
+
+const ROLLUP = KEYS.rollup;
 /**
  * One atomic commit holds chunks up to about this many bytes (Deno KV caps a
  * commit at 800 KiB and 1,000 mutations): fewer, larger commits keep a

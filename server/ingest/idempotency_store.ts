@@ -1,7 +1,8 @@
+import { KEYS } from "../store/keys.ts";
 import type { FencedAppend } from "../store/mod.ts";
 
-const PREFIX = "ingest_batch";
-const ANSWER_PREFIX = "ingest_batch_answer";
+const PREFIX = KEYS.ingestBatch;
+const ANSWER_PREFIX = KEYS.ingestBatchAnswer;
 /** A gzipped answer up to this size sits in the record itself (values max 64 KiB). */
 const INLINE_ANSWER_BYTES = 32_000;
 const PIECE_BYTES = 60_000;

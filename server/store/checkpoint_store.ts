@@ -1,10 +1,19 @@
-import type { ShardCheckpoint } from "../../actors/shards/shard_messages.ts";
+import { KEYS } from "./keys.ts";
 
 /** The source a checkpoint's cursor belongs to. */
 export type CheckpointSource = "log" | "mongo";
 
+/**
+ * One shard's state as the store keeps it: its packed numbers go into the
+ * buffer as raw float64s, every other field into the JSON header (where
+ * -Infinity becomes null). The store does not look inside.
+ */
+export interface StoredShard {
+  windows: Float64Array;
+}
+
 /** Everything needed to resume: the source's cursor and the state as of it. */
-export interface Checkpoint {
+export interface Checkpoint<S extends StoredShard = StoredShard> {
   /**
    * Where the state was read up to: the versionstamp of the last log chunk
    * (source "log"), or the change stream's resume token as canonical EJSON
@@ -16,11 +25,11 @@ export interface Checkpoint {
   /** What the source keeps with its cursor (the Mongo source's document ids); JSON. */
   sourceState?: unknown;
   router: { sensors: string[]; metrics: string[] };
-  shards: ShardCheckpoint[];
+  shards: S[];
 }
 
-const CURRENT = ["checkpoint", "current"];
-const PIECES = "checkpoint_pieces";
+const CURRENT = [KEYS.checkpoint, "current"];
+const PIECES = KEYS.checkpointPieces;
 /** Bytes per stored piece (Deno KV values are capped at 64 KiB). */
 const PIECE_BYTES = 60_000;
 /** Pieces per atomic commit (commits are capped at 800 KiB). */
@@ -47,7 +56,7 @@ export class CheckpointStore {
     this.#kv = kv;
   }
 
-  async save(checkpoint: Checkpoint): Promise<void> {
+  async save(checkpoint: Checkpoint<StoredShard>): Promise<void> {
     const bytes = serialize(checkpoint);
     const generation = `${Date.now().toString(36)}-${crypto.randomUUID()}`;
     const pieces = Math.ceil(bytes.byteLength / PIECE_BYTES);
@@ -71,8 +80,14 @@ export class CheckpointStore {
     if (previous.value) await this.#deleteGeneration(previous.value.generation);
   }
 
-  /** The current checkpoint, or null when there is none. */
-  async load(): Promise<Checkpoint | null> {
+  /**
+   * The current checkpoint, or null when there is none (or, with `source`,
+   * when it holds another source's cursor). Its shards have the fields they
+   * were saved with; `S` names that shape.
+   */
+  async load<S extends StoredShard = StoredShard>(
+    options: { source?: CheckpointSource } = {},
+  ): Promise<Checkpoint<S> | null> {
     const { value: pointer } = await this.#kv.get<Pointer>(CURRENT);
     if (!pointer) return null;
     const bytes = new Uint8Array(pointer.bytes);
@@ -86,7 +101,9 @@ export class CheckpointStore {
         `Cannot load checkpoint ${pointer.generation}: ${at} of ${pointer.bytes} bytes found`,
       );
     }
-    return deserialize(bytes);
+    const checkpoint = deserialize(bytes) as Checkpoint<S>;
+    if (options.source && checkpoint.source !== options.source) return null;
+    return checkpoint;
   }
 
   async #deleteGeneration(generation: string): Promise<void> {
@@ -105,24 +122,15 @@ export class CheckpointStore {
 
 // Layout: u32 header length, header JSON, zero padding to 8 bytes, then every
 // shard's window numbers back to back (lengths in the header).
-function serialize(checkpoint: Checkpoint): Uint8Array {
+function serialize(checkpoint: Checkpoint<StoredShard>): Uint8Array {
   const header = new TextEncoder().encode(JSON.stringify({
     cursor: checkpoint.cursor,
     source: checkpoint.source ?? "log",
     sourceState: checkpoint.sourceState,
     router: checkpoint.router,
-    shards: checkpoint.shards.map((s) => ({
-      window: s.window,
-      sensors: s.sensors,
-      metrics: s.metrics,
-      numbers: s.windows.length,
-      // JSON has no -Infinity (no reading yet).
-      events: {
-        ...s.events,
-        newestMs: Number.isFinite(s.events.newestMs) ? s.events.newestMs : null,
-      },
-      // Absent in checkpoints written before statuses were kept: they load with none.
-      statuses: s.statuses ?? [],
+    shards: checkpoint.shards.map(({ windows, ...fields }) => ({
+      ...fields,
+      numbers: windows.length,
     })),
   }));
   const start = align8(4 + header.byteLength);
@@ -139,35 +147,15 @@ function serialize(checkpoint: Checkpoint): Uint8Array {
   return bytes;
 }
 
-function deserialize(bytes: Uint8Array): Checkpoint {
+function deserialize(bytes: Uint8Array): Checkpoint<StoredShard> {
   const length = new DataView(bytes.buffer).getUint32(0, true);
   const header = JSON.parse(new TextDecoder().decode(bytes.subarray(4, 4 + length)));
-  const start = align8(4 + length);
-  let at = start;
-  const shards: ShardCheckpoint[] = header.shards.map(
-    (
-      s: {
-        window: number;
-        sensors: ShardCheckpoint["sensors"];
-        metrics: ShardCheckpoint["metrics"];
-        numbers: number;
-        events: Omit<ShardCheckpoint["events"], "newestMs"> & { newestMs: number | null };
-        statuses?: ShardCheckpoint["statuses"];
-      },
-    ) => {
-      const windows = new Float64Array(bytes.buffer, at, s.numbers).slice();
-      at += s.numbers * 8;
-      const events = { ...s.events, newestMs: s.events.newestMs ?? -Infinity };
-      return {
-        window: s.window,
-        sensors: s.sensors,
-        metrics: s.metrics,
-        windows,
-        events,
-        statuses: s.statuses ?? [],
-      };
-    },
-  );
+  let at = align8(4 + length);
+  const shards = (header.shards as { numbers: number }[]).map(({ numbers, ...fields }) => {
+    const windows = new Float64Array(bytes.buffer, at, numbers).slice();
+    at += numbers * 8;
+    return { ...fields, windows };
+  });
   return {
     cursor: header.cursor,
     source: header.source ?? "log",

@@ -3,8 +3,10 @@ import type { Chunk } from "./chunker.ts";
 import { decodeIngestBatch } from "../../protocol/ingest_codec.ts";
 import type { ReadingBlock } from "../../protocol/reading_block.ts";
 
-const LOG = "log";
-const HEAD = ["log_head"];
+import { KEYS } from "./keys.ts";
+
+const LOG = KEYS.log;
+const HEAD = [KEYS.logHead];
 
 /** One stored chunk: its versionstamp (the cursor, 20 hex digits) and its readings. */
 export interface LogEntry {
@@ -99,14 +101,31 @@ export class KvLog {
 
   /** Lists up to `limit` chunks after `cursor` (from the start when null). */
   async read(cursor: string | null, limit = 64): Promise<LogEntry[]> {
+    const entries: LogEntry[] = [];
+    for await (const entry of this.entries(cursor, { limit, batchSize: limit })) {
+      entries.push(entry);
+    }
+    return entries;
+  }
+
+  /**
+   * The chunks after `cursor` (from the start when null), in log order, read
+   * `batchSize` at a time and decoded one by one as the caller takes them.
+   */
+  async *entries(
+    cursor: string | null,
+    options: { limit?: number; batchSize?: number } = {},
+  ): AsyncGenerator<LogEntry> {
     const selector: Deno.KvListSelector = cursor
       ? { prefix: [LOG], start: [LOG, cursor + "\0"] }
       : { prefix: [LOG] };
-    const entries: LogEntry[] = [];
-    for await (const entry of this.#kv.list<Uint8Array>(selector, { limit, batchSize: limit })) {
-      entries.push({ cursor: entry.key[1] as string, block: decodeIngestBatch(entry.value).block });
+    const list = this.#kv.list<Uint8Array>(selector, {
+      limit: options.limit,
+      batchSize: options.batchSize ?? 64,
+    });
+    for await (const entry of list) {
+      yield { cursor: entry.key[1] as string, block: decodeIngestBatch(entry.value).block };
     }
-    return entries;
   }
 
   /**

@@ -1,5 +1,7 @@
-const LOG = "log";
-const MARK = "log_mark";
+import { KEYS } from "./keys.ts";
+
+const LOG = KEYS.log;
+const MARK = KEYS.logMark;
 /** Deletes per atomic commit (commits are capped at 1,000 mutations). */
 const DELETES_PER_COMMIT = 500;
 

@@ -1,7 +1,7 @@
 import type { Actor } from "../../../actors/runtime/mod.ts";
 import type { Router } from "../../../actors/shards/router.ts";
 import { Checkpointer } from "../checkpointer.ts";
-import type { ShardMessage } from "../../../actors/shards/shard_messages.ts";
+import type { ShardCheckpoint, ShardMessage } from "../../../actors/shards/shard_messages.ts";
 import type { CheckpointStore, KvLog, LogEntry } from "../../store/mod.ts";
 import { logger } from "../../ops/logger.ts";
 
@@ -259,7 +259,7 @@ export class LogSource {
   /** Restores a restarted shard from the last checkpoint and replays the log after it. */
   async #replay(shard: number): Promise<void> {
     const until = this.#cursor;
-    const saved = await this.#checkpoints?.load() ?? null;
+    const saved = await this.#checkpoints?.load<ShardCheckpoint>() ?? null;
     await this.#send(shard, { type: "restore", state: saved?.shards[shard] ?? null });
     let cursor: string | null = saved?.cursor ?? null;
     while (until !== null && !this.#stopped) {

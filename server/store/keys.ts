@@ -1,0 +1,28 @@
+/**
+ * Every Deno KV key the server uses, by its first part: one place, so no two
+ * stages share a prefix by accident and each stored thing can be found. Every
+ * file that reads or writes the store takes its prefix from here.
+ */
+export const KEYS = {
+  /** `["log", <versionstamp>]` → one chunk of the event log, an IngestBatch (`KvLog`). */
+  log: "log",
+  /** `["log_head"]` → Deno.KvU64, chunks committed so far; each commit sums it, readers watch it. */
+  logHead: "log_head",
+  /** `["log_mark", <timeMs>]` → `{ cursor, committedChunks }`: a log position at a wall time. */
+  logMark: "log_mark",
+  /** `["checkpoint", "current"]` → the pointer to the current checkpoint's generation. */
+  checkpoint: "checkpoint",
+  /** `["checkpoint_pieces", <generation>, <i>]` → 60 KB pieces of one serialized checkpoint. */
+  checkpointPieces: "checkpoint_pieces",
+  /** `["rollup", <sizeMs>, <sensorId>, <chunkStartMs>]` → 30 final windows, expiring. */
+  rollup: "rollup",
+  /** `["ingest_batch", <API key id or "">, <batch key>]` → an idempotent batch's record. */
+  ingestBatch: "ingest_batch",
+  /** `["ingest_batch_answer", <API key id or "">, <batch key>, <i>]` → pieces of its answer. */
+  ingestBatchAnswer: "ingest_batch_answer",
+  /** `["api_key", <id>]` → an ingest API key's record (hash, groups, revocation). */
+  apiKey: "api_key",
+} as const;
+
+/** The first part of every key the server writes. */
+export const KEY_PREFIXES: readonly string[] = Object.values(KEYS);
