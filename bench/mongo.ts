@@ -3,9 +3,8 @@
 // be installed here), with the real driver and real shard actors, in one
 // process. Measures the rate at which a backlog of change events reaches the
 // shards, and at a paced rate the latency from insert to hand-off.
-import { Actor, Router, ShardBehavior } from "../actors/mod.ts";
+import { DEFAULT_WINDOW_SPEC, ShardSet } from "../actors/mod.ts";
 import { Checkpointer } from "../server/sources/checkpointer.ts";
-import type { ShardMessage } from "../actors/mod.ts";
 import { DEFAULT_READING_LIMITS } from "../server/ingest/readings/mod.ts";
 import { MongoClient } from "mongodb";
 import { MongoSource } from "../server/sources/mongo/mod.ts";
@@ -64,28 +63,21 @@ export async function runMongoBench(options: MongoBenchOptions = {}): Promise<Mo
   for (let at = 0; at < backlog; at += 10_000) {
     wire.insert("bench", "readings", docs(at, Math.min(10_000, backlog - at), sensors, Date.now()));
   }
-  const shards = Array.from(
-    { length: 16 },
-    (_, i) => new Actor<ShardMessage>(`shard-${i}`, () => new ShardBehavior(), { capacity: 64 }),
-  );
-  const router = new Router(16);
+  const shards = ShardSet.create({ count: 16, window: 50, windowSpec: DEFAULT_WINDOW_SPEC });
   const client = new MongoClient(wire.uri(), { monitorCommands: true });
   let onHandOff: (h: HandOff) => void = () => {};
-  const source = new MongoSource(router, shards, {
+  const source = new MongoSource(shards, {
     client,
     db: "bench",
     collection: "readings",
-    checkpointer: new Checkpointer(shards, router, { source: "mongo" }),
+    checkpointer: new Checkpointer(shards, { source: "mongo" }),
     startToken: tokenFor(0),
     limits: { ...DEFAULT_READING_LIMITS, maxFutureMs: 60_000 },
-    hooks: { hold: async () => {}, newEpoch: async () => {} },
     maxBatch,
     onHandOff: (h) => onHandOff(h),
   });
   // Shards are flushed as the hub would, so their dirty lists stay small.
-  const flusher = setInterval(() => {
-    for (const shard of shards) shard.offer({ type: "flush", reply: () => {} });
-  }, 100);
+  const flusher = setInterval(() => void shards.flushAll(), 100);
   let batches = 0;
   onHandOff = () => batches++;
   const started = performance.now();
@@ -119,7 +111,7 @@ export async function runMongoBench(options: MongoBenchOptions = {}): Promise<Mo
   clearInterval(flusher);
   await source.stop();
   await client.close();
-  await Promise.all(shards.map((s) => s.stop()));
+  await shards.stop();
   wire.stop();
   endToEnd.sort((a, b) => a - b);
   added.sort((a, b) => a - b);

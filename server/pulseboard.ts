@@ -1,18 +1,8 @@
 // Composition root: wires the stages, serves HTTP and /ws.
 import type { Config } from "./config/options.ts";
-import {
-  Actor,
-  ask,
-  HubBehavior,
-  HubStats,
-  Router,
-  ShardBehavior,
-  SLOT_LENGTH,
-  slotsPerSize,
-  Supervisor,
-} from "../actors/mod.ts";
+import { Actor, ask, HubBehavior, HubStats, ShardSet, slotsPerSize } from "../actors/mod.ts";
 import type { SensorQuery, SensorSummary, WindowSpec } from "../actors/mod.ts";
-import type { HubMessage, ShardCheckpoint, ShardMessage } from "../actors/mod.ts";
+import type { HubMessage, ShardCheckpoint } from "../actors/mod.ts";
 import { CheckpointStore, KvLog, LogRetention } from "./store/mod.ts";
 import { Checkpointer } from "./sources/checkpointer.ts";
 import { LogSource } from "./sources/kv/log_source.ts";
@@ -99,48 +89,32 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
   }
   const mongo = config.source === "mongo" ? await connectMongo(config, kv) : null;
   const checkpoints = new CheckpointStore(kv);
-  const checkpoint = await checkpoints.load<ShardCheckpoint>().catch((error) => {
-    logger.error("ignoring an unreadable checkpoint; replaying the log from the start", { error });
-    return null;
-  });
   const sourceKind = config.source === "mongo" ? "mongo" : "log";
-  const usable = checkpoint && (checkpoint.source ?? "log") === sourceKind &&
-      checkpoint.shards.length === config.shards &&
-      checkpoint.shards.every((s) =>
-        s.window === config.window && s.events?.slotLength === SLOT_LENGTH &&
-        s.events.spec.graceMs === windowSpec.graceMs &&
-        s.events.spec.sizesMs.join() === windowSpec.sizesMs.join()
-      )
-    ? checkpoint
-    : null;
+  const checkpoint = await checkpoints.load<ShardCheckpoint>({ source: sourceKind }).catch(
+    (error) => {
+      logger.error("ignoring an unreadable checkpoint; replaying the log from the start", {
+        error,
+      });
+      return null;
+    },
+  );
   const started = Date.now();
 
-  let source: LogSource | MongoSource | null = null;
   const fatal = Promise.withResolvers<Error>();
-  const supervisor = new Supervisor({
+  const shards = ShardSet.create({
+    count: config.shards,
+    window: config.window,
+    windowSpec,
+    checkpoint,
     onFailure: ({ actor, error, restarted, failures }) => {
       logger.error(restarted ? "actor failed, restarting" : "actor failed too often, stopped", {
         actor,
         failures,
         error,
       });
-      const shard = Number(actor.replace("shard-", ""));
-      if (restarted && Number.isInteger(shard)) source?.requestReplay(shard);
     },
   });
-  const shards = Array.from({ length: config.shards }, (_, i) =>
-    new Actor<ShardMessage>(
-      `shard-${i}`,
-      (restart) =>
-        new ShardBehavior({
-          window: config.window,
-          windowSpec,
-          awaitingReplay: restart > 0,
-          state: restart === 0 ? usable?.shards[i] : null,
-        }),
-      { capacity: 64, supervisor },
-    ));
-  const router = usable ? Router.restore(config.shards, usable.router) : new Router(config.shards);
+  const usable = shards.restored ? checkpoint : null;
   // Every window closed up to the checkpoint is stored before it is saved: after
   // the hub has taken in the shards' last flushes, the buffered rollups are written.
   const beforeCheckpoint = async () => {
@@ -148,40 +122,36 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
     // Captured now; written while the source goes on.
     return { durable: rollups.flush() };
   };
-  source = mongo
-    ? new MongoSource(router, shards, {
+  const checkpointer = new Checkpointer(shards, {
+    store: checkpoints,
+    everyMs: config.checkpointEveryMs,
+    beforeCheckpoint,
+    source: sourceKind,
+    startCursor: usable?.cursor ?? null,
+  });
+  const source = mongo
+    ? new MongoSource(shards, {
       client: mongo.client,
       db: config.mongoDb,
       collection: config.mongoCollection,
-      checkpointer: new Checkpointer(shards, router, {
-        store: checkpoints,
-        everyMs: config.checkpointEveryMs,
-        beforeCheckpoint,
-        source: "mongo",
-        startCursor: usable?.cursor ?? null,
-      }),
+      checkpointer,
       startToken: usable ? cursorToken(usable.cursor) : null,
       documentIds: DocumentIds.restore(usable?.sourceState),
       limits: { ...DEFAULT_READING_LIMITS, maxFutureMs: config.maxFutureMs },
-      hooks: {
-        hold: async (): Promise<void> => {
-          await ask<HubMessage, true>(hub, (reply) => ({ type: "hold", reply }));
-        },
-        newEpoch: async (): Promise<void> => {
-          await ask<HubMessage, true>(hub, (reply) => ({ type: "newEpoch", reply }), {
-            timeoutMs: 120_000,
-          });
-        },
-      },
       onFatal: (error) => fatal.resolve(error),
       onHandOff: (handOff) => metrics.mongoHandOff(handOff),
     })
-    : new LogSource(log, router, shards, {
-      checkpoints,
-      checkpointEveryMs: config.checkpointEveryMs,
-      startCursor: usable?.cursor ?? null,
-      beforeCheckpoint,
-    });
+    : new LogSource(log, shards, { checkpointer, startCursor: usable?.cursor ?? null });
+  shards.observeRebuilds({
+    hold: async (): Promise<void> => {
+      await ask<HubMessage, true>(hub, (reply) => ({ type: "hold", reply }));
+    },
+    newEpoch: async (): Promise<void> => {
+      await ask<HubMessage, true>(hub, (reply) => ({ type: "newEpoch", reply }), {
+        timeoutMs: 120_000,
+      });
+    },
+  });
   const rollupSizes = new Map(config.rollups);
   const rollupStore = new RollupStore(kv, rollupSizes);
   const rollups = new RollupWriter(rollupStore, {
@@ -205,7 +175,6 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
       rollups.bufferedWindows(sizeMs, sensorId, metric, fromMs, toMs),
     // The newest grace period is in no rollup yet: the shards' open windows serve it.
     held: heldWindowsReader({
-      lookup: (sensorId) => router.lookup(sensorId),
       shards,
       sizesMs: config.windowSizesMs,
       barrier: () =>
@@ -221,8 +190,7 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
     log,
     source,
     mongo: source instanceof MongoSource ? source : undefined,
-    shards: () =>
-      shards.map((s) => ({ depth: s.depth, restarts: s.restarts, failed: s.failure !== null })),
+    shards: () => shards.health(),
     history: () => ({
       rollupsWritten: rollupStore.written,
       rollupsDropped: rollups.failed,
@@ -253,7 +221,7 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
   source.start();
   // A hub that is behind gets no pile of ticks: at most one waits.
   const ticker = setInterval(
-    () => hub.depth === 0 && hub.offer({ type: "tick", sourceCaughtUp: source!.caughtUp }),
+    () => hub.depth === 0 && hub.offer({ type: "tick", sourceCaughtUp: source.caughtUp }),
     config.tickMs,
   );
   const rollupFlusher = setInterval(
@@ -353,21 +321,21 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
       new Response(await metrics.render(), { headers: { "content-type": metrics.contentType } }),
     ready: () => {
       const problems: string[] = [];
-      if (!source!.caughtUp) problems.push(`the ${sourceKind} source is still catching up`);
+      if (!source.caughtUp) problems.push(`the ${sourceKind} source is still catching up`);
       else if (!hubStats.viewCaughtUp) problems.push("the feed has not yet taken in the replay");
       if (source instanceof MongoSource && !source.connected) {
         problems.push(`MongoDB change stream is ${source.state}`);
       }
       if (hub.failure) problems.push("the hub has failed");
-      if (shards.some((s) => s.failure)) problems.push("a shard has failed for good");
-      const age = Date.now() - (source!.lastCheckpointAt || started);
-      if (source!.checkpointBehind && age > 3 * config.checkpointEveryMs) {
+      if (shards.failed) problems.push("a shard has failed for good");
+      const age = Date.now() - (source.lastCheckpointAt || started);
+      if (source.checkpointBehind && age > 3 * config.checkpointEveryMs) {
         problems.push(`no checkpoint for ${Math.round(age / 1000)} s`);
       }
       return { ready: problems.length === 0, problems };
     },
     health: () => ({
-      status: hub.failure || shards.some((s) => s.failure) ||
+      status: hub.failure || shards.failed ||
           (source instanceof MongoSource && !source.connected)
         ? "degraded"
         : "ok",
@@ -396,13 +364,13 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
       sensors: hubStats.sensors,
       sessions: hubStats.sessions,
       log: {
-        caughtUp: source!.caughtUp,
-        chunksRead: source!.chunksRead,
-        readingsRead: source!.readingsRead,
+        caughtUp: source.caughtUp,
+        chunksRead: source.chunksRead,
+        readingsRead: source.readingsRead,
         pendingReadings: log.pendingReadings,
-        startCursor: source!.startCursor,
-        checkpointsSaved: source!.checkpointsSaved,
-        lastCheckpointAt: source!.lastCheckpointAt,
+        startCursor: source.startCursor,
+        checkpointsSaved: source.checkpointsSaved,
+        lastCheckpointAt: source.lastCheckpointAt,
       },
       ingest: { ...ingestStats },
       // Counts only: topic keys name viewers' groups and sensors, and this page needs no token.
@@ -419,11 +387,7 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
         rollupChunksFailed: rollups.failed,
         logChunksDeleted: retention.deleted,
       },
-      shards: shards.map((s) => ({
-        depth: s.depth,
-        restarts: s.restarts,
-        failed: s.failure !== null,
-      })),
+      shards: shards.health(),
     }),
   });
 
@@ -479,14 +443,14 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
       // Bounded: what has not finished within the drain is aborted, so the
       // final checkpoint below is always taken.
       await server.shutdown(config.drainMs);
-      await source!.stop();
+      await source.stop();
       await hub.stop();
-      await Promise.all(shards.map((s) => s.stop()));
+      await shards.stop();
       await housekeeping;
       await rollups.flush().catch(() => {});
       await mongo?.client.close().catch(() => {});
       kv.close();
-      logger.info("stopped", { checkpointsSaved: source!.checkpointsSaved });
+      logger.info("stopped", { checkpointsSaved: source.checkpointsSaved });
     })();
   return {
     url,

@@ -1,12 +1,11 @@
-import { ask } from "../runtime/mod.ts";
-import type { Actor, Behavior } from "../runtime/mod.ts";
+import type { Behavior } from "../runtime/mod.ts";
 import { FeedView } from "./feed_view.ts";
 import type { TickChanges } from "./feed_view.ts";
 import { groupAggregates } from "./group_aggregates.ts";
 import { aggregatesByName, listSensors } from "./feed_queries.ts";
 import type { HubMessage, HubSubscribe } from "./hub_messages.ts";
 import type { Session } from "./session.ts";
-import type { ShardChanges, ShardMessage } from "../shards/shard_messages.ts";
+import type { ShardSet } from "../shards/shard_set.ts";
 import { checkScope, checkSubscription, covers, topicFor } from "./topic.ts";
 import { RingBudget, TopicStream } from "./topic_stream.ts";
 import type { RingLimits } from "./topic_stream.ts";
@@ -137,7 +136,7 @@ const LISTED_KEY_CHARS = 80;
  * `seq` and the next delta the client sees is `seq + 1`.
  */
 export class HubBehavior implements Behavior<HubMessage> {
-  readonly #shards: readonly Actor<ShardMessage>[];
+  readonly #shards: Pick<ShardSet, "flushAll">;
   readonly #pingIntervalMs: number;
   readonly #flushTimeoutMs: number;
   readonly #ring: RingLimits;
@@ -160,7 +159,7 @@ export class HubBehavior implements Behavior<HubMessage> {
   #nonce = 0;
 
   constructor(
-    shards: readonly Actor<ShardMessage>[],
+    shards: Pick<ShardSet, "flushAll">,
     options: HubOptions = {},
     stats = new HubStats(),
   ) {
@@ -440,13 +439,7 @@ export class HubBehavior implements Behavior<HubMessage> {
   }
 
   async #newEpoch(): Promise<void> {
-    const changes = await Promise.all(
-      this.#shards.map((shard) =>
-        ask<ShardMessage, ShardChanges>(shard, (reply) => ({ type: "flush", reply }), {
-          timeoutMs: 10_000,
-        }).catch(() => null)
-      ),
-    );
+    const changes = await this.#shards.flushAll({ timeoutMs: 10_000 });
     this.#view = new FeedView();
     this.#view.apply(changes);
     for (const topic of this.#topics.clear()) topic.release();
@@ -465,16 +458,8 @@ export class HubBehavior implements Behavior<HubMessage> {
   async #tick(sourceCaughtUp: boolean): Promise<void> {
     if (this.#held) return;
     const started = performance.now();
-    const changes = await Promise.all(
-      this.#shards.map((shard) =>
-        ask<ShardMessage, ShardChanges>(shard, (reply) => ({ type: "flush", reply }), {
-          timeoutMs: this.#flushTimeoutMs,
-        }).catch(() => {
-          this.stats.flushTimeouts++;
-          return null;
-        })
-      ),
-    );
+    const changes = await this.#shards.flushAll({ timeoutMs: this.#flushTimeoutMs });
+    for (const change of changes) if (change === null) this.stats.flushTimeouts++;
     const now = this.#now();
     const merged = this.#view.apply(changes);
     if (sourceCaughtUp) this.stats.viewCaughtUp = true;

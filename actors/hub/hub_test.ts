@@ -1,12 +1,10 @@
 import fc from "fast-check";
 import { assert, assertEquals } from "../../tests/assert.ts";
-import { Actor } from "../runtime/mod.ts";
 import { HubBehavior } from "./hub.ts";
-import { Router } from "../shards/router.ts";
 import { Session } from "./session.ts";
 import type { FrameSink } from "./session.ts";
-import { ShardBehavior } from "../shards/shard.ts";
-import type { ShardMessage } from "../shards/shard_messages.ts";
+import { DEFAULT_WINDOW_SPEC } from "../shards/event_window_store.ts";
+import { ShardSet } from "../shards/shard_set.ts";
 import { blockFromReadings } from "../../protocol/reading_block.ts";
 import { decodeServerFrame, peekServerFrame } from "../../protocol/mod.ts";
 
@@ -22,26 +20,25 @@ class Sink implements FrameSink {
   }
 }
 
+function shardSet(count: number): ShardSet {
+  return ShardSet.create({ count, window: 50, windowSpec: DEFAULT_WINDOW_SPEC });
+}
+
 function seqOf(frame: Uint8Array): [string, number] {
   const { type, seq } = peekServerFrame(frame);
   return [type === "subscribed" || type === "snapshot" ? type : "delta", seq];
 }
 
 Deno.test("hub sends one encoded delta per tick, the same bytes to every session, following each snapshot's seq", async () => {
-  const router = new Router(2);
-  const shards = [0, 1].map((i) =>
-    new Actor<ShardMessage>(`shard-${i}`, () => new ShardBehavior())
-  );
+  const shards = shardSet(2);
   const hub = new HubBehavior(shards, { pingIntervalMs: 1e9 });
-  const feed = async (from: number) => {
-    const parts = router.split(blockFromReadings(
+  const feed = (from: number) =>
+    shards.deliver(blockFromReadings(
       Array.from(
         { length: 20 },
         (_, i) => ({ sensorId: `s${i}`, timeMs: from + i, values: { v: from + i } }),
       ),
     ));
-    for (let i = 0; i < parts.length; i++) if (parts[i]) await shards[i].send(parts[i]!);
-  };
   const sinks = [new Sink(), new Sink(), new Sink()];
   await hub.receive({ type: "join", session: new Session(1, sinks[0], 0) });
   await feed(0);
@@ -66,19 +63,16 @@ Deno.test("hub sends one encoded delta per tick, the same bytes to every session
   );
   await hub.receive({ type: "shutdown", code: 1001 });
   assertEquals(sinks.map((s) => s.closedWith), [1001, 1001, 1001]);
-  await Promise.all(shards.map((s) => s.stop()));
+  await shards.stop();
 });
 
 Deno.test("hub hold stops ticks; newEpoch sends every session recovered=false and a snapshot of the refilled state in a new epoch", async () => {
-  const router = new Router(1);
-  const shards = [new Actor<ShardMessage>("shard-0", () => new ShardBehavior())];
+  const shards = shardSet(1);
   const hub = new HubBehavior(shards, { pingIntervalMs: 1e9 });
   const send = (ids: string[]) =>
-    shards[0].send(
-      router.split(blockFromReadings(
-        ids.map((id, i) => ({ sensorId: id, timeMs: i, values: { v: i } })),
-      ))[0]!,
-    );
+    shards.deliver(blockFromReadings(
+      ids.map((id, i) => ({ sensorId: id, timeMs: i, values: { v: i } })),
+    ));
   const sink = new Sink();
   await hub.receive({ type: "join", session: new Session(1, sink, 0) });
   await send(["a", "b"]);
@@ -89,10 +83,10 @@ Deno.test("hub hold stops ticks; newEpoch sends every session recovered=false an
 
   await hub.receive({ type: "hold", reply: () => {} });
   // The source empties the shard and refills it from a scan.
-  await shards[0].send({ type: "restore", state: null });
-  router.clear();
-  await send(["c"]);
-  await hub.receive({ type: "tick" });
+  await shards.rebuild(async () => {
+    await send(["c"]);
+    await hub.receive({ type: "tick" });
+  });
   assertEquals(sink.frames.length, before, "no tick while held");
 
   await hub.receive({ type: "newEpoch", reply: () => {} });
@@ -105,12 +99,11 @@ Deno.test("hub hold stops ticks; newEpoch sends every session recovered=false an
   await send(["c"]);
   await hub.receive({ type: "tick" });
   assertEquals(seqOf(sink.frames.at(-1)!), ["delta", 1]);
-  await Promise.all(shards.map((s) => s.stop()));
+  await shards.stop();
 });
 
 Deno.test("an idle topic dropped after the ring's time gives its frames' bytes back to the ring budget", async () => {
-  const router = new Router(1);
-  const shards = [new Actor<ShardMessage>("shard-0", () => new ShardBehavior())];
+  const shards = shardSet(1);
   let now = 1_000_000;
   const hub = new HubBehavior(shards, {
     pingIntervalMs: 1e9,
@@ -118,9 +111,7 @@ Deno.test("an idle topic dropped after the ring's time gives its frames' bytes b
     now: () => now,
   });
   const send = (id: string, timeMs: number) =>
-    shards[0].send(
-      router.split(blockFromReadings([{ sensorId: id, timeMs, values: { v: timeMs } }]))[0]!,
-    );
+    shards.deliver(blockFromReadings([{ sensorId: id, timeMs, values: { v: timeMs } }]));
   const watcher = new Sink();
   await hub.receive({ type: "join", session: new Session(1, watcher, 0) });
   const leaving = new Session(2, new Sink(), 0);
@@ -144,7 +135,7 @@ Deno.test("an idle topic dropped after the ring's time gives its frames' bytes b
   const last = watcher.frames.at(-1)!;
   assertEquals(seqOf(last)[0], "delta");
   assertEquals(hub.stats.ringBytes, last.byteLength);
-  await Promise.all(shards.map((s) => s.stop()));
+  await shards.stop();
 });
 
 Deno.test("whatever Subscribes a client sends, its session never holds more than the caps, and each refusal names the cap it hit", async () => {
@@ -160,7 +151,8 @@ Deno.test("whatever Subscribes a client sends, its session never holds more than
   });
   await fc.assert(
     fc.asyncProperty(fc.array(message, { maxLength: 25 }), async (messages) => {
-      const hub = new HubBehavior([], {
+      // Subscriptions only: no tick, so no shard is asked.
+      const hub = new HubBehavior({ flushAll: () => Promise.resolve([]) }, {
         pingIntervalMs: 1e9,
         maxSubscriptions,
         maxSubscriptionBytes,
@@ -215,7 +207,7 @@ Deno.test("whatever Subscribes a client sends, its session never holds more than
   );
 });
 Deno.test("the view counts as caught up only after a tick sent once the source had caught up, never while held", async () => {
-  const shards = [new Actor<ShardMessage>("shard-0", () => new ShardBehavior())];
+  const shards = shardSet(1);
   const hub = new HubBehavior(shards, { pingIntervalMs: 1e9 });
   let answered = 0;
   await hub.receive({ type: "tick", reply: () => answered++ });
@@ -230,5 +222,5 @@ Deno.test("the view counts as caught up only after a tick sent once the source h
   await hub.receive({ type: "newEpoch", reply: () => {} });
   await hub.receive({ type: "tick", sourceCaughtUp: true });
   assertEquals(hub.stats.viewCaughtUp, true);
-  await Promise.all(shards.map((s) => s.stop()));
+  await shards.stop();
 });

@@ -12,6 +12,8 @@ export { MovingWindow } from "./moving_window.ts";
 export { Router } from "./router.ts";
 export type { RouterOptions } from "./router.ts";
 export { ShardBehavior } from "./shard.ts";
+export { ShardSet } from "./shard_set.ts";
+export type { RebuildObserver, ShardHealth, ShardSetOptions, ShardSetState } from "./shard_set.ts";
 export type { ShardOptions } from "./shard.ts";
 export { shardFor } from "./shard_for.ts";
 export type {

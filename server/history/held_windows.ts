@@ -1,7 +1,4 @@
-import { ask } from "../../actors/runtime/mod.ts";
-import type { Actor } from "../../actors/runtime/mod.ts";
-import type { HeldWindow } from "../../actors/shards/event_window_store.ts";
-import type { ShardMessage } from "../../actors/shards/shard_messages.ts";
+import type { HeldWindow, ShardSet } from "../../actors/shards/mod.ts";
 
 /** Reads the windows a sensor's shard still holds; null when they cannot be read. */
 export type HeldWindowsReader = (
@@ -19,12 +16,10 @@ export type HeldWindowsReader = (
  * buffer → store).
  */
 export function heldWindowsReader(options: {
-  /** The sensor's global index and shard (`Router.lookup`). */
-  lookup: (sensorId: string) => { index: number; shard: number } | undefined;
-  shards: readonly Actor<ShardMessage>[];
-  /** Window sizes of the shards' clocks (`--windows`). */
+  shards: Pick<ShardSet, "heldWindows">;
+  /** Window sizes of the shards' event-time windows (`--windows`). */
   sizesMs: readonly number[];
-  /** Resolves once the hub has finished the tick in progress (a `barrier` message). */
+  /** Resolves once the hub has merged every flush asked for before it (a `barrier` message). */
   barrier: () => Promise<unknown>;
   /** How long to wait for the shard's answer. Default 2 s. */
   timeoutMs?: number;
@@ -32,21 +27,18 @@ export function heldWindowsReader(options: {
   const timeoutMs = options.timeoutMs ?? 2_000;
   return async (sizeMs, sensorId, metric) => {
     const size = options.sizesMs.indexOf(sizeMs);
-    const at = options.lookup(sensorId);
-    // Not a window size, or a sensor no reading has reached yet: nothing is held.
-    if (size < 0 || at === undefined) return [];
-    const shard = options.shards[at.shard];
+    // Not a window size: nothing is held.
+    if (size < 0) return [];
+    // [] for a sensor no reading has reached yet; null while it cannot answer
+    // (restarting: its windows come back with the replay; failed or too busy:
+    // the answer says what may be missing).
+    const held = await options.shards.heldWindows(sensorId, metric, { size, timeoutMs });
+    if (held === null) return null;
     try {
-      const held = await ask<ShardMessage, HeldWindow[] | null>(
-        shard,
-        (reply) => ({ type: "heldWindows", sensor: at.index, metric, size, reply }),
-        { timeoutMs },
-      );
-      if (held === null) return null; // restarting: its windows come back with the replay
       await options.barrier();
       return held;
     } catch {
-      return null; // failed or too busy to answer: the answer says what may be missing
+      return null;
     }
   };
 }

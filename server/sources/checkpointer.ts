@@ -1,22 +1,27 @@
-import { ask } from "../../actors/runtime/mod.ts";
-import type { Actor } from "../../actors/runtime/mod.ts";
-import type { Router } from "../../actors/shards/router.ts";
-import type { ShardCheckpoint, ShardMessage } from "../../actors/shards/shard_messages.ts";
-import type { CheckpointSource, CheckpointStore } from "../store/checkpoint_store.ts";
+import type { ShardSet } from "../../actors/shards/mod.ts";
+import type {
+  Checkpoint,
+  CheckpointSource,
+  CheckpointStore,
+  StoredShard,
+} from "../store/checkpoint_store.ts";
 import { logger } from "../ops/logger.ts";
+
+/**
+ * Runs after the shards answered, while the source still waits: it captures
+ * what was derived from the state so far (rollups) and returns a promise
+ * that it is durable; the checkpoint is stored only after that. A rejection
+ * of either skips this checkpoint.
+ */
+export type CheckpointHook = () => Promise<{ durable: Promise<void> }>;
 
 export interface CheckpointerOptions {
   /** Where checkpoints go; none are taken without it. */
   store?: CheckpointStore;
   /** Least time between checkpoints while the source moves. Default 30 000 ms. */
   everyMs?: number;
-  /**
-   * Runs after the shards answered, while the source still waits: it
-   * captures what was derived from the state so far (rollups) and returns a
-   * promise that it is durable; the checkpoint is stored only after that.
-   * A rejection of either skips this checkpoint.
-   */
-  beforeCheckpoint?: () => Promise<{ durable: Promise<void> }>;
+  /** See `CheckpointHook`; more can be added with `before`. */
+  beforeCheckpoint?: CheckpointHook;
   /** Which source's cursor the checkpoints hold. Default "log". */
   source?: CheckpointSource;
   /** Cursor of the checkpoint the state was restored from. */
@@ -33,11 +38,10 @@ export interface CheckpointerOptions {
  * the cursor. Storing happens in the background, one save at a time.
  */
 export class Checkpointer {
-  readonly #shards: readonly Actor<ShardMessage>[];
-  readonly #router: Router;
+  readonly #shards: ShardSet;
   readonly #store?: CheckpointStore;
   readonly #everyMs: number;
-  readonly #beforeCheckpoint?: () => Promise<{ durable: Promise<void> }>;
+  readonly #hooks: CheckpointHook[] = [];
   readonly #source: CheckpointSource;
   readonly #onError: (error: Error) => void;
   #checkpointedCursor: string | null;
@@ -51,20 +55,25 @@ export class Checkpointer {
   /** How long the last checkpoint took (asking shards, hook, save). */
   lastCheckpointDurationMs = 0;
 
-  constructor(
-    shards: readonly Actor<ShardMessage>[],
-    router: Router,
-    options: CheckpointerOptions = {},
-  ) {
+  constructor(shards: ShardSet, options: CheckpointerOptions = {}) {
     this.#shards = shards;
-    this.#router = router;
     this.#store = options.store;
     this.#everyMs = options.everyMs ?? 30_000;
-    this.#beforeCheckpoint = options.beforeCheckpoint;
+    if (options.beforeCheckpoint) this.#hooks.push(options.beforeCheckpoint);
     this.#source = options.source ?? "log";
     this.#checkpointedCursor = options.startCursor ?? null;
     this.#onError = options.onError ??
       ((error) => logger.error("checkpoint failed", { error }));
+  }
+
+  /** The last checkpoint stored for this source (a restarted shard's starting point), or null. */
+  async saved<S extends StoredShard>(): Promise<Checkpoint<S> | null> {
+    return await this.#store?.load<S>({ source: this.#source }) ?? null;
+  }
+
+  /** Adds a hook that runs before each checkpoint is stored (see `CheckpointHook`). */
+  before(hook: CheckpointHook): void {
+    this.#hooks.push(hook);
   }
 
   /** The cursor of the last checkpoint saved (or started from). */
@@ -87,42 +96,29 @@ export class Checkpointer {
     this.#checkpointedAt = Date.now();
     if (!this.#store || cursor === null || cursor === this.#checkpointedCursor) return;
     if (this.#saving) return;
-    const shards = await Promise.all(
-      this.#shards.map((shard) =>
-        ask<ShardMessage, ShardCheckpoint | null>(
-          shard,
-          (reply) => ({ type: "checkpoint", reply }),
-          { timeoutMs: 10_000 },
-        ).catch(() => null)
-      ),
-    );
+    const state = await this.#shards.checkpointAll();
     // A shard that is failed or waiting for its replay has no state to save.
-    if (shards.some((s) => s === null)) return;
+    if (state === null) return;
     const asked = performance.now();
-    let durable: Promise<void> = Promise.resolve();
-    if (this.#beforeCheckpoint) {
-      try {
-        ({ durable } = await this.#beforeCheckpoint());
-      } catch (error) {
-        this.#onError(error as Error);
-        return;
+    const durable: Promise<void>[] = [];
+    try {
+      for (const hook of this.#hooks) {
+        const promise = (await hook()).durable;
+        promise.catch(() => {}); // handled where all are awaited; not unhandled meanwhile
+        durable.push(promise);
       }
+    } catch (error) {
+      this.#onError(error as Error);
+      return;
     }
     const prepared = performance.now();
     const store = this.#store;
-    const router = this.#router.save();
     const extra = sourceState?.();
     this.#saving = (async () => {
       try {
-        await durable;
+        await Promise.all(durable);
         const written = performance.now();
-        await store.save({
-          cursor,
-          source: this.#source,
-          sourceState: extra,
-          router,
-          shards: shards as ShardCheckpoint[],
-        });
+        await store.save({ cursor, source: this.#source, sourceState: extra, ...state });
         this.#checkpointedCursor = cursor;
         this.checkpointsSaved++;
         this.lastCheckpointAt = Date.now();

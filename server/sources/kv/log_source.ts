@@ -1,8 +1,6 @@
-import type { Actor } from "../../../actors/runtime/mod.ts";
-import type { Router } from "../../../actors/shards/router.ts";
-import { Checkpointer } from "../checkpointer.ts";
-import type { ShardCheckpoint, ShardMessage } from "../../../actors/shards/shard_messages.ts";
-import type { CheckpointStore, KvLog, LogEntry } from "../../store/mod.ts";
+import type { ShardCheckpoint, ShardSet } from "../../../actors/shards/mod.ts";
+import type { Checkpointer } from "../checkpointer.ts";
+import type { KvLog, LogEntry } from "../../store/mod.ts";
 import { logger } from "../../ops/logger.ts";
 
 /** Chunks kept in memory for the source before it falls back to listing. */
@@ -15,36 +13,25 @@ export interface LogSourceOptions {
   idleMs?: number;
   /** Called on errors the source survives (e.g. a read that failed). */
   onError?: (error: Error) => void;
-  /** Where checkpoints go; none are taken without it. */
-  checkpoints?: CheckpointStore;
-  /** Least time between checkpoints while the log moves. Default 30 000 ms. */
-  checkpointEveryMs?: number;
-  /**
-   * Runs after the shards answered, while the source still waits: it
-   * captures what was derived from the state so far (rollups) and returns a
-   * promise that it is durable; the checkpoint is stored only after that.
-   * A rejection of either skips this checkpoint.
-   */
-  beforeCheckpoint?: () => Promise<{ durable: Promise<void> }>;
+  /** Takes the checkpoints (and loads the last one for a replay). */
+  checkpointer: Checkpointer;
   /** Cursor of the checkpoint the shards and router were restored from. */
   startCursor?: string | null;
 }
 
 /**
- * Tails the Deno KV log from its cursor and hands each chunk, split by the
- * router, to the shard actors. Sending waits while a shard's mailbox is full,
+ * Tails the Deno KV log from its cursor and delivers each chunk to the
+ * shards (the ShardSet routes it). Sending waits while a shard's mailbox is full,
  * so the source stops reading and the durable log is the buffer. `kv.watch`
  * on the head key only wakes it; it always lists from its cursor.
  */
 export class LogSource {
   readonly #log: KvLog;
-  readonly #router: Router;
-  readonly #shards: readonly Actor<ShardMessage>[];
+  readonly #shards: ShardSet;
   readonly #batch: number;
   readonly #idleMs: number;
   readonly #onError: (error: Error) => void;
   #cursor: string | null;
-  readonly #checkpoints?: CheckpointStore;
   readonly #checkpointer: Checkpointer;
   #replays: number[] = [];
   #stopped = false;
@@ -82,28 +69,16 @@ export class LogSource {
   /** The cursor the source started after (a checkpoint's), or null for the log's start. */
   readonly startCursor: string | null;
 
-  constructor(
-    log: KvLog,
-    router: Router,
-    shards: readonly Actor<ShardMessage>[],
-    options: LogSourceOptions = {},
-  ) {
+  constructor(log: KvLog, shards: ShardSet, options: LogSourceOptions) {
     this.#log = log;
-    this.#router = router;
     this.#shards = shards;
     this.#batch = options.batch ?? 32;
     this.#idleMs = options.idleMs ?? 1000;
     this.#onError = options.onError ?? ((error) => logger.error("log source error", { error }));
-    this.#checkpoints = options.checkpoints;
     this.#cursor = this.startCursor = options.startCursor ?? null;
-    this.#checkpointer = new Checkpointer(shards, router, {
-      store: options.checkpoints,
-      everyMs: options.checkpointEveryMs,
-      beforeCheckpoint: options.beforeCheckpoint,
-      source: "log",
-      startCursor: this.#cursor,
-      onError: this.#onError,
-    });
+    this.#checkpointer = options.checkpointer;
+    // A restarted shard starts empty: it gets the last checkpoint and the log after it.
+    shards.onRestart((shard) => this.requestReplay(shard));
   }
 
   start(): void {
@@ -216,7 +191,7 @@ export class LogSource {
         }
         this.caughtUp = false;
         for (const entry of entries) {
-          await this.#deliver(this.#router.split(entry.block));
+          await this.#shards.deliver(entry.block);
           this.#cursor = entry.cursor;
           this.chunksRead++;
           this.readingsRead += entry.block.length;
@@ -259,33 +234,17 @@ export class LogSource {
   /** Restores a restarted shard from the last checkpoint and replays the log after it. */
   async #replay(shard: number): Promise<void> {
     const until = this.#cursor;
-    const saved = await this.#checkpoints?.load<ShardCheckpoint>() ?? null;
-    await this.#send(shard, { type: "restore", state: saved?.shards[shard] ?? null });
-    let cursor: string | null = saved?.cursor ?? null;
+    const saved = await this.#checkpointer.saved<ShardCheckpoint>();
+    const used = await this.#shards.restore(shard, saved);
+    let cursor: string | null = used ? saved!.cursor : null;
     while (until !== null && !this.#stopped) {
       const entries = await this.#log.read(cursor, this.#batch);
       for (const entry of entries) {
         if (entry.cursor > until) return;
-        await this.#deliver(this.#router.split(entry.block, shard));
+        await this.#shards.deliver(entry.block, { onlyShard: shard });
         cursor = entry.cursor;
       }
       if (entries.length < this.#batch) return;
-    }
-  }
-
-  async #deliver(parts: readonly (ShardMessage | null)[]): Promise<void> {
-    for (let shard = 0; shard < parts.length; shard++) {
-      const part = parts[shard];
-      if (part) await this.#send(shard, part);
-    }
-  }
-
-  async #send(shard: number, message: ShardMessage): Promise<void> {
-    try {
-      await this.#shards[shard].send(message);
-    } catch (error) {
-      // A shard that failed for good loses its readings; its failure is already reported.
-      if (this.#shards[shard].failure === null) throw error;
     }
   }
 }

@@ -2,12 +2,11 @@ import { assert, assertEquals } from "../../../tests/assert.ts";
 import { eventually, recompute, sameState } from "../../../tests/recompute.ts";
 import type { PlainReading } from "../../../tests/recompute.ts";
 import type { MetricState } from "../../../tests/feed_client.ts";
-import { Actor, ask, Supervisor } from "../../../actors/runtime/mod.ts";
 import type { Behavior } from "../../../actors/runtime/mod.ts";
 import { LogSource } from "./log_source.ts";
-import { Router } from "../../../actors/shards/router.ts";
-import { ShardBehavior } from "../../../actors/shards/shard.ts";
-import type { ShardChanges, ShardMessage } from "../../../actors/shards/shard_messages.ts";
+import { Checkpointer } from "../checkpointer.ts";
+import { DEFAULT_WINDOW_SPEC, ShardSet } from "../../../actors/shards/mod.ts";
+import type { ShardBehavior, ShardMessage } from "../../../actors/shards/mod.ts";
 import { FeedView } from "../../../actors/hub/feed_view.ts";
 import { CheckpointStore, KvLog } from "../../store/mod.ts";
 import { blockFromReadings } from "../../../protocol/reading_block.ts";
@@ -44,31 +43,25 @@ Deno.test("a failed shard is restarted from the checkpoint plus the log after it
   const kv = await Deno.openKv(":memory:");
   const log = new KvLog(kv);
   const checkpoints = new CheckpointStore(kv);
-  const shardCount = 4;
-  let source: LogSource | null = null;
   const failures: string[] = [];
-  const supervisor = new Supervisor({
-    onFailure: ({ actor, restarted }) => {
-      failures.push(actor);
-      if (restarted) source?.requestReplay(Number(actor.split("-")[1]));
-    },
+  const shards = ShardSet.create({
+    count: 4,
+    window: 5,
+    windowSpec: DEFAULT_WINDOW_SPEC,
+    capacity: 4,
+    wrap: (shard) => new FailsOnce(shard),
+    onFailure: ({ actor }) => failures.push(actor),
   });
-  const shards = Array.from({ length: shardCount }, (_, i) =>
-    new Actor<ShardMessage>(
-      `shard-${i}`,
-      (restart) => new FailsOnce(new ShardBehavior({ window: 5, awaitingReplay: restart > 0 })),
-      { capacity: 4, supervisor },
-    ));
-  source = new LogSource(log, new Router(shardCount), shards, {
-    checkpoints,
-    checkpointEveryMs: 100,
+  // The source replays a restarted shard itself (it registers with the ShardSet).
+  const source = new LogSource(log, shards, {
+    checkpointer: new Checkpointer(shards, { store: checkpoints, everyMs: 100, source: "log" }),
     idleMs: 20,
   });
   source.start();
   try {
     const posted = readings(0, 300);
     await log.append(blockFromReadings(posted));
-    await eventually(() => source!.checkpointsSaved > 0, 5_000, "first checkpoint");
+    await eventually(() => source.checkpointsSaved > 0, 5_000, "first checkpoint");
     const later = [
       ...readings(300, 200),
       { sensorId: "poison", timeMs: 5_000, values: { v: 1 } },
@@ -77,19 +70,14 @@ Deno.test("a failed shard is restarted from the checkpoint plus the log after it
     posted.push(...later);
     await log.append(blockFromReadings(later));
     await eventually(
-      () => failures.length === 1 && source!.caughtUp,
+      () => failures.length === 1 && source.caughtUp,
       5_000,
       "failure and catch-up",
     );
     // Let the replay finish: a flush round trip through every mailbox.
     const view = new FeedView();
     const collect = async () => {
-      const changes = await Promise.all(
-        shards.map((s) =>
-          ask<ShardMessage, ShardChanges>(s, (reply) => ({ type: "flush", reply }))
-        ),
-      );
-      view.apply(changes);
+      view.apply(await shards.flushAll());
     };
     await collect();
     await collect();
@@ -107,11 +95,11 @@ Deno.test("a failed shard is restarted from the checkpoint plus the log after it
       };
     }
     assertEquals(failures.length, 1);
-    assert(shards.some((s) => s.restarts === 1), "one shard was restarted");
+    assert(shards.health().some((s) => s.restarts === 1), "one shard was restarted");
     assert(sameState(state, recompute(posted, 5)), "state after restart equals recomputation");
   } finally {
     await source.stop();
-    await Promise.all(shards.map((s) => s.stop()));
+    await shards.stop();
     kv.close();
   }
 });

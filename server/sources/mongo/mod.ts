@@ -1,5 +1,5 @@
 export { cursorToken, MongoSource, tokenCursor } from "./mongo_source.ts";
-export type { HandOff, MongoSourceOptions, MongoSourceState, ResyncHooks } from "./mongo_source.ts";
+export type { HandOff, MongoSourceOptions, MongoSourceState } from "./mongo_source.ts";
 export { blockDocuments, MongoSink } from "./mongo_sink.ts";
 export { ChangeBatch, idKey } from "./change_batch.ts";
 export type { BatchPart, InvalidDocument, TakenBatch } from "./change_batch.ts";

@@ -1,9 +1,7 @@
 import { BSON } from "bson";
 import type { ChangeStream, Collection, Document, MongoClient } from "mongodb";
-import type { Actor } from "../../../actors/runtime/mod.ts";
+import type { ShardSet } from "../../../actors/shards/mod.ts";
 import type { Checkpointer } from "../checkpointer.ts";
-import type { Router } from "../../../actors/shards/router.ts";
-import type { ShardMessage } from "../../../actors/shards/shard_messages.ts";
 import type { ReadingBlock } from "../../../protocol/reading_block.ts";
 import type { ReadingLimits } from "../../ingest/readings/limits.ts";
 import { logger } from "../../ops/logger.ts";
@@ -19,14 +17,6 @@ const MAX_SCANNED_IDS = 1_000_000;
 
 /** Where the source stands; /healthz reports it. */
 export type MongoSourceState = "starting" | "streaming" | "degraded" | "resyncing" | "failed";
-
-/** What a rebuild asks of the hub around refilling the shards. */
-export interface ResyncHooks {
-  /** Stop taking shard flushes (answered once no tick is running). */
-  hold(): Promise<void>;
-  /** Take the refilled state in a new epoch: every client gets a snapshot with recovered=false. */
-  newEpoch(): Promise<void>;
-}
 
 /** One batch handed to the shards. */
 export interface HandOff {
@@ -48,7 +38,6 @@ export interface MongoSourceOptions {
   /** `_id` → sensor map restored with that checkpoint. */
   documentIds?: DocumentIds;
   limits: ReadingLimits;
-  hooks: ResyncHooks;
   /** Most events handed to the shards at once. Default 5000. */
   maxBatch?: number;
   /** Longest a getMore waits on the server for new events. Default 1000 ms. */
@@ -72,12 +61,10 @@ export interface MongoSourceOptions {
 export class MongoSource {
   readonly #client: MongoClient;
   readonly #collection: Collection<Document>;
-  readonly #router: Router;
-  readonly #shards: readonly Actor<ShardMessage>[];
+  readonly #shards: ShardSet;
   readonly #checkpointer: Checkpointer;
   readonly #ids: DocumentIds;
   readonly #batch: ChangeBatch;
-  readonly #hooks: ResyncHooks;
   readonly #maxBatch: number;
   readonly #maxAwaitMs: number;
   readonly #backoff: Backoff;
@@ -112,20 +99,14 @@ export class MongoSource {
   readonly replayedReadings = 0;
   readonly startCursor: string | null;
 
-  constructor(
-    router: Router,
-    shards: readonly Actor<ShardMessage>[],
-    options: MongoSourceOptions,
-  ) {
+  constructor(shards: ShardSet, options: MongoSourceOptions) {
     this.#client = options.client;
     this.#collection = options.client.db(options.db).collection(options.collection);
     this.#namespace = `${options.db}.${options.collection}`;
-    this.#router = router;
     this.#shards = shards;
     this.#checkpointer = options.checkpointer;
     this.#ids = options.documentIds ?? new DocumentIds();
     this.#batch = new ChangeBatch(this.#ids, options.limits);
-    this.#hooks = options.hooks;
     this.#maxBatch = options.maxBatch ?? 5_000;
     this.#maxAwaitMs = options.maxAwaitMs ?? 1_000;
     this.#backoff = new Backoff(options.backoff);
@@ -134,6 +115,7 @@ export class MongoSource {
     this.#token = options.startToken ?? null;
     this.startCursor = this.#token === null ? null : tokenCursor(this.#token);
     this.#needResync = this.#initialScan = this.#token === null;
+    shards.onRestart((shard) => this.requestReplay(shard));
   }
 
   start(): void {
@@ -289,14 +271,9 @@ export class MongoSource {
     for (const part of taken.parts) {
       if (part.kind === "readings") {
         blocks.push(part.block);
-        const split = this.#router.split(part.block);
-        for (let shard = 0; shard < split.length; shard++) {
-          const message = split[shard];
-          if (message) await this.#send(shard, message);
-        }
+        await this.#shards.deliver(part.block);
       } else {
-        const at = this.#router.lookup(part.sensorId);
-        if (at) await this.#send(at.shard, { type: "remove", sensor: at.index });
+        await this.#shards.remove(part.sensorId);
       }
     }
     this.chunksRead++;
@@ -312,37 +289,35 @@ export class MongoSource {
   }
 
   /**
-   * Rebuilds the state from the collection: the hub holds its ticks, a new
-   * stream pins the point to go on from, the shards and router start empty
-   * and take a scan of the collection, then the hub starts a new epoch.
+   * Rebuilds the state from the collection (`ShardSet.rebuild`: the hub
+   * holds its ticks, the shards and router start empty): a new stream pins
+   * the point to go on from, the scan of the collection refills the shards,
+   * then the hub starts a new epoch.
    * Documents written during the scan may be both scanned and streamed
    * (counted twice); a rebuild is rare and says "continuity lost" anyway.
    */
   async #resync(): Promise<void> {
     const initial = this.#initialScan;
     if (this.state === "streaming") this.#setState("resyncing");
-    await this.#hooks.hold();
     this.#token = null;
-    // A short-lived stream pins where to go on from, without waiting for events.
-    const pin = this.#open(1);
-    const early = await pin.tryNext();
-    const startToken = pin.resumeToken;
-    for (let shard = 0; shard < this.#shards.length; shard++) {
-      await this.#send(shard, { type: "restore", state: null });
-    }
-    this.#router.clear();
-    this.#ids.clear();
-    const receivedAt = performance.now();
     const scanned = new Set<string>();
-    const cursor = this.#collection.find({}, { batchSize: this.#maxBatch });
-    for await (const doc of cursor) {
-      // Bounded: past this many, documents inserted during the scan may count twice.
-      if (scanned.size < MAX_SCANNED_IDS) scanned.add(idKey(doc._id));
-      this.#batch.addDocument(doc);
-      if (this.#batch.size >= this.#maxBatch) await this.#handOff(this.#batch.take(), receivedAt);
-    }
-    await this.#handOff(this.#batch.take(), receivedAt);
-    await this.#hooks.newEpoch();
+    const { pin, early, startToken } = await this.#shards.rebuild(async () => {
+      // A short-lived stream pins where to go on from, without waiting for events.
+      const pin = this.#open(1);
+      const early = await pin.tryNext();
+      const startToken = pin.resumeToken;
+      this.#ids.clear();
+      const receivedAt = performance.now();
+      const cursor = this.#collection.find({}, { batchSize: this.#maxBatch });
+      for await (const doc of cursor) {
+        // Bounded: past this many, documents inserted during the scan may count twice.
+        if (scanned.size < MAX_SCANNED_IDS) scanned.add(idKey(doc._id));
+        this.#batch.addDocument(doc);
+        if (this.#batch.size >= this.#maxBatch) await this.#handOff(this.#batch.take(), receivedAt);
+      }
+      await this.#handOff(this.#batch.take(), receivedAt);
+      return { pin, early, startToken };
+    });
     this.#token = startToken ?? null;
     this.#batch.skipInsertsOf(scanned);
     // Events that came in while pinning follow the scan.
@@ -352,7 +327,7 @@ export class MongoSource {
     if (!initial) this.resyncs++;
     logger.info(initial ? "mongo collection loaded" : "mongo state rebuilt in a new epoch", {
       ns: this.#namespace,
-      sensors: this.#router.sensorCount,
+      sensors: this.#shards.sensorCount,
     });
     this.#healthy();
     await this.#checkpoint(true);
@@ -404,15 +379,6 @@ export class MongoSource {
       };
     });
     this.#wake = null;
-  }
-
-  async #send(shard: number, message: ShardMessage): Promise<void> {
-    try {
-      await this.#shards[shard].send(message);
-    } catch (error) {
-      // A shard that failed for good loses its readings; its failure is already reported.
-      if (this.#shards[shard].failure === null) throw error;
-    }
   }
 }
 

@@ -3,35 +3,30 @@ import { MongoClient } from "mongodb";
 import { assert, assertEquals } from "../../../tests/assert.ts";
 import { MongoWireServer, tokenFor } from "../../../tests/mongo_wire_server.ts";
 import { eventually } from "../../../tests/recompute.ts";
-import { Actor, Router, ShardBehavior } from "../../../actors/mod.ts";
+import { DEFAULT_WINDOW_SPEC, ShardSet } from "../../../actors/mod.ts";
 import { Checkpointer } from "../checkpointer.ts";
-import type { ShardMessage } from "../../../actors/mod.ts";
 import { DEFAULT_READING_LIMITS } from "../../ingest/readings/mod.ts";
 import { MongoSource } from "./mongo_source.ts";
 import type { HandOff, MongoSourceOptions } from "./mongo_source.ts";
 import { STANDALONE_HINT } from "./errors.ts";
 
 function setUp(wire: MongoWireServer, options: Partial<MongoSourceOptions> = {}) {
-  const shards = [0, 1, 2, 3].map((i) =>
-    new Actor<ShardMessage>(`shard-${i}`, () => new ShardBehavior())
-  );
-  const router = new Router(4);
+  const shards = ShardSet.create({ count: 4, window: 50, windowSpec: DEFAULT_WINDOW_SPEC });
   const client = new MongoClient(wire.uri(), { monitorCommands: true });
   const handOffs: HandOff[] = [];
-  const source = new MongoSource(router, shards, {
+  const source = new MongoSource(shards, {
     client,
     db: "db",
     collection: "c",
-    checkpointer: new Checkpointer(shards, router, { source: "mongo" }),
+    checkpointer: new Checkpointer(shards, { source: "mongo" }),
     limits: DEFAULT_READING_LIMITS,
-    hooks: { hold: async () => {}, newEpoch: async () => {} },
     onHandOff: (h) => handOffs.push(h),
     ...options,
   });
   const stop = async () => {
     await source.stop();
     await client.close();
-    await Promise.all(shards.map((s) => s.stop()));
+    await shards.stop();
   };
   return { source, handOffs, stop };
 }

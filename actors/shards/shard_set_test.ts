@@ -1,0 +1,142 @@
+import { assert, assertEquals } from "../../tests/assert.ts";
+import { DEFAULT_WINDOW_SPEC } from "./event_window_store.ts";
+import { ShardSet } from "./shard_set.ts";
+import type { ShardSetOptions } from "./shard_set.ts";
+import { shardFor } from "./shard_for.ts";
+import type { ShardBehavior } from "./shard.ts";
+import type { ShardChanges, ShardMessage } from "./shard_messages.ts";
+import type { Behavior } from "../runtime/mod.ts";
+import { blockFromReadings } from "../../protocol/reading_block.ts";
+
+const shape = { count: 3, window: 4, windowSpec: DEFAULT_WINDOW_SPEC };
+
+function readings(ids: string[], timeMs = 1_000) {
+  return blockFromReadings(ids.map((sensorId, i) => ({
+    sensorId,
+    timeMs: timeMs + i,
+    values: { t: i },
+  })));
+}
+
+/** Sensor ids in each shard's flush, by shard. */
+function idsByShard(changes: (ShardChanges | null)[]): string[][] {
+  return changes.map((c) => (c?.sensors ?? []).map((s) => s.id).sort());
+}
+
+Deno.test("a shard set sends each sensor's readings to the shard shardFor names", async () => {
+  const shards = ShardSet.create(shape);
+  const ids = Array.from({ length: 30 }, (_, i) => `sensor-${i}`);
+  await shards.deliver(readings(ids));
+  const expected = [0, 1, 2].map((shard) => ids.filter((id) => shardFor(id, 3) === shard).sort());
+  assertEquals(idsByShard(await shards.flushAll()), expected);
+  // A flush hands changes over once.
+  assertEquals(idsByShard(await shards.flushAll()), [[], [], []]);
+  await shards.stop();
+});
+
+Deno.test("a checkpoint is used only when shards of the same shape saved it", async () => {
+  const before = ShardSet.create(shape);
+  await before.deliver(readings(["a", "b", "c", "d"]));
+  const saved = (await before.checkpointAll())!;
+  await before.stop();
+  assertEquals(saved.router.sensors, ["a", "b", "c", "d"]);
+
+  const same = ShardSet.create({ ...shape, checkpoint: saved });
+  assert(same.restored, "same shape: restored");
+  assertEquals(idsByShard(await same.flushAll()).flat().sort(), ["a", "b", "c", "d"]);
+  await same.stop();
+
+  const others: [string, Partial<ShardSetOptions>][] = [
+    ["another shard count", { count: 4 }],
+    ["another moving window", { window: 5 }],
+    ["other window sizes", { windowSpec: { sizesMs: [1_000], graceMs: 5_000 } }],
+    ["another grace", { windowSpec: { ...DEFAULT_WINDOW_SPEC, graceMs: 1_000 } }],
+  ];
+  for (const [what, change] of others) {
+    const other = ShardSet.create({ ...shape, ...change, checkpoint: saved });
+    assert(!other.restored, `${what}: not restored`);
+    assertEquals(idsByShard(await other.flushAll()).flat(), [], `${what}: starts empty`);
+    await other.stop();
+  }
+  const slots = structuredClone(saved);
+  slots.shards[0].events.slotLength = 7;
+  assert(!ShardSet.fits(slots, shape), "another slot layout does not fit");
+});
+
+/** Throws on a reading of sensor "poison", once. */
+class Poisoned implements Behavior<ShardMessage> {
+  static armed = true;
+  constructor(readonly inner: ShardBehavior) {}
+  receive(message: ShardMessage): void {
+    if (message.type === "readings" && Poisoned.armed) {
+      const { block, rows } = message;
+      if (Array.from(rows).some((r) => block.strings[block.sensor[r]] === "poison")) {
+        Poisoned.armed = false;
+        throw new Error("poisoned");
+      }
+    }
+    this.inner.receive(message);
+  }
+}
+
+Deno.test("a restarted shard is announced by its index and waits, empty, for its restore", async () => {
+  const failures: string[] = [];
+  const restarted: number[] = [];
+  const shards = ShardSet.create({
+    ...shape,
+    wrap: (behavior) => new Poisoned(behavior),
+    onFailure: (report) => failures.push(`${report.actor}:${report.restarted}`),
+  });
+  shards.onRestart((shard) => restarted.push(shard));
+  const poisonShard = shardFor("poison", 3);
+  const neighbour = ["n1", "n2", "n3", "n4", "n5", "n6"].find((id) =>
+    shardFor(id, 3) === poisonShard
+  )!;
+  await shards.deliver(readings([neighbour]));
+  const saved = (await shards.checkpointAll())!;
+  await shards.deliver(readings(["poison"]));
+  // Readings that reach the restarted shard before its restore are dropped.
+  await shards.deliver(readings([neighbour], 2_000));
+  assertEquals(await shards.checkpointAll(), null, "a shard awaiting its replay has no state");
+  assertEquals(restarted, [poisonShard]);
+  assertEquals(failures, [`shard-${poisonShard}:true`]);
+  assertEquals(shards.health()[poisonShard].restarts, 1);
+
+  assert(await shards.restore(poisonShard, saved), "the checkpoint fits and is used");
+  const changes = await shards.flushAll();
+  assertEquals(changes[poisonShard]!.sensors.map((s) => s.id), [neighbour]);
+  assertEquals(changes[poisonShard]!.updates.timeMs[0], 1_000, "the state of the checkpoint");
+  await shards.stop();
+});
+
+Deno.test("a rebuild tells its observers before and after, and the shards refill from empty", async () => {
+  const shards = ShardSet.create(shape);
+  await shards.deliver(readings(["old-1", "old-2"]));
+  await shards.flushAll();
+  const events: string[] = [];
+  shards.observeRebuilds({
+    hold: () => Promise.resolve(void events.push("hold")),
+    newEpoch: () => Promise.resolve(void events.push("newEpoch")),
+  });
+  const answer = await shards.rebuild(async () => {
+    events.push("refill");
+    await shards.deliver(readings(["new-1"]));
+    return 42;
+  });
+  assertEquals(answer, 42);
+  assertEquals(events, ["hold", "refill", "newEpoch"]);
+  // The router forgot the old sensors: the new one has index 0 again.
+  const changes = (await shards.flushAll()).filter((c) => c !== null && c.sensors.length > 0);
+  assertEquals(changes.map((c) => c!.sensors), [[{ index: 0, id: "new-1", group: "default" }]]);
+  assertEquals(shards.sensorCount, 1);
+  await shards.stop();
+});
+
+Deno.test("held windows: none for a sensor no reading reached, the shard's own for one it holds", async () => {
+  const shards = ShardSet.create(shape);
+  assertEquals(await shards.heldWindows("nobody", "t", { size: 0 }), []);
+  await shards.deliver(blockFromReadings([{ sensorId: "a", timeMs: 10_500, values: { t: 3 } }]));
+  const held = await shards.heldWindows("a", "t", { size: 0 });
+  assertEquals(held, [{ startMs: 10_000, count: 1, sum: 3, min: 3, max: 3, final: false }]);
+  await shards.stop();
+});
