@@ -3,19 +3,12 @@ import type { Config } from "./config/options.ts";
 import { Actor, ask, HubBehavior, HubStats, ShardSet, slotsPerSize } from "../actors/mod.ts";
 import type { SensorQuery, SensorSummary, WindowSpec } from "../actors/mod.ts";
 import type { HubMessage, ShardCheckpoint } from "../actors/mod.ts";
-import { CheckpointStore, KvLog, LogRetention } from "./store/mod.ts";
-import { Checkpointer } from "./sources/checkpointer.ts";
-import { LogSource } from "./sources/kv/log_source.ts";
-import { MongoClient } from "mongodb";
-import {
-  cursorToken,
-  DocumentIds,
-  MongoSink,
-  MongoSource,
-  STANDALONE_HINT,
-} from "./sources/mongo/mod.ts";
+import { LogRetention, openStore } from "./store/mod.ts";
+import { createSource } from "./sources/mod.ts";
+import type { Source } from "./sources/mod.ts";
 import { heldWindowsReader, HistoryService, RollupStore, RollupWriter } from "./history/mod.ts";
-import { ApiKeys, TokenVerifier } from "./auth/mod.ts";
+import { openAuth } from "./auth/mod.ts";
+import type { Auth } from "./auth/mod.ts";
 import {
   allowedHosts,
   compileProxyTrust,
@@ -32,6 +25,8 @@ import type { AllowedHosts } from "./http/mod.ts";
 import { CloseCode } from "../protocol/close_codes.ts";
 import { DEFAULT_READING_LIMITS } from "./ingest/readings/mod.ts";
 import { PrometheusMetrics } from "./ops/metrics.ts";
+import { healthReport, readiness } from "./ops/health.ts";
+import { logActorFailure } from "./ops/actor_failures.ts";
 import { logger } from "./ops/logger.ts";
 
 export interface Pulseboard {
@@ -62,86 +57,41 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
   } catch (error) {
     throw new TypeError(`--windows/--grace: ${(error as Error).message}`);
   }
-  const tokens = await tokenVerifier(config);
-  if (config.data !== ":memory:") {
-    const dir = config.data.includes("/")
-      ? config.data.slice(0, config.data.lastIndexOf("/"))
-      : ".";
-    await Deno.mkdir(dir || "/", { recursive: true });
-  }
-  const kv = await Deno.openKv(config.data);
-  const log = new KvLog(kv);
-  const apiKeys = new ApiKeys(kv);
-  const idempotency = new IdempotencyStore(kv, {
-    ttlMs: config.idempotencyTtlMs,
-    leaseMs: config.idempotencyLeaseMs,
+  const store = await openStore<ShardCheckpoint>(config.data, {
+    source: config.source === "mongo" ? "mongo" : "log",
   });
-  // Off loopback both dashboards (JWT) and ingest (API keys) must authenticate.
-  if (!isLoopback(config.host) && !config.insecure && (!tokens || !(await apiKeys.inUse()))) {
-    kv.close();
-    throw new Deno.errors.PermissionDenied(
-      `Refusing to listen on ${config.host}: ${
-        !tokens ? "dashboard JWT authentication" : "an ingest API key"
-      } ` +
-        "is not configured. Configure it (see SECURITY.md), listen on 127.0.0.1 (the default), " +
-        "or pass --insecure to accept the risk.",
-    );
-  }
-  const mongo = config.source === "mongo" ? await connectMongo(config, kv) : null;
-  const checkpoints = new CheckpointStore(kv);
-  const sourceKind = config.source === "mongo" ? "mongo" : "log";
-  const checkpoint = await checkpoints.load<ShardCheckpoint>({ source: sourceKind }).catch(
-    (error) => {
-      logger.error("ignoring an unreadable checkpoint; replaying the log from the start", {
-        error,
-      });
-      return null;
-    },
-  );
+  const { kv, log } = store;
+  let auth: Auth;
+  let source: Source;
   const started = Date.now();
-
-  const fatal = Promise.withResolvers<Error>();
   const shards = ShardSet.create({
     count: config.shards,
     window: config.window,
     windowSpec,
-    checkpoint,
-    onFailure: ({ actor, error, restarted, failures }) => {
-      logger.error(restarted ? "actor failed, restarting" : "actor failed too often, stopped", {
-        actor,
-        failures,
-        error,
-      });
-    },
+    checkpoint: store.checkpoint,
+    onFailure: logActorFailure,
   });
-  const usable = shards.restored ? checkpoint : null;
+  try {
+    auth = await openAuth(kv, config);
+    source = await createSource(config, { store, shards });
+  } catch (error) {
+    await shards.stop();
+    store.close();
+    throw error;
+  }
+  const { tokens, apiKeys } = auth;
+  const sourceKind = source.kind;
+  const idempotency = new IdempotencyStore(kv, {
+    ttlMs: config.idempotencyTtlMs,
+    leaseMs: config.idempotencyLeaseMs,
+  });
   // Every window closed up to the checkpoint is stored before it is saved: after
   // the hub has taken in the shards' last flushes, the buffered rollups are written.
-  const beforeCheckpoint = async () => {
+  source.beforeCheckpoint(async () => {
     await ask<HubMessage, true>(hub, (reply) => ({ type: "barrier", reply }));
     // Captured now; written while the source goes on.
     return { durable: rollups.flush() };
-  };
-  const checkpointer = new Checkpointer(shards, {
-    store: checkpoints,
-    everyMs: config.checkpointEveryMs,
-    beforeCheckpoint,
-    source: sourceKind,
-    startCursor: usable?.cursor ?? null,
   });
-  const source = mongo
-    ? new MongoSource(shards, {
-      client: mongo.client,
-      db: config.mongoDb,
-      collection: config.mongoCollection,
-      checkpointer,
-      startToken: usable ? cursorToken(usable.cursor) : null,
-      documentIds: DocumentIds.restore(usable?.sourceState),
-      limits: { ...DEFAULT_READING_LIMITS, maxFutureMs: config.maxFutureMs },
-      onFatal: (error) => fatal.resolve(error),
-      onHandOff: (handOff) => metrics.mongoHandOff(handOff),
-    })
-    : new LogSource(log, shards, { checkpointer, startCursor: usable?.cursor ?? null });
   shards.observeRebuilds({
     hold: async (): Promise<void> => {
       await ask<HubMessage, true>(hub, (reply) => ({ type: "hold", reply }));
@@ -160,7 +110,7 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
   });
   const retention = new LogRetention(kv, { retentionMs: config.retentionMs });
   const history = new HistoryService(rollupStore, {
-    log,
+    log: source.log ?? undefined,
     rollupSizes,
     cursorAt: (timeMs) => retention.cursorAt(timeMs),
     chunksAfter: async (timeMs) => {
@@ -170,7 +120,7 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
       return mark.committedChunks === null ? null : head - mark.committedChunks;
     },
     // In mongo mode there is no raw log here: history comes from rollups only.
-    rawRetentionMs: mongo ? 0 : config.retentionMs,
+    rawRetentionMs: source.log ? config.retentionMs : 0,
     buffered: (sizeMs, sensorId, metric, fromMs, toMs) =>
       rollups.bufferedWindows(sizeMs, sensorId, metric, fromMs, toMs),
     // The newest grace period is in no rollup yet: the shards' open windows serve it.
@@ -187,10 +137,8 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
   const metrics = new PrometheusMetrics({
     ingest: ingestStats,
     hub: hubStats,
-    log,
     source,
-    mongo: source instanceof MongoSource ? source : undefined,
-    shards: () => shards.health(),
+    shards,
     history: () => ({
       rollupsWritten: rollupStore.written,
       rollupsDropped: rollups.failed,
@@ -232,14 +180,13 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
   let housekeeping: Promise<unknown> = Promise.resolve();
   let sinceCompaction = 0;
   const housekeeper = setInterval(() => {
-    if (!(source instanceof LogSource)) return; // no log to keep in mongo mode
-    const logSource = source;
+    if (!source.log) return; // no log to keep in mongo mode
     housekeeping = housekeeping.then(async () => {
       const now = Date.now();
-      await retention.mark(now, logSource.cursor, await log.committedChunks());
+      await retention.mark(now, source.cursor, await log.committedChunks());
       if (++sinceCompaction >= 6) {
         sinceCompaction = 0;
-        const deleted = await retention.compact(now, logSource.checkpointedCursor);
+        const deleted = await retention.compact(now, source.checkpointedCursor);
         if (deleted > 0) logger.info("log compacted", { chunksDeleted: deleted });
       }
     }).catch((error) => logger.error("log housekeeping failed", { error }));
@@ -252,7 +199,7 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
     if (!token) {
       throw new Deno.errors.PermissionDenied("Send a dashboard token: Authorization: Bearer <jwt>");
     }
-    return (await tokens.verify(token).catch((error) => {
+    return (await tokens.verify(token).catch((error: Error) => {
       throw new Deno.errors.PermissionDenied((error as Error).message);
     })).groups;
   };
@@ -285,7 +232,7 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
   const app = createApp({
     hosts: () => hosts,
     allowedOrigins: config.allowedOrigins,
-    ingest: ingestHandler(mongo ? new MongoSink(mongo.collection) : log, {
+    ingest: ingestHandler(source.sink, {
       maxBodyBytes: config.maxBodyBytes,
       maxBatchReadings: config.maxBatchReadings,
       limits: { ...DEFAULT_READING_LIMITS, maxFutureMs: config.maxFutureMs },
@@ -319,76 +266,31 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
     },
     metrics: async () =>
       new Response(await metrics.render(), { headers: { "content-type": metrics.contentType } }),
-    ready: () => {
-      const problems: string[] = [];
-      if (!source.caughtUp) problems.push(`the ${sourceKind} source is still catching up`);
-      else if (!hubStats.viewCaughtUp) problems.push("the feed has not yet taken in the replay");
-      if (source instanceof MongoSource && !source.connected) {
-        problems.push(`MongoDB change stream is ${source.state}`);
-      }
-      if (hub.failure) problems.push("the hub has failed");
-      if (shards.failed) problems.push("a shard has failed for good");
-      const age = Date.now() - (source.lastCheckpointAt || started);
-      if (source.checkpointBehind && age > 3 * config.checkpointEveryMs) {
-        problems.push(`no checkpoint for ${Math.round(age / 1000)} s`);
-      }
-      return { ready: problems.length === 0, problems };
-    },
-    health: () => ({
-      status: hub.failure || shards.failed ||
-          (source instanceof MongoSource && !source.connected)
-        ? "degraded"
-        : "ok",
-      ...(source instanceof MongoSource
-        ? {
-          mongo: {
-            state: source.state,
-            connected: source.connected,
-            lastError: source.lastError,
-            caughtUp: source.caughtUp,
-            events: { ...source.events },
-            eventsRead: source.eventsRead,
-            readingsRead: source.readingsRead,
-            invalidDocuments: source.invalidDocuments,
-            resumes: source.resumes,
-            resyncs: source.resyncs,
-            resumeToken: source.cursor,
-            checkpointsSaved: source.checkpointsSaved,
-            lastCheckpointAt: source.lastCheckpointAt,
-            checkpointBehind: source.checkpointBehind,
-          },
-        }
-        : {}),
-      epoch: hubStats.epoch,
-      seq: hubStats.seq,
-      sensors: hubStats.sensors,
-      sessions: hubStats.sessions,
-      log: {
-        caughtUp: source.caughtUp,
-        chunksRead: source.chunksRead,
-        readingsRead: source.readingsRead,
-        pendingReadings: log.pendingReadings,
-        startCursor: source.startCursor,
-        checkpointsSaved: source.checkpointsSaved,
-        lastCheckpointAt: source.lastCheckpointAt,
-      },
-      ingest: { ...ingestStats },
-      // Counts only: topic keys name viewers' groups and sensors, and this page needs no token.
-      hub: { ...hubStats, topics: hubStats.topicCount },
-      transport: {
-        connections: server.connections,
-        feedSockets: feedStats.open,
-        feedAborted: feedStats.aborted,
-        feedTooBig: feedStats.tooBig,
-      },
-      history: {
-        rollupChunksWritten: rollupStore.written,
-        rollupChunksBuffered: rollups.buffered,
-        rollupChunksFailed: rollups.failed,
-        logChunksDeleted: retention.deleted,
-      },
-      shards: shards.health(),
-    }),
+    ready: () =>
+      readiness({ source, hub: { stats: hubStats, failure: hub.failure }, shards }, {
+        startedAt: started,
+        checkpointEveryMs: config.checkpointEveryMs,
+        now: Date.now(),
+      }),
+    health: () =>
+      healthReport({
+        source,
+        hub: { stats: hubStats, failure: hub.failure },
+        shards,
+        ingest: ingestStats,
+        transport: () => ({
+          connections: server.connections,
+          feedSockets: feedStats.open,
+          feedAborted: feedStats.aborted,
+          feedTooBig: feedStats.tooBig,
+        }),
+        history: () => ({
+          rollupChunksWritten: rollupStore.written,
+          rollupChunksBuffered: rollups.buffered,
+          rollupChunksFailed: rollups.failed,
+          logChunksDeleted: retention.deleted,
+        }),
+      }),
   });
 
   const tls = config.certFile && config.keyFile
@@ -426,11 +328,11 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
     url: url.href,
     data: config.data,
     source: sourceKind,
-    ...(mongo ? { mongo: `${mongo.hosts}/${config.mongoDb}.${config.mongoCollection}` } : {}),
+    ...source.describe(),
     shards: config.shards,
     tickMs: config.tickMs,
     epoch: hubStats.epoch,
-    restoredFrom: usable?.cursor ?? null,
+    restoredFrom: source.health().startCursor,
   });
 
   let stopping: Promise<void> | null = null;
@@ -448,9 +350,9 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
       await shards.stop();
       await housekeeping;
       await rollups.flush().catch(() => {});
-      await mongo?.client.close().catch(() => {});
+      await source.close();
       kv.close();
-      logger.info("stopped", { checkpointsSaved: source.checkpointsSaved });
+      logger.info("stopped", { checkpointsSaved: source.health().checkpointsSaved });
     })();
   return {
     url,
@@ -460,57 +362,8 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
     feedStats,
     shutdown,
     finished: server.finished,
-    fatal: fatal.promise,
+    fatal: source.fatal,
   };
-}
-
-/**
- * The driver's client for mongo mode. A server that answers and is a
- * standalone is refused at once (change streams need a replica set); one
- * that does not answer yet is left to the source, which serves the last
- * state and retries.
- */
-async function connectMongo(config: Config, kv: Deno.Kv) {
-  const client = new MongoClient(config.mongoUri!, {
-    appName: "pulseboard",
-    monitorCommands: true,
-    // The driver's 30 s would hold an ingest request (and an outage's first
-    // report) that long; the URI may still say otherwise.
-    ...(/[?&]serverSelectionTimeoutMS=/i.test(config.mongoUri!)
-      ? {}
-      : { serverSelectionTimeoutMS: 5_000 }),
-  });
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const hello = await Promise.race([
-    client.db("admin").command({ hello: 1 }).catch(() => null),
-    new Promise<null>((resolve) => timer = setTimeout(() => resolve(null), 5_000)),
-  ]);
-  clearTimeout(timer);
-  if (hello && typeof hello.setName !== "string" && hello.msg !== "isdbgrid") {
-    await client.close().catch(() => {});
-    kv.close();
-    throw new TypeError(STANDALONE_HINT);
-  }
-  const hosts = config.mongoUri!.replace(/^mongodb(\+srv)?:\/\/([^@/]*@)?/, "").split(/[/?]/)[0];
-  return {
-    client,
-    collection: client.db(config.mongoDb).collection(config.mongoCollection),
-    hosts,
-  };
-}
-
-/** The dashboard token verifier the config asks for, or null for none. */
-async function tokenVerifier(config: Config): Promise<TokenVerifier | null> {
-  const secret = Deno.env.get("PULSEBOARD_JWT_SECRET");
-  if (!config.jwtIssuer && !config.jwtAudience && !config.jwtPublicKeyFile && !secret) return null;
-  return TokenVerifier.create({
-    issuer: config.jwtIssuer ?? "",
-    audience: config.jwtAudience ?? "",
-    secret,
-    publicKeyPem: config.jwtPublicKeyFile
-      ? await Deno.readTextFile(config.jwtPublicKeyFile)
-      : undefined,
-  });
 }
 
 /** This machine's addresses, which a wildcard listener answers to as Hosts. */
@@ -520,8 +373,4 @@ function interfaceAddresses(): string[] {
   } catch {
     return []; // without --allow-sys: loopback names and --allowed-hosts only
   }
-}
-
-function isLoopback(host: string): boolean {
-  return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
 }

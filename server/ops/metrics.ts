@@ -1,6 +1,8 @@
 import client from "prom-client";
 import type { HubObserver } from "../../actors/hub/hub.ts";
+import type { ShardHealth } from "../../actors/shards/mod.ts";
 import type { MetricStates } from "../../protocol/mod.ts";
+import type { SourceHealth } from "./health.ts";
 import { topicLabeler } from "./topic_label.ts";
 
 /** What the metrics read when scraped: live counters kept by the stages. */
@@ -37,22 +39,14 @@ export interface MetricSources {
   };
   /** Event-time rollups and raw-log retention; absent in tests that do not wire them. */
   history?: () => { rollupsWritten: number; rollupsDropped: number; logChunksDeleted: number };
-  log: { readingsCommitted: number; pendingReadings: number };
+  /** The source: the log's counters, and a change stream's in mongo mode. */
   source: {
-    readingsRead: number;
-    replayedReadings: number;
-    caughtUp: boolean;
-    lastCheckpointAt: number;
+    readonly kind: string;
+    health(): SourceHealth;
+    /** Batches handed to the shards, timed (the change-stream source). */
+    observeHandOffs?(listener: (handOff: { receivedAt: number; handedAt: number }) => void): void;
   };
-  shards: () => { depth: number; restarts: number; failed: boolean }[];
-  /** The MongoDB change-stream source, in mongo mode. */
-  mongo?: {
-    readonly events: Record<string, number>;
-    readonly invalidDocuments: number;
-    readonly resumes: number;
-    readonly resyncs: number;
-    readonly connected: boolean;
-  };
+  shards: { health(): ShardHealth[] };
 }
 
 /**
@@ -63,13 +57,10 @@ export interface MetricSources {
 export class PrometheusMetrics {
   readonly registry = new client.Registry();
   readonly hubObserver: HubObserver;
-  /** Told about every batch the Mongo source hands to the shards. */
-  readonly mongoHandOff: (
-    handOff: { events: number; receivedAt: number; handedAt: number },
-  ) => void;
 
   constructor(sources: MetricSources) {
     const registers = [this.registry];
+    const source = () => sources.source.health();
     // Counters mirror monotonic stage counters: add what grew since the last scrape.
     const mirrored = (name: string, help: string, read: () => number) => {
       let seen = 0;
@@ -171,7 +162,7 @@ export class PrometheusMetrics {
     gauge(
       "pulseboard_log_pending_readings",
       "Readings accepted and waiting for their log commit.",
-      () => sources.log.pendingReadings,
+      () => sources.source.health().pendingReadings,
     );
     gauge(
       "pulseboard_log_lag_readings",
@@ -179,20 +170,20 @@ export class PrometheusMetrics {
       () =>
         Math.max(
           0,
-          sources.log.readingsCommitted -
-            (sources.source.readingsRead - Math.max(0, sources.source.replayedReadings)),
+          source().readingsCommitted -
+            (source().readingsRead - Math.max(0, source().replayedReadings)),
         ),
     );
     gauge(
       "pulseboard_log_caught_up",
       "1 when the log source has read everything committed.",
-      () => sources.source.caughtUp ? 1 : 0,
+      () => source().caughtUp ? 1 : 0,
     );
     gauge(
       "pulseboard_checkpoint_age_seconds",
       "Seconds since the last checkpoint (-1 before the first).",
       () => {
-        const at = sources.source.lastCheckpointAt;
+        const at = source().lastCheckpointAt;
         return at === 0 ? -1 : (Date.now() - at) / 1000;
       },
     );
@@ -202,7 +193,7 @@ export class PrometheusMetrics {
       labelNames: ["shard"],
       registers,
       collect() {
-        sources.shards().forEach((s, i) => this.set({ shard: String(i) }, s.depth));
+        sources.shards.health().forEach((s, i) => this.set({ shard: String(i) }, s.depth));
       },
     });
     const restarts: number[] = [];
@@ -212,7 +203,7 @@ export class PrometheusMetrics {
       labelNames: ["shard"],
       registers,
       collect() {
-        sources.shards().forEach((s, i) => {
+        sources.shards.health().forEach((s, i) => {
           this.inc({ shard: String(i) }, Math.max(0, s.restarts - (restarts[i] ?? 0)));
           restarts[i] = s.restarts;
         });
@@ -221,7 +212,7 @@ export class PrometheusMetrics {
     gauge(
       "pulseboard_shards_failed",
       "Shards stopped for good after repeated failures.",
-      () => sources.shards().filter((s) => s.failed).length,
+      () => sources.shards.health().filter((s) => s.failed).length,
     );
     gauge("pulseboard_sensors", "Sensors known to the hub.", () => sources.hub.sensors);
     gauge("pulseboard_clients", "Connected WebSocket clients.", () => sources.hub.sessions);
@@ -309,33 +300,34 @@ export class PrometheusMetrics {
       () => sources.hub.flushTimeouts,
     );
 
-    if (sources.mongo) {
-      const mongo = sources.mongo;
+    const mongo = () => source().changeStream!;
+    const inMongoMode = sources.source.kind === "mongo";
+    if (inMongoMode) {
       mirroredBy(
         "pulseboard_mongo_events_total",
         "Change events read from MongoDB, by operation type.",
         "op",
-        () => mongo.events,
+        () => mongo().events,
       );
       mirrored(
         "pulseboard_mongo_invalid_documents_total",
         "MongoDB documents skipped because they do not have the reading shape (logged with their _id).",
-        () => mongo.invalidDocuments,
+        () => mongo().invalidDocuments,
       );
       mirrored(
         "pulseboard_mongo_resumes_total",
         "Change streams reopened from a resume token (by the driver after a resumable error, or after an outage or restart).",
-        () => mongo.resumes,
+        () => mongo().resumes,
       );
       mirrored(
         "pulseboard_mongo_resyncs_total",
         "Rebuilds of the state from the collection after the change history was lost (each a new epoch).",
-        () => mongo.resyncs,
+        () => mongo().resyncs,
       );
       gauge(
         "pulseboard_mongo_connected",
         "1 while the MongoDB change stream is open and answering.",
-        () => mongo.connected ? 1 : 0,
+        () => source().connected ? 1 : 0,
       );
     }
     const handOff = new client.Histogram({
@@ -343,10 +335,11 @@ export class PrometheusMetrics {
       help:
         "Time the Mongo source adds per batch: from the driver returning its first event to the shards having them all.",
       buckets: [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5],
-      registers: sources.mongo ? registers : [],
+      registers: inMongoMode ? registers : [],
     });
-    this.mongoHandOff = ({ receivedAt, handedAt }) =>
-      handOff.observe((handedAt - receivedAt) / 1000);
+    sources.source.observeHandOffs?.(({ receivedAt, handedAt }) =>
+      handOff.observe((handedAt - receivedAt) / 1000)
+    );
 
     const tick = new client.Histogram({
       name: "pulseboard_hub_tick_seconds",

@@ -1,5 +1,6 @@
 import type { ShardCheckpoint, ShardSet } from "../../../actors/shards/mod.ts";
-import type { Checkpointer } from "../checkpointer.ts";
+import type { Checkpointer, CheckpointHook } from "../checkpointer.ts";
+import type { Source, SourceHealth } from "../source.ts";
 import type { KvLog, LogEntry } from "../../store/mod.ts";
 import { logger } from "../../ops/logger.ts";
 
@@ -25,8 +26,12 @@ export interface LogSourceOptions {
  * so the source stops reading and the durable log is the buffer. `kv.watch`
  * on the head key only wakes it; it always lists from its cursor.
  */
-export class LogSource {
-  readonly #log: KvLog;
+export class LogSource implements Source {
+  readonly kind = "log";
+  /** The event log: ingest appends to it, the source reads it back. */
+  readonly log: KvLog;
+  /** Never resolves: reading the embedded log cannot fail for good. */
+  readonly fatal: Promise<Error> = new Promise(() => {});
   readonly #shards: ShardSet;
   readonly #batch: number;
   readonly #idleMs: number;
@@ -70,7 +75,7 @@ export class LogSource {
   readonly startCursor: string | null;
 
   constructor(log: KvLog, shards: ShardSet, options: LogSourceOptions) {
-    this.#log = log;
+    this.log = log;
     this.#shards = shards;
     this.#batch = options.batch ?? 32;
     this.#idleMs = options.idleMs ?? 1000;
@@ -81,8 +86,45 @@ export class LogSource {
     shards.onRestart((shard) => this.requestReplay(shard));
   }
 
+  /** Ingest writes to the log this source reads. */
+  get sink(): KvLog {
+    return this.log;
+  }
+
+  beforeCheckpoint(hook: CheckpointHook): void {
+    this.#checkpointer.before(hook);
+  }
+
+  health(): SourceHealth {
+    return {
+      caughtUp: this.caughtUp,
+      chunksRead: this.chunksRead,
+      readingsRead: this.readingsRead,
+      replayedReadings: this.replayedReadings,
+      startCursor: this.startCursor,
+      checkpointsSaved: this.checkpointsSaved,
+      lastCheckpointAt: this.lastCheckpointAt,
+      checkpointBehind: this.checkpointBehind,
+      pendingReadings: this.log.pendingReadings,
+      readingsCommitted: this.log.readingsCommitted,
+      connected: true,
+      problem: null,
+      details: null,
+      changeStream: null,
+    };
+  }
+
+  describe(): Record<string, unknown> {
+    return {};
+  }
+
+  /** Nothing to close: the store belongs to the server. */
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+
   start(): void {
-    this.#unsubscribe = this.#log.onCommit((entry) => {
+    this.#unsubscribe = this.log.onCommit((entry) => {
       if (this.#recent.length >= RECENT_LIMIT) {
         // Too far behind: drop them and list from the store instead.
         this.#recent = [];
@@ -92,7 +134,7 @@ export class LogSource {
       this.#recent.push(entry);
       this.#signal();
     });
-    this.#watch = this.#log.watchHead().getReader();
+    this.#watch = this.log.watchHead().getReader();
     void this.#pumpWakeups(this.#watch);
     this.#loop = this.#run();
   }
@@ -214,7 +256,7 @@ export class LogSource {
   async #next(): Promise<LogEntry[]> {
     if (!this.#recentComplete) {
       const resets = this.#recentResets;
-      const listed = await this.#log.read(this.#cursor, this.#batch);
+      const listed = await this.log.read(this.#cursor, this.#batch);
       if (listed.length < this.#batch && resets === this.#recentResets) this.#recentComplete = true;
       if (listed.length > 0) return listed;
     }
@@ -238,7 +280,7 @@ export class LogSource {
     const used = await this.#shards.restore(shard, saved);
     let cursor: string | null = used ? saved!.cursor : null;
     while (until !== null && !this.#stopped) {
-      const entries = await this.#log.read(cursor, this.#batch);
+      const entries = await this.log.read(cursor, this.#batch);
       for (const entry of entries) {
         if (entry.cursor > until) return;
         await this.#shards.deliver(entry.block, { onlyShard: shard });

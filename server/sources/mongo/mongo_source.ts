@@ -1,7 +1,9 @@
 import { BSON } from "bson";
 import type { ChangeStream, Collection, Document, MongoClient } from "mongodb";
 import type { ShardSet } from "../../../actors/shards/mod.ts";
-import type { Checkpointer } from "../checkpointer.ts";
+import type { Checkpointer, CheckpointHook } from "../checkpointer.ts";
+import type { Source, SourceHealth } from "../source.ts";
+import { MongoSink } from "./mongo_sink.ts";
 import type { ReadingBlock } from "../../../protocol/reading_block.ts";
 import type { ReadingLimits } from "../../ingest/readings/limits.ts";
 import { logger } from "../../ops/logger.ts";
@@ -46,6 +48,8 @@ export interface MongoSourceOptions {
   /** Change streams cannot work (a standalone server): the source has stopped. */
   onFatal?: (error: Error) => void;
   onHandOff?: (handOff: HandOff) => void;
+  /** The servers, as the start-up log names them (never the URI: it may hold a password). */
+  hosts?: string;
 }
 
 /**
@@ -58,7 +62,15 @@ export interface MongoSourceOptions {
  * the token; a lost history rebuilds the state from the collection in a new
  * epoch. Only this class talks to the driver's change stream.
  */
-export class MongoSource {
+export class MongoSource implements Source {
+  readonly kind = "mongo";
+  /** Ingest inserts into the collection this source watches. */
+  readonly sink: MongoSink;
+  /** There is no raw log in this mode: history comes from rollups only. */
+  readonly log = null;
+  readonly #fatal = Promise.withResolvers<Error>();
+  readonly #handOffListeners: ((handOff: HandOff) => void)[] = [];
+  readonly #hosts: string;
   readonly #client: MongoClient;
   readonly #collection: Collection<Document>;
   readonly #shards: ShardSet;
@@ -69,7 +81,6 @@ export class MongoSource {
   readonly #maxAwaitMs: number;
   readonly #backoff: Backoff;
   readonly #onFatal?: (error: Error) => void;
-  readonly #onHandOff?: (handOff: HandOff) => void;
   readonly #namespace: string;
   #token: unknown = null;
   #stream: ChangeStream | null = null;
@@ -102,6 +113,8 @@ export class MongoSource {
   constructor(shards: ShardSet, options: MongoSourceOptions) {
     this.#client = options.client;
     this.#collection = options.client.db(options.db).collection(options.collection);
+    this.sink = new MongoSink(this.#collection);
+    this.#hosts = options.hosts ?? "";
     this.#namespace = `${options.db}.${options.collection}`;
     this.#shards = shards;
     this.#checkpointer = options.checkpointer;
@@ -111,11 +124,77 @@ export class MongoSource {
     this.#maxAwaitMs = options.maxAwaitMs ?? 1_000;
     this.#backoff = new Backoff(options.backoff);
     this.#onFatal = options.onFatal;
-    this.#onHandOff = options.onHandOff;
+    if (options.onHandOff) this.#handOffListeners.push(options.onHandOff);
     this.#token = options.startToken ?? null;
     this.startCursor = this.#token === null ? null : tokenCursor(this.#token);
     this.#needResync = this.#initialScan = this.#token === null;
     shards.onRestart((shard) => this.requestReplay(shard));
+  }
+
+  get fatal(): Promise<Error> {
+    return this.#fatal.promise;
+  }
+
+  beforeCheckpoint(hook: CheckpointHook): void {
+    this.#checkpointer.before(hook);
+  }
+
+  observeHandOffs(listener: (handOff: HandOff) => void): void {
+    this.#handOffListeners.push(listener);
+  }
+
+  get checkpointedCursor(): string | null {
+    return this.#checkpointer.checkpointedCursor;
+  }
+
+  health(): SourceHealth {
+    return {
+      caughtUp: this.caughtUp,
+      chunksRead: this.chunksRead,
+      readingsRead: this.readingsRead,
+      replayedReadings: this.replayedReadings,
+      startCursor: this.startCursor,
+      checkpointsSaved: this.checkpointsSaved,
+      lastCheckpointAt: this.lastCheckpointAt,
+      checkpointBehind: this.checkpointBehind,
+      pendingReadings: 0,
+      readingsCommitted: 0,
+      connected: this.connected,
+      problem: this.connected ? null : `MongoDB change stream is ${this.state}`,
+      details: {
+        mongo: {
+          state: this.state,
+          connected: this.connected,
+          lastError: this.lastError,
+          caughtUp: this.caughtUp,
+          events: { ...this.events },
+          eventsRead: this.eventsRead,
+          readingsRead: this.readingsRead,
+          invalidDocuments: this.invalidDocuments,
+          resumes: this.resumes,
+          resyncs: this.resyncs,
+          resumeToken: this.cursor,
+          checkpointsSaved: this.checkpointsSaved,
+          lastCheckpointAt: this.lastCheckpointAt,
+          checkpointBehind: this.checkpointBehind,
+        },
+      },
+      changeStream: {
+        events: this.events,
+        invalidDocuments: this.invalidDocuments,
+        resumes: this.resumes,
+        resyncs: this.resyncs,
+      },
+    };
+  }
+
+  describe(): Record<string, unknown> {
+    return { mongo: `${this.#hosts}/${this.#namespace}` };
+  }
+
+  /** Closes the driver's client (after `stop`). */
+  async close(): Promise<void> {
+    await this.#client.close().catch(() => {});
   }
 
   start(): void {
@@ -184,7 +263,9 @@ export class MongoSource {
         const kind = classifyMongoError(error);
         if (kind === "standalone") {
           this.#setState("failed", STANDALONE_HINT);
-          this.#onFatal?.(new Error(STANDALONE_HINT));
+          const fatal = new Error(STANDALONE_HINT);
+          this.#onFatal?.(fatal);
+          this.#fatal.resolve(fatal);
           return;
         }
         if (kind === "history-lost") {
@@ -279,13 +360,14 @@ export class MongoSource {
     this.chunksRead++;
     this.eventsRead += taken.events;
     this.readingsRead += taken.readings;
-    this.#onHandOff?.({
+    const handOff = {
       events: taken.events,
       readings: taken.readings,
       blocks,
       receivedAt,
       handedAt: performance.now(),
-    });
+    };
+    for (const listener of this.#handOffListeners) listener(handOff);
   }
 
   /**

@@ -1,0 +1,116 @@
+import type { HubStats } from "../../actors/hub/mod.ts";
+import type { ShardHealth } from "../../actors/shards/mod.ts";
+
+/** What /healthz, /readyz and /metrics read of the source, whichever kind it is. */
+export interface SourceHealth {
+  /** The last read found nothing new. */
+  caughtUp: boolean;
+  /** Chunks (or change batches) and readings handed to the shards. */
+  chunksRead: number;
+  readingsRead: number;
+  /** Readings read before the source first caught up (the start-up replay); -1 until then. */
+  replayedReadings: number;
+  /** The cursor the source started after (a checkpoint's), or null. */
+  startCursor: string | null;
+  checkpointsSaved: number;
+  /** When the last checkpoint was saved (ms since epoch), 0 for none. */
+  lastCheckpointAt: number;
+  /** The state has moved past the last checkpoint. */
+  checkpointBehind: boolean;
+  /** Readings accepted and not yet committed (the KV log's queue; 0 for other sinks). */
+  pendingReadings: number;
+  /** Readings this process committed to the KV log (0 for other sinks). */
+  readingsCommitted: number;
+  /** False while the source cannot read (a MongoDB outage): the feed serves the last state. */
+  connected: boolean;
+  /** Why it is not connected, for /readyz; null when it is. */
+  problem: string | null;
+  /** What /healthz shows of this kind of source under its own key (`mongo`), if anything. */
+  details: Record<string, unknown> | null;
+  /** Change-stream counters for /metrics (the Mongo source). */
+  changeStream: {
+    events: Record<string, number>;
+    invalidDocuments: number;
+    resumes: number;
+    resyncs: number;
+  } | null;
+}
+
+/** The stages /healthz and /readyz report on; each is read when the page is asked for. */
+export interface HealthInputs {
+  source: { readonly kind: string; health(): SourceHealth };
+  hub: { readonly stats: HubStats; readonly failure: Error | null };
+  shards: { health(): ShardHealth[]; readonly failed: boolean };
+  /** Ingest's counters (`IngestStats`), shown as they are. */
+  ingest: object;
+  transport: () => {
+    connections: number;
+    feedSockets: number;
+    feedAborted: number;
+    feedTooBig: number;
+  };
+  history: () => {
+    rollupChunksWritten: number;
+    rollupChunksBuffered: number;
+    rollupChunksFailed: number;
+    logChunksDeleted: number;
+  };
+}
+
+/**
+ * GET /healthz: "degraded" when the hub or a shard has failed for good or the
+ * source cannot read, with every stage's counters. Counts only where a name
+ * would tell who watches what: this page needs no token.
+ */
+export function healthReport(inputs: HealthInputs): Record<string, unknown> {
+  const source = inputs.source.health();
+  const hub = inputs.hub.stats;
+  return {
+    status: inputs.hub.failure || inputs.shards.failed || !source.connected ? "degraded" : "ok",
+    ...source.details,
+    epoch: hub.epoch,
+    seq: hub.seq,
+    sensors: hub.sensors,
+    sessions: hub.sessions,
+    log: {
+      caughtUp: source.caughtUp,
+      chunksRead: source.chunksRead,
+      readingsRead: source.readingsRead,
+      pendingReadings: source.pendingReadings,
+      startCursor: source.startCursor,
+      checkpointsSaved: source.checkpointsSaved,
+      lastCheckpointAt: source.lastCheckpointAt,
+    },
+    ingest: { ...inputs.ingest },
+    // Topic keys name viewers' groups and sensors: only their count.
+    hub: { ...hub, topics: hub.topicCount },
+    transport: inputs.transport(),
+    history: inputs.history(),
+    shards: inputs.shards.health(),
+  };
+}
+
+/**
+ * GET /readyz: ready once the source has caught up and a tick sent after
+ * that has reached the view (the start-up replay is served), while the
+ * source reads, nothing has failed for good, and checkpoints keep up.
+ */
+export function readiness(
+  inputs: Pick<HealthInputs, "source" | "hub" | "shards">,
+  options: { startedAt: number; checkpointEveryMs: number; now: number },
+): { ready: boolean; problems: string[] } {
+  const source = inputs.source.health();
+  const problems: string[] = [];
+  if (!source.caughtUp) problems.push(`the ${inputs.source.kind} source is still catching up`);
+  else if (!inputs.hub.stats.viewCaughtUp) {
+    problems.push("the feed has not yet taken in the replay");
+  }
+  if (source.problem) problems.push(source.problem);
+  if (inputs.hub.failure) problems.push("the hub has failed");
+  if (inputs.shards.failed) problems.push("a shard has failed for good");
+  const age = options.now - (source.lastCheckpointAt || options.startedAt);
+  if (source.checkpointBehind && age > 3 * options.checkpointEveryMs) {
+    problems.push(`no checkpoint for ${Math.round(age / 1000)} s`);
+  }
+  return { ready: problems.length === 0, problems };
+}

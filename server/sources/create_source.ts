@@ -1,0 +1,54 @@
+import type { ShardCheckpoint, ShardSet } from "../../actors/shards/mod.ts";
+import { DEFAULT_READING_LIMITS } from "../ingest/readings/mod.ts";
+import type { Store } from "../store/open_store.ts";
+import { Checkpointer } from "./checkpointer.ts";
+import { LogSource } from "./kv/log_source.ts";
+import { connectMongo } from "./mongo/connect.ts";
+import { cursorToken, MongoSource } from "./mongo/mongo_source.ts";
+import { DocumentIds } from "./mongo/document_ids.ts";
+import type { Source } from "./source.ts";
+
+/** The options (`server/config`) a source is made from. */
+export interface SourceConfig {
+  source: "kv" | "mongo";
+  checkpointEveryMs: number;
+  mongoUri: string | null;
+  mongoDb: string;
+  mongoCollection: string;
+  maxFutureMs: number;
+}
+
+/**
+ * The source the config names (`--source`), reading into `shards`. It
+ * resumes from the store's checkpoint only when the shards took its state
+ * (same shape); otherwise it reads from the beginning: the whole log, or a
+ * scan of the collection. Both kinds get their Checkpointer the same way.
+ */
+export async function createSource(
+  config: SourceConfig,
+  deps: { store: Store<ShardCheckpoint>; shards: ShardSet },
+): Promise<Source> {
+  const { store, shards } = deps;
+  const resume = shards.restored ? store.checkpoint : null;
+  const kind = config.source === "mongo" ? "mongo" : "log";
+  const checkpointer = new Checkpointer(shards, {
+    store: store.checkpoints,
+    everyMs: config.checkpointEveryMs,
+    source: kind,
+    startCursor: resume?.cursor ?? null,
+  });
+  if (config.source === "kv") {
+    return new LogSource(store.log, shards, { checkpointer, startCursor: resume?.cursor ?? null });
+  }
+  const { client, hosts } = await connectMongo(config.mongoUri!);
+  return new MongoSource(shards, {
+    client,
+    hosts,
+    db: config.mongoDb,
+    collection: config.mongoCollection,
+    checkpointer,
+    startToken: resume ? cursorToken(resume.cursor) : null,
+    documentIds: DocumentIds.restore(resume?.sourceState),
+    limits: { ...DEFAULT_READING_LIMITS, maxFutureMs: config.maxFutureMs },
+  });
+}

@@ -1,0 +1,36 @@
+import { CheckpointStore } from "./checkpoint_store.ts";
+import type { Checkpoint, CheckpointSource, StoredShard } from "./checkpoint_store.ts";
+import { KvLog } from "./kv_log.ts";
+import { logger } from "../ops/logger.ts";
+
+/** The opened store: the Deno KV handle, the event log, the checkpoints and the last one. */
+export interface Store<S extends StoredShard> {
+  kv: Deno.Kv;
+  log: KvLog;
+  checkpoints: CheckpointStore;
+  /** The current checkpoint of the configured source; null if none or unreadable. */
+  checkpoint: Checkpoint<S> | null;
+  close(): void;
+}
+
+/**
+ * Opens the Deno KV file (`--data`, made with its directory if missing, or
+ * `:memory:`) and loads the current checkpoint of `source`. An unreadable
+ * checkpoint is logged and ignored: the state is then rebuilt from the source.
+ */
+export async function openStore<S extends StoredShard>(
+  data: string,
+  options: { source: CheckpointSource },
+): Promise<Store<S>> {
+  if (data !== ":memory:") {
+    const dir = data.includes("/") ? data.slice(0, data.lastIndexOf("/")) : ".";
+    await Deno.mkdir(dir || "/", { recursive: true });
+  }
+  const kv = await Deno.openKv(data);
+  const checkpoints = new CheckpointStore(kv);
+  const checkpoint = await checkpoints.load<S>({ source: options.source }).catch((error) => {
+    logger.error("ignoring an unreadable checkpoint; replaying the log from the start", { error });
+    return null;
+  });
+  return { kv, log: new KvLog(kv), checkpoints, checkpoint, close: () => kv.close() };
+}
