@@ -9,6 +9,8 @@ export const CloseCode = {
   UnsupportedData: 1003,
   /** An inbound message over the size limit. */
   MessageTooBig: 1009,
+  /** The hub was restarted after a failure: reconnect for a fresh snapshot. */
+  ServiceRestart: 1012,
   /** A frame that failed verification or a message a client may not send. */
   BadFrame: 4000,
   /** No Pong within the liveness limit. */

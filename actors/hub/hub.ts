@@ -1,10 +1,13 @@
-import type { Behavior } from "../runtime/mod.ts";
+import type { ActorRef, Behavior } from "../runtime/mod.ts";
 import { FeedView } from "./feed_view.ts";
 import type { TickChanges } from "./feed_view.ts";
 import { groupAggregates } from "./group_aggregates.ts";
 import { aggregatesByName, listSensors } from "./feed_queries.ts";
+import { HubStats } from "./hub_stats.ts";
 import type { HubMessage, HubSubscribe } from "./hub_messages.ts";
-import type { Session } from "./session.ts";
+import { Session } from "./session.ts";
+import type { FrameSink, SessionPolicy } from "./session.ts";
+import type { ShardChanges } from "../shards/shard_messages.ts";
 import type { ShardSet } from "../shards/shard_set.ts";
 import { checkScope, checkSubscription, covers, topicFor } from "./topic.ts";
 import { RingBudget, TopicStream } from "./topic_stream.ts";
@@ -17,6 +20,8 @@ import { encodeError, encodePing, encodeSubscribed } from "../../protocol/mod.ts
 import type { SubscriptionRequest } from "../../protocol/client_messages.ts";
 import { CloseCode } from "../../protocol/close_codes.ts";
 
+export { HubStats };
+
 /** Told about every tick, e.g. to feed histograms. */
 export interface HubObserver {
   tick(durationMs: number): void;
@@ -24,7 +29,16 @@ export interface HubObserver {
   sent(updates: MetricStates, sentAtMs: number): void;
 }
 
+/** What the hub asks of the shards: their flushes, and their whole state after a restart. */
+export type ShardFeed = Pick<ShardSet, "flushAll" | "stateAll">;
+
 export interface HubOptions {
+  /** Where the hub sends itself the shards' answers; without it a tick cannot finish. */
+  self?: ActorRef<HubMessage>;
+  /** The counters to keep up to date (one object across restarts). Default a fresh one. */
+  stats?: HubStats;
+  /** Rebuild the view from the shards' whole state before the first message (a restart). */
+  recover?: boolean;
   /** How often clients are pinged. Default 15 000 ms. */
   pingIntervalMs?: number;
   /** How long a tick waits for a shard's flush. Default 2000 ms. */
@@ -44,6 +58,8 @@ export interface HubOptions {
   maxSubscriptions?: number;
   /** UTF-8 bytes of one session's subscription set (its topic key, e.g. ids × length). Default 16 KiB. */
   maxSubscriptionBytes?: number;
+  /** The slow-client and liveness policy of every session. */
+  session?: Partial<SessionPolicy>;
   /** Called each tick with the windows published in it, and names for their indexes. */
   onWindows?: (windows: WindowStates, names: WindowNames) => void;
   /** Event-time window sizes the shards keep (for snapshots). Default none. */
@@ -61,55 +77,10 @@ export interface WindowNames {
   metricName(index: number): string | undefined;
 }
 
-/** Counters the hub keeps up to date for /healthz and /metrics. */
-export class HubStats {
-  /** Sequence number of the everything-topic. */
-  seq = 0;
-  /** Epoch of the everything-topic. */
-  epoch = 0;
-  sessions = 0;
-  ticks = 0;
-  framesSent = 0;
-  bytesSent = 0;
-  snapshotsSent = 0;
-  skippedFrames = 0;
-  slowCloses = 0;
-  /** Clients closed with 4001 for not answering pings. */
-  silentCloses = 0;
-  flushTimeouts = 0;
-  /**
-   * True once a tick sent after the source first caught up has taken in the
-   * shards' flushes: the view then holds the restored state and the replayed log.
-   */
-  viewCaughtUp = false;
-  sensors = 0;
-  lastTickMs = 0;
-  /** Resume requests answered with the missed frames, and with a fresh snapshot. */
-  recovered = 0;
-  resynced = 0;
-  /** Subscriptions refused as malformed. */
-  badSubscriptions = 0;
-  /** Subscribes and Unsubscribes refused by a limit (per session caps, topic shares, --max-topics). */
-  subscriptionsRefused = 0;
-  /** The busiest topics, at most 10: key (cut to 80 characters), sessions and frames in the ring. */
-  topics: { key: string; sessions: number; ring: number }[] = [];
-  /** Live topics, those of them without sessions (kept for resuming), and the bytes of all their keys. */
-  topicCount = 0;
-  idleTopics = 0;
-  topicKeyBytes = 0;
-  /** Topics dropped to make room: idle ones, and active ones of the client holding the most. */
-  topicsEvicted = 0;
-  activeTopicsEvicted = 0;
-  /** Readings dropped from event-time windows as late, over all sensors. */
-  lateDropped = 0;
-  /** Bytes held by all recovery rings. */
-  ringBytes = 0;
-  /** Most unsent bytes seen queued for any one client, and the largest frame sent. */
-  peakBufferedBytes = 0;
-  largestFrameBytes = 0;
-}
-
 interface SessionState {
+  sink: FrameSink;
+  /** The slow-client policy's state: the hub's own, changed only here. */
+  session: Session;
   topic: TopicStream | null;
   /** What its topics count against: its address and, if authenticated, its token. */
   owners: Owners;
@@ -119,6 +90,15 @@ interface SessionState {
   windows: boolean;
   /** Explicit subscriptions by id; null while subscribed to everything implicitly. */
   subscriptions: Map<number, SubscriptionRequest> | null;
+}
+
+/** One round of flushes asked of the shards and not merged yet. */
+interface Round {
+  kind: "tick" | "epoch";
+  /** The tick was sent after the source had caught up (see HubStats.viewCaughtUp). */
+  sourceCaughtUp: boolean;
+  replies: ((done: true) => void)[];
+  startedAt: number;
 }
 
 const EVERYTHING: SubscriptionRequest = { id: 0, all: true, group: null, sensors: [] };
@@ -131,18 +111,26 @@ const LISTED_KEY_CHARS = 80;
  * Collects every shard's changes once per tick and merges them (the latest
  * value wins). Each topic (a canonical set of subscriptions) turns them into
  * ONE encoded delta with its own seq, kept in its recovery ring, and the very
- * same bytes go to every session of that topic. Joins and subscriptions are
- * handled between ticks, so a snapshot is exactly the state after delta
- * `seq` and the next delta the client sees is `seq + 1`.
+ * same bytes go to every session of that topic.
+ *
+ * A tick asks the shards for their flushes and returns; the answers come
+ * back as a `flushed` message (pipe to self), so queries, joins and
+ * subscriptions are answered between a tick's request and its merge. The
+ * view changes only when that message is taken, so a snapshot is exactly
+ * the state after delta `seq` and the next delta the client sees is
+ * `seq + 1`. One round of flushes is in flight at a time.
  */
 export class HubBehavior implements Behavior<HubMessage> {
-  readonly #shards: Pick<ShardSet, "flushAll">;
+  readonly #shards: ShardFeed;
+  readonly #self?: ActorRef<HubMessage>;
+  readonly #recover: boolean;
   readonly #pingIntervalMs: number;
   readonly #flushTimeoutMs: number;
   readonly #ring: RingLimits;
   readonly #budget: RingBudget;
   readonly #maxSubscriptions: number;
   readonly #maxSubscriptionBytes: number;
+  readonly #sessionPolicy: Partial<SessionPolicy>;
   readonly #windowSizesMs: readonly number[];
   readonly #countWindow: number;
   readonly #onWindows?: HubOptions["onWindows"];
@@ -152,18 +140,24 @@ export class HubBehavior implements Behavior<HubMessage> {
   /** Set while a source rebuilds the shards (see HubHold). */
   #held = false;
   readonly #topics: TopicTable<TopicStream, Session>;
-  readonly #sessions = new Map<Session, SessionState>();
+  readonly #sessions = new Map<FrameSink, SessionState>();
+  readonly #bySession = new Map<Session, SessionState>();
   #everything: TopicStream;
   readonly stats: HubStats;
   #lastPingAt: number;
   #nonce = 0;
+  /** The flushes in flight, and what waits for them. */
+  #round: Round | null = null;
+  /** Ticks that came while a round was in flight: one round serves them all. */
+  #nextTick: Omit<Round, "kind" | "startedAt"> | null = null;
+  #nextEpoch: ((done: true) => void)[] | null = null;
+  /** Barriers and holds answered once no round is in flight. */
+  #whenIdle: (() => void)[] = [];
 
-  constructor(
-    shards: Pick<ShardSet, "flushAll">,
-    options: HubOptions = {},
-    stats = new HubStats(),
-  ) {
+  constructor(shards: ShardFeed, options: HubOptions = {}) {
     this.#shards = shards;
+    this.#self = options.self;
+    this.#recover = options.recover ?? false;
     this.#pingIntervalMs = options.pingIntervalMs ?? 15_000;
     this.#flushTimeoutMs = options.flushTimeoutMs ?? 2_000;
     this.#ring = { ringMs: 30_000, ringBytes: 32 << 20, ...options.ring };
@@ -171,6 +165,7 @@ export class HubBehavior implements Behavior<HubMessage> {
     const maxTopics = options.maxTopics ?? 256;
     this.#maxSubscriptions = options.maxSubscriptions ?? 64;
     this.#maxSubscriptionBytes = options.maxSubscriptionBytes ?? 16 << 10;
+    this.#sessionPolicy = options.session ?? {};
     this.#topics = new TopicTable({
       maxTopics,
       share: options.topicsPerClient ?? Math.max(4, Math.floor(maxTopics / 16)),
@@ -181,41 +176,64 @@ export class HubBehavior implements Behavior<HubMessage> {
     this.#now = options.now ?? Date.now;
     this.#observer = options.observer;
     this.#lastPingAt = this.#now();
-    this.stats = stats;
+    this.stats = options.stats ?? new HubStats();
     this.#everything = this.#pinEverything();
-    stats.epoch = this.#everything.epoch;
+    this.stats.epoch = this.#everything.epoch;
   }
 
-  async receive(message: HubMessage): Promise<void> {
+  /**
+   * After a restart the view is rebuilt from the shards' whole state (a
+   * flush would give only what changed since the failed hub's last one),
+   * in a new epoch: the sessions of the failed hub are gone with it (the
+   * socket side closes them with 1012, and clients reconnect to a snapshot).
+   */
+  async started(): Promise<void> {
+    if (!this.#recover) return;
+    this.#view.apply(await this.#shards.stateAll({ timeoutMs: 10_000 }));
+    this.stats.seq = this.#everything.seq;
+    this.stats.sensors = this.#view.sensorCount;
+    this.stats.sessions = 0;
+    this.#countTopics();
+  }
+
+  receive(message: HubMessage): void {
     switch (message.type) {
       case "tick":
-        await this.#tick(message.sourceCaughtUp ?? false);
-        message.reply?.(true);
+        if (this.#held) message.reply?.(true); // a rebuild is under way: nothing to take
+        else this.#requestTick(message.sourceCaughtUp ?? false, message.reply);
+        break;
+      case "flushed":
+        this.#flushed(message.round, message.changes);
         break;
       case "join": {
         const owners = [`address:${message.address ?? "unknown"}`];
         if (message.subject) owners.push(`token:${message.subject}`);
-        this.#sessions.set(message.session, {
+        const state: SessionState = {
+          sink: message.sink,
+          session: new Session(message.sink, this.#sessionPolicy),
           topic: null,
           owners,
           subscriptions: null,
           scope: message.scope ?? null,
           windows: message.windows ?? false,
-        });
-        if (!message.explicit) this.#place(message.session, [EVERYTHING], { verb: "subscribe" });
+        };
+        this.#forget(this.#sessions.get(message.sink));
+        this.#sessions.set(message.sink, state);
+        this.#bySession.set(state.session, state);
+        if (!message.explicit) this.#place(state, [EVERYTHING], { verb: "subscribe" });
         break;
       }
       case "subscribe":
         this.#subscribe(message);
         break;
       case "unsubscribe": {
-        const state = this.#sessions.get(message.session);
+        const state = this.#sessions.get(message.sink);
         if (!state) break;
         const before = state.subscriptions;
         const subscriptions = new Map(before ?? []);
         for (const id of message.ids) subscriptions.delete(id);
         state.subscriptions = subscriptions;
-        if (!this.#place(message.session, subscriptions.values(), { verb: "unsubscribe" })) {
+        if (!this.#place(state, subscriptions.values(), { verb: "unsubscribe" })) {
           state.subscriptions = before;
         }
         break;
@@ -244,24 +262,25 @@ export class HubBehavior implements Behavior<HubMessage> {
         );
         break;
       case "barrier":
-        message.reply(true);
+        this.#onceIdle(() => message.reply(true));
         break;
       case "hold":
+        // No new round starts; the one in flight (asked before the rebuild) is merged first.
         this.#held = true;
-        message.reply(true);
+        this.#onceIdle(() => message.reply(true));
         break;
       case "newEpoch":
-        await this.#newEpoch();
-        message.reply(true);
+        if (this.#round) (this.#nextEpoch ??= []).push(message.reply);
+        else this.#startRound({ kind: "epoch", sourceCaughtUp: false, replies: [message.reply] });
         break;
       case "leave":
-        this.#forget(message.session);
+        this.#forget(this.#sessions.get(message.sink));
         break;
       case "shutdown":
-        for (const session of this.#sessions.keys()) {
+        for (const { session } of this.#sessions.values()) {
           session.close(message.code, "server is shutting down");
         }
-        for (const session of [...this.#sessions.keys()]) this.#forget(session);
+        for (const state of [...this.#sessions.values()]) this.#forget(state);
         break;
       default: {
         const unknown: never = message;
@@ -272,9 +291,56 @@ export class HubBehavior implements Behavior<HubMessage> {
     this.#countTopics();
   }
 
-  #subscribe({ session, subscriptions, resume, replace, windows }: HubSubscribe): void {
-    const state = this.#sessions.get(session);
+  #requestTick(sourceCaughtUp: boolean, reply?: (done: true) => void): void {
+    if (this.#round) {
+      // One round at a time: this tick is served by the next one.
+      const next = this.#nextTick ??= { sourceCaughtUp: false, replies: [] };
+      next.sourceCaughtUp ||= sourceCaughtUp;
+      if (reply) next.replies.push(reply);
+      return;
+    }
+    this.#startRound({ kind: "tick", sourceCaughtUp, replies: reply ? [reply] : [] });
+  }
+
+  #startRound(round: Omit<Round, "startedAt">): void {
+    const started: Round = { ...round, startedAt: performance.now() };
+    this.#round = started;
+    const timeoutMs = round.kind === "tick" ? this.#flushTimeoutMs : 10_000;
+    void this.#shards.flushAll({ timeoutMs }).then((changes) =>
+      this.#self?.send({ type: "flushed", round: started, changes })
+    ).catch(() => {}); // the hub stopped meanwhile
+  }
+
+  #flushed(token: object, changes: (ShardChanges | null)[]): void {
+    const round = this.#round;
+    if (round === null || token !== round) return; // asked by a hub before a restart
+    this.#round = null;
+    if (round.kind === "tick") this.#merge(changes, round);
+    else this.#startEpoch(changes);
+    for (const reply of round.replies) reply(true);
+    for (const answer of this.#whenIdle.splice(0)) answer();
+    if (this.#nextEpoch) {
+      const replies = this.#nextEpoch;
+      this.#nextEpoch = null;
+      this.#startRound({ kind: "epoch", sourceCaughtUp: false, replies });
+    } else if (this.#nextTick) {
+      const { sourceCaughtUp, replies } = this.#nextTick;
+      this.#nextTick = null;
+      if (this.#held) { for (const reply of replies) reply(true); }
+      else this.#startRound({ kind: "tick", sourceCaughtUp, replies });
+    }
+  }
+
+  /** Runs `answer` now when no round is in flight, else once the one in flight is merged. */
+  #onceIdle(answer: () => void): void {
+    if (this.#round) this.#whenIdle.push(answer);
+    else answer();
+  }
+
+  #subscribe({ sink, subscriptions, resume, replace, windows }: HubSubscribe): void {
+    const state = this.#sessions.get(sink);
     if (!state) return;
+    const { session } = state;
     const accepted = new Map(replace ? [] : state.subscriptions ?? []);
     for (const request of subscriptions) {
       const reason = checkSubscription(request) ?? checkScope(request, state.scope);
@@ -297,7 +363,7 @@ export class HubBehavior implements Behavior<HubMessage> {
     const before = { subscriptions: state.subscriptions, windows: state.windows };
     state.subscriptions = accepted;
     state.windows = windows ?? false;
-    if (!this.#place(session, accepted.values(), { resume, verb: "subscribe" })) {
+    if (!this.#place(state, accepted.values(), { resume, verb: "subscribe" })) {
       Object.assign(state, before);
     }
   }
@@ -332,11 +398,11 @@ export class HubBehavior implements Behavior<HubMessage> {
    * it gets an Error and keeps the topic it had; returns whether it moved.
    */
   #place(
-    session: Session,
+    state: SessionState,
     subscriptions: Iterable<SubscriptionRequest>,
     options: { resume?: { epoch: number; seq: number } | null; verb: string },
   ): boolean {
-    const state = this.#sessions.get(session)!;
+    const { session } = state;
     const resume = options.resume ?? null;
     const { key, spec, keyBytes, selectionBytes } = topicFor(
       subscriptions,
@@ -353,7 +419,7 @@ export class HubBehavior implements Behavior<HubMessage> {
     const previous = state.topic;
     if (previous?.key === key && !resume) {
       // Same stream as before: nothing to resend.
-      this.#subscribed(session, previous, previous.seq, true);
+      this.#subscribed(state, previous, previous.seq, true);
       return true;
     }
     // Leave first: the topic it leaves, once idle, is this client's own to reuse.
@@ -377,20 +443,22 @@ export class HubBehavior implements Behavior<HubMessage> {
     const missed = resume && resume.epoch === topic.epoch ? topic.replay(resume.seq) : null;
     if (missed) {
       this.stats.recovered++;
-      this.#subscribed(session, topic, resume!.seq, true);
+      this.#subscribed(state, topic, resume!.seq, true);
       for (const frame of missed) session.send(frame);
       return true;
     }
     if (resume) this.stats.resynced++;
-    this.#subscribed(session, topic, topic.seq, false);
+    this.#subscribed(state, topic, topic.seq, false);
     if (session.send(topic.snapshot(this.#view, now))) this.stats.snapshotsSent++;
     return true;
   }
 
-  #subscribed(session: Session, topic: TopicStream, seq: number, recovered: boolean): void {
-    const ids = [...(this.#sessions.get(session)!.subscriptions?.keys() ?? [])];
+  #subscribed(state: SessionState, topic: TopicStream, seq: number, recovered: boolean): void {
+    const ids = [...(state.subscriptions?.keys() ?? [])];
     const topicName = topic.key.length > 200 ? topic.key.slice(0, 200) + "…" : topic.key;
-    session.send(encodeSubscribed({ topic: topicName, ids, epoch: topic.epoch, seq, recovered }));
+    state.session.send(
+      encodeSubscribed({ topic: topicName, ids, epoch: topic.epoch, seq, recovered }),
+    );
   }
 
   /** Puts a session back on a topic that exists (after a refused move). */
@@ -409,7 +477,7 @@ export class HubBehavior implements Behavior<HubMessage> {
   #evict(topic: TopicStream): void {
     topic.release();
     for (const session of topic.sessions) {
-      const state = this.#sessions.get(session);
+      const state = this.#bySession.get(session);
       if (state) state.topic = null;
       session.send(
         encodeError(
@@ -429,40 +497,38 @@ export class HubBehavior implements Behavior<HubMessage> {
     state.topic = null;
   }
 
-  #forget(session: Session): void {
-    const state = this.#sessions.get(session);
-    if (!state) return;
+  #forget(state: SessionState | undefined): void {
+    if (!state || this.#sessions.get(state.sink) !== state) return;
+    const { session } = state;
     this.#leaveTopic(session, state);
-    this.#sessions.delete(session);
+    this.#sessions.delete(state.sink);
+    this.#bySession.delete(session);
     if (session.closeCode === CloseCode.Slow) this.stats.slowCloses++;
     if (session.closeCode === CloseCode.PingTimeout) this.stats.silentCloses++;
   }
 
-  async #newEpoch(): Promise<void> {
-    const changes = await this.#shards.flushAll({ timeoutMs: 10_000 });
+  /** The rebuilt state (after a hold) goes into a fresh view, every topic into a new epoch. */
+  #startEpoch(changes: (ShardChanges | null)[]): void {
     this.#view = new FeedView();
     this.#view.apply(changes);
     for (const topic of this.#topics.clear()) topic.release();
     this.#everything = this.#pinEverything();
     this.stats.epoch = this.#everything.epoch;
-    for (const [session, state] of this.#sessions) {
+    for (const state of this.#sessions.values()) {
       if (!state.topic) continue; // still waiting for its first Subscribe
       state.topic = null;
-      this.#place(session, state.subscriptions?.values() ?? [EVERYTHING], { verb: "subscribe" });
+      this.#place(state, state.subscriptions?.values() ?? [EVERYTHING], { verb: "subscribe" });
     }
     this.#held = false;
     this.stats.seq = this.#everything.seq;
     this.stats.sensors = this.#view.sensorCount;
   }
 
-  async #tick(sourceCaughtUp: boolean): Promise<void> {
-    if (this.#held) return;
-    const started = performance.now();
-    const changes = await this.#shards.flushAll({ timeoutMs: this.#flushTimeoutMs });
+  #merge(changes: (ShardChanges | null)[], round: Round): void {
     for (const change of changes) if (change === null) this.stats.flushTimeouts++;
     const now = this.#now();
     const merged = this.#view.apply(changes);
-    if (sourceCaughtUp) this.stats.viewCaughtUp = true;
+    if (round.sourceCaughtUp) this.stats.viewCaughtUp = true;
     const aggregates = this.#aggregatesFor(merged);
     if (merged && merged.windows.length > 0 && this.#onWindows) {
       const view = this.#view;
@@ -486,8 +552,8 @@ export class HubBehavior implements Behavior<HubMessage> {
     if (now - this.#lastPingAt >= this.#pingIntervalMs) {
       this.#lastPingAt = now;
       const ping = encodePing(++this.#nonce >>> 0, now);
-      for (const session of [...this.#sessions.keys()]) {
-        if (!session.ping(ping, now)) this.#forget(session);
+      for (const state of [...this.#sessions.values()]) {
+        if (!state.session.ping(ping, now)) this.#forget(state);
       }
     }
     this.stats.seq = this.#everything.seq;
@@ -497,7 +563,7 @@ export class HubBehavior implements Behavior<HubMessage> {
     this.stats.topics = this.#busiestTopics();
     this.#countTopics();
     this.stats.ringBytes = this.#budget.used;
-    this.stats.lastTickMs = performance.now() - started;
+    this.stats.lastTickMs = performance.now() - round.startedAt;
     this.#observer?.tick(this.stats.lastTickMs);
   }
 
@@ -566,7 +632,7 @@ export class HubBehavior implements Behavior<HubMessage> {
         this.stats.peakBufferedBytes = session.peakBuffered;
       }
       if (!delivered) {
-        this.#forget(session);
+        this.#forget(this.#bySession.get(session));
         continue;
       }
       if (session.skipped !== skipped) this.stats.skippedFrames++;

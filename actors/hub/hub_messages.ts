@@ -1,8 +1,14 @@
-import type { Session } from "./session.ts";
+import type { FrameSink } from "./session.ts";
+import type { ShardChanges } from "../shards/shard_messages.ts";
 import type { SubscriptionRequest } from "../../protocol/client_messages.ts";
 import type { aggregatesByName, SensorQuery, SensorSummary } from "./feed_queries.ts";
 
-/** Time to flush the shards and push this tick's deltas. */
+/**
+ * Time to flush the shards and push this tick's deltas. The flushes are
+ * asked for and their answers come back as a `flushed` message: queries,
+ * joins and subscriptions are answered meanwhile, from the view as of the
+ * last merge. A tick that comes while one is in flight waits for it.
+ */
 export interface HubTick {
   type: "tick";
   /**
@@ -14,13 +20,22 @@ export interface HubTick {
   reply?: (done: true) => void;
 }
 
+/** The shards' answers to the flushes a tick or a new epoch asked for (the hub's own message). */
+export interface HubFlushed {
+  type: "flushed";
+  /** The request they answer: one of another hub behavior (before a restart) is ignored. */
+  round: object;
+  changes: (ShardChanges | null)[];
+}
+
 /**
  * A new client. Unless `explicit`, it is subscribed to everything and gets a
  * snapshot now; an explicit client waits for its first Subscribe.
  */
 export interface HubJoin {
   type: "join";
-  session: Session;
+  /** The connection: the hub keeps its session (the slow-client policy) by it. */
+  sink: FrameSink;
   explicit?: boolean;
   /** Group prefixes an authenticated viewer may read; null without authentication. */
   scope?: string[] | null;
@@ -34,7 +49,7 @@ export interface HubJoin {
 /** Adds subscriptions, optionally resuming from a frame seen on an earlier connection. */
 export interface HubSubscribe {
   type: "subscribe";
-  session: Session;
+  sink: FrameSink;
   subscriptions: SubscriptionRequest[];
   resume: { epoch: number; seq: number } | null;
   /** Replace the session's subscriptions instead of adding to them. */
@@ -68,7 +83,11 @@ export interface HubAggregates {
   reply: (metrics: ReturnType<typeof aggregatesByName>) => void;
 }
 
-/** Answered once every message before it (a tick in progress included) is done. */
+/**
+ * Answered once every flush asked for before it has been merged (a tick in
+ * flight included): what the shards handed over by then has reached the view
+ * and `onWindows`.
+ */
 export interface HubBarrier {
   type: "barrier";
   reply: (done: true) => void;
@@ -95,13 +114,13 @@ export interface HubNewEpoch {
 
 export interface HubUnsubscribe {
   type: "unsubscribe";
-  session: Session;
+  sink: FrameSink;
   ids: number[];
 }
 
 export interface HubLeave {
   type: "leave";
-  session: Session;
+  sink: FrameSink;
 }
 
 /** The server is stopping: close every session with `code`. */
@@ -112,6 +131,7 @@ export interface HubShutdown {
 
 export type HubMessage =
   | HubTick
+  | HubFlushed
   | HubJoin
   | HubSubscribe
   | HubUnsubscribe

@@ -1,9 +1,12 @@
 // The hub stage: the view merged from the shards' flushes, topics with their
 // streams and rings, and the sessions they are sent to.
+export { Hub } from "./hub_actor.ts";
+export type { HubStartOptions, SessionMessage } from "./hub_actor.ts";
 export { FeedView } from "./feed_view.ts";
 export type { TickChanges } from "./feed_view.ts";
-export { HubBehavior, HubStats } from "./hub.ts";
-export type { HubObserver, HubOptions, WindowNames } from "./hub.ts";
+export { HubBehavior } from "./hub.ts";
+export type { HubObserver, HubOptions, ShardFeed, WindowNames } from "./hub.ts";
+export { HubStats } from "./hub_stats.ts";
 export type { HubMessage } from "./hub_messages.ts";
 export { groupAggregates } from "./group_aggregates.ts";
 export { aggregatesByName, listSensors } from "./feed_queries.ts";

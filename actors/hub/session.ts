@@ -1,11 +1,20 @@
 import { CloseCode } from "../../protocol/close_codes.ts";
 
-/** Where a session's frames go: a WebSocket, or a fake in tests. */
+/**
+ * The socket side of a session: where its frames go (a WebSocket, or a fake
+ * in tests). The socket side owns it and alone changes it (it records what
+ * it hears, and that the connection closed); the hub sends through it and
+ * reads it.
+ */
 export interface FrameSink {
   send(frame: Uint8Array): void;
   /** Bytes queued but not yet handed to the network. */
   readonly bufferedAmount: number;
   close(code: number, reason: string): void;
+  /** True once the connection is closing or closed, whichever side closed it. */
+  readonly closed: boolean;
+  /** When the client last sent a valid message (ms since epoch). */
+  readonly heardAt: number;
 }
 
 export interface SessionPolicy {
@@ -24,37 +33,35 @@ export const DEFAULT_SESSION_POLICY: Readonly<SessionPolicy> = Object.freeze({
 });
 
 /**
- * One connected client. It applies the slow-client policy: while its unsent
- * bytes are over the cap it skips deltas; once drained it gets a fresh
- * snapshot instead of stale frames; if it stays over the cap too long it is
- * closed. It never buffers without bound. Time is passed in.
+ * The hub's side of one connected client: it applies the slow-client
+ * policy. While its unsent bytes are over the cap it skips deltas; once
+ * drained it gets a fresh snapshot instead of stale frames; if it stays over
+ * the cap too long it is closed. It never buffers without bound. Owned and
+ * changed by the hub only; time is passed in.
  */
 export class Session {
-  readonly id: number;
   readonly #sink: FrameSink;
   readonly #policy: SessionPolicy;
   #laggingSince: number | null = null;
   #missed = false;
-  #heardAt: number;
   #closed = false;
   /** Deltas skipped while over the cap. */
   skipped = 0;
   /** Snapshots sent to catch up after lagging. */
   resyncs = 0;
-  /** The code this side closed with, or 0. */
+  /** The code the hub closed it with, or 0. */
   closeCode = 0;
   /** Most unsent bytes seen queued for this client. */
   peakBuffered = 0;
 
-  constructor(id: number, sink: FrameSink, now: number, policy: Partial<SessionPolicy> = {}) {
-    this.id = id;
+  constructor(sink: FrameSink, policy: Partial<SessionPolicy> = {}) {
     this.#sink = sink;
     this.#policy = { ...DEFAULT_SESSION_POLICY, ...policy };
-    this.#heardAt = now;
   }
 
+  /** Closed by the hub, by the client, or because a send failed. */
   get closed(): boolean {
-    return this.#closed;
+    return this.#closed || this.#sink.closed;
   }
 
   get lagging(): boolean {
@@ -63,12 +70,12 @@ export class Session {
 
   /** Sends a frame unconditionally (the first snapshot, an error). */
   send(frame: Uint8Array): boolean {
-    if (this.#closed) return false;
+    if (this.closed) return false;
     try {
       this.#sink.send(frame);
       return true;
     } catch {
-      this.#markClosed();
+      this.#closed = true;
       return false;
     }
   }
@@ -78,7 +85,7 @@ export class Session {
    * session is closed, so the hub can forget it.
    */
   deliver(delta: Uint8Array | null, now: number, snapshot: () => Uint8Array): boolean {
-    if (this.#closed) return false;
+    if (this.closed) return false;
     const buffered = this.#sink.bufferedAmount;
     if (buffered > this.peakBuffered) this.peakBuffered = buffered;
     if (buffered > this.#policy.maxBufferedBytes) {
@@ -102,15 +109,10 @@ export class Session {
     return delta ? this.send(delta) : true;
   }
 
-  /** Records that the client answered; any valid message counts. */
-  heard(now: number): void {
-    this.#heardAt = now;
-  }
-
-  /** Pings the client, or drops it if it has been silent too long. */
+  /** Pings the client, or drops it if it has been silent (nothing heard) too long. */
   ping(frame: Uint8Array, now: number): boolean {
-    if (this.#closed) return false;
-    if (now - this.#heardAt > this.#policy.silenceLimitMs) {
+    if (this.closed) return false;
+    if (now - this.#sink.heardAt > this.#policy.silenceLimitMs) {
       this.close(CloseCode.PingTimeout, "no pong within the liveness limit");
       return false;
     }
@@ -119,16 +121,12 @@ export class Session {
 
   close(code: number, reason: string): void {
     if (this.#closed) return;
-    this.#markClosed();
+    this.#closed = true;
     this.closeCode = code;
     try {
       this.#sink.close(code, reason);
     } catch {
       // Already closing; the hub forgets the session either way.
     }
-  }
-
-  #markClosed(): void {
-    this.#closed = true;
   }
 }

@@ -4,10 +4,29 @@ import type { Supervisor } from "./supervisor.ts";
 /** What an actor does with each message. It owns the actor's state. */
 export interface Behavior<M> {
   receive(message: M): void | Promise<void>;
+  /**
+   * Runs once before the first message this behavior takes (at start and
+   * after each restart), e.g. to rebuild its state from others. A throw is a
+   * failure like one in `receive`.
+   */
+  started?(): void | Promise<void>;
 }
 
-/** Builds a fresh behavior: at start and after every restart. */
-export type BehaviorFactory<M> = (restart: number) => Behavior<M>;
+/** Where an actor's messages go: what a behavior sends to itself (pipe to self) or others. */
+export interface ActorRef<M> {
+  readonly name: string;
+  /** Sends a message, waiting while the mailbox is full. */
+  send(message: M): Promise<void>;
+  /** Sends a message if the mailbox has room. */
+  offer(message: M): boolean;
+}
+
+/**
+ * Builds a fresh behavior: at start (`restart` 0) and after every restart.
+ * `self` is the actor, so a behavior can send itself the answer of a request
+ * as a message instead of awaiting it inside `receive`.
+ */
+export type BehaviorFactory<M> = (restart: number, self: ActorRef<M>) => Behavior<M>;
 
 export interface ActorOptions {
   /** Mailbox capacity in messages. Default 64. */
@@ -21,7 +40,7 @@ export interface ActorOptions {
  * the behavior's state; a failure is handed to the supervisor, which may
  * restart the actor with a fresh behavior.
  */
-export class Actor<M> {
+export class Actor<M> implements ActorRef<M> {
   readonly name: string;
   readonly #mailbox: Mailbox<M>;
   readonly #factory: BehaviorFactory<M>;
@@ -36,7 +55,7 @@ export class Actor<M> {
     this.#mailbox = new Mailbox<M>(options.capacity ?? 64);
     this.#factory = factory;
     this.#supervisor = options.supervisor;
-    this.#behavior = factory(0);
+    this.#behavior = factory(0, this);
     this.#loop = this.#run();
   }
 
@@ -76,27 +95,44 @@ export class Actor<M> {
   }
 
   async #run(): Promise<void> {
+    let starting = true;
     while (true) {
+      if (starting) {
+        const restarts = this.#restarts;
+        if (!(await this.#attempt(() => this.#behavior.started?.()))) return;
+        // Restarted while starting: the fresh behavior starts in turn.
+        starting = this.#restarts !== restarts;
+        continue;
+      }
       let message: M;
       try {
         message = await this.#mailbox.take();
       } catch {
         return; // closed and empty
       }
-      try {
-        await this.#behavior.receive(message);
-      } catch (error) {
-        const cause = error instanceof Error ? error : new Error(String(error));
-        const restart = this.#supervisor?.shouldRestart(this.name, cause) ?? false;
-        if (!restart) {
-          this.#failed = cause;
-          for (const dropped of this.#mailbox.drain()) void dropped;
-          this.#mailbox.close();
-          return;
-        }
-        this.#restarts++;
-        this.#behavior = this.#factory(this.#restarts);
+      const restarts = this.#restarts;
+      if (!(await this.#attempt(() => this.#behavior.receive(message)))) return;
+      if (this.#restarts !== restarts) starting = true;
+    }
+  }
+
+  /** Runs one step of the behavior; on a throw, restarts it or stops for good (false). */
+  async #attempt(step: () => void | Promise<void>): Promise<boolean> {
+    try {
+      await step();
+      return true;
+    } catch (error) {
+      const cause = error instanceof Error ? error : new Error(String(error));
+      const restart = this.#supervisor?.shouldRestart(this.name, cause) ?? false;
+      if (!restart) {
+        this.#failed = cause;
+        for (const dropped of this.#mailbox.drain()) void dropped;
+        this.#mailbox.close();
+        return false;
       }
+      this.#restarts++;
+      this.#behavior = this.#factory(this.#restarts, this);
+      return true;
     }
   }
 }

@@ -83,3 +83,55 @@ Deno.test("ask rejects with TimedOut when the actor never replies", async () => 
   assertEquals(answer, "TimedOut");
   await silent.stop();
 });
+
+Deno.test("a restarted behavior is started before it takes the next message", async () => {
+  const seen: string[] = [];
+  const supervisor = new Supervisor();
+  const actor = new Actor<string>("starter", (restart) => ({
+    started() {
+      seen.push(`started ${restart}`);
+    },
+    receive(message) {
+      seen.push(`${restart}:${message}`);
+      if (message === "boom") throw new Error("boom");
+    },
+  }), { supervisor });
+  await actor.send("a");
+  await actor.send("boom");
+  await actor.send("b");
+  await actor.stop();
+  assertEquals(seen, ["started 0", "0:a", "0:boom", "started 1", "1:b"]);
+});
+
+Deno.test("a behavior can send itself the answer of a request as a message (pipe to self)", async () => {
+  type Message =
+    | { type: "ask" }
+    | { type: "answer"; value: number; reply?: () => void }
+    | { type: "peek"; reply: (log: string[]) => void };
+  const pending = Promise.withResolvers<number>();
+  const answered = Promise.withResolvers<void>();
+  const log: string[] = [];
+  const actor = new Actor<Message>("piper", (_, self) => ({
+    receive(message) {
+      if (message.type === "ask") {
+        // Not awaited in receive: the answer comes back later, as a message.
+        void pending.promise.then((value) =>
+          self.send({ type: "answer", value, reply: answered.resolve })
+        );
+        log.push("asked");
+      } else if (message.type === "answer") {
+        log.push(`answer ${message.value}`);
+        message.reply?.();
+      } else message.reply([...log]);
+    },
+  }));
+  await actor.send({ type: "ask" });
+  // Other messages are taken while the request is pending.
+  assertEquals(await ask<Message, string[]>(actor, (reply) => ({ type: "peek", reply })), [
+    "asked",
+  ]);
+  pending.resolve(42);
+  await answered.promise;
+  await actor.stop();
+  assertEquals(log, ["asked", "answer 42"]);
+});

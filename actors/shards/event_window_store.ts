@@ -337,6 +337,30 @@ export class EventWindowStore {
     return held.sort((a, b) => a.startMs - b.startMs);
   }
 
+  /**
+   * The newest ended window of each size of these regions that the store
+   * still holds (ended, not yet closed), as provisional windows: what a
+   * fresh mirror can learn of windows from the shard. Those handed over and
+   * closed before are no longer here.
+   */
+  endedWindows(regions: Iterable<WindowRegion>): WindowStates {
+    const out = new OutColumns();
+    const slots = this.#arena;
+    for (const windows of regions) {
+      for (let k = 0; k < this.spec.sizesMs.length; k++) {
+        let newest = -1;
+        for (let s = 0; s < this.#slots[k]; s++) {
+          const at = windows.base + HEADER + (this.#firstSlot[k] + s) * SLOT;
+          const start = slots[at + START];
+          if (start !== start || slots[at + STATE] === OPEN) continue;
+          if (newest < 0 || start > slots[newest + START]) newest = at;
+        }
+        if (newest >= 0) out.push(windows, slots, newest, k, 0);
+      }
+    }
+    return out.take();
+  }
+
   /** Re-queues windows saved by `savePending`. */
   restorePending(data: readonly number[]): void {
     for (let at = 0; at + PENDING_ROW <= data.length; at += PENDING_ROW) {

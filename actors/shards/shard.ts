@@ -79,6 +79,9 @@ export class ShardBehavior implements Behavior<ShardMessage> {
       case "flush":
         message.reply(this.#flush());
         return;
+      case "state":
+        message.reply(this.#awaitingReplay ? null : this.#state());
+        return;
       case "checkpoint":
         message.reply(this.#awaitingReplay ? null : this.#save());
         return;
@@ -320,6 +323,39 @@ export class ShardBehavior implements Behavior<ShardMessage> {
       this.#dirty.push(tracked);
     }
     this.#windows.restorePending(pending);
+  }
+
+  /** Everything held, as a flush would list it; nothing is marked clean. */
+  #state(): ShardChanges {
+    const sensors: SensorEntry[] = [];
+    const late: [number, number][] = [];
+    const statuses: [number, string][] = [];
+    const tracked: TrackedMetric[] = [];
+    for (const sensor of this.#sensors.values()) {
+      sensors.push(sensor.entry);
+      if (sensor.lateDropped > 0) late.push([sensor.entry.index, sensor.lateDropped]);
+      if (sensor.status !== "") statuses.push([sensor.entry.index, sensor.status]);
+      for (const metric of sensor.metrics.values()) tracked.push(metric);
+    }
+    const updates = allocateStates(tracked.length);
+    tracked.forEach(({ sensor, metric, window }, i) => {
+      updates.sensor[i] = sensor;
+      updates.metric[i] = metric;
+      updates.last[i] = window.last;
+      updates.avg[i] = window.average;
+      updates.min[i] = window.min;
+      updates.max[i] = window.max;
+      updates.timeMs[i] = window.timeMs;
+    });
+    return {
+      sensors,
+      metrics: [...this.#metricNames].map(([index, name]) => ({ index, name })),
+      updates,
+      windows: this.#windows.endedWindows(tracked.map((t) => t.events)),
+      late,
+      statuses,
+      removed: [],
+    };
   }
 
   #flush(): ShardChanges {

@@ -31,6 +31,17 @@ export interface ShardChanges {
   removed: number[];
 }
 
+/**
+ * Asks for everything the shard holds, in the shape of a flush (every
+ * sensor, metric name, value, late count and status, and the ended windows
+ * it still holds), without clearing what the next flush hands over: for a
+ * fresh mirror (a restarted hub). Null while it waits for a restore.
+ */
+export interface ShardState {
+  type: "state";
+  reply: (state: ShardChanges | null) => void;
+}
+
 /** Asks for the changes since the last flush, coalesced per sensor and metric. */
 export interface ShardFlush {
   type: "flush";
@@ -108,6 +119,7 @@ export interface ShardHeldWindows {
 export type ShardMessage =
   | ShardReadings
   | ShardFlush
+  | ShardState
   | ShardSave
   | ShardRestore
   | ShardRemove

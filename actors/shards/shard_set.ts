@@ -209,6 +209,21 @@ export class ShardSet {
   }
 
   /**
+   * Everything each shard holds, in the shape of a flush, for a fresh mirror
+   * (a restarted hub); null for a shard that cannot answer. What the next
+   * flush hands over is not cleared.
+   */
+  stateAll(options: { timeoutMs?: number } = {}): Promise<(ShardChanges | null)[]> {
+    return Promise.all(
+      this.#shards.map((shard) =>
+        ask<ShardMessage, ShardChanges | null>(shard, (reply) => ({ type: "state", reply }), {
+          timeoutMs: options.timeoutMs ?? 10_000,
+        }).catch(() => null)
+      ),
+    );
+  }
+
+  /**
    * The state as of everything delivered so far, for a checkpoint; null when
    * a shard has none to give (failed, or waiting for its replay). The caller
    * delivers nothing meanwhile, so every shard answers as of the same input.

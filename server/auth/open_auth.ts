@@ -1,5 +1,6 @@
 import { ApiKeys } from "./api_keys.ts";
 import { TokenVerifier } from "./tokens.ts";
+import { logger } from "../ops/logger.ts";
 
 /** Who may come in: dashboard viewers (JWTs) and ingest writers (API keys). */
 export interface Auth {
@@ -21,7 +22,7 @@ export interface AuthConfig {
  * The verifier the config asks for (and PULSEBOARD_JWT_SECRET) and the API
  * keys in the store. Off loopback both dashboards (JWT) and ingest (API keys)
  * must authenticate: without either, it refuses with PermissionDenied unless
- * `--insecure` accepts the risk.
+ * `--insecure` accepts the risk. Whatever is left open is logged as a warning.
  */
 export async function openAuth(kv: Deno.Kv, config: AuthConfig): Promise<Auth> {
   const tokens = await tokenVerifier(config);
@@ -33,6 +34,14 @@ export async function openAuth(kv: Deno.Kv, config: AuthConfig): Promise<Auth> {
       } ` +
         "is not configured. Configure it (see SECURITY.md), listen on 127.0.0.1 (the default), " +
         "or pass --insecure to accept the risk.",
+    );
+  }
+  if (!(await apiKeys.inUse())) {
+    logger.warn("ingest is open: no API keys exist (create one with `deno task keys create`)");
+  }
+  if (!tokens) {
+    logger.warn(
+      `dashboards are not authenticated (no JWT configured): listening on ${config.host} only`,
     );
   }
   return { tokens, apiKeys };

@@ -16,3 +16,7 @@ export type { HistoryAnswer, HistoryOptions } from "./history_service.ts";
 export { bucketize, bucketWidth, parseHistoryRequest, pickResolution } from "./history_query.ts";
 export type { HistoryBucket, HistoryRequest, SeriesPoint } from "./history_query.ts";
 export { readRawHistory } from "./raw_history.ts";
+export { History } from "./history_stage.ts";
+export type { HistoryConfig } from "./history_stage.ts";
+export { LogHousekeeper } from "./log_housekeeper.ts";
+export type { LogPosition } from "./log_housekeeper.ts";

@@ -1,6 +1,8 @@
 export { createApp } from "./app.ts";
 export type { ConnectionInfo, Handler, Routes } from "./app.ts";
 export { serve } from "./server.ts";
+export { listen } from "./listen.ts";
+export type { ListenConfig } from "./listen.ts";
 export type { HttpServer, ServeOptions } from "./server.ts";
 export { closeCodeFor, errorResponse, jsonResponse, problem, statusFor } from "./errors.ts";
 export { staticFiles } from "./static_files.ts";
@@ -10,4 +12,4 @@ export { allowedHosts, NO_HOSTS, parseAllowedHost } from "./allowed_hosts.ts";
 export type { AllowedHosts } from "./allowed_hosts.ts";
 export type { ProxyTrust } from "./client_address.ts";
 export type { FeedSocketOptions } from "./feed_socket/feed_socket.ts";
-export { FeedSocketStats } from "./feed_socket/feed_socket.ts";
+export { TransportStats } from "./transport_stats.ts";

@@ -10,6 +10,7 @@ import type { ConnectionInfo, Handler } from "./app.ts";
 import { errorResponse, problem } from "./errors.ts";
 import { offerUpgrade, wasSwitched } from "./upgrade.ts";
 import { logger } from "../ops/logger.ts";
+import type { TransportStats } from "./transport_stats.ts";
 
 export interface ServeOptions {
   port: number;
@@ -24,6 +25,8 @@ export interface ServeOptions {
   requestTimeoutMs?: number;
   /** Called with the bound address once listening, before any request is handled. */
   onListen?: (address: { hostname: string; port: number }) => void;
+  /** Where the open connections are counted for /healthz. */
+  stats?: TransportStats;
 }
 
 export interface HttpServer {
@@ -90,9 +93,16 @@ export async function serve(handler: Handler, options: ServeOptions): Promise<Ht
   // TCP connections, counted; with TLS also the TLS sockets over them (to end both at a stop).
   const sockets = new Set<Socket>();
   const tlsSockets = new Set<Socket>();
+  const counted = () => {
+    if (options.stats) options.stats.connections = sockets.size;
+  };
   const track = (set: Set<Socket>) => (socket: Socket) => {
     set.add(socket);
-    socket.once("close", () => set.delete(socket));
+    counted();
+    socket.once("close", () => {
+      set.delete(socket);
+      counted();
+    });
   };
   server.on("connection", track(sockets));
   if (secure) server.on("secureConnection", track(tlsSockets));

@@ -43,7 +43,8 @@ export interface HealthInputs {
   shards: { health(): ShardHealth[]; readonly failed: boolean };
   /** Ingest's counters (`IngestStats`), shown as they are. */
   ingest: object;
-  transport: () => {
+  /** Open connections and feed sockets (`TransportStats`). */
+  transport: {
     connections: number;
     feedSockets: number;
     feedAborted: number;
@@ -84,7 +85,7 @@ export function healthReport(inputs: HealthInputs): Record<string, unknown> {
     ingest: { ...inputs.ingest },
     // Topic keys name viewers' groups and sensors: only their count.
     hub: { ...hub, topics: hub.topicCount },
-    transport: inputs.transport(),
+    transport: { ...inputs.transport },
     history: inputs.history(),
     shards: inputs.shards.health(),
   };

@@ -38,7 +38,11 @@ export interface MetricSources {
     lateDropped: number;
   };
   /** Event-time rollups and raw-log retention; absent in tests that do not wire them. */
-  history?: () => { rollupsWritten: number; rollupsDropped: number; logChunksDeleted: number };
+  history?: () => {
+    rollupChunksWritten: number;
+    rollupChunksFailed: number;
+    logChunksDeleted: number;
+  };
   /** The source: the log's counters, and a change stream's in mongo mode. */
   source: {
     readonly kind: string;
@@ -146,12 +150,12 @@ export class PrometheusMetrics {
       mirrored(
         "pulseboard_rollups_written_total",
         "Closed windows stored as rollups (one per sensor, size and window start).",
-        () => history().rollupsWritten,
+        () => history().rollupChunksWritten,
       );
       mirrored(
         "pulseboard_rollups_dropped_total",
         "Rollups dropped because the writer fell too far behind.",
-        () => history().rollupsDropped,
+        () => history().rollupChunksFailed,
       );
       mirrored(
         "pulseboard_log_chunks_deleted_total",

@@ -5,11 +5,9 @@ import type { WebSocket } from "ws";
 import type { Socket } from "node:net";
 import type { Buffer } from "node:buffer";
 import { closeCodeFor, problem } from "../errors.ts";
+import { TransportStats } from "../transport_stats.ts";
 import { TokenBucket } from "../token_bucket.ts";
-import { Session } from "../../../actors/hub/session.ts";
-import type { SessionPolicy } from "../../../actors/hub/session.ts";
-import type { HubMessage } from "../../../actors/hub/hub_messages.ts";
-import type { Actor } from "../../../actors/runtime/mod.ts";
+import type { FrameSink, Hub } from "../../../actors/hub/mod.ts";
 import { tokenFromProtocols } from "../../auth/mod.ts";
 import type { Viewer } from "../../auth/mod.ts";
 import { CloseCode } from "../../../protocol/close_codes.ts";
@@ -18,7 +16,7 @@ import {
   MAX_CLIENT_MESSAGE_BYTES,
 } from "../../../protocol/client_messages.ts";
 import { encodeError } from "../../../protocol/mod.ts";
-import { clientAddress } from "../client_address.ts";
+import { clientAddress, compileProxyTrust } from "../client_address.ts";
 import type { ProxyTrust } from "../client_address.ts";
 import type { ConnectionInfo } from "../app.ts";
 import { switched, takeUpgrade } from "../upgrade.ts";
@@ -28,13 +26,14 @@ export interface FeedSocketOptions {
   maxConnectionsPerAddress?: number;
   /** Proxies whose X-Forwarded-For names the client (`--trusted-proxies`); null: none. */
   proxyTrust?: ProxyTrust | null;
+  /** The same, as `--trusted-proxies` lists them (compiled here when `proxyTrust` is absent). */
+  trustedProxies?: string[];
   /** Open feed connections per token subject. Default 16. */
   maxConnectionsPerToken?: number;
   /** Inbound messages per connection: a burst of `capacity`, then `perSecond`. Default 20 and 5/s. */
   messageRate?: { capacity: number; perSecond: number };
   /** Largest inbound message. Default `MAX_CLIENT_MESSAGE_BYTES` (64 KiB). */
   maxMessageBytes?: number;
-  policy?: Partial<SessionPolicy>;
   /** Dashboard JWTs; without it the feed is open (loopback only, see main.ts). */
   tokens?: { verify(token: string): Promise<Viewer> };
   /** How long an unauthenticated connection may wait for its Auth message. Default 5000 ms. */
@@ -44,24 +43,12 @@ export interface FeedSocketOptions {
    * is aborted (a stalled reader never takes it in). Default 1000 ms.
    */
   closeGraceMs?: number;
-  /** Counters the server reports; a fresh one if not given. */
-  stats?: FeedSocketStats;
-}
-
-/** Counts of the feed's connections. */
-export class FeedSocketStats {
-  /** Feed sockets whose connection is still open. */
-  open = 0;
-  /** Connections aborted because a close could not be delivered in time. */
-  aborted = 0;
-  /** Connections closed with 1009: a message (all its fragments together) over the cap. */
-  tooBig = 0;
+  /** Counters the server reports (feedSockets, feedAborted, feedTooBig); a fresh one if not given. */
+  stats?: TransportStats;
 }
 
 /** The subprotocol a client offers next to `bearer.<jwt>`; the server selects it. */
 export const FEED_PROTOCOL = "pulseboard";
-
-let nextSessionId = 1;
 
 /**
  * GET /ws: the only place that touches the WebSocket library (npm `ws`). It
@@ -76,13 +63,23 @@ let nextSessionId = 1;
  * `bearer.<jwt>` subprotocol before the upgrade, or a first Auth message),
  * and it is closed with 4003 when the token expires unless refreshed.
  */
-export function feedSocketHandler(hub: Actor<HubMessage>, options: FeedSocketOptions = {}) {
+export function feedSocketHandler(
+  hub: Pick<Hub, "send" | "offer" | "onRestart">,
+  options: FeedSocketOptions = {},
+) {
   const maxPerAddress = options.maxConnectionsPerAddress ?? 64;
   const perAddress = new Map<string, number>();
   const maxPerToken = options.maxConnectionsPerToken ?? 16;
   const perToken = new Map<string, number>();
   const closeGraceMs = options.closeGraceMs ?? 1_000;
-  const stats = options.stats ?? new FeedSocketStats();
+  const proxyTrust = options.proxyTrust ??
+    compileProxyTrust(options.trustedProxies ?? []);
+  const stats = options.stats ?? new TransportStats();
+  // The connections the hub knows: a restarted hub knows none, so they are told to come back.
+  const live = new Set<FrameSink>();
+  hub.onRestart(() => {
+    for (const sink of [...live]) sink.close(CloseCode.ServiceRestart, "service restart");
+  });
   const server = new WebSocketServer({
     noServer: true,
     clientTracking: false,
@@ -130,7 +127,7 @@ export function feedSocketHandler(hub: Actor<HubMessage>, options: FeedSocketOpt
     if (headerToken !== null && !offered.includes(FEED_PROTOCOL)) {
       return problem(400, `Offer the "${FEED_PROTOCOL}" subprotocol next to bearer.<token>`);
     }
-    const address = clientAddress(request, info, options.proxyTrust ?? null);
+    const address = clientAddress(request, info, proxyTrust);
     const open = perAddress.get(address) ?? 0;
     if (open >= maxPerAddress) {
       return problem(429, `Too many feed connections from ${address} (limit ${maxPerAddress})`, {
@@ -138,7 +135,7 @@ export function feedSocketHandler(hub: Actor<HubMessage>, options: FeedSocketOpt
       });
     }
     perAddress.set(address, open + 1);
-    stats.open++;
+    stats.feedSockets++;
     let counted = true;
     let wired = false;
     let expiry: ReturnType<typeof setTimeout> | undefined;
@@ -158,7 +155,7 @@ export function feedSocketHandler(hub: Actor<HubMessage>, options: FeedSocketOpt
       }
       if (!counted) return;
       counted = false;
-      stats.open--;
+      stats.feedSockets--;
       const left = (perAddress.get(address) ?? 1) - 1;
       if (left > 0) perAddress.set(address, left);
       else perAddress.delete(address);
@@ -166,7 +163,7 @@ export function feedSocketHandler(hub: Actor<HubMessage>, options: FeedSocketOpt
     /** Ends the connection at once (RST where possible), dropping whatever is still queued. */
     const abort = () => {
       if (!counted) return;
-      stats.aborted++;
+      stats.feedAborted++;
       release();
       try {
         (raw.socket as Socket).resetAndDestroy();
@@ -181,22 +178,25 @@ export function feedSocketHandler(hub: Actor<HubMessage>, options: FeedSocketOpt
     };
     /** Serves the upgraded socket; called from inside the library's upgrade callback. */
     const serveSocket = (socket: WebSocket) => {
-      const session = new Session(
-        nextSessionId++,
-        {
-          send: (frame) => socket.send(frame),
-          get bufferedAmount() {
-            return socket.bufferedAmount;
-          },
-          close: (code, reason) => {
-            if (socket.readyState === socket.CLOSED) return;
-            socket.close(code, closeReason(reason));
-            abortUnlessClosed();
-          },
+      // The socket side of the session: only this handler changes it; the hub sends through it.
+      const session = {
+        closed: false,
+        heardAt: Date.now(),
+        send: (frame: Uint8Array) => {
+          if (!session.closed) socket.send(frame);
         },
-        Date.now(),
-        options.policy,
-      );
+        get bufferedAmount() {
+          return socket.bufferedAmount;
+        },
+        close: (code: number, reason: string) => {
+          session.closed = true;
+          live.delete(session);
+          if (socket.readyState === socket.CLOSED) return;
+          socket.close(code, closeReason(reason));
+          abortUnlessClosed();
+        },
+      };
+      live.add(session);
       const bucket = new TokenBucket(
         options.messageRate ?? { capacity: 20, perSecond: 5 },
         Date.now(),
@@ -219,7 +219,7 @@ export function feedSocketHandler(hub: Actor<HubMessage>, options: FeedSocketOpt
         }
         hub.send({
           type: "join",
-          session,
+          sink: session,
           explicit,
           scope: viewer?.groups ?? null,
           windows,
@@ -286,7 +286,7 @@ export function feedSocketHandler(hub: Actor<HubMessage>, options: FeedSocketOpt
         } catch (error) {
           return refuse(closeCodeFor(error), (error as Error).message.slice(0, 120));
         }
-        session.heard(Date.now());
+        session.heardAt = Date.now();
         if (message.type === "auth") {
           if (!options.tokens) return refuse(CloseCode.BadFrame, "this server does not use tokens");
           void authenticate(message.token);
@@ -297,7 +297,7 @@ export function feedSocketHandler(hub: Actor<HubMessage>, options: FeedSocketOpt
         }
         if (message.type === "subscribe" || message.type === "unsubscribe") {
           // A full hub mailbox must not block the socket: refuse, the client may retry.
-          if (!hub.offer({ ...message, session })) {
+          if (!hub.offer({ ...message, sink: session })) {
             session.send(encodeError(0, "Cannot subscribe: the server is busy, retry shortly"));
           }
         }
@@ -306,13 +306,13 @@ export function feedSocketHandler(hub: Actor<HubMessage>, options: FeedSocketOpt
       // the cap (1009, counted across fragments), or a malformed frame (1002).
       socket.on("error", (error: Error & { code?: string }) => {
         const tooBig = error.code === "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH";
-        if (tooBig) stats.tooBig++;
+        if (tooBig) stats.feedTooBig++;
         session.close(tooBig ? CloseCode.MessageTooBig : 1002, "refused by the transport");
       });
       socket.on("close", () => {
         release();
         session.close(1000, "closed");
-        hub.offer({ type: "leave", session });
+        hub.offer({ type: "leave", sink: session });
       });
       opened();
     };

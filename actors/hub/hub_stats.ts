@@ -1,0 +1,50 @@
+/**
+ * Counters the hub keeps up to date for /healthz and /metrics. Only the hub
+ * writes them (a restarted hub goes on with the same object); others read.
+ */
+export class HubStats {
+  /** Sequence number of the everything-topic. */
+  seq = 0;
+  /** Epoch of the everything-topic. */
+  epoch = 0;
+  sessions = 0;
+  ticks = 0;
+  framesSent = 0;
+  bytesSent = 0;
+  snapshotsSent = 0;
+  skippedFrames = 0;
+  slowCloses = 0;
+  /** Clients closed with 4001 for not answering pings. */
+  silentCloses = 0;
+  flushTimeouts = 0;
+  /**
+   * True once a tick sent after the source first caught up has taken in the
+   * shards' flushes: the view then holds the restored state and the replayed log.
+   */
+  viewCaughtUp = false;
+  sensors = 0;
+  lastTickMs = 0;
+  /** Resume requests answered with the missed frames, and with a fresh snapshot. */
+  recovered = 0;
+  resynced = 0;
+  /** Subscriptions refused as malformed. */
+  badSubscriptions = 0;
+  /** Subscribes and Unsubscribes refused by a limit (per session caps, topic shares, --max-topics). */
+  subscriptionsRefused = 0;
+  /** The busiest topics, at most 10: key (cut to 80 characters), sessions and frames in the ring. */
+  topics: { key: string; sessions: number; ring: number }[] = [];
+  /** Live topics, those of them without sessions (kept for resuming), and the bytes of all their keys. */
+  topicCount = 0;
+  idleTopics = 0;
+  topicKeyBytes = 0;
+  /** Topics dropped to make room: idle ones, and active ones of the client holding the most. */
+  topicsEvicted = 0;
+  activeTopicsEvicted = 0;
+  /** Readings dropped from event-time windows as late, over all sensors. */
+  lateDropped = 0;
+  /** Bytes held by all recovery rings. */
+  ringBytes = 0;
+  /** Most unsent bytes seen queued for any one client, and the largest frame sent. */
+  peakBufferedBytes = 0;
+  largestFrameBytes = 0;
+}

@@ -1,0 +1,11 @@
+/** The transport's counts for /healthz: connections, and the feed's sockets. */
+export class TransportStats {
+  /** TCP connections open now: HTTP ones and upgraded feed sockets (kept by `serve`). */
+  connections = 0;
+  /** Feed sockets whose connection is still open. */
+  feedSockets = 0;
+  /** Feed connections aborted because a close could not be delivered in time. */
+  feedAborted = 0;
+  /** Feed connections closed with 1009: a message (all its fragments together) over the cap. */
+  feedTooBig = 0;
+}

@@ -1,0 +1,11 @@
+// The ops stage: structured logs, /metrics, /healthz and /readyz. It reads
+// the other stages through the shapes it declares, and imports none of them.
+export { Logger, logger } from "./logger.ts";
+export type { LoggerOptions, LogLevel } from "./logger.ts";
+export { logActorFailure } from "./actor_failures.ts";
+export { PrometheusMetrics } from "./metrics.ts";
+export type { MetricSources } from "./metrics.ts";
+export { healthReport, readiness } from "./health.ts";
+export type { HealthInputs, SourceHealth } from "./health.ts";
+export { opsRoutes } from "./ops_routes.ts";
+export { topicLabeler } from "./topic_label.ts";
