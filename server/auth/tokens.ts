@@ -1,6 +1,5 @@
 import * as jose from "jose";
-import { checkGroup } from "../ingest/readings/validate.ts";
-import { DEFAULT_READING_LIMITS } from "../ingest/readings/limits.ts";
+import { checkGroup } from "../../protocol/names.ts";
 
 /** A verified dashboard viewer. */
 export interface Viewer {
@@ -89,7 +88,7 @@ export class TokenVerifier {
       throw new TypeError("Invalid token: the groups claim must list group prefixes or *");
     }
     for (const group of groups as string[]) {
-      if (group !== "*" && checkGroup(group, DEFAULT_READING_LIMITS) !== null) {
+      if (group !== "*" && checkGroup(group) !== null) {
         throw new TypeError(`Invalid token: "${group}" is not a group prefix`);
       }
     }
