@@ -1,6 +1,6 @@
 // Reads the arguments, starts Pulseboard, and stops it on SIGINT or SIGTERM.
-import { parseConfig, USAGE } from "./server/config/options.ts";
-import type { Config } from "./server/config/options.ts";
+import { parseConfig, USAGE } from "./server/config/mod.ts";
+import type { Config } from "./server/config/mod.ts";
 import { startPulseboard } from "./server/pulseboard.ts";
 
 if (import.meta.main) {

@@ -1,7 +1,7 @@
 // The composition root: wires the stages in the order readings flow through
 // them. Each stage makes its parts from the config; nothing here decides.
-import type { Config } from "./config/options.ts";
-import { hubOptions, shardOptions } from "./config/actor_options.ts";
+import { hubOptions, shardOptions } from "./config/mod.ts";
+import type { Config } from "./config/mod.ts";
 import { Hub, ShardSet } from "../actors/mod.ts";
 import type { HubStats, ShardCheckpoint } from "../actors/mod.ts";
 import { openStore } from "./store/mod.ts";

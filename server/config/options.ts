@@ -1,5 +1,8 @@
+// Every option of `deno task start`, in ONE table: it drives parsing, --help
+// (USAGE) and the README's option tables (a test holds the README to it).
 import { parseArgs } from "node:util";
 import { compileProxyTrust, parseAllowedHost } from "../http/mod.ts";
+import { slotsPerSize } from "../../actors/shards/mod.ts";
 
 /** Everything `deno task start` can be told. */
 export interface Config {
@@ -89,396 +92,39 @@ export interface Config {
   drainMs: number;
 }
 
-export const DEFAULT_CONFIG: Readonly<Config> = Object.freeze<Config>({
-  port: 8000,
-  host: "127.0.0.1",
-  data: "./data/pulseboard.kv",
-  tickMs: 100,
-  shards: 16,
-  window: 50,
-  maxBodyBytes: 8 << 20,
-  maxBatchReadings: 10_000,
-  checkpointEveryMs: 30_000,
-  maxBufferedBytes: 1 << 20,
-  slowCloseMs: 10_000,
-  ringMs: 30_000,
-  ringBytes: 32 << 20,
-  ringBudgetBytes: 256 << 20,
-  maxTopics: 256,
-  topicsPerClient: null,
-  maxSubscriptions: 64,
-  maxSubscriptionBytes: 16_384,
-  pingIntervalMs: 15_000,
-  silenceLimitMs: 45_000,
-  webRoot: new URL("../../web/build/", import.meta.url).pathname,
-  logLevel: "info",
-  allowedOrigins: null,
-  allowedHosts: [],
-  corsOrigins: null,
-  maxConnectionsPerAddress: 64,
-  trustedProxies: [],
-  certFile: null,
-  keyFile: null,
-  insecure: false,
-  jwtIssuer: null,
-  jwtAudience: null,
-  jwtPublicKeyFile: null,
-  windowSizesMs: [1_000, 10_000, 60_000],
-  graceMs: 5_000,
-  maxFutureMs: 10_000,
-  retentionMs: 86_400_000,
-  rollups: [[1_000, 86_400_000], [60_000, 30 * 86_400_000]],
-  rollupFlushMs: 10_000,
-  idempotencyTtlMs: 86_400_000,
-  idempotencyLeaseMs: 30_000,
-  source: "kv",
-  mongoUri: null,
-  mongoDb: "pulseboard",
-  mongoCollection: "readings",
-  headerTimeoutMs: 10_000,
-  bodyTimeoutMs: 30_000,
-  idleTimeoutMs: 5_000,
-  drainMs: 2_000,
-});
-
-export const USAGE = `Usage: deno task start [options]
-  --port <n>          HTTP port (default 8000; 0 picks a free one)
-  --host <addr>       address to bind (default 127.0.0.1)
-  --data <path>       Deno KV file, or :memory: (default ./data/pulseboard.kv)
-  --tick <ms>         hub tick (default 100)
-  --shards <n>        shard actors (default 16)
-  --window <n>        last readings of a metric its avg, min and max cover (default 50)
-  --max-body <bytes>  largest ingest body (default 8388608)
-  --max-batch <n>     most readings per ingest batch (default 10000)
-  --checkpoint <ms>   least time between state checkpoints (default 30000)
-  --max-buffered <b>  unsent bytes per client before its deltas are skipped (default 1048576)
-  --slow-close <ms>   time over that cap before a client is closed with 4008 (default 10000)
-  --ping <ms>         how often clients are pinged (default 15000)
-  --silence <ms>      silence before a client is dropped with 4001 (default 45000)
-  --ring-ms <ms>      how far back a reconnecting client can resume (default 30000)
-  --ring-bytes <b>    frames kept per topic for resuming, at most (default 33554432)
-  --ring-budget <b>   frames kept by all topics together, at most (default 268435456)
-  --max-topics <n>    distinct subscription sets served at once (default 256)
-  --topics-per-client <n>  sets one client address or token may hold (default max(4, max-topics/16))
-  --max-subscriptions <n>  subscriptions one connection may hold (default 64)
-  --max-subscription-bytes <b>  bytes of one connection's subscription set (default 16384)
-  --web <dir>         built dashboard to serve (default web/build)
-  --log-level <l>     debug, info, warn or error (default info); logs are JSON lines on stderr
-  --allowed-origins <a,b>  exact origins that may open /ws (default: only this server's own)
-  --allowed-hosts <a,b>    names the server answers to besides its address (and localhost on
-                      loopback): host (any port) or host:port; other Host headers get 421
-  --cors-origins <a,b>     origins that may call /api/* from other sites (default: none)
-  --max-connections-per-address <n>  open feed connections per client address (default 64)
-  --trusted-proxies <a,b>  load balancers whose X-Forwarded-For names the client: addresses, CIDRs,
-                      loopback, linklocal or uniquelocal (default: none; the peer is the client)
-  --cert <file> --key <file>          serve HTTPS and WSS with this PEM certificate and key
-  --insecure          allow a non-loopback --host without dashboard and ingest authentication
-  --jwt-issuer <iss> --jwt-audience <aud>  verify dashboard JWTs (with --jwt-public-key <pem file>,
-                      or an HS256 secret of 32+ characters in PULSEBOARD_JWT_SECRET)
-  --windows <list>    event-time window sizes (default 1s,10s,1m), or none
-  --grace <dur>       how far the watermark trails the newest event time (default 5s)
-  --max-future <dur>  refuse readings stamped further ahead of the server clock (default 10s)
-  --retention <dur>   how long the raw log is kept (default 24h)
-  --rollups <list>    window sizes kept as rollups, with retention (default 1s=24h,1m=30d), or none
-  --rollup-flush <dur> how often finished rollup chunks are written (default 10s); a window waits
-                      at most 3 times that, and everything is written before each checkpoint
-  --idempotency-ttl <dur>   how long an ingest batch's Idempotency-Key is remembered (default 24h)
-  --idempotency-lease <dur> how long a batch in progress holds its key before a retry may take
-                      it over (default 30s)
-  --source <kv|mongo> source of truth: the embedded Deno KV log (default) or a MongoDB
-                      collection read through a change stream (needs a replica set)
-  --mongo-uri <uri>   mongodb:// or mongodb+srv:// URI (source mongo)
-  --db <name>         MongoDB database (default pulseboard)
-  --collection <name> MongoDB collection (default readings)
-  --header-timeout <dur>  time for a request's line and headers (default 10s)
-  --body-timeout <dur>    longest pause in an ingest body before 408 (default 30s)
-  --idle-timeout <dur>    how long an idle keep-alive connection is kept (default 5s)
-  --drain <dur>       at SIGTERM, how long requests in flight may finish before they are
-                      aborted; then the final checkpoint is taken (default 2s)
-  Durations: a number with ms, s, m, h or d.
-  Environment: PULSEBOARD_SOURCE, PULSEBOARD_MONGO_URI, PULSEBOARD_MONGO_DB and
-  PULSEBOARD_MONGO_COLLECTION stand in for the options above; an option wins.`;
-
-/** Parses command-line options; throws a TypeError that names the bad option. */
-export function parseConfig(
-  args: string[],
-  env: (name: string) => string | undefined = (name) => Deno.env.get(name),
-): Config {
-  const { values } = parseArgs({
-    args,
-    strict: true,
-    options: {
-      port: { type: "string" },
-      host: { type: "string" },
-      data: { type: "string" },
-      tick: { type: "string" },
-      shards: { type: "string" },
-      window: { type: "string" },
-      "max-body": { type: "string" },
-      "max-batch": { type: "string" },
-      checkpoint: { type: "string" },
-      "max-buffered": { type: "string" },
-      "slow-close": { type: "string" },
-      "ring-ms": { type: "string" },
-      ping: { type: "string" },
-      silence: { type: "string" },
-      "ring-bytes": { type: "string" },
-      "ring-budget": { type: "string" },
-      "max-topics": { type: "string" },
-      "topics-per-client": { type: "string" },
-      "max-subscriptions": { type: "string" },
-      "max-subscription-bytes": { type: "string" },
-      web: { type: "string" },
-      "log-level": { type: "string" },
-      "allowed-origins": { type: "string" },
-      "allowed-hosts": { type: "string" },
-      "cors-origins": { type: "string" },
-      "max-connections-per-address": { type: "string" },
-      "trusted-proxies": { type: "string" },
-      cert: { type: "string" },
-      key: { type: "string" },
-      insecure: { type: "boolean" },
-      "jwt-issuer": { type: "string" },
-      "jwt-audience": { type: "string" },
-      "jwt-public-key": { type: "string" },
-      windows: { type: "string" },
-      grace: { type: "string" },
-      "max-future": { type: "string" },
-      retention: { type: "string" },
-      rollups: { type: "string" },
-      "rollup-flush": { type: "string" },
-      "idempotency-ttl": { type: "string" },
-      "idempotency-lease": { type: "string" },
-      source: { type: "string" },
-      "mongo-uri": { type: "string" },
-      db: { type: "string" },
-      collection: { type: "string" },
-      "header-timeout": { type: "string" },
-      "body-timeout": { type: "string" },
-      "idle-timeout": { type: "string" },
-      drain: { type: "string" },
-    },
-  });
-  const int = (
-    name: string,
-    raw: string | undefined,
-    fallback: number,
-    min: number,
-    max: number,
-  ) => {
-    if (raw === undefined) return fallback;
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < min || n > max) {
-      throw new TypeError(`--${name} must be an integer from ${min} to ${max}, got "${raw}"`);
-    }
-    return n;
-  };
-  const d = DEFAULT_CONFIG;
-  const windowSizesMs = values.windows === undefined
-    ? [...d.windowSizesMs]
-    : values.windows.trim() === "none"
-    ? []
-    : values.windows.split(",").map((w) => duration("windows", w.trim()));
-  // Default rollups follow the windows: `--windows none` keeps none.
-  const rollups = values.rollups === undefined
-    ? d.rollups.filter(([size]) => windowSizesMs.includes(size)).map((
-      [a, b],
-    ): [number, number] => [a, b])
-    : values.rollups.trim() === "none"
-    ? []
-    : values.rollups.split(",").filter((r) => r.trim() !== "").map((entry): [number, number] => {
-      const [size, keep] = entry.split("=");
-      if (keep === undefined) {
-        throw new TypeError(
-          `--rollups takes size=retention pairs like 1s=24h,1m=30d, got "${entry}"`,
-        );
-      }
-      const sizeMs = duration("rollups", size.trim());
-      if (!windowSizesMs.includes(sizeMs)) {
-        throw new TypeError(`--rollups: ${size} is not one of the --windows sizes`);
-      }
-      return [sizeMs, duration("rollups", keep.trim())];
-    });
-  return {
-    ...mongo(
-      values.source ?? env("PULSEBOARD_SOURCE"),
-      values["mongo-uri"] ?? env("PULSEBOARD_MONGO_URI"),
-      values.db ?? env("PULSEBOARD_MONGO_DB"),
-      values.collection ?? env("PULSEBOARD_MONGO_COLLECTION"),
-    ),
-    windowSizesMs,
-    graceMs: values.grace === undefined ? d.graceMs : duration("grace", values.grace, true),
-    maxFutureMs: values["max-future"] === undefined
-      ? d.maxFutureMs
-      : duration("max-future", values["max-future"], true),
-    retentionMs: values.retention === undefined
-      ? d.retentionMs
-      : duration("retention", values.retention),
-    rollups,
-    rollupFlushMs: values["rollup-flush"] === undefined
-      ? d.rollupFlushMs
-      : duration("rollup-flush", values["rollup-flush"]),
-    idempotencyTtlMs: values["idempotency-ttl"] === undefined
-      ? d.idempotencyTtlMs
-      : duration("idempotency-ttl", values["idempotency-ttl"]),
-    idempotencyLeaseMs: values["idempotency-lease"] === undefined
-      ? d.idempotencyLeaseMs
-      : duration("idempotency-lease", values["idempotency-lease"]),
-    port: int("port", values.port, d.port, 0, 65_535),
-    host: values.host ?? d.host,
-    data: values.data ?? d.data,
-    tickMs: int("tick", values.tick, d.tickMs, 10, 10_000),
-    shards: int("shards", values.shards, d.shards, 1, 1024),
-    window: int("window", values.window, d.window, 1, 100_000),
-    maxBodyBytes: int("max-body", values["max-body"], d.maxBodyBytes, 1024, 256 << 20),
-    maxBatchReadings: int("max-batch", values["max-batch"], d.maxBatchReadings, 1, 1_000_000),
-    checkpointEveryMs: int("checkpoint", values.checkpoint, d.checkpointEveryMs, 100, 3_600_000),
-    maxBufferedBytes: int(
-      "max-buffered",
-      values["max-buffered"],
-      d.maxBufferedBytes,
-      4096,
-      1 << 30,
-    ),
-    slowCloseMs: int("slow-close", values["slow-close"], d.slowCloseMs, 100, 600_000),
-    ringMs: int("ring-ms", values["ring-ms"], d.ringMs, 0, 3_600_000),
-    pingIntervalMs: int("ping", values.ping, d.pingIntervalMs, 10, 3_600_000),
-    silenceLimitMs: int("silence", values.silence, d.silenceLimitMs, 10, 3_600_000),
-    ringBytes: int("ring-bytes", values["ring-bytes"], d.ringBytes, 0, 1 << 30),
-    ringBudgetBytes: int("ring-budget", values["ring-budget"], d.ringBudgetBytes, 0, 2 ** 36),
-    maxTopics: int("max-topics", values["max-topics"], d.maxTopics, 1, 100_000),
-    topicsPerClient: values["topics-per-client"] === undefined
-      ? d.topicsPerClient
-      : int("topics-per-client", values["topics-per-client"], 0, 1, 100_000),
-    maxSubscriptions: int(
-      "max-subscriptions",
-      values["max-subscriptions"],
-      d.maxSubscriptions,
-      1,
-      100_000,
-    ),
-    maxSubscriptionBytes: int(
-      "max-subscription-bytes",
-      values["max-subscription-bytes"],
-      d.maxSubscriptionBytes,
-      256,
-      64 << 20,
-    ),
-    webRoot: values.web ?? d.webRoot,
-    logLevel: level(values["log-level"] ?? d.logLevel),
-    allowedOrigins: origins("allowed-origins", values["allowed-origins"]),
-    allowedHosts: (values["allowed-hosts"] ?? "").split(",").map((h) => h.trim())
-      .filter((h) => h !== "").map(parseAllowedHost),
-    corsOrigins: origins("cors-origins", values["cors-origins"]),
-    maxConnectionsPerAddress: int(
-      "max-connections-per-address",
-      values["max-connections-per-address"],
-      d.maxConnectionsPerAddress,
-      1,
-      1_000_000,
-    ),
-    trustedProxies: proxies(values["trusted-proxies"]),
-    ...tls(values.cert, values.key),
-    insecure: values.insecure ?? false,
-    jwtIssuer: values["jwt-issuer"] ?? null,
-    jwtAudience: values["jwt-audience"] ?? null,
-    jwtPublicKeyFile: values["jwt-public-key"] ?? null,
-    headerTimeoutMs: timeout("header-timeout", values["header-timeout"], d.headerTimeoutMs),
-    bodyTimeoutMs: timeout("body-timeout", values["body-timeout"], d.bodyTimeoutMs),
-    idleTimeoutMs: timeout("idle-timeout", values["idle-timeout"], d.idleTimeoutMs),
-    drainMs: timeout("drain", values.drain, d.drainMs, true),
-  };
+/** One command-line option, everything about it in one place. */
+export interface Option<K extends keyof Config = keyof Config> {
+  /** The flag, without its dashes. */
+  flag: string;
+  /** The config field it sets. */
+  key: K;
+  /** What its value looks like in --help, e.g. `<n>`; none for a switch. */
+  arg?: string;
+  /** An environment variable that stands in for it (the flag wins). */
+  env?: string;
+  default: Config[K];
+  /** The default as --help and the README show it. */
+  shown: string;
+  /** Its line in --help. */
+  help: string;
+  /** Its description in the README (Markdown). */
+  readme: string;
+  /** Reads a given value, or throws a TypeError that names the flag; none for a switch. */
+  parse?: (raw: string) => Config[K];
+  /** The README table it is listed in: the server's options, or MongoDB mode's. */
+  section?: "mongo";
 }
 
-/** A connection timeout: a duration of at most an hour (timers cannot wait for much longer). */
-function timeout(name: string, raw: string | undefined, fallback: number, allowZero = false) {
-  if (raw === undefined) return fallback;
-  const ms = duration(name, raw, allowZero);
-  if (ms > 3_600_000) throw new TypeError(`--${name}: "${raw}" is longer than 1h`);
-  return ms;
-}
+const option = <K extends keyof Config>(o: Option<K>): Option => o as unknown as Option;
 
-function mongo(
-  source: string | undefined,
-  uri: string | undefined,
-  db: string | undefined,
-  collection: string | undefined,
-): Pick<Config, "source" | "mongoUri" | "mongoDb" | "mongoCollection"> {
-  const kind = source ?? DEFAULT_CONFIG.source;
-  if (kind !== "kv" && kind !== "mongo") {
-    throw new TypeError(`--source must be kv or mongo, got "${kind}"`);
+/** An integer from `min` to `max`. */
+const int = (flag: string, min: number, max: number) => (raw: string): number => {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new TypeError(`--${flag} must be an integer from ${min} to ${max}, got "${raw}"`);
   }
-  if (kind === "kv") {
-    if (uri !== undefined || db !== undefined || collection !== undefined) {
-      throw new TypeError("--mongo-uri, --db and --collection need --source mongo");
-    }
-    return {
-      source: "kv",
-      mongoUri: null,
-      mongoDb: DEFAULT_CONFIG.mongoDb,
-      mongoCollection: DEFAULT_CONFIG.mongoCollection,
-    };
-  }
-  if (uri === undefined || uri === "") {
-    throw new TypeError(
-      "--source mongo needs --mongo-uri (or PULSEBOARD_MONGO_URI), e.g. mongodb://localhost:27017/?replicaSet=rs0",
-    );
-  }
-  if (!/^mongodb(\+srv)?:\/\/[^/?#]+/.test(uri)) {
-    // Not echoed: a malformed URI may still hold a password.
-    throw new TypeError("--mongo-uri must start with mongodb:// or mongodb+srv:// and name a host");
-  }
-  const dbName = db ?? DEFAULT_CONFIG.mongoDb;
-  if (!/^[^/\\. "$*<>:|?]{1,63}$/.test(dbName) || dbName.includes("\0")) {
-    throw new TypeError(
-      `--db: "${dbName}" is not a MongoDB database name (1-63 characters, none of /\\. "$*<>:|?)`,
-    );
-  }
-  const coll = collection ?? DEFAULT_CONFIG.mongoCollection;
-  if (
-    coll === "" || coll.length > 200 || coll.includes("$") || coll.includes("\x00") ||
-    coll.startsWith("system.") || coll.startsWith(".") || coll.endsWith(".")
-  ) {
-    throw new TypeError(
-      `--collection: "${coll}" is not a usable collection name (no $, not system.*, at most 200 characters)`,
-    );
-  }
-  return { source: "mongo", mongoUri: uri, mongoDb: dbName, mongoCollection: coll };
-}
-
-function level(raw: string): Config["logLevel"] {
-  if (raw === "debug" || raw === "info" || raw === "warn" || raw === "error") return raw;
-  throw new TypeError(`--log-level must be debug, info, warn or error, got "${raw}"`);
-}
-
-function origins(name: string, raw: string | undefined): string[] | null {
-  if (raw === undefined) return null;
-  const list = raw.split(",").map((o) => o.trim()).filter((o) => o !== "");
-  for (const origin of list) {
-    let url: URL;
-    try {
-      url = new URL(origin);
-    } catch {
-      throw new TypeError(`--${name}: "${origin}" is not an origin like https://dash.example.com`);
-    }
-    if (url.origin !== origin) {
-      throw new TypeError(
-        `--${name}: "${origin}" is not an origin (scheme://host[:port], no path)`,
-      );
-    }
-  }
-  return list;
-}
-
-function tls(
-  cert: string | undefined,
-  key: string | undefined,
-): { certFile: string | null; keyFile: string | null } {
-  if ((cert === undefined) !== (key === undefined)) {
-    throw new TypeError("--cert and --key go together");
-  }
-  return { certFile: cert ?? null, keyFile: key ?? null };
-}
+  return n;
+};
 
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
@@ -494,9 +140,710 @@ export function duration(name: string, raw: string, allowZero = false): number {
   return ms;
 }
 
-function proxies(raw: string | undefined): string[] {
-  if (raw === undefined) return [];
-  const entries = raw.split(",").map((p) => p.trim()).filter((p) => p !== "");
-  compileProxyTrust(entries); // throws a TypeError naming the bad entry
+const durationOf = (flag: string, allowZero = false) => (raw: string) =>
+  duration(flag, raw, allowZero);
+
+/** A connection timeout: a duration of at most an hour (timers cannot wait for much longer). */
+const timeout = (flag: string, allowZero = false) => (raw: string): number => {
+  const ms = duration(flag, raw, allowZero);
+  if (ms > 3_600_000) throw new TypeError(`--${flag}: "${raw}" is longer than 1h`);
+  return ms;
+};
+
+const list = (raw: string) => raw.split(",").map((x) => x.trim()).filter((x) => x !== "");
+
+/** Exact origins like https://dash.example.com. */
+const origins = (flag: string) => (raw: string): string[] => {
+  const entries = list(raw);
+  for (const origin of entries) {
+    let url: URL;
+    try {
+      url = new URL(origin);
+    } catch {
+      throw new TypeError(`--${flag}: "${origin}" is not an origin like https://dash.example.com`);
+    }
+    if (url.origin !== origin) {
+      throw new TypeError(
+        `--${flag}: "${origin}" is not an origin (scheme://host[:port], no path)`,
+      );
+    }
+  }
   return entries;
+};
+
+const text = (raw: string) => raw;
+
+/** Every option, in the order --help and the README list them. */
+export const OPTIONS: readonly Option[] = [
+  option({
+    flag: "port",
+    key: "port",
+    arg: "<n>",
+    default: 8000,
+    shown: "8000",
+    help: "HTTP port; 0 picks a free one",
+    readme: "HTTP port; 0 picks a free one",
+    parse: int("port", 0, 65_535),
+  }),
+  option({
+    flag: "host",
+    key: "host",
+    arg: "<addr>",
+    default: "127.0.0.1",
+    shown: "127.0.0.1",
+    help: "address to bind",
+    readme: "address to bind",
+    parse: text,
+  }),
+  option({
+    flag: "data",
+    key: "data",
+    arg: "<path>",
+    default: "./data/pulseboard.kv",
+    shown: "`./data/pulseboard.kv`",
+    help: "Deno KV file, or :memory:",
+    readme: "Deno KV file (`:memory:` for a throwaway store)",
+    parse: text,
+  }),
+  option({
+    flag: "tick",
+    key: "tickMs",
+    arg: "<ms>",
+    default: 100,
+    shown: "100",
+    help: "hub tick",
+    readme: "hub tick in ms: deltas are coalesced and sent once per tick",
+    parse: int("tick", 10, 10_000),
+  }),
+  option({
+    flag: "shards",
+    key: "shards",
+    arg: "<n>",
+    default: 16,
+    shown: "16",
+    help: "shard actors",
+    readme: "shard actors",
+    parse: int("shards", 1, 1024),
+  }),
+  option({
+    flag: "window",
+    key: "window",
+    arg: "<n>",
+    default: 50,
+    shown: "50",
+    help: "last readings of a metric its avg, min and max cover",
+    readme: "a metric's last readings (arrival order) that its avg, min and max cover",
+    parse: int("window", 1, 100_000),
+  }),
+  option({
+    flag: "max-body",
+    key: "maxBodyBytes",
+    arg: "<bytes>",
+    default: 8 << 20,
+    shown: "8388608",
+    help: "largest ingest body",
+    readme: "largest ingest body in bytes (413 above)",
+    parse: int("max-body", 1024, 256 << 20),
+  }),
+  option({
+    flag: "max-batch",
+    key: "maxBatchReadings",
+    arg: "<n>",
+    default: 10_000,
+    shown: "10000",
+    help: "most readings per ingest batch",
+    readme: "most readings per ingest batch (400 above)",
+    parse: int("max-batch", 1, 1_000_000),
+  }),
+  option({
+    flag: "checkpoint",
+    key: "checkpointEveryMs",
+    arg: "<ms>",
+    default: 30_000,
+    shown: "30000",
+    help: "least time between state checkpoints",
+    readme: "least ms between checkpoints of the shard state (one more at every clean stop)",
+    parse: int("checkpoint", 100, 3_600_000),
+  }),
+  option({
+    flag: "max-buffered",
+    key: "maxBufferedBytes",
+    arg: "<b>",
+    default: 1 << 20,
+    shown: "1048576",
+    help: "unsent bytes per client before its deltas are skipped",
+    readme: "unsent bytes per client above which its deltas are skipped",
+    parse: int("max-buffered", 4096, 1 << 30),
+  }),
+  option({
+    flag: "slow-close",
+    key: "slowCloseMs",
+    arg: "<ms>",
+    default: 10_000,
+    shown: "10000",
+    help: "time over that cap before a client is closed with 4008",
+    readme: "ms a client may stay over that cap before it is closed with 4008",
+    parse: int("slow-close", 100, 600_000),
+  }),
+  option({
+    flag: "ping",
+    key: "pingIntervalMs",
+    arg: "<ms>",
+    default: 15_000,
+    shown: "15000",
+    help: "how often clients are pinged",
+    readme: "how often clients are pinged",
+    parse: int("ping", 10, 3_600_000),
+  }),
+  option({
+    flag: "silence",
+    key: "silenceLimitMs",
+    arg: "<ms>",
+    default: 45_000,
+    shown: "45000",
+    help: "silence before a client is dropped with 4001",
+    readme: "ms without a Pong before a client is dropped with 4001",
+    parse: int("silence", 10, 3_600_000),
+  }),
+  option({
+    flag: "ring-ms",
+    key: "ringMs",
+    arg: "<ms>",
+    default: 30_000,
+    shown: "30000",
+    help: "how far back a reconnecting client can resume",
+    readme: "how far back a reconnecting client can resume (per topic)",
+    parse: int("ring-ms", 0, 3_600_000),
+  }),
+  option({
+    flag: "ring-bytes",
+    key: "ringBytes",
+    arg: "<b>",
+    default: 32 << 20,
+    shown: "33554432",
+    help: "frames kept per topic for resuming, at most",
+    readme: "most bytes of frames kept per topic for resuming",
+    parse: int("ring-bytes", 0, 1 << 30),
+  }),
+  option({
+    flag: "ring-budget",
+    key: "ringBudgetBytes",
+    arg: "<b>",
+    default: 256 << 20,
+    shown: "268435456",
+    help: "frames kept by all topics together, at most",
+    readme: "most bytes of frames all topics keep together",
+    parse: int("ring-budget", 0, 2 ** 36),
+  }),
+  option({
+    flag: "max-topics",
+    key: "maxTopics",
+    arg: "<n>",
+    default: 256,
+    shown: "256",
+    help: "distinct subscription sets served at once",
+    readme: "distinct subscription sets (topics) served at once, the everything-topic included",
+    parse: int("max-topics", 1, 100_000),
+  }),
+  option({
+    flag: "topics-per-client",
+    key: "topicsPerClient",
+    arg: "<n>",
+    default: null,
+    shown: "max(4, max-topics/16)",
+    help: "sets one client address or token may hold",
+    readme: "topics one client address, or one token, may hold and still make another",
+    parse: int("topics-per-client", 1, 100_000),
+  }),
+  option({
+    flag: "max-subscriptions",
+    key: "maxSubscriptions",
+    arg: "<n>",
+    default: 64,
+    shown: "64",
+    help: "subscriptions one connection may hold",
+    readme: "subscriptions one connection may hold",
+    parse: int("max-subscriptions", 1, 100_000),
+  }),
+  option({
+    flag: "max-subscription-bytes",
+    key: "maxSubscriptionBytes",
+    arg: "<b>",
+    default: 16_384,
+    shown: "16384",
+    help: "bytes of one connection's subscription set",
+    readme: "bytes of one connection's subscription set (its group prefixes and sensor ids)",
+    parse: int("max-subscription-bytes", 256, 64 << 20),
+  }),
+  option({
+    flag: "web",
+    key: "webRoot",
+    arg: "<dir>",
+    default: new URL("../../web/build/", import.meta.url).pathname,
+    shown: "`web/build`",
+    help: "built dashboard to serve",
+    readme: "the built dashboard to serve",
+    parse: text,
+  }),
+  option({
+    flag: "log-level",
+    key: "logLevel",
+    arg: "<l>",
+    default: "info",
+    shown: "info",
+    help: "debug, info, warn or error; logs are JSON lines on stderr",
+    readme: "`debug`, `info`, `warn` or `error`; logs are JSON lines on stderr, secrets redacted",
+    parse: (raw) => {
+      if (raw === "debug" || raw === "info" || raw === "warn" || raw === "error") return raw;
+      throw new TypeError(`--log-level must be debug, info, warn or error, got "${raw}"`);
+    },
+  }),
+  option({
+    flag: "allowed-origins",
+    key: "allowedOrigins",
+    arg: "<a,b>",
+    default: null,
+    shown: "(own origin)",
+    help: "exact origins that may open /ws",
+    readme:
+      "comma-separated exact origins that may open `/ws` (checked before the upgrade; 403 otherwise)",
+    parse: origins("allowed-origins"),
+  }),
+  option({
+    flag: "allowed-hosts",
+    key: "allowedHosts",
+    arg: "<a,b>",
+    default: [],
+    shown: "(bound address)",
+    help: "names the server answers to besides its address: host or host:port (421 otherwise)",
+    readme:
+      "names the server answers to: `host` (any port) or `host:port`; other `Host` headers get 421",
+    parse: (raw) => list(raw).map(parseAllowedHost),
+  }),
+  option({
+    flag: "cors-origins",
+    key: "corsOrigins",
+    arg: "<a,b>",
+    default: null,
+    shown: "(none)",
+    help: "origins that may call /api/* from other sites",
+    readme: "comma-separated origins that may call `/api/*` from other sites",
+    parse: origins("cors-origins"),
+  }),
+  option({
+    flag: "max-connections-per-address",
+    key: "maxConnectionsPerAddress",
+    arg: "<n>",
+    default: 64,
+    shown: "64",
+    help: "open feed connections per client address",
+    readme: "open feed connections per client address (429 above)",
+    parse: int("max-connections-per-address", 1, 1_000_000),
+  }),
+  option({
+    flag: "trusted-proxies",
+    key: "trustedProxies",
+    arg: "<a,b>",
+    default: [],
+    shown: "(none)",
+    help: "load balancers whose X-Forwarded-For names the client: addresses, CIDRs, loopback, " +
+      "linklocal or uniquelocal",
+    readme: "load balancers whose `X-Forwarded-For` names the client (see SECURITY.md)",
+    parse: (raw) => {
+      const entries = list(raw);
+      compileProxyTrust(entries); // throws a TypeError naming the bad entry
+      return entries;
+    },
+  }),
+  option({
+    flag: "cert",
+    key: "certFile",
+    arg: "<file>",
+    default: null,
+    shown: "(none)",
+    help: "PEM certificate: serve HTTPS and WSS (with --key)",
+    readme: "PEM certificate file: serve HTTPS and WSS (with `--key`)",
+    parse: text,
+  }),
+  option({
+    flag: "key",
+    key: "keyFile",
+    arg: "<file>",
+    default: null,
+    shown: "(none)",
+    help: "PEM private key of that certificate",
+    readme: "PEM private key file of that certificate (with `--cert`)",
+    parse: text,
+  }),
+  option({
+    flag: "insecure",
+    key: "insecure",
+    default: false,
+    shown: "off",
+    help: "allow a non-loopback --host without dashboard and ingest authentication",
+    readme: "allow a non-loopback `--host` without dashboard JWTs and ingest keys",
+  }),
+  option({
+    flag: "jwt-issuer",
+    key: "jwtIssuer",
+    arg: "<iss>",
+    default: null,
+    shown: "(none)",
+    help: "the dashboard JWTs' issuer",
+    readme: "verify dashboard JWTs: their `iss` (see SECURITY.md)",
+    parse: text,
+  }),
+  option({
+    flag: "jwt-audience",
+    key: "jwtAudience",
+    arg: "<aud>",
+    default: null,
+    shown: "(none)",
+    help: "the dashboard JWTs' audience",
+    readme: "verify dashboard JWTs: their `aud`",
+    parse: text,
+  }),
+  option({
+    flag: "jwt-public-key",
+    key: "jwtPublicKeyFile",
+    arg: "<pem file>",
+    default: null,
+    shown: "(none)",
+    help: "their public key (or an HS256 secret of 32+ characters in PULSEBOARD_JWT_SECRET)",
+    readme:
+      "the key that signs them, a PEM file (or set `PULSEBOARD_JWT_SECRET` for HS256, 32+ characters)",
+    parse: text,
+  }),
+  option({
+    flag: "windows",
+    key: "windowSizesMs",
+    arg: "<list>",
+    default: [1_000, 10_000, 60_000],
+    shown: "`1s,10s,1m`",
+    help: "event-time window sizes, or none",
+    readme:
+      "event-time tumbling window sizes, each a multiple of the previous; `none` turns windows off",
+    parse: (raw) =>
+      raw.trim() === "none" ? [] : raw.split(",").map((w) => duration("windows", w.trim())),
+  }),
+  option({
+    flag: "grace",
+    key: "graceMs",
+    arg: "<dur>",
+    default: 5_000,
+    shown: "`5s`",
+    help: "how far the watermark trails the newest event time",
+    readme:
+      "how far the watermark trails the newest event time; later readings are dropped and counted",
+    parse: durationOf("grace", true),
+  }),
+  option({
+    flag: "max-future",
+    key: "maxFutureMs",
+    arg: "<dur>",
+    default: 10_000,
+    shown: "`10s`",
+    help: "refuse readings stamped further ahead of the server clock",
+    readme: "readings stamped further ahead of the server clock are refused",
+    parse: durationOf("max-future", true),
+  }),
+  option({
+    flag: "retention",
+    key: "retentionMs",
+    arg: "<dur>",
+    default: 86_400_000,
+    shown: "`24h`",
+    help: "how long the raw log is kept",
+    readme: "how long the raw log (the raw history) is kept",
+    parse: durationOf("retention"),
+  }),
+  option({
+    flag: "rollups",
+    key: "rollups",
+    arg: "<list>",
+    default: [[1_000, 86_400_000], [60_000, 30 * 86_400_000]],
+    shown: "`1s=24h,1m=30d`",
+    help: "window sizes kept as rollups, with retention, or none",
+    readme: "window sizes stored as rollups, with their retention; `none` keeps none",
+    parse: (raw) =>
+      raw.trim() === "none" ? [] : list(raw).map((entry): [number, number] => {
+        const [size, keep] = entry.split("=");
+        if (keep === undefined) {
+          throw new TypeError(
+            `--rollups takes size=retention pairs like 1s=24h,1m=30d, got "${entry}"`,
+          );
+        }
+        return [duration("rollups", size.trim()), duration("rollups", keep.trim())];
+      }),
+  }),
+  option({
+    flag: "rollup-flush",
+    key: "rollupFlushMs",
+    arg: "<dur>",
+    default: 10_000,
+    shown: "`10s`",
+    help: "how often finished rollup chunks are written (a window waits at most 3 times that)",
+    readme: "how often finished rollup chunks are written; a closed window waits at most 3× that",
+    parse: durationOf("rollup-flush"),
+  }),
+  option({
+    flag: "idempotency-ttl",
+    key: "idempotencyTtlMs",
+    arg: "<dur>",
+    default: 86_400_000,
+    shown: "`24h`",
+    help: "how long an ingest batch's Idempotency-Key is remembered",
+    readme: "how long an ingest batch's idempotency key and first answer are remembered",
+    parse: durationOf("idempotency-ttl"),
+  }),
+  option({
+    flag: "idempotency-lease",
+    key: "idempotencyLeaseMs",
+    arg: "<dur>",
+    default: 30_000,
+    shown: "`30s`",
+    help: "how long a batch in progress holds its key before a retry may take it over",
+    readme: "how long a batch in progress holds its key before a retry may take it over",
+    parse: durationOf("idempotency-lease"),
+  }),
+  option({
+    flag: "header-timeout",
+    key: "headerTimeoutMs",
+    arg: "<dur>",
+    default: 10_000,
+    shown: "`10s`",
+    help: "time for a request's line and headers",
+    readme: "time for a request's line and headers (and a TLS handshake); 408 and close after",
+    parse: timeout("header-timeout"),
+  }),
+  option({
+    flag: "body-timeout",
+    key: "bodyTimeoutMs",
+    arg: "<dur>",
+    default: 30_000,
+    shown: "`30s`",
+    help: "longest pause in an ingest body before 408",
+    readme: "longest pause in an ingest body; 408 with a JSON error and close after",
+    parse: timeout("body-timeout"),
+  }),
+  option({
+    flag: "idle-timeout",
+    key: "idleTimeoutMs",
+    arg: "<dur>",
+    default: 5_000,
+    shown: "`5s`",
+    help: "how long an idle keep-alive connection is kept",
+    readme: "how long an idle keep-alive connection is kept",
+    parse: timeout("idle-timeout"),
+  }),
+  option({
+    flag: "drain",
+    key: "drainMs",
+    arg: "<dur>",
+    default: 2_000,
+    shown: "`2s`",
+    help: "at SIGTERM, how long requests in flight may finish before they are aborted",
+    readme: "at SIGINT/SIGTERM, how long requests in flight may finish before they are aborted",
+    parse: timeout("drain", true),
+  }),
+  option({
+    flag: "source",
+    key: "source",
+    arg: "<kv|mongo>",
+    env: "PULSEBOARD_SOURCE",
+    default: "kv",
+    shown: "`kv`",
+    help: "source of truth: the embedded Deno KV log, or a MongoDB change stream",
+    readme: "the source of truth: the Deno KV log, or a collection's change stream",
+    section: "mongo",
+    parse: (raw) => {
+      if (raw === "kv" || raw === "mongo") return raw;
+      throw new TypeError(`--source must be kv or mongo, got "${raw}"`);
+    },
+  }),
+  option({
+    flag: "mongo-uri",
+    key: "mongoUri",
+    arg: "<uri>",
+    env: "PULSEBOARD_MONGO_URI",
+    default: null,
+    shown: "(required)",
+    help: "mongodb:// or mongodb+srv:// URI (source mongo; needs a replica set)",
+    readme: "`mongodb://` or `mongodb+srv://`; never logged",
+    section: "mongo",
+    parse: (raw) => {
+      if (!/^mongodb(\+srv)?:\/\/[^/?#]+/.test(raw)) {
+        // Not echoed: a malformed URI may still hold a password.
+        throw new TypeError(
+          "--mongo-uri must start with mongodb:// or mongodb+srv:// and name a host",
+        );
+      }
+      return raw;
+    },
+  }),
+  option({
+    flag: "db",
+    key: "mongoDb",
+    arg: "<name>",
+    env: "PULSEBOARD_MONGO_DB",
+    default: "pulseboard",
+    shown: "`pulseboard`",
+    help: "MongoDB database",
+    readme: "database",
+    section: "mongo",
+    parse: (raw) => {
+      if (!/^[^/\\. "$*<>:|?]{1,63}$/.test(raw) || raw.includes("\0")) {
+        throw new TypeError(
+          `--db: "${raw}" is not a MongoDB database name (1-63 characters, none of /\\. "$*<>:|?)`,
+        );
+      }
+      return raw;
+    },
+  }),
+  option({
+    flag: "collection",
+    key: "mongoCollection",
+    arg: "<name>",
+    env: "PULSEBOARD_MONGO_COLLECTION",
+    default: "readings",
+    shown: "`readings`",
+    help: "MongoDB collection",
+    readme: "collection",
+    section: "mongo",
+    parse: (raw) => {
+      if (
+        raw === "" || raw.length > 200 || raw.includes("$") || raw.includes("\x00") ||
+        raw.startsWith("system.") || raw.startsWith(".") || raw.endsWith(".")
+      ) {
+        throw new TypeError(
+          `--collection: "${raw}" is not a usable collection name (no $, not system.*, at most 200 characters)`,
+        );
+      }
+      return raw;
+    },
+  }),
+];
+
+export const DEFAULT_CONFIG: Readonly<Config> = Object.freeze(
+  Object.fromEntries(OPTIONS.map((o) => [o.key, o.default])) as unknown as Config,
+);
+
+/** Where --help's descriptions start. */
+const HELP_COLUMN = 31;
+
+/** `deno task start --help`. */
+export const USAGE = [
+  "Usage: deno task start [options]",
+  ...OPTIONS.map((o) => {
+    const name = `  --${o.flag}${o.arg ? ` ${o.arg}` : ""}`;
+    return wrap(`${name.padEnd(HELP_COLUMN - 1)} ${o.help}${defaultNote(o)}`);
+  }),
+  "  Durations: a number with ms, s, m, h or d.",
+  wrap(
+    "  Environment: " + OPTIONS.filter((o) => o.env).map((o) => o.env).join(", ") +
+      " stand in for their options; an option wins.",
+    4,
+  ),
+].join("\n");
+
+/** How --help states a default: `(default 8000)`, `(required)`, nothing for none. */
+function defaultNote(o: Option): string {
+  const shown = o.shown.replaceAll("`", "");
+  if (!o.arg || shown === "(none)") return "";
+  if (shown === "(required)") return " (required)";
+  return shown.startsWith("(") ? ` (default: ${shown.slice(1, -1)})` : ` (default ${shown})`;
+}
+
+/** Wraps a --help line at 100 characters, going on under the help column (or `indent`). */
+function wrap(line: string, indent = HELP_COLUMN): string {
+  const lines: string[] = [];
+  let rest = line;
+  while (rest.length > 100) {
+    const cut = rest.lastIndexOf(" ", 100);
+    if (cut <= indent) break;
+    lines.push(rest.slice(0, cut));
+    rest = " ".repeat(indent) + rest.slice(cut + 1);
+  }
+  return [...lines, rest].join("\n");
+}
+
+/** The README's table of the options in `section`, as Markdown rows. */
+export function readmeTable(section: "server" | "mongo"): string[][] {
+  const mongo = section === "mongo";
+  const rows = OPTIONS.filter((o) => (o.section ?? "server") === section).map((o) => [
+    `\`--${o.flag}\``,
+    ...(mongo ? [o.env ? `\`${o.env}\`` : ""] : []),
+    o.shown,
+    o.readme,
+  ]);
+  return [
+    mongo ? ["option", "environment", "default", "meaning"] : ["option", "default", "meaning"],
+    ...rows,
+  ];
+}
+
+/**
+ * Parses command-line options (and the environment variables that stand in
+ * for some); throws a TypeError that names the bad option.
+ */
+export function parseConfig(
+  args: string[],
+  env: (name: string) => string | undefined = (name) => Deno.env.get(name),
+): Config {
+  const { values } = parseArgs({
+    args,
+    strict: true,
+    options: Object.fromEntries(
+      OPTIONS.map((o) => [o.flag, { type: o.parse ? "string" as const : "boolean" as const }]),
+    ),
+  });
+  const config: Record<string, unknown> = { ...DEFAULT_CONFIG };
+  const given = new Set<keyof Config>();
+  for (const o of OPTIONS) {
+    const raw = values[o.flag] ?? (o.env ? env(o.env) : undefined);
+    if (raw === undefined) continue;
+    given.add(o.key);
+    config[o.key] = o.parse ? o.parse(String(raw)) : raw;
+  }
+  return related(config as unknown as Config, given);
+}
+
+/** The rules between options, checked once each has been read. */
+function related(config: Config, given: Set<keyof Config>): Config {
+  try {
+    slotsPerSize({ sizesMs: config.windowSizesMs, graceMs: config.graceMs });
+  } catch (error) {
+    throw new TypeError(`--windows/--grace: ${(error as Error).message}`);
+  }
+  if (!given.has("rollups")) {
+    // Default rollups follow the windows: `--windows none` keeps none.
+    config.rollups = DEFAULT_CONFIG.rollups.filter(([size]) => config.windowSizesMs.includes(size))
+      .map(([size, keep]) => [size, keep]);
+  }
+  for (const [size] of config.rollups) {
+    if (!config.windowSizesMs.includes(size)) {
+      const name = OPTIONS.find((o) => o.key === "rollups")!;
+      throw new TypeError(`--${name.flag}: ${label(size)} is not one of the --windows sizes`);
+    }
+  }
+  if ((config.certFile === null) !== (config.keyFile === null)) {
+    throw new TypeError("--cert and --key go together");
+  }
+  if (config.source === "kv") {
+    if (given.has("mongoUri") || given.has("mongoDb") || given.has("mongoCollection")) {
+      throw new TypeError("--mongo-uri, --db and --collection need --source mongo");
+    }
+  } else if (!config.mongoUri) {
+    throw new TypeError(
+      "--source mongo needs --mongo-uri (or PULSEBOARD_MONGO_URI), e.g. mongodb://localhost:27017/?replicaSet=rs0",
+    );
+  }
+  return config;
+}
+
+/** A size as it was given, for messages: 2s, 1m, 250ms. */
+function label(ms: number): string {
+  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
+  if (ms % 1_000 === 0) return `${ms / 1_000}s`;
+  return `${ms}ms`;
 }
