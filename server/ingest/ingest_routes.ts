@@ -1,5 +1,6 @@
 import { IdempotencyStore } from "./idempotency_store.ts";
-import { ingestHandler, IngestStats } from "./ingest_handler.ts";
+import { ingestHandler } from "./ingest_handler.ts";
+import { IngestStats } from "./ingest_stats.ts";
 import type { ReadingSink } from "./ingest_handler.ts";
 import { ingestStatusHandler } from "./ingest_status.ts";
 import type { WriterKeys } from "./writer_auth.ts";
