@@ -9,7 +9,7 @@ import { DEFAULT_READING_LIMITS } from "../server/ingest/readings/mod.ts";
 import { MongoClient } from "mongodb";
 import { MongoSource } from "../server/sources/mongo/mod.ts";
 import type { HandOff } from "../server/sources/mongo/mod.ts";
-import { MongoWireServer, tokenFor } from "../tests/mongo_wire_server.ts";
+import { MongoWireServer, tokenFor } from "../tests/testing/mongo_wire_server.ts";
 import { logger } from "../server/ops/logger.ts";
 
 export interface MongoBenchOptions {

@@ -5,7 +5,7 @@
 // and after. Extra arguments go to the server, e.g. `--max-subscription-bytes`.
 //
 //   deno run -A bench/subscription_flood.ts
-import { spawnServer } from "../tests/server_process.ts";
+import { spawnServer } from "../tests/testing/server_process.ts";
 import { encodeSubscribe } from "../protocol/mod.ts";
 
 const rssMb = (pid: number) =>

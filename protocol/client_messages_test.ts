@@ -1,4 +1,4 @@
-import { assert, assertEquals } from "../tests/assert.ts";
+import { assert, assertEquals } from "../tests/testing/assert.ts";
 import { decodeClientMessage, MAX_CLIENT_MESSAGE_BYTES } from "./client_messages.ts";
 import { encodeAuth, encodeSubscribe, encodeUnsubscribe } from "./mod.ts";
 import { MAX_GROUP_LENGTH } from "./names.ts";

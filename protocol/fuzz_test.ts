@@ -1,7 +1,7 @@
 // Inbound frames from outside: a million mutated and truncated ones must
 // each be refused with a TypeError/RangeError or decode consistently,
 // never crash, never hang.
-import { assert } from "../tests/assert.ts";
+import { assert } from "../tests/testing/assert.ts";
 import { decodeClientMessage } from "./client_messages.ts";
 import { decodeIngestBatch, encodeReadingBlock } from "./ingest_codec.ts";
 import { encodeDelta, encodePong } from "./mod.ts";

@@ -1,6 +1,6 @@
 import * as flatbuffers from "flatbuffers";
 import fc from "fast-check";
-import { assert, assertEquals } from "../tests/assert.ts";
+import { assert, assertEquals } from "../tests/testing/assert.ts";
 import { IngestBatch } from "./schema_generated.ts";
 import { IngestBatchWriter } from "./ingest_batch_writer.ts";
 import { decodeIngestBatch } from "./ingest_codec.ts";

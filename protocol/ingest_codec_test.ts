@@ -1,5 +1,5 @@
 import fc from "fast-check";
-import { assert, assertEquals } from "../tests/assert.ts";
+import { assert, assertEquals } from "../tests/testing/assert.ts";
 import { decodeIngestBatch, encodeReadingBlock } from "./ingest_codec.ts";
 import { ReadingBlockBuilder } from "./reading_block.ts";
 import type { ReadingBlock } from "./reading_block.ts";

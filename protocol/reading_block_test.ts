@@ -1,5 +1,5 @@
 import fc from "fast-check";
-import { assertEquals } from "../tests/assert.ts";
+import { assertEquals } from "../tests/testing/assert.ts";
 import { blockFromReadings, sliceRows } from "./reading_block.ts";
 import type { ReadingBlock } from "./reading_block.ts";
 

@@ -1,5 +1,5 @@
 import fc from "fast-check";
-import { assertEquals } from "../tests/assert.ts";
+import { assertEquals } from "../tests/testing/assert.ts";
 import { allocateStates, allocateWindowStates } from "./columns.ts";
 import type { GroupAggregateEntry, MetricStates, WindowStates } from "./columns.ts";
 import {

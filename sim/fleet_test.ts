@@ -1,4 +1,4 @@
-import { assert, assertEquals } from "../tests/assert.ts";
+import { assert, assertEquals } from "../tests/testing/assert.ts";
 import { Fleet, METRICS, MODELS } from "./fleet.ts";
 
 /** A fleet with only the OU walk: no daily swing, steps or spikes. */

@@ -1,4 +1,4 @@
-import { assert, assertEquals } from "../tests/assert.ts";
+import { assert, assertEquals } from "../tests/testing/assert.ts";
 import { Pacer } from "./pacer.ts";
 
 Deno.test("pacer issues exactly rate × elapsed readings however the time is sliced", () => {

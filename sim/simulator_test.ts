@@ -1,5 +1,5 @@
 import * as flatbuffers from "flatbuffers";
-import { assert, assertEquals } from "../tests/assert.ts";
+import { assert, assertEquals } from "../tests/testing/assert.ts";
 import { IngestBatch } from "../protocol/schema_generated.ts";
 import { runSimulator } from "./simulator.ts";
 import type { SimulatorReport } from "./simulator.ts";

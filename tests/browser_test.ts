@@ -1,7 +1,7 @@
 // The dashboard in Debian's Chromium against a real server and simulator.
 import { chromium } from "playwright-core";
-import { assert, assertEquals } from "./assert.ts";
-import { spawnServer } from "./server_process.ts";
+import { assert, assertEquals } from "./testing/assert.ts";
+import { spawnServer } from "./testing/server_process.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const root = new URL("..", import.meta.url).pathname;

@@ -2,10 +2,10 @@
 // GET /api/sensors cover the same readings, a sensor's last --window readings
 // in arrival order (late ones included); last is the newest event time, a tie
 // going to the later arrival. Both say how many readings that is.
-import { assert, assertEquals } from "./assert.ts";
-import { FeedClient } from "./feed_client.ts";
-import { eventually, recompute, sameState } from "./recompute.ts";
-import type { PlainReading } from "./recompute.ts";
+import { assert, assertEquals } from "./testing/assert.ts";
+import { FeedClient } from "./testing/feed_client.ts";
+import { eventually, recompute, sameState } from "./testing/recompute.ts";
+import type { PlainReading } from "./testing/recompute.ts";
 import { startPulseboard } from "../server/pulseboard.ts";
 import { DEFAULT_CONFIG } from "../server/config/options.ts";
 

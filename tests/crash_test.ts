@@ -1,18 +1,18 @@
 // kill -9 in the middle of ingest under load, several times: no acknowledged
 // reading is lost, none is stored or counted twice, and the restarted state
 // equals a recomputation from the log.
-import { assert, assertEquals } from "./assert.ts";
-import { FeedClient } from "./feed_client.ts";
+import { assert, assertEquals } from "./testing/assert.ts";
+import { FeedClient } from "./testing/feed_client.ts";
 import {
   eventually,
   recompute,
   recomputeStatus,
   recomputeWindows,
   sameState,
-} from "./recompute.ts";
-import type { PlainReading } from "./recompute.ts";
-import { spawnServer } from "./server_process.ts";
-import { readLog } from "./read_log.ts";
+} from "./testing/recompute.ts";
+import type { PlainReading } from "./testing/recompute.ts";
+import { spawnServer } from "./testing/server_process.ts";
+import { readLog } from "./testing/read_log.ts";
 import { shardFor } from "../actors/shards/shard_for.ts";
 
 export interface CrashReport {

@@ -1,9 +1,9 @@
 // Dashboard JWTs end to end: a real server verifying ES256 tokens, real
 // WebSocket clients offering them as a subprotocol or a first message.
 import * as jose from "jose";
-import { assert, assertEquals } from "./assert.ts";
-import { FeedClient } from "./feed_client.ts";
-import { eventually } from "./recompute.ts";
+import { assert, assertEquals } from "./testing/assert.ts";
+import { FeedClient } from "./testing/feed_client.ts";
+import { eventually } from "./testing/recompute.ts";
 import { startPulseboard } from "../server/pulseboard.ts";
 import type { Pulseboard } from "../server/pulseboard.ts";
 import { DEFAULT_CONFIG } from "../server/config/options.ts";

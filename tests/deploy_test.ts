@@ -1,6 +1,6 @@
 // deploy/: the compose file parses and wires a replica set, two instances and a load balancer.
 import { parse } from "yaml";
-import { assert, assertEquals } from "./assert.ts";
+import { assert, assertEquals } from "./testing/assert.ts";
 import { parseConfig } from "../server/config/options.ts";
 
 const root = new URL("../deploy/", import.meta.url);

@@ -1,8 +1,8 @@
 // Every refusal a real server sends is JSON { error, detail } with an error
 // name a client can switch on (never the placeholder "error").
-import { assert, assertEquals } from "./assert.ts";
-import { rawRequest } from "./raw_http.ts";
-import { withTempKv } from "./temp_kv.ts";
+import { assert, assertEquals } from "./testing/assert.ts";
+import { rawRequest } from "./testing/raw_http.ts";
+import { withTempKv } from "./testing/temp_kv.ts";
 import { startPulseboard } from "../server/pulseboard.ts";
 import { DEFAULT_CONFIG } from "../server/config/options.ts";
 import { ApiKeys } from "../server/auth/mod.ts";

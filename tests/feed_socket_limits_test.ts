@@ -2,9 +2,9 @@
 // fragments, and waves of clients that complete the handshake and never read.
 // @ts-types="@types/ws"
 import WebSocket from "ws";
-import { assert, assertEquals } from "./assert.ts";
-import { eventually } from "./recompute.ts";
-import { heldConnections } from "./tcp_sockets.ts";
+import { assert, assertEquals } from "./testing/assert.ts";
+import { eventually } from "./testing/recompute.ts";
+import { heldConnections } from "./testing/tcp_sockets.ts";
 import { startPulseboard } from "../server/pulseboard.ts";
 import type { Pulseboard } from "../server/pulseboard.ts";
 import { DEFAULT_CONFIG } from "../server/config/options.ts";

@@ -4,8 +4,8 @@
 // the answer serves them from the shard's open windows and says from where
 // they are provisional. Every figure is compared with a recomputation from
 // the readings posted.
-import { assert, assertEquals } from "./assert.ts";
-import type { PlainReading } from "./recompute.ts";
+import { assert, assertEquals } from "./testing/assert.ts";
+import type { PlainReading } from "./testing/recompute.ts";
 import { startPulseboard } from "../server/pulseboard.ts";
 import { DEFAULT_CONFIG } from "../server/config/options.ts";
 import { encodeReadingBlock } from "../protocol/ingest_codec.ts";

@@ -3,8 +3,8 @@
 // 421, and the feed's own origin comes from the allowed hosts, never from the
 // request. Requests go over raw TCP: fetch cannot forge a Host header.
 import fc from "fast-check";
-import { assert, assertEquals } from "./assert.ts";
-import { rawRequest } from "./raw_http.ts";
+import { assert, assertEquals } from "./testing/assert.ts";
+import { rawRequest } from "./testing/raw_http.ts";
 import { startPulseboard } from "../server/pulseboard.ts";
 import type { Pulseboard } from "../server/pulseboard.ts";
 import { DEFAULT_CONFIG } from "../server/config/options.ts";

@@ -1,10 +1,10 @@
 // Connections that never finish: headers sent a byte at a time (slowloris),
 // an ingest body that stops arriving, an idle keep-alive connection. Each is
 // cut after its timeout; an open feed socket is not.
-import { assert, assertEquals } from "./assert.ts";
-import { FeedClient } from "./feed_client.ts";
-import { eventually } from "./recompute.ts";
-import { heldConnections } from "./tcp_sockets.ts";
+import { assert, assertEquals } from "./testing/assert.ts";
+import { FeedClient } from "./testing/feed_client.ts";
+import { eventually } from "./testing/recompute.ts";
+import { heldConnections } from "./testing/tcp_sockets.ts";
 import { startPulseboard } from "../server/pulseboard.ts";
 import type { Pulseboard } from "../server/pulseboard.ts";
 import { DEFAULT_CONFIG } from "../server/config/options.ts";

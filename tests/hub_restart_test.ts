@@ -1,10 +1,10 @@
 // A hub that throws is restarted: its clients are closed with 1012 and, on
 // reconnecting over real WebSockets, get a fresh snapshot (a new epoch) equal
 // to a recomputation of every reading, those the failed hub never merged too.
-import { assert, assertEquals } from "./assert.ts";
-import { FeedClient } from "./feed_client.ts";
-import { eventually, recompute, sameState } from "./recompute.ts";
-import type { PlainReading } from "./recompute.ts";
+import { assert, assertEquals } from "./testing/assert.ts";
+import { FeedClient } from "./testing/feed_client.ts";
+import { eventually, recompute, sameState } from "./testing/recompute.ts";
+import type { PlainReading } from "./testing/recompute.ts";
 import { DEFAULT_WINDOW_SPEC, Hub, ShardSet } from "../actors/mod.ts";
 import type { Behavior, ShardBehavior, ShardChanges, ShardMessage } from "../actors/mod.ts";
 import { feedSocketHandler, listen } from "../server/http/mod.ts";

@@ -2,12 +2,12 @@
 // the same keys after a restart: every reading of every batch is in the log
 // exactly once (the retry appends only what is missing), and a batch that
 // was answered before the kill is replayed with the same answer.
-import { assert, assertEquals } from "./assert.ts";
-import { FeedClient } from "./feed_client.ts";
-import { eventually, recompute, sameState } from "./recompute.ts";
-import type { PlainReading } from "./recompute.ts";
-import { occurrences, readLog } from "./read_log.ts";
-import { spawnServer } from "./server_process.ts";
+import { assert, assertEquals } from "./testing/assert.ts";
+import { FeedClient } from "./testing/feed_client.ts";
+import { eventually, recompute, sameState } from "./testing/recompute.ts";
+import type { PlainReading } from "./testing/recompute.ts";
+import { occurrences, readLog } from "./testing/read_log.ts";
+import { spawnServer } from "./testing/server_process.ts";
 
 const BATCHES = 6;
 const READINGS = 6_000;

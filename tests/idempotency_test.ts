@@ -1,11 +1,11 @@
 // Idempotent ingest end to end: a real server on port 0 with Deno KV in a
 // temp dir. Counts are checked against the log (read through a second
 // handle) and the feed against a recomputation of what was sent, once.
-import { assert, assertEquals } from "./assert.ts";
-import { FeedClient } from "./feed_client.ts";
-import { eventually, recompute, sameState } from "./recompute.ts";
-import type { PlainReading } from "./recompute.ts";
-import { occurrences, readLog } from "./read_log.ts";
+import { assert, assertEquals } from "./testing/assert.ts";
+import { FeedClient } from "./testing/feed_client.ts";
+import { eventually, recompute, sameState } from "./testing/recompute.ts";
+import type { PlainReading } from "./testing/recompute.ts";
+import { occurrences, readLog } from "./testing/read_log.ts";
 import { startPulseboard } from "../server/pulseboard.ts";
 import { DEFAULT_CONFIG } from "../server/config/options.ts";
 import { ApiKeys } from "../server/auth/mod.ts";

@@ -1,5 +1,5 @@
 // Ingest with API keys made by the real CLI on the server's own Deno KV file.
-import { assert, assertEquals } from "./assert.ts";
+import { assert, assertEquals } from "./testing/assert.ts";
 import { startPulseboard } from "../server/pulseboard.ts";
 import { DEFAULT_CONFIG } from "../server/config/options.ts";
 

@@ -2,11 +2,11 @@
 // error (400 with the JSON error shape, a warn line), an upload the client
 // abandons is routine (a debug line); neither is an error-level log line or
 // carries a stack. The server runs as a child process so its logs can be read.
-import { assert, assertEquals } from "./assert.ts";
-import { eventually } from "./recompute.ts";
-import { spawnServer } from "./server_process.ts";
-import type { ServerProcess } from "./server_process.ts";
-import { connect, readResponse, readUntil, send } from "./raw_http.ts";
+import { assert, assertEquals } from "./testing/assert.ts";
+import { eventually } from "./testing/recompute.ts";
+import { spawnServer } from "./testing/server_process.ts";
+import type { ServerProcess } from "./testing/server_process.ts";
+import { connect, readResponse, readUntil, send } from "./testing/raw_http.ts";
 
 interface LogLine {
   level: string;

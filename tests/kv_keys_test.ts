@@ -1,12 +1,12 @@
 // keys.ts lists every Deno KV key prefix: a server that used each stage of
 // the store (log, head, checkpoint, rollups, idempotent batches, API keys)
 // left no key under any other first part.
-import { assert, assertEquals } from "./assert.ts";
+import { assert, assertEquals } from "./testing/assert.ts";
 import { startPulseboard } from "../server/pulseboard.ts";
 import { DEFAULT_CONFIG } from "../server/config/options.ts";
 import { ApiKeys } from "../server/auth/mod.ts";
 import { KEY_PREFIXES, KEYS } from "../server/store/keys.ts";
-import { eventually } from "./recompute.ts";
+import { eventually } from "./testing/recompute.ts";
 
 Deno.test("every key a server writes starts with a prefix that keys.ts lists", async () => {
   assertEquals(new Set(KEY_PREFIXES).size, KEY_PREFIXES.length, "prefixes are distinct");

@@ -2,12 +2,12 @@
 // (tests/mongo_wire_server.ts), real Pulseboard servers, real WebSocket clients.
 import { ObjectId } from "bson";
 import type { Document } from "bson";
-import { assert, assertEquals } from "./assert.ts";
-import { FeedClient } from "./feed_client.ts";
-import { eventually, recompute, sameState } from "./recompute.ts";
-import type { PlainReading } from "./recompute.ts";
-import { MongoWireServer } from "./mongo_wire_server.ts";
-import { spawnServer } from "./server_process.ts";
+import { assert, assertEquals } from "./testing/assert.ts";
+import { FeedClient } from "./testing/feed_client.ts";
+import { eventually, recompute, sameState } from "./testing/recompute.ts";
+import type { PlainReading } from "./testing/recompute.ts";
+import { MongoWireServer } from "./testing/mongo_wire_server.ts";
+import { spawnServer } from "./testing/server_process.ts";
 import { startPulseboard } from "../server/pulseboard.ts";
 import type { Pulseboard } from "../server/pulseboard.ts";
 import { DEFAULT_CONFIG } from "../server/config/options.ts";

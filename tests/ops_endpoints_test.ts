@@ -2,9 +2,9 @@
 // must not tell who watches what (a token's groups, subscribed sensor ids),
 // and still count what an operator needs.
 import * as jose from "jose";
-import { assert, assertEquals } from "./assert.ts";
-import { FeedClient } from "./feed_client.ts";
-import { eventually } from "./recompute.ts";
+import { assert, assertEquals } from "./testing/assert.ts";
+import { FeedClient } from "./testing/feed_client.ts";
+import { eventually } from "./testing/recompute.ts";
 import { startPulseboard } from "../server/pulseboard.ts";
 import { DEFAULT_CONFIG } from "../server/config/options.ts";
 import { encodeSubscribe } from "../protocol/mod.ts";

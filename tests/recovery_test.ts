@@ -1,9 +1,9 @@
 // Crash and restart of a real server process on a real Deno KV file.
-import { assert, assertEquals } from "./assert.ts";
-import { FeedClient } from "./feed_client.ts";
-import { eventually, recompute, sameState } from "./recompute.ts";
-import type { PlainReading } from "./recompute.ts";
-import { spawnServer } from "./server_process.ts";
+import { assert, assertEquals } from "./testing/assert.ts";
+import { FeedClient } from "./testing/feed_client.ts";
+import { eventually, recompute, sameState } from "./testing/recompute.ts";
+import type { PlainReading } from "./testing/recompute.ts";
+import { spawnServer } from "./testing/server_process.ts";
 
 async function startServer(data: string): Promise<{ url: URL; child: Deno.ChildProcess }> {
   const server = await spawnServer([

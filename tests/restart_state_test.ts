@@ -1,12 +1,12 @@
 // A restart on the same Deno KV file serves the state it had, from the first
 // moment its port is open: every sensor, its values and its status. After a
 // kill -9, /readyz stays 503 until the replayed log tail is in what it serves.
-import { assert, assertEquals } from "./assert.ts";
-import { FeedClient } from "./feed_client.ts";
-import { eventually, recompute, recomputeStatus, sameState } from "./recompute.ts";
-import type { PlainReading } from "./recompute.ts";
-import type { MetricState } from "./feed_client.ts";
-import { spawnServer } from "./server_process.ts";
+import { assert, assertEquals } from "./testing/assert.ts";
+import { FeedClient } from "./testing/feed_client.ts";
+import { eventually, recompute, recomputeStatus, sameState } from "./testing/recompute.ts";
+import type { PlainReading } from "./testing/recompute.ts";
+import type { MetricState } from "./testing/feed_client.ts";
+import { spawnServer } from "./testing/server_process.ts";
 import { startPulseboard } from "../server/pulseboard.ts";
 import { DEFAULT_CONFIG } from "../server/config/options.ts";
 

@@ -1,4 +1,4 @@
-import { assertEquals } from "./assert.ts";
+import { assertEquals } from "./testing/assert.ts";
 import { generateSchemaCode } from "../scripts/flatc.ts";
 
 Deno.test("committed protocol/schema_generated.ts is what flatc makes of schema.fbs", async () => {

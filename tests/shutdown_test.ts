@@ -1,7 +1,7 @@
 // SIGTERM while requests are unfinished: the drain is bounded. It aborts
 // what has not finished, takes the final checkpoint and exits.
-import { assert, assertEquals } from "./assert.ts";
-import { spawnServer } from "./server_process.ts";
+import { assert, assertEquals } from "./testing/assert.ts";
+import { spawnServer } from "./testing/server_process.ts";
 
 const encoder = new TextEncoder();
 

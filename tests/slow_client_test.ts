@@ -1,8 +1,8 @@
 // A client that never reads: the server skips its deltas, then closes it as
 // slow, while a normal client keeps a gap-free feed.
-import { assert, assertEquals } from "./assert.ts";
-import { FeedClient } from "./feed_client.ts";
-import { eventually } from "./recompute.ts";
+import { assert, assertEquals } from "./testing/assert.ts";
+import { FeedClient } from "./testing/feed_client.ts";
+import { eventually } from "./testing/recompute.ts";
 import { startPulseboard } from "../server/pulseboard.ts";
 import { DEFAULT_CONFIG } from "../server/config/options.ts";
 import { encodeReadingBlock } from "../protocol/ingest_codec.ts";

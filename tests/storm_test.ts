@@ -1,8 +1,8 @@
 // A reconnect storm: 1,000 clients drop at once and come back at once.
-import { assert, assertEquals } from "./assert.ts";
-import { FeedClient } from "./feed_client.ts";
-import { eventually } from "./recompute.ts";
-import { spawnServer } from "./server_process.ts";
+import { assert, assertEquals } from "./testing/assert.ts";
+import { FeedClient } from "./testing/feed_client.ts";
+import { eventually } from "./testing/recompute.ts";
+import { spawnServer } from "./testing/server_process.ts";
 
 const CLIENTS = 1_000;
 const TOPICS = 10;

@@ -3,10 +3,10 @@
 // client address and per token, idle topics evicted first, and a viewer that
 // always gets the set its token allows while others hoard.
 import * as jose from "jose";
-import { assert, assertEquals } from "./assert.ts";
-import { FeedClient } from "./feed_client.ts";
-import { eventually, recompute, sameState } from "./recompute.ts";
-import type { PlainReading } from "./recompute.ts";
+import { assert, assertEquals } from "./testing/assert.ts";
+import { FeedClient } from "./testing/feed_client.ts";
+import { eventually, recompute, sameState } from "./testing/recompute.ts";
+import type { PlainReading } from "./testing/recompute.ts";
 import { startPulseboard } from "../server/pulseboard.ts";
 import type { Pulseboard } from "../server/pulseboard.ts";
 import { DEFAULT_CONFIG } from "../server/config/options.ts";

@@ -2,7 +2,7 @@
 // address, and HTTPS.
 // @ts-types="@types/ws"
 import WebSocketClient from "ws";
-import { assert, assertEquals } from "./assert.ts";
+import { assert, assertEquals } from "./testing/assert.ts";
 import { startPulseboard } from "../server/pulseboard.ts";
 import type { Pulseboard } from "../server/pulseboard.ts";
 import { DEFAULT_CONFIG } from "../server/config/options.ts";
@@ -202,7 +202,7 @@ Deno.test("a Subscribe sent the moment the socket opens is answered, on every co
   await withServer({}, async (server) => {
     const count = 100;
     const { stdout, success } = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "tests/first_message_client.ts", server.url.href, String(count)],
+      args: ["run", "-A", "tests/testing/first_message_client.ts", server.url.href, String(count)],
       cwd: new URL("..", import.meta.url).pathname,
       stderr: "inherit",
     }).output();

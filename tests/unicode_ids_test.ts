@@ -3,12 +3,12 @@
 // must come back exactly as sent; anything else is refused with a reason.
 import fc from "fast-check";
 import * as flatbuffers from "flatbuffers";
-import { assert, assertEquals } from "./assert.ts";
-import { FeedClient } from "./feed_client.ts";
-import { eventually } from "./recompute.ts";
-import { readLog } from "./read_log.ts";
-import { spawnServer } from "./server_process.ts";
-import { withTempKv } from "./temp_kv.ts";
+import { assert, assertEquals } from "./testing/assert.ts";
+import { FeedClient } from "./testing/feed_client.ts";
+import { eventually } from "./testing/recompute.ts";
+import { readLog } from "./testing/read_log.ts";
+import { spawnServer } from "./testing/server_process.ts";
+import { withTempKv } from "./testing/temp_kv.ts";
 import { IngestBatch } from "../protocol/schema_generated.ts";
 import { decodeIngestBatch } from "../protocol/ingest_codec.ts";
 import { Chunker } from "../server/store/chunker.ts";

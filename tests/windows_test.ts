@@ -2,10 +2,10 @@
 // to end: a real server on port 0 with a Deno KV file, readings posted
 // through the API, a real WebSocket client; every figure is compared with a
 // recomputation from the readings posted.
-import { assert, assertEquals } from "./assert.ts";
-import { FeedClient } from "./feed_client.ts";
-import { eventually } from "./recompute.ts";
-import type { PlainReading } from "./recompute.ts";
+import { assert, assertEquals } from "./testing/assert.ts";
+import { FeedClient } from "./testing/feed_client.ts";
+import { eventually } from "./testing/recompute.ts";
+import type { PlainReading } from "./testing/recompute.ts";
 import { startPulseboard } from "../server/pulseboard.ts";
 import { DEFAULT_CONFIG } from "../server/config/options.ts";
 import { encodeReadingBlock } from "../protocol/ingest_codec.ts";

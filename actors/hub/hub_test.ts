@@ -1,5 +1,5 @@
 import fc from "fast-check";
-import { assert, assertEquals } from "../../tests/assert.ts";
+import { assert, assertEquals } from "../../tests/testing/assert.ts";
 import { HubBehavior } from "./hub.ts";
 import { Hub } from "./hub_actor.ts";
 import type { HubStartOptions } from "./hub_actor.ts";

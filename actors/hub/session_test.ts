@@ -1,4 +1,4 @@
-import { assertEquals } from "../../tests/assert.ts";
+import { assertEquals } from "../../tests/testing/assert.ts";
 import { Session } from "./session.ts";
 import type { FrameSink } from "./session.ts";
 

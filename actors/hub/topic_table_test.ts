@@ -1,5 +1,5 @@
 import fc from "fast-check";
-import { assert, assertEquals } from "../../tests/assert.ts";
+import { assert, assertEquals } from "../../tests/testing/assert.ts";
 import { TopicTable } from "./topic_table.ts";
 import type { Owners } from "./topic_table.ts";
 

@@ -1,4 +1,4 @@
-import { assert, assertEquals } from "../../tests/assert.ts";
+import { assert, assertEquals } from "../../tests/testing/assert.ts";
 import { checkSubscription, covers, matches, topicFor } from "./topic.ts";
 import { decodeClientMessage } from "../../protocol/client_messages.ts";
 import { encodeSubscribe, encodeUnsubscribe } from "../../protocol/mod.ts";

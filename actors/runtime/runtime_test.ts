@@ -1,4 +1,4 @@
-import { assert, assertEquals } from "../../tests/assert.ts";
+import { assert, assertEquals } from "../../tests/testing/assert.ts";
 import { Actor, ask, Mailbox, Supervisor } from "./mod.ts";
 
 Deno.test("mailbox keeps FIFO order, refuses offers when full, and put waits for room", async () => {

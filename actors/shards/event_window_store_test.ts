@@ -1,5 +1,5 @@
 import fc from "fast-check";
-import { assert, assertEquals } from "../../tests/assert.ts";
+import { assert, assertEquals } from "../../tests/testing/assert.ts";
 import { EventWindowStore } from "./event_window_store.ts";
 import { WINDOW_CHANGED, WINDOW_FINAL } from "../../protocol/columns.ts";
 import type { WindowRegion, WindowStates } from "./event_window_store.ts";

@@ -1,5 +1,5 @@
 import fc from "fast-check";
-import { assert, assertEquals } from "../../tests/assert.ts";
+import { assert, assertEquals } from "../../tests/testing/assert.ts";
 import { MovingWindow } from "./moving_window.ts";
 
 /**

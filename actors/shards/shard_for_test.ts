@@ -1,4 +1,4 @@
-import { assert, assertEquals } from "../../tests/assert.ts";
+import { assert, assertEquals } from "../../tests/testing/assert.ts";
 import { shardFor } from "./shard_for.ts";
 
 // Reference FNV-1a over UTF-8 bytes, written independently of the product code.

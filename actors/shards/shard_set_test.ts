@@ -1,4 +1,4 @@
-import { assert, assertEquals } from "../../tests/assert.ts";
+import { assert, assertEquals } from "../../tests/testing/assert.ts";
 import { DEFAULT_WINDOW_SPEC } from "./event_window_store.ts";
 import { ShardSet } from "./shard_set.ts";
 import type { ShardSetOptions } from "./shard_set.ts";

@@ -1,4 +1,4 @@
-import { assert, assertEquals } from "../../tests/assert.ts";
+import { assert, assertEquals } from "../../tests/testing/assert.ts";
 import { ShardBehavior } from "./shard.ts";
 import { Router } from "./router.ts";
 import { FeedView } from "../hub/feed_view.ts";

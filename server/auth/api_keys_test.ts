@@ -1,4 +1,4 @@
-import { assert, assertEquals } from "../../tests/assert.ts";
+import { assert, assertEquals } from "../../tests/testing/assert.ts";
 import { ApiKeys, groupAllowed } from "./api_keys.ts";
 
 Deno.test("API keys verify by hash and stop working when revoked, without reopening ingest", async () => {

@@ -1,5 +1,5 @@
 import * as jose from "jose";
-import { assert, assertEquals } from "../../tests/assert.ts";
+import { assert, assertEquals } from "../../tests/testing/assert.ts";
 import { tokenFromProtocols, TokenVerifier } from "./tokens.ts";
 
 const SECRET = "s".repeat(40);

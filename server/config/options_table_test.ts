@@ -1,6 +1,6 @@
 // The option table is the one source of --help, parsing and the README's
 // option tables: drift between them fails here (and so in CI).
-import { assert, assertEquals } from "../../tests/assert.ts";
+import { assert, assertEquals } from "../../tests/testing/assert.ts";
 import { DEFAULT_CONFIG, OPTIONS, parseConfig, readmeTable, USAGE } from "./options.ts";
 
 /** The rows of the Markdown table between `<!-- options: section -->` markers, as cells. */

@@ -1,4 +1,4 @@
-import { assert, assertEquals } from "../../tests/assert.ts";
+import { assert, assertEquals } from "../../tests/testing/assert.ts";
 import { DEFAULT_CONFIG, duration, parseConfig } from "./options.ts";
 
 Deno.test("window, grace, retention, rollup and idempotency options read durations and check each other", () => {

@@ -1,5 +1,5 @@
 import fc from "fast-check";
-import { assert, assertEquals } from "../../tests/assert.ts";
+import { assert, assertEquals } from "../../tests/testing/assert.ts";
 import { bucketize, bucketWidth, parseHistoryRequest, pickResolution } from "./history_query.ts";
 import type { HistoryRequest } from "./history_query.ts";
 

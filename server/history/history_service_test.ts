@@ -1,5 +1,5 @@
 import fc from "fast-check";
-import { assert, assertEquals } from "../../tests/assert.ts";
+import { assert, assertEquals } from "../../tests/testing/assert.ts";
 import { HistoryService } from "./history_service.ts";
 import type { HeldWindowsReader } from "./held_windows.ts";
 import { RollupStore } from "./rollup_store.ts";
@@ -8,7 +8,7 @@ import { KvLog } from "../store/kv_log.ts";
 import { blockFromReadings } from "../../protocol/reading_block.ts";
 import { EventWindowStore } from "../../actors/shards/event_window_store.ts";
 import { allocateWindowStates, WINDOW_FINAL } from "../../protocol/columns.ts";
-import { withTempKv } from "../../tests/temp_kv.ts";
+import { withTempKv } from "../../tests/testing/temp_kv.ts";
 
 const BASE = 1_800_000_000_000;
 const HOUR = 3_600_000;

@@ -1,8 +1,8 @@
-import { assertEquals } from "../../tests/assert.ts";
+import { assertEquals } from "../../tests/testing/assert.ts";
 import { RollupStore } from "./rollup_store.ts";
 import { setChunkWindow, WINDOWS_PER_CHUNK } from "./rollup_chunks.ts";
 import type { RollupChunk } from "./rollup_chunks.ts";
-import { withTempKv } from "../../tests/temp_kv.ts";
+import { withTempKv } from "../../tests/testing/temp_kv.ts";
 
 Deno.test("a flush of thousands of chunks, some wide, is stored whole across many commits", async () => {
   await withTempKv(async (kv) => {

@@ -1,9 +1,9 @@
 import fc from "fast-check";
-import { assert, assertEquals } from "../../tests/assert.ts";
+import { assert, assertEquals } from "../../tests/testing/assert.ts";
 import { RollupStore } from "./rollup_store.ts";
 import { RollupWriter } from "./rollup_writer.ts";
 import { allocateWindowStates, WINDOW_FINAL } from "../../protocol/columns.ts";
-import { withTempKv } from "../../tests/temp_kv.ts";
+import { withTempKv } from "../../tests/testing/temp_kv.ts";
 
 const SIZES = [1_000, 10_000, 60_000];
 const names = {

@@ -1,5 +1,5 @@
 import fc from "fast-check";
-import { assert, assertEquals } from "../../tests/assert.ts";
+import { assert, assertEquals } from "../../tests/testing/assert.ts";
 import { allowedHosts, NO_HOSTS, parseAllowedHost, parseHost } from "./allowed_hosts.ts";
 
 const port = fc.integer({ min: 1, max: 65_535 });

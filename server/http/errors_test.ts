@@ -1,4 +1,4 @@
-import { assert, assertEquals } from "../../tests/assert.ts";
+import { assert, assertEquals } from "../../tests/testing/assert.ts";
 import { errorResponse, problem, statusFor } from "./errors.ts";
 
 /** Names a client can switch on, written out here rather than derived from the code under test. */

@@ -1,4 +1,4 @@
-import { assertEquals } from "../../tests/assert.ts";
+import { assertEquals } from "../../tests/testing/assert.ts";
 import { staticFiles } from "./static_files.ts";
 
 Deno.test("static files: content types, SPA fallback, 404 for missing assets, traversal refused", async () => {

@@ -1,4 +1,4 @@
-import { assertEquals } from "../../tests/assert.ts";
+import { assertEquals } from "../../tests/testing/assert.ts";
 import { TokenBucket } from "./token_bucket.ts";
 
 Deno.test("token bucket allows a burst of its capacity, then its refill rate", () => {

@@ -1,4 +1,4 @@
-import { assert, assertEquals } from "../../tests/assert.ts";
+import { assert, assertEquals } from "../../tests/testing/assert.ts";
 import { decodeBatchBody } from "./batch_body.ts";
 import { DEFAULT_READING_LIMITS } from "./readings/mod.ts";
 import { blockFromReadings } from "../../protocol/reading_block.ts";

@@ -1,11 +1,11 @@
 // The idempotency store with the real log on a real Deno KV file.
-import { assert, assertEquals } from "../../tests/assert.ts";
+import { assert, assertEquals } from "../../tests/testing/assert.ts";
 import { IdempotencyStore } from "./idempotency_store.ts";
 import type { Claim, ClaimResult } from "./idempotency_store.ts";
 import { FenceLost, KvLog } from "../store/mod.ts";
 import { blockFromReadings } from "../../protocol/reading_block.ts";
 import type { ReadingBlock } from "../../protocol/reading_block.ts";
-import { withTempKv } from "../../tests/temp_kv.ts";
+import { withTempKv } from "../../tests/testing/temp_kv.ts";
 
 function readings(from: number, count: number) {
   return Array.from({ length: count }, (_, i) => ({

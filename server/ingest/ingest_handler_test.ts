@@ -1,5 +1,5 @@
-import { assertEquals } from "../../tests/assert.ts";
-import { withTempKv } from "../../tests/temp_kv.ts";
+import { assertEquals } from "../../tests/testing/assert.ts";
+import { withTempKv } from "../../tests/testing/temp_kv.ts";
 import { ingestHandler } from "./ingest_handler.ts";
 import { IngestStats } from "./ingest_stats.ts";
 import { IdempotencyStore } from "./idempotency_store.ts";

@@ -1,4 +1,4 @@
-import { assertEquals } from "../../tests/assert.ts";
+import { assertEquals } from "../../tests/testing/assert.ts";
 import { withinScope } from "./writer_scope.ts";
 import { batchIndexes } from "./idempotent_ingest.ts";
 import { parseJsonReadings } from "./readings/mod.ts";

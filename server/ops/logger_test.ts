@@ -1,4 +1,4 @@
-import { assertEquals } from "../../tests/assert.ts";
+import { assertEquals } from "../../tests/testing/assert.ts";
 import { Logger } from "./logger.ts";
 
 Deno.test("logger writes one JSON line per event at or above its level, with secrets redacted", () => {

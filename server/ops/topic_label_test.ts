@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { createHmac } from "node:crypto";
-import { assert, assertEquals } from "../../tests/assert.ts";
+import { assert, assertEquals } from "../../tests/testing/assert.ts";
 import { topicLabeler } from "./topic_label.ts";
 
 Deno.test("topic labels are opaque keyed hashes, stable per key, and * stays *", () => {

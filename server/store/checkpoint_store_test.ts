@@ -1,5 +1,5 @@
-import { assertEquals } from "../../tests/assert.ts";
-import { withTempKv } from "../../tests/temp_kv.ts";
+import { assertEquals } from "../../tests/testing/assert.ts";
+import { withTempKv } from "../../tests/testing/temp_kv.ts";
 import { CheckpointStore } from "./checkpoint_store.ts";
 import { Router } from "../../actors/shards/router.ts";
 import { ShardBehavior } from "../../actors/shards/shard.ts";

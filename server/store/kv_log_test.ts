@@ -1,4 +1,4 @@
-import { assert, assertEquals } from "../../tests/assert.ts";
+import { assert, assertEquals } from "../../tests/testing/assert.ts";
 import { FenceLost, KvLog } from "./kv_log.ts";
 import { Chunker, KV_VALUE_LIMIT } from "./chunker.ts";
 import { blockFromReadings } from "../../protocol/reading_block.ts";

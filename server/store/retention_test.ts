@@ -1,8 +1,8 @@
-import { assert, assertEquals } from "../../tests/assert.ts";
+import { assert, assertEquals } from "../../tests/testing/assert.ts";
 import { KvLog } from "./kv_log.ts";
 import { LogRetention } from "./retention.ts";
 import { blockFromReadings } from "../../protocol/reading_block.ts";
-import { withTempKv } from "../../tests/temp_kv.ts";
+import { withTempKv } from "../../tests/testing/temp_kv.ts";
 
 const HOUR = 3_600_000;
 

@@ -1,5 +1,5 @@
 import fc from "fast-check";
-import { assertEquals } from "../../../tests/assert.ts";
+import { assertEquals } from "../../../tests/testing/assert.ts";
 import { ConnectionQuota } from "./connection_quota.ts";
 
 Deno.test("a connection quota admits at most its limit per key, and forgets keys with none open", () => {

@@ -1,4 +1,4 @@
-import { assertEquals } from "../../../tests/assert.ts";
+import { assertEquals } from "../../../tests/testing/assert.ts";
 import { readInbound } from "./inbound.ts";
 import { TokenBucket } from "../token_bucket.ts";
 import { encodePong, encodeSubscribe } from "../../../protocol/client_messages.ts";

@@ -1,4 +1,4 @@
-import { assertEquals } from "../../../tests/assert.ts";
+import { assertEquals } from "../../../tests/testing/assert.ts";
 import { closeReason, SocketSink } from "./socket_sink.ts";
 
 /** The part of a `ws` WebSocket the sink uses. */

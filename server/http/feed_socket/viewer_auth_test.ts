@@ -1,4 +1,4 @@
-import { assertEquals } from "../../../tests/assert.ts";
+import { assertEquals } from "../../../tests/testing/assert.ts";
 import { ViewerAuth } from "./viewer_auth.ts";
 import type { Viewer } from "../../auth/mod.ts";
 

@@ -1,5 +1,5 @@
 import fc from "fast-check";
-import { assert, assertEquals } from "../../../tests/assert.ts";
+import { assert, assertEquals } from "../../../tests/testing/assert.ts";
 import { parseTimestamp } from "./validate.ts";
 import { refusalKind } from "./refusal_kind.ts";
 

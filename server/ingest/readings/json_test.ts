@@ -1,4 +1,4 @@
-import { assert, assertEquals } from "../../../tests/assert.ts";
+import { assert, assertEquals } from "../../../tests/testing/assert.ts";
 import { parseJsonReadings } from "./json.ts";
 import { filterValidReadings } from "./filter.ts";
 import { ReadingBlockBuilder } from "../../../protocol/reading_block.ts";

@@ -1,7 +1,7 @@
-import { assert, assertEquals } from "../../../tests/assert.ts";
-import { eventually, recompute, sameState } from "../../../tests/recompute.ts";
-import type { PlainReading } from "../../../tests/recompute.ts";
-import type { MetricState } from "../../../tests/feed_client.ts";
+import { assert, assertEquals } from "../../../tests/testing/assert.ts";
+import { eventually, recompute, sameState } from "../../../tests/testing/recompute.ts";
+import type { PlainReading } from "../../../tests/testing/recompute.ts";
+import type { MetricState } from "../../../tests/testing/feed_client.ts";
 import type { Behavior } from "../../../actors/runtime/mod.ts";
 import { LogSource } from "./log_source.ts";
 import { Checkpointer } from "../checkpointer.ts";

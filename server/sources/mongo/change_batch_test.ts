@@ -1,5 +1,5 @@
 import { ObjectId } from "bson";
-import { assertEquals } from "../../../tests/assert.ts";
+import { assertEquals } from "../../../tests/testing/assert.ts";
 import { ChangeBatch, idKey } from "./change_batch.ts";
 import { DocumentIds } from "./document_ids.ts";
 import { DEFAULT_READING_LIMITS } from "../../ingest/readings/limits.ts";

@@ -1,4 +1,4 @@
-import { assertEquals } from "../../../tests/assert.ts";
+import { assertEquals } from "../../../tests/testing/assert.ts";
 import { ChangeStreamInvalidated, classifyMongoError } from "./errors.ts";
 import { Backoff } from "./backoff.ts";
 

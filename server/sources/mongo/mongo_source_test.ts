@@ -1,8 +1,8 @@
 // The source against the wire-level test server, with the real driver and shard actors.
 import { MongoClient } from "mongodb";
-import { assert, assertEquals } from "../../../tests/assert.ts";
-import { MongoWireServer, tokenFor } from "../../../tests/mongo_wire_server.ts";
-import { eventually } from "../../../tests/recompute.ts";
+import { assert, assertEquals } from "../../../tests/testing/assert.ts";
+import { MongoWireServer, tokenFor } from "../../../tests/testing/mongo_wire_server.ts";
+import { eventually } from "../../../tests/testing/recompute.ts";
 import { DEFAULT_WINDOW_SPEC, ShardSet } from "../../../actors/mod.ts";
 import { Checkpointer } from "../checkpointer.ts";
 import { DEFAULT_READING_LIMITS } from "../../ingest/readings/mod.ts";

@@ -2,7 +2,7 @@
 // after another, sends a Subscribe the moment each opens, and prints how many
 // were answered. (A client in the server's own process does not race the
 // server the way a browser does.)
-import { encodeSubscribe, peekServerFrame } from "../protocol/mod.ts";
+import { encodeSubscribe, peekServerFrame } from "../../protocol/mod.ts";
 
 const [base, count] = [Deno.args[0], Number(Deno.args[1])];
 let answered = 0;

@@ -1,6 +1,6 @@
 // Every reading the Deno KV log holds, in log order, read through a second
 // handle on the store's file: what is durable, whatever a server says.
-import { KvLog } from "../server/store/mod.ts";
+import { KvLog } from "../../server/store/mod.ts";
 import type { PlainReading } from "./recompute.ts";
 
 export async function readLog(path: string): Promise<PlainReading[]> {

@@ -18,7 +18,7 @@ export async function spawnServer(
 ): Promise<ServerProcess> {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "main.ts", ...args],
-    cwd: new URL("..", import.meta.url).pathname,
+    cwd: new URL("../..", import.meta.url).pathname,
     env: options.env,
     stdout: "piped",
     stderr: options.onStderr ? "piped" : "inherit",

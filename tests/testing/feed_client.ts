@@ -6,8 +6,8 @@ import {
   encodeSubscribe,
   encodeUnsubscribe,
   WINDOW_FINAL,
-} from "../protocol/mod.ts";
-import type { DeltaEvent, MetricStates, SnapshotEvent } from "../protocol/mod.ts";
+} from "../../protocol/mod.ts";
+import type { DeltaEvent, MetricStates, SnapshotEvent } from "../../protocol/mod.ts";
 
 export interface SubscribedEvent {
   topic: string;
