@@ -252,3 +252,44 @@ Deno.test("a shard answers a sensor metric's held windows by name, none for what
   assertEquals(held(shard, a, "t", 5), []);
   assertEquals(held(new ShardBehavior({ awaitingReplay: true }), a, "t"), null);
 });
+
+Deno.test("a shard's state lists everything it holds, ended windows included, and leaves the next flush as it was", () => {
+  const router = new Router(1);
+  const shard = new ShardBehavior({ window: 2, windowSpec: { sizesMs: [1_000], graceMs: 5_000 } });
+  const state = (): ShardChanges => {
+    let answer: ShardChanges | null = null;
+    shard.receive({ type: "state", reply: (s) => (answer = s) });
+    return answer!;
+  };
+  shard.receive(message(router, [
+    { sensorId: "a", timeMs: 100, status: "ok", values: { t: 1 } },
+    { sensorId: "a", timeMs: 1_500, values: { t: 3, h: 7 } }, // ends a's first 1 s window
+    { sensorId: "b", timeMs: 900, values: { t: 5 } },
+  ]));
+  const dirty = flush(shard);
+  shard.receive(message(router, [{ sensorId: "a", timeMs: 1_600, values: { t: 4 } }]));
+  const all = state();
+  assertEquals(all.sensors.map((s) => s.id), ["a", "b"]);
+  assertEquals(all.metrics, [{ index: 0, name: "t" }, { index: 1, name: "h" }]);
+  const rows = Array.from({ length: all.updates.length }, (_, i) => [
+    all.updates.sensor[i],
+    all.updates.metric[i],
+    all.updates.last[i],
+    all.updates.avg[i],
+  ]).sort();
+  // a/t: last 4, avg of its last two readings (3, 4); a/h: 7; b/t: 5.
+  assertEquals(rows, [[0, 0, 4, 3.5], [0, 1, 7, 7], [1, 0, 5, 5]]);
+  assertEquals(all.statuses, [[0, "ok"]]);
+  // The ended (not yet closed) windows: [0, 1000) of a/t and of b/t.
+  const windows = Array.from({ length: all.windows.length }, (_, i) => [
+    all.windows.sensor[i],
+    all.windows.metric[i],
+    all.windows.startMs[i],
+    all.windows.sum[i],
+  ]).sort();
+  assertEquals(windows, [[0, 0, 0, 1], [1, 0, 0, 5]]);
+  // What the state told is still handed over by the next flush: only a/t changed since.
+  assert(dirty.updates.length === 3);
+  const next = flush(shard);
+  assertEquals([next.updates.length, next.updates.last[0]], [1, 4]);
+});

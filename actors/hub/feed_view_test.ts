@@ -1,0 +1,119 @@
+import { assertEquals } from "../../tests/testing/assert.ts";
+import { FeedView } from "./feed_view.ts";
+import type { ShardChanges } from "../shards/shard_messages.ts";
+import { allocateStates, allocateWindowStates } from "../../protocol/columns.ts";
+
+/** A shard's flush, built by hand: `updates` rows are [sensor, metric, last, timeMs]. */
+function changes(parts: {
+  sensors?: [number, string, string][];
+  metrics?: [number, string][];
+  updates?: [number, number, number, number][];
+  windows?: [sensor: number, metric: number, size: number, startMs: number, sum: number][];
+  late?: [number, number][];
+  statuses?: [number, string][];
+  removed?: number[];
+}): ShardChanges {
+  const updates = allocateStates(parts.updates?.length ?? 0);
+  parts.updates?.forEach(([sensor, metric, last, timeMs], i) => {
+    updates.sensor[i] = sensor;
+    updates.metric[i] = metric;
+    updates.last[i] =
+      updates.avg[i] =
+      updates.min[i] =
+      updates.max[i] =
+        last;
+    updates.timeMs[i] = timeMs;
+  });
+  const windows = allocateWindowStates(parts.windows?.length ?? 0);
+  parts.windows?.forEach(([sensor, metric, size, startMs, sum], i) => {
+    windows.sensor[i] = sensor;
+    windows.metric[i] = metric;
+    windows.size[i] = size;
+    windows.startMs[i] = startMs;
+    windows.count[i] = 1;
+    windows.sum[i] = windows.min[i] = windows.max[i] = sum;
+  });
+  return {
+    sensors: (parts.sensors ?? []).map(([index, id, group]) => ({ index, id, group })),
+    metrics: (parts.metrics ?? []).map(([index, name]) => ({ index, name })),
+    updates,
+    windows,
+    late: parts.late ?? [],
+    statuses: parts.statuses ?? [],
+    removed: parts.removed ?? [],
+  };
+}
+
+/** Every value the view holds, as "sensor/metric" → last. */
+function lasts(view: FeedView): Record<string, number> {
+  const { values } = view.snapshot();
+  const out: Record<string, number> = {};
+  for (let i = 0; i < values.length; i++) {
+    out[`${values.sensor[i]}/${values.metric[i]}`] = values.last[i];
+  }
+  return out;
+}
+
+Deno.test("the view merges one tick of several shards' flushes; the latest value of each metric wins", () => {
+  const view = new FeedView();
+  const tick = view.apply([
+    changes({
+      sensors: [[0, "a", "g"]],
+      metrics: [[0, "t"]],
+      updates: [[0, 0, 1, 10]],
+    }),
+    null, // a shard that did not answer this tick
+    changes({ sensors: [[1, "b", "g"]], metrics: [[0, "t"], [1, "h"]], updates: [[1, 1, 5, 10]] }),
+  ])!;
+  assertEquals(tick.sensors.map((s) => s.id), ["a", "b"]);
+  assertEquals(tick.metrics, [{ index: 0, name: "t" }, { index: 1, name: "h" }], "each name once");
+  assertEquals(tick.updates.length, 2);
+  view.apply([changes({ updates: [[0, 0, 2, 20]] })]);
+  assertEquals(lasts(view), { "0/0": 2, "1/1": 5 });
+  assertEquals([view.sensorCount, view.valueCount], [2, 2]);
+  assertEquals(view.apply([changes({}), null]), null, "a tick without changes");
+});
+
+Deno.test("the view keeps statuses, late counts and their total, and the latest ended window per size", () => {
+  const view = new FeedView();
+  view.apply([changes({
+    sensors: [[0, "a", "g"], [1, "b", "g"]],
+    statuses: [[0, "ok"]],
+    late: [[0, 3], [1, 1]],
+    windows: [[0, 0, 0, 1_000, 10], [0, 0, 1, 0, 99]],
+  })]);
+  view.apply([changes({
+    statuses: [[0, "fault"]],
+    late: [[0, 5]],
+    // A revision of an older window does not replace the newer one; a newer one does.
+    windows: [[0, 0, 0, 0, 7], [0, 0, 1, 10_000, 42]],
+  })]);
+  assertEquals([view.status(0), view.status(1)], ["fault", null]);
+  assertEquals([view.lateDropped(0), view.lateDropped(1), view.lateTotal], [5, 1, 6]);
+  const w = view.windowColumns;
+  const slot = (size: number) => view.windowSlot(0, 0, size);
+  assertEquals([w.startMs[slot(0)], w.sum[slot(0)]], [1_000, 10]);
+  assertEquals([w.startMs[slot(1)], w.sum[slot(1)]], [10_000, 42]);
+});
+
+Deno.test("a removed sensor leaves the view with its values, windows, status and late count; one re-added in the same tick stays", () => {
+  const view = new FeedView();
+  view.apply([changes({
+    sensors: [[0, "a", "g"], [1, "b", "g"], [2, "c", "g"]],
+    metrics: [[0, "t"]],
+    updates: [[0, 0, 1, 1], [1, 0, 2, 1], [2, 0, 3, 1]],
+    statuses: [[0, "ok"]],
+    late: [[0, 4]],
+    windows: [[0, 0, 0, 0, 1]],
+  })]);
+  const tick = view.apply([changes({
+    removed: [0, 1],
+    sensors: [[1, "b", "h"]], // removed and back, in another group
+    updates: [[1, 0, 9, 2]],
+  })])!;
+  assertEquals(tick.removed, [0], "b came back in the same tick");
+  assertEquals(view.sensors().map((s) => [s.id, s.group]), [["b", "h"], ["c", "g"]]);
+  assertEquals(lasts(view), { "1/0": 9, "2/0": 3 });
+  assertEquals([view.status(0), view.lateDropped(0), view.lateTotal], [null, 0, 0]);
+  assertEquals(view.windowSlot(0, 0, 0), -1);
+});

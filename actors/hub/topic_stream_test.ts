@@ -1,0 +1,113 @@
+import { assert, assertEquals } from "../../tests/testing/assert.ts";
+import { FeedView } from "./feed_view.ts";
+import { topicFor } from "./topic.ts";
+import { RingBudget, TopicStream } from "./topic_stream.ts";
+import type { ShardChanges } from "../shards/shard_messages.ts";
+import { allocateStates, allocateWindowStates } from "../../protocol/columns.ts";
+import { decodeServerFrame } from "../../protocol/server_frames.ts";
+import type { DeltaEvent, SnapshotEvent } from "../../protocol/server_frames.ts";
+
+/** One shard flush: sensors [index, id, group] and values [sensor, last]; metric 0 is "t". */
+function flush(
+  sensors: [number, string, string][],
+  values: [number, number][],
+  removed: number[] = [],
+): ShardChanges {
+  const updates = allocateStates(values.length);
+  values.forEach(([sensor, last], i) => {
+    updates.sensor[i] = sensor;
+    updates.last[i] =
+      updates.avg[i] =
+      updates.min[i] =
+      updates.max[i] =
+        last;
+    updates.timeMs[i] = 1_000;
+  });
+  return {
+    sensors: sensors.map(([index, id, group]) => ({ index, id, group })),
+    metrics: [{ index: 0, name: "t" }],
+    updates,
+    windows: allocateWindowStates(0),
+    late: [],
+    statuses: [],
+    removed,
+  };
+}
+
+function stream(view: FeedView, groups: string[], limits = { ringMs: 1_000, ringBytes: 1 << 20 }) {
+  const { key, spec } = topicFor(
+    groups.map((group, i) => ({ id: i + 1, all: false, group, sensors: [] as string[] })),
+  );
+  return new TopicStream(key, spec, view, { limits, budget: new RingBudget(1 << 30) });
+}
+
+const delta = (bytes: Uint8Array | null) => decodeServerFrame(bytes!) as DeltaEvent;
+
+Deno.test("a topic's delta carries only its sensors: those that enter, leave, and change", () => {
+  const view = new FeedView();
+  const topic = stream(view, ["plant-a"]);
+  const first = delta(topic.advance(
+    view.apply([flush([[0, "a1", "plant-a/l1"], [1, "b1", "plant-b"]], [[0, 10], [1, 20]])])!,
+    0,
+  ));
+  assertEquals(first.seq, 1);
+  assertEquals(first.sensors.map((s) => s.id), ["a1"]);
+  assertEquals(Array.from(first.updates.last), [10]);
+  // b1 changes: nothing for this topic, and no seq is used.
+  assertEquals(topic.advance(view.apply([flush([], [[1, 21]])])!, 1), null);
+  assertEquals(topic.seq, 1);
+  // a1 moves out of plant-a, b1 moves in: one leaves, one enters.
+  const moved = delta(topic.advance(
+    view.apply([flush([[0, "a1", "plant-z"], [1, "b1", "plant-a/l2"]], [[1, 22]])])!,
+    2,
+  ));
+  assertEquals(moved.seq, 2);
+  assertEquals([moved.sensors.map((s) => s.id), moved.removed], [["b1"], [0]]);
+  assertEquals(Array.from(moved.updates.sensor), [1]);
+});
+
+Deno.test("a topic replays the frames after a seq while its ring holds them all, else asks for a snapshot", () => {
+  const view = new FeedView();
+  const topic = stream(view, ["g"], { ringMs: 1_000, ringBytes: 1 << 20 });
+  const sent: Uint8Array[] = [];
+  for (let i = 0; i < 4; i++) {
+    sent.push(topic.advance(view.apply([flush([[0, "s", "g"]], [[0, i]])])!, i * 400)!);
+  }
+  assertEquals(topic.ringLength, 3, "frames older than a second are gone");
+  assertEquals(topic.replay(4), [], "up to date");
+  assertEquals(topic.replay(2), [sent[2], sent[3]], "the very same bytes, in order");
+  assertEquals(topic.replay(1), [sent[1], sent[2], sent[3]]);
+  assertEquals(topic.replay(0), null, "frame 1 is gone: a snapshot instead");
+  assertEquals(topic.replay(9), null, "a seq this topic never reached");
+});
+
+Deno.test("a topic's snapshot holds its sensors at its seq, encoded once per seq", () => {
+  const view = new FeedView();
+  const topic = stream(view, ["g"]);
+  topic.advance(view.apply([flush([[0, "in", "g"], [1, "out", "h"]], [[0, 1], [1, 2]])])!, 0);
+  const bytes = topic.snapshot(view, 5);
+  assert(topic.snapshot(view, 6) === bytes, "the same encoding for the same seq");
+  const snapshot = decodeServerFrame(bytes) as SnapshotEvent;
+  assertEquals([snapshot.seq, snapshot.epoch], [1, topic.epoch]);
+  assertEquals(snapshot.sensors.map((s) => s.id), ["in"]);
+  assertEquals(Array.from(snapshot.values.last), [1]);
+  const catchUp = decodeServerFrame(topic.snapshot(view, 7, true)) as SnapshotEvent;
+  assertEquals(catchUp.catchUp, true);
+});
+
+Deno.test("a released topic gives its ring's bytes back to the shared budget", () => {
+  const view = new FeedView();
+  const budget = new RingBudget(1 << 30);
+  const { key, spec } = topicFor([{ id: 1, all: true, group: null, sensors: [] }]);
+  const topic = new TopicStream(key, spec, view, {
+    limits: { ringMs: 60_000, ringBytes: 1 << 20 },
+    budget,
+  });
+  let bytes = 0;
+  for (let i = 0; i < 3; i++) {
+    bytes += topic.advance(view.apply([flush([[0, "s", "g"]], [[0, i]])])!, i)!.byteLength;
+  }
+  assertEquals(budget.used, bytes);
+  topic.release();
+  assertEquals([budget.used, topic.ringLength], [0, 0]);
+});

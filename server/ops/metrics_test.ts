@@ -1,0 +1,129 @@
+import { assert, assertEquals } from "../../tests/testing/assert.ts";
+import { PrometheusMetrics } from "./metrics.ts";
+import type { SourceHealth } from "./health.ts";
+import { HubStats } from "../../actors/hub/hub_stats.ts";
+import { allocateStates } from "../../protocol/columns.ts";
+
+function sourceHealth(over: Partial<SourceHealth> = {}): SourceHealth {
+  return {
+    caughtUp: true,
+    chunksRead: 0,
+    readingsRead: 0,
+    replayedReadings: 0,
+    startCursor: null,
+    checkpointsSaved: 0,
+    lastCheckpointAt: 0,
+    checkpointBehind: false,
+    pendingReadings: 0,
+    readingsCommitted: 0,
+    connected: true,
+    problem: null,
+    details: null,
+    changeStream: null,
+    ...over,
+  };
+}
+
+/** The value of an unlabelled series, or of one with these labels. */
+function value(page: string, name: string, labels = ""): number | undefined {
+  const line = page.split("\n").find((l) => l.startsWith(`${name}${labels} `));
+  return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(" ") + 1));
+}
+
+function setUp(kind: "log" | "mongo") {
+  const ingest = {
+    requests: 0,
+    accepted: 0,
+    refusedBy: {} as Record<string, number>,
+    rejectedRequests: {} as Record<string, number>,
+  };
+  const hub = new HubStats();
+  let health = sourceHealth();
+  const handOffs: ((h: { receivedAt: number; handedAt: number }) => void)[] = [];
+  const shards = [{ depth: 3, restarts: 0, failed: false }, {
+    depth: 0,
+    restarts: 2,
+    failed: true,
+  }];
+  const metrics = new PrometheusMetrics({
+    ingest,
+    hub,
+    source: {
+      kind,
+      health: () => health,
+      observeHandOffs: (listener) => void handOffs.push(listener),
+    },
+    shards: { health: () => shards },
+  });
+  return {
+    metrics,
+    ingest,
+    hub,
+    handOffs,
+    setHealth: (h: Partial<SourceHealth>) => (health = sourceHealth(h)),
+  };
+}
+
+Deno.test("metrics mirror the stages' counters: each scrape adds what grew since the last", async () => {
+  const { metrics, ingest, hub, setHealth } = setUp("log");
+  ingest.requests = 5;
+  ingest.accepted = 40;
+  ingest.refusedBy = { timestamp: 2 };
+  hub.framesSent = 7;
+  hub.sessions = 3;
+  setHealth({ readingsCommitted: 100, readingsRead: 70, replayedReadings: 0, caughtUp: false });
+  let page = await metrics.render();
+  assertEquals(value(page, "pulseboard_ingest_requests_total"), 5);
+  assertEquals(value(page, "pulseboard_readings_ingested_total"), 40);
+  assertEquals(value(page, "pulseboard_readings_refused_total", '{reason="timestamp"}'), 2);
+  assertEquals(value(page, "pulseboard_frames_sent_total"), 7);
+  assertEquals(value(page, "pulseboard_clients"), 3);
+  assertEquals(value(page, "pulseboard_log_lag_readings"), 30, "committed - read");
+  assertEquals(value(page, "pulseboard_log_caught_up"), 0);
+  assertEquals(value(page, "pulseboard_shard_mailbox_depth", '{shard="0"}'), 3);
+  assertEquals(value(page, "pulseboard_shard_restarts_total", '{shard="1"}'), 2);
+  assertEquals(value(page, "pulseboard_shards_failed"), 1);
+  ingest.requests = 8;
+  hub.framesSent = 7; // no change: the counter stays
+  page = await metrics.render();
+  assertEquals(value(page, "pulseboard_ingest_requests_total"), 8);
+  assertEquals(value(page, "pulseboard_frames_sent_total"), 7);
+  assertEquals(
+    value(page, "pulseboard_mongo_connected"),
+    undefined,
+    "no change stream in log mode",
+  );
+});
+
+Deno.test("in mongo mode the change stream's counters and hand-off times are metrics too", async () => {
+  const { metrics, handOffs, setHealth } = setUp("mongo");
+  setHealth({
+    connected: false,
+    changeStream: { events: { insert: 9, delete: 1 }, invalidDocuments: 2, resumes: 1, resyncs: 0 },
+  });
+  handOffs.forEach((h) => h({ receivedAt: 0, handedAt: 3 })); // 3 ms
+  const page = await metrics.render();
+  assertEquals(value(page, "pulseboard_mongo_events_total", '{op="insert"}'), 9);
+  assertEquals(value(page, "pulseboard_mongo_invalid_documents_total"), 2);
+  assertEquals(value(page, "pulseboard_mongo_connected"), 0);
+  assertEquals(value(page, "pulseboard_mongo_handoff_seconds_count"), 1);
+  assertEquals(value(page, "pulseboard_mongo_handoff_seconds_bucket", '{le="0.0025"}'), 0);
+  assertEquals(value(page, "pulseboard_mongo_handoff_seconds_bucket", '{le="0.005"}'), 1);
+});
+
+Deno.test("the hub's observer feeds the tick and freshness histograms, sampled per tick", async () => {
+  const { metrics } = setUp("log");
+  metrics.hubObserver.tick(4); // 4 ms
+  const updates = allocateStates(1_000);
+  updates.timeMs.fill(9_900); // sent at 10 000: 100 ms fresh
+  metrics.hubObserver.sent(updates, 10_000);
+  const page = await metrics.render();
+  assertEquals(value(page, "pulseboard_hub_tick_seconds_count"), 1);
+  assertEquals(value(page, "pulseboard_hub_tick_seconds_bucket", '{le="0.0025"}'), 0);
+  assertEquals(value(page, "pulseboard_hub_tick_seconds_bucket", '{le="0.005"}'), 1);
+  // 1000 updates, sampled every floor(1000 / 256) = 3rd: 334 observations, all of 0.1 s.
+  assertEquals(value(page, "pulseboard_freshness_seconds_count"), 334);
+  assertEquals(value(page, "pulseboard_freshness_seconds_bucket", '{le="0.05"}'), 0);
+  assertEquals(value(page, "pulseboard_freshness_seconds_bucket", '{le="0.1"}'), 334);
+  assert(page.includes("# TYPE pulseboard_freshness_seconds histogram"));
+});
