@@ -190,18 +190,7 @@ export class ShardBehavior implements Behavior<ShardMessage> {
     const group = rawGroup === "" ? DEFAULT_GROUP : rawGroup;
     let state = this.#sensors.get(index);
     if (state === undefined) {
-      state = {
-        entry: { index, id, group },
-        metrics: new Map(),
-        infoDirty: true,
-        lateDropped: 0,
-        lateDirty: false,
-        status: "",
-        statusTimeMs: -Infinity,
-        statusDirty: false,
-      };
-      this.#sensors.set(index, state);
-      this.#dirtySensors.push(state);
+      state = this.#newSensor({ index, id, group });
     } else if (state.entry.group !== group) {
       state.entry = { index, id, group };
       if (!state.infoDirty) {
@@ -210,6 +199,23 @@ export class ShardBehavior implements Behavior<ShardMessage> {
       }
     }
     return state;
+  }
+
+  /** A sensor seen for the first time (or restored): new, so its entry is dirty. */
+  #newSensor(entry: SensorEntry): SensorState {
+    const sensor: SensorState = {
+      entry,
+      metrics: new Map(),
+      infoDirty: true,
+      lateDropped: 0,
+      lateDirty: false,
+      status: "",
+      statusTimeMs: -Infinity,
+      statusDirty: false,
+    };
+    this.#sensors.set(entry.index, sensor);
+    this.#dirtySensors.push(sensor);
+    return sensor;
   }
 
   #save(): ShardCheckpoint {
@@ -269,20 +275,7 @@ export class ShardBehavior implements Behavior<ShardMessage> {
     }
     this.#windows.newestMs = state.events.newestMs ?? -Infinity;
     this.#windows.lateDropped = state.events.lateDropped;
-    for (const [index, id, group] of state.sensors) {
-      const sensor: SensorState = {
-        entry: { index, id, group },
-        metrics: new Map(),
-        infoDirty: true,
-        lateDropped: 0,
-        lateDirty: false,
-        status: "",
-        statusTimeMs: -Infinity,
-        statusDirty: false,
-      };
-      this.#sensors.set(index, sensor);
-      this.#dirtySensors.push(sensor);
-    }
+    for (const [index, id, group] of state.sensors) this.#newSensor({ index, id, group });
     for (const [index, status, timeMs] of state.statuses ?? []) {
       const sensor = this.#sensors.get(index);
       if (!sensor) throw new RangeError(`Cannot restore: status of unknown sensor ${index}`);

@@ -81,6 +81,15 @@ export class Checkpointer {
     return this.#checkpointedCursor;
   }
 
+  /** What health reports of the checkpoints, for a source whose state is at `cursor`. */
+  progress(cursor: string | null) {
+    return {
+      checkpointsSaved: this.checkpointsSaved,
+      lastCheckpointAt: this.lastCheckpointAt,
+      checkpointBehind: cursor !== this.#checkpointedCursor,
+    };
+  }
+
   /** True when the least time between checkpoints has passed. */
   get due(): boolean {
     return Date.now() - this.#checkpointedAt >= this.#everyMs;
