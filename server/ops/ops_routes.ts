@@ -1,4 +1,5 @@
-import { healthReport, readiness } from "./health.ts";
+import { healthReport } from "./health.ts";
+import { readiness } from "./readiness.ts";
 import type { HealthInputs } from "./health.ts";
 import type { PrometheusMetrics } from "./metrics.ts";
 

@@ -1,0 +1,90 @@
+import { assertEquals } from "../../tests/testing/assert.ts";
+import { healthReport } from "./health.ts";
+import type { HealthInputs, SourceHealth } from "./health.ts";
+import { readiness } from "./readiness.ts";
+import { HubStats } from "../../actors/hub/hub_stats.ts";
+
+function inputs(source: Partial<SourceHealth>, over: Partial<HealthInputs> = {}): HealthInputs {
+  const health: SourceHealth = {
+    caughtUp: true,
+    chunksRead: 4,
+    readingsRead: 40,
+    replayedReadings: 0,
+    startCursor: null,
+    checkpointsSaved: 1,
+    lastCheckpointAt: 1_000,
+    checkpointBehind: false,
+    pendingReadings: 2,
+    readingsCommitted: 40,
+    connected: true,
+    problem: null,
+    details: null,
+    changeStream: null,
+    ...source,
+  };
+  const stats = new HubStats();
+  stats.viewCaughtUp = true;
+  return {
+    source: { kind: "log", health: () => health },
+    hub: { stats, failure: null },
+    shards: { health: () => [{ depth: 0, restarts: 0, failed: false }], failed: false },
+    ingest: { accepted: 40 },
+    transport: { connections: 3, feedSockets: 2, feedAborted: 0, feedTooBig: 0 },
+    history: () => ({
+      rollupChunksWritten: 0,
+      rollupChunksBuffered: 0,
+      rollupChunksFailed: 0,
+      logChunksDeleted: 0,
+    }),
+    ...over,
+  };
+}
+
+const at = { startedAt: 0, checkpointEveryMs: 30_000, now: 60_000 };
+
+Deno.test("ready once caught up and served; each problem is named, in order", () => {
+  assertEquals(readiness(inputs({}), at), { ready: true, problems: [] });
+  const behind = inputs({ caughtUp: false });
+  assertEquals(readiness(behind, at).problems, ["the log source is still catching up"]);
+  const unserved = inputs({});
+  unserved.hub.stats.viewCaughtUp = false;
+  assertEquals(readiness(unserved, at).problems, ["the feed has not yet taken in the replay"]);
+  const everything = inputs(
+    { connected: false, problem: "MongoDB change stream is degraded", checkpointBehind: true },
+    {
+      hub: { stats: new HubStats(), failure: new Error("x") },
+      shards: { health: () => [], failed: true },
+    },
+  );
+  everything.hub.stats.viewCaughtUp = true;
+  // The last checkpoint was at 1 s; at 100 s that is 99 s, over 3 × 30 s.
+  assertEquals(readiness(everything, { ...at, now: 100_000 }).problems, [
+    "MongoDB change stream is degraded",
+    "the hub has failed",
+    "a shard has failed for good",
+    "no checkpoint for 99 s",
+  ]);
+});
+
+Deno.test("health is degraded when the hub or a shard failed for good, or the source cannot read", () => {
+  const ok = healthReport(inputs({}));
+  assertEquals([ok.status, ok.transport, ok.log], [
+    "ok",
+    { connections: 3, feedSockets: 2, feedAborted: 0, feedTooBig: 0 },
+    {
+      caughtUp: true,
+      chunksRead: 4,
+      readingsRead: 40,
+      pendingReadings: 2,
+      startCursor: null,
+      checkpointsSaved: 1,
+      lastCheckpointAt: 1_000,
+    },
+  ]);
+  const mongo = healthReport(
+    inputs({ connected: false, details: { mongo: { state: "degraded" } } }),
+  );
+  assertEquals([mongo.status, mongo.mongo], ["degraded", { state: "degraded" }]);
+  const failed = healthReport(inputs({}, { shards: { health: () => [], failed: true } }));
+  assertEquals(failed.status, "degraded");
+});
