@@ -1,0 +1,460 @@
+import type { TickChanges } from "../../feed_view.ts";
+import type { TopicSpec } from "../../topic.ts";
+import { TopicTable } from "../../topic_table.ts";
+import type { Owners } from "../../topic_table.ts";
+import { columnName, ColumnOrder } from "./column_order.ts";
+import { RadixScratch } from "./radix_order.ts";
+import { SortKeys } from "./sort_keys.ts";
+import type { StateSource } from "./sort_keys.ts";
+import { View } from "./view.ts";
+import type { Slice } from "./view.ts";
+import { checkView, viewKey } from "./view_spec.ts";
+import type { ViewFilter, ViewSort } from "./view_spec.ts";
+import { DEFAULT_WINDOW_LIMITS, NO_ROWS, placeWindow, ViewWindow } from "./view_window.ts";
+import type { WindowLimits } from "./view_window.ts";
+
+export interface ViewTableOptions {
+  /** Distinct views (topic, sort, filter) at once. Default 256. */
+  maxViews: number;
+  /** Views one client address, or one token, may hold and still make another. Default `max(4, maxViews / 16)`. */
+  viewsPerClient: number;
+  /** Windows at once, over all sessions. Default 20,000. */
+  maxWindows: number;
+  /** Least time between two orderings of a view caused by changing values. Default 1000 ms. */
+  resortMs: number;
+  /** Least time between two sorts of a shared order for the schedule. Default `resortMs / 2`. */
+  columnMaxAgeMs: number;
+  /** Least time between two sorts of a shared order asked for by operators. Default 100 ms. */
+  minSortGapMs: number;
+  /** How long a view without windows is kept for a client that comes back. Default 30,000 ms. */
+  idleMs: number;
+  /**
+   * Work (sensors visited; a sort visits each about 4 times) per tick for
+   * scheduled orderings; operators' own and at least one scheduled ordering
+   * run anyway. Views left over wait for the next tick, which staggers them.
+   * Default 1,500,000.
+   */
+  tickBudget: number;
+  window: WindowLimits;
+}
+
+/** What a window shows: a topic (canonical key and spec), a sort, a filter and rows. */
+export interface WindowRequest {
+  topic: { key: string; spec: TopicSpec };
+  sort: ViewSort;
+  filter: ViewFilter;
+  offset: number;
+  limit: number;
+}
+
+/** A window opened or changed, with the windows closed because their views were evicted to make room; or why not. */
+export type Opened = { window: ViewWindow; evicted: ViewWindow[] } | { refused: string };
+
+/** What the last `advance` did (for stats and the benchmark). */
+export interface TickWork {
+  orderings: number;
+  sorts: number;
+  work: number;
+  /** Views due that waited for a later tick. */
+  deferred: number;
+}
+
+/**
+ * The ordered, filtered views over the fleet and the windows sessions hold
+ * on them. Views are shared by (topic, sort, filter) and counted against the
+ * clients that made them (a `TopicTable`: a share per address and token, idle
+ * ones evicted first). Once a tick, `advance` takes the tick's changes into
+ * the keys, orders the views that are due within a work budget (shared
+ * orders sorted once for all their views), and works out each window's news.
+ * Pure: time is passed in.
+ */
+export class ViewTable {
+  readonly keys: SortKeys;
+  readonly #options: ViewTableOptions;
+  readonly #registry: TopicTable<View, ViewWindow>;
+  readonly #columns = new Map<string, ColumnOrder>();
+  readonly #windowsOf = new Map<View, Set<ViewWindow>>();
+  readonly #scratch = new RadixScratch();
+  #nextViewId = 1;
+  #nextWindowId = 1;
+  #windowCount = 0;
+  #tick = 0;
+  /** Stamps per sensor for set differences between a window's old and new rows. */
+  #mark = new Uint32Array(0);
+  #stamp = 0;
+  readonly #news: ViewWindow[] = [];
+  last: TickWork = { orderings: 0, sorts: 0, work: 0, deferred: 0 };
+
+  constructor(source: StateSource, options: Partial<ViewTableOptions> = {}) {
+    const maxViews = options.maxViews ?? 256;
+    const resortMs = options.resortMs ?? 1000;
+    this.#options = {
+      maxViews,
+      viewsPerClient: options.viewsPerClient ?? Math.max(4, Math.floor(maxViews / 16)),
+      maxWindows: options.maxWindows ?? 20_000,
+      resortMs,
+      columnMaxAgeMs: options.columnMaxAgeMs ?? resortMs / 2,
+      minSortGapMs: options.minSortGapMs ?? 100,
+      idleMs: options.idleMs ?? 30_000,
+      tickBudget: options.tickBudget ?? 1_500_000,
+      window: options.window ?? DEFAULT_WINDOW_LIMITS,
+    };
+    this.#registry = new TopicTable({
+      maxTopics: this.#options.maxViews,
+      share: this.#options.viewsPerClient,
+    });
+    this.keys = new SortKeys(source);
+  }
+
+  get viewCount(): number {
+    return this.#registry.size;
+  }
+
+  get windowCount(): number {
+    return this.#windowCount;
+  }
+
+  get columnCount(): number {
+    return this.#columns.size;
+  }
+
+  /** Views, in creation order. */
+  views(): IterableIterator<View> {
+    return this.#registry.values();
+  }
+
+  /** The windows on `view`. */
+  windowsOf(view: View): ReadonlySet<ViewWindow> {
+    return this.#windowsOf.get(view) ?? new Set();
+  }
+
+  /** Bytes of the engine's arrays: keys, shared orders, views and scratch (not window objects). */
+  get bytes(): number {
+    let bytes = this.keys.bytes + this.#scratch.bytes + this.#mark.byteLength;
+    for (const column of this.#columns.values()) bytes += column.bytes;
+    for (const view of this.#registry.values()) bytes += view.bytes;
+    return bytes;
+  }
+
+  /**
+   * Opens a window for `request`, on the view it names (made if new).
+   * Throws TypeError or RangeError for a malformed request; refuses (without
+   * changing anything) when limits say no.
+   */
+  open(request: WindowRequest, options: { owners: Owners; now: number }): Opened {
+    const { sort, filter } = checkView(request.sort, request.filter);
+    if (this.#windowCount >= this.#options.maxWindows) {
+      return { refused: `the server already serves ${this.#options.maxWindows} view windows` };
+    }
+    const key = viewKey(request.topic.key, sort, filter);
+    // Made with a placeholder view, so a refused request changes nothing.
+    const window = new ViewWindow(this.#nextWindowId, null as unknown as View, {
+      offset: request.offset,
+      limit: request.limit,
+      limits: this.#options.window,
+    });
+    const joined = this.#join(window, { key, request: { ...request, sort, filter }, ...options });
+    if ("refused" in joined) return joined;
+    this.#nextWindowId++;
+    this.#windowCount++;
+    return { window, evicted: joined.evicted };
+  }
+
+  /**
+   * Points `window` at another request: a new place on the same view, or
+   * another view (sort, filter or topic). The rows it keeps are not sent
+   * again: only those new to it enter. Refused: it stays as it was.
+   */
+  change(
+    window: ViewWindow,
+    request: WindowRequest,
+    options: { owners: Owners; now: number },
+  ): Opened {
+    if (window.closed !== null) {
+      throw new TypeError(`Cannot change window: it was closed (${window.closed})`);
+    }
+    const { sort, filter } = checkView(request.sort, request.filter);
+    placeWindow(request.offset, request.limit, this.#options.window); // throws before anything changes
+    const key = viewKey(request.topic.key, sort, filter);
+    const old = window.view;
+    if (key !== old.key) {
+      this.#leave(window, options.now);
+      const joined = this.#join(window, { key, request: { ...request, sort, filter }, ...options });
+      if ("refused" in joined) {
+        // The old view is idle now, not gone: a refusal evicts nothing.
+        this.#join(window, { key: old.key, request, ...options, make: () => old });
+        return joined;
+      }
+      window.release();
+      window.move(request.offset, request.limit, this.#options.window);
+      return { window, evicted: joined.evicted };
+    }
+    window.move(request.offset, request.limit, this.#options.window);
+    return { window, evicted: [] };
+  }
+
+  /** Closes a window; its view stays, idle once it has none, for `idleMs`. */
+  close(window: ViewWindow, now: number): void {
+    if (window.closed !== null) return;
+    window.closed = "closed";
+    this.#leave(window, now);
+    this.#windowCount--;
+  }
+
+  #join(
+    window: ViewWindow,
+    o: { key: string; request: WindowRequest; owners: Owners; now: number; make?: () => View },
+  ): { evicted: ViewWindow[] } | { refused: string } {
+    const got = this.#registry.acquire(o.key, window, {
+      owners: o.owners,
+      bytes: o.key.length,
+      now: o.now,
+      make: o.make ?? (() => this.#makeView(o.key, o.request)),
+    });
+    if ("refused" in got) return { refused: this.#refusal(o.owners) };
+    const evicted: ViewWindow[] = [];
+    for (const view of got.evicted) {
+      evicted.push(...this.#drop(view, "its view was evicted to make room"));
+    }
+    const view = got.value;
+    let windows = this.#windowsOf.get(view);
+    if (!windows) this.#windowsOf.set(view, windows = new Set());
+    // A view nobody watched was not ordered meanwhile.
+    if (windows.size === 0 && view.orderedSerial < this.keys.serial) view.forced = true;
+    windows.add(window);
+    window.view = view;
+    return { evicted };
+  }
+
+  #leave(window: ViewWindow, now: number): void {
+    this.#registry.leave(window.view.key, window, now);
+    this.#windowsOf.get(window.view)?.delete(window);
+  }
+
+  /** Why the registry said no, in this table's words. */
+  #refusal(owners: Owners): string {
+    for (const owner of owners) {
+      const held = this.#registry.held(owner);
+      if (held >= this.#options.viewsPerClient) {
+        return `this ${
+          owner.split(":")[0]
+        } already holds ${held} views (its share of --max-views): ` +
+          `close one or change one in place first`;
+      }
+    }
+    return `the server already serves ${this.#options.maxViews} distinct views (--max-views), ` +
+      `none idle and none held by a client with more than this one`;
+  }
+
+  #makeView(key: string, request: WindowRequest): View {
+    const name = columnName(request.sort);
+    let column = this.#columns.get(name);
+    if (!column) {
+      column = new ColumnOrder(request.sort, this.keys.use(request.sort.key));
+      this.#columns.set(name, column);
+    }
+    column.users++;
+    const view = new View(this.#nextViewId++, {
+      key,
+      topicKey: request.topic.key,
+      topic: request.topic.spec,
+      sort: request.sort,
+      filter: request.filter,
+      column,
+    });
+    view.evaluateAll(this.keys);
+    return view;
+  }
+
+  /** Forgets a view the registry dropped; returns its windows, now closed. */
+  #drop(view: View, reason: string): ViewWindow[] {
+    const windows = [...this.#windowsOf.get(view) ?? []];
+    for (const window of windows) {
+      window.closed = reason;
+      this.#windowCount--;
+    }
+    this.#windowsOf.delete(view);
+    const column = view.column;
+    if (--column.users === 0) {
+      this.#columns.delete(column.name);
+      this.keys.release(column.sort.key);
+    }
+    return windows;
+  }
+
+  /**
+   * Takes in one tick (null: nothing changed, time still moves) and returns
+   * the windows with news: moved rows, entered or left sensors, deltas, or
+   * new counts. The array is reused by the next call.
+   */
+  advance(changes: TickChanges | null, now: number): readonly ViewWindow[] {
+    this.#tick++;
+    const keys = this.keys;
+    keys.apply(changes);
+    if (this.#mark.length < keys.capacity) this.#mark = new Uint32Array(keys.capacity);
+    for (const view of this.#registry.expire(now, this.#options.idleMs)) this.#drop(view, "idle");
+    for (const view of this.#registry.values()) view.update(keys);
+    this.#order(now);
+    this.#news.length = 0;
+    const patched = new Map<Slice, Slice>();
+    for (const [view, windows] of this.#windowsOf) {
+      for (const window of windows) {
+        this.#advanceWindow(window, { now, patched });
+        if (
+          window.moved || window.changed.length > 0 || window.countsChanged ||
+          window.left.length > 0
+        ) this.#news.push(window);
+      }
+      if (view.sliceCount > 2 * windows.size + 16) view.forgetSlices();
+    }
+    return this.#news;
+  }
+
+  /** Orders the views that asked (operators) or are due (schedule), within the budget. */
+  #order(now: number): void {
+    const o = this.#options;
+    const done = { orderings: 0, sorts: 0, work: 0, deferred: 0 };
+    const due: View[] = [];
+    for (const [view, windows] of this.#windowsOf) {
+      if (windows.size === 0) continue;
+      if (view.forced) done.work += this.#reorder(view, { now, forced: true, done });
+      else if (now >= view.dueAt) due.push(view);
+    }
+    // The longest waiting first; what the budget leaves waits for the next tick.
+    due.sort((a, b) => a.dueAt - b.dueAt);
+    for (const view of due) {
+      if (done.work >= o.tickBudget && done.orderings > 0) {
+        done.deferred++;
+        continue;
+      }
+      done.work += this.#reorder(view, { now, forced: false, done });
+    }
+    this.last = done;
+  }
+
+  #reorder(view: View, o: { now: number; forced: boolean; done: TickWork }): number {
+    const { now, forced, done } = o;
+    const column = view.column;
+    const keys = this.keys;
+    let work = 0;
+    // New sensors are not in an order sorted before they came.
+    const missingSensors = view.gained && keys.setChangedAt > column.sortedSerial;
+    const minAge = forced ? this.#options.minSortGapMs : this.#options.columnMaxAgeMs;
+    if (
+      column.version === 0 ||
+      (column.stale(keys) && (missingSensors || now - column.sortedAt >= minAge))
+    ) {
+      work += column.sortNow(keys, { now, scratch: this.#scratch });
+      done.sorts++;
+    }
+    if (!forced && column.version === view.columnVersion && !view.gained) {
+      // Nothing new to order by: look again once the shared order may be sorted again.
+      view.dueAt = Math.max(now + 1, column.sortedAt + this.#options.columnMaxAgeMs);
+      return work;
+    }
+    work += view.order(this.#depth(view), { now, serial: keys.serial });
+    view.dueAt = now + this.#options.resortMs;
+    done.orderings++;
+    return work;
+  }
+
+  /** How deep to take a view's rows: twice its deepest window, so scrolling on rarely needs more. */
+  #depth(view: View): number {
+    let end = 0;
+    for (const window of this.#windowsOf.get(view) ?? []) end = Math.max(end, window.end);
+    return Math.max(2 * end, 4 * this.#options.window.block);
+  }
+
+  #advanceWindow(window: ViewWindow, o: { now: number; patched: Map<Slice, Slice> }): void {
+    const view = window.view;
+    let target: Slice;
+    if (window.held && window.frozen !== null) {
+      target = this.#withoutRemoved(window.frozen, o.patched);
+      window.frozen = target;
+    } else {
+      if (view.length < window.end && !view.complete && !view.extend(2 * window.end)) {
+        // The order the rows came from is gone: order anew, now (a scroll is the operator's own).
+        view.order(this.#depth(view), { now: o.now, serial: this.keys.serial });
+        view.dueAt = o.now + this.#options.resortMs;
+      }
+      target = view.slice(window.offset, window.limit);
+      if (window.held) window.frozen = target;
+    }
+    const shown = window.shown;
+    window.shown = target;
+    window.countsChanged = window.total !== view.total || window.matching !== view.matching;
+    window.total = view.total;
+    window.matching = view.matching;
+    if (shown !== null && shown.key === target.key) {
+      window.moved = false;
+      window.entered = NO_ROWS;
+      window.left = NO_ROWS;
+      window.changed = this.#changedIn(target);
+      return;
+    }
+    this.#diff(window, shown?.rows ?? new Uint32Array(0), target.rows);
+  }
+
+  /** Rows of `slice` touched this tick (computed once per slice and tick). */
+  #changedIn(slice: Slice): readonly number[] {
+    if (slice.changedTick === this.#tick) return slice.changed;
+    const touched = this.keys.touched;
+    let changed: number[] | null = null;
+    for (const s of slice.rows) {
+      if (touched[s] === 1) (changed ??= []).push(s);
+    }
+    slice.changedTick = this.#tick;
+    slice.changed = changed ?? NO_ROWS;
+    return slice.changed;
+  }
+
+  /** Sets the window's entered, left and changed from its old rows to its new ones. */
+  #diff(window: ViewWindow, before: Uint32Array, after: Uint32Array): void {
+    const mark = this.#mark;
+    const touched = this.keys.touched;
+    if (this.#stamp >= 0xfffffff0) {
+      mark.fill(0);
+      this.#stamp = 0;
+    }
+    const was = ++this.#stamp;
+    for (const s of before) mark[s] = was;
+    const now = ++this.#stamp;
+    const entered: number[] = [];
+    const changed: number[] = [];
+    let same = before.length === after.length;
+    for (let i = 0; i < after.length; i++) {
+      const s = after[i];
+      if (same && before[i] !== s) same = false;
+      if (mark[s] === was) {
+        if (touched[s] === 1) changed.push(s);
+      } else entered.push(s);
+      mark[s] = now;
+    }
+    const left: number[] = [];
+    for (const s of before) if (mark[s] !== now) left.push(s);
+    window.moved = !same;
+    window.entered = entered.length > 0 ? entered : NO_ROWS;
+    window.left = left.length > 0 ? left : NO_ROWS;
+    window.changed = changed.length > 0 ? changed : NO_ROWS;
+  }
+
+  /** A held slice without the sensors removed from the fleet this tick (shared by the windows holding it). */
+  #withoutRemoved(slice: Slice, patched: Map<Slice, Slice>): Slice {
+    if (this.keys.removed.length === 0) return slice;
+    const known = patched.get(slice);
+    if (known) return known;
+    let gone = 0;
+    for (const s of slice.rows) if (!this.keys.isLive(s)) gone++;
+    if (gone === 0) return slice;
+    const rows = slice.rows.filter((s) => this.keys.isLive(s));
+    const next: Slice = {
+      key: `${slice.key}-${this.#tick}`,
+      version: slice.version,
+      rows,
+      changedTick: -1,
+      changed: NO_ROWS,
+    };
+    patched.set(slice, next);
+    return next;
+  }
+}
