@@ -58,8 +58,6 @@ export class SortKeys {
   readonly seen: KeyColumn = { name: "seen", values: new Float64Array(0), changedAt: 0 };
   readonly status: KeyColumn = { name: "status", values: new Float64Array(0), changedAt: 0 };
   readonly #metricColumns = new Map<string, MetricColumn>();
-  /** Per metric index, the columns fed by its updates. */
-  #byMetric: (MetricColumn[] | undefined)[] = [];
   /** Sensors updated, re-grouped or given a status this tick: 1 in `touched`, listed in `touchedList`. */
   touched = new Uint8Array(0);
   readonly touchedList: number[] = [];
@@ -140,8 +138,6 @@ export class SortKeys {
     const column = this.#metricColumns.get(name);
     if (!column || --column.users > 0) return;
     this.#metricColumns.delete(name);
-    const list = this.#byMetric[key.metric]!.filter((c) => c !== column);
-    this.#byMetric[key.metric] = list.length > 0 ? list : undefined;
   }
 
   /** Metric columns in use (for stats). */
@@ -182,24 +178,38 @@ export class SortKeys {
 
   #applyUpdates(u: MetricStates): void {
     const seen = this.seen.values;
+    const live = this.live;
+    const capacity = this.capacity;
     for (let i = 0; i < u.length; i++) {
       const s = u.sensor[i];
-      if (!this.isLive(s)) continue;
-      this.#touch(s);
+      if (s >= capacity || live[s] === 0) continue;
+      if (this.touched[s] === 0) {
+        this.touched[s] = 1;
+        this.touchedList.push(s);
+      }
       const t = u.timeMs[i];
       if (!(seen[s] >= t)) {
         seen[s] = t;
         this.seen.changedAt = this.serial;
       }
-      const columns = this.#byMetric[u.metric[i]];
-      if (columns === undefined) continue;
-      for (const column of columns) {
-        const value = fieldOf(u, column.field, i);
-        if (column.values[s] !== value) {
-          column.values[s] = value;
-          column.changedAt = this.serial;
+    }
+    // One pass per column in use: a tight loop over two typed arrays each.
+    for (const column of this.#metricColumns.values()) {
+      const from = fieldColumn(u, column.field);
+      const values = column.values;
+      const metric = column.metric;
+      let changed = false;
+      for (let i = 0; i < u.length; i++) {
+        if (u.metric[i] !== metric) continue;
+        const s = u.sensor[i];
+        if (s >= capacity || live[s] === 0) continue;
+        const value = from[i];
+        if (values[s] !== value) {
+          values[s] = value;
+          changed = true;
         }
       }
+      if (changed) column.changedAt = this.serial;
     }
   }
 
@@ -297,13 +307,13 @@ export class SortKeys {
     }
     const values = new Float64Array(this.capacity).fill(NaN);
     const v = this.#source.valueColumns;
+    const from = fieldColumn(v, field);
     for (let i = 0; i < this.#source.valueCount; i++) {
       const s = v.sensor[i];
-      if (v.metric[i] === metric && this.isLive(s)) values[s] = fieldOf(v, field, i);
+      if (v.metric[i] === metric && this.isLive(s)) values[s] = from[i];
     }
     column = { name, metric, field, values, changedAt: this.serial, users: 1 };
     this.#metricColumns.set(name, column);
-    (this.#byMetric[metric] ??= []).push(column);
     return column;
   }
 
@@ -328,15 +338,15 @@ export class SortKeys {
   }
 }
 
-function fieldOf(v: MetricStates, field: MetricField, i: number): number {
+function fieldColumn(v: MetricStates, field: MetricField): Float64Array {
   switch (field) {
     case "last":
-      return v.last[i];
+      return v.last;
     case "avg":
-      return v.avg[i];
+      return v.avg;
     case "min":
-      return v.min[i];
+      return v.min;
     case "max":
-      return v.max[i];
+      return v.max;
   }
 }

@@ -58,7 +58,7 @@ export class View {
   #length = 0;
   /** Position in the column's order where taking stopped, and that order's version. */
   #cursor = 0;
-  #orderLength = 0;
+  #complete = false;
   #columnVersion = 0;
   /** When the view should be looked at again for a new ordering (table clock). */
   dueAt = 0;
@@ -93,9 +93,9 @@ export class View {
     return this.#length;
   }
 
-  /** Whether the rows hold every member that was in the column's order. */
+  /** Whether the rows hold every member that was in the column's order (nothing is left to take). */
   get complete(): boolean {
-    return this.#cursor >= this.#orderLength;
+    return this.#complete;
   }
 
   /** The version of the column's order the rows were taken from. */
@@ -188,7 +188,6 @@ export class View {
     this.#length = 0;
     this.#cursor = 0;
     this.#columnVersion = this.column.version;
-    this.#orderLength = this.column.order(this.#columnVersion)!.length;
     const work = this.#take(depth);
     this.orderedAt = options.now;
     this.orderedSerial = options.serial;
@@ -205,13 +204,13 @@ export class View {
    */
   extend(depth: number): boolean {
     if (this.#length >= depth || this.complete) return true;
-    if (this.column.order(this.#columnVersion) === null) return false;
+    if (this.column.order(this.#columnVersion, this.sort.direction) === null) return false;
     this.#take(depth);
     return true;
   }
 
   #take(depth: number): number {
-    const order = this.column.order(this.#columnVersion)!;
+    const order = this.column.order(this.#columnVersion, this.sort.direction)!;
     const want = Math.min(depth, this.matching);
     if (this.#rows.length < want) {
       const grown = new Uint32Array(Math.min(Math.max(want, this.#rows.length * 2), order.length));
@@ -229,6 +228,8 @@ export class View {
     }
     this.#cursor = i;
     this.#length = n;
+    // Stopped at the end, or having found every member: there is no more to take.
+    this.#complete = i >= order.length || n >= this.matching;
     return i - start;
   }
 

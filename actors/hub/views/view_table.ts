@@ -2,13 +2,13 @@ import type { TickChanges } from "../../feed_view.ts";
 import type { TopicSpec } from "../../topic.ts";
 import { TopicTable } from "../../topic_table.ts";
 import type { Owners } from "../../topic_table.ts";
-import { columnName, ColumnOrder } from "./column_order.ts";
+import { ColumnOrder } from "./column_order.ts";
 import { RadixScratch } from "./radix_order.ts";
 import { SortKeys } from "./sort_keys.ts";
 import type { StateSource } from "./sort_keys.ts";
 import { View } from "./view.ts";
 import type { Slice } from "./view.ts";
-import { checkView, viewKey } from "./view_spec.ts";
+import { checkView, sortKeyName, viewKey } from "./view_spec.ts";
 import type { ViewFilter, ViewSort } from "./view_spec.ts";
 import { DEFAULT_WINDOW_LIMITS, NO_ROWS, placeWindow, ViewWindow } from "./view_window.ts";
 import type { WindowLimits } from "./view_window.ts";
@@ -22,21 +22,35 @@ export interface ViewTableOptions {
   maxWindows: number;
   /** Least time between two orderings of a view caused by changing values. Default 1000 ms. */
   resortMs: number;
-  /** Least time between two sorts of a shared order for the schedule. Default `resortMs / 2`. */
+  /**
+   * Least time between two sorts of a shared order for the schedule. Default
+   * `resortMs`: each order is sorted about once a second, and the views on it
+   * take their rows from that sort as they come due.
+   */
   columnMaxAgeMs: number;
   /** Least time between two sorts of a shared order asked for by operators. Default 100 ms. */
   minSortGapMs: number;
+  /**
+   * Spread of the first scheduled ordering of new views: a view made at t is
+   * next ordered at t + resortMs + a phase in [0, staggerMs) fixed by its id,
+   * so views made together (a page of clients arriving at once) do not all
+   * come due in the same tick. Default `resortMs`.
+   */
+  staggerMs: number;
   /** How long a view without windows is kept for a client that comes back. Default 30,000 ms. */
   idleMs: number;
   /**
-   * Work (sensors visited; a sort visits each about 4 times) per tick for
-   * scheduled orderings; operators' own and at least one scheduled ordering
-   * run anyway. Views left over wait for the next tick, which staggers them.
-   * Default 1,500,000.
+   * Work per tick for scheduled orderings, in sensors visited by a view's
+   * scan (a shared order's radix sort counts 12 per sensor); operators' own
+   * and at least one scheduled ordering run anyway. Views left over wait for
+   * the next tick, which staggers them. Default 2,500,000: one sort of
+   * 100,000 sensors and a dozen full scans, about 10 ms on the 2-core machine.
    */
   tickBudget: number;
   window: WindowLimits;
 }
+
+const NO_TOUCH = new Uint8Array(0);
 
 /** What a window shows: a topic (canonical key and spec), a sort, a filter and rows. */
 export interface WindowRequest {
@@ -93,10 +107,11 @@ export class ViewTable {
       viewsPerClient: options.viewsPerClient ?? Math.max(4, Math.floor(maxViews / 16)),
       maxWindows: options.maxWindows ?? 20_000,
       resortMs,
-      columnMaxAgeMs: options.columnMaxAgeMs ?? resortMs / 2,
+      columnMaxAgeMs: options.columnMaxAgeMs ?? resortMs,
       minSortGapMs: options.minSortGapMs ?? 100,
       idleMs: options.idleMs ?? 30_000,
-      tickBudget: options.tickBudget ?? 1_500_000,
+      tickBudget: options.tickBudget ?? 2_500_000,
+      staggerMs: options.staggerMs ?? resortMs,
       window: options.window ?? DEFAULT_WINDOW_LIMITS,
     };
     this.#registry = new TopicTable({
@@ -247,10 +262,10 @@ export class ViewTable {
   }
 
   #makeView(key: string, request: WindowRequest): View {
-    const name = columnName(request.sort);
+    const name = sortKeyName(request.sort.key);
     let column = this.#columns.get(name);
     if (!column) {
-      column = new ColumnOrder(request.sort, this.keys.use(request.sort.key));
+      column = new ColumnOrder(request.sort.key, this.keys.use(request.sort.key));
       this.#columns.set(name, column);
     }
     column.users++;
@@ -277,7 +292,7 @@ export class ViewTable {
     const column = view.column;
     if (--column.users === 0) {
       this.#columns.delete(column.name);
-      this.keys.release(column.sort.key);
+      this.keys.release(column.key);
     }
     return windows;
   }
@@ -296,10 +311,10 @@ export class ViewTable {
     for (const view of this.#registry.values()) view.update(keys);
     this.#order(now);
     this.#news.length = 0;
-    const patched = new Map<Slice, Slice>();
+    const patched = keys.removed.length > 0 ? new Map<Slice, Slice>() : null;
     for (const [view, windows] of this.#windowsOf) {
       for (const window of windows) {
-        this.#advanceWindow(window, { now, patched });
+        this.#advanceWindow(window, { now, patched, deltas: true });
         if (
           window.moved || window.changed.length > 0 || window.countsChanged ||
           window.left.length > 0
@@ -308,6 +323,30 @@ export class ViewTable {
       if (view.sliceCount > 2 * windows.size + 16) view.forgetSlices();
     }
     return this.#news;
+  }
+
+  /**
+   * Brings one window up to date now, between ticks: for a window just
+   * opened, scrolled, changed or asked to resort, so its client need not wait
+   * for the next tick. Sets its news like `advance` (rows, entered, left,
+   * counts) without deltas: those come with the next tick. A resort asked
+   * for orders its view now (within `minSortGapMs` for the shared order).
+   */
+  serve(window: ViewWindow, now: number): ViewWindow {
+    if (window.closed !== null) {
+      throw new TypeError(`Cannot serve window: it was closed (${window.closed})`);
+    }
+    const view = window.view;
+    if (this.#mark.length < this.keys.capacity) this.#mark = new Uint32Array(this.keys.capacity);
+    if (view.forced) {
+      this.#reorder(view, {
+        now,
+        forced: true,
+        done: { orderings: 0, sorts: 0, work: 0, deferred: 0 },
+      });
+    }
+    this.#advanceWindow(window, { now, patched: null, deltas: false });
+    return window;
   }
 
   /** Orders the views that asked (operators) or are due (schedule), within the budget. */
@@ -352,27 +391,42 @@ export class ViewTable {
       view.dueAt = Math.max(now + 1, column.sortedAt + this.#options.columnMaxAgeMs);
       return work;
     }
+    const first = view.orderedSerial < 0;
     work += view.order(this.#depth(view), { now, serial: keys.serial });
-    view.dueAt = now + this.#options.resortMs;
+    view.dueAt = now + this.#options.resortMs + (first ? this.#phase(view) : 0);
     done.orderings++;
     return work;
   }
 
-  /** How deep to take a view's rows: twice its deepest window, so scrolling on rarely needs more. */
+  /** A view's phase in [0, staggerMs): its id times the golden ratio, modulo 1, spreads any run of ids evenly. */
+  #phase(view: View): number {
+    const golden = 0.6180339887498949;
+    return Math.floor(((view.id * golden) % 1) * this.#options.staggerMs);
+  }
+
+  /** How deep to take a view's rows: past its deepest window, so scrolling on rarely needs more. */
   #depth(view: View): number {
     let end = 0;
     for (const window of this.#windowsOf.get(view) ?? []) end = Math.max(end, window.end);
-    return Math.max(2 * end, 4 * this.#options.window.block);
+    return this.#deeper(end);
   }
 
-  #advanceWindow(window: ViewWindow, o: { now: number; patched: Map<Slice, Slice> }): void {
+  /** Half as far again as `end`, and at least four blocks. */
+  #deeper(end: number): number {
+    return Math.max(end + (end >> 1), 4 * this.#options.window.block);
+  }
+
+  #advanceWindow(
+    window: ViewWindow,
+    o: { now: number; patched: Map<Slice, Slice> | null; deltas: boolean },
+  ): void {
     const view = window.view;
     let target: Slice;
     if (window.held && window.frozen !== null) {
-      target = this.#withoutRemoved(window.frozen, o.patched);
+      target = o.patched ? this.#withoutRemoved(window.frozen, o.patched) : window.frozen;
       window.frozen = target;
     } else {
-      if (view.length < window.end && !view.complete && !view.extend(2 * window.end)) {
+      if (view.length < window.end && !view.complete && !view.extend(this.#deeper(window.end))) {
         // The order the rows came from is gone: order anew, now (a scroll is the operator's own).
         view.order(this.#depth(view), { now: o.now, serial: this.keys.serial });
         view.dueAt = o.now + this.#options.resortMs;
@@ -389,10 +443,14 @@ export class ViewTable {
       window.moved = false;
       window.entered = NO_ROWS;
       window.left = NO_ROWS;
-      window.changed = this.#changedIn(target);
+      window.changed = o.deltas ? this.#changedIn(target) : NO_ROWS;
       return;
     }
-    this.#diff(window, shown?.rows ?? new Uint32Array(0), target.rows);
+    this.#diff(window, {
+      before: shown?.rows ?? new Uint32Array(0),
+      after: target.rows,
+      deltas: o.deltas,
+    });
   }
 
   /** Rows of `slice` touched this tick (computed once per slice and tick). */
@@ -409,9 +467,11 @@ export class ViewTable {
   }
 
   /** Sets the window's entered, left and changed from its old rows to its new ones. */
-  #diff(window: ViewWindow, before: Uint32Array, after: Uint32Array): void {
+  #diff(window: ViewWindow, o: { before: Uint32Array; after: Uint32Array; deltas: boolean }): void {
+    const { before, after } = o;
     const mark = this.#mark;
-    const touched = this.keys.touched;
+    // Between ticks nothing was touched since the window was last told.
+    const touched = o.deltas ? this.keys.touched : NO_TOUCH;
     if (this.#stamp >= 0xfffffff0) {
       mark.fill(0);
       this.#stamp = 0;
@@ -426,7 +486,7 @@ export class ViewTable {
       const s = after[i];
       if (same && before[i] !== s) same = false;
       if (mark[s] === was) {
-        if (touched[s] === 1) changed.push(s);
+        if (touched[s] === 1) changed.push(s); // out of range (NO_TOUCH): undefined, not 1
       } else entered.push(s);
       mark[s] = now;
     }
@@ -440,7 +500,6 @@ export class ViewTable {
 
   /** A held slice without the sensors removed from the fleet this tick (shared by the windows holding it). */
   #withoutRemoved(slice: Slice, patched: Map<Slice, Slice>): Slice {
-    if (this.keys.removed.length === 0) return slice;
     const known = patched.get(slice);
     if (known) return known;
     let gone = 0;

@@ -22,6 +22,7 @@ const EAGER: Partial<ViewTableOptions> = {
   resortMs: 0,
   columnMaxAgeMs: 0,
   minSortGapMs: 0,
+  staggerMs: 0,
   tickBudget: Infinity,
   window: { block: BLOCK, maxRows: 100 },
 };
@@ -575,7 +576,7 @@ function requestOf(w: ViewWindow): WindowRequest {
   };
 }
 
-Deno.test("views with the same sort share one order, sorted once, whatever their topic or filter", () => {
+Deno.test("views with the same sort key share one order, sorted once, whatever their topic, filter or direction", () => {
   const h = new Harness(EAGER, {
     sensors: [0, 1, 2, 3].map((i) => sensor(i, `s${i}`, i % 2 ? "a" : "b")),
     updates: [0, 1, 2, 3].map((i) => value(i, -i)),
@@ -585,7 +586,7 @@ Deno.test("views with the same sort share one order, sorted once, whatever their
   const c = h.open({ sort: byMetric("desc"), filter: { ...NO_FILTER, idSubstring: "3" } });
   const d = h.open({ sort: byMetric("asc") });
   h.tick();
-  assertEquals([h.table.viewCount, h.table.columnCount, h.table.last.sorts], [4, 2, 2]);
+  assertEquals([h.table.viewCount, h.table.columnCount, h.table.last.sorts], [4, 1, 1]);
   assertEquals([ids(h, a.rows), ids(h, b.rows), ids(h, c.rows), ids(h, d.rows)], [
     ["s0", "s1", "s2", "s3"],
     ["s1", "s3"],
@@ -710,4 +711,61 @@ Deno.test("members gained join the rows at the view's next ordering, even when t
   assertEquals(ids(h, all.rows), ["s3", "s2", "s1", "s0"]);
   assertEquals(ids(h, flagged.rows), ["s0"]);
   assertEquals([ids(h, all.entered), ids(h, flagged.entered)], [["s3"], ["s0"]]);
+});
+
+Deno.test("views made together come due for their next ordering in different ticks", () => {
+  const h = new Harness({ ...EAGER, resortMs: 1000, staggerMs: 1000 }, {
+    sensors: [0, 1, 2].map((i) => sensor(i, `s${i}`)),
+    updates: [0, 1, 2].map((i) => value(i, i)),
+  });
+  for (let i = 0; i < 10; i++) {
+    h.open({
+      sort: byMetric("desc"),
+      filter: { ...NO_FILTER, idSubstring: `${i}`.repeat(i % 3) + "s".repeat(i) },
+    });
+  }
+  h.tick();
+  assertEquals(h.table.last.orderings, 10); // new views: ordered at once, together
+  const perTick: number[] = [];
+  while (h.now < 2_100) {
+    h.tick({ updates: [value(h.now % 3, h.now, h.now)] });
+    perTick.push(h.table.last.orderings);
+  }
+  // Each was ordered again once, 1 to 2 s after the first (at 100 ms), never more than two in a tick.
+  assertEquals(perTick.reduce((a, b) => a + b, 0), 10);
+  assertEquals(perTick.slice(0, 9).every((n) => n === 0), true);
+  assert(Math.max(...perTick) <= 2, JSON.stringify(perTick));
+});
+
+Deno.test("a window is served at once between ticks: rows and entries now, deltas with the next tick", () => {
+  const n = 1_000;
+  const h = new Harness({ ...EAGER, resortMs: 60_000, window: { block: 50, maxRows: 100 } }, {
+    sensors: Array.from({ length: n }, (_, i) => sensor(i, `s${i}`)),
+    updates: Array.from({ length: n }, (_, i) => value(i, i % 10)),
+  });
+  const w = h.open({ sort: byMetric("desc"), limit: 50 });
+  h.table.serve(w, h.now); // a new window: no tick needed
+  assertEquals(w.rows.length, 50);
+  assertEquals([w.entered.length, w.changed.length, w.matching], [50, 0, 1_000]);
+  h.tick({ updates: [value(w.rows[3], 9, 5_000)] });
+  assertEquals([w.entered.length, [...w.changed]], [0, [w.rows[3]]]);
+  // A scroll far down, served before the next tick, from the same order.
+  const version = w.view.version;
+  h.table.change(w, { ...requestOf(w), offset: 900, limit: 50 }, { ...me, now: h.now });
+  h.table.serve(w, h.now);
+  const expected = Array.from({ length: n }, (_, i) => i)
+    .sort((a, b) => (b % 10) - (a % 10) || listingCompare(`s${a}`, `s${b}`));
+  assertEquals([...w.rows], expected.slice(900, 950));
+  assertEquals([w.entered.length, w.left.length, w.changed.length, w.view.version], [
+    50,
+    50,
+    0,
+    version,
+  ]);
+  // A resort asked for is ordered at once too.
+  h.tick({ updates: [value(998, 100, 6_000), value(999, 100, 6_000)] });
+  h.table.change(w, { ...requestOf(w), offset: 0, limit: 50 }, { ...me, now: h.now });
+  w.resort();
+  h.table.serve(w, h.now);
+  assertEquals(ids(h, w.rows.subarray(0, 2)), ["s998", "s999"]);
 });
