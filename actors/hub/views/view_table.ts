@@ -114,6 +114,7 @@ export class ViewTable {
       staggerMs: options.staggerMs ?? resortMs,
       window: options.window ?? DEFAULT_WINDOW_LIMITS,
     };
+    checkOptions(this.#options);
     this.#registry = new TopicTable({
       maxTopics: this.#options.maxViews,
       share: this.#options.viewsPerClient,
@@ -515,5 +516,39 @@ export class ViewTable {
     };
     patched.set(slice, next);
     return next;
+  }
+}
+
+/** Throws RangeError for options the table cannot work with. */
+function checkOptions(o: ViewTableOptions): void {
+  const counts: [string, number][] = [
+    ["maxViews", o.maxViews],
+    ["viewsPerClient", o.viewsPerClient],
+    ["maxWindows", o.maxWindows],
+    ["window.block", o.window.block],
+  ];
+  for (const [name, value] of counts) {
+    if (!Number.isInteger(value) || value < 1) {
+      throw new RangeError(`Cannot make view table: ${name} ${value} is not a positive integer`);
+    }
+  }
+  // Slices are keyed by offset * 65,536 + limit.
+  if (!Number.isInteger(o.window.maxRows) || o.window.maxRows < 1 || o.window.maxRows > 0xffff) {
+    throw new RangeError(
+      `Cannot make view table: window.maxRows ${o.window.maxRows} is not in 1..65535`,
+    );
+  }
+  const times: [string, number][] = [
+    ["resortMs", o.resortMs],
+    ["columnMaxAgeMs", o.columnMaxAgeMs],
+    ["minSortGapMs", o.minSortGapMs],
+    ["staggerMs", o.staggerMs],
+    ["idleMs", o.idleMs],
+    ["tickBudget", o.tickBudget],
+  ];
+  for (const [name, value] of times) {
+    if (!(value >= 0)) {
+      throw new RangeError(`Cannot make view table: ${name} ${value} is not a number ≥ 0`);
+    }
   }
 }

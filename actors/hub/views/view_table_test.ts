@@ -769,3 +769,55 @@ Deno.test("a window is served at once between ticks: rows and entries now, delta
   h.table.serve(w, h.now);
   assertEquals(ids(h, w.rows.subarray(0, 2)), ["s998", "s999"]);
 });
+
+Deno.test("a viewer limited to group prefixes sees only sensors within them, in rows and in counts", () => {
+  const h = new Harness(EAGER, {
+    sensors: [
+      sensor(0, "a1", "plant-a/l1"),
+      sensor(1, "b1", "plant-b"),
+      sensor(2, "a2", "plant-a"),
+      sensor(3, "c1", "plant-c"),
+    ],
+  });
+  const scoped = topicFor([{ id: 1, all: true, group: null, sensors: [] }], ["plant-a"]);
+  const w = h.open({ topic: scoped, limit: 50 });
+  const everyone = h.open({ limit: 50 });
+  h.tick();
+  assertEquals([ids(h, w.rows), w.total, w.matching], [["a1", "a2"], 2, 2]);
+  assert(w.view !== everyone.view); // the scope is part of the topic key: no sharing across scopes
+  h.tick({ sensors: [sensor(1, "b1", "plant-a/l2"), sensor(0, "a1", "plant-b")] });
+  assertEquals([w.total, w.matching], [2, 2]);
+  assertEquals(ids(h, w.left), ["a1"]);
+  h.tick();
+  assertEquals(ids(h, w.rows), ["a2", "b1"]);
+});
+
+Deno.test("windows over the table's cap are refused; options it cannot work with are refused at construction", () => {
+  const h = new Harness({ ...EAGER, maxWindows: 2 });
+  h.open({});
+  h.open({});
+  const third = h.table.open({
+    topic: everything,
+    sort: { key: { kind: "id" }, direction: "asc" },
+    filter: NO_FILTER,
+    offset: 0,
+    limit: 5,
+  }, { ...me, now: 0 });
+  assert("refused" in third && /already serves 2 view windows/.test(third.refused));
+  for (
+    const [options, message] of [
+      [{ maxViews: 0 }, /maxViews 0/],
+      [{ window: { block: 50, maxRows: 70_000 } }, /window.maxRows 70000/],
+      [{ resortMs: -1 }, /resortMs -1/],
+      [{ tickBudget: NaN }, /tickBudget NaN/],
+    ] as const
+  ) {
+    let error: unknown = null;
+    try {
+      new ViewTable(new FeedView(), options);
+    } catch (e) {
+      error = e;
+    }
+    assert(error instanceof RangeError && message.test(error.message), String(error));
+  }
+});
