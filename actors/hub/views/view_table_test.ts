@@ -821,3 +821,21 @@ Deno.test("windows over the table's cap are refused; options it cannot work with
     assert(error instanceof RangeError && message.test(error.message), String(error));
   }
 });
+
+Deno.test("a held window scrolled elsewhere stays held there, with the view's rows at the new place", () => {
+  const h = new Harness(EAGER, {
+    sensors: Array.from({ length: 20 }, (_, i) => sensor(i, `s${i}`)),
+    updates: Array.from({ length: 20 }, (_, i) => value(i, i)),
+  });
+  const w = h.open({ sort: byMetric("desc"), limit: 5 });
+  h.tick();
+  w.hold();
+  h.tick({ updates: [value(0, 100, 2_000)] }); // s0 would lead, but the rows are held
+  assertEquals(ids(h, w.rows), ["s19", "s18", "s17", "s16", "s15"]);
+  h.table.change(w, { ...requestOf(w), offset: 10, limit: 5 }, { ...me, now: h.now });
+  h.tick({ updates: [value(1, 200, 3_000)] });
+  // Rows 10..14 of the view's newest order (s1, s0, s19, ...), then held again.
+  assertEquals([w.held, ids(h, w.rows)], [true, ["s11", "s10", "s9", "s8", "s7"]]);
+  h.tick({ updates: [value(2, 300, 4_000)] });
+  assertEquals([w.moved, ids(h, w.rows)], [false, ["s11", "s10", "s9", "s8", "s7"]]);
+});
