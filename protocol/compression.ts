@@ -6,7 +6,7 @@
 // the same task that decodes (bench/compact_bytes.ts compares it with the
 // asynchronous CompressionStream).
 import * as flatbuffers from "flatbuffers";
-import { deflateSync, inflateSync } from "fflate";
+import { deflateSync, Inflate, inflateSync } from "fflate";
 import { Body, Compressed, Envelope } from "./schema_generated.ts";
 import { FlatBufferVerifier } from "./verifier.ts";
 
@@ -78,22 +78,56 @@ export function inflateFrame(input: Uint8Array, options: InflateOptions = {}): U
   if (size > limit) {
     throw new TypeError(`Invalid compressed frame: ${size} bytes inflated is over ${limit}`);
   }
-  // One spare byte: data that inflates past `size` fills it and is refused.
-  const out = new Uint8Array(size + 1);
-  let inflated: Uint8Array;
-  try {
-    inflated = inflateSync(compressed.payloadArray()!, { out });
-  } catch (error) {
-    throw new TypeError(`Invalid compressed frame: ${(error as Error).message}`);
-  }
-  if (inflated.byteLength !== size) {
-    throw new TypeError(`Invalid compressed frame: inflates to other than ${size} bytes`);
-  }
-  const inner = out.subarray(0, size);
+  const inner = inflateExactly(compressed.payloadArray()!, size);
   const innerRoot = new FlatBufferVerifier(inner, { maxDepth: 1, maxTables: 1 }).root();
   const innerType = new FlatBufferVerifier(inner).field(innerRoot, 0, 1);
   if (innerType !== 0 && inner[innerType] === Body.Compressed) {
     throw new TypeError("Invalid compressed frame: it holds another compressed frame");
   }
   return inner;
+}
+
+/**
+ * Input per inflate step. fflate keeps decoding past a full output buffer,
+ * and DEFLATE expands at most 1032 times, so data that inflates past `size`
+ * costs at most one step's worth (16 MiB of discarded output) before it is
+ * refused.
+ */
+const STEP = 16 * 1024;
+
+/** Inflates raw DEFLATE that must come to exactly `size` bytes. */
+function inflateExactly(payload: Uint8Array, size: number): Uint8Array {
+  const fail = (why: string): never => {
+    throw new TypeError(`Invalid compressed frame: ${why}`);
+  };
+  try {
+    if (payload.byteLength <= STEP) {
+      // One spare byte: data that inflates past `size` fills it and is refused.
+      const out = new Uint8Array(size + 1);
+      const inflated = inflateSync(payload, { out });
+      if (inflated.byteLength !== size) fail(`inflates to other than ${size} bytes`);
+      return out.subarray(0, size);
+    }
+    const out = new Uint8Array(size);
+    let at = 0;
+    let over = false;
+    const inflater = new Inflate((chunk) => {
+      if (over || at + chunk.byteLength > size) {
+        over = true;
+        return;
+      }
+      out.set(chunk, at);
+      at += chunk.byteLength;
+    });
+    for (let p = 0; p < payload.byteLength && !over; p += STEP) {
+      inflater.push(payload.subarray(p, p + STEP), p + STEP >= payload.byteLength);
+    }
+    if (over || at !== size) fail(`inflates to other than ${size} bytes`);
+    return out;
+  } catch (error) {
+    if (error instanceof TypeError && error.message.startsWith("Invalid compressed frame")) {
+      throw error;
+    }
+    return fail((error as Error).message);
+  }
 }
