@@ -2620,10 +2620,12 @@ static createF64Column(builder:flatbuffers.Builder, vOffset:flatbuffers.Offset):
  *
  * A value column with scale `k` and integer data holds `n` per update:
  * the value is `(p + n) / 10^k`, where the predictor `p` is
- * `round(base * 10^k)` for an update with a base (the value the client
- * holds for that sensor and metric, if finite and |base * 10^k| < 2^31),
- * and for a fresh update the previous update's integer in the column
- * (0 for the first). Float data holds values as they are.
+ * `round(base * 10^k)` (JavaScript's Math.round) for an update with a base
+ * (the value the client holds for that sensor and metric; 0 unless
+ * |base * 10^k| <= 2^53), and for a fresh update the previous entry's
+ * `p + n` in the column (0 for the first). `last`, `min` and `max` are
+ * exact: integers only where round(v * 10^k) / 10^k is v. Float data holds
+ * values as they are (float32 only where exact).
  *
  * Position lists (`rows`, `fresh`, `*_at`) are ascending and gap-coded:
  * the first entry is the position itself, each next one the distance to
@@ -2770,7 +2772,7 @@ timeAtType():Column {
 }
 
 /**
- * Updates whose event time differs from their row's; `time` as row times.
+ * Updates whose event time differs from their row's; `time` coded as row times.
  */
 timeAt<T extends flatbuffers.Table>(obj:any):any|null {
   const offset = this.bb!.__offset(this.bb_pos, 48);
@@ -3041,8 +3043,9 @@ rowTimeType():Column {
 }
 
 /**
- * Per row: event time of its first metric's update, as `n / 10^time_scale`
- * ms after base_time_ms (float data: the times themselves); absent: base_time_ms.
+ * Per row: event time of its first metric's update, coded like a value
+ * with scale `time_scale` and base_time_ms as every entry's base (float
+ * data: the times themselves); absent: every row at base_time_ms.
  */
 rowTime<T extends flatbuffers.Table>(obj:any):any|null {
   const offset = this.bb!.__offset(this.bb_pos, 28);
