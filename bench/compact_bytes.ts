@@ -132,7 +132,7 @@ async function run(sensors: number, rate: number) {
   const warmupS = flags.warmup !== undefined ? Number(flags.warmup) : (WINDOW * sensors) / rate;
   const avgDigits = Number(flags["avg-digits"]);
   const feed = new SimFeed({ sensors, rate, shards: Number(flags.shards), window: WINDOW });
-  const { view, base } = feed;
+  const { view } = feed;
   // JIT warm-up happens in the last seconds before measuring: the client follows from there.
   const warmupEnd = START_MS + warmupS * 1000;
   const clientFrom = Math.max(START_MS, warmupEnd - 3000);
@@ -197,11 +197,11 @@ async function run(sensors: number, rate: number) {
     add("full (today)", full.value.byteLength, full.ms, fullEvent.ms);
     fullClient.apply(fullEvent.value, 0);
 
-    const fullZ = timed(() => compressFrame(full.value));
+    const fullZ = timed(() => compressFrame(full.value, { level: 1 }));
     const fullZDecode = timed(() => decodeFrame(inflateFrame(fullZ.value)));
-    add("full + deflate 6 (fflate)", fullZ.value.byteLength, full.ms + fullZ.ms, fullZDecode.ms);
+    add("full + deflate 1 (fflate)", fullZ.value.byteLength, full.ms + fullZ.ms, fullZDecode.ms);
 
-    const compact = timed(() => encodeCompactDelta(frame, { base, avgDigits }));
+    const compact = timed(() => encodeCompactDelta(frame, { previous: feed.previous, avgDigits }));
     if (record) maxCompactFrame = Math.max(maxCompactFrame, compact.value.byteLength);
     const decoded = timed(() => decodeCompactDelta(compact.value, { base: clientBase }));
     add("compact", compact.value.byteLength, compact.ms, decoded.ms);
@@ -216,6 +216,19 @@ async function run(sensors: number, rate: number) {
         zDecode.ms,
       );
     }
+
+    // A stream without bases (sent at a lower rate): every update absolute.
+    const absolute = timed(() => encodeCompactDelta(frame, { avgDigits }));
+    const absoluteDecode = timed(() => decodeCompactDelta(absolute.value));
+    add("compact, absolute (no bases)", absolute.value.byteLength, absolute.ms, absoluteDecode.ms);
+    const absoluteZ = timed(() => compressFrame(absolute.value, { level: 1 }));
+    const absoluteZDecode = timed(() => decodeCompactDelta(inflateFrame(absoluteZ.value)));
+    add(
+      "compact, absolute + deflate 1",
+      absoluteZ.value.byteLength,
+      absolute.ms + absoluteZ.ms,
+      absoluteZDecode.ms,
+    );
 
     // The asynchronous, native alternative (the envelope adds about 40 bytes).
     const streamZ = await timedAsync(() => deflateAsync(compact.value));

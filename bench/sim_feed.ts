@@ -6,7 +6,7 @@ import { Fleet } from "../sim/fleet.ts";
 import { BatchEncoder } from "../sim/batch_encoder.ts";
 import { decodeIngestBatch } from "../protocol/ingest_codec.ts";
 import type { MetricStates } from "../protocol/frames.ts";
-import type { BaseValues } from "../protocol/compact_delta.ts";
+import type { PreviousValues } from "../protocol/compact_delta.ts";
 import { Router } from "../actors/router.ts";
 import { ShardBehavior } from "../actors/shard.ts";
 import type { ShardChanges } from "../actors/shard_messages.ts";
@@ -30,21 +30,17 @@ export interface SimFeedOptions {
 }
 
 /**
- * The hub's mirror before a tick's merge, for the updates of that tick:
- * FeedView.apply overwrites values in place, so the previous values of the
- * slots a tick updates are copied into a shadow first, stamped with the
- * tick. (Removals move slots; this feed has none. The hub's own wiring
- * should take the previous values inside the merge instead.)
+ * The hub's mirror before a tick's merge, aligned with the tick's updates
+ * (FeedView.apply concatenates the shards' updates in order and overwrites
+ * values in place, so they are copied first). The hub's own wiring would
+ * take them inside the merge, where it already has each slot.
  */
-export class PreMergeBase implements BaseValues {
-  #shadow = {
-    last: new Float64Array(0),
-    avg: new Float64Array(0),
-    min: new Float64Array(0),
-    max: new Float64Array(0),
-  };
-  #stamp = new Int32Array(0);
-  #tick = 0;
+export class PreMergeValues implements PreviousValues {
+  has = new Uint8Array(0);
+  last = new Float64Array(0);
+  avg = new Float64Array(0);
+  min = new Float64Array(0);
+  max = new Float64Array(0);
   readonly #view: FeedView;
 
   constructor(view: FeedView) {
@@ -52,47 +48,40 @@ export class PreMergeBase implements BaseValues {
   }
 
   /** Call before `view.apply(changes)`. */
-  capture(changes: readonly { updates: MetricStates }[]): void {
-    this.#tick++;
-    const v = this.#view.valueColumns;
-    if (this.#stamp.length < v.last.length) {
-      const n = v.last.length;
-      this.#shadow = {
-        last: new Float64Array(n),
-        avg: new Float64Array(n),
-        min: new Float64Array(n),
-        max: new Float64Array(n),
-      };
-      this.#stamp = new Int32Array(n);
+  capture(changes: readonly ({ updates: MetricStates } | null)[]): void {
+    let total = 0;
+    for (const change of changes) total += change?.updates.length ?? 0;
+    if (this.has.length < total) {
+      const n = Math.max(total, this.has.length * 2);
+      this.has = new Uint8Array(n);
+      this.last = new Float64Array(n);
+      this.avg = new Float64Array(n);
+      this.min = new Float64Array(n);
+      this.max = new Float64Array(n);
     }
-    for (const { updates: u } of changes) {
-      for (let i = 0; i < u.length; i++) {
+    const v = this.#view.valueColumns;
+    let at = 0;
+    for (const change of changes) {
+      if (!change) continue;
+      const u = change.updates;
+      for (let i = 0; i < u.length; i++, at++) {
         const slot = this.#view.valueSlot(u.sensor[i], u.metric[i]);
+        this.has[at] = slot < 0 ? 0 : 1;
         if (slot < 0) continue;
-        this.#shadow.last[slot] = v.last[slot];
-        this.#shadow.avg[slot] = v.avg[slot];
-        this.#shadow.min[slot] = v.min[slot];
-        this.#shadow.max[slot] = v.max[slot];
-        this.#stamp[slot] = this.#tick;
+        this.last[at] = v.last[slot];
+        this.avg[at] = v.avg[slot];
+        this.min[at] = v.min[slot];
+        this.max[at] = v.max[slot];
       }
     }
-  }
-
-  slot(sensor: number, metric: number): number {
-    const slot = this.#view.valueSlot(sensor, metric);
-    return slot >= 0 && slot < this.#stamp.length && this.#stamp[slot] === this.#tick ? slot : -1;
-  }
-
-  columns() {
-    return this.#shadow;
   }
 }
 
 /** A simulated fleet feeding shards and the hub's mirror, tick by tick. */
 export class SimFeed {
   readonly view = new FeedView();
-  /** The mirror before the last tick's merge: the compact encoder's bases. */
-  readonly base = new PreMergeBase(this.view);
+  /** The mirror before the last tick's merge, aligned with its updates: the compact encoder's bases. */
+  readonly previous = new PreMergeValues(this.view);
   /** End of the last tick (simulated ms since epoch). */
   now = START_MS;
   readonly #encoder: BatchEncoder;
@@ -134,7 +123,7 @@ export class SimFeed {
       shard.receive({ type: "flush", reply: (c) => (out = c) });
       return out!;
     });
-    this.base.capture(changes);
+    this.previous.capture(changes);
     this.now = until;
     return { merged: this.view.apply(changes), readings };
   }

@@ -55,12 +55,29 @@ export interface BaseValues {
   columns(metric: number): BaseColumns;
 }
 
+/**
+ * The client's values before a frame, aligned with the frame's updates:
+ * entry `i` belongs to update `i` (what a merge that overwrites values can
+ * hand over at no lookup cost).
+ */
+export interface PreviousValues {
+  /** 0 where the client holds nothing for update `i`'s sensor and metric (sent fresh). */
+  readonly has: ArrayLike<number>;
+  readonly last: ArrayLike<number>;
+  readonly avg: ArrayLike<number>;
+  readonly min: ArrayLike<number>;
+  readonly max: ArrayLike<number>;
+}
+
 export interface CompactEncodeOptions {
   /**
-   * The client's values before this frame. Without it (or where it has no
-   * slot) an update is fresh: absolute, with every field.
+   * The client's values before this frame, looked up per update. Without
+   * `base` or `previous` (or where it has no slot) an update is fresh:
+   * absolute, with every field.
    */
   base?: BaseValues;
+  /** The same, aligned with the updates instead (give one of the two). */
+  previous?: PreviousValues;
   /**
    * Decimal digits `avg` is sent with, per metric (e.g. 2: within 0.005).
    * It must stay the same for a stream between absolute frames, since the
@@ -343,28 +360,49 @@ function encode(frame: DeltaFrame, options: CompactEncodeOptions): Uint8Array<Ar
   }
   // metricCount[m] is now the end of m's run (cleared by encodeCompactDelta).
 
-  // Bases, looked up once per update.
-  const base = options.base;
-  let runStart = 0;
-  for (const m of metricIds) {
-    const end = metricCount[m];
-    const columns = base?.columns(m);
-    for (let j = runStart; j < end; j++) {
-      const i = byMetric[j];
-      const slot = base && columns ? base.slot(u.sensor[i], m) : -1;
-      if (slot < 0) {
-        has[i] = 0;
-        continue;
-      }
-      has[i] = 1;
-      s.baseLast[i] = columns!.last[slot];
-      s.baseAvg[i] = columns!.avg[slot];
-      s.baseMin[i] = columns!.min[slot];
-      s.baseMax[i] = columns!.max[slot];
-    }
-    runStart = end;
+  // Bases: aligned with the updates, or looked up once per update.
+  const { base, previous } = options;
+  if (base && previous) {
+    throw new RangeError("Cannot encode a compact delta: give either base or previous, not both");
   }
-  const absolute = base === undefined;
+  if (previous) {
+    if (
+      previous.has.length < n || previous.last.length < n || previous.avg.length < n ||
+      previous.min.length < n || previous.max.length < n
+    ) {
+      throw new RangeError(
+        `Cannot encode a compact delta: previous values are shorter than the ${n} updates`,
+      );
+    }
+    for (let i = 0; i < n; i++) {
+      has[i] = previous.has[i] === 0 ? 0 : 1;
+      s.baseLast[i] = previous.last[i];
+      s.baseAvg[i] = previous.avg[i];
+      s.baseMin[i] = previous.min[i];
+      s.baseMax[i] = previous.max[i];
+    }
+  } else {
+    let runStart = 0;
+    for (const m of metricIds) {
+      const end = metricCount[m];
+      const columns = base?.columns(m);
+      for (let j = runStart; j < end; j++) {
+        const i = byMetric[j];
+        const slot = base && columns ? base.slot(u.sensor[i], m) : -1;
+        if (slot < 0) {
+          has[i] = 0;
+          continue;
+        }
+        has[i] = 1;
+        s.baseLast[i] = columns!.last[slot];
+        s.baseAvg[i] = columns!.avg[slot];
+        s.baseMin[i] = columns!.min[slot];
+        s.baseMax[i] = columns!.max[slot];
+      }
+      runStart = end;
+    }
+  }
+  const absolute = base === undefined && previous === undefined;
 
   // Times: one scale and base time for the frame. Rows hold their first update's time,
   // updates with another time are listed per metric.
@@ -405,7 +443,7 @@ function encode(frame: DeltaFrame, options: CompactEncodeOptions): Uint8Array<Ar
   // One CompactMetric per metric.
   const offsets = s.metricOffsets;
   offsets.length = 0;
-  runStart = 0;
+  let runStart = 0;
   for (const m of metricIds) {
     const end = metricCount[m];
     run = byMetric.subarray(runStart, end);

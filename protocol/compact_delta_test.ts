@@ -189,7 +189,8 @@ const frameCase = fc.record({
     maxLength: 60,
     selector: ({ u }) => key(u.sensor, u.metric),
   }),
-  withBase: fc.boolean(),
+  /** Bases looked up per update, aligned with the updates, or none (every update fresh). */
+  baseForm: fc.constantFrom("lookup", "aligned", "none"),
   avgDigits: fc.option(fc.nat(6)),
   removed: fc.uniqueArray(fc.nat(5000), { maxLength: 5 }),
   sensors: fc.array(
@@ -208,7 +209,7 @@ Deno.test("decode(encode(frame, base)) gives back every update: last, min, max, 
   fc.assert(
     fc.property(frameCase, (c) => {
       const bases = new Map<number, Values>();
-      if (c.withBase) {
+      if (c.baseForm !== "none") {
         for (const { u, base } of c.entries) if (base) bases.set(key(u.sensor, u.metric), base);
       }
       const updates = c.entries.map((e) => e.u);
@@ -218,8 +219,19 @@ Deno.test("decode(encode(frame, base)) gives back every update: last, min, max, 
         metrics: c.metrics,
       });
       const avgDigits = c.avgDigits ?? undefined;
-      const base = c.withBase ? mapBase(bases) : undefined;
-      const decoded = decodeCompactDelta(encodeCompactDelta(frame, { base, avgDigits }), { base });
+      const base = c.baseForm === "none" ? undefined : mapBase(bases);
+      const column = (f: keyof Values) => c.entries.map((e) => e.base?.[f] ?? 0);
+      const previous = {
+        has: c.entries.map((e) => (e.base ? 1 : 0)),
+        last: column("last"),
+        avg: column("avg"),
+        min: column("min"),
+        max: column("max"),
+      };
+      const bytes = c.baseForm === "aligned"
+        ? encodeCompactDelta(frame, { previous, avgDigits })
+        : encodeCompactDelta(frame, { base, avgDigits });
+      const decoded = decodeCompactDelta(bytes, { base });
 
       assertEquals(decoded.epoch, 7);
       assertEquals(decoded.seq, 42);

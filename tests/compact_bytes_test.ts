@@ -50,7 +50,7 @@ Deno.test("at the demo load a full-fleet client gets at most 12 B per sensor upd
     const fullFrame = encodeDelta(frame);
     fullBytes += fullFrame.byteLength;
     full.apply(decodeFrame(fullFrame), 0);
-    const sent = encodeCompactDelta(frame, { base: feed.base, avgDigits: 2 });
+    const sent = encodeCompactDelta(frame, { previous: feed.previous, avgDigits: 2 });
     bytes += sent.byteLength;
     const d = decodeCompactDelta(sent, { base: storeBase(compact) });
     compact.apply({
