@@ -6,7 +6,8 @@
 // that no decimal scale holds exactly goes as float32 or float64.
 //
 // Encode once per stream and tick: the bytes are the same for every session.
-// Pure: no clocks, no I/O; the bases come in through `BaseValues`.
+// Pure: no clocks, no I/O; the bases come in as `BaseValues` (looked up) or
+// `PreviousValues` (aligned with the updates).
 import * as flatbuffers from "flatbuffers";
 import { Body, Column, CompactDelta, CompactMetric, Envelope } from "./schema_generated.ts";
 import type { DeltaFrame, MetricStates } from "./frames.ts";

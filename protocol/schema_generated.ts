@@ -2696,7 +2696,8 @@ last<T extends flatbuffers.Table>(obj:any):any|null {
 }
 
 /**
- * Scaled at the stream's declared precision for this metric (lossy).
+ * At the stream's declared precision for this metric (lossy, the same
+ * `avg_scale` in every frame), or exact like `last`.
  */
 avgScale():number {
   const offset = this.bb!.__offset(this.bb_pos, 20);
