@@ -19,6 +19,15 @@ export type {
   SensorEntry,
   SnapshotFrame,
 } from "./frames.ts";
+export { decodeCompactDelta, encodeCompactDelta } from "./compact_delta.ts";
+export type {
+  BaseColumns,
+  BaseValues,
+  CompactDecodeOptions,
+  CompactEncodeOptions,
+} from "./compact_delta.ts";
+export { compressFrame, DEFLATE_RAW, inflateFrame } from "./compression.ts";
+export type { CompressOptions, InflateOptions } from "./compression.ts";
 export { decodeIngestBatch, encodeReadingBlock } from "./ingest_codec.ts";
 export type { DecodedBatch } from "./ingest_codec.ts";
 export { FlatBufferVerifier } from "./verifier.ts";
