@@ -6,6 +6,8 @@ import { decodeClientMessage } from "./client_messages.ts";
 import { decodeIngestBatch, encodeReadingBlock } from "./ingest_codec.ts";
 import { encodeDelta, encodePong } from "./mod.ts";
 import { blockFromReadings } from "./reading_block.ts";
+import { decodeCompactDelta, encodeCompactDelta } from "./compact_delta.ts";
+import { compressFrame, inflateFrame } from "./compression.ts";
 
 function mutator(seed: number) {
   let state = seed >>> 0;
@@ -111,4 +113,65 @@ Deno.test("mutated and truncated ingest batches are refused cleanly or decode to
       throw new Error("inconsistent values");
     }
   });
+});
+
+Deno.test("mutated and truncated compact deltas and compressed frames are refused cleanly or decode consistently", () => {
+  const at = 1_767_225_600_000;
+  // Sensors 0..11 with three metrics, some with two; grid values, a few arbitrary doubles,
+  // moved min/max and other times here and there.
+  const rows: [number, number][] = [];
+  for (let s = 0; s < 12; s++) for (let m = 0; m < (s % 4 === 3 ? 2 : 3); m++) rows.push([s, m]);
+  const n = rows.length;
+  const column = (f: (i: number) => number) => Float64Array.from({ length: n }, (_, i) => f(i));
+  const frame = {
+    epoch: 1,
+    seq: 2,
+    serverTimeMs: at,
+    sensors: [{ index: 11, id: "sensor_11", group: "plant-a" }],
+    metrics: [{ index: 2, name: "pressure" }],
+    updates: {
+      length: n,
+      sensor: Uint32Array.from(rows, ([s]) => s),
+      metric: Uint16Array.from(rows, ([, m]) => m),
+      last: column((i) => (i % 7 === 0 ? Math.PI * i : 200 + i / 10)),
+      avg: column((i) => 21 + i / 7),
+      min: column((i) => (i % 5 === 0 ? 1 : 20)),
+      max: column((i) => (i % 4 === 0 ? 90 : 30)),
+      timeMs: column((i) => at + (i % 6 === 0 ? i * 0.5 : 0)),
+    },
+    removed: [15],
+    late: [[3, 1]] as [number, number][],
+  };
+  const bases = {
+    last: new Float64Array(64).fill(200),
+    avg: new Float64Array(64).fill(21),
+    min: new Float64Array(64).fill(20),
+    max: new Float64Array(64).fill(30),
+  };
+  // Sensors below 10 have bases; 10 and 11 are fresh.
+  const base = { slot: (s: number, m: number) => (s < 10 ? s * 3 + m : -1), columns: () => bases };
+  const compact = encodeCompactDelta(frame, { base, avgDigits: 2 });
+  const valid = [
+    compact,
+    encodeCompactDelta(frame),
+    compressFrame(compact, { minBytes: 0, minSaving: -1 }),
+  ];
+  const accepted = fuzz("compact", valid, 60_000, (bytes) => {
+    let d;
+    try {
+      d = decodeCompactDelta(inflateFrame(bytes, { maxBytes: 1 << 20 }), { base });
+    } catch (error) {
+      // Only the decoder's own refusals count as clean, not a TypeError from reading null.
+      if (/^(Invalid|Cannot decode)/.test((error as Error).message)) throw error;
+      throw new Error(`unexpected ${(error as Error).name}: ${(error as Error).message}`);
+    }
+    const u = d.updates;
+    for (const c of [u.sensor, u.metric, u.last, u.avg, u.min, u.max, u.timeMs]) {
+      if (c.length !== u.length) throw new Error("columns of different lengths");
+    }
+    const keys = new Set<number>();
+    for (let i = 0; i < u.length; i++) keys.add(u.sensor[i] * 65_536 + u.metric[i]);
+    if (keys.size !== u.length) throw new Error("a sensor's metric decoded twice");
+  });
+  assert(accepted > 0 && accepted < 60_000, `${accepted} decoded`);
 });

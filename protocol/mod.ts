@@ -55,6 +55,15 @@ export {
   MAX_GROUP_LENGTH,
   MAX_SENSOR_ID_LENGTH,
 } from "./names.ts";
+export { decodeCompactDelta, encodeCompactDelta } from "./compact_delta.ts";
+export type {
+  BaseColumns,
+  BaseValues,
+  CompactDecodeOptions,
+  CompactEncodeOptions,
+} from "./compact_delta.ts";
+export { compressFrame, DEFLATE_RAW, inflateFrame } from "./compression.ts";
+export type { CompressOptions, InflateOptions } from "./compression.ts";
 export { decodeIngestBatch, encodeReadingBlock } from "./ingest_codec.ts";
 export type { DecodedBatch } from "./ingest_codec.ts";
 export { IngestBatchWriter } from "./ingest_batch_writer.ts";

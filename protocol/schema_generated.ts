@@ -3,6 +3,55 @@
 import * as flatbuffers from 'flatbuffers';
 
 
+export enum Column {
+  NONE = 0,
+  U8Column = 1,
+  I8Column = 2,
+  U16Column = 3,
+  I16Column = 4,
+  U32Column = 5,
+  I32Column = 6,
+  F32Column = 7,
+  F64Column = 8
+}
+
+export function unionToColumn(
+  type: Column,
+  accessor: (obj:F32Column|F64Column|I16Column|I32Column|I8Column|U16Column|U32Column|U8Column) => F32Column|F64Column|I16Column|I32Column|I8Column|U16Column|U32Column|U8Column|null
+): F32Column|F64Column|I16Column|I32Column|I8Column|U16Column|U32Column|U8Column|null {
+  switch(Column[type]) {
+    case 'NONE': return null; 
+    case 'U8Column': return accessor(new U8Column())! as U8Column;
+    case 'I8Column': return accessor(new I8Column())! as I8Column;
+    case 'U16Column': return accessor(new U16Column())! as U16Column;
+    case 'I16Column': return accessor(new I16Column())! as I16Column;
+    case 'U32Column': return accessor(new U32Column())! as U32Column;
+    case 'I32Column': return accessor(new I32Column())! as I32Column;
+    case 'F32Column': return accessor(new F32Column())! as F32Column;
+    case 'F64Column': return accessor(new F64Column())! as F64Column;
+    default: return null;
+  }
+}
+
+export function unionListToColumn(
+  type: Column, 
+  accessor: (index: number, obj:F32Column|F64Column|I16Column|I32Column|I8Column|U16Column|U32Column|U8Column) => F32Column|F64Column|I16Column|I32Column|I8Column|U16Column|U32Column|U8Column|null, 
+  index: number
+): F32Column|F64Column|I16Column|I32Column|I8Column|U16Column|U32Column|U8Column|null {
+  switch(Column[type]) {
+    case 'NONE': return null; 
+    case 'U8Column': return accessor(index, new U8Column())! as U8Column;
+    case 'I8Column': return accessor(index, new I8Column())! as I8Column;
+    case 'U16Column': return accessor(index, new U16Column())! as U16Column;
+    case 'I16Column': return accessor(index, new I16Column())! as I16Column;
+    case 'U32Column': return accessor(index, new U32Column())! as U32Column;
+    case 'I32Column': return accessor(index, new I32Column())! as I32Column;
+    case 'F32Column': return accessor(index, new F32Column())! as F32Column;
+    case 'F64Column': return accessor(index, new F64Column())! as F64Column;
+    default: return null;
+  }
+}
+
 export enum Body {
   NONE = 0,
   Snapshot = 1,
@@ -13,13 +62,15 @@ export enum Body {
   Subscribe = 6,
   Unsubscribe = 7,
   Subscribed = 8,
-  Auth = 9
+  Auth = 9,
+  CompactDelta = 10,
+  Compressed = 11
 }
 
 export function unionToBody(
   type: Body,
-  accessor: (obj:Auth|Delta|Error|Ping|Pong|Snapshot|Subscribe|Subscribed|Unsubscribe) => Auth|Delta|Error|Ping|Pong|Snapshot|Subscribe|Subscribed|Unsubscribe|null
-): Auth|Delta|Error|Ping|Pong|Snapshot|Subscribe|Subscribed|Unsubscribe|null {
+  accessor: (obj:Auth|CompactDelta|Compressed|Delta|Error|Ping|Pong|Snapshot|Subscribe|Subscribed|Unsubscribe) => Auth|CompactDelta|Compressed|Delta|Error|Ping|Pong|Snapshot|Subscribe|Subscribed|Unsubscribe|null
+): Auth|CompactDelta|Compressed|Delta|Error|Ping|Pong|Snapshot|Subscribe|Subscribed|Unsubscribe|null {
   switch(Body[type]) {
     case 'NONE': return null; 
     case 'Snapshot': return accessor(new Snapshot())! as Snapshot;
@@ -31,15 +82,17 @@ export function unionToBody(
     case 'Unsubscribe': return accessor(new Unsubscribe())! as Unsubscribe;
     case 'Subscribed': return accessor(new Subscribed())! as Subscribed;
     case 'Auth': return accessor(new Auth())! as Auth;
+    case 'CompactDelta': return accessor(new CompactDelta())! as CompactDelta;
+    case 'Compressed': return accessor(new Compressed())! as Compressed;
     default: return null;
   }
 }
 
 export function unionListToBody(
   type: Body, 
-  accessor: (index: number, obj:Auth|Delta|Error|Ping|Pong|Snapshot|Subscribe|Subscribed|Unsubscribe) => Auth|Delta|Error|Ping|Pong|Snapshot|Subscribe|Subscribed|Unsubscribe|null, 
+  accessor: (index: number, obj:Auth|CompactDelta|Compressed|Delta|Error|Ping|Pong|Snapshot|Subscribe|Subscribed|Unsubscribe) => Auth|CompactDelta|Compressed|Delta|Error|Ping|Pong|Snapshot|Subscribe|Subscribed|Unsubscribe|null, 
   index: number
-): Auth|Delta|Error|Ping|Pong|Snapshot|Subscribe|Subscribed|Unsubscribe|null {
+): Auth|CompactDelta|Compressed|Delta|Error|Ping|Pong|Snapshot|Subscribe|Subscribed|Unsubscribe|null {
   switch(Body[type]) {
     case 'NONE': return null; 
     case 'Snapshot': return accessor(index, new Snapshot())! as Snapshot;
@@ -51,6 +104,8 @@ export function unionListToBody(
     case 'Unsubscribe': return accessor(index, new Unsubscribe())! as Unsubscribe;
     case 'Subscribed': return accessor(index, new Subscribed())! as Subscribed;
     case 'Auth': return accessor(index, new Auth())! as Auth;
+    case 'CompactDelta': return accessor(index, new CompactDelta())! as CompactDelta;
+    case 'Compressed': return accessor(index, new Compressed())! as Compressed;
     default: return null;
   }
 }
@@ -1996,6 +2051,1307 @@ static createAuth(builder:flatbuffers.Builder, tokenOffset:flatbuffers.Offset):f
   Auth.startAuth(builder);
   Auth.addToken(builder, tokenOffset);
   return Auth.endAuth(builder);
+}
+}
+
+/**
+ * Column data of a CompactDelta, each in the narrowest type that holds the
+ * whole column. Integer columns hold scaled integers coded against a
+ * predictor (see CompactMetric); float columns hold the values themselves.
+ */
+export class U8Column {
+  bb: flatbuffers.ByteBuffer|null = null;
+  bb_pos = 0;
+  __init(i:number, bb:flatbuffers.ByteBuffer):U8Column {
+  this.bb_pos = i;
+  this.bb = bb;
+  return this;
+}
+
+static getRootAsU8Column(bb:flatbuffers.ByteBuffer, obj?:U8Column):U8Column {
+  return (obj || new U8Column()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+static getSizePrefixedRootAsU8Column(bb:flatbuffers.ByteBuffer, obj?:U8Column):U8Column {
+  bb.setPosition(bb.position() + flatbuffers.SIZE_PREFIX_LENGTH);
+  return (obj || new U8Column()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+v(index: number):number|null {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.readUint8(this.bb!.__vector(this.bb_pos + offset) + index) : 0;
+}
+
+vLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+vArray():Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? new Uint8Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
+}
+
+static startU8Column(builder:flatbuffers.Builder) {
+  builder.startObject(1);
+}
+
+static addV(builder:flatbuffers.Builder, vOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(0, vOffset, 0);
+}
+
+static createVVector(builder:flatbuffers.Builder, data:number[]|Uint8Array):flatbuffers.Offset {
+  builder.startVector(1, data.length, 1);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addInt8(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startVVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(1, numElems, 1);
+}
+
+static endU8Column(builder:flatbuffers.Builder):flatbuffers.Offset {
+  const offset = builder.endObject();
+  return offset;
+}
+
+static createU8Column(builder:flatbuffers.Builder, vOffset:flatbuffers.Offset):flatbuffers.Offset {
+  U8Column.startU8Column(builder);
+  U8Column.addV(builder, vOffset);
+  return U8Column.endU8Column(builder);
+}
+}
+
+export class I8Column {
+  bb: flatbuffers.ByteBuffer|null = null;
+  bb_pos = 0;
+  __init(i:number, bb:flatbuffers.ByteBuffer):I8Column {
+  this.bb_pos = i;
+  this.bb = bb;
+  return this;
+}
+
+static getRootAsI8Column(bb:flatbuffers.ByteBuffer, obj?:I8Column):I8Column {
+  return (obj || new I8Column()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+static getSizePrefixedRootAsI8Column(bb:flatbuffers.ByteBuffer, obj?:I8Column):I8Column {
+  bb.setPosition(bb.position() + flatbuffers.SIZE_PREFIX_LENGTH);
+  return (obj || new I8Column()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+v(index: number):number|null {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.readInt8(this.bb!.__vector(this.bb_pos + offset) + index) : 0;
+}
+
+vLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+vArray():Int8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? new Int8Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
+}
+
+static startI8Column(builder:flatbuffers.Builder) {
+  builder.startObject(1);
+}
+
+static addV(builder:flatbuffers.Builder, vOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(0, vOffset, 0);
+}
+
+static createVVector(builder:flatbuffers.Builder, data:number[]|Int8Array):flatbuffers.Offset;
+/**
+ * @deprecated This Uint8Array overload will be removed in the future.
+ */
+static createVVector(builder:flatbuffers.Builder, data:number[]|Uint8Array):flatbuffers.Offset;
+static createVVector(builder:flatbuffers.Builder, data:number[]|Int8Array|Uint8Array):flatbuffers.Offset {
+  builder.startVector(1, data.length, 1);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addInt8(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startVVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(1, numElems, 1);
+}
+
+static endI8Column(builder:flatbuffers.Builder):flatbuffers.Offset {
+  const offset = builder.endObject();
+  return offset;
+}
+
+static createI8Column(builder:flatbuffers.Builder, vOffset:flatbuffers.Offset):flatbuffers.Offset {
+  I8Column.startI8Column(builder);
+  I8Column.addV(builder, vOffset);
+  return I8Column.endI8Column(builder);
+}
+}
+
+export class U16Column {
+  bb: flatbuffers.ByteBuffer|null = null;
+  bb_pos = 0;
+  __init(i:number, bb:flatbuffers.ByteBuffer):U16Column {
+  this.bb_pos = i;
+  this.bb = bb;
+  return this;
+}
+
+static getRootAsU16Column(bb:flatbuffers.ByteBuffer, obj?:U16Column):U16Column {
+  return (obj || new U16Column()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+static getSizePrefixedRootAsU16Column(bb:flatbuffers.ByteBuffer, obj?:U16Column):U16Column {
+  bb.setPosition(bb.position() + flatbuffers.SIZE_PREFIX_LENGTH);
+  return (obj || new U16Column()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+v(index: number):number|null {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.readUint16(this.bb!.__vector(this.bb_pos + offset) + index * 2) : 0;
+}
+
+vLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+vArray():Uint16Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? new Uint16Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
+}
+
+static startU16Column(builder:flatbuffers.Builder) {
+  builder.startObject(1);
+}
+
+static addV(builder:flatbuffers.Builder, vOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(0, vOffset, 0);
+}
+
+static createVVector(builder:flatbuffers.Builder, data:number[]|Uint16Array):flatbuffers.Offset;
+/**
+ * @deprecated This Uint8Array overload will be removed in the future.
+ */
+static createVVector(builder:flatbuffers.Builder, data:number[]|Uint8Array):flatbuffers.Offset;
+static createVVector(builder:flatbuffers.Builder, data:number[]|Uint16Array|Uint8Array):flatbuffers.Offset {
+  builder.startVector(2, data.length, 2);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addInt16(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startVVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(2, numElems, 2);
+}
+
+static endU16Column(builder:flatbuffers.Builder):flatbuffers.Offset {
+  const offset = builder.endObject();
+  return offset;
+}
+
+static createU16Column(builder:flatbuffers.Builder, vOffset:flatbuffers.Offset):flatbuffers.Offset {
+  U16Column.startU16Column(builder);
+  U16Column.addV(builder, vOffset);
+  return U16Column.endU16Column(builder);
+}
+}
+
+export class I16Column {
+  bb: flatbuffers.ByteBuffer|null = null;
+  bb_pos = 0;
+  __init(i:number, bb:flatbuffers.ByteBuffer):I16Column {
+  this.bb_pos = i;
+  this.bb = bb;
+  return this;
+}
+
+static getRootAsI16Column(bb:flatbuffers.ByteBuffer, obj?:I16Column):I16Column {
+  return (obj || new I16Column()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+static getSizePrefixedRootAsI16Column(bb:flatbuffers.ByteBuffer, obj?:I16Column):I16Column {
+  bb.setPosition(bb.position() + flatbuffers.SIZE_PREFIX_LENGTH);
+  return (obj || new I16Column()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+v(index: number):number|null {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.readInt16(this.bb!.__vector(this.bb_pos + offset) + index * 2) : 0;
+}
+
+vLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+vArray():Int16Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? new Int16Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
+}
+
+static startI16Column(builder:flatbuffers.Builder) {
+  builder.startObject(1);
+}
+
+static addV(builder:flatbuffers.Builder, vOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(0, vOffset, 0);
+}
+
+static createVVector(builder:flatbuffers.Builder, data:number[]|Int16Array):flatbuffers.Offset;
+/**
+ * @deprecated This Uint8Array overload will be removed in the future.
+ */
+static createVVector(builder:flatbuffers.Builder, data:number[]|Uint8Array):flatbuffers.Offset;
+static createVVector(builder:flatbuffers.Builder, data:number[]|Int16Array|Uint8Array):flatbuffers.Offset {
+  builder.startVector(2, data.length, 2);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addInt16(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startVVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(2, numElems, 2);
+}
+
+static endI16Column(builder:flatbuffers.Builder):flatbuffers.Offset {
+  const offset = builder.endObject();
+  return offset;
+}
+
+static createI16Column(builder:flatbuffers.Builder, vOffset:flatbuffers.Offset):flatbuffers.Offset {
+  I16Column.startI16Column(builder);
+  I16Column.addV(builder, vOffset);
+  return I16Column.endI16Column(builder);
+}
+}
+
+export class U32Column {
+  bb: flatbuffers.ByteBuffer|null = null;
+  bb_pos = 0;
+  __init(i:number, bb:flatbuffers.ByteBuffer):U32Column {
+  this.bb_pos = i;
+  this.bb = bb;
+  return this;
+}
+
+static getRootAsU32Column(bb:flatbuffers.ByteBuffer, obj?:U32Column):U32Column {
+  return (obj || new U32Column()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+static getSizePrefixedRootAsU32Column(bb:flatbuffers.ByteBuffer, obj?:U32Column):U32Column {
+  bb.setPosition(bb.position() + flatbuffers.SIZE_PREFIX_LENGTH);
+  return (obj || new U32Column()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+v(index: number):number|null {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.readUint32(this.bb!.__vector(this.bb_pos + offset) + index * 4) : 0;
+}
+
+vLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+vArray():Uint32Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? new Uint32Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
+}
+
+static startU32Column(builder:flatbuffers.Builder) {
+  builder.startObject(1);
+}
+
+static addV(builder:flatbuffers.Builder, vOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(0, vOffset, 0);
+}
+
+static createVVector(builder:flatbuffers.Builder, data:number[]|Uint32Array):flatbuffers.Offset;
+/**
+ * @deprecated This Uint8Array overload will be removed in the future.
+ */
+static createVVector(builder:flatbuffers.Builder, data:number[]|Uint8Array):flatbuffers.Offset;
+static createVVector(builder:flatbuffers.Builder, data:number[]|Uint32Array|Uint8Array):flatbuffers.Offset {
+  builder.startVector(4, data.length, 4);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addInt32(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startVVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(4, numElems, 4);
+}
+
+static endU32Column(builder:flatbuffers.Builder):flatbuffers.Offset {
+  const offset = builder.endObject();
+  return offset;
+}
+
+static createU32Column(builder:flatbuffers.Builder, vOffset:flatbuffers.Offset):flatbuffers.Offset {
+  U32Column.startU32Column(builder);
+  U32Column.addV(builder, vOffset);
+  return U32Column.endU32Column(builder);
+}
+}
+
+export class I32Column {
+  bb: flatbuffers.ByteBuffer|null = null;
+  bb_pos = 0;
+  __init(i:number, bb:flatbuffers.ByteBuffer):I32Column {
+  this.bb_pos = i;
+  this.bb = bb;
+  return this;
+}
+
+static getRootAsI32Column(bb:flatbuffers.ByteBuffer, obj?:I32Column):I32Column {
+  return (obj || new I32Column()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+static getSizePrefixedRootAsI32Column(bb:flatbuffers.ByteBuffer, obj?:I32Column):I32Column {
+  bb.setPosition(bb.position() + flatbuffers.SIZE_PREFIX_LENGTH);
+  return (obj || new I32Column()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+v(index: number):number|null {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.readInt32(this.bb!.__vector(this.bb_pos + offset) + index * 4) : 0;
+}
+
+vLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+vArray():Int32Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? new Int32Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
+}
+
+static startI32Column(builder:flatbuffers.Builder) {
+  builder.startObject(1);
+}
+
+static addV(builder:flatbuffers.Builder, vOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(0, vOffset, 0);
+}
+
+static createVVector(builder:flatbuffers.Builder, data:number[]|Int32Array):flatbuffers.Offset;
+/**
+ * @deprecated This Uint8Array overload will be removed in the future.
+ */
+static createVVector(builder:flatbuffers.Builder, data:number[]|Uint8Array):flatbuffers.Offset;
+static createVVector(builder:flatbuffers.Builder, data:number[]|Int32Array|Uint8Array):flatbuffers.Offset {
+  builder.startVector(4, data.length, 4);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addInt32(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startVVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(4, numElems, 4);
+}
+
+static endI32Column(builder:flatbuffers.Builder):flatbuffers.Offset {
+  const offset = builder.endObject();
+  return offset;
+}
+
+static createI32Column(builder:flatbuffers.Builder, vOffset:flatbuffers.Offset):flatbuffers.Offset {
+  I32Column.startI32Column(builder);
+  I32Column.addV(builder, vOffset);
+  return I32Column.endI32Column(builder);
+}
+}
+
+export class F32Column {
+  bb: flatbuffers.ByteBuffer|null = null;
+  bb_pos = 0;
+  __init(i:number, bb:flatbuffers.ByteBuffer):F32Column {
+  this.bb_pos = i;
+  this.bb = bb;
+  return this;
+}
+
+static getRootAsF32Column(bb:flatbuffers.ByteBuffer, obj?:F32Column):F32Column {
+  return (obj || new F32Column()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+static getSizePrefixedRootAsF32Column(bb:flatbuffers.ByteBuffer, obj?:F32Column):F32Column {
+  bb.setPosition(bb.position() + flatbuffers.SIZE_PREFIX_LENGTH);
+  return (obj || new F32Column()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+v(index: number):number|null {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.readFloat32(this.bb!.__vector(this.bb_pos + offset) + index * 4) : 0;
+}
+
+vLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+vArray():Float32Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? new Float32Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
+}
+
+static startF32Column(builder:flatbuffers.Builder) {
+  builder.startObject(1);
+}
+
+static addV(builder:flatbuffers.Builder, vOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(0, vOffset, 0);
+}
+
+static createVVector(builder:flatbuffers.Builder, data:number[]|Float32Array):flatbuffers.Offset;
+/**
+ * @deprecated This Uint8Array overload will be removed in the future.
+ */
+static createVVector(builder:flatbuffers.Builder, data:number[]|Uint8Array):flatbuffers.Offset;
+static createVVector(builder:flatbuffers.Builder, data:number[]|Float32Array|Uint8Array):flatbuffers.Offset {
+  builder.startVector(4, data.length, 4);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addFloat32(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startVVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(4, numElems, 4);
+}
+
+static endF32Column(builder:flatbuffers.Builder):flatbuffers.Offset {
+  const offset = builder.endObject();
+  return offset;
+}
+
+static createF32Column(builder:flatbuffers.Builder, vOffset:flatbuffers.Offset):flatbuffers.Offset {
+  F32Column.startF32Column(builder);
+  F32Column.addV(builder, vOffset);
+  return F32Column.endF32Column(builder);
+}
+}
+
+export class F64Column {
+  bb: flatbuffers.ByteBuffer|null = null;
+  bb_pos = 0;
+  __init(i:number, bb:flatbuffers.ByteBuffer):F64Column {
+  this.bb_pos = i;
+  this.bb = bb;
+  return this;
+}
+
+static getRootAsF64Column(bb:flatbuffers.ByteBuffer, obj?:F64Column):F64Column {
+  return (obj || new F64Column()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+static getSizePrefixedRootAsF64Column(bb:flatbuffers.ByteBuffer, obj?:F64Column):F64Column {
+  bb.setPosition(bb.position() + flatbuffers.SIZE_PREFIX_LENGTH);
+  return (obj || new F64Column()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+v(index: number):number|null {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.readFloat64(this.bb!.__vector(this.bb_pos + offset) + index * 8) : 0;
+}
+
+vLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+vArray():Float64Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? new Float64Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
+}
+
+static startF64Column(builder:flatbuffers.Builder) {
+  builder.startObject(1);
+}
+
+static addV(builder:flatbuffers.Builder, vOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(0, vOffset, 0);
+}
+
+static createVVector(builder:flatbuffers.Builder, data:number[]|Float64Array):flatbuffers.Offset;
+/**
+ * @deprecated This Uint8Array overload will be removed in the future.
+ */
+static createVVector(builder:flatbuffers.Builder, data:number[]|Uint8Array):flatbuffers.Offset;
+static createVVector(builder:flatbuffers.Builder, data:number[]|Float64Array|Uint8Array):flatbuffers.Offset {
+  builder.startVector(8, data.length, 8);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addFloat64(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startVVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(8, numElems, 8);
+}
+
+static endF64Column(builder:flatbuffers.Builder):flatbuffers.Offset {
+  const offset = builder.endObject();
+  return offset;
+}
+
+static createF64Column(builder:flatbuffers.Builder, vOffset:flatbuffers.Offset):flatbuffers.Offset {
+  F64Column.startF64Column(builder);
+  F64Column.addV(builder, vOffset);
+  return F64Column.endF64Column(builder);
+}
+}
+
+/**
+ * One metric's updates in a CompactDelta, by column; entry `i` of `last`
+ * and `avg` is its `i`-th update, in row order.
+ *
+ * A value column with scale `k` and integer data holds `n` per update:
+ * the value is `(p + n) / 10^k`, where the predictor `p` is
+ * `round(base * 10^k)` (JavaScript's Math.round) for an update with a base
+ * (the value the client holds for that sensor and metric; 0 unless
+ * |base * 10^k| <= 2^53), and for a fresh update the previous entry's
+ * `p + n` in the column (0 for the first). `last`, `min` and `max` are
+ * exact: integers only where round(v * 10^k) / 10^k is v. Float data holds
+ * values as they are (float32 only where exact).
+ *
+ * Position lists (`rows`, `fresh`, `*_at`) are ascending and gap-coded:
+ * the first entry is the position itself, each next one the distance to
+ * the previous minus one.
+ */
+export class CompactMetric {
+  bb: flatbuffers.ByteBuffer|null = null;
+  bb_pos = 0;
+  __init(i:number, bb:flatbuffers.ByteBuffer):CompactMetric {
+  this.bb_pos = i;
+  this.bb = bb;
+  return this;
+}
+
+static getRootAsCompactMetric(bb:flatbuffers.ByteBuffer, obj?:CompactMetric):CompactMetric {
+  return (obj || new CompactMetric()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+static getSizePrefixedRootAsCompactMetric(bb:flatbuffers.ByteBuffer, obj?:CompactMetric):CompactMetric {
+  bb.setPosition(bb.position() + flatbuffers.SIZE_PREFIX_LENGTH);
+  return (obj || new CompactMetric()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+metric():number {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.readUint16(this.bb_pos + offset) : 0;
+}
+
+rowsType():Column {
+  const offset = this.bb!.__offset(this.bb_pos, 6);
+  return offset ? this.bb!.readUint8(this.bb_pos + offset) : Column.NONE;
+}
+
+/**
+ * Rows (of CompactDelta) that hold an update of this metric; absent: every row.
+ */
+rows<T extends flatbuffers.Table>(obj:any):any|null {
+  const offset = this.bb!.__offset(this.bb_pos, 8);
+  return offset ? this.bb!.__union(obj, this.bb_pos + offset) : null;
+}
+
+freshType():Column {
+  const offset = this.bb!.__offset(this.bb_pos, 10);
+  return offset ? this.bb!.readUint8(this.bb_pos + offset) : Column.NONE;
+}
+
+/**
+ * Updates with no base on the client: absolute, every field present.
+ */
+fresh<T extends flatbuffers.Table>(obj:any):any|null {
+  const offset = this.bb!.__offset(this.bb_pos, 12);
+  return offset ? this.bb!.__union(obj, this.bb_pos + offset) : null;
+}
+
+lastScale():number {
+  const offset = this.bb!.__offset(this.bb_pos, 14);
+  return offset ? this.bb!.readInt8(this.bb_pos + offset) : 0;
+}
+
+lastType():Column {
+  const offset = this.bb!.__offset(this.bb_pos, 16);
+  return offset ? this.bb!.readUint8(this.bb_pos + offset) : Column.NONE;
+}
+
+last<T extends flatbuffers.Table>(obj:any):any|null {
+  const offset = this.bb!.__offset(this.bb_pos, 18);
+  return offset ? this.bb!.__union(obj, this.bb_pos + offset) : null;
+}
+
+/**
+ * At the stream's declared precision for this metric (lossy, the same
+ * `avg_scale` in every frame), or exact like `last`.
+ */
+avgScale():number {
+  const offset = this.bb!.__offset(this.bb_pos, 20);
+  return offset ? this.bb!.readInt8(this.bb_pos + offset) : 0;
+}
+
+avgType():Column {
+  const offset = this.bb!.__offset(this.bb_pos, 22);
+  return offset ? this.bb!.readUint8(this.bb_pos + offset) : Column.NONE;
+}
+
+avg<T extends flatbuffers.Table>(obj:any):any|null {
+  const offset = this.bb!.__offset(this.bb_pos, 24);
+  return offset ? this.bb!.__union(obj, this.bb_pos + offset) : null;
+}
+
+minAtType():Column {
+  const offset = this.bb!.__offset(this.bb_pos, 26);
+  return offset ? this.bb!.readUint8(this.bb_pos + offset) : Column.NONE;
+}
+
+/**
+ * Updates whose min moved (every fresh one too); the others keep the base.
+ */
+minAt<T extends flatbuffers.Table>(obj:any):any|null {
+  const offset = this.bb!.__offset(this.bb_pos, 28);
+  return offset ? this.bb!.__union(obj, this.bb_pos + offset) : null;
+}
+
+minScale():number {
+  const offset = this.bb!.__offset(this.bb_pos, 30);
+  return offset ? this.bb!.readInt8(this.bb_pos + offset) : 0;
+}
+
+minType():Column {
+  const offset = this.bb!.__offset(this.bb_pos, 32);
+  return offset ? this.bb!.readUint8(this.bb_pos + offset) : Column.NONE;
+}
+
+min<T extends flatbuffers.Table>(obj:any):any|null {
+  const offset = this.bb!.__offset(this.bb_pos, 34);
+  return offset ? this.bb!.__union(obj, this.bb_pos + offset) : null;
+}
+
+maxAtType():Column {
+  const offset = this.bb!.__offset(this.bb_pos, 36);
+  return offset ? this.bb!.readUint8(this.bb_pos + offset) : Column.NONE;
+}
+
+maxAt<T extends flatbuffers.Table>(obj:any):any|null {
+  const offset = this.bb!.__offset(this.bb_pos, 38);
+  return offset ? this.bb!.__union(obj, this.bb_pos + offset) : null;
+}
+
+maxScale():number {
+  const offset = this.bb!.__offset(this.bb_pos, 40);
+  return offset ? this.bb!.readInt8(this.bb_pos + offset) : 0;
+}
+
+maxType():Column {
+  const offset = this.bb!.__offset(this.bb_pos, 42);
+  return offset ? this.bb!.readUint8(this.bb_pos + offset) : Column.NONE;
+}
+
+max<T extends flatbuffers.Table>(obj:any):any|null {
+  const offset = this.bb!.__offset(this.bb_pos, 44);
+  return offset ? this.bb!.__union(obj, this.bb_pos + offset) : null;
+}
+
+timeAtType():Column {
+  const offset = this.bb!.__offset(this.bb_pos, 46);
+  return offset ? this.bb!.readUint8(this.bb_pos + offset) : Column.NONE;
+}
+
+/**
+ * Updates whose event time differs from their row's; `time` coded as row times.
+ */
+timeAt<T extends flatbuffers.Table>(obj:any):any|null {
+  const offset = this.bb!.__offset(this.bb_pos, 48);
+  return offset ? this.bb!.__union(obj, this.bb_pos + offset) : null;
+}
+
+timeType():Column {
+  const offset = this.bb!.__offset(this.bb_pos, 50);
+  return offset ? this.bb!.readUint8(this.bb_pos + offset) : Column.NONE;
+}
+
+time<T extends flatbuffers.Table>(obj:any):any|null {
+  const offset = this.bb!.__offset(this.bb_pos, 52);
+  return offset ? this.bb!.__union(obj, this.bb_pos + offset) : null;
+}
+
+static startCompactMetric(builder:flatbuffers.Builder) {
+  builder.startObject(25);
+}
+
+static addMetric(builder:flatbuffers.Builder, metric:number) {
+  builder.addFieldInt16(0, metric, 0);
+}
+
+static addRowsType(builder:flatbuffers.Builder, rowsType:Column) {
+  builder.addFieldInt8(1, rowsType, Column.NONE);
+}
+
+static addRows(builder:flatbuffers.Builder, rowsOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(2, rowsOffset, 0);
+}
+
+static addFreshType(builder:flatbuffers.Builder, freshType:Column) {
+  builder.addFieldInt8(3, freshType, Column.NONE);
+}
+
+static addFresh(builder:flatbuffers.Builder, freshOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(4, freshOffset, 0);
+}
+
+static addLastScale(builder:flatbuffers.Builder, lastScale:number) {
+  builder.addFieldInt8(5, lastScale, 0);
+}
+
+static addLastType(builder:flatbuffers.Builder, lastType:Column) {
+  builder.addFieldInt8(6, lastType, Column.NONE);
+}
+
+static addLast(builder:flatbuffers.Builder, lastOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(7, lastOffset, 0);
+}
+
+static addAvgScale(builder:flatbuffers.Builder, avgScale:number) {
+  builder.addFieldInt8(8, avgScale, 0);
+}
+
+static addAvgType(builder:flatbuffers.Builder, avgType:Column) {
+  builder.addFieldInt8(9, avgType, Column.NONE);
+}
+
+static addAvg(builder:flatbuffers.Builder, avgOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(10, avgOffset, 0);
+}
+
+static addMinAtType(builder:flatbuffers.Builder, minAtType:Column) {
+  builder.addFieldInt8(11, minAtType, Column.NONE);
+}
+
+static addMinAt(builder:flatbuffers.Builder, minAtOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(12, minAtOffset, 0);
+}
+
+static addMinScale(builder:flatbuffers.Builder, minScale:number) {
+  builder.addFieldInt8(13, minScale, 0);
+}
+
+static addMinType(builder:flatbuffers.Builder, minType:Column) {
+  builder.addFieldInt8(14, minType, Column.NONE);
+}
+
+static addMin(builder:flatbuffers.Builder, minOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(15, minOffset, 0);
+}
+
+static addMaxAtType(builder:flatbuffers.Builder, maxAtType:Column) {
+  builder.addFieldInt8(16, maxAtType, Column.NONE);
+}
+
+static addMaxAt(builder:flatbuffers.Builder, maxAtOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(17, maxAtOffset, 0);
+}
+
+static addMaxScale(builder:flatbuffers.Builder, maxScale:number) {
+  builder.addFieldInt8(18, maxScale, 0);
+}
+
+static addMaxType(builder:flatbuffers.Builder, maxType:Column) {
+  builder.addFieldInt8(19, maxType, Column.NONE);
+}
+
+static addMax(builder:flatbuffers.Builder, maxOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(20, maxOffset, 0);
+}
+
+static addTimeAtType(builder:flatbuffers.Builder, timeAtType:Column) {
+  builder.addFieldInt8(21, timeAtType, Column.NONE);
+}
+
+static addTimeAt(builder:flatbuffers.Builder, timeAtOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(22, timeAtOffset, 0);
+}
+
+static addTimeType(builder:flatbuffers.Builder, timeType:Column) {
+  builder.addFieldInt8(23, timeType, Column.NONE);
+}
+
+static addTime(builder:flatbuffers.Builder, timeOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(24, timeOffset, 0);
+}
+
+static endCompactMetric(builder:flatbuffers.Builder):flatbuffers.Offset {
+  const offset = builder.endObject();
+  return offset;
+}
+
+static createCompactMetric(builder:flatbuffers.Builder, metric:number, rowsType:Column, rowsOffset:flatbuffers.Offset, freshType:Column, freshOffset:flatbuffers.Offset, lastScale:number, lastType:Column, lastOffset:flatbuffers.Offset, avgScale:number, avgType:Column, avgOffset:flatbuffers.Offset, minAtType:Column, minAtOffset:flatbuffers.Offset, minScale:number, minType:Column, minOffset:flatbuffers.Offset, maxAtType:Column, maxAtOffset:flatbuffers.Offset, maxScale:number, maxType:Column, maxOffset:flatbuffers.Offset, timeAtType:Column, timeAtOffset:flatbuffers.Offset, timeType:Column, timeOffset:flatbuffers.Offset):flatbuffers.Offset {
+  CompactMetric.startCompactMetric(builder);
+  CompactMetric.addMetric(builder, metric);
+  CompactMetric.addRowsType(builder, rowsType);
+  CompactMetric.addRows(builder, rowsOffset);
+  CompactMetric.addFreshType(builder, freshType);
+  CompactMetric.addFresh(builder, freshOffset);
+  CompactMetric.addLastScale(builder, lastScale);
+  CompactMetric.addLastType(builder, lastType);
+  CompactMetric.addLast(builder, lastOffset);
+  CompactMetric.addAvgScale(builder, avgScale);
+  CompactMetric.addAvgType(builder, avgType);
+  CompactMetric.addAvg(builder, avgOffset);
+  CompactMetric.addMinAtType(builder, minAtType);
+  CompactMetric.addMinAt(builder, minAtOffset);
+  CompactMetric.addMinScale(builder, minScale);
+  CompactMetric.addMinType(builder, minType);
+  CompactMetric.addMin(builder, minOffset);
+  CompactMetric.addMaxAtType(builder, maxAtType);
+  CompactMetric.addMaxAt(builder, maxAtOffset);
+  CompactMetric.addMaxScale(builder, maxScale);
+  CompactMetric.addMaxType(builder, maxType);
+  CompactMetric.addMax(builder, maxOffset);
+  CompactMetric.addTimeAtType(builder, timeAtType);
+  CompactMetric.addTimeAt(builder, timeAtOffset);
+  CompactMetric.addTimeType(builder, timeType);
+  CompactMetric.addTime(builder, timeOffset);
+  return CompactMetric.endCompactMetric(builder);
+}
+}
+
+/**
+ * A Delta by column: the same changes in fewer bytes. Rows are sensors
+ * with updates, ascending by index; each CompactMetric says which rows it
+ * covers. The dictionaries, removals, windows, aggregates and late counts
+ * are as in Delta.
+ */
+export class CompactDelta {
+  bb: flatbuffers.ByteBuffer|null = null;
+  bb_pos = 0;
+  __init(i:number, bb:flatbuffers.ByteBuffer):CompactDelta {
+  this.bb_pos = i;
+  this.bb = bb;
+  return this;
+}
+
+static getRootAsCompactDelta(bb:flatbuffers.ByteBuffer, obj?:CompactDelta):CompactDelta {
+  return (obj || new CompactDelta()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+static getSizePrefixedRootAsCompactDelta(bb:flatbuffers.ByteBuffer, obj?:CompactDelta):CompactDelta {
+  bb.setPosition(bb.position() + flatbuffers.SIZE_PREFIX_LENGTH);
+  return (obj || new CompactDelta()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+epoch():number {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
+}
+
+seq():bigint {
+  const offset = this.bb!.__offset(this.bb_pos, 6);
+  return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
+}
+
+serverTimeMs():number {
+  const offset = this.bb!.__offset(this.bb_pos, 8);
+  return offset ? this.bb!.readFloat64(this.bb_pos + offset) : 0.0;
+}
+
+sensors(index: number, obj?:SensorInfo):SensorInfo|null {
+  const offset = this.bb!.__offset(this.bb_pos, 10);
+  return offset ? (obj || new SensorInfo()).__init(this.bb!.__indirect(this.bb!.__vector(this.bb_pos + offset) + index * 4), this.bb!) : null;
+}
+
+sensorsLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 10);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+metrics(index: number, obj?:MetricInfo):MetricInfo|null {
+  const offset = this.bb!.__offset(this.bb_pos, 12);
+  return offset ? (obj || new MetricInfo()).__init(this.bb!.__indirect(this.bb!.__vector(this.bb_pos + offset) + index * 4), this.bb!) : null;
+}
+
+metricsLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 12);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+removed(index: number):number|null {
+  const offset = this.bb!.__offset(this.bb_pos, 14);
+  return offset ? this.bb!.readUint32(this.bb!.__vector(this.bb_pos + offset) + index * 4) : 0;
+}
+
+removedLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 14);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+removedArray():Uint32Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 14);
+  return offset ? new Uint32Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
+}
+
+/**
+ * Every update is fresh (a stream without bases).
+ */
+absolute():boolean {
+  const offset = this.bb!.__offset(this.bb_pos, 16);
+  return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
+}
+
+/**
+ * Event times (ms since epoch) count from here, with scale `time_scale`.
+ */
+baseTimeMs():number {
+  const offset = this.bb!.__offset(this.bb_pos, 18);
+  return offset ? this.bb!.readFloat64(this.bb_pos + offset) : 0.0;
+}
+
+timeScale():number {
+  const offset = this.bb!.__offset(this.bb_pos, 20);
+  return offset ? this.bb!.readInt8(this.bb_pos + offset) : 0;
+}
+
+rowSensorType():Column {
+  const offset = this.bb!.__offset(this.bb_pos, 22);
+  return offset ? this.bb!.readUint8(this.bb_pos + offset) : Column.NONE;
+}
+
+/**
+ * Per row: the sensor index, gap-coded (first: index; next: gap - 1).
+ */
+rowSensor<T extends flatbuffers.Table>(obj:any):any|null {
+  const offset = this.bb!.__offset(this.bb_pos, 24);
+  return offset ? this.bb!.__union(obj, this.bb_pos + offset) : null;
+}
+
+rowTimeType():Column {
+  const offset = this.bb!.__offset(this.bb_pos, 26);
+  return offset ? this.bb!.readUint8(this.bb_pos + offset) : Column.NONE;
+}
+
+/**
+ * Per row: event time of its first metric's update, coded like a value
+ * with scale `time_scale` and base_time_ms as every entry's base (float
+ * data: the times themselves); absent: every row at base_time_ms.
+ */
+rowTime<T extends flatbuffers.Table>(obj:any):any|null {
+  const offset = this.bb!.__offset(this.bb_pos, 28);
+  return offset ? this.bb!.__union(obj, this.bb_pos + offset) : null;
+}
+
+columns(index: number, obj?:CompactMetric):CompactMetric|null {
+  const offset = this.bb!.__offset(this.bb_pos, 30);
+  return offset ? (obj || new CompactMetric()).__init(this.bb!.__indirect(this.bb!.__vector(this.bb_pos + offset) + index * 4), this.bb!) : null;
+}
+
+columnsLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 30);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+windows(index: number, obj?:WindowUpdate):WindowUpdate|null {
+  const offset = this.bb!.__offset(this.bb_pos, 32);
+  return offset ? (obj || new WindowUpdate()).__init(this.bb!.__vector(this.bb_pos + offset) + index * 56, this.bb!) : null;
+}
+
+windowsLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 32);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+aggregates(index: number, obj?:GroupAggregate):GroupAggregate|null {
+  const offset = this.bb!.__offset(this.bb_pos, 34);
+  return offset ? (obj || new GroupAggregate()).__init(this.bb!.__indirect(this.bb!.__vector(this.bb_pos + offset) + index * 4), this.bb!) : null;
+}
+
+aggregatesLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 34);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+late(index: number, obj?:LateCount):LateCount|null {
+  const offset = this.bb!.__offset(this.bb_pos, 36);
+  return offset ? (obj || new LateCount()).__init(this.bb!.__vector(this.bb_pos + offset) + index * 8, this.bb!) : null;
+}
+
+lateLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 36);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+static startCompactDelta(builder:flatbuffers.Builder) {
+  builder.startObject(17);
+}
+
+static addEpoch(builder:flatbuffers.Builder, epoch:number) {
+  builder.addFieldInt32(0, epoch, 0);
+}
+
+static addSeq(builder:flatbuffers.Builder, seq:bigint) {
+  builder.addFieldInt64(1, seq, BigInt('0'));
+}
+
+static addServerTimeMs(builder:flatbuffers.Builder, serverTimeMs:number) {
+  builder.addFieldFloat64(2, serverTimeMs, 0.0);
+}
+
+static addSensors(builder:flatbuffers.Builder, sensorsOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(3, sensorsOffset, 0);
+}
+
+static createSensorsVector(builder:flatbuffers.Builder, data:flatbuffers.Offset[]):flatbuffers.Offset {
+  builder.startVector(4, data.length, 4);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addOffset(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startSensorsVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(4, numElems, 4);
+}
+
+static addMetrics(builder:flatbuffers.Builder, metricsOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(4, metricsOffset, 0);
+}
+
+static createMetricsVector(builder:flatbuffers.Builder, data:flatbuffers.Offset[]):flatbuffers.Offset {
+  builder.startVector(4, data.length, 4);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addOffset(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startMetricsVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(4, numElems, 4);
+}
+
+static addRemoved(builder:flatbuffers.Builder, removedOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(5, removedOffset, 0);
+}
+
+static createRemovedVector(builder:flatbuffers.Builder, data:number[]|Uint32Array):flatbuffers.Offset;
+/**
+ * @deprecated This Uint8Array overload will be removed in the future.
+ */
+static createRemovedVector(builder:flatbuffers.Builder, data:number[]|Uint8Array):flatbuffers.Offset;
+static createRemovedVector(builder:flatbuffers.Builder, data:number[]|Uint32Array|Uint8Array):flatbuffers.Offset {
+  builder.startVector(4, data.length, 4);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addInt32(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startRemovedVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(4, numElems, 4);
+}
+
+static addAbsolute(builder:flatbuffers.Builder, absolute:boolean) {
+  builder.addFieldInt8(6, +absolute, +false);
+}
+
+static addBaseTimeMs(builder:flatbuffers.Builder, baseTimeMs:number) {
+  builder.addFieldFloat64(7, baseTimeMs, 0.0);
+}
+
+static addTimeScale(builder:flatbuffers.Builder, timeScale:number) {
+  builder.addFieldInt8(8, timeScale, 0);
+}
+
+static addRowSensorType(builder:flatbuffers.Builder, rowSensorType:Column) {
+  builder.addFieldInt8(9, rowSensorType, Column.NONE);
+}
+
+static addRowSensor(builder:flatbuffers.Builder, rowSensorOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(10, rowSensorOffset, 0);
+}
+
+static addRowTimeType(builder:flatbuffers.Builder, rowTimeType:Column) {
+  builder.addFieldInt8(11, rowTimeType, Column.NONE);
+}
+
+static addRowTime(builder:flatbuffers.Builder, rowTimeOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(12, rowTimeOffset, 0);
+}
+
+static addColumns(builder:flatbuffers.Builder, columnsOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(13, columnsOffset, 0);
+}
+
+static createColumnsVector(builder:flatbuffers.Builder, data:flatbuffers.Offset[]):flatbuffers.Offset {
+  builder.startVector(4, data.length, 4);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addOffset(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startColumnsVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(4, numElems, 4);
+}
+
+static addWindows(builder:flatbuffers.Builder, windowsOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(14, windowsOffset, 0);
+}
+
+static startWindowsVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(56, numElems, 8);
+}
+
+static addAggregates(builder:flatbuffers.Builder, aggregatesOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(15, aggregatesOffset, 0);
+}
+
+static createAggregatesVector(builder:flatbuffers.Builder, data:flatbuffers.Offset[]):flatbuffers.Offset {
+  builder.startVector(4, data.length, 4);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addOffset(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startAggregatesVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(4, numElems, 4);
+}
+
+static addLate(builder:flatbuffers.Builder, lateOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(16, lateOffset, 0);
+}
+
+static startLateVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(8, numElems, 4);
+}
+
+static endCompactDelta(builder:flatbuffers.Builder):flatbuffers.Offset {
+  const offset = builder.endObject();
+  return offset;
+}
+
+static createCompactDelta(builder:flatbuffers.Builder, epoch:number, seq:bigint, serverTimeMs:number, sensorsOffset:flatbuffers.Offset, metricsOffset:flatbuffers.Offset, removedOffset:flatbuffers.Offset, absolute:boolean, baseTimeMs:number, timeScale:number, rowSensorType:Column, rowSensorOffset:flatbuffers.Offset, rowTimeType:Column, rowTimeOffset:flatbuffers.Offset, columnsOffset:flatbuffers.Offset, windowsOffset:flatbuffers.Offset, aggregatesOffset:flatbuffers.Offset, lateOffset:flatbuffers.Offset):flatbuffers.Offset {
+  CompactDelta.startCompactDelta(builder);
+  CompactDelta.addEpoch(builder, epoch);
+  CompactDelta.addSeq(builder, seq);
+  CompactDelta.addServerTimeMs(builder, serverTimeMs);
+  CompactDelta.addSensors(builder, sensorsOffset);
+  CompactDelta.addMetrics(builder, metricsOffset);
+  CompactDelta.addRemoved(builder, removedOffset);
+  CompactDelta.addAbsolute(builder, absolute);
+  CompactDelta.addBaseTimeMs(builder, baseTimeMs);
+  CompactDelta.addTimeScale(builder, timeScale);
+  CompactDelta.addRowSensorType(builder, rowSensorType);
+  CompactDelta.addRowSensor(builder, rowSensorOffset);
+  CompactDelta.addRowTimeType(builder, rowTimeType);
+  CompactDelta.addRowTime(builder, rowTimeOffset);
+  CompactDelta.addColumns(builder, columnsOffset);
+  CompactDelta.addWindows(builder, windowsOffset);
+  CompactDelta.addAggregates(builder, aggregatesOffset);
+  CompactDelta.addLate(builder, lateOffset);
+  return CompactDelta.endCompactDelta(builder);
+}
+}
+
+/**
+ * A whole Envelope, compressed. `codec` 1 is raw DEFLATE (RFC 1951, as
+ * CompressionStream("deflate-raw")); `size` is the inflated length.
+ */
+export class Compressed {
+  bb: flatbuffers.ByteBuffer|null = null;
+  bb_pos = 0;
+  __init(i:number, bb:flatbuffers.ByteBuffer):Compressed {
+  this.bb_pos = i;
+  this.bb = bb;
+  return this;
+}
+
+static getRootAsCompressed(bb:flatbuffers.ByteBuffer, obj?:Compressed):Compressed {
+  return (obj || new Compressed()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+static getSizePrefixedRootAsCompressed(bb:flatbuffers.ByteBuffer, obj?:Compressed):Compressed {
+  bb.setPosition(bb.position() + flatbuffers.SIZE_PREFIX_LENGTH);
+  return (obj || new Compressed()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+codec():number {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.readUint8(this.bb_pos + offset) : 0;
+}
+
+size():number {
+  const offset = this.bb!.__offset(this.bb_pos, 6);
+  return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
+}
+
+payload(index: number):number|null {
+  const offset = this.bb!.__offset(this.bb_pos, 8);
+  return offset ? this.bb!.readUint8(this.bb!.__vector(this.bb_pos + offset) + index) : 0;
+}
+
+payloadLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 8);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+payloadArray():Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 8);
+  return offset ? new Uint8Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
+}
+
+static startCompressed(builder:flatbuffers.Builder) {
+  builder.startObject(3);
+}
+
+static addCodec(builder:flatbuffers.Builder, codec:number) {
+  builder.addFieldInt8(0, codec, 0);
+}
+
+static addSize(builder:flatbuffers.Builder, size:number) {
+  builder.addFieldInt32(1, size, 0);
+}
+
+static addPayload(builder:flatbuffers.Builder, payloadOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(2, payloadOffset, 0);
+}
+
+static createPayloadVector(builder:flatbuffers.Builder, data:number[]|Uint8Array):flatbuffers.Offset {
+  builder.startVector(1, data.length, 1);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addInt8(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startPayloadVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(1, numElems, 1);
+}
+
+static endCompressed(builder:flatbuffers.Builder):flatbuffers.Offset {
+  const offset = builder.endObject();
+  return offset;
+}
+
+static createCompressed(builder:flatbuffers.Builder, codec:number, size:number, payloadOffset:flatbuffers.Offset):flatbuffers.Offset {
+  Compressed.startCompressed(builder);
+  Compressed.addCodec(builder, codec);
+  Compressed.addSize(builder, size);
+  Compressed.addPayload(builder, payloadOffset);
+  return Compressed.endCompressed(builder);
 }
 }
 

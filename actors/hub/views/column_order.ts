@@ -1,0 +1,133 @@
+import { sortByKey } from "./radix_order.ts";
+import type { RadixScratch } from "./radix_order.ts";
+import type { KeyColumn, SortKeys } from "./sort_keys.ts";
+import { sortKeyName } from "./view_spec.ts";
+import type { SortDirection, SortKey } from "./view_spec.ts";
+
+/**
+ * Every live sensor in the order of one sort key, both directions, shared
+ * by all the views that sort by that key whatever their topic, filter or
+ * direction: a view takes its rows by walking this order and keeping its
+ * members, so 100 views over 9 keys cost 9 sorts, not 100. The descending
+ * order is made from the ascending one in one pass (reversed, with runs of
+ * equal keys put back in id order and missing values kept last), when a view
+ * first asks for it.
+ *
+ * Two versions are kept, so the order a view was taken from stays readable
+ * for one more sort: a window scrolled past what the view has taken can
+ * still be served from the same order without the view's rows moving.
+ */
+export class ColumnOrder {
+  readonly name: string;
+  readonly key: SortKey;
+  /** Null for the id key, whose order is `SortKeys.idOrder` itself. */
+  readonly column: KeyColumn | null;
+  /** Sorts so far; 0 before the first. */
+  version = 0;
+  /** When the last sort ran (table clock), and the `SortKeys.serial` it saw. */
+  sortedAt = -Infinity;
+  sortedSerial = -1;
+  /** Views using this order. */
+  users = 0;
+  readonly #asc: [Uint32Array, Uint32Array] = [new Uint32Array(0), new Uint32Array(0)];
+  readonly #desc: [Uint32Array, Uint32Array] = [new Uint32Array(0), new Uint32Array(0)];
+  readonly #lengths: [number, number] = [0, 0];
+  readonly #versions: [number, number] = [-1, -1];
+  /** Version each slot's descending order was made for. */
+  readonly #descVersions: [number, number] = [-1, -1];
+
+  constructor(key: SortKey, column: KeyColumn | null) {
+    this.key = key;
+    this.column = column;
+    this.name = sortKeyName(key);
+  }
+
+  /** Whether sensors came or went, or a key changed, since the last sort. */
+  stale(keys: SortKeys): boolean {
+    const changedAt = Math.max(keys.setChangedAt, this.column?.changedAt ?? 0);
+    return this.sortedSerial < changedAt;
+  }
+
+  /**
+   * Sorts the live sensors; returns the work done in the units of a view's
+   * scan (one sensor visited): a radix sort measured about 12 times a scan
+   * per sensor (bench/view_order.ts), a copy of the id order about 1.
+   */
+  sortNow(keys: SortKeys, options: { now: number; scratch: RadixScratch }): number {
+    const ids = keys.idOrder.order;
+    const n = ids.length;
+    const slot = (this.version + 1) & 1;
+    const out = this.#asc[slot] = fit(this.#asc[slot], n);
+    if (this.column === null) out.set(ids);
+    else {
+      // Items go in in id order, and the sort is stable: ties stay in id order.
+      sortByKey(this.column.values, ids, { out, descending: false, scratch: options.scratch });
+    }
+    this.version++;
+    this.#lengths[slot] = n;
+    this.#versions[slot] = this.version;
+    this.#descVersions[slot] = -1;
+    this.sortedAt = options.now;
+    this.sortedSerial = keys.serial;
+    return this.column === null ? n : SORT_COST * n;
+  }
+
+  /** The order of sort `version` in `direction`, if still held (the newest two are). */
+  order(version: number, direction: SortDirection): Uint32Array | null {
+    const slot = version & 1;
+    if (this.#versions[slot] !== version) return null;
+    const n = this.#lengths[slot];
+    if (direction === "asc") return this.#asc[slot].subarray(0, n);
+    if (this.#descVersions[slot] !== version) {
+      const desc = this.#desc[slot] = fit(this.#desc[slot], n);
+      reverseOrder(this.#asc[slot].subarray(0, n), {
+        keys: this.column?.values ?? null,
+        into: desc,
+      });
+      this.#descVersions[slot] = version;
+    }
+    return this.#desc[slot].subarray(0, n);
+  }
+
+  get bytes(): number {
+    return this.#asc[0].byteLength + this.#asc[1].byteLength + this.#desc[0].byteLength +
+      this.#desc[1].byteLength;
+  }
+}
+
+/** Work of a radix sort per sensor, in units of one sensor visited by a view's scan. */
+export const SORT_COST = 12;
+
+function fit(buffer: Uint32Array, n: number): Uint32Array {
+  return buffer.length >= n ? buffer : new Uint32Array(Math.max(n, buffer.length * 2, 1024));
+}
+
+/**
+ * The descending order from the ascending one: keys reversed, but equal keys
+ * still in id order and missing ones (NaN, at the end of `asc`) still last.
+ * Without keys (the id order, where no two are equal) a plain reversal.
+ */
+export function reverseOrder(
+  asc: Uint32Array,
+  options: { keys: Float64Array | null; into: Uint32Array },
+): void {
+  const n = asc.length;
+  const into = options.into;
+  const keys = options.keys;
+  if (keys === null) {
+    for (let i = 0; i < n; i++) into[i] = asc[n - 1 - i];
+    return;
+  }
+  let present = n;
+  while (present > 0 && keys[asc[present - 1]] !== keys[asc[present - 1]]) present--;
+  let at = 0;
+  let end = present; // one past the run being copied
+  while (end > 0) {
+    const value = keys[asc[end - 1]];
+    let start = end - 1;
+    while (start > 0 && keys[asc[start - 1]] === value) start--;
+    for (let i = start; i < end; i++) into[at++] = asc[i];
+    end = start;
+  }
+  for (let i = present; i < n; i++) into[at++] = asc[i];
+}

@@ -1,0 +1,49 @@
+import fc from "fast-check";
+import { assert, assertEquals } from "../../../tests/testing/assert.ts";
+import { listingCompare } from "../../../tests/listing_order.ts";
+import { compareNames, naturalKey } from "./natural_key.ts";
+
+const byKey = (a: string, b: string) => compareNames(naturalKey(a), a, naturalKey(b), b);
+const sign = (n: number) => Math.sign(n);
+
+Deno.test("numbers in names sort by value, case is folded, exact order breaks ties", () => {
+  const names = [
+    "sensor-10",
+    "Sensor-9",
+    "sensor-2",
+    "sensor-007",
+    "sensor-7",
+    "sensor-",
+    "sensor-1a",
+    "sensor",
+  ];
+  assertEquals([...names].sort(byKey), [
+    "sensor",
+    "sensor-",
+    "sensor-1a",
+    "sensor-2",
+    "sensor-007",
+    "sensor-7",
+    "Sensor-9",
+    "sensor-10",
+  ]);
+});
+
+Deno.test("the key's order equals the listing rule for any names", () => {
+  const name = fc.string({
+    unit: fc.constantFrom("a", "B", "b", "0", "1", "9", "00", "-", "/", "_", " ", "é", "\u{1F600}"),
+    maxLength: 12,
+  });
+  fc.assert(
+    fc.property(name, name, (a, b) => {
+      assertEquals(sign(byKey(a, b)), sign(listingCompare(a, b)), `${a} vs ${b}`);
+    }),
+    { numRuns: 3000 },
+  );
+});
+
+Deno.test("long digit runs compare by length, then digit by digit", () => {
+  const a = "x" + "9".repeat(40), b = "x1" + "0".repeat(40);
+  assert(byKey(a, b) < 0);
+  assert(byKey("x0000000000000000000000001", "x2") < 0);
+});

@@ -1,0 +1,352 @@
+import type { TickChanges } from "../feed_view.ts";
+import type { MetricStates, SensorEntry } from "../../../protocol/server_frames.ts";
+import { CollationOrder } from "./collation_order.ts";
+import { sortKeyName } from "./view_spec.ts";
+import type { MetricField, SortKey } from "./view_spec.ts";
+
+/** Where the keys of a column made later come from: the hub's `FeedView`. */
+export interface StateSource {
+  sensors(): SensorEntry[];
+  /** Every metric's latest state, by column; the first `valueCount` entries. */
+  readonly valueColumns: MetricStates;
+  readonly valueCount: number;
+}
+
+/** One sort key's value per sensor index (NaN: missing), and when a value last changed. */
+export interface KeyColumn {
+  readonly name: string;
+  /** Replaced when the fleet outgrows it: read it through the column each time. */
+  values: Float64Array;
+  /** `SortKeys.serial` of the last tick that changed a value. */
+  changedAt: number;
+}
+
+interface MetricColumn extends KeyColumn {
+  readonly metric: number;
+  readonly field: MetricField;
+  users: number;
+}
+
+/**
+ * The keys views sort and filter by, kept up to date from each tick's
+ * `TickChanges`: who is live, ids and groups with their ranks in listing
+ * order (`CollationOrder`), the newest event time ("seen"), the status code
+ * (the attention state's slot, set by the hub) and one Float64Array per
+ * (metric, field) some view sorts by, all indexed by dense sensor index.
+ * Also marks the sensors each tick touched, for the windows' deltas.
+ */
+export class SortKeys {
+  capacity = 0;
+  /** Ticks applied so far; columns and views compare their `changedAt` against it. */
+  serial = 0;
+  /** Serial of the last tick in which a sensor came, went or changed group. */
+  setChangedAt = 0;
+  #ids: (string | undefined)[] = [];
+  #lowerIds: (string | undefined)[] = [];
+  #group: Int32Array = new Int32Array(0);
+  live = new Uint8Array(0);
+  liveCount = 0;
+  /** Live sensors in id order, with their ranks. */
+  readonly idOrder = new CollationOrder();
+  /** Distinct groups (by number) in listing order. */
+  readonly groupOrder = new CollationOrder();
+  readonly #groupNumbers = new Map<string, number>();
+  #groupUsers: number[] = [];
+  #freeGroups: number[] = [];
+  /** The rank of each sensor's group. */
+  readonly group: KeyColumn = { name: "group", values: new Float64Array(0), changedAt: 0 };
+  readonly seen: KeyColumn = { name: "seen", values: new Float64Array(0), changedAt: 0 };
+  readonly status: KeyColumn = { name: "status", values: new Float64Array(0), changedAt: 0 };
+  readonly #metricColumns = new Map<string, MetricColumn>();
+  /** Sensors updated, re-grouped or given a status this tick: 1 in `touched`, listed in `touchedList`. */
+  touched = new Uint8Array(0);
+  readonly touchedList: number[] = [];
+  /** Sensors that came or changed group this tick; and those that went. */
+  readonly entered: number[] = [];
+  readonly removed: number[] = [];
+  /** Sensors whose status changed this tick. */
+  readonly statusChanged: number[] = [];
+  #pendingStatus = new Map<number, number>();
+  readonly #source: StateSource;
+
+  constructor(source: StateSource) {
+    this.#source = source;
+    for (const sensor of source.sensors()) this.#enter(sensor);
+    const v = source.valueColumns;
+    const seen = this.seen.values;
+    for (let i = 0; i < source.valueCount; i++) {
+      const s = v.sensor[i];
+      if (s < this.capacity && !(seen[s] >= v.timeMs[i])) seen[s] = v.timeMs[i];
+    }
+    this.#commitOrders();
+    this.entered.length = 0;
+    this.touchedList.length = 0;
+    this.touched.fill(0);
+  }
+
+  id(sensor: number): string | undefined {
+    return this.#ids[sensor];
+  }
+
+  lowerId(sensor: number): string | undefined {
+    return this.#lowerIds[sensor];
+  }
+
+  groupName(sensor: number): string | undefined {
+    const g = this.#group[sensor];
+    return g >= 0 && sensor < this.capacity ? this.groupOrder.name(g) : undefined;
+  }
+
+  isLive(sensor: number): boolean {
+    return sensor < this.capacity && this.live[sensor] === 1;
+  }
+
+  /** A sensor's status code; 0 when it has none. */
+  statusOf(sensor: number): number {
+    const code = sensor < this.capacity ? this.status.values[sensor] : NaN;
+    return code === code ? code : 0;
+  }
+
+  /** Sets a sensor's status code (0: none) from the next `apply` on. */
+  setStatus(sensor: number, code: number): void {
+    if (!Number.isInteger(code) || code < 0 || code > 255) {
+      throw new RangeError(`status code ${code} is not an integer in 0..255`);
+    }
+    this.#pendingStatus.set(sensor, code);
+  }
+
+  /** The column a sort key reads (not for "id", which is `idOrder`); a metric column counts a user. */
+  use(key: SortKey): KeyColumn | null {
+    switch (key.kind) {
+      case "id":
+        return null;
+      case "group":
+        return this.group;
+      case "seen":
+        return this.seen;
+      case "status":
+        return this.status;
+      case "metric":
+        return this.#useMetric(key.metric, key.field);
+    }
+  }
+
+  /** Drops a user of a metric column; the last one frees it. */
+  release(key: SortKey): void {
+    if (key.kind !== "metric") return;
+    const name = sortKeyName(key);
+    const column = this.#metricColumns.get(name);
+    if (!column || --column.users > 0) return;
+    this.#metricColumns.delete(name);
+  }
+
+  /** Metric columns in use (for stats). */
+  get metricColumnCount(): number {
+    return this.#metricColumns.size;
+  }
+
+  /** Bytes of the per-sensor arrays (not the id strings). */
+  get bytes(): number {
+    return this.capacity * (8 * (3 + this.#metricColumns.size) + 4 + 1 + 1);
+  }
+
+  /** Takes in one tick: sensors that came, changed or went, metric updates, pending statuses. */
+  apply(changes: TickChanges | null): void {
+    this.serial++;
+    for (const s of this.touchedList) if (s < this.capacity) this.touched[s] = 0;
+    this.touchedList.length = 0;
+    this.entered.length = 0;
+    this.removed.length = 0;
+    this.statusChanged.length = 0;
+    if (changes) {
+      for (const sensor of changes.removed) this.#remove(sensor);
+      for (const sensor of changes.sensors) this.#enter(sensor);
+      this.#applyUpdates(changes.updates);
+    }
+    for (const [sensor, code] of this.#pendingStatus) {
+      if (!this.isLive(sensor)) continue;
+      const value = code === 0 ? NaN : code;
+      if (Object.is(this.status.values[sensor], value)) continue;
+      this.status.values[sensor] = value;
+      this.status.changedAt = this.serial;
+      this.statusChanged.push(sensor);
+      this.#touch(sensor);
+    }
+    this.#pendingStatus.clear();
+    this.#commitOrders();
+  }
+
+  #applyUpdates(u: MetricStates): void {
+    const seen = this.seen.values;
+    const live = this.live;
+    const capacity = this.capacity;
+    for (let i = 0; i < u.length; i++) {
+      const s = u.sensor[i];
+      if (s >= capacity || live[s] === 0) continue;
+      if (this.touched[s] === 0) {
+        this.touched[s] = 1;
+        this.touchedList.push(s);
+      }
+      const t = u.timeMs[i];
+      if (!(seen[s] >= t)) {
+        seen[s] = t;
+        this.seen.changedAt = this.serial;
+      }
+    }
+    // One pass per column in use: a tight loop over two typed arrays each.
+    for (const column of this.#metricColumns.values()) {
+      const from = fieldColumn(u, column.field);
+      const values = column.values;
+      const metric = column.metric;
+      let changed = false;
+      for (let i = 0; i < u.length; i++) {
+        if (u.metric[i] !== metric) continue;
+        const s = u.sensor[i];
+        if (s >= capacity || live[s] === 0) continue;
+        const value = from[i];
+        if (values[s] !== value) {
+          values[s] = value;
+          changed = true;
+        }
+      }
+      if (changed) column.changedAt = this.serial;
+    }
+  }
+
+  #touch(sensor: number): void {
+    if (this.touched[sensor] === 1) return;
+    this.touched[sensor] = 1;
+    this.touchedList.push(sensor);
+  }
+
+  #enter(entry: SensorEntry): void {
+    const s = entry.index;
+    if (s >= this.capacity) this.#grow(s + 1);
+    const known = this.live[s] === 1;
+    if (known && this.#ids[s] === entry.id && this.groupName(s) === entry.group) return;
+    if (known && this.#ids[s] !== entry.id) this.#remove(s); // an index given to another id
+    if (this.live[s] === 0) {
+      this.live[s] = 1;
+      this.liveCount++;
+      this.#ids[s] = entry.id;
+      this.#lowerIds[s] = entry.id.toLowerCase();
+      this.idOrder.add(s, entry.id);
+    } else {
+      this.#leaveGroup(s);
+    }
+    this.#group[s] = this.#joinGroup(entry.group);
+    this.setChangedAt = this.serial;
+    this.entered.push(s);
+    this.#touch(s);
+  }
+
+  #remove(s: number): void {
+    if (!this.isLive(s)) return;
+    this.live[s] = 0;
+    this.liveCount--;
+    this.idOrder.remove(s);
+    this.#leaveGroup(s);
+    this.#group[s] = -1;
+    this.#ids[s] = undefined;
+    this.#lowerIds[s] = undefined;
+    this.group.values[s] = NaN;
+    this.seen.values[s] = NaN;
+    this.status.values[s] = NaN;
+    for (const column of this.#metricColumns.values()) column.values[s] = NaN;
+    this.setChangedAt = this.serial;
+    this.removed.push(s);
+    // A sensor removed in the tick it came is not reported as entered.
+    const at = this.entered.indexOf(s);
+    if (at >= 0) this.entered.splice(at, 1);
+  }
+
+  #joinGroup(name: string): number {
+    let g = this.#groupNumbers.get(name);
+    if (g === undefined) {
+      g = this.#freeGroups.pop() ?? this.#groupUsers.length;
+      this.#groupNumbers.set(name, g);
+      this.#groupUsers[g] = 0;
+      this.groupOrder.add(g, name);
+    }
+    this.#groupUsers[g]++;
+    return g;
+  }
+
+  #leaveGroup(s: number): void {
+    const g = this.#group[s];
+    if (g < 0) return;
+    if (--this.#groupUsers[g] > 0) return;
+    this.#groupNumbers.delete(this.groupOrder.name(g)!);
+    this.groupOrder.remove(g);
+    this.#freeGroups.push(g);
+  }
+
+  /** Ranks after the tick's adds and removes; group keys follow their groups' ranks. */
+  #commitOrders(): void {
+    this.idOrder.commit();
+    const values = this.group.values;
+    if (this.groupOrder.commit()) {
+      for (let s = 0; s < this.capacity; s++) {
+        values[s] = this.live[s] === 1 ? this.groupOrder.rank(this.#group[s]) : NaN;
+      }
+      this.group.changedAt = this.serial;
+    } else {
+      for (const s of this.entered) {
+        if (this.live[s] === 1) values[s] = this.groupOrder.rank(this.#group[s]);
+      }
+      if (this.entered.length > 0) this.group.changedAt = this.serial;
+    }
+  }
+
+  #useMetric(metric: number, field: MetricField): MetricColumn {
+    const name = sortKeyName({ kind: "metric", metric, field });
+    let column = this.#metricColumns.get(name);
+    if (column) {
+      column.users++;
+      return column;
+    }
+    const values = new Float64Array(this.capacity).fill(NaN);
+    const v = this.#source.valueColumns;
+    const from = fieldColumn(v, field);
+    for (let i = 0; i < this.#source.valueCount; i++) {
+      const s = v.sensor[i];
+      if (v.metric[i] === metric && this.isLive(s)) values[s] = from[i];
+    }
+    column = { name, metric, field, values, changedAt: this.serial, users: 1 };
+    this.#metricColumns.set(name, column);
+    return column;
+  }
+
+  #grow(needed: number): void {
+    const capacity = Math.max(needed, this.capacity * 2, 1024);
+    const grow = <A extends Float64Array | Uint8Array | Int32Array>(
+      old: A,
+      make: (n: number) => A,
+    ) => {
+      const next = make(capacity);
+      next.set(old);
+      return next;
+    };
+    const nan = (n: number) => new Float64Array(n).fill(NaN);
+    this.live = grow(this.live, (n) => new Uint8Array(n));
+    this.touched = grow(this.touched, (n) => new Uint8Array(n));
+    this.#group = grow(this.#group, (n) => new Int32Array(n).fill(-1));
+    for (const column of [this.group, this.seen, this.status, ...this.#metricColumns.values()]) {
+      column.values = grow(column.values, nan);
+    }
+    this.capacity = capacity;
+  }
+}
+
+function fieldColumn(v: MetricStates, field: MetricField): Float64Array {
+  switch (field) {
+    case "last":
+      return v.last;
+    case "avg":
+      return v.avg;
+    case "min":
+      return v.min;
+    case "max":
+      return v.max;
+  }
+}

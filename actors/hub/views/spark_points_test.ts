@@ -1,0 +1,89 @@
+import fc from "fast-check";
+import { assertEquals } from "../../../tests/testing/assert.ts";
+import { SparkRings } from "../../../web/src/lib/feed/spark_rings.ts";
+import { FeedView } from "../feed_view.ts";
+import { shardChanges } from "../../../tests/shard_changes.ts";
+import { SparkPoints } from "./spark_points.ts";
+
+Deno.test("points per sensor and metric follow the dashboard's spark rings for any pushes", () => {
+  // The dashboard's rings are the reference: one SparkRings per metric.
+  const push = fc.record({
+    sensor: fc.nat(5),
+    metric: fc.nat(2),
+    timeMs: fc.integer({ min: 0, max: 90_000 }),
+    value: fc.oneof(fc.double({ noNaN: false }), fc.integer({ min: -50, max: 50 })),
+    clear: fc.integer({ min: 0, max: 19 }).map((n) => n === 0),
+  });
+  fc.assert(
+    fc.property(
+      fc.array(push, { maxLength: 300 }),
+      fc.integer({ min: 1, max: 8 }),
+      (pushes, points) => {
+        const ours = new SparkPoints({ points });
+        const theirs = [0, 1, 2].map(() => new SparkRings({ points }));
+        for (const r of theirs) r.grow(6);
+        for (const p of pushes) {
+          if (p.clear) {
+            ours.clear(p.sensor);
+            for (const r of theirs) r.clear(p.sensor);
+          }
+          ours.push(p.sensor, p.metric, p.timeMs, p.value);
+          theirs[p.metric].push(p.sensor, p.timeMs, p.value);
+        }
+        for (let sensor = 0; sensor < 6; sensor++) {
+          for (let metric = 0; metric < 3; metric++) {
+            const a = new Float32Array(points), b = new Float32Array(points);
+            const n = ours.read(sensor, metric, a);
+            assertEquals(n, theirs[metric].read(sensor, b));
+            assertEquals([...a.subarray(0, n)], [...b.subarray(0, n)]);
+          }
+        }
+      },
+    ),
+    { numRuns: 300 },
+  );
+});
+
+Deno.test("a tick's last values become points; a removed sensor's points are gone", () => {
+  const feed = new FeedView();
+  const spark = new SparkPoints();
+  const sensors = [{ index: 0, id: "a", group: "g" }, { index: 1, id: "b", group: "g" }];
+  spark.apply(feed.apply([shardChanges({
+    sensors,
+    metrics: ["t"],
+    updates: [{ sensor: 0, metric: 0, last: 1, timeMs: 1_000 }, {
+      sensor: 1,
+      metric: 0,
+      last: 5,
+      timeMs: 1_000,
+    }],
+  })]));
+  spark.apply(feed.apply([shardChanges({
+    updates: [{ sensor: 0, metric: 0, last: 2, timeMs: 1_500 }, {
+      sensor: 1,
+      metric: 0,
+      last: 6,
+      timeMs: 2_000,
+    }],
+  })]));
+  spark.apply(
+    feed.apply([shardChanges({ updates: [{ sensor: 0, metric: 0, last: 3, timeMs: 3_100 }] })]),
+  );
+  const into = new Float32Array(60);
+  // Sensor 0: 1 then 2 in the same second (2 wins), then 3.
+  assertEquals([...into.subarray(0, spark.read(0, 0, into))], [2, 3]);
+  assertEquals(spark.newestMs(0, 0), 3_000);
+  assertEquals([...into.subarray(0, spark.read(1, 0, into))], [5, 6]);
+  spark.apply(feed.apply([shardChanges({ removed: [1] })]));
+  assertEquals(spark.read(1, 0, into), 0);
+  assertEquals(spark.metricsOf(0), [0]);
+});
+
+Deno.test("memory is fixed per sensor and metric: a minute of points whatever the rate", () => {
+  const spark = new SparkPoints();
+  for (let t = 0; t < 600_000; t += 50) spark.push(99, 0, t, t);
+  const before = spark.bytes;
+  for (let t = 600_000; t < 1_200_000; t += 10) spark.push(99, 0, t, t);
+  assertEquals(spark.bytes, before);
+  assertEquals(spark.read(99, 0, new Float32Array(100)), 60);
+});

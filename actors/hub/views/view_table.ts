@@ -1,0 +1,554 @@
+import type { TickChanges } from "../feed_view.ts";
+import type { TopicSpec } from "../topic.ts";
+import { TopicTable } from "../topic_table.ts";
+import type { Owners } from "../topic_table.ts";
+import { ColumnOrder } from "./column_order.ts";
+import { RadixScratch } from "./radix_order.ts";
+import { SortKeys } from "./sort_keys.ts";
+import type { StateSource } from "./sort_keys.ts";
+import { View } from "./view.ts";
+import type { Slice } from "./view.ts";
+import { checkView, sortKeyName, viewKey } from "./view_spec.ts";
+import type { ViewFilter, ViewSort } from "./view_spec.ts";
+import { DEFAULT_WINDOW_LIMITS, NO_ROWS, placeWindow, ViewWindow } from "./view_window.ts";
+import type { WindowLimits } from "./view_window.ts";
+
+export interface ViewTableOptions {
+  /** Distinct views (topic, sort, filter) at once. Default 256. */
+  maxViews: number;
+  /** Views one client address, or one token, may hold and still make another. Default `max(4, maxViews / 16)`. */
+  viewsPerClient: number;
+  /** Windows at once, over all sessions. Default 20,000. */
+  maxWindows: number;
+  /** Least time between two orderings of a view caused by changing values. Default 1000 ms. */
+  resortMs: number;
+  /**
+   * Least time between two sorts of a shared order for the schedule. Default
+   * `resortMs`: each order is sorted about once a second, and the views on it
+   * take their rows from that sort as they come due.
+   */
+  columnMaxAgeMs: number;
+  /** Least time between two sorts of a shared order asked for by operators. Default 100 ms. */
+  minSortGapMs: number;
+  /**
+   * Spread of the first scheduled ordering of new views: a view made at t is
+   * next ordered at t + resortMs + a phase in [0, staggerMs) fixed by its id,
+   * so views made together (a page of clients arriving at once) do not all
+   * come due in the same tick. Default `resortMs`.
+   */
+  staggerMs: number;
+  /** How long a view without windows is kept for a client that comes back. Default 30,000 ms. */
+  idleMs: number;
+  /**
+   * Work per tick for scheduled orderings, in sensors visited by a view's
+   * scan (a shared order's radix sort counts 12 per sensor); operators' own
+   * and at least one scheduled ordering run anyway. Views left over wait for
+   * the next tick, which staggers them. Default 2,500,000: one sort of
+   * 100,000 sensors and a dozen full scans, about 10 ms on the 2-core machine.
+   */
+  tickBudget: number;
+  window: WindowLimits;
+}
+
+const NO_TOUCH = new Uint8Array(0);
+
+/** What a window shows: a topic (canonical key and spec), a sort, a filter and rows. */
+export interface WindowRequest {
+  topic: { key: string; spec: TopicSpec };
+  sort: ViewSort;
+  filter: ViewFilter;
+  offset: number;
+  limit: number;
+}
+
+/** A window opened or changed, with the windows closed because their views were evicted to make room; or why not. */
+export type Opened = { window: ViewWindow; evicted: ViewWindow[] } | { refused: string };
+
+/** What the last `advance` did (for stats and the benchmark). */
+export interface TickWork {
+  orderings: number;
+  sorts: number;
+  work: number;
+  /** Views due that waited for a later tick. */
+  deferred: number;
+}
+
+/**
+ * The ordered, filtered views over the fleet and the windows sessions hold
+ * on them. Views are shared by (topic, sort, filter) and counted against the
+ * clients that made them (a `TopicTable`: a share per address and token, idle
+ * ones evicted first). Once a tick, `advance` takes the tick's changes into
+ * the keys, orders the views that are due within a work budget (shared
+ * orders sorted once for all their views), and works out each window's news.
+ * Pure: time is passed in.
+ */
+export class ViewTable {
+  readonly keys: SortKeys;
+  readonly #options: ViewTableOptions;
+  readonly #registry: TopicTable<View, ViewWindow>;
+  readonly #columns = new Map<string, ColumnOrder>();
+  readonly #windowsOf = new Map<View, Set<ViewWindow>>();
+  readonly #scratch = new RadixScratch();
+  #nextViewId = 1;
+  #nextWindowId = 1;
+  #windowCount = 0;
+  #tick = 0;
+  /** Stamps per sensor for set differences between a window's old and new rows. */
+  #mark = new Uint32Array(0);
+  #stamp = 0;
+  readonly #news: ViewWindow[] = [];
+  last: TickWork = { orderings: 0, sorts: 0, work: 0, deferred: 0 };
+
+  constructor(source: StateSource, options: Partial<ViewTableOptions> = {}) {
+    const maxViews = options.maxViews ?? 256;
+    const resortMs = options.resortMs ?? 1000;
+    this.#options = {
+      maxViews,
+      viewsPerClient: options.viewsPerClient ?? Math.max(4, Math.floor(maxViews / 16)),
+      maxWindows: options.maxWindows ?? 20_000,
+      resortMs,
+      columnMaxAgeMs: options.columnMaxAgeMs ?? resortMs,
+      minSortGapMs: options.minSortGapMs ?? 100,
+      idleMs: options.idleMs ?? 30_000,
+      tickBudget: options.tickBudget ?? 2_500_000,
+      staggerMs: options.staggerMs ?? resortMs,
+      window: options.window ?? DEFAULT_WINDOW_LIMITS,
+    };
+    checkOptions(this.#options);
+    this.#registry = new TopicTable({
+      maxTopics: this.#options.maxViews,
+      share: this.#options.viewsPerClient,
+    });
+    this.keys = new SortKeys(source);
+  }
+
+  get viewCount(): number {
+    return this.#registry.size;
+  }
+
+  get windowCount(): number {
+    return this.#windowCount;
+  }
+
+  get columnCount(): number {
+    return this.#columns.size;
+  }
+
+  /** Views, in creation order. */
+  views(): IterableIterator<View> {
+    return this.#registry.values();
+  }
+
+  /** The windows on `view`. */
+  windowsOf(view: View): ReadonlySet<ViewWindow> {
+    return this.#windowsOf.get(view) ?? new Set();
+  }
+
+  /** Bytes of the engine's arrays: keys, shared orders, views and scratch (not window objects). */
+  get bytes(): number {
+    let bytes = this.keys.bytes + this.#scratch.bytes + this.#mark.byteLength;
+    for (const column of this.#columns.values()) bytes += column.bytes;
+    for (const view of this.#registry.values()) bytes += view.bytes;
+    return bytes;
+  }
+
+  /**
+   * Opens a window for `request`, on the view it names (made if new).
+   * Throws TypeError or RangeError for a malformed request; refuses (without
+   * changing anything) when limits say no.
+   */
+  open(request: WindowRequest, options: { owners: Owners; now: number }): Opened {
+    const { sort, filter } = checkView(request.sort, request.filter);
+    if (this.#windowCount >= this.#options.maxWindows) {
+      return { refused: `the server already serves ${this.#options.maxWindows} view windows` };
+    }
+    const key = viewKey(request.topic.key, sort, filter);
+    // Made with a placeholder view, so a refused request changes nothing.
+    const window = new ViewWindow(this.#nextWindowId, null as unknown as View, {
+      offset: request.offset,
+      limit: request.limit,
+      limits: this.#options.window,
+    });
+    const joined = this.#join(window, { key, request: { ...request, sort, filter }, ...options });
+    if ("refused" in joined) return joined;
+    this.#nextWindowId++;
+    this.#windowCount++;
+    return { window, evicted: joined.evicted };
+  }
+
+  /**
+   * Points `window` at another request: a new place on the same view, or
+   * another view (sort, filter or topic). The rows it keeps are not sent
+   * again: only those new to it enter. Refused: it stays as it was.
+   */
+  change(
+    window: ViewWindow,
+    request: WindowRequest,
+    options: { owners: Owners; now: number },
+  ): Opened {
+    if (window.closed !== null) {
+      throw new TypeError(`Cannot change window: it was closed (${window.closed})`);
+    }
+    const { sort, filter } = checkView(request.sort, request.filter);
+    placeWindow(request.offset, request.limit, this.#options.window); // throws before anything changes
+    const key = viewKey(request.topic.key, sort, filter);
+    const old = window.view;
+    if (key !== old.key) {
+      this.#leave(window, options.now);
+      const joined = this.#join(window, { key, request: { ...request, sort, filter }, ...options });
+      if ("refused" in joined) {
+        // The old view is idle now, not gone: a refusal evicts nothing.
+        this.#join(window, { key: old.key, request, ...options, make: () => old });
+        return joined;
+      }
+      window.release();
+      window.move(request.offset, request.limit, this.#options.window);
+      return { window, evicted: joined.evicted };
+    }
+    window.move(request.offset, request.limit, this.#options.window);
+    return { window, evicted: [] };
+  }
+
+  /** Closes a window; its view stays, idle once it has none, for `idleMs`. */
+  close(window: ViewWindow, now: number): void {
+    if (window.closed !== null) return;
+    window.closed = "closed";
+    this.#leave(window, now);
+    this.#windowCount--;
+  }
+
+  #join(
+    window: ViewWindow,
+    o: { key: string; request: WindowRequest; owners: Owners; now: number; make?: () => View },
+  ): { evicted: ViewWindow[] } | { refused: string } {
+    const got = this.#registry.acquire(o.key, window, {
+      owners: o.owners,
+      bytes: o.key.length,
+      now: o.now,
+      make: o.make ?? (() => this.#makeView(o.key, o.request)),
+    });
+    if ("refused" in got) return { refused: this.#refusal(o.owners) };
+    const evicted: ViewWindow[] = [];
+    for (const view of got.evicted) {
+      evicted.push(...this.#drop(view, "its view was evicted to make room"));
+    }
+    const view = got.value;
+    let windows = this.#windowsOf.get(view);
+    if (!windows) this.#windowsOf.set(view, windows = new Set());
+    // A view nobody watched was not ordered meanwhile.
+    if (windows.size === 0 && view.orderedSerial < this.keys.serial) view.forced = true;
+    windows.add(window);
+    window.view = view;
+    return { evicted };
+  }
+
+  #leave(window: ViewWindow, now: number): void {
+    this.#registry.leave(window.view.key, window, now);
+    this.#windowsOf.get(window.view)?.delete(window);
+  }
+
+  /** Why the registry said no, in this table's words. */
+  #refusal(owners: Owners): string {
+    for (const owner of owners) {
+      const held = this.#registry.held(owner);
+      if (held >= this.#options.viewsPerClient) {
+        return `this ${
+          owner.split(":")[0]
+        } already holds ${held} views (its share of --max-views): ` +
+          `close one or change one in place first`;
+      }
+    }
+    return `the server already serves ${this.#options.maxViews} distinct views (--max-views), ` +
+      `none idle and none held by a client with more than this one`;
+  }
+
+  #makeView(key: string, request: WindowRequest): View {
+    const name = sortKeyName(request.sort.key);
+    let column = this.#columns.get(name);
+    if (!column) {
+      column = new ColumnOrder(request.sort.key, this.keys.use(request.sort.key));
+      this.#columns.set(name, column);
+    }
+    column.users++;
+    const view = new View(this.#nextViewId++, {
+      key,
+      topicKey: request.topic.key,
+      topic: request.topic.spec,
+      sort: request.sort,
+      filter: request.filter,
+      column,
+    });
+    view.evaluateAll(this.keys);
+    return view;
+  }
+
+  /** Forgets a view the registry dropped; returns its windows, now closed. */
+  #drop(view: View, reason: string): ViewWindow[] {
+    const windows = [...this.#windowsOf.get(view) ?? []];
+    for (const window of windows) {
+      window.closed = reason;
+      this.#windowCount--;
+    }
+    this.#windowsOf.delete(view);
+    const column = view.column;
+    if (--column.users === 0) {
+      this.#columns.delete(column.name);
+      this.keys.release(column.key);
+    }
+    return windows;
+  }
+
+  /**
+   * Takes in one tick (null: nothing changed, time still moves) and returns
+   * the windows with news: moved rows, entered or left sensors, deltas, or
+   * new counts. The array is reused by the next call.
+   */
+  advance(changes: TickChanges | null, now: number): readonly ViewWindow[] {
+    this.#tick++;
+    const keys = this.keys;
+    keys.apply(changes);
+    if (this.#mark.length < keys.capacity) this.#mark = new Uint32Array(keys.capacity);
+    for (const view of this.#registry.expire(now, this.#options.idleMs)) this.#drop(view, "idle");
+    for (const view of this.#registry.values()) view.update(keys);
+    this.#order(now);
+    this.#news.length = 0;
+    const patched = keys.removed.length > 0 ? new Map<Slice, Slice>() : null;
+    for (const [view, windows] of this.#windowsOf) {
+      for (const window of windows) {
+        this.#advanceWindow(window, { now, patched, deltas: true });
+        if (
+          window.moved || window.changed.length > 0 || window.countsChanged ||
+          window.left.length > 0
+        ) this.#news.push(window);
+      }
+      if (view.sliceCount > 2 * windows.size + 16) view.forgetSlices();
+    }
+    return this.#news;
+  }
+
+  /**
+   * Brings one window up to date now, between ticks: for a window just
+   * opened, scrolled, changed or asked to resort, so its client need not wait
+   * for the next tick. Sets its news like `advance` (rows, entered, left,
+   * counts) without deltas: those come with the next tick. A resort asked
+   * for orders its view now (within `minSortGapMs` for the shared order).
+   */
+  serve(window: ViewWindow, now: number): ViewWindow {
+    if (window.closed !== null) {
+      throw new TypeError(`Cannot serve window: it was closed (${window.closed})`);
+    }
+    const view = window.view;
+    if (this.#mark.length < this.keys.capacity) this.#mark = new Uint32Array(this.keys.capacity);
+    if (view.forced) {
+      this.#reorder(view, {
+        now,
+        forced: true,
+        done: { orderings: 0, sorts: 0, work: 0, deferred: 0 },
+      });
+    }
+    this.#advanceWindow(window, { now, patched: null, deltas: false });
+    return window;
+  }
+
+  /** Orders the views that asked (operators) or are due (schedule), within the budget. */
+  #order(now: number): void {
+    const o = this.#options;
+    const done = { orderings: 0, sorts: 0, work: 0, deferred: 0 };
+    const due: View[] = [];
+    for (const [view, windows] of this.#windowsOf) {
+      if (windows.size === 0) continue;
+      if (view.forced) done.work += this.#reorder(view, { now, forced: true, done });
+      else if (now >= view.dueAt) due.push(view);
+    }
+    // The longest waiting first; what the budget leaves waits for the next tick.
+    due.sort((a, b) => a.dueAt - b.dueAt);
+    for (const view of due) {
+      if (done.work >= o.tickBudget && done.orderings > 0) {
+        done.deferred++;
+        continue;
+      }
+      done.work += this.#reorder(view, { now, forced: false, done });
+    }
+    this.last = done;
+  }
+
+  #reorder(view: View, o: { now: number; forced: boolean; done: TickWork }): number {
+    const { now, forced, done } = o;
+    const column = view.column;
+    const keys = this.keys;
+    let work = 0;
+    // New sensors are not in an order sorted before they came.
+    const missingSensors = view.gained && keys.setChangedAt > column.sortedSerial;
+    const minAge = forced ? this.#options.minSortGapMs : this.#options.columnMaxAgeMs;
+    if (
+      column.version === 0 ||
+      (column.stale(keys) && (missingSensors || now - column.sortedAt >= minAge))
+    ) {
+      work += column.sortNow(keys, { now, scratch: this.#scratch });
+      done.sorts++;
+    }
+    if (!forced && column.version === view.columnVersion && !view.gained) {
+      // Nothing new to order by: look again once the shared order may be sorted again.
+      view.dueAt = Math.max(now + 1, column.sortedAt + this.#options.columnMaxAgeMs);
+      return work;
+    }
+    const first = view.orderedSerial < 0;
+    work += view.order(this.#depth(view), { now, serial: keys.serial });
+    view.dueAt = now + this.#options.resortMs + (first ? this.#phase(view) : 0);
+    done.orderings++;
+    return work;
+  }
+
+  /** A view's phase in [0, staggerMs): its id times the golden ratio, modulo 1, spreads any run of ids evenly. */
+  #phase(view: View): number {
+    const golden = 0.6180339887498949;
+    return Math.floor(((view.id * golden) % 1) * this.#options.staggerMs);
+  }
+
+  /** How deep to take a view's rows: past its deepest window, so scrolling on rarely needs more. */
+  #depth(view: View): number {
+    let end = 0;
+    for (const window of this.#windowsOf.get(view) ?? []) end = Math.max(end, window.end);
+    return this.#deeper(end);
+  }
+
+  /** Half as far again as `end`, and at least four blocks. */
+  #deeper(end: number): number {
+    return Math.max(end + (end >> 1), 4 * this.#options.window.block);
+  }
+
+  #advanceWindow(
+    window: ViewWindow,
+    o: { now: number; patched: Map<Slice, Slice> | null; deltas: boolean },
+  ): void {
+    const view = window.view;
+    let target: Slice;
+    if (window.held && window.frozen !== null) {
+      target = o.patched ? this.#withoutRemoved(window.frozen, o.patched) : window.frozen;
+      window.frozen = target;
+    } else {
+      if (view.length < window.end && !view.complete && !view.extend(this.#deeper(window.end))) {
+        // The order the rows came from is gone: order anew, now (a scroll is the operator's own).
+        view.order(this.#depth(view), { now: o.now, serial: this.keys.serial });
+        view.dueAt = o.now + this.#options.resortMs;
+      }
+      target = view.slice(window.offset, window.limit);
+      if (window.held) window.frozen = target;
+    }
+    const shown = window.shown;
+    window.shown = target;
+    window.countsChanged = window.total !== view.total || window.matching !== view.matching;
+    window.total = view.total;
+    window.matching = view.matching;
+    if (shown !== null && shown.key === target.key) {
+      window.moved = false;
+      window.entered = NO_ROWS;
+      window.left = NO_ROWS;
+      window.changed = o.deltas ? this.#changedIn(target) : NO_ROWS;
+      return;
+    }
+    this.#diff(window, {
+      before: shown?.rows ?? new Uint32Array(0),
+      after: target.rows,
+      deltas: o.deltas,
+    });
+  }
+
+  /** Rows of `slice` touched this tick (computed once per slice and tick). */
+  #changedIn(slice: Slice): readonly number[] {
+    if (slice.changedTick === this.#tick) return slice.changed;
+    const touched = this.keys.touched;
+    let changed: number[] | null = null;
+    for (const s of slice.rows) {
+      if (touched[s] === 1) (changed ??= []).push(s);
+    }
+    slice.changedTick = this.#tick;
+    slice.changed = changed ?? NO_ROWS;
+    return slice.changed;
+  }
+
+  /** Sets the window's entered, left and changed from its old rows to its new ones. */
+  #diff(window: ViewWindow, o: { before: Uint32Array; after: Uint32Array; deltas: boolean }): void {
+    const { before, after } = o;
+    const mark = this.#mark;
+    // Between ticks nothing was touched since the window was last told.
+    const touched = o.deltas ? this.keys.touched : NO_TOUCH;
+    if (this.#stamp >= 0xfffffff0) {
+      mark.fill(0);
+      this.#stamp = 0;
+    }
+    const was = ++this.#stamp;
+    for (const s of before) mark[s] = was;
+    const now = ++this.#stamp;
+    const entered: number[] = [];
+    const changed: number[] = [];
+    let same = before.length === after.length;
+    for (let i = 0; i < after.length; i++) {
+      const s = after[i];
+      if (same && before[i] !== s) same = false;
+      if (mark[s] === was) {
+        if (touched[s] === 1) changed.push(s); // out of range (NO_TOUCH): undefined, not 1
+      } else entered.push(s);
+      mark[s] = now;
+    }
+    const left: number[] = [];
+    for (const s of before) if (mark[s] !== now) left.push(s);
+    window.moved = !same;
+    window.entered = entered.length > 0 ? entered : NO_ROWS;
+    window.left = left.length > 0 ? left : NO_ROWS;
+    window.changed = changed.length > 0 ? changed : NO_ROWS;
+  }
+
+  /** A held slice without the sensors removed from the fleet this tick (shared by the windows holding it). */
+  #withoutRemoved(slice: Slice, patched: Map<Slice, Slice>): Slice {
+    const known = patched.get(slice);
+    if (known) return known;
+    let gone = 0;
+    for (const s of slice.rows) if (!this.keys.isLive(s)) gone++;
+    if (gone === 0) return slice;
+    const rows = slice.rows.filter((s) => this.keys.isLive(s));
+    const next: Slice = {
+      key: `${slice.key}-${this.#tick}`,
+      version: slice.version,
+      rows,
+      changedTick: -1,
+      changed: NO_ROWS,
+    };
+    patched.set(slice, next);
+    return next;
+  }
+}
+
+/** Throws RangeError for options the table cannot work with. */
+function checkOptions(o: ViewTableOptions): void {
+  const counts: [string, number][] = [
+    ["maxViews", o.maxViews],
+    ["viewsPerClient", o.viewsPerClient],
+    ["maxWindows", o.maxWindows],
+    ["window.block", o.window.block],
+  ];
+  for (const [name, value] of counts) {
+    if (!Number.isInteger(value) || value < 1) {
+      throw new RangeError(`Cannot make view table: ${name} ${value} is not a positive integer`);
+    }
+  }
+  // Slices are keyed by offset * 65,536 + limit.
+  if (!Number.isInteger(o.window.maxRows) || o.window.maxRows < 1 || o.window.maxRows > 0xffff) {
+    throw new RangeError(
+      `Cannot make view table: window.maxRows ${o.window.maxRows} is not in 1..65535`,
+    );
+  }
+  const times: [string, number][] = [
+    ["resortMs", o.resortMs],
+    ["columnMaxAgeMs", o.columnMaxAgeMs],
+    ["minSortGapMs", o.minSortGapMs],
+    ["staggerMs", o.staggerMs],
+    ["idleMs", o.idleMs],
+    ["tickBudget", o.tickBudget],
+  ];
+  for (const [name, value] of times) {
+    if (!(value >= 0)) {
+      throw new RangeError(`Cannot make view table: ${name} ${value} is not a number ≥ 0`);
+    }
+  }
+}

@@ -1,0 +1,841 @@
+import fc from "fast-check";
+import { assert, assertEquals } from "../../../tests/testing/assert.ts";
+import { listingCompare } from "../../../tests/listing_order.ts";
+import { shardChanges } from "../../../tests/shard_changes.ts";
+import type { StateRow } from "../../../tests/shard_changes.ts";
+import { FeedView } from "../feed_view.ts";
+import { matches, topicFor } from "../topic.ts";
+import type { TopicSpec } from "../topic.ts";
+import type { SensorEntry } from "../../../protocol/server_frames.ts";
+import { ViewTable } from "./view_table.ts";
+import type { ViewTableOptions, WindowRequest } from "./view_table.ts";
+import type { ViewWindow } from "./view_window.ts";
+import { NO_FILTER } from "./view_spec.ts";
+import type { MetricField, SortKey, ViewFilter, ViewSort } from "./view_spec.ts";
+
+const everything = topicFor([{ id: 1, all: true, group: null, sensors: [] }]);
+const groupTopic = (group: string) => topicFor([{ id: 1, all: false, group, sensors: [] }]);
+const me = { owners: ["address:a"] };
+const BLOCK = 5;
+/** Every tick may re-order every view: the schedule is tested on its own below. */
+const EAGER: Partial<ViewTableOptions> = {
+  resortMs: 0,
+  columnMaxAgeMs: 0,
+  minSortGapMs: 0,
+  staggerMs: 0,
+  tickBudget: Infinity,
+  window: { block: BLOCK, maxRows: 100 },
+};
+
+/** A FeedView fed by hand-made flushes, and a table over it, on a clock of 100 ms ticks. */
+class Harness {
+  readonly feed = new FeedView();
+  table!: ViewTable;
+  now = 0;
+
+  constructor(
+    options: Partial<ViewTableOptions> = EAGER,
+    before?: Parameters<typeof shardChanges>[0],
+  ) {
+    if (before) this.feed.apply([shardChanges(before)]);
+    this.table = new ViewTable(this.feed, options);
+  }
+
+  tick(parts: Parameters<typeof shardChanges>[0] = {}, statuses: [number, number][] = []) {
+    for (const [s, code] of statuses) this.table.keys.setStatus(s, code);
+    const changes = this.feed.apply([shardChanges(parts)]);
+    this.now += 100;
+    return this.table.advance(changes, this.now);
+  }
+
+  open(request: Partial<WindowRequest>, owners = me.owners): ViewWindow {
+    const opened = this.table.open({
+      topic: everything,
+      sort: { key: { kind: "id" }, direction: "asc" },
+      filter: NO_FILTER,
+      offset: 0,
+      limit: BLOCK,
+      ...request,
+    }, { owners, now: this.now });
+    if ("refused" in opened) throw new Error(opened.refused);
+    return opened.window;
+  }
+}
+
+const sensor = (index: number, id: string, group = "g"): SensorEntry => ({ index, id, group });
+const value = (sensor: number, last: number, timeMs = 1_000, metric = 0): StateRow => ({
+  sensor,
+  metric,
+  last,
+  timeMs,
+});
+const byMetric = (direction: "asc" | "desc", field: MetricField = "last"): ViewSort => ({
+  key: { kind: "metric", metric: 0, field },
+  direction,
+});
+const ids = (h: Harness, rows: Iterable<number>) => [...rows].map((s) => h.table.keys.id(s));
+
+// ---------------------------------------------------------------------------
+// The model: the fleet as plain objects, and a view's rows by a plain sort
+// with the documented rules.
+
+interface ModelSensor {
+  id: string;
+  group: string;
+  values: Map<number, StateRow>;
+  seen: number;
+  status: number;
+}
+
+function modelKey(s: ModelSensor, key: SortKey): number {
+  switch (key.kind) {
+    case "seen":
+      return s.seen;
+    case "status":
+      return s.status === 0 ? NaN : s.status;
+    case "metric": {
+      const row = s.values.get(key.metric);
+      if (!row) return NaN;
+      return { last: row.last, avg: row.avg!, min: row.min!, max: row.max! }[key.field];
+    }
+    default:
+      return NaN;
+  }
+}
+
+function modelRows(
+  fleet: Map<number, ModelSensor>,
+  view: { topic: TopicSpec; sort: ViewSort; filter: ViewFilter },
+): { rows: number[]; total: number } {
+  const f = view.filter;
+  const inTopic = [...fleet].filter(([, s]) => matches(view.topic, s.id, s.group));
+  const rows = inTopic.filter(([, s]) =>
+    s.id.toLowerCase().includes(f.idSubstring.trim().toLowerCase()) &&
+    (f.groupPrefix === null || s.group === f.groupPrefix ||
+      s.group.startsWith(f.groupPrefix + "/")) &&
+    (f.status === null || f.status.includes(s.status))
+  );
+  const dir = view.sort.direction === "asc" ? 1 : -1;
+  const key = view.sort.key;
+  rows.sort(([, a], [, b]) => {
+    if (key.kind === "id") return dir * listingCompare(a.id, b.id);
+    if (key.kind === "group") {
+      return dir * listingCompare(a.group, b.group) || listingCompare(a.id, b.id);
+    }
+    const x = modelKey(a, key), y = modelKey(b, key);
+    const xMissing = Number.isNaN(x), yMissing = Number.isNaN(y);
+    if (xMissing !== yMissing) return xMissing ? 1 : -1;
+    if (!xMissing && x !== y) return x < y ? -dir : dir;
+    return listingCompare(a.id, b.id);
+  });
+  return { rows: rows.map(([index]) => index), total: inTopic.length };
+}
+
+type Step =
+  | { add: number; group: string }
+  | { regroup: number; group: string }
+  | { remove: number }
+  | { update: number; metric: number; last: number; avg: number; timeMs: number }
+  | { status: number; code: number };
+
+const GROUPS = ["", "a", "a/b", "a/b2", "A/10", "a/2", "b"];
+const VALUES = [-1, 0, -0, 0.5, 2, 2, 10, 1e9];
+
+const sortArb: fc.Arbitrary<ViewSort> = fc.record({
+  key: fc.oneof(
+    fc.constant<SortKey>({ kind: "id" }),
+    fc.constant<SortKey>({ kind: "group" }),
+    fc.constant<SortKey>({ kind: "seen" }),
+    fc.constant<SortKey>({ kind: "status" }),
+    fc.record({
+      kind: fc.constant("metric" as const),
+      metric: fc.nat(2),
+      field: fc.constantFrom<MetricField>("last", "avg", "min", "max"),
+    }),
+  ),
+  direction: fc.constantFrom("asc" as const, "desc" as const),
+});
+const filterArb: fc.Arbitrary<ViewFilter> = fc.record({
+  idSubstring: fc.constantFrom("", "1", "S", "a0", " x "),
+  groupPrefix: fc.constantFrom(null, "a", "a/b", "b"),
+  status: fc.constantFrom(null, [0], [1, 2], [2]),
+});
+const topicArb = fc.constantFrom(everything, groupTopic("a"), groupTopic("a/b"));
+const stepArb = (n: number): fc.Arbitrary<Step> =>
+  fc.oneof(
+    { weight: 3, arbitrary: fc.record({ add: fc.nat(n - 1), group: fc.constantFrom(...GROUPS) }) },
+    {
+      weight: 1,
+      arbitrary: fc.record({ regroup: fc.nat(n - 1), group: fc.constantFrom(...GROUPS) }),
+    },
+    { weight: 1, arbitrary: fc.record({ remove: fc.nat(n - 1) }) },
+    {
+      weight: 6,
+      arbitrary: fc.record({
+        update: fc.nat(n - 1),
+        metric: fc.nat(2),
+        last: fc.constantFrom(...VALUES),
+        avg: fc.constantFrom(...VALUES),
+        timeMs: fc.integer({ min: 1_700_000_000_000, max: 1_700_000_000_050 }),
+      }),
+    },
+    { weight: 1, arbitrary: fc.record({ status: fc.nat(n - 1), code: fc.nat(3) }) },
+  );
+
+Deno.test("every window's rows, counts and news equal a plain recomputation, for any fleet, updates, filters and sorts", () => {
+  const N = 24;
+  fc.assert(
+    fc.property(
+      fc.uniqueArray(fc.stringMatching(/^[sS]-?[0-9]{0,3}[a-c]?$/), { minLength: N, maxLength: N }),
+      fc.array(fc.array(stepArb(N), { maxLength: 12 }), { minLength: 1, maxLength: 10 }),
+      fc.array(
+        fc.record({
+          topic: topicArb,
+          sort: sortArb,
+          filter: filterArb,
+          offset: fc.nat(25),
+          limit: fc.integer({ min: 1, max: 12 }),
+          held: fc.boolean(),
+        }),
+        { minLength: 1, maxLength: 6 },
+      ),
+      fc.nat(2),
+      fc.option(fc.record({ at: fc.nat(9), filter: filterArb, sort: sortArb })),
+      (names, ticks, requests, loadAfter, change) => {
+        const fleet = new Map<number, ModelSensor>();
+        const feed = new FeedView();
+        let table: ViewTable | null = null;
+        let windows: { window: ViewWindow; request: WindowRequest; before: number[] }[] = [];
+        let now = 0;
+        ticks.forEach((steps, t) => {
+          const sensors = new Map<number, SensorEntry>();
+          const removed = new Set<number>();
+          const updates = new Map<string, StateRow>();
+          const statuses: [number, number][] = [];
+          const touched = new Set<number>();
+          const groupAtStart = new Map([...fleet].map(([i, s]) => [i, s.group]));
+          for (const step of steps) {
+            if ("add" in step || "regroup" in step) {
+              const index = "add" in step ? step.add : step.regroup;
+              const known = fleet.get(index);
+              if ("regroup" in step && !known) continue;
+              if (known?.group === step.group) continue;
+              // FeedView applies a flush's removals before its sensors.
+              if (removed.has(index)) continue;
+              sensors.set(index, sensor(index, names[index], step.group));
+              if (known) {
+                known.group = step.group;
+                // A group changed and changed back within a flush is no change.
+                if (groupAtStart.get(index) === step.group) {
+                  sensors.delete(index);
+                  touched.delete(index);
+                  continue;
+                }
+              } else {
+                fleet.set(index, {
+                  id: names[index],
+                  group: step.group,
+                  values: new Map(),
+                  seen: NaN,
+                  status: 0,
+                });
+              }
+              touched.add(index);
+            } else if ("remove" in step) {
+              if (!fleet.has(step.remove) || sensors.has(step.remove)) continue;
+              removed.add(step.remove);
+              fleet.delete(step.remove);
+              for (const key of updates.keys()) {
+                if (key.startsWith(`${step.remove}:`)) updates.delete(key);
+              }
+              touched.delete(step.remove);
+            } else if ("update" in step) {
+              const s = fleet.get(step.update);
+              if (!s) continue;
+              const row = {
+                sensor: step.update,
+                metric: step.metric,
+                last: step.last,
+                avg: step.avg,
+                min: Math.min(step.last, step.avg),
+                max: Math.max(step.last, step.avg),
+                timeMs: step.timeMs,
+              };
+              updates.set(`${step.update}:${step.metric}`, row);
+              s.values.set(step.metric, row);
+              if (!(s.seen >= step.timeMs)) s.seen = step.timeMs;
+              touched.add(step.update);
+            } else if (table !== null) {
+              const s = fleet.get(step.status);
+              if (!s) continue;
+              statuses.push([step.status, step.code]);
+            }
+          }
+          const changes = feed.apply([
+            shardChanges({
+              sensors: [...sensors.values()],
+              metrics: ["m0", "m1", "m2"],
+              updates: [...updates.values()],
+              removed: [...removed],
+            }),
+          ]);
+          now += 100;
+          if (table === null) {
+            if (t < loadAfter) return;
+            // The table starts from the feed's state so far.
+            table = new ViewTable(feed, EAGER);
+            windows = requests.map((r) => {
+              const request = { ...r, filter: { ...r.filter } };
+              const opened = table!.open(request, { owners: me.owners, now });
+              assert("window" in opened, JSON.stringify(opened));
+              return { window: opened.window, request, before: [] };
+            });
+            table.advance(null, now);
+            for (const w of windows) {
+              w.before = [...w.window.rows];
+              if (requests[windows.indexOf(w)].held) w.window.hold();
+            }
+            return;
+          }
+          for (const [s, code] of statuses) {
+            table.keys.setStatus(s, code);
+            if (!fleet.has(s)) continue; // removed later in the tick: the status goes with it
+            if (fleet.get(s)!.status !== code) touched.add(s);
+            fleet.get(s)!.status = code;
+          }
+          if (change && change.at === t) {
+            const w = windows[0];
+            w.request = { ...w.request, filter: change.filter, sort: change.sort };
+            const changed = table.change(w.window, w.request, { owners: me.owners, now });
+            assert("window" in changed);
+          }
+          table.advance(changes, now);
+          for (const w of windows) {
+            const { window, request } = w;
+            const expected = modelRows(fleet, { ...request, topic: request.topic.spec });
+            assertEquals([window.total, window.matching], [expected.total, expected.rows.length]);
+            const rows = [...window.rows];
+            if (window.held) {
+              // Held: the rows it had, less sensors removed from the fleet.
+              assertEquals(rows, w.before.filter((s) => fleet.has(s)));
+            } else {
+              const start = Math.floor(request.offset / BLOCK) * BLOCK;
+              const end = Math.ceil((request.offset + request.limit) / BLOCK) * BLOCK;
+              assertEquals(
+                ids({ table } as Harness, rows),
+                ids({ table } as Harness, expected.rows.slice(start, end)),
+              );
+            }
+            const before = new Set(w.before);
+            assertEquals([...window.entered], rows.filter((s) => !before.has(s)));
+            assertEquals([...window.left], w.before.filter((s) => !rows.includes(s)));
+            assertEquals(
+              [...window.changed],
+              rows.filter((s) => before.has(s) && touched.has(s)),
+            );
+            w.before = rows;
+          }
+        });
+      },
+    ),
+    { numRuns: 400 },
+  );
+});
+
+Deno.test("equal keys keep id order in both directions, and missing values go last in both", () => {
+  const h = new Harness(EAGER, {
+    sensors: ["s10", "s9", "s2", "S1", "s3", "s20"].map((id, i) => sensor(i, id)),
+    updates: [value(0, 5), value(1, 5), value(2, 7), value(3, 5), value(5, 7)], // s3 has none
+  });
+  const asc = h.open({ sort: byMetric("asc"), limit: 10 });
+  const desc = h.open({ sort: byMetric("desc"), limit: 10 });
+  const idDesc = h.open({ sort: { key: { kind: "id" }, direction: "desc" }, limit: 10 });
+  h.tick();
+  assertEquals(ids(h, asc.rows), ["S1", "s9", "s10", "s2", "s20", "s3"]);
+  assertEquals(ids(h, desc.rows), ["s2", "s20", "S1", "s9", "s10", "s3"]);
+  assertEquals(ids(h, idDesc.rows), ["s20", "s10", "s9", "s3", "s2", "S1"]);
+  // A new ordering with the same values changes nothing: the rows do not swap.
+  h.tick({ updates: [value(1, 5, 2_000), value(0, 5, 2_000)] });
+  assertEquals([asc.moved, desc.moved], [false, false]);
+  assertEquals(ids(h, asc.rows), ["S1", "s9", "s10", "s2", "s20", "s3"]);
+});
+
+Deno.test("a held window keeps its rows while values change, deltas still flow, and release takes the newest order", () => {
+  const h = new Harness(EAGER, {
+    sensors: [0, 1, 2, 3, 4, 5].map((i) => sensor(i, `s${i}`)),
+    updates: [0, 1, 2, 3, 4, 5].map((i) => value(i, i)),
+  });
+  const w = h.open({ sort: byMetric("desc"), limit: 3 }); // rounded to 5 rows
+  h.tick();
+  assertEquals(ids(h, w.rows), ["s5", "s4", "s3", "s2", "s1"]);
+  w.hold();
+  h.tick({ updates: [value(0, 100, 2_000), value(5, -1, 2_000)] });
+  assertEquals(ids(h, w.rows), ["s5", "s4", "s3", "s2", "s1"]);
+  assertEquals([w.moved, ids(h, w.changed)], [false, ["s5"]]);
+  h.tick({ updates: [value(4, 50, 3_000)] });
+  assertEquals([w.moved, ids(h, w.changed), ids(h, w.rows)[0]], [false, ["s4"], "s5"]);
+  w.release();
+  h.tick();
+  assertEquals(ids(h, w.rows), ["s0", "s4", "s3", "s2", "s1"]);
+  assertEquals([w.moved, ids(h, w.entered), ids(h, w.left)], [true, ["s0"], ["s5"]]);
+});
+
+Deno.test("a row leaving the window and coming back yields an exit, then an entry with full state", () => {
+  const h = new Harness(EAGER, {
+    sensors: [0, 1, 2, 3, 4, 5, 6].map((i) => sensor(i, `s${i}`)),
+    updates: [0, 1, 2, 3, 4, 5, 6].map((i) => value(i, 10 + i)),
+  });
+  const top = h.open({ sort: byMetric("desc"), limit: 5 });
+  h.tick();
+  assertEquals(ids(h, top.rows), ["s6", "s5", "s4", "s3", "s2"]);
+  let news = h.tick({ updates: [value(6, 0, 2_000)] });
+  assert(news.includes(top));
+  assertEquals([ids(h, top.left), ids(h, top.entered)], [["s6"], ["s1"]]);
+  h.tick({ updates: [value(5, 11.5, 3_000)] });
+  assertEquals([ids(h, top.left), ids(h, top.entered), top.moved], [[], [], true]); // moved within
+  news = h.tick({ updates: [value(6, 99, 4_000)] });
+  assert(news.includes(top));
+  // Back in: an entry (the hub sends its full state and its last minute), not a delta.
+  assertEquals([ids(h, top.entered), ids(h, top.left), ids(h, top.changed)], [["s6"], ["s1"], []]);
+  assertEquals(ids(h, top.rows), ["s6", "s4", "s3", "s2", "s5"]);
+});
+
+Deno.test("a filter change re-windows the session and reports only the new rows as entering", () => {
+  const h = new Harness(EAGER, {
+    sensors: [
+      sensor(0, "pump-1", "a"),
+      sensor(1, "pump-2", "a"),
+      sensor(2, "valve-1", "a"),
+      sensor(3, "valve-2", "b"),
+      sensor(4, "pump-3", "b"),
+    ],
+  });
+  const w = h.open({ limit: 5 });
+  h.tick();
+  assertEquals(ids(h, w.entered), ["pump-1", "pump-2", "pump-3", "valve-1", "valve-2"]);
+  const request = {
+    topic: everything,
+    sort: { key: { kind: "id" }, direction: "asc" } as ViewSort,
+    filter: { ...NO_FILTER, idSubstring: "PUMP" },
+    offset: 0,
+    limit: 5,
+  };
+  assert("window" in h.table.change(w, request, { ...me, now: h.now }));
+  h.tick();
+  assertEquals(ids(h, w.rows), ["pump-1", "pump-2", "pump-3"]);
+  assertEquals([ids(h, w.entered), ids(h, w.left)], [[], ["valve-1", "valve-2"]]);
+  assertEquals([w.total, w.matching], [5, 3]);
+  h.table.change(w, { ...request, filter: { ...NO_FILTER, groupPrefix: "b" } }, {
+    ...me,
+    now: h.now,
+  });
+  h.tick();
+  assertEquals(ids(h, w.rows), ["pump-3", "valve-2"]);
+  assertEquals([ids(h, w.entered), ids(h, w.left)], [["valve-2"], ["pump-1", "pump-2"]]);
+});
+
+Deno.test("a removed sensor leaves every window, held or not, and the counts drop at once", () => {
+  const h = new Harness({ ...EAGER, resortMs: 60_000 }, {
+    sensors: [0, 1, 2, 3, 4, 5, 6].map((i) => sensor(i, `s${i}`, i < 4 ? "a" : "b")),
+    updates: [0, 1, 2, 3, 4, 5, 6].map((i) => value(i, i)),
+  });
+  const plain = h.open({ limit: 5 });
+  const held = h.open({ sort: byMetric("desc"), limit: 5 });
+  const scoped = h.open({ topic: groupTopic("a"), limit: 5 });
+  h.tick();
+  held.hold();
+  assertEquals(ids(h, held.rows), ["s6", "s5", "s4", "s3", "s2"]);
+  h.tick({ removed: [3] });
+  for (const w of [plain, held, scoped]) {
+    assert(!w.rows.includes(3));
+    assertEquals([...w.left], [3]);
+    assert(w.countsChanged);
+  }
+  assertEquals([plain.total, plain.matching, scoped.total, scoped.matching], [6, 6, 3, 3]);
+  // Unheld windows close the gap; the held one keeps its other rows where they were.
+  assertEquals(ids(h, plain.rows), ["s0", "s1", "s2", "s4", "s5"]);
+  assertEquals(ids(h, plain.entered), ["s5"]);
+  assertEquals(ids(h, held.rows), ["s6", "s5", "s4", "s2"]);
+  assertEquals(ids(h, scoped.rows), ["s0", "s1", "s2"]);
+});
+
+Deno.test("counts follow sensors coming, going, changing group and changing status", () => {
+  const h = new Harness(EAGER, {
+    sensors: [sensor(0, "x0", "a/1"), sensor(1, "x1", "a/2"), sensor(2, "y", "b")],
+  });
+  const w = h.open({
+    topic: groupTopic("a"),
+    filter: { idSubstring: "x", groupPrefix: null, status: [0, 2] },
+  });
+  h.tick();
+  assertEquals([w.total, w.matching], [2, 2]);
+  h.tick({ sensors: [sensor(2, "y", "a/3"), sensor(3, "x3", "a/1")] });
+  assertEquals([w.total, w.matching], [4, 3]);
+  h.tick({}, [[0, 1]]); // status 1 is not shown
+  assertEquals([w.total, w.matching], [4, 2]);
+  h.tick({ sensors: [sensor(1, "x1", "c")], removed: [3] });
+  assertEquals([w.total, w.matching, w.countsChanged], [2, 0, true]);
+  h.tick();
+  assertEquals(w.countsChanged, false);
+});
+
+Deno.test("values re-order a view at most once per resortMs; an operator's resort is served at once", () => {
+  const h = new Harness({ ...EAGER, resortMs: 1000, columnMaxAgeMs: 0 }, {
+    sensors: [0, 1, 2].map((i) => sensor(i, `s${i}`)),
+    updates: [0, 1, 2].map((i) => value(i, i)),
+  });
+  const w = h.open({ sort: byMetric("desc") });
+  const other = h.open({ sort: byMetric("desc"), limit: 1 });
+  h.tick();
+  assertEquals([h.now, ids(h, w.rows)], [100, ["s2", "s1", "s0"]]);
+  // s0 rises every tick; the order catches up once, one second after it was taken.
+  const movedAt: number[] = [];
+  for (let t = 0; t < 15; t++) {
+    h.tick({ updates: [value(0, 20 + t, 2_000 + t)] });
+    if (w.moved) movedAt.push(h.now);
+  }
+  assertEquals(movedAt, [1_100]);
+  assertEquals(ids(h, w.rows), ["s0", "s2", "s1"]);
+  h.tick({ updates: [value(1, 1_000, 9_000)] });
+  assertEquals(ids(h, w.rows), ["s0", "s2", "s1"]); // not due until 2100
+  w.resort();
+  h.tick();
+  assertEquals([h.now, ids(h, w.rows)], [1_800, ["s1", "s0", "s2"]]);
+  // The view is shared: the other window follows the new order too.
+  assertEquals(ids(h, other.rows), ["s1", "s0", "s2"]);
+});
+
+Deno.test("due orderings beyond a tick's budget wait for the next tick, so views spread over ticks", () => {
+  const h = new Harness({ ...EAGER, resortMs: 1000, tickBudget: 1 }, {
+    sensors: [0, 1, 2].map((i) => sensor(i, `s${i}`)),
+    updates: [0, 1, 2].map((i) => value(i, i)),
+  });
+  const windows = [0, 1, 2, 3].map((i) =>
+    h.open({
+      sort: byMetric("desc"),
+      filter: { ...NO_FILTER, idSubstring: `${i === 3 ? "" : "s"}` },
+    })
+  );
+  // Two distinct views (idSubstring "s" and ""), ordered on their first tick (new views are forced).
+  h.tick();
+  assertEquals(h.table.last.orderings, 2);
+  for (let t = 0; t < 9; t++) h.tick({ updates: [value(0, 10 + t, 2_000 + t)] });
+  h.tick({ updates: [value(0, 100, 3_000)] });
+  // Both are due now; a budget of one unit lets one through per tick.
+  assertEquals([h.table.last.orderings, h.table.last.deferred], [1, 1]);
+  h.tick({ updates: [value(0, 101, 3_001)] });
+  assertEquals([h.table.last.orderings, h.table.last.deferred], [1, 0]);
+  assertEquals(windows.length, 4);
+});
+
+Deno.test("windows at the same place share a slice key, whatever their height within a block", () => {
+  const h = new Harness({ ...EAGER, window: { block: 50, maxRows: 1000 } }, {
+    sensors: Array.from({ length: 300 }, (_, i) => sensor(i, `s${i}`)),
+  });
+  const a = h.open({ offset: 0, limit: 38 });
+  const b = h.open({ offset: 0, limit: 45 });
+  const c = h.open({ offset: 10, limit: 40 });
+  const d = h.open({ offset: 120, limit: 40 }, ["address:b"]);
+  h.tick();
+  assertEquals([a.offset, a.limit, c.offset, c.limit, d.offset, d.limit], [0, 50, 0, 50, 100, 100]);
+  assertEquals(a.frameKey, b.frameKey);
+  assertEquals(a.frameKey, c.frameKey);
+  assert(a.frameKey !== d.frameKey);
+  assertEquals(ids(h, d.rows).slice(0, 2), ["s100", "s101"]);
+  assertEquals(h.table.viewCount, 1);
+});
+
+Deno.test("scrolling past the rows taken so far serves the right rows, from the same order", () => {
+  const n = 2_000;
+  const h = new Harness({ ...EAGER, resortMs: 60_000, window: { block: 50, maxRows: 100 } }, {
+    sensors: Array.from({ length: n }, (_, i) => sensor(i, `s${i}`)),
+    updates: Array.from({ length: n }, (_, i) => value(i, (i * 7919) % 1000)),
+  });
+  const w = h.open({ sort: byMetric("asc"), limit: 50 });
+  h.tick();
+  const view = w.view;
+  assert(view.length < n, "the view took only what its windows need");
+  const version = view.version;
+  h.table.change(w, { ...requestOf(w), offset: 1_900, limit: 100 }, { ...me, now: h.now });
+  h.tick();
+  // Keys sorted: values (i * 7919) % 1000 for i < 2000 take each value twice.
+  const expected = Array.from({ length: n }, (_, i) => i)
+    .sort((a, b) => (a * 7919) % 1000 - (b * 7919) % 1000 || listingCompare(`s${a}`, `s${b}`))
+    .slice(1_900, 2_000);
+  assertEquals([...w.rows], expected);
+  assertEquals(view.version, version); // the rows above did not move
+});
+
+function requestOf(w: ViewWindow): WindowRequest {
+  return {
+    topic: { key: w.view.topicKey, spec: w.view.topic },
+    sort: w.view.sort,
+    filter: w.view.filter,
+    offset: w.offset,
+    limit: w.limit,
+  };
+}
+
+Deno.test("views with the same sort key share one order, sorted once, whatever their topic, filter or direction", () => {
+  const h = new Harness(EAGER, {
+    sensors: [0, 1, 2, 3].map((i) => sensor(i, `s${i}`, i % 2 ? "a" : "b")),
+    updates: [0, 1, 2, 3].map((i) => value(i, -i)),
+  });
+  const a = h.open({ sort: byMetric("desc") });
+  const b = h.open({ sort: byMetric("desc"), topic: groupTopic("a") });
+  const c = h.open({ sort: byMetric("desc"), filter: { ...NO_FILTER, idSubstring: "3" } });
+  const d = h.open({ sort: byMetric("asc") });
+  h.tick();
+  assertEquals([h.table.viewCount, h.table.columnCount, h.table.last.sorts], [4, 1, 1]);
+  assertEquals([ids(h, a.rows), ids(h, b.rows), ids(h, c.rows), ids(h, d.rows)], [
+    ["s0", "s1", "s2", "s3"],
+    ["s1", "s3"],
+    ["s3"],
+    ["s3", "s2", "s1", "s0"],
+  ]);
+  for (const w of [a, b, c, d]) h.table.close(w, h.now);
+  h.tick();
+  assertEquals([h.table.viewCount, h.table.windowCount], [4, 0]); // idle, kept for idleMs
+  h.now += 30_000;
+  h.tick();
+  assertEquals([h.table.viewCount, h.table.columnCount, h.table.keys.metricColumnCount], [0, 0, 0]);
+});
+
+Deno.test("a client at its share of views is refused in its own words; a full table evicts idle views, then a hoarder's, closing their windows", () => {
+  const h = new Harness({ ...EAGER, maxViews: 3, viewsPerClient: 2 });
+  const open = (idSubstring: string, owners: string[]) =>
+    h.table.open({
+      topic: everything,
+      sort: { key: { kind: "id" }, direction: "asc" },
+      filter: { ...NO_FILTER, idSubstring },
+      offset: 0,
+      limit: 5,
+    }, { owners, now: h.now });
+  const x = ["address:x"];
+  assert("window" in open("a", x));
+  const second = open("b", x);
+  assert("window" in second);
+  const third = open("c", x);
+  assert(
+    "refused" in third && /this address already holds 2 views/.test(third.refused),
+    JSON.stringify(third),
+  );
+  // Joining a view that exists is never refused.
+  assert("window" in open("a", x));
+  const y = ["address:y"];
+  assert("window" in open("d", y));
+  // Full, nothing idle: x holds two, more than z's none plus one, so one of x's gives way.
+  const z = open("e", ["address:z"]);
+  assert("window" in z);
+  assertEquals(z.evicted.length, 1);
+  // Of x's views, the one with the fewest windows: "b".
+  const [gone] = z.evicted;
+  assert(gone === second.window && gone.closed !== null && /evicted/.test(gone.closed));
+  // x, y and z hold one each now: a newcomer is refused.
+  const full = open("f", ["address:w"]);
+  assert("refused" in full && /3 distinct views/.test(full.refused), JSON.stringify(full));
+  assertEquals([h.table.viewCount, h.table.windowCount], [3, 4]);
+  // An idle view makes room at once.
+  const zWindow = z.window;
+  h.table.close(zWindow, h.now);
+  const after = open("f", ["address:w"]);
+  assert("window" in after);
+  assertEquals(after.evicted, []);
+  assertEquals(h.table.viewCount, 3);
+});
+
+Deno.test("malformed requests get clear errors and change nothing", () => {
+  const h = new Harness();
+  const bad: [Partial<WindowRequest>, RegExp][] = [
+    [{ limit: 0 }, /limit 0 is not an integer in 1\.\.100/],
+    [{ limit: 101 }, /limit 101/],
+    [{ offset: -1 }, /offset -1/],
+    [{ offset: 1.5 }, /offset 1.5/],
+    [
+      { sort: { key: { kind: "color" } as unknown as SortKey, direction: "asc" } },
+      /sort key "color"/,
+    ],
+    [{ sort: { key: { kind: "id" }, direction: "up" as "asc" } }, /direction "up"/],
+    [
+      { sort: { key: { kind: "metric", metric: 70_000, field: "last" }, direction: "asc" } },
+      /metric index 70000/,
+    ],
+    [
+      { sort: { key: { kind: "metric", metric: 1, field: "p99" as "last" }, direction: "asc" } },
+      /field "p99"/,
+    ],
+    [{ filter: { ...NO_FILTER, groupPrefix: "a//b" } }, /Cannot open view: group "a\/\/b"/],
+    [{ filter: { ...NO_FILTER, idSubstring: "x".repeat(129) } }, /idSubstring is longer than 128/],
+    [{ filter: { ...NO_FILTER, status: [256] } }, /status code 256/],
+  ];
+  for (const [request, message] of bad) {
+    let error: unknown = null;
+    try {
+      h.open(request);
+    } catch (e) {
+      error = e;
+    }
+    assert(error instanceof RangeError || error instanceof TypeError, String(error));
+    assert(message.test((error as Error).message), (error as Error).message);
+  }
+  assertEquals([h.table.viewCount, h.table.windowCount], [0, 0]);
+});
+
+Deno.test("a metric column made after the fleet came is filled from the feed's state", () => {
+  const h = new Harness(EAGER, {
+    sensors: [0, 1, 2].map((i) => sensor(i, `s${i}`)),
+    updates: [value(0, 3, 1_000, 1), value(1, 1, 1_000, 1), value(2, 2, 1_000, 0)],
+  });
+  h.tick();
+  h.tick();
+  const w = h.open({
+    sort: { key: { kind: "metric", metric: 1, field: "last" }, direction: "asc" },
+  });
+  h.tick();
+  assertEquals(ids(h, w.rows), ["s1", "s0", "s2"]);
+});
+
+Deno.test("members gained join the rows at the view's next ordering, even when the shared order is young", () => {
+  const h = new Harness({ ...EAGER, resortMs: 1000, columnMaxAgeMs: 60_000 }, {
+    sensors: [0, 1, 2].map((i) => sensor(i, `s${i}`)),
+    updates: [0, 1, 2].map((i) => value(i, i)),
+  });
+  const all = h.open({ sort: byMetric("desc") });
+  const flagged = h.open({ sort: byMetric("desc"), filter: { ...NO_FILTER, status: [2] } });
+  h.tick();
+  // A new sensor (not in the order sorted before it came), and a status that brings s0 into the filter.
+  h.tick({ sensors: [sensor(3, "s3")], updates: [value(3, 50)] }, [[0, 2]]);
+  assertEquals([all.matching, flagged.matching], [4, 1]); // counted at once
+  assertEquals([ids(h, all.rows), ids(h, flagged.rows)], [["s2", "s1", "s0"], []]); // rows wait
+  while (h.now < 1_100) h.tick();
+  assertEquals(ids(h, all.rows), ["s3", "s2", "s1", "s0"]);
+  assertEquals(ids(h, flagged.rows), ["s0"]);
+  assertEquals([ids(h, all.entered), ids(h, flagged.entered)], [["s3"], ["s0"]]);
+});
+
+Deno.test("views made together come due for their next ordering in different ticks", () => {
+  const h = new Harness({ ...EAGER, resortMs: 1000, staggerMs: 1000 }, {
+    sensors: [0, 1, 2].map((i) => sensor(i, `s${i}`)),
+    updates: [0, 1, 2].map((i) => value(i, i)),
+  });
+  for (let i = 0; i < 10; i++) {
+    h.open({
+      sort: byMetric("desc"),
+      filter: { ...NO_FILTER, idSubstring: `${i}`.repeat(i % 3) + "s".repeat(i) },
+    });
+  }
+  h.tick();
+  assertEquals(h.table.last.orderings, 10); // new views: ordered at once, together
+  const perTick: number[] = [];
+  while (h.now < 2_100) {
+    h.tick({ updates: [value(h.now % 3, h.now, h.now)] });
+    perTick.push(h.table.last.orderings);
+  }
+  // Each was ordered again once, 1 to 2 s after the first (at 100 ms), never more than two in a tick.
+  assertEquals(perTick.reduce((a, b) => a + b, 0), 10);
+  assertEquals(perTick.slice(0, 9).every((n) => n === 0), true);
+  assert(Math.max(...perTick) <= 2, JSON.stringify(perTick));
+});
+
+Deno.test("a window is served at once between ticks: rows and entries now, deltas with the next tick", () => {
+  const n = 1_000;
+  const h = new Harness({ ...EAGER, resortMs: 60_000, window: { block: 50, maxRows: 100 } }, {
+    sensors: Array.from({ length: n }, (_, i) => sensor(i, `s${i}`)),
+    updates: Array.from({ length: n }, (_, i) => value(i, i % 10)),
+  });
+  const w = h.open({ sort: byMetric("desc"), limit: 50 });
+  h.table.serve(w, h.now); // a new window: no tick needed
+  assertEquals(w.rows.length, 50);
+  assertEquals([w.entered.length, w.changed.length, w.matching], [50, 0, 1_000]);
+  h.tick({ updates: [value(w.rows[3], 9, 5_000)] });
+  assertEquals([w.entered.length, [...w.changed]], [0, [w.rows[3]]]);
+  // A scroll far down, served before the next tick, from the same order.
+  const version = w.view.version;
+  h.table.change(w, { ...requestOf(w), offset: 900, limit: 50 }, { ...me, now: h.now });
+  h.table.serve(w, h.now);
+  const expected = Array.from({ length: n }, (_, i) => i)
+    .sort((a, b) => (b % 10) - (a % 10) || listingCompare(`s${a}`, `s${b}`));
+  assertEquals([...w.rows], expected.slice(900, 950));
+  assertEquals([w.entered.length, w.left.length, w.changed.length, w.view.version], [
+    50,
+    50,
+    0,
+    version,
+  ]);
+  // A resort asked for is ordered at once too.
+  h.tick({ updates: [value(998, 100, 6_000), value(999, 100, 6_000)] });
+  h.table.change(w, { ...requestOf(w), offset: 0, limit: 50 }, { ...me, now: h.now });
+  w.resort();
+  h.table.serve(w, h.now);
+  assertEquals(ids(h, w.rows.subarray(0, 2)), ["s998", "s999"]);
+});
+
+Deno.test("a viewer limited to group prefixes sees only sensors within them, in rows and in counts", () => {
+  const h = new Harness(EAGER, {
+    sensors: [
+      sensor(0, "a1", "plant-a/l1"),
+      sensor(1, "b1", "plant-b"),
+      sensor(2, "a2", "plant-a"),
+      sensor(3, "c1", "plant-c"),
+    ],
+  });
+  const scoped = topicFor([{ id: 1, all: true, group: null, sensors: [] }], ["plant-a"]);
+  const w = h.open({ topic: scoped, limit: 50 });
+  const everyone = h.open({ limit: 50 });
+  h.tick();
+  assertEquals([ids(h, w.rows), w.total, w.matching], [["a1", "a2"], 2, 2]);
+  assert(w.view !== everyone.view); // the scope is part of the topic key: no sharing across scopes
+  h.tick({ sensors: [sensor(1, "b1", "plant-a/l2"), sensor(0, "a1", "plant-b")] });
+  assertEquals([w.total, w.matching], [2, 2]);
+  assertEquals(ids(h, w.left), ["a1"]);
+  h.tick();
+  assertEquals(ids(h, w.rows), ["a2", "b1"]);
+});
+
+Deno.test("windows over the table's cap are refused; options it cannot work with are refused at construction", () => {
+  const h = new Harness({ ...EAGER, maxWindows: 2 });
+  h.open({});
+  h.open({});
+  const third = h.table.open({
+    topic: everything,
+    sort: { key: { kind: "id" }, direction: "asc" },
+    filter: NO_FILTER,
+    offset: 0,
+    limit: 5,
+  }, { ...me, now: 0 });
+  assert("refused" in third && /already serves 2 view windows/.test(third.refused));
+  for (
+    const [options, message] of [
+      [{ maxViews: 0 }, /maxViews 0/],
+      [{ window: { block: 50, maxRows: 70_000 } }, /window.maxRows 70000/],
+      [{ resortMs: -1 }, /resortMs -1/],
+      [{ tickBudget: NaN }, /tickBudget NaN/],
+    ] as const
+  ) {
+    let error: unknown = null;
+    try {
+      new ViewTable(new FeedView(), options);
+    } catch (e) {
+      error = e;
+    }
+    assert(error instanceof RangeError && message.test(error.message), String(error));
+  }
+});
+
+Deno.test("a held window scrolled elsewhere stays held there, with the view's rows at the new place", () => {
+  const h = new Harness(EAGER, {
+    sensors: Array.from({ length: 20 }, (_, i) => sensor(i, `s${i}`)),
+    updates: Array.from({ length: 20 }, (_, i) => value(i, i)),
+  });
+  const w = h.open({ sort: byMetric("desc"), limit: 5 });
+  h.tick();
+  w.hold();
+  h.tick({ updates: [value(0, 100, 2_000)] }); // s0 would lead, but the rows are held
+  assertEquals(ids(h, w.rows), ["s19", "s18", "s17", "s16", "s15"]);
+  h.table.change(w, { ...requestOf(w), offset: 10, limit: 5 }, { ...me, now: h.now });
+  h.tick({ updates: [value(1, 200, 3_000)] });
+  // Rows 10..14 of the view's newest order (s1, s0, s19, ...), then held again.
+  assertEquals([w.held, ids(h, w.rows)], [true, ["s11", "s10", "s9", "s8", "s7"]]);
+  h.tick({ updates: [value(2, 300, 4_000)] });
+  assertEquals([w.moved, ids(h, w.rows)], [false, ["s11", "s10", "s9", "s8", "s7"]]);
+});

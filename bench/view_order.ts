@@ -1,0 +1,444 @@
+// Benchmark of the viewport views (actors/hub/views): what ordering 100,000
+// sensors costs the hub's tick. Standalone:
+//
+//   deno run -A bench/view_order.ts [--sensors 100000] [--changes 10000] [--ticks 200]
+//
+// It re-runs itself with --expose-gc so memory deltas are measured after a
+// full collection. Sections:
+//   1. sorting 100k keys three ways (why the views use a radix sort);
+//   2. the tick (ViewTable.advance) with 1, 10 and 100 distinct orderings
+//      open, each with windows at offset 0 and at random offsets;
+//   3. memory per view and per window (10,000 windows on 100 views);
+//   4. serving a window at a random offset after an operator's resort.
+import { parseArgs } from "node:util";
+import process from "node:process";
+import { FeedView } from "../actors/hub/feed_view.ts";
+import type { TickChanges } from "../actors/hub/feed_view.ts";
+import { allocateStates, allocateWindowStates } from "../protocol/columns.ts";
+import type { ShardChanges } from "../actors/shards/shard_messages.ts";
+import { topicFor } from "../actors/hub/topic.ts";
+import { NO_FILTER, ViewTable } from "../actors/hub/views/mod.ts";
+import type { SortKey, ViewFilter, ViewSort, ViewWindow } from "../actors/hub/views/mod.ts";
+import { RadixScratch, sortByKey } from "../actors/hub/views/radix_order.ts";
+import { renderTable } from "./table.ts";
+
+const gc = (globalThis as { gc?: () => void }).gc;
+if (!gc) {
+  // Memory deltas need a full collection before each reading.
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--v8-flags=--expose-gc", import.meta.filename!, ...Deno.args],
+    stdout: "inherit",
+    stderr: "inherit",
+  });
+  Deno.exit((await child.output()).code);
+}
+
+const { values: args } = parseArgs({
+  args: Deno.args,
+  options: {
+    sensors: { type: "string", default: "100000" },
+    changes: { type: "string", default: "10000" },
+    ticks: { type: "string", default: "200" },
+  },
+});
+const SENSORS = Number(args.sensors);
+const CHANGES = Number(args.changes);
+const TICKS = Number(args.ticks);
+const METRICS = ["temperature", "humidity", "pressure"];
+const TICK_MS = 100;
+
+let seed = 42;
+function random(): number {
+  seed = (seed * 1664525 + 1013904223) >>> 0;
+  return seed / 2 ** 32;
+}
+
+const load = () => Deno.loadavg().map((l) => l.toFixed(2)).join(" ");
+const ms = (x: number) => x.toFixed(2);
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+}
+function memory(): number {
+  gc!();
+  gc!();
+  const m = Deno.memoryUsage();
+  return m.heapUsed + m.external;
+}
+
+console.log(
+  `# Viewport views: ${SENSORS} sensors × ${METRICS.length} metrics, ${CHANGES} changes per tick`,
+);
+console.log(`${navigator.hardwareConcurrency} cores, load average ${load()} (1, 5, 15 min)\n`);
+
+// ---------------------------------------------------------------------------
+// 1. Sorting 100k keys, ties by id rank.
+{
+  const n = SENSORS;
+  const keys = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    keys[i] = i % 50 === 0 ? NaN : Math.round((22 + (random() - 0.5) * 8) * 10) / 10;
+  }
+  const rank = new Uint32Array(n);
+  for (let i = 0; i < n; i++) rank[i] = i;
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [rank[i], rank[j]] = [rank[j], rank[i]];
+  }
+  const byRank = new Uint32Array(n);
+  for (let i = 0; i < n; i++) byRank[rank[i]] = i;
+  const compare = (a: number, b: number) => {
+    const x = keys[a], y = keys[b];
+    const xm = x !== x, ym = y !== y;
+    if (xm || ym) return xm === ym ? rank[a] - rank[b] : xm ? 1 : -1;
+    return x - y || rank[a] - rank[b];
+  };
+  const out = new Uint32Array(n);
+  const packed = new Float64Array(n);
+  const f32 = new Float32Array(1), u32 = new Uint32Array(f32.buffer);
+  const scratch = new RadixScratch();
+  const ways: [string, () => void][] = [
+    ["Uint32Array of indexes, sort(comparator)", () => {
+      for (let i = 0; i < n; i++) out[i] = i;
+      out.sort(compare);
+    }],
+    ["Float64Array of packed (float32 key, rank), native sort", () => {
+      // Exact only when keys differ in float32; ties beyond that need a fix-up pass (not timed).
+      for (let i = 0; i < n; i++) {
+        const x = keys[i];
+        let bits = 0xffffffff;
+        if (x === x) {
+          f32[0] = x;
+          bits = u32[0] & 0x80000000 ? ~u32[0] >>> 0 : (u32[0] | 0x80000000) >>> 0;
+        }
+        packed[i] = bits * 2 ** 17 + rank[i];
+      }
+      packed.sort();
+      for (let i = 0; i < n; i++) out[i] = byRank[packed[i] % 2 ** 17];
+    }],
+    ["radix sort on the float64 bits (sortByKey, used)", () => {
+      sortByKey(keys, byRank, { out, descending: false, scratch });
+    }],
+  ];
+  const rows = ways.map(([name, run]) => {
+    const times: number[] = [];
+    for (let r = 0; r < 12; r++) {
+      const t = performance.now();
+      run();
+      times.push(performance.now() - t);
+    }
+    times.sort((a, b) => a - b);
+    return [name, ms(percentile(times, 50)), ms(times[0]), ms(times[times.length - 1])];
+  });
+  console.log(`## 1. Sorting ${n} Float64 keys with ties by id rank (12 runs)\n`);
+  console.log(renderTable(["method", "p50 ms", "min ms", "max ms"], rows) + "\n");
+}
+
+// ---------------------------------------------------------------------------
+// The fleet: a FeedView fed by hand-made flushes (not timed).
+
+function shard(parts: Partial<ShardChanges>): ShardChanges {
+  return {
+    sensors: [],
+    metrics: [],
+    updates: allocateStates(0),
+    windows: allocateWindowStates(0),
+    late: [],
+    statuses: [],
+    removed: [],
+    ...parts,
+  };
+}
+
+const levels = [22, 45, 1013];
+const spreads = [4, 10, 6];
+let clock = 1_700_000_000_000;
+
+function makeFleet(): { feed: FeedView; current: Float64Array } {
+  const feed = new FeedView();
+  const updates = allocateStates(SENSORS * METRICS.length);
+  const current = new Float64Array(SENSORS * METRICS.length);
+  for (let s = 0; s < SENSORS; s++) {
+    for (let m = 0; m < METRICS.length; m++) {
+      const i = s * METRICS.length + m;
+      const v = Math.round((levels[m] + (random() - 0.5) * spreads[m]) * 10) / 10;
+      current[i] = v;
+      updates.sensor[i] = s;
+      updates.metric[i] = m;
+      updates.last[i] =
+        updates.avg[i] =
+        updates.min[i] =
+        updates.max[i] =
+          v;
+      updates.timeMs[i] = clock;
+    }
+  }
+  feed.apply([shard({
+    sensors: Array.from({ length: SENSORS }, (_, s) => ({
+      index: s,
+      id: `sensor-${(s * 7919) % SENSORS}`,
+      group: `plant-${s % 10}/line-${s % 7}`,
+    })),
+    metrics: METRICS.map((name, index) => ({ index, name })),
+    updates,
+  })]);
+  return { feed, current };
+}
+
+/** One tick's changes: CHANGES metric states of random sensors, drifting. */
+function nextTick(fleet: { feed: FeedView; current: Float64Array }): TickChanges {
+  clock += TICK_MS;
+  const updates = allocateStates(CHANGES);
+  for (let k = 0; k < CHANGES; k++) {
+    const s = Math.floor(random() * SENSORS), m = Math.floor(random() * METRICS.length);
+    const i = s * METRICS.length + m;
+    const v = Math.round((fleet.current[i] + (random() - 0.5) * spreads[m] * 0.05) * 10) / 10;
+    fleet.current[i] = v;
+    updates.sensor[k] = s;
+    updates.metric[k] = m;
+    updates.last[k] = v;
+    updates.avg[k] = (v + levels[m]) / 2;
+    updates.min[k] = v - 1;
+    updates.max[k] = v + 1;
+    updates.timeMs[k] = clock;
+  }
+  return fleet.feed.apply([shard({ updates })])!;
+}
+
+const everything = topicFor([{ id: 1, all: true, group: null, sensors: [] }]);
+const SORT_KEYS: SortKey[] = [
+  { kind: "id" },
+  { kind: "group" },
+  { kind: "seen" },
+  ...METRICS.flatMap((_, metric) =>
+    (["last", "avg"] as const).map((field): SortKey => ({ kind: "metric", metric, field }))
+  ),
+];
+
+/** The i-th distinct ordering: 18 sorts (9 keys × 2 directions), then the same with filters. */
+function viewRequest(i: number): { topic: typeof everything; sort: ViewSort; filter: ViewFilter } {
+  const sort: ViewSort = {
+    key: SORT_KEYS[i % SORT_KEYS.length],
+    direction: Math.floor(i / SORT_KEYS.length) % 2 === 0 ? "desc" : "asc",
+  };
+  const round = Math.floor(i / (2 * SORT_KEYS.length));
+  const filters: ViewFilter[] = [
+    NO_FILTER,
+    { ...NO_FILTER, groupPrefix: `plant-${i % 10}` },
+    { ...NO_FILTER, idSubstring: `${i % 10}${(i + 3) % 10}` },
+    { ...NO_FILTER, groupPrefix: `plant-${i % 10}/line-${i % 7}` },
+    { ...NO_FILTER, idSubstring: `${i % 9 + 1}` },
+    { ...NO_FILTER, groupPrefix: `plant-${(i + 5) % 10}`, idSubstring: "1" },
+  ];
+  const topic = round % 2 === 1
+    ? topicFor([{ id: 1, all: false, group: `plant-${i % 10}`, sensors: [] }])
+    : everything;
+  return { topic, sort, filter: filters[round % filters.length] };
+}
+
+function openWindows(
+  table: ViewTable,
+  o: { views: number; perView: { top: number; random: number }; now: number },
+): ViewWindow[] {
+  const windows: ViewWindow[] = [];
+  for (let v = 0; v < o.views; v++) {
+    const request = viewRequest(v);
+    const open = (offset: number, limit: number, client: number) => {
+      const opened = table.open({ ...request, offset, limit }, {
+        owners: [`address:10.0.${client >> 8}.${client & 255}`],
+        now: o.now,
+      });
+      if ("refused" in opened) throw new Error(opened.refused);
+      windows.push(opened.window);
+    };
+    for (let w = 0; w < o.perView.top; w++) open(0, 40 + (w % 3) * 20, windows.length);
+    for (let w = 0; w < o.perView.random; w++) {
+      open(Math.floor(random() * SENSORS * 0.9), 60, windows.length);
+    }
+  }
+  return windows;
+}
+
+// ---------------------------------------------------------------------------
+// 2. The tick with 1, 10 and 100 orderings.
+
+const fleet = makeFleet();
+for (let t = 0; t < 5; t++) nextTick(fleet);
+const tickRows: string[][] = [];
+for (const views of [1, 10, 100]) {
+  const table = new ViewTable(fleet.feed, { maxViews: 256, viewsPerClient: 256 });
+  let now = 0;
+  openWindows(table, { views, perView: { top: 3, random: 2 }, now });
+  table.advance(null, now); // the first ordering of every view (forced)
+  const times: number[] = [];
+  const cpuTimes: number[] = [];
+  let orderings = 0, sorts = 0, deferred = 0, news = 0;
+  for (let t = 0; t < 20 + TICKS; t++) {
+    const changes = nextTick(fleet);
+    now += TICK_MS;
+    const cpu = process.cpuUsage();
+    const start = performance.now();
+    const out = table.advance(changes, now);
+    const took = performance.now() - start;
+    const used = process.cpuUsage(cpu);
+    if (t < 20) continue; // warm-up: the JIT, and the schedule spreading
+    times.push(took);
+    cpuTimes.push((used.user + used.system) / 1000);
+    orderings += table.last.orderings;
+    sorts += table.last.sorts;
+    deferred += table.last.deferred;
+    news += out.length;
+  }
+  times.sort((a, b) => a - b);
+  cpuTimes.sort((a, b) => a - b);
+  tickRows.push([
+    String(views),
+    String(table.windowCount),
+    ms(percentile(times, 50)),
+    ms(percentile(times, 99)),
+    ms(times[times.length - 1]),
+    ms(percentile(cpuTimes, 50)),
+    ms(percentile(cpuTimes, 99)),
+    (orderings / TICKS).toFixed(1),
+    (sorts / TICKS).toFixed(1),
+    (deferred / TICKS).toFixed(1),
+    (news / TICKS).toFixed(0),
+  ]);
+}
+console.log(
+  `## 2. ViewTable.advance per tick (${TICKS} ticks of ${TICK_MS} ms after 20 warm-up)\n`,
+);
+console.log(
+  renderTable(
+    [
+      "orderings",
+      "windows",
+      "p50 ms",
+      "p99 ms",
+      "max ms",
+      "CPU p50 ms",
+      "CPU p99 ms",
+      "views ordered/tick",
+      "orders sorted/tick",
+      "deferred/tick",
+      "windows with news/tick",
+    ],
+    tickRows,
+  ) + "\n",
+);
+console.log(`load average after: ${load()}\n`);
+
+// ---------------------------------------------------------------------------
+// 3. Memory per view and per window.
+{
+  let now = 0;
+  const base = memory();
+  const table = new ViewTable(fleet.feed, {
+    maxViews: 256,
+    viewsPerClient: 256,
+    maxWindows: 20_000,
+  });
+  table.advance(nextTick(fleet), now += TICK_MS);
+  const empty = memory();
+  // One window per view first, ordered: what the views themselves hold.
+  openWindows(table, { views: 100, perView: { top: 1, random: 0 }, now });
+  table.advance(nextTick(fleet), now += TICK_MS);
+  const withViews = memory();
+  // Then 10,000 windows on them: 60 at offset 0 and 39 at random offsets per view.
+  const windows = openWindows(table, { views: 100, perView: { top: 60, random: 39 }, now });
+  const times: number[] = [];
+  for (let t = 0; t < 40; t++) {
+    const changes = nextTick(fleet);
+    const start = performance.now();
+    table.advance(changes, now += TICK_MS);
+    if (t >= 10) times.push(performance.now() - start);
+  }
+  times.sort((a, b) => a - b);
+  const withWindows = memory();
+  const kb = (bytes: number) => (bytes / 1024).toFixed(1);
+  console.log("## 3. Memory (heap + external after a full GC)\n");
+  console.log(
+    renderTable(["what", "KiB"], [
+      ["table over the fleet, no views (keys, ranks, scratch)", kb(empty - base)],
+      ["per view (100 views, taken as deep as their windows need)", kb((withViews - empty) / 100)],
+      [
+        `per window (${windows.length} more windows, at offset 0 and at random offsets)`,
+        kb((withWindows - withViews) / windows.length),
+      ],
+      [
+        `per window, all ${table.windowCount} windows and the 100 views together`,
+        kb((withWindows - empty) / table.windowCount),
+      ],
+      ["the table's own count of its arrays (ViewTable.bytes)", kb(table.bytes)],
+    ]) + "\n",
+  );
+  console.log(
+    `ViewTable.advance with these ${table.windowCount} windows (30 ticks): p50 ${
+      ms(percentile(times, 50))
+    } ms, ` +
+      `max ${ms(times.at(-1)!)} ms\n`,
+  );
+}
+
+// ---------------------------------------------------------------------------
+// 4. An operator resorts, then scrolls to a random offset; each is served at
+// once (ViewTable.serve), between ticks, as the hub would on the request.
+{
+  const table = new ViewTable(fleet.feed, { maxViews: 256, viewsPerClient: 256 });
+  let now = 0;
+  const windows = openWindows(table, { views: 100, perView: { top: 3, random: 2 }, now });
+  table.advance(null, now);
+  for (let t = 0; t < 30; t++) table.advance(nextTick(fleet), now += TICK_MS);
+  const resorts: number[] = [];
+  const scrolls: number[] = [];
+  const ticks: number[] = [];
+  for (let trial = 0; trial < 30; trial++) {
+    const w = windows[Math.floor(random() * windows.length)];
+    const request = {
+      topic: { key: w.view.topicKey, spec: w.view.topic },
+      sort: w.view.sort,
+      filter: w.view.filter,
+    };
+    // A resort: the view ordered anew now, its shared order sorted if stale.
+    w.resort();
+    let start = performance.now();
+    table.serve(w, now);
+    resorts.push(performance.now() - start);
+    // A scroll far down: rows taken deeper from the same order, or the view ordered anew.
+    const offset = Math.floor(random() * Math.max(1, w.view.matching - 60));
+    table.change(w, { ...request, offset, limit: 60 }, { owners: ["address:op"], now });
+    start = performance.now();
+    table.serve(w, now);
+    scrolls.push(performance.now() - start);
+    if (w.rows.length === 0 && w.view.matching > offset) {
+      throw new Error("the scrolled window is empty");
+    }
+    // Time moves on: the schedule's orderings go on meanwhile.
+    start = performance.now();
+    table.advance(nextTick(fleet), now += TICK_MS);
+    ticks.push(performance.now() - start);
+  }
+  for (const list of [resorts, scrolls, ticks]) list.sort((a, b) => a - b);
+  console.log(
+    "## 4. Serving an operator's resort, then a scroll to a random offset (100 orderings open, 30 trials)\n",
+  );
+  console.log(
+    renderTable(["served at once (ViewTable.serve)", "p50 ms", "max ms"], [
+      [
+        "the resort (view ordered anew, its order sorted if stale)",
+        ms(percentile(resorts, 50)),
+        ms(resorts.at(-1)!),
+      ],
+      [
+        "the scroll (rows taken deeper, or the view ordered anew)",
+        ms(percentile(scrolls, 50)),
+        ms(scrolls.at(-1)!),
+      ],
+      [
+        "the next tick (ViewTable.advance), for comparison",
+        ms(percentile(ticks, 50)),
+        ms(ticks.at(-1)!),
+      ],
+    ]) + "\n",
+  );
+}
+console.log(`\nload average at the end: ${load()}`);

@@ -1,0 +1,250 @@
+// The parts a CompactDelta shares with a Delta (dictionaries, removals,
+// windows, aggregates, late counts): written into a given builder and read
+// back from a verified frame. The verifier checks for them are here too.
+import type * as flatbuffers from "flatbuffers";
+import {
+  GroupAggregate,
+  LateCount,
+  MetricInfo,
+  SensorInfo,
+  WindowUpdate,
+} from "./schema_generated.ts";
+import type {
+  GroupAggregateEntry,
+  MetricEntry,
+  SensorEntry,
+  WindowParts,
+  WindowStates,
+} from "./server_frames.ts";
+import type { FlatBufferVerifier } from "./verifier.ts";
+
+/** A vector of table offsets (the generated create*Vector, for any field). */
+function offsetVector(b: flatbuffers.Builder, offsets: readonly number[]): flatbuffers.Offset {
+  b.startVector(4, offsets.length, 4);
+  for (let i = offsets.length - 1; i >= 0; i--) b.addOffset(offsets[i]);
+  return b.endVector();
+}
+
+export function writeSensors(
+  b: flatbuffers.Builder,
+  sensors: readonly SensorEntry[],
+): flatbuffers.Offset {
+  return offsetVector(
+    b,
+    sensors.map((s) =>
+      SensorInfo.createSensorInfo(b, s.index, b.createString(s.id), b.createString(s.group))
+    ),
+  );
+}
+
+export function writeMetrics(
+  b: flatbuffers.Builder,
+  metrics: readonly MetricEntry[],
+): flatbuffers.Offset {
+  return offsetVector(
+    b,
+    metrics.map((m) => MetricInfo.createMetricInfo(b, m.index, b.createString(m.name))),
+  );
+}
+
+export function writeUint32s(
+  b: flatbuffers.Builder,
+  values: readonly number[],
+): flatbuffers.Offset {
+  b.startVector(4, values.length, 4);
+  for (let i = values.length - 1; i >= 0; i--) b.addInt32(values[i]);
+  return b.endVector();
+}
+
+/** The windows, or 0 when there are none. */
+export function writeWindows(
+  b: flatbuffers.Builder,
+  windows: WindowStates | undefined,
+): flatbuffers.Offset {
+  if (!windows || windows.length === 0) return 0;
+  b.startVector(56, windows.length, 8);
+  for (let i = windows.length - 1; i >= 0; i--) {
+    WindowUpdate.createWindowUpdate(
+      b,
+      windows.startMs[i],
+      windows.sum[i],
+      windows.min[i],
+      windows.max[i],
+      windows.std[i],
+      windows.count[i],
+      windows.sensor[i],
+      windows.metric[i],
+      windows.size[i],
+      windows.flags[i],
+    );
+  }
+  return b.endVector();
+}
+
+/** The aggregates, or 0 when there are none. */
+export function writeAggregates(
+  b: flatbuffers.Builder,
+  aggregates: WindowParts["aggregates"],
+): flatbuffers.Offset {
+  if (!aggregates || aggregates.length === 0) return 0;
+  return offsetVector(
+    b,
+    aggregates.map((a) =>
+      GroupAggregate.createGroupAggregate(
+        b,
+        b.createString(a.group),
+        a.size,
+        a.metric,
+        a.startMs,
+        a.sensors,
+        a.count,
+        a.sum,
+        a.min,
+        a.max,
+      )
+    ),
+  );
+}
+
+/** The late counts, or 0 when there are none. */
+export function writeLate(b: flatbuffers.Builder, late: WindowParts["late"]): flatbuffers.Offset {
+  if (!late || late.length === 0) return 0;
+  b.startVector(8, late.length, 4);
+  for (let i = late.length - 1; i >= 0; i--) {
+    LateCount.createLateCount(b, late[i][0], Math.min(late[i][1], 0xffff_ffff));
+  }
+  return b.endVector();
+}
+
+/** What the generated Delta and CompactDelta accessors have in common. */
+export interface SharedParts {
+  sensorsLength(): number;
+  sensors(index: number, obj?: SensorInfo): SensorInfo | null;
+  metricsLength(): number;
+  metrics(index: number, obj?: MetricInfo): MetricInfo | null;
+  removedArray(): Uint32Array | null;
+  windowsLength(): number;
+  windows(index: number, obj?: WindowUpdate): WindowUpdate | null;
+  aggregatesLength(): number;
+  aggregates(index: number, obj?: GroupAggregate): GroupAggregate | null;
+  lateLength(): number;
+  late(index: number, obj?: LateCount): LateCount | null;
+}
+
+/** Reads the shared parts of a verified frame. */
+export function readParts(frame: SharedParts): {
+  sensors: SensorEntry[];
+  metrics: MetricEntry[];
+  removed: number[];
+  windows?: WindowStates;
+  aggregates?: GroupAggregateEntry[];
+  late?: [number, number][];
+} {
+  const sensors: SensorEntry[] = [];
+  const info = new SensorInfo();
+  for (let i = 0; i < frame.sensorsLength(); i++) {
+    const s = frame.sensors(i, info)!;
+    sensors.push({ index: s.index(), id: s.id() ?? "", group: s.group() ?? "" });
+  }
+  const metrics: MetricEntry[] = [];
+  const name = new MetricInfo();
+  for (let i = 0; i < frame.metricsLength(); i++) {
+    const m = frame.metrics(i, name)!;
+    metrics.push({ index: m.index(), name: m.name() ?? "" });
+  }
+  const out: ReturnType<typeof readParts> = {
+    sensors,
+    metrics,
+    removed: Array.from(frame.removedArray() ?? []),
+  };
+  const windowCount = frame.windowsLength();
+  if (windowCount > 0) {
+    const w: WindowStates = {
+      length: windowCount,
+      sensor: new Uint32Array(windowCount),
+      metric: new Uint16Array(windowCount),
+      size: new Uint8Array(windowCount),
+      flags: new Uint8Array(windowCount),
+      startMs: new Float64Array(windowCount),
+      count: new Float64Array(windowCount),
+      sum: new Float64Array(windowCount),
+      min: new Float64Array(windowCount),
+      max: new Float64Array(windowCount),
+      std: new Float64Array(windowCount),
+    };
+    const at = new WindowUpdate();
+    for (let i = 0; i < windowCount; i++) {
+      frame.windows(i, at);
+      w.sensor[i] = at.sensor();
+      w.metric[i] = at.metric();
+      w.size[i] = at.size();
+      w.flags[i] = at.flags();
+      w.startMs[i] = at.startMs();
+      w.count[i] = at.count();
+      w.sum[i] = at.sum();
+      w.min[i] = at.min();
+      w.max[i] = at.max();
+      w.std[i] = at.std();
+    }
+    out.windows = w;
+  }
+  if (frame.aggregatesLength() > 0) {
+    const a = new GroupAggregate();
+    out.aggregates = [];
+    for (let i = 0; i < frame.aggregatesLength(); i++) {
+      frame.aggregates(i, a);
+      out.aggregates.push({
+        group: a.group() ?? "",
+        size: a.size(),
+        metric: a.metric(),
+        startMs: a.startMs(),
+        sensors: a.sensors(),
+        count: a.count(),
+        sum: a.sum(),
+        min: a.min(),
+        max: a.max(),
+      });
+    }
+  }
+  if (frame.lateLength() > 0) {
+    const l = new LateCount();
+    out.late = [];
+    for (let i = 0; i < frame.lateLength(); i++) {
+      frame.late(i, l);
+      out.late.push([l.sensor(), l.dropped()]);
+    }
+  }
+  return out;
+}
+
+/** Field ids of the shared parts in the table being verified. */
+export interface PartIds {
+  sensors: number;
+  metrics: number;
+  removed: number;
+  windows: number;
+  aggregates: number;
+  late: number;
+}
+
+/** Verifies the shared parts of the table at `pos`. */
+export function verifyParts(v: FlatBufferVerifier, pos: number, ids: PartIds): void {
+  v.tableVector(pos, ids.sensors, (s) => {
+    v.field(s, 0, 4);
+    v.string(s, 1);
+    v.string(s, 2);
+  });
+  v.tableVector(pos, ids.metrics, (m) => {
+    v.field(m, 0, 2);
+    v.string(m, 1);
+  });
+  v.vector(pos, ids.removed, 4);
+  v.vector(pos, ids.windows, 56, 8);
+  v.tableVector(pos, ids.aggregates, (a) => {
+    v.string(a, 0);
+    v.field(a, 1, 1);
+    v.field(a, 2, 2);
+    for (let id = 3; id <= 8; id++) v.field(a, id, id === 4 ? 4 : 8);
+  });
+  v.vector(pos, ids.late, 8, 4);
+}
