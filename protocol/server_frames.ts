@@ -6,17 +6,25 @@ import {
   Delta,
   Envelope,
   Error as ErrorMessage,
-  GroupAggregate,
-  LateCount,
-  MetricInfo,
   MetricUpdate,
   Ping,
-  SensorInfo,
   Snapshot,
   Subscribed,
-  WindowUpdate,
 } from "./schema_generated.ts";
-import { allocateStates, allocateWindowStates } from "./columns.ts";
+import { allocateStates } from "./columns.ts";
+import {
+  readAggregates,
+  readLate,
+  readMetrics,
+  readSensors,
+  readWindows,
+  writeAggregates,
+  writeLate,
+  writeMetrics,
+  writeSensors,
+  writeUint32s,
+  writeWindows,
+} from "./frame_parts.ts";
 import type {
   GroupAggregateEntry,
   MetricEntry,
@@ -68,25 +76,6 @@ function finish(type: Body, body: flatbuffers.Offset): Uint8Array<ArrayBuffer> {
   return builder.asUint8Array().slice() as Uint8Array<ArrayBuffer>;
 }
 
-function sensorVector(sensors: readonly SensorEntry[]): flatbuffers.Offset {
-  const offsets = sensors.map((s) =>
-    SensorInfo.createSensorInfo(
-      builder,
-      s.index,
-      builder.createString(s.id),
-      builder.createString(s.group),
-    )
-  );
-  return Snapshot.createSensorsVector(builder, offsets);
-}
-
-function metricVector(metrics: readonly MetricEntry[]): flatbuffers.Offset {
-  const offsets = metrics.map((m) =>
-    MetricInfo.createMetricInfo(builder, m.index, builder.createString(m.name))
-  );
-  return Snapshot.createMetricsVector(builder, offsets);
-}
-
 function stateVector(states: MetricStates): flatbuffers.Offset {
   // Structs are written back to front.
   builder.startVector(48, states.length, 8);
@@ -105,66 +94,17 @@ function stateVector(states: MetricStates): flatbuffers.Offset {
   return builder.endVector();
 }
 
-function windowVector(windows: WindowStates | undefined): flatbuffers.Offset {
-  if (!windows || windows.length === 0) return 0;
-  builder.startVector(56, windows.length, 8);
-  for (let i = windows.length - 1; i >= 0; i--) {
-    WindowUpdate.createWindowUpdate(
-      builder,
-      windows.startMs[i],
-      windows.sum[i],
-      windows.min[i],
-      windows.max[i],
-      windows.std[i],
-      windows.count[i],
-      windows.sensor[i],
-      windows.metric[i],
-      windows.size[i],
-      windows.flags[i],
-    );
-  }
-  return builder.endVector();
-}
-
-function aggregateVector(aggregates: WindowParts["aggregates"]): flatbuffers.Offset {
-  if (!aggregates || aggregates.length === 0) return 0;
-  const offsets = aggregates.map((a) =>
-    GroupAggregate.createGroupAggregate(
-      builder,
-      builder.createString(a.group),
-      a.size,
-      a.metric,
-      a.startMs,
-      a.sensors,
-      a.count,
-      a.sum,
-      a.min,
-      a.max,
-    )
-  );
-  return Delta.createAggregatesVector(builder, offsets);
-}
-
-function lateVector(late: WindowParts["late"]): flatbuffers.Offset {
-  if (!late || late.length === 0) return 0;
-  builder.startVector(8, late.length, 4);
-  for (let i = late.length - 1; i >= 0; i--) {
-    LateCount.createLateCount(builder, late[i][0], Math.min(late[i][1], 0xffff_ffff));
-  }
-  return builder.endVector();
-}
-
 export function encodeSnapshot(frame: SnapshotFrame): Uint8Array<ArrayBuffer> {
   builder.clear();
-  const sensors = sensorVector(frame.sensors);
-  const metrics = metricVector(frame.metrics);
+  const sensors = writeSensors(builder, frame.sensors);
+  const metrics = writeMetrics(builder, frame.metrics);
   const values = stateVector(frame.values);
   const sizes = frame.windowSizesMs
     ? Snapshot.createWindowSizesMsVector(builder, frame.windowSizesMs as number[])
     : 0;
-  const windows = windowVector(frame.windows);
-  const aggregates = aggregateVector(frame.aggregates);
-  const late = lateVector(frame.late);
+  const windows = writeWindows(builder, frame.windows);
+  const aggregates = writeAggregates(builder, frame.aggregates);
+  const late = writeLate(builder, frame.late);
   Snapshot.startSnapshot(builder);
   Snapshot.addEpoch(builder, frame.epoch);
   Snapshot.addSeq(builder, BigInt(frame.seq));
@@ -183,13 +123,13 @@ export function encodeSnapshot(frame: SnapshotFrame): Uint8Array<ArrayBuffer> {
 
 export function encodeDelta(frame: DeltaFrame): Uint8Array<ArrayBuffer> {
   builder.clear();
-  const sensors = sensorVector(frame.sensors);
-  const metrics = metricVector(frame.metrics);
+  const sensors = writeSensors(builder, frame.sensors);
+  const metrics = writeMetrics(builder, frame.metrics);
   const updates = stateVector(frame.updates);
-  const removed = Delta.createRemovedVector(builder, frame.removed as number[]);
-  const windows = windowVector(frame.windows);
-  const aggregates = aggregateVector(frame.aggregates);
-  const late = lateVector(frame.late);
+  const removed = writeUint32s(builder, frame.removed);
+  const windows = writeWindows(builder, frame.windows);
+  const aggregates = writeAggregates(builder, frame.aggregates);
+  const late = writeLate(builder, frame.late);
   Delta.startDelta(builder);
   Delta.addEpoch(builder, frame.epoch);
   Delta.addSeq(builder, BigInt(frame.seq));
@@ -325,7 +265,6 @@ const deltaReader = new Delta();
 const pingReader = new Ping();
 const subscribedReader = new Subscribed();
 const updateReader = new MetricUpdate();
-const windowReader = new WindowUpdate();
 
 function envelopeOf(bytes: Uint8Array): Envelope {
   return Envelope.getRootAsEnvelope(new flatbuffers.ByteBuffer(bytes));
@@ -433,26 +372,6 @@ export function decodeServerFrame(bytes: Uint8Array): ServerFrame {
   }
 }
 
-function readSensors(frame: Snapshot | Delta): SensorEntry[] {
-  const sensors: SensorEntry[] = [];
-  const info = new SensorInfo();
-  for (let i = 0; i < frame.sensorsLength(); i++) {
-    const s = frame.sensors(i, info)!;
-    sensors.push({ index: s.index(), id: s.id() ?? "", group: s.group() ?? "" });
-  }
-  return sensors;
-}
-
-function readMetrics(frame: Snapshot | Delta): MetricEntry[] {
-  const metrics: MetricEntry[] = [];
-  const info = new MetricInfo();
-  for (let i = 0; i < frame.metricsLength(); i++) {
-    const m = frame.metrics(i, info)!;
-    metrics.push({ index: m.index(), name: m.name() ?? "" });
-  }
-  return metrics;
-}
-
 function readStates(count: number, at: (i: number) => MetricUpdate): MetricStates {
   const out = allocateStates(count);
   for (let i = 0; i < count; i++) {
@@ -464,55 +383,6 @@ function readStates(count: number, at: (i: number) => MetricUpdate): MetricState
     out.min[i] = m.min();
     out.max[i] = m.max();
     out.timeMs[i] = m.timeMs();
-  }
-  return out;
-}
-
-function readWindows(frame: Snapshot | Delta): WindowStates {
-  const count = frame.windowsLength();
-  const out = allocateWindowStates(count);
-  for (let i = 0; i < count; i++) {
-    const w = frame.windows(i, windowReader)!;
-    out.sensor[i] = w.sensor();
-    out.metric[i] = w.metric();
-    out.size[i] = w.size();
-    out.flags[i] = w.flags();
-    out.startMs[i] = w.startMs();
-    out.count[i] = w.count();
-    out.sum[i] = w.sum();
-    out.min[i] = w.min();
-    out.max[i] = w.max();
-    out.std[i] = w.std();
-  }
-  return out;
-}
-
-function readAggregates(frame: Snapshot | Delta): GroupAggregateEntry[] {
-  const out: GroupAggregateEntry[] = [];
-  const a = new GroupAggregate();
-  for (let i = 0; i < frame.aggregatesLength(); i++) {
-    frame.aggregates(i, a);
-    out.push({
-      group: a.group() ?? "",
-      size: a.size(),
-      metric: a.metric(),
-      startMs: a.startMs(),
-      sensors: a.sensors(),
-      count: a.count(),
-      sum: a.sum(),
-      min: a.min(),
-      max: a.max(),
-    });
-  }
-  return out;
-}
-
-function readLate(frame: Snapshot | Delta): [number, number][] {
-  const out: [number, number][] = [];
-  const l = new LateCount();
-  for (let i = 0; i < frame.lateLength(); i++) {
-    frame.late(i, l);
-    out.push([l.sensor(), l.dropped()]);
   }
   return out;
 }

@@ -541,14 +541,17 @@ export class HubBehavior implements Behavior<HubMessage> {
     // An idle topic lives on as long as its ring could serve a reconnect
     // (unless evicted sooner to make room).
     for (const topic of this.#topics.expire(now, this.#ring.ringMs)) topic.release();
+    let delivered = false;
     for (const topic of this.#topics.values()) {
       const delta = merged ? topic.advance(merged, now, aggregates(topic)) : null;
       if (delta && delta.byteLength > this.stats.largestFrameBytes) {
         this.stats.largestFrameBytes = delta.byteLength;
       }
       this.#deliver(topic, delta, now);
-      if (delta && merged && topic.sessions.size > 0) this.#observer?.sent(merged.updates, now);
+      delivered ||= delta !== null && topic.sessions.size > 0;
     }
+    // Once per tick: a reading's freshness is the same whichever topics carried it.
+    if (delivered && merged) this.#observer?.sent(merged.updates, now);
     if (now - this.#lastPingAt >= this.#pingIntervalMs) {
       this.#lastPingAt = now;
       const ping = encodePing(++this.#nonce >>> 0, now);

@@ -51,6 +51,8 @@ export class TopicStream {
   readonly #limits: RingLimits;
   readonly #budget: RingBudget;
   #snapshot: { seq: number; bytes: Uint8Array } | null = null;
+  /** Last tick at which a session received this topic; -Infinity: never. */
+  #watchedAt = -Infinity;
   readonly #windowSizesMs: readonly number[];
   readonly #countWindow: number;
 
@@ -111,6 +113,21 @@ export class TopicStream {
       this.#setMember(sensor.index, is);
       if (is) sensors.push(sensor);
       else if (was) removed.push(sensor.index);
+    }
+    if (this.sessions.size > 0) this.#watchedAt = now;
+    else if (now - this.#watchedAt > this.#limits.ringMs) {
+      // Nobody receives it, and nobody who did could still resume from its ring:
+      // encode nothing. The state moved on, so the seq does, and the ring is cut
+      // there (a resume from before it gets a snapshot, never a partial replay).
+      if (
+        tick.updates.length > 0 || sensors.length > 0 || removed.length > 0 ||
+        tick.metrics.length > 0 || tick.windows.length > 0 || tick.late.length > 0 ||
+        aggregates.length > 0
+      ) {
+        this.seq++;
+        this.release();
+      }
+      return null;
     }
     const updates = this.#everything ? tick.updates : this.#filter(tick.updates);
     const windows = this.spec.windows

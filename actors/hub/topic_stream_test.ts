@@ -2,6 +2,8 @@ import { assert, assertEquals } from "../../tests/testing/assert.ts";
 import { FeedView } from "./feed_view.ts";
 import { topicFor } from "./topic.ts";
 import { RingBudget, TopicStream } from "./topic_stream.ts";
+import { Session } from "./session.ts";
+import type { FrameSink } from "./session.ts";
 import type { ShardChanges } from "../shards/shard_messages.ts";
 import { allocateStates, allocateWindowStates } from "../../protocol/columns.ts";
 import { decodeServerFrame } from "../../protocol/server_frames.ts";
@@ -38,8 +40,19 @@ function stream(view: FeedView, groups: string[], limits = { ringMs: 1_000, ring
   const { key, spec } = topicFor(
     groups.map((group, i) => ({ id: i + 1, all: false, group, sensors: [] as string[] })),
   );
-  return new TopicStream(key, spec, view, { limits, budget: new RingBudget(1 << 30) });
+  const topic = new TopicStream(key, spec, view, { limits, budget: new RingBudget(1 << 30) });
+  // Watched: a topic nobody receives encodes nothing.
+  topic.sessions.add(new Session(watcher));
+  return topic;
 }
+
+const watcher: FrameSink = {
+  send() {},
+  bufferedAmount: 0,
+  close() {},
+  closed: false,
+  heardAt: 0,
+};
 
 const delta = (bytes: Uint8Array | null) => decodeServerFrame(bytes!) as DeltaEvent;
 
@@ -103,6 +116,7 @@ Deno.test("a released topic gives its ring's bytes back to the shared budget", (
     limits: { ringMs: 60_000, ringBytes: 1 << 20 },
     budget,
   });
+  topic.sessions.add(new Session(watcher));
   let bytes = 0;
   for (let i = 0; i < 3; i++) {
     bytes += topic.advance(view.apply([flush([[0, "s", "g"]], [[0, i]])])!, i)!.byteLength;
