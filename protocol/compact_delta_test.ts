@@ -10,6 +10,7 @@ import { allocateWindowStates } from "./columns.ts";
 import { decodeServerFrame as decodeFrame } from "./server_frames.ts";
 import type { DeltaEvent } from "./server_frames.ts";
 import { SensorStore } from "../web/src/lib/feed/sensor_store.ts";
+import { flatcJson } from "../tests/testing/flatc_json.ts";
 
 interface Values {
   last: number;
@@ -465,32 +466,6 @@ Deno.test("a client applying compact frames to a snapshot holds what a client ap
 });
 
 // ---- flatc ----
-
-async function flatcJson(bytes: Uint8Array): Promise<Record<string, unknown>> {
-  const dir = await Deno.makeTempDir({ prefix: "pulseboard-compact-" });
-  try {
-    await Deno.writeFile(`${dir}/frame.bin`, bytes);
-    const schema = new URL("../schema.fbs", import.meta.url).pathname;
-    const { success, stderr } = await new Deno.Command("flatc", {
-      args: [
-        "--json",
-        "--strict-json",
-        "--raw-binary",
-        "-o",
-        dir,
-        schema,
-        "--",
-        `${dir}/frame.bin`,
-      ],
-      stdout: "null",
-      stderr: "piped",
-    }).output();
-    assert(success, `flatc failed: ${new TextDecoder().decode(stderr)}`);
-    return JSON.parse(await Deno.readTextFile(`${dir}/frame.json`));
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
 
 Deno.test("flatc decodes a compact frame: rows gap-coded, values as byte differences from the bases", async () => {
   // Sensors 10, 11 and 15 at 0.1 °C steps; the client holds 21.3 for each.

@@ -25,6 +25,7 @@ export type {
   DeltaFrame,
   ServerFrame,
   ServerFrameHeader,
+  ServerFrameOptions,
   SnapshotEvent,
   SnapshotFrame,
   SubscribedEvent,
@@ -34,12 +35,27 @@ export type {
 export {
   decodeClientMessage,
   encodeAuth,
+  encodeClientStats,
   encodePong,
   encodeSubscribe,
   encodeUnsubscribe,
+  encodeViewSubscribe,
   MAX_CLIENT_MESSAGE_BYTES,
 } from "./client_messages.ts";
-export type { ClientMessage, SubscriptionRequest, SubscriptionSpec } from "./client_messages.ts";
+export type {
+  ClientMessage,
+  SubscriptionRequest,
+  SubscriptionSpec,
+  ViewOrder,
+  ViewRequest,
+  ViewSortField,
+  ViewSortKey,
+  ViewSpec,
+} from "./client_messages.ts";
+export { decodeViewFrame, encodeViewFrame } from "./view_frames.ts";
+export type { ViewEvent, ViewFrameInput, ViewFrameKind } from "./view_frames.ts";
+export { readSparkColumn, SPARK_DIGITS, writeSparkColumn } from "./spark_columns.ts";
+export type { SparkRows, SparkRowsEvent } from "./spark_columns.ts";
 export {
   blockFromReadings,
   DEFAULT_GROUP,
@@ -61,6 +77,7 @@ export type {
   BaseValues,
   CompactDecodeOptions,
   CompactEncodeOptions,
+  PreviousValues,
 } from "./compact_delta.ts";
 export { compressFrame, DEFLATE_RAW, inflateFrame } from "./compression.ts";
 export type { CompressOptions, InflateOptions } from "./compression.ts";

@@ -3,6 +3,7 @@
 import * as flatbuffers from "flatbuffers";
 import {
   Body,
+  CompactDelta,
   Delta,
   Envelope,
   Error as ErrorMessage,
@@ -10,8 +11,14 @@ import {
   Ping,
   Snapshot,
   Subscribed,
+  ViewFrame,
 } from "./schema_generated.ts";
-import { allocateStates } from "./columns.ts";
+import { allocateStates, allocateWindowStates } from "./columns.ts";
+import { decodeCompactDelta } from "./compact_delta.ts";
+import type { BaseValues } from "./compact_delta.ts";
+import { inflateFrame } from "./compression.ts";
+import { decodeViewFrame } from "./view_frames.ts";
+import type { ViewEvent } from "./view_frames.ts";
 import {
   readAggregates,
   readLate,
@@ -34,6 +41,7 @@ import type {
 } from "./columns.ts";
 
 export type { GroupAggregateEntry, MetricEntry, MetricStates, SensorEntry, WindowStates };
+export type { ViewEvent };
 
 /** Event-time extras of a frame; all optional. */
 export interface WindowParts {
@@ -66,6 +74,15 @@ export interface DeltaFrame extends WindowParts {
   metrics: readonly MetricEntry[];
   updates: MetricStates;
   removed: readonly number[];
+  /**
+   * For a session sent less often than every tick: the frame brings a client
+   * at `sinceSeq` straight to `seq`, with absolute values. Default false (it
+   * follows `seq - 1`).
+   */
+  coalesced?: boolean;
+  sinceSeq?: number;
+  /** The receiving session's rate: ms between its frames. 0 or absent: unsaid. */
+  intervalMs?: number;
 }
 
 // One builder, reused: frames are encoded one at a time and copied out.
@@ -141,6 +158,11 @@ export function encodeDelta(frame: DeltaFrame): Uint8Array<ArrayBuffer> {
   if (windows) Delta.addWindows(builder, windows);
   if (aggregates) Delta.addAggregates(builder, aggregates);
   if (late) Delta.addLate(builder, late);
+  if (frame.coalesced) {
+    Delta.addCoalesced(builder, true);
+    Delta.addSinceSeq(builder, BigInt(frame.sinceSeq ?? 0));
+  }
+  if (frame.intervalMs) Delta.addIntervalMs(builder, frame.intervalMs);
   return finish(Body.Delta, Delta.endDelta(builder));
 }
 
@@ -187,6 +209,7 @@ export function encodePing(nonce: number, serverTimeMs: number): Uint8Array<Arra
 export type ServerFrame =
   | SnapshotEvent
   | DeltaEvent
+  | ViewEvent
   | SubscribedEvent
   | { type: "ping"; nonce: number; serverTimeMs: number }
   | { type: "error"; code: number; message: string }
@@ -235,6 +258,16 @@ export interface DeltaEvent {
   windows: WindowStates;
   aggregates: GroupAggregateEntry[];
   late: [sensor: number, dropped: number][];
+  /**
+   * Sent to a session served less often than every tick: it follows the
+   * frame with seq `sinceSeq` (not `seq - 1`) and carries absolute values.
+   */
+  coalesced?: boolean;
+  sinceSeq?: number;
+  /** The session's rate: ms between its frames (0: unsaid). */
+  intervalMs?: number;
+  /** Sent as a CompactDelta (decoded against the client's values). */
+  compact?: boolean;
 }
 
 /** What `peekServerFrame` reads: the body type and the header fields, no columns. */
@@ -254,6 +287,8 @@ export interface ServerFrameHeader {
 const BODY_TYPES: Partial<Record<Body, ServerFrame["type"]>> = {
   [Body.Snapshot]: "snapshot",
   [Body.Delta]: "delta",
+  [Body.CompactDelta]: "delta",
+  [Body.ViewFrame]: "view",
   [Body.Subscribed]: "subscribed",
   [Body.Ping]: "ping",
   [Body.Error]: "error",
@@ -264,6 +299,8 @@ const snapshotReader = new Snapshot();
 const deltaReader = new Delta();
 const pingReader = new Ping();
 const subscribedReader = new Subscribed();
+const compactReader = new CompactDelta();
+const viewReader = new ViewFrame();
 const updateReader = new MetricUpdate();
 
 function envelopeOf(bytes: Uint8Array): Envelope {
@@ -275,7 +312,8 @@ function envelopeOf(bytes: Uint8Array): Envelope {
  * nonce) without decoding its dictionaries or columns: for clients that only
  * count frames or answer pings (load generators).
  */
-export function peekServerFrame(bytes: Uint8Array): ServerFrameHeader {
+export function peekServerFrame(input: Uint8Array): ServerFrameHeader {
+  const bytes = inflateFrame(input);
   const envelope = envelopeOf(bytes);
   const type = envelope.bodyType();
   const header: ServerFrameHeader = {
@@ -297,6 +335,13 @@ export function peekServerFrame(bytes: Uint8Array): ServerFrameHeader {
     header.epoch = d.epoch();
     header.seq = Number(d.seq());
     header.serverTimeMs = d.serverTimeMs();
+  } else if (type === Body.CompactDelta || type === Body.ViewFrame) {
+    const d = envelope.body(type === Body.ViewFrame ? viewReader : compactReader) as
+      | CompactDelta
+      | ViewFrame;
+    header.epoch = d.epoch();
+    header.seq = Number(d.seq());
+    header.serverTimeMs = d.serverTimeMs();
   } else if (type === Body.Subscribed) {
     const s = envelope.body(subscribedReader) as Subscribed;
     header.epoch = s.epoch();
@@ -309,11 +354,50 @@ export function peekServerFrame(bytes: Uint8Array): ServerFrameHeader {
   return header;
 }
 
-/** Decodes one binary frame from the server. */
-export function decodeServerFrame(bytes: Uint8Array): ServerFrame {
+/** How a client decodes: what it holds, for frames coded against it. */
+export interface ServerFrameOptions {
+  /**
+   * The values the client holds (its store): compact deltas and view frames
+   * code changed values against them. Without it such a frame must be
+   * absolute, or decoding throws a RangeError (the client then resubscribes).
+   */
+  base?: BaseValues;
+}
+
+/**
+ * Decodes one binary frame from the server: a Compressed one is inflated
+ * first, a CompactDelta comes back as the delta it stands for.
+ */
+export function decodeServerFrame(
+  input: Uint8Array,
+  options: ServerFrameOptions = {},
+): ServerFrame {
+  const bytes = inflateFrame(input);
   const envelope = envelopeOf(bytes);
   const type = envelope.bodyType();
   switch (type) {
+    case Body.CompactDelta: {
+      const d = decodeCompactDelta(bytes, { base: options.base });
+      return {
+        type: "delta",
+        epoch: d.epoch,
+        seq: d.seq,
+        serverTimeMs: d.serverTimeMs,
+        sensors: d.sensors as SensorEntry[],
+        metrics: d.metrics as MetricEntry[],
+        updates: d.updates,
+        removed: d.removed as number[],
+        windows: d.windows ?? allocateWindowStates(0),
+        aggregates: (d.aggregates ?? []) as GroupAggregateEntry[],
+        late: (d.late ?? []) as [number, number][],
+        coalesced: d.coalesced ?? false,
+        sinceSeq: d.coalesced ? d.sinceSeq ?? 0 : d.seq - 1,
+        intervalMs: d.intervalMs ?? 0,
+        compact: true,
+      };
+    }
+    case Body.ViewFrame:
+      return decodeViewFrame(bytes, { base: options.base });
     case Body.Snapshot: {
       const s = envelope.body(new Snapshot()) as Snapshot;
       return {
@@ -346,6 +430,10 @@ export function decodeServerFrame(bytes: Uint8Array): ServerFrame {
         windows: readWindows(d),
         aggregates: readAggregates(d),
         late: readLate(d),
+        coalesced: d.coalesced(),
+        sinceSeq: d.coalesced() ? Number(d.sinceSeq()) : Number(d.seq()) - 1,
+        intervalMs: d.intervalMs(),
+        compact: false,
       };
     }
     case Body.Subscribed: {

@@ -101,7 +101,7 @@ Deno.test("hub hold stops ticks; newEpoch sends every session recovered=false an
     assertEquals(sink.frames.length, before, "no tick while held");
   });
 
-  const [s, snap] = sink.frames.slice(before).map(decodeServerFrame);
+  const [s, snap] = sink.frames.slice(before).map((f) => decodeServerFrame(f));
   if (s.type !== "subscribed" || snap.type !== "snapshot") throw new Error("Subscribed, Snapshot");
   assertEquals([s.recovered, s.seq], [false, 0]);
   assert(snap.epoch !== oldEpoch && snap.epoch === s.epoch, "a new epoch");
@@ -387,7 +387,7 @@ Deno.test("a hub that throws is restarted from the shards' whole state in a new 
   const again = new Sink();
   await join(again);
   await hub.barrier();
-  const [subscribed, snapshot] = again.frames.map(decodeServerFrame);
+  const [subscribed, snapshot] = again.frames.map((f) => decodeServerFrame(f));
   if (subscribed.type !== "subscribed" || snapshot.type !== "snapshot") {
     throw new Error("Subscribed, then Snapshot");
   }
@@ -500,7 +500,7 @@ Deno.test("a topic nobody has watched for the ring's time encodes nothing; a res
     resume: { epoch: lastSeen.epoch, seq: lastSeen.seq },
   });
   await hub.barrier();
-  const [subscribed, snapshot] = late.frames.map(decodeServerFrame);
+  const [subscribed, snapshot] = late.frames.map((f) => decodeServerFrame(f));
   assert(subscribed.type === "subscribed" && !subscribed.recovered, "never a partial replay");
   assert(snapshot.type === "snapshot", "a snapshot follows");
   assert(snapshot.seq > lastSeen.seq, "the state moved on while nobody watched");

@@ -11,3 +11,4 @@ export type { MetricState } from "./feed_client.ts";
 export { eventually, recompute, recomputeStatus, sameState } from "./recompute.ts";
 export type { PlainReading } from "./recompute.ts";
 export { occurrences, readLog } from "./read_log.ts";
+export { flatcJson } from "./flatc_json.ts";
