@@ -128,10 +128,22 @@ Deno.test("a Delta decodes to exactly what was encoded, removals and extras incl
       ...extras,
       updates: statesArb,
       removed: fc.array(u32, { maxLength: 6 }),
+      coalesced: fc.boolean(),
+      sinceSeq: fc.nat(),
+      intervalMs: u32,
     }),
     (frame) => {
       const decoded = decodeServerFrame(encodeDelta(frame));
-      assertEquals(plain(decoded), plain({ type: "delta", ...frame }));
+      assertEquals(
+        plain(decoded),
+        plain({
+          type: "delta",
+          ...frame,
+          // A frame that is not coalesced follows the one before it.
+          sinceSeq: frame.coalesced ? frame.sinceSeq : frame.seq - 1,
+          compact: false,
+        }),
+      );
     },
   ));
 });
