@@ -5,13 +5,13 @@ import { groupAggregates } from "./group_aggregates.ts";
 import { aggregatesByName, listSensors } from "./feed_queries.ts";
 import { HubStats } from "./hub_stats.ts";
 import type { HubMessage, HubSubscribe } from "./hub_messages.ts";
-import { Session } from "./session.ts";
+import { cursorAt, Session } from "./session.ts";
 import type { FrameSink, SessionPolicy } from "./session.ts";
 import type { ShardChanges } from "../shards/shard_messages.ts";
 import type { ShardSet } from "../shards/shard_set.ts";
 import { checkScope, checkSubscription, covers, topicFor } from "./topic.ts";
 import { RingBudget, TopicStream } from "./topic_stream.ts";
-import type { RingLimits } from "./topic_stream.ts";
+import type { Encoding, RingLimits, TopicFrames } from "./topic_stream.ts";
 import { TopicTable } from "./topic_table.ts";
 import type { Owners } from "./topic_table.ts";
 import { WINDOW_CHANGED } from "../../protocol/columns.ts";
@@ -41,6 +41,8 @@ export interface HubOptions {
   recover?: boolean;
   /** How often clients are pinged. Default 15 000 ms. */
   pingIntervalMs?: number;
+  /** The tick (`--tick`): what a session's rate counts in. Default 100 ms. */
+  tickMs?: number;
   /** How long a tick waits for a shard's flush. Default 2000 ms. */
   flushTimeoutMs?: number;
   /** Recovery ring per topic. Defaults: 30 000 ms and 32 MiB. */
@@ -88,6 +90,8 @@ interface SessionState {
   scope: string[] | null;
   /** Whether the session asked for per-sensor event-time windows. */
   windows: boolean;
+  /** How its topic frames are encoded. */
+  encoding: Encoding;
   /** Explicit subscriptions by id; null while subscribed to everything implicitly. */
   subscriptions: Map<number, SubscriptionRequest> | null;
 }
@@ -125,6 +129,9 @@ export class HubBehavior implements Behavior<HubMessage> {
   readonly #self?: ActorRef<HubMessage>;
   readonly #recover: boolean;
   readonly #pingIntervalMs: number;
+  readonly #tickMs: number;
+  /** Ticks merged so far: what sessions' rates and cursors count. */
+  #tickNo = 0;
   readonly #flushTimeoutMs: number;
   readonly #ring: RingLimits;
   readonly #budget: RingBudget;
@@ -159,6 +166,7 @@ export class HubBehavior implements Behavior<HubMessage> {
     this.#self = options.self;
     this.#recover = options.recover ?? false;
     this.#pingIntervalMs = options.pingIntervalMs ?? 15_000;
+    this.#tickMs = options.tickMs ?? 100;
     this.#flushTimeoutMs = options.flushTimeoutMs ?? 2_000;
     this.#ring = { ringMs: 30_000, ringBytes: 32 << 20, ...options.ring };
     this.#budget = new RingBudget(options.ringBudgetBytes ?? 256 << 20);
@@ -210,12 +218,16 @@ export class HubBehavior implements Behavior<HubMessage> {
         if (message.subject) owners.push(`token:${message.subject}`);
         const state: SessionState = {
           sink: message.sink,
-          session: new Session(message.sink, this.#sessionPolicy),
+          session: new Session(message.sink, this.#sessionPolicy, {
+            tickMs: this.#tickMs,
+            now: this.#now(),
+          }),
           topic: null,
           owners,
           subscriptions: null,
           scope: message.scope ?? null,
           windows: message.windows ?? false,
+          encoding: message.encoding ?? "full",
         };
         this.#forget(this.#sessions.get(message.sink));
         this.#sessions.set(message.sink, state);
@@ -238,6 +250,9 @@ export class HubBehavior implements Behavior<HubMessage> {
         }
         break;
       }
+      case "clientStats":
+        this.#sessions.get(message.sink)?.session.report(message.frameP95Ms, this.#now());
+        break;
       case "groups": {
         const counts = new Map<string, number>();
         const scope = message.scope?.includes("*") ? null : message.scope ?? null;
@@ -388,6 +403,7 @@ export class HubBehavior implements Behavior<HubMessage> {
       budget: this.#budget,
       windowSizesMs: this.#windowSizesMs,
       countWindow: this.#countWindow,
+      tickMs: this.#tickMs,
     });
   }
 
@@ -438,9 +454,12 @@ export class HubBehavior implements Behavior<HubMessage> {
     }
     for (const evicted of got.evicted) this.#evict(evicted);
     const topic = got.value;
-    topic.sessions.add(session);
+    // Either way the session has the topic's state as of the last tick.
+    topic.join(session, state.encoding, cursorAt(this.#tickNo));
     state.topic = topic;
-    const missed = resume && resume.epoch === topic.epoch ? topic.replay(resume.seq) : null;
+    const missed = resume && resume.epoch === topic.epoch
+      ? topic.replay(resume.seq, state.encoding)
+      : null;
     if (missed) {
       this.stats.recovered++;
       this.#subscribed(state, topic, resume!.seq, true);
@@ -449,7 +468,9 @@ export class HubBehavior implements Behavior<HubMessage> {
     }
     if (resume) this.stats.resynced++;
     this.#subscribed(state, topic, topic.seq, false);
-    if (session.send(topic.snapshot(this.#view, now))) this.stats.snapshotsSent++;
+    if (session.send(topic.snapshot(this.#view, now, { encoding: state.encoding }))) {
+      this.stats.snapshotsSent++;
+    }
     return true;
   }
 
@@ -469,14 +490,14 @@ export class HubBehavior implements Behavior<HubMessage> {
       now: this.#now(),
       make: () => topic,
     });
-    topic.sessions.add(session);
+    topic.join(session, state.encoding, cursorAt(this.#tickNo));
     state.topic = topic;
   }
 
   /** A topic dropped to make room: its sessions are told and keep their subscriptions. */
   #evict(topic: TopicStream): void {
     topic.release();
-    for (const session of topic.sessions) {
+    for (const session of topic.sessions.keys()) {
       const state = this.#bySession.get(session);
       if (state) state.topic = null;
       session.send(
@@ -527,6 +548,7 @@ export class HubBehavior implements Behavior<HubMessage> {
   #merge(changes: (ShardChanges | null)[], round: Round): void {
     for (const change of changes) if (change === null) this.stats.flushTimeouts++;
     const now = this.#now();
+    const tickNo = ++this.#tickNo;
     const merged = this.#view.apply(changes);
     if (round.sourceCaughtUp) this.stats.viewCaughtUp = true;
     const aggregates = this.#aggregatesFor(merged);
@@ -538,17 +560,25 @@ export class HubBehavior implements Behavior<HubMessage> {
       });
     }
     this.stats.lateDropped = this.#view.lateTotal;
+    // Each session's rate and slow-client state, once per tick, before any stream offers it a frame.
+    for (const state of [...this.#sessions.values()]) {
+      if (!state.session.tick(now)) this.#forget(state);
+    }
     // An idle topic lives on as long as its ring could serve a reconnect
     // (unless evicted sooner to make room).
     for (const topic of this.#topics.expire(now, this.#ring.ringMs)) topic.release();
     let delivered = false;
     for (const topic of this.#topics.values()) {
-      const delta = merged ? topic.advance(merged, now, aggregates(topic)) : null;
-      if (delta && delta.byteLength > this.stats.largestFrameBytes) {
-        this.stats.largestFrameBytes = delta.byteLength;
+      const frames = merged
+        ? topic.advance(merged, now, { tickNo, aggregates: aggregates(topic) })
+        : null;
+      for (const bytes of [frames?.full, frames?.compact]) {
+        if (bytes && bytes.byteLength > this.stats.largestFrameBytes) {
+          this.stats.largestFrameBytes = bytes.byteLength;
+        }
       }
-      this.#deliver(topic, delta, now);
-      delivered ||= delta !== null && topic.sessions.size > 0;
+      this.#deliver(topic, frames, { now, tickNo });
+      delivered ||= frames !== null && topic.sessions.size > 0;
     }
     // Once per tick: a reading's freshness is the same whichever topics carried it.
     if (delivered && merged) this.#observer?.sent(merged.updates, now);
@@ -624,13 +654,51 @@ export class HubBehavior implements Behavior<HubMessage> {
       );
   }
 
-  #deliver(topic: TopicStream, delta: Uint8Array | null, now: number): void {
-    let catchUp: Uint8Array | null = null;
-    const snapshot = () => (catchUp ??= topic.snapshot(this.#view, now, true));
-    for (const session of [...topic.sessions]) {
+  /**
+   * Offers each session of `topic` that is due this tick its frame: the
+   * tick's own when it had the previous one (every tick, full rate), else
+   * one covering every tick since its last frame.
+   */
+  #deliver(
+    topic: TopicStream,
+    frames: TopicFrames | null,
+    o: { now: number; tickNo: number },
+  ): void {
+    const { now, tickNo } = o;
+    const catchUps = new Map<Encoding, Uint8Array>();
+    for (const [session, member] of [...topic.sessions]) {
+      if (!session.due(tickNo)) continue;
+      const { cursor, encoding } = member;
+      // Over the cap the session skips: the tick's frame stands for what it misses.
+      let frame: Uint8Array | null = session.lagging ? frames?.[encoding] ?? null : null;
+      if (!cursor.missed && !session.lagging) {
+        if (session.rate.period === 1 && cursor.sentAt === tickNo - 1) {
+          frame = frames?.[encoding] ?? null;
+        } else {
+          const covering = topic.coalesced(cursor.sentAt, {
+            tickNo,
+            encoding,
+            view: this.#view,
+            period: session.rate.period,
+            now,
+          });
+          if (covering === "snapshot") cursor.missed = true;
+          else frame = covering;
+        }
+      }
       const skipped = session.skipped;
       const resyncs = session.resyncs;
-      const delivered = session.deliver(delta, now, snapshot);
+      const delivered = session.offer(cursor, frame, {
+        tickNo,
+        snapshot: () => {
+          let bytes = catchUps.get(encoding);
+          if (!bytes) {
+            bytes = topic.snapshot(this.#view, now, { catchUp: true, encoding });
+            catchUps.set(encoding, bytes);
+          }
+          return bytes;
+        },
+      });
       if (session.peakBuffered > this.stats.peakBufferedBytes) {
         this.stats.peakBufferedBytes = session.peakBuffered;
       }
@@ -640,9 +708,9 @@ export class HubBehavior implements Behavior<HubMessage> {
       }
       if (session.skipped !== skipped) this.stats.skippedFrames++;
       else if (session.resyncs !== resyncs) this.stats.snapshotsSent++;
-      else if (delta) {
+      else if (frame) {
         this.stats.framesSent++;
-        this.stats.bytesSent += delta.byteLength;
+        this.stats.bytesSent += frame.byteLength;
       }
     }
   }

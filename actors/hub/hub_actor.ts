@@ -6,6 +6,7 @@ import type { HubObserver, HubOptions, WindowNames } from "./hub.ts";
 import { HubStats } from "./hub_stats.ts";
 import type {
   HubAggregates,
+  HubClientStats,
   HubJoin,
   HubLeave,
   HubMessage,
@@ -16,7 +17,12 @@ import type { SensorQuery, SensorSummary } from "./feed_queries.ts";
 import type { WindowStates } from "../../protocol/columns.ts";
 
 /** What the socket side sends the hub about its connections. */
-export type SessionMessage = HubJoin | HubSubscribe | HubUnsubscribe | HubLeave;
+export type SessionMessage =
+  | HubJoin
+  | HubSubscribe
+  | HubUnsubscribe
+  | HubClientStats
+  | HubLeave;
 
 export interface HubStartOptions
   extends Omit<HubOptions, "self" | "stats" | "recover" | "observer" | "onWindows"> {

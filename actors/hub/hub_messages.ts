@@ -1,4 +1,5 @@
 import type { FrameSink } from "./session.ts";
+import type { Encoding } from "./topic_stream.ts";
 import type { ShardChanges } from "../shards/shard_messages.ts";
 import type { SubscriptionRequest } from "../../protocol/client_messages.ts";
 import type { aggregatesByName, SensorQuery, SensorSummary } from "./feed_queries.ts";
@@ -41,6 +42,8 @@ export interface HubJoin {
   scope?: string[] | null;
   /** Also send per-sensor event-time windows. */
   windows?: boolean;
+  /** How its topic frames are encoded (`/ws?encoding=compact`). Default full. */
+  encoding?: Encoding;
   /** The client's address, and the subject of its token: who its topics count against. */
   address?: string;
   subject?: string | null;
@@ -118,6 +121,13 @@ export interface HubUnsubscribe {
   ids: number[];
 }
 
+/** A client's report of how long its frames take (ClientStats): it may be sent less often. */
+export interface HubClientStats {
+  type: "clientStats";
+  sink: FrameSink;
+  frameP95Ms: number;
+}
+
 export interface HubLeave {
   type: "leave";
   sink: FrameSink;
@@ -135,6 +145,7 @@ export type HubMessage =
   | HubJoin
   | HubSubscribe
   | HubUnsubscribe
+  | HubClientStats
   | HubGroups
   | HubSensors
   | HubAggregates

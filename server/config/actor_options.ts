@@ -23,6 +23,7 @@ export function hubOptions(config: Config): HubStartOptions {
     maxSubscriptions: config.maxSubscriptions,
     maxSubscriptionBytes: config.maxSubscriptionBytes,
     pingIntervalMs: config.pingIntervalMs,
+    tickMs: config.tickMs,
     windowSizesMs: config.windowSizesMs,
     countWindow: config.window,
     session: {

@@ -6,7 +6,7 @@ export { assert, assertEquals } from "./assert.ts";
 export { withTempKv } from "./temp_kv.ts";
 export { MongoWireServer, tokenFor } from "./mongo_wire_server.ts";
 export { spawnServer } from "./server_process.ts";
-export { FeedClient } from "./feed_client.ts";
+export { FeedClient, FeedState } from "./feed_client.ts";
 export type { MetricState } from "./feed_client.ts";
 export { eventually, recompute, recomputeStatus, sameState } from "./recompute.ts";
 export type { PlainReading } from "./recompute.ts";
