@@ -1997,8 +1997,16 @@ recovered():boolean {
   return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
 }
 
+/**
+ * The answer to a ViewSubscribe: epoch and seq are the window's stream's.
+ */
+view():boolean {
+  const offset = this.bb!.__offset(this.bb_pos, 14);
+  return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
+}
+
 static startSubscribed(builder:flatbuffers.Builder) {
-  builder.startObject(5);
+  builder.startObject(6);
 }
 
 static addTopic(builder:flatbuffers.Builder, topicOffset:flatbuffers.Offset) {
@@ -2038,18 +2046,23 @@ static addRecovered(builder:flatbuffers.Builder, recovered:boolean) {
   builder.addFieldInt8(4, +recovered, +false);
 }
 
+static addView(builder:flatbuffers.Builder, view:boolean) {
+  builder.addFieldInt8(5, +view, +false);
+}
+
 static endSubscribed(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createSubscribed(builder:flatbuffers.Builder, topicOffset:flatbuffers.Offset, idsOffset:flatbuffers.Offset, epoch:number, seq:bigint, recovered:boolean):flatbuffers.Offset {
+static createSubscribed(builder:flatbuffers.Builder, topicOffset:flatbuffers.Offset, idsOffset:flatbuffers.Offset, epoch:number, seq:bigint, recovered:boolean, view:boolean):flatbuffers.Offset {
   Subscribed.startSubscribed(builder);
   Subscribed.addTopic(builder, topicOffset);
   Subscribed.addIds(builder, idsOffset);
   Subscribed.addEpoch(builder, epoch);
   Subscribed.addSeq(builder, seq);
   Subscribed.addRecovered(builder, recovered);
+  Subscribed.addView(builder, view);
   return Subscribed.endSubscribed(builder);
 }
 }

@@ -178,6 +178,8 @@ export interface SubscribedFrame {
   epoch: number;
   seq: number;
   recovered: boolean;
+  /** Answers a ViewSubscribe (the window's stream), not a Subscribe. Default false. */
+  view?: boolean;
 }
 
 export function encodeSubscribed(frame: SubscribedFrame): Uint8Array<ArrayBuffer> {
@@ -193,6 +195,7 @@ export function encodeSubscribed(frame: SubscribedFrame): Uint8Array<ArrayBuffer
       frame.epoch,
       BigInt(frame.seq),
       frame.recovered,
+      frame.view ?? false,
     ),
   );
 }
@@ -223,6 +226,8 @@ export interface SubscribedEvent {
   epoch: number;
   seq: number;
   recovered: boolean;
+  /** Answers a ViewSubscribe (always set by the decoder). */
+  view?: boolean;
 }
 
 /** A decoded Snapshot: the state of a topic at `seq`. */
@@ -445,6 +450,7 @@ export function decodeServerFrame(
         epoch: s.epoch(),
         seq: Number(s.seq()),
         recovered: s.recovered(),
+        view: s.view(),
       };
     }
     case Body.Ping: {

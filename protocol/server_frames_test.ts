@@ -163,7 +163,12 @@ Deno.test("Subscribed, Error and Ping decode to their fields; peek reads the sam
     epoch: 7,
     seq: 42,
     recovered: true,
+    view: false,
   });
+  const view = decodeServerFrame(
+    encodeSubscribed({ topic: "v", ids: [], epoch: 1, seq: 2, recovered: false, view: true }),
+  );
+  assertEquals(view.type === "subscribed" && view.view, true);
   assertEquals(peekServerFrame(subscribed), {
     type: "subscribed",
     epoch: 7,

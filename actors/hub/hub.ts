@@ -13,6 +13,8 @@ import { checkScope, checkSubscription, covers, topicFor } from "./topic.ts";
 import { RingBudget, TopicStream } from "./topic_stream.ts";
 import type { Encoding, RingLimits, TopicFrames } from "./topic_stream.ts";
 import { TopicTable } from "./topic_table.ts";
+import { HubViews } from "./hub_views.ts";
+import type { ViewTableOptions } from "./views/mod.ts";
 import type { Owners } from "./topic_table.ts";
 import { WINDOW_CHANGED } from "../../protocol/columns.ts";
 import type { GroupAggregateEntry, MetricStates, WindowStates } from "../../protocol/columns.ts";
@@ -58,6 +60,8 @@ export interface HubOptions {
   topicsPerClient?: number;
   /** Subscriptions one session may hold. Default 64. */
   maxSubscriptions?: number;
+  /** Viewport views and windows: limits and the ordering schedule (see ViewTableOptions). */
+  views?: Partial<ViewTableOptions>;
   /** UTF-8 bytes of one session's subscription set (its topic key, e.g. ids × length). Default 16 KiB. */
   maxSubscriptionBytes?: number;
   /** The slow-client and liveness policy of every session. */
@@ -147,6 +151,8 @@ export class HubBehavior implements Behavior<HubMessage> {
   /** Set while a source rebuilds the shards (see HubHold). */
   #held = false;
   readonly #topics: TopicTable<TopicStream, Session>;
+  readonly #viewOptions: Partial<ViewTableOptions>;
+  #views: HubViews;
   readonly #sessions = new Map<FrameSink, SessionState>();
   readonly #bySession = new Map<Session, SessionState>();
   #everything: TopicStream;
@@ -185,6 +191,8 @@ export class HubBehavior implements Behavior<HubMessage> {
     this.#observer = options.observer;
     this.#lastPingAt = this.#now();
     this.stats = options.stats ?? new HubStats();
+    this.#viewOptions = options.views ?? {};
+    this.#views = this.#makeViews();
     this.#everything = this.#pinEverything();
     this.stats.epoch = this.#everything.epoch;
   }
@@ -198,6 +206,7 @@ export class HubBehavior implements Behavior<HubMessage> {
   async started(): Promise<void> {
     if (!this.#recover) return;
     this.#view.apply(await this.#shards.stateAll({ timeoutMs: 10_000 }));
+    this.#views = this.#makeViews();
     this.stats.seq = this.#everything.seq;
     this.stats.sensors = this.#view.sensorCount;
     this.stats.sessions = 0;
@@ -248,6 +257,17 @@ export class HubBehavior implements Behavior<HubMessage> {
         if (!this.#place(state, subscriptions.values(), { verb: "unsubscribe" })) {
           state.subscriptions = before;
         }
+        break;
+      }
+      case "view": {
+        const state = this.#sessions.get(message.sink);
+        if (!state) break;
+        this.#views.request(state.session, message.request, {
+          scope: state.scope,
+          owners: state.owners,
+          now: this.#now(),
+          tickNo: this.#tickNo,
+        });
         break;
       }
       case "clientStats":
@@ -389,6 +409,18 @@ export class HubBehavior implements Behavior<HubMessage> {
     return false;
   }
 
+  #makeViews(): HubViews {
+    return new HubViews(this.#view, {
+      limits: this.#ring,
+      budget: this.#budget,
+      tickMs: this.#tickMs,
+      table: this.#viewOptions,
+      maxSubscriptions: this.#maxSubscriptions,
+      maxSubscriptionBytes: this.#maxSubscriptionBytes,
+      stats: this.stats,
+    });
+  }
+
   /** The everything-topic: made once per epoch, never evicted nor expired. */
   #pinEverything(): TopicStream {
     const { key, spec, keyBytes } = topicFor([EVERYTHING]);
@@ -522,6 +554,7 @@ export class HubBehavior implements Behavior<HubMessage> {
     if (!state || this.#sessions.get(state.sink) !== state) return;
     const { session } = state;
     this.#leaveTopic(session, state);
+    this.#views.close(session, this.#now());
     this.#sessions.delete(state.sink);
     this.#bySession.delete(session);
     if (session.closeCode === CloseCode.Slow) this.stats.slowCloses++;
@@ -533,6 +566,17 @@ export class HubBehavior implements Behavior<HubMessage> {
     this.#view = new FeedView();
     this.#view.apply(changes);
     for (const topic of this.#topics.clear()) topic.release();
+    const windows = this.#views.requests();
+    this.#views = this.#makeViews();
+    const now = this.#now();
+    for (const [session, request, o] of windows) {
+      // A new epoch: the window is opened again, whole (recovered = false).
+      this.#views.request(session, { ...request, resume: null }, {
+        ...o,
+        now,
+        tickNo: this.#tickNo,
+      });
+    }
     this.#everything = this.#pinEverything();
     this.stats.epoch = this.#everything.epoch;
     for (const state of this.#sessions.values()) {
@@ -567,7 +611,11 @@ export class HubBehavior implements Behavior<HubMessage> {
     // An idle topic lives on as long as its ring could serve a reconnect
     // (unless evicted sooner to make room).
     for (const topic of this.#topics.expire(now, this.#ring.ringMs)) topic.release();
-    let delivered = false;
+    const viewFrames = this.stats.viewFramesSent;
+    for (const session of this.#views.tick(merged, { now, tickNo })) {
+      this.#forget(this.#bySession.get(session));
+    }
+    let delivered = this.stats.viewFramesSent !== viewFrames;
     for (const topic of this.#topics.values()) {
       const frames = merged
         ? topic.advance(merged, now, { tickNo, aggregates: aggregates(topic) })

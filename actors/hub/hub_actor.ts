@@ -12,6 +12,7 @@ import type {
   HubMessage,
   HubSubscribe,
   HubUnsubscribe,
+  HubView,
 } from "./hub_messages.ts";
 import type { SensorQuery, SensorSummary } from "./feed_queries.ts";
 import type { WindowStates } from "../../protocol/columns.ts";
@@ -21,6 +22,7 @@ export type SessionMessage =
   | HubJoin
   | HubSubscribe
   | HubUnsubscribe
+  | HubView
   | HubClientStats
   | HubLeave;
 

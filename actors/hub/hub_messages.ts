@@ -1,7 +1,7 @@
 import type { FrameSink } from "./session.ts";
 import type { Encoding } from "./topic_stream.ts";
 import type { ShardChanges } from "../shards/shard_messages.ts";
-import type { SubscriptionRequest } from "../../protocol/client_messages.ts";
+import type { SubscriptionRequest, ViewRequest } from "../../protocol/client_messages.ts";
 import type { aggregatesByName, SensorQuery, SensorSummary } from "./feed_queries.ts";
 
 /**
@@ -121,6 +121,13 @@ export interface HubUnsubscribe {
   ids: number[];
 }
 
+/** Opens, moves or closes a session's viewport window (a ViewSubscribe). */
+export interface HubView {
+  type: "view";
+  sink: FrameSink;
+  request: ViewRequest;
+}
+
 /** A client's report of how long its frames take (ClientStats): it may be sent less often. */
 export interface HubClientStats {
   type: "clientStats";
@@ -145,6 +152,7 @@ export type HubMessage =
   | HubJoin
   | HubSubscribe
   | HubUnsubscribe
+  | HubView
   | HubClientStats
   | HubGroups
   | HubSensors

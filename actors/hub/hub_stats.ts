@@ -44,6 +44,11 @@ export class HubStats {
   lateDropped = 0;
   /** Bytes held by all recovery rings. */
   ringBytes = 0;
+  /** Viewport views and windows now; window frames sent; ViewSubscribes refused. */
+  views = 0;
+  windows = 0;
+  viewFramesSent = 0;
+  viewsRefused = 0;
   /** Most unsent bytes seen queued for any one client, and the largest frame sent. */
   peakBufferedBytes = 0;
   largestFrameBytes = 0;

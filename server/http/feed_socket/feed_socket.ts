@@ -179,6 +179,10 @@ function serveSocket(
       if (!hub.offer({ ...message, sink })) {
         sink.send(encodeError(0, "Cannot subscribe: the server is busy, retry shortly"));
       }
+    } else if (message.type === "view") {
+      if (!hub.offer({ type: "view", sink, request: message.request })) {
+        sink.send(encodeError(0, "Cannot open view: the server is busy, retry shortly"));
+      }
     } else if (message.type === "stats") {
       // A report is advice: dropped when the hub is busy.
       hub.offer({ type: "clientStats", sink, frameP95Ms: message.frameP95Ms });
