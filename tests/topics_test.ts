@@ -310,3 +310,43 @@ Deno.test("distinct subscription sets beyond --max-topics are refused with an Er
     await Promise.all(clients.map((c) => c.close()));
   });
 });
+
+Deno.test("a client on /ws?encoding=compact holds the recomputed state from compact frames, and resumes on them", async () => {
+  await withServer({}, async (server) => {
+    const posted: PlainReading[] = [];
+    const compact = new FeedClient(server.url, { encoding: "compact" });
+    const full = new FeedClient(server.url);
+    await Promise.all([compact.opened, full.opened]);
+    for (let round = 0; round < 6; round++) {
+      await post(server, readings(round)), posted.push(...readings(round));
+    }
+    const want = recompute(posted);
+    await eventually(() => sameState(full.state(), want), 5_000, "full");
+    // Averages go with 2 decimals in compact frames; everything else exactly.
+    const close = (a: typeof want, b: typeof want) =>
+      Object.keys(a).length === Object.keys(b).length &&
+      Object.entries(b).every(([k, v]) =>
+        a[k] && a[k].last === v.last && a[k].min === v.min && a[k].max === v.max &&
+        a[k].timeMs === v.timeMs && Math.abs(a[k].avg - v.avg) <= 0.005 + 1e-9
+      );
+    await eventually(() => close(compact.state(), want), 5_000, "compact");
+    assert(compact.compactFrames > 0, "compact frames arrived");
+    assertEquals([compact.gaps, full.compactFrames], [0, 0]);
+    assert(
+      compact.frameBytes < full.frameBytes,
+      `${compact.frameBytes} vs ${full.frameBytes} bytes`,
+    );
+    // A reconnect resumes from the compact stream's ring.
+    await compact.close();
+    for (let round = 6; round < 9; round++) {
+      await post(server, readings(round)), posted.push(...readings(round));
+    }
+    const back = new FeedClient(server.url, { resumeFrom: compact, encoding: "compact" });
+    await back.opened;
+    back.subscribe([{ id: 1, all: true }], true);
+    await eventually(() => close(back.state(), recompute(posted)), 5_000, "resumed");
+    assertEquals(back.subscribed.map((s) => s.recovered), [true]);
+    assertEquals([back.snapshots, back.gaps], [0, 0]);
+    await Promise.all([back.close(), full.close()]);
+  });
+});
