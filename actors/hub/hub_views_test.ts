@@ -39,7 +39,7 @@ function request(partial: Partial<ViewRequest> = {}): ViewRequest {
   };
 }
 
-async function harness(options: HubStartOptions = {}) {
+function harness(options: HubStartOptions = {}) {
   const shards = ShardSet.create({ count: 2, window: 5, windowSpec: DEFAULT_WINDOW_SPEC });
   let now = 1_767_225_600_000;
   const hub = new Hub(shards, {
@@ -82,7 +82,7 @@ const sensors = (n: number, t: (i: number) => number) =>
   Object.fromEntries(Array.from({ length: n }, (_, i) => [`s${i}`, t(i)]));
 
 Deno.test("a removed sensor leaves every window at once, held or not; its client keeps nothing of it and the counts drop", async () => {
-  const h = await harness();
+  const h = harness();
   try {
     await h.feed(sensors(30, (i) => i));
     await h.tick();
@@ -110,7 +110,7 @@ Deno.test("a removed sensor leaves every window at once, held or not; its client
 });
 
 Deno.test("a held window keeps its rows while their values flow (off its stream); released, it shows the view's order again (on it)", async () => {
-  const h = await harness();
+  const h = harness();
   try {
     await h.feed(sensors(30, (i) => i));
     await h.tick();
@@ -136,7 +136,7 @@ Deno.test("a held window keeps its rows while their values flow (off its stream)
 });
 
 Deno.test("a window whose unsent bytes stay high is sent less often, a step at a time, with nothing skipped; drained and clean, it comes back to every tick", async () => {
-  const h = await harness({ session: { maxBufferedBytes: 1_000_000, stepDownBytes: 1_000 } });
+  const h = harness({ session: { maxBufferedBytes: 1_000_000, stepDownBytes: 1_000 } });
   try {
     await h.feed(sensors(30, (i) => i));
     await h.tick();
@@ -174,7 +174,7 @@ Deno.test("a window whose unsent bytes stay high is sent less often, a step at a
 });
 
 Deno.test("a client that reports slow frames (a throttled phone) is sent 1 frame a second and never loops on catch-ups", async () => {
-  const h = await harness();
+  const h = harness();
   try {
     await h.feed(sensors(50, (i) => i));
     await h.tick();
