@@ -22,6 +22,11 @@ export function hubOptions(config: Config): HubStartOptions {
     topicsPerClient: config.topicsPerClient ?? undefined,
     maxSubscriptions: config.maxSubscriptions,
     maxSubscriptionBytes: config.maxSubscriptionBytes,
+    views: {
+      maxViews: config.maxViews,
+      viewsPerClient: config.viewsPerClient ?? undefined,
+      maxWindows: config.maxWindows,
+    },
     pingIntervalMs: config.pingIntervalMs,
     tickMs: config.tickMs,
     windowSizesMs: config.windowSizesMs,

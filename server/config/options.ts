@@ -36,6 +36,12 @@ export interface Config {
   /** Subscriptions, and UTF-8 bytes of their set, one session may hold. */
   maxSubscriptions: number;
   maxSubscriptionBytes: number;
+  /** Distinct viewport views (topic, sort, filter) served at once. */
+  maxViews: number;
+  /** Views one client address or token may hold; null: max(4, maxViews / 16). */
+  viewsPerClient: number | null;
+  /** Viewport windows (one per connection at most) served at once. */
+  maxWindows: number;
   /** Directory of the built dashboard. */
   webRoot: string;
   logLevel: "debug" | "info" | "warn" | "error";
@@ -374,6 +380,37 @@ export const OPTIONS: readonly Option[] = [
     help: "bytes of one connection's subscription set",
     readme: "bytes of one connection's subscription set (its group prefixes and sensor ids)",
     parse: int("max-subscription-bytes", 256, 64 << 20),
+  }),
+  option({
+    flag: "max-views",
+    key: "maxViews",
+    arg: "<n>",
+    default: 256,
+    shown: "256",
+    help: "distinct viewport views (topic, sort, filter) served at once",
+    readme:
+      "distinct viewport views (topic, sort and filter; shared by their windows) served at once",
+    parse: int("max-views", 1, 100_000),
+  }),
+  option({
+    flag: "views-per-client",
+    key: "viewsPerClient",
+    arg: "<n>",
+    default: null,
+    shown: "max(4, max-views/16)",
+    help: "views one client address or token may hold",
+    readme: "views one client address, or one token, may hold and still make another",
+    parse: int("views-per-client", 1, 100_000),
+  }),
+  option({
+    flag: "max-windows",
+    key: "maxWindows",
+    arg: "<n>",
+    default: 20_000,
+    shown: "20000",
+    help: "viewport windows (one per connection) served at once",
+    readme: "viewport windows (one per connection at most) served at once",
+    parse: int("max-windows", 1, 1_000_000),
   }),
   option({
     flag: "web",
