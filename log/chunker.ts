@@ -69,7 +69,9 @@ export class Chunker {
 
   #seal(block: ReadingBlock): void {
     const bytes = encodeReadingBlock(block);
-    if ((bytes.byteLength <= this.#maxBytes && block.length <= this.#maxRows) || block.length === 1) {
+    if (
+      (bytes.byteLength <= this.#maxBytes && block.length <= this.#maxRows) || block.length === 1
+    ) {
       if (bytes.byteLength > KV_VALUE_LIMIT) {
         throw new RangeError(
           `Cannot store a reading of ${bytes.byteLength} bytes in one log chunk`,
