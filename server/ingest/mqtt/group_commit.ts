@@ -1,0 +1,157 @@
+import { setImmediate } from "node:timers";
+import { ReadingBlockBuilder } from "../../../readings/mod.ts";
+import type { ReadingBlock } from "../../../readings/mod.ts";
+import type { AppendRecords } from "../../../log/mod.ts";
+
+/**
+ * Where MQTT readings go: the log's append, which resolves once the block
+ * and its records are durable (`KvLog`), and throws `Deno.errors.Busy` while
+ * its writer is saturated.
+ */
+export interface RecordingSink {
+  append(block: ReadingBlock, options?: { records?: AppendRecords }): Promise<void>;
+}
+
+interface Sealed {
+  /** Rows of the batch up to this one are this publish's and the ones before. */
+  end: number;
+  record: Deno.KvMutation | null;
+  done: (error: Error | null) => void;
+}
+
+export interface GroupCommitOptions {
+  /** Readings one batch may gather before new publishes wait for the next one. Default 50,000. */
+  maxBatchReadings?: number;
+  /** Wait before trying again while the log is busy. Default 20 ms. */
+  busyRetryMs?: number;
+}
+
+/**
+ * Gathers the readings of many publishes (of any connection) into one block
+ * and appends it with one call, so they share the log's commits; at most one
+ * append is in flight, and what arrives meanwhile forms the next batch. Each
+ * publish's record (its retry record) rides with the chunk that holds its
+ * last reading. A busy log is waited out, never refused: publishes are held,
+ * and a held publish stops its connection from being read (backpressure).
+ */
+export class GroupCommit {
+  readonly #sink: RecordingSink;
+  readonly #maxBatch: number;
+  readonly #busyRetryMs: number;
+  #builder = new ReadingBlockBuilder({ capacity: 1024 });
+  #sealed: Sealed[] = [];
+  #marked = 0;
+  #waiting: (() => void)[] = [];
+  #writing = false;
+  #scheduled = false;
+  #idle: (() => void)[] = [];
+  #inFlight = 0;
+
+  /** Appends made, readings they held, and the largest one. */
+  commits = 0;
+  readingsCommitted = 0;
+  largestBatch = 0;
+  /** Times the log was busy and a batch waited. */
+  busyWaits = 0;
+
+  constructor(sink: RecordingSink, options: GroupCommitOptions = {}) {
+    this.#sink = sink;
+    this.#maxBatch = options.maxBatchReadings ?? 50_000;
+    this.#busyRetryMs = options.busyRetryMs ?? 20;
+  }
+
+  /** Readings gathered or being appended, not yet durable. */
+  get pendingReadings(): number {
+    return this.#builder.length + this.#inFlight;
+  }
+
+  /**
+   * Runs `add` once the batch being gathered has room: `add` appends one
+   * publish's readings to the builder it is given and then calls `seal`,
+   * without awaiting anything in between.
+   */
+  whenRoom(add: (builder: ReadingBlockBuilder) => void): void {
+    if (this.#builder.length < this.#maxBatch && this.#waiting.length === 0) add(this.#builder);
+    else this.#waiting.push(() => add(this.#builder));
+  }
+
+  /**
+   * Closes the readings added since the last seal as one publish's: `record`
+   * commits with its last reading, and `done` runs once they are durable (at
+   * once when it added none).
+   */
+  seal(record: Deno.KvMutation | null, done: (error: Error | null) => void): void {
+    const end = this.#builder.length;
+    if (end === this.#marked) return done(null);
+    this.#sealed.push({ end, record, done });
+    this.#marked = end;
+    if (!this.#writing && !this.#scheduled) {
+      this.#scheduled = true;
+      // The rest of this socket read (and others read in the same turn) joins the batch.
+      setImmediate(() => {
+        this.#scheduled = false;
+        if (!this.#writing) void this.#run();
+      });
+    }
+  }
+
+  /** Resolves once everything sealed so far is durable (or failed). */
+  idle(): Promise<void> {
+    if (!this.#writing && !this.#scheduled && this.#sealed.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idle.push(resolve));
+  }
+
+  async #run(): Promise<void> {
+    this.#writing = true;
+    while (this.#sealed.length > 0) {
+      const sealed = this.#sealed;
+      const block = this.#builder.build();
+      this.#builder.reset();
+      this.#sealed = [];
+      this.#marked = 0;
+      this.#inFlight = block.length;
+      // Publishes that waited for room go into the fresh batch, in arrival order.
+      const waiting = this.#waiting.splice(0);
+      for (const add of waiting) add();
+      const error = await this.#append(block, sealed);
+      this.#inFlight = 0;
+      this.commits++;
+      if (!error) this.readingsCommitted += block.length;
+      this.largestBatch = Math.max(this.largestBatch, block.length);
+      for (const s of sealed) s.done(error);
+    }
+    this.#writing = false;
+    for (const resolve of this.#idle.splice(0)) resolve();
+  }
+
+  async #append(block: ReadingBlock, sealed: Sealed[]): Promise<Error | null> {
+    const anyRecord = sealed.some((s) => s.record !== null);
+    for (;;) {
+      try {
+        await this.#sink.append(block, anyRecord ? { records: recordsOf(sealed) } : undefined);
+        return null;
+      } catch (error) {
+        if (!(error instanceof Deno.errors.Busy)) {
+          return error instanceof Error ? error : new Error(String(error));
+        }
+        this.busyWaits++;
+        await new Promise((resolve) => setTimeout(resolve, this.#busyRetryMs));
+      }
+    }
+  }
+}
+
+/** Each chunk carries the records of the publishes whose last reading it holds. */
+function recordsOf(sealed: Sealed[]): AppendRecords {
+  let next = 0;
+  return {
+    commitWith(committed) {
+      const mutations: Deno.KvMutation[] = [];
+      while (next < sealed.length && sealed[next].end <= committed) {
+        const record = sealed[next++].record;
+        if (record) mutations.push(record);
+      }
+      return mutations;
+    },
+  };
+}
