@@ -20,6 +20,8 @@ export interface IngestSession {
   readonly scope: string;
   /** The client id the client sent. */
   readonly clientId: string;
+  /** The client's address, for logs. */
+  readonly peer?: string;
   /**
    * Clean session off (and a client id of its own): the client resends
    * unacknowledged publishes after a reconnect, so its QoS 1 and 2
@@ -212,7 +214,8 @@ export class PublishIngest {
 
   #countRefused(refused: readonly Refusal[]): void {
     for (const { reason } of refused) {
-      const kind = refusalKind(reason);
+      // A payload that is no reading at all is malformed, as a bad HTTP body is.
+      const kind = reason.startsWith("payload") ? "malformed" : refusalKind(reason);
       this.#stats.readingsRefused[kind] = (this.#stats.readingsRefused[kind] ?? 0) + 1;
     }
   }
@@ -273,6 +276,7 @@ export class PublishIngest {
     logger.warn(msg, {
       source: session.source,
       clientId: session.clientId,
+      ...(session.peer ? { peer: session.peer } : {}),
       ...fields,
       ...(skipped > 0 ? { sinceLastLogged: skipped } : {}),
     });

@@ -1,0 +1,149 @@
+import type { Registry } from "prom-client";
+import type { ReadingLimits } from "../../../readings/mod.ts";
+import { logger } from "../../../logging/mod.ts";
+import { GroupCommit } from "./group_commit.ts";
+import type { RecordingSink } from "./group_commit.ts";
+import { PublishIngest } from "./publish_ingest.ts";
+import { KvRetryRecords } from "./retry_records.ts";
+import { startListener } from "./listener.ts";
+import type { MqttKeys, MqttListener } from "./listener.ts";
+import { startBridge } from "./bridge.ts";
+import type { MqttBridge } from "./bridge.ts";
+import { bridgeClientId } from "./bridge_client_id.ts";
+import { registerMqttMetrics } from "./metrics.ts";
+import { MqttStats } from "./stats.ts";
+import type { MqttOptions } from "./options.ts";
+
+export interface MqttIngestDeps {
+  /** The log: appends with records, durable when resolved (`KvLog`). */
+  sink: RecordingSink;
+  /** The store the retry records and the bridge's client id live in (the log's). */
+  kv: Deno.Kv;
+  keys: MqttKeys;
+  limits: ReadingLimits;
+  /** Where the MQTT series go (`PrometheusMetrics.registry`). */
+  registry?: Registry;
+}
+
+export interface MqttIngestStartOptions extends MqttOptions {
+  /** The address to bind (the HTTP server's --host). */
+  host: string;
+  /** --insecure: serve off loopback without API keys. */
+  insecure: boolean;
+  /** PEM certificate and key (--cert, --key) for --mqtts-port. */
+  tls: { cert: string; key: string } | null;
+  /** Time for a CONNECT or a TLS handshake (--header-timeout). */
+  connectTimeoutMs: number;
+  /** Most readings in one IngestBatch payload (--max-batch). */
+  maxBatchReadings: number;
+}
+
+export interface MqttIngest {
+  /** mqtt:// and mqtts:// URLs of the embedded listener (none when off). */
+  urls: string[];
+  port: number | null;
+  tlsPort: number | null;
+  stats: MqttStats;
+  /** For /healthz: counters, the listener's and the bridge's state. */
+  health(): Record<string, unknown>;
+  /** True while the bridge is configured but not connected. */
+  readonly degraded: boolean;
+  /** Stops the listener and the bridge; resolves once every publish taken is durable. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts what `options` asks for: the embedded listener (--mqtt-port,
+ * --mqtts-port) and the bridge (--mqtt-url). Both feed one group commit
+ * into the log. Off loopback, the listener needs API keys (or --insecure),
+ * as the HTTP server does.
+ */
+export async function startMqttIngest(
+  deps: MqttIngestDeps,
+  options: MqttIngestStartOptions,
+): Promise<MqttIngest> {
+  const listening = options.port !== null || options.tlsPort !== null;
+  if (
+    listening && !isLoopback(options.host) && !options.insecure && !(await deps.keys.inUse())
+  ) {
+    throw new Deno.errors.PermissionDenied(
+      `Refusing to serve MQTT on ${options.host}: no ingest API key exists. Create one ` +
+        "(deno task keys create), listen on 127.0.0.1 (the default), or pass --insecure.",
+    );
+  }
+  const stats = new MqttStats();
+  const commit = new GroupCommit(deps.sink);
+  const records = new KvRetryRecords(deps.kv, { ttlMs: options.retryTtlMs });
+  const ingest = new PublishIngest({ commit, records, stats }, {
+    limits: deps.limits,
+    maxBatchReadings: options.maxBatchReadings,
+  });
+  if (deps.registry) registerMqttMetrics(deps.registry, stats, commit);
+  let listener: MqttListener | null = null;
+  let bridge: MqttBridge | null = null;
+  try {
+    if (listening) {
+      listener = await startListener({ ingest, keys: deps.keys, records, stats }, {
+        ...options,
+        port: options.port,
+        tlsPort: options.tlsPort,
+      });
+    }
+    if (options.url !== null) {
+      bridge = startBridge({ ingest, stats }, {
+        url: options.url,
+        topic: options.topic,
+        clientId: options.clientId ?? await bridgeClientId(deps.kv),
+        ca: options.caFile ? await Deno.readTextFile(options.caFile) : undefined,
+        username: options.username ?? undefined,
+        password: options.password ?? undefined,
+        connectTimeoutMs: options.connectTimeoutMs,
+      });
+    }
+  } catch (error) {
+    await listener?.close();
+    throw error;
+  }
+  const host = options.host.includes(":") ? `[${options.host}]` : options.host;
+  const urls = [
+    ...(listener?.port != null ? [`mqtt://${host}:${listener.port}`] : []),
+    ...(listener?.tlsPort != null ? [`mqtts://${host}:${listener.tlsPort}`] : []),
+  ];
+  if (urls.length > 0) logger.info("MQTT listener started", { urls });
+  let stopping: Promise<void> | null = null;
+  return {
+    urls,
+    port: listener?.port ?? null,
+    tlsPort: listener?.tlsPort ?? null,
+    stats,
+    get degraded() {
+      return stats.bridge !== null && !stats.bridge.connected && stats.bridge.state !== "stopped";
+    },
+    health: () => ({
+      listener: listener
+        ? { urls, connections: stats.connections, connects: { ...stats.connects } }
+        : null,
+      bridge: stats.bridge ? { ...stats.bridge } : null,
+      publishes: {
+        listener: { ...stats.publishes.listener },
+        bridge: { ...stats.publishes.bridge },
+      },
+      readingsAccepted: stats.readingsAccepted,
+      readingsRefused: { ...stats.readingsRefused },
+      tooLarge: stats.tooLarge,
+      rateWaiting: stats.rateWaiting,
+      commits: commit.commits,
+      largestCommit: commit.largestBatch,
+      pendingReadings: commit.pendingReadings,
+    }),
+    stop: () =>
+      stopping ??= (async () => {
+        await Promise.all([listener?.close(), bridge?.close()]);
+        await commit.idle();
+      })(),
+  };
+}
+
+function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
