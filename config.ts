@@ -1,5 +1,12 @@
 import { parseArgs } from "node:util";
 import { compileProxyTrust, parseAllowedHost } from "./http/mod.ts";
+import {
+  DEFAULT_MQTT_OPTIONS,
+  MQTT_ARGS,
+  MQTT_USAGE,
+  parseMqttOptions,
+} from "./server/ingest/mqtt/mod.ts";
+import type { MqttOptions } from "./server/ingest/mqtt/mod.ts";
 
 /** Everything `deno task start` can be told. */
 export interface Config {
@@ -87,6 +94,8 @@ export interface Config {
   idleTimeoutMs: number;
   /** At a stop, how long requests in flight may take before they are aborted. */
   drainMs: number;
+  /** MQTT ingest: the embedded listener and the bridge (off by default). */
+  mqtt: MqttOptions;
 }
 
 export const DEFAULT_CONFIG: Readonly<Config> = Object.freeze<Config>({
@@ -139,6 +148,7 @@ export const DEFAULT_CONFIG: Readonly<Config> = Object.freeze<Config>({
   bodyTimeoutMs: 30_000,
   idleTimeoutMs: 5_000,
   drainMs: 2_000,
+  mqtt: DEFAULT_MQTT_OPTIONS,
 });
 
 export const USAGE = `Usage: deno task start [options]
@@ -195,6 +205,7 @@ export const USAGE = `Usage: deno task start [options]
   --idle-timeout <dur>    how long an idle keep-alive connection is kept (default 5s)
   --drain <dur>       at SIGTERM, how long requests in flight may finish before they are
                       aborted; then the final checkpoint is taken (default 2s)
+${MQTT_USAGE}
   Durations: a number with ms, s, m, h or d.
   Environment: PULSEBOARD_SOURCE, PULSEBOARD_MONGO_URI, PULSEBOARD_MONGO_DB and
   PULSEBOARD_MONGO_COLLECTION stand in for the options above; an option wins.`;
@@ -257,6 +268,7 @@ export function parseConfig(
       "body-timeout": { type: "string" },
       "idle-timeout": { type: "string" },
       drain: { type: "string" },
+      ...MQTT_ARGS,
     },
   });
   const int = (
@@ -387,6 +399,12 @@ export function parseConfig(
     bodyTimeoutMs: timeout("body-timeout", values["body-timeout"], d.bodyTimeoutMs),
     idleTimeoutMs: timeout("idle-timeout", values["idle-timeout"], d.idleTimeoutMs),
     drainMs: timeout("drain", values.drain, d.drainMs, true),
+    mqtt: parseMqttOptions(values, {
+      duration,
+      env,
+      tls: values.cert !== undefined,
+      source: values.source ?? env("PULSEBOARD_SOURCE") ?? d.source,
+    }),
   };
 }
 

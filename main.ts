@@ -49,6 +49,8 @@ import { CloseCode } from "./protocol/close_codes.ts";
 import { DEFAULT_READING_LIMITS } from "./readings/mod.ts";
 import { PrometheusMetrics } from "./metrics/mod.ts";
 import { logger } from "./logging/mod.ts";
+import { mqttEnabled, startMqttIngest } from "./server/ingest/mqtt/mod.ts";
+import type { MqttIngest } from "./server/ingest/mqtt/mod.ts";
 
 export interface Pulseboard {
   /** Base URL, e.g. http://127.0.0.1:8000/ */
@@ -58,6 +60,8 @@ export interface Pulseboard {
   hubStats: HubStats;
   ingestStats: IngestStats;
   feedStats: FeedSocketStats;
+  /** MQTT ingest (listener and bridge), when configured. */
+  mqtt: MqttIngest | null;
   /**
    * Stops accepting, closes sockets with 1001, aborts requests still running
    * after `--drain`, takes the final checkpoint, stops the actors, closes the store.
@@ -319,13 +323,14 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
 
   // Known once the listener is (port 0 picks one); until then nothing is allowed.
   let hosts: AllowedHosts = NO_HOSTS;
+  const limits = { ...DEFAULT_READING_LIMITS, maxFutureMs: config.maxFutureMs };
   const app = createApp({
     hosts: () => hosts,
     allowedOrigins: config.allowedOrigins,
     ingest: ingestHandler(mongo ? new MongoSink(mongo.collection) : log, {
       maxBodyBytes: config.maxBodyBytes,
       maxBatchReadings: config.maxBatchReadings,
-      limits: { ...DEFAULT_READING_LIMITS, maxFutureMs: config.maxFutureMs },
+      limits,
       keys: apiKeys,
       idempotency,
       bodyTimeoutMs: config.bodyTimeoutMs,
@@ -373,9 +378,10 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
     },
     health: () => ({
       status: hub.failure || shards.some((s) => s.failure) ||
-          (source instanceof MongoSource && !source.connected)
+          (source instanceof MongoSource && !source.connected) || mqtt?.degraded
         ? "degraded"
         : "ok",
+      ...(mqtt ? { mqtt: mqtt.health() } : {}),
       ...(source instanceof MongoSource
         ? {
           mongo: {
@@ -438,6 +444,17 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
       key: await Deno.readTextFile(config.keyFile),
     }
     : null;
+  // MQTT ingest: publishes go into the same log, with the same keys and reading rules.
+  const mqtt = mqttEnabled(config.mqtt)
+    ? await startMqttIngest({ sink: log, kv, keys: apiKeys, limits, registry: metrics.registry }, {
+      ...config.mqtt,
+      host: config.host,
+      insecure: config.insecure,
+      tls,
+      connectTimeoutMs: config.headerTimeoutMs,
+      maxBatchReadings: config.maxBatchReadings,
+    })
+    : null;
   const server = await serve(app, {
     port: config.port,
     hostname: config.host,
@@ -484,6 +501,7 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
       // Bounded: what has not finished within the drain is aborted, so the
       // final checkpoint below is always taken.
       await server.shutdown(config.drainMs);
+      await mqtt?.stop();
       await source!.stop();
       await hub.stop();
       await Promise.all(shards.map((s) => s.stop()));
@@ -499,6 +517,7 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
     hubStats,
     ingestStats,
     feedStats,
+    mqtt,
     shutdown,
     finished: server.finished,
     fatal: fatal.promise,
@@ -588,6 +607,9 @@ if (import.meta.main) {
     Deno.exit(1);
   });
   console.log(`Pulseboard listening on ${pulseboard.url.href}`);
+  if (pulseboard.mqtt?.urls.length) {
+    console.log(`MQTT listening on ${pulseboard.mqtt.urls.join(" ")}`);
+  }
   pulseboard.fatal.then(async (error) => {
     console.error(error.message);
     await pulseboard.shutdown().catch(() => {});
