@@ -4,6 +4,28 @@ import { assert } from "./assert.ts";
 
 const root = new URL("..", import.meta.url).pathname;
 
+/** Debian puts the broker in /usr/sbin, which a user's PATH may lack. */
+const MOSQUITTO = (() => {
+  try {
+    Deno.statSync("/usr/sbin/mosquitto");
+    return "/usr/sbin/mosquitto";
+  } catch {
+    return "mosquitto";
+  }
+})();
+
+/** Spawns a Debian MQTT tool, saying how to get it when it is missing. */
+function command(tool: string, options: Deno.CommandOptions): Deno.Command {
+  try {
+    Deno.statSync(tool.startsWith("/") ? tool : `/usr/bin/${tool}`);
+  } catch {
+    if (!tool.startsWith("/") && tool !== "mosquitto") {
+      throw new Error(`${tool} is missing: apt-get install mosquitto mosquitto-clients (.ci/run does)`);
+    }
+  }
+  return new Deno.Command(tool, options);
+}
+
 /** A TCP port that was free a moment ago (for servers that must come back on the same port). */
 export function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -145,7 +167,7 @@ export async function startBroker(
   }
   let child: Deno.ChildProcess | null = null;
   const start = async () => {
-    child = new Deno.Command("mosquitto", {
+    child = command(MOSQUITTO, {
       args: ["-c", `${dir}/mosquitto.conf`],
       stdout: "null",
       stderr: "piped",
@@ -184,7 +206,7 @@ export async function mosquitto(
   args: string[],
   stdin?: string | Uint8Array,
 ): Promise<{ code: number; out: string }> {
-  const child = new Deno.Command(tool, {
+  const child = command(tool, {
     args,
     stdin: stdin === undefined ? "null" : "piped",
     stdout: "piped",
