@@ -156,6 +156,9 @@ export async function startListener(
     // Client ids are per key: one key's devices cannot take over (disconnect) another's sessions.
     if (scope) client.id = `${scope}:${client.id}`;
     const persistent = !client.clean && clientId !== "";
+    // Lookups only when an earlier connection of this session left records: a
+    // fresh session, or one that disconnected cleanly, has no retries to find.
+    const resumed = persistent && await records.any(scope, clientId);
     const address = conn.remoteAddress ?? "unknown";
     connections.set(client, {
       session: {
@@ -165,7 +168,7 @@ export async function startListener(
         peer: address,
         persistent,
         writer,
-        window: new RetryWindow({ firstPublishes: retryWindow }),
+        window: new RetryWindow({ firstPublishes: resumed ? retryWindow : 0 }),
       },
       acks: new OrderedAcks(),
       address,

@@ -10,6 +10,8 @@ export interface RetryStore {
   record(key: Deno.KvKey, fingerprint: number): Deno.KvMutation;
   /** The fingerprint committed under `key`, or null. */
   committed(key: Deno.KvKey): Promise<number | null>;
+  /** Whether a session has any record (a fresh session needs no lookups). */
+  any(scope: string, clientId: string): Promise<boolean>;
   /** Forgets a session's records (its client started clean, or disconnected cleanly). */
   forget(scope: string, clientId: string): Promise<number>;
 }
@@ -23,6 +25,9 @@ export interface RetryStore {
 export class KvRetryRecords implements RetryStore {
   readonly #kv: Deno.Kv;
   readonly #ttlMs: number;
+  /** Lookups asked for in this turn: read together, ten keys a read (Deno KV's getMany cap). */
+  #asked: { key: Deno.KvKey; resolve: (v: number | null) => void; reject: (e: unknown) => void }[] =
+    [];
 
   constructor(kv: Deno.Kv, options: { ttlMs: number }) {
     this.#kv = kv;
@@ -37,8 +42,29 @@ export class KvRetryRecords implements RetryStore {
     return { type: "set", key, value: fingerprint, expireIn: this.#ttlMs };
   }
 
-  async committed(key: Deno.KvKey): Promise<number | null> {
-    return (await this.#kv.get<number>(key)).value;
+  committed(key: Deno.KvKey): Promise<number | null> {
+    return new Promise((resolve, reject) => {
+      if (this.#asked.push({ key, resolve, reject }) === 1) queueMicrotask(() => this.#read());
+    });
+  }
+
+  async any(scope: string, clientId: string): Promise<boolean> {
+    for await (const _ of this.#kv.list({ prefix: [PREFIX, scope, clientId] }, { limit: 1 })) {
+      return true;
+    }
+    return false;
+  }
+
+  #read(): void {
+    const asked = this.#asked;
+    this.#asked = [];
+    for (let i = 0; i < asked.length; i += 10) {
+      const group = asked.slice(i, i + 10);
+      this.#kv.getMany<number[]>(group.map((a) => a.key)).then(
+        (found) => group.forEach((a, k) => a.resolve(found[k].value)),
+        (error) => group.forEach((a) => a.reject(error)),
+      );
+    }
   }
 
   async forget(scope: string, clientId: string): Promise<number> {

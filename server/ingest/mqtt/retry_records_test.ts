@@ -1,0 +1,49 @@
+import { assertEquals } from "../../../tests/assert.ts";
+import { withTempKv } from "../../../tests/temp_kv.ts";
+import { KvRetryRecords } from "./retry_records.ts";
+import { RetryWindow } from "./retry_window.ts";
+
+Deno.test("retry records: lookups asked together are read together and each gets its own answer; a session is forgotten whole", async () => {
+  await withTempKv(async (kv) => {
+    const records = new KvRetryRecords(kv, { ttlMs: 60_000 });
+    const op = kv.atomic();
+    for (let id = 1; id <= 25; id += 2) {
+      op.mutate(records.record(records.key("k", "dev", id), id * 7));
+    }
+    op.mutate(records.record(records.key("k", "other", 1), 1));
+    await op.commit();
+    assertEquals(await records.any("k", "dev"), true);
+    assertEquals(await records.any("k", "nobody"), false);
+    assertEquals(await records.any("", "dev"), false);
+    // 30 lookups in one turn (three reads of ten), odd ids recorded, even ones not.
+    const got = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => records.committed(records.key("k", "dev", i + 1))),
+    );
+    assertEquals(
+      got,
+      Array.from({ length: 30 }, (_, i) => (i + 1) % 2 === 1 && i + 1 <= 25 ? (i + 1) * 7 : null),
+    );
+    assertEquals(await records.forget("k", "dev"), 13);
+    assertEquals(await records.any("k", "dev"), false);
+    assertEquals(await records.any("k", "other"), true);
+  });
+});
+
+Deno.test("the retry window looks up the first publishes, each id once, and DUP publishes always", () => {
+  const window = new RetryWindow({ firstPublishes: 4 });
+  const asked = [[5, false], [6, false], [5, false], [7, true], [8, false], [9, false], [
+    9,
+    true,
+  ]] as const;
+  assertEquals(asked.map(([id, dup]) => window.mayBeRetry(id, dup)), [
+    true,
+    true,
+    false,
+    true,
+    false,
+    false,
+    true,
+  ]);
+  const dupOnly = new RetryWindow({ firstPublishes: 100, dupOnly: true });
+  assertEquals([dupOnly.mayBeRetry(1, false), dupOnly.mayBeRetry(1, true)], [false, true]);
+});
