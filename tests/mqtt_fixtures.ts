@@ -1,6 +1,7 @@
 // Real parts for the MQTT tests: Pulseboard as a child process with its
 // MQTT listener, Debian's mosquitto broker, and mosquitto_pub / mosquitto_sub.
 import { assert } from "./assert.ts";
+import type { MqttHealth } from "../server/ingest/mqtt/mod.ts";
 
 const root = new URL("..", import.meta.url).pathname;
 
@@ -20,7 +21,9 @@ function command(tool: string, options: Deno.CommandOptions): Deno.Command {
     Deno.statSync(tool.startsWith("/") ? tool : `/usr/bin/${tool}`);
   } catch {
     if (!tool.startsWith("/") && tool !== "mosquitto") {
-      throw new Error(`${tool} is missing: apt-get install mosquitto mosquitto-clients (.ci/run does)`);
+      throw new Error(
+        `${tool} is missing: apt-get install mosquitto mosquitto-clients (.ci/run does)`,
+      );
     }
   }
   return new Deno.Command(tool, options);
@@ -245,8 +248,17 @@ export async function sensors(url: string): Promise<SensorRow[]> {
   return rows;
 }
 
+/** The parts of /healthz the MQTT tests read (each test reads only what it configured). */
+export interface HealthPage {
+  status: string;
+  mqtt: MqttHealth & {
+    listener: NonNullable<MqttHealth["listener"]>;
+    bridge: NonNullable<MqttHealth["bridge"]>;
+  };
+}
+
 /** The server's /healthz. */
-export async function health(url: string): Promise<Record<string, any>> {
+export async function health(url: string): Promise<HealthPage> {
   return await (await fetch(new URL("/healthz", url))).json();
 }
 

@@ -66,7 +66,7 @@ Deno.test("publishes from many connections share appends; each is done only once
 Deno.test("a busy log is waited out: the publishes are held, then committed, none refused", async () => {
   await withTempKv(async (kv) => {
     const log = new KvLog(kv, { maxPendingReadings: 1_000 });
-    const commit = new GroupCommit(log, { busyRetryMs: 5 });
+    const commit = new GroupCommit(log, { busyRetryMs: 5, lingerMs: 0 });
     // An HTTP-sized append keeps the writer saturated for a while.
     const { blockFromReadings } = await import("../../../readings/mod.ts");
     const big = log.append(blockFromReadings(

@@ -1,6 +1,7 @@
 import { Aedes } from "aedes";
 import type { Client } from "aedes";
 import net from "node:net";
+import { setImmediate } from "node:timers";
 import tls from "node:tls";
 import type { Socket } from "node:net";
 import type { Writer } from "../../../auth/mod.ts";
@@ -51,6 +52,11 @@ interface Connection {
   acks: OrderedAcks;
   address: string;
   keyId: string | null;
+  /**
+   * Holds the socket's writes until the end of this turn: a commit releases
+   * many PUBACKs of one connection at once, and they go out in one write.
+   */
+  cork(): void;
 }
 
 /** Longest client id; it is part of the retry records' keys. */
@@ -109,6 +115,7 @@ export async function startListener(
       const publish = packet as unknown as InboundPublish;
       const go = () =>
         ingest.handle(connection.session, publish, (outcome) => {
+          connection.cork();
           connection.acks.settle(slot, refusal(outcome));
         });
       const wait = limits.publishDelay(connection.address, connection.keyId, Date.now());
@@ -173,6 +180,7 @@ export async function startListener(
       acks: new OrderedAcks(),
       address,
       keyId: writer?.id ?? null,
+      cork: corker(conn),
     });
     // A clean session starts without state [MQTT-3.1.2-6]: its old retry records go.
     if (client.clean && clientId !== "") forget(scope, clientId);
@@ -232,6 +240,15 @@ export async function startListener(
     }
   }
 
+  // Ingest only: nothing is ever delivered to a subscriber (there are none), so
+  // aedes's routing of each publish (its matcher, offline queues, retained
+  // store) is skipped. aedes calls this after the PUBACK, with (packet,
+  // client, done) for a client's publish and (packet, done) for its own.
+  broker.publish = ((_packet: unknown, client: unknown, done?: (error?: Error) => void) => {
+    const callback = typeof client === "function" ? client : done;
+    callback?.();
+  }) as typeof broker.publish;
+
   await broker.listen();
   const servers: net.Server[] = [];
   const backlog = options.backlog ?? 4096;
@@ -286,6 +303,22 @@ export async function startListener(
         await Promise.all(closed);
         await ingest.idle();
       })(),
+  };
+}
+
+/** Corks `socket` at most once per turn and uncorks it when the turn's work is done. */
+function corker(socket: Socket): () => void {
+  let corked = false;
+  const uncork = () => {
+    corked = false;
+    socket.uncork();
+  };
+  return () => {
+    if (corked) return;
+    corked = true;
+    socket.cork();
+    // aedes writes a PUBACK from a setImmediate after the callback: uncork after those.
+    setImmediate(() => setImmediate(uncork));
   };
 }
 

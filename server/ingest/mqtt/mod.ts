@@ -1,6 +1,11 @@
 // MQTT ingest: the embedded listener and the bridge, one start function.
 export { startMqttIngest } from "./mqtt_ingest.ts";
-export type { MqttIngest, MqttIngestDeps, MqttIngestStartOptions } from "./mqtt_ingest.ts";
+export type {
+  MqttHealth,
+  MqttIngest,
+  MqttIngestDeps,
+  MqttIngestStartOptions,
+} from "./mqtt_ingest.ts";
 export {
   DEFAULT_MQTT_OPTIONS,
   enabled as mqttEnabled,

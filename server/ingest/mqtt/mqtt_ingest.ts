@@ -12,6 +12,7 @@ import type { MqttBridge } from "./bridge.ts";
 import { bridgeClientId } from "./bridge_client_id.ts";
 import { registerMqttMetrics } from "./metrics.ts";
 import { MqttStats } from "./stats.ts";
+import type { BridgeHealth } from "./stats.ts";
 import type { MqttOptions } from "./options.ts";
 
 export interface MqttIngestDeps {
@@ -38,6 +39,26 @@ export interface MqttIngestStartOptions extends MqttOptions {
   maxBatchReadings: number;
 }
 
+/** MQTT ingest on /healthz. */
+export interface MqttHealth {
+  listener: {
+    urls: string[];
+    connections: number;
+    connects: MqttStats["connects"];
+  } | null;
+  bridge: BridgeHealth | null;
+  publishes: MqttStats["publishes"];
+  readingsAccepted: number;
+  readingsRefused: Record<string, number>;
+  tooLarge: number;
+  /** Publishes waiting for a rate token now. */
+  rateWaiting: number;
+  /** Log appends of MQTT readings, the largest one, and readings not yet durable. */
+  commits: number;
+  largestCommit: number;
+  pendingReadings: number;
+}
+
 export interface MqttIngest {
   /** mqtt:// and mqtts:// URLs of the embedded listener (none when off). */
   urls: string[];
@@ -45,7 +66,7 @@ export interface MqttIngest {
   tlsPort: number | null;
   stats: MqttStats;
   /** For /healthz: counters, the listener's and the bridge's state. */
-  health(): Record<string, unknown>;
+  health(): MqttHealth;
   /** True while the bridge is configured but not connected. */
   readonly degraded: boolean;
   /** Stops the listener and the bridge; resolves once every publish taken is durable. */
@@ -119,7 +140,7 @@ export async function startMqttIngest(
     get degraded() {
       return stats.bridge !== null && !stats.bridge.connected && stats.bridge.state !== "stopped";
     },
-    health: () => ({
+    health: (): MqttHealth => ({
       listener: listener
         ? { urls, connections: stats.connections, connects: { ...stats.connects } }
         : null,

@@ -85,6 +85,8 @@ export class PublishIngest {
   readonly #maxBatch: number;
   readonly #now: () => number;
   readonly #inFlight = new Map<string, InFlight>();
+  /** Topics seen lately and what they name: a fleet publishes to a bounded set of topics. */
+  readonly #topics = new Map<string, TopicTarget | string>();
   readonly #invalidLog = new Throttle({ intervalMs: 60_000 });
   readonly #refusedLog = new Throttle({ intervalMs: 3_600_000 });
 
@@ -206,7 +208,14 @@ export class PublishIngest {
 
   #target(session: IngestSession, topic: string): TopicTarget | string {
     if (session.lastTopic !== topic) {
-      session.lastTarget = parseTopic(topic, this.#limits);
+      let target = this.#topics.get(topic);
+      if (target === undefined) {
+        target = parseTopic(topic, this.#limits);
+        // Bounded: past it the cache starts over (a flood of distinct topics gains nothing).
+        if (this.#topics.size >= 100_000) this.#topics.clear();
+        this.#topics.set(topic, target);
+      }
+      session.lastTarget = target;
       session.lastTopic = topic;
     }
     return session.lastTarget!;

@@ -11,7 +11,7 @@ import { MqttStats } from "./stats.ts";
 
 const NOW = Date.UTC(2026, 10, 22, 12);
 
-async function setup(kv: Deno.Kv) {
+function setup(kv: Deno.Kv) {
   const log = new KvLog(kv);
   const stats = new MqttStats();
   const records = new KvRetryRecords(kv, { ttlMs: 60_000 });
@@ -56,7 +56,7 @@ const session = (over: Partial<IngestSession> = {}): IngestSession => ({
 
 Deno.test("a retry on a new connection of a committed publish is acknowledged and not stored again; a new message reusing its id is stored", async () => {
   await withTempKv(async (kv) => {
-    const { send, stored, stats } = await setup(kv);
+    const { send, stored, stats } = setup(kv);
     const first = session();
     assertEquals(
       (await send(first, { messageId: 7, body: { reading: { t: 1 } } })).kind,
@@ -81,7 +81,7 @@ Deno.test("a retry on a new connection of a committed publish is acknowledged an
 
 Deno.test("a retry that overtakes its original's commit waits for it and is not stored twice", async () => {
   await withTempKv(async (kv) => {
-    const { send, stored } = await setup(kv);
+    const { send, stored } = setup(kv);
     const body = { reading: { t: 5 } };
     const [a, b] = await Promise.all([
       send(session(), { messageId: 9, body }),
@@ -94,7 +94,7 @@ Deno.test("a retry that overtakes its original's commit waits for it and is not 
 
 Deno.test("clean sessions, QoS 0 and other clients' or keys' ids are never taken for retries", async () => {
   await withTempKv(async (kv) => {
-    const { send, stored } = await setup(kv);
+    const { send, stored } = setup(kv);
     const body = { reading: { t: 3 } };
     assertEquals((await send(session(), { messageId: 1, body })).kind, "accepted");
     // A clean session never resends: the same id and payload are a new reading.
@@ -112,7 +112,7 @@ Deno.test("clean sessions, QoS 0 and other clients' or keys' ids are never taken
 
 Deno.test("only the first publishes of a connection, each id's first use, are looked up", async () => {
   await withTempKv(async (kv) => {
-    const { send, stored, records } = await setup(kv);
+    const { send, stored, records } = setup(kv);
     const body = { reading: { t: 4 } };
     assertEquals((await send(session(), { messageId: 3, body })).kind, "accepted");
     const looked: number[] = [];
@@ -139,7 +139,7 @@ Deno.test("only the first publishes of a connection, each id's first use, are lo
 
 Deno.test("a key may publish only to its groups' topics; bad topics and payloads are invalid and store nothing", async () => {
   await withTempKv(async (kv) => {
-    const { send, stored, stats } = await setup(kv);
+    const { send, stored, stats } = setup(kv);
     const keyed = session({ writer: { id: "k1", name: "line 9", groups: ["plant-z/line-9"] } });
     const outside = await send(keyed, {
       topic: "pulseboard/plant-z/line-90/s1",
