@@ -21,7 +21,9 @@ const USAGE = `Usage: deno task sim [options]
   --mqtt <url>         publish over MQTT instead (mqtt://host:port, mqtts://): one connection per
                        gateway, one JSON reading per publish on pulseboard/<group>/<sensorId>
   --gateways <n>       with --mqtt: connections, sensors spread over them (default sensors/100)
-  --qos <0|1|2>        with --mqtt: QoS of the publishes (default 1)`;
+  --qos <0|1|2>        with --mqtt: QoS of the publishes (default 1)
+                       with --mqtt, --batch <n> over 1: one gateway per group publishes IngestBatch
+                       payloads of n readings on pulseboard/<group>/gw (default 1: JSON readings)`;
 
 function fail(message: string): never {
   console.error(`${message}\n\n${USAGE}`);

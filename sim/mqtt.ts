@@ -2,11 +2,13 @@
 // would, over MQTT: one connection per gateway (clean session off, a fixed
 // client id, so unacknowledged publishes are resent after a reconnect), each
 // carrying many sensors, one JSON reading per publish on
-// pulseboard/<group>/<sensorId>.
+// pulseboard/<group>/<sensorId>; or, with `batch`, one gateway per group
+// publishing IngestBatch FlatBuffers on pulseboard/<group>/gw.
 import mqtt from "mqtt";
 import type { MqttClient } from "mqtt";
 import { Fleet, METRICS } from "./fleet.ts";
 import { Pacer } from "./pacer.ts";
+import { IngestBatchWriter } from "../protocol/ingest_batch_writer.ts";
 
 export interface MqttSimulatorOptions {
   /** mqtt:// or mqtts:// of the embedded listener or a broker. */
@@ -16,6 +18,12 @@ export interface MqttSimulatorOptions {
   rate?: number;
   /** Connections, each one gateway's; sensors are spread over them. Default sensors / 100. */
   gateways?: number;
+  /**
+   * Readings per publish: above 1, each group's gateway publishes IngestBatch
+   * payloads (after at most 100 ms), and `gateways` is the number of groups.
+   * Default 1 (a JSON reading per publish).
+   */
+  batch?: number;
   /** QoS of the publishes. Default 1. */
   qos?: 0 | 1 | 2;
   /** Most unacknowledged publishes per gateway; past it its readings are skipped. Default 200. */
@@ -33,9 +41,11 @@ export interface MqttSimulatorOptions {
 export interface MqttSimulatorReport {
   elapsedMs: number;
   target: number;
-  /** Publishes sent, and acknowledged (PUBACK/PUBCOMP; for QoS 0, sent). */
+  /** Readings sent, and acknowledged (PUBACK/PUBCOMP; for QoS 0, sent). */
   published: number;
   acknowledged: number;
+  /** Publishes sent (readings / batch). */
+  publishes: number;
   /** Publishes that failed (their callback gave an error). */
   failed: number;
   /** Readings not sent: due too long ago, or their gateway had too many unacknowledged. */
@@ -55,19 +65,32 @@ export async function runMqttSimulator(
 ): Promise<MqttSimulatorReport> {
   const sensors = options.sensors ?? 5000;
   const rate = options.rate ?? 10_000;
-  const gateways = Math.max(1, Math.min(sensors, options.gateways ?? Math.ceil(sensors / 100)));
-  const qos = options.qos ?? 1;
-  const inFlight = options.inFlight ?? 200;
-  const maxBacklogMs = options.maxBacklogMs ?? 1000;
+  const batch = options.batch ?? 1;
   const fleet = new Fleet({ sensors, seed: options.seed ?? 1 });
-  // Per sensor, its topic, made once.
-  const topics = fleet.ids.map((id, s) => `pulseboard/${fleet.groups[s]}/${id}`);
+  const groups = [...new Set(fleet.groups)];
+  const gateways = batch > 1
+    ? groups.length
+    : Math.max(1, Math.min(sensors, options.gateways ?? Math.ceil(sensors / 100)));
+  // A sensor's gateway: its group's, or spread by index.
+  const gatewayOf = batch > 1
+    ? Uint32Array.from(fleet.groups, (g) => groups.indexOf(g))
+    : Uint32Array.from(fleet.ids, (_, s) => s % gateways);
+  const qos = options.qos ?? 1;
+  const inFlight = options.inFlight ?? (batch > 1 ? 8 : 200);
+  const maxBacklogMs = options.maxBacklogMs ?? 1000;
+  // Per sensor (or, batching, per gateway), its topic, made once.
+  const topics = batch > 1
+    ? groups.map((g) => `pulseboard/${g}/gw`)
+    : fleet.ids.map((id, s) => `pulseboard/${fleet.groups[s]}/${id}`);
+  const writers = batch > 1 ? groups.map(() => new IngestBatchWriter()) : [];
+  const firstAt = new Float64Array(writers.length);
   const values = new Float64Array(METRICS.length);
   const report: MqttSimulatorReport = {
     elapsedMs: 0,
     target: rate,
     published: 0,
     acknowledged: 0,
+    publishes: 0,
     failed: 0,
     skipped: 0,
     rate: 0,
@@ -78,7 +101,7 @@ export async function runMqttSimulator(
   const outstanding = new Int32Array(gateways);
   const clients: MqttClient[] = Array.from({ length: gateways }, (_, g) => {
     const client = mqtt.connect(options.url, {
-      clientId: `sim-gw-${options.seed ?? 1}-${g}`,
+      clientId: `sim-gw-${options.seed ?? 1}-${batch > 1 ? "b" : ""}${g}`,
       clean: false,
       reconnectPeriod: 500,
       keepalive: 30,
@@ -102,6 +125,21 @@ export async function runMqttSimulator(
     previous = { at: now, acknowledged: report.acknowledged };
     options.onReport?.({ ...report, errors: { ...report.errors } });
   };
+  const send = (g: number, topic: string, payload: string | Uint8Array, readings: number) => {
+    outstanding[g]++;
+    report.published += readings;
+    report.publishes++;
+    clients[g].publish(topic, payload as string, { qos }, (error) => {
+      outstanding[g]--;
+      if (error) report.failed += readings;
+      else report.acknowledged += readings;
+    });
+  };
+  /** Publishes gateway `g`'s batch (full, or older than 100 ms). */
+  const flush = (g: number) => {
+    const readings = writers[g].length;
+    send(g, topics[g], writers[g].finish(), readings);
+  };
   const reporter = setInterval(emit, 1000);
   try {
     while (!signal.aborted) {
@@ -110,7 +148,7 @@ export async function runMqttSimulator(
       const due = pacer.take(now, 10_000);
       for (let i = 0; i < due; i++) {
         const sensor = fleet.nextSensor();
-        const g = sensor % gateways;
+        const g = gatewayOf[sensor];
         const client = clients[g];
         if (!client.connected || outstanding[g] >= inFlight) {
           report.skipped++;
@@ -118,18 +156,25 @@ export async function runMqttSimulator(
         }
         const timeMs = Date.now();
         const status = fleet.read(sensor, timeMs, values);
+        if (batch > 1) {
+          if (writers[g].length === 0) firstAt[g] = now;
+          // No group: the readings take the topic's.
+          writers[g].add(fleet.ids[sensor], "", timeMs, METRICS, values, status);
+          if (writers[g].length >= batch) flush(g);
+          continue;
+        }
         const payload = `{"timestamp":${timeMs},"reading":{"${METRICS[0]}":${values[0]},"${
           METRICS[1]
         }":${values[1]},"${METRICS[2]}":${values[2]}},"status":"${status}"}`;
-        outstanding[g]++;
-        report.published++;
-        client.publish(topics[sensor], payload, { qos }, (error) => {
-          outstanding[g]--;
-          if (error) report.failed++;
-          else report.acknowledged++;
-        });
+        send(g, topics[sensor], payload, 1);
       }
-      await sleep(Math.max(1, Math.min(20, pacer.readyInMs(performance.now(), 1, 0))), signal);
+      for (let g = 0; g < writers.length; g++) {
+        if (writers[g].length > 0 && now - firstAt[g] >= 100) flush(g);
+      }
+      await sleep(
+        Math.max(1, Math.min(batch > 1 ? 10 : 20, pacer.readyInMs(performance.now(), 1, 0))),
+        signal,
+      );
     }
     // Stop: wait (bounded) for what is still unacknowledged.
     const until = performance.now() + (options.drainMs ?? 5000);
@@ -161,7 +206,9 @@ export function formatMqttReport(r: MqttSimulatorReport, final = false): string 
   const errors = Object.entries(r.errors).map(([cause, n]) => `${n}× ${cause}`);
   return final
     ? [
-      `sim: stopped after ${seconds.toFixed(1)} s over MQTT (${r.gateways} gateways)`,
+      `sim: stopped after ${
+        seconds.toFixed(1)
+      } s over MQTT (${r.gateways} gateways, ${r.publishes} publishes)`,
       `  published ${r.published}, accepted ${r.acknowledged} (${
         Math.round(r.acknowledged / seconds)
       }/s on average, target ${r.target}/s), refused 0, failed ${r.failed}, skipped ${r.skipped}`,

@@ -12,6 +12,7 @@ export async function runMqttSimulatorMain(
     duration?: number;
     gateways?: string;
     qos?: string;
+    batch?: number;
   },
   fail: (message: string) => never,
 ): Promise<number> {
@@ -37,6 +38,7 @@ export async function runMqttSimulatorMain(
     sensors: flags.sensors,
     rate: flags.rate,
     gateways,
+    batch: flags.batch,
     qos: qos as 0 | 1 | 2,
     seed: flags.seed,
     apiKey: flags.apiKey,

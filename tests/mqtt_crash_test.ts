@@ -83,7 +83,7 @@ Deno.test({
     }
     await Promise.all(devices.map((d) => d.finish()));
     duplicates += (await health(server.url)).mqtt.publishes.listener.duplicate;
-    await server.stop();
+    assertEquals((await server.stop()).code, 0, "SIGTERM after the crashes exits 0");
     const stored = await readLog(data);
     let acknowledged = 0;
     for (const [d, dev] of devices.entries()) {

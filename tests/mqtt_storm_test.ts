@@ -26,7 +26,7 @@ if (DEVICES < 10_000) {
 
 Deno.test({
   name:
-    `a connect storm of ${DEVICES} devices: every one gets its CONNACK and PUBACK, every reading is stored, the server stays healthy`,
+    `a connect storm of ${DEVICES} devices, twice: every one gets its CONNACK and PUBACK, every reading is stored, the server stays healthy and stops cleanly`,
   sanitizeResources: false,
   sanitizeOps: false,
 }, async () => {
@@ -69,11 +69,26 @@ Deno.test({
       async () => (await sensors(server.url)).length === DEVICES,
       "every device's reading",
     );
+    // Devices dropping all at once release their slots.
     await storm.close();
     await until(
       async () => (await health(server.url)).mqtt.listener.connections === 0,
       "connections released",
     );
+    // Back again at once, and a SIGTERM while they are all connected: a clean stop, exit 0.
+    const again = connectStorm(server.mqttPort!, DEVICES, { prefix: "again" });
+    try {
+      assertEquals((await again.done).acknowledged, DEVICES);
+      const stopped = performance.now();
+      assertEquals((await server.stop()).code, 0, "SIGTERM with every device connected exits 0");
+      console.log(
+        `SIGTERM with ${DEVICES} devices connected: exited in ${
+          ((performance.now() - stopped) / 1000).toFixed(1)
+        } s`,
+      );
+    } finally {
+      await again.close();
+    }
   } finally {
     await storm.close();
     await server.stop();
