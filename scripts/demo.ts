@@ -1,7 +1,9 @@
 // `deno task demo`: builds the dashboard if needed, starts the server on a
 // fresh demo data file and the simulator with 5,000 sensors, and stops both
 // on Ctrl-C. Options: --port (default 8000), --host (default 127.0.0.1),
-// --sensors (default 5000), --rate (readings/s, default 10000).
+// --sensors (default 5000), --rate (readings/s, default 10000), --mqtt (the
+// simulator publishes over MQTT to the server's listener on --mqtt-port,
+// default 1883, one connection per gateway).
 import { parseArgs } from "node:util";
 
 const { values } = parseArgs({
@@ -11,6 +13,8 @@ const { values } = parseArgs({
     host: { type: "string", default: "127.0.0.1" },
     sensors: { type: "string", default: "5000" },
     rate: { type: "string", default: "10000" },
+    mqtt: { type: "boolean", default: false },
+    "mqtt-port": { type: "string", default: "1883" },
   },
 });
 const deno = Deno.execPath();
@@ -28,7 +32,18 @@ if (!build.success) Deno.exit(build.code || 1);
 for (const suffix of ["", "-shm", "-wal"]) await Deno.remove(demoData + suffix).catch(() => {});
 
 const server = new Deno.Command(deno, {
-  args: ["run", "-A", "main.ts", "--port", values.port, "--host", values.host, "--data", demoData],
+  args: [
+    "run",
+    "-A",
+    "main.ts",
+    "--port",
+    values.port,
+    "--host",
+    values.host,
+    "--data",
+    demoData,
+    ...(values.mqtt ? ["--mqtt-port", values["mqtt-port"]] : []),
+  ],
   cwd: root,
   stdout: "piped",
   stderr: "inherit",
@@ -51,8 +66,7 @@ const sim = new Deno.Command(deno, {
     values.sensors,
     "--rate",
     values.rate,
-    "--url",
-    url,
+    ...(values.mqtt ? ["--mqtt", `mqtt://${values.host}:${values["mqtt-port"]}`] : ["--url", url]),
   ],
   cwd: root,
 }).spawn();
