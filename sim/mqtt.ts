@@ -181,7 +181,14 @@ export async function runMqttSimulator(
     while (outstanding.some((n) => n > 0) && performance.now() < until) await sleep(20);
   } finally {
     clearInterval(reporter);
-    await Promise.all(clients.map((c) => c.endAsync(true).catch(() => {})));
+    // A DISCONNECT (not a dropped connection): the server forgets the sessions' retry records.
+    await Promise.all(
+      clients.map((c) =>
+        Promise.race([c.endAsync(false), sleep(2000)]).catch(() => {}).then(() =>
+          c.endAsync(true).catch(() => {})
+        )
+      ),
+    );
     emit();
   }
   return report;

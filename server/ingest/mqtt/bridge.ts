@@ -114,6 +114,8 @@ export function startBridge(
       scope: "bridge",
       clientId: options.clientId,
       persistent: true,
+      // The bridge never forgets its session's records: one epoch.
+      epoch: 0,
       writer: null,
       // Mosquitto sets DUP on a redelivery: only those can be retries.
       window: new RetryWindow({ firstPublishes: 0, dupOnly: true }),

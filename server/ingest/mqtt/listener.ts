@@ -165,7 +165,9 @@ export async function startListener(
     const persistent = !client.clean && clientId !== "";
     // Lookups only when an earlier connection of this session left records: a
     // fresh session, or one that disconnected cleanly, has no retries to find.
-    const resumed = persistent && await records.any(scope, clientId);
+    const { epoch, resumed } = persistent
+      ? await records.open(scope, clientId)
+      : { epoch: 0, resumed: false };
     const address = conn.remoteAddress ?? "unknown";
     connections.set(client, {
       session: {
@@ -174,6 +176,7 @@ export async function startListener(
         clientId,
         peer: address,
         persistent,
+        epoch,
         writer,
         window: new RetryWindow({ firstPublishes: resumed ? retryWindow : 0 }),
       },

@@ -34,8 +34,10 @@ Deno.test("a JSON reading is accepted or refused exactly as HTTP ingest treats t
     fc.constantFrom("temperature", "h", "_x", "a.b", "1bad", "bad name", ""),
     fc.string({ maxLength: 8 }),
   );
+  // -0 included: JSON text carries it as 0, on both paths.
   const value = fc.oneof(
     fc.double({ noNaN: true, noDefaultInfinity: true }),
+    fc.constant(-0),
     fc.string(),
     fc.constant(null),
   );
@@ -67,14 +69,15 @@ Deno.test("a JSON reading is accepted or refused exactly as HTTP ingest treats t
       if (status !== undefined) doc.status = status;
       const builder = new ReadingBlockBuilder();
       const got = addPayload(builder, encode(doc), target, options);
-      // HTTP ingest of the same document, stamped with the receive time when it has none.
+      // HTTP ingest of the same document as JSON text (where -0 is 0 too), stamped
+      // with the receive time when it has none.
       const http = parseJsonReadings(
-        [{
+        [JSON.parse(JSON.stringify({
           ...doc,
           timestamp: timestamp ?? NOW,
           sensorId: target.sensorId,
           ...(target.group ? { group: target.group } : {}),
-        }],
+        }))],
         limits,
         NOW,
       );

@@ -28,6 +28,8 @@ export interface IngestSession {
    * publishes get retry records and its retries are looked up.
    */
   readonly persistent: boolean;
+  /** The session's epoch in the retry records (`RetryStore.open`). */
+  readonly epoch: number;
   /** The API key; null when ingest is open (or for the bridge). */
   readonly writer: Writer | null;
   readonly window: RetryWindow;
@@ -123,7 +125,7 @@ export class PublishIngest {
     if (!session.persistent || publish.qos === 0 || messageId === undefined) {
       return this.#ingest(publish, { target, receivedAt, retry: null }, finish);
     }
-    const key = this.#records.key(session.scope, session.clientId, messageId);
+    const key = this.#records.key(session.scope, session.clientId, session.epoch, messageId);
     const print = fingerprint(publish.topic, publish.payload);
     const flightKey = `${session.scope}\0${session.clientId}\0${messageId}`;
     const flying = this.#inFlight.get(flightKey);
@@ -141,6 +143,7 @@ export class PublishIngest {
     this.#records.committed(key).then(
       (committed) => {
         if (committed !== print) {
+          session.window.miss();
           return this.#ingest(publish, { target, receivedAt, retry }, finish);
         }
         this.#land(flightKey, flight, DUPLICATE);

@@ -49,6 +49,7 @@ const session = (over: Partial<IngestSession> = {}): IngestSession => ({
   scope: "",
   clientId: "dev-1",
   persistent: true,
+  epoch: 0,
   writer: null,
   window: new RetryWindow({ firstPublishes: 100 }),
   ...over,
@@ -118,7 +119,7 @@ Deno.test("only the first publishes of a connection, each id's first use, are lo
     const looked: number[] = [];
     const committed = records.committed.bind(records);
     records.committed = (key) => {
-      looked.push(key[3] as number);
+      looked.push(key[4] as number);
       return committed(key);
     };
     const later = session({ window: new RetryWindow({ firstPublishes: 2 }) });

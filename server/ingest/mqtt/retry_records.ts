@@ -1,26 +1,44 @@
 const PREFIX = "mqtt_retry";
+const EPOCH = "mqtt_session_epoch";
+/**
+ * How long a session's epoch is kept after it last moved: far longer than
+ * its records live, so an epoch never falls back onto records still alive.
+ * One small record per client id that disconnected cleanly in that time.
+ */
+const EPOCH_TTL_MS = 30 * 86_400_000;
+
+/** A persistent session's place in the store, read when it connects. */
+export interface RetrySession {
+  /** Bumped each time the session's records are forgotten: older records no longer count. */
+  epoch: number;
+  /** Records of this epoch exist: a retry of one of them may come (a fresh session has none). */
+  resumed: boolean;
+}
 
 /**
  * What the retry lookup needs from the store: a persistent session's
  * committed publishes by packet id, each with its fingerprint.
  */
 export interface RetryStore {
-  key(scope: string, clientId: string, packetId: number): Deno.KvKey;
+  /** The session's current epoch, and whether it left records in it. */
+  open(scope: string, clientId: string): Promise<RetrySession>;
+  key(scope: string, clientId: string, epoch: number, packetId: number): Deno.KvKey;
   /** The mutation that records a publish; it commits with the publish's readings. */
   record(key: Deno.KvKey, fingerprint: number): Deno.KvMutation;
   /** The fingerprint committed under `key`, or null. */
   committed(key: Deno.KvKey): Promise<number | null>;
-  /** Whether a session has any record (a fresh session needs no lookups). */
-  any(scope: string, clientId: string): Promise<boolean>;
   /** Forgets a session's records (its client started clean, or disconnected cleanly). */
-  forget(scope: string, clientId: string): Promise<number>;
+  forget(scope: string, clientId: string): Promise<void>;
 }
 
 /**
- * Retry records in Deno KV: `["mqtt_retry", scope, clientId, packetId]` →
- * fingerprint, written in the same atomic commit as the publish's readings
- * (`GroupCommit`, `KvLog` records) and expiring after `ttlMs`. At most one
- * per packet id and session (65,536), and only for sessions that may resume.
+ * Retry records in Deno KV: `["mqtt_retry", scope, clientId, epoch,
+ * packetId]` → fingerprint, written in the same atomic commit as the
+ * publish's readings (`GroupCommit`, `KvLog` records) and expiring after
+ * `ttlMs`: at most one per packet id, and only for sessions that may
+ * resume. Forgetting a session is one write, whatever it holds: its epoch
+ * (`["mqtt_session_epoch", scope, clientId]`) moves on, and the old epoch's
+ * records are left to expire.
  */
 export class KvRetryRecords implements RetryStore {
   readonly #kv: Deno.Kv;
@@ -34,8 +52,18 @@ export class KvRetryRecords implements RetryStore {
     this.#ttlMs = options.ttlMs;
   }
 
-  key(scope: string, clientId: string, packetId: number): Deno.KvKey {
-    return [PREFIX, scope, clientId, packetId];
+  async open(scope: string, clientId: string): Promise<RetrySession> {
+    const epoch = (await this.#kv.get<number>([EPOCH, scope, clientId])).value ?? 0;
+    for await (
+      const _ of this.#kv.list({ prefix: [PREFIX, scope, clientId, epoch] }, { limit: 1 })
+    ) {
+      return { epoch, resumed: true };
+    }
+    return { epoch, resumed: false };
+  }
+
+  key(scope: string, clientId: string, epoch: number, packetId: number): Deno.KvKey {
+    return [PREFIX, scope, clientId, epoch, packetId];
   }
 
   record(key: Deno.KvKey, fingerprint: number): Deno.KvMutation {
@@ -48,11 +76,11 @@ export class KvRetryRecords implements RetryStore {
     });
   }
 
-  async any(scope: string, clientId: string): Promise<boolean> {
-    for await (const _ of this.#kv.list({ prefix: [PREFIX, scope, clientId] }, { limit: 1 })) {
-      return true;
-    }
-    return false;
+  async forget(scope: string, clientId: string): Promise<void> {
+    const key = [EPOCH, scope, clientId];
+    const epoch = (await this.#kv.get<number>(key)).value ?? 0;
+    // Two forgets at once both move it on from the same epoch: the old records are out either way.
+    await this.#kv.set(key, epoch + 1, { expireIn: EPOCH_TTL_MS });
   }
 
   #read(): void {
@@ -65,22 +93,5 @@ export class KvRetryRecords implements RetryStore {
         (error) => group.forEach((a) => a.reject(error)),
       );
     }
-  }
-
-  async forget(scope: string, clientId: string): Promise<number> {
-    let deleted = 0;
-    let op = this.#kv.atomic();
-    let size = 0;
-    for await (const entry of this.#kv.list({ prefix: [PREFIX, scope, clientId] })) {
-      op.delete(entry.key);
-      if (++size === 500) {
-        await op.commit();
-        deleted += size;
-        op = this.#kv.atomic();
-        size = 0;
-      }
-    }
-    if (size > 0) await op.commit();
-    return deleted + size;
   }
 }

@@ -5,7 +5,9 @@
  * after it reconnects, each with its old packet id, so a retry is among the
  * connection's first publishes and is the first use of its id on it. mqtt.js
  * resends without the DUP flag, so the flag alone does not tell; a publish
- * with DUP set is always looked up.
+ * with DUP set is always looked up. Clients resend in the order they first
+ * sent, and a connection's publishes commit in order, so the retries already
+ * committed come first: once a lookup finds nothing, the rest are new.
  */
 export class RetryWindow {
   #left: number;
@@ -21,6 +23,12 @@ export class RetryWindow {
     this.#dupOnly = options.dupOnly ?? false;
     this.#left = this.#dupOnly ? 0 : options.firstPublishes;
     this.#seen = this.#left > 0 ? new Set() : null;
+  }
+
+  /** A lookup found no committed publish: later ones are not retries (unless DUP). */
+  miss(): void {
+    this.#left = 0;
+    this.#seen = null;
   }
 
   /** Whether the publish with this packet id may be a retry; counts it. */
