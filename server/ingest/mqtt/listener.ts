@@ -1,7 +1,6 @@
 import { Aedes } from "aedes";
 import type { Client } from "aedes";
 import net from "node:net";
-import { setImmediate } from "node:timers";
 import tls from "node:tls";
 import type { Socket } from "node:net";
 import type { Writer } from "../../../auth/mod.ts";
@@ -309,7 +308,7 @@ export async function startListener(
   };
 }
 
-/** Corks `socket` at most once per turn and uncorks it when the turn's work is done. */
+/** Corks `socket` at most once per turn and uncorks it once the turn's work is done. */
 function corker(socket: Socket): () => void {
   let corked = false;
   const uncork = () => {
@@ -320,8 +319,8 @@ function corker(socket: Socket): () => void {
     if (corked) return;
     corked = true;
     socket.cork();
-    // aedes writes a PUBACK from a setImmediate after the callback: uncork after those.
-    setImmediate(() => setImmediate(uncork));
+    // aedes writes the PUBACK synchronously in the callback; a commit settles its whole batch in one loop.
+    queueMicrotask(uncork);
   };
 }
 
