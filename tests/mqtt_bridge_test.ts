@@ -105,6 +105,7 @@ Deno.test({
         /^pulseboard-[0-9a-f]{16}$/.test(status.mqtt.bridge.clientId),
         status.mqtt.bridge.clientId,
       );
+      assertEquals((await server.stop()).code, 0, "SIGTERM with the bridge connected exits 0");
     } finally {
       await server.stop();
     }
@@ -281,7 +282,7 @@ Deno.test({
 
 Deno.test({
   name:
-    "the bridge reports a lost broker in /healthz (degraded, last error) and reconnects by itself when it is back",
+    "the bridge reports a lost broker in /healthz (degraded, last error), reconnects by itself when it is back, and stops cleanly while it is gone",
   sanitizeResources: false,
   sanitizeOps: false,
 }, async () => {
@@ -310,6 +311,10 @@ Deno.test({
         async () => (await sensors(server.url)).some((s) => s.id === "r1"),
         "r1 after the broker came back",
       );
+      // A stop while the broker is gone again (the bridge reconnecting) is still clean.
+      await broker.stop();
+      await until(async () => (await health(server.url)).mqtt.bridge.connected === false, "down");
+      assertEquals((await server.stop()).code, 0, "SIGTERM with the broker gone exits 0");
     } finally {
       await server.stop();
     }
