@@ -251,6 +251,7 @@ export async function sensors(url: string): Promise<SensorRow[]> {
 /** The parts of /healthz the MQTT tests read (each test reads only what it configured). */
 export interface HealthPage {
   status: string;
+  log: { caughtUp: boolean; startCursor: string | null; readingsRead: number };
   mqtt: MqttHealth & {
     listener: NonNullable<MqttHealth["listener"]>;
     bridge: NonNullable<MqttHealth["bridge"]>;
