@@ -356,3 +356,64 @@ Deno.test({
     await Deno.remove(certs, { recursive: true });
   }
 });
+
+Deno.test({
+  name:
+    "the bridge logs in with --mqtt-username and PULSEBOARD_MQTT_PASSWORD (never an option, never logged); without the password the broker refuses it and /healthz says so",
+  sanitizeResources: false,
+  sanitizeOps: false,
+}, async () => {
+  const password = "bridge-secret-" + crypto.randomUUID();
+  await withBroker(async (broker, data) => {
+    const args = [
+      "--port",
+      "0",
+      "--data",
+      data,
+      "--mqtt-url",
+      `mqtt://127.0.0.1:${broker.port}`,
+      "--mqtt-username",
+      "pulseboard",
+    ];
+    const refused = await spawnServer(args);
+    try {
+      await until(async () => {
+        const bridge = (await health(refused.url)).mqtt.bridge;
+        return bridge.lastError !== null && !bridge.connected;
+      }, "the refusal in /healthz");
+      const status = await health(refused.url);
+      assertEquals(status.status, "degraded");
+      assert(
+        /not authori[sz]ed|bad user name/i.test(status.mqtt.bridge.lastError!),
+        status.mqtt.bridge.lastError!,
+      );
+    } finally {
+      await refused.stop();
+    }
+    const server = await spawnServer(args, { env: { PULSEBOARD_MQTT_PASSWORD: password } });
+    try {
+      await connected(server);
+      const sent = await mosquitto("mosquitto_pub", [
+        "-p",
+        String(broker.port),
+        "-u",
+        "pulseboard",
+        "-P",
+        password,
+        "-q",
+        "1",
+        "-t",
+        "pulseboard/plant-s/auth-1",
+        "-m",
+        '{"reading":{"seq":1}}',
+      ]);
+      assertEquals(sent.code, 0, sent.out);
+      await until(async () => (await sensors(server.url)).some((s) => s.id === "auth-1"), "auth-1");
+      const page = await (await fetch(new URL("/healthz", server.url))).text();
+      assert(!page.includes(password), "/healthz does not show the password");
+    } finally {
+      await server.stop();
+    }
+    assert(!server.logs.some((line) => line.includes(password)), "no log line holds the password");
+  }, { user: { name: "pulseboard", password } });
+});

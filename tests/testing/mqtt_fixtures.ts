@@ -133,11 +133,15 @@ export interface Broker {
 
 /**
  * Debian's mosquitto on free loopback ports with persistence in a temp dir:
- * anonymous access, QoS 1 queues kept for offline persistent sessions.
- * With `tls` (PEM paths), a second listener serves mqtts.
+ * anonymous access (or, with `user`, only that user and password), QoS 1
+ * queues kept for offline persistent sessions. With `tls` (PEM paths), a
+ * second listener serves mqtts.
  */
 export async function startBroker(
-  options: { tls?: { cert: string; key: string } } = {},
+  options: {
+    tls?: { cert: string; key: string };
+    user?: { name: string; password: string };
+  } = {},
 ): Promise<Broker> {
   const dir = await Deno.makeTempDir({ prefix: "pulseboard-mosquitto-" });
   // mosquitto run as root drops to its own user: the directory must be its to write.
@@ -148,7 +152,8 @@ export async function startBroker(
     `${dir}/mosquitto.conf`,
     [
       "per_listener_settings false",
-      "allow_anonymous true",
+      `allow_anonymous ${options.user ? "false" : "true"}`,
+      ...(options.user ? [`password_file ${dir}/passwords`] : []),
       "persistence true",
       `persistence_location ${dir}/`,
       "autosave_interval 1",
@@ -167,6 +172,15 @@ export async function startBroker(
   );
   if (options.tls) {
     for (const file of [options.tls.cert, options.tls.key]) await Deno.chmod(file, 0o644);
+  }
+  if (options.user) {
+    const { code } = await command("mosquitto_passwd", {
+      args: ["-b", "-c", `${dir}/passwords`, options.user.name, options.user.password],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    assert(code === 0, "mosquitto_passwd wrote the password file");
+    await Deno.chmod(`${dir}/passwords`, 0o644);
   }
   let child: Deno.ChildProcess | null = null;
   const start = async () => {
