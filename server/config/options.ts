@@ -802,8 +802,8 @@ export const OPTIONS: readonly Option[] = [
     arg: "<filter>",
     default: "pulseboard/#",
     shown: "`pulseboard/#`",
-    help: "bridge: the topic filter it subscribes to",
-    readme: "bridge: the topic filter it subscribes to",
+    help: "bridge: the topic filter it subscribes to, at QoS 1",
+    readme: "bridge: the topic filter it subscribes to, at QoS 1",
     section: "mqtt",
     parse: (raw) => {
       if (!/^[^\0]+$/.test(raw) || raw.length > 1024) {
@@ -817,10 +817,10 @@ export const OPTIONS: readonly Option[] = [
     key: "mqttClientId",
     arg: "<id>",
     default: null,
-    shown: "(random, kept)",
-    help: "bridge: client id (default: a random id kept in the --data store)",
+    shown: "(random, kept in --data)",
+    help: "bridge: client id",
     readme:
-      "bridge: its client id; by default a random one made once and kept in the `--data` store",
+      "bridge: its client id (1–128 visible ASCII); the default is made once at random and kept in the `--data` store",
     section: "mqtt",
     parse: (raw) => {
       if (!/^[\x21-\x7e]{1,128}$/.test(raw)) {
