@@ -256,6 +256,7 @@ Deno.test("off loopback, the MQTT listener needs an API key (or --insecure), as 
       .then(() => null, (e) => e);
     assert(refused instanceof Deno.errors.PermissionDenied, String(refused));
     assert(/Refusing to serve MQTT on 0.0.0.0/.test(refused.message), refused.message);
+    assert(/--mqtt-port/.test(refused.message) && /--insecure/.test(refused.message));
     const insecure = await startMqtt(log, {
       kv,
       keys: new ApiKeys(kv),

@@ -118,8 +118,9 @@ export async function startMqttIngest(
     listening && !isLoopback(options.host) && !options.insecure && !(await deps.keys.inUse())
   ) {
     throw new Deno.errors.PermissionDenied(
-      `Refusing to serve MQTT on ${options.host}: no ingest API key exists. Create one ` +
-        "(deno task keys create), listen on 127.0.0.1 (the default), or pass --insecure.",
+      `Refusing to serve MQTT on ${options.host}: no ingest API key exists for --mqtt-port/` +
+        "--mqtts-port to check. Create one (deno task keys create), listen on 127.0.0.1 " +
+        "(--host, the default), or pass --insecure.",
     );
   }
   const stats = new MqttStats();
