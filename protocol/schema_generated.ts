@@ -3768,8 +3768,16 @@ intervalMs():number {
   return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
 }
 
+/**
+ * As Snapshot.count_window: the readings each value's avg, min and max cover.
+ */
+countWindow():number {
+  const offset = this.bb!.__offset(this.bb_pos, 38);
+  return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
+}
+
 static startViewFrame(builder:flatbuffers.Builder) {
-  builder.startObject(17);
+  builder.startObject(18);
 }
 
 static addEpoch(builder:flatbuffers.Builder, epoch:number) {
@@ -3920,6 +3928,10 @@ static startSparksVector(builder:flatbuffers.Builder, numElems:number) {
 
 static addIntervalMs(builder:flatbuffers.Builder, intervalMs:number) {
   builder.addFieldInt32(16, intervalMs, 0);
+}
+
+static addCountWindow(builder:flatbuffers.Builder, countWindow:number) {
+  builder.addFieldInt32(17, countWindow, 0);
 }
 
 static endViewFrame(builder:flatbuffers.Builder):flatbuffers.Offset {

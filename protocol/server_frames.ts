@@ -367,6 +367,8 @@ export interface ServerFrameOptions {
    * absolute, or decoding throws a RangeError (the client then resubscribes).
    */
   base?: BaseValues;
+  /** What view frames are coded against, when it is not `base` (a client's window store). */
+  viewBase?: BaseValues;
 }
 
 /**
@@ -402,7 +404,7 @@ export function decodeServerFrame(
       };
     }
     case Body.ViewFrame:
-      return decodeViewFrame(bytes, { base: options.base });
+      return decodeViewFrame(bytes, { base: options.viewBase ?? options.base });
     case Body.Snapshot: {
       const s = envelope.body(new Snapshot()) as Snapshot;
       return {

@@ -68,6 +68,8 @@ export interface ViewFrameInput {
   sparks: readonly SparkRows[];
   /** The receiving sessions' rate: ms between frames. */
   intervalMs: number;
+  /** Readings each value's avg, min and max cover (the server's `--window`); 0: unsaid. */
+  countWindow?: number;
 }
 
 /** A decoded view frame. */
@@ -91,6 +93,8 @@ export interface ViewEvent {
   /** Per metric, aligned with `entered`. */
   sparks: SparkRowsEvent[];
   intervalMs: number;
+  /** Readings each value's avg, min and max cover; 0: unsaid. */
+  countWindow: number;
 }
 
 const NO_UPDATES = allocateStates(0);
@@ -173,6 +177,7 @@ export function encodeViewFrame(frame: ViewFrameInput): Uint8Array<ArrayBuffer> 
     ViewFrame.addSparks(b, sparks);
   }
   ViewFrame.addIntervalMs(b, frame.intervalMs);
+  if (frame.countWindow) ViewFrame.addCountWindow(b, frame.countWindow);
   const body = ViewFrame.endViewFrame(b);
   b.finish(Envelope.createEnvelope(b, Body.ViewFrame, body), "PLSB");
   return b.asUint8Array().slice() as Uint8Array<ArrayBuffer>;
@@ -183,21 +188,11 @@ function invalid(message: string): never {
 }
 
 function verifyViewFrame(v: FlatBufferVerifier, bytes: Uint8Array, pos: number): void {
-  const sizes: [number, number][] = [
-    [0, 4],
-    [1, 8],
-    [2, 8],
-    [3, 1],
-    [4, 1],
-    [5, 4],
-    [6, 4],
-    [
-      7,
-      4,
-    ],
-    [14, 4],
-    [16, 4],
-  ];
+  // Scalars: epoch, seq, time, on_stream, kind, total, matching, offset, spark ms, interval, count window.
+  const sizes = [[0, 4], [1, 8], [2, 8], [3, 1], [4, 1], [5, 4], [6, 4], [7, 4], [14, 4], [16, 4], [
+    17,
+    4,
+  ]];
   for (const [id, size] of sizes) v.field(pos, id, size);
   v.vector(pos, 8, 4);
   v.tableVector(pos, 9, (s) => {
@@ -291,5 +286,6 @@ export function decodeViewFrame(input: Uint8Array, options: { base?: BaseValues 
     sparkBucketMs: f.sparkBucketMs(),
     sparks,
     intervalMs: f.intervalMs(),
+    countWindow: f.countWindow(),
   };
 }

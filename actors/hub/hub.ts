@@ -414,6 +414,7 @@ export class HubBehavior implements Behavior<HubMessage> {
       limits: this.#ring,
       budget: this.#budget,
       tickMs: this.#tickMs,
+      countWindow: this.#countWindow,
       table: this.#viewOptions,
       maxSubscriptions: this.#maxSubscriptions,
       maxSubscriptionBytes: this.#maxSubscriptionBytes,

@@ -22,6 +22,8 @@ export interface HubViewsOptions {
   budget: RingBudget;
   /** The hub's tick, ms: a full-rate frame's interval. */
   tickMs: number;
+  /** Readings each value's avg, min and max cover (`--window`), told with a window's first rows. */
+  countWindow?: number;
   /** Views, windows and their limits (`--max-views`, `--views-per-client`, `--max-windows`). */
   table?: Partial<ViewTableOptions>;
   /** Subscriptions one view may range over, and the bytes of their set (as for topics). */
@@ -453,6 +455,8 @@ export class HubViews {
       intervalMs: o.intervalMs,
       now: o.now,
     });
-    return input ? compressFrame(encodeViewFrame(input)) : null;
+    if (!input) return null;
+    if (t.kind !== "tick") input.countWindow = this.#options.countWindow ?? 0;
+    return compressFrame(encodeViewFrame(input));
   }
 }

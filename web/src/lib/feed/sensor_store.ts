@@ -1,6 +1,12 @@
 // The dashboard's state, indexed by the server's dense sensor and metric
 // indexes: typed arrays, not a reactive object per sensor. Pure.
-import type { MetricEntry, MetricStates, SensorEntry, ServerFrame } from "@pulseboard/protocol";
+import type {
+  BaseValues,
+  MetricEntry,
+  MetricStates,
+  SensorEntry,
+  ServerFrame,
+} from "@pulseboard/protocol";
 import { SparkRings } from "./spark_rings.ts";
 import type { SparkRingsOptions } from "./spark_rings.ts";
 
@@ -29,7 +35,12 @@ export type ApplyResult = "applied" | "gap";
 
 const collator = new Intl.Collator("en", { numeric: true });
 
-export class SensorStore {
+/**
+ * The state of the sensors a topic subscription carries (the dashboard's
+ * followed sensor; API-style clients: every sensor), by the server's dense
+ * indexes. Its columns are what compact frames are coded against.
+ */
+export class SensorStore implements BaseValues {
   epoch = -1;
   /** Sequence number of the last applied frame; -1 before the first snapshot. */
   seq = -1;
@@ -78,6 +89,16 @@ export class SensorStore {
     this.#followIndex = id === null ? -1 : this.ids.indexOf(id);
   }
 
+  // BaseValues: compact deltas code changed values against these columns.
+  slot(sensor: number, metric: number): number {
+    const m = this.metrics[metric];
+    return m && sensor < this.capacity && m.has[sensor] === 1 ? sensor : -1;
+  }
+
+  columns(metric: number): MetricColumns {
+    return this.metrics[metric]!;
+  }
+
   /** The dense index of sensor `id`, or -1. */
   indexOf(id: string): number {
     return this.ids.indexOf(id);
@@ -106,7 +127,11 @@ export class SensorStore {
       return "applied";
     }
     if (event.type !== "delta") return "applied";
-    if (event.epoch !== this.epoch || event.seq !== this.seq + 1) return "gap";
+    // A coalesced frame (a session sent less often) covers every tick since `sinceSeq`.
+    const follows = event.coalesced
+      ? (event.sinceSeq ?? 0) <= this.seq && event.seq >= this.seq
+      : event.seq === this.seq + 1;
+    if (event.epoch !== this.epoch || !follows) return "gap";
     this.seq = event.seq;
     this.#dictionaries(event.sensors, event.metrics);
     this.#updates(event.updates, nowMs);

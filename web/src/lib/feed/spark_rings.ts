@@ -75,6 +75,25 @@ export class SparkRings {
     return n;
   }
 
+  /**
+   * Replaces a sensor's points with `count` values (oldest first), the newest
+   * in bucket `newestBucket` (time / bucketMs): a row entering a window
+   * brings its last minute, and later values extend it as `push` does.
+   */
+  load(sensor: number, points: ArrayLike<number>, newestBucket: number): void {
+    if (sensor >= this.capacity) return;
+    const n = Math.min(points.length, this.points);
+    this.#filled[sensor] = 0;
+    this.#bucket[sensor] = -Infinity;
+    if (n === 0) return;
+    const base = sensor * this.points;
+    const from = points.length - n;
+    for (let i = 0; i < n; i++) this.#values[base + i] = points[from + i];
+    this.#head[sensor] = n - 1;
+    this.#filled[sensor] = n;
+    this.#bucket[sensor] = newestBucket;
+  }
+
   clear(sensor: number): void {
     if (sensor >= this.capacity) return;
     this.#filled[sensor] = 0;
