@@ -69,7 +69,10 @@ Deno.test({
     await page.screenshot({ path: `${root}tests/artifacts/dashboard.png` });
 
     // The page receives its rows, not the fleet: its own byte counter, and the rate it is sent at.
-    await page.getByTestId("feed-rate").filter({ hasText: "10 Hz" }).waitFor({ timeout: 5_000 });
+    // (10 Hz, or less when this machine is busy: the page reports slow frames and is sent fewer.)
+    await page.getByTestId("feed-rate").filter({ hasText: /^(10|5|2|1) Hz$/ }).waitFor({
+      timeout: 5_000,
+    });
     const kbPerSecond: number[] = [];
     for (let i = 0; i < 5; i++) {
       await page.waitForTimeout(1_000);
