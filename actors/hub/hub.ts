@@ -613,9 +613,11 @@ export class HubBehavior implements Behavior<HubMessage> {
     // (unless evicted sooner to make room).
     for (const topic of this.#topics.expire(now, this.#ring.ringMs)) topic.release();
     const viewFrames = this.stats.viewFramesSent;
+    const viewsStarted = performance.now();
     for (const session of this.#views.tick(merged, { now, tickNo })) {
       this.#forget(this.#bySession.get(session));
     }
+    this.stats.viewsMs = performance.now() - viewsStarted;
     let delivered = this.stats.viewFramesSent !== viewFrames;
     for (const topic of this.#topics.values()) {
       const frames = merged

@@ -44,6 +44,8 @@ export class HubStats {
   lateDropped = 0;
   /** Bytes held by all recovery rings. */
   ringBytes = 0;
+  /** Time the last tick spent on the viewport views (ordering and their frames), ms. */
+  viewsMs = 0;
   /** Viewport views and windows now; window frames sent; ViewSubscribes refused. */
   views = 0;
   windows = 0;

@@ -77,6 +77,8 @@ export class FeedState {
   compactFrames = 0;
   /** The rate the last Delta said: ms between frames. */
   intervalMs = 0;
+  /** Distinct sensors per Delta, summed (for bytes per sensor update). */
+  sensorUpdates = 0;
   frameBytes = 0;
   subscribed: SubscribedEvent[] = [];
   windowSizesMs: number[] = [];
@@ -147,6 +149,7 @@ export class FeedState {
         this.#dictionaries(frame);
         const seen = new Set<string>();
         const u = frame.updates;
+        this.sensorUpdates += new Set(u.sensor).size;
         for (let i = 0; i < u.length; i++) {
           const key = `${u.sensor[i]}/${u.metric[i]}`;
           if (seen.has(key)) this.duplicateUpdates++;

@@ -1,0 +1,76 @@
+// Many viewport clients in one node process (npm `ws`: far lighter per
+// connection than Deno's WebSocket): bundled by bench/viewport_fanout.ts with
+// `deno bundle`, run with node. Each client opens /ws?subscribe=explicit,
+// sends its ViewSubscribe, answers pings and counts frames; nothing is
+// decoded beyond the header. Prints one JSON line a second on stdout.
+//
+//   node view_clients.mjs <ws url> <clients> <views JSON>
+// @ts-types="@types/ws"
+import WebSocket from "ws";
+import { encodePong, encodeViewSubscribe, peekServerFrame } from "../protocol/mod.ts";
+import type { ViewSpec } from "../protocol/mod.ts";
+
+const [url, countText, viewsJson] = (globalThis as unknown as { process: { argv: string[] } })
+  .process.argv.slice(2);
+const count = Number(countText);
+const views = JSON.parse(viewsJson) as ViewSpec[];
+const messages = views.map((v) => encodeViewSubscribe(v));
+
+let open = 0;
+let closed = 0;
+let frames = 0;
+let bytes = 0;
+let viewFrames = 0;
+let errors = 0;
+let failed = 0;
+const latencies: number[] = [];
+
+function connect(i: number): void {
+  const socket = new WebSocket(url, { perMessageDeflate: false });
+  socket.binaryType = "nodebuffer";
+  socket.on("open", () => {
+    open++;
+    socket.send(messages[i % messages.length]);
+  });
+  socket.on("message", (data: Uint8Array) => {
+    frames++;
+    bytes += data.byteLength;
+    const header = peekServerFrame(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    if (header.type === "view") {
+      viewFrames++;
+      if (latencies.length < 100_000) latencies.push(Date.now() - header.serverTimeMs);
+    } else if (header.type === "ping") socket.send(encodePong(header.nonce));
+    else if (header.type === "error") errors++;
+  });
+  socket.on("close", () => {
+    closed++;
+    open--;
+  });
+  socket.on("error", () => failed++);
+}
+
+// Open in waves, so the server's accept queue is not flooded.
+let started = 0;
+const opener = setInterval(() => {
+  for (let k = 0; k < 200 && started < count; k++) connect(started++);
+  if (started >= count) clearInterval(opener);
+}, 50);
+
+setInterval(() => {
+  latencies.sort((a, b) => a - b);
+  const at = (p: number) =>
+    latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? 0;
+  console.log(JSON.stringify({
+    started,
+    open,
+    closed,
+    failed,
+    frames,
+    viewFrames,
+    bytes,
+    errors,
+    p50: at(0.5),
+    p99: at(0.99),
+  }));
+  latencies.length = 0;
+}, 1000);
