@@ -420,7 +420,7 @@ export async function runBrowser(o: LoadOptions & { cwd?: string }): Promise<Bro
           // In the page: a browser global.
           const raf = (globalThis as unknown as {
             requestAnimationFrame: (f: (at: number) => void) => void;
-          }).requestAnimationFrame;
+          }).requestAnimationFrame.bind(globalThis);
           let last = performance.now();
           const end = last + ms;
           await new Promise<void>((resolve) => {
