@@ -29,6 +29,7 @@ export async function viewportBench(o: ViewportBenchOptions): Promise<number> {
         rate,
         seconds: o.seconds,
         log,
+        full: sensors <= 20_000,
       });
       console.log(
         `\nbytes received, ${sensors} sensors at ${rate} readings/s (accepted ${
@@ -44,6 +45,8 @@ export async function viewportBench(o: ViewportBenchOptions): Promise<number> {
           r.bytesPerSensorUpdate === null ? "–" : n(r.bytesPerSensorUpdate),
         ]),
       ));
+      const notes = rows.map((r) => r.note).find((note) => note);
+      if (notes) console.log(`note:${notes}`);
     }
   }
   if (o.viewTicks) {
