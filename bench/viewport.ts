@@ -28,6 +28,7 @@ interface Health {
   hub: {
     ticks: number;
     lastTickMs: number;
+    lastMergeMs: number;
     viewsMs: number;
     views: number;
     windows: number;
@@ -198,7 +199,10 @@ export function distinctViews(count: number): ViewSpec[] {
 
 export interface TickRow {
   orderings: number;
+  views: number;
   ticks: number;
+  roundP50: number;
+  roundP99: number;
   tickP50: number;
   tickP99: number;
   viewsP50: number;
@@ -216,7 +220,12 @@ export async function runViewTicks(
   o: LoadOptions & { orderings: number[] },
 ): Promise<TickRow[]> {
   const rows: TickRow[] = [];
-  await withLoad({ ...o, duration: (o.seconds + 8) * o.orderings.length + 60 }, async (server) => {
+  const serverArgs = ["--views-per-client", "1000", ...(o.serverArgs ?? [])];
+  await withLoad({
+    ...o,
+    serverArgs,
+    duration: (o.seconds + 8) * o.orderings.length + 60,
+  }, async (server) => {
     for (const count of o.orderings) {
       const clients = distinctViews(count).map((spec) => {
         const c = new ViewClient(server.url);
@@ -225,6 +234,7 @@ export async function runViewTicks(
       });
       await Promise.all(clients.map((c) => c.opened));
       await sleep(5_000);
+      const rounds: number[] = [];
       const ticks: number[] = [];
       const views: number[] = [];
       let last = -1;
@@ -233,11 +243,13 @@ export async function runViewTicks(
         const h = (await health(server.url)).hub;
         if (h.ticks !== last) {
           last = h.ticks;
-          ticks.push(h.lastTickMs);
+          rounds.push(h.lastTickMs);
+          ticks.push(h.lastMergeMs);
           views.push(h.viewsMs);
         }
         await sleep(30);
       }
+      rounds.sort((a, b) => a - b);
       ticks.sort((a, b) => a - b);
       views.sort((a, b) => a - b);
       const h = (await health(server.url)).hub;
@@ -246,7 +258,10 @@ export async function runViewTicks(
       );
       rows.push({
         orderings: count,
+        views: h.views,
         ticks: ticks.length,
+        roundP50: percentile(rounds, 0.5),
+        roundP99: percentile(rounds, 0.99),
         tickP50: percentile(ticks, 0.5),
         tickP99: percentile(ticks, 0.99),
         viewsP50: percentile(views, 0.5),

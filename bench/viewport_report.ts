@@ -61,14 +61,25 @@ export async function viewportBench(o: ViewportBenchOptions): Promise<number> {
       `\nhub tick with distinct orderings open, ${o.bigSensors} sensors at ${o.bigRate} readings/s:`,
     );
     console.log(renderTable(
-      ["orderings", "ticks sampled", "tick p50/p99 ms", "views part p50/p99 ms"],
+      [
+        "orderings (views)",
+        "ticks sampled",
+        "hub tick p50/p99 ms",
+        "of it views p50/p99 ms",
+        "round with flushes p50/p99 ms",
+      ],
       rows.map((r) => [
-        String(r.orderings),
+        `${r.orderings} (${r.views})`,
         String(r.ticks),
         `${n(r.tickP50)} / ${n(r.tickP99)}`,
         `${n(r.viewsP50)} / ${n(r.viewsP99)}`,
+        `${n(r.roundP50)} / ${n(r.roundP99)}`,
       ]),
     ));
+    console.log(
+      "hub tick: merging the shards' flushes and sending every stream's frames; round: from asking " +
+        "the shards for their flushes to the end of the tick (the shards' work included).",
+    );
   }
   if (o.fanout) {
     const rows = await runViewFanout({

@@ -591,6 +591,7 @@ export class HubBehavior implements Behavior<HubMessage> {
   }
 
   #merge(changes: (ShardChanges | null)[], round: Round): void {
+    const mergeStarted = performance.now();
     for (const change of changes) if (change === null) this.stats.flushTimeouts++;
     const now = this.#now();
     const tickNo = ++this.#tickNo;
@@ -648,6 +649,7 @@ export class HubBehavior implements Behavior<HubMessage> {
     this.#countTopics();
     this.stats.ringBytes = this.#budget.used;
     this.stats.lastTickMs = performance.now() - round.startedAt;
+    this.stats.lastMergeMs = performance.now() - mergeStarted;
     this.#observer?.tick(this.stats.lastTickMs);
   }
 

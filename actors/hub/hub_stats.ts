@@ -44,6 +44,11 @@ export class HubStats {
   lateDropped = 0;
   /** Bytes held by all recovery rings. */
   ringBytes = 0;
+  /**
+   * The hub's own work in the last tick, ms: merging the flushes and sending
+   * every stream's frames (`lastTickMs` also counts waiting for the shards' flushes).
+   */
+  lastMergeMs = 0;
   /** Time the last tick spent on the viewport views (ordering and their frames), ms. */
   viewsMs = 0;
   /** Viewport views and windows now; window frames sent; ViewSubscribes refused. */

@@ -60,6 +60,14 @@ interface PlaceTick {
 const EVERYTHING: SubscriptionRequest = { id: 0, all: true, group: null, sensors: [] };
 
 /**
+ * View frames this long or longer are compressed (when that saves 10%):
+ * those with rows entering whole. A tick's changes of 50 rows are a few
+ * hundred bytes, where deflate costs more CPU than the bytes it saves are
+ * worth (bench/viewport.ts --view-ticks).
+ */
+const VIEW_COMPRESS_BYTES = 2048;
+
+/**
  * The hub's viewport windows: each session may hold one window on a view
  * (a topic the viewer may see, a sort, a filter), which the `ViewTable`
  * orders and shares. Per tick every place (view, offset, limit) encodes one
@@ -457,6 +465,7 @@ export class HubViews {
     });
     if (!input) return null;
     if (t.kind !== "tick") input.countWindow = this.#options.countWindow ?? 0;
-    return compressFrame(encodeViewFrame(input));
+    // Small frames (most ticks) do not pay for deflate's CPU; rows entering whole do.
+    return compressFrame(encodeViewFrame(input), { minBytes: VIEW_COMPRESS_BYTES });
   }
 }

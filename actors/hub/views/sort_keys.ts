@@ -193,14 +193,19 @@ export class SortKeys {
         this.seen.changedAt = this.serial;
       }
     }
-    // One pass per column in use: a tight loop over two typed arrays each.
+    if (this.#metricColumns.size === 0) return;
+    // The updates by metric once (a counting sort), then one tight pass per
+    // column over its own metric's updates only.
+    const byMetric = this.#byMetric(u);
     for (const column of this.#metricColumns.values()) {
+      const metric = column.metric;
+      if (metric + 1 >= byMetric.starts.length) continue;
       const from = fieldColumn(u, column.field);
       const values = column.values;
-      const metric = column.metric;
       let changed = false;
-      for (let i = 0; i < u.length; i++) {
-        if (u.metric[i] !== metric) continue;
+      const order = byMetric.order;
+      for (let j = byMetric.starts[metric]; j < byMetric.starts[metric + 1]; j++) {
+        const i = order[j];
         const s = u.sensor[i];
         if (s >= capacity || live[s] === 0) continue;
         const value = from[i];
@@ -211,6 +216,24 @@ export class SortKeys {
       }
       if (changed) column.changedAt = this.serial;
     }
+  }
+
+  #order = new Uint32Array(0);
+  #starts = new Uint32Array(0);
+
+  /** The updates' indexes grouped by metric: metric m's are order[starts[m]..starts[m + 1]). */
+  #byMetric(u: MetricStates): { order: Uint32Array; starts: Uint32Array } {
+    let top = 0;
+    for (let i = 0; i < u.length; i++) if (u.metric[i] >= top) top = u.metric[i] + 1;
+    if (this.#starts.length < top + 1) this.#starts = new Uint32Array(top + 1);
+    if (this.#order.length < u.length) this.#order = new Uint32Array(Math.max(u.length, 1024));
+    const starts = this.#starts.subarray(0, top + 1);
+    starts.fill(0);
+    for (let i = 0; i < u.length; i++) starts[u.metric[i] + 1]++;
+    for (let m = 1; m <= top; m++) starts[m] += starts[m - 1];
+    const next = starts.slice(0, top);
+    for (let i = 0; i < u.length; i++) this.#order[next[u.metric[i]]++] = i;
+    return { order: this.#order, starts };
   }
 
   #touch(sensor: number): void {
