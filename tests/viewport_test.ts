@@ -448,3 +448,41 @@ Deno.test("a client that reports slow frames is told it is sent less often; repo
     await client.close();
   });
 });
+
+Deno.test("an address at its share of views is refused naming --max-views, windows beyond --max-windows are refused, and the windows open keep their rows", async () => {
+  await withServer({ maxViews: 8, viewsPerClient: 2, maxWindows: 3 }, async (server) => {
+    const posted: PlainReading[] = [];
+    await post(server, fleet(0, 30, (i) => i % 7), posted);
+    const open = async (spec: ViewSpec) => {
+      const client = new ViewClient(server.url);
+      await client.opened;
+      client.view(spec);
+      return client;
+    };
+    const refused = async (client: ViewClient, message: RegExp) => {
+      await eventually(() => client.errors.length === 1, 5_000, String(message));
+      assert(message.test(client.errors[0].message), `${client.errors[0].message} ~ ${message}`);
+      assertEquals(client.errors[0].code, 0, "the connection stays");
+      assertEquals(client.socket.readyState, WebSocket.OPEN);
+    };
+    // Every client here comes from 127.0.0.1: one owner, a share of 2 views.
+    const byId = await open({ offset: 0, limit: 20 });
+    const hottest = await open({ sort: byT("desc"), offset: 0, limit: 20 });
+    await until(byId, () => expected(posted, { offset: 0, limit: 20 }), "by id");
+    const sort = { metric: "t", direction: "desc" as const };
+    await until(hottest, () => expected(posted, { sort, offset: 0, limit: 20 }), "hottest");
+    const third = await open({ sort: byT("asc"), offset: 0, limit: 20 });
+    await refused(third, /already holds 2 views \(its share of --max-views\)/);
+    // A view already open is shared, not another view: the third window gets it.
+    third.view({ offset: 0, limit: 20 });
+    await until(third, () => expected(posted, { offset: 0, limit: 20 }), "a shared view");
+    const fourth = await open({ offset: 0, limit: 20 });
+    await refused(fourth, /already serves 3 view windows/);
+    assertEquals(fourth.ids(), [], "a refused window shows nothing");
+    // The windows open keep flowing.
+    await post(server, fleet(1, 30, (i) => (i * 5) % 11), posted);
+    await until(byId, () => expected(posted, { offset: 0, limit: 20 }), "by id, after");
+    await until(hottest, () => expected(posted, { sort, offset: 0, limit: 20 }), "hottest, after");
+    for (const c of [byId, hottest, third, fourth]) await c.close();
+  });
+});
