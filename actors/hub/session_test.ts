@@ -113,6 +113,20 @@ Deno.test("a client that reports frames over its budget is moved down; a fast on
   assertEquals(session.rate.period, 1);
 });
 
+Deno.test("a client that claims fast frames while its unsent bytes stay high is moved down all the same, and not back up", () => {
+  const sink = new FakeSink();
+  const session = new Session(sink, { maxBufferedBytes: 1_000, stepDownBytes: 100 });
+  let now = 0;
+  sink.bufferedAmount = 500;
+  for (let i = 0; i < 60; i++) {
+    now += 100;
+    session.report(0, now); // "my frames take no time"
+    session.tick(now);
+  }
+  assertEquals(session.rate.period, 10, "down to 1 Hz by its unsent bytes alone");
+  assertEquals(session.rate.stepsUp, 0, "the reports lift nothing while the bytes stay high");
+});
+
 Deno.test("a silent session is closed with 4001 when pinged after the silence limit", () => {
   const sink = new FakeSink();
   const session = new Session(sink, { silenceLimitMs: 1_000 });
