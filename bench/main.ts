@@ -34,7 +34,8 @@ const USAGE = `Usage: deno task bench [options]
   --viewport           only the viewport bytes: what a dashboard-shaped window (50 rows, by id
                        and hottest first) and full-fleet clients (full and compact frames)
                        receive, at 5000 sensors and 10000 readings/s, then at
-                       --viewport-sensors <n> (default 100000) and --viewport-rate <n> (default 50000)
+                       --viewport-sensors <n> (default 100000) and --viewport-rate <n> (default 50000);
+                       and how long 20 scrolls to random places of the sorted view take
   --view-ticks         only the hub tick with 1, 10 and 100 distinct orderings open
                        (--orderings <a,b,...>) over --viewport-sensors at --viewport-rate
   --view-fanout <a,b>  only viewport fan-out: that many viewport clients (node ws, one process),

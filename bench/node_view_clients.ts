@@ -25,10 +25,22 @@ let errors = 0;
 let failed = 0;
 const latencies: number[] = [];
 
+/** Handshakes started and not yet open or failed. */
+let pending = 0;
+
 function connect(i: number): void {
   const socket = new WebSocket(url, { perMessageDeflate: false });
   socket.binaryType = "nodebuffer";
+  pending++;
+  let settled = false;
+  let opened = false;
+  const settle = () => {
+    if (!settled) pending--;
+    settled = true;
+  };
   socket.on("open", () => {
+    settle();
+    opened = true;
     open++;
     socket.send(messages[i % messages.length]);
   });
@@ -44,15 +56,20 @@ function connect(i: number): void {
   });
   socket.on("close", () => {
     closed++;
-    open--;
+    if (opened) open--;
+    settle();
   });
-  socket.on("error", () => failed++);
+  socket.on("error", () => {
+    failed++;
+    settle();
+  });
 }
 
-// Open in waves, so the server's accept queue is not flooded.
+// Open in waves of at most 200 handshakes in flight, so that a busy server
+// is not handed more than it can answer within its header timeout.
 let started = 0;
 const opener = setInterval(() => {
-  for (let k = 0; k < 200 && started < count; k++) connect(started++);
+  while (pending < 200 && started < count) connect(started++);
   if (started >= count) clearInterval(opener);
 }, 50);
 

@@ -108,6 +108,8 @@ export const DASHBOARD_ROWS = 50;
 export async function runViewportBytes(o: LoadOptions & { full?: boolean }): Promise<{
   rows: BytesRow[];
   acceptedPerSecond: number;
+  /** Scrolls to random places of the view: ms from the ViewSubscribe to the rows there, sorted. */
+  scrollMs: number[];
 }> {
   return await withLoad({ ...o, duration: o.seconds + 90 }, async (server) => {
     const byId = new ViewClient(server.url);
@@ -117,11 +119,12 @@ export async function runViewportBytes(o: LoadOptions & { full?: boolean }): Pro
     const compact = new FeedClient(server.url, { encoding: "compact" });
     await Promise.all([byId.opened, hottest.opened, full?.opened, compact.opened]);
     byId.view({ offset: 0, limit: DASHBOARD_ROWS });
-    hottest.view({
+    const hottestSpec: ViewSpec = {
       sort: { key: "metric", metric: "temperature", direction: "desc" },
       offset: 0,
       limit: DASHBOARD_ROWS,
-    });
+    };
+    hottest.view(hottestSpec);
     await sleep(3_000);
     type Counted = {
       frameBytes: number;
@@ -157,12 +160,40 @@ export async function runViewportBytes(o: LoadOptions & { full?: boolean }): Pro
         bytesPerSensorUpdate: "sensorUpdates" in c ? bytes / Math.max(1, sensorUpdates) : null,
       };
     });
+    await Promise.all([full?.close(), compact.close()]);
+    const scrollMs = await scrolls(hottest, hottestSpec, 20);
     for (const c of [byId, hottest]) {
       if (c.problems.length > 0) o.log(`viewport client problems: ${c.problems.slice(0, 3)}`);
     }
-    await Promise.all([byId.close(), hottest.close(), full?.close(), compact.close()]);
-    return { rows, acceptedPerSecond: accepted };
+    await Promise.all([byId.close(), hottest.close()]);
+    return { rows, acceptedPerSecond: accepted, scrollMs };
   });
+}
+
+/**
+ * Scrolls a sorted window `count` times to random places of its view (under
+ * the server's 5 messages a second): per scroll, ms from sending the
+ * ViewSubscribe until the window holds the rows of its new place.
+ */
+async function scrolls(client: ViewClient, spec: ViewSpec, count: number): Promise<number[]> {
+  const times: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const block = Math.floor(Math.random() * Math.max(1, Math.floor(client.matching / 50) - 1));
+    const offset = block * 50 + 7; // the server rounds down to its block of 50
+    const joins = client.kinds.join;
+    const t0 = performance.now();
+    client.view({ ...spec, offset, limit: DASHBOARD_ROWS });
+    const deadline = t0 + 10_000;
+    while (
+      !(client.kinds.join > joins && client.offset === block * 50 && client.rows.length > 0)
+    ) {
+      if (performance.now() > deadline) break;
+      await sleep(1);
+    }
+    times.push(performance.now() - t0);
+    await sleep(300);
+  }
+  return times.sort((a, b) => a - b);
 }
 
 /** Bytes of every frame; value frames (view frames, Deltas); distinct sensors per Delta. */

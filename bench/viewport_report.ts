@@ -24,7 +24,7 @@ export async function viewportBench(o: ViewportBenchOptions): Promise<number> {
   console.log(`${navigator.hardwareConcurrency} cores, load average ${load()} (1, 5, 15 min)`);
   if (o.viewport) {
     for (const [sensors, rate] of [[o.sensors, 10_000], [o.bigSensors, o.bigRate]]) {
-      const { rows, acceptedPerSecond } = await runViewportBytes({
+      const { rows, acceptedPerSecond, scrollMs } = await runViewportBytes({
         sensors,
         rate,
         seconds: o.seconds,
@@ -47,6 +47,14 @@ export async function viewportBench(o: ViewportBenchOptions): Promise<number> {
       ));
       const notes = rows.map((r) => r.note).find((note) => note);
       if (notes) console.log(`note:${notes}`);
+      const at = (q: number) =>
+        n(scrollMs[Math.min(scrollMs.length - 1, Math.floor(q * scrollMs.length))]);
+      console.log(
+        `scrolling the hottest-first window to ${scrollMs.length} random places of its view: ` +
+          `the new rows in p50 ${at(0.5)} / max ${
+            n(scrollMs.at(-1) ?? NaN)
+          } ms (ViewSubscribe sent → rows applied)`,
+      );
     }
   }
   if (o.viewTicks) {
