@@ -346,7 +346,13 @@ export async function runViewFanout(o: LoadOptions & { clients: number[] }): Pro
   }
   const rows: FanoutRow[] = [];
   try {
-    await withLoad({ ...o, duration: (o.seconds + 60) * o.clients.length + 60 }, async (server) => {
+    await withLoad({
+      ...o,
+      duration: o.clients.reduce(
+        (sum, count) => sum + o.seconds + 60 + Math.max(120, count * 0.03),
+        60,
+      ),
+    }, async (server) => {
       for (const count of o.clients) {
         await sleep(3_000);
         const base = medianRss(server.pid, 8);
@@ -375,7 +381,8 @@ export async function runViewFanout(o: LoadOptions & { clients: number[] }): Pro
           }
         })();
         try {
-          const deadline = Date.now() + 120_000;
+          // A busy server opens a few dozen a second: 2 minutes, or 30 ms per client.
+          const deadline = Date.now() + Math.max(120_000, count * 30);
           while ((latest.open ?? 0) < count && Date.now() < deadline) await sleep(500);
           o.log(`${latest.open} of ${count} viewport clients open (${latest.failed} failed)`);
           await sleep(5_000);
