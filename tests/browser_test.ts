@@ -52,18 +52,18 @@ Deno.test({
     const rows = await page.getByTestId("sensor-row").count();
     assert(rows > 10 && rows < 100, `${rows} row elements in the DOM`);
 
-    // A visible value changes within 2 s.
+    // A visible value changes within 5 s (a busy machine's page may be sent 1 frame a second).
     const firstValue = () =>
       page.locator("[data-testid=sensor-row] [data-metric=temperature] b").first().textContent();
     const firstId = () => page.locator("[data-testid=sensor-row] .id").first().textContent();
     const before = { id: await firstId(), value: await firstValue() };
-    const deadline = Date.now() + 2_000;
+    const deadline = Date.now() + 5_000;
     let changed = false;
     while (!changed && Date.now() < deadline) {
       await page.waitForTimeout(100);
       changed = (await firstId()) === before.id && (await firstValue()) !== before.value;
     }
-    assert(changed, `value of ${before.id} stayed ${before.value} for 2 s`);
+    assert(changed, `value of ${before.id} stayed ${before.value} for 5 s`);
 
     await Deno.mkdir(`${root}tests/artifacts`, { recursive: true });
     await page.screenshot({ path: `${root}tests/artifacts/dashboard.png` });
