@@ -51,6 +51,16 @@ Deno.test({
     });
     const rows = await page.getByTestId("sensor-row").count();
     assert(rows > 10 && rows < 100, `${rows} row elements in the DOM`);
+    // Units (from GET /api/metrics) are in the headers; values show to the metric's precision.
+    await page.locator("[data-sort='temperature:last']").filter({ hasText: "(°C)" }).waitFor({
+      timeout: 5_000,
+    });
+    for (const [metric, unit] of [["humidity", "(%RH)"], ["pressure", "(hPa)"]]) {
+      assert((await page.locator(`[data-sort='${metric}:last']`).textContent())?.includes(unit));
+    }
+    const shown = await page.locator("[data-testid=sensor-row] [data-metric=pressure] b")
+      .allTextContents();
+    assert(shown.length > 0 && shown.every((v) => /^\d+\.\d$/.test(v)), shown.join(" "));
 
     // A visible value changes within 2 s.
     const firstValue = () =>
