@@ -49,6 +49,7 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
   // 2. Shards: restored from that checkpoint when it fits them.
   const shards = ShardSet.create({
     ...shardOptions(config),
+    metrics: metricMeta,
     checkpoint: store.checkpoint,
     onFailure: logActorFailure,
   });
