@@ -3776,8 +3776,42 @@ countWindow():number {
   return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
 }
 
+/**
+ * Attention state of the entering rows and of staying rows whose state
+ * changed: 0 unknown, 1 ok, 2 stale, 3 offline, 4 warn, 5 critical.
+ */
+attentionSensor(index: number):number|null {
+  const offset = this.bb!.__offset(this.bb_pos, 40);
+  return offset ? this.bb!.readUint32(this.bb!.__vector(this.bb_pos + offset) + index * 4) : 0;
+}
+
+attentionSensorLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 40);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+attentionSensorArray():Uint32Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 40);
+  return offset ? new Uint32Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
+}
+
+attention(index: number):number|null {
+  const offset = this.bb!.__offset(this.bb_pos, 42);
+  return offset ? this.bb!.readUint8(this.bb!.__vector(this.bb_pos + offset) + index) : 0;
+}
+
+attentionLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 42);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+attentionArray():Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 42);
+  return offset ? new Uint8Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
+}
+
 static startViewFrame(builder:flatbuffers.Builder) {
-  builder.startObject(18);
+  builder.startObject(20);
 }
 
 static addEpoch(builder:flatbuffers.Builder, epoch:number) {
@@ -3932,6 +3966,43 @@ static addIntervalMs(builder:flatbuffers.Builder, intervalMs:number) {
 
 static addCountWindow(builder:flatbuffers.Builder, countWindow:number) {
   builder.addFieldInt32(17, countWindow, 0);
+}
+
+static addAttentionSensor(builder:flatbuffers.Builder, attentionSensorOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(18, attentionSensorOffset, 0);
+}
+
+static createAttentionSensorVector(builder:flatbuffers.Builder, data:number[]|Uint32Array):flatbuffers.Offset;
+/**
+ * @deprecated This Uint8Array overload will be removed in the future.
+ */
+static createAttentionSensorVector(builder:flatbuffers.Builder, data:number[]|Uint8Array):flatbuffers.Offset;
+static createAttentionSensorVector(builder:flatbuffers.Builder, data:number[]|Uint32Array|Uint8Array):flatbuffers.Offset {
+  builder.startVector(4, data.length, 4);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addInt32(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startAttentionSensorVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(4, numElems, 4);
+}
+
+static addAttention(builder:flatbuffers.Builder, attentionOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(19, attentionOffset, 0);
+}
+
+static createAttentionVector(builder:flatbuffers.Builder, data:number[]|Uint8Array):flatbuffers.Offset {
+  builder.startVector(1, data.length, 1);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addInt8(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startAttentionVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(1, numElems, 1);
 }
 
 static endViewFrame(builder:flatbuffers.Builder):flatbuffers.Offset {

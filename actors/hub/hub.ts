@@ -1,3 +1,4 @@
+import type { AttentionOptions } from "./attention_board.ts";
 import type { ActorRef, Behavior } from "../runtime/mod.ts";
 import { FeedView } from "./feed_view.ts";
 import type { TickChanges } from "./feed_view.ts";
@@ -62,6 +63,8 @@ export interface HubOptions {
   maxSubscriptions?: number;
   /** Viewport views and windows: limits and the ordering schedule (see ViewTableOptions). */
   views?: Partial<ViewTableOptions>;
+  /** When a quiet sensor is stale or offline (`--stale-intervals`, `--offline-after`). */
+  attention?: AttentionOptions;
   /** UTF-8 bytes of one session's subscription set (its topic key, e.g. ids × length). Default 16 KiB. */
   maxSubscriptionBytes?: number;
   /** The slow-client and liveness policy of every session. */
@@ -147,7 +150,8 @@ export class HubBehavior implements Behavior<HubMessage> {
   readonly #onWindows?: HubOptions["onWindows"];
   readonly #now: () => number;
   readonly #observer?: HubObserver;
-  #view = new FeedView();
+  #view: FeedView;
+  readonly #attentionOptions: AttentionOptions;
   /** Set while a source rebuilds the shards (see HubHold). */
   #held = false;
   readonly #topics: TopicTable<TopicStream, Session>;
@@ -192,6 +196,8 @@ export class HubBehavior implements Behavior<HubMessage> {
     this.#lastPingAt = this.#now();
     this.stats = options.stats ?? new HubStats();
     this.#viewOptions = options.views ?? {};
+    this.#attentionOptions = options.attention ?? {};
+    this.#view = new FeedView({ attention: this.#attentionOptions });
     this.#views = this.#makeViews();
     this.#everything = this.#pinEverything();
     this.stats.epoch = this.#everything.epoch;
@@ -564,7 +570,7 @@ export class HubBehavior implements Behavior<HubMessage> {
 
   /** The rebuilt state (after a hold) goes into a fresh view, every topic into a new epoch. */
   #startEpoch(changes: (ShardChanges | null)[]): void {
-    this.#view = new FeedView();
+    this.#view = new FeedView({ attention: this.#attentionOptions });
     this.#view.apply(changes);
     for (const topic of this.#topics.clear()) topic.release();
     const windows = this.#views.requests();
@@ -594,7 +600,9 @@ export class HubBehavior implements Behavior<HubMessage> {
     for (const change of changes) if (change === null) this.stats.flushTimeouts++;
     const now = this.#now();
     const tickNo = ++this.#tickNo;
-    const merged = this.#view.apply(changes);
+    const applied = this.#view.apply(changes);
+    // Attention is judged every tick: silence changes it when nothing arrives.
+    const merged = this.#view.judge(applied, now);
     if (round.sourceCaughtUp) this.stats.viewCaughtUp = true;
     const aggregates = this.#aggregatesFor(merged);
     if (merged && merged.windows.length > 0 && this.#onWindows) {
@@ -620,8 +628,8 @@ export class HubBehavior implements Behavior<HubMessage> {
     this.stats.viewsMs = performance.now() - viewsStarted;
     let delivered = this.stats.viewFramesSent !== viewFrames;
     for (const topic of this.#topics.values()) {
-      const frames = merged
-        ? topic.advance(merged, now, { tickNo, aggregates: aggregates(topic) })
+      const frames = applied
+        ? topic.advance(applied, now, { tickNo, aggregates: aggregates(topic) })
         : null;
       for (const bytes of [frames?.full, frames?.compact]) {
         if (bytes && bytes.byteLength > this.stats.largestFrameBytes) {
