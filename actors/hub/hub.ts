@@ -1,3 +1,4 @@
+import { attentionCounts } from "./attention_counts.ts";
 import type { AttentionOptions } from "./attention_board.ts";
 import type { ActorRef, Behavior } from "../runtime/mod.ts";
 import { FeedView } from "./feed_view.ts";
@@ -280,16 +281,22 @@ export class HubBehavior implements Behavior<HubMessage> {
         this.#sessions.get(message.sink)?.session.report(message.frameP95Ms, this.#now());
         break;
       case "groups": {
-        const counts = new Map<string, number>();
+        // Per group: its sensors, and how many are in each state that needs attention.
+        const counts = new Map<string, { sensors: number; codes: number[] }>();
         const scope = message.scope?.includes("*") ? null : message.scope ?? null;
+        const board = this.#view.attention;
         for (const sensor of this.#view.sensors()) {
           if (scope && !scope.some((prefix) => covers(prefix, sensor.group))) continue;
-          counts.set(sensor.group, (counts.get(sensor.group) ?? 0) + 1);
+          let entry = counts.get(sensor.group);
+          if (!entry) counts.set(sensor.group, entry = { sensors: 0, codes: [0, 0, 0, 0, 0, 0] });
+          entry.sensors++;
+          entry.codes[board.code(sensor.index)]++;
         }
         message.reply(
-          [...counts].sort(([a], [b]) => (a < b ? -1 : 1)).map(([group, sensors]) => ({
+          [...counts].sort(([a], [b]) => (a < b ? -1 : 1)).map(([group, { sensors, codes }]) => ({
             group,
             sensors,
+            attention: attentionCounts(codes),
           })),
         );
         break;
@@ -651,6 +658,8 @@ export class HubBehavior implements Behavior<HubMessage> {
     this.stats.seq = this.#everything.seq;
     this.stats.ticks++;
     this.stats.sensors = this.#view.sensorCount;
+    const counts = this.#view.attention.counts;
+    for (let code = 0; code < counts.length; code++) this.stats.attention[code] = counts[code];
     this.stats.sessions = this.#sessions.size;
     this.stats.topics = this.#busiestTopics();
     this.#countTopics();
