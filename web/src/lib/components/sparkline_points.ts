@@ -1,6 +1,6 @@
 /**
  * SVG polyline points for `n` values spread over `width` × `height`, scaled
- * to their own min..max (a flat line sits in the middle). One decimal is
+ * to their own min..max, but never to less than `minSpan` (a flat line sits in the middle). One decimal is
  * plenty at this size and keeps the attribute short. Pure.
  */
 export function sparklinePoints(
@@ -8,12 +8,21 @@ export function sparklinePoints(
   n: number,
   width: number,
   height: number,
+  o: { minSpan?: number } = {},
 ): string {
   if (n < 2) return "";
   let min = Infinity, max = -Infinity;
   for (let i = 0; i < n; i++) {
     min = Math.min(min, values[i]);
     max = Math.max(max, values[i]);
+  }
+  // A span under `minSpan` is drawn about its middle at that span: rounding
+  // noise of a step or two stays a ripple, not a full-height square wave.
+  const minSpan = o.minSpan ?? 0;
+  if (max - min < minSpan) {
+    const mid = (max + min) / 2;
+    min = mid - minSpan / 2;
+    max = mid + minSpan / 2;
   }
   const span = max - min;
   const step = width / (n - 1);

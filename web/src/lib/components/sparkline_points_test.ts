@@ -10,3 +10,16 @@ Deno.test("sparkline of a flat series is a middle line; fewer than two points dr
   assertEquals(sparklinePoints([3], 1, 4, 10), "");
   assertEquals(sparklinePoints([1, 2, 3], 0, 4, 10), "");
 });
+
+Deno.test("a span under minSpan is drawn about its middle, so a 0.1 step is a ripple", () => {
+  // 1013.2 / 1013.3 alternating, minSpan 2 (20 steps of 0.1): y stays within 1/20 of the height.
+  const values = [1013.2, 1013.3, 1013.2, 1013.3];
+  const ys = sparklinePoints(values, 4, 60, 20, { minSpan: 2 }).split(" ").map((p) =>
+    Number(p.split(",")[1])
+  );
+  const spread = Math.max(...ys) - Math.min(...ys);
+  assertEquals(spread <= 18 / 20 + 0.1, true, `spread ${spread}`);
+  // Without it, the same values fill the height.
+  const full = sparklinePoints(values, 4, 60, 20).split(" ").map((p) => Number(p.split(",")[1]));
+  assertEquals(Math.max(...full) - Math.min(...full), 18);
+});
