@@ -3,6 +3,9 @@
 // phone (390×844), dark and light, with one sensor held critical so the
 // attention column has something to show. Writes docs/screenshots/*.png.
 import { chromium } from "playwright-core";
+import type { Page } from "playwright-core";
+// @ts-types="npm:@types/upng-js@2.1.5"
+import UPNG from "upng-js";
 import { spawnServer } from "../tests/testing/server_process.ts";
 
 const root = new URL("..", import.meta.url).pathname;
@@ -10,6 +13,14 @@ const out = `${root}docs/screenshots`;
 const CHROMIUM = Deno.env.get("CHROMIUM") ?? "/usr/bin/chromium";
 
 await Deno.mkdir(out, { recursive: true });
+
+/** A screenshot as a 256-colour PNG: the README's images stay small (text and flat colours). */
+async function shoot(page: Page, path: string): Promise<void> {
+  const png = await page.screenshot();
+  const image = UPNG.decode(new Uint8Array(png).buffer);
+  const rgba = UPNG.toRGBA8(image)[0];
+  await Deno.writeFile(path, new Uint8Array(UPNG.encode([rgba], image.width, image.height, 256)));
+}
 const server = await spawnServer(["--port", "0", "--data", ":memory:"], { onStderr: () => {} });
 const sim = new Deno.Command(Deno.execPath(), {
   args: ["run", "-A", "sim/main.ts", "--sensors", "2000", "--rate", "2000", "--url", server.url],
@@ -60,12 +71,12 @@ try {
       });
       await page.locator("[data-attention=critical]").first().waitFor({ timeout: 15_000 });
       await page.waitForTimeout(1_500);
-      await page.screenshot({ path: `${out}/${name}-${theme}.png` });
+      await shoot(page, `${out}/${name}-${theme}.png`);
       if (name === "desktop") {
         await page.locator("[data-sensor-id=boiler_7] button.id").click();
         await page.getByTestId("history-chart").waitFor();
         await page.waitForTimeout(2_500);
-        await page.screenshot({ path: `${out}/${name}-${theme}-detail.png` });
+        await shoot(page, `${out}/${name}-${theme}-detail.png`);
       }
       await context.close();
     }
