@@ -35,3 +35,48 @@ export function sparklinePoints(
   }
   return points;
 }
+
+/**
+ * An SVG path for the same line, broken where values are NaN (a gap in the
+ * data: nothing is drawn across it). NaN values count neither for the scale.
+ */
+export function sparklinePath(
+  values: ArrayLike<number>,
+  n: number,
+  width: number,
+  height: number,
+  o: { minSpan?: number } = {},
+): string {
+  if (n < 2) return "";
+  let min = Infinity, max = -Infinity;
+  for (let i = 0; i < n; i++) {
+    const v = values[i];
+    if (v !== v) continue;
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  if (min === Infinity) return "";
+  const minSpan = o.minSpan ?? 0;
+  if (max - min < minSpan) {
+    const mid = (max + min) / 2;
+    min = mid - minSpan / 2;
+    max = mid + minSpan / 2;
+  }
+  const span = max - min;
+  const step = width / (n - 1);
+  const pad = 1;
+  const inner = height - 2 * pad;
+  let d = "";
+  let pen = false;
+  for (let i = 0; i < n; i++) {
+    const v = values[i];
+    if (v !== v) {
+      pen = false;
+      continue;
+    }
+    const y = span === 0 ? height / 2 : pad + inner - ((v - min) / span) * inner;
+    d += `${pen ? "L" : d ? " M" : "M"}${(i * step).toFixed(1)},${y.toFixed(1)}`;
+    pen = true;
+  }
+  return d;
+}

@@ -1,5 +1,5 @@
 import { deepStrictEqual as assertEquals } from "node:assert/strict";
-import { sparklinePoints } from "./sparkline_points.ts";
+import { sparklinePath, sparklinePoints } from "./sparkline_points.ts";
 
 Deno.test("sparkline scales values to the box, highest at the top", () => {
   assertEquals(sparklinePoints([0, 5, 10], 3, 10, 12), "0.0,11.0 5.0,6.0 10.0,1.0");
@@ -22,4 +22,12 @@ Deno.test("a span under minSpan is drawn about its middle, so a 0.1 step is a ri
   // Without it, the same values fill the height.
   const full = sparklinePoints(values, 4, 60, 20).split(" ").map((p) => Number(p.split(",")[1]));
   assertEquals(Math.max(...full) - Math.min(...full), 18);
+});
+
+Deno.test("a sparkline path breaks at a gap (NaN) and draws nothing across it", () => {
+  assertEquals(
+    sparklinePath([0, 10, NaN, NaN, 10, 0], 6, 10, 12),
+    "M0.0,11.0L2.0,1.0 M8.0,1.0L10.0,11.0",
+  );
+  assertEquals(sparklinePath([NaN, NaN], 2, 10, 12), "");
 });

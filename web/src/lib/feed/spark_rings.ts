@@ -3,6 +3,9 @@
 // time (the latest value in a bucket wins). Memory is
 // capacity × points × 4 bytes, whatever the update rate. Pure.
 
+/** Empty buckets in a row from which a sparkline shows a break. */
+export const GAP_BUCKETS = 5;
+
 export interface SparkRingsOptions {
   /** Slots per sensor; default 60. */
   points?: number;
@@ -56,11 +59,22 @@ export class SparkRings {
       return;
     }
     if (bucket < newest) return;
+    // A silence of GAP_BUCKETS or more (a reconnect, a device that stopped) is
+    // kept as empty slots, so the line breaks there instead of bridging it.
+    const skipped = bucket - newest - 1;
+    if (skipped >= GAP_BUCKETS && this.#filled[sensor] > 0) {
+      for (let k = Math.min(skipped, this.points); k > 0; k--) this.#append(sensor, NaN);
+    }
+    this.#append(sensor, value);
+    this.#bucket[sensor] = bucket;
+  }
+
+  #append(sensor: number, value: number): void {
+    const base = sensor * this.points;
     const head = this.#filled[sensor] === 0 ? 0 : (this.#head[sensor] + 1) % this.points;
     this.#head[sensor] = head;
     this.#values[base + head] = value;
     if (this.#filled[sensor] < this.points) this.#filled[sensor]++;
-    this.#bucket[sensor] = bucket;
   }
 
   /** Copies the sensor's values, oldest first, into `into`; returns how many. */

@@ -51,3 +51,12 @@ Deno.test("loaded points read back oldest first, and later values extend them fr
   rings.load(1, [], 0);
   assertEquals(rings.read(1, out), 0);
 });
+
+Deno.test("a silence of five buckets or more is kept as empty slots (a break), a shorter one is bridged", () => {
+  const rings = new SparkRings({ points: 12, bucketMs: 1000 });
+  rings.grow(1);
+  rings.push(0, 0, 1);
+  rings.push(0, 3_000, 2); // 2 empty buckets: bridged
+  rings.push(0, 9_000, 3); // 5 empty buckets: kept
+  assertEquals(read(rings, 0), [1, 2, NaN, NaN, NaN, NaN, NaN, 3]);
+});
