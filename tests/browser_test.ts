@@ -240,7 +240,7 @@ Deno.test({
         .map(Number);
 
     // Sparklines: a line once a sensor has values in two seconds.
-    await page.locator("[data-testid=sparkline] polyline").first().waitFor({ timeout: 10_000 });
+    await page.locator("[data-testid=sparkline] path").first().waitFor({ timeout: 10_000 });
 
     // Sort by temperature: highest first, then lowest first. Values move between
     // re-sorts, so compare the two ends of the fleet rather than neighbours.

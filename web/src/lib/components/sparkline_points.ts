@@ -37,17 +37,19 @@ export function sparklinePoints(
 }
 
 /**
- * An SVG path for the same line, broken where values are NaN (a gap in the
- * data: nothing is drawn across it). NaN values count neither for the scale.
+ * An SVG path for the same line, broken before each value marked in
+ * `breaks` (it follows a silence) and around NaN values: nothing is drawn
+ * across a gap in the data. NaN values count neither for the scale.
  */
 export function sparklinePath(
   values: ArrayLike<number>,
   n: number,
   width: number,
   height: number,
-  o: { minSpan?: number } = {},
+  o: { minSpan?: number; breaks?: ArrayLike<number> } = {},
 ): string {
   if (n < 2) return "";
+  const breaks = o.breaks;
   let min = Infinity, max = -Infinity;
   for (let i = 0; i < n; i++) {
     const v = values[i];
@@ -74,6 +76,7 @@ export function sparklinePath(
       pen = false;
       continue;
     }
+    if (breaks && breaks[i] === 1) pen = false;
     const y = span === 0 ? height / 2 : pad + inner - ((v - min) / span) * inner;
     d += `${pen ? "L" : d ? " M" : "M"}${(i * step).toFixed(1)},${y.toFixed(1)}`;
     pen = true;

@@ -30,4 +30,9 @@ Deno.test("a sparkline path breaks at a gap (NaN) and draws nothing across it", 
     "M0.0,11.0L2.0,1.0 M8.0,1.0L10.0,11.0",
   );
   assertEquals(sparklinePath([NaN, NaN], 2, 10, 12), "");
+  // A marked break: the pen lifts before the marked value.
+  assertEquals(
+    sparklinePath([0, 10, 10, 0], 4, 6, 12, { breaks: [0, 0, 1, 0] }),
+    "M0.0,11.0L2.0,1.0 M4.0,1.0L6.0,11.0",
+  );
 });
