@@ -4,6 +4,8 @@
 // over the threshold.
 import { assertEquals } from "./testing/assert.ts";
 import { withTempKv } from "./testing/temp_kv.ts";
+import { FeedClient } from "./testing/feed_client.ts";
+import { ATTENTION } from "../protocol/attention.ts";
 import { startPulseboard } from "../server/pulseboard.ts";
 import type { Pulseboard } from "../server/pulseboard.ts";
 import { DEFAULT_CONFIG } from "../server/config/options.ts";
@@ -53,6 +55,10 @@ Deno.test("a sensor held over its critical threshold is critical; a clean restar
       // One reading over is not enough: not yet held.
       await eventually(async () => (await attention(server, "hot"))[0] !== "absent", 5_000, "hot");
       assertEquals((await attention(server, "hot"))[0] === "critical", false);
+      // A topic client (full Deltas) and a compact one are told too.
+      const full = new FeedClient(server.url);
+      const compact = new FeedClient(server.url, { encoding: "compact" });
+      await Promise.all([full.opened, compact.opened]);
       await post(server, [{
         sensorId: "hot",
         timestamp: t0 + 2_000,
@@ -64,6 +70,24 @@ Deno.test("a sensor held over its critical threshold is critical; a clean restar
         5_000,
         "crit",
       );
+      for (const client of [full, compact]) {
+        await eventually(
+          () => Promise.resolve(client.attention.get("hot") === ATTENTION.critical),
+          5_000,
+          "critical on the feed",
+        );
+      }
+      // A late joiner has it in its snapshot (hot reports again, so it is fresh, not stale).
+      await post(server, [{
+        sensorId: "hot",
+        timestamp: t0 + 2_050,
+        reading: { temperature: 41 },
+      }]);
+      await eventually(async () => (await attention(server, "hot"))[0] === "critical", 5_000, "c");
+      const joiner = new FeedClient(server.url);
+      await eventually(() => Promise.resolve(joiner.snapshots === 1), 5_000, "snapshot");
+      assertEquals(joiner.attention.get("hot"), ATTENTION.critical);
+      await Promise.all([full.close(), compact.close(), joiner.close()]);
       // A one-reading spike never raised anything (it may have gone stale since).
       assertEquals(["ok", "stale"].includes((await attention(server, "spike"))[0]), true);
       assertEquals((await attention(server, "warned"))[1], "warn");

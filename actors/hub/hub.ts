@@ -635,8 +635,8 @@ export class HubBehavior implements Behavior<HubMessage> {
     this.stats.viewsMs = performance.now() - viewsStarted;
     let delivered = this.stats.viewFramesSent !== viewFrames;
     for (const topic of this.#topics.values()) {
-      const frames = applied
-        ? topic.advance(applied, now, { tickNo, aggregates: aggregates(topic) })
+      const frames = merged
+        ? topic.advance(merged, now, { tickNo, aggregates: aggregates(topic) })
         : null;
       for (const bytes of [frames?.full, frames?.compact]) {
         if (bytes && bytes.byteLength > this.stats.largestFrameBytes) {
