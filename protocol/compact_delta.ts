@@ -15,6 +15,7 @@ import {
   readParts,
   verifyParts,
   writeAggregates,
+  writeAttention,
   writeLate,
   writeMetrics,
   writeSensors,
@@ -550,6 +551,7 @@ function encode(frame: DeltaFrame, options: CompactEncodeOptions): flatbuffers.O
   const windows = writeWindows(builder, frame.windows);
   const aggregates = writeAggregates(builder, frame.aggregates);
   const late = writeLate(builder, frame.late);
+  const attention = writeAttention(builder, frame.attention);
   CompactDelta.startCompactDelta(builder);
   CompactDelta.addEpoch(builder, frame.epoch);
   CompactDelta.addSeq(builder, BigInt(frame.seq));
@@ -577,6 +579,7 @@ function encode(frame: DeltaFrame, options: CompactEncodeOptions): flatbuffers.O
     CompactDelta.addSinceSeq(builder, BigInt(frame.sinceSeq ?? 0));
   }
   if (frame.intervalMs) CompactDelta.addIntervalMs(builder, frame.intervalMs);
+  if (attention) CompactDelta.addAttention(builder, attention);
   return CompactDelta.endCompactDelta(builder);
 }
 
@@ -615,6 +618,7 @@ export function verifyCompactDelta(v: FlatBufferVerifier, bytes: Uint8Array, pos
     windows: 14,
     aggregates: 15,
     late: 16,
+    attention: 20,
   });
   v.field(pos, 6, 1);
   v.field(pos, 7, 8);
@@ -896,6 +900,7 @@ export function readCompactDelta(
     ...(parts.windows ? { windows: parts.windows } : {}),
     ...(parts.aggregates ? { aggregates: parts.aggregates } : {}),
     ...(parts.late ? { late: parts.late } : {}),
+    ...(parts.attention ? { attention: parts.attention } : {}),
     ...(d.coalesced() ? { coalesced: true, sinceSeq: Number(d.sinceSeq()) } : {}),
     ...(d.intervalMs() ? { intervalMs: d.intervalMs() } : {}),
   };

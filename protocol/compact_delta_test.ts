@@ -258,7 +258,7 @@ Deno.test("decode(encode(frame, base)) gives back every update: last, min, max, 
   );
 });
 
-Deno.test("an empty compact frame carries its dictionaries, removals, windows, aggregates and late counts", () => {
+Deno.test("an empty compact frame carries its dictionaries, removals, windows, aggregates, late counts and attention", () => {
   const frame = frameOf([], {
     sensors: [{ index: 3, id: "sensor_3", group: "plant-a/line-1" }],
     metrics: [{ index: 2, name: "pressure" }],
@@ -288,6 +288,7 @@ Deno.test("an empty compact frame carries its dictionaries, removals, windows, a
       max: 1014,
     }],
     late: [[3, 5]],
+    attention: [[3, 5], [4, 2]],
   });
   const decoded = decodeCompactDelta(encodeCompactDelta(frame));
   assertEquals(decoded.updates.length, 0);
@@ -297,6 +298,7 @@ Deno.test("an empty compact frame carries its dictionaries, removals, windows, a
   assertEquals(decoded.windows, frame.windows);
   assertEquals(decoded.aggregates, frame.aggregates);
   assertEquals(decoded.late, [[3, 5]]);
+  assertEquals(decoded.attention, [[3, 5], [4, 2]]);
 });
 
 Deno.test("the encoder refuses a sensor's metric listed twice, and encodes the next frame correctly", () => {

@@ -3,6 +3,7 @@
 // back from a verified frame. The verifier checks for them are here too.
 import type * as flatbuffers from "flatbuffers";
 import {
+  AttentionState,
   GroupAggregate,
   LateCount,
   MetricInfo,
@@ -117,6 +118,19 @@ export function writeLate(b: flatbuffers.Builder, late: WindowParts["late"]): fl
   return b.endVector();
 }
 
+/** The attention states, or 0 when there are none. */
+export function writeAttention(
+  b: flatbuffers.Builder,
+  attention: WindowParts["attention"],
+): flatbuffers.Offset {
+  if (!attention || attention.length === 0) return 0;
+  b.startVector(8, attention.length, 4);
+  for (let i = attention.length - 1; i >= 0; i--) {
+    AttentionState.createAttentionState(b, attention[i][0], attention[i][1]);
+  }
+  return b.endVector();
+}
+
 /** The dictionaries every frame with values carries (Snapshot, Delta, CompactDelta, ViewFrame). */
 export interface DictionaryParts {
   sensorsLength(): number;
@@ -133,6 +147,8 @@ export interface WindowPartsReader {
   aggregates(index: number, obj?: GroupAggregate): GroupAggregate | null;
   lateLength(): number;
   late(index: number, obj?: LateCount): LateCount | null;
+  attentionLength(): number;
+  attention(index: number, obj?: AttentionState): AttentionState | null;
 }
 
 /** What the generated Delta and CompactDelta accessors have in common. */
@@ -211,6 +227,16 @@ export function readLate(frame: WindowPartsReader): [number, number][] {
   return out;
 }
 
+export function readAttention(frame: WindowPartsReader): [number, number][] {
+  const out: [number, number][] = [];
+  const a = new AttentionState();
+  for (let i = 0; i < frame.attentionLength(); i++) {
+    frame.attention(i, a);
+    out.push([a.sensor(), a.code()]);
+  }
+  return out;
+}
+
 /** Reads the shared parts of a verified frame; the event-time parts only when present. */
 export function readParts(frame: SharedParts): {
   sensors: SensorEntry[];
@@ -219,6 +245,7 @@ export function readParts(frame: SharedParts): {
   windows?: WindowStates;
   aggregates?: GroupAggregateEntry[];
   late?: [number, number][];
+  attention?: [number, number][];
 } {
   const out: ReturnType<typeof readParts> = {
     sensors: readSensors(frame),
@@ -228,6 +255,7 @@ export function readParts(frame: SharedParts): {
   if (frame.windowsLength() > 0) out.windows = readWindows(frame);
   if (frame.aggregatesLength() > 0) out.aggregates = readAggregates(frame);
   if (frame.lateLength() > 0) out.late = readLate(frame);
+  if (frame.attentionLength() > 0) out.attention = readAttention(frame);
   return out;
 }
 
@@ -239,6 +267,7 @@ export interface PartIds {
   windows: number;
   aggregates: number;
   late: number;
+  attention: number;
 }
 
 /** Verifies the shared parts of the table at `pos`. */
@@ -261,4 +290,5 @@ export function verifyParts(v: FlatBufferVerifier, pos: number, ids: PartIds): v
     for (let id = 3; id <= 8; id++) v.field(a, id, id === 4 ? 4 : 8);
   });
   v.vector(pos, ids.late, 8, 4);
+  v.vector(pos, ids.attention, 8, 4);
 }

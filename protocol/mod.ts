@@ -85,3 +85,7 @@ export { decodeIngestBatch, encodeReadingBlock } from "./ingest_codec.ts";
 export type { DecodedBatch } from "./ingest_codec.ts";
 export { IngestBatchWriter } from "./ingest_batch_writer.ts";
 export { FlatBufferVerifier } from "./verifier.ts";
+export { decimalsOf, DEFAULT_METRICS } from "./metric_meta.ts";
+export type { Bound, MetricMeta, MetricsMeta, Thresholds } from "./metric_meta.ts";
+export { ATTENTION, ATTENTION_NAMES, attentionName } from "./attention.ts";
+export type { AttentionCode, AttentionName } from "./attention.ts";

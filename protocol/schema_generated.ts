@@ -919,6 +919,40 @@ static createLateCount(builder:flatbuffers.Builder, sensor: number, dropped: num
 }
 
 /**
+ * A sensor's attention state: 0 unknown, 1 ok, 2 stale, 3 offline, 4 warn,
+ * 5 critical (protocol/attention.ts).
+ */
+export class AttentionState {
+  bb: flatbuffers.ByteBuffer|null = null;
+  bb_pos = 0;
+  __init(i:number, bb:flatbuffers.ByteBuffer):AttentionState {
+  this.bb_pos = i;
+  this.bb = bb;
+  return this;
+}
+
+sensor():number {
+  return this.bb!.readUint32(this.bb_pos);
+}
+
+code():number {
+  return this.bb!.readUint32(this.bb_pos + 4);
+}
+
+static sizeOf():number {
+  return 8;
+}
+
+static createAttentionState(builder:flatbuffers.Builder, sensor: number, code: number):flatbuffers.Offset {
+  builder.prep(4, 8);
+  builder.writeInt32(code);
+  builder.writeInt32(sensor);
+  return builder.offset();
+}
+
+}
+
+/**
  * Full state. `seq` is the sequence number the next Delta follows
  * (the next Delta has seq + 1).
  */
@@ -1057,8 +1091,21 @@ countWindow():number {
   return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
 }
 
+/**
+ * Every sensor's attention state.
+ */
+attention(index: number, obj?:AttentionState):AttentionState|null {
+  const offset = this.bb!.__offset(this.bb_pos, 28);
+  return offset ? (obj || new AttentionState()).__init(this.bb!.__vector(this.bb_pos + offset) + index * 8, this.bb!) : null;
+}
+
+attentionLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 28);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
 static startSnapshot(builder:flatbuffers.Builder) {
-  builder.startObject(12);
+  builder.startObject(13);
 }
 
 static addEpoch(builder:flatbuffers.Builder, epoch:number) {
@@ -1174,12 +1221,20 @@ static addCountWindow(builder:flatbuffers.Builder, countWindow:number) {
   builder.addFieldInt32(11, countWindow, 0);
 }
 
+static addAttention(builder:flatbuffers.Builder, attentionOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(12, attentionOffset, 0);
+}
+
+static startAttentionVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(8, numElems, 4);
+}
+
 static endSnapshot(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createSnapshot(builder:flatbuffers.Builder, epoch:number, seq:bigint, serverTimeMs:number, sensorsOffset:flatbuffers.Offset, metricsOffset:flatbuffers.Offset, valuesOffset:flatbuffers.Offset, catchUp:boolean, windowSizesMsOffset:flatbuffers.Offset, windowsOffset:flatbuffers.Offset, aggregatesOffset:flatbuffers.Offset, lateOffset:flatbuffers.Offset, countWindow:number):flatbuffers.Offset {
+static createSnapshot(builder:flatbuffers.Builder, epoch:number, seq:bigint, serverTimeMs:number, sensorsOffset:flatbuffers.Offset, metricsOffset:flatbuffers.Offset, valuesOffset:flatbuffers.Offset, catchUp:boolean, windowSizesMsOffset:flatbuffers.Offset, windowsOffset:flatbuffers.Offset, aggregatesOffset:flatbuffers.Offset, lateOffset:flatbuffers.Offset, countWindow:number, attentionOffset:flatbuffers.Offset):flatbuffers.Offset {
   Snapshot.startSnapshot(builder);
   Snapshot.addEpoch(builder, epoch);
   Snapshot.addSeq(builder, seq);
@@ -1193,6 +1248,7 @@ static createSnapshot(builder:flatbuffers.Builder, epoch:number, seq:bigint, ser
   Snapshot.addAggregates(builder, aggregatesOffset);
   Snapshot.addLate(builder, lateOffset);
   Snapshot.addCountWindow(builder, countWindow);
+  Snapshot.addAttention(builder, attentionOffset);
   return Snapshot.endSnapshot(builder);
 }
 }
@@ -1340,8 +1396,21 @@ intervalMs():number {
   return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
 }
 
+/**
+ * Sensors whose attention state changed (or that are new to the topic).
+ */
+attention(index: number, obj?:AttentionState):AttentionState|null {
+  const offset = this.bb!.__offset(this.bb_pos, 30);
+  return offset ? (obj || new AttentionState()).__init(this.bb!.__vector(this.bb_pos + offset) + index * 8, this.bb!) : null;
+}
+
+attentionLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 30);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
 static startDelta(builder:flatbuffers.Builder) {
-  builder.startObject(13);
+  builder.startObject(14);
 }
 
 static addEpoch(builder:flatbuffers.Builder, epoch:number) {
@@ -1461,12 +1530,20 @@ static addIntervalMs(builder:flatbuffers.Builder, intervalMs:number) {
   builder.addFieldInt32(12, intervalMs, 0);
 }
 
+static addAttention(builder:flatbuffers.Builder, attentionOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(13, attentionOffset, 0);
+}
+
+static startAttentionVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(8, numElems, 4);
+}
+
 static endDelta(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createDelta(builder:flatbuffers.Builder, epoch:number, seq:bigint, serverTimeMs:number, sensorsOffset:flatbuffers.Offset, metricsOffset:flatbuffers.Offset, updatesOffset:flatbuffers.Offset, removedOffset:flatbuffers.Offset, windowsOffset:flatbuffers.Offset, aggregatesOffset:flatbuffers.Offset, lateOffset:flatbuffers.Offset, coalesced:boolean, sinceSeq:bigint, intervalMs:number):flatbuffers.Offset {
+static createDelta(builder:flatbuffers.Builder, epoch:number, seq:bigint, serverTimeMs:number, sensorsOffset:flatbuffers.Offset, metricsOffset:flatbuffers.Offset, updatesOffset:flatbuffers.Offset, removedOffset:flatbuffers.Offset, windowsOffset:flatbuffers.Offset, aggregatesOffset:flatbuffers.Offset, lateOffset:flatbuffers.Offset, coalesced:boolean, sinceSeq:bigint, intervalMs:number, attentionOffset:flatbuffers.Offset):flatbuffers.Offset {
   Delta.startDelta(builder);
   Delta.addEpoch(builder, epoch);
   Delta.addSeq(builder, seq);
@@ -1481,6 +1558,7 @@ static createDelta(builder:flatbuffers.Builder, epoch:number, seq:bigint, server
   Delta.addCoalesced(builder, coalesced);
   Delta.addSinceSeq(builder, sinceSeq);
   Delta.addIntervalMs(builder, intervalMs);
+  Delta.addAttention(builder, attentionOffset);
   return Delta.endDelta(builder);
 }
 }
@@ -3173,8 +3251,18 @@ intervalMs():number {
   return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
 }
 
+attention(index: number, obj?:AttentionState):AttentionState|null {
+  const offset = this.bb!.__offset(this.bb_pos, 44);
+  return offset ? (obj || new AttentionState()).__init(this.bb!.__vector(this.bb_pos + offset) + index * 8, this.bb!) : null;
+}
+
+attentionLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 44);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
 static startCompactDelta(builder:flatbuffers.Builder) {
-  builder.startObject(20);
+  builder.startObject(21);
 }
 
 static addEpoch(builder:flatbuffers.Builder, epoch:number) {
@@ -3330,12 +3418,20 @@ static addIntervalMs(builder:flatbuffers.Builder, intervalMs:number) {
   builder.addFieldInt32(19, intervalMs, 0);
 }
 
+static addAttention(builder:flatbuffers.Builder, attentionOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(20, attentionOffset, 0);
+}
+
+static startAttentionVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(8, numElems, 4);
+}
+
 static endCompactDelta(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createCompactDelta(builder:flatbuffers.Builder, epoch:number, seq:bigint, serverTimeMs:number, sensorsOffset:flatbuffers.Offset, metricsOffset:flatbuffers.Offset, removedOffset:flatbuffers.Offset, absolute:boolean, baseTimeMs:number, timeScale:number, rowSensorType:Column, rowSensorOffset:flatbuffers.Offset, rowTimeType:Column, rowTimeOffset:flatbuffers.Offset, columnsOffset:flatbuffers.Offset, windowsOffset:flatbuffers.Offset, aggregatesOffset:flatbuffers.Offset, lateOffset:flatbuffers.Offset, coalesced:boolean, sinceSeq:bigint, intervalMs:number):flatbuffers.Offset {
+static createCompactDelta(builder:flatbuffers.Builder, epoch:number, seq:bigint, serverTimeMs:number, sensorsOffset:flatbuffers.Offset, metricsOffset:flatbuffers.Offset, removedOffset:flatbuffers.Offset, absolute:boolean, baseTimeMs:number, timeScale:number, rowSensorType:Column, rowSensorOffset:flatbuffers.Offset, rowTimeType:Column, rowTimeOffset:flatbuffers.Offset, columnsOffset:flatbuffers.Offset, windowsOffset:flatbuffers.Offset, aggregatesOffset:flatbuffers.Offset, lateOffset:flatbuffers.Offset, coalesced:boolean, sinceSeq:bigint, intervalMs:number, attentionOffset:flatbuffers.Offset):flatbuffers.Offset {
   CompactDelta.startCompactDelta(builder);
   CompactDelta.addEpoch(builder, epoch);
   CompactDelta.addSeq(builder, seq);
@@ -3357,6 +3453,7 @@ static createCompactDelta(builder:flatbuffers.Builder, epoch:number, seq:bigint,
   CompactDelta.addCoalesced(builder, coalesced);
   CompactDelta.addSinceSeq(builder, sinceSeq);
   CompactDelta.addIntervalMs(builder, intervalMs);
+  CompactDelta.addAttention(builder, attentionOffset);
   return CompactDelta.endCompactDelta(builder);
 }
 }
@@ -3776,8 +3873,42 @@ countWindow():number {
   return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
 }
 
+/**
+ * Attention state of the entering rows and of staying rows whose state
+ * changed: 0 unknown, 1 ok, 2 stale, 3 offline, 4 warn, 5 critical.
+ */
+attentionSensor(index: number):number|null {
+  const offset = this.bb!.__offset(this.bb_pos, 40);
+  return offset ? this.bb!.readUint32(this.bb!.__vector(this.bb_pos + offset) + index * 4) : 0;
+}
+
+attentionSensorLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 40);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+attentionSensorArray():Uint32Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 40);
+  return offset ? new Uint32Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
+}
+
+attention(index: number):number|null {
+  const offset = this.bb!.__offset(this.bb_pos, 42);
+  return offset ? this.bb!.readUint8(this.bb!.__vector(this.bb_pos + offset) + index) : 0;
+}
+
+attentionLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 42);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+attentionArray():Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 42);
+  return offset ? new Uint8Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
+}
+
 static startViewFrame(builder:flatbuffers.Builder) {
-  builder.startObject(18);
+  builder.startObject(20);
 }
 
 static addEpoch(builder:flatbuffers.Builder, epoch:number) {
@@ -3932,6 +4063,43 @@ static addIntervalMs(builder:flatbuffers.Builder, intervalMs:number) {
 
 static addCountWindow(builder:flatbuffers.Builder, countWindow:number) {
   builder.addFieldInt32(17, countWindow, 0);
+}
+
+static addAttentionSensor(builder:flatbuffers.Builder, attentionSensorOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(18, attentionSensorOffset, 0);
+}
+
+static createAttentionSensorVector(builder:flatbuffers.Builder, data:number[]|Uint32Array):flatbuffers.Offset;
+/**
+ * @deprecated This Uint8Array overload will be removed in the future.
+ */
+static createAttentionSensorVector(builder:flatbuffers.Builder, data:number[]|Uint8Array):flatbuffers.Offset;
+static createAttentionSensorVector(builder:flatbuffers.Builder, data:number[]|Uint32Array|Uint8Array):flatbuffers.Offset {
+  builder.startVector(4, data.length, 4);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addInt32(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startAttentionSensorVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(4, numElems, 4);
+}
+
+static addAttention(builder:flatbuffers.Builder, attentionOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(19, attentionOffset, 0);
+}
+
+static createAttentionVector(builder:flatbuffers.Builder, data:number[]|Uint8Array):flatbuffers.Offset {
+  builder.startVector(1, data.length, 1);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addInt8(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startAttentionVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(1, numElems, 1);
 }
 
 static endViewFrame(builder:flatbuffers.Builder):flatbuffers.Offset {

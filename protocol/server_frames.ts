@@ -21,11 +21,13 @@ import { decodeViewFrame } from "./view_frames.ts";
 import type { ViewEvent } from "./view_frames.ts";
 import {
   readAggregates,
+  readAttention,
   readLate,
   readMetrics,
   readSensors,
   readWindows,
   writeAggregates,
+  writeAttention,
   writeLate,
   writeMetrics,
   writeSensors,
@@ -49,6 +51,8 @@ export interface WindowParts {
   aggregates?: readonly GroupAggregateEntry[];
   /** `[sensor, readings dropped as late so far]`. */
   late?: readonly (readonly [number, number])[];
+  /** `[sensor, attention code]` (protocol/attention.ts). */
+  attention?: readonly (readonly [number, number])[];
 }
 
 export interface SnapshotFrame extends WindowParts {
@@ -122,6 +126,7 @@ export function encodeSnapshot(frame: SnapshotFrame): Uint8Array<ArrayBuffer> {
   const windows = writeWindows(builder, frame.windows);
   const aggregates = writeAggregates(builder, frame.aggregates);
   const late = writeLate(builder, frame.late);
+  const attention = writeAttention(builder, frame.attention);
   Snapshot.startSnapshot(builder);
   Snapshot.addEpoch(builder, frame.epoch);
   Snapshot.addSeq(builder, BigInt(frame.seq));
@@ -135,6 +140,7 @@ export function encodeSnapshot(frame: SnapshotFrame): Uint8Array<ArrayBuffer> {
   if (aggregates) Snapshot.addAggregates(builder, aggregates);
   if (late) Snapshot.addLate(builder, late);
   if (frame.countWindow) Snapshot.addCountWindow(builder, frame.countWindow);
+  if (attention) Snapshot.addAttention(builder, attention);
   return finish(Body.Snapshot, Snapshot.endSnapshot(builder));
 }
 
@@ -147,6 +153,7 @@ export function encodeDelta(frame: DeltaFrame): Uint8Array<ArrayBuffer> {
   const windows = writeWindows(builder, frame.windows);
   const aggregates = writeAggregates(builder, frame.aggregates);
   const late = writeLate(builder, frame.late);
+  const attention = writeAttention(builder, frame.attention);
   Delta.startDelta(builder);
   Delta.addEpoch(builder, frame.epoch);
   Delta.addSeq(builder, BigInt(frame.seq));
@@ -163,6 +170,7 @@ export function encodeDelta(frame: DeltaFrame): Uint8Array<ArrayBuffer> {
     Delta.addSinceSeq(builder, BigInt(frame.sinceSeq ?? 0));
   }
   if (frame.intervalMs) Delta.addIntervalMs(builder, frame.intervalMs);
+  if (attention) Delta.addAttention(builder, attention);
   return finish(Body.Delta, Delta.endDelta(builder));
 }
 
@@ -248,6 +256,8 @@ export interface SnapshotEvent {
   windows: WindowStates;
   aggregates: GroupAggregateEntry[];
   late: [sensor: number, dropped: number][];
+  /** `[sensor, attention code]`: every sensor's (snapshot), or those that changed (delta). */
+  attention?: [sensor: number, code: number][];
 }
 
 /** A decoded Delta: what changed in one tick, following `seq - 1`. */
@@ -263,6 +273,8 @@ export interface DeltaEvent {
   windows: WindowStates;
   aggregates: GroupAggregateEntry[];
   late: [sensor: number, dropped: number][];
+  /** `[sensor, attention code]`: every sensor's (snapshot), or those that changed (delta). */
+  attention?: [sensor: number, code: number][];
   /**
    * Sent to a session served less often than every tick: it follows the
    * frame with seq `sinceSeq` (not `seq - 1`) and carries absolute values.
@@ -397,6 +409,7 @@ export function decodeServerFrame(
         windows: d.windows ?? allocateWindowStates(0),
         aggregates: (d.aggregates ?? []) as GroupAggregateEntry[],
         late: (d.late ?? []) as [number, number][],
+        attention: (d.attention ?? []) as [number, number][],
         coalesced: d.coalesced ?? false,
         sinceSeq: d.coalesced ? d.sinceSeq ?? 0 : d.seq - 1,
         intervalMs: d.intervalMs ?? 0,
@@ -421,6 +434,7 @@ export function decodeServerFrame(
         windows: readWindows(s),
         aggregates: readAggregates(s),
         late: readLate(s),
+        attention: readAttention(s),
       };
     }
     case Body.Delta: {
@@ -437,6 +451,7 @@ export function decodeServerFrame(
         windows: readWindows(d),
         aggregates: readAggregates(d),
         late: readLate(d),
+        attention: readAttention(d),
         coalesced: d.coalesced(),
         sinceSeq: d.coalesced() ? Number(d.sinceSeq()) : Number(d.seq()) - 1,
         intervalMs: d.intervalMs(),

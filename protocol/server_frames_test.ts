@@ -90,6 +90,7 @@ const extras = {
   windows: windowsArb,
   aggregates: fc.array(aggregateArb, { maxLength: 4 }),
   late: fc.array(fc.tuple(u32, u32), { maxLength: 4 }),
+  attention: fc.array(fc.tuple(u32, fc.nat(5)), { maxLength: 4 }),
 };
 
 /** Typed columns as plain arrays, so equality compares values. */

@@ -63,6 +63,8 @@ export interface ViewFrameInput {
   avgDigits?: number | ((metric: number) => number | undefined);
   /** `[sensor, status]` of entering rows and of staying rows whose status changed. */
   statuses: readonly (readonly [number, string])[];
+  /** `[sensor, attention code]` of entering rows and of staying rows whose state changed. */
+  attention?: readonly (readonly [number, number])[];
   sparkBucketMs: number;
   /** Per metric, the points of the `entered` rows, aligned with them. */
   sparks: readonly SparkRows[];
@@ -89,6 +91,8 @@ export interface ViewEvent {
   /** The values: entering rows' and staying rows' that changed. */
   updates: MetricStates;
   statuses: [number, string][];
+  /** `[sensor, attention code]` (see protocol/attention.ts). */
+  attention: [number, number][];
   sparkBucketMs: number;
   /** Per metric, aligned with `entered`. */
   sparks: SparkRowsEvent[];
@@ -155,6 +159,11 @@ export function encodeViewFrame(frame: ViewFrameInput): Uint8Array<ArrayBuffer> 
       frame.statuses.map(([, text]) => b.createString(text)),
     );
   }
+  let attentionSensor = 0, attention = 0;
+  if (frame.attention && frame.attention.length > 0) {
+    attentionSensor = writeUint32s(b, frame.attention.map(([sensor]) => sensor));
+    attention = ViewFrame.createAttentionVector(b, frame.attention.map(([, code]) => code));
+  }
   ViewFrame.startViewFrame(b);
   ViewFrame.addEpoch(b, frame.epoch);
   ViewFrame.addSeq(b, BigInt(frame.seq));
@@ -175,6 +184,10 @@ export function encodeViewFrame(frame: ViewFrameInput): Uint8Array<ArrayBuffer> 
   if (sparks) {
     ViewFrame.addSparkBucketMs(b, frame.sparkBucketMs);
     ViewFrame.addSparks(b, sparks);
+  }
+  if (attentionSensor) {
+    ViewFrame.addAttentionSensor(b, attentionSensor);
+    ViewFrame.addAttention(b, attention);
   }
   ViewFrame.addIntervalMs(b, frame.intervalMs);
   if (frame.countWindow) ViewFrame.addCountWindow(b, frame.countWindow);
@@ -247,6 +260,13 @@ export function decodeViewFrame(input: Uint8Array, options: { base?: BaseValues 
     invalid(`${statusSensors?.length ?? 0} status sensors for ${f.statusLength()} statuses`);
   }
   for (let i = 0; i < f.statusLength(); i++) statuses.push([statusSensors![i], f.status(i)]);
+  const attention: [number, number][] = [];
+  const attentionSensors = f.attentionSensorArray();
+  const codes = f.attentionArray();
+  if ((attentionSensors?.length ?? 0) !== (codes?.length ?? 0)) {
+    invalid(`${attentionSensors?.length ?? 0} attention sensors for ${codes?.length ?? 0} codes`);
+  }
+  for (let i = 0; i < (codes?.length ?? 0); i++) attention.push([attentionSensors![i], codes![i]]);
   const sparks: SparkRowsEvent[] = [];
   if (f.sparksLength() > 0) {
     const lasts = lastValues(updates);
@@ -283,6 +303,7 @@ export function decodeViewFrame(input: Uint8Array, options: { base?: BaseValues 
     }),
     updates,
     statuses,
+    attention,
     sparkBucketMs: f.sparkBucketMs(),
     sparks,
     intervalMs: f.intervalMs(),

@@ -119,6 +119,7 @@ function frameFrom(c: ReturnTypeOfCase): { input: ViewFrameInput; bases: Map<num
       previous,
       avgDigits: 2,
       statuses: staying.concat(entered).map((sensor, i) => [sensor, c.statuses[i]] as const),
+      attention: entered.map((sensor, i) => [sensor, i % 6] as const),
       sparkBucketMs: 1000,
       sparks,
       intervalMs: c.interval,
@@ -207,6 +208,7 @@ Deno.test("decode(encode(frame)) is the frame: rows, counts, entering rows whole
       assertEquals(event.entered, input.entered);
       assertEquals(event.metrics, input.metrics);
       assertEquals(event.statuses, input.statuses.map(([s, t]) => [s, t]));
+      assertEquals(event.attention, (input.attention ?? []).map(([s, code]) => [s, code]));
       // Values: every update, by (sensor, metric).
       const sent = new Map<number, number>();
       for (let i = 0; i < input.updates.length; i++) {

@@ -121,7 +121,11 @@ Deno.test("subscriptions select by group prefix, id list or everything; overlaps
 
     // The group catalogue lists every group with its sensor count.
     const { groups } = await (await fetch(new URL("/api/groups", server.url))).json();
-    assertEquals(groups, GROUPS.slice().sort().map((group) => ({ group, sensors: 10 })));
+    // (Each also counts its sensors needing attention: these may have gone stale by now.)
+    assertEquals(
+      groups.map(({ group, sensors }: { group: string; sensors: number }) => ({ group, sensors })),
+      GROUPS.slice().sort().map((group) => ({ group, sensors: 10 })),
+    );
 
     // Bad subscriptions get an Error with a reason; the connection stays and keeps its stream.
     byGroup.subscribe([{ id: 9, group: "not a group!" }, { id: 10 }, {

@@ -6,6 +6,8 @@ import type {
   SensorEntry,
   WindowStates,
 } from "../../protocol/columns.ts";
+import { AttentionBoard } from "./attention_board.ts";
+import type { AttentionOptions } from "./attention_board.ts";
 
 /**
  * Each update's values before the tick's merge, aligned with `updates`:
@@ -35,6 +37,8 @@ export interface TickChanges {
   late: [number, number][];
   /** Sensors removed this tick (and not re-added in it). */
   removed: number[];
+  /** `[sensor, attention code]` for sensors whose attention state changed this tick (`judge`). */
+  attention?: [number, number][];
 }
 
 /**
@@ -58,6 +62,12 @@ export class FeedView {
   /** Sum of `#late`. */
   lateTotal = 0;
   readonly #status: string[] = [];
+  /** Each sensor's attention state (the shards' levels, and silence at the tick). */
+  readonly attention: AttentionBoard;
+
+  constructor(options: { attention?: AttentionOptions } = {}) {
+    this.attention = new AttentionBoard(options.attention);
+  }
 
   get sensorCount(): number {
     return this.#sensorCount;
@@ -76,6 +86,7 @@ export class FeedView {
     const statuses: [number, string][] = [];
     let total = 0;
     let windowTotal = 0;
+    let levelsChanged = false;
     for (const change of changes) {
       if (!change) continue;
       // Removals first: a sensor removed and re-added in one flush is listed in both.
@@ -84,6 +95,10 @@ export class FeedView {
       }
       total += change.updates.length;
       windowTotal += change.windows.length;
+      for (const [sensor, level] of change.levels ?? []) {
+        this.attention.setLevel(sensor, level);
+        levelsChanged = true;
+      }
       for (const [sensor, status] of change.statuses) {
         if (this.#status[sensor] === status) continue;
         this.#status[sensor] = status;
@@ -106,7 +121,7 @@ export class FeedView {
     }
     if (
       total === 0 && sensors.length === 0 && metrics.length === 0 && windowTotal === 0 &&
-      late.length === 0 && removed.length === 0 && statuses.length === 0
+      late.length === 0 && removed.length === 0 && statuses.length === 0 && !levelsChanged
     ) return null;
     const updates = allocateStates(total);
     let at = 0;
@@ -142,6 +157,38 @@ export class FeedView {
       windows,
       late,
       removed: removed.filter((s) => !readded.has(s)),
+    };
+  }
+
+  /**
+   * Judges attention at the tick: the merged changes' sensors and readings
+   * arrive at `now`, then every sensor is judged. Returns the changes with
+   * `attention` set (an otherwise empty change when only silence changed
+   * something), or null when nothing changed at all.
+   */
+  judge(merged: TickChanges | null, now: number): TickChanges | null {
+    if (merged) {
+      for (const sensor of merged.removed) this.attention.remove(sensor);
+      this.attention.enter(merged.sensors, now);
+      this.attention.arrive(merged.updates, now);
+    }
+    const attention: [number, number][] = [];
+    this.attention.evaluate(now, attention);
+    if (merged) {
+      merged.attention = attention;
+      return merged;
+    }
+    if (attention.length === 0) return null;
+    return {
+      sensors: [],
+      metrics: [],
+      updates: allocateStates(0),
+      previous: allocatePrevious(0),
+      statuses: [],
+      windows: allocateWindowStates(0),
+      late: [],
+      removed: [],
+      attention,
     };
   }
 

@@ -1,3 +1,5 @@
+import { attentionCounts } from "./attention_counts.ts";
+import type { AttentionOptions } from "./attention_board.ts";
 import type { ActorRef, Behavior } from "../runtime/mod.ts";
 import { FeedView } from "./feed_view.ts";
 import type { TickChanges } from "./feed_view.ts";
@@ -62,6 +64,8 @@ export interface HubOptions {
   maxSubscriptions?: number;
   /** Viewport views and windows: limits and the ordering schedule (see ViewTableOptions). */
   views?: Partial<ViewTableOptions>;
+  /** When a quiet sensor is stale or offline (`--stale-intervals`, `--offline-after`). */
+  attention?: AttentionOptions;
   /** UTF-8 bytes of one session's subscription set (its topic key, e.g. ids × length). Default 16 KiB. */
   maxSubscriptionBytes?: number;
   /** The slow-client and liveness policy of every session. */
@@ -147,7 +151,8 @@ export class HubBehavior implements Behavior<HubMessage> {
   readonly #onWindows?: HubOptions["onWindows"];
   readonly #now: () => number;
   readonly #observer?: HubObserver;
-  #view = new FeedView();
+  #view: FeedView;
+  readonly #attentionOptions: AttentionOptions;
   /** Set while a source rebuilds the shards (see HubHold). */
   #held = false;
   readonly #topics: TopicTable<TopicStream, Session>;
@@ -192,6 +197,8 @@ export class HubBehavior implements Behavior<HubMessage> {
     this.#lastPingAt = this.#now();
     this.stats = options.stats ?? new HubStats();
     this.#viewOptions = options.views ?? {};
+    this.#attentionOptions = options.attention ?? {};
+    this.#view = new FeedView({ attention: this.#attentionOptions });
     this.#views = this.#makeViews();
     this.#everything = this.#pinEverything();
     this.stats.epoch = this.#everything.epoch;
@@ -274,16 +281,22 @@ export class HubBehavior implements Behavior<HubMessage> {
         this.#sessions.get(message.sink)?.session.report(message.frameP95Ms, this.#now());
         break;
       case "groups": {
-        const counts = new Map<string, number>();
+        // Per group: its sensors, and how many are in each state that needs attention.
+        const counts = new Map<string, { sensors: number; codes: number[] }>();
         const scope = message.scope?.includes("*") ? null : message.scope ?? null;
+        const board = this.#view.attention;
         for (const sensor of this.#view.sensors()) {
           if (scope && !scope.some((prefix) => covers(prefix, sensor.group))) continue;
-          counts.set(sensor.group, (counts.get(sensor.group) ?? 0) + 1);
+          let entry = counts.get(sensor.group);
+          if (!entry) counts.set(sensor.group, entry = { sensors: 0, codes: [0, 0, 0, 0, 0, 0] });
+          entry.sensors++;
+          entry.codes[board.code(sensor.index)]++;
         }
         message.reply(
-          [...counts].sort(([a], [b]) => (a < b ? -1 : 1)).map(([group, sensors]) => ({
+          [...counts].sort(([a], [b]) => (a < b ? -1 : 1)).map(([group, { sensors, codes }]) => ({
             group,
             sensors,
+            attention: attentionCounts(codes),
           })),
         );
         break;
@@ -564,7 +577,7 @@ export class HubBehavior implements Behavior<HubMessage> {
 
   /** The rebuilt state (after a hold) goes into a fresh view, every topic into a new epoch. */
   #startEpoch(changes: (ShardChanges | null)[]): void {
-    this.#view = new FeedView();
+    this.#view = new FeedView({ attention: this.#attentionOptions });
     this.#view.apply(changes);
     for (const topic of this.#topics.clear()) topic.release();
     const windows = this.#views.requests();
@@ -595,7 +608,9 @@ export class HubBehavior implements Behavior<HubMessage> {
     for (const change of changes) if (change === null) this.stats.flushTimeouts++;
     const now = this.#now();
     const tickNo = ++this.#tickNo;
-    const merged = this.#view.apply(changes);
+    const applied = this.#view.apply(changes);
+    // Attention is judged every tick: silence changes it when nothing arrives.
+    const merged = this.#view.judge(applied, now);
     if (round.sourceCaughtUp) this.stats.viewCaughtUp = true;
     const aggregates = this.#aggregatesFor(merged);
     if (merged && merged.windows.length > 0 && this.#onWindows) {
@@ -644,6 +659,8 @@ export class HubBehavior implements Behavior<HubMessage> {
     this.stats.seq = this.#everything.seq;
     this.stats.ticks++;
     this.stats.sensors = this.#view.sensorCount;
+    const counts = this.#view.attention.counts;
+    for (let code = 0; code < counts.length; code++) this.stats.attention[code] = counts[code];
     this.stats.sessions = this.#sessions.size;
     this.stats.topics = this.#busiestTopics();
     this.#countTopics();

@@ -1,3 +1,4 @@
+import type { GroupCount } from "./attention_counts.ts";
 import { Actor, ask, Supervisor } from "../runtime/mod.ts";
 import type { FailureReport } from "../runtime/mod.ts";
 import type { ShardSet } from "../shards/shard_set.ts";
@@ -148,8 +149,8 @@ export class Hub {
   }
 
   /** Every group path (under `scope`) with its sensor count. */
-  groups(scope: string[] | null): Promise<{ group: string; sensors: number }[]> {
-    return ask<HubMessage, { group: string; sensors: number }[]>(
+  groups(scope: string[] | null): Promise<GroupCount[]> {
+    return ask<HubMessage, GroupCount[]>(
       this.#actor,
       (reply) => ({ type: "groups", scope, reply }),
     );

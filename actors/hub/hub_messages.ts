@@ -1,3 +1,4 @@
+import type { GroupCount } from "./attention_counts.ts";
 import type { FrameSink } from "./session.ts";
 import type { Encoding } from "./topic_stream.ts";
 import type { ShardChanges } from "../shards/shard_messages.ts";
@@ -66,7 +67,7 @@ export interface HubGroups {
   type: "groups";
   /** Only groups under these prefixes; null for all. */
   scope?: string[] | null;
-  reply: (groups: { group: string; sensors: number }[]) => void;
+  reply: (groups: GroupCount[]) => void;
 }
 
 /** Asks for a page of sensors (GET /api/sensors) or one sensor. */

@@ -23,6 +23,8 @@ export class HubStats {
    */
   viewCaughtUp = false;
   sensors = 0;
+  /** Sensors per attention code (protocol/attention.ts), as of the last tick. */
+  attention: number[] = [0, 0, 0, 0, 0, 0];
   lastTickMs = 0;
   /** Resume requests answered with the missed frames, and with a fresh snapshot. */
   recovered = 0;

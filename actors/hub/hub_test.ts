@@ -290,7 +290,7 @@ Deno.test("a sensors query sent while a tick waits for a slow shard is answered 
   // A client that joins meanwhile gets the view at the current seq; the tick's delta follows it.
   const sink = new Sink();
   await hub.send({ type: "join", sink });
-  assertEquals(await hub.groups(null), [{ group: "default", sensors: 1 }]);
+  assertEquals(await hub.groups(null), [{ group: "default", sensors: 1, attention: {} }]);
   assertEquals(sink.frames.map(seqOf), [["subscribed", 1], ["snapshot", 1]]);
   slow.open();
   await tick;

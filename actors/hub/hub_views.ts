@@ -85,17 +85,15 @@ export class HubViews {
   readonly #options: HubViewsOptions;
   readonly #places = new Map<string, PlaceStream>();
   readonly #windows = new Map<Session, WindowSession>();
-  /** Status names as the views' status codes (1..255, in order of appearance; 0 is none). */
-  readonly #statusCodes = new Map<string, number>();
 
   constructor(feed: FeedView, options: HubViewsOptions) {
     this.#feed = feed;
     this.#options = options;
     this.table = new ViewTable(feed, options.table);
     this.#frames = new WindowFrames(feed, this.sparks);
+    // The status sort key is the attention code (critical > warn > offline > stale > ok; 0 last).
     for (const sensor of feed.sensors()) {
-      const status = feed.status(sensor.index);
-      if (status !== null) this.table.keys.setStatus(sensor.index, this.#statusCode(status));
+      this.table.keys.setStatus(sensor.index, feed.attention.code(sensor.index));
     }
   }
 
@@ -255,16 +253,6 @@ export class HubViews {
     this.#leavePlace(ws.place, now);
   }
 
-  /** Takes a status that changed into the views' status key (from the next ordering on). */
-  #statusCode(status: string): number {
-    let code = this.#statusCodes.get(status);
-    if (code === undefined) {
-      code = Math.min(this.#statusCodes.size + 1, 255);
-      this.#statusCodes.set(status, code);
-    }
-    return code;
-  }
-
   #place(window: ViewWindow, now: number): PlaceStream {
     const key = placeKey(window.view, window.offset, window.limit);
     let place = this.#places.get(key);
@@ -309,9 +297,7 @@ export class HubViews {
     const { now, tickNo } = o;
     this.#frames.takeTick(merged, tickNo);
     this.sparks.apply(merged);
-    for (const [sensor, status] of merged?.statuses ?? []) {
-      this.table.keys.setStatus(sensor, this.#statusCode(status));
-    }
+    for (const [sensor, code] of merged?.attention ?? []) this.table.keys.setStatus(sensor, code);
     this.table.advance(merged, now);
     const ringMs = this.#options.limits.ringMs;
     const places = new Map<PlaceStream, PlaceTick>();

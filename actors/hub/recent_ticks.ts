@@ -22,6 +22,8 @@ export interface TickParts {
   windows?: WindowStates;
   aggregates: readonly GroupAggregateEntry[];
   late: readonly (readonly [number, number])[];
+  /** `[sensor, attention code]` that changed in the tick; absent: none. */
+  attention?: readonly (readonly [number, number])[];
 }
 
 export class RecentTicks {

@@ -170,7 +170,7 @@ export class TopicStream {
     };
     const news = tick.updates.length > 0 || sensors.length > 0 || removed.length > 0 ||
       tick.metrics.length > 0 || tick.windows.length > 0 || tick.late.length > 0 ||
-      aggregates.length > 0;
+      aggregates.length > 0 || (tick.attention?.length ?? 0) > 0;
     if (!encode.full && !encode.compact) {
       if (news) {
         this.seq++;
@@ -196,10 +196,19 @@ export class TopicStream {
       ? this.#filterWindows(tick.windows, WINDOW_CHANGED)
       : undefined;
     const late = this.#everything ? tick.late : tick.late.filter(([s]) => this.#isMember(s));
+    const changed = tick.attention ?? [];
+    let attention = this.#everything ? changed : changed.filter(([s]) => this.#isMember(s));
+    // A sensor new to the topic brings its state too (unless the tick already says it).
+    if (entered.length > 0) {
+      const told = new Set(attention.map(([s]) => s));
+      const joined = entered.filter((s) => !told.has(s))
+        .map((s): [number, number] => [s, this.#view.attention.code(s)]);
+      if (joined.length > 0) attention = [...attention, ...joined]; // the tick's list is shared
+    }
     if (
       updates.length === 0 && sensors.length === 0 && removed.length === 0 &&
       tick.metrics.length === 0 && (windows?.length ?? 0) === 0 && late.length === 0 &&
-      aggregates.length === 0
+      aggregates.length === 0 && attention.length === 0
     ) {
       return this.#idle(now);
     }
@@ -215,6 +224,7 @@ export class TopicStream {
       windows,
       aggregates,
       late,
+      attention,
       intervalMs: this.#tickMs,
     };
     this.#recent.record({
@@ -227,6 +237,7 @@ export class TopicStream {
       windows,
       aggregates,
       late,
+      attention,
     });
     const frames: TopicFrames = { full: null, compact: null };
     if (encode.full) frames.full = encodeDelta(frame);
@@ -355,6 +366,7 @@ export class TopicStream {
     const windows = new Map<number, [WindowStates, number]>();
     const aggregates = new Map<string, GroupAggregateEntry>();
     const late = new Map<number, number>();
+    const attention = new Map<number, number>();
     for (const part of parts) {
       const u = part.updates;
       for (let i = 0; i < u.length; i++) {
@@ -372,6 +384,7 @@ export class TopicStream {
       }
       for (const a of part.aggregates) aggregates.set(`${a.group}|${a.size}|${a.metric}`, a);
       for (const [sensor, count] of part.late) late.set(sensor, count);
+      for (const [sensor, code] of part.attention ?? []) attention.set(sensor, code);
     }
     const values = view.valueColumns;
     const updates = allocateStates(slots.length);
@@ -403,6 +416,7 @@ export class TopicStream {
       windows: windowStates,
       aggregates: [...aggregates.values()],
       late: [...late].filter(([s]) => member(s)),
+      attention: [...attention].filter(([s]) => member(s)),
       coalesced: true,
       sinceSeq: o.sinceSeq,
       intervalMs: o.intervalMs,
@@ -442,6 +456,7 @@ export class TopicStream {
       windows: this.spec.windows ? this.#filterWindows(view.windows(), 0) : undefined,
       aggregates,
       late: view.lateCounts().filter(([s]) => this.#isMember(s)),
+      attention: sensors.map((s) => [s.index, view.attention.code(s.index)] as const),
       epoch: this.epoch,
       seq: this.seq,
       serverTimeMs: now,

@@ -51,6 +51,7 @@ export class WindowFrames {
   #touchedAt = new Uint32Array(0);
   #entryAt = new Uint32Array(0);
   #statusAt = new Uint32Array(0);
+  #attentionAt = new Uint32Array(0);
   /** This tick's updates by sensor: the first update's index, and each update's next. */
   #head = new Int32Array(0);
   #next = new Int32Array(0);
@@ -81,6 +82,7 @@ export class WindowFrames {
     const u = merged.updates;
     for (let i = 0; i < u.length; i++) top = Math.max(top, u.sensor[i] + 1);
     for (const [s] of merged.statuses) top = Math.max(top, s + 1);
+    for (const [s] of merged.attention ?? []) top = Math.max(top, s + 1);
     this.#room(top);
     if (this.#next.length < u.length) this.#next = new Int32Array(Math.max(u.length, 1024));
     for (let i = u.length - 1; i >= 0; i--) {
@@ -91,6 +93,7 @@ export class WindowFrames {
     }
     for (const s of merged.sensors) this.#entryAt[s.index] = tickNo;
     for (const [s] of merged.statuses) this.#statusAt[s] = tickNo;
+    for (const [s] of merged.attention ?? []) this.#attentionAt[s] = tickNo;
   }
 
   #room(top: number): void {
@@ -104,6 +107,7 @@ export class WindowFrames {
     this.#touchedAt = grow(this.#touchedAt, (k) => new Uint32Array(k));
     this.#entryAt = grow(this.#entryAt, (k) => new Uint32Array(k));
     this.#statusAt = grow(this.#statusAt, (k) => new Uint32Array(k));
+    this.#attentionAt = grow(this.#attentionAt, (k) => new Uint32Array(k));
     this.#head = grow(this.#head, (k) => new Int32Array(k).fill(-1));
     this.#mark = grow(this.#mark, (k) => new Uint32Array(k));
   }
@@ -140,9 +144,10 @@ export class WindowFrames {
     for (const s of staying) if (this.#touchedAt[s] > since) changed.push(s);
     const regrouped = staying.filter((s) => this.#entryAt[s] > since);
     const restatused = staying.filter((s) => this.#statusAt[s] > since);
+    const rejudged = staying.filter((s) => this.#attentionAt[s] > since);
     if (
       !t.force && !rowsChanged && entered.length === 0 && changed.length === 0 &&
-      regrouped.length === 0 && restatused.length === 0
+      regrouped.length === 0 && restatused.length === 0 && rejudged.length === 0
     ) return null;
 
     const metrics = feed.metrics();
@@ -206,6 +211,9 @@ export class WindowFrames {
       const status = feed.status(s);
       if (status !== null) statuses.push([s, status]);
     }
+    const attention: [number, number][] = [];
+    for (const s of entered) attention.push([s, feed.attention.code(s)]);
+    for (const s of rejudged) attention.push([s, feed.attention.code(s)]);
     const absolute = !delta;
     let sendMetrics: readonly MetricEntry[] = this.#merged?.metrics ?? [];
     if (absolute || entered.length > 0 || t.kind !== "tick") sendMetrics = metrics;
@@ -226,6 +234,7 @@ export class WindowFrames {
       previous: absolute ? undefined : previous,
       avgDigits: 2,
       statuses,
+      attention,
       sparkBucketMs: this.#bucketMs,
       sparks: this.#sparkRows(dictionary, { entering, metrics }),
       intervalMs: t.intervalMs,

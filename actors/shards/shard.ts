@@ -12,6 +12,8 @@ import type { Behavior } from "../runtime/mod.ts";
 import { allocateStates, allocateWindowStates } from "../../protocol/columns.ts";
 import type { MetricEntry, SensorEntry, WindowStates } from "../../protocol/columns.ts";
 import { DEFAULT_GROUP } from "../../protocol/reading_block.ts";
+import type { MetricsMeta, Thresholds } from "../../protocol/metric_meta.ts";
+import { statusLevel, ThresholdLevels } from "./threshold_levels.ts";
 
 export interface ShardOptions {
   /** Readings in the moving-average window. Default 50. */
@@ -22,6 +24,8 @@ export interface ShardOptions {
   awaitingReplay?: boolean;
   /** State to start from (a checkpoint). */
   state?: ShardCheckpoint | null;
+  /** Metric metadata: readings are judged by its thresholds. Default: none. */
+  metrics?: MetricsMeta;
 }
 
 interface TrackedMetric {
@@ -29,6 +33,8 @@ interface TrackedMetric {
   metric: number;
   window: MovingWindow;
   events: WindowRegion;
+  /** Its cell in the shard's `ThresholdLevels`. */
+  cell: number;
 }
 
 interface SensorState {
@@ -43,6 +49,10 @@ interface SensorState {
   /** Metric index → its window. */
   metrics: Map<number, TrackedMetric>;
   infoDirty: boolean;
+  /** Its attention level from thresholds and status (0 ok, 1 warn, 2 critical). */
+  level: number;
+  statusLevel: number;
+  levelDirty: boolean;
 }
 
 /**
@@ -63,11 +73,20 @@ export class ShardBehavior implements Behavior<ShardMessage> {
   #dirty: TrackedMetric[] = [];
   /** Sensors removed since the last flush. */
   #removed: number[] = [];
+  // Threshold levels: one cell per tracked metric, reused after a removal.
+  readonly #meta: MetricsMeta;
+  readonly #levels = new ThresholdLevels();
+  #cells = 0;
+  #freeCells: number[] = [];
+  /** By metric index: its thresholds, null for none, undefined before first asked. */
+  #thresholds: (Thresholds | null | undefined)[] = [];
+  #levelSensors: SensorState[] = [];
 
   constructor(options: ShardOptions = {}) {
     this.#window = options.window ?? 50;
     this.#windows = new EventWindowStore(options.windowSpec ?? DEFAULT_WINDOW_SPEC);
     this.#awaitingReplay = options.awaitingReplay ?? false;
+    this.#meta = options.metrics ?? {};
     if (options.state) this.#restore(options.state);
   }
 
@@ -94,6 +113,10 @@ export class ShardBehavior implements Behavior<ShardMessage> {
         this.#lateSensors = [];
         this.#statusSensors = [];
         this.#removed = [];
+        this.#levelSensors = [];
+        this.#thresholds = [];
+        this.#cells = 0;
+        this.#freeCells = [];
         this.#windows = new EventWindowStore(this.#windows.spec);
         if (message.state) this.#restore(message.state);
         this.#awaitingReplay = false;
@@ -137,6 +160,8 @@ export class ShardBehavior implements Behavior<ShardMessage> {
         sensor.statusTimeMs = timeMs;
         if (status !== sensor.status) {
           sensor.status = status;
+          sensor.statusLevel = statusLevel(status);
+          this.#relevel(sensor);
           if (!sensor.statusDirty) {
             sensor.statusDirty = true;
             this.#statusSensors.push(sensor);
@@ -162,6 +187,7 @@ export class ShardBehavior implements Behavior<ShardMessage> {
             metric,
             window: new MovingWindow(this.#window),
             events: this.#windows.windowsFor(sensor.entry.index, metric),
+            cell: this.#newCell(),
           };
           sensor.metrics.set(metric, tracked);
           if (!this.#metricNames.has(metric)) {
@@ -173,6 +199,14 @@ export class ShardBehavior implements Behavior<ShardMessage> {
         if (!tracked.window.dirty) this.#dirty.push(tracked);
         tracked.window.add(block.value[v], timeMs);
         if (!late) this.#windows.add(tracked.events, block.value[v], timeMs);
+        const known = this.#thresholds[metric];
+        const thresholds = known === undefined ? this.#thresholdsOf(metric) : known;
+        if (
+          thresholds !== null &&
+          this.#levels.observe(tracked.cell, thresholds, block.value[v], timeMs)
+        ) {
+          this.#relevel(sensor);
+        }
       }
     }
   }
@@ -181,7 +215,11 @@ export class ShardBehavior implements Behavior<ShardMessage> {
   #remove(index: number): void {
     const sensor = this.#sensors.get(index);
     if (!sensor) return;
-    for (const tracked of sensor.metrics.values()) this.#windows.forget(tracked.events);
+    for (const tracked of sensor.metrics.values()) {
+      this.#windows.forget(tracked.events);
+      this.#levels.clear(tracked.cell);
+      this.#freeCells.push(tracked.cell);
+    }
     this.#sensors.delete(index);
     this.#removed.push(index);
   }
@@ -212,10 +250,40 @@ export class ShardBehavior implements Behavior<ShardMessage> {
       status: "",
       statusTimeMs: -Infinity,
       statusDirty: false,
+      level: 0,
+      statusLevel: 0,
+      levelDirty: false,
     };
     this.#sensors.set(entry.index, sensor);
     this.#dirtySensors.push(sensor);
     return sensor;
+  }
+
+  #newCell(): number {
+    const cell = this.#freeCells.pop() ?? this.#cells++;
+    this.#levels.ensure(cell + 1);
+    return cell;
+  }
+
+  #thresholdsOf(metric: number): Thresholds | null {
+    const name = this.#metricNames.get(metric);
+    const thresholds = name === undefined ? null : this.#meta[name]?.thresholds ?? null;
+    this.#thresholds[metric] = thresholds;
+    return thresholds;
+  }
+
+  /** A metric's level or the status changed: the sensor's is the highest; dirty if it moved. */
+  #relevel(sensor: SensorState): void {
+    let level = sensor.statusLevel;
+    for (const tracked of sensor.metrics.values()) {
+      level = Math.max(level, this.#levels.level(tracked.cell));
+    }
+    if (level === sensor.level) return;
+    sensor.level = level;
+    if (!sensor.levelDirty) {
+      sensor.levelDirty = true;
+      this.#levelSensors.push(sensor);
+    }
   }
 
   #save(): ShardCheckpoint {
@@ -228,8 +296,15 @@ export class ShardBehavior implements Behavior<ShardMessage> {
     let at = 0;
     const late: [number, number][] = [];
     const statuses: [number, string, number][] = [];
+    const levels = new Float64Array(windows * (2 + ThresholdLevels.RECORD));
+    let levelAt = 0;
     for (const { entry, metrics, lateDropped, status, statusTimeMs } of this.#sensors.values()) {
       sensors.push([entry.index, entry.id, entry.group]);
+      for (const tracked of metrics.values()) {
+        levels[levelAt] = tracked.sensor;
+        levels[levelAt + 1] = tracked.metric;
+        levelAt = this.#levels.save(tracked.cell, levels, levelAt + 2);
+      }
       if (status !== "") statuses.push([entry.index, status, statusTimeMs]);
       if (lateDropped > 0) late.push([entry.index, lateDropped]);
       for (const tracked of metrics.values()) {
@@ -254,6 +329,8 @@ export class ShardBehavior implements Behavior<ShardMessage> {
         pending: this.#windows.savePending(),
       },
       statuses,
+      // In the store's JSON header, where NaN becomes null (read back as NaN).
+      thresholdLevels: Array.from(levels),
     };
   }
 
@@ -280,6 +357,7 @@ export class ShardBehavior implements Behavior<ShardMessage> {
       const sensor = this.#sensors.get(index);
       if (!sensor) throw new RangeError(`Cannot restore: status of unknown sensor ${index}`);
       sensor.status = status;
+      sensor.statusLevel = statusLevel(status);
       sensor.statusTimeMs = timeMs;
       sensor.statusDirty = true;
       this.#statusSensors.push(sensor);
@@ -305,6 +383,7 @@ export class ShardBehavior implements Behavior<ShardMessage> {
         metric: data[at + 1],
         window: new MovingWindow(this.#window),
         events: this.#windows.windowsFor(data[at], data[at + 1]),
+        cell: this.#newCell(),
       };
       at = tracked.window.restore(data, at + 2);
       const slots = this.#windows.slotsOf(tracked.events);
@@ -316,6 +395,16 @@ export class ShardBehavior implements Behavior<ShardMessage> {
       this.#dirty.push(tracked);
     }
     this.#windows.restorePending(pending);
+    // Threshold state per metric (absent in checkpoints from before it was kept).
+    const levels = Float64Array.from(state.thresholdLevels ?? [], (x) => x ?? NaN);
+    for (let at = 0; at < levels.length;) {
+      const tracked = this.#sensors.get(levels[at])?.metrics.get(levels[at + 1]);
+      if (!tracked) {
+        throw new RangeError(`Cannot restore: threshold level of unknown window ${levels[at]}`);
+      }
+      at = this.#levels.restore(tracked.cell, levels, at + 2);
+    }
+    for (const sensor of this.#sensors.values()) this.#relevel(sensor);
   }
 
   /** Everything held, as a flush would list it; nothing is marked clean. */
@@ -323,11 +412,13 @@ export class ShardBehavior implements Behavior<ShardMessage> {
     const sensors: SensorEntry[] = [];
     const late: [number, number][] = [];
     const statuses: [number, string][] = [];
+    const levels: [number, number][] = [];
     const tracked: TrackedMetric[] = [];
     for (const sensor of this.#sensors.values()) {
       sensors.push(sensor.entry);
       if (sensor.lateDropped > 0) late.push([sensor.entry.index, sensor.lateDropped]);
       if (sensor.status !== "") statuses.push([sensor.entry.index, sensor.status]);
+      if (sensor.level !== 0) levels.push([sensor.entry.index, sensor.level]);
       for (const metric of sensor.metrics.values()) tracked.push(metric);
     }
     const updates = allocateStates(tracked.length);
@@ -347,6 +438,7 @@ export class ShardBehavior implements Behavior<ShardMessage> {
       windows: this.#windows.endedWindows(tracked.map((t) => t.events)),
       late,
       statuses,
+      levels,
       removed: [],
     };
   }
@@ -393,7 +485,12 @@ export class ShardBehavior implements Behavior<ShardMessage> {
     if (removed.length > 0) {
       windows = keepWindows(windows, (i) => this.#sensors.has(windows.sensor[i]));
     }
-    return { sensors, metrics, updates, windows, late, statuses, removed };
+    const levels = this.#levelSensors.filter(live).map((s): [number, number] => {
+      s.levelDirty = false;
+      return [s.entry.index, s.level];
+    });
+    this.#levelSensors = [];
+    return { sensors, metrics, updates, windows, late, statuses, levels, removed };
   }
 }
 

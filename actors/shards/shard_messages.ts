@@ -27,6 +27,11 @@ export interface ShardChanges {
   late: [sensor: number, lateDropped: number][];
   /** `[sensor, status]` for sensors whose status changed. */
   statuses: [sensor: number, status: string][];
+  /**
+   * `[sensor, level]` for sensors whose attention level from thresholds and
+   * status changed (0 ok, 1 warn, 2 critical); absent from older shards.
+   */
+  levels?: [sensor: number, level: number][];
   /** Sensors removed since the last flush (a removed sensor may also be re-added in `sensors`). */
   removed: number[];
 }
@@ -71,6 +76,11 @@ export interface ShardCheckpoint {
   };
   /** `[sensor, status, its event time]` of sensors with a status. */
   statuses?: [sensor: number, status: string, timeMs: number][];
+  /**
+   * Per metric with a window: `[sensor, metric, ...ThresholdLevels record]`
+   * (NaN may come back as null from JSON).
+   */
+  thresholdLevels?: (number | null)[];
 }
 
 /** Asks for the shard's state; null while it waits for a restore. */

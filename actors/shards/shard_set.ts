@@ -1,3 +1,4 @@
+import type { MetricsMeta } from "../../protocol/metric_meta.ts";
 import { Actor, ask, Supervisor } from "../runtime/mod.ts";
 import type { Behavior, FailureReport } from "../runtime/mod.ts";
 import { SLOT_LENGTH } from "./event_window_store.ts";
@@ -28,6 +29,8 @@ export interface ShardSetOptions {
   window: number;
   /** Event-time window sizes and grace (`--windows`, `--grace`). */
   windowSpec: WindowSpec;
+  /** Metric metadata (`--metrics-config`): readings are judged by its thresholds. */
+  metrics?: MetricsMeta;
   /** State to start from; used only when it was saved with the same shape (see `fits`). */
   checkpoint?: ShardSetState | null;
   /** Mailbox capacity of each shard. Default 64. */
@@ -100,6 +103,7 @@ export class ShardSet {
           const behavior = new ShardBehavior({
             window,
             windowSpec,
+            metrics: options.metrics,
             // Restarted empty: readings are dropped until the replay's restore.
             awaitingReplay: restart > 0,
             state: restart === 0 ? checkpoint?.shards[i] : null,

@@ -293,3 +293,37 @@ Deno.test("a shard's state lists everything it holds, ended windows included, an
   const next = flush(shard);
   assertEquals([next.updates.length, next.updates.last[0]], [1, 4]);
 });
+
+Deno.test("threshold levels and the status level reach the flush, and survive a checkpoint through JSON", () => {
+  const router = new Router(1);
+  const metrics = {
+    t: {
+      name: "T",
+      unit: "",
+      precision: 1,
+      thresholds: { critical: { above: 10 }, holdMs: 1_000 },
+    },
+  };
+  const shard = new ShardBehavior({ window: 2, metrics });
+  shard.receive(message(router, [
+    { sensorId: "a", timeMs: 0, values: { t: 20 } }, // over, not yet held
+    { sensorId: "b", timeMs: 0, status: "warn", values: { t: 1 } },
+    { sensorId: "c", timeMs: 0, values: { t: 20 } },
+    { sensorId: "c", timeMs: 1_000, values: { t: 20 } }, // held 1 s: critical
+  ]));
+  assertEquals(flush(shard).levels, [[1, 1], [2, 2]]);
+  let saved: ShardCheckpoint | null = null;
+  shard.receive({ type: "checkpoint", reply: (c) => (saved = c) });
+  // The store keeps everything but the windows as JSON.
+  const { windows, ...fields } = saved!;
+  const restored: ShardCheckpoint = { ...JSON.parse(JSON.stringify(fields)), windows };
+  const again = new ShardBehavior({ window: 2, metrics, state: restored });
+  assertEquals(flush(again).levels, [[1, 1], [2, 2]], "restored levels are told");
+  // a's run over the threshold goes on across the restart: held at 1000.
+  again.receive(message(router, [
+    { sensorId: "a", timeMs: 1_000, values: { t: 20 } },
+    { sensorId: "b", timeMs: 1_000, status: "ok", values: { t: 1 } },
+    { sensorId: "c", timeMs: 1_500, values: { t: 5 } },
+  ]));
+  assertEquals(flush(again).levels, [[0, 2], [1, 0], [2, 0]]);
+});

@@ -27,6 +27,7 @@ export function hubOptions(config: Config): HubStartOptions {
       viewsPerClient: config.viewsPerClient ?? undefined,
       maxWindows: config.maxWindows,
     },
+    attention: { staleIntervals: config.staleIntervals, offlineAfterMs: config.offlineAfterMs },
     pingIntervalMs: config.pingIntervalMs,
     tickMs: config.tickMs,
     windowSizesMs: config.windowSizesMs,

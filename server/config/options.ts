@@ -66,6 +66,12 @@ export interface Config {
   jwtIssuer: string | null;
   jwtAudience: string | null;
   jwtPublicKeyFile: string | null;
+  /** JSON or YAML file of metric metadata (units, precision, thresholds); null: the demo's. */
+  metricsConfigFile: string | null;
+  /** A sensor is stale after this many of its usual intervals without a reading. */
+  staleIntervals: number;
+  /** A sensor is offline after this long without a reading. */
+  offlineAfterMs: number;
   /** Event-time tumbling window sizes, ascending, each a multiple of the previous. */
   windowSizesMs: number[];
   /** How far the watermark trails the newest event time. */
@@ -571,6 +577,39 @@ export const OPTIONS: readonly Option[] = [
     readme:
       "the key that signs them, a PEM file (or set `PULSEBOARD_JWT_SECRET` for HS256, 32+ characters)",
     parse: text,
+  }),
+  option({
+    flag: "metrics-config",
+    key: "metricsConfigFile",
+    arg: "<file>",
+    default: null,
+    shown: "(the demo's)",
+    help: "JSON or YAML metric metadata: names, units, precision, thresholds",
+    readme:
+      "JSON or YAML file of metric metadata: display name, unit, precision and warn/critical thresholds with a hold time (README, Metric metadata); default: the demo's temperature, humidity and pressure",
+    parse: text,
+  }),
+  option({
+    flag: "stale-intervals",
+    key: "staleIntervals",
+    arg: "<n>",
+    default: 5,
+    shown: "`5`",
+    help: "a sensor is stale after this many of its usual intervals without a reading",
+    readme:
+      "a sensor is stale after this many of its usual intervals (an average of its gaps between readings) without a reading, and not before 2 s",
+    parse: int("stale-intervals", 2, 1000),
+  }),
+  option({
+    flag: "offline-after",
+    key: "offlineAfterMs",
+    arg: "<dur>",
+    default: 60_000,
+    shown: "`1m`",
+    help: "a sensor is offline after this long without a reading",
+    readme:
+      "a sensor is offline after this long without a reading (silence since a restart counts from the restart)",
+    parse: timeout("offline-after"),
   }),
   option({
     flag: "windows",

@@ -92,6 +92,8 @@ export class FeedState {
   aggregates = new Map<string, AggregateState>();
   /** sensorId → readings dropped as late. */
   late = new Map<string, number>();
+  /** sensorId → its attention code (protocol/attention.ts). */
+  attention = new Map<string, number>();
   /** Per delta, how many sensor-metric pairs appeared more than once in it. */
   duplicateUpdates = 0;
 
@@ -132,6 +134,7 @@ export class FeedState {
         this.windows.clear();
         this.aggregates.clear();
         this.late.clear();
+        this.attention.clear();
         this.#windowParts(frame);
         break;
       }
@@ -224,6 +227,10 @@ export class FeedState {
     for (const [index, dropped] of frame.late) {
       const sensor = this.sensors.get(index);
       if (sensor) this.late.set(sensor.id, dropped);
+    }
+    for (const [index, code] of frame.attention ?? []) {
+      const sensor = this.sensors.get(index);
+      if (sensor) this.attention.set(sensor.id, code);
     }
   }
 

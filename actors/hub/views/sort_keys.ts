@@ -35,6 +35,9 @@ interface MetricColumn extends KeyColumn {
  * (metric, field) some view sorts by, all indexed by dense sensor index.
  * Also marks the sensors each tick touched, for the windows' deltas.
  */
+/** Status codes from which a rise is urgent (the attention codes warn and critical). */
+export const URGENT_STATUS = 4;
+
 export class SortKeys {
   capacity = 0;
   /** Ticks applied so far; columns and views compare their `changedAt` against it. */
@@ -66,6 +69,11 @@ export class SortKeys {
   readonly removed: number[] = [];
   /** Sensors whose status changed this tick. */
   readonly statusChanged: number[] = [];
+  /**
+   * True when this tick raised some sensor's status code to `URGENT_STATUS`
+   * or above (warn, critical): views sorted by status order at once for it.
+   */
+  statusRaised = false;
   #pendingStatus = new Map<number, number>();
   readonly #source: StateSource;
 
@@ -158,6 +166,7 @@ export class SortKeys {
     this.entered.length = 0;
     this.removed.length = 0;
     this.statusChanged.length = 0;
+    this.statusRaised = false;
     if (changes) {
       for (const sensor of changes.removed) this.#remove(sensor);
       for (const sensor of changes.sensors) this.#enter(sensor);
@@ -166,7 +175,9 @@ export class SortKeys {
     for (const [sensor, code] of this.#pendingStatus) {
       if (!this.isLive(sensor)) continue;
       const value = code === 0 ? NaN : code;
-      if (Object.is(this.status.values[sensor], value)) continue;
+      const before = this.status.values[sensor];
+      if (Object.is(before, value)) continue;
+      if (value >= URGENT_STATUS && !(before >= value)) this.statusRaised = true;
       this.status.values[sensor] = value;
       this.status.changedAt = this.serial;
       this.statusChanged.push(sensor);

@@ -355,10 +355,13 @@ export class ViewTable {
     const o = this.#options;
     const done = { orderings: 0, sorts: 0, work: 0, deferred: 0 };
     const due: View[] = [];
+    // A sensor newly warn or critical goes to the top of attention-first views now, not in a second.
+    const urgent = this.keys.statusRaised;
     for (const [view, windows] of this.#windowsOf) {
       if (windows.size === 0) continue;
-      if (view.forced) done.work += this.#reorder(view, { now, forced: true, done });
-      else if (now >= view.dueAt) due.push(view);
+      if (view.forced || (urgent && view.sort.key.kind === "status")) {
+        done.work += this.#reorder(view, { now, forced: true, done });
+      } else if (now >= view.dueAt) due.push(view);
     }
     // The longest waiting first; what the budget leaves waits for the next tick.
     due.sort((a, b) => a.dueAt - b.dueAt);

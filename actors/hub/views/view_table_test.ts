@@ -505,6 +505,23 @@ Deno.test("values re-order a view at most once per resortMs; an operator's resor
   assertEquals(ids(h, other.rows), ["s1", "s0", "s2"]);
 });
 
+Deno.test("a sensor turning warn or critical goes to the top of a status-sorted view at once; other status changes wait", () => {
+  const h = new Harness({ ...EAGER, resortMs: 1000, columnMaxAgeMs: 1000, minSortGapMs: 100 }, {
+    sensors: [0, 1, 2].map((i) => sensor(i, `s${i}`)),
+    updates: [0, 1, 2].map((i) => value(i, i)),
+  });
+  const byStatus: ViewSort = { key: { kind: "status" }, direction: "desc" };
+  const w = h.open({ sort: byStatus });
+  h.tick({}, [[0, 1], [1, 1], [2, 1]]);
+  h.tick();
+  h.tick();
+  assertEquals(ids(h, w.rows), ["s0", "s1", "s2"]);
+  h.tick({}, [[1, 2]]); // stale: not urgent, waits for the schedule
+  assertEquals(ids(h, w.rows), ["s0", "s1", "s2"]);
+  h.tick({}, [[2, 5]]); // critical: ordered in this tick
+  assertEquals(ids(h, w.rows), ["s2", "s1", "s0"]);
+});
+
 Deno.test("due orderings beyond a tick's budget wait for the next tick, so views spread over ticks", () => {
   const h = new Harness({ ...EAGER, resortMs: 1000, tickBudget: 1 }, {
     sensors: [0, 1, 2].map((i) => sensor(i, `s${i}`)),

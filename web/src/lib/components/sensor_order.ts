@@ -6,7 +6,9 @@ export type SortColumn =
   | { kind: "group" }
   | { kind: "metric"; metric: string; field: "last" | "avg" }
   /** Time since the newest reading (what the age column shows). */
-  | { kind: "age" };
+  | { kind: "age" }
+  /** The attention state: critical, warn, offline, stale, ok (descending), unknown last. */
+  | { kind: "status" };
 
 export type SortDirection = "asc" | "desc";
 
@@ -22,7 +24,8 @@ export interface RowFilter {
   group: string | null;
 }
 
-export const DEFAULT_SORT: SortSpec = { column: { kind: "id" }, direction: "asc" };
+/** Attention first: the sensors that need an operator at the top, then by id. */
+export const DEFAULT_SORT: SortSpec = { column: { kind: "status" }, direction: "desc" };
 
 export function sameColumn(a: SortColumn, b: SortColumn): boolean {
   if (a.kind !== b.kind) return false;

@@ -17,6 +17,7 @@ export function windowSort(sort: SortSpec): WindowSpec["sort"] {
   switch (column.kind) {
     case "id":
     case "group":
+    case "status":
       return { key: column.kind, direction };
     case "age":
       return { key: "seen", direction: direction === "asc" ? "desc" : "asc" };

@@ -4,8 +4,13 @@ import { DEFAULT_SORT } from "./sensor_order.ts";
 
 const noFilter = { text: "", group: null };
 
-Deno.test("the table's sorts map to the server's: age ascending is seen descending", () => {
-  assertEquals(windowSort(DEFAULT_SORT), { key: "id", direction: "asc" });
+Deno.test("the table's sorts map to the server's: attention first by default; age ascending is seen descending", () => {
+  // Attention codes rise with urgency (critical 5 … ok 1), so descending puts the worst first.
+  assertEquals(windowSort(DEFAULT_SORT), { key: "status", direction: "desc" });
+  assertEquals(windowSort({ column: { kind: "id" }, direction: "asc" }), {
+    key: "id",
+    direction: "asc",
+  });
   assertEquals(windowSort({ column: { kind: "age" }, direction: "asc" }), {
     key: "seen",
     direction: "desc",

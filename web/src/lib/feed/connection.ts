@@ -4,6 +4,7 @@
 // and resumes, and tells listeners at most once per animation frame that
 // something changed. No framework code here.
 import { reconnectDelay } from "./backoff.ts";
+import { closeReason } from "./close_reason.ts";
 import {
   decodeServerFrame,
   encodeAuth,
@@ -80,6 +81,12 @@ export class FeedConnection {
   lastError = "";
   notice: FeedNotice = "";
   noticeAt = 0;
+  /** Local time the last data frame arrived (what "as of" says while disconnected); 0: none yet. */
+  lastDataAt = 0;
+  /** Why the feed is not live, in words (see close_reason.ts); "" while live. */
+  reason = "";
+  /** Local time of the next reconnect attempt; 0: none scheduled. */
+  nextRetryAt = 0;
   /** Topic key the server reported for the current subscriptions. */
   topic = "";
   /** Set when the server refused or expired the token (close code 4003). */
@@ -388,6 +395,7 @@ export class FeedConnection {
     if (socket !== this.#socket) return;
     this.#socket = null;
     if (this.#stopped) return;
+    this.reason = closeReason(event.code, event.reason);
     if (event.code !== 1000 && event.code !== 1005) {
       this.lastError = `closed with ${event.code}${event.reason ? `: ${event.reason}` : ""}`;
     }
@@ -401,7 +409,20 @@ export class FeedConnection {
     this.state = this.#attempt >= this.#offlineAfter ? "offline" : "reconnecting";
     this.reconnects++;
     const delay = reconnectDelay(this.#attempt++);
-    this.#retry = setTimeout(() => this.#connect(), delay);
+    this.nextRetryAt = this.#now() + delay;
+    this.#retry = setTimeout(() => {
+      this.nextRetryAt = 0;
+      this.#connect();
+    }, delay);
+    this.#changed();
+  }
+
+  /** The operator's "retry now": a reconnect at once instead of at the scheduled time. */
+  retryNow(): void {
+    if (this.#stopped || this.#socket !== null) return;
+    clearTimeout(this.#retry);
+    this.nextRetryAt = 0;
+    this.#connect();
     this.#changed();
   }
 
@@ -409,6 +430,8 @@ export class FeedConnection {
     this.state = "live";
     this.#attempt = 0;
     this.lastError = "";
+    this.reason = "";
+    this.lastDataAt = this.#now();
   }
 
   #notify(notice: FeedNotice): void {

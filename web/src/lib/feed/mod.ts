@@ -16,3 +16,4 @@ export { SparkRings } from "./spark_rings.ts";
 export type { SparkRingsOptions } from "./spark_rings.ts";
 export { AggregateBook } from "./aggregate_book.ts";
 export type { BookAggregate } from "./aggregate_book.ts";
+export { closeReason, RESYNC_EXPLAINED } from "./close_reason.ts";

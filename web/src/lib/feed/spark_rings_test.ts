@@ -51,3 +51,17 @@ Deno.test("loaded points read back oldest first, and later values extend them fr
   rings.load(1, [], 0);
   assertEquals(rings.read(1, out), 0);
 });
+
+Deno.test("a value after a silence of five buckets or more is marked as a break; after a shorter one it is not", () => {
+  const rings = new SparkRings({ points: 12, bucketMs: 1000 });
+  rings.grow(1);
+  rings.push(0, 0, 1);
+  rings.push(0, 3_000, 2); // 2 empty buckets: bridged
+  rings.push(0, 9_000, 3); // 5 empty buckets: a break
+  const values = new Float32Array(12), gaps = new Uint8Array(12);
+  const n = rings.read(0, values, gaps);
+  assertEquals([Array.from(values.subarray(0, n)), Array.from(gaps.subarray(0, n))], [
+    [1, 2, 3],
+    [0, 0, 1],
+  ]);
+});

@@ -36,6 +36,9 @@ export class WindowStore implements BaseValues {
   ids: (string | undefined)[] = [];
   groups: (string | undefined)[] = [];
   statuses: (string | null)[] = [];
+  /** Per slot: the attention code (protocol ATTENTION), and when it last changed here (local ms). */
+  attention = new Uint8Array(0);
+  attentionChangedAt = new Float64Array(0);
   changedAt = new Float64Array(0);
   eventMs = new Float64Array(0);
   /** Metric index → columns by slot (dense; undefined where unknown). */
@@ -50,8 +53,15 @@ export class WindowStore implements BaseValues {
   #followId: string | null = null;
   #followSink: FollowSink | null = null;
 
-  constructor(options: { spark?: SparkRingsOptions } = {}) {
+  /**
+   * The step a metric is shown to: a row counts as changed (highlighted) only
+   * when a last value moves to another step. Default 0: any change.
+   */
+  stepOf: (metric: string) => number;
+
+  constructor(options: { spark?: SparkRingsOptions; stepOf?: (metric: string) => number } = {}) {
     this.#sparkOptions = options.spark ?? {};
+    this.stepOf = options.stepOf ?? (() => 0);
   }
 
   /** The slot of a sensor in the window, or -1. */
@@ -104,6 +114,8 @@ export class WindowStore implements BaseValues {
     this.capacity = 0;
     this.changedAt = new Float64Array(0);
     this.eventMs = new Float64Array(0);
+    this.attention = new Uint8Array(0);
+    this.attentionChangedAt = new Float64Array(0);
     this.metrics = [];
     this.epoch = -1;
     this.seq = -1;
@@ -150,6 +162,14 @@ export class WindowStore implements BaseValues {
       const slot = this.slotOf(u.sensor[i]);
       const m = this.metrics[u.metric[i]];
       if (slot < 0 || !m) continue;
+      const step = this.stepOf(m.name);
+      const before = m.last[slot];
+      if (
+        m.has[slot] === 1 &&
+        (step > 0
+          ? Math.round(before / step) !== Math.round(u.last[i] / step)
+          : before !== u.last[i])
+      ) this.changedAt[slot] = nowMs;
       m.has[slot] = 1;
       m.last[slot] = u.last[i];
       m.avg[slot] = u.avg[i];
@@ -158,7 +178,6 @@ export class WindowStore implements BaseValues {
       m.timeMs[slot] = u.timeMs[i];
       m.spark.push(slot, u.timeMs[i], u.last[i]);
       if (!(this.eventMs[slot] >= u.timeMs[i])) this.eventMs[slot] = u.timeMs[i];
-      this.changedAt[slot] = nowMs;
       if (this.#followSink && this.ids[slot] === this.#followId) {
         this.#followSink(m.name, u.timeMs[i], u.last[i]);
       }
@@ -169,6 +188,13 @@ export class WindowStore implements BaseValues {
     for (const [sensor, status] of event.statuses) {
       const slot = this.slotOf(sensor);
       if (slot >= 0) this.statuses[slot] = status;
+    }
+    for (const [sensor, code] of event.attention ?? []) {
+      const slot = this.slotOf(sensor);
+      if (slot < 0 || this.attention[slot] === code) continue;
+      // A row entering with its state is no change; a row whose state moved is.
+      if (!enteredSlots.includes(slot)) this.attentionChangedAt[slot] = nowMs;
+      this.attention[slot] = code;
     }
     for (const column of event.sparks) {
       const m = this.metrics[column.metric];
@@ -207,6 +233,8 @@ export class WindowStore implements BaseValues {
     this.#slots.set(sensor, slot);
     this.#sensorOf[slot] = sensor;
     this.statuses[slot] = null;
+    this.attention[slot] = 0;
+    this.attentionChangedAt[slot] = 0;
     this.eventMs[slot] = -Infinity;
     for (const m of this.metrics) {
       if (!m) continue;
@@ -232,6 +260,12 @@ export class WindowStore implements BaseValues {
     const events = new Float64Array(capacity);
     events.set(this.eventMs);
     this.eventMs = events;
+    const attention = new Uint8Array(capacity);
+    attention.set(this.attention);
+    this.attention = attention;
+    const attentionAt = new Float64Array(capacity);
+    attentionAt.set(this.attentionChangedAt);
+    this.attentionChangedAt = attentionAt;
     for (const m of this.metrics) if (m) growMetric(m, capacity);
     this.capacity = capacity;
   }

@@ -126,3 +126,29 @@ Deno.test("a whole window forgets every row it does not bring; a followed sensor
   assertEquals([store.size, store.slotOf(1), store.slotOf(2)], [1, -1, -1]);
   assertEquals(heard, [2, 3]);
 });
+
+Deno.test("a row is marked changed only when a value moves past its metric's step, or its attention moves", () => {
+  const store = new WindowStore({ stepOf: () => 0.1 });
+  store.apply(
+    frame(store, {
+      kind: "whole",
+      rows: Uint32Array.from([1]),
+      entered: [entry(1)],
+      values: [[1, 21.01]],
+      attention: [[1, 1]],
+    }),
+    1000,
+  );
+  const slot = store.slotOf(1);
+  assertEquals([store.changedAt[slot], store.attention[slot], store.attentionChangedAt[slot]], [
+    0,
+    1,
+    0,
+  ]);
+  store.apply(frame(store, { values: [[1, 21.04, 21.01]] }), 2000);
+  assertEquals(store.changedAt[slot], 0, "21.01 → 21.04 is the same 0.1 step");
+  store.apply(frame(store, { values: [[1, 21.06, 21.04]] }), 3000);
+  assertEquals(store.changedAt[slot], 3000, "21.04 → 21.06 shows as 21.0 → 21.1");
+  store.apply(frame(store, { attention: [[1, 5]] }), 4000);
+  assertEquals([store.attention[slot], store.attentionChangedAt[slot]], [5, 4000]);
+});
