@@ -38,8 +38,9 @@ const USAGE = `Usage: deno task bench [options]
                        and how long 20 scrolls to random places of the sorted view take
   --view-ticks         only the hub tick with 1, 10 and 100 distinct orderings open
                        (--orderings <a,b,...>) over --viewport-sensors at --viewport-rate
-  --view-fanout <a,b>  only viewport fan-out: that many viewport clients (node ws, one process),
-                       frames/s, latency, server CPU and memory per client (e.g. 1000,10000)
+  --view-fanout <a,b>  only viewport fan-out: viewport clients opened step by step to each count
+                       (node ws, 2,500 a process, 100 handshakes/s), frames/s, latency, server CPU
+                       and memory (RSS, heap, external) per client beyond none (e.g. 1000,5000,10000)
   --browser            only the dashboard in Chromium: KB/s received and frame times, normal and
                        4x CPU-throttled, at --sensors and --browser-rate <n> (default 10000);
                        --browser-root <dir> runs the server from another checkout

@@ -4,15 +4,20 @@
 // sends its ViewSubscribe, answers pings and counts frames; nothing is
 // decoded beyond the header. Prints one JSON line a second on stdout.
 //
-//   node view_clients.mjs <ws url> <clients> <views JSON>
+//   node view_clients.mjs <ws url> <clients> <views JSON> [opened per second] [first index]
 // @ts-types="@types/ws"
 import WebSocket from "ws";
 import { encodePong, encodeViewSubscribe, peekServerFrame } from "../protocol/mod.ts";
 import type { ViewSpec } from "../protocol/mod.ts";
 
-const [url, countText, viewsJson] = (globalThis as unknown as { process: { argv: string[] } })
-  .process.argv.slice(2);
+const [url, countText, viewsJson, paceText, firstText] = (globalThis as unknown as {
+  process: { argv: string[] };
+}).process.argv.slice(2);
 const count = Number(countText);
+/** Handshakes started a second (steady, so a busy server is not handed a burst); 0: no pace. */
+const pace = Number(paceText ?? 0);
+/** The index of this process's first client, so that several processes spread over the places. */
+const first = Number(firstText ?? 0);
 const views = JSON.parse(viewsJson) as ViewSpec[];
 const messages = views.map((v) => encodeViewSubscribe(v));
 
@@ -54,22 +59,30 @@ function connect(i: number): void {
     } else if (header.type === "ping") socket.send(encodePong(header.nonce));
     else if (header.type === "error") errors++;
   });
+  // `closed`: sessions that opened and were closed since; `failed`: handshakes that never opened.
   socket.on("close", () => {
-    closed++;
-    if (opened) open--;
+    if (opened) {
+      open--;
+      closed++;
+    } else if (!settled) failed++;
     settle();
   });
   socket.on("error", () => {
-    failed++;
+    if (!opened && !settled) failed++;
     settle();
   });
 }
 
-// Open in waves of at most 200 handshakes in flight, so that a busy server
-// is not handed more than it can answer within its header timeout.
+// Open at a steady pace (or in waves), with at most 200 handshakes in
+// flight, so that a busy server is not handed more than it can answer
+// within its header timeout.
 let started = 0;
+const openedAt = Date.now();
 const opener = setInterval(() => {
-  while (pending < 200 && started < count) connect(started++);
+  const due = pace > 0
+    ? Math.min(count, Math.floor(((Date.now() - openedAt) / 1000) * pace))
+    : count;
+  while (pending < 200 && started < due) connect(first + started++);
   if (started >= count) clearInterval(opener);
 }, 50);
 

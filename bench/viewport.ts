@@ -309,13 +309,24 @@ export async function runViewTicks(
 export interface FanoutRow {
   clients: number;
   open: number;
+  /** Client processes holding them. */
+  processes: number;
   framesPerSecond: number;
   kbPerSecondPerClient: number;
   p50: number;
   p99: number;
   cpuPercent: number;
   rssMb: number;
+  /** RSS per client beyond what the server held with none (the fleet's own state). */
   kbPerClient: number;
+  /** The same of the V8 heap in use, and of memory outside it (buffers), from /healthz. */
+  heapKbPerClient: number;
+  externalKbPerClient: number;
+  heapUsedMb: number;
+  externalMb: number;
+  /** Sessions the server closed meanwhile (slow or silent clients). */
+  closed: number;
+  load: string;
 }
 
 /** The node client, bundled from bench/node_view_clients.ts. */
@@ -331,10 +342,81 @@ async function nodeClients(): Promise<string> {
   return out;
 }
 
+/** Clients one node process holds: one process fell behind its frames beyond about 2,400. */
+const CLIENTS_PER_PROCESS = 2_500;
+/** Handshakes a second over all processes: a steady pace a busy server answers in time. */
+const OPEN_PER_SECOND = 100;
+
+interface ClientReport {
+  open: number;
+  closed: number;
+  failed: number;
+  viewFrames: number;
+  bytes: number;
+  p50: number;
+  p99: number;
+}
+
+/** A node process of viewport clients and its latest report. */
+function spawnClients(
+  script: string,
+  o: { url: string; count: number; first: number; pace: number; specs: ViewSpec[] },
+) {
+  const child = new Deno.Command("node", {
+    args: [
+      script,
+      o.url.replace("http", "ws") + "ws?subscribe=explicit",
+      String(o.count),
+      JSON.stringify(o.specs),
+      String(o.pace),
+      String(o.first),
+    ],
+    cwd: root,
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const state = {
+    child,
+    latest: {
+      open: 0,
+      closed: 0,
+      failed: 0,
+      viewFrames: 0,
+      bytes: 0,
+      p50: 0,
+      p99: 0,
+    } as ClientReport,
+    reading: Promise.resolve(),
+  };
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  state.reading = (async () => {
+    let buffered = "";
+    while (true) {
+      const { done, value } = await lines.read();
+      if (done) return;
+      buffered += value;
+      const parts = buffered.split("\n");
+      buffered = parts.pop()!;
+      for (const line of parts) if (line.trim()) state.latest = JSON.parse(line);
+    }
+  })().catch(() => {});
+  return state;
+}
+
+async function serverMemory(url: string): Promise<{ heapUsed: number; external: number }> {
+  const h = await health(url) as unknown as { memory?: { heapUsed: number; external: number } };
+  return h.memory ?? { heapUsed: NaN, external: NaN };
+}
+
+const loadAverage = () => Deno.loadavg()[0].toFixed(1);
+
 /**
- * Many viewport clients (20 places: 5 sorts at 4 offsets) in a node process:
- * frames a second delivered, tick-to-client latency, server CPU, and server
- * memory per client beyond what the server held with none.
+ * Many viewport clients (20 places: 5 sorts at 4 offsets), opened step by
+ * step to each count of `clients` (cumulative: 1000,5000,10000 opens 1,000,
+ * then 4,000 more, then 5,000 more), spread over node processes of at most
+ * 2,500 clients, at 100 handshakes a second: at each count, frames a second
+ * delivered, tick-to-client latency, server CPU, and server memory (RSS, V8
+ * heap in use and external) per client beyond what it held with none.
  */
 export async function runViewFanout(o: LoadOptions & { clients: number[] }): Promise<FanoutRow[]> {
   const script = await nodeClients();
@@ -344,84 +426,125 @@ export async function runViewFanout(o: LoadOptions & { clients: number[] }): Pro
       specs.push({ sort, offset, limit: DASHBOARD_ROWS });
     }
   }
+  const top = Math.max(...o.clients);
   const rows: FanoutRow[] = [];
+  const processes: ReturnType<typeof spawnClients>[] = [];
   try {
     await withLoad({
       ...o,
-      duration: o.clients.reduce(
-        (sum, count) => sum + o.seconds + 60 + Math.max(120, count * 0.03),
-        60,
-      ),
+      duration: top / OPEN_PER_SECOND + o.clients.length * (o.seconds + 90) + 120,
     }, async (server) => {
-      for (const count of o.clients) {
-        await sleep(3_000);
-        const base = medianRss(server.pid, 8);
-        const node = new Deno.Command("node", {
-          args: [
-            script,
-            server.url.replace("http", "ws") + "ws?subscribe=explicit",
-            String(count),
-            JSON.stringify(specs),
-          ],
-          cwd: root,
-          stdout: "piped",
-          stderr: "inherit",
-        }).spawn();
-        const lines = node.stdout.pipeThrough(new TextDecoderStream()).getReader();
-        let latest: Record<string, number> = {};
-        let buffered = "";
-        const reading = (async () => {
-          while (true) {
-            const { done, value } = await lines.read();
-            if (done) return;
-            buffered += value;
-            const parts = buffered.split("\n");
-            buffered = parts.pop()!;
-            for (const line of parts) if (line.trim()) latest = JSON.parse(line);
+      await sleep(5_000);
+      const base = medianRss(server.pid, 8);
+      const baseMemory = await serverMemory(server.url);
+      o.log(
+        `no clients: RSS ${base.toFixed(1)} MB, heap used ${
+          (baseMemory.heapUsed / 2 ** 20).toFixed(1)
+        } MB, external ${(baseMemory.external / 2 ** 20).toFixed(1)} MB, load ${loadAverage()}`,
+      );
+      let opened = 0;
+      const total = () => {
+        const sum: ClientReport = {
+          open: 0,
+          closed: 0,
+          failed: 0,
+          viewFrames: 0,
+          bytes: 0,
+          p50: 0,
+          p99: 0,
+        };
+        for (const p of processes) {
+          for (const key of ["open", "closed", "failed", "viewFrames", "bytes"] as const) {
+            sum[key] += p.latest[key];
           }
-        })();
-        try {
-          // A busy server opens a few dozen a second: 2 minutes, or 30 ms per client.
-          const deadline = Date.now() + Math.max(120_000, count * 30);
-          while ((latest.open ?? 0) < count && Date.now() < deadline) await sleep(500);
-          o.log(`${latest.open} of ${count} viewport clients open (${latest.failed} failed)`);
-          await sleep(5_000);
-          const start = { ...latest };
-          const cpu0 = cpuSeconds(server.pid);
-          const t0 = performance.now();
-          const rss: number[] = [];
-          let p50 = 0, p99 = 0;
-          while (performance.now() - t0 < o.seconds * 1000) {
-            await sleep(1_000);
-            rss.push(memoryMb(server.pid).rss);
-            p50 = Math.max(p50, latest.p50);
-            p99 = Math.max(p99, latest.p99);
-          }
-          const elapsed = (performance.now() - t0) / 1000;
-          const cpu = (cpuSeconds(server.pid) - cpu0) / elapsed;
-          rss.sort((a, b) => a - b);
-          const rssMb = rss[Math.floor(rss.length / 2)];
-          const frames = (latest.viewFrames - start.viewFrames) / elapsed;
-          rows.push({
-            clients: count,
-            open: latest.open,
-            framesPerSecond: frames,
-            kbPerSecondPerClient: (latest.bytes - start.bytes) / elapsed / 1000 / count,
-            p50,
-            p99,
-            cpuPercent: cpu * 100,
-            rssMb,
-            kbPerClient: ((rssMb - base) * 1024) / count,
-          });
-        } finally {
-          node.kill("SIGTERM");
-          await node.status;
-          await reading.catch(() => {});
+          sum.p50 = Math.max(sum.p50, p.latest.p50);
+          sum.p99 = Math.max(sum.p99, p.latest.p99);
         }
-        await sleep(5_000);
+        return sum;
+      };
+      for (const count of [...o.clients].sort((a, b) => a - b)) {
+        const load0 = loadAverage();
+        const adding: { first: number; count: number }[] = [];
+        for (let first = opened; first < count; first += CLIENTS_PER_PROCESS) {
+          adding.push({ first, count: Math.min(CLIENTS_PER_PROCESS, count - first) });
+        }
+        for (const a of adding) {
+          processes.push(spawnClients(script, {
+            url: server.url,
+            specs,
+            ...a,
+            pace: OPEN_PER_SECOND / adding.length,
+          }));
+        }
+        opened = count;
+        const deadline = Date.now() + 60_000 + (count / OPEN_PER_SECOND) * 2_000;
+        // Until every handshake has settled (a session the server closed meanwhile counts too).
+        const settled = () => {
+          const t = total();
+          return t.open + t.closed + t.failed >= count;
+        };
+        while (!settled() && Date.now() < deadline) await sleep(500);
+        const now = total();
+        o.log(
+          `${now.open} of ${count} viewport clients open in ${processes.length} processes ` +
+            `(${now.failed} failed, ${now.closed} closed), load ${loadAverage()}`,
+        );
+        await sleep(10_000);
+        const start = total();
+        const cpu0 = cpuSeconds(server.pid);
+        const t0 = performance.now();
+        const rss: number[] = [];
+        const heap: number[] = [];
+        const external: number[] = [];
+        let p50 = 0, p99 = 0;
+        while (performance.now() - t0 < o.seconds * 1000) {
+          await sleep(1_000);
+          rss.push(memoryMb(server.pid).rss);
+          const memory = await serverMemory(server.url);
+          heap.push(memory.heapUsed / 2 ** 20);
+          external.push(memory.external / 2 ** 20);
+          const t = total();
+          p50 = Math.max(p50, t.p50);
+          p99 = Math.max(p99, t.p99);
+        }
+        const elapsed = (performance.now() - t0) / 1000;
+        const cpu = (cpuSeconds(server.pid) - cpu0) / elapsed;
+        const median = (values: number[]) =>
+          values.sort((a, b) => a - b)[Math.floor(values.length / 2)];
+        const rssMb = median(rss);
+        const heapUsedMb = median(heap);
+        const externalMb = median(external);
+        const end = total();
+        const perClient = (mb: number, baseMb: number) => ((mb - baseMb) * 1024) / count;
+        rows.push({
+          clients: count,
+          open: end.open,
+          processes: processes.length,
+          framesPerSecond: (end.viewFrames - start.viewFrames) / elapsed,
+          kbPerSecondPerClient: (end.bytes - start.bytes) / elapsed / 1000 / count,
+          p50,
+          p99,
+          cpuPercent: cpu * 100,
+          rssMb,
+          kbPerClient: perClient(rssMb, base),
+          heapUsedMb,
+          externalMb,
+          heapKbPerClient: perClient(heapUsedMb, baseMemory.heapUsed / 2 ** 20),
+          externalKbPerClient: perClient(externalMb, baseMemory.external / 2 ** 20),
+          closed: end.closed,
+          load: `${load0} → ${loadAverage()}`,
+        });
+        o.log(JSON.stringify(rows.at(-1)));
       }
     });
   } finally {
+    for (const p of processes) {
+      try {
+        p.child.kill("SIGTERM");
+      } catch { /* already gone */ }
+      await p.child.status;
+      await p.reading;
+    }
     await Deno.remove(script).catch(() => {});
   }
   return rows;
