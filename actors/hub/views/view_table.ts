@@ -51,7 +51,7 @@ export interface ViewTableOptions {
   tickBudget: number;
   /**
    * Shared orders sorted per tick for the schedule (operators' own sorts
-   * count, but are never held back): the views of a further stale order wait
+   * are not counted, nor held back): the views of a further stale order wait
    * a tick, so the orders' once-a-second sorts fall in different ticks rather
    * than piling into one. Default 1.
    */
@@ -375,22 +375,25 @@ export class ViewTable {
     }
     // The longest waiting first; what the budget or the sorts per tick leave waits for the next tick.
     due.sort((a, b) => a.dueAt - b.dueAt);
+    // Counted apart from operators' own, so orderings forced every tick cannot starve the schedule.
+    let scheduled = 0;
+    let sorts = 0;
     for (const view of due) {
       const sort = this.#sortDue(view, { now, forced: false });
       // Nothing to take (no newer order, no new members): only its next look is set.
       const idle = !sort && view.column.version === view.columnVersion && !view.gained;
-      if (!idle && (done.orderings > 0 || done.sorts > 0)) {
+      if (!idle && scheduled > 0) {
         const expected = (sort ? SORT_COST * this.keys.liveCount : 0) +
           (view.lastScan >= 0 ? view.lastScan : this.keys.liveCount);
-        if (
-          (sort && done.sorts >= o.sortsPerTick && view.column.version > 0) ||
-          done.work + expected > o.tickBudget
-        ) {
+        if ((sort && sorts >= o.sortsPerTick) || done.work + expected > o.tickBudget) {
           done.deferred++;
           continue;
         }
       }
+      const before = done.sorts;
       done.work += this.#reorder(view, { now, forced: false, done });
+      sorts += done.sorts - before;
+      if (!idle) scheduled++;
     }
     this.last = done;
   }

@@ -572,6 +572,22 @@ Deno.test("stale shared orders due in one tick are sorted one a tick, the other 
   for (const w of windows) assertEquals(ids(h, w.rows), ["s0", "s1", "s2"]);
 });
 
+Deno.test("orders sorted every tick for rising statuses do not hold back the schedule's sorts", () => {
+  const { sortsPerTick: _, ...schedule } = { ...EAGER, resortMs: 1000, columnMaxAgeMs: 1000 };
+  const h = new Harness(schedule, {
+    sensors: [0, 1, 2].map((i) => sensor(i, `s${i}`)),
+    updates: [0, 1, 2].map((i) => value(i, i)),
+  });
+  h.open({ sort: { key: { kind: "status" }, direction: "desc" } });
+  const byValue = h.open({ sort: byMetric("desc") });
+  h.tick();
+  assertEquals(ids(h, byValue.rows), ["s2", "s1", "s0"]);
+  h.tick({ updates: [0, 1, 2].map((i) => value(i, 10 - i, 2_000)) });
+  // Every tick one sensor becomes critical: the status view is ordered (its order sorted) at once, each tick.
+  for (let k = 0; h.now < 1_500; k++) h.tick({}, [[k % 2, 5], [(k + 1) % 2, 0]]);
+  assertEquals(ids(h, byValue.rows), ["s0", "s1", "s2"]);
+});
+
 Deno.test("windows at the same place share a slice key, whatever their height within a block", () => {
   const h = new Harness({ ...EAGER, window: { block: 50, maxRows: 1000 } }, {
     sensors: Array.from({ length: 300 }, (_, i) => sensor(i, `s${i}`)),
