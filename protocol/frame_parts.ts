@@ -10,14 +10,18 @@ import {
   SensorInfo,
   WindowUpdate,
 } from "./schema_generated.ts";
-import type {
-  GroupAggregateEntry,
-  MetricEntry,
-  SensorEntry,
-  WindowParts,
-  WindowStates,
-} from "./server_frames.ts";
+import type { GroupAggregateEntry, MetricEntry, SensorEntry, WindowStates } from "./columns.ts";
 import type { FlatBufferVerifier } from "./verifier.ts";
+
+/** Event-time extras of a frame; all optional. */
+export interface WindowParts {
+  windows?: WindowStates;
+  aggregates?: readonly GroupAggregateEntry[];
+  /** `[sensor, readings dropped as late so far]`. */
+  late?: readonly (readonly [number, number])[];
+  /** `[sensor, attention code]` (protocol/attention.ts). */
+  attention?: readonly (readonly [number, number])[];
+}
 import { allocateWindowStates } from "./columns.ts";
 
 /** A vector of table offsets (the generated create*Vector, for any field). */

@@ -34,6 +34,7 @@ import {
   writeUint32s,
   writeWindows,
 } from "./frame_parts.ts";
+import type { WindowParts } from "./frame_parts.ts";
 import type {
   GroupAggregateEntry,
   MetricEntry,
@@ -45,15 +46,7 @@ import type {
 export type { GroupAggregateEntry, MetricEntry, MetricStates, SensorEntry, WindowStates };
 export type { ViewEvent };
 
-/** Event-time extras of a frame; all optional. */
-export interface WindowParts {
-  windows?: WindowStates;
-  aggregates?: readonly GroupAggregateEntry[];
-  /** `[sensor, readings dropped as late so far]`. */
-  late?: readonly (readonly [number, number])[];
-  /** `[sensor, attention code]` (protocol/attention.ts). */
-  attention?: readonly (readonly [number, number])[];
-}
+export type { WindowParts };
 
 export interface SnapshotFrame extends WindowParts {
   epoch: number;
