@@ -10,7 +10,8 @@
 // `PreviousValues` (aligned with the updates).
 import * as flatbuffers from "flatbuffers";
 import { Body, Column, CompactDelta, CompactMetric, Envelope } from "./schema_generated.ts";
-import type { DeltaFrame, MetricStates } from "./server_frames.ts";
+import type { MetricStates } from "./columns.ts";
+import type { DeltaFrame } from "./frame_parts.ts";
 import {
   readParts,
   verifyParts,

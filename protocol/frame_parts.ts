@@ -10,7 +10,13 @@ import {
   SensorInfo,
   WindowUpdate,
 } from "./schema_generated.ts";
-import type { GroupAggregateEntry, MetricEntry, SensorEntry, WindowStates } from "./columns.ts";
+import type {
+  GroupAggregateEntry,
+  MetricEntry,
+  MetricStates,
+  SensorEntry,
+  WindowStates,
+} from "./columns.ts";
 import type { FlatBufferVerifier } from "./verifier.ts";
 
 /** Event-time extras of a frame; all optional. */
@@ -21,6 +27,26 @@ export interface WindowParts {
   late?: readonly (readonly [number, number])[];
   /** `[sensor, attention code]` (protocol/attention.ts). */
   attention?: readonly (readonly [number, number])[];
+}
+
+/** A tick's changes, as both encodings (full Delta and CompactDelta) carry them. */
+export interface DeltaFrame extends WindowParts {
+  epoch: number;
+  seq: number;
+  serverTimeMs: number;
+  sensors: readonly SensorEntry[];
+  metrics: readonly MetricEntry[];
+  updates: MetricStates;
+  removed: readonly number[];
+  /**
+   * For a session sent less often than every tick: the frame brings a client
+   * at `sinceSeq` straight to `seq`, with absolute values. Default false (it
+   * follows `seq - 1`).
+   */
+  coalesced?: boolean;
+  sinceSeq?: number;
+  /** The receiving session's rate: ms between its frames. 0 or absent: unsaid. */
+  intervalMs?: number;
 }
 import { allocateWindowStates } from "./columns.ts";
 

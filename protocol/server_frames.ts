@@ -34,7 +34,7 @@ import {
   writeUint32s,
   writeWindows,
 } from "./frame_parts.ts";
-import type { WindowParts } from "./frame_parts.ts";
+import type { DeltaFrame, WindowParts } from "./frame_parts.ts";
 import type {
   GroupAggregateEntry,
   MetricEntry,
@@ -63,24 +63,7 @@ export interface SnapshotFrame extends WindowParts {
   countWindow?: number;
 }
 
-export interface DeltaFrame extends WindowParts {
-  epoch: number;
-  seq: number;
-  serverTimeMs: number;
-  sensors: readonly SensorEntry[];
-  metrics: readonly MetricEntry[];
-  updates: MetricStates;
-  removed: readonly number[];
-  /**
-   * For a session sent less often than every tick: the frame brings a client
-   * at `sinceSeq` straight to `seq`, with absolute values. Default false (it
-   * follows `seq - 1`).
-   */
-  coalesced?: boolean;
-  sinceSeq?: number;
-  /** The receiving session's rate: ms between its frames. 0 or absent: unsaid. */
-  intervalMs?: number;
-}
+export type { DeltaFrame };
 
 // One builder, reused: frames are encoded one at a time and copied out.
 const builder = new flatbuffers.Builder(64 * 1024); // grows on demand and keeps its size
