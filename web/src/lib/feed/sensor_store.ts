@@ -23,6 +23,24 @@ export interface MetricColumns {
   spark: SparkRings;
 }
 
+/** Widens a metric's columns to `capacity` sensors, keeping what they hold. */
+export function growMetricColumns(m: MetricColumns, capacity: number): void {
+  const f = (from: Float64Array) => {
+    const to = new Float64Array(capacity);
+    to.set(from);
+    return to;
+  };
+  const has = new Uint8Array(capacity);
+  has.set(m.has);
+  m.has = has;
+  m.last = f(m.last);
+  m.avg = f(m.avg);
+  m.min = f(m.min);
+  m.max = f(m.max);
+  m.timeMs = f(m.timeMs);
+  m.spark.grow(capacity);
+}
+
 /** Receives every update of the followed sensor, for a live chart. */
 export type FollowSink = (metric: string, timeMs: number, value: number) => void;
 
@@ -175,25 +193,8 @@ export class SensorStore implements BaseValues {
     while (capacity <= index) capacity *= 2;
     const grow = <T extends Float64Array | Uint8Array>(from: T, to: T) => (to.set(from), to);
     this.changedAt = grow(this.changedAt, new Float64Array(capacity));
-    for (const m of this.metrics) if (m) this.#growMetric(m, capacity);
+    for (const m of this.metrics) if (m) growMetricColumns(m, capacity);
     this.capacity = capacity;
-  }
-
-  #growMetric(m: MetricColumns, capacity: number): void {
-    const f = (from: Float64Array) => {
-      const to = new Float64Array(capacity);
-      to.set(from);
-      return to;
-    };
-    const has = new Uint8Array(capacity);
-    has.set(m.has);
-    m.has = has;
-    m.last = f(m.last);
-    m.avg = f(m.avg);
-    m.min = f(m.min);
-    m.max = f(m.max);
-    m.timeMs = f(m.timeMs);
-    m.spark.grow(capacity);
   }
 
   #dictionaries(sensors: SensorEntry[], metrics: MetricEntry[]): void {
@@ -209,7 +210,7 @@ export class SensorStore implements BaseValues {
         timeMs: new Float64Array(0),
         spark: this.#sparkFor(m.name),
       };
-      this.#growMetric(columns, this.capacity);
+      growMetricColumns(columns, this.capacity);
       this.metrics[m.index] = columns;
     }
     for (const s of sensors) {

@@ -7,6 +7,7 @@ import type { BaseValues, ViewEvent } from "@pulseboard/protocol";
 import { SparkRings } from "./spark_rings.ts";
 import type { SparkRingsOptions } from "./spark_rings.ts";
 import type { FollowSink, MetricColumns } from "./sensor_store.ts";
+import { growMetricColumns } from "./sensor_store.ts";
 
 export type WindowApplyResult = "applied" | "gap";
 
@@ -142,7 +143,7 @@ export class WindowStore implements BaseValues {
         timeMs: new Float64Array(0),
         spark: new SparkRings(this.#sparkOptions),
       };
-      growMetric(columns, this.capacity);
+      growMetricColumns(columns, this.capacity);
       this.metrics[m.index] = columns;
     }
     const enteredSlots: number[] = [];
@@ -266,24 +267,7 @@ export class WindowStore implements BaseValues {
     const attentionAt = new Float64Array(capacity);
     attentionAt.set(this.attentionChangedAt);
     this.attentionChangedAt = attentionAt;
-    for (const m of this.metrics) if (m) growMetric(m, capacity);
+    for (const m of this.metrics) if (m) growMetricColumns(m, capacity);
     this.capacity = capacity;
   }
-}
-
-function growMetric(m: MetricColumns, capacity: number): void {
-  const f = (from: Float64Array) => {
-    const to = new Float64Array(capacity);
-    to.set(from);
-    return to;
-  };
-  const has = new Uint8Array(capacity);
-  has.set(m.has);
-  m.has = has;
-  m.last = f(m.last);
-  m.avg = f(m.avg);
-  m.min = f(m.min);
-  m.max = f(m.max);
-  m.timeMs = f(m.timeMs);
-  m.spark.grow(capacity);
 }
