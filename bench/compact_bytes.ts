@@ -10,12 +10,10 @@ import { parseArgs } from "node:util";
 import { encodeDelta, encodeSnapshot } from "../protocol/server_frames.ts";
 import type { DeltaFrame, GroupAggregateEntry } from "../protocol/server_frames.ts";
 import { decodeCompactDelta, encodeCompactDelta } from "../protocol/compact_delta.ts";
-import type { BaseValues } from "../protocol/compact_delta.ts";
 import { compressFrame, inflateFrame } from "../protocol/compression.ts";
 import { groupAggregates } from "../actors/hub/group_aggregates.ts";
-import { allocateWindowStates, WINDOW_CHANGED } from "../protocol/columns.ts";
+import { WINDOW_CHANGED } from "../protocol/columns.ts";
 import { decodeServerFrame as decodeFrame } from "../protocol/server_frames.ts";
-import type { DeltaEvent } from "../protocol/server_frames.ts";
 import { SensorStore } from "../web/src/lib/feed/sensor_store.ts";
 import { renderTable } from "./table.ts";
 import { SimFeed, START_MS, TICK_MS } from "./sim_feed.ts";
@@ -60,34 +58,6 @@ interface Variant {
   bytes: number;
   encodeMs: number;
   decodeMs: number;
-}
-
-/** A decoded compact delta as the dashboard's delta event. */
-function asEvent(d: DeltaFrame): DeltaEvent {
-  return {
-    type: "delta",
-    epoch: d.epoch,
-    seq: d.seq,
-    serverTimeMs: d.serverTimeMs,
-    sensors: [...d.sensors],
-    metrics: [...d.metrics],
-    updates: d.updates,
-    removed: [...d.removed],
-    windows: d.windows ?? allocateWindowStates(0),
-    aggregates: [...(d.aggregates ?? [])],
-    late: (d.late ?? []).map(([sensor, dropped]) => [sensor, dropped] as [number, number]),
-  };
-}
-
-/** The client's store as the decoder's base: its value columns per metric, by sensor. */
-function storeBase(store: SensorStore): BaseValues {
-  return {
-    slot: (sensor, metric) => {
-      const m = store.metrics[metric];
-      return m && sensor < store.capacity && m.has[sensor] === 1 ? sensor : -1;
-    },
-    columns: (metric) => store.metrics[metric]!,
-  };
 }
 
 /** Runs `fn` REPS times; the fastest run stands for its CPU cost (others were preempted). */
@@ -149,7 +119,7 @@ async function run(sensors: number, rate: number) {
   const snapshotBytes = encodeSnapshot({ epoch: 1, seq: 0, serverTimeMs: feed.now, ...snapshot });
   fullClient.apply(decodeFrame(snapshotBytes), 0);
   compactClient.apply(decodeFrame(snapshotBytes), 0);
-  const clientBase = storeBase(compactClient);
+  const clientBase = compactClient;
 
   const variants: Record<string, Variant> = {};
   let record = false;
@@ -244,7 +214,8 @@ async function run(sensors: number, rate: number) {
       streamDecode.ms,
     );
 
-    compactClient.apply(asEvent(decoded.value), 0);
+    // The dashboard's own path: the compact frame decoded as the delta it stands for.
+    compactClient.apply(decodeFrame(compact.value, { base: compactClient }), 0);
   }
 
   // The compact client must hold what the full client holds: last, min, max and
