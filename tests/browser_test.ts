@@ -63,7 +63,7 @@ Deno.test({
     assert(shown.length > 0 && shown.every((v) => /^\d+\.\d$/.test(v)), shown.join(" "));
 
     // A visible value changes (values show to 0.1, so watch the first rows' values). A busy
-    // machine's page may be sent 1 frame a second, and its simulator may lag: allow 15 s.
+    // machine's page may be sent 1 frame a second, and a starved page may draw late: allow 15 s.
     const firstValues = () =>
       page.locator("[data-testid=sensor-row]").evaluateAll((rows) =>
         rows.slice(0, 10).map((row) =>
