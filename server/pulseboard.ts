@@ -3,7 +3,7 @@
 import { hubOptions, shardOptions } from "./config/mod.ts";
 import type { Config } from "./config/mod.ts";
 import { Hub, ShardSet } from "../actors/mod.ts";
-import type { HubStats, ShardCheckpoint } from "../actors/mod.ts";
+import type { HubStats, ShardImage } from "../actors/mod.ts";
 import { openStore } from "./store/mod.ts";
 import { openAuth } from "./auth/mod.ts";
 import { createSource } from "./sources/mod.ts";
@@ -41,11 +41,13 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
   const startedAt = Date.now();
   // 1. Store: the Deno KV file, its event log, and the source's last checkpoint.
   const sourceKind = config.source === "mongo" ? "mongo" : "log";
-  const store = await openStore<ShardCheckpoint>(config.data, { source: sourceKind });
+  const store = await openStore<ShardImage>(config.data, { source: sourceKind });
   // 2. Shards: restored from that checkpoint when it fits them.
+  // It takes the checkpoint's pages (to the workers): only the cursor stays here.
   const shards = ShardSet.create({
     ...shardOptions(config),
     checkpoint: store.checkpoint,
+    checkpointSeq: store.checkpoint?.seq,
     onFailure: logActorFailure,
   });
   // 3. Who may come in (first: it may refuse to start), then the source, which

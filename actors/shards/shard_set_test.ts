@@ -15,6 +15,8 @@ function readings(ids: string[], timeMs = 1_000) {
     sensorId,
     timeMs: timeMs + i,
     values: { t: i },
+    // Tests poison a shard with a reading whose status says so.
+    status: sensorId === "poison" ? "poison" : "",
   })));
 }
 
@@ -41,7 +43,7 @@ Deno.test("a checkpoint is used only when shards of the same shape saved it", as
   await before.stop();
   assertEquals(saved.router.sensors, ["a", "b", "c", "d"]);
 
-  const same = ShardSet.create({ ...shape, checkpoint: saved });
+  const same = ShardSet.create({ ...shape, checkpoint: structuredClone(saved) });
   assert(same.restored, "same shape: restored");
   assertEquals(idsByShard(await same.flushAll()).flat().sort(), ["a", "b", "c", "d"]);
   await same.stop();
@@ -53,14 +55,17 @@ Deno.test("a checkpoint is used only when shards of the same shape saved it", as
     ["another grace", { windowSpec: { ...DEFAULT_WINDOW_SPEC, graceMs: 1_000 } }],
   ];
   for (const [what, change] of others) {
-    const other = ShardSet.create({ ...shape, ...change, checkpoint: saved });
+    const other = ShardSet.create({ ...shape, ...change, checkpoint: structuredClone(saved) });
     assert(!other.restored, `${what}: not restored`);
     assertEquals(idsByShard(await other.flushAll()).flat(), [], `${what}: starts empty`);
     await other.stop();
   }
   const slots = structuredClone(saved);
-  slots.shards[0].events.slotLength = 7;
+  slots.shards[0].header.slotLength = 7;
   assert(!ShardSet.fits(slots, shape), "another slot layout does not fit");
+  const format = structuredClone(saved);
+  format.shards[1].header.format = 1;
+  assert(!ShardSet.fits(format, shape), "another image format does not fit");
 });
 
 /** Throws on a reading of sensor "poison", once. */
@@ -69,8 +74,9 @@ class Poisoned implements Behavior<ShardMessage> {
   constructor(readonly inner: ShardBehavior) {}
   receive(message: ShardMessage): void {
     if (message.type === "readings" && Poisoned.armed) {
-      const { block, rows } = message;
-      if (Array.from(rows).some((r) => block.strings[block.sensor[r]] === "poison")) {
+      const { rows, from, to } = message;
+      const statuses = Array.from(rows.status.subarray(from, to), (s) => rows.strings[s]);
+      if (statuses.includes("poison")) {
         Poisoned.armed = false;
         throw new Error("poisoned");
       }

@@ -1,4 +1,4 @@
-import type { ShardCheckpoint, ShardSet } from "../../../actors/shards/mod.ts";
+import type { ShardImage, ShardSet } from "../../../actors/shards/mod.ts";
 import type { Checkpointer, CheckpointHook } from "../checkpointer.ts";
 import type { Source, SourceHealth } from "../source.ts";
 import type { KvLog, LogEntry } from "../../store/mod.ts";
@@ -211,9 +211,9 @@ export class LogSource implements Source {
   async #run(): Promise<void> {
     while (!this.#stopped) {
       try {
-        const shard = this.#replays.shift();
-        if (shard !== undefined) {
-          await this.#replay(shard);
+        if (this.#replays.length > 0) {
+          // Every shard waiting for its replay (a dead worker's) in one pass over the log.
+          await this.#replay(new Set(this.#replays.splice(0)));
           continue;
         }
         const entries = await this.#next();
@@ -271,17 +271,19 @@ export class LogSource implements Source {
     return this.#checkpointer.take(this.#cursor);
   }
 
-  /** Restores a restarted shard from the last checkpoint and replays the log after it. */
-  async #replay(shard: number): Promise<void> {
+  /** Restores restarted shards from the last checkpoint and replays the log after it to them. */
+  async #replay(shards: Set<number>): Promise<void> {
     const until = this.#cursor;
-    const saved = await this.#checkpointer.saved<ShardCheckpoint>();
-    const used = await this.#shards.restore(shard, saved);
-    let cursor: string | null = used ? saved!.cursor : null;
+    const saved = await this.#checkpointer.saved<ShardImage>({ shards: [...shards] });
+    let used = true;
+    for (const shard of shards) used = (await this.#shards.restore(shard, saved)) && used;
+    // A checkpoint that does not fit restores nobody: the replay then starts at the log's start.
+    let cursor: string | null = used && saved ? saved.cursor : null;
     while (until !== null && !this.#stopped) {
       const entries = await this.log.read(cursor, this.#batch);
       for (const entry of entries) {
         if (entry.cursor > until) return;
-        await this.#shards.deliver(entry.block, { onlyShard: shard });
+        await this.#shards.deliver(entry.block, { only: shards });
         cursor = entry.cursor;
       }
       if (entries.length < this.#batch) return;
