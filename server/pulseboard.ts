@@ -7,7 +7,7 @@ import type { HubStats, ShardImage } from "../actors/mod.ts";
 import { openStore } from "./store/mod.ts";
 import { openAuth } from "./auth/mod.ts";
 import { createSource } from "./sources/mod.ts";
-import { History } from "./history/mod.ts";
+import { History, ROLLUPS_PART } from "./history/mod.ts";
 import { ingestRoutes } from "./ingest/mod.ts";
 import type { IngestStats } from "./ingest/mod.ts";
 import { readApi } from "./queries/mod.ts";
@@ -62,7 +62,14 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
   // 4. Hub: the view, topics and sessions, fed by the shards' flushes each tick.
   const hub = new Hub(shards, { ...hubOptions(config), onFailure: logActorFailure });
   // 5. History: rollups of the hub's windows, and the raw log's retention.
-  const history = new History(store.kv, { source, shards, hub, config });
+  const history = new History(store.kv, {
+    source,
+    shards,
+    hub,
+    config,
+    resumed: shards.restored ? store.checkpoint?.extras?.[ROLLUPS_PART] : null,
+  });
+  store.releaseCheckpoint();
   // 6. Edges: ingest into the source, the feed from the hub, the read API, ops.
   const ingest = ingestRoutes(source.sink, { kv: store.kv, keys: auth.apiKeys, config });
   const transport = new TransportStats();

@@ -1,7 +1,7 @@
 // `deno task sim`: posts simulated sensor readings to a Pulseboard server.
 import { parseArgs } from "node:util";
 import { MongoClient } from "mongodb";
-import { runSimulator } from "./mod.ts";
+import { runReplay, runSimulator } from "./mod.ts";
 import type { SimulatorReport } from "./mod.ts";
 
 const USAGE = `Usage: deno task sim [options]
@@ -9,6 +9,9 @@ const USAGE = `Usage: deno task sim [options]
   --sensors <n>        sensors in the fleet (default 5000)
   --rate <n>           readings per second over the fleet (default 10000)
   --json               post JSON documents instead of FlatBuffers batches
+  --replay             post FlatBuffers bodies encoded once, only their timestamps renewed per post
+                       (a load generator that costs far less than the server; posts as fast as the
+                       server answers when it cannot keep up, nothing skipped)
   --batch <n>          most readings per request (default 1000)
   --linger <ms>        longest a reading waits for its batch to fill (default 100)
   --concurrency <n>    requests in flight (default 2)
@@ -43,6 +46,7 @@ try {
       sensors: { type: "string" },
       rate: { type: "string" },
       json: { type: "boolean", default: false },
+      replay: { type: "boolean", default: false },
       batch: { type: "string" },
       linger: { type: "string" },
       concurrency: { type: "string" },
@@ -80,6 +84,9 @@ const options = {
   apiKey: flags.key ?? Deno.env.get("PULSEBOARD_INGEST_KEY"),
 };
 const duration = positive("duration", flags.duration, false);
+if (flags.replay && (flags.json || flags.mongo !== undefined)) {
+  fail("--replay posts FlatBuffers: it cannot go with --json or --mongo");
+}
 if (flags.mongo !== undefined && !/^mongodb(\+srv)?:\/\//.test(flags.mongo)) {
   fail("--mongo must be a mongodb:// or mongodb+srv:// URI");
 }
@@ -99,7 +106,13 @@ const timer = duration === undefined ? undefined : setTimeout(stop, duration * 1
 
 console.log(
   `sim: ${options.sensors} sensors at ${options.rate} readings/s as ${
-    collection ? "documents" : options.json ? "JSON" : "FlatBuffers"
+    collection
+      ? "documents"
+      : options.json
+      ? "JSON"
+      : flags.replay
+      ? "replayed FlatBuffers"
+      : "FlatBuffers"
   } to ${
     collection ? `MongoDB ${flags.db}.${flags.collection}` : new URL("/api/ingest", options.url)
   }${duration === undefined ? " until Ctrl-C" : ` for ${duration} s`}`,
@@ -124,18 +137,20 @@ const line = (r: SimulatorReport) => {
   }`;
 };
 
-const report = await runSimulator(
-  {
-    ...options,
-    onReport: (r) => console.log(line(r)),
-    mongo: collection && {
-      insert: async (docs) => {
-        await collection.insertMany(docs, { ordered: false, writeConcern: { w: "majority" } });
+const report = flags.replay
+  ? await runReplay({ ...options, onReport: (r) => console.log(line(r)) }, controller.signal)
+  : await runSimulator(
+    {
+      ...options,
+      onReport: (r) => console.log(line(r)),
+      mongo: collection && {
+        insert: async (docs) => {
+          await collection.insertMany(docs, { ordered: false, writeConcern: { w: "majority" } });
+        },
       },
     },
-  },
-  controller.signal,
-);
+    controller.signal,
+  );
 await mongoClient?.close();
 clearTimeout(timer);
 Deno.removeSignalListener("SIGINT", stop);

@@ -13,7 +13,11 @@ import { logger } from "../ops/logger.ts";
  * that it is durable; the checkpoint is stored only after that. A rejection
  * of either skips this checkpoint.
  */
-export type CheckpointHook = () => Promise<{ durable: Promise<void> }>;
+export type CheckpointHook = () => Promise<{
+  durable: Promise<void>;
+  /** Parts saved with the checkpoint, by name (given back by the store's `load` as `extras`). */
+  parts?: Record<string, Uint8Array>;
+}>;
 
 export interface CheckpointerOptions {
   /** Where checkpoints go; none are taken without it. */
@@ -126,11 +130,13 @@ export class Checkpointer {
     if (state === null) return;
     const asked = performance.now();
     const durable: Promise<void>[] = [];
+    const extras: Record<string, Uint8Array> = {};
     try {
       for (const hook of this.#hooks) {
-        const promise = (await hook()).durable;
+        const { durable: promise, parts } = await hook();
         promise.catch(() => {}); // handled where all are awaited; not unhandled meanwhile
         durable.push(promise);
+        Object.assign(extras, parts);
       }
     } catch (error) {
       this.#onError(error as Error);
@@ -143,7 +149,9 @@ export class Checkpointer {
       try {
         await Promise.all(durable);
         const written = performance.now();
-        await store.save({ cursor, source: this.#source, sourceState: extra, ...state }, { seq });
+        await store.save({ cursor, source: this.#source, sourceState: extra, extras, ...state }, {
+          seq,
+        });
         this.#base = seq;
         this.lastSaveBytes = store.lastSaveBytes;
         this.#checkpointedCursor = cursor;

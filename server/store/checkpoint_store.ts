@@ -36,6 +36,8 @@ export interface Checkpoint<S extends StoredShard = StoredShard> {
   sourceState?: unknown;
   router: StoredRouter;
   shards: S[];
+  /** Other stages' parts, by name (e.g. the rollups not yet written), each saved whole. */
+  extras?: Record<string, Uint8Array>;
   /** The generation that saved it (set by `load` and `save`). */
   seq?: number;
 }
@@ -60,6 +62,8 @@ interface Meta {
   shards: { header: unknown; pages: number[] }[];
   /** The generation holding the source's state, or -1 for none. */
   sourceState: number;
+  /** Name → the generation holding that extra part. */
+  extras?: Record<string, number>;
 }
 
 interface Pointer {
@@ -155,12 +159,18 @@ export class CheckpointStore {
       );
       sourceState = seq;
     }
+    const extras: Record<string, number> = {};
+    for (const [name, bytes] of Object.entries(checkpoint.extras ?? {})) {
+      await writer.put(["extra", name], bytes);
+      extras[name] = seq;
+    }
     const meta: Meta = {
       cursor: checkpoint.cursor,
       source: checkpoint.source ?? "log",
       router: { count: router.sensors.length, metrics: router.metrics, epoch, pages: routerPages },
       shards,
       sourceState,
+      extras,
     };
     const metaPieces = await writer.put(["meta"], new TextEncoder().encode(JSON.stringify(meta)));
     await writer.flush();
@@ -223,6 +233,12 @@ export class CheckpointStore {
         : await Promise.all(shard.pages.map((gen, p) => this.#part([gen, "shard", s, p]))),
       full: true,
     })));
+    const extras: Record<string, Uint8Array> = {};
+    if (!only) {
+      for (const [name, gen] of Object.entries(meta.extras ?? {})) {
+        extras[name] = await this.#part([gen, "extra", name]);
+      }
+    }
     const sourceState = meta.sourceState >= 0
       ? JSON.parse(new TextDecoder().decode(await this.#part([meta.sourceState, "source"])))
       : undefined;
@@ -232,6 +248,7 @@ export class CheckpointStore {
       sourceState,
       router: { sensors, metrics: meta.router.metrics, epoch: meta.router.epoch },
       shards: shards as unknown as S[],
+      extras,
       seq: pointer.seq,
     };
   }
@@ -308,6 +325,9 @@ function superseded(previous: Pointer | null, base: Meta | null, meta: Meta): Pa
   );
   if (base.sourceState >= 0 && base.sourceState !== meta.sourceState) {
     out.push([base.sourceState, "source"]);
+  }
+  for (const [name, gen] of Object.entries(base.extras ?? {})) {
+    if (meta.extras?.[name] !== gen) out.push([gen, "extra", name]);
   }
   return out;
 }
