@@ -34,6 +34,11 @@ export class Router {
   readonly #shardSensors: number[];
   readonly #metrics = new Map<string, number>();
   readonly #metricNames: string[] = [];
+  // Per shard, reused by every split: rows and values counted, and where the next goes.
+  readonly #rowsOf: Uint32Array;
+  readonly #valuesOf: Uint32Array;
+  readonly #rowAt: Uint32Array;
+  readonly #valueAt: Uint32Array;
   /** Values dropped because the metric-name cap was reached. */
   droppedValues = 0;
   /** Counts the times the indexes started over (`clear`): ids of one epoch are only appended. */
@@ -45,6 +50,10 @@ export class Router {
     }
     this.shardCount = shardCount;
     this.#shardSensors = new Array(shardCount).fill(0);
+    this.#rowsOf = new Uint32Array(shardCount);
+    this.#valuesOf = new Uint32Array(shardCount);
+    this.#rowAt = new Uint32Array(shardCount);
+    this.#valueAt = new Uint32Array(shardCount);
     this.#maxMetrics = Math.min(options.maxMetrics ?? 1024, 65_536);
   }
 
@@ -111,43 +120,54 @@ export class Router {
   }
 
   /**
-   * The rows of a block for each host (null for a host with none): indexes
-   * assigned, values of metrics over the cap dropped, rows grouped by shard
-   * in log order.
+   * The rows of one or more blocks (in log order) for each host (null for a
+   * host with none): indexes assigned, values of metrics over the cap
+   * dropped, rows grouped by shard in log order. Several blocks make one
+   * message per host, so a host gets fewer, larger messages.
    */
-  split(block: ReadingBlock, options: SplitOptions = {}): (RoutedRows | null)[] {
+  split(
+    blocks: ReadingBlock | readonly ReadingBlock[],
+    options: SplitOptions = {},
+  ): (RoutedRows | null)[] {
+    const list = Array.isArray(blocks)
+      ? blocks as readonly ReadingBlock[]
+      : [blocks as ReadingBlock];
     const hosts = options.hosts ?? 1;
     const only = options.only;
-    const { strings } = block;
     const shardCount = this.shardCount;
-    // Per distinct string: its sensor index, metric index, and place in the message's table.
-    const sensorOf = new Int32Array(strings.length).fill(-1);
-    const metricOf = new Int32Array(strings.length).fill(-2);
-    const tableOf = new Int32Array(strings.length).fill(-1);
     const table: string[] = [""];
-    const rowsOf = new Uint32Array(shardCount);
-    const valuesOf = new Uint32Array(shardCount);
-    const n = block.length;
-    for (let row = 0; row < n; row++) {
-      const s = block.sensor[row];
-      let sensor = sensorOf[s];
-      if (sensor < 0) sensor = sensorOf[s] = this.#internSensor(strings[s]);
-      const shard = this.#sensorShard[sensor];
-      if (only !== undefined && !only.has(shard)) continue;
-      rowsOf[shard]++;
-      for (let v = block.metricStart[row]; v < block.metricStart[row + 1]; v++) {
-        const m = block.metric[v];
-        if (metricOf[m] === -2) metricOf[m] = this.#internMetric(strings[m]);
-        if (metricOf[m] >= 0) valuesOf[shard]++;
+    const tableIndex = new Map<string, number>([["", 0]]);
+    const rowsOf = this.#rowsOf.fill(0);
+    const valuesOf = this.#valuesOf.fill(0);
+    // Per block and distinct string: its sensor index, metric index, and place in the table.
+    const maps = list.map((block) => {
+      const { strings } = block;
+      const sensorOf = new Int32Array(strings.length).fill(-1);
+      const metricOf = new Int32Array(strings.length).fill(-2);
+      const tableOf = new Int32Array(strings.length).fill(-1);
+      const n = block.length;
+      for (let row = 0; row < n; row++) {
+        const s = block.sensor[row];
+        let sensor = sensorOf[s];
+        if (sensor < 0) sensor = sensorOf[s] = this.#internSensor(strings[s]);
+        const shard = this.#sensorShard[sensor];
+        if (only !== undefined && !only.has(shard)) continue;
+        rowsOf[shard]++;
+        for (let v = block.metricStart[row]; v < block.metricStart[row + 1]; v++) {
+          const m = block.metric[v];
+          if (metricOf[m] === -2) metricOf[m] = this.#internMetric(strings[m]);
+          if (metricOf[m] >= 0) valuesOf[shard]++;
+        }
+        const g = block.group[row], st = block.status[row];
+        if (tableOf[g] < 0) tableOf[g] = intern(table, tableIndex, strings[g]);
+        if (tableOf[st] < 0) tableOf[st] = intern(table, tableIndex, strings[st]);
       }
-      const g = block.group[row], st = block.status[row];
-      if (tableOf[g] < 0) tableOf[g] = strings[g] === "" ? 0 : table.push(strings[g]) - 1;
-      if (tableOf[st] < 0) tableOf[st] = strings[st] === "" ? 0 : table.push(strings[st]) - 1;
-    }
+      return { sensorOf, metricOf, tableOf };
+    });
     // Per host: its shards with rows, and where each starts.
     const out: (RoutedRows | null)[] = new Array(hosts).fill(null);
-    const rowAt = new Uint32Array(shardCount);
-    const valueAt = new Uint32Array(shardCount);
+    const rowAt = this.#rowAt;
+    const valueAt = this.#valueAt;
     for (let h = 0; h < hosts; h++) {
       let rows = 0, values = 0, count = 0;
       for (let s = h; s < shardCount; s += hosts) {
@@ -170,27 +190,31 @@ export class Router {
       part.valueStart[rows] = values;
       out[h] = part;
     }
-    for (let row = 0; row < n; row++) {
-      const sensor = sensorOf[block.sensor[row]];
-      const shard = this.#sensorShard[sensor];
-      if (only !== undefined && !only.has(shard)) continue;
-      const part = out[shard % hosts]!;
-      const r = rowAt[shard]++;
-      part.local[r] = this.#sensorLocal[sensor];
-      part.sensor[r] = sensor;
-      part.group[r] = tableOf[block.group[row]];
-      part.status[r] = tableOf[block.status[row]];
-      part.timeMs[r] = block.timeMs[row];
-      let at = valueAt[shard];
-      part.valueStart[r] = at;
-      for (let v = block.metricStart[row]; v < block.metricStart[row + 1]; v++) {
-        const metric = metricOf[block.metric[v]];
-        if (metric < 0) continue;
-        part.metric[at] = metric;
-        part.value[at++] = block.value[v];
+    list.forEach((block, b) => {
+      const { sensorOf, metricOf, tableOf } = maps[b];
+      const n = block.length;
+      for (let row = 0; row < n; row++) {
+        const sensor = sensorOf[block.sensor[row]];
+        const shard = this.#sensorShard[sensor];
+        if (only !== undefined && !only.has(shard)) continue;
+        const part = out[shard % hosts]!;
+        const r = rowAt[shard]++;
+        part.local[r] = this.#sensorLocal[sensor];
+        part.sensor[r] = sensor;
+        part.group[r] = tableOf[block.group[row]];
+        part.status[r] = tableOf[block.status[row]];
+        part.timeMs[r] = block.timeMs[row];
+        let at = valueAt[shard];
+        part.valueStart[r] = at;
+        for (let v = block.metricStart[row]; v < block.metricStart[row + 1]; v++) {
+          const metric = metricOf[block.metric[v]];
+          if (metric < 0) continue;
+          part.metric[at] = metric;
+          part.value[at++] = block.value[v];
+        }
+        valueAt[shard] = at;
       }
-      valueAt[shard] = at;
-    }
+    });
     return out;
   }
 
@@ -220,4 +244,11 @@ export class Router {
     }
     return index;
   }
+}
+
+/** A string's place in a message's table, added if new. */
+function intern(table: string[], index: Map<string, number>, s: string): number {
+  let i = index.get(s);
+  if (i === undefined) index.set(s, i = table.push(s) - 1);
+  return i;
 }

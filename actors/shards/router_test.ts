@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { assertEquals } from "../../tests/testing/assert.ts";
 import { Router } from "./router.ts";
 import { shardFor } from "./shard_for.ts";
@@ -136,4 +137,56 @@ Deno.test("metric names past the cap are dropped and counted, not indexed", () =
     "dropped values are left out",
   );
   assertEquals(router.droppedValues, 2, "once per distinct name in the block");
+});
+
+/** Every routed row as plain data, per shard, in order. */
+function routedRows(router: Router, blocks: ReadingBlock | ReadingBlock[], hosts: number) {
+  const out: string[][] = Array.from({ length: router.shardCount }, () => []);
+  for (const part of router.split(blocks, { hosts })) {
+    if (!part) continue;
+    for (let k = 0; k < part.shards.length; k++) {
+      for (let r = part.shardStart[k]; r < part.shardStart[k + 1]; r++) {
+        const values = [];
+        for (let v = part.valueStart[r]; v < part.valueStart[r + 1]; v++) {
+          values.push(`${router.metricName(part.metric[v])}=${part.value[v]}`);
+        }
+        out[part.shards[k]].push(
+          [
+            router.sensorId(part.sensor[r]),
+            part.local[r],
+            part.strings[part.group[r]],
+            part.strings[part.status[r]],
+            part.timeMs[r],
+            values.join(","),
+          ].join("|"),
+        );
+      }
+    }
+  }
+  return out;
+}
+
+Deno.test("several blocks split as one message per host carry the same rows as the blocks split one by one", () => {
+  const reading = fc.record({
+    sensorId: fc.constantFrom("a", "b", "c", "d", "e", "f", "g"),
+    group: fc.constantFrom("", "g1", "g2"),
+    status: fc.constantFrom("", "ok", "hot"),
+    timeMs: fc.integer({ min: 0, max: 1e6 }),
+    values: fc.dictionary(fc.constantFrom("t", "h", "p"), fc.integer({ min: -99, max: 99 })),
+  });
+  fc.assert(
+    fc.property(
+      fc.array(fc.array(reading, { minLength: 1, maxLength: 12 }), { minLength: 1, maxLength: 5 }),
+      fc.integer({ min: 1, max: 3 }),
+      (groups, hosts) => {
+        const together = new Router(4), apart = new Router(4);
+        const blocks = groups.map((g) => blockFromReadings(g));
+        const expected = routedRows(apart, blocks[0], hosts);
+        for (const b of blocks.slice(1)) {
+          routedRows(apart, b, hosts).forEach((rows, s) => expected[s].push(...rows));
+        }
+        assertEquals(routedRows(together, blocks, hosts), expected);
+      },
+    ),
+  );
 });

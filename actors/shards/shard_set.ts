@@ -158,12 +158,16 @@ export class ShardSet {
   }
 
   /**
-   * Routes a block of readings and sends each host its rows, waiting while
-   * one is full (backpressure). With `only`, only those shards' rows go (a
-   * replay). A shard that failed for good loses its readings.
+   * Routes blocks of readings (in log order) and sends each host its rows,
+   * one message per host, waiting while one is full (backpressure). With
+   * `only`, only those shards' rows go (a replay). A shard that failed for
+   * good loses its readings.
    */
-  async deliver(block: ReadingBlock, options: { only?: ReadonlySet<number> } = {}): Promise<void> {
-    const parts = this.#router.split(block, { hosts: this.#hosts.hosts, only: options.only });
+  async deliver(
+    blocks: ReadingBlock | readonly ReadingBlock[],
+    options: { only?: ReadonlySet<number> } = {},
+  ): Promise<void> {
+    const parts = this.#router.split(blocks, { hosts: this.#hosts.hosts, only: options.only });
     for (let host = 0; host < parts.length; host++) {
       const part = parts[host];
       if (part) await this.#hosts.deliver(host, part);

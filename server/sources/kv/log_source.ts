@@ -230,12 +230,11 @@ export class LogSource implements Source {
           continue;
         }
         this.caughtUp = false;
-        for (const entry of entries) {
-          await this.#shards.deliver(entry.block);
-          this.#cursor = entry.cursor;
-          this.chunksRead++;
-          this.readingsRead += entry.block.length;
-        }
+        // The batch in one message per shard host.
+        await this.#shards.deliver(entries.map((entry) => entry.block));
+        this.#cursor = entries[entries.length - 1].cursor;
+        this.chunksRead += entries.length;
+        for (const entry of entries) this.readingsRead += entry.block.length;
         if (this.#checkpointer.due) await this.#checkpoint();
       } catch (error) {
         if (this.#stopped) return;
@@ -280,11 +279,11 @@ export class LogSource implements Source {
     // A checkpoint that does not fit restores nobody: the replay then starts at the log's start.
     let cursor: string | null = used && saved ? saved.cursor : null;
     while (until !== null && !this.#stopped) {
-      const entries = await this.log.read(cursor, this.#batch);
-      for (const entry of entries) {
-        if (entry.cursor > until) return;
-        await this.#shards.deliver(entry.block, { only: shards });
-        cursor = entry.cursor;
+      const listed = await this.log.read(cursor, this.#batch);
+      const entries = listed.filter((entry) => entry.cursor <= until);
+      if (entries.length > 0) {
+        await this.#shards.deliver(entries.map((entry) => entry.block), { only: shards });
+        cursor = entries[entries.length - 1].cursor;
       }
       if (entries.length < this.#batch) return;
     }
