@@ -24,6 +24,7 @@ if (import.meta.main) {
     Deno.exit(1);
   });
   console.log(`Pulseboard listening on ${pulseboard.url.href}`);
+  if (pulseboard.mqttUrls.length) console.log(`MQTT listening on ${pulseboard.mqttUrls.join(" ")}`);
   pulseboard.fatal.then(async (error) => {
     console.error(error.message);
     await pulseboard.shutdown().catch(() => {});

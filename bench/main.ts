@@ -25,6 +25,9 @@ const USAGE = `Usage: deno task bench [options]
   --windows-off        run the server with --windows none (no event windows, no rollups)
   --compare-windows    the rate table twice: windows and rollups on, then off
   --history            only the history query latency: 24 h of one sensor at 10 readings/s
+  --mqtt               only MQTT ingest against HTTP ingest in one run (readings/s, publish→dashboard
+                       latency, CPU per reading) at --rates (default 5000,20000,50000)
+  --mqtt-storm <n>     only an MQTT connect storm of n devices (each publishes one reading and stays)
   --mongo              only the Mongo change-stream source against the wire-level test server:
                        a --mongo-backlog <n> (default 200000) backlog, then --mongo-rate <n>/s
                        (default 5000) for --seconds (default 5)`;
@@ -57,6 +60,8 @@ function parseFlags() {
         "compare-windows": { type: "boolean", default: false },
         history: { type: "boolean", default: false },
         mongo: { type: "boolean", default: false },
+        mqtt: { type: "boolean", default: false },
+        "mqtt-storm": { type: "string" },
         "mongo-backlog": { type: "string", default: "200000" },
         "mongo-rate": { type: "string", default: "5000" },
         help: { type: "boolean", short: "h", default: false },
@@ -115,6 +120,26 @@ async function run(): Promise<number> {
   if (flags.history) {
     const { runHistoryBench } = await import("./history.ts");
     return await runHistoryBench(controller.signal);
+  }
+  if (flags.mqtt || flags["mqtt-storm"] !== undefined) {
+    const { renderMqttBench, runMqttBench, runMqttStorm } = await import("./mqtt.ts");
+    if (flags["mqtt-storm"] !== undefined) {
+      console.log(await runMqttStorm(positive("mqtt-storm", flags["mqtt-storm"])!));
+    }
+    if (flags.mqtt) {
+      console.log(renderMqttBench(
+        await runMqttBench({
+          rates: (flags.rates ?? "5000,20000,50000").split(",").map((r) => positive("rates", r)!),
+          seconds: positive("seconds", flags.seconds) ?? (flags.quick ? 4 : 8),
+          warmupSeconds: Number(flags.warmup),
+          sensors: positive("sensors", flags.sensors)!,
+          maxP99Ms: positive("max-p99", flags["max-p99"])!,
+          signal: controller.signal,
+          log: (line) => console.error(line),
+        }),
+      ));
+    }
+    return controller.signal.aborted ? 130 : 0;
   }
   if (flags.mongo) {
     const { renderMongoBench, runMongoBench } = await import("./mongo.ts");

@@ -49,6 +49,8 @@ export interface ServerProcess {
   pid: number;
   /** Base URL with a trailing slash. */
   url: string;
+  /** The MQTT listener's URL, when started with --mqtt-port. */
+  mqttUrl?: string;
 }
 
 /** Starts `main.ts` and waits (at most `timeoutMs`) for its "listening on" line. */
@@ -77,7 +79,8 @@ export async function startServer(args: string[], timeoutMs = 30_000): Promise<S
     );
   });
   try {
-    while (!/listening on (\S+)/.test(text)) {
+    const mqtt = args.includes("--mqtt-port");
+    while (!/listening on (\S+)/.test(text) || (mqtt && !/MQTT listening on (\S+)/.test(text))) {
       const { done, value } = await Promise.race([reader.read(), deadline]);
       if (done) throw new Error(`server exited before listening: ${text}`);
       text += value;
@@ -94,7 +97,12 @@ export async function startServer(args: string[], timeoutMs = 30_000): Promise<S
       while (!(await reader.read()).done) { /* drain */ }
     } catch { /* closed */ }
   })();
-  return { child, pid: child.pid, url: text.match(/listening on (\S+)/)![1] };
+  return {
+    child,
+    pid: child.pid,
+    url: text.match(/listening on (\S+)/)![1],
+    mqttUrl: text.match(/MQTT listening on (\S+)/)?.[1],
+  };
 }
 
 export interface SimProcess {

@@ -27,6 +27,10 @@ export interface RatesOptions {
   maxP99Ms: number;
   /** Extra server flags (e.g. `--windows none`). */
   serverArgs?: string[];
+  /** Simulator flags in place of the HTTP ones (--url, --batch, --concurrency, --linger). */
+  simArgs?: (serverUrl: string) => string[];
+  /** Where /healthz counts the readings accepted. Default `ingest.accepted` (HTTP). */
+  acceptedOf?: (health: Health) => number;
   signal: AbortSignal;
   /** Told about progress, one line at a time. */
   log: (line: string) => void;
@@ -66,13 +70,14 @@ export interface RatesResult {
   serverEndMb: number;
 }
 
-interface Health {
+export interface Health {
   log: { readingsRead: number; pendingReadings: number; caughtUp: boolean };
   ingest: { accepted: number };
   hub: { ticks: number; skippedFrames: number };
+  mqtt?: { readingsAccepted: number };
 }
 
-async function health(url: string): Promise<Health> {
+export async function health(url: string): Promise<Health> {
   const response = await fetch(new URL("healthz", url), { signal: AbortSignal.timeout(5_000) });
   return await response.json();
 }
@@ -145,7 +150,7 @@ export async function runRates(options: RatesOptions): Promise<RatesResult> {
 }
 
 /** One row: the simulator at `target` readings/s, measured after a warm-up. */
-async function measureRate(
+export async function measureRate(
   target: number,
   run: { server: { url: string; pid: number }; clients: BenchFeedClient[]; options: RatesOptions },
 ): Promise<RateRow> {
@@ -154,17 +159,19 @@ async function measureRate(
   const concurrency = options.concurrency ?? Math.min(16, Math.max(2, Math.ceil(target / 12_500)));
   const simSeconds = options.warmupSeconds + options.seconds + 0.5;
   const sim = startSimulator([
-    "--url",
-    server.url,
     "--sensors",
     String(options.sensors),
     "--rate",
     String(target),
-    "--batch",
-    String(options.batch ?? 1000),
-    "--concurrency",
-    String(concurrency),
-    ...(options.lingerMs === undefined ? [] : ["--linger", String(options.lingerMs)]),
+    ...(options.simArgs?.(server.url) ?? [
+      "--url",
+      server.url,
+      "--batch",
+      String(options.batch ?? 1000),
+      "--concurrency",
+      String(concurrency),
+      ...(options.lingerMs === undefined ? [] : ["--linger", String(options.lingerMs)]),
+    ]),
     "--duration",
     String(simSeconds),
   ]);
@@ -221,7 +228,8 @@ async function measureRate(
     if (p99 > options.maxP99Ms) notes.push(`p99 over ${options.maxP99Ms} ms`);
     if (deltasPerTick < 0.8) notes.push(`${deltasPerTick.toFixed(2)} deltas per tick`);
     const perClient = elapsed * clients.length;
-    const acceptedCount = after.ingest.accepted - before.ingest.accepted;
+    const acceptedOf = options.acceptedOf ?? ((h: Health) => h.ingest.accepted);
+    const acceptedCount = acceptedOf(after) - acceptedOf(before);
     return {
       target,
       accepted: acceptedCount / elapsed,

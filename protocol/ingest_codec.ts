@@ -32,7 +32,8 @@ export function decodeIngestBatch(
   input: Uint8Array,
   options: { maxReadings?: number; maxBatchIdBytes?: number } = {},
 ): DecodedBatch {
-  const bytes = input.byteOffset % 8 === 0 ? input : input.slice();
+  // A copy, not `slice()`: a Node Buffer's slice is a view at the same unaligned offset.
+  const bytes = input.byteOffset % 8 === 0 ? input : new Uint8Array(input);
   const v = new FlatBufferVerifier(bytes);
   const root = v.root();
   const batchIdBytes = v.string(root, FIELD.batchId);

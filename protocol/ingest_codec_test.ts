@@ -1,7 +1,8 @@
 import fc from "fast-check";
 import { assert, assertEquals } from "../tests/testing/assert.ts";
 import { decodeIngestBatch, encodeReadingBlock } from "./ingest_codec.ts";
-import { ReadingBlockBuilder } from "./reading_block.ts";
+import { blockFromReadings, ReadingBlockBuilder } from "./reading_block.ts";
+import { Buffer } from "node:buffer";
 import type { ReadingBlock } from "./reading_block.ts";
 
 const reading = fc.record({
@@ -174,4 +175,17 @@ Deno.test("a batch_id longer than maxBatchIdBytes is refused; without the bound 
       String(error),
     );
   }
+});
+
+Deno.test("a batch handed over as a Node Buffer at an unaligned offset (an MQTT payload) decodes like its bytes", () => {
+  const bytes = encodeReadingBlock(blockFromReadings([
+    { sensorId: "s1", group: "g", timeMs: 1_700_000_000_000, values: { t: 1.5 } },
+  ]));
+  // A Buffer whose slice() is a view, not a copy: at offset 3 in a larger pool, as aedes hands payloads over.
+  const pool = Buffer.alloc(bytes.byteLength + 8);
+  pool.set(bytes, 3);
+  const payload = pool.subarray(3, 3 + bytes.byteLength);
+  assertEquals(payload.byteOffset % 4, 3);
+  const { block } = decodeIngestBatch(payload);
+  assertEquals([block.length, block.strings[block.sensor[0]], block.value[0]], [1, "s1", 1.5]);
 });

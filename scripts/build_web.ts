@@ -1,6 +1,9 @@
 // `deno task build:web`: builds the dashboard into web/build with Vite under
-// Deno. Skips the build when web/build is newer than every source it comes
-// from, and installs the npm packages first on a fresh checkout.
+// Deno, then precompresses it (brotli and gzip beside each text file). Skips
+// the build when web/build is newer than every source it comes from, and
+// installs the npm packages first on a fresh checkout.
+import { precompress } from "./precompress.ts";
+
 const root = new URL("..", import.meta.url).pathname;
 const web = `${root}web/`;
 const output = `${web}build/index.html`;
@@ -43,3 +46,9 @@ if (!(await Deno.stat(`${web}node_modules/vite`).then(() => true, () => false)))
 }
 console.log("build:web: building the dashboard with Vite");
 await run(["run", "-A", "npm:vite@8.3.8", "build"], web);
+const packed = await precompress(`${web}build`);
+const kb = (n: number) => `${Math.round(n / 1024)} KB`;
+console.log(
+  `build:web: precompressed ${packed.files} files: ${kb(packed.bytes)} → ` +
+    `${kb(packed.brotliBytes)} brotli, ${kb(packed.gzipBytes)} gzip`,
+);

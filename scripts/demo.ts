@@ -1,7 +1,9 @@
 // `deno task demo`: builds the dashboard if needed, starts the server on a
 // fresh demo data file and the simulator with 5,000 sensors, and stops both
 // on Ctrl-C. Options: --port (default 8000), --host (default 127.0.0.1),
-// --sensors (default 5000), --rate (readings/s, default 10000).
+// --sensors (default 5000), --rate (readings/s, default 10000), --mqtt (the
+// simulator publishes over MQTT to the server's listener on --mqtt-port,
+// default 1883 (0: a free one), one connection per gateway).
 import { parseArgs } from "node:util";
 
 const { values } = parseArgs({
@@ -11,6 +13,8 @@ const { values } = parseArgs({
     host: { type: "string", default: "127.0.0.1" },
     sensors: { type: "string", default: "5000" },
     rate: { type: "string", default: "10000" },
+    mqtt: { type: "boolean", default: false },
+    "mqtt-port": { type: "string", default: "1883" },
   },
 });
 const deno = Deno.execPath();
@@ -28,13 +32,25 @@ if (!build.success) Deno.exit(build.code || 1);
 for (const suffix of ["", "-shm", "-wal"]) await Deno.remove(demoData + suffix).catch(() => {});
 
 const server = new Deno.Command(deno, {
-  args: ["run", "-A", "main.ts", "--port", values.port, "--host", values.host, "--data", demoData],
+  args: [
+    "run",
+    "-A",
+    "main.ts",
+    "--port",
+    values.port,
+    "--host",
+    values.host,
+    "--data",
+    demoData,
+    ...(values.mqtt ? ["--mqtt-port", values["mqtt-port"]] : []),
+  ],
   cwd: root,
   stdout: "piped",
   stderr: "inherit",
 }).spawn();
 
-const url = await listeningUrl(server.stdout);
+const listening = await listeningUrls(server.stdout, values.mqtt);
+const url = listening?.http ?? null;
 if (url === null) {
   console.error("The server did not start.");
   Deno.exit((await server.status).code || 1);
@@ -51,8 +67,7 @@ const sim = new Deno.Command(deno, {
     values.sensors,
     "--rate",
     values.rate,
-    "--url",
-    url,
+    ...(values.mqtt ? ["--mqtt", listening!.mqtt!] : ["--url", url]),
   ],
   cwd: root,
 }).spawn();
@@ -76,8 +91,14 @@ stop();
 await Promise.all([sim.status, server.status]);
 Deno.exit(stopping && first.success ? 0 : first.code);
 
-/** Echoes the server's output and returns the URL from its "listening" line. */
-async function listeningUrl(stream: ReadableStream<Uint8Array>): Promise<string | null> {
+/**
+ * Echoes the server's output and returns the URLs from its "listening"
+ * lines: HTTP, and with `mqtt` the MQTT listener's.
+ */
+async function listeningUrls(
+  stream: ReadableStream<Uint8Array>,
+  mqtt: boolean,
+): Promise<{ http: string; mqtt: string | null } | null> {
   const lines = stream.pipeThrough(new TextDecoderStream()).getReader();
   let buffer = "";
   while (true) {
@@ -86,7 +107,8 @@ async function listeningUrl(stream: ReadableStream<Uint8Array>): Promise<string 
     Deno.stdout.writeSync(new TextEncoder().encode(value));
     buffer += value;
     const match = buffer.match(/listening on (http:\/\/\S+)/);
-    if (match) {
+    const mqttMatch = buffer.match(/MQTT listening on (mqtt:\/\/\S+)/);
+    if (match && (!mqtt || mqttMatch)) {
       // Keep echoing the server's output in the background.
       (async () => {
         while (true) {
@@ -95,7 +117,7 @@ async function listeningUrl(stream: ReadableStream<Uint8Array>): Promise<string 
           Deno.stdout.writeSync(new TextEncoder().encode(next.value));
         }
       })();
-      return match[1].replace(/\/$/, "");
+      return { http: match[1].replace(/\/$/, ""), mqtt: mqttMatch?.[1] ?? null };
     }
   }
 }

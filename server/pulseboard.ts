@@ -10,6 +10,7 @@ import { createSource } from "./sources/mod.ts";
 import { History, ROLLUPS_PART } from "./history/mod.ts";
 import { ingestRoutes } from "./ingest/mod.ts";
 import type { IngestStats } from "./ingest/mod.ts";
+import { startMqtt } from "./ingest/mqtt/mod.ts";
 import { readApi } from "./queries/mod.ts";
 import { feedSocketHandler, listen, staticFiles, TransportStats } from "./http/mod.ts";
 import { logActorFailure, logger, opsRoutes, PrometheusMetrics } from "./ops/mod.ts";
@@ -24,6 +25,8 @@ export interface Pulseboard {
   ingestStats: IngestStats;
   /** Open connections and feed sockets. */
   transport: TransportStats;
+  /** The MQTT listener's mqtt:// and mqtts:// URLs (none when it is off). */
+  mqttUrls: string[];
   /**
    * Stops accepting, closes sockets with 1001, aborts requests still running
    * after `--drain`, takes the final checkpoint, stops the actors, closes the store.
@@ -70,8 +73,9 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
     resumed: shards.restored ? store.checkpoint?.extras?.[ROLLUPS_PART] : null,
   });
   store.releaseCheckpoint();
-  // 6. Edges: ingest into the source, the feed from the hub, the read API, ops.
+  // 6. Edges: ingest (HTTP, then MQTT) into the source, the feed from the hub, the read API, ops.
   const ingest = ingestRoutes(source.sink, { kv: store.kv, keys: auth.apiKeys, config });
+  const mqtt = await startMqtt(source.log, { kv: store.kv, keys: auth.apiKeys, config });
   const transport = new TransportStats();
   const metrics = new PrometheusMetrics({
     ingest: ingest.stats,
@@ -79,6 +83,7 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
     source,
     shards,
     history: () => history.stats(),
+    mqtt,
   });
   hub.observe(metrics.hubObserver);
   // The restored state is in the view before anything can read it; then the source goes on.
@@ -107,6 +112,7 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
       transport,
       ingest: ingest.stats,
       history: () => history.stats(),
+      mqtt,
       startedAt,
       checkpointEveryMs: config.checkpointEveryMs,
     }),
@@ -123,12 +129,14 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
     restoredFrom: source.health().startCursor,
   });
   let stopping: Promise<void> | null = null;
-  // In reverse: no new sessions or requests (bounded by --drain, so the final
-  // checkpoint is always taken), then the source's final checkpoint, the actors, the store.
+  // In reverse: no new sessions, requests (bounded by --drain, so the final checkpoint
+  // is always taken) or MQTT publishes (those taken commit), then the source's final
+  // checkpoint, the actors, the store.
   const shutdown = () =>
     stopping ??= (async () => {
       await hub.shutdown(CloseCode.GoingAway);
       await server.shutdown(config.drainMs);
+      await mqtt?.stop();
       await source.stop();
       await hub.stop();
       await shards.stop();
@@ -143,6 +151,7 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
     hubStats: hub.stats,
     ingestStats: ingest.stats,
     transport,
+    mqttUrls: mqtt?.urls ?? [],
     shutdown,
     finished: server.finished,
     fatal: source.fatal,

@@ -20,7 +20,13 @@ const USAGE = `Usage: deno task sim [options]
   --key <key>          ingest API key (default: $PULSEBOARD_INGEST_KEY, if set)
   --mongo <uri>        insert documents straight into MongoDB instead of posting (mongo mode)
   --db <name>          with --mongo: database (default pulseboard)
-  --collection <name>  with --mongo: collection (default readings)`;
+  --collection <name>  with --mongo: collection (default readings)
+  --mqtt <url>         publish over MQTT instead (mqtt://host:port, mqtts://): one connection per
+                       gateway, one JSON reading per publish on pulseboard/<group>/<sensorId>
+  --gateways <n>       with --mqtt: connections, sensors spread over them (default sensors/100)
+  --qos <0|1|2>        with --mqtt: QoS of the publishes (default 1)
+                       with --mqtt, --batch <n> over 1: one gateway per group publishes IngestBatch
+                       payloads of n readings on pulseboard/<group>/gw (default 1: JSON readings)`;
 
 function fail(message: string): never {
   console.error(`${message}\n\n${USAGE}`);
@@ -56,6 +62,9 @@ try {
       mongo: { type: "string" },
       db: { type: "string", default: "pulseboard" },
       collection: { type: "string", default: "readings" },
+      mqtt: { type: "string" },
+      gateways: { type: "string" },
+      qos: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
   }).values;
@@ -84,8 +93,19 @@ const options = {
   apiKey: flags.key ?? Deno.env.get("PULSEBOARD_INGEST_KEY"),
 };
 const duration = positive("duration", flags.duration, false);
-if (flags.replay && (flags.json || flags.mongo !== undefined)) {
-  fail("--replay posts FlatBuffers: it cannot go with --json or --mongo");
+if (flags.replay && (flags.json || flags.mongo !== undefined || flags.mqtt !== undefined)) {
+  fail("--replay posts FlatBuffers over HTTP: it cannot go with --json, --mongo or --mqtt");
+}
+if (flags.mqtt !== undefined) {
+  const { runMqttSimulatorMain } = await import("./mqtt_main.ts");
+  Deno.exit(
+    await runMqttSimulatorMain(flags.mqtt, {
+      ...options,
+      duration,
+      gateways: flags.gateways,
+      qos: flags.qos,
+    }, fail),
+  );
 }
 if (flags.mongo !== undefined && !/^mongodb(\+srv)?:\/\//.test(flags.mongo)) {
   fail("--mongo must be a mongodb:// or mongodb+srv:// URI");

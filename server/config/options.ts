@@ -92,6 +92,27 @@ export interface Config {
   idleTimeoutMs: number;
   /** At a stop, how long requests in flight may take before they are aborted. */
   drainMs: number;
+  /** MQTT ingest's embedded listener port (plain, and over TLS with --cert/--key); null: off. */
+  mqttPort: number | null;
+  mqttsPort: number | null;
+  /** The MQTT bridge: the broker (mqtt:// or mqtts://) it subscribes to; null: off. */
+  mqttUrl: string | null;
+  mqttTopic: string;
+  /** Null: a random id kept in the data store. */
+  mqttClientId: string | null;
+  mqttCaFile: string | null;
+  /** The password is PULSEBOARD_MQTT_PASSWORD, read by the bridge only: never an option. */
+  mqttUsername: string | null;
+  mqttMaxPacketBytes: number;
+  /** Open listener connections in all, per client address, and per API key. */
+  mqttMaxConnections: number;
+  mqttMaxConnectionsPerAddress: number;
+  mqttMaxConnectionsPerKey: number;
+  /** New connections per second per address and per key; publishes per second per key and per address. */
+  mqttConnectRate: number;
+  mqttPublishRate: number;
+  /** How long a persistent session's retry records are kept. */
+  mqttRetryTtlMs: number;
 }
 
 /** One command-line option, everything about it in one place. */
@@ -113,8 +134,8 @@ export interface Option<K extends keyof Config = keyof Config> {
   readme: string;
   /** Reads a given value, or throws a TypeError that names the flag; none for a switch. */
   parse?: (raw: string) => Config[K];
-  /** The README table it is listed in: the server's options, or MongoDB mode's. */
-  section?: "mongo";
+  /** The README table it is listed in: the server's options, MongoDB mode's, or MQTT ingest's. */
+  section?: "mongo" | "mqtt";
 }
 
 const option = <K extends keyof Config>(o: Option<K>): Option => o as unknown as Option;
@@ -735,6 +756,192 @@ export const OPTIONS: readonly Option[] = [
       return raw;
     },
   }),
+  option({
+    flag: "mqtt-port",
+    key: "mqttPort",
+    arg: "<n>",
+    default: null,
+    shown: "(off)",
+    help: "embedded MQTT 3.1.1 listener on --host; 0 picks a free port",
+    readme: "the embedded MQTT 3.1.1 listener's port, on `--host`; `0` picks a free one",
+    section: "mqtt",
+    parse: int("mqtt-port", 0, 65_535),
+  }),
+  option({
+    flag: "mqtts-port",
+    key: "mqttsPort",
+    arg: "<n>",
+    default: null,
+    shown: "(off)",
+    help: "the same over TLS, with --cert and --key",
+    readme: "the same listener over TLS, with `--cert` and `--key`",
+    section: "mqtt",
+    parse: int("mqtts-port", 0, 65_535),
+  }),
+  option({
+    flag: "mqtt-url",
+    key: "mqttUrl",
+    arg: "<url>",
+    default: null,
+    shown: "(off)",
+    help: "bridge: subscribe to this broker (mqtt:// or mqtts://) with a persistent session",
+    readme: "bridge: the broker to subscribe to, `mqtt://host[:port]` or `mqtts://host[:port]`, " +
+      "no credentials in it",
+    section: "mqtt",
+    parse: (raw) => {
+      let url: URL;
+      try {
+        url = new URL(raw);
+      } catch {
+        // Not echoed: a URL may hold a password.
+        throw new TypeError(
+          "--mqtt-url must be a URL like mqtt://broker:1883 or mqtts://broker:8883",
+        );
+      }
+      if ((url.protocol !== "mqtt:" && url.protocol !== "mqtts:") || url.hostname === "") {
+        throw new TypeError("--mqtt-url must be mqtt://host[:port] or mqtts://host[:port]");
+      }
+      if (url.username || url.password) {
+        throw new TypeError(
+          "--mqtt-url must not hold credentials: use --mqtt-username and PULSEBOARD_MQTT_PASSWORD",
+        );
+      }
+      return raw;
+    },
+  }),
+  option({
+    flag: "mqtt-topic",
+    key: "mqttTopic",
+    arg: "<filter>",
+    default: "pulseboard/#",
+    shown: "`pulseboard/#`",
+    help: "bridge: the topic filter it subscribes to, at QoS 1",
+    readme: "bridge: the topic filter it subscribes to, at QoS 1",
+    section: "mqtt",
+    parse: (raw) => {
+      if (!/^[^\0]+$/.test(raw) || raw.length > 1024) {
+        throw new TypeError("--mqtt-topic must be an MQTT topic filter like pulseboard/#");
+      }
+      return raw;
+    },
+  }),
+  option({
+    flag: "mqtt-client-id",
+    key: "mqttClientId",
+    arg: "<id>",
+    default: null,
+    shown: "(random, kept in --data)",
+    help: "bridge: client id",
+    readme:
+      "bridge: its client id (1–128 visible ASCII); the default is made once at random and kept in the `--data` store",
+    section: "mqtt",
+    parse: (raw) => {
+      if (!/^[\x21-\x7e]{1,128}$/.test(raw)) {
+        throw new TypeError("--mqtt-client-id must be 1 to 128 visible ASCII characters");
+      }
+      return raw;
+    },
+  }),
+  option({
+    flag: "mqtt-ca",
+    key: "mqttCaFile",
+    arg: "<file>",
+    default: null,
+    shown: "(system CAs)",
+    help: "bridge: PEM CA certificate of an mqtts:// broker",
+    readme: "bridge: PEM file of the CA that signed an `mqtts://` broker's certificate",
+    section: "mqtt",
+    parse: text,
+  }),
+  option({
+    flag: "mqtt-username",
+    key: "mqttUsername",
+    arg: "<name>",
+    default: null,
+    shown: "(none)",
+    help: "bridge: user name; the password is PULSEBOARD_MQTT_PASSWORD, never an option",
+    readme: "bridge: user name; the password is read from `PULSEBOARD_MQTT_PASSWORD` only",
+    section: "mqtt",
+    parse: text,
+  }),
+  option({
+    flag: "mqtt-max-packet",
+    key: "mqttMaxPacketBytes",
+    arg: "<bytes>",
+    default: 65_536,
+    shown: "65536",
+    help: "largest MQTT packet accepted; the connection is dropped above",
+    readme: "largest MQTT packet accepted, in bytes; the connection is dropped above",
+    section: "mqtt",
+    parse: int("mqtt-max-packet", 256, 64 << 20),
+  }),
+  option({
+    flag: "mqtt-max-connections",
+    key: "mqttMaxConnections",
+    arg: "<n>",
+    default: 20_000,
+    shown: "20000",
+    help: "open MQTT listener connections",
+    readme: "open listener connections in all (closed at accept above)",
+    section: "mqtt",
+    parse: int("mqtt-max-connections", 1, 1_000_000),
+  }),
+  option({
+    flag: "mqtt-max-connections-per-address",
+    key: "mqttMaxConnectionsPerAddress",
+    arg: "<n>",
+    default: 1_000,
+    shown: "1000",
+    help: "open MQTT listener connections per client address",
+    readme: "open listener connections per client address (closed at accept above)",
+    section: "mqtt",
+    parse: int("mqtt-max-connections-per-address", 1, 1_000_000),
+  }),
+  option({
+    flag: "mqtt-max-connections-per-key",
+    key: "mqttMaxConnectionsPerKey",
+    arg: "<n>",
+    default: 10_000,
+    shown: "10000",
+    help: "open MQTT listener connections per API key",
+    readme: "open listener connections per API key (CONNACK 3 above)",
+    section: "mqtt",
+    parse: int("mqtt-max-connections-per-key", 1, 1_000_000),
+  }),
+  option({
+    flag: "mqtt-connect-rate",
+    key: "mqttConnectRate",
+    arg: "<n>",
+    default: 200,
+    shown: "200",
+    help: "new MQTT connections per second per address and per key",
+    readme: "new connections per second per client address and per key (a burst of 5 s worth)",
+    section: "mqtt",
+    parse: int("mqtt-connect-rate", 1, 1_000_000),
+  }),
+  option({
+    flag: "mqtt-rate",
+    key: "mqttPublishRate",
+    arg: "<n>",
+    default: 10_000,
+    shown: "10000",
+    help: "MQTT publishes per second per key and per address; more wait",
+    readme: "publishes per second per key and per client address (a burst of 1 s worth); more wait",
+    section: "mqtt",
+    parse: int("mqtt-rate", 1, 10_000_000),
+  }),
+  option({
+    flag: "mqtt-retry-ttl",
+    key: "mqttRetryTtlMs",
+    arg: "<dur>",
+    default: 3_600_000,
+    shown: "`1h`",
+    help: "how long retry records of persistent MQTT sessions are kept",
+    readme:
+      "how long a persistent session's retry records (its committed QoS 1 packet ids) are kept",
+    section: "mqtt",
+    parse: durationOf("mqtt-retry-ttl"),
+  }),
 ];
 
 export const DEFAULT_CONFIG: Readonly<Config> = Object.freeze(
@@ -781,7 +988,7 @@ function wrap(line: string, indent = HELP_COLUMN): string {
 }
 
 /** The README's table of the options in `section`, as Markdown rows. */
-export function readmeTable(section: "server" | "mongo"): string[][] {
+export function readmeTable(section: "server" | "mongo" | "mqtt"): string[][] {
   const mongo = section === "mongo";
   const rows = OPTIONS.filter((o) => (o.section ?? "server") === section).map((o) => [
     `\`--${o.flag}\``,
@@ -851,7 +1058,30 @@ function related(config: Config, given: Set<keyof Config>): Config {
       "--source mongo needs --mongo-uri (or PULSEBOARD_MONGO_URI), e.g. mongodb://localhost:27017/?replicaSet=rs0",
     );
   }
+  mqttRules(config, given);
   return config;
+}
+
+/** MQTT ingest's rules between options (off loopback, keys are checked when it starts). */
+function mqttRules(config: Config, given: Set<keyof Config>): void {
+  if (config.mqttsPort !== null && config.certFile === null) {
+    throw new TypeError("--mqtts-port needs --cert and --key");
+  }
+  if (config.mqttUrl === null) {
+    const bridgeOnly = ["mqttTopic", "mqttClientId", "mqttCaFile", "mqttUsername"] as const;
+    const stray = OPTIONS.find((o) =>
+      (bridgeOnly as readonly string[]).includes(o.key) && given.has(o.key)
+    );
+    if (stray) throw new TypeError(`--${stray.flag} needs --mqtt-url`);
+  }
+  const asked = OPTIONS.find((o) =>
+    (o.key === "mqttPort" || o.key === "mqttsPort" || o.key === "mqttUrl") && config[o.key] !== null
+  );
+  if (asked && config.source !== "kv") {
+    throw new TypeError(
+      `--${asked.flag} needs the Deno KV log (--source kv): MQTT's retry records commit with its readings`,
+    );
+  }
 }
 
 /** A size as it was given, for messages: 2s, 1m, 250ms. */

@@ -16,7 +16,7 @@ async function readmeRows(section: string): Promise<string[][]> {
     );
 }
 
-for (const section of ["server", "mongo"] as const) {
+for (const section of ["server", "mongo", "mqtt"] as const) {
   Deno.test(`README's ${section} option table is the one the option table makes`, async () => {
     assertEquals(await readmeRows(section), readmeTable(section));
   });

@@ -199,3 +199,115 @@ Deno.test("--allowed-hosts reads host or host:port names, lower-cased, and refus
     assert(message.startsWith("--allowed-hosts:") && message.includes(bad), `${bad}: ${message}`);
   }
 });
+
+Deno.test("MQTT options: off by default, ports, bridge and limits read into their fields", () => {
+  const none = () => undefined;
+  const off = parseConfig([], none);
+  assertEquals([off.mqttPort, off.mqttsPort, off.mqttUrl], [null, null, null]);
+  const all = parseConfig([
+    "--cert",
+    "c.pem",
+    "--key",
+    "k.pem",
+    "--mqtt-port",
+    "1883",
+    "--mqtts-port",
+    "0",
+    "--mqtt-url",
+    "mqtts://broker.example:8883",
+    "--mqtt-topic",
+    "pulseboard/plant-a/#",
+    "--mqtt-client-id",
+    "pb-1",
+    "--mqtt-ca",
+    "ca.pem",
+    "--mqtt-username",
+    "bridge",
+    "--mqtt-max-packet",
+    "4096",
+    "--mqtt-max-connections",
+    "50",
+    "--mqtt-max-connections-per-address",
+    "5",
+    "--mqtt-max-connections-per-key",
+    "7",
+    "--mqtt-connect-rate",
+    "3",
+    "--mqtt-rate",
+    "100",
+    "--mqtt-retry-ttl",
+    "2h",
+  ], (name) => name === "PULSEBOARD_MQTT_PASSWORD" ? "s3cret" : undefined);
+  assertEquals({
+    mqttPort: all.mqttPort,
+    mqttsPort: all.mqttsPort,
+    mqttUrl: all.mqttUrl,
+    mqttTopic: all.mqttTopic,
+    mqttClientId: all.mqttClientId,
+    mqttCaFile: all.mqttCaFile,
+    mqttUsername: all.mqttUsername,
+    mqttMaxPacketBytes: all.mqttMaxPacketBytes,
+    mqttMaxConnections: all.mqttMaxConnections,
+    mqttMaxConnectionsPerAddress: all.mqttMaxConnectionsPerAddress,
+    mqttMaxConnectionsPerKey: all.mqttMaxConnectionsPerKey,
+    mqttConnectRate: all.mqttConnectRate,
+    mqttPublishRate: all.mqttPublishRate,
+    mqttRetryTtlMs: all.mqttRetryTtlMs,
+  }, {
+    mqttPort: 1883,
+    mqttsPort: 0,
+    mqttUrl: "mqtts://broker.example:8883",
+    mqttTopic: "pulseboard/plant-a/#",
+    mqttClientId: "pb-1",
+    mqttCaFile: "ca.pem",
+    mqttUsername: "bridge",
+    mqttMaxPacketBytes: 4096,
+    mqttMaxConnections: 50,
+    mqttMaxConnectionsPerAddress: 5,
+    mqttMaxConnectionsPerKey: 7,
+    mqttConnectRate: 3,
+    mqttPublishRate: 100,
+    mqttRetryTtlMs: 7_200_000,
+  });
+  // The password is never part of the config (nor of anything that logs it).
+  assert(!JSON.stringify(all).includes("s3cret"));
+});
+
+Deno.test("MQTT options that cannot work are refused with a TypeError naming the option", () => {
+  const refused: [string[], Record<string, string>, RegExp][] = [
+    [["--mqtt-port", "70000"], {}, /--mqtt-port must be an integer from 0 to 65535/],
+    [["--mqtts-port", "8883"], {}, /--mqtts-port needs --cert and --key/],
+    [["--mqtt-url", "http://broker:1883"], {}, /--mqtt-url must be mqtt:\/\/host/],
+    [["--mqtt-url", "not a url"], {}, /--mqtt-url must be a URL/],
+    [["--mqtt-url", "mqtt://user:pw@broker"], {}, /--mqtt-url must not hold credentials/],
+    [["--mqtt-topic", "pulseboard/#"], {}, /--mqtt-topic needs --mqtt-url/],
+    [["--mqtt-username", "u"], {}, /--mqtt-username needs --mqtt-url/],
+    [["--mqtt-url", "mqtt://b", "--mqtt-client-id", "has space"], {}, /--mqtt-client-id must be/],
+    [["--mqtt-max-packet", "10"], {}, /--mqtt-max-packet must be an integer from 256/],
+    [["--mqtt-retry-ttl", "soon"], {}, /--mqtt-retry-ttl: "soon" is not a duration/],
+    [
+      ["--mqtt-port", "1883", "--source", "mongo", "--mongo-uri", "mongodb://h/?replicaSet=rs0"],
+      {},
+      /--mqtt-port needs the Deno KV log \(--source kv\)/,
+    ],
+    [
+      ["--mqtt-url", "mqtt://b"],
+      { PULSEBOARD_SOURCE: "mongo", PULSEBOARD_MONGO_URI: "mongodb://h/?replicaSet=rs0" },
+      /--mqtt-url needs the Deno KV log/,
+    ],
+    // The password is an environment variable only.
+    [["--mqtt-password", "pw"], {}, /mqtt-password/],
+  ];
+  for (const [args, env, message] of refused) {
+    let error: unknown = null;
+    try {
+      parseConfig(args, (name) => env[name]);
+    } catch (e) {
+      error = e;
+    }
+    assert(error instanceof TypeError, `${args.join(" ")} was accepted`);
+    assert(message.test(error.message), error.message);
+    // A URL's credentials are never echoed back.
+    assert(!error.message.includes("pw@"), error.message);
+  }
+});

@@ -1,4 +1,6 @@
-import { assertEquals } from "../../tests/testing/assert.ts";
+import { Buffer } from "node:buffer";
+import zlib from "node:zlib";
+import { assert, assertEquals } from "../../tests/testing/assert.ts";
 import { staticFiles } from "./static_files.ts";
 
 Deno.test("static files: content types, SPA fallback, 404 for missing assets, traversal refused", async () => {
@@ -61,5 +63,58 @@ Deno.test("static files: content types, SPA fallback, 404 for missing assets, tr
   } finally {
     await Deno.remove(dir, { recursive: true });
     await Deno.remove(outside, { recursive: true });
+  }
+});
+
+Deno.test("static files: a precompressed variant is sent in the encoding the browser accepts, identity otherwise", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "pulseboard-static-enc-" });
+  try {
+    const text = "export const answer = 42;\n".repeat(200);
+    const plain = new TextEncoder().encode(text);
+    await Deno.mkdir(`${dir}/_app/immutable`, { recursive: true });
+    const js = `${dir}/_app/immutable/app.js`;
+    await Deno.writeFile(js, plain);
+    await Deno.writeFile(`${js}.br`, zlib.brotliCompressSync(Buffer.from(plain)));
+    await Deno.writeFile(`${js}.gz`, zlib.gzipSync(Buffer.from(plain)));
+    await Deno.writeTextFile(`${dir}/plain.css`, "body{}");
+    const serve = staticFiles(dir);
+    const get = async (path: string, acceptEncoding: string | null) => {
+      const headers = acceptEncoding === null ? undefined : { "accept-encoding": acceptEncoding };
+      const response = await serve(new Request(`http://host${path}`, { headers }));
+      const body = new Uint8Array(await response.arrayBuffer());
+      const encoding = response.headers.get("content-encoding");
+      const decoded = encoding === "br"
+        ? zlib.brotliDecompressSync(body)
+        : encoding === "gzip"
+        ? zlib.gunzipSync(body)
+        : body;
+      return {
+        encoding,
+        vary: response.headers.get("vary"),
+        length: Number(response.headers.get("content-length")),
+        sent: body.byteLength,
+        text: new TextDecoder().decode(decoded),
+      };
+    };
+    const cases: [string | null, string | null][] = [
+      ["gzip, deflate, br, zstd", "br"], // a browser's header: brotli is preferred
+      ["gzip", "gzip"],
+      ["br;q=0, gzip;q=0.5", "gzip"],
+      ["deflate", null],
+      [null, null],
+      ["*", "br"],
+    ];
+    for (const [accept, expected] of cases) {
+      const got = await get("/_app/immutable/app.js", accept);
+      assertEquals(got.encoding, expected, `Accept-Encoding: ${accept}`);
+      assertEquals(got.text, text, `the same script, decoded (${accept})`);
+      assertEquals(got.length, got.sent, "content-length is the bytes sent");
+      assertEquals(got.vary, "Accept-Encoding");
+      if (expected) assert(got.sent < plain.byteLength / 10, `${expected} is smaller`);
+    }
+    const css = await get("/plain.css", "br");
+    assertEquals([css.encoding, css.vary, css.text], [null, null, "body{}"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });

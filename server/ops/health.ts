@@ -56,18 +56,22 @@ export interface HealthInputs {
     rollupChunksFailed: number;
     logChunksDeleted: number;
   };
+  /** MQTT ingest when it runs: its counters as they are; degraded while its bridge is down. */
+  mqtt?: { health(): object; readonly degraded: boolean } | null;
 }
 
 /**
- * GET /healthz: "degraded" when the hub or a shard has failed for good or the
- * source cannot read, with every stage's counters. Counts only where a name
+ * GET /healthz: "degraded" when the hub or a shard has failed for good, the
+ * source cannot read or the MQTT bridge is not connected, with every stage's counters. Counts only where a name
  * would tell who watches what: this page needs no token.
  */
 export function healthReport(inputs: HealthInputs): Record<string, unknown> {
   const source = inputs.source.health();
   const hub = inputs.hub.stats;
   return {
-    status: inputs.hub.failure || inputs.shards.failed || !source.connected ? "degraded" : "ok",
+    status: inputs.hub.failure || inputs.shards.failed || !source.connected || inputs.mqtt?.degraded
+      ? "degraded"
+      : "ok",
     ...source.details,
     epoch: hub.epoch,
     seq: hub.seq,
@@ -88,5 +92,6 @@ export function healthReport(inputs: HealthInputs): Record<string, unknown> {
     transport: { ...inputs.transport },
     history: inputs.history(),
     shards: inputs.shards.health(),
+    ...(inputs.mqtt ? { mqtt: inputs.mqtt.health() } : {}),
   };
 }

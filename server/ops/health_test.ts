@@ -88,3 +88,22 @@ Deno.test("health is degraded when the hub or a shard failed for good, or the so
   const failed = healthReport(inputs({}, { shards: { health: () => [], failed: true } }));
   assertEquals(failed.status, "degraded");
 });
+
+Deno.test("with MQTT ingest, /healthz shows its counters under mqtt and is degraded while its bridge is down", () => {
+  assertEquals("mqtt" in healthReport(inputs({})), false, "nothing when MQTT is off");
+  let degraded = false;
+  const mqtt = {
+    health: () => ({ bridge: { connected: !degraded }, readingsAccepted: 12 }),
+    get degraded() {
+      return degraded;
+    },
+  };
+  const up = healthReport(inputs({}, { mqtt }));
+  assertEquals([up.status, up.mqtt], ["ok", { bridge: { connected: true }, readingsAccepted: 12 }]);
+  degraded = true;
+  const down = healthReport(inputs({}, { mqtt }));
+  assertEquals([down.status, down.mqtt], ["degraded", {
+    bridge: { connected: false },
+    readingsAccepted: 12,
+  }]);
+});

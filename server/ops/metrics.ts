@@ -4,6 +4,8 @@ import type { ShardHealth } from "../../actors/shards/mod.ts";
 import type { MetricStates } from "../../protocol/mod.ts";
 import type { SourceHealth } from "./health.ts";
 import { topicLabeler } from "./topic_label.ts";
+import { registerMqttMetrics } from "./mqtt_metrics.ts";
+import type { MqttCounters } from "./mqtt_metrics.ts";
 
 /** What the metrics read when scraped: live counters kept by the stages. */
 export interface MetricSources {
@@ -51,6 +53,8 @@ export interface MetricSources {
     observeHandOffs?(listener: (handOff: { receivedAt: number; handedAt: number }) => void): void;
   };
   shards: { health(): ShardHealth[] };
+  /** MQTT ingest's counters, when it runs. */
+  mqtt?: { counters(): MqttCounters } | null;
 }
 
 /**
@@ -162,6 +166,10 @@ export class PrometheusMetrics {
         "Raw log chunks deleted as older than the retention.",
         () => history().logChunksDeleted,
       );
+    }
+    if (sources.mqtt) {
+      const mqtt = sources.mqtt;
+      registerMqttMetrics(this.registry, () => mqtt.counters());
     }
     gauge(
       "pulseboard_log_pending_readings",

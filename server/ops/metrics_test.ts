@@ -127,3 +127,48 @@ Deno.test("the hub's observer feeds the tick and freshness histograms, sampled p
   assertEquals(value(page, "pulseboard_freshness_seconds_bucket", '{le="0.1"}'), 334);
   assert(page.includes("# TYPE pulseboard_freshness_seconds histogram"));
 });
+
+Deno.test("with MQTT ingest its counters are series too, every label from the first scrape; without it, none", async () => {
+  const off = await setUp("log").metrics.render();
+  assert(!off.includes("pulseboard_mqtt_"), "no MQTT series without MQTT ingest");
+  const counters = {
+    publishes: {
+      listener: { accepted: 4, duplicate: 1, invalid: 0 },
+      bridge: { accepted: 0, duplicate: 0, invalid: 2 },
+    },
+    readingsAccepted: 30,
+    readingsRefused: { timestamp: 3 },
+    connects: { accepted: 5, bad_key: 2 },
+    connections: 4,
+    tooLarge: 1,
+    commits: 2,
+    pendingReadings: 7,
+    bridgeConnected: true,
+  };
+  const metrics = new PrometheusMetrics({
+    ingest: { requests: 0, accepted: 0, refusedBy: {}, rejectedRequests: {} },
+    hub: new HubStats(),
+    source: { kind: "log", health: () => sourceHealth() },
+    shards: { health: () => [] },
+    mqtt: { counters: () => counters },
+  });
+  let page = await metrics.render();
+  const publishes = "pulseboard_mqtt_publishes_total";
+  assertEquals(value(page, publishes, '{source="listener",outcome="accepted"}'), 4);
+  assertEquals(value(page, publishes, '{source="listener",outcome="invalid"}'), 0);
+  assertEquals(value(page, publishes, '{source="bridge",outcome="invalid"}'), 2);
+  assertEquals(value(page, "pulseboard_mqtt_readings_ingested_total"), 30);
+  assertEquals(value(page, "pulseboard_mqtt_readings_refused_total", '{reason="timestamp"}'), 3);
+  assertEquals(value(page, "pulseboard_mqtt_connects_total", '{outcome="bad_key"}'), 2);
+  assertEquals(value(page, "pulseboard_mqtt_connections"), 4);
+  assertEquals(value(page, "pulseboard_mqtt_too_large_total"), 1);
+  assertEquals(value(page, "pulseboard_mqtt_commits_total"), 2);
+  assertEquals(value(page, "pulseboard_mqtt_pending_readings"), 7);
+  assertEquals(value(page, "pulseboard_mqtt_bridge_connected"), 1);
+  // Counters add what grew since the last scrape; the gauges read the present.
+  counters.publishes.listener.accepted = 9;
+  counters.bridgeConnected = false;
+  page = await metrics.render();
+  assertEquals(value(page, publishes, '{source="listener",outcome="accepted"}'), 9);
+  assertEquals(value(page, "pulseboard_mqtt_bridge_connected"), 0);
+});

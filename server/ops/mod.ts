@@ -5,6 +5,7 @@ export type { LoggerOptions, LogLevel } from "./logger.ts";
 export { logActorFailure } from "./actor_failures.ts";
 export { PrometheusMetrics } from "./metrics.ts";
 export type { MetricSources } from "./metrics.ts";
+export type { MqttCounters } from "./mqtt_metrics.ts";
 export { healthReport } from "./health.ts";
 export { readiness } from "./readiness.ts";
 export type { HealthInputs, SourceHealth } from "./health.ts";

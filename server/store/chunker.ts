@@ -20,24 +20,36 @@ export const KV_VALUE_LIMIT = 65_536;
  */
 export class Chunker {
   readonly #maxBytes: number;
+  readonly #maxRows: number;
   readonly #chunks: Chunk[] = [];
 
-  constructor(options: { maxBytes?: number } = {}) {
+  /**
+   * `maxRows` bounds the readings of one chunk (default: none), for appends
+   * whose records ride along with each chunk's commit: Deno KV takes at most
+   * 1000 mutations in one atomic operation.
+   */
+  constructor(options: { maxBytes?: number; maxRows?: number } = {}) {
     this.#maxBytes = Math.min(options.maxBytes ?? 60_000, KV_VALUE_LIMIT);
+    this.#maxRows = Math.max(1, options.maxRows ?? Infinity);
   }
 
   /** Adds a block's readings. */
   add(block: ReadingBlock): void {
     if (block.length === 0) return;
     // A verified batch that is small enough is stored as it arrived: no re-encoding.
-    if (block.encoded && block.encoded.byteLength <= this.#maxBytes) {
+    if (
+      block.encoded && block.encoded.byteLength <= this.#maxBytes && block.length <= this.#maxRows
+    ) {
       const { encoded } = block;
       // A view would store its whole backing buffer: copy it out.
       const bytes = encoded.byteLength === encoded.buffer.byteLength ? encoded : encoded.slice();
       this.#chunks.push({ bytes, block });
       return;
     }
-    const pieces = Math.ceil(estimateBytes(block) / this.#maxBytes);
+    const pieces = Math.max(
+      Math.ceil(estimateBytes(block) / this.#maxBytes),
+      Math.ceil(block.length / this.#maxRows),
+    );
     for (let k = 0; k < pieces; k++) {
       const from = Math.floor((k * block.length) / pieces);
       const to = Math.floor(((k + 1) * block.length) / pieces);
@@ -57,7 +69,9 @@ export class Chunker {
 
   #seal(block: ReadingBlock): void {
     const bytes = encodeReadingBlock(block);
-    if (bytes.byteLength <= this.#maxBytes || block.length === 1) {
+    if (
+      (bytes.byteLength <= this.#maxBytes && block.length <= this.#maxRows) || block.length === 1
+    ) {
       if (bytes.byteLength > KV_VALUE_LIMIT) {
         throw new RangeError(
           `Cannot store a reading of ${bytes.byteLength} bytes in one log chunk`,

@@ -22,6 +22,16 @@ export const KEYS = {
   ingestBatchAnswer: "ingest_batch_answer",
   /** `["api_key", <id>]` → an ingest API key's record (hash, groups, revocation). */
   apiKey: "api_key",
+  /**
+   * `["mqtt_retry", <API key id or "">, <client id>, <epoch>, <packet id>]` →
+   * the fingerprint of a persistent MQTT session's committed QoS 1 publish,
+   * written with its readings, expiring after `--mqtt-retry-ttl`.
+   */
+  mqttRetry: "mqtt_retry",
+  /** `["mqtt_session_epoch", <API key id or "">, <client id>]` → the session's epoch (forgetting moves it on). */
+  mqttSessionEpoch: "mqtt_session_epoch",
+  /** `["mqtt_bridge", "client_id"]` → the MQTT bridge's client id, made once at random. */
+  mqttBridge: "mqtt_bridge",
 } as const;
 
 /** The first part of every key the server writes. */

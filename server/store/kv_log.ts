@@ -22,19 +22,34 @@ export interface KvLogOptions {
 }
 
 /**
+ * Records that commit with an append's readings: each chunk of the append
+ * carries the mutations `commitWith` gives for it, in the same atomic
+ * operation, so the records are durable exactly when those readings are.
+ * Such an append gets chunks of its own of at most `RECORD_CHUNK_ROWS`
+ * readings, and `commitWith` may give at most one mutation per reading of
+ * the chunk plus a few (Deno KV takes 1000 per atomic operation). Appends
+ * with records do not share commits with other requests.
+ */
+export interface AppendRecords {
+  /** Mutations for the chunk that makes `committed` of the block's rows durable. */
+  commitWith(committed: number, last: boolean): Deno.KvMutation[];
+}
+
+/** Most readings in a chunk that carries records (one mutation each, at most). */
+export const RECORD_CHUNK_ROWS = 900;
+
+/**
  * An append fenced by a claim record (an idempotent batch): every chunk of
  * it commits only while `key` still has `versionstamp`, and carries the
  * mutations `commitWith` gives for it, in the same atomic operation. So the
  * claim's progress (and, with the last chunk, its answer) is durable exactly
  * when the readings are: a crash can never leave one without the other.
  */
-export interface FencedAppend {
+export interface FencedAppend extends AppendRecords {
   /** The claim record; each chunk's commit must rewrite it (its versionstamp moves on). */
   key: Deno.KvKey;
   /** The claim's versionstamp when the append starts. */
   versionstamp: string;
-  /** Mutations for the chunk that makes `committed` of the block's rows durable. */
-  commitWith(committed: number, last: boolean): Deno.KvMutation[];
 }
 
 /** The claim a fenced append checks was changed by someone else: nothing more was committed. */
@@ -45,6 +60,7 @@ export class FenceLost extends Error {
 interface PendingAppend {
   block: ReadingBlock;
   fence?: FencedAppend;
+  records?: AppendRecords;
   resolve: () => void;
   reject: (error: Error) => void;
 }
@@ -80,11 +96,18 @@ export class KvLog {
   }
 
   /**
-   * Appends readings; resolves once they are durable. Throws Deno.errors.Busy
-   * when too many readings already wait, so callers can answer 503.
+   * Appends readings; resolves once they are durable (with the fence's or the
+   * records' mutations). Throws Deno.errors.Busy when too many readings
+   * already wait, so callers can answer 503 or hold.
    */
-  append(block: ReadingBlock, options: { fence?: FencedAppend } = {}): Promise<void> {
-    const { fence } = options;
+  append(
+    block: ReadingBlock,
+    options: { fence?: FencedAppend; records?: AppendRecords } = {},
+  ): Promise<void> {
+    const { fence, records } = options;
+    if (fence && records) {
+      return Promise.reject(new TypeError("Cannot append: give a fence or records, not both"));
+    }
     if (block.length === 0 && !fence) return Promise.resolve();
     if (this.#pendingReadings + block.length > this.#maxPending && this.#pendingReadings > 0) {
       return Promise.reject(
@@ -93,7 +116,7 @@ export class KvLog {
     }
     this.#pendingReadings += block.length;
     const done = new Promise<void>((resolve, reject) =>
-      this.#queue.push({ block, fence, resolve, reject })
+      this.#queue.push({ block, fence, records, resolve, reject })
     );
     if (!this.#writing) void this.#writeAll();
     return done;
@@ -164,33 +187,45 @@ export class KvLog {
     }
   }
 
-  /** Commits one group of appends: plain ones share chunks, fenced ones get their own. */
+  /**
+   * Commits one group of appends: plain ones share chunks, fenced ones and
+   * ones with records get their own.
+   */
   async #write(group: PendingAppend[]): Promise<void> {
-    const plain = group.filter((request) => !request.fence);
+    const plain = group.filter((request) => !request.fence && !request.records);
     if (plain.length > 0) await this.#writePlain(plain);
-    for (const request of group) if (request.fence) await this.#writeFenced(request);
+    for (const request of group) {
+      if (request.fence || request.records) await this.#writeWithRecords(request);
+    }
   }
 
   /**
-   * Commits a fenced append in chunks of its own, so a lost fence fails it
-   * alone. Each chunk checks the claim and rewrites it with the progress.
+   * Commits an append with records (fenced or not) in chunks of its own, so
+   * a lost fence fails it alone. Each chunk carries its records; a fenced
+   * one also checks the claim and rewrites it with the progress.
    */
-  async #writeFenced(request: PendingAppend): Promise<void> {
-    const fence = request.fence!;
+  async #writeWithRecords(request: PendingAppend): Promise<void> {
+    const fence = request.fence;
+    const records = (fence ?? request.records)!;
     try {
-      const chunker = new Chunker({ maxBytes: this.#maxChunkBytes });
+      const chunker = new Chunker({
+        maxBytes: this.#maxChunkBytes,
+        // A fence's records are one or a few per chunk; other records up to one per reading.
+        maxRows: fence ? undefined : RECORD_CHUNK_ROWS,
+      });
       chunker.add(request.block);
       const chunks = chunker.finishChunks();
-      let versionstamp = fence.versionstamp;
+      let versionstamp = fence?.versionstamp ?? null;
       let committed = 0;
       // A block with no readings still commits its claim (the answer) once.
       for (let k = 0; k < Math.max(1, chunks.length); k++) {
         const chunk = chunks[k] as Chunk | undefined;
         const last = k >= chunks.length - 1;
-        const op = this.#kv.atomic().check({ key: fence.key, versionstamp });
+        const op = this.#kv.atomic();
+        if (fence) op.check({ key: fence.key, versionstamp });
         if (chunk) op.set([LOG, this.#kv.commitVersionstamp()], chunk.bytes).sum(HEAD, 1n);
         const result = await op
-          .mutate(...fence.commitWith(committed + (chunk?.block.length ?? 0), last))
+          .mutate(...records.commitWith(committed + (chunk?.block.length ?? 0), last))
           .commit();
         if (!result.ok) {
           throw new FenceLost(

@@ -1,5 +1,6 @@
 import { assert, assertEquals } from "../../tests/testing/assert.ts";
-import { FenceLost, KvLog } from "./kv_log.ts";
+import { FenceLost, KvLog, RECORD_CHUNK_ROWS } from "./kv_log.ts";
+import { withTempKv } from "../../tests/testing/temp_kv.ts";
 import { Chunker, KV_VALUE_LIMIT } from "./chunker.ts";
 import { blockFromReadings } from "../../protocol/reading_block.ts";
 import type { ReadingBlock } from "../../protocol/reading_block.ts";
@@ -148,4 +149,68 @@ Deno.test("a fenced append commits its mutations with each of its chunks, in its
   } finally {
     kv.close();
   }
+});
+
+Deno.test("an append with records commits each chunk's records in the same atomic operation, at most RECORD_CHUNK_ROWS readings a chunk", async () => {
+  await withTempKv(async (kv) => {
+    const log = new KvLog(kv);
+    // One record per reading, as MQTT's retry records are: far more than one
+    // atomic operation may hold (1000 mutations) if the chunk were not cut.
+    // Small readings (one metric, ten ids): 60 KB would hold over 1,500 of them.
+    const count = 4_000;
+    const small = (from: number, n: number) =>
+      Array.from({ length: n }, (_, i) => ({
+        sensorId: `m${(from + i) % 10}`,
+        timeMs: from + i,
+        values: { v: from + i },
+      }));
+    const seen: number[] = [];
+    const records = {
+      commitWith: (committed: number): Deno.KvMutation[] => {
+        const mutations: Deno.KvMutation[] = [];
+        for (let row = seen.length; row < committed; row++) {
+          seen.push(row);
+          mutations.push({ type: "set", key: ["rec", row], value: row });
+        }
+        return mutations;
+      },
+    };
+    const plain = readings(10_000, 4);
+    await Promise.all([
+      log.append(blockFromReadings(small(0, count)), { records }),
+      log.append(blockFromReadings(plain)),
+    ]);
+    const entries = await log.read(null, 100);
+    const byCursor = new Map<string, number[]>();
+    for await (const entry of kv.list<number>({ prefix: ["rec"] })) {
+      byCursor.set(entry.versionstamp, [...(byCursor.get(entry.versionstamp) ?? []), entry.value]);
+    }
+    let next = 0;
+    for (const entry of entries) {
+      const got = ids(entry.block);
+      if (got[0].startsWith("s1000")) {
+        assertEquals(got, plain.map((r) => r.sensorId), "plain readings share no record chunk");
+        assertEquals(byCursor.has(entry.cursor), false);
+        continue;
+      }
+      assert(entry.block.length <= RECORD_CHUNK_ROWS, `${entry.block.length} readings`);
+      // The records of exactly this chunk's readings carry this chunk's versionstamp.
+      const expected = Array.from({ length: entry.block.length }, (_, i) => next + i);
+      assertEquals(byCursor.get(entry.cursor), expected);
+      assertEquals(
+        Array.from(entry.block.timeMs),
+        small(next, entry.block.length).map((r) => r.timeMs),
+      );
+      next += entry.block.length;
+    }
+    assertEquals(next, count);
+  });
+});
+
+Deno.test("the chunker cuts a block by maxRows as well as by bytes", () => {
+  const chunker = new Chunker({ maxRows: 7 });
+  chunker.add(blockFromReadings(readings(0, 50)));
+  const chunks = chunker.finishChunks();
+  assert(chunks.every((c) => c.block.length <= 7), chunks.map((c) => c.block.length).join());
+  assertEquals(chunks.flatMap((c) => ids(c.block)), readings(0, 50).map((r) => r.sensorId));
 });

@@ -1,0 +1,146 @@
+import {
+  addDocument,
+  DEFAULT_GROUP,
+  filterValidReadings,
+  ReadingBlockBuilder,
+} from "../readings/mod.ts";
+import type { ReadingLimits, Refusal } from "../readings/mod.ts";
+import { decodeIngestBatch } from "../../../protocol/ingest_codec.ts";
+import { covers } from "../../../actors/hub/mod.ts";
+import type { TopicTarget } from "./topic.ts";
+
+/** What became of one publish's readings. */
+export interface PayloadOutcome {
+  /** Readings appended to the builder. */
+  accepted: number;
+  /** Refused readings by index in the payload (0 for a JSON reading), sorted. */
+  refused: readonly Refusal[];
+}
+
+export interface PayloadOptions {
+  limits: ReadingLimits;
+  /** When the publish arrived: a JSON reading without a timestamp is stamped with it. */
+  receivedAt: number;
+  /** Most readings in one IngestBatch payload. */
+  maxReadings: number;
+}
+
+const NONE: readonly Refusal[] = Object.freeze([]);
+const UTF8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * Validates one publish's payload for `target` (from its topic) and appends
+ * the good readings to `builder`. The payload is either a JSON reading
+ * without sensorId and group (`{"timestamp"?, "reading": {...}, "status"?}`),
+ * or an IngestBatch FlatBuffer from a gateway (with the file identifier
+ * "PLSB", as `IngestBatchWriter` writes it): its readings keep their own
+ * sensor ids and must lie in the topic's group (those without a group get
+ * it). The same rules as HTTP ingest apply (`addDocument`, `filterValidReadings`).
+ */
+export function addPayload(
+  builder: ReadingBlockBuilder,
+  payload: Uint8Array,
+  target: TopicTarget,
+  options: PayloadOptions,
+): PayloadOutcome {
+  if (payload.byteLength === 0) return refusedWhole("payload is empty");
+  return isIngestBatch(payload)
+    ? addBatch(builder, payload, target, options)
+    : addJsonReading(builder, payload, target, options);
+}
+
+/**
+ * An IngestBatch carries the schema's file identifier "PLSB" in bytes 4..7
+ * (after its root offset); a JSON reading cannot: it starts with `{` and a
+ * quoted key, or whitespace.
+ */
+function isIngestBatch(payload: Uint8Array): boolean {
+  return payload.byteLength >= 8 && payload[4] === 0x50 && payload[5] === 0x4c &&
+    payload[6] === 0x53 && payload[7] === 0x42;
+}
+
+function addJsonReading(
+  builder: ReadingBlockBuilder,
+  payload: Uint8Array,
+  target: TopicTarget,
+  { limits, receivedAt }: PayloadOptions,
+): PayloadOutcome {
+  let text: string;
+  try {
+    text = UTF8.decode(payload);
+  } catch {
+    return refusedWhole("payload is not valid UTF-8");
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (error) {
+    return refusedWhole(
+      `payload is not valid JSON (${
+        (error as Error).message
+      }) nor an IngestBatch (file identifier "PLSB")`,
+    );
+  }
+  if (typeof doc !== "object" || doc === null || Array.isArray(doc)) {
+    return refusedWhole(
+      'reading must be a JSON object: {"timestamp"?, "reading": {...}, "status"?}',
+    );
+  }
+  const fields = doc as Record<string, unknown>;
+  if ("sensorId" in fields || "group" in fields) {
+    return refusedWhole("reading must not hold sensorId or group: the topic names them");
+  }
+  fields.sensorId = target.sensorId;
+  if (target.group !== "") fields.group = target.group;
+  if (fields.timestamp === undefined) fields.timestamp = receivedAt;
+  const reason = addDocument(builder, fields, limits, receivedAt);
+  return reason === null ? { accepted: 1, refused: NONE } : refusedWhole(reason);
+}
+
+function addBatch(
+  builder: ReadingBlockBuilder,
+  payload: Uint8Array,
+  target: TopicTarget,
+  { limits, receivedAt, maxReadings }: PayloadOptions,
+): PayloadOutcome {
+  let decoded;
+  try {
+    decoded = decodeIngestBatch(payload, { maxReadings, maxBatchIdBytes: 128 });
+  } catch (error) {
+    return refusedWhole(`payload is not a valid IngestBatch (${(error as Error).message})`);
+  }
+  const { block, refused } = filterValidReadings(decoded.block, limits, receivedAt);
+  const scope = target.group === "" ? DEFAULT_GROUP : target.group;
+  const all: Refusal[] = refused.length === 0 ? [] : [...refused];
+  const s = block.strings;
+  let accepted = 0;
+  // Rows of `block` are the batch's readings minus the refused ones, in order.
+  let r = 0;
+  for (let row = 0, index = 0; row < block.length; row++, index++) {
+    while (r < refused.length && refused[r].index === index) {
+      r++;
+      index++;
+    }
+    const group = s[block.group[row]];
+    if (group !== "" && !covers(scope, group)) {
+      all.push({ index, reason: `group "${group}" is outside the topic's group "${scope}"` });
+      continue;
+    }
+    builder.begin(
+      s[block.sensor[row]],
+      group || target.group,
+      block.timeMs[row],
+      s[block.status[row]],
+    );
+    for (let v = block.metricStart[row]; v < block.metricStart[row + 1]; v++) {
+      builder.addValue(s[block.metric[v]], block.value[v]);
+    }
+    accepted++;
+  }
+  if (all.length > refused.length) all.sort((a, b) => a.index - b.index);
+  return { accepted, refused: all.length === 0 ? NONE : all };
+}
+
+function refusedWhole(reason: string): PayloadOutcome {
+  return { accepted: 0, refused: [{ index: 0, reason }] };
+}

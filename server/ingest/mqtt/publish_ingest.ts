@@ -1,0 +1,296 @@
+import { DEFAULT_GROUP, refusalKind } from "../readings/mod.ts";
+import type { ReadingLimits, Refusal } from "../readings/mod.ts";
+import { groupAllowed } from "../../auth/mod.ts";
+import type { Writer } from "../../auth/mod.ts";
+import { logger } from "../../ops/mod.ts";
+import { parseTopic } from "./topic.ts";
+import type { TopicTarget } from "./topic.ts";
+import { addPayload } from "./payload.ts";
+import { fingerprint } from "./fingerprint.ts";
+import type { GroupCommit } from "./group_commit.ts";
+import type { RetryStore } from "./retry_records.ts";
+import type { RetryWindow } from "./retry_window.ts";
+import type { MqttStats, PublishSource } from "./stats.ts";
+import { Throttle } from "./throttle.ts";
+
+/** One MQTT session as ingest sees it (a listener connection, or the bridge's). */
+export interface IngestSession {
+  readonly source: PublishSource;
+  /** Whose client ids these are: the API key's id, "" for open ingest, "bridge". */
+  readonly scope: string;
+  /** The client id the client sent. */
+  readonly clientId: string;
+  /** The client's address, for logs. */
+  readonly peer?: string;
+  /**
+   * Clean session off (and a client id of its own): the client resends
+   * unacknowledged publishes after a reconnect, so its QoS 1 and 2
+   * publishes get retry records and its retries are looked up.
+   */
+  readonly persistent: boolean;
+  /** The session's epoch in the retry records (`RetryStore.open`). */
+  readonly epoch: number;
+  /** The API key; null when ingest is open (or for the bridge). */
+  readonly writer: Writer | null;
+  readonly window: RetryWindow;
+  /** The last topic parsed for this session: devices publish to one topic over and over. */
+  lastTopic?: string;
+  lastTarget?: TopicTarget | string;
+}
+
+/** A PUBLISH as the MQTT library hands it over. */
+export interface InboundPublish {
+  topic: string;
+  payload: Uint8Array;
+  qos: 0 | 1 | 2;
+  /** The packet id (QoS 1 and 2). */
+  messageId?: number;
+  dup: boolean;
+}
+
+export type PublishOutcome =
+  | { kind: "accepted"; readings: number; refused: readonly Refusal[] }
+  | { kind: "duplicate" }
+  | { kind: "invalid"; reason: string }
+  | { kind: "not_allowed"; reason: string }
+  | { kind: "failed"; error: Error };
+
+export interface PublishIngestOptions {
+  limits: ReadingLimits;
+  /** Most readings in one IngestBatch payload. */
+  maxBatchReadings: number;
+  now?: () => number;
+}
+
+interface InFlight {
+  fingerprint: number;
+  /** Retries that arrived while the original was being committed. */
+  waiters: ((outcome: PublishOutcome) => void)[];
+}
+
+const DUPLICATE: PublishOutcome = Object.freeze({ kind: "duplicate" });
+
+/**
+ * The ingest of one PUBLISH, shared by the listener and the bridge: topic →
+ * (group, sensor), the key's groups, the payload by the HTTP rules, then one
+ * shared group commit. A retry of a publish already committed (same session,
+ * packet id and fingerprint) is recognised (from its retry record, or while
+ * its original is still being committed) and acknowledged without storing it
+ * again. Outcomes are counted, and refusals logged with their topic (at most
+ * once a minute per client).
+ */
+export class PublishIngest {
+  readonly #commit: GroupCommit;
+  readonly #records: RetryStore;
+  readonly #stats: MqttStats;
+  readonly #limits: ReadingLimits;
+  readonly #maxBatch: number;
+  readonly #now: () => number;
+  readonly #inFlight = new Map<string, InFlight>();
+  /** Topics seen lately and what they name: a fleet publishes to a bounded set of topics. */
+  readonly #topics = new Map<string, TopicTarget | string>();
+  readonly #invalidLog = new Throttle({ intervalMs: 60_000 });
+  readonly #refusedLog = new Throttle({ intervalMs: 3_600_000 });
+
+  constructor(
+    deps: { commit: GroupCommit; records: RetryStore; stats: MqttStats },
+    options: PublishIngestOptions,
+  ) {
+    this.#commit = deps.commit;
+    this.#records = deps.records;
+    this.#stats = deps.stats;
+    this.#limits = options.limits;
+    this.#maxBatch = options.maxBatchReadings;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** Ingests one publish; `done` gets its outcome once it is settled (durable, or refused). */
+  handle(session: IngestSession, publish: InboundPublish, done: (o: PublishOutcome) => void): void {
+    const receivedAt = this.#now();
+    const finish = (outcome: PublishOutcome) => {
+      this.#count(session, publish.topic, outcome);
+      done(outcome);
+    };
+    const target = this.#target(session, publish.topic);
+    if (typeof target === "string") return finish({ kind: "invalid", reason: target });
+    if (session.writer && !groupAllowed(session.writer.groups, target.group || DEFAULT_GROUP)) {
+      return finish({
+        kind: "not_allowed",
+        reason: `Cannot publish to ${publish.topic}: group "${
+          target.group || DEFAULT_GROUP
+        }" is outside the key's groups`,
+      });
+    }
+    const { messageId } = publish;
+    if (!session.persistent || publish.qos === 0 || messageId === undefined) {
+      return this.#ingest(publish, { target, receivedAt, retry: null }, finish);
+    }
+    const key = this.#records.key(session.scope, session.clientId, session.epoch, messageId);
+    const print = fingerprint(publish.topic, publish.payload);
+    const flightKey = `${session.scope}\0${session.clientId}\0${messageId}`;
+    const flying = this.#inFlight.get(flightKey);
+    if (flying && flying.fingerprint === print) {
+      // The retry overtook its original's commit (a reconnect mid-commit): same answer.
+      flying.waiters.push((outcome) => finish(outcome.kind === "accepted" ? DUPLICATE : outcome));
+      return;
+    }
+    const retry = { key, print, flightKey };
+    if (!session.window.mayBeRetry(messageId, publish.dup)) {
+      return this.#ingest(publish, { target, receivedAt, retry }, finish);
+    }
+    const flight: InFlight = { fingerprint: print, waiters: [] };
+    this.#inFlight.set(flightKey, flight);
+    this.#records.committed(key).then(
+      (committed) => {
+        if (committed !== print) {
+          session.window.miss();
+          return this.#ingest(publish, { target, receivedAt, retry }, finish);
+        }
+        this.#land(flightKey, flight, DUPLICATE);
+        finish(DUPLICATE);
+      },
+      (error) => {
+        const outcome: PublishOutcome = { kind: "failed", error };
+        this.#land(flightKey, flight, outcome);
+        finish(outcome);
+      },
+    );
+  }
+
+  /** Waits until every publish handed over so far is durable. */
+  idle(): Promise<void> {
+    return this.#commit.idle();
+  }
+
+  #ingest(
+    publish: InboundPublish,
+    { target, receivedAt, retry }: {
+      target: TopicTarget;
+      receivedAt: number;
+      retry: { key: Deno.KvKey; print: number; flightKey: string } | null;
+    },
+    finish: (outcome: PublishOutcome) => void,
+  ): void {
+    let flight: InFlight | undefined;
+    if (retry) {
+      flight = this.#inFlight.get(retry.flightKey);
+      if (!flight || flight.fingerprint !== retry.print) {
+        flight = { fingerprint: retry.print, waiters: [] };
+        this.#inFlight.set(retry.flightKey, flight);
+      }
+    }
+    const land = (outcome: PublishOutcome) => {
+      if (retry) this.#land(retry.flightKey, flight!, outcome);
+      finish(outcome);
+    };
+    this.#commit.whenRoom((builder) => {
+      const { accepted, refused } = addPayload(builder, publish.payload, target, {
+        limits: this.#limits,
+        receivedAt,
+        maxReadings: this.#maxBatch,
+      });
+      if (accepted === 0) {
+        this.#countRefused(refused);
+        return land({ kind: "invalid", reason: refused[0]?.reason ?? "no readings" });
+      }
+      this.#commit.seal(
+        retry ? this.#records.record(retry.key, retry.print) : null,
+        (error) =>
+          land(
+            error ? { kind: "failed", error } : { kind: "accepted", readings: accepted, refused },
+          ),
+      );
+    });
+  }
+
+  /** The original's outcome goes to the retries that waited for it. */
+  #land(flightKey: string, flight: InFlight, outcome: PublishOutcome): void {
+    if (this.#inFlight.get(flightKey) === flight) this.#inFlight.delete(flightKey);
+    for (const waiter of flight.waiters) waiter(outcome);
+  }
+
+  #target(session: IngestSession, topic: string): TopicTarget | string {
+    if (session.lastTopic !== topic) {
+      let target = this.#topics.get(topic);
+      if (target === undefined) {
+        target = parseTopic(topic, this.#limits);
+        // Bounded: past it the cache starts over (a flood of distinct topics gains nothing).
+        if (this.#topics.size >= 100_000) this.#topics.clear();
+        this.#topics.set(topic, target);
+      }
+      session.lastTarget = target;
+      session.lastTopic = topic;
+    }
+    return session.lastTarget!;
+  }
+
+  #countRefused(refused: readonly Refusal[]): void {
+    for (const { reason } of refused) {
+      // A payload that is no reading at all is malformed, as a bad HTTP body is.
+      const kind = reason.startsWith("payload") ? "malformed" : refusalKind(reason);
+      this.#stats.readingsRefused[kind] = (this.#stats.readingsRefused[kind] ?? 0) + 1;
+    }
+  }
+
+  #count(session: IngestSession, topic: string, outcome: PublishOutcome): void {
+    const stats = this.#stats;
+    stats.publishes[session.source][outcome.kind]++;
+    switch (outcome.kind) {
+      case "accepted":
+        stats.readingsAccepted += outcome.readings;
+        if (outcome.refused.length > 0) {
+          this.#countRefused(outcome.refused);
+          this.#warn(this.#invalidLog, session, "MQTT batch readings refused", {
+            topic,
+            refused: outcome.refused.length,
+            reason: outcome.refused[0].reason,
+          });
+        }
+        return;
+      case "invalid":
+        if (!outcome.reason.startsWith("topic")) {
+          // Payload refusals were counted by reading as they were found.
+        } else stats.readingsRefused.topic = (stats.readingsRefused.topic ?? 0) + 1;
+        this.#warn(this.#invalidLog, session, "MQTT publish refused: invalid", {
+          topic,
+          reason: outcome.reason,
+        });
+        return;
+      case "not_allowed":
+        this.#warn(this.#refusedLog, session, "MQTT publish refused: not allowed", {
+          topic,
+          reason: outcome.reason,
+          keyId: session.writer?.id,
+        });
+        return;
+      case "failed":
+        logger.error("MQTT publish not committed", {
+          topic,
+          clientId: session.clientId,
+          error: outcome.error,
+        });
+        return;
+      case "duplicate":
+        return;
+      default:
+        outcome satisfies never;
+    }
+  }
+
+  #warn(
+    throttle: Throttle,
+    session: IngestSession,
+    msg: string,
+    fields: Record<string, unknown>,
+  ): void {
+    const skipped = throttle.pass(`${session.scope}\0${session.clientId}`, this.#now());
+    if (skipped === null) return;
+    logger.warn(msg, {
+      source: session.source,
+      clientId: session.clientId,
+      ...(session.peer ? { peer: session.peer } : {}),
+      ...fields,
+      ...(skipped > 0 ? { sinceLastLogged: skipped } : {}),
+    });
+  }
+}
