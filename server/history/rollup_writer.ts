@@ -5,6 +5,9 @@ import { WINDOW_FINAL } from "../../protocol/columns.ts";
 import type { WindowStates } from "../../protocol/mod.ts";
 import { logger } from "../ops/logger.ts";
 
+/** The last fragment part number this process used, shared by its writers. */
+let lastPart = 0;
+
 /**
  * Buffers the final windows of the rollup sizes (`RollupRows`, columns of
  * the windows closed since the last flush) and writes them as fragments on
@@ -25,7 +28,6 @@ export class RollupWriter {
   #retry: RollupRows[] = [];
   #flushing: Promise<void> | null = null;
   #queued: Promise<void> | null = null;
-  #lastPart = 0;
   readonly #key: RollupKey = { sizeMs: 0, sensorId: "", metric: "" };
   readonly #stats: RollupStats = { start: 0, count: 0, sum: 0, min: 0, max: 0 };
   failed = 0;
@@ -140,8 +142,9 @@ export class RollupWriter {
     const batches = [...retry, rows].filter((batch) => batch.length > 0);
     for (const [n, batch] of batches.entries()) {
       this.#writing = batch;
-      // A part number that grows across restarts: a fragment never replaces another.
-      const part = this.#lastPart = Math.max(Date.now(), this.#lastPart + 1);
+      // A part number that grows across restarts (of the process: the clock; within it: one
+      // counter for every writer), so a fragment never replaces another.
+      const part = lastPart = Math.max(Date.now(), lastPart + 1);
       try {
         await this.#store.write(batch, { part });
       } catch (error) {

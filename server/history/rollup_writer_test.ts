@@ -237,3 +237,24 @@ Deno.test("buffered windows include those older than the first one handed over",
     assertEquals((await store.read(1_000, "s0", "t", base, base + 60_000, 10)).points, []);
   });
 });
+
+Deno.test("two writers flushing in the same millisecond (a restart within the process) both keep their windows", async () => {
+  await withTempKv(async (kv) => {
+    const store = new RollupStore(kv, new Map([[1_000, 86_400_000]]));
+    const base = 1_800_000_000_000;
+    const now = Date.now;
+    Date.now = () => 1_900_000_000_000;
+    try {
+      const first = new RollupWriter(store, { sizesMs: SIZES });
+      first.add(finals([{ sensor: 0, metric: 0, size: 0, start: base, v: 3 }]), names);
+      await first.flush();
+      const second = new RollupWriter(store, { sizesMs: SIZES });
+      second.add(finals([{ sensor: 0, metric: 0, size: 0, start: base + 1_000, v: 4 }]), names);
+      await second.flush();
+    } finally {
+      Date.now = now;
+    }
+    const { points } = await store.read(1_000, "s0", "t", base, base + 2_000, 10);
+    assertEquals(points.map((p) => [p.t, p.sum]), [[base, 3], [base + 1_000, 4]]);
+  });
+});
