@@ -23,7 +23,7 @@ const USAGE = `Usage: deno task bench [options]
   --fanout             also run the fan-out table (many clients over topics, some stalled)
   --fanout-only        only the fan-out table; --fanout-clients <n> (default 1000)
   --soak <s>           only the memory soak, at --soak-rate <n> (default 10000)
-  --crash <runs>       only the kill -9 crash runs
+  --crash <runs>       only the kill -9 crash runs (shards on --workers <n> workers, default 2)
   --windows-off        run the server with --windows none (no event windows, no rollups)
   --compare-windows    the rate table twice: windows and rollups on, then off
   --workers <a,b,...>  the rate table once per server --workers value, in one run (e.g. 0,1,2)
@@ -448,7 +448,11 @@ async function crash(runs: number): Promise<number> {
   const firstDelta: number[] = [];
   try {
     for (let round = 0; round < runs && !controller.signal.aborted; round++) {
-      const r = await crashOnce(`${dir}/store.kv`, round, { writers: 8, runMs: 2_000 });
+      const r = await crashOnce(`${dir}/store.kv`, round, {
+        writers: 8,
+        runMs: 2_000,
+        workers: flags.workers === undefined ? 2 : Number(flags.workers.split(",")[0]),
+      });
       acknowledged += r.acknowledged;
       lost += r.lost;
       duplicated += r.duplicated;
