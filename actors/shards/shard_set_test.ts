@@ -146,3 +146,19 @@ Deno.test("held windows: none for a sensor no reading reached, the shard's own f
   assertEquals(held, [{ startMs: 10_000, count: 1, sum: 3, min: 3, max: 3, final: false }]);
   await shards.stop();
 });
+
+Deno.test("a flush the asker gave up on is not lost: its changes come with the next flush (--workers 0 and 2)", async () => {
+  for (const workers of [0, 2]) {
+    const shards = ShardSet.create({ ...shape, workers });
+    const ids = Array.from({ length: 300 }, (_, i) => `sensor-${i}`);
+    await shards.deliver(readings(ids));
+    // No shard can answer within 0 ms: each answer comes after the asker stopped waiting.
+    const first = await shards.flushAll({ timeoutMs: 0 });
+    const second = await shards.flushAll({ timeoutMs: 10_000 });
+    const seen = [...idsByShard(first).flat(), ...idsByShard(second).flat()].sort();
+    assertEquals(seen, [...ids].sort(), `--workers ${workers}`);
+    // Each change was handed over once.
+    assertEquals(idsByShard(await shards.flushAll({ timeoutMs: 10_000 })), [[], [], []]);
+    await shards.stop();
+  }
+});

@@ -26,6 +26,12 @@ interface Slot {
   inFlight: number;
   waiting: (() => void)[];
   pending: Map<number, Pending>;
+  /**
+   * A flush whose asker stopped waiting: the worker has cleared the changes
+   * it hands over, so its answer, when it comes, is the next flush's (no
+   * new flush is asked meanwhile, so none is lost and the order holds).
+   */
+  lateFlush: Promise<unknown> | null;
 }
 
 /**
@@ -105,7 +111,7 @@ export class WorkerShards implements ShardHosts {
   }
 
   flush(timeoutMs: number): Promise<(ShardChanges | null)[]> {
-    return this.#perShard<ShardChanges>((id) => ({ t: "flush", id }), timeoutMs);
+    return this.#perShard<ShardChanges>((id) => ({ t: "flush", id }), timeoutMs, { late: true });
   }
 
   state(timeoutMs: number): Promise<(ShardChanges | null)[]> {
@@ -177,7 +183,14 @@ export class WorkerShards implements ShardHosts {
     awaitingReplay: boolean,
   ): Slot {
     const worker = new Worker(WORKER_URL, { type: "module", name: `shards-${w}` });
-    const slot: Slot = { worker, shards, inFlight: 0, waiting: [], pending: new Map() };
+    const slot: Slot = {
+      worker,
+      shards,
+      inFlight: 0,
+      waiting: [],
+      pending: new Map(),
+      lateFlush: null,
+    };
     worker.onmessage = (event: MessageEvent<FromWorker>) => this.#receive(slot, event.data);
     worker.onerror = (event: ErrorEvent) => {
       // Handled here: an error in a worker must not take the process down.
@@ -265,13 +278,19 @@ export class WorkerShards implements ShardHosts {
   #request<R>(
     slot: Slot,
     message: (id: number) => ToWorker,
-    options: { timeoutMs: number; fallback: R },
+    options: { timeoutMs: number; fallback: R; late?: (answer: Promise<R>) => void },
   ): Promise<R> {
     if (this.#stopped) return Promise.resolve(options.fallback);
     const id = this.#nextId++;
     return new Promise<R>((resolve) => {
       const timer = setTimeout(() => {
-        slot.pending.delete(id);
+        const pending = slot.pending.get(id);
+        if (pending && options.late) {
+          // The answer still counts: whoever asks next takes it.
+          options.late(new Promise<R>((r) => (pending.resolve = r as (v: unknown) => void)));
+        } else {
+          slot.pending.delete(id);
+        }
         resolve(options.fallback);
       }, options.timeoutMs);
       slot.pending.set(id, {
@@ -287,14 +306,33 @@ export class WorkerShards implements ShardHosts {
   async #perShard<R>(
     message: (id: number, slot: Slot) => ToWorker,
     timeoutMs: number,
+    options: { late?: boolean } = {},
   ): Promise<(R | null)[]> {
     const out: (R | null)[] = new Array(this.#options.count).fill(null);
     await Promise.all(this.#slots.map(async (slot) => {
       const fallback = slot.shards.map(() => null);
-      const answers = await this.#request<(R | null)[]>(slot, (id) => message(id, slot), {
-        timeoutMs,
-        fallback,
-      });
+      const keep = (answer: Promise<(R | null)[]>) => (slot.lateFlush = answer);
+      let answers: (R | null)[];
+      if (options.late && slot.lateFlush) {
+        // The answer to a flush given up on is this one's; wait for it instead of asking again.
+        const late = slot.lateFlush as Promise<(R | null)[]>;
+        slot.lateFlush = null;
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const gaveUp = Symbol();
+        const got = await Promise.race([
+          late,
+          new Promise<typeof gaveUp>((r) => (timer = setTimeout(() => r(gaveUp), timeoutMs))),
+        ]);
+        clearTimeout(timer);
+        if (got === gaveUp) keep(late);
+        answers = got === gaveUp ? fallback : got;
+      } else {
+        answers = await this.#request<(R | null)[]>(slot, (id) => message(id, slot), {
+          timeoutMs,
+          fallback,
+          late: options.late ? keep : undefined,
+        });
+      }
       slot.shards.forEach((s, k) => {
         if (!this.#failed[s]) out[s] = answers[k];
       });
