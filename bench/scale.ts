@@ -114,7 +114,12 @@ export async function runScale(options: ScaleOptions): Promise<ScaleRow> {
     server.child.kill("SIGTERM");
     const status = await server.child.status;
     const stopS = (performance.now() - stopAt) / 1000;
-    log(`scale: fed, ${Math.round(accepted)}/s accepted; stopped in ${stopS.toFixed(2)} s`);
+    await sleep(100); // the last log lines
+    log(
+      `scale: fed, ${Math.round(accepted)}/s accepted; stopped in ${
+        stopS.toFixed(2)
+      } s: ${server.stopped}`,
+    );
     // Restart on the same data: time from spawn to every sensor served.
     const spawned = performance.now();
     const again = await startServer(args, 120_000);

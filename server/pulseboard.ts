@@ -134,16 +134,24 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
   // checkpoint, the actors, the store.
   const shutdown = () =>
     stopping ??= (async () => {
-      await hub.shutdown(CloseCode.GoingAway);
-      await server.shutdown(config.drainMs);
-      await mqtt?.stop();
-      await source.stop();
-      await hub.stop();
-      await shards.stop();
-      await history.stop();
-      await source.close();
+      // Each step's ms go into the "stopped" line: where a slow stop spent its time.
+      const ms: Record<string, number> = {};
+      let at = performance.now();
+      const step = async (name: string, run: () => Promise<unknown> | undefined) => {
+        await run();
+        ms[name] = Math.round(performance.now() - at);
+        at = performance.now();
+      };
+      await step("sessions", () => hub.shutdown(CloseCode.GoingAway));
+      await step("requests", () => server.shutdown(config.drainMs));
+      await step("mqtt", () => mqtt?.stop());
+      await step("source", () => source.stop());
+      await step("hub", () => hub.stop());
+      await step("shards", () => shards.stop());
+      await step("history", () => history.stop());
+      await step("close", () => source.close());
       store.close();
-      logger.info("stopped", { checkpointsSaved: source.health().checkpointsSaved });
+      logger.info("stopped", { checkpointsSaved: source.health().checkpointsSaved, ms });
     })();
   return {
     url,

@@ -24,6 +24,9 @@ interface Slot {
   shards: number[];
   /** `rows` messages posted and not yet acknowledged. */
   inFlight: number;
+  /** Rows of those messages, in the order posted: a message of many chunks weighs its rows. */
+  inFlightRows: number;
+  sizes: number[];
   waiting: (() => void)[];
   pending: Map<number, Pending>;
   /**
@@ -36,9 +39,10 @@ interface Slot {
 
 /**
  * The shards on `workers` worker threads (module workers): shard `s` lives
- * on worker `s % workers`. Each worker gets one message per chunk with its
+ * on worker `s % workers`. Each worker gets one message per read batch with its
  * shards' rows (the buffer transferred, not copied) and at most `capacity`
- * such messages wait per worker (backpressure up to the source). Answers
+ * such messages, or `capacity` × 1,024 rows, wait per worker (backpressure
+ * up to the source, and a flush never queues behind more than that). Answers
  * come back with their buffers transferred. A shard that throws is replaced
  * in its worker by an empty one; a worker that dies is replaced by a fresh
  * one whose shards start empty. Either way each shard's supervisor decides
@@ -89,12 +93,18 @@ export class WorkerShards implements ShardHosts {
 
   async deliver(host: number, rows: RoutedRows): Promise<void> {
     const slot = this.#slots[host];
-    while (slot.inFlight >= this.#capacity && !this.#stopped) {
-      await new Promise<void>((resolve) => slot.waiting.push(resolve));
+    const maxRows = this.#capacity * 1024;
+    const full = (s: Slot) =>
+      s.inFlight >= this.#capacity ||
+      (s.inFlightRows > 0 && s.inFlightRows + rows.length > maxRows);
+    // Re-read each time: the worker may have been replaced meanwhile.
+    while (full(this.#slots[host]) && !this.#stopped) {
+      await new Promise<void>((resolve) => this.#slots[host].waiting.push(resolve));
     }
-    // Re-read: the worker may have been replaced meanwhile.
     const live = this.#slots[host];
     live.inFlight++;
+    live.inFlightRows += rows.length;
+    live.sizes.push(rows.length);
     const packed = packRows(rows);
     this.#post(live, { t: "rows", packed }, [packed.buffer]);
   }
@@ -187,6 +197,8 @@ export class WorkerShards implements ShardHosts {
       worker,
       shards,
       inFlight: 0,
+      inFlightRows: 0,
+      sizes: [],
       waiting: [],
       pending: new Map(),
       lateFlush: null,
@@ -219,7 +231,8 @@ export class WorkerShards implements ShardHosts {
     switch (message.t) {
       case "ack":
         slot.inFlight--;
-        slot.waiting.shift()?.();
+        slot.inFlightRows -= slot.sizes.shift() ?? 0;
+        for (const wake of slot.waiting.splice(0)) wake();
         return;
       case "reply": {
         const pending = slot.pending.get(message.id);
@@ -262,6 +275,8 @@ export class WorkerShards implements ShardHosts {
       pending.resolve(pending.fallback);
     }
     slot.inFlight = 0;
+    slot.inFlightRows = 0;
+    slot.sizes.length = 0;
     for (const wake of slot.waiting.splice(0)) wake();
   }
 
