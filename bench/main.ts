@@ -7,7 +7,7 @@ import { killAll, stopAll } from "./processes.ts";
 import { runRates } from "./rates.ts";
 import type { RateRow } from "./rates.ts";
 import { renderTable } from "./table.ts";
-import { loadAverage, rawKvLimit, runScale } from "./scale.ts";
+import { loadAverage, rawKvLimit, replayConcurrency, runScale } from "./scale.ts";
 import type { ScaleRow } from "./scale.ts";
 
 const USAGE = `Usage: deno task bench [options]
@@ -235,7 +235,7 @@ function extraServerArgs(): string[] {
 }
 
 /** `sim --replay` flags for the rate table: requests in flight by the target, as for the simulator. */
-function replayArgs(url: string): string[] {
+function replayArgs(url: string, target: number): string[] {
   return [
     "--replay",
     "--url",
@@ -243,7 +243,7 @@ function replayArgs(url: string): string[] {
     "--batch",
     String(positive("batch", flags.batch) ?? 1000),
     "--concurrency",
-    String(positive("concurrency", flags.concurrency) ?? 8),
+    String(positive("concurrency", flags.concurrency) ?? replayConcurrency(target)),
   ];
 }
 

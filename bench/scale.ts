@@ -17,6 +17,7 @@ export interface ScaleOptions {
 }
 
 export interface ScaleRow {
+  /** Sensors that reported (the hub's count once the shards had every reading). */
   sensors: number;
   rate: number;
   /** Readings accepted per second over the fed seconds. */
@@ -74,7 +75,7 @@ export async function runScale(options: ScaleOptions): Promise<ScaleRow> {
       "--rate",
       String(options.rate),
       "--concurrency",
-      String(Math.min(16, Math.max(4, Math.ceil(options.rate / 12_500)))),
+      String(replayConcurrency(options.rate)),
       "--duration",
       String(options.seconds),
     ]);
@@ -93,15 +94,19 @@ export async function runScale(options: ScaleOptions): Promise<ScaleRow> {
       await sleep(250);
     }
     const fedEnd = performance.now();
-    // Until the shards have every reading and the hub every sensor.
+    // Until the shards have every reading and the hub every sensor they hold (the replayed
+    // bodies pick sensors at random: a few of the fleet may never have reported).
     let h = await health(server.url) as unknown as HealthNow;
+    let sensorsSeen = -1;
     while (
-      !(h.log.caughtUp && h.log.pendingReadings === 0 && h.sensors >= sensors) &&
-      performance.now() - fedEnd < 120_000
+      !(h.log.caughtUp && h.log.pendingReadings === 0 && h.sensors === sensorsSeen) &&
+      performance.now() - fedEnd < 120_000 && !options.signal.aborted
     ) {
-      await sleep(250);
+      sensorsSeen = h.sensors;
+      await sleep(500);
       h = await health(server.url) as unknown as HealthNow;
     }
+    const fleet = h.sensors;
     const drainS = (performance.now() - fedEnd) / 1000;
     const memory = memoryMb(server.pid);
     const rates = perSecond(samples);
@@ -125,7 +130,9 @@ export async function runScale(options: ScaleOptions): Promise<ScaleRow> {
     const again = await startServer(args, 120_000);
     const listeningS = (performance.now() - spawned) / 1000;
     let served = await health(again.url) as unknown as HealthNow;
-    while (served.sensors < sensors && performance.now() - spawned < 120_000) {
+    while (
+      served.sensors < fleet && performance.now() - spawned < 120_000 && !options.signal.aborted
+    ) {
       await sleep(20);
       served = await health(again.url) as unknown as HealthNow;
     }
@@ -134,7 +141,7 @@ export async function runScale(options: ScaleOptions): Promise<ScaleRow> {
     const restartRssMb = memoryMb(again.pid).rss;
     await stopProcess(again.child, 60_000);
     return {
-      sensors,
+      sensors: fleet,
       rate: options.rate,
       accepted,
       checkpointDip: during.length ? Math.min(...during.map((r) => r.rate)) : NaN,
@@ -153,6 +160,11 @@ export async function runScale(options: ScaleOptions): Promise<ScaleRow> {
   } finally {
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
+}
+
+/** Requests `sim --replay` keeps in flight for `rate`: enough that the server's answer time is not the limit. */
+export function replayConcurrency(rate: number): number {
+  return Math.min(64, Math.max(8, Math.ceil(rate / 2_500)));
 }
 
 /**
