@@ -58,12 +58,16 @@ export class RollupStore {
     return new Set(this.#retentionMs.keys());
   }
 
-  /** Writes `rows` as fragments numbered `part`, in short commits. */
-  async write(rows: RollupRows, options: { part: number }): Promise<void> {
+  /**
+   * Writes `rows` as fragments numbered `part`, in short commits; once
+   * `signal` aborts, stops before the next commit (rejecting with its reason).
+   */
+  async write(rows: RollupRows, options: { part: number; signal?: AbortSignal }): Promise<void> {
     let op = this.#kv.atomic();
     let bytes = 0, mutations = 0;
     const commit = async () => {
       if (mutations === 0) return;
+      options.signal?.throwIfAborted();
       if (!(await op.commit()).ok) throw new Error("Cannot write rollups: a commit was refused");
       this.written += mutations;
       op = this.#kv.atomic();

@@ -28,6 +28,7 @@ export class RollupWriter {
   #retry: RollupRows[] = [];
   #flushing: Promise<void> | null = null;
   #queued: Promise<void> | null = null;
+  readonly #stopping = new AbortController();
   readonly #key: RollupKey = { sizeMs: 0, sensorId: "", metric: "" };
   readonly #stats: RollupStats = { start: 0, count: 0, sum: 0, min: 0, max: 0 };
   failed = 0;
@@ -106,12 +107,23 @@ export class RollupWriter {
 
   /** Takes the buffer now and writes it. */
   #start(): Promise<void> {
+    if (this.#stopping.signal.aborted) return Promise.resolve();
     const run = this.#write();
     this.#flushing = run;
     run.catch(() => {}).finally(() => {
       if (this.#flushing === run) this.#flushing = null;
     });
     return run;
+  }
+
+  /**
+   * Stops writing: a write running ends before its next commit, and no
+   * other starts. For a stop after the final checkpoint, which holds every
+   * row not written yet (a fragment written twice counts once).
+   */
+  async stop(): Promise<void> {
+    this.#stopping.abort(new Deno.errors.Interrupted("Rollup writes stopped"));
+    await this.settled();
   }
 
   /** Resolves when no write runs (a failed one included). */
@@ -146,8 +158,12 @@ export class RollupWriter {
       // counter for every writer), so a fragment never replaces another.
       const part = lastPart = Math.max(Date.now(), lastPart + 1);
       try {
-        await this.#store.write(batch, { part });
+        await this.#store.write(batch, { part, signal: this.#stopping.signal });
       } catch (error) {
+        if (this.#stopping.signal.aborted) {
+          this.#retry.push(...batches.slice(n));
+          return;
+        }
         // This batch and those after it are tried again at the next flush.
         this.#retry.push(...batches.slice(n));
         this.failed += batch.length;

@@ -258,3 +258,32 @@ Deno.test("two writers flushing in the same millisecond (a restart within the pr
     assertEquals(points.map((p) => [p.t, p.sum]), [[base, 3], [base + 1_000, 4]]);
   });
 });
+
+Deno.test("stop ends a rollup write in progress at its next commit and keeps its windows for the checkpoint", async () => {
+  await withTempKv(async (kv) => {
+    const store = new RollupStore(kv, new Map([[1_000, 86_400_000]]));
+    const writer = new RollupWriter(store, { sizesMs: SIZES });
+    writer.add(finals([{ sensor: 0, metric: 0, size: 0, start: 1_800_000_000_000, v: 3 }]), names);
+    // A write that would take forever, unless told to stop.
+    store.write = (_rows, options) =>
+      new Promise((_, reject) => {
+        const signal = options.signal;
+        signal?.addEventListener("abort", () => reject(signal.reason), { once: true });
+      });
+    const flushing = writer.flush().catch(() => {});
+    const stopped = await Promise.race([
+      writer.stop().then(() => true),
+      new Promise<false>((r) => setTimeout(() => r(false), 2_000)),
+    ]);
+    assert(stopped, "stop returned while the write was running");
+    await flushing;
+    // The windows are still held: the final checkpoint takes them.
+    assertEquals(writer.buffered, 1);
+    assertEquals(
+      writer.bufferedWindows(1_000, "s0", "t", 1_800_000_000_000, 1_800_000_001_000).map((p) =>
+        p.sum
+      ),
+      [3],
+    );
+  });
+});
