@@ -332,16 +332,22 @@ function superseded(previous: Pointer | null, base: Meta | null, meta: Meta): Pa
   return out;
 }
 
+/** Commits of pieces in flight at once: the KV writer thread is never idle waiting for this one. */
+const COMMITS_IN_FLIGHT = 4;
+
 /**
  * Writes parts in pieces of at most `PIECE_BYTES`, gathering pieces into
  * commits of at most `PIECES_PER_COMMIT`: each commit is short, and other
- * writers (the log) get their turn between them.
+ * writers (the log) get their turn between them. Up to `COMMITS_IN_FLIGHT`
+ * commits are handed to Deno KV at once (they are independent: only the
+ * pointer, written after all of them, makes them count).
  */
 class PieceWriter {
   readonly #kv: Deno.Kv;
   readonly #seq: number;
   #op: Deno.AtomicOperation | null = null;
   #pending = 0;
+  readonly #inFlight: Promise<void>[] = [];
   bytes = 0;
 
   constructor(kv: Deno.Kv, seq: number) {
@@ -359,17 +365,32 @@ class PieceWriter {
         ? bytes
         : bytes.slice(i * PIECE_BYTES, (i + 1) * PIECE_BYTES);
       this.#op.set([PIECES, this.#seq, ...part, i], piece);
-      if (++this.#pending === PIECES_PER_COMMIT) await this.flush();
+      if (++this.#pending === PIECES_PER_COMMIT) await this.#commit();
     }
     this.bytes += bytes.byteLength;
     return pieces;
   }
 
+  /** Commits what is gathered and waits until every commit is durable. */
   async flush(): Promise<void> {
-    if (!this.#op) return;
-    const op = this.#op;
-    this.#op = null;
-    this.#pending = 0;
-    if (!(await op.commit()).ok) throw new Error("Cannot save checkpoint: a commit was refused");
+    await this.#commit();
+    // allSettled first: a failure must not leave commits running unobserved.
+    const results = await Promise.allSettled(this.#inFlight.splice(0));
+    for (const r of results) if (r.status === "rejected") throw r.reason;
+  }
+
+  /** Hands the gathered pieces to Deno KV; waits for the oldest commit when too many run. */
+  async #commit(): Promise<void> {
+    if (this.#op) {
+      const op = this.#op;
+      this.#op = null;
+      this.#pending = 0;
+      const done = op.commit().then((result) => {
+        if (!result.ok) throw new Error("Cannot save checkpoint: a commit was refused");
+      });
+      done.catch(() => {}); // observed in flush or below
+      this.#inFlight.push(done);
+    }
+    if (this.#inFlight.length >= COMMITS_IN_FLIGHT) await this.#inFlight.shift();
   }
 }
