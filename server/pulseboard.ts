@@ -130,8 +130,8 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
   });
   let stopping: Promise<void> | null = null;
   // In reverse: no new sessions, requests (bounded by --drain, so the final checkpoint
-  // is always taken) or MQTT publishes (those taken commit), then the source's final
-  // checkpoint, the actors, the store.
+  // is always taken) or MQTT publishes (those taken commit), no rollup writes, then the
+  // source's final checkpoint, the actors, the store.
   const shutdown = () =>
     stopping ??= (async () => {
       // Each step's ms go into the "stopped" line: where a slow stop spent its time.
@@ -145,10 +145,12 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
       await step("sessions", () => hub.shutdown(CloseCode.GoingAway));
       await step("requests", () => server.shutdown(config.drainMs));
       await step("mqtt", () => mqtt?.stop());
+      // Rollup writes stop first, so the final checkpoint has Deno KV to itself: the rows
+      // not written stay buffered and go into that checkpoint.
+      await step("history", () => history.stop());
       await step("source", () => source.stop());
       await step("hub", () => hub.stop());
       await step("shards", () => shards.stop());
-      await step("history", () => history.stop());
       await step("close", () => source.close());
       store.close();
       logger.info("stopped", { checkpointsSaved: source.health().checkpointsSaved, ms });

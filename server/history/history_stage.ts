@@ -115,7 +115,7 @@ export class History {
   async stop(): Promise<void> {
     clearInterval(this.#flusher);
     await this.#housekeeper?.stop();
-    // The final checkpoint (taken before) holds every row not written yet: a write running
+    // The final checkpoint (taken after) holds every row not written yet: a write running
     // now stops at its next commit instead of holding the exit.
     await this.#writer.stop();
   }
