@@ -118,7 +118,11 @@ export class Checkpointer {
    * Mongo source's document ids) and stores it in the background. Skipped
    * when nothing moved, a save is running, or a shard has no state to give.
    */
-  async take(cursor: string | null, sourceState?: () => unknown): Promise<void> {
+  async take(
+    cursor: string | null,
+    sourceState?: () => unknown,
+    options: { final?: boolean } = {},
+  ): Promise<void> {
     const started = performance.now();
     this.#checkpointedAt = Date.now();
     if (!this.#store || cursor === null || cursor === this.#checkpointedCursor) return;
@@ -149,8 +153,10 @@ export class Checkpointer {
       try {
         await Promise.all(durable);
         const written = performance.now();
+        // A stop's save leaves deleting the superseded pieces to the next process's first save.
         await store.save({ cursor, source: this.#source, sourceState: extra, extras, ...state }, {
           seq,
+          collect: !options.final,
         });
         this.#base = seq;
         this.lastSaveBytes = store.lastSaveBytes;

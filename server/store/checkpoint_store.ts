@@ -110,7 +110,15 @@ export class CheckpointStore {
     return Math.max(this.#nextSeq, this.#seq + 1);
   }
 
-  async save(checkpoint: Checkpoint<StoredShard>, options: { seq?: number } = {}): Promise<void> {
+  /**
+   * Saves a checkpoint (only the parts given) and makes it current. With
+   * `collect` false (a stop's final save) the superseded pieces are only
+   * listed, not deleted: the next save deletes them with its own.
+   */
+  async save(
+    checkpoint: Checkpoint<StoredShard>,
+    options: { seq?: number; collect?: boolean } = {},
+  ): Promise<void> {
     const seq = options.seq ?? this.nextSeq();
     this.#nextSeq = seq + 1;
     const base = this.#meta;
@@ -175,7 +183,9 @@ export class CheckpointStore {
     const metaPieces = await writer.put(["meta"], new TextEncoder().encode(JSON.stringify(meta)));
     await writer.flush();
     const previous = await this.#kv.get<Pointer>(CURRENT);
-    const garbage = superseded(previous.value, base, meta);
+    // Garbage a save before left (not collected, or a crash meanwhile) stays listed.
+    const leftover = await this.#kv.get<Part[]>(GARBAGE);
+    const garbage = [...(leftover.value ?? []), ...superseded(previous.value, base, meta)];
     const pointer: Pointer = {
       format: FORMAT,
       seq,
@@ -183,14 +193,14 @@ export class CheckpointStore {
       savedAt: Date.now(),
       metaPieces,
     };
-    const result = await this.#kv.atomic().check(previous).set(CURRENT, pointer)
+    const result = await this.#kv.atomic().check(previous, leftover).set(CURRENT, pointer)
       .set(GARBAGE, garbage).commit();
     if (!result.ok) throw new Error("Cannot save checkpoint: another writer moved it");
     this.#meta = meta;
     this.#seq = seq;
     this.lastSaveBytes = writer.bytes;
     checkpoint.seq = seq;
-    await this.collectGarbage();
+    if (options.collect ?? true) await this.collectGarbage();
   }
 
   /**

@@ -224,6 +224,47 @@ Deno.test("superseded pieces are deleted once the pointer moved, so the store ho
   });
 });
 
+Deno.test("a save told not to collect (a stop's) leaves the superseded pieces listed, and the next save deletes them", async () => {
+  await withTempKv(async (kv) => {
+    const store = new CheckpointStore(kv);
+    const router = new Router(1);
+    const shard = new ShardBehavior({ window: 3, names: router });
+    const readings = (from: number, t: number) =>
+      Array.from(
+        { length: 2_500 },
+        (_, i) => ({ sensorId: `s${i}`, timeMs: t, values: { v: from + i } }),
+      );
+    feed(router, [shard], readings(0, 1_000));
+    await store.save({ cursor: "a", router: router.save(), shards: [image(shard, 0, -1)] }, {
+      seq: 0,
+    });
+    feed(router, [shard], readings(10_000, 2_000));
+    await store.save({ cursor: "b", router: router.save(), shards: [image(shard, 1, 0)] }, {
+      seq: 1,
+      collect: false,
+    });
+    // Both generations are there; the pointer names the second.
+    assertEquals((await pieceParts(kv)).filter((p) => p.startsWith("0 ")).length, 5);
+    const loaded = (await new CheckpointStore(kv).load<ShardImage>())!;
+    assertEquals(loaded.cursor, "b");
+    // The next process's first save (all pages again) deletes both older generations' pieces.
+    const next = new CheckpointStore(kv);
+    await next.load();
+    feed(router, [shard], readings(20_000, 3_000));
+    await next.save({ cursor: "c", router: router.save(), shards: [image(shard, 2, 1)] }, {
+      seq: 2,
+    });
+    assertEquals(await pieceParts(kv), [
+      "2 meta",
+      "2 router 0",
+      "2 shard 0 0",
+      "2 shard 0 1",
+      "2 shard 0 2",
+    ]);
+    assertEquals((await kv.get([KEYS.checkpoint, "garbage"])).value, null);
+  });
+});
+
 Deno.test("a checkpoint in the older layout is not used, and the next save removes it", async () => {
   await withTempKv(async (kv) => {
     await kv.set([KEYS.checkpointPieces, "g0", 0], new Uint8Array(16));

@@ -175,7 +175,7 @@ export class LogSource implements Source {
     await this.#watch?.cancel().catch(() => {});
     await this.#loop;
     await this.#checkpointer.settled();
-    await this.#checkpoint().catch((error) => this.#onError(error));
+    await this.#checkpoint({ final: true }).catch((error) => this.#onError(error));
     await this.#checkpointer.settled();
   }
 
@@ -266,8 +266,8 @@ export class LogSource implements Source {
   }
 
   /** Takes a checkpoint as of the cursor (see Checkpointer). */
-  #checkpoint(): Promise<void> {
-    return this.#checkpointer.take(this.#cursor);
+  #checkpoint(options: { final?: boolean } = {}): Promise<void> {
+    return this.#checkpointer.take(this.#cursor, undefined, options);
   }
 
   /** Restores restarted shards from the last checkpoint and replays the log after it to them. */
