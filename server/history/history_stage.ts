@@ -116,7 +116,7 @@ export class History {
     clearInterval(this.#flusher);
     await this.#housekeeper?.stop();
     // The final checkpoint (taken after) holds every row not written yet: a write running
-    // now stops at its next commit instead of holding the exit.
+    // now stops at its next commit, and the stop does not wait for it.
     await this.#writer.stop();
   }
 }
