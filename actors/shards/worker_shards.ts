@@ -92,7 +92,6 @@ export class WorkerShards implements ShardHosts {
   }
 
   async deliver(host: number, rows: RoutedRows): Promise<void> {
-    const slot = this.#slots[host];
     const maxRows = this.#capacity * 1024;
     const full = (s: Slot) =>
       s.inFlight >= this.#capacity ||
