@@ -121,9 +121,9 @@ export async function runScale(options: ScaleOptions): Promise<ScaleRow> {
     const stopS = (performance.now() - stopAt) / 1000;
     await sleep(100); // the last log lines
     log(
-      `scale: fed, ${Math.round(accepted)}/s accepted; stopped in ${
-        stopS.toFixed(2)
-      } s: ${server.stopped}`,
+      `scale: ${fleet} sensors, fed ${Math.round(accepted)}/s accepted, RSS ${
+        memory.rss.toFixed(0)
+      } MB (peak ${memory.hwm.toFixed(0)}); stopped in ${stopS.toFixed(2)} s: ${server.stopped}`,
     );
     // Restart on the same data: time from spawn to every sensor served.
     const spawned = performance.now();
