@@ -75,6 +75,11 @@ export async function crashOnce(
     }
   };
   const writing = Array.from({ length: writers }, (_, w) => writer(w));
+  // The load must be running when the server dies: under a busy machine the first answer can
+  // take longer than the whole run, so the random moment is counted from it.
+  for (const deadline = Date.now() + 30_000; acked.length === 0 && Date.now() < deadline;) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
   await new Promise((r) => setTimeout(r, runMs / 2 + Math.random() * runMs));
   server.child.kill(signal);
   stop = true;
