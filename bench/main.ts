@@ -38,7 +38,22 @@ const USAGE = `Usage: deno task bench [options]
   --mqtt-storm <n>     only an MQTT connect storm of n devices (each publishes one reading and stays)
   --mongo              only the Mongo change-stream source against the wire-level test server:
                        a --mongo-backlog <n> (default 200000) backlog, then --mongo-rate <n>/s
-                       (default 5000) for --seconds (default 5)`;
+                       (default 5000) for --seconds (default 5)
+  --viewport           only the viewport bytes: what a dashboard-shaped window (50 rows, by id
+                       and hottest first) and full-fleet clients (full and compact frames)
+                       receive, at 5000 sensors and 10000 readings/s, then at
+                       --viewport-sensors <n> (default 100000) and --viewport-rate <n> (default 50000);
+                       and how long 20 scrolls to random places of the sorted view take
+  --view-ticks         only the hub tick with 1, 10 and 100 distinct orderings open
+                       (--orderings <a,b,...>) over --viewport-sensors at --viewport-rate
+  --view-fanout <a,b>  only viewport fan-out: viewport clients opened step by step to each count
+                       (node ws, 2,500 a process, 100 handshakes/s), frames/s, latency, server CPU
+                       and memory (RSS, heap, external) per client beyond none (e.g. 1000,5000,10000)
+  --browser            only the dashboard in Chromium: KB/s received and frame times, normal and
+                       4x CPU-throttled, at --sensors and --browser-rate <n> (default 10000);
+                       --browser-root <dir> runs the server from another checkout
+  --compact-bytes      only bench/compact_bytes.ts (bytes per sensor update, simulated time)
+  --view-order         only bench/view_order.ts (orderings of 100,000 sensors, in process)`;
 
 const flags = parseFlags();
 
@@ -78,6 +93,17 @@ function parseFlags() {
         "mqtt-storm": { type: "string" },
         "mongo-backlog": { type: "string", default: "200000" },
         "mongo-rate": { type: "string", default: "5000" },
+        viewport: { type: "boolean", default: false },
+        "viewport-sensors": { type: "string", default: "100000" },
+        "viewport-rate": { type: "string", default: "50000" },
+        "view-ticks": { type: "boolean", default: false },
+        orderings: { type: "string", default: "1,10,100" },
+        "view-fanout": { type: "string" },
+        browser: { type: "boolean", default: false },
+        "browser-rate": { type: "string", default: "10000" },
+        "browser-root": { type: "string" },
+        "compact-bytes": { type: "boolean", default: false },
+        "view-order": { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
     }).values;
@@ -131,6 +157,34 @@ Deno.exit(exitCode);
 
 async function run(): Promise<number> {
   if (flags.crash !== undefined) return await crash(Number(flags.crash));
+  if (flags["compact-bytes"] || flags["view-order"]) {
+    const script = flags["compact-bytes"] ? "bench/compact_bytes.ts" : "bench/view_order.ts";
+    const { code } = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", script],
+      cwd: new URL("..", import.meta.url).pathname,
+      stdout: "inherit",
+      stderr: "inherit",
+    }).output();
+    return code;
+  }
+  if (
+    flags.viewport || flags["view-ticks"] || flags["view-fanout"] !== undefined || flags.browser
+  ) {
+    const { viewportBench } = await import("./viewport_report.ts");
+    return await viewportBench({
+      viewport: flags.viewport,
+      viewTicks: flags["view-ticks"],
+      fanout: flags["view-fanout"]?.split(",").map((n) => positive("view-fanout", n.trim())!),
+      browser: flags.browser,
+      sensors: positive("sensors", flags.sensors)!,
+      bigSensors: positive("viewport-sensors", flags["viewport-sensors"])!,
+      bigRate: positive("viewport-rate", flags["viewport-rate"])!,
+      orderings: flags.orderings.split(",").map((n) => positive("orderings", n.trim())!),
+      browserRate: positive("browser-rate", flags["browser-rate"])!,
+      browserRoot: flags["browser-root"],
+      seconds: positive("seconds", flags.seconds) ?? 10,
+    });
+  }
   if (flags.history) {
     const { runHistoryBench } = await import("./history.ts");
     return await runHistoryBench(controller.signal);

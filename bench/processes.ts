@@ -56,10 +56,14 @@ export interface ServerProcess {
 }
 
 /** Starts `main.ts` and waits (at most `timeoutMs`) for its "listening on" line. */
-export async function startServer(args: string[], timeoutMs = 30_000): Promise<ServerProcess> {
+export async function startServer(
+  args: string[],
+  timeoutMs = 30_000,
+  options: { cwd?: string } = {},
+): Promise<ServerProcess> {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "main.ts", ...args],
-    cwd: root,
+    cwd: options.cwd ?? root,
     stdout: "piped",
     stderr: "piped",
   }).spawn();

@@ -4,11 +4,13 @@ import * as flatbuffers from "flatbuffers";
 import {
   Auth,
   Body,
+  ClientStats,
   Envelope,
   Pong,
   Subscribe,
   Subscription,
   Unsubscribe,
+  ViewSubscribe,
 } from "./schema_generated.ts";
 import { FlatBufferVerifier } from "./verifier.ts";
 
@@ -28,9 +30,56 @@ export interface SubscriptionSpec {
   sensors?: readonly string[];
 }
 
+/** A view's sort key as the wire names it. */
+export type ViewSortKey = "id" | "group" | "seen" | "metric" | "status";
+export type ViewSortField = "last" | "avg" | "min" | "max";
+/** What a ViewSubscribe asks of the rows' order: keep, hold them, release them, order now. */
+export type ViewOrder = "keep" | "hold" | "release" | "resort";
+
+const SORT_KEYS: readonly ViewSortKey[] = ["id", "group", "seen", "metric", "status"];
+const SORT_FIELDS: readonly ViewSortField[] = ["last", "avg", "min", "max"];
+const ORDERS: readonly ViewOrder[] = ["keep", "hold", "release", "resort"];
+
+/** A viewport window as a client asks for it (a ViewSubscribe), checked for structure only. */
+export interface ViewRequest {
+  /** What the view ranges over; empty: everything the viewer may see. */
+  subscriptions: SubscriptionRequest[];
+  sort: {
+    key: ViewSortKey;
+    /** With key "metric": the metric's name and field. */
+    metric: string | null;
+    field: ViewSortField;
+    direction: "asc" | "desc";
+  };
+  filter: { idSubstring: string; groupPrefix: string | null; status: number[] | null };
+  offset: number;
+  /** Rows asked for; 0 closes the window. */
+  limit: number;
+  order: ViewOrder;
+  resume: { epoch: number; seq: number } | null;
+}
+
+/** A viewport window as a client describes it to `encodeViewSubscribe`. */
+export interface ViewSpec {
+  subscriptions?: readonly SubscriptionSpec[];
+  sort?: {
+    key: ViewSortKey;
+    metric?: string;
+    field?: ViewSortField;
+    direction?: "asc" | "desc";
+  };
+  filter?: { idSubstring?: string; groupPrefix?: string | null; status?: readonly number[] | null };
+  offset: number;
+  limit: number;
+  order?: ViewOrder;
+  resume?: { epoch: number; seq: number } | null;
+}
+
 /** What a client may send, after verification. */
 export type ClientMessage =
   | { type: "pong"; nonce: number }
+  | { type: "view"; request: ViewRequest }
+  | { type: "stats"; frameP95Ms: number; frames: number }
   | {
     type: "subscribe";
     subscriptions: SubscriptionRequest[];
@@ -77,19 +126,7 @@ export function decodeClientMessage(input: Uint8Array): ClientMessage {
     }
     case Body.Subscribe: {
       const found = v.subTable(root, 1, (pos) => {
-        const count = v.tableVector(pos, 0, (sub) => {
-          v.field(sub, 0, 4);
-          v.field(sub, 1, 1);
-          v.string(sub, 2);
-          if (v.stringVector(sub, 3) > MAX_IDS) {
-            throw new TypeError(
-              `Invalid message: a subscription lists more than ${MAX_IDS} sensors`,
-            );
-          }
-        });
-        if (count > MAX_SUBSCRIPTIONS) {
-          throw new TypeError(`Invalid message: more than ${MAX_SUBSCRIPTIONS} subscriptions`);
-        }
+        verifySubscriptions(v, pos, 0);
         v.field(pos, 1, 1);
         v.field(pos, 2, 4);
         v.field(pos, 3, 8);
@@ -98,17 +135,9 @@ export function decodeClientMessage(input: Uint8Array): ClientMessage {
       });
       if (found === 0) throw new TypeError("Invalid message: Subscribe without a body");
       const message = envelope().body(new Subscribe()) as Subscribe;
-      const subscriptions: SubscriptionRequest[] = [];
-      const sub = new Subscription();
-      for (let i = 0; i < message.subscriptionsLength(); i++) {
-        message.subscriptions(i, sub);
-        const sensors: string[] = [];
-        for (let k = 0; k < sub.sensorsLength(); k++) sensors.push(sub.sensors(k));
-        subscriptions.push({ id: sub.id(), all: sub.all(), group: sub.group(), sensors });
-      }
       return {
         type: "subscribe",
-        subscriptions,
+        subscriptions: readSubscriptions(message),
         resume: message.resume()
           ? { epoch: message.resumeEpoch(), seq: Number(message.resumeSeq()) }
           : null,
@@ -127,6 +156,21 @@ export function decodeClientMessage(input: Uint8Array): ClientMessage {
       const message = envelope().body(new Unsubscribe()) as Unsubscribe;
       return { type: "unsubscribe", ids: Array.from(message.idsArray() ?? []) };
     }
+    case Body.ViewSubscribe:
+      return { type: "view", request: readViewSubscribe(v, root, envelope) };
+    case Body.ClientStats: {
+      const found = v.subTable(root, 1, (pos) => {
+        v.field(pos, 0, 4);
+        v.field(pos, 1, 4);
+      });
+      if (found === 0) throw new TypeError("Invalid message: ClientStats without a body");
+      const stats = envelope().body(new ClientStats()) as ClientStats;
+      const p95 = stats.frameP95Ms();
+      if (!Number.isFinite(p95) || p95 < 0) {
+        throw new TypeError("Invalid message: ClientStats frame_p95_ms is not a time ≥ 0");
+      }
+      return { type: "stats", frameP95Ms: p95, frames: stats.frames() };
+    }
     case Body.Auth: {
       let length = -1;
       if (v.subTable(root, 1, (pos) => (length = v.string(pos, 0))) === 0 || length <= 0) {
@@ -143,6 +187,80 @@ export function decodeClientMessage(input: Uint8Array): ClientMessage {
   }
 }
 
+/** Subscriptions of a verified Subscribe or ViewSubscribe. */
+function readSubscriptions(message: Subscribe | ViewSubscribe): SubscriptionRequest[] {
+  const subscriptions: SubscriptionRequest[] = [];
+  const sub = new Subscription();
+  for (let i = 0; i < message.subscriptionsLength(); i++) {
+    message.subscriptions(i, sub);
+    const sensors: string[] = [];
+    for (let k = 0; k < sub.sensorsLength(); k++) sensors.push(sub.sensors(k));
+    subscriptions.push({ id: sub.id(), all: sub.all(), group: sub.group(), sensors });
+  }
+  return subscriptions;
+}
+
+/** Checks a subscriptions vector (field `id` of the table at `pos`) within the bounds. */
+function verifySubscriptions(v: FlatBufferVerifier, pos: number, id: number): void {
+  const count = v.tableVector(pos, id, (sub) => {
+    v.field(sub, 0, 4);
+    v.field(sub, 1, 1);
+    v.string(sub, 2);
+    if (v.stringVector(sub, 3) > MAX_IDS) {
+      throw new TypeError(`Invalid message: a subscription lists more than ${MAX_IDS} sensors`);
+    }
+  });
+  if (count > MAX_SUBSCRIPTIONS) {
+    throw new TypeError(`Invalid message: more than ${MAX_SUBSCRIPTIONS} subscriptions`);
+  }
+}
+
+function enumOf<T>(values: readonly T[], index: number, what: string): T {
+  const value = values[index];
+  if (value === undefined) throw new TypeError(`Invalid message: ${what} ${index} is unknown`);
+  return value;
+}
+
+function readViewSubscribe(
+  v: FlatBufferVerifier,
+  root: number,
+  envelope: () => Envelope,
+): ViewRequest {
+  const found = v.subTable(root, 1, (pos) => {
+    verifySubscriptions(v, pos, 0);
+    for (const id of [1, 3, 4, 10, 11]) v.field(pos, id, 1);
+    v.string(pos, 2);
+    v.string(pos, 5);
+    v.string(pos, 6);
+    if (v.vector(pos, 7, 1) > 256) {
+      throw new TypeError("Invalid message: more than 256 status codes");
+    }
+    for (const id of [8, 9, 12]) v.field(pos, id, 4);
+    v.field(pos, 13, 8);
+  });
+  if (found === 0) throw new TypeError("Invalid message: ViewSubscribe without a body");
+  const m = envelope().body(new ViewSubscribe()) as ViewSubscribe;
+  const status = m.filterStatusArray();
+  return {
+    subscriptions: readSubscriptions(m),
+    sort: {
+      key: enumOf(SORT_KEYS, m.sortKey(), "sort key"),
+      metric: m.sortMetric(),
+      field: enumOf(SORT_FIELDS, m.sortField(), "sort field"),
+      direction: m.descending() ? "desc" : "asc",
+    },
+    filter: {
+      idSubstring: m.filterId() ?? "",
+      groupPrefix: m.filterGroup(),
+      status: status ? Array.from(status) : null,
+    },
+    offset: m.offset(),
+    limit: m.limit(),
+    order: enumOf(ORDERS, m.order(), "order"),
+    resume: m.resume() ? { epoch: m.resumeEpoch(), seq: Number(m.resumeSeq()) } : null,
+  };
+}
+
 // Encoding. Small messages, one builder reused; each result is a copy.
 const builder = new flatbuffers.Builder(1024);
 
@@ -156,13 +274,7 @@ function finish(type: Body, body: flatbuffers.Offset): Uint8Array<ArrayBuffer> {
  * from `resume` (the last epoch and seq applied) when given; `windows` also
  * asks for per-sensor event-time windows.
  */
-export function encodeSubscribe(
-  subscriptions: readonly SubscriptionSpec[],
-  resume: { epoch: number; seq: number } | null = null,
-  replace = false,
-  windows = false,
-): Uint8Array<ArrayBuffer> {
-  builder.clear();
+function subscriptionVector(subscriptions: readonly SubscriptionSpec[]): flatbuffers.Offset {
   const offsets = subscriptions.map((s) => {
     const group = s.group === undefined ? 0 : builder.createString(s.group);
     const sensors = s.sensors === undefined
@@ -175,7 +287,17 @@ export function encodeSubscribe(
     if (sensors) Subscription.addSensors(builder, sensors);
     return Subscription.endSubscription(builder);
   });
-  const list = Subscribe.createSubscriptionsVector(builder, offsets);
+  return Subscribe.createSubscriptionsVector(builder, offsets);
+}
+
+export function encodeSubscribe(
+  subscriptions: readonly SubscriptionSpec[],
+  resume: { epoch: number; seq: number } | null = null,
+  replace = false,
+  windows = false,
+): Uint8Array<ArrayBuffer> {
+  builder.clear();
+  const list = subscriptionVector(subscriptions);
   const body = Subscribe.createSubscribe(
     builder,
     list,
@@ -204,4 +326,42 @@ export function encodeUnsubscribe(ids: readonly number[]): Uint8Array<ArrayBuffe
 export function encodePong(nonce: number): Uint8Array<ArrayBuffer> {
   builder.clear();
   return finish(Body.Pong, Pong.createPong(builder, nonce));
+}
+
+/** Encodes a ViewSubscribe: open or change the session's viewport window (`limit` 0 closes it). */
+export function encodeViewSubscribe(spec: ViewSpec): Uint8Array<ArrayBuffer> {
+  builder.clear();
+  const subscriptions = spec.subscriptions?.length ? subscriptionVector(spec.subscriptions) : 0;
+  const sort = spec.sort ?? { key: "id" };
+  const metric = sort.metric === undefined ? 0 : builder.createString(sort.metric);
+  const filter = spec.filter ?? {};
+  const id = filter.idSubstring ? builder.createString(filter.idSubstring) : 0;
+  const group = filter.groupPrefix ? builder.createString(filter.groupPrefix) : 0;
+  const status = filter.status
+    ? ViewSubscribe.createFilterStatusVector(builder, filter.status as number[])
+    : 0;
+  ViewSubscribe.startViewSubscribe(builder);
+  if (subscriptions) ViewSubscribe.addSubscriptions(builder, subscriptions);
+  ViewSubscribe.addSortKey(builder, SORT_KEYS.indexOf(sort.key));
+  if (metric) ViewSubscribe.addSortMetric(builder, metric);
+  ViewSubscribe.addSortField(builder, SORT_FIELDS.indexOf(sort.field ?? "last"));
+  ViewSubscribe.addDescending(builder, sort.direction === "desc");
+  if (id) ViewSubscribe.addFilterId(builder, id);
+  if (group) ViewSubscribe.addFilterGroup(builder, group);
+  if (status) ViewSubscribe.addFilterStatus(builder, status);
+  ViewSubscribe.addOffset(builder, spec.offset);
+  ViewSubscribe.addLimit(builder, spec.limit);
+  ViewSubscribe.addOrder(builder, ORDERS.indexOf(spec.order ?? "keep"));
+  if (spec.resume) {
+    ViewSubscribe.addResume(builder, true);
+    ViewSubscribe.addResumeEpoch(builder, spec.resume.epoch);
+    ViewSubscribe.addResumeSeq(builder, BigInt(spec.resume.seq));
+  }
+  return finish(Body.ViewSubscribe, ViewSubscribe.endViewSubscribe(builder));
+}
+
+/** Encodes a ClientStats report: the 95th percentile of frame times (ms) over `frames` frames. */
+export function encodeClientStats(frameP95Ms: number, frames: number): Uint8Array<ArrayBuffer> {
+  builder.clear();
+  return finish(Body.ClientStats, ClientStats.createClientStats(builder, frameP95Ms, frames));
 }

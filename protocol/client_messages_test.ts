@@ -1,6 +1,14 @@
+import fc from "fast-check";
 import { assert, assertEquals } from "../tests/testing/assert.ts";
 import { decodeClientMessage, MAX_CLIENT_MESSAGE_BYTES } from "./client_messages.ts";
-import { encodeAuth, encodeSubscribe, encodeUnsubscribe } from "./mod.ts";
+import type { ViewOrder, ViewSortField, ViewSortKey } from "./client_messages.ts";
+import {
+  encodeAuth,
+  encodeClientStats,
+  encodeSubscribe,
+  encodeUnsubscribe,
+  encodeViewSubscribe,
+} from "./mod.ts";
 import { MAX_GROUP_LENGTH } from "./names.ts";
 
 Deno.test("the inbound message cap holds the largest legitimate client messages", () => {
@@ -30,4 +38,143 @@ Deno.test("the inbound message cap holds the largest legitimate client messages"
   }
   const subscribed = decodeClientMessage(cases[0][1]);
   assertEquals(subscribed.type === "subscribe" && subscribed.subscriptions.length, 64);
+});
+
+const viewSpec = fc.record({
+  subscriptions: fc.array(
+    fc.oneof(
+      fc.record({ id: fc.nat(100), group: fc.stringMatching(/^[a-z0-9/-]{1,20}$/) }),
+      fc.record({
+        id: fc.nat(100),
+        sensors: fc.array(fc.string({ maxLength: 10 }), { maxLength: 4 }),
+      }),
+      fc.record({ id: fc.nat(100), all: fc.constant(true) }),
+    ),
+    { maxLength: 4 },
+  ),
+  sort: fc.record({
+    key: fc.constantFrom("id", "group", "seen", "metric", "status") as fc.Arbitrary<ViewSortKey>,
+    metric: fc.string({ maxLength: 12 }),
+    field: fc.constantFrom("last", "avg", "min", "max") as fc.Arbitrary<ViewSortField>,
+    direction: fc.constantFrom("asc", "desc") as fc.Arbitrary<"asc" | "desc">,
+  }),
+  filter: fc.record({
+    idSubstring: fc.string({ maxLength: 12 }),
+    groupPrefix: fc.option(fc.stringMatching(/^[a-z0-9/-]{1,20}$/)),
+    status: fc.option(fc.array(fc.nat(255), { maxLength: 5 })),
+  }),
+  offset: fc.nat(),
+  limit: fc.nat(5000),
+  order: fc.constantFrom("keep", "hold", "release", "resort") as fc.Arbitrary<ViewOrder>,
+  resume: fc.option(
+    fc.tuple(fc.nat(0xffff_ffff), fc.nat()).map(([epoch, seq]) => ({ epoch, seq })),
+  ),
+});
+
+Deno.test("a ViewSubscribe decodes to what the client asked for", () => {
+  fc.assert(
+    fc.property(viewSpec, (spec) => {
+      const message = decodeClientMessage(encodeViewSubscribe(spec));
+      assertEquals(message.type, "view");
+      if (message.type !== "view") return;
+      const r = message.request;
+      assertEquals(
+        r.subscriptions,
+        spec.subscriptions.map((s) => ({
+          id: s.id,
+          all: "all" in s,
+          group: "group" in s ? s.group : null,
+          sensors: "sensors" in s ? s.sensors : [],
+        })),
+      );
+      assertEquals(r.sort, { ...spec.sort });
+      assertEquals(r.filter, {
+        idSubstring: spec.filter.idSubstring,
+        groupPrefix: spec.filter.groupPrefix,
+        status: spec.filter.status === null ? null : [...spec.filter.status],
+      });
+      assertEquals([r.offset, r.limit, r.order, r.resume], [
+        spec.offset,
+        spec.limit,
+        spec.order,
+        spec.resume,
+      ]);
+    }),
+  );
+});
+
+Deno.test("a ViewSubscribe with an unknown sort key, field or order is refused by name", () => {
+  // Not the defaults, so that each field is written (and can be patched).
+  const bytes = encodeViewSubscribe({
+    offset: 0,
+    limit: 10,
+    sort: { key: "group", field: "avg" },
+    order: "hold",
+  });
+  for (const [field, what] of [[1, "sort key"], [3, "sort field"], [10, "order"]] as const) {
+    const copy = bytes.slice();
+    const at = fieldPosition(copy, field);
+    copy[at] = 9;
+    let message = "";
+    try {
+      decodeClientMessage(copy);
+    } catch (error) {
+      assert(error instanceof TypeError, String(error));
+      message = error.message;
+    }
+    assertEquals(message, `Invalid message: ${what} 9 is unknown`);
+  }
+});
+
+/** Where field `id` of the Envelope's body table lies in `bytes` (it must be present). */
+function fieldPosition(bytes: Uint8Array, id: number): number {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const root = view.getUint32(0, true);
+  const rootVtable = root - view.getInt32(root, true);
+  const bodyField = root + view.getUint16(rootVtable + 4 + 2 * 1, true);
+  const body = bodyField + view.getUint32(bodyField, true);
+  const vtable = body - view.getInt32(body, true);
+  const offset = view.getUint16(vtable + 4 + 2 * id, true);
+  assert(offset !== 0, `field ${id} is present`);
+  return body + offset;
+}
+
+Deno.test("the largest ViewSubscribe fits the inbound message cap", () => {
+  const groups = Array.from({ length: 64 }, (_, i) => ({
+    id: i + 1,
+    group: `g${i}`.padEnd(MAX_GROUP_LENGTH, "x"),
+  }));
+  const bytes = encodeViewSubscribe({
+    subscriptions: groups,
+    sort: { key: "metric", metric: "m".repeat(64), field: "avg", direction: "desc" },
+    filter: {
+      idSubstring: "x".repeat(128),
+      groupPrefix: "g".repeat(MAX_GROUP_LENGTH),
+      status: Array.from({ length: 256 }, (_, i) => i),
+    },
+    offset: 2 ** 31 - 1,
+    limit: 1000,
+    order: "resort",
+    resume: { epoch: 1, seq: 2 },
+  });
+  assert(bytes.byteLength <= MAX_CLIENT_MESSAGE_BYTES, `${bytes.byteLength} bytes`);
+  const message = decodeClientMessage(bytes);
+  assertEquals(message.type === "view" && message.request.subscriptions.length, 64);
+});
+
+Deno.test("ClientStats carries the client's frame time; a time that is not a number ≥ 0 is refused", () => {
+  assertEquals(decodeClientMessage(encodeClientStats(12.5, 40)), {
+    type: "stats",
+    frameP95Ms: 12.5,
+    frames: 40,
+  });
+  for (const bad of [-1, NaN, Infinity]) {
+    let refused = "";
+    try {
+      decodeClientMessage(encodeClientStats(bad, 1));
+    } catch (error) {
+      refused = (error as Error).message;
+    }
+    assertEquals(refused, "Invalid message: ClientStats frame_p95_ms is not a time ≥ 0");
+  }
 });

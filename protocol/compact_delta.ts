@@ -10,11 +10,13 @@
 // `PreviousValues` (aligned with the updates).
 import * as flatbuffers from "flatbuffers";
 import { Body, Column, CompactDelta, CompactMetric, Envelope } from "./schema_generated.ts";
-import type { DeltaFrame, MetricStates } from "./server_frames.ts";
+import type { MetricStates } from "./columns.ts";
+import type { DeltaFrame } from "./frame_parts.ts";
 import {
   readParts,
   verifyParts,
   writeAggregates,
+  writeAttention,
   writeLate,
   writeMetrics,
   writeSensors,
@@ -207,6 +209,26 @@ export function encodeCompactDelta(
   frame: DeltaFrame,
   options: CompactEncodeOptions = {},
 ): Uint8Array<ArrayBuffer> {
+  builder.clear();
+  const body = writeCompactDelta(frame, options);
+  builder.finish(Envelope.createEnvelope(builder, Body.CompactDelta, body), "PLSB");
+  return builder.asUint8Array().slice() as Uint8Array<ArrayBuffer>;
+}
+
+/**
+ * The builder compact deltas are written with: a frame that nests one (a
+ * ViewFrame) is written into the same builder, after `writeCompactDelta`.
+ */
+export const compactBuilder: flatbuffers.Builder = builder;
+
+/**
+ * Writes a CompactDelta table into `compactBuilder` (cleared by the caller,
+ * nothing else under construction) and returns its offset.
+ */
+export function writeCompactDelta(
+  frame: DeltaFrame,
+  options: CompactEncodeOptions = {},
+): flatbuffers.Offset {
   try {
     return encode(frame, options);
   } finally {
@@ -322,12 +344,11 @@ function movedColumns(
   };
 }
 
-function encode(frame: DeltaFrame, options: CompactEncodeOptions): Uint8Array<ArrayBuffer> {
+function encode(frame: DeltaFrame, options: CompactEncodeOptions): flatbuffers.Offset {
   const u = frame.updates;
   const n = u.length;
   const s = scratch;
   s.ensure(n);
-  builder.clear();
   orderUpdates(u);
   const { order, rowOf, rowSensor, rowTime, byMetric, metricCount, metricIds, has } = s;
 
@@ -531,6 +552,7 @@ function encode(frame: DeltaFrame, options: CompactEncodeOptions): Uint8Array<Ar
   const windows = writeWindows(builder, frame.windows);
   const aggregates = writeAggregates(builder, frame.aggregates);
   const late = writeLate(builder, frame.late);
+  const attention = writeAttention(builder, frame.attention);
   CompactDelta.startCompactDelta(builder);
   CompactDelta.addEpoch(builder, frame.epoch);
   CompactDelta.addSeq(builder, BigInt(frame.seq));
@@ -553,9 +575,13 @@ function encode(frame: DeltaFrame, options: CompactEncodeOptions): Uint8Array<Ar
   if (windows) CompactDelta.addWindows(builder, windows);
   if (aggregates) CompactDelta.addAggregates(builder, aggregates);
   if (late) CompactDelta.addLate(builder, late);
-  const body = CompactDelta.endCompactDelta(builder);
-  builder.finish(Envelope.createEnvelope(builder, Body.CompactDelta, body), "PLSB");
-  return builder.asUint8Array().slice() as Uint8Array<ArrayBuffer>;
+  if (frame.coalesced) {
+    CompactDelta.addCoalesced(builder, true);
+    CompactDelta.addSinceSeq(builder, BigInt(frame.sinceSeq ?? 0));
+  }
+  if (frame.intervalMs) CompactDelta.addIntervalMs(builder, frame.intervalMs);
+  if (attention) CompactDelta.addAttention(builder, attention);
+  return CompactDelta.endCompactDelta(builder);
 }
 
 // ---- Decoding ----
@@ -565,7 +591,12 @@ function invalid(message: string): never {
 }
 
 /** Checks a union column field (type at `typeId`, table at `typeId + 1`). */
-function verifyColumn(v: FlatBufferVerifier, bytes: Uint8Array, table: number, typeId: number) {
+export function verifyColumn(
+  v: FlatBufferVerifier,
+  bytes: Uint8Array,
+  table: number,
+  typeId: number,
+) {
   const typeAt = v.field(table, typeId, 1);
   const type = typeAt === 0 ? Column.NONE : bytes[typeAt];
   if (type > Column.F64Column) invalid(`unknown column type ${type}`);
@@ -576,7 +607,8 @@ function verifyColumn(v: FlatBufferVerifier, bytes: Uint8Array, table: number, t
   }
 }
 
-function verifyCompactDelta(v: FlatBufferVerifier, bytes: Uint8Array, pos: number): void {
+/** Checks the CompactDelta table at `pos` (also one nested in another frame). */
+export function verifyCompactDelta(v: FlatBufferVerifier, bytes: Uint8Array, pos: number): void {
   v.field(pos, 0, 4);
   v.field(pos, 1, 8);
   v.field(pos, 2, 8);
@@ -587,6 +619,7 @@ function verifyCompactDelta(v: FlatBufferVerifier, bytes: Uint8Array, pos: numbe
     windows: 14,
     aggregates: 15,
     late: 16,
+    attention: 20,
   });
   v.field(pos, 6, 1);
   v.field(pos, 7, 8);
@@ -598,6 +631,9 @@ function verifyCompactDelta(v: FlatBufferVerifier, bytes: Uint8Array, pos: numbe
     for (const typeId of [1, 3, 6, 9, 11, 14, 16, 19, 21, 23]) verifyColumn(v, bytes, m, typeId);
     for (const scaleId of [5, 8, 13, 18]) v.field(m, scaleId, 1);
   });
+  v.field(pos, 17, 1);
+  v.field(pos, 18, 8);
+  v.field(pos, 19, 4);
 }
 
 function scaleOf(k: number, what: string): number {
@@ -674,7 +710,17 @@ export function decodeCompactDelta(
     invalid("the envelope has no body");
   }
   const envelope = Envelope.getRootAsEnvelope(new flatbuffers.ByteBuffer(bytes));
-  const d = envelope.body(new CompactDelta()) as CompactDelta;
+  return readCompactDelta(envelope.body(new CompactDelta()) as CompactDelta, options);
+}
+
+/**
+ * Reads a verified CompactDelta table (see `verifyCompactDelta`); throws like
+ * `decodeCompactDelta`.
+ */
+export function readCompactDelta(
+  d: CompactDelta,
+  options: CompactDecodeOptions = {},
+): DeltaFrame {
   const parts = readParts(d);
   const absolute = d.absolute();
   const baseTime = d.baseTimeMs();
@@ -855,5 +901,8 @@ export function decodeCompactDelta(
     ...(parts.windows ? { windows: parts.windows } : {}),
     ...(parts.aggregates ? { aggregates: parts.aggregates } : {}),
     ...(parts.late ? { late: parts.late } : {}),
+    ...(parts.attention ? { attention: parts.attention } : {}),
+    ...(d.coalesced() ? { coalesced: true, sinceSeq: Number(d.sinceSeq()) } : {}),
+    ...(d.intervalMs() ? { intervalMs: d.intervalMs() } : {}),
   };
 }

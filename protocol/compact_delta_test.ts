@@ -10,6 +10,7 @@ import { allocateWindowStates } from "./columns.ts";
 import { decodeServerFrame as decodeFrame } from "./server_frames.ts";
 import type { DeltaEvent } from "./server_frames.ts";
 import { SensorStore } from "../web/src/lib/feed/sensor_store.ts";
+import { flatcJson } from "../tests/testing/flatc_json.ts";
 
 interface Values {
   last: number;
@@ -257,7 +258,7 @@ Deno.test("decode(encode(frame, base)) gives back every update: last, min, max, 
   );
 });
 
-Deno.test("an empty compact frame carries its dictionaries, removals, windows, aggregates and late counts", () => {
+Deno.test("an empty compact frame carries its dictionaries, removals, windows, aggregates, late counts and attention", () => {
   const frame = frameOf([], {
     sensors: [{ index: 3, id: "sensor_3", group: "plant-a/line-1" }],
     metrics: [{ index: 2, name: "pressure" }],
@@ -287,6 +288,7 @@ Deno.test("an empty compact frame carries its dictionaries, removals, windows, a
       max: 1014,
     }],
     late: [[3, 5]],
+    attention: [[3, 5], [4, 2]],
   });
   const decoded = decodeCompactDelta(encodeCompactDelta(frame));
   assertEquals(decoded.updates.length, 0);
@@ -296,6 +298,7 @@ Deno.test("an empty compact frame carries its dictionaries, removals, windows, a
   assertEquals(decoded.windows, frame.windows);
   assertEquals(decoded.aggregates, frame.aggregates);
   assertEquals(decoded.late, [[3, 5]]);
+  assertEquals(decoded.attention, [[3, 5], [4, 2]]);
 });
 
 Deno.test("the encoder refuses a sensor's metric listed twice, and encodes the next frame correctly", () => {
@@ -465,32 +468,6 @@ Deno.test("a client applying compact frames to a snapshot holds what a client ap
 });
 
 // ---- flatc ----
-
-async function flatcJson(bytes: Uint8Array): Promise<Record<string, unknown>> {
-  const dir = await Deno.makeTempDir({ prefix: "pulseboard-compact-" });
-  try {
-    await Deno.writeFile(`${dir}/frame.bin`, bytes);
-    const schema = new URL("../schema.fbs", import.meta.url).pathname;
-    const { success, stderr } = await new Deno.Command("flatc", {
-      args: [
-        "--json",
-        "--strict-json",
-        "--raw-binary",
-        "-o",
-        dir,
-        schema,
-        "--",
-        `${dir}/frame.bin`,
-      ],
-      stdout: "null",
-      stderr: "piped",
-    }).output();
-    assert(success, `flatc failed: ${new TextDecoder().decode(stderr)}`);
-    return JSON.parse(await Deno.readTextFile(`${dir}/frame.json`));
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
 
 Deno.test("flatc decodes a compact frame: rows gap-coded, values as byte differences from the bases", async () => {
   // Sensors 10, 11 and 15 at 0.1 °C steps; the client holds 21.3 for each.

@@ -3,6 +3,7 @@
 // back from a verified frame. The verifier checks for them are here too.
 import type * as flatbuffers from "flatbuffers";
 import {
+  AttentionState,
   GroupAggregate,
   LateCount,
   MetricInfo,
@@ -12,11 +13,42 @@ import {
 import type {
   GroupAggregateEntry,
   MetricEntry,
+  MetricStates,
   SensorEntry,
-  WindowParts,
   WindowStates,
-} from "./server_frames.ts";
+} from "./columns.ts";
 import type { FlatBufferVerifier } from "./verifier.ts";
+
+/** Event-time extras of a frame; all optional. */
+export interface WindowParts {
+  windows?: WindowStates;
+  aggregates?: readonly GroupAggregateEntry[];
+  /** `[sensor, readings dropped as late so far]`. */
+  late?: readonly (readonly [number, number])[];
+  /** `[sensor, attention code]` (protocol/attention.ts). */
+  attention?: readonly (readonly [number, number])[];
+}
+
+/** A tick's changes, as both encodings (full Delta and CompactDelta) carry them. */
+export interface DeltaFrame extends WindowParts {
+  epoch: number;
+  seq: number;
+  serverTimeMs: number;
+  sensors: readonly SensorEntry[];
+  metrics: readonly MetricEntry[];
+  updates: MetricStates;
+  removed: readonly number[];
+  /**
+   * For a session sent less often than every tick: the frame brings a client
+   * at `sinceSeq` straight to `seq`, with absolute values. Default false (it
+   * follows `seq - 1`).
+   */
+  coalesced?: boolean;
+  sinceSeq?: number;
+  /** The receiving session's rate: ms between its frames. 0 or absent: unsaid. */
+  intervalMs?: number;
+}
+import { allocateWindowStates } from "./columns.ts";
 
 /** A vector of table offsets (the generated create*Vector, for any field). */
 function offsetVector(b: flatbuffers.Builder, offsets: readonly number[]): flatbuffers.Offset {
@@ -116,22 +148,126 @@ export function writeLate(b: flatbuffers.Builder, late: WindowParts["late"]): fl
   return b.endVector();
 }
 
-/** What the generated Delta and CompactDelta accessors have in common. */
-export interface SharedParts {
+/** The attention states, or 0 when there are none. */
+export function writeAttention(
+  b: flatbuffers.Builder,
+  attention: WindowParts["attention"],
+): flatbuffers.Offset {
+  if (!attention || attention.length === 0) return 0;
+  b.startVector(8, attention.length, 4);
+  for (let i = attention.length - 1; i >= 0; i--) {
+    AttentionState.createAttentionState(b, attention[i][0], attention[i][1]);
+  }
+  return b.endVector();
+}
+
+/** The dictionaries every frame with values carries (Snapshot, Delta, CompactDelta, ViewFrame). */
+export interface DictionaryParts {
   sensorsLength(): number;
   sensors(index: number, obj?: SensorInfo): SensorInfo | null;
   metricsLength(): number;
   metrics(index: number, obj?: MetricInfo): MetricInfo | null;
-  removedArray(): Uint32Array | null;
+}
+
+/** The event-time parts of Snapshot, Delta and CompactDelta. */
+export interface WindowPartsReader {
   windowsLength(): number;
   windows(index: number, obj?: WindowUpdate): WindowUpdate | null;
   aggregatesLength(): number;
   aggregates(index: number, obj?: GroupAggregate): GroupAggregate | null;
   lateLength(): number;
   late(index: number, obj?: LateCount): LateCount | null;
+  attentionLength(): number;
+  attention(index: number, obj?: AttentionState): AttentionState | null;
 }
 
-/** Reads the shared parts of a verified frame. */
+/** What the generated Delta and CompactDelta accessors have in common. */
+export interface SharedParts extends DictionaryParts, WindowPartsReader {
+  removedArray(): Uint32Array | null;
+}
+
+export function readSensors(frame: DictionaryParts): SensorEntry[] {
+  const sensors: SensorEntry[] = [];
+  const info = new SensorInfo();
+  for (let i = 0; i < frame.sensorsLength(); i++) {
+    const s = frame.sensors(i, info)!;
+    sensors.push({ index: s.index(), id: s.id() ?? "", group: s.group() ?? "" });
+  }
+  return sensors;
+}
+
+export function readMetrics(frame: DictionaryParts): MetricEntry[] {
+  const metrics: MetricEntry[] = [];
+  const name = new MetricInfo();
+  for (let i = 0; i < frame.metricsLength(); i++) {
+    const m = frame.metrics(i, name)!;
+    metrics.push({ index: m.index(), name: m.name() ?? "" });
+  }
+  return metrics;
+}
+
+/** The windows by column (empty columns when there are none). */
+export function readWindows(frame: WindowPartsReader): WindowStates {
+  const count = frame.windowsLength();
+  const w = allocateWindowStates(count);
+  const at = new WindowUpdate();
+  for (let i = 0; i < count; i++) {
+    frame.windows(i, at);
+    w.sensor[i] = at.sensor();
+    w.metric[i] = at.metric();
+    w.size[i] = at.size();
+    w.flags[i] = at.flags();
+    w.startMs[i] = at.startMs();
+    w.count[i] = at.count();
+    w.sum[i] = at.sum();
+    w.min[i] = at.min();
+    w.max[i] = at.max();
+    w.std[i] = at.std();
+  }
+  return w;
+}
+
+export function readAggregates(frame: WindowPartsReader): GroupAggregateEntry[] {
+  const out: GroupAggregateEntry[] = [];
+  const a = new GroupAggregate();
+  for (let i = 0; i < frame.aggregatesLength(); i++) {
+    frame.aggregates(i, a);
+    out.push({
+      group: a.group() ?? "",
+      size: a.size(),
+      metric: a.metric(),
+      startMs: a.startMs(),
+      sensors: a.sensors(),
+      count: a.count(),
+      sum: a.sum(),
+      min: a.min(),
+      max: a.max(),
+    });
+  }
+  return out;
+}
+
+export function readLate(frame: WindowPartsReader): [number, number][] {
+  const out: [number, number][] = [];
+  const l = new LateCount();
+  for (let i = 0; i < frame.lateLength(); i++) {
+    frame.late(i, l);
+    out.push([l.sensor(), l.dropped()]);
+  }
+  return out;
+}
+
+export function readAttention(frame: WindowPartsReader): [number, number][] {
+  const out: [number, number][] = [];
+  const a = new AttentionState();
+  for (let i = 0; i < frame.attentionLength(); i++) {
+    frame.attention(i, a);
+    out.push([a.sensor(), a.code()]);
+  }
+  return out;
+}
+
+/** Reads the shared parts of a verified frame; the event-time parts only when present. */
 export function readParts(frame: SharedParts): {
   sensors: SensorEntry[];
   metrics: MetricEntry[];
@@ -139,81 +275,17 @@ export function readParts(frame: SharedParts): {
   windows?: WindowStates;
   aggregates?: GroupAggregateEntry[];
   late?: [number, number][];
+  attention?: [number, number][];
 } {
-  const sensors: SensorEntry[] = [];
-  const info = new SensorInfo();
-  for (let i = 0; i < frame.sensorsLength(); i++) {
-    const s = frame.sensors(i, info)!;
-    sensors.push({ index: s.index(), id: s.id() ?? "", group: s.group() ?? "" });
-  }
-  const metrics: MetricEntry[] = [];
-  const name = new MetricInfo();
-  for (let i = 0; i < frame.metricsLength(); i++) {
-    const m = frame.metrics(i, name)!;
-    metrics.push({ index: m.index(), name: m.name() ?? "" });
-  }
   const out: ReturnType<typeof readParts> = {
-    sensors,
-    metrics,
+    sensors: readSensors(frame),
+    metrics: readMetrics(frame),
     removed: Array.from(frame.removedArray() ?? []),
   };
-  const windowCount = frame.windowsLength();
-  if (windowCount > 0) {
-    const w: WindowStates = {
-      length: windowCount,
-      sensor: new Uint32Array(windowCount),
-      metric: new Uint16Array(windowCount),
-      size: new Uint8Array(windowCount),
-      flags: new Uint8Array(windowCount),
-      startMs: new Float64Array(windowCount),
-      count: new Float64Array(windowCount),
-      sum: new Float64Array(windowCount),
-      min: new Float64Array(windowCount),
-      max: new Float64Array(windowCount),
-      std: new Float64Array(windowCount),
-    };
-    const at = new WindowUpdate();
-    for (let i = 0; i < windowCount; i++) {
-      frame.windows(i, at);
-      w.sensor[i] = at.sensor();
-      w.metric[i] = at.metric();
-      w.size[i] = at.size();
-      w.flags[i] = at.flags();
-      w.startMs[i] = at.startMs();
-      w.count[i] = at.count();
-      w.sum[i] = at.sum();
-      w.min[i] = at.min();
-      w.max[i] = at.max();
-      w.std[i] = at.std();
-    }
-    out.windows = w;
-  }
-  if (frame.aggregatesLength() > 0) {
-    const a = new GroupAggregate();
-    out.aggregates = [];
-    for (let i = 0; i < frame.aggregatesLength(); i++) {
-      frame.aggregates(i, a);
-      out.aggregates.push({
-        group: a.group() ?? "",
-        size: a.size(),
-        metric: a.metric(),
-        startMs: a.startMs(),
-        sensors: a.sensors(),
-        count: a.count(),
-        sum: a.sum(),
-        min: a.min(),
-        max: a.max(),
-      });
-    }
-  }
-  if (frame.lateLength() > 0) {
-    const l = new LateCount();
-    out.late = [];
-    for (let i = 0; i < frame.lateLength(); i++) {
-      frame.late(i, l);
-      out.late.push([l.sensor(), l.dropped()]);
-    }
-  }
+  if (frame.windowsLength() > 0) out.windows = readWindows(frame);
+  if (frame.aggregatesLength() > 0) out.aggregates = readAggregates(frame);
+  if (frame.lateLength() > 0) out.late = readLate(frame);
+  if (frame.attentionLength() > 0) out.attention = readAttention(frame);
   return out;
 }
 
@@ -225,6 +297,7 @@ export interface PartIds {
   windows: number;
   aggregates: number;
   late: number;
+  attention: number;
 }
 
 /** Verifies the shared parts of the table at `pos`. */
@@ -247,4 +320,5 @@ export function verifyParts(v: FlatBufferVerifier, pos: number, ids: PartIds): v
     for (let id = 3; id <= 8; id++) v.field(a, id, id === 4 ? 4 : 8);
   });
   v.vector(pos, ids.late, 8, 4);
+  v.vector(pos, ids.attention, 8, 4);
 }

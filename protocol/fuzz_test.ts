@@ -2,7 +2,7 @@
 // each be refused with a TypeError/RangeError or decode consistently,
 // never crash, never hang.
 import { assert } from "../tests/testing/assert.ts";
-import { decodeClientMessage } from "./client_messages.ts";
+import { decodeClientMessage, encodeClientStats, encodeViewSubscribe } from "./client_messages.ts";
 import { decodeIngestBatch, encodeReadingBlock } from "./ingest_codec.ts";
 import { encodeDelta, encodePong } from "./mod.ts";
 import { blockFromReadings } from "./reading_block.ts";
@@ -91,6 +91,37 @@ Deno.test("a million mutated and truncated client frames are refused cleanly or 
     assert(message.type === "pong" && Number.isInteger(message.nonce));
   });
   assert(accepted > 0 && accepted < 1_000_000, `${accepted} decoded`);
+});
+
+Deno.test("mutated and truncated ViewSubscribe and ClientStats frames are refused cleanly or decode to a request within the message's bounds", () => {
+  const valid = [
+    encodeViewSubscribe({ offset: 0, limit: 50 }),
+    encodeViewSubscribe({
+      subscriptions: [{ id: 1, group: "plant-a" }, { id: 2, sensors: ["s1", "s2"] }],
+      sort: { key: "metric", metric: "temperature", field: "avg", direction: "desc" },
+      filter: { idSubstring: "s1", groupPrefix: "plant-a/line-1", status: [0, 2] },
+      offset: 1_000,
+      limit: 60,
+      order: "hold",
+      resume: { epoch: 7, seq: 99 },
+    }),
+    encodeClientStats(12.5, 40),
+  ];
+  const accepted = fuzz("view", valid, 200_000, (bytes) => {
+    const message = decodeClientMessage(bytes);
+    if (message.type === "stats") {
+      assert(Number.isFinite(message.frameP95Ms) && message.frameP95Ms >= 0);
+      return;
+    }
+    if (message.type !== "view") return; // a mutated body type that still verifies
+    const r = message.request;
+    assert(["id", "group", "seen", "metric", "status"].includes(r.sort.key));
+    assert(["last", "avg", "min", "max"].includes(r.sort.field));
+    assert(["keep", "hold", "release", "resort"].includes(r.order));
+    assert(r.subscriptions.length <= 64 && (r.filter.status?.length ?? 0) <= 256);
+    assert(Number.isInteger(r.offset) && Number.isInteger(r.limit));
+  });
+  assert(accepted > 0 && accepted < 200_000, `${accepted} decoded`);
 });
 
 Deno.test("mutated and truncated ingest batches are refused cleanly or decode to a consistent block", () => {

@@ -25,6 +25,7 @@ export type {
   DeltaFrame,
   ServerFrame,
   ServerFrameHeader,
+  ServerFrameOptions,
   SnapshotEvent,
   SnapshotFrame,
   SubscribedEvent,
@@ -34,12 +35,27 @@ export type {
 export {
   decodeClientMessage,
   encodeAuth,
+  encodeClientStats,
   encodePong,
   encodeSubscribe,
   encodeUnsubscribe,
+  encodeViewSubscribe,
   MAX_CLIENT_MESSAGE_BYTES,
 } from "./client_messages.ts";
-export type { ClientMessage, SubscriptionRequest, SubscriptionSpec } from "./client_messages.ts";
+export type {
+  ClientMessage,
+  SubscriptionRequest,
+  SubscriptionSpec,
+  ViewOrder,
+  ViewRequest,
+  ViewSortField,
+  ViewSortKey,
+  ViewSpec,
+} from "./client_messages.ts";
+export { decodeViewFrame, encodeViewFrame } from "./view_frames.ts";
+export type { ViewEvent, ViewFrameInput, ViewFrameKind } from "./view_frames.ts";
+export { readSparkColumn, SPARK_DIGITS, writeSparkColumn } from "./spark_columns.ts";
+export type { SparkRows, SparkRowsEvent } from "./spark_columns.ts";
 export {
   blockFromReadings,
   DEFAULT_GROUP,
@@ -61,6 +77,7 @@ export type {
   BaseValues,
   CompactDecodeOptions,
   CompactEncodeOptions,
+  PreviousValues,
 } from "./compact_delta.ts";
 export { compressFrame, DEFLATE_RAW, inflateFrame } from "./compression.ts";
 export type { CompressOptions, InflateOptions } from "./compression.ts";
@@ -68,3 +85,7 @@ export { decodeIngestBatch, encodeReadingBlock } from "./ingest_codec.ts";
 export type { DecodedBatch } from "./ingest_codec.ts";
 export { IngestBatchWriter } from "./ingest_batch_writer.ts";
 export { FlatBufferVerifier } from "./verifier.ts";
+export { decimalsOf, DEFAULT_METRICS } from "./metric_meta.ts";
+export type { Bound, MetricMeta, MetricsMeta, Thresholds } from "./metric_meta.ts";
+export { ATTENTION, ATTENTION_NAMES, attentionName } from "./attention.ts";
+export type { AttentionCode, AttentionName } from "./attention.ts";

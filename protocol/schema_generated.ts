@@ -64,13 +64,16 @@ export enum Body {
   Subscribed = 8,
   Auth = 9,
   CompactDelta = 10,
-  Compressed = 11
+  Compressed = 11,
+  ViewFrame = 12,
+  ViewSubscribe = 13,
+  ClientStats = 14
 }
 
 export function unionToBody(
   type: Body,
-  accessor: (obj:Auth|CompactDelta|Compressed|Delta|Error|Ping|Pong|Snapshot|Subscribe|Subscribed|Unsubscribe) => Auth|CompactDelta|Compressed|Delta|Error|Ping|Pong|Snapshot|Subscribe|Subscribed|Unsubscribe|null
-): Auth|CompactDelta|Compressed|Delta|Error|Ping|Pong|Snapshot|Subscribe|Subscribed|Unsubscribe|null {
+  accessor: (obj:Auth|ClientStats|CompactDelta|Compressed|Delta|Error|Ping|Pong|Snapshot|Subscribe|Subscribed|Unsubscribe|ViewFrame|ViewSubscribe) => Auth|ClientStats|CompactDelta|Compressed|Delta|Error|Ping|Pong|Snapshot|Subscribe|Subscribed|Unsubscribe|ViewFrame|ViewSubscribe|null
+): Auth|ClientStats|CompactDelta|Compressed|Delta|Error|Ping|Pong|Snapshot|Subscribe|Subscribed|Unsubscribe|ViewFrame|ViewSubscribe|null {
   switch(Body[type]) {
     case 'NONE': return null; 
     case 'Snapshot': return accessor(new Snapshot())! as Snapshot;
@@ -84,15 +87,18 @@ export function unionToBody(
     case 'Auth': return accessor(new Auth())! as Auth;
     case 'CompactDelta': return accessor(new CompactDelta())! as CompactDelta;
     case 'Compressed': return accessor(new Compressed())! as Compressed;
+    case 'ViewFrame': return accessor(new ViewFrame())! as ViewFrame;
+    case 'ViewSubscribe': return accessor(new ViewSubscribe())! as ViewSubscribe;
+    case 'ClientStats': return accessor(new ClientStats())! as ClientStats;
     default: return null;
   }
 }
 
 export function unionListToBody(
   type: Body, 
-  accessor: (index: number, obj:Auth|CompactDelta|Compressed|Delta|Error|Ping|Pong|Snapshot|Subscribe|Subscribed|Unsubscribe) => Auth|CompactDelta|Compressed|Delta|Error|Ping|Pong|Snapshot|Subscribe|Subscribed|Unsubscribe|null, 
+  accessor: (index: number, obj:Auth|ClientStats|CompactDelta|Compressed|Delta|Error|Ping|Pong|Snapshot|Subscribe|Subscribed|Unsubscribe|ViewFrame|ViewSubscribe) => Auth|ClientStats|CompactDelta|Compressed|Delta|Error|Ping|Pong|Snapshot|Subscribe|Subscribed|Unsubscribe|ViewFrame|ViewSubscribe|null, 
   index: number
-): Auth|CompactDelta|Compressed|Delta|Error|Ping|Pong|Snapshot|Subscribe|Subscribed|Unsubscribe|null {
+): Auth|ClientStats|CompactDelta|Compressed|Delta|Error|Ping|Pong|Snapshot|Subscribe|Subscribed|Unsubscribe|ViewFrame|ViewSubscribe|null {
   switch(Body[type]) {
     case 'NONE': return null; 
     case 'Snapshot': return accessor(index, new Snapshot())! as Snapshot;
@@ -106,6 +112,9 @@ export function unionListToBody(
     case 'Auth': return accessor(index, new Auth())! as Auth;
     case 'CompactDelta': return accessor(index, new CompactDelta())! as CompactDelta;
     case 'Compressed': return accessor(index, new Compressed())! as Compressed;
+    case 'ViewFrame': return accessor(index, new ViewFrame())! as ViewFrame;
+    case 'ViewSubscribe': return accessor(index, new ViewSubscribe())! as ViewSubscribe;
+    case 'ClientStats': return accessor(index, new ClientStats())! as ClientStats;
     default: return null;
   }
 }
@@ -910,6 +919,40 @@ static createLateCount(builder:flatbuffers.Builder, sensor: number, dropped: num
 }
 
 /**
+ * A sensor's attention state: 0 unknown, 1 ok, 2 stale, 3 offline, 4 warn,
+ * 5 critical (protocol/attention.ts).
+ */
+export class AttentionState {
+  bb: flatbuffers.ByteBuffer|null = null;
+  bb_pos = 0;
+  __init(i:number, bb:flatbuffers.ByteBuffer):AttentionState {
+  this.bb_pos = i;
+  this.bb = bb;
+  return this;
+}
+
+sensor():number {
+  return this.bb!.readUint32(this.bb_pos);
+}
+
+code():number {
+  return this.bb!.readUint32(this.bb_pos + 4);
+}
+
+static sizeOf():number {
+  return 8;
+}
+
+static createAttentionState(builder:flatbuffers.Builder, sensor: number, code: number):flatbuffers.Offset {
+  builder.prep(4, 8);
+  builder.writeInt32(code);
+  builder.writeInt32(sensor);
+  return builder.offset();
+}
+
+}
+
+/**
  * Full state. `seq` is the sequence number the next Delta follows
  * (the next Delta has seq + 1).
  */
@@ -1048,8 +1091,21 @@ countWindow():number {
   return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
 }
 
+/**
+ * Every sensor's attention state.
+ */
+attention(index: number, obj?:AttentionState):AttentionState|null {
+  const offset = this.bb!.__offset(this.bb_pos, 28);
+  return offset ? (obj || new AttentionState()).__init(this.bb!.__vector(this.bb_pos + offset) + index * 8, this.bb!) : null;
+}
+
+attentionLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 28);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
 static startSnapshot(builder:flatbuffers.Builder) {
-  builder.startObject(12);
+  builder.startObject(13);
 }
 
 static addEpoch(builder:flatbuffers.Builder, epoch:number) {
@@ -1165,12 +1221,20 @@ static addCountWindow(builder:flatbuffers.Builder, countWindow:number) {
   builder.addFieldInt32(11, countWindow, 0);
 }
 
+static addAttention(builder:flatbuffers.Builder, attentionOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(12, attentionOffset, 0);
+}
+
+static startAttentionVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(8, numElems, 4);
+}
+
 static endSnapshot(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createSnapshot(builder:flatbuffers.Builder, epoch:number, seq:bigint, serverTimeMs:number, sensorsOffset:flatbuffers.Offset, metricsOffset:flatbuffers.Offset, valuesOffset:flatbuffers.Offset, catchUp:boolean, windowSizesMsOffset:flatbuffers.Offset, windowsOffset:flatbuffers.Offset, aggregatesOffset:flatbuffers.Offset, lateOffset:flatbuffers.Offset, countWindow:number):flatbuffers.Offset {
+static createSnapshot(builder:flatbuffers.Builder, epoch:number, seq:bigint, serverTimeMs:number, sensorsOffset:flatbuffers.Offset, metricsOffset:flatbuffers.Offset, valuesOffset:flatbuffers.Offset, catchUp:boolean, windowSizesMsOffset:flatbuffers.Offset, windowsOffset:flatbuffers.Offset, aggregatesOffset:flatbuffers.Offset, lateOffset:flatbuffers.Offset, countWindow:number, attentionOffset:flatbuffers.Offset):flatbuffers.Offset {
   Snapshot.startSnapshot(builder);
   Snapshot.addEpoch(builder, epoch);
   Snapshot.addSeq(builder, seq);
@@ -1184,6 +1248,7 @@ static createSnapshot(builder:flatbuffers.Builder, epoch:number, seq:bigint, ser
   Snapshot.addAggregates(builder, aggregatesOffset);
   Snapshot.addLate(builder, lateOffset);
   Snapshot.addCountWindow(builder, countWindow);
+  Snapshot.addAttention(builder, attentionOffset);
   return Snapshot.endSnapshot(builder);
 }
 }
@@ -1306,8 +1371,46 @@ lateLength():number {
   return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
 }
 
+/**
+ * Set on a frame for a session sent less often than every tick: it brings
+ * a client that applied the frame with seq `since_seq` straight to `seq`,
+ * with the absolute state of every sensor that changed in between.
+ * Otherwise the frame follows `seq - 1`.
+ */
+coalesced():boolean {
+  const offset = this.bb!.__offset(this.bb_pos, 24);
+  return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
+}
+
+sinceSeq():bigint {
+  const offset = this.bb!.__offset(this.bb_pos, 26);
+  return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
+}
+
+/**
+ * How often the receiving session is sent frames now (its rate), in ms;
+ * 0 from servers older than this field.
+ */
+intervalMs():number {
+  const offset = this.bb!.__offset(this.bb_pos, 28);
+  return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
+}
+
+/**
+ * Sensors whose attention state changed (or that are new to the topic).
+ */
+attention(index: number, obj?:AttentionState):AttentionState|null {
+  const offset = this.bb!.__offset(this.bb_pos, 30);
+  return offset ? (obj || new AttentionState()).__init(this.bb!.__vector(this.bb_pos + offset) + index * 8, this.bb!) : null;
+}
+
+attentionLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 30);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
 static startDelta(builder:flatbuffers.Builder) {
-  builder.startObject(10);
+  builder.startObject(14);
 }
 
 static addEpoch(builder:flatbuffers.Builder, epoch:number) {
@@ -1415,12 +1518,32 @@ static startLateVector(builder:flatbuffers.Builder, numElems:number) {
   builder.startVector(8, numElems, 4);
 }
 
+static addCoalesced(builder:flatbuffers.Builder, coalesced:boolean) {
+  builder.addFieldInt8(10, +coalesced, +false);
+}
+
+static addSinceSeq(builder:flatbuffers.Builder, sinceSeq:bigint) {
+  builder.addFieldInt64(11, sinceSeq, BigInt('0'));
+}
+
+static addIntervalMs(builder:flatbuffers.Builder, intervalMs:number) {
+  builder.addFieldInt32(12, intervalMs, 0);
+}
+
+static addAttention(builder:flatbuffers.Builder, attentionOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(13, attentionOffset, 0);
+}
+
+static startAttentionVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(8, numElems, 4);
+}
+
 static endDelta(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createDelta(builder:flatbuffers.Builder, epoch:number, seq:bigint, serverTimeMs:number, sensorsOffset:flatbuffers.Offset, metricsOffset:flatbuffers.Offset, updatesOffset:flatbuffers.Offset, removedOffset:flatbuffers.Offset, windowsOffset:flatbuffers.Offset, aggregatesOffset:flatbuffers.Offset, lateOffset:flatbuffers.Offset):flatbuffers.Offset {
+static createDelta(builder:flatbuffers.Builder, epoch:number, seq:bigint, serverTimeMs:number, sensorsOffset:flatbuffers.Offset, metricsOffset:flatbuffers.Offset, updatesOffset:flatbuffers.Offset, removedOffset:flatbuffers.Offset, windowsOffset:flatbuffers.Offset, aggregatesOffset:flatbuffers.Offset, lateOffset:flatbuffers.Offset, coalesced:boolean, sinceSeq:bigint, intervalMs:number, attentionOffset:flatbuffers.Offset):flatbuffers.Offset {
   Delta.startDelta(builder);
   Delta.addEpoch(builder, epoch);
   Delta.addSeq(builder, seq);
@@ -1432,6 +1555,10 @@ static createDelta(builder:flatbuffers.Builder, epoch:number, seq:bigint, server
   Delta.addWindows(builder, windowsOffset);
   Delta.addAggregates(builder, aggregatesOffset);
   Delta.addLate(builder, lateOffset);
+  Delta.addCoalesced(builder, coalesced);
+  Delta.addSinceSeq(builder, sinceSeq);
+  Delta.addIntervalMs(builder, intervalMs);
+  Delta.addAttention(builder, attentionOffset);
   return Delta.endDelta(builder);
 }
 }
@@ -1948,8 +2075,16 @@ recovered():boolean {
   return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
 }
 
+/**
+ * The answer to a ViewSubscribe: epoch and seq are the window's stream's.
+ */
+view():boolean {
+  const offset = this.bb!.__offset(this.bb_pos, 14);
+  return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
+}
+
 static startSubscribed(builder:flatbuffers.Builder) {
-  builder.startObject(5);
+  builder.startObject(6);
 }
 
 static addTopic(builder:flatbuffers.Builder, topicOffset:flatbuffers.Offset) {
@@ -1989,18 +2124,23 @@ static addRecovered(builder:flatbuffers.Builder, recovered:boolean) {
   builder.addFieldInt8(4, +recovered, +false);
 }
 
+static addView(builder:flatbuffers.Builder, view:boolean) {
+  builder.addFieldInt8(5, +view, +false);
+}
+
 static endSubscribed(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createSubscribed(builder:flatbuffers.Builder, topicOffset:flatbuffers.Offset, idsOffset:flatbuffers.Offset, epoch:number, seq:bigint, recovered:boolean):flatbuffers.Offset {
+static createSubscribed(builder:flatbuffers.Builder, topicOffset:flatbuffers.Offset, idsOffset:flatbuffers.Offset, epoch:number, seq:bigint, recovered:boolean, view:boolean):flatbuffers.Offset {
   Subscribed.startSubscribed(builder);
   Subscribed.addTopic(builder, topicOffset);
   Subscribed.addIds(builder, idsOffset);
   Subscribed.addEpoch(builder, epoch);
   Subscribed.addSeq(builder, seq);
   Subscribed.addRecovered(builder, recovered);
+  Subscribed.addView(builder, view);
   return Subscribed.endSubscribed(builder);
 }
 }
@@ -3093,8 +3233,36 @@ lateLength():number {
   return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
 }
 
+/**
+ * As in Delta.
+ */
+coalesced():boolean {
+  const offset = this.bb!.__offset(this.bb_pos, 38);
+  return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
+}
+
+sinceSeq():bigint {
+  const offset = this.bb!.__offset(this.bb_pos, 40);
+  return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
+}
+
+intervalMs():number {
+  const offset = this.bb!.__offset(this.bb_pos, 42);
+  return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
+}
+
+attention(index: number, obj?:AttentionState):AttentionState|null {
+  const offset = this.bb!.__offset(this.bb_pos, 44);
+  return offset ? (obj || new AttentionState()).__init(this.bb!.__vector(this.bb_pos + offset) + index * 8, this.bb!) : null;
+}
+
+attentionLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 44);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
 static startCompactDelta(builder:flatbuffers.Builder) {
-  builder.startObject(17);
+  builder.startObject(21);
 }
 
 static addEpoch(builder:flatbuffers.Builder, epoch:number) {
@@ -3238,12 +3406,32 @@ static startLateVector(builder:flatbuffers.Builder, numElems:number) {
   builder.startVector(8, numElems, 4);
 }
 
+static addCoalesced(builder:flatbuffers.Builder, coalesced:boolean) {
+  builder.addFieldInt8(17, +coalesced, +false);
+}
+
+static addSinceSeq(builder:flatbuffers.Builder, sinceSeq:bigint) {
+  builder.addFieldInt64(18, sinceSeq, BigInt('0'));
+}
+
+static addIntervalMs(builder:flatbuffers.Builder, intervalMs:number) {
+  builder.addFieldInt32(19, intervalMs, 0);
+}
+
+static addAttention(builder:flatbuffers.Builder, attentionOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(20, attentionOffset, 0);
+}
+
+static startAttentionVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(8, numElems, 4);
+}
+
 static endCompactDelta(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createCompactDelta(builder:flatbuffers.Builder, epoch:number, seq:bigint, serverTimeMs:number, sensorsOffset:flatbuffers.Offset, metricsOffset:flatbuffers.Offset, removedOffset:flatbuffers.Offset, absolute:boolean, baseTimeMs:number, timeScale:number, rowSensorType:Column, rowSensorOffset:flatbuffers.Offset, rowTimeType:Column, rowTimeOffset:flatbuffers.Offset, columnsOffset:flatbuffers.Offset, windowsOffset:flatbuffers.Offset, aggregatesOffset:flatbuffers.Offset, lateOffset:flatbuffers.Offset):flatbuffers.Offset {
+static createCompactDelta(builder:flatbuffers.Builder, epoch:number, seq:bigint, serverTimeMs:number, sensorsOffset:flatbuffers.Offset, metricsOffset:flatbuffers.Offset, removedOffset:flatbuffers.Offset, absolute:boolean, baseTimeMs:number, timeScale:number, rowSensorType:Column, rowSensorOffset:flatbuffers.Offset, rowTimeType:Column, rowTimeOffset:flatbuffers.Offset, columnsOffset:flatbuffers.Offset, windowsOffset:flatbuffers.Offset, aggregatesOffset:flatbuffers.Offset, lateOffset:flatbuffers.Offset, coalesced:boolean, sinceSeq:bigint, intervalMs:number, attentionOffset:flatbuffers.Offset):flatbuffers.Offset {
   CompactDelta.startCompactDelta(builder);
   CompactDelta.addEpoch(builder, epoch);
   CompactDelta.addSeq(builder, seq);
@@ -3262,6 +3450,10 @@ static createCompactDelta(builder:flatbuffers.Builder, epoch:number, seq:bigint,
   CompactDelta.addWindows(builder, windowsOffset);
   CompactDelta.addAggregates(builder, aggregatesOffset);
   CompactDelta.addLate(builder, lateOffset);
+  CompactDelta.addCoalesced(builder, coalesced);
+  CompactDelta.addSinceSeq(builder, sinceSeq);
+  CompactDelta.addIntervalMs(builder, intervalMs);
+  CompactDelta.addAttention(builder, attentionOffset);
   return CompactDelta.endCompactDelta(builder);
 }
 }
@@ -3352,6 +3544,882 @@ static createCompressed(builder:flatbuffers.Builder, codec:number, size:number, 
   Compressed.addSize(builder, size);
   Compressed.addPayload(builder, payloadOffset);
   return Compressed.endCompressed(builder);
+}
+}
+
+/**
+ * Sparkline points of the rows entering a window, for one metric: per
+ * entering row (in `ViewFrame.entered` order) the last minute of its values,
+ * one point per `ViewFrame.spark_bucket_ms` of event time, oldest first.
+ */
+export class SparkColumn {
+  bb: flatbuffers.ByteBuffer|null = null;
+  bb_pos = 0;
+  __init(i:number, bb:flatbuffers.ByteBuffer):SparkColumn {
+  this.bb_pos = i;
+  this.bb = bb;
+  return this;
+}
+
+static getRootAsSparkColumn(bb:flatbuffers.ByteBuffer, obj?:SparkColumn):SparkColumn {
+  return (obj || new SparkColumn()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+static getSizePrefixedRootAsSparkColumn(bb:flatbuffers.ByteBuffer, obj?:SparkColumn):SparkColumn {
+  bb.setPosition(bb.position() + flatbuffers.SIZE_PREFIX_LENGTH);
+  return (obj || new SparkColumn()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+metric():number {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.readUint16(this.bb_pos + offset) : 0;
+}
+
+countsType():Column {
+  const offset = this.bb!.__offset(this.bb_pos, 6);
+  return offset ? this.bb!.readUint8(this.bb_pos + offset) : Column.NONE;
+}
+
+/**
+ * Points per entering row.
+ */
+counts<T extends flatbuffers.Table>(obj:any):any|null {
+  const offset = this.bb!.__offset(this.bb_pos, 8);
+  return offset ? this.bb!.__union(obj, this.bb_pos + offset) : null;
+}
+
+agesType():Column {
+  const offset = this.bb!.__offset(this.bb_pos, 10);
+  return offset ? this.bb!.readUint8(this.bb_pos + offset) : Column.NONE;
+}
+
+/**
+ * Per row with points: how many buckets before the frame's own bucket
+ * (`server_time_ms / spark_bucket_ms`, rounded down) its newest point is.
+ */
+ages<T extends flatbuffers.Table>(obj:any):any|null {
+  const offset = this.bb!.__offset(this.bb_pos, 12);
+  return offset ? this.bb!.__union(obj, this.bb_pos + offset) : null;
+}
+
+/**
+ * Points are integers scaled by 10^scale (a declared precision: a
+ * sparkline is drawn a few pixels tall), each coded as the difference to
+ * the previous point of its row; a row's first point as the difference to
+ * round(10^scale × the row's `last` value of this metric) from `values`.
+ */
+scale():number {
+  const offset = this.bb!.__offset(this.bb_pos, 14);
+  return offset ? this.bb!.readInt8(this.bb_pos + offset) : 0;
+}
+
+pointsType():Column {
+  const offset = this.bb!.__offset(this.bb_pos, 16);
+  return offset ? this.bb!.readUint8(this.bb_pos + offset) : Column.NONE;
+}
+
+points<T extends flatbuffers.Table>(obj:any):any|null {
+  const offset = this.bb!.__offset(this.bb_pos, 18);
+  return offset ? this.bb!.__union(obj, this.bb_pos + offset) : null;
+}
+
+static startSparkColumn(builder:flatbuffers.Builder) {
+  builder.startObject(8);
+}
+
+static addMetric(builder:flatbuffers.Builder, metric:number) {
+  builder.addFieldInt16(0, metric, 0);
+}
+
+static addCountsType(builder:flatbuffers.Builder, countsType:Column) {
+  builder.addFieldInt8(1, countsType, Column.NONE);
+}
+
+static addCounts(builder:flatbuffers.Builder, countsOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(2, countsOffset, 0);
+}
+
+static addAgesType(builder:flatbuffers.Builder, agesType:Column) {
+  builder.addFieldInt8(3, agesType, Column.NONE);
+}
+
+static addAges(builder:flatbuffers.Builder, agesOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(4, agesOffset, 0);
+}
+
+static addScale(builder:flatbuffers.Builder, scale:number) {
+  builder.addFieldInt8(5, scale, 0);
+}
+
+static addPointsType(builder:flatbuffers.Builder, pointsType:Column) {
+  builder.addFieldInt8(6, pointsType, Column.NONE);
+}
+
+static addPoints(builder:flatbuffers.Builder, pointsOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(7, pointsOffset, 0);
+}
+
+static endSparkColumn(builder:flatbuffers.Builder):flatbuffers.Offset {
+  const offset = builder.endObject();
+  return offset;
+}
+
+static createSparkColumn(builder:flatbuffers.Builder, metric:number, countsType:Column, countsOffset:flatbuffers.Offset, agesType:Column, agesOffset:flatbuffers.Offset, scale:number, pointsType:Column, pointsOffset:flatbuffers.Offset):flatbuffers.Offset {
+  SparkColumn.startSparkColumn(builder);
+  SparkColumn.addMetric(builder, metric);
+  SparkColumn.addCountsType(builder, countsType);
+  SparkColumn.addCounts(builder, countsOffset);
+  SparkColumn.addAgesType(builder, agesType);
+  SparkColumn.addAges(builder, agesOffset);
+  SparkColumn.addScale(builder, scale);
+  SparkColumn.addPointsType(builder, pointsType);
+  SparkColumn.addPoints(builder, pointsOffset);
+  return SparkColumn.endSparkColumn(builder);
+}
+}
+
+/**
+ * Server to client: one frame of the session's viewport window (see
+ * ViewSubscribe), as changes to what the client was sent before.
+ */
+export class ViewFrame {
+  bb: flatbuffers.ByteBuffer|null = null;
+  bb_pos = 0;
+  __init(i:number, bb:flatbuffers.ByteBuffer):ViewFrame {
+  this.bb_pos = i;
+  this.bb = bb;
+  return this;
+}
+
+static getRootAsViewFrame(bb:flatbuffers.ByteBuffer, obj?:ViewFrame):ViewFrame {
+  return (obj || new ViewFrame()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+static getSizePrefixedRootAsViewFrame(bb:flatbuffers.ByteBuffer, obj?:ViewFrame):ViewFrame {
+  bb.setPosition(bb.position() + flatbuffers.SIZE_PREFIX_LENGTH);
+  return (obj || new ViewFrame()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+epoch():number {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
+}
+
+seq():bigint {
+  const offset = this.bb!.__offset(this.bb_pos, 6);
+  return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
+}
+
+serverTimeMs():number {
+  const offset = this.bb!.__offset(this.bb_pos, 8);
+  return offset ? this.bb!.readFloat64(this.bb_pos + offset) : 0.0;
+}
+
+/**
+ * After this frame the window equals the state of its stream (its view
+ * and place) at (epoch, seq): a reconnect may resume from there. False
+ * while the rows are held off the view's current order.
+ */
+onStream():boolean {
+  const offset = this.bb!.__offset(this.bb_pos, 10);
+  return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
+}
+
+/**
+ * 0: a tick's changes. 1: the answer to a ViewSubscribe: rows new to the
+ * window enter, the others stay. 2: the whole window (a catch-up after
+ * skipped frames): forget every row not in it.
+ */
+kind():number {
+  const offset = this.bb!.__offset(this.bb_pos, 12);
+  return offset ? this.bb!.readUint8(this.bb_pos + offset) : 0;
+}
+
+/**
+ * Sensors in the view's topic, and of those the ones passing the filter
+ * (the scrollbar's length).
+ */
+total():number {
+  const offset = this.bb!.__offset(this.bb_pos, 14);
+  return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
+}
+
+matching():number {
+  const offset = this.bb!.__offset(this.bb_pos, 16);
+  return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
+}
+
+/**
+ * The first row's position in the view.
+ */
+offset():number {
+  const offset = this.bb!.__offset(this.bb_pos, 18);
+  return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
+}
+
+/**
+ * The window's rows in order (sensor indexes), when they changed; absent:
+ * as before. A sensor no longer in them has left the window.
+ */
+rows(index: number):number|null {
+  const offset = this.bb!.__offset(this.bb_pos, 20);
+  return offset ? this.bb!.readUint32(this.bb!.__vector(this.bb_pos + offset) + index * 4) : 0;
+}
+
+rowsLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 20);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+rowsArray():Uint32Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 20);
+  return offset ? new Uint32Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
+}
+
+/**
+ * Dictionary entries of the sensors entering the window (and of staying
+ * ones whose group changed).
+ */
+entered(index: number, obj?:SensorInfo):SensorInfo|null {
+  const offset = this.bb!.__offset(this.bb_pos, 22);
+  return offset ? (obj || new SensorInfo()).__init(this.bb!.__indirect(this.bb!.__vector(this.bb_pos + offset) + index * 4), this.bb!) : null;
+}
+
+enteredLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 22);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+/**
+ * Metric names the client may not know yet.
+ */
+metrics(index: number, obj?:MetricInfo):MetricInfo|null {
+  const offset = this.bb!.__offset(this.bb_pos, 24);
+  return offset ? (obj || new MetricInfo()).__init(this.bb!.__indirect(this.bb!.__vector(this.bb_pos + offset) + index * 4), this.bb!) : null;
+}
+
+metricsLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 24);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+/**
+ * Values: every metric of an entering row fresh; staying rows' updates
+ * against the values the client holds (absent: no values changed).
+ */
+values(obj?:CompactDelta):CompactDelta|null {
+  const offset = this.bb!.__offset(this.bb_pos, 26);
+  return offset ? (obj || new CompactDelta()).__init(this.bb!.__indirect(this.bb_pos + offset), this.bb!) : null;
+}
+
+/**
+ * Status of the entering rows and of staying rows whose status changed.
+ */
+statusSensor(index: number):number|null {
+  const offset = this.bb!.__offset(this.bb_pos, 28);
+  return offset ? this.bb!.readUint32(this.bb!.__vector(this.bb_pos + offset) + index * 4) : 0;
+}
+
+statusSensorLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 28);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+statusSensorArray():Uint32Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 28);
+  return offset ? new Uint32Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
+}
+
+status(index: number):string
+status(index: number,optionalEncoding:flatbuffers.Encoding):string|Uint8Array
+status(index: number,optionalEncoding?:any):string|Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 30);
+  return offset ? this.bb!.__string(this.bb!.__vector(this.bb_pos + offset) + index * 4, optionalEncoding) : null;
+}
+
+statusLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 30);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+sparkBucketMs():number {
+  const offset = this.bb!.__offset(this.bb_pos, 32);
+  return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
+}
+
+sparks(index: number, obj?:SparkColumn):SparkColumn|null {
+  const offset = this.bb!.__offset(this.bb_pos, 34);
+  return offset ? (obj || new SparkColumn()).__init(this.bb!.__indirect(this.bb!.__vector(this.bb_pos + offset) + index * 4), this.bb!) : null;
+}
+
+sparksLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 34);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+/**
+ * How often this session is sent frames now (its rate), in ms.
+ */
+intervalMs():number {
+  const offset = this.bb!.__offset(this.bb_pos, 36);
+  return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
+}
+
+/**
+ * As Snapshot.count_window: the readings each value's avg, min and max cover.
+ */
+countWindow():number {
+  const offset = this.bb!.__offset(this.bb_pos, 38);
+  return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
+}
+
+/**
+ * Attention state of the entering rows and of staying rows whose state
+ * changed: 0 unknown, 1 ok, 2 stale, 3 offline, 4 warn, 5 critical.
+ */
+attentionSensor(index: number):number|null {
+  const offset = this.bb!.__offset(this.bb_pos, 40);
+  return offset ? this.bb!.readUint32(this.bb!.__vector(this.bb_pos + offset) + index * 4) : 0;
+}
+
+attentionSensorLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 40);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+attentionSensorArray():Uint32Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 40);
+  return offset ? new Uint32Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
+}
+
+attention(index: number):number|null {
+  const offset = this.bb!.__offset(this.bb_pos, 42);
+  return offset ? this.bb!.readUint8(this.bb!.__vector(this.bb_pos + offset) + index) : 0;
+}
+
+attentionLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 42);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+attentionArray():Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 42);
+  return offset ? new Uint8Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
+}
+
+static startViewFrame(builder:flatbuffers.Builder) {
+  builder.startObject(20);
+}
+
+static addEpoch(builder:flatbuffers.Builder, epoch:number) {
+  builder.addFieldInt32(0, epoch, 0);
+}
+
+static addSeq(builder:flatbuffers.Builder, seq:bigint) {
+  builder.addFieldInt64(1, seq, BigInt('0'));
+}
+
+static addServerTimeMs(builder:flatbuffers.Builder, serverTimeMs:number) {
+  builder.addFieldFloat64(2, serverTimeMs, 0.0);
+}
+
+static addOnStream(builder:flatbuffers.Builder, onStream:boolean) {
+  builder.addFieldInt8(3, +onStream, +false);
+}
+
+static addKind(builder:flatbuffers.Builder, kind:number) {
+  builder.addFieldInt8(4, kind, 0);
+}
+
+static addTotal(builder:flatbuffers.Builder, total:number) {
+  builder.addFieldInt32(5, total, 0);
+}
+
+static addMatching(builder:flatbuffers.Builder, matching:number) {
+  builder.addFieldInt32(6, matching, 0);
+}
+
+static addOffset(builder:flatbuffers.Builder, offset:number) {
+  builder.addFieldInt32(7, offset, 0);
+}
+
+static addRows(builder:flatbuffers.Builder, rowsOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(8, rowsOffset, 0);
+}
+
+static createRowsVector(builder:flatbuffers.Builder, data:number[]|Uint32Array):flatbuffers.Offset;
+/**
+ * @deprecated This Uint8Array overload will be removed in the future.
+ */
+static createRowsVector(builder:flatbuffers.Builder, data:number[]|Uint8Array):flatbuffers.Offset;
+static createRowsVector(builder:flatbuffers.Builder, data:number[]|Uint32Array|Uint8Array):flatbuffers.Offset {
+  builder.startVector(4, data.length, 4);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addInt32(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startRowsVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(4, numElems, 4);
+}
+
+static addEntered(builder:flatbuffers.Builder, enteredOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(9, enteredOffset, 0);
+}
+
+static createEnteredVector(builder:flatbuffers.Builder, data:flatbuffers.Offset[]):flatbuffers.Offset {
+  builder.startVector(4, data.length, 4);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addOffset(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startEnteredVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(4, numElems, 4);
+}
+
+static addMetrics(builder:flatbuffers.Builder, metricsOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(10, metricsOffset, 0);
+}
+
+static createMetricsVector(builder:flatbuffers.Builder, data:flatbuffers.Offset[]):flatbuffers.Offset {
+  builder.startVector(4, data.length, 4);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addOffset(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startMetricsVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(4, numElems, 4);
+}
+
+static addValues(builder:flatbuffers.Builder, valuesOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(11, valuesOffset, 0);
+}
+
+static addStatusSensor(builder:flatbuffers.Builder, statusSensorOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(12, statusSensorOffset, 0);
+}
+
+static createStatusSensorVector(builder:flatbuffers.Builder, data:number[]|Uint32Array):flatbuffers.Offset;
+/**
+ * @deprecated This Uint8Array overload will be removed in the future.
+ */
+static createStatusSensorVector(builder:flatbuffers.Builder, data:number[]|Uint8Array):flatbuffers.Offset;
+static createStatusSensorVector(builder:flatbuffers.Builder, data:number[]|Uint32Array|Uint8Array):flatbuffers.Offset {
+  builder.startVector(4, data.length, 4);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addInt32(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startStatusSensorVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(4, numElems, 4);
+}
+
+static addStatus(builder:flatbuffers.Builder, statusOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(13, statusOffset, 0);
+}
+
+static createStatusVector(builder:flatbuffers.Builder, data:flatbuffers.Offset[]):flatbuffers.Offset {
+  builder.startVector(4, data.length, 4);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addOffset(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startStatusVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(4, numElems, 4);
+}
+
+static addSparkBucketMs(builder:flatbuffers.Builder, sparkBucketMs:number) {
+  builder.addFieldInt32(14, sparkBucketMs, 0);
+}
+
+static addSparks(builder:flatbuffers.Builder, sparksOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(15, sparksOffset, 0);
+}
+
+static createSparksVector(builder:flatbuffers.Builder, data:flatbuffers.Offset[]):flatbuffers.Offset {
+  builder.startVector(4, data.length, 4);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addOffset(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startSparksVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(4, numElems, 4);
+}
+
+static addIntervalMs(builder:flatbuffers.Builder, intervalMs:number) {
+  builder.addFieldInt32(16, intervalMs, 0);
+}
+
+static addCountWindow(builder:flatbuffers.Builder, countWindow:number) {
+  builder.addFieldInt32(17, countWindow, 0);
+}
+
+static addAttentionSensor(builder:flatbuffers.Builder, attentionSensorOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(18, attentionSensorOffset, 0);
+}
+
+static createAttentionSensorVector(builder:flatbuffers.Builder, data:number[]|Uint32Array):flatbuffers.Offset;
+/**
+ * @deprecated This Uint8Array overload will be removed in the future.
+ */
+static createAttentionSensorVector(builder:flatbuffers.Builder, data:number[]|Uint8Array):flatbuffers.Offset;
+static createAttentionSensorVector(builder:flatbuffers.Builder, data:number[]|Uint32Array|Uint8Array):flatbuffers.Offset {
+  builder.startVector(4, data.length, 4);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addInt32(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startAttentionSensorVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(4, numElems, 4);
+}
+
+static addAttention(builder:flatbuffers.Builder, attentionOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(19, attentionOffset, 0);
+}
+
+static createAttentionVector(builder:flatbuffers.Builder, data:number[]|Uint8Array):flatbuffers.Offset {
+  builder.startVector(1, data.length, 1);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addInt8(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startAttentionVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(1, numElems, 1);
+}
+
+static endViewFrame(builder:flatbuffers.Builder):flatbuffers.Offset {
+  const offset = builder.endObject();
+  return offset;
+}
+
+}
+
+/**
+ * Client to server: opens the session's viewport window, or changes it
+ * (scroll, another sort or filter, hold or release the rows). A session
+ * has at most one window; `limit` 0 closes it.
+ */
+export class ViewSubscribe {
+  bb: flatbuffers.ByteBuffer|null = null;
+  bb_pos = 0;
+  __init(i:number, bb:flatbuffers.ByteBuffer):ViewSubscribe {
+  this.bb_pos = i;
+  this.bb = bb;
+  return this;
+}
+
+static getRootAsViewSubscribe(bb:flatbuffers.ByteBuffer, obj?:ViewSubscribe):ViewSubscribe {
+  return (obj || new ViewSubscribe()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+static getSizePrefixedRootAsViewSubscribe(bb:flatbuffers.ByteBuffer, obj?:ViewSubscribe):ViewSubscribe {
+  bb.setPosition(bb.position() + flatbuffers.SIZE_PREFIX_LENGTH);
+  return (obj || new ViewSubscribe()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+/**
+ * What the view ranges over, as in Subscribe; none: everything the
+ * viewer may see.
+ */
+subscriptions(index: number, obj?:Subscription):Subscription|null {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? (obj || new Subscription()).__init(this.bb!.__indirect(this.bb!.__vector(this.bb_pos + offset) + index * 4), this.bb!) : null;
+}
+
+subscriptionsLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+/**
+ * 0 sensor id, 1 group, 2 newest event time ("seen"), 3 a metric, 4 status.
+ */
+sortKey():number {
+  const offset = this.bb!.__offset(this.bb_pos, 6);
+  return offset ? this.bb!.readUint8(this.bb_pos + offset) : 0;
+}
+
+/**
+ * With sort_key 3: the metric's name, and its field: 0 last, 1 avg, 2 min, 3 max.
+ */
+sortMetric():string|null
+sortMetric(optionalEncoding:flatbuffers.Encoding):string|Uint8Array|null
+sortMetric(optionalEncoding?:any):string|Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 8);
+  return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
+}
+
+sortField():number {
+  const offset = this.bb!.__offset(this.bb_pos, 10);
+  return offset ? this.bb!.readUint8(this.bb_pos + offset) : 0;
+}
+
+descending():boolean {
+  const offset = this.bb!.__offset(this.bb_pos, 12);
+  return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
+}
+
+/**
+ * Case-insensitive substring of the sensor id; empty: all.
+ */
+filterId():string|null
+filterId(optionalEncoding:flatbuffers.Encoding):string|Uint8Array|null
+filterId(optionalEncoding?:any):string|Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 14);
+  return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
+}
+
+/**
+ * Group prefix; absent: all.
+ */
+filterGroup():string|null
+filterGroup(optionalEncoding:flatbuffers.Encoding):string|Uint8Array|null
+filterGroup(optionalEncoding?:any):string|Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 16);
+  return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
+}
+
+/**
+ * Status codes shown; absent: all.
+ */
+filterStatus(index: number):number|null {
+  const offset = this.bb!.__offset(this.bb_pos, 18);
+  return offset ? this.bb!.readUint8(this.bb!.__vector(this.bb_pos + offset) + index) : 0;
+}
+
+filterStatusLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 18);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+filterStatusArray():Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 18);
+  return offset ? new Uint8Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
+}
+
+/**
+ * Rows [offset, offset + limit) of the view (visible rows plus overscan).
+ */
+offset():number {
+  const offset = this.bb!.__offset(this.bb_pos, 20);
+  return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
+}
+
+limit():number {
+  const offset = this.bb!.__offset(this.bb_pos, 22);
+  return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
+}
+
+/**
+ * 0: as before. 1: hold the rows where they are (the pointer is on them).
+ * 2: release them. 3: order the view now (the operator asked).
+ */
+order():number {
+  const offset = this.bb!.__offset(this.bb_pos, 24);
+  return offset ? this.bb!.readUint8(this.bb_pos + offset) : 0;
+}
+
+/**
+ * Resume from the last ViewFrame applied on an earlier connection that
+ * had on_stream set.
+ */
+resume():boolean {
+  const offset = this.bb!.__offset(this.bb_pos, 26);
+  return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
+}
+
+resumeEpoch():number {
+  const offset = this.bb!.__offset(this.bb_pos, 28);
+  return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
+}
+
+resumeSeq():bigint {
+  const offset = this.bb!.__offset(this.bb_pos, 30);
+  return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
+}
+
+static startViewSubscribe(builder:flatbuffers.Builder) {
+  builder.startObject(14);
+}
+
+static addSubscriptions(builder:flatbuffers.Builder, subscriptionsOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(0, subscriptionsOffset, 0);
+}
+
+static createSubscriptionsVector(builder:flatbuffers.Builder, data:flatbuffers.Offset[]):flatbuffers.Offset {
+  builder.startVector(4, data.length, 4);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addOffset(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startSubscriptionsVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(4, numElems, 4);
+}
+
+static addSortKey(builder:flatbuffers.Builder, sortKey:number) {
+  builder.addFieldInt8(1, sortKey, 0);
+}
+
+static addSortMetric(builder:flatbuffers.Builder, sortMetricOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(2, sortMetricOffset, 0);
+}
+
+static addSortField(builder:flatbuffers.Builder, sortField:number) {
+  builder.addFieldInt8(3, sortField, 0);
+}
+
+static addDescending(builder:flatbuffers.Builder, descending:boolean) {
+  builder.addFieldInt8(4, +descending, +false);
+}
+
+static addFilterId(builder:flatbuffers.Builder, filterIdOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(5, filterIdOffset, 0);
+}
+
+static addFilterGroup(builder:flatbuffers.Builder, filterGroupOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(6, filterGroupOffset, 0);
+}
+
+static addFilterStatus(builder:flatbuffers.Builder, filterStatusOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(7, filterStatusOffset, 0);
+}
+
+static createFilterStatusVector(builder:flatbuffers.Builder, data:number[]|Uint8Array):flatbuffers.Offset {
+  builder.startVector(1, data.length, 1);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addInt8(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startFilterStatusVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(1, numElems, 1);
+}
+
+static addOffset(builder:flatbuffers.Builder, offset:number) {
+  builder.addFieldInt32(8, offset, 0);
+}
+
+static addLimit(builder:flatbuffers.Builder, limit:number) {
+  builder.addFieldInt32(9, limit, 0);
+}
+
+static addOrder(builder:flatbuffers.Builder, order:number) {
+  builder.addFieldInt8(10, order, 0);
+}
+
+static addResume(builder:flatbuffers.Builder, resume:boolean) {
+  builder.addFieldInt8(11, +resume, +false);
+}
+
+static addResumeEpoch(builder:flatbuffers.Builder, resumeEpoch:number) {
+  builder.addFieldInt32(12, resumeEpoch, 0);
+}
+
+static addResumeSeq(builder:flatbuffers.Builder, resumeSeq:bigint) {
+  builder.addFieldInt64(13, resumeSeq, BigInt('0'));
+}
+
+static endViewSubscribe(builder:flatbuffers.Builder):flatbuffers.Offset {
+  const offset = builder.endObject();
+  return offset;
+}
+
+static createViewSubscribe(builder:flatbuffers.Builder, subscriptionsOffset:flatbuffers.Offset, sortKey:number, sortMetricOffset:flatbuffers.Offset, sortField:number, descending:boolean, filterIdOffset:flatbuffers.Offset, filterGroupOffset:flatbuffers.Offset, filterStatusOffset:flatbuffers.Offset, offset:number, limit:number, order:number, resume:boolean, resumeEpoch:number, resumeSeq:bigint):flatbuffers.Offset {
+  ViewSubscribe.startViewSubscribe(builder);
+  ViewSubscribe.addSubscriptions(builder, subscriptionsOffset);
+  ViewSubscribe.addSortKey(builder, sortKey);
+  ViewSubscribe.addSortMetric(builder, sortMetricOffset);
+  ViewSubscribe.addSortField(builder, sortField);
+  ViewSubscribe.addDescending(builder, descending);
+  ViewSubscribe.addFilterId(builder, filterIdOffset);
+  ViewSubscribe.addFilterGroup(builder, filterGroupOffset);
+  ViewSubscribe.addFilterStatus(builder, filterStatusOffset);
+  ViewSubscribe.addOffset(builder, offset);
+  ViewSubscribe.addLimit(builder, limit);
+  ViewSubscribe.addOrder(builder, order);
+  ViewSubscribe.addResume(builder, resume);
+  ViewSubscribe.addResumeEpoch(builder, resumeEpoch);
+  ViewSubscribe.addResumeSeq(builder, resumeSeq);
+  return ViewSubscribe.endViewSubscribe(builder);
+}
+}
+
+/**
+ * Client to server: how well the client keeps up, so the server can send
+ * less often to one that falls behind.
+ */
+export class ClientStats {
+  bb: flatbuffers.ByteBuffer|null = null;
+  bb_pos = 0;
+  __init(i:number, bb:flatbuffers.ByteBuffer):ClientStats {
+  this.bb_pos = i;
+  this.bb = bb;
+  return this;
+}
+
+static getRootAsClientStats(bb:flatbuffers.ByteBuffer, obj?:ClientStats):ClientStats {
+  return (obj || new ClientStats()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+static getSizePrefixedRootAsClientStats(bb:flatbuffers.ByteBuffer, obj?:ClientStats):ClientStats {
+  bb.setPosition(bb.position() + flatbuffers.SIZE_PREFIX_LENGTH);
+  return (obj || new ClientStats()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+/**
+ * 95th percentile of the time from a frame's arrival to its rows on
+ * screen (decode, apply, render), over the frames since the last report, ms.
+ */
+frameP95Ms():number {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.readFloat32(this.bb_pos + offset) : 0.0;
+}
+
+frames():number {
+  const offset = this.bb!.__offset(this.bb_pos, 6);
+  return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
+}
+
+static startClientStats(builder:flatbuffers.Builder) {
+  builder.startObject(2);
+}
+
+static addFrameP95Ms(builder:flatbuffers.Builder, frameP95Ms:number) {
+  builder.addFieldFloat32(0, frameP95Ms, 0.0);
+}
+
+static addFrames(builder:flatbuffers.Builder, frames:number) {
+  builder.addFieldInt32(1, frames, 0);
+}
+
+static endClientStats(builder:flatbuffers.Builder):flatbuffers.Offset {
+  const offset = builder.endObject();
+  return offset;
+}
+
+static createClientStats(builder:flatbuffers.Builder, frameP95Ms:number, frames:number):flatbuffers.Offset {
+  ClientStats.startClientStats(builder);
+  ClientStats.addFrameP95Ms(builder, frameP95Ms);
+  ClientStats.addFrames(builder, frames);
+  return ClientStats.endClientStats(builder);
 }
 }
 

@@ -3,20 +3,38 @@
 import * as flatbuffers from "flatbuffers";
 import {
   Body,
+  CompactDelta,
   Delta,
   Envelope,
   Error as ErrorMessage,
-  GroupAggregate,
-  LateCount,
-  MetricInfo,
   MetricUpdate,
   Ping,
-  SensorInfo,
   Snapshot,
   Subscribed,
-  WindowUpdate,
+  ViewFrame,
 } from "./schema_generated.ts";
 import { allocateStates, allocateWindowStates } from "./columns.ts";
+import { decodeCompactDelta } from "./compact_delta.ts";
+import type { BaseValues } from "./compact_delta.ts";
+import { inflateFrame } from "./compression.ts";
+import { decodeViewFrame } from "./view_frames.ts";
+import type { ViewEvent } from "./view_frames.ts";
+import {
+  readAggregates,
+  readAttention,
+  readLate,
+  readMetrics,
+  readSensors,
+  readWindows,
+  writeAggregates,
+  writeAttention,
+  writeLate,
+  writeMetrics,
+  writeSensors,
+  writeUint32s,
+  writeWindows,
+} from "./frame_parts.ts";
+import type { DeltaFrame, WindowParts } from "./frame_parts.ts";
 import type {
   GroupAggregateEntry,
   MetricEntry,
@@ -26,14 +44,9 @@ import type {
 } from "./columns.ts";
 
 export type { GroupAggregateEntry, MetricEntry, MetricStates, SensorEntry, WindowStates };
+export type { ViewEvent };
 
-/** Event-time extras of a frame; all optional. */
-export interface WindowParts {
-  windows?: WindowStates;
-  aggregates?: readonly GroupAggregateEntry[];
-  /** `[sensor, readings dropped as late so far]`. */
-  late?: readonly (readonly [number, number])[];
-}
+export type { WindowParts };
 
 export interface SnapshotFrame extends WindowParts {
   epoch: number;
@@ -50,15 +63,7 @@ export interface SnapshotFrame extends WindowParts {
   countWindow?: number;
 }
 
-export interface DeltaFrame extends WindowParts {
-  epoch: number;
-  seq: number;
-  serverTimeMs: number;
-  sensors: readonly SensorEntry[];
-  metrics: readonly MetricEntry[];
-  updates: MetricStates;
-  removed: readonly number[];
-}
+export type { DeltaFrame };
 
 // One builder, reused: frames are encoded one at a time and copied out.
 const builder = new flatbuffers.Builder(64 * 1024); // grows on demand and keeps its size
@@ -66,25 +71,6 @@ const builder = new flatbuffers.Builder(64 * 1024); // grows on demand and keeps
 function finish(type: Body, body: flatbuffers.Offset): Uint8Array<ArrayBuffer> {
   builder.finish(Envelope.createEnvelope(builder, type, body), "PLSB");
   return builder.asUint8Array().slice() as Uint8Array<ArrayBuffer>;
-}
-
-function sensorVector(sensors: readonly SensorEntry[]): flatbuffers.Offset {
-  const offsets = sensors.map((s) =>
-    SensorInfo.createSensorInfo(
-      builder,
-      s.index,
-      builder.createString(s.id),
-      builder.createString(s.group),
-    )
-  );
-  return Snapshot.createSensorsVector(builder, offsets);
-}
-
-function metricVector(metrics: readonly MetricEntry[]): flatbuffers.Offset {
-  const offsets = metrics.map((m) =>
-    MetricInfo.createMetricInfo(builder, m.index, builder.createString(m.name))
-  );
-  return Snapshot.createMetricsVector(builder, offsets);
 }
 
 function stateVector(states: MetricStates): flatbuffers.Offset {
@@ -105,66 +91,18 @@ function stateVector(states: MetricStates): flatbuffers.Offset {
   return builder.endVector();
 }
 
-function windowVector(windows: WindowStates | undefined): flatbuffers.Offset {
-  if (!windows || windows.length === 0) return 0;
-  builder.startVector(56, windows.length, 8);
-  for (let i = windows.length - 1; i >= 0; i--) {
-    WindowUpdate.createWindowUpdate(
-      builder,
-      windows.startMs[i],
-      windows.sum[i],
-      windows.min[i],
-      windows.max[i],
-      windows.std[i],
-      windows.count[i],
-      windows.sensor[i],
-      windows.metric[i],
-      windows.size[i],
-      windows.flags[i],
-    );
-  }
-  return builder.endVector();
-}
-
-function aggregateVector(aggregates: WindowParts["aggregates"]): flatbuffers.Offset {
-  if (!aggregates || aggregates.length === 0) return 0;
-  const offsets = aggregates.map((a) =>
-    GroupAggregate.createGroupAggregate(
-      builder,
-      builder.createString(a.group),
-      a.size,
-      a.metric,
-      a.startMs,
-      a.sensors,
-      a.count,
-      a.sum,
-      a.min,
-      a.max,
-    )
-  );
-  return Delta.createAggregatesVector(builder, offsets);
-}
-
-function lateVector(late: WindowParts["late"]): flatbuffers.Offset {
-  if (!late || late.length === 0) return 0;
-  builder.startVector(8, late.length, 4);
-  for (let i = late.length - 1; i >= 0; i--) {
-    LateCount.createLateCount(builder, late[i][0], Math.min(late[i][1], 0xffff_ffff));
-  }
-  return builder.endVector();
-}
-
 export function encodeSnapshot(frame: SnapshotFrame): Uint8Array<ArrayBuffer> {
   builder.clear();
-  const sensors = sensorVector(frame.sensors);
-  const metrics = metricVector(frame.metrics);
+  const sensors = writeSensors(builder, frame.sensors);
+  const metrics = writeMetrics(builder, frame.metrics);
   const values = stateVector(frame.values);
   const sizes = frame.windowSizesMs
     ? Snapshot.createWindowSizesMsVector(builder, frame.windowSizesMs as number[])
     : 0;
-  const windows = windowVector(frame.windows);
-  const aggregates = aggregateVector(frame.aggregates);
-  const late = lateVector(frame.late);
+  const windows = writeWindows(builder, frame.windows);
+  const aggregates = writeAggregates(builder, frame.aggregates);
+  const late = writeLate(builder, frame.late);
+  const attention = writeAttention(builder, frame.attention);
   Snapshot.startSnapshot(builder);
   Snapshot.addEpoch(builder, frame.epoch);
   Snapshot.addSeq(builder, BigInt(frame.seq));
@@ -178,18 +116,20 @@ export function encodeSnapshot(frame: SnapshotFrame): Uint8Array<ArrayBuffer> {
   if (aggregates) Snapshot.addAggregates(builder, aggregates);
   if (late) Snapshot.addLate(builder, late);
   if (frame.countWindow) Snapshot.addCountWindow(builder, frame.countWindow);
+  if (attention) Snapshot.addAttention(builder, attention);
   return finish(Body.Snapshot, Snapshot.endSnapshot(builder));
 }
 
 export function encodeDelta(frame: DeltaFrame): Uint8Array<ArrayBuffer> {
   builder.clear();
-  const sensors = sensorVector(frame.sensors);
-  const metrics = metricVector(frame.metrics);
+  const sensors = writeSensors(builder, frame.sensors);
+  const metrics = writeMetrics(builder, frame.metrics);
   const updates = stateVector(frame.updates);
-  const removed = Delta.createRemovedVector(builder, frame.removed as number[]);
-  const windows = windowVector(frame.windows);
-  const aggregates = aggregateVector(frame.aggregates);
-  const late = lateVector(frame.late);
+  const removed = writeUint32s(builder, frame.removed);
+  const windows = writeWindows(builder, frame.windows);
+  const aggregates = writeAggregates(builder, frame.aggregates);
+  const late = writeLate(builder, frame.late);
+  const attention = writeAttention(builder, frame.attention);
   Delta.startDelta(builder);
   Delta.addEpoch(builder, frame.epoch);
   Delta.addSeq(builder, BigInt(frame.seq));
@@ -201,6 +141,12 @@ export function encodeDelta(frame: DeltaFrame): Uint8Array<ArrayBuffer> {
   if (windows) Delta.addWindows(builder, windows);
   if (aggregates) Delta.addAggregates(builder, aggregates);
   if (late) Delta.addLate(builder, late);
+  if (frame.coalesced) {
+    Delta.addCoalesced(builder, true);
+    Delta.addSinceSeq(builder, BigInt(frame.sinceSeq ?? 0));
+  }
+  if (frame.intervalMs) Delta.addIntervalMs(builder, frame.intervalMs);
+  if (attention) Delta.addAttention(builder, attention);
   return finish(Body.Delta, Delta.endDelta(builder));
 }
 
@@ -216,6 +162,8 @@ export interface SubscribedFrame {
   epoch: number;
   seq: number;
   recovered: boolean;
+  /** Answers a ViewSubscribe (the window's stream), not a Subscribe. Default false. */
+  view?: boolean;
 }
 
 export function encodeSubscribed(frame: SubscribedFrame): Uint8Array<ArrayBuffer> {
@@ -231,6 +179,7 @@ export function encodeSubscribed(frame: SubscribedFrame): Uint8Array<ArrayBuffer
       frame.epoch,
       BigInt(frame.seq),
       frame.recovered,
+      frame.view ?? false,
     ),
   );
 }
@@ -247,6 +196,7 @@ export function encodePing(nonce: number, serverTimeMs: number): Uint8Array<Arra
 export type ServerFrame =
   | SnapshotEvent
   | DeltaEvent
+  | ViewEvent
   | SubscribedEvent
   | { type: "ping"; nonce: number; serverTimeMs: number }
   | { type: "error"; code: number; message: string }
@@ -260,6 +210,8 @@ export interface SubscribedEvent {
   epoch: number;
   seq: number;
   recovered: boolean;
+  /** Answers a ViewSubscribe (always set by the decoder). */
+  view?: boolean;
 }
 
 /** A decoded Snapshot: the state of a topic at `seq`. */
@@ -280,6 +232,8 @@ export interface SnapshotEvent {
   windows: WindowStates;
   aggregates: GroupAggregateEntry[];
   late: [sensor: number, dropped: number][];
+  /** `[sensor, attention code]`: every sensor's (snapshot), or those that changed (delta). */
+  attention?: [sensor: number, code: number][];
 }
 
 /** A decoded Delta: what changed in one tick, following `seq - 1`. */
@@ -295,6 +249,18 @@ export interface DeltaEvent {
   windows: WindowStates;
   aggregates: GroupAggregateEntry[];
   late: [sensor: number, dropped: number][];
+  /** `[sensor, attention code]`: every sensor's (snapshot), or those that changed (delta). */
+  attention?: [sensor: number, code: number][];
+  /**
+   * Sent to a session served less often than every tick: it follows the
+   * frame with seq `sinceSeq` (not `seq - 1`) and carries absolute values.
+   */
+  coalesced?: boolean;
+  sinceSeq?: number;
+  /** The session's rate: ms between its frames (0: unsaid). */
+  intervalMs?: number;
+  /** Sent as a CompactDelta (decoded against the client's values). */
+  compact?: boolean;
 }
 
 /** What `peekServerFrame` reads: the body type and the header fields, no columns. */
@@ -314,6 +280,8 @@ export interface ServerFrameHeader {
 const BODY_TYPES: Partial<Record<Body, ServerFrame["type"]>> = {
   [Body.Snapshot]: "snapshot",
   [Body.Delta]: "delta",
+  [Body.CompactDelta]: "delta",
+  [Body.ViewFrame]: "view",
   [Body.Subscribed]: "subscribed",
   [Body.Ping]: "ping",
   [Body.Error]: "error",
@@ -324,8 +292,9 @@ const snapshotReader = new Snapshot();
 const deltaReader = new Delta();
 const pingReader = new Ping();
 const subscribedReader = new Subscribed();
+const compactReader = new CompactDelta();
+const viewReader = new ViewFrame();
 const updateReader = new MetricUpdate();
-const windowReader = new WindowUpdate();
 
 function envelopeOf(bytes: Uint8Array): Envelope {
   return Envelope.getRootAsEnvelope(new flatbuffers.ByteBuffer(bytes));
@@ -336,7 +305,8 @@ function envelopeOf(bytes: Uint8Array): Envelope {
  * nonce) without decoding its dictionaries or columns: for clients that only
  * count frames or answer pings (load generators).
  */
-export function peekServerFrame(bytes: Uint8Array): ServerFrameHeader {
+export function peekServerFrame(input: Uint8Array): ServerFrameHeader {
+  const bytes = inflateFrame(input);
   const envelope = envelopeOf(bytes);
   const type = envelope.bodyType();
   const header: ServerFrameHeader = {
@@ -358,6 +328,13 @@ export function peekServerFrame(bytes: Uint8Array): ServerFrameHeader {
     header.epoch = d.epoch();
     header.seq = Number(d.seq());
     header.serverTimeMs = d.serverTimeMs();
+  } else if (type === Body.CompactDelta || type === Body.ViewFrame) {
+    const d = envelope.body(type === Body.ViewFrame ? viewReader : compactReader) as
+      | CompactDelta
+      | ViewFrame;
+    header.epoch = d.epoch();
+    header.seq = Number(d.seq());
+    header.serverTimeMs = d.serverTimeMs();
   } else if (type === Body.Subscribed) {
     const s = envelope.body(subscribedReader) as Subscribed;
     header.epoch = s.epoch();
@@ -370,11 +347,53 @@ export function peekServerFrame(bytes: Uint8Array): ServerFrameHeader {
   return header;
 }
 
-/** Decodes one binary frame from the server. */
-export function decodeServerFrame(bytes: Uint8Array): ServerFrame {
+/** How a client decodes: what it holds, for frames coded against it. */
+export interface ServerFrameOptions {
+  /**
+   * The values the client holds (its store): compact deltas and view frames
+   * code changed values against them. Without it such a frame must be
+   * absolute, or decoding throws a RangeError (the client then resubscribes).
+   */
+  base?: BaseValues;
+  /** What view frames are coded against, when it is not `base` (a client's window store). */
+  viewBase?: BaseValues;
+}
+
+/**
+ * Decodes one binary frame from the server: a Compressed one is inflated
+ * first, a CompactDelta comes back as the delta it stands for.
+ */
+export function decodeServerFrame(
+  input: Uint8Array,
+  options: ServerFrameOptions = {},
+): ServerFrame {
+  const bytes = inflateFrame(input);
   const envelope = envelopeOf(bytes);
   const type = envelope.bodyType();
   switch (type) {
+    case Body.CompactDelta: {
+      const d = decodeCompactDelta(bytes, { base: options.base });
+      return {
+        type: "delta",
+        epoch: d.epoch,
+        seq: d.seq,
+        serverTimeMs: d.serverTimeMs,
+        sensors: d.sensors as SensorEntry[],
+        metrics: d.metrics as MetricEntry[],
+        updates: d.updates,
+        removed: d.removed as number[],
+        windows: d.windows ?? allocateWindowStates(0),
+        aggregates: (d.aggregates ?? []) as GroupAggregateEntry[],
+        late: (d.late ?? []) as [number, number][],
+        attention: (d.attention ?? []) as [number, number][],
+        coalesced: d.coalesced ?? false,
+        sinceSeq: d.coalesced ? d.sinceSeq ?? 0 : d.seq - 1,
+        intervalMs: d.intervalMs ?? 0,
+        compact: true,
+      };
+    }
+    case Body.ViewFrame:
+      return decodeViewFrame(bytes, { base: options.viewBase ?? options.base });
     case Body.Snapshot: {
       const s = envelope.body(new Snapshot()) as Snapshot;
       return {
@@ -391,6 +410,7 @@ export function decodeServerFrame(bytes: Uint8Array): ServerFrame {
         windows: readWindows(s),
         aggregates: readAggregates(s),
         late: readLate(s),
+        attention: readAttention(s),
       };
     }
     case Body.Delta: {
@@ -407,6 +427,11 @@ export function decodeServerFrame(bytes: Uint8Array): ServerFrame {
         windows: readWindows(d),
         aggregates: readAggregates(d),
         late: readLate(d),
+        attention: readAttention(d),
+        coalesced: d.coalesced(),
+        sinceSeq: d.coalesced() ? Number(d.sinceSeq()) : Number(d.seq()) - 1,
+        intervalMs: d.intervalMs(),
+        compact: false,
       };
     }
     case Body.Subscribed: {
@@ -418,6 +443,7 @@ export function decodeServerFrame(bytes: Uint8Array): ServerFrame {
         epoch: s.epoch(),
         seq: Number(s.seq()),
         recovered: s.recovered(),
+        view: s.view(),
       };
     }
     case Body.Ping: {
@@ -433,26 +459,6 @@ export function decodeServerFrame(bytes: Uint8Array): ServerFrame {
   }
 }
 
-function readSensors(frame: Snapshot | Delta): SensorEntry[] {
-  const sensors: SensorEntry[] = [];
-  const info = new SensorInfo();
-  for (let i = 0; i < frame.sensorsLength(); i++) {
-    const s = frame.sensors(i, info)!;
-    sensors.push({ index: s.index(), id: s.id() ?? "", group: s.group() ?? "" });
-  }
-  return sensors;
-}
-
-function readMetrics(frame: Snapshot | Delta): MetricEntry[] {
-  const metrics: MetricEntry[] = [];
-  const info = new MetricInfo();
-  for (let i = 0; i < frame.metricsLength(); i++) {
-    const m = frame.metrics(i, info)!;
-    metrics.push({ index: m.index(), name: m.name() ?? "" });
-  }
-  return metrics;
-}
-
 function readStates(count: number, at: (i: number) => MetricUpdate): MetricStates {
   const out = allocateStates(count);
   for (let i = 0; i < count; i++) {
@@ -464,55 +470,6 @@ function readStates(count: number, at: (i: number) => MetricUpdate): MetricState
     out.min[i] = m.min();
     out.max[i] = m.max();
     out.timeMs[i] = m.timeMs();
-  }
-  return out;
-}
-
-function readWindows(frame: Snapshot | Delta): WindowStates {
-  const count = frame.windowsLength();
-  const out = allocateWindowStates(count);
-  for (let i = 0; i < count; i++) {
-    const w = frame.windows(i, windowReader)!;
-    out.sensor[i] = w.sensor();
-    out.metric[i] = w.metric();
-    out.size[i] = w.size();
-    out.flags[i] = w.flags();
-    out.startMs[i] = w.startMs();
-    out.count[i] = w.count();
-    out.sum[i] = w.sum();
-    out.min[i] = w.min();
-    out.max[i] = w.max();
-    out.std[i] = w.std();
-  }
-  return out;
-}
-
-function readAggregates(frame: Snapshot | Delta): GroupAggregateEntry[] {
-  const out: GroupAggregateEntry[] = [];
-  const a = new GroupAggregate();
-  for (let i = 0; i < frame.aggregatesLength(); i++) {
-    frame.aggregates(i, a);
-    out.push({
-      group: a.group() ?? "",
-      size: a.size(),
-      metric: a.metric(),
-      startMs: a.startMs(),
-      sensors: a.sensors(),
-      count: a.count(),
-      sum: a.sum(),
-      min: a.min(),
-      max: a.max(),
-    });
-  }
-  return out;
-}
-
-function readLate(frame: Snapshot | Delta): [number, number][] {
-  const out: [number, number][] = [];
-  const l = new LateCount();
-  for (let i = 0; i < frame.lateLength(); i++) {
-    frame.late(i, l);
-    out.push([l.sensor(), l.dropped()]);
   }
   return out;
 }

@@ -90,6 +90,7 @@ const extras = {
   windows: windowsArb,
   aggregates: fc.array(aggregateArb, { maxLength: 4 }),
   late: fc.array(fc.tuple(u32, u32), { maxLength: 4 }),
+  attention: fc.array(fc.tuple(u32, fc.nat(5)), { maxLength: 4 }),
 };
 
 /** Typed columns as plain arrays, so equality compares values. */
@@ -128,10 +129,22 @@ Deno.test("a Delta decodes to exactly what was encoded, removals and extras incl
       ...extras,
       updates: statesArb,
       removed: fc.array(u32, { maxLength: 6 }),
+      coalesced: fc.boolean(),
+      sinceSeq: fc.nat(),
+      intervalMs: u32,
     }),
     (frame) => {
       const decoded = decodeServerFrame(encodeDelta(frame));
-      assertEquals(plain(decoded), plain({ type: "delta", ...frame }));
+      assertEquals(
+        plain(decoded),
+        plain({
+          type: "delta",
+          ...frame,
+          // A frame that is not coalesced follows the one before it.
+          sinceSeq: frame.coalesced ? frame.sinceSeq : frame.seq - 1,
+          compact: false,
+        }),
+      );
     },
   ));
 });
@@ -151,7 +164,12 @@ Deno.test("Subscribed, Error and Ping decode to their fields; peek reads the sam
     epoch: 7,
     seq: 42,
     recovered: true,
+    view: false,
   });
+  const view = decodeServerFrame(
+    encodeSubscribed({ topic: "v", ids: [], epoch: 1, seq: 2, recovered: false, view: true }),
+  );
+  assertEquals(view.type === "subscribed" && view.view, true);
   assertEquals(peekServerFrame(subscribed), {
     type: "subscribed",
     epoch: 7,

@@ -1,6 +1,6 @@
 // The composition root: wires the stages in the order readings flow through
 // them. Each stage makes its parts from the config; nothing here decides.
-import { hubOptions, shardOptions } from "./config/mod.ts";
+import { hubOptions, loadMetricsConfig, shardOptions } from "./config/mod.ts";
 import type { Config } from "./config/mod.ts";
 import { Hub, ShardSet } from "../actors/mod.ts";
 import type { HubStats, ShardImage } from "../actors/mod.ts";
@@ -42,6 +42,7 @@ export interface Pulseboard {
 export async function startPulseboard(config: Config): Promise<Pulseboard> {
   logger.setLevel(config.logLevel);
   const startedAt = Date.now();
+  const metricMeta = await loadMetricsConfig(config.metricsConfigFile);
   // 1. Store: the Deno KV file, its event log, and the source's last checkpoint.
   const sourceKind = config.source === "mongo" ? "mongo" : "log";
   const store = await openStore<ShardImage>(config.data, { source: sourceKind });
@@ -49,6 +50,7 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
   // It takes the checkpoint's pages (to the workers): only the cursor stays here.
   const shards = ShardSet.create({
     ...shardOptions(config),
+    metrics: metricMeta,
     checkpoint: store.checkpoint,
     checkpointSeq: store.checkpoint?.seq,
     onFailure: logActorFailure,
@@ -104,6 +106,7 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
       tokens: auth.tokens,
       windowSizesMs: config.windowSizesMs,
       countWindow: config.window,
+      metricMeta,
     }),
     ...opsRoutes(metrics, {
       source,

@@ -75,10 +75,22 @@ Deno.test("a viewer's token limits the feed and /api/groups to its groups; bad t
     const groups = await fetch(new URL("/api/groups", server.url), {
       headers: { authorization: `Bearer ${token}` },
     });
-    assertEquals(await groups.json(), { groups: [{ group: "plant-a/line-1", sensors: 5 }] });
+    const listed = (await groups.json()).groups;
+    assertEquals(listed.map((g: { group: string; sensors: number }) => [g.group, g.sensors]), [[
+      "plant-a/line-1",
+      5,
+    ]]);
     const anonymous = await fetch(new URL("/api/groups", server.url));
     assertEquals(anonymous.status, 401);
     await anonymous.body?.cancel();
+    // The metric metadata, too, is for viewers only.
+    const meta = await fetch(new URL("/api/metrics", server.url), {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    assertEquals((await meta.json()).metrics.temperature.unit, "°C");
+    const anonymousMeta = await fetch(new URL("/api/metrics", server.url));
+    assertEquals(anonymousMeta.status, 401);
+    await anonymousMeta.body?.cancel();
 
     const wrong = await new jose.SignJWT({ groups: ["*"] }).setProtectedHeader({ alg: "HS256" })
       .setIssuer(ISSUER)

@@ -432,7 +432,16 @@ Deno.test("restart resumes from the checkpointed token: kill -9 and SIGTERM both
       const url2 = new URL(again.url);
       const after = new FeedClient(url2);
       await after.opened;
-      await eventually(() => sameState(after.state(), recompute(readings)), 10_000, "after");
+      await eventually(() => sameState(after.state(), recompute(readings)), 10_000, "after").catch(
+        (e) => {
+          const want = recompute(readings), got = after.state();
+          const diff = Object.keys({ ...want, ...got }).filter((k) =>
+            JSON.stringify(want[k]) !== JSON.stringify(got[k])
+          ).map((k) => `${k}: want ${JSON.stringify(want[k])} got ${JSON.stringify(got[k])}`);
+          const streamsSeen = JSON.stringify(wire.changeStreams.slice(streams));
+          throw new Error(`${signal}: ${e.message}\nstreams ${streamsSeen}\n${diff.join("\n")}`);
+        },
+      );
       const h = await health(url2);
       // It resumed after its checkpoint's token, not from the start (no rebuild scan).
       assertEquals(h.mongo.resyncs, 0);
@@ -445,6 +454,50 @@ Deno.test("restart resumes from the checkpointed token: kill -9 and SIGTERM both
       again.child.kill("SIGTERM");
       await again.child.status;
     }
+  } finally {
+    wire.stop();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+});
+
+Deno.test("kill -9 right after the first checkpoint: documents written during the first scan are not counted twice", async () => {
+  const wire = new MongoWireServer().start();
+  const dir = await Deno.makeTempDir({ prefix: "pulseboard-mongo-scan-race-" });
+  const env = {
+    PULSEBOARD_SOURCE: "mongo",
+    PULSEBOARD_MONGO_URI: wire.uri(),
+    PULSEBOARD_MONGO_DB: DB,
+    PULSEBOARD_MONGO_COLLECTION: COLL,
+  };
+  // A long interval: the first checkpoint is the only one before the kill.
+  const args = ["--port", "0", "--data", `${dir}/store.kv`, "--checkpoint", "5000", "--tick", "20"];
+  const readings = Array.from({ length: 120 }, (_, n) => reading(n % 6, n));
+  const scanned = [...readings];
+  // Written after the rebuild pinned its stream and before its scan: both see them.
+  wire.faults.beforeFind = () => wire.insert(DB, COLL, scanned.map((r) => toDoc(r)));
+  try {
+    const server = await spawnServer(args, { env });
+    const url = new URL(server.url);
+    await until(async () => (await health(url)).mongo.checkpointsSaved > 0, 10_000, "a checkpoint");
+    server.child.kill("SIGKILL");
+    await server.child.status;
+    // Written while it is down, read once: a doubled scan would now change the averages.
+    const later = Array.from({ length: 30 }, (_, i) => reading(i % 6, 120 + i));
+    wire.insert(DB, COLL, later.map((r) => toDoc(r)));
+    readings.push(...later);
+
+    const again = await spawnServer(args, { env });
+    const client = new FeedClient(new URL(again.url));
+    await client.opened;
+    // Settle: every event after the checkpoint's token is read before comparing.
+    await until(async () => (await health(new URL(again.url))).mongo.caughtUp, 10_000, "caught up");
+    await eventually(() => Object.keys(client.state()).length === 12, 5_000, "every metric");
+    await new Promise((r) => setTimeout(r, 300));
+    const got = client.state(), want = recompute(readings);
+    assert(sameState(got, want), `got ${JSON.stringify(got)}\nwant ${JSON.stringify(want)}`);
+    await client.close();
+    again.child.kill("SIGTERM");
+    await again.child.status;
   } finally {
     wire.stop();
     await Deno.remove(dir, { recursive: true }).catch(() => {});

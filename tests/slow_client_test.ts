@@ -42,7 +42,10 @@ Deno.test("a client that stops reading is skipped, then closed as slow; others k
     port: 0,
     data: ":memory:",
     maxBufferedBytes: 64 * 1024,
-    slowCloseMs: 1_500,
+    // A lagging session is offered frames at its slowest rate only (every 10th tick): give
+    // it several such ticks over the cap before the close, even when ticks run late.
+    tickMs: 50,
+    slowCloseMs: 3_000,
   });
   const stalled = await stalledClient(server.url);
   const good = new FeedClient(server.url);

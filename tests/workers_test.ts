@@ -18,17 +18,66 @@ import { CheckpointStore, KvLog } from "../server/store/mod.ts";
 
 const SHARDS = 6;
 const WINDOW = 7;
+/** t is judged: warn above 50, critical above 90, held 100 ms (a sensor reports about every 1.5 s). */
+const METRICS = {
+  t: {
+    name: "T",
+    unit: "",
+    precision: 0.01,
+    thresholds: { warn: { above: 50 }, critical: { above: 90 }, holdMs: 100 },
+  },
+};
+
+/**
+ * Each sensor's attention level recomputed from its definition: per metric,
+ * the readings not older than every one before them; the newest run of them
+ * past a bound that spans the hold raises that level; the sensor's level is
+ * the highest of its metrics' and its newest status's (warn: 1).
+ */
+function recomputeLevels(readings: readonly PlainReading[]): Map<string, number> {
+  const kept = new Map<string, [number, number][]>();
+  const newest = new Map<string, number>();
+  for (const r of readings) {
+    for (const [metric, value] of Object.entries(r.values)) {
+      if (metric !== "t") continue;
+      const key = r.sensorId;
+      if (r.timeMs < (newest.get(key) ?? -Infinity)) continue;
+      newest.set(key, r.timeMs);
+      kept.set(key, [...(kept.get(key) ?? []), [value, r.timeMs]]);
+    }
+  }
+  const out = new Map<string, number>();
+  for (const [id, status] of recomputeStatus(readings)) {
+    let level = status === "warn" ? 1 : 0;
+    const list = kept.get(id) ?? [];
+    for (const [bound, l] of [[90, 2], [50, 1]]) {
+      let start = list.length;
+      while (start > 0 && list[start - 1][0] > bound) start--;
+      if (start < list.length && list[list.length - 1][1] - list[start][1] >= 100) {
+        level = Math.max(level, l);
+      }
+    }
+    out.set(id, level);
+  }
+  return out;
+}
 
 /** What the flushes of a shard set told, gathered like the hub and the rollups would. */
 class Collected {
   readonly view = new FeedView();
   /** "id/metric/sizeMs/startMs" → the final window published (a replay may publish it again). */
   readonly finals = new Map<string, { count: number; sum: number; min: number; max: number }>();
+  /** Each sensor's attention level as the flushes told it (untold: 0). */
+  readonly levels = new Map<string, number>();
 
   take(changes: (ShardChanges | null)[]): void {
     this.view.apply(changes);
     for (const c of changes) {
       if (!c) continue;
+      const l = c.levels;
+      for (let j = 0; j < (l?.sensor.length ?? 0); j++) {
+        this.levels.set(this.view.sensor(l!.sensor[j])!.id, l!.level[j]);
+      }
       const w = c.windows;
       for (let i = 0; i < w.length; i++) {
         if ((w.flags[i] & WINDOW_FINAL) === 0) continue;
@@ -63,7 +112,8 @@ class Collected {
     const late = new Map(
       this.view.lateCounts().map(([index, n]) => [ids.get(index)!, n]),
     );
-    return { values, statuses, late };
+    const levels = new Map(snapshot.sensors.map((s) => [s.id, this.levels.get(s.id) ?? 0]));
+    return { values, statuses, late, levels };
   }
 }
 
@@ -92,6 +142,7 @@ async function runThrough(workers: number, readings: PlainReading[], batch: numb
     count: SHARDS,
     window: WINDOW,
     windowSpec: DEFAULT_WINDOW_SPEC,
+    metrics: METRICS,
     workers,
   });
   const collected = new Collected();
@@ -109,7 +160,7 @@ async function runThrough(workers: number, readings: PlainReading[], batch: numb
 
 Deno.test({
   name:
-    "--workers 0, 1 and 2 give the same values, statuses, late counts and final windows for the same log",
+    "--workers 0, 1 and 2 give the same values, statuses, threshold levels, late counts and final windows for the same log",
   sanitizeResources: false,
   sanitizeOps: false,
 }, async () => {
@@ -137,6 +188,9 @@ Deno.test({
           assert(Math.abs(avg - e.avg) <= 1e-9 * Math.max(1, Math.abs(e.avg)), key);
         }
         assertEquals(expected.statuses, recomputeStatus(readings));
+        const levels = recomputeLevels(readings);
+        assertEquals(new Map([...expected.levels].sort()), new Map([...levels].sort()));
+        assert(count < 200 || [...levels.values()].some((l) => l > 0), "some sensor was raised");
       },
     ),
     { numRuns: 6 },

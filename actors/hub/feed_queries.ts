@@ -1,3 +1,5 @@
+import { attentionName } from "../../protocol/attention.ts";
+import type { AttentionName } from "../../protocol/attention.ts";
 import type { FeedView } from "./feed_view.ts";
 import { covers } from "./topic.ts";
 import { groupAggregates } from "./group_aggregates.ts";
@@ -8,6 +10,8 @@ export interface SensorSummary {
   group: string;
   /** Status of its newest reading that had one; null when none had. */
   status: string | null;
+  /** Its attention state: critical, warn, offline, stale, ok, or unknown. */
+  attention: AttentionName;
   /** Newest event time over its metrics. */
   lastSeenMs: number | null;
   lateDropped: number;
@@ -75,6 +79,7 @@ function summarize(view: FeedView, index: number): SensorSummary | null {
     id: sensor.id,
     group: sensor.group,
     status: view.status(index),
+    attention: attentionName(view.attention.code(index)),
     lastSeenMs,
     lateDropped: view.lateDropped(index),
     metrics,

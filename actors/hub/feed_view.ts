@@ -6,18 +6,39 @@ import type {
   SensorEntry,
   WindowStates,
 } from "../../protocol/columns.ts";
+import { AttentionBoard } from "./attention_board.ts";
+import type { AttentionOptions } from "./attention_board.ts";
+
+/**
+ * Each update's values before the tick's merge, aligned with `updates`:
+ * the base a compact delta is coded against. `has[i]` is 0 where the view
+ * held nothing for update `i`'s sensor and metric (it then goes fresh).
+ */
+export interface PreviousColumns {
+  readonly has: Uint8Array;
+  readonly last: Float64Array;
+  readonly avg: Float64Array;
+  readonly min: Float64Array;
+  readonly max: Float64Array;
+}
 
 /** What changed in one tick, over all shards. */
 export interface TickChanges {
   sensors: SensorEntry[];
   metrics: MetricEntry[];
   updates: MetricStates;
+  /** The values each update replaced, aligned with `updates`. */
+  previous: PreviousColumns;
+  /** `[sensor, status]` for sensors whose status changed in the tick. */
+  statuses: [number, string][];
   /** Windows published this tick (provisional, revised or final). */
   windows: WindowStates;
   /** `[sensor, late readings so far]` for sensors whose count grew. */
   late: [number, number][];
   /** Sensors removed this tick (and not re-added in it). */
   removed: number[];
+  /** `[sensor, attention code]` for sensors whose attention state changed this tick (`judge`). */
+  attention?: [number, number][];
 }
 
 /**
@@ -41,6 +62,12 @@ export class FeedView {
   /** Sum of `#late`. */
   lateTotal = 0;
   readonly #status: string[] = [];
+  /** Each sensor's attention state (the shards' levels, and silence at the tick). */
+  readonly attention: AttentionBoard;
+
+  constructor(options: { attention?: AttentionOptions } = {}) {
+    this.attention = new AttentionBoard(options.attention);
+  }
 
   get sensorCount(): number {
     return this.#sensorCount;
@@ -56,8 +83,10 @@ export class FeedView {
     const metrics: MetricEntry[] = [];
     const late: [number, number][] = [];
     const removed: number[] = [];
+    const statuses: [number, string][] = [];
     let total = 0;
     let windowTotal = 0;
+    let levelsChanged = false;
     for (const change of changes) {
       if (!change) continue;
       // Removals first: a sensor removed and re-added in one flush is listed in both.
@@ -66,7 +95,18 @@ export class FeedView {
       }
       total += change.updates.length;
       windowTotal += change.windows.length;
-      for (const [sensor, status] of change.statuses) this.#status[sensor] = status;
+      const levels = change.levels;
+      if (levels && levels.sensor.length > 0) {
+        for (let j = 0; j < levels.sensor.length; j++) {
+          this.attention.setLevel(levels.sensor[j], levels.level[j]);
+        }
+        levelsChanged = true;
+      }
+      for (const [sensor, status] of change.statuses) {
+        if (this.#status[sensor] === status) continue;
+        this.#status[sensor] = status;
+        statuses.push([sensor, status]);
+      }
       for (const entry of change.late) {
         this.#setLate(entry[0], entry[1]);
         late.push(entry);
@@ -84,7 +124,7 @@ export class FeedView {
     }
     if (
       total === 0 && sensors.length === 0 && metrics.length === 0 && windowTotal === 0 &&
-      late.length === 0 && removed.length === 0
+      late.length === 0 && removed.length === 0 && statuses.length === 0 && !levelsChanged
     ) return null;
     const updates = allocateStates(total);
     let at = 0;
@@ -100,7 +140,8 @@ export class FeedView {
       updates.timeMs.set(u.timeMs, at);
       at += u.length;
     }
-    for (let i = 0; i < total; i++) this.#store(updates, i);
+    const previous = allocatePrevious(total);
+    for (let i = 0; i < total; i++) this.#store(updates, i, previous);
     const windows = allocateWindowStates(windowTotal);
     at = 0;
     for (const change of changes) {
@@ -114,9 +155,43 @@ export class FeedView {
       sensors,
       metrics,
       updates,
+      previous,
+      statuses,
       windows,
       late,
       removed: removed.filter((s) => !readded.has(s)),
+    };
+  }
+
+  /**
+   * Judges attention at the tick: the merged changes' sensors and readings
+   * arrive at `now`, then every sensor is judged. Returns the changes with
+   * `attention` set (an otherwise empty change when only silence changed
+   * something), or null when nothing changed at all.
+   */
+  judge(merged: TickChanges | null, now: number): TickChanges | null {
+    if (merged) {
+      for (const sensor of merged.removed) this.attention.remove(sensor);
+      this.attention.enter(merged.sensors, now);
+      this.attention.arrive(merged.updates, now);
+    }
+    const attention: [number, number][] = [];
+    this.attention.evaluate(now, attention);
+    if (merged) {
+      merged.attention = attention;
+      return merged;
+    }
+    if (attention.length === 0) return null;
+    return {
+      sensors: [],
+      metrics: [],
+      updates: allocateStates(0),
+      previous: allocatePrevious(0),
+      statuses: [],
+      windows: allocateWindowStates(0),
+      late: [],
+      removed: [],
+      attention,
     };
   }
 
@@ -273,13 +348,21 @@ export class FeedView {
     };
   }
 
-  #store(from: MetricStates, i: number): void {
+  /** Stores update `i`, first copying the value it replaces into `previous`. */
+  #store(from: MetricStates, i: number, previous: PreviousColumns): void {
     const key = from.sensor[i] * 65_536 + from.metric[i];
     let slot = this.#slots.get(key);
+    const v0 = this.#values;
     if (slot === undefined) {
       if (this.#used === this.#values.length) this.#grow();
       slot = this.#used++;
       this.#slots.set(key, slot);
+    } else {
+      previous.has[i] = 1;
+      previous.last[i] = v0.last[slot];
+      previous.avg[i] = v0.avg[slot];
+      previous.min[i] = v0.min[slot];
+      previous.max[i] = v0.max[slot];
     }
     const v = this.#values;
     v.sensor[slot] = from.sensor[i];
@@ -303,6 +386,16 @@ export class FeedView {
     next.timeMs.set(old.timeMs);
     this.#values = next;
   }
+}
+
+function allocatePrevious(length: number): PreviousColumns {
+  return {
+    has: new Uint8Array(length),
+    last: new Float64Array(length),
+    avg: new Float64Array(length),
+    min: new Float64Array(length),
+    max: new Float64Array(length),
+  };
 }
 
 function copyWindow(from: WindowStates, i: number, to: WindowStates, j: number): void {

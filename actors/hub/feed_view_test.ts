@@ -117,3 +117,42 @@ Deno.test("a removed sensor leaves the view with its values, windows, status and
   assertEquals([view.status(0), view.lateDropped(0), view.lateTotal], [null, 0, 0]);
   assertEquals(view.windowSlot(0, 0, 0), -1);
 });
+
+Deno.test("apply hands back each update's previous values, aligned with the updates; has is 0 where the view held none", () => {
+  const view = new FeedView();
+  const first = view.apply([changes({
+    sensors: [[0, "a", "g"], [1, "b", "g"]],
+    metrics: [[0, "t"], [1, "h"]],
+    updates: [[0, 0, 1.5, 1], [1, 0, 2.5, 1]],
+  })])!;
+  assertEquals(Array.from(first.previous.has), [0, 0]);
+  // Two shards' flushes: the previous values line up with the merged updates.
+  const second = view.apply([
+    changes({ updates: [[1, 0, 7, 2], [1, 1, 8, 2]] }),
+    changes({ updates: [[0, 0, 9, 2]] }),
+  ])!;
+  assertEquals(Array.from(second.updates.sensor), [1, 1, 0]);
+  assertEquals(Array.from(second.previous.has), [1, 0, 1]);
+  assertEquals([second.previous.last[0], second.previous.last[2]], [2.5, 1.5]);
+  assertEquals([second.previous.avg[0], second.previous.min[2], second.previous.max[2]], [
+    2.5,
+    1.5,
+    1.5,
+  ]);
+  // A sensor removed and re-added in one tick holds nothing before it: its values go fresh.
+  const third = view.apply([
+    changes({ removed: [0], sensors: [[0, "a", "g"]], updates: [[0, 0, 3, 3]] }),
+  ])!;
+  assertEquals(Array.from(third.previous.has), [0]);
+});
+
+Deno.test("apply lists the sensors whose status changed in the tick, once each, with the new status", () => {
+  const view = new FeedView();
+  const first = view.apply([changes({
+    sensors: [[0, "a", "g"], [1, "b", "g"]],
+    statuses: [[0, "ok"], [1, "warn"]],
+  })])!;
+  assertEquals(first.statuses, [[0, "ok"], [1, "warn"]]);
+  const second = view.apply([changes({ statuses: [[0, "ok"], [1, "fault"]] })])!;
+  assertEquals(second.statuses, [[1, "fault"]], "an unchanged status is not listed");
+});

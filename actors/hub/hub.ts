@@ -1,3 +1,5 @@
+import { attentionCounts } from "./attention_counts.ts";
+import type { AttentionOptions } from "./attention_board.ts";
 import type { ActorRef, Behavior } from "../runtime/mod.ts";
 import { FeedView } from "./feed_view.ts";
 import type { TickChanges } from "./feed_view.ts";
@@ -5,14 +7,16 @@ import { groupAggregates } from "./group_aggregates.ts";
 import { aggregatesByName, listSensors } from "./feed_queries.ts";
 import { HubStats } from "./hub_stats.ts";
 import type { HubMessage, HubSubscribe } from "./hub_messages.ts";
-import { Session } from "./session.ts";
+import { cursorAt, Session } from "./session.ts";
 import type { FrameSink, SessionPolicy } from "./session.ts";
 import type { ShardChanges } from "../shards/shard_messages.ts";
 import type { ShardSet } from "../shards/shard_set.ts";
 import { checkScope, checkSubscription, covers, topicFor } from "./topic.ts";
 import { RingBudget, TopicStream } from "./topic_stream.ts";
-import type { RingLimits } from "./topic_stream.ts";
+import type { Encoding, RingLimits, TopicFrames } from "./topic_stream.ts";
 import { TopicTable } from "./topic_table.ts";
+import { HubViews } from "./hub_views.ts";
+import type { ViewTableOptions } from "./views/mod.ts";
 import type { Owners } from "./topic_table.ts";
 import { WINDOW_CHANGED } from "../../protocol/columns.ts";
 import type { GroupAggregateEntry, MetricStates, WindowStates } from "../../protocol/columns.ts";
@@ -41,6 +45,8 @@ export interface HubOptions {
   recover?: boolean;
   /** How often clients are pinged. Default 15 000 ms. */
   pingIntervalMs?: number;
+  /** The tick (`--tick`): what a session's rate counts in. Default 100 ms. */
+  tickMs?: number;
   /** How long a tick waits for a shard's flush. Default 2000 ms. */
   flushTimeoutMs?: number;
   /** Recovery ring per topic. Defaults: 30 000 ms and 32 MiB. */
@@ -56,6 +62,10 @@ export interface HubOptions {
   topicsPerClient?: number;
   /** Subscriptions one session may hold. Default 64. */
   maxSubscriptions?: number;
+  /** Viewport views and windows: limits and the ordering schedule (see ViewTableOptions). */
+  views?: Partial<ViewTableOptions>;
+  /** When a quiet sensor is stale or offline (`--stale-intervals`, `--offline-after`). */
+  attention?: AttentionOptions;
   /** UTF-8 bytes of one session's subscription set (its topic key, e.g. ids × length). Default 16 KiB. */
   maxSubscriptionBytes?: number;
   /** The slow-client and liveness policy of every session. */
@@ -88,6 +98,8 @@ interface SessionState {
   scope: string[] | null;
   /** Whether the session asked for per-sensor event-time windows. */
   windows: boolean;
+  /** How its topic frames are encoded. */
+  encoding: Encoding;
   /** Explicit subscriptions by id; null while subscribed to everything implicitly. */
   subscriptions: Map<number, SubscriptionRequest> | null;
 }
@@ -125,6 +137,9 @@ export class HubBehavior implements Behavior<HubMessage> {
   readonly #self?: ActorRef<HubMessage>;
   readonly #recover: boolean;
   readonly #pingIntervalMs: number;
+  readonly #tickMs: number;
+  /** Ticks merged so far: what sessions' rates and cursors count. */
+  #tickNo = 0;
   readonly #flushTimeoutMs: number;
   readonly #ring: RingLimits;
   readonly #budget: RingBudget;
@@ -136,10 +151,13 @@ export class HubBehavior implements Behavior<HubMessage> {
   readonly #onWindows?: HubOptions["onWindows"];
   readonly #now: () => number;
   readonly #observer?: HubObserver;
-  #view = new FeedView();
+  #view: FeedView;
+  readonly #attentionOptions: AttentionOptions;
   /** Set while a source rebuilds the shards (see HubHold). */
   #held = false;
   readonly #topics: TopicTable<TopicStream, Session>;
+  readonly #viewOptions: Partial<ViewTableOptions>;
+  #views: HubViews;
   readonly #sessions = new Map<FrameSink, SessionState>();
   readonly #bySession = new Map<Session, SessionState>();
   #everything: TopicStream;
@@ -159,6 +177,7 @@ export class HubBehavior implements Behavior<HubMessage> {
     this.#self = options.self;
     this.#recover = options.recover ?? false;
     this.#pingIntervalMs = options.pingIntervalMs ?? 15_000;
+    this.#tickMs = options.tickMs ?? 100;
     this.#flushTimeoutMs = options.flushTimeoutMs ?? 2_000;
     this.#ring = { ringMs: 30_000, ringBytes: 32 << 20, ...options.ring };
     this.#budget = new RingBudget(options.ringBudgetBytes ?? 256 << 20);
@@ -177,6 +196,10 @@ export class HubBehavior implements Behavior<HubMessage> {
     this.#observer = options.observer;
     this.#lastPingAt = this.#now();
     this.stats = options.stats ?? new HubStats();
+    this.#viewOptions = options.views ?? {};
+    this.#attentionOptions = options.attention ?? {};
+    this.#view = new FeedView({ attention: this.#attentionOptions });
+    this.#views = this.#makeViews();
     this.#everything = this.#pinEverything();
     this.stats.epoch = this.#everything.epoch;
   }
@@ -190,6 +213,7 @@ export class HubBehavior implements Behavior<HubMessage> {
   async started(): Promise<void> {
     if (!this.#recover) return;
     this.#view.apply(await this.#shards.stateAll({ timeoutMs: 10_000 }));
+    this.#views = this.#makeViews();
     this.stats.seq = this.#everything.seq;
     this.stats.sensors = this.#view.sensorCount;
     this.stats.sessions = 0;
@@ -210,12 +234,16 @@ export class HubBehavior implements Behavior<HubMessage> {
         if (message.subject) owners.push(`token:${message.subject}`);
         const state: SessionState = {
           sink: message.sink,
-          session: new Session(message.sink, this.#sessionPolicy),
+          session: new Session(message.sink, this.#sessionPolicy, {
+            tickMs: this.#tickMs,
+            now: this.#now(),
+          }),
           topic: null,
           owners,
           subscriptions: null,
           scope: message.scope ?? null,
           windows: message.windows ?? false,
+          encoding: message.encoding ?? "full",
         };
         this.#forget(this.#sessions.get(message.sink));
         this.#sessions.set(message.sink, state);
@@ -238,17 +266,37 @@ export class HubBehavior implements Behavior<HubMessage> {
         }
         break;
       }
+      case "view": {
+        const state = this.#sessions.get(message.sink);
+        if (!state) break;
+        this.#views.request(state.session, message.request, {
+          scope: state.scope,
+          owners: state.owners,
+          now: this.#now(),
+          tickNo: this.#tickNo,
+        });
+        break;
+      }
+      case "clientStats":
+        this.#sessions.get(message.sink)?.session.report(message.frameP95Ms, this.#now());
+        break;
       case "groups": {
-        const counts = new Map<string, number>();
+        // Per group: its sensors, and how many are in each state that needs attention.
+        const counts = new Map<string, { sensors: number; codes: number[] }>();
         const scope = message.scope?.includes("*") ? null : message.scope ?? null;
+        const board = this.#view.attention;
         for (const sensor of this.#view.sensors()) {
           if (scope && !scope.some((prefix) => covers(prefix, sensor.group))) continue;
-          counts.set(sensor.group, (counts.get(sensor.group) ?? 0) + 1);
+          let entry = counts.get(sensor.group);
+          if (!entry) counts.set(sensor.group, entry = { sensors: 0, codes: [0, 0, 0, 0, 0, 0] });
+          entry.sensors++;
+          entry.codes[board.code(sensor.index)]++;
         }
         message.reply(
-          [...counts].sort(([a], [b]) => (a < b ? -1 : 1)).map(([group, sensors]) => ({
+          [...counts].sort(([a], [b]) => (a < b ? -1 : 1)).map(([group, { sensors, codes }]) => ({
             group,
             sensors,
+            attention: attentionCounts(codes),
           })),
         );
         break;
@@ -374,6 +422,19 @@ export class HubBehavior implements Behavior<HubMessage> {
     return false;
   }
 
+  #makeViews(): HubViews {
+    return new HubViews(this.#view, {
+      limits: this.#ring,
+      budget: this.#budget,
+      tickMs: this.#tickMs,
+      countWindow: this.#countWindow,
+      table: this.#viewOptions,
+      maxSubscriptions: this.#maxSubscriptions,
+      maxSubscriptionBytes: this.#maxSubscriptionBytes,
+      stats: this.stats,
+    });
+  }
+
   /** The everything-topic: made once per epoch, never evicted nor expired. */
   #pinEverything(): TopicStream {
     const { key, spec, keyBytes } = topicFor([EVERYTHING]);
@@ -388,6 +449,7 @@ export class HubBehavior implements Behavior<HubMessage> {
       budget: this.#budget,
       windowSizesMs: this.#windowSizesMs,
       countWindow: this.#countWindow,
+      tickMs: this.#tickMs,
     });
   }
 
@@ -438,9 +500,12 @@ export class HubBehavior implements Behavior<HubMessage> {
     }
     for (const evicted of got.evicted) this.#evict(evicted);
     const topic = got.value;
-    topic.sessions.add(session);
+    // Either way the session has the topic's state as of the last tick.
+    topic.join(session, state.encoding, cursorAt(this.#tickNo));
     state.topic = topic;
-    const missed = resume && resume.epoch === topic.epoch ? topic.replay(resume.seq) : null;
+    const missed = resume && resume.epoch === topic.epoch
+      ? topic.replay(resume.seq, state.encoding)
+      : null;
     if (missed) {
       this.stats.recovered++;
       this.#subscribed(state, topic, resume!.seq, true);
@@ -449,7 +514,9 @@ export class HubBehavior implements Behavior<HubMessage> {
     }
     if (resume) this.stats.resynced++;
     this.#subscribed(state, topic, topic.seq, false);
-    if (session.send(topic.snapshot(this.#view, now))) this.stats.snapshotsSent++;
+    if (session.send(topic.snapshot(this.#view, now, { encoding: state.encoding }))) {
+      this.stats.snapshotsSent++;
+    }
     return true;
   }
 
@@ -469,14 +536,14 @@ export class HubBehavior implements Behavior<HubMessage> {
       now: this.#now(),
       make: () => topic,
     });
-    topic.sessions.add(session);
+    topic.join(session, state.encoding, cursorAt(this.#tickNo));
     state.topic = topic;
   }
 
   /** A topic dropped to make room: its sessions are told and keep their subscriptions. */
   #evict(topic: TopicStream): void {
     topic.release();
-    for (const session of topic.sessions) {
+    for (const session of topic.sessions.keys()) {
       const state = this.#bySession.get(session);
       if (state) state.topic = null;
       session.send(
@@ -501,6 +568,7 @@ export class HubBehavior implements Behavior<HubMessage> {
     if (!state || this.#sessions.get(state.sink) !== state) return;
     const { session } = state;
     this.#leaveTopic(session, state);
+    this.#views.close(session, this.#now());
     this.#sessions.delete(state.sink);
     this.#bySession.delete(session);
     if (session.closeCode === CloseCode.Slow) this.stats.slowCloses++;
@@ -509,9 +577,20 @@ export class HubBehavior implements Behavior<HubMessage> {
 
   /** The rebuilt state (after a hold) goes into a fresh view, every topic into a new epoch. */
   #startEpoch(changes: (ShardChanges | null)[]): void {
-    this.#view = new FeedView();
+    this.#view = new FeedView({ attention: this.#attentionOptions });
     this.#view.apply(changes);
     for (const topic of this.#topics.clear()) topic.release();
+    const windows = this.#views.requests();
+    this.#views = this.#makeViews();
+    const now = this.#now();
+    for (const [session, request, o] of windows) {
+      // A new epoch: the window is opened again, whole (recovered = false).
+      this.#views.request(session, { ...request, resume: null }, {
+        ...o,
+        now,
+        tickNo: this.#tickNo,
+      });
+    }
     this.#everything = this.#pinEverything();
     this.stats.epoch = this.#everything.epoch;
     for (const state of this.#sessions.values()) {
@@ -525,9 +604,13 @@ export class HubBehavior implements Behavior<HubMessage> {
   }
 
   #merge(changes: (ShardChanges | null)[], round: Round): void {
+    const mergeStarted = performance.now();
     for (const change of changes) if (change === null) this.stats.flushTimeouts++;
     const now = this.#now();
-    const merged = this.#view.apply(changes);
+    const tickNo = ++this.#tickNo;
+    const applied = this.#view.apply(changes);
+    // Attention is judged every tick: silence changes it when nothing arrives.
+    const merged = this.#view.judge(applied, now);
     if (round.sourceCaughtUp) this.stats.viewCaughtUp = true;
     const aggregates = this.#aggregatesFor(merged);
     if (merged && merged.windows.length > 0 && this.#onWindows) {
@@ -538,17 +621,34 @@ export class HubBehavior implements Behavior<HubMessage> {
       });
     }
     this.stats.lateDropped = this.#view.lateTotal;
+    // Each session's rate and slow-client state, once per tick, before any stream offers it a frame.
+    for (const state of [...this.#sessions.values()]) {
+      if (!state.session.tick(now)) this.#forget(state);
+    }
     // An idle topic lives on as long as its ring could serve a reconnect
     // (unless evicted sooner to make room).
     for (const topic of this.#topics.expire(now, this.#ring.ringMs)) topic.release();
-    for (const topic of this.#topics.values()) {
-      const delta = merged ? topic.advance(merged, now, aggregates(topic)) : null;
-      if (delta && delta.byteLength > this.stats.largestFrameBytes) {
-        this.stats.largestFrameBytes = delta.byteLength;
-      }
-      this.#deliver(topic, delta, now);
-      if (delta && merged && topic.sessions.size > 0) this.#observer?.sent(merged.updates, now);
+    const viewFrames = this.stats.viewFramesSent;
+    const viewsStarted = performance.now();
+    for (const session of this.#views.tick(merged, { now, tickNo })) {
+      this.#forget(this.#bySession.get(session));
     }
+    this.stats.viewsMs = performance.now() - viewsStarted;
+    let delivered = this.stats.viewFramesSent !== viewFrames;
+    for (const topic of this.#topics.values()) {
+      const frames = merged
+        ? topic.advance(merged, now, { tickNo, aggregates: aggregates(topic) })
+        : null;
+      for (const bytes of [frames?.full, frames?.compact]) {
+        if (bytes && bytes.byteLength > this.stats.largestFrameBytes) {
+          this.stats.largestFrameBytes = bytes.byteLength;
+        }
+      }
+      this.#deliver(topic, frames, { now, tickNo });
+      delivered ||= frames !== null && topic.sessions.size > 0;
+    }
+    // Once per tick: a reading's freshness is the same whichever topics carried it.
+    if (delivered && merged) this.#observer?.sent(merged.updates, now);
     if (now - this.#lastPingAt >= this.#pingIntervalMs) {
       this.#lastPingAt = now;
       const ping = encodePing(++this.#nonce >>> 0, now);
@@ -559,11 +659,14 @@ export class HubBehavior implements Behavior<HubMessage> {
     this.stats.seq = this.#everything.seq;
     this.stats.ticks++;
     this.stats.sensors = this.#view.sensorCount;
+    const counts = this.#view.attention.counts;
+    for (let code = 0; code < counts.length; code++) this.stats.attention[code] = counts[code];
     this.stats.sessions = this.#sessions.size;
     this.stats.topics = this.#busiestTopics();
     this.#countTopics();
     this.stats.ringBytes = this.#budget.used;
     this.stats.lastTickMs = performance.now() - round.startedAt;
+    this.stats.lastMergeMs = performance.now() - mergeStarted;
     this.#observer?.tick(this.stats.lastTickMs);
   }
 
@@ -621,13 +724,51 @@ export class HubBehavior implements Behavior<HubMessage> {
       );
   }
 
-  #deliver(topic: TopicStream, delta: Uint8Array | null, now: number): void {
-    let catchUp: Uint8Array | null = null;
-    const snapshot = () => (catchUp ??= topic.snapshot(this.#view, now, true));
-    for (const session of [...topic.sessions]) {
+  /**
+   * Offers each session of `topic` that is due this tick its frame: the
+   * tick's own when it had the previous one (every tick, full rate), else
+   * one covering every tick since its last frame.
+   */
+  #deliver(
+    topic: TopicStream,
+    frames: TopicFrames | null,
+    o: { now: number; tickNo: number },
+  ): void {
+    const { now, tickNo } = o;
+    const catchUps = new Map<Encoding, Uint8Array>();
+    for (const [session, member] of [...topic.sessions]) {
+      if (!session.due(tickNo)) continue;
+      const { cursor, encoding } = member;
+      // Over the cap the session skips: the tick's frame stands for what it misses.
+      let frame: Uint8Array | null = session.lagging ? frames?.[encoding] ?? null : null;
+      if (!cursor.missed && !session.lagging) {
+        if (session.rate.period === 1 && cursor.sentAt === tickNo - 1) {
+          frame = frames?.[encoding] ?? null;
+        } else {
+          const covering = topic.coalesced(cursor.sentAt, {
+            tickNo,
+            encoding,
+            view: this.#view,
+            period: session.rate.period,
+            now,
+          });
+          if (covering === "snapshot") cursor.missed = true;
+          else frame = covering;
+        }
+      }
       const skipped = session.skipped;
       const resyncs = session.resyncs;
-      const delivered = session.deliver(delta, now, snapshot);
+      const delivered = session.offer(cursor, frame, {
+        tickNo,
+        snapshot: () => {
+          let bytes = catchUps.get(encoding);
+          if (!bytes) {
+            bytes = topic.snapshot(this.#view, now, { catchUp: true, encoding });
+            catchUps.set(encoding, bytes);
+          }
+          return bytes;
+        },
+      });
       if (session.peakBuffered > this.stats.peakBufferedBytes) {
         this.stats.peakBufferedBytes = session.peakBuffered;
       }
@@ -637,9 +778,9 @@ export class HubBehavior implements Behavior<HubMessage> {
       }
       if (session.skipped !== skipped) this.stats.skippedFrames++;
       else if (session.resyncs !== resyncs) this.stats.snapshotsSent++;
-      else if (delta) {
+      else if (frame) {
         this.stats.framesSent++;
-        this.stats.bytesSent += delta.byteLength;
+        this.stats.bytesSent += frame.byteLength;
       }
     }
   }

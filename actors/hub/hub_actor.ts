@@ -1,3 +1,4 @@
+import type { GroupCount } from "./attention_counts.ts";
 import { Actor, ask, Supervisor } from "../runtime/mod.ts";
 import type { FailureReport } from "../runtime/mod.ts";
 import type { ShardSet } from "../shards/shard_set.ts";
@@ -6,17 +7,25 @@ import type { HubObserver, HubOptions, WindowNames } from "./hub.ts";
 import { HubStats } from "./hub_stats.ts";
 import type {
   HubAggregates,
+  HubClientStats,
   HubJoin,
   HubLeave,
   HubMessage,
   HubSubscribe,
   HubUnsubscribe,
+  HubView,
 } from "./hub_messages.ts";
 import type { SensorQuery, SensorSummary } from "./feed_queries.ts";
 import type { WindowStates } from "../../protocol/columns.ts";
 
 /** What the socket side sends the hub about its connections. */
-export type SessionMessage = HubJoin | HubSubscribe | HubUnsubscribe | HubLeave;
+export type SessionMessage =
+  | HubJoin
+  | HubSubscribe
+  | HubUnsubscribe
+  | HubView
+  | HubClientStats
+  | HubLeave;
 
 export interface HubStartOptions
   extends Omit<HubOptions, "self" | "stats" | "recover" | "observer" | "onWindows"> {
@@ -140,8 +149,8 @@ export class Hub {
   }
 
   /** Every group path (under `scope`) with its sensor count. */
-  groups(scope: string[] | null): Promise<{ group: string; sensors: number }[]> {
-    return ask<HubMessage, { group: string; sensors: number }[]>(
+  groups(scope: string[] | null): Promise<GroupCount[]> {
+    return ask<HubMessage, GroupCount[]>(
       this.#actor,
       (reply) => ({ type: "groups", scope, reply }),
     );

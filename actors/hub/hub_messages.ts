@@ -1,6 +1,8 @@
+import type { GroupCount } from "./attention_counts.ts";
 import type { FrameSink } from "./session.ts";
+import type { Encoding } from "./topic_stream.ts";
 import type { ShardChanges } from "../shards/shard_messages.ts";
-import type { SubscriptionRequest } from "../../protocol/client_messages.ts";
+import type { SubscriptionRequest, ViewRequest } from "../../protocol/client_messages.ts";
 import type { aggregatesByName, SensorQuery, SensorSummary } from "./feed_queries.ts";
 
 /**
@@ -41,6 +43,8 @@ export interface HubJoin {
   scope?: string[] | null;
   /** Also send per-sensor event-time windows. */
   windows?: boolean;
+  /** How its topic frames are encoded (`/ws?encoding=compact`). Default full. */
+  encoding?: Encoding;
   /** The client's address, and the subject of its token: who its topics count against. */
   address?: string;
   subject?: string | null;
@@ -63,7 +67,7 @@ export interface HubGroups {
   type: "groups";
   /** Only groups under these prefixes; null for all. */
   scope?: string[] | null;
-  reply: (groups: { group: string; sensors: number }[]) => void;
+  reply: (groups: GroupCount[]) => void;
 }
 
 /** Asks for a page of sensors (GET /api/sensors) or one sensor. */
@@ -118,6 +122,20 @@ export interface HubUnsubscribe {
   ids: number[];
 }
 
+/** Opens, moves or closes a session's viewport window (a ViewSubscribe). */
+export interface HubView {
+  type: "view";
+  sink: FrameSink;
+  request: ViewRequest;
+}
+
+/** A client's report of how long its frames take (ClientStats): it may be sent less often. */
+export interface HubClientStats {
+  type: "clientStats";
+  sink: FrameSink;
+  frameP95Ms: number;
+}
+
 export interface HubLeave {
   type: "leave";
   sink: FrameSink;
@@ -135,6 +153,8 @@ export type HubMessage =
   | HubJoin
   | HubSubscribe
   | HubUnsubscribe
+  | HubView
+  | HubClientStats
   | HubGroups
   | HubSensors
   | HubAggregates

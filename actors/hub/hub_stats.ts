@@ -23,6 +23,8 @@ export class HubStats {
    */
   viewCaughtUp = false;
   sensors = 0;
+  /** Sensors per attention code (protocol/attention.ts), as of the last tick. */
+  attention: number[] = [0, 0, 0, 0, 0, 0];
   lastTickMs = 0;
   /** Resume requests answered with the missed frames, and with a fresh snapshot. */
   recovered = 0;
@@ -44,6 +46,18 @@ export class HubStats {
   lateDropped = 0;
   /** Bytes held by all recovery rings. */
   ringBytes = 0;
+  /**
+   * The hub's own work in the last tick, ms: merging the flushes and sending
+   * every stream's frames (`lastTickMs` also counts waiting for the shards' flushes).
+   */
+  lastMergeMs = 0;
+  /** Time the last tick spent on the viewport views (ordering and their frames), ms. */
+  viewsMs = 0;
+  /** Viewport views and windows now; window frames sent; ViewSubscribes refused. */
+  views = 0;
+  windows = 0;
+  viewFramesSent = 0;
+  viewsRefused = 0;
   /** Most unsent bytes seen queued for any one client, and the largest frame sent. */
   peakBufferedBytes = 0;
   largestFrameBytes = 0;

@@ -101,7 +101,7 @@ Deno.test("hub hold stops ticks; newEpoch sends every session recovered=false an
     assertEquals(sink.frames.length, before, "no tick while held");
   });
 
-  const [s, snap] = sink.frames.slice(before).map(decodeServerFrame);
+  const [s, snap] = sink.frames.slice(before).map((f) => decodeServerFrame(f));
   if (s.type !== "subscribed" || snap.type !== "snapshot") throw new Error("Subscribed, Snapshot");
   assertEquals([s.recovered, s.seq], [false, 0]);
   assert(snap.epoch !== oldEpoch && snap.epoch === s.epoch, "a new epoch");
@@ -290,7 +290,7 @@ Deno.test("a sensors query sent while a tick waits for a slow shard is answered 
   // A client that joins meanwhile gets the view at the current seq; the tick's delta follows it.
   const sink = new Sink();
   await hub.send({ type: "join", sink });
-  assertEquals(await hub.groups(null), [{ group: "default", sensors: 1 }]);
+  assertEquals(await hub.groups(null), [{ group: "default", sensors: 1, attention: {} }]);
   assertEquals(sink.frames.map(seqOf), [["subscribed", 1], ["snapshot", 1]]);
   slow.open();
   await tick;
@@ -387,7 +387,7 @@ Deno.test("a hub that throws is restarted from the shards' whole state in a new 
   const again = new Sink();
   await join(again);
   await hub.barrier();
-  const [subscribed, snapshot] = again.frames.map(decodeServerFrame);
+  const [subscribed, snapshot] = again.frames.map((f) => decodeServerFrame(f));
   if (subscribed.type !== "subscribed" || snapshot.type !== "snapshot") {
     throw new Error("Subscribed, then Snapshot");
   }
@@ -406,6 +406,105 @@ Deno.test("a hub that throws is restarted from the shards' whole state in a new 
   await shards.deliver(reading("s0", 20_000, 99));
   await hub.tick();
   assertEquals(seqOf(again.frames.at(-1)!), ["delta", snapshot.seq + 1]);
+  await hub.stop();
+  await shards.stop();
+});
+
+Deno.test("the freshness observer hears each tick once, however many topics sent a delta in it", async () => {
+  const shards = shardSet(1);
+  const sent: number[] = [];
+  const hub = new Hub(shards, { pingIntervalMs: 1e9 });
+  hub.observe({ tick: () => {}, sent: (updates) => sent.push(updates.length) });
+  const sinks = [new Sink(), new Sink(), new Sink()];
+  for (const [i, sink] of sinks.entries()) {
+    await hub.send({ type: "join", sink, explicit: true });
+    await hub.send({
+      type: "subscribe",
+      sink,
+      subscriptions: [{ id: 1, all: false, group: null, sensors: [`s${i}`] }],
+      resume: null,
+    });
+  }
+  await shards.deliver(blockFromReadings(
+    [0, 1, 2].map((i) => ({ sensorId: `s${i}`, timeMs: i, values: { v: i } })),
+  ));
+  await hub.tick();
+  assert(sinks.every((s) => seqOf(s.frames.at(-1)!)[0] === "delta"), "each topic sent a delta");
+  assertEquals(sent, [3], "one observation of the tick's 3 updates");
+  await hub.stop();
+  await shards.stop();
+});
+
+Deno.test("a topic nobody has watched for the ring's time encodes nothing; a resume across that gap gets recovered=false and a snapshot", async () => {
+  const shards = shardSet(1);
+  let now = 1_000_000;
+  const hub = startHub(shards, { ring: { ringMs: 1_000 }, now: () => now });
+  const send = (id: string, timeMs: number) =>
+    shards.deliver(blockFromReadings([{ sensorId: id, timeMs, values: { v: timeMs } }]));
+  // Only a group topic is watched: the everything-topic has no session.
+  const watcher = new Sink();
+  await hub.send({ type: "join", sink: watcher, explicit: true });
+  await hub.send({
+    type: "subscribe",
+    sink: watcher,
+    subscriptions: [{ id: 1, all: false, group: null, sensors: ["a"] }],
+    resume: null,
+  });
+  for (let t = 1; t <= 3; t++) {
+    await send("a", t);
+    await hub.tick();
+    now += 100;
+  }
+  const everything = () => hub.stats.topics.find((t) => t.key === "*")!;
+  assertEquals(everything().ring, 0, "nothing encoded for nobody");
+  assertEquals(hub.stats.topics.find((t) => t.key !== "*")!.ring, 3);
+
+  // A client on the everything-topic leaves; within the ring's time a reconnect resumes.
+  const leaving = new Sink();
+  await hub.send({ type: "join", sink: leaving });
+  await send("a", 4);
+  await hub.tick();
+  const resumeAt = peekServerFrame(leaving.frames.at(-1)!);
+  await hub.send({ type: "leave", sink: leaving });
+  now += 500;
+  await send("a", 5);
+  await hub.tick();
+  const back = new Sink();
+  await hub.send({ type: "join", sink: back, explicit: true });
+  await hub.send({
+    type: "subscribe",
+    sink: back,
+    subscriptions: [{ id: 1, all: true, group: null, sensors: [] }],
+    resume: { epoch: resumeAt.epoch, seq: resumeAt.seq },
+  });
+  await hub.barrier();
+  const resumed = decodeServerFrame(back.frames[0]);
+  assert(resumed.type === "subscribed" && resumed.recovered, "resumed within the ring's time");
+  await hub.send({ type: "leave", sink: back });
+  const lastSeen = peekServerFrame(back.frames.at(-1)!);
+
+  // Unwatched for longer than the ring's time: ticks change the state but encode nothing.
+  now += 2_000;
+  for (let t = 6; t <= 8; t++) {
+    await send("a", t);
+    await hub.tick();
+    now += 100;
+  }
+  assertEquals(everything().ring, 0, "the unwatched topic's ring holds nothing");
+  const late = new Sink();
+  await hub.send({ type: "join", sink: late, explicit: true });
+  await hub.send({
+    type: "subscribe",
+    sink: late,
+    subscriptions: [{ id: 1, all: true, group: null, sensors: [] }],
+    resume: { epoch: lastSeen.epoch, seq: lastSeen.seq },
+  });
+  await hub.barrier();
+  const [subscribed, snapshot] = late.frames.map((f) => decodeServerFrame(f));
+  assert(subscribed.type === "subscribed" && !subscribed.recovered, "never a partial replay");
+  assert(snapshot.type === "snapshot", "a snapshot follows");
+  assert(snapshot.seq > lastSeen.seq, "the state moved on while nobody watched");
+  assertEquals(snapshot.values.last[0], 8);
   await hub.stop();
   await shards.stop();
 });

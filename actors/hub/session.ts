@@ -1,4 +1,6 @@
 import { CloseCode } from "../../protocol/close_codes.ts";
+import { DEFAULT_RATE_POLICY, RateLadder } from "./rate_ladder.ts";
+import type { RatePolicy } from "./rate_ladder.ts";
 
 /**
  * The socket side of a session: where its frames go (a WebSocket, or a fake
@@ -17,8 +19,8 @@ export interface FrameSink {
   readonly heardAt: number;
 }
 
-export interface SessionPolicy {
-  /** Unsent bytes above which deltas are skipped. Default 1 MiB. */
+export interface SessionPolicy extends RatePolicy {
+  /** Unsent bytes above which frames are skipped. Default 1 MiB. */
   maxBufferedBytes: number;
   /** How long a client may stay above the cap before it is closed as slow. Default 10 000 ms. */
   slowCloseMs: number;
@@ -27,25 +29,45 @@ export interface SessionPolicy {
 }
 
 export const DEFAULT_SESSION_POLICY: Readonly<SessionPolicy> = Object.freeze({
+  ...DEFAULT_RATE_POLICY,
   maxBufferedBytes: 1 << 20,
   slowCloseMs: 10_000,
   silenceLimitMs: 45_000,
 });
 
 /**
- * The hub's side of one connected client: it applies the slow-client
- * policy. While its unsent bytes are over the cap it skips deltas; once
- * drained it gets a fresh snapshot instead of stale frames; if it stays over
- * the cap too long it is closed. It never buffers without bound. Owned and
- * changed by the hub only; time is passed in.
+ * Where one session stands in one of its streams (its topic, its window):
+ * the tick up to which it has been sent the stream's changes, and whether it
+ * skipped a frame (then it needs a catch-up snapshot, not the next frame).
+ */
+export interface StreamCursor {
+  sentAt: number;
+  missed: boolean;
+}
+
+/** A cursor for a session that has the stream's state as of tick `tickNo`. */
+export function cursorAt(tickNo: number): StreamCursor {
+  return { sentAt: tickNo, missed: false };
+}
+
+/**
+ * The hub's side of one connected client: its rate and the slow-client
+ * policy. Each tick it samples the unsent bytes: staying high moves its rate
+ * down a step (`RateLadder`), and so does a client that reports frames
+ * taking too long; clean for a while, it moves back up. A stream offers it
+ * a frame only on the ticks its rate is due, covering everything since the
+ * last one it was sent. Over the skip cap it skips frames and gets a
+ * catch-up snapshot once drained (at the slowest rate by then); if it stays
+ * over the cap too long it is closed. It never buffers without bound. Owned
+ * and changed by the hub only; time is passed in.
  */
 export class Session {
   readonly #sink: FrameSink;
   readonly #policy: SessionPolicy;
+  readonly rate: RateLadder;
   #laggingSince: number | null = null;
-  #missed = false;
   #closed = false;
-  /** Deltas skipped while over the cap. */
+  /** Frames skipped while over the cap. */
   skipped = 0;
   /** Snapshots sent to catch up after lagging. */
   resyncs = 0;
@@ -54,9 +76,18 @@ export class Session {
   /** Most unsent bytes seen queued for this client. */
   peakBuffered = 0;
 
-  constructor(sink: FrameSink, policy: Partial<SessionPolicy> = {}) {
+  constructor(
+    sink: FrameSink,
+    policy: Partial<SessionPolicy> = {},
+    options: { tickMs?: number; now?: number } = {},
+  ) {
     this.#sink = sink;
     this.#policy = { ...DEFAULT_SESSION_POLICY, ...policy };
+    // Sent less often well before anything is skipped: a quarter of the cap unless said.
+    if (policy.stepDownBytes === undefined) {
+      this.#policy.stepDownBytes = this.#policy.maxBufferedBytes / 4;
+    }
+    this.rate = new RateLadder(this.#policy, options);
   }
 
   /** Closed by the hub, by the client, or because a send failed. */
@@ -64,6 +95,7 @@ export class Session {
     return this.#closed || this.#sink.closed;
   }
 
+  /** Over the skip cap: frames are skipped. */
   get lagging(): boolean {
     return this.#laggingSince !== null;
   }
@@ -81,19 +113,18 @@ export class Session {
   }
 
   /**
-   * Offers this tick's delta (or null when none). Returns false once the
-   * session is closed, so the hub can forget it.
+   * Once per tick, before any stream offers a frame: samples the unsent
+   * bytes, moves the rate, and closes a client that stayed over the cap too
+   * long. Returns false once the session is closed, so the hub can forget it.
    */
-  deliver(delta: Uint8Array | null, now: number, snapshot: () => Uint8Array): boolean {
+  tick(now: number): boolean {
     if (this.closed) return false;
     const buffered = this.#sink.bufferedAmount;
     if (buffered > this.peakBuffered) this.peakBuffered = buffered;
     if (buffered > this.#policy.maxBufferedBytes) {
       this.#laggingSince ??= now;
-      if (delta) {
-        this.skipped++;
-        this.#missed = true;
-      }
+      // Sent less often from here: the catch-up snapshot, and what follows it, at the slowest rate.
+      this.rate.slowest(now);
       if (now - this.#laggingSince >= this.#policy.slowCloseMs) {
         this.close(CloseCode.Slow, "slow consumer: unsent bytes stayed over the cap");
         return false;
@@ -101,12 +132,45 @@ export class Session {
       return true;
     }
     this.#laggingSince = null;
-    if (this.#missed) {
-      this.#missed = false;
-      this.resyncs++;
-      return this.send(snapshot());
+    this.rate.sample(buffered, now);
+    return true;
+  }
+
+  /** Whether this session is sent its streams' frames at tick `tickNo` (its rate is due). */
+  due(tickNo: number): boolean {
+    return tickNo % this.rate.period === 0;
+  }
+
+  /** Takes the client's report of its frame time (ms, 95th percentile). */
+  report(frameMs: number, now: number): void {
+    this.rate.report(frameMs, now);
+  }
+
+  /**
+   * Offers one stream's frame at a tick the session is due (null: nothing
+   * changed for it). While over the cap the frame is skipped; once drained
+   * after a skip, `snapshot()` goes instead. Returns false once closed.
+   */
+  offer(
+    cursor: StreamCursor,
+    frame: Uint8Array | null,
+    o: { tickNo: number; snapshot: () => Uint8Array },
+  ): boolean {
+    if (this.closed) return false;
+    if (this.lagging) {
+      if (frame || cursor.missed) {
+        if (frame) this.skipped++;
+        cursor.missed = true;
+      }
+      return true;
     }
-    return delta ? this.send(delta) : true;
+    cursor.sentAt = o.tickNo;
+    if (cursor.missed) {
+      cursor.missed = false;
+      this.resyncs++;
+      return this.send(o.snapshot());
+    }
+    return frame ? this.send(frame) : true;
   }
 
   /** Pings the client, or drops it if it has been silent (nothing heard) too long. */

@@ -1,40 +1,58 @@
 import { groupAggregates } from "./group_aggregates.ts";
-import type { FeedView, TickChanges } from "./feed_view.ts";
-import type { Session } from "./session.ts";
+import type { FeedView, PreviousColumns, TickChanges } from "./feed_view.ts";
+import type { Session, StreamCursor } from "./session.ts";
 import { matches } from "./topic.ts";
 import type { TopicSpec } from "./topic.ts";
+import { RecentTicks } from "./recent_ticks.ts";
+import type { TickParts } from "./recent_ticks.ts";
+import { RingBudget, StreamRing } from "./stream_ring.ts";
+import type { RingLimits } from "./stream_ring.ts";
 import { encodeDelta, encodeSnapshot } from "../../protocol/mod.ts";
+import { encodeCompactDelta } from "../../protocol/compact_delta.ts";
+import { compressFrame } from "../../protocol/compression.ts";
 import { allocateStates, allocateWindowStates, WINDOW_CHANGED } from "../../protocol/columns.ts";
 import type {
   GroupAggregateEntry,
+  MetricEntry,
   MetricStates,
   SensorEntry,
   WindowStates,
 } from "../../protocol/columns.ts";
+import type { DeltaFrame } from "../../protocol/server_frames.ts";
 
-export interface RingLimits {
-  /** Frames older than this are dropped. Default 30 000 ms. */
-  ringMs: number;
-  /** Most bytes of frames kept per topic. Default 32 MiB. */
-  ringBytes: number;
+export { RingBudget };
+export type { RingLimits };
+
+/**
+ * How a session's topic frames are encoded: `full` Deltas (every field of
+ * every update, as API clients and older clients read them) or `compact`
+ * (CompactDelta, compressed when that pays; `/ws?encoding=compact`).
+ */
+export type Encoding = "full" | "compact";
+export const ENCODINGS: readonly Encoding[] = ["full", "compact"];
+
+/** A session on a topic: how it is encoded and where it stands. */
+export interface TopicMember {
+  encoding: Encoding;
+  cursor: StreamCursor;
 }
 
-/** Bytes held by all rings together, shared by the topics of one hub. */
-export class RingBudget {
-  used = 0;
-  constructor(readonly limit: number) {}
-}
+/** A tick's frame of a topic, per encoding (null: not encoded). */
+export type TopicFrames = Record<Encoding, Uint8Array | null>;
 
-interface RingFrame {
-  seq: number;
-  bytes: Uint8Array;
-  at: number;
-}
+/**
+ * Decimal digits compact frames send averages with: the dashboard shows two.
+ * The same for every frame of a stream, so the client's rounded values stay
+ * the bases the server codes against (see CompactEncodeOptions.avgDigits).
+ */
+export const AVG_DIGITS = 2;
 
 /**
  * One topic's stream: its own epoch and sequence numbers, the sensors it
- * carries, the sessions that receive it, and a bounded ring of its recent
- * frames for clients that reconnect. Owned by the hub.
+ * carries, the sessions that receive it, and per encoding a bounded ring of
+ * its recent frames for clients that reconnect. Per tick it encodes one
+ * frame per encoding some session uses; a session sent less often gets one
+ * frame covering every tick since its last (`coalesced`). Owned by the hub.
  */
 export class TopicStream {
   readonly key: string;
@@ -42,17 +60,27 @@ export class TopicStream {
   /** Random per stream, so a stream that was dropped and made again never matches an old resume point. */
   readonly epoch: number;
   seq = 0;
-  readonly sessions = new Set<Session>();
+  readonly sessions = new Map<Session, TopicMember>();
   #member = new Uint8Array(1024);
   /** Carries every sensor: no filtering needed. */
   readonly #everything: boolean;
-  readonly #ring: RingFrame[] = [];
-  #ringBytes = 0;
+  readonly #rings: Record<Encoding, StreamRing>;
   readonly #limits: RingLimits;
-  readonly #budget: RingBudget;
-  #snapshot: { seq: number; bytes: Uint8Array } | null = null;
+  /** Per encoding, the last tick's time a session used it; -Infinity: never. */
+  readonly #watchedAt: Record<Encoding, number> = { full: -Infinity, compact: -Infinity };
+  readonly #snapshots = new Map<string, { seq: number; bytes: Uint8Array }>();
   readonly #windowSizesMs: readonly number[];
   readonly #countWindow: number;
+  readonly #tickMs: number;
+  /** The hub's mirror this topic's sensors are in (a new epoch makes new topics). */
+  readonly #view: FeedView;
+  readonly #recent = new RecentTicks();
+  /** Coalesced frames made this tick, by encoding and first tick covered. */
+  readonly #coalesced = new Map<string, Uint8Array | null>();
+  #coalescedTick = -1;
+  /** Per value slot of the view, the stamp of the last coalesced frame that took it. */
+  #stamps = new Uint32Array(0);
+  #stamp = 0;
 
   constructor(
     key: string,
@@ -64,43 +92,64 @@ export class TopicStream {
       windowSizesMs?: readonly number[];
       /** Readings that avg, min and max cover, told in snapshots. Default 0 (unsaid). */
       countWindow?: number;
+      /** The hub's tick, for the frames' interval. Default 100 ms. */
+      tickMs?: number;
     },
   ) {
     this.#windowSizesMs = options.windowSizesMs ?? [];
     this.#countWindow = options.countWindow ?? 0;
+    this.#tickMs = options.tickMs ?? 100;
+    this.#view = view;
     this.key = key;
     this.spec = spec;
     this.epoch = crypto.getRandomValues(new Uint32Array(1))[0];
     this.#limits = options.limits;
     this.#everything = spec.all && spec.scope === null;
-    this.#budget = options.budget;
+    this.#rings = {
+      full: new StreamRing(options.limits, options.budget),
+      compact: new StreamRing(options.limits, options.budget),
+    };
     for (const sensor of view.sensors()) {
       this.#setMember(sensor.index, matches(spec, sensor.id, sensor.group));
     }
   }
 
-  /** Frames in the ring, oldest first (for tests and metrics). */
+  /** Frames in the rings (for tests and metrics). */
   get ringLength(): number {
-    return this.#ring.length;
+    return this.#rings.full.length + this.#rings.compact.length;
   }
 
-  /**
-   * Applies one tick's changes: the sensors that entered or changed within the
-   * topic, those that left it, and the updates of its sensors. Returns the
-   * encoded delta (kept in the ring), or null when nothing of it changed.
-   */
   /** Group prefixes whose aggregates this topic carries: "" (all it may see) or its groups. */
   get aggregatePrefixes(): readonly string[] {
     return this.spec.all ? [""] : this.spec.groups;
   }
 
+  /** Adds a session, sent this topic's state as of tick `tickNo`. */
+  join(session: Session, encoding: Encoding, cursor: StreamCursor): void {
+    this.sessions.set(session, { encoding, cursor });
+    // From the next tick on, every tick is known: frames can cover them.
+    if (!this.#recent.recording) this.#recent.start(cursor.sentAt + 1, this.seq);
+  }
+
+  /**
+   * Applies one tick's changes: the sensors that entered or changed within
+   * the topic, those that left it, and the updates of its sensors. Returns
+   * the tick's frame per encoding its sessions use (also kept in that
+   * encoding's ring), or null when nothing of it changed. A topic that no
+   * session has used for the ring's time encodes nothing: the state moves
+   * on, so the seq does, and its rings are cut there (a resume from before
+   * gets a snapshot, never a partial replay).
+   */
   advance(
     tick: TickChanges,
     now: number,
-    aggregates: readonly GroupAggregateEntry[] = [],
-  ): Uint8Array | null {
+    o: { tickNo?: number; aggregates?: readonly GroupAggregateEntry[] } = {},
+  ): TopicFrames | null {
+    const tickNo = o.tickNo ?? 0;
+    const aggregates = o.aggregates ?? [];
     const sensors: SensorEntry[] = [];
     const removed: number[] = [];
+    const entered: number[] = [];
     for (const index of tick.removed ?? []) {
       if (this.#isMember(index)) removed.push(index);
       this.#setMember(index, false);
@@ -109,24 +158,62 @@ export class TopicStream {
       const was = this.#isMember(sensor.index);
       const is = matches(this.spec, sensor.id, sensor.group);
       this.#setMember(sensor.index, is);
-      if (is) sensors.push(sensor);
-      else if (was) removed.push(sensor.index);
+      if (is) {
+        sensors.push(sensor);
+        if (!was) entered.push(sensor.index);
+      } else if (was) removed.push(sensor.index);
     }
-    const updates = this.#everything ? tick.updates : this.#filter(tick.updates);
+    for (const member of this.sessions.values()) this.#watchedAt[member.encoding] = now;
+    const encode = {
+      full: now - this.#watchedAt.full <= this.#limits.ringMs,
+      compact: now - this.#watchedAt.compact <= this.#limits.ringMs,
+    };
+    const news = tick.updates.length > 0 || sensors.length > 0 || removed.length > 0 ||
+      tick.metrics.length > 0 || tick.windows.length > 0 || tick.late.length > 0 ||
+      aggregates.length > 0 || (tick.attention?.length ?? 0) > 0;
+    if (!encode.full && !encode.compact) {
+      if (news) {
+        this.seq++;
+        this.#rings.full.release();
+        this.#rings.compact.release();
+        this.#recent.stop();
+      }
+      return null;
+    }
+    if (!this.#recent.recording) this.#recent.start(tickNo, this.seq);
+    this.#recent.prune(tickNo);
+    for (const encoding of ["full", "compact"] as const) {
+      if (!encode[encoding]) this.#rings[encoding].release();
+    }
+    if (!news) return this.#idle(now);
+    const filtered = this.#everything
+      ? { updates: tick.updates, previous: tick.previous }
+      : this.#filter(tick.updates, tick.previous);
+    let { updates, previous } = filtered;
+    // A sensor new to the topic is new to its clients: all its values go, fresh.
+    if (entered.length > 0) ({ updates, previous } = this.#entering(entered, updates, previous));
     const windows = this.spec.windows
       ? this.#filterWindows(tick.windows, WINDOW_CHANGED)
       : undefined;
     const late = this.#everything ? tick.late : tick.late.filter(([s]) => this.#isMember(s));
+    const changed = tick.attention ?? [];
+    let attention = this.#everything ? changed : changed.filter(([s]) => this.#isMember(s));
+    // A sensor new to the topic brings its state too (unless the tick already says it).
+    if (entered.length > 0) {
+      const told = new Set(attention.map(([s]) => s));
+      const joined = entered.filter((s) => !told.has(s))
+        .map((s): [number, number] => [s, this.#view.attention.code(s)]);
+      if (joined.length > 0) attention = [...attention, ...joined]; // the tick's list is shared
+    }
     if (
       updates.length === 0 && sensors.length === 0 && removed.length === 0 &&
       tick.metrics.length === 0 && (windows?.length ?? 0) === 0 && late.length === 0 &&
-      aggregates.length === 0
+      aggregates.length === 0 && attention.length === 0
     ) {
-      this.#expire(now);
-      return null;
+      return this.#idle(now);
     }
     this.seq++;
-    const bytes = encodeDelta({
+    const frame: DeltaFrame = {
       epoch: this.epoch,
       seq: this.seq,
       serverTimeMs: now,
@@ -137,44 +224,239 @@ export class TopicStream {
       windows,
       aggregates,
       late,
+      attention,
+      intervalMs: this.#tickMs,
+    };
+    this.#recent.record({
+      tickNo,
+      seqAfter: this.seq,
+      sensors,
+      metrics: tick.metrics,
+      updates,
+      removed,
+      windows,
+      aggregates,
+      late,
+      attention,
     });
-    this.#ring.push({ seq: this.seq, bytes, at: now });
-    this.#ringBytes += bytes.byteLength;
-    this.#budget.used += bytes.byteLength;
-    this.#expire(now);
-    return bytes;
+    const frames: TopicFrames = { full: null, compact: null };
+    if (encode.full) frames.full = encodeDelta(frame);
+    if (encode.compact) {
+      frames.compact = compressFrame(
+        encodeCompactDelta(frame, { previous, avgDigits: AVG_DIGITS }),
+      );
+    }
+    for (const encoding of ENCODINGS) {
+      const bytes = frames[encoding];
+      if (bytes) this.#rings[encoding].push(this.seq, bytes, now);
+    }
+    return frames;
   }
 
   /**
-   * The frames after `seq`, in order, if the ring still holds all of them;
-   * null when any is gone (the client then needs a snapshot).
+   * The updates with every current value of the sensors that entered the
+   * topic (those the tick did not update too), and those sensors' values
+   * marked fresh: the topic's clients hold nothing of them.
    */
-  replay(seq: number): Uint8Array[] | null {
-    if (seq > this.seq || seq < 0) return null;
-    if (seq === this.seq) return [];
-    const first = this.#ring[0];
-    if (!first || first.seq > seq + 1) return null;
-    return this.#ring.filter((f) => f.seq > seq).map((f) => f.bytes);
+  #entering(
+    entered: readonly number[],
+    updates: MetricStates,
+    previous: PreviousColumns,
+  ): { updates: MetricStates; previous: PreviousColumns } {
+    const view = this.#view;
+    const fresh = new Set(entered);
+    const updated = new Set<number>();
+    for (let i = 0; i < updates.length; i++) {
+      if (fresh.has(updates.sensor[i])) updated.add(updates.sensor[i] * 65_536 + updates.metric[i]);
+    }
+    const extra: number[] = [];
+    const metrics = view.metrics();
+    for (const sensor of entered) {
+      for (const { index } of metrics) {
+        const slot = view.valueSlot(sensor, index);
+        if (slot >= 0 && !updated.has(sensor * 65_536 + index)) extra.push(slot);
+      }
+    }
+    const n = updates.length + extra.length;
+    const out = allocateStates(n);
+    for (const column of STATE_COLUMNS) out[column].set(updates[column]);
+    const v = view.valueColumns;
+    extra.forEach((slot, j) => {
+      for (const column of STATE_COLUMNS) out[column][updates.length + j] = v[column][slot];
+    });
+    const has = new Uint8Array(n);
+    has.set(previous.has);
+    for (let i = 0; i < n; i++) if (fresh.has(out.sensor[i])) has[i] = 0;
+    const grow = (from: Float64Array) => {
+      const to = new Float64Array(n);
+      to.set(from);
+      return to;
+    };
+    return {
+      updates: out,
+      previous: {
+        has,
+        last: grow(previous.last),
+        avg: grow(previous.avg),
+        min: grow(previous.min),
+        max: grow(previous.max),
+      },
+    };
   }
 
-  /** The topic's full state at the current seq, encoded once per seq. */
-  snapshot(view: FeedView, now: number, catchUp = false): Uint8Array {
-    if (!catchUp && this.#snapshot?.seq === this.seq) return this.#snapshot.bytes;
+  #idle(now: number): null {
+    this.#rings.full.expire(now);
+    this.#rings.compact.expire(now);
+    return null;
+  }
+
+  /**
+   * One frame bringing a session that has the topic's state as of tick
+   * `since` to now (the tick `tickNo`): the newest values of every sensor
+   * and metric that changed in between, absolute, with the dictionary
+   * entries, removals and event-time parts of those ticks. Null when nothing
+   * changed; "snapshot" when those ticks are no longer all known (the
+   * session then needs a snapshot). Made once per tick, encoding and `since`.
+   */
+  coalesced(
+    since: number,
+    o: { tickNo: number; encoding: Encoding; view: FeedView; period: number; now: number },
+  ): Uint8Array | null | "snapshot" {
+    if (!this.#recent.covers(since)) return "snapshot";
+    if (this.#coalescedTick !== o.tickNo) {
+      this.#coalesced.clear();
+      this.#coalescedTick = o.tickNo;
+    }
+    const key = `${o.encoding}:${since}:${o.period}`;
+    if (this.#coalesced.has(key)) return this.#coalesced.get(key)!;
+    const parts = this.#recent.after(since);
+    const frame = parts.length === 0 ? null : this.#merge(parts, {
+      sinceSeq: this.#recent.seqAt(since),
+      view: o.view,
+      now: o.now,
+      intervalMs: o.period * this.#tickMs,
+    });
+    const bytes = frame === null
+      ? null
+      : o.encoding === "full"
+      ? encodeDelta(frame)
+      : compressFrame(encodeCompactDelta(frame, { avgDigits: AVG_DIGITS }));
+    this.#coalesced.set(key, bytes);
+    return bytes;
+  }
+
+  /** The ticks' parts as one absolute frame, with the view's newest values. */
+  #merge(
+    parts: TickParts[],
+    o: { sinceSeq: number; view: FeedView; now: number; intervalMs: number },
+  ): DeltaFrame {
+    const view = o.view;
+    if (this.#stamps.length < view.valueCount) {
+      this.#stamps = new Uint32Array(Math.max(view.valueCount, this.#stamps.length * 2));
+    }
+    if (++this.#stamp === 0xffff_ffff) {
+      this.#stamps.fill(0);
+      this.#stamp = 1;
+    }
+    const stamp = this.#stamp;
+    const slots: number[] = [];
+    const sensors = new Map<number, SensorEntry>();
+    const metrics = new Map<number, MetricEntry>();
+    const removed = new Set<number>();
+    const windows = new Map<number, [WindowStates, number]>();
+    const aggregates = new Map<string, GroupAggregateEntry>();
+    const late = new Map<number, number>();
+    const attention = new Map<number, number>();
+    for (const part of parts) {
+      const u = part.updates;
+      for (let i = 0; i < u.length; i++) {
+        const slot = view.valueSlot(u.sensor[i], u.metric[i]);
+        if (slot < 0 || !this.#isMember(u.sensor[i]) || this.#stamps[slot] === stamp) continue;
+        this.#stamps[slot] = stamp;
+        slots.push(slot);
+      }
+      for (const s of part.sensors) sensors.set(s.index, s);
+      for (const m of part.metrics) metrics.set(m.index, m);
+      for (const r of part.removed) removed.add(r);
+      const w = part.windows;
+      for (let i = 0; w && i < w.length; i++) {
+        windows.set((w.sensor[i] * 65_536 + w.metric[i]) * 8 + w.size[i], [w, i]);
+      }
+      for (const a of part.aggregates) aggregates.set(`${a.group}|${a.size}|${a.metric}`, a);
+      for (const [sensor, count] of part.late) late.set(sensor, count);
+      for (const [sensor, code] of part.attention ?? []) attention.set(sensor, code);
+    }
+    const values = view.valueColumns;
+    const updates = allocateStates(slots.length);
+    slots.forEach((slot, i) => {
+      updates.sensor[i] = values.sensor[slot];
+      updates.metric[i] = values.metric[slot];
+      updates.last[i] = values.last[slot];
+      updates.avg[i] = values.avg[slot];
+      updates.min[i] = values.min[slot];
+      updates.max[i] = values.max[slot];
+      updates.timeMs[i] = values.timeMs[slot];
+    });
+    const member = (s: number) => this.#isMember(s);
+    const kept = [...windows.values()].filter(([w, i]) => member(w.sensor[i]));
+    const windowStates = this.spec.windows ? allocateWindowStates(kept.length) : undefined;
+    if (windowStates) {
+      kept.forEach(([w, i], j) => {
+        for (const column of WINDOW_COLUMNS) windowStates[column][j] = w[column][i];
+      });
+    }
+    return {
+      epoch: this.epoch,
+      seq: this.seq,
+      serverTimeMs: o.now,
+      sensors: [...sensors.values()].filter((s) => member(s.index)),
+      metrics: [...metrics.values()],
+      updates,
+      removed: [...removed].filter((s) => !member(s)),
+      windows: windowStates,
+      aggregates: [...aggregates.values()],
+      late: [...late].filter(([s]) => member(s)),
+      attention: [...attention].filter(([s]) => member(s)),
+      coalesced: true,
+      sinceSeq: o.sinceSeq,
+      intervalMs: o.intervalMs,
+    };
+  }
+
+  /**
+   * The frames after `seq` in `encoding`, in order, if its ring still holds
+   * all of them; null when any is gone (the client then needs a snapshot).
+   */
+  replay(seq: number, encoding: Encoding = "full"): Uint8Array[] | null {
+    return this.#rings[encoding].replay(seq, this.seq);
+  }
+
+  /** The topic's full state at the current seq, encoded once per seq (compressed for compact sessions). */
+  snapshot(
+    view: FeedView,
+    now: number,
+    o: { catchUp?: boolean; encoding?: Encoding } = {},
+  ): Uint8Array {
+    const catchUp = o.catchUp ?? false;
+    const encoding = o.encoding ?? "full";
+    const cached = this.#snapshots.get(encoding);
+    if (!catchUp && cached?.seq === this.seq) return cached.bytes;
     const state = view.snapshot();
     const sensors = this.#everything
       ? state.sensors
       : state.sensors.filter((s) => this.#isMember(s.index));
-    const values = this.#everything ? state.values : this.#filter(state.values);
+    const values = this.#everything ? state.values : this.#filter(state.values, null).updates;
     const aggregates = this.#windowSizesMs.flatMap((_, size) =>
       this.aggregatePrefixes.flatMap((prefix) =>
         groupAggregates(view, prefix, size, { scope: this.spec.scope })
       )
     );
-    const bytes = encodeSnapshot({
+    const full = encodeSnapshot({
       windowSizesMs: this.#windowSizesMs,
       windows: this.spec.windows ? this.#filterWindows(view.windows(), 0) : undefined,
       aggregates,
       late: view.lateCounts().filter(([s]) => this.#isMember(s)),
+      attention: sensors.map((s) => [s.index, view.attention.code(s.index)] as const),
       epoch: this.epoch,
       seq: this.seq,
       serverTimeMs: now,
@@ -184,14 +466,26 @@ export class TopicStream {
       catchUp,
       countWindow: this.#countWindow,
     });
-    if (!catchUp) this.#snapshot = { seq: this.seq, bytes };
+    const bytes = encoding === "compact" ? compressFrame(full) : full;
+    if (!catchUp) this.#snapshots.set(encoding, { seq: this.seq, bytes });
     return bytes;
   }
 
-  #filter(from: MetricStates): MetricStates {
+  /** The updates of member sensors, with their previous values alongside. */
+  #filter(
+    from: MetricStates,
+    previous: PreviousColumns | null,
+  ): { updates: MetricStates; previous: PreviousColumns } {
     let n = 0;
     for (let i = 0; i < from.length; i++) if (this.#isMember(from.sensor[i])) n++;
     const out = allocateStates(n);
+    const before = {
+      has: new Uint8Array(previous ? n : 0),
+      last: new Float64Array(previous ? n : 0),
+      avg: new Float64Array(previous ? n : 0),
+      min: new Float64Array(previous ? n : 0),
+      max: new Float64Array(previous ? n : 0),
+    };
     let at = 0;
     for (let i = 0; i < from.length; i++) {
       if (!this.#isMember(from.sensor[i])) continue;
@@ -202,9 +496,16 @@ export class TopicStream {
       out.min[at] = from.min[i];
       out.max[at] = from.max[i];
       out.timeMs[at] = from.timeMs[i];
+      if (previous) {
+        before.has[at] = previous.has[i];
+        before.last[at] = previous.last[i];
+        before.avg[at] = previous.avg[i];
+        before.min[at] = previous.min[i];
+        before.max[at] = previous.max[i];
+      }
       at++;
     }
-    return out;
+    return { updates: out, previous: before };
   }
 
   /** Windows of member sensors that have all of `flags`. */
@@ -218,16 +519,7 @@ export class TopicStream {
     let at = 0;
     for (let i = 0; i < from.length; i++) {
       if (!this.#isMember(from.sensor[i]) || (from.flags[i] & flags) !== flags) continue;
-      out.sensor[at] = from.sensor[i];
-      out.metric[at] = from.metric[i];
-      out.size[at] = from.size[i];
-      out.flags[at] = from.flags[i];
-      out.startMs[at] = from.startMs[i];
-      out.count[at] = from.count[i];
-      out.sum[at] = from.sum[i];
-      out.min[at] = from.min[i];
-      out.max[at] = from.max[i];
-      out.std[at] = from.std[i];
+      for (const column of WINDOW_COLUMNS) out[column][at] = from[column][i];
       at++;
     }
     return out;
@@ -246,22 +538,32 @@ export class TopicStream {
     this.#member[index] = member ? 1 : 0;
   }
 
-  /** Frees everything the ring holds (when the topic is dropped). */
+  /** Frees everything the rings hold (when the topic is dropped). */
   release(): void {
-    this.#budget.used -= this.#ringBytes;
-    this.#ringBytes = 0;
-    this.#ring.length = 0;
-  }
-
-  #expire(now: number): void {
-    while (
-      this.#ring.length > 0 &&
-      (now - this.#ring[0].at > this.#limits.ringMs || this.#ringBytes > this.#limits.ringBytes ||
-        this.#budget.used > this.#budget.limit)
-    ) {
-      const dropped = this.#ring.shift()!.bytes.byteLength;
-      this.#ringBytes -= dropped;
-      this.#budget.used -= dropped;
-    }
+    this.#rings.full.release();
+    this.#rings.compact.release();
   }
 }
+
+const STATE_COLUMNS = [
+  "sensor",
+  "metric",
+  "last",
+  "avg",
+  "min",
+  "max",
+  "timeMs",
+] as const satisfies readonly (keyof Omit<MetricStates, "length">)[];
+
+const WINDOW_COLUMNS = [
+  "sensor",
+  "metric",
+  "size",
+  "flags",
+  "startMs",
+  "count",
+  "sum",
+  "min",
+  "max",
+  "std",
+] as const satisfies readonly (keyof Omit<WindowStates, "length">)[];

@@ -2,6 +2,9 @@ import { assert, assertEquals } from "../../tests/testing/assert.ts";
 import { FeedView } from "./feed_view.ts";
 import { topicFor } from "./topic.ts";
 import { RingBudget, TopicStream } from "./topic_stream.ts";
+import type { TopicFrames } from "./topic_stream.ts";
+import { cursorAt, Session } from "./session.ts";
+import type { FrameSink } from "./session.ts";
 import type { ShardChanges } from "../shards/shard_messages.ts";
 import { allocateStates, allocateWindowStates } from "../../protocol/columns.ts";
 import { decodeServerFrame } from "../../protocol/server_frames.ts";
@@ -38,10 +41,21 @@ function stream(view: FeedView, groups: string[], limits = { ringMs: 1_000, ring
   const { key, spec } = topicFor(
     groups.map((group, i) => ({ id: i + 1, all: false, group, sensors: [] as string[] })),
   );
-  return new TopicStream(key, spec, view, { limits, budget: new RingBudget(1 << 30) });
+  const topic = new TopicStream(key, spec, view, { limits, budget: new RingBudget(1 << 30) });
+  // Watched: a topic nobody receives encodes nothing.
+  topic.join(new Session(watcher), "full", cursorAt(0));
+  return topic;
 }
 
-const delta = (bytes: Uint8Array | null) => decodeServerFrame(bytes!) as DeltaEvent;
+const watcher: FrameSink = {
+  send() {},
+  bufferedAmount: 0,
+  close() {},
+  closed: false,
+  heardAt: 0,
+};
+
+const delta = (frames: TopicFrames | null) => decodeServerFrame(frames!.full!) as DeltaEvent;
 
 Deno.test("a topic's delta carries only its sensors: those that enter, leave, and change", () => {
   const view = new FeedView();
@@ -71,7 +85,7 @@ Deno.test("a topic replays the frames after a seq while its ring holds them all,
   const topic = stream(view, ["g"], { ringMs: 1_000, ringBytes: 1 << 20 });
   const sent: Uint8Array[] = [];
   for (let i = 0; i < 4; i++) {
-    sent.push(topic.advance(view.apply([flush([[0, "s", "g"]], [[0, i]])])!, i * 400)!);
+    sent.push(topic.advance(view.apply([flush([[0, "s", "g"]], [[0, i]])])!, i * 400)!.full!);
   }
   assertEquals(topic.ringLength, 3, "frames older than a second are gone");
   assertEquals(topic.replay(4), [], "up to date");
@@ -91,7 +105,7 @@ Deno.test("a topic's snapshot holds its sensors at its seq, encoded once per seq
   assertEquals([snapshot.seq, snapshot.epoch], [1, topic.epoch]);
   assertEquals(snapshot.sensors.map((s) => s.id), ["in"]);
   assertEquals(Array.from(snapshot.values.last), [1]);
-  const catchUp = decodeServerFrame(topic.snapshot(view, 7, true)) as SnapshotEvent;
+  const catchUp = decodeServerFrame(topic.snapshot(view, 7, { catchUp: true })) as SnapshotEvent;
   assertEquals(catchUp.catchUp, true);
 });
 
@@ -103,11 +117,54 @@ Deno.test("a released topic gives its ring's bytes back to the shared budget", (
     limits: { ringMs: 60_000, ringBytes: 1 << 20 },
     budget,
   });
+  topic.join(new Session(watcher), "full", cursorAt(0));
   let bytes = 0;
   for (let i = 0; i < 3; i++) {
-    bytes += topic.advance(view.apply([flush([[0, "s", "g"]], [[0, i]])])!, i)!.byteLength;
+    bytes += topic.advance(view.apply([flush([[0, "s", "g"]], [[0, i]])])!, i)!.full!.byteLength;
   }
   assertEquals(budget.used, bytes);
   topic.release();
   assertEquals([budget.used, topic.ringLength], [0, 0]);
+});
+
+Deno.test("a sensor that moves into a topic brings all its current values, as a snapshot would", () => {
+  const view = new FeedView();
+  const topic = stream(view, ["g2"]);
+  const twoMetrics = (sensors: [number, string, string][], values: [number, number, number][]) => {
+    const change = flush(sensors, []);
+    const updates = allocateStates(values.length);
+    values.forEach(([sensor, metric, last], i) => {
+      updates.sensor[i] = sensor;
+      updates.metric[i] = metric;
+      updates.last[i] =
+        updates.avg[i] =
+        updates.min[i] =
+        updates.max[i] =
+          last;
+      updates.timeMs[i] = 1_000;
+    });
+    return {
+      ...change,
+      metrics: [{ index: 0, name: "t" }, { index: 1, name: "h" }],
+      updates,
+    };
+  };
+  topic.advance(view.apply([twoMetrics([[0, "a", "g1"]], [[0, 0, 20], [0, 1, 50]])])!, 0);
+  // a moves to g2, reporting only h: the topic's clients have never seen its t.
+  const moved = delta(topic.advance(view.apply([twoMetrics([[0, "a", "g2"]], [[0, 1, 51]])])!, 1));
+  assertEquals(moved.sensors.map((s) => s.id), ["a"]);
+  const got = Array.from(
+    { length: moved.updates.length },
+    (_, i) => [moved.updates.metric[i], moved.updates.last[i]],
+  ).sort((x, y) => x[0] - y[0]);
+  assertEquals(got, [[0, 20], [1, 51]]);
+  // And exactly what a snapshot of the topic now holds.
+  const snapshot = decodeServerFrame(topic.snapshot(view, 2)) as SnapshotEvent;
+  assertEquals(
+    Array.from(
+      { length: snapshot.values.length },
+      (_, i) => [snapshot.values.metric[i], snapshot.values.last[i]],
+    ).sort((x, y) => x[0] - y[0]),
+    got,
+  );
 });

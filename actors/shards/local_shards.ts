@@ -39,6 +39,7 @@ export class LocalShards implements ShardHosts {
           const behavior = new ShardBehavior({
             window: options.window,
             windowSpec: options.windowSpec,
+            metrics: options.metrics,
             names: options.names,
             // Restarted empty: readings are dropped until the replay's restore.
             awaitingReplay: restart > 0,

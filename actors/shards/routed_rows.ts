@@ -21,6 +21,8 @@ export interface RoutedRows {
   /** Per value: the metric's global index, and the value. */
   readonly metric: Uint16Array;
   readonly value: Float64Array;
+  /** Per value: the thresholds that judge it (`ThresholdTable`; 0: none). */
+  readonly judge: Uint16Array;
   readonly strings: readonly string[];
   /** Shards with rows here, and where each one's rows start; `shardStart[k + 1]` ends shard `shards[k]`'s. */
   readonly shards: Uint16Array;
@@ -50,7 +52,8 @@ function layout(rows: number, values: number, shardCount: number) {
   const valueStart = status + rows * 4;
   const shardStart = valueStart + (rows + 1) * 4;
   const metric = shardStart + (shardCount + 1) * 4;
-  const shards = metric + values * 2;
+  const judge = metric + values * 2;
+  const shards = judge + values * 2;
   const end = shards + shardCount * 2;
   return {
     timeMs,
@@ -62,6 +65,7 @@ function layout(rows: number, values: number, shardCount: number) {
     valueStart,
     shardStart,
     metric,
+    judge,
     shards,
     end,
   };
@@ -116,6 +120,7 @@ function view(
     valueStart: new Uint32Array(buffer, at.valueStart, rows + 1),
     shardStart: new Uint32Array(buffer, at.shardStart, shardCount + 1),
     metric: new Uint16Array(buffer, at.metric, values),
+    judge: new Uint16Array(buffer, at.judge, values),
     shards: new Uint16Array(buffer, at.shards, shardCount),
     strings: n.strings,
     buffer,

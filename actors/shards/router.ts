@@ -2,10 +2,14 @@ import { shardFor } from "./shard_for.ts";
 import { allocateRows } from "./routed_rows.ts";
 import type { RoutedRows } from "./routed_rows.ts";
 import type { ReadingBlock } from "../../protocol/reading_block.ts";
+import type { MetricsMeta } from "../../protocol/metric_meta.ts";
+import { ThresholdTable } from "./threshold_table.ts";
 
 export interface RouterOptions {
   /** Distinct metric names before further ones are dropped (uint16 on the wire). Default 1024. */
   maxMetrics?: number;
+  /** Metric metadata: each value carries the judge of its metric's thresholds. Default: none. */
+  metrics?: MetricsMeta;
 }
 
 /** Which shards a split is for, and how they are grouped into hosts (workers). */
@@ -34,6 +38,9 @@ export class Router {
   readonly #shardSensors: number[];
   readonly #metrics = new Map<string, number>();
   readonly #metricNames: string[] = [];
+  readonly #thresholds: ThresholdTable;
+  /** By metric index: its judge (`ThresholdTable.judge`). */
+  readonly #metricJudge: number[] = [];
   // Per shard, reused by every split: rows and values counted, and where the next goes.
   readonly #rowsOf: Uint32Array;
   readonly #valuesOf: Uint32Array;
@@ -55,6 +62,7 @@ export class Router {
     this.#rowAt = new Uint32Array(shardCount);
     this.#valueAt = new Uint32Array(shardCount);
     this.#maxMetrics = Math.min(options.maxMetrics ?? 1024, 65_536);
+    this.#thresholds = new ThresholdTable(options.metrics);
   }
 
   /** Sensor ids and metric names in index order, for a checkpoint. */
@@ -108,6 +116,7 @@ export class Router {
     this.#shardSensors.fill(0);
     this.#metrics.clear();
     this.#metricNames.length = 0;
+    this.#metricJudge.length = 0;
   }
 
   get sensorCount(): number {
@@ -210,6 +219,7 @@ export class Router {
           const metric = metricOf[block.metric[v]];
           if (metric < 0) continue;
           part.metric[at] = metric;
+          part.judge[at] = this.#metricJudge[metric];
           part.value[at++] = block.value[v];
         }
         valueAt[shard] = at;
@@ -241,6 +251,7 @@ export class Router {
       index = this.#metricNames.length;
       this.#metrics.set(name, index);
       this.#metricNames.push(name);
+      this.#metricJudge.push(this.#thresholds.judge(name));
     }
     return index;
   }

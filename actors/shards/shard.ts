@@ -5,6 +5,8 @@ import type { WindowSpec } from "./event_window_store.ts";
 import type { ShardImage } from "./shard_image.ts";
 import type { ShardMessage } from "./shard_messages.ts";
 import type { Behavior } from "../runtime/mod.ts";
+import type { MetricsMeta } from "../../protocol/metric_meta.ts";
+import { ThresholdTable } from "./threshold_table.ts";
 
 export interface ShardOptions {
   /** Readings in the moving-average window. Default 50. */
@@ -18,6 +20,8 @@ export interface ShardOptions {
   imageSeq?: number;
   /** Ids and metric names for the flushes; without them they are "" (the shard set fills them in). */
   names?: ShardNames;
+  /** Metric metadata: readings are judged by its thresholds (the router's judges). Default: none. */
+  metrics?: MetricsMeta;
 }
 
 /**
@@ -27,11 +31,13 @@ export interface ShardOptions {
  */
 export class ShardBehavior implements Behavior<ShardMessage> {
   readonly #options: ShardOptions;
+  readonly #thresholds: ThresholdTable;
   #state: ShardState;
   #awaitingReplay: boolean;
 
   constructor(options: ShardOptions = {}) {
     this.#options = options;
+    this.#thresholds = new ThresholdTable(options.metrics);
     this.#state = this.#fresh();
     this.#awaitingReplay = options.awaitingReplay ?? false;
     if (options.image) this.#state.restore(options.image, options.imageSeq ?? 0);
@@ -85,6 +91,7 @@ export class ShardBehavior implements Behavior<ShardMessage> {
       window: this.#options.window,
       windowSpec: this.#options.windowSpec ?? DEFAULT_WINDOW_SPEC,
       names: this.#options.names,
+      thresholds: this.#thresholds.list,
     });
   }
 }

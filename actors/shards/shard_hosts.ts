@@ -1,5 +1,6 @@
 import type { FailureReport } from "../runtime/mod.ts";
 import type { HeldWindow, WindowSpec } from "./event_window_store.ts";
+import type { MetricsMeta } from "../../protocol/metric_meta.ts";
 import type { RoutedRows } from "./routed_rows.ts";
 import type { ShardImage } from "./shard_image.ts";
 import type { ShardChanges } from "./shard_messages.ts";
@@ -18,6 +19,8 @@ export interface ShardHostsOptions {
   count: number;
   window: number;
   windowSpec: WindowSpec;
+  /** Metric metadata: its thresholds judge readings (the router's judges index them). */
+  metrics: MetricsMeta;
   /** Per shard, the state to start from (null: empty), saved by checkpoint `imageSeq`. */
   images: (ShardImage | null)[];
   imageSeq: number;

@@ -11,7 +11,7 @@ import type { WindowSpec } from "./event_window_store.ts";
 export const SENSOR_PAGE = 1024;
 export const SENSOR_PAGE_BITS = 10;
 /** The layout written by this code; other layouts are not restored. */
-export const IMAGE_FORMAT = 2;
+export const IMAGE_FORMAT = 3;
 
 /** What a shard saves besides its pages. */
 export interface ShardHeader {

@@ -11,6 +11,12 @@ export interface ShardReadings {
   to: number;
 }
 
+/** Per sensor (global index): its attention level. */
+export interface SensorLevels {
+  sensor: Uint32Array;
+  level: Uint8Array;
+}
+
 /** Everything that changed in a shard since its previous flush. */
 export interface ShardChanges {
   /** Sensors that are new or whose group changed. */
@@ -24,6 +30,12 @@ export interface ShardChanges {
   late: [sensor: number, lateDropped: number][];
   /** `[sensor, status]` for sensors whose status changed. */
   statuses: [sensor: number, status: string][];
+  /**
+   * Sensors whose attention level from thresholds and status changed (0 ok,
+   * 1 warn, 2 critical), as columns (they travel from a worker by transfer);
+   * absent from older shards.
+   */
+  levels?: SensorLevels;
   /** Sensors removed since the last flush (a removed sensor may also be re-added in `sensors`). */
   removed: number[];
 }

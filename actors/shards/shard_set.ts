@@ -9,6 +9,7 @@ import { LocalShards } from "./local_shards.ts";
 import { WorkerShards } from "./worker_shards.ts";
 import type { ShardHealth, ShardHosts } from "./shard_hosts.ts";
 import type { ReadingBlock } from "../../protocol/reading_block.ts";
+import type { MetricsMeta } from "../../protocol/metric_meta.ts";
 
 export type { ShardHealth };
 
@@ -33,6 +34,8 @@ export interface ShardSetOptions {
   window: number;
   /** Event-time window sizes and grace (`--windows`, `--grace`). */
   windowSpec: WindowSpec;
+  /** Metric metadata (`--metrics-config`): readings are judged by its thresholds. */
+  metrics?: MetricsMeta;
   /** Worker threads the shards run on (`--workers`); 0 (the default): in this isolate. */
   workers?: number;
   /**
@@ -91,7 +94,7 @@ export class ShardSet {
     this.#shape = { count, window, windowSpec };
     this.restored = checkpoint !== null;
     this.#restoredAfter = new Array(count).fill(-Infinity);
-    const routerOptions = { maxMetrics: options.maxMetrics };
+    const routerOptions = { maxMetrics: options.maxMetrics, metrics: options.metrics };
     this.#router = checkpoint
       ? Router.restore(count, checkpoint.router, routerOptions)
       : new Router(count, routerOptions);
@@ -99,6 +102,7 @@ export class ShardSet {
       count,
       window,
       windowSpec,
+      metrics: options.metrics ?? {},
       images: checkpoint ? [...checkpoint.shards] : new Array(count).fill(null),
       imageSeq: options.checkpointSeq ?? 0,
       capacity: options.capacity,

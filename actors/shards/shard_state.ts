@@ -20,7 +20,9 @@ import {
 } from "./shard_image.ts";
 import type { ShardHeader, ShardImage } from "./shard_image.ts";
 import type { RoutedRows } from "./routed_rows.ts";
-import type { ShardChanges } from "./shard_messages.ts";
+import type { SensorLevels, ShardChanges } from "./shard_messages.ts";
+import { statusLevel, ThresholdLevels } from "./threshold_levels.ts";
+import type { Thresholds } from "../../protocol/metric_meta.ts";
 import { allocateStates } from "../../protocol/columns.ts";
 import type { MetricEntry, SensorEntry } from "../../protocol/columns.ts";
 import { DEFAULT_GROUP } from "../../protocol/reading_block.ts";
@@ -39,7 +41,7 @@ const SLOT_PAGE = 1 << SLOT_BITS;
 const SLOT_MASK = SLOT_PAGE - 1;
 
 /** Sensor flags. */
-const LIVE = 1, INFO_DIRTY = 2, LATE_DIRTY = 4, STATUS_DIRTY = 8;
+const LIVE = 1, INFO_DIRTY = 2, LATE_DIRTY = 4, STATUS_DIRTY = 8, LEVEL_DIRTY = 16;
 
 class SensorPage {
   readonly global = new Uint32Array(PAGE);
@@ -49,6 +51,9 @@ class SensorPage {
   readonly late = new Float64Array(PAGE);
   readonly firstSlot = new Int32Array(PAGE).fill(-1);
   readonly flags = new Uint8Array(PAGE);
+  /** Attention level (0 ok, 1 warn, 2 critical): the highest of its slots' and its status's. */
+  readonly level = new Uint8Array(PAGE);
+  readonly statusLevel = new Uint8Array(PAGE);
 }
 
 class SlotPage {
@@ -80,6 +85,8 @@ export interface ShardStateOptions {
   /** Event-time window sizes and grace. Default 1 s, 10 s, 1 min; 5 s. */
   windowSpec?: WindowSpec;
   names?: ShardNames;
+  /** The thresholds a value's `judge` names (`ThresholdTable.list`). Default: none. */
+  thresholds?: readonly Thresholds[];
 }
 
 export class ShardState {
@@ -95,6 +102,11 @@ export class ShardState {
   readonly #freeSlots: number[] = [];
   readonly #groups = new StringTable();
   readonly #statuses = new StringTable();
+  /** By status string: its level (`statusLevel`). */
+  readonly #statusLevels: number[] = [0];
+  readonly #thresholds: readonly Thresholds[];
+  /** Threshold state per slot (the slot is the cell). */
+  readonly #levels = new ThresholdLevels();
   /** Per sensor page: the checkpoint mark of its last change (see `image`). */
   readonly #pageMarks: number[] = [];
   /** Marks pages changed from now on: one more than the last checkpoint taken (0 before any). */
@@ -106,6 +118,7 @@ export class ShardState {
   #dirtySensors: number[] = [];
   #lateSensors: number[] = [];
   #statusSensors: number[] = [];
+  #levelSensors: number[] = [];
   #removed: number[] = [];
   readonly #summary: WindowSummary = { avg: 0, min: 0, max: 0 };
 
@@ -114,6 +127,7 @@ export class ShardState {
     this.#moving = new MovingWindows(this.window);
     this.#events = new EventWindowStore(options.windowSpec ?? DEFAULT_WINDOW_SPEC);
     this.#names = options.names;
+    this.#thresholds = options.thresholds ?? [];
   }
 
   get spec(): WindowSpec {
@@ -130,8 +144,8 @@ export class ShardState {
       sensors,
       slots: this.#slotCount - this.#freeSlots.length,
       windows: this.#events.open,
-      bytes: this.#moving.bytes + this.#events.bytes + this.#sensors.length * PAGE * 37 +
-        this.#slots.length * SLOT_PAGE * 11,
+      bytes: this.#moving.bytes + this.#events.bytes + this.#sensors.length * PAGE * 39 +
+        this.#slots.length * SLOT_PAGE * 11 + this.#levels.capacity * 25,
     };
   }
 
@@ -143,6 +157,8 @@ export class ShardState {
     const statusOf = new Int32Array(strings.length).fill(-1);
     const events = this.#events;
     const moving = this.#moving;
+    const levels = this.#levels;
+    const thresholds = this.#thresholds;
     const mark = this.#mark;
     for (let r = from; r < to; r++) {
       const s = rows.local[r];
@@ -156,7 +172,7 @@ export class ShardState {
       const st = rows.status[r];
       if (st !== 0 && timeMs >= page.statusTimeMs[i]) {
         let status = statusOf[st];
-        if (status < 0) status = statusOf[st] = this.#statuses.intern(strings[st]);
+        if (status < 0) status = statusOf[st] = this.#internStatus(strings[st]);
         page.statusTimeMs[i] = timeMs;
         if (status !== page.status[i]) {
           page.status[i] = status;
@@ -164,6 +180,8 @@ export class ShardState {
             page.flags[i] |= STATUS_DIRTY;
             this.#statusSensors.push(s);
           }
+          page.statusLevel[i] = this.#statusLevels[status];
+          this.#relevel(s);
         }
       }
       const late = events.isLate(timeMs);
@@ -195,6 +213,12 @@ export class ShardState {
         const value = rows.value[v];
         moving.add(k, value, timeMs);
         if (!late) events.add(k, value, timeMs);
+        // Judged in event time, late or not (a late reading is older than the newest: not judged).
+        const judge = rows.judge[v];
+        if (
+          judge !== 0 && judge <= thresholds.length &&
+          levels.observe(k, thresholds[judge - 1], value, timeMs)
+        ) this.#relevel(s);
       }
     }
   }
@@ -208,6 +232,7 @@ export class ShardState {
     for (let k = page.firstSlot[i]; k >= 0;) {
       const slots = this.#slots[k >>> SLOT_BITS];
       this.#events.forget(k);
+      this.#levels.clear(k);
       slots.dirty[k & SLOT_MASK] = 0;
       this.#freeSlots.push(k);
       k = slots.next[k & SLOT_MASK];
@@ -217,6 +242,8 @@ export class ShardState {
     page.late[i] = 0;
     page.status[i] = 0;
     page.statusTimeMs[i] = -Infinity;
+    page.level[i] = 0;
+    page.statusLevel[i] = 0;
     this.#pageMarks[s >>> BITS] = this.#mark;
     this.#removed.push(page.global[i]);
   }
@@ -272,7 +299,17 @@ export class ShardState {
       }
     }
     this.#statusSensors.length = 0;
-    return { sensors, metrics, updates, windows: this.#events.take(), late, statuses, removed };
+    const levels = this.#takeLevels();
+    return {
+      sensors,
+      metrics,
+      updates,
+      windows: this.#events.take(),
+      late,
+      statuses,
+      levels,
+      removed,
+    };
   }
 
   /** Everything held, as a flush would list it; nothing is marked clean. */
@@ -280,6 +317,7 @@ export class ShardState {
     const sensors: SensorEntry[] = [];
     const late: [number, number][] = [];
     const statuses: [number, string][] = [];
+    const leveled: number[] = [];
     const slots: number[] = [];
     for (let s = 0; s < this.#sensorCount; s++) {
       const page = this.#sensors[s >>> BITS];
@@ -290,6 +328,7 @@ export class ShardState {
       if (page.status[i] !== 0) {
         statuses.push([page.global[i], this.#statuses.strings[page.status[i]]]);
       }
+      if (page.level[i] !== 0) leveled.push(s);
       for (
         let k = page.firstSlot[i];
         k >= 0;
@@ -307,6 +346,7 @@ export class ShardState {
       windows: this.#events.endedWindows(slots),
       late,
       statuses,
+      levels: this.#levelsOf(leveled, leveled.length),
       removed: [],
     };
   }
@@ -376,7 +416,8 @@ export class ShardState {
 
   // Page layout. Per sensor: u32 [flags, global, group, status, slots]; f64
   // [statusTimeMs, late]. Per slot of a live sensor, in chain order: u32
-  // [metric, filled, windows]; f64 [last, timeMs, ...ring, ...windows].
+  // [metric, filled, windows]; f64 [last, timeMs, ...ring, ...windows,
+  // ...ThresholdLevels record].
   #savePage(p: number): Uint8Array {
     const from = p * PAGE;
     const to = Math.min(this.#sensorCount, from + PAGE);
@@ -398,7 +439,8 @@ export class ShardState {
         k = this.#slots[k >>> SLOT_BITS].next[k & SLOT_MASK]
       ) {
         u32 += 3;
-        f64 += 2 + this.#moving.filled(k) + this.#events.windowCount(k) * SLOT_LENGTH;
+        f64 += 2 + this.#moving.filled(k) + this.#events.windowCount(k) * SLOT_LENGTH +
+          ThresholdLevels.RECORD;
       }
     }
     // Strings first (the header holds them), then the numbers.
@@ -439,6 +481,7 @@ export class ShardState {
         b += 3;
         a = this.#moving.save(k, parts.f64, a);
         a = this.#events.saveWindows(k, parts.f64, a);
+        a = this.#levels.save(k, parts.f64, a);
       }
     }
     return bytes;
@@ -461,7 +504,8 @@ export class ShardState {
       }
       const page = this.#sensor(s, global, this.#groups.intern(parts.strings[group]));
       const i = s & MASK;
-      page.status[i] = this.#statuses.intern(parts.strings[status]);
+      page.status[i] = this.#internStatus(parts.strings[status]);
+      page.statusLevel[i] = this.#statusLevels[page.status[i]];
       page.statusTimeMs[i] = statusTimeMs;
       page.late[i] = late;
       if (page.status[i] !== 0) {
@@ -478,9 +522,12 @@ export class ShardState {
         const k = this.#newSlot(s, metric);
         a = this.#moving.restore(k, parts.f64, a, filled);
         a = this.#events.restoreWindows(k, parts.f64, a, windows);
+        a = this.#levels.restore(k, parts.f64, a);
         this.#slots[k >>> SLOT_BITS].dirty[k & SLOT_MASK] = 1;
         this.#dirtySlots.push(k);
       }
+      // Restored levels are told, as restored statuses are.
+      this.#relevel(s);
     }
   }
 
@@ -506,6 +553,8 @@ export class ShardState {
       page.statusTimeMs[i] = -Infinity;
       page.late[i] = 0;
       page.firstSlot[i] = -1;
+      page.level[i] = 0;
+      page.statusLevel[i] = 0;
       page.flags[i] = LIVE | INFO_DIRTY;
       this.#dirtySensors.push(s);
     } else if (page.group[i] !== group) {
@@ -553,9 +602,62 @@ export class ShardState {
       this.#slots[last >>> SLOT_BITS].next[last & SLOT_MASK] = k;
     }
     this.#moving.reset(k);
+    this.#levels.ensure(k + 1);
+    this.#levels.clear(k);
     this.#events.windowsFor(page.global[s & MASK], metric, k);
     this.#knowMetric(metric);
     return k;
+  }
+
+  #internStatus(status: string): number {
+    const id = this.#statuses.intern(status);
+    if (id === this.#statusLevels.length) this.#statusLevels.push(statusLevel(status));
+    return id;
+  }
+
+  /** A slot's level or the status changed: the sensor's is the highest; marked if it moved. */
+  #relevel(s: number): void {
+    const page = this.#sensors[s >>> BITS];
+    const i = s & MASK;
+    let level = page.statusLevel[i];
+    for (let k = page.firstSlot[i]; k >= 0; k = this.#slots[k >>> SLOT_BITS].next[k & SLOT_MASK]) {
+      const l = this.#levels.level(k);
+      if (l > level) level = l;
+    }
+    if (level === page.level[i]) return;
+    page.level[i] = level;
+    if (!(page.flags[i] & LEVEL_DIRTY)) {
+      page.flags[i] |= LEVEL_DIRTY;
+      this.#levelSensors.push(s);
+    }
+  }
+
+  /** The sensors whose level changed since the last flush (live ones), as columns; clears them. */
+  #takeLevels(): SensorLevels {
+    const list = this.#levelSensors;
+    let n = 0;
+    for (const s of list) {
+      const page = this.#sensors[s >>> BITS];
+      const i = s & MASK;
+      if (!(page.flags[i] & LEVEL_DIRTY)) continue;
+      page.flags[i] &= ~LEVEL_DIRTY;
+      if (page.flags[i] & LIVE) list[n++] = s;
+    }
+    const levels = this.#levelsOf(list, n);
+    list.length = 0;
+    return levels;
+  }
+
+  /** The levels of the first `n` sensors of `list`, as columns. */
+  #levelsOf(list: readonly number[], n: number): SensorLevels {
+    const sensor = new Uint32Array(n);
+    const level = new Uint8Array(n);
+    for (let j = 0; j < n; j++) {
+      const s = list[j];
+      sensor[j] = this.#sensors[s >>> BITS].global[s & MASK];
+      level[j] = this.#sensors[s >>> BITS].level[s & MASK];
+    }
+    return { sensor, level };
   }
 
   #knowMetric(metric: number): void {

@@ -318,3 +318,41 @@ Deno.test("a shard's state lists everything it holds, ended windows included, an
   const next = flush(shard);
   assertEquals([next.updates.length, next.updates.last[0]], [1, 4]);
 });
+
+/** A flush's levels as `[sensor, level]` pairs. */
+function levelPairs(changes: ShardChanges): [number, number][] {
+  const { sensor, level } = changes.levels!;
+  return Array.from(sensor, (s, j) => [s, level[j]]);
+}
+
+Deno.test("threshold levels and the status level reach the flush, and survive a checkpoint", () => {
+  const metrics = {
+    t: {
+      name: "T",
+      unit: "",
+      precision: 1,
+      thresholds: { critical: { above: 10 }, holdMs: 1_000 },
+    },
+  };
+  const router = new Router(1, { metrics });
+  const shard = new ShardBehavior({ window: 2, metrics });
+  shard.receive(message(router, [
+    { sensorId: "a", timeMs: 0, values: { t: 20 } }, // over, not yet held
+    { sensorId: "b", timeMs: 0, status: "warn", values: { t: 1 } },
+    { sensorId: "c", timeMs: 0, values: { t: 20 } },
+    { sensorId: "c", timeMs: 1_000, values: { t: 20 } }, // held 1 s: critical
+  ]));
+  assertEquals(levelPairs(flush(shard)), [[1, 1], [2, 2]]);
+  // The image's pages as the store reads them back (copies of the bytes).
+  const saved = save(shard);
+  const restored: ShardImage = { ...saved, pages: saved.pages.map((p) => p!.slice()) };
+  const again = new ShardBehavior({ window: 2, metrics, image: restored });
+  assertEquals(levelPairs(flush(again)), [[1, 1], [2, 2]], "restored levels are told");
+  // a's run over the threshold goes on across the restart: held at 1000.
+  again.receive(message(router, [
+    { sensorId: "a", timeMs: 1_000, values: { t: 20 } },
+    { sensorId: "b", timeMs: 1_000, status: "ok", values: { t: 1 } },
+    { sensorId: "c", timeMs: 1_500, values: { t: 5 } },
+  ]));
+  assertEquals(levelPairs(flush(again)), [[0, 2], [1, 0], [2, 0]]);
+});

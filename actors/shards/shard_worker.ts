@@ -25,7 +25,7 @@ function handle(message: ToWorker): void {
   switch (message.t) {
     case "init": {
       order = message.shards;
-      options = { window: message.window, windowSpec: message.spec };
+      options = { window: message.window, windowSpec: message.spec, metrics: message.metrics };
       order.forEach((shard, k) =>
         shards.set(
           shard,
@@ -155,7 +155,8 @@ function changeBuffers(changes: (ShardChanges | null)[]): ArrayBuffer[] {
   const out: ArrayBuffer[] = [];
   for (const c of changes) {
     if (!c) continue;
-    const { updates: u, windows: w } = c;
+    const { updates: u, windows: w, levels } = c;
+    if (levels) out.push(levels.sensor.buffer as ArrayBuffer, levels.level.buffer as ArrayBuffer);
     for (const a of [u.sensor, u.metric, u.last, u.avg, u.min, u.max, u.timeMs]) {
       out.push(a.buffer as ArrayBuffer);
     }

@@ -1,6 +1,7 @@
 // The messages between the shard set (main thread) and a shard worker. Rows
 // and answers carry their typed arrays' buffers in the transfer list.
 import type { WindowSpec } from "./event_window_store.ts";
+import type { MetricsMeta } from "../../protocol/metric_meta.ts";
 import type { PackedRows } from "./routed_rows.ts";
 import type { ShardImage } from "./shard_image.ts";
 
@@ -11,6 +12,8 @@ export type ToWorker =
     shards: number[];
     window: number;
     spec: WindowSpec;
+    /** Metric metadata (JSON): its thresholds judge readings. */
+    metrics: MetricsMeta;
     /** Per hosted shard: its state to start from, or null (empty). */
     images: (ShardImage | null)[];
     imageSeq: number;

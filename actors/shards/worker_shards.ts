@@ -213,12 +213,13 @@ export class WorkerShards implements ShardHosts {
     const transfer = images.flatMap((image) =>
       (image?.pages ?? []).flatMap((p) => (p ? [p.buffer as ArrayBuffer] : []))
     );
-    const { window, windowSpec } = this.#options;
+    const { window, windowSpec, metrics } = this.#options;
     this.#post(slot, {
       t: "init",
       shards,
       window,
       spec: { sizesMs: [...windowSpec.sizesMs], graceMs: windowSpec.graceMs },
+      metrics,
       images,
       imageSeq: this.#options.imageSeq,
       awaitingReplay,

@@ -23,7 +23,14 @@ export function hubOptions(config: Config): HubStartOptions {
     topicsPerClient: config.topicsPerClient ?? undefined,
     maxSubscriptions: config.maxSubscriptions,
     maxSubscriptionBytes: config.maxSubscriptionBytes,
+    views: {
+      maxViews: config.maxViews,
+      viewsPerClient: config.viewsPerClient ?? undefined,
+      maxWindows: config.maxWindows,
+    },
+    attention: { staleIntervals: config.staleIntervals, offlineAfterMs: config.offlineAfterMs },
     pingIntervalMs: config.pingIntervalMs,
+    tickMs: config.tickMs,
     windowSizesMs: config.windowSizesMs,
     countWindow: config.window,
     session: {

@@ -1,5 +1,7 @@
 // The config stage: one option table (options.ts) drives parsing, --help and
 // the README's tables; actor_options.ts turns options into the actors' own.
+// metrics_config.ts reads --metrics-config.
 export { DEFAULT_CONFIG, duration, OPTIONS, parseConfig, readmeTable, USAGE } from "./options.ts";
 export type { Config, Option } from "./options.ts";
 export { hubOptions, shardOptions } from "./actor_options.ts";
+export { loadMetricsConfig, parseMetricsConfig } from "./metrics_config.ts";

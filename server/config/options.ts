@@ -38,6 +38,12 @@ export interface Config {
   /** Subscriptions, and UTF-8 bytes of their set, one session may hold. */
   maxSubscriptions: number;
   maxSubscriptionBytes: number;
+  /** Distinct viewport views (topic, sort, filter) served at once. */
+  maxViews: number;
+  /** Views one client address or token may hold; null: max(4, maxViews / 16). */
+  viewsPerClient: number | null;
+  /** Viewport windows (one per connection at most) served at once. */
+  maxWindows: number;
   /** Directory of the built dashboard. */
   webRoot: string;
   logLevel: "debug" | "info" | "warn" | "error";
@@ -62,6 +68,12 @@ export interface Config {
   jwtIssuer: string | null;
   jwtAudience: string | null;
   jwtPublicKeyFile: string | null;
+  /** JSON or YAML file of metric metadata (units, precision, thresholds); null: the demo's. */
+  metricsConfigFile: string | null;
+  /** A sensor is stale after this many of its usual intervals without a reading. */
+  staleIntervals: number;
+  /** A sensor is offline after this long without a reading. */
+  offlineAfterMs: number;
   /** Event-time tumbling window sizes, ascending, each a multiple of the previous. */
   windowSizesMs: number[];
   /** How far the watermark trails the newest event time. */
@@ -410,6 +422,37 @@ export const OPTIONS: readonly Option[] = [
     parse: int("max-subscription-bytes", 256, 64 << 20),
   }),
   option({
+    flag: "max-views",
+    key: "maxViews",
+    arg: "<n>",
+    default: 256,
+    shown: "256",
+    help: "distinct viewport views (topic, sort, filter) served at once",
+    readme:
+      "distinct viewport views (topic, sort and filter; shared by their windows) served at once",
+    parse: int("max-views", 1, 100_000),
+  }),
+  option({
+    flag: "views-per-client",
+    key: "viewsPerClient",
+    arg: "<n>",
+    default: null,
+    shown: "max(4, max-views/16)",
+    help: "views one client address or token may hold",
+    readme: "views one client address, or one token, may hold and still make another",
+    parse: int("views-per-client", 1, 100_000),
+  }),
+  option({
+    flag: "max-windows",
+    key: "maxWindows",
+    arg: "<n>",
+    default: 20_000,
+    shown: "20000",
+    help: "viewport windows (one per connection) served at once",
+    readme: "viewport windows (one per connection at most) served at once",
+    parse: int("max-windows", 1, 1_000_000),
+  }),
+  option({
     flag: "web",
     key: "webRoot",
     arg: "<dir>",
@@ -547,6 +590,39 @@ export const OPTIONS: readonly Option[] = [
     readme:
       "the key that signs them, a PEM file (or set `PULSEBOARD_JWT_SECRET` for HS256, 32+ characters)",
     parse: text,
+  }),
+  option({
+    flag: "metrics-config",
+    key: "metricsConfigFile",
+    arg: "<file>",
+    default: null,
+    shown: "(the demo's)",
+    help: "JSON or YAML metric metadata: names, units, precision, thresholds",
+    readme:
+      "JSON or YAML file of metric metadata: display name, unit, precision and warn/critical thresholds with a hold time (README, Metric metadata); default: the demo's temperature, humidity and pressure",
+    parse: text,
+  }),
+  option({
+    flag: "stale-intervals",
+    key: "staleIntervals",
+    arg: "<n>",
+    default: 5,
+    shown: "`5`",
+    help: "a sensor is stale after this many of its usual intervals without a reading",
+    readme:
+      "a sensor is stale after this many of its usual intervals (an average of its gaps between readings) without a reading, and not before 2 s",
+    parse: int("stale-intervals", 2, 1000),
+  }),
+  option({
+    flag: "offline-after",
+    key: "offlineAfterMs",
+    arg: "<dur>",
+    default: 60_000,
+    shown: "`1m`",
+    help: "a sensor is offline after this long without a reading",
+    readme:
+      "a sensor is offline after this long without a reading (silence since a restart counts from the restart)",
+    parse: timeout("offline-after"),
   }),
   option({
     flag: "windows",

@@ -29,6 +29,8 @@ export interface Routes {
   sensors: Handler;
   history: (request: Request, sensorId: string) => Promise<Response>;
   aggregates: Handler;
+  /** GET /api/metrics: each metric's name, unit, precision and thresholds. */
+  metricMeta?: Handler;
   files: Handler;
   /** Origins allowed to call the API from other sites (CORS); null for none. */
   corsOrigins?: readonly string[] | null;
@@ -92,6 +94,11 @@ export function createApp(routes: Routes): Handler {
       return request.method === "GET"
         ? routes.sensors(request)
         : problem(405, "GET /api/sensors", { allow: "GET" });
+    }
+    if (pathname === "/api/metrics" && routes.metricMeta) {
+      return request.method === "GET"
+        ? routes.metricMeta(request)
+        : problem(405, "GET /api/metrics", { allow: "GET" });
     }
     if (pathname === "/api/aggregates") {
       return request.method === "GET"

@@ -93,5 +93,7 @@ export function healthReport(inputs: HealthInputs): Record<string, unknown> {
     history: inputs.history(),
     shards: inputs.shards.health(),
     ...(inputs.mqtt ? { mqtt: inputs.mqtt.health() } : {}),
+    // The process's memory (bytes: rss, heapTotal, heapUsed, external), for capacity figures.
+    memory: Deno.memoryUsage(),
   };
 }

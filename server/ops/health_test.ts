@@ -107,3 +107,16 @@ Deno.test("with MQTT ingest, /healthz shows its counters under mqtt and is degra
     readingsAccepted: 12,
   }]);
 });
+
+Deno.test("/healthz reports the process's memory in bytes: RSS, V8 heap total and used, external", () => {
+  const { memory } = healthReport(inputs({})) as {
+    memory: { rss: number; heapTotal: number; heapUsed: number; external: number };
+  };
+  assertEquals(Object.keys(memory).sort(), ["external", "heapTotal", "heapUsed", "rss"]);
+  // This very process: some MB of heap in use, within its heap, and RSS holds at least the heap used.
+  const mb = 2 ** 20;
+  assertEquals(
+    [memory.heapUsed > mb, memory.heapUsed <= memory.heapTotal, memory.rss >= memory.heapUsed],
+    [true, true, true],
+  );
+});

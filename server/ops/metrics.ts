@@ -1,3 +1,4 @@
+import { ATTENTION_NAMES } from "../../protocol/attention.ts";
 import client from "prom-client";
 import type { HubObserver } from "../../actors/hub/hub.ts";
 import type { ShardHealth } from "../../actors/shards/mod.ts";
@@ -30,6 +31,8 @@ export interface MetricSources {
     ringBytes: number;
     sessions: number;
     sensors: number;
+    /** Sensors per attention code (protocol/attention.ts); absent: all counted unknown. */
+    attention?: readonly number[];
     framesSent: number;
     bytesSent: number;
     snapshotsSent: number;
@@ -226,7 +229,19 @@ export class PrometheusMetrics {
       "Shards stopped for good after repeated failures.",
       () => sources.shards.health().filter((s) => s.failed).length,
     );
-    gauge("pulseboard_sensors", "Sensors known to the hub.", () => sources.hub.sensors);
+    new client.Gauge({
+      name: "pulseboard_sensors",
+      help:
+        "Sensors known to the hub, by attention state (critical, warn, offline, stale, ok, unknown).",
+      labelNames: ["state"],
+      registers,
+      collect() {
+        const counts = sources.hub.attention;
+        ATTENTION_NAMES.forEach((state, code) =>
+          this.set({ state }, counts ? counts[code] : code === 0 ? sources.hub.sensors : 0)
+        );
+      },
+    });
     gauge("pulseboard_clients", "Connected WebSocket clients.", () => sources.hub.sessions);
     mirrored(
       "pulseboard_frames_sent_total",

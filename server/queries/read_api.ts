@@ -4,10 +4,12 @@ import type { History } from "../history/mod.ts";
 import { aggregatesRoute, historyRoute, sensorsRoute } from "./routes.ts";
 import type { QueryDeps } from "./routes.ts";
 import { viewerScope } from "./viewer_scope.ts";
+import { errorResponse, jsonResponse } from "../http/errors.ts";
+import type { MetricsMeta } from "../../protocol/metric_meta.ts";
 
 /**
  * The read API's routes (GET /api/sensors, /api/sensors/:id/history,
- * /api/aggregates, /api/groups), answered by the hub's view and the history
+ * /api/aggregates, /api/groups, /api/metrics), answered by the hub's view and the history
  * stage, each within the viewer's groups.
  */
 export function readApi(deps: {
@@ -17,6 +19,8 @@ export function readApi(deps: {
   /** `--windows` and `--window`, as the API names them. */
   windowSizesMs: readonly number[];
   countWindow: number;
+  /** `--metrics-config`, loaded. */
+  metricMeta: MetricsMeta;
 }) {
   const { hub } = deps;
   const scope = viewerScope(deps.tokens);
@@ -33,6 +37,15 @@ export function readApi(deps: {
     sensors: sensorsRoute(queries),
     history: historyRoute(queries),
     aggregates: aggregatesRoute(queries),
+    // The metadata is the same for every viewer, but only viewers may read it.
+    metricMeta: async (request: Request) => {
+      try {
+        await scope(request);
+        return jsonResponse({ metrics: deps.metricMeta });
+      } catch (error) {
+        return errorResponse(error);
+      }
+    },
     groups: async (request: Request) => await hub.groups(await scope(request)),
   };
 }

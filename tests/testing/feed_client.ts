@@ -7,7 +7,13 @@ import {
   encodeUnsubscribe,
   WINDOW_FINAL,
 } from "../../protocol/mod.ts";
-import type { DeltaEvent, MetricStates, SnapshotEvent } from "../../protocol/mod.ts";
+import type {
+  BaseValues,
+  DeltaEvent,
+  MetricStates,
+  ServerFrame,
+  SnapshotEvent,
+} from "../../protocol/mod.ts";
 
 export interface SubscribedEvent {
   topic: string;
@@ -44,10 +50,12 @@ export interface AggregateState {
   max: number;
 }
 
-export class FeedClient {
-  readonly socket: WebSocket;
-  readonly opened: Promise<void>;
-  readonly closed: Promise<CloseEvent>;
+/**
+ * The state a stream of frames describes, with its checks (contiguous
+ * sequence numbers, no update twice in a frame): `apply` takes each frame.
+ * No socket: the hub's frames can be fed to it directly.
+ */
+export class FeedState {
   epoch = -1;
   seq = -1;
   snapshots = 0;
@@ -61,8 +69,16 @@ export class FeedClient {
   metrics = new Map<number, string>();
   /** "sensorId/metric" → state. */
   values = new Map<string, MetricState>();
-  #byIndex = new Map<string, MetricState>();
-  readonly #windows: boolean;
+  /** The values by (sensor index, metric index): what compact frames are coded against. */
+  #base = new IndexBase();
+  /** Frames received, coalesced Deltas (a lower rate), and compact ones. */
+  frames = 0;
+  coalesced = 0;
+  compactFrames = 0;
+  /** The rate the last Delta said: ms between frames. */
+  intervalMs = 0;
+  /** Distinct sensors per Delta, summed (for bytes per sensor update). */
+  sensorUpdates = 0;
   frameBytes = 0;
   subscribed: SubscribedEvent[] = [];
   windowSizesMs: number[] = [];
@@ -76,71 +92,19 @@ export class FeedClient {
   aggregates = new Map<string, AggregateState>();
   /** sensorId → readings dropped as late. */
   late = new Map<string, number>();
+  /** sensorId → its attention code (protocol/attention.ts). */
+  attention = new Map<string, number>();
   /** Per delta, how many sensor-metric pairs appeared more than once in it. */
   duplicateUpdates = 0;
 
-  constructor(
-    url: URL | string,
-    options: {
-      explicit?: boolean;
-      resumeFrom?: FeedClient;
-      protocols?: string[];
-      /** Extra request headers (Deno's extension), e.g. X-Forwarded-For behind a trusted proxy. */
-      headers?: Record<string, string>;
-      /** Ask for per-sensor event-time windows too. */
-      windows?: boolean;
-    } = {},
-  ) {
-    const ws = new URL(
-      options.explicit || options.resumeFrom ? "/ws?subscribe=explicit" : "/ws",
-      url,
-    );
-    if (options.windows) ws.searchParams.set("windows", "1");
-    this.#windows = options.windows ?? false;
-    if (options.resumeFrom) this.#adopt(options.resumeFrom);
-    ws.protocol = ws.protocol === "https:" || ws.protocol === "wss:" ? "wss:" : "ws:";
-    this.socket = options.headers
-      ? new WebSocket(ws, { protocols: options.protocols, headers: options.headers } as never)
-      : new WebSocket(ws, options.protocols);
-    this.socket.binaryType = "arraybuffer";
-    this.opened = new Promise((resolve, reject) => {
-      this.socket.onopen = () => resolve();
-      this.socket.onerror = () => reject(new Error("socket error"));
-    });
-    this.closed = new Promise((resolve) => this.socket.addEventListener("close", resolve));
-    this.socket.onmessage = (event) => this.#onFrame(new Uint8Array(event.data as ArrayBuffer));
-  }
-
-  subscribe(
-    subscriptions: { id: number; all?: boolean; group?: string; sensors?: string[] }[],
-    resume = false,
-  ): void {
-    this.socket.send(
-      encodeSubscribe(
-        subscriptions,
-        resume ? { epoch: this.epoch, seq: this.seq } : null,
-        false,
-        this.#windows,
-      ),
-    );
-  }
-
-  unsubscribe(ids: number[]): void {
-    this.socket.send(encodeUnsubscribe(ids));
-  }
-
   /** Carries over what an earlier connection had applied, to resume from it. */
-  #adopt(previous: FeedClient): void {
+  protected adopt(previous: FeedState): void {
     this.epoch = previous.epoch;
     this.seq = previous.seq;
     this.sensors = new Map(previous.sensors);
     this.metrics = new Map(previous.metrics);
     this.values = new Map(previous.values);
-  }
-
-  close(): Promise<CloseEvent> {
-    this.socket.close();
-    return this.closed;
+    this.#base = new IndexBase(previous.#base);
   }
 
   /** A plain object of the current values, keyed "sensorId/metric". */
@@ -148,15 +112,17 @@ export class FeedClient {
     return Object.fromEntries([...this.values].sort(([a], [b]) => a < b ? -1 : 1));
   }
 
-  #onFrame(bytes: Uint8Array): void {
+  /** Applies one frame from the server; returns it decoded. */
+  apply(bytes: Uint8Array): ServerFrame {
     this.frameBytes += bytes.byteLength;
-    const frame = decodeServerFrame(bytes);
+    this.frames++;
+    const frame = decodeServerFrame(bytes, { base: this.#base });
     switch (frame.type) {
       case "snapshot": {
         this.sensors.clear();
         this.metrics.clear();
         this.values.clear();
-        this.#byIndex.clear();
+        this.#base = new IndexBase();
         this.epoch = frame.epoch;
         this.seq = frame.seq;
         this.snapshots++;
@@ -168,16 +134,25 @@ export class FeedClient {
         this.windows.clear();
         this.aggregates.clear();
         this.late.clear();
+        this.attention.clear();
         this.#windowParts(frame);
         break;
       }
       case "delta": {
-        if (frame.epoch !== this.epoch || frame.seq !== this.seq + 1) this.gaps++;
+        // A coalesced frame (a session sent less often) covers every tick since `sinceSeq`.
+        const follows = frame.coalesced
+          ? frame.sinceSeq! <= this.seq && frame.seq >= this.seq
+          : frame.seq === this.seq + 1;
+        if (frame.epoch !== this.epoch || !follows) this.gaps++;
+        if (frame.coalesced) this.coalesced++;
+        if (frame.compact) this.compactFrames++;
+        this.intervalMs = frame.intervalMs ?? 0;
         this.seq = frame.seq;
         this.deltas++;
         this.#dictionaries(frame);
         const seen = new Set<string>();
         const u = frame.updates;
+        this.sensorUpdates += new Set(u.sensor).size;
         for (let i = 0; i < u.length; i++) {
           const key = `${u.sensor[i]}/${u.metric[i]}`;
           if (seen.has(key)) this.duplicateUpdates++;
@@ -190,6 +165,7 @@ export class FeedClient {
           for (const key of [...this.values.keys()]) {
             if (key.startsWith(sensor.id + "/")) this.values.delete(key);
           }
+          this.#base.removeSensor(index);
           this.sensors.delete(index);
         }
         this.#windowParts(frame);
@@ -205,13 +181,11 @@ export class FeedClient {
         }
         break;
       }
-      case "ping":
-        this.socket.send(encodePong(frame.nonce));
-        break;
       case "error":
         this.errors.push({ code: frame.code, message: frame.message });
         break;
     }
+    return frame;
   }
 
   #dictionaries(frame: SnapshotEvent | DeltaEvent): void {
@@ -254,6 +228,10 @@ export class FeedClient {
       const sensor = this.sensors.get(index);
       if (sensor) this.late.set(sensor.id, dropped);
     }
+    for (const [index, code] of frame.attention ?? []) {
+      const sensor = this.sensors.get(index);
+      if (sensor) this.attention.set(sensor.id, code);
+    }
   }
 
   #update(u: MetricStates, i: number): void {
@@ -270,5 +248,116 @@ export class FeedClient {
       timeMs: u.timeMs[i],
     };
     this.values.set(`${sensor.id}/${metric}`, state);
+    this.#base.set(u.sensor[i], u.metric[i], state);
+  }
+}
+
+export class FeedClient extends FeedState {
+  readonly socket: WebSocket;
+  readonly opened: Promise<void>;
+  readonly closed: Promise<CloseEvent>;
+  readonly #windows: boolean;
+
+  constructor(
+    url: URL | string,
+    options: {
+      explicit?: boolean;
+      resumeFrom?: FeedClient;
+      protocols?: string[];
+      /** Extra request headers (Deno's extension), e.g. X-Forwarded-For behind a trusted proxy. */
+      headers?: Record<string, string>;
+      /** Ask for per-sensor event-time windows too. */
+      windows?: boolean;
+      /** Ask for compact frames (`/ws?encoding=compact`). */
+      encoding?: "compact";
+    } = {},
+  ) {
+    super();
+    const ws = new URL(
+      options.explicit || options.resumeFrom ? "/ws?subscribe=explicit" : "/ws",
+      url,
+    );
+    if (options.windows) ws.searchParams.set("windows", "1");
+    if (options.encoding) ws.searchParams.set("encoding", options.encoding);
+    this.#windows = options.windows ?? false;
+    if (options.resumeFrom) this.adopt(options.resumeFrom);
+    ws.protocol = ws.protocol === "https:" || ws.protocol === "wss:" ? "wss:" : "ws:";
+    this.socket = options.headers
+      ? new WebSocket(ws, { protocols: options.protocols, headers: options.headers } as never)
+      : new WebSocket(ws, options.protocols);
+    this.socket.binaryType = "arraybuffer";
+    this.opened = new Promise((resolve, reject) => {
+      this.socket.onopen = () => resolve();
+      this.socket.onerror = () => reject(new Error("socket error"));
+    });
+    this.closed = new Promise((resolve) => this.socket.addEventListener("close", resolve));
+    this.socket.onmessage = (event) => {
+      const frame = this.apply(new Uint8Array(event.data as ArrayBuffer));
+      if (frame.type === "ping") this.socket.send(encodePong(frame.nonce));
+    };
+  }
+
+  subscribe(
+    subscriptions: { id: number; all?: boolean; group?: string; sensors?: string[] }[],
+    resume = false,
+  ): void {
+    this.socket.send(
+      encodeSubscribe(
+        subscriptions,
+        resume ? { epoch: this.epoch, seq: this.seq } : null,
+        false,
+        this.#windows,
+      ),
+    );
+  }
+
+  unsubscribe(ids: number[]): void {
+    this.socket.send(encodeUnsubscribe(ids));
+  }
+
+  close(): Promise<CloseEvent> {
+    this.socket.close();
+    return this.closed;
+  }
+}
+
+/** The client's values by (sensor, metric) index, as a compact decoder's bases. */
+class IndexBase implements BaseValues {
+  readonly #slots: Map<number, number>;
+  readonly #columns: { last: number[]; avg: number[]; min: number[]; max: number[] };
+
+  constructor(from?: IndexBase) {
+    this.#slots = new Map(from ? from.#slots : []);
+    const c = from ? from.#columns : undefined;
+    this.#columns = {
+      last: [...(c?.last ?? [])],
+      avg: [...(c?.avg ?? [])],
+      min: [...(c?.min ?? [])],
+      max: [...(c?.max ?? [])],
+    };
+  }
+
+  slot(sensor: number, metric: number): number {
+    return this.#slots.get(sensor * 65_536 + metric) ?? -1;
+  }
+
+  columns(): { last: number[]; avg: number[]; min: number[]; max: number[] } {
+    return this.#columns;
+  }
+
+  set(sensor: number, metric: number, v: MetricState): void {
+    const key = sensor * 65_536 + metric;
+    let slot = this.#slots.get(key);
+    if (slot === undefined) this.#slots.set(key, slot = this.#columns.last.length);
+    this.#columns.last[slot] = v.last;
+    this.#columns.avg[slot] = v.avg;
+    this.#columns.min[slot] = v.min;
+    this.#columns.max[slot] = v.max;
+  }
+
+  removeSensor(sensor: number): void {
+    for (const key of [...this.#slots.keys()]) {
+      if (Math.floor(key / 65_536) === sensor) this.#slots.delete(key);
+    }
   }
 }

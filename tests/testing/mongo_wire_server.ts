@@ -59,6 +59,8 @@ export interface Faults {
   getMoreErrors: ErrorReply[];
   /** Close the connection instead of answering the next change-stream getMore. */
   closeOnGetMore: number;
+  /** Runs once before the next `find` is answered (e.g. writes that race a scan). */
+  beforeFind: (() => void) | null;
 }
 
 export class MongoWireServer {
@@ -75,7 +77,7 @@ export class MongoWireServer {
   readonly #connections = new Set<Deno.Conn>();
   #waiters: (() => void)[] = [];
   port = 0;
-  readonly faults: Faults = { getMoreErrors: [], closeOnGetMore: 0 };
+  readonly faults: Faults = { getMoreErrors: [], closeOnGetMore: 0, beforeFind: null };
   /** Commands received, by name (for assertions). */
   readonly commands: Record<string, number> = {};
   /** Change-stream aggregates received, with the resume option they carried. */
@@ -369,6 +371,9 @@ export class MongoWireServer {
         return { n, nModified: n, ok: 1 };
       }
       case "find": {
+        const hook = this.faults.beforeFind;
+        this.faults.beforeFind = null;
+        hook?.();
         const ns = `${db}.${cmd.find}`;
         const docs = [...this.#collection(ns).values()].filter((d) => matches(d, cmd.filter));
         const batch = Number(cmd.batchSize ?? 101);

@@ -104,6 +104,10 @@ export async function spawnServer(
         child.kill("SIGTERM");
       } catch { /* exited */ }
       const timer = setTimeout(() => {
+        // Say where it was stuck: the server's last log lines.
+        console.error(
+          `server still running 10 s after SIGTERM; its last logs:\n${logs.slice(-30).join("\n")}`,
+        );
         try {
           child.kill("SIGKILL");
         } catch { /* exited */ }

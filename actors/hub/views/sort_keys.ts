@@ -35,6 +35,9 @@ interface MetricColumn extends KeyColumn {
  * (metric, field) some view sorts by, all indexed by dense sensor index.
  * Also marks the sensors each tick touched, for the windows' deltas.
  */
+/** Status codes from which a rise is urgent (the attention codes warn and critical). */
+export const URGENT_STATUS = 4;
+
 export class SortKeys {
   capacity = 0;
   /** Ticks applied so far; columns and views compare their `changedAt` against it. */
@@ -66,6 +69,11 @@ export class SortKeys {
   readonly removed: number[] = [];
   /** Sensors whose status changed this tick. */
   readonly statusChanged: number[] = [];
+  /**
+   * True when this tick raised some sensor's status code to `URGENT_STATUS`
+   * or above (warn, critical): views sorted by status order at once for it.
+   */
+  statusRaised = false;
   #pendingStatus = new Map<number, number>();
   readonly #source: StateSource;
 
@@ -158,6 +166,7 @@ export class SortKeys {
     this.entered.length = 0;
     this.removed.length = 0;
     this.statusChanged.length = 0;
+    this.statusRaised = false;
     if (changes) {
       for (const sensor of changes.removed) this.#remove(sensor);
       for (const sensor of changes.sensors) this.#enter(sensor);
@@ -166,7 +175,9 @@ export class SortKeys {
     for (const [sensor, code] of this.#pendingStatus) {
       if (!this.isLive(sensor)) continue;
       const value = code === 0 ? NaN : code;
-      if (Object.is(this.status.values[sensor], value)) continue;
+      const before = this.status.values[sensor];
+      if (Object.is(before, value)) continue;
+      if (value >= URGENT_STATUS && !(before >= value)) this.statusRaised = true;
       this.status.values[sensor] = value;
       this.status.changedAt = this.serial;
       this.statusChanged.push(sensor);
@@ -193,14 +204,19 @@ export class SortKeys {
         this.seen.changedAt = this.serial;
       }
     }
-    // One pass per column in use: a tight loop over two typed arrays each.
+    if (this.#metricColumns.size === 0) return;
+    // The updates by metric once (a counting sort), then one tight pass per
+    // column over its own metric's updates only.
+    const byMetric = this.#byMetric(u);
     for (const column of this.#metricColumns.values()) {
+      const metric = column.metric;
+      if (metric + 1 >= byMetric.starts.length) continue;
       const from = fieldColumn(u, column.field);
       const values = column.values;
-      const metric = column.metric;
       let changed = false;
-      for (let i = 0; i < u.length; i++) {
-        if (u.metric[i] !== metric) continue;
+      const order = byMetric.order;
+      for (let j = byMetric.starts[metric]; j < byMetric.starts[metric + 1]; j++) {
+        const i = order[j];
         const s = u.sensor[i];
         if (s >= capacity || live[s] === 0) continue;
         const value = from[i];
@@ -211,6 +227,24 @@ export class SortKeys {
       }
       if (changed) column.changedAt = this.serial;
     }
+  }
+
+  #order = new Uint32Array(0);
+  #starts = new Uint32Array(0);
+
+  /** The updates' indexes grouped by metric: metric m's are order[starts[m]..starts[m + 1]). */
+  #byMetric(u: MetricStates): { order: Uint32Array; starts: Uint32Array } {
+    let top = 0;
+    for (let i = 0; i < u.length; i++) if (u.metric[i] >= top) top = u.metric[i] + 1;
+    if (this.#starts.length < top + 1) this.#starts = new Uint32Array(top + 1);
+    if (this.#order.length < u.length) this.#order = new Uint32Array(Math.max(u.length, 1024));
+    const starts = this.#starts.subarray(0, top + 1);
+    starts.fill(0);
+    for (let i = 0; i < u.length; i++) starts[u.metric[i] + 1]++;
+    for (let m = 1; m <= top; m++) starts[m] += starts[m - 1];
+    const next = starts.slice(0, top);
+    for (let i = 0; i < u.length; i++) this.#order[next[u.metric[i]]++] = i;
+    return { order: this.#order, starts };
   }
 
   #touch(sensor: number): void {

@@ -2,7 +2,7 @@ import type { TickChanges } from "../feed_view.ts";
 import type { TopicSpec } from "../topic.ts";
 import { TopicTable } from "../topic_table.ts";
 import type { Owners } from "../topic_table.ts";
-import { ColumnOrder } from "./column_order.ts";
+import { ColumnOrder, SORT_COST } from "./column_order.ts";
 import { RadixScratch } from "./radix_order.ts";
 import { SortKeys } from "./sort_keys.ts";
 import type { StateSource } from "./sort_keys.ts";
@@ -42,11 +42,20 @@ export interface ViewTableOptions {
   /**
    * Work per tick for scheduled orderings, in sensors visited by a view's
    * scan (a shared order's radix sort counts 12 per sensor); operators' own
-   * and at least one scheduled ordering run anyway. Views left over wait for
-   * the next tick, which staggers them. Default 2,500,000: one sort of
-   * 100,000 sensors and a dozen full scans, about 10 ms on the 2-core machine.
+   * and at least one scheduled ordering run anyway. A scheduled ordering
+   * whose expected work (its sort, if due, and its last scan) would take the
+   * tick past the budget waits for the next tick, which staggers them.
+   * Default 2,500,000: one sort of 100,000 sensors and a dozen full scans,
+   * about 10 ms on the 2-core machine.
    */
   tickBudget: number;
+  /**
+   * Shared orders sorted per tick for the schedule (operators' own sorts
+   * are not counted, nor held back): the views of a further stale order wait
+   * a tick, so the orders' once-a-second sorts fall in different ticks rather
+   * than piling into one. Default 1.
+   */
+  sortsPerTick: number;
   window: WindowLimits;
 }
 
@@ -111,6 +120,7 @@ export class ViewTable {
       minSortGapMs: options.minSortGapMs ?? 100,
       idleMs: options.idleMs ?? 30_000,
       tickBudget: options.tickBudget ?? 2_500_000,
+      sortsPerTick: options.sortsPerTick ?? 1,
       staggerMs: options.staggerMs ?? resortMs,
       window: options.window ?? DEFAULT_WINDOW_LIMITS,
     };
@@ -355,21 +365,48 @@ export class ViewTable {
     const o = this.#options;
     const done = { orderings: 0, sorts: 0, work: 0, deferred: 0 };
     const due: View[] = [];
+    // A sensor newly warn or critical goes to the top of attention-first views now, not in a second.
+    const urgent = this.keys.statusRaised;
     for (const [view, windows] of this.#windowsOf) {
       if (windows.size === 0) continue;
-      if (view.forced) done.work += this.#reorder(view, { now, forced: true, done });
-      else if (now >= view.dueAt) due.push(view);
+      if (view.forced || (urgent && view.sort.key.kind === "status")) {
+        done.work += this.#reorder(view, { now, forced: true, done });
+      } else if (now >= view.dueAt) due.push(view);
     }
-    // The longest waiting first; what the budget leaves waits for the next tick.
+    // The longest waiting first; what the budget or the sorts per tick leave waits for the next tick.
     due.sort((a, b) => a.dueAt - b.dueAt);
+    // Counted apart from operators' own, so orderings forced every tick cannot starve the schedule.
+    let scheduled = 0;
+    let sorts = 0;
     for (const view of due) {
-      if (done.work >= o.tickBudget && done.orderings > 0) {
-        done.deferred++;
-        continue;
+      const sort = this.#sortDue(view, { now, forced: false });
+      // Nothing to take (no newer order, no new members): only its next look is set.
+      const idle = !sort && view.column.version === view.columnVersion && !view.gained;
+      if (!idle && scheduled > 0) {
+        const expected = (sort ? SORT_COST * this.keys.liveCount : 0) +
+          (view.lastScan >= 0 ? view.lastScan : this.keys.liveCount);
+        if ((sort && sorts >= o.sortsPerTick) || done.work + expected > o.tickBudget) {
+          done.deferred++;
+          continue;
+        }
       }
+      const before = done.sorts;
       done.work += this.#reorder(view, { now, forced: false, done });
+      sorts += done.sorts - before;
+      if (!idle) scheduled++;
     }
     this.last = done;
+  }
+
+  /** Whether ordering `view` now would sort its shared order first. */
+  #sortDue(view: View, o: { now: number; forced: boolean }): boolean {
+    const column = view.column;
+    const keys = this.keys;
+    // New sensors are not in an order sorted before they came.
+    const missingSensors = view.gained && keys.setChangedAt > column.sortedSerial;
+    const minAge = o.forced ? this.#options.minSortGapMs : this.#options.columnMaxAgeMs;
+    return column.version === 0 ||
+      (column.stale(keys) && (missingSensors || o.now - column.sortedAt >= minAge));
   }
 
   #reorder(view: View, o: { now: number; forced: boolean; done: TickWork }): number {
@@ -377,13 +414,7 @@ export class ViewTable {
     const column = view.column;
     const keys = this.keys;
     let work = 0;
-    // New sensors are not in an order sorted before they came.
-    const missingSensors = view.gained && keys.setChangedAt > column.sortedSerial;
-    const minAge = forced ? this.#options.minSortGapMs : this.#options.columnMaxAgeMs;
-    if (
-      column.version === 0 ||
-      (column.stale(keys) && (missingSensors || now - column.sortedAt >= minAge))
-    ) {
+    if (this.#sortDue(view, o)) {
       work += column.sortNow(keys, { now, scratch: this.#scratch });
       done.sorts++;
     }
@@ -546,6 +577,11 @@ function checkOptions(o: ViewTableOptions): void {
     ["idleMs", o.idleMs],
     ["tickBudget", o.tickBudget],
   ];
+  if (!(o.sortsPerTick >= 1)) {
+    throw new RangeError(
+      `Cannot make view table: sortsPerTick ${o.sortsPerTick} is not a number ≥ 1`,
+    );
+  }
   for (const [name, value] of times) {
     if (!(value >= 0)) {
       throw new RangeError(`Cannot make view table: ${name} ${value} is not a number ≥ 0`);

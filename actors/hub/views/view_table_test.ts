@@ -24,6 +24,7 @@ const EAGER: Partial<ViewTableOptions> = {
   minSortGapMs: 0,
   staggerMs: 0,
   tickBudget: Infinity,
+  sortsPerTick: Infinity,
   window: { block: BLOCK, maxRows: 100 },
 };
 
@@ -505,6 +506,23 @@ Deno.test("values re-order a view at most once per resortMs; an operator's resor
   assertEquals(ids(h, other.rows), ["s1", "s0", "s2"]);
 });
 
+Deno.test("a sensor turning warn or critical goes to the top of a status-sorted view at once; other status changes wait", () => {
+  const h = new Harness({ ...EAGER, resortMs: 1000, columnMaxAgeMs: 1000, minSortGapMs: 100 }, {
+    sensors: [0, 1, 2].map((i) => sensor(i, `s${i}`)),
+    updates: [0, 1, 2].map((i) => value(i, i)),
+  });
+  const byStatus: ViewSort = { key: { kind: "status" }, direction: "desc" };
+  const w = h.open({ sort: byStatus });
+  h.tick({}, [[0, 1], [1, 1], [2, 1]]);
+  h.tick();
+  h.tick();
+  assertEquals(ids(h, w.rows), ["s0", "s1", "s2"]);
+  h.tick({}, [[1, 2]]); // stale: not urgent, waits for the schedule
+  assertEquals(ids(h, w.rows), ["s0", "s1", "s2"]);
+  h.tick({}, [[2, 5]]); // critical: ordered in this tick
+  assertEquals(ids(h, w.rows), ["s2", "s1", "s0"]);
+});
+
 Deno.test("due orderings beyond a tick's budget wait for the next tick, so views spread over ticks", () => {
   const h = new Harness({ ...EAGER, resortMs: 1000, tickBudget: 1 }, {
     sensors: [0, 1, 2].map((i) => sensor(i, `s${i}`)),
@@ -526,6 +544,48 @@ Deno.test("due orderings beyond a tick's budget wait for the next tick, so views
   h.tick({ updates: [value(0, 101, 3_001)] });
   assertEquals([h.table.last.orderings, h.table.last.deferred], [1, 0]);
   assertEquals(windows.length, 4);
+});
+
+Deno.test("stale shared orders due in one tick are sorted one a tick, the other views waiting their turn", () => {
+  // The default sortsPerTick (1); a budget that would let all three through.
+  const { sortsPerTick: _, ...schedule } = { ...EAGER, resortMs: 1000, columnMaxAgeMs: 1000 };
+  const h = new Harness(schedule, {
+    sensors: [0, 1, 2].map((i) => sensor(i, `s${i}`)),
+    updates: [0, 1, 2].map((i) => value(i, i)),
+  });
+  const fields: MetricField[] = ["last", "min", "max"];
+  const windows = fields.map((field) => h.open({ sort: byMetric("desc", field) }));
+  h.tick();
+  // New views are ordered (and their orders sorted) at once, together.
+  assertEquals([h.table.last.sorts, h.table.last.orderings], [3, 3]);
+  // Values reversed: every order is stale, and all three views come due at 1,100 ms.
+  const reversed = [0, 1, 2].map((i) => ({ ...value(i, 10 - i, 2_000), min: 10 - i, max: 10 - i }));
+  h.tick({ updates: reversed });
+  const perTick: [number, number, number][] = [];
+  while (h.now < 1_400) {
+    h.tick();
+    if (h.now >= 1_100) {
+      perTick.push([h.table.last.sorts, h.table.last.orderings, h.table.last.deferred]);
+    }
+  }
+  assertEquals(perTick, [[1, 1, 2], [1, 1, 1], [1, 1, 0], [0, 0, 0]]);
+  for (const w of windows) assertEquals(ids(h, w.rows), ["s0", "s1", "s2"]);
+});
+
+Deno.test("orders sorted every tick for rising statuses do not hold back the schedule's sorts", () => {
+  const { sortsPerTick: _, ...schedule } = { ...EAGER, resortMs: 1000, columnMaxAgeMs: 1000 };
+  const h = new Harness(schedule, {
+    sensors: [0, 1, 2].map((i) => sensor(i, `s${i}`)),
+    updates: [0, 1, 2].map((i) => value(i, i)),
+  });
+  h.open({ sort: { key: { kind: "status" }, direction: "desc" } });
+  const byValue = h.open({ sort: byMetric("desc") });
+  h.tick();
+  assertEquals(ids(h, byValue.rows), ["s2", "s1", "s0"]);
+  h.tick({ updates: [0, 1, 2].map((i) => value(i, 10 - i, 2_000)) });
+  // Every tick one sensor becomes critical: the status view is ordered (its order sorted) at once, each tick.
+  for (let k = 0; h.now < 1_500; k++) h.tick({}, [[k % 2, 5], [(k + 1) % 2, 0]]);
+  assertEquals(ids(h, byValue.rows), ["s0", "s1", "s2"]);
 });
 
 Deno.test("windows at the same place share a slice key, whatever their height within a block", () => {

@@ -16,13 +16,15 @@ export interface FeedRequest {
   explicit: boolean;
   /** `?windows=1`: per-sensor event-time windows on the implicit everything-subscription. */
   windows: boolean;
+  /** `?encoding=compact`: topic frames as CompactDelta (compressed when that pays); default full Deltas. */
+  encoding: "full" | "compact";
   /** The viewer of a `bearer.<jwt>` subprotocol, verified; null without one. */
   viewer: Viewer | null;
 }
 
 /**
- * The first step of GET /ws, before the upgrade: only `subscribe=explicit`
- * and `windows=1` in the query (400 otherwise); a token offered as the
+ * The first step of GET /ws, before the upgrade: only `subscribe=explicit`,
+ * `windows=1` and `encoding=compact` (or `full`) in the query (400 otherwise); a token offered as the
  * `bearer.<jwt>` subprotocol must verify (401) and come with the
  * `pulseboard` subprotocol (400). The Origin was checked before (app.ts).
  */
@@ -34,11 +36,12 @@ export async function readFeedRequest(
   for (const [name, value] of query) {
     if (
       !(name === "subscribe" && value === "explicit") &&
-      !(name === "windows" && (value === "1" || value === "true"))
+      !(name === "windows" && (value === "1" || value === "true")) &&
+      !(name === "encoding" && (value === "compact" || value === "full"))
     ) {
       return problem(
         400,
-        `Unknown query parameter ${name}=${value}: only subscribe=explicit and windows=1 are accepted`,
+        `Unknown query parameter ${name}=${value}: only subscribe=explicit, windows=1 and encoding=compact are accepted`,
       );
     }
   }
@@ -58,5 +61,10 @@ export async function readFeedRequest(
   if (headerToken !== null && !offered.includes(FEED_PROTOCOL)) {
     return problem(400, `Offer the "${FEED_PROTOCOL}" subprotocol next to bearer.<token>`);
   }
-  return { explicit: query.get("subscribe") === "explicit", windows: query.has("windows"), viewer };
+  return {
+    explicit: query.get("subscribe") === "explicit",
+    windows: query.has("windows"),
+    encoding: query.get("encoding") === "compact" ? "compact" : "full",
+    viewer,
+  };
 }

@@ -12,18 +12,23 @@ const upgrade = (path: string, protocols?: string) =>
     headers: protocols ? { "sec-websocket-protocol": protocols } : {},
   });
 
-Deno.test("a feed request takes only subscribe=explicit and windows=1 in its query", async () => {
+Deno.test("a feed request takes only subscribe=explicit, windows=1 and encoding=compact in its query", async () => {
   assertEquals(await readFeedRequest(upgrade("/ws")), {
     explicit: false,
     windows: false,
+    encoding: "full",
     viewer: null,
   });
-  assertEquals(await readFeedRequest(upgrade("/ws?subscribe=explicit&windows=1")), {
-    explicit: true,
-    windows: true,
-    viewer: null,
-  });
-  for (const query of ["?subscribe=all", "?windows=yes", "?debug=1"]) {
+  assertEquals(
+    await readFeedRequest(upgrade("/ws?subscribe=explicit&windows=1&encoding=compact")),
+    {
+      explicit: true,
+      windows: true,
+      encoding: "compact",
+      viewer: null,
+    },
+  );
+  for (const query of ["?subscribe=all", "?windows=yes", "?debug=1", "?encoding=zip"]) {
     const answer = await readFeedRequest(upgrade(`/ws${query}`));
     assert(answer instanceof Response, query);
     assertEquals(answer.status, 400, query);
@@ -34,6 +39,7 @@ Deno.test("a subprotocol token must verify (401) and come with the pulseboard su
   assertEquals(await readFeedRequest(upgrade("/ws", "pulseboard, bearer.good"), tokens), {
     explicit: false,
     windows: false,
+    encoding: "full",
     viewer,
   });
   const bad = await readFeedRequest(upgrade("/ws", "pulseboard, bearer.forged"), tokens);

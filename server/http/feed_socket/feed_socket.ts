@@ -155,6 +155,7 @@ function serveSocket(
       explicit: asked.explicit,
       scope: viewer?.groups ?? null,
       windows: asked.windows,
+      encoding: asked.encoding,
       address,
       subject: viewer?.subject ?? null,
     }).catch(() => sink.close(1011, "server is stopping"));
@@ -178,6 +179,13 @@ function serveSocket(
       if (!hub.offer({ ...message, sink })) {
         sink.send(encodeError(0, "Cannot subscribe: the server is busy, retry shortly"));
       }
+    } else if (message.type === "view") {
+      if (!hub.offer({ type: "view", sink, request: message.request })) {
+        sink.send(encodeError(0, "Cannot open view: the server is busy, retry shortly"));
+      }
+    } else if (message.type === "stats") {
+      // A report is advice: dropped when the hub is busy.
+      hub.offer({ type: "clientStats", sink, frameP95Ms: message.frameP95Ms });
     }
   };
   socket.on("message", (data: Buffer, binary: boolean) => {

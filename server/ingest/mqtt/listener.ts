@@ -60,6 +60,8 @@ interface Connection {
 
 /** Longest client id; it is part of the retry records' keys. */
 const MAX_CLIENT_ID = 128;
+/** At a stop, how long sockets get to close after aedes ended their clients. */
+const CLOSE_GRACE_MS = 1_000;
 
 /**
  * The embedded MQTT 3.1.1 listener (aedes 1.2 behind node:net and
@@ -212,6 +214,9 @@ export async function startListener(
     logger.debug("MQTT connection error", { error: error.message });
   });
 
+  /** Sockets admitted and not yet closed: a stop destroys those that outstay it. */
+  const open = new Set<Socket>();
+
   /** At accept: the limits per address and in all, before aedes spends anything on it. */
   function admit(socket: Socket): boolean {
     const address = socket.remoteAddress ?? "unknown";
@@ -222,7 +227,9 @@ export async function startListener(
       return false;
     }
     stats.connections = limits.open;
+    open.add(socket);
     socket.once("close", () => {
+      open.delete(socket);
       limits.releaseAddress(address);
       stats.connections = limits.open;
     });
@@ -302,6 +309,13 @@ export async function startListener(
         clearInterval(sweeper);
         const closed = servers.map((server) => new Promise((resolve) => server.close(resolve)));
         await new Promise<void>((resolve) => broker.close(() => resolve()));
+        // aedes ends each client; sockets that are slow to go (a loaded machine, a
+        // peer that never reads) are destroyed, so a stop stays bounded.
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const late = new Promise<void>((resolve) => timer = setTimeout(resolve, CLOSE_GRACE_MS));
+        await Promise.race([Promise.all(closed), late]);
+        clearTimeout(timer);
+        for (const socket of open) socket.destroy();
         await Promise.all(closed);
         await ingest.idle();
       })(),

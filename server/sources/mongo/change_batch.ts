@@ -75,6 +75,11 @@ export class ChangeBatch {
     this.#scanned = ids;
   }
 
+  /** True while a rebuild's scanned ids are skipped: the state is ahead of the stream. */
+  get skipping(): boolean {
+    return this.#scanned !== null;
+  }
+
   /** Adds one change event. */
   add(event: unknown): void {
     this.#events++;

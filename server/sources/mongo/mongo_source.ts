@@ -414,6 +414,11 @@ export class MongoSource implements Source {
   }
 
   async #checkpoint(force = false): Promise<void> {
+    // After a rebuild the scan is ahead of the stream's token, and only the
+    // in-memory skip list keeps its inserts from counting twice: a checkpoint
+    // of that state at that token would double them on restart. Wait until
+    // the stream has caught up (the list is dropped then).
+    if (this.#batch.skipping) return;
     if (!force && !this.#checkpointer.due) return;
     await this.#checkpointer.take(this.cursor, () => this.#ids.save());
   }

@@ -7,6 +7,8 @@ import { historyPath, parseHistory } from "./history.ts";
 import type { History, HistoryQuery } from "./history.ts";
 import { parseSensorPage, sensorsPath } from "./sensors.ts";
 import type { SensorPage, SensorQuery } from "./sensors.ts";
+import { METRICS_PATH, parseMetricMeta } from "./metric_meta.ts";
+import type { MetricsMeta } from "@pulseboard/protocol";
 
 export interface ApiClientOptions {
   /** Prefix for paths; default "" (same origin). */
@@ -37,6 +39,10 @@ export class ApiClient {
 
   aggregates(query: AggregatesQuery, signal?: AbortSignal): Promise<GroupAggregates> {
     return this.#get(aggregatesPath(query), parseAggregates, signal);
+  }
+
+  metricMeta(signal?: AbortSignal): Promise<MetricsMeta> {
+    return this.#get(METRICS_PATH, parseMetricMeta, signal);
   }
 
   async #get<T>(path: string, parse: (json: unknown) => T, signal?: AbortSignal): Promise<T> {

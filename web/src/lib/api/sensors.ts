@@ -12,6 +12,8 @@ export interface SensorSummary {
   group: string;
   /** Status of the newest reading that had one; null when none had. */
   status: string | null;
+  /** Its attention state (critical, warn, offline, stale, ok, unknown); "unknown" from older servers. */
+  attention: string;
   lastSeenMs: number;
   lateDropped: number;
   metrics: Record<string, MetricNow>;
@@ -57,6 +59,7 @@ export function parseSensorPage(json: unknown): SensorPage {
       id: string(sensor.id, `${at}.id`),
       group: string(sensor.group, `${at}.group`),
       status: stringOrNull(sensor.status, `${at}.status`),
+      attention: typeof sensor.attention === "string" ? sensor.attention : "unknown",
       lastSeenMs: finite(sensor.lastSeenMs, `${at}.lastSeenMs`),
       lateDropped: count(sensor.lateDropped, `${at}.lateDropped`),
       metrics,

@@ -5,6 +5,7 @@ const sensor = {
   id: "sensor_1",
   group: "plant-a/line-1",
   status: "ok",
+  attention: "critical",
   lastSeenMs: 1000,
   lateDropped: 0,
   metrics: { temperature: { value: 21.5, timeMs: 990, avg: 21 } },

@@ -17,3 +17,17 @@ Deno.test("group tree lists every prefix depth-first with the sensors under it",
     ["plant-b/line-1", 1, 3],
   ]);
 });
+
+Deno.test("each node counts the sensors needing attention in every group under it", () => {
+  const tree = groupTree([
+    { group: "plant-a/line-1", sensors: 3, attention: { critical: 1 } },
+    { group: "plant-a/line-2", sensors: 2, attention: { critical: 2, stale: 1 } },
+    { group: "plant-b", sensors: 1 },
+  ]);
+  assertEquals(tree.map((n) => [n.path, n.attention]), [
+    ["plant-a", { critical: 3, stale: 1 }],
+    ["plant-a/line-1", { critical: 1 }],
+    ["plant-a/line-2", { critical: 2, stale: 1 }],
+    ["plant-b", {}],
+  ]);
+});

@@ -79,3 +79,34 @@ Deno.test("a Subscribed the client did not ask for (the server rebuilt its state
   ]);
   connection.stop();
 });
+
+Deno.test("a lost connection says why in words, when data was last had and when it retries; retry now connects at once", () => {
+  let now = 1_000;
+  const connection = new FeedConnection("ws://feed.test/ws", {
+    WebSocket: FakeSocket as unknown as typeof WebSocket,
+    schedule: () => {},
+    now: () => now,
+  });
+  connection.setSubscriptions([{ id: 1, all: true }]);
+  connection.start();
+  const first = FakeSocket.last!;
+  first.onopen?.();
+  subscribe(first, 9);
+  assertEquals([connection.state, connection.lastDataAt, connection.reason], ["live", 1_000, ""]);
+  now = 5_000;
+  first.onclose?.({ code: 1006, reason: "" });
+  assertEquals(connection.state, "reconnecting");
+  assertEquals(connection.lastDataAt, 1_000, "the data is as of the last frame");
+  assertEquals(
+    connection.reason,
+    "The server cannot be reached (it may be down, restarting, or the network is out).",
+  );
+  assert(connection.nextRetryAt > 5_000, `next attempt at ${connection.nextRetryAt}`);
+  connection.retryNow();
+  assertEquals([FakeSocket.last !== first, connection.nextRetryAt], [true, 0]);
+  connection.stop();
+});
+
+function assert(ok: boolean, message: string): void {
+  if (!ok) throw new Error(message);
+}

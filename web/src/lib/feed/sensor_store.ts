@@ -1,6 +1,12 @@
 // The dashboard's state, indexed by the server's dense sensor and metric
 // indexes: typed arrays, not a reactive object per sensor. Pure.
-import type { MetricEntry, MetricStates, SensorEntry, ServerFrame } from "@pulseboard/protocol";
+import type {
+  BaseValues,
+  MetricEntry,
+  MetricStates,
+  SensorEntry,
+  ServerFrame,
+} from "@pulseboard/protocol";
 import { SparkRings } from "./spark_rings.ts";
 import type { SparkRingsOptions } from "./spark_rings.ts";
 
@@ -17,6 +23,24 @@ export interface MetricColumns {
   spark: SparkRings;
 }
 
+/** Widens a metric's columns to `capacity` sensors, keeping what they hold. */
+export function growMetricColumns(m: MetricColumns, capacity: number): void {
+  const f = (from: Float64Array) => {
+    const to = new Float64Array(capacity);
+    to.set(from);
+    return to;
+  };
+  const has = new Uint8Array(capacity);
+  has.set(m.has);
+  m.has = has;
+  m.last = f(m.last);
+  m.avg = f(m.avg);
+  m.min = f(m.min);
+  m.max = f(m.max);
+  m.timeMs = f(m.timeMs);
+  m.spark.grow(capacity);
+}
+
 /** Receives every update of the followed sensor, for a live chart. */
 export type FollowSink = (metric: string, timeMs: number, value: number) => void;
 
@@ -29,7 +53,12 @@ export type ApplyResult = "applied" | "gap";
 
 const collator = new Intl.Collator("en", { numeric: true });
 
-export class SensorStore {
+/**
+ * The state of the sensors a topic subscription carries (the dashboard's
+ * followed sensor; API-style clients: every sensor), by the server's dense
+ * indexes. Its columns are what compact frames are coded against.
+ */
+export class SensorStore implements BaseValues {
   epoch = -1;
   /** Sequence number of the last applied frame; -1 before the first snapshot. */
   seq = -1;
@@ -78,6 +107,16 @@ export class SensorStore {
     this.#followIndex = id === null ? -1 : this.ids.indexOf(id);
   }
 
+  // BaseValues: compact deltas code changed values against these columns.
+  slot(sensor: number, metric: number): number {
+    const m = this.metrics[metric];
+    return m && sensor < this.capacity && m.has[sensor] === 1 ? sensor : -1;
+  }
+
+  columns(metric: number): MetricColumns {
+    return this.metrics[metric]!;
+  }
+
   /** The dense index of sensor `id`, or -1. */
   indexOf(id: string): number {
     return this.ids.indexOf(id);
@@ -106,7 +145,11 @@ export class SensorStore {
       return "applied";
     }
     if (event.type !== "delta") return "applied";
-    if (event.epoch !== this.epoch || event.seq !== this.seq + 1) return "gap";
+    // A coalesced frame (a session sent less often) covers every tick since `sinceSeq`.
+    const follows = event.coalesced
+      ? (event.sinceSeq ?? 0) <= this.seq && event.seq >= this.seq
+      : event.seq === this.seq + 1;
+    if (event.epoch !== this.epoch || !follows) return "gap";
     this.seq = event.seq;
     this.#dictionaries(event.sensors, event.metrics);
     this.#updates(event.updates, nowMs);
@@ -150,25 +193,8 @@ export class SensorStore {
     while (capacity <= index) capacity *= 2;
     const grow = <T extends Float64Array | Uint8Array>(from: T, to: T) => (to.set(from), to);
     this.changedAt = grow(this.changedAt, new Float64Array(capacity));
-    for (const m of this.metrics) if (m) this.#growMetric(m, capacity);
+    for (const m of this.metrics) if (m) growMetricColumns(m, capacity);
     this.capacity = capacity;
-  }
-
-  #growMetric(m: MetricColumns, capacity: number): void {
-    const f = (from: Float64Array) => {
-      const to = new Float64Array(capacity);
-      to.set(from);
-      return to;
-    };
-    const has = new Uint8Array(capacity);
-    has.set(m.has);
-    m.has = has;
-    m.last = f(m.last);
-    m.avg = f(m.avg);
-    m.min = f(m.min);
-    m.max = f(m.max);
-    m.timeMs = f(m.timeMs);
-    m.spark.grow(capacity);
   }
 
   #dictionaries(sensors: SensorEntry[], metrics: MetricEntry[]): void {
@@ -184,7 +210,7 @@ export class SensorStore {
         timeMs: new Float64Array(0),
         spark: this.#sparkFor(m.name),
       };
-      this.#growMetric(columns, this.capacity);
+      growMetricColumns(columns, this.capacity);
       this.metrics[m.index] = columns;
     }
     for (const s of sensors) {

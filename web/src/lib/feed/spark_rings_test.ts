@@ -37,3 +37,31 @@ Deno.test("spark ring survives growing and ignores unknown sensors and NaN", () 
   rings.clear(7);
   assertEquals(read(rings, 7), []);
 });
+
+Deno.test("loaded points read back oldest first, and later values extend them from the newest bucket", () => {
+  const rings = new SparkRings({ points: 4, bucketMs: 1000 });
+  rings.grow(2);
+  rings.load(1, [1, 2, 3, 4, 5, 6], 100); // more than fit: the newest four
+  const out = new Float32Array(4);
+  assertEquals(Array.from(out.subarray(0, rings.read(1, out))), [3, 4, 5, 6]);
+  rings.push(1, 100_500, 7); // the same bucket: replaces the newest
+  rings.push(1, 99_000, 8); // older than the newest bucket: ignored
+  rings.push(1, 101_000, 9);
+  assertEquals(Array.from(out.subarray(0, rings.read(1, out))), [4, 5, 7, 9]);
+  rings.load(1, [], 0);
+  assertEquals(rings.read(1, out), 0);
+});
+
+Deno.test("a value after a silence of five buckets or more is marked as a break; after a shorter one it is not", () => {
+  const rings = new SparkRings({ points: 12, bucketMs: 1000 });
+  rings.grow(1);
+  rings.push(0, 0, 1);
+  rings.push(0, 3_000, 2); // 2 empty buckets: bridged
+  rings.push(0, 9_000, 3); // 5 empty buckets: a break
+  const values = new Float32Array(12), gaps = new Uint8Array(12);
+  const n = rings.read(0, values, gaps);
+  assertEquals([Array.from(values.subarray(0, n)), Array.from(gaps.subarray(0, n))], [
+    [1, 2, 3],
+    [0, 0, 1],
+  ]);
+});

@@ -1,0 +1,159 @@
+// Each sensor's attention state, judged at the hub's tick: the level the
+// shards found (thresholds and reported status, in event time) unless the
+// sensor has gone quiet, measured on the server's clock from the last tick
+// that brought it a reading. Pure: the clock comes in as `now`.
+import { ATTENTION } from "../../protocol/attention.ts";
+import type { MetricStates, SensorEntry } from "../../protocol/columns.ts";
+
+export interface AttentionOptions {
+  /** Stale after this many of the sensor's usual intervals without a reading. Default 5. */
+  staleIntervals?: number;
+  /** Offline after this long without a reading. Default 60 s. */
+  offlineAfterMs?: number;
+  /** Never stale sooner than this (a sensor whose interval is unknown, or tiny). Default 2 s. */
+  staleFloorMs?: number;
+}
+
+/** Weight of the newest gap in the interval's moving average. */
+const ALPHA = 0.2;
+
+/**
+ * Per dense sensor index: its level from the shards, when a reading last
+ * arrived (server clock) and its newest event time, an exponentially
+ * weighted average of the gaps between its readings' event times, and its
+ * attention code. A sensor the hub has just learned of (a start, a restart,
+ * a restored checkpoint) counts as arrived now: a restart does not make the
+ * fleet offline, and replayed readings keep sensors fresh.
+ */
+export class AttentionBoard {
+  readonly staleIntervals: number;
+  readonly offlineAfterMs: number;
+  readonly staleFloorMs: number;
+  #known = new Uint8Array(0);
+  #level = new Uint8Array(0);
+  #code = new Uint8Array(0);
+  #arrivedAt = new Float64Array(0);
+  #seenMs = new Float64Array(0);
+  #intervalMs = new Float64Array(0);
+  /** Sensors per attention code (index: code). */
+  readonly counts = new Float64Array(6);
+
+  constructor(options: AttentionOptions = {}) {
+    this.staleIntervals = options.staleIntervals ?? 5;
+    this.offlineAfterMs = options.offlineAfterMs ?? 60_000;
+    this.staleFloorMs = options.staleFloorMs ?? 2_000;
+  }
+
+  code(sensor: number): number {
+    return sensor < this.#code.length ? this.#code[sensor] : ATTENTION.unknown;
+  }
+
+  /** The usual gap between its readings (ms), NaN until two have come. */
+  intervalMs(sensor: number): number {
+    return sensor < this.#intervalMs.length ? this.#intervalMs[sensor] : NaN;
+  }
+
+  /** Sensors that came (or changed group): known from now, as if a reading just arrived. */
+  enter(sensors: readonly SensorEntry[], now: number): void {
+    for (const { index } of sensors) {
+      this.#grow(index + 1);
+      if (this.#known[index] === 1) continue;
+      this.#known[index] = 1;
+      this.#arrivedAt[index] = now;
+      this.counts[this.#code[index]]++;
+    }
+  }
+
+  remove(sensor: number): void {
+    if (sensor >= this.#known.length || this.#known[sensor] === 0) return;
+    this.counts[this.#code[sensor]]--;
+    this.#known[sensor] = 0;
+    this.#level[sensor] = 0;
+    this.#code[sensor] = ATTENTION.unknown;
+    this.#arrivedAt[sensor] = NaN;
+    this.#seenMs[sensor] = NaN;
+    this.#intervalMs[sensor] = NaN;
+  }
+
+  /** A tick's metric updates: each is a reading arriving now, at its event time. */
+  arrive(updates: MetricStates, now: number): void {
+    for (let i = 0; i < updates.length; i++) {
+      const s = updates.sensor[i];
+      if (s >= this.#known.length || this.#known[s] === 0) continue;
+      this.#arrivedAt[s] = now;
+      const t = updates.timeMs[i];
+      const seen = this.#seenMs[s];
+      if (t <= seen) continue; // not newer (or another metric of the same reading)
+      if (seen === seen) {
+        const gap = t - seen;
+        const interval = this.#intervalMs[s];
+        this.#intervalMs[s] = interval === interval ? interval + ALPHA * (gap - interval) : gap;
+      }
+      this.#seenMs[s] = t;
+    }
+  }
+
+  /** The shards' level for a sensor (0 ok, 1 warn, 2 critical). */
+  setLevel(sensor: number, level: number): void {
+    this.#grow(sensor + 1);
+    this.#level[sensor] = level;
+  }
+
+  /** Judges every known sensor at `now`; appends `[sensor, code]` of those whose code changed. */
+  evaluate(now: number, changed: [number, number][]): void {
+    const known = this.#known, code = this.#code, level = this.#level;
+    const arrivedAt = this.#arrivedAt, interval = this.#intervalMs;
+    for (let s = 0; s < known.length; s++) {
+      if (known[s] === 0) continue;
+      const next = judge(now - arrivedAt[s], level[s], interval[s], this);
+      if (next === code[s]) continue;
+      this.counts[code[s]]--;
+      this.counts[next]++;
+      code[s] = next;
+      changed.push([s, next]);
+    }
+  }
+
+  #grow(size: number): void {
+    if (size <= this.#known.length) return;
+    const n = Math.max(size, this.#known.length * 2, 1024);
+    const bytes = (old: Uint8Array) => {
+      const next = new Uint8Array(n);
+      next.set(old);
+      return next;
+    };
+    const floats = (old: Float64Array) => {
+      const next = new Float64Array(n).fill(NaN);
+      next.set(old);
+      return next;
+    };
+    this.#known = bytes(this.#known);
+    this.#level = bytes(this.#level);
+    this.#code = bytes(this.#code);
+    this.#arrivedAt = floats(this.#arrivedAt);
+    this.#seenMs = floats(this.#seenMs);
+    this.#intervalMs = floats(this.#intervalMs);
+  }
+}
+
+/**
+ * One sensor's code from its silence, its level and its usual interval:
+ * stale past `staleIntervals` intervals (not before the floor), offline past
+ * `offlineAfterMs` (and twice the stale time), else critical, warn or ok by
+ * its level.
+ */
+export function judge(
+  silenceMs: number,
+  level: number,
+  intervalMs: number,
+  o: { staleIntervals: number; offlineAfterMs: number; staleFloorMs: number },
+): number {
+  if (!(silenceMs === silenceMs)) return ATTENTION.unknown;
+  const staleAfter = intervalMs === intervalMs
+    ? Math.max(o.staleFloorMs, o.staleIntervals * intervalMs)
+    : o.staleFloorMs;
+  // A sensor that reports rarely is stale a while before it counts as offline.
+  if (silenceMs > Math.max(o.offlineAfterMs, 2 * staleAfter)) return ATTENTION.offline;
+  if (silenceMs > staleAfter) return ATTENTION.stale;
+  return level >= 2 ? ATTENTION.critical : level === 1 ? ATTENTION.warn : ATTENTION.ok;
+}

@@ -1,0 +1,79 @@
+import fc from "fast-check";
+import { assertEquals } from "../../tests/testing/assert.ts";
+import { AttentionBoard, judge } from "./attention_board.ts";
+import { ATTENTION } from "../../protocol/attention.ts";
+import { allocateStates } from "../../protocol/columns.ts";
+
+const O = { staleIntervals: 5, offlineAfterMs: 60_000, staleFloorMs: 2_000 };
+
+function updates(rows: [sensor: number, timeMs: number][]) {
+  const u = allocateStates(rows.length);
+  rows.forEach(([s, t], i) => {
+    u.sensor[i] = s;
+    u.timeMs[i] = t;
+  });
+  return u;
+}
+
+Deno.test("a sensor is stale after N of its usual intervals and offline after the fixed time", () => {
+  const board = new AttentionBoard(O);
+  board.enter([{ index: 0, id: "a", group: "g" }], 0);
+  // Readings every 1 s of event time, arriving as they are made.
+  for (let t = 0; t <= 10_000; t += 1_000) board.arrive(updates([[0, t]]), t);
+  assertEquals(board.intervalMs(0), 1_000);
+  const codeAt = (now: number) => {
+    const changed: [number, number][] = [];
+    board.evaluate(now, changed);
+    return board.code(0);
+  };
+  assertEquals(codeAt(10_000), ATTENTION.ok);
+  assertEquals(codeAt(14_900), ATTENTION.ok);
+  assertEquals(codeAt(15_100), ATTENTION.stale, "5 × 1 s after the last reading");
+  assertEquals(codeAt(70_100), ATTENTION.offline, "60 s after it");
+  board.arrive(updates([[0, 70_000]]), 70_200);
+  assertEquals(codeAt(70_200), ATTENTION.ok, "a reading brings it back");
+  board.setLevel(0, 2);
+  assertEquals(codeAt(70_300), ATTENTION.critical);
+  assertEquals([...board.counts], [0, 0, 0, 0, 0, 1]);
+});
+
+Deno.test("a sensor learned of at a restart counts from the restart, not from its old readings", () => {
+  const board = new AttentionBoard(O);
+  const restartAt = 1_000_000;
+  board.enter([{ index: 3, id: "x", group: "g" }], restartAt);
+  // The restored state: its newest reading is from long before the restart.
+  board.arrive(updates([[3, 10_000]]), restartAt);
+  const changed: [number, number][] = [];
+  board.evaluate(restartAt + 1_000, changed);
+  assertEquals(changed, [[3, ATTENTION.ok]]);
+  board.evaluate(restartAt + 61_000, changed);
+  assertEquals(board.code(3), ATTENTION.offline);
+});
+
+Deno.test("judge agrees with its definition over random silences, levels and intervals", () => {
+  fc.assert(fc.property(
+    fc.integer({ min: 0, max: 200_000 }),
+    fc.integer({ min: 0, max: 2 }),
+    fc.option(fc.integer({ min: 1, max: 100_000 }), { nil: NaN }),
+    (silence, level, interval) => {
+      const staleAfter = Number.isNaN(interval) ? 2_000 : Math.max(2_000, 5 * interval);
+      const expected = silence > Math.max(60_000, 2 * staleAfter)
+        ? "offline"
+        : silence > staleAfter
+        ? "stale"
+        : ["ok", "warn", "critical"][level];
+      const code = judge(silence, level, interval, O);
+      assertEquals(code, ATTENTION[expected as keyof typeof ATTENTION]);
+    },
+  ));
+});
+
+Deno.test("removed sensors leave the counts", () => {
+  const board = new AttentionBoard(O);
+  board.enter([{ index: 0, id: "a", group: "g" }, { index: 1, id: "b", group: "g" }], 0);
+  board.evaluate(0, []);
+  assertEquals(board.counts[ATTENTION.ok], 2);
+  board.remove(1);
+  assertEquals(board.counts[ATTENTION.ok], 1);
+  assertEquals(board.code(1), ATTENTION.unknown);
+});

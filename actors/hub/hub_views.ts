@@ -1,0 +1,457 @@
+import type { FeedView, TickChanges } from "./feed_view.ts";
+import type { HubStats } from "./hub_stats.ts";
+import { placeKey, PlaceStream } from "./place_stream.ts";
+import { cursorAt } from "./session.ts";
+import type { Session, StreamCursor } from "./session.ts";
+import type { RingBudget, RingLimits } from "./stream_ring.ts";
+import { checkScope, checkSubscription, topicFor } from "./topic.ts";
+import type { Owners } from "./topic_table.ts";
+import { SparkPoints, ViewTable } from "./views/mod.ts";
+import type { Slice, SortKey, ViewTableOptions, ViewWindow, WindowRequest } from "./views/mod.ts";
+import { WindowFrames } from "./window_frames.ts";
+import type { ValueMode } from "./window_frames.ts";
+import { encodeError, encodeSubscribed } from "../../protocol/server_frames.ts";
+import { encodeViewFrame } from "../../protocol/view_frames.ts";
+import type { ViewFrameKind } from "../../protocol/view_frames.ts";
+import { compressFrame } from "../../protocol/compression.ts";
+import type { SubscriptionRequest, ViewRequest } from "../../protocol/client_messages.ts";
+
+export interface HubViewsOptions {
+  /** Each place's ring (its recent frames, for reconnects) and the budget all rings share. */
+  limits: RingLimits;
+  budget: RingBudget;
+  /** The hub's tick, ms: a full-rate frame's interval. */
+  tickMs: number;
+  /** Readings each value's avg, min and max cover (`--window`), told with a window's first rows. */
+  countWindow?: number;
+  /** Views, windows and their limits (`--max-views`, `--views-per-client`, `--max-windows`). */
+  table?: Partial<ViewTableOptions>;
+  /** Subscriptions one view may range over, and the bytes of their set (as for topics). */
+  maxSubscriptions: number;
+  maxSubscriptionBytes: number;
+  stats: HubStats;
+}
+
+/** A session's window and where its client stands. */
+interface WindowSession {
+  session: Session;
+  window: ViewWindow;
+  place: PlaceStream;
+  /** The rows the client has, and the counts it was told. */
+  told: Slice | null;
+  total: number;
+  matching: number;
+  cursor: StreamCursor;
+  /** The last request, to open the window again in a new epoch. */
+  request: ViewRequest;
+  scope: readonly string[] | null;
+  owners: Owners;
+}
+
+/** A place's frame this tick, and the state it had before. */
+interface PlaceTick {
+  before: Slice | null;
+  total: number;
+  matching: number;
+  target: Slice;
+  frame: Uint8Array | null;
+}
+
+const EVERYTHING: SubscriptionRequest = { id: 0, all: true, group: null, sensors: [] };
+
+/**
+ * View frames this long or longer are compressed (when that saves 10%):
+ * those with rows entering whole. A tick's changes of 50 rows are a few
+ * hundred bytes, where deflate costs more CPU than the bytes it saves are
+ * worth (bench/viewport.ts --view-ticks).
+ */
+const VIEW_COMPRESS_BYTES = 2048;
+
+/**
+ * The hub's viewport windows: each session may hold one window on a view
+ * (a topic the viewer may see, a sort, a filter), which the `ViewTable`
+ * orders and shares. Per tick every place (view, offset, limit) encodes one
+ * frame (its stream, kept in a small ring for reconnects); windows that had
+ * the place's previous state and take every tick get that frame, others one
+ * made for their transition — shared by every window with the same one
+ * (rows they have, rows they show, values since when). Nothing is encoded
+ * per client. Owned by the hub; only its messages reach it.
+ */
+export class HubViews {
+  readonly table: ViewTable;
+  readonly sparks = new SparkPoints();
+  readonly #feed: FeedView;
+  readonly #frames: WindowFrames;
+  readonly #options: HubViewsOptions;
+  readonly #places = new Map<string, PlaceStream>();
+  readonly #windows = new Map<Session, WindowSession>();
+
+  constructor(feed: FeedView, options: HubViewsOptions) {
+    this.#feed = feed;
+    this.#options = options;
+    this.table = new ViewTable(feed, options.table);
+    this.#frames = new WindowFrames(feed, this.sparks);
+    // The status sort key is the attention code (critical > warn > offline > stale > ok; 0 last).
+    for (const sensor of feed.sensors()) {
+      this.table.keys.setStatus(sensor.index, feed.attention.code(sensor.index));
+    }
+  }
+
+  get windowCount(): number {
+    return this.#windows.size;
+  }
+
+  get placeCount(): number {
+    return this.#places.size;
+  }
+
+  /** The sessions with windows, and their last requests (to open them again in a new epoch). */
+  requests(): [Session, ViewRequest, { scope: readonly string[] | null; owners: Owners }][] {
+    return [...this.#windows.values()].map((w) => [w.session, w.request, {
+      scope: w.scope,
+      owners: w.owners,
+    }]);
+  }
+
+  /**
+   * A ViewSubscribe from `session`: opens its window, or moves it (scroll,
+   * another sort or filter, hold, release, resort). Answered at once: a
+   * Subscribed (on the first) and a frame with the rows new to the window;
+   * or an Error, the window left as it was. `limit` 0 closes it.
+   */
+  request(
+    session: Session,
+    request: ViewRequest,
+    o: { scope: readonly string[] | null; owners: Owners; now: number; tickNo: number },
+  ): void {
+    const stats = this.#options.stats;
+    if (request.limit === 0) return this.close(session, o.now);
+    const refuse = (reason: string) => {
+      stats.viewsRefused++;
+      session.send(
+        encodeError(0, reason.startsWith("Cannot") ? reason : `Cannot open view: ${reason}`),
+      );
+    };
+    const subscriptions = request.subscriptions.length > 0 ? request.subscriptions : [EVERYTHING];
+    if (subscriptions.length > this.#options.maxSubscriptions) {
+      return refuse(
+        `a view may range over at most ${this.#options.maxSubscriptions} subscriptions`,
+      );
+    }
+    for (const s of subscriptions) {
+      const reason = checkSubscription(s) ?? checkScope(s, o.scope);
+      if (reason) return refuse(reason);
+    }
+    const topic = topicFor(subscriptions, o.scope);
+    if (topic.selectionBytes > this.#options.maxSubscriptionBytes) {
+      return refuse(
+        `its subscriptions take ${topic.selectionBytes} bytes, over the limit of ${this.#options.maxSubscriptionBytes}`,
+      );
+    }
+    let key: SortKey;
+    if (request.sort.key === "metric") {
+      const metric = this.#feed.metrics().find((m) => m.name === request.sort.metric);
+      if (!metric) return refuse(`unknown metric ${JSON.stringify(request.sort.metric)}`);
+      key = { kind: "metric", metric: metric.index, field: request.sort.field };
+    } else key = { kind: request.sort.key };
+    const wanted: WindowRequest = {
+      topic: { key: topic.key, spec: topic.spec },
+      sort: { key, direction: request.sort.direction },
+      filter: request.filter,
+      offset: request.offset,
+      limit: request.limit,
+    };
+    let ws = this.#windows.get(session);
+    let opened;
+    try {
+      opened = ws
+        ? this.table.change(ws.window, wanted, { owners: o.owners, now: o.now })
+        : this.table.open(wanted, { owners: o.owners, now: o.now });
+    } catch (error) {
+      if (error instanceof TypeError || error instanceof RangeError) return refuse(error.message);
+      throw error;
+    }
+    if ("refused" in opened) return refuse(opened.refused);
+    for (const evicted of opened.evicted) this.#evicted(evicted, o.now);
+    const window = opened.window;
+    if (request.order === "hold") window.hold();
+    else if (request.order === "release") window.release();
+    else if (request.order === "resort") window.resort();
+    this.table.serve(window, o.now);
+    const place = this.#place(window, o.now);
+    const first = ws === undefined;
+    if (ws === undefined) {
+      ws = {
+        session,
+        window,
+        place,
+        told: null,
+        total: -1,
+        matching: -1,
+        cursor: cursorAt(o.tickNo),
+        request,
+        scope: o.scope,
+        owners: o.owners,
+      };
+      this.#windows.set(session, ws);
+      place.windows++;
+    } else if (ws.place !== place) {
+      this.#leavePlace(ws.place, o.now);
+      ws.place = place;
+      place.windows++;
+    }
+    ws.request = request;
+    if (first) {
+      const resume = request.resume;
+      const missed = resume && resume.epoch === place.epoch
+        ? place.ring.replay(resume.seq, place.seq)
+        : null;
+      session.send(encodeSubscribed({
+        topic: window.view.key.length > 200 ? window.view.key.slice(0, 200) + "…" : window.view.key,
+        ids: request.subscriptions.map((s) => s.id),
+        epoch: place.epoch,
+        seq: missed ? resume!.seq : place.seq,
+        recovered: missed !== null,
+        view: true,
+      }));
+      if (missed) {
+        stats.recovered++;
+        for (const frame of missed) session.send(frame);
+        ws.told = place.told;
+        ws.total = place.total;
+        ws.matching = place.matching;
+        ws.cursor = cursorAt(o.tickNo);
+        if (ws.told === window.shown) return;
+      } else if (resume) stats.resynced++;
+    }
+    // The rows new to the window, whole; what it keeps, brought up to now.
+    const whole = ws.told === null || ws.cursor.missed;
+    const frame = this.#encode(
+      {
+        told: whole ? null : ws.told,
+        target: window.shown!,
+        since: whole ? -1 : ws.cursor.sentAt,
+        mode: "absolute",
+        kind: whole ? "whole" : "join",
+        force: true,
+      },
+      { place, now: o.now, intervalMs: session.rate.intervalMs },
+    )!;
+    if (session.send(frame)) stats.viewFramesSent++;
+    ws.told = window.shown;
+    ws.total = window.view.total;
+    ws.matching = window.view.matching;
+    ws.cursor = cursorAt(o.tickNo);
+  }
+
+  /** Closes the session's window (it asked, or it is gone). */
+  close(session: Session, now: number): void {
+    const ws = this.#windows.get(session);
+    if (!ws) return;
+    this.#windows.delete(session);
+    this.table.close(ws.window, now);
+    this.#leavePlace(ws.place, now);
+  }
+
+  #place(window: ViewWindow, now: number): PlaceStream {
+    const key = placeKey(window.view, window.offset, window.limit);
+    let place = this.#places.get(key);
+    if (!place) {
+      place = new PlaceStream(window.view, window, this.#options);
+      // Its state starts as what its first window was just served.
+      place.told = window.view.slice(window.offset, window.limit);
+      place.total = window.view.total;
+      place.matching = window.view.matching;
+      this.#places.set(key, place);
+    }
+    place.watchedAt = now;
+    return place;
+  }
+
+  #leavePlace(place: PlaceStream, now: number): void {
+    place.windows--;
+    place.watchedAt = now;
+  }
+
+  /** A window whose view was evicted to make room: its session is told, and has none. */
+  #evicted(window: ViewWindow, now: number): void {
+    for (const ws of this.#windows.values()) {
+      if (ws.window !== window) continue;
+      this.#windows.delete(ws.session);
+      this.#leavePlace(ws.place, now);
+      ws.session.send(encodeError(
+        0,
+        "View evicted: the server is at --max-views and this view's client held the most; " +
+          "send ViewSubscribe again",
+      ));
+      return;
+    }
+  }
+
+  /**
+   * One tick, after the mirror's merge: the views take the changes (and
+   * order what is due), each place encodes its frame, and each due window
+   * is offered its own. Returns the sessions found closed.
+   */
+  tick(merged: TickChanges | null, o: { now: number; tickNo: number }): Session[] {
+    const { now, tickNo } = o;
+    this.#frames.takeTick(merged, tickNo);
+    this.sparks.apply(merged);
+    for (const [sensor, code] of merged?.attention ?? []) this.table.keys.setStatus(sensor, code);
+    this.table.advance(merged, now);
+    const ringMs = this.#options.limits.ringMs;
+    const places = new Map<PlaceStream, PlaceTick>();
+    for (const [key, place] of this.#places) {
+      if (place.windows === 0 && now - place.watchedAt > ringMs) {
+        place.ring.release();
+        this.#places.delete(key);
+        continue;
+      }
+      const target = place.target();
+      const before: PlaceTick = {
+        before: place.told,
+        total: place.total,
+        matching: place.matching,
+        target,
+        frame: null,
+      };
+      const view = place.view;
+      const frame = this.#encode({
+        told: place.told,
+        target,
+        since: tickNo - 1,
+        mode: "delta",
+        kind: "tick",
+        force: view.total !== place.total || view.matching !== place.matching,
+        seq: place.seq + 1,
+        onStream: true,
+      }, { place, now, intervalMs: this.#options.tickMs });
+      if (frame) {
+        place.seq++;
+        place.ring.push(place.seq, frame, now);
+        before.frame = frame;
+      } else place.ring.expire(now);
+      place.told = target;
+      place.total = view.total;
+      place.matching = view.matching;
+      places.set(place, before);
+    }
+    const made = new Map<string, Uint8Array | null>();
+    const closed: Session[] = [];
+    const stats = this.#options.stats;
+    for (const ws of [...this.#windows.values()]) {
+      const { session, cursor, place } = ws;
+      if (!session.due(tickNo)) continue;
+      const at = places.get(place)!;
+      const target = ws.window.shown!;
+      let frame: Uint8Array | null = session.lagging ? at.frame : null;
+      if (!session.lagging && !cursor.missed) {
+        const full = session.rate.period === 1 && cursor.sentAt === tickNo - 1;
+        if (
+          full && ws.told === at.before && target === at.target && ws.total === at.total &&
+          ws.matching === at.matching
+        ) frame = at.frame;
+        else {
+          const mode: ValueMode = full ? "delta" : "absolute";
+          const key =
+            `${ws.told?.key}|${target.key}|${mode}|${cursor.sentAt}|${session.rate.period}|${ws.total}|${ws.matching}`;
+          if (made.has(key)) frame = made.get(key)!;
+          else {
+            const view = place.view;
+            frame = this.#encode({
+              told: ws.told,
+              target,
+              since: cursor.sentAt,
+              mode,
+              kind: "tick",
+              force: view.total !== ws.total || view.matching !== ws.matching,
+            }, { place, now, intervalMs: session.rate.intervalMs });
+            made.set(key, frame);
+          }
+        }
+      }
+      const skipped = session.skipped;
+      const resyncs = session.resyncs;
+      const delivered = session.offer(cursor, frame, {
+        tickNo,
+        snapshot: () =>
+          this.#whole(target, { place, now, intervalMs: session.rate.intervalMs, made }),
+      });
+      if (!delivered) {
+        closed.push(session);
+        continue;
+      }
+      if (session.skipped !== skipped) stats.skippedFrames++;
+      else if (session.resyncs !== resyncs) stats.snapshotsSent++;
+      else if (frame) {
+        stats.viewFramesSent++;
+        stats.framesSent++;
+        stats.bytesSent += frame.byteLength;
+      }
+      if (!session.lagging) {
+        ws.told = target;
+        ws.total = place.view.total;
+        ws.matching = place.view.matching;
+      }
+    }
+    stats.views = this.table.viewCount;
+    stats.windows = this.#windows.size;
+    return closed;
+  }
+
+  /** The whole window at `target` (a catch-up after skipped frames), made once per tick. */
+  #whole(
+    target: Slice,
+    o: {
+      place: PlaceStream;
+      now: number;
+      intervalMs: number;
+      made: Map<string, Uint8Array | null>;
+    },
+  ): Uint8Array {
+    const key = `whole|${target.key}|${o.intervalMs}`;
+    let frame = o.made.get(key);
+    if (!frame) {
+      frame = this.#encode(
+        { told: null, target, since: -1, mode: "absolute", kind: "whole", force: true },
+        o,
+      )!;
+      o.made.set(key, frame);
+    }
+    return frame;
+  }
+
+  /** Encodes one transition of a window at `place` (compressed when that pays); null without news. */
+  #encode(
+    t: {
+      told: Slice | null;
+      target: Slice;
+      since: number;
+      mode: ValueMode;
+      kind: ViewFrameKind;
+      force: boolean;
+      seq?: number;
+      /** Default: whether the client then shows what the place's stream shows now. */
+      onStream?: boolean;
+    },
+    o: { place: PlaceStream; now: number; intervalMs: number },
+  ): Uint8Array | null {
+    const { place } = o;
+    const view = place.view;
+    const input = this.#frames.build({
+      ...t,
+      epoch: place.epoch,
+      seq: t.seq ?? place.seq,
+      onStream: t.onStream ?? t.target === place.told,
+      total: view.total,
+      matching: view.matching,
+      offset: place.offset,
+      intervalMs: o.intervalMs,
+      now: o.now,
+    });
+    if (!input) return null;
+    if (t.kind !== "tick") input.countWindow = this.#options.countWindow ?? 0;
+    // Small frames (most ticks) do not pay for deflate's CPU; rows entering whole do.
+    return compressFrame(encodeViewFrame(input), { minBytes: VIEW_COMPRESS_BYTES });
+  }
+}

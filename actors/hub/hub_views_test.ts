@@ -1,0 +1,203 @@
+// Viewport windows through the real shards and hub, with sinks that apply
+// every frame as a client would: removals, holds, and the rate ladder.
+import { assert, assertEquals } from "../../tests/testing/assert.ts";
+import { ViewState } from "../../tests/testing/view_client.ts";
+import { Hub } from "./hub_actor.ts";
+import type { HubStartOptions } from "./hub_actor.ts";
+import type { FrameSink } from "./session.ts";
+import { ShardSet } from "../shards/shard_set.ts";
+import { DEFAULT_WINDOW_SPEC } from "../shards/event_window_store.ts";
+import { blockFromReadings } from "../../protocol/reading_block.ts";
+import type { ViewRequest } from "../../protocol/client_messages.ts";
+
+/** A connection that applies each frame as it is sent, with a settable backlog. */
+class WindowSink implements FrameSink {
+  bufferedAmount = 0;
+  closed = false;
+  heardAt = 0;
+  closedWith = 0;
+  readonly view = new ViewState();
+  send(frame: Uint8Array) {
+    this.view.apply(frame);
+  }
+  close(code: number) {
+    this.closed = true;
+    this.closedWith = code;
+  }
+}
+
+function request(partial: Partial<ViewRequest> = {}): ViewRequest {
+  return {
+    subscriptions: [],
+    sort: { key: "metric", metric: "t", field: "last", direction: "desc" },
+    filter: { idSubstring: "", groupPrefix: null, status: null },
+    offset: 0,
+    limit: 20,
+    order: "keep",
+    resume: null,
+    ...partial,
+  };
+}
+
+function harness(options: HubStartOptions = {}) {
+  const shards = ShardSet.create({ count: 2, window: 5, windowSpec: DEFAULT_WINDOW_SPEC });
+  let now = 1_767_225_600_000;
+  const hub = new Hub(shards, {
+    pingIntervalMs: 1e9,
+    now: () => now,
+    views: { resortMs: 0, columnMaxAgeMs: 0, minSortGapMs: 0, staggerMs: 0 },
+    ...options,
+  });
+  let time = now;
+  const feed = (values: Record<string, number>, group = "g") =>
+    shards.deliver(blockFromReadings(
+      Object.entries(values).map(([id, t]) => ({
+        sensorId: id,
+        group,
+        timeMs: time++,
+        values: { t },
+      })),
+    ));
+  const tick = async (n = 1) => {
+    for (let i = 0; i < n; i++) {
+      now += 100;
+      await hub.tick();
+    }
+  };
+  const open = async (r: Partial<ViewRequest> = {}) => {
+    const sink = new WindowSink();
+    await hub.send({ type: "join", sink, explicit: true });
+    await hub.send({ type: "view", sink, request: request(r) });
+    await hub.barrier();
+    return sink;
+  };
+  const stop = async () => {
+    await hub.stop();
+    await shards.stop();
+  };
+  return { shards, hub, feed, tick, open, stop, clock: () => now };
+}
+
+const sensors = (n: number, t: (i: number) => number) =>
+  Object.fromEntries(Array.from({ length: n }, (_, i) => [`s${i}`, t(i)]));
+
+Deno.test("a removed sensor leaves every window at once, held or not; its client keeps nothing of it and the counts drop", async () => {
+  const h = harness();
+  try {
+    await h.feed(sensors(30, (i) => i));
+    await h.tick();
+    const free = await h.open();
+    const held = await h.open({ order: "hold" });
+    await h.tick();
+    assertEquals(free.view.ids().slice(0, 3), ["s29", "s28", "s27"]);
+    assertEquals(held.view.ids(), free.view.ids());
+    await h.shards.remove("s28");
+    await h.tick();
+    for (const sink of [free, held]) {
+      assert(!sink.view.ids().includes("s28"), sink.view.ids().join());
+      assertEquals([sink.view.total, sink.view.matching], [29, 29]);
+      assertEquals(sink.view.heldCount, sink.view.rows.length, "holds only its rows");
+      assertEquals(sink.view.problems, []);
+    }
+    const expected = Array.from({ length: 30 }, (_, i) => `s${29 - i}`).filter((id) =>
+      id !== "s28"
+    );
+    assertEquals(free.view.ids(), expected);
+    assertEquals(held.view.ids(), expected);
+  } finally {
+    await h.stop();
+  }
+});
+
+Deno.test("a held window keeps its rows while their values flow (off its stream); released, it shows the view's order again (on it)", async () => {
+  const h = harness();
+  try {
+    await h.feed(sensors(30, (i) => i));
+    await h.tick();
+    const sink = await h.open();
+    await h.tick();
+    assert(sink.view.onStream, "on its stream");
+    await h.hub.send({ type: "view", sink, request: request({ order: "hold" }) });
+    const rows = sink.view.ids();
+    // s0 becomes the hottest: the view reorders, the held window does not.
+    await h.feed({ s0: 100, s29: 29.5 });
+    await h.tick(2);
+    assertEquals(sink.view.ids(), rows);
+    assertEquals(sink.view.window()[0].values.t.last, 29.5, "its values still flow");
+    assertEquals(sink.view.onStream, false);
+    await h.hub.send({ type: "view", sink, request: request({ order: "release" }) });
+    await h.tick();
+    assertEquals(sink.view.ids()[0], "s0");
+    assertEquals(sink.view.onStream, true);
+    assertEquals(sink.view.problems, []);
+  } finally {
+    await h.stop();
+  }
+});
+
+Deno.test("a window whose unsent bytes stay high is sent less often, a step at a time, with nothing skipped; drained and clean, it comes back to every tick", async () => {
+  const h = harness({ session: { maxBufferedBytes: 1_000_000, stepDownBytes: 1_000 } });
+  try {
+    await h.feed(sensors(30, (i) => i));
+    await h.tick();
+    const slow = await h.open();
+    const fast = await h.open();
+    const intervals: number[] = [];
+    let round = 0;
+    const run = async (ticks: number) => {
+      for (let i = 0; i < ticks; i++) {
+        await h.feed(sensors(30, (k) => (k * 7 + round++) % 31));
+        await h.tick();
+        intervals.push(slow.view.intervalMs);
+      }
+    };
+    slow.bufferedAmount = 50_000; // over the step-down threshold, far under the skip cap
+    await run(30);
+    // Told in its frames: slower and slower (a step of 3 ticks at 2 Hz may pass between its frames).
+    assertEquals(intervals[0], 100);
+    assertEquals(intervals.at(-1), 1000);
+    assert(intervals.every((ms, i) => i === 0 || ms >= intervals[i - 1]), intervals.join());
+    assert(intervals.includes(200), "5 Hz on the way");
+    slow.bufferedAmount = 0;
+    intervals.length = 0;
+    await run(200); // 20 s clean: a step up every 5 s
+    assertEquals(intervals.at(-1), 100, "back to every tick");
+    assertEquals([...new Set(intervals)], [1000, 500, 200, 100], "a step every 5 s");
+    // All along, the same window as a client sent every frame, and no catch-up.
+    assertEquals(slow.view.window(), fast.view.window());
+    assertEquals(slow.view.kinds.whole, 1, "the first frame only");
+    assertEquals(h.hub.stats.skippedFrames, 0);
+    assertEquals(slow.view.problems, []);
+  } finally {
+    await h.stop();
+  }
+});
+
+Deno.test("a client that reports slow frames (a throttled phone) is sent 1 frame a second and never loops on catch-ups", async () => {
+  const h = harness();
+  try {
+    await h.feed(sensors(50, (i) => i));
+    await h.tick();
+    const phone = await h.open();
+    const reference = await h.open();
+    let round = 0;
+    let atBoundary = reference.view.window();
+    for (let second = 0; second < 10; second++) {
+      // Every second it says its frames take 450 ms (arrival to screen).
+      await h.hub.send({ type: "clientStats", sink: phone, frameP95Ms: 450 });
+      for (let i = 0; i < 10; i++) {
+        await h.feed(sensors(50, (k) => (k * 3 + round++) % 53));
+        await h.tick();
+        // At 1 Hz it is sent a frame on every tenth tick: then it shows what a full-rate client shows.
+        if (h.hub.stats.ticks % 10 === 0) atBoundary = reference.view.window();
+      }
+    }
+    assertEquals(phone.view.intervalMs, 1000);
+    assert(phone.view.viewFrames <= 10 + 3 + 3, `${phone.view.viewFrames} frames in 10 s`);
+    assertEquals(phone.view.kinds.whole, 1, "no catch-up snapshot after the first frame");
+    assertEquals(h.hub.stats.snapshotsSent, 0);
+    assertEquals(phone.view.window(), atBoundary);
+  } finally {
+    await h.stop();
+  }
+});

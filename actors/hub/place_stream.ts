@@ -1,0 +1,51 @@
+import type { Slice, View } from "./views/mod.ts";
+import { StreamRing } from "./stream_ring.ts";
+import type { RingBudget, RingLimits } from "./stream_ring.ts";
+
+/**
+ * The stream of one place of a view (its offset and limit, rounded to
+ * blocks): what an unheld window there shows, tick after tick. It has its
+ * own random epoch and sequence numbers and a small ring of its frames, so a
+ * client that reconnects can resume its window. The windows at the place
+ * that have its state (`told`) and take every tick share its frame. Owned by
+ * the hub's views.
+ */
+export class PlaceStream {
+  readonly key: string;
+  readonly view: View;
+  readonly offset: number;
+  readonly limit: number;
+  readonly epoch = crypto.getRandomValues(new Uint32Array(1))[0];
+  seq = 0;
+  /** The rows the stream's state shows (what its last frame brought), null before any. */
+  told: Slice | null = null;
+  /** The counts its state shows. */
+  total = -1;
+  matching = -1;
+  /** Windows here now. */
+  windows = 0;
+  /** Last time (tick clock) a window was here; -Infinity: never. */
+  watchedAt = -Infinity;
+  readonly ring: StreamRing;
+
+  constructor(
+    view: View,
+    place: { offset: number; limit: number },
+    o: { limits: RingLimits; budget: RingBudget },
+  ) {
+    this.view = view;
+    this.offset = place.offset;
+    this.limit = place.limit;
+    this.key = placeKey(view, place.offset, place.limit);
+    this.ring = new StreamRing(o.limits, o.budget);
+  }
+
+  /** The rows an unheld window here shows now. */
+  target(): Slice {
+    return this.view.slice(this.offset, this.limit);
+  }
+}
+
+export function placeKey(view: View, offset: number, limit: number): string {
+  return `${view.id}:${offset}:${limit}`;
+}

@@ -1,0 +1,284 @@
+import type { FeedView, TickChanges } from "./feed_view.ts";
+import type { Slice, SparkPoints } from "./views/mod.ts";
+import { allocateStates } from "../../protocol/columns.ts";
+import type { MetricEntry, MetricStates, SensorEntry } from "../../protocol/columns.ts";
+import type { ViewFrameInput, ViewFrameKind } from "../../protocol/view_frames.ts";
+import type { SparkRows } from "../../protocol/spark_columns.ts";
+
+/** How a frame codes the values of rows the client keeps. */
+export type ValueMode =
+  /** The client had the previous tick: this tick's updates, against the values before it. */
+  | "delta"
+  /** The client has an older tick (`since`): every value of the rows changed since, absolute. */
+  | "absolute";
+
+/** What one frame of a window brings: from the rows the client has to the rows it shows now. */
+export interface WindowTransition {
+  /** The rows the client has (null: none, or forget them: a whole window). */
+  told: Slice | null;
+  target: Slice;
+  /** The tick whose state the client has. */
+  since: number;
+  mode: ValueMode;
+  kind: ViewFrameKind;
+  epoch: number;
+  seq: number;
+  onStream: boolean;
+  total: number;
+  matching: number;
+  offset: number;
+  intervalMs: number;
+  now: number;
+  /** Send it even without news (its counts changed, or it answers a request). */
+  force: boolean;
+}
+
+const EMPTY = new Uint32Array(0);
+
+/**
+ * Builds the frames of viewport windows from the hub's mirror (`FeedView`),
+ * the fleet's sparkline points and each tick's changes: which rows enter
+ * (whole, with their last minute of points), which stay (their changes),
+ * and what changed in the dictionary and statuses. Keeps, per sensor, the
+ * tick it last changed, so a window sent less often gets everything since
+ * its last frame. Pure: the hub hands it each tick.
+ */
+export class WindowFrames {
+  readonly #feed: FeedView;
+  readonly #sparks: SparkPoints;
+  readonly #bucketMs: number;
+  /** Per sensor: the last tick that changed a value, its dictionary entry, its status. */
+  #touchedAt = new Uint32Array(0);
+  #entryAt = new Uint32Array(0);
+  #statusAt = new Uint32Array(0);
+  #attentionAt = new Uint32Array(0);
+  /** This tick's updates by sensor: the first update's index, and each update's next. */
+  #head = new Int32Array(0);
+  #next = new Int32Array(0);
+  #merged: TickChanges | null = null;
+  #tickNo = 0;
+  /** Set differences between a client's rows and the target's. */
+  #mark = new Uint32Array(0);
+  #stamp = 0;
+  #points = new Float32Array(0);
+
+  constructor(feed: FeedView, sparks: SparkPoints) {
+    this.#feed = feed;
+    this.#sparks = sparks;
+    this.#bucketMs = sparks.bucketMs;
+  }
+
+  /** Takes in one tick's merged changes (null: none) as tick `tickNo`. */
+  takeTick(merged: TickChanges | null, tickNo: number): void {
+    if (this.#merged) {
+      const u = this.#merged.updates;
+      for (let i = 0; i < u.length; i++) this.#head[u.sensor[i]] = -1;
+    }
+    this.#merged = merged;
+    this.#tickNo = tickNo;
+    if (!merged) return;
+    let top = 0;
+    for (const s of merged.sensors) top = Math.max(top, s.index + 1);
+    const u = merged.updates;
+    for (let i = 0; i < u.length; i++) top = Math.max(top, u.sensor[i] + 1);
+    for (const [s] of merged.statuses) top = Math.max(top, s + 1);
+    for (const [s] of merged.attention ?? []) top = Math.max(top, s + 1);
+    this.#room(top);
+    if (this.#next.length < u.length) this.#next = new Int32Array(Math.max(u.length, 1024));
+    for (let i = u.length - 1; i >= 0; i--) {
+      const s = u.sensor[i];
+      this.#next[i] = this.#head[s];
+      this.#head[s] = i;
+      this.#touchedAt[s] = tickNo;
+    }
+    for (const s of merged.sensors) this.#entryAt[s.index] = tickNo;
+    for (const [s] of merged.statuses) this.#statusAt[s] = tickNo;
+    for (const [s] of merged.attention ?? []) this.#attentionAt[s] = tickNo;
+  }
+
+  #room(top: number): void {
+    if (top <= this.#touchedAt.length) return;
+    const n = Math.max(top, this.#touchedAt.length * 2, 1024);
+    const grow = <A extends Uint32Array | Int32Array>(a: A, make: (n: number) => A) => {
+      const b = make(n);
+      b.set(a);
+      return b;
+    };
+    this.#touchedAt = grow(this.#touchedAt, (k) => new Uint32Array(k));
+    this.#entryAt = grow(this.#entryAt, (k) => new Uint32Array(k));
+    this.#statusAt = grow(this.#statusAt, (k) => new Uint32Array(k));
+    this.#attentionAt = grow(this.#attentionAt, (k) => new Uint32Array(k));
+    this.#head = grow(this.#head, (k) => new Int32Array(k).fill(-1));
+    this.#mark = grow(this.#mark, (k) => new Uint32Array(k));
+  }
+
+  /** The frame of one transition, or null when it brings nothing (and is not forced). */
+  build(t: WindowTransition): ViewFrameInput | null {
+    const target = t.target.rows;
+    const told = t.told?.rows ?? EMPTY;
+    let top = 0;
+    for (const s of target) if (s >= top) top = s + 1;
+    for (const s of told) if (s >= top) top = s + 1;
+    this.#room(top);
+    const mark = this.#mark;
+    if (this.#stamp >= 0xffff_fff0) {
+      mark.fill(0);
+      this.#stamp = 0;
+    }
+    const was = ++this.#stamp;
+    for (const s of told) mark[s] = was;
+    let sameRows = told.length === target.length;
+    const entered: number[] = [];
+    const staying: number[] = [];
+    for (let i = 0; i < target.length; i++) {
+      const s = target[i];
+      if (sameRows && told[i] !== s) sameRows = false;
+      if (mark[s] === was) staying.push(s);
+      else entered.push(s);
+    }
+    const rowsChanged = t.told === null || !sameRows;
+    const since = t.since;
+    const feed = this.#feed;
+    // Staying rows: their changes since the client's tick.
+    const changed: number[] = [];
+    for (const s of staying) if (this.#touchedAt[s] > since) changed.push(s);
+    const regrouped = staying.filter((s) => this.#entryAt[s] > since);
+    const restatused = staying.filter((s) => this.#statusAt[s] > since);
+    const rejudged = staying.filter((s) => this.#attentionAt[s] > since);
+    if (
+      !t.force && !rowsChanged && entered.length === 0 && changed.length === 0 &&
+      regrouped.length === 0 && restatused.length === 0 && rejudged.length === 0
+    ) return null;
+
+    const metrics = feed.metrics();
+    // Values: entering rows whole (fresh), staying rows' changes.
+    const rows: { sensor: number; slot: number; update: number }[] = [];
+    for (const s of entered) {
+      for (const m of metrics) {
+        const slot = feed.valueSlot(s, m.index);
+        if (slot >= 0) rows.push({ sensor: s, slot, update: -1 });
+      }
+    }
+    const delta = t.mode === "delta" && this.#merged !== null && since === this.#tickNo - 1;
+    for (const s of changed) {
+      if (delta) {
+        for (let i = this.#head[s]; i >= 0; i = this.#next[i]) {
+          rows.push({ sensor: s, slot: -1, update: i });
+        }
+      } else {
+        for (const m of metrics) {
+          const slot = feed.valueSlot(s, m.index);
+          if (slot >= 0) rows.push({ sensor: s, slot, update: -1 });
+        }
+      }
+    }
+    const n = rows.length;
+    const updates = allocateStates(n);
+    const previous = {
+      has: new Uint8Array(n),
+      last: new Float64Array(n),
+      avg: new Float64Array(n),
+      min: new Float64Array(n),
+      max: new Float64Array(n),
+    };
+    const v = feed.valueColumns;
+    const u = this.#merged?.updates;
+    const p = this.#merged?.previous;
+    rows.forEach((row, j) => {
+      if (row.update >= 0) {
+        const i = row.update;
+        copyState(updates, j, u!, i);
+        previous.has[j] = p!.has[i];
+        previous.last[j] = p!.last[i];
+        previous.avg[j] = p!.avg[i];
+        previous.min[j] = p!.min[i];
+        previous.max[j] = p!.max[i];
+      } else copyState(updates, j, v, row.slot);
+    });
+    // Entering rows first (their sparklines line up with them), then regrouped staying ones.
+    const dictionary: SensorEntry[] = [];
+    for (const s of entered) {
+      const entry = feed.sensor(s);
+      if (entry) dictionary.push(entry);
+    }
+    const entering = dictionary.length;
+    for (const s of regrouped) {
+      const entry = feed.sensor(s);
+      if (entry) dictionary.push(entry);
+    }
+    const statuses: [number, string][] = [];
+    for (const s of [...entered, ...restatused]) {
+      const status = feed.status(s);
+      if (status !== null) statuses.push([s, status]);
+    }
+    const attention: [number, number][] = [];
+    for (const s of entered) attention.push([s, feed.attention.code(s)]);
+    for (const s of rejudged) attention.push([s, feed.attention.code(s)]);
+    const absolute = !delta;
+    let sendMetrics: readonly MetricEntry[] = this.#merged?.metrics ?? [];
+    if (absolute || entered.length > 0 || t.kind !== "tick") sendMetrics = metrics;
+    return {
+      epoch: t.epoch,
+      seq: t.seq,
+      serverTimeMs: t.now,
+      onStream: t.onStream,
+      kind: t.kind,
+      total: t.total,
+      matching: t.matching,
+      offset: t.offset,
+      rows: rowsChanged ? target : null,
+      entered: dictionary,
+      metrics: sendMetrics,
+      updates,
+      // Fresh everywhere when absolute: the frame then needs no bases.
+      previous: absolute ? undefined : previous,
+      avgDigits: 2,
+      statuses,
+      attention,
+      sparkBucketMs: this.#bucketMs,
+      sparks: this.#sparkRows(dictionary, { entering, metrics }),
+      intervalMs: t.intervalMs,
+    };
+  }
+
+  /**
+   * Sparkline points aligned with the frame's dictionary entries: the first
+   * `entering` are rows entering the window (their last minute of points),
+   * the others staying rows whose group changed (none). Per metric that has any.
+   */
+  #sparkRows(
+    entries: readonly SensorEntry[],
+    o: { entering: number; metrics: readonly MetricEntry[] },
+  ): SparkRows[] {
+    if (o.entering === 0) return [];
+    const sparks = this.#sparks;
+    if (this.#points.length < sparks.points) this.#points = new Float32Array(sparks.points);
+    const out: SparkRows[] = [];
+    for (const { index: metric } of o.metrics) {
+      const counts: number[] = [];
+      const newest: number[] = [];
+      const points: number[] = [];
+      let any = false;
+      for (let r = 0; r < entries.length; r++) {
+        const s = entries[r].index;
+        const count = r < o.entering ? sparks.read(s, metric, this.#points) : 0;
+        counts.push(count);
+        newest.push(count > 0 ? Math.floor(sparks.newestMs(s, metric)! / this.#bucketMs) : 0);
+        for (let k = 0; k < count; k++) points.push(this.#points[k]);
+        any ||= count > 0;
+      }
+      if (any) out.push({ metric, counts, newestBucket: newest, points });
+    }
+    return out;
+  }
+}
+
+function copyState(to: MetricStates, j: number, from: MetricStates, i: number): void {
+  to.sensor[j] = from.sensor[i];
+  to.metric[j] = from.metric[i];
+  to.last[j] = from.last[i];
+  to.avg[j] = from.avg[i];
+  to.min[j] = from.min[i];
+  to.max[j] = from.max[i];
+  to.timeMs[j] = from.timeMs[i];
+}

@@ -1,0 +1,29 @@
+// Decodes a frame with Debian's flatc (`--json`), as any FlatBuffers tool
+// would read it: the wire contract is schema.fbs, not our TypeScript.
+
+/** The frame's Envelope as flatc prints it in strict JSON. */
+export async function flatcJson(bytes: Uint8Array): Promise<Record<string, unknown>> {
+  const dir = await Deno.makeTempDir({ prefix: "pulseboard-flatc-" });
+  try {
+    await Deno.writeFile(`${dir}/frame.bin`, bytes);
+    const schema = new URL("../../schema.fbs", import.meta.url).pathname;
+    const { success, stderr } = await new Deno.Command("flatc", {
+      args: [
+        "--json",
+        "--strict-json",
+        "--raw-binary",
+        "-o",
+        dir,
+        schema,
+        "--",
+        `${dir}/frame.bin`,
+      ],
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    if (!success) throw new Error(`flatc failed: ${new TextDecoder().decode(stderr)}`);
+    return JSON.parse(await Deno.readTextFile(`${dir}/frame.json`));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}

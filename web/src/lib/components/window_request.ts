@@ -1,0 +1,62 @@
+// What the table asks the server for: the rows it shows (the virtualizer's
+// visible range, with a margin for scrolling on) of the view its sort,
+// filter and group make. Pure.
+import type { WindowSpec } from "../feed/connection.ts";
+import type { RowFilter, SortSpec } from "./sensor_order.ts";
+
+/** Rows the server rounds a window's offset and end to (its default block). */
+export const BLOCK = 50;
+/** Rows asked for beyond the visible ones on each side, so a scroll rarely shows blanks. */
+export const MARGIN = 10;
+/** Most rows one window may hold (the server's limit). */
+export const MAX_ROWS = 1000;
+
+/** The server's sort for the table's: "seen" is the newest event time, so age ascending is seen descending. */
+export function windowSort(sort: SortSpec): WindowSpec["sort"] {
+  const { column, direction } = sort;
+  switch (column.kind) {
+    case "id":
+    case "group":
+    case "status":
+      return { key: column.kind, direction };
+    case "age":
+      return { key: "seen", direction: direction === "asc" ? "desc" : "asc" };
+    case "metric":
+      return { key: "metric", metric: column.metric, field: column.field, direction };
+  }
+}
+
+/** The window for visible rows `first`..`last` (inclusive), with the margin. */
+export function windowSpec(o: {
+  sort: SortSpec;
+  filter: RowFilter;
+  group: string | null;
+  first: number;
+  last: number;
+}): WindowSpec {
+  const offset = Math.max(0, o.first - MARGIN);
+  const end = Math.max(o.last + MARGIN + 1, offset + 1);
+  const filter = o.filter.text.trim();
+  return {
+    subscriptions: o.group === null ? [] : [{ id: 1, group: o.group }],
+    sort: windowSort(o.sort),
+    filter: { idSubstring: filter, groupPrefix: o.filter.group },
+    offset,
+    limit: Math.min(MAX_ROWS, end - offset),
+  };
+}
+
+/**
+ * Equal for specs the server would serve alike: the same view and the same
+ * rows once rounded to blocks (scrolling within a block asks nothing new).
+ */
+export function windowKey(spec: WindowSpec): string {
+  const start = Math.floor(spec.offset / BLOCK) * BLOCK;
+  const end = Math.ceil((spec.offset + spec.limit) / BLOCK) * BLOCK;
+  return JSON.stringify([spec.subscriptions, spec.sort, spec.filter, start, end]);
+}
+
+/** The same view (sort, filter, group), whatever the rows. */
+export function viewKey(spec: WindowSpec): string {
+  return JSON.stringify([spec.subscriptions, spec.sort, spec.filter]);
+}

@@ -1,0 +1,46 @@
+import { deepStrictEqual as assertEquals } from "node:assert/strict";
+import { viewKey, windowKey, windowSort, windowSpec } from "./window_request.ts";
+import { DEFAULT_SORT } from "./sensor_order.ts";
+
+const noFilter = { text: "", group: null };
+
+Deno.test("the table's sorts map to the server's: attention first by default; age ascending is seen descending", () => {
+  // Attention codes rise with urgency (critical 5 … ok 1), so descending puts the worst first.
+  assertEquals(windowSort(DEFAULT_SORT), { key: "status", direction: "desc" });
+  assertEquals(windowSort({ column: { kind: "id" }, direction: "asc" }), {
+    key: "id",
+    direction: "asc",
+  });
+  assertEquals(windowSort({ column: { kind: "age" }, direction: "asc" }), {
+    key: "seen",
+    direction: "desc",
+  });
+  assertEquals(
+    windowSort({ column: { kind: "metric", metric: "t", field: "avg" }, direction: "desc" }),
+    { key: "metric", metric: "t", field: "avg", direction: "desc" },
+  );
+});
+
+Deno.test("the window covers the visible rows and a margin; scrolling within a block asks nothing new", () => {
+  const at = (first: number, last: number) =>
+    windowSpec({ sort: DEFAULT_SORT, filter: noFilter, group: null, first, last });
+  assertEquals([at(0, 30).offset, at(0, 30).limit], [0, 41]);
+  assertEquals([at(500, 530).offset, at(500, 530).limit], [490, 51]);
+  // 512..542 needs rows 502..552: the blocks 500..600, as 510..540 did.
+  assertEquals(windowKey(at(512, 542)), windowKey(at(510, 540)));
+  assert(windowKey(at(560, 590)) !== windowKey(at(510, 540)), "another block");
+  assertEquals(viewKey(at(560, 590)), viewKey(at(0, 30)), "the same view");
+  const group = windowSpec({
+    sort: DEFAULT_SORT,
+    filter: { text: " s1 ", group: "plant-a" },
+    group: "plant-a/line-1",
+    first: 0,
+    last: 10,
+  });
+  assertEquals(group.subscriptions, [{ id: 1, group: "plant-a/line-1" }]);
+  assertEquals(group.filter, { idSubstring: "s1", groupPrefix: "plant-a" });
+});
+
+function assert(ok: boolean, message: string): void {
+  if (!ok) throw new Error(message);
+}
