@@ -264,8 +264,9 @@ export const OPTIONS: readonly Option[] = [
     flag: "workers",
     key: "workers",
     arg: "<n>",
-    default: navigator.hardwareConcurrency,
-    shown: "the core count",
+    // 0: on 2 cores the shards on workers measured slower than on the main thread (README, Scale).
+    default: 0,
+    shown: "0",
     help: "worker threads for the shards; 0 runs them on the main thread",
     readme:
       "worker threads the shards run on (shard `s` on worker `s % n`); `0` runs them on the main thread",
