@@ -15,6 +15,14 @@ import type { ShardHealth, ShardHosts, ShardHostsOptions } from "./shard_hosts.t
 export class LocalShards implements ShardHosts {
   readonly hosts = 1;
   readonly #shards: Actor<ShardMessage>[];
+  /**
+   * Per shard: a flush asked but given up on (its timeout). The shard clears
+   * its changes when it answers, so that answer is the next flush's; no new
+   * flush is asked meanwhile.
+   */
+  readonly #lateFlush: (Promise<ShardChanges | null | typeof RESTARTED> | null)[];
+  /** Per shard: ends the flush in flight with RESTARTED (the shard failed: it may never answer). */
+  readonly #abandon: ((() => void) | null)[] = [];
 
   constructor(
     options: ShardHostsOptions & {
@@ -29,6 +37,8 @@ export class LocalShards implements ShardHosts {
         maxRestarts: options.maxRestarts,
         withinMs: options.withinMs,
         onFailure: (report) => {
+          // A restarted shard is restored (all of it told again), so a flush it never answers loses nothing.
+          this.#abandon[i]?.();
           options.onFailure?.(report);
           if (report.restarted) options.onRestart(i);
         },
@@ -51,6 +61,7 @@ export class LocalShards implements ShardHosts {
         { capacity: options.capacity ?? 64, supervisor },
       );
     });
+    this.#lateFlush = new Array(options.count).fill(null);
     // The images are in the shards now: let them go.
     options.images.fill(null);
   }
@@ -75,7 +86,17 @@ export class LocalShards implements ShardHosts {
   }
 
   flush(timeoutMs: number): Promise<(ShardChanges | null)[]> {
-    return this.#askAll<ShardChanges>((reply) => ({ type: "flush", reply }), timeoutMs);
+    return Promise.all(this.#shards.map(async (shard, i) => {
+      let asked = this.#lateFlush[i] ?? this.#askFlush(i);
+      this.#lateFlush[i] = null;
+      let answer = await within(asked, timeoutMs);
+      if (answer === RESTARTED) {
+        asked = this.#askFlush(i);
+        answer = await within(asked, timeoutMs);
+      }
+      if (answer === TIMED_OUT && shard.failure === null) this.#lateFlush[i] = asked;
+      return answer === TIMED_OUT || answer === RESTARTED ? null : answer;
+    }));
   }
 
   state(timeoutMs: number): Promise<(ShardChanges | null)[]> {
@@ -131,6 +152,13 @@ export class LocalShards implements ShardHosts {
     );
   }
 
+  #askFlush(i: number): Promise<ShardChanges | null | typeof RESTARTED> {
+    return new Promise((resolve) => {
+      this.#abandon[i] = () => resolve(RESTARTED);
+      this.#shards[i].send({ type: "flush", reply: resolve }).catch(() => resolve(null));
+    });
+  }
+
   async #send(shard: number, message: ShardMessage): Promise<void> {
     try {
       await this.#shards[shard].send(message);
@@ -138,5 +166,21 @@ export class LocalShards implements ShardHosts {
       // A shard that failed for good loses its messages; its failure is already reported.
       if (this.#shards[shard].failure === null) throw error;
     }
+  }
+}
+
+const TIMED_OUT = Symbol("timed out");
+const RESTARTED = Symbol("restarted");
+
+/** The promise's value, or TIMED_OUT after `timeoutMs`. */
+async function within<T>(promise: Promise<T>, timeoutMs: number): Promise<T | typeof TIMED_OUT> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<typeof TIMED_OUT>((r) => (timer = setTimeout(() => r(TIMED_OUT), timeoutMs))),
+    ]);
+  } finally {
+    clearTimeout(timer);
   }
 }

@@ -162,3 +162,64 @@ Deno.test("a flush the asker gave up on is not lost: its changes come with the n
     await shards.stop();
   }
 });
+
+/** Holds every flush until `gate` resolves (a shard whose mailbox is backed up), then throws if told to. */
+class HeldFlush implements Behavior<ShardMessage> {
+  constructor(
+    readonly inner: ShardBehavior,
+    readonly gate: Promise<void>,
+    readonly throwOnFlush = false,
+  ) {}
+  async receive(message: ShardMessage): Promise<void> {
+    if (message.type === "flush") {
+      await this.gate;
+      if (this.throwOnFlush) throw new Error("the flush threw (a test)");
+    }
+    this.inner.receive(message);
+  }
+}
+
+Deno.test("--workers 0: a flush the asker gave up on while the shards were backed up is not lost: its changes come with the next flush, once", async () => {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const shards = ShardSet.create({ ...shape, workers: 0, wrap: (b) => new HeldFlush(b, gate) });
+  const ids = Array.from({ length: 300 }, (_, i) => `sensor-${i}`);
+  await shards.deliver(readings(ids));
+  // Held: no shard answers this one while it is asked.
+  assertEquals(await shards.flushAll({ timeoutMs: 20 }), [null, null, null]);
+  release();
+  const expected = [0, 1, 2].map((shard) => ids.filter((id) => shardFor(id, 3) === shard).sort());
+  assertEquals(idsByShard(await shards.flushAll({ timeoutMs: 10_000 })), expected);
+  assertEquals(idsByShard(await shards.flushAll({ timeoutMs: 10_000 })), [[], [], []]);
+  await shards.stop();
+});
+
+Deno.test("--workers 0: a shard that threw on a flush the asker gave up on answers the next flushes (its late answer is not waited for)", async () => {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const shards = ShardSet.create({
+    ...shape,
+    workers: 0,
+    // The first behavior of each shard throws on its flush; the restarted ones answer.
+    wrap: (() => {
+      const made = new Set<number>();
+      return (b: ShardBehavior, shard: number) => {
+        const first = !made.has(shard);
+        made.add(shard);
+        return first ? new HeldFlush(b, gate, true) : b;
+      };
+    })(),
+  });
+  const restarted: number[] = [];
+  shards.onRestart((shard) => restarted.push(shard));
+  await shards.deliver(readings(["a", "b", "c", "d"]));
+  assertEquals(await shards.flushAll({ timeoutMs: 20 }), [null, null, null]);
+  release();
+  // Restarted empty (awaiting their replay), they answer again: an empty flush each.
+  for (let i = 0; i < 3; i++) {
+    const again = await shards.flushAll({ timeoutMs: 10_000 });
+    assert(again.every((c) => c !== null), `flush ${i + 2}: every shard answers`);
+  }
+  assertEquals(restarted.sort(), [0, 1, 2]);
+  await shards.stop();
+});
