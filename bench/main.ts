@@ -7,6 +7,8 @@ import { killAll, stopAll } from "./processes.ts";
 import { runRates } from "./rates.ts";
 import type { RateRow } from "./rates.ts";
 import { renderTable } from "./table.ts";
+import { loadAverage, rawKvLimit, replayConcurrency, runScale } from "./scale.ts";
+import type { ScaleRow } from "./scale.ts";
 
 const USAGE = `Usage: deno task bench [options]
   --rates <a,b,...>    target readings/s (default 10000,50000,100000,200000)
@@ -21,9 +23,15 @@ const USAGE = `Usage: deno task bench [options]
   --fanout             also run the fan-out table (many clients over topics, some stalled)
   --fanout-only        only the fan-out table; --fanout-clients <n> (default 1000)
   --soak <s>           only the memory soak, at --soak-rate <n> (default 10000)
-  --crash <runs>       only the kill -9 crash runs
+  --crash <runs>       only the kill -9 crash runs (shards on --workers <n> workers, default 2)
   --windows-off        run the server with --windows none (no event windows, no rollups)
   --compare-windows    the rate table twice: windows and rollups on, then off
+  --workers <a,b,...>  the rate table once per server --workers value, in one run (e.g. 0,1,2)
+  --replay             feed the rate table with \`sim --replay\` (pre-encoded bodies, cheaper than the server)
+  --raw-kv <s>         also the raw limit: Deno KV commits of 60 KB values, <s> seconds per shape
+  --scale <a,b,...>    only the fleet runs: per sensor count, \`sim --replay\` at --scale-rate <n>
+                       (default 40000) for --seconds (default 30), then RSS, SIGTERM to exit, and a
+                       restart's time to every sensor served; --server-args "<flags>" go to the server
   --history            only the history query latency: 24 h of one sensor at 10 readings/s
   --mqtt               only MQTT ingest against HTTP ingest in one run (readings/s, publish→dashboard
                        latency, CPU per reading) at --rates (default 5000,20000,50000)
@@ -73,6 +81,12 @@ function parseFlags() {
         crash: { type: "string" },
         "windows-off": { type: "boolean", default: false },
         "compare-windows": { type: "boolean", default: false },
+        workers: { type: "string" },
+        replay: { type: "boolean", default: false },
+        "raw-kv": { type: "string" },
+        scale: { type: "string" },
+        "scale-rate": { type: "string", default: "40000" },
+        "server-args": { type: "string", default: "" },
         history: { type: "boolean", default: false },
         mongo: { type: "boolean", default: false },
         mqtt: { type: "boolean", default: false },
@@ -207,6 +221,7 @@ async function run(): Promise<number> {
     ));
     return 0;
   }
+  if (flags.scale !== undefined) return await scale();
   if (flags.soak !== undefined) {
     const { runSoak } = await import("./soak.ts");
     await runSoak(
@@ -222,7 +237,9 @@ async function run(): Promise<number> {
     const rates = (flags.rates ?? (flags.quick ? "10000,50000" : "10000,50000,100000,200000"))
       .split(",").map((r) => positive("rates", r.trim())!);
     const maxP99Ms = positive("max-p99", flags["max-p99"])!;
-    const variants: [string, string[]][] = flags["compare-windows"]
+    const variants: [string, string[]][] = flags.workers !== undefined
+      ? flags.workers.split(",").map((w) => [`--workers ${w.trim()}`, ["--workers", w.trim()]])
+      : flags["compare-windows"]
       ? [["windows and rollups on (default)", []], ["windows off (--windows none)", [
         "--windows",
         "none",
@@ -241,7 +258,8 @@ async function run(): Promise<number> {
         concurrency: positive("concurrency", flags.concurrency),
         lingerMs: positive("linger", flags.linger),
         maxP99Ms,
-        serverArgs,
+        serverArgs: [...serverArgs, ...extraServerArgs()],
+        simArgs: flags.replay ? replayArgs : undefined,
         signal: controller.signal,
         log: (line) => console.error(line),
       });
@@ -249,7 +267,7 @@ async function run(): Promise<number> {
         console.log("bench: interrupted before any rate was measured");
         return 130;
       }
-      if (label) console.log(`\n${label}:`);
+      if (label) console.log(`\n${label} (load average ${loadAverage()}):`);
       printRates(result.rows, maxP99Ms, Number(flags.clients));
       console.log(
         `server RSS over the whole run: peak (VmHWM) ${result.serverPeakMb.toFixed(0)} MB, ` +
@@ -259,9 +277,91 @@ async function run(): Promise<number> {
     }
     if (tables.length === 2) printWindowsCost(tables[0][1], tables[1][1]);
   }
+  if (flags["raw-kv"] !== undefined && !controller.signal.aborted) await rawKv();
   if ((flags.fanout || flags["fanout-only"]) && !controller.signal.aborted) {
     await fanout(sensors, seconds);
   }
+  return controller.signal.aborted ? 130 : 0;
+}
+
+function extraServerArgs(): string[] {
+  return flags["server-args"].split(/\s+/).filter((a) => a !== "");
+}
+
+/** `sim --replay` flags for the rate table: requests in flight by the target, as for the simulator. */
+function replayArgs(url: string, target: number): string[] {
+  return [
+    "--replay",
+    "--url",
+    url,
+    "--batch",
+    String(positive("batch", flags.batch) ?? 1000),
+    "--concurrency",
+    String(positive("concurrency", flags.concurrency) ?? replayConcurrency(target)),
+  ];
+}
+
+async function rawKv(): Promise<void> {
+  const rows = await rawKvLimit(positive("raw-kv", flags["raw-kv"])!);
+  console.log(
+    `\nraw Deno KV limit, 60 KB values, 8 commits in flight (load average ${loadAverage()}):`,
+  );
+  console.log(renderTable(
+    ["values per commit", "MB/s", "readings/s at 78 B/reading"],
+    rows.map((
+      r,
+    ) => [String(r.perCommit), r.mbPerS.toFixed(1), String(Math.round(r.mbPerS * 1e6 / 78))]),
+  ));
+}
+
+async function scale(): Promise<number> {
+  const rows: ScaleRow[] = [];
+  for (const sensors of flags.scale!.split(",").map((n) => positive("scale", n.trim())!)) {
+    if (controller.signal.aborted) break;
+    rows.push(
+      await runScale({
+        sensors,
+        rate: positive("scale-rate", flags["scale-rate"])!,
+        seconds: positive("seconds", flags.seconds) ?? 30,
+        serverArgs: extraServerArgs(),
+        signal: controller.signal,
+        log: (line) => console.error(line),
+      }),
+    );
+  }
+  console.log(renderTable(
+    [
+      "sensors",
+      "offered/s",
+      "accepted/s",
+      "lowest 1 s",
+      "checkpoints",
+      "lowest 1 s in a checkpoint",
+      "RSS MB end/peak",
+      "drain s",
+      "SIGTERM→exit s",
+      "restart: listening s",
+      "restart: all served s",
+      "restart RSS MB",
+      "load average",
+    ],
+    rows.map((r) => [
+      String(r.sensors),
+      String(r.rate),
+      String(Math.round(r.accepted)),
+      String(Math.round(r.lowest)),
+      String(r.checkpoints),
+      Number.isNaN(r.checkpointDip) ? "-" : String(Math.round(r.checkpointDip)),
+      `${r.rssMb.toFixed(0)} / ${r.hwmMb.toFixed(0)}`,
+      r.drainS.toFixed(1),
+      `${r.stopS.toFixed(2)}${r.stopCode === 0 ? "" : ` (exit ${r.stopCode})`}`,
+      r.listeningS.toFixed(2),
+      r.servedS.toFixed(2),
+      r.restartRssMb.toFixed(0),
+      r.load,
+    ]),
+  ));
+  if (flags["raw-kv"] !== undefined && !controller.signal.aborted) await rawKv();
   return controller.signal.aborted ? 130 : 0;
 }
 
@@ -402,7 +502,11 @@ async function crash(runs: number): Promise<number> {
   const firstDelta: number[] = [];
   try {
     for (let round = 0; round < runs && !controller.signal.aborted; round++) {
-      const r = await crashOnce(`${dir}/store.kv`, round, { writers: 8, runMs: 2_000 });
+      const r = await crashOnce(`${dir}/store.kv`, round, {
+        writers: 8,
+        runMs: 2_000,
+        workers: flags.workers === undefined ? 2 : Number(flags.workers.split(",")[0]),
+      });
       acknowledged += r.acknowledged;
       lost += r.lost;
       duplicated += r.duplicated;

@@ -51,6 +51,8 @@ export interface ServerProcess {
   url: string;
   /** The MQTT listener's URL, when started with --mqtt-port. */
   mqttUrl?: string;
+  /** The server's "stopped" log line, once it has stopped. */
+  stopped?: string;
 }
 
 /** Starts `main.ts` and waits (at most `timeoutMs`) for its "listening on" line. */
@@ -68,7 +70,9 @@ export async function startServer(
   live.add(child);
   child.status.then(() => live.delete(child));
   // Keep only the server's warnings and errors on our stderr: its info lines would bury the table.
+  const server: { stopped?: string } = {};
   drainLines(child.stderr, (line) => {
+    if (line.includes('"msg":"stopped"')) server.stopped = line;
     if (/"level":"(warn|error)"/.test(line) && !/ingest is open|not authenticated/.test(line)) {
       console.error(`server: ${line}`);
     }
@@ -101,12 +105,12 @@ export async function startServer(
       while (!(await reader.read()).done) { /* drain */ }
     } catch { /* closed */ }
   })();
-  return {
+  return Object.assign(server, {
     child,
     pid: child.pid,
     url: text.match(/listening on (\S+)/)![1],
     mqttUrl: text.match(/MQTT listening on (\S+)/)?.[1],
-  };
+  });
 }
 
 export interface SimProcess {

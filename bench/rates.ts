@@ -28,7 +28,7 @@ export interface RatesOptions {
   /** Extra server flags (e.g. `--windows none`). */
   serverArgs?: string[];
   /** Simulator flags in place of the HTTP ones (--url, --batch, --concurrency, --linger). */
-  simArgs?: (serverUrl: string) => string[];
+  simArgs?: (serverUrl: string, target: number) => string[];
   /** Where /healthz counts the readings accepted. Default `ingest.accepted` (HTTP). */
   acceptedOf?: (health: Health) => number;
   signal: AbortSignal;
@@ -163,7 +163,7 @@ export async function measureRate(
     String(options.sensors),
     "--rate",
     String(target),
-    ...(options.simArgs?.(server.url) ?? [
+    ...(options.simArgs?.(server.url, target) ?? [
       "--url",
       server.url,
       "--batch",

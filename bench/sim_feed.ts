@@ -96,7 +96,7 @@ export class SimFeed {
     this.#router = new Router(options.shards ?? 16);
     this.#shards = Array.from(
       { length: this.#router.shardCount },
-      () => new ShardBehavior({ window: options.window ?? 50 }),
+      () => new ShardBehavior({ window: options.window ?? 50, names: this.#router }),
     );
     this.#batch = options.batch ?? 1000;
     this.#batchEveryMs = (this.#batch / options.rate) * 1000;
@@ -112,9 +112,15 @@ export class SimFeed {
     while (this.#nextBatchMs < until) {
       const body = this.#encoder.next(this.#batch, Math.floor(this.#nextBatchMs));
       const { block } = decodeIngestBatch(body.bytes as Uint8Array);
-      this.#router.split(block).forEach((message, k) => {
-        if (message) this.#shards[k].receive(message);
-      });
+      const rows = this.#router.split(block)[0];
+      rows?.shards.forEach((shard, k) =>
+        this.#shards[shard].receive({
+          type: "readings",
+          rows,
+          from: rows.shardStart[k],
+          to: rows.shardStart[k + 1],
+        })
+      );
       readings += block.length;
       this.#nextBatchMs += this.#batchEveryMs;
     }

@@ -3,11 +3,11 @@
 import { hubOptions, loadMetricsConfig, shardOptions } from "./config/mod.ts";
 import type { Config } from "./config/mod.ts";
 import { Hub, ShardSet } from "../actors/mod.ts";
-import type { HubStats, ShardCheckpoint } from "../actors/mod.ts";
+import type { HubStats, ShardImage } from "../actors/mod.ts";
 import { openStore } from "./store/mod.ts";
 import { openAuth } from "./auth/mod.ts";
 import { createSource } from "./sources/mod.ts";
-import { History } from "./history/mod.ts";
+import { History, ROLLUPS_PART } from "./history/mod.ts";
 import { ingestRoutes } from "./ingest/mod.ts";
 import type { IngestStats } from "./ingest/mod.ts";
 import { startMqtt } from "./ingest/mqtt/mod.ts";
@@ -45,12 +45,14 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
   const metricMeta = await loadMetricsConfig(config.metricsConfigFile);
   // 1. Store: the Deno KV file, its event log, and the source's last checkpoint.
   const sourceKind = config.source === "mongo" ? "mongo" : "log";
-  const store = await openStore<ShardCheckpoint>(config.data, { source: sourceKind });
+  const store = await openStore<ShardImage>(config.data, { source: sourceKind });
   // 2. Shards: restored from that checkpoint when it fits them.
+  // It takes the checkpoint's pages (to the workers): only the cursor stays here.
   const shards = ShardSet.create({
     ...shardOptions(config),
     metrics: metricMeta,
     checkpoint: store.checkpoint,
+    checkpointSeq: store.checkpoint?.seq,
     onFailure: logActorFailure,
   });
   // 3. Who may come in (first: it may refuse to start), then the source, which
@@ -65,7 +67,14 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
   // 4. Hub: the view, topics and sessions, fed by the shards' flushes each tick.
   const hub = new Hub(shards, { ...hubOptions(config), onFailure: logActorFailure });
   // 5. History: rollups of the hub's windows, and the raw log's retention.
-  const history = new History(store.kv, { source, shards, hub, config });
+  const history = new History(store.kv, {
+    source,
+    shards,
+    hub,
+    config,
+    resumed: shards.restored ? store.checkpoint?.extras?.[ROLLUPS_PART] : null,
+  });
+  store.releaseCheckpoint();
   // 6. Edges: ingest (HTTP, then MQTT) into the source, the feed from the hub, the read API, ops.
   const ingest = ingestRoutes(source.sink, { kv: store.kv, keys: auth.apiKeys, config });
   const mqtt = await startMqtt(source.log, { kv: store.kv, keys: auth.apiKeys, config });
@@ -124,20 +133,30 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
   });
   let stopping: Promise<void> | null = null;
   // In reverse: no new sessions, requests (bounded by --drain, so the final checkpoint
-  // is always taken) or MQTT publishes (those taken commit), then the source's final
-  // checkpoint, the actors, the store.
+  // is always taken) or MQTT publishes (those taken commit), no rollup writes, then the
+  // source's final checkpoint, the actors, the store.
   const shutdown = () =>
     stopping ??= (async () => {
-      await hub.shutdown(CloseCode.GoingAway);
-      await server.shutdown(config.drainMs);
-      await mqtt?.stop();
-      await source.stop();
-      await hub.stop();
-      await shards.stop();
-      await history.stop();
-      await source.close();
+      // Each step's ms go into the "stopped" line: where a slow stop spent its time.
+      const ms: Record<string, number> = {};
+      let at = performance.now();
+      const step = async (name: string, run: () => Promise<unknown> | undefined) => {
+        await run();
+        ms[name] = Math.round(performance.now() - at);
+        at = performance.now();
+      };
+      await step("sessions", () => hub.shutdown(CloseCode.GoingAway));
+      await step("requests", () => server.shutdown(config.drainMs));
+      await step("mqtt", () => mqtt?.stop());
+      // Rollup writes stop first, so the final checkpoint has Deno KV to itself: the rows
+      // not written stay buffered and go into that checkpoint.
+      await step("history", () => history.stop());
+      await step("source", () => source.stop());
+      await step("hub", () => hub.stop());
+      await step("shards", () => shards.stop());
+      await step("close", () => source.close());
       store.close();
-      logger.info("stopped", { checkpointsSaved: source.health().checkpointsSaved });
+      logger.info("stopped", { checkpointsSaved: source.health().checkpointsSaved, ms });
     })();
   return {
     url,

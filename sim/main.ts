@@ -1,7 +1,7 @@
 // `deno task sim`: posts simulated sensor readings to a Pulseboard server.
 import { parseArgs } from "node:util";
 import { MongoClient } from "mongodb";
-import { runSimulator } from "./mod.ts";
+import { runReplay, runSimulator } from "./mod.ts";
 import type { SimulatorReport } from "./mod.ts";
 
 const USAGE = `Usage: deno task sim [options]
@@ -9,6 +9,9 @@ const USAGE = `Usage: deno task sim [options]
   --sensors <n>        sensors in the fleet (default 5000)
   --rate <n>           readings per second over the fleet (default 10000)
   --json               post JSON documents instead of FlatBuffers batches
+  --replay             post FlatBuffers bodies encoded once, only their timestamps renewed per post
+                       (a load generator that costs far less than the server; posts as fast as the
+                       server answers when it cannot keep up, nothing skipped)
   --batch <n>          most readings per request (default 1000)
   --linger <ms>        longest a reading waits for its batch to fill (default 100)
   --concurrency <n>    requests in flight (default 2)
@@ -49,6 +52,7 @@ try {
       sensors: { type: "string" },
       rate: { type: "string" },
       json: { type: "boolean", default: false },
+      replay: { type: "boolean", default: false },
       batch: { type: "string" },
       linger: { type: "string" },
       concurrency: { type: "string" },
@@ -89,6 +93,9 @@ const options = {
   apiKey: flags.key ?? Deno.env.get("PULSEBOARD_INGEST_KEY"),
 };
 const duration = positive("duration", flags.duration, false);
+if (flags.replay && (flags.json || flags.mongo !== undefined || flags.mqtt !== undefined)) {
+  fail("--replay posts FlatBuffers over HTTP: it cannot go with --json, --mongo or --mqtt");
+}
 if (flags.mqtt !== undefined) {
   const { runMqttSimulatorMain } = await import("./mqtt_main.ts");
   Deno.exit(
@@ -119,7 +126,13 @@ const timer = duration === undefined ? undefined : setTimeout(stop, duration * 1
 
 console.log(
   `sim: ${options.sensors} sensors at ${options.rate} readings/s as ${
-    collection ? "documents" : options.json ? "JSON" : "FlatBuffers"
+    collection
+      ? "documents"
+      : options.json
+      ? "JSON"
+      : flags.replay
+      ? "replayed FlatBuffers"
+      : "FlatBuffers"
   } to ${
     collection ? `MongoDB ${flags.db}.${flags.collection}` : new URL("/api/ingest", options.url)
   }${duration === undefined ? " until Ctrl-C" : ` for ${duration} s`}`,
@@ -144,18 +157,20 @@ const line = (r: SimulatorReport) => {
   }`;
 };
 
-const report = await runSimulator(
-  {
-    ...options,
-    onReport: (r) => console.log(line(r)),
-    mongo: collection && {
-      insert: async (docs) => {
-        await collection.insertMany(docs, { ordered: false, writeConcern: { w: "majority" } });
+const report = flags.replay
+  ? await runReplay({ ...options, onReport: (r) => console.log(line(r)) }, controller.signal)
+  : await runSimulator(
+    {
+      ...options,
+      onReport: (r) => console.log(line(r)),
+      mongo: collection && {
+        insert: async (docs) => {
+          await collection.insertMany(docs, { ordered: false, writeConcern: { w: "majority" } });
+        },
       },
     },
-  },
-  controller.signal,
-);
+    controller.signal,
+  );
 await mongoClient?.close();
 clearTimeout(timer);
 Deno.removeSignalListener("SIGINT", stop);

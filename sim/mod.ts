@@ -7,3 +7,5 @@ export { postBatch } from "./post.ts";
 export type { PostResult, Refusal } from "./post.ts";
 export { runSimulator } from "./simulator.ts";
 export type { SimulatorOptions, SimulatorReport } from "./simulator.ts";
+export { CHUNK_BYTES, prepareBodies, runReplay } from "./replay.ts";
+export type { ReplayOptions } from "./replay.ts";

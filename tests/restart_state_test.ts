@@ -94,86 +94,104 @@ function sortedEntries<V>(map: Map<string, V>): [string, V][] {
   return [...map].sort(([a], [b]) => (a < b ? -1 : 1));
 }
 
-Deno.test("a clean restart serves every sensor with its values and status from the moment the port opens", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "pulseboard-restart-" });
-  const data = `${dir}/store.kv`;
-  const readings = fleet(3_000, 3);
-  const expected = recompute(readings);
-  const expectedStatus = recomputeStatus(readings);
-  try {
-    const first = await startPulseboard({ ...DEFAULT_CONFIG, port: 0, data, tickMs: 20 });
-    const watcher = new FeedClient(first.url);
-    let before: ApiSensor[];
+for (const workers of [0, 1]) {
+  Deno.test(`a clean restart serves every sensor with its values and status from the moment the port opens (--workers ${workers})`, async () => {
+    const dir = await Deno.makeTempDir({ prefix: "pulseboard-restart-" });
+    const data = `${dir}/store.kv`;
+    const readings = fleet(3_000, 3);
+    const expected = recompute(readings);
+    const expectedStatus = recomputeStatus(readings);
     try {
-      await watcher.opened;
-      await post(first.url, readings);
-      await eventually(() => sameState(watcher.state(), expected), 10_000, "state before restart");
-      await eventually(
-        () => watcher.values.size === Object.keys(expected).length,
-        1_000,
-        "every metric",
-      );
-      before = await apiSensors(first.url);
-      assert(
-        sameState(apiState(before), expected),
-        "the API before the restart is the recomputation",
-      );
-      assertEquals(sortedEntries(statusOf(before)), sortedEntries(expectedStatus));
-      assert([...expectedStatus.values()].some((s) => s !== null), "some sensors have a status");
-      await watcher.close();
-    } finally {
-      await first.shutdown();
-      await first.finished;
-    }
-    const feedBefore = watcher.state();
-
-    // A long tick: were the restored state first taken in by a tick, the
-    // moments below would see an empty view.
-    const second = await startPulseboard({ ...DEFAULT_CONFIG, port: 0, data, tickMs: 1_000 });
-    try {
-      // The very first things after the port opens, all at once.
-      const fresh = new FeedClient(second.url);
-      const resuming = new FeedClient(second.url, { resumeFrom: watcher });
-      const [ready, sensors, health] = await Promise.all([
-        fetch(new URL("/readyz", second.url)),
-        apiSensors(second.url),
-        fetch(new URL("/healthz", second.url)).then((r) => r.json()),
-        fresh.opened,
-        resuming.opened,
-      ]);
-      await ready.body?.cancel();
-      assertEquals(sensors, before, "GET /api/sensors equals its answer before the restart");
-      assertEquals(health.sensors, expectedStatus.size, "/healthz counts every sensor");
-      assert(ready.status === 200 || ready.status === 503, `readyz answered ${ready.status}`);
-
-      resuming.subscribe([{ id: 1, all: true }], true);
-      await eventually(() => fresh.snapshots === 1, 5_000, "snapshot");
-      assertEquals(fresh.firstSnapshot, feedBefore, "the first snapshot holds every value");
-      await eventually(() => resuming.snapshots === 1, 5_000, "snapshot after resume");
-      assertEquals(resuming.subscribed.map((s) => s.recovered), [false], "a new epoch: resync");
-      assertEquals(resuming.firstSnapshot, feedBefore, "the resync snapshot holds every value");
-
-      // Once ready, still the same state (nothing was replayed after a clean stop).
-      const deadline = Date.now() + 10_000;
-      let readyNow = false;
-      while (!readyNow && Date.now() < deadline) {
-        const r = await fetch(new URL("/readyz", second.url));
-        readyNow = r.status === 200;
-        await r.body?.cancel();
-        if (!readyNow) await new Promise((resolve) => setTimeout(resolve, 20));
+      const first = await startPulseboard({
+        ...DEFAULT_CONFIG,
+        port: 0,
+        data,
+        tickMs: 20,
+        workers,
+      });
+      const watcher = new FeedClient(first.url);
+      let before: ApiSensor[];
+      try {
+        await watcher.opened;
+        await post(first.url, readings);
+        await eventually(
+          () => sameState(watcher.state(), expected),
+          10_000,
+          "state before restart",
+        );
+        await eventually(
+          () => watcher.values.size === Object.keys(expected).length,
+          1_000,
+          "every metric",
+        );
+        before = await apiSensors(first.url);
+        assert(
+          sameState(apiState(before), expected),
+          "the API before the restart is the recomputation",
+        );
+        assertEquals(sortedEntries(statusOf(before)), sortedEntries(expectedStatus));
+        assert([...expectedStatus.values()].some((s) => s !== null), "some sensors have a status");
+        await watcher.close();
+      } finally {
+        await first.shutdown();
+        await first.finished;
       }
-      assert(readyNow, "the restarted server became ready");
-      assertEquals(await apiSensors(second.url), before);
-      await fresh.close();
-      await resuming.close();
+      const feedBefore = watcher.state();
+
+      // A long tick: were the restored state first taken in by a tick, the
+      // moments below would see an empty view.
+      const second = await startPulseboard({
+        ...DEFAULT_CONFIG,
+        port: 0,
+        data,
+        tickMs: 1_000,
+        workers,
+      });
+      try {
+        // The very first things after the port opens, all at once.
+        const fresh = new FeedClient(second.url);
+        const resuming = new FeedClient(second.url, { resumeFrom: watcher });
+        const [ready, sensors, health] = await Promise.all([
+          fetch(new URL("/readyz", second.url)),
+          apiSensors(second.url),
+          fetch(new URL("/healthz", second.url)).then((r) => r.json()),
+          fresh.opened,
+          resuming.opened,
+        ]);
+        await ready.body?.cancel();
+        assertEquals(sensors, before, "GET /api/sensors equals its answer before the restart");
+        assertEquals(health.sensors, expectedStatus.size, "/healthz counts every sensor");
+        assert(ready.status === 200 || ready.status === 503, `readyz answered ${ready.status}`);
+
+        resuming.subscribe([{ id: 1, all: true }], true);
+        await eventually(() => fresh.snapshots === 1, 5_000, "snapshot");
+        assertEquals(fresh.firstSnapshot, feedBefore, "the first snapshot holds every value");
+        await eventually(() => resuming.snapshots === 1, 5_000, "snapshot after resume");
+        assertEquals(resuming.subscribed.map((s) => s.recovered), [false], "a new epoch: resync");
+        assertEquals(resuming.firstSnapshot, feedBefore, "the resync snapshot holds every value");
+
+        // Once ready, still the same state (nothing was replayed after a clean stop).
+        const deadline = Date.now() + 10_000;
+        let readyNow = false;
+        while (!readyNow && Date.now() < deadline) {
+          const r = await fetch(new URL("/readyz", second.url));
+          readyNow = r.status === 200;
+          await r.body?.cancel();
+          if (!readyNow) await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+        assert(readyNow, "the restarted server became ready");
+        assertEquals(await apiSensors(second.url), before);
+        await fresh.close();
+        await resuming.close();
+      } finally {
+        await second.shutdown();
+        await second.finished;
+      }
     } finally {
-      await second.shutdown();
-      await second.finished;
+      await Deno.remove(dir, { recursive: true });
     }
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  });
+}
 
 async function health(url: string) {
   return await (await fetch(new URL("/healthz", url))).json();

@@ -95,8 +95,11 @@ export class FeedView {
       }
       total += change.updates.length;
       windowTotal += change.windows.length;
-      for (const [sensor, level] of change.levels ?? []) {
-        this.attention.setLevel(sensor, level);
+      const levels = change.levels;
+      if (levels && levels.sensor.length > 0) {
+        for (let j = 0; j < levels.sensor.length; j++) {
+          this.attention.setLevel(levels.sensor[j], levels.level[j]);
+        }
         levelsChanged = true;
       }
       for (const [sensor, status] of change.statuses) {

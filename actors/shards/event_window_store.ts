@@ -10,6 +10,12 @@
  * late when the earliest-ending window containing it is closed: it is then
  * dropped from every window and counted, so windows of all sizes hold the
  * same readings and a closed window never changes.
+ *
+ * Only open windows take memory: each is a record in a paged arena (seven
+ * numbers and a few links), reused once closed. A metric's open windows of
+ * one size are chained from its owner's head; every open window is also in
+ * the bucket of its end time, so a `take` publishes and closes windows
+ * without scanning every metric.
  */
 
 import { allocateWindowStates, WINDOW_CHANGED, WINDOW_FINAL } from "../../protocol/columns.ts";
@@ -29,11 +35,6 @@ export const DEFAULT_WINDOW_SPEC: Readonly<WindowSpec> = Object.freeze({
   graceMs: 5_000,
 });
 
-/** Numbers per slot: start, count, sum, min, max, mean, m2, state. */
-const SLOT = 8;
-const START = 0, COUNT = 1, SUM = 2, MIN = 3, MAX = 4, MEAN = 5, M2 = 6, STATE = 7;
-/** Numbers per window slot in saved state: checkpoints with another layout are not restored. */
-export const SLOT_LENGTH = SLOT;
 /** A window the store still holds (`EventWindowStore.heldWindows`). */
 export interface HeldWindow {
   startMs: number;
@@ -45,10 +46,13 @@ export interface HeldWindow {
   final: boolean;
 }
 
-/** Slot states. A free slot has start NaN. */
-const OPEN = 0, PUBLISHED = 1, REVISED = 2;
+/**
+ * Numbers per saved window (`EventWindowStore.saveWindows`): size and state,
+ * start, count, sum, min, max, mean, m2. Checkpoints with another layout are not restored.
+ */
+export const SLOT_LENGTH = 9;
 
-/** Checks a spec and returns the slots each size needs. */
+/** Checks a spec and returns how many windows of each size can be open at once. */
 export function slotsPerSize(spec: WindowSpec): number[] {
   const { sizesMs, graceMs } = spec;
   if (sizesMs.length > 8) {
@@ -69,111 +73,104 @@ export function slotsPerSize(spec: WindowSpec): number[] {
   return sizesMs.map((size) => Math.ceil(graceMs / size) + 1);
 }
 
-/**
- * Numbers before a region's slots: per size, the arena index of the slot the
- * last reading went to (at most 8 sizes), so a region's slots start 64-byte aligned.
- */
-const HEADER = 8;
+/** Record states. */
+const FREE = 0, OPEN = 1, PUBLISHED = 2, REVISED = 3, DEAD = 4;
+/** Numbers per record. */
+const F = 7;
+const START = 0, COUNT = 1, SUM = 2, MIN = 3, MAX = 4, MEAN = 5, M2 = 6;
 
-/**
- * The windows of one sensor's metric: a region of its store's arena (one
- * Float64Array for the whole shard), so a reading touches the region's few
- * cache lines and no per-metric typed array objects.
- */
-export class WindowRegion {
-  readonly sensor: number;
-  readonly metric: number;
-  /** Where the region starts in the store's arena. */
-  readonly base: number;
+const RECORD_BITS = 12;
+const RECORD_PAGE = 1 << RECORD_BITS;
+const RECORD_MASK = RECORD_PAGE - 1;
+const OWNER_BITS = 10;
+const OWNER_PAGE = 1 << OWNER_BITS;
+const OWNER_MASK = OWNER_PAGE - 1;
 
-  constructor(sensor: number, metric: number, base: number) {
-    this.sensor = sensor;
-    this.metric = metric;
-    this.base = base;
+class RecordPage {
+  readonly f = new Float64Array(RECORD_PAGE * F);
+  readonly owner = new Int32Array(RECORD_PAGE);
+  /** Next open window of the same owner and size (-1: none). */
+  readonly chain = new Int32Array(RECORD_PAGE);
+  /** Next window in the same end bucket (-1: none); also the free list's link. */
+  readonly endNext = new Int32Array(RECORD_PAGE);
+  readonly size = new Uint8Array(RECORD_PAGE);
+  readonly state = new Uint8Array(RECORD_PAGE);
+}
+
+class OwnerPage {
+  readonly sensor = new Uint32Array(OWNER_PAGE);
+  readonly metric = new Uint16Array(OWNER_PAGE);
+  /** Per owner and size: its newest-opened open window (-1: none). */
+  readonly head: Int32Array;
+  constructor(sizes: number) {
+    this.head = new Int32Array(OWNER_PAGE * Math.max(1, sizes)).fill(-1);
   }
 }
 
-/** Windows of one sensor metric, by slot, waiting for one end time. */
-class EndBucket {
-  windows: WindowRegion[] = [];
-  at: number[] = [];
-  size: number[] = [];
-  /** Entries before this one were already published as ended. */
-  published = 0;
+/** The open windows that end at one time, linked through `endNext`. */
+interface EndBucket {
+  head: number;
+  tail: number;
+  /** The last entry published as ended (-1: none yet); later entries are new since. */
+  published: number;
 }
 
 /**
- * A shard's event-time windows: the slots of every sensor metric (one arena),
- * the watermark, and the open windows kept in lists by end time. Not a clock:
- * time moves only with the readings' event times.
+ * A shard's event-time windows: the open windows of every sensor metric,
+ * the watermark, and the open windows kept in buckets by end time. Not a
+ * clock: time moves only with the readings' event times. An owner is a
+ * sensor metric, named by a small number the caller chooses (`windowsFor`).
  */
 export class EventWindowStore {
   readonly spec: WindowSpec;
-  readonly #slots: number[];
-  /** Offset of each size's first slot, in slots. */
-  readonly #firstSlot: number[];
-  readonly totalSlots: number;
-  /** Every metric's region, one after the other; grows by doubling, never shrinks. */
-  #arena: Float64Array;
-  readonly #regionLength: number;
-  #regions = 0;
+  readonly #sizes: number;
+  readonly #records: RecordPage[] = [];
+  #freeHead = -1;
+  #recordCount = 0;
+  readonly #owners: OwnerPage[] = [];
+  #nextOwner = 0;
   /** Newest event time seen; -Infinity before the first reading. */
   newestMs = -Infinity;
-  /** Open windows by end time; `#ends` keeps those times sorted. */
   readonly #byEnd = new Map<number, EndBucket>();
+  /** End times with a bucket, ascending. */
   #ends: number[] = [];
-  /** Published since the last `take`, by column (closed windows' numbers are copied in). */
   #out = new OutColumns();
-  /** Windows revised by late readings since the last `take` (their values are read then). */
-  #revisedWindows: WindowRegion[] = [];
-  #revisedAt: number[] = [];
-  #revisedStart: number[] = [];
-  #revisedSize: number[] = [];
+  /** Windows revised by late readings since the last `take`. */
+  #revised: number[] = [];
   /** Readings dropped as late since the start (or restore). */
   lateDropped = 0;
+  /** Windows open now. */
+  open = 0;
 
   constructor(spec: WindowSpec = DEFAULT_WINDOW_SPEC) {
+    slotsPerSize(spec);
     this.spec = spec;
-    this.#slots = slotsPerSize(spec);
-    this.#firstSlot = [];
-    let total = 0;
-    for (const n of this.#slots) {
-      this.#firstSlot.push(total);
-      total += n;
-    }
-    this.totalSlots = total;
-    this.#regionLength = HEADER + total * SLOT;
-    this.#arena = new Float64Array(this.#regionLength * 64);
+    this.#sizes = spec.sizesMs.length;
   }
 
   get watermarkMs(): number {
     return this.newestMs - this.spec.graceMs;
   }
 
-  /** A fresh set of windows for one sensor's metric. */
-  windowsFor(sensor: number, metric: number): WindowRegion {
-    const base = this.#regions++ * this.#regionLength;
-    if (base + this.#regionLength > this.#arena.length) {
-      const grown = new Float64Array(this.#arena.length * 2);
-      grown.set(this.#arena);
-      this.#arena = grown;
-    }
-    const windows = new WindowRegion(sensor, metric, base);
-    this.#arena.fill(NaN, base + HEADER, base + this.#regionLength);
-    // Each size starts at its own first slot (a free one: the fast path misses).
-    for (let k = 0; k < this.#firstSlot.length; k++) {
-      this.#arena[base + k] = base + HEADER + this.#firstSlot[k] * SLOT;
-    }
-    return windows;
+  /** Bytes the arenas hold (for memory accounting). */
+  get bytes(): number {
+    return this.#records.length * RECORD_PAGE * (F * 8 + 14) +
+      this.#owners.length * OWNER_PAGE * (6 + 4 * Math.max(1, this.#sizes));
   }
 
   /**
-   * A view of a metric's slots, size after size (`totalSlots × SLOT_LENGTH`
-   * numbers), for checkpoints; valid until the next `windowsFor`.
+   * Makes `owner` (the next unused number when not given) the empty windows
+   * of one sensor's metric, and returns it.
    */
-  slotsOf(windows: WindowRegion): Float64Array {
-    const start = windows.base + HEADER;
-    return this.#arena.subarray(start, start + this.totalSlots * SLOT);
+  windowsFor(sensor: number, metric: number, owner = this.#nextOwner): number {
+    while (owner >= this.#owners.length * OWNER_PAGE) this.#owners.push(new OwnerPage(this.#sizes));
+    if (owner >= this.#nextOwner) this.#nextOwner = owner + 1;
+    const page = this.#owners[owner >>> OWNER_BITS];
+    const i = owner & OWNER_MASK;
+    page.sensor[i] = sensor;
+    page.metric[i] = metric;
+    page.head.fill(-1, i * this.#sizes, (i + 1) * this.#sizes);
+    return owner;
   }
 
   /**
@@ -182,47 +179,52 @@ export class EventWindowStore {
    */
   isLate(timeMs: number): boolean {
     // With no windows (`--windows none`) nothing can be late.
-    if (this.spec.sizesMs.length === 0) return false;
+    if (this.#sizes === 0) return false;
     const size = this.spec.sizesMs[0];
     return timeMs - (timeMs % size) + size <= this.watermarkMs;
   }
 
   /** Adds one value at event time `timeMs` (not late) to every size's window. */
-  add(windows: WindowRegion, value: number, timeMs: number): void {
-    const { sizesMs } = this.spec;
-    const slots = this.#arena;
-    const base = windows.base;
-    for (let k = 0; k < sizesMs.length; k++) {
+  add(owner: number, value: number, timeMs: number): void {
+    const sizes = this.#sizes;
+    if (sizes === 0) return;
+    const heads = this.#owners[owner >>> OWNER_BITS].head;
+    const h0 = (owner & OWNER_MASK) * sizes;
+    const sizesMs = this.spec.sizesMs;
+    for (let k = 0; k < sizes; k++) {
       const size = sizesMs[k];
-      let at = slots[base + k];
-      let start = slots[at + START];
-      // Most readings fall in the window the previous one did: no division then.
-      if (!(timeMs >= start && timeMs < start + size)) {
-        start = timeMs - (timeMs % size);
-        at = base + HEADER + (this.#firstSlot[k] + ((start / size) % this.#slots[k])) * SLOT;
-        slots[base + k] = at;
+      let r = heads[h0 + k];
+      // Most readings fall in the newest window: no division then.
+      let page = r >= 0 ? this.#records[r >>> RECORD_BITS] : undefined;
+      let at = (r & RECORD_MASK) * F;
+      if (page === undefined || !(timeMs >= page.f[at] && timeMs < page.f[at] + size)) {
+        const start = timeMs - (timeMs % size);
+        while (r >= 0) {
+          page = this.#records[r >>> RECORD_BITS];
+          at = (r & RECORD_MASK) * F;
+          if (page.f[at] === start) break;
+          r = page.chain[r & RECORD_MASK];
+        }
+        if (r < 0) {
+          r = this.#open(owner, k, start);
+          heads[h0 + k] = r;
+          page = this.#records[r >>> RECORD_BITS];
+          at = (r & RECORD_MASK) * F;
+        }
       }
-      if (slots[at + START] !== start) {
-        // The slot's previous window is closed by now (see slotsPerSize), maybe not yet published final.
-        if (slots[at + START] === slots[at + START]) this.#close(windows, at, k);
-        slots[at + START] = start;
-        slots[at + COUNT] = 0;
-        slots[at + SUM] = 0;
-        slots[at + MIN] = Infinity;
-        slots[at + MAX] = -Infinity;
-        slots[at + MEAN] = 0;
-        slots[at + M2] = 0;
-        slots[at + STATE] = OPEN;
-        this.#pend(windows, at, k, start + size);
+      const f = page!.f;
+      const count = ++f[at + COUNT];
+      f[at + SUM] += value;
+      if (value < f[at + MIN]) f[at + MIN] = value;
+      if (value > f[at + MAX]) f[at + MAX] = value;
+      const delta = value - f[at + MEAN];
+      f[at + MEAN] += delta / count;
+      f[at + M2] += delta * (value - f[at + MEAN]);
+      const j = r & RECORD_MASK;
+      if (page!.state[j] === PUBLISHED) {
+        page!.state[j] = REVISED;
+        this.#revised.push(r);
       }
-      const count = ++slots[at + COUNT];
-      slots[at + SUM] += value;
-      if (value < slots[at + MIN]) slots[at + MIN] = value;
-      if (value > slots[at + MAX]) slots[at + MAX] = value;
-      const delta = value - slots[at + MEAN];
-      slots[at + MEAN] += delta / count;
-      slots[at + M2] += delta * (value - slots[at + MEAN]);
-      if (slots[at + STATE] === PUBLISHED) this.#revise(windows, at, k);
     }
     if (timeMs > this.newestMs) this.newestMs = timeMs;
   }
@@ -238,249 +240,305 @@ export class EventWindowStore {
     for (const end of this.#ends) {
       if (end > this.newestMs) break;
       const bucket = this.#byEnd.get(end)!;
-      const closing = end <= watermark;
-      // Ended but open: only entries added since the last take need publishing.
-      for (let i = closing ? 0 : bucket.published; i < bucket.windows.length; i++) {
-        const windows = bucket.windows[i];
-        const at = bucket.at[i];
-        const slots = this.#arena;
-        const size = bucket.size[i];
-        if (slots[at + START] !== end - this.spec.sizesMs[size]) continue; // closed early on reuse
-        if (closing) this.#close(windows, at, size);
-        else if (slots[at + STATE] === OPEN) {
-          slots[at + STATE] = PUBLISHED;
-          this.#out.push(windows, slots, at, size, WINDOW_CHANGED);
+      if (end <= watermark) {
+        for (let r = bucket.head; r >= 0;) {
+          const page = this.#records[r >>> RECORD_BITS];
+          const next = page.endNext[r & RECORD_MASK];
+          this.#close(r);
+          r = next;
         }
-      }
-      if (closing) {
         this.#byEnd.delete(end);
         closedUpTo++;
-      } else bucket.published = bucket.windows.length;
+        continue;
+      }
+      // Ended but open: only entries added since the last take need publishing.
+      let r = bucket.published < 0
+        ? bucket.head
+        : this.#records[bucket.published >>> RECORD_BITS].endNext[bucket.published & RECORD_MASK];
+      while (r >= 0) {
+        const page = this.#records[r >>> RECORD_BITS];
+        const j = r & RECORD_MASK;
+        if (page.state[j] === OPEN) {
+          page.state[j] = PUBLISHED;
+          this.#publish(r, WINDOW_CHANGED);
+        }
+        r = page.endNext[j];
+      }
+      bucket.published = bucket.tail;
     }
     if (closedUpTo > 0) this.#ends = this.#ends.slice(closedUpTo);
     // Revisions of windows still open (a closed one went out final, with its changes).
-    for (let i = 0; i < this.#revisedWindows.length; i++) {
-      const windows = this.#revisedWindows[i];
-      const at = this.#revisedAt[i];
-      const slots = this.#arena;
-      if (slots[at + START] !== this.#revisedStart[i] || slots[at + STATE] !== REVISED) continue;
-      slots[at + STATE] = PUBLISHED;
-      this.#out.push(windows, slots, at, this.#revisedSize[i], WINDOW_CHANGED);
+    for (const r of this.#revised) {
+      const page = this.#records[r >>> RECORD_BITS];
+      if (page.state[r & RECORD_MASK] !== REVISED) continue;
+      page.state[r & RECORD_MASK] = PUBLISHED;
+      this.#publish(r, WINDOW_CHANGED);
     }
-    this.#revisedWindows = [];
-    this.#revisedAt = [];
-    this.#revisedStart = [];
-    this.#revisedSize = [];
-    const out = this.#out.take();
-    return out;
+    this.#revised.length = 0;
+    return this.#out.take();
   }
 
   /**
-   * Drops a removed sensor metric's windows: freed slots are skipped when
-   * their end comes, so nothing of them is published any more.
+   * Drops a removed sensor metric's windows: they are skipped when their
+   * end comes, so nothing of them is published any more.
    */
-  forget(windows: WindowRegion): void {
-    // The region is not reused: pending entries may still point into it.
-    this.slotsOf(windows).fill(NaN);
+  forget(owner: number): void {
+    const heads = this.#owners[owner >>> OWNER_BITS].head;
+    const h0 = (owner & OWNER_MASK) * this.#sizes;
+    for (let k = 0; k < this.#sizes; k++) {
+      for (let r = heads[h0 + k]; r >= 0;) {
+        const page = this.#records[r >>> RECORD_BITS];
+        page.state[r & RECORD_MASK] = DEAD;
+        r = page.chain[r & RECORD_MASK];
+      }
+      heads[h0 + k] = -1;
+    }
   }
 
-  /** Rebuilds the bookkeeping for restored windows (their slots hold the state). */
-  adopt(windows: WindowRegion): void {
-    const { sizesMs } = this.spec;
-    const slots = this.#arena;
-    for (let k = 0; k < sizesMs.length; k++) {
-      for (let s = 0; s < this.#slots[k]; s++) {
-        const at = windows.base + HEADER + (this.#firstSlot[k] + s) * SLOT;
-        const start = slots[at + START];
-        if (start !== start) continue;
-        this.#pend(windows, at, k, start + sizesMs[k]);
-        // Ended before the save: publish again, so a fresh hub mirror has it.
-        if (slots[at + STATE] !== OPEN) {
-          slots[at + STATE] = PUBLISHED;
-          this.#revise(windows, at, k);
-        }
+  /** Open windows of `owner` (all sizes), for a checkpoint's record count. */
+  windowCount(owner: number): number {
+    const heads = this.#owners[owner >>> OWNER_BITS].head;
+    const h0 = (owner & OWNER_MASK) * this.#sizes;
+    let n = 0;
+    for (let k = 0; k < this.#sizes; k++) {
+      for (
+        let r = heads[h0 + k];
+        r >= 0;
+        r = this.#records[r >>> RECORD_BITS].chain[r & RECORD_MASK]
+      ) n++;
+    }
+    return n;
+  }
+
+  /**
+   * Writes the open windows of `owner`, `SLOT_LENGTH` numbers each (size and
+   * state as `size * 8 + state`, then start, count, sum, min, max, mean, m2),
+   * oldest-opened last per size; returns the offset after them.
+   */
+  saveWindows(owner: number, f64: Float64Array, at: number): number {
+    const heads = this.#owners[owner >>> OWNER_BITS].head;
+    const h0 = (owner & OWNER_MASK) * this.#sizes;
+    for (let k = 0; k < this.#sizes; k++) {
+      for (let r = heads[h0 + k]; r >= 0;) {
+        const page = this.#records[r >>> RECORD_BITS];
+        const j = r & RECORD_MASK;
+        f64[at] = k * 8 + page.state[j];
+        f64.set(page.f.subarray(j * F, j * F + F), at + 1);
+        at += SLOT_LENGTH;
+        r = page.chain[j];
       }
     }
+    return at;
   }
 
   /**
-   * Windows closed but not yet handed over by `take`, as rows of
-   * `[sensor, metric, size, flags, start, count, sum, min, max, std]`: a
-   * checkpoint keeps them, so a restart still publishes (and stores) them.
+   * Re-creates `n` windows saved by `saveWindows` for a fresh `owner`.
+   * Those that had ended are published again at the next `take`, so a fresh
+   * hub mirror has them. Returns the offset after them.
    */
-  savePending(): number[] {
-    return this.#out.finalRows();
+  restoreWindows(owner: number, f64: Float64Array, at: number, n: number): number {
+    const heads = this.#owners[owner >>> OWNER_BITS].head;
+    const h0 = (owner & OWNER_MASK) * this.#sizes;
+    const tails = new Int32Array(this.#sizes).fill(-1);
+    for (let w = 0; w < n; w++, at += SLOT_LENGTH) {
+      const k = Math.floor(f64[at] / 8);
+      const state = f64[at] % 8;
+      if (!(k < this.#sizes) || !(state >= OPEN && state <= REVISED)) {
+        throw new RangeError(`Cannot restore a window of size ${k} in state ${state}`);
+      }
+      const start = f64[at + 1];
+      const r = this.#open(owner, k, start);
+      const page = this.#records[r >>> RECORD_BITS];
+      const j = r & RECORD_MASK;
+      page.f.set(f64.subarray(at + 1, at + 1 + F), j * F);
+      // Keep the saved chain order: newest-opened first.
+      page.chain[j] = -1;
+      if (tails[k] < 0) heads[h0 + k] = r;
+      else this.#records[tails[k] >>> RECORD_BITS].chain[tails[k] & RECORD_MASK] = r;
+      tails[k] = r;
+      if (state !== OPEN) {
+        page.state[j] = REVISED;
+        this.#revised.push(r);
+      }
+    }
+    return at;
   }
 
   /**
    * The windows of one metric and size that this store still holds, oldest
-   * first: open ones (readings within the grace can still change them) and
-   * those the watermark passed but `take` has not handed over yet (final).
+   * first: open ones (readings within the grace can still change them),
+   * final when the watermark passed their end (they close at the next `take`).
    */
-  heldWindows(windows: WindowRegion, size: number): HeldWindow[] {
-    const held = this.#out.finalOf(windows.sensor, windows.metric, size);
-    const slots = this.#arena;
-    for (let s = 0; s < this.#slots[size]; s++) {
-      const at = windows.base + HEADER + (this.#firstSlot[size] + s) * SLOT;
-      const start = slots[at + START];
-      if (start !== start || !(slots[at + COUNT] > 0)) continue;
-      held.push({
-        startMs: start,
-        count: slots[at + COUNT],
-        sum: slots[at + SUM],
-        min: slots[at + MIN],
-        max: slots[at + MAX],
-        // Passed by the watermark: closed at the next `take`, and no reading can change it.
-        final: start + this.spec.sizesMs[size] <= this.watermarkMs,
-      });
+  heldWindows(owner: number, size: number): HeldWindow[] {
+    const held: HeldWindow[] = [];
+    if (size >= this.#sizes) return held;
+    const heads = this.#owners[owner >>> OWNER_BITS].head;
+    for (let r = heads[(owner & OWNER_MASK) * this.#sizes + size]; r >= 0;) {
+      const page = this.#records[r >>> RECORD_BITS];
+      const j = r & RECORD_MASK;
+      const f = page.f;
+      const at = j * F;
+      if (f[at + COUNT] > 0) {
+        held.push({
+          startMs: f[at + START],
+          count: f[at + COUNT],
+          sum: f[at + SUM],
+          min: f[at + MIN],
+          max: f[at + MAX],
+          // Passed by the watermark: closed at the next `take`, and no reading can change it.
+          final: f[at + START] + this.spec.sizesMs[size] <= this.watermarkMs,
+        });
+      }
+      r = page.chain[j];
     }
     return held.sort((a, b) => a.startMs - b.startMs);
   }
 
   /**
-   * The newest ended window of each size of these regions that the store
+   * The newest ended window of each size of these owners that the store
    * still holds (ended, not yet closed), as provisional windows: what a
-   * fresh mirror can learn of windows from the shard. Those handed over and
-   * closed before are no longer here.
+   * fresh mirror can learn of windows from the shard. Those closed before
+   * are no longer here.
    */
-  endedWindows(regions: Iterable<WindowRegion>): WindowStates {
+  endedWindows(owners: Iterable<number>): WindowStates {
     const out = new OutColumns();
-    const slots = this.#arena;
-    for (const windows of regions) {
-      for (let k = 0; k < this.spec.sizesMs.length; k++) {
-        let newest = -1;
-        for (let s = 0; s < this.#slots[k]; s++) {
-          const at = windows.base + HEADER + (this.#firstSlot[k] + s) * SLOT;
-          const start = slots[at + START];
-          if (start !== start || slots[at + STATE] === OPEN) continue;
-          if (newest < 0 || start > slots[newest + START]) newest = at;
+    for (const owner of owners) {
+      const heads = this.#owners[owner >>> OWNER_BITS].head;
+      const h0 = (owner & OWNER_MASK) * this.#sizes;
+      for (let k = 0; k < this.#sizes; k++) {
+        let newest = -1, newestStart = -Infinity;
+        for (let r = heads[h0 + k]; r >= 0;) {
+          const page = this.#records[r >>> RECORD_BITS];
+          const j = r & RECORD_MASK;
+          const start = page.f[j * F + START];
+          if (page.state[j] !== OPEN && start > newestStart) {
+            newest = r;
+            newestStart = start;
+          }
+          r = page.chain[j];
         }
-        if (newest >= 0) out.push(windows, slots, newest, k, 0);
+        if (newest >= 0) this.#publishTo(out, newest, 0);
       }
     }
     return out.take();
   }
 
-  /** Re-queues windows saved by `savePending`. */
-  restorePending(data: readonly number[]): void {
-    for (let at = 0; at + PENDING_ROW <= data.length; at += PENDING_ROW) {
-      this.#out.pushRow(data, at);
+  /** A fresh record for a window of `owner` and size `k` starting at `start`, in its end bucket. */
+  #open(owner: number, k: number, start: number): number {
+    let r = this.#freeHead;
+    if (r >= 0) {
+      this.#freeHead = this.#records[r >>> RECORD_BITS].endNext[r & RECORD_MASK];
+    } else {
+      r = this.#recordCount++;
+      if (r >>> RECORD_BITS === this.#records.length) this.#records.push(new RecordPage());
     }
+    const page = this.#records[r >>> RECORD_BITS];
+    const j = r & RECORD_MASK;
+    const heads = this.#owners[owner >>> OWNER_BITS].head;
+    const h = (owner & OWNER_MASK) * this.#sizes + k;
+    const at = j * F;
+    page.f[at + START] = start;
+    page.f[at + COUNT] = 0;
+    page.f[at + SUM] = 0;
+    page.f[at + MIN] = Infinity;
+    page.f[at + MAX] = -Infinity;
+    page.f[at + MEAN] = 0;
+    page.f[at + M2] = 0;
+    page.owner[j] = owner;
+    page.size[j] = k;
+    page.state[j] = OPEN;
+    page.chain[j] = heads[h];
+    page.endNext[j] = -1;
+    this.open++;
+    this.#pend(r, start + this.spec.sizesMs[k]);
+    return r;
   }
 
-  #revise(windows: WindowRegion, at: number, size: number): void {
-    this.#arena[at + STATE] = REVISED;
-    this.#revisedWindows.push(windows);
-    this.#revisedAt.push(at);
-    this.#revisedStart.push(this.#arena[at + START]);
-    this.#revisedSize.push(size);
-  }
-
-  #pend(windows: WindowRegion, at: number, size: number, end: number): void {
+  #pend(r: number, end: number): void {
     let bucket = this.#byEnd.get(end);
     if (bucket === undefined) {
-      bucket = new EndBucket();
+      bucket = { head: r, tail: r, published: -1 };
       this.#byEnd.set(end, bucket);
       const ends = this.#ends;
       let i = ends.length;
       while (i > 0 && ends[i - 1] > end) i--;
       ends.splice(i, 0, end);
+      return;
     }
-    bucket.windows.push(windows);
-    bucket.at.push(at);
-    bucket.size.push(size);
+    this.#records[bucket.tail >>> RECORD_BITS].endNext[bucket.tail & RECORD_MASK] = r;
+    bucket.tail = r;
   }
 
-  #close(windows: WindowRegion, at: number, size: number): void {
-    const slots = this.#arena;
-    // A revision not yet handed over goes out with the final values instead.
-    const changed = slots[at + STATE] !== PUBLISHED;
-    this.#out.push(windows, slots, at, size, WINDOW_FINAL | (changed ? WINDOW_CHANGED : 0));
-    slots[at + START] = NaN;
+  /** Publishes a window final (unless its owner was forgotten), unchains and frees it. */
+  #close(r: number): void {
+    const page = this.#records[r >>> RECORD_BITS];
+    const j = r & RECORD_MASK;
+    const state = page.state[j];
+    if (state !== DEAD) {
+      // A revision not yet handed over goes out with the final values instead.
+      this.#publish(r, WINDOW_FINAL | (state !== PUBLISHED ? WINDOW_CHANGED : 0));
+      const owner = page.owner[j];
+      const heads = this.#owners[owner >>> OWNER_BITS].head;
+      const h = (owner & OWNER_MASK) * this.#sizes + page.size[j];
+      if (heads[h] === r) heads[h] = page.chain[j];
+      else {
+        let before = heads[h];
+        while (before >= 0) {
+          const bp = this.#records[before >>> RECORD_BITS];
+          const next = bp.chain[before & RECORD_MASK];
+          if (next === r) {
+            bp.chain[before & RECORD_MASK] = page.chain[j];
+            break;
+          }
+          before = next;
+        }
+      }
+    }
+    page.state[j] = FREE;
+    page.endNext[j] = this.#freeHead;
+    this.#freeHead = r;
+    this.open--;
+  }
+
+  #publish(r: number, flags: number): void {
+    this.#publishTo(this.#out, r, flags);
+  }
+
+  #publishTo(out: OutColumns, r: number, flags: number): void {
+    const page = this.#records[r >>> RECORD_BITS];
+    const j = r & RECORD_MASK;
+    const owner = page.owner[j];
+    const op = this.#owners[owner >>> OWNER_BITS];
+    out.push(
+      op.sensor[owner & OWNER_MASK],
+      op.metric[owner & OWNER_MASK],
+      page.size[j],
+      flags,
+      page.f,
+      j * F,
+    );
   }
 }
 
-/** Numbers per saved pending row. */
-const PENDING_ROW = 10;
-
-/** Growable output columns; `take` hands them over and starts empty. */
+/** Growable output columns; `take` hands a copy over and starts empty. */
 class OutColumns {
-  #states = allocateWindowStates(1024);
+  #states = allocateWindowStates(256);
   #length = 0;
 
-  push(windows: WindowRegion, slots: Float64Array, at: number, size: number, flags: number): void {
+  push(sensor: number, metric: number, size: number, flags: number, f: Float64Array, at: number) {
     if (this.#length === this.#states.length) this.#grow();
     const s = this.#states;
     const n = this.#length++;
-    s.sensor[n] = windows.sensor;
-    s.metric[n] = windows.metric;
+    s.sensor[n] = sensor;
+    s.metric[n] = metric;
     s.size[n] = size;
     s.flags[n] = flags;
-    s.startMs[n] = slots[at + START];
-    s.count[n] = slots[at + COUNT];
-    s.sum[n] = slots[at + SUM];
-    s.min[n] = slots[at + MIN];
-    s.max[n] = slots[at + MAX];
-    s.std[n] = Math.sqrt(Math.max(0, slots[at + M2] / slots[at + COUNT]));
-  }
-
-  pushRow(data: readonly number[], at: number): void {
-    if (this.#length === this.#states.length) this.#grow();
-    const s = this.#states;
-    const n = this.#length++;
-    s.sensor[n] = data[at];
-    s.metric[n] = data[at + 1];
-    s.size[n] = data[at + 2];
-    s.flags[n] = data[at + 3];
-    s.startMs[n] = data[at + 4];
-    s.count[n] = data[at + 5];
-    s.sum[n] = data[at + 6];
-    s.min[n] = data[at + 7];
-    s.max[n] = data[at + 8];
-    s.std[n] = data[at + 9];
-  }
-
-  /** The final windows held of one sensor metric and size. */
-  finalOf(sensor: number, metric: number, size: number): HeldWindow[] {
-    const s = this.#states;
-    const out: HeldWindow[] = [];
-    for (let n = 0; n < this.#length; n++) {
-      if (
-        (s.flags[n] & WINDOW_FINAL) === 0 || s.sensor[n] !== sensor || s.metric[n] !== metric ||
-        s.size[n] !== size
-      ) continue;
-      out.push({
-        startMs: s.startMs[n],
-        count: s.count[n],
-        sum: s.sum[n],
-        min: s.min[n],
-        max: s.max[n],
-        final: true,
-      });
-    }
-    return out;
-  }
-
-  /** The final windows held, as saved rows. */
-  finalRows(): number[] {
-    const s = this.#states;
-    const rows: number[] = [];
-    for (let n = 0; n < this.#length; n++) {
-      if ((s.flags[n] & WINDOW_FINAL) === 0) continue;
-      rows.push(
-        s.sensor[n],
-        s.metric[n],
-        s.size[n],
-        s.flags[n],
-        s.startMs[n],
-        s.count[n],
-        s.sum[n],
-        s.min[n],
-        s.max[n],
-        s.std[n],
-      );
-    }
-    return rows;
+    s.startMs[n] = f[at + START];
+    s.count[n] = f[at + COUNT];
+    s.sum[n] = f[at + SUM];
+    s.min[n] = f[at + MIN];
+    s.max[n] = f[at + MAX];
+    s.std[n] = Math.sqrt(Math.max(0, f[at + M2] / f[at + COUNT]));
   }
 
   /** A copy of what was pushed since the last call. */
@@ -489,6 +547,7 @@ class OutColumns {
     this.#length = 0;
     const s = this.#states;
     const out = allocateWindowStates(n);
+    if (n === 0) return out;
     out.sensor.set(s.sensor.subarray(0, n));
     out.metric.set(s.metric.subarray(0, n));
     out.size.set(s.size.subarray(0, n));

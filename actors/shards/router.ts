@@ -1,110 +1,242 @@
 import { shardFor } from "./shard_for.ts";
-import type { ShardReadings } from "./shard_messages.ts";
+import { allocateRows } from "./routed_rows.ts";
+import type { RoutedRows } from "./routed_rows.ts";
 import type { ReadingBlock } from "../../protocol/reading_block.ts";
+import type { MetricsMeta } from "../../protocol/metric_meta.ts";
+import { ThresholdTable } from "./threshold_table.ts";
 
 export interface RouterOptions {
   /** Distinct metric names before further ones are dropped (uint16 on the wire). Default 1024. */
   maxMetrics?: number;
+  /** Metric metadata: each value carries the judge of its metric's thresholds. Default: none. */
+  metrics?: MetricsMeta;
+}
+
+/** Which shards a split is for, and how they are grouped into hosts (workers). */
+export interface SplitOptions {
+  /** Hosts the shards are spread over: shard `s` lives on host `s % hosts`. Default 1. */
+  hosts?: number;
+  /** Only these shards' rows (a replay); default all. */
+  only?: ReadonlySet<number>;
 }
 
 /**
- * Splits log chunks into per-shard messages and gives every sensor id and
+ * Splits log chunks into columnar rows per host and gives every sensor id and
  * metric name a small, dense global index in order of first appearance in
- * the log (so a replay of the same log assigns the same indexes).
- * Owned by the source; works per distinct string, not per reading.
+ * the log (so a replay of the same log assigns the same indexes), and every
+ * sensor a dense index within its shard (same rule). Owned by the shard set;
+ * works per distinct string, not per reading, and keeps the ids: the shards
+ * see indexes only.
  */
 export class Router {
   readonly shardCount: number;
   readonly #maxMetrics: number;
   readonly #sensors = new Map<string, number>();
+  readonly #ids: string[] = [];
   readonly #sensorShard: number[] = [];
+  readonly #sensorLocal: number[] = [];
+  readonly #shardSensors: number[];
   readonly #metrics = new Map<string, number>();
+  readonly #metricNames: string[] = [];
+  readonly #thresholds: ThresholdTable;
+  /** By metric index: its judge (`ThresholdTable.judge`). */
+  readonly #metricJudge: number[] = [];
+  // Per shard, reused by every split: rows and values counted, and where the next goes.
+  readonly #rowsOf: Uint32Array;
+  readonly #valuesOf: Uint32Array;
+  readonly #rowAt: Uint32Array;
+  readonly #valueAt: Uint32Array;
   /** Values dropped because the metric-name cap was reached. */
   droppedValues = 0;
+  /** Counts the times the indexes started over (`clear`): ids of one epoch are only appended. */
+  epoch = 0;
 
   constructor(shardCount: number, options: RouterOptions = {}) {
     if (!Number.isInteger(shardCount) || shardCount < 1 || shardCount > 1024) {
       throw new RangeError(`Cannot route to ${shardCount} shards: use 1 to 1024`);
     }
     this.shardCount = shardCount;
+    this.#shardSensors = new Array(shardCount).fill(0);
+    this.#rowsOf = new Uint32Array(shardCount);
+    this.#valuesOf = new Uint32Array(shardCount);
+    this.#rowAt = new Uint32Array(shardCount);
+    this.#valueAt = new Uint32Array(shardCount);
     this.#maxMetrics = Math.min(options.maxMetrics ?? 1024, 65_536);
+    this.#thresholds = new ThresholdTable(options.metrics);
   }
 
   /** Sensor ids and metric names in index order, for a checkpoint. */
-  save(): { sensors: string[]; metrics: string[] } {
-    return { sensors: [...this.#sensors.keys()], metrics: [...this.#metrics.keys()] };
+  save(): { sensors: string[]; metrics: string[]; epoch: number } {
+    return { sensors: [...this.#ids], metrics: [...this.#metricNames], epoch: this.epoch };
   }
 
   /** Re-creates the indexes a router had when it was saved. */
   static restore(
     shardCount: number,
-    saved: { sensors: string[]; metrics: string[] },
+    saved: { sensors: readonly string[]; metrics: readonly string[]; epoch?: number },
     options: RouterOptions = {},
   ) {
     const router = new Router(shardCount, options);
+    router.epoch = saved.epoch ?? 0;
     for (const id of saved.sensors) router.#internSensor(id);
     for (const name of saved.metrics) router.#internMetric(name);
     return router;
   }
 
-  /** A known sensor's global index and shard, or undefined. */
-  lookup(id: string): { index: number; shard: number } | undefined {
+  /** A known sensor's global index, shard and index in its shard, or undefined. */
+  lookup(id: string): { index: number; shard: number; local: number } | undefined {
     const index = this.#sensors.get(id);
-    return index === undefined ? undefined : { index, shard: this.#sensorShard[index] };
+    return index === undefined
+      ? undefined
+      : { index, shard: this.#sensorShard[index], local: this.#sensorLocal[index] };
+  }
+
+  /** A metric name's global index, or undefined. */
+  metricIndex(name: string): number | undefined {
+    return this.#metrics.get(name);
+  }
+
+  /** The id of the sensor with global index `index`. */
+  sensorId(index: number): string | undefined {
+    return this.#ids[index];
+  }
+
+  /** The name of the metric with global index `index`. */
+  metricName(index: number): string | undefined {
+    return this.#metricNames[index];
   }
 
   /** Forgets every index (a rebuild from scratch assigns them again). */
   clear(): void {
+    this.epoch++;
     this.#sensors.clear();
+    this.#ids.length = 0;
     this.#sensorShard.length = 0;
+    this.#sensorLocal.length = 0;
+    this.#shardSensors.fill(0);
     this.#metrics.clear();
+    this.#metricNames.length = 0;
+    this.#metricJudge.length = 0;
   }
 
   get sensorCount(): number {
     return this.#sensors.size;
   }
 
-  /** The per-shard messages for a block; `null` for shards it has no rows for. */
-  split(block: ReadingBlock, onlyShard = -1): (ShardReadings | null)[] {
-    const { strings } = block;
-    const sensorIndex = new Int32Array(strings.length).fill(-1);
-    const shardOf = new Int32Array(block.length);
-    const counts = new Uint32Array(this.shardCount);
-    for (let row = 0; row < block.length; row++) {
-      const s = block.sensor[row];
-      if (sensorIndex[s] < 0) sensorIndex[s] = this.#internSensor(strings[s]);
-      const shard = this.#sensorShard[sensorIndex[s]];
-      shardOf[row] = shard;
-      counts[shard]++;
-    }
-    const metricIndex = new Int32Array(strings.length).fill(-1);
-    const seen = new Uint8Array(strings.length);
-    for (let v = 0; v < block.metric.length; v++) {
-      const m = block.metric[v];
-      if (seen[m] === 0) {
-        seen[m] = 1;
-        metricIndex[m] = this.#internMetric(strings[m]);
+  /** Sensors `shard` has been given (its local indexes run below this). */
+  sensorsOf(shard: number): number {
+    return this.#shardSensors[shard];
+  }
+
+  /**
+   * The rows of one or more blocks (in log order) for each host (null for a
+   * host with none): indexes assigned, values of metrics over the cap
+   * dropped, rows grouped by shard in log order. Several blocks make one
+   * message per host, so a host gets fewer, larger messages.
+   */
+  split(
+    blocks: ReadingBlock | readonly ReadingBlock[],
+    options: SplitOptions = {},
+  ): (RoutedRows | null)[] {
+    const list = Array.isArray(blocks)
+      ? blocks as readonly ReadingBlock[]
+      : [blocks as ReadingBlock];
+    const hosts = options.hosts ?? 1;
+    const only = options.only;
+    const shardCount = this.shardCount;
+    const table: string[] = [""];
+    const tableIndex = new Map<string, number>([["", 0]]);
+    const rowsOf = this.#rowsOf.fill(0);
+    const valuesOf = this.#valuesOf.fill(0);
+    // Per block and distinct string: its sensor index, metric index, and place in the table.
+    const maps = list.map((block) => {
+      const { strings } = block;
+      const sensorOf = new Int32Array(strings.length).fill(-1);
+      const metricOf = new Int32Array(strings.length).fill(-2);
+      const tableOf = new Int32Array(strings.length).fill(-1);
+      const n = block.length;
+      for (let row = 0; row < n; row++) {
+        const s = block.sensor[row];
+        let sensor = sensorOf[s];
+        if (sensor < 0) sensor = sensorOf[s] = this.#internSensor(strings[s]);
+        const shard = this.#sensorShard[sensor];
+        if (only !== undefined && !only.has(shard)) continue;
+        rowsOf[shard]++;
+        for (let v = block.metricStart[row]; v < block.metricStart[row + 1]; v++) {
+          const m = block.metric[v];
+          if (metricOf[m] === -2) metricOf[m] = this.#internMetric(strings[m]);
+          if (metricOf[m] >= 0) valuesOf[shard]++;
+        }
+        const g = block.group[row], st = block.status[row];
+        if (tableOf[g] < 0) tableOf[g] = intern(table, tableIndex, strings[g]);
+        if (tableOf[st] < 0) tableOf[st] = intern(table, tableIndex, strings[st]);
       }
+      return { sensorOf, metricOf, tableOf };
+    });
+    // Per host: its shards with rows, and where each starts.
+    const out: (RoutedRows | null)[] = new Array(hosts).fill(null);
+    const rowAt = this.#rowAt;
+    const valueAt = this.#valueAt;
+    for (let h = 0; h < hosts; h++) {
+      let rows = 0, values = 0, count = 0;
+      for (let s = h; s < shardCount; s += hosts) {
+        if (rowsOf[s] === 0) continue;
+        rowAt[s] = rows;
+        valueAt[s] = values;
+        rows += rowsOf[s];
+        values += valuesOf[s];
+        count++;
+      }
+      if (count === 0) continue;
+      const part = allocateRows(rows, values, count, table);
+      let k = 0;
+      for (let s = h; s < shardCount; s += hosts) {
+        if (rowsOf[s] === 0) continue;
+        part.shards[k] = s;
+        part.shardStart[k++] = rowAt[s];
+      }
+      part.shardStart[k] = rows;
+      part.valueStart[rows] = values;
+      out[h] = part;
     }
-    const rows = Array.from(
-      counts,
-      (count, shard) =>
-        count === 0 || (onlyShard >= 0 && shard !== onlyShard) ? null : new Uint32Array(count),
-    );
-    const filled = new Uint32Array(this.shardCount);
-    for (let row = 0; row < block.length; row++) {
-      const target = rows[shardOf[row]];
-      if (target) target[filled[shardOf[row]]++] = row;
-    }
-    return rows.map((r) => r && { type: "readings", block, rows: r, sensorIndex, metricIndex });
+    list.forEach((block, b) => {
+      const { sensorOf, metricOf, tableOf } = maps[b];
+      const n = block.length;
+      for (let row = 0; row < n; row++) {
+        const sensor = sensorOf[block.sensor[row]];
+        const shard = this.#sensorShard[sensor];
+        if (only !== undefined && !only.has(shard)) continue;
+        const part = out[shard % hosts]!;
+        const r = rowAt[shard]++;
+        part.local[r] = this.#sensorLocal[sensor];
+        part.sensor[r] = sensor;
+        part.group[r] = tableOf[block.group[row]];
+        part.status[r] = tableOf[block.status[row]];
+        part.timeMs[r] = block.timeMs[row];
+        let at = valueAt[shard];
+        part.valueStart[r] = at;
+        for (let v = block.metricStart[row]; v < block.metricStart[row + 1]; v++) {
+          const metric = metricOf[block.metric[v]];
+          if (metric < 0) continue;
+          part.metric[at] = metric;
+          part.judge[at] = this.#metricJudge[metric];
+          part.value[at++] = block.value[v];
+        }
+        valueAt[shard] = at;
+      }
+    });
+    return out;
   }
 
   #internSensor(id: string): number {
     let index = this.#sensors.get(id);
     if (index === undefined) {
-      index = this.#sensors.size;
+      index = this.#ids.length;
       this.#sensors.set(id, index);
-      this.#sensorShard.push(shardFor(id, this.shardCount));
+      this.#ids.push(id);
+      const shard = shardFor(id, this.shardCount);
+      this.#sensorShard.push(shard);
+      this.#sensorLocal.push(this.#shardSensors[shard]++);
     }
     return index;
   }
@@ -116,9 +248,18 @@ export class Router {
         this.droppedValues++;
         return -1;
       }
-      index = this.#metrics.size;
+      index = this.#metricNames.length;
       this.#metrics.set(name, index);
+      this.#metricNames.push(name);
+      this.#metricJudge.push(this.#thresholds.judge(name));
     }
     return index;
   }
+}
+
+/** A string's place in a message's table, added if new. */
+function intern(table: string[], index: Map<string, number>, s: string): number {
+  let i = index.get(s);
+  if (i === undefined) index.set(s, i = table.push(s) - 1);
+  return i;
 }

@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { assertEquals } from "../../tests/testing/assert.ts";
 import { Router } from "./router.ts";
 import { shardFor } from "./shard_for.ts";
@@ -11,11 +12,23 @@ const block = (rows: [sensor: string, metrics: string[]][]) =>
     values: Object.fromEntries(names.map((n) => [n, i])),
   })));
 
-/** Per shard: the sensor id of each of its rows, in order. */
-function rowsByShard(router: Router, b: ReadingBlock, only = -1): (string[] | null)[] {
-  return router.split(b, only).map((part) =>
-    part && Array.from(part.rows, (row) => b.strings[b.sensor[row]])
-  );
+/** Per shard: the sensor id of each of its rows, in order (null for a shard with none). */
+function rowsByShard(
+  router: Router,
+  b: ReadingBlock,
+  options: { only?: Set<number>; hosts?: number } = {},
+): (string[] | null)[] {
+  const out: (string[] | null)[] = new Array(router.shardCount).fill(null);
+  for (const part of router.split(b, options)) {
+    if (!part) continue;
+    for (let k = 0; k < part.shards.length; k++) {
+      out[part.shards[k]] = Array.from(
+        part.sensor.subarray(part.shardStart[k], part.shardStart[k + 1]),
+        (index) => router.sensorId(index)!,
+      );
+    }
+  }
+  return out;
 }
 
 Deno.test("the router sends each row to the shard shardFor names, in log order", () => {
@@ -29,35 +42,151 @@ Deno.test("the router sends each row to the shard shardFor names, in log order",
   assertEquals(rowsByShard(router, b), expected);
   // A replay for one shard gets only its rows.
   const one = shardFor("a", 3);
-  assertEquals(rowsByShard(router, b, one), expected.map((r, i) => (i === one ? r : null)));
+  assertEquals(
+    rowsByShard(router, b, { only: new Set([one]) }),
+    expected.map((r, i) => (i === one ? r : null)),
+  );
+  // Spread over two hosts (workers), each host gets exactly its shards' rows.
+  const parts = router.split(b, { hosts: 2 });
+  assertEquals(
+    parts.map((p) => p && [...p.shards]),
+    [
+      [0, 2].filter((s) => expected[s] !== null),
+      [1].filter((s) => expected[s] !== null),
+    ].map((shards) => (shards.length ? shards : null)),
+  );
+  assertEquals(rowsByShard(router, b, { hosts: 2 }), expected);
+});
+
+Deno.test("each row carries its values, group and status, and its sensor's dense index within its shard", () => {
+  const router = new Router(2);
+  const b = blockFromReadings([
+    { sensorId: "x", group: "g/1", timeMs: 5, status: "ok", values: { t: 1, h: 2 } },
+    { sensorId: "y", timeMs: 6, values: { t: 3 } },
+    { sensorId: "x", group: "g/2", timeMs: 7, values: { h: 4 } },
+  ]);
+  const rows = router.split(b).find((p) => p !== null)!;
+  // Locals count per shard in order of first appearance.
+  const locals = new Map<number, number>();
+  for (const id of ["x", "y"]) {
+    const shard = shardFor(id, 2);
+    const at = router.lookup(id)!;
+    assertEquals(at.local, locals.get(shard) ?? 0);
+    locals.set(shard, (locals.get(shard) ?? 0) + 1);
+  }
+  const seen = [];
+  for (let r = 0; r < rows.length; r++) {
+    const values = [];
+    for (let v = rows.valueStart[r]; v < rows.valueStart[r + 1]; v++) {
+      values.push([router.metricName(rows.metric[v]), rows.value[v]]);
+    }
+    seen.push([
+      router.sensorId(rows.sensor[r]),
+      rows.local[r],
+      rows.strings[rows.group[r]],
+      rows.strings[rows.status[r]],
+      rows.timeMs[r],
+      values,
+    ]);
+  }
+  const local = (id: string) => router.lookup(id)!.local;
+  const expected = [
+    ["x", local("x"), "g/1", "ok", 5, [["t", 1], ["h", 2]]],
+    ["y", local("y"), "", "", 6, [["t", 3]]],
+    ["x", local("x"), "g/2", "", 7, [["h", 4]]],
+  ];
+  // Rows are grouped by shard, in log order within each.
+  const order = (id: unknown) => shardFor(id as string, 2);
+  assertEquals(seen, [...expected].sort((a, b) => order(a[0]) - order(b[0])));
 });
 
 Deno.test("sensors and metrics get dense indexes in order of first appearance, kept across a restore", () => {
   const router = new Router(2);
   const first = block([["x", ["t", "h"]], ["y", ["t"]], ["x", ["p"]]]);
-  const part = router.split(first).find((p) => p !== null)!;
-  const index = (name: string) => part.sensorIndex[first.strings.indexOf(name)];
-  const metric = (name: string) => part.metricIndex[first.strings.indexOf(name)];
-  assertEquals([index("x"), index("y")], [0, 1]);
-  assertEquals([metric("t"), metric("h"), metric("p")], [0, 1, 2]);
-  assertEquals(router.save(), { sensors: ["x", "y"], metrics: ["t", "h", "p"] });
+  router.split(first);
+  const index = (r: Router, name: string) => r.lookup(name)!.index;
+  const metric = (r: Router, name: string) => r.metricIndex(name);
+  assertEquals([index(router, "x"), index(router, "y")], [0, 1]);
+  assertEquals([metric(router, "t"), metric(router, "h"), metric(router, "p")], [0, 1, 2]);
+  assertEquals(router.save(), { sensors: ["x", "y"], metrics: ["t", "h", "p"], epoch: 0 });
   const restored = Router.restore(2, router.save());
   // A later block that names them in another order keeps their indexes, and a new one comes next.
   const later = block([["z", ["q"]], ["y", ["h"]]]);
-  const again = restored.split(later).find((p) => p !== null)!;
-  assertEquals(again.sensorIndex[later.strings.indexOf("y")], 1);
-  assertEquals(again.sensorIndex[later.strings.indexOf("z")], 2);
-  assertEquals(again.metricIndex[later.strings.indexOf("q")], 3);
-  assertEquals(restored.lookup("z"), { index: 2, shard: shardFor("z", 2) });
+  restored.split(later);
+  assertEquals(index(restored, "y"), 1);
+  assertEquals(index(restored, "z"), 2);
+  assertEquals(metric(restored, "q"), 3);
+  assertEquals(restored.lookup("z")!.shard, shardFor("z", 2));
+  // Locals are the same as the saved router's: they follow the order of the ids.
+  assertEquals(restored.lookup("x")!.local, router.lookup("x")!.local);
+  assertEquals(restored.lookup("y")!.local, router.lookup("y")!.local);
   restored.clear();
   assertEquals([restored.sensorCount, restored.lookup("x")], [0, undefined]);
+  assertEquals(restored.epoch, 1, "a clear starts a new epoch: ids are not only appended any more");
 });
 
 Deno.test("metric names past the cap are dropped and counted, not indexed", () => {
   const router = new Router(1, { maxMetrics: 2 });
   const b = block([["s", ["a", "b", "c"]], ["s", ["c", "d"]]]);
   const part = router.split(b)[0]!;
-  const metric = (name: string) => part.metricIndex[b.strings.indexOf(name)];
+  const metric = (name: string) => router.metricIndex(name) ?? -1;
   assertEquals([metric("a"), metric("b"), metric("c"), metric("d")], [0, 1, -1, -1]);
+  assertEquals(
+    [...part.metric].map((m) => router.metricName(m)),
+    ["a", "b"],
+    "dropped values are left out",
+  );
   assertEquals(router.droppedValues, 2, "once per distinct name in the block");
+});
+
+/** Every routed row as plain data, per shard, in order. */
+function routedRows(router: Router, blocks: ReadingBlock | ReadingBlock[], hosts: number) {
+  const out: string[][] = Array.from({ length: router.shardCount }, () => []);
+  for (const part of router.split(blocks, { hosts })) {
+    if (!part) continue;
+    for (let k = 0; k < part.shards.length; k++) {
+      for (let r = part.shardStart[k]; r < part.shardStart[k + 1]; r++) {
+        const values = [];
+        for (let v = part.valueStart[r]; v < part.valueStart[r + 1]; v++) {
+          values.push(`${router.metricName(part.metric[v])}=${part.value[v]}`);
+        }
+        out[part.shards[k]].push(
+          [
+            router.sensorId(part.sensor[r]),
+            part.local[r],
+            part.strings[part.group[r]],
+            part.strings[part.status[r]],
+            part.timeMs[r],
+            values.join(","),
+          ].join("|"),
+        );
+      }
+    }
+  }
+  return out;
+}
+
+Deno.test("several blocks split as one message per host carry the same rows as the blocks split one by one", () => {
+  const reading = fc.record({
+    sensorId: fc.constantFrom("a", "b", "c", "d", "e", "f", "g"),
+    group: fc.constantFrom("", "g1", "g2"),
+    status: fc.constantFrom("", "ok", "hot"),
+    timeMs: fc.integer({ min: 0, max: 1e6 }),
+    values: fc.dictionary(fc.constantFrom("t", "h", "p"), fc.integer({ min: -99, max: 99 })),
+  });
+  fc.assert(
+    fc.property(
+      fc.array(fc.array(reading, { minLength: 1, maxLength: 12 }), { minLength: 1, maxLength: 5 }),
+      fc.integer({ min: 1, max: 3 }),
+      (groups, hosts) => {
+        const together = new Router(4), apart = new Router(4);
+        const blocks = groups.map((g) => blockFromReadings(g));
+        const expected = routedRows(apart, blocks[0], hosts);
+        for (const b of blocks.slice(1)) {
+          routedRows(apart, b, hosts).forEach((rows, s) => expected[s].push(...rows));
+        }
+        assertEquals(routedRows(together, blocks, hosts), expected);
+      },
+    ),
+  );
 });

@@ -1,17 +1,20 @@
-import type { ReadingBlock } from "../../protocol/reading_block.ts";
 import type { MetricEntry, MetricStates, SensorEntry } from "../../protocol/mod.ts";
-import type { HeldWindow, WindowSpec, WindowStates } from "./event_window_store.ts";
+import type { HeldWindow, WindowStates } from "./event_window_store.ts";
+import type { RoutedRows } from "./routed_rows.ts";
+import type { ShardImage } from "./shard_image.ts";
 
-/** Readings for one shard: rows of a shared block, with global indexes per string. */
+/** Readings for one shard: rows `[from, to)` of columns the router filled. */
 export interface ShardReadings {
   type: "readings";
-  block: ReadingBlock;
-  /** Rows of `block` that belong to this shard, in log order. */
-  rows: Uint32Array;
-  /** Per string of `block`: its global sensor index, or -1. */
-  sensorIndex: Int32Array;
-  /** Per string of `block`: its global metric index, or -1 (not a metric, or over the cap). */
-  metricIndex: Int32Array;
+  rows: RoutedRows;
+  from: number;
+  to: number;
+}
+
+/** Per sensor (global index): its attention level. */
+export interface SensorLevels {
+  sensor: Uint32Array;
+  level: Uint8Array;
 }
 
 /** Everything that changed in a shard since its previous flush. */
@@ -28,10 +31,11 @@ export interface ShardChanges {
   /** `[sensor, status]` for sensors whose status changed. */
   statuses: [sensor: number, status: string][];
   /**
-   * `[sensor, level]` for sensors whose attention level from thresholds and
-   * status changed (0 ok, 1 warn, 2 critical); absent from older shards.
+   * Sensors whose attention level from thresholds and status changed (0 ok,
+   * 1 warn, 2 critical), as columns (they travel from a worker by transfer);
+   * absent from older shards.
    */
-  levels?: [sensor: number, level: number][];
+  levels?: SensorLevels;
   /** Sensors removed since the last flush (a removed sensor may also be re-added in `sensors`). */
   removed: number[];
 }
@@ -54,49 +58,25 @@ export interface ShardFlush {
 }
 
 /**
- * A shard's whole state: its sensors, the metric names it knows, and per
- * metric `[sensor, metric, ...MovingWindow.save record, ...event-time slots]`
- * numbers, with the event-window store's watermark state.
+ * Asks for the shard's state for checkpoint `seq`: every page, or with
+ * `since` ≥ 0 only those changed after checkpoint `since` was taken. Null
+ * while it waits for a restore.
  */
-export interface ShardCheckpoint {
-  window: number;
-  sensors: [index: number, id: string, group: string][];
-  metrics: [index: number, name: string][];
-  windows: Float64Array;
-  events: {
-    spec: WindowSpec;
-    /** Numbers per window slot (the layout of the saved slots). */
-    slotLength: number;
-    /** Newest event time seen; null before the first reading (JSON has no -Infinity). */
-    newestMs: number | null;
-    lateDropped: number;
-    late: [sensor: number, lateDropped: number][];
-    /** Closed windows not yet flushed (EventWindowStore.savePending); absent in older checkpoints. */
-    pending?: number[];
-  };
-  /** `[sensor, status, its event time]` of sensors with a status. */
-  statuses?: [sensor: number, status: string, timeMs: number][];
-  /**
-   * Per metric with a window: `[sensor, metric, ...ThresholdLevels record]`
-   * (NaN may come back as null from JSON).
-   */
-  thresholdLevels?: (number | null)[];
-}
-
-/** Asks for the shard's state; null while it waits for a restore. */
 export interface ShardSave {
   type: "checkpoint";
-  reply: (state: ShardCheckpoint | null) => void;
+  seq: number;
+  since: number;
+  reply: (image: ShardImage | null) => void;
 }
 
 /**
- * Sent by the source after a restart of this shard, ahead of the log replayed
- * from the checkpoint's cursor: readings queued before it are stale and
- * dropped, and the state becomes `state` (empty when null).
+ * Sent after a restart of this shard (or to empty it), ahead of the log
+ * replayed from the checkpoint's cursor: readings queued before it are
+ * stale and dropped, and the state becomes `image` (empty when null).
  */
 export interface ShardRestore {
   type: "restore";
-  state: ShardCheckpoint | null;
+  image: ShardImage | null;
 }
 
 /**
@@ -106,8 +86,8 @@ export interface ShardRestore {
  */
 export interface ShardRemove {
   type: "remove";
-  /** Global sensor index (the router's). */
-  sensor: number;
+  /** The sensor's index in this shard (the router's). */
+  local: number;
 }
 
 /**
@@ -118,9 +98,10 @@ export interface ShardRemove {
  */
 export interface ShardHeldWindows {
   type: "heldWindows";
-  /** Global sensor index (the router's). */
-  sensor: number;
-  metric: string;
+  /** The sensor's index in this shard (the router's). */
+  local: number;
+  /** Global metric index (the router's). */
+  metric: number;
   /** Index into `WindowSpec.sizesMs`. */
   size: number;
   reply: (windows: HeldWindow[] | null) => void;

@@ -1,17 +1,22 @@
-import type { MetricsMeta } from "../../protocol/metric_meta.ts";
-import { Actor, ask, Supervisor } from "../runtime/mod.ts";
 import type { Behavior, FailureReport } from "../runtime/mod.ts";
-import { SLOT_LENGTH } from "./event_window_store.ts";
 import type { HeldWindow, WindowSpec } from "./event_window_store.ts";
 import { Router } from "./router.ts";
-import { ShardBehavior } from "./shard.ts";
-import type { ShardChanges, ShardCheckpoint, ShardMessage } from "./shard_messages.ts";
+import type { ShardBehavior } from "./shard.ts";
+import { fits } from "./shard_state.ts";
+import type { ShardImage } from "./shard_image.ts";
+import type { ShardChanges, ShardMessage } from "./shard_messages.ts";
+import { LocalShards } from "./local_shards.ts";
+import { WorkerShards } from "./worker_shards.ts";
+import type { ShardHealth, ShardHosts } from "./shard_hosts.ts";
 import type { ReadingBlock } from "../../protocol/reading_block.ts";
+import type { MetricsMeta } from "../../protocol/metric_meta.ts";
+
+export type { ShardHealth };
 
 /** Everything a checkpoint holds of the shards: the router's indexes and each shard's state. */
 export interface ShardSetState {
-  router: { sensors: string[]; metrics: string[] };
-  shards: ShardCheckpoint[];
+  router: { sensors: string[]; metrics: string[]; epoch?: number };
+  shards: ShardImage[];
 }
 
 /** What the hub needs while the shards are emptied and refilled from scratch. */
@@ -31,9 +36,17 @@ export interface ShardSetOptions {
   windowSpec: WindowSpec;
   /** Metric metadata (`--metrics-config`): readings are judged by its thresholds. */
   metrics?: MetricsMeta;
-  /** State to start from; used only when it was saved with the same shape (see `fits`). */
+  /** Worker threads the shards run on (`--workers`); 0 (the default): in this isolate. */
+  workers?: number;
+  /**
+   * State to start from; used only when it was saved with the same shape
+   * (see `fits`). The shard set takes its shards' pages (to a worker they are
+   * transferred) and empties `checkpoint.shards`, so they are not kept twice.
+   */
   checkpoint?: ShardSetState | null;
-  /** Mailbox capacity of each shard. Default 64. */
+  /** The checkpoint generation that saved `checkpoint` (pages unchanged since are not saved again). */
+  checkpointSeq?: number;
+  /** Messages waiting per shard (in this isolate) or per worker. Default 64. */
   capacity?: number;
   /** Distinct metric names before further ones are dropped. Default 1024. */
   maxMetrics?: number;
@@ -42,38 +55,35 @@ export interface ShardSetOptions {
   /** Restarts allowed per shard within `withinMs` (default 5 in 60 s). */
   maxRestarts?: number;
   withinMs?: number;
-  /** Wraps each shard's behavior (tests inject failures or delays). */
+  /** Wraps each shard's behavior (tests inject failures or delays); in this isolate only. */
   wrap?: (behavior: ShardBehavior, shard: number) => Behavior<ShardMessage>;
 }
 
-/** Health figures of one shard. */
-export interface ShardHealth {
-  /** Messages waiting in its mailbox. */
-  depth: number;
-  restarts: number;
-  /** Stopped for good: it failed too often. */
-  failed: boolean;
-}
-
 /**
- * The shard stage as one parent: it owns the shard actors and their
- * supervision, the router that gives sensors and metrics their indexes and
- * picks a shard per sensor, and the restore from a checkpoint. Everything
- * goes in and out as messages (the seam that can move the shards onto
- * worker threads): readings are delivered, flushes, states, checkpoints and
- * held windows are asked for. A shard that throws is restarted empty and
- * waits for its replay; whoever feeds the shards (the source) is told
- * through `onRestart` and replays it.
+ * The shard stage as one parent: it owns the shards (in this isolate or on
+ * worker threads, see `ShardHosts`) and their supervision, the router that
+ * gives sensors and metrics their indexes and picks a shard per sensor, and
+ * the restore from a checkpoint. Everything goes in and out as messages:
+ * readings are delivered, flushes, states, checkpoints and held windows are
+ * asked for, and answers come back with the router's names filled in. A
+ * shard that throws (or whose worker dies) is restarted empty and waits for
+ * its replay; whoever feeds the shards (the source) is told through
+ * `onRestart` and replays it.
  */
 export class ShardSet {
   readonly count: number;
+  /** Worker threads the shards run on; 0: this isolate. */
+  readonly workers: number;
   /** Whether the shards and router started from the checkpoint given. */
   readonly restored: boolean;
   readonly #router: Router;
-  readonly #shards: Actor<ShardMessage>[];
+  readonly #hosts: ShardHosts;
   readonly #restartHooks: ((shard: number) => void)[] = [];
   readonly #rebuildObservers: RebuildObserver[] = [];
   readonly #shape: { count: number; window: number; windowSpec: WindowSpec };
+  /** Per shard: the last checkpoint asked for before it was last restored (it then needs a full save). */
+  readonly #restoredAfter: number[];
+  #lastSeq = -1;
 
   private constructor(options: ShardSetOptions) {
     const { count, window, windowSpec } = options;
@@ -83,36 +93,34 @@ export class ShardSet {
     this.count = count;
     this.#shape = { count, window, windowSpec };
     this.restored = checkpoint !== null;
-    const routerOptions = { maxMetrics: options.maxMetrics };
+    this.#restoredAfter = new Array(count).fill(-Infinity);
+    const routerOptions = { maxMetrics: options.maxMetrics, metrics: options.metrics };
     this.#router = checkpoint
       ? Router.restore(count, checkpoint.router, routerOptions)
       : new Router(count, routerOptions);
-    this.#shards = Array.from({ length: count }, (_, i) => {
-      // One supervisor per shard: its failures are told with the shard's index.
-      const supervisor = new Supervisor({
-        maxRestarts: options.maxRestarts,
-        withinMs: options.withinMs,
-        onFailure: (report) => {
-          options.onFailure?.(report);
-          if (report.restarted) { for (const hook of this.#restartHooks) hook(i); }
-        },
-      });
-      return new Actor<ShardMessage>(
-        `shard-${i}`,
-        (restart) => {
-          const behavior = new ShardBehavior({
-            window,
-            windowSpec,
-            metrics: options.metrics,
-            // Restarted empty: readings are dropped until the replay's restore.
-            awaitingReplay: restart > 0,
-            state: restart === 0 ? checkpoint?.shards[i] : null,
-          });
-          return options.wrap ? options.wrap(behavior, i) : behavior;
-        },
-        { capacity: options.capacity ?? 64, supervisor },
-      );
-    });
+    const common = {
+      count,
+      window,
+      windowSpec,
+      metrics: options.metrics ?? {},
+      images: checkpoint ? [...checkpoint.shards] : new Array(count).fill(null),
+      imageSeq: options.checkpointSeq ?? 0,
+      capacity: options.capacity,
+      onFailure: options.onFailure,
+      onRestart: (shard: number) => {
+        this.#restoredAfter[shard] = Infinity;
+        for (const hook of this.#restartHooks) hook(shard);
+      },
+      maxRestarts: options.maxRestarts,
+      withinMs: options.withinMs,
+    };
+    const workers = options.workers ?? 0;
+    this.workers = workers > 0 && !options.wrap ? workers : 0;
+    this.#hosts = this.workers > 0
+      ? new WorkerShards(this.workers, common)
+      : new LocalShards({ ...common, names: this.#router, wrap: options.wrap });
+    // The shards hold the state now: the checkpoint's pages can go.
+    if (checkpoint) checkpoint.shards.length = 0;
   }
 
   /** Starts the shards, from `options.checkpoint` when it fits. */
@@ -122,19 +130,15 @@ export class ShardSet {
 
   /**
    * Whether a checkpoint was saved by shards of this shape (count, moving
-   * window, event-time windows and their slot layout); one that does not fit
-   * is not used: the state is rebuilt by reading the source from its start.
+   * window, event-time windows and their layout); one that does not fit is
+   * not used: the state is rebuilt by reading the source from its start.
    */
   static fits(
     checkpoint: ShardSetState,
     shape: { count: number; window: number; windowSpec: WindowSpec },
   ): boolean {
-    const { sizesMs, graceMs } = shape.windowSpec;
     return checkpoint.shards.length === shape.count &&
-      checkpoint.shards.every((s) =>
-        s.window === shape.window && s.events?.slotLength === SLOT_LENGTH &&
-        s.events.spec.graceMs === graceMs && s.events.spec.sizesMs.join() === sizesMs.join()
-      );
+      checkpoint.shards.every((s) => fits(s.header, shape));
   }
 
   /** Calls `hook(shard)` each time a shard is restarted (it then awaits its replay). */
@@ -158,22 +162,26 @@ export class ShardSet {
   }
 
   /**
-   * Routes a block of readings and sends each shard its rows, waiting while
-   * a mailbox is full (backpressure). With `onlyShard`, only that shard's
-   * rows go (a replay). A shard that failed for good loses its readings.
+   * Routes blocks of readings (in log order) and sends each host its rows,
+   * one message per host, waiting while one is full (backpressure). With
+   * `only`, only those shards' rows go (a replay). A shard that failed for
+   * good loses its readings.
    */
-  async deliver(block: ReadingBlock, options: { onlyShard?: number } = {}): Promise<void> {
-    const parts = this.#router.split(block, options.onlyShard ?? -1);
-    for (let shard = 0; shard < parts.length; shard++) {
-      const part = parts[shard];
-      if (part) await this.#send(shard, part);
+  async deliver(
+    blocks: ReadingBlock | readonly ReadingBlock[],
+    options: { only?: ReadonlySet<number> } = {},
+  ): Promise<void> {
+    const parts = this.#router.split(blocks, { hosts: this.#hosts.hosts, only: options.only });
+    for (let host = 0; host < parts.length; host++) {
+      const part = parts[host];
+      if (part) await this.#hosts.deliver(host, part);
     }
   }
 
   /** The sensor's source document was deleted: its shard drops it, in order with its readings. */
   async remove(sensorId: string): Promise<void> {
     const at = this.#router.lookup(sensorId);
-    if (at) await this.#send(at.shard, { type: "remove", sensor: at.index });
+    if (at) await this.#hosts.remove(at.shard, at.local);
   }
 
   /**
@@ -183,7 +191,8 @@ export class ShardSet {
    */
   async restore(shard: number, checkpoint: ShardSetState | null): Promise<boolean> {
     const fits = checkpoint !== null && ShardSet.fits(checkpoint, this.#shape);
-    await this.#send(shard, { type: "restore", state: fits ? checkpoint.shards[shard] : null });
+    this.#restoredAfter[shard] = this.#lastSeq;
+    await this.#hosts.restore(shard, fits ? checkpoint.shards[shard] : null);
     return fits;
   }
 
@@ -202,14 +211,8 @@ export class ShardSet {
   }
 
   /** Every shard's changes since its last flush; null for a shard that did not answer in time. */
-  flushAll(options: { timeoutMs?: number } = {}): Promise<(ShardChanges | null)[]> {
-    return Promise.all(
-      this.#shards.map((shard) =>
-        ask<ShardMessage, ShardChanges>(shard, (reply) => ({ type: "flush", reply }), {
-          timeoutMs: options.timeoutMs ?? 2_000,
-        }).catch(() => null)
-      ),
-    );
+  async flushAll(options: { timeoutMs?: number } = {}): Promise<(ShardChanges | null)[]> {
+    return this.#named(await this.#hosts.flush(options.timeoutMs ?? 2_000));
   }
 
   /**
@@ -217,36 +220,28 @@ export class ShardSet {
    * (a restarted hub); null for a shard that cannot answer. What the next
    * flush hands over is not cleared.
    */
-  stateAll(options: { timeoutMs?: number } = {}): Promise<(ShardChanges | null)[]> {
-    return Promise.all(
-      this.#shards.map((shard) =>
-        ask<ShardMessage, ShardChanges | null>(shard, (reply) => ({ type: "state", reply }), {
-          timeoutMs: options.timeoutMs ?? 10_000,
-        }).catch(() => null)
-      ),
-    );
+  async stateAll(options: { timeoutMs?: number } = {}): Promise<(ShardChanges | null)[]> {
+    return this.#named(await this.#hosts.state(options.timeoutMs ?? 10_000));
   }
 
   /**
-   * The state as of everything delivered so far, for a checkpoint; null when
-   * a shard has none to give (failed, or waiting for its replay). The caller
-   * delivers nothing meanwhile, so every shard answers as of the same input.
+   * The state as of everything delivered so far, for checkpoint `seq`; null
+   * when a shard has none to give (failed, or waiting for its replay). The
+   * caller delivers nothing meanwhile, so every shard answers as of the same
+   * input. With `since` (the last checkpoint stored), a shard gives only the
+   * pages that changed after it was taken, unless it was restored since.
    */
-  async checkpointAll(options: { timeoutMs?: number } = {}): Promise<ShardSetState | null> {
+  async checkpointAll(
+    options: { seq?: number; since?: number; timeoutMs?: number } = {},
+  ): Promise<ShardSetState | null> {
+    const seq = options.seq ?? this.#lastSeq + 1;
+    const since = options.since ?? -1;
+    const perShard = this.#restoredAfter.map((after) => (since >= 0 && after < since ? since : -1));
+    this.#lastSeq = Math.max(this.#lastSeq, seq);
     const router = this.#router.save();
-    const shards = await Promise.all(
-      this.#shards.map((shard) =>
-        ask<ShardMessage, ShardCheckpoint | null>(
-          shard,
-          (reply) => ({ type: "checkpoint", reply }),
-          {
-            timeoutMs: options.timeoutMs ?? 10_000,
-          },
-        ).catch(() => null)
-      ),
-    );
+    const shards = await this.#hosts.checkpoint(seq, perShard, options.timeoutMs ?? 10_000);
     if (shards.some((s) => s === null)) return null;
-    return { router, shards: shards as ShardCheckpoint[] };
+    return { router, shards: shards as ShardImage[] };
   }
 
   /**
@@ -260,43 +255,49 @@ export class ShardSet {
     options: { size: number; timeoutMs?: number },
   ): Promise<HeldWindow[] | null> {
     const at = this.#router.lookup(sensorId);
-    if (at === undefined) return [];
-    try {
-      return await ask<ShardMessage, HeldWindow[] | null>(
-        this.#shards[at.shard],
-        (reply) => ({ type: "heldWindows", sensor: at.index, metric, size: options.size, reply }),
-        { timeoutMs: options.timeoutMs ?? 2_000 },
-      );
-    } catch {
-      return null;
-    }
+    const metricIndex = this.#router.metricIndex(metric);
+    if (at === undefined || metricIndex === undefined) return [];
+    return await this.#hosts.heldWindows(
+      at.shard,
+      { local: at.local, metric: metricIndex, size: options.size },
+      options.timeoutMs ?? 2_000,
+    );
   }
 
   /** Depth, restarts and failure of each shard. */
   health(): ShardHealth[] {
-    return this.#shards.map((s) => ({
-      depth: s.depth,
-      restarts: s.restarts,
-      failed: s.failure !== null,
-    }));
+    return this.#hosts.health();
   }
 
   /** True when a shard has failed for good. */
   get failed(): boolean {
-    return this.#shards.some((s) => s.failure !== null);
+    return this.health().some((s) => s.failed);
   }
 
-  /** Stops every shard once its mailbox is empty. */
+  /** Tests: kills the worker that hosts `shard` (no-op in this isolate). */
+  crashWorker(shard: number, how: "throw" | "terminate" = "throw"): void {
+    if (this.#hosts instanceof WorkerShards) this.#hosts.crashWorker(shard, how);
+  }
+
+  /** Tests: on a worker, `shard` throws when its next rows arrive. */
+  poison(shard: number): void {
+    if (this.#hosts instanceof WorkerShards) this.#hosts.poison(shard);
+  }
+
+  /** Stops every shard once what was sent to it is done. */
   async stop(): Promise<void> {
-    await Promise.all(this.#shards.map((s) => s.stop()));
+    await this.#hosts.stop();
   }
 
-  async #send(shard: number, message: ShardMessage): Promise<void> {
-    try {
-      await this.#shards[shard].send(message);
-    } catch (error) {
-      // A shard that failed for good loses its messages; its failure is already reported.
-      if (this.#shards[shard].failure === null) throw error;
+  /** Answers from workers name sensors and metrics by index only: the router's names go in. */
+  #named(changes: (ShardChanges | null)[]): (ShardChanges | null)[] {
+    if (this.workers === 0) return changes;
+    const router = this.#router;
+    for (const c of changes) {
+      if (!c) continue;
+      for (const s of c.sensors) s.id = router.sensorId(s.index) ?? "";
+      for (const m of c.metrics) m.name = router.metricName(m.index) ?? "";
     }
+    return changes;
   }
 }

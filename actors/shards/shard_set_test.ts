@@ -15,6 +15,8 @@ function readings(ids: string[], timeMs = 1_000) {
     sensorId,
     timeMs: timeMs + i,
     values: { t: i },
+    // Tests poison a shard with a reading whose status says so.
+    status: sensorId === "poison" ? "poison" : "",
   })));
 }
 
@@ -41,7 +43,7 @@ Deno.test("a checkpoint is used only when shards of the same shape saved it", as
   await before.stop();
   assertEquals(saved.router.sensors, ["a", "b", "c", "d"]);
 
-  const same = ShardSet.create({ ...shape, checkpoint: saved });
+  const same = ShardSet.create({ ...shape, checkpoint: structuredClone(saved) });
   assert(same.restored, "same shape: restored");
   assertEquals(idsByShard(await same.flushAll()).flat().sort(), ["a", "b", "c", "d"]);
   await same.stop();
@@ -53,14 +55,17 @@ Deno.test("a checkpoint is used only when shards of the same shape saved it", as
     ["another grace", { windowSpec: { ...DEFAULT_WINDOW_SPEC, graceMs: 1_000 } }],
   ];
   for (const [what, change] of others) {
-    const other = ShardSet.create({ ...shape, ...change, checkpoint: saved });
+    const other = ShardSet.create({ ...shape, ...change, checkpoint: structuredClone(saved) });
     assert(!other.restored, `${what}: not restored`);
     assertEquals(idsByShard(await other.flushAll()).flat(), [], `${what}: starts empty`);
     await other.stop();
   }
   const slots = structuredClone(saved);
-  slots.shards[0].events.slotLength = 7;
+  slots.shards[0].header.slotLength = 7;
   assert(!ShardSet.fits(slots, shape), "another slot layout does not fit");
+  const format = structuredClone(saved);
+  format.shards[1].header.format = 1;
+  assert(!ShardSet.fits(format, shape), "another image format does not fit");
 });
 
 /** Throws on a reading of sensor "poison", once. */
@@ -69,8 +74,9 @@ class Poisoned implements Behavior<ShardMessage> {
   constructor(readonly inner: ShardBehavior) {}
   receive(message: ShardMessage): void {
     if (message.type === "readings" && Poisoned.armed) {
-      const { block, rows } = message;
-      if (Array.from(rows).some((r) => block.strings[block.sensor[r]] === "poison")) {
+      const { rows, from, to } = message;
+      const statuses = Array.from(rows.status.subarray(from, to), (s) => rows.strings[s]);
+      if (statuses.includes("poison")) {
         Poisoned.armed = false;
         throw new Error("poisoned");
       }
@@ -138,5 +144,82 @@ Deno.test("held windows: none for a sensor no reading reached, the shard's own f
   await shards.deliver(blockFromReadings([{ sensorId: "a", timeMs: 10_500, values: { t: 3 } }]));
   const held = await shards.heldWindows("a", "t", { size: 0 });
   assertEquals(held, [{ startMs: 10_000, count: 1, sum: 3, min: 3, max: 3, final: false }]);
+  await shards.stop();
+});
+
+Deno.test("a flush the asker gave up on is not lost: its changes come with the next flush (--workers 0 and 2)", async () => {
+  for (const workers of [0, 2]) {
+    const shards = ShardSet.create({ ...shape, workers });
+    const ids = Array.from({ length: 300 }, (_, i) => `sensor-${i}`);
+    await shards.deliver(readings(ids));
+    // No shard can answer within 0 ms: each answer comes after the asker stopped waiting.
+    const first = await shards.flushAll({ timeoutMs: 0 });
+    const second = await shards.flushAll({ timeoutMs: 10_000 });
+    const seen = [...idsByShard(first).flat(), ...idsByShard(second).flat()].sort();
+    assertEquals(seen, [...ids].sort(), `--workers ${workers}`);
+    // Each change was handed over once.
+    assertEquals(idsByShard(await shards.flushAll({ timeoutMs: 10_000 })), [[], [], []]);
+    await shards.stop();
+  }
+});
+
+/** Holds every flush until `gate` resolves (a shard whose mailbox is backed up), then throws if told to. */
+class HeldFlush implements Behavior<ShardMessage> {
+  constructor(
+    readonly inner: ShardBehavior,
+    readonly gate: Promise<void>,
+    readonly throwOnFlush = false,
+  ) {}
+  async receive(message: ShardMessage): Promise<void> {
+    if (message.type === "flush") {
+      await this.gate;
+      if (this.throwOnFlush) throw new Error("the flush threw (a test)");
+    }
+    this.inner.receive(message);
+  }
+}
+
+Deno.test("--workers 0: a flush the asker gave up on while the shards were backed up is not lost: its changes come with the next flush, once", async () => {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const shards = ShardSet.create({ ...shape, workers: 0, wrap: (b) => new HeldFlush(b, gate) });
+  const ids = Array.from({ length: 300 }, (_, i) => `sensor-${i}`);
+  await shards.deliver(readings(ids));
+  // Held: no shard answers this one while it is asked.
+  assertEquals(await shards.flushAll({ timeoutMs: 20 }), [null, null, null]);
+  release();
+  const expected = [0, 1, 2].map((shard) => ids.filter((id) => shardFor(id, 3) === shard).sort());
+  assertEquals(idsByShard(await shards.flushAll({ timeoutMs: 10_000 })), expected);
+  assertEquals(idsByShard(await shards.flushAll({ timeoutMs: 10_000 })), [[], [], []]);
+  await shards.stop();
+});
+
+Deno.test("--workers 0: a shard that threw on a flush the asker gave up on answers the next flushes (its late answer is not waited for)", async () => {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const shards = ShardSet.create({
+    ...shape,
+    workers: 0,
+    // The first behavior of each shard throws on its flush; the restarted ones answer.
+    wrap: (() => {
+      const made = new Set<number>();
+      return (b: ShardBehavior, shard: number) => {
+        const first = !made.has(shard);
+        made.add(shard);
+        return first ? new HeldFlush(b, gate, true) : b;
+      };
+    })(),
+  });
+  const restarted: number[] = [];
+  shards.onRestart((shard) => restarted.push(shard));
+  await shards.deliver(readings(["a", "b", "c", "d"]));
+  assertEquals(await shards.flushAll({ timeoutMs: 20 }), [null, null, null]);
+  release();
+  // Restarted empty (awaiting their replay), they answer again: an empty flush each.
+  for (let i = 0; i < 3; i++) {
+    const again = await shards.flushAll({ timeoutMs: 10_000 });
+    assert(again.every((c) => c !== null), `flush ${i + 2}: every shard answers`);
+  }
+  assertEquals(restarted.sort(), [0, 1, 2]);
   await shards.stop();
 });

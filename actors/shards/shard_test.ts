@@ -2,7 +2,9 @@ import { assert, assertEquals } from "../../tests/testing/assert.ts";
 import { ShardBehavior } from "./shard.ts";
 import { Router } from "./router.ts";
 import { FeedView } from "../hub/feed_view.ts";
-import type { ShardChanges, ShardCheckpoint, ShardReadings } from "./shard_messages.ts";
+import type { ShardChanges, ShardReadings } from "./shard_messages.ts";
+import type { ShardImage } from "./shard_image.ts";
+import { decodePage } from "./shard_image.ts";
 import type { HeldWindow } from "./event_window_store.ts";
 import { blockFromReadings } from "../../protocol/reading_block.ts";
 
@@ -14,12 +16,20 @@ function flush(shard: ShardBehavior): ShardChanges {
 
 /** Routes readings to shard 0 of a one-shard router. */
 function message(router: Router, readings: Parameters<typeof blockFromReadings>[0]): ShardReadings {
-  return router.split(blockFromReadings(readings))[0]!;
+  const rows = router.split(blockFromReadings(readings))[0]!;
+  return { type: "readings", rows, from: 0, to: rows.length };
+}
+
+/** The shard's whole state, for checkpoint `seq`. */
+function save(shard: ShardBehavior, seq = 1): ShardImage {
+  let image: ShardImage | null = null;
+  shard.receive({ type: "checkpoint", seq, since: -1, reply: (s) => (image = s) });
+  return image!;
 }
 
 Deno.test("shard flush emits one update per changed sensor-metric, the latest values winning", () => {
   const router = new Router(1);
-  const shard = new ShardBehavior({ window: 3 });
+  const shard = new ShardBehavior({ window: 3, names: router });
   shard.receive(message(router, [
     { sensorId: "a", group: "g/1", timeMs: 1, values: { t: 1, h: 10 } },
     { sensorId: "a", group: "g/1", timeMs: 2, values: { t: 2 } },
@@ -65,20 +75,28 @@ Deno.test("a restarted shard drops readings until its restore message", () => {
   const shard = new ShardBehavior({ awaitingReplay: true });
   shard.receive(message(router, [{ sensorId: "a", timeMs: 1, values: { t: 1 } }]));
   assertEquals(flush(shard).updates.length, 0);
-  shard.receive({ type: "restore", state: null });
+  shard.receive({ type: "restore", image: null });
   shard.receive(message(router, [{ sensorId: "a", timeMs: 2, values: { t: 2 } }]));
   assertEquals(flush(shard).updates.last[0], 2);
 });
 
 Deno.test("feed view merges shard changes into one tick and snapshots the latest state", () => {
   const router = new Router(2);
-  const shards = [new ShardBehavior(), new ShardBehavior()];
+  const shards = [new ShardBehavior({ names: router }), new ShardBehavior({ names: router })];
   const view = new FeedView();
   const readings = Array.from(
     { length: 40 },
     (_, i) => ({ sensorId: `s${i % 10}`, timeMs: i, values: { v: i } }),
   );
-  router.split(blockFromReadings(readings)).forEach((part, i) => part && shards[i].receive(part));
+  const rows = router.split(blockFromReadings(readings))[0]!;
+  rows.shards.forEach((shard, k) =>
+    shards[shard].receive({
+      type: "readings",
+      rows,
+      from: rows.shardStart[k],
+      to: rows.shardStart[k + 1],
+    })
+  );
   const tick = view.apply(shards.map(flush))!;
   assertEquals(tick.updates.length, 10, "one update per sensor in the tick");
   assertEquals(tick.metrics, [{ index: 0, name: "v" }]);
@@ -123,7 +141,7 @@ Deno.test("a shard restored from a checkpoint mid-stream publishes the same even
   );
   const run = (cut: number | null) => {
     const router = new Router(1);
-    let shard = new ShardBehavior();
+    let shard = new ShardBehavior({ names: router });
     const seen: string[] = [];
     const collect = () => {
       const { windows, late } = flush(shard);
@@ -148,10 +166,9 @@ Deno.test("a shard restored from a checkpoint mid-stream publishes the same even
     readings.forEach((reading, i) => {
       if (i === cut) {
         // No flush first: windows closed but not yet flushed must survive too.
-        let saved = null;
-        shard.receive({ type: "checkpoint", reply: (s) => (saved = s) });
-        shard = new ShardBehavior({ awaitingReplay: true });
-        shard.receive({ type: "restore", state: structuredClone(saved) });
+        const saved = save(shard);
+        shard = new ShardBehavior({ awaitingReplay: true, names: router });
+        shard.receive({ type: "restore", image: structuredClone(saved) });
       }
       shard.receive(message(router, [reading]));
       if (i % 4 === 3) late = [...late, ...collect()];
@@ -171,7 +188,7 @@ Deno.test("a shard restored from a checkpoint mid-stream publishes the same even
 
 Deno.test("a removed sensor is dropped with its windows, reported once, and can come back", () => {
   const router = new Router(1);
-  const shard = new ShardBehavior({ window: 3 });
+  const shard = new ShardBehavior({ window: 3, names: router });
   const base = 1_000_000;
   shard.receive(message(router, [
     { sensorId: "a", timeMs: base, status: "ok", values: { t: 1 } },
@@ -180,7 +197,7 @@ Deno.test("a removed sensor is dropped with its windows, reported once, and can 
   flush(shard);
   // A reading of "a" is still dirty when the removal arrives: it must not be sent.
   shard.receive(message(router, [{ sensorId: "a", timeMs: base + 1, values: { t: 5 } }]));
-  shard.receive({ type: "remove", sensor: router.lookup("a")!.index });
+  shard.receive({ type: "remove", local: router.lookup("a")!.local });
   // Windows of "a" end here; only "b"'s may be published.
   shard.receive(message(router, [{ sensorId: "b", timeMs: base + 20_000, values: { t: 3 } }]));
   const changes = flush(shard);
@@ -188,9 +205,9 @@ Deno.test("a removed sensor is dropped with its windows, reported once, and can 
   assertEquals([...changes.updates.sensor], [1]);
   assertEquals(changes.statuses, []);
   assert([...changes.windows.sensor].every((s) => s === 1), "no window of the removed sensor");
-  let saved: ShardCheckpoint | null = null;
-  shard.receive({ type: "checkpoint", reply: (s) => (saved = s) });
-  assertEquals(saved!.sensors.map(([, id]) => id), ["b"]);
+  // The saved page lists both sensor indexes, "a" no longer live (flag 0), "b" live.
+  const page = decodePage(save(shard).pages[0]!);
+  assertEquals([page.sensors, page.u32[0], page.u32[1], page.u32[5], page.u32[6]], [2, 0, 0, 1, 1]);
 
   // It comes back with a fresh state under the same index.
   shard.receive(message(router, [{ sensorId: "a", timeMs: base + 20_001, values: { t: 7 } }]));
@@ -207,7 +224,7 @@ Deno.test("a removed sensor is dropped with its windows, reported once, and can 
 
 Deno.test("feed view removal keeps the value columns dense and other sensors intact", () => {
   const router = new Router(1);
-  const shard = new ShardBehavior({ window: 3 });
+  const shard = new ShardBehavior({ window: 3, names: router });
   shard.receive(message(router, [
     { sensorId: "a", timeMs: 1, values: { t: 1, h: 2 } },
     { sensorId: "b", timeMs: 1, values: { t: 3, h: 4 } },
@@ -215,7 +232,7 @@ Deno.test("feed view removal keeps the value columns dense and other sensors int
   ]));
   const view = new FeedView();
   view.apply([flush(shard)]);
-  shard.receive({ type: "remove", sensor: router.lookup("a")!.index });
+  shard.receive({ type: "remove", local: router.lookup("a")!.local });
   const tick = view.apply([flush(shard)])!;
   assertEquals(tick.removed, [0]);
   assertEquals(view.sensorCount, 2);
@@ -226,20 +243,24 @@ Deno.test("feed view removal keeps the value columns dense and other sensors int
 });
 
 Deno.test("a shard answers a sensor metric's held windows by name, none for what it does not have, and null while it awaits its replay", () => {
-  const held = (shard: ShardBehavior, sensor: number, metric: string, size = 0) => {
+  const held = (shard: ShardBehavior, local: number, name: string, size = 0) => {
     let answer: HeldWindow[] | null | undefined;
-    shard.receive({ type: "heldWindows", sensor, metric, size, reply: (w) => (answer = w) });
+    const metric = router.metricIndex(name) ?? 999;
+    shard.receive({ type: "heldWindows", local, metric, size, reply: (w) => (answer = w) });
     return answer;
   };
   const router = new Router(1);
-  const shard = new ShardBehavior({ windowSpec: { sizesMs: [1_000, 60_000], graceMs: 5_000 } });
+  const shard = new ShardBehavior({
+    windowSpec: { sizesMs: [1_000, 60_000], graceMs: 5_000 },
+    names: router,
+  });
   const base = 1_800_000_000_000;
   shard.receive(message(router, [
     { sensorId: "a", timeMs: base + 100, values: { t: 1, h: 7 } },
     { sensorId: "a", timeMs: base + 200, values: { t: 3 } },
     { sensorId: "a", timeMs: base + 1_100, values: { t: 5 } },
   ]));
-  const a = router.lookup("a")!.index;
+  const a = router.lookup("a")!.local;
   const row = (w: HeldWindow) => [w.startMs, w.count, w.sum, w.min, w.max, w.final];
   assertEquals(held(shard, a, "t")?.map(row), [
     [base, 2, 4, 1, 3, false],
@@ -255,7 +276,11 @@ Deno.test("a shard answers a sensor metric's held windows by name, none for what
 
 Deno.test("a shard's state lists everything it holds, ended windows included, and leaves the next flush as it was", () => {
   const router = new Router(1);
-  const shard = new ShardBehavior({ window: 2, windowSpec: { sizesMs: [1_000], graceMs: 5_000 } });
+  const shard = new ShardBehavior({
+    window: 2,
+    windowSpec: { sizesMs: [1_000], graceMs: 5_000 },
+    names: router,
+  });
   const state = (): ShardChanges => {
     let answer: ShardChanges | null = null;
     shard.receive({ type: "state", reply: (s) => (answer = s) });
@@ -294,8 +319,13 @@ Deno.test("a shard's state lists everything it holds, ended windows included, an
   assertEquals([next.updates.length, next.updates.last[0]], [1, 4]);
 });
 
-Deno.test("threshold levels and the status level reach the flush, and survive a checkpoint through JSON", () => {
-  const router = new Router(1);
+/** A flush's levels as `[sensor, level]` pairs. */
+function levelPairs(changes: ShardChanges): [number, number][] {
+  const { sensor, level } = changes.levels!;
+  return Array.from(sensor, (s, j) => [s, level[j]]);
+}
+
+Deno.test("threshold levels and the status level reach the flush, and survive a checkpoint", () => {
   const metrics = {
     t: {
       name: "T",
@@ -304,6 +334,7 @@ Deno.test("threshold levels and the status level reach the flush, and survive a 
       thresholds: { critical: { above: 10 }, holdMs: 1_000 },
     },
   };
+  const router = new Router(1, { metrics });
   const shard = new ShardBehavior({ window: 2, metrics });
   shard.receive(message(router, [
     { sensorId: "a", timeMs: 0, values: { t: 20 } }, // over, not yet held
@@ -311,19 +342,17 @@ Deno.test("threshold levels and the status level reach the flush, and survive a 
     { sensorId: "c", timeMs: 0, values: { t: 20 } },
     { sensorId: "c", timeMs: 1_000, values: { t: 20 } }, // held 1 s: critical
   ]));
-  assertEquals(flush(shard).levels, [[1, 1], [2, 2]]);
-  let saved: ShardCheckpoint | null = null;
-  shard.receive({ type: "checkpoint", reply: (c) => (saved = c) });
-  // The store keeps everything but the windows as JSON.
-  const { windows, ...fields } = saved!;
-  const restored: ShardCheckpoint = { ...JSON.parse(JSON.stringify(fields)), windows };
-  const again = new ShardBehavior({ window: 2, metrics, state: restored });
-  assertEquals(flush(again).levels, [[1, 1], [2, 2]], "restored levels are told");
+  assertEquals(levelPairs(flush(shard)), [[1, 1], [2, 2]]);
+  // The image's pages as the store reads them back (copies of the bytes).
+  const saved = save(shard);
+  const restored: ShardImage = { ...saved, pages: saved.pages.map((p) => p!.slice()) };
+  const again = new ShardBehavior({ window: 2, metrics, image: restored });
+  assertEquals(levelPairs(flush(again)), [[1, 1], [2, 2]], "restored levels are told");
   // a's run over the threshold goes on across the restart: held at 1000.
   again.receive(message(router, [
     { sensorId: "a", timeMs: 1_000, values: { t: 20 } },
     { sensorId: "b", timeMs: 1_000, status: "ok", values: { t: 1 } },
     { sensorId: "c", timeMs: 1_500, values: { t: 5 } },
   ]));
-  assertEquals(flush(again).levels, [[0, 2], [1, 0], [2, 0]]);
+  assertEquals(levelPairs(flush(again)), [[0, 2], [1, 0], [2, 0]]);
 });

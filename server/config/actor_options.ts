@@ -2,12 +2,13 @@ import type { HubStartOptions } from "../../actors/hub/mod.ts";
 import type { ShardSetOptions } from "../../actors/shards/mod.ts";
 import type { Config } from "./options.ts";
 
-/** The shard stage as the options configure it: count, moving window, event-time windows. */
+/** The shard stage as the options configure it: count, workers, moving window, event-time windows. */
 export function shardOptions(
   config: Config,
-): Pick<ShardSetOptions, "count" | "window" | "windowSpec"> {
+): Pick<ShardSetOptions, "count" | "window" | "windowSpec" | "workers"> {
   return {
     count: config.shards,
+    workers: config.workers,
     window: config.window,
     windowSpec: { sizesMs: config.windowSizesMs, graceMs: config.graceMs },
   };

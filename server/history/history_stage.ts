@@ -10,6 +10,9 @@ import { LogHousekeeper } from "./log_housekeeper.ts";
 import { RollupStore } from "./rollup_store.ts";
 import { RollupWriter } from "./rollup_writer.ts";
 
+/** The name the rollups not yet written go under in a checkpoint. */
+export const ROLLUPS_PART = "rollups";
+
 /** The options (`server/config`) history is made from. */
 export interface HistoryConfig {
   windowSizesMs: number[];
@@ -22,9 +25,10 @@ export interface HistoryConfig {
 
 /**
  * The history stage: the hub's final windows become rollups (written every
- * `--rollup-flush`, and all of them before each checkpoint), the raw log is
- * marked and compacted to its retention, and queries are served from the
- * rollups, the raw log, and the windows the shards still hold.
+ * `--rollup-flush`; those not written yet are saved with each checkpoint, so
+ * a checkpoint never waits for them), the raw log is marked and compacted to
+ * its retention, and queries are served from the rollups, the raw log, and
+ * the windows the shards still hold.
  */
 export class History {
   readonly #store: RollupStore;
@@ -41,26 +45,23 @@ export class History {
       shards: ShardSet;
       hub: Pick<Hub, "observeWindows" | "barrier">;
       config: HistoryConfig;
+      /** The rollups the checkpoint the shards resumed from had not written yet. */
+      resumed?: Uint8Array | null;
     },
   ) {
     const { source, shards, hub, config } = deps;
     const rollupSizes = new Map(config.rollups);
     this.#store = new RollupStore(kv, rollupSizes);
-    this.#writer = new RollupWriter(this.#store, {
-      sizesMs: config.windowSizesMs,
-      maxDelayMs: 3 * config.rollupFlushMs,
-    });
+    this.#writer = new RollupWriter(this.#store, { sizesMs: config.windowSizesMs });
+    if (deps.resumed) this.#writer.restore(deps.resumed);
     hub.observeWindows((windows, names) => this.#writer.add(windows, names));
-    // Every window closed up to a checkpoint is stored before it is saved: once
-    // the hub has merged the shards' last flushes, the buffered rollups are written.
+    // Every window closed up to a checkpoint is in it: once the hub has merged
+    // the shards' last flushes, the windows not yet written go with the checkpoint.
     source.beforeCheckpoint(async () => {
       await hub.barrier();
-      return { durable: this.#writer.flush() }; // captured now; written while the source goes on
+      return { durable: Promise.resolve(), parts: { [ROLLUPS_PART]: this.#writer.snapshot() } };
     });
-    this.#flusher = setInterval(
-      () => this.#writer.flush({ completeOnly: true }).catch(() => {}),
-      config.rollupFlushMs,
-    );
+    this.#flusher = setInterval(() => this.#writer.flush().catch(() => {}), config.rollupFlushMs);
     this.#retention = new LogRetention(kv, { retentionMs: config.retentionMs });
     const log = source.log;
     this.#housekeeper = log
@@ -107,10 +108,15 @@ export class History {
     };
   }
 
-  /** Stops the timers, waits for the housekeeping pass running, and writes every rollup left. */
+  /**
+   * Stops the timers and waits for the housekeeping pass and the rollup
+   * write running. What is not written is in the final checkpoint.
+   */
   async stop(): Promise<void> {
     clearInterval(this.#flusher);
     await this.#housekeeper?.stop();
-    await this.#writer.flush().catch(() => {});
+    // The final checkpoint (taken after) holds every row not written yet: a write running
+    // now stops at its next commit, and the stop does not wait for it.
+    await this.#writer.stop();
   }
 }

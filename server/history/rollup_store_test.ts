@@ -1,40 +1,99 @@
-import { assertEquals } from "../../tests/testing/assert.ts";
+import { assert, assertEquals } from "../../tests/testing/assert.ts";
 import { RollupStore } from "./rollup_store.ts";
+import { RollupRows } from "./rollup_rows.ts";
 import { setChunkWindow, WINDOWS_PER_CHUNK } from "./rollup_chunks.ts";
 import type { RollupChunk } from "./rollup_chunks.ts";
 import { withTempKv } from "../../tests/testing/temp_kv.ts";
 
-Deno.test("a flush of thousands of chunks, some wide, is stored whole across many commits", async () => {
+const BASE = 1_800_000_000_000 - (1_800_000_000_000 % (60_000 * WINDOWS_PER_CHUNK));
+
+Deno.test("a flush of thousands of sensors, some with many long-named metrics, is stored whole in values under 64 KiB", async () => {
   await withTempKv(async (kv) => {
     const store = new RollupStore(kv, new Map([[1_000, 86_400_000]]));
-    const start = 1_800_000_000_000 - (1_800_000_000_000 % (1_000 * WINDOWS_PER_CHUNK));
-    const chunks: RollupChunk[] = [];
+    const rows = new RollupRows();
+    const key = { sizeMs: 1_000, sensorId: "", metric: "" };
+    const stats = { start: 0, count: 0, sum: 0, min: 0, max: 0 };
+    const expected = new Map<string, number>();
     for (let s = 0; s < 2_500; s++) {
-      const chunk: RollupChunk = {
-        sizeMs: 1_000,
-        sensorId: `sensor-${s}`.padEnd(120, "x"),
-        startMs: start,
-        metrics: [],
-        values: new Float64Array(),
-      };
-      // Every 100th sensor has 60 metrics with long names (a 57 KB value).
+      key.sensorId = `sensor-${s}`.padEnd(120, "x");
+      // Every 100th sensor has 60 metrics with long names over 40 windows (two chunk spans).
       const metrics = s % 100 === 0 ? 60 : 3;
+      const windows = s % 100 === 0 ? 40 : 5;
       for (let m = 0; m < metrics; m++) {
-        for (let slot = 0; slot < WINDOWS_PER_CHUNK; slot++) {
-          setChunkWindow(chunk, `metric-${m}`.padEnd(64, "m"), slot, 1 + slot, s + m, slot, s);
+        key.metric = `metric-${m}`.padEnd(64, "m");
+        for (let w = 0; w < windows; w++) {
+          stats.start = BASE + w * 1_000;
+          stats.count = 1 + w;
+          stats.sum = s + m + w;
+          stats.min = w;
+          stats.max = s;
+          rows.push(key, stats);
         }
+        expected.set(`${key.sensorId}/${key.metric}`, windows);
       }
-      chunks.push(chunk);
     }
-    await store.write(chunks);
-    assertEquals(store.written, chunks.length);
-    let stored = 0;
-    for await (const entry of kv.list<{ m: string[]; v: Float64Array }>({ prefix: ["rollup"] })) {
-      const s = Number((entry.key[2] as string).split("-")[1].replace(/x+$/, ""));
-      assertEquals(entry.value.m.length, s % 100 === 0 ? 60 : 3);
-      assertEquals(Array.from(entry.value.v), Array.from(chunks[s].values));
-      stored++;
+    await store.write(rows, { part: 1 });
+    for (const [k, windows] of expected) {
+      const [sensorId, metric] = k.split("/");
+      const s = Number(sensorId.split("-")[1].replace(/x+$/, ""));
+      const m = Number(metric.split("-")[1].replace(/m+$/, ""));
+      if (s % 10 !== 0) continue; // a sample: reading all 2,500 × 3 takes long
+      const { points, bounded } = await store.read(
+        1_000,
+        sensorId,
+        metric,
+        BASE,
+        BASE + 60_000,
+        10,
+      );
+      assert(!bounded);
+      assertEquals(
+        points.map((p) => [p.t, p.count, p.sum]),
+        Array.from({ length: windows }, (_, w) => [
+          BASE + w * 1_000,
+          1 + w,
+          s + m + w,
+        ]),
+      );
     }
-    assertEquals(stored, chunks.length);
+    let fragments = 0;
+    for await (const entry of kv.list<{ w: Float64Array }>({ prefix: ["rollup"] })) {
+      assert(entry.value.w.byteLength < 60_000, "a fragment stays under the value limit");
+      fragments++;
+    }
+    assertEquals(store.written, fragments);
+    // One per sensor and span, more for the wide ones: 2,475 × 1 + 25 × (2 spans, split).
+    assert(fragments > 2_500 && fragments < 2_700, `${fragments} fragments`);
+  });
+});
+
+Deno.test("a window written twice (a replay after a crash) is read once; chunks of the older layout are read too", async () => {
+  await withTempKv(async (kv) => {
+    const store = new RollupStore(kv, new Map([[60_000, 86_400_000]]));
+    const rows = new RollupRows();
+    const key = { sizeMs: 60_000, sensorId: "a", metric: "t" };
+    for (const n of [3, 4]) {
+      rows.push(key, { start: BASE + n * 60_000, count: n, sum: n, min: n, max: n });
+    }
+    await store.write(rows, { part: 1 });
+    await store.write(rows, { part: 2 });
+    // An older server's chunk of the same span: windows 0-2 and 3.
+    const chunk: RollupChunk = {
+      sizeMs: 60_000,
+      sensorId: "a",
+      startMs: BASE,
+      metrics: [],
+      values: new Float64Array(),
+    };
+    for (const n of [0, 1, 2, 3]) setChunkWindow(chunk, "t", n, n + 10, n + 10, n, n);
+    await kv.set(["rollup", 60_000, "a", BASE], { m: chunk.metrics, v: chunk.values });
+    const { points } = await store.read(60_000, "a", "t", BASE, BASE + 30 * 60_000, 10);
+    assertEquals(points.map((p) => [p.t, p.count]), [
+      [BASE, 10],
+      [BASE + 60_000, 11],
+      [BASE + 120_000, 12],
+      [BASE + 180_000, 3],
+      [BASE + 240_000, 4],
+    ]);
   });
 });

@@ -1,41 +1,49 @@
-import { mergeChunks, RollupBuffer } from "./rollup_chunks.ts";
+import { RollupRows } from "./rollup_rows.ts";
+import type { RollupKey, RollupPoint, RollupStats } from "./rollup_rows.ts";
 import type { RollupStore } from "./rollup_store.ts";
+import { WINDOW_FINAL } from "../../protocol/columns.ts";
 import type { WindowStates } from "../../protocol/mod.ts";
 import { logger } from "../ops/logger.ts";
 
+/** The last fragment part number this process used, shared by its writers. */
+let lastPart = 0;
+
 /**
- * Buffers final windows into per-sensor chunks (`RollupBuffer`) and writes
- * them on `flush`: complete chunks every few seconds, and everything changed
- * before each checkpoint is saved, so every window closed before a
- * checkpoint is stored and every later one is closed again by the replay
- * after a crash. A chunk that a previous process may have written in part is
- * merged with what the store holds before it is written.
+ * Buffers the final windows of the rollup sizes (`RollupRows`, columns of
+ * the windows closed since the last flush) and writes them as fragments on
+ * `flush` (every `--rollup-flush`, and sooner once `maxRows` wait). A flush
+ * takes the buffer whole and writes it in short commits while new windows
+ * fill a fresh one; one flush runs at a time and a call meanwhile joins the
+ * next. Nothing is read back: fragments never need a merge. What is not
+ * written yet goes into each checkpoint (`snapshot`), so a checkpoint never
+ * waits for a flush and a restart writes it later (`restore`).
  */
 export class RollupWriter {
   readonly #store: RollupStore;
-  readonly #buffer: RollupBuffer;
   readonly #sizesMs: readonly number[];
-  #flushing: Promise<void> = Promise.resolve();
+  readonly #maxRows: number;
+  #rows = new RollupRows();
+  /** Rows being written, and rows a failed write left to try again. */
+  #writing: RollupRows | null = null;
+  #retry: RollupRows[] = [];
+  #flushing: Promise<void> | null = null;
+  #queued: Promise<void> | null = null;
+  readonly #stopping = new AbortController();
+  readonly #key: RollupKey = { sizeMs: 0, sensorId: "", metric: "" };
+  readonly #stats: RollupStats = { start: 0, count: 0, sum: 0, min: 0, max: 0 };
   failed = 0;
 
-  readonly #now: () => number;
-  readonly #maxDelayMs: number;
-
-  /** `maxDelayMs`: the longest a closed window waits to be written (default 30 s). */
-  constructor(
-    store: RollupStore,
-    options: { sizesMs: readonly number[]; maxDelayMs?: number; now?: () => number },
-  ) {
+  /** `maxRows`: buffered windows past which a flush starts at once (default 262,144). */
+  constructor(store: RollupStore, options: { sizesMs: readonly number[]; maxRows?: number }) {
     this.#store = store;
     this.#sizesMs = options.sizesMs;
-    this.#buffer = new RollupBuffer();
-    this.#maxDelayMs = options.maxDelayMs ?? 30_000;
-    this.#now = options.now ?? Date.now;
+    this.#maxRows = options.maxRows ?? 1 << 18;
   }
 
-  /** Chunks held in memory. */
+  /** Windows held in memory, not yet written. */
   get buffered(): number {
-    return this.#buffer.size;
+    return this.#rows.length + (this.#writing?.length ?? 0) +
+      this.#retry.reduce((n, r) => n + r.length, 0);
   }
 
   add(
@@ -45,64 +53,127 @@ export class RollupWriter {
       metricName: (index: number) => string | undefined;
     },
   ): void {
-    this.#buffer.add(
-      windows,
-      this.#sizesMs,
-      this.#store.sizes,
-      names.sensorId,
-      names.metricName,
-      this.#now(),
-    );
+    const keep = this.#store.sizes;
+    const key = this.#key, stats = this.#stats;
+    for (let i = 0; i < windows.length; i++) {
+      if ((windows.flags[i] & WINDOW_FINAL) === 0) continue;
+      const sizeMs = this.#sizesMs[windows.size[i]];
+      if (!keep.has(sizeMs)) continue;
+      const start = windows.startMs[i];
+      // Window starts are multiples of their size; anything else is not a window.
+      if (start % sizeMs !== 0) continue;
+      const id = names.sensorId(windows.sensor[i]);
+      const metric = names.metricName(windows.metric[i]);
+      if (id === undefined || metric === undefined) continue;
+      key.sizeMs = sizeMs;
+      key.sensorId = id;
+      key.metric = metric;
+      stats.start = start;
+      stats.count = windows.count[i];
+      stats.sum = windows.sum[i];
+      stats.min = windows.min[i];
+      stats.max = windows.max[i];
+      this.#rows.push(key, stats);
+    }
+    if (this.#rows.length >= this.#maxRows && !this.#queued) this.flush().catch(() => {});
   }
 
-  /** Closed windows still held in memory (see `RollupBuffer.windows`). */
+  /** Closed windows still held in memory (buffered, being written, or to retry). */
   bufferedWindows(
     sizeMs: number,
     sensorId: string,
     metric: string,
     fromMs: number,
     toMs: number,
-  ): { t: number; count: number; sum: number; min: number; max: number }[] {
-    return this.#buffer.windows(sizeMs, sensorId, metric, fromMs, toMs);
+  ): RollupPoint[] {
+    return [this.#rows, this.#writing, ...this.#retry].flatMap((rows) =>
+      rows ? rows.windows(sizeMs, sensorId, metric, fromMs, toMs) : []
+    ).sort((a, b) => a.t - b.t);
   }
 
   /**
-   * Writes the changed chunks (with `completeOnly`, only those no more
-   * windows can come to, or that waited `maxDelayMs`); calls are serialized.
-   * Rejects when a write failed (the chunks are tried again next time).
+   * Writes what is buffered now (after any flush running). Rejects when a
+   * write failed: its windows stay held and are tried again next time.
    */
-  flush(options: { completeOnly?: boolean } = {}): Promise<void> {
-    // What to write is taken now (the caller's moment); writing waits for earlier flushes.
-    const dirty = this.#buffer.takeDirty({
-      ...options,
-      staleBefore: this.#now() - this.#maxDelayMs,
+  flush(): Promise<void> {
+    if (!this.#flushing) return this.#start();
+    // One flush at a time; calls meanwhile share the next one.
+    this.#queued ??= this.#flushing.catch(() => {}).then(() => {
+      this.#queued = null;
+      return this.#start();
     });
-    const run = this.#flushing.catch(() => {}).then(() => this.#write(dirty));
+    return this.#queued;
+  }
+
+  /** Takes the buffer now and writes it. */
+  #start(): Promise<void> {
+    if (this.#stopping.signal.aborted) return Promise.resolve();
+    const run = this.#write();
     this.#flushing = run;
+    run.catch(() => {}).finally(() => {
+      if (this.#flushing === run) this.#flushing = null;
+    });
     return run;
   }
 
-  async #write(dirty: ReturnType<RollupBuffer["takeDirty"]>): Promise<void> {
-    if (dirty.length === 0) return;
-    try {
-      const chunks = await Promise.all(dirty.map(async ({ chunk, loaded, markLoaded }) => {
-        if (!loaded) {
-          const stored = await this.#store.load(chunk);
-          if (stored) {
-            mergeChunks(chunk, stored);
-            this.#buffer.adopt(chunk, stored);
-          }
+  /**
+   * Stops writing: a write running ends before its next commit (not
+   * waited for), and no other starts. For a stop after the final checkpoint, which holds every
+   * row not written yet (a fragment written twice counts once).
+   */
+  stop(): Promise<void> {
+    // Not waiting for the commit in flight: under load it can queue behind others for
+    // seconds, and its rows are still held (and checkpointed) until it ends.
+    this.#stopping.abort(new Deno.errors.Interrupted("Rollup writes stopped"));
+    return Promise.resolve();
+  }
+
+  /** Resolves when no write runs (a failed one included). */
+  async settled(): Promise<void> {
+    await this.#queued?.catch(() => {});
+    await this.#flushing?.catch(() => {});
+  }
+
+  /** Everything not written yet, as bytes (see `RollupRows.snapshot`), for a checkpoint. */
+  snapshot(): Uint8Array {
+    const all = new RollupRows();
+    for (const rows of [...this.#retry, this.#writing, this.#rows]) {
+      if (rows) all.restore(rows.snapshot());
+    }
+    return all.snapshot();
+  }
+
+  /** Buffers the windows of a checkpoint's snapshot again (they are written at the next flush). */
+  restore(bytes: Uint8Array): void {
+    this.#rows.restore(bytes);
+  }
+
+  async #write(): Promise<void> {
+    const rows = this.#rows;
+    this.#rows = new RollupRows();
+    const retry = this.#retry;
+    this.#retry = [];
+    const batches = [...retry, rows].filter((batch) => batch.length > 0);
+    for (const [n, batch] of batches.entries()) {
+      this.#writing = batch;
+      // A part number that grows across restarts (of the process: the clock; within it: one
+      // counter for every writer), so a fragment never replaces another.
+      const part = lastPart = Math.max(Date.now(), lastPart + 1);
+      try {
+        await this.#store.write(batch, { part, signal: this.#stopping.signal });
+      } catch (error) {
+        if (this.#stopping.signal.aborted) {
+          this.#retry.push(...batches.slice(n));
+          return;
         }
-        return { chunk, markLoaded };
-      }));
-      await this.#store.write(chunks.map((c) => c.chunk));
-      for (const c of chunks) c.markLoaded();
-      this.#buffer.evict();
-    } catch (error) {
-      for (const d of dirty) d.markDirty();
-      this.failed += dirty.length;
-      logger.error("cannot write rollups", { error, chunks: dirty.length });
-      throw error;
+        // This batch and those after it are tried again at the next flush.
+        this.#retry.push(...batches.slice(n));
+        this.failed += batch.length;
+        logger.error("cannot write rollups", { error, windows: batch.length });
+        throw error;
+      } finally {
+        this.#writing = null;
+      }
     }
   }
 }

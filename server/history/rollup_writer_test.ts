@@ -30,7 +30,7 @@ function finals(
   return w;
 }
 
-Deno.test("rollups written in chunks read back as every final window of the kept sizes, across writer restarts", async () => {
+Deno.test("rollups written as fragments read back as every final window of the kept sizes, across writer restarts", async () => {
   await withTempKv(async (kv) => {
     const retention = new Map([[1_000, 86_400_000], [60_000, 30 * 86_400_000]]);
     const store = new RollupStore(kv, retention);
@@ -57,13 +57,12 @@ Deno.test("rollups written in chunks read back as every final window of the kept
             v: r.n * 10 + r.sensor,
           })).sort((a, b) => a.start - b.start);
           // Two writers, as across a restart, each with part of the windows; the first
-          // writes complete chunks as it goes and everything at the end (a checkpoint).
+          // writes as it goes, the second once at the end.
           const first = new RollupWriter(store, { sizesMs: SIZES });
           for (let i = 0; i < cut; i += 7) {
             first.add(finals(windows.slice(i, Math.min(i + 7, cut))), names);
-            await first.flush({ completeOnly: true });
+            await first.flush();
           }
-          await first.flush();
           const second = new RollupWriter(store, { sizesMs: SIZES });
           second.add(finals(windows.slice(cut)), names);
           await second.flush();
@@ -146,6 +145,78 @@ Deno.test("closed windows not yet written are readable from the writer's buffer"
   });
 });
 
+Deno.test("windows not written when a checkpoint is taken go with it, and a writer restored from it writes them", async () => {
+  await withTempKv(async (kv) => {
+    const store = new RollupStore(kv, new Map([[1_000, 86_400_000], [60_000, 86_400_000]]));
+    const base = 1_800_000_000_000;
+    const rows = (from: number, n: number) =>
+      Array.from({ length: n }, (_, k) => ({
+        sensor: k % 3,
+        metric: k % 2,
+        size: k % 4 === 0 ? 2 : 0,
+        start: base + (from + k) * (k % 4 === 0 ? 60_000 : 1_000),
+        v: from + k,
+      }));
+    const first = new RollupWriter(store, { sizesMs: SIZES });
+    first.add(finals(rows(0, 20)), names);
+    await first.flush(); // written
+    first.add(finals(rows(100, 30)), names); // not written: in the checkpoint
+    const snapshot = first.snapshot();
+    // The process dies; a new one starts from the checkpoint.
+    const second = new RollupWriter(store, { sizesMs: SIZES });
+    second.restore(snapshot);
+    assertEquals(second.buffered, 30);
+    await second.flush();
+    assertEquals(second.buffered, 0);
+    for (const { sensor, metric, size, start, v } of [...rows(0, 20), ...rows(100, 30)]) {
+      const { points } = await store.read(
+        SIZES[size],
+        `s${sensor}`,
+        names.metricName(metric),
+        start,
+        start + 1,
+        10,
+      );
+      assertEquals(points.map((p) => p.sum), [v], `s${sensor} ${start}`);
+    }
+  });
+});
+
+Deno.test("a flush asked for while one is writing writes the windows added meanwhile, once", async () => {
+  await withTempKv(async (kv) => {
+    const store = new RollupStore(kv, new Map([[1_000, 86_400_000]]));
+    const writer = new RollupWriter(store, { sizesMs: SIZES });
+    const base = 1_800_000_000_000;
+    const one = (n: number) =>
+      finals([{ sensor: 0, metric: 0, size: 0, start: base + n * 1_000, v: n }]);
+    let release = () => {};
+    const write = store.write.bind(store);
+    let writes = 0;
+    store.write = async (rows, options) => {
+      writes++;
+      if (writes === 1) await new Promise<void>((r) => (release = r));
+      return await write(rows, options);
+    };
+    writer.add(one(1), names);
+    const first = writer.flush();
+    writer.add(one(2), names);
+    const second = writer.flush();
+    writer.add(one(3), names);
+    const third = writer.flush(); // joins the second
+    assertEquals(writer.buffered, 3, "held until written, and readable meanwhile");
+    assertEquals(writer.bufferedWindows(1_000, "s0", "t", base, base + 10_000).map((p) => p.sum), [
+      1,
+      2,
+      3,
+    ]);
+    release();
+    await Promise.all([first, second, third]);
+    assertEquals(writes, 2);
+    const { points } = await store.read(1_000, "s0", "t", base, base + 10_000, 10);
+    assertEquals(points.map((p) => p.sum), [1, 2, 3]);
+  });
+});
+
 Deno.test("buffered windows include those older than the first one handed over", async () => {
   await withTempKv(async (kv) => {
     const store = new RollupStore(kv, new Map([[1_000, 86_400_000]]));
@@ -164,5 +235,55 @@ Deno.test("buffered windows include those older than the first one handed over",
     );
     // Served from memory: nothing was written yet.
     assertEquals((await store.read(1_000, "s0", "t", base, base + 60_000, 10)).points, []);
+  });
+});
+
+Deno.test("two writers flushing in the same millisecond (a restart within the process) both keep their windows", async () => {
+  await withTempKv(async (kv) => {
+    const store = new RollupStore(kv, new Map([[1_000, 86_400_000]]));
+    const base = 1_800_000_000_000;
+    const now = Date.now;
+    Date.now = () => 1_900_000_000_000;
+    try {
+      const first = new RollupWriter(store, { sizesMs: SIZES });
+      first.add(finals([{ sensor: 0, metric: 0, size: 0, start: base, v: 3 }]), names);
+      await first.flush();
+      const second = new RollupWriter(store, { sizesMs: SIZES });
+      second.add(finals([{ sensor: 0, metric: 0, size: 0, start: base + 1_000, v: 4 }]), names);
+      await second.flush();
+    } finally {
+      Date.now = now;
+    }
+    const { points } = await store.read(1_000, "s0", "t", base, base + 2_000, 10);
+    assertEquals(points.map((p) => [p.t, p.sum]), [[base, 3], [base + 1_000, 4]]);
+  });
+});
+
+Deno.test("stop ends a rollup write in progress at its next commit and keeps its windows for the checkpoint", async () => {
+  await withTempKv(async (kv) => {
+    const store = new RollupStore(kv, new Map([[1_000, 86_400_000]]));
+    const writer = new RollupWriter(store, { sizesMs: SIZES });
+    writer.add(finals([{ sensor: 0, metric: 0, size: 0, start: 1_800_000_000_000, v: 3 }]), names);
+    // A write that would take forever, unless told to stop.
+    store.write = (_rows, options) =>
+      new Promise((_, reject) => {
+        const signal = options.signal;
+        signal?.addEventListener("abort", () => reject(signal.reason), { once: true });
+      });
+    const flushing = writer.flush().catch(() => {});
+    const stopped = await Promise.race([
+      writer.stop().then(() => true),
+      new Promise<false>((r) => setTimeout(() => r(false), 2_000)),
+    ]);
+    assert(stopped, "stop returned while the write was running");
+    await flushing;
+    // The windows are still held: the final checkpoint takes them.
+    assertEquals(writer.buffered, 1);
+    assertEquals(
+      writer.bufferedWindows(1_000, "s0", "t", 1_800_000_000_000, 1_800_000_001_000).map((p) =>
+        p.sum
+      ),
+      [3],
+    );
   });
 });

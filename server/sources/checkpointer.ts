@@ -13,7 +13,11 @@ import { logger } from "../ops/logger.ts";
  * that it is durable; the checkpoint is stored only after that. A rejection
  * of either skips this checkpoint.
  */
-export type CheckpointHook = () => Promise<{ durable: Promise<void> }>;
+export type CheckpointHook = () => Promise<{
+  durable: Promise<void>;
+  /** Parts saved with the checkpoint, by name (given back by the store's `load` as `extras`). */
+  parts?: Record<string, Uint8Array>;
+}>;
 
 export interface CheckpointerOptions {
   /** Where checkpoints go; none are taken without it. */
@@ -24,8 +28,9 @@ export interface CheckpointerOptions {
   beforeCheckpoint?: CheckpointHook;
   /** Which source's cursor the checkpoints hold. Default "log". */
   source?: CheckpointSource;
-  /** Cursor of the checkpoint the state was restored from. */
+  /** Cursor and generation of the checkpoint the state was restored from. */
   startCursor?: string | null;
+  startSeq?: number;
   onError?: (error: Error) => void;
 }
 
@@ -46,14 +51,21 @@ export class Checkpointer {
   readonly #onError: (error: Error) => void;
   #checkpointedCursor: string | null;
   #checkpointedAt = Date.now();
+  /**
+   * The stored checkpoint the shards' state builds on (its generation): a
+   * save gives only the pages changed since; -1 (the shards did not start
+   * from it) for a full one.
+   */
+  #base: number;
   /** The checkpoint being stored, if any. */
   #saving: Promise<void> | null = null;
 
   /** Checkpoints saved, and when the last one was (ms since epoch, 0 for none). */
   checkpointsSaved = 0;
   lastCheckpointAt = 0;
-  /** How long the last checkpoint took (asking shards, hook, save). */
+  /** How long the last checkpoint took (asking shards, hook, save), and the bytes it wrote. */
   lastCheckpointDurationMs = 0;
+  lastSaveBytes = 0;
 
   constructor(shards: ShardSet, options: CheckpointerOptions = {}) {
     this.#shards = shards;
@@ -62,13 +74,19 @@ export class Checkpointer {
     if (options.beforeCheckpoint) this.#hooks.push(options.beforeCheckpoint);
     this.#source = options.source ?? "log";
     this.#checkpointedCursor = options.startCursor ?? null;
+    this.#base = options.startCursor != null ? options.startSeq ?? -1 : -1;
     this.#onError = options.onError ??
       ((error) => logger.error("checkpoint failed", { error }));
   }
 
-  /** The last checkpoint stored for this source (a restarted shard's starting point), or null. */
-  async saved<S extends StoredShard>(): Promise<Checkpoint<S> | null> {
-    return await this.#store?.load<S>({ source: this.#source }) ?? null;
+  /**
+   * The last checkpoint stored for this source (a restarted shard's starting
+   * point), or null; with `shards`, only their pages are read.
+   */
+  async saved<S extends StoredShard>(
+    options: { shards?: readonly number[] } = {},
+  ): Promise<Checkpoint<S> | null> {
+    return await this.#store?.load<S>({ source: this.#source, shards: options.shards }) ?? null;
   }
 
   /** Adds a hook that runs before each checkpoint is stored (see `CheckpointHook`). */
@@ -100,21 +118,29 @@ export class Checkpointer {
    * Mongo source's document ids) and stores it in the background. Skipped
    * when nothing moved, a save is running, or a shard has no state to give.
    */
-  async take(cursor: string | null, sourceState?: () => unknown): Promise<void> {
+  async take(
+    cursor: string | null,
+    sourceState?: () => unknown,
+    options: { final?: boolean } = {},
+  ): Promise<void> {
     const started = performance.now();
     this.#checkpointedAt = Date.now();
     if (!this.#store || cursor === null || cursor === this.#checkpointedCursor) return;
     if (this.#saving) return;
-    const state = await this.#shards.checkpointAll();
+    const seq = this.#store.nextSeq();
+    const base = this.#base;
+    const state = await this.#shards.checkpointAll({ seq, since: base });
     // A shard that is failed or waiting for its replay has no state to save.
     if (state === null) return;
     const asked = performance.now();
     const durable: Promise<void>[] = [];
+    const extras: Record<string, Uint8Array> = {};
     try {
       for (const hook of this.#hooks) {
-        const promise = (await hook()).durable;
+        const { durable: promise, parts } = await hook();
         promise.catch(() => {}); // handled where all are awaited; not unhandled meanwhile
         durable.push(promise);
+        Object.assign(extras, parts);
       }
     } catch (error) {
       this.#onError(error as Error);
@@ -127,7 +153,13 @@ export class Checkpointer {
       try {
         await Promise.all(durable);
         const written = performance.now();
-        await store.save({ cursor, source: this.#source, sourceState: extra, ...state });
+        // A stop's save leaves deleting the superseded pieces to the next process's first save.
+        await store.save({ cursor, source: this.#source, sourceState: extra, extras, ...state }, {
+          seq,
+          collect: !options.final,
+        });
+        this.#base = seq;
+        this.lastSaveBytes = store.lastSaveBytes;
         this.#checkpointedCursor = cursor;
         this.checkpointsSaved++;
         this.lastCheckpointAt = Date.now();
@@ -139,6 +171,8 @@ export class Checkpointer {
           shardsMs: Math.round(asked - started),
           derivedMs: Math.round(written - prepared),
           saveMs: Math.round(performance.now() - written),
+          bytes: store.lastSaveBytes,
+          full: base < 0,
         });
       } catch (error) {
         this.#onError(error as Error);

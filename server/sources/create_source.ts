@@ -1,4 +1,4 @@
-import type { ShardCheckpoint, ShardSet } from "../../actors/shards/mod.ts";
+import type { ShardImage, ShardSet } from "../../actors/shards/mod.ts";
 import { DEFAULT_READING_LIMITS } from "../ingest/readings/mod.ts";
 import type { Store } from "../store/open_store.ts";
 import { Checkpointer } from "./checkpointer.ts";
@@ -26,7 +26,7 @@ export interface SourceConfig {
  */
 export async function createSource(
   config: SourceConfig,
-  deps: { store: Store<ShardCheckpoint>; shards: ShardSet },
+  deps: { store: Store<ShardImage>; shards: ShardSet },
 ): Promise<Source> {
   const { store, shards } = deps;
   const resume = shards.restored ? store.checkpoint : null;
@@ -36,6 +36,7 @@ export async function createSource(
     everyMs: config.checkpointEveryMs,
     source: kind,
     startCursor: resume?.cursor ?? null,
+    startSeq: resume?.seq,
   });
   if (config.source === "kv") {
     return new LogSource(store.log, shards, { checkpointer, startCursor: resume?.cursor ?? null });

@@ -4,12 +4,22 @@ import { KEYS } from "./keys.ts";
 export type CheckpointSource = "log" | "mongo";
 
 /**
- * One shard's state as the store keeps it: its packed numbers go into the
- * buffer as raw float64s, every other field into the JSON header (where
- * -Infinity becomes null). The store does not look inside.
+ * One shard's state as the store keeps it: a JSON header and pages of bytes.
+ * In a save, a null page is unchanged since the checkpoint the store holds
+ * (unless `full`); a loaded shard has every page. The store does not look inside.
  */
 export interface StoredShard {
-  windows: Float64Array;
+  header: unknown;
+  pages: (Uint8Array | null)[];
+  /** Every page is given: pages the stored checkpoint has beyond these are dropped. */
+  full?: boolean;
+}
+
+/** The router's indexes: ids and names in index order; `epoch` changes when it starts over. */
+export interface StoredRouter {
+  sensors: string[];
+  metrics: string[];
+  epoch?: number;
 }
 
 /** Everything needed to resume: the source's cursor and the state as of it. */
@@ -24,147 +34,373 @@ export interface Checkpoint<S extends StoredShard = StoredShard> {
   source?: CheckpointSource;
   /** What the source keeps with its cursor (the Mongo source's document ids); JSON. */
   sourceState?: unknown;
-  router: { sensors: string[]; metrics: string[] };
+  router: StoredRouter;
   shards: S[];
+  /** Other stages' parts, by name (e.g. the rollups not yet written), each saved whole. */
+  extras?: Record<string, Uint8Array>;
+  /** The generation that saved it (set by `load` and `save`). */
+  seq?: number;
 }
 
 const CURRENT = [KEYS.checkpoint, "current"];
+/** Pieces a save left behind once the pointer moved, deleted right after (also after a crash). */
+const GARBAGE = [KEYS.checkpoint, "garbage"];
 const PIECES = KEYS.checkpointPieces;
 /** Bytes per stored piece (Deno KV values are capped at 64 KiB). */
 const PIECE_BYTES = 60_000;
-/** Pieces per atomic commit (commits are capped at 800 KiB). */
+/** Pieces per atomic commit: about 0.6 ms of the caller's thread each, so saving never holds it long. */
 const PIECES_PER_COMMIT = 12;
+/** Router ids per stored page (ids are only ever appended: old pages stay as they are). */
+const ROUTER_PAGE = 4096;
+const FORMAT = 2;
 
-interface Pointer {
-  generation: string;
-  pieces: number;
-  bytes: number;
+/** Where each part of a checkpoint lives: the generation that last wrote it. */
+interface Meta {
   cursor: string;
-  savedAt: number;
+  source: CheckpointSource;
+  router: { count: number; metrics: string[]; epoch: number; pages: number[] };
+  shards: { header: unknown; pages: number[] }[];
+  /** The generation holding the source's state, or -1 for none. */
+  sourceState: number;
+  /** Name → the generation holding that extra part. */
+  extras?: Record<string, number>;
 }
 
+interface Pointer {
+  format: number;
+  seq: number;
+  cursor: string;
+  savedAt: number;
+  /** Pieces of the meta (under this generation). */
+  metaPieces: number;
+}
+
+/** A part's key prefix under a generation: ["checkpoint_pieces", seq, ...part]. */
+type Part = (string | number)[];
+
 /**
- * Saves checkpoints to Deno KV. A checkpoint is serialized to one buffer,
- * stored in pieces under a fresh generation, and only then made current by
- * one atomic write of the pointer, so a crash mid-save leaves the previous
- * checkpoint intact. The previous generation is deleted afterwards.
+ * Saves checkpoints to Deno KV, incrementally. A checkpoint is parts: the
+ * router's id pages, each shard's pages, the source's state, and a meta
+ * record that says which generation holds each part. A save writes only the
+ * parts given (changed since the stored checkpoint) under a fresh
+ * generation, in small commits, then makes it current by one atomic write
+ * of the pointer (which also records the parts it supersedes, deleted right
+ * after). A crash mid-save leaves the previous checkpoint intact.
  */
 export class CheckpointStore {
   readonly #kv: Deno.Kv;
+  /** What the current checkpoint is made of, once loaded or saved. */
+  #meta: Meta | null = null;
+  #seq = -1;
+  #nextSeq = 0;
+  /** Bytes written by the last save (for health and the bench). */
+  lastSaveBytes = 0;
 
   constructor(kv: Deno.Kv) {
     this.#kv = kv;
   }
 
-  async save(checkpoint: Checkpoint<StoredShard>): Promise<void> {
-    const bytes = serialize(checkpoint);
-    const generation = `${Date.now().toString(36)}-${crypto.randomUUID()}`;
-    const pieces = Math.ceil(bytes.byteLength / PIECE_BYTES);
-    for (let first = 0; first < pieces; first += PIECES_PER_COMMIT) {
-      const op = this.#kv.atomic();
-      for (let i = first; i < Math.min(pieces, first + PIECES_PER_COMMIT); i++) {
-        op.set([PIECES, generation, i], bytes.slice(i * PIECE_BYTES, (i + 1) * PIECE_BYTES));
+  /** The generation of the current checkpoint (-1 for none): saves give only what changed after it. */
+  get seq(): number {
+    return this.#seq;
+  }
+
+  /** The generation the next save gets. */
+  nextSeq(): number {
+    return Math.max(this.#nextSeq, this.#seq + 1);
+  }
+
+  /**
+   * Saves a checkpoint (only the parts given) and makes it current. With
+   * `collect` false (a stop's final save) the superseded pieces are only
+   * listed, not deleted: the next save deletes them with its own.
+   */
+  async save(
+    checkpoint: Checkpoint<StoredShard>,
+    options: { seq?: number; collect?: boolean } = {},
+  ): Promise<void> {
+    const seq = options.seq ?? this.nextSeq();
+    this.#nextSeq = seq + 1;
+    const base = this.#meta;
+    const writer = new PieceWriter(this.#kv, seq);
+    const router = checkpoint.router;
+    const epoch = router.epoch ?? 0;
+    // Router pages: those past the stored ones' full pages (ids are only appended within an epoch).
+    const sameRouter = base !== null && base.router.epoch === epoch &&
+      base.router.count <= router.sensors.length;
+    const routerPages: number[] = [];
+    const pageCount = Math.ceil(router.sensors.length / ROUTER_PAGE);
+    for (let p = 0; p < pageCount; p++) {
+      if (sameRouter && (p + 1) * ROUTER_PAGE <= base!.router.count) {
+        routerPages.push(base!.router.pages[p]);
+        continue;
       }
-      if (!(await op.commit()).ok) throw new Error("Cannot save checkpoint: a commit was refused");
+      const ids = router.sensors.slice(p * ROUTER_PAGE, (p + 1) * ROUTER_PAGE);
+      await writer.put(["router", p], new TextEncoder().encode(JSON.stringify(ids)));
+      routerPages.push(seq);
     }
+    const shards: Meta["shards"] = [];
+    for (const [s, shard] of checkpoint.shards.entries()) {
+      const before = base?.shards[s];
+      const pages: number[] = [];
+      for (const [p, page] of shard.pages.entries()) {
+        if (page === null) {
+          const kept = shard.full ? undefined : before?.pages[p];
+          if (kept === undefined) {
+            throw new RangeError(
+              `Cannot save checkpoint: page ${p} of shard ${s} is neither given nor stored`,
+            );
+          }
+          pages.push(kept);
+          continue;
+        }
+        await writer.put(["shard", s, p], page);
+        pages.push(seq);
+      }
+      shards.push({ header: shard.header, pages });
+    }
+    let sourceState = -1;
+    if (checkpoint.sourceState !== undefined) {
+      await writer.put(
+        ["source"],
+        new TextEncoder().encode(JSON.stringify(checkpoint.sourceState)),
+      );
+      sourceState = seq;
+    }
+    const extras: Record<string, number> = {};
+    for (const [name, bytes] of Object.entries(checkpoint.extras ?? {})) {
+      await writer.put(["extra", name], bytes);
+      extras[name] = seq;
+    }
+    const meta: Meta = {
+      cursor: checkpoint.cursor,
+      source: checkpoint.source ?? "log",
+      router: { count: router.sensors.length, metrics: router.metrics, epoch, pages: routerPages },
+      shards,
+      sourceState,
+      extras,
+    };
+    const metaPieces = await writer.put(["meta"], new TextEncoder().encode(JSON.stringify(meta)));
+    await writer.flush();
     const previous = await this.#kv.get<Pointer>(CURRENT);
+    // Garbage a save before left (not collected, or a crash meanwhile) stays listed.
+    const leftover = await this.#kv.get<Part[]>(GARBAGE);
+    const garbage = [...(leftover.value ?? []), ...superseded(previous.value, base, meta)];
     const pointer: Pointer = {
-      generation,
-      pieces,
-      bytes: bytes.byteLength,
+      format: FORMAT,
+      seq,
       cursor: checkpoint.cursor,
       savedAt: Date.now(),
+      metaPieces,
     };
-    const result = await this.#kv.atomic().check(previous).set(CURRENT, pointer).commit();
+    const result = await this.#kv.atomic().check(previous, leftover).set(CURRENT, pointer)
+      .set(GARBAGE, garbage).commit();
     if (!result.ok) throw new Error("Cannot save checkpoint: another writer moved it");
-    if (previous.value) await this.#deleteGeneration(previous.value.generation);
+    this.#meta = meta;
+    this.#seq = seq;
+    this.lastSaveBytes = writer.bytes;
+    checkpoint.seq = seq;
+    if (options.collect ?? true) await this.collectGarbage();
   }
 
   /**
    * The current checkpoint, or null when there is none (or, with `source`,
-   * when it holds another source's cursor). Its shards have the fields they
-   * were saved with; `S` names that shape.
+   * when it holds another source's cursor, or it was saved in an older
+   * layout). Its shards have every page; their headers are as saved.
    */
   async load<S extends StoredShard = StoredShard>(
-    options: { source?: CheckpointSource } = {},
+    options: {
+      source?: CheckpointSource;
+      /** Only these shards' pages (the others come with their header only) and no router ids. */
+      shards?: readonly number[];
+    } = {},
   ): Promise<Checkpoint<S> | null> {
     const { value: pointer } = await this.#kv.get<Pointer>(CURRENT);
-    if (!pointer) return null;
-    const bytes = new Uint8Array(pointer.bytes);
-    let at = 0;
-    for await (const entry of this.#kv.list<Uint8Array>({ prefix: [PIECES, pointer.generation] })) {
-      bytes.set(entry.value, at);
-      at += entry.value.byteLength;
-    }
-    if (at !== pointer.bytes) {
-      throw new Error(
-        `Cannot load checkpoint ${pointer.generation}: ${at} of ${pointer.bytes} bytes found`,
+    if (!pointer || pointer.format !== FORMAT) return null;
+    const meta = JSON.parse(
+      new TextDecoder().decode(await this.#read([pointer.seq, "meta"], pointer.metaPieces)),
+    ) as Meta;
+    this.#meta = meta;
+    this.#seq = pointer.seq;
+    if (options.source && meta.source !== options.source) return null;
+    const only = options.shards ? new Set(options.shards) : null;
+    const sensors: string[] = [];
+    if (!only) {
+      const routerPages = await Promise.all(
+        meta.router.pages.map((gen, p) => this.#part([gen, "router", p])),
       );
-    }
-    const checkpoint = deserialize(bytes) as Checkpoint<S>;
-    if (options.source && checkpoint.source !== options.source) return null;
-    return checkpoint;
-  }
-
-  async #deleteGeneration(generation: string): Promise<void> {
-    let op = this.#kv.atomic();
-    let count = 0;
-    for await (const entry of this.#kv.list({ prefix: [PIECES, generation] })) {
-      op.delete(entry.key);
-      if (++count % 500 === 0) {
-        await op.commit();
-        op = this.#kv.atomic();
+      for (const page of routerPages) sensors.push(...JSON.parse(new TextDecoder().decode(page)));
+      if (sensors.length !== meta.router.count) {
+        throw new Error(
+          `Cannot load checkpoint ${pointer.seq}: ${sensors.length} of ${meta.router.count} ids`,
+        );
       }
     }
-    await op.commit();
+    const shards = await Promise.all(meta.shards.map(async (shard, s) => ({
+      header: shard.header,
+      pages: only && !only.has(s)
+        ? []
+        : await Promise.all(shard.pages.map((gen, p) => this.#part([gen, "shard", s, p]))),
+      full: true,
+    })));
+    const extras: Record<string, Uint8Array> = {};
+    if (!only) {
+      for (const [name, gen] of Object.entries(meta.extras ?? {})) {
+        extras[name] = await this.#part([gen, "extra", name]);
+      }
+    }
+    const sourceState = meta.sourceState >= 0
+      ? JSON.parse(new TextDecoder().decode(await this.#part([meta.sourceState, "source"])))
+      : undefined;
+    return {
+      cursor: meta.cursor,
+      source: meta.source,
+      sourceState,
+      router: { sensors, metrics: meta.router.metrics, epoch: meta.router.epoch },
+      shards: shards as unknown as S[],
+      extras,
+      seq: pointer.seq,
+    };
+  }
+
+  /** Deletes the parts the last save superseded (left by a crash too), in small commits. */
+  async collectGarbage(): Promise<void> {
+    const garbage = await this.#kv.get<Part[]>(GARBAGE);
+    if (!garbage.value) return;
+    for (const part of garbage.value) {
+      let op = this.#kv.atomic();
+      let count = 0;
+      for await (const entry of this.#kv.list({ prefix: [PIECES, ...part] })) {
+        op.delete(entry.key);
+        if (++count % 200 === 0) {
+          await op.commit();
+          op = this.#kv.atomic();
+        }
+      }
+      await op.commit();
+    }
+    await this.#kv.atomic().check(garbage).delete(GARBAGE).commit();
+  }
+
+  /** The pieces of one part, joined; `pieces` when known, else as listed. */
+  async #read(part: Part, pieces?: number): Promise<Uint8Array> {
+    const chunks: Uint8Array[] = [];
+    let bytes = 0;
+    for await (const entry of this.#kv.list<Uint8Array>({ prefix: [PIECES, ...part] })) {
+      chunks.push(entry.value);
+      bytes += entry.value.byteLength;
+    }
+    if (pieces !== undefined && chunks.length !== pieces) {
+      throw new Error(
+        `Cannot load checkpoint part ${part.join("/")}: ${chunks.length} of ${pieces} pieces`,
+      );
+    }
+    if (chunks.length === 1) return chunks[0];
+    const out = new Uint8Array(bytes);
+    let at = 0;
+    for (const chunk of chunks) {
+      out.set(chunk, at);
+      at += chunk.byteLength;
+    }
+    return out;
+  }
+
+  /** A part that must exist. */
+  async #part(part: Part): Promise<Uint8Array> {
+    const bytes = await this.#read(part);
+    if (bytes.byteLength === 0) {
+      throw new Error(`Cannot load checkpoint: part ${part.join("/")} is missing`);
+    }
+    return bytes;
   }
 }
 
-// Layout: u32 header length, header JSON, zero padding to 8 bytes, then every
-// shard's window numbers back to back (lengths in the header).
-function serialize(checkpoint: Checkpoint<StoredShard>): Uint8Array {
-  const header = new TextEncoder().encode(JSON.stringify({
-    cursor: checkpoint.cursor,
-    source: checkpoint.source ?? "log",
-    sourceState: checkpoint.sourceState,
-    router: checkpoint.router,
-    shards: checkpoint.shards.map(({ windows, ...fields }) => ({
-      ...fields,
-      numbers: windows.length,
-    })),
-  }));
-  const start = align8(4 + header.byteLength);
-  const numbers = checkpoint.shards.reduce((n, s) => n + s.windows.length, 0);
-  const bytes = new Uint8Array(start + numbers * 8);
-  new DataView(bytes.buffer).setUint32(0, header.byteLength, true);
-  bytes.set(header, 4);
-  const floats = new Float64Array(bytes.buffer, start, numbers);
-  let at = 0;
-  for (const shard of checkpoint.shards) {
-    floats.set(shard.windows, at);
-    at += shard.windows.length;
+/** The parts of the previous checkpoint that the new meta no longer uses (key prefixes). */
+function superseded(previous: Pointer | null, base: Meta | null, meta: Meta): Part[] {
+  if (!previous) return [];
+  // A checkpoint of the older layout: everything under its generation goes.
+  if (previous.format !== FORMAT) {
+    const generation = (previous as unknown as { generation?: string }).generation;
+    return generation === undefined ? [] : [[generation]];
   }
-  return bytes;
-}
-
-function deserialize(bytes: Uint8Array): Checkpoint<StoredShard> {
-  const length = new DataView(bytes.buffer).getUint32(0, true);
-  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(4, 4 + length)));
-  let at = align8(4 + length);
-  const shards = (header.shards as { numbers: number }[]).map(({ numbers, ...fields }) => {
-    const windows = new Float64Array(bytes.buffer, at, numbers).slice();
-    at += numbers * 8;
-    return { ...fields, windows };
+  const out: Part[] = [[previous.seq, "meta"]];
+  if (!base) return out;
+  base.router.pages.forEach((gen, p) => {
+    if (meta.router.pages[p] !== gen) out.push([gen, "router", p]);
   });
-  return {
-    cursor: header.cursor,
-    source: header.source ?? "log",
-    sourceState: header.sourceState,
-    router: header.router,
-    shards,
-  };
+  base.shards.forEach((shard, s) =>
+    shard.pages.forEach((gen, p) => {
+      if (meta.shards[s]?.pages[p] !== gen) out.push([gen, "shard", s, p]);
+    })
+  );
+  if (base.sourceState >= 0 && base.sourceState !== meta.sourceState) {
+    out.push([base.sourceState, "source"]);
+  }
+  for (const [name, gen] of Object.entries(base.extras ?? {})) {
+    if (meta.extras?.[name] !== gen) out.push([gen, "extra", name]);
+  }
+  return out;
 }
 
-function align8(n: number): number {
-  return (n + 7) & ~7;
+/** Commits of pieces in flight at once: the KV writer thread is never idle waiting for this one. */
+const COMMITS_IN_FLIGHT = 4;
+
+/**
+ * Writes parts in pieces of at most `PIECE_BYTES`, gathering pieces into
+ * commits of at most `PIECES_PER_COMMIT`: each commit is short, and other
+ * writers (the log) get their turn between them. Up to `COMMITS_IN_FLIGHT`
+ * commits are handed to Deno KV at once (they are independent: only the
+ * pointer, written after all of them, makes them count).
+ */
+class PieceWriter {
+  readonly #kv: Deno.Kv;
+  readonly #seq: number;
+  #op: Deno.AtomicOperation | null = null;
+  #pending = 0;
+  readonly #inFlight: Promise<void>[] = [];
+  bytes = 0;
+
+  constructor(kv: Deno.Kv, seq: number) {
+    this.#kv = kv;
+    this.#seq = seq;
+  }
+
+  /** Writes one part; returns its piece count. */
+  async put(part: Part, bytes: Uint8Array): Promise<number> {
+    const pieces = Math.max(1, Math.ceil(bytes.byteLength / PIECE_BYTES));
+    for (let i = 0; i < pieces; i++) {
+      this.#op ??= this.#kv.atomic();
+      // A view would be stored with its whole backing buffer: pieces are copied out.
+      const piece = pieces === 1 && bytes.byteLength === bytes.buffer.byteLength
+        ? bytes
+        : bytes.slice(i * PIECE_BYTES, (i + 1) * PIECE_BYTES);
+      this.#op.set([PIECES, this.#seq, ...part, i], piece);
+      if (++this.#pending === PIECES_PER_COMMIT) await this.#commit();
+    }
+    this.bytes += bytes.byteLength;
+    return pieces;
+  }
+
+  /** Commits what is gathered and waits until every commit is durable. */
+  async flush(): Promise<void> {
+    await this.#commit();
+    // allSettled first: a failure must not leave commits running unobserved.
+    const results = await Promise.allSettled(this.#inFlight.splice(0));
+    for (const r of results) if (r.status === "rejected") throw r.reason;
+  }
+
+  /** Hands the gathered pieces to Deno KV; waits for the oldest commit when too many run. */
+  async #commit(): Promise<void> {
+    if (this.#op) {
+      const op = this.#op;
+      this.#op = null;
+      this.#pending = 0;
+      const done = op.commit().then((result) => {
+        if (!result.ok) throw new Error("Cannot save checkpoint: a commit was refused");
+      });
+      done.catch(() => {}); // observed in flush or below
+      this.#inFlight.push(done);
+    }
+    if (this.#inFlight.length >= COMMITS_IN_FLIGHT) await this.#inFlight.shift();
+  }
 }

@@ -1,87 +1,288 @@
+import fc from "fast-check";
 import { assertEquals } from "../../tests/testing/assert.ts";
 import { withTempKv } from "../../tests/testing/temp_kv.ts";
 import { CheckpointStore } from "./checkpoint_store.ts";
+import { KEYS } from "./keys.ts";
 import { Router } from "../../actors/shards/router.ts";
 import { ShardBehavior } from "../../actors/shards/shard.ts";
-import type { ShardChanges, ShardCheckpoint } from "../../actors/shards/shard_messages.ts";
+import type { ShardImage } from "../../actors/shards/shard_image.ts";
+import type { ShardChanges } from "../../actors/shards/shard_messages.ts";
 import { blockFromReadings } from "../../protocol/reading_block.ts";
+import type { PlainReading } from "../../tests/testing/recompute.ts";
 
-function ask<T>(shard: ShardBehavior, type: "flush" | "checkpoint"): T {
-  let answer: T | null = null;
-  shard.receive({ type, reply: (a: unknown) => (answer = a as T) } as never);
+function flush(shard: ShardBehavior): ShardChanges {
+  let answer: ShardChanges | null = null;
+  shard.receive({ type: "flush", reply: (a) => (answer = a) });
   return answer!;
+}
+
+function image(shard: ShardBehavior, seq: number, since: number): ShardImage {
+  let answer: ShardImage | null = null;
+  shard.receive({ type: "checkpoint", seq, since, reply: (a) => (answer = a) });
+  return answer!;
+}
+
+function feed(router: Router, shards: ShardBehavior[], readings: PlainReading[]): void {
+  const rows = router.split(blockFromReadings(readings))[0];
+  rows?.shards.forEach((s, k) =>
+    shards[s].receive({
+      type: "readings",
+      rows,
+      from: rows.shardStart[k],
+      to: rows.shardStart[k + 1],
+    })
+  );
+}
+
+/** Everything a shard holds, as comparable rows. */
+function everything(shard: ShardBehavior): string[] {
+  let state: ShardChanges | null = null;
+  shard.receive({ type: "state", reply: (s) => (state = s) });
+  const s = state!;
+  const rows = [
+    ...s.sensors.map((e) => `sensor ${e.index} ${e.id} ${e.group}`),
+    ...s.late.map(([i, n]) => `late ${i} ${n}`),
+    ...s.statuses.map(([i, t]) => `status ${i} ${t}`),
+  ];
+  for (let i = 0; i < s.updates.length; i++) {
+    const u = s.updates;
+    rows.push(
+      `value ${u.sensor[i]} ${u.metric[i]} ${u.last[i]} ${u.avg[i]} ${u.min[i]} ${u.max[i]}`,
+    );
+  }
+  for (let i = 0; i < s.windows.length; i++) {
+    const w = s.windows;
+    rows.push(`window ${w.sensor[i]} ${w.metric[i]} ${w.size[i]} ${w.startMs[i]} ${w.count[i]}`);
+  }
+  return rows.sort();
+}
+
+/** The generation and part of every stored piece: "gen kind [shard] page". */
+async function pieceParts(kv: Deno.Kv): Promise<string[]> {
+  const parts = new Set<string>();
+  for await (const { key } of kv.list({ prefix: [KEYS.checkpointPieces] })) {
+    parts.add(key.slice(1, -1).join(" "));
+  }
+  return [...parts].sort();
 }
 
 Deno.test("a checkpoint saved to and loaded from Deno KV keeps every sensor's status", async () => {
   await withTempKv(async (kv) => {
     const router = new Router(1);
-    const shard = new ShardBehavior({ window: 4 });
-    shard.receive(
-      router.split(blockFromReadings([
-        { sensorId: "a", timeMs: 10, status: "ok", values: { t: 1 } },
-        { sensorId: "a", timeMs: 5, status: "old", values: { t: 2 } }, // older event time: ignored
-        { sensorId: "b", timeMs: 10, status: "warn", values: { t: 3 } },
-        { sensorId: "b", timeMs: 10, status: "fault", values: { t: 4 } }, // tie: later arrival wins
-        { sensorId: "c", timeMs: 10, values: { t: 5 } }, // never had a status
-      ]))[0]!,
-    );
-    ask<ShardChanges>(shard, "flush");
+    const shard = new ShardBehavior({ window: 4, names: router });
+    feed(router, [shard], [
+      { sensorId: "a", timeMs: 10, status: "ok", values: { t: 1 } },
+      { sensorId: "a", timeMs: 5, status: "old", values: { t: 2 } }, // older event time: ignored
+      { sensorId: "b", timeMs: 10, status: "warn", values: { t: 3 } },
+      { sensorId: "b", timeMs: 10, status: "fault", values: { t: 4 } }, // tie: later arrival wins
+      { sensorId: "c", timeMs: 10, values: { t: 5 } }, // never had a status
+    ]);
+    flush(shard);
     const store = new CheckpointStore(kv);
-    await store.save({
-      cursor: "c1",
-      router: router.save(),
-      shards: [ask<ShardCheckpoint>(shard, "checkpoint")],
-    });
-    const loaded = (await store.load<ShardCheckpoint>())!;
-    const restored = new ShardBehavior({ window: 4, state: loaded.shards[0] });
-    const statuses = ask<ShardChanges>(restored, "flush").statuses.sort();
+    await store.save({ cursor: "c1", router: router.save(), shards: [image(shard, 0, -1)] });
+    const loaded = (await new CheckpointStore(kv).load<ShardImage>())!;
+    assertEquals([loaded.cursor, loaded.seq, loaded.router.sensors], ["c1", 0, ["a", "b", "c"]]);
+    const restored = new ShardBehavior({ window: 4, image: loaded.shards[0] });
+    const statuses = flush(restored).statuses.sort();
     // Indexes are the router's: a = 0, b = 1.
     assertEquals(statuses, [[0, "ok"], [1, "fault"]]);
   });
 });
 
-Deno.test("a checkpoint stored before statuses were saved still loads, with no statuses", async () => {
+Deno.test("incremental checkpoints write only the pages that changed, and load to the state of a shard that never stopped", async () => {
+  const step = fc.record({
+    // Which sensors get a reading (a step touches few of the 2,200: few pages change).
+    sensors: fc.array(fc.integer({ min: 0, max: 2_199 }), { minLength: 1, maxLength: 40 }),
+    value: fc.integer({ min: -1_000, max: 1_000 }),
+    dt: fc.integer({ min: -3_000, max: 4_000 }),
+    save: fc.boolean(),
+  });
+  await fc.assert(
+    fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 12 }), async (steps) => {
+      await withTempKv(async (kv) => {
+        const store = new CheckpointStore(kv);
+        const router = new Router(2);
+        const shards = [0, 1].map(() => new ShardBehavior({ window: 5, names: router }));
+        // Start: every sensor once, and a full checkpoint.
+        let t = 1_700_000_000_000;
+        feed(
+          router,
+          shards,
+          Array.from({ length: 2_200 }, (_, i) => ({
+            sensorId: `s${i}`,
+            group: `g${i % 7}`,
+            timeMs: t,
+            values: { v: i },
+          })),
+        );
+        let seq = store.nextSeq();
+        await store.save({
+          cursor: "c0",
+          router: router.save(),
+          shards: shards.map((s) => image(s, seq, -1)),
+        }, { seq });
+        const saveNow = async (n: number) => {
+          const since = store.seq;
+          seq = store.nextSeq();
+          const images = shards.map((s) => image(s, seq, since));
+          await store.save({ cursor: `c${n}`, router: router.save(), shards: images }, { seq });
+          return images;
+        };
+        let touched = new Set<string>();
+        for (const [n, { sensors, value, dt, save }] of steps.entries()) {
+          t += dt;
+          feed(
+            router,
+            shards,
+            sensors.map((i) => ({
+              sensorId: `s${i}`,
+              timeMs: t,
+              values: { v: value + i, w: n },
+              status: n % 2 ? "odd" : "",
+            })),
+          );
+          for (const i of sensors) {
+            const at = router.lookup(`s${i}`)!;
+            touched.add(`${at.shard}/${at.local >> 10}`);
+          }
+          if (!save) continue;
+          const images = await saveNow(n + 1);
+          // Exactly the pages with a sensor touched since the last save are given.
+          images.forEach((img, s) =>
+            img.pages.forEach((p, k) =>
+              assertEquals(p !== null, touched.has(`${s}/${k}`), `page ${s}/${k}`)
+            )
+          );
+          touched = new Set();
+        }
+        await saveNow(steps.length + 1);
+        // Loading gives every page; restored shards hold what the live ones hold.
+        const loaded = (await new CheckpointStore(kv).load<ShardImage>())!;
+        const restoredRouter = Router.restore(2, loaded.router);
+        loaded.shards.forEach((image, s) => {
+          const back = new ShardBehavior({ window: 5, image, names: restoredRouter });
+          assertEquals(everything(back), everything(shards[s]));
+        });
+        // Superseded pieces were deleted: nothing is left to collect.
+        assertEquals((await kv.get([KEYS.checkpoint, "garbage"])).value, null);
+      });
+    }),
+    { numRuns: 10 },
+  );
+});
+
+Deno.test("superseded pieces are deleted once the pointer moved, so the store holds one checkpoint's worth", async () => {
   await withTempKv(async (kv) => {
-    // The layout older servers wrote: u32 header length, header JSON without
-    // `statuses`, padding to 8 bytes, then the window numbers (none here).
-    const header = new TextEncoder().encode(JSON.stringify({
-      cursor: "c0",
-      source: "log",
-      router: { sensors: ["a"], metrics: ["t"] },
-      shards: [{
-        window: 50,
-        sensors: [[0, "a", "default"]],
-        metrics: [[0, "t"]],
-        numbers: 0,
-        events: {
-          spec: { sizesMs: [1000], graceMs: 5000 },
-          slotLength: 8,
-          newestMs: null,
-          lateDropped: 0,
-          late: [],
-        },
-      }],
-    }));
-    const bytes = new Uint8Array((4 + header.byteLength + 7) & ~7);
-    new DataView(bytes.buffer).setUint32(0, header.byteLength, true);
-    bytes.set(header, 4);
-    await kv.set(["checkpoint_pieces", "g0", 0], bytes);
-    await kv.set(["checkpoint", "current"], {
+    const store = new CheckpointStore(kv);
+    const router = new Router(1);
+    const shard = new ShardBehavior({ window: 3, names: router });
+    const readings = (from: number, t: number) =>
+      Array.from({ length: 2_500 }, (_, i) => ({
+        sensorId: `s${i}`,
+        timeMs: t,
+        values: { v: from + i },
+      }));
+    feed(router, [shard], readings(0, 1_000));
+    await store.save({ cursor: "a", router: router.save(), shards: [image(shard, 0, -1)] }, {
+      seq: 0,
+    });
+    assertEquals(await pieceParts(kv), [
+      "0 meta",
+      "0 router 0",
+      "0 shard 0 0",
+      "0 shard 0 1",
+      "0 shard 0 2",
+    ]);
+    // Every page changes: a second save replaces all of them, and the first's pieces go.
+    feed(router, [shard], readings(10_000, 2_000));
+    await store.save({ cursor: "b", router: router.save(), shards: [image(shard, 1, 0)] }, {
+      seq: 1,
+    });
+    assertEquals(await pieceParts(kv), [
+      "1 meta",
+      "1 router 0",
+      "1 shard 0 0",
+      "1 shard 0 1",
+      "1 shard 0 2",
+    ]);
+    // One page changes: only it is written; the others stay where they are.
+    feed(router, [shard], [{ sensorId: "s1", timeMs: 3_000, values: { v: 1 } }]);
+    const partial = image(shard, 2, 1);
+    assertEquals(partial.pages.map((p) => p !== null), [true, false, false]);
+    await store.save({ cursor: "c", router: router.save(), shards: [partial] }, { seq: 2 });
+    assertEquals(await pieceParts(kv), [
+      "1 shard 0 1",
+      "1 shard 0 2",
+      "2 meta",
+      "2 router 0",
+      "2 shard 0 0",
+    ]);
+    const loaded = (await new CheckpointStore(kv).load<ShardImage>())!;
+    assertEquals(loaded.cursor, "c");
+    const back = new ShardBehavior({ window: 3, image: loaded.shards[0], names: router });
+    assertEquals(everything(back), everything(shard));
+  });
+});
+
+Deno.test("a save told not to collect (a stop's) leaves the superseded pieces listed, and the next save deletes them", async () => {
+  await withTempKv(async (kv) => {
+    const store = new CheckpointStore(kv);
+    const router = new Router(1);
+    const shard = new ShardBehavior({ window: 3, names: router });
+    const readings = (from: number, t: number) =>
+      Array.from(
+        { length: 2_500 },
+        (_, i) => ({ sensorId: `s${i}`, timeMs: t, values: { v: from + i } }),
+      );
+    feed(router, [shard], readings(0, 1_000));
+    await store.save({ cursor: "a", router: router.save(), shards: [image(shard, 0, -1)] }, {
+      seq: 0,
+    });
+    feed(router, [shard], readings(10_000, 2_000));
+    await store.save({ cursor: "b", router: router.save(), shards: [image(shard, 1, 0)] }, {
+      seq: 1,
+      collect: false,
+    });
+    // Both generations are there; the pointer names the second.
+    assertEquals((await pieceParts(kv)).filter((p) => p.startsWith("0 ")).length, 5);
+    const loaded = (await new CheckpointStore(kv).load<ShardImage>())!;
+    assertEquals(loaded.cursor, "b");
+    // The next process's first save (all pages again) deletes both older generations' pieces.
+    const next = new CheckpointStore(kv);
+    await next.load();
+    feed(router, [shard], readings(20_000, 3_000));
+    await next.save({ cursor: "c", router: router.save(), shards: [image(shard, 2, 1)] }, {
+      seq: 2,
+    });
+    assertEquals(await pieceParts(kv), [
+      "2 meta",
+      "2 router 0",
+      "2 shard 0 0",
+      "2 shard 0 1",
+      "2 shard 0 2",
+    ]);
+    assertEquals((await kv.get([KEYS.checkpoint, "garbage"])).value, null);
+  });
+});
+
+Deno.test("a checkpoint in the older layout is not used, and the next save removes it", async () => {
+  await withTempKv(async (kv) => {
+    await kv.set([KEYS.checkpointPieces, "g0", 0], new Uint8Array(16));
+    await kv.set([KEYS.checkpoint, "current"], {
       generation: "g0",
       pieces: 1,
-      bytes: bytes.byteLength,
+      bytes: 16,
       cursor: "c0",
       savedAt: 0,
     });
-    const loaded = (await new CheckpointStore(kv).load<ShardCheckpoint>())!;
-    assertEquals(loaded.cursor, "c0");
-    // The store keeps fields as they were; the shard restores a missing list as empty.
-    const restored = new ShardBehavior({
-      window: 50,
-      windowSpec: { sizesMs: [1000], graceMs: 5000 },
-      state: loaded.shards[0],
-    });
-    assertEquals(ask<ShardChanges>(restored, "flush").statuses, []);
-    assertEquals(loaded.shards[0].sensors, [[0, "a", "default"]]);
+    const store = new CheckpointStore(kv);
+    assertEquals(await store.load(), null);
+    assertEquals(store.seq, -1);
+    const router = new Router(1);
+    const shard = new ShardBehavior({ names: router });
+    feed(router, [shard], [{ sensorId: "a", timeMs: 1, values: { v: 1 } }]);
+    await store.save({ cursor: "c1", router: router.save(), shards: [image(shard, 0, -1)] });
+    assertEquals((await kv.get([KEYS.checkpointPieces, "g0", 0])).value, null);
+    assertEquals((await store.load())?.cursor, "c1");
   });
 });

@@ -245,34 +245,55 @@ export class KvLog {
     }
   }
 
-  /** Commits plain appends together, settling each once its last chunk is durable. */
+  /**
+   * Commits plain appends together, settling each once its last chunk is
+   * durable. The chunks' commits are all handed to Deno KV at once: its
+   * writer applies them in that order (so their versionstamps, the log's
+   * order, are too) without waiting for this thread between two of them.
+   */
   async #writePlain(batch: PendingAppend[]): Promise<void> {
     const chunker = new Chunker({ maxBytes: this.#maxChunkBytes });
     // The request whose last reading is in chunk k completes when chunk k commits.
+    const firstAt: number[] = [];
     const doneAt: number[] = batch.map((request) => {
+      firstAt.push(chunker.pendingChunks);
       chunker.add(request.block);
       return chunker.pendingChunks - 1;
     });
     const chunks = chunker.finishChunks();
+    const commits = chunks.map((chunk) =>
+      this.#kv.atomic()
+        .set([LOG, this.#kv.commitVersionstamp()], chunk.bytes)
+        .sum(HEAD, 1n)
+        .commit()
+        .then((result) => {
+          if (!result.ok) throw new Error("Cannot append: the log commit was refused");
+          return result;
+        })
+    );
+    // Each chunk's outcome, in commit order: the committed ones go to the readers in that order,
+    // and a request is settled once its last chunk is (failed if any of its chunks failed).
+    const failed: (Error | null)[] = [];
     let next = 0;
-    try {
-      for (let k = 0; k < chunks.length; k++) {
-        const result = await this.#kv.atomic()
-          .set([LOG, this.#kv.commitVersionstamp()], chunks[k].bytes)
-          .sum(HEAD, 1n)
-          .commit();
-        if (!result.ok) throw new Error("Cannot append: the log commit was refused");
+    for (const [k, commit] of commits.entries()) {
+      try {
+        const result = await commit;
         this.readingsCommitted += chunks[k].block.length;
         // The key's versionstamp is the commit's, so it is the chunk's cursor.
         const entry = { cursor: result.versionstamp, block: chunks[k].block };
         for (const listener of this.#listeners) listener(entry);
-        while (next < batch.length && doneAt[next] <= k) this.#settle(batch[next++]);
+        failed.push(null);
+      } catch (error) {
+        failed.push(error instanceof Error ? error : new Error(String(error)));
       }
-      while (next < batch.length) this.#settle(batch[next++]);
-    } catch (error) {
-      const cause = error instanceof Error ? error : new Error(String(error));
-      while (next < batch.length) this.#settle(batch[next++], cause);
+      while (next < batch.length && doneAt[next] <= k) {
+        let error: Error | undefined;
+        for (let j = firstAt[next]; j <= doneAt[next]; j++) error ??= failed[j] ?? undefined;
+        this.#settle(batch[next++], error);
+      }
     }
+    // Requests with no readings in a chunk.
+    while (next < batch.length) this.#settle(batch[next++]);
   }
 
   #settle(request: PendingAppend, error?: Error): void {

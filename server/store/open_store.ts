@@ -10,6 +10,8 @@ export interface Store<S extends StoredShard> {
   checkpoints: CheckpointStore;
   /** The current checkpoint of the configured source; null if none or unreadable. */
   checkpoint: Checkpoint<S> | null;
+  /** Keeps only where the checkpoint stands (cursor, generation): the stages took its state. */
+  releaseCheckpoint(): void;
   close(): void;
 }
 
@@ -32,5 +34,24 @@ export async function openStore<S extends StoredShard>(
     logger.error("ignoring an unreadable checkpoint; replaying the log from the start", { error });
     return null;
   });
-  return { kv, log: new KvLog(kv), checkpoints, checkpoint, close: () => kv.close() };
+  const store: Store<S> = {
+    kv,
+    log: new KvLog(kv),
+    checkpoints,
+    checkpoint,
+    releaseCheckpoint() {
+      const c = store.checkpoint;
+      if (c) {
+        store.checkpoint = {
+          ...c,
+          router: { sensors: [], metrics: [] },
+          shards: [],
+          extras: {},
+          sourceState: undefined,
+        };
+      }
+    },
+    close: () => kv.close(),
+  };
+  return store;
 }

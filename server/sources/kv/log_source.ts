@@ -1,4 +1,4 @@
-import type { ShardCheckpoint, ShardSet } from "../../../actors/shards/mod.ts";
+import type { ShardImage, ShardSet } from "../../../actors/shards/mod.ts";
 import type { Checkpointer, CheckpointHook } from "../checkpointer.ts";
 import type { Source, SourceHealth } from "../source.ts";
 import type { KvLog, LogEntry } from "../../store/mod.ts";
@@ -175,7 +175,7 @@ export class LogSource implements Source {
     await this.#watch?.cancel().catch(() => {});
     await this.#loop;
     await this.#checkpointer.settled();
-    await this.#checkpoint().catch((error) => this.#onError(error));
+    await this.#checkpoint({ final: true }).catch((error) => this.#onError(error));
     await this.#checkpointer.settled();
   }
 
@@ -211,9 +211,9 @@ export class LogSource implements Source {
   async #run(): Promise<void> {
     while (!this.#stopped) {
       try {
-        const shard = this.#replays.shift();
-        if (shard !== undefined) {
-          await this.#replay(shard);
+        if (this.#replays.length > 0) {
+          // Every shard waiting for its replay (a dead worker's) in one pass over the log.
+          await this.#replay(new Set(this.#replays.splice(0)));
           continue;
         }
         const entries = await this.#next();
@@ -230,12 +230,11 @@ export class LogSource implements Source {
           continue;
         }
         this.caughtUp = false;
-        for (const entry of entries) {
-          await this.#shards.deliver(entry.block);
-          this.#cursor = entry.cursor;
-          this.chunksRead++;
-          this.readingsRead += entry.block.length;
-        }
+        // The batch in one message per shard host.
+        await this.#shards.deliver(entries.map((entry) => entry.block));
+        this.#cursor = entries[entries.length - 1].cursor;
+        this.chunksRead += entries.length;
+        for (const entry of entries) this.readingsRead += entry.block.length;
         if (this.#checkpointer.due) await this.#checkpoint();
       } catch (error) {
         if (this.#stopped) return;
@@ -267,22 +266,24 @@ export class LogSource implements Source {
   }
 
   /** Takes a checkpoint as of the cursor (see Checkpointer). */
-  #checkpoint(): Promise<void> {
-    return this.#checkpointer.take(this.#cursor);
+  #checkpoint(options: { final?: boolean } = {}): Promise<void> {
+    return this.#checkpointer.take(this.#cursor, undefined, options);
   }
 
-  /** Restores a restarted shard from the last checkpoint and replays the log after it. */
-  async #replay(shard: number): Promise<void> {
+  /** Restores restarted shards from the last checkpoint and replays the log after it to them. */
+  async #replay(shards: Set<number>): Promise<void> {
     const until = this.#cursor;
-    const saved = await this.#checkpointer.saved<ShardCheckpoint>();
-    const used = await this.#shards.restore(shard, saved);
-    let cursor: string | null = used ? saved!.cursor : null;
+    const saved = await this.#checkpointer.saved<ShardImage>({ shards: [...shards] });
+    let used = true;
+    for (const shard of shards) used = (await this.#shards.restore(shard, saved)) && used;
+    // A checkpoint that does not fit restores nobody: the replay then starts at the log's start.
+    let cursor: string | null = used && saved ? saved.cursor : null;
     while (until !== null && !this.#stopped) {
-      const entries = await this.log.read(cursor, this.#batch);
-      for (const entry of entries) {
-        if (entry.cursor > until) return;
-        await this.#shards.deliver(entry.block, { onlyShard: shard });
-        cursor = entry.cursor;
+      const listed = await this.log.read(cursor, this.#batch);
+      const entries = listed.filter((entry) => entry.cursor <= until);
+      if (entries.length > 0) {
+        await this.#shards.deliver(entries.map((entry) => entry.block), { only: shards });
+        cursor = entries[entries.length - 1].cursor;
       }
       if (entries.length < this.#batch) return;
     }

@@ -11,7 +11,7 @@ import { FeedView } from "../../../actors/hub/feed_view.ts";
 import { CheckpointStore, KvLog } from "../../store/mod.ts";
 import { blockFromReadings } from "../../../protocol/reading_block.ts";
 
-/** Fails once, the first time it sees a reading of `poison`, then behaves. */
+/** Fails once, the first time it sees a reading with status `poison`, then behaves. */
 class FailsOnce implements Behavior<ShardMessage> {
   static armed = true;
   readonly #inner: ShardBehavior;
@@ -20,8 +20,9 @@ class FailsOnce implements Behavior<ShardMessage> {
   }
   receive(message: ShardMessage): void {
     if (message.type === "readings" && FailsOnce.armed) {
-      for (const row of message.rows) {
-        if (message.block.strings[message.block.sensor[row]] === "poison") {
+      const { rows, from, to } = message;
+      for (let r = from; r < to; r++) {
+        if (rows.strings[rows.status[r]] === "poison") {
           FailsOnce.armed = false;
           throw new Error("injected failure");
         }
@@ -64,7 +65,7 @@ Deno.test("a failed shard is restarted from the checkpoint plus the log after it
     await eventually(() => source.checkpointsSaved > 0, 5_000, "first checkpoint");
     const later = [
       ...readings(300, 200),
-      { sensorId: "poison", timeMs: 5_000, values: { v: 1 } },
+      { sensorId: "poison", timeMs: 5_000, values: { v: 1 }, status: "poison" },
       ...readings(500, 200),
     ];
     posted.push(...later);

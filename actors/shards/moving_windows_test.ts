@@ -1,0 +1,114 @@
+import fc from "fast-check";
+import { assert, assertEquals } from "../../tests/testing/assert.ts";
+import { MovingWindows } from "./moving_windows.ts";
+
+/**
+ * What a window of `window` readings shows, recomputed from a plain list of
+ * every reading in arrival order: avg, min and max over the last `window` of
+ * them (late ones included), last = the newest event time (a tie goes to the
+ * later arrival).
+ */
+function naive(readings: readonly (readonly [number, number])[], window: number) {
+  let newest = 0;
+  for (let i = 1; i < readings.length; i++) if (readings[i][1] >= readings[newest][1]) newest = i;
+  const recent = readings.slice(-window).map(([value]) => value);
+  let min = Infinity, max = -Infinity, sum = 0;
+  for (const value of recent) {
+    sum += value;
+    if (value < min) min = value;
+    if (value > max) max = value;
+  }
+  return {
+    last: readings[newest][0],
+    timeMs: readings[newest][1],
+    avg: sum / recent.length,
+    min,
+    max,
+  };
+}
+
+/** Checks slot `k` against the recomputation after `readings` (min/max exactly; avg to rounding). */
+function check(
+  w: MovingWindows,
+  k: number,
+  readings: readonly (readonly [number, number])[],
+) {
+  const expected = naive(readings, w.window);
+  const got = w.read(k, { avg: 0, min: 0, max: 0 });
+  assert(got.min === expected.min, `slot ${k} min ${got.min} vs ${expected.min}`);
+  assert(got.max === expected.max, `slot ${k} max ${got.max} vs ${expected.max}`);
+  assert(w.last(k) === expected.last, `slot ${k} last ${w.last(k)} vs ${expected.last}`);
+  assertEquals(w.timeMs(k), expected.timeMs);
+  assertEquals(w.filled(k), Math.min(readings.length, w.window));
+  assert(
+    Math.abs(got.avg - expected.avg) <= 1e-6 * Math.max(1, Math.abs(expected.avg)),
+    `slot ${k} avg ${got.avg} vs ${expected.avg}`,
+  );
+}
+
+const readingArb = fc.tuple(
+  // Few distinct values too, so equal values (and a shared min or max) are common.
+  fc.oneof(fc.double({ min: -1e6, max: 1e6, noNaN: true }), fc.integer({ min: -3, max: 3 })),
+  // Few distinct times too, so event-time ties are common.
+  fc.oneof(fc.integer({ min: 0, max: 1000 }), fc.integer({ min: 0, max: 3 })),
+);
+
+Deno.test("moving windows: avg, min and max cover each slot's last N readings in arrival order, last the newest event time (a tie: the later arrival), after every reading and across a save and restore", () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 1, max: 60 }),
+      // Readings interleaved over a few slots, some far apart (other ring pages).
+      fc.array(fc.tuple(fc.constantFrom(0, 1, 2, 1500), readingArb), {
+        minLength: 1,
+        maxLength: 300,
+      }),
+      fc.nat(),
+      (window, readings, cut) => {
+        const restoreAt = cut % (readings.length + 1);
+        const slots = [0, 1, 2, 1500];
+        let w = new MovingWindows(window);
+        for (const k of slots) w.reset(k);
+        const seen = new Map<number, [number, number][]>(slots.map((k) => [k, []]));
+        for (let i = 0; i < readings.length; i++) {
+          if (i === restoreAt) {
+            // Every slot through a checkpoint record, into fresh columns.
+            const saved = slots.map((k) => {
+              const data = new Float64Array(2 + window + 3);
+              const end = w.save(k, data, 3);
+              assertEquals(end, 3 + 2 + w.filled(k));
+              return { k, data, filled: w.filled(k) };
+            });
+            w = new MovingWindows(window);
+            for (const { k, data, filled } of saved) {
+              assertEquals(w.restore(k, data, 3, filled), 3 + 2 + filled);
+              if (seen.get(k)!.length > 0) check(w, k, seen.get(k)!);
+            }
+          }
+          const [k, [value, timeMs]] = readings[i];
+          w.add(k, value, timeMs);
+          seen.get(k)!.push([value, timeMs]);
+          check(w, k, seen.get(k)!);
+        }
+      },
+    ),
+    { numRuns: 300 },
+  );
+});
+
+Deno.test("moving windows: the average does not drift over a million large values", () => {
+  const w = new MovingWindows(50);
+  w.reset(7);
+  const values: number[] = [];
+  let x = 1;
+  for (let i = 0; i < 1_000_000; i++) {
+    x = (x * 48271) % 2147483647;
+    const value = 1e9 + (x % 1000) / 7;
+    values.push(value);
+    if (values.length > 50) values.shift();
+    w.add(7, value, i);
+  }
+  const exact = values.reduce((a, b) => a + b, 0) / values.length;
+  const got = w.read(7, { avg: 0, min: 0, max: 0 });
+  assert(Math.abs(got.avg - exact) < 1e-6, `average ${got.avg} vs ${exact}`);
+  assertEquals([got.min, got.max], [Math.min(...values), Math.max(...values)]);
+});

@@ -1,0 +1,95 @@
+/**
+ * A shard's saved state: a small JSON header and its sensors in pages of
+ * `SENSOR_PAGE` (by index in the shard), each page encoded on its own, so a
+ * checkpoint can rewrite only the pages that changed. A page is one byte
+ * buffer: a JSON part (its strings), then every number as float64 and every
+ * small integer as uint32, in two sections, so rings and windows copy in bulk.
+ */
+import type { WindowSpec } from "./event_window_store.ts";
+
+/** Sensors per page (a power of two). */
+export const SENSOR_PAGE = 1024;
+export const SENSOR_PAGE_BITS = 10;
+/** The layout written by this code; other layouts are not restored. */
+export const IMAGE_FORMAT = 3;
+
+/** What a shard saves besides its pages. */
+export interface ShardHeader {
+  format: number;
+  window: number;
+  spec: WindowSpec;
+  /** Numbers per saved window. */
+  slotLength: number;
+  pageSize: number;
+  /** Sensor indexes in use (pages = ceil(sensors / pageSize)). */
+  sensors: number;
+  /** Newest event time seen; null before the first reading (JSON has no -Infinity). */
+  newestMs: number | null;
+  lateDropped: number;
+  /** Metric indexes this shard has reported. */
+  metrics: number[];
+}
+
+/**
+ * A shard's state, or the part of it that changed: `pages[p]` is null for a
+ * page unchanged since the checkpoint the request named (`full` false).
+ */
+export interface ShardImage {
+  header: ShardHeader;
+  pages: (Uint8Array | null)[];
+  /** Every page is given (no earlier checkpoint is needed to read it). */
+  full: boolean;
+}
+
+/** A page's parts, as `encodePage` lays them out. */
+export interface PageParts {
+  sensors: number;
+  strings: string[];
+  f64: Float64Array;
+  u32: Uint32Array;
+}
+
+/** Sections of a page of these sizes; fill them, then `encodePage`. */
+export function allocatePage(
+  sensors: number,
+  strings: string[],
+  sizes: { f64: number; u32: number },
+): { parts: PageParts; bytes: Uint8Array } {
+  const header = new TextEncoder().encode(
+    JSON.stringify({ sensors, strings, f64: sizes.f64, u32: sizes.u32 }),
+  );
+  const start = align8(4 + header.byteLength);
+  const bytes = new Uint8Array(start + sizes.f64 * 8 + sizes.u32 * 4);
+  new DataView(bytes.buffer).setUint32(0, header.byteLength, true);
+  bytes.set(header, 4);
+  return {
+    bytes,
+    parts: {
+      sensors,
+      strings,
+      f64: new Float64Array(bytes.buffer, start, sizes.f64),
+      u32: new Uint32Array(bytes.buffer, start + sizes.f64 * 8, sizes.u32),
+    },
+  };
+}
+
+/** The parts of an encoded page (views over its bytes, copied first if unaligned). */
+export function decodePage(page: Uint8Array): PageParts {
+  const bytes = page.byteOffset % 8 === 0 ? page : page.slice();
+  const length = new DataView(bytes.buffer, bytes.byteOffset).getUint32(0, true);
+  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(4, 4 + length)));
+  const start = bytes.byteOffset + align8(4 + length);
+  if (start - bytes.byteOffset + header.f64 * 8 + header.u32 * 4 > bytes.byteLength) {
+    throw new RangeError("Cannot read a shard page: it is shorter than its header says");
+  }
+  return {
+    sensors: header.sensors,
+    strings: header.strings,
+    f64: new Float64Array(bytes.buffer, start, header.f64),
+    u32: new Uint32Array(bytes.buffer, start + header.f64 * 8, header.u32),
+  };
+}
+
+function align8(n: number): number {
+  return (n + 7) & ~7;
+}

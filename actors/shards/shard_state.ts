@@ -1,0 +1,706 @@
+/**
+ * One shard's sensors in columns, by the dense index the router gives each
+ * sensor in its shard: per sensor its global index, group, status and late
+ * count; per sensor metric a slot (chained from its sensor) with its moving
+ * window (`MovingWindows`) and event-time windows (`EventWindowStore`, the
+ * slot is the owner). No object per sensor or metric: columns grow by fixed
+ * pages, dirty sets are index stacks. Pure: no clocks, no I/O, no
+ * allocation per reading.
+ */
+import { MovingWindows } from "./moving_windows.ts";
+import type { WindowSummary } from "./moving_windows.ts";
+import { DEFAULT_WINDOW_SPEC, EventWindowStore, SLOT_LENGTH } from "./event_window_store.ts";
+import type { HeldWindow, WindowSpec } from "./event_window_store.ts";
+import {
+  allocatePage,
+  decodePage,
+  IMAGE_FORMAT,
+  SENSOR_PAGE,
+  SENSOR_PAGE_BITS,
+} from "./shard_image.ts";
+import type { ShardHeader, ShardImage } from "./shard_image.ts";
+import type { RoutedRows } from "./routed_rows.ts";
+import type { SensorLevels, ShardChanges } from "./shard_messages.ts";
+import { statusLevel, ThresholdLevels } from "./threshold_levels.ts";
+import type { Thresholds } from "../../protocol/metric_meta.ts";
+import { allocateStates } from "../../protocol/columns.ts";
+import type { MetricEntry, SensorEntry } from "../../protocol/columns.ts";
+import { DEFAULT_GROUP } from "../../protocol/reading_block.ts";
+
+/** Names for indexes, where the shard's output carries them (ids and metric names stay with the router). */
+export interface ShardNames {
+  sensorId(index: number): string | undefined;
+  metricName(index: number): string | undefined;
+}
+
+const PAGE = SENSOR_PAGE;
+const BITS = SENSOR_PAGE_BITS;
+const MASK = PAGE - 1;
+const SLOT_BITS = 10;
+const SLOT_PAGE = 1 << SLOT_BITS;
+const SLOT_MASK = SLOT_PAGE - 1;
+
+/** Sensor flags. */
+const LIVE = 1, INFO_DIRTY = 2, LATE_DIRTY = 4, STATUS_DIRTY = 8, LEVEL_DIRTY = 16;
+
+class SensorPage {
+  readonly global = new Uint32Array(PAGE);
+  readonly group = new Int32Array(PAGE);
+  readonly status = new Int32Array(PAGE);
+  readonly statusTimeMs = new Float64Array(PAGE);
+  readonly late = new Float64Array(PAGE);
+  readonly firstSlot = new Int32Array(PAGE).fill(-1);
+  readonly flags = new Uint8Array(PAGE);
+  /** Attention level (0 ok, 1 warn, 2 critical): the highest of its slots' and its status's. */
+  readonly level = new Uint8Array(PAGE);
+  readonly statusLevel = new Uint8Array(PAGE);
+}
+
+class SlotPage {
+  readonly sensor = new Uint32Array(SLOT_PAGE);
+  readonly metric = new Uint16Array(SLOT_PAGE);
+  /** Next slot of the same sensor (-1: none). */
+  readonly next = new Int32Array(SLOT_PAGE);
+  readonly dirty = new Uint8Array(SLOT_PAGE);
+}
+
+/** Interned strings (groups, statuses): index 0 is "". */
+class StringTable {
+  readonly strings: string[] = [""];
+  readonly #index = new Map<string, number>([["", 0]]);
+  intern(s: string): number {
+    let i = this.#index.get(s);
+    if (i === undefined) {
+      i = this.strings.length;
+      this.strings.push(s);
+      this.#index.set(s, i);
+    }
+    return i;
+  }
+}
+
+export interface ShardStateOptions {
+  /** Readings in the moving-average window. Default 50. */
+  window?: number;
+  /** Event-time window sizes and grace. Default 1 s, 10 s, 1 min; 5 s. */
+  windowSpec?: WindowSpec;
+  names?: ShardNames;
+  /** The thresholds a value's `judge` names (`ThresholdTable.list`). Default: none. */
+  thresholds?: readonly Thresholds[];
+}
+
+export class ShardState {
+  readonly window: number;
+  readonly #names?: ShardNames;
+  readonly #moving: MovingWindows;
+  readonly #events: EventWindowStore;
+  readonly #sensors: SensorPage[] = [];
+  /** Sensor indexes in use: one past the highest seen. */
+  #sensorCount = 0;
+  readonly #slots: SlotPage[] = [];
+  #slotCount = 0;
+  readonly #freeSlots: number[] = [];
+  readonly #groups = new StringTable();
+  readonly #statuses = new StringTable();
+  /** By status string: its level (`statusLevel`). */
+  readonly #statusLevels: number[] = [0];
+  readonly #thresholds: readonly Thresholds[];
+  /** Threshold state per slot (the slot is the cell). */
+  readonly #levels = new ThresholdLevels();
+  /** Per sensor page: the checkpoint mark of its last change (see `image`). */
+  readonly #pageMarks: number[] = [];
+  /** Marks pages changed from now on: one more than the last checkpoint taken (0 before any). */
+  #mark = 0;
+  readonly #knownMetrics = new Uint8Array(65_536);
+  #metricList: number[] = [];
+  #newMetrics: number[] = [];
+  #dirtySlots: number[] = [];
+  #dirtySensors: number[] = [];
+  #lateSensors: number[] = [];
+  #statusSensors: number[] = [];
+  #levelSensors: number[] = [];
+  #removed: number[] = [];
+  readonly #summary: WindowSummary = { avg: 0, min: 0, max: 0 };
+
+  constructor(options: ShardStateOptions = {}) {
+    this.window = options.window ?? 50;
+    this.#moving = new MovingWindows(this.window);
+    this.#events = new EventWindowStore(options.windowSpec ?? DEFAULT_WINDOW_SPEC);
+    this.#names = options.names;
+    this.#thresholds = options.thresholds ?? [];
+  }
+
+  get spec(): WindowSpec {
+    return this.#events.spec;
+  }
+
+  /** Live sensors, metric slots and open event windows (for health and memory accounting). */
+  counts(): { sensors: number; slots: number; windows: number; bytes: number } {
+    let sensors = 0;
+    for (let s = 0; s < this.#sensorCount; s++) {
+      if (this.#sensors[s >>> BITS].flags[s & MASK] & LIVE) sensors++;
+    }
+    return {
+      sensors,
+      slots: this.#slotCount - this.#freeSlots.length,
+      windows: this.#events.open,
+      bytes: this.#moving.bytes + this.#events.bytes + this.#sensors.length * PAGE * 39 +
+        this.#slots.length * SLOT_PAGE * 11 + this.#levels.capacity * 25,
+    };
+  }
+
+  /** Applies the rows `[from, to)` of `rows` (this shard's, in log order). */
+  apply(rows: RoutedRows, from: number, to: number): void {
+    const strings = rows.strings;
+    // Per string of the message: its id in this shard's tables (-1 until needed).
+    const groupOf = new Int32Array(strings.length).fill(-1);
+    const statusOf = new Int32Array(strings.length).fill(-1);
+    const events = this.#events;
+    const moving = this.#moving;
+    const levels = this.#levels;
+    const thresholds = this.#thresholds;
+    const mark = this.#mark;
+    for (let r = from; r < to; r++) {
+      const s = rows.local[r];
+      const g = rows.group[r];
+      let group = groupOf[g];
+      if (group < 0) group = groupOf[g] = this.#groups.intern(strings[g] || DEFAULT_GROUP);
+      const page = this.#sensor(s, rows.sensor[r], group);
+      const i = s & MASK;
+      this.#pageMarks[s >>> BITS] = mark;
+      const timeMs = rows.timeMs[r];
+      const st = rows.status[r];
+      if (st !== 0 && timeMs >= page.statusTimeMs[i]) {
+        let status = statusOf[st];
+        if (status < 0) status = statusOf[st] = this.#internStatus(strings[st]);
+        page.statusTimeMs[i] = timeMs;
+        if (status !== page.status[i]) {
+          page.status[i] = status;
+          if (!(page.flags[i] & STATUS_DIRTY)) {
+            page.flags[i] |= STATUS_DIRTY;
+            this.#statusSensors.push(s);
+          }
+          page.statusLevel[i] = this.#statusLevels[status];
+          this.#relevel(s);
+        }
+      }
+      const late = events.isLate(timeMs);
+      if (late) {
+        events.lateDropped++;
+        page.late[i]++;
+        if (!(page.flags[i] & LATE_DIRTY)) {
+          page.flags[i] |= LATE_DIRTY;
+          this.#lateSensors.push(s);
+        }
+      }
+      // Values of a reading usually come in the order of the sensor's slots: try the next one first.
+      let hint = -1;
+      for (let v = rows.valueStart[r]; v < rows.valueStart[r + 1]; v++) {
+        const metric = rows.metric[v];
+        let k = hint >= 0
+          ? this.#slots[hint >>> SLOT_BITS].next[hint & SLOT_MASK]
+          : page.firstSlot[i];
+        if (k < 0 || this.#slots[k >>> SLOT_BITS].metric[k & SLOT_MASK] !== metric) {
+          k = this.#findSlot(page.firstSlot[i], metric);
+          if (k < 0) k = this.#newSlot(s, metric);
+        }
+        hint = k;
+        const slots = this.#slots[k >>> SLOT_BITS];
+        if (slots.dirty[k & SLOT_MASK] === 0) {
+          slots.dirty[k & SLOT_MASK] = 1;
+          this.#dirtySlots.push(k);
+        }
+        const value = rows.value[v];
+        moving.add(k, value, timeMs);
+        if (!late) events.add(k, value, timeMs);
+        // Judged in event time, late or not (a late reading is older than the newest: not judged).
+        const judge = rows.judge[v];
+        if (
+          judge !== 0 && judge <= thresholds.length &&
+          levels.observe(k, thresholds[judge - 1], value, timeMs)
+        ) this.#relevel(s);
+      }
+    }
+  }
+
+  /** Forgets a sensor (its source document was deleted); the next flush says so. */
+  remove(s: number): void {
+    if (s >= this.#sensorCount) return;
+    const page = this.#sensors[s >>> BITS];
+    const i = s & MASK;
+    if (!(page.flags[i] & LIVE)) return;
+    for (let k = page.firstSlot[i]; k >= 0;) {
+      const slots = this.#slots[k >>> SLOT_BITS];
+      this.#events.forget(k);
+      this.#levels.clear(k);
+      slots.dirty[k & SLOT_MASK] = 0;
+      this.#freeSlots.push(k);
+      k = slots.next[k & SLOT_MASK];
+    }
+    page.firstSlot[i] = -1;
+    page.flags[i] = 0;
+    page.late[i] = 0;
+    page.status[i] = 0;
+    page.statusTimeMs[i] = -Infinity;
+    page.level[i] = 0;
+    page.statusLevel[i] = 0;
+    this.#pageMarks[s >>> BITS] = this.#mark;
+    this.#removed.push(page.global[i]);
+  }
+
+  /** The changes since the previous flush, latest values per sensor metric; clears them. */
+  flush(): ShardChanges {
+    const removed = this.#removed;
+    this.#removed = [];
+    const sensors: SensorEntry[] = [];
+    for (const s of this.#dirtySensors) {
+      const page = this.#sensors[s >>> BITS];
+      const i = s & MASK;
+      if ((page.flags[i] & (LIVE | INFO_DIRTY)) !== (LIVE | INFO_DIRTY)) continue;
+      page.flags[i] &= ~INFO_DIRTY;
+      sensors.push(this.#entry(page, i));
+    }
+    this.#dirtySensors.length = 0;
+    const metrics = this.#newMetrics.map((index) => this.#metricEntry(index));
+    this.#newMetrics = [];
+    // Keep each dirty slot once (a freed slot reused meanwhile can be listed twice).
+    const dirty = this.#dirtySlots;
+    let n = 0;
+    for (const k of dirty) {
+      const slots = this.#slots[k >>> SLOT_BITS];
+      if (slots.dirty[k & SLOT_MASK] !== 1) continue;
+      slots.dirty[k & SLOT_MASK] = 2;
+      dirty[n++] = k;
+    }
+    const updates = allocateStates(n);
+    for (let j = 0; j < n; j++) {
+      const k = dirty[j];
+      this.#slots[k >>> SLOT_BITS].dirty[k & SLOT_MASK] = 0;
+      this.#writeState(updates, j, k);
+    }
+    dirty.length = 0;
+    const late: [number, number][] = [];
+    for (const s of this.#lateSensors) {
+      const page = this.#sensors[s >>> BITS];
+      const i = s & MASK;
+      if (!(page.flags[i] & LATE_DIRTY)) continue;
+      page.flags[i] &= ~LATE_DIRTY;
+      if (page.flags[i] & LIVE) late.push([page.global[i], page.late[i]]);
+    }
+    this.#lateSensors.length = 0;
+    const statuses: [number, string][] = [];
+    for (const s of this.#statusSensors) {
+      const page = this.#sensors[s >>> BITS];
+      const i = s & MASK;
+      if (!(page.flags[i] & STATUS_DIRTY)) continue;
+      page.flags[i] &= ~STATUS_DIRTY;
+      if (page.flags[i] & LIVE) {
+        statuses.push([page.global[i], this.#statuses.strings[page.status[i]]]);
+      }
+    }
+    this.#statusSensors.length = 0;
+    const levels = this.#takeLevels();
+    return {
+      sensors,
+      metrics,
+      updates,
+      windows: this.#events.take(),
+      late,
+      statuses,
+      levels,
+      removed,
+    };
+  }
+
+  /** Everything held, as a flush would list it; nothing is marked clean. */
+  state(): ShardChanges {
+    const sensors: SensorEntry[] = [];
+    const late: [number, number][] = [];
+    const statuses: [number, string][] = [];
+    const leveled: number[] = [];
+    const slots: number[] = [];
+    for (let s = 0; s < this.#sensorCount; s++) {
+      const page = this.#sensors[s >>> BITS];
+      const i = s & MASK;
+      if (!(page.flags[i] & LIVE)) continue;
+      sensors.push(this.#entry(page, i));
+      if (page.late[i] > 0) late.push([page.global[i], page.late[i]]);
+      if (page.status[i] !== 0) {
+        statuses.push([page.global[i], this.#statuses.strings[page.status[i]]]);
+      }
+      if (page.level[i] !== 0) leveled.push(s);
+      for (
+        let k = page.firstSlot[i];
+        k >= 0;
+        k = this.#slots[k >>> SLOT_BITS].next[k & SLOT_MASK]
+      ) {
+        slots.push(k);
+      }
+    }
+    const updates = allocateStates(slots.length);
+    slots.forEach((k, j) => this.#writeState(updates, j, k));
+    return {
+      sensors,
+      metrics: this.#metricList.map((index) => this.#metricEntry(index)),
+      updates,
+      windows: this.#events.endedWindows(slots),
+      late,
+      statuses,
+      levels: this.#levelsOf(leveled, leveled.length),
+      removed: [],
+    };
+  }
+
+  /** The windows of a sensor's metric and size the shard still holds; [] for one it does not have. */
+  heldWindows(s: number, metric: number, size: number): HeldWindow[] {
+    if (s >= this.#sensorCount) return [];
+    const page = this.#sensors[s >>> BITS];
+    if (!(page.flags[s & MASK] & LIVE)) return [];
+    const k = this.#findSlot(page.firstSlot[s & MASK], metric);
+    return k < 0 ? [] : this.#events.heldWindows(k, size);
+  }
+
+  /**
+   * The state for checkpoint `seq`: the header and every page, or (with
+   * `since` ≥ 0) only the pages changed after checkpoint `since` was taken
+   * (null for the others). Pages changed from now on are marked for `seq + 1`.
+   */
+  image(seq: number, since: number): ShardImage {
+    const pageCount = Math.ceil(this.#sensorCount / PAGE);
+    const pages: (Uint8Array | null)[] = [];
+    for (let p = 0; p < pageCount; p++) {
+      pages.push(since < 0 || (this.#pageMarks[p] ?? 0) > since ? this.#savePage(p) : null);
+    }
+    this.#mark = seq + 1;
+    return { header: this.#header(), pages, full: since < 0 };
+  }
+
+  /**
+   * Adopts a saved state (into a fresh shard) and marks all of it changed,
+   * so the hub learns it. Pages count as saved by checkpoint `seq`.
+   */
+  restore(image: ShardImage, seq = 0): void {
+    const { header } = image;
+    if (!fits(header, { window: this.window, windowSpec: this.spec })) {
+      throw new RangeError(
+        `Cannot restore a shard saved with window ${header.window} and event windows ${
+          JSON.stringify(header.spec)
+        } into window ${this.window} and ${JSON.stringify(this.spec)}`,
+      );
+    }
+    this.#events.newestMs = header.newestMs ?? -Infinity;
+    this.#events.lateDropped = header.lateDropped;
+    for (const metric of header.metrics) this.#knowMetric(metric);
+    image.pages.forEach((page, p) => {
+      if (page === null) throw new RangeError(`Cannot restore: page ${p} is missing`);
+      this.#restorePage(p, page);
+      this.#pageMarks[p] = 0;
+    });
+    this.#sensorCount = Math.max(this.#sensorCount, header.sensors);
+    this.#mark = seq + 1;
+  }
+
+  #header(): ShardHeader {
+    return {
+      format: IMAGE_FORMAT,
+      window: this.window,
+      spec: { sizesMs: [...this.spec.sizesMs], graceMs: this.spec.graceMs },
+      slotLength: SLOT_LENGTH,
+      pageSize: PAGE,
+      sensors: this.#sensorCount,
+      newestMs: Number.isFinite(this.#events.newestMs) ? this.#events.newestMs : null,
+      lateDropped: this.#events.lateDropped,
+      metrics: [...this.#metricList],
+    };
+  }
+
+  // Page layout. Per sensor: u32 [flags, global, group, status, slots]; f64
+  // [statusTimeMs, late]. Per slot of a live sensor, in chain order: u32
+  // [metric, filled, windows]; f64 [last, timeMs, ...ring, ...windows,
+  // ...ThresholdLevels record].
+  #savePage(p: number): Uint8Array {
+    const from = p * PAGE;
+    const to = Math.min(this.#sensorCount, from + PAGE);
+    const strings: string[] = [];
+    const local = new Map<string, number>();
+    const stringOf = (s: string) => {
+      let i = local.get(s);
+      if (i === undefined) local.set(s, i = strings.push(s) - 1);
+      return i;
+    };
+    const page = this.#sensors[p];
+    let f64 = 0, u32 = 0;
+    for (let s = from; s < to; s++) {
+      u32 += 5;
+      f64 += 2;
+      for (
+        let k = page.firstSlot[s & MASK];
+        k >= 0;
+        k = this.#slots[k >>> SLOT_BITS].next[k & SLOT_MASK]
+      ) {
+        u32 += 3;
+        f64 += 2 + this.#moving.filled(k) + this.#events.windowCount(k) * SLOT_LENGTH +
+          ThresholdLevels.RECORD;
+      }
+    }
+    // Strings first (the header holds them), then the numbers.
+    for (let s = from; s < to; s++) {
+      const i = s & MASK;
+      if (!(page.flags[i] & LIVE)) continue;
+      stringOf(this.#groups.strings[page.group[i]]);
+      stringOf(this.#statuses.strings[page.status[i]]);
+    }
+    const { parts, bytes } = allocatePage(to - from, strings, { f64, u32 });
+    let a = 0, b = 0;
+    for (let s = from; s < to; s++) {
+      const i = s & MASK;
+      const live = (page.flags[i] & LIVE) !== 0;
+      let slots = 0;
+      for (
+        let k = page.firstSlot[i];
+        k >= 0;
+        k = this.#slots[k >>> SLOT_BITS].next[k & SLOT_MASK]
+      ) slots++;
+      parts.u32[b] = live ? LIVE : 0;
+      parts.u32[b + 1] = page.global[i];
+      parts.u32[b + 2] = live ? stringOf(this.#groups.strings[page.group[i]]) : 0;
+      parts.u32[b + 3] = live ? stringOf(this.#statuses.strings[page.status[i]]) : 0;
+      parts.u32[b + 4] = slots;
+      b += 5;
+      parts.f64[a] = page.statusTimeMs[i];
+      parts.f64[a + 1] = page.late[i];
+      a += 2;
+      for (
+        let k = page.firstSlot[i];
+        k >= 0;
+        k = this.#slots[k >>> SLOT_BITS].next[k & SLOT_MASK]
+      ) {
+        parts.u32[b] = this.#slots[k >>> SLOT_BITS].metric[k & SLOT_MASK];
+        parts.u32[b + 1] = this.#moving.filled(k);
+        parts.u32[b + 2] = this.#events.windowCount(k);
+        b += 3;
+        a = this.#moving.save(k, parts.f64, a);
+        a = this.#events.saveWindows(k, parts.f64, a);
+        a = this.#levels.save(k, parts.f64, a);
+      }
+    }
+    return bytes;
+  }
+
+  #restorePage(p: number, bytes: Uint8Array): void {
+    const parts = decodePage(bytes);
+    let a = 0, b = 0;
+    for (let j = 0; j < parts.sensors; j++) {
+      const s = p * PAGE + j;
+      const u = parts.u32;
+      const flags = u[b], global = u[b + 1], group = u[b + 2], status = u[b + 3], slots = u[b + 4];
+      b += 5;
+      const statusTimeMs = parts.f64[a], late = parts.f64[a + 1];
+      a += 2;
+      if (!(flags & LIVE)) {
+        this.#reserve(s);
+        this.#sensors[s >>> BITS].global[s & MASK] = global;
+        continue;
+      }
+      const page = this.#sensor(s, global, this.#groups.intern(parts.strings[group]));
+      const i = s & MASK;
+      page.status[i] = this.#internStatus(parts.strings[status]);
+      page.statusLevel[i] = this.#statusLevels[page.status[i]];
+      page.statusTimeMs[i] = statusTimeMs;
+      page.late[i] = late;
+      if (page.status[i] !== 0) {
+        page.flags[i] |= STATUS_DIRTY;
+        this.#statusSensors.push(s);
+      }
+      if (late > 0) {
+        page.flags[i] |= LATE_DIRTY;
+        this.#lateSensors.push(s);
+      }
+      for (let m = 0; m < slots; m++) {
+        const metric = parts.u32[b], filled = parts.u32[b + 1], windows = parts.u32[b + 2];
+        b += 3;
+        const k = this.#newSlot(s, metric);
+        a = this.#moving.restore(k, parts.f64, a, filled);
+        a = this.#events.restoreWindows(k, parts.f64, a, windows);
+        a = this.#levels.restore(k, parts.f64, a);
+        this.#slots[k >>> SLOT_BITS].dirty[k & SLOT_MASK] = 1;
+        this.#dirtySlots.push(k);
+      }
+      // Restored levels are told, as restored statuses are.
+      this.#relevel(s);
+    }
+  }
+
+  /** Makes sensor index `s` addressable. */
+  #reserve(s: number): void {
+    while (s >= this.#sensors.length * PAGE) {
+      this.#sensors.push(new SensorPage());
+      this.#pageMarks.push(0);
+    }
+    if (s >= this.#sensorCount) this.#sensorCount = s + 1;
+  }
+
+  /** The sensor's page, making the sensor live (new: dirty) or noting a group change. */
+  #sensor(s: number, global: number, group: number): SensorPage {
+    this.#reserve(s);
+    const page = this.#sensors[s >>> BITS];
+    const i = s & MASK;
+    const flags = page.flags[i];
+    if (!(flags & LIVE)) {
+      page.global[i] = global;
+      page.group[i] = group;
+      page.status[i] = 0;
+      page.statusTimeMs[i] = -Infinity;
+      page.late[i] = 0;
+      page.firstSlot[i] = -1;
+      page.level[i] = 0;
+      page.statusLevel[i] = 0;
+      page.flags[i] = LIVE | INFO_DIRTY;
+      this.#dirtySensors.push(s);
+    } else if (page.group[i] !== group) {
+      page.group[i] = group;
+      if (!(flags & INFO_DIRTY)) {
+        page.flags[i] |= INFO_DIRTY;
+        this.#dirtySensors.push(s);
+      }
+    }
+    return page;
+  }
+
+  #findSlot(first: number, metric: number): number {
+    let k = first;
+    while (k >= 0) {
+      const slots = this.#slots[k >>> SLOT_BITS];
+      if (slots.metric[k & SLOT_MASK] === metric) return k;
+      k = slots.next[k & SLOT_MASK];
+    }
+    return -1;
+  }
+
+  /** A fresh slot for a sensor's metric, last in its chain. */
+  #newSlot(s: number, metric: number): number {
+    let k = this.#freeSlots.pop();
+    if (k === undefined) {
+      k = this.#slotCount++;
+      if (k >>> SLOT_BITS === this.#slots.length) this.#slots.push(new SlotPage());
+    }
+    const slots = this.#slots[k >>> SLOT_BITS];
+    const j = k & SLOT_MASK;
+    slots.sensor[j] = s;
+    slots.metric[j] = metric;
+    slots.next[j] = -1;
+    slots.dirty[j] = 0;
+    const page = this.#sensors[s >>> BITS];
+    const first = page.firstSlot[s & MASK];
+    if (first < 0) page.firstSlot[s & MASK] = k;
+    else {
+      let last = first;
+      for (let n = this.#slots[last >>> SLOT_BITS].next[last & SLOT_MASK]; n >= 0;) {
+        last = n;
+        n = this.#slots[n >>> SLOT_BITS].next[n & SLOT_MASK];
+      }
+      this.#slots[last >>> SLOT_BITS].next[last & SLOT_MASK] = k;
+    }
+    this.#moving.reset(k);
+    this.#levels.ensure(k + 1);
+    this.#levels.clear(k);
+    this.#events.windowsFor(page.global[s & MASK], metric, k);
+    this.#knowMetric(metric);
+    return k;
+  }
+
+  #internStatus(status: string): number {
+    const id = this.#statuses.intern(status);
+    if (id === this.#statusLevels.length) this.#statusLevels.push(statusLevel(status));
+    return id;
+  }
+
+  /** A slot's level or the status changed: the sensor's is the highest; marked if it moved. */
+  #relevel(s: number): void {
+    const page = this.#sensors[s >>> BITS];
+    const i = s & MASK;
+    let level = page.statusLevel[i];
+    for (let k = page.firstSlot[i]; k >= 0; k = this.#slots[k >>> SLOT_BITS].next[k & SLOT_MASK]) {
+      const l = this.#levels.level(k);
+      if (l > level) level = l;
+    }
+    if (level === page.level[i]) return;
+    page.level[i] = level;
+    if (!(page.flags[i] & LEVEL_DIRTY)) {
+      page.flags[i] |= LEVEL_DIRTY;
+      this.#levelSensors.push(s);
+    }
+  }
+
+  /** The sensors whose level changed since the last flush (live ones), as columns; clears them. */
+  #takeLevels(): SensorLevels {
+    const list = this.#levelSensors;
+    let n = 0;
+    for (const s of list) {
+      const page = this.#sensors[s >>> BITS];
+      const i = s & MASK;
+      if (!(page.flags[i] & LEVEL_DIRTY)) continue;
+      page.flags[i] &= ~LEVEL_DIRTY;
+      if (page.flags[i] & LIVE) list[n++] = s;
+    }
+    const levels = this.#levelsOf(list, n);
+    list.length = 0;
+    return levels;
+  }
+
+  /** The levels of the first `n` sensors of `list`, as columns. */
+  #levelsOf(list: readonly number[], n: number): SensorLevels {
+    const sensor = new Uint32Array(n);
+    const level = new Uint8Array(n);
+    for (let j = 0; j < n; j++) {
+      const s = list[j];
+      sensor[j] = this.#sensors[s >>> BITS].global[s & MASK];
+      level[j] = this.#sensors[s >>> BITS].level[s & MASK];
+    }
+    return { sensor, level };
+  }
+
+  #knowMetric(metric: number): void {
+    if (this.#knownMetrics[metric]) return;
+    this.#knownMetrics[metric] = 1;
+    this.#metricList.push(metric);
+    this.#newMetrics.push(metric);
+  }
+
+  #writeState(updates: ReturnType<typeof allocateStates>, j: number, k: number): void {
+    const slots = this.#slots[k >>> SLOT_BITS];
+    const s = slots.sensor[k & SLOT_MASK];
+    const summary = this.#moving.read(k, this.#summary);
+    updates.sensor[j] = this.#sensors[s >>> BITS].global[s & MASK];
+    updates.metric[j] = slots.metric[k & SLOT_MASK];
+    updates.last[j] = this.#moving.last(k);
+    updates.avg[j] = summary.avg;
+    updates.min[j] = summary.min;
+    updates.max[j] = summary.max;
+    updates.timeMs[j] = this.#moving.timeMs(k);
+  }
+
+  #entry(page: SensorPage, i: number): SensorEntry {
+    const index = page.global[i];
+    return {
+      index,
+      id: this.#names?.sensorId(index) ?? "",
+      group: this.#groups.strings[page.group[i]],
+    };
+  }
+
+  #metricEntry(index: number): MetricEntry {
+    return { index, name: this.#names?.metricName(index) ?? "" };
+  }
+}
+
+/** Whether a header was saved by a shard of this shape (moving window, window sizes, grace, layout). */
+export function fits(
+  header: ShardHeader,
+  shape: { window: number; windowSpec: WindowSpec },
+): boolean {
+  const { sizesMs, graceMs } = shape.windowSpec;
+  return header?.format === IMAGE_FORMAT && header.window === shape.window &&
+    header.slotLength === SLOT_LENGTH && header.pageSize === PAGE &&
+    header.spec?.graceMs === graceMs && header.spec.sizesMs.join() === sizesMs.join();
+}
