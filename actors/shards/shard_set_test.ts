@@ -153,12 +153,16 @@ Deno.test("a flush the asker gave up on is not lost: its changes come with the n
     const ids = Array.from({ length: 300 }, (_, i) => `sensor-${i}`);
     await shards.deliver(readings(ids));
     // No shard can answer within 0 ms: each answer comes after the asker stopped waiting.
-    const first = await shards.flushAll({ timeoutMs: 0 });
-    const second = await shards.flushAll({ timeoutMs: 10_000 });
-    const seen = [...idsByShard(first).flat(), ...idsByShard(second).flat()].sort();
-    assertEquals(seen, [...ids].sort(), `--workers ${workers}`);
-    // Each change was handed over once.
-    assertEquals(idsByShard(await shards.flushAll({ timeoutMs: 10_000 })), [[], [], []]);
+    const seen = idsByShard(await shards.flushAll({ timeoutMs: 0 })).flat();
+    // The next flushes carry it (on a busy machine a worker may miss one more deadline).
+    for (let i = 0; i < 6 && seen.length < ids.length; i++) {
+      seen.push(...idsByShard(await shards.flushAll({ timeoutMs: 10_000 })).flat());
+    }
+    assertEquals(seen.sort(), [...ids].sort(), `--workers ${workers}`);
+    // Each change was handed over once: every shard answers, with nothing more.
+    const after = await shards.flushAll({ timeoutMs: 60_000 });
+    assertEquals(after.map((c) => c !== null), [true, true, true], `--workers ${workers}`);
+    assertEquals(idsByShard(after), [[], [], []]);
     await shards.stop();
   }
 });
