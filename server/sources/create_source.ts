@@ -3,9 +3,6 @@ import { DEFAULT_READING_LIMITS } from "../ingest/readings/mod.ts";
 import type { Store } from "../store/open_store.ts";
 import { Checkpointer } from "./checkpointer.ts";
 import { LogSource } from "./kv/log_source.ts";
-import { connectMongo } from "./mongo/connect.ts";
-import { cursorToken, MongoSource } from "./mongo/mongo_source.ts";
-import { DocumentIds } from "./mongo/document_ids.ts";
 import type { Source } from "./source.ts";
 
 /** The options (`server/config`) a source is made from. */
@@ -41,6 +38,8 @@ export async function createSource(
   if (config.source === "kv") {
     return new LogSource(store.log, shards, { checkpointer, startCursor: resume?.cursor ?? null });
   }
+  // Loaded only for --source mongo: the driver and bson hold tens of MB a KV server need not pay.
+  const { connectMongo, cursorToken, DocumentIds, MongoSource } = await import("./mongo/mod.ts");
   const { client, hosts } = await connectMongo(config.mongoUri!);
   return new MongoSource(shards, {
     client,

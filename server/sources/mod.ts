@@ -7,4 +7,3 @@ export { Checkpointer } from "./checkpointer.ts";
 export type { CheckpointerOptions, CheckpointHook } from "./checkpointer.ts";
 export { LogSource } from "./kv/log_source.ts";
 export type { LogSourceOptions } from "./kv/log_source.ts";
-export { MongoSource } from "./mongo/mongo_source.ts";

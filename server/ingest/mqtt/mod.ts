@@ -1,7 +1,6 @@
 // MQTT ingest: the embedded listener and the bridge, one stage.
 export { mqttEnabled, startMqtt } from "./mqtt_stage.ts";
 export type { MqttConfig } from "./mqtt_stage.ts";
-export { startMqttIngest } from "./mqtt_ingest.ts";
 export type {
   MqttHealth,
   MqttIngest,

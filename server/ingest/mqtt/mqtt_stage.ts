@@ -1,6 +1,5 @@
 import { DEFAULT_READING_LIMITS } from "../readings/mod.ts";
 import type { KvLog } from "../../store/mod.ts";
-import { startMqttIngest } from "./mqtt_ingest.ts";
 import type { MqttIngest } from "./mqtt_ingest.ts";
 import type { MqttKeys } from "./listener.ts";
 
@@ -54,6 +53,8 @@ export async function startMqtt(
       key: await Deno.readTextFile(config.keyFile),
     }
     : null;
+  // Loaded only when asked for: aedes and mqtt.js cost memory a server without MQTT need not pay.
+  const { startMqttIngest } = await import("./mqtt_ingest.ts");
   return await startMqttIngest({
     sink: log,
     kv: deps.kv,

@@ -4,6 +4,7 @@ export { blockDocuments, MongoSink } from "./mongo_sink.ts";
 export { ChangeBatch, idKey } from "./change_batch.ts";
 export type { BatchPart, InvalidDocument, TakenBatch } from "./change_batch.ts";
 export { DocumentIds } from "./document_ids.ts";
+export { connectMongo } from "./connect.ts";
 export { Backoff } from "./backoff.ts";
 export type { BackoffOptions } from "./backoff.ts";
 export { ChangeStreamInvalidated, classifyMongoError, STANDALONE_HINT } from "./errors.ts";
