@@ -59,8 +59,10 @@ export async function startServer(
   timeoutMs = 30_000,
   options: { cwd?: string } = {},
 ): Promise<ServerProcess> {
+  // E.g. PULSEBOARD_BENCH_SERVER_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the server.
+  const flags = Deno.env.get("PULSEBOARD_BENCH_SERVER_FLAGS")?.split(/\s+/).filter(Boolean) ?? [];
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "main.ts", ...args],
+    args: ["run", "-A", ...flags, "main.ts", ...args],
     cwd: options.cwd ?? root,
     stdout: "piped",
     stderr: "piped",
