@@ -20,6 +20,16 @@ export class RadixScratch {
   lo2 = new Uint32Array(0);
   item2 = new Uint32Array(0);
   readonly counts = new Uint32Array(BUCKETS);
+  /** An incremental re-sort's moved items, and the same sorted. */
+  moved = new Uint32Array(0);
+  movedSorted = new Uint32Array(0);
+
+  ensureMoved(n: number): void {
+    if (this.moved.length >= n) return;
+    const size = Math.max(n, this.moved.length * 2, 1024);
+    this.moved = new Uint32Array(size);
+    this.movedSorted = new Uint32Array(size);
+  }
 
   ensure(n: number): void {
     if (this.hi.length >= n) return;
@@ -33,7 +43,7 @@ export class RadixScratch {
   }
 
   get bytes(): number {
-    return this.hi.byteLength * 6 + this.counts.byteLength;
+    return this.hi.byteLength * 6 + this.counts.byteLength + this.moved.byteLength * 2;
   }
 }
 
