@@ -6,7 +6,11 @@ const root = new URL("..", import.meta.url).pathname;
 const live = new Set<Deno.ChildProcess>();
 
 /** Stops a child: SIGTERM, then SIGKILL if it has not exited within `graceMs`. */
-export async function stopProcess(child: Deno.ChildProcess, graceMs = 5_000): Promise<void> {
+export async function stopProcess(
+  child: Deno.ChildProcess,
+  // A profiled server writes its profile as it exits: give it time.
+  graceMs = Deno.env.get("PULSEBOARD_BENCH_SERVER_FLAGS") ? 60_000 : 5_000,
+): Promise<void> {
   try {
     child.kill("SIGTERM");
   } catch {

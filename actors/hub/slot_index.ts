@@ -12,18 +12,15 @@ const EMPTY = -1;
  * Nothing is allocated per operation.
  */
 export class SlotIndex {
-  #a: Int32Array;
-  #b: Int32Array;
-  #value: Int32Array;
+  /** Entries of four Int32s (a, b, value, unused): one cache line holds four, a lookup touches one. */
+  #table: Int32Array;
   #mask: number;
   #size = 0;
 
   constructor(capacity = 1024) {
     let n = 16;
     while (n < 2 * capacity) n *= 2;
-    this.#a = new Int32Array(n).fill(EMPTY);
-    this.#b = new Int32Array(n);
-    this.#value = new Int32Array(n);
+    this.#table = emptyTable(n);
     this.#mask = n - 1;
   }
 
@@ -33,29 +30,29 @@ export class SlotIndex {
 
   /** The value of (a, b), or -1. */
   get(a: number, b: number): number {
-    const keys = this.#a, bs = this.#b, mask = this.#mask;
+    const t = this.#table, mask = this.#mask;
     for (let i = hash(a, b) & mask;; i = (i + 1) & mask) {
-      const k = keys[i];
+      const k = t[4 * i];
       if (k === EMPTY) return -1;
-      if (k === a && bs[i] === b) return this.#value[i];
+      if (k === a && t[4 * i + 1] === b) return t[4 * i + 2];
     }
   }
 
   /** Sets (a, b) to `value` (≥ 0). */
   set(a: number, b: number, value: number): void {
-    if (2 * (this.#size + 1) > this.#a.length) this.#grow();
-    const keys = this.#a, bs = this.#b, mask = this.#mask;
+    if (2 * (this.#size + 1) > this.#mask + 1) this.#grow();
+    const t = this.#table, mask = this.#mask;
     for (let i = hash(a, b) & mask;; i = (i + 1) & mask) {
-      const k = keys[i];
+      const k = t[4 * i];
       if (k === EMPTY) {
-        keys[i] = a;
-        bs[i] = b;
-        this.#value[i] = value;
+        t[4 * i] = a;
+        t[4 * i + 1] = b;
+        t[4 * i + 2] = value;
         this.#size++;
         return;
       }
-      if (k === a && bs[i] === b) {
-        this.#value[i] = value;
+      if (k === a && t[4 * i + 1] === b) {
+        t[4 * i + 2] = value;
         return;
       }
     }
@@ -63,46 +60,52 @@ export class SlotIndex {
 
   /** Removes (a, b); false if absent. */
   delete(a: number, b: number): boolean {
-    const keys = this.#a, bs = this.#b, values = this.#value, mask = this.#mask;
+    const t = this.#table, mask = this.#mask;
     let i = hash(a, b) & mask;
     for (;; i = (i + 1) & mask) {
-      const k = keys[i];
+      const k = t[4 * i];
       if (k === EMPTY) return false;
-      if (k === a && bs[i] === b) break;
+      if (k === a && t[4 * i + 1] === b) break;
     }
     // Shift back the entries after the hole that probed past it.
     let hole = i;
     for (let j = (i + 1) & mask;; j = (j + 1) & mask) {
-      const k = keys[j];
+      const k = t[4 * j];
       if (k === EMPTY) break;
-      const home = hash(k, bs[j]) & mask;
+      const home = hash(k, t[4 * j + 1]) & mask;
       // j's entry may move to the hole when its home is not within (hole, j].
       if (((j - home) & mask) >= ((j - hole) & mask)) {
-        keys[hole] = k;
-        bs[hole] = bs[j];
-        values[hole] = values[j];
+        t[4 * hole] = k;
+        t[4 * hole + 1] = t[4 * j + 1];
+        t[4 * hole + 2] = t[4 * j + 2];
         hole = j;
       }
     }
-    keys[hole] = EMPTY;
+    t[4 * hole] = EMPTY;
     this.#size--;
     return true;
   }
 
   get bytes(): number {
-    return this.#a.byteLength * 3;
+    return this.#table.byteLength;
   }
 
   #grow(): void {
-    const a = this.#a, b = this.#b, v = this.#value;
-    const n = a.length * 2;
-    this.#a = new Int32Array(n).fill(EMPTY);
-    this.#b = new Int32Array(n);
-    this.#value = new Int32Array(n);
+    const old = this.#table;
+    const n = 2 * (this.#mask + 1);
+    this.#table = emptyTable(n);
     this.#mask = n - 1;
     this.#size = 0;
-    for (let i = 0; i < a.length; i++) if (a[i] !== EMPTY) this.set(a[i], b[i], v[i]);
+    for (let i = 0; i < old.length; i += 4) {
+      if (old[i] !== EMPTY) this.set(old[i], old[i + 1], old[i + 2]);
+    }
   }
+}
+
+function emptyTable(entries: number): Int32Array {
+  const t = new Int32Array(4 * entries);
+  for (let i = 0; i < t.length; i += 4) t[i] = EMPTY;
+  return t;
 }
 
 function hash(a: number, b: number): number {
