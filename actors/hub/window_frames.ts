@@ -60,7 +60,6 @@ export class WindowFrames {
   /** Set differences between a client's rows and the target's. */
   #mark = new Uint32Array(0);
   #stamp = 0;
-  #points = new Float32Array(0);
 
   constructor(feed: FeedView, sparks: SparkPoints) {
     this.#feed = feed;
@@ -252,22 +251,23 @@ export class WindowFrames {
   ): SparkRows[] {
     if (o.entering === 0) return [];
     const sparks = this.#sparks;
-    if (this.#points.length < sparks.points) this.#points = new Float32Array(sparks.points);
     const out: SparkRows[] = [];
     for (const { index: metric } of o.metrics) {
       const counts: number[] = [];
       const newest: number[] = [];
-      const points: number[] = [];
-      let any = false;
+      // Read straight into one array per metric (the frame is encoded from it once).
+      const points = new Float32Array(o.entering * sparks.points);
+      let total = 0;
       for (let r = 0; r < entries.length; r++) {
         const s = entries[r].index;
-        const count = r < o.entering ? sparks.read(s, metric, this.#points) : 0;
+        const count = r < o.entering ? sparks.read(s, metric, points, total) : 0;
         counts.push(count);
         newest.push(count > 0 ? Math.floor(sparks.newestMs(s, metric)! / this.#bucketMs) : 0);
-        for (let k = 0; k < count; k++) points.push(this.#points[k]);
-        any ||= count > 0;
+        total += count;
       }
-      if (any) out.push({ metric, counts, newestBucket: newest, points });
+      if (total > 0) {
+        out.push({ metric, counts, newestBucket: newest, points: points.subarray(0, total) });
+      }
     }
     return out;
   }

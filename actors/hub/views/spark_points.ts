@@ -74,16 +74,16 @@ export class SparkPoints {
     meta[m + 1] = next + 65_536 * (filled < this.points ? filled + 1 : filled);
   }
 
-  /** Copies the sensor's points for `metric`, oldest first, into `into`; returns how many. */
-  read(sensor: number, metric: number, into: Float32Array): number {
+  /** Copies the sensor's points for `metric`, oldest first, into `into` from `at`; returns how many. */
+  read(sensor: number, metric: number, into: Float32Array, at = 0): number {
     const a = this.#arenas[metric];
     if (a === undefined || sensor >= this.capacity) return 0;
     const ring = a.meta[2 * sensor + 1];
     const head = ring % 65_536;
-    const n = Math.min((ring - head) / 65_536, into.length);
+    const n = Math.min((ring - head) / 65_536, into.length - at);
     const base = sensor * this.points;
     for (let i = 0; i < n; i++) {
-      into[n - 1 - i] = a.values[base + ((head - i + this.points) % this.points)];
+      into[at + n - 1 - i] = a.values[base + ((head - i + this.points) % this.points)];
     }
     return n;
   }
