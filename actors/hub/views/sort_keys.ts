@@ -22,7 +22,9 @@ export interface KeyColumn {
   /**
    * 1 for each sensor whose value changed, or that came or went, since its
    * order's last sort (which clears them): the keys an incremental re-sort
-   * takes out and merges back. `movedCount` counts them (at least).
+   * takes out and merges back. `movedCount` counts them (at least). A column
+   * has one order (`ColumnOrder`, shared by every view on the key): a second
+   * would find the marks cleared by the first.
    */
   moved: Uint8Array;
   movedCount: number;
