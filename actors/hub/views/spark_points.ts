@@ -10,15 +10,13 @@ export interface SparkPointsOptions {
 /** One metric's rings: `points` Float32 slots per sensor, sensor-major. */
 interface Arena {
   values: Float32Array;
-  /**
-   * Per sensor, side by side (a push touches one place here and one in
-   * `values`): the bucket number (timeMs / bucketMs) of the newest point,
-   * -Infinity when empty; then its slot plus 65,536 × the points held.
-   */
-  meta: Float64Array;
+  /** Slot of the newest point per sensor. */
+  head: Uint16Array;
+  /** Points held per sensor (≤ points). */
+  filled: Uint16Array;
+  /** Bucket number (timeMs / bucketMs) of the newest point; -Infinity when empty. */
+  bucket: Float64Array;
 }
-
-const EMPTY_META = [-Infinity, 0];
 
 /**
  * The last minute of every sensor's metrics, so a row entering a window can
@@ -26,7 +24,7 @@ const EMPTY_META = [-Infinity, 0];
  * sensor in one Float32Array arena, the latest value in a bucket winning —
  * the same rule as the dashboard's `SparkRings` (web/src/lib/feed/spark_rings.ts),
  * so what a client draws from these points and from later deltas agrees.
- * Memory is fixed per sensor and metric (points × 4 + 16 bytes), whatever the
+ * Memory is fixed per sensor and metric (points × 4 + 12 bytes), whatever the
  * update rate. Fed from each tick's `TickChanges`. Pure.
  */
 export class SparkPoints {
@@ -58,30 +56,27 @@ export class SparkPoints {
     if (sensor >= this.capacity) this.#grow(sensor + 1);
     const a = this.#arenas[metric] ?? this.#arena(metric);
     const bucket = Math.floor(timeMs / this.bucketMs);
-    const meta = a.meta, m = 2 * sensor;
-    const newest = meta[m];
+    const newest = a.bucket[sensor];
     const base = sensor * this.points;
-    const ring = meta[m + 1];
-    const head = ring % 65_536, filled = (ring - head) / 65_536;
     if (bucket === newest) {
-      a.values[base + head] = value;
+      a.values[base + a.head[sensor]] = value;
       return;
     }
     if (bucket < newest) return;
-    const next = filled === 0 ? 0 : (head + 1) % this.points;
-    a.values[base + next] = value;
-    meta[m] = bucket;
-    meta[m + 1] = next + 65_536 * (filled < this.points ? filled + 1 : filled);
+    const head = a.filled[sensor] === 0 ? 0 : (a.head[sensor] + 1) % this.points;
+    a.head[sensor] = head;
+    a.values[base + head] = value;
+    if (a.filled[sensor] < this.points) a.filled[sensor]++;
+    a.bucket[sensor] = bucket;
   }
 
   /** Copies the sensor's points for `metric`, oldest first, into `into` from `at`; returns how many. */
   read(sensor: number, metric: number, into: Float32Array, at = 0): number {
     const a = this.#arenas[metric];
     if (a === undefined || sensor >= this.capacity) return 0;
-    const ring = a.meta[2 * sensor + 1];
-    const head = ring % 65_536;
-    const n = Math.min((ring - head) / 65_536, into.length - at);
+    const n = Math.min(a.filled[sensor], into.length - at);
     const base = sensor * this.points;
+    const head = a.head[sensor];
     for (let i = 0; i < n; i++) {
       into[at + n - 1 - i] = a.values[base + ((head - i + this.points) % this.points)];
     }
@@ -91,8 +86,8 @@ export class SparkPoints {
   /** Start time of the newest point's bucket, or null with no points (so a client can place them). */
   newestMs(sensor: number, metric: number): number | null {
     const a = this.#arenas[metric];
-    if (a === undefined || sensor >= this.capacity || a.meta[2 * sensor + 1] < 65_536) return null;
-    return a.meta[2 * sensor] * this.bucketMs;
+    if (a === undefined || sensor >= this.capacity || a.filled[sensor] === 0) return null;
+    return a.bucket[sensor] * this.bucketMs;
   }
 
   /** Metrics with points of `sensor`. */
@@ -100,7 +95,7 @@ export class SparkPoints {
     const out: number[] = [];
     if (sensor >= this.capacity) return out;
     this.#arenas.forEach((a, metric) => {
-      if (a !== undefined && a.meta[2 * sensor + 1] >= 65_536) out.push(metric);
+      if (a !== undefined && a.filled[sensor] > 0) out.push(metric);
     });
     return out;
   }
@@ -109,7 +104,8 @@ export class SparkPoints {
     if (sensor >= this.capacity) return;
     for (const a of this.#arenas) {
       if (a === undefined) continue;
-      a.meta.set(EMPTY_META, 2 * sensor);
+      a.filled[sensor] = 0;
+      a.bucket[sensor] = -Infinity;
     }
   }
 
@@ -117,7 +113,8 @@ export class SparkPoints {
     let bytes = 0;
     for (const a of this.#arenas) {
       if (a) {
-        bytes += a.values.byteLength + a.meta.byteLength;
+        bytes += a.values.byteLength + a.head.byteLength + a.filled.byteLength +
+          a.bucket.byteLength;
       }
     }
     return bytes;
@@ -126,7 +123,9 @@ export class SparkPoints {
   #arena(metric: number): Arena {
     const a: Arena = {
       values: new Float32Array(this.capacity * this.points),
-      meta: emptyMeta(this.capacity),
+      head: new Uint16Array(this.capacity),
+      filled: new Uint16Array(this.capacity),
+      bucket: new Float64Array(this.capacity).fill(-Infinity),
     };
     this.#arenas[metric] = a;
     return a;
@@ -139,16 +138,16 @@ export class SparkPoints {
       const values = new Float32Array(capacity * this.points);
       values.set(a.values);
       a.values = values;
-      const meta = emptyMeta(capacity);
-      meta.set(a.meta);
-      a.meta = meta;
+      const head = new Uint16Array(capacity);
+      head.set(a.head);
+      a.head = head;
+      const filled = new Uint16Array(capacity);
+      filled.set(a.filled);
+      a.filled = filled;
+      const bucket = new Float64Array(capacity).fill(-Infinity);
+      bucket.set(a.bucket);
+      a.bucket = bucket;
     }
     this.capacity = capacity;
   }
-}
-
-function emptyMeta(sensors: number): Float64Array {
-  const meta = new Float64Array(2 * sensors);
-  for (let m = 0; m < meta.length; m += 2) meta[m] = -Infinity;
-  return meta;
 }
