@@ -6,7 +6,11 @@ const root = new URL("..", import.meta.url).pathname;
 const live = new Set<Deno.ChildProcess>();
 
 /** Stops a child: SIGTERM, then SIGKILL if it has not exited within `graceMs`. */
-export async function stopProcess(child: Deno.ChildProcess, graceMs = 5_000): Promise<void> {
+export async function stopProcess(
+  child: Deno.ChildProcess,
+  // A profiled server writes its profile as it exits: give it time.
+  graceMs = Deno.env.get("PULSEBOARD_BENCH_SERVER_FLAGS") ? 60_000 : 5_000,
+): Promise<void> {
   try {
     child.kill("SIGTERM");
   } catch {
@@ -61,8 +65,10 @@ export async function startServer(
   timeoutMs = 30_000,
   options: { cwd?: string } = {},
 ): Promise<ServerProcess> {
+  // E.g. PULSEBOARD_BENCH_SERVER_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the server.
+  const flags = Deno.env.get("PULSEBOARD_BENCH_SERVER_FLAGS")?.split(/\s+/).filter(Boolean) ?? [];
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "main.ts", ...args],
+    args: ["run", "-A", ...flags, "main.ts", ...args],
     cwd: options.cwd ?? root,
     stdout: "piped",
     stderr: "piped",

@@ -35,6 +35,15 @@ export class AttentionBoard {
   #arrivedAt = new Float64Array(0);
   #seenMs = new Float64Array(0);
   #intervalMs = new Float64Array(0);
+  /**
+   * Per sensor, the silence up to which its code stands: past it, it is
+   * judged again (-Infinity: judge at the next evaluation). Only sensors that
+   * arrived, changed level or crossed a threshold are judged each tick, not
+   * all 100,000 (a sixth of the hub's tick with one ordering).
+   */
+  #standsUntil = new Float64Array(0);
+  /** The clock at the last evaluation: a clock set back judges every sensor. */
+  #lastNow = -Infinity;
   /** Sensors per attention code (index: code). */
   readonly counts = new Float64Array(6);
 
@@ -60,6 +69,7 @@ export class AttentionBoard {
       if (this.#known[index] === 1) continue;
       this.#known[index] = 1;
       this.#arrivedAt[index] = now;
+      this.#standsUntil[index] = -Infinity;
       this.counts[this.#code[index]]++;
     }
   }
@@ -81,6 +91,7 @@ export class AttentionBoard {
       const s = updates.sensor[i];
       if (s >= this.#known.length || this.#known[s] === 0) continue;
       this.#arrivedAt[s] = now;
+      this.#standsUntil[s] = -Infinity;
       const t = updates.timeMs[i];
       const seen = this.#seenMs[s];
       if (t <= seen) continue; // not newer (or another metric of the same reading)
@@ -97,15 +108,22 @@ export class AttentionBoard {
   setLevel(sensor: number, level: number): void {
     this.#grow(sensor + 1);
     this.#level[sensor] = level;
+    this.#standsUntil[sensor] = -Infinity;
   }
 
   /** Judges every known sensor at `now`; appends `[sensor, code]` of those whose code changed. */
   evaluate(now: number, changed: [number, number][]): void {
     const known = this.#known, code = this.#code, level = this.#level;
     const arrivedAt = this.#arrivedAt, interval = this.#intervalMs;
+    const until = this.#standsUntil;
+    const all = now < this.#lastNow;
+    this.#lastNow = now;
     for (let s = 0; s < known.length; s++) {
       if (known[s] === 0) continue;
-      const next = judge(now - arrivedAt[s], level[s], interval[s], this);
+      const silence = now - arrivedAt[s];
+      if (silence <= until[s] && !all) continue; // a NaN silence is judged every time
+      const next = judge(silence, level[s], interval[s], this);
+      until[s] = standsUntil(next, interval[s], this);
       if (next === code[s]) continue;
       this.counts[code[s]]--;
       this.counts[next]++;
@@ -133,6 +151,7 @@ export class AttentionBoard {
     this.#arrivedAt = floats(this.#arrivedAt);
     this.#seenMs = floats(this.#seenMs);
     this.#intervalMs = floats(this.#intervalMs);
+    this.#standsUntil = floats(this.#standsUntil);
   }
 }
 
@@ -156,4 +175,22 @@ export function judge(
   if (silenceMs > Math.max(o.offlineAfterMs, 2 * staleAfter)) return ATTENTION.offline;
   if (silenceMs > staleAfter) return ATTENTION.stale;
   return level >= 2 ? ATTENTION.critical : level === 1 ? ATTENTION.warn : ATTENTION.ok;
+}
+
+/**
+ * The longest silence for which `judge` keeps giving `code` (while level and
+ * interval stay): the stale time for a live code, the offline time for
+ * stale, forever for offline; NaN for unknown (judged again every time).
+ */
+export function standsUntil(
+  code: number,
+  intervalMs: number,
+  o: { staleIntervals: number; offlineAfterMs: number; staleFloorMs: number },
+): number {
+  if (code === ATTENTION.unknown) return NaN;
+  if (code === ATTENTION.offline) return Infinity;
+  const staleAfter = intervalMs === intervalMs
+    ? Math.max(o.staleFloorMs, o.staleIntervals * intervalMs)
+    : o.staleFloorMs;
+  return code === ATTENTION.stale ? Math.max(o.offlineAfterMs, 2 * staleAfter) : staleAfter;
 }

@@ -77,3 +77,64 @@ Deno.test("removed sensors leave the counts", () => {
   assertEquals(board.counts[ATTENTION.ok], 1);
   assertEquals(board.code(1), ATTENTION.unknown);
 });
+
+Deno.test("judging only the sensors whose code may have changed gives every sensor its judged code", () => {
+  // Any sequence of arrivals, level changes, enters, removes and evaluations
+  // (the clock mostly forward, sometimes set back): after each evaluation
+  // every known sensor's code is `judge` of its silence, level and interval,
+  // and `changed` lists exactly the sensors whose code moved.
+  const op = fc.oneof(
+    fc.record({ kind: fc.constant("arrive" as const), sensor: fc.nat(7), gapMs: fc.nat(20_000) }),
+    fc.record({ kind: fc.constant("level" as const), sensor: fc.nat(7), level: fc.nat(2) }),
+    fc.record({ kind: fc.constant("enter" as const), sensor: fc.nat(7) }),
+    fc.record({ kind: fc.constant("remove" as const), sensor: fc.nat(7) }),
+    fc.record({
+      kind: fc.constant("evaluate" as const),
+      stepMs: fc.oneof(fc.nat(30_000), fc.integer({ min: -5_000, max: 0 })),
+    }),
+  );
+  fc.assert(
+    fc.property(fc.array(op, { maxLength: 120 }), (ops) => {
+      const board = new AttentionBoard(O);
+      const known = new Map<number, { arrivedAt: number; eventMs: number }>();
+      // The shards' level is kept whether or not the sensor is known yet; removing a known one forgets it.
+      const levels = new Map<number, number>();
+      const codes = new Map<number, number>();
+      let now = 1_000_000;
+      for (const o of ops) {
+        if (o.kind === "enter") {
+          board.enter([{ index: o.sensor, id: `s${o.sensor}`, group: "g" }], now);
+          if (!known.has(o.sensor)) known.set(o.sensor, { arrivedAt: now, eventMs: 0 });
+        } else if (o.kind === "remove") {
+          board.remove(o.sensor);
+          if (known.delete(o.sensor)) levels.delete(o.sensor); // an unknown sensor keeps it
+          codes.delete(o.sensor);
+        } else if (o.kind === "level") {
+          board.setLevel(o.sensor, o.level);
+          levels.set(o.sensor, o.level);
+        } else if (o.kind === "arrive") {
+          const k = known.get(o.sensor);
+          const eventMs = (k?.eventMs ?? 0) + o.gapMs;
+          board.arrive(updates([[o.sensor, eventMs]]), now);
+          if (k) {
+            k.arrivedAt = now;
+            k.eventMs = Math.max(k.eventMs, eventMs);
+          }
+        } else {
+          now += o.stepMs;
+          const changed: [number, number][] = [];
+          board.evaluate(now, changed);
+          const moved: [number, number][] = [];
+          for (const [s, k] of [...known].sort(([a], [b]) => a - b)) {
+            const code = judge(now - k.arrivedAt, levels.get(s) ?? 0, board.intervalMs(s), O);
+            assertEquals(board.code(s), code, `sensor ${s} at ${now}`);
+            if ((codes.get(s) ?? ATTENTION.unknown) !== code) moved.push([s, code]);
+            codes.set(s, code);
+          }
+          assertEquals(changed, moved);
+        }
+      }
+    }),
+    { numRuns: 500 },
+  );
+});

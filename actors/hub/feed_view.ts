@@ -7,6 +7,7 @@ import type {
   WindowStates,
 } from "../../protocol/columns.ts";
 import { AttentionBoard } from "./attention_board.ts";
+import { SlotIndex } from "./slot_index.ts";
 import type { AttentionOptions } from "./attention_board.ts";
 
 /**
@@ -50,12 +51,12 @@ export class FeedView {
   readonly #sensors: SensorEntry[] = [];
   #sensorCount = 0;
   readonly #metrics: MetricEntry[] = [];
-  /** (sensor << 16 | metric) → slot in `#values`. */
-  readonly #slots = new Map<number, number>();
+  /** (sensor, metric) → slot in `#values`. */
+  readonly #slots = new SlotIndex();
   #values: MetricStates = allocateStates(1024);
   #used = 0;
-  /** ((sensor * 65536 + metric) * 8 + size) → slot in `#windows`: the latest ended window. */
-  readonly #windowSlots = new Map<number, number>();
+  /** (sensor, metric * 8 + size) → slot in `#windows`: the latest ended window. */
+  readonly #windowSlots = new SlotIndex();
   #windows: WindowStates = allocateWindowStates(1024);
   #windowsUsed = 0;
   #late = new Float64Array(1024);
@@ -203,9 +204,8 @@ export class FeedView {
     delete this.#status[sensor];
     if (sensor < this.#late.length) this.#setLate(sensor, 0);
     for (let metric = 0; metric < this.#metrics.length; metric++) {
-      const key = sensor * 65_536 + metric;
-      const slot = this.#slots.get(key);
-      if (slot !== undefined) {
+      const slot = this.#slots.get(sensor, metric);
+      if (slot >= 0) {
         // Move the last slot into the hole, so the columns stay dense.
         const last = --this.#used;
         const v = this.#values;
@@ -217,24 +217,20 @@ export class FeedView {
           v.min[slot] = v.min[last];
           v.max[slot] = v.max[last];
           v.timeMs[slot] = v.timeMs[last];
-          this.#slots.set(v.sensor[slot] * 65_536 + v.metric[slot], slot);
+          this.#slots.set(v.sensor[slot], v.metric[slot], slot);
         }
-        this.#slots.delete(key);
+        this.#slots.delete(sensor, metric);
       }
       for (let size = 0; size < 8; size++) {
-        const wkey = (sensor * 65_536 + metric) * 8 + size;
-        const wslot = this.#windowSlots.get(wkey);
-        if (wslot === undefined) continue;
+        const wslot = this.#windowSlots.get(sensor, metric * 8 + size);
+        if (wslot < 0) continue;
         const last = --this.#windowsUsed;
         const w = this.#windows;
         if (wslot !== last) {
           copyWindow(w, last, w, wslot);
-          this.#windowSlots.set(
-            (w.sensor[wslot] * 65_536 + w.metric[wslot]) * 8 + w.size[wslot],
-            wslot,
-          );
+          this.#windowSlots.set(w.sensor[wslot], w.metric[wslot] * 8 + w.size[wslot], wslot);
         }
-        this.#windowSlots.delete(wkey);
+        this.#windowSlots.delete(sensor, metric * 8 + size);
       }
     }
     return true;
@@ -264,7 +260,7 @@ export class FeedView {
 
   /** Slot of the latest ended window of one sensor's metric and size, or -1. */
   windowSlot(sensor: number, metric: number, size: number): number {
-    return this.#windowSlots.get((sensor * 65_536 + metric) * 8 + size) ?? -1;
+    return this.#windowSlots.get(sensor, metric * 8 + size);
   }
 
   /** The columns `windowSlot` indexes into (valid until the next `apply`). */
@@ -279,7 +275,7 @@ export class FeedView {
 
   /** Slot of a sensor metric's latest value, or -1. */
   valueSlot(sensor: number, metric: number): number {
-    return this.#slots.get(sensor * 65_536 + metric) ?? -1;
+    return this.#slots.get(sensor, metric);
   }
 
   metricName(index: number): string | undefined {
@@ -302,16 +298,16 @@ export class FeedView {
   }
 
   #storeWindow(from: WindowStates, i: number): void {
-    const key = (from.sensor[i] * 65_536 + from.metric[i]) * 8 + from.size[i];
-    let slot = this.#windowSlots.get(key);
-    if (slot === undefined) {
+    const sensor = from.sensor[i], sub = from.metric[i] * 8 + from.size[i];
+    let slot = this.#windowSlots.get(sensor, sub);
+    if (slot < 0) {
       if (this.#windowsUsed === this.#windows.length) {
         const grown = allocateWindowStates(this.#windows.length * 2);
         copyWindows(this.#windows, grown, 0);
         this.#windows = grown;
       }
       slot = this.#windowsUsed++;
-      this.#windowSlots.set(key, slot);
+      this.#windowSlots.set(sensor, sub, slot);
     } else if (this.#windows.startMs[slot] > from.startMs[i]) {
       return; // a revision of an older window: the latest stays
     }
@@ -350,13 +346,13 @@ export class FeedView {
 
   /** Stores update `i`, first copying the value it replaces into `previous`. */
   #store(from: MetricStates, i: number, previous: PreviousColumns): void {
-    const key = from.sensor[i] * 65_536 + from.metric[i];
-    let slot = this.#slots.get(key);
+    const sensor = from.sensor[i], metric = from.metric[i];
+    let slot = this.#slots.get(sensor, metric);
     const v0 = this.#values;
-    if (slot === undefined) {
+    if (slot < 0) {
       if (this.#used === this.#values.length) this.#grow();
       slot = this.#used++;
-      this.#slots.set(key, slot);
+      this.#slots.set(sensor, metric, slot);
     } else {
       previous.has[i] = 1;
       previous.last[i] = v0.last[slot];

@@ -60,7 +60,8 @@ export class WindowFrames {
   /** Set differences between a client's rows and the target's. */
   #mark = new Uint32Array(0);
   #stamp = 0;
-  #points = new Float32Array(0);
+  /** A frame's value rows while it is built (see `build`). */
+  #rows = new Int32Array(0);
 
   constructor(feed: FeedView, sparks: SparkPoints) {
     this.#feed = feed;
@@ -141,60 +142,77 @@ export class WindowFrames {
     const feed = this.#feed;
     // Staying rows: their changes since the client's tick.
     const changed: number[] = [];
-    for (const s of staying) if (this.#touchedAt[s] > since) changed.push(s);
-    const regrouped = staying.filter((s) => this.#entryAt[s] > since);
-    const restatused = staying.filter((s) => this.#statusAt[s] > since);
-    const rejudged = staying.filter((s) => this.#attentionAt[s] > since);
+    const regrouped: number[] = [];
+    const restatused: number[] = [];
+    const rejudged: number[] = [];
+    for (const s of staying) {
+      if (this.#touchedAt[s] > since) changed.push(s);
+      if (this.#entryAt[s] > since) regrouped.push(s);
+      if (this.#statusAt[s] > since) restatused.push(s);
+      if (this.#attentionAt[s] > since) rejudged.push(s);
+    }
     if (
       !t.force && !rowsChanged && entered.length === 0 && changed.length === 0 &&
       regrouped.length === 0 && restatused.length === 0 && rejudged.length === 0
     ) return null;
 
     const metrics = feed.metrics();
-    // Values: entering rows whole (fresh), staying rows' changes.
-    const rows: { sensor: number; slot: number; update: number }[] = [];
+    // Values: entering rows whole (fresh), staying rows' changes. Each row is
+    // a slot of the mirror's values (-1 - slot) or an update of this tick (≥ 0).
+    const delta = t.mode === "delta" && this.#merged !== null && since === this.#tickNo - 1;
+    let n = 0;
+    const source = (value: number) => {
+      if (n === this.#rows.length) {
+        const grown = new Int32Array(Math.max(1024, 2 * n));
+        grown.set(this.#rows);
+        this.#rows = grown;
+      }
+      this.#rows[n++] = value;
+    };
     for (const s of entered) {
       for (const m of metrics) {
         const slot = feed.valueSlot(s, m.index);
-        if (slot >= 0) rows.push({ sensor: s, slot, update: -1 });
+        if (slot >= 0) source(-1 - slot);
       }
     }
-    const delta = t.mode === "delta" && this.#merged !== null && since === this.#tickNo - 1;
     for (const s of changed) {
       if (delta) {
-        for (let i = this.#head[s]; i >= 0; i = this.#next[i]) {
-          rows.push({ sensor: s, slot: -1, update: i });
-        }
+        for (let i = this.#head[s]; i >= 0; i = this.#next[i]) source(i);
       } else {
         for (const m of metrics) {
           const slot = feed.valueSlot(s, m.index);
-          if (slot >= 0) rows.push({ sensor: s, slot, update: -1 });
+          if (slot >= 0) source(-1 - slot);
         }
       }
     }
-    const n = rows.length;
     const updates = allocateStates(n);
-    const previous = {
-      has: new Uint8Array(n),
-      last: new Float64Array(n),
-      avg: new Float64Array(n),
-      min: new Float64Array(n),
-      max: new Float64Array(n),
-    };
+    // Bases only for a delta: an absolute frame's values are all fresh.
+    const previous = delta
+      ? {
+        has: new Uint8Array(n),
+        last: new Float64Array(n),
+        avg: new Float64Array(n),
+        min: new Float64Array(n),
+        max: new Float64Array(n),
+      }
+      : undefined;
     const v = feed.valueColumns;
     const u = this.#merged?.updates;
     const p = this.#merged?.previous;
-    rows.forEach((row, j) => {
-      if (row.update >= 0) {
-        const i = row.update;
-        copyState(updates, j, u!, i);
-        previous.has[j] = p!.has[i];
-        previous.last[j] = p!.last[i];
-        previous.avg[j] = p!.avg[i];
-        previous.min[j] = p!.min[i];
-        previous.max[j] = p!.max[i];
-      } else copyState(updates, j, v, row.slot);
-    });
+    const rows = this.#rows;
+    for (let j = 0; j < n; j++) {
+      const i = rows[j];
+      if (i < 0) {
+        copyState(updates, j, v, -1 - i);
+        continue;
+      }
+      copyState(updates, j, u!, i);
+      previous!.has[j] = p!.has[i];
+      previous!.last[j] = p!.last[i];
+      previous!.avg[j] = p!.avg[i];
+      previous!.min[j] = p!.min[i];
+      previous!.max[j] = p!.max[i];
+    }
     // Entering rows first (their sparklines line up with them), then regrouped staying ones.
     const dictionary: SensorEntry[] = [];
     for (const s of entered) {
@@ -231,7 +249,7 @@ export class WindowFrames {
       metrics: sendMetrics,
       updates,
       // Fresh everywhere when absolute: the frame then needs no bases.
-      previous: absolute ? undefined : previous,
+      previous,
       avgDigits: 2,
       statuses,
       attention,
@@ -252,22 +270,23 @@ export class WindowFrames {
   ): SparkRows[] {
     if (o.entering === 0) return [];
     const sparks = this.#sparks;
-    if (this.#points.length < sparks.points) this.#points = new Float32Array(sparks.points);
     const out: SparkRows[] = [];
     for (const { index: metric } of o.metrics) {
       const counts: number[] = [];
       const newest: number[] = [];
-      const points: number[] = [];
-      let any = false;
+      // Read straight into one array per metric (the frame is encoded from it once).
+      const points = new Float32Array(o.entering * sparks.points);
+      let total = 0;
       for (let r = 0; r < entries.length; r++) {
         const s = entries[r].index;
-        const count = r < o.entering ? sparks.read(s, metric, this.#points) : 0;
+        const count = r < o.entering ? sparks.read(s, metric, points, total) : 0;
         counts.push(count);
         newest.push(count > 0 ? Math.floor(sparks.newestMs(s, metric)! / this.#bucketMs) : 0);
-        for (let k = 0; k < count; k++) points.push(this.#points[k]);
-        any ||= count > 0;
+        total += count;
       }
-      if (any) out.push({ metric, counts, newestBucket: newest, points });
+      if (total > 0) {
+        out.push({ metric, counts, newestBucket: newest, points: points.subarray(0, total) });
+      }
     }
     return out;
   }

@@ -36,6 +36,11 @@ export class CollationOrder {
     return this.#names[item];
   }
 
+  /** Every item's rank, indexed by item (valid for listed items, until the next `commit`). */
+  get ranks(): Uint32Array {
+    return this.#rank;
+  }
+
   /** Rank of a listed item (0 first), as of the last `commit`. */
   rank(item: number): number {
     return this.#rank[item];

@@ -20,6 +20,22 @@ export class RadixScratch {
   lo2 = new Uint32Array(0);
   item2 = new Uint32Array(0);
   readonly counts = new Uint32Array(BUCKETS);
+  /** The high word's three digits' counts, taken in the pass that reads the keys. */
+  readonly digitCounts = [
+    new Uint32Array(BUCKETS),
+    new Uint32Array(BUCKETS),
+    new Uint32Array(BUCKETS),
+  ];
+  /** An incremental re-sort's moved items, and the same sorted. */
+  moved = new Uint32Array(0);
+  movedSorted = new Uint32Array(0);
+
+  ensureMoved(n: number): void {
+    if (this.moved.length >= n) return;
+    const size = Math.max(n, this.moved.length * 2, 1024);
+    this.moved = new Uint32Array(size);
+    this.movedSorted = new Uint32Array(size);
+  }
 
   ensure(n: number): void {
     if (this.hi.length >= n) return;
@@ -33,7 +49,7 @@ export class RadixScratch {
   }
 
   get bytes(): number {
-    return this.hi.byteLength * 6 + this.counts.byteLength;
+    return this.hi.byteLength * 6 + this.counts.byteLength + this.moved.byteLength * 2;
   }
 }
 
@@ -55,6 +71,10 @@ export function sortByKey(
   // The keys' IEEE 754 words, read in place.
   const words = new Uint32Array(keys.buffer, keys.byteOffset, keys.length * 2);
   let hi = s.hi, lo = s.lo, item = s.item;
+  const [c0, c1, c2] = s.digitCounts;
+  c0.fill(0);
+  c1.fill(0);
+  c2.fill(0);
   for (let i = 0; i < n; i++) {
     const it = items[i];
     item[i] = it;
@@ -62,6 +82,9 @@ export function sortByKey(
     if ((h & 0x7ff00000) === 0x7ff00000 && ((h & 0xfffff) | l) !== 0) {
       hi[i] = 0xffffffff; // NaN: missing, last either way
       lo[i] = 0xffffffff;
+      c0[BUCKETS - 1]++;
+      c1[BUCKETS - 1]++;
+      c2[0xffffffff >>> (2 * DIGIT_BITS)]++;
       continue;
     }
     if (h === 0x80000000 && l === 0) h = 0; // -0 equals 0
@@ -70,14 +93,18 @@ export function sortByKey(
       h = ~h;
       l = ~l;
     } else h |= 0x80000000;
-    hi[i] = (h ^ flip) >>> 0;
+    const key = (h ^ flip) >>> 0;
+    hi[i] = key;
     lo[i] = (l ^ flip) >>> 0;
+    c0[key & (BUCKETS - 1)]++;
+    c1[(key >>> DIGIT_BITS) & (BUCKETS - 1)]++;
+    c2[key >>> (2 * DIGIT_BITS)]++;
   }
   // Least significant digit first over the high word, carrying the low word and the item.
   let hi2 = s.hi2, lo2 = s.lo2, item2 = s.item2;
-  for (let shift = 0; shift < 32; shift += DIGIT_BITS) {
-    if (!spread(hi, 0, n, shift, s.counts)) continue;
-    const counts = s.counts;
+  for (let digit = 0, shift = 0; shift < 32; digit++, shift += DIGIT_BITS) {
+    const counts = s.digitCounts[digit];
+    if (!prefixSums(counts, n)) continue;
     for (let i = 0; i < n; i++) {
       const at = counts[(hi[i] >>> shift) & (BUCKETS - 1)]++;
       hi2[at] = hi[i];
@@ -103,6 +130,18 @@ export function sortByKey(
     start = i;
   }
   options.out.set(item.subarray(0, n));
+}
+
+/** Turns digit counts of n keys into exclusive prefix sums; false when one digit has all n. */
+function prefixSums(counts: Uint32Array, n: number): boolean {
+  let sum = 0;
+  for (let d = 0; d < BUCKETS; d++) {
+    const c = counts[d];
+    if (c === n) return false;
+    counts[d] = sum;
+    sum += c;
+  }
+  return true;
 }
 
 /**

@@ -19,6 +19,15 @@ export interface KeyColumn {
   values: Float64Array;
   /** `SortKeys.serial` of the last tick that changed a value. */
   changedAt: number;
+  /**
+   * 1 for each sensor whose value changed, or that came or went, since its
+   * order's last sort (which clears them): the keys an incremental re-sort
+   * takes out and merges back. `movedCount` counts them (at least). A column
+   * has one order (`ColumnOrder`, shared by every view on the key): a second
+   * would find the marks cleared by the first.
+   */
+  moved: Uint8Array;
+  movedCount: number;
 }
 
 interface MetricColumn extends KeyColumn {
@@ -57,9 +66,9 @@ export class SortKeys {
   #groupUsers: number[] = [];
   #freeGroups: number[] = [];
   /** The rank of each sensor's group. */
-  readonly group: KeyColumn = { name: "group", values: new Float64Array(0), changedAt: 0 };
-  readonly seen: KeyColumn = { name: "seen", values: new Float64Array(0), changedAt: 0 };
-  readonly status: KeyColumn = { name: "status", values: new Float64Array(0), changedAt: 0 };
+  readonly group: KeyColumn = keyColumn("group");
+  readonly seen: KeyColumn = keyColumn("seen");
+  readonly status: KeyColumn = keyColumn("status");
   readonly #metricColumns = new Map<string, MetricColumn>();
   /** Sensors updated, re-grouped or given a status this tick: 1 in `touched`, listed in `touchedList`. */
   touched = new Uint8Array(0);
@@ -180,6 +189,7 @@ export class SortKeys {
       if (value >= URGENT_STATUS && !(before >= value)) this.statusRaised = true;
       this.status.values[sensor] = value;
       this.status.changedAt = this.serial;
+      markMoved(this.status, sensor);
       this.statusChanged.push(sensor);
       this.#touch(sensor);
     }
@@ -202,6 +212,7 @@ export class SortKeys {
       if (!(seen[s] >= t)) {
         seen[s] = t;
         this.seen.changedAt = this.serial;
+        markMoved(this.seen, s);
       }
     }
     if (this.#metricColumns.size === 0) return;
@@ -223,6 +234,7 @@ export class SortKeys {
         if (values[s] !== value) {
           values[s] = value;
           changed = true;
+          markMoved(column, s);
         }
       }
       if (changed) column.changedAt = this.serial;
@@ -272,6 +284,15 @@ export class SortKeys {
     this.setChangedAt = this.serial;
     this.entered.push(s);
     this.#touch(s);
+    this.#markMoved(s);
+  }
+
+  /** A sensor that came or went moves in every order. */
+  #markMoved(s: number): void {
+    markMoved(this.group, s);
+    markMoved(this.seen, s);
+    markMoved(this.status, s);
+    for (const column of this.#metricColumns.values()) markMoved(column, s);
   }
 
   #remove(s: number): void {
@@ -287,6 +308,7 @@ export class SortKeys {
     this.seen.values[s] = NaN;
     this.status.values[s] = NaN;
     for (const column of this.#metricColumns.values()) column.values[s] = NaN;
+    this.#markMoved(s);
     this.setChangedAt = this.serial;
     this.removed.push(s);
     // A sensor removed in the tick it came is not reported as entered.
@@ -324,6 +346,8 @@ export class SortKeys {
         values[s] = this.live[s] === 1 ? this.groupOrder.rank(this.#group[s]) : NaN;
       }
       this.group.changedAt = this.serial;
+      // Every group key may have moved: the next sort is a whole one.
+      this.group.movedCount = this.capacity;
     } else {
       for (const s of this.entered) {
         if (this.live[s] === 1) values[s] = this.groupOrder.rank(this.#group[s]);
@@ -346,7 +370,16 @@ export class SortKeys {
       const s = v.sensor[i];
       if (v.metric[i] === metric && this.isLive(s)) values[s] = from[i];
     }
-    column = { name, metric, field, values, changedAt: this.serial, users: 1 };
+    column = {
+      name,
+      metric,
+      field,
+      values,
+      changedAt: this.serial,
+      users: 1,
+      moved: new Uint8Array(this.capacity),
+      movedCount: 0,
+    };
     this.#metricColumns.set(name, column);
     return column;
   }
@@ -367,9 +400,26 @@ export class SortKeys {
     this.#group = grow(this.#group, (n) => new Int32Array(n).fill(-1));
     for (const column of [this.group, this.seen, this.status, ...this.#metricColumns.values()]) {
       column.values = grow(column.values, nan);
+      column.moved = grow(column.moved, (n) => new Uint8Array(n));
     }
     this.capacity = capacity;
   }
+}
+
+function keyColumn(name: string): KeyColumn {
+  return {
+    name,
+    values: new Float64Array(0),
+    changedAt: 0,
+    moved: new Uint8Array(0),
+    movedCount: 0,
+  };
+}
+
+function markMoved(column: KeyColumn, s: number): void {
+  if (column.moved[s] === 1) return;
+  column.moved[s] = 1;
+  column.movedCount++;
 }
 
 function fieldColumn(v: MetricStates, field: MetricField): Float64Array {

@@ -70,15 +70,15 @@ export class SparkPoints {
     a.bucket[sensor] = bucket;
   }
 
-  /** Copies the sensor's points for `metric`, oldest first, into `into`; returns how many. */
-  read(sensor: number, metric: number, into: Float32Array): number {
+  /** Copies the sensor's points for `metric`, oldest first, into `into` from `at`; returns how many. */
+  read(sensor: number, metric: number, into: Float32Array, at = 0): number {
     const a = this.#arenas[metric];
     if (a === undefined || sensor >= this.capacity) return 0;
-    const n = Math.min(a.filled[sensor], into.length);
+    const n = Math.min(a.filled[sensor], into.length - at);
     const base = sensor * this.points;
     const head = a.head[sensor];
     for (let i = 0; i < n; i++) {
-      into[n - 1 - i] = a.values[base + ((head - i + this.points) % this.points)];
+      into[at + n - 1 - i] = a.values[base + ((head - i + this.points) % this.points)];
     }
     return n;
   }

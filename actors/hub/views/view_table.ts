@@ -2,7 +2,7 @@ import type { TickChanges } from "../feed_view.ts";
 import type { TopicSpec } from "../topic.ts";
 import { TopicTable } from "../topic_table.ts";
 import type { Owners } from "../topic_table.ts";
-import { ColumnOrder, SORT_COST } from "./column_order.ts";
+import { ColumnOrder } from "./column_order.ts";
 import { RadixScratch } from "./radix_order.ts";
 import { SortKeys } from "./sort_keys.ts";
 import type { StateSource } from "./sort_keys.ts";
@@ -41,7 +41,8 @@ export interface ViewTableOptions {
   idleMs: number;
   /**
    * Work per tick for scheduled orderings, in sensors visited by a view's
-   * scan (a shared order's radix sort counts 12 per sensor); operators' own
+   * scan (a shared order's whole radix sort counts 12 per sensor, an
+   * incremental one 4 per sensor and 24 per moved key); operators' own
    * and at least one scheduled ordering run anyway. A scheduled ordering
    * whose expected work (its sort, if due, and its last scan) would take the
    * tick past the budget waits for the next tick, which staggers them.
@@ -383,7 +384,7 @@ export class ViewTable {
       // Nothing to take (no newer order, no new members): only its next look is set.
       const idle = !sort && view.column.version === view.columnVersion && !view.gained;
       if (!idle && scheduled > 0) {
-        const expected = (sort ? SORT_COST * this.keys.liveCount : 0) +
+        const expected = (sort ? view.column.sortCost(this.keys.liveCount) : 0) +
           (view.lastScan >= 0 ? view.lastScan : this.keys.liveCount);
         if ((sort && sorts >= o.sortsPerTick) || done.work + expected > o.tickBudget) {
           done.deferred++;
