@@ -637,7 +637,7 @@ export class HubBehavior implements Behavior<HubMessage> {
     let delivered = this.stats.viewFramesSent !== viewFrames;
     for (const topic of this.#topics.values()) {
       const frames = merged
-        ? topic.advance(merged, now, { tickNo, aggregates: aggregates(topic) })
+        ? topic.advance(merged, now, { tickNo, aggregates: () => aggregates(topic) })
         : null;
       for (const bytes of [frames?.full, frames?.compact]) {
         if (bytes && bytes.byteLength > this.stats.largestFrameBytes) {

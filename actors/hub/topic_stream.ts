@@ -143,10 +143,18 @@ export class TopicStream {
   advance(
     tick: TickChanges,
     now: number,
-    o: { tickNo?: number; aggregates?: readonly GroupAggregateEntry[] } = {},
+    o: {
+      tickNo?: number;
+      /**
+       * The tick's group aggregates for this topic, or a function that makes
+       * them, called only when the topic encodes this tick. They come from the
+       * tick's changed windows, so they are never its only news.
+       */
+      aggregates?: readonly GroupAggregateEntry[] | (() => readonly GroupAggregateEntry[]);
+    } = {},
   ): TopicFrames | null {
     const tickNo = o.tickNo ?? 0;
-    const aggregates = o.aggregates ?? [];
+    const given = o.aggregates ?? [];
     const sensors: SensorEntry[] = [];
     const removed: number[] = [];
     const entered: number[] = [];
@@ -170,7 +178,7 @@ export class TopicStream {
     };
     const news = tick.updates.length > 0 || sensors.length > 0 || removed.length > 0 ||
       tick.metrics.length > 0 || tick.windows.length > 0 || tick.late.length > 0 ||
-      aggregates.length > 0 || (tick.attention?.length ?? 0) > 0;
+      (typeof given !== "function" && given.length > 0) || (tick.attention?.length ?? 0) > 0;
     if (!encode.full && !encode.compact) {
       if (news) {
         this.seq++;
@@ -186,6 +194,7 @@ export class TopicStream {
       if (!encode[encoding]) this.#rings[encoding].release();
     }
     if (!news) return this.#idle(now);
+    const aggregates = typeof given === "function" ? given() : given;
     const filtered = this.#everything
       ? { updates: tick.updates, previous: tick.previous }
       : this.#filter(tick.updates, tick.previous);

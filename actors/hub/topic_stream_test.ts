@@ -168,3 +168,37 @@ Deno.test("a sensor that moves into a topic brings all its current values, as a 
     got,
   );
 });
+
+Deno.test("a topic makes its group aggregates only in a tick it encodes, and then carries them", () => {
+  const entry = {
+    group: "plant-a",
+    size: 0,
+    metric: 0,
+    startMs: 0,
+    sensors: 1,
+    count: 2,
+    sum: 21,
+    min: 10,
+    max: 11,
+  };
+  let made = 0;
+  const aggregates = () => {
+    made++;
+    return [entry];
+  };
+  // Nobody has watched this one for longer than its ring: it encodes nothing.
+  const view = new FeedView();
+  const { key, spec } = topicFor([{ id: 1, all: false, group: "plant-a", sensors: [] }]);
+  const unwatched = new TopicStream(key, spec, view, {
+    limits: { ringMs: 1_000, ringBytes: 1 << 20 },
+    budget: new RingBudget(1 << 30),
+  });
+  const tick = view.apply([flush([[0, "a1", "plant-a/l1"]], [[0, 10]])])!;
+  assertEquals(unwatched.advance(tick, 5_000, { aggregates }), null);
+  assertEquals(made, 0);
+  // A watched topic with news makes them once and sends them.
+  const watched = stream(view, ["plant-a"]);
+  const frame = delta(watched.advance(tick, 5_000, { aggregates }));
+  assertEquals(made, 1);
+  assertEquals(frame.aggregates, [entry]);
+});
