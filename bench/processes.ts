@@ -57,10 +57,10 @@ export interface ServerProcess {
 export async function startServer(
   args: string[],
   timeoutMs = 30_000,
-  options: { cwd?: string } = {},
+  options: { cwd?: string; denoArgs?: string[] } = {},
 ): Promise<ServerProcess> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "main.ts", ...args],
+    args: ["run", "-A", ...(options.denoArgs ?? []), "main.ts", ...args],
     cwd: options.cwd ?? root,
     stdout: "piped",
     stderr: "piped",

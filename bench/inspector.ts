@@ -1,0 +1,56 @@
+// A benchmark's look inside a server started with `--inspect`: a full GC over
+// the Chrome DevTools Protocol, then the process's memory, so retained memory
+// can be told from garbage not yet collected.
+
+/** A free TCP port on the loopback for the server's inspector. */
+export function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+export interface GcMemory {
+  /** Bytes, read after a full GC: RSS (from /proc), V8 heap used and total, external. */
+  rss: number;
+  heapUsed: number;
+  heapTotal: number;
+  external: number;
+}
+
+/** Collects garbage in the inspected process (twice: weak callbacks free more), then reads its memory. */
+export async function memoryAfterGc(inspectorPort: number, pid: number): Promise<GcMemory> {
+  const targets = await (await fetch(`http://127.0.0.1:${inspectorPort}/json/list`)).json() as {
+    webSocketDebuggerUrl: string;
+  }[];
+  const socket = new WebSocket(targets[0].webSocketDebuggerUrl);
+  const replies = new Map<number, (result: unknown) => void>();
+  socket.onmessage = (event) => {
+    const message = JSON.parse(event.data) as { id?: number; result?: unknown };
+    if (message.id !== undefined) replies.get(message.id)?.(message.result);
+  };
+  await new Promise((resolve, reject) => {
+    socket.onopen = resolve;
+    socket.onerror = reject;
+  });
+  let id = 0;
+  const call = (method: string, params: Record<string, unknown> = {}) =>
+    new Promise<unknown>((resolve) => {
+      replies.set(++id, resolve);
+      socket.send(JSON.stringify({ id, method, params }));
+    });
+  try {
+    await call("HeapProfiler.collectGarbage");
+    await call("HeapProfiler.collectGarbage");
+    const result = await call("Runtime.evaluate", {
+      expression: "JSON.stringify(Deno.memoryUsage())",
+      returnByValue: true,
+    }) as { result: { value: string } };
+    const usage = JSON.parse(result.result.value) as Omit<GcMemory, "rss">;
+    const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+    const rss = Number(status.match(/VmRSS:\s+(\d+)/)![1]) * 1024;
+    return { ...usage, rss };
+  } finally {
+    socket.close();
+  }
+}
