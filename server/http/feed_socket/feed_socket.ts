@@ -110,11 +110,14 @@ export function feedSocketHandler(hub: FeedHub, options: FeedSocketOptions = {})
       stats,
       closeGraceMs: options.closeGraceMs ?? 1_000,
     });
-    let wired = false;
+    // The library refused the handshake itself (it answered 400): free the slot.
+    const refused = () => connection.release();
+    raw.socket.once("close", refused);
     // Listeners go on inside the upgrade callback: attached even one microtask
     // later, they can miss the client's first message.
     server.handleUpgrade(raw.request, raw.socket, raw.head, (socket) => {
-      wired = true;
+      // From here the socket's own close releases it; nothing of the handshake stays attached.
+      raw.socket.off("close", refused);
       serveSocket(socket, {
         hub,
         live,
@@ -127,8 +130,6 @@ export function feedSocketHandler(hub: FeedHub, options: FeedSocketOptions = {})
         options,
       });
     });
-    // The library refused the handshake itself (it answered 400): free the slot.
-    raw.socket.once("close", () => wired || connection.release());
     return switched();
   };
 }
