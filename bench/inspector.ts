@@ -16,6 +16,11 @@ export interface GcMemory {
   heapUsed: number;
   heapTotal: number;
   external: number;
+  /** V8's young generation (reserved: sized by allocation rate, not by what is kept). */
+  newSpace: number;
+  /** V8's old space, reserved and used. */
+  oldSpace: number;
+  oldSpaceUsed: number;
 }
 
 /** Collects garbage in the inspected process (twice: weak callbacks free more), then reads its memory. */
@@ -43,8 +48,18 @@ export async function memoryAfterGc(inspectorPort: number, pid: number): Promise
     await call("HeapProfiler.collectGarbage");
     await call("HeapProfiler.collectGarbage");
     const result = await call("Runtime.evaluate", {
-      expression: "JSON.stringify(Deno.memoryUsage())",
+      expression: `(async () => {
+        const { getHeapSpaceStatistics } = await import("node:v8");
+        const space = (name) => getHeapSpaceStatistics().find((s) => s.space_name === name);
+        return JSON.stringify({
+          ...Deno.memoryUsage(),
+          newSpace: space("new_space").space_size,
+          oldSpace: space("old_space").space_size,
+          oldSpaceUsed: space("old_space").space_used_size,
+        });
+      })()`,
       returnByValue: true,
+      awaitPromise: true,
     }) as { result: { value: string } };
     const usage = JSON.parse(result.result.value) as Omit<GcMemory, "rss">;
     const status = Deno.readTextFileSync(`/proc/${pid}/status`);

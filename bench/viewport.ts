@@ -330,6 +330,10 @@ export interface FanoutRow {
   /** After a full GC (over the inspector) at the end of the step: RSS and heap used, per client. */
   gcKbPerClient: number;
   gcHeapKbPerClient: number;
+  /** After the GC, per client: V8 heap reserved, of it the young generation, and external. */
+  gcHeapTotalKbPerClient: number;
+  gcNewSpaceKbPerClient: number;
+  gcExternalKbPerClient: number;
   /** Sessions the server closed meanwhile (slow or silent clients). */
   closed: number;
   load: string;
@@ -454,7 +458,11 @@ export async function runViewFanout(o: LoadOptions & { clients: number[] }): Pro
           (baseMemory.heapUsed / 2 ** 20).toFixed(1)
         } MB, external ${(baseMemory.external / 2 ** 20).toFixed(1)} MB; after GC: RSS ${
           (baseGc.rss / 2 ** 20).toFixed(1)
-        } MB, heap used ${(baseGc.heapUsed / 2 ** 20).toFixed(1)} MB; load ${loadAverage()}`,
+        } MB, heap used ${(baseGc.heapUsed / 2 ** 20).toFixed(1)} MB, heap total ${
+          (baseGc.heapTotal / 2 ** 20).toFixed(1)
+        } MB (young generation ${(baseGc.newSpace / 2 ** 20).toFixed(1)} MB), external ${
+          (baseGc.external / 2 ** 20).toFixed(1)
+        } MB; load ${loadAverage()}`,
       );
       let opened = 0;
       const total = () => {
@@ -549,6 +557,9 @@ export async function runViewFanout(o: LoadOptions & { clients: number[] }): Pro
           externalKbPerClient: perClient(externalMb, baseMemory.external / 2 ** 20),
           gcKbPerClient: (gc.rss - baseGc.rss) / 1024 / count,
           gcHeapKbPerClient: (gc.heapUsed - baseGc.heapUsed) / 1024 / count,
+          gcHeapTotalKbPerClient: (gc.heapTotal - baseGc.heapTotal) / 1024 / count,
+          gcNewSpaceKbPerClient: (gc.newSpace - baseGc.newSpace) / 1024 / count,
+          gcExternalKbPerClient: (gc.external - baseGc.external) / 1024 / count,
           closed: end.closed,
           load: `${load0} → ${loadAverage()}`,
         });

@@ -114,7 +114,7 @@ export async function viewportBench(o: ViewportBenchOptions): Promise<number> {
         "heap KB per client",
         "external MB",
         "external KB per client",
-        "after GC: RSS / heap KB per client",
+        "after GC, KB per client: RSS / heap used / heap total (young gen) / external",
         "closed",
         "load",
       ],
@@ -132,7 +132,9 @@ export async function viewportBench(o: ViewportBenchOptions): Promise<number> {
         n(r.heapKbPerClient),
         n(r.externalMb, 0),
         n(r.externalKbPerClient),
-        `${n(r.gcKbPerClient)} / ${n(r.gcHeapKbPerClient)}`,
+        `${n(r.gcKbPerClient)} / ${n(r.gcHeapKbPerClient)} / ${n(r.gcHeapTotalKbPerClient)} (${
+          n(r.gcNewSpaceKbPerClient)
+        }) / ${n(r.gcExternalKbPerClient)}`,
         String(r.closed),
         r.load,
       ]),
