@@ -431,7 +431,9 @@ const loadAverage = () => Deno.loadavg()[0].toFixed(1);
  * delivered, tick-to-client latency, server CPU, and server memory (RSS, V8
  * heap in use and external) per client beyond what it held with none.
  */
-export async function runViewFanout(o: LoadOptions & { clients: number[] }): Promise<FanoutRow[]> {
+export async function runViewFanout(
+  o: LoadOptions & { clients: number[]; cwd?: string },
+): Promise<FanoutRow[]> {
   const script = await nodeClients();
   const inspector = freePort();
   const specs: ViewSpec[] = [];
