@@ -21,6 +21,8 @@ export interface GcMemory {
   /** V8's old space, reserved and used. */
   oldSpace: number;
   oldSpaceUsed: number;
+  /** Resident malloc heap (native: the runtime's Rust side and libraries). */
+  malloc: number;
 }
 
 /** Collects garbage in the inspected process (twice: weak callbacks free more), then reads its memory. */
@@ -61,11 +63,32 @@ export async function memoryAfterGc(inspectorPort: number, pid: number): Promise
       returnByValue: true,
       awaitPromise: true,
     }) as { result: { value: string } };
-    const usage = JSON.parse(result.result.value) as Omit<GcMemory, "rss">;
+    const usage = JSON.parse(result.result.value) as Omit<GcMemory, "rss" | "malloc">;
     const status = Deno.readTextFileSync(`/proc/${pid}/status`);
     const rss = Number(status.match(/VmRSS:\s+(\d+)/)![1]) * 1024;
-    return { ...usage, rss };
+    return { ...usage, rss, malloc: mallocRss(pid) };
   } finally {
     socket.close();
   }
+}
+
+/**
+ * Resident memory of the process's malloc heap (the `[heap]` of brk plus
+ * glibc's 64 MiB arenas), from /proc/<pid>/smaps, in bytes: native memory of
+ * the runtime (Rust) and its libraries, as opposed to V8's own pages.
+ */
+export function mallocRss(pid: number): number {
+  let bytes = 0;
+  let counting = false;
+  for (const line of Deno.readTextFileSync(`/proc/${pid}/smaps`).split("\n")) {
+    const range = line.match(/^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ \S+\s*(.*)$/);
+    if (range) {
+      const size = parseInt(range[2], 16) - parseInt(range[1], 16);
+      const name = range[3].trim();
+      counting = name === "[heap]" || (name === "" && size >= 60 * 2 ** 20 && size <= 64 * 2 ** 20);
+    } else if (counting && line.startsWith("Rss:")) {
+      bytes += Number(line.split(/\s+/)[1]) * 1024;
+    }
+  }
+  return bytes;
 }

@@ -334,6 +334,8 @@ export interface FanoutRow {
   gcHeapTotalKbPerClient: number;
   gcNewSpaceKbPerClient: number;
   gcExternalKbPerClient: number;
+  /** After the GC, per client: the malloc heap (native memory of the runtime). */
+  gcMallocKbPerClient: number;
   /** Sessions the server closed meanwhile (slow or silent clients). */
   closed: number;
   load: string;
@@ -464,7 +466,7 @@ export async function runViewFanout(
           (baseGc.heapTotal / 2 ** 20).toFixed(1)
         } MB (young generation ${(baseGc.newSpace / 2 ** 20).toFixed(1)} MB), external ${
           (baseGc.external / 2 ** 20).toFixed(1)
-        } MB; load ${loadAverage()}`,
+        } MB, malloc heap ${(baseGc.malloc / 2 ** 20).toFixed(1)} MB; load ${loadAverage()}`,
       );
       let opened = 0;
       const total = () => {
@@ -562,6 +564,7 @@ export async function runViewFanout(
           gcHeapTotalKbPerClient: (gc.heapTotal - baseGc.heapTotal) / 1024 / count,
           gcNewSpaceKbPerClient: (gc.newSpace - baseGc.newSpace) / 1024 / count,
           gcExternalKbPerClient: (gc.external - baseGc.external) / 1024 / count,
+          gcMallocKbPerClient: (gc.malloc - baseGc.malloc) / 1024 / count,
           closed: end.closed,
           load: `${load0} → ${loadAverage()}`,
         });

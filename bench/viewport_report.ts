@@ -117,7 +117,7 @@ export async function viewportBench(o: ViewportBenchOptions): Promise<number> {
         "heap KB per client",
         "external MB",
         "external KB per client",
-        "after GC, KB per client: RSS / heap used / heap total (young gen) / external",
+        "after GC, KB per client: RSS / heap used / heap total (young gen) / external / malloc",
         "closed",
         "load",
       ],
@@ -137,7 +137,7 @@ export async function viewportBench(o: ViewportBenchOptions): Promise<number> {
         n(r.externalKbPerClient),
         `${n(r.gcKbPerClient)} / ${n(r.gcHeapKbPerClient)} / ${n(r.gcHeapTotalKbPerClient)} (${
           n(r.gcNewSpaceKbPerClient)
-        }) / ${n(r.gcExternalKbPerClient)}`,
+        }) / ${n(r.gcExternalKbPerClient)} / ${n(r.gcMallocKbPerClient)}`,
         String(r.closed),
         r.load,
       ]),
