@@ -13,7 +13,9 @@
 // is also sent one shared frame of `--bytes` (default 600) at `--hz`
 // (default 5) for `--seconds` (default 10): through `ws`'s send, or as one
 // write of a wire frame built once (what the feed does, WireFrames). RSS is
-// then also sampled while sending (median), before the collection.
+// then also sampled while sending (median), before the collection. With
+// `--client-sends` every client also sends a 20-byte message a second, as
+// the feed's clients answer its pings.
 import http from "node:http";
 import v8 from "node:v8";
 import type { IncomingMessage } from "node:http";
@@ -26,6 +28,7 @@ import type { WebSocket } from "ws";
 import { parseArgs } from "node:util";
 import { MAX_CLIENT_MESSAGE_BYTES } from "../protocol/client_messages.ts";
 import { WireFrames } from "../server/http/feed_socket/wire_frames.ts";
+import { mallocRss } from "./inspector.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const wsModule = new URL("../node_modules/ws", import.meta.url).pathname;
@@ -39,6 +42,8 @@ interface Memory {
   newSpace: number;
   oldSpace: number;
   oldSpaceUsed: number;
+  /** Resident malloc heap (native). */
+  malloc: number;
 }
 
 function memory(): Memory {
@@ -57,6 +62,7 @@ function memory(): Memory {
     newSpace: space("new_space").space_size,
     oldSpace: space("old_space").space_size,
     oldSpaceUsed: space("old_space").space_used_size,
+    malloc: mallocRss(Deno.pid),
   };
 }
 
@@ -70,7 +76,12 @@ const PER_PROCESS = 1_000;
 async function measure(
   port: number,
   count: number,
-  o: { open: () => number; traffic?: { run: () => () => void; seconds: number } },
+  o: {
+    open: () => number;
+    traffic?: { run: () => () => void; seconds: number };
+    /** Every client sends a small message a second (as feed clients answer pings). */
+    clientSends?: boolean;
+  },
 ) {
   await sleep(1_000);
   const before = memory();
@@ -83,13 +94,19 @@ async function measure(
           "-e",
           `const WebSocket = require(${JSON.stringify(wsModule)});
 let s = 0;
+const all = [];
 const t = setInterval(() => {
   for (let i = 0; i < 20 && s < ${n}; i++, s++) {
-    new WebSocket("ws://127.0.0.1:${port}/", { perMessageDeflate: false }).on("error", () => {});
+    const ws = new WebSocket("ws://127.0.0.1:${port}/", { perMessageDeflate: false });
+    ws.on("error", () => {});
+    all.push(ws);
   }
   if (s >= ${n}) clearInterval(t);
 }, 20);
-setInterval(() => {}, 1000);`,
+const message = Buffer.alloc(20);
+setInterval(() => {
+  if (${o.clientSends}) for (const ws of all) if (ws.readyState === 1) ws.send(message);
+}, 1000);`,
         ],
         stdout: "inherit",
         stderr: "inherit",
@@ -138,6 +155,7 @@ function perConnection(before: Memory, after: Memory, count: number, open: numbe
     newSpace: kb("newSpace"),
     oldSpace: kb("oldSpace"),
     oldSpaceUsed: kb("oldSpaceUsed"),
+    malloc: kb("malloc"),
   };
 }
 
@@ -194,6 +212,7 @@ async function nodeHttpWs(
   try {
     return await measure(port, count, {
       open: () => open,
+      clientSends: flags["client-sends"],
       traffic: send ? traffic(sockets, send) : undefined,
     });
   } finally {
@@ -225,6 +244,7 @@ const { values: flags, positionals } = parseArgs({
     bytes: { type: "string", default: "600" },
     hz: { type: "string", default: "5" },
     seconds: { type: "string", default: "10" },
+    "client-sends": { type: "boolean", default: false },
   },
 });
 const count = Number(positionals[0] ?? 5_000);
