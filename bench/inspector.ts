@@ -25,6 +25,61 @@ export interface GcMemory {
   malloc: number;
 }
 
+/**
+ * Asks glibc to hand the free pages inside its heap back (`malloc_trim(0)`,
+ * over FFI in the inspected process, which must be allowed FFI), then reads
+ * RSS and the malloc heap: what is left is live native memory; what went is
+ * memory freed but kept resident (fragmentation). Changes the process: use
+ * it last.
+ */
+export async function memoryAfterTrim(
+  inspectorPort: number,
+  pid: number,
+): Promise<{ rss: number; malloc: number }> {
+  await evaluate(
+    inspectorPort,
+    `(() => {
+      const libc = Deno.dlopen("libc.so.6", { malloc_trim: { parameters: ["usize"], result: "i32" } });
+      libc.symbols.malloc_trim(0);
+      libc.close();
+      return "";
+    })()`,
+  );
+  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+  return { rss: Number(status.match(/VmRSS:\s+(\d+)/)![1]) * 1024, malloc: mallocRss(pid) };
+}
+
+/** Evaluates an expression in the inspected process; its value as a string. */
+async function evaluate(inspectorPort: number, expression: string): Promise<string> {
+  const targets = await (await fetch(`http://127.0.0.1:${inspectorPort}/json/list`)).json() as {
+    webSocketDebuggerUrl: string;
+  }[];
+  const socket = new WebSocket(targets[0].webSocketDebuggerUrl);
+  await new Promise((resolve, reject) => {
+    socket.onopen = resolve;
+    socket.onerror = reject;
+  });
+  try {
+    const reply = new Promise<string>((resolve) => {
+      socket.onmessage = (event) => {
+        const message = JSON.parse(event.data) as {
+          id?: number;
+          result?: { result: { value: string } };
+        };
+        if (message.id === 1) resolve(message.result!.result.value);
+      };
+    });
+    socket.send(JSON.stringify({
+      id: 1,
+      method: "Runtime.evaluate",
+      params: { expression, returnByValue: true, awaitPromise: true },
+    }));
+    return await reply;
+  } finally {
+    socket.close();
+  }
+}
+
 /** Collects garbage in the inspected process (twice: weak callbacks free more), then reads its memory. */
 export async function memoryAfterGc(inspectorPort: number, pid: number): Promise<GcMemory> {
   const targets = await (await fetch(`http://127.0.0.1:${inspectorPort}/json/list`)).json() as {

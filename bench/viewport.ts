@@ -9,7 +9,7 @@ import { FeedClient } from "../tests/testing/feed_client.ts";
 import type { ViewSpec } from "../protocol/mod.ts";
 import { cpuSeconds, memoryMb, startServer, startSimulator, stopProcess } from "./processes.ts";
 import type { ServerProcess } from "./processes.ts";
-import { freePort, memoryAfterGc } from "./inspector.ts";
+import { freePort, memoryAfterGc, memoryAfterTrim } from "./inspector.ts";
 
 const root = new URL("..", import.meta.url).pathname;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -336,6 +336,9 @@ export interface FanoutRow {
   gcExternalKbPerClient: number;
   /** After the GC, per client: the malloc heap (native memory of the runtime). */
   gcMallocKbPerClient: number;
+  /** At the last count only (it changes the process): RSS and malloc heap per client after malloc_trim. */
+  trimmedKbPerClient: number | null;
+  trimmedMallocKbPerClient: number | null;
   /** Sessions the server closed meanwhile (slow or silent clients). */
   closed: number;
   load: string;
@@ -544,6 +547,7 @@ export async function runViewFanout(
         const perClient = (mb: number, baseMb: number) => ((mb - baseMb) * 1024) / count;
         // Last, so the collection does not disturb the samples above.
         const gc = await memoryAfterGc(inspector, server.pid);
+        const trimmed = count === top ? await memoryAfterTrim(inspector, server.pid) : null;
         rows.push({
           clients: count,
           open: end.open,
@@ -565,6 +569,8 @@ export async function runViewFanout(
           gcNewSpaceKbPerClient: (gc.newSpace - baseGc.newSpace) / 1024 / count,
           gcExternalKbPerClient: (gc.external - baseGc.external) / 1024 / count,
           gcMallocKbPerClient: (gc.malloc - baseGc.malloc) / 1024 / count,
+          trimmedKbPerClient: trimmed && (trimmed.rss - baseGc.rss) / 1024 / count,
+          trimmedMallocKbPerClient: trimmed && (trimmed.malloc - baseGc.malloc) / 1024 / count,
           closed: end.closed,
           load: `${load0} → ${loadAverage()}`,
         });
