@@ -66,7 +66,7 @@ async function evaluate(inspectorPort: number, expression: string): Promise<stri
           id?: number;
           result?: { result: { value: string } };
         };
-        if (message.id === 1) resolve(message.result!.result.value);
+        if (message.id === 1) resolve(JSON.stringify(message));
       };
     });
     socket.send(JSON.stringify({

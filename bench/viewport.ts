@@ -547,7 +547,12 @@ export async function runViewFanout(
         const perClient = (mb: number, baseMb: number) => ((mb - baseMb) * 1024) / count;
         // Last, so the collection does not disturb the samples above.
         const gc = await memoryAfterGc(inspector, server.pid);
-        const trimmed = count === top ? await memoryAfterTrim(inspector, server.pid) : null;
+        const trimmed = count === top
+          ? await memoryAfterTrim(inspector, server.pid).catch((error) => {
+            o.log(`malloc_trim failed: ${error}`);
+            return null;
+          })
+          : null;
         rows.push({
           clients: count,
           open: end.open,
