@@ -174,7 +174,7 @@ function traffic(
         for (const { ws, socket } of sockets) {
           if (ws.readyState !== ws.OPEN) continue;
           if (o.send === "ws") ws.send(payload);
-          else socket.write(frames.wire(payload));
+          else for (const chunk of frames.chunks(payload)) socket.write(chunk);
         }
       }, 1000 / o.hz);
       return () => clearInterval(timer);

@@ -10,7 +10,8 @@ import type { WireFrames } from "./wire_frames.ts";
  * connection closed).
  *
  * Frames go to the connection under the WebSocket as one write each, of a
- * wire frame built once for every socket (`WireFrames`), not through `ws`'s
+ * wire frame built once for every socket (`WireFrames`; a snapshot too large
+ * to keep goes as two writes, header and payload), not through `ws`'s
  * `send` (a header per socket, header and payload written as two chunks, a
  * callback). That is equivalent on this server: without permessage-deflate
  * `ws`'s sender never queues, so its own frames (pongs, the close) and ours
@@ -46,7 +47,7 @@ export class SocketSink implements FrameSink {
   send(frame: Uint8Array): void {
     // As `ws` does: nothing after a close frame, either side's.
     if (this.closed || this.#socket.readyState !== this.#socket.OPEN) return;
-    this.#connection.write(this.#frames.wire(frame));
+    for (const chunk of this.#frames.chunks(frame)) this.#connection.write(chunk);
   }
 
   get bufferedAmount(): number {

@@ -12,35 +12,56 @@ const buildFrame = (ws as unknown as { Sender: { frame: FrameBuilder } }).Sender
 const BINARY = 2;
 
 /**
- * Server-to-client WebSocket frames, each built once and shared by every
- * socket it goes to. The hub hands the same payload to every session of a
- * topic or window; `ws`'s `send` would build a header for each and write
- * header and payload as two chunks with a callback. Here the header (by
- * `ws`'s own frame builder: FIN, binary, unmasked as a server's frames are)
- * and payload are one buffer, made at the first socket and kept only as
- * long as the payload itself is (a WeakMap), so each further socket costs
- * one write of a buffer that already exists.
+ * Server-to-client WebSocket frames, built once and shared by every socket
+ * they go to. The hub hands the same payload to every session of a topic or
+ * window; `ws`'s `send` would build a header for each and write header and
+ * payload as two chunks with a callback (which Deno's node:net then copies
+ * into one). Here a payload's header (by `ws`'s own frame builder: FIN,
+ * binary, unmasked as a server's frames are) and the payload are one buffer,
+ * made at the first socket and kept for the next ones in a cache bounded in
+ * bytes, oldest out first: the hub's rings keep payloads for replay, and
+ * their wire copies must not live as long. A payload too large to cache (a
+ * snapshot) goes out as header and payload, uncopied.
  */
 export class WireFrames {
-  readonly #frames = new WeakMap<Uint8Array, Buffer>();
+  readonly #frames = new Map<Uint8Array, Buffer>();
+  readonly #maxBytes: number;
+  #bytes = 0;
 
-  /** The complete binary frame carrying `payload`. */
-  wire(payload: Uint8Array): Buffer {
-    let frame = this.#frames.get(payload);
-    if (frame === undefined) {
-      const [header] = buildFrame(payload, {
-        fin: true,
-        opcode: BINARY,
-        mask: false,
-        readOnly: false,
-        rsv1: false,
-      });
-      // Not from Buffer's shared pool: a small frame would keep an 8 KiB slab alive.
-      frame = Buffer.allocUnsafeSlow(header.byteLength + payload.byteLength);
-      frame.set(header, 0);
-      frame.set(payload, header.byteLength);
-      this.#frames.set(payload, frame);
+  /** `maxBytes`: wire frames kept at most (default 4 MiB); a payload over a sixteenth of it is not kept. */
+  constructor(o: { maxBytes?: number } = {}) {
+    this.#maxBytes = o.maxBytes ?? 4 * 2 ** 20;
+  }
+
+  /** Bytes of wire frames held now. */
+  get heldBytes(): number {
+    return this.#bytes;
+  }
+
+  /** What to write for `payload`, in order: one shared wire frame, or header and payload. */
+  chunks(payload: Uint8Array): Uint8Array[] {
+    const kept = this.#frames.get(payload);
+    if (kept !== undefined) return [kept];
+    const [header] = buildFrame(payload, {
+      fin: true,
+      opcode: BINARY,
+      mask: false,
+      readOnly: false,
+      rsv1: false,
+    });
+    const size = header.byteLength + payload.byteLength;
+    if (size > this.#maxBytes / 16) return [header, payload];
+    // Not from Buffer's shared pool: a small frame would keep an 8 KiB slab alive.
+    const frame = Buffer.allocUnsafeSlow(size);
+    frame.set(header, 0);
+    frame.set(payload, header.byteLength);
+    this.#frames.set(payload, frame);
+    this.#bytes += size;
+    for (const [oldest, wire] of this.#frames) {
+      if (this.#bytes <= this.#maxBytes) break;
+      this.#frames.delete(oldest);
+      this.#bytes -= wire.byteLength;
     }
-    return frame;
+    return [frame];
   }
 }
