@@ -47,8 +47,10 @@ const USAGE = `Usage: deno task bench [options]
   --view-ticks         only the hub tick with 1, 10 and 100 distinct orderings open
                        (--orderings <a,b,...>) over --viewport-sensors at --viewport-rate
   --view-fanout <a,b>  only viewport fan-out: viewport clients opened step by step to each count
-                       (node ws, 2,500 a process, 100 handshakes/s), frames/s, latency, server CPU
-                       and memory (RSS, heap, external) per client beyond none (e.g. 1000,5000,10000)
+                       (node ws, 1,000 a process, 100 handshakes/s), frames/s, latency, server CPU
+                       and memory (RSS, heap, external; and after a full GC) per client beyond
+                       none (e.g. 1000,5000,10000); --server-root <dir> runs the server from
+                       another checkout
   --browser            only the dashboard in Chromium: KB/s received and frame times, normal and
                        4x CPU-throttled, at --sensors and --browser-rate <n> (default 10000);
                        --browser-root <dir> runs the server from another checkout
@@ -102,6 +104,7 @@ function parseFlags() {
         browser: { type: "boolean", default: false },
         "browser-rate": { type: "string", default: "10000" },
         "browser-root": { type: "string" },
+        "server-root": { type: "string" },
         "compact-bytes": { type: "boolean", default: false },
         "view-order": { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
@@ -182,6 +185,7 @@ async function run(): Promise<number> {
       orderings: flags.orderings.split(",").map((n) => positive("orderings", n.trim())!),
       browserRate: positive("browser-rate", flags["browser-rate"])!,
       browserRoot: flags["browser-root"],
+      serverRoot: flags["server-root"],
       seconds: positive("seconds", flags.seconds) ?? 10,
     });
   }

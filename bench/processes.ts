@@ -63,12 +63,12 @@ export interface ServerProcess {
 export async function startServer(
   args: string[],
   timeoutMs = 30_000,
-  options: { cwd?: string } = {},
+  options: { cwd?: string; denoArgs?: string[] } = {},
 ): Promise<ServerProcess> {
   // E.g. PULSEBOARD_BENCH_SERVER_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the server.
   const flags = Deno.env.get("PULSEBOARD_BENCH_SERVER_FLAGS")?.split(/\s+/).filter(Boolean) ?? [];
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", ...flags, "main.ts", ...args],
+    args: ["run", "-A", ...flags, ...(options.denoArgs ?? []), "main.ts", ...args],
     cwd: options.cwd ?? root,
     stdout: "piped",
     stderr: "piped",

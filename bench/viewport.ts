@@ -9,6 +9,7 @@ import { FeedClient } from "../tests/testing/feed_client.ts";
 import type { ViewSpec } from "../protocol/mod.ts";
 import { cpuSeconds, memoryMb, startServer, startSimulator, stopProcess } from "./processes.ts";
 import type { ServerProcess } from "./processes.ts";
+import { freePort, memoryAfterGc, memoryAfterTrim } from "./inspector.ts";
 
 const root = new URL("..", import.meta.url).pathname;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -20,6 +21,8 @@ export interface LoadOptions {
   log: (line: string) => void;
   /** Extra server flags. */
   serverArgs?: string[];
+  /** Extra flags for `deno run` of the server (e.g. `--inspect`). */
+  denoArgs?: string[];
 }
 
 interface Health {
@@ -62,7 +65,7 @@ async function withLoad<T>(
       ...(o.serverArgs ?? []),
     ],
     30_000,
-    { cwd: o.cwd },
+    { cwd: o.cwd, denoArgs: o.denoArgs },
   );
   const sim = startSimulator([
     "--url",
@@ -324,6 +327,18 @@ export interface FanoutRow {
   externalKbPerClient: number;
   heapUsedMb: number;
   externalMb: number;
+  /** After a full GC (over the inspector) at the end of the step: RSS and heap used, per client. */
+  gcKbPerClient: number;
+  gcHeapKbPerClient: number;
+  /** After the GC, per client: V8 heap reserved, of it the young generation, and external. */
+  gcHeapTotalKbPerClient: number;
+  gcNewSpaceKbPerClient: number;
+  gcExternalKbPerClient: number;
+  /** After the GC, per client: the malloc heap (native memory of the runtime). */
+  gcMallocKbPerClient: number;
+  /** At the last count only (it changes the process): RSS and malloc heap per client after malloc_trim. */
+  trimmedKbPerClient: number | null;
+  trimmedMallocKbPerClient: number | null;
   /** Sessions the server closed meanwhile (slow or silent clients). */
   closed: number;
   load: string;
@@ -342,8 +357,11 @@ async function nodeClients(): Promise<string> {
   return out;
 }
 
-/** Clients one node process holds: one process fell behind its frames beyond about 2,400. */
-const CLIENTS_PER_PROCESS = 2_500;
+/**
+ * Clients one node process holds: small enough that a process keeps up with
+ * its frames on a loaded machine (at 2,500 one fell seconds behind).
+ */
+const CLIENTS_PER_PROCESS = 1_000;
 /** Handshakes a second over all processes: a steady pace a busy server answers in time. */
 const OPEN_PER_SECOND = 100;
 
@@ -418,8 +436,11 @@ const loadAverage = () => Deno.loadavg()[0].toFixed(1);
  * delivered, tick-to-client latency, server CPU, and server memory (RSS, V8
  * heap in use and external) per client beyond what it held with none.
  */
-export async function runViewFanout(o: LoadOptions & { clients: number[] }): Promise<FanoutRow[]> {
+export async function runViewFanout(
+  o: LoadOptions & { clients: number[]; cwd?: string },
+): Promise<FanoutRow[]> {
   const script = await nodeClients();
+  const inspector = freePort();
   const specs: ViewSpec[] = [];
   for (const sort of distinctViews(5).map((v) => v.sort)) {
     for (const offset of [0, 500, 2_000, 4_000]) {
@@ -433,14 +454,22 @@ export async function runViewFanout(o: LoadOptions & { clients: number[] }): Pro
     await withLoad({
       ...o,
       duration: top / OPEN_PER_SECOND + o.clients.length * (o.seconds + 90) + 120,
+      denoArgs: [`--inspect=127.0.0.1:${inspector}`],
     }, async (server) => {
       await sleep(5_000);
       const base = medianRss(server.pid, 8);
       const baseMemory = await serverMemory(server.url);
+      const baseGc = await memoryAfterGc(inspector, server.pid);
       o.log(
         `no clients: RSS ${base.toFixed(1)} MB, heap used ${
           (baseMemory.heapUsed / 2 ** 20).toFixed(1)
-        } MB, external ${(baseMemory.external / 2 ** 20).toFixed(1)} MB, load ${loadAverage()}`,
+        } MB, external ${(baseMemory.external / 2 ** 20).toFixed(1)} MB; after GC: RSS ${
+          (baseGc.rss / 2 ** 20).toFixed(1)
+        } MB, heap used ${(baseGc.heapUsed / 2 ** 20).toFixed(1)} MB, heap total ${
+          (baseGc.heapTotal / 2 ** 20).toFixed(1)
+        } MB (young generation ${(baseGc.newSpace / 2 ** 20).toFixed(1)} MB), external ${
+          (baseGc.external / 2 ** 20).toFixed(1)
+        } MB, malloc heap ${(baseGc.malloc / 2 ** 20).toFixed(1)} MB; load ${loadAverage()}`,
       );
       let opened = 0;
       const total = () => {
@@ -516,6 +545,14 @@ export async function runViewFanout(o: LoadOptions & { clients: number[] }): Pro
         const externalMb = median(external);
         const end = total();
         const perClient = (mb: number, baseMb: number) => ((mb - baseMb) * 1024) / count;
+        // Last, so the collection does not disturb the samples above.
+        const gc = await memoryAfterGc(inspector, server.pid);
+        const trimmed = count === top
+          ? await memoryAfterTrim(inspector, server.pid).catch((error) => {
+            o.log(`malloc_trim failed: ${error}`);
+            return null;
+          })
+          : null;
         rows.push({
           clients: count,
           open: end.open,
@@ -531,6 +568,14 @@ export async function runViewFanout(o: LoadOptions & { clients: number[] }): Pro
           externalMb,
           heapKbPerClient: perClient(heapUsedMb, baseMemory.heapUsed / 2 ** 20),
           externalKbPerClient: perClient(externalMb, baseMemory.external / 2 ** 20),
+          gcKbPerClient: (gc.rss - baseGc.rss) / 1024 / count,
+          gcHeapKbPerClient: (gc.heapUsed - baseGc.heapUsed) / 1024 / count,
+          gcHeapTotalKbPerClient: (gc.heapTotal - baseGc.heapTotal) / 1024 / count,
+          gcNewSpaceKbPerClient: (gc.newSpace - baseGc.newSpace) / 1024 / count,
+          gcExternalKbPerClient: (gc.external - baseGc.external) / 1024 / count,
+          gcMallocKbPerClient: (gc.malloc - baseGc.malloc) / 1024 / count,
+          trimmedKbPerClient: trimmed && (trimmed.rss - baseGc.rss) / 1024 / count,
+          trimmedMallocKbPerClient: trimmed && (trimmed.malloc - baseGc.malloc) / 1024 / count,
           closed: end.closed,
           load: `${load0} → ${loadAverage()}`,
         });

@@ -13,6 +13,8 @@ export interface ViewportBenchOptions {
   orderings: number[];
   browserRate: number;
   browserRoot?: string;
+  /** The fan-out's server runs from this checkout (to measure another version the same way). */
+  serverRoot?: string;
   seconds: number;
 }
 
@@ -96,6 +98,7 @@ export async function viewportBench(o: ViewportBenchOptions): Promise<number> {
       rate: 10_000,
       seconds: o.seconds,
       clients: o.fanout,
+      cwd: o.serverRoot,
       log,
     });
     console.log(`\nviewport fan-out, ${o.sensors} sensors at 10000 readings/s, 20 places:`);
@@ -114,6 +117,7 @@ export async function viewportBench(o: ViewportBenchOptions): Promise<number> {
         "heap KB per client",
         "external MB",
         "external KB per client",
+        "after GC, KB per client: RSS / heap used / heap total (young gen) / external / malloc",
         "closed",
         "load",
       ],
@@ -131,6 +135,9 @@ export async function viewportBench(o: ViewportBenchOptions): Promise<number> {
         n(r.heapKbPerClient),
         n(r.externalMb, 0),
         n(r.externalKbPerClient),
+        `${n(r.gcKbPerClient)} / ${n(r.gcHeapKbPerClient)} / ${n(r.gcHeapTotalKbPerClient)} (${
+          n(r.gcNewSpaceKbPerClient)
+        }) / ${n(r.gcExternalKbPerClient)} / ${n(r.gcMallocKbPerClient)}`,
         String(r.closed),
         r.load,
       ]),

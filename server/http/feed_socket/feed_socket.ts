@@ -3,6 +3,7 @@ import { WebSocketServer } from "ws";
 // @ts-types="@types/ws"
 import type { WebSocket } from "ws";
 import type { Buffer } from "node:buffer";
+import type { Duplex } from "node:stream";
 import { problem } from "../errors.ts";
 import { TransportStats } from "../transport_stats.ts";
 import { TokenBucket } from "../token_bucket.ts";
@@ -22,6 +23,7 @@ import { FEED_PROTOCOL, readFeedRequest } from "./feed_request.ts";
 import type { FeedRequest, TokenCheck } from "./feed_request.ts";
 import { readInbound } from "./inbound.ts";
 import { SocketSink } from "./socket_sink.ts";
+import { WireFrames } from "./wire_frames.ts";
 import { ViewerAuth } from "./viewer_auth.ts";
 
 export { FEED_PROTOCOL };
@@ -73,6 +75,8 @@ export function feedSocketHandler(hub: FeedHub, options: FeedSocketOptions = {})
   const stats = options.stats ?? new TransportStats();
   // The connections the hub knows: a restarted hub knows none, so they are told to come back.
   const live = new Set<FrameSink>();
+  // A frame the hub sends to many sessions is framed once for all their sockets.
+  const frames = new WireFrames();
   hub.onRestart(() => {
     for (const sink of [...live]) sink.close(CloseCode.ServiceRestart, "service restart");
   });
@@ -106,15 +110,26 @@ export function feedSocketHandler(hub: FeedHub, options: FeedSocketOptions = {})
       stats,
       closeGraceMs: options.closeGraceMs ?? 1_000,
     });
-    let wired = false;
+    // The library refused the handshake itself (it answered 400): free the slot.
+    const refused = () => connection.release();
+    raw.socket.once("close", refused);
     // Listeners go on inside the upgrade callback: attached even one microtask
     // later, they can miss the client's first message.
     server.handleUpgrade(raw.request, raw.socket, raw.head, (socket) => {
-      wired = true;
-      serveSocket(socket, { hub, live, asked, address, connection, stats, options });
+      // From here the socket's own close releases it; nothing of the handshake stays attached.
+      raw.socket.off("close", refused);
+      serveSocket(socket, {
+        hub,
+        live,
+        frames,
+        raw: raw.socket,
+        asked,
+        address,
+        connection,
+        stats,
+        options,
+      });
     });
-    // The library refused the handshake itself (it answered 400): free the slot.
-    raw.socket.once("close", () => wired || connection.release());
     return switched();
   };
 }
@@ -125,6 +140,9 @@ function serveSocket(
   context: {
     hub: FeedHub;
     live: Set<FrameSink>;
+    frames: WireFrames;
+    /** The upgraded connection the socket runs on. */
+    raw: Duplex;
     asked: FeedRequest;
     address: string;
     connection: FeedConnection;
@@ -132,10 +150,14 @@ function serveSocket(
     options: FeedSocketOptions;
   },
 ): void {
-  const { hub, live, asked, address, connection, stats, options } = context;
-  const sink = new SocketSink(socket, (sent) => {
-    live.delete(sink);
-    if (sent) connection.abortUnlessClosed();
+  const { hub, live, frames, raw, asked, address, connection, stats, options } = context;
+  const sink = new SocketSink(socket, {
+    connection: raw,
+    frames,
+    onClose: (sent) => {
+      live.delete(sink);
+      if (sent) connection.abortUnlessClosed();
+    },
   });
   live.add(sink);
   const refuse = (code: number, reason: string) => {

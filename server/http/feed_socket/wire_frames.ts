@@ -1,0 +1,67 @@
+import { Buffer } from "node:buffer";
+// @ts-types="@types/ws"
+import * as ws from "ws";
+
+/** `ws`'s frame builder (exported by the package, not in its type declarations). */
+type FrameBuilder = (
+  data: Uint8Array,
+  options: { fin: boolean; opcode: number; mask: boolean; readOnly: boolean; rsv1: boolean },
+) => Uint8Array[];
+const buildFrame = (ws as unknown as { Sender: { frame: FrameBuilder } }).Sender.frame;
+
+const BINARY = 2;
+
+/**
+ * Server-to-client WebSocket frames, built once and shared by every socket
+ * they go to. The hub hands the same payload to every session of a topic or
+ * window; `ws`'s `send` would build a header for each and write header and
+ * payload as two chunks with a callback (which Deno's node:net then copies
+ * into one). Here a payload's header (by `ws`'s own frame builder: FIN,
+ * binary, unmasked as a server's frames are) and the payload are one buffer,
+ * made at the first socket and kept for the next ones in a cache bounded in
+ * bytes, oldest out first: the hub's rings keep payloads for replay, and
+ * their wire copies must not live as long. A payload too large to cache (a
+ * snapshot) goes out as header and payload, uncopied.
+ */
+export class WireFrames {
+  readonly #frames = new Map<Uint8Array, Buffer>();
+  readonly #maxBytes: number;
+  #bytes = 0;
+
+  /** `maxBytes`: wire frames kept at most (default 4 MiB); a payload over a sixteenth of it is not kept. */
+  constructor(o: { maxBytes?: number } = {}) {
+    this.#maxBytes = o.maxBytes ?? 4 * 2 ** 20;
+  }
+
+  /** Bytes of wire frames held now. */
+  get heldBytes(): number {
+    return this.#bytes;
+  }
+
+  /** What to write for `payload`, in order: one shared wire frame, or header and payload. */
+  chunks(payload: Uint8Array): Uint8Array[] {
+    const kept = this.#frames.get(payload);
+    if (kept !== undefined) return [kept];
+    const [header] = buildFrame(payload, {
+      fin: true,
+      opcode: BINARY,
+      mask: false,
+      readOnly: false,
+      rsv1: false,
+    });
+    const size = header.byteLength + payload.byteLength;
+    if (size > this.#maxBytes / 16) return [header, payload];
+    // Not from Buffer's shared pool: a small frame would keep an 8 KiB slab alive.
+    const frame = Buffer.allocUnsafeSlow(size);
+    frame.set(header, 0);
+    frame.set(payload, header.byteLength);
+    this.#frames.set(payload, frame);
+    this.#bytes += size;
+    for (const [oldest, wire] of this.#frames) {
+      if (this.#bytes <= this.#maxBytes) break;
+      this.#frames.delete(oldest);
+      this.#bytes -= wire.byteLength;
+    }
+    return [frame];
+  }
+}
