@@ -13,7 +13,14 @@ import type { IngestStats } from "./ingest/mod.ts";
 import { startMqtt } from "./ingest/mqtt/mod.ts";
 import { readApi } from "./queries/mod.ts";
 import { feedSocketHandler, listen, staticFiles, TransportStats } from "./http/mod.ts";
-import { logActorFailure, logger, opsRoutes, PrometheusMetrics } from "./ops/mod.ts";
+import {
+  glibcTrim,
+  HeapTrimmer,
+  logActorFailure,
+  logger,
+  opsRoutes,
+  PrometheusMetrics,
+} from "./ops/mod.ts";
 import { CloseCode } from "../protocol/close_codes.ts";
 
 export interface Pulseboard {
@@ -92,6 +99,7 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
   await hub.tick({ timeoutMs: 60_000 });
   source.start();
   hub.tickEvery(config.tickMs, () => source.caughtUp);
+  const heapTrim = new HeapTrimmer(glibcTrim(), config.trimMemoryMs);
   const { server, url } = await listen({
     ...ingest,
     feed: feedSocketHandler(hub, {
@@ -116,6 +124,7 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
       ingest: ingest.stats,
       history: () => history.stats(),
       mqtt,
+      heapTrim: heapTrim.stats,
       startedAt,
       checkpointEveryMs: config.checkpointEveryMs,
     }),
@@ -155,6 +164,7 @@ export async function startPulseboard(config: Config): Promise<Pulseboard> {
       await step("hub", () => hub.stop());
       await step("shards", () => shards.stop());
       await step("close", () => source.close());
+      await heapTrim.stop();
       store.close();
       logger.info("stopped", { checkpointsSaved: source.health().checkpointsSaved, ms });
     })();

@@ -19,6 +19,8 @@ export interface Config {
   maxBatchReadings: number;
   /** Least time between checkpoints of the shard state. */
   checkpointEveryMs: number;
+  /** How often the malloc heap's free pages go back to the system; 0: never. */
+  trimMemoryMs: number;
   /** Unsent bytes per client above which its deltas are skipped. */
   maxBufferedBytes: number;
   /** How long a client may stay over `maxBufferedBytes` before it is closed (4008). */
@@ -311,6 +313,17 @@ export const OPTIONS: readonly Option[] = [
     help: "least time between state checkpoints",
     readme: "least ms between checkpoints of the shard state (one more at every clean stop)",
     parse: int("checkpoint", 100, 3_600_000),
+  }),
+  option({
+    flag: "trim-memory",
+    key: "trimMemoryMs",
+    arg: "<ms>",
+    default: 10_000,
+    shown: "10000",
+    help: "how often freed memory goes back to the system (glibc); 0: never",
+    readme:
+      "ms between handing the malloc heap's free pages back to the system (glibc `malloc_trim`, off the main thread); 0: never",
+    parse: int("trim-memory", 0, 3_600_000),
   }),
   option({
     flag: "max-buffered",

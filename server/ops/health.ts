@@ -58,6 +58,8 @@ export interface HealthInputs {
   };
   /** MQTT ingest when it runs: its counters as they are; degraded while its bridge is down. */
   mqtt?: { health(): object; readonly degraded: boolean } | null;
+  /** The malloc heap's trims (`HeapTrimmer`), when they are counted. */
+  heapTrim?: object;
 }
 
 /**
@@ -94,6 +96,6 @@ export function healthReport(inputs: HealthInputs): Record<string, unknown> {
     shards: inputs.shards.health(),
     ...(inputs.mqtt ? { mqtt: inputs.mqtt.health() } : {}),
     // The process's memory (bytes: rss, heapTotal, heapUsed, external), for capacity figures.
-    memory: Deno.memoryUsage(),
+    memory: { ...Deno.memoryUsage(), ...(inputs.heapTrim ? { trim: inputs.heapTrim } : {}) },
   };
 }

@@ -11,3 +11,5 @@ export { readiness } from "./readiness.ts";
 export type { HealthInputs, SourceHealth } from "./health.ts";
 export { opsRoutes } from "./ops_routes.ts";
 export { topicLabeler } from "./topic_label.ts";
+export { glibcTrim, HeapTrimmer } from "./heap_trim.ts";
+export type { HeapTrimStats, Trim } from "./heap_trim.ts";
