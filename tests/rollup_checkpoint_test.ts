@@ -1,6 +1,7 @@
 // Rollups not yet written when the server stops are saved with its final
 // checkpoint (a stop does not wait for them): after the restart they are
 // served at once, equal to a recomputation, and written by the first flush.
+import { KEYS } from "../server/store/keys.ts";
 import { assert, assertEquals } from "./testing/assert.ts";
 import { eventually, recomputeWindows } from "./testing/recompute.ts";
 import type { PlainReading } from "./testing/recompute.ts";
@@ -65,7 +66,9 @@ Deno.test("rollups not written at a stop go with its checkpoint: served right af
   }
   const kv = await Deno.openKv(config.data);
   let stored = 0;
-  for await (const _ of kv.list({ prefix: ["rollup"] })) stored++;
+  for (const prefix of [KEYS.rollup, KEYS.rollupBlock]) {
+    for await (const _ of kv.list({ prefix: [prefix] })) stored++;
+  }
   kv.close();
   assertEquals(stored, 0, "the stop wrote no rollup: they are in the checkpoint");
 

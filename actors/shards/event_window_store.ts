@@ -128,6 +128,8 @@ export class EventWindowStore {
   #freeHead = -1;
   #recordCount = 0;
   readonly #owners: OwnerPage[] = [];
+  /** Scratch of `restoreWindows`: per size, the last window restored. */
+  readonly #tails: Int32Array;
   #nextOwner = 0;
   /** Newest event time seen; -Infinity before the first reading. */
   newestMs = -Infinity;
@@ -146,6 +148,7 @@ export class EventWindowStore {
     slotsPerSize(spec);
     this.spec = spec;
     this.#sizes = spec.sizesMs.length;
+    this.#tails = new Int32Array(Math.max(1, this.#sizes));
   }
 
   get watermarkMs(): number {
@@ -339,7 +342,8 @@ export class EventWindowStore {
   restoreWindows(owner: number, f64: Float64Array, at: number, n: number): number {
     const heads = this.#owners[owner >>> OWNER_BITS].head;
     const h0 = (owner & OWNER_MASK) * this.#sizes;
-    const tails = new Int32Array(this.#sizes).fill(-1);
+    // A restart restores millions of windows: no allocation per owner or window here.
+    const tails = this.#tails.fill(-1);
     for (let w = 0; w < n; w++, at += SLOT_LENGTH) {
       const k = Math.floor(f64[at] / 8);
       const state = f64[at] % 8;
@@ -350,7 +354,8 @@ export class EventWindowStore {
       const r = this.#open(owner, k, start);
       const page = this.#records[r >>> RECORD_BITS];
       const j = r & RECORD_MASK;
-      page.f.set(f64.subarray(at + 1, at + 1 + F), j * F);
+      const f = page.f;
+      for (let i = 0, to = j * F; i < F; i++) f[to + i] = f64[at + 1 + i];
       // Keep the saved chain order: newest-opened first.
       page.chain[j] = -1;
       if (tails[k] < 0) heads[h0 + k] = r;

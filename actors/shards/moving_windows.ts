@@ -163,7 +163,9 @@ export class MovingWindows {
     page.filled[i] = filled;
     page.next[i] = filled === this.window ? 0 : filled;
     const base = (slot & this.#ringMask) * this.window;
-    this.#rings[slot >>> this.#ringBits].set(f64.subarray(at + 2, at + 2 + filled), base);
+    const ring = this.#rings[slot >>> this.#ringBits];
+    // A loop, not set(subarray): a restart restores every slot, and a view per slot is garbage.
+    for (let k = 0; k < filled; k++) ring[base + k] = f64[at + 2 + k];
     return at + 2 + filled;
   }
 }

@@ -57,6 +57,8 @@ export class RollupRows {
   readonly #tail: number[] = [];
   readonly #metricOf = new Map<string, number>();
   readonly #metrics: string[] = [];
+  /** Scratch for `push`. */
+  readonly #row = new Float64Array(F);
 
   /** Rows held. */
   get length(): number {
@@ -70,39 +72,15 @@ export class RollupRows {
 
   /** Adds a row (`key` and `w` are read, not kept: callers reuse them). */
   push(key: RollupKey, w: RollupStats): void {
-    const { sizeMs, sensorId, metric } = key;
-    let bySensor = this.#slotOf.get(sizeMs);
-    if (!bySensor) this.#slotOf.set(sizeMs, bySensor = new Map());
-    let slot = bySensor.get(sensorId);
-    if (slot === undefined) {
-      slot = this.#slotId.length;
-      bySensor.set(sensorId, slot);
-      this.#slotId.push(sensorId);
-      this.#slotSize.push(sizeMs);
-      this.#head.push(-1);
-      this.#tail.push(-1);
-    }
-    let m = this.#metricOf.get(metric);
-    if (m === undefined) {
-      m = this.#metrics.push(metric) - 1;
-      this.#metricOf.set(metric, m);
-    }
-    const r = this.#length++;
-    if (r >>> PAGE_BITS === this.#pages.length) this.#pages.push(new RowPage());
-    const page = this.#pages[r >>> PAGE_BITS];
-    const i = r & MASK;
-    page.slot[i] = slot;
-    page.metric[i] = m;
-    page.next[i] = -1;
-    const at = i * F;
-    page.f[at] = w.start;
-    page.f[at + 1] = w.count;
-    page.f[at + 2] = w.sum;
-    page.f[at + 3] = w.min;
-    page.f[at + 4] = w.max;
-    if (this.#tail[slot] < 0) this.#head[slot] = r;
-    else this.#pages[this.#tail[slot] >>> PAGE_BITS].next[this.#tail[slot] & MASK] = r;
-    this.#tail[slot] = r;
+    const slot = this.#slot(key.sizeMs, key.sensorId);
+    const m = this.#metric(key.metric);
+    const row = this.#row;
+    row[0] = w.start;
+    row[1] = w.count;
+    row[2] = w.sum;
+    row[3] = w.min;
+    row[4] = w.max;
+    this.#append(slot, m, row, 0);
   }
 
   /** Each slot's size, sensor id and rows (in the order they came), one slot at a time. */
@@ -197,20 +175,49 @@ export class RollupRows {
     const f = new Float64Array(aligned.buffer, start, n * F);
     const slots = new Uint32Array(aligned.buffer, start + n * F * 8, n);
     const metrics = new Uint32Array(aligned.buffer, start + n * (F * 8 + 4), n);
-    const key: RollupKey = { sizeMs: 0, sensorId: "", metric: "" };
-    const w: RollupStats = { start: 0, count: 0, sum: 0, min: 0, max: 0 };
-    for (let r = 0; r < n; r++) {
-      const at = r * F;
-      key.sizeMs = header.sizes[slots[r]];
-      key.sensorId = header.ids[slots[r]];
-      key.metric = header.metrics[metrics[r]];
-      w.start = f[at];
-      w.count = f[at + 1];
-      w.sum = f[at + 2];
-      w.min = f[at + 3];
-      w.max = f[at + 4];
-      this.push(key, w);
+    // Slots and metrics are looked up once each, not once per row (a restart restores them all).
+    const slotOf = header.ids.map((id, k) => this.#slot(header.sizes[k], id));
+    const metricOf = header.metrics.map((name) => this.#metric(name));
+    for (let r = 0; r < n; r++) this.#append(slotOf[slots[r]], metricOf[metrics[r]], f, r * F);
+  }
+
+  #slot(sizeMs: number, sensorId: string): number {
+    let bySensor = this.#slotOf.get(sizeMs);
+    if (!bySensor) this.#slotOf.set(sizeMs, bySensor = new Map());
+    let slot = bySensor.get(sensorId);
+    if (slot === undefined) {
+      slot = this.#slotId.length;
+      bySensor.set(sensorId, slot);
+      this.#slotId.push(sensorId);
+      this.#slotSize.push(sizeMs);
+      this.#head.push(-1);
+      this.#tail.push(-1);
     }
+    return slot;
+  }
+
+  #metric(metric: string): number {
+    let m = this.#metricOf.get(metric);
+    if (m === undefined) {
+      m = this.#metrics.push(metric) - 1;
+      this.#metricOf.set(metric, m);
+    }
+    return m;
+  }
+
+  /** Appends a row of `slot` and metric `m` with the numbers `f[at..at+F)`. */
+  #append(slot: number, m: number, f: ArrayLike<number>, at: number): void {
+    const r = this.#length++;
+    if (r >>> PAGE_BITS === this.#pages.length) this.#pages.push(new RowPage());
+    const page = this.#pages[r >>> PAGE_BITS];
+    const i = r & MASK;
+    page.slot[i] = slot;
+    page.metric[i] = m;
+    page.next[i] = -1;
+    for (let k = 0; k < F; k++) page.f[i * F + k] = f[at + k];
+    if (this.#tail[slot] < 0) this.#head[slot] = r;
+    else this.#pages[this.#tail[slot] >>> PAGE_BITS].next[this.#tail[slot] & MASK] = r;
+    this.#tail[slot] = r;
   }
 }
 

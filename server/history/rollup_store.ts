@@ -1,9 +1,13 @@
 import { chunkStart, chunkWindow, WINDOWS_PER_CHUNK } from "./rollup_chunks.ts";
 import type { RollupChunk } from "./rollup_chunks.ts";
-import type { RollupPoint, RollupRows } from "./rollup_rows.ts";
+import type { RollupPoint, RollupRows, RollupRowsOfSlot } from "./rollup_rows.ts";
+import { BlockBuilder, readBlock, rollupBucket } from "./rollup_block.ts";
 import { KEYS } from "../store/keys.ts";
 
 const ROLLUP = KEYS.rollup;
+const BLOCK = KEYS.rollupBlock;
+/** Blocks one flush may write for one size, bucket and span (a part's sub-parts). */
+const BLOCK_SUB_PARTS = 1024;
 /**
  * One atomic commit holds fragments up to about this many bytes and
  * mutations (Deno KV caps a commit at 800 KiB and 1,000 mutations); commits
@@ -11,20 +15,16 @@ const ROLLUP = KEYS.rollup;
  */
 const BYTES_PER_COMMIT = 600 * 1024;
 const MUTATIONS_PER_COMMIT = 500;
-/** A fragment's windows are split past this many bytes (Deno KV values are capped at 64 KiB). */
-const FRAGMENT_BYTES = 56 * 1024;
-/** Numbers per window in a fragment: metric, start, count, sum, min, max. */
+/** Numbers per window in a fragment (the layout before blocks): metric, start, count, sum, min, max. */
 const W = 6;
-/** Fragments one flush may write for one sensor, size and chunk span (a part's sub-parts). */
-const SUB_PARTS = 64;
 
-/** A stored chunk of the older layout: 30 windows per metric, dense. */
+/** A stored chunk of the oldest layout: 30 windows per metric, dense. */
 interface StoredChunk {
   m: string[];
   v: Float64Array;
 }
 
-/** A stored fragment: some windows of one sensor and size within one chunk span. */
+/** A stored fragment (the layout before blocks): some windows of one sensor and size within one chunk span. */
 interface StoredFragment {
   m: string[];
   /** `[metric index, start, count, sum, min, max]` per window. */
@@ -32,14 +32,17 @@ interface StoredFragment {
 }
 
 /**
- * Rollups in Deno KV. Each flush writes, per sensor and size, the windows
- * it has as fragments under `["rollup", sizeMs, sensorId, chunkStartMs,
- * part]` (part: the flush's number, so a fragment never overwrites another),
- * each expiring after its size's retention (counted from the write). A read
- * lists the fragments of the chunk spans it covers and merges them; a window
- * written twice (a replay after a crash) is the same window. Chunks of the
- * older layout (`["rollup", sizeMs, sensorId, chunkStartMs]`, 30 windows
- * each) are read as well.
+ * Rollups in Deno KV. Each flush writes, per size, bucket of sensors
+ * (`rollupBucket`) and chunk span, the windows it has as blocks
+ * (`rollup_block.ts`) under `["rollup_block", sizeMs, bucket, chunkStartMs,
+ * part]` (part: the flush's number and a sub-part, so a block never
+ * overwrites another), each expiring after its size's retention (counted
+ * from the write): the number of values written grows with the windows'
+ * bytes, not with sensors × flushes. A read lists the blocks of the sensor's
+ * bucket over the chunk spans it covers and keeps the sensor's windows; a
+ * window written twice (a replay after a crash) is the same window. The
+ * older layouts under `["rollup", sizeMs, sensorId, ...]` (per-sensor
+ * fragments, and before them 30-window chunks) are read as well.
  */
 export class RollupStore {
   readonly #kv: Deno.Kv;
@@ -73,33 +76,56 @@ export class RollupStore {
       op = this.#kv.atomic();
       bytes = mutations = 0;
     };
+    // Sensors by size and bucket: a bucket's blocks are built (and written) together.
+    const groups = new Map<number, Map<number, { sensorId: string; rows: RollupRowsOfSlot }[]>>();
     for (const { sizeMs, sensorId, rows: windows } of rows.bySensor()) {
-      const expireIn = this.#retentionMs.get(sizeMs);
-      if (expireIn === undefined) continue;
-      // The sensor's windows by chunk span: metric names, then six numbers a window.
-      const spans = new Map<number, { m: string[]; w: number[] }>();
-      windows.forEach((metric, f, at) => {
-        const span = chunkStart(f[at], sizeMs);
-        let fragment = spans.get(span);
-        if (!fragment) spans.set(span, fragment = { m: [], w: [] });
-        let k = fragment.m.indexOf(metric);
-        if (k < 0) k = fragment.m.push(metric) - 1;
-        fragment.w.push(k, f[at], f[at + 1], f[at + 2], f[at + 3], f[at + 4]);
-      });
-      for (const [span, { m, w }] of spans) {
-        const per = Math.floor(FRAGMENT_BYTES / (W * 8)) * W;
-        for (let from = 0, sub = 0; from < w.length; from += per, sub++) {
-          const value: StoredFragment = { m, w: Float64Array.from(w.slice(from, from + per)) };
-          const size = value.w.byteLength + 256 * m.length + 600;
+      if (!this.#retentionMs.has(sizeMs)) continue;
+      let buckets = groups.get(sizeMs);
+      if (!buckets) groups.set(sizeMs, buckets = new Map());
+      const bucket = rollupBucket(sensorId);
+      let list = buckets.get(bucket);
+      if (!list) buckets.set(bucket, list = []);
+      list.push({ sensorId, rows: windows });
+    }
+    const pool: BlockBuilder[] = [];
+    for (const [sizeMs, buckets] of groups) {
+      const expireIn = this.#retentionMs.get(sizeMs)!;
+      for (const [bucket, sensors] of buckets) {
+        const open = new Map<number, BlockBuilder>();
+        const blocks: { span: number; bytes: Uint8Array }[] = [];
+        for (const { sensorId, rows: windows } of sensors) {
+          windows.forEach((metric, f, at) => {
+            const span = chunkStart(f[at], sizeMs);
+            let block = open.get(span);
+            if (!block) open.set(span, block = pool.pop() ?? new BlockBuilder());
+            if (block.add(sensorId, metric, f, at)) return;
+            blocks.push({ span, bytes: block.encode() });
+            block.reset();
+            block.add(sensorId, metric, f, at);
+          });
+        }
+        for (const [span, block] of open) {
+          if (block.length > 0) blocks.push({ span, bytes: block.encode() });
+          block.reset();
+          pool.push(block);
+        }
+        const subs = new Map<number, number>();
+        for (const { span, bytes: value } of blocks) {
+          const sub = subs.get(span) ?? 0;
+          if (sub === BLOCK_SUB_PARTS) {
+            throw new RangeError(`Cannot write rollups: over ${BLOCK_SUB_PARTS} blocks in a span`);
+          }
+          subs.set(span, sub + 1);
           if (
-            mutations > 0 && (bytes + size > BYTES_PER_COMMIT || mutations >= MUTATIONS_PER_COMMIT)
+            mutations > 0 &&
+            (bytes + value.byteLength > BYTES_PER_COMMIT || mutations >= MUTATIONS_PER_COMMIT)
           ) {
             await commit();
           }
-          op.set([ROLLUP, sizeMs, sensorId, span, options.part * SUB_PARTS + sub], value, {
+          op.set([BLOCK, sizeMs, bucket, span, options.part * BLOCK_SUB_PARTS + sub], value, {
             expireIn,
           });
-          bytes += size;
+          bytes += value.byteLength;
           mutations++;
         }
       }
@@ -122,6 +148,27 @@ export class RollupStore {
   ): Promise<{ points: RollupPoint[]; bounded: boolean }> {
     const byStart = new Map<number, RollupPoint>();
     const spans = new Set<number>();
+    let bounded = false;
+    const blocks = this.#kv.list<Uint8Array>(
+      {
+        start: [BLOCK, sizeMs, rollupBucket(sensorId), chunkStart(fromMs, sizeMs)],
+        end: [BLOCK, sizeMs, rollupBucket(sensorId), toMs],
+      },
+      { batchSize: 20 },
+    );
+    const query = { sensorId, metric, fromMs, toMs };
+    for await (const entry of blocks) {
+      const span = entry.key[3] as number;
+      if (!spans.has(span)) {
+        if (spans.size === maxChunks) {
+          bounded = true;
+          break;
+        }
+        spans.add(span);
+      }
+      readBlock(entry.value, query, (w) => byStart.set(w.t, { ...w }));
+    }
+    // The older layouts (a store written before blocks), within the same span budget.
     const iter = this.#kv.list<StoredChunk | StoredFragment>(
       {
         start: [ROLLUP, sizeMs, sensorId, chunkStart(fromMs, sizeMs)],
@@ -129,8 +176,8 @@ export class RollupStore {
       },
       { batchSize: 200 },
     );
-    let bounded = false;
     for await (const entry of iter) {
+      if (bounded) break;
       const span = entry.key[3] as number;
       if (!spans.has(span)) {
         if (spans.size === maxChunks) {

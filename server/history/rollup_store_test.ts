@@ -4,6 +4,7 @@ import { RollupRows } from "./rollup_rows.ts";
 import { setChunkWindow, WINDOWS_PER_CHUNK } from "./rollup_chunks.ts";
 import type { RollupChunk } from "./rollup_chunks.ts";
 import { withTempKv } from "../../tests/testing/temp_kv.ts";
+import { ROLLUP_BUCKETS } from "./rollup_block.ts";
 
 const BASE = 1_800_000_000_000 - (1_800_000_000_000 % (60_000 * WINDOWS_PER_CHUNK));
 
@@ -56,14 +57,87 @@ Deno.test("a flush of thousands of sensors, some with many long-named metrics, i
         ]),
       );
     }
-    let fragments = 0;
-    for await (const entry of kv.list<{ w: Float64Array }>({ prefix: ["rollup"] })) {
-      assert(entry.value.w.byteLength < 60_000, "a fragment stays under the value limit");
-      fragments++;
+    const values = await storedValues(kv);
+    assert(values.every((bytes) => bytes < 60_000), "every value stays under the value limit");
+    assertEquals(store.written, values.length);
+    // Blocks by bucket and span, not values by sensor: at most one per bucket (2,500 sensors
+    // fill most of the 1,024) and span, plus the wide sensors' second span and splits.
+    assert(values.length <= ROLLUP_BUCKETS + 25 * 3, `${values.length} values`);
+  });
+});
+
+/** Byte sizes of every stored rollup value (any layout). */
+async function storedValues(kv: Deno.Kv): Promise<number[]> {
+  const sizes: number[] = [];
+  for (const prefix of ["rollup", "rollup_block"]) {
+    for await (const entry of kv.list<Uint8Array | { w: Float64Array }>({ prefix: [prefix] })) {
+      const v = entry.value;
+      sizes.push(v instanceof Uint8Array ? v.byteLength : v.w.byteLength);
     }
-    assertEquals(store.written, fragments);
-    // One per sensor and span, more for the wide ones: 2,475 × 1 + 25 × (2 spans, split).
-    assert(fragments > 2_500 && fragments < 2_700, `${fragments} fragments`);
+  }
+  return sizes;
+}
+
+Deno.test("a flush's rollups are written as about one value per bucket of sensors, not one per sensor, and read back exactly", async () => {
+  await withTempKv(async (kv) => {
+    const store = new RollupStore(kv, new Map([[1_000, 86_400_000], [60_000, 86_400_000]]));
+    const rows = new RollupRows();
+    const key = { sizeMs: 1_000, sensorId: "", metric: "" };
+    const stats = { start: 0, count: 0, sum: 0, min: 0, max: 0 };
+    const SENSORS = 20_000;
+    // Per sensor, 3 metrics × 4 one-second windows (a 10 s flush of a sensor reporting
+    // every 2.5 s), and one one-minute window for every sixth sensor.
+    for (let s = 0; s < SENSORS; s++) {
+      key.sensorId = `sensor_${s}`;
+      for (const metric of ["temperature", "humidity", "pressure"]) {
+        key.metric = metric;
+        key.sizeMs = 1_000;
+        for (let w = 0; w < 4; w++) {
+          stats.start = BASE + (s % 7) * 1_000 + w * 2_000;
+          stats.count = 1;
+          stats.sum = stats.min = stats.max = s + w / 8;
+          rows.push(key, stats);
+        }
+        if (s % 6 === 0) {
+          key.sizeMs = 60_000;
+          stats.start = BASE;
+          stats.count = 24;
+          stats.sum = s * 24;
+          stats.min = s - 1;
+          stats.max = s + 1;
+          rows.push(key, stats);
+        }
+      }
+    }
+    await store.write(rows, { part: 7 });
+    const values = await storedValues(kv);
+    assertEquals(store.written, values.length);
+    const bytes = values.reduce((a, b) => a + b, 0);
+    // 20,000 sensors' windows in at most one block per bucket and size, plus full blocks.
+    assert(
+      values.length <= 2 * ROLLUP_BUCKETS + Math.ceil(bytes / 40_000),
+      `${values.length} values for ${SENSORS} sensors (${bytes} bytes)`,
+    );
+    assert(values.length < SENSORS / 5, `${values.length} values: not one per sensor`);
+    // Read back exactly, for a sample of sensors, against what was pushed.
+    for (let s = 0; s < SENSORS; s += 997) {
+      for (const metric of ["temperature", "pressure"]) {
+        const { points } = await store.read(1_000, `sensor_${s}`, metric, BASE, BASE + 60_000, 10);
+        assertEquals(
+          points.map((p) => [p.t, p.count, p.sum, p.min, p.max]),
+          [0, 1, 2, 3].map((w) => {
+            const v = s + w / 8;
+            return [BASE + (s % 7) * 1_000 + w * 2_000, 1, v, v, v];
+          }),
+          `sensor_${s} ${metric}`,
+        );
+        const minute = await store.read(60_000, `sensor_${s}`, metric, BASE, BASE + 60_000, 10);
+        assertEquals(
+          minute.points.map((p) => [p.t, p.count, p.sum, p.min, p.max]),
+          s % 6 === 0 ? [[BASE, 24, s * 24, s - 1, s + 1]] : [],
+        );
+      }
+    }
   });
 });
 

@@ -111,7 +111,8 @@ export class CheckpointStore {
   }
 
   /**
-   * Saves a checkpoint (only the parts given) and makes it current. With
+   * Saves a checkpoint (only the parts given) and makes it current. It takes
+   * the shards' pages: each entry is set to null once handed to Deno KV. With
    * `collect` false (a stop's final save) the superseded pieces are only
    * listed, not deleted: the next save deletes them with its own.
    */
@@ -155,6 +156,9 @@ export class CheckpointStore {
           continue;
         }
         await writer.put(["shard", s, p], page);
+        // Let go of it: Deno KV has its pieces (at 100k sensors the pages are ~100-200 MB,
+        // so they drain as they are written instead of all staying until the pointer moves).
+        shard.pages[p] = null;
         pages.push(seq);
       }
       shards.push({ header: shard.header, pages });

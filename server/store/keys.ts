@@ -14,8 +14,16 @@ export const KEYS = {
   checkpoint: "checkpoint",
   /** `["checkpoint_pieces", <generation>, <i>]` → 60 KB pieces of one serialized checkpoint. */
   checkpointPieces: "checkpoint_pieces",
-  /** `["rollup", <sizeMs>, <sensorId>, <chunkStartMs>]` → 30 final windows, expiring. */
+  /**
+   * `["rollup", <sizeMs>, <sensorId>, <chunkStartMs>(, <part>)]` → final windows of one
+   * sensor (older layouts, read only), expiring.
+   */
   rollup: "rollup",
+  /**
+   * `["rollup_block", <sizeMs>, <bucket>, <chunkStartMs>, <part>]` → a block of final windows
+   * of the sensors in one bucket (`server/history/rollup_block.ts`), expiring.
+   */
+  rollupBlock: "rollup_block",
   /** `["ingest_batch", <API key id or "">, <batch key>]` → an idempotent batch's record. */
   ingestBatch: "ingest_batch",
   /** `["ingest_batch_answer", <API key id or "">, <batch key>, <i>]` → pieces of its answer. */
