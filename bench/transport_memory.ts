@@ -29,22 +29,12 @@ import { parseArgs } from "node:util";
 import { MAX_CLIENT_MESSAGE_BYTES } from "../protocol/client_messages.ts";
 import { WireFrames } from "../server/http/feed_socket/wire_frames.ts";
 import { mallocRss } from "./inspector.ts";
+import type { GcMemory } from "./inspector.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const wsModule = new URL("../node_modules/ws", import.meta.url).pathname;
 
-interface Memory {
-  rss: number;
-  heapUsed: number;
-  heapTotal: number;
-  external: number;
-  /** V8's young generation (reserved) and old space (reserved, used): where heapTotal goes. */
-  newSpace: number;
-  oldSpace: number;
-  oldSpaceUsed: number;
-  /** Resident malloc heap (native). */
-  malloc: number;
-}
+type Memory = GcMemory;
 
 function memory(): Memory {
   const gc = (globalThis as { gc?: () => void }).gc;

@@ -2,6 +2,7 @@ import { Fleet } from "./fleet.ts";
 import { BatchEncoder } from "./batch_encoder.ts";
 import { postBatch } from "./post.ts";
 import type { Body } from "./batch_encoder.ts";
+import { emptyReport } from "./simulator.ts";
 import type { SimulatorReport } from "./simulator.ts";
 import { decodeIngestBatch } from "../protocol/ingest_codec.ts";
 
@@ -92,20 +93,7 @@ export async function runReplay(
     copies: Math.max(1, Math.ceil((2 * concurrency * (options.batch ?? 1000)) / sensors)),
   });
   const endpoint = new URL("/api/ingest", options.url);
-  const report: SimulatorReport = {
-    elapsedMs: 0,
-    target: rate,
-    posted: 0,
-    accepted: 0,
-    refused: 0,
-    failed: 0,
-    skipped: 0,
-    requests: 0,
-    rate: 0,
-    postedRate: 0,
-    errors: {},
-    refusalSamples: [],
-  };
+  const report = emptyReport(rate);
   const started = performance.now();
   let scheduled = 0; // readings whose post time has been given out
   let next = 0;

@@ -92,20 +92,7 @@ export async function runSimulator(
   const endpoint = new URL("/api/ingest", options.url);
   const started = performance.now();
   const pacer = new Pacer(rate, started);
-  const report: SimulatorReport = {
-    elapsedMs: 0,
-    target: rate,
-    posted: 0,
-    accepted: 0,
-    refused: 0,
-    failed: 0,
-    skipped: 0,
-    requests: 0,
-    rate: 0,
-    postedRate: 0,
-    errors: {},
-    refusalSamples: [],
-  };
+  const report = emptyReport(rate);
   let previous = { at: started, accepted: 0, posted: 0 };
   const emit = () => {
     const now = performance.now();
@@ -225,4 +212,22 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
     const timer = setTimeout(done, ms);
     signal.addEventListener("abort", done, { once: true });
   });
+}
+
+/** A report before the first post, for a target of `rate` readings/s. */
+export function emptyReport(rate: number): SimulatorReport {
+  return {
+    elapsedMs: 0,
+    target: rate,
+    posted: 0,
+    accepted: 0,
+    refused: 0,
+    failed: 0,
+    skipped: 0,
+    requests: 0,
+    rate: 0,
+    postedRate: 0,
+    errors: {},
+    refusalSamples: [],
+  };
 }
