@@ -2,6 +2,8 @@
 // are always stopped: each is registered until it exits, and `stopAll` ends
 // whatever is left (on errors, Ctrl-C and at the end).
 
+import { SERVER_V8_FLAGS_ARG } from "../server/config/v8_flags.ts";
+
 const root = new URL("..", import.meta.url).pathname;
 const live = new Set<Deno.ChildProcess>();
 
@@ -68,7 +70,15 @@ export async function startServer(
   // E.g. PULSEBOARD_BENCH_SERVER_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the server.
   const flags = Deno.env.get("PULSEBOARD_BENCH_SERVER_FLAGS")?.split(/\s+/).filter(Boolean) ?? [];
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", ...flags, ...(options.denoArgs ?? []), "main.ts", ...args],
+    args: [
+      "run",
+      "-A",
+      SERVER_V8_FLAGS_ARG,
+      ...flags,
+      ...(options.denoArgs ?? []),
+      "main.ts",
+      ...args,
+    ],
     cwd: options.cwd ?? root,
     stdout: "piped",
     stderr: "piped",

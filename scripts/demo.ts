@@ -5,6 +5,7 @@
 // simulator publishes over MQTT to the server's listener on --mqtt-port,
 // default 1883 (0: a free one), one connection per gateway).
 import { parseArgs } from "node:util";
+import { SERVER_V8_FLAGS_ARG } from "../server/config/v8_flags.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -35,6 +36,7 @@ const server = new Deno.Command(deno, {
   args: [
     "run",
     "-A",
+    SERVER_V8_FLAGS_ARG,
     "main.ts",
     "--port",
     values.port,

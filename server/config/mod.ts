@@ -5,3 +5,4 @@ export { DEFAULT_CONFIG, duration, OPTIONS, parseConfig, readmeTable, USAGE } fr
 export type { Config, Option } from "./options.ts";
 export { hubOptions, shardOptions } from "./actor_options.ts";
 export { loadMetricsConfig, parseMetricsConfig } from "./metrics_config.ts";
+export { SERVER_V8_FLAGS, SERVER_V8_FLAGS_ARG } from "./v8_flags.ts";
