@@ -47,6 +47,9 @@ export class BlockBuilder {
   #metricIndex = new Map<string, number>();
   /** Bytes of the JSON part so far (estimated: quotes, commas, escapes aside). */
   #textBytes = 32;
+  /** The sensor of the last window added, and its index. */
+  #lastId: string | null = null;
+  #lastS = 0;
   length = 0;
 
   constructor() {
@@ -63,12 +66,14 @@ export class BlockBuilder {
     this.#metrics = [];
     this.#metricIndex = new Map();
     this.#textBytes = 32;
+    this.#lastId = null;
   }
 
   /** Adds a window (`f[at..at+5)`: start, count, sum, min, max); false when it does not fit. */
   add(sensorId: string, metric: string, f: Float64Array, at: number): boolean {
-    let s = this.#idIndex.get(sensorId);
-    let m = this.#metricIndex.get(metric);
+    // A sensor's windows come together, and a block holds few metrics: skip the maps then.
+    let s = sensorId === this.#lastId ? this.#lastS : this.#idIndex.get(sensorId);
+    let m = this.#metrics.length <= 8 ? this.#findMetric(metric) : this.#metricIndex.get(metric);
     // UTF-16 length × 3 bounds the UTF-8 bytes (and JSON escapes) of any string.
     const more = (s === undefined ? sensorId.length * 3 + 3 : 0) +
       (m === undefined ? metric.length * 3 + 3 : 0);
@@ -83,11 +88,19 @@ export class BlockBuilder {
     this.#textBytes += more;
     if (s === undefined) this.#idIndex.set(sensorId, s = this.#ids.push(sensorId) - 1);
     if (m === undefined) this.#metricIndex.set(metric, m = this.#metrics.push(metric) - 1);
+    this.#lastId = sensorId;
+    this.#lastS = s;
     const j = this.length++;
     for (let k = 0; k < F; k++) this.#f[j * F + k] = f[at + k];
     this.#sensor[j] = s;
     this.#metric[j] = m;
     return true;
+  }
+
+  #findMetric(metric: string): number | undefined {
+    const metrics = this.#metrics;
+    for (let k = 0; k < metrics.length; k++) if (metrics[k] === metric) return k;
+    return undefined;
   }
 
   /** The block's bytes. */
