@@ -102,6 +102,10 @@ export class RollupStore {
       const bucket = g % ROLLUP_BUCKETS;
       const expireIn = this.#retentionMs.get(sizeMs)!;
       const blocks: { span: number; bytes: Uint8Array }[] = [];
+      const spanMs = sizeMs * WINDOWS_PER_CHUNK;
+      // A sensor's windows mostly fall in one span: its block is looked up once per change.
+      let lastSpan = NaN;
+      let block: BlockBuilder | undefined;
       for (let k = starts[g]; k < starts[g + 1]; k++) {
         const slot = order[k];
         const sensorId = slots.ids[slot];
@@ -110,9 +114,13 @@ export class RollupStore {
           const i = rowIndex(r);
           const at = i * ROW_NUMBERS;
           const metric = slots.metrics[page.metric[i]];
-          const span = chunkStart(page.f[at], sizeMs);
-          let block = open.get(span);
-          if (!block) open.set(span, block = pool.pop() ?? new BlockBuilder());
+          const t = page.f[at];
+          const span = t - (t % spanMs);
+          if (span !== lastSpan || !block) {
+            block = open.get(span);
+            if (!block) open.set(span, block = pool.pop() ?? new BlockBuilder());
+            lastSpan = span;
+          }
           if (!block.add(sensorId, metric, page.f, at)) {
             blocks.push({ span, bytes: block.encode() });
             block.reset();
