@@ -77,12 +77,12 @@ export class RollupRows {
     return this.#used.subarray(0, this.#usedCount);
   }
 
-  /** The first row of `slot` (-1: none); then `page(r).next[r & mask]`, see `rowAt`. */
+  /** The first row of `slot` (-1: none); the next is `page(r).next[rowIndex(r)]`. */
   head(slot: number): number {
     return slot < this.#head.length ? this.#head[slot] : -1;
   }
 
-  /** The page holding row `r`, and its index in it. */
+  /** The page holding row `r` (at `rowIndex(r)` in it). */
   page(r: number): RowPage {
     return this.#pages[r >>> PAGE_BITS];
   }
