@@ -10,6 +10,8 @@ export interface FanoutOptions {
   seconds: number;
   rate: number;
   sensors: number;
+  /** More flags for the server (`--server-args`). */
+  serverArgs?: string[];
 }
 
 export interface FanoutRow {
@@ -91,6 +93,7 @@ export async function runFanout(options: FanoutOptions): Promise<FanoutRow[]> {
     `${dir}/fanout.kv`,
     "--max-connections-per-address",
     "100000",
+    ...(options.serverArgs ?? []),
   ]);
   const sim = startSimulator([
     "--url",

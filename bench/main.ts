@@ -473,6 +473,7 @@ async function fanout(sensors: number, seconds: number): Promise<void> {
     seconds,
     rate: 10_000,
     sensors,
+    serverArgs: extraServerArgs(),
   });
   console.log(renderTable(
     [

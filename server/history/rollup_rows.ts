@@ -1,19 +1,24 @@
+import { RollupSlots } from "./rollup_slots.ts";
+
 /**
  * Final windows waiting to be stored as rollups, by column: per row the
- * sensor (a slot per size and sensor id), the metric (a small table), the
- * window's start, count, sum, min and max. Rows of one slot are chained, so
- * a flush writes a sensor's windows together and a query walks only its
- * own. Columns grow by fixed pages; nothing is kept per window beyond its
- * row. A snapshot is bytes (for a checkpoint) that `restore` reads back.
+ * slot (a window size and sensor, `RollupSlots`), the metric, the window's
+ * start, count, sum, min and max. Rows of one slot are chained, so a write
+ * takes a sensor's windows together and a query walks only its own. Columns
+ * grow by fixed pages that `clear` keeps for the next fill: a buffer is
+ * reused flush after flush, and adding a row allocates nothing. A snapshot
+ * is bytes (for a checkpoint) that `restore` reads back.
  */
 
 const PAGE_BITS = 12;
 const PAGE = 1 << PAGE_BITS;
 const MASK = PAGE - 1;
 /** Numbers per row: start, count, sum, min, max. */
-const F = 5;
+export const ROW_NUMBERS = 5;
+const F = ROW_NUMBERS;
 
-class RowPage {
+/** A page of rows (`RollupRows.page`); row `r` is at `r & (PAGE - 1)` of page `r >>> PAGE_BITS`. */
+export class RowPage {
   readonly slot = new Uint32Array(PAGE);
   readonly metric = new Uint16Array(PAGE);
   /** Next row of the same slot (-1: none). */
@@ -47,51 +52,76 @@ export interface RollupPoint {
 }
 
 export class RollupRows {
+  /** What the rows' slot and metric numbers mean. */
+  readonly slots: RollupSlots;
   readonly #pages: RowPage[] = [];
   #length = 0;
-  /** Per size: sensor id → slot. */
-  readonly #slotOf = new Map<number, Map<string, number>>();
-  readonly #slotId: string[] = [];
-  readonly #slotSize: number[] = [];
-  readonly #head: number[] = [];
-  readonly #tail: number[] = [];
-  readonly #metricOf = new Map<string, number>();
-  readonly #metrics: string[] = [];
-  /** Scratch for `push`. */
-  readonly #row = new Float64Array(F);
+  /** Per slot: its first and last row (-1: none). */
+  #head = new Int32Array(0);
+  #tail = new Int32Array(0);
+  /** Slots with rows, in the order of their first row. */
+  #used = new Int32Array(64);
+  #usedCount = 0;
+
+  constructor(slots: RollupSlots = new RollupSlots()) {
+    this.slots = slots;
+  }
 
   /** Rows held. */
   get length(): number {
     return this.#length;
   }
 
-  /** Sensors (per size) with rows. */
-  get slots(): number {
-    return this.#slotId.length;
+  /** Slots (sensors per size) with rows, in the order of their first row. */
+  usedSlots(): Int32Array {
+    return this.#used.subarray(0, this.#usedCount);
+  }
+
+  /** The first row of `slot` (-1: none); the next is `page(r).next[rowIndex(r)]`. */
+  head(slot: number): number {
+    return slot < this.#head.length ? this.#head[slot] : -1;
+  }
+
+  /** The page holding row `r` (at `rowIndex(r)` in it). */
+  page(r: number): RowPage {
+    return this.#pages[r >>> PAGE_BITS];
   }
 
   /** Adds a row (`key` and `w` are read, not kept: callers reuse them). */
   push(key: RollupKey, w: RollupStats): void {
-    const slot = this.#slot(key.sizeMs, key.sensorId);
-    const m = this.#metric(key.metric);
-    const row = this.#row;
-    row[0] = w.start;
-    row[1] = w.count;
-    row[2] = w.sum;
-    row[3] = w.min;
-    row[4] = w.max;
-    this.#append(slot, m, row, 0);
+    this.append(
+      this.slots.slot(key.sizeMs, key.sensorId),
+      this.slots.metric(key.metric),
+      w,
+    );
   }
 
-  /** Each slot's size, sensor id and rows (in the order they came), one slot at a time. */
-  *bySensor(): Generator<{ sizeMs: number; sensorId: string; rows: RollupRowsOfSlot }> {
-    for (let slot = 0; slot < this.#slotId.length; slot++) {
-      yield {
-        sizeMs: this.#slotSize[slot],
-        sensorId: this.#slotId[slot],
-        rows: new RollupRowsOfSlot(this, slot),
-      };
-    }
+  /** Adds a row of `slot` and metric number `metric` (both from `slots`). */
+  append(slot: number, metric: number, w: RollupStats): void {
+    const r = this.#length++;
+    if (r >>> PAGE_BITS === this.#pages.length) this.#pages.push(new RowPage());
+    const page = this.#pages[r >>> PAGE_BITS];
+    const i = r & MASK;
+    page.slot[i] = slot;
+    page.metric[i] = metric;
+    page.next[i] = -1;
+    const at = i * F;
+    page.f[at] = w.start;
+    page.f[at + 1] = w.count;
+    page.f[at + 2] = w.sum;
+    page.f[at + 3] = w.min;
+    page.f[at + 4] = w.max;
+    this.#link(slot, r);
+  }
+
+  /** Forgets every row, keeping the pages (at most `keepRows` worth) for the next fill. */
+  clear(keepRows = Infinity): void {
+    const used = this.#used;
+    for (let k = 0; k < this.#usedCount; k++) this.#head[used[k]] = this.#tail[used[k]] = -1;
+    this.#usedCount = 0;
+    this.#length = 0;
+    const keep = Math.ceil(Math.min(keepRows, Number.MAX_SAFE_INTEGER) / PAGE);
+    if (this.#pages.length > keep) this.#pages.length = keep;
   }
 
   /** One metric's windows of one size with starts in [fromMs, toMs). */
@@ -102,11 +132,11 @@ export class RollupRows {
     fromMs: number,
     toMs: number,
   ): RollupPoint[] {
-    const slot = this.#slotOf.get(sizeMs)?.get(sensorId);
-    const m = this.#metricOf.get(metric);
+    const slot = this.slots.find(sizeMs, sensorId);
+    const m = this.slots.findMetric(metric);
     const out: RollupPoint[] = [];
     if (slot === undefined || m === undefined) return out;
-    for (let r = this.#head[slot]; r >= 0;) {
+    for (let r = this.head(slot); r >= 0;) {
       const page = this.#pages[r >>> PAGE_BITS];
       const i = r & MASK;
       const at = i * F;
@@ -125,42 +155,12 @@ export class RollupRows {
     return out;
   }
 
-  /** @internal The rows of a slot, for `RollupRowsOfSlot`. */
-  rowsOf(slot: number, visit: (metric: string, f: Float64Array, at: number) => void): void {
-    for (let r = this.#head[slot]; r >= 0;) {
-      const page = this.#pages[r >>> PAGE_BITS];
-      const i = r & MASK;
-      visit(this.#metrics[page.metric[i]], page.f, i * F);
-      r = page.next[i];
-    }
-  }
-
-  /** Every row as bytes: a JSON part (slots' sizes and ids, metric names), then the numbers. */
+  /** Every row as bytes (see `snapshotRows`). */
   snapshot(): Uint8Array {
-    const header = new TextEncoder().encode(JSON.stringify({
-      rows: this.#length,
-      sizes: this.#slotSize,
-      ids: this.#slotId,
-      metrics: this.#metrics,
-    }));
-    const start = (4 + header.byteLength + 7) & ~7;
-    const bytes = new Uint8Array(start + this.#length * (F * 8 + 8));
-    new DataView(bytes.buffer).setUint32(0, header.byteLength, true);
-    bytes.set(header, 4);
-    const f = new Float64Array(bytes.buffer, start, this.#length * F);
-    const slots = new Uint32Array(bytes.buffer, start + this.#length * F * 8, this.#length);
-    const metrics = new Uint32Array(bytes.buffer, start + this.#length * (F * 8 + 4), this.#length);
-    for (let p = 0; p * PAGE < this.#length; p++) {
-      const n = Math.min(PAGE, this.#length - p * PAGE);
-      const page = this.#pages[p];
-      f.set(page.f.subarray(0, n * F), p * PAGE * F);
-      slots.set(page.slot.subarray(0, n), p * PAGE);
-      metrics.set(page.metric.subarray(0, n), p * PAGE);
-    }
-    return bytes;
+    return snapshotRows([this]);
   }
 
-  /** Adds the rows of a snapshot. */
+  /** Adds the rows of a snapshot (`snapshotRows`). */
   restore(bytes: Uint8Array): void {
     const aligned = bytes.byteOffset % 8 === 0 ? bytes : bytes.slice();
     const length = new DataView(aligned.buffer, aligned.byteOffset).getUint32(0, true);
@@ -176,60 +176,115 @@ export class RollupRows {
     const slots = new Uint32Array(aligned.buffer, start + n * F * 8, n);
     const metrics = new Uint32Array(aligned.buffer, start + n * (F * 8 + 4), n);
     // Slots and metrics are looked up once each, not once per row (a restart restores them all).
-    const slotOf = header.ids.map((id, k) => this.#slot(header.sizes[k], id));
-    const metricOf = header.metrics.map((name) => this.#metric(name));
-    for (let r = 0; r < n; r++) this.#append(slotOf[slots[r]], metricOf[metrics[r]], f, r * F);
-  }
-
-  #slot(sizeMs: number, sensorId: string): number {
-    let bySensor = this.#slotOf.get(sizeMs);
-    if (!bySensor) this.#slotOf.set(sizeMs, bySensor = new Map());
-    let slot = bySensor.get(sensorId);
-    if (slot === undefined) {
-      slot = this.#slotId.length;
-      bySensor.set(sensorId, slot);
-      this.#slotId.push(sensorId);
-      this.#slotSize.push(sizeMs);
-      this.#head.push(-1);
-      this.#tail.push(-1);
+    const slotOf = header.ids.map((id, k) => this.slots.slot(header.sizes[k], id));
+    const metricOf = header.metrics.map((name) => this.slots.metric(name));
+    const w: RollupStats = { start: 0, count: 0, sum: 0, min: 0, max: 0 };
+    for (let r = 0; r < n; r++) {
+      const at = r * F;
+      w.start = f[at];
+      w.count = f[at + 1];
+      w.sum = f[at + 2];
+      w.min = f[at + 3];
+      w.max = f[at + 4];
+      this.append(slotOf[slots[r]], metricOf[metrics[r]], w);
     }
-    return slot;
   }
 
-  #metric(metric: string): number {
-    let m = this.#metricOf.get(metric);
-    if (m === undefined) {
-      m = this.#metrics.push(metric) - 1;
-      this.#metricOf.set(metric, m);
+  /** @internal Visits every row in the order it came, for `snapshotRows`. */
+  eachPage(visit: (page: RowPage, rows: number, first: number) => void): void {
+    for (let p = 0; p * PAGE < this.#length; p++) {
+      visit(this.#pages[p], Math.min(PAGE, this.#length - p * PAGE), p * PAGE);
     }
-    return m;
   }
 
-  /** Appends a row of `slot` and metric `m` with the numbers `f[at..at+F)`. */
-  #append(slot: number, m: number, f: ArrayLike<number>, at: number): void {
-    const r = this.#length++;
-    if (r >>> PAGE_BITS === this.#pages.length) this.#pages.push(new RowPage());
-    const page = this.#pages[r >>> PAGE_BITS];
-    const i = r & MASK;
-    page.slot[i] = slot;
-    page.metric[i] = m;
-    page.next[i] = -1;
-    for (let k = 0; k < F; k++) page.f[i * F + k] = f[at + k];
-    if (this.#tail[slot] < 0) this.#head[slot] = r;
-    else this.#pages[this.#tail[slot] >>> PAGE_BITS].next[this.#tail[slot] & MASK] = r;
+  #link(slot: number, r: number): void {
+    if (slot >= this.#head.length) this.#grow(slot + 1);
+    const tail = this.#tail[slot];
+    if (tail < 0) {
+      this.#head[slot] = r;
+      if (this.#usedCount === this.#used.length) {
+        const grown = new Int32Array(this.#used.length * 2);
+        grown.set(this.#used);
+        this.#used = grown;
+      }
+      this.#used[this.#usedCount++] = slot;
+    } else this.#pages[tail >>> PAGE_BITS].next[tail & MASK] = r;
     this.#tail[slot] = r;
+  }
+
+  #grow(slots: number): void {
+    const size = Math.max(slots, this.#head.length * 2, 64);
+    const head = new Int32Array(size).fill(-1);
+    const tail = new Int32Array(size).fill(-1);
+    head.set(this.#head);
+    tail.set(this.#tail);
+    this.#head = head;
+    this.#tail = tail;
   }
 }
 
-/** The rows of one slot, visited in the order they came. */
-export class RollupRowsOfSlot {
-  readonly #rows: RollupRows;
-  readonly #slot: number;
-  constructor(rows: RollupRows, slot: number) {
-    this.#rows = rows;
-    this.#slot = slot;
+/** The index of row `r` in its page (`RollupRows.page(r)`). */
+export function rowIndex(r: number): number {
+  return r & MASK;
+}
+
+/**
+ * The rows of several buffers as one snapshot, in order (each buffer's rows
+ * in the order they came): a JSON part (the slots' sizes and sensor ids, the
+ * metric names), then per row five float64 (start, count, sum, min, max),
+ * then per row its slot and its metric (uint32 indexes into the JSON lists).
+ * Written straight from the buffers' pages, without an intermediate copy.
+ */
+export function snapshotRows(parts: readonly RollupRows[]): Uint8Array {
+  const ids: string[] = [], sizes: number[] = [], metrics: string[] = [];
+  // Per distinct slot table: its slots' and metrics' indexes in the JSON lists (-1: not yet).
+  const remaps = new Map<RollupSlots, { slot: Int32Array; metric: Int32Array }>();
+  let rows = 0;
+  for (const part of parts) {
+    rows += part.length;
+    let remap = remaps.get(part.slots);
+    if (!remap) {
+      remap = {
+        slot: new Int32Array(part.slots.length).fill(-1),
+        metric: new Int32Array(part.slots.metrics.length).fill(-1),
+      };
+      remaps.set(part.slots, remap);
+    }
+    for (const slot of part.usedSlots()) {
+      if (remap.slot[slot] >= 0) continue;
+      remap.slot[slot] = ids.push(part.slots.ids[slot]) - 1;
+      sizes.push(part.slots.sizes[slot]);
+    }
   }
-  forEach(visit: (metric: string, f: Float64Array, at: number) => void): void {
-    this.#rows.rowsOf(this.#slot, visit);
+  // Metric names in use, found from the rows themselves.
+  for (const part of parts) {
+    const remap = remaps.get(part.slots)!;
+    part.eachPage((page, n) => {
+      for (let i = 0; i < n; i++) {
+        const m = page.metric[i];
+        if (remap.metric[m] < 0) remap.metric[m] = metrics.push(part.slots.metrics[m]) - 1;
+      }
+    });
   }
+  const header = new TextEncoder().encode(JSON.stringify({ rows, sizes, ids, metrics }));
+  const start = (4 + header.byteLength + 7) & ~7;
+  const bytes = new Uint8Array(start + rows * (F * 8 + 8));
+  new DataView(bytes.buffer).setUint32(0, header.byteLength, true);
+  bytes.set(header, 4);
+  const f = new Float64Array(bytes.buffer, start, rows * F);
+  const slots = new Uint32Array(bytes.buffer, start + rows * F * 8, rows);
+  const metricCol = new Uint32Array(bytes.buffer, start + rows * (F * 8 + 4), rows);
+  let at = 0;
+  for (const part of parts) {
+    const remap = remaps.get(part.slots)!;
+    part.eachPage((page, n) => {
+      f.set(page.f.subarray(0, n * F), at * F);
+      for (let i = 0; i < n; i++) {
+        slots[at + i] = remap.slot[page.slot[i]];
+        metricCol[at + i] = remap.metric[page.metric[i]];
+      }
+      at += n;
+    });
+  }
+  return bytes;
 }

@@ -1,7 +1,8 @@
 import { chunkStart, chunkWindow, WINDOWS_PER_CHUNK } from "./rollup_chunks.ts";
 import type { RollupChunk } from "./rollup_chunks.ts";
-import type { RollupPoint, RollupRows, RollupRowsOfSlot } from "./rollup_rows.ts";
-import { BlockBuilder, readBlock, rollupBucket } from "./rollup_block.ts";
+import { ROW_NUMBERS, rowIndex } from "./rollup_rows.ts";
+import type { RollupPoint, RollupRows } from "./rollup_rows.ts";
+import { BlockBuilder, readBlock, ROLLUP_BUCKETS, rollupBucket } from "./rollup_block.ts";
 import { KEYS } from "../store/keys.ts";
 
 const ROLLUP = KEYS.rollup;
@@ -76,58 +77,82 @@ export class RollupStore {
       op = this.#kv.atomic();
       bytes = mutations = 0;
     };
-    // Sensors by size and bucket: a bucket's blocks are built (and written) together.
-    const groups = new Map<number, Map<number, { sensorId: string; rows: RollupRowsOfSlot }[]>>();
-    for (const { sizeMs, sensorId, rows: windows } of rows.bySensor()) {
-      if (!this.#retentionMs.has(sizeMs)) continue;
-      let buckets = groups.get(sizeMs);
-      if (!buckets) groups.set(sizeMs, buckets = new Map());
-      const bucket = rollupBucket(sensorId);
-      let list = buckets.get(bucket);
-      if (!list) buckets.set(bucket, list = []);
-      list.push({ sensorId, rows: windows });
+    // Slots by size and bucket (a counting sort of typed arrays, no object per sensor): a
+    // bucket's blocks are built and written together. Between commits a slice of at most
+    // about BYTES_PER_COMMIT of windows is built, so no step holds the thread for long.
+    const slots = rows.slots;
+    const sizes = [...this.#retentionMs.keys()];
+    const used = rows.usedSlots();
+    const groupOf = new Int32Array(used.length);
+    const starts = new Int32Array(sizes.length * ROLLUP_BUCKETS + 1);
+    for (let k = 0; k < used.length; k++) {
+      const rank = sizes.indexOf(slots.sizes[used[k]]);
+      groupOf[k] = rank < 0 ? -1 : rank * ROLLUP_BUCKETS + slots.buckets[used[k]];
+      if (rank >= 0) starts[groupOf[k] + 1]++;
     }
+    for (let g = 1; g < starts.length; g++) starts[g] += starts[g - 1];
+    const order = new Int32Array(starts[starts.length - 1]);
+    const fill = starts.slice(0, -1);
+    for (let k = 0; k < used.length; k++) if (groupOf[k] >= 0) order[fill[groupOf[k]]++] = used[k];
     const pool: BlockBuilder[] = [];
-    for (const [sizeMs, buckets] of groups) {
+    const open = new Map<number, BlockBuilder>();
+    for (let g = 0; g < starts.length - 1; g++) {
+      if (starts[g] === starts[g + 1]) continue;
+      const sizeMs = sizes[Math.floor(g / ROLLUP_BUCKETS)];
+      const bucket = g % ROLLUP_BUCKETS;
       const expireIn = this.#retentionMs.get(sizeMs)!;
-      for (const [bucket, sensors] of buckets) {
-        const open = new Map<number, BlockBuilder>();
-        const blocks: { span: number; bytes: Uint8Array }[] = [];
-        for (const { sensorId, rows: windows } of sensors) {
-          windows.forEach((metric, f, at) => {
-            const span = chunkStart(f[at], sizeMs);
-            let block = open.get(span);
+      const blocks: { span: number; bytes: Uint8Array }[] = [];
+      const spanMs = sizeMs * WINDOWS_PER_CHUNK;
+      // A sensor's windows mostly fall in one span: its block is looked up once per change.
+      let lastSpan = NaN;
+      let block: BlockBuilder | undefined;
+      for (let k = starts[g]; k < starts[g + 1]; k++) {
+        const slot = order[k];
+        const sensorId = slots.ids[slot];
+        for (let r = rows.head(slot); r >= 0;) {
+          const page = rows.page(r);
+          const i = rowIndex(r);
+          const at = i * ROW_NUMBERS;
+          const metric = slots.metrics[page.metric[i]];
+          const t = page.f[at];
+          const span = t - (t % spanMs);
+          if (span !== lastSpan || !block) {
+            block = open.get(span);
             if (!block) open.set(span, block = pool.pop() ?? new BlockBuilder());
-            if (block.add(sensorId, metric, f, at)) return;
+            lastSpan = span;
+          }
+          if (!block.add(sensorId, metric, page.f, at)) {
             blocks.push({ span, bytes: block.encode() });
             block.reset();
-            block.add(sensorId, metric, f, at);
-          });
-        }
-        for (const [span, block] of open) {
-          if (block.length > 0) blocks.push({ span, bytes: block.encode() });
-          block.reset();
-          pool.push(block);
-        }
-        const subs = new Map<number, number>();
-        for (const { span, bytes: value } of blocks) {
-          const sub = subs.get(span) ?? 0;
-          if (sub === BLOCK_SUB_PARTS) {
-            throw new RangeError(`Cannot write rollups: over ${BLOCK_SUB_PARTS} blocks in a span`);
+            block.add(sensorId, metric, page.f, at);
           }
-          subs.set(span, sub + 1);
-          if (
-            mutations > 0 &&
-            (bytes + value.byteLength > BYTES_PER_COMMIT || mutations >= MUTATIONS_PER_COMMIT)
-          ) {
-            await commit();
-          }
-          op.set([BLOCK, sizeMs, bucket, span, options.part * BLOCK_SUB_PARTS + sub], value, {
-            expireIn,
-          });
-          bytes += value.byteLength;
-          mutations++;
+          r = page.next[i];
         }
+      }
+      for (const [span, block] of open) {
+        if (block.length > 0) blocks.push({ span, bytes: block.encode() });
+        block.reset();
+        pool.push(block);
+      }
+      open.clear();
+      const subs = new Map<number, number>();
+      for (const { span, bytes: value } of blocks) {
+        const sub = subs.get(span) ?? 0;
+        if (sub === BLOCK_SUB_PARTS) {
+          throw new RangeError(`Cannot write rollups: over ${BLOCK_SUB_PARTS} blocks in a span`);
+        }
+        subs.set(span, sub + 1);
+        if (
+          mutations > 0 &&
+          (bytes + value.byteLength > BYTES_PER_COMMIT || mutations >= MUTATIONS_PER_COMMIT)
+        ) {
+          await commit();
+        }
+        op.set([BLOCK, sizeMs, bucket, span, options.part * BLOCK_SUB_PARTS + sub], value, {
+          expireIn,
+        });
+        bytes += value.byteLength;
+        mutations++;
       }
     }
     await commit();

@@ -1,5 +1,6 @@
-import { RollupRows } from "./rollup_rows.ts";
-import type { RollupKey, RollupPoint, RollupStats } from "./rollup_rows.ts";
+import { RollupRows, snapshotRows } from "./rollup_rows.ts";
+import type { RollupPoint, RollupStats } from "./rollup_rows.ts";
+import { RollupSlots } from "./rollup_slots.ts";
 import type { RollupStore } from "./rollup_store.ts";
 import { WINDOW_FINAL } from "../../protocol/columns.ts";
 import type { WindowStates } from "../../protocol/mod.ts";
@@ -22,14 +23,22 @@ export class RollupWriter {
   readonly #store: RollupStore;
   readonly #sizesMs: readonly number[];
   readonly #maxRows: number;
-  #rows = new RollupRows();
+  readonly #slots = new RollupSlots();
+  #rows = new RollupRows(this.#slots);
   /** Rows being written, and rows a failed write left to try again. */
   #writing: RollupRows | null = null;
   #retry: RollupRows[] = [];
+  /** A written buffer, cleared, to fill next (its pages are reused). */
+  #spare: RollupRows | null = null;
+  /** Per window size index: 1 when kept as rollups. */
+  #keep: Uint8Array | null = null;
+  /** Per window size index, per hub sensor index: its slot + 1 (0: not looked up yet). */
+  readonly #slotOfIndex: Int32Array[] = [];
+  /** Per hub metric index: its metric number + 1 (0: not looked up yet). */
+  #metricOfIndex = new Int32Array(64);
   #flushing: Promise<void> | null = null;
   #queued: Promise<void> | null = null;
   readonly #stopping = new AbortController();
-  readonly #key: RollupKey = { sizeMs: 0, sensorId: "", metric: "" };
   readonly #stats: RollupStats = { start: 0, count: 0, sum: 0, min: 0, max: 0 };
   failed = 0;
 
@@ -46,6 +55,12 @@ export class RollupWriter {
       this.#retry.reduce((n, r) => n + r.length, 0);
   }
 
+  /**
+   * Buffers the final windows of the kept sizes. Per window: a sensor's and a
+   * metric's name are resolved through caches by the hub's index (checked
+   * against the name, as indexes are reused after a hub restart), so no map
+   * is searched and nothing is allocated.
+   */
   add(
     windows: WindowStates,
     names: {
@@ -53,29 +68,56 @@ export class RollupWriter {
       metricName: (index: number) => string | undefined;
     },
   ): void {
-    const keep = this.#store.sizes;
-    const key = this.#key, stats = this.#stats;
+    const keep = this.#keep ??= Uint8Array.from(
+      this.#sizesMs,
+      (sizeMs) => this.#store.sizes.has(sizeMs) ? 1 : 0,
+    );
+    const slots = this.#slots, rows = this.#rows, stats = this.#stats;
     for (let i = 0; i < windows.length; i++) {
       if ((windows.flags[i] & WINDOW_FINAL) === 0) continue;
-      const sizeMs = this.#sizesMs[windows.size[i]];
-      if (!keep.has(sizeMs)) continue;
+      const size = windows.size[i];
+      if (keep[size] !== 1) continue;
+      const sizeMs = this.#sizesMs[size];
       const start = windows.startMs[i];
       // Window starts are multiples of their size; anything else is not a window.
       if (start % sizeMs !== 0) continue;
-      const id = names.sensorId(windows.sensor[i]);
-      const metric = names.metricName(windows.metric[i]);
-      if (id === undefined || metric === undefined) continue;
-      key.sizeMs = sizeMs;
-      key.sensorId = id;
-      key.metric = metric;
+      const index = windows.sensor[i];
+      const id = names.sensorId(index);
+      if (id === undefined) continue;
+      const bySensor = this.#slotsOfSize(size, index);
+      let slot = bySensor[index] - 1;
+      if (slot < 0 || slots.ids[slot] !== id) bySensor[index] = (slot = slots.slot(sizeMs, id)) + 1;
+      const metricIndex = windows.metric[i];
+      const name = names.metricName(metricIndex);
+      if (name === undefined) continue;
+      if (metricIndex >= this.#metricOfIndex.length) {
+        const grown = new Int32Array(Math.max(metricIndex + 1, this.#metricOfIndex.length * 2));
+        grown.set(this.#metricOfIndex);
+        this.#metricOfIndex = grown;
+      }
+      let metric = this.#metricOfIndex[metricIndex] - 1;
+      if (metric < 0 || slots.metrics[metric] !== name) {
+        this.#metricOfIndex[metricIndex] = (metric = slots.metric(name)) + 1;
+      }
       stats.start = start;
       stats.count = windows.count[i];
       stats.sum = windows.sum[i];
       stats.min = windows.min[i];
       stats.max = windows.max[i];
-      this.#rows.push(key, stats);
+      rows.append(slot, metric, stats);
     }
-    if (this.#rows.length >= this.#maxRows && !this.#queued) this.flush().catch(() => {});
+    if (rows.length >= this.#maxRows && !this.#queued) this.flush().catch(() => {});
+  }
+
+  /** The slot cache of a size index, long enough for sensor `index`. */
+  #slotsOfSize(size: number, index: number): Int32Array {
+    let bySensor = this.#slotOfIndex[size];
+    if (!bySensor || index >= bySensor.length) {
+      const grown = new Int32Array(Math.max(index + 1, (bySensor?.length ?? 512) * 2));
+      if (bySensor) grown.set(bySensor);
+      this.#slotOfIndex[size] = bySensor = grown;
+    }
+    return bySensor;
   }
 
   /** Closed windows still held in memory (buffered, being written, or to retry). */
@@ -136,11 +178,8 @@ export class RollupWriter {
 
   /** Everything not written yet, as bytes (see `RollupRows.snapshot`), for a checkpoint. */
   snapshot(): Uint8Array {
-    const all = new RollupRows();
-    for (const rows of [...this.#retry, this.#writing, this.#rows]) {
-      if (rows) all.restore(rows.snapshot());
-    }
-    return all.snapshot();
+    const parts = [...this.#retry, this.#writing, this.#rows].filter((rows) => rows !== null);
+    return snapshotRows(parts);
   }
 
   /** Buffers the windows of a checkpoint's snapshot again (they are written at the next flush). */
@@ -150,7 +189,8 @@ export class RollupWriter {
 
   async #write(): Promise<void> {
     const rows = this.#rows;
-    this.#rows = new RollupRows();
+    this.#rows = this.#spare ?? new RollupRows(this.#slots);
+    this.#spare = null;
     const retry = this.#retry;
     this.#retry = [];
     const batches = [...retry, rows].filter((batch) => batch.length > 0);
@@ -161,6 +201,9 @@ export class RollupWriter {
       const part = lastPart = Math.max(Date.now(), lastPart + 1);
       try {
         await this.#store.write(batch, { part, signal: this.#stopping.signal });
+        // Written: its pages fill again (at most a full buffer's worth are kept).
+        batch.clear(this.#maxRows);
+        this.#spare = batch;
       } catch (error) {
         if (this.#stopping.signal.aborted) {
           this.#retry.push(...batches.slice(n));

@@ -287,3 +287,92 @@ Deno.test("stop ends a rollup write in progress at its next commit and keeps its
     );
   });
 });
+
+Deno.test("windows added through the hub's indexes land under the names the indexes had when added, even as the hub reuses indexes for other sensors and metrics", async () => {
+  await withTempKv(async (kv) => {
+    const store = new RollupStore(kv, new Map([[1_000, 86_400_000], [60_000, 86_400_000]]));
+    const base = 1_800_000_000_000;
+    let runs = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        // Rounds: a naming of indexes (as a hub restart may change it), then windows.
+        fc.array(
+          fc.record({
+            sensorNames: fc.array(fc.constantFrom("a", "b", "c", "d"), {
+              minLength: 3,
+              maxLength: 3,
+            }),
+            metricNames: fc.array(fc.constantFrom("t", "h", "p"), { minLength: 2, maxLength: 2 }),
+            windows: fc.array(
+              fc.record({
+                sensor: fc.integer({ min: 0, max: 2 }),
+                metric: fc.integer({ min: 0, max: 1 }),
+                size: fc.constantFrom(0, 1, 2),
+                n: fc.integer({ min: 0, max: 40 }),
+              }),
+              { maxLength: 12 },
+            ),
+            flush: fc.boolean(),
+          }),
+          { maxLength: 6 },
+        ),
+        async (rounds) => {
+          const offset = base + ++runs * 1_800_000_000;
+          const writer = new RollupWriter(store, { sizesMs: SIZES });
+          // The expected windows, by name: the last one added for a key wins.
+          const want = new Map<string, number>();
+          for (const round of rounds) {
+            const naming = {
+              sensorId: (i: number) => round.sensorNames[i],
+              metricName: (i: number) => round.metricNames[i],
+            };
+            // A window's numbers follow from its names and start (as the same window added twice
+            // has the same numbers), and differ between any two windows.
+            const rows = round.windows.map((w) => ({
+              ...w,
+              start: offset + w.n * SIZES[w.size],
+              v: w.n * 100 + "abcd".indexOf(round.sensorNames[w.sensor]) * 10 +
+                "thp".indexOf(round.metricNames[w.metric]),
+            }));
+            writer.add(finals(rows), naming);
+            for (const r of rows) {
+              if (SIZES[r.size] === 10_000) continue; // not kept
+              const key = `${SIZES[r.size]}|${round.sensorNames[r.sensor]}|${
+                round.metricNames[r.metric]
+              }|${r.start}`;
+              want.set(key, r.v);
+            }
+            if (round.flush) await writer.flush();
+          }
+          // Half the time everything is written; else some is read from the buffer.
+          if (runs % 2 === 0) await writer.flush();
+          for (const size of [1_000, 60_000]) {
+            for (const id of ["a", "b", "c", "d"]) {
+              for (const metric of ["t", "h", "p"]) {
+                const expected = [...want].filter(([k]) => k.startsWith(`${size}|${id}|${metric}|`))
+                  .map(([k, v]) => [Number(k.split("|")[3]), 1 + (v % 5), v, v - 1, v + 1])
+                  .sort((a, b) => a[0] - b[0]);
+                const stored = (await store.read(size, id, metric, offset, offset + 50 * size, 100))
+                  .points;
+                const buffered = writer.bufferedWindows(
+                  size,
+                  id,
+                  metric,
+                  offset,
+                  offset + 50 * size,
+                );
+                // A window added twice is the same window wherever it is found.
+                const byStart = new Map(
+                  [...stored, ...buffered].map((p) => [p.t, [p.t, p.count, p.sum, p.min, p.max]]),
+                );
+                const got = [...byStart.values()].sort((a, b) => a[0] - b[0]);
+                assertEquals(got, expected, `${size} ${id} ${metric}`);
+              }
+            }
+          }
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+});
