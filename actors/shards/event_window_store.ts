@@ -157,6 +157,9 @@ export class EventWindowStore {
   #revised: number[] = [];
   /** Scratch: a larger window's values with its open smallest windows merged in. */
   readonly #merged = new Float64Array(F);
+  /** Per size: the end bucket a window last went into, and its end (`#pend`). */
+  readonly #lastBucket: (EndBucket | null)[];
+  readonly #lastEnd: Float64Array;
   /** Scratch: the open smallest windows inside one larger window. */
   readonly #inside: number[] = [];
   /** Readings dropped as late since the start (or restore). */
@@ -175,6 +178,8 @@ export class EventWindowStore {
     this.#sizes = spec.sizesMs.length;
     this.#tails = new Int32Array(Math.max(1, this.#sizes));
     this.#out = new OutColumns(options.reuse ?? false);
+    this.#lastBucket = new Array(this.#sizes).fill(null);
+    this.#lastEnd = new Float64Array(this.#sizes);
   }
 
   get watermarkMs(): number {
@@ -268,6 +273,7 @@ export class EventWindowStore {
           r = next;
         }
         this.#byEnd.delete(end);
+        this.#lastBucket.fill(null);
         closedUpTo++;
         continue;
       }
@@ -555,15 +561,19 @@ export class EventWindowStore {
     page.chain[j] = heads[h];
     page.endNext[j] = -1;
     this.open++;
-    this.#pend(r, start + this.spec.sizesMs[k]);
+    this.#pend(r, k, start + this.spec.sizesMs[k]);
     return r;
   }
 
-  #pend(r: number, end: number): void {
-    let bucket = this.#byEnd.get(end);
-    if (bucket === undefined) {
+  #pend(r: number, k: number, end: number): void {
+    // Windows of one size mostly open into the same bucket as the last one: no Map lookup then.
+    let bucket = this.#lastBucket[k];
+    if (bucket === null || this.#lastEnd[k] !== end) bucket = this.#byEnd.get(end) ?? null;
+    if (bucket === null) {
       bucket = { head: r, tail: r, published: -1 };
       this.#byEnd.set(end, bucket);
+      this.#lastBucket[k] = bucket;
+      this.#lastEnd[k] = end;
       const ends = this.#ends;
       let i = ends.length;
       while (i > 0 && ends[i - 1] > end) i--;
@@ -572,6 +582,8 @@ export class EventWindowStore {
     }
     this.#records[bucket.tail >>> RECORD_BITS].endNext[bucket.tail & RECORD_MASK] = r;
     bucket.tail = r;
+    this.#lastBucket[k] = bucket;
+    this.#lastEnd[k] = end;
   }
 
   /**
