@@ -260,6 +260,8 @@ export class EventWindowStore {
    * previous call. A window appears at most once per call, with its latest values.
    */
   take(): WindowStates {
+    // After a restore every ended window is revised: one allocation, not a doubling series.
+    this.#out.reserve(this.#revised.length);
     const watermark = this.watermarkMs;
     let closedUpTo = 0;
     for (const end of this.#ends) {
@@ -742,10 +744,15 @@ class OutColumns {
     return out;
   }
 
-  #grow(): void {
+  /** Room for `n` more entries. */
+  reserve(n: number): void {
+    if (this.#length + n > this.#states.length) this.#grow(this.#length + n);
+  }
+
+  #grow(least = 0): void {
     const old = this.#states;
-    const next = allocateWindowStates(old.length * 2);
-    copyWindowStates(old, next, old.length);
+    const next = allocateWindowStates(Math.max(old.length * 2, least));
+    copyWindowStates(old, next, this.#length);
     this.#states = next;
   }
 }
