@@ -231,7 +231,10 @@ export class EventWindowStore {
     let at = (r & RECORD_MASK) * F;
     if (page === undefined || !(timeMs >= page.f[at] && timeMs < page.f[at] + size)) {
       const start = timeMs - (timeMs % size);
-      r = this.#find(heads[h0], start);
+      // Chains run latest start first: a window after the head's is not open yet.
+      r = page === undefined || start > page.f[at]
+        ? -1
+        : this.#find(page.chain[r & RECORD_MASK], start);
       if (r < 0) r = this.#openSmallest(owner, start);
       page = this.#records[r >>> RECORD_BITS];
       at = (r & RECORD_MASK) * F;
@@ -377,7 +380,11 @@ export class EventWindowStore {
         throw new RangeError(`Cannot restore a window of size ${k} in state ${state}`);
       }
       const start = f64[at + 1];
-      const r = this.#open(owner, k, start);
+      // Saved in chain order, latest start first (lookups stop at an earlier start).
+      if (tails[k] >= 0 && !(start < this.#startOf(tails[k]))) {
+        throw new RangeError(`Cannot restore windows of size ${k} out of order`);
+      }
+      const r = this.#open(owner, k, start, false);
       const page = this.#records[r >>> RECORD_BITS];
       const j = r & RECORD_MASK;
       const f = page.f;
@@ -453,14 +460,16 @@ export class EventWindowStore {
     return out.take();
   }
 
-  /** The open window starting at `start` in the chain from `r`, or -1. */
+  /** The open window starting at `start` in the chain from `r` (latest start first), or -1. */
   #find(r: number, start: number): number {
     while (r >= 0) {
       const page = this.#records[r >>> RECORD_BITS];
-      if (page.f[(r & RECORD_MASK) * F + START] === start) return r;
+      const at = page.f[(r & RECORD_MASK) * F + START];
+      if (at === start) return r;
+      if (at < start) return -1;
       r = page.chain[r & RECORD_MASK];
     }
-    return r;
+    return -1;
   }
 
   /** Opens the smallest window of `owner` at `start`, and the larger ones around it not open yet. */
@@ -470,9 +479,9 @@ export class EventWindowStore {
     const sizesMs = this.spec.sizesMs;
     for (let k = 1; k < this.#sizes; k++) {
       const startK = start - (start % sizesMs[k]);
-      if (this.#find(heads[h0 + k], startK) < 0) heads[h0 + k] = this.#open(owner, k, startK);
+      if (this.#find(heads[h0 + k], startK) < 0) this.#open(owner, k, startK);
     }
-    return heads[h0] = this.#open(owner, 0, start);
+    return this.#open(owner, 0, start);
   }
 
   /** A value went into an ended smallest window: the published larger windows holding it are revised. */
@@ -511,33 +520,34 @@ export class EventWindowStore {
     const inside = this.#inside;
     inside.length = 0;
     const heads = this.#owners[owner >>> OWNER_BITS].head;
+    // The chain runs latest start first: collect those inside, merge them from the oldest.
     for (let s = heads[(owner & OWNER_MASK) * this.#sizes]; s >= 0;) {
       const sp = this.#records[s >>> RECORD_BITS];
       const t = sp.f[(s & RECORD_MASK) * F + START];
-      if (t >= start && t < end) {
-        // Insertion by start: a handful at most (the grace over the smallest size).
-        let i = inside.length;
-        inside.push(s);
-        while (i > 0 && this.#startOf(inside[i - 1]) > t) {
-          inside[i] = inside[i - 1];
-          i--;
-        }
-        inside[i] = s;
-      }
+      if (t < start) break;
+      if (t < end) inside.push(s);
       s = sp.chain[s & RECORD_MASK];
     }
-    for (const s of inside) {
+    for (let i = inside.length - 1; i >= 0; i--) {
+      const s = inside[i];
       merge(merged, 0, this.#records[s >>> RECORD_BITS].f, (s & RECORD_MASK) * F);
     }
     return { f: merged, at: 0 };
+  }
+
+  #chainOf(r: number): number {
+    return this.#records[r >>> RECORD_BITS].chain[r & RECORD_MASK];
   }
 
   #startOf(r: number): number {
     return this.#records[r >>> RECORD_BITS].f[(r & RECORD_MASK) * F + START];
   }
 
-  /** A fresh record for a window of `owner` and size `k` starting at `start`, in its end bucket. */
-  #open(owner: number, k: number, start: number): number {
+  /**
+   * A fresh record for a window of `owner` and size `k` starting at `start`,
+   * in its end bucket and (`link`) in its chain, which stays latest start first.
+   */
+  #open(owner: number, k: number, start: number, link = true): number {
     let r = this.#freeHead;
     if (r >= 0) {
       this.#freeHead = this.#records[r >>> RECORD_BITS].endNext[r & RECORD_MASK];
@@ -560,7 +570,23 @@ export class EventWindowStore {
     page.owner[j] = owner;
     page.size[j] = k;
     page.state[j] = OPEN;
-    page.chain[j] = heads[h];
+    page.chain[j] = -1;
+    if (link) {
+      const first = heads[h];
+      if (first < 0 || this.#startOf(first) < start) {
+        page.chain[j] = first;
+        heads[h] = r;
+      } else {
+        // Opened by a reading older than the newest: after the windows that start later.
+        let before = first;
+        for (let next = this.#chainOf(before); next >= 0 && this.#startOf(next) > start;) {
+          before = next;
+          next = this.#chainOf(next);
+        }
+        page.chain[j] = this.#chainOf(before);
+        this.#records[before >>> RECORD_BITS].chain[before & RECORD_MASK] = r;
+      }
+    }
     page.endNext[j] = -1;
     this.open++;
     this.#pend(r, k, start + this.spec.sizesMs[k]);
