@@ -367,3 +367,20 @@ Deno.test("reused output columns: a take's views stay intact through the next ta
   );
   assertEquals(entries(third).map((e) => [e.key, e.sum]), [[`1/0/${base + 2_000}`, 3]]);
 });
+
+Deno.test("the window output buffer grown by a burst (every 10 s window ends at once) shrinks back after small takes", () => {
+  const store = new EventWindowStore(spec);
+  const base = 1_000_000_000_000;
+  const owners = Array.from({ length: 20_000 }, (_, i) => store.windowsFor(i, 0));
+  for (const w of owners) store.add(w, 1, base);
+  store.add(owners[0], 1, base + 1_000); // all the first 1 s windows end: a burst of 20,000
+  const burst = store.take();
+  assertEquals(burst.length, 20_000);
+  const grown = store.bytes;
+  for (let i = 0; i < 40; i++) {
+    store.add(owners[0], 1, base + 1_000 + i);
+    store.take();
+  }
+  // Records stay (their pages are reused); the output buffer went back down.
+  assert(store.bytes < grown - 20_000 * 50, `bytes ${store.bytes} vs ${grown} after the burst`);
+});
