@@ -96,3 +96,53 @@ export function allocateWindowStates(length: number): WindowStates {
     std: new Float64Array(length),
   };
 }
+
+/** Bytes per entry of metric-state columns, and of window columns. */
+export const STATE_BYTES = 4 + 2 + 5 * 8;
+export const WINDOW_BYTES = 4 + 2 + 1 + 1 + 6 * 8;
+
+/** The first `length` entries of `states`, as views (no copy). */
+export function viewStates(states: MetricStates, length: number): MetricStates {
+  return {
+    length,
+    sensor: states.sensor.subarray(0, length),
+    metric: states.metric.subarray(0, length),
+    last: states.last.subarray(0, length),
+    avg: states.avg.subarray(0, length),
+    min: states.min.subarray(0, length),
+    max: states.max.subarray(0, length),
+    timeMs: states.timeMs.subarray(0, length),
+  };
+}
+
+/** The first `length` entries of `windows`, as views (no copy). */
+export function viewWindowStates(windows: WindowStates, length: number): WindowStates {
+  return {
+    length,
+    sensor: windows.sensor.subarray(0, length),
+    metric: windows.metric.subarray(0, length),
+    size: windows.size.subarray(0, length),
+    flags: windows.flags.subarray(0, length),
+    startMs: windows.startMs.subarray(0, length),
+    count: windows.count.subarray(0, length),
+    sum: windows.sum.subarray(0, length),
+    min: windows.min.subarray(0, length),
+    max: windows.max.subarray(0, length),
+    std: windows.std.subarray(0, length),
+  };
+}
+
+/** Copies the first `length` entries of `from` to the start of `to`. */
+export function copyWindowStates(from: WindowStates, to: WindowStates, length: number): void {
+  if (length === 0) return;
+  to.sensor.set(from.sensor.subarray(0, length));
+  to.metric.set(from.metric.subarray(0, length));
+  to.size.set(from.size.subarray(0, length));
+  to.flags.set(from.flags.subarray(0, length));
+  to.startMs.set(from.startMs.subarray(0, length));
+  to.count.set(from.count.subarray(0, length));
+  to.sum.set(from.sum.subarray(0, length));
+  to.min.set(from.min.subarray(0, length));
+  to.max.set(from.max.subarray(0, length));
+  to.std.set(from.std.subarray(0, length));
+}

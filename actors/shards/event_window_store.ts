@@ -16,9 +16,24 @@
  * one size are chained from its owner's head; every open window is also in
  * the bucket of its end time, so a `take` publishes and closes windows
  * without scanning every metric.
+ *
+ * A value updates only its smallest window. A larger window's record holds
+ * the smallest windows inside it that have closed, merged (count, sum, min,
+ * max, mean and m2 combine exactly: Chan et al.'s parallel variance); when it
+ * is published, the smallest windows inside it that are still open are
+ * merged in, oldest first, so its values are those of every reading in it.
+ * A larger window is opened with the first smallest window inside it, so
+ * it is in its end bucket and chain from then on.
  */
 
-import { allocateWindowStates, WINDOW_CHANGED, WINDOW_FINAL } from "../../protocol/columns.ts";
+import {
+  allocateWindowStates,
+  copyWindowStates,
+  viewWindowStates,
+  WINDOW_BYTES,
+  WINDOW_CHANGED,
+  WINDOW_FINAL,
+} from "../../protocol/columns.ts";
 import type { WindowStates } from "../../protocol/columns.ts";
 
 export type { WindowStates };
@@ -48,7 +63,8 @@ export interface HeldWindow {
 
 /**
  * Numbers per saved window (`EventWindowStore.saveWindows`): size and state,
- * start, count, sum, min, max, mean, m2. Checkpoints with another layout are not restored.
+ * start, count, sum, min, max, mean, m2 (of a larger window: those of its
+ * closed smallest windows only). Checkpoints with another layout are not restored.
  */
 export const SLOT_LENGTH = 9;
 
@@ -136,29 +152,44 @@ export class EventWindowStore {
   readonly #byEnd = new Map<number, EndBucket>();
   /** End times with a bucket, ascending. */
   #ends: number[] = [];
-  #out = new OutColumns();
+  readonly #out: OutColumns;
   /** Windows revised by late readings since the last `take`. */
   #revised: number[] = [];
+  /** Scratch: a larger window's values with its open smallest windows merged in. */
+  readonly #merged = new Float64Array(F);
+  /** Per size: the end bucket a window last went into, and its end (`#pend`). */
+  readonly #lastBucket: (EndBucket | null)[];
+  readonly #lastEnd: Float64Array;
+  /** Scratch: the open smallest windows inside one larger window. */
+  readonly #inside: number[] = [];
   /** Readings dropped as late since the start (or restore). */
   lateDropped = 0;
   /** Windows open now. */
   open = 0;
 
-  constructor(spec: WindowSpec = DEFAULT_WINDOW_SPEC) {
+  /**
+   * With `reuse`, `take` hands out views of two buffers used in turn: what
+   * one take returned is overwritten by the take after next. Without it
+   * (columns transferred to another thread), each take is a fresh copy.
+   */
+  constructor(spec: WindowSpec = DEFAULT_WINDOW_SPEC, options: { reuse?: boolean } = {}) {
     slotsPerSize(spec);
     this.spec = spec;
     this.#sizes = spec.sizesMs.length;
     this.#tails = new Int32Array(Math.max(1, this.#sizes));
+    this.#out = new OutColumns(options.reuse ?? false);
+    this.#lastBucket = new Array(this.#sizes).fill(null);
+    this.#lastEnd = new Float64Array(this.#sizes);
   }
 
   get watermarkMs(): number {
     return this.newestMs - this.spec.graceMs;
   }
 
-  /** Bytes the arenas hold (for memory accounting). */
+  /** Bytes the arenas and output buffers hold (for memory accounting). */
   get bytes(): number {
     return this.#records.length * RECORD_PAGE * (F * 8 + 14) +
-      this.#owners.length * OWNER_PAGE * (6 + 4 * Math.max(1, this.#sizes));
+      this.#owners.length * OWNER_PAGE * (6 + 4 * Math.max(1, this.#sizes)) + this.#out.bytes;
   }
 
   /**
@@ -187,48 +218,42 @@ export class EventWindowStore {
     return timeMs - (timeMs % size) + size <= this.watermarkMs;
   }
 
-  /** Adds one value at event time `timeMs` (not late) to every size's window. */
+  /** Adds one value at event time `timeMs` (not late): to its smallest window only. */
   add(owner: number, value: number, timeMs: number): void {
     const sizes = this.#sizes;
     if (sizes === 0) return;
     const heads = this.#owners[owner >>> OWNER_BITS].head;
     const h0 = (owner & OWNER_MASK) * sizes;
-    const sizesMs = this.spec.sizesMs;
-    for (let k = 0; k < sizes; k++) {
-      const size = sizesMs[k];
-      let r = heads[h0 + k];
-      // Most readings fall in the newest window: no division then.
-      let page = r >= 0 ? this.#records[r >>> RECORD_BITS] : undefined;
-      let at = (r & RECORD_MASK) * F;
-      if (page === undefined || !(timeMs >= page.f[at] && timeMs < page.f[at] + size)) {
-        const start = timeMs - (timeMs % size);
-        while (r >= 0) {
-          page = this.#records[r >>> RECORD_BITS];
-          at = (r & RECORD_MASK) * F;
-          if (page.f[at] === start) break;
-          r = page.chain[r & RECORD_MASK];
-        }
-        if (r < 0) {
-          r = this.#open(owner, k, start);
-          heads[h0 + k] = r;
-          page = this.#records[r >>> RECORD_BITS];
-          at = (r & RECORD_MASK) * F;
-        }
-      }
-      const f = page!.f;
-      const count = ++f[at + COUNT];
-      f[at + SUM] += value;
-      if (value < f[at + MIN]) f[at + MIN] = value;
-      if (value > f[at + MAX]) f[at + MAX] = value;
-      const delta = value - f[at + MEAN];
-      f[at + MEAN] += delta / count;
-      f[at + M2] += delta * (value - f[at + MEAN]);
-      const j = r & RECORD_MASK;
-      if (page!.state[j] === PUBLISHED) {
-        page!.state[j] = REVISED;
-        this.#revised.push(r);
-      }
+    const size = this.spec.sizesMs[0];
+    let r = heads[h0];
+    // Most readings fall in the newest window: no division then.
+    let page = r >= 0 ? this.#records[r >>> RECORD_BITS] : undefined;
+    let at = (r & RECORD_MASK) * F;
+    if (page === undefined || !(timeMs >= page.f[at] && timeMs < page.f[at] + size)) {
+      const start = timeMs - (timeMs % size);
+      // Chains run latest start first: a window after the head's is not open yet.
+      r = page === undefined || start > page.f[at]
+        ? -1
+        : this.#find(page.chain[r & RECORD_MASK], start);
+      if (r < 0) r = this.#openSmallest(owner, start);
+      page = this.#records[r >>> RECORD_BITS];
+      at = (r & RECORD_MASK) * F;
     }
+    const f = page!.f;
+    const count = ++f[at + COUNT];
+    f[at + SUM] += value;
+    if (value < f[at + MIN]) f[at + MIN] = value;
+    if (value > f[at + MAX]) f[at + MAX] = value;
+    const delta = value - f[at + MEAN];
+    f[at + MEAN] += delta / count;
+    f[at + M2] += delta * (value - f[at + MEAN]);
+    const j = r & RECORD_MASK;
+    if (page!.state[j] === PUBLISHED) {
+      page!.state[j] = REVISED;
+      this.#revised.push(r);
+    }
+    // Into a window that has ended: the larger ones around it may have been published too.
+    if (sizes > 1 && f[at + START] + size <= this.newestMs) this.#reviseLarger(owner, timeMs);
     if (timeMs > this.newestMs) this.newestMs = timeMs;
   }
 
@@ -238,6 +263,8 @@ export class EventWindowStore {
    * previous call. A window appears at most once per call, with its latest values.
    */
   take(): WindowStates {
+    // After a restore every ended window is revised: one allocation, not a doubling series.
+    this.#out.reserve(this.#revised.length);
     const watermark = this.watermarkMs;
     let closedUpTo = 0;
     for (const end of this.#ends) {
@@ -251,6 +278,7 @@ export class EventWindowStore {
           r = next;
         }
         this.#byEnd.delete(end);
+        this.#lastBucket.fill(null);
         closedUpTo++;
         continue;
       }
@@ -315,8 +343,9 @@ export class EventWindowStore {
 
   /**
    * Writes the open windows of `owner`, `SLOT_LENGTH` numbers each (size and
-   * state as `size * 8 + state`, then start, count, sum, min, max, mean, m2),
-   * oldest-opened last per size; returns the offset after them.
+   * state as `size * 8 + state`, then start, count, sum, min, max, mean, m2;
+   * a larger window's are those of its closed smallest windows), oldest-opened
+   * last per size; returns the offset after them.
    */
   saveWindows(owner: number, f64: Float64Array, at: number): number {
     const heads = this.#owners[owner >>> OWNER_BITS].head;
@@ -351,7 +380,11 @@ export class EventWindowStore {
         throw new RangeError(`Cannot restore a window of size ${k} in state ${state}`);
       }
       const start = f64[at + 1];
-      const r = this.#open(owner, k, start);
+      // Saved in chain order, latest start first (lookups stop at an earlier start).
+      if (tails[k] >= 0 && !(start < this.#startOf(tails[k]))) {
+        throw new RangeError(`Cannot restore windows of size ${k} out of order`);
+      }
+      const r = this.#open(owner, k, start, false);
       const page = this.#records[r >>> RECORD_BITS];
       const j = r & RECORD_MASK;
       const f = page.f;
@@ -381,8 +414,7 @@ export class EventWindowStore {
     for (let r = heads[(owner & OWNER_MASK) * this.#sizes + size]; r >= 0;) {
       const page = this.#records[r >>> RECORD_BITS];
       const j = r & RECORD_MASK;
-      const f = page.f;
-      const at = j * F;
+      const { f, at } = this.#values(r);
       if (f[at + COUNT] > 0) {
         held.push({
           startMs: f[at + START],
@@ -406,7 +438,7 @@ export class EventWindowStore {
    * are no longer here.
    */
   endedWindows(owners: Iterable<number>): WindowStates {
-    const out = new OutColumns();
+    const out = new OutColumns(false);
     for (const owner of owners) {
       const heads = this.#owners[owner >>> OWNER_BITS].head;
       const h0 = (owner & OWNER_MASK) * this.#sizes;
@@ -428,8 +460,94 @@ export class EventWindowStore {
     return out.take();
   }
 
-  /** A fresh record for a window of `owner` and size `k` starting at `start`, in its end bucket. */
-  #open(owner: number, k: number, start: number): number {
+  /** The open window starting at `start` in the chain from `r` (latest start first), or -1. */
+  #find(r: number, start: number): number {
+    while (r >= 0) {
+      const page = this.#records[r >>> RECORD_BITS];
+      const at = page.f[(r & RECORD_MASK) * F + START];
+      if (at === start) return r;
+      if (at < start) return -1;
+      r = page.chain[r & RECORD_MASK];
+    }
+    return -1;
+  }
+
+  /** Opens the smallest window of `owner` at `start`, and the larger ones around it not open yet. */
+  #openSmallest(owner: number, start: number): number {
+    const heads = this.#owners[owner >>> OWNER_BITS].head;
+    const h0 = (owner & OWNER_MASK) * this.#sizes;
+    const sizesMs = this.spec.sizesMs;
+    for (let k = 1; k < this.#sizes; k++) {
+      const startK = start - (start % sizesMs[k]);
+      if (this.#find(heads[h0 + k], startK) < 0) this.#open(owner, k, startK);
+    }
+    return this.#open(owner, 0, start);
+  }
+
+  /** A value went into an ended smallest window: the published larger windows holding it are revised. */
+  #reviseLarger(owner: number, timeMs: number): void {
+    const heads = this.#owners[owner >>> OWNER_BITS].head;
+    const h0 = (owner & OWNER_MASK) * this.#sizes;
+    const sizesMs = this.spec.sizesMs;
+    for (let k = 1; k < this.#sizes; k++) {
+      const start = timeMs - (timeMs % sizesMs[k]);
+      // Sizes nest: when this one has not ended, no larger one has.
+      if (start + sizesMs[k] > this.newestMs) return;
+      const r = this.#find(heads[h0 + k], start);
+      if (r < 0) continue;
+      const page = this.#records[r >>> RECORD_BITS];
+      if (page.state[r & RECORD_MASK] === PUBLISHED) {
+        page.state[r & RECORD_MASK] = REVISED;
+        this.#revised.push(r);
+      }
+    }
+  }
+
+  /**
+   * The values of window `r`, where they are: its record for a smallest one;
+   * for a larger one, the scratch with its open smallest windows merged in
+   * (oldest first, as they close, so its final values repeat its last provisional ones).
+   */
+  #values(r: number): { f: Float64Array; at: number } {
+    const page = this.#records[r >>> RECORD_BITS];
+    const j = r & RECORD_MASK;
+    const k = page.size[j];
+    if (k === 0) return { f: page.f, at: j * F };
+    const merged = this.#merged;
+    for (let i = 0; i < F; i++) merged[i] = page.f[j * F + i];
+    const start = merged[START], end = start + this.spec.sizesMs[k];
+    const owner = page.owner[j];
+    const inside = this.#inside;
+    inside.length = 0;
+    const heads = this.#owners[owner >>> OWNER_BITS].head;
+    // The chain runs latest start first: collect those inside, merge them from the oldest.
+    for (let s = heads[(owner & OWNER_MASK) * this.#sizes]; s >= 0;) {
+      const sp = this.#records[s >>> RECORD_BITS];
+      const t = sp.f[(s & RECORD_MASK) * F + START];
+      if (t < start) break;
+      if (t < end) inside.push(s);
+      s = sp.chain[s & RECORD_MASK];
+    }
+    for (let i = inside.length - 1; i >= 0; i--) {
+      const s = inside[i];
+      merge(merged, 0, this.#records[s >>> RECORD_BITS].f, (s & RECORD_MASK) * F);
+    }
+    return { f: merged, at: 0 };
+  }
+
+  #chainOf(r: number): number {
+    return this.#records[r >>> RECORD_BITS].chain[r & RECORD_MASK];
+  }
+
+  #startOf(r: number): number {
+    return this.#records[r >>> RECORD_BITS].f[(r & RECORD_MASK) * F + START];
+  }
+
+  /**
+   * A fresh record for a window of `owner` and size `k` starting at `start`,
+   * in its end bucket and (`link`) in its chain, which stays latest start first.
+   */
+  #open(owner: number, k: number, start: number, link = true): number {
     let r = this.#freeHead;
     if (r >= 0) {
       this.#freeHead = this.#records[r >>> RECORD_BITS].endNext[r & RECORD_MASK];
@@ -452,18 +570,38 @@ export class EventWindowStore {
     page.owner[j] = owner;
     page.size[j] = k;
     page.state[j] = OPEN;
-    page.chain[j] = heads[h];
+    page.chain[j] = -1;
+    if (link) {
+      const first = heads[h];
+      if (first < 0 || this.#startOf(first) < start) {
+        page.chain[j] = first;
+        heads[h] = r;
+      } else {
+        // Opened by a reading older than the newest: after the windows that start later.
+        let before = first;
+        for (let next = this.#chainOf(before); next >= 0 && this.#startOf(next) > start;) {
+          before = next;
+          next = this.#chainOf(next);
+        }
+        page.chain[j] = this.#chainOf(before);
+        this.#records[before >>> RECORD_BITS].chain[before & RECORD_MASK] = r;
+      }
+    }
     page.endNext[j] = -1;
     this.open++;
-    this.#pend(r, start + this.spec.sizesMs[k]);
+    this.#pend(r, k, start + this.spec.sizesMs[k]);
     return r;
   }
 
-  #pend(r: number, end: number): void {
-    let bucket = this.#byEnd.get(end);
-    if (bucket === undefined) {
+  #pend(r: number, k: number, end: number): void {
+    // Windows of one size mostly open into the same bucket as the last one: no Map lookup then.
+    let bucket = this.#lastBucket[k];
+    if (bucket === null || this.#lastEnd[k] !== end) bucket = this.#byEnd.get(end) ?? null;
+    if (bucket === null) {
       bucket = { head: r, tail: r, published: -1 };
       this.#byEnd.set(end, bucket);
+      this.#lastBucket[k] = bucket;
+      this.#lastEnd[k] = end;
       const ends = this.#ends;
       let i = ends.length;
       while (i > 0 && ends[i - 1] > end) i--;
@@ -472,9 +610,15 @@ export class EventWindowStore {
     }
     this.#records[bucket.tail >>> RECORD_BITS].endNext[bucket.tail & RECORD_MASK] = r;
     bucket.tail = r;
+    this.#lastBucket[k] = bucket;
+    this.#lastEnd[k] = end;
   }
 
-  /** Publishes a window final (unless its owner was forgotten), unchains and frees it. */
+  /**
+   * Publishes a window final (unless its owner was forgotten), unchains and
+   * frees it; a smallest window is merged into the larger ones around it
+   * that are still open.
+   */
   #close(r: number): void {
     const page = this.#records[r >>> RECORD_BITS];
     const j = r & RECORD_MASK;
@@ -484,7 +628,8 @@ export class EventWindowStore {
       this.#publish(r, WINDOW_FINAL | (state !== PUBLISHED ? WINDOW_CHANGED : 0));
       const owner = page.owner[j];
       const heads = this.#owners[owner >>> OWNER_BITS].head;
-      const h = (owner & OWNER_MASK) * this.#sizes + page.size[j];
+      const h0 = (owner & OWNER_MASK) * this.#sizes;
+      const h = h0 + page.size[j];
       if (heads[h] === r) heads[h] = page.chain[j];
       else {
         let before = heads[h];
@@ -496,6 +641,16 @@ export class EventWindowStore {
             break;
           }
           before = next;
+        }
+      }
+      if (page.size[j] === 0) {
+        const start = page.f[j * F + START];
+        for (let k = 1; k < this.#sizes; k++) {
+          // Closed already when it ends with this one (its final values counted this one as open).
+          const into = this.#find(heads[h0 + k], start - (start % this.spec.sizesMs[k]));
+          if (into >= 0) {
+            merge(this.#records[into >>> RECORD_BITS].f, (into & RECORD_MASK) * F, page.f, j * F);
+          }
         }
       }
     }
@@ -514,21 +669,67 @@ export class EventWindowStore {
     const j = r & RECORD_MASK;
     const owner = page.owner[j];
     const op = this.#owners[owner >>> OWNER_BITS];
+    const { f, at } = this.#values(r);
     out.push(
       op.sensor[owner & OWNER_MASK],
       op.metric[owner & OWNER_MASK],
       page.size[j],
       flags,
-      page.f,
-      j * F,
+      f,
+      at,
     );
   }
 }
 
-/** Growable output columns; `take` hands a copy over and starts empty. */
+/**
+ * Merges the window statistics at `b[bi]` into those at `a[ai]` (Chan et
+ * al.: counts add, means weigh, m2 gains the squared mean gap).
+ */
+function merge(a: Float64Array, ai: number, b: Float64Array, bi: number): void {
+  const nb = b[bi + COUNT];
+  if (nb === 0) return;
+  const na = a[ai + COUNT];
+  a[ai + SUM] += b[bi + SUM];
+  if (b[bi + MIN] < a[ai + MIN]) a[ai + MIN] = b[bi + MIN];
+  if (b[bi + MAX] > a[ai + MAX]) a[ai + MAX] = b[bi + MAX];
+  if (na === 0) {
+    a[ai + COUNT] = nb;
+    a[ai + MEAN] = b[bi + MEAN];
+    a[ai + M2] = b[bi + M2];
+    return;
+  }
+  const n = na + nb;
+  const delta = b[bi + MEAN] - a[ai + MEAN];
+  a[ai + COUNT] = n;
+  a[ai + MEAN] += delta * nb / n;
+  a[ai + M2] += b[bi + M2] + delta * delta * na * nb / n;
+}
+
+/** Fewer entries than this share of a buffer, this many takes running: it is made smaller. */
+const SHRINK_SHARE = 8;
+const SHRINK_AFTER = 16;
+const MIN_OUT = 256;
+
+/**
+ * Growable output columns. `take` hands over what was pushed since the last
+ * call: a copy, or (`reuse`) views of the buffer, the next pushes then going
+ * to the other one. A buffer far larger than its takes for a while shrinks.
+ */
 class OutColumns {
-  #states = allocateWindowStates(256);
+  readonly #reuse: boolean;
+  #states = allocateWindowStates(MIN_OUT);
+  /** With `reuse`: the buffer handed out by the last take (written after the next one). */
+  #other: WindowStates | null = null;
   #length = 0;
+  #small = 0;
+
+  constructor(reuse: boolean) {
+    this.#reuse = reuse;
+  }
+
+  get bytes(): number {
+    return ((this.#states.length) + (this.#other?.length ?? 0)) * WINDOW_BYTES;
+  }
 
   push(sensor: number, metric: number, size: number, flags: number, f: Float64Array, at: number) {
     if (this.#length === this.#states.length) this.#grow();
@@ -546,39 +747,38 @@ class OutColumns {
     s.std[n] = Math.sqrt(Math.max(0, f[at + M2] / f[at + COUNT]));
   }
 
-  /** A copy of what was pushed since the last call. */
+  /** What was pushed since the last call. */
   take(): WindowStates {
     const n = this.#length;
     this.#length = 0;
     const s = this.#states;
-    const out = allocateWindowStates(n);
-    if (n === 0) return out;
-    out.sensor.set(s.sensor.subarray(0, n));
-    out.metric.set(s.metric.subarray(0, n));
-    out.size.set(s.size.subarray(0, n));
-    out.flags.set(s.flags.subarray(0, n));
-    out.startMs.set(s.startMs.subarray(0, n));
-    out.count.set(s.count.subarray(0, n));
-    out.sum.set(s.sum.subarray(0, n));
-    out.min.set(s.min.subarray(0, n));
-    out.max.set(s.max.subarray(0, n));
-    out.std.set(s.std.subarray(0, n));
+    let out: WindowStates;
+    if (this.#reuse) {
+      out = viewWindowStates(s, n);
+      this.#states = this.#other ?? allocateWindowStates(MIN_OUT);
+      this.#other = s;
+    } else {
+      out = allocateWindowStates(n);
+      copyWindowStates(s, out, n);
+    }
+    // Shrink the buffer written next if takes have long been far smaller than it.
+    this.#small = n * SHRINK_SHARE < this.#states.length ? this.#small + 1 : 0;
+    if (this.#small >= SHRINK_AFTER && this.#states.length > MIN_OUT) {
+      this.#states = allocateWindowStates(Math.max(MIN_OUT, this.#states.length >>> 2));
+      this.#small = 0;
+    }
     return out;
   }
 
-  #grow(): void {
+  /** Room for `n` more entries. */
+  reserve(n: number): void {
+    if (this.#length + n > this.#states.length) this.#grow(this.#length + n);
+  }
+
+  #grow(least = 0): void {
     const old = this.#states;
-    const next = allocateWindowStates(old.length * 2);
-    next.sensor.set(old.sensor);
-    next.metric.set(old.metric);
-    next.size.set(old.size);
-    next.flags.set(old.flags);
-    next.startMs.set(old.startMs);
-    next.count.set(old.count);
-    next.sum.set(old.sum);
-    next.min.set(old.min);
-    next.max.set(old.max);
-    next.std.set(old.std);
+    const next = allocateWindowStates(Math.max(old.length * 2, least));
+    copyWindowStates(old, next, this.#length);
     this.#states = next;
   }
 }

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { assert, assertEquals } from "../../tests/testing/assert.ts";
-import { EventWindowStore } from "./event_window_store.ts";
+import { EventWindowStore, SLOT_LENGTH } from "./event_window_store.ts";
 import { WINDOW_CHANGED, WINDOW_FINAL } from "../../protocol/columns.ts";
 import type { WindowStates } from "./event_window_store.ts";
 
@@ -235,4 +235,152 @@ Deno.test("held windows and the final windows handed over are together every win
     }),
     { numRuns: 300 },
   );
+});
+
+Deno.test("larger windows merged from the smallest equal a direct recomputation for any nesting sizes and grace, across a save and restore; a final without a change repeats the values last sent", () => {
+  const specArb = fc.record({
+    base: fc.constantFrom(1, 7, 100, 250, 1_000),
+    factors: fc.array(fc.integer({ min: 2, max: 6 }), { minLength: 0, maxLength: 3 }),
+    grace: fc.integer({ min: 0, max: 3_000 }),
+  }).map(({ base, factors, grace }) => {
+    const sizesMs: number[] = [base];
+    for (const f of factors) sizesMs.push(sizesMs[sizesMs.length - 1] * f);
+    return { sizesMs, graceMs: grace };
+  });
+  const step = fc.record({
+    owner: fc.integer({ min: 0, max: 3 }),
+    value: fc.double({ min: -1e6, max: 1e6, noNaN: true }),
+    dt: fc.integer({ min: -4_000, max: 1_500 }),
+    action: fc.constantFrom("none", "none", "take", "restore"),
+  });
+  fc.assert(
+    fc.property(specArb, fc.array(step, { minLength: 1, maxLength: 250 }), (spec, steps) => {
+      let store = new EventWindowStore(spec);
+      const owners = [0, 1, 2, 3].map((o) => store.windowsFor(10 + o, o));
+      let t = 1_700_000_000_000 + 333;
+      let newest = -Infinity;
+      let late = 0;
+      // Independent model: per window key, the values of the readings in it.
+      const model = new Map<string, number[]>();
+      const lastSent = new Map<string, ReturnType<typeof entries>[number]>();
+      const finals = new Set<string>();
+      const handle = (states: WindowStates) => {
+        for (const e of entries(states)) {
+          assert(!finals.has(e.key), `${e.key} published after it was final`);
+          const before = lastSent.get(e.key);
+          if (!e.changed) {
+            // Not changed since last sent: the same numbers, to the bit.
+            assert(before, `${e.key} unchanged but never sent`);
+            assertEquals([e.count, e.sum, e.min, e.max, e.std], [
+              before.count,
+              before.sum,
+              before.min,
+              before.max,
+              before.std,
+            ], e.key);
+          }
+          if (e.final) finals.add(e.key);
+          lastSent.set(e.key, e);
+        }
+      };
+      for (const s of steps) {
+        t = Math.max(0, t + s.dt);
+        const firstEnd = t - (t % spec.sizesMs[0]) + spec.sizesMs[0];
+        if (firstEnd <= newest - spec.graceMs) {
+          late++;
+          assert(store.isLate(t), `${t} is late`);
+          store.lateDropped++;
+        } else {
+          assert(!store.isLate(t), `${t} is not late`);
+          store.add(owners[s.owner], s.value, t);
+          newest = Math.max(newest, t);
+          spec.sizesMs.forEach((size, k) => {
+            const key = `${10 + s.owner}/${k}/${t - (t % size)}`;
+            model.set(key, [...(model.get(key) ?? []), s.value]);
+          });
+        }
+        if (s.action === "take") handle(store.take());
+        if (s.action === "restore") {
+          // A flush, then a checkpoint: restored into a fresh store, it goes on the same.
+          handle(store.take());
+          const saved = owners.map((o) => {
+            const f64 = new Float64Array(store.windowCount(o) * SLOT_LENGTH);
+            assertEquals(store.saveWindows(o, f64, 0), f64.length);
+            return f64;
+          });
+          const next = new EventWindowStore(spec);
+          next.newestMs = store.newestMs;
+          next.lateDropped = store.lateDropped;
+          owners.forEach((o, i) => {
+            next.windowsFor(10 + i, i, o);
+            next.restoreWindows(o, saved[i], 0, saved[i].length / SLOT_LENGTH);
+          });
+          store = next;
+        }
+      }
+      handle(store.take());
+      assertEquals(store.lateDropped, late);
+      for (const [key, values] of model) {
+        const [, k, start] = key.split("/").map(Number);
+        const end = start + spec.sizesMs[k];
+        const e = lastSent.get(key);
+        if (end > newest) {
+          assert(e === undefined, `${key} published before it ended`);
+          continue;
+        }
+        assert(e, `ended window ${key} never published`);
+        assertEquals(e.final, end <= newest - spec.graceMs, `${key} final`);
+        assertEquals(e.count, values.length, `${key} count`);
+        assertEquals(e.min, Math.min(...values), `${key} min`);
+        assertEquals(e.max, Math.max(...values), `${key} max`);
+        const sum = values.reduce((a, v) => a + v, 0);
+        const scale = values.reduce((a, v) => a + Math.abs(v), 0);
+        assert(Math.abs(e.sum - sum) <= 1e-9 * Math.max(1, scale), `${key} sum ${e.sum} vs ${sum}`);
+        const mean = sum / values.length;
+        const std = Math.sqrt(values.reduce((a, v) => a + (v - mean) ** 2, 0) / values.length);
+        assert(Math.abs(e.std - std) <= 1e-6 * Math.max(1, std), `${key} std ${e.std} vs ${std}`);
+      }
+      for (const key of lastSent.keys()) assert(model.has(key), `${key} was invented`);
+    }),
+    { numRuns: 400 },
+  );
+});
+
+Deno.test("reused output columns: a take's views stay intact through the next take and are overwritten only after it", () => {
+  const store = new EventWindowStore(spec, { reuse: true });
+  const w = store.windowsFor(1, 0);
+  const base = 1_000_000_000_000;
+  store.add(w, 1, base);
+  store.add(w, 2, base + 1_000); // ends [base, base+1s)
+  const first = store.take();
+  const firstCopy = entries(first);
+  store.add(w, 3, base + 2_000); // ends [base+1s, base+2s)
+  const second = store.take();
+  assertEquals(entries(first), firstCopy, "the first take is intact after the second");
+  assertEquals(entries(second).map((e) => [e.key, e.sum]), [[`1/0/${base + 1_000}`, 2]]);
+  store.add(w, 4, base + 3_000);
+  const third = store.take();
+  assertEquals(
+    third.sensor.buffer,
+    first.sensor.buffer,
+    "the third take writes the first's buffer",
+  );
+  assertEquals(entries(third).map((e) => [e.key, e.sum]), [[`1/0/${base + 2_000}`, 3]]);
+});
+
+Deno.test("the window output buffer grown by a burst (every 10 s window ends at once) shrinks back after small takes", () => {
+  const store = new EventWindowStore(spec);
+  const base = 1_000_000_000_000;
+  const owners = Array.from({ length: 20_000 }, (_, i) => store.windowsFor(i, 0));
+  for (const w of owners) store.add(w, 1, base);
+  store.add(owners[0], 1, base + 1_000); // all the first 1 s windows end: a burst of 20,000
+  const burst = store.take();
+  assertEquals(burst.length, 20_000);
+  const grown = store.bytes;
+  for (let i = 0; i < 40; i++) {
+    store.add(owners[0], 1, base + 1_000 + i);
+    store.take();
+  }
+  // Records stay (their pages are reused); the output buffer went back down.
+  assert(store.bytes < grown - 20_000 * 50, `bytes ${store.bytes} vs ${grown} after the burst`);
 });

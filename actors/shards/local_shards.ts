@@ -55,6 +55,8 @@ export class LocalShards implements ShardHosts {
             awaitingReplay: restart > 0,
             image: restart === 0 ? options.images[i] : null,
             imageSeq: options.imageSeq,
+            // The hub copies a flush's columns when it merges them, before the next flush is asked.
+            reuseColumns: true,
           });
           return options.wrap ? options.wrap(behavior, i) : behavior;
         },

@@ -22,6 +22,8 @@ export interface ShardOptions {
   names?: ShardNames;
   /** Metric metadata: readings are judged by its thresholds (the router's judges). Default: none. */
   metrics?: MetricsMeta;
+  /** Flushes hand out views of reused columns (`ShardStateOptions.reuseColumns`). Default false. */
+  reuseColumns?: boolean;
 }
 
 /**
@@ -92,6 +94,7 @@ export class ShardBehavior implements Behavior<ShardMessage> {
       windowSpec: this.#options.windowSpec ?? DEFAULT_WINDOW_SPEC,
       names: this.#options.names,
       thresholds: this.#thresholds.list,
+      reuseColumns: this.#options.reuseColumns,
     });
   }
 }

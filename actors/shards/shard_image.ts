@@ -10,8 +10,12 @@ import type { WindowSpec } from "./event_window_store.ts";
 /** Sensors per page (a power of two). */
 export const SENSOR_PAGE = 1024;
 export const SENSOR_PAGE_BITS = 10;
-/** The layout written by this code; other layouts are not restored. */
-export const IMAGE_FORMAT = 3;
+/**
+ * The layout written by this code; other layouts are not restored (the log
+ * is replayed instead). 4: a larger event window saves only its closed
+ * smallest windows, merged (3 saved every reading in it).
+ */
+export const IMAGE_FORMAT = 4;
 
 /** What a shard saves besides its pages. */
 export interface ShardHeader {

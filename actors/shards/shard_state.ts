@@ -23,8 +23,8 @@ import type { RoutedRows } from "./routed_rows.ts";
 import type { SensorLevels, ShardChanges } from "./shard_messages.ts";
 import { statusLevel, ThresholdLevels } from "./threshold_levels.ts";
 import type { Thresholds } from "../../protocol/metric_meta.ts";
-import { allocateStates } from "../../protocol/columns.ts";
-import type { MetricEntry, SensorEntry } from "../../protocol/columns.ts";
+import { allocateStates, STATE_BYTES, viewStates } from "../../protocol/columns.ts";
+import type { MetricEntry, MetricStates, SensorEntry } from "../../protocol/columns.ts";
 import { DEFAULT_GROUP } from "../../protocol/reading_block.ts";
 
 /** Names for indexes, where the shard's output carries them (ids and metric names stay with the router). */
@@ -87,6 +87,29 @@ export interface ShardStateOptions {
   names?: ShardNames;
   /** The thresholds a value's `judge` names (`ThresholdTable.list`). Default: none. */
   thresholds?: readonly Thresholds[];
+  /**
+   * A flush's update and window columns are views of buffers the shard
+   * writes again two flushes later (for a reader in this isolate that copies
+   * them at once). Default false: fresh columns each flush (they are
+   * transferred to another thread).
+   */
+  reuseColumns?: boolean;
+}
+
+/** What a shard holds: live sensors, metric slots, open event windows, and bytes by structure. */
+export interface ShardCounts {
+  sensors: number;
+  slots: number;
+  windows: number;
+  bytes: number;
+  parts: {
+    moving: number;
+    events: number;
+    sensors: number;
+    slots: number;
+    levels: number;
+    out: number;
+  };
 }
 
 export class ShardState {
@@ -121,11 +144,21 @@ export class ShardState {
   #levelSensors: number[] = [];
   #removed: number[] = [];
   readonly #summary: WindowSummary = { avg: 0, min: 0, max: 0 };
+  readonly #reuse: boolean;
+  /** With `reuseColumns`: the update buffer written next, and the one the last flush handed out. */
+  #updates: MetricStates | null = null;
+  #updatesOut: MetricStates | null = null;
+  /** Scratch of `apply`: per string of the message, its group and status id here. */
+  #groupOf = new Int32Array(64);
+  #statusOf = new Int32Array(64);
 
   constructor(options: ShardStateOptions = {}) {
     this.window = options.window ?? 50;
     this.#moving = new MovingWindows(this.window);
-    this.#events = new EventWindowStore(options.windowSpec ?? DEFAULT_WINDOW_SPEC);
+    this.#reuse = options.reuseColumns ?? false;
+    this.#events = new EventWindowStore(options.windowSpec ?? DEFAULT_WINDOW_SPEC, {
+      reuse: this.#reuse,
+    });
     this.#names = options.names;
     this.#thresholds = options.thresholds ?? [];
   }
@@ -135,17 +168,25 @@ export class ShardState {
   }
 
   /** Live sensors, metric slots and open event windows (for health and memory accounting). */
-  counts(): { sensors: number; slots: number; windows: number; bytes: number } {
+  counts(): ShardCounts {
     let sensors = 0;
     for (let s = 0; s < this.#sensorCount; s++) {
       if (this.#sensors[s >>> BITS].flags[s & MASK] & LIVE) sensors++;
     }
+    const parts = {
+      moving: this.#moving.bytes,
+      events: this.#events.bytes,
+      sensors: this.#sensors.length * PAGE * 39,
+      slots: this.#slots.length * SLOT_PAGE * 11,
+      levels: this.#levels.capacity * 25,
+      out: ((this.#updates?.length ?? 0) + (this.#updatesOut?.length ?? 0)) * STATE_BYTES,
+    };
     return {
       sensors,
       slots: this.#slotCount - this.#freeSlots.length,
       windows: this.#events.open,
-      bytes: this.#moving.bytes + this.#events.bytes + this.#sensors.length * PAGE * 39 +
-        this.#slots.length * SLOT_PAGE * 11 + this.#levels.capacity * 25,
+      bytes: parts.moving + parts.events + parts.sensors + parts.slots + parts.levels + parts.out,
+      parts,
     };
   }
 
@@ -153,8 +194,12 @@ export class ShardState {
   apply(rows: RoutedRows, from: number, to: number): void {
     const strings = rows.strings;
     // Per string of the message: its id in this shard's tables (-1 until needed).
-    const groupOf = new Int32Array(strings.length).fill(-1);
-    const statusOf = new Int32Array(strings.length).fill(-1);
+    if (this.#groupOf.length < strings.length) {
+      this.#groupOf = new Int32Array(strings.length * 2);
+      this.#statusOf = new Int32Array(strings.length * 2);
+    }
+    const groupOf = this.#groupOf.fill(-1, 0, strings.length);
+    const statusOf = this.#statusOf.fill(-1, 0, strings.length);
     const events = this.#events;
     const moving = this.#moving;
     const levels = this.#levels;
@@ -272,7 +317,7 @@ export class ShardState {
       slots.dirty[k & SLOT_MASK] = 2;
       dirty[n++] = k;
     }
-    const updates = allocateStates(n);
+    const updates = this.#updateColumns(n);
     for (let j = 0; j < n; j++) {
       const k = dirty[j];
       this.#slots[k >>> SLOT_BITS].dirty[k & SLOT_MASK] = 0;
@@ -660,6 +705,19 @@ export class ShardState {
     return { sensor, level };
   }
 
+  /** Columns for `n` updates: fresh, or (`reuseColumns`) views of the buffer not handed out last. */
+  #updateColumns(n: number): MetricStates {
+    if (!this.#reuse) return allocateStates(n);
+    let buffer = this.#updates;
+    // Grown to a power of two; a buffer far larger than the flush is let go.
+    if (buffer === null || buffer.length < n || buffer.length > 8 * Math.max(256, n)) {
+      buffer = allocateStates(Math.max(256, 2 ** Math.ceil(Math.log2(Math.max(1, n)))));
+    }
+    this.#updates = this.#updatesOut;
+    this.#updatesOut = buffer;
+    return viewStates(buffer, n);
+  }
+
   #knowMetric(metric: number): void {
     if (this.#knownMetrics[metric]) return;
     this.#knownMetrics[metric] = 1;
@@ -667,7 +725,7 @@ export class ShardState {
     this.#newMetrics.push(metric);
   }
 
-  #writeState(updates: ReturnType<typeof allocateStates>, j: number, k: number): void {
+  #writeState(updates: MetricStates, j: number, k: number): void {
     const slots = this.#slots[k >>> SLOT_BITS];
     const s = slots.sensor[k & SLOT_MASK];
     const summary = this.#moving.read(k, this.#summary);

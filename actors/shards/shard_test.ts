@@ -356,3 +356,22 @@ Deno.test("threshold levels and the status level reach the flush, and survive a 
   ]));
   assertEquals(levelPairs(flush(again)), [[0, 2], [1, 0], [2, 0]]);
 });
+
+Deno.test("with reused columns a flush's updates stay intact through the next flush; without, every flush is a fresh buffer", () => {
+  for (const reuseColumns of [true, false]) {
+    const router = new Router(1);
+    const shard = new ShardBehavior({ window: 3, names: router, reuseColumns });
+    const values = (c: ShardChanges) => Array.from(c.updates.last);
+    shard.receive(message(router, [{ sensorId: "a", timeMs: 1, values: { t: 1 } }]));
+    const first = flush(shard);
+    shard.receive(message(router, [{ sensorId: "a", timeMs: 2, values: { t: 2 } }]));
+    const second = flush(shard);
+    assertEquals([values(first), values(second)], [[1], [2]], `reuse ${reuseColumns}`);
+    shard.receive(message(router, [{ sensorId: "a", timeMs: 3, values: { t: 3 } }]));
+    const third = flush(shard);
+    assertEquals(values(third), [3]);
+    // The third flush wrote the first's buffer (reused) or a new one.
+    assertEquals(third.updates.last.buffer === first.updates.last.buffer, reuseColumns);
+    assert(third.updates.last.buffer !== second.updates.last.buffer);
+  }
+});
