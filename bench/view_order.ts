@@ -9,7 +9,11 @@
 //   2. the tick (ViewTable.advance) with 1, 10 and 100 distinct orderings
 //      open, each with windows at offset 0 and at random offsets;
 //   3. memory per view and per window (10,000 windows on 100 views);
-//   4. serving a window at a random offset after an operator's resort.
+//   4. serving a window at a random offset after an operator's resort;
+//   5. the hub's whole views tick (HubViews.tick: ordering, the places'
+//      frames, the sends) with 100 distinct orderings watched by a window
+//      each, as `deno task bench --view-ticks` opens them, and what the
+//      tick allocates (`--alloc`: by function). `--only 5` runs it alone.
 import { parseArgs } from "node:util";
 import process from "node:process";
 import { FeedView } from "../actors/hub/feed_view.ts";
@@ -21,6 +25,12 @@ import { NO_FILTER, ViewTable } from "../actors/hub/views/mod.ts";
 import type { SortKey, ViewFilter, ViewSort, ViewWindow } from "../actors/hub/views/mod.ts";
 import { RadixScratch, sortByKey } from "../actors/hub/views/radix_order.ts";
 import { renderTable } from "./table.ts";
+import { HubViews } from "../actors/hub/hub_views.ts";
+import { HubStats } from "../actors/hub/hub_stats.ts";
+import { Session } from "../actors/hub/session.ts";
+import type { FrameSink } from "../actors/hub/session.ts";
+import { RingBudget } from "../actors/hub/stream_ring.ts";
+import { distinctViews } from "./viewport.ts";
 
 const gc = (globalThis as { gc?: () => void }).gc;
 if (!gc) {
@@ -39,6 +49,8 @@ const { values: args } = parseArgs({
     sensors: { type: "string", default: "100000" },
     changes: { type: "string", default: "10000" },
     ticks: { type: "string", default: "200" },
+    only: { type: "string" },
+    alloc: { type: "boolean", default: false },
   },
 });
 const SENSORS = Number(args.sensors);
@@ -70,9 +82,12 @@ console.log(
 );
 console.log(`${navigator.hardwareConcurrency} cores, load average ${load()} (1, 5, 15 min)\n`);
 
+const only = args.only === undefined ? null : Number(args.only);
+const section = (n: number) => only === null || only === n;
+
 // ---------------------------------------------------------------------------
 // 1. Sorting 100k keys, ties by id rank.
-{
+if (section(1)) {
   const n = SENSORS;
   const keys = new Float64Array(n);
   for (let i = 0; i < n; i++) {
@@ -184,13 +199,23 @@ function makeFleet(): { feed: FeedView; current: Float64Array } {
   return { feed, current };
 }
 
+const changedAt = new Uint32Array(SENSORS * METRICS.length);
+let tickStamp = 0;
+
 /** One tick's changes: CHANGES metric states of random sensors, drifting. */
 function nextTick(fleet: { feed: FeedView; current: Float64Array }): TickChanges {
   clock += TICK_MS;
   const updates = allocateStates(CHANGES);
+  tickStamp++;
   for (let k = 0; k < CHANGES; k++) {
     const s = Math.floor(random() * SENSORS), m = Math.floor(random() * METRICS.length);
     const i = s * METRICS.length + m;
+    // A flush holds one state per (sensor, metric), as the shards send it.
+    if (changedAt[i] === tickStamp) {
+      k--;
+      continue;
+    }
+    changedAt[i] = tickStamp;
     const v = Math.round((fleet.current[i] + (random() - 0.5) * spreads[m] * 0.05) * 10) / 10;
     fleet.current[i] = v;
     updates.sensor[k] = s;
@@ -264,7 +289,7 @@ function openWindows(
 const fleet = makeFleet();
 for (let t = 0; t < 5; t++) nextTick(fleet);
 const tickRows: string[][] = [];
-for (const views of [1, 10, 100]) {
+for (const views of section(2) ? [1, 10, 100] : []) {
   const table = new ViewTable(fleet.feed, { maxViews: 256, viewsPerClient: 256 });
   let now = 0;
   openWindows(table, { views, perView: { top: 3, random: 2 }, now });
@@ -304,32 +329,34 @@ for (const views of [1, 10, 100]) {
     (news / TICKS).toFixed(0),
   ]);
 }
-console.log(
-  `## 2. ViewTable.advance per tick (${TICKS} ticks of ${TICK_MS} ms after 20 warm-up)\n`,
-);
-console.log(
-  renderTable(
-    [
-      "orderings",
-      "windows",
-      "p50 ms",
-      "p99 ms",
-      "max ms",
-      "CPU p50 ms",
-      "CPU p99 ms",
-      "views ordered/tick",
-      "orders sorted/tick",
-      "deferred/tick",
-      "windows with news/tick",
-    ],
-    tickRows,
-  ) + "\n",
-);
-console.log(`load average after: ${load()}\n`);
+if (section(2)) {
+  console.log(
+    `## 2. ViewTable.advance per tick (${TICKS} ticks of ${TICK_MS} ms after 20 warm-up)\n`,
+  );
+  console.log(
+    renderTable(
+      [
+        "orderings",
+        "windows",
+        "p50 ms",
+        "p99 ms",
+        "max ms",
+        "CPU p50 ms",
+        "CPU p99 ms",
+        "views ordered/tick",
+        "orders sorted/tick",
+        "deferred/tick",
+        "windows with news/tick",
+      ],
+      tickRows,
+    ) + "\n",
+  );
+  console.log(`load average after: ${load()}\n`);
+}
 
 // ---------------------------------------------------------------------------
 // 3. Memory per view and per window.
-{
+if (section(3)) {
   let now = 0;
   const base = memory();
   const table = new ViewTable(fleet.feed, {
@@ -382,7 +409,7 @@ console.log(`load average after: ${load()}\n`);
 // ---------------------------------------------------------------------------
 // 4. An operator resorts, then scrolls to a random offset; each is served at
 // once (ViewTable.serve), between ticks, as the hub would on the request.
-{
+if (section(4)) {
   const table = new ViewTable(fleet.feed, { maxViews: 256, viewsPerClient: 256 });
   let now = 0;
   const windows = openWindows(table, { views: 100, perView: { top: 3, random: 2 }, now });
@@ -441,4 +468,185 @@ console.log(`load average after: ${load()}\n`);
     ]) + "\n",
   );
 }
+// ---------------------------------------------------------------------------
+// 5. The hub's views tick: 100 distinct orderings, a window on each (as the
+// live `--view-ticks` bench opens them), every place's frame encoded and
+// sent to sinks that count bytes. Heap growth over ticks that had no
+// collection is what a tick allocates on the JS heap.
+if (section(5)) {
+  class CountingSink implements FrameSink {
+    bufferedAmount = 0;
+    closed = false;
+    heardAt = 0;
+    bytes = 0;
+    frames = 0;
+    send(frame: Uint8Array) {
+      this.bytes += frame.byteLength;
+      this.frames++;
+    }
+    close() {
+      this.closed = true;
+    }
+  }
+  const stats = new HubStats();
+  const views = new HubViews(fleet.feed, {
+    limits: { ringMs: 30_000, ringBytes: 32 << 20 },
+    budget: new RingBudget(256 << 20),
+    tickMs: TICK_MS,
+    table: { maxViews: 256, viewsPerClient: 1000 },
+    maxSubscriptions: 16,
+    maxSubscriptionBytes: 64 << 10,
+    stats,
+  });
+  let now = clock;
+  let tickNo = 1;
+  const sinks: CountingSink[] = [];
+  const sessions: Session[] = [];
+  for (const [i, spec] of distinctViews(100).entries()) {
+    const sink = new CountingSink();
+    const session = new Session(sink, {}, { tickMs: TICK_MS, now });
+    sinks.push(sink);
+    sessions.push(session);
+    views.request(session, {
+      subscriptions: [],
+      sort: {
+        key: spec.sort!.key,
+        metric: spec.sort!.metric ?? null,
+        field: spec.sort!.field ?? "last",
+        direction: spec.sort!.direction ?? "asc",
+      },
+      filter: {
+        idSubstring: "",
+        // The fleet's groups are plant-0 … plant-9.
+        groupPrefix: spec.filter?.groupPrefix ? `plant-${i % 10}` : null,
+        status: null,
+      },
+      offset: 0,
+      limit: spec.limit ?? 50,
+      order: "keep",
+      resume: null,
+    }, { scope: null, owners: [`address:10.0.0.${i}`], now, tickNo });
+  }
+  const parts: Record<string, number[]> = {
+    apply: [],
+    judge: [],
+    order: [],
+    frames: [],
+    sends: [],
+    tick: [],
+  };
+  const grown: number[] = [];
+  const externalGrown: number[] = [];
+  let sent = 0, frames = 0;
+  // --alloc: V8's sampling heap profiler over the measured ticks, bytes by allocating function.
+  const profiler = args.alloc ? await heapSampler() : null;
+  for (let t = 0; t < 50 + TICKS; t++) {
+    if (t === 50) await profiler?.start();
+    now = clock + TICK_MS;
+    tickNo++;
+    const before = Deno.memoryUsage();
+    const started = performance.now();
+    const applied = nextTick(fleet);
+    const appliedAt = performance.now();
+    const merged = fleet.feed.judge(applied, now);
+    const judgedAt = performance.now();
+    for (const session of sessions) session.tick(now);
+    views.tick(merged, { now, tickNo });
+    const ended = performance.now();
+    const after = Deno.memoryUsage();
+    if (t < 50) {
+      for (const sink of sinks) sink.bytes = sink.frames = 0;
+      continue; // warm-up: the JIT, and the schedule spreading
+    }
+    parts.apply.push(appliedAt - started);
+    parts.judge.push(judgedAt - appliedAt);
+    parts.order.push(stats.tickParts.order);
+    parts.frames.push(stats.tickParts.frames);
+    parts.sends.push(stats.tickParts.sends);
+    parts.tick.push(ended - started);
+    if (after.heapUsed >= before.heapUsed) grown.push(after.heapUsed - before.heapUsed);
+    if (after.external >= before.external) externalGrown.push(after.external - before.external);
+  }
+  const allocated = await profiler?.stop();
+  for (const sink of sinks) {
+    sent += sink.bytes;
+    frames += sink.frames;
+  }
+  for (const list of [...Object.values(parts), grown, externalGrown]) list.sort((a, b) => a - b);
+  console.log(
+    `## 5. The hub's views tick, 100 distinct orderings with a window each (${TICKS} ticks after 50 warm-up)\n`,
+  );
+  console.log(
+    renderTable(
+      ["part", "p50 ms", "p90 ms", "p99 ms", "max ms"],
+      Object.entries(parts).map(([name, list]) => [
+        name === "tick" ? "the tick (all of the above)" : name,
+        ms(percentile(list, 50)),
+        ms(percentile(list, 90)),
+        ms(percentile(list, 99)),
+        ms(list.at(-1)!),
+      ]),
+    ) + "\n",
+  );
+  const kb = (bytes: number) => (bytes / 1024).toFixed(0);
+  console.log(
+    `${(frames / TICKS).toFixed(1)} frames and ${kb(sent / TICKS)} KiB sent a tick; ` +
+      `heap grown by a tick without a collection p50 ${kb(percentile(grown, 50))} KiB ` +
+      `(${grown.length} of ${TICKS} ticks), external p50 ${
+        kb(percentile(externalGrown, 50))
+      } KiB\n`,
+  );
+  if (allocated) {
+    console.log(
+      renderTable(
+        ["allocated by (the innermost project function)", "KiB a tick"],
+        allocated.slice(0, 25).map(([where, bytes]) => [where, kb(bytes / TICKS)]),
+      ) + "\n",
+    );
+  }
+}
+
 console.log(`\nload average at the end: ${load()}`);
+
+/** Samples allocations (V8's sampling heap profiler, in process); `stop` sums them by function. */
+async function heapSampler() {
+  const { Session } = await import("node:inspector");
+  const session = new Session();
+  session.connect();
+  const post = (method: string, params: object = {}) =>
+    new Promise<unknown>((resolve, reject) =>
+      session.post(method, params, (error, result) => error ? reject(error) : resolve(result))
+    );
+  await post("HeapProfiler.enable");
+  interface Node {
+    callFrame: { functionName: string; url: string; lineNumber: number };
+    selfSize: number;
+    children: Node[];
+  }
+  const ours = new URL("..", import.meta.url).href;
+  return {
+    start: () =>
+      post("HeapProfiler.startSampling", {
+        samplingInterval: 512,
+        includeObjectsCollectedByMajorGC: true,
+        includeObjectsCollectedByMinorGC: true,
+      }),
+    async stop(): Promise<[string, number][]> {
+      const { profile } = await post("HeapProfiler.stopSampling") as { profile: { head: Node } };
+      const by = new Map<string, number>();
+      // Charged to the innermost frame of ours (a library's or a builtin's to its caller);
+      // the line is where the function starts.
+      const walk = (node: Node, owner: string) => {
+        const f = node.callFrame;
+        const mine = f.url.startsWith(ours) && !f.url.includes("node_modules");
+        const here = mine
+          ? `${f.functionName || "(anonymous)"} ${f.url.slice(ours.length)}:${f.lineNumber + 1}`
+          : owner;
+        by.set(here, (by.get(here) ?? 0) + node.selfSize);
+        for (const child of node.children) walk(child, here);
+      };
+      walk(profile.head, "(outside)");
+      return [...by].sort((a, b) => b[1] - a[1]);
+    },
+  };
+}

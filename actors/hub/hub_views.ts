@@ -295,10 +295,14 @@ export class HubViews {
    */
   tick(merged: TickChanges | null, o: { now: number; tickNo: number }): Session[] {
     const { now, tickNo } = o;
+    const parts = this.#options.stats.tickParts;
+    const started = performance.now();
     this.#frames.takeTick(merged, tickNo);
     this.sparks.apply(merged);
     for (const [sensor, code] of merged?.attention ?? []) this.table.keys.setStatus(sensor, code);
     this.table.advance(merged, now);
+    const ordered = performance.now();
+    parts.order = ordered - started;
     const ringMs = this.#options.limits.ringMs;
     const places = new Map<PlaceStream, PlaceTick>();
     for (const [key, place] of this.#places) {
@@ -336,6 +340,8 @@ export class HubViews {
       place.matching = view.matching;
       places.set(place, before);
     }
+    const framed = performance.now();
+    parts.frames = framed - ordered;
     const made = new Map<string, Uint8Array | null>();
     const closed: Session[] = [];
     const stats = this.#options.stats;
@@ -396,6 +402,7 @@ export class HubViews {
     }
     stats.views = this.table.viewCount;
     stats.windows = this.#windows.size;
+    parts.sends = performance.now() - framed;
     return closed;
   }
 
