@@ -13,7 +13,9 @@
 //   5. the hub's whole views tick (HubViews.tick: ordering, the places'
 //      frames, the sends) with 100 distinct orderings watched by a window
 //      each, as `deno task bench --view-ticks` opens them, and what the
-//      tick allocates (`--alloc`: by function). `--only 5` runs it alone.
+//      tick allocates (`--alloc`: by function). `--only 5` runs it alone;
+//   6. after a restart: the views made over 100,000 restored sensors, their
+//      first tick, and the first view opened.
 import { parseArgs } from "node:util";
 import process from "node:process";
 import { FeedView } from "../actors/hub/feed_view.ts";
@@ -168,7 +170,7 @@ const levels = [22, 45, 1013];
 const spreads = [4, 10, 6];
 let clock = 1_700_000_000_000;
 
-function makeFleet(): { feed: FeedView; current: Float64Array } {
+function makeFleet(): { feed: FeedView; current: Float64Array; first: TickChanges } {
   const feed = new FeedView();
   const updates = allocateStates(SENSORS * METRICS.length);
   const current = new Float64Array(SENSORS * METRICS.length);
@@ -187,7 +189,7 @@ function makeFleet(): { feed: FeedView; current: Float64Array } {
       updates.timeMs[i] = clock;
     }
   }
-  feed.apply([shard({
+  const first = feed.apply([shard({
     sensors: Array.from({ length: SENSORS }, (_, s) => ({
       index: s,
       id: `sensor-${(s * 7919) % SENSORS}`,
@@ -196,7 +198,7 @@ function makeFleet(): { feed: FeedView; current: Float64Array } {
     metrics: METRICS.map((name, index) => ({ index, name })),
     updates,
   })]);
-  return { feed, current };
+  return { feed, current, first: first! };
 }
 
 const changedAt = new Uint32Array(SENSORS * METRICS.length);
@@ -604,6 +606,75 @@ if (section(5)) {
       ) + "\n",
     );
   }
+}
+
+// ---------------------------------------------------------------------------
+// 6. After a restart: the hub's views made over the restored fleet and their
+// first tick (which takes every sensor's state), with no view open; then the
+// first view opened. Fresh fleets each round, the best and the median of 5.
+if (section(6)) {
+  const made: number[] = [], firstTicks: number[] = [], opens: number[] = [];
+  const madeCpu: number[] = [], firstCpu: number[] = [], openCpu: number[] = [];
+  const cpuMs = (since: NodeJS.CpuUsage) => {
+    const used = process.cpuUsage(since);
+    return (used.user + used.system) / 1000;
+  };
+  for (let round = 0; round < 5; round++) {
+    const restored = makeFleet();
+    const stats = new HubStats();
+    gc!();
+    const now = clock;
+    let start = performance.now();
+    let cpu = process.cpuUsage();
+    const views = new HubViews(restored.feed, {
+      limits: { ringMs: 30_000, ringBytes: 32 << 20 },
+      budget: new RingBudget(256 << 20),
+      tickMs: TICK_MS,
+      table: { maxViews: 256, viewsPerClient: 1000 },
+      maxSubscriptions: 16,
+      maxSubscriptionBytes: 64 << 10,
+      stats,
+    });
+    made.push(performance.now() - start);
+    madeCpu.push(cpuMs(cpu));
+    start = performance.now();
+    cpu = process.cpuUsage();
+    views.tick(restored.feed.judge(restored.first, now), { now, tickNo: 1 });
+    firstTicks.push(performance.now() - start);
+    firstCpu.push(cpuMs(cpu));
+    const sink: FrameSink = { bufferedAmount: 0, closed: false, heardAt: 0, send() {}, close() {} };
+    start = performance.now();
+    cpu = process.cpuUsage();
+    views.request(new Session(sink, {}, { tickMs: TICK_MS, now }), {
+      subscriptions: [],
+      sort: { key: "metric", metric: "temperature", field: "last", direction: "desc" },
+      filter: { idSubstring: "", groupPrefix: null, status: null },
+      offset: 0,
+      limit: 50,
+      order: "keep",
+      resume: null,
+    }, { scope: null, owners: ["address:10.0.0.1"], now, tickNo: 1 });
+    opens.push(performance.now() - start);
+    openCpu.push(cpuMs(cpu));
+  }
+  for (const list of [made, firstTicks, opens, madeCpu, firstCpu, openCpu]) {
+    list.sort((a, b) => a - b);
+  }
+  console.log(`## 6. After a restart: the views over ${SENSORS} restored sensors (5 rounds)\n`);
+  console.log(
+    renderTable(
+      ["step", "wall best / median ms", "CPU best / median ms"],
+      [
+        ["HubViews made (the sort keys of every sensor)", made, madeCpu],
+        ["its first tick (every sensor's state), no view open", firstTicks, firstCpu],
+        ["then the first view opened (by temperature, 50 rows)", opens, openCpu],
+      ].map(([step, wall, used]) => [
+        step as string,
+        `${ms((wall as number[])[0])} / ${ms((wall as number[])[2])}`,
+        `${ms((used as number[])[0])} / ${ms((used as number[])[2])}`,
+      ]),
+    ) + "\n",
+  );
 }
 
 console.log(`\nload average at the end: ${load()}`);

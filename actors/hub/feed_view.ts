@@ -142,7 +142,7 @@ export class FeedView {
       at += u.length;
     }
     const previous = allocatePrevious(total);
-    for (let i = 0; i < total; i++) this.#store(updates, i, previous);
+    for (let i = 0; i < total; i++) this.#store(updates, i, previous, total - i);
     const windows = allocateWindowStates(windowTotal);
     at = 0;
     for (const change of changes) {
@@ -344,13 +344,17 @@ export class FeedView {
     };
   }
 
-  /** Stores update `i`, first copying the value it replaces into `previous`. */
-  #store(from: MetricStates, i: number, previous: PreviousColumns): void {
+  /**
+   * Stores update `i`, first copying the value it replaces into `previous`;
+   * `left` updates (this one included) are still to come in this merge.
+   */
+  #store(from: MetricStates, i: number, previous: PreviousColumns, left: number): void {
     const sensor = from.sensor[i], metric = from.metric[i];
     let slot = this.#slots.get(sensor, metric);
     const v0 = this.#values;
     if (slot < 0) {
-      if (this.#used === this.#values.length) this.#grow();
+      // Room for all that may still come at once: a restart's 300,000 states grow it once, not 9 times.
+      if (this.#used === this.#values.length) this.#grow(this.#used + left);
       slot = this.#used++;
       this.#slots.set(sensor, metric, slot);
     } else {
@@ -370,9 +374,9 @@ export class FeedView {
     v.timeMs[slot] = from.timeMs[i];
   }
 
-  #grow(): void {
+  #grow(needed: number): void {
     const old = this.#values;
-    const next = allocateStates(old.length * 2);
+    const next = allocateStates(Math.max(old.length * 2, needed));
     next.sensor.set(old.sensor);
     next.metric.set(old.metric);
     next.last.set(old.last);

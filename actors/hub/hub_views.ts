@@ -93,7 +93,9 @@ export class HubViews {
     this.#frames = new WindowFrames(feed, this.sparks);
     // The status sort key is the attention code (critical > warn > offline > stale > ok; 0 last).
     for (const sensor of feed.sensors()) {
-      this.table.keys.setStatus(sensor.index, feed.attention.code(sensor.index));
+      const code = feed.attention.code(sensor.index);
+      // 0 (none) is every key's start: 100,000 of them after a restart need no entry.
+      if (code !== 0) this.table.keys.setStatus(sensor.index, code);
     }
   }
 

@@ -47,6 +47,10 @@ export class SparkPoints {
     if (!changes) return;
     for (const sensor of changes.removed) this.clear(sensor);
     const u = changes.updates;
+    // Grown once to the tick's highest sensor (a restart's first tick holds them all), not by doubling.
+    let top = 0;
+    for (let i = 0; i < u.length; i++) if (u.sensor[i] >= top) top = u.sensor[i] + 1;
+    if (top > this.capacity) this.#grow(top);
     for (let i = 0; i < u.length; i++) this.push(u.sensor[i], u.metric[i], u.timeMs[i], u.last[i]);
   }
 
