@@ -328,9 +328,11 @@ function tickPartsLine(samples: { tick: number; parts: Record<string, number> }[
     }
     const named = Object.keys(sum).filter((k) => k !== "tick");
     const other = sum.tick - named.reduce((a, k) => a + sum[k], 0);
-    return [...named.map((k) => `${k} ${(sum[k] / group.length).toFixed(1)}`), `other ${
-      (other / group.length).toFixed(1)
-    }`, `= ${(sum.tick / group.length).toFixed(1)} ms`].join(", ");
+    return [
+      ...named.map((k) => `${k} ${(sum[k] / group.length).toFixed(1)}`),
+      `other ${(other / group.length).toFixed(1)}`,
+      `= ${(sum.tick / group.length).toFixed(1)} ms`,
+    ].join(", ");
   };
   return `mean tick parts, slowest ${sorted.length - cut}: ${mean(sorted.slice(cut))}; ` +
     `the other ${cut}: ${mean(sorted.slice(0, cut))}`;
