@@ -48,15 +48,6 @@ interface WindowSession {
   owners: Owners;
 }
 
-/** A place's frame this tick, and the state it had before. */
-interface PlaceTick {
-  before: Slice | null;
-  total: number;
-  matching: number;
-  target: Slice;
-  frame: Uint8Array | null;
-}
-
 const EVERYTHING: SubscriptionRequest = { id: 0, all: true, group: null, sensors: [] };
 
 /**
@@ -306,7 +297,6 @@ export class HubViews {
     const ordered = performance.now();
     parts.order = ordered - started;
     const ringMs = this.#options.limits.ringMs;
-    const places = new Map<PlaceStream, PlaceTick>();
     for (const [key, place] of this.#places) {
       if (place.windows === 0 && now - place.watchedAt > ringMs) {
         place.ring.release();
@@ -314,13 +304,12 @@ export class HubViews {
         continue;
       }
       const target = place.target();
-      const before: PlaceTick = {
-        before: place.told,
-        total: place.total,
-        matching: place.matching,
-        target,
-        frame: null,
-      };
+      const before = place.tick;
+      before.before = place.told;
+      before.total = place.total;
+      before.matching = place.matching;
+      before.target = target;
+      before.frame = null;
       const view = place.view;
       const frame = this.#encode({
         told: place.told,
@@ -340,17 +329,18 @@ export class HubViews {
       place.told = target;
       place.total = view.total;
       place.matching = view.matching;
-      places.set(place, before);
     }
     const framed = performance.now();
     parts.frames = framed - ordered;
-    const made = new Map<string, Uint8Array | null>();
+    // Frames made for windows off their place's stream, once per transition (made on first need).
+    let made: Map<string, Uint8Array | null> | null = null;
     const closed: Session[] = [];
     const stats = this.#options.stats;
-    for (const ws of [...this.#windows.values()]) {
+    // Nothing below adds or drops windows (closed sessions are forgotten by the hub after).
+    for (const ws of this.#windows.values()) {
       const { session, cursor, place } = ws;
       if (!session.due(tickNo)) continue;
-      const at = places.get(place)!;
+      const at = place.tick;
       const target = ws.window.shown!;
       let frame: Uint8Array | null = session.lagging ? at.frame : null;
       if (!session.lagging && !cursor.missed) {
@@ -363,6 +353,7 @@ export class HubViews {
           const mode: ValueMode = full ? "delta" : "absolute";
           const key =
             `${ws.told?.key}|${target.key}|${mode}|${cursor.sentAt}|${session.rate.period}|${ws.total}|${ws.matching}`;
+          made ??= new Map();
           if (made.has(key)) frame = made.get(key)!;
           else {
             const view = place.view;
@@ -383,7 +374,12 @@ export class HubViews {
       const delivered = session.offer(cursor, frame, {
         tickNo,
         snapshot: () =>
-          this.#whole(target, { place, now, intervalMs: session.rate.intervalMs, made }),
+          this.#whole(target, {
+            place,
+            now,
+            intervalMs: session.rate.intervalMs,
+            made: made ??= new Map(),
+          }),
       });
       if (!delivered) {
         closed.push(session);
