@@ -376,7 +376,10 @@ export class FeedView {
 
   #grow(needed: number): void {
     const old = this.#values;
-    const next = allocateStates(Math.max(old.length * 2, needed));
+    // Doubled as often as it takes, in one step: the sizes a slot-by-slot growth reaches.
+    let size = Math.max(old.length, 1);
+    while (size < needed) size *= 2;
+    const next = allocateStates(size);
     next.sensor.set(old.sensor);
     next.metric.set(old.metric);
     next.last.set(old.last);

@@ -136,7 +136,9 @@ export class SparkPoints {
   }
 
   #grow(needed: number): void {
-    const capacity = Math.max(needed, this.capacity * 2, 1024);
+    // Doubled as often as it takes, in one step (a restart's first tick needs 100,000 at once).
+    let capacity = Math.max(this.capacity, 1024);
+    while (capacity < needed) capacity *= 2;
     for (const a of this.#arenas) {
       if (a === undefined) continue;
       const values = new Float32Array(capacity * this.points);
