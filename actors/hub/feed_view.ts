@@ -150,7 +150,7 @@ export class FeedView {
       copyWindows(change.windows, windows, at);
       at += change.windows.length;
     }
-    for (let i = 0; i < windowTotal; i++) this.#storeWindow(windows, i);
+    for (let i = 0; i < windowTotal; i++) this.#storeWindow(windows, i, windowTotal - i);
     const readded = new Set(sensors.map((s) => s.index));
     return {
       sensors,
@@ -297,12 +297,16 @@ export class FeedView {
     this.#late[sensor] = count;
   }
 
-  #storeWindow(from: WindowStates, i: number): void {
+  /** Stores window `i`; `left` windows (this one included) are still to come in this merge. */
+  #storeWindow(from: WindowStates, i: number, left: number): void {
     const sensor = from.sensor[i], sub = from.metric[i] * 8 + from.size[i];
     let slot = this.#windowSlots.get(sensor, sub);
     if (slot < 0) {
       if (this.#windowsUsed === this.#windows.length) {
-        const grown = allocateWindowStates(this.#windows.length * 2);
+        // As for values: a restart's 700,000 windows grow it once, to the size doubling reaches.
+        let size = Math.max(this.#windows.length, 1);
+        while (size < this.#windowsUsed + left) size *= 2;
+        const grown = allocateWindowStates(size);
         copyWindows(this.#windows, grown, 0);
         this.#windows = grown;
       }
