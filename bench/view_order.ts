@@ -9,7 +9,13 @@
 //   2. the tick (ViewTable.advance) with 1, 10 and 100 distinct orderings
 //      open, each with windows at offset 0 and at random offsets;
 //   3. memory per view and per window (10,000 windows on 100 views);
-//   4. serving a window at a random offset after an operator's resort.
+//   4. serving a window at a random offset after an operator's resort;
+//   5. the hub's whole views tick (HubViews.tick: ordering, the places'
+//      frames, the sends) with 100 distinct orderings watched by a window
+//      each, as `deno task bench --view-ticks` opens them, and what the
+//      tick allocates (`--alloc`: by function). `--only 5` runs it alone;
+//   6. after a restart: the views made over 100,000 restored sensors, their
+//      first tick, and the first view opened.
 import { parseArgs } from "node:util";
 import process from "node:process";
 import { FeedView } from "../actors/hub/feed_view.ts";
@@ -21,6 +27,12 @@ import { NO_FILTER, ViewTable } from "../actors/hub/views/mod.ts";
 import type { SortKey, ViewFilter, ViewSort, ViewWindow } from "../actors/hub/views/mod.ts";
 import { RadixScratch, sortByKey } from "../actors/hub/views/radix_order.ts";
 import { renderTable } from "./table.ts";
+import { HubViews } from "../actors/hub/hub_views.ts";
+import { HubStats } from "../actors/hub/hub_stats.ts";
+import { Session } from "../actors/hub/session.ts";
+import type { FrameSink } from "../actors/hub/session.ts";
+import { RingBudget } from "../actors/hub/stream_ring.ts";
+import { distinctViews } from "./viewport.ts";
 
 const gc = (globalThis as { gc?: () => void }).gc;
 if (!gc) {
@@ -39,6 +51,8 @@ const { values: args } = parseArgs({
     sensors: { type: "string", default: "100000" },
     changes: { type: "string", default: "10000" },
     ticks: { type: "string", default: "200" },
+    only: { type: "string" },
+    alloc: { type: "boolean", default: false },
   },
 });
 const SENSORS = Number(args.sensors);
@@ -70,9 +84,12 @@ console.log(
 );
 console.log(`${navigator.hardwareConcurrency} cores, load average ${load()} (1, 5, 15 min)\n`);
 
+const only = args.only === undefined ? null : Number(args.only);
+const section = (n: number) => only === null || only === n;
+
 // ---------------------------------------------------------------------------
 // 1. Sorting 100k keys, ties by id rank.
-{
+if (section(1)) {
   const n = SENSORS;
   const keys = new Float64Array(n);
   for (let i = 0; i < n; i++) {
@@ -153,7 +170,7 @@ const levels = [22, 45, 1013];
 const spreads = [4, 10, 6];
 let clock = 1_700_000_000_000;
 
-function makeFleet(): { feed: FeedView; current: Float64Array } {
+function makeFleet(): { feed: FeedView; current: Float64Array; first: TickChanges } {
   const feed = new FeedView();
   const updates = allocateStates(SENSORS * METRICS.length);
   const current = new Float64Array(SENSORS * METRICS.length);
@@ -172,7 +189,7 @@ function makeFleet(): { feed: FeedView; current: Float64Array } {
       updates.timeMs[i] = clock;
     }
   }
-  feed.apply([shard({
+  const first = feed.apply([shard({
     sensors: Array.from({ length: SENSORS }, (_, s) => ({
       index: s,
       id: `sensor-${(s * 7919) % SENSORS}`,
@@ -181,16 +198,26 @@ function makeFleet(): { feed: FeedView; current: Float64Array } {
     metrics: METRICS.map((name, index) => ({ index, name })),
     updates,
   })]);
-  return { feed, current };
+  return { feed, current, first: first! };
 }
+
+const changedAt = new Uint32Array(SENSORS * METRICS.length);
+let tickStamp = 0;
 
 /** One tick's changes: CHANGES metric states of random sensors, drifting. */
 function nextTick(fleet: { feed: FeedView; current: Float64Array }): TickChanges {
   clock += TICK_MS;
   const updates = allocateStates(CHANGES);
+  tickStamp++;
   for (let k = 0; k < CHANGES; k++) {
     const s = Math.floor(random() * SENSORS), m = Math.floor(random() * METRICS.length);
     const i = s * METRICS.length + m;
+    // A flush holds one state per (sensor, metric), as the shards send it.
+    if (changedAt[i] === tickStamp) {
+      k--;
+      continue;
+    }
+    changedAt[i] = tickStamp;
     const v = Math.round((fleet.current[i] + (random() - 0.5) * spreads[m] * 0.05) * 10) / 10;
     fleet.current[i] = v;
     updates.sensor[k] = s;
@@ -264,7 +291,7 @@ function openWindows(
 const fleet = makeFleet();
 for (let t = 0; t < 5; t++) nextTick(fleet);
 const tickRows: string[][] = [];
-for (const views of [1, 10, 100]) {
+for (const views of section(2) ? [1, 10, 100] : []) {
   const table = new ViewTable(fleet.feed, { maxViews: 256, viewsPerClient: 256 });
   let now = 0;
   openWindows(table, { views, perView: { top: 3, random: 2 }, now });
@@ -304,32 +331,34 @@ for (const views of [1, 10, 100]) {
     (news / TICKS).toFixed(0),
   ]);
 }
-console.log(
-  `## 2. ViewTable.advance per tick (${TICKS} ticks of ${TICK_MS} ms after 20 warm-up)\n`,
-);
-console.log(
-  renderTable(
-    [
-      "orderings",
-      "windows",
-      "p50 ms",
-      "p99 ms",
-      "max ms",
-      "CPU p50 ms",
-      "CPU p99 ms",
-      "views ordered/tick",
-      "orders sorted/tick",
-      "deferred/tick",
-      "windows with news/tick",
-    ],
-    tickRows,
-  ) + "\n",
-);
-console.log(`load average after: ${load()}\n`);
+if (section(2)) {
+  console.log(
+    `## 2. ViewTable.advance per tick (${TICKS} ticks of ${TICK_MS} ms after 20 warm-up)\n`,
+  );
+  console.log(
+    renderTable(
+      [
+        "orderings",
+        "windows",
+        "p50 ms",
+        "p99 ms",
+        "max ms",
+        "CPU p50 ms",
+        "CPU p99 ms",
+        "views ordered/tick",
+        "orders sorted/tick",
+        "deferred/tick",
+        "windows with news/tick",
+      ],
+      tickRows,
+    ) + "\n",
+  );
+  console.log(`load average after: ${load()}\n`);
+}
 
 // ---------------------------------------------------------------------------
 // 3. Memory per view and per window.
-{
+if (section(3)) {
   let now = 0;
   const base = memory();
   const table = new ViewTable(fleet.feed, {
@@ -382,7 +411,7 @@ console.log(`load average after: ${load()}\n`);
 // ---------------------------------------------------------------------------
 // 4. An operator resorts, then scrolls to a random offset; each is served at
 // once (ViewTable.serve), between ticks, as the hub would on the request.
-{
+if (section(4)) {
   const table = new ViewTable(fleet.feed, { maxViews: 256, viewsPerClient: 256 });
   let now = 0;
   const windows = openWindows(table, { views: 100, perView: { top: 3, random: 2 }, now });
@@ -441,4 +470,254 @@ console.log(`load average after: ${load()}\n`);
     ]) + "\n",
   );
 }
+// ---------------------------------------------------------------------------
+// 5. The hub's views tick: 100 distinct orderings, a window on each (as the
+// live `--view-ticks` bench opens them), every place's frame encoded and
+// sent to sinks that count bytes. Heap growth over ticks that had no
+// collection is what a tick allocates on the JS heap.
+if (section(5)) {
+  class CountingSink implements FrameSink {
+    bufferedAmount = 0;
+    closed = false;
+    heardAt = 0;
+    bytes = 0;
+    frames = 0;
+    send(frame: Uint8Array) {
+      this.bytes += frame.byteLength;
+      this.frames++;
+    }
+    close() {
+      this.closed = true;
+    }
+  }
+  const stats = new HubStats();
+  const views = new HubViews(fleet.feed, {
+    limits: { ringMs: 30_000, ringBytes: 32 << 20 },
+    budget: new RingBudget(256 << 20),
+    tickMs: TICK_MS,
+    table: { maxViews: 256, viewsPerClient: 1000 },
+    maxSubscriptions: 16,
+    maxSubscriptionBytes: 64 << 10,
+    stats,
+  });
+  let now = clock;
+  let tickNo = 1;
+  const sinks: CountingSink[] = [];
+  const sessions: Session[] = [];
+  for (const [i, spec] of distinctViews(100).entries()) {
+    const sink = new CountingSink();
+    const session = new Session(sink, {}, { tickMs: TICK_MS, now });
+    sinks.push(sink);
+    sessions.push(session);
+    views.request(session, {
+      subscriptions: [],
+      sort: {
+        key: spec.sort!.key,
+        metric: spec.sort!.metric ?? null,
+        field: spec.sort!.field ?? "last",
+        direction: spec.sort!.direction ?? "asc",
+      },
+      filter: {
+        idSubstring: "",
+        // The fleet's groups are plant-0 … plant-9.
+        groupPrefix: spec.filter?.groupPrefix ? `plant-${i % 10}` : null,
+        status: null,
+      },
+      offset: 0,
+      limit: spec.limit ?? 50,
+      order: "keep",
+      resume: null,
+    }, { scope: null, owners: [`address:10.0.0.${i}`], now, tickNo });
+  }
+  const parts: Record<string, number[]> = {
+    apply: [],
+    judge: [],
+    order: [],
+    frames: [],
+    sends: [],
+    tick: [],
+  };
+  const grown: number[] = [];
+  const externalGrown: number[] = [];
+  let sent = 0, frames = 0;
+  // --alloc: V8's sampling heap profiler over the measured ticks, bytes by allocating function.
+  const profiler = args.alloc ? await heapSampler() : null;
+  for (let t = 0; t < 50 + TICKS; t++) {
+    if (t === 50) await profiler?.start();
+    now = clock + TICK_MS;
+    tickNo++;
+    const before = Deno.memoryUsage();
+    const started = performance.now();
+    const applied = nextTick(fleet);
+    const appliedAt = performance.now();
+    const merged = fleet.feed.judge(applied, now);
+    const judgedAt = performance.now();
+    for (const session of sessions) session.tick(now);
+    views.tick(merged, { now, tickNo });
+    const ended = performance.now();
+    const after = Deno.memoryUsage();
+    if (t < 50) {
+      for (const sink of sinks) sink.bytes = sink.frames = 0;
+      continue; // warm-up: the JIT, and the schedule spreading
+    }
+    parts.apply.push(appliedAt - started);
+    parts.judge.push(judgedAt - appliedAt);
+    parts.order.push(stats.tickParts.order);
+    parts.frames.push(stats.tickParts.frames);
+    parts.sends.push(stats.tickParts.sends);
+    parts.tick.push(ended - started);
+    if (after.heapUsed >= before.heapUsed) grown.push(after.heapUsed - before.heapUsed);
+    if (after.external >= before.external) externalGrown.push(after.external - before.external);
+  }
+  const allocated = await profiler?.stop();
+  for (const sink of sinks) {
+    sent += sink.bytes;
+    frames += sink.frames;
+  }
+  for (const list of [...Object.values(parts), grown, externalGrown]) list.sort((a, b) => a - b);
+  console.log(
+    `## 5. The hub's views tick, 100 distinct orderings with a window each (${TICKS} ticks after 50 warm-up)\n`,
+  );
+  console.log(
+    renderTable(
+      ["part", "p50 ms", "p90 ms", "p99 ms", "max ms"],
+      Object.entries(parts).map(([name, list]) => [
+        name === "tick" ? "the tick (all of the above)" : name,
+        ms(percentile(list, 50)),
+        ms(percentile(list, 90)),
+        ms(percentile(list, 99)),
+        ms(list.at(-1)!),
+      ]),
+    ) + "\n",
+  );
+  const kb = (bytes: number) => (bytes / 1024).toFixed(0);
+  console.log(
+    `${(frames / TICKS).toFixed(1)} frames and ${kb(sent / TICKS)} KiB sent a tick; ` +
+      `heap grown by a tick without a collection p50 ${kb(percentile(grown, 50))} KiB ` +
+      `(${grown.length} of ${TICKS} ticks), external p50 ${
+        kb(percentile(externalGrown, 50))
+      } KiB\n`,
+  );
+  if (allocated) {
+    console.log(
+      renderTable(
+        ["allocated by (the innermost project function)", "KiB a tick"],
+        allocated.slice(0, 25).map(([where, bytes]) => [where, kb(bytes / TICKS)]),
+      ) + "\n",
+    );
+  }
+}
+
+// ---------------------------------------------------------------------------
+// 6. After a restart: the hub's views made over the restored fleet and their
+// first tick (which takes every sensor's state), with no view open; then the
+// first view opened. Fresh fleets each round, the best and the median of 5.
+if (section(6)) {
+  const made: number[] = [], firstTicks: number[] = [], opens: number[] = [];
+  const madeCpu: number[] = [], firstCpu: number[] = [], openCpu: number[] = [];
+  const cpuMs = (since: NodeJS.CpuUsage) => {
+    const used = process.cpuUsage(since);
+    return (used.user + used.system) / 1000;
+  };
+  for (let round = 0; round < 5; round++) {
+    const restored = makeFleet();
+    const stats = new HubStats();
+    gc!();
+    const now = clock;
+    let start = performance.now();
+    let cpu = process.cpuUsage();
+    const views = new HubViews(restored.feed, {
+      limits: { ringMs: 30_000, ringBytes: 32 << 20 },
+      budget: new RingBudget(256 << 20),
+      tickMs: TICK_MS,
+      table: { maxViews: 256, viewsPerClient: 1000 },
+      maxSubscriptions: 16,
+      maxSubscriptionBytes: 64 << 10,
+      stats,
+    });
+    made.push(performance.now() - start);
+    madeCpu.push(cpuMs(cpu));
+    start = performance.now();
+    cpu = process.cpuUsage();
+    views.tick(restored.feed.judge(restored.first, now), { now, tickNo: 1 });
+    firstTicks.push(performance.now() - start);
+    firstCpu.push(cpuMs(cpu));
+    const sink: FrameSink = { bufferedAmount: 0, closed: false, heardAt: 0, send() {}, close() {} };
+    start = performance.now();
+    cpu = process.cpuUsage();
+    views.request(new Session(sink, {}, { tickMs: TICK_MS, now }), {
+      subscriptions: [],
+      sort: { key: "metric", metric: "temperature", field: "last", direction: "desc" },
+      filter: { idSubstring: "", groupPrefix: null, status: null },
+      offset: 0,
+      limit: 50,
+      order: "keep",
+      resume: null,
+    }, { scope: null, owners: ["address:10.0.0.1"], now, tickNo: 1 });
+    opens.push(performance.now() - start);
+    openCpu.push(cpuMs(cpu));
+  }
+  for (const list of [made, firstTicks, opens, madeCpu, firstCpu, openCpu]) {
+    list.sort((a, b) => a - b);
+  }
+  console.log(`## 6. After a restart: the views over ${SENSORS} restored sensors (5 rounds)\n`);
+  console.log(
+    renderTable(
+      ["step", "wall best / median ms", "CPU best / median ms"],
+      [
+        ["HubViews made (the sort keys of every sensor)", made, madeCpu],
+        ["its first tick (every sensor's state), no view open", firstTicks, firstCpu],
+        ["then the first view opened (by temperature, 50 rows)", opens, openCpu],
+      ].map(([step, wall, used]) => [
+        step as string,
+        `${ms((wall as number[])[0])} / ${ms((wall as number[])[2])}`,
+        `${ms((used as number[])[0])} / ${ms((used as number[])[2])}`,
+      ]),
+    ) + "\n",
+  );
+}
+
 console.log(`\nload average at the end: ${load()}`);
+
+/** Samples allocations (V8's sampling heap profiler, in process); `stop` sums them by function. */
+async function heapSampler() {
+  const { Session } = await import("node:inspector");
+  const session = new Session();
+  session.connect();
+  const post = (method: string, params: object = {}) =>
+    new Promise<unknown>((resolve, reject) =>
+      session.post(method, params, (error, result) => error ? reject(error) : resolve(result))
+    );
+  await post("HeapProfiler.enable");
+  interface Node {
+    callFrame: { functionName: string; url: string; lineNumber: number };
+    selfSize: number;
+    children: Node[];
+  }
+  const ours = new URL("..", import.meta.url).href;
+  return {
+    start: () =>
+      post("HeapProfiler.startSampling", {
+        samplingInterval: 512,
+        includeObjectsCollectedByMajorGC: true,
+        includeObjectsCollectedByMinorGC: true,
+      }),
+    async stop(): Promise<[string, number][]> {
+      const { profile } = await post("HeapProfiler.stopSampling") as { profile: { head: Node } };
+      const by = new Map<string, number>();
+      // Charged to the innermost frame of ours (a library's or a builtin's to its caller);
+      // the line is where the function starts.
+      const walk = (node: Node, owner: string) => {
+        const f = node.callFrame;
+        const mine = f.url.startsWith(ours) && !f.url.includes("node_modules");
+        const here = mine
+          ? `${f.functionName || "(anonymous)"} ${f.url.slice(ours.length)}:${f.lineNumber + 1}`
+          : owner;
+        by.set(here, (by.get(here) ?? 0) + node.selfSize);
+        for (const child of node.children) walk(child, here);
+      };
+      walk(profile.head, "(outside)");
+      return [...by].sort((a, b) => b[1] - a[1]);
+    },
+  };
+}

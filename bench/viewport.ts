@@ -33,6 +33,7 @@ interface Health {
     lastTickMs: number;
     lastMergeMs: number;
     viewsMs: number;
+    tickParts?: Record<string, number>;
     views: number;
     windows: number;
     skippedFrames: number;
@@ -272,6 +273,7 @@ export async function runViewTicks(
       const rounds: number[] = [];
       const ticks: number[] = [];
       const views: number[] = [];
+      const parts: { tick: number; parts: Record<string, number> }[] = [];
       let last = -1;
       const t0 = Date.now();
       while (Date.now() - t0 < o.seconds * 1000) {
@@ -281,9 +283,11 @@ export async function runViewTicks(
           rounds.push(h.lastTickMs);
           ticks.push(h.lastMergeMs);
           views.push(h.viewsMs);
+          if (h.tickParts) parts.push({ tick: h.lastMergeMs, parts: h.tickParts });
         }
         await sleep(30);
       }
+      if (parts.length > 0) o.log(`${count} orderings: ${tickPartsLine(parts)}`);
       rounds.sort((a, b) => a - b);
       ticks.sort((a, b) => a - b);
       views.sort((a, b) => a - b);
@@ -307,6 +311,31 @@ export async function runViewTicks(
     }
   });
   return rows;
+}
+
+/**
+ * Where the slowest tenth of the sampled ticks went, by part (the hub's
+ * `tickParts`), against the other ticks: what makes the tail.
+ */
+function tickPartsLine(samples: { tick: number; parts: Record<string, number> }[]): string {
+  const sorted = [...samples].sort((a, b) => a.tick - b.tick);
+  const cut = Math.floor(sorted.length * 0.9);
+  const mean = (group: typeof samples) => {
+    const sum: Record<string, number> = { tick: 0 };
+    for (const s of group) {
+      sum.tick += s.tick;
+      for (const [k, v] of Object.entries(s.parts)) sum[k] = (sum[k] ?? 0) + v;
+    }
+    const named = Object.keys(sum).filter((k) => k !== "tick");
+    const other = sum.tick - named.reduce((a, k) => a + sum[k], 0);
+    return [
+      ...named.map((k) => `${k} ${(sum[k] / group.length).toFixed(1)}`),
+      `other ${(other / group.length).toFixed(1)}`,
+      `= ${(sum.tick / group.length).toFixed(1)} ms`,
+    ].join(", ");
+  };
+  return `mean tick parts, slowest ${sorted.length - cut}: ${mean(sorted.slice(cut))}; ` +
+    `the other ${cut}: ${mean(sorted.slice(0, cut))}`;
 }
 
 export interface FanoutRow {

@@ -261,6 +261,21 @@ function orderUpdates(u: MetricStates): void {
   }
   metricIds.sort((a, b) => a - b);
   if (sorted) return;
+  if (n <= INSERTION_MAX) {
+    // A viewport window's tick has a few updates: the radix passes' fixed
+    // 2 × 2 × 2048 counts would cost more than the sort.
+    for (let j = 1; j < n; j++) {
+      const i = order[j], sensor = sensors[i], metric = metricsOf[i];
+      let k = j - 1;
+      for (; k >= 0; k--) {
+        const o = order[k];
+        if (sensors[o] < sensor || (sensors[o] === sensor && metricsOf[o] < metric)) break;
+        order[k + 1] = o;
+      }
+      order[k + 1] = i;
+    }
+    return;
+  }
   const kinds = metricIds.length;
   const { rank, keys, swap } = scratch;
   for (let r = 0; r < kinds; r++) rank[metricIds[r]] = r;
@@ -286,6 +301,8 @@ function orderUpdates(u: MetricStates): void {
 }
 
 const RADIX = 2048;
+/** Frames of at most this many updates are ordered by insertion (see `orderUpdates`). */
+const INSERTION_MAX = 48;
 
 /** The updates of the metric being written: indexes into the frame's updates, in row order. */
 let run = new Uint32Array(0);

@@ -293,6 +293,38 @@ Deno.test("the encoder refuses a sensor's metric listed twice, and encodes the n
   assertEquals(rowsOf(next.updates), [{ sensor: 8, ...u }]);
 });
 
+Deno.test("a sensor's metric listed twice is refused wherever it sits, in small frames and large", () => {
+  const u = { last: 1, avg: 1, min: 1, max: 1, timeMs: 5 };
+  fc.assert(
+    fc.property(
+      fc.uniqueArray(fc.record({ sensor: fc.nat(30), metric: fc.nat(3) }), {
+        minLength: 1,
+        maxLength: 120,
+        selector: (k) => key(k.sensor, k.metric),
+      }),
+      fc.nat(),
+      fc.nat(),
+      (keys, which, where) => {
+        const twice = keys[which % keys.length];
+        const listed = [...keys];
+        listed.splice(where % (listed.length + 1), 0, twice);
+        let error: unknown;
+        try {
+          encodeCompactDelta(frameOf(listed.map((k) => ({ ...k, ...u }))));
+        } catch (e) {
+          error = e;
+        }
+        assert(error instanceof RangeError, `threw ${error}`);
+        assertEquals(
+          (error as Error).message,
+          `Cannot encode a compact delta: sensor ${twice.sensor} metric ${twice.metric} appears twice`,
+        );
+      },
+    ),
+    { numRuns: 500 },
+  );
+});
+
 Deno.test("a frame whose update needs a base the client does not hold is refused with a RangeError", () => {
   const bases = new Map([[key(5, 0), { last: 21.3, avg: 21.3, min: 20, max: 22 }]]);
   const bytes = encodeCompactDelta(

@@ -1,4 +1,6 @@
 import * as flatbuffers from "flatbuffers";
+import fc from "fast-check";
+import { deflateRawSync } from "node:zlib";
 import { deflateSync, inflateSync } from "fflate";
 import { assert, assertEquals } from "../tests/testing/assert.ts";
 import { compressFrame, DEFLATE_RAW, inflateFrame } from "./compression.ts";
@@ -61,6 +63,38 @@ Deno.test("a frame that deflates well goes as a Compressed envelope of its raw D
   // Independent of our inflate path: the payload is plain raw DEFLATE.
   assertEquals(inflateSync(body.payloadArray()!), frame);
   assertEquals(inflateFrame(sent), frame);
+});
+
+Deno.test("a given deflate (node:zlib's) makes the same kind of envelope: raw DEFLATE that fflate and inflateFrame give back exactly", () => {
+  const frame = delta(500, (i) => 20 + (i % 10) / 10);
+  const sent = compressFrame(frame, { deflate: deflateRawSync, level: 3 });
+  assert(sent.byteLength < frame.byteLength / 4, `${sent.byteLength} of ${frame.byteLength}`);
+  const body = Envelope.getRootAsEnvelope(new flatbuffers.ByteBuffer(sent))
+    .body(new Compressed()) as Compressed;
+  assertEquals(body.codec(), DEFLATE_RAW);
+  assertEquals(body.size(), frame.byteLength);
+  assertEquals(inflateSync(body.payloadArray()!), frame);
+  fc.assert(
+    fc.property(
+      fc.uint8Array({ maxLength: 5000 }),
+      fc.integer({ min: 1, max: 9 }),
+      fc.boolean(),
+      (bytes, level, repetitive) => {
+        // Repeated input deflates well (an envelope); random bytes may not (sent as they are).
+        const input = repetitive
+          ? new Uint8Array(bytes.length * 3).map((_, i) => bytes[i % (bytes.length || 1)] ?? 0)
+          : bytes;
+        const out = compressFrame(input, {
+          deflate: deflateRawSync,
+          level: level as 1,
+          minBytes: 0,
+        });
+        if (out === input) return;
+        assertEquals(inflateFrame(out), input);
+      },
+    ),
+    { numRuns: 300 },
+  );
 });
 
 Deno.test("a small frame, or one that would not save minSaving, is sent as it is", () => {

@@ -142,7 +142,7 @@ export class FeedView {
       at += u.length;
     }
     const previous = allocatePrevious(total);
-    for (let i = 0; i < total; i++) this.#store(updates, i, previous);
+    for (let i = 0; i < total; i++) this.#store(updates, i, previous, total - i);
     const windows = allocateWindowStates(windowTotal);
     at = 0;
     for (const change of changes) {
@@ -150,7 +150,7 @@ export class FeedView {
       copyWindows(change.windows, windows, at);
       at += change.windows.length;
     }
-    for (let i = 0; i < windowTotal; i++) this.#storeWindow(windows, i);
+    for (let i = 0; i < windowTotal; i++) this.#storeWindow(windows, i, windowTotal - i);
     const readded = new Set(sensors.map((s) => s.index));
     return {
       sensors,
@@ -297,12 +297,16 @@ export class FeedView {
     this.#late[sensor] = count;
   }
 
-  #storeWindow(from: WindowStates, i: number): void {
+  /** Stores window `i`; `left` windows (this one included) are still to come in this merge. */
+  #storeWindow(from: WindowStates, i: number, left: number): void {
     const sensor = from.sensor[i], sub = from.metric[i] * 8 + from.size[i];
     let slot = this.#windowSlots.get(sensor, sub);
     if (slot < 0) {
       if (this.#windowsUsed === this.#windows.length) {
-        const grown = allocateWindowStates(this.#windows.length * 2);
+        // As for values: a restart's 700,000 windows grow it once, to the size doubling reaches.
+        let size = Math.max(this.#windows.length, 1);
+        while (size < this.#windowsUsed + left) size *= 2;
+        const grown = allocateWindowStates(size);
         copyWindows(this.#windows, grown, 0);
         this.#windows = grown;
       }
@@ -344,13 +348,17 @@ export class FeedView {
     };
   }
 
-  /** Stores update `i`, first copying the value it replaces into `previous`. */
-  #store(from: MetricStates, i: number, previous: PreviousColumns): void {
+  /**
+   * Stores update `i`, first copying the value it replaces into `previous`;
+   * `left` updates (this one included) are still to come in this merge.
+   */
+  #store(from: MetricStates, i: number, previous: PreviousColumns, left: number): void {
     const sensor = from.sensor[i], metric = from.metric[i];
     let slot = this.#slots.get(sensor, metric);
     const v0 = this.#values;
     if (slot < 0) {
-      if (this.#used === this.#values.length) this.#grow();
+      // Room for all that may still come at once: a restart's 300,000 states grow it once, not 9 times.
+      if (this.#used === this.#values.length) this.#grow(this.#used + left);
       slot = this.#used++;
       this.#slots.set(sensor, metric, slot);
     } else {
@@ -370,9 +378,12 @@ export class FeedView {
     v.timeMs[slot] = from.timeMs[i];
   }
 
-  #grow(): void {
+  #grow(needed: number): void {
     const old = this.#values;
-    const next = allocateStates(old.length * 2);
+    // Doubled as often as it takes, in one step: the sizes a slot-by-slot growth reaches.
+    let size = Math.max(old.length, 1);
+    while (size < needed) size *= 2;
+    const next = allocateStates(size);
     next.sensor.set(old.sensor);
     next.metric.set(old.metric);
     next.last.set(old.last);

@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { assertEquals } from "../../tests/testing/assert.ts";
 import { FeedView } from "./feed_view.ts";
 import type { ShardChanges } from "../shards/shard_messages.ts";
@@ -155,4 +156,56 @@ Deno.test("apply lists the sensors whose status changed in the tick, once each, 
   assertEquals(first.statuses, [[0, "ok"], [1, "warn"]]);
   const second = view.apply([changes({ statuses: [[0, "ok"], [1, "fault"]] })])!;
   assertEquals(second.statuses, [[1, "fault"]], "an unchanged status is not listed");
+});
+
+Deno.test("values and windows past the first arrays' 1,024 (a restart's whole fleet in one merge, then more) are all kept, the latest of each", () => {
+  fc.assert(
+    fc.property(
+      fc.array(
+        fc.record({
+          values: fc.integer({ min: 0, max: 3000 }),
+          windows: fc.integer({ min: 0, max: 3000 }),
+          seed: fc.nat(),
+        }),
+        { minLength: 1, maxLength: 4 },
+      ),
+      (merges) => {
+        const view = new FeedView();
+        const last = new Map<string, number>();
+        const sums = new Map<string, number>();
+        let t = 0;
+        for (const { values, windows, seed } of merges) {
+          t++;
+          // Distinct keys within one flush (as a shard sends them), overlapping earlier merges.
+          const updates: [number, number, number, number][] = [];
+          for (let i = 0; i < values; i++) {
+            const sensor = (seed + i) % 1500, metric = Math.floor((seed + i) / 1500) % 3;
+            if (i >= 4500) break;
+            updates.push([sensor, metric, t * 10_000 + i, t]);
+            last.set(`${sensor}/${metric}`, t * 10_000 + i);
+          }
+          const wins: [number, number, number, number, number][] = [];
+          for (let i = 0; i < windows; i++) {
+            const sensor = (seed * 7 + i) % 1200, size = Math.floor((seed * 7 + i) / 1200) % 3;
+            wins.push([sensor, 0, size, t * 1000, t * 10_000 + i]);
+            sums.set(`${sensor}/0/${size}`, t * 10_000 + i);
+          }
+          view.apply([changes({ updates, windows: wins })]);
+        }
+        assertEquals(lasts(view), Object.fromEntries(last));
+        const kept = view.windows();
+        const got = new Map<string, number>();
+        for (let i = 0; i < kept.length; i++) {
+          got.set(`${kept.sensor[i]}/${kept.metric[i]}/${kept.size[i]}`, kept.sum[i]);
+        }
+        assertEquals(got, sums);
+        const w = view.windowColumns;
+        for (const [key, sum] of sums) {
+          const [sensor, metric, size] = key.split("/").map(Number);
+          assertEquals(w.sum[view.windowSlot(sensor, metric, size)], sum, key);
+        }
+      },
+    ),
+    { numRuns: 40 },
+  );
 });

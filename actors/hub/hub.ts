@@ -608,9 +608,13 @@ export class HubBehavior implements Behavior<HubMessage> {
     for (const change of changes) if (change === null) this.stats.flushTimeouts++;
     const now = this.#now();
     const tickNo = ++this.#tickNo;
+    const parts = this.stats.tickParts;
     const applied = this.#view.apply(changes);
+    const applyEnded = performance.now();
+    parts.apply = applyEnded - mergeStarted;
     // Attention is judged every tick: silence changes it when nothing arrives.
     const merged = this.#view.judge(applied, now);
+    parts.judge = performance.now() - applyEnded;
     if (round.sourceCaughtUp) this.stats.viewCaughtUp = true;
     const aggregates = this.#aggregatesFor(merged);
     if (merged && merged.windows.length > 0 && this.#onWindows) {
@@ -633,7 +637,8 @@ export class HubBehavior implements Behavior<HubMessage> {
     for (const session of this.#views.tick(merged, { now, tickNo })) {
       this.#forget(this.#bySession.get(session));
     }
-    this.stats.viewsMs = performance.now() - viewsStarted;
+    const topicsStarted = performance.now();
+    this.stats.viewsMs = topicsStarted - viewsStarted;
     let delivered = this.stats.viewFramesSent !== viewFrames;
     for (const topic of this.#topics.values()) {
       const frames = merged
@@ -647,6 +652,7 @@ export class HubBehavior implements Behavior<HubMessage> {
       this.#deliver(topic, frames, { now, tickNo });
       delivered ||= frames !== null && topic.sessions.size > 0;
     }
+    parts.topics = performance.now() - topicsStarted;
     // Once per tick: a reading's freshness is the same whichever topics carried it.
     if (delivered && merged) this.#observer?.sent(merged.updates, now);
     if (now - this.#lastPingAt >= this.#pingIntervalMs) {

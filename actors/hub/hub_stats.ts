@@ -1,3 +1,13 @@
+/** See `HubStats.tickParts`. */
+export interface TickParts {
+  apply: number;
+  judge: number;
+  order: number;
+  frames: number;
+  sends: number;
+  topics: number;
+}
+
 /**
  * Counters the hub keeps up to date for /healthz and /metrics. Only the hub
  * writes them (a restarted hub goes on with the same object); others read.
@@ -53,6 +63,14 @@ export class HubStats {
   lastMergeMs = 0;
   /** Time the last tick spent on the viewport views (ordering and their frames), ms. */
   viewsMs = 0;
+  /**
+   * The last tick's parts, ms: the mirror's merge (`apply`), attention
+   * (`judge`), the views' ordering (`order`: changes into the keys, sorts,
+   * sparkline points), their places' frames (`frames`) and the windows'
+   * sends (`sends`), the topics' frames and sends (`topics`). To tell which
+   * part a slow tick's time went to (a collection lands in whichever runs).
+   */
+  tickParts: TickParts = { apply: 0, judge: 0, order: 0, frames: 0, sends: 0, topics: 0 };
   /** Viewport views and windows now; window frames sent; ViewSubscribes refused. */
   views = 0;
   windows = 0;

@@ -14,6 +14,7 @@ import { encodeError, encodeSubscribed } from "../../protocol/server_frames.ts";
 import { encodeViewFrame } from "../../protocol/view_frames.ts";
 import type { ViewFrameKind } from "../../protocol/view_frames.ts";
 import { compressFrame } from "../../protocol/compression.ts";
+import { deflateRawSync } from "node:zlib";
 import type { SubscriptionRequest, ViewRequest } from "../../protocol/client_messages.ts";
 
 export interface HubViewsOptions {
@@ -48,15 +49,6 @@ interface WindowSession {
   owners: Owners;
 }
 
-/** A place's frame this tick, and the state it had before. */
-interface PlaceTick {
-  before: Slice | null;
-  total: number;
-  matching: number;
-  target: Slice;
-  frame: Uint8Array | null;
-}
-
 const EVERYTHING: SubscriptionRequest = { id: 0, all: true, group: null, sensors: [] };
 
 /**
@@ -66,6 +58,13 @@ const EVERYTHING: SubscriptionRequest = { id: 0, all: true, group: null, sensors
  * worth (bench/viewport.ts --view-ticks).
  */
 const VIEW_COMPRESS_BYTES = 2048;
+
+/**
+ * Deflated by the runtime's zlib at level 3: about as small as fflate's
+ * level 1 and ~5× less CPU on these frames (a few KB of sparkline points);
+ * fflate took ~30% of the views' frames part of the tick.
+ */
+const VIEW_DEFLATE_LEVEL = 3;
 
 /**
  * The hub's viewport windows: each session may hold one window on a view
@@ -93,7 +92,9 @@ export class HubViews {
     this.#frames = new WindowFrames(feed, this.sparks);
     // The status sort key is the attention code (critical > warn > offline > stale > ok; 0 last).
     for (const sensor of feed.sensors()) {
-      this.table.keys.setStatus(sensor.index, feed.attention.code(sensor.index));
+      const code = feed.attention.code(sensor.index);
+      // 0 (none) is every key's start: 100,000 of them after a restart need no entry.
+      if (code !== 0) this.table.keys.setStatus(sensor.index, code);
     }
   }
 
@@ -295,12 +296,15 @@ export class HubViews {
    */
   tick(merged: TickChanges | null, o: { now: number; tickNo: number }): Session[] {
     const { now, tickNo } = o;
+    const parts = this.#options.stats.tickParts;
+    const started = performance.now();
     this.#frames.takeTick(merged, tickNo);
     this.sparks.apply(merged);
     for (const [sensor, code] of merged?.attention ?? []) this.table.keys.setStatus(sensor, code);
     this.table.advance(merged, now);
+    const ordered = performance.now();
+    parts.order = ordered - started;
     const ringMs = this.#options.limits.ringMs;
-    const places = new Map<PlaceStream, PlaceTick>();
     for (const [key, place] of this.#places) {
       if (place.windows === 0 && now - place.watchedAt > ringMs) {
         place.ring.release();
@@ -308,13 +312,12 @@ export class HubViews {
         continue;
       }
       const target = place.target();
-      const before: PlaceTick = {
-        before: place.told,
-        total: place.total,
-        matching: place.matching,
-        target,
-        frame: null,
-      };
+      const before = place.tick;
+      before.before = place.told;
+      before.total = place.total;
+      before.matching = place.matching;
+      before.target = target;
+      before.frame = null;
       const view = place.view;
       const frame = this.#encode({
         told: place.told,
@@ -334,15 +337,18 @@ export class HubViews {
       place.told = target;
       place.total = view.total;
       place.matching = view.matching;
-      places.set(place, before);
     }
-    const made = new Map<string, Uint8Array | null>();
+    const framed = performance.now();
+    parts.frames = framed - ordered;
+    // Frames made for windows off their place's stream, once per transition (made on first need).
+    let made: Map<string, Uint8Array | null> | null = null;
     const closed: Session[] = [];
     const stats = this.#options.stats;
-    for (const ws of [...this.#windows.values()]) {
+    // Nothing below adds or drops windows (closed sessions are forgotten by the hub after).
+    for (const ws of this.#windows.values()) {
       const { session, cursor, place } = ws;
       if (!session.due(tickNo)) continue;
-      const at = places.get(place)!;
+      const at = place.tick;
       const target = ws.window.shown!;
       let frame: Uint8Array | null = session.lagging ? at.frame : null;
       if (!session.lagging && !cursor.missed) {
@@ -355,6 +361,7 @@ export class HubViews {
           const mode: ValueMode = full ? "delta" : "absolute";
           const key =
             `${ws.told?.key}|${target.key}|${mode}|${cursor.sentAt}|${session.rate.period}|${ws.total}|${ws.matching}`;
+          made ??= new Map();
           if (made.has(key)) frame = made.get(key)!;
           else {
             const view = place.view;
@@ -375,7 +382,12 @@ export class HubViews {
       const delivered = session.offer(cursor, frame, {
         tickNo,
         snapshot: () =>
-          this.#whole(target, { place, now, intervalMs: session.rate.intervalMs, made }),
+          this.#whole(target, {
+            place,
+            now,
+            intervalMs: session.rate.intervalMs,
+            made: made ??= new Map(),
+          }),
       });
       if (!delivered) {
         closed.push(session);
@@ -396,6 +408,7 @@ export class HubViews {
     }
     stats.views = this.table.viewCount;
     stats.windows = this.#windows.size;
+    parts.sends = performance.now() - framed;
     return closed;
   }
 
@@ -452,6 +465,10 @@ export class HubViews {
     if (!input) return null;
     if (t.kind !== "tick") input.countWindow = this.#options.countWindow ?? 0;
     // Small frames (most ticks) do not pay for deflate's CPU; rows entering whole do.
-    return compressFrame(encodeViewFrame(input), { minBytes: VIEW_COMPRESS_BYTES });
+    return compressFrame(encodeViewFrame(input), {
+      minBytes: VIEW_COMPRESS_BYTES,
+      deflate: deflateRawSync,
+      level: VIEW_DEFLATE_LEVEL,
+    });
   }
 }

@@ -201,3 +201,27 @@ Deno.test("a client that reports slow frames (a throttled phone) is sent 1 frame
     await h.stop();
   }
 });
+
+Deno.test("a tick's parts are recorded: each a duration ≥ 0, the views' three within viewsMs, all within lastMergeMs", async () => {
+  const h = harness();
+  try {
+    await h.feed(sensors(30, (i) => i));
+    await h.tick();
+    const sink = await h.open();
+    for (let i = 0; i < 5; i++) {
+      await h.feed(sensors(30, (j) => i * 100 + j));
+      await h.tick();
+      const stats = h.hub.stats;
+      const p = { ...stats.tickParts };
+      assertEquals(Object.keys(p).sort(), ["apply", "frames", "judge", "order", "sends", "topics"]);
+      for (const [name, ms] of Object.entries(p)) assert(ms >= 0, `${name} ${ms}`);
+      const views = p.order + p.frames + p.sends;
+      assert(views <= stats.viewsMs + 1e-9, `views' parts ${views} > viewsMs ${stats.viewsMs}`);
+      const all = p.apply + p.judge + stats.viewsMs + p.topics;
+      assert(all <= stats.lastMergeMs + 1e-9, `parts ${all} > lastMergeMs ${stats.lastMergeMs}`);
+    }
+    assert(sink.view.rows.length > 0, "the window was served meanwhile");
+  } finally {
+    await h.stop();
+  }
+});

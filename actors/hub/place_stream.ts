@@ -27,6 +27,11 @@ export class PlaceStream {
   /** Last time (tick clock) a window was here; -Infinity: never. */
   watchedAt = -Infinity;
   readonly ring: StreamRing;
+  /**
+   * This tick's frame and the state the stream had before it (what a window
+   * that had that state and takes every tick is sent). Rewritten each tick.
+   */
+  readonly tick: PlaceTick = { before: null, total: -1, matching: -1, target: null, frame: null };
 
   constructor(
     view: View,
@@ -44,6 +49,15 @@ export class PlaceStream {
   target(): Slice {
     return this.view.slice(this.offset, this.limit);
   }
+}
+
+/** See `PlaceStream.tick`. */
+export interface PlaceTick {
+  before: Slice | null;
+  total: number;
+  matching: number;
+  target: Slice | null;
+  frame: Uint8Array | null;
 }
 
 export function placeKey(view: View, offset: number, limit: number): string {

@@ -62,6 +62,9 @@ export class WindowFrames {
   #stamp = 0;
   /** A frame's value rows while it is built (see `build`). */
   #rows = new Int32Array(0);
+  readonly #lists = new RowLists();
+  readonly #values = new FrameValues();
+  #points = new Float32Array(0);
 
   constructor(feed: FeedView, sparks: SparkPoints) {
     this.#feed = feed;
@@ -113,13 +116,19 @@ export class WindowFrames {
     this.#mark = grow(this.#mark, (k) => new Uint32Array(k));
   }
 
-  /** The frame of one transition, or null when it brings nothing (and is not forced). */
+  /**
+   * The frame of one transition, or null when it brings nothing (and is not
+   * forced). Its values and sparkline points are views of this object's
+   * scratch arrays, reused by the next `build`: encode it before that. A
+   * tick builds ~100 frames: fresh typed arrays for each (a dozen buffers a
+   * frame) were most of what the views' tick allocated.
+   */
   build(t: WindowTransition): ViewFrameInput | null {
     const target = t.target.rows;
     const told = t.told?.rows ?? EMPTY;
     let top = 0;
-    for (const s of target) if (s >= top) top = s + 1;
-    for (const s of told) if (s >= top) top = s + 1;
+    for (let i = 0; i < target.length; i++) if (target[i] >= top) top = target[i] + 1;
+    for (let i = 0; i < told.length; i++) if (told[i] >= top) top = told[i] + 1;
     this.#room(top);
     const mark = this.#mark;
     if (this.#stamp >= 0xffff_fff0) {
@@ -127,35 +136,33 @@ export class WindowFrames {
       this.#stamp = 0;
     }
     const was = ++this.#stamp;
-    for (const s of told) mark[s] = was;
+    for (let i = 0; i < told.length; i++) mark[told[i]] = was;
+    const lists = this.#lists;
+    lists.ensure(target.length);
+    const { entered, changed, regrouped, restatused, rejudged } = lists;
+    let nEntered = 0, nChanged = 0, nRegrouped = 0, nRestatused = 0, nRejudged = 0;
     let sameRows = told.length === target.length;
-    const entered: number[] = [];
-    const staying: number[] = [];
+    const since = t.since;
+    // Entering rows; staying rows with their changes since the client's tick.
     for (let i = 0; i < target.length; i++) {
       const s = target[i];
       if (sameRows && told[i] !== s) sameRows = false;
-      if (mark[s] === was) staying.push(s);
-      else entered.push(s);
+      if (mark[s] !== was) {
+        entered[nEntered++] = s;
+        continue;
+      }
+      if (this.#touchedAt[s] > since) changed[nChanged++] = s;
+      if (this.#entryAt[s] > since) regrouped[nRegrouped++] = s;
+      if (this.#statusAt[s] > since) restatused[nRestatused++] = s;
+      if (this.#attentionAt[s] > since) rejudged[nRejudged++] = s;
     }
     const rowsChanged = t.told === null || !sameRows;
-    const since = t.since;
-    const feed = this.#feed;
-    // Staying rows: their changes since the client's tick.
-    const changed: number[] = [];
-    const regrouped: number[] = [];
-    const restatused: number[] = [];
-    const rejudged: number[] = [];
-    for (const s of staying) {
-      if (this.#touchedAt[s] > since) changed.push(s);
-      if (this.#entryAt[s] > since) regrouped.push(s);
-      if (this.#statusAt[s] > since) restatused.push(s);
-      if (this.#attentionAt[s] > since) rejudged.push(s);
-    }
     if (
-      !t.force && !rowsChanged && entered.length === 0 && changed.length === 0 &&
-      regrouped.length === 0 && restatused.length === 0 && rejudged.length === 0
+      !t.force && !rowsChanged && nEntered === 0 && nChanged === 0 && nRegrouped === 0 &&
+      nRestatused === 0 && nRejudged === 0
     ) return null;
 
+    const feed = this.#feed;
     const metrics = feed.metrics();
     // Values: entering rows whole (fresh), staying rows' changes. Each row is
     // a slot of the mirror's values (-1 - slot) or an update of this tick (≥ 0).
@@ -169,13 +176,15 @@ export class WindowFrames {
       }
       this.#rows[n++] = value;
     };
-    for (const s of entered) {
+    for (let e = 0; e < nEntered; e++) {
+      const s = entered[e];
       for (const m of metrics) {
         const slot = feed.valueSlot(s, m.index);
         if (slot >= 0) source(-1 - slot);
       }
     }
-    for (const s of changed) {
+    for (let c = 0; c < nChanged; c++) {
+      const s = changed[c];
       if (delta) {
         for (let i = this.#head[s]; i >= 0; i = this.#next[i]) source(i);
       } else {
@@ -185,17 +194,10 @@ export class WindowFrames {
         }
       }
     }
-    const updates = allocateStates(n);
+    const values = this.#values.take(n);
+    const updates = values.states;
     // Bases only for a delta: an absolute frame's values are all fresh.
-    const previous = delta
-      ? {
-        has: new Uint8Array(n),
-        last: new Float64Array(n),
-        avg: new Float64Array(n),
-        min: new Float64Array(n),
-        max: new Float64Array(n),
-      }
-      : undefined;
+    const previous = delta ? values.previous : undefined;
     const v = feed.valueColumns;
     const u = this.#merged?.updates;
     const p = this.#merged?.previous;
@@ -204,6 +206,7 @@ export class WindowFrames {
       const i = rows[j];
       if (i < 0) {
         copyState(updates, j, v, -1 - i);
+        if (previous) previous.has[j] = 0;
         continue;
       }
       copyState(updates, j, u!, i);
@@ -215,26 +218,34 @@ export class WindowFrames {
     }
     // Entering rows first (their sparklines line up with them), then regrouped staying ones.
     const dictionary: SensorEntry[] = [];
-    for (const s of entered) {
-      const entry = feed.sensor(s);
+    for (let e = 0; e < nEntered; e++) {
+      const entry = feed.sensor(entered[e]);
       if (entry) dictionary.push(entry);
     }
     const entering = dictionary.length;
-    for (const s of regrouped) {
-      const entry = feed.sensor(s);
+    for (let r = 0; r < nRegrouped; r++) {
+      const entry = feed.sensor(regrouped[r]);
       if (entry) dictionary.push(entry);
     }
     const statuses: [number, string][] = [];
-    for (const s of [...entered, ...restatused]) {
-      const status = feed.status(s);
-      if (status !== null) statuses.push([s, status]);
-    }
     const attention: [number, number][] = [];
-    for (const s of entered) attention.push([s, feed.attention.code(s)]);
-    for (const s of rejudged) attention.push([s, feed.attention.code(s)]);
+    for (let e = 0; e < nEntered; e++) {
+      const status = feed.status(entered[e]);
+      if (status !== null) statuses.push([entered[e], status]);
+    }
+    for (let r = 0; r < nRestatused; r++) {
+      const status = feed.status(restatused[r]);
+      if (status !== null) statuses.push([restatused[r], status]);
+    }
+    for (let e = 0; e < nEntered; e++) {
+      attention.push([entered[e], feed.attention.code(entered[e])]);
+    }
+    for (let r = 0; r < nRejudged; r++) {
+      attention.push([rejudged[r], feed.attention.code(rejudged[r])]);
+    }
     const absolute = !delta;
     let sendMetrics: readonly MetricEntry[] = this.#merged?.metrics ?? [];
-    if (absolute || entered.length > 0 || t.kind !== "tick") sendMetrics = metrics;
+    if (absolute || nEntered > 0 || t.kind !== "tick") sendMetrics = metrics;
     return {
       epoch: t.epoch,
       seq: t.seq,
@@ -262,7 +273,8 @@ export class WindowFrames {
   /**
    * Sparkline points aligned with the frame's dictionary entries: the first
    * `entering` are rows entering the window (their last minute of points),
-   * the others staying rows whose group changed (none). Per metric that has any.
+   * the others staying rows whose group changed (none). Per metric that has
+   * any; the points are views of one scratch array (see `build`).
    */
   #sparkRows(
     entries: readonly SensorEntry[],
@@ -271,11 +283,16 @@ export class WindowFrames {
     if (o.entering === 0) return [];
     const sparks = this.#sparks;
     const out: SparkRows[] = [];
-    for (const { index: metric } of o.metrics) {
+    const each = o.entering * sparks.points;
+    if (this.#points.length < each * o.metrics.length) {
+      this.#points = new Float32Array(each * o.metrics.length);
+    }
+    for (let k = 0; k < o.metrics.length; k++) {
+      const metric = o.metrics[k].index;
       const counts: number[] = [];
       const newest: number[] = [];
-      // Read straight into one array per metric (the frame is encoded from it once).
-      const points = new Float32Array(o.entering * sparks.points);
+      // Read straight into this metric's part of the scratch (the frame is encoded from it once).
+      const points = this.#points.subarray(k * each, (k + 1) * each);
       let total = 0;
       for (let r = 0; r < entries.length; r++) {
         const s = entries[r].index;
@@ -290,6 +307,52 @@ export class WindowFrames {
     }
     return out;
   }
+}
+
+/** Per-frame lists of sensors, kept from frame to frame (see `WindowFrames.build`). */
+class RowLists {
+  entered = new Uint32Array(0);
+  changed = new Uint32Array(0);
+  regrouped = new Uint32Array(0);
+  restatused = new Uint32Array(0);
+  rejudged = new Uint32Array(0);
+
+  ensure(n: number): void {
+    if (this.entered.length >= n) return;
+    const c = Math.max(n, 2 * this.entered.length, 256);
+    this.entered = new Uint32Array(c);
+    this.changed = new Uint32Array(c);
+    this.regrouped = new Uint32Array(c);
+    this.restatused = new Uint32Array(c);
+    this.rejudged = new Uint32Array(c);
+  }
+}
+
+/** A frame's values and their bases, in arrays kept from frame to frame, grown when short. */
+class FrameValues {
+  #capacity = 0;
+  #states: MetricStates = allocateStates(0);
+  #previous = previousColumns(0);
+
+  /** Arrays of at least `n` entries; `states.length` is `n`. */
+  take(n: number): { states: MetricStates; previous: ReturnType<typeof previousColumns> } {
+    if (n > this.#capacity) {
+      this.#capacity = Math.max(n, 2 * this.#capacity, 256);
+      this.#states = allocateStates(this.#capacity);
+      this.#previous = previousColumns(this.#capacity);
+    }
+    return { states: { ...this.#states, length: n }, previous: this.#previous };
+  }
+}
+
+function previousColumns(n: number) {
+  return {
+    has: new Uint8Array(n),
+    last: new Float64Array(n),
+    avg: new Float64Array(n),
+    min: new Float64Array(n),
+    max: new Float64Array(n),
+  };
 }
 
 function copyState(to: MetricStates, j: number, from: MetricStates, i: number): void {

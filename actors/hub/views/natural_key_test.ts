@@ -47,3 +47,24 @@ Deno.test("long digit runs compare by length, then digit by digit", () => {
   assert(byKey(a, b) < 0);
   assert(byKey("x0000000000000000000000001", "x2") < 0);
 });
+
+Deno.test("the key equals its definition (lower case, each digit run as 0, its length, its digits) for any name", () => {
+  // The definition spelled out as a regex replace, independent of the scan.
+  const defined = (name: string) =>
+    name.toLowerCase().replace(/[0-9]+/g, (digits) => {
+      const kept = digits.replace(/^0+(?=.)/, "");
+      return "0" + String.fromCharCode(0x30 + kept.length) + kept;
+    });
+  const piece = fc.oneof(
+    fc.stringMatching(/^[0-9]{1,12}$/),
+    fc.constantFrom("0", "00", "007", "-", "A", "İ", "ß", "sensor-", "Plant/"),
+    fc.string({ unit: "grapheme", maxLength: 4 }),
+  );
+  fc.assert(
+    fc.property(fc.array(piece, { maxLength: 8 }), (pieces) => {
+      const name = pieces.join("");
+      assertEquals(naturalKey(name), defined(name));
+    }),
+    { numRuns: 2000 },
+  );
+});

@@ -70,9 +70,14 @@ export class SortKeys {
   readonly seen: KeyColumn = keyColumn("seen");
   readonly status: KeyColumn = keyColumn("status");
   readonly #metricColumns = new Map<string, MetricColumn>();
-  /** Sensors updated, re-grouped or given a status this tick: 1 in `touched`, listed in `touchedList`. */
+  /** Sensors updated, re-grouped or given a status this tick: 1 in `touched`, listed in `#touchedList`. */
   touched = new Uint8Array(0);
-  readonly touchedList: number[] = [];
+  /**
+   * A typed list kept from tick to tick: a JS array emptied with `length = 0`
+   * gives its backing store back and grows anew (~10,000 pushes a tick).
+   */
+  #touchedList = new Uint32Array(1024);
+  #touchedCount = 0;
   /** Sensors that came or changed group this tick; and those that went. */
   readonly entered: number[] = [];
   readonly removed: number[] = [];
@@ -97,7 +102,7 @@ export class SortKeys {
     }
     this.#commitOrders();
     this.entered.length = 0;
-    this.touchedList.length = 0;
+    this.#touchedCount = 0;
     this.touched.fill(0);
   }
 
@@ -170,8 +175,11 @@ export class SortKeys {
   /** Takes in one tick: sensors that came, changed or went, metric updates, pending statuses. */
   apply(changes: TickChanges | null): void {
     this.serial++;
-    for (const s of this.touchedList) if (s < this.capacity) this.touched[s] = 0;
-    this.touchedList.length = 0;
+    const list = this.#touchedList;
+    for (let i = 0; i < this.#touchedCount; i++) {
+      if (list[i] < this.capacity) this.touched[list[i]] = 0;
+    }
+    this.#touchedCount = 0;
     this.entered.length = 0;
     this.removed.length = 0;
     this.statusChanged.length = 0;
@@ -204,10 +212,7 @@ export class SortKeys {
     for (let i = 0; i < u.length; i++) {
       const s = u.sensor[i];
       if (s >= capacity || live[s] === 0) continue;
-      if (this.touched[s] === 0) {
-        this.touched[s] = 1;
-        this.touchedList.push(s);
-      }
+      if (this.touched[s] === 0) this.#touch(s);
       const t = u.timeMs[i];
       if (!(seen[s] >= t)) {
         seen[s] = t;
@@ -262,7 +267,12 @@ export class SortKeys {
   #touch(sensor: number): void {
     if (this.touched[sensor] === 1) return;
     this.touched[sensor] = 1;
-    this.touchedList.push(sensor);
+    if (this.#touchedCount === this.#touchedList.length) {
+      const grown = new Uint32Array(this.#touchedList.length * 2);
+      grown.set(this.#touchedList);
+      this.#touchedList = grown;
+    }
+    this.#touchedList[this.#touchedCount++] = sensor;
   }
 
   #enter(entry: SensorEntry): void {

@@ -47,6 +47,10 @@ export class SparkPoints {
     if (!changes) return;
     for (const sensor of changes.removed) this.clear(sensor);
     const u = changes.updates;
+    // Grown once to the tick's highest sensor (a restart's first tick holds them all), not by doubling.
+    let top = 0;
+    for (let i = 0; i < u.length; i++) if (u.sensor[i] >= top) top = u.sensor[i] + 1;
+    if (top > this.capacity) this.#grow(top);
     for (let i = 0; i < u.length; i++) this.push(u.sensor[i], u.metric[i], u.timeMs[i], u.last[i]);
   }
 
@@ -132,7 +136,9 @@ export class SparkPoints {
   }
 
   #grow(needed: number): void {
-    const capacity = Math.max(needed, this.capacity * 2, 1024);
+    // Doubled as often as it takes, in one step (a restart's first tick needs 100,000 at once).
+    let capacity = Math.max(this.capacity, 1024);
+    while (capacity < needed) capacity *= 2;
     for (const a of this.#arenas) {
       if (a === undefined) continue;
       const values = new Float32Array(capacity * this.points);
