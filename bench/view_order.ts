@@ -491,15 +491,7 @@ if (section(5)) {
     }
   }
   const stats = new HubStats();
-  const views = new HubViews(fleet.feed, {
-    limits: { ringMs: 30_000, ringBytes: 32 << 20 },
-    budget: new RingBudget(256 << 20),
-    tickMs: TICK_MS,
-    table: { maxViews: 256, viewsPerClient: 1000 },
-    maxSubscriptions: 16,
-    maxSubscriptionBytes: 64 << 10,
-    stats,
-  });
+  const views = benchViews(fleet.feed, stats);
   let now = clock;
   let tickNo = 1;
   const sinks: CountingSink[] = [];
@@ -626,15 +618,7 @@ if (section(6)) {
     const now = clock;
     let start = performance.now();
     let cpu = process.cpuUsage();
-    const views = new HubViews(restored.feed, {
-      limits: { ringMs: 30_000, ringBytes: 32 << 20 },
-      budget: new RingBudget(256 << 20),
-      tickMs: TICK_MS,
-      table: { maxViews: 256, viewsPerClient: 1000 },
-      maxSubscriptions: 16,
-      maxSubscriptionBytes: 64 << 10,
-      stats,
-    });
+    const views = benchViews(restored.feed, stats);
     made.push(performance.now() - start);
     madeCpu.push(cpuMs(cpu));
     start = performance.now();
@@ -720,4 +704,17 @@ async function heapSampler() {
       return [...by].sort((a, b) => b[1] - a[1]);
     },
   };
+}
+
+/** The hub's views over `feed`, with the limits these sections use. */
+function benchViews(feed: ConstructorParameters<typeof HubViews>[0], stats: HubStats): HubViews {
+  return new HubViews(feed, {
+    limits: { ringMs: 30_000, ringBytes: 32 << 20 },
+    budget: new RingBudget(256 << 20),
+    tickMs: TICK_MS,
+    table: { maxViews: 256, viewsPerClient: 1000 },
+    maxSubscriptions: 16,
+    maxSubscriptionBytes: 64 << 10,
+    stats,
+  });
 }
