@@ -1,7 +1,8 @@
 // Reads the arguments, starts Pulseboard, and stops it on SIGINT or SIGTERM.
 import { parseConfig, USAGE } from "./server/config/mod.ts";
 import type { Config } from "./server/config/mod.ts";
-import { startPulseboard } from "./server/pulseboard.ts";
+import type { ShardImage } from "./actors/mod.ts";
+import { openStoreFor } from "./server/store/open_store.ts";
 
 if (import.meta.main) {
   if (Deno.args.includes("--help") || Deno.args.includes("-h")) {
@@ -15,7 +16,11 @@ if (import.meta.main) {
     console.error(`${(error as Error).message}\n\n${USAGE}`);
     Deno.exit(2);
   }
-  const pulseboard = await startPulseboard(config).catch((error) => {
+  // The checkpoint is read (on Deno KV's thread) while the server's modules load.
+  const store = openStoreFor<ShardImage>(config);
+  store.catch(() => {}); // startPulseboard reports it
+  const { startPulseboard } = await import("./server/pulseboard.ts");
+  const pulseboard = await startPulseboard(config, { store }).catch((error) => {
     console.error(
       error instanceof Deno.errors.PermissionDenied || error instanceof TypeError
         ? error.message

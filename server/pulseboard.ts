@@ -4,7 +4,8 @@ import { hubOptions, loadMetricsConfig, shardOptions } from "./config/mod.ts";
 import type { Config } from "./config/mod.ts";
 import { Hub, ShardSet } from "../actors/mod.ts";
 import type { HubStats, ShardImage } from "../actors/mod.ts";
-import { openStore } from "./store/mod.ts";
+import { openStoreFor } from "./store/mod.ts";
+import type { Store } from "./store/mod.ts";
 import { openAuth } from "./auth/mod.ts";
 import { createSource } from "./sources/mod.ts";
 import { History, ROLLUPS_PART } from "./history/mod.ts";
@@ -45,14 +46,20 @@ export interface Pulseboard {
   fatal: Promise<Error>;
 }
 
-/** Starts a Pulseboard server with the given config. */
-export async function startPulseboard(config: Config): Promise<Pulseboard> {
+/**
+ * Starts a Pulseboard server with the given config. `store`, when given, is
+ * the config's store already being opened (`openStoreFor`): `main.ts` starts
+ * reading the checkpoint while this module's imports load.
+ */
+export async function startPulseboard(
+  config: Config,
+  options: { store?: Promise<Store<ShardImage>> } = {},
+): Promise<Pulseboard> {
   logger.setLevel(config.logLevel);
   const startedAt = Date.now();
   const metricMeta = await loadMetricsConfig(config.metricsConfigFile);
   // 1. Store: the Deno KV file, its event log, and the source's last checkpoint.
-  const sourceKind = config.source === "mongo" ? "mongo" : "log";
-  const store = await openStore<ShardImage>(config.data, { source: sourceKind });
+  const store = await (options.store ?? openStoreFor<ShardImage>(config));
   // 2. Shards: restored from that checkpoint when it fits them.
   // It takes the checkpoint's pages (to the workers): only the cursor stays here.
   const shards = ShardSet.create({

@@ -10,5 +10,5 @@ export { CheckpointStore } from "./checkpoint_store.ts";
 export type { Checkpoint, CheckpointSource, StoredShard } from "./checkpoint_store.ts";
 export { LogRetention } from "./retention.ts";
 export type { LogMark, RetentionOptions } from "./retention.ts";
-export { openStore } from "./open_store.ts";
+export { openStore, openStoreFor } from "./open_store.ts";
 export type { Store } from "./open_store.ts";

@@ -55,3 +55,10 @@ export async function openStore<S extends StoredShard>(
   };
   return store;
 }
+
+/** The store a server with this config uses: its `--data` file, and the checkpoint of its `--source`. */
+export function openStoreFor<S extends StoredShard>(
+  config: { data: string; source: string },
+): Promise<Store<S>> {
+  return openStore<S>(config.data, { source: config.source === "mongo" ? "mongo" : "log" });
+}
