@@ -56,7 +56,9 @@ export class FeedView {
   #values: MetricStates = allocateStates(1024);
   #used = 0;
   /** (sensor, metric * 8 + size) → slot in `#windows`: the latest ended window. */
-  readonly #windowSlots = new SlotIndex();
+  // Direct for up to 4 metrics × 8 sizes: a restart's 700,000 windows are then not hashed
+  // (the table rehashed 16 times on its way there).
+  readonly #windowSlots = new SlotIndex(16, { directWidth: 32 });
   #windows: WindowStates = allocateWindowStates(1024);
   #windowsUsed = 0;
   #late = new Float64Array(1024);

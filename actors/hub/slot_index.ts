@@ -7,7 +7,7 @@
 // sensor's first metrics) sit in a direct table, a's side by side.
 
 const EMPTY = -1;
-/** b below this, for a below `DIRECT_A`, go in the direct table: 32 bytes per a. */
+/** b below this (by default), for a below `DIRECT_A`, go in the direct table: 32 bytes per a. */
 const DIRECT_B = 8;
 const DIRECT_A = 1 << 21;
 
@@ -19,7 +19,9 @@ const DIRECT_A = 1 << 21;
  * tombstones). Nothing is allocated per operation.
  */
 export class SlotIndex {
-  /** Value of (a, b) at a * DIRECT_B + b, or EMPTY. */
+  /** How many b per a the direct table holds. */
+  readonly #width: number;
+  /** Value of (a, b) at a * width + b, or EMPTY. */
   #direct = new Int32Array(0);
   #directSize = 0;
   /** Entries of four Int32s (a, b, value, unused): one cache line holds four, a lookup touches one. */
@@ -27,7 +29,13 @@ export class SlotIndex {
   #mask: number;
   #size = 0;
 
-  constructor(capacity = 16) {
+  /**
+   * `capacity`: pairs the hash table holds before it first grows.
+   * `directWidth`: b below it go in the direct table (default 8), e.g. a
+   * metric's window sizes keyed as `metric * 8 + size`.
+   */
+  constructor(capacity = 16, options: { directWidth?: number } = {}) {
+    this.#width = options.directWidth ?? DIRECT_B;
     let n = 16;
     while (n < 2 * capacity) n *= 2;
     this.#table = emptyTable(n);
@@ -40,8 +48,8 @@ export class SlotIndex {
 
   /** The value of (a, b), or -1. */
   get(a: number, b: number): number {
-    if (b < DIRECT_B && a < DIRECT_A) {
-      const at = a * DIRECT_B + b;
+    if (b < this.#width && a < DIRECT_A) {
+      const at = a * this.#width + b;
       return at < this.#direct.length ? this.#direct[at] : -1;
     }
     const t = this.#table, mask = this.#mask;
@@ -54,8 +62,8 @@ export class SlotIndex {
 
   /** Sets (a, b) to `value` (≥ 0). */
   set(a: number, b: number, value: number): void {
-    if (b < DIRECT_B && a < DIRECT_A) {
-      const at = a * DIRECT_B + b;
+    if (b < this.#width && a < DIRECT_A) {
+      const at = a * this.#width + b;
       if (at >= this.#direct.length) this.#growDirect(a + 1);
       if (this.#direct[at] === EMPTY) this.#directSize++;
       this.#direct[at] = value;
@@ -81,8 +89,8 @@ export class SlotIndex {
 
   /** Removes (a, b); false if absent. */
   delete(a: number, b: number): boolean {
-    if (b < DIRECT_B && a < DIRECT_A) {
-      const at = a * DIRECT_B + b;
+    if (b < this.#width && a < DIRECT_A) {
+      const at = a * this.#width + b;
       if (at >= this.#direct.length || this.#direct[at] === EMPTY) return false;
       this.#direct[at] = EMPTY;
       this.#directSize--;
@@ -119,8 +127,8 @@ export class SlotIndex {
   }
 
   #growDirect(count: number): void {
-    const n = Math.min(Math.max(count, 2 * this.#direct.length / DIRECT_B, 1024), DIRECT_A);
-    const next = new Int32Array(n * DIRECT_B).fill(EMPTY);
+    const n = Math.min(Math.max(count, 2 * this.#direct.length / this.#width, 1024), DIRECT_A);
+    const next = new Int32Array(n * this.#width).fill(EMPTY);
     next.set(this.#direct);
     this.#direct = next;
   }

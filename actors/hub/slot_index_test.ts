@@ -2,19 +2,19 @@ import fc from "fast-check";
 import { assertEquals } from "../../tests/testing/assert.ts";
 import { SlotIndex } from "./slot_index.ts";
 
-Deno.test("the slot index answers like a Map under any sequence of sets and deletes", () => {
+Deno.test("the slot index answers like a Map under any sequence of sets and deletes, at any direct width", () => {
   // Few distinct keys, so sets, overwrites and deletes of the same key collide often.
   const key = fc.tuple(
     fc.oneof(fc.integer({ min: 0, max: 40 }), fc.constantFrom(0x7fffffff, 100_000, 65_536)),
-    fc.oneof(fc.integer({ min: 0, max: 4 }), fc.constantFrom(0x7fffffff, 1023)),
+    fc.oneof(fc.integer({ min: 0, max: 40 }), fc.constantFrom(0x7fffffff, 1023)),
   );
   const op = fc.oneof(
     fc.tuple(fc.constant("set" as const), key, fc.integer({ min: 0, max: 0x7fffffff })),
     fc.tuple(fc.constant("delete" as const), key, fc.constant(0)),
   );
   fc.assert(
-    fc.property(fc.array(op, { maxLength: 400 }), (ops) => {
-      const index = new SlotIndex(4); // small: it grows along the way
+    fc.property(fc.array(op, { maxLength: 400 }), fc.constantFrom(1, 2, 8, 32), (ops, width) => {
+      const index = new SlotIndex(4, { directWidth: width }); // small: it grows along the way
       const model = new Map<string, number>();
       for (const [kind, [a, b], value] of ops) {
         if (kind === "set") {
