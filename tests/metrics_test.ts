@@ -84,6 +84,13 @@ Deno.test({
     );
     assert(sample(text, "pulseboard_frames_sent_total") >= 1);
     assert(sample(text, "pulseboard_hub_tick_seconds_count") >= 1);
+    // Each tick observes every part once: as many part samples as ticks.
+    for (const part of ["apply", "judge", "order", "frames", "sends", "topics"]) {
+      assertEquals(
+        sample(text, `pulseboard_hub_tick_part_seconds_count{part="${part}"}`),
+        sample(text, "pulseboard_hub_tick_seconds_count"),
+      );
+    }
     assert(sample(text, "pulseboard_freshness_seconds_count") >= 1);
     assertEquals(sample(text, 'pulseboard_topic_sessions{topic="*"}'), 1);
     assertEquals(sample(text, 'pulseboard_recoveries_total{result="recovered"}'), 0);

@@ -6,6 +6,7 @@ import type { TickChanges } from "./feed_view.ts";
 import { groupAggregates } from "./group_aggregates.ts";
 import { aggregatesByName, listSensors } from "./feed_queries.ts";
 import { HubStats } from "./hub_stats.ts";
+import type { TickParts } from "./hub_stats.ts";
 import type { HubMessage, HubSubscribe } from "./hub_messages.ts";
 import { cursorAt, Session } from "./session.ts";
 import type { FrameSink, SessionPolicy } from "./session.ts";
@@ -28,7 +29,8 @@ export { HubStats };
 
 /** Told about every tick, e.g. to feed histograms. */
 export interface HubObserver {
-  tick(durationMs: number): void;
+  /** A tick ended: its whole duration, and its parts (see `HubStats.tickParts`). */
+  tick(durationMs: number, parts: Readonly<TickParts>): void;
   /** A delta went out at `sentAtMs` with these updates (event times in `timeMs`). */
   sent(updates: MetricStates, sentAtMs: number): void;
 }
@@ -673,7 +675,7 @@ export class HubBehavior implements Behavior<HubMessage> {
     this.stats.ringBytes = this.#budget.used;
     this.stats.lastTickMs = performance.now() - round.startedAt;
     this.stats.lastMergeMs = performance.now() - mergeStarted;
-    this.#observer?.tick(this.stats.lastTickMs);
+    this.#observer?.tick(this.stats.lastTickMs, this.stats.tickParts);
   }
 
   #countTopics(): void {

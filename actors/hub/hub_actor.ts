@@ -66,7 +66,7 @@ export class Hub {
       },
     });
     const observer: HubObserver = {
-      tick: (ms) => this.#observers.forEach((o) => o.tick(ms)),
+      tick: (ms, parts) => this.#observers.forEach((o) => o.tick(ms, parts)),
       sent: (updates, at) => this.#observers.forEach((o) => o.sent(updates, at)),
     };
     this.#actor = new Actor<HubMessage>(

@@ -1,12 +1,24 @@
 import { ATTENTION_NAMES } from "../../protocol/attention.ts";
 import client from "prom-client";
 import type { HubObserver } from "../../actors/hub/hub.ts";
+import type { TickParts } from "../../actors/hub/hub_stats.ts";
 import type { ShardHealth } from "../../actors/shards/mod.ts";
 import type { MetricStates } from "../../protocol/mod.ts";
 import type { SourceHealth } from "./health.ts";
 import { topicLabeler } from "./topic_label.ts";
 import { registerMqttMetrics } from "./mqtt_metrics.ts";
 import type { MqttCounters } from "./mqtt_metrics.ts";
+
+// Every part of a tick, checked against the type: a new part must be named here.
+const TICK_PART_NAMES: Record<keyof TickParts, true> = {
+  apply: true,
+  judge: true,
+  order: true,
+  frames: true,
+  sends: true,
+  topics: true,
+};
+const TICK_PARTS = Object.keys(TICK_PART_NAMES) as (keyof TickParts)[];
 
 /** What the metrics read when scraped: live counters kept by the stages. */
 export interface MetricSources {
@@ -374,6 +386,15 @@ export class PrometheusMetrics {
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
       registers,
     });
+    const tickPart = new client.Histogram({
+      name: "pulseboard_hub_tick_part_seconds",
+      help:
+        "Parts of a tick: apply (merging the shards' flushes), judge (attention), order, frames and sends (viewport views), topics.",
+      labelNames: ["part"],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
+      registers,
+    });
+    const parts = TICK_PARTS.map((part) => tickPart.labels(part));
     const freshness = new client.Histogram({
       name: "pulseboard_freshness_seconds",
       help: "From a reading's event time to the send of the frame that carries it.",
@@ -381,7 +402,10 @@ export class PrometheusMetrics {
       registers,
     });
     this.hubObserver = {
-      tick: (ms) => tick.observe(ms / 1000),
+      tick: (ms, tickParts) => {
+        tick.observe(ms / 1000);
+        TICK_PARTS.forEach((part, i) => parts[i].observe(tickParts[part] / 1000));
+      },
       sent: (updates: MetricStates, sentAtMs: number) => {
         // Sample so a busy tick costs a bounded number of observations.
         const step = Math.max(1, Math.floor(updates.length / 256));

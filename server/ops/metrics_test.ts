@@ -111,9 +111,10 @@ Deno.test("in mongo mode the change stream's counters and hand-off times are met
   assertEquals(value(page, "pulseboard_mongo_handoff_seconds_bucket", '{le="0.005"}'), 1);
 });
 
-Deno.test("the hub's observer feeds the tick and freshness histograms, sampled per tick", async () => {
+Deno.test("the hub's observer feeds the tick, tick-part and freshness histograms, sampled per tick", async () => {
   const { metrics } = setUp("log");
-  metrics.hubObserver.tick(4); // 4 ms
+  const parts = { apply: 0.8, judge: 0.2, order: 2, frames: 0.6, sends: 0.3, topics: 0.1 };
+  metrics.hubObserver.tick(4, parts); // 4 ms
   const updates = allocateStates(1_000);
   updates.timeMs.fill(9_900); // sent at 10 000: 100 ms fresh
   metrics.hubObserver.sent(updates, 10_000);
@@ -121,6 +122,26 @@ Deno.test("the hub's observer feeds the tick and freshness histograms, sampled p
   assertEquals(value(page, "pulseboard_hub_tick_seconds_count"), 1);
   assertEquals(value(page, "pulseboard_hub_tick_seconds_bucket", '{le="0.0025"}'), 0);
   assertEquals(value(page, "pulseboard_hub_tick_seconds_bucket", '{le="0.005"}'), 1);
+  // Each part once, in the first bucket that holds it: order (2 ms) only from 0.0025 s.
+  for (const [part, ms] of Object.entries(parts)) {
+    assertEquals(value(page, "pulseboard_hub_tick_part_seconds_count", `{part="${part}"}`), 1);
+    assertEquals(
+      value(page, "pulseboard_hub_tick_part_seconds_sum", `{part="${part}"}`),
+      ms / 1000,
+    );
+  }
+  assertEquals(
+    value(page, "pulseboard_hub_tick_part_seconds_bucket", '{le="0.001",part="order"}'),
+    0,
+  );
+  assertEquals(
+    value(page, "pulseboard_hub_tick_part_seconds_bucket", '{le="0.0025",part="order"}'),
+    1,
+  );
+  assertEquals(
+    value(page, "pulseboard_hub_tick_part_seconds_bucket", '{le="0.001",part="apply"}'),
+    1,
+  );
   // 1000 updates, sampled every floor(1000 / 256) = 3rd: 334 observations, all of 0.1 s.
   assertEquals(value(page, "pulseboard_freshness_seconds_count"), 334);
   assertEquals(value(page, "pulseboard_freshness_seconds_bucket", '{le="0.05"}'), 0);
