@@ -186,6 +186,7 @@ async function run(): Promise<number> {
       browserRate: positive("browser-rate", flags["browser-rate"])!,
       browserRoot: flags["browser-root"],
       serverRoot: flags["server-root"],
+      serverArgs: extraServerArgs(),
       seconds: positive("seconds", flags.seconds) ?? 10,
     });
   }

@@ -15,6 +15,8 @@ export interface ViewportBenchOptions {
   browserRoot?: string;
   /** The fan-out's server runs from this checkout (to measure another version the same way). */
   serverRoot?: string;
+  /** Extra flags for the servers these benches start (`--server-args`). */
+  serverArgs?: string[];
   seconds: number;
 }
 
@@ -30,6 +32,7 @@ export async function viewportBench(o: ViewportBenchOptions): Promise<number> {
         sensors,
         rate,
         seconds: o.seconds,
+        serverArgs: o.serverArgs,
         log,
         full: sensors <= 20_000,
       });
@@ -66,6 +69,7 @@ export async function viewportBench(o: ViewportBenchOptions): Promise<number> {
       rate: o.bigRate,
       seconds: o.seconds,
       orderings: o.orderings,
+      serverArgs: o.serverArgs,
       log,
     });
     console.log(
@@ -99,6 +103,7 @@ export async function viewportBench(o: ViewportBenchOptions): Promise<number> {
       seconds: o.seconds,
       clients: o.fanout,
       cwd: o.serverRoot,
+      serverArgs: o.serverArgs,
       log,
     });
     console.log(`\nviewport fan-out, ${o.sensors} sensors at 10000 readings/s, 20 places:`);
