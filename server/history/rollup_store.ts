@@ -174,6 +174,13 @@ export class RollupStore {
     const byStart = new Map<number, RollupPoint>();
     const spans = new Set<number>();
     let bounded = false;
+    // A span read counts against `maxChunks`; past it the answer is bounded.
+    const admit = (span: number): boolean => {
+      if (spans.has(span)) return true;
+      if (spans.size === maxChunks) return !(bounded = true);
+      spans.add(span);
+      return true;
+    };
     const blocks = this.#kv.list<Uint8Array>(
       {
         start: [BLOCK, sizeMs, rollupBucket(sensorId), chunkStart(fromMs, sizeMs)],
@@ -183,14 +190,7 @@ export class RollupStore {
     );
     const query = { sensorId, metric, fromMs, toMs };
     for await (const entry of blocks) {
-      const span = entry.key[3] as number;
-      if (!spans.has(span)) {
-        if (spans.size === maxChunks) {
-          bounded = true;
-          break;
-        }
-        spans.add(span);
-      }
+      if (!admit(entry.key[3] as number)) break;
       readBlock(entry.value, query, (w) => byStart.set(w.t, { ...w }));
     }
     // The older layouts (a store written before blocks), within the same span budget.
@@ -204,13 +204,7 @@ export class RollupStore {
     for await (const entry of iter) {
       if (bounded) break;
       const span = entry.key[3] as number;
-      if (!spans.has(span)) {
-        if (spans.size === maxChunks) {
-          bounded = true;
-          break;
-        }
-        spans.add(span);
-      }
+      if (!admit(span)) break;
       const value = entry.value;
       const k = value.m.indexOf(metric);
       if (k < 0) continue;
