@@ -89,6 +89,51 @@ export function slotsPerSize(spec: WindowSpec): number[] {
   return sizesMs.map((size) => Math.ceil(graceMs / size) + 1);
 }
 
+/**
+ * Why `n` windows saved by `saveWindows` at `f64[at]` cannot be restored
+ * with this spec, or null: each a known size and a saved state (open,
+ * published or revised), sizes ascending, per size starts descending, each
+ * start a whole multiple of its size, counts whole.
+ */
+export function savedWindowsError(
+  spec: WindowSpec,
+  f64: Float64Array,
+  at: number,
+  n: number,
+): string | null {
+  if (!(n >= 0 && at >= 0 && at + n * SLOT_LENGTH <= f64.length)) {
+    return `${n} windows: the page ends before them`;
+  }
+  const sizesMs = spec.sizesMs;
+  let beforeK = -1, beforeStart = Infinity;
+  for (let w = 0; w < n; w++, at += SLOT_LENGTH) {
+    // No `%` on doubles here: it is a call per use, and this runs for millions of windows.
+    const code = f64[at];
+    const k = code >>> 3, state = code - k * 8;
+    if (!(k < sizesMs.length && (state === OPEN || state === PUBLISHED || state === REVISED))) {
+      return `a window of size ${Math.floor(code / 8)} in state ${code - Math.floor(code / 8) * 8}`;
+    }
+    // A whole multiple of its size (NaN and ±Infinity fail: their quotient is not whole or finite).
+    const start = f64[at + 1], count = f64[at + 2];
+    const size = sizesMs[k];
+    if (!(Math.floor(start / size) * size === start && Number.isFinite(start))) {
+      return `a window starting at ${start}: not a start of a ${size} ms window`;
+    }
+    if (!(count >= 0 && Math.floor(count) === count && count < 2 ** 53)) {
+      return `a window of ${count} readings`;
+    }
+    if (k < beforeK || (k === beforeK && !(start < beforeStart))) {
+      return `windows of size ${k} out of order`;
+    }
+    beforeK = k;
+    beforeStart = start;
+  }
+  return null;
+}
+
+/** End buckets a restore looks up without the map. */
+const KNOWN_ENDS = 32;
+
 /** Record states. */
 const FREE = 0, OPEN = 1, PUBLISHED = 2, REVISED = 3, DEAD = 4;
 /** Numbers per record. */
@@ -144,8 +189,6 @@ export class EventWindowStore {
   #freeHead = -1;
   #recordCount = 0;
   readonly #owners: OwnerPage[] = [];
-  /** Scratch of `restoreWindows`: per size, the last window restored. */
-  readonly #tails: Int32Array;
   #nextOwner = 0;
   /** Newest event time seen; -Infinity before the first reading. */
   newestMs = -Infinity;
@@ -160,6 +203,9 @@ export class EventWindowStore {
   /** Per size: the end bucket a window last went into, and its end (`#pend`). */
   readonly #lastBucket: (EndBucket | null)[];
   readonly #lastEnd: Float64Array;
+  /** Restores: the end buckets met so far (few: open windows end within a grace and a size). */
+  readonly #knownEnds = new Float64Array(KNOWN_ENDS);
+  readonly #knownBuckets: EndBucket[] = [];
   /** Scratch: the open smallest windows inside one larger window. */
   readonly #inside: number[] = [];
   /** Readings dropped as late since the start (or restore). */
@@ -176,7 +222,6 @@ export class EventWindowStore {
     slotsPerSize(spec);
     this.spec = spec;
     this.#sizes = spec.sizesMs.length;
-    this.#tails = new Int32Array(Math.max(1, this.#sizes));
     this.#out = new OutColumns(options.reuse ?? false);
     this.#lastBucket = new Array(this.#sizes).fill(null);
     this.#lastEnd = new Float64Array(this.#sizes);
@@ -279,6 +324,7 @@ export class EventWindowStore {
         }
         this.#byEnd.delete(end);
         this.#lastBucket.fill(null);
+        this.#knownBuckets.length = 0;
         closedUpTo++;
         continue;
       }
@@ -364,41 +410,82 @@ export class EventWindowStore {
   }
 
   /**
+   * Room for `windows` more records and owners up to `owners` (a restore
+   * knows both up front: the arenas then grow once, not page by page).
+   */
+  reserve(windows: number, owners: number): void {
+    const records = Math.ceil((this.#recordCount + windows) / RECORD_PAGE);
+    while (this.#records.length < records) this.#records.push(new RecordPage());
+    while (owners > this.#owners.length * OWNER_PAGE) this.#owners.push(new OwnerPage(this.#sizes));
+  }
+
+  /**
    * Re-creates `n` windows saved by `saveWindows` for a fresh `owner`.
    * Those that had ended are published again at the next `take`, so a fresh
-   * hub mirror has them. Returns the offset after them.
+   * hub mirror has them. Returns the offset after them. Saved windows that
+   * break the layout are refused (RangeError) before anything changes,
+   * unless `checked` says `savedWindowsError` has passed them already.
    */
-  restoreWindows(owner: number, f64: Float64Array, at: number, n: number): number {
+  restoreWindows(owner: number, f64: Float64Array, at: number, n: number, checked = false): number {
+    if (!checked) {
+      const error = savedWindowsError(this.spec, f64, at, n);
+      if (error !== null) throw new RangeError(`Cannot restore ${error}`);
+    }
     const heads = this.#owners[owner >>> OWNER_BITS].head;
     const h0 = (owner & OWNER_MASK) * this.#sizes;
-    // A restart restores millions of windows: no allocation per owner or window here.
-    const tails = this.#tails.fill(-1);
+    const sizesMs = this.spec.sizesMs;
+    const records = this.#records;
+    const knownEnds = this.#knownEnds, knownBuckets = this.#knownBuckets;
+    // A restart restores millions of windows: one tight loop, no allocation per window.
+    let before = -1, beforeK = -1;
     for (let w = 0; w < n; w++, at += SLOT_LENGTH) {
-      const k = Math.floor(f64[at] / 8);
-      const state = f64[at] % 8;
-      if (!(k < this.#sizes) || !(state >= OPEN && state <= REVISED)) {
-        throw new RangeError(`Cannot restore a window of size ${k} in state ${state}`);
+      const k = f64[at] >>> 3;
+      let r = this.#freeHead;
+      if (r >= 0) this.#freeHead = records[r >>> RECORD_BITS].endNext[r & RECORD_MASK];
+      else {
+        r = this.#recordCount++;
+        if (r >>> RECORD_BITS === records.length) records.push(new RecordPage());
       }
-      const start = f64[at + 1];
-      // Saved in chain order, latest start first (lookups stop at an earlier start).
-      if (tails[k] >= 0 && !(start < this.#startOf(tails[k]))) {
-        throw new RangeError(`Cannot restore windows of size ${k} out of order`);
-      }
-      const r = this.#open(owner, k, start, false);
-      const page = this.#records[r >>> RECORD_BITS];
+      const page = records[r >>> RECORD_BITS];
       const j = r & RECORD_MASK;
       const f = page.f;
-      for (let i = 0, to = j * F; i < F; i++) f[to + i] = f64[at + 1 + i];
-      // Keep the saved chain order: newest-opened first.
+      const to = j * F;
+      const start = f64[at + 1];
+      f[to] = start;
+      f[to + 1] = f64[at + 2];
+      f[to + 2] = f64[at + 3];
+      f[to + 3] = f64[at + 4];
+      f[to + 4] = f64[at + 5];
+      f[to + 5] = f64[at + 6];
+      f[to + 6] = f64[at + 7];
+      page.owner[j] = owner;
+      page.size[j] = k;
       page.chain[j] = -1;
-      if (tails[k] < 0) heads[h0 + k] = r;
-      else this.#records[tails[k] >>> RECORD_BITS].chain[tails[k] & RECORD_MASK] = r;
-      tails[k] = r;
-      if (state !== OPEN) {
-        page.state[j] = REVISED;
-        this.#revised.push(r);
+      page.endNext[j] = -1;
+      // Open, in a bucket nothing was published from: the next `take` publishes every
+      // ended one again (as it does a revised one), so a fresh hub mirror has them.
+      page.state[j] = OPEN;
+      // Saved in chain order per size, newest-opened first: keep it.
+      if (k !== beforeK) heads[h0 + k] = r;
+      else records[before >>> RECORD_BITS].chain[before & RECORD_MASK] = r;
+      before = r;
+      beforeK = k;
+      const end = start + sizesMs[k];
+      let b = 0;
+      while (b < knownBuckets.length && knownEnds[b] !== end) b++;
+      if (b < knownBuckets.length) {
+        const bucket = knownBuckets[b];
+        records[bucket.tail >>> RECORD_BITS].endNext[bucket.tail & RECORD_MASK] = r;
+        bucket.tail = r;
+      } else {
+        this.#pend(r, k, end);
+        if (b < KNOWN_ENDS) {
+          knownEnds[b] = end;
+          knownBuckets.push(this.#lastBucket[k]!);
+        }
       }
     }
+    this.open += n;
     return at;
   }
 
@@ -545,9 +632,9 @@ export class EventWindowStore {
 
   /**
    * A fresh record for a window of `owner` and size `k` starting at `start`,
-   * in its end bucket and (`link`) in its chain, which stays latest start first.
+   * in its end bucket and in its chain, which stays latest start first.
    */
-  #open(owner: number, k: number, start: number, link = true): number {
+  #open(owner: number, k: number, start: number): number {
     let r = this.#freeHead;
     if (r >= 0) {
       this.#freeHead = this.#records[r >>> RECORD_BITS].endNext[r & RECORD_MASK];
@@ -570,22 +657,19 @@ export class EventWindowStore {
     page.owner[j] = owner;
     page.size[j] = k;
     page.state[j] = OPEN;
-    page.chain[j] = -1;
-    if (link) {
-      const first = heads[h];
-      if (first < 0 || this.#startOf(first) < start) {
-        page.chain[j] = first;
-        heads[h] = r;
-      } else {
-        // Opened by a reading older than the newest: after the windows that start later.
-        let before = first;
-        for (let next = this.#chainOf(before); next >= 0 && this.#startOf(next) > start;) {
-          before = next;
-          next = this.#chainOf(next);
-        }
-        page.chain[j] = this.#chainOf(before);
-        this.#records[before >>> RECORD_BITS].chain[before & RECORD_MASK] = r;
+    const first = heads[h];
+    if (first < 0 || this.#startOf(first) < start) {
+      page.chain[j] = first;
+      heads[h] = r;
+    } else {
+      // Opened by a reading older than the newest: after the windows that start later.
+      let before = first;
+      for (let next = this.#chainOf(before); next >= 0 && this.#startOf(next) > start;) {
+        before = next;
+        next = this.#chainOf(next);
       }
+      page.chain[j] = this.#chainOf(before);
+      this.#records[before >>> RECORD_BITS].chain[before & RECORD_MASK] = r;
     }
     page.endNext[j] = -1;
     this.open++;
