@@ -76,11 +76,31 @@ export class Router {
     saved: { sensors: readonly string[]; metrics: readonly string[]; epoch?: number },
     options: RouterOptions = {},
   ) {
+    const { sensors, metrics } = saved ?? {};
+    if (
+      !Array.isArray(sensors) || !Array.isArray(metrics) ||
+      !sensors.every((id) => typeof id === "string") ||
+      !metrics.every((name) => typeof name === "string")
+    ) {
+      throw new RangeError(
+        "Cannot restore a router: its sensor ids or metric names are not strings",
+      );
+    }
     const router = new Router(shardCount, options);
     router.epoch = saved.epoch ?? 0;
-    for (const id of saved.sensors) router.#internSensor(id);
-    for (const name of saved.metrics) router.#internMetric(name);
+    for (const id of sensors) router.#internSensor(id);
+    for (const name of metrics) router.#internMetric(name);
+    // A repeated id or name would shift every index after it.
+    if (router.#ids.length !== sensors.length || router.#metricNames.length !== metrics.length) {
+      throw new RangeError("Cannot restore a router: a sensor id or metric name is there twice");
+    }
     return router;
+  }
+
+  /** Whether sensor `index` is the one at index `local` of shard `shard`. */
+  isAt(index: number, shard: number, local: number): boolean {
+    return index < this.#ids.length && this.#sensorShard[index] === shard &&
+      this.#sensorLocal[index] === local;
   }
 
   /** A known sensor's global index, shard and index in its shard, or undefined. */

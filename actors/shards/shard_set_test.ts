@@ -3,6 +3,7 @@ import { DEFAULT_WINDOW_SPEC } from "./event_window_store.ts";
 import { ShardSet } from "./shard_set.ts";
 import type { ShardSetOptions } from "./shard_set.ts";
 import { shardFor } from "./shard_for.ts";
+import { decodePage } from "./shard_image.ts";
 import type { ShardBehavior } from "./shard.ts";
 import type { ShardChanges, ShardMessage } from "./shard_messages.ts";
 import type { Behavior } from "../runtime/mod.ts";
@@ -67,6 +68,54 @@ Deno.test("a checkpoint is used only when shards of the same shape saved it", as
   format.shards[1].header.format = 1;
   assert(!ShardSet.fits(format, shape), "another image format does not fit");
 });
+
+for (const workers of [0, 1]) {
+  Deno.test(`--workers ${workers}: a corrupt checkpoint is not used: the shards start empty (the source replays its log) and work, and a shard's restore from it says not used`, async () => {
+    const before = ShardSet.create(shape);
+    await before.deliver(readings(["a", "b", "c", "d", "e", "f"]));
+    const saved = (await before.checkpointAll())!;
+    await before.stop();
+    // The shard holding sensor "a" (its first page).
+    const at = shardFor("a", shape.count);
+    const corruptions: [string, (s: typeof saved) => void][] = [
+      ["a truncated page", (s) => {
+        const page = s.shards[at];
+        page.pages[0] = page.pages[0]!.slice(0, page.pages[0]!.length - 8);
+      }],
+      ["a group index out of range", (s) => {
+        const page = s.shards[at];
+        // Views over the page's bytes: sensor 0's u32 [flags, global, group, ...].
+        decodePage(page.pages[0]!).u32[2] = 99;
+      }],
+      ["a sensor index the router does not have", (s) => {
+        s.router.sensors.length = 2;
+      }],
+      ["sensor ids that are not strings", (s) => {
+        (s.router.sensors as unknown[])[0] = 5;
+      }],
+    ];
+    for (const [what, corrupt] of corruptions) {
+      const checkpoint = structuredClone(saved);
+      corrupt(checkpoint);
+      const shards = ShardSet.create({ ...shape, workers, checkpoint });
+      assert(!shards.restored, `${what}: not restored`);
+      assert(shards.checkpointRefused instanceof RangeError, `${what}: the refusal is told`);
+      assertEquals(shards.sensorCount, 0, `${what}: the router starts empty`);
+      assertEquals(idsByShard(await shards.flushAll()).flat(), [], `${what}: starts empty`);
+      await shards.deliver(readings(["x", "y"]));
+      assertEquals(idsByShard(await shards.flushAll()).flat().sort(), ["x", "y"], `${what}: works`);
+      const again = structuredClone(saved);
+      corrupt(again);
+      assertEquals(
+        await shards.restore(at, again),
+        false,
+        `${what}: a shard's restore does not use it`,
+      );
+      assert(!shards.failed, `${what}: no shard failed`);
+      await shards.stop();
+    }
+  });
+}
 
 /** Throws on a reading of sensor "poison", once. */
 class Poisoned implements Behavior<ShardMessage> {
