@@ -131,8 +131,8 @@ export function savedWindowsError(
   return null;
 }
 
-/** End buckets a restore looks up without the map. */
-const KNOWN_ENDS = 32;
+/** End buckets a restore finds without the map (a power of two). */
+const KNOWN_ENDS = 256;
 
 /** Record states. */
 const FREE = 0, OPEN = 1, PUBLISHED = 2, REVISED = 3, DEAD = 4;
@@ -203,9 +203,11 @@ export class EventWindowStore {
   /** Per size: the end bucket a window last went into, and its end (`#pend`). */
   readonly #lastBucket: (EndBucket | null)[];
   readonly #lastEnd: Float64Array;
-  /** Restores: the end buckets met so far (few: open windows end within a grace and a size). */
+  /** Restores: end buckets met lately, by end (a direct-mapped cache in front of the map). */
   readonly #knownEnds = new Float64Array(KNOWN_ENDS);
-  readonly #knownBuckets: EndBucket[] = [];
+  readonly #knownBuckets: (EndBucket | null)[] = new Array(KNOWN_ENDS).fill(null);
+  /** Windows a restore marked to be published again at the next `take` (its output is sized once). */
+  #republish = 0;
   /** Scratch: the open smallest windows inside one larger window. */
   readonly #inside: number[] = [];
   /** Readings dropped as late since the start (or restore). */
@@ -308,8 +310,9 @@ export class EventWindowStore {
    * previous call. A window appears at most once per call, with its latest values.
    */
   take(): WindowStates {
-    // After a restore every ended window is revised: one allocation, not a doubling series.
-    this.#out.reserve(this.#revised.length);
+    // After a restore the newest ended windows go again: one allocation, not a doubling series.
+    this.#out.reserve(this.#revised.length + this.#republish);
+    this.#republish = 0;
     const watermark = this.watermarkMs;
     let closedUpTo = 0;
     for (const end of this.#ends) {
@@ -324,7 +327,7 @@ export class EventWindowStore {
         }
         this.#byEnd.delete(end);
         this.#lastBucket.fill(null);
-        this.#knownBuckets.length = 0;
+        this.#knownBuckets.fill(null);
         closedUpTo++;
         continue;
       }
@@ -335,7 +338,8 @@ export class EventWindowStore {
       while (r >= 0) {
         const page = this.#records[r >>> RECORD_BITS];
         const j = r & RECORD_MASK;
-        if (page.state[j] === OPEN) {
+        // Revised here: restored (`restoreWindows`); a live revision is never past `published`.
+        if (page.state[j] === OPEN || page.state[j] === REVISED) {
           page.state[j] = PUBLISHED;
           this.#publish(r, WINDOW_CHANGED);
         }
@@ -421,8 +425,10 @@ export class EventWindowStore {
 
   /**
    * Re-creates `n` windows saved by `saveWindows` for a fresh `owner`.
-   * Those that had ended are published again at the next `take`, so a fresh
-   * hub mirror has them. Returns the offset after them. Saved windows that
+   * The newest ended one of each size (and any with a revision not yet
+   * handed over) is published again at the next `take`, so a fresh hub
+   * mirror has them; older ones it had sent stay sent (a mirror keeps the
+   * newest of a size). Returns the offset after them. Saved windows that
    * break the layout are refused (RangeError) before anything changes,
    * unless `checked` says `savedWindowsError` has passed them already.
    */
@@ -436,8 +442,9 @@ export class EventWindowStore {
     const sizesMs = this.spec.sizesMs;
     const records = this.#records;
     const knownEnds = this.#knownEnds, knownBuckets = this.#knownBuckets;
+    const size0 = sizesMs[0];
     // A restart restores millions of windows: one tight loop, no allocation per window.
-    let before = -1, beforeK = -1;
+    let before = -1, beforeK = -1, ended = false;
     for (let w = 0; w < n; w++, at += SLOT_LENGTH) {
       const k = f64[at] >>> 3;
       let r = this.#freeHead;
@@ -462,27 +469,31 @@ export class EventWindowStore {
       page.size[j] = k;
       page.chain[j] = -1;
       page.endNext[j] = -1;
-      // Open, in a bucket nothing was published from: the next `take` publishes every
-      // ended one again (as it does a revised one), so a fresh hub mirror has them.
-      page.state[j] = OPEN;
       // Saved in chain order per size, newest-opened first: keep it.
-      if (k !== beforeK) heads[h0 + k] = r;
-      else records[before >>> RECORD_BITS].chain[before & RECORD_MASK] = r;
+      if (k !== beforeK) {
+        heads[h0 + k] = r;
+        ended = false;
+      } else records[before >>> RECORD_BITS].chain[before & RECORD_MASK] = r;
       before = r;
       beforeK = k;
+      // The newest ended window of each size goes to a fresh hub mirror again (it
+      // keeps the newest of a size only, as `endedWindows` gives): revised, and in a
+      // bucket not published from, so the next `take` publishes it without a list.
+      const state = f64[at] - k * 8;
+      page.state[j] = state === OPEN ? OPEN : ended ? state : REVISED;
+      if (page.state[j] === REVISED) this.#republish++;
+      if (state !== OPEN) ended = true;
+      // Ends are whole multiples of the smallest size: the quotient picks a cache entry.
       const end = start + sizesMs[k];
-      let b = 0;
-      while (b < knownBuckets.length && knownEnds[b] !== end) b++;
-      if (b < knownBuckets.length) {
-        const bucket = knownBuckets[b];
+      const b = (end / size0 >>> 0) & (KNOWN_ENDS - 1);
+      const bucket = knownBuckets[b];
+      if (bucket !== null && knownEnds[b] === end) {
         records[bucket.tail >>> RECORD_BITS].endNext[bucket.tail & RECORD_MASK] = r;
         bucket.tail = r;
       } else {
         this.#pend(r, k, end);
-        if (b < KNOWN_ENDS) {
-          knownEnds[b] = end;
-          knownBuckets.push(this.#lastBucket[k]!);
-        }
+        knownEnds[b] = end;
+        knownBuckets[b] = this.#lastBucket[k];
       }
     }
     this.open += n;
