@@ -8,6 +8,8 @@ import type { WindowSpec } from "./event_window_store.ts";
 import type { ShardChanges } from "./shard_messages.ts";
 import { blockFromReadings } from "../../protocol/reading_block.ts";
 import { WINDOW_FINAL } from "../../protocol/columns.ts";
+import type { WindowStates } from "../../protocol/columns.ts";
+import { FeedView } from "../hub/feed_view.ts";
 
 const SPECS: WindowSpec[] = [
   { sizesMs: [1_000, 10_000, 60_000], graceMs: 5_000 },
@@ -63,6 +65,18 @@ function finals(changes: ShardChanges): string[] {
   return out;
 }
 
+/** Windows by sensor/metric/size: their start and values. */
+function windowMap(w: WindowStates): Map<string, string> {
+  const out = new Map<string, string>();
+  for (let i = 0; i < w.length; i++) {
+    out.set(
+      `${w.sensor[i]}/${w.metric[i]}/${w.size[i]}`,
+      [w.startMs[i], w.count[i], w.sum[i], w.min[i], w.max[i], w.std[i]].join(),
+    );
+  }
+  return out;
+}
+
 /** Everything a shard holds, as plain data (its `state()` and every held window). */
 function holding(state: ShardState, router: Router, spec: WindowSpec) {
   const s = state.state();
@@ -96,7 +110,7 @@ function holding(state: ShardState, router: Router, spec: WindowSpec) {
   };
 }
 
-Deno.test("a shard restored from its image goes on exactly as its un-restarted twin: same final windows, late counts, held windows and state, for any readings, removals and window sizes", () => {
+Deno.test("a shard restored from its image goes on exactly as its un-restarted twin: same final windows, late counts, held windows and state, and a fresh hub mirror shows what the twin's shows, for any readings, removals and window sizes", () => {
   let withWindows = 0;
   fc.assert(
     fc.property(
@@ -110,6 +124,8 @@ Deno.test("a shard restored from its image goes on exactly as its un-restarted t
         const options = { window, windowSpec: spec, names: router };
         const twin = new ShardState(options);
         let restored = null as ShardState | null;
+        // A hub mirror fed by the twin all along, and a fresh one fed by the restored shard.
+        const twinView = new FeedView(), restoredView = new FeedView();
         const twinFinals: string[] = [];
         const restoredFinals: string[] = [];
         let timeMs = BASE;
@@ -121,8 +137,11 @@ Deno.test("a shard restored from its image goes on exactly as its un-restarted t
             restored.restore(image, 1);
             if (restored.counts().windows > 0) withWindows++;
             // The restored shard tells everything again; from here on both hand over the same finals.
-            restoredFinals.push(...finals(restored.flush()));
-            twinFinals.push(...finals(twin.flush()));
+            const first = restored.flush(), alongside = twin.flush();
+            restoredView.apply([first]);
+            twinView.apply([alongside]);
+            restoredFinals.push(...finals(first));
+            twinFinals.push(...finals(alongside));
           }
           const both = restored ? [twin, restored] : [twin];
           if (s.kind === "reading") {
@@ -138,18 +157,31 @@ Deno.test("a shard restored from its image goes on exactly as its un-restarted t
             const at = router.lookup(IDS[s.sensor]);
             if (at) { for (const state of both) state.remove(at.local); }
           } else {
-            const a = finals(twin.flush());
+            const a = twin.flush();
+            twinView.apply([a]);
             if (restored) {
-              twinFinals.push(...a);
-              restoredFinals.push(...finals(restored.flush()));
+              twinFinals.push(...finals(a));
+              const b = restored.flush();
+              restoredView.apply([b]);
+              restoredFinals.push(...finals(b));
             }
           }
         });
         const after = restored;
         if (!after) return;
         assertEquals(holding(after, router, spec), holding(twin, router, spec));
-        twinFinals.push(...finals(twin.flush()));
-        restoredFinals.push(...finals(after.flush()));
+        const a = twin.flush(), b = after.flush();
+        twinView.apply([a]);
+        restoredView.apply([b]);
+        twinFinals.push(...finals(a));
+        restoredFinals.push(...finals(b));
+        // The fresh mirror shows what the twin's shows, for every window the shard still
+        // holds ended (closed ones are gone from a restart, and only from it).
+        const shown = windowMap(twinView.windows()), fresh = windowMap(restoredView.windows());
+        for (const [key, values] of fresh) assertEquals(values, shown.get(key), key);
+        for (const key of windowMap(twin.state().windows).keys()) {
+          assertEquals(fresh.get(key), shown.get(key), `${key}: held ended, so shown`);
+        }
         assertEquals(restoredFinals.sort(), twinFinals.sort());
       },
     ),
