@@ -88,10 +88,19 @@ export class Router {
     }
     const router = new Router(shardCount, options);
     router.epoch = saved.epoch ?? 0;
-    for (const id of sensors) router.#internSensor(id);
+    // A restart interns every id: no lookup first (a repeat shows in the map's size).
+    const index = router.#sensors, shardSensors = router.#shardSensors;
+    for (let i = 0; i < sensors.length; i++) {
+      const id = sensors[i];
+      index.set(id, i);
+      router.#ids.push(id);
+      const shard = shardFor(id, shardCount);
+      router.#sensorShard.push(shard);
+      router.#sensorLocal.push(shardSensors[shard]++);
+    }
     for (const name of metrics) router.#internMetric(name);
     // A repeated id or name would shift every index after it.
-    if (router.#ids.length !== sensors.length || router.#metricNames.length !== metrics.length) {
+    if (index.size !== sensors.length || router.#metricNames.length !== metrics.length) {
       throw new RangeError("Cannot restore a router: a sensor id or metric name is there twice");
     }
     return router;
