@@ -200,6 +200,8 @@ export class EventWindowStore {
   #revised: number[] = [];
   /** Scratch: a larger window's values with its open smallest windows merged in. */
   readonly #merged = new Float64Array(F);
+  /** Where in the array `#values` returned its window's values are (no object per window published). */
+  #valuesAt = 0;
   /** Per size: the end bucket a window last went into, and its end (`#pend`). */
   readonly #lastBucket: (EndBucket | null)[];
   readonly #lastEnd: Float64Array;
@@ -512,7 +514,7 @@ export class EventWindowStore {
     for (let r = heads[(owner & OWNER_MASK) * this.#sizes + size]; r >= 0;) {
       const page = this.#records[r >>> RECORD_BITS];
       const j = r & RECORD_MASK;
-      const { f, at } = this.#values(r);
+      const f = this.#values(r), at = this.#valuesAt;
       if (f[at + COUNT] > 0) {
         held.push({
           startMs: f[at + START],
@@ -602,15 +604,18 @@ export class EventWindowStore {
   }
 
   /**
-   * The values of window `r`, where they are: its record for a smallest one;
+   * The values of window `r` (at `#valuesAt` in the array returned): its record for a smallest one;
    * for a larger one, the scratch with its open smallest windows merged in
    * (oldest first, as they close, so its final values repeat its last provisional ones).
    */
-  #values(r: number): { f: Float64Array; at: number } {
+  #values(r: number): Float64Array {
     const page = this.#records[r >>> RECORD_BITS];
     const j = r & RECORD_MASK;
     const k = page.size[j];
-    if (k === 0) return { f: page.f, at: j * F };
+    if (k === 0) {
+      this.#valuesAt = j * F;
+      return page.f;
+    }
     const merged = this.#merged;
     for (let i = 0; i < F; i++) merged[i] = page.f[j * F + i];
     const start = merged[START], end = start + this.spec.sizesMs[k];
@@ -630,7 +635,8 @@ export class EventWindowStore {
       const s = inside[i];
       merge(merged, 0, this.#records[s >>> RECORD_BITS].f, (s & RECORD_MASK) * F);
     }
-    return { f: merged, at: 0 };
+    this.#valuesAt = 0;
+    return merged;
   }
 
   #chainOf(r: number): number {
@@ -764,14 +770,14 @@ export class EventWindowStore {
     const j = r & RECORD_MASK;
     const owner = page.owner[j];
     const op = this.#owners[owner >>> OWNER_BITS];
-    const { f, at } = this.#values(r);
+    const f = this.#values(r);
     out.push(
       op.sensor[owner & OWNER_MASK],
       op.metric[owner & OWNER_MASK],
       page.size[j],
       flags,
       f,
-      at,
+      this.#valuesAt,
     );
   }
 }
