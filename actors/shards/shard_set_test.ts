@@ -119,6 +119,52 @@ for (const workers of [0, 1]) {
   });
 }
 
+/** A shard's state as plain data, order-free. */
+function plain(c: ShardChanges | null) {
+  if (!c) return null;
+  const u = c.updates, w = c.windows;
+  return {
+    sensors: c.sensors.map((s) => `${s.index}/${s.id}/${s.group}`).sort(),
+    updates: Array.from(
+      { length: u.length },
+      (_, j) => [u.sensor[j], u.metric[j], u.last[j], u.avg[j], u.min[j], u.max[j]].join(),
+    ).sort(),
+    windows: Array.from(
+      { length: w.length },
+      (_, j) => [w.sensor[j], w.metric[j], w.size[j], w.startMs[j], w.count[j], w.sum[j]].join(),
+    ).sort(),
+    late: [...c.late].sort(),
+    statuses: [...c.statuses].sort(),
+  };
+}
+
+Deno.test("--workers 0 and 2: shards restored from a checkpoint hold what the shards that saved it held", async () => {
+  const ids = Array.from({ length: 40 }, (_, i) => `s-${i}`);
+  for (const workers of [0, 2]) {
+    const before = ShardSet.create({ ...shape, workers });
+    // Readings over 20 s, some late within the grace, some too late: open, ended and closed windows.
+    for (let t = 0; t < 20; t++) {
+      await before.deliver(readings(ids.slice(t % 7, 30 + (t % 11)), 1_000_000 + t * 1_000));
+      if (t % 5 === 4) {
+        await before.deliver(readings(ids.slice(0, 5), 1_000_000 + t * 1_000 - 6_500));
+      }
+      if (t % 6 === 5) await before.flushAll({ timeoutMs: 60_000 });
+    }
+    const held = (await before.stateAll({ timeoutMs: 60_000 })).map(plain);
+    const saved = (await before.checkpointAll({ timeoutMs: 60_000 }))!;
+    await before.stop();
+    const after = ShardSet.create({ ...shape, workers, checkpoint: saved });
+    assert(after.restored, `--workers ${workers}: restored`);
+    assertEquals(
+      (await after.stateAll({ timeoutMs: 60_000 })).map(plain),
+      held,
+      `--workers ${workers}`,
+    );
+    assert(held.some((h) => h!.windows.length > 0), "windows were held");
+    await after.stop();
+  }
+});
+
 /** Throws on a reading of sensor "poison", once. */
 class Poisoned implements Behavior<ShardMessage> {
   static armed = true;
