@@ -53,6 +53,8 @@ export interface ShardSetOptions {
   maxMetrics?: number;
   /** Told about every failure of a shard (e.g. to log it). */
   onFailure?: (report: FailureReport) => void;
+  /** Told when `checkpoint` fits but is corrupt, so it is not used (`checkpointRefused`). */
+  onCheckpointRefused?: (error: RangeError) => void;
   /** Restarts allowed per shard within `withinMs` (default 5 in 60 s). */
   maxRestarts?: number;
   withinMs?: number;
@@ -110,6 +112,7 @@ export class ShardSet {
         this.checkpointRefused = error;
         checkpoint = null;
         router = null;
+        options.onCheckpointRefused?.(error);
       }
     }
     this.restored = checkpoint !== null;
