@@ -104,31 +104,52 @@ export function savedWindowsError(
   if (!(n >= 0 && at >= 0 && at + n * SLOT_LENGTH <= f64.length)) {
     return `${n} windows: the page ends before them`;
   }
-  const sizesMs = spec.sizesMs;
+  const bad = firstBadWindow(spec.sizesMs, f64, at, n);
+  return bad < 0 ? null : badWindow(spec.sizesMs, f64, at, bad);
+}
+
+/** The index of the first saved window that breaks the layout, or -1 (small: it runs per window). */
+function firstBadWindow(
+  sizesMs: readonly number[],
+  f64: Float64Array,
+  at: number,
+  n: number,
+): number {
   let beforeK = -1, beforeStart = Infinity;
   for (let w = 0; w < n; w++, at += SLOT_LENGTH) {
     // No `%` on doubles here: it is a call per use, and this runs for millions of windows.
     const code = f64[at];
     const k = code >>> 3, state = code - k * 8;
     if (!(k < sizesMs.length && (state === OPEN || state === PUBLISHED || state === REVISED))) {
-      return `a window of size ${Math.floor(code / 8)} in state ${code - Math.floor(code / 8) * 8}`;
+      return w;
     }
     // A whole multiple of its size (NaN and ±Infinity fail: their quotient is not whole or finite).
     const start = f64[at + 1], count = f64[at + 2];
     const size = sizesMs[k];
-    if (!(Math.floor(start / size) * size === start && Number.isFinite(start))) {
-      return `a window starting at ${start}: not a start of a ${size} ms window`;
-    }
-    if (!(count >= 0 && Math.floor(count) === count && count < 2 ** 53)) {
-      return `a window of ${count} readings`;
-    }
-    if (k < beforeK || (k === beforeK && !(start < beforeStart))) {
-      return `windows of size ${k} out of order`;
-    }
+    if (!(Math.floor(start / size) * size === start && Number.isFinite(start))) return w;
+    if (!(count >= 0 && Math.floor(count) === count && count < 2 ** 53)) return w;
+    if (k < beforeK || (k === beforeK && !(start < beforeStart))) return w;
     beforeK = k;
     beforeStart = start;
   }
-  return null;
+  return -1;
+}
+
+/** Why window `w` of those at `f64[at]` is refused (`firstBadWindow` found it). */
+function badWindow(sizesMs: readonly number[], f64: Float64Array, at: number, w: number): string {
+  const code = f64[at + w * SLOT_LENGTH], start = f64[at + w * SLOT_LENGTH + 1];
+  const k = Math.floor(code / 8), state = code - k * 8;
+  if (!(k >= 0 && k < sizesMs.length && state >= OPEN && state <= REVISED && state % 1 === 0)) {
+    return `a window of size ${k} in state ${state}`;
+  }
+  const count = f64[at + w * SLOT_LENGTH + 2];
+  if (!(Math.floor(start / sizesMs[k]) * sizesMs[k] === start && Number.isFinite(start))) {
+    return `a window starting at ${start}: not a start of a ${sizesMs[k]} ms window`;
+  }
+  if (!(count >= 0 && Math.floor(count) === count && count < 2 ** 53)) {
+    return `a window of ${count} readings`;
+  }
+  return `windows of size ${k} out of order`;
 }
 
 /** End buckets a restore finds without the map (a power of two). */
