@@ -68,6 +68,8 @@ export async function startPulseboard(
     checkpoint: store.checkpoint,
     checkpointSeq: store.checkpoint?.seq,
     onFailure: logActorFailure,
+    onCheckpointRefused: (error) =>
+      logger.error("ignoring a corrupt checkpoint; replaying the log from the start", { error }),
   });
   // 3. Who may come in (first: it may refuse to start), then the source, which
   // takes ingest's readings and reads them back into the shards.

@@ -89,6 +89,72 @@ export function slotsPerSize(spec: WindowSpec): number[] {
   return sizesMs.map((size) => Math.ceil(graceMs / size) + 1);
 }
 
+/**
+ * Why `n` windows saved by `saveWindows` at `f64[at]` cannot be restored
+ * with this spec, or null: each a known size and a saved state (open,
+ * published or revised), sizes ascending, per size starts descending, each
+ * start a whole multiple of its size, counts whole.
+ */
+export function savedWindowsError(
+  spec: WindowSpec,
+  f64: Float64Array,
+  at: number,
+  n: number,
+): string | null {
+  if (!(n >= 0 && at >= 0 && at + n * SLOT_LENGTH <= f64.length)) {
+    return `${n} windows: the page ends before them`;
+  }
+  const bad = firstBadWindow(spec.sizesMs, f64, at, n);
+  return bad < 0 ? null : badWindow(spec.sizesMs, f64, at, bad);
+}
+
+/** The index of the first saved window that breaks the layout, or -1 (small: it runs per window). */
+function firstBadWindow(
+  sizesMs: readonly number[],
+  f64: Float64Array,
+  at: number,
+  n: number,
+): number {
+  let beforeK = -1, beforeStart = Infinity;
+  for (let w = 0; w < n; w++, at += SLOT_LENGTH) {
+    // No `%` on doubles here: it is a call per use, and this runs for millions of windows.
+    const code = f64[at];
+    const k = code >>> 3, state = code - k * 8;
+    if (!(k < sizesMs.length && (state === OPEN || state === PUBLISHED || state === REVISED))) {
+      return w;
+    }
+    // A whole multiple of its size (NaN and ±Infinity fail: their quotient is not whole or finite).
+    const start = f64[at + 1], count = f64[at + 2];
+    const size = sizesMs[k];
+    if (!(Math.floor(start / size) * size === start && Number.isFinite(start))) return w;
+    if (!(count >= 0 && Math.floor(count) === count && count < 2 ** 53)) return w;
+    if (k < beforeK || (k === beforeK && !(start < beforeStart))) return w;
+    beforeK = k;
+    beforeStart = start;
+  }
+  return -1;
+}
+
+/** Why window `w` of those at `f64[at]` is refused (`firstBadWindow` found it). */
+function badWindow(sizesMs: readonly number[], f64: Float64Array, at: number, w: number): string {
+  const code = f64[at + w * SLOT_LENGTH], start = f64[at + w * SLOT_LENGTH + 1];
+  const k = Math.floor(code / 8), state = code - k * 8;
+  if (!(k >= 0 && k < sizesMs.length && state >= OPEN && state <= REVISED && state % 1 === 0)) {
+    return `a window of size ${k} in state ${state}`;
+  }
+  const count = f64[at + w * SLOT_LENGTH + 2];
+  if (!(Math.floor(start / sizesMs[k]) * sizesMs[k] === start && Number.isFinite(start))) {
+    return `a window starting at ${start}: not a start of a ${sizesMs[k]} ms window`;
+  }
+  if (!(count >= 0 && Math.floor(count) === count && count < 2 ** 53)) {
+    return `a window of ${count} readings`;
+  }
+  return `windows of size ${k} out of order`;
+}
+
+/** End buckets a restore finds without the map (a power of two). */
+const KNOWN_ENDS = 256;
+
 /** Record states. */
 const FREE = 0, OPEN = 1, PUBLISHED = 2, REVISED = 3, DEAD = 4;
 /** Numbers per record. */
@@ -144,8 +210,6 @@ export class EventWindowStore {
   #freeHead = -1;
   #recordCount = 0;
   readonly #owners: OwnerPage[] = [];
-  /** Scratch of `restoreWindows`: per size, the last window restored. */
-  readonly #tails: Int32Array;
   #nextOwner = 0;
   /** Newest event time seen; -Infinity before the first reading. */
   newestMs = -Infinity;
@@ -157,9 +221,16 @@ export class EventWindowStore {
   #revised: number[] = [];
   /** Scratch: a larger window's values with its open smallest windows merged in. */
   readonly #merged = new Float64Array(F);
+  /** Where in the array `#values` returned its window's values are (no object per window published). */
+  #valuesAt = 0;
   /** Per size: the end bucket a window last went into, and its end (`#pend`). */
   readonly #lastBucket: (EndBucket | null)[];
   readonly #lastEnd: Float64Array;
+  /** Restores: end buckets met lately, by end (a direct-mapped cache in front of the map). */
+  readonly #knownEnds = new Float64Array(KNOWN_ENDS);
+  readonly #knownBuckets: (EndBucket | null)[] = new Array(KNOWN_ENDS).fill(null);
+  /** Windows a restore marked to be published again at the next `take` (its output is sized once). */
+  #republish = 0;
   /** Scratch: the open smallest windows inside one larger window. */
   readonly #inside: number[] = [];
   /** Readings dropped as late since the start (or restore). */
@@ -176,7 +247,6 @@ export class EventWindowStore {
     slotsPerSize(spec);
     this.spec = spec;
     this.#sizes = spec.sizesMs.length;
-    this.#tails = new Int32Array(Math.max(1, this.#sizes));
     this.#out = new OutColumns(options.reuse ?? false);
     this.#lastBucket = new Array(this.#sizes).fill(null);
     this.#lastEnd = new Float64Array(this.#sizes);
@@ -203,7 +273,8 @@ export class EventWindowStore {
     const i = owner & OWNER_MASK;
     page.sensor[i] = sensor;
     page.metric[i] = metric;
-    page.head.fill(-1, i * this.#sizes, (i + 1) * this.#sizes);
+    // A loop, not fill(): a restart makes 300,000 owners, and a call per owner shows.
+    for (let h = i * this.#sizes, end = h + this.#sizes; h < end; h++) page.head[h] = -1;
     return owner;
   }
 
@@ -263,8 +334,9 @@ export class EventWindowStore {
    * previous call. A window appears at most once per call, with its latest values.
    */
   take(): WindowStates {
-    // After a restore every ended window is revised: one allocation, not a doubling series.
-    this.#out.reserve(this.#revised.length);
+    // After a restore the newest ended windows go again: one allocation, not a doubling series.
+    this.#out.reserve(this.#revised.length + this.#republish);
+    this.#republish = 0;
     const watermark = this.watermarkMs;
     let closedUpTo = 0;
     for (const end of this.#ends) {
@@ -279,6 +351,7 @@ export class EventWindowStore {
         }
         this.#byEnd.delete(end);
         this.#lastBucket.fill(null);
+        this.#knownBuckets.fill(null);
         closedUpTo++;
         continue;
       }
@@ -289,7 +362,8 @@ export class EventWindowStore {
       while (r >= 0) {
         const page = this.#records[r >>> RECORD_BITS];
         const j = r & RECORD_MASK;
-        if (page.state[j] === OPEN) {
+        // Revised here: restored (`restoreWindows`); a live revision is never past `published`.
+        if (page.state[j] === OPEN || page.state[j] === REVISED) {
           page.state[j] = PUBLISHED;
           this.#publish(r, WINDOW_CHANGED);
         }
@@ -364,41 +438,89 @@ export class EventWindowStore {
   }
 
   /**
-   * Re-creates `n` windows saved by `saveWindows` for a fresh `owner`.
-   * Those that had ended are published again at the next `take`, so a fresh
-   * hub mirror has them. Returns the offset after them.
+   * Room for `windows` more records and owners up to `owners` (a restore
+   * knows both up front: the arenas then grow once, not page by page).
    */
-  restoreWindows(owner: number, f64: Float64Array, at: number, n: number): number {
+  reserve(windows: number, owners: number): void {
+    const records = Math.ceil((this.#recordCount + windows) / RECORD_PAGE);
+    while (this.#records.length < records) this.#records.push(new RecordPage());
+    while (owners > this.#owners.length * OWNER_PAGE) this.#owners.push(new OwnerPage(this.#sizes));
+  }
+
+  /**
+   * Re-creates `n` windows saved by `saveWindows` for a fresh `owner`.
+   * The newest ended one of each size (and any with a revision not yet
+   * handed over) is published again at the next `take`, so a fresh hub
+   * mirror has them; older ones it had sent stay sent (a mirror keeps the
+   * newest of a size). Returns the offset after them. Saved windows that
+   * break the layout are refused (RangeError) before anything changes,
+   * unless `checked` says `savedWindowsError` has passed them already.
+   */
+  restoreWindows(owner: number, f64: Float64Array, at: number, n: number, checked = false): number {
+    if (!checked) {
+      const error = savedWindowsError(this.spec, f64, at, n);
+      if (error !== null) throw new RangeError(`Cannot restore ${error}`);
+    }
     const heads = this.#owners[owner >>> OWNER_BITS].head;
     const h0 = (owner & OWNER_MASK) * this.#sizes;
-    // A restart restores millions of windows: no allocation per owner or window here.
-    const tails = this.#tails.fill(-1);
+    const sizesMs = this.spec.sizesMs;
+    const records = this.#records;
+    const knownEnds = this.#knownEnds, knownBuckets = this.#knownBuckets;
+    const size0 = sizesMs[0];
+    // A restart restores millions of windows: one tight loop, no allocation per window.
+    let before = -1, beforeK = -1, ended = false;
     for (let w = 0; w < n; w++, at += SLOT_LENGTH) {
-      const k = Math.floor(f64[at] / 8);
-      const state = f64[at] % 8;
-      if (!(k < this.#sizes) || !(state >= OPEN && state <= REVISED)) {
-        throw new RangeError(`Cannot restore a window of size ${k} in state ${state}`);
+      const k = f64[at] >>> 3;
+      let r = this.#freeHead;
+      if (r >= 0) this.#freeHead = records[r >>> RECORD_BITS].endNext[r & RECORD_MASK];
+      else {
+        r = this.#recordCount++;
+        if (r >>> RECORD_BITS === records.length) records.push(new RecordPage());
       }
-      const start = f64[at + 1];
-      // Saved in chain order, latest start first (lookups stop at an earlier start).
-      if (tails[k] >= 0 && !(start < this.#startOf(tails[k]))) {
-        throw new RangeError(`Cannot restore windows of size ${k} out of order`);
-      }
-      const r = this.#open(owner, k, start, false);
-      const page = this.#records[r >>> RECORD_BITS];
+      const page = records[r >>> RECORD_BITS];
       const j = r & RECORD_MASK;
       const f = page.f;
-      for (let i = 0, to = j * F; i < F; i++) f[to + i] = f64[at + 1 + i];
-      // Keep the saved chain order: newest-opened first.
+      const to = j * F;
+      const start = f64[at + 1];
+      f[to] = start;
+      f[to + 1] = f64[at + 2];
+      f[to + 2] = f64[at + 3];
+      f[to + 3] = f64[at + 4];
+      f[to + 4] = f64[at + 5];
+      f[to + 5] = f64[at + 6];
+      f[to + 6] = f64[at + 7];
+      page.owner[j] = owner;
+      page.size[j] = k;
       page.chain[j] = -1;
-      if (tails[k] < 0) heads[h0 + k] = r;
-      else this.#records[tails[k] >>> RECORD_BITS].chain[tails[k] & RECORD_MASK] = r;
-      tails[k] = r;
-      if (state !== OPEN) {
-        page.state[j] = REVISED;
-        this.#revised.push(r);
+      page.endNext[j] = -1;
+      // Saved in chain order per size, newest-opened first: keep it.
+      if (k !== beforeK) {
+        heads[h0 + k] = r;
+        ended = false;
+      } else records[before >>> RECORD_BITS].chain[before & RECORD_MASK] = r;
+      before = r;
+      beforeK = k;
+      // The newest ended window of each size goes to a fresh hub mirror again (it
+      // keeps the newest of a size only, as `endedWindows` gives): revised, and in a
+      // bucket not published from, so the next `take` publishes it without a list.
+      const state = f64[at] - k * 8;
+      page.state[j] = state === OPEN ? OPEN : ended ? state : REVISED;
+      if (page.state[j] === REVISED) this.#republish++;
+      if (state !== OPEN) ended = true;
+      // Ends are whole multiples of the smallest size: the quotient picks a cache entry.
+      const end = start + sizesMs[k];
+      const b = (end / size0 >>> 0) & (KNOWN_ENDS - 1);
+      const bucket = knownBuckets[b];
+      if (bucket !== null && knownEnds[b] === end) {
+        records[bucket.tail >>> RECORD_BITS].endNext[bucket.tail & RECORD_MASK] = r;
+        bucket.tail = r;
+      } else {
+        this.#pend(r, k, end);
+        knownEnds[b] = end;
+        knownBuckets[b] = this.#lastBucket[k];
       }
     }
+    this.open += n;
     return at;
   }
 
@@ -414,7 +536,7 @@ export class EventWindowStore {
     for (let r = heads[(owner & OWNER_MASK) * this.#sizes + size]; r >= 0;) {
       const page = this.#records[r >>> RECORD_BITS];
       const j = r & RECORD_MASK;
-      const { f, at } = this.#values(r);
+      const f = this.#values(r), at = this.#valuesAt;
       if (f[at + COUNT] > 0) {
         held.push({
           startMs: f[at + START],
@@ -504,15 +626,18 @@ export class EventWindowStore {
   }
 
   /**
-   * The values of window `r`, where they are: its record for a smallest one;
+   * The values of window `r` (at `#valuesAt` in the array returned): its record for a smallest one;
    * for a larger one, the scratch with its open smallest windows merged in
    * (oldest first, as they close, so its final values repeat its last provisional ones).
    */
-  #values(r: number): { f: Float64Array; at: number } {
+  #values(r: number): Float64Array {
     const page = this.#records[r >>> RECORD_BITS];
     const j = r & RECORD_MASK;
     const k = page.size[j];
-    if (k === 0) return { f: page.f, at: j * F };
+    if (k === 0) {
+      this.#valuesAt = j * F;
+      return page.f;
+    }
     const merged = this.#merged;
     for (let i = 0; i < F; i++) merged[i] = page.f[j * F + i];
     const start = merged[START], end = start + this.spec.sizesMs[k];
@@ -532,7 +657,8 @@ export class EventWindowStore {
       const s = inside[i];
       merge(merged, 0, this.#records[s >>> RECORD_BITS].f, (s & RECORD_MASK) * F);
     }
-    return { f: merged, at: 0 };
+    this.#valuesAt = 0;
+    return merged;
   }
 
   #chainOf(r: number): number {
@@ -545,9 +671,9 @@ export class EventWindowStore {
 
   /**
    * A fresh record for a window of `owner` and size `k` starting at `start`,
-   * in its end bucket and (`link`) in its chain, which stays latest start first.
+   * in its end bucket and in its chain, which stays latest start first.
    */
-  #open(owner: number, k: number, start: number, link = true): number {
+  #open(owner: number, k: number, start: number): number {
     let r = this.#freeHead;
     if (r >= 0) {
       this.#freeHead = this.#records[r >>> RECORD_BITS].endNext[r & RECORD_MASK];
@@ -570,22 +696,19 @@ export class EventWindowStore {
     page.owner[j] = owner;
     page.size[j] = k;
     page.state[j] = OPEN;
-    page.chain[j] = -1;
-    if (link) {
-      const first = heads[h];
-      if (first < 0 || this.#startOf(first) < start) {
-        page.chain[j] = first;
-        heads[h] = r;
-      } else {
-        // Opened by a reading older than the newest: after the windows that start later.
-        let before = first;
-        for (let next = this.#chainOf(before); next >= 0 && this.#startOf(next) > start;) {
-          before = next;
-          next = this.#chainOf(next);
-        }
-        page.chain[j] = this.#chainOf(before);
-        this.#records[before >>> RECORD_BITS].chain[before & RECORD_MASK] = r;
+    const first = heads[h];
+    if (first < 0 || this.#startOf(first) < start) {
+      page.chain[j] = first;
+      heads[h] = r;
+    } else {
+      // Opened by a reading older than the newest: after the windows that start later.
+      let before = first;
+      for (let next = this.#chainOf(before); next >= 0 && this.#startOf(next) > start;) {
+        before = next;
+        next = this.#chainOf(next);
       }
+      page.chain[j] = this.#chainOf(before);
+      this.#records[before >>> RECORD_BITS].chain[before & RECORD_MASK] = r;
     }
     page.endNext[j] = -1;
     this.open++;
@@ -669,14 +792,14 @@ export class EventWindowStore {
     const j = r & RECORD_MASK;
     const owner = page.owner[j];
     const op = this.#owners[owner >>> OWNER_BITS];
-    const { f, at } = this.#values(r);
+    const f = this.#values(r);
     out.push(
       op.sensor[owner & OWNER_MASK],
       op.metric[owner & OWNER_MASK],
       page.size[j],
       flags,
       f,
-      at,
+      this.#valuesAt,
     );
   }
 }

@@ -56,16 +56,21 @@ export class MovingWindows {
         this.window * 8;
   }
 
-  /** Makes `slot` usable and empty (no value yet). */
-  reset(slot: number): void {
-    while (slot >= this.#capacity) {
+  /** Makes slots `0..slots-1` addressable (a restore knows how many up front). */
+  reserve(slots: number): void {
+    while (slots > this.#capacity) {
       this.#pages.push(new ScalarPage());
       this.#capacity += PAGE;
     }
-    const ringPages = (slot >>> this.#ringBits) + 1;
-    while (this.#rings.length < ringPages) {
+    const ringPages = ((slots - 1) >>> this.#ringBits) + 1;
+    while (slots > 0 && this.#rings.length < ringPages) {
       this.#rings.push(new Float64Array((1 << this.#ringBits) * this.window));
     }
+  }
+
+  /** Makes `slot` usable and empty (no value yet). */
+  reset(slot: number): void {
+    this.reserve(slot + 1);
     const page = this.#pages[slot >>> PAGE_BITS];
     const i = slot & MASK;
     page.last[i] = NaN;
@@ -155,7 +160,10 @@ export class MovingWindows {
     if (filled > this.window) {
       throw new RangeError(`Cannot restore ${filled} values into a window of ${this.window}`);
     }
-    this.reset(slot);
+    // Every column of the slot is written below: no reset first.
+    if (slot >= this.#capacity || slot >>> this.#ringBits >= this.#rings.length) {
+      this.reserve(slot + 1);
+    }
     const page = this.#pages[slot >>> PAGE_BITS];
     const i = slot & MASK;
     page.last[i] = f64[at];

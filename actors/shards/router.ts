@@ -76,11 +76,40 @@ export class Router {
     saved: { sensors: readonly string[]; metrics: readonly string[]; epoch?: number },
     options: RouterOptions = {},
   ) {
+    const { sensors, metrics } = saved ?? {};
+    if (
+      !Array.isArray(sensors) || !Array.isArray(metrics) ||
+      !sensors.every((id) => typeof id === "string") ||
+      !metrics.every((name) => typeof name === "string")
+    ) {
+      throw new RangeError(
+        "Cannot restore a router: its sensor ids or metric names are not strings",
+      );
+    }
     const router = new Router(shardCount, options);
     router.epoch = saved.epoch ?? 0;
-    for (const id of saved.sensors) router.#internSensor(id);
-    for (const name of saved.metrics) router.#internMetric(name);
+    // A restart interns every id: no lookup first (a repeat shows in the map's size).
+    const index = router.#sensors, shardSensors = router.#shardSensors;
+    for (let i = 0; i < sensors.length; i++) {
+      const id = sensors[i];
+      index.set(id, i);
+      router.#ids.push(id);
+      const shard = shardFor(id, shardCount);
+      router.#sensorShard.push(shard);
+      router.#sensorLocal.push(shardSensors[shard]++);
+    }
+    for (const name of metrics) router.#internMetric(name);
+    // A repeated id or name would shift every index after it.
+    if (index.size !== sensors.length || router.#metricNames.length !== metrics.length) {
+      throw new RangeError("Cannot restore a router: a sensor id or metric name is there twice");
+    }
     return router;
+  }
+
+  /** Whether sensor `index` is the one at index `local` of shard `shard`. */
+  isAt(index: number, shard: number, local: number): boolean {
+    return index < this.#ids.length && this.#sensorShard[index] === shard &&
+      this.#sensorLocal[index] === local;
   }
 
   /** A known sensor's global index, shard and index in its shard, or undefined. */

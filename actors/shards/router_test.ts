@@ -125,6 +125,36 @@ Deno.test("sensors and metrics get dense indexes in order of first appearance, k
   assertEquals(restored.epoch, 1, "a clear starts a new epoch: ids are not only appended any more");
 });
 
+Deno.test("a saved router with a repeated id or name, or ids that are not strings, is refused with a RangeError; isAt tells where a restored sensor is", () => {
+  const bad: [string, unknown][] = [
+    ["a repeated sensor id", { sensors: ["x", "y", "x"], metrics: ["t"] }],
+    ["a repeated metric name", { sensors: ["x"], metrics: ["t", "t"] }],
+    ["a sensor id that is a number", { sensors: ["x", 5], metrics: [] }],
+    ["no sensor list", { metrics: [] }],
+  ];
+  for (const [what, saved] of bad) {
+    let error: unknown = null;
+    try {
+      Router.restore(2, saved as { sensors: string[]; metrics: string[] });
+    } catch (e) {
+      error = e;
+    }
+    assertEquals(error instanceof RangeError, true, `${what}: refused, got ${error}`);
+    assertEquals(/^Cannot restore a router/.test((error as Error).message), true, what);
+  }
+  const ids = ["x", "y", "z", "w"];
+  const restored = Router.restore(2, { sensors: ids, metrics: ["t"] });
+  const locals = [0, 0];
+  ids.forEach((id, index) => {
+    const shard = shardFor(id, 2);
+    const local = locals[shard]++;
+    assertEquals(restored.isAt(index, shard, local), true, id);
+    assertEquals(restored.isAt(index, 1 - shard, local), false, id);
+    assertEquals(restored.isAt(index, shard, local + 1), false, id);
+  });
+  assertEquals(restored.isAt(ids.length, 0, 0), false, "an index past the last");
+});
+
 Deno.test("metric names past the cap are dropped and counted, not indexed", () => {
   const router = new Router(1, { maxMetrics: 2 });
   const b = block([["s", ["a", "b", "c"]], ["s", ["c", "d"]]]);

@@ -38,7 +38,8 @@ export class ShardBehavior implements Behavior<ShardMessage> {
   #awaitingReplay: boolean;
 
   constructor(options: ShardOptions = {}) {
-    this.#options = options;
+    // Not the image: once restored its pages (most of a checkpoint's bytes) must be let go.
+    this.#options = { ...options, image: null };
     this.#thresholds = new ThresholdTable(options.metrics);
     this.#state = this.#fresh();
     this.#awaitingReplay = options.awaitingReplay ?? false;

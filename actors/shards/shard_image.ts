@@ -80,18 +80,38 @@ export function allocatePage(
 /** The parts of an encoded page (views over its bytes, copied first if unaligned). */
 export function decodePage(page: Uint8Array): PageParts {
   const bytes = page.byteOffset % 8 === 0 ? page : page.slice();
+  if (bytes.byteLength < 4) throw new RangeError("Cannot read a shard page: it has no header");
   const length = new DataView(bytes.buffer, bytes.byteOffset).getUint32(0, true);
-  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(4, 4 + length)));
+  if (4 + length > bytes.byteLength) {
+    throw new RangeError("Cannot read a shard page: its header is cut short");
+  }
+  let header: unknown;
+  try {
+    header = JSON.parse(new TextDecoder().decode(bytes.subarray(4, 4 + length)));
+  } catch {
+    throw new RangeError("Cannot read a shard page: its header is not JSON");
+  }
+  const { sensors, strings, f64, u32 } = (header ?? {}) as Record<string, unknown>;
+  if (
+    !isCount(sensors) || !isCount(f64) || !isCount(u32) || !Array.isArray(strings) ||
+    !strings.every((s) => typeof s === "string")
+  ) {
+    throw new RangeError("Cannot read a shard page: its header is not a page header");
+  }
   const start = bytes.byteOffset + align8(4 + length);
-  if (start - bytes.byteOffset + header.f64 * 8 + header.u32 * 4 > bytes.byteLength) {
+  if (start - bytes.byteOffset + f64 * 8 + u32 * 4 > bytes.byteLength) {
     throw new RangeError("Cannot read a shard page: it is shorter than its header says");
   }
   return {
-    sensors: header.sensors,
-    strings: header.strings,
-    f64: new Float64Array(bytes.buffer, start, header.f64),
-    u32: new Uint32Array(bytes.buffer, start + header.f64 * 8, header.u32),
+    sensors,
+    strings,
+    f64: new Float64Array(bytes.buffer, start, f64),
+    u32: new Uint32Array(bytes.buffer, start + f64 * 8, u32),
   };
+}
+
+function isCount(n: unknown): n is number {
+  return Number.isSafeInteger(n) && (n as number) >= 0;
 }
 
 function align8(n: number): number {

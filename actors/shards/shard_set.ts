@@ -3,6 +3,7 @@ import type { HeldWindow, WindowSpec } from "./event_window_store.ts";
 import { Router } from "./router.ts";
 import type { ShardBehavior } from "./shard.ts";
 import { fits } from "./shard_state.ts";
+import { checkShardImage } from "./shard_image_check.ts";
 import type { ShardImage } from "./shard_image.ts";
 import type { ShardChanges, ShardMessage } from "./shard_messages.ts";
 import { LocalShards } from "./local_shards.ts";
@@ -52,6 +53,8 @@ export interface ShardSetOptions {
   maxMetrics?: number;
   /** Told about every failure of a shard (e.g. to log it). */
   onFailure?: (report: FailureReport) => void;
+  /** Told when `checkpoint` fits but is corrupt, so it is not used (`checkpointRefused`). */
+  onCheckpointRefused?: (error: RangeError) => void;
   /** Restarts allowed per shard within `withinMs` (default 5 in 60 s). */
   maxRestarts?: number;
   withinMs?: number;
@@ -76,6 +79,8 @@ export class ShardSet {
   readonly workers: number;
   /** Whether the shards and router started from the checkpoint given. */
   readonly restored: boolean;
+  /** Why the checkpoint given was not used though it fits (it is corrupt); null if not refused. */
+  readonly checkpointRefused: RangeError | null = null;
   readonly #router: Router;
   readonly #hosts: ShardHosts;
   readonly #restartHooks: ((shard: number) => void)[] = [];
@@ -87,17 +92,31 @@ export class ShardSet {
 
   private constructor(options: ShardSetOptions) {
     const { count, window, windowSpec } = options;
-    const checkpoint = options.checkpoint && ShardSet.fits(options.checkpoint, options)
+    let checkpoint = options.checkpoint && ShardSet.fits(options.checkpoint, options)
       ? options.checkpoint
       : null;
     this.count = count;
     this.#shape = { count, window, windowSpec };
-    this.restored = checkpoint !== null;
     this.#restoredAfter = new Array(count).fill(-Infinity);
     const routerOptions = { maxMetrics: options.maxMetrics, metrics: options.metrics };
-    this.#router = checkpoint
-      ? Router.restore(count, checkpoint.router, routerOptions)
-      : new Router(count, routerOptions);
+    let router: Router | null = null;
+    if (checkpoint) {
+      // Checked whole before any shard takes it: a corrupt one is not used (the log is replayed).
+      try {
+        router = Router.restore(count, checkpoint.router, routerOptions);
+        for (let shard = 0; shard < count; shard++) {
+          this.#check(checkpoint.shards[shard], shard, router);
+        }
+      } catch (error) {
+        if (!(error instanceof RangeError)) throw error;
+        this.checkpointRefused = error;
+        checkpoint = null;
+        router = null;
+        options.onCheckpointRefused?.(error);
+      }
+    }
+    this.restored = checkpoint !== null;
+    this.#router = router ?? new Router(count, routerOptions);
     const common = {
       count,
       window,
@@ -190,10 +209,26 @@ export class ShardSet {
    * whether the checkpoint was used (the replay then starts at its cursor).
    */
   async restore(shard: number, checkpoint: ShardSetState | null): Promise<boolean> {
-    const fits = checkpoint !== null && ShardSet.fits(checkpoint, this.#shape);
+    let fits = checkpoint !== null && ShardSet.fits(checkpoint, this.#shape);
+    if (fits) {
+      try {
+        this.#check(checkpoint!.shards[shard], shard, this.#router);
+      } catch (error) {
+        if (!(error instanceof RangeError)) throw error;
+        fits = false;
+      }
+    }
     this.#restoredAfter[shard] = this.#lastSeq;
-    await this.#hosts.restore(shard, fits ? checkpoint.shards[shard] : null);
+    await this.#hosts.restore(shard, fits ? checkpoint!.shards[shard] : null);
     return fits;
+  }
+
+  /** Throws RangeError unless `image` can be restored into `shard` as `router` places its sensors. */
+  #check(image: ShardImage, shard: number, router: Router): void {
+    const { window, windowSpec } = this.#shape;
+    checkShardImage(image, { window, spec: windowSpec }, {
+      owns: (global, local) => router.isAt(global, shard, local),
+    });
   }
 
   /**

@@ -3,6 +3,7 @@ import { DEFAULT_WINDOW_SPEC } from "./event_window_store.ts";
 import { ShardSet } from "./shard_set.ts";
 import type { ShardSetOptions } from "./shard_set.ts";
 import { shardFor } from "./shard_for.ts";
+import { decodePage } from "./shard_image.ts";
 import type { ShardBehavior } from "./shard.ts";
 import type { ShardChanges, ShardMessage } from "./shard_messages.ts";
 import type { Behavior } from "../runtime/mod.ts";
@@ -66,6 +67,102 @@ Deno.test("a checkpoint is used only when shards of the same shape saved it", as
   const format = structuredClone(saved);
   format.shards[1].header.format = 1;
   assert(!ShardSet.fits(format, shape), "another image format does not fit");
+});
+
+for (const workers of [0, 1]) {
+  Deno.test(`--workers ${workers}: a corrupt checkpoint is not used: the shards start empty (the source replays its log) and work, and a shard's restore from it says not used`, async () => {
+    const before = ShardSet.create(shape);
+    await before.deliver(readings(["a", "b", "c", "d", "e", "f"]));
+    const saved = (await before.checkpointAll())!;
+    await before.stop();
+    // The shard holding sensor "a" (its first page).
+    const at = shardFor("a", shape.count);
+    const corruptions: [string, (s: typeof saved) => void][] = [
+      ["a truncated page", (s) => {
+        const page = s.shards[at];
+        page.pages[0] = page.pages[0]!.slice(0, page.pages[0]!.length - 8);
+      }],
+      ["a group index out of range", (s) => {
+        const page = s.shards[at];
+        // Views over the page's bytes: sensor 0's u32 [flags, global, group, ...].
+        decodePage(page.pages[0]!).u32[2] = 99;
+      }],
+      ["a sensor index the router does not have", (s) => {
+        s.router.sensors.length = 2;
+      }],
+      ["sensor ids that are not strings", (s) => {
+        (s.router.sensors as unknown[])[0] = 5;
+      }],
+    ];
+    for (const [what, corrupt] of corruptions) {
+      const checkpoint = structuredClone(saved);
+      corrupt(checkpoint);
+      const shards = ShardSet.create({ ...shape, workers, checkpoint });
+      assert(!shards.restored, `${what}: not restored`);
+      assert(shards.checkpointRefused instanceof RangeError, `${what}: the refusal is told`);
+      assertEquals(shards.sensorCount, 0, `${what}: the router starts empty`);
+      // Workers start slowly on a busy machine: a flush must not time out here.
+      const flushAll = () => shards.flushAll({ timeoutMs: 60_000 });
+      assertEquals(idsByShard(await flushAll()).flat(), [], `${what}: starts empty`);
+      await shards.deliver(readings(["x", "y"]));
+      assertEquals(idsByShard(await flushAll()).flat().sort(), ["x", "y"], `${what}: works`);
+      const again = structuredClone(saved);
+      corrupt(again);
+      assertEquals(
+        await shards.restore(at, again),
+        false,
+        `${what}: a shard's restore does not use it`,
+      );
+      assert(!shards.failed, `${what}: no shard failed`);
+      await shards.stop();
+    }
+  });
+}
+
+/** A shard's state as plain data, order-free. */
+function plain(c: ShardChanges | null) {
+  if (!c) return null;
+  const u = c.updates, w = c.windows;
+  return {
+    sensors: c.sensors.map((s) => `${s.index}/${s.id}/${s.group}`).sort(),
+    updates: Array.from(
+      { length: u.length },
+      (_, j) => [u.sensor[j], u.metric[j], u.last[j], u.avg[j], u.min[j], u.max[j]].join(),
+    ).sort(),
+    windows: Array.from(
+      { length: w.length },
+      (_, j) => [w.sensor[j], w.metric[j], w.size[j], w.startMs[j], w.count[j], w.sum[j]].join(),
+    ).sort(),
+    late: [...c.late].sort(),
+    statuses: [...c.statuses].sort(),
+  };
+}
+
+Deno.test("--workers 0 and 2: shards restored from a checkpoint hold what the shards that saved it held", async () => {
+  const ids = Array.from({ length: 40 }, (_, i) => `s-${i}`);
+  for (const workers of [0, 2]) {
+    const before = ShardSet.create({ ...shape, workers });
+    // Readings over 20 s, some late within the grace, some too late: open, ended and closed windows.
+    for (let t = 0; t < 20; t++) {
+      await before.deliver(readings(ids.slice(t % 7, 30 + (t % 11)), 1_000_000 + t * 1_000));
+      if (t % 5 === 4) {
+        await before.deliver(readings(ids.slice(0, 5), 1_000_000 + t * 1_000 - 6_500));
+      }
+      if (t % 6 === 5) await before.flushAll({ timeoutMs: 60_000 });
+    }
+    const held = (await before.stateAll({ timeoutMs: 60_000 })).map(plain);
+    const saved = (await before.checkpointAll({ timeoutMs: 60_000 }))!;
+    await before.stop();
+    const after = ShardSet.create({ ...shape, workers, checkpoint: saved });
+    assert(after.restored, `--workers ${workers}: restored`);
+    assertEquals(
+      (await after.stateAll({ timeoutMs: 60_000 })).map(plain),
+      held,
+      `--workers ${workers}`,
+    );
+    assert(held.some((h) => h!.windows.length > 0), "windows were held");
+    await after.stop();
+  }
 });
 
 /** Throws on a reading of sensor "poison", once. */

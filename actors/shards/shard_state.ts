@@ -11,14 +11,9 @@ import { MovingWindows } from "./moving_windows.ts";
 import type { WindowSummary } from "./moving_windows.ts";
 import { DEFAULT_WINDOW_SPEC, EventWindowStore, SLOT_LENGTH } from "./event_window_store.ts";
 import type { HeldWindow, WindowSpec } from "./event_window_store.ts";
-import {
-  allocatePage,
-  decodePage,
-  IMAGE_FORMAT,
-  SENSOR_PAGE,
-  SENSOR_PAGE_BITS,
-} from "./shard_image.ts";
-import type { ShardHeader, ShardImage } from "./shard_image.ts";
+import { checkShardImage, SAVED_LIVE } from "./shard_image_check.ts";
+import { allocatePage, IMAGE_FORMAT, SENSOR_PAGE, SENSOR_PAGE_BITS } from "./shard_image.ts";
+import type { PageParts, ShardHeader, ShardImage } from "./shard_image.ts";
 import type { RoutedRows } from "./routed_rows.ts";
 import type { SensorLevels, ShardChanges } from "./shard_messages.ts";
 import { statusLevel, ThresholdLevels } from "./threshold_levels.ts";
@@ -422,23 +417,34 @@ export class ShardState {
 
   /**
    * Adopts a saved state (into a fresh shard) and marks all of it changed,
-   * so the hub learns it. Pages count as saved by checkpoint `seq`.
+   * so the hub learns it. Pages count as saved by checkpoint `seq`. An image
+   * that does not fit this shard, or fails `checkShardImage`, is refused
+   * (RangeError) before anything changes: the shard stays empty.
    */
   restore(image: ShardImage, seq = 0): void {
     const { header } = image;
     if (!fits(header, { window: this.window, windowSpec: this.spec })) {
       throw new RangeError(
-        `Cannot restore a shard saved with window ${header.window} and event windows ${
-          JSON.stringify(header.spec)
+        `Cannot restore a shard saved with window ${header?.window} and event windows ${
+          JSON.stringify(header?.spec)
         } into window ${this.window} and ${JSON.stringify(this.spec)}`,
       );
     }
+    if (this.#sensorCount > 0 || this.#slotCount > 0) {
+      throw new RangeError("Cannot restore into a shard that holds sensors already");
+    }
+    const checked = checkShardImage(image, { window: this.window, spec: this.spec });
+    // Sized once: the arenas do not grow page by page while millions of windows come in.
+    this.#reserve(header.sensors - 1);
+    while (this.#slots.length * SLOT_PAGE < checked.slots) this.#slots.push(new SlotPage());
+    this.#moving.reserve(checked.slots);
+    this.#levels.ensure(checked.slots);
+    this.#events.reserve(checked.windows, checked.slots);
     this.#events.newestMs = header.newestMs ?? -Infinity;
     this.#events.lateDropped = header.lateDropped;
     for (const metric of header.metrics) this.#knowMetric(metric);
-    image.pages.forEach((page, p) => {
-      if (page === null) throw new RangeError(`Cannot restore: page ${p} is missing`);
-      this.#restorePage(p, page);
+    checked.pages.forEach((parts, p) => {
+      this.#restorePage(p, parts);
       this.#pageMarks[p] = 0;
     });
     this.#sensorCount = Math.max(this.#sensorCount, header.sensors);
@@ -506,7 +512,7 @@ export class ShardState {
         k >= 0;
         k = this.#slots[k >>> SLOT_BITS].next[k & SLOT_MASK]
       ) slots++;
-      parts.u32[b] = live ? LIVE : 0;
+      parts.u32[b] = live ? SAVED_LIVE : 0;
       parts.u32[b + 1] = page.global[i];
       parts.u32[b + 2] = live ? stringOf(this.#groups.strings[page.group[i]]) : 0;
       parts.u32[b + 3] = live ? stringOf(this.#statuses.strings[page.status[i]]) : 0;
@@ -532,28 +538,36 @@ export class ShardState {
     return bytes;
   }
 
-  #restorePage(p: number, bytes: Uint8Array): void {
-    const parts = decodePage(bytes);
+  /** Restores a page `checkShardImage` passed (so no index below is out of range). */
+  #restorePage(p: number, parts: PageParts): void {
+    const { u32: u, f64 } = parts;
+    // Per string of the page: its group and status id here (-1 until needed).
+    const groupOf = new Int32Array(parts.strings.length).fill(-1);
+    const statusOf = new Int32Array(parts.strings.length).fill(-1);
+    const moving = this.#moving, events = this.#events, levels = this.#levels;
     let a = 0, b = 0;
     for (let j = 0; j < parts.sensors; j++) {
       const s = p * PAGE + j;
-      const u = parts.u32;
-      const flags = u[b], global = u[b + 1], group = u[b + 2], status = u[b + 3], slots = u[b + 4];
+      const flags = u[b], global = u[b + 1], g = u[b + 2], st = u[b + 3], slots = u[b + 4];
       b += 5;
-      const statusTimeMs = parts.f64[a], late = parts.f64[a + 1];
+      const statusTimeMs = f64[a], late = f64[a + 1];
       a += 2;
-      if (!(flags & LIVE)) {
+      if (!(flags & SAVED_LIVE)) {
         this.#reserve(s);
         this.#sensors[s >>> BITS].global[s & MASK] = global;
         continue;
       }
-      const page = this.#sensor(s, global, this.#groups.intern(parts.strings[group]));
+      let group = groupOf[g];
+      if (group < 0) group = groupOf[g] = this.#groups.intern(parts.strings[g]);
+      let status = statusOf[st];
+      if (status < 0) status = statusOf[st] = this.#internStatus(parts.strings[st]);
+      const page = this.#sensor(s, global, group);
       const i = s & MASK;
-      page.status[i] = this.#internStatus(parts.strings[status]);
-      page.statusLevel[i] = this.#statusLevels[page.status[i]];
+      page.status[i] = status;
+      page.statusLevel[i] = this.#statusLevels[status];
       page.statusTimeMs[i] = statusTimeMs;
       page.late[i] = late;
-      if (page.status[i] !== 0) {
+      if (status !== 0) {
         page.flags[i] |= STATUS_DIRTY;
         this.#statusSensors.push(s);
       }
@@ -561,15 +575,27 @@ export class ShardState {
         page.flags[i] |= LATE_DIRTY;
         this.#lateSensors.push(s);
       }
+      // A fresh shard: slots are numbered in order, a sensor's chained one to the next.
+      let before = -1;
       for (let m = 0; m < slots; m++) {
-        const metric = parts.u32[b], filled = parts.u32[b + 1], windows = parts.u32[b + 2];
+        const metric = u[b], filled = u[b + 1], windows = u[b + 2];
         b += 3;
-        const k = this.#newSlot(s, metric);
-        a = this.#moving.restore(k, parts.f64, a, filled);
-        a = this.#events.restoreWindows(k, parts.f64, a, windows);
-        a = this.#levels.restore(k, parts.f64, a);
-        this.#slots[k >>> SLOT_BITS].dirty[k & SLOT_MASK] = 1;
+        const k = this.#slotCount++;
+        const slotPage = this.#slots[k >>> SLOT_BITS];
+        const sj = k & SLOT_MASK;
+        slotPage.sensor[sj] = s;
+        slotPage.metric[sj] = metric;
+        slotPage.next[sj] = -1;
+        slotPage.dirty[sj] = 1;
+        if (before < 0) page.firstSlot[i] = k;
+        else this.#slots[before >>> SLOT_BITS].next[before & SLOT_MASK] = k;
+        before = k;
+        events.windowsFor(global, metric, k);
+        a = moving.restore(k, f64, a, filled);
+        a = events.restoreWindows(k, f64, a, windows, true);
+        a = levels.restore(k, f64, a);
         this.#dirtySlots.push(k);
+        this.#knowMetric(metric);
       }
       // Restored levels are told, as restored statuses are.
       this.#relevel(s);
@@ -760,5 +786,6 @@ export function fits(
   const { sizesMs, graceMs } = shape.windowSpec;
   return header?.format === IMAGE_FORMAT && header.window === shape.window &&
     header.slotLength === SLOT_LENGTH && header.pageSize === PAGE &&
-    header.spec?.graceMs === graceMs && header.spec.sizesMs.join() === sizesMs.join();
+    header.spec?.graceMs === graceMs && Array.isArray(header.spec.sizesMs) &&
+    header.spec.sizesMs.join() === sizesMs.join();
 }
