@@ -31,6 +31,8 @@ export interface HubViewsOptions {
   maxSubscriptions: number;
   maxSubscriptionBytes: number;
   stats: HubStats;
+  /** Sensor ids in the order they were listed before a restart (see `CollationOrder.expect`). */
+  expectedIds?: readonly string[] | null;
 }
 
 /** A session's window and where its client stands. */
@@ -89,6 +91,7 @@ export class HubViews {
     this.#feed = feed;
     this.#options = options;
     this.table = new ViewTable(feed, options.table);
+    if (options.expectedIds) this.table.keys.idOrder.expect(options.expectedIds);
     this.#frames = new WindowFrames(feed, this.sparks);
     // The status sort key is the attention code (critical > warn > offline > stale > ok; 0 last).
     for (const sensor of feed.sensors()) {

@@ -17,6 +17,10 @@ export class CollationOrder {
   #rank = new Uint32Array(64);
   #added: number[] = [];
   #removed = 0;
+  /** Names in their likely order (a saved order), for the next commit; see `expect`. */
+  #expected: readonly string[] | null = null;
+  /** Items placed by a sort so far (not those taken in an expected order). */
+  sortedItems = 0;
 
   /** Items listed. Pending changes count only after `commit`. */
   get size(): number {
@@ -65,19 +69,55 @@ export class CollationOrder {
     this.#removed++;
   }
 
+  /** The names listed, in order (e.g. to save, for `expect` after a restart). */
+  names(): string[] {
+    const names: string[] = new Array(this.#size);
+    for (let i = 0; i < this.#size; i++) names[i] = this.#names[this.#order[i]]!;
+    return names;
+  }
+
+  /**
+   * Tells the next commit the order its first adds are likely in (names, as
+   * `names` listed them before a restart). It is checked, not trusted: a
+   * commit into an empty order takes the expected names that were added, in
+   * the given order, if each pair in a row compares in order (one pass, not a
+   * sort of them all); added items not among them are sorted and merged in.
+   * If the check fails, everything is sorted as without it.
+   */
+  expect(names: readonly string[]): void {
+    this.#expected = names;
+  }
+
   /** Applies the adds and removes since the last commit; true when the order changed. */
   commit(): boolean {
+    const expected = this.#expected;
+    this.#expected = null;
     if (this.#added.length === 0 && this.#removed === 0) return false;
     // An item added and then removed (or renamed) before the commit is dropped
     // here; an item removed and re-added is both in the order and in #added.
     const pending = new Set<number>();
     for (const item of this.#added) if (this.#names[item] !== undefined) pending.add(item);
-    const added = [...pending].sort(this.#compare);
+    let order = this.#order;
     let kept = 0;
-    const order = this.#order;
-    for (let i = 0; i < this.#size; i++) {
-      const item = order[i];
-      if (this.#names[item] !== undefined && !pending.has(item)) order[kept++] = item;
+    let added: number[];
+    const inOrder = expected && this.#size === 0 ? this.#inExpectedOrder(pending, expected) : null;
+    if (inOrder) {
+      if (inOrder.length > order.length) order = new Uint32Array(inOrder.length);
+      order.set(inOrder);
+      kept = inOrder.length;
+      added = [];
+      if (kept < pending.size) {
+        for (let i = 0; i < kept; i++) pending.delete(inOrder[i]);
+        added = [...pending].sort(this.#compare);
+        this.sortedItems += added.length;
+      }
+    } else {
+      added = [...pending].sort(this.#compare);
+      this.sortedItems += added.length;
+      for (let i = 0; i < this.#size; i++) {
+        const item = order[i];
+        if (this.#names[item] !== undefined && !pending.has(item)) order[kept++] = item;
+      }
     }
     const size = kept + added.length;
     let next = order;
@@ -94,6 +134,26 @@ export class CollationOrder {
     this.#added = [];
     this.#removed = 0;
     return true;
+  }
+
+  /**
+   * The pending items named in `expected`, in its order, if that order is
+   * strictly increasing (so also without duplicates); else null. Names not
+   * pending (sensors gone since) are skipped: dropping items keeps an order.
+   */
+  #inExpectedOrder(pending: Set<number>, expected: readonly string[]): Uint32Array | null {
+    const byName = new Map<string, number>();
+    for (const item of pending) byName.set(this.#names[item]!, item);
+    const items = new Uint32Array(Math.min(expected.length, pending.size));
+    let count = 0;
+    for (const name of expected) {
+      const item = byName.get(name);
+      if (item === undefined) continue;
+      byName.delete(name); // a name listed twice is found once: the next one is skipped
+      if (count > 0 && this.#compare(items[count - 1], item) >= 0) return null;
+      items[count++] = item;
+    }
+    return items.subarray(0, count);
   }
 
   readonly #compare = (a: number, b: number): number =>

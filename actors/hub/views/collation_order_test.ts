@@ -58,3 +58,96 @@ Deno.test("a few items among many are placed by search, many by merge; both list
   assertEquals(listed, expected);
   assertEquals(listed.slice(0, 4), ["s-0", "s-1", "s-1x", "s-2"]);
 });
+
+/** A fresh sort of `names` by item, as the listing order defines it. */
+function freshOrder(names: Map<number, string>): number[] {
+  return [...names.keys()].sort((a, b) =>
+    compareNames(
+      naturalKey(names.get(a)!),
+      names.get(a)!,
+      naturalKey(names.get(b)!),
+      names.get(b)!,
+    ) ||
+    a - b
+  );
+}
+
+Deno.test("an expected order saved before a restart lists the items as a fresh sort, however it was tampered with", () => {
+  const id = fc.stringMatching(/^[aB-]{0,2}[0-9]{0,3}$/);
+  const tamper = fc.oneof(
+    fc.constant({ kind: "none" as const }),
+    fc.record({ kind: fc.constant("swap" as const), at: fc.nat(), to: fc.nat() }),
+    fc.record({ kind: fc.constant("dup" as const), at: fc.nat() }),
+    fc.record({ kind: fc.constant("drop" as const), at: fc.nat() }),
+    fc.record({ kind: fc.constant("foreign" as const), at: fc.nat(), name: id }),
+  );
+  fc.assert(
+    fc.property(
+      fc.uniqueArray(id, { maxLength: 60 }),
+      fc.uniqueArray(id, { maxLength: 10 }),
+      fc.array(tamper, { maxLength: 3 }),
+      (before, after, tampers) => {
+        // The order saved before the restart...
+        const saved = new CollationOrder();
+        before.forEach((name, item) => saved.add(item, name));
+        saved.commit();
+        const expected = saved.names();
+        assertEquals(
+          expected,
+          freshOrder(new Map(before.map((n, i) => [i, n]))).map((i) => before[i]),
+        );
+        for (const t of tampers) {
+          if (expected.length === 0) break;
+          const at = t.kind === "none" ? 0 : t.at % expected.length;
+          if (t.kind === "swap") {
+            const to = t.to % expected.length;
+            [expected[at], expected[to]] = [expected[to], expected[at]];
+          } else if (t.kind === "dup") expected.splice(at, 0, expected[at]);
+          else if (t.kind === "drop") expected.splice(at, 1);
+          else if (t.kind === "foreign") expected.splice(at, 0, t.name);
+        }
+        // ...and the items after it, in another numbering: some gone, some new.
+        const names = new Map<number, string>();
+        const ids = [...new Set([...before.filter((_, i) => i % 3 !== 1), ...after])];
+        ids.forEach((name, i) => names.set(ids.length - i, name));
+        const order = new CollationOrder();
+        order.expect(expected);
+        for (const [item, name] of names) order.add(item, name);
+        order.commit();
+        const fresh = freshOrder(names);
+        assertEquals([...order.order], fresh);
+        fresh.forEach((item, rank) => assertEquals(order.rank(item), rank));
+      },
+    ),
+    { numRuns: 500 },
+  );
+});
+
+Deno.test("an expected order in order is taken without sorting; one out of order is sorted instead", () => {
+  const names = Array.from({ length: 2000 }, (_, i) => `sensor-${i}`);
+  const listed = (expected: string[]) => {
+    const order = new CollationOrder();
+    order.expect(expected);
+    names.forEach((name, i) => order.add((i * 7) % 2000, name)); // 7 is prime to 2000
+    order.commit();
+    return { names: [...order.order].map((item) => order.name(item)), sorted: order.sortedItems };
+  };
+  assertEquals(listed(names), { names, sorted: 0 });
+  const swapped = [...names];
+  [swapped[10], swapped[11]] = [swapped[11], swapped[10]];
+  assertEquals(listed(swapped), { names, sorted: 2000 });
+  // Two sensors new since the save: only they are sorted, and merged in.
+  const saved = names.filter((name) => name !== "sensor-5" && name !== "sensor-1500");
+  assertEquals(listed(saved), { names, sorted: 2 });
+});
+
+Deno.test("an expected order is for the next commit into an empty order only", () => {
+  const order = new CollationOrder();
+  order.add(1, "b");
+  order.commit();
+  order.expect(["c", "a", "b"]); // out of order, and the order is not empty: ignored
+  order.add(2, "a");
+  order.add(3, "c");
+  order.commit();
+  assertEquals([...order.order].map((i) => order.name(i)), ["a", "b", "c"]);
+});
