@@ -446,7 +446,7 @@ export class HubBehavior implements Behavior<HubMessage> {
     const keys = views.table.keys;
     const saved = this.#idOrderSaved;
     if (saved?.views === views && saved.setAt === keys.setChangedAt) return saved.bytes;
-    const bytes = encodeIdOrder(keys.idOrder.names());
+    const bytes = encodeIdOrder(keys.idOrder.order);
     this.#idOrderSaved = { views, setAt: keys.setChangedAt, bytes };
     return bytes;
   }

@@ -31,8 +31,8 @@ export interface HubViewsOptions {
   maxSubscriptions: number;
   maxSubscriptionBytes: number;
   stats: HubStats;
-  /** Sensor ids in the order they were listed before a restart (see `CollationOrder.expect`). */
-  expectedIds?: readonly string[] | null;
+  /** Sensors in the order they were listed before a restart (see `CollationOrder.expect`). */
+  expectedIds?: Uint32Array | null;
 }
 
 /** A session's window and where its client stands. */

@@ -18,7 +18,7 @@ export class CollationOrder {
   #added: number[] = [];
   #removed = 0;
   /** Names in their likely order (a saved order), for the next commit; see `expect`. */
-  #expected: readonly string[] | null = null;
+  #expected: Uint32Array | null = null;
   /** Items placed by a sort so far (not those taken in an expected order). */
   sortedItems = 0;
 
@@ -69,23 +69,17 @@ export class CollationOrder {
     this.#removed++;
   }
 
-  /** The names listed, in order (e.g. to save, for `expect` after a restart). */
-  names(): string[] {
-    const names: string[] = new Array(this.#size);
-    for (let i = 0; i < this.#size; i++) names[i] = this.#names[this.#order[i]]!;
-    return names;
-  }
-
   /**
-   * Tells the next commit the order its first adds are likely in (names, as
-   * `names` listed them before a restart). It is checked, not trusted: a
-   * commit into an empty order takes the expected names that were added, in
-   * the given order, if each pair in a row compares in order (one pass, not a
-   * sort of them all); added items not among them are sorted and merged in.
-   * If the check fails, everything is sorted as without it.
+   * Tells the next commit the order its first adds are likely in (the items,
+   * as `order` listed them before a restart: sensor indexes are the router's,
+   * which a checkpoint keeps). It is checked, not trusted: a commit into an
+   * empty order takes the expected items that were added, in the given order,
+   * if each pair in a row compares in order (one pass, not a sort of them
+   * all); added items not among them are sorted and merged in. If the check
+   * fails, everything is sorted as without it.
    */
-  expect(names: readonly string[]): void {
-    this.#expected = names;
+  expect(items: Uint32Array): void {
+    this.#expected = items;
   }
 
   /** Applies the adds and removes since the last commit; true when the order changed. */
@@ -100,17 +94,14 @@ export class CollationOrder {
     let order = this.#order;
     let kept = 0;
     let added: number[];
-    const inOrder = expected && this.#size === 0 ? this.#inExpectedOrder(pending, expected) : null;
-    if (inOrder) {
-      if (inOrder.length > order.length) order = new Uint32Array(inOrder.length);
-      order.set(inOrder);
-      kept = inOrder.length;
-      added = [];
-      if (kept < pending.size) {
-        for (let i = 0; i < kept; i++) pending.delete(inOrder[i]);
-        added = [...pending].sort(this.#compare);
-        this.sortedItems += added.length;
-      }
+    const found = expected && this.#size === 0 ? this.#inExpectedOrder(pending, expected) : null;
+    if (found) {
+      const { items, rest } = found;
+      if (items.length > order.length) order = new Uint32Array(items.length);
+      order.set(items);
+      kept = items.length;
+      added = rest.sort(this.#compare);
+      this.sortedItems += added.length;
     } else {
       added = [...pending].sort(this.#compare);
       this.sortedItems += added.length;
@@ -137,23 +128,31 @@ export class CollationOrder {
   }
 
   /**
-   * The pending items named in `expected`, in its order, if that order is
-   * strictly increasing (so also without duplicates); else null. Names not
-   * pending (sensors gone since) are skipped: dropping items keeps an order.
+   * The pending items listed in `expected`, in its order, if that order is
+   * strictly increasing (so also without duplicates), and the pending items
+   * it does not list; else null. Items not pending (sensors gone since) are
+   * skipped: dropping items keeps an order.
    */
-  #inExpectedOrder(pending: Set<number>, expected: readonly string[]): Uint32Array | null {
-    const byName = new Map<string, number>();
-    for (const item of pending) byName.set(this.#names[item]!, item);
+  #inExpectedOrder(
+    pending: Set<number>,
+    expected: Uint32Array,
+  ): { items: Uint32Array; rest: number[] } | null {
+    let top = 0;
+    for (const item of pending) if (item >= top) top = item + 1;
+    const open = new Uint8Array(top);
+    for (const item of pending) open[item] = 1;
     const items = new Uint32Array(Math.min(expected.length, pending.size));
     let count = 0;
-    for (const name of expected) {
-      const item = byName.get(name);
-      if (item === undefined) continue;
-      byName.delete(name); // a name listed twice is found once: the next one is skipped
+    for (let i = 0; i < expected.length; i++) {
+      const item = expected[i];
+      if (item >= top || open[item] === 0) continue;
+      open[item] = 0; // an item listed twice is taken once: the next is skipped
       if (count > 0 && this.#compare(items[count - 1], item) >= 0) return null;
       items[count++] = item;
     }
-    return items.subarray(0, count);
+    const rest: number[] = [];
+    if (count < pending.size) { for (const item of pending) if (open[item] === 1) rest.push(item); }
+    return { items: items.subarray(0, count), rest };
   }
 
   readonly #compare = (a: number, b: number): number =>

@@ -1,21 +1,29 @@
-// The sensor ids in listing order, saved with a checkpoint: after a restart
-// the first tick checks this order (one pass) instead of sorting every id
-// (CollationOrder.expect). Only ever a hint: anything unreadable is none.
+// The sensors in listing order, saved with a checkpoint: after a restart the
+// first tick checks this order (one pass) instead of sorting every id
+// (CollationOrder.expect). Sensors are the router's indexes, which the
+// checkpoint keeps. Only ever a hint: anything unreadable is none.
 
 /** The name the id order goes under in a checkpoint's parts. */
 export const ID_ORDER_PART = "idOrder";
 
-const HEADER = "pulseboard id order 1\n";
+/** "PBI1": the format, and that these are sensor indexes in id order. */
+const MAGIC = 0x31494250;
 
-/** Ids as one UTF-8 text, a line each (ids hold no line breaks: protocol/names.ts). */
-export function encodeIdOrder(ids: readonly string[]): Uint8Array {
-  return new TextEncoder().encode(HEADER + ids.join("\n"));
+/** The sensor indexes as little-endian 32-bit words after a magic word. */
+export function encodeIdOrder(items: Uint32Array): Uint8Array {
+  const bytes = new Uint8Array(4 * (items.length + 1));
+  const view = new DataView(bytes.buffer);
+  view.setUint32(0, MAGIC, true);
+  for (let i = 0; i < items.length; i++) view.setUint32(4 * (i + 1), items[i], true);
+  return bytes;
 }
 
-/** The ids `encodeIdOrder` saved; null for no part, or one of another format. */
-export function decodeIdOrder(bytes: Uint8Array | null | undefined): string[] | null {
-  if (!bytes || bytes.byteLength < HEADER.length) return null;
-  const text = new TextDecoder().decode(bytes);
-  if (!text.startsWith(HEADER)) return null;
-  return text.length === HEADER.length ? [] : text.slice(HEADER.length).split("\n");
+/** The sensor indexes `encodeIdOrder` saved; null for no part, or one of another format. */
+export function decodeIdOrder(bytes: Uint8Array | null | undefined): Uint32Array | null {
+  if (!bytes || bytes.byteLength < 4 || bytes.byteLength % 4 !== 0) return null;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (view.getUint32(0, true) !== MAGIC) return null;
+  const items = new Uint32Array(bytes.byteLength / 4 - 1);
+  for (let i = 0; i < items.length; i++) items[i] = view.getUint32(4 * (i + 1), true);
+  return items;
 }
