@@ -90,6 +90,7 @@ export class FeedView {
     let total = 0;
     let windowTotal = 0;
     let levelsChanged = false;
+    let sensorTop = 0;
     for (const change of changes) {
       if (!change) continue;
       // Removals first: a sensor removed and re-added in one flush is listed in both.
@@ -115,6 +116,7 @@ export class FeedView {
         late.push(entry);
       }
       for (const sensor of change.sensors) {
+        if (sensor.index >= sensorTop) sensorTop = sensor.index + 1;
         if (this.#sensors[sensor.index] === undefined) this.#sensorCount++;
         this.#sensors[sensor.index] = sensor;
         sensors.push(sensor);
@@ -143,8 +145,12 @@ export class FeedView {
       updates.timeMs.set(u.timeMs, at);
       at += u.length;
     }
+    // A restart's 100,000 sensors: the slot tables grow once, to hold them all.
+    this.#slots.reserve(sensorTop);
+    this.#windowSlots.reserve(sensorTop);
     const previous = allocatePrevious(total);
-    for (let i = 0; i < total; i++) this.#store(updates, i, previous, total - i);
+    let i = this.#used === 0 ? this.#storeFresh(updates) : 0;
+    for (; i < total; i++) this.#store(updates, i, previous, total - i);
     const windows = allocateWindowStates(windowTotal);
     at = 0;
     for (const change of changes) {
@@ -152,18 +158,14 @@ export class FeedView {
       copyWindows(change.windows, windows, at);
       at += change.windows.length;
     }
-    for (let i = 0; i < windowTotal; i++) this.#storeWindow(windows, i, windowTotal - i);
-    const readded = new Set(sensors.map((s) => s.index));
-    return {
-      sensors,
-      metrics,
-      updates,
-      previous,
-      statuses,
-      windows,
-      late,
-      removed: removed.filter((s) => !readded.has(s)),
-    };
+    i = this.#windowsUsed === 0 ? this.#storeFreshWindows(windows) : 0;
+    for (; i < windowTotal; i++) this.#storeWindow(windows, i, windowTotal - i);
+    let gone = removed;
+    if (removed.length > 0) {
+      const readded = new Set(sensors.map((s) => s.index));
+      gone = removed.filter((s) => !readded.has(s));
+    }
+    return { sensors, metrics, updates, previous, statuses, windows, late, removed: gone };
   }
 
   /**
@@ -297,6 +299,45 @@ export class FeedView {
     }
     this.lateTotal += count - this.#late[sensor];
     this.#late[sensor] = count;
+  }
+
+  /**
+   * Into an empty view (the first tick after a restart: every state new),
+   * the updates up to the first (sensor, metric) met twice take slots in
+   * their own order and are copied column by column, not one by one.
+   * Returns how many it stored; `#store` takes the rest.
+   */
+  #storeFresh(from: MetricStates): number {
+    if (from.length > this.#values.length) this.#grow(from.length);
+    let n = 0;
+    while (n < from.length && this.#slots.claim(from.sensor[n], from.metric[n], n) < 0) n++;
+    const v = this.#values;
+    v.sensor.set(from.sensor.subarray(0, n));
+    v.metric.set(from.metric.subarray(0, n));
+    v.last.set(from.last.subarray(0, n));
+    v.avg.set(from.avg.subarray(0, n));
+    v.min.set(from.min.subarray(0, n));
+    v.max.set(from.max.subarray(0, n));
+    v.timeMs.set(from.timeMs.subarray(0, n));
+    this.#used = n;
+    return n;
+  }
+
+  /** As `#storeFresh`, for the windows of an empty view. */
+  #storeFreshWindows(from: WindowStates): number {
+    if (from.length > this.#windows.length) {
+      let size = Math.max(this.#windows.length, 1);
+      while (size < from.length) size *= 2;
+      this.#windows = allocateWindowStates(size);
+    }
+    let n = 0;
+    while (
+      n < from.length &&
+      this.#windowSlots.claim(from.sensor[n], from.metric[n] * 8 + from.size[n], n) < 0
+    ) n++;
+    copyWindows(sliceWindows(from, n), this.#windows, 0);
+    this.#windowsUsed = n;
+    return n;
   }
 
   /** Stores window `i`; `left` windows (this one included) are still to come in this merge. */

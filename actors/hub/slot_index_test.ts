@@ -10,7 +10,9 @@ Deno.test("the slot index answers like a Map under any sequence of sets and dele
   );
   const op = fc.oneof(
     fc.tuple(fc.constant("set" as const), key, fc.integer({ min: 0, max: 0x7fffffff })),
+    fc.tuple(fc.constant("claim" as const), key, fc.integer({ min: 0, max: 0x7fffffff })),
     fc.tuple(fc.constant("delete" as const), key, fc.constant(0)),
+    fc.tuple(fc.constant("reserve" as const), key, fc.constant(0)),
   );
   fc.assert(
     fc.property(fc.array(op, { maxLength: 400 }), fc.constantFrom(1, 2, 8, 32), (ops, width) => {
@@ -20,7 +22,12 @@ Deno.test("the slot index answers like a Map under any sequence of sets and dele
         if (kind === "set") {
           index.set(a, b, value);
           model.set(`${a},${b}`, value);
-        } else assertEquals(index.delete(a, b), model.delete(`${a},${b}`));
+        } else if (kind === "claim") {
+          const held = model.get(`${a},${b}`);
+          assertEquals(index.claim(a, b, value), held ?? -1);
+          if (held === undefined) model.set(`${a},${b}`, value);
+        } else if (kind === "reserve") index.reserve(Math.min(a, 100_000));
+        else assertEquals(index.delete(a, b), model.delete(`${a},${b}`));
         assertEquals(index.size, model.size);
       }
       for (const [, [a, b]] of ops) assertEquals(index.get(a, b), model.get(`${a},${b}`) ?? -1);
