@@ -158,8 +158,8 @@ export class FeedView {
       copyWindows(change.windows, windows, at);
       at += change.windows.length;
     }
-    i = this.#windowsUsed === 0 ? this.#storeFreshWindows(windows) : 0;
-    for (; i < windowTotal; i++) this.#storeWindow(windows, i, windowTotal - i);
+    if (this.#windowsUsed === 0) this.#storeFreshWindows(windows);
+    else for (i = 0; i < windowTotal; i++) this.#storeWindow(windows, i, windowTotal - i);
     let gone = removed;
     if (removed.length > 0) {
       const readded = new Set(sensors.map((s) => s.index));
@@ -323,21 +323,37 @@ export class FeedView {
     return n;
   }
 
-  /** As `#storeFresh`, for the windows of an empty view. */
-  #storeFreshWindows(from: WindowStates): number {
-    if (from.length > this.#windows.length) {
+  /**
+   * Stores every window into an empty view (a restart's 1,200,000, of
+   * 900,000 keys: open and closed windows of the same size): first which row
+   * each new slot keeps (the latest start; of equal starts the later row, as
+   * `#storeWindow`), then the columns gathered one at a time.
+   */
+  #storeFreshWindows(from: WindowStates): void {
+    const rows = new Int32Array(from.length);
+    let used = 0;
+    for (let i = 0; i < from.length; i++) {
+      const slot = this.#windowSlots.claim(from.sensor[i], from.metric[i] * 8 + from.size[i], used);
+      if (slot < 0) rows[used++] = i;
+      else if (!(from.startMs[rows[slot]] > from.startMs[i])) rows[slot] = i;
+    }
+    if (used > this.#windows.length) {
       let size = Math.max(this.#windows.length, 1);
-      while (size < from.length) size *= 2;
+      while (size < used) size *= 2;
       this.#windows = allocateWindowStates(size);
     }
-    let n = 0;
-    while (
-      n < from.length &&
-      this.#windowSlots.claim(from.sensor[n], from.metric[n] * 8 + from.size[n], n) < 0
-    ) n++;
-    copyWindows(sliceWindows(from, n), this.#windows, 0);
-    this.#windowsUsed = n;
-    return n;
+    const to = this.#windows;
+    gather(from.sensor, to.sensor, rows, used);
+    gather(from.metric, to.metric, rows, used);
+    gather(from.size, to.size, rows, used);
+    gather(from.flags, to.flags, rows, used);
+    gather(from.startMs, to.startMs, rows, used);
+    gather(from.count, to.count, rows, used);
+    gather(from.sum, to.sum, rows, used);
+    gather(from.min, to.min, rows, used);
+    gather(from.max, to.max, rows, used);
+    gather(from.std, to.std, rows, used);
+    this.#windowsUsed = used;
   }
 
   /** Stores window `i`; `left` windows (this one included) are still to come in this merge. */
@@ -459,6 +475,16 @@ function copyWindow(from: WindowStates, i: number, to: WindowStates, j: number):
   to.min[j] = from.min[i];
   to.max[j] = from.max[i];
   to.std[j] = from.std[i];
+}
+
+/** to[j] = from[rows[j]] for j below n. */
+function gather<T extends Float64Array | Uint32Array | Uint16Array | Uint8Array>(
+  from: T,
+  to: T,
+  rows: Int32Array,
+  n: number,
+): void {
+  for (let j = 0; j < n; j++) to[j] = from[rows[j]];
 }
 
 function copyWindows(from: WindowStates, to: WindowStates, at: number): void {
