@@ -343,10 +343,12 @@ export class FeedView {
       this.#windows = allocateWindowStates(size);
     }
     const to = this.#windows;
-    gather(from.sensor, to.sensor, rows, used);
-    gather(from.metric, to.metric, rows, used);
-    gather(from.size, to.size, rows, used);
-    gather(from.flags, to.flags, rows, used);
+    // Each loop sees one array type: a loop over several (a shared helper) runs
+    // several times slower on the first, cold, tick.
+    for (let j = 0; j < used; j++) to.sensor[j] = from.sensor[rows[j]];
+    for (let j = 0; j < used; j++) to.metric[j] = from.metric[rows[j]];
+    for (let j = 0; j < used; j++) to.size[j] = from.size[rows[j]];
+    for (let j = 0; j < used; j++) to.flags[j] = from.flags[rows[j]];
     gather(from.startMs, to.startMs, rows, used);
     gather(from.count, to.count, rows, used);
     gather(from.sum, to.sum, rows, used);
@@ -478,12 +480,7 @@ function copyWindow(from: WindowStates, i: number, to: WindowStates, j: number):
 }
 
 /** to[j] = from[rows[j]] for j below n. */
-function gather<T extends Float64Array | Uint32Array | Uint16Array | Uint8Array>(
-  from: T,
-  to: T,
-  rows: Int32Array,
-  n: number,
-): void {
+function gather(from: Float64Array, to: Float64Array, rows: Int32Array, n: number): void {
   for (let j = 0; j < n; j++) to[j] = from[rows[j]];
 }
 
