@@ -88,7 +88,14 @@ export class SortKeys {
    * or above (warn, critical): views sorted by status order at once for it.
    */
   statusRaised = false;
-  #pendingStatus = new Map<number, number>();
+  /**
+   * Status codes set since the last `apply`: code + 1 by sensor (0: none),
+   * and the sensors in the order first set. Typed, not a Map: a restart's
+   * first tick sets 100,000.
+   */
+  #pendingCode = new Uint16Array(0);
+  #pendingList = new Uint32Array(64);
+  #pendingCount = 0;
   readonly #source: StateSource;
 
   constructor(source: StateSource) {
@@ -134,7 +141,20 @@ export class SortKeys {
     if (!Number.isInteger(code) || code < 0 || code > 255) {
       throw new RangeError(`status code ${code} is not an integer in 0..255`);
     }
-    this.#pendingStatus.set(sensor, code);
+    if (sensor >= this.#pendingCode.length) {
+      const grown = new Uint16Array(Math.max(sensor + 1, 2 * this.#pendingCode.length, 1024));
+      grown.set(this.#pendingCode);
+      this.#pendingCode = grown;
+    }
+    if (this.#pendingCode[sensor] === 0) {
+      if (this.#pendingCount === this.#pendingList.length) {
+        const grown = new Uint32Array(2 * this.#pendingList.length);
+        grown.set(this.#pendingList);
+        this.#pendingList = grown;
+      }
+      this.#pendingList[this.#pendingCount++] = sensor;
+    }
+    this.#pendingCode[sensor] = code + 1;
   }
 
   /** The column a sort key reads (not for "id", which is `idOrder`); a metric column counts a user. */
@@ -189,7 +209,11 @@ export class SortKeys {
       for (const sensor of changes.sensors) this.#enter(sensor);
       this.#applyUpdates(changes.updates);
     }
-    for (const [sensor, code] of this.#pendingStatus) {
+    const pendingCode = this.#pendingCode;
+    for (let p = 0; p < this.#pendingCount; p++) {
+      const sensor = this.#pendingList[p];
+      const code = pendingCode[sensor] - 1;
+      pendingCode[sensor] = 0;
       if (!this.isLive(sensor)) continue;
       const value = code === 0 ? NaN : code;
       const before = this.status.values[sensor];
@@ -201,7 +225,7 @@ export class SortKeys {
       this.statusChanged.push(sensor);
       this.#touch(sensor);
     }
-    this.#pendingStatus.clear();
+    this.#pendingCount = 0;
     this.#commitOrders();
   }
 
