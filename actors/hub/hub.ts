@@ -742,8 +742,11 @@ export class HubBehavior implements Behavior<HubMessage> {
   #aggregatesFor(merged: TickChanges | null): (topic: TopicStream) => GroupAggregateEntry[] {
     const sizes = new Set<number>();
     if (merged) {
+      // Marked in a byte per size, not added to the Set per window: a restart's first tick has 1.2M.
       const w = merged.windows;
-      for (let i = 0; i < w.length; i++) if (w.flags[i] & WINDOW_CHANGED) sizes.add(w.size[i]);
+      const changed = new Uint8Array(256);
+      for (let i = 0; i < w.length; i++) if (w.flags[i] & WINDOW_CHANGED) changed[w.size[i]] = 1;
+      for (let size = 0; size < 256; size++) if (changed[size] === 1) sizes.add(size);
     }
     if (sizes.size === 0) return () => [];
     const cache = new Map<string, GroupAggregateEntry[]>();
