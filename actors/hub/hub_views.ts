@@ -303,7 +303,10 @@ export class HubViews {
     const started = performance.now();
     this.#frames.takeTick(merged, tickNo);
     this.sparks.apply(merged);
-    for (const [sensor, code] of merged?.attention ?? []) this.table.keys.setStatus(sensor, code);
+    const attention = merged?.attention ?? [];
+    for (let j = 0; j < attention.length; j++) {
+      this.table.keys.setStatus(attention[j][0], attention[j][1]);
+    }
     this.table.advance(merged, now);
     const ordered = performance.now();
     parts.order = ordered - started;
