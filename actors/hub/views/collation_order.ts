@@ -1,4 +1,4 @@
-import { compareNames, naturalKey } from "./natural_key.ts";
+import { compareNames, compareNamesDirect, naturalKey } from "./natural_key.ts";
 
 /**
  * Items (small dense numbers: sensor indexes, group numbers) listed in the
@@ -9,6 +9,7 @@ import { compareNames, naturalKey } from "./natural_key.ts";
  */
 export class CollationOrder {
   #names: (string | undefined)[] = [];
+  /** Each item's `naturalKey`, made when it is first compared by key (a checked saved order never is). */
   #keys: (string | undefined)[] = [];
   /** Items in order (the first `size` entries). */
   #order = new Uint32Array(64);
@@ -57,7 +58,7 @@ export class CollationOrder {
       this.remove(item);
     }
     this.#names[item] = name;
-    this.#keys[item] = naturalKey(name);
+    this.#keys[item] = undefined;
     this.#added.push(item);
   }
 
@@ -157,7 +158,7 @@ export class CollationOrder {
       const item = expected[i];
       if (item >= marked.length || marked[item] === 0) continue;
       marked[item] = 0; // an item listed twice is taken once: the next is skipped
-      if (count > 0 && this.#compare(items[count - 1], item) >= 0) {
+      if (count > 0 && this.#compareDirect(items[count - 1], item) >= 0) {
         for (const item of pending) marked[item] = 1; // as before, for the sort
         return null;
       }
@@ -167,7 +168,16 @@ export class CollationOrder {
   }
 
   readonly #compare = (a: number, b: number): number =>
-    compareNames(this.#keys[a]!, this.#names[a]!, this.#keys[b]!, this.#names[b]!) || a - b;
+    compareNames(this.#key(a), this.#names[a]!, this.#key(b), this.#names[b]!) || a - b;
+
+  /** As `#compare`, without keys: for one compare per item (they would cost more to build). */
+  #compareDirect(a: number, b: number): number {
+    return compareNamesDirect(this.#names[a]!, this.#names[b]!) || a - b;
+  }
+
+  #key(item: number): string {
+    return this.#keys[item] ??= naturalKey(this.#names[item]!);
+  }
 
   /**
    * Merges sorted `added` into sorted `kept`, writing to `into` (which may be
