@@ -345,12 +345,19 @@ export class FeedView {
    * `#storeWindow`), then the columns gathered one at a time.
    */
   #storeFreshWindows(from: WindowStates): void {
-    const rows = new Int32Array(from.length);
-    let used = 0;
-    for (let i = 0; i < from.length; i++) {
-      const slot = this.#windowSlots.claim(from.sensor[i], from.metric[i] * 8 + from.size[i], used);
-      if (slot < 0) rows[used++] = i;
-      else if (!(from.startMs[rows[slot]] > from.startMs[i])) rows[slot] = i;
+    const n = from.length;
+    const sub = new Int32Array(n);
+    for (let i = 0; i < n; i++) sub[i] = from.metric[i] * 8 + from.size[i];
+    // Each row's slot (sub is reused for them), then which row each slot keeps.
+    const used = this.#windowSlots.claimAll(from.sensor.subarray(0, n), sub, {
+      into: sub,
+      next: 0,
+    });
+    const rows = new Int32Array(used).fill(-1);
+    const startMs = from.startMs;
+    for (let i = 0; i < n; i++) {
+      const slot = sub[i], kept = rows[slot];
+      if (kept < 0 || !(startMs[kept] > startMs[i])) rows[slot] = i;
     }
     if (used > this.#windows.length) {
       let size = Math.max(this.#windows.length, 1);
