@@ -73,7 +73,7 @@ export function compareNamesDirect(a: string, b: string): number {
   // One key is a prefix of the other (or they are equal: then by code units).
   if (i < a.length || j < b.length) {
     // The rest may hold a char beyond ASCII that lower case drops or merges: keys decide.
-    if (/[^\x00-\x7f]/.test(a.slice(i)) || /[^\x00-\x7f]/.test(b.slice(j))) {
+    if (BEYOND_ASCII.test(a.slice(i)) || BEYOND_ASCII.test(b.slice(j))) {
       return compareNames(naturalKey(a), a, naturalKey(b), b);
     }
     return i < a.length ? 1 : -1;
@@ -81,6 +81,9 @@ export function compareNamesDirect(a: string, b: string): number {
   if (a === b) return 0;
   return a < b ? -1 : 1;
 }
+
+/** A UTF-16 code unit past ASCII (surrogates included). */
+const BEYOND_ASCII = /[\u0080-\uffff]/;
 
 function isDigit(code: number): boolean {
   return code >= 48 && code <= 57;
