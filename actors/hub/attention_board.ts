@@ -64,8 +64,14 @@ export class AttentionBoard {
 
   /** Sensors that came (or changed group): known from now, as if a reading just arrived. */
   enter(sensors: readonly SensorEntry[], now: number): void {
-    for (const { index } of sensors) {
-      this.#grow(index + 1);
+    // Grown once to the highest (a restart's first tick brings 100,000), in indexed loops.
+    let top = 0;
+    for (let j = 0; j < sensors.length; j++) {
+      if (sensors[j].index >= top) top = sensors[j].index + 1;
+    }
+    this.#grow(top);
+    for (let j = 0; j < sensors.length; j++) {
+      const index = sensors[j].index;
       if (this.#known[index] === 1) continue;
       this.#known[index] = 1;
       this.#arrivedAt[index] = now;
@@ -102,6 +108,11 @@ export class AttentionBoard {
       }
       this.#seenMs[s] = t;
     }
+  }
+
+  /** Room for sensors below `size` without growing again. */
+  reserve(size: number): void {
+    this.#grow(size);
   }
 
   /** The shards' level for a sensor (0 ok, 1 warn, 2 critical). */

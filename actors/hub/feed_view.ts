@@ -90,6 +90,17 @@ export class FeedView {
     let total = 0;
     let windowTotal = 0;
     let levelsChanged = false;
+    // The tick's highest sensor first: a restart's first tick grows every table once, to hold all.
+    let sensorTop = 0;
+    for (const change of changes) {
+      const entered = change?.sensors ?? [];
+      for (let j = 0; j < entered.length; j++) {
+        if (entered[j].index >= sensorTop) sensorTop = entered[j].index + 1;
+      }
+    }
+    this.#slots.reserve(sensorTop);
+    this.#windowSlots.reserve(sensorTop);
+    this.attention.reserve(sensorTop);
     for (const change of changes) {
       if (!change) continue;
       // Removals first: a sensor removed and re-added in one flush is listed in both.
@@ -105,18 +116,27 @@ export class FeedView {
         }
         levelsChanged = true;
       }
-      for (const [sensor, status] of change.statuses) {
-        if (this.#status[sensor] === status) continue;
-        this.#status[sensor] = status;
-        statuses.push([sensor, status]);
+      // Indexed loops, entries passed on as they are: a restart's first tick
+      // runs these over 100,000 sensors with the code still cold, where
+      // for-of with destructuring and a new pair each took several times as long.
+      const st = change.statuses;
+      for (let j = 0; j < st.length; j++) {
+        const entry = st[j];
+        const sensor = entry[0];
+        if (this.#status[sensor] === entry[1]) continue;
+        this.#status[sensor] = entry[1];
+        statuses.push(entry);
       }
       for (const entry of change.late) {
         this.#setLate(entry[0], entry[1]);
         late.push(entry);
       }
-      for (const sensor of change.sensors) {
-        if (this.#sensors[sensor.index] === undefined) this.#sensorCount++;
-        this.#sensors[sensor.index] = sensor;
+      const entered = change.sensors;
+      for (let j = 0; j < entered.length; j++) {
+        const sensor = entered[j];
+        const index = sensor.index;
+        if (this.#sensors[index] === undefined) this.#sensorCount++;
+        this.#sensors[index] = sensor;
         sensors.push(sensor);
       }
       for (const metric of change.metrics) {
@@ -144,7 +164,8 @@ export class FeedView {
       at += u.length;
     }
     const previous = allocatePrevious(total);
-    for (let i = 0; i < total; i++) this.#store(updates, i, previous, total - i);
+    let i = this.#used === 0 ? this.#storeFresh(updates) : 0;
+    for (; i < total; i++) this.#store(updates, i, previous, total - i);
     const windows = allocateWindowStates(windowTotal);
     at = 0;
     for (const change of changes) {
@@ -152,18 +173,14 @@ export class FeedView {
       copyWindows(change.windows, windows, at);
       at += change.windows.length;
     }
-    for (let i = 0; i < windowTotal; i++) this.#storeWindow(windows, i, windowTotal - i);
-    const readded = new Set(sensors.map((s) => s.index));
-    return {
-      sensors,
-      metrics,
-      updates,
-      previous,
-      statuses,
-      windows,
-      late,
-      removed: removed.filter((s) => !readded.has(s)),
-    };
+    if (this.#windowsUsed === 0) this.#storeFreshWindows(windows);
+    else for (i = 0; i < windowTotal; i++) this.#storeWindow(windows, i, windowTotal - i);
+    let gone = removed;
+    if (removed.length > 0) {
+      const readded = new Set(sensors.map((s) => s.index));
+      gone = removed.filter((s) => !readded.has(s));
+    }
+    return { sensors, metrics, updates, previous, statuses, windows, late, removed: gone };
   }
 
   /**
@@ -299,6 +316,70 @@ export class FeedView {
     this.#late[sensor] = count;
   }
 
+  /**
+   * Into an empty view (the first tick after a restart: every state new),
+   * the updates up to the first (sensor, metric) met twice take slots in
+   * their own order and are copied column by column, not one by one.
+   * Returns how many it stored; `#store` takes the rest.
+   */
+  #storeFresh(from: MetricStates): number {
+    if (from.length > this.#values.length) this.#grow(from.length);
+    let n = 0;
+    while (n < from.length && this.#slots.claim(from.sensor[n], from.metric[n], n) < 0) n++;
+    const v = this.#values;
+    v.sensor.set(from.sensor.subarray(0, n));
+    v.metric.set(from.metric.subarray(0, n));
+    v.last.set(from.last.subarray(0, n));
+    v.avg.set(from.avg.subarray(0, n));
+    v.min.set(from.min.subarray(0, n));
+    v.max.set(from.max.subarray(0, n));
+    v.timeMs.set(from.timeMs.subarray(0, n));
+    this.#used = n;
+    return n;
+  }
+
+  /**
+   * Stores every window into an empty view (a restart's 1,200,000, of
+   * 900,000 keys: open and closed windows of the same size): first which row
+   * each new slot keeps (the latest start; of equal starts the later row, as
+   * `#storeWindow`), then the columns gathered one at a time.
+   */
+  #storeFreshWindows(from: WindowStates): void {
+    const n = from.length;
+    const sub = new Int32Array(n);
+    for (let i = 0; i < n; i++) sub[i] = from.metric[i] * 8 + from.size[i];
+    // Each row's slot (sub is reused for them), then which row each slot keeps.
+    const used = this.#windowSlots.claimAll(from.sensor.subarray(0, n), sub, {
+      into: sub,
+      next: 0,
+    });
+    const rows = new Int32Array(used).fill(-1);
+    const startMs = from.startMs;
+    for (let i = 0; i < n; i++) {
+      const slot = sub[i], kept = rows[slot];
+      if (kept < 0 || !(startMs[kept] > startMs[i])) rows[slot] = i;
+    }
+    if (used > this.#windows.length) {
+      let size = Math.max(this.#windows.length, 1);
+      while (size < used) size *= 2;
+      this.#windows = allocateWindowStates(size);
+    }
+    const to = this.#windows;
+    // Each loop sees one array type: a loop over several (a shared helper) runs
+    // several times slower on the first, cold, tick.
+    for (let j = 0; j < used; j++) to.sensor[j] = from.sensor[rows[j]];
+    for (let j = 0; j < used; j++) to.metric[j] = from.metric[rows[j]];
+    for (let j = 0; j < used; j++) to.size[j] = from.size[rows[j]];
+    for (let j = 0; j < used; j++) to.flags[j] = from.flags[rows[j]];
+    gather(from.startMs, to.startMs, rows, used);
+    gather(from.count, to.count, rows, used);
+    gather(from.sum, to.sum, rows, used);
+    gather(from.min, to.min, rows, used);
+    gather(from.max, to.max, rows, used);
+    gather(from.std, to.std, rows, used);
+    this.#windowsUsed = used;
+  }
+
   /** Stores window `i`; `left` windows (this one included) are still to come in this merge. */
   #storeWindow(from: WindowStates, i: number, left: number): void {
     const sensor = from.sensor[i], sub = from.metric[i] * 8 + from.size[i];
@@ -418,6 +499,11 @@ function copyWindow(from: WindowStates, i: number, to: WindowStates, j: number):
   to.min[j] = from.min[i];
   to.max[j] = from.max[i];
   to.std[j] = from.std[i];
+}
+
+/** to[j] = from[rows[j]] for j below n. */
+function gather(from: Float64Array, to: Float64Array, rows: Int32Array, n: number): void {
+  for (let j = 0; j < n; j++) to[j] = from[rows[j]];
 }
 
 function copyWindows(from: WindowStates, to: WindowStates, at: number): void {

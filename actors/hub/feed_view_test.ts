@@ -209,3 +209,75 @@ Deno.test("values and windows past the first arrays' 1,024 (a restart's whole fl
     { numRuns: 40 },
   );
 });
+
+Deno.test("a first merge into an empty view (rows stored column by column) keeps what a row-by-row model keeps, repeats and revisions included", () => {
+  const row = fc.tuple(fc.nat(30), fc.nat(2), fc.integer({ min: -50, max: 50 }));
+  const win = fc.tuple(
+    fc.nat(30),
+    fc.nat(1),
+    fc.nat(2),
+    fc.nat(4),
+    fc.integer({ min: -50, max: 50 }),
+  );
+  fc.assert(
+    fc.property(
+      // Two merges of several flushes; keys repeat within and across flushes.
+      fc.array(
+        fc.array(fc.tuple(fc.array(row, { maxLength: 40 }), fc.array(win, { maxLength: 40 })), {
+          maxLength: 4,
+        }),
+        { minLength: 1, maxLength: 2 },
+      ),
+      (merges) => {
+        const view = new FeedView();
+        const last = new Map<string, number>();
+        const windows = new Map<string, [startMs: number, sum: number]>();
+        for (const flushes of merges) {
+          const expectedPrevious: (number | null)[] = [];
+          const tick = view.apply(flushes.map(([rows, wins]) =>
+            changes({
+              updates: rows.map(([sensor, metric, value]) => {
+                const key = `${sensor}/${metric}`;
+                expectedPrevious.push(last.get(key) ?? null);
+                last.set(key, value);
+                return [sensor, metric, value, 1];
+              }),
+              windows: wins.map(([sensor, metric, size, startMs, sum]) => {
+                const key = `${sensor}/${metric}/${size}`;
+                const held = windows.get(key);
+                // A revision of an older window than the one held is not kept.
+                if (!held || held[0] <= startMs) windows.set(key, [startMs, sum]);
+                return [sensor, metric, size, startMs, sum];
+              }),
+            })
+          ));
+          if (!tick) continue;
+          const previous = Array.from(
+            { length: tick.updates.length },
+            (_, i) => tick.previous.has[i] ? tick.previous.last[i] : null,
+          );
+          assertEquals(previous, expectedPrevious);
+        }
+        assertEquals(lasts(view), Object.fromEntries(last));
+        const kept = view.windows();
+        const got = new Map<string, [number, number]>();
+        for (let i = 0; i < kept.length; i++) {
+          got.set(`${kept.sensor[i]}/${kept.metric[i]}/${kept.size[i]}`, [
+            kept.startMs[i],
+            kept.sum[i],
+          ]);
+        }
+        assertEquals(got, windows);
+        for (const [key, [, sum]] of windows) {
+          const [sensor, metric, size] = key.split("/").map(Number);
+          assertEquals(view.windowColumns.sum[view.windowSlot(sensor, metric, size)], sum, key);
+        }
+        for (const key of last.keys()) {
+          const [sensor, metric] = key.split("/").map(Number);
+          assertEquals(view.valueColumns.last[view.valueSlot(sensor, metric)], last.get(key), key);
+        }
+      },
+    ),
+    { numRuns: 400 },
+  );
+});

@@ -18,6 +18,7 @@ import type { Encoding, RingLimits, TopicFrames } from "./topic_stream.ts";
 import { TopicTable } from "./topic_table.ts";
 import { HubViews } from "./hub_views.ts";
 import type { ViewTableOptions } from "./views/mod.ts";
+import { decodeIdOrder, encodeIdOrder } from "./views/saved_order.ts";
 import type { Owners } from "./topic_table.ts";
 import { WINDOW_CHANGED } from "../../protocol/columns.ts";
 import type { GroupAggregateEntry, MetricStates, WindowStates } from "../../protocol/columns.ts";
@@ -81,6 +82,12 @@ export interface HubOptions {
   /** Clock. Default `Date.now`. */
   now?: () => number;
   observer?: HubObserver;
+  /**
+   * The id order a checkpoint saved (`ID_ORDER_PART`, from the `idOrder`
+   * message), when the shards were restored from it: the first tick, which
+   * takes every restored sensor, checks that order instead of sorting.
+   */
+  savedIdOrder?: Uint8Array | null;
 }
 
 /** Resolves the indexes in published windows to names. */
@@ -173,6 +180,10 @@ export class HubBehavior implements Behavior<HubMessage> {
   #nextEpoch: ((done: true) => void)[] | null = null;
   /** Barriers and holds answered once no round is in flight. */
   #whenIdle: (() => void)[] = [];
+  /** The saved id order, for the first views only (taken by `#makeViews`). */
+  #savedIdOrder: Uint8Array | null;
+  /** The last `idOrder` answer, and the views and key set it was made from. */
+  #idOrderSaved: { views: HubViews; setAt: number; bytes: Uint8Array } | null = null;
 
   constructor(shards: ShardFeed, options: HubOptions = {}) {
     this.#shards = shards;
@@ -200,6 +211,8 @@ export class HubBehavior implements Behavior<HubMessage> {
     this.stats = options.stats ?? new HubStats();
     this.#viewOptions = options.views ?? {};
     this.#attentionOptions = options.attention ?? {};
+    // A restarted hub rebuilds from the shards' whole state (started): no hint for that.
+    this.#savedIdOrder = this.#recover ? null : options.savedIdOrder ?? null;
     this.#view = new FeedView({ attention: this.#attentionOptions });
     this.#views = this.#makeViews();
     this.#everything = this.#pinEverything();
@@ -314,6 +327,9 @@ export class HubBehavior implements Behavior<HubMessage> {
       case "barrier":
         this.#onceIdle(() => message.reply(true));
         break;
+      case "idOrder":
+        message.reply(this.#idOrder());
+        break;
       case "hold":
         // No new round starts; the one in flight (asked before the rebuild) is merged first.
         this.#held = true;
@@ -424,8 +440,22 @@ export class HubBehavior implements Behavior<HubMessage> {
     return false;
   }
 
+  /** The id order, encoded; made again only when sensors came, went or moved since. */
+  #idOrder(): Uint8Array {
+    const views = this.#views;
+    const keys = views.table.keys;
+    const saved = this.#idOrderSaved;
+    if (saved?.views === views && saved.setAt === keys.setChangedAt) return saved.bytes;
+    const bytes = encodeIdOrder(keys.idOrder.order);
+    this.#idOrderSaved = { views, setAt: keys.setChangedAt, bytes };
+    return bytes;
+  }
+
   #makeViews(): HubViews {
+    const expectedIds = decodeIdOrder(this.#savedIdOrder);
+    this.#savedIdOrder = null;
     return new HubViews(this.#view, {
+      expectedIds,
       limits: this.#ring,
       budget: this.#budget,
       tickMs: this.#tickMs,
@@ -712,8 +742,11 @@ export class HubBehavior implements Behavior<HubMessage> {
   #aggregatesFor(merged: TickChanges | null): (topic: TopicStream) => GroupAggregateEntry[] {
     const sizes = new Set<number>();
     if (merged) {
+      // Marked in a byte per size, not added to the Set per window: a restart's first tick has 1.2M.
       const w = merged.windows;
-      for (let i = 0; i < w.length; i++) if (w.flags[i] & WINDOW_CHANGED) sizes.add(w.size[i]);
+      const changed = new Uint8Array(256);
+      for (let i = 0; i < w.length; i++) if (w.flags[i] & WINDOW_CHANGED) changed[w.size[i]] = 1;
+      for (let size = 0; size < 256; size++) if (changed[size] === 1) sizes.add(size);
     }
     if (sizes.size === 0) return () => [];
     const cache = new Map<string, GroupAggregateEntry[]>();

@@ -140,6 +140,15 @@ export class Hub {
     await this.#ask((reply) => ({ type: "barrier", reply }), timeoutMs);
   }
 
+  /** The sensor ids in listing order, encoded for a checkpoint (see `HubIdOrder`). */
+  idOrder(timeoutMs?: number): Promise<Uint8Array> {
+    return ask<HubMessage, Uint8Array>(
+      this.#actor,
+      (reply) => ({ type: "idOrder", reply }),
+      { timeoutMs },
+    );
+  }
+
   /** A page of sensors from the view (GET /api/sensors). */
   sensors(query: SensorQuery): Promise<{ sensors: SensorSummary[]; more: boolean }> {
     return ask<HubMessage, { sensors: SensorSummary[]; more: boolean }>(

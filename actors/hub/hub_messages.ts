@@ -98,6 +98,15 @@ export interface HubBarrier {
 }
 
 /**
+ * The sensor ids in listing order, encoded for a checkpoint's parts
+ * (`ID_ORDER_PART`): the next start checks them instead of sorting.
+ */
+export interface HubIdOrder {
+  type: "idOrder";
+  reply: (bytes: Uint8Array) => void;
+}
+
+/**
  * A source is about to rebuild the shards' state from scratch: stop taking
  * their flushes (ticks do nothing) until `newEpoch`. Answered once no tick runs.
  */
@@ -159,6 +168,7 @@ export type HubMessage =
   | HubSensors
   | HubAggregates
   | HubBarrier
+  | HubIdOrder
   | HubHold
   | HubNewEpoch
   | HubLeave

@@ -31,6 +31,8 @@ export interface HubViewsOptions {
   maxSubscriptions: number;
   maxSubscriptionBytes: number;
   stats: HubStats;
+  /** Sensors in the order they were listed before a restart (see `CollationOrder.expect`). */
+  expectedIds?: Uint32Array | null;
 }
 
 /** A session's window and where its client stands. */
@@ -89,6 +91,7 @@ export class HubViews {
     this.#feed = feed;
     this.#options = options;
     this.table = new ViewTable(feed, options.table);
+    if (options.expectedIds) this.table.keys.idOrder.expect(options.expectedIds);
     this.#frames = new WindowFrames(feed, this.sparks);
     // The status sort key is the attention code (critical > warn > offline > stale > ok; 0 last).
     for (const sensor of feed.sensors()) {
@@ -300,7 +303,10 @@ export class HubViews {
     const started = performance.now();
     this.#frames.takeTick(merged, tickNo);
     this.sparks.apply(merged);
-    for (const [sensor, code] of merged?.attention ?? []) this.table.keys.setStatus(sensor, code);
+    const attention = merged?.attention ?? [];
+    for (let j = 0; j < attention.length; j++) {
+      this.table.keys.setStatus(attention[j][0], attention[j][1]);
+    }
     this.table.advance(merged, now);
     const ordered = performance.now();
     parts.order = ordered - started;

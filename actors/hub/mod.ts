@@ -7,6 +7,7 @@ export type { TickChanges } from "./feed_view.ts";
 export { HubBehavior } from "./hub.ts";
 export type { HubObserver, HubOptions, ShardFeed, WindowNames } from "./hub.ts";
 export { HubStats } from "./hub_stats.ts";
+export { ID_ORDER_PART } from "./views/saved_order.ts";
 export type { HubMessage } from "./hub_messages.ts";
 export { groupAggregates } from "./group_aggregates.ts";
 export { aggregatesByName, listSensors } from "./feed_queries.ts";

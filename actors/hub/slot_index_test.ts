@@ -10,7 +10,9 @@ Deno.test("the slot index answers like a Map under any sequence of sets and dele
   );
   const op = fc.oneof(
     fc.tuple(fc.constant("set" as const), key, fc.integer({ min: 0, max: 0x7fffffff })),
+    fc.tuple(fc.constant("claim" as const), key, fc.integer({ min: 0, max: 0x7fffffff })),
     fc.tuple(fc.constant("delete" as const), key, fc.constant(0)),
+    fc.tuple(fc.constant("reserve" as const), key, fc.constant(0)),
   );
   fc.assert(
     fc.property(fc.array(op, { maxLength: 400 }), fc.constantFrom(1, 2, 8, 32), (ops, width) => {
@@ -20,7 +22,12 @@ Deno.test("the slot index answers like a Map under any sequence of sets and dele
         if (kind === "set") {
           index.set(a, b, value);
           model.set(`${a},${b}`, value);
-        } else assertEquals(index.delete(a, b), model.delete(`${a},${b}`));
+        } else if (kind === "claim") {
+          const held = model.get(`${a},${b}`);
+          assertEquals(index.claim(a, b, value), held ?? -1);
+          if (held === undefined) model.set(`${a},${b}`, value);
+        } else if (kind === "reserve") index.reserve(Math.min(a, 100_000));
+        else assertEquals(index.delete(a, b), model.delete(`${a},${b}`));
         assertEquals(index.size, model.size);
       }
       for (const [, [a, b]] of ops) assertEquals(index.get(a, b), model.get(`${a},${b}`) ?? -1);
@@ -42,4 +49,47 @@ Deno.test("the slot index holds 300,000 pairs and forgets the deleted ones", () 
     }
   }
   assertEquals(wrong, 0);
+});
+
+Deno.test("claimAll gives each pair its held value, or the next new one in order, as claims one by one would", () => {
+  const key = fc.tuple(
+    fc.oneof(fc.integer({ min: 0, max: 40 }), fc.constantFrom(100_000, 0x7fffffff)),
+    fc.oneof(fc.integer({ min: 0, max: 12 }), fc.constantFrom(1023)),
+  );
+  fc.assert(
+    fc.property(
+      fc.array(fc.tuple(key, fc.nat(1000)), { maxLength: 30 }),
+      fc.array(key, { maxLength: 80 }),
+      fc.constantFrom(1, 8, 32),
+      (before, batch, width) => {
+        const index = new SlotIndex(4, { directWidth: width });
+        const model = new Map<string, number>();
+        for (const [[a, b], value] of before) {
+          index.set(a, b, value);
+          model.set(`${a},${b}`, value);
+        }
+        let next = 5000;
+        const expected = batch.map(([a, b]) => {
+          const held = model.get(`${a},${b}`);
+          if (held !== undefined) return held;
+          model.set(`${a},${b}`, next);
+          return next++;
+        });
+        const into = new Int32Array(batch.length);
+        const after = index.claimAll(
+          Uint32Array.from(batch, ([a]) => a),
+          Int32Array.from(batch, ([, b]) => b),
+          { into, next: 5000 },
+        );
+        assertEquals([...into], expected);
+        assertEquals(after, next);
+        assertEquals(index.size, model.size);
+        for (const [k, v] of model) {
+          const [a, b] = k.split(",").map(Number);
+          assertEquals(index.get(a, b), v, k);
+        }
+      },
+    ),
+    { numRuns: 500 },
+  );
 });

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { assert, assertEquals } from "../../../tests/testing/assert.ts";
 import { listingCompare } from "../../../tests/listing_order.ts";
-import { compareNames, naturalKey } from "./natural_key.ts";
+import { compareNames, compareNamesDirect, naturalKey } from "./natural_key.ts";
 
 const byKey = (a: string, b: string) => compareNames(naturalKey(a), a, naturalKey(b), b);
 const sign = (n: number) => Math.sign(n);
@@ -67,4 +67,51 @@ Deno.test("the key equals its definition (lower case, each digit run as 0, its l
     }),
     { numRuns: 2000 },
   );
+});
+
+Deno.test("comparing names directly gives the keys' order, for ASCII and beyond", () => {
+  const name = fc.string({
+    unit: fc.constantFrom(
+      "a",
+      "B",
+      "b",
+      "Z",
+      "z",
+      "0",
+      "1",
+      "9",
+      "00",
+      "-",
+      "/",
+      "_",
+      " ",
+      "@",
+      "[",
+      "`",
+      "{",
+      "\x7f",
+      "é",
+      "\u212a", // Kelvin sign: lower case is ASCII "k"
+      "\u0130", // İ: lower case is two chars
+      "\u03a3", // Σ: lower case depends on what follows
+      "\u{1F600}",
+    ),
+    maxLength: 12,
+  });
+  fc.assert(
+    fc.property(name, name, (a, b) => {
+      assertEquals(
+        compareNamesDirect(a, b),
+        byKey(a, b),
+        `${JSON.stringify(a)} vs ${JSON.stringify(b)}`,
+      );
+    }),
+    { numRuns: 20_000 },
+  );
+  for (
+    const [a, b] of [["a10", "a9"], ["a007", "a7"], ["A7", "a7"], ["a", "a1"], ["x", "\u212a"]]
+  ) {
+    assertEquals(compareNamesDirect(a, b), byKey(a, b), `${a} vs ${b}`);
+    assertEquals(compareNamesDirect(b, a), byKey(b, a), `${b} vs ${a}`);
+  }
 });

@@ -70,6 +70,8 @@ export class SortKeys {
   readonly seen: KeyColumn = keyColumn("seen");
   readonly status: KeyColumn = keyColumn("status");
   readonly #metricColumns = new Map<string, MetricColumn>();
+  /** The same columns, listed: what every sensor that comes or goes marks (no Map iterator each). */
+  #metricList: MetricColumn[] = [];
   /** Sensors updated, re-grouped or given a status this tick: 1 in `touched`, listed in `#touchedList`. */
   touched = new Uint8Array(0);
   /**
@@ -88,7 +90,14 @@ export class SortKeys {
    * or above (warn, critical): views sorted by status order at once for it.
    */
   statusRaised = false;
-  #pendingStatus = new Map<number, number>();
+  /**
+   * Status codes set since the last `apply`: code + 1 by sensor (0: none),
+   * and the sensors in the order first set. Typed, not a Map: a restart's
+   * first tick sets 100,000.
+   */
+  #pendingCode = new Uint16Array(0);
+  #pendingList = new Uint32Array(64);
+  #pendingCount = 0;
   readonly #source: StateSource;
 
   constructor(source: StateSource) {
@@ -134,7 +143,20 @@ export class SortKeys {
     if (!Number.isInteger(code) || code < 0 || code > 255) {
       throw new RangeError(`status code ${code} is not an integer in 0..255`);
     }
-    this.#pendingStatus.set(sensor, code);
+    if (sensor >= this.#pendingCode.length) {
+      const grown = new Uint16Array(Math.max(sensor + 1, 2 * this.#pendingCode.length, 1024));
+      grown.set(this.#pendingCode);
+      this.#pendingCode = grown;
+    }
+    if (this.#pendingCode[sensor] === 0) {
+      if (this.#pendingCount === this.#pendingList.length) {
+        const grown = new Uint32Array(2 * this.#pendingList.length);
+        grown.set(this.#pendingList);
+        this.#pendingList = grown;
+      }
+      this.#pendingList[this.#pendingCount++] = sensor;
+    }
+    this.#pendingCode[sensor] = code + 1;
   }
 
   /** The column a sort key reads (not for "id", which is `idOrder`); a metric column counts a user. */
@@ -160,6 +182,7 @@ export class SortKeys {
     const column = this.#metricColumns.get(name);
     if (!column || --column.users > 0) return;
     this.#metricColumns.delete(name);
+    this.#metricList = [...this.#metricColumns.values()];
   }
 
   /** Metric columns in use (for stats). */
@@ -186,10 +209,21 @@ export class SortKeys {
     this.statusRaised = false;
     if (changes) {
       for (const sensor of changes.removed) this.#remove(sensor);
-      for (const sensor of changes.sensors) this.#enter(sensor);
+      // Grown once to the highest that came (a restart's first tick: 100,000), in an indexed loop.
+      const sensors = changes.sensors;
+      let top = 0;
+      for (let j = 0; j < sensors.length; j++) {
+        if (sensors[j].index >= top) top = sensors[j].index + 1;
+      }
+      if (top > this.capacity) this.#grow(top);
+      for (let j = 0; j < sensors.length; j++) this.#enter(sensors[j]);
       this.#applyUpdates(changes.updates);
     }
-    for (const [sensor, code] of this.#pendingStatus) {
+    const pendingCode = this.#pendingCode;
+    for (let p = 0; p < this.#pendingCount; p++) {
+      const sensor = this.#pendingList[p];
+      const code = pendingCode[sensor] - 1;
+      pendingCode[sensor] = 0;
       if (!this.isLive(sensor)) continue;
       const value = code === 0 ? NaN : code;
       const before = this.status.values[sensor];
@@ -201,7 +235,7 @@ export class SortKeys {
       this.statusChanged.push(sensor);
       this.#touch(sensor);
     }
-    this.#pendingStatus.clear();
+    this.#pendingCount = 0;
     this.#commitOrders();
   }
 
@@ -302,7 +336,8 @@ export class SortKeys {
     markMoved(this.group, s);
     markMoved(this.seen, s);
     markMoved(this.status, s);
-    for (const column of this.#metricColumns.values()) markMoved(column, s);
+    const list = this.#metricList;
+    for (let c = 0; c < list.length; c++) markMoved(list[c], s);
   }
 
   #remove(s: number): void {
@@ -391,6 +426,7 @@ export class SortKeys {
       movedCount: 0,
     };
     this.#metricColumns.set(name, column);
+    this.#metricList = [...this.#metricColumns.values()];
     return column;
   }
 
