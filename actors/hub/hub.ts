@@ -327,6 +327,7 @@ export class HubBehavior implements Behavior<HubMessage> {
         this.#forget(this.#sessions.get(message.sink));
         break;
       case "shutdown":
+        this.#views.stop();
         for (const { session } of this.#sessions.values()) {
           session.close(message.code, "server is shutting down");
         }
@@ -425,6 +426,7 @@ export class HubBehavior implements Behavior<HubMessage> {
   }
 
   #makeViews(): HubViews {
+    this.#views?.stop(); // its sort worker
     return new HubViews(this.#view, {
       limits: this.#ring,
       budget: this.#budget,

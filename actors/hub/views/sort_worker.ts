@@ -1,0 +1,120 @@
+import type { OrderSorter } from "./order_sorter.ts";
+
+/** A job and its answer: the buffers go to the worker and come back (transferred, not copied). */
+export interface SortJobMessage {
+  token: number;
+  values: ArrayBuffer;
+  valueCount: number;
+  items: ArrayBuffer;
+  itemCount: number;
+}
+
+/** Jobs in flight at most: one per shared order due is plenty (the schedule starts about one a tick). */
+const MAX_IN_FLIGHT = 4;
+
+/**
+ * An `OrderSorter` on a worker thread (the machine's second core): a whole
+ * radix sort of 100,000 keys is 2–6 ms, taken out of the hub's tick. The
+ * keys and ids go over as transferred buffers, kept in a small pool and
+ * reused, so nothing is allocated per job once warm. Any worker error marks
+ * it failed (the table then sorts in the tick) rather than reaching the hub.
+ */
+export class SortWorker implements OrderSorter {
+  readonly #worker: Worker;
+  readonly #free: { values: ArrayBuffer; items: ArrayBuffer }[] = [];
+  readonly #done: SortJobMessage[] = [];
+  #inFlight = 0;
+  #failed = false;
+  #closed = false;
+
+  /** A started worker, or null when this runtime cannot start one (the table sorts in the tick). */
+  static start(): SortWorker | null {
+    try {
+      return new SortWorker(
+        new Worker(new URL("./sort_worker_entry.ts", import.meta.url).href, { type: "module" }),
+      );
+    } catch {
+      return null;
+    }
+  }
+
+  private constructor(worker: Worker) {
+    this.#worker = worker;
+    worker.onmessage = (event: MessageEvent<SortJobMessage>) => {
+      // Only queued here: the table adopts it in its next tick (only messages reach the hub's state).
+      if (!this.#closed) this.#done.push(event.data);
+    };
+    const fail = (event: Event) => {
+      event.preventDefault(); // a worker's error must not take the hub down
+      this.#fail();
+    };
+    worker.onerror = fail;
+    worker.onmessageerror = fail;
+  }
+
+  get failed(): boolean {
+    return this.#failed;
+  }
+
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  start(token: number, job: { values: Float64Array; ids: Uint32Array }): boolean {
+    if (this.#failed || this.#closed || this.#inFlight >= MAX_IN_FLIGHT) return false;
+    const valueCount = job.values.length, itemCount = job.ids.length;
+    const buffers = this.#buffers(valueCount, itemCount);
+    new Float64Array(buffers.values, 0, valueCount).set(job.values);
+    new Uint32Array(buffers.items, 0, itemCount).set(job.ids);
+    const message: SortJobMessage = { token, ...buffers, valueCount, itemCount };
+    try {
+      this.#worker.postMessage(message, [buffers.values, buffers.items]);
+    } catch {
+      this.#fail();
+      return false;
+    }
+    this.#inFlight++;
+    return true;
+  }
+
+  take(each: (token: number, order: Uint32Array) => void): void {
+    while (this.#done.length > 0) {
+      const job = this.#done.shift()!;
+      this.#inFlight--;
+      try {
+        each(job.token, new Uint32Array(job.items, 0, job.itemCount));
+      } finally {
+        this.#free.push({ values: job.values, items: job.items });
+      }
+    }
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#done.length = 0;
+    this.#free.length = 0;
+    this.#worker.terminate();
+  }
+
+  #fail(): void {
+    this.#failed = true;
+    this.#inFlight = 0;
+    this.close();
+  }
+
+  /** Buffers from the pool big enough for the job, or new ones (doubling, so a growing fleet reallocates rarely). */
+  #buffers(valueCount: number, itemCount: number): { values: ArrayBuffer; items: ArrayBuffer } {
+    let pair = this.#free.pop();
+    if (pair === undefined) {
+      pair = { values: new ArrayBuffer(0), items: new ArrayBuffer(0) };
+    }
+    if (pair.values.byteLength < 8 * valueCount) {
+      pair.values = new ArrayBuffer(8 * Math.max(valueCount, pair.values.byteLength / 4, 1024));
+    }
+    if (pair.items.byteLength < 4 * itemCount) {
+      pair.items = new ArrayBuffer(4 * Math.max(itemCount, pair.items.byteLength / 2, 1024));
+    }
+    return pair;
+  }
+}

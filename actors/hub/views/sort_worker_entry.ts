@@ -1,0 +1,19 @@
+// The sort worker's script (see sort_worker.ts): sorts each job's ids by
+// its keys and sends both buffers back, the ids now in order.
+import { RadixScratch, sortByKey } from "./radix_order.ts";
+import type { SortJobMessage } from "./sort_worker.ts";
+
+const scratch = new RadixScratch();
+const scope = self as unknown as {
+  onmessage: ((event: MessageEvent<SortJobMessage>) => void) | null;
+  postMessage(message: SortJobMessage, transfer: Transferable[]): void;
+};
+
+scope.onmessage = (event) => {
+  const job = event.data;
+  const values = new Float64Array(job.values, 0, job.valueCount);
+  const items = new Uint32Array(job.items, 0, job.itemCount);
+  // sortByKey reads every item before it writes `out`: sorting in place is safe.
+  sortByKey(values, items, { out: items, descending: false, scratch });
+  scope.postMessage(job, [job.values, job.items]);
+};
