@@ -331,7 +331,9 @@ for (const views of section(2) ? [1, 10, 100] : []) {
     news += out.length;
   }
   table.stop();
-  offThreadRows.push(`${views} orderings: ${offThread} of ${sorts} sorts started off the tick, ${adopted} taken in`);
+  offThreadRows.push(
+    `${views} orderings: ${offThread} of ${sorts} sorts started off the tick, ${adopted} taken in`,
+  );
   times.sort((a, b) => a - b);
   cpuTimes.sort((a, b) => a - b);
   tickRows.push([

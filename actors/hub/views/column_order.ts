@@ -119,23 +119,25 @@ export class ColumnOrder {
   }
 
   /**
-   * Takes the order a sorter brought for `token` as the next version, dated
+   * Takes the order a sorter brought for `token` (both directions) as the next version, dated
    * when it was started: keys that moved since are marked moved against it,
    * sensors that came since are not in it (the views that gain them ask for
    * a sort, as after any sort), sensors gone since are in it and no view
    * takes them. False (and dropped) when it is not the sort in flight, or
    * the order was sorted in the tick meanwhile.
    */
-  adopt(token: number, order: Uint32Array): boolean {
+  adopt(token: number, order: { asc: Uint32Array; desc: Uint32Array }): boolean {
     const pending = this.pending;
     if (pending === null || pending.token !== token) return false;
     this.pending = null;
     if (pending.version !== this.version) return false;
-    const n = order.length;
+    const n = order.asc.length;
     const slot = (this.version + 1) & 1;
-    const out = this.#asc[slot] = fit(this.#asc[slot], n);
-    out.set(order);
+    (this.#asc[slot] = fit(this.#asc[slot], n)).set(order.asc);
+    (this.#desc[slot] = fit(this.#desc[slot], n)).set(order.desc);
     this.#install(slot, n, pending);
+    // Made from the keys it was sorted by, not today's: the exact reverse of that sort.
+    this.#descVersions[slot] = this.version;
     this.#wholeNext = false;
     return true;
   }

@@ -12,8 +12,12 @@ export interface OrderSorter {
    * job now (too many in flight, or failed): sort in the tick then.
    */
   start(token: number, job: { values: Float64Array; ids: Uint32Array }): boolean;
-  /** Hands each job finished since the last call to `each` (the order is valid during the call only). */
-  take(each: (token: number, order: Uint32Array) => void): void;
+  /**
+   * Hands each job finished since the last call to `each`: the ascending
+   * order, and the descending one made from it by `reverseOrder` with the
+   * same keys (both valid during the call only).
+   */
+  take(each: (token: number, asc: Uint32Array, desc: Uint32Array) => void): void;
   /** True once it cannot sort any more (its worker failed): jobs in flight are lost. */
   readonly failed: boolean;
   /** Jobs started and not yet taken. */

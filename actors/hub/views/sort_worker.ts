@@ -7,6 +7,14 @@ export interface SortJobMessage {
   valueCount: number;
   items: ArrayBuffer;
   itemCount: number;
+  /** Filled by the worker: the descending order. */
+  desc: ArrayBuffer;
+}
+
+interface Buffers {
+  values: ArrayBuffer;
+  items: ArrayBuffer;
+  desc: ArrayBuffer;
 }
 
 /** Jobs in flight at most: one per shared order due is plenty (the schedule starts about one a tick). */
@@ -21,18 +29,19 @@ const MAX_IN_FLIGHT = 4;
  */
 export class SortWorker implements OrderSorter {
   readonly #worker: Worker;
-  readonly #free: { values: ArrayBuffer; items: ArrayBuffer }[] = [];
+  readonly #free: Buffers[] = [];
   readonly #done: SortJobMessage[] = [];
   #inFlight = 0;
   #failed = false;
   #closed = false;
 
-  /** A started worker, or null when this runtime cannot start one (the table sorts in the tick). */
-  static start(): SortWorker | null {
+  /**
+   * A started worker, or null when this runtime cannot start one (the table
+   * sorts in the tick). `entry` is the worker's script (tests give a broken one).
+   */
+  static start(entry = new URL("./sort_worker_entry.ts", import.meta.url)): SortWorker | null {
     try {
-      return new SortWorker(
-        new Worker(new URL("./sort_worker_entry.ts", import.meta.url).href, { type: "module" }),
-      );
+      return new SortWorker(new Worker(entry.href, { type: "module" }));
     } catch {
       return null;
     }
@@ -68,7 +77,7 @@ export class SortWorker implements OrderSorter {
     new Uint32Array(buffers.items, 0, itemCount).set(job.ids);
     const message: SortJobMessage = { token, ...buffers, valueCount, itemCount };
     try {
-      this.#worker.postMessage(message, [buffers.values, buffers.items]);
+      this.#worker.postMessage(message, [buffers.values, buffers.items, buffers.desc]);
     } catch {
       this.#fail();
       return false;
@@ -77,14 +86,15 @@ export class SortWorker implements OrderSorter {
     return true;
   }
 
-  take(each: (token: number, order: Uint32Array) => void): void {
+  take(each: (token: number, asc: Uint32Array, desc: Uint32Array) => void): void {
     while (this.#done.length > 0) {
       const job = this.#done.shift()!;
       this.#inFlight--;
       try {
-        each(job.token, new Uint32Array(job.items, 0, job.itemCount));
+        const n = job.itemCount;
+        each(job.token, new Uint32Array(job.items, 0, n), new Uint32Array(job.desc, 0, n));
       } finally {
-        this.#free.push({ values: job.values, items: job.items });
+        this.#free.push({ values: job.values, items: job.items, desc: job.desc });
       }
     }
   }
@@ -104,17 +114,17 @@ export class SortWorker implements OrderSorter {
   }
 
   /** Buffers from the pool big enough for the job, or new ones (doubling, so a growing fleet reallocates rarely). */
-  #buffers(valueCount: number, itemCount: number): { values: ArrayBuffer; items: ArrayBuffer } {
-    let pair = this.#free.pop();
-    if (pair === undefined) {
-      pair = { values: new ArrayBuffer(0), items: new ArrayBuffer(0) };
+  #buffers(valueCount: number, itemCount: number): Buffers {
+    const b = this.#free.pop() ??
+      { values: new ArrayBuffer(0), items: new ArrayBuffer(0), desc: new ArrayBuffer(0) };
+    if (b.values.byteLength < 8 * valueCount) {
+      b.values = new ArrayBuffer(8 * Math.max(valueCount, b.values.byteLength / 4, 1024));
     }
-    if (pair.values.byteLength < 8 * valueCount) {
-      pair.values = new ArrayBuffer(8 * Math.max(valueCount, pair.values.byteLength / 4, 1024));
+    if (b.items.byteLength < 4 * itemCount) {
+      const size = 4 * Math.max(itemCount, b.items.byteLength / 2, 1024);
+      b.items = new ArrayBuffer(size);
+      b.desc = new ArrayBuffer(size);
     }
-    if (pair.items.byteLength < 4 * itemCount) {
-      pair.items = new ArrayBuffer(4 * Math.max(itemCount, pair.items.byteLength / 2, 1024));
-    }
-    return pair;
+    return b;
   }
 }

@@ -485,10 +485,10 @@ export class ViewTable {
     const sorter = this.#sorter;
     if (sorter === null) return;
     if (!sorter.failed) {
-      sorter.take((token, order) => {
+      sorter.take((token, asc, desc) => {
         const column = this.#inFlight.get(token);
         this.#inFlight.delete(token);
-        if (column?.adopt(token, order)) this.#adopted++;
+        if (column?.adopt(token, { asc, desc })) this.#adopted++;
       });
       // Dropped ones (sorted in the tick meanwhile) are forgotten too.
       for (const [token, column] of this.#inFlight) {
