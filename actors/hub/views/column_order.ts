@@ -1,7 +1,7 @@
 import { mergeMoved } from "./merge_order.ts";
 import { sortByKey } from "./radix_order.ts";
 import type { RadixScratch } from "./radix_order.ts";
-import type { OrderSorter } from "./order_sorter.ts";
+import type { OrderSorter, SortedOrder } from "./order_sorter.ts";
 import type { KeyColumn, SortKeys } from "./sort_keys.ts";
 import { sortKeyName } from "./view_spec.ts";
 import type { SortDirection, SortKey } from "./view_spec.ts";
@@ -119,27 +119,29 @@ export class ColumnOrder {
   }
 
   /**
-   * Takes the order a sorter brought for `token` (both directions) as the next version, dated
-   * when it was started: keys that moved since are marked moved against it,
-   * sensors that came since are not in it (the views that gain them ask for
-   * a sort, as after any sort), sensors gone since are in it and no view
-   * takes them. False (and dropped) when it is not the sort in flight, or
-   * the order was sorted in the tick meanwhile.
+   * Takes the order a sorter brought for `token` (both directions) as the
+   * next version, dated when it was started: keys that moved since are
+   * marked moved against it, sensors that came since are not in it (the
+   * views that gain them ask for a sort, as after any sort), sensors gone
+   * since are in it and no view takes them. The order's arrays are kept, and
+   * the ones they replace given back (for the sorter's later jobs). Null (and
+   * dropped) when it is not the sort in flight, or the order was sorted in
+   * the tick meanwhile.
    */
-  adopt(token: number, order: { asc: Uint32Array; desc: Uint32Array }): boolean {
+  adopt(token: number, order: SortedOrder): { asc: Uint32Array; desc: Uint32Array } | null {
     const pending = this.pending;
-    if (pending === null || pending.token !== token) return false;
+    if (pending === null || pending.token !== token) return null;
     this.pending = null;
-    if (pending.version !== this.version) return false;
-    const n = order.asc.length;
+    if (pending.version !== this.version) return null;
     const slot = (this.version + 1) & 1;
-    (this.#asc[slot] = fit(this.#asc[slot], n)).set(order.asc);
-    (this.#desc[slot] = fit(this.#desc[slot], n)).set(order.desc);
-    this.#install(slot, n, pending);
+    const old = { asc: this.#asc[slot], desc: this.#desc[slot] };
+    this.#asc[slot] = order.asc;
+    this.#desc[slot] = order.desc;
+    this.#install(slot, order.length, pending);
     // Made from the keys it was sorted by, not today's: the exact reverse of that sort.
     this.#descVersions[slot] = this.version;
     this.#wholeNext = false;
-    return true;
+    return old;
   }
 
   /** A sort in flight that will not come (its sorter failed): the next sort is a whole one in the tick. */

@@ -1,3 +1,10 @@
+/** A finished sort: the ascending order and the descending one, in the first `length` entries of each. */
+export interface SortedOrder {
+  asc: Uint32Array;
+  desc: Uint32Array;
+  length: number;
+}
+
 /**
  * Sorts a shared order's keys away from the tick: `start` takes a snapshot
  * (copies of the key column and the ids to sort, so the caller's arrays may
@@ -15,9 +22,13 @@ export interface OrderSorter {
   /**
    * Hands each job finished since the last call to `each`: the ascending
    * order, and the descending one made from it by `reverseOrder` with the
-   * same keys (both valid during the call only).
+   * same keys. `each` keeps both arrays and gives two of its own in exchange
+   * (which the sorter may fill in a later job), or returns null when it does
+   * not take them.
    */
-  take(each: (token: number, asc: Uint32Array, desc: Uint32Array) => void): void;
+  take(
+    each: (token: number, order: SortedOrder) => { asc: Uint32Array; desc: Uint32Array } | null,
+  ): void;
   /** True once it cannot sort any more (its worker failed): jobs in flight are lost. */
   readonly failed: boolean;
   /** Jobs started and not yet taken. */

@@ -10,7 +10,10 @@ async function answers(
   const got = new Map<number, { asc: number[]; desc: number[] }>();
   for (let i = 0; i < 3_000 && got.size < count && !worker.failed; i++) {
     await new Promise((resolve) => setTimeout(resolve, 2));
-    worker.take((token, asc, desc) => got.set(token, { asc: [...asc], desc: [...desc] }));
+    worker.take((token, { asc, desc, length }) => {
+      got.set(token, { asc: [...asc.subarray(0, length)], desc: [...desc.subarray(0, length)] });
+      return null;
+    });
   }
   return got;
 }
@@ -105,6 +108,43 @@ Deno.test("a worker that throws is marked failed and says no to more sorts; its 
     assert(worker.failed);
     assertEquals(worker.inFlight, 0);
     assert(!worker.start(2, { values: new Float64Array([2, 1]), ids: Uint32Array.of(0, 1) }));
+  } finally {
+    worker.close();
+  }
+});
+
+Deno.test("orders kept by the caller are never written by later sorts; the arrays it gives back serve them", async () => {
+  const worker = SortWorker.start();
+  assert(worker !== null);
+  try {
+    const ids = Uint32Array.from({ length: 2_000 }, (_, i) => i);
+    const kept: { values: number[]; asc: Uint32Array; desc: Uint32Array; length: number }[] = [];
+    // Plain arrays first (as from sorts in the tick), then the ones kept two rounds before.
+    let give: { asc: Uint32Array; desc: Uint32Array } = {
+      asc: new Uint32Array(10),
+      desc: new Uint32Array(10),
+    };
+    for (let round = 0; round < 6; round++) {
+      const values = Float64Array.from(ids, (i) => ((i + 1) * (round + 3) * 7919) % 1_009);
+      assert(worker.start(round + 1, { values, ids }));
+      for (let i = 0; i < 3_000 && worker.inFlight > 0 && !worker.failed; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 2));
+        worker.take((_, order) => {
+          kept.push({ values: [...values], ...order });
+          const given = give;
+          if (kept.length >= 2) {
+            give = { asc: kept[kept.length - 2].asc, desc: kept[kept.length - 2].desc };
+          }
+          return given;
+        });
+      }
+      assertEquals(worker.inFlight, 0);
+    }
+    // The last two kept are still the caller's: each holds its own sort, untouched by the later ones.
+    for (const k of kept.slice(-2)) {
+      assertEquals([...k.asc.subarray(0, k.length)], plainSort(k.values, [...ids], 1));
+      assertEquals([...k.desc.subarray(0, k.length)], plainSort(k.values, [...ids], -1));
+    }
   } finally {
     worker.close();
   }

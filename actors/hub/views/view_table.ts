@@ -485,10 +485,12 @@ export class ViewTable {
     const sorter = this.#sorter;
     if (sorter === null) return;
     if (!sorter.failed) {
-      sorter.take((token, asc, desc) => {
+      sorter.take((token, order) => {
         const column = this.#inFlight.get(token);
         this.#inFlight.delete(token);
-        if (column?.adopt(token, { asc, desc })) this.#adopted++;
+        const given = column?.adopt(token, order) ?? null;
+        if (given !== null) this.#adopted++;
+        return given;
       });
       // Dropped ones (sorted in the tick meanwhile) are forgotten too.
       for (const [token, column] of this.#inFlight) {

@@ -10,7 +10,7 @@ import type { SensorEntry } from "../../../protocol/server_frames.ts";
 import { ViewTable } from "./view_table.ts";
 import type { ViewTableOptions, WindowRequest } from "./view_table.ts";
 import type { ViewWindow } from "./view_window.ts";
-import type { OrderSorter } from "./order_sorter.ts";
+import type { OrderSorter, SortedOrder } from "./order_sorter.ts";
 import { SortWorker } from "./sort_worker.ts";
 import { NO_FILTER } from "./view_spec.ts";
 import type { MetricField, SortKey, ViewFilter, ViewSort } from "./view_spec.ts";
@@ -938,8 +938,10 @@ class HandSorter implements OrderSorter {
     }
   }
 
-  take(each: (token: number, asc: Uint32Array, desc: Uint32Array) => void): void {
-    for (const { token, asc, desc } of this.#answers.splice(0)) each(token, asc, desc);
+  take(each: (token: number, order: SortedOrder) => unknown): void {
+    for (const { token, asc, desc } of this.#answers.splice(0)) {
+      each(token, { asc, desc, length: asc.length });
+    }
   }
 
   fail(): void {
