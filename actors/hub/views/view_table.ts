@@ -348,6 +348,7 @@ export class ViewTable {
   }
 
   #stopSorter(): void {
+    unstopped.unregister(this);
     this.#sorter?.close();
     this.#sorter = null;
     for (const column of this.#inFlight.values()) column.abandon();
@@ -471,6 +472,7 @@ export class ViewTable {
     if (!this.#sorterTried && !this.#closed) {
       this.#sorterTried = true;
       this.#sorter = this.#options.sorter();
+      if (this.#sorter !== null) unstopped.register(this, this.#sorter, this);
     }
     return this.#sorter !== null && !this.#sorter.failed;
   }
@@ -666,6 +668,13 @@ export class ViewTable {
     return next;
   }
 }
+
+/**
+ * A table dropped without `stop` (a hub behavior replaced after a failure)
+ * stops its sorter's worker when it is collected: the worker refers to the
+ * sorter, not to the table.
+ */
+const unstopped = new FinalizationRegistry<OrderSorter>((sorter) => sorter.close());
 
 /** A sort off the tick not back after this long (table clock) means its worker is stuck: sort in the tick. */
 const STUCK_MS = 5_000;
