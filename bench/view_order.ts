@@ -16,6 +16,10 @@
 //      tick allocates (`--alloc`: by function). `--only 5` runs it alone;
 //   6. after a restart: the views made over 100,000 restored sensors, their
 //      first tick, and the first view opened.
+//
+// The shared orders' scheduled sorts run on the views' sort worker as in the
+// hub (`--in-tick`: in the tick, for comparison); the ticks are `--gap` ms
+// apart (not timed), so the worker's orders come back between them.
 import { parseArgs } from "node:util";
 import process from "node:process";
 import { FeedView } from "../actors/hub/feed_view.ts";
@@ -53,8 +57,15 @@ const { values: args } = parseArgs({
     ticks: { type: "string", default: "200" },
     only: { type: "string" },
     alloc: { type: "boolean", default: false },
+    "in-tick": { type: "boolean", default: false },
+    gap: { type: "string", default: "20" },
   },
 });
+/** The table options every section uses: where the shared orders' scheduled sorts run. */
+const SORTS = args["in-tick"] ? { offThreadMin: Infinity } : {};
+const GAP_MS = Number(args.gap);
+/** The time between two ticks, untimed: the sort worker's answers come back meanwhile. */
+const gap = () => new Promise((resolve) => setTimeout(resolve, GAP_MS));
 const SENSORS = Number(args.sensors);
 const CHANGES = Number(args.changes);
 const TICKS = Number(args.ticks);
@@ -291,15 +302,17 @@ function openWindows(
 const fleet = makeFleet();
 for (let t = 0; t < 5; t++) nextTick(fleet);
 const tickRows: string[][] = [];
+const offThreadRows: string[] = [];
 for (const views of section(2) ? [1, 10, 100] : []) {
-  const table = new ViewTable(fleet.feed, { maxViews: 256, viewsPerClient: 256 });
+  const table = new ViewTable(fleet.feed, { maxViews: 256, viewsPerClient: 256, ...SORTS });
   let now = 0;
   openWindows(table, { views, perView: { top: 3, random: 2 }, now });
   table.advance(null, now); // the first ordering of every view (forced)
   const times: number[] = [];
   const cpuTimes: number[] = [];
-  let orderings = 0, sorts = 0, deferred = 0, news = 0;
+  let orderings = 0, sorts = 0, deferred = 0, news = 0, offThread = 0, adopted = 0;
   for (let t = 0; t < 20 + TICKS; t++) {
+    await gap();
     const changes = nextTick(fleet);
     now += TICK_MS;
     const cpu = process.cpuUsage();
@@ -313,8 +326,14 @@ for (const views of section(2) ? [1, 10, 100] : []) {
     orderings += table.last.orderings;
     sorts += table.last.sorts;
     deferred += table.last.deferred;
+    offThread += table.last.offThread;
+    adopted += table.last.adopted;
     news += out.length;
   }
+  table.stop();
+  offThreadRows.push(
+    `${views} orderings: ${offThread} of ${sorts} sorts started off the tick, ${adopted} taken in`,
+  );
   times.sort((a, b) => a - b);
   cpuTimes.sort((a, b) => a - b);
   tickRows.push([
@@ -353,6 +372,7 @@ if (section(2)) {
       tickRows,
     ) + "\n",
   );
+  console.log(offThreadRows.join("\n") + "\n");
   console.log(`load average after: ${load()}\n`);
 }
 
@@ -365,6 +385,7 @@ if (section(3)) {
     maxViews: 256,
     viewsPerClient: 256,
     maxWindows: 20_000,
+    ...SORTS,
   });
   table.advance(nextTick(fleet), now += TICK_MS);
   const empty = memory();
@@ -376,12 +397,14 @@ if (section(3)) {
   const windows = openWindows(table, { views: 100, perView: { top: 60, random: 39 }, now });
   const times: number[] = [];
   for (let t = 0; t < 40; t++) {
+    await gap();
     const changes = nextTick(fleet);
     const start = performance.now();
     table.advance(changes, now += TICK_MS);
     if (t >= 10) times.push(performance.now() - start);
   }
   times.sort((a, b) => a - b);
+  table.stop();
   const withWindows = memory();
   const kb = (bytes: number) => (bytes / 1024).toFixed(1);
   console.log("## 3. Memory (heap + external after a full GC)\n");
@@ -412,7 +435,7 @@ if (section(3)) {
 // 4. An operator resorts, then scrolls to a random offset; each is served at
 // once (ViewTable.serve), between ticks, as the hub would on the request.
 if (section(4)) {
-  const table = new ViewTable(fleet.feed, { maxViews: 256, viewsPerClient: 256 });
+  const table = new ViewTable(fleet.feed, { maxViews: 256, viewsPerClient: 256, ...SORTS });
   let now = 0;
   const windows = openWindows(table, { views: 100, perView: { top: 3, random: 2 }, now });
   table.advance(null, now);
@@ -442,10 +465,12 @@ if (section(4)) {
       throw new Error("the scrolled window is empty");
     }
     // Time moves on: the schedule's orderings go on meanwhile.
+    await gap();
     start = performance.now();
     table.advance(nextTick(fleet), now += TICK_MS);
     ticks.push(performance.now() - start);
   }
+  table.stop();
   for (const list of [resorts, scrolls, ticks]) list.sort((a, b) => a - b);
   console.log(
     "## 4. Serving an operator's resort, then a scroll to a random offset (100 orderings open, 30 trials)\n",
@@ -535,6 +560,7 @@ if (section(5)) {
   // --alloc: V8's sampling heap profiler over the measured ticks, bytes by allocating function.
   const profiler = args.alloc ? await heapSampler() : null;
   for (let t = 0; t < 50 + TICKS; t++) {
+    await gap();
     if (t === 50) await profiler?.start();
     now = clock + TICK_MS;
     tickNo++;
@@ -562,6 +588,7 @@ if (section(5)) {
     if (after.external >= before.external) externalGrown.push(after.external - before.external);
   }
   const allocated = await profiler?.stop();
+  views.stop();
   for (const sink of sinks) {
     sent += sink.bytes;
     frames += sink.frames;
@@ -640,6 +667,7 @@ if (section(6)) {
     }, { scope: null, owners: ["address:10.0.0.1"], now, tickNo: 1 });
     opens.push(performance.now() - start);
     openCpu.push(cpuMs(cpu));
+    views.stop();
   }
   for (const list of [made, firstTicks, opens, madeCpu, firstCpu, openCpu]) {
     list.sort((a, b) => a - b);
@@ -712,7 +740,7 @@ function benchViews(feed: ConstructorParameters<typeof HubViews>[0], stats: HubS
     limits: { ringMs: 30_000, ringBytes: 32 << 20 },
     budget: new RingBudget(256 << 20),
     tickMs: TICK_MS,
-    table: { maxViews: 256, viewsPerClient: 1000 },
+    table: { maxViews: 256, viewsPerClient: 1000, ...SORTS },
     maxSubscriptions: 16,
     maxSubscriptionBytes: 64 << 10,
     stats,

@@ -343,6 +343,7 @@ export class HubBehavior implements Behavior<HubMessage> {
         this.#forget(this.#sessions.get(message.sink));
         break;
       case "shutdown":
+        this.#views.stop();
         for (const { session } of this.#sessions.values()) {
           session.close(message.code, "server is shutting down");
         }
@@ -454,6 +455,7 @@ export class HubBehavior implements Behavior<HubMessage> {
   #makeViews(): HubViews {
     const expectedIds = decodeIdOrder(this.#savedIdOrder);
     this.#savedIdOrder = null;
+    this.#views?.stop(); // its sort worker
     return new HubViews(this.#view, {
       expectedIds,
       limits: this.#ring,

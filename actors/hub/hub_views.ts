@@ -101,6 +101,11 @@ export class HubViews {
     }
   }
 
+  /** Stops the table's off-tick sort worker (the hub stopping, or these views replaced). */
+  stop(): void {
+    this.table.stop();
+  }
+
   get windowCount(): number {
     return this.#windows.size;
   }

@@ -1,6 +1,7 @@
 import { mergeMoved } from "./merge_order.ts";
 import { sortByKey } from "./radix_order.ts";
 import type { RadixScratch } from "./radix_order.ts";
+import type { OrderSorter, SortedOrder } from "./order_sorter.ts";
 import type { KeyColumn, SortKeys } from "./sort_keys.ts";
 import { sortKeyName } from "./view_spec.ts";
 import type { SortDirection, SortKey } from "./view_spec.ts";
@@ -36,6 +37,17 @@ export class ColumnOrder {
   readonly #versions: [number, number] = [-1, -1];
   /** Version each slot's descending order was made for. */
   readonly #descVersions: [number, number] = [-1, -1];
+  /**
+   * A sort started off the tick (`submit`) and not yet adopted: its token,
+   * and the table clock, `SortKeys.serial` and version it was started at.
+   */
+  pending: { token: number; now: number; serial: number; version: number } | null = null;
+  /**
+   * The moved marks were cleared for a sort not adopted (yet): the last
+   * order does not know the keys that moved before it, so the next sort in
+   * the tick is a whole one.
+   */
+  #wholeNext = false;
 
   constructor(key: SortKey, column: KeyColumn | null) {
     this.key = key;
@@ -71,20 +83,77 @@ export class ColumnOrder {
       column.moved.fill(0);
       column.movedCount = 0;
     }
+    this.#install(slot, n, { now: options.now, serial: keys.serial });
+    // A sort in flight is older than this one: it is dropped when it comes.
+    this.pending = null;
+    this.#wholeNext = false;
+    return work;
+  }
+
+  #install(slot: number, n: number, at: { now: number; serial: number }): void {
     this.version++;
     this.#lengths[slot] = n;
     this.#versions[slot] = this.version;
     this.#descVersions[slot] = -1;
-    this.sortedAt = options.now;
-    this.sortedSerial = keys.serial;
-    return work;
+    this.sortedAt = at.now;
+    this.sortedSerial = at.serial;
+  }
+
+  /**
+   * Starts a whole sort of the live sensors off the tick, as of now: the
+   * sorter copies the keys and ids, and the moved marks are cleared as a
+   * sort in the tick would (keys moving from now on are moved against the
+   * order it brings). False when the sorter cannot take it (sort in the tick).
+   * The copies cost about one unit per sensor.
+   */
+  submit(keys: SortKeys, o: { now: number; sorter: OrderSorter; token: number }): boolean {
+    const column = this.column;
+    if (column === null || this.pending !== null) return false;
+    const ids = keys.idOrder.order;
+    if (!o.sorter.start(o.token, { values: column.values, ids })) return false;
+    column.moved.fill(0);
+    column.movedCount = 0;
+    this.#wholeNext = true;
+    this.pending = { token: o.token, now: o.now, serial: keys.serial, version: this.version };
+    return true;
+  }
+
+  /**
+   * Takes the order a sorter brought for `token` (both directions) as the
+   * next version, dated when it was started: keys that moved since are
+   * marked moved against it, sensors that came since are not in it (the
+   * views that gain them ask for a sort, as after any sort), sensors gone
+   * since are in it and no view takes them. The order's arrays are kept, and
+   * the ones they replace given back (for the sorter's later jobs). Null (and
+   * dropped) when it is not the sort in flight, or the order was sorted in
+   * the tick meanwhile.
+   */
+  adopt(token: number, order: SortedOrder): { asc: Uint32Array; desc: Uint32Array } | null {
+    const pending = this.pending;
+    if (pending === null || pending.token !== token) return null;
+    this.pending = null;
+    if (pending.version !== this.version) return null;
+    const slot = (this.version + 1) & 1;
+    const old = { asc: this.#asc[slot], desc: this.#desc[slot] };
+    this.#asc[slot] = order.asc;
+    this.#desc[slot] = order.desc;
+    this.#install(slot, order.length, pending);
+    // Made from the keys it was sorted by, not today's: the exact reverse of that sort.
+    this.#descVersions[slot] = this.version;
+    this.#wholeNext = false;
+    return old;
+  }
+
+  /** A sort in flight that will not come (its sorter failed): the next sort is a whole one in the tick. */
+  abandon(): void {
+    this.pending = null;
   }
 
   /** What `sortNow` would cost now, in its units. */
   sortCost(liveCount: number): number {
     const column = this.column;
     if (column === null) return liveCount;
-    if (this.version > 0 && 4 * column.movedCount <= liveCount) {
+    if (this.version > 0 && !this.#wholeNext && 4 * column.movedCount <= liveCount) {
       return MERGE_COST * liveCount + MOVED_COST * column.movedCount;
     }
     return SORT_COST * liveCount;
@@ -101,7 +170,7 @@ export class ColumnOrder {
     const previous = this.#versions[last] === this.version && this.version > 0
       ? this.#asc[last].subarray(0, this.#lengths[last])
       : null;
-    if (previous !== null && 4 * column.movedCount <= n) {
+    if (previous !== null && !this.#wholeNext && 4 * column.movedCount <= n) {
       // The moved keys still here, in id order, then sorted (stable: ties by id).
       scratch.ensureMoved(Math.min(column.movedCount, n));
       const moved = column.moved;

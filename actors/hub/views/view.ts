@@ -7,6 +7,8 @@ import type { ViewFilter, ViewSort } from "./view_spec.ts";
 const IN_TOPIC = 1;
 const PASSES = 2;
 const MEMBER = IN_TOPIC | PASSES; // #take tests both bits without a branch
+/** Passes the filter's group and id parts (all but the status): a status change rechecks only the status. */
+const BASE = 4;
 
 /**
  * A run of a view's rows as of one version: what every window at this
@@ -107,7 +109,7 @@ export class View {
 
   /** Whether `sensor` belongs to the view now. */
   has(sensor: number): boolean {
-    return sensor < this.#member.length && this.#member[sensor] === MEMBER;
+    return sensor < this.#member.length && (this.#member[sensor] & MEMBER) === MEMBER;
   }
 
   /** Evaluates every live sensor (a new view). */
@@ -134,13 +136,13 @@ export class View {
     for (const s of keys.removed) lost = this.#evaluate(keys, s) < 0 || lost;
     for (const s of keys.entered) lost = this.#evaluate(keys, s) < 0 || lost;
     if (this.#statusShown !== null) {
-      for (const s of keys.statusChanged) lost = this.#evaluate(keys, s) < 0 || lost;
+      for (const s of keys.statusChanged) lost = this.#restatus(keys, s) < 0 || lost;
     }
     if (!lost) return false;
     let kept = 0;
     for (let i = 0; i < this.#length; i++) {
       const s = this.#rows[i];
-      if (this.#member[s] === MEMBER) this.#rows[kept++] = s;
+      if ((this.#member[s] & MEMBER) === MEMBER) this.#rows[kept++] = s;
     }
     if (kept === this.#length) return false;
     this.#length = kept;
@@ -150,35 +152,58 @@ export class View {
 
   /** Sets the sensor's bits; returns +1 if it became a member, -1 if it left, else 0. */
   #evaluate(keys: SortKeys, s: number): number {
-    const before = this.#member[s];
     let bits = 0;
     if (keys.isLive(s)) {
       const id = keys.id(s)!;
       const group = keys.groupName(s)!;
       if (matches(this.topic, id, group)) {
         bits = IN_TOPIC;
-        if (this.#passes(keys, s, group)) bits |= PASSES;
+        if (this.#passesBase(keys, s, group)) {
+          bits |= BASE;
+          if (this.#statusPasses(keys, s)) bits |= PASSES;
+        }
       }
     }
+    return this.#set(s, bits);
+  }
+
+  /**
+   * A status change: only the filter's status part can change (the topic
+   * and the group and id parts are as the last evaluation left them), so the
+   * id and group are not matched again (a tick may change thousands of statuses).
+   */
+  #restatus(keys: SortKeys, s: number): number {
+    const before = this.#member[s];
+    if ((before & (IN_TOPIC | BASE)) !== (IN_TOPIC | BASE)) return 0;
+    return this.#set(s, this.#statusPasses(keys, s) ? before | PASSES : before & ~PASSES);
+  }
+
+  #set(s: number, bits: number): number {
+    const before = this.#member[s];
     if (bits === before) return 0;
     this.#member[s] = bits;
     this.total += (bits & IN_TOPIC) - (before & IN_TOPIC);
-    if (bits === MEMBER) {
+    const was = (before & MEMBER) === MEMBER, is = (bits & MEMBER) === MEMBER;
+    if (is && !was) {
       this.matching++;
       this.gained = true;
       return 1;
     }
-    if (before === MEMBER) {
+    if (was && !is) {
       this.matching--;
       return -1;
     }
     return 0;
   }
 
-  #passes(keys: SortKeys, s: number, group: string): boolean {
+  /** The filter's group and id parts. */
+  #passesBase(keys: SortKeys, s: number, group: string): boolean {
     const f = this.filter;
     if (f.groupPrefix !== null && !covers(f.groupPrefix, group)) return false;
-    if (f.idSubstring !== "" && !keys.lowerId(s)!.includes(f.idSubstring)) return false;
+    return f.idSubstring === "" || keys.lowerId(s)!.includes(f.idSubstring);
+  }
+
+  #statusPasses(keys: SortKeys, s: number): boolean {
     return this.#statusShown === null || this.#statusShown[keys.statusOf(s)] === 1;
   }
 

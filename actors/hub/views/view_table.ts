@@ -3,7 +3,9 @@ import type { TopicSpec } from "../topic.ts";
 import { TopicTable } from "../topic_table.ts";
 import type { Owners } from "../topic_table.ts";
 import { ColumnOrder } from "./column_order.ts";
+import type { OrderSorter } from "./order_sorter.ts";
 import { RadixScratch } from "./radix_order.ts";
+import { SortWorker } from "./sort_worker.ts";
 import { SortKeys } from "./sort_keys.ts";
 import type { StateSource } from "./sort_keys.ts";
 import { View } from "./view.ts";
@@ -57,6 +59,19 @@ export interface ViewTableOptions {
    * than piling into one. Default 1.
    */
   sortsPerTick: number;
+  /**
+   * Live sensors from which a shared order's scheduled sort runs off the
+   * tick, on a worker thread (`sorter`), its order taken in at a later tick
+   * (dated when it was started: at most a second old by design anyway).
+   * Operators' sorts, first sorts and sorts for sensors that came still run
+   * in the tick. Default 20,000; Infinity: always in the tick.
+   */
+  offThreadMin: number;
+  /**
+   * Starts the off-tick sorter, at the first sort that may use it; null: it
+   * cannot start, and every sort runs in the tick. Default: a `SortWorker`.
+   */
+  sorter: () => OrderSorter | null;
   window: WindowLimits;
 }
 
@@ -81,6 +96,9 @@ export interface TickWork {
   work: number;
   /** Views due that waited for a later tick. */
   deferred: number;
+  /** Of `sorts`, those started off the tick; and orders sorted off the tick taken in. */
+  offThread: number;
+  adopted: number;
 }
 
 /**
@@ -107,7 +125,14 @@ export class ViewTable {
   #mark = new Uint32Array(0);
   #stamp = 0;
   readonly #news: ViewWindow[] = [];
-  last: TickWork = { orderings: 0, sorts: 0, work: 0, deferred: 0 };
+  last: TickWork = noWork();
+  #sorter: OrderSorter | null = null;
+  /** Whether the sorter was started (or could not be): it is not started again. */
+  #sorterTried = false;
+  #closed = false;
+  #nextToken = 1;
+  readonly #inFlight = new Map<number, ColumnOrder>();
+  #adopted = 0;
 
   constructor(source: StateSource, options: Partial<ViewTableOptions> = {}) {
     const maxViews = options.maxViews ?? 256;
@@ -122,6 +147,8 @@ export class ViewTable {
       idleMs: options.idleMs ?? 30_000,
       tickBudget: options.tickBudget ?? 2_500_000,
       sortsPerTick: options.sortsPerTick ?? 1,
+      offThreadMin: options.offThreadMin ?? 20_000,
+      sorter: options.sorter ?? SortWorker.start,
       staggerMs: options.staggerMs ?? resortMs,
       window: options.window ?? DEFAULT_WINDOW_LIMITS,
     };
@@ -309,6 +336,25 @@ export class ViewTable {
     return windows;
   }
 
+  /** Whether shared orders are being sorted off the tick (a sorter started and not failed). */
+  get sortingOffThread(): boolean {
+    return this.#sorter !== null && !this.#sorter.failed;
+  }
+
+  /** Stops the off-tick sorter (its worker); later sorts run in the tick. */
+  stop(): void {
+    this.#closed = true;
+    this.#stopSorter();
+  }
+
+  #stopSorter(): void {
+    unstopped.unregister(this);
+    this.#sorter?.close();
+    this.#sorter = null;
+    for (const column of this.#inFlight.values()) column.abandon();
+    this.#inFlight.clear();
+  }
+
   /**
    * Takes in one tick (null: nothing changed, time still moves) and returns
    * the windows with news: moved rows, entered or left sensors, deltas, or
@@ -321,6 +367,7 @@ export class ViewTable {
     if (this.#mark.length < keys.capacity) this.#mark = new Uint32Array(keys.capacity);
     for (const view of this.#registry.expire(now, this.#options.idleMs)) this.#drop(view, "idle");
     for (const view of this.#registry.values()) view.update(keys);
+    this.#adopt(now);
     this.#order(now);
     this.#news.length = 0;
     const patched = keys.removed.length > 0 ? new Map<Slice, Slice>() : null;
@@ -354,7 +401,7 @@ export class ViewTable {
       this.#reorder(view, {
         now,
         forced: true,
-        done: { orderings: 0, sorts: 0, work: 0, deferred: 0 },
+        done: noWork(),
       });
     }
     this.#advanceWindow(window, { now, patched: null, deltas: false });
@@ -364,7 +411,9 @@ export class ViewTable {
   /** Orders the views that asked (operators) or are due (schedule), within the budget. */
   #order(now: number): void {
     const o = this.#options;
-    const done = { orderings: 0, sorts: 0, work: 0, deferred: 0 };
+    const done = noWork();
+    done.adopted = this.#adopted;
+    this.#adopted = 0;
     const due: View[] = [];
     // A sensor newly warn or critical goes to the top of attention-first views now, not in a second.
     const urgent = this.keys.statusRaised;
@@ -381,10 +430,20 @@ export class ViewTable {
     let sorts = 0;
     for (const view of due) {
       const sort = this.#sortDue(view, { now, forced: false });
+      if (sort && this.#waits(view, now)) {
+        // Its order is being sorted off the tick: it takes it when it comes.
+        view.dueAt = now + 1;
+        continue;
+      }
       // Nothing to take (no newer order, no new members): only its next look is set.
       const idle = !sort && view.column.version === view.columnVersion && !view.gained;
       if (!idle && scheduled > 0) {
-        const expected = (sort ? view.column.sortCost(this.keys.liveCount) : 0) +
+        const sortCost = !sort
+          ? 0
+          : this.#offThread(view, now)
+          ? this.keys.liveCount
+          : view.column.sortCost(this.keys.liveCount);
+        const expected = sortCost +
           (view.lastScan >= 0 ? view.lastScan : this.keys.liveCount);
         if ((sort && sorts >= o.sortsPerTick) || done.work + expected > o.tickBudget) {
           done.deferred++;
@@ -397,6 +456,55 @@ export class ViewTable {
       if (!idle) scheduled++;
     }
     this.last = done;
+  }
+
+  /**
+   * Whether a scheduled sort of `view`'s order would run off the tick: only
+   * a sort for age (not the first, nor one for sensors that came), over
+   * enough sensors, with a sorter that works (started here on first need).
+   */
+  #offThread(view: View, now: number): boolean {
+    const column = view.column;
+    if (column.version === 0 || column.column === null) return false;
+    if (this.keys.liveCount < this.#options.offThreadMin) return false;
+    if (view.gained && this.keys.setChangedAt > column.sortedSerial) return false;
+    if (now - column.sortedAt < this.#options.columnMaxAgeMs) return false;
+    if (!this.#sorterTried && !this.#closed) {
+      this.#sorterTried = true;
+      this.#sorter = this.#options.sorter();
+      if (this.#sorter !== null) unstopped.register(this, this.#sorter, this);
+    }
+    return this.#sorter !== null && !this.#sorter.failed;
+  }
+
+  /** Whether a scheduled sort of `view`'s order is already under way off the tick. */
+  #waits(view: View, now: number): boolean {
+    return view.column.pending !== null && this.#offThread(view, now);
+  }
+
+  /** Takes in the orders sorted off the tick since the last tick; a failed sorter is stopped for good. */
+  #adopt(now: number): void {
+    const sorter = this.#sorter;
+    if (sorter === null) return;
+    if (!sorter.failed) {
+      sorter.take((token, order) => {
+        const column = this.#inFlight.get(token);
+        this.#inFlight.delete(token);
+        const given = column?.adopt(token, order) ?? null;
+        if (given !== null) this.#adopted++;
+        return given;
+      });
+      // Dropped ones (sorted in the tick meanwhile) are forgotten too.
+      for (const [token, column] of this.#inFlight) {
+        if (column.pending?.token !== token) this.#inFlight.delete(token);
+      }
+      let stuck = false;
+      for (const column of this.#inFlight.values()) {
+        stuck ||= now - column.pending!.now > STUCK_MS;
+      }
+      if (!stuck) return;
+    }
+    this.#stopSorter();
   }
 
   /** Whether ordering `view` now would sort its shared order first. */
@@ -416,6 +524,16 @@ export class ViewTable {
     const keys = this.keys;
     let work = 0;
     if (this.#sortDue(view, o)) {
+      if (!forced && this.#offThread(view, now)) {
+        const token = this.#nextToken++;
+        if (column.submit(keys, { now, sorter: this.#sorter!, token })) {
+          this.#inFlight.set(token, column);
+          done.sorts++;
+          done.offThread++;
+          view.dueAt = now + 1;
+          return keys.liveCount; // the copies of the keys and ids
+        }
+      }
       work += column.sortNow(keys, { now, scratch: this.#scratch });
       done.sorts++;
     }
@@ -549,6 +667,20 @@ export class ViewTable {
     patched.set(slice, next);
     return next;
   }
+}
+
+/**
+ * A table dropped without `stop` (a hub behavior replaced after a failure)
+ * stops its sorter's worker when it is collected: the worker refers to the
+ * sorter, not to the table.
+ */
+const unstopped = new FinalizationRegistry<OrderSorter>((sorter) => sorter.close());
+
+/** A sort off the tick not back after this long (table clock) means its worker is stuck: sort in the tick. */
+const STUCK_MS = 5_000;
+
+function noWork(): TickWork {
+  return { orderings: 0, sorts: 0, work: 0, deferred: 0, offThread: 0, adopted: 0 };
 }
 
 /** Throws RangeError for options the table cannot work with. */

@@ -10,6 +10,8 @@ import type { SensorEntry } from "../../../protocol/server_frames.ts";
 import { ViewTable } from "./view_table.ts";
 import type { ViewTableOptions, WindowRequest } from "./view_table.ts";
 import type { ViewWindow } from "./view_window.ts";
+import type { OrderSorter, SortedOrder } from "./order_sorter.ts";
+import { SortWorker } from "./sort_worker.ts";
 import { NO_FILTER } from "./view_spec.ts";
 import type { MetricField, SortKey, ViewFilter, ViewSort } from "./view_spec.ts";
 
@@ -898,4 +900,321 @@ Deno.test("a held window scrolled elsewhere stays held there, with the view's ro
   assertEquals([w.held, ids(h, w.rows)], [true, ["s11", "s10", "s9", "s8", "s7"]]);
   h.tick({ updates: [value(2, 300, 4_000)] });
   assertEquals([w.moved, ids(h, w.rows)], [false, ["s11", "s10", "s9", "s8", "s7"]]);
+});
+
+// ---------------------------------------------------------------------------
+// Shared orders sorted off the tick (a sorter: the worker thread in the hub).
+
+/** An `OrderSorter` the test drives: it keeps each job's copies and answers when told, by a plain comparator sort. */
+class HandSorter implements OrderSorter {
+  jobs: { token: number; values: Float64Array; ids: Uint32Array }[] = [];
+  #answers: { token: number; asc: Uint32Array; desc: Uint32Array }[] = [];
+  failed = false;
+  closed = false;
+
+  get inFlight(): number {
+    return this.jobs.length + this.#answers.length;
+  }
+
+  start(token: number, job: { values: Float64Array; ids: Uint32Array }): boolean {
+    if (this.failed || this.closed) return false;
+    this.jobs.push({ token, values: job.values.slice(), ids: job.ids.slice() });
+    return true;
+  }
+
+  /** Sorts the jobs so far; their orders come with the table's next tick. */
+  answer(): void {
+    for (const { token, values, ids } of this.jobs.splice(0)) {
+      const position = new Map([...ids].map((s, i) => [s, i]));
+      const sorted = (dir: number) =>
+        Uint32Array.from([...ids].sort((a, b) => {
+          const x = values[a], y = values[b];
+          if (Number.isNaN(x) !== Number.isNaN(y)) return Number.isNaN(x) ? 1 : -1;
+          if (x < y) return -dir;
+          if (x > y) return dir;
+          return position.get(a)! - position.get(b)!;
+        }));
+      this.#answers.push({ token, asc: sorted(1), desc: sorted(-1) });
+    }
+  }
+
+  take(each: (token: number, order: SortedOrder) => unknown): void {
+    for (const { token, asc, desc } of this.#answers.splice(0)) {
+      each(token, { asc, desc, length: asc.length });
+    }
+  }
+
+  fail(): void {
+    this.failed = true;
+  }
+
+  close(): void {
+    this.closed = true;
+  }
+}
+
+type Meanwhile =
+  | { update: number; last: number }
+  | { remove: number }
+  | { add: number };
+
+/**
+ * A fleet of `n` sensors (ids s0.., metric 0 from `values`) with a table
+ * sorting off the tick through `sorter`, and a window of every row sorted by
+ * metric 0's last value; the model of the fleet beside it.
+ */
+function offTickFleet(
+  o: {
+    values: (number | null)[];
+    direction: "asc" | "desc";
+    idSubstring: string;
+    sorter: () => OrderSorter | null;
+  },
+) {
+  const fleet = new Map<number, ModelSensor>();
+  const feed = new FeedView();
+  const rows: StateRow[] = [];
+  o.values.forEach((v, i) => {
+    const s: ModelSensor = { id: `s${i}`, group: "g", values: new Map(), seen: NaN, status: 0 };
+    if (v !== null) {
+      const row = value(i, v, 1_000 + i);
+      s.values.set(0, row);
+      s.seen = row.timeMs;
+      rows.push(row);
+    }
+    fleet.set(i, s);
+  });
+  feed.apply([
+    shardChanges({
+      sensors: [...fleet].map(([i, s]) => sensor(i, s.id)),
+      metrics: ["m0"],
+      updates: rows,
+    }),
+  ]);
+  const table = new ViewTable(feed, {
+    resortMs: 1000,
+    columnMaxAgeMs: 1000,
+    staggerMs: 0,
+    tickBudget: Infinity,
+    sortsPerTick: Infinity,
+    offThreadMin: 0,
+    sorter: o.sorter,
+    window: { block: BLOCK, maxRows: 100 },
+  });
+  const request = {
+    topic: everything,
+    sort: byMetric(o.direction),
+    filter: { ...NO_FILTER, idSubstring: o.idSubstring },
+    offset: 0,
+    limit: 100,
+  };
+  const opened = table.open(request, { owners: me.owners, now: 0 });
+  assert("window" in opened);
+  let now = 0;
+  let nextTime = 10_000;
+  /** One tick of changes, applied to the model and the table. */
+  const tick = (steps: Meanwhile[]) => {
+    const sensors: SensorEntry[] = [];
+    const updates: StateRow[] = [];
+    const removed: number[] = [];
+    for (const step of steps) {
+      if ("update" in step) {
+        const s = fleet.get(step.update);
+        if (!s || removed.includes(step.update)) continue;
+        const row = value(step.update, step.last, nextTime++);
+        s.values.set(0, row);
+        s.seen = row.timeMs;
+        updates.push(row);
+      } else if ("remove" in step) {
+        if (!fleet.has(step.remove) || sensors.some((e) => e.index === step.remove)) continue;
+        fleet.delete(step.remove);
+        removed.push(step.remove);
+        for (let i = updates.length - 1; i >= 0; i--) {
+          if (updates[i].sensor === step.remove) updates.splice(i, 1);
+        }
+      } else if (!fleet.has(step.add) && !removed.includes(step.add)) {
+        const s: ModelSensor = {
+          id: `s${step.add}`,
+          group: "g",
+          values: new Map(),
+          seen: NaN,
+          status: 0,
+        };
+        fleet.set(step.add, s);
+        sensors.push(sensor(step.add, s.id));
+      }
+    }
+    const changes = feed.apply([shardChanges({ sensors, metrics: ["m0"], updates, removed })]);
+    now += 100;
+    table.advance(changes, now);
+  };
+  const passes = (s: ModelSensor) => s.id.toLowerCase().includes(o.idSubstring);
+  /** A copy of the model now: what a sort now would order by. */
+  const snapshot = () =>
+    new Map([...fleet].map(([i, s]) => [i, { ...s, values: new Map(s.values) }]));
+  /** The rows of a sort at `at`, less the members gone since. */
+  const rowsOfSortAt = (at: Map<number, ModelSensor>) =>
+    modelRows(at, { topic: everything.spec, sort: request.sort, filter: request.filter }).rows
+      .filter((i) => fleet.has(i) && passes(fleet.get(i)!));
+  return { fleet, table, window: opened.window, tick, snapshot, rowsOfSortAt, passes };
+}
+
+const meanwhileArb = (n: number, reserve: number): fc.Arbitrary<Meanwhile> =>
+  fc.oneof(
+    {
+      weight: 4,
+      arbitrary: fc.record({ update: fc.nat(n - 1), last: fc.constantFrom(...VALUES) }),
+    },
+    { weight: 1, arbitrary: fc.record({ remove: fc.nat(n - 1) }) },
+    { weight: 1, arbitrary: fc.record({ add: fc.integer({ min: n, max: n + reserve - 1 }) }) },
+  );
+
+Deno.test("an order sorted off the tick and taken in later gives the window the rows of a sort as of its start, whatever came, went or changed meanwhile", () => {
+  const N = 30;
+  fc.assert(
+    fc.property(
+      fc.array(fc.option(fc.constantFrom(...VALUES), { nil: null }), {
+        minLength: N,
+        maxLength: N,
+      }),
+      fc.array(fc.array(meanwhileArb(N, 8), { maxLength: 4 }), { maxLength: 12 }),
+      fc.array(fc.array(meanwhileArb(N, 8), { maxLength: 4 }), { maxLength: 4 }),
+      fc.constantFrom("asc" as const, "desc" as const),
+      fc.constantFrom("", "1"),
+      (values, before, meanwhile, direction, idSubstring) => {
+        const sorter = new HandSorter();
+        const f = offTickFleet({ values, direction, idSubstring, sorter: () => sorter });
+        f.tick([]); // the first ordering, in the tick (100 ms)
+        assertEquals(sorter.jobs.length, 0);
+        // A second of changes (without newcomers); at 1,100 ms the view is due and its order is stale.
+        const updates = before.map((steps) => steps.filter((s) => "update" in s));
+        for (let t = 0; t < 9; t++) f.tick(updates[t] ?? []);
+        f.tick([{ update: 0, last: 1e9 + 1 }]);
+        assertEquals(sorter.jobs.length, 1, "a sort started off the tick at 1,100 ms");
+        let sortedAt = f.snapshot();
+        let sortedInTick = false;
+        for (const steps of meanwhile) {
+          const had = new Set(f.fleet.keys());
+          f.tick(steps);
+          const gained = [...f.fleet].some(([i, s]) => !had.has(i) && f.passes(s));
+          // A view that gains sensors its order lacks is ordered at once, from a sort in the tick.
+          if (gained && !sortedInTick) {
+            sortedAt = f.snapshot();
+            sortedInTick = true;
+          }
+        }
+        sorter.answer();
+        f.tick([]);
+        assertEquals(f.table.last.adopted, sortedInTick ? 0 : 1);
+        assertEquals(
+          ids({ table: f.table } as Harness, f.window.rows),
+          ids({ table: f.table } as Harness, f.rowsOfSortAt(sortedAt)),
+        );
+      },
+    ),
+    { numRuns: 300 },
+  );
+});
+
+Deno.test("without a sorter (it cannot start) the shared orders are sorted in the tick, the same rows", () => {
+  let asked = 0;
+  const f = offTickFleet({
+    values: [5, 3, null, 9, 1, 3, 7],
+    direction: "asc",
+    idSubstring: "",
+    sorter: () => (asked++, null),
+  });
+  f.tick([]);
+  for (let t = 0; t < 9; t++) f.tick([{ update: t % 7, last: 10 - t }]);
+  f.tick([{ update: 2, last: 0 }, { remove: 4 }]);
+  assertEquals(asked, 1);
+  assert(!f.table.sortingOffThread);
+  assertEquals(f.table.last.sorts, 1);
+  assertEquals(
+    ids({ table: f.table } as Harness, f.window.rows),
+    ids({ table: f.table } as Harness, f.rowsOfSortAt(f.snapshot())),
+  );
+});
+
+Deno.test("a sorter that fails with a sort in flight: the next sort runs in the tick, whole, and the rows are right", () => {
+  const sorter = new HandSorter();
+  const f = offTickFleet({
+    values: [5, 3, null, 9, 1, 3, 7, 2, 8, 0],
+    direction: "desc",
+    idSubstring: "",
+    sorter: () => sorter,
+  });
+  f.tick([]);
+  // Keys move before the sort starts off the tick (their marks are cleared then)...
+  for (let t = 0; t < 9; t++) f.tick([{ update: t, last: 20 + t }]);
+  f.tick([{ update: 9, last: -5 }]);
+  assertEquals(sorter.jobs.length, 1);
+  // ...and one after. The worker fails: that sort never comes.
+  f.tick([{ update: 1, last: 100 }]);
+  sorter.fail();
+  f.tick([]);
+  assert(sorter.closed);
+  assert(!f.table.sortingOffThread);
+  assertEquals(f.table.last.sorts, 1);
+  assertEquals(
+    ids({ table: f.table } as Harness, f.window.rows),
+    ids({ table: f.table } as Harness, f.rowsOfSortAt(f.snapshot())),
+  );
+});
+
+Deno.test("an operator's resort while a sort is off the tick is served at once, in the tick; the late order is dropped", () => {
+  const sorter = new HandSorter();
+  const f = offTickFleet({
+    values: [5, 3, null, 9, 1, 3, 7],
+    direction: "asc",
+    idSubstring: "",
+    sorter: () => sorter,
+  });
+  f.tick([]);
+  for (let t = 0; t < 10; t++) f.tick([{ update: t % 7, last: 10 - t }]);
+  assertEquals(sorter.jobs.length, 1);
+  f.tick([{ update: 3, last: -1 }]);
+  f.window.resort();
+  f.table.serve(f.window, 1_300);
+  const resorted = f.snapshot();
+  assertEquals(
+    ids({ table: f.table } as Harness, f.window.rows),
+    ids({ table: f.table } as Harness, f.rowsOfSortAt(resorted)),
+  );
+  sorter.answer();
+  f.tick([{ update: 0, last: -2 }]);
+  assertEquals(f.table.last.adopted, 0);
+  assertEquals(
+    ids({ table: f.table } as Harness, f.window.rows),
+    ids({ table: f.table } as Harness, f.rowsOfSortAt(resorted)),
+  );
+});
+
+Deno.test("with the real sort worker, a stale order is sorted off the tick and its rows taken in; stopping the table stops the worker", async () => {
+  let worker: OrderSorter | null = null;
+  const f = offTickFleet({
+    values: Array.from({ length: 500 }, (_, i) => (i * 7919) % 101),
+    direction: "desc",
+    idSubstring: "",
+    sorter: () => (worker = SortWorker.start()),
+  });
+  f.tick([]);
+  for (let t = 0; t < 10; t++) f.tick([{ update: t * 3, last: 1000 + t }]);
+  assert(worker !== null && f.table.sortingOffThread);
+  const sortedAt = f.snapshot();
+  let adopted = 0;
+  // A tick every 100 ms, as in the hub (the worker's first start includes its module's type check here).
+  for (let t = 0; t < 45 && adopted === 0; t++) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    f.tick([]);
+    adopted = f.table.last.adopted;
+  }
+  assertEquals(adopted, 1);
+  assertEquals(f.window.rows.length, 100);
+  assertEquals(
+    ids({ table: f.table } as Harness, f.window.rows),
+    ids({ table: f.table } as Harness, f.rowsOfSortAt(sortedAt).slice(0, 100)),
+  );
+  f.table.stop();
+  assert(!f.table.sortingOffThread);
 });
