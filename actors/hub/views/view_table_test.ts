@@ -255,6 +255,8 @@ Deno.test("every window's rows, counts and news equal a plain recomputation, for
             } else if ("update" in step) {
               const s = fleet.get(step.update);
               if (!s) continue;
+              // As a shard reports it: a metric's time never goes back (its last value is the newest by event time).
+              const timeMs = Math.max(step.timeMs, s.values.get(step.metric)?.timeMs ?? -Infinity);
               const row = {
                 sensor: step.update,
                 metric: step.metric,
@@ -262,11 +264,11 @@ Deno.test("every window's rows, counts and news equal a plain recomputation, for
                 avg: step.avg,
                 min: Math.min(step.last, step.avg),
                 max: Math.max(step.last, step.avg),
-                timeMs: step.timeMs,
+                timeMs,
               };
               updates.set(`${step.update}:${step.metric}`, row);
               s.values.set(step.metric, row);
-              if (!(s.seen >= step.timeMs)) s.seen = step.timeMs;
+              if (!(s.seen >= timeMs)) s.seen = timeMs;
               touched.add(step.update);
             } else if (table !== null) {
               const s = fleet.get(step.status);
