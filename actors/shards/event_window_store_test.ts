@@ -384,3 +384,31 @@ Deno.test("the window output buffer grown by a burst (every 10 s window ends at 
   // Records stay (their pages are reused); the output buffer went back down.
   assert(store.bytes < grown - 20_000 * 50, `bytes ${store.bytes} vs ${grown} after the burst`);
 });
+
+Deno.test("a burst take sizes the output buffer once from what it will hand out, not by doubling", () => {
+  // 20,000 windows end at once, then close at once: each take must hold them all. Doubling
+  // from 256 would leave 32,768 entries (and a series of dead buffers on the way there).
+  for (const reuse of [false, true]) {
+    const store = new EventWindowStore(spec, { reuse });
+    const base = 1_000_000_000_000;
+    const owners = Array.from({ length: 20_000 }, (_, i) => store.windowsFor(i, 0));
+    for (const w of owners) store.add(w, 1, base);
+    store.add(owners[0], 1, base + 1_000); // the 1 s windows end (provisional)
+    const before = store.bytes;
+    const ended = store.take();
+    assertEquals(ended.length, 20_000);
+    const grown = store.bytes - before;
+    const entry = 4 + 2 + 1 + 1 + 6 * 8;
+    assert(
+      grown <= 20_000 * entry * 1.3,
+      `reuse ${reuse}: the buffer grew by ${grown} bytes for 20,000 windows of ${entry}`,
+    );
+    store.add(owners[0], 1, base + 1_000 + spec.graceMs); // the 1 s windows close (final)
+    const closed = store.take();
+    assertEquals(closed.length, 20_000);
+    assert(
+      store.bytes - before <= (reuse ? 2 : 1) * 20_000 * entry * 1.3,
+      `reuse ${reuse}: ${store.bytes - before} bytes after the close`,
+    );
+  }
+});
