@@ -195,6 +195,9 @@ interface EndBucket {
   tail: number;
   /** The last entry published as ended (-1: none yet); later entries are new since. */
   published: number;
+  /** Entries linked, and how many of them up to `published`: a take's output is sized from these. */
+  count: number;
+  seen: number;
 }
 
 /**
@@ -334,10 +337,17 @@ export class EventWindowStore {
    * previous call. A window appears at most once per call, with its latest values.
    */
   take(): WindowStates {
-    // After a restore the newest ended windows go again: one allocation, not a doubling series.
-    this.#out.reserve(this.#revised.length + this.#republish);
-    this.#republish = 0;
     const watermark = this.watermarkMs;
+    // Room for all this take can hand out, at once: a burst (every window of a size ends
+    // together) then allocates one buffer, not a doubling series of copies left for the GC.
+    let most = this.#revised.length + this.#republish;
+    for (const end of this.#ends) {
+      if (end > this.newestMs) break;
+      const bucket = this.#byEnd.get(end)!;
+      most += end <= watermark ? bucket.count : bucket.count - bucket.seen;
+    }
+    this.#out.reserve(most);
+    this.#republish = 0;
     let closedUpTo = 0;
     for (const end of this.#ends) {
       if (end > this.newestMs) break;
@@ -370,6 +380,7 @@ export class EventWindowStore {
         r = page.endNext[j];
       }
       bucket.published = bucket.tail;
+      bucket.seen = bucket.count;
     }
     if (closedUpTo > 0) this.#ends = this.#ends.slice(closedUpTo);
     // Revisions of windows still open (a closed one went out final, with its changes).
@@ -514,6 +525,7 @@ export class EventWindowStore {
       if (bucket !== null && knownEnds[b] === end) {
         records[bucket.tail >>> RECORD_BITS].endNext[bucket.tail & RECORD_MASK] = r;
         bucket.tail = r;
+        bucket.count++;
       } else {
         this.#pend(r, k, end);
         knownEnds[b] = end;
@@ -721,7 +733,7 @@ export class EventWindowStore {
     let bucket = this.#lastBucket[k];
     if (bucket === null || this.#lastEnd[k] !== end) bucket = this.#byEnd.get(end) ?? null;
     if (bucket === null) {
-      bucket = { head: r, tail: r, published: -1 };
+      bucket = { head: r, tail: r, published: -1, count: 1, seen: 0 };
       this.#byEnd.set(end, bucket);
       this.#lastBucket[k] = bucket;
       this.#lastEnd[k] = end;
@@ -733,6 +745,7 @@ export class EventWindowStore {
     }
     this.#records[bucket.tail >>> RECORD_BITS].endNext[bucket.tail & RECORD_MASK] = r;
     bucket.tail = r;
+    bucket.count++;
     this.#lastBucket[k] = bucket;
     this.#lastEnd[k] = end;
   }
@@ -893,9 +906,10 @@ class OutColumns {
     return out;
   }
 
-  /** Room for `n` more entries. */
+  /** Room for `n` more entries: grown once, with a quarter to spare (the next burst is alike). */
   reserve(n: number): void {
-    if (this.#length + n > this.#states.length) this.#grow(this.#length + n);
+    const least = this.#length + n;
+    if (least > this.#states.length) this.#grow(least + (least >>> 2));
   }
 
   #grow(least = 0): void {
