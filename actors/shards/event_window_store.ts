@@ -841,9 +841,16 @@ function merge(a: Float64Array, ai: number, b: Float64Array, bi: number): void {
   a[ai + M2] += b[bi + M2] + delta * delta * na * nb / n;
 }
 
-/** Fewer entries than this share of a buffer, this many takes running: it is made smaller. */
+/**
+ * Fewer entries than this share of a buffer, this many takes running: it is
+ * made smaller. About 100 s of 100 ms flushes: longer than the bursts' period
+ * (every window of a size ends together, each size's period apart, the largest
+ * 60 s by default), so a buffer is not shrunk between bursts only to be
+ * allocated again at the next one (at 100k sensors that churned ~70 MB of
+ * columns every 5 s, dead until a major GC).
+ */
 const SHRINK_SHARE = 8;
-const SHRINK_AFTER = 16;
+const SHRINK_AFTER = 1024;
 const MIN_OUT = 256;
 
 /**

@@ -377,7 +377,8 @@ Deno.test("the window output buffer grown by a burst (every 10 s window ends at 
   const burst = store.take();
   assertEquals(burst.length, 20_000);
   const grown = store.bytes;
-  for (let i = 0; i < 40; i++) {
+  // Longer than the shrink waits (~100 s of 100 ms flushes: bursts come a window size apart).
+  for (let i = 0; i < 1_100; i++) {
     store.add(owners[0], 1, base + 1_000 + i);
     store.take();
   }
@@ -411,5 +412,22 @@ Deno.test("a burst take sizes the output buffer once from what it will hand out,
       store.bytes - before <= (reuse ? 2 : 1) * 20_000 * entry * 1.3,
       `reuse ${reuse}: ${store.bytes - before} bytes after the close`,
     );
+  }
+});
+
+Deno.test("the window output buffers are kept between bursts that come seconds apart at a 100 ms flush, not shrunk and grown again", () => {
+  const store = new EventWindowStore(spec, { reuse: true });
+  const base = 1_000_000_000_000;
+  const owners = Array.from({ length: 20_000 }, (_, i) => store.windowsFor(i, 0));
+  for (const w of owners) store.add(w, 1, base);
+  store.add(owners[0], 1, base + 1_000); // a burst: 20,000 ended windows
+  assertEquals(store.take().length, 20_000);
+  // 10 s of flushes every 100 ms with one reading each; the 20,000 close (another burst) at 6 s.
+  let bytes = store.bytes;
+  for (let i = 1; i <= 100; i++) {
+    store.add(owners[0], 1, base + 1_000 + i * 100);
+    store.take();
+    assert(store.bytes >= bytes, `take ${i}: ${store.bytes} bytes, ${bytes} before: shrunk`);
+    bytes = store.bytes;
   }
 });
