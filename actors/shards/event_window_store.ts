@@ -232,8 +232,6 @@ export class EventWindowStore {
   /** Restores: end buckets met lately, by end (a direct-mapped cache in front of the map). */
   readonly #knownEnds = new Float64Array(KNOWN_ENDS);
   readonly #knownBuckets: (EndBucket | null)[] = new Array(KNOWN_ENDS).fill(null);
-  /** Windows a restore marked to be published again at the next `take` (its output is sized once). */
-  #republish = 0;
   /** Scratch: the open smallest windows inside one larger window. */
   readonly #inside: number[] = [];
   /** Readings dropped as late since the start (or restore). */
@@ -340,14 +338,14 @@ export class EventWindowStore {
     const watermark = this.watermarkMs;
     // Room for all this take can hand out, at once: a burst (every window of a size ends
     // together) then allocates one buffer, not a doubling series of copies left for the GC.
-    let most = this.#revised.length + this.#republish;
+    // (A restore's windows to publish again are in ended buckets: counted there.)
+    let most = this.#revised.length;
     for (const end of this.#ends) {
       if (end > this.newestMs) break;
       const bucket = this.#byEnd.get(end)!;
       most += end <= watermark ? bucket.count : bucket.count - bucket.seen;
     }
     this.#out.reserve(most);
-    this.#republish = 0;
     let closedUpTo = 0;
     for (const end of this.#ends) {
       if (end > this.newestMs) break;
@@ -516,7 +514,6 @@ export class EventWindowStore {
       // bucket not published from, so the next `take` publishes it without a list.
       const state = f64[at] - k * 8;
       page.state[j] = state === OPEN ? OPEN : ended ? state : REVISED;
-      if (page.state[j] === REVISED) this.#republish++;
       if (state !== OPEN) ended = true;
       // Ends are whole multiples of the smallest size: the quotient picks a cache entry.
       const end = start + sizesMs[k];

@@ -431,3 +431,29 @@ Deno.test("the window output buffers are kept between bursts that come seconds a
     bytes = store.bytes;
   }
 });
+
+Deno.test("the first take after a restore sizes the output buffer to the windows it publishes again, counted once", () => {
+  const store = new EventWindowStore(spec);
+  const base = 1_000_000_000_000;
+  const owners = Array.from({ length: 20_000 }, (_, i) => store.windowsFor(i, 0));
+  for (const w of owners) store.add(w, 1, base);
+  store.add(owners[0], 1, base + 1_000); // the 1 s windows end and are handed over
+  assertEquals(store.take().length, 20_000);
+  const saved = owners.map((o) => {
+    const f64 = new Float64Array(store.windowCount(o) * SLOT_LENGTH);
+    store.saveWindows(o, f64, 0);
+    return f64;
+  });
+  const next = new EventWindowStore(spec);
+  next.newestMs = store.newestMs;
+  owners.forEach((o, i) => {
+    next.windowsFor(i, 0, o);
+    next.restoreWindows(o, saved[i], 0, saved[i].length / SLOT_LENGTH);
+  });
+  const before = next.bytes;
+  const again = next.take();
+  assertEquals(again.length, 20_000); // each owner's newest ended window, for a fresh hub
+  const entry = 4 + 2 + 1 + 1 + 6 * 8;
+  const grown = next.bytes - before;
+  assert(grown <= 20_000 * entry * 1.3, `the buffer grew by ${grown} bytes for 20,000 windows`);
+});
