@@ -5,6 +5,7 @@
 // shows as the lowest 1-second rate while it ran.
 import { memoryMb, startServer, startSimulator, stopProcess } from "./processes.ts";
 import { health } from "./rates.ts";
+import { freePort, mallocRss, memoryAfterGc, memoryAfterTrim } from "./inspector.ts";
 
 export interface ScaleOptions {
   sensors: number;
@@ -62,7 +63,12 @@ export async function runScale(options: ScaleOptions): Promise<ScaleRow> {
   const dir = await Deno.makeTempDir({ prefix: "pulseboard-scale-" });
   const args = ["--port", "0", "--data", `${dir}/scale.kv`, ...options.serverArgs];
   try {
-    const server = await startServer(args, 120_000);
+    // PULSEBOARD_SCALE_GC=1: the first server runs under --inspect, and after the feed the
+    // bench reads its RSS after a full GC and after malloc_trim (live vs. garbage vs. kept pages).
+    const inspectorPort = Deno.env.get("PULSEBOARD_SCALE_GC") === "1" ? freePort() : 0;
+    const server = await startServer(args, 120_000, {
+      denoArgs: inspectorPort ? [`--inspect=127.0.0.1:${inspectorPort}`] : [],
+    });
     log(
       `scale: ${sensors} sensors at ${options.rate}/s for ${options.seconds} s (${args.join(" ")})`,
     );
@@ -79,8 +85,8 @@ export async function runScale(options: ScaleOptions): Promise<ScaleRow> {
       "--duration",
       String(options.seconds),
     ]);
-    // Samples until the simulator exits: time, accepted, checkpoints saved.
-    const samples: { t: number; accepted: number; checkpoints: number }[] = [];
+    // Samples until the simulator exits: time, accepted, checkpoints saved, RSS.
+    const samples: { t: number; accepted: number; checkpoints: number; rssMb: number }[] = [];
     const started = performance.now();
     let simDone = false;
     sim.child.status.then(() => (simDone = true));
@@ -90,6 +96,7 @@ export async function runScale(options: ScaleOptions): Promise<ScaleRow> {
         t: (performance.now() - started) / 1000,
         accepted: h.ingest.accepted,
         checkpoints: h.log.checkpointsSaved,
+        rssMb: memoryMb(server.pid).rss,
       });
       await sleep(250);
     }
@@ -107,8 +114,26 @@ export async function runScale(options: ScaleOptions): Promise<ScaleRow> {
       h = await health(server.url) as unknown as HealthNow;
     }
     const fleet = h.sensors;
+    log(
+      `scale: RSS over the feed (s MB, * a checkpoint saved since the last): ${
+        rssTimeline(samples)
+      }`,
+    );
     const drainS = (performance.now() - fedEnd) / 1000;
     const memory = memoryMb(server.pid);
+    if (inspectorPort) {
+      const mb = (n: number) => (n / 2 ** 20).toFixed(0);
+      const before = mallocRss(server.pid);
+      const gc = await memoryAfterGc(inspectorPort, server.pid);
+      const trimmed = await memoryAfterTrim(inspectorPort, server.pid);
+      log(
+        `scale: RSS ${memory.rss.toFixed(0)} MB (malloc heap ${mb(before)}); after a full GC ${
+          mb(gc.rss)
+        } (heap used ${mb(gc.heapUsed)}, external ${mb(gc.external)}, malloc heap ${
+          mb(gc.malloc)
+        }); after malloc_trim ${mb(trimmed.rss)} (malloc heap ${mb(trimmed.malloc)})`,
+      );
+    }
     const rates = perSecond(samples);
     const first = samples.find((s) => s.accepted > 0) ?? samples[0];
     const last = samples[samples.length - 1];
@@ -160,6 +185,20 @@ export async function runScale(options: ScaleOptions): Promise<ScaleRow> {
   } finally {
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
+}
+
+/** Every second's sampled RSS, marked where a checkpoint was saved, and the highest sampled. */
+function rssTimeline(samples: { t: number; checkpoints: number; rssMb: number }[]): string {
+  const out: string[] = [];
+  let next = 0, checkpoints = samples[0]?.checkpoints ?? 0;
+  for (const s of samples) {
+    if (s.t < next && s.checkpoints === checkpoints) continue;
+    out.push(`${s.t.toFixed(0)}:${s.rssMb.toFixed(0)}${s.checkpoints !== checkpoints ? "*" : ""}`);
+    checkpoints = s.checkpoints;
+    next = Math.floor(s.t) + 1;
+  }
+  const peak = Math.max(...samples.map((s) => s.rssMb));
+  return `${out.join(" ")}; highest sampled ${peak.toFixed(0)}`;
 }
 
 /** Requests `sim --replay` keeps in flight for `rate`: enough that the server's answer time is not the limit. */

@@ -377,10 +377,83 @@ Deno.test("the window output buffer grown by a burst (every 10 s window ends at 
   const burst = store.take();
   assertEquals(burst.length, 20_000);
   const grown = store.bytes;
-  for (let i = 0; i < 40; i++) {
+  // Longer than the shrink waits (~100 s of 100 ms flushes: bursts come a window size apart).
+  for (let i = 0; i < 1_100; i++) {
     store.add(owners[0], 1, base + 1_000 + i);
     store.take();
   }
   // Records stay (their pages are reused); the output buffer went back down.
   assert(store.bytes < grown - 20_000 * 50, `bytes ${store.bytes} vs ${grown} after the burst`);
+});
+
+Deno.test("a burst take sizes the output buffer once from what it will hand out, not by doubling", () => {
+  // 20,000 windows end at once, then close at once: each take must hold them all. Doubling
+  // from 256 would leave 32,768 entries (and a series of dead buffers on the way there).
+  for (const reuse of [false, true]) {
+    const store = new EventWindowStore(spec, { reuse });
+    const base = 1_000_000_000_000;
+    const owners = Array.from({ length: 20_000 }, (_, i) => store.windowsFor(i, 0));
+    for (const w of owners) store.add(w, 1, base);
+    store.add(owners[0], 1, base + 1_000); // the 1 s windows end (provisional)
+    const before = store.bytes;
+    const ended = store.take();
+    assertEquals(ended.length, 20_000);
+    const grown = store.bytes - before;
+    const entry = 4 + 2 + 1 + 1 + 6 * 8;
+    assert(
+      grown <= 20_000 * entry * 1.3,
+      `reuse ${reuse}: the buffer grew by ${grown} bytes for 20,000 windows of ${entry}`,
+    );
+    store.add(owners[0], 1, base + 1_000 + spec.graceMs); // the 1 s windows close (final)
+    const closed = store.take();
+    // The 20,000 finals, and owners[0]'s window of base + 1 s, ended since.
+    assertEquals(closed.length, 20_001);
+    assert(
+      store.bytes - before <= (reuse ? 2 : 1) * 20_000 * entry * 1.3,
+      `reuse ${reuse}: ${store.bytes - before} bytes after the close`,
+    );
+  }
+});
+
+Deno.test("the window output buffers are kept between bursts that come seconds apart at a 100 ms flush, not shrunk and grown again", () => {
+  const store = new EventWindowStore(spec, { reuse: true });
+  const base = 1_000_000_000_000;
+  const owners = Array.from({ length: 20_000 }, (_, i) => store.windowsFor(i, 0));
+  for (const w of owners) store.add(w, 1, base);
+  store.add(owners[0], 1, base + 1_000); // a burst: 20,000 ended windows
+  assertEquals(store.take().length, 20_000);
+  // 10 s of flushes every 100 ms with one reading each; the 20,000 close (another burst) at 6 s.
+  let bytes = store.bytes;
+  for (let i = 1; i <= 100; i++) {
+    store.add(owners[0], 1, base + 1_000 + i * 100);
+    store.take();
+    assert(store.bytes >= bytes, `take ${i}: ${store.bytes} bytes, ${bytes} before: shrunk`);
+    bytes = store.bytes;
+  }
+});
+
+Deno.test("the first take after a restore sizes the output buffer to the windows it publishes again, counted once", () => {
+  const store = new EventWindowStore(spec);
+  const base = 1_000_000_000_000;
+  const owners = Array.from({ length: 20_000 }, (_, i) => store.windowsFor(i, 0));
+  for (const w of owners) store.add(w, 1, base);
+  store.add(owners[0], 1, base + 1_000); // the 1 s windows end and are handed over
+  assertEquals(store.take().length, 20_000);
+  const saved = owners.map((o) => {
+    const f64 = new Float64Array(store.windowCount(o) * SLOT_LENGTH);
+    store.saveWindows(o, f64, 0);
+    return f64;
+  });
+  const next = new EventWindowStore(spec);
+  next.newestMs = store.newestMs;
+  owners.forEach((o, i) => {
+    next.windowsFor(i, 0, o);
+    next.restoreWindows(o, saved[i], 0, saved[i].length / SLOT_LENGTH);
+  });
+  const before = next.bytes;
+  const again = next.take();
+  assertEquals(again.length, 20_000); // each owner's newest ended window, for a fresh hub
+  const entry = 4 + 2 + 1 + 1 + 6 * 8;
+  const grown = next.bytes - before;
+  assert(grown <= 20_000 * entry * 1.3, `the buffer grew by ${grown} bytes for 20,000 windows`);
 });

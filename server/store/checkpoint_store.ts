@@ -374,10 +374,10 @@ class PieceWriter {
     const pieces = Math.max(1, Math.ceil(bytes.byteLength / PIECE_BYTES));
     for (let i = 0; i < pieces; i++) {
       this.#op ??= this.#kv.atomic();
-      // A view would be stored with its whole backing buffer: pieces are copied out.
-      const piece = pieces === 1 && bytes.byteLength === bytes.buffer.byteLength
-        ? bytes
-        : bytes.slice(i * PIECE_BYTES, (i + 1) * PIECE_BYTES);
+      // Deno KV stores a view's range only: pieces are views of the part, not copies of
+      // it (a copy was another allocation of every checkpoint byte). The part is not
+      // written to again, and stays referenced until the commits holding its pieces are done.
+      const piece = pieces === 1 ? bytes : bytes.subarray(i * PIECE_BYTES, (i + 1) * PIECE_BYTES);
       this.#op.set([PIECES, this.#seq, ...part, i], piece);
       if (++this.#pending === PIECES_PER_COMMIT) await this.#commit();
     }

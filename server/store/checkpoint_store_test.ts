@@ -320,3 +320,30 @@ Deno.test("a save takes the shard pages: each is let go once handed to Deno KV, 
     assertEquals(same(loaded.shards[1].pages[0], copies[2]), true);
   });
 });
+
+Deno.test("a page's pieces are stored as its own 60 KB ranges (views of it, not copies of the whole page)", async () => {
+  await withTempKv(async (kv) => {
+    const page = new Uint8Array(200_000).map((_, k) => (k * 7) & 255);
+    const copy = page.slice();
+    await new CheckpointStore(kv).save({
+      cursor: "c1",
+      router: { sensors: ["a"], metrics: ["t"] },
+      shards: [{ header: { h: 1 }, pages: [page] }],
+    });
+    const pieces: { index: number; bytes: Uint8Array }[] = [];
+    for await (const entry of kv.list<Uint8Array>({ prefix: [KEYS.checkpointPieces] })) {
+      const key = entry.key.slice(2); // after the prefix and the generation
+      if (key[0] === "shard") pieces.push({ index: key[3] as number, bytes: entry.value });
+    }
+    assertEquals(pieces.map((p) => [p.index, p.bytes.byteLength]), [
+      [0, 60_000],
+      [1, 60_000],
+      [2, 60_000],
+      [3, 20_000],
+    ]);
+    assertEquals(
+      pieces.every((p) => p.bytes.every((x, k) => x === copy[p.index * 60_000 + k])),
+      true,
+    );
+  });
+});
