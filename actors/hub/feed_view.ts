@@ -1,5 +1,5 @@
 import type { ShardChanges } from "../shards/shard_messages.ts";
-import { allocateStates, allocateWindowStates } from "../../protocol/columns.ts";
+import { allocateStates, allocateWindowStates, copyStates } from "../../protocol/columns.ts";
 import type {
   MetricEntry,
   MetricStates,
@@ -326,14 +326,7 @@ export class FeedView {
     if (from.length > this.#values.length) this.#grow(from.length);
     let n = 0;
     while (n < from.length && this.#slots.claim(from.sensor[n], from.metric[n], n) < 0) n++;
-    const v = this.#values;
-    v.sensor.set(from.sensor.subarray(0, n));
-    v.metric.set(from.metric.subarray(0, n));
-    v.last.set(from.last.subarray(0, n));
-    v.avg.set(from.avg.subarray(0, n));
-    v.min.set(from.min.subarray(0, n));
-    v.max.set(from.max.subarray(0, n));
-    v.timeMs.set(from.timeMs.subarray(0, n));
+    copyStates(from, this.#values, n);
     this.#used = n;
     return n;
   }
