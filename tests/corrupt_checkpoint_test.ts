@@ -4,8 +4,8 @@
 import { assert, assertEquals } from "./testing/assert.ts";
 import { recompute, sameState } from "./testing/recompute.ts";
 import type { PlainReading } from "./testing/recompute.ts";
-import type { MetricState } from "./testing/feed_client.ts";
 import { spawnServer } from "./testing/server_process.ts";
+import { apiSensors, apiState } from "./testing/api_sensors.ts";
 import { KEYS } from "../server/store/keys.ts";
 
 function fleet(count: number, sensors: number): PlainReading[] {
@@ -30,25 +30,6 @@ async function post(url: string, readings: PlainReading[]): Promise<void> {
   assertEquals((await response.json()).accepted, readings.length);
 }
 
-/** What GET /api/sensors serves, as "sensorId/metric" → state. */
-async function served(url: string): Promise<Record<string, MetricState>> {
-  const response = await fetch(new URL("/api/sensors?limit=1000", url));
-  const body = await response.json();
-  const out: Record<string, MetricState> = {};
-  for (const s of body.sensors ?? []) {
-    for (const [metric, m] of Object.entries(s.metrics) as [string, Record<string, number>][]) {
-      out[`${s.id}/${metric}`] = {
-        last: m.value,
-        avg: m.avg,
-        min: m.min,
-        max: m.max,
-        timeMs: m.timeMs,
-      };
-    }
-  }
-  return out;
-}
-
 async function until(check: () => Promise<boolean>, what: string): Promise<void> {
   const deadline = Date.now() + 30_000;
   while (!(await check())) {
@@ -70,7 +51,10 @@ Deno.test("a restart on a data file whose checkpoint was corrupted logs the refu
   try {
     const first = await spawnServer(["--port", "0", "--data", data], { onStderr: () => {} });
     await post(first.url, readings);
-    await until(async () => sameState(await served(first.url), expected), "served before");
+    await until(
+      async () => sameState(apiState(await apiSensors(first.url)), expected),
+      "served before",
+    );
     // The stop saves a checkpoint with every shard's pages.
     await stop(first.child);
 
@@ -96,7 +80,10 @@ Deno.test("a restart on a data file whose checkpoint was corrupted logs the refu
       onStderr: (line) => lines.push(line),
     });
     try {
-      await until(async () => sameState(await served(second.url), expected), "served after");
+      await until(
+        async () => sameState(apiState(await apiSensors(second.url)), expected),
+        "served after",
+      );
       const health = await (await fetch(new URL("/healthz", second.url))).json();
       assertEquals(health.sensors, 60, "/healthz counts every sensor");
       assertEquals(health.log.startCursor, null, "replayed from the log's start");

@@ -5,8 +5,9 @@ import { assert, assertEquals } from "./testing/assert.ts";
 import { FeedClient } from "./testing/feed_client.ts";
 import { eventually, recompute, recomputeStatus, sameState } from "./testing/recompute.ts";
 import type { PlainReading } from "./testing/recompute.ts";
-import type { MetricState } from "./testing/feed_client.ts";
 import { spawnServer } from "./testing/server_process.ts";
+import { apiSensors, apiState } from "./testing/api_sensors.ts";
+import type { ApiSensor } from "./testing/api_sensors.ts";
 import { startPulseboard } from "../server/pulseboard.ts";
 import { DEFAULT_CONFIG } from "../server/config/options.ts";
 
@@ -53,37 +54,6 @@ async function post(url: URL | string, readings: PlainReading[]): Promise<void> 
     });
     assertEquals((await response.json()).accepted, batch.length);
   }
-}
-
-interface ApiSensor {
-  id: string;
-  status: string | null;
-  metrics: Record<string, { value: number; timeMs: number; avg: number; min: number; max: number }>;
-}
-
-async function apiSensors(url: URL | string): Promise<ApiSensor[]> {
-  const response = await fetch(new URL("/api/sensors?limit=1000", url));
-  assertEquals(response.status, 200);
-  const body = await response.json();
-  assertEquals(body.nextCursor, null);
-  return body.sensors;
-}
-
-/** The API's values as "sensorId/metric" → state, for `sameState`. */
-function apiState(sensors: ApiSensor[]): Record<string, MetricState> {
-  const out: Record<string, MetricState> = {};
-  for (const s of sensors) {
-    for (const [metric, m] of Object.entries(s.metrics)) {
-      out[`${s.id}/${metric}`] = {
-        last: m.value,
-        avg: m.avg,
-        min: m.min,
-        max: m.max,
-        timeMs: m.timeMs,
-      };
-    }
-  }
-  return out;
 }
 
 function statusOf(sensors: ApiSensor[]): Map<string, string | null> {

@@ -9,6 +9,8 @@ export { spawnServer } from "./server_process.ts";
 export { FeedClient, FeedState } from "./feed_client.ts";
 export type { MetricState } from "./feed_client.ts";
 export { eventually, recompute, recomputeStatus, sameState } from "./recompute.ts";
+export { apiSensors, apiState } from "./api_sensors.ts";
+export type { ApiSensor } from "./api_sensors.ts";
 export type { PlainReading } from "./recompute.ts";
 export { occurrences, readLog } from "./read_log.ts";
 export { flatcJson } from "./flatc_json.ts";
