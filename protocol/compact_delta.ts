@@ -259,7 +259,13 @@ function orderUpdates(u: MetricStates): void {
     ) sorted = false;
     order[i] = i;
   }
-  metricIds.sort((a, b) => a - b);
+  // Few metrics: an insertion sort (a comparator would be a closure a frame).
+  for (let j = 1; j < metricIds.length; j++) {
+    const m = metricIds[j];
+    let k = j - 1;
+    for (; k >= 0 && metricIds[k] > m; k--) metricIds[k + 1] = metricIds[k];
+    metricIds[k + 1] = m;
+  }
   if (sorted) return;
   if (n <= INSERTION_MAX) {
     // A viewport window's tick has a few updates: the radix passes' fixed
@@ -304,61 +310,67 @@ const RADIX = 2048;
 /** Frames of at most this many updates are ordered by insertion (see `orderUpdates`). */
 const INSERTION_MAX = 48;
 
-/** The updates of the metric being written: indexes into the frame's updates, in row order. */
-let run = new Uint32Array(0);
+/**
+ * The updates of the metric being written: `scratch.byMetric[runFrom ..
+ * runFrom + runLength)`, indexes into the frame's updates, in row order.
+ */
+let runFrom = 0;
+let runLength = 0;
 
 /** Copies the run's values of one field, their bases and fresh flags into the column scratch. */
 function gather(from: Float64Array, bases: Float64Array): void {
-  const { values, bases: to, fresh, has } = scratch;
-  const r = run;
-  for (let j = 0; j < r.length; j++) {
-    const i = r[j];
+  const { values, bases: to, fresh, has, byMetric } = scratch;
+  for (let j = 0; j < runLength; j++) {
+    const i = byMetric[runFrom + j];
     values[j] = from[i];
     to[j] = bases[i];
     fresh[j] = has[i] ^ 1;
   }
 }
 
-/** A value column and how the metric table refers to it. */
-interface Written {
-  offset: flatbuffers.Offset;
-  type: Column;
-  scale: number;
-}
-
-/** Gathers and writes the run's `from` field. */
-function fieldColumn(from: Float64Array, bases: Float64Array, fixed: number): Written {
+/**
+ * Gathers and writes the run's `from` field; its type is then `writer.type`,
+ * its scale `chosenScale` (no object per column: ~100 frames a tick).
+ */
+function fieldColumn(from: Float64Array, bases: Float64Array, fixed: number): flatbuffers.Offset {
   gather(from, bases);
-  const offset = valueColumn(run.length, fixed);
-  return { offset, type: writer.type, scale: chosenScale };
+  return valueColumn(runLength, fixed);
 }
 
-/** The positions where min or max moved off the base (every fresh update too), and their values. */
-function movedColumns(
-  from: Float64Array,
-  bases: Float64Array,
-): { at: Written; values: Written } | null {
-  const { picked, has, values, bases: to, fresh } = scratch;
-  const r = run;
+/** The positions column `movedColumns` wrote last, and its type. */
+let movedAt = 0;
+let movedAtType = Column.NONE;
+
+/**
+ * The positions where min or max moved off the base (every fresh update
+ * too), and their values: 0 when none moved, else the values' column (its
+ * type `writer.type`, scale `chosenScale`; the positions' in `movedAt`).
+ */
+function movedColumns(from: Float64Array, bases: Float64Array): flatbuffers.Offset {
+  const { picked, has, values, bases: to, fresh, byMetric } = scratch;
   let count = 0;
-  for (let j = 0; j < r.length; j++) {
-    const i = r[j];
+  for (let j = 0; j < runLength; j++) {
+    const i = byMetric[runFrom + j];
     if (has[i] === 0 || !Object.is(from[i], bases[i])) picked[count++] = j;
   }
-  if (count === 0) return null;
-  const at = positionColumn(count);
-  const atType = writer.type;
+  if (count === 0) return 0;
+  movedAt = positionColumn(count);
+  movedAtType = writer.type;
   for (let p = 0; p < count; p++) {
-    const i = r[picked[p]];
+    const i = byMetric[runFrom + picked[p]];
     values[p] = from[i];
     to[p] = bases[i];
     fresh[p] = has[i] ^ 1;
   }
-  const offset = valueColumn(count, -1);
-  return {
-    at: { offset: at, type: atType, scale: 0 },
-    values: { offset, type: writer.type, scale: chosenScale },
-  };
+  return valueColumn(count, -1);
+}
+
+/** Writes `scratch.values[0..count)` as times at `scale` (< 0: as floats) from `baseTime`. */
+function timeColumn(count: number, scale: number, baseTime: number): flatbuffers.Offset {
+  if (scale < 0) return writer.floats(scratch.values, count);
+  scratch.bases.fill(baseTime, 0, count);
+  scratch.fresh.fill(0, 0, count);
+  return valueColumn(count, scale);
 }
 
 function encode(frame: DeltaFrame, options: CompactEncodeOptions): flatbuffers.Offset {
@@ -460,17 +472,10 @@ function encode(frame: DeltaFrame, options: CompactEncodeOptions): flatbuffers.O
     if (baseTime === Infinity) baseTime = 0;
   }
   const timeScale = losslessScale(values, candidates);
-  /** Writes `values[0..count)` as times. */
-  const timeColumn = (count: number): flatbuffers.Offset => {
-    if (timeScale < 0) return writer.floats(values, count);
-    s.bases.fill(baseTime, 0, count);
-    s.fresh.fill(0, 0, count);
-    return valueColumn(count, timeScale);
-  };
   let rowTimeColumn = 0, rowTimeType = Column.NONE;
   if (!sameTimes) {
     values.set(rowTime.subarray(0, rows));
-    rowTimeColumn = timeColumn(rows);
+    rowTimeColumn = timeColumn(rows, timeScale, baseTime);
     rowTimeType = writer.type;
   }
   let rowSensorColumn = 0, rowSensorType = Column.NONE;
@@ -485,40 +490,45 @@ function encode(frame: DeltaFrame, options: CompactEncodeOptions): flatbuffers.O
   let runStart = 0;
   for (const m of metricIds) {
     const end = metricCount[m];
-    run = byMetric.subarray(runStart, end);
+    runFrom = runStart;
+    runLength = end - runStart;
     runStart = end;
-    const count = run.length;
+    const count = runLength;
 
     let rowsColumn = 0, rowsType = Column.NONE;
     if (count !== rows) {
-      for (let j = 0; j < count; j++) s.picked[j] = rowOf[run[j]];
+      for (let j = 0; j < count; j++) s.picked[j] = rowOf[byMetric[runFrom + j]];
       rowsColumn = positionColumn(count);
       rowsType = writer.type;
     }
     let freshColumn = 0, freshType = Column.NONE;
     if (!absolute) {
       let picked = 0;
-      for (let j = 0; j < count; j++) if (has[run[j]] === 0) s.picked[picked++] = j;
+      for (let j = 0; j < count; j++) if (has[byMetric[runFrom + j]] === 0) s.picked[picked++] = j;
       if (picked > 0) {
         freshColumn = positionColumn(picked);
         freshType = writer.type;
       }
     }
     const last = fieldColumn(u.last, s.baseLast, -1);
+    const lastType = writer.type, lastScale = chosenScale;
     const avg = fieldColumn(u.avg, s.baseAvg, avgDigitsOf(options, m));
+    const avgType = writer.type, avgScale = chosenScale;
     const min = movedColumns(u.min, s.baseMin);
+    const minType = writer.type, minScale = chosenScale, minAt = movedAt, minAtType = movedAtType;
     const max = movedColumns(u.max, s.baseMax);
+    const maxType = writer.type, maxScale = chosenScale, maxAt = movedAt, maxAtType = movedAtType;
     let timeAt = 0, timeAtType = Column.NONE, time = 0, timeType = Column.NONE;
     let picked = 0;
     for (let j = 0; j < count; j++) {
-      const i = run[j];
+      const i = byMetric[runFrom + j];
       if (!Object.is(u.timeMs[i], rowTime[rowOf[i]])) s.picked[picked++] = j;
     }
     if (picked > 0) {
       timeAt = positionColumn(picked);
       timeAtType = writer.type;
-      for (let p = 0; p < picked; p++) values[p] = u.timeMs[run[s.picked[p]]];
-      time = timeColumn(picked);
+      for (let p = 0; p < picked; p++) values[p] = u.timeMs[byMetric[runFrom + s.picked[p]]];
+      time = timeColumn(picked, timeScale, baseTime);
       timeType = writer.type;
     }
 
@@ -532,25 +542,25 @@ function encode(frame: DeltaFrame, options: CompactEncodeOptions): flatbuffers.O
       CompactMetric.addFreshType(builder, freshType);
       CompactMetric.addFresh(builder, freshColumn);
     }
-    CompactMetric.addLastScale(builder, last.scale);
-    CompactMetric.addLastType(builder, last.type);
-    CompactMetric.addLast(builder, last.offset);
-    CompactMetric.addAvgScale(builder, avg.scale);
-    CompactMetric.addAvgType(builder, avg.type);
-    CompactMetric.addAvg(builder, avg.offset);
+    CompactMetric.addLastScale(builder, lastScale);
+    CompactMetric.addLastType(builder, lastType);
+    CompactMetric.addLast(builder, last);
+    CompactMetric.addAvgScale(builder, avgScale);
+    CompactMetric.addAvgType(builder, avgType);
+    CompactMetric.addAvg(builder, avg);
     if (min) {
-      CompactMetric.addMinAtType(builder, min.at.type);
-      CompactMetric.addMinAt(builder, min.at.offset);
-      CompactMetric.addMinScale(builder, min.values.scale);
-      CompactMetric.addMinType(builder, min.values.type);
-      CompactMetric.addMin(builder, min.values.offset);
+      CompactMetric.addMinAtType(builder, minAtType);
+      CompactMetric.addMinAt(builder, minAt);
+      CompactMetric.addMinScale(builder, minScale);
+      CompactMetric.addMinType(builder, minType);
+      CompactMetric.addMin(builder, min);
     }
     if (max) {
-      CompactMetric.addMaxAtType(builder, max.at.type);
-      CompactMetric.addMaxAt(builder, max.at.offset);
-      CompactMetric.addMaxScale(builder, max.values.scale);
-      CompactMetric.addMaxType(builder, max.values.type);
-      CompactMetric.addMax(builder, max.values.offset);
+      CompactMetric.addMaxAtType(builder, maxAtType);
+      CompactMetric.addMaxAt(builder, maxAt);
+      CompactMetric.addMaxScale(builder, maxScale);
+      CompactMetric.addMaxType(builder, maxType);
+      CompactMetric.addMax(builder, max);
     }
     if (timeAt) {
       CompactMetric.addTimeAtType(builder, timeAtType);

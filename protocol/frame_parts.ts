@@ -51,9 +51,30 @@ export interface DeltaFrame extends WindowParts {
 import { allocateWindowStates } from "./columns.ts";
 
 /** A vector of table offsets (the generated create*Vector, for any field). */
-function offsetVector(b: flatbuffers.Builder, offsets: readonly number[]): flatbuffers.Offset {
-  b.startVector(4, offsets.length, 4);
-  for (let i = offsets.length - 1; i >= 0; i--) b.addOffset(offsets[i]);
+function offsetVector(
+  b: flatbuffers.Builder,
+  offsets: readonly number[],
+  n = offsets.length,
+): flatbuffers.Offset {
+  b.startVector(4, n, 4);
+  for (let i = n - 1; i >= 0; i--) b.addOffset(offsets[i]);
+  return b.endVector();
+}
+
+/** Table offsets of a dictionary while it is written, kept from frame to frame. */
+const tables: number[] = [];
+
+/**
+ * `b.createString(s)`, byte for byte, without its `TextEncoder` copy when
+ * `s` is ASCII (ids, groups, metric names and statuses mostly are): a view
+ * frame writes a few hundred strings a tick.
+ */
+export function writeString(b: flatbuffers.Builder, s: string): flatbuffers.Offset {
+  const n = s.length;
+  for (let i = 0; i < n; i++) if (s.charCodeAt(i) > 0x7f) return b.createString(s);
+  b.addInt8(0);
+  b.startVector(1, n, 1);
+  for (let i = n - 1; i >= 0; i--) b.writeInt8(s.charCodeAt(i));
   return b.endVector();
 }
 
@@ -61,22 +82,24 @@ export function writeSensors(
   b: flatbuffers.Builder,
   sensors: readonly SensorEntry[],
 ): flatbuffers.Offset {
-  return offsetVector(
-    b,
-    sensors.map((s) =>
-      SensorInfo.createSensorInfo(b, s.index, b.createString(s.id), b.createString(s.group))
-    ),
-  );
+  const n = sensors.length;
+  for (let i = 0; i < n; i++) {
+    const s = sensors[i];
+    const id = writeString(b, s.id);
+    tables[i] = SensorInfo.createSensorInfo(b, s.index, id, writeString(b, s.group));
+  }
+  return offsetVector(b, tables, n);
 }
 
 export function writeMetrics(
   b: flatbuffers.Builder,
   metrics: readonly MetricEntry[],
 ): flatbuffers.Offset {
-  return offsetVector(
-    b,
-    metrics.map((m) => MetricInfo.createMetricInfo(b, m.index, b.createString(m.name))),
-  );
+  const n = metrics.length;
+  for (let i = 0; i < n; i++) {
+    tables[i] = MetricInfo.createMetricInfo(b, metrics[i].index, writeString(b, metrics[i].name));
+  }
+  return offsetVector(b, tables, n);
 }
 
 export function writeUint32s(

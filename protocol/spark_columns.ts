@@ -42,6 +42,9 @@ export const MAX_SPARK_POINTS = 0xffff;
 let ints = new Float64Array(256);
 let values = new Float64Array(256);
 
+/** The column writer of the builder last written to (a frame's builder is reused). */
+let writer: { builder: flatbuffers.Builder; columns: ColumnWriter } | null = null;
+
 function room(n: number): void {
   if (ints.length >= n) return;
   ints = new Float64Array(Math.max(n, ints.length * 2));
@@ -58,7 +61,8 @@ export function writeSparkColumn(
   rows: SparkRows,
   o: { frameBucket: number; lastOf: (row: number) => number; scale?: number },
 ): flatbuffers.Offset {
-  const writer = new ColumnWriter(b);
+  if (writer?.builder !== b) writer = { builder: b, columns: new ColumnWriter(b) };
+  const columns = writer.columns;
   const scale = o.scale ?? SPARK_DIGITS;
   if (!Number.isInteger(scale) || scale < 0 || scale > MAX_SCALE) {
     throw new RangeError(`Cannot write sparkline points: scale must be 0 to ${MAX_SCALE}`);
@@ -80,15 +84,15 @@ export function writeSparkColumn(
       `Cannot write sparkline points: the rows count ${total} points, not ${rows.points.length}`,
     );
   }
-  const counts = writer.ints(ints, n);
-  const countsType = writer.type;
+  const counts = columns.ints(ints, n);
+  const countsType = columns.type;
   for (let r = 0; r < n; r++) {
     if (rows.counts[r] > 0) ints[withPoints++] = o.frameBucket - rows.newestBucket[r];
   }
   let ages = 0, agesType = 0;
   if (withPoints > 0) {
-    ages = writer.ints(ints, withPoints);
-    agesType = writer.type;
+    ages = columns.ints(ints, withPoints);
+    agesType = columns.type;
   }
   // Points: differences of scaled integers, or the values as floats when they do not scale.
   const p = POW10[scale];
@@ -109,12 +113,12 @@ export function writeSparkColumn(
   }
   let points = 0, pointsType = 0;
   if (total > 0) {
-    if (scaled && writer.fits(ints, total)) points = writer.ints(ints, total);
+    if (scaled && columns.fits(ints, total)) points = columns.ints(ints, total);
     else {
       for (let i = 0; i < total; i++) values[i] = Math.fround(rows.points[i]);
-      points = writer.floats(values, total);
+      points = columns.floats(values, total);
     }
-    pointsType = writer.type;
+    pointsType = columns.type;
   }
   SparkColumn.startSparkColumn(b);
   SparkColumn.addMetric(b, rows.metric);

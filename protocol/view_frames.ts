@@ -21,7 +21,7 @@ import {
   readSensors,
   writeMetrics,
   writeSensors,
-  writeUint32s,
+  writeString,
 } from "./frame_parts.ts";
 import { readSparkColumn, writeSparkColumn } from "./spark_columns.ts";
 import type { SparkRows, SparkRowsEvent } from "./spark_columns.ts";
@@ -116,6 +116,83 @@ function frameBucket(serverTimeMs: number, bucketMs: number): number {
   return bucketMs > 0 ? Math.floor(serverTimeMs / bucketMs) : 0;
 }
 
+/** Offsets of a vector of tables or strings while it is written, kept from frame to frame. */
+const columnOffsets: number[] = [];
+
+/** A vector of offsets `offsets[0..n)` (what the generated create*Vector write). */
+function offsetVector(b: flatbuffers.Builder, offsets: readonly number[], n: number): number {
+  b.startVector(4, n, 4);
+  for (let i = n - 1; i >= 0; i--) b.addOffset(offsets[i]);
+  return b.endVector();
+}
+
+/**
+ * Scratch of `sparkPredictors`, kept from frame to frame: per sensor, the
+ * frame (stamp) that last numbered it and its number; per metric, its
+ * spark column + 1 in the frame being written (0: none).
+ */
+let sensorStamp = new Uint32Array(0);
+let sensorNumber = new Int32Array(0);
+let stamp = 0;
+const sparkColumn = new Int32Array(65_536);
+let predictors = new Float64Array(0);
+/** Past this sensor index the scratch would be too large: a `Map` instead. */
+const SCRATCH_SENSORS = 1 << 22;
+
+/**
+ * `(row, spark column k)` → the last value the frame's updates carry for the
+ * row's sensor and column k's metric (NaN: none): the first point's
+ * predictor. What `lastValues` gives, without a `Map` entry per update
+ * (a tick's ~100 frames made them a good part of its garbage).
+ */
+function sparkPredictors(frame: ViewFrameInput): (row: number, k: number) => number {
+  const entered = frame.entered, sparks = frame.sparks, u = frame.updates;
+  let top = 0;
+  for (let r = 0; r < entered.length; r++) if (entered[r].index >= top) top = entered[r].index + 1;
+  let twice = false;
+  for (let k = 0; k < sparks.length && !twice; k++) {
+    for (let j = 0; j < k; j++) if (sparks[j].metric === sparks[k].metric) twice = true;
+  }
+  if (top > SCRATCH_SENSORS || twice) {
+    const lasts = lastValues(u);
+    return (row, k) => lasts.get(entered[row].index * 65_536 + sparks[k].metric) ?? NaN;
+  }
+  if (sensorStamp.length < top) {
+    const n = Math.max(top, 2 * sensorStamp.length, 1024);
+    sensorStamp = new Uint32Array(n);
+    sensorNumber = new Int32Array(n);
+    stamp = 0;
+  }
+  if (stamp >= 0xffff_fff0) {
+    sensorStamp.fill(0);
+    stamp = 0;
+  }
+  const was = ++stamp;
+  let distinct = 0;
+  for (let r = 0; r < entered.length; r++) {
+    const s = entered[r].index;
+    if (sensorStamp[s] !== was) {
+      sensorStamp[s] = was;
+      sensorNumber[s] = distinct++;
+    }
+  }
+  const columns = sparks.length;
+  if (predictors.length < distinct * columns) {
+    predictors = new Float64Array(Math.max(distinct * columns, 2 * predictors.length, 256));
+  }
+  predictors.fill(NaN, 0, distinct * columns);
+  for (let k = 0; k < columns; k++) sparkColumn[sparks[k].metric] = k + 1;
+  for (let i = 0; i < u.length; i++) {
+    const s = u.sensor[i];
+    if (s >= top || sensorStamp[s] !== was) continue;
+    const k = sparkColumn[u.metric[i]] - 1;
+    if (k >= 0) predictors[sensorNumber[s] * columns + k] = u.last[i];
+  }
+  for (let k = 0; k < columns; k++) sparkColumn[sparks[k].metric] = 0;
+  const p = predictors;
+  return (row, k) => p[sensorNumber[entered[row].index] * columns + k];
+}
+
 /** Encodes a ViewFrame Envelope. */
 export function encodeViewFrame(frame: ViewFrameInput): Uint8Array<ArrayBuffer> {
   const b = compactBuilder;
@@ -133,36 +210,43 @@ export function encodeViewFrame(frame: ViewFrameInput): Uint8Array<ArrayBuffer> 
     : 0;
   let sparks = 0;
   if (frame.sparks.length > 0) {
-    const lasts = lastValues(frame.updates);
+    const lastOf = sparkPredictors(frame);
     const bucket = frameBucket(frame.serverTimeMs, frame.sparkBucketMs);
-    const offsets = frame.sparks.map((rows) => {
+    for (let k = 0; k < frame.sparks.length; k++) {
+      const rows = frame.sparks[k];
       if (rows.counts.length !== frame.entered.length) {
         throw new RangeError(
           `Cannot encode a view frame: metric ${rows.metric} has points for ${rows.counts.length} rows, not ${frame.entered.length}`,
         );
       }
-      return writeSparkColumn(b, rows, {
+      columnOffsets[k] = writeSparkColumn(b, rows, {
         frameBucket: bucket,
-        lastOf: (row) => lasts.get(frame.entered[row].index * 65_536 + rows.metric) ?? NaN,
+        lastOf: (row) => lastOf(row, k),
       });
-    });
-    sparks = ViewFrame.createSparksVector(b, offsets);
+    }
+    sparks = offsetVector(b, columnOffsets, frame.sparks.length);
   }
   const rows = frame.rows ? ViewFrame.createRowsVector(b, frame.rows) : 0;
   const entered = frame.entered.length > 0 ? writeSensors(b, frame.entered) : 0;
   const metrics = frame.metrics.length > 0 ? writeMetrics(b, frame.metrics) : 0;
   let statusSensor = 0, status = 0;
-  if (frame.statuses.length > 0) {
-    statusSensor = writeUint32s(b, frame.statuses.map(([sensor]) => sensor));
-    status = ViewFrame.createStatusVector(
-      b,
-      frame.statuses.map(([, text]) => b.createString(text)),
-    );
+  const statuses = frame.statuses;
+  if (statuses.length > 0) {
+    b.startVector(4, statuses.length, 4);
+    for (let i = statuses.length - 1; i >= 0; i--) b.addInt32(statuses[i][0]);
+    statusSensor = b.endVector();
+    for (let i = 0; i < statuses.length; i++) columnOffsets[i] = writeString(b, statuses[i][1]);
+    status = offsetVector(b, columnOffsets, statuses.length);
   }
   let attentionSensor = 0, attention = 0;
-  if (frame.attention && frame.attention.length > 0) {
-    attentionSensor = writeUint32s(b, frame.attention.map(([sensor]) => sensor));
-    attention = ViewFrame.createAttentionVector(b, frame.attention.map(([, code]) => code));
+  const codes = frame.attention;
+  if (codes && codes.length > 0) {
+    b.startVector(4, codes.length, 4);
+    for (let i = codes.length - 1; i >= 0; i--) b.addInt32(codes[i][0]);
+    attentionSensor = b.endVector();
+    b.startVector(1, codes.length, 1);
+    for (let i = codes.length - 1; i >= 0; i--) b.addInt8(codes[i][1]);
+    attention = b.endVector();
   }
   ViewFrame.startViewFrame(b);
   ViewFrame.addEpoch(b, frame.epoch);

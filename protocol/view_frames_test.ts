@@ -345,3 +345,104 @@ Deno.test("flatc decodes a view frame: its rows, counts, the entering row's valu
   assertEquals(spark.points_type, "I8Column");
   assertEquals(spark.points, { v: [-25, 25, 0] });
 });
+
+Deno.test("a view frame's bytes do not depend on the frames encoded before it; ids, groups and statuses in any script, far sensor indexes and a repeated spark metric decode as sent", () => {
+  const text = fc.oneof(fc.string(), fc.string({ unit: "binary" }));
+  fc.assert(
+    fc.property(
+      frameCase,
+      frameCase,
+      fc.array(text, { minLength: 61, maxLength: 61 }),
+      fc.boolean(),
+      fc.boolean(),
+      fc.boolean(),
+      (a, b, names, far, repeat, drop) => {
+        // Past 2^22 the encoder looks spark predictors up in a Map instead of its scratch.
+        const shifted = { ...a, sensors: a.sensors.map((s) => s + (far ? 4_194_300 : 0)) };
+        const { input, bases } = frameFrom(shifted);
+        const frame: ViewFrameInput = {
+          ...input,
+          entered: input.entered.map((e, i) => ({
+            ...e,
+            id: names[i],
+            group: names[60 - i],
+          })),
+          statuses: input.statuses.map(([s], i) => [s, names[(i * 7) % 61]] as const),
+          // Points for some metrics only (the updates have all): none may take another's predictor.
+          sparks: [
+            ...input.sparks.slice(drop ? 1 : 0),
+            ...(repeat && input.sparks.length > 0 ? [input.sparks.at(-1)!] : []),
+          ],
+        };
+        encodeViewFrame(frameFrom(b).input);
+        const first = encodeViewFrame(frame);
+        encodeViewFrame(frameFrom(b).input);
+        assertEquals(encodeViewFrame(frame), first);
+        const event = decodeViewFrame(first, { base: mapBase(bases) });
+        // What UTF-8 carries of each string (a lone surrogate comes back as U+FFFD).
+        const utf8 = (s: string) => new TextDecoder().decode(new TextEncoder().encode(s));
+        assertEquals(
+          event.entered,
+          frame.entered.map((e) => ({ index: e.index, id: utf8(e.id), group: utf8(e.group) })),
+        );
+        assertEquals(event.statuses, frame.statuses.map(([s, t]) => [s, utf8(t)]));
+        assertEquals(event.sparks.map((s) => s.metric), frame.sparks.map((s) => s.metric));
+        event.sparks.forEach((got, m) => {
+          const want = frame.sparks[m];
+          assertEquals(Array.from(got.counts), Array.from(want.counts));
+          assertEquals(got.points.length, want.points.length);
+          for (let p = 0; p < want.points.length; p++) {
+            assert(
+              within(got.points[p], want.points[p], 2),
+              `point ${got.points[p]} vs ${want.points[p]}`,
+            );
+          }
+        });
+      },
+    ),
+    { numRuns: 150 },
+  );
+});
+
+Deno.test("a frame's sparkline points decode as sent after a frame with points for other metrics (no predictor taken from it)", () => {
+  const frame = (
+    entered: number[],
+    rows: [number, number, number][],
+    sparks: { metric: number; counts: number[]; points: number[] }[],
+  ): ViewFrameInput => {
+    const updates = allocateStates(rows.length);
+    rows.forEach(([sensor, metric, last], i) =>
+      setRow(updates, i, sensor, metric, { last, avg: last, min: last, max: last }, 1_000)
+    );
+    return {
+      epoch: 1,
+      seq: 1,
+      serverTimeMs: 10_000,
+      onStream: true,
+      kind: "tick",
+      total: 2,
+      matching: 2,
+      offset: 0,
+      rows: null,
+      entered: entered.map((index) => ({ index, id: `s${index}`, group: "g" })),
+      metrics: [0, 1, 2].map((index) => ({ index, name: `m${index}` })),
+      updates,
+      statuses: [],
+      sparkBucketMs: 1000,
+      sparks: sparks.map((s) => ({ ...s, newestBucket: s.counts.map(() => 9) })),
+      intervalMs: 100,
+    };
+  };
+  // Points for metrics 0, 1 and 2; then a frame with points for metric 2 only, whose second
+  // row has no metric 2 value (its first point has no predictor) but the first has metric 1.
+  encodeViewFrame(frame([10, 20], [[10, 0, 1], [10, 1, 2], [10, 2, 3], [20, 0, 4]], [
+    { metric: 0, counts: [1, 1], points: [1, 4] },
+    { metric: 1, counts: [1, 0], points: [2] },
+    { metric: 2, counts: [1, 0], points: [3] },
+  ]));
+  const second = frame([10, 20], [[10, 1, 5], [10, 2, 3], [20, 0, 7]], [
+    { metric: 2, counts: [1, 1], points: [3.5, 8.25] },
+  ]);
+  const event = decodeViewFrame(encodeViewFrame(second));
+  assertEquals(event.sparks.map((s) => [s.metric, Array.from(s.points)]), [[2, [3.5, 8.25]]]);
+});

@@ -64,7 +64,19 @@ export class WindowFrames {
   #rows = new Int32Array(0);
   readonly #lists = new RowLists();
   readonly #values = new FrameValues();
+  #n = 0;
   #points = new Float32Array(0);
+  /** Appends a value row (see `build`); one closure for all frames. */
+  readonly #source = (value: number): void => {
+    const n = this.#n;
+    if (n === this.#rows.length) {
+      const grown = new Int32Array(Math.max(1024, 2 * n));
+      grown.set(this.#rows);
+      this.#rows = grown;
+    }
+    this.#rows[n] = value;
+    this.#n = n + 1;
+  };
 
   constructor(feed: FeedView, sparks: SparkPoints) {
     this.#feed = feed;
@@ -167,15 +179,8 @@ export class WindowFrames {
     // Values: entering rows whole (fresh), staying rows' changes. Each row is
     // a slot of the mirror's values (-1 - slot) or an update of this tick (≥ 0).
     const delta = t.mode === "delta" && this.#merged !== null && since === this.#tickNo - 1;
-    let n = 0;
-    const source = (value: number) => {
-      if (n === this.#rows.length) {
-        const grown = new Int32Array(Math.max(1024, 2 * n));
-        grown.set(this.#rows);
-        this.#rows = grown;
-      }
-      this.#rows[n++] = value;
-    };
+    this.#n = 0;
+    const source = this.#source;
     for (let e = 0; e < nEntered; e++) {
       const s = entered[e];
       for (const m of metrics) {
@@ -194,6 +199,7 @@ export class WindowFrames {
         }
       }
     }
+    const n = this.#n;
     const values = this.#values.take(n);
     const updates = values.states;
     // Bases only for a delta: an absolute frame's values are all fresh.
