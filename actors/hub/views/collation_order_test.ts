@@ -18,15 +18,7 @@ Deno.test("items added and removed over many commits are listed as a fresh sort 
       const names = new Map<number, string>();
       const check = () => {
         order.commit();
-        const expected = [...names.keys()].sort((a, b) =>
-          compareNames(
-            naturalKey(names.get(a)!),
-            names.get(a)!,
-            naturalKey(names.get(b)!),
-            names.get(b)!,
-          ) ||
-          a - b
-        );
+        const expected = freshOrder(names);
         assertEquals([...order.order], expected);
         expected.forEach((item, rank) => assertEquals(order.rank(item), rank));
       };
