@@ -8,6 +8,32 @@ const EPOCH = KEYS.mqttSessionEpoch;
  * One small record per client id that disconnected cleanly in that time.
  */
 const EPOCH_TTL_MS = 30 * 86_400_000;
+/** Deno KV caps a commit at 1,000 mutations and 80 KiB of keys; kept well under both. */
+const FORGETS_PER_COMMIT = 500;
+const FORGET_KEY_BYTES = 64 * 1024;
+const UTF8 = new TextEncoder();
+
+interface PendingForget {
+  key: Deno.KvKey;
+  /** An upper bound of the key's encoded size. */
+  bytes: number;
+  done: Promise<void>;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+function waiter(): Pick<PendingForget, "done" | "resolve" | "reject"> {
+  const { promise, resolve, reject } = Promise.withResolvers<void>();
+  promise.catch(() => {}); // each caller gets the rejection through `done`
+  return { done: promise, resolve, reject };
+}
+
+/** The epoch key's encoded size at most: a NUL byte is escaped to two, plus a tag and terminator each. */
+function keyBytes(scope: string, clientId: string): number {
+  return 2 *
+      (UTF8.encode(EPOCH).length + UTF8.encode(scope).length + UTF8.encode(clientId).length) +
+    6;
+}
 
 /** A persistent session's place in the store, read when it connects. */
 export interface RetrySession {
@@ -48,6 +74,9 @@ export class KvRetryRecords implements RetryStore {
   /** Lookups asked for in this turn: read together, ten keys a read (Deno KV's getMany cap). */
   #asked: { key: Deno.KvKey; resolve: (v: number | null) => void; reject: (e: unknown) => void }[] =
     [];
+  /** Forgets not committed yet, by session, in the order asked. */
+  #forgets = new Map<string, PendingForget>();
+  #forgetting = false;
 
   constructor(kv: Deno.Kv, options: { ttlMs: number }) {
     this.#kv = kv;
@@ -78,11 +107,61 @@ export class KvRetryRecords implements RetryStore {
     });
   }
 
-  async forget(scope: string, clientId: string): Promise<void> {
-    const key = [EPOCH, scope, clientId];
-    const epoch = (await this.#kv.get<number>(key)).value ?? 0;
+  /**
+   * Forgets are committed together: while one commit runs, the next ones
+   * gather. A connect storm of clean sessions is then a few commits, not one
+   * fsync'd commit per device queued ahead of the log's appends and checkpoints.
+   */
+  forget(scope: string, clientId: string): Promise<void> {
+    const id = JSON.stringify([scope, clientId]);
+    let forget = this.#forgets.get(id);
+    if (!forget) {
+      forget = { key: [EPOCH, scope, clientId], bytes: keyBytes(scope, clientId), ...waiter() };
+      this.#forgets.set(id, forget);
+    }
+    if (!this.#forgetting) {
+      this.#forgetting = true;
+      queueMicrotask(() => this.#forgetAll()); // the rest of this turn's forgets join it
+    }
+    return forget.done;
+  }
+
+  async #forgetAll(): Promise<void> {
+    // No await between the last size check and clearing the flag: a forget never waits alone.
+    try {
+      while (this.#forgets.size > 0) {
+        const batch: PendingForget[] = [];
+        let bytes = 0;
+        for (const [id, forget] of this.#forgets) {
+          if (batch.length === FORGETS_PER_COMMIT || bytes + forget.bytes > FORGET_KEY_BYTES) break;
+          batch.push(forget);
+          bytes += forget.bytes;
+          this.#forgets.delete(id);
+        }
+        try {
+          await this.#moveEpochs(batch);
+          for (const forget of batch) forget.resolve();
+        } catch (error) {
+          for (const forget of batch) forget.reject(error);
+        }
+      }
+    } finally {
+      this.#forgetting = false;
+    }
+  }
+
+  async #moveEpochs(batch: PendingForget[]): Promise<void> {
+    const reads = [];
+    for (let i = 0; i < batch.length; i += 10) {
+      reads.push(this.#kv.getMany<number[]>(batch.slice(i, i + 10).map((f) => f.key)));
+    }
+    const epochs = (await Promise.all(reads)).flat();
+    const op = this.#kv.atomic();
     // Two forgets at once both move it on from the same epoch: the old records are out either way.
-    await this.#kv.set(key, epoch + 1, { expireIn: EPOCH_TTL_MS });
+    batch.forEach((forget, i) =>
+      op.set(forget.key, (epochs[i].value ?? 0) + 1, { expireIn: EPOCH_TTL_MS })
+    );
+    await op.commit();
   }
 
   #read(): void {

@@ -55,3 +55,44 @@ Deno.test("the retry window looks up the first publishes, each id once, until a 
   const dupOnly = new RetryWindow({ firstPublishes: 100, dupOnly: true });
   assertEquals([dupOnly.mayBeRetry(1, false), dupOnly.mayBeRetry(1, true)], [false, true]);
 });
+
+Deno.test("forgets asked while a commit runs are committed together, within Deno KV's limits, and each moves its session's epoch once", async () => {
+  await withTempKv(async (kv) => {
+    let commits = 0;
+    const counting = new Proxy(kv, {
+      get(target, name) {
+        if (name === "atomic") {
+          return () => {
+            const op = target.atomic();
+            const commit = op.commit.bind(op);
+            op.commit = () => (commits++, commit());
+            return op;
+          };
+        }
+        const value = Reflect.get(target, name);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const records = new KvRetryRecords(counting, { ttlMs: 60_000 });
+    // Long ids of 4-byte characters: 500 of them would pass 80 KiB of keys in one commit.
+    const ids = Array.from(
+      { length: 2_000 },
+      (_, i) => i % 3 === 0 ? `${i}-${"\u{1F321}".repeat(120)}` : `device-${i}`,
+    );
+    // The same session twice in one gathering moves its epoch once.
+    const forgotten = [...ids, ...ids.slice(0, 50)].map((id) => records.forget("k", id));
+    await Promise.all(forgotten);
+    const expected = new Map(ids.map((id) => [id, 1]));
+    // Then some of them again, one at a time.
+    for (const id of ids.slice(0, 20)) {
+      await records.forget("k", id);
+      expected.set(id, 2);
+    }
+    for (const [id, epoch] of expected) {
+      assertEquals((await records.open("k", id)).epoch, epoch, id);
+    }
+    // The 2,000 gathered into a few commits (under 1,000 mutations and 80 KiB of keys
+    // each), then the 20 one at a time; not one commit per forget.
+    assertEquals(commits < 20 + 20, true, `${commits} commits`);
+  });
+});
