@@ -22,6 +22,8 @@ export interface FanoutRow {
   p99: number;
   cpuPercent: number;
   rssMb: number;
+  /** The server's CPU by thread name (main thread, GC helpers, KV…): [user, system] % of a core. */
+  threads: Record<string, [number, number]>;
 }
 
 class LightClient {
@@ -74,6 +76,24 @@ function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks of 10 ms
 }
 
+/** CPU seconds (user, system) per thread name of a process, from /proc/<pid>/task/<tid>/stat. */
+function threadCpuSeconds(pid: number): Map<string, [number, number]> {
+  const byName = new Map<string, [number, number]>();
+  for (const task of Deno.readDirSync(`/proc/${pid}/task`)) {
+    let stat: string;
+    try {
+      stat = Deno.readTextFileSync(`/proc/${pid}/task/${task.name}/stat`);
+    } catch {
+      continue; // the thread exited
+    }
+    const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+    const fields = stat.slice(stat.lastIndexOf(") ") + 2).split(" ");
+    const [user, system] = byName.get(name) ?? [0, 0];
+    byName.set(name, [user + Number(fields[11]) / 100, system + Number(fields[12]) / 100]);
+  }
+  return byName;
+}
+
 function rssMb(pid: number): number {
   return Number(Deno.readTextFileSync(`/proc/${pid}/status`).match(/VmRSS:\s+(\d+)/)![1]) / 1024;
 }
@@ -123,6 +143,7 @@ export async function runFanout(options: FanoutOptions): Promise<FanoutRow[]> {
     const measure = async (phase: string, count: number) => {
       clients.forEach((c) => c.reset());
       const cpu0 = cpuSeconds(server.child.pid);
+      const threads0 = threadCpuSeconds(server.child.pid);
       const t0 = performance.now();
       let rss = 0;
       while (performance.now() - t0 < options.seconds * 1000) {
@@ -131,6 +152,14 @@ export async function runFanout(options: FanoutOptions): Promise<FanoutRow[]> {
       }
       const elapsed = (performance.now() - t0) / 1000;
       const cpu = (cpuSeconds(server.child.pid) - cpu0) / elapsed;
+      // Threads that exited meanwhile are missing here (their CPU is in `cpu` only).
+      const threads: Record<string, [number, number]> = {};
+      const percent = (seconds: number) => Math.round((seconds / elapsed) * 1000) / 10;
+      for (const [name, [user, system]] of threadCpuSeconds(server.child.pid)) {
+        const [user0, system0] = threads0.get(name) ?? [0, 0];
+        const both = [percent(user - user0), percent(system - system0)] as [number, number];
+        if (both[0] + both[1] >= 0.5) threads[name] = both;
+      }
       const latencies = clients.flatMap((c) => c.latencies).sort((a, b) => a - b);
       rows.push({
         phase,
@@ -140,6 +169,7 @@ export async function runFanout(options: FanoutOptions): Promise<FanoutRow[]> {
         p99: percentile(latencies, 99),
         cpuPercent: cpu * 100,
         rssMb: rss,
+        threads,
       });
     };
     await measure("all reading", options.clients);

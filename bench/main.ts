@@ -495,6 +495,13 @@ async function fanout(sensors: number, seconds: number): Promise<void> {
     ]),
   ));
   console.log(
+    rows.map((r) =>
+      `server CPU by thread (${r.phase}): ` +
+      Object.entries(r.threads).sort((a, b) => b[1][0] + b[1][1] - a[1][0] - a[1][1])
+        .map(([n, [user, system]]) => `${n} ${user}% user + ${system}% sys`).join(", ")
+    ).join("\n"),
+  );
+  console.log(
     "latency: Delta.server_time_ms (stamped when the hub sends the tick) to receipt in the client process; " +
       "stalled clients complete the handshake on the everything-topic and never read.",
   );

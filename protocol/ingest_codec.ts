@@ -2,6 +2,7 @@ import * as flatbuffers from "flatbuffers";
 import { IngestBatch } from "./schema_generated.ts";
 import { FlatBufferVerifier } from "./verifier.ts";
 import { prefixSums } from "./reading_block.ts";
+import { writeString } from "./frame_parts.ts";
 import type { ReadingBlock } from "./reading_block.ts";
 
 const FIELD = {
@@ -167,7 +168,8 @@ const builder = new flatbuffers.Builder(64 * 1024);
 export function encodeReadingBlock(block: ReadingBlock, batchId?: string): Uint8Array<ArrayBuffer> {
   builder.clear();
   const id = batchId === undefined ? 0 : builder.createString(batchId);
-  const stringOffsets = block.strings.map((s) => builder.createString(s));
+  // Without a TextEncoder call per string: the log re-encodes every batch over a chunk's size.
+  const stringOffsets = block.strings.map((s) => writeString(builder, s));
   const strings = IngestBatch.createStringsVector(builder, stringOffsets);
   const sensor = IngestBatch.createSensorVector(builder, block.sensor);
   const group = IngestBatch.createGroupVector(builder, block.group);

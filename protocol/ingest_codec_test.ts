@@ -66,6 +66,28 @@ Deno.test("IngestBatch round trip gives back every reading, for any readings", (
   );
 });
 
+Deno.test("IngestBatch round trip keeps every string, ASCII or not (ASCII is written without TextEncoder)", () => {
+  fc.assert(
+    fc.property(
+      fc.array(
+        fc.oneof(fc.string({ maxLength: 30 }), fc.string({ unit: "grapheme", maxLength: 10 })),
+        {
+          maxLength: 30,
+        },
+      ),
+      (ids) => {
+        const block = build(
+          ids.map((sensor) => ({ sensor, group: "g", time: 1, values: [["t", 2]] })),
+        );
+        const decoded = decodeIngestBatch(encodeReadingBlock(block)).block;
+        assertEquals(rows(decoded).map((r) => r.sensor), ids);
+        // Every string came back as valid UTF-8: the fallback encodes what is not ASCII.
+        assertEquals(decoded.notUtf8 ?? [], []);
+      },
+    ),
+  );
+});
+
 Deno.test("a misaligned buffer still decodes", () => {
   const bytes = encodeReadingBlock(
     build([{ sensor: "s", group: "", time: 5, values: [["t", 1.5]] }]),

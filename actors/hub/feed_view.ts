@@ -399,6 +399,11 @@ export class FeedView {
     return this.#sensors.filter((s) => s !== undefined);
   }
 
+  /** Calls `visit` with every known sensor in index order, without copying the table as `sensors()` does. */
+  forEachSensor(visit: (sensor: SensorEntry) => void): void {
+    for (const sensor of this.#sensors) if (sensor !== undefined) visit(sensor);
+  }
+
   /** The sensor with this index, if known. */
   sensor(index: number): SensorEntry | undefined {
     return this.#sensors[index];

@@ -281,3 +281,30 @@ Deno.test("a first merge into an empty view (rows stored column by column) keeps
     { numRuns: 400 },
   );
 });
+
+Deno.test("forEachSensor visits the known sensors in index order, as sensors() lists them, after any adds and removals", () => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.tuple(fc.boolean(), fc.nat({ max: 40 })), { maxLength: 60 }),
+      (steps) => {
+        const view = new FeedView();
+        const known = new Map<number, string>();
+        for (const [add, index] of steps) {
+          if (add) {
+            view.apply([changes({ sensors: [[index, `s${index}`, "g"]] })]);
+            known.set(index, `s${index}`);
+          } else {
+            view.apply([changes({ removed: [index] })]);
+            known.delete(index);
+          }
+        }
+        const visited: string[] = [];
+        view.forEachSensor((s) => visited.push(s.id));
+        // Independently: the indexes still known, ascending.
+        const expected = [...known].sort((a, b) => a[0] - b[0]).map(([, id]) => id);
+        assertEquals(visited, expected);
+        assertEquals(view.sensors().map((s) => s.id), expected);
+      },
+    ),
+  );
+});

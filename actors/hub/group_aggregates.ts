@@ -21,9 +21,10 @@ export function groupAggregates(
     : [options.metric];
   const byMetric = new Map<number, GroupAggregateEntry>();
   const w = view.windowColumns;
-  for (const sensor of view.sensors()) {
-    if (prefix !== "" && !covers(prefix, sensor.group)) continue;
-    if (scope !== null && !scope.some((p) => covers(p, sensor.group))) continue;
+  // Every tick that ends windows, once per (group, scope, size): no copy of the sensor table.
+  view.forEachSensor((sensor) => {
+    if (prefix !== "" && !covers(prefix, sensor.group)) return;
+    if (scope !== null && !scope.some((p) => covers(p, sensor.group))) return;
     for (const metric of metrics) {
       const slot = view.windowSlot(sensor.index, metric, size);
       if (slot < 0) continue;
@@ -49,6 +50,6 @@ export function groupAggregates(
       if (w.min[slot] < a.min) a.min = w.min[slot];
       if (w.max[slot] > a.max) a.max = w.max[slot];
     }
-  }
+  });
   return [...byMetric.values()].sort((a, b) => a.metric - b.metric);
 }

@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { assert, assertEquals } from "../../tests/testing/assert.ts";
 import { FeedView } from "./feed_view.ts";
 import { topicFor } from "./topic.ts";
@@ -201,4 +202,53 @@ Deno.test("a topic makes its group aggregates only in a tick it encodes, and the
   const frame = delta(watched.advance(tick, 5_000, { aggregates }));
   assertEquals(made, 1);
   assertEquals(frame.aggregates, [entry]);
+});
+
+Deno.test("a topic's updates are exactly the tick's updates of its members, in order, every column", () => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.constantFrom("plant-a/l1", "plant-b", "plant-a"), {
+        minLength: 1,
+        maxLength: 12,
+      }),
+      fc.array(
+        fc.array(fc.tuple(fc.nat(), fc.double({ noNaN: true, noDefaultInfinity: true })), {
+          minLength: 1,
+          maxLength: 40,
+        }),
+        { minLength: 1, maxLength: 4 },
+      ),
+      (groups, ticks) => {
+        const view = new FeedView();
+        const topic = stream(view, ["plant-a"]);
+        const sensors = groups.map((group, i): [number, string, string] => [i, `s${i}`, group]);
+        ticks.forEach((tick, t) => {
+          const values = tick.map(([s, v]): [number, number] => [s % groups.length, v]);
+          const changes = flush(t === 0 ? sensors : [], values);
+          // Every column different, so a column copied from the wrong one shows.
+          values.forEach(([, v], k) => {
+            changes.updates.avg[k] = v + 1;
+            changes.updates.min[k] = v - 1;
+            changes.updates.max[k] = v + 2;
+            changes.updates.timeMs[k] = 1_000 + k;
+          });
+          const frame = topic.advance(view.apply([changes])!, t);
+          // Independently: the tick's rows whose sensor's group is under plant-a, as flushed.
+          const expected = values.map(([s, v], k) => ({ s, v, k }))
+            .filter(({ s }) => groups[s].startsWith("plant-a"));
+          if (frame === null) {
+            assertEquals(expected.length, 0);
+            return;
+          }
+          const u = delta(frame).updates;
+          assertEquals(Array.from(u.sensor), expected.map(({ s }) => s));
+          assertEquals(Array.from(u.last), expected.map(({ v }) => v));
+          assertEquals(Array.from(u.avg), expected.map(({ v }) => v + 1));
+          assertEquals(Array.from(u.min), expected.map(({ v }) => v - 1));
+          assertEquals(Array.from(u.max), expected.map(({ v }) => v + 2));
+          assertEquals(Array.from(u.timeMs), expected.map(({ k }) => 1_000 + k));
+        });
+      },
+    ),
+  );
 });
