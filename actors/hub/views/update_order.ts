@@ -25,10 +25,16 @@ export class UpdateOrder {
       this.#order = new Uint32Array(n);
       this.#spare = new Uint32Array(n);
     }
-    let top = 0;
-    for (let i = 0; i < length; i++) if (sensor[i] > top) top = sensor[i];
+    let top = 0, sorted = true;
+    for (let i = 0; i < length; i++) {
+      const s = sensor[i];
+      if (s >= top) top = s;
+      else sorted = false;
+    }
     let from = this.#order, to = this.#spare;
     for (let i = 0; i < length; i++) from[i] = i;
+    // Already in order (a restart's first tick, ~300,000 by sensor): nothing to sort.
+    if (sorted) return from.subarray(0, length);
     const counts = this.#counts;
     // One pass per 11 bits of the highest sensor (at least one).
     for (let shift = 0; shift === 0 || (shift < 32 && top >>> shift > 0); shift += DIGIT_BITS) {

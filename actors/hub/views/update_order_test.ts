@@ -22,7 +22,10 @@ Deno.test("UpdateOrder.of sorts the indexes by sensor, stably, as a stable compa
         fc.oneof(fc.nat(30), fc.nat(5_000), fc.nat(4_194_303), fc.constant(0xffff_ffff)),
         { maxLength: 3_000 },
       ),
-      (sensors) => {
+      fc.boolean(),
+      (drawn, inOrder) => {
+        // Some already in order (the sort is then skipped).
+        const sensors = inOrder ? [...drawn].sort((a, b) => a - b) : drawn;
         assertEquals([...order.of(Uint32Array.from(sensors))], expected(sensors));
       },
     ),
@@ -36,6 +39,9 @@ Deno.test("UpdateOrder.of takes only the first `length` entries, and its arrays 
   assertEquals([...order.of(sensor, 5)], [3, 1, 4, 0, 2]);
   assertEquals([...order.of(sensor)], [5, 3, 1, 4, 6, 0, 2]);
   assertEquals([...order.of(new Uint32Array(0))], []);
+  // Already in order (no sort needed): the indexes as they are.
+  assertEquals([...order.of(Uint32Array.from([0, 0, 1, 5, 5, 9]))], [0, 1, 2, 3, 4, 5]);
+  assertEquals([...order.of(Uint32Array.from([2, 1]))], [1, 0]);
 });
 
 Deno.test("SortKeys and SparkPoints take a tick in sensor order exactly as in the updates' own order", () => {
