@@ -13,7 +13,8 @@
 //   5. the hub's whole views tick (HubViews.tick: ordering, the places'
 //      frames, the sends) with 100 distinct orderings watched by a window
 //      each, as `deno task bench --view-ticks` opens them, and what the
-//      tick allocates (`--alloc`: by function). `--only 5` runs it alone;
+//      tick allocates (`--alloc`: by function; `--cpu <file>`: where its
+//      time goes, by function, the profile saved to <file>). `--only 5` runs it alone;
 //   6. after a restart: the views made over 100,000 restored sensors, their
 //      first tick, and the first view opened.
 //
@@ -57,6 +58,7 @@ const { values: args } = parseArgs({
     ticks: { type: "string", default: "200" },
     only: { type: "string" },
     alloc: { type: "boolean", default: false },
+    cpu: { type: "string" },
     "in-tick": { type: "boolean", default: false },
     gap: { type: "string", default: "20" },
   },
@@ -556,12 +558,16 @@ if (section(5)) {
   };
   const grown: number[] = [];
   const externalGrown: number[] = [];
+  /** Per measured tick: the views' ordering time and work, to see what the slowest carry. */
+  const carried: { order: number; work: Record<string, number> }[] = [];
   let sent = 0, frames = 0;
   // --alloc: V8's sampling heap profiler over the measured ticks, bytes by allocating function.
   const profiler = args.alloc ? await heapSampler() : null;
+  const cpu = args.cpu ? await cpuSampler() : null;
   for (let t = 0; t < 50 + TICKS; t++) {
     await gap();
     if (t === 50) await profiler?.start();
+    if (t === 50) await cpu?.start();
     now = clock + TICK_MS;
     tickNo++;
     const before = Deno.memoryUsage();
@@ -584,10 +590,26 @@ if (section(5)) {
     parts.frames.push(stats.tickParts.frames);
     parts.sends.push(stats.tickParts.sends);
     parts.tick.push(ended - started);
+    carried.push({ order: stats.tickParts.order, work: { ...views.table.last } });
     if (after.heapUsed >= before.heapUsed) grown.push(after.heapUsed - before.heapUsed);
     if (after.external >= before.external) externalGrown.push(after.external - before.external);
   }
   const allocated = await profiler?.stop();
+  carried.sort((a, b) => a.order - b.order);
+  const cut = Math.floor(carried.length * 0.9);
+  const means = (group: typeof carried) =>
+    Object.keys(group[0].work).map((k) =>
+      `${k} ${(group.reduce((a, c) => a + c.work[k], 0) / group.length).toFixed(2)}`
+    ).join(", ");
+  const slowest = carried.slice(cut), others = carried.slice(0, cut);
+  const meanOrder = (group: typeof carried) =>
+    (group.reduce((a, c) => a + c.order, 0) / group.length).toFixed(2);
+  const carriedLine =
+    `the slowest ${slowest.length} orderings (mean ${meanOrder(slowest)} ms) carried ` +
+    `${means(slowest)}; the other ${others.length} (mean ${meanOrder(others)} ms): ${
+      means(others)
+    }\n`;
+  const spent = await cpu?.stop(args.cpu!);
   views.stop();
   for (const sink of sinks) {
     sent += sink.bytes;
@@ -617,11 +639,20 @@ if (section(5)) {
         kb(percentile(externalGrown, 50))
       } KiB\n`,
   );
+  console.log(carriedLine);
   if (allocated) {
     console.log(
       renderTable(
         ["allocated by (the innermost project function)", "KiB a tick"],
         allocated.slice(0, 25).map(([where, bytes]) => [where, kb(bytes / TICKS)]),
+      ) + "\n",
+    );
+  }
+  if (spent) {
+    console.log(
+      renderTable(
+        ["self time of (function, gaps between ticks excluded)", "ms a tick"],
+        spent.slice(0, 30).map(([where, us]) => [where, ms(us / 1000 / TICKS)]),
       ) + "\n",
     );
   }
@@ -729,6 +760,50 @@ async function heapSampler() {
         for (const child of node.children) walk(child, here);
       };
       walk(profile.head, "(outside)");
+      return [...by].sort((a, b) => b[1] - a[1]);
+    },
+  };
+}
+
+/**
+ * V8's CPU profiler over the measured ticks: self time by function (any
+ * function, builtins and the collector included), the idle gaps left out;
+ * the whole profile is written to `file` (open it in DevTools).
+ */
+async function cpuSampler() {
+  const { Session } = await import("node:inspector");
+  const session = new Session();
+  session.connect();
+  const post = (method: string, params: object = {}) =>
+    new Promise<unknown>((resolve, reject) =>
+      session.post(method, params, (error, result) => error ? reject(error) : resolve(result))
+    );
+  await post("Profiler.enable");
+  await post("Profiler.setSamplingInterval", { interval: 100 });
+  interface Node {
+    id: number;
+    callFrame: { functionName: string; url: string; lineNumber: number };
+  }
+  const root = new URL("..", import.meta.url).href;
+  return {
+    start: () => post("Profiler.start"),
+    async stop(file: string): Promise<[string, number][]> {
+      const { profile } = await post("Profiler.stop") as {
+        profile: { nodes: Node[]; samples: number[]; timeDeltas: number[] };
+      };
+      await Deno.writeTextFile(file, JSON.stringify(profile));
+      const names = new Map<number, string>();
+      for (const { id, callFrame: f } of profile.nodes) {
+        const url = f.url.startsWith(root) ? f.url.slice(root.length) : f.url.split("/").at(-1);
+        names.set(id, `${f.functionName || "(anonymous)"} ${url}:${f.lineNumber + 1}`);
+      }
+      const by = new Map<string, number>();
+      // A sample's time is the delta to the next one.
+      for (let i = 0; i + 1 < profile.samples.length; i++) {
+        const name = names.get(profile.samples[i])!;
+        if (name.startsWith("(idle)") || name.startsWith("(program)")) continue;
+        by.set(name, (by.get(name) ?? 0) + profile.timeDeltas[i + 1]);
+      }
       return [...by].sort((a, b) => b[1] - a[1]);
     },
   };

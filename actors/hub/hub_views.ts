@@ -6,7 +6,7 @@ import type { Session, StreamCursor } from "./session.ts";
 import type { RingBudget, RingLimits } from "./stream_ring.ts";
 import { checkScope, checkSubscription, topicFor } from "./topic.ts";
 import type { Owners } from "./topic_table.ts";
-import { SparkPoints, ViewTable } from "./views/mod.ts";
+import { SparkPoints, UpdateOrder, ViewTable } from "./views/mod.ts";
 import type { Slice, SortKey, ViewTableOptions, ViewWindow, WindowRequest } from "./views/mod.ts";
 import { WindowFrames } from "./window_frames.ts";
 import type { ValueMode } from "./window_frames.ts";
@@ -88,6 +88,7 @@ export class HubViews {
   readonly #options: HubViewsOptions;
   readonly #places = new Map<string, PlaceStream>();
   readonly #windows = new Map<Session, WindowSession>();
+  readonly #updateOrder = new UpdateOrder();
 
   constructor(feed: FeedView, options: HubViewsOptions) {
     this.#feed = feed;
@@ -308,13 +309,17 @@ export class HubViews {
     const { now, tickNo } = o;
     const parts = this.#options.stats.tickParts;
     const started = performance.now();
-    this.#frames.takeTick(merged, tickNo);
-    this.sparks.apply(merged);
+    // The tick's updates by sensor, once for every per-sensor array they go into.
+    const order = merged
+      ? this.#updateOrder.of(merged.updates.sensor, merged.updates.length)
+      : undefined;
+    this.#frames.takeTick(merged, tickNo, order);
+    this.sparks.apply(merged, order);
     const attention = merged?.attention ?? [];
     for (let j = 0; j < attention.length; j++) {
       this.table.keys.setStatus(attention[j][0], attention[j][1]);
     }
-    this.table.advance(merged, now);
+    this.table.advance(merged, now, order);
     const ordered = performance.now();
     parts.order = ordered - started;
     const ringMs = this.#options.limits.ringMs;

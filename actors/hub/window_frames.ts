@@ -84,8 +84,12 @@ export class WindowFrames {
     this.#bucketMs = sparks.bucketMs;
   }
 
-  /** Takes in one tick's merged changes (null: none) as tick `tickNo`. */
-  takeTick(merged: TickChanges | null, tickNo: number): void {
+  /**
+   * Takes in one tick's merged changes (null: none) as tick `tickNo`.
+   * `order`: the updates' indexes by sensor (`UpdateOrder`), so the
+   * per-sensor arrays are written in address order.
+   */
+  takeTick(merged: TickChanges | null, tickNo: number, order?: Uint32Array): void {
     if (this.#merged) {
       const u = this.#merged.updates;
       for (let i = 0; i < u.length; i++) this.#head[u.sensor[i]] = -1;
@@ -101,7 +105,9 @@ export class WindowFrames {
     for (const [s] of merged.attention ?? []) top = Math.max(top, s + 1);
     this.#room(top);
     if (this.#next.length < u.length) this.#next = new Int32Array(Math.max(u.length, 1024));
-    for (let i = u.length - 1; i >= 0; i--) {
+    // Backwards, so each sensor's chain starts at its first update (order is stable by sensor).
+    for (let k = u.length - 1; k >= 0; k--) {
+      const i = order ? order[k] : k;
       const s = u.sensor[i];
       this.#next[i] = this.#head[s];
       this.#head[s] = i;

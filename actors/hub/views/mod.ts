@@ -12,5 +12,6 @@ export type { MetricField, SortDirection, SortKey, ViewFilter, ViewSort } from "
 export { SortKeys } from "./sort_keys.ts";
 export type { KeyColumn, StateSource } from "./sort_keys.ts";
 export { SparkPoints } from "./spark_points.ts";
+export { UpdateOrder } from "./update_order.ts";
 export type { SparkPointsOptions } from "./spark_points.ts";
 export { compareNames, naturalKey } from "./natural_key.ts";

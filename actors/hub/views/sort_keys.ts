@@ -195,8 +195,13 @@ export class SortKeys {
     return this.capacity * (8 * (3 + this.#metricColumns.size) + 4 + 1 + 1);
   }
 
-  /** Takes in one tick: sensors that came, changed or went, metric updates, pending statuses. */
-  apply(changes: TickChanges | null): void {
+  /**
+   * Takes in one tick: sensors that came, changed or went, metric updates,
+   * pending statuses. `order`: the updates' indexes by sensor
+   * (`UpdateOrder`), so the columns are written in address order; without
+   * it, in the updates' own order.
+   */
+  apply(changes: TickChanges | null, order?: Uint32Array): void {
     this.serial++;
     const list = this.#touchedList;
     for (let i = 0; i < this.#touchedCount; i++) {
@@ -217,7 +222,7 @@ export class SortKeys {
       }
       if (top > this.capacity) this.#grow(top);
       for (let j = 0; j < sensors.length; j++) this.#enter(sensors[j]);
-      this.#applyUpdates(changes.updates);
+      this.#applyUpdates(changes.updates, order ?? this.#identity(changes.updates.length));
     }
     const pendingCode = this.#pendingCode;
     for (let p = 0; p < this.#pendingCount; p++) {
@@ -239,11 +244,12 @@ export class SortKeys {
     this.#commitOrders();
   }
 
-  #applyUpdates(u: MetricStates): void {
+  #applyUpdates(u: MetricStates, order: Uint32Array): void {
     const seen = this.seen.values;
     const live = this.live;
     const capacity = this.capacity;
-    for (let i = 0; i < u.length; i++) {
+    for (let k = 0; k < u.length; k++) {
+      const i = order[k];
       const s = u.sensor[i];
       if (s >= capacity || live[s] === 0) continue;
       if (this.touched[s] === 0) this.#touch(s);
@@ -257,7 +263,7 @@ export class SortKeys {
     if (this.#metricColumns.size === 0) return;
     // The updates by metric once (a counting sort), then one tight pass per
     // column over its own metric's updates only.
-    const byMetric = this.#byMetric(u);
+    const byMetric = this.#byMetric(u, order);
     for (const column of this.#metricColumns.values()) {
       const metric = column.metric;
       if (metric + 1 >= byMetric.starts.length) continue;
@@ -282,9 +288,22 @@ export class SortKeys {
 
   #order = new Uint32Array(0);
   #starts = new Uint32Array(0);
+  #identityOrder = new Uint32Array(0);
 
-  /** The updates' indexes grouped by metric: metric m's are order[starts[m]..starts[m + 1]). */
-  #byMetric(u: MetricStates): { order: Uint32Array; starts: Uint32Array } {
+  /** 0..n: the updates in their own order. */
+  #identity(n: number): Uint32Array {
+    if (this.#identityOrder.length < n) {
+      this.#identityOrder = new Uint32Array(Math.max(n, 2 * this.#identityOrder.length, 1024));
+      for (let i = 0; i < this.#identityOrder.length; i++) this.#identityOrder[i] = i;
+    }
+    return this.#identityOrder;
+  }
+
+  /**
+   * The updates' indexes grouped by metric, each group in `updates`' order:
+   * metric m's are order[starts[m]..starts[m + 1]).
+   */
+  #byMetric(u: MetricStates, updates: Uint32Array): { order: Uint32Array; starts: Uint32Array } {
     let top = 0;
     for (let i = 0; i < u.length; i++) if (u.metric[i] >= top) top = u.metric[i] + 1;
     if (this.#starts.length < top + 1) this.#starts = new Uint32Array(top + 1);
@@ -294,7 +313,10 @@ export class SortKeys {
     for (let i = 0; i < u.length; i++) starts[u.metric[i] + 1]++;
     for (let m = 1; m <= top; m++) starts[m] += starts[m - 1];
     const next = starts.slice(0, top);
-    for (let i = 0; i < u.length; i++) this.#order[next[u.metric[i]]++] = i;
+    for (let k = 0; k < u.length; k++) {
+      const i = updates[k];
+      this.#order[next[u.metric[i]]++] = i;
+    }
     return { order: this.#order, starts };
   }
 

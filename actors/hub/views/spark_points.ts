@@ -42,8 +42,13 @@ export class SparkPoints {
     if (!(this.bucketMs > 0)) throw new RangeError(`bucketMs ${this.bucketMs} is not positive`);
   }
 
-  /** Takes in one tick: removed sensors forget their points; each update's last value is a point. */
-  apply(changes: TickChanges | null): void {
+  /**
+   * Takes in one tick: removed sensors forget their points; each update's
+   * last value is a point. `order`: the updates' indexes by sensor
+   * (`UpdateOrder`), so the arenas are written in address order; without
+   * it, in the updates' own order.
+   */
+  apply(changes: TickChanges | null, order?: Uint32Array): void {
     if (!changes) return;
     for (const sensor of changes.removed) this.clear(sensor);
     const u = changes.updates;
@@ -51,7 +56,16 @@ export class SparkPoints {
     let top = 0;
     for (let i = 0; i < u.length; i++) if (u.sensor[i] >= top) top = u.sensor[i] + 1;
     if (top > this.capacity) this.#grow(top);
-    for (let i = 0; i < u.length; i++) this.push(u.sensor[i], u.metric[i], u.timeMs[i], u.last[i]);
+    if (order) {
+      for (let k = 0; k < u.length; k++) {
+        const i = order[k];
+        this.push(u.sensor[i], u.metric[i], u.timeMs[i], u.last[i]);
+      }
+    } else {
+      for (let i = 0; i < u.length; i++) {
+        this.push(u.sensor[i], u.metric[i], u.timeMs[i], u.last[i]);
+      }
+    }
   }
 
   /** Records `value` at event time `timeMs`. Values older than the newest bucket are ignored. */

@@ -358,12 +358,13 @@ export class ViewTable {
   /**
    * Takes in one tick (null: nothing changed, time still moves) and returns
    * the windows with news: moved rows, entered or left sensors, deltas, or
-   * new counts. The array is reused by the next call.
+   * new counts. The array is reused by the next call. `order`: the
+   * updates' indexes by sensor (see `SortKeys.apply`).
    */
-  advance(changes: TickChanges | null, now: number): readonly ViewWindow[] {
+  advance(changes: TickChanges | null, now: number, order?: Uint32Array): readonly ViewWindow[] {
     this.#tick++;
     const keys = this.keys;
-    keys.apply(changes);
+    keys.apply(changes, order);
     if (this.#mark.length < keys.capacity) this.#mark = new Uint32Array(keys.capacity);
     for (const view of this.#registry.expire(now, this.#options.idleMs)) this.#drop(view, "idle");
     for (const view of this.#registry.values()) view.update(keys);
