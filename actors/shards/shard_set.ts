@@ -159,11 +159,12 @@ export class ShardSet {
    * while the next is still being read. A shard that cannot be read or fails
    * its check refuses the whole checkpoint: the shards restored before it
    * are emptied and the router starts over, as if it had been refused whole.
-   * Resolves once every shard has been sent its state.
+   * Resolves once every shard has been sent its state. It takes each shard's
+   * pages (its entry in `images` is set to null), so each can go once restored.
    */
   static async open(
     options: ShardSetOptions,
-    images: readonly Promise<ShardImage>[] | null,
+    images: (Promise<ShardImage> | null)[] | null,
   ): Promise<ShardSet> {
     if (!images) return new ShardSet(options, true);
     const set = new ShardSet(options, false);
@@ -173,7 +174,9 @@ export class ShardSet {
     const seq = options.checkpointSeq ?? 0;
     for (let shard = 0; shard < set.count; shard++) {
       try {
-        const image = await images[shard]?.catch((error) => {
+        const pending = images[shard];
+        images[shard] = null;
+        const image = await pending?.catch((error) => {
           throw new RangeError(`Cannot restore shard ${shard}: ${(error as Error).message}`, {
             cause: error,
           });

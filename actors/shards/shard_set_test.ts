@@ -327,7 +327,9 @@ Deno.test("--workers 0: a shard that threw on a flush the asker gave up on answe
 });
 
 /** The checkpoint with its shards' headers only, and each shard with its pages apart (as `openStore` gives them). */
-function apart(saved: ShardSetState): { checkpoint: ShardSetState; images: Promise<ShardImage>[] } {
+function apart(
+  saved: ShardSetState,
+): { checkpoint: ShardSetState; images: (Promise<ShardImage> | null)[] } {
   const copy = structuredClone(saved);
   return {
     checkpoint: { ...copy, shards: copy.shards.map((s) => ({ ...s, pages: [] })) },
@@ -354,6 +356,7 @@ Deno.test("--workers 0 and 2: shards opened with their pages given apart hold wh
     const after = await ShardSet.open({ ...shape, workers, checkpoint }, images);
     assert(after.restored, `--workers ${workers}: restored`);
     assertEquals(after.checkpointRefused, null);
+    assert(images.every((image) => image === null), "it took every shard's pages");
     assertEquals(after.sensorCount, 3_300 + 11 * 41, "every sensor that reported");
     assertEquals(
       (await after.stateAll({ timeoutMs: 60_000 })).map(plain),
@@ -375,20 +378,21 @@ for (const workers of [0, 1]) {
     const saved = (await before.checkpointAll())!;
     await before.stop();
     const last = shape.count - 1;
-    const failures: [string, (images: Promise<ShardImage>[], s: ShardSetState) => void][] = [
-      ["the last shard's pages cannot be read", (images) => {
-        images[last] = Promise.reject(new Error("Cannot load checkpoint part: 1 of 2 pieces"));
-        images[last].catch(() => {});
-      }],
-      ["the last shard's page is truncated", (images, s) => {
-        const image = structuredClone(s.shards[last]);
-        image.pages[0] = image.pages[0]!.slice(0, image.pages[0]!.length - 8);
-        images[last] = Promise.resolve(image);
-      }],
-      ["the last shard holds a sensor the router places elsewhere", (images, s) => {
-        images[last] = Promise.resolve(structuredClone(s.shards[0]));
-      }],
-    ];
+    const failures: [string, (images: (Promise<ShardImage> | null)[], s: ShardSetState) => void][] =
+      [
+        ["the last shard's pages cannot be read", (images) => {
+          images[last] = Promise.reject(new Error("Cannot load checkpoint part: 1 of 2 pieces"));
+          images[last]!.catch(() => {});
+        }],
+        ["the last shard's page is truncated", (images, s) => {
+          const image = structuredClone(s.shards[last]);
+          image.pages[0] = image.pages[0]!.slice(0, image.pages[0]!.length - 8);
+          images[last] = Promise.resolve(image);
+        }],
+        ["the last shard holds a sensor the router places elsewhere", (images, s) => {
+          images[last] = Promise.resolve(structuredClone(s.shards[0]));
+        }],
+      ];
     for (const [what, fail] of failures) {
       const { checkpoint, images } = apart(saved);
       fail(images, saved);

@@ -16,9 +16,11 @@ export interface Store<S extends StoredShard> {
   /**
    * Per shard of `checkpoint`, that shard with every page, read in shard
    * order after the rest: a shard can be restored while the next is read.
-   * A shard that cannot be read rejects. Null without a checkpoint.
+   * A shard that cannot be read rejects. Whoever restores a shard takes it
+   * (sets its entry to null), so its pages can go once restored. Null
+   * without a checkpoint.
    */
-  shards: Promise<S>[] | null;
+  shards: (Promise<S> | null)[] | null;
   /** Keeps only where the checkpoint stands (cursor, generation): the stages took its state. */
   releaseCheckpoint(): void;
   close(): void;
