@@ -60,9 +60,9 @@ export async function startPulseboard(
   const metricMeta = await loadMetricsConfig(config.metricsConfigFile);
   // 1. Store: the Deno KV file, its event log, and the source's last checkpoint.
   const store = await (options.store ?? openStoreFor<ShardImage>(config));
-  // 2. Shards: restored from that checkpoint when it fits them.
-  // It takes the checkpoint's pages (to the workers): only the cursor stays here.
-  const shards = ShardSet.create({
+  // 2. Shards: restored from that checkpoint when it fits them, each as soon as its
+  // pages are read, while the next ones are. They take the pages (to the workers).
+  const shards = await ShardSet.open({
     ...shardOptions(config),
     metrics: metricMeta,
     checkpoint: store.checkpoint,
@@ -70,7 +70,7 @@ export async function startPulseboard(
     onFailure: logActorFailure,
     onCheckpointRefused: (error) =>
       logger.error("ignoring a corrupt checkpoint; replaying the log from the start", { error }),
-  });
+  }, store.shards);
   // 3. Who may come in (first: it may refuse to start), then the source, which
   // takes ingest's readings and reads them back into the shards.
   const { auth, source } = await openAuth(store.kv, config)
@@ -116,6 +116,7 @@ export async function startPulseboard(
   hub.observe(metrics.hubObserver);
   // The restored state is in the view before anything can read it; then the source goes on.
   await hub.tick({ timeoutMs: 60_000 });
+
   source.start();
   hub.tickEvery(config.tickMs, () => source.caughtUp);
   const heapTrim = new HeapTrimmer(glibcTrim(), config.trimMemoryMs);

@@ -83,8 +83,8 @@ export class LocalShards implements ShardHosts {
     return this.#send(shard, { type: "remove", local });
   }
 
-  restore(shard: number, image: ShardImage | null): Promise<void> {
-    return this.#send(shard, { type: "restore", image });
+  restore(shard: number, image: ShardImage | null, seq?: number): Promise<void> {
+    return this.#send(shard, { type: "restore", image, seq });
   }
 
   flush(timeoutMs: number): Promise<(ShardChanges | null)[]> {

@@ -64,7 +64,7 @@ export class ShardBehavior implements Behavior<ShardMessage> {
         return;
       case "restore":
         this.#state = this.#fresh();
-        if (message.image) this.#state.restore(message.image);
+        if (message.image) this.#state.restore(message.image, message.seq ?? 0);
         this.#awaitingReplay = false;
         return;
       case "remove":

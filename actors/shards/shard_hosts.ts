@@ -47,8 +47,11 @@ export interface ShardHosts {
   /** Hands a host its rows (grouped by shard), waiting while it is full (backpressure). */
   deliver(host: number, rows: RoutedRows): Promise<void>;
   remove(shard: number, local: number): Promise<void>;
-  /** Replaces a shard's state (empty when null); readings it dropped while waiting count again. */
-  restore(shard: number, image: ShardImage | null): Promise<void>;
+  /**
+   * Replaces a shard's state (empty when null), saved by checkpoint `seq`
+   * (default 0); readings it dropped while waiting count again.
+   */
+  restore(shard: number, image: ShardImage | null, seq?: number): Promise<void>;
   flush(timeoutMs: number): Promise<(ShardChanges | null)[]>;
   state(timeoutMs: number): Promise<(ShardChanges | null)[]>;
   /** Each shard's image for checkpoint `seq`, pages changed since `since[shard]` (-1: all). */

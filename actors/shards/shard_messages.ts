@@ -77,6 +77,8 @@ export interface ShardSave {
 export interface ShardRestore {
   type: "restore";
   image: ShardImage | null;
+  /** The checkpoint that saved `image` (its pages count as saved by it). Default 0. */
+  seq?: number;
 }
 
 /**

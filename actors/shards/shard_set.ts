@@ -77,10 +77,8 @@ export class ShardSet {
   readonly count: number;
   /** Worker threads the shards run on; 0: this isolate. */
   readonly workers: number;
-  /** Whether the shards and router started from the checkpoint given. */
-  readonly restored: boolean;
-  /** Why the checkpoint given was not used though it fits (it is corrupt); null if not refused. */
-  readonly checkpointRefused: RangeError | null = null;
+  #restored: boolean;
+  #checkpointRefused: RangeError | null = null;
   readonly #router: Router;
   readonly #hosts: ShardHosts;
   readonly #restartHooks: ((shard: number) => void)[] = [];
@@ -90,7 +88,12 @@ export class ShardSet {
   readonly #restoredAfter: number[];
   #lastSeq = -1;
 
-  private constructor(options: ShardSetOptions) {
+  /**
+   * `images`: true, the shards start from the checkpoint's shards (checked
+   * whole before any takes them); false, they start empty (the checkpoint's
+   * router is restored when it fits: `open` restores the shards after).
+   */
+  private constructor(options: ShardSetOptions, images: boolean) {
     const { count, window, windowSpec } = options;
     let checkpoint = options.checkpoint && ShardSet.fits(options.checkpoint, options)
       ? options.checkpoint
@@ -104,25 +107,27 @@ export class ShardSet {
       // Checked whole before any shard takes it: a corrupt one is not used (the log is replayed).
       try {
         router = Router.restore(count, checkpoint.router, routerOptions);
-        for (let shard = 0; shard < count; shard++) {
-          this.#check(checkpoint.shards[shard], shard, router);
+        if (images) {
+          for (let shard = 0; shard < count; shard++) {
+            this.#check(checkpoint.shards[shard], shard, router);
+          }
         }
       } catch (error) {
         if (!(error instanceof RangeError)) throw error;
-        this.checkpointRefused = error;
+        this.#checkpointRefused = error;
         checkpoint = null;
         router = null;
         options.onCheckpointRefused?.(error);
       }
     }
-    this.restored = checkpoint !== null;
+    this.#restored = checkpoint !== null && images;
     this.#router = router ?? new Router(count, routerOptions);
     const common = {
       count,
       window,
       windowSpec,
       metrics: options.metrics ?? {},
-      images: checkpoint ? [...checkpoint.shards] : new Array(count).fill(null),
+      images: checkpoint && images ? [...checkpoint.shards] : new Array(count).fill(null),
       imageSeq: options.checkpointSeq ?? 0,
       capacity: options.capacity,
       onFailure: options.onFailure,
@@ -139,12 +144,67 @@ export class ShardSet {
       ? new WorkerShards(this.workers, common)
       : new LocalShards({ ...common, names: this.#router, wrap: options.wrap });
     // The shards hold the state now: the checkpoint's pages can go.
-    if (checkpoint) checkpoint.shards.length = 0;
+    if (checkpoint && images) checkpoint.shards.length = 0;
   }
 
   /** Starts the shards, from `options.checkpoint` when it fits. */
   static create(options: ShardSetOptions): ShardSet {
-    return new ShardSet(options);
+    return new ShardSet(options, true);
+  }
+
+  /**
+   * Starts the shards from `options.checkpoint` when it fits, as `create`
+   * does, but with each shard's pages given apart (`images`, in shard order:
+   * the checkpoint's shards need their headers only), so one shard restores
+   * while the next is still being read. A shard that cannot be read or fails
+   * its check refuses the whole checkpoint: the shards restored before it
+   * are emptied and the router starts over, as if it had been refused whole.
+   * Resolves once every shard has been sent its state. It takes each shard's
+   * pages (its entry in `images` is set to null), so each can go once restored.
+   */
+  static async open(
+    options: ShardSetOptions,
+    images: (Promise<ShardImage> | null)[] | null,
+  ): Promise<ShardSet> {
+    if (!images) return new ShardSet(options, true);
+    const set = new ShardSet(options, false);
+    const checkpoint = options.checkpoint;
+    // Not fitting, or its router refused: the shards stay empty.
+    if (!checkpoint || !ShardSet.fits(checkpoint, options) || set.#checkpointRefused) return set;
+    const seq = options.checkpointSeq ?? 0;
+    for (let shard = 0; shard < set.count; shard++) {
+      try {
+        const pending = images[shard];
+        images[shard] = null;
+        const image = await pending?.catch((error) => {
+          throw new RangeError(`Cannot restore shard ${shard}: ${(error as Error).message}`, {
+            cause: error,
+          });
+        });
+        if (!image) throw new RangeError(`Cannot restore shard ${shard}: it was not given`);
+        set.#check(image, shard, set.#router);
+        await set.#hosts.restore(shard, image, seq);
+      } catch (error) {
+        if (!(error instanceof RangeError)) throw error;
+        for (let before = 0; before < shard; before++) await set.#hosts.restore(before, null);
+        set.#router.clear();
+        set.#checkpointRefused = error;
+        options.onCheckpointRefused?.(error);
+        return set;
+      }
+    }
+    set.#restored = true;
+    return set;
+  }
+
+  /** Whether the shards and router started from the checkpoint given. */
+  get restored(): boolean {
+    return this.#restored;
+  }
+
+  /** Why the checkpoint given was not used though it fits (it is corrupt); null if not refused. */
+  get checkpointRefused(): RangeError | null {
+    return this.#checkpointRefused;
   }
 
   /**

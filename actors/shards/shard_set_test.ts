@@ -1,9 +1,10 @@
 import { assert, assertEquals } from "../../tests/testing/assert.ts";
 import { DEFAULT_WINDOW_SPEC } from "./event_window_store.ts";
 import { ShardSet } from "./shard_set.ts";
-import type { ShardSetOptions } from "./shard_set.ts";
+import type { ShardSetOptions, ShardSetState } from "./shard_set.ts";
 import { shardFor } from "./shard_for.ts";
 import { decodePage } from "./shard_image.ts";
+import type { ShardImage } from "./shard_image.ts";
 import type { ShardBehavior } from "./shard.ts";
 import type { ShardChanges, ShardMessage } from "./shard_messages.ts";
 import type { Behavior } from "../runtime/mod.ts";
@@ -323,4 +324,115 @@ Deno.test("--workers 0: a shard that threw on a flush the asker gave up on answe
   }
   assertEquals(restarted.sort(), [0, 1, 2]);
   await shards.stop();
+});
+
+/** The checkpoint with its shards' headers only, and each shard with its pages apart (as `openStore` gives them). */
+function apart(
+  saved: ShardSetState,
+): { checkpoint: ShardSetState; images: (Promise<ShardImage> | null)[] } {
+  const copy = structuredClone(saved);
+  return {
+    checkpoint: { ...copy, shards: copy.shards.map((s) => ({ ...s, pages: [] })) },
+    images: copy.shards.map((s) => Promise.resolve(s)),
+  };
+}
+
+Deno.test("--workers 0 and 2: shards opened with their pages given apart hold what the shards that saved them held", async () => {
+  const ids = Array.from({ length: 4_000 }, (_, i) => `s-${i}`);
+  for (const workers of [0, 2]) {
+    const before = ShardSet.create({ ...shape, workers });
+    // Over 12 s with some late readings: open, ended and closed windows, pages of 1,024 sensors.
+    for (let t = 0; t < 12; t++) {
+      await before.deliver(readings(ids.slice(t * 7, 3_300 + t * 41), 1_000_000 + t * 1_000));
+      if (t % 4 === 3) {
+        await before.deliver(readings(ids.slice(0, 50), 1_000_000 + t * 1_000 - 6_500));
+      }
+    }
+    const held = (await before.stateAll({ timeoutMs: 60_000 })).map(plain);
+    const saved = (await before.checkpointAll({ timeoutMs: 60_000 }))!;
+    await before.stop();
+    assert(saved.shards.every((s) => s.pages.length > 1), "every shard has several pages");
+    const { checkpoint, images } = apart(saved);
+    const after = await ShardSet.open({ ...shape, workers, checkpoint }, images);
+    assert(after.restored, `--workers ${workers}: restored`);
+    assertEquals(after.checkpointRefused, null);
+    assert(images.every((image) => image === null), "it took every shard's pages");
+    assertEquals(after.sensorCount, 3_300 + 11 * 41, "every sensor that reported");
+    assertEquals(
+      (await after.stateAll({ timeoutMs: 60_000 })).map(plain),
+      held,
+      `--workers ${workers}: the same state`,
+    );
+    // The first flush tells all of it, as a restore by `create` does.
+    const first = (await after.flushAll({ timeoutMs: 60_000 })).map(plain);
+    assertEquals(first.map((c) => c!.sensors), held.map((h) => h!.sensors), "every sensor flushed");
+    assertEquals(first.map((c) => c!.updates), held.map((h) => h!.updates), "every metric flushed");
+    await after.stop();
+  }
+});
+
+for (const workers of [0, 1]) {
+  Deno.test(`--workers ${workers}: a shard opened from pages that cannot be read or fail their check refuses the whole checkpoint: the shards restored before it are emptied and the router starts over`, async () => {
+    const before = ShardSet.create(shape);
+    await before.deliver(readings(["a", "b", "c", "d", "e", "f", "g", "h"]));
+    const saved = (await before.checkpointAll())!;
+    await before.stop();
+    const last = shape.count - 1;
+    const failures: [string, (images: (Promise<ShardImage> | null)[], s: ShardSetState) => void][] =
+      [
+        ["the last shard's pages cannot be read", (images) => {
+          images[last] = Promise.reject(new Error("Cannot load checkpoint part: 1 of 2 pieces"));
+          images[last]!.catch(() => {});
+        }],
+        ["the last shard's page is truncated", (images, s) => {
+          const image = structuredClone(s.shards[last]);
+          image.pages[0] = image.pages[0]!.slice(0, image.pages[0]!.length - 8);
+          images[last] = Promise.resolve(image);
+        }],
+        ["the last shard holds a sensor the router places elsewhere", (images, s) => {
+          images[last] = Promise.resolve(structuredClone(s.shards[0]));
+        }],
+      ];
+    for (const [what, fail] of failures) {
+      const { checkpoint, images } = apart(saved);
+      fail(images, saved);
+      const refused: RangeError[] = [];
+      const shards = await ShardSet.open(
+        { ...shape, workers, checkpoint, onCheckpointRefused: (e) => refused.push(e) },
+        images,
+      );
+      assert(!shards.restored, `${what}: not restored`);
+      assert(shards.checkpointRefused instanceof RangeError, `${what}: a RangeError`);
+      assertEquals(refused, [shards.checkpointRefused], `${what}: told once`);
+      assertEquals(shards.sensorCount, 0, `${what}: the router starts empty`);
+      const flushAll = () => shards.flushAll({ timeoutMs: 60_000 });
+      assertEquals(idsByShard(await flushAll()).flat(), [], `${what}: every shard is empty`);
+      await shards.deliver(readings(["x", "y"]));
+      assertEquals(idsByShard(await flushAll()).flat().sort(), ["x", "y"], `${what}: works`);
+      assert(!shards.failed, `${what}: no shard failed`);
+      await shards.stop();
+    }
+  });
+}
+
+Deno.test("shards opened from checkpoint 5 save, after it, only the pages changed since", async () => {
+  const ids = Array.from({ length: 5_000 }, (_, i) => `s-${i}`);
+  const before = ShardSet.create(shape);
+  await before.deliver(readings(ids));
+  const saved = (await before.checkpointAll({ seq: 5 }))!;
+  await before.stop();
+  const { checkpoint, images } = apart(saved);
+  const after = await ShardSet.open({ ...shape, checkpoint, checkpointSeq: 5 }, images);
+  await after.flushAll();
+  await after.deliver(readings(["s-7"], 2_000));
+  const next = (await after.checkpointAll({ seq: 6, since: 5 }))!;
+  await after.stop();
+  // Independently: the one page holding s-7 is the router's shard and page for it.
+  const shard = shardFor("s-7", shape.count);
+  const local = ids.filter((id) => shardFor(id, shape.count) === shard).indexOf("s-7");
+  const given = next.shards.map((s) => s.pages.flatMap((p, i) => (p ? [i] : [])));
+  assertEquals(
+    given,
+    next.shards.map((_, s) => (s === shard ? [Math.floor(local / 1_024)] : [])),
+  );
 });

@@ -61,7 +61,7 @@ function handle(message: ToWorker): void {
       send(message.shard, { type: "remove", local: message.local });
       return;
     case "restore":
-      send(message.shard, { type: "restore", image: message.image });
+      send(message.shard, { type: "restore", image: message.image, seq: message.seq });
       return;
     case "flush": {
       const changes = order.map((shard) =>

@@ -22,7 +22,7 @@ export type ToWorker =
   }
   | { t: "rows"; packed: PackedRows }
   | { t: "remove"; shard: number; local: number }
-  | { t: "restore"; shard: number; image: ShardImage | null }
+  | { t: "restore"; shard: number; image: ShardImage | null; seq?: number }
   | { t: "flush"; id: number }
   | { t: "state"; id: number }
   /** `since` per hosted shard, in the order of `init.shards`. */

@@ -113,9 +113,9 @@ export class WorkerShards implements ShardHosts {
     return Promise.resolve();
   }
 
-  restore(shard: number, image: ShardImage | null): Promise<void> {
+  restore(shard: number, image: ShardImage | null, seq?: number): Promise<void> {
     const transfer = (image?.pages ?? []).flatMap((p) => (p ? [p.buffer as ArrayBuffer] : []));
-    this.#post(this.#slotOf(shard), { t: "restore", shard, image }, transfer);
+    this.#post(this.#slotOf(shard), { t: "restore", shard, image, seq }, transfer);
     return Promise.resolve();
   }
 

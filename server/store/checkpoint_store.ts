@@ -217,6 +217,11 @@ export class CheckpointStore {
       source?: CheckpointSource;
       /** Only these shards' pages (the others come with their header only) and no router ids. */
       shards?: readonly number[];
+      /**
+       * False: every shard comes with its header only (router ids, extras and
+       * the source's state are read); `loadShard` reads the pages after.
+       */
+      pages?: boolean;
     } = {},
   ): Promise<Checkpoint<S> | null> {
     const { value: pointer } = await this.#kv.get<Pointer>(CURRENT);
@@ -242,7 +247,7 @@ export class CheckpointStore {
     }
     const shards = await Promise.all(meta.shards.map(async (shard, s) => ({
       header: shard.header,
-      pages: only && !only.has(s)
+      pages: options.pages === false || (only && !only.has(s))
         ? []
         : await Promise.all(shard.pages.map((gen, p) => this.#part([gen, "shard", s, p]))),
       full: true,
@@ -265,6 +270,23 @@ export class CheckpointStore {
       extras,
       seq: pointer.seq,
     };
+  }
+
+  /**
+   * Shard `shard` of the checkpoint the last `load` read, with every page
+   * (after `load({ pages: false })`: a caller can restore one shard while
+   * the next is read). Throws if there is none or it changed since.
+   */
+  async loadShard<S extends StoredShard = StoredShard>(shard: number, seq: number): Promise<S> {
+    const meta = this.#meta;
+    const saved = meta?.shards[shard];
+    if (!saved || this.#seq !== seq) {
+      throw new Error(`Cannot load shard ${shard} of checkpoint ${seq}: it is not the current one`);
+    }
+    const pages = await Promise.all(
+      saved.pages.map((gen, p) => this.#part([gen, "shard", shard, p])),
+    );
+    return { header: saved.header, pages, full: true } as unknown as S;
   }
 
   /** Deletes the parts the last save superseded (left by a crash too), in small commits. */

@@ -8,8 +8,19 @@ export interface Store<S extends StoredShard> {
   kv: Deno.Kv;
   log: KvLog;
   checkpoints: CheckpointStore;
-  /** The current checkpoint of the configured source; null if none or unreadable. */
+  /**
+   * The current checkpoint of the configured source; null if none or
+   * unreadable. Its shards have their headers only: their pages are in `shards`.
+   */
   checkpoint: Checkpoint<S> | null;
+  /**
+   * Per shard of `checkpoint`, that shard with every page, read in shard
+   * order after the rest: a shard can be restored while the next is read.
+   * A shard that cannot be read rejects. Whoever restores a shard takes it
+   * (sets its entry to null), so its pages can go once restored. Null
+   * without a checkpoint.
+   */
+  shards: (Promise<S> | null)[] | null;
   /** Keeps only where the checkpoint stands (cursor, generation): the stages took its state. */
   releaseCheckpoint(): void;
   close(): void;
@@ -30,16 +41,27 @@ export async function openStore<S extends StoredShard>(
   }
   const kv = await Deno.openKv(data);
   const checkpoints = new CheckpointStore(kv);
-  const checkpoint = await checkpoints.load<S>({ source: options.source }).catch((error) => {
-    logger.error("ignoring an unreadable checkpoint; replaying the log from the start", { error });
-    return null;
-  });
+  const checkpoint = await checkpoints.load<S>({ source: options.source, pages: false }).catch(
+    (error) => {
+      logger.error("ignoring an unreadable checkpoint; replaying the log from the start", {
+        error,
+      });
+      return null;
+    },
+  );
+  const shards = checkpoint
+    ? checkpoint.shards.map((_, s) => checkpoints.loadShard<S>(s, checkpoint.seq!))
+    : null;
+  // Awaited by whoever restores them; one never awaited (a checkpoint that does not fit) is no crash.
+  for (const shard of shards ?? []) shard.catch(() => {});
   const store: Store<S> = {
     kv,
     log: new KvLog(kv),
     checkpoints,
     checkpoint,
+    shards,
     releaseCheckpoint() {
+      store.shards = null;
       const c = store.checkpoint;
       if (c) {
         store.checkpoint = {
