@@ -112,3 +112,85 @@ Deno.test("moving windows: the average does not drift over a million large value
   assert(Math.abs(got.avg - exact) < 1e-6, `average ${got.avg} vs ${exact}`);
   assertEquals([got.min, got.max], [Math.min(...values), Math.max(...values)]);
 });
+
+/** Values that stress the narrow rings: fixed resolutions, scale changes, int32's edges, -0, wide ones. */
+const exactValueArb = fc.oneof(
+  fc.integer({ min: -100_000, max: 100_000 }).map((n) => n / 10),
+  fc.integer({ min: -1_000_000, max: 1_000_000 }).map((n) => n / 1_000),
+  fc.integer({ min: -2_000_000_000, max: 2_000_000_000 }),
+  fc.constantFrom(-0, 0, 2 ** 31, -(2 ** 31), 214_748.3647, 0.1 + 0.2, 1e-7, 1e300),
+  fc.double({ min: -1e6, max: 1e6, noNaN: true }),
+);
+
+Deno.test("moving windows: every value comes back as the very double added (avg, min, max, last and a save equal a recomputation bit for bit), whatever mix of resolutions a ring page holds", () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 1, max: 60 }),
+      fc.array(fc.tuple(fc.constantFrom(0, 1, 2, 1500), exactValueArb), {
+        minLength: 1,
+        maxLength: 300,
+      }),
+      (window, readings) => {
+        const slots = [0, 1, 2, 1500];
+        const w = new MovingWindows(window);
+        for (const k of slots) w.reset(k);
+        const seen = new Map<number, number[]>(slots.map((k) => [k, []]));
+        for (let i = 0; i < readings.length; i++) {
+          const [k, value] = readings[i];
+          w.add(k, value, i);
+          seen.get(k)!.push(value);
+          for (const s of slots) {
+            const values = seen.get(s)!;
+            if (values.length === 0) continue;
+            // Recomputed in the same order (oldest first): the sum rounds alike, so avg is exact too.
+            const recent = values.slice(-window);
+            let sum = 0, min = Infinity, max = -Infinity;
+            for (const v of recent) {
+              sum += v;
+              if (v < min) min = v;
+              if (v > max) max = v;
+            }
+            const got = w.read(s, { avg: 0, min: 0, max: 0 });
+            assert(Object.is(got.avg, sum / recent.length), `slot ${s} avg ${got.avg}`);
+            assert(Object.is(got.min, min), `slot ${s} min ${got.min} vs ${min}`);
+            assert(Object.is(got.max, max), `slot ${s} max ${got.max} vs ${max}`);
+            assert(Object.is(w.last(s), values[values.length - 1]), `slot ${s} last`);
+            const saved = new Float64Array(2 + window);
+            w.save(s, saved, 0);
+            recent.forEach((v, j) => assert(Object.is(saved[2 + j], v), `slot ${s} saved ${j}`));
+          }
+        }
+      },
+    ),
+    { numRuns: 300 },
+  );
+});
+
+Deno.test("moving windows: a ring page of values at a fixed decimal resolution takes 4 bytes a value, and one value that is not widens it to 8", () => {
+  const window = 50;
+  const decimal = new MovingWindows(window);
+  const wide = new MovingWindows(window);
+  const valueAt = (s: number, i: number) => Math.round(((s * 7 + i * 13) % 20_000) - 10_000) / 10;
+  for (let s = 0; s < 3000; s++) {
+    decimal.reset(s);
+    wide.reset(s);
+    for (let i = 0; i < window; i++) {
+      decimal.add(s, valueAt(s, i), i); // 0.1 resolution
+      wide.add(s, valueAt(s, i), i);
+    }
+  }
+  wide.add(1234, 1 / 3, 99);
+  // Both have the same scalar pages and ring pages; only the widened page's values differ in size.
+  const ringPageValues = 1024 * window; // 2^k slots per page, 2^k * 50 ≤ 65,536
+  assertEquals(wide.bytes - decimal.bytes, ringPageValues * 4);
+  // The widened page still gives back what it held, and the new value.
+  const recent = [...Array.from({ length: window - 1 }, (_, i) => valueAt(1234, i + 1)), 1 / 3];
+  const w = wide.read(1234, { avg: 0, min: 0, max: 0 });
+  assertEquals(
+    [w.avg, w.min, w.max],
+    [recent.reduce((a, b) => a + b, 0) / window, Math.min(...recent), Math.max(...recent)],
+  );
+  const d = decimal.read(1235, { avg: 0, min: 0, max: 0 });
+  const e = wide.read(1235, { avg: 0, min: 0, max: 0 });
+  assertEquals([e.avg, e.min, e.max], [d.avg, d.min, d.max]);
+});
