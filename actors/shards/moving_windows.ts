@@ -6,10 +6,11 @@
  * that changed), so they are exact and a reading costs a few stores.
  * Columns grow by fixed pages: no doubling slack, no copy when they grow.
  * A ring page keeps its values as integers k with k / 10^d === value (d ≤ 4,
- * one d per page: readings usually have a fixed resolution, e.g. 21.3), half
- * the bytes of float64; the first value that does not come back exactly
- * (or a -0) widens the page to float64 for good. Reads divide, so they give
- * back the very doubles that were added.
+ * one d per page: readings usually have a fixed resolution, e.g. 21.3), in
+ * int16 while every k fits (a quarter of the bytes of float64), then int32;
+ * the first value that does not come back exactly (or a -0) widens the page
+ * to float64 for good. Reads divide, so they give back the very doubles that
+ * were added.
  * Pure: no clocks, no I/O, no allocation per reading.
  */
 
@@ -23,6 +24,7 @@ const RING_PAGE_VALUES = 1 << 16;
 const MAX_DECIMALS = 4;
 const POW10 = [1, 10, 100, 1_000, 10_000];
 const INT32_MAX = 0x7fffffff;
+const INT16_MAX = 0x7fff;
 
 class ScalarPage {
   readonly last = new Float64Array(PAGE);
@@ -47,9 +49,11 @@ export class MovingWindows {
   /** Per ring page: its values as float64 (null while narrow)... */
   readonly #rings: (Float64Array | null)[] = [];
   /** ...or as integers scaled by `#scale` (null once wide). */
-  readonly #narrow: (Int32Array | null)[] = [];
+  readonly #narrow: (Int16Array | Int32Array | null)[] = [];
   /** Per ring page: 10^d of its narrow values, 0 once wide. */
   readonly #scale: number[] = [];
+  /** Per ring page: the largest |k| its narrow array holds (INT16_MAX or INT32_MAX). */
+  readonly #limit: number[] = [];
   readonly #ringLength: number;
   /** Slots the pages can hold. */
   #capacity = 0;
@@ -69,7 +73,9 @@ export class MovingWindows {
   /** Bytes the columns hold (for memory accounting). */
   get bytes(): number {
     let rings = 0;
-    for (const p of this.#scale) rings += this.#ringLength * (p === 0 ? 8 : 4);
+    for (let r = 0; r < this.#scale.length; r++) {
+      rings += this.#scale[r] === 0 ? this.#ringLength * 8 : this.#narrow[r]!.byteLength;
+    }
     return this.#pages.length * PAGE * 24 + rings;
   }
 
@@ -82,8 +88,9 @@ export class MovingWindows {
     const ringPages = ((slots - 1) >>> this.#ringBits) + 1;
     while (slots > 0 && this.#scale.length < ringPages) {
       this.#rings.push(null);
-      this.#narrow.push(new Int32Array(this.#ringLength));
+      this.#narrow.push(new Int16Array(this.#ringLength));
       this.#scale.push(1);
+      this.#limit.push(INT16_MAX);
     }
   }
 
@@ -231,8 +238,9 @@ export class MovingWindows {
       return;
     }
     const n = Math.round(value * p);
+    const limit = this.#limit[r];
     // value !== 0 || 1 / value > 0: a -0 would come back as 0.
-    if (n / p === value && n <= INT32_MAX && n >= -INT32_MAX && (value !== 0 || 1 / value > 0)) {
+    if (n / p === value && n <= limit && n >= -limit && (value !== 0 || 1 / value > 0)) {
       this.#narrow[r]![k] = n;
       return;
     }
@@ -241,31 +249,38 @@ export class MovingWindows {
   }
 
   /**
-   * Ring page `r` cannot take `value` at its scale: moves it to the least
-   * larger scale that takes it, if every value already there still fits
-   * int32 there, else widens it to float64 (every value divided back out,
-   * exactly as a read would).
+   * Ring page `r` cannot take `value` as it is: moves it to the least scale
+   * (the same or larger) that takes it, in int16 if every value then fits,
+   * else int32; if none fits, widens it to float64 (every value divided back
+   * out, exactly as a read would).
    */
   #rescale(r: number, value: number): void {
     const narrow = this.#narrow[r]!;
     const p = this.#scale[r];
-    let d = POW10.indexOf(p) + 1;
+    let d = POW10.indexOf(p);
+    let n = 0;
     for (; d <= MAX_DECIMALS; d++) {
       const q = POW10[d];
-      const n = Math.round(value * q);
+      n = Math.round(value * q);
       if (n / q === value && n <= INT32_MAX && n >= -INT32_MAX && (value !== 0 || 1 / value > 0)) {
         break;
       }
     }
     if (d <= MAX_DECIMALS) {
+      // Multiplying by a power of ten is exact here (|k * f| < 2^53), and k * f / 10^d === k / p.
       const f = POW10[d] / p;
-      const limit = INT32_MAX / f;
-      let fits = true;
-      for (let k = 0; k < narrow.length && fits; k++) {
-        fits = narrow[k] <= limit && narrow[k] >= -limit;
+      let most = Math.abs(n);
+      for (let k = 0; k < narrow.length; k++) {
+        const a = Math.abs(narrow[k] * f);
+        if (a > most) most = a;
       }
-      if (fits) {
-        for (let k = 0; k < narrow.length; k++) narrow[k] *= f;
+      if (most <= INT32_MAX) {
+        // In place, unless an int16 page must become int32 (a page never goes back to int16).
+        const wider = this.#limit[r] === INT16_MAX && most > INT16_MAX;
+        const to = wider ? new Int32Array(this.#ringLength) : narrow;
+        for (let k = 0; k < narrow.length; k++) to[k] = narrow[k] * f;
+        this.#narrow[r] = to;
+        if (wider) this.#limit[r] = INT32_MAX;
         this.#scale[r] = POW10[d];
         return;
       }

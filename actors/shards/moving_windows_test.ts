@@ -119,6 +119,7 @@ const exactValueArb = fc.oneof(
   fc.integer({ min: -1_000_000, max: 1_000_000 }).map((n) => n / 1_000),
   fc.integer({ min: -2_000_000_000, max: 2_000_000_000 }),
   fc.constantFrom(-0, 0, 2 ** 31, -(2 ** 31), 214_748.3647, 0.1 + 0.2, 1e-7, 1e300),
+  fc.constantFrom(32_767, 32_768, -32_767, -32_768, 3_276.7, 3_276.8, -3_276.8, 3.2767, 3.2768),
   fc.double({ min: -1e6, max: 1e6, noNaN: true }),
 );
 
@@ -166,31 +167,35 @@ Deno.test("moving windows: every value comes back as the very double added (avg,
   );
 });
 
-Deno.test("moving windows: a ring page of values at a fixed decimal resolution takes 4 bytes a value, and one value that is not widens it to 8", () => {
+Deno.test("moving windows: a ring page of values at a fixed decimal resolution takes 2 bytes a value while they fit int16, 4 once one does not, and 8 once one is not decimal", () => {
   const window = 50;
-  const decimal = new MovingWindows(window);
-  const wide = new MovingWindows(window);
-  const valueAt = (s: number, i: number) => Math.round(((s * 7 + i * 13) % 20_000) - 10_000) / 10;
-  for (let s = 0; s < 3000; s++) {
-    decimal.reset(s);
-    wide.reset(s);
-    for (let i = 0; i < window; i++) {
-      decimal.add(s, valueAt(s, i), i); // 0.1 resolution
-      wide.add(s, valueAt(s, i), i);
-    }
-  }
-  wide.add(1234, 1 / 3, 99);
-  // Both have the same scalar pages and ring pages; only the widened page's values differ in size.
   const ringPageValues = 1024 * window; // 2^k slots per page, 2^k * 50 ≤ 65,536
-  assertEquals(wide.bytes - decimal.bytes, ringPageValues * 4);
-  // The widened page still gives back what it held, and the new value.
-  const recent = [...Array.from({ length: window - 1 }, (_, i) => valueAt(1234, i + 1)), 1 / 3];
-  const w = wide.read(1234, { avg: 0, min: 0, max: 0 });
-  assertEquals(
-    [w.avg, w.min, w.max],
-    [recent.reduce((a, b) => a + b, 0) / window, Math.min(...recent), Math.max(...recent)],
-  );
-  const d = decimal.read(1235, { avg: 0, min: 0, max: 0 });
-  const e = wide.read(1235, { avg: 0, min: 0, max: 0 });
-  assertEquals([e.avg, e.min, e.max], [d.avg, d.min, d.max]);
+  // 0.1 resolution within ±1,000.0: k = 10 * value fits int16.
+  const valueAt = (s: number, i: number) => Math.round(((s * 7 + i * 13) % 20_000) - 10_000) / 10;
+  const fill = () => {
+    const w = new MovingWindows(window);
+    for (let s = 0; s < 3000; s++) {
+      w.reset(s);
+      for (let i = 0; i < window; i++) w.add(s, valueAt(s, i), i);
+    }
+    return w;
+  };
+  const int16 = fill(), int32 = fill(), wide = fill();
+  int32.add(1234, 4_000.1, 99); // k = 40,001: past int16
+  wide.add(1234, 1 / 3, 99);
+  // The same scalar pages and ring pages; only the changed page's values differ in size.
+  assertEquals(int32.bytes - int16.bytes, ringPageValues * 2);
+  assertEquals(wide.bytes - int16.bytes, ringPageValues * 6);
+  // The changed pages still give back what they held, and the new value.
+  for (const [w, last] of [[int32, 4_000.1], [wide, 1 / 3]] as const) {
+    const recent = [...Array.from({ length: window - 1 }, (_, i) => valueAt(1234, i + 1)), last];
+    const got = w.read(1234, { avg: 0, min: 0, max: 0 });
+    assertEquals(
+      [got.avg, got.min, got.max],
+      [recent.reduce((a, b) => a + b, 0) / window, Math.min(...recent), Math.max(...recent)],
+    );
+    const other = w.read(1235, { avg: 0, min: 0, max: 0 });
+    const expected = int16.read(1235, { avg: 0, min: 0, max: 0 });
+    assertEquals([other.avg, other.min, other.max], [expected.avg, expected.min, expected.max]);
+  }
 });
