@@ -225,8 +225,26 @@ export class MovingWindows {
     page.next[i] = filled === this.window ? 0 : filled;
     const base = (slot & this.#ringMask) * this.window;
     const r = slot >>> this.#ringBits;
-    // A loop, not set(subarray): a restart restores every slot, and a view per slot is garbage.
-    for (let k = 0; k < filled; k++) this.#put(r, base + k, f64[at + 2 + k]);
+    // Loops, not set(subarray): a restart restores every slot, and a view per slot is garbage.
+    // The page's array and scale are read once a slot; a value it cannot take goes through `#put`.
+    let k = 0;
+    const p = this.#scale[r];
+    if (p === 0) {
+      const ring = this.#rings[r]!;
+      for (; k < filled; k++) ring[base + k] = f64[at + 2 + k];
+    } else {
+      const ring = this.#narrow[r]!;
+      const limit = this.#limit[r];
+      for (; k < filled; k++) {
+        const value = f64[at + 2 + k];
+        const n = Math.round(value * p);
+        if (!(n / p === value && n <= limit && n >= -limit && (value !== 0 || 1 / value > 0))) {
+          break;
+        }
+        ring[base + k] = n;
+      }
+    }
+    for (; k < filled; k++) this.#put(r, base + k, f64[at + 2 + k]);
     return at + 2 + filled;
   }
 
