@@ -853,7 +853,8 @@ const MIN_OUT = 256;
 /**
  * Growable output columns. `take` hands over what was pushed since the last
  * call: a copy, or (`reuse`) views of the buffer, the next pushes then going
- * to the other one. A buffer far larger than its takes for a while shrinks.
+ * to the other one. Of the two, at most one stays at burst size (the other
+ * goes back to a quarter of it); one far larger than its takes for a while shrinks.
  */
 class OutColumns {
   readonly #reuse: boolean;
@@ -900,6 +901,19 @@ class OutColumns {
     } else {
       out = allocateWindowStates(n);
       copyWindowStates(s, out, n);
+    }
+    // Of two buffers, only one need stay at burst size: when a burst lands in the other, that
+    // one (written next, no larger than the one just handed out) goes back to a quarter of it,
+    // which still holds the smaller sizes' bursts. At 100k sensors two burst-size buffers a
+    // shard were ~117 MB in all.
+    const quarter = Math.max(MIN_OUT, (this.#other?.length ?? 0) >>> 2);
+    if (
+      this.#other !== null && this.#states.length > quarter &&
+      this.#states.length <= this.#other.length && n * SHRINK_SHARE < this.#states.length
+    ) {
+      this.#states = allocateWindowStates(quarter);
+      this.#small = 0;
+      return out;
     }
     // Shrink the buffer written next if takes have long been far smaller than it.
     this.#small = n * SHRINK_SHARE < this.#states.length ? this.#small + 1 : 0;

@@ -457,3 +457,33 @@ Deno.test("the first take after a restore sizes the output buffer to the windows
   const grown = next.bytes - before;
   assert(grown <= 20_000 * entry * 1.3, `the buffer grew by ${grown} bytes for 20,000 windows`);
 });
+
+Deno.test("when bursts have landed in both reused output buffers, only one stays at burst size: the other goes back to a quarter of it, and no take's views are touched", () => {
+  const store = new EventWindowStore(spec, { reuse: true });
+  const base = 1_000_000_000_000;
+  const owners = Array.from({ length: 20_000 }, (_, i) => store.windowsFor(i, 0));
+  for (const w of owners) store.add(w, 1, base);
+  const before = store.bytes;
+  store.add(owners[0], 1, base + 1_000); // the 1 s windows end: a burst into one buffer
+  assertEquals(store.take().length, 20_000);
+  for (let i = 1; i <= 2; i++) {
+    store.add(owners[0], 1, base + 1_000 + i * 100);
+    store.take();
+  }
+  store.add(owners[0], 1, base + 1_000 + spec.graceMs); // they close: a burst into the other
+  const closed = store.take();
+  assertEquals(closed.length, 20_001);
+  const closedCopy = entries(closed);
+  const entry = 4 + 2 + 1 + 1 + 6 * 8;
+  const burst = 20_001 * entry * 1.25; // a burst's buffer: room for it and a quarter
+  let smallest = Infinity;
+  for (let i = 1; i <= 4; i++) {
+    store.add(owners[0], 1, base + 1_000 + spec.graceMs + i * 100);
+    store.take();
+    smallest = Math.min(smallest, store.bytes - before);
+  }
+  assertEquals(entries(closed), closedCopy, "the burst's views are intact through the next take");
+  // Both at burst size would be 2 bursts; one of them and a quarter of it is 1.25.
+  assert(smallest > burst, `${smallest} bytes: the burst-size buffer was let go`);
+  assert(smallest <= burst * 1.25 + 2 * 256 * entry, `${smallest} bytes for two buffers`);
+});

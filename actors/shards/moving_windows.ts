@@ -5,6 +5,12 @@
  * computed from the ring when they are read (a flush reads only the slots
  * that changed), so they are exact and a reading costs a few stores.
  * Columns grow by fixed pages: no doubling slack, no copy when they grow.
+ * A ring page keeps its values as integers k with k / 10^d === value (d ≤ 4,
+ * one d per page: readings usually have a fixed resolution, e.g. 21.3), in
+ * int16 while every k fits (a quarter of the bytes of float64), then int32;
+ * the first value that does not come back exactly (or a -0) widens the page
+ * to float64 for good. Reads divide, so they give back the very doubles that
+ * were added.
  * Pure: no clocks, no I/O, no allocation per reading.
  */
 
@@ -14,6 +20,11 @@ const PAGE = 1 << PAGE_BITS;
 const MASK = PAGE - 1;
 /** A ring page holds about this many values (a power of two of slots, at least one). */
 const RING_PAGE_VALUES = 1 << 16;
+/** Largest decimal scale a narrow ring page takes (10^4 keeps values up to ±214,748 in int32). */
+const MAX_DECIMALS = 4;
+const POW10 = [1, 10, 100, 1_000, 10_000];
+const INT32_MAX = 0x7fffffff;
+const INT16_MAX = 0x7fff;
 
 class ScalarPage {
   readonly last = new Float64Array(PAGE);
@@ -35,7 +46,15 @@ export class MovingWindows {
   readonly #ringBits: number;
   readonly #ringMask: number;
   readonly #pages: ScalarPage[] = [];
-  readonly #rings: Float64Array[] = [];
+  /** Per ring page: its values as float64 (null while narrow)... */
+  readonly #rings: (Float64Array | null)[] = [];
+  /** ...or as integers scaled by `#scale` (null once wide). */
+  readonly #narrow: (Int16Array | Int32Array | null)[] = [];
+  /** Per ring page: 10^d of its narrow values, 0 once wide. */
+  readonly #scale: number[] = [];
+  /** Per ring page: the largest |k| its narrow array holds (INT16_MAX or INT32_MAX). */
+  readonly #limit: number[] = [];
+  readonly #ringLength: number;
   /** Slots the pages can hold. */
   #capacity = 0;
 
@@ -48,12 +67,16 @@ export class MovingWindows {
     while (bits < PAGE_BITS && (2 << bits) * window <= RING_PAGE_VALUES) bits++;
     this.#ringBits = bits;
     this.#ringMask = (1 << bits) - 1;
+    this.#ringLength = (1 << bits) * window;
   }
 
   /** Bytes the columns hold (for memory accounting). */
   get bytes(): number {
-    return this.#pages.length * PAGE * 24 + this.#rings.length * (1 << this.#ringBits) *
-        this.window * 8;
+    let rings = 0;
+    for (let r = 0; r < this.#scale.length; r++) {
+      rings += this.#scale[r] === 0 ? this.#ringLength * 8 : this.#narrow[r]!.byteLength;
+    }
+    return this.#pages.length * PAGE * 24 + rings;
   }
 
   /** Makes slots `0..slots-1` addressable (a restore knows how many up front). */
@@ -63,8 +86,11 @@ export class MovingWindows {
       this.#capacity += PAGE;
     }
     const ringPages = ((slots - 1) >>> this.#ringBits) + 1;
-    while (slots > 0 && this.#rings.length < ringPages) {
-      this.#rings.push(new Float64Array((1 << this.#ringBits) * this.window));
+    while (slots > 0 && this.#scale.length < ringPages) {
+      this.#rings.push(null);
+      this.#narrow.push(new Int16Array(this.#ringLength));
+      this.#scale.push(1);
+      this.#limit.push(INT16_MAX);
     }
   }
 
@@ -82,10 +108,9 @@ export class MovingWindows {
   add(slot: number, value: number, timeMs: number): void {
     const page = this.#pages[slot >>> PAGE_BITS];
     const i = slot & MASK;
-    const ring = this.#rings[slot >>> this.#ringBits];
     const base = (slot & this.#ringMask) * this.window;
     const at = page.next[i];
-    ring[base + at] = value;
+    this.#put(slot >>> this.#ringBits, base + at, value);
     page.next[i] = at + 1 === this.window ? 0 : at + 1;
     if (page.filled[i] < this.window) page.filled[i]++;
     // Late readings still count, but the last value is the newest by event time (a tie: the later).
@@ -112,22 +137,41 @@ export class MovingWindows {
   read(slot: number, out: WindowSummary): WindowSummary {
     const page = this.#pages[slot >>> PAGE_BITS];
     const filled = page.filled[slot & MASK];
-    const ring = this.#rings[slot >>> this.#ringBits];
+    const r = slot >>> this.#ringBits;
     const base = (slot & this.#ringMask) * this.window;
     // Oldest first, so the sum (and its rounding) does not depend on where the ring starts.
     const oldest = filled < this.window ? 0 : page.next[slot & MASK];
     let sum = 0, min = Infinity, max = -Infinity;
-    for (let k = base + oldest; k < base + filled; k++) {
-      const v = ring[k];
-      sum += v;
-      if (v < min) min = v;
-      if (v > max) max = v;
-    }
-    for (let k = base; k < base + oldest; k++) {
-      const v = ring[k];
-      sum += v;
-      if (v < min) min = v;
-      if (v > max) max = v;
+    const p = this.#scale[r];
+    if (p === 0) {
+      const ring = this.#rings[r]!;
+      for (let k = base + oldest; k < base + filled; k++) {
+        const v = ring[k];
+        sum += v;
+        if (v < min) min = v;
+        if (v > max) max = v;
+      }
+      for (let k = base; k < base + oldest; k++) {
+        const v = ring[k];
+        sum += v;
+        if (v < min) min = v;
+        if (v > max) max = v;
+      }
+    } else {
+      // The same doubles as were added (each was checked to come back exactly), in the same order.
+      const ring = this.#narrow[r]!;
+      for (let k = base + oldest; k < base + filled; k++) {
+        const v = ring[k] / p;
+        sum += v;
+        if (v < min) min = v;
+        if (v > max) max = v;
+      }
+      for (let k = base; k < base + oldest; k++) {
+        const v = ring[k] / p;
+        sum += v;
+        if (v < min) min = v;
+        if (v > max) max = v;
+      }
     }
     out.avg = filled === 0 ? NaN : sum / filled;
     out.min = min;
@@ -145,13 +189,22 @@ export class MovingWindows {
     f64[at] = page.last[i];
     f64[at + 1] = page.timeMs[i];
     const filled = page.filled[i];
-    const ring = this.#rings[slot >>> this.#ringBits];
+    const r = slot >>> this.#ringBits;
     const base = (slot & this.#ringMask) * this.window;
     // Oldest first, so a restore needs no ring position and a window change could re-slice it.
     const oldest = filled < this.window ? 0 : page.next[i];
-    const head = ring.subarray(base + oldest, base + filled);
-    f64.set(head, at + 2);
-    if (oldest > 0) f64.set(ring.subarray(base, base + oldest), at + 2 + head.length);
+    const p = this.#scale[r];
+    if (p === 0) {
+      const ring = this.#rings[r]!;
+      const head = ring.subarray(base + oldest, base + filled);
+      f64.set(head, at + 2);
+      if (oldest > 0) f64.set(ring.subarray(base, base + oldest), at + 2 + head.length);
+    } else {
+      const ring = this.#narrow[r]!;
+      let o = at + 2;
+      for (let k = base + oldest; k < base + filled; k++) f64[o++] = ring[k] / p;
+      for (let k = base; k < base + oldest; k++) f64[o++] = ring[k] / p;
+    }
     return at + 2 + filled;
   }
 
@@ -161,7 +214,7 @@ export class MovingWindows {
       throw new RangeError(`Cannot restore ${filled} values into a window of ${this.window}`);
     }
     // Every column of the slot is written below: no reset first.
-    if (slot >= this.#capacity || slot >>> this.#ringBits >= this.#rings.length) {
+    if (slot >= this.#capacity || slot >>> this.#ringBits >= this.#scale.length) {
       this.reserve(slot + 1);
     }
     const page = this.#pages[slot >>> PAGE_BITS];
@@ -171,9 +224,89 @@ export class MovingWindows {
     page.filled[i] = filled;
     page.next[i] = filled === this.window ? 0 : filled;
     const base = (slot & this.#ringMask) * this.window;
-    const ring = this.#rings[slot >>> this.#ringBits];
-    // A loop, not set(subarray): a restart restores every slot, and a view per slot is garbage.
-    for (let k = 0; k < filled; k++) ring[base + k] = f64[at + 2 + k];
+    const r = slot >>> this.#ringBits;
+    // Loops, not set(subarray): a restart restores every slot, and a view per slot is garbage.
+    // The page's array and scale are read once a slot; a value it cannot take goes through `#put`.
+    let k = 0;
+    const p = this.#scale[r];
+    if (p === 0) {
+      const ring = this.#rings[r]!;
+      for (; k < filled; k++) ring[base + k] = f64[at + 2 + k];
+    } else {
+      const ring = this.#narrow[r]!;
+      const limit = this.#limit[r];
+      for (; k < filled; k++) {
+        const value = f64[at + 2 + k];
+        const n = Math.round(value * p);
+        if (!(n / p === value && n <= limit && n >= -limit && (value !== 0 || 1 / value > 0))) {
+          break;
+        }
+        ring[base + k] = n;
+      }
+    }
+    for (; k < filled; k++) this.#put(r, base + k, f64[at + 2 + k]);
     return at + 2 + filled;
+  }
+
+  /** Stores `value` at `k` of ring page `r`: narrow when it comes back exactly, else widens the page. */
+  #put(r: number, k: number, value: number): void {
+    const p = this.#scale[r];
+    if (p === 0) {
+      this.#rings[r]![k] = value;
+      return;
+    }
+    const n = Math.round(value * p);
+    const limit = this.#limit[r];
+    // value !== 0 || 1 / value > 0: a -0 would come back as 0.
+    if (n / p === value && n <= limit && n >= -limit && (value !== 0 || 1 / value > 0)) {
+      this.#narrow[r]![k] = n;
+      return;
+    }
+    this.#rescale(r, value);
+    this.#put(r, k, value);
+  }
+
+  /**
+   * Ring page `r` cannot take `value` as it is: moves it to the least scale
+   * (the same or larger) that takes it, in int16 if every value then fits,
+   * else int32; if none fits, widens it to float64 (every value divided back
+   * out, exactly as a read would).
+   */
+  #rescale(r: number, value: number): void {
+    const narrow = this.#narrow[r]!;
+    const p = this.#scale[r];
+    let d = POW10.indexOf(p);
+    let n = 0;
+    for (; d <= MAX_DECIMALS; d++) {
+      const q = POW10[d];
+      n = Math.round(value * q);
+      if (n / q === value && n <= INT32_MAX && n >= -INT32_MAX && (value !== 0 || 1 / value > 0)) {
+        break;
+      }
+    }
+    if (d <= MAX_DECIMALS) {
+      // Multiplying by a power of ten is exact here (|k * f| < 2^53), and k * f / 10^d === k / p.
+      const f = POW10[d] / p;
+      let most = Math.abs(n);
+      for (let k = 0; k < narrow.length; k++) {
+        const a = Math.abs(narrow[k] * f);
+        if (a > most) most = a;
+      }
+      if (most <= INT32_MAX) {
+        // In place, unless an int16 page must become int32 (a page never goes back to int16).
+        const wider = this.#limit[r] === INT16_MAX && most > INT16_MAX;
+        const to = wider ? new Int32Array(this.#ringLength) : narrow;
+        for (let k = 0; k < narrow.length; k++) to[k] = narrow[k] * f;
+        this.#narrow[r] = to;
+        if (wider) this.#limit[r] = INT32_MAX;
+        this.#scale[r] = POW10[d];
+        return;
+      }
+    }
+    const wide = new Float64Array(this.#ringLength);
+    for (let k = 0; k < narrow.length; k++) wide[k] = narrow[k] / p;
+    this.#rings[r] = wide;
+    this.#narrow[r] = null;
+    this.#scale[r] = 0;
   }
 }

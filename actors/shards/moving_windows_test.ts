@@ -112,3 +112,90 @@ Deno.test("moving windows: the average does not drift over a million large value
   assert(Math.abs(got.avg - exact) < 1e-6, `average ${got.avg} vs ${exact}`);
   assertEquals([got.min, got.max], [Math.min(...values), Math.max(...values)]);
 });
+
+/** Values that stress the narrow rings: fixed resolutions, scale changes, int32's edges, -0, wide ones. */
+const exactValueArb = fc.oneof(
+  fc.integer({ min: -100_000, max: 100_000 }).map((n) => n / 10),
+  fc.integer({ min: -1_000_000, max: 1_000_000 }).map((n) => n / 1_000),
+  fc.integer({ min: -2_000_000_000, max: 2_000_000_000 }),
+  fc.constantFrom(-0, 0, 2 ** 31, -(2 ** 31), 214_748.3647, 0.1 + 0.2, 1e-7, 1e300),
+  fc.constantFrom(32_767, 32_768, -32_767, -32_768, 3_276.7, 3_276.8, -3_276.8, 3.2767, 3.2768),
+  fc.double({ min: -1e6, max: 1e6, noNaN: true }),
+);
+
+Deno.test("moving windows: every value comes back as the very double added (avg, min, max, last and a save equal a recomputation bit for bit), whatever mix of resolutions a ring page holds", () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 1, max: 60 }),
+      fc.array(fc.tuple(fc.constantFrom(0, 1, 2, 1500), exactValueArb), {
+        minLength: 1,
+        maxLength: 300,
+      }),
+      (window, readings) => {
+        const slots = [0, 1, 2, 1500];
+        const w = new MovingWindows(window);
+        for (const k of slots) w.reset(k);
+        const seen = new Map<number, number[]>(slots.map((k) => [k, []]));
+        for (let i = 0; i < readings.length; i++) {
+          const [k, value] = readings[i];
+          w.add(k, value, i);
+          seen.get(k)!.push(value);
+          for (const s of slots) {
+            const values = seen.get(s)!;
+            if (values.length === 0) continue;
+            // Recomputed in the same order (oldest first): the sum rounds alike, so avg is exact too.
+            const recent = values.slice(-window);
+            let sum = 0, min = Infinity, max = -Infinity;
+            for (const v of recent) {
+              sum += v;
+              if (v < min) min = v;
+              if (v > max) max = v;
+            }
+            const got = w.read(s, { avg: 0, min: 0, max: 0 });
+            assert(Object.is(got.avg, sum / recent.length), `slot ${s} avg ${got.avg}`);
+            assert(Object.is(got.min, min), `slot ${s} min ${got.min} vs ${min}`);
+            assert(Object.is(got.max, max), `slot ${s} max ${got.max} vs ${max}`);
+            assert(Object.is(w.last(s), values[values.length - 1]), `slot ${s} last`);
+            const saved = new Float64Array(2 + window);
+            w.save(s, saved, 0);
+            recent.forEach((v, j) => assert(Object.is(saved[2 + j], v), `slot ${s} saved ${j}`));
+          }
+        }
+      },
+    ),
+    { numRuns: 300 },
+  );
+});
+
+Deno.test("moving windows: a ring page of values at a fixed decimal resolution takes 2 bytes a value while they fit int16, 4 once one does not, and 8 once one is not decimal", () => {
+  const window = 50;
+  const ringPageValues = 1024 * window; // 2^k slots per page, 2^k * 50 ≤ 65,536
+  // 0.1 resolution within ±1,000.0: k = 10 * value fits int16.
+  const valueAt = (s: number, i: number) => Math.round(((s * 7 + i * 13) % 20_000) - 10_000) / 10;
+  const fill = () => {
+    const w = new MovingWindows(window);
+    for (let s = 0; s < 3000; s++) {
+      w.reset(s);
+      for (let i = 0; i < window; i++) w.add(s, valueAt(s, i), i);
+    }
+    return w;
+  };
+  const int16 = fill(), int32 = fill(), wide = fill();
+  int32.add(1234, 4_000.1, 99); // k = 40,001: past int16
+  wide.add(1234, 1 / 3, 99);
+  // The same scalar pages and ring pages; only the changed page's values differ in size.
+  assertEquals(int32.bytes - int16.bytes, ringPageValues * 2);
+  assertEquals(wide.bytes - int16.bytes, ringPageValues * 6);
+  // The changed pages still give back what they held, and the new value.
+  for (const [w, last] of [[int32, 4_000.1], [wide, 1 / 3]] as const) {
+    const recent = [...Array.from({ length: window - 1 }, (_, i) => valueAt(1234, i + 1)), last];
+    const got = w.read(1234, { avg: 0, min: 0, max: 0 });
+    assertEquals(
+      [got.avg, got.min, got.max],
+      [recent.reduce((a, b) => a + b, 0) / window, Math.min(...recent), Math.max(...recent)],
+    );
+    const other = w.read(1235, { avg: 0, min: 0, max: 0 });
+    const expected = int16.read(1235, { avg: 0, min: 0, max: 0 });
+    assertEquals([other.avg, other.min, other.max], [expected.avg, expected.min, expected.max]);
+  }
+});
