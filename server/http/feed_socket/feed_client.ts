@@ -45,7 +45,8 @@ type ClientSocket = WebSocket & { [CLIENT]?: FeedClient };
 export class FeedClient {
   readonly sink: SocketSink;
   readonly #shared: FeedShared;
-  readonly #asked: FeedRequest;
+  /** What the upgrade asked for, until the connection joins the hub (then let go). */
+  #asked: FeedRequest | null;
   readonly #address: string;
   readonly #connection: FeedConnection;
   /** Null when the feed has no tokens (open): every connection joins at once. */
@@ -132,13 +133,16 @@ export class FeedClient {
       );
     }
     const sink = this.sink;
+    const asked = this.#asked;
+    if (asked === null) return; // joined already
+    this.#asked = null;
     this.#shared.hub.send({
       type: "join",
       sink,
-      explicit: this.#asked.explicit,
+      explicit: asked.explicit,
       scope: viewer?.groups ?? null,
-      windows: this.#asked.windows,
-      encoding: this.#asked.encoding,
+      windows: asked.windows,
+      encoding: asked.encoding,
       address: this.#address,
       subject: viewer?.subject ?? null,
     }).catch(() => sink.close(1011, "server is stopping"));
