@@ -53,7 +53,8 @@ function connect(i: number): void {
     settle();
     opened = true;
     open++;
-    socket.send(messages[i % messages.length]);
+    // No views: a bare connection (what a socket costs the server before any window).
+    if (messages.length > 0) socket.send(messages[i % messages.length]);
   });
   socket.on("message", (data: Uint8Array) => {
     frames++;

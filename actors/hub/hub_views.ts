@@ -362,6 +362,23 @@ export class HubViews {
     let made: Map<string, Uint8Array | null> | null = null;
     const closed: Session[] = [];
     const stats = this.#options.stats;
+    // One offer for every window of the tick, pointed at the window being offered: an
+    // object and a closure per window per tick were most of this loop's garbage.
+    const current = {
+      target: null as Slice | null,
+      place: null as PlaceStream | null,
+      intervalMs: 0,
+    };
+    const offer = {
+      tickNo,
+      snapshot: () =>
+        this.#whole(current.target!, {
+          place: current.place!,
+          now,
+          intervalMs: current.intervalMs,
+          made: made ??= new Map(),
+        }),
+    };
     // Nothing below adds or drops windows (closed sessions are forgotten by the hub after).
     for (const ws of this.#windows.values()) {
       const { session, cursor, place } = ws;
@@ -397,16 +414,10 @@ export class HubViews {
       }
       const skipped = session.skipped;
       const resyncs = session.resyncs;
-      const delivered = session.offer(cursor, frame, {
-        tickNo,
-        snapshot: () =>
-          this.#whole(target, {
-            place,
-            now,
-            intervalMs: session.rate.intervalMs,
-            made: made ??= new Map(),
-          }),
-      });
+      current.target = target;
+      current.place = place;
+      current.intervalMs = session.rate.intervalMs;
+      const delivered = session.offer(cursor, frame, offer);
       if (!delivered) {
         closed.push(session);
         continue;

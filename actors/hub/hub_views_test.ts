@@ -173,6 +173,43 @@ Deno.test("a window whose unsent bytes stay high is sent less often, a step at a
   }
 });
 
+Deno.test("windows at different places that fell over the cap and drained in the same tick each catch up with a snapshot of their own rows", async () => {
+  const h = harness({ session: { maxBufferedBytes: 1_000, slowCloseMs: 1e9 } });
+  try {
+    let round = 0;
+    const feed = () => h.feed(sensors(120, (k) => (k * 7 + round++) % 121));
+    await feed();
+    await h.tick();
+    const [top, topRef] = [await h.open(), await h.open()];
+    const [lower, lowerRef] = [
+      await h.open({ offset: 50, limit: 20 }),
+      await h.open({ offset: 50, limit: 20 }),
+    ];
+    top.bufferedAmount = lower.bufferedAmount = 5_000;
+    for (let i = 0; i < 12; i++) {
+      await feed();
+      await h.tick();
+    }
+    assert(h.hub.stats.skippedFrames > 0, "frames were skipped while over the cap");
+    top.bufferedAmount = lower.bufferedAmount = 0;
+    for (let i = 0; i < 30 && top.view.kinds.whole < 2; i++) {
+      await feed();
+      await h.tick();
+    }
+    // Caught up in the same tick (same rate), each to its own place, as the clients sent every frame show.
+    assertEquals([top.view.kinds.whole, lower.view.kinds.whole], [2, 2]);
+    assertEquals(top.view.window(), topRef.view.window());
+    assertEquals(lower.view.window(), lowerRef.view.window());
+    assert(
+      JSON.stringify(top.view.window()) !== JSON.stringify(lower.view.window()),
+      "two places",
+    );
+    assertEquals([top.view.problems, lower.view.problems], [[], []]);
+  } finally {
+    await h.stop();
+  }
+});
+
 Deno.test("a client that reports slow frames (a throttled phone) is sent 1 frame a second and never loops on catch-ups", async () => {
   const h = harness();
   try {

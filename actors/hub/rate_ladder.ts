@@ -35,21 +35,37 @@ export const DEFAULT_RATE_POLICY: Readonly<RatePolicy> = Object.freeze({
   stepUpMs: 5_000,
 });
 
+/** Resolved policies, shared by every ladder made with the same policy object (see `sessionPolicy`). */
+const NO_POLICY: Partial<RatePolicy> = Object.freeze({});
+const resolved = new WeakMap<Partial<RatePolicy>, Readonly<RatePolicy>>();
+
+function ratePolicy(policy: Partial<RatePolicy>): Readonly<RatePolicy> {
+  let full = resolved.get(policy);
+  if (full === undefined) {
+    full = Object.freeze({ ...DEFAULT_RATE_POLICY, ...policy });
+    resolved.set(policy, full);
+  }
+  return full;
+}
+
 /** One session's place on the ladder. */
 export class RateLadder {
   level = 0;
   /** Steps down and up so far (for stats and tests). */
   stepsDown = 0;
   stepsUp = 0;
-  readonly #policy: RatePolicy;
+  readonly #policy: Readonly<RatePolicy>;
   readonly #tickMs: number;
   #over = 0;
   #cleanSince: number;
   /** The client's last reported frame time, and when it came. */
   #frameMs = 0;
 
-  constructor(policy: Partial<RatePolicy> = {}, options: { tickMs?: number; now?: number } = {}) {
-    this.#policy = { ...DEFAULT_RATE_POLICY, ...policy };
+  constructor(
+    policy: Partial<RatePolicy> = NO_POLICY,
+    options: { tickMs?: number; now?: number } = {},
+  ) {
+    this.#policy = ratePolicy(policy);
     this.#tickMs = options.tickMs ?? 100;
     this.#cleanSince = options.now ?? 0;
   }

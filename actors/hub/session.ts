@@ -36,6 +36,31 @@ export const DEFAULT_SESSION_POLICY: Readonly<SessionPolicy> = Object.freeze({
 });
 
 /**
+ * Every session made with the same policy object shares one resolved copy
+ * (the hub passes its own for all of them): at 10,000 sessions a copy each
+ * was an object and its properties per client. Read once per object: a
+ * policy is not changed after sessions are made with it.
+ */
+const NO_POLICY: Partial<SessionPolicy> = Object.freeze({});
+const resolved = new WeakMap<Partial<SessionPolicy>, Readonly<SessionPolicy>>();
+
+/** `policy` over the defaults (the step-down bytes a quarter of the cap unless said), shared. */
+export function sessionPolicy(policy: Partial<SessionPolicy> = NO_POLICY): Readonly<SessionPolicy> {
+  let full = resolved.get(policy);
+  if (full === undefined) {
+    // Sent less often well before anything is skipped: a quarter of the cap unless said.
+    const maxBufferedBytes = policy.maxBufferedBytes ?? DEFAULT_SESSION_POLICY.maxBufferedBytes;
+    full = Object.freeze({
+      ...DEFAULT_SESSION_POLICY,
+      ...policy,
+      stepDownBytes: policy.stepDownBytes ?? maxBufferedBytes / 4,
+    });
+    resolved.set(policy, full);
+  }
+  return full;
+}
+
+/**
  * Where one session stands in one of its streams (its topic, its window):
  * the tick up to which it has been sent the stream's changes, and whether it
  * skipped a frame (then it needs a catch-up snapshot, not the next frame).
@@ -63,7 +88,7 @@ export function cursorAt(tickNo: number): StreamCursor {
  */
 export class Session {
   readonly #sink: FrameSink;
-  readonly #policy: SessionPolicy;
+  readonly #policy: Readonly<SessionPolicy>;
   readonly rate: RateLadder;
   #laggingSince: number | null = null;
   #closed = false;
@@ -78,15 +103,11 @@ export class Session {
 
   constructor(
     sink: FrameSink,
-    policy: Partial<SessionPolicy> = {},
+    policy: Partial<SessionPolicy> = NO_POLICY,
     options: { tickMs?: number; now?: number } = {},
   ) {
     this.#sink = sink;
-    this.#policy = { ...DEFAULT_SESSION_POLICY, ...policy };
-    // Sent less often well before anything is skipped: a quarter of the cap unless said.
-    if (policy.stepDownBytes === undefined) {
-      this.#policy.stepDownBytes = this.#policy.maxBufferedBytes / 4;
-    }
+    this.#policy = sessionPolicy(policy);
     this.rate = new RateLadder(this.#policy, options);
   }
 

@@ -1,5 +1,5 @@
 import { assertEquals } from "../../tests/testing/assert.ts";
-import { cursorAt, Session } from "./session.ts";
+import { cursorAt, DEFAULT_SESSION_POLICY, Session, sessionPolicy } from "./session.ts";
 import type { FrameSink, StreamCursor } from "./session.ts";
 
 class FakeSink implements FrameSink {
@@ -145,4 +145,29 @@ Deno.test("a sink that throws marks the session closed so the hub forgets it", (
   sink.failSends = true;
   assertEquals(step(session, cursorAt(0), { tickNo: 1, now: 0, frame: delta(1) }), false);
   assertEquals(session.closed, true);
+});
+
+Deno.test("sessions made with one policy object share one resolved policy: the defaults under it, the step down a quarter of the cap unless given", () => {
+  const policy = { maxBufferedBytes: 4_000, silenceLimitMs: 7 };
+  const resolved = sessionPolicy(policy);
+  assertEquals(sessionPolicy(policy) === resolved, true);
+  assertEquals(resolved, {
+    stepDownTicks: DEFAULT_SESSION_POLICY.stepDownTicks,
+    frameBudget: DEFAULT_SESSION_POLICY.frameBudget,
+    stepUpMs: DEFAULT_SESSION_POLICY.stepUpMs,
+    slowCloseMs: DEFAULT_SESSION_POLICY.slowCloseMs,
+    maxBufferedBytes: 4_000,
+    silenceLimitMs: 7,
+    stepDownBytes: 1_000,
+  });
+  assertEquals(sessionPolicy({ maxBufferedBytes: 4_000, stepDownBytes: 10 }).stepDownBytes, 10);
+  assertEquals(sessionPolicy().stepDownBytes, DEFAULT_SESSION_POLICY.maxBufferedBytes / 4);
+  // Shared, so nobody may change it.
+  assertEquals(Object.isFrozen(resolved), true);
+  // Sessions on it behave by it: 1,001 unsent bytes for three ticks step the rate down.
+  const [a, b] = [new FakeSink(), new FakeSink()];
+  const sessions = [new Session(a, policy), new Session(b, policy)];
+  a.bufferedAmount = 1_001;
+  for (let t = 1; t <= 3; t++) for (const s of sessions) s.tick(t);
+  assertEquals(sessions.map((s) => s.rate.level), [1, 0]);
 });

@@ -18,36 +18,51 @@ import type { WireFrames } from "./wire_frames.ts";
  * reach the connection in the order they are written; the bytes are counted
  * by the connection's writable state, which `ws`'s `bufferedAmount` reads.
  */
+/** What is told when a sink closes. */
+export interface SinkOwner {
+  sinkClosed(sent: boolean): void;
+}
+
 export class SocketSink implements FrameSink {
   closed = false;
   heardAt: number;
   readonly #socket: WebSocket;
   readonly #connection: Duplex;
   readonly #frames: WireFrames;
-  readonly #onClose: (sent: boolean) => void;
+  readonly #owner: SinkOwner;
 
-  /** `onClose(sent)`: the session is closed; `sent` when a close frame went out (not yet acknowledged). */
+  /**
+   * `owner.sinkClosed(sent)`: the session is closed; `sent` when a close
+   * frame went out (not yet acknowledged). An owner, not a callback: no
+   * closure per socket.
+   */
   constructor(
     socket: WebSocket,
     o: {
       /** The upgraded connection `socket` runs on. */
       connection: Duplex;
       frames: WireFrames;
-      onClose: (sent: boolean) => void;
+      owner: SinkOwner;
       now?: number;
     },
   ) {
     this.#socket = socket;
     this.#connection = o.connection;
     this.#frames = o.frames;
-    this.#onClose = o.onClose;
+    this.#owner = o.owner;
     this.heardAt = o.now ?? Date.now();
   }
 
   send(frame: Uint8Array): void {
     // As `ws` does: nothing after a close frame, either side's.
     if (this.closed || this.#socket.readyState !== this.#socket.OPEN) return;
-    for (const chunk of this.#frames.chunks(frame)) this.#connection.write(chunk);
+    const wire = this.#frames.wire(frame);
+    if (wire !== null) this.#connection.write(wire);
+    else {
+      // Too large to keep: header and payload, uncopied.
+      this.#connection.write(this.#frames.header(frame));
+      this.#connection.write(frame);
+    }
   }
 
   get bufferedAmount(): number {
@@ -56,9 +71,9 @@ export class SocketSink implements FrameSink {
 
   close(code: number, reason: string): void {
     this.closed = true;
-    if (this.#socket.readyState === this.#socket.CLOSED) return this.#onClose(false);
+    if (this.#socket.readyState === this.#socket.CLOSED) return this.#owner.sinkClosed(false);
     this.#socket.close(code, closeReason(reason));
-    this.#onClose(true);
+    this.#owner.sinkClosed(true);
   }
 }
 

@@ -34,7 +34,7 @@ function sinkOn(frames = new WireFrames(), now = 0) {
   const sink = new SocketSink(socket as never, {
     connection: connection as never,
     frames,
-    onClose: (sent) => closed.push(sent),
+    owner: { sinkClosed: (sent) => void closed.push(sent) },
     now,
   });
   return { socket, connection, closed, sink };

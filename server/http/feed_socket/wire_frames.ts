@@ -40,17 +40,22 @@ export class WireFrames {
 
   /** What to write for `payload`, in order: one shared wire frame, or header and payload. */
   chunks(payload: Uint8Array): Uint8Array[] {
+    const wire = this.wire(payload);
+    return wire !== null ? [wire] : [this.header(payload), payload];
+  }
+
+  /**
+   * The shared wire frame of `payload` (header and payload in one buffer),
+   * or null for a payload too large to keep: then write `header(payload)`
+   * and the payload. Nothing is allocated for a frame already kept (once
+   * per socket per frame, at thousands of sockets).
+   */
+  wire(payload: Uint8Array): Uint8Array | null {
     const kept = this.#frames.get(payload);
-    if (kept !== undefined) return [kept];
-    const [header] = buildFrame(payload, {
-      fin: true,
-      opcode: BINARY,
-      mask: false,
-      readOnly: false,
-      rsv1: false,
-    });
+    if (kept !== undefined) return kept;
+    const header = this.header(payload);
     const size = header.byteLength + payload.byteLength;
-    if (size > this.#maxBytes / 16) return [header, payload];
+    if (size > this.#maxBytes / 16) return null;
     // Not from Buffer's shared pool: a small frame would keep an 8 KiB slab alive.
     const frame = Buffer.allocUnsafeSlow(size);
     frame.set(header, 0);
@@ -62,6 +67,17 @@ export class WireFrames {
       this.#frames.delete(oldest);
       this.#bytes -= wire.byteLength;
     }
-    return [frame];
+    return frame;
+  }
+
+  /** The WebSocket header of `payload` (FIN, binary, unmasked). */
+  header(payload: Uint8Array): Uint8Array {
+    return buildFrame(payload, {
+      fin: true,
+      opcode: BINARY,
+      mask: false,
+      readOnly: false,
+      rsv1: false,
+    })[0];
   }
 }
