@@ -101,6 +101,23 @@ export interface TickWork {
   adopted: number;
 }
 
+/** What a window's rows did from one slice to another (arrays shared, never changed). */
+interface RowsDiff {
+  moved: boolean;
+  entered: readonly number[];
+  left: readonly number[];
+  changed: readonly number[];
+}
+
+/** The slice of a window that showed nothing yet. */
+const NO_SLICE: Slice = {
+  key: "",
+  version: -1,
+  rows: new Uint32Array(0),
+  changedTick: -1,
+  changed: NO_ROWS,
+};
+
 /**
  * The ordered, filtered views over the fleet and the windows sessions hold
  * on them. Views are shared by (topic, sort, filter) and counted against the
@@ -124,6 +141,9 @@ export class ViewTable {
   /** Stamps per sensor for set differences between a window's old and new rows. */
   #mark = new Uint32Array(0);
   #stamp = 0;
+  /** This tick's diffs by (shown slice, target slice), with and without deltas. */
+  readonly #diffsWithDeltas = new Map<Slice, Map<Slice, RowsDiff>>();
+  readonly #diffsWithout = new Map<Slice, Map<Slice, RowsDiff>>();
   readonly #news: ViewWindow[] = [];
   last: TickWork = noWork();
   #sorter: OrderSorter | null = null;
@@ -363,6 +383,8 @@ export class ViewTable {
    */
   advance(changes: TickChanges | null, now: number, order?: Uint32Array): readonly ViewWindow[] {
     this.#tick++;
+    this.#diffsWithDeltas.clear();
+    this.#diffsWithout.clear();
     const keys = this.keys;
     keys.apply(changes, order);
     if (this.#mark.length < keys.capacity) this.#mark = new Uint32Array(keys.capacity);
@@ -598,11 +620,22 @@ export class ViewTable {
       window.changed = o.deltas ? this.#changedIn(target) : NO_ROWS;
       return;
     }
-    this.#diff(window, {
-      before: shown?.rows ?? new Uint32Array(0),
-      after: target.rows,
-      deltas: o.deltas,
-    });
+    // Windows moving between the same two slices this tick (one place of one view) share one diff.
+    const diffs = o.deltas ? this.#diffsWithDeltas : this.#diffsWithout;
+    const from = shown ?? NO_SLICE;
+    let byTarget = diffs.get(from);
+    if (!byTarget) diffs.set(from, byTarget = new Map());
+    let diff = byTarget.get(target);
+    if (!diff) {
+      byTarget.set(
+        target,
+        diff = this.#diff({ before: from.rows, after: target.rows, deltas: o.deltas }),
+      );
+    }
+    window.moved = diff.moved;
+    window.entered = diff.entered;
+    window.left = diff.left;
+    window.changed = diff.changed;
   }
 
   /** Rows of `slice` touched this tick (computed once per slice and tick). */
@@ -618,8 +651,8 @@ export class ViewTable {
     return slice.changed;
   }
 
-  /** Sets the window's entered, left and changed from its old rows to its new ones. */
-  #diff(window: ViewWindow, o: { before: Uint32Array; after: Uint32Array; deltas: boolean }): void {
+  /** Entered, left and changed from a window's old rows to its new ones. */
+  #diff(o: { before: Uint32Array; after: Uint32Array; deltas: boolean }): RowsDiff {
     const { before, after } = o;
     const mark = this.#mark;
     // Between ticks nothing was touched since the window was last told.
@@ -644,10 +677,12 @@ export class ViewTable {
     }
     const left: number[] = [];
     for (const s of before) if (mark[s] !== now) left.push(s);
-    window.moved = !same;
-    window.entered = entered.length > 0 ? entered : NO_ROWS;
-    window.left = left.length > 0 ? left : NO_ROWS;
-    window.changed = changed.length > 0 ? changed : NO_ROWS;
+    return {
+      moved: !same,
+      entered: entered.length > 0 ? entered : NO_ROWS,
+      left: left.length > 0 ? left : NO_ROWS,
+      changed: changed.length > 0 ? changed : NO_ROWS,
+    };
   }
 
   /** A held slice without the sensors removed from the fleet this tick (shared by the windows holding it). */
