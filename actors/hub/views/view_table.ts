@@ -420,7 +420,10 @@ export class ViewTable {
     }
     const view = window.view;
     if (this.#mark.length < this.keys.capacity) this.#mark = new Uint32Array(this.keys.capacity);
-    if (view.forced) {
+    // Served now, not at the view's next ordering: an operator's resort, or a scroll to
+    // rows the view lacks because members came after its order was taken.
+    const short = view.complete && view.length < view.matching && view.length < window.end;
+    if (view.forced || short) {
       this.#reorder(view, {
         now,
         forced: true,

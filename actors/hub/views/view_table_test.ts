@@ -632,6 +632,34 @@ Deno.test("scrolling past the rows taken so far serves the right rows, from the 
   assertEquals(view.version, version); // the rows above did not move
 });
 
+Deno.test("a scroll to rows of members that came after the view's order shows them at once, not at its next ordering", () => {
+  const first = 100, n = 300;
+  const v = (i: number) => (i * 37) % 101;
+  const h = new Harness({ ...EAGER, resortMs: 60_000, window: { block: 50, maxRows: 100 } }, {
+    sensors: Array.from({ length: first }, (_, i) => sensor(i, `s${i}`)),
+    updates: Array.from({ length: first }, (_, i) => value(i, v(i))),
+  });
+  const w = h.open({ sort: byMetric("desc"), limit: 50 });
+  h.tick();
+  // The rest of the fleet comes; the view's next ordering is a minute away.
+  h.tick({
+    sensors: Array.from({ length: n - first }, (_, k) => sensor(first + k, `s${first + k}`)),
+    updates: Array.from({ length: n - first }, (_, k) => value(first + k, v(first + k))),
+  });
+  assertEquals(w.view.matching, n);
+  const changed = h.table.change(w, { ...requestOf(w), offset: 250, limit: 50 }, {
+    ...me,
+    now: h.now,
+  });
+  assert("window" in changed);
+  h.table.serve(w, h.now);
+  // Descending by value, equal values in id order.
+  const expected = Array.from({ length: n }, (_, i) => i)
+    .sort((a, b) => v(b) - v(a) || listingCompare(`s${a}`, `s${b}`))
+    .slice(250, 300);
+  assertEquals(ids(h, w.rows), expected.map((i) => `s${i}`));
+});
+
 function requestOf(w: ViewWindow): WindowRequest {
   return {
     topic: { key: w.view.topicKey, spec: w.view.topic },
