@@ -267,14 +267,20 @@ export class View {
     return i - start;
   }
 
-  /** The slice at (offset, limit) of the current version; made once per version. */
+  /**
+   * The slice at (offset, limit) of the current version; made once per
+   * version and rows taken (a slice cut short by the rows taken so far is
+   * made again once more are taken: `extend` does not change the version).
+   */
   slice(offset: number, limit: number): Slice {
     const id = offset * 65_536 + limit;
-    let slice = this.#slices.get(id);
-    if (slice) return slice;
     const end = Math.min(offset + limit, this.#length);
+    const length = Math.max(0, end - offset);
+    let slice = this.#slices.get(id);
+    if (slice && slice.rows.length === length) return slice;
     slice = {
-      key: `${this.id}:${this.version}:${offset}:${limit}`,
+      // The length too: equal keys must mean equal rows.
+      key: `${this.id}:${this.version}:${offset}:${limit}:${length}`,
       version: this.version,
       rows: offset < end ? this.#rows.slice(offset, end) : new Uint32Array(0),
       changedTick: -1,

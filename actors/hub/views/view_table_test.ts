@@ -660,6 +660,31 @@ Deno.test("a scroll to rows of members that came after the view's order shows th
   assertEquals(ids(h, w.rows), expected.map((i) => `s${i}`));
 });
 
+Deno.test("a slice asked for before the view took its rows is made again once they are taken, under another key", () => {
+  const n = 2_000;
+  const v = (i: number) => (i * 7919) % 1000;
+  const h = new Harness({ ...EAGER, resortMs: 60_000, window: { block: 50, maxRows: 100 } }, {
+    sensors: Array.from({ length: n }, (_, i) => sensor(i, `s${i}`)),
+    updates: Array.from({ length: n }, (_, i) => value(i, v(i))),
+  });
+  const w = h.open({ sort: byMetric("asc"), limit: 50 });
+  h.tick();
+  const view = w.view;
+  assert(view.length < 1_900, "the view took only what its windows need");
+  // Something asks for the place first (a window's place, a frame): nothing taken there yet.
+  const early = view.slice(1_900, 100);
+  assertEquals(early.rows.length, 0);
+  const version = view.version;
+  h.table.change(w, { ...requestOf(w), offset: 1_900, limit: 100 }, { ...me, now: h.now });
+  h.table.serve(w, h.now);
+  assertEquals(view.version, version); // taken further, not ordered again
+  const expected = Array.from({ length: n }, (_, i) => i)
+    .sort((a, b) => v(a) - v(b) || listingCompare(`s${a}`, `s${b}`))
+    .slice(1_900, 2_000);
+  assertEquals([...w.rows], expected);
+  assert(w.shown!.key !== early.key, "equal keys, equal rows");
+});
+
 function requestOf(w: ViewWindow): WindowRequest {
   return {
     topic: { key: w.view.topicKey, spec: w.view.topic },
