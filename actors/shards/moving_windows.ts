@@ -236,11 +236,8 @@ export class MovingWindows {
       const ring = this.#narrow[r]!;
       const limit = this.#limit[r];
       for (; k < filled; k++) {
-        const value = f64[at + 2 + k];
-        const n = Math.round(value * p);
-        if (!(n / p === value && n <= limit && n >= -limit && (value !== 0 || 1 / value > 0))) {
-          break;
-        }
+        const n = scaled(f64[at + 2 + k], p, limit);
+        if (n !== n) break; // NaN: the page cannot take it as it is
         ring[base + k] = n;
       }
     }
@@ -255,10 +252,8 @@ export class MovingWindows {
       this.#rings[r]![k] = value;
       return;
     }
-    const n = Math.round(value * p);
-    const limit = this.#limit[r];
-    // value !== 0 || 1 / value > 0: a -0 would come back as 0.
-    if (n / p === value && n <= limit && n >= -limit && (value !== 0 || 1 / value > 0)) {
+    const n = scaled(value, p, this.#limit[r]);
+    if (n === n) {
       this.#narrow[r]![k] = n;
       return;
     }
@@ -278,11 +273,8 @@ export class MovingWindows {
     let d = POW10.indexOf(p);
     let n = 0;
     for (; d <= MAX_DECIMALS; d++) {
-      const q = POW10[d];
-      n = Math.round(value * q);
-      if (n / q === value && n <= INT32_MAX && n >= -INT32_MAX && (value !== 0 || 1 / value > 0)) {
-        break;
-      }
+      n = scaled(value, POW10[d], INT32_MAX);
+      if (n === n) break;
     }
     if (d <= MAX_DECIMALS) {
       // Multiplying by a power of ten is exact here (|k * f| < 2^53), and k * f / 10^d === k / p.
@@ -309,4 +301,13 @@ export class MovingWindows {
     this.#narrow[r] = null;
     this.#scale[r] = 0;
   }
+}
+
+/**
+ * The integer k with k / p === value exactly and |k| <= limit, or NaN when
+ * there is none (a -0 has none: it would come back as 0).
+ */
+function scaled(value: number, p: number, limit: number): number {
+  const n = Math.round(value * p);
+  return n / p === value && n <= limit && n >= -limit && (value !== 0 || 1 / value > 0) ? n : NaN;
 }

@@ -56,15 +56,9 @@ export class SparkPoints {
     let top = 0;
     for (let i = 0; i < u.length; i++) if (u.sensor[i] >= top) top = u.sensor[i] + 1;
     if (top > this.capacity) this.#grow(top);
-    if (order) {
-      for (let k = 0; k < u.length; k++) {
-        const i = order[k];
-        this.push(u.sensor[i], u.metric[i], u.timeMs[i], u.last[i]);
-      }
-    } else {
-      for (let i = 0; i < u.length; i++) {
-        this.push(u.sensor[i], u.metric[i], u.timeMs[i], u.last[i]);
-      }
+    for (let k = 0; k < u.length; k++) {
+      const i = order ? order[k] : k;
+      this.push(u.sensor[i], u.metric[i], u.timeMs[i], u.last[i]);
     }
   }
 
