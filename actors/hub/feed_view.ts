@@ -8,6 +8,7 @@ import type {
 } from "../../protocol/columns.ts";
 import { AttentionBoard } from "./attention_board.ts";
 import { SlotIndex } from "./slot_index.ts";
+import { packedPrevious, packedStates, PreviousScratch } from "./packed_columns.ts";
 import type { AttentionOptions } from "./attention_board.ts";
 
 /**
@@ -28,7 +29,10 @@ export interface TickChanges {
   sensors: SensorEntry[];
   metrics: MetricEntry[];
   updates: MetricStates;
-  /** The values each update replaced, aligned with `updates`. */
+  /**
+   * The values each update replaced, aligned with `updates`. Scratch of the
+   * view: valid until the second `apply` after this one.
+   */
   previous: PreviousColumns;
   /** `[sensor, status]` for sensors whose status changed in the tick. */
   statuses: [number, string][];
@@ -62,6 +66,7 @@ export class FeedView {
   #windows: WindowStates = allocateWindowStates(1024);
   #windowsUsed = 0;
   #late = new Float64Array(1024);
+  readonly #previous = new PreviousScratch();
   /** Sum of `#late`. */
   lateTotal = 0;
   readonly #status: string[] = [];
@@ -149,7 +154,7 @@ export class FeedView {
       total === 0 && sensors.length === 0 && metrics.length === 0 && windowTotal === 0 &&
       late.length === 0 && removed.length === 0 && statuses.length === 0 && !levelsChanged
     ) return null;
-    const updates = allocateStates(total);
+    const updates = packedStates(total);
     let at = 0;
     for (const change of changes) {
       if (!change) continue;
@@ -163,7 +168,7 @@ export class FeedView {
       updates.timeMs.set(u.timeMs, at);
       at += u.length;
     }
-    const previous = allocatePrevious(total);
+    const previous = this.#previous.next(total);
     let i = this.#used === 0 ? this.#storeFresh(updates) : 0;
     for (; i < total; i++) this.#store(updates, i, previous, total - i);
     const windows = allocateWindowStates(windowTotal);
@@ -205,8 +210,8 @@ export class FeedView {
     return {
       sensors: [],
       metrics: [],
-      updates: allocateStates(0),
-      previous: allocatePrevious(0),
+      updates: packedStates(0),
+      previous: packedPrevious(0),
       statuses: [],
       windows: allocateWindowStates(0),
       late: [],
@@ -474,16 +479,6 @@ export class FeedView {
     next.timeMs.set(old.timeMs);
     this.#values = next;
   }
-}
-
-function allocatePrevious(length: number): PreviousColumns {
-  return {
-    has: new Uint8Array(length),
-    last: new Float64Array(length),
-    avg: new Float64Array(length),
-    min: new Float64Array(length),
-    max: new Float64Array(length),
-  };
 }
 
 function copyWindow(from: WindowStates, i: number, to: WindowStates, j: number): void {

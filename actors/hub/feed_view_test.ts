@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { assertEquals } from "../../tests/testing/assert.ts";
 import { FeedView } from "./feed_view.ts";
+import type { TickChanges } from "./feed_view.ts";
 import type { ShardChanges } from "../shards/shard_messages.ts";
 import { allocateStates, allocateWindowStates } from "../../protocol/columns.ts";
 
@@ -210,7 +211,7 @@ Deno.test("values and windows past the first arrays' 1,024 (a restart's whole fl
   );
 });
 
-Deno.test("a first merge into an empty view (rows stored column by column) keeps what a row-by-row model keeps, repeats and revisions included", () => {
+Deno.test("a first merge into an empty view (rows stored column by column), then more, keep what a row-by-row model keeps, repeats and revisions included; each tick's previous values hold until the second merge after", () => {
   const row = fc.tuple(fc.nat(30), fc.nat(2), fc.integer({ min: -50, max: 50 }));
   const win = fc.tuple(
     fc.nat(30),
@@ -221,17 +222,24 @@ Deno.test("a first merge into an empty view (rows stored column by column) keeps
   );
   fc.assert(
     fc.property(
-      // Two merges of several flushes; keys repeat within and across flushes.
+      // Merges of several flushes; keys repeat within and across flushes. Past two
+      // merges the previous values' scratch is reused (its `has` cleared each time).
       fc.array(
         fc.array(fc.tuple(fc.array(row, { maxLength: 40 }), fc.array(win, { maxLength: 40 })), {
           maxLength: 4,
         }),
-        { minLength: 1, maxLength: 2 },
+        { minLength: 1, maxLength: 6 },
       ),
       (merges) => {
         const view = new FeedView();
         const last = new Map<string, number>();
         const windows = new Map<string, [startMs: number, sum: number]>();
+        const previousOf = (tick: TickChanges) =>
+          Array.from(
+            { length: tick.updates.length },
+            (_, i) => tick.previous.has[i] ? tick.previous.last[i] : null,
+          );
+        let before: { tick: TickChanges; previous: (number | null)[] } | null = null;
         for (const flushes of merges) {
           const expectedPrevious: (number | null)[] = [];
           const tick = view.apply(flushes.map(([rows, wins]) =>
@@ -251,12 +259,14 @@ Deno.test("a first merge into an empty view (rows stored column by column) keeps
               }),
             })
           ));
-          if (!tick) continue;
-          const previous = Array.from(
-            { length: tick.updates.length },
-            (_, i) => tick.previous.has[i] ? tick.previous.last[i] : null,
-          );
-          assertEquals(previous, expectedPrevious);
+          // The tick before's previous values are still as they were.
+          if (before) assertEquals(previousOf(before.tick), before.previous);
+          if (!tick) {
+            before = null;
+            continue;
+          }
+          assertEquals(previousOf(tick), expectedPrevious);
+          before = { tick, previous: expectedPrevious };
         }
         assertEquals(lasts(view), Object.fromEntries(last));
         const kept = view.windows();

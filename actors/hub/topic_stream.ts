@@ -1,5 +1,6 @@
 import { groupAggregates } from "./group_aggregates.ts";
 import type { FeedView, PreviousColumns, TickChanges } from "./feed_view.ts";
+import { packedPrevious, packedStates } from "./packed_columns.ts";
 import type { Session, StreamCursor } from "./session.ts";
 import { matches } from "./topic.ts";
 import type { TopicSpec } from "./topic.ts";
@@ -497,8 +498,8 @@ export class TopicStream {
       const sensor = from.sensor[i];
       if (sensor < member.length && member[sensor] === 1) rows[n++] = i;
     }
-    const out = statesIn(n);
-    const before = previousIn(previous ? n : 0);
+    const out = packedStates(n);
+    const before = packedPrevious(previous ? n : 0);
     for (let at = 0; at < n; at++) {
       const i = rows[at];
       out.sensor[at] = from.sensor[i];
@@ -561,36 +562,6 @@ export class TopicStream {
 
 /** Rows of the tick's updates that belong to a topic (`#filter`'s scratch; nothing awaits in between). */
 let rows = new Int32Array(1024);
-
-/**
- * Metric-state columns of `n` entries in one buffer (`allocateStates` makes
- * one per column); properties in `allocateStates`' order, so both have one shape.
- */
-function statesIn(n: number): MetricStates {
-  const buffer = new ArrayBuffer(n * (5 * 8 + 4 + 2));
-  return {
-    length: n,
-    sensor: new Uint32Array(buffer, n * 40, n),
-    metric: new Uint16Array(buffer, n * 44, n),
-    last: new Float64Array(buffer, 0, n),
-    avg: new Float64Array(buffer, n * 8, n),
-    min: new Float64Array(buffer, n * 16, n),
-    max: new Float64Array(buffer, n * 24, n),
-    timeMs: new Float64Array(buffer, n * 32, n),
-  };
-}
-
-/** Previous-value columns of `n` entries in one buffer (in the view's order of properties). */
-function previousIn(n: number): PreviousColumns {
-  const buffer = new ArrayBuffer(n * (4 * 8 + 1));
-  return {
-    has: new Uint8Array(buffer, n * 32, n),
-    last: new Float64Array(buffer, 0, n),
-    avg: new Float64Array(buffer, n * 8, n),
-    min: new Float64Array(buffer, n * 16, n),
-    max: new Float64Array(buffer, n * 24, n),
-  };
-}
 
 const STATE_COLUMNS = [
   "sensor",
