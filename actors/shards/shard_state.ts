@@ -252,12 +252,12 @@ export class ShardState {
         }
         const value = rows.value[v];
         moving.add(k, value, timeMs);
-        if (!late) events.add(k, value, timeMs);
+        if (!late) events.addFrom(k, rows.value, v, rows.timeMs, r);
         // Judged in event time, late or not (a late reading is older than the newest: not judged).
         const judge = rows.judge[v];
         if (
           judge !== 0 && judge <= thresholds.length &&
-          levels.observe(k, thresholds[judge - 1], value, timeMs)
+          levels.observeFrom(k, thresholds[judge - 1], rows.value, v, rows.timeMs, r)
         ) this.#relevel(s);
       }
     }
