@@ -13,6 +13,8 @@
  * were added.
  * Pure: no clocks, no I/O, no allocation per reading.
  */
+import { allocateStates } from "../../protocol/columns.ts";
+import type { MetricStates } from "../../protocol/columns.ts";
 
 /** Slots per page of the scalar columns. */
 const PAGE_BITS = 10;
@@ -106,11 +108,26 @@ export class MovingWindows {
   }
 
   add(slot: number, value: number, timeMs: number): void {
+    const arg = MovingWindows.#arg;
+    arg[0] = value;
+    arg[1] = timeMs;
+    this.addFrom(slot, arg, 0, arg, 1);
+  }
+
+  static readonly #arg = new Float64Array(2);
+
+  /**
+   * `add` of `values[v]` at `times[row]`, read from the columns here (the
+   * shards' hot path): a double passed to a call V8 does not inline is
+   * boxed, garbage for every value.
+   */
+  addFrom(slot: number, values: Float64Array, v: number, times: Float64Array, row: number): void {
+    const value = values[v], timeMs = times[row];
     const page = this.#pages[slot >>> PAGE_BITS];
     const i = slot & MASK;
     const base = (slot & this.#ringMask) * this.window;
     const at = page.next[i];
-    this.#put(slot >>> this.#ringBits, base + at, value);
+    this.#put(slot >>> this.#ringBits, base + at, values, v);
     page.next[i] = at + 1 === this.window ? 0 : at + 1;
     if (page.filled[i] < this.window) page.filled[i]++;
     // Late readings still count, but the last value is the newest by event time (a tie: the later).
@@ -135,6 +152,23 @@ export class MovingWindows {
 
   /** Avg (NaN when empty), min (Infinity) and max (-Infinity) of the slot's window, into `out`. */
   read(slot: number, out: WindowSummary): WindowSummary {
+    const one = MovingWindows.#one;
+    this.writeState(slot, one, 0);
+    out.avg = one.avg[0];
+    out.min = one.min[0];
+    out.max = one.max[0];
+    return out;
+  }
+
+  static readonly #one = allocateStates(1);
+
+  /**
+   * The slot's last value and its time, and the window's avg, min and max
+   * (as `read`), into row `j` of `out` (its sensor and metric are left to
+   * the caller): written to the columns, as a double returned from a call
+   * V8 does not inline is boxed.
+   */
+  writeState(slot: number, out: MetricStates, j: number): void {
     const page = this.#pages[slot >>> PAGE_BITS];
     const filled = page.filled[slot & MASK];
     const r = slot >>> this.#ringBits;
@@ -173,10 +207,11 @@ export class MovingWindows {
         if (v > max) max = v;
       }
     }
-    out.avg = filled === 0 ? NaN : sum / filled;
-    out.min = min;
-    out.max = max;
-    return out;
+    out.avg[j] = filled === 0 ? NaN : sum / filled;
+    out.min[j] = min;
+    out.max[j] = max;
+    out.last[j] = page.last[slot & MASK];
+    out.timeMs[j] = page.timeMs[slot & MASK];
   }
 
   /**
@@ -241,12 +276,13 @@ export class MovingWindows {
         ring[base + k] = n;
       }
     }
-    for (; k < filled; k++) this.#put(r, base + k, f64[at + 2 + k]);
+    for (; k < filled; k++) this.#put(r, base + k, f64, at + 2 + k);
     return at + 2 + filled;
   }
 
-  /** Stores `value` at `k` of ring page `r`: narrow when it comes back exactly, else widens the page. */
-  #put(r: number, k: number, value: number): void {
+  /** Stores `from[i]` at `k` of ring page `r`: narrow when it comes back exactly, else widens the page. */
+  #put(r: number, k: number, from: Float64Array, i: number): void {
+    const value = from[i];
     const p = this.#scale[r];
     if (p === 0) {
       this.#rings[r]![k] = value;
@@ -258,7 +294,7 @@ export class MovingWindows {
       return;
     }
     this.#rescale(r, value);
-    this.#put(r, k, value);
+    this.#put(r, k, from, i);
   }
 
   /**

@@ -8,7 +8,6 @@
  * allocation per reading.
  */
 import { MovingWindows } from "./moving_windows.ts";
-import type { WindowSummary } from "./moving_windows.ts";
 import { DEFAULT_WINDOW_SPEC, EventWindowStore, SLOT_LENGTH } from "./event_window_store.ts";
 import type { HeldWindow, WindowSpec } from "./event_window_store.ts";
 import { checkShardImage, SAVED_LIVE } from "./shard_image_check.ts";
@@ -138,7 +137,6 @@ export class ShardState {
   #statusSensors: number[] = [];
   #levelSensors: number[] = [];
   #removed: number[] = [];
-  readonly #summary: WindowSummary = { avg: 0, min: 0, max: 0 };
   readonly #reuse: boolean;
   /** With `reuseColumns`: the update buffer written next, and the one the last flush handed out. */
   #updates: MetricStates | null = null;
@@ -250,8 +248,7 @@ export class ShardState {
           slots.dirty[k & SLOT_MASK] = 1;
           this.#dirtySlots.push(k);
         }
-        const value = rows.value[v];
-        moving.add(k, value, timeMs);
+        moving.addFrom(k, rows.value, v, rows.timeMs, r);
         if (!late) events.addFrom(k, rows.value, v, rows.timeMs, r);
         // Judged in event time, late or not (a late reading is older than the newest: not judged).
         const judge = rows.judge[v];
@@ -754,14 +751,9 @@ export class ShardState {
   #writeState(updates: MetricStates, j: number, k: number): void {
     const slots = this.#slots[k >>> SLOT_BITS];
     const s = slots.sensor[k & SLOT_MASK];
-    const summary = this.#moving.read(k, this.#summary);
+    this.#moving.writeState(k, updates, j);
     updates.sensor[j] = this.#sensors[s >>> BITS].global[s & MASK];
     updates.metric[j] = slots.metric[k & SLOT_MASK];
-    updates.last[j] = this.#moving.last(k);
-    updates.avg[j] = summary.avg;
-    updates.min[j] = summary.min;
-    updates.max[j] = summary.max;
-    updates.timeMs[j] = this.#moving.timeMs(k);
   }
 
   #entry(page: SensorPage, i: number): SensorEntry {
