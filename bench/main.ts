@@ -45,7 +45,9 @@ const USAGE = `Usage: deno task bench [options]
                        --viewport-sensors <n> (default 100000) and --viewport-rate <n> (default 50000);
                        and how long 20 scrolls to random places of the sorted view take
   --view-ticks         only the hub tick with 1, 10 and 100 distinct orderings open
-                       (--orderings <a,b,...>) over --viewport-sensors at --viewport-rate
+                       (--orderings <a,b,...>) over --viewport-sensors at --viewport-rate;
+                       the simulator and the clients run at --load-nice <n> (default 10; 0: the
+                       server's priority), standing for other machines
   --view-fanout <a,b>  only viewport fan-out: viewport clients opened step by step to each count
                        (node ws, 1,000 a process, 100 handshakes/s), frames/s, latency, server CPU
                        and memory (RSS, heap, external; and after a full GC) per client beyond
@@ -100,6 +102,7 @@ function parseFlags() {
         "viewport-rate": { type: "string", default: "50000" },
         "view-ticks": { type: "boolean", default: false },
         orderings: { type: "string", default: "1,10,100" },
+        "load-nice": { type: "string", default: "10" },
         "view-fanout": { type: "string" },
         browser: { type: "boolean", default: false },
         "browser-rate": { type: "string", default: "10000" },
@@ -125,6 +128,15 @@ function positive(name: string, raw: string | undefined): number | undefined {
   const n = Number(raw);
   if (!(n > 0) || !Number.isFinite(n)) {
     console.error(`--${name} must be a positive number, got "${raw}"\n\n${USAGE}`);
+    Deno.exit(2);
+  }
+  return n;
+}
+
+function niceness(raw: string): number {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n > 19) {
+    console.error(`--load-nice must be an integer from 0 to 19, got "${raw}"\n\n${USAGE}`);
     Deno.exit(2);
   }
   return n;
@@ -183,6 +195,7 @@ async function run(): Promise<number> {
       bigSensors: positive("viewport-sensors", flags["viewport-sensors"])!,
       bigRate: positive("viewport-rate", flags["viewport-rate"])!,
       orderings: flags.orderings.split(",").map((n) => positive("orderings", n.trim())!),
+      loadNice: niceness(flags["load-nice"]),
       browserRate: positive("browser-rate", flags["browser-rate"])!,
       browserRoot: flags["browser-root"],
       serverRoot: flags["server-root"],

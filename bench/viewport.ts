@@ -7,7 +7,14 @@ import { chromium } from "playwright-core";
 import { ViewClient } from "../tests/testing/view_client.ts";
 import { FeedClient } from "../tests/testing/feed_client.ts";
 import type { ViewSpec } from "../protocol/mod.ts";
-import { cpuSeconds, memoryMb, startServer, startSimulator, stopProcess } from "./processes.ts";
+import {
+  cpuSeconds,
+  memoryMb,
+  renice,
+  startServer,
+  startSimulator,
+  stopProcess,
+} from "./processes.ts";
 import type { ServerProcess } from "./processes.ts";
 import { freePort, memoryAfterGc, memoryAfterTrim } from "./inspector.ts";
 
@@ -23,6 +30,8 @@ export interface LoadOptions {
   serverArgs?: string[];
   /** Extra flags for `deno run` of the server (e.g. `--inspect`). */
   denoArgs?: string[];
+  /** Niceness of the simulator and of this process (its clients) while loaded (see `renice`); 0: as the server. */
+  loadNice?: number;
 }
 
 interface Health {
@@ -32,6 +41,8 @@ interface Health {
     ticks: number;
     lastTickMs: number;
     lastMergeMs: number;
+    /** The same tick's CPU time on the hub's thread (null where not measured). */
+    lastMergeCpuMs?: number | null;
     viewsMs: number;
     tickParts?: Record<string, number>;
     views: number;
@@ -78,6 +89,10 @@ async function withLoad<T>(
     "--duration",
     String(o.duration),
   ]).child;
+  if (o.loadNice) {
+    renice(sim.pid, o.loadNice);
+    renice(Deno.pid, o.loadNice);
+  }
   try {
     const deadline = Date.now() + 120_000;
     while ((await health(server.url)).sensors < o.sensors * 0.99) {
@@ -86,6 +101,7 @@ async function withLoad<T>(
     }
     return await run(server);
   } finally {
+    if (o.loadNice) renice(Deno.pid, 0);
     await stopProcess(sim);
     await stopProcess(server.child);
     await Deno.remove(dir, { recursive: true }).catch(() => {});
@@ -241,6 +257,9 @@ export interface TickRow {
   roundP99: number;
   tickP50: number;
   tickP99: number;
+  /** The hub tick's CPU time (its thread's), NaN where the server does not measure it. */
+  tickCpuP50: number;
+  tickCpuP99: number;
   viewsP50: number;
   viewsP99: number;
 }
@@ -272,8 +291,9 @@ export async function runViewTicks(
       await sleep(5_000);
       const rounds: number[] = [];
       const ticks: number[] = [];
+      const cpu: number[] = [];
       const views: number[] = [];
-      const parts: { tick: number; parts: Record<string, number> }[] = [];
+      const parts: { tick: number; cpu: number; parts: Record<string, number> }[] = [];
       let last = -1;
       const t0 = Date.now();
       while (Date.now() - t0 < o.seconds * 1000) {
@@ -282,14 +302,18 @@ export async function runViewTicks(
           last = h.ticks;
           rounds.push(h.lastTickMs);
           ticks.push(h.lastMergeMs);
+          if (typeof h.lastMergeCpuMs === "number") cpu.push(h.lastMergeCpuMs);
           views.push(h.viewsMs);
-          if (h.tickParts) parts.push({ tick: h.lastMergeMs, parts: h.tickParts });
+          if (h.tickParts) {
+            parts.push({ tick: h.lastMergeMs, cpu: h.lastMergeCpuMs ?? NaN, parts: h.tickParts });
+          }
         }
         await sleep(30);
       }
       if (parts.length > 0) o.log(`${count} orderings: ${tickPartsLine(parts)}`);
       rounds.sort((a, b) => a - b);
       ticks.sort((a, b) => a - b);
+      cpu.sort((a, b) => a - b);
       views.sort((a, b) => a - b);
       const h = (await health(server.url)).hub;
       o.log(
@@ -303,6 +327,8 @@ export async function runViewTicks(
         roundP99: percentile(rounds, 0.99),
         tickP50: percentile(ticks, 0.5),
         tickP99: percentile(ticks, 0.99),
+        tickCpuP50: percentile(cpu, 0.5),
+        tickCpuP99: percentile(cpu, 0.99),
         viewsP50: percentile(views, 0.5),
         viewsP99: percentile(views, 0.99),
       });
@@ -317,13 +343,17 @@ export async function runViewTicks(
  * Where the slowest tenth of the sampled ticks went, by part (the hub's
  * `tickParts`), against the other ticks: what makes the tail.
  */
-function tickPartsLine(samples: { tick: number; parts: Record<string, number> }[]): string {
+function tickPartsLine(
+  samples: { tick: number; cpu: number; parts: Record<string, number> }[],
+): string {
   const sorted = [...samples].sort((a, b) => a.tick - b.tick);
   const cut = Math.floor(sorted.length * 0.9);
   const mean = (group: typeof samples) => {
     const sum: Record<string, number> = { tick: 0 };
+    let cpu = 0;
     for (const s of group) {
       sum.tick += s.tick;
+      cpu += s.cpu;
       for (const [k, v] of Object.entries(s.parts)) sum[k] = (sum[k] ?? 0) + v;
     }
     const named = Object.keys(sum).filter((k) => k !== "tick");
@@ -331,7 +361,7 @@ function tickPartsLine(samples: { tick: number; parts: Record<string, number> }[
     return [
       ...named.map((k) => `${k} ${(sum[k] / group.length).toFixed(1)}`),
       `other ${(other / group.length).toFixed(1)}`,
-      `= ${(sum.tick / group.length).toFixed(1)} ms`,
+      `= ${(sum.tick / group.length).toFixed(1)} ms (CPU ${(cpu / group.length).toFixed(1)} ms)`,
     ].join(", ");
   };
   return `mean tick parts, slowest ${sorted.length - cut}: ${mean(sorted.slice(cut))}; ` +

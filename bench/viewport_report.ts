@@ -11,6 +11,8 @@ export interface ViewportBenchOptions {
   bigSensors: number;
   bigRate: number;
   orderings: number[];
+  /** Niceness of the load generator and clients in `viewTicks` (0: the server's). */
+  loadNice: number;
   browserRate: number;
   browserRoot?: string;
   /** The fan-out's server runs from this checkout (to measure another version the same way). */
@@ -70,16 +72,19 @@ export async function viewportBench(o: ViewportBenchOptions): Promise<number> {
       seconds: o.seconds,
       orderings: o.orderings,
       serverArgs: o.serverArgs,
+      loadNice: o.loadNice,
       log,
     });
     console.log(
-      `\nhub tick with distinct orderings open, ${o.bigSensors} sensors at ${o.bigRate} readings/s:`,
+      `\nhub tick with distinct orderings open, ${o.bigSensors} sensors at ${o.bigRate} readings/s` +
+        ` (simulator and clients at nice ${o.loadNice}):`,
     );
     console.log(renderTable(
       [
         "orderings (views)",
         "ticks sampled",
         "hub tick p50/p99 ms",
+        "its CPU p50/p99 ms",
         "of it views p50/p99 ms",
         "round with flushes p50/p99 ms",
       ],
@@ -87,12 +92,14 @@ export async function viewportBench(o: ViewportBenchOptions): Promise<number> {
         `${r.orderings} (${r.views})`,
         String(r.ticks),
         `${n(r.tickP50)} / ${n(r.tickP99)}`,
+        `${n(r.tickCpuP50)} / ${n(r.tickCpuP99)}`,
         `${n(r.viewsP50)} / ${n(r.viewsP99)}`,
         `${n(r.roundP50)} / ${n(r.roundP99)}`,
       ]),
     ));
     console.log(
-      "hub tick: merging the shards' flushes and sending every stream's frames; round: from asking " +
+      "hub tick: merging the shards' flushes and sending every stream's frames (wall time; its CPU: " +
+        "the hub thread's CPU time over it, without waits for a core); round: from asking " +
         "the shards for their flushes to the end of the tick (the shards' work included).",
     );
   }

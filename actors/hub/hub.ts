@@ -81,6 +81,8 @@ export interface HubOptions {
   countWindow?: number;
   /** Clock. Default `Date.now`. */
   now?: () => number;
+  /** The hub thread's CPU time, ms (for `HubStats.lastMergeCpuMs`); none: not measured. */
+  cpuNow?: () => number;
   observer?: HubObserver;
   /**
    * The id order a checkpoint saved (`ID_ORDER_PART`, from the `idOrder`
@@ -159,6 +161,7 @@ export class HubBehavior implements Behavior<HubMessage> {
   readonly #countWindow: number;
   readonly #onWindows?: HubOptions["onWindows"];
   readonly #now: () => number;
+  readonly #cpuNow: (() => number) | null;
   readonly #observer?: HubObserver;
   #view: FeedView;
   readonly #attentionOptions: AttentionOptions;
@@ -206,6 +209,7 @@ export class HubBehavior implements Behavior<HubMessage> {
     this.#countWindow = options.countWindow ?? 0;
     this.#onWindows = options.onWindows;
     this.#now = options.now ?? Date.now;
+    this.#cpuNow = options.cpuNow ?? null;
     this.#observer = options.observer;
     this.#lastPingAt = this.#now();
     this.stats = options.stats ?? new HubStats();
@@ -639,6 +643,7 @@ export class HubBehavior implements Behavior<HubMessage> {
 
   #merge(changes: (ShardChanges | null)[], round: Round): void {
     const mergeStarted = performance.now();
+    const cpuStarted = this.#cpuNow?.() ?? 0;
     for (const change of changes) if (change === null) this.stats.flushTimeouts++;
     const now = this.#now();
     const tickNo = ++this.#tickNo;
@@ -707,6 +712,7 @@ export class HubBehavior implements Behavior<HubMessage> {
     this.stats.ringBytes = this.#budget.used;
     this.stats.lastTickMs = performance.now() - round.startedAt;
     this.stats.lastMergeMs = performance.now() - mergeStarted;
+    if (this.#cpuNow) this.stats.lastMergeCpuMs = this.#cpuNow() - cpuStarted;
     this.#observer?.tick(this.stats.lastTickMs, this.stats.tickParts);
   }
 

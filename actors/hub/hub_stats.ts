@@ -61,6 +61,11 @@ export class HubStats {
    * every stream's frames (`lastTickMs` also counts waiting for the shards' flushes).
    */
   lastMergeMs = 0;
+  /**
+   * The hub thread's CPU time over the same span, ms (when the hub has a CPU
+   * clock, else null): the wall time less any wait for a core.
+   */
+  lastMergeCpuMs: number | null = null;
   /** Time the last tick spent on the viewport views (ordering and their frames), ms. */
   viewsMs = 0;
   /**

@@ -262,3 +262,30 @@ Deno.test("a tick's parts are recorded: each a duration ≥ 0, the views' three 
     await h.stop();
   }
 });
+
+Deno.test("with a CPU clock the tick's CPU time is recorded (its two readings' difference); without one it stays null", async () => {
+  const plain = harness();
+  try {
+    await plain.feed(sensors(10, (i) => i));
+    await plain.tick();
+    assertEquals(plain.hub.stats.lastMergeCpuMs, null);
+  } finally {
+    await plain.stop();
+  }
+  // A fake CPU clock that advances 0.25 ms at every reading: exactly two readings a tick.
+  let cpu = 0;
+  const readings: number[] = [];
+  const h = harness({ cpuNow: () => (readings.push(cpu += 0.25), cpu) });
+  try {
+    for (let i = 0; i < 3; i++) {
+      await h.feed(sensors(10, (j) => i * 100 + j));
+      const before = readings.length;
+      await h.tick();
+      assertEquals(readings.length - before, 2, "two readings a tick");
+      const [start, end] = readings.slice(-2);
+      assertEquals(h.hub.stats.lastMergeCpuMs, end - start);
+    }
+  } finally {
+    await h.stop();
+  }
+});

@@ -13,3 +13,4 @@ export { opsRoutes } from "./ops_routes.ts";
 export { topicLabeler } from "./topic_label.ts";
 export { glibcTrim, HeapTrimmer } from "./heap_trim.ts";
 export type { HeapTrimStats, Trim } from "./heap_trim.ts";
+export { threadCpuClock } from "./thread_clock.ts";
