@@ -104,7 +104,7 @@ export class ThresholdLevels {
     times: Float64Array,
     row: number,
   ): boolean {
-    const value = values[v], timeMs = times[row];
+    const timeMs = times[row];
     const newest = this.#newestMs[cell];
     if (timeMs < newest) return false; // NaN (no reading yet) compares false: judged
     this.#newestMs[cell] = timeMs;
