@@ -404,9 +404,9 @@ export class FeedView {
     return this.#sensors.filter((s) => s !== undefined);
   }
 
-  /** Calls `visit` with every known sensor in index order, without copying the table as `sensors()` does. */
-  forEachSensor(visit: (sensor: SensorEntry) => void): void {
-    for (const sensor of this.#sensors) if (sensor !== undefined) visit(sensor);
+  /** One past the highest sensor index the view has held (`sensor(i)` is undefined from here on). */
+  get sensorLimit(): number {
+    return this.#sensors.length;
   }
 
   /** The sensor with this index, if known. */

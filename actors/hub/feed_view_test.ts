@@ -292,7 +292,7 @@ Deno.test("a first merge into an empty view (rows stored column by column), then
   );
 });
 
-Deno.test("forEachSensor visits the known sensors in index order, as sensors() lists them, after any adds and removals", () => {
+Deno.test("sensor(i) below sensorLimit gives the known sensors in index order, as sensors() lists them, after any adds and removals", () => {
   fc.assert(
     fc.property(
       fc.array(fc.tuple(fc.boolean(), fc.nat({ max: 40 })), { maxLength: 60 }),
@@ -309,7 +309,12 @@ Deno.test("forEachSensor visits the known sensors in index order, as sensors() l
           }
         }
         const visited: string[] = [];
-        view.forEachSensor((s) => visited.push(s.id));
+        for (let i = 0; i < view.sensorLimit; i++) {
+          const sensor = view.sensor(i);
+          if (sensor !== undefined) visited.push(sensor.id);
+        }
+        // Nothing known at or past the limit.
+        assertEquals(view.sensor(view.sensorLimit), undefined);
         // Independently: the indexes still known, ascending.
         const expected = [...known].sort((a, b) => a[0] - b[0]).map(([, id]) => id);
         assertEquals(visited, expected);

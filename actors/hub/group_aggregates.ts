@@ -19,37 +19,56 @@ export function groupAggregates(
   const metrics = options.metric === undefined
     ? view.metrics().map((m) => m.index)
     : [options.metric];
-  const byMetric = new Map<number, GroupAggregateEntry>();
+  // Per metric: newest start, sensors, count, sum, min, max, in typed columns. Doubles summed
+  // into an entry object's fields were most of what the hub allocated at the modest load.
+  const n = metrics.length;
+  const startMs = new Float64Array(n).fill(-Infinity);
+  const sensors = new Float64Array(n);
+  const count = new Float64Array(n);
+  const sum = new Float64Array(n);
+  const min = new Float64Array(n).fill(Infinity);
+  const max = new Float64Array(n).fill(-Infinity);
   const w = view.windowColumns;
   // Every tick that ends windows, once per (group, scope, size): no copy of the sensor table.
-  view.forEachSensor((sensor) => {
-    if (prefix !== "" && !covers(prefix, sensor.group)) return;
-    if (scope !== null && !scope.some((p) => covers(p, sensor.group))) return;
-    for (const metric of metrics) {
-      const slot = view.windowSlot(sensor.index, metric, size);
+  for (let index = 0; index < view.sensorLimit; index++) {
+    const sensor = view.sensor(index);
+    if (sensor === undefined) continue;
+    if (prefix !== "" && !covers(prefix, sensor.group)) continue;
+    if (scope !== null && !scope.some((p) => covers(p, sensor.group))) continue;
+    for (let k = 0; k < n; k++) {
+      const slot = view.windowSlot(index, metrics[k], size);
       if (slot < 0) continue;
       const start = w.startMs[slot];
-      let a = byMetric.get(metric);
-      if (a === undefined || start > a.startMs) {
-        a = {
-          group: prefix,
-          size,
-          metric,
-          startMs: start,
-          sensors: 0,
-          count: 0,
-          sum: 0,
-          min: Infinity,
-          max: -Infinity,
-        };
-        byMetric.set(metric, a);
-      } else if (start < a.startMs) continue;
-      a.sensors++;
-      a.count += w.count[slot];
-      a.sum += w.sum[slot];
-      if (w.min[slot] < a.min) a.min = w.min[slot];
-      if (w.max[slot] > a.max) a.max = w.max[slot];
+      if (start > startMs[k]) {
+        // A newer window than any so far: the aggregate starts over from it.
+        startMs[k] = start;
+        sensors[k] = 0;
+        count[k] = 0;
+        sum[k] = 0;
+        min[k] = Infinity;
+        max[k] = -Infinity;
+      } else if (start < startMs[k]) continue;
+      sensors[k]++;
+      count[k] += w.count[slot];
+      sum[k] += w.sum[slot];
+      if (w.min[slot] < min[k]) min[k] = w.min[slot];
+      if (w.max[slot] > max[k]) max[k] = w.max[slot];
     }
-  });
-  return [...byMetric.values()].sort((a, b) => a.metric - b.metric);
+  }
+  const out: GroupAggregateEntry[] = [];
+  for (let k = 0; k < n; k++) {
+    if (sensors[k] === 0) continue;
+    out.push({
+      group: prefix,
+      size,
+      metric: metrics[k],
+      startMs: startMs[k],
+      sensors: sensors[k],
+      count: count[k],
+      sum: sum[k],
+      min: min[k],
+      max: max[k],
+    });
+  }
+  return out.sort((a, b) => a.metric - b.metric);
 }
