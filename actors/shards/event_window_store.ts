@@ -233,7 +233,8 @@ export class EventWindowStore {
   readonly #knownEnds = new Float64Array(KNOWN_ENDS);
   readonly #knownBuckets: (EndBucket | null)[] = new Array(KNOWN_ENDS).fill(null);
   /** Scratch: the open smallest windows inside one larger window. */
-  readonly #inside: number[] = [];
+  /** `#values`' scratch of records inside a window (typed: a JS array emptied with `length = 0` regrows each time). */
+  #inside = new Int32Array(8);
   /** Readings dropped as late since the start (or restore). */
   lateDropped = 0;
   /** Windows open now. */
@@ -666,18 +667,25 @@ export class EventWindowStore {
     for (let i = 0; i < F; i++) merged[i] = page.f[j * F + i];
     const start = merged[START], end = start + this.spec.sizesMs[k];
     const owner = page.owner[j];
-    const inside = this.#inside;
-    inside.length = 0;
+    let inside = this.#inside;
+    let n = 0;
     const heads = this.#owners[owner >>> OWNER_BITS].head;
     // The chain runs latest start first: collect those inside, merge them from the oldest.
     for (let s = heads[(owner & OWNER_MASK) * this.#sizes]; s >= 0;) {
       const sp = this.#records[s >>> RECORD_BITS];
       const t = sp.f[(s & RECORD_MASK) * F + START];
       if (t < start) break;
-      if (t < end) inside.push(s);
+      if (t < end) {
+        if (n === inside.length) {
+          const grown = new Int32Array(2 * n);
+          grown.set(inside);
+          inside = this.#inside = grown;
+        }
+        inside[n++] = s;
+      }
       s = sp.chain[s & RECORD_MASK];
     }
-    for (let i = inside.length - 1; i >= 0; i--) {
+    for (let i = n - 1; i >= 0; i--) {
       const s = inside[i];
       merge(merged, 0, this.#records[s >>> RECORD_BITS].f, (s & RECORD_MASK) * F);
     }
