@@ -56,6 +56,12 @@ export class MovingWindows {
   readonly #scale: number[] = [];
   /** Per ring page: the largest |k| its narrow array holds (INT16_MAX or INT32_MAX). */
   readonly #limit: number[] = [];
+  /**
+   * Per ring page: one past the highest entry ever written (those above are
+   * still 0), so a rescale or widening touches only those: a restore fills
+   * a fresh page slot by slot and rescales it as the first values come.
+   */
+  readonly #top: number[] = [];
   readonly #ringLength: number;
   /** Slots the pages can hold. */
   #capacity = 0;
@@ -93,6 +99,7 @@ export class MovingWindows {
       this.#narrow.push(new Int16Array(this.#ringLength));
       this.#scale.push(1);
       this.#limit.push(INT16_MAX);
+      this.#top.push(0);
     }
   }
 
@@ -275,6 +282,7 @@ export class MovingWindows {
         if (n !== n) break; // NaN: the page cannot take it as it is
         ring[base + k] = n;
       }
+      if (base + k > this.#top[r]) this.#top[r] = base + k;
     }
     for (; k < filled; k++) this.#put(r, base + k, f64, at + 2 + k);
     return at + 2 + filled;
@@ -288,6 +296,7 @@ export class MovingWindows {
       this.#rings[r]![k] = value;
       return;
     }
+    if (k >= this.#top[r]) this.#top[r] = k + 1;
     const n = scaled(value, p, this.#limit[r]);
     if (n === n) {
       this.#narrow[r]![k] = n;
@@ -315,8 +324,9 @@ export class MovingWindows {
     if (d <= MAX_DECIMALS) {
       // Multiplying by a power of ten is exact here (|k * f| < 2^53), and k * f / 10^d === k / p.
       const f = POW10[d] / p;
+      const top = this.#top[r];
       let most = Math.abs(n);
-      for (let k = 0; k < narrow.length; k++) {
+      for (let k = 0; k < top; k++) {
         const a = Math.abs(narrow[k] * f);
         if (a > most) most = a;
       }
@@ -324,7 +334,7 @@ export class MovingWindows {
         // In place, unless an int16 page must become int32 (a page never goes back to int16).
         const wider = this.#limit[r] === INT16_MAX && most > INT16_MAX;
         const to = wider ? new Int32Array(this.#ringLength) : narrow;
-        for (let k = 0; k < narrow.length; k++) to[k] = narrow[k] * f;
+        for (let k = 0; k < top; k++) to[k] = narrow[k] * f;
         this.#narrow[r] = to;
         if (wider) this.#limit[r] = INT32_MAX;
         this.#scale[r] = POW10[d];
@@ -332,7 +342,7 @@ export class MovingWindows {
       }
     }
     const wide = new Float64Array(this.#ringLength);
-    for (let k = 0; k < narrow.length; k++) wide[k] = narrow[k] / p;
+    for (let k = 0; k < this.#top[r]; k++) wide[k] = narrow[k] / p;
     this.#rings[r] = wide;
     this.#narrow[r] = null;
     this.#scale[r] = 0;

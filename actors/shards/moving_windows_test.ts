@@ -199,3 +199,49 @@ Deno.test("moving windows: a ring page of values at a fixed decimal resolution t
     assertEquals([other.avg, other.min, other.max], [expected.avg, expected.min, expected.max]);
   }
 });
+
+Deno.test("moving windows: slots restored one by one into fresh ring pages, then fed values of other resolutions, read back as a recomputation (a page rescaled or widened keeps every restored value)", () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 1, max: 20 }),
+      fc.array(fc.tuple(fc.nat(5), exactValueArb), { minLength: 1, maxLength: 60 }),
+      fc.array(fc.tuple(fc.nat(5), exactValueArb), { maxLength: 60 }),
+      (window, before, after) => {
+        const slots = [0, 1, 2, 3, 4, 5];
+        const seen = new Map<number, number[]>(slots.map((k) => [k, []]));
+        const first = new MovingWindows(window);
+        for (const k of slots) first.reset(k);
+        before.forEach(([k, value], i) => {
+          first.add(k, value, i);
+          seen.get(k)!.push(value);
+        });
+        // Restored slot by slot into a fresh instance (as a restart does), in an order of their own.
+        const restored = new MovingWindows(window);
+        for (const k of [3, 0, 5, 1, 4, 2]) {
+          const image = new Float64Array(2 + window);
+          first.save(k, image, 0);
+          restored.restore(k, image, 0, Math.min(window, seen.get(k)!.length));
+        }
+        after.forEach(([k, value], i) => {
+          restored.add(k, value, before.length + i);
+          seen.get(k)!.push(value);
+        });
+        for (const k of slots) {
+          const recent = seen.get(k)!.slice(-window);
+          if (recent.length === 0) continue;
+          let sum = 0, min = Infinity, max = -Infinity;
+          for (const v of recent) {
+            sum += v;
+            if (v < min) min = v;
+            if (v > max) max = v;
+          }
+          const got = restored.read(k, { avg: 0, min: 0, max: 0 });
+          assert(Object.is(got.avg, sum / recent.length), `slot ${k} avg ${got.avg}`);
+          assert(Object.is(got.min, min), `slot ${k} min`);
+          assert(Object.is(got.max, max), `slot ${k} max`);
+        }
+      },
+    ),
+    { numRuns: 400 },
+  );
+});
