@@ -8,7 +8,7 @@ import type {
 } from "../../protocol/columns.ts";
 import { AttentionBoard } from "./attention_board.ts";
 import { SlotIndex } from "./slot_index.ts";
-import { packedPrevious, packedStates, PreviousScratch } from "./packed_columns.ts";
+import { packedPrevious, packedStates, packedWindows, PreviousScratch } from "./packed_columns.ts";
 import type { AttentionOptions } from "./attention_board.ts";
 
 /**
@@ -171,7 +171,7 @@ export class FeedView {
     const previous = this.#previous.next(total);
     let i = this.#used === 0 ? this.#storeFresh(updates) : 0;
     for (; i < total; i++) this.#store(updates, i, previous, total - i);
-    const windows = allocateWindowStates(windowTotal);
+    const windows = packedWindows(windowTotal);
     at = 0;
     for (const change of changes) {
       if (!change) continue;

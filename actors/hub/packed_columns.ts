@@ -1,8 +1,9 @@
 // Tick-sized columns in one ArrayBuffer each: one allocation where
-// `allocateStates` makes seven (each ArrayBuffer is a backing store, a
-// zeroed malloc and external memory V8 accounts for), and a double-buffered
-// scratch for the previous values, which nothing keeps past the next tick.
-import type { MetricStates } from "../../protocol/columns.ts";
+// `allocateStates` makes seven and `allocateWindowStates` ten (each
+// ArrayBuffer is a backing store, a zeroed malloc and external memory V8
+// accounts for); and a double-buffered scratch for the previous values,
+// which nothing keeps past the next tick.
+import type { MetricStates, WindowStates } from "../../protocol/columns.ts";
 import type { PreviousColumns } from "./feed_view.ts";
 
 /** Metric-state columns of `n` entries in one buffer; properties in `allocateStates`' order (one shape). */
@@ -17,6 +18,24 @@ export function packedStates(n: number): MetricStates {
     min: new Float64Array(buffer, n * 16, n),
     max: new Float64Array(buffer, n * 24, n),
     timeMs: new Float64Array(buffer, n * 32, n),
+  };
+}
+
+/** Window columns of `n` entries in one buffer; properties in `allocateWindowStates`' order. */
+export function packedWindows(n: number): WindowStates {
+  const buffer = new ArrayBuffer(n * (6 * 8 + 4 + 2 + 1 + 1));
+  return {
+    length: n,
+    sensor: new Uint32Array(buffer, n * 48, n),
+    metric: new Uint16Array(buffer, n * 52, n),
+    size: new Uint8Array(buffer, n * 54, n),
+    flags: new Uint8Array(buffer, n * 55, n),
+    startMs: new Float64Array(buffer, 0, n),
+    count: new Float64Array(buffer, n * 8, n),
+    sum: new Float64Array(buffer, n * 16, n),
+    min: new Float64Array(buffer, n * 24, n),
+    max: new Float64Array(buffer, n * 32, n),
+    std: new Float64Array(buffer, n * 40, n),
   };
 }
 
