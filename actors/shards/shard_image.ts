@@ -13,9 +13,10 @@ export const SENSOR_PAGE_BITS = 10;
 /**
  * The layout written by this code; other layouts are not restored (the log
  * is replayed instead). 4: a larger event window saves only its closed
- * smallest windows, merged (3 saved every reading in it).
+ * smallest windows, merged (3 saved every reading in it). 5: a window of no
+ * reading or of one is saved in 2 or 3 numbers instead of 9.
  */
-export const IMAGE_FORMAT = 4;
+export const IMAGE_FORMAT = 5;
 
 /** What a shard saves besides its pages. */
 export interface ShardHeader {

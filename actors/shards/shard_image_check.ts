@@ -9,10 +9,10 @@
  * Page layout (written by `ShardState`): per sensor, u32 [flags, global,
  * group, status, slots] and f64 [statusTimeMs, late]; per slot of a live
  * sensor, in chain order, u32 [metric, filled, windows] and f64 [last,
- * timeMs, ...ring (filled), ...windows (SLOT_LENGTH each), ...threshold
- * record]. A removed sensor keeps its index (flags 0) and has no slots.
+ * timeMs, ...ring (filled), ...windows (2, 3 or SLOT_LENGTH numbers each:
+ * `EventWindowStore.saveWindows`), ...threshold record]. A removed sensor keeps its index (flags 0) and has no slots.
  */
-import { savedWindowsError, SLOT_LENGTH } from "./event_window_store.ts";
+import { savedWindowsEnd, savedWindowsError } from "./event_window_store.ts";
 import type { WindowSpec } from "./event_window_store.ts";
 import { decodePage, SENSOR_PAGE } from "./shard_image.ts";
 import type { PageParts, ShardImage } from "./shard_image.ts";
@@ -159,12 +159,17 @@ function checkPage(
         return `sensor ${j}: ${filled} values in a moving window of ${shape.window}`;
       }
       const at = a + 2 + filled;
-      if (at + windows * SLOT_LENGTH + record > f64.length) {
+      if (at + record > f64.length) {
         return `sensor ${j}: the page ends before its metric ${metric}`;
       }
-      const error = savedWindowsError(shape.spec, f64, at, windows);
-      if (error !== null) return `sensor ${j}: ${error}`;
-      a = at + windows * SLOT_LENGTH;
+      // Windows take 2 to SLOT_LENGTH numbers each: walked, read no further than the record.
+      const after = savedWindowsEnd(shape.spec, f64, at, windows, f64.length - record);
+      if (after < 0) {
+        return `sensor ${j}: ${
+          savedWindowsError(shape.spec, f64, at, windows, f64.length - record)
+        }`;
+      }
+      a = after;
       const level = f64[a + record - 1];
       if (level !== 0 && level !== 1 && level !== 2) return `sensor ${j}: threshold level ${level}`;
       a += record;

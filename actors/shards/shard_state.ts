@@ -464,7 +464,8 @@ export class ShardState {
 
   // Page layout. Per sensor: u32 [flags, global, group, status, slots]; f64
   // [statusTimeMs, late]. Per slot of a live sensor, in chain order: u32
-  // [metric, filled, windows]; f64 [last, timeMs, ...ring, ...windows,
+  // [metric, filled, windows]; f64 [last, timeMs, ...ring, ...windows (2, 3
+  // or SLOT_LENGTH numbers each, `EventWindowStore.saveWindows`),
   // ...ThresholdLevels record].
   #savePage(p: number): Uint8Array {
     const from = p * PAGE;
@@ -487,8 +488,7 @@ export class ShardState {
         k = this.#slots[k >>> SLOT_BITS].next[k & SLOT_MASK]
       ) {
         u32 += 3;
-        f64 += 2 + this.#moving.filled(k) + this.#events.windowCount(k) * SLOT_LENGTH +
-          ThresholdLevels.RECORD;
+        f64 += 2 + this.#moving.filled(k) + this.#events.savedLength(k) + ThresholdLevels.RECORD;
       }
     }
     // Strings first (the header holds them), then the numbers.
