@@ -8,9 +8,11 @@
  *
  * Page layout (written by `ShardState`): per sensor, u32 [flags, global,
  * group, status, slots] and f64 [statusTimeMs, late]; per slot of a live
- * sensor, in chain order, u32 [metric, filled, windows] and f64 [last,
- * timeMs, ...ring (filled), ...windows (2, 3 or SLOT_LENGTH numbers each:
- * `EventWindowStore.saveWindows`), ...threshold record]. A removed sensor keeps its index (flags 0) and has no slots.
+ * sensor, in chain order, u32 [metric, filled, windows, ring form, ...ring
+ * if int32], i16 [...ring if int16] and f64 [last, timeMs, ...ring if
+ * float64, ...windows (2, 3 or SLOT_LENGTH numbers each:
+ * `EventWindowStore.saveWindows`), ...threshold record]. A removed sensor
+ * keeps its index (flags 0) and has no slots.
  */
 import { savedWindowsEnd, savedWindowsError } from "./event_window_store.ts";
 import type { WindowSpec } from "./event_window_store.ts";
@@ -125,9 +127,9 @@ function checkPage(
   totals: { slots: number; windows: number },
   owns?: (global: number, local: number) => boolean,
 ): string | null {
-  const { u32, f64, strings } = parts;
+  const { u32, f64, i16, strings } = parts;
   const record = ThresholdLevels.RECORD;
-  let a = 0, b = 0;
+  let a = 0, b = 0, c = 0;
   for (let j = 0; j < parts.sensors; j++) {
     if (b + 5 > u32.length || a + 2 > f64.length) return `sensor ${j}: the page ends before it`;
     const flags = u32[b], global = u32[b + 1], group = u32[b + 2], status = u32[b + 3];
@@ -149,16 +151,24 @@ function checkPage(
     if (Number.isNaN(statusTimeMs) || !(late >= 0)) return `sensor ${j}: status time or late count`;
     stamp++;
     for (let m = 0; m < slots; m++) {
-      if (b + 3 > u32.length) return `sensor ${j}: the page ends before its metric ${m}`;
-      const metric = u32[b], filled = u32[b + 1], windows = u32[b + 2];
-      b += 3;
+      if (b + 4 > u32.length) return `sensor ${j}: the page ends before its metric ${m}`;
+      const metric = u32[b], filled = u32[b + 1], windows = u32[b + 2], form = u32[b + 3];
+      b += 4;
       if (metric >= METRICS) return `sensor ${j}: metric index ${metric}`;
       if (seen[metric] === stamp) return `sensor ${j}: metric ${metric} twice`;
       seen[metric] = stamp;
       if (filled > shape.window) {
         return `sensor ${j}: ${filled} values in a moving window of ${shape.window}`;
       }
-      const at = a + 2 + filled;
+      if (form > 10) return `sensor ${j}: metric ${metric}'s ring saved in form ${form}`;
+      // The ring: float64 with the numbers, int16 in its own section, int32 with the integers.
+      let at = a + 2;
+      if (form === 0) at += filled;
+      else if (form <= 5) c += filled;
+      else b += filled;
+      if (c > i16.length || b > u32.length) {
+        return `sensor ${j}: the page ends before metric ${metric}'s ring`;
+      }
       if (at + record > f64.length) {
         return `sensor ${j}: the page ends before its metric ${metric}`;
       }
@@ -177,8 +187,10 @@ function checkPage(
     }
     totals.slots += slots;
   }
-  if (a !== f64.length || b !== u32.length) {
-    return `${f64.length - a} numbers and ${u32.length - b} integers after its last sensor`;
+  if (a !== f64.length || b !== u32.length || c !== i16.length) {
+    return `${f64.length - a} numbers and ${
+      u32.length - b + i16.length - c
+    } integers after its last sensor`;
   }
   return null;
 }
