@@ -302,6 +302,11 @@ const HOSTILE: [string, (image: ShardImage) => ShardImage][] = [
       p.u32[firstSlot(p).u + 3] = 11;
       return p;
     })],
+  ["a threshold record flagged that was not saved", (im) =>
+    edited(im, (p) => {
+      p.u32[firstSlot(p).u + 3] |= 16;
+      return p;
+    })],
   [
     "an int16 ring past its section's end",
     (im) => edited(im, (p) => ({ ...p, i16: p.i16.slice(0, p.i16.length - 1) })),

@@ -10,7 +10,7 @@
 import { MovingWindows } from "./moving_windows.ts";
 import { DEFAULT_WINDOW_SPEC, EventWindowStore, SLOT_LENGTH } from "./event_window_store.ts";
 import type { HeldWindow, WindowSpec } from "./event_window_store.ts";
-import { checkShardImage, SAVED_LIVE } from "./shard_image_check.ts";
+import { checkShardImage, RING_FORM, SAVED_LEVELS, SAVED_LIVE } from "./shard_image_check.ts";
 import { allocatePage, IMAGE_FORMAT, SENSOR_PAGE, SENSOR_PAGE_BITS } from "./shard_image.ts";
 import type { PageParts, ShardHeader, ShardImage } from "./shard_image.ts";
 import type { RoutedRows } from "./routed_rows.ts";
@@ -435,7 +435,7 @@ export class ShardState {
     this.#reserve(header.sensors - 1);
     while (this.#slots.length * SLOT_PAGE < checked.slots) this.#slots.push(new SlotPage());
     this.#moving.reserve(checked.slots);
-    this.#levels.ensure(checked.slots);
+    if (checked.levels > 0) this.#levels.ensure(checked.slots);
     this.#events.reserve(checked.windows, checked.slots);
     this.#events.newestMs = header.newestMs ?? -Infinity;
     this.#events.lateDropped = header.lateDropped;
@@ -464,10 +464,11 @@ export class ShardState {
 
   // Page layout. Per sensor: u32 [flags, global, group, status, slots]; f64
   // [statusTimeMs, late]. Per slot of a live sensor, in chain order: u32
-  // [metric, filled, windows, ring form, ...ring if int32]; i16 [...ring if
-  // int16]; f64 [last, timeMs, ...ring if float64, ...windows (2, 3 or
-  // SLOT_LENGTH numbers each, `EventWindowStore.saveWindows`),
-  // ...ThresholdLevels record]. The ring is in its page's form (`MovingWindows.ringForm`).
+  // [metric, filled, windows, ring form | SAVED_LEVELS, ...ring if int32];
+  // i16 [...ring if int16]; f64 [last, timeMs, ...ring if float64,
+  // ...windows (2, 3 or SLOT_LENGTH numbers each,
+  // `EventWindowStore.saveWindows`), ...ThresholdLevels record if judged].
+  // The ring is in its page's form (`MovingWindows.ringForm`).
   #savePage(p: number): Uint8Array {
     const from = p * PAGE;
     const to = Math.min(this.#sensorCount, from + PAGE);
@@ -493,7 +494,7 @@ export class ShardState {
         u32 += 4 + (form > 5 ? filled : 0);
         i16 += form >= 1 && form <= 5 ? filled : 0;
         f64 += 2 + (form === 0 ? filled : 0) + this.#events.savedLength(k) +
-          ThresholdLevels.RECORD;
+          (this.#levels.held(k) ? ThresholdLevels.RECORD : 0);
       }
     }
     // Strings first (the header holds them), then the numbers.
@@ -528,18 +529,18 @@ export class ShardState {
         k >= 0;
         k = this.#slots[k >>> SLOT_BITS].next[k & SLOT_MASK]
       ) {
-        const form = moving.ringForm(k);
+        const form = moving.ringForm(k), held = this.#levels.held(k);
         parts.u32[b] = this.#slots[k >>> SLOT_BITS].metric[k & SLOT_MASK];
         parts.u32[b + 1] = moving.filled(k);
         parts.u32[b + 2] = this.#events.windowCount(k);
-        parts.u32[b + 3] = form;
+        parts.u32[b + 3] = form | (held ? SAVED_LEVELS : 0);
         b += 4;
         a = moving.saveHead(k, parts.f64, a);
         if (form === 0) a = moving.saveRing(k, parts.f64, a);
         else if (form <= 5) c = moving.saveRing(k, parts.i16, c);
         else b = moving.saveRing(k, parts.i32, b);
         a = this.#events.saveWindows(k, parts.f64, a);
-        a = this.#levels.save(k, parts.f64, a);
+        if (held) a = this.#levels.save(k, parts.f64, a);
       }
     }
     return bytes;
@@ -585,7 +586,8 @@ export class ShardState {
       // A fresh shard: slots are numbered in order, a sensor's chained one to the next.
       let before = -1;
       for (let m = 0; m < slots; m++) {
-        const metric = u[b], filled = u[b + 1], windows = u[b + 2], form = u[b + 3];
+        const metric = u[b], filled = u[b + 1], windows = u[b + 2];
+        const form = u[b + 3] & RING_FORM, held = (u[b + 3] & SAVED_LEVELS) !== 0;
         b += 4;
         const k = this.#slotCount++;
         const slotPage = this.#slots[k >>> SLOT_BITS];
@@ -611,7 +613,7 @@ export class ShardState {
           b += filled;
         }
         a = events.restoreWindows(k, f64, a, windows, true);
-        a = levels.restore(k, f64, a);
+        if (held) a = levels.restore(k, f64, a);
         this.#dirtySlots.push(k);
         this.#knowMetric(metric);
       }
@@ -691,7 +693,7 @@ export class ShardState {
       this.#slots[last >>> SLOT_BITS].next[last & SLOT_MASK] = k;
     }
     this.#moving.reset(k);
-    this.#levels.ensure(k + 1);
+    // Cleared, not grown: only a judged value makes its cell take room (`ThresholdLevels.held`).
     this.#levels.clear(k);
     this.#events.windowsFor(page.global[s & MASK], metric, k);
     this.#knowMetric(metric);
