@@ -62,11 +62,22 @@ export interface HeldWindow {
 }
 
 /**
- * Numbers per saved window (`EventWindowStore.saveWindows`): size and state,
- * start, count, sum, min, max, mean, m2 (of a larger window: those of its
- * closed smallest windows only). Checkpoints with another layout are not restored.
+ * Numbers per saved window at most (`EventWindowStore.saveWindows`): size and
+ * state, start, count, sum, min, max, mean, m2 (of a larger window: those of
+ * its closed smallest windows only). Checkpoints with another layout are not restored.
  */
 export const SLOT_LENGTH = 9;
+
+/**
+ * Saved forms (`form * 64` added to a window's code). Most saved windows hold
+ * no reading (a larger window just opened) or one (a 1 s window of a sensor
+ * reporting every few seconds): their numbers follow from the start and the
+ * value, so they are saved as 2 and 3 numbers instead of 9. A window is
+ * saved short only when the short form restores every number to the bit.
+ */
+const FULL = 0, EMPTY = 1, SINGLE = 2;
+/** Numbers a saved window of each form takes, code included. */
+const FORM_LENGTH = [SLOT_LENGTH, 2, 3];
 
 /** Checks a spec and returns how many windows of each size can be open at once. */
 export function slotsPerSize(spec: WindowSpec): number[] {
@@ -100,56 +111,92 @@ export function savedWindowsError(
   f64: Float64Array,
   at: number,
   n: number,
+  end = f64.length,
 ): string | null {
-  if (!(n >= 0 && at >= 0 && at + n * SLOT_LENGTH <= f64.length)) {
-    return `${n} windows: the page ends before them`;
-  }
-  const bad = firstBadWindow(spec.sizesMs, f64, at, n);
-  return bad < 0 ? null : badWindow(spec.sizesMs, f64, at, bad);
+  return savedWindowsEnd(spec, f64, at, n, end) >= 0
+    ? null
+    : badWindows(spec.sizesMs, f64, at, n, end);
 }
 
-/** The index of the first saved window that breaks the layout, or -1 (small: it runs per window). */
-function firstBadWindow(
+/**
+ * The offset after `n` windows saved by `saveWindows` at `f64[at]`, read no
+ * further than `end`; -1 when they break the layout (`savedWindowsError`
+ * says why). Small: it runs per window, for millions of them.
+ */
+export function savedWindowsEnd(
+  spec: WindowSpec,
+  f64: Float64Array,
+  at: number,
+  n: number,
+  end = f64.length,
+): number {
+  if (!(n >= 0 && at >= 0 && end <= f64.length)) return -1;
+  const sizesMs = spec.sizesMs;
+  let beforeK = -1, beforeStart = Infinity;
+  for (let w = 0; w < n; w++) {
+    if (at + 2 > end) return -1;
+    // No `%` on doubles here: it is a call per use, and this runs for millions of windows.
+    const code = f64[at];
+    const form = code >>> 6, rest = code - form * 64;
+    const k = rest >>> 3, state = rest - k * 8;
+    if (
+      !(form <= SINGLE && k < sizesMs.length &&
+        (state === OPEN || state === PUBLISHED || state === REVISED))
+    ) return -1;
+    const length = FORM_LENGTH[form];
+    if (at + length > end) return -1;
+    // A whole multiple of its size (NaN and ±Infinity fail: their quotient is not whole or finite).
+    const start = f64[at + 1];
+    const size = sizesMs[k];
+    if (!(Math.floor(start / size) * size === start && Number.isFinite(start))) return -1;
+    if (form === FULL) {
+      const count = f64[at + 2];
+      if (!(count >= 0 && Math.floor(count) === count && count < 2 ** 53)) return -1;
+    }
+    if (k < beforeK || (k === beforeK && !(start < beforeStart))) return -1;
+    beforeK = k;
+    beforeStart = start;
+    at += length;
+  }
+  return at;
+}
+
+/** Why the windows at `f64[at]` are refused (`savedWindowsEnd` found a fault): the first fault. */
+function badWindows(
   sizesMs: readonly number[],
   f64: Float64Array,
   at: number,
   n: number,
-): number {
+  end: number,
+): string {
+  if (!(n >= 0 && at >= 0 && end <= f64.length)) return `${n} windows: the page ends before them`;
   let beforeK = -1, beforeStart = Infinity;
-  for (let w = 0; w < n; w++, at += SLOT_LENGTH) {
-    // No `%` on doubles here: it is a call per use, and this runs for millions of windows.
+  for (let w = 0; w < n; w++) {
+    if (at + 2 > end) return `${n} windows: the page ends before them`;
     const code = f64[at];
-    const k = code >>> 3, state = code - k * 8;
-    if (!(k < sizesMs.length && (state === OPEN || state === PUBLISHED || state === REVISED))) {
-      return w;
+    const form = Math.floor(code / 64), rest = code - form * 64;
+    const k = Math.floor(rest / 8), state = rest - k * 8;
+    if (!(form >= 0 && form <= SINGLE && form % 1 === 0)) return `a window saved in form ${form}`;
+    if (!(k >= 0 && k < sizesMs.length && state >= OPEN && state <= REVISED && state % 1 === 0)) {
+      return `a window of size ${k} in state ${state}`;
     }
-    // A whole multiple of its size (NaN and ±Infinity fail: their quotient is not whole or finite).
-    const start = f64[at + 1], count = f64[at + 2];
-    const size = sizesMs[k];
-    if (!(Math.floor(start / size) * size === start && Number.isFinite(start))) return w;
-    if (!(count >= 0 && Math.floor(count) === count && count < 2 ** 53)) return w;
-    if (k < beforeK || (k === beforeK && !(start < beforeStart))) return w;
+    if (at + FORM_LENGTH[form] > end) return `${n} windows: the page ends before them`;
+    const start = f64[at + 1];
+    if (!(Math.floor(start / sizesMs[k]) * sizesMs[k] === start && Number.isFinite(start))) {
+      return `a window starting at ${start}: not a start of a ${sizesMs[k]} ms window`;
+    }
+    const count = f64[at + 2];
+    if (form === FULL && !(count >= 0 && Math.floor(count) === count && count < 2 ** 53)) {
+      return `a window of ${count} readings`;
+    }
+    if (k < beforeK || (k === beforeK && !(start < beforeStart))) {
+      return `windows of size ${k} out of order`;
+    }
     beforeK = k;
     beforeStart = start;
+    at += FORM_LENGTH[form];
   }
-  return -1;
-}
-
-/** Why window `w` of those at `f64[at]` is refused (`firstBadWindow` found it). */
-function badWindow(sizesMs: readonly number[], f64: Float64Array, at: number, w: number): string {
-  const code = f64[at + w * SLOT_LENGTH], start = f64[at + w * SLOT_LENGTH + 1];
-  const k = Math.floor(code / 8), state = code - k * 8;
-  if (!(k >= 0 && k < sizesMs.length && state >= OPEN && state <= REVISED && state % 1 === 0)) {
-    return `a window of size ${k} in state ${state}`;
-  }
-  const count = f64[at + w * SLOT_LENGTH + 2];
-  if (!(Math.floor(start / sizesMs[k]) * sizesMs[k] === start && Number.isFinite(start))) {
-    return `a window starting at ${start}: not a start of a ${sizesMs[k]} ms window`;
-  }
-  if (!(count >= 0 && Math.floor(count) === count && count < 2 ** 53)) {
-    return `a window of ${count} readings`;
-  }
-  return `windows of size ${k} out of order`;
+  return "no fault";
 }
 
 /** End buckets a restore finds without the map (a power of two). */
@@ -440,11 +487,27 @@ export class EventWindowStore {
     return n;
   }
 
+  /** Numbers `saveWindows` writes for the open windows of `owner` (a page is sized from these). */
+  savedLength(owner: number): number {
+    const heads = this.#owners[owner >>> OWNER_BITS].head;
+    const h0 = (owner & OWNER_MASK) * this.#sizes;
+    let n = 0;
+    for (let k = 0; k < this.#sizes; k++) {
+      for (let r = heads[h0 + k]; r >= 0;) {
+        const page = this.#records[r >>> RECORD_BITS];
+        n += FORM_LENGTH[formOf(page.f, (r & RECORD_MASK) * F)];
+        r = page.chain[r & RECORD_MASK];
+      }
+    }
+    return n;
+  }
+
   /**
-   * Writes the open windows of `owner`, `SLOT_LENGTH` numbers each (size and
-   * state as `size * 8 + state`, then start, count, sum, min, max, mean, m2;
-   * a larger window's are those of its closed smallest windows), oldest-opened
-   * last per size; returns the offset after them.
+   * Writes the open windows of `owner`, oldest-opened last per size; returns
+   * the offset after them. Each starts with its code, `form * 64 + size * 8 +
+   * state`; then, in the full form, start, count, sum, min, max, mean, m2 (a
+   * larger window's are those of its closed smallest windows); a window of no
+   * reading saves its start only, one of a single reading its start and value.
    */
   saveWindows(owner: number, f64: Float64Array, at: number): number {
     const heads = this.#owners[owner >>> OWNER_BITS].head;
@@ -453,9 +516,13 @@ export class EventWindowStore {
       for (let r = heads[h0 + k]; r >= 0;) {
         const page = this.#records[r >>> RECORD_BITS];
         const j = r & RECORD_MASK;
-        f64[at] = k * 8 + page.state[j];
-        f64.set(page.f.subarray(j * F, j * F + F), at + 1);
-        at += SLOT_LENGTH;
+        const f = page.f, from = j * F;
+        const form = formOf(f, from);
+        f64[at] = form * 64 + k * 8 + page.state[j];
+        f64[at + 1] = f[from + START];
+        if (form === SINGLE) f64[at + 2] = f[from + SUM];
+        else if (form === FULL) f64.set(f.subarray(from, from + F), at + 1);
+        at += FORM_LENGTH[form];
         r = page.chain[j];
       }
     }
@@ -494,8 +561,10 @@ export class EventWindowStore {
     const size0 = sizesMs[0];
     // A restart restores millions of windows: one tight loop, no allocation per window.
     let before = -1, beforeK = -1, ended = false;
-    for (let w = 0; w < n; w++, at += SLOT_LENGTH) {
-      const k = f64[at] >>> 3;
+    for (let w = 0; w < n; w++) {
+      const code = f64[at];
+      const form = code >>> 6, rest = code - form * 64;
+      const k = rest >>> 3;
       let r = this.#freeHead;
       if (r >= 0) this.#freeHead = records[r >>> RECORD_BITS].endNext[r & RECORD_MASK];
       else {
@@ -508,12 +577,30 @@ export class EventWindowStore {
       const to = j * F;
       const start = f64[at + 1];
       f[to] = start;
-      f[to + 1] = f64[at + 2];
-      f[to + 2] = f64[at + 3];
-      f[to + 3] = f64[at + 4];
-      f[to + 4] = f64[at + 5];
-      f[to + 5] = f64[at + 6];
-      f[to + 6] = f64[at + 7];
+      if (form === FULL) {
+        f[to + 1] = f64[at + 2];
+        f[to + 2] = f64[at + 3];
+        f[to + 3] = f64[at + 4];
+        f[to + 4] = f64[at + 5];
+        f[to + 5] = f64[at + 6];
+        f[to + 6] = f64[at + 7];
+      } else if (form === SINGLE) {
+        const value = f64[at + 2];
+        f[to + 1] = 1;
+        f[to + 2] = value;
+        f[to + 3] = value;
+        f[to + 4] = value;
+        f[to + 5] = value;
+        f[to + 6] = 0;
+      } else {
+        f[to + 1] = 0;
+        f[to + 2] = 0;
+        f[to + 3] = Infinity;
+        f[to + 4] = -Infinity;
+        f[to + 5] = 0;
+        f[to + 6] = 0;
+      }
+      at += FORM_LENGTH[form];
       page.owner[j] = owner;
       page.size[j] = k;
       page.chain[j] = -1;
@@ -528,7 +615,7 @@ export class EventWindowStore {
       // The newest ended window of each size goes to a fresh hub mirror again (it
       // keeps the newest of a size only, as `endedWindows` gives): revised, and in a
       // bucket not published from, so the next `take` publishes it without a list.
-      const state = f64[at] - k * 8;
+      const state = rest - k * 8;
       page.state[j] = state === OPEN ? OPEN : ended ? state : REVISED;
       if (state !== OPEN) ended = true;
       // Ends are whole multiples of the smallest size: the quotient picks a cache entry.
@@ -835,6 +922,26 @@ export class EventWindowStore {
       this.#valuesAt,
     );
   }
+}
+
+/**
+ * How the record at `f[at]` is saved: short when the short form gives back
+ * every number to the bit (a -0 value, for one, has sum +0: saved in full).
+ */
+function formOf(f: Float64Array, at: number): number {
+  const count = f[at + COUNT];
+  if (count === 0) {
+    return Object.is(f[at + SUM], 0) && f[at + MIN] === Infinity && f[at + MAX] === -Infinity &&
+        Object.is(f[at + MEAN], 0) && Object.is(f[at + M2], 0)
+      ? EMPTY
+      : FULL;
+  }
+  if (count !== 1) return FULL;
+  const v = f[at + SUM];
+  return Object.is(f[at + MIN], v) && Object.is(f[at + MAX], v) && Object.is(f[at + MEAN], v) &&
+      Object.is(f[at + M2], 0)
+    ? SINGLE
+    : FULL;
 }
 
 /**

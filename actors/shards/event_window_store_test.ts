@@ -304,16 +304,16 @@ Deno.test("larger windows merged from the smallest equal a direct recomputation 
           // A flush, then a checkpoint: restored into a fresh store, it goes on the same.
           handle(store.take());
           const saved = owners.map((o) => {
-            const f64 = new Float64Array(store.windowCount(o) * SLOT_LENGTH);
+            const f64 = new Float64Array(store.savedLength(o));
             assertEquals(store.saveWindows(o, f64, 0), f64.length);
-            return f64;
+            return { f64, n: store.windowCount(o) };
           });
           const next = new EventWindowStore(spec);
           next.newestMs = store.newestMs;
           next.lateDropped = store.lateDropped;
           owners.forEach((o, i) => {
             next.windowsFor(10 + i, i, o);
-            next.restoreWindows(o, saved[i], 0, saved[i].length / SLOT_LENGTH);
+            assertEquals(next.restoreWindows(o, saved[i].f64, 0, saved[i].n), saved[i].f64.length);
           });
           store = next;
         }
@@ -344,6 +344,91 @@ Deno.test("larger windows merged from the smallest equal a direct recomputation 
     }),
     { numRuns: 400 },
   );
+});
+
+Deno.test("windows of no reading or one are saved in 2 or 3 numbers, others in full, and a restore gives back every window to the bit", () => {
+  // Values with few distinct choices (repeats, 0 and -0), readings sparse or dense per window.
+  const reading = fc.record({
+    owner: fc.integer({ min: 0, max: 2 }),
+    value: fc.oneof(fc.constantFrom(0, -0, 21.5, -3), fc.double({ noNaN: true })),
+    dt: fc.integer({ min: -6_000, max: 3_000 }),
+    take: fc.boolean(),
+  });
+  fc.assert(
+    fc.property(fc.array(reading, { minLength: 1, maxLength: 120 }), (steps) => {
+      const store = new EventWindowStore(spec);
+      const owners = [0, 1, 2].map((o) => store.windowsFor(o, 0));
+      let t = 1_700_000_000_000;
+      for (const r of steps) {
+        t = Math.max(0, t + r.dt);
+        if (!store.isLate(t)) store.add(owners[r.owner], r.value, t);
+        if (r.take) store.take();
+      }
+      const next = new EventWindowStore(spec);
+      next.newestMs = store.newestMs;
+      for (const o of owners) {
+        const n = store.windowCount(o);
+        const f64 = new Float64Array(store.savedLength(o));
+        assertEquals(store.saveWindows(o, f64, 0), f64.length);
+        // Each window's length follows from its own numbers (a recomputation from heldWindows).
+        const held = spec.sizesMs.flatMap((_, k) => store.heldWindows(o, k));
+        assert(f64.length <= n * SLOT_LENGTH);
+        next.windowsFor(o, 0, o);
+        assertEquals(next.restoreWindows(o, f64, 0, n), f64.length);
+        // Saved again from the restored store: the same numbers, to the bit (-0 included),
+        // but for the state in each code (the newest ended window is marked to go out again).
+        const again = new Float64Array(next.savedLength(o));
+        next.saveWindows(o, again, 0);
+        assertEquals(again.length, f64.length);
+        for (let at = 0; at < f64.length;) {
+          assertEquals(again[at] - (again[at] % 8), f64[at] - (f64[at] % 8));
+          const length = [9, 2, 3][Math.floor(f64[at] / 64)];
+          for (let i = 1; i < length; i++) assert(Object.is(again[at + i], f64[at + i]));
+          at += length;
+        }
+        const heldAgain = spec.sizesMs.flatMap((_, k) => next.heldWindows(o, k));
+        assertEquals(heldAgain.length, held.length);
+        heldAgain.forEach((w, i) => {
+          for (const key of ["startMs", "count", "sum", "min", "max"] as const) {
+            assert(Object.is(w[key], held[i][key]), `${key} ${w[key]} vs ${held[i][key]}`);
+          }
+        });
+      }
+      // Both go on the same: the next take hands over the same windows.
+      const a = entries(store.take()), b = entries(next.take());
+      const byKey = new Map(a.map((e) => [e.key, e]));
+      for (const e of b) {
+        const before = byKey.get(e.key);
+        if (before) {
+          assertEquals([e.count, e.sum, e.min, e.max, e.std], [
+            before.count,
+            before.sum,
+            before.min,
+            before.max,
+            before.std,
+          ]);
+        }
+      }
+    }),
+    { numRuns: 300 },
+  );
+});
+
+Deno.test("a window's saved length: 3 numbers for one reading, 2 for a larger window with none closed yet, 9 for two readings or a -0", () => {
+  const store = new EventWindowStore(spec);
+  const [a, b, c] = [0, 1, 2].map((o) => store.windowsFor(o, 0));
+  const t = 1_700_000_000_000;
+  store.add(a, 21.5, t); // 1 s window of one reading; 10 s and 60 s windows hold none closed
+  store.add(b, 1, t);
+  store.add(b, 2, t + 1); // two readings: full
+  store.add(c, -0, t); // -0: its sum is +0, so saved in full
+  assertEquals(store.savedLength(a), 3 + 2 + 2);
+  assertEquals(store.savedLength(b), SLOT_LENGTH + 2 + 2);
+  assertEquals(store.savedLength(c), SLOT_LENGTH + 2 + 2);
+  // Once the 1 s window closes, the 10 s window holds its one reading: 3 numbers.
+  store.add(a, 5, t + 7_000);
+  store.take();
+  assertEquals([store.windowCount(a), store.savedLength(a)], [3, 3 + 3 + 3]);
 });
 
 Deno.test("reused output columns: a take's views stay intact through the next take and are overwritten only after it", () => {
@@ -440,15 +525,15 @@ Deno.test("the first take after a restore sizes the output buffer to the windows
   store.add(owners[0], 1, base + 1_000); // the 1 s windows end and are handed over
   assertEquals(store.take().length, 20_000);
   const saved = owners.map((o) => {
-    const f64 = new Float64Array(store.windowCount(o) * SLOT_LENGTH);
+    const f64 = new Float64Array(store.savedLength(o));
     store.saveWindows(o, f64, 0);
-    return f64;
+    return { f64, n: store.windowCount(o) };
   });
   const next = new EventWindowStore(spec);
   next.newestMs = store.newestMs;
   owners.forEach((o, i) => {
     next.windowsFor(i, 0, o);
-    next.restoreWindows(o, saved[i], 0, saved[i].length / SLOT_LENGTH);
+    next.restoreWindows(o, saved[i].f64, 0, saved[i].n);
   });
   const before = next.bytes;
   const again = next.take();

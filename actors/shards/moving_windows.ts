@@ -252,8 +252,67 @@ export class MovingWindows {
 
   /** Reads what `save` wrote for `filled` values (≤ window) into a reset slot; returns the offset after it. */
   restore(slot: number, f64: Float64Array, at: number, filled: number): number {
+    this.restoreParts(slot, f64, at, filled, f64, at + 2, 0);
+    return at + 2 + filled;
+  }
+
+  /**
+   * How `saveRing` writes the slot's ring: 0 as float64 values; 1 + d as
+   * int16 and 6 + d as int32 integers k, each value k / 10^d (its ring page's form).
+   */
+  ringForm(slot: number): number {
+    const r = slot >>> this.#ringBits;
+    const p = this.#scale[r];
+    if (p === 0) return 0;
+    return (this.#limit[r] === INT16_MAX ? 1 : 6) + POW10.indexOf(p);
+  }
+
+  /** `[last, timeMs]` into `f64` at `at`; returns the offset after them. */
+  saveHead(slot: number, f64: Float64Array, at: number): number {
+    const page = this.#pages[slot >>> PAGE_BITS];
+    f64[at] = page.last[slot & MASK];
+    f64[at + 1] = page.timeMs[slot & MASK];
+    return at + 2;
+  }
+
+  /**
+   * The ring's filled values from its oldest, into `out` at `at`, as
+   * `ringForm` says: float64 values, or the integers k its page holds (`out`
+   * an Int16Array or Int32Array to match); returns the offset after them.
+   */
+  saveRing(slot: number, out: Float64Array | Int32Array | Int16Array, at: number): number {
+    const page = this.#pages[slot >>> PAGE_BITS];
+    const i = slot & MASK;
+    const filled = page.filled[i];
+    const r = slot >>> this.#ringBits;
+    const base = (slot & this.#ringMask) * this.window;
+    const oldest = filled < this.window ? 0 : page.next[i];
+    const ring = this.#scale[r] === 0 ? this.#rings[r]! : this.#narrow[r]!;
+    let o = at;
+    for (let k = base + oldest; k < base + filled; k++) out[o++] = ring[k];
+    for (let k = base; k < base + oldest; k++) out[o++] = ring[k];
+    return o;
+  }
+
+  /**
+   * Restores a reset slot from `[last, timeMs]` at `f64[at]` and `filled`
+   * ring values (≤ window) at `ring[ringAt]` in form `form` (`ringForm`;
+   * integers are divided back out, giving the very doubles that were added).
+   */
+  restoreParts(
+    slot: number,
+    f64: Float64Array,
+    at: number,
+    filled: number,
+    ring: ArrayLike<number>,
+    ringAt: number,
+    form: number,
+  ): void {
     if (filled > this.window) {
       throw new RangeError(`Cannot restore ${filled} values into a window of ${this.window}`);
+    }
+    if (!(form >= 0 && form <= 10 && form % 1 === 0)) {
+      throw new RangeError(`Cannot restore a ring saved in form ${form}`);
     }
     // Every column of the slot is written below: no reset first.
     if (slot >= this.#capacity || slot >>> this.#ringBits >= this.#scale.length) {
@@ -267,25 +326,40 @@ export class MovingWindows {
     page.next[i] = filled === this.window ? 0 : filled;
     const base = (slot & this.#ringMask) * this.window;
     const r = slot >>> this.#ringBits;
+    // The saved integers' scale (1 for doubles: a division by 1 gives the value back).
+    const q = form === 0 ? 1 : POW10[(form - 1) % 5];
     // Loops, not set(subarray): a restart restores every slot, and a view per slot is garbage.
     // The page's array and scale are read once a slot; a value it cannot take goes through `#put`.
     let k = 0;
     const p = this.#scale[r];
     if (p === 0) {
-      const ring = this.#rings[r]!;
-      for (; k < filled; k++) ring[base + k] = f64[at + 2 + k];
+      const wide = this.#rings[r]!;
+      for (; k < filled; k++) wide[base + k] = ring[ringAt + k] / q;
     } else {
-      const ring = this.#narrow[r]!;
+      const narrow = this.#narrow[r]!;
       const limit = this.#limit[r];
-      for (; k < filled; k++) {
-        const n = scaled(f64[at + 2 + k], p, limit);
-        if (n !== n) break; // NaN: the page cannot take it as it is
-        ring[base + k] = n;
+      if (form !== 0 && q === p) {
+        // Integers saved at this page's scale: themselves, while they fit.
+        for (; k < filled; k++) {
+          const n = ring[ringAt + k];
+          if (!(n <= limit && n >= -limit)) break;
+          narrow[base + k] = n;
+        }
+      } else {
+        for (; k < filled; k++) {
+          const n = scaled(ring[ringAt + k] / q, p, limit);
+          if (n !== n) break; // NaN: the page cannot take it as it is
+          narrow[base + k] = n;
+        }
       }
       if (base + k > this.#top[r]) this.#top[r] = base + k;
     }
-    for (; k < filled; k++) this.#put(r, base + k, f64, at + 2 + k);
-    return at + 2 + filled;
+    // A value the page cannot take as it is (rare): through `#put`, from a column (no boxed double).
+    const one = MovingWindows.#arg;
+    for (; k < filled; k++) {
+      one[0] = ring[ringAt + k] / q;
+      this.#put(r, base + k, one, 0);
+    }
   }
 
   /** Stores `from[i]` at `k` of ring page `r`: narrow when it comes back exactly, else widens the page. */

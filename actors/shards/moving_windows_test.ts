@@ -245,3 +245,74 @@ Deno.test("moving windows: slots restored one by one into fresh ring pages, then
     { numRuns: 400 },
   );
 });
+
+Deno.test("moving windows: a ring saved in its page's form (int16, int32 or float64) and restored into any page gives back the very doubles added, and fills no more than its values", () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 1, max: 40 }),
+      fc.array(fc.tuple(fc.constantFrom(0, 1, 2), exactValueArb), {
+        minLength: 1,
+        maxLength: 200,
+      }),
+      // Into a fresh store, or one whose page already took a value of another resolution.
+      fc.constantFrom(null, 0.5, 4_000.1, 1 / 3, -0),
+      (window, readings, before) => {
+        const slots = [0, 1, 2];
+        const w = new MovingWindows(window);
+        for (const k of slots) w.reset(k);
+        const seen = new Map<number, number[]>(slots.map((k) => [k, []]));
+        readings.forEach(([k, value], i) => {
+          w.add(k, value, i);
+          seen.get(k)!.push(value);
+        });
+        const next = new MovingWindows(window);
+        next.reset(3);
+        if (before !== null) next.add(3, before, 0);
+        for (const s of slots) {
+          const form = w.ringForm(s);
+          const filled = w.filled(s);
+          const head = new Float64Array(2);
+          assertEquals(w.saveHead(s, head, 0), 2);
+          const ring = form === 0
+            ? new Float64Array(filled + 2)
+            : form <= 5
+            ? new Int16Array(filled + 2)
+            : new Int32Array(filled + 2);
+          // Written from offset 1: exactly `filled` values, nothing past them.
+          assertEquals(w.saveRing(s, ring, 1), 1 + filled);
+          assertEquals([ring[0], ring[filled + 1]], [0, 0]);
+          next.reset(s);
+          next.restoreParts(s, head, 0, filled, ring, 1, form);
+          const recent = seen.get(s)!.slice(-window);
+          if (recent.length === 0) continue;
+          let sum = 0, min = Infinity, max = -Infinity;
+          for (const v of recent) {
+            sum += v;
+            if (v < min) min = v;
+            if (v > max) max = v;
+          }
+          const got = next.read(s, { avg: 0, min: 0, max: 0 });
+          assert(Object.is(got.avg, sum / recent.length), `slot ${s} avg ${got.avg}`);
+          assert(Object.is(got.min, min), `slot ${s} min ${got.min} vs ${min}`);
+          assert(Object.is(got.max, max), `slot ${s} max ${got.max} vs ${max}`);
+          assert(Object.is(next.last(s), w.last(s)), `slot ${s} last`);
+          const saved = new Float64Array(2 + window);
+          next.save(s, saved, 0);
+          recent.forEach((v, j) => assert(Object.is(saved[2 + j], v), `slot ${s} saved ${j}`));
+        }
+      },
+    ),
+    { numRuns: 300 },
+  );
+});
+
+Deno.test("moving windows: ring forms follow the page: int16 while values fit, int32 past that, float64 once one is not decimal", () => {
+  const w = new MovingWindows(5);
+  w.reset(0);
+  w.add(0, 21.3, 0);
+  assertEquals(w.ringForm(0), 1 + 1); // int16, d = 1
+  w.add(0, 4_000.1, 1);
+  assertEquals(w.ringForm(0), 6 + 1); // int32, d = 1
+  w.add(0, 1 / 3, 2);
+  assertEquals(w.ringForm(0), 0);
+});

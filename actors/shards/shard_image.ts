@@ -2,8 +2,9 @@
  * A shard's saved state: a small JSON header and its sensors in pages of
  * `SENSOR_PAGE` (by index in the shard), each page encoded on its own, so a
  * checkpoint can rewrite only the pages that changed. A page is one byte
- * buffer: a JSON part (its strings), then every number as float64 and every
- * small integer as uint32, in two sections, so rings and windows copy in bulk.
+ * buffer: a JSON part (its strings), then every number as float64, every
+ * small integer as uint32 (or int32), and narrow ring values as int16, in
+ * three sections, so rings and windows copy in bulk.
  */
 import type { WindowSpec } from "./event_window_store.ts";
 
@@ -13,9 +14,11 @@ export const SENSOR_PAGE_BITS = 10;
 /**
  * The layout written by this code; other layouts are not restored (the log
  * is replayed instead). 4: a larger event window saves only its closed
- * smallest windows, merged (3 saved every reading in it).
+ * smallest windows, merged (3 saved every reading in it). 5: a window of no
+ * reading or of one is saved in 2 or 3 numbers instead of 9, and a moving
+ * window's ring as the integers its ring page holds (int16 or int32).
  */
-export const IMAGE_FORMAT = 4;
+export const IMAGE_FORMAT = 5;
 
 /** What a shard saves besides its pages. */
 export interface ShardHeader {
@@ -45,35 +48,54 @@ export interface ShardImage {
   full: boolean;
 }
 
-/** A page's parts, as `encodePage` lays them out. */
+/** A page's parts, as `allocatePage` lays them out. */
 export interface PageParts {
   sensors: number;
   strings: string[];
   f64: Float64Array;
   u32: Uint32Array;
+  /** The same bytes as `u32`, signed (ring values saved as int32). */
+  i32: Int32Array;
+  /** Ring values saved as int16 (most readings have a fixed resolution: 2 bytes, not 8). */
+  i16: Int16Array;
 }
 
-/** Sections of a page of these sizes; fill them, then `encodePage`. */
+/** Sections of a page of these sizes, to fill. */
 export function allocatePage(
   sensors: number,
   strings: string[],
-  sizes: { f64: number; u32: number },
+  sizes: { f64: number; u32: number; i16?: number },
 ): { parts: PageParts; bytes: Uint8Array } {
+  const i16 = sizes.i16 ?? 0;
   const header = new TextEncoder().encode(
-    JSON.stringify({ sensors, strings, f64: sizes.f64, u32: sizes.u32 }),
+    JSON.stringify({ sensors, strings, f64: sizes.f64, u32: sizes.u32, i16 }),
   );
   const start = align8(4 + header.byteLength);
-  const bytes = new Uint8Array(start + sizes.f64 * 8 + sizes.u32 * 4);
+  const bytes = new Uint8Array(start + sizes.f64 * 8 + sizes.u32 * 4 + i16 * 2);
   new DataView(bytes.buffer).setUint32(0, header.byteLength, true);
   bytes.set(header, 4);
   return {
     bytes,
-    parts: {
-      sensors,
-      strings,
-      f64: new Float64Array(bytes.buffer, start, sizes.f64),
-      u32: new Uint32Array(bytes.buffer, start + sizes.f64 * 8, sizes.u32),
-    },
+    parts: sections(bytes.buffer, start, sensors, strings, sizes.f64, sizes.u32, i16),
+  };
+}
+
+function sections(
+  buffer: ArrayBufferLike,
+  start: number,
+  sensors: number,
+  strings: string[],
+  f64: number,
+  u32: number,
+  i16: number,
+): PageParts {
+  return {
+    sensors,
+    strings,
+    f64: new Float64Array(buffer, start, f64),
+    u32: new Uint32Array(buffer, start + f64 * 8, u32),
+    i32: new Int32Array(buffer, start + f64 * 8, u32),
+    i16: new Int16Array(buffer, start + f64 * 8 + u32 * 4, i16),
   };
 }
 
@@ -91,23 +113,18 @@ export function decodePage(page: Uint8Array): PageParts {
   } catch {
     throw new RangeError("Cannot read a shard page: its header is not JSON");
   }
-  const { sensors, strings, f64, u32 } = (header ?? {}) as Record<string, unknown>;
+  const { sensors, strings, f64, u32, i16 } = (header ?? {}) as Record<string, unknown>;
   if (
-    !isCount(sensors) || !isCount(f64) || !isCount(u32) || !Array.isArray(strings) ||
-    !strings.every((s) => typeof s === "string")
+    !isCount(sensors) || !isCount(f64) || !isCount(u32) || !isCount(i16) ||
+    !Array.isArray(strings) || !strings.every((s) => typeof s === "string")
   ) {
     throw new RangeError("Cannot read a shard page: its header is not a page header");
   }
   const start = bytes.byteOffset + align8(4 + length);
-  if (start - bytes.byteOffset + f64 * 8 + u32 * 4 > bytes.byteLength) {
+  if (start - bytes.byteOffset + f64 * 8 + u32 * 4 + i16 * 2 > bytes.byteLength) {
     throw new RangeError("Cannot read a shard page: it is shorter than its header says");
   }
-  return {
-    sensors,
-    strings,
-    f64: new Float64Array(bytes.buffer, start, f64),
-    u32: new Uint32Array(bytes.buffer, start + f64 * 8, u32),
-  };
+  return sections(bytes.buffer, start, sensors, strings, f64, u32, i16);
 }
 
 function isCount(n: unknown): n is number {

@@ -8,11 +8,13 @@
  *
  * Page layout (written by `ShardState`): per sensor, u32 [flags, global,
  * group, status, slots] and f64 [statusTimeMs, late]; per slot of a live
- * sensor, in chain order, u32 [metric, filled, windows] and f64 [last,
- * timeMs, ...ring (filled), ...windows (SLOT_LENGTH each), ...threshold
- * record]. A removed sensor keeps its index (flags 0) and has no slots.
+ * sensor, in chain order, u32 [metric, filled, windows, ring form |
+ * SAVED_LEVELS, ...ring if int32], i16 [...ring if int16] and f64 [last,
+ * timeMs, ...ring if float64, ...windows (2, 3 or SLOT_LENGTH numbers each:
+ * `EventWindowStore.saveWindows`), ...threshold record if SAVED_LEVELS]. A removed sensor
+ * keeps its index (flags 0) and has no slots.
  */
-import { savedWindowsError, SLOT_LENGTH } from "./event_window_store.ts";
+import { savedWindowsEnd, savedWindowsError } from "./event_window_store.ts";
 import type { WindowSpec } from "./event_window_store.ts";
 import { decodePage, SENSOR_PAGE } from "./shard_image.ts";
 import type { PageParts, ShardImage } from "./shard_image.ts";
@@ -20,13 +22,18 @@ import { ThresholdLevels } from "./threshold_levels.ts";
 
 /** A saved sensor's flag: live (else removed). */
 export const SAVED_LIVE = 1;
+/** A saved slot's ring form (`MovingWindows.ringForm`) is its fourth integer's low bits... */
+export const RING_FORM = 15;
+/** ...and this bit says a threshold record follows its windows (a cell never judged has none). */
+export const SAVED_LEVELS = 16;
 const METRICS = 65_536;
 
-/** An image that passed: its pages decoded, and how many slots and windows they hold. */
+/** An image that passed: its pages decoded, and how many slots, windows and threshold records they hold. */
 export interface CheckedImage {
   pages: PageParts[];
   slots: number;
   windows: number;
+  levels: number;
 }
 
 /** Per metric index: the sensor that last used it (duplicate metrics in one sensor). */
@@ -94,7 +101,7 @@ function checkImage(
   ) {
     throw new RangeError("Cannot restore a shard: its metric list is not metric indexes");
   }
-  const checked: CheckedImage = { pages: [], slots: 0, windows: 0 };
+  const checked: CheckedImage = { pages: [], slots: 0, windows: 0, levels: 0 };
   for (let p = 0; p < pageCount; p++) {
     const bytes = image.pages[p];
     if (!(bytes instanceof Uint8Array)) {
@@ -117,17 +124,17 @@ function checkImage(
   return checked;
 }
 
-/** Why a decoded page cannot be restored, or null; adds its slots and windows to `totals`. */
+/** Why a decoded page cannot be restored, or null; adds its slots, windows and records to `totals`. */
 function checkPage(
   parts: PageParts,
   first: number,
   shape: ImageShape,
-  totals: { slots: number; windows: number },
+  totals: { slots: number; windows: number; levels: number },
   owns?: (global: number, local: number) => boolean,
 ): string | null {
-  const { u32, f64, strings } = parts;
+  const { u32, f64, i16, strings } = parts;
   const record = ThresholdLevels.RECORD;
-  let a = 0, b = 0;
+  let a = 0, b = 0, c = 0;
   for (let j = 0; j < parts.sensors; j++) {
     if (b + 5 > u32.length || a + 2 > f64.length) return `sensor ${j}: the page ends before it`;
     const flags = u32[b], global = u32[b + 1], group = u32[b + 2], status = u32[b + 3];
@@ -149,31 +156,53 @@ function checkPage(
     if (Number.isNaN(statusTimeMs) || !(late >= 0)) return `sensor ${j}: status time or late count`;
     stamp++;
     for (let m = 0; m < slots; m++) {
-      if (b + 3 > u32.length) return `sensor ${j}: the page ends before its metric ${m}`;
+      if (b + 4 > u32.length) return `sensor ${j}: the page ends before its metric ${m}`;
       const metric = u32[b], filled = u32[b + 1], windows = u32[b + 2];
-      b += 3;
+      const form = (u32[b + 3] & ~SAVED_LEVELS) >>> 0;
+      const levels = (u32[b + 3] & SAVED_LEVELS) !== 0 ? record : 0;
+      b += 4;
       if (metric >= METRICS) return `sensor ${j}: metric index ${metric}`;
       if (seen[metric] === stamp) return `sensor ${j}: metric ${metric} twice`;
       seen[metric] = stamp;
       if (filled > shape.window) {
         return `sensor ${j}: ${filled} values in a moving window of ${shape.window}`;
       }
-      const at = a + 2 + filled;
-      if (at + windows * SLOT_LENGTH + record > f64.length) {
+      if (form > 10) return `sensor ${j}: metric ${metric}'s ring saved in form ${form}`;
+      // The ring: float64 with the numbers, int16 in its own section, int32 with the integers.
+      let at = a + 2;
+      if (form === 0) at += filled;
+      else if (form <= 5) c += filled;
+      else b += filled;
+      if (c > i16.length || b > u32.length) {
+        return `sensor ${j}: the page ends before metric ${metric}'s ring`;
+      }
+      if (at + levels > f64.length) {
         return `sensor ${j}: the page ends before its metric ${metric}`;
       }
-      const error = savedWindowsError(shape.spec, f64, at, windows);
-      if (error !== null) return `sensor ${j}: ${error}`;
-      a = at + windows * SLOT_LENGTH;
-      const level = f64[a + record - 1];
-      if (level !== 0 && level !== 1 && level !== 2) return `sensor ${j}: threshold level ${level}`;
-      a += record;
+      // Windows take 2 to SLOT_LENGTH numbers each: walked, read no further than the record.
+      const after = savedWindowsEnd(shape.spec, f64, at, windows, f64.length - levels);
+      if (after < 0) {
+        return `sensor ${j}: ${
+          savedWindowsError(shape.spec, f64, at, windows, f64.length - levels)
+        }`;
+      }
+      a = after;
+      if (levels > 0) {
+        const level = f64[a + record - 1];
+        if (level !== 0 && level !== 1 && level !== 2) {
+          return `sensor ${j}: threshold level ${level}`;
+        }
+      }
+      a += levels;
+      if (levels > 0) totals.levels++;
       totals.windows += windows;
     }
     totals.slots += slots;
   }
-  if (a !== f64.length || b !== u32.length) {
-    return `${f64.length - a} numbers and ${u32.length - b} integers after its last sensor`;
+  if (a !== f64.length || b !== u32.length || c !== i16.length) {
+    return `${f64.length - a} numbers and ${
+      u32.length - b + i16.length - c
+    } integers after its last sensor`;
   }
   return null;
 }

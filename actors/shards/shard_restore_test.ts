@@ -217,18 +217,26 @@ function edited(image: ShardImage, edit: (parts: PageParts) => PageParts): Shard
   const { parts: out, bytes } = allocatePage(parts.sensors, parts.strings, {
     f64: parts.f64.length,
     u32: parts.u32.length,
+    i16: parts.i16.length,
   });
   out.f64.set(parts.f64);
   out.u32.set(parts.u32);
+  out.i16.set(parts.i16);
   return { ...image, pages: [bytes] };
 }
 
 /** Offsets in page 0 of the sample: live sensor 0's first slot and its first window. */
 function firstSlot(parts: PageParts) {
-  // Sensor 0: u32 [flags, global, group, status, slots], then its first slot's [metric, filled, windows].
-  const filled = parts.u32[6];
-  // f64: sensor [statusTimeMs, late], slot [last, timeMs, ...ring], then the windows.
-  return { u: 5, window: 2 + 2 + filled };
+  // Sensor 0: u32 [flags, global, group, status, slots], then its first slot's
+  // [metric, filled, windows, ring form, ...ring if int32].
+  const filled = parts.u32[6], form = parts.u32[8];
+  // f64: sensor [statusTimeMs, late], slot [last, timeMs, ...ring if float64], then the windows.
+  return {
+    u: 5,
+    next: 5 + 4 + (form > 5 ? filled : 0),
+    window: 2 + 2 + (form === 0 ? filled : 0),
+    form,
+  };
 }
 
 const HOSTILE: [string, (image: ShardImage) => ShardImage][] = [
@@ -281,7 +289,7 @@ const HOSTILE: [string, (image: ShardImage) => ShardImage][] = [
     })],
   ["a sensor's metric twice", (im) =>
     edited(im, (p) => {
-      p.u32[firstSlot(p).u + 3] = p.u32[firstSlot(p).u];
+      p.u32[firstSlot(p).next] = p.u32[firstSlot(p).u];
       return p;
     })],
   ["a ring fuller than the window", (im) =>
@@ -289,6 +297,28 @@ const HOSTILE: [string, (image: ShardImage) => ShardImage][] = [
       p.u32[firstSlot(p).u + 1] = 50;
       return p;
     })],
+  ["a ring saved in an unknown form", (im) =>
+    edited(im, (p) => {
+      p.u32[firstSlot(p).u + 3] = 11;
+      return p;
+    })],
+  ["a threshold record flagged that was not saved", (im) =>
+    edited(im, (p) => {
+      p.u32[firstSlot(p).u + 3] |= 16;
+      return p;
+    })],
+  [
+    "an int16 ring past its section's end",
+    (im) => edited(im, (p) => ({ ...p, i16: p.i16.slice(0, p.i16.length - 1) })),
+  ],
+  [
+    "an int16 ring read as int32 (its values taken for the next slots' integers)",
+    (im) =>
+      edited(im, (p) => {
+        p.u32[firstSlot(p).u + 3] = 6;
+        return p;
+      }),
+  ],
   ["a window count past the page's end", (im) =>
     edited(im, (p) => {
       p.u32[firstSlot(p).u + 2] = 1e7;
@@ -322,7 +352,9 @@ const HOSTILE: [string, (image: ShardImage) => ShardImage][] = [
   ["a removed sensor with slots", (im) =>
     edited(im, (p) => {
       // Sensor 1 ("b") was removed: [0, global, 0, 0, 0].
-      const at = 5 + 3 * p.u32[4];
+      // Sensor 0's slots take 4 integers each (their rings are int16: values 0..100).
+      assertEquals(firstSlot(p).form, 1);
+      const at = 5 + 4 * p.u32[4];
       assertEquals(p.u32[at], 0);
       p.u32[at + 4] = 1;
       return p;

@@ -10,7 +10,7 @@
 import { MovingWindows } from "./moving_windows.ts";
 import { DEFAULT_WINDOW_SPEC, EventWindowStore, SLOT_LENGTH } from "./event_window_store.ts";
 import type { HeldWindow, WindowSpec } from "./event_window_store.ts";
-import { checkShardImage, SAVED_LIVE } from "./shard_image_check.ts";
+import { checkShardImage, RING_FORM, SAVED_LEVELS, SAVED_LIVE } from "./shard_image_check.ts";
 import { allocatePage, IMAGE_FORMAT, SENSOR_PAGE, SENSOR_PAGE_BITS } from "./shard_image.ts";
 import type { PageParts, ShardHeader, ShardImage } from "./shard_image.ts";
 import type { RoutedRows } from "./routed_rows.ts";
@@ -435,7 +435,7 @@ export class ShardState {
     this.#reserve(header.sensors - 1);
     while (this.#slots.length * SLOT_PAGE < checked.slots) this.#slots.push(new SlotPage());
     this.#moving.reserve(checked.slots);
-    this.#levels.ensure(checked.slots);
+    if (checked.levels > 0) this.#levels.ensure(checked.slots);
     this.#events.reserve(checked.windows, checked.slots);
     this.#events.newestMs = header.newestMs ?? -Infinity;
     this.#events.lateDropped = header.lateDropped;
@@ -464,8 +464,11 @@ export class ShardState {
 
   // Page layout. Per sensor: u32 [flags, global, group, status, slots]; f64
   // [statusTimeMs, late]. Per slot of a live sensor, in chain order: u32
-  // [metric, filled, windows]; f64 [last, timeMs, ...ring, ...windows,
-  // ...ThresholdLevels record].
+  // [metric, filled, windows, ring form | SAVED_LEVELS, ...ring if int32];
+  // i16 [...ring if int16]; f64 [last, timeMs, ...ring if float64,
+  // ...windows (2, 3 or SLOT_LENGTH numbers each,
+  // `EventWindowStore.saveWindows`), ...ThresholdLevels record if judged].
+  // The ring is in its page's form (`MovingWindows.ringForm`).
   #savePage(p: number): Uint8Array {
     const from = p * PAGE;
     const to = Math.min(this.#sensorCount, from + PAGE);
@@ -477,7 +480,8 @@ export class ShardState {
       return i;
     };
     const page = this.#sensors[p];
-    let f64 = 0, u32 = 0;
+    const moving = this.#moving;
+    let f64 = 0, u32 = 0, i16 = 0;
     for (let s = from; s < to; s++) {
       u32 += 5;
       f64 += 2;
@@ -486,9 +490,11 @@ export class ShardState {
         k >= 0;
         k = this.#slots[k >>> SLOT_BITS].next[k & SLOT_MASK]
       ) {
-        u32 += 3;
-        f64 += 2 + this.#moving.filled(k) + this.#events.windowCount(k) * SLOT_LENGTH +
-          ThresholdLevels.RECORD;
+        const filled = moving.filled(k), form = moving.ringForm(k);
+        u32 += 4 + (form > 5 ? filled : 0);
+        i16 += form >= 1 && form <= 5 ? filled : 0;
+        f64 += 2 + (form === 0 ? filled : 0) + this.#events.savedLength(k) +
+          (this.#levels.held(k) ? ThresholdLevels.RECORD : 0);
       }
     }
     // Strings first (the header holds them), then the numbers.
@@ -498,8 +504,8 @@ export class ShardState {
       stringOf(this.#groups.strings[page.group[i]]);
       stringOf(this.#statuses.strings[page.status[i]]);
     }
-    const { parts, bytes } = allocatePage(to - from, strings, { f64, u32 });
-    let a = 0, b = 0;
+    const { parts, bytes } = allocatePage(to - from, strings, { f64, u32, i16 });
+    let a = 0, b = 0, c = 0;
     for (let s = from; s < to; s++) {
       const i = s & MASK;
       const live = (page.flags[i] & LIVE) !== 0;
@@ -523,13 +529,18 @@ export class ShardState {
         k >= 0;
         k = this.#slots[k >>> SLOT_BITS].next[k & SLOT_MASK]
       ) {
+        const form = moving.ringForm(k), held = this.#levels.held(k);
         parts.u32[b] = this.#slots[k >>> SLOT_BITS].metric[k & SLOT_MASK];
-        parts.u32[b + 1] = this.#moving.filled(k);
+        parts.u32[b + 1] = moving.filled(k);
         parts.u32[b + 2] = this.#events.windowCount(k);
-        b += 3;
-        a = this.#moving.save(k, parts.f64, a);
+        parts.u32[b + 3] = form | (held ? SAVED_LEVELS : 0);
+        b += 4;
+        a = moving.saveHead(k, parts.f64, a);
+        if (form === 0) a = moving.saveRing(k, parts.f64, a);
+        else if (form <= 5) c = moving.saveRing(k, parts.i16, c);
+        else b = moving.saveRing(k, parts.i32, b);
         a = this.#events.saveWindows(k, parts.f64, a);
-        a = this.#levels.save(k, parts.f64, a);
+        if (held) a = this.#levels.save(k, parts.f64, a);
       }
     }
     return bytes;
@@ -537,12 +548,12 @@ export class ShardState {
 
   /** Restores a page `checkShardImage` passed (so no index below is out of range). */
   #restorePage(p: number, parts: PageParts): void {
-    const { u32: u, f64 } = parts;
+    const { u32: u, f64, i32, i16 } = parts;
     // Per string of the page: its group and status id here (-1 until needed).
     const groupOf = new Int32Array(parts.strings.length).fill(-1);
     const statusOf = new Int32Array(parts.strings.length).fill(-1);
     const moving = this.#moving, events = this.#events, levels = this.#levels;
-    let a = 0, b = 0;
+    let a = 0, b = 0, c = 0;
     for (let j = 0; j < parts.sensors; j++) {
       const s = p * PAGE + j;
       const flags = u[b], global = u[b + 1], g = u[b + 2], st = u[b + 3], slots = u[b + 4];
@@ -576,7 +587,8 @@ export class ShardState {
       let before = -1;
       for (let m = 0; m < slots; m++) {
         const metric = u[b], filled = u[b + 1], windows = u[b + 2];
-        b += 3;
+        const form = u[b + 3] & RING_FORM, held = (u[b + 3] & SAVED_LEVELS) !== 0;
+        b += 4;
         const k = this.#slotCount++;
         const slotPage = this.#slots[k >>> SLOT_BITS];
         const sj = k & SLOT_MASK;
@@ -588,9 +600,20 @@ export class ShardState {
         else this.#slots[before >>> SLOT_BITS].next[before & SLOT_MASK] = k;
         before = k;
         events.windowsFor(global, metric, k);
-        a = moving.restore(k, f64, a, filled);
+        if (form === 0) {
+          moving.restoreParts(k, f64, a, filled, f64, a + 2, 0);
+          a += 2 + filled;
+        } else if (form <= 5) {
+          moving.restoreParts(k, f64, a, filled, i16, c, form);
+          a += 2;
+          c += filled;
+        } else {
+          moving.restoreParts(k, f64, a, filled, i32, b, form);
+          a += 2;
+          b += filled;
+        }
         a = events.restoreWindows(k, f64, a, windows, true);
-        a = levels.restore(k, f64, a);
+        if (held) a = levels.restore(k, f64, a);
         this.#dirtySlots.push(k);
         this.#knowMetric(metric);
       }
@@ -670,7 +693,7 @@ export class ShardState {
       this.#slots[last >>> SLOT_BITS].next[last & SLOT_MASK] = k;
     }
     this.#moving.reset(k);
-    this.#levels.ensure(k + 1);
+    // Cleared, not grown: only a judged value makes its cell take room (`ThresholdLevels.held`).
     this.#levels.clear(k);
     this.#events.windowsFor(page.global[s & MASK], metric, k);
     this.#knowMetric(metric);

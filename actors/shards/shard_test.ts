@@ -5,6 +5,7 @@ import { FeedView } from "../hub/feed_view.ts";
 import type { ShardChanges, ShardReadings } from "./shard_messages.ts";
 import type { ShardImage } from "./shard_image.ts";
 import { decodePage } from "./shard_image.ts";
+import { ThresholdLevels } from "./threshold_levels.ts";
 import type { HeldWindow } from "./event_window_store.ts";
 import { blockFromReadings } from "../../protocol/reading_block.ts";
 
@@ -355,6 +356,33 @@ Deno.test("threshold levels and the status level reach the flush, and survive a 
     { sensorId: "c", timeMs: 1_500, values: { t: 5 } },
   ]));
   assertEquals(levelPairs(flush(again)), [[0, 2], [1, 0], [2, 0]]);
+});
+
+Deno.test("metrics without thresholds keep no threshold state, in memory or in the checkpoint; judged ones keep theirs", () => {
+  const metrics = {
+    t: { name: "T", unit: "", precision: 1, thresholds: { warn: { above: 10 }, holdMs: 0 } },
+  };
+  const router = new Router(1, { metrics });
+  const plain = new ShardBehavior({ window: 2 });
+  const judged = new ShardBehavior({ window: 2, metrics });
+  const readings: Parameters<typeof blockFromReadings>[0] = [
+    { sensorId: "a", timeMs: 0, values: { h: 1, p: 2 } },
+    { sensorId: "b", timeMs: 0, values: { h: 3 } },
+  ];
+  for (const shard of [plain, judged]) shard.receive(message(router, readings));
+  assertEquals([plain.counts().parts.levels, judged.counts().parts.levels], [0, 0]);
+  // A judged value (over warn): its cell alone takes room and saves a record (4 numbers).
+  const over = [{ sensorId: "c", timeMs: 0, values: { t: 20 } }];
+  for (const shard of [plain, judged]) shard.receive(message(router, over));
+  assert(judged.counts().parts.levels > 0);
+  assertEquals(plain.counts().parts.levels, 0);
+  const bytes = (shard: ShardBehavior) => save(shard).pages[0]!.byteLength;
+  assertEquals(bytes(judged) - bytes(plain), ThresholdLevels.RECORD * 8);
+  // Restored: the plain shard still keeps none, the judged one its level.
+  const again = new ShardBehavior({ window: 2, image: save(plain) });
+  assertEquals(again.counts().parts.levels, 0);
+  const judgedAgain = new ShardBehavior({ window: 2, metrics, image: save(judged) });
+  assertEquals(levelPairs(flush(judgedAgain)), [[2, 1]]);
 });
 
 Deno.test("with reused columns a flush's updates stay intact through the next flush; without, every flush is a fresh buffer", () => {

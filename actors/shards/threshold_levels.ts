@@ -71,6 +71,8 @@ export class ThresholdLevels {
 
   /** Forgets a cell (its sensor was removed, or the cell is reused). */
   clear(cell: number): void {
+    // Past the arrays: never judged, so empty already.
+    if (cell >= this.#level.length) return;
     this.#newestMs[cell] = NaN;
     this.#warnSince[cell] = NaN;
     this.#criticalSince[cell] = NaN;
@@ -78,7 +80,19 @@ export class ThresholdLevels {
   }
 
   level(cell: number): number {
-    return this.#level[cell];
+    return cell < this.#level.length ? this.#level[cell] : LEVEL_OK;
+  }
+
+  /**
+   * Whether the cell holds anything a checkpoint must keep (it was judged
+   * since it was last cleared). Cells of metrics without thresholds never
+   * are: the arrays grow only as far as judged cells (most shards judge none).
+   */
+  held(cell: number): boolean {
+    return cell < this.#level.length &&
+      !(this.#newestMs[cell] !== this.#newestMs[cell] && this.#level[cell] === LEVEL_OK &&
+        this.#warnSince[cell] !== this.#warnSince[cell] &&
+        this.#criticalSince[cell] !== this.#criticalSince[cell]);
   }
 
   /** Judges one reading; true when the cell's level changed. */
@@ -104,6 +118,7 @@ export class ThresholdLevels {
     times: Float64Array,
     row: number,
   ): boolean {
+    if (cell >= this.#level.length) this.ensure(cell + 1);
     const timeMs = times[row];
     const newest = this.#newestMs[cell];
     if (timeMs < newest) return false; // NaN (no reading yet) compares false: judged
@@ -128,7 +143,7 @@ export class ThresholdLevels {
   /** Numbers per saved cell. */
   static readonly RECORD = 4;
 
-  /** Writes the cell's state at `out[at..at+RECORD)`; returns the next offset. */
+  /** Writes the cell's state (`held`) at `out[at..at+RECORD)`; returns the next offset. */
   save(cell: number, out: Float64Array, at: number): number {
     out[at] = this.#newestMs[cell];
     out[at + 1] = this.#warnSince[cell];

@@ -1,5 +1,5 @@
 import fc from "fast-check";
-import { assertEquals } from "../../tests/testing/assert.ts";
+import { assert, assertEquals } from "../../tests/testing/assert.ts";
 import { statusLevel, ThresholdLevels, valueLevel } from "./threshold_levels.ts";
 import type { Thresholds } from "../../protocol/metric_meta.ts";
 
@@ -115,4 +115,19 @@ Deno.test("reported statuses map to levels; unknown words raise nothing", () => 
     ["ok", "warn", "WARNING", "critical", "alarm", "error", "fault", "", "banana"].map(statusLevel),
     [0, 1, 1, 2, 2, 2, 2, 0, 0],
   );
+});
+
+Deno.test("cells never judged take no room, read ok and are not held; a judged cell is held until cleared", () => {
+  const levels = new ThresholdLevels();
+  levels.clear(100_000);
+  assertEquals([levels.capacity, levels.level(100_000), levels.held(100_000)], [0, 0, false]);
+  levels.observe(5, T, 20, 0);
+  assert(levels.capacity >= 6 && levels.capacity < 100_000);
+  assertEquals([levels.held(5), levels.held(4), levels.held(100_000)], [true, false, false]);
+  levels.clear(5);
+  assertEquals(levels.held(5), false);
+  // A cell at a level is held even with no reading time (restored as saved).
+  const saved = Float64Array.of(NaN, NaN, NaN, 2);
+  levels.restore(7, saved, 0);
+  assertEquals([levels.held(7), levels.level(7)], [true, 2]);
 });
