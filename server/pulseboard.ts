@@ -22,6 +22,7 @@ import {
   opsRoutes,
   PrometheusMetrics,
   threadCpuClock,
+  ThreadPriority,
 } from "./ops/mod.ts";
 import { CloseCode } from "../protocol/close_codes.ts";
 
@@ -123,6 +124,7 @@ export async function startPulseboard(
   source.start();
   hub.tickEvery(config.tickMs, () => source.caughtUp);
   const heapTrim = new HeapTrimmer(glibcTrim(), config.trimMemoryMs);
+  const threadPriority = new ThreadPriority(config.backgroundNice);
   const { server, url } = await listen({
     ...ingest,
     feed: feedSocketHandler(hub, {
@@ -148,6 +150,7 @@ export async function startPulseboard(
       history: () => history.stats(),
       mqtt,
       heapTrim: heapTrim.stats,
+      threadPriority: threadPriority.stats,
       startedAt,
       checkpointEveryMs: config.checkpointEveryMs,
     }),
@@ -188,6 +191,7 @@ export async function startPulseboard(
       await step("shards", () => shards.stop());
       await step("close", () => source.close());
       await heapTrim.stop();
+      threadPriority.stop();
       store.close();
       logger.info("stopped", { checkpointsSaved: source.health().checkpointsSaved, ms });
     })();
