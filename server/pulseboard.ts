@@ -22,7 +22,6 @@ import {
   opsRoutes,
   PrometheusMetrics,
   threadCpuClock,
-  ThreadPriority,
 } from "./ops/mod.ts";
 import { CloseCode } from "../protocol/close_codes.ts";
 
@@ -124,7 +123,6 @@ export async function startPulseboard(
   source.start();
   hub.tickEvery(config.tickMs, () => source.caughtUp);
   const heapTrim = new HeapTrimmer(glibcTrim(), config.trimMemoryMs);
-  const threadPriority = new ThreadPriority(config.backgroundNice);
   const { server, url } = await listen({
     ...ingest,
     feed: feedSocketHandler(hub, {
@@ -150,7 +148,6 @@ export async function startPulseboard(
       history: () => history.stats(),
       mqtt,
       heapTrim: heapTrim.stats,
-      threadPriority: threadPriority.stats,
       startedAt,
       checkpointEveryMs: config.checkpointEveryMs,
     }),
@@ -191,7 +188,6 @@ export async function startPulseboard(
       await step("shards", () => shards.stop());
       await step("close", () => source.close());
       await heapTrim.stop();
-      threadPriority.stop();
       store.close();
       logger.info("stopped", { checkpointsSaved: source.health().checkpointsSaved, ms });
     })();

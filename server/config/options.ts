@@ -21,7 +21,6 @@ export interface Config {
   checkpointEveryMs: number;
   /** How often the malloc heap's free pages go back to the system; 0: never. */
   trimMemoryMs: number;
-  backgroundNice: number;
   /** Unsent bytes per client above which its deltas are skipped. */
   maxBufferedBytes: number;
   /** How long a client may stay over `maxBufferedBytes` before it is closed (4008). */
@@ -325,18 +324,6 @@ export const OPTIONS: readonly Option[] = [
     readme:
       "ms between handing the malloc heap's free pages back to the system (glibc `malloc_trim`, off the main thread); 0: never",
     parse: int("trim-memory", 0, 3_600_000),
-  }),
-  option({
-    flag: "background-nice",
-    key: "backgroundNice",
-    arg: "<n>",
-    default: 5,
-    shown: "5",
-    help:
-      "nice added to the server's background threads (Deno KV's writer, V8's, tokio's); 0: none",
-    readme:
-      "nice added to the server's background threads (Deno KV's writer, V8's and tokio's), so the event loop (ingest, the hub's tick, the sends) takes a core first (Linux); 0: none",
-    parse: int("background-nice", 0, 19),
   }),
   option({
     flag: "max-buffered",

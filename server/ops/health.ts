@@ -60,8 +60,6 @@ export interface HealthInputs {
   mqtt?: { health(): object; readonly degraded: boolean } | null;
   /** The malloc heap's trims (`HeapTrimmer`), when they are counted. */
   heapTrim?: object;
-  /** The background threads' nice (`ThreadPriority`), when it is set. */
-  threadPriority?: object;
 }
 
 /**
@@ -99,6 +97,5 @@ export function healthReport(inputs: HealthInputs): Record<string, unknown> {
     ...(inputs.mqtt ? { mqtt: inputs.mqtt.health() } : {}),
     // The process's memory (bytes: rss, heapTotal, heapUsed, external), for capacity figures.
     memory: { ...Deno.memoryUsage(), ...(inputs.heapTrim ? { trim: inputs.heapTrim } : {}) },
-    ...(inputs.threadPriority ? { threadPriority: inputs.threadPriority } : {}),
   };
 }

@@ -14,5 +14,3 @@ export { topicLabeler } from "./topic_label.ts";
 export { glibcTrim, HeapTrimmer } from "./heap_trim.ts";
 export type { HeapTrimStats, Trim } from "./heap_trim.ts";
 export { threadCpuClock } from "./thread_clock.ts";
-export { BACKGROUND_THREADS, ThreadPriority } from "./thread_priority.ts";
-export type { ThreadPriorityStats } from "./thread_priority.ts";
