@@ -4,6 +4,7 @@
 // that brought it a reading. Pure: the clock comes in as `now`.
 import { ATTENTION } from "../../protocol/attention.ts";
 import type { MetricStates, SensorEntry } from "../../protocol/columns.ts";
+import { grownCapacity } from "./capacity.ts";
 
 export interface AttentionOptions {
   /** Stale after this many of the sensor's usual intervals without a reading. Default 5. */
@@ -145,7 +146,7 @@ export class AttentionBoard {
 
   #grow(size: number): void {
     if (size <= this.#known.length) return;
-    const n = Math.max(size, this.#known.length * 2, 1024);
+    const n = grownCapacity(this.#known.length, size);
     const bytes = (old: Uint8Array) => {
       const next = new Uint8Array(n);
       next.set(old);

@@ -10,6 +10,7 @@ import { AttentionBoard } from "./attention_board.ts";
 import { SlotIndex } from "./slot_index.ts";
 import { packedPrevious, packedStates, packedWindows, PreviousScratch } from "./packed_columns.ts";
 import type { AttentionOptions } from "./attention_board.ts";
+import { grownCapacity } from "./capacity.ts";
 
 /**
  * Each update's values before the tick's merge, aligned with `updates`:
@@ -358,9 +359,7 @@ export class FeedView {
       if (kept < 0 || !(startMs[kept] > startMs[i])) rows[slot] = i;
     }
     if (used > this.#windows.length) {
-      let size = Math.max(this.#windows.length, 1);
-      while (size < used) size *= 2;
-      this.#windows = allocateWindowStates(size);
+      this.#windows = allocateWindowStates(grownCapacity(this.#windows.length, used));
     }
     const to = this.#windows;
     // Each loop sees one array type: a loop over several (a shared helper) runs
@@ -384,10 +383,10 @@ export class FeedView {
     let slot = this.#windowSlots.get(sensor, sub);
     if (slot < 0) {
       if (this.#windowsUsed === this.#windows.length) {
-        // As for values: a restart's 700,000 windows grow it once, to the size doubling reaches.
-        let size = Math.max(this.#windows.length, 1);
-        while (size < this.#windowsUsed + left) size *= 2;
-        const grown = allocateWindowStates(size);
+        // As for values: a restart's 700,000 windows grow it once.
+        const grown = allocateWindowStates(
+          grownCapacity(this.#windows.length, this.#windowsUsed + left),
+        );
         copyWindows(this.#windows, grown, 0);
         this.#windows = grown;
       }
@@ -466,10 +465,7 @@ export class FeedView {
 
   #grow(needed: number): void {
     const old = this.#values;
-    // Doubled as often as it takes, in one step: the sizes a slot-by-slot growth reaches.
-    let size = Math.max(old.length, 1);
-    while (size < needed) size *= 2;
-    const next = allocateStates(size);
+    const next = allocateStates(grownCapacity(old.length, needed));
     next.sensor.set(old.sensor);
     next.metric.set(old.metric);
     next.last.set(old.last);

@@ -6,6 +6,8 @@
 // half the 1-ordering tick under load): the first few b of each a (a
 // sensor's first metrics) sit in a direct table, a's side by side.
 
+import { grownCapacity } from "./capacity.ts";
+
 const EMPTY = -1;
 /** b below this (by default), for a below `DIRECT_A`, go in the direct table: 32 bytes per a. */
 const DIRECT_B = 8;
@@ -188,7 +190,7 @@ export class SlotIndex {
   }
 
   #growDirect(count: number): void {
-    const n = Math.min(Math.max(count, 2 * this.#direct.length / this.#width, 1024), DIRECT_A);
+    const n = Math.min(grownCapacity(this.#direct.length / this.#width, count), DIRECT_A);
     const next = new Uint32Array(n * this.#width);
     next.set(this.#direct);
     this.#direct = next;

@@ -4,6 +4,7 @@ import { allocateStates } from "../../protocol/columns.ts";
 import type { MetricEntry, MetricStates, SensorEntry } from "../../protocol/columns.ts";
 import type { ViewFrameInput, ViewFrameKind } from "../../protocol/view_frames.ts";
 import type { SparkRows } from "../../protocol/spark_columns.ts";
+import { grownCapacity } from "./capacity.ts";
 
 /** How a frame codes the values of rows the client keeps. */
 export type ValueMode =
@@ -120,7 +121,7 @@ export class WindowFrames {
 
   #room(top: number): void {
     if (top <= this.#touchedAt.length) return;
-    const n = Math.max(top, this.#touchedAt.length * 2, 1024);
+    const n = grownCapacity(this.#touchedAt.length, top);
     const grow = <A extends Uint32Array | Int32Array>(a: A, make: (n: number) => A) => {
       const b = make(n);
       b.set(a);

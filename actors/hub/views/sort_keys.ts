@@ -3,6 +3,7 @@ import type { MetricStates, SensorEntry } from "../../../protocol/server_frames.
 import { CollationOrder } from "./collation_order.ts";
 import { sortKeyName } from "./view_spec.ts";
 import type { MetricField, SortKey } from "./view_spec.ts";
+import { grownCapacity } from "../capacity.ts";
 
 /** Where the keys of a column made later come from: the hub's `FeedView`. */
 export interface StateSource {
@@ -453,7 +454,7 @@ export class SortKeys {
   }
 
   #grow(needed: number): void {
-    const capacity = Math.max(needed, this.capacity * 2, 1024);
+    const capacity = grownCapacity(this.capacity, needed);
     const grow = <A extends Float64Array | Uint8Array | Int32Array>(
       old: A,
       make: (n: number) => A,

@@ -1,4 +1,5 @@
 import type { TickChanges } from "../feed_view.ts";
+import { grownCapacity } from "../capacity.ts";
 
 export interface SparkPointsOptions {
   /** Points per sensor and metric; default 60. */
@@ -144,9 +145,8 @@ export class SparkPoints {
   }
 
   #grow(needed: number): void {
-    // Doubled as often as it takes, in one step (a restart's first tick needs 100,000 at once).
-    let capacity = Math.max(this.capacity, 1024);
-    while (capacity < needed) capacity *= 2;
+    // In one step (a restart's first tick needs 100,000 at once).
+    const capacity = grownCapacity(this.capacity, needed);
     for (const a of this.#arenas) {
       if (a === undefined) continue;
       const values = new Float32Array(capacity * this.points);
