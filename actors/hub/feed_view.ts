@@ -8,7 +8,13 @@ import type {
 } from "../../protocol/columns.ts";
 import { AttentionBoard } from "./attention_board.ts";
 import { SlotIndex } from "./slot_index.ts";
-import { packedPrevious, packedStates, packedWindows, PreviousScratch } from "./packed_columns.ts";
+import {
+  packedPrevious,
+  packedStates,
+  previousBuffer,
+  statesBuffer,
+  windowsBuffer,
+} from "./packed_columns.ts";
 import type { AttentionOptions } from "./attention_board.ts";
 import { grownCapacity } from "./capacity.ts";
 
@@ -29,11 +35,13 @@ export interface PreviousColumns {
 export interface TickChanges {
   sensors: SensorEntry[];
   metrics: MetricEntry[];
-  updates: MetricStates;
   /**
-   * The values each update replaced, aligned with `updates`. Scratch of the
-   * view: valid until the second `apply` after this one.
+   * The tick's updates. This, `previous` and `windows` are the view's own
+   * buffers, used in turn: valid until the second `apply` after this one
+   * (copy what must be kept longer).
    */
+  updates: MetricStates;
+  /** The values each update replaced, aligned with `updates`. */
   previous: PreviousColumns;
   /** `[sensor, status]` for sensors whose status changed in the tick. */
   statuses: [number, string][];
@@ -67,7 +75,10 @@ export class FeedView {
   #windows: WindowStates = allocateWindowStates(1024);
   #windowsUsed = 0;
   #late = new Float64Array(1024);
-  readonly #previous = new PreviousScratch();
+  /** The tick's merged columns, two buffers in turn (see `TickChanges`). */
+  readonly #updates = statesBuffer();
+  readonly #previous = previousBuffer();
+  readonly #merged = windowsBuffer();
   /** Sum of `#late`. */
   lateTotal = 0;
   readonly #status: string[] = [];
@@ -155,7 +166,7 @@ export class FeedView {
       total === 0 && sensors.length === 0 && metrics.length === 0 && windowTotal === 0 &&
       late.length === 0 && removed.length === 0 && statuses.length === 0 && !levelsChanged
     ) return null;
-    const updates = packedStates(total);
+    const updates = this.#updates.next(total);
     let at = 0;
     for (const change of changes) {
       if (!change) continue;
@@ -170,9 +181,10 @@ export class FeedView {
       at += u.length;
     }
     const previous = this.#previous.next(total);
+    previous.has.fill(0);
     let i = this.#used === 0 ? this.#storeFresh(updates) : 0;
     for (; i < total; i++) this.#store(updates, i, previous, total - i);
-    const windows = packedWindows(windowTotal);
+    const windows = this.#merged.next(windowTotal);
     at = 0;
     for (const change of changes) {
       if (!change) continue;

@@ -1,9 +1,11 @@
 // Tick-sized columns in one ArrayBuffer each: one allocation where
 // `allocateStates` makes seven and `allocateWindowStates` ten (each
 // ArrayBuffer is a backing store, a zeroed malloc and external memory V8
-// accounts for); and a double-buffered scratch for the previous values,
-// which nothing keeps past the next tick.
+// accounts for); and buffers used in turn for what nothing keeps past the
+// next tick.
+import { viewStates, viewWindowStates } from "../../protocol/columns.ts";
 import type { MetricStates, WindowStates } from "../../protocol/columns.ts";
+import { grownCapacity } from "./capacity.ts";
 import type { PreviousColumns } from "./feed_view.ts";
 
 /** Metric-state columns of `n` entries in one buffer; properties in `allocateStates`' order (one shape). */
@@ -52,34 +54,54 @@ export function packedPrevious(n: number): PreviousColumns {
 }
 
 /**
- * Two previous-value buffers used in turn: the columns `next(n)` returns
- * stay valid until the second `next` after it (a tick's changes are read
- * during their tick, and by a window served before the next one). `has` is
- * cleared; the values are left as they were (read only where `has` is 1).
+ * Two buffers of columns used in turn: what `next(n)` returns (views of
+ * exactly `n` entries) stays valid until the second `next` after it (a
+ * tick's changes are read during their tick, and by a window served before
+ * the next one; nothing keeps them longer). Grown as the hub's columns are.
  */
-export class PreviousScratch {
-  readonly #buffers: [PreviousColumns, PreviousColumns] = [packedPrevious(0), packedPrevious(0)];
+export class DoubleBuffer<T extends { length: number }> {
+  readonly #make: (n: number) => T;
+  readonly #view: (whole: T, n: number) => T;
+  readonly #buffers: [T, T];
   #turn = 0;
 
-  next(n: number): PreviousColumns {
+  constructor(make: (n: number) => T, view: (whole: T, n: number) => T) {
+    this.#make = make;
+    this.#view = view;
+    this.#buffers = [make(0), make(0)];
+  }
+
+  next(n: number): T {
     this.#turn ^= 1;
     let whole = this.#buffers[this.#turn];
-    if (whole.has.length < n) {
-      // Grown to at least twice the need: a tick's update count wanders up and down.
-      whole = this.#buffers[this.#turn] = packedPrevious(Math.max(n, 2 * whole.has.length, 1024));
+    if (whole.length < n) {
+      whole = this.#buffers[this.#turn] = this.#make(grownCapacity(whole.length, n));
     }
-    if (whole.has.length === n) {
-      whole.has.fill(0);
-      return whole;
-    }
-    const has = whole.has.subarray(0, n);
-    has.fill(0);
-    return {
-      has,
+    return whole.length === n ? whole : this.#view(whole, n);
+  }
+}
+
+/** The tick's merged updates (every column is written: nothing to clear). */
+export function statesBuffer(): DoubleBuffer<MetricStates> {
+  return new DoubleBuffer(packedStates, viewStates);
+}
+
+/** The tick's merged windows (every column is written). */
+export function windowsBuffer(): DoubleBuffer<WindowStates> {
+  return new DoubleBuffer(packedWindows, viewWindowStates);
+}
+
+/** The values the tick's updates replaced: `has` cleared (the values are read only where it is 1). */
+export function previousBuffer(): DoubleBuffer<PreviousColumns & { length: number }> {
+  return new DoubleBuffer(
+    (n) => ({ ...packedPrevious(n), length: n }),
+    (whole, n) => ({
+      length: n,
+      has: whole.has.subarray(0, n),
       last: whole.last.subarray(0, n),
       avg: whole.avg.subarray(0, n),
       min: whole.min.subarray(0, n),
       max: whole.max.subarray(0, n),
-    };
-  }
+    }),
+  );
 }

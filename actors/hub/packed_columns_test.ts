@@ -1,6 +1,12 @@
 import { assertEquals } from "../../tests/testing/assert.ts";
 import { allocateStates, allocateWindowStates } from "../../protocol/columns.ts";
-import { packedPrevious, packedStates, packedWindows, PreviousScratch } from "./packed_columns.ts";
+import {
+  packedPrevious,
+  packedStates,
+  packedWindows,
+  previousBuffer,
+  statesBuffer,
+} from "./packed_columns.ts";
 
 /** Writes a distinct value into every element of every column, then reads all back. */
 function roundTrip(columns: Record<string, unknown>, n: number): Record<string, number[]> {
@@ -41,21 +47,28 @@ Deno.test("packed columns have the shapes and types of allocated ones, each colu
   }
 });
 
-Deno.test("the previous-value scratch clears `has` each time and keeps a turn's columns until the second turn after", () => {
-  const scratch = new PreviousScratch();
-  const first = scratch.next(5);
-  first.has.fill(1);
+Deno.test("buffers in turn: a turn's columns stay as written until the second turn after, exactly n long, grown when short", () => {
+  const states = statesBuffer();
+  const first = states.next(5);
   first.last.fill(7);
-  const second = scratch.next(8);
-  assertEquals(Array.from(second.has), new Array(8).fill(0));
-  second.has.fill(1);
+  first.sensor.fill(3);
+  const second = states.next(8);
+  assertEquals([second.length, second.last.length, second.sensor.length], [8, 8, 8]);
+  second.last.fill(9);
   // The first is untouched by the second.
-  assertEquals(Array.from(first.has), [1, 1, 1, 1, 1]);
   assertEquals(Array.from(first.last), [7, 7, 7, 7, 7]);
-  // The third reuses the first's buffer, cleared.
-  const third = scratch.next(5);
-  assertEquals(Array.from(third.has), [0, 0, 0, 0, 0]);
-  assertEquals(third.has.buffer, first.has.buffer);
-  // A longer need grows it.
-  assertEquals(scratch.next(5000).has.length, 5000);
+  assertEquals(Array.from(first.sensor), [3, 3, 3, 3, 3]);
+  // The third reuses the first's buffer.
+  const third = states.next(5);
+  assertEquals(third.last.buffer, first.last.buffer);
+  // A longer need grows it (a fresh buffer; the other turn's is untouched).
+  const fourth = states.next(5000);
+  assertEquals(fourth.timeMs.length, 5000);
+  assertEquals(Array.from(third.last), [7, 7, 7, 7, 7]);
+  // Previous values: the columns of one turn, each n long.
+  const previous = previousBuffer().next(4);
+  assertEquals(
+    [previous.has, previous.last, previous.avg, previous.min, previous.max].map((a) => a.length),
+    [4, 4, 4, 4, 4],
+  );
 });

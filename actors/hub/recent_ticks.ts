@@ -4,7 +4,6 @@
 import type {
   GroupAggregateEntry,
   MetricEntry,
-  MetricStates,
   SensorEntry,
   WindowStates,
 } from "../../protocol/columns.ts";
@@ -17,13 +16,20 @@ export interface TickParts {
   sensors: readonly SensorEntry[];
   metrics: readonly MetricEntry[];
   /** Only `sensor` and `metric` are read: the values are the newest, from the view. */
-  updates: MetricStates;
+  updates: UpdateKeys;
   removed: readonly number[];
   windows?: WindowStates;
   aggregates: readonly GroupAggregateEntry[];
   late: readonly (readonly [number, number])[];
   /** `[sensor, attention code]` that changed in the tick; absent: none. */
   attention?: readonly (readonly [number, number])[];
+}
+
+/** The (sensor, metric) of a tick's updates. */
+export interface UpdateKeys {
+  readonly length: number;
+  readonly sensor: Uint32Array;
+  readonly metric: Uint16Array;
 }
 
 export class RecentTicks {

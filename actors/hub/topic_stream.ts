@@ -1,6 +1,6 @@
 import { groupAggregates } from "./group_aggregates.ts";
 import type { FeedView, PreviousColumns, TickChanges } from "./feed_view.ts";
-import { packedPrevious, packedStates } from "./packed_columns.ts";
+import { packedPrevious, packedStates, packedWindows } from "./packed_columns.ts";
 import type { Session, StreamCursor } from "./session.ts";
 import { matches } from "./topic.ts";
 import type { TopicSpec } from "./topic.ts";
@@ -237,14 +237,18 @@ export class TopicStream {
       attention,
       intervalMs: this.#tickMs,
     };
+    // The tick's own columns are the view's buffers, reused two merges on:
+    // what is kept past this tick is copied (only what a covering frame reads).
     this.#recent.record({
       tickNo,
       seqAfter: this.seq,
       sensors,
       metrics: tick.metrics,
-      updates,
+      updates: updates === tick.updates
+        ? { length: updates.length, sensor: updates.sensor.slice(), metric: updates.metric.slice() }
+        : updates,
       removed,
-      windows,
+      windows: windows === tick.windows ? copiedWindows(windows) : windows,
       aggregates,
       late,
       attention,
@@ -585,3 +589,10 @@ const WINDOW_COLUMNS = [
   "max",
   "std",
 ] as const satisfies readonly (keyof Omit<WindowStates, "length">)[];
+
+/** A copy of `w` in one buffer. */
+function copiedWindows(w: WindowStates): WindowStates {
+  const out = packedWindows(w.length);
+  for (const column of WINDOW_COLUMNS) out[column].set(w[column]);
+  return out;
+}
