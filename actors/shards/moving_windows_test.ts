@@ -123,6 +123,23 @@ const exactValueArb = fc.oneof(
   fc.double({ min: -1e6, max: 1e6, noNaN: true }),
 );
 
+/**
+ * Asserts the slot reads as `recent` recomputed: summed oldest first (the
+ * sum then rounds alike, so the average is exact too), min and max.
+ */
+function assertSummary(w: MovingWindows, slot: number, recent: readonly number[]): void {
+  let sum = 0, min = Infinity, max = -Infinity;
+  for (const v of recent) {
+    sum += v;
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  const got = w.read(slot, { avg: 0, min: 0, max: 0 });
+  assert(Object.is(got.avg, sum / recent.length), `slot ${slot} avg ${got.avg}`);
+  assert(Object.is(got.min, min), `slot ${slot} min ${got.min} vs ${min}`);
+  assert(Object.is(got.max, max), `slot ${slot} max ${got.max} vs ${max}`);
+}
+
 Deno.test("moving windows: every value comes back as the very double added (avg, min, max, last and a save equal a recomputation bit for bit), whatever mix of resolutions a ring page holds", () => {
   fc.assert(
     fc.property(
@@ -143,18 +160,8 @@ Deno.test("moving windows: every value comes back as the very double added (avg,
           for (const s of slots) {
             const values = seen.get(s)!;
             if (values.length === 0) continue;
-            // Recomputed in the same order (oldest first): the sum rounds alike, so avg is exact too.
             const recent = values.slice(-window);
-            let sum = 0, min = Infinity, max = -Infinity;
-            for (const v of recent) {
-              sum += v;
-              if (v < min) min = v;
-              if (v > max) max = v;
-            }
-            const got = w.read(s, { avg: 0, min: 0, max: 0 });
-            assert(Object.is(got.avg, sum / recent.length), `slot ${s} avg ${got.avg}`);
-            assert(Object.is(got.min, min), `slot ${s} min ${got.min} vs ${min}`);
-            assert(Object.is(got.max, max), `slot ${s} max ${got.max} vs ${max}`);
+            assertSummary(w, s, recent);
             assert(Object.is(w.last(s), values[values.length - 1]), `slot ${s} last`);
             const saved = new Float64Array(2 + window);
             w.save(s, saved, 0);
@@ -229,16 +236,7 @@ Deno.test("moving windows: slots restored one by one into fresh ring pages, then
         for (const k of slots) {
           const recent = seen.get(k)!.slice(-window);
           if (recent.length === 0) continue;
-          let sum = 0, min = Infinity, max = -Infinity;
-          for (const v of recent) {
-            sum += v;
-            if (v < min) min = v;
-            if (v > max) max = v;
-          }
-          const got = restored.read(k, { avg: 0, min: 0, max: 0 });
-          assert(Object.is(got.avg, sum / recent.length), `slot ${k} avg ${got.avg}`);
-          assert(Object.is(got.min, min), `slot ${k} min`);
-          assert(Object.is(got.max, max), `slot ${k} max`);
+          assertSummary(restored, k, recent);
         }
       },
     ),
@@ -285,16 +283,7 @@ Deno.test("moving windows: a ring saved in its page's form (int16, int32 or floa
           next.restoreParts(s, head, 0, filled, ring, 1, form);
           const recent = seen.get(s)!.slice(-window);
           if (recent.length === 0) continue;
-          let sum = 0, min = Infinity, max = -Infinity;
-          for (const v of recent) {
-            sum += v;
-            if (v < min) min = v;
-            if (v > max) max = v;
-          }
-          const got = next.read(s, { avg: 0, min: 0, max: 0 });
-          assert(Object.is(got.avg, sum / recent.length), `slot ${s} avg ${got.avg}`);
-          assert(Object.is(got.min, min), `slot ${s} min ${got.min} vs ${min}`);
-          assert(Object.is(got.max, max), `slot ${s} max ${got.max} vs ${max}`);
+          assertSummary(next, s, recent);
           assert(Object.is(next.last(s), w.last(s)), `slot ${s} last`);
           const saved = new Float64Array(2 + window);
           next.save(s, saved, 0);
