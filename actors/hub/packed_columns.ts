@@ -91,7 +91,7 @@ export function windowsBuffer(): DoubleBuffer<WindowStates> {
   return new DoubleBuffer(packedWindows, viewWindowStates);
 }
 
-/** The values the tick's updates replaced: `has` cleared (the values are read only where it is 1). */
+/** The values the tick's updates replaced (the caller clears `has`: values are read only where it is 1). */
 export function previousBuffer(): DoubleBuffer<PreviousColumns & { length: number }> {
   return new DoubleBuffer(
     (n) => ({ ...packedPrevious(n), length: n }),
