@@ -15,21 +15,10 @@ import {
   statesBuffer,
   windowsBuffer,
 } from "./packed_columns.ts";
+import type { PreviousColumns } from "./packed_columns.ts";
+export type { PreviousColumns };
 import type { AttentionOptions } from "./attention_board.ts";
 import { grownCapacity } from "./capacity.ts";
-
-/**
- * Each update's values before the tick's merge, aligned with `updates`:
- * the base a compact delta is coded against. `has[i]` is 0 where the view
- * held nothing for update `i`'s sensor and metric (it then goes fresh).
- */
-export interface PreviousColumns {
-  readonly has: Uint8Array;
-  readonly last: Float64Array;
-  readonly avg: Float64Array;
-  readonly min: Float64Array;
-  readonly max: Float64Array;
-}
 
 /** What changed in one tick, over all shards. */
 export interface TickChanges {

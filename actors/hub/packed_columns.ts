@@ -6,7 +6,19 @@
 import { viewStates, viewWindowStates } from "../../protocol/columns.ts";
 import type { MetricStates, WindowStates } from "../../protocol/columns.ts";
 import { grownCapacity } from "./capacity.ts";
-import type { PreviousColumns } from "./feed_view.ts";
+
+/**
+ * Each update's values before the tick's merge, aligned with `updates`:
+ * the base a compact delta is coded against. `has[i]` is 0 where the view
+ * held nothing for update `i`'s sensor and metric (it then goes fresh).
+ */
+export interface PreviousColumns {
+  readonly has: Uint8Array;
+  readonly last: Float64Array;
+  readonly avg: Float64Array;
+  readonly min: Float64Array;
+  readonly max: Float64Array;
+}
 
 /** Metric-state columns of `n` entries in one buffer; properties in `allocateStates`' order (one shape). */
 export function packedStates(n: number): MetricStates {
