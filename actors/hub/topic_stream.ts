@@ -11,7 +11,12 @@ import type { RingLimits } from "./stream_ring.ts";
 import { encodeDelta, encodeSnapshot } from "../../protocol/mod.ts";
 import { encodeCompactDelta } from "../../protocol/compact_delta.ts";
 import { compressFrame } from "../../protocol/compression.ts";
-import { allocateStates, allocateWindowStates, WINDOW_CHANGED } from "../../protocol/columns.ts";
+import {
+  allocateStates,
+  allocateWindowStates,
+  copyWindowStates,
+  WINDOW_CHANGED,
+} from "../../protocol/columns.ts";
 import type {
   GroupAggregateEntry,
   MetricEntry,
@@ -593,6 +598,6 @@ const WINDOW_COLUMNS = [
 /** A copy of `w` in one buffer. */
 function copiedWindows(w: WindowStates): WindowStates {
   const out = packedWindows(w.length);
-  for (const column of WINDOW_COLUMNS) out[column].set(w[column]);
+  copyWindowStates(w, out, w.length);
   return out;
 }
