@@ -8,9 +8,30 @@ export interface SparkPointsOptions {
   bucketMs?: number;
 }
 
-/** One metric's rings: `points` Float32 slots per sensor, sensor-major. */
+/** Sensors per page of a metric's points: one decimal scale per page. */
+const PAGE_BITS = 10;
+const PAGE = 1 << PAGE_BITS;
+const MASK = PAGE - 1;
+/** Largest decimal scale a narrow page takes. */
+const MAX_DECIMALS = 4;
+const POW10 = [1, 10, 100, 1_000, 10_000];
+const INT16_MAX = 0x7fff;
+
+/**
+ * One metric's rings: `points` slots per sensor, sensor-major, in pages of
+ * `PAGE` sensors. A page keeps its points as int16 integers k with
+ * k / 10^d === value (one d ≤ 4 per page: readings usually have a fixed
+ * resolution, e.g. 21.3), half the bytes of float32; the first
+ * point that does not fit widens the page to float32 for good. Either way a
+ * read gives the float32 of the value pushed.
+ */
 interface Arena {
-  values: Float32Array;
+  /** Per page: its points as scaled integers (null once wide)... */
+  narrow: (Int16Array | null)[];
+  /** ...or as float32 (null while narrow). */
+  wide: (Float32Array | null)[];
+  /** Per page: 10^d of its narrow points; 0 before its first point, and once wide. */
+  scale: number[];
   /** Slot of the newest point per sensor. */
   head: Uint16Array;
   /** Points held per sensor (≤ points). */
@@ -22,11 +43,12 @@ interface Arena {
 /**
  * The last minute of every sensor's metrics, so a row entering a window can
  * bring its sparkline: per metric a ring of `points` one-second slots per
- * sensor in one Float32Array arena, the latest value in a bucket winning —
- * the same rule as the dashboard's `SparkRings` (web/src/lib/feed/spark_rings.ts),
- * so what a client draws from these points and from later deltas agrees.
- * Memory is fixed per sensor and metric (points × 4 + 12 bytes), whatever the
- * update rate. Fed from each tick's `TickChanges`. Pure.
+ * sensor (see `Arena`), the latest value in a bucket winning — the same rule
+ * as the dashboard's `SparkRings` (web/src/lib/feed/spark_rings.ts), so what
+ * a client draws from these points and from later deltas agrees. Memory is
+ * fixed per sensor and metric (points × 2 + 12 bytes with one or two
+ * decimals, points × 4 + 12 otherwise), whatever the update rate. Fed from
+ * each tick's `TickChanges`. Pure.
  */
 export class SparkPoints {
   readonly points: number;
@@ -70,17 +92,70 @@ export class SparkPoints {
     const a = this.#arenas[metric] ?? this.#arena(metric);
     const bucket = Math.floor(timeMs / this.bucketMs);
     const newest = a.bucket[sensor];
-    const base = sensor * this.points;
-    if (bucket === newest) {
-      a.values[base + a.head[sensor]] = value;
+    let head: number;
+    if (bucket === newest) head = a.head[sensor];
+    else {
+      if (bucket < newest) return;
+      head = a.filled[sensor] === 0 ? 0 : (a.head[sensor] + 1) % this.points;
+      a.head[sensor] = head;
+      if (a.filled[sensor] < this.points) a.filled[sensor]++;
+      a.bucket[sensor] = bucket;
+    }
+    const page = sensor >>> PAGE_BITS;
+    const at = (sensor & MASK) * this.points + head;
+    const narrow = a.narrow[page];
+    if (narrow === null) {
+      a.wide[page]![at] = value;
       return;
     }
-    if (bucket < newest) return;
-    const head = a.filled[sensor] === 0 ? 0 : (a.head[sensor] + 1) % this.points;
-    a.head[sensor] = head;
-    a.values[base + head] = value;
-    if (a.filled[sensor] < this.points) a.filled[sensor]++;
-    a.bucket[sensor] = bucket;
+    const scale = a.scale[page];
+    const k = Math.round(value * scale);
+    // Exactly k / 10^d (a reading of a few decimals): read back, it is the value; a -0 widens.
+    if (
+      k <= INT16_MAX && k >= -INT16_MAX && k / scale === value && (value !== 0 || 1 / value > 0)
+    ) {
+      narrow[at] = k;
+    } else this.#fit(a, page, at, value);
+  }
+
+  /**
+   * A point its page's scale cannot keep: a page not written yet takes the
+   * fewest decimals that keep it; a page with points takes more decimals
+   * when that keeps it and them, or widens to float32.
+   */
+  #fit(a: Arena, page: number, at: number, value: number): void {
+    const narrow = a.narrow[page]!;
+    const scale = a.scale[page];
+    const negativeZero = value === 0 && 1 / value < 0;
+    for (
+      let d = scale === 0 ? 0 : POW10.indexOf(scale) + 1;
+      d <= MAX_DECIMALS && !negativeZero;
+      d++
+    ) {
+      const k = Math.round(value * POW10[d]);
+      if (k > INT16_MAX || k < -INT16_MAX) break; // more decimals only make it larger
+      if (k / POW10[d] !== value) continue;
+      if (scale !== 0) {
+        // Rare (a page meets more decimals than it had): the whole page, unwritten points being 0.
+        const factor = POW10[d] / scale;
+        const least = Math.ceil(-INT16_MAX / factor), most = Math.floor(INT16_MAX / factor);
+        let fits = true;
+        for (let i = 0; i < narrow.length && fits; i++) {
+          fits = narrow[i] >= least && narrow[i] <= most;
+        }
+        if (!fits) break;
+        for (let i = 0; i < narrow.length; i++) narrow[i] *= factor;
+      }
+      a.scale[page] = POW10[d];
+      narrow[at] = k;
+      return;
+    }
+    const wide = new Float32Array(narrow.length);
+    if (scale !== 0) { for (let i = 0; i < narrow.length; i++) wide[i] = narrow[i] / scale; }
+    wide[at] = value;
+    a.wide[page] = wide;
+    a.narrow[page] = null;
+    a.scale[page] = 0;
   }
 
   /** Copies the sensor's points for `metric`, oldest first, into `into` from `at`; returns how many. */
@@ -88,10 +163,20 @@ export class SparkPoints {
     const a = this.#arenas[metric];
     if (a === undefined || sensor >= this.capacity) return 0;
     const n = Math.min(a.filled[sensor], into.length - at);
-    const base = sensor * this.points;
+    const page = sensor >>> PAGE_BITS;
+    const base = (sensor & MASK) * this.points;
     const head = a.head[sensor];
+    const narrow = a.narrow[page];
+    if (narrow !== null) {
+      const scale = a.scale[page];
+      for (let i = 0; i < n; i++) {
+        into[at + n - 1 - i] = narrow[base + ((head - i + this.points) % this.points)] / scale;
+      }
+      return n;
+    }
+    const wide = a.wide[page]!;
     for (let i = 0; i < n; i++) {
-      into[at + n - 1 - i] = a.values[base + ((head - i + this.points) % this.points)];
+      into[at + n - 1 - i] = wide[base + ((head - i + this.points) % this.points)];
     }
     return n;
   }
@@ -115,33 +200,51 @@ export class SparkPoints {
 
   clear(sensor: number): void {
     if (sensor >= this.capacity) return;
+    const page = sensor >>> PAGE_BITS;
+    const base = (sensor & MASK) * this.points;
     for (const a of this.#arenas) {
       if (a === undefined) continue;
       a.filled[sensor] = 0;
       a.bucket[sensor] = -Infinity;
+      // Zeroed, so points no longer read cannot stop the page taking more decimals.
+      a.narrow[page]?.fill(0, base, base + this.points);
     }
   }
 
   get bytes(): number {
     let bytes = 0;
     for (const a of this.#arenas) {
-      if (a) {
-        bytes += a.values.byteLength + a.head.byteLength + a.filled.byteLength +
-          a.bucket.byteLength;
+      if (a === undefined) continue;
+      for (let p = 0; p < a.narrow.length; p++) {
+        bytes += a.narrow[p]?.byteLength ?? a.wide[p]!.byteLength;
       }
+      bytes += a.head.byteLength + a.filled.byteLength + a.bucket.byteLength;
     }
     return bytes;
   }
 
   #arena(metric: number): Arena {
     const a: Arena = {
-      values: new Float32Array(this.capacity * this.points),
+      narrow: [],
+      wide: [],
+      scale: [],
       head: new Uint16Array(this.capacity),
       filled: new Uint16Array(this.capacity),
       bucket: new Float64Array(this.capacity).fill(-Infinity),
     };
+    this.#addPages(a);
     this.#arenas[metric] = a;
     return a;
+  }
+
+  /** Pages up to the capacity: the ones there stay as they are (nothing copied). */
+  #addPages(a: Arena): void {
+    const pages = (this.capacity + MASK) >>> PAGE_BITS;
+    while (a.narrow.length < pages) {
+      a.narrow.push(new Int16Array(PAGE * this.points));
+      a.wide.push(null);
+      a.scale.push(0);
+    }
   }
 
   #grow(needed: number): void {
@@ -149,9 +252,6 @@ export class SparkPoints {
     const capacity = grownCapacity(this.capacity, needed);
     for (const a of this.#arenas) {
       if (a === undefined) continue;
-      const values = new Float32Array(capacity * this.points);
-      values.set(a.values);
-      a.values = values;
       const head = new Uint16Array(capacity);
       head.set(a.head);
       a.head = head;
@@ -163,5 +263,6 @@ export class SparkPoints {
       a.bucket = bucket;
     }
     this.capacity = capacity;
+    for (const a of this.#arenas) if (a !== undefined) this.#addPages(a);
   }
 }

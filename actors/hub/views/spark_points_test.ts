@@ -87,3 +87,82 @@ Deno.test("memory is fixed per sensor and metric: a minute of points whatever th
   assertEquals(spark.bytes, before);
   assertEquals(spark.read(99, 0, new Float32Array(100)), 60);
 });
+
+Deno.test("readings with a few decimals read back as float32 of what was pushed, across pages and scales", () => {
+  // Values of 0–6 decimals and any size: pages take more decimals or widen as they come.
+  const value = fc.oneof(
+    fc.tuple(fc.integer({ min: -400_000, max: 400_000 }), fc.integer({ min: 0, max: 6 }))
+      .map(([k, d]) => k / 10 ** d),
+    fc.tuple(fc.integer({ min: -3_000, max: 3_000 }), fc.integer({ min: 0, max: 4 }))
+      .map(([k, d]) => k / 10 ** d),
+    fc.constantFrom(-0, 0, 1e-9, 32_767, 32_768, -32_767, 1e6),
+    fc.double({ noNaN: true }),
+  );
+  const push = fc.record({
+    // Three pages' worth of sensors, sparse.
+    sensor: fc.oneof(fc.nat(5), fc.integer({ min: 1000, max: 1030 }), fc.constant(2_500)),
+    metric: fc.nat(1),
+    timeMs: fc.integer({ min: 0, max: 20_000 }),
+    value,
+    clear: fc.integer({ min: 0, max: 29 }).map((n) => n === 0),
+  });
+  fc.assert(
+    fc.property(fc.array(push, { maxLength: 400 }), (pushes) => {
+      const points = 8;
+      const ours = new SparkPoints({ points });
+      const theirs = [0, 1].map(() => new SparkRings({ points }));
+      for (const r of theirs) r.grow(2_501);
+      const sensors = new Set<number>();
+      for (const p of pushes) {
+        if (p.clear) {
+          ours.clear(p.sensor);
+          for (const r of theirs) r.clear(p.sensor);
+        }
+        ours.push(p.sensor, p.metric, p.timeMs, p.value);
+        theirs[p.metric].push(p.sensor, p.timeMs, p.value);
+        sensors.add(p.sensor);
+      }
+      for (const sensor of sensors) {
+        for (let metric = 0; metric < 2; metric++) {
+          const a = new Float32Array(points), b = new Float32Array(points);
+          const n = ours.read(sensor, metric, a);
+          assertEquals(n, theirs[metric].read(sensor, b));
+          assertEquals([...a.subarray(0, n)], [...b.subarray(0, n)]);
+        }
+      }
+    }),
+    { numRuns: 300 },
+  );
+});
+
+Deno.test("a page of one-decimal readings holds two bytes a point; one value it cannot scale widens only its page", () => {
+  const points = 60;
+  const spark = new SparkPoints({ points });
+  // Two pages of 1,024 sensors, readings like 21.3 and 1013.2 (as parsed: the nearest double).
+  for (let s = 0; s < 2048; s++) spark.push(s, 0, 0, ((s % 2 === 0 ? 213 : 10_132) + s) / 10);
+  const perSensor = 2 + 2 + 8; // head, filled, bucket
+  // Pages of 1,024 sensors up to the capacity (grown by a quarter: more than the two filled).
+  const pages = Math.ceil(spark.capacity / 1024);
+  assertEquals(spark.bytes, pages * 1024 * (points * 2) + spark.capacity * perSensor);
+  spark.push(1500, 0, 1_000, Math.PI);
+  assertEquals(
+    spark.bytes,
+    (pages - 1) * 1024 * (points * 2) + 1024 * (points * 4) + spark.capacity * perSensor,
+  );
+  const read = new Float32Array(points);
+  assertEquals(spark.read(1500, 0, read), 2);
+  assertEquals([...read.subarray(0, 2)], [Math.fround(171.3), Math.fround(Math.PI)]);
+  assertEquals(spark.read(1501, 0, read), 1);
+  assertEquals(read[0], Math.fround(1163.3));
+  // More decimals in a narrow page: its points are scaled up (it stays narrow), and read as before.
+  const scaled = new SparkPoints({ points });
+  scaled.push(0, 0, 0, 21.3);
+  const narrowBytes = scaled.bytes;
+  scaled.push(1, 0, 0, 2.25);
+  scaled.push(0, 0, 1_000, -0.125);
+  assertEquals(scaled.bytes, narrowBytes);
+  assertEquals(scaled.read(0, 0, read), 2);
+  assertEquals([...read.subarray(0, 2)], [Math.fround(21.3), -0.125]);
+  assertEquals(scaled.read(1, 0, read), 1);
+  assertEquals(read[0], 2.25);
+});
