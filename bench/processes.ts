@@ -116,11 +116,23 @@ export async function startServer(
   } finally {
     clearTimeout(timer);
   }
-  // Keep draining stdout so the child never blocks on a full pipe.
+  // Keep draining stdout so the child never blocks on a full pipe; with
+  // PULSEBOARD_BENCH_SERVER_STDOUT=<file> (e.g. for --v8-flags=--trace-gc) it is kept there.
+  const keep = Deno.env.get("PULSEBOARD_BENCH_SERVER_STDOUT");
   (async () => {
+    const file = keep ? await Deno.open(keep, { write: true, create: true, append: true }) : null;
+    const encoder = new TextEncoder();
     try {
-      while (!(await reader.read()).done) { /* drain */ }
-    } catch { /* closed */ }
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        if (file) await file.write(encoder.encode(value));
+      }
+    } catch {
+      /* closed */
+    } finally {
+      file?.close();
+    }
   })();
   return Object.assign(server, {
     child,
