@@ -287,14 +287,27 @@ export class EventWindowStore {
   /** Windows open now. */
   open = 0;
 
+  /** Due windows a take hands out at least (see `take`); Infinity: all of them. */
+  readonly #takeAtLeast: number;
+
   /**
    * With `reuse`, `take` hands out views of two buffers used in turn: what
    * one take returned is overwritten by the take after next. Without it
    * (columns transferred to another thread), each take is a fresh copy.
    */
-  constructor(spec: WindowSpec = DEFAULT_WINDOW_SPEC, options: { reuse?: boolean } = {}) {
+  constructor(
+    spec: WindowSpec = DEFAULT_WINDOW_SPEC,
+    options: { reuse?: boolean; takeAtLeast?: number } = {},
+  ) {
     slotsPerSize(spec);
     this.spec = spec;
+    this.#takeAtLeast = options.takeAtLeast ?? TAKE_AT_LEAST;
+    if (
+      !(Number.isInteger(this.#takeAtLeast) || this.#takeAtLeast === Infinity) ||
+      this.#takeAtLeast < 1
+    ) {
+      throw new RangeError(`takeAtLeast ${this.#takeAtLeast} is not a positive integer`);
+    }
     this.#sizes = spec.sizesMs.length;
     this.#out = new OutColumns(options.reuse ?? false);
     this.#lastBucket = new Array(this.#sizes).fill(null);
@@ -394,31 +407,43 @@ export class EventWindowStore {
 
   /**
    * Publishes windows that ended (provisional) and closes those the
-   * watermark passed (final), then hands over everything published since the
-   * previous call. A window appears at most once per call, with its latest values.
+   * watermark passed (final), oldest end first and at most a share of those
+   * due (the rest in the next takes), then hands over everything published
+   * since the previous call. A window appears at most once per call, with
+   * its latest values.
    */
   take(): WindowStates {
     const watermark = this.watermarkMs;
-    // Room for all this take can hand out, at once: a burst (every window of a size ends
-    // together) then allocates one buffer, not a doubling series of copies left for the GC.
-    // (A restore's windows to publish again are in ended buckets: counted there.)
-    let most = this.#revised.length;
+    // What is due: windows ended (to publish) and closed (to publish final and free).
+    let due = 0;
     for (const end of this.#ends) {
       if (end > this.newestMs) break;
       const bucket = this.#byEnd.get(end)!;
-      most += end <= watermark ? bucket.count : bucket.count - bucket.seen;
+      due += end <= watermark ? bucket.count : bucket.count - bucket.seen;
     }
-    this.#out.reserve(most);
+    // Every window of a size ends together (300,000 at a 10 s boundary at 100,000 sensors):
+    // handed out over a few takes, oldest first, so no take (nor the hub's merged tick) holds
+    // them all. What waits is neither late-prone nor lost: lateness goes by the watermark.
+    let left = Math.max(this.#takeAtLeast, Math.ceil(due / TAKE_SPREAD));
+    // Room for all this take hands out, at once (a restore's windows to publish again are in
+    // ended buckets: counted there).
+    this.#out.reserve(Math.min(due, left) + this.#revised.length);
     let closedUpTo = 0;
     for (const end of this.#ends) {
-      if (end > this.newestMs) break;
+      if (end > this.newestMs || left === 0) break;
       const bucket = this.#byEnd.get(end)!;
       if (end <= watermark) {
-        for (let r = bucket.head; r >= 0;) {
+        let r = bucket.head;
+        for (; r >= 0 && left > 0; left--) {
           const page = this.#records[r >>> RECORD_BITS];
           const next = page.endNext[r & RECORD_MASK];
           this.#close(r);
+          bucket.count--;
           r = next;
+        }
+        if (r >= 0) {
+          bucket.head = r; // the rest next take
+          break;
         }
         this.#byEnd.delete(end);
         this.#lastBucket.fill(null);
@@ -430,7 +455,7 @@ export class EventWindowStore {
       let r = bucket.published < 0
         ? bucket.head
         : this.#records[bucket.published >>> RECORD_BITS].endNext[bucket.published & RECORD_MASK];
-      while (r >= 0) {
+      while (r >= 0 && left > 0) {
         const page = this.#records[r >>> RECORD_BITS];
         const j = r & RECORD_MASK;
         // Revised here: restored (`restoreWindows`); a live revision is never past `published`.
@@ -438,10 +463,11 @@ export class EventWindowStore {
           page.state[j] = PUBLISHED;
           this.#publish(r, WINDOW_CHANGED);
         }
+        bucket.published = r;
+        bucket.seen++;
+        left--;
         r = page.endNext[j];
       }
-      bucket.published = bucket.tail;
-      bucket.seen = bucket.count;
     }
     if (closedUpTo > 0) this.#ends = this.#ends.slice(closedUpTo);
     // Revisions of windows still open (a closed one went out final, with its changes).
@@ -978,6 +1004,14 @@ function merge(a: Float64Array, ai: number, b: Float64Array, bi: number): void {
  */
 const SHRINK_SHARE = 8;
 const SHRINK_AFTER = 1024;
+/**
+ * A take hands out at least this many due windows (ended or closed), and at
+ * least an eighth of those due: a burst (a size's windows all ending
+ * together) goes out over a few takes, and a backlog cannot grow (what is due
+ * beyond eight times a take's share of the rate waits at most eight takes).
+ */
+const TAKE_AT_LEAST = 4096;
+const TAKE_SPREAD = 8;
 const MIN_OUT = 256;
 
 /**

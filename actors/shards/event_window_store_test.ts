@@ -55,17 +55,21 @@ function entries(states: WindowStates) {
 
 const close = (a: number, b: number) => Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(b));
 
-Deno.test("event-time windows equal a recomputation: late readings dropped and counted, each closed window published final once", () => {
+/** A take's least share of what is due: a few windows (bursts spread over many takes), or all. */
+const takeAtLeast = fc.constantFrom(1, 2, 7, Infinity);
+
+Deno.test("event-time windows equal a recomputation: late readings dropped and counted, each closed window published final once, however few windows a take hands out", () => {
   const reading = fc.record({
-    sensor: fc.integer({ min: 0, max: 2 }),
+    // Enough sensors that an end holds more windows than a small take hands out.
+    sensor: fc.integer({ min: 0, max: 9 }),
     value: fc.double({ min: -1e6, max: 1e6, noNaN: true }),
     // Mostly forward in time, sometimes back (late or within grace).
     step: fc.integer({ min: -9_000, max: 2_500 }),
     takeAfter: fc.boolean(),
   });
   fc.assert(
-    fc.property(fc.array(reading, { minLength: 1, maxLength: 300 }), (steps) => {
-      const store = new EventWindowStore(spec);
+    fc.property(fc.array(reading, { minLength: 1, maxLength: 300 }), takeAtLeast, (steps, most) => {
+      const store = new EventWindowStore(spec, { takeAtLeast: most });
       const perSensor = new Map<number, number>();
       let t = 1_700_000_000_000;
       const readings: { sensor: number; value: number; t: number }[] = [];
@@ -81,7 +85,10 @@ Deno.test("event-time windows equal a recomputation: late readings dropped and c
         else store.add(windows, step.value, t);
         if (step.takeAfter) published.push(...entries(store.take()));
       }
-      published.push(...entries(store.take()));
+      // What is due goes out over takes of at least `most`: at most 3 windows a reading (a
+      // size each), each due twice (ended, then closed).
+      const takes = Math.ceil((6 * steps.length) / most) + 1;
+      for (let i = 0; i < takes; i++) published.push(...entries(store.take()));
       const model = recompute(readings);
       assertEquals(store.lateDropped, model.late);
 
@@ -116,6 +123,71 @@ Deno.test("event-time windows equal a recomputation: late readings dropped and c
       for (const key of last.keys()) assert(model.windows.has(key), `window ${key} was invented`);
     }),
     { numRuns: 300 },
+  );
+});
+
+Deno.test("takes that hand out a part of what is due delay windows, oldest end first, and change none: each window goes final once with the values of takes that hand out all", () => {
+  const reading = fc.record({
+    sensor: fc.integer({ min: 0, max: 19 }),
+    value: fc.integer({ min: -1000, max: 1000 }),
+    // Forward, now and then a little back (within the grace or late).
+    step: fc.oneof(fc.integer({ min: 0, max: 1_500 }), fc.integer({ min: -6_000, max: 0 })),
+    takeAfter: fc.boolean(),
+  });
+  fc.assert(
+    fc.property(
+      fc.array(reading, { minLength: 1, maxLength: 400 }),
+      fc.integer({ min: 1, max: 8 }),
+      (steps, most) => {
+        const run = (takeAtLeast: number) => {
+          const store = new EventWindowStore(spec, { takeAtLeast });
+          const owners = new Map<number, number>();
+          const finals = new Map<string, ReturnType<typeof entries>[number]>();
+          const order: number[] = [];
+          const hand = (states: WindowStates) => {
+            for (const e of entries(states)) {
+              if (!e.final) continue;
+              assert(!finals.has(e.key), `window ${e.key} final twice`);
+              finals.set(e.key, e);
+              order.push(Number(e.key.split("/")[2]) + spec.sizesMs[Number(e.key.split("/")[1])]);
+            }
+          };
+          let t = 1_700_000_000_000;
+          for (const step of steps) {
+            t += step.step;
+            let owner = owners.get(step.sensor);
+            if (owner === undefined) {
+              owners.set(step.sensor, owner = store.windowsFor(step.sensor, 0));
+            }
+            if (store.isLate(t)) store.lateDropped++;
+            else store.add(owner, step.value, t);
+            if (step.takeAfter) hand(store.take());
+          }
+          // Then time moves on past every window: all of them close.
+          for (const owner of owners.values()) store.add(owner, 0, t + 200_000);
+          for (let i = 0; i < (6 * steps.length) / takeAtLeast + 2; i++) hand(store.take());
+          return { finals, order, late: store.lateDropped };
+        };
+        const all = run(Infinity);
+        const part = run(most);
+        assertEquals(part.late, all.late);
+        assertEquals(part.finals.size, all.finals.size);
+        // The values, not `changed`: a window closed before it went out ended goes final changed.
+        const values = (e?: ReturnType<typeof entries>[number]) =>
+          e && { ...e, changed: undefined };
+        for (const [key, e] of all.finals) {
+          assertEquals(values(part.finals.get(key)), values(e), `window ${key}`);
+        }
+        // Closed oldest end first, whatever the share.
+        for (let i = 1; i < part.order.length; i++) {
+          assert(
+            part.order[i] >= part.order[i - 1],
+            `a window ending ${part.order[i]} went after ${part.order[i - 1]}`,
+          );
+        }
+      },
+    ),
+    { numRuns: 200 },
   );
 });
 
@@ -454,7 +526,7 @@ Deno.test("reused output columns: a take's views stay intact through the next ta
 });
 
 Deno.test("the window output buffer grown by a burst (every 10 s window ends at once) shrinks back after small takes", () => {
-  const store = new EventWindowStore(spec);
+  const store = new EventWindowStore(spec, { takeAtLeast: Infinity });
   const base = 1_000_000_000_000;
   const owners = Array.from({ length: 20_000 }, (_, i) => store.windowsFor(i, 0));
   for (const w of owners) store.add(w, 1, base);
@@ -475,7 +547,7 @@ Deno.test("a burst take sizes the output buffer once from what it will hand out,
   // 20,000 windows end at once, then close at once: each take must hold them all. Doubling
   // from 256 would leave 32,768 entries (and a series of dead buffers on the way there).
   for (const reuse of [false, true]) {
-    const store = new EventWindowStore(spec, { reuse });
+    const store = new EventWindowStore(spec, { reuse, takeAtLeast: Infinity });
     const base = 1_000_000_000_000;
     const owners = Array.from({ length: 20_000 }, (_, i) => store.windowsFor(i, 0));
     for (const w of owners) store.add(w, 1, base);
@@ -501,7 +573,7 @@ Deno.test("a burst take sizes the output buffer once from what it will hand out,
 });
 
 Deno.test("the window output buffers are kept between bursts that come seconds apart at a 100 ms flush, not shrunk and grown again", () => {
-  const store = new EventWindowStore(spec, { reuse: true });
+  const store = new EventWindowStore(spec, { reuse: true, takeAtLeast: Infinity });
   const base = 1_000_000_000_000;
   const owners = Array.from({ length: 20_000 }, (_, i) => store.windowsFor(i, 0));
   for (const w of owners) store.add(w, 1, base);
@@ -518,7 +590,7 @@ Deno.test("the window output buffers are kept between bursts that come seconds a
 });
 
 Deno.test("the first take after a restore sizes the output buffer to the windows it publishes again, counted once", () => {
-  const store = new EventWindowStore(spec);
+  const store = new EventWindowStore(spec, { takeAtLeast: Infinity });
   const base = 1_000_000_000_000;
   const owners = Array.from({ length: 20_000 }, (_, i) => store.windowsFor(i, 0));
   for (const w of owners) store.add(w, 1, base);
@@ -529,7 +601,7 @@ Deno.test("the first take after a restore sizes the output buffer to the windows
     store.saveWindows(o, f64, 0);
     return { f64, n: store.windowCount(o) };
   });
-  const next = new EventWindowStore(spec);
+  const next = new EventWindowStore(spec, { takeAtLeast: Infinity });
   next.newestMs = store.newestMs;
   owners.forEach((o, i) => {
     next.windowsFor(i, 0, o);
@@ -544,7 +616,7 @@ Deno.test("the first take after a restore sizes the output buffer to the windows
 });
 
 Deno.test("when bursts have landed in both reused output buffers, only one stays at burst size: the other goes back to a quarter of it, and no take's views are touched", () => {
-  const store = new EventWindowStore(spec, { reuse: true });
+  const store = new EventWindowStore(spec, { reuse: true, takeAtLeast: Infinity });
   const base = 1_000_000_000_000;
   const owners = Array.from({ length: 20_000 }, (_, i) => store.windowsFor(i, 0));
   for (const w of owners) store.add(w, 1, base);
