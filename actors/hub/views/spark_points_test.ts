@@ -5,6 +5,38 @@ import { FeedView } from "../feed_view.ts";
 import { shardChanges } from "../../../tests/shard_changes.ts";
 import { SparkPoints } from "./spark_points.ts";
 
+interface Push {
+  sensor: number;
+  metric: number;
+  timeMs: number;
+  value: number;
+  clear: boolean;
+}
+
+/** Pushes (and clears) into ours and into the dashboard's rings, one per metric; every sensor's points read alike. */
+function assertFollowsRings(pushes: Push[], o: { points: number; metrics: number }): void {
+  const ours = new SparkPoints({ points: o.points });
+  const theirs = Array.from({ length: o.metrics }, () => new SparkRings({ points: o.points }));
+  const top = Math.max(0, ...pushes.map((p) => p.sensor)) + 1;
+  for (const r of theirs) r.grow(top);
+  for (const p of pushes) {
+    if (p.clear) {
+      ours.clear(p.sensor);
+      for (const r of theirs) r.clear(p.sensor);
+    }
+    ours.push(p.sensor, p.metric, p.timeMs, p.value);
+    theirs[p.metric].push(p.sensor, p.timeMs, p.value);
+  }
+  for (const sensor of new Set(pushes.map((p) => p.sensor))) {
+    for (let metric = 0; metric < o.metrics; metric++) {
+      const a = new Float32Array(o.points), b = new Float32Array(o.points);
+      const n = ours.read(sensor, metric, a);
+      assertEquals(n, theirs[metric].read(sensor, b));
+      assertEquals([...a.subarray(0, n)], [...b.subarray(0, n)]);
+    }
+  }
+}
+
 Deno.test("points per sensor and metric follow the dashboard's spark rings for any pushes", () => {
   // The dashboard's rings are the reference: one SparkRings per metric.
   const push = fc.record({
@@ -18,27 +50,7 @@ Deno.test("points per sensor and metric follow the dashboard's spark rings for a
     fc.property(
       fc.array(push, { maxLength: 300 }),
       fc.integer({ min: 1, max: 8 }),
-      (pushes, points) => {
-        const ours = new SparkPoints({ points });
-        const theirs = [0, 1, 2].map(() => new SparkRings({ points }));
-        for (const r of theirs) r.grow(6);
-        for (const p of pushes) {
-          if (p.clear) {
-            ours.clear(p.sensor);
-            for (const r of theirs) r.clear(p.sensor);
-          }
-          ours.push(p.sensor, p.metric, p.timeMs, p.value);
-          theirs[p.metric].push(p.sensor, p.timeMs, p.value);
-        }
-        for (let sensor = 0; sensor < 6; sensor++) {
-          for (let metric = 0; metric < 3; metric++) {
-            const a = new Float32Array(points), b = new Float32Array(points);
-            const n = ours.read(sensor, metric, a);
-            assertEquals(n, theirs[metric].read(sensor, b));
-            assertEquals([...a.subarray(0, n)], [...b.subarray(0, n)]);
-          }
-        }
-      },
+      (pushes, points) => assertFollowsRings(pushes, { points, metrics: 3 }),
     ),
     { numRuns: 300 },
   );
@@ -107,30 +119,10 @@ Deno.test("readings with a few decimals read back as float32 of what was pushed,
     clear: fc.integer({ min: 0, max: 29 }).map((n) => n === 0),
   });
   fc.assert(
-    fc.property(fc.array(push, { maxLength: 400 }), (pushes) => {
-      const points = 8;
-      const ours = new SparkPoints({ points });
-      const theirs = [0, 1].map(() => new SparkRings({ points }));
-      for (const r of theirs) r.grow(2_501);
-      const sensors = new Set<number>();
-      for (const p of pushes) {
-        if (p.clear) {
-          ours.clear(p.sensor);
-          for (const r of theirs) r.clear(p.sensor);
-        }
-        ours.push(p.sensor, p.metric, p.timeMs, p.value);
-        theirs[p.metric].push(p.sensor, p.timeMs, p.value);
-        sensors.add(p.sensor);
-      }
-      for (const sensor of sensors) {
-        for (let metric = 0; metric < 2; metric++) {
-          const a = new Float32Array(points), b = new Float32Array(points);
-          const n = ours.read(sensor, metric, a);
-          assertEquals(n, theirs[metric].read(sensor, b));
-          assertEquals([...a.subarray(0, n)], [...b.subarray(0, n)]);
-        }
-      }
-    }),
+    fc.property(
+      fc.array(push, { maxLength: 400 }),
+      (pushes) => assertFollowsRings(pushes, { points: 8, metrics: 2 }),
+    ),
     { numRuns: 300 },
   );
 });
