@@ -74,19 +74,25 @@ function finish(type: Body, body: flatbuffers.Offset): Uint8Array<ArrayBuffer> {
 }
 
 function stateVector(states: MetricStates): flatbuffers.Offset {
-  // Structs are written back to front.
-  builder.startVector(48, states.length, 8);
-  for (let i = states.length - 1; i >= 0; i--) {
-    MetricUpdate.createMetricUpdate(
-      builder,
-      states.sensor[i],
-      states.metric[i],
-      states.last[i],
-      states.avg[i],
-      states.min[i],
-      states.max[i],
-      states.timeMs[i],
-    );
+  // `MetricUpdate` structs (48 B: sensor i32, metric i16, 2 B pad, then last,
+  // avg, min, max and time_ms as f64, little-endian) written straight into the
+  // builder's bytes: through `MetricUpdate.createMetricUpdate` (or the
+  // builder's `writeFloat64`), V8 boxed each double passed to a call it did
+  // not inline, about 2.5 MiB/s of garbage at 10,000 readings/s.
+  const n = states.length;
+  builder.startVector(48, n, 8);
+  builder.pad(48 * n); // the room, zeroed (the pads stay 0)
+  const bytes = builder.dataBuffer().bytes();
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let at = bytes.byteLength - builder.offset();
+  for (let i = 0; i < n; i++, at += 48) {
+    view.setInt32(at, states.sensor[i], true);
+    view.setInt16(at + 4, states.metric[i], true);
+    view.setFloat64(at + 8, states.last[i], true);
+    view.setFloat64(at + 16, states.avg[i], true);
+    view.setFloat64(at + 24, states.min[i], true);
+    view.setFloat64(at + 32, states.max[i], true);
+    view.setFloat64(at + 40, states.timeMs[i], true);
   }
   return builder.endVector();
 }
