@@ -3,6 +3,7 @@ import { IngestBatch } from "./schema_generated.ts";
 import { FlatBufferVerifier } from "./verifier.ts";
 import { prefixSums } from "./reading_block.ts";
 import { writeString } from "./frame_parts.ts";
+import { ASCII_CACHE_MAX_LENGTH, AsciiStrings } from "./ascii_strings.ts";
 import type { ReadingBlock } from "./reading_block.ts";
 
 const FIELD = {
@@ -123,12 +124,15 @@ export function decodeIngestBatch(
 // into U+FFFD; a BOM is kept, so that the string is exactly what was sent.
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const lossyUtf8 = new TextDecoder("utf-8", { ignoreBOM: true });
+/** The ids and names of the batches read here (ingest bodies and the log's chunks alike). */
+const asciiStrings = new AsciiStrings();
 
 /**
  * Reads the (verified) string table, noting strings that are not valid UTF-8
  * (decoded with U+FFFD, for the log's old chunks to stay readable). Short
  * ASCII strings, the usual ids and names, skip TextDecoder, whose per-call
- * cost dominates for them.
+ * cost dominates for them, and come from `AsciiStrings` (the same object for
+ * the same bytes).
  */
 function readStrings(
   batch: IngestBatch,
@@ -145,13 +149,13 @@ function readStrings(
     const start = at + bb.readUint32(at);
     const length = bb.readUint32(start);
     const from = start + 4;
-    let ascii = length <= 64;
+    let ascii = length <= ASCII_CACHE_MAX_LENGTH;
     for (let k = from; ascii && k < from + length; k++) ascii = bytes[k] < 0x80;
-    const text = bytes.subarray(from, from + length);
     if (ascii) {
-      strings[i] = String.fromCharCode.apply(null, text as unknown as number[]);
+      strings[i] = asciiStrings.get(bytes, from, length);
       continue;
     }
+    const text = bytes.subarray(from, from + length);
     try {
       strings[i] = utf8.decode(text);
     } catch {
