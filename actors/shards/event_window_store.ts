@@ -547,7 +547,10 @@ export class EventWindowStore {
         f64[at] = form * 64 + k * 8 + page.state[j];
         f64[at + 1] = f[from + START];
         if (form === SINGLE) f64[at + 2] = f[from + SUM];
-        else if (form === FULL) f64.set(f.subarray(from, from + F), at + 1);
+        else if (form === FULL) {
+          // A loop, not set(subarray): a view per window saved was most of a checkpoint's garbage.
+          for (let q = 0; q < F; q++) f64[at + 1 + q] = f[from + q];
+        }
         at += FORM_LENGTH[form];
         r = page.chain[j];
       }
