@@ -59,6 +59,17 @@ export function exactAt(v: number, k: number): boolean {
 }
 
 /**
+ * The integer k with k / p === value exactly and |k| <= limit (p a power of
+ * ten), or NaN when there is none (a -0 has none: it would come back as 0).
+ * For values held as integers scaled by 10^d (the moving windows' ring pages,
+ * the sparkline pages), so a read gives back the very double.
+ */
+export function scaledWithin(value: number, p: number, limit: number): number {
+  const n = Math.round(value * p);
+  return n / p === value && n <= limit && n >= -limit && (value !== 0 || 1 / value > 0) ? n : NaN;
+}
+
+/**
  * The smallest scale at which every one of `values[0..n)` is exact, or -1
  * (then the column is sent as floats).
  */

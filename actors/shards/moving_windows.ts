@@ -15,6 +15,7 @@
  */
 import { allocateStates } from "../../protocol/columns.ts";
 import type { MetricStates } from "../../protocol/columns.ts";
+import { POW10, scaledWithin } from "../../protocol/number_columns.ts";
 
 /** Slots per page of the scalar columns. */
 const PAGE_BITS = 10;
@@ -24,7 +25,6 @@ const MASK = PAGE - 1;
 const RING_PAGE_VALUES = 1 << 16;
 /** Largest decimal scale a narrow ring page takes (10^4 keeps values up to ±214,748 in int32). */
 const MAX_DECIMALS = 4;
-const POW10 = [1, 10, 100, 1_000, 10_000];
 const INT32_MAX = 0x7fffffff;
 const INT16_MAX = 0x7fff;
 
@@ -347,7 +347,7 @@ export class MovingWindows {
         }
       } else {
         for (; k < filled; k++) {
-          const n = scaled(ring[ringAt + k] / q, p, limit);
+          const n = scaledWithin(ring[ringAt + k] / q, p, limit);
           if (n !== n) break; // NaN: the page cannot take it as it is
           narrow[base + k] = n;
         }
@@ -371,7 +371,7 @@ export class MovingWindows {
       return;
     }
     if (k >= this.#top[r]) this.#top[r] = k + 1;
-    const n = scaled(value, p, this.#limit[r]);
+    const n = scaledWithin(value, p, this.#limit[r]);
     if (n === n) {
       this.#narrow[r]![k] = n;
       return;
@@ -392,7 +392,7 @@ export class MovingWindows {
     let d = POW10.indexOf(p);
     let n = 0;
     for (; d <= MAX_DECIMALS; d++) {
-      n = scaled(value, POW10[d], INT32_MAX);
+      n = scaledWithin(value, POW10[d], INT32_MAX);
       if (n === n) break;
     }
     if (d <= MAX_DECIMALS) {
@@ -421,13 +421,4 @@ export class MovingWindows {
     this.#narrow[r] = null;
     this.#scale[r] = 0;
   }
-}
-
-/**
- * The integer k with k / p === value exactly and |k| <= limit, or NaN when
- * there is none (a -0 has none: it would come back as 0).
- */
-function scaled(value: number, p: number, limit: number): number {
-  const n = Math.round(value * p);
-  return n / p === value && n <= limit && n >= -limit && (value !== 0 || 1 / value > 0) ? n : NaN;
 }

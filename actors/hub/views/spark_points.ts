@@ -1,5 +1,6 @@
 import type { TickChanges } from "../feed_view.ts";
 import { grownCapacity } from "../capacity.ts";
+import { POW10, scaledWithin } from "../../../protocol/number_columns.ts";
 
 export interface SparkPointsOptions {
   /** Points per sensor and metric; default 60. */
@@ -14,7 +15,6 @@ const PAGE = 1 << PAGE_BITS;
 const MASK = PAGE - 1;
 /** Largest decimal scale a narrow page takes. */
 const MAX_DECIMALS = 4;
-const POW10 = [1, 10, 100, 1_000, 10_000];
 const INT16_MAX = 0x7fff;
 
 /**
@@ -108,14 +108,11 @@ export class SparkPoints {
       a.wide[page]![at] = value;
       return;
     }
-    const scale = a.scale[page];
-    const k = Math.round(value * scale);
-    // Exactly k / 10^d (a reading of a few decimals): read back, it is the value; a -0 widens.
-    if (
-      k <= INT16_MAX && k >= -INT16_MAX && k / scale === value && (value !== 0 || 1 / value > 0)
-    ) {
-      narrow[at] = k;
-    } else this.#fit(a, page, at, value);
+    // Exactly k / 10^d (a reading of a few decimals): read back, it is the value (a page
+    // not written yet has scale 0: no k, so `#fit` picks its scale).
+    const k = scaledWithin(value, a.scale[page], INT16_MAX);
+    if (k === k) narrow[at] = k;
+    else this.#fit(a, page, at, value);
   }
 
   /**
@@ -126,15 +123,9 @@ export class SparkPoints {
   #fit(a: Arena, page: number, at: number, value: number): void {
     const narrow = a.narrow[page]!;
     const scale = a.scale[page];
-    const negativeZero = value === 0 && 1 / value < 0;
-    for (
-      let d = scale === 0 ? 0 : POW10.indexOf(scale) + 1;
-      d <= MAX_DECIMALS && !negativeZero;
-      d++
-    ) {
-      const k = Math.round(value * POW10[d]);
-      if (k > INT16_MAX || k < -INT16_MAX) break; // more decimals only make it larger
-      if (k / POW10[d] !== value) continue;
+    for (let d = scale === 0 ? 0 : POW10.indexOf(scale) + 1; d <= MAX_DECIMALS; d++) {
+      const k = scaledWithin(value, POW10[d], INT16_MAX);
+      if (k !== k) continue;
       if (scale !== 0) {
         // Rare (a page meets more decimals than it had): the whole page, unwritten points being 0.
         const factor = POW10[d] / scale;
