@@ -53,6 +53,9 @@ function entries(states: WindowStates) {
   }));
 }
 
+/** A published window's numbers, to compare to the bit. */
+const numbers = (e: ReturnType<typeof entries>[number]) => [e.count, e.sum, e.min, e.max, e.std];
+
 const close = (a: number, b: number) => Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(b));
 
 /** A take's least share of what is due: a few windows (bursts spread over many takes), or all. */
@@ -343,13 +346,7 @@ Deno.test("larger windows merged from the smallest equal a direct recomputation 
           if (!e.changed) {
             // Not changed since last sent: the same numbers, to the bit.
             assert(before, `${e.key} unchanged but never sent`);
-            assertEquals([e.count, e.sum, e.min, e.max, e.std], [
-              before.count,
-              before.sum,
-              before.min,
-              before.max,
-              before.std,
-            ], e.key);
+            assertEquals(numbers(e), numbers(before), e.key);
           }
           if (e.final) finals.add(e.key);
           lastSent.set(e.key, e);
@@ -472,13 +469,7 @@ Deno.test("windows of no reading or one are saved in 2 or 3 numbers, others in f
       for (const e of b) {
         const before = byKey.get(e.key);
         if (before) {
-          assertEquals([e.count, e.sum, e.min, e.max, e.std], [
-            before.count,
-            before.sum,
-            before.min,
-            before.max,
-            before.std,
-          ]);
+          assertEquals(numbers(e), numbers(before));
         }
       }
     }),
