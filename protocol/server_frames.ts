@@ -79,15 +79,21 @@ function stateVector(states: MetricStates): flatbuffers.Offset {
   // builder's bytes: through `MetricUpdate.createMetricUpdate` (or the
   // builder's `writeFloat64`), V8 boxed each double passed to a call it did
   // not inline, about 2.5 MiB/s of garbage at 10,000 readings/s.
+  // The room is taken by moving the builder's `space` down: its `pad` writes
+  // the bytes one call at a time (7% of the main thread at 400,000
+  // readings/s). Every byte is written below, the pad included.
   const n = states.length;
   builder.startVector(48, n, 8);
-  builder.pad(48 * n); // the room, zeroed (the pads stay 0)
+  const room = builder as unknown as { space: number };
+  if (typeof room.space === "number") room.space -= 48 * n;
+  else builder.pad(48 * n);
   const bytes = builder.dataBuffer().bytes();
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let at = bytes.byteLength - builder.offset();
   for (let i = 0; i < n; i++, at += 48) {
     view.setInt32(at, states.sensor[i], true);
     view.setInt16(at + 4, states.metric[i], true);
+    view.setInt16(at + 6, 0, true);
     view.setFloat64(at + 8, states.last[i], true);
     view.setFloat64(at + 16, states.avg[i], true);
     view.setFloat64(at + 24, states.min[i], true);

@@ -121,6 +121,35 @@ Deno.test("a Snapshot decodes to exactly what was encoded, every part included",
   ));
 });
 
+Deno.test("a Delta's bytes depend only on the frame, not on what the shared builder held before (struct pads are zero)", () => {
+  const deltaArb = fc.record({
+    ...header,
+    ...dictionaries,
+    updates: statesArb,
+    removed: fc.array(u32, { maxLength: 6 }),
+  });
+  fc.assert(fc.property(deltaArb, deltaArb, (frame, before) => {
+    const alone = encodeDelta(frame);
+    encodeDelta(before);
+    const again = encodeDelta(frame);
+    assertEquals(again, alone);
+    // Each 48-byte MetricUpdate has 2 pad bytes after its metric: zero, as flatc writes them.
+    const n = frame.updates.length;
+    if (n === 0) return;
+    const view = new DataView(again.buffer, again.byteOffset, again.byteLength);
+    const first = frame.updates.sensor[0], metric = frame.updates.metric[0];
+    // Find the vector by its first struct's sensor and metric, 8-aligned, after a length of n.
+    let found = false;
+    for (let at = 8; at + 48 * n <= again.byteLength && !found; at += 8) {
+      if (view.getUint32(at - 4, true) !== n) continue;
+      if (view.getUint32(at, true) !== first || view.getUint16(at + 4, true) !== metric) continue;
+      found = true;
+      for (let i = 0; i < n; i++) assertEquals(view.getUint16(at + 48 * i + 6, true), 0);
+    }
+    assertEquals(found, true);
+  }));
+});
+
 Deno.test("a Delta decodes to exactly what was encoded, removals and extras included", () => {
   fc.assert(fc.property(
     fc.record({
