@@ -123,20 +123,35 @@ export class BlockBuilder {
     return undefined;
   }
 
-  /** The block's bytes (version 2). */
+  /** The block's bytes (version 2), in a buffer of their own. */
   encode(): Uint8Array {
+    const room = new Uint8Array(BLOCK_BYTES);
+    return room.slice(0, this.encodeInto(room, 0));
+  }
+
+  /**
+   * Writes the block's bytes (version 2) into `target` from `at` (a multiple
+   * of 8, with `BLOCK_BYTES` of room) and returns how many: a flush encodes
+   * its blocks into one buffer reused from commit to commit (Deno KV copies a
+   * value's bytes when the commit is made) rather than a new buffer each.
+   */
+  encodeInto(target: Uint8Array, at: number): number {
+    if (at % 8 !== 0 || target.byteOffset % 8 !== 0 || at + BLOCK_BYTES > target.byteLength) {
+      throw new RangeError(`Cannot encode a rollup block at ${at}: not 8-aligned or no room`);
+    }
     const n = this.length, full = this.#fullCount;
-    const header = new TextEncoder().encode(
-      JSON.stringify({ v: 2, n, full, ids: this.#ids, metrics: this.#metrics }),
-    );
-    const start = align8(4 + header.byteLength);
+    const json = JSON.stringify({ v: 2, n, full, ids: this.#ids, metrics: this.#metrics });
+    const { read, written } = encoder.encodeInto(json, target.subarray(at + 4, at + BLOCK_BYTES));
+    if (read !== json.length) throw new RangeError("A rollup block's names are too long");
+    const start = align8(4 + written);
     const numbers = (2 * n + 3 * full) * 8;
-    const bytes = new Uint8Array(start + numbers + n * 5);
-    new DataView(bytes.buffer).setUint32(0, header.byteLength, true);
-    bytes.set(header, 4);
-    const starts = new Float64Array(bytes.buffer, start, n);
-    const sums = new Float64Array(bytes.buffer, start + n * 8, n);
-    const rest = new Float64Array(bytes.buffer, start + n * 16, 3 * full);
+    const length = start + numbers + n * 5;
+    if (length > BLOCK_BYTES) throw new RangeError(`A rollup block of ${length} bytes is too long`);
+    const base = target.byteOffset + at;
+    new DataView(target.buffer, base, 4).setUint32(0, written, true);
+    const starts = new Float64Array(target.buffer, base + start, n);
+    const sums = new Float64Array(target.buffer, base + start + n * 8, n);
+    const rest = new Float64Array(target.buffer, base + start + n * 16, 3 * full);
     const f = this.#f;
     for (let j = 0, k = 0; j < n; j++) {
       starts[j] = f[j * F];
@@ -147,13 +162,17 @@ export class BlockBuilder {
       rest[2 * full + k] = f[j * F + 4];
       k++;
     }
-    const tail = start + numbers;
-    new Uint16Array(bytes.buffer, tail, n).set(this.#sensor.subarray(0, n));
-    new Uint16Array(bytes.buffer, tail + n * 2, n).set(this.#metric.subarray(0, n));
-    bytes.set(this.#full.subarray(0, n), tail + n * 4);
-    return bytes;
+    const tail = base + start + numbers;
+    new Uint16Array(target.buffer, tail, n).set(this.#sensor.subarray(0, n));
+    new Uint16Array(target.buffer, tail + n * 2, n).set(this.#metric.subarray(0, n));
+    target.set(this.#full.subarray(0, n), at + start + numbers + n * 4);
+    // The pad between the JSON part and the numbers, zeroed: a reused buffer holds old bytes.
+    target.fill(0, at + 4 + written, at + start);
+    return length;
   }
 }
+
+const encoder = new TextEncoder();
 
 /** Whether a window (`f[at..at+5)`) needs its count, min and max stored: not one reading's. */
 function isFull(f: Float64Array, at: number): boolean {
