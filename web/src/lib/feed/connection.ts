@@ -53,6 +53,9 @@ export type WindowSpec = Omit<ViewSpec, "order" | "resume">;
 
 type FrameScheduler = (callback: () => void) => unknown;
 
+/** How long after a connection's first frame its frames are not timed (see `#timedFrom`). */
+export const WARM_UP_MS = 2_000;
+
 /** requestAnimationFrame where there is one (browsers), else a 16 ms timer. */
 function nextFrame(callback: () => void): void {
   const raf = (globalThis as { requestAnimationFrame?: FrameScheduler }).requestAnimationFrame;
@@ -121,6 +124,13 @@ export class FeedConnection {
   #viewResuming = false;
   /** Arrival times of frames applied since the last render. */
   #arrivals: number[] = [];
+  /**
+   * Frames that arrive before this (`#clock` time) are not timed: the first
+   * `WARM_UP_MS` after a connection's first frame (the page starting,
+   * the snapshot's rows laid out the first time) say nothing of the pace it
+   * keeps, and timing them stepped every page load down to 5 Hz for seconds.
+   */
+  #timedFrom = Infinity;
   /** True while the store holds a stream position for the current subscriptions. */
   #resumable = false;
   #resuming = false;
@@ -275,6 +285,7 @@ export class FeedConnection {
   }
 
   #connect(): void {
+    this.#timedFrom = Infinity;
     // The token travels as a subprotocol, never in the URL.
     const url = this.#url + "?subscribe=explicit" + (this.#compact ? "&encoding=compact" : "");
     const socket = this.#token
@@ -311,6 +322,7 @@ export class FeedConnection {
   #onFrame(socket: WebSocket, data: unknown): void {
     if (socket !== this.#socket || !(data instanceof ArrayBuffer)) return;
     const arrived = this.#clock();
+    if (this.#timedFrom === Infinity) this.#timedFrom = arrived + WARM_UP_MS;
     this.framesReceived++;
     this.bytesReceived += data.byteLength;
     let event;
@@ -451,7 +463,7 @@ export class FeedConnection {
       if (arrivals.length > 0) {
         setTimeout(() => {
           const at = this.#clock();
-          for (const t of arrivals) this.frameTimes.add(at - t);
+          for (const t of arrivals) if (t >= this.#timedFrom) this.frameTimes.add(at - t);
         }, 0);
       }
     });

@@ -1,6 +1,6 @@
 import { deepStrictEqual as assertEquals } from "node:assert/strict";
-import { FeedConnection } from "./connection.ts";
-import { encodeSnapshot, encodeSubscribed } from "@pulseboard/protocol";
+import { FeedConnection, WARM_UP_MS } from "./connection.ts";
+import { encodeDelta, encodeSnapshot, encodeSubscribed } from "@pulseboard/protocol";
 import type { MetricStates } from "@pulseboard/protocol";
 
 /** Just enough of a WebSocket for the connection: frames are pushed in by the test. */
@@ -110,3 +110,51 @@ Deno.test("a lost connection says why in words, when data was last had and when 
 function assert(ok: boolean, message: string): void {
   if (!ok) throw new Error(message);
 }
+
+Deno.test("frames in the first 2 s of a connection are not timed (the page starting is not its pace); later ones are, from arrival to after the render", async () => {
+  let clock = 0;
+  const macrotask = () => new Promise((resolve) => setTimeout(resolve, 0));
+  const connection = new FeedConnection("ws://feed.test/ws", {
+    WebSocket: FakeSocket as unknown as typeof WebSocket,
+    schedule: (render) => render(),
+    clock: () => clock,
+    now: () => 1_000_000 + clock,
+  });
+  const delta = (seq: number) =>
+    encodeDelta({
+      epoch: 9,
+      seq,
+      serverTimeMs: 0,
+      sensors: [],
+      metrics: [],
+      updates: none,
+      removed: [],
+    });
+  connection.start();
+  let socket = FakeSocket.last!;
+  socket.onopen?.();
+  subscribe(socket, 9); // the first frames, at 0
+  clock = 300;
+  await macrotask();
+  clock = 1_500;
+  socket.deliver(delta(4));
+  clock = 1_900;
+  await macrotask();
+  assertEquals(connection.frameTimes.take(), { p95: 0, count: 0 });
+  clock = WARM_UP_MS + 500;
+  socket.deliver(delta(5));
+  clock += 40;
+  await macrotask();
+  assertEquals(connection.frameTimes.take(), { p95: 40, count: 1 });
+  // A new connection (here after a stop) starts over: its snapshot is not timed either.
+  connection.stop();
+  clock = 10_000;
+  connection.start();
+  socket = FakeSocket.last!;
+  socket.onopen?.();
+  subscribe(socket, 9);
+  clock += 700;
+  await macrotask();
+  assertEquals(connection.frameTimes.take(), { p95: 0, count: 0 });
+  connection.stop();
+});
