@@ -1,5 +1,5 @@
 // Reads the arguments, starts Pulseboard, and stops it on SIGINT or SIGTERM.
-import { parseConfig, USAGE } from "./server/config/mod.ts";
+import { listenFailure, parseConfig, USAGE } from "./server/config/mod.ts";
 import type { Config } from "./server/config/mod.ts";
 import type { ShardImage } from "./actors/mod.ts";
 import { openStoreFor } from "./server/store/open_store.ts";
@@ -22,9 +22,10 @@ if (import.meta.main) {
   const { startPulseboard } = await import("./server/pulseboard.ts");
   const pulseboard = await startPulseboard(config, { store }).catch((error) => {
     console.error(
-      error instanceof Deno.errors.PermissionDenied || error instanceof TypeError
-        ? error.message
-        : error,
+      listenFailure(error, config) ??
+        (error instanceof Deno.errors.PermissionDenied || error instanceof TypeError
+          ? error.message
+          : error),
     );
     Deno.exit(1);
   });

@@ -1,7 +1,8 @@
 // The dashboard in Debian's Chromium against a real server and simulator.
 import { chromium } from "playwright-core";
 import { assert, assertEquals } from "./testing/assert.ts";
-import { spawnServer } from "./testing/server_process.ts";
+import { spawnServer, stopServer } from "./testing/server_process.ts";
+import { portBelowEphemeralRange } from "./testing/fixed_port.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const root = new URL("..", import.meta.url).pathname;
@@ -144,8 +145,7 @@ Deno.test({
     await browser.close();
     sim.kill("SIGTERM");
     await sim.status;
-    server.child.kill("SIGTERM");
-    await server.child.status;
+    await stopServer(server);
   }
 });
 
@@ -207,8 +207,7 @@ Deno.test({
     await browser.close();
     sim.kill("SIGTERM");
     await sim.status;
-    server.child.kill("SIGTERM");
-    await server.child.status;
+    await stopServer(server);
   }
 });
 
@@ -358,8 +357,7 @@ Deno.test({
     await browser.close();
     sim.kill("SIGTERM");
     await sim.status;
-    server.child.kill("SIGTERM");
-    await server.child.status;
+    await stopServer(server);
   }
 });
 
@@ -451,8 +449,7 @@ Deno.test({
     assertEquals(errors, []);
   } finally {
     await browser.close();
-    server.child.kill("SIGTERM");
-    await server.child.status;
+    await stopServer(server);
   }
 });
 
@@ -488,8 +485,9 @@ Deno.test({
 }, async () => {
   const dir = await Deno.makeTempDir({ prefix: "pulseboard-browser-" });
   const data = `${dir}/store.kv`;
-  let server = await spawnServer(["--port", "0", "--data", data], { onStderr: () => {} });
-  const port = new URL(server.url).port;
+  // Restarted on this port after a kill: one no other test's sockets can take meanwhile.
+  const port = String(await portBelowEphemeralRange());
+  let server = await spawnServer(["--port", port, "--data", data], { onStderr: () => {} });
   // A small fleet reporting twice a second, so the table is live and values move.
   let devices = true;
   /** hot_1 keeps reporting 40 °C once it has begun (so it stays fresh, and critical). */
@@ -638,8 +636,7 @@ Deno.test({
   } finally {
     clearInterval(fleet);
     await browser.close();
-    server.child.kill("SIGTERM");
-    await server.child.status.catch(() => {});
+    await stopServer(server).catch(() => {});
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 });

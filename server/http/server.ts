@@ -148,13 +148,14 @@ export async function serve(handler: Handler, options: ServeOptions): Promise<Ht
     logger.warn(status === 408 ? "request timed out" : "malformed request", { detail });
     void answerOnSocket(socket, problem(status, detail)).catch(() => socket.destroy());
   });
-  server.on("error", (error) => logger.error("HTTP server error", { error }));
 
   const finished = new Promise<void>((resolve) => server.once("close", () => resolve()));
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port, options.hostname, () => {
       server.off("error", reject);
+      // A failed listen is the caller's to report; later errors are logged.
+      server.on("error", (error) => logger.error("HTTP server error", { error }));
       const bound = server.address();
       if (bound !== null && typeof bound !== "string") {
         options.onListen?.({ hostname: bound.address, port: bound.port });

@@ -23,7 +23,15 @@ export async function spawnServer(
     stdout: "piped",
     stderr: options.onStderr ? "piped" : "inherit",
   }).spawn();
-  if (options.onStderr) drainLines(child.stderr, options.onStderr);
+  // The last lines of stderr, to say why a server exited before listening.
+  const lastErr: string[] = [];
+  if (options.onStderr) {
+    const onStderr = options.onStderr;
+    drainLines(child.stderr, (line) => {
+      if (lastErr.push(line) > 10) lastErr.shift();
+      onStderr(line);
+    });
+  }
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   let text = "";
   while (!/listening on (\S+)/.test(text)) {
@@ -31,7 +39,9 @@ export async function spawnServer(
     if (done) {
       const status = await child.status;
       throw new Error(
-        `server exited (code ${status.code}, signal ${status.signal}) before listening: ${text}`,
+        `server exited (code ${status.code}, signal ${status.signal}) before listening: ${text}${
+          lastErr.length ? `\nstderr: ${lastErr.join("\n")}` : ""
+        }`,
       );
     }
     text += value;
@@ -53,4 +63,21 @@ function drainLines(stream: ReadableStream<Uint8Array>, onLine: (line: string) =
     }
     if (rest) onLine(rest);
   })().catch(() => {});
+}
+
+/**
+ * Stops a server started by `spawnServer` and waits for it to exit. A server
+ * that has already exited (a test killed it and failed before starting the
+ * next) is not an error: cleanup must never hide the test's own failure.
+ */
+export async function stopServer(
+  server: ServerProcess,
+  signal: Deno.Signal = "SIGTERM",
+): Promise<Deno.CommandStatus> {
+  try {
+    server.child.kill(signal);
+  } catch (error) {
+    if (!(error instanceof TypeError)) throw error;
+  }
+  return await server.child.status;
 }

@@ -1,0 +1,39 @@
+// A server that cannot start says why in one sentence naming the option to
+// change, and exits 1: no stack trace, no half-started server.
+import { assert, assertEquals } from "./testing/assert.ts";
+
+async function startOn(args: string[]): Promise<{ code: number; stderr: string }> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "main.ts", "--data", ":memory:", ...args],
+    cwd: new URL("..", import.meta.url).pathname,
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  return { code: output.code, stderr: new TextDecoder().decode(output.stderr) };
+}
+
+Deno.test("a port in use (HTTP or MQTT) stops the start with a sentence naming its option, exit 1", async () => {
+  const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (taken.addr as Deno.NetAddr).port;
+  try {
+    for (
+      const [args, flag] of [
+        [["--port", String(port)], "--port"],
+        [["--port", "0", "--mqtt-port", String(port)], "--mqtt-port"],
+      ] as const
+    ) {
+      const { code, stderr } = await startOn([...args]);
+      assertEquals(code, 1, stderr);
+      const last = stderr.trim().split("\n").at(-1)!;
+      assertEquals(
+        last,
+        `Cannot listen on 127.0.0.1:${port} (${flag}): the port is in use by another program. ` +
+          `Stop it, or choose another port with ${flag} (0 picks a free one).`,
+      );
+      assert(!/^\s+at /m.test(stderr), `no stack trace:\n${stderr}`);
+      assert(!stderr.includes("EADDRINUSE"), `said in words:\n${stderr}`);
+    }
+  } finally {
+    taken.close();
+  }
+});
