@@ -17,6 +17,7 @@ import {
 } from "./processes.ts";
 import type { ServerProcess } from "./processes.ts";
 import { freePort, memoryAfterGc, memoryAfterTrim } from "./inspector.ts";
+import { cpuTimes, stealPercent } from "./machine_steal.ts";
 
 const root = new URL("..", import.meta.url).pathname;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -262,6 +263,8 @@ export interface TickRow {
   tickCpuP99: number;
   viewsP50: number;
   viewsP99: number;
+  /** The host's steal over the sampled ticks, % of the machine's CPU time (null: unknown). */
+  stealPercent: number | null;
 }
 
 const percentile = (sorted: number[], p: number) =>
@@ -296,6 +299,7 @@ export async function runViewTicks(
       const parts: { tick: number; cpu: number; parts: Record<string, number> }[] = [];
       let last = -1;
       const t0 = Date.now();
+      const cpuBefore = cpuTimes();
       while (Date.now() - t0 < o.seconds * 1000) {
         const h = (await health(server.url)).hub;
         if (h.ticks !== last) {
@@ -310,6 +314,7 @@ export async function runViewTicks(
         }
         await sleep(30);
       }
+      const steal = stealPercent(cpuBefore, cpuTimes());
       if (parts.length > 0) o.log(`${count} orderings: ${tickPartsLine(parts)}`);
       rounds.sort((a, b) => a - b);
       ticks.sort((a, b) => a - b);
@@ -331,6 +336,7 @@ export async function runViewTicks(
         tickCpuP99: percentile(cpu, 0.99),
         viewsP50: percentile(views, 0.5),
         viewsP99: percentile(views, 0.99),
+        stealPercent: steal,
       });
       await Promise.all(clients.map((c) => c.close()));
       await sleep(2_000);

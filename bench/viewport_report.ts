@@ -1,6 +1,7 @@
 // Prints the viewport benchmarks' tables (see viewport.ts), with the machine's load.
 import { renderTable } from "./table.ts";
 import { runBrowser, runViewFanout, runViewportBytes, runViewTicks } from "./viewport.ts";
+import { burstWalls } from "./machine_steal.ts";
 
 export interface ViewportBenchOptions {
   viewport: boolean;
@@ -66,6 +67,16 @@ export async function viewportBench(o: ViewportBenchOptions): Promise<number> {
     }
   }
   if (o.viewTicks) {
+    // What this machine does to a tick-sized piece of CPU work before any load.
+    const probe = await burstWalls({ bursts: 50, cpuMs: 10 });
+    if (probe) {
+      const at = (p: number) => probe[Math.min(probe.length - 1, Math.ceil(p * probe.length) - 1)];
+      log(
+        `this machine before the load: a 10 ms CPU-bound burst took p50 ${n(at(0.5))} / p90 ${
+          n(at(0.9))
+        } / max ${n(at(1))} ms of wall time (${probe.length} bursts)`,
+      );
+    }
     const rows = await runViewTicks({
       sensors: o.bigSensors,
       rate: o.bigRate,
@@ -87,6 +98,7 @@ export async function viewportBench(o: ViewportBenchOptions): Promise<number> {
         "its CPU p50/p99 ms",
         "of it views p50/p99 ms",
         "round with flushes p50/p99 ms",
+        "host steal %",
       ],
       rows.map((r) => [
         `${r.orderings} (${r.views})`,
@@ -95,8 +107,14 @@ export async function viewportBench(o: ViewportBenchOptions): Promise<number> {
         `${n(r.tickCpuP50)} / ${n(r.tickCpuP99)}`,
         `${n(r.viewsP50)} / ${n(r.viewsP99)}`,
         `${n(r.roundP50)} / ${n(r.roundP99)}`,
+        r.stealPercent === null ? "–" : r.stealPercent.toFixed(0),
       ]),
     ));
+    console.log(
+      "host steal: the share of the machine's CPU time the hypervisor gave other guests while " +
+        "the ticks were sampled (/proc/stat); a tick's wall time beyond its CPU time is time its " +
+        "thread had no core: taken by the host, or by other threads here.",
+    );
     console.log(
       "hub tick: merging the shards' flushes and sending every stream's frames (wall time; its CPU: " +
         "the hub thread's CPU time over it, without waits for a core); round: from asking " +
