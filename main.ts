@@ -1,5 +1,5 @@
 // Reads the arguments, starts Pulseboard, and stops it on SIGINT or SIGTERM.
-import { listenFailure, parseConfig, USAGE } from "./server/config/mod.ts";
+import { parseConfig, startupFailure, USAGE } from "./server/config/mod.ts";
 import type { Config } from "./server/config/mod.ts";
 import type { ShardImage } from "./actors/mod.ts";
 import { openStoreFor } from "./server/store/open_store.ts";
@@ -22,7 +22,7 @@ if (import.meta.main) {
   const { startPulseboard } = await import("./server/pulseboard.ts");
   const pulseboard = await startPulseboard(config, { store }).catch((error) => {
     console.error(
-      listenFailure(error, config) ??
+      startupFailure(error, config) ??
         (error instanceof Deno.errors.PermissionDenied || error instanceof TypeError
           ? error.message
           : error),

@@ -37,3 +37,32 @@ Deno.test("a port in use (HTTP or MQTT) stops the start with a sentence naming i
     taken.close();
   }
 });
+
+Deno.test("a file an option names that cannot be used stops the start with a sentence naming the option, exit 1", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "pulseboard-startup-" });
+  try {
+    await Deno.writeTextFile(`${dir}/not-kv`, "this is not a database, it is text\n".repeat(200));
+    await Deno.writeTextFile(`${dir}/file`, "");
+    for (
+      const [args, sentence] of [
+        [["--data", dir], `Cannot use ${dir} (--data): it is a directory, not a file.`],
+        [["--data", `${dir}/not-kv`], `Cannot use ${dir}/not-kv (--data): file is not a database.`],
+        [
+          ["--data", `${dir}/file/store.kv`],
+          `Cannot use ${dir}/file/store.kv (--data): a part of its path is a file, not a directory.`,
+        ],
+        [
+          ["--cert", `${dir}/cert.pem`, "--key", `${dir}/key.pem`],
+          `Cannot use ${dir}/cert.pem (--cert): there is no such file.`,
+        ],
+      ] as const
+    ) {
+      const { code, stderr } = await startOn(["--port", "0", ...args]);
+      assertEquals(code, 1, stderr);
+      assertEquals(stderr.trim().split("\n").at(-1), sentence);
+      assert(!/^\s+at /m.test(stderr), `no stack trace:\n${stderr}`);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -4,6 +4,6 @@
 export { DEFAULT_CONFIG, duration, OPTIONS, parseConfig, readmeTable, USAGE } from "./options.ts";
 export type { Config, Option } from "./options.ts";
 export { hubOptions, shardOptions } from "./actor_options.ts";
-export { listenFailure } from "./listen_failure.ts";
+export { startupFailure } from "./startup_failure.ts";
 export { loadMetricsConfig, parseMetricsConfig } from "./metrics_config.ts";
 export { SERVER_V8_FLAGS, SERVER_V8_FLAGS_ARG } from "./v8_flags.ts";

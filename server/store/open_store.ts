@@ -35,11 +35,18 @@ export async function openStore<S extends StoredShard>(
   data: string,
   options: { source: CheckpointSource },
 ): Promise<Store<S>> {
+  // A failure carries the file it is about (`path`): the start says which option named it.
+  const about = (error: unknown) => Object.assign(error as Error, { path: data });
   if (data !== ":memory:") {
     const dir = data.includes("/") ? data.slice(0, data.lastIndexOf("/")) : ".";
-    await Deno.mkdir(dir || "/", { recursive: true });
+    await Deno.mkdir(dir || "/", { recursive: true }).catch((error) => {
+      throw about(error);
+    });
   }
-  const kv = await Deno.openKv(data);
+  const kv = await Deno.openKv(data).catch(async (error) => {
+    const isDirectory = await Deno.stat(data).then((s) => s.isDirectory, () => false);
+    throw about(isDirectory ? new Deno.errors.IsADirectory(`${data} is a directory`) : error);
+  });
   const checkpoints = new CheckpointStore(kv);
   const checkpoint = await checkpoints.load<S>({ source: options.source, pages: false }).catch(
     (error) => {
