@@ -311,6 +311,36 @@ Deno.test("while MongoDB is unreachable /healthz says degraded, the last state i
   }
 });
 
+Deno.test("MongoDB down when the server starts: it serves, says degraded, and streams once MongoDB is up", async () => {
+  const wire = new MongoWireServer().start();
+  wire.stop(); // its port is known, nothing listens on it
+  try {
+    await withPulseboard(wire, async (pb) => {
+      let h = await health(pb.url);
+      const deadline = Date.now() + 10_000;
+      while (h.status !== "degraded" && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 100));
+        h = await health(pb.url);
+      }
+      assertEquals([h.status, h.mongo.state, h.mongo.connected], ["degraded", "degraded", false]);
+      const client = new FeedClient(pb.url);
+      await client.opened;
+      // MongoDB comes up with documents already in it, and more arrive on the stream.
+      const readings = Array.from({ length: 30 }, (_, i) => reading(i % 3, i));
+      wire.insert(DB, COLL, readings.slice(0, 20).map((r) => toDoc(r)));
+      await wire.restart();
+      await until(async () => (await health(pb.url)).mongo.state === "streaming", 15_000, "up");
+      wire.insert(DB, COLL, readings.slice(20).map((r) => toDoc(r)));
+      await eventually(() => sameState(client.state(), recompute(readings)), 10_000, "caught up");
+      h = await health(pb.url);
+      assertEquals([h.status, h.mongo.state, h.mongo.lastError], ["ok", "streaming", null]);
+      await client.close();
+    });
+  } finally {
+    wire.stop();
+  }
+});
+
 Deno.test("two instances on one change stream end in identical state, each with its own checkpoint", async () => {
   const wire = new MongoWireServer().start();
   try {

@@ -88,6 +88,13 @@ export class MongoSource implements Source {
   /** The next rebuild is the first start's, not a lost history's. */
   #initialScan: boolean;
   #stopped = false;
+  /**
+   * Connect the driver's client again before the next try. A client whose
+   * connection failed (MongoDB down when the server started, or a failed
+   * reconnect) keeps its closed topology, and every operation then fails
+   * with "Topology is closed" for good: the source never came back.
+   */
+  #reconnect = false;
   #loop: Promise<void> | null = null;
   #wake: (() => void) | null = null;
 
@@ -251,13 +258,22 @@ export class MongoSource implements Source {
 
   async #run(): Promise<void> {
     while (!this.#stopped) {
+      let connecting = false;
       try {
+        if (this.#reconnect) {
+          connecting = true;
+          await this.#client.connect();
+          connecting = false;
+          this.#reconnect = false;
+        }
         if (this.#needResync) await this.#resync();
         this.#open();
         await this.#follow();
       } catch (error) {
         await this.#closeStream();
         if (this.#stopped) break;
+        // Only a closed topology: connecting an open one would leave it behind, unclosed.
+        if (connecting || isClosedTopology(error)) this.#reconnect = true;
         const kind = classifyMongoError(error);
         if (kind === "standalone") {
           this.#setState("failed", STANDALONE_HINT);
@@ -475,6 +491,11 @@ export function tokenCursor(token: unknown): string {
 /** The resume token stored by `tokenCursor`. */
 export function cursorToken(cursor: string): unknown {
   return BSON.EJSON.parse(cursor, { relaxed: false });
+}
+
+/** The driver's error for an operation on a client whose topology was closed. */
+function isClosedTopology(error: unknown): boolean {
+  return error instanceof Error && error.name === "MongoTopologyClosedError";
 }
 
 function message(error: unknown): string {
