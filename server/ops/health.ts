@@ -25,6 +25,8 @@ export interface SourceHealth {
   connected: boolean;
   /** Why it is not connected, for /readyz; null when it is. */
   problem: string | null;
+  /** Why the last write to the store failed (a full disk), until one succeeds; null when writes go through. */
+  writeError: string | null;
   /** What /healthz shows of this kind of source under its own key (`mongo`), if anything. */
   details: Record<string, unknown> | null;
   /** Change-stream counters for /metrics (the Mongo source). */
@@ -64,14 +66,15 @@ export interface HealthInputs {
 
 /**
  * GET /healthz: "degraded" when the hub or a shard has failed for good, the
- * source cannot read or the MQTT bridge is not connected, with every stage's counters. Counts only where a name
+ * source cannot read, the store's last write failed, or the MQTT bridge is not connected, with every stage's counters. Counts only where a name
  * would tell who watches what: this page needs no token.
  */
 export function healthReport(inputs: HealthInputs): Record<string, unknown> {
   const source = inputs.source.health();
   const hub = inputs.hub.stats;
   return {
-    status: inputs.hub.failure || inputs.shards.failed || !source.connected || inputs.mqtt?.degraded
+    status: inputs.hub.failure || inputs.shards.failed || !source.connected ||
+        source.writeError !== null || inputs.mqtt?.degraded
       ? "degraded"
       : "ok",
     ...source.details,
@@ -84,6 +87,7 @@ export function healthReport(inputs: HealthInputs): Record<string, unknown> {
       chunksRead: source.chunksRead,
       readingsRead: source.readingsRead,
       pendingReadings: source.pendingReadings,
+      writeError: source.writeError,
       startCursor: source.startCursor,
       checkpointsSaved: source.checkpointsSaved,
       lastCheckpointAt: source.lastCheckpointAt,

@@ -18,6 +18,7 @@ function inputs(source: Partial<SourceHealth>, over: Partial<HealthInputs> = {})
     readingsCommitted: 40,
     connected: true,
     problem: null,
+    writeError: null,
     details: null,
     changeStream: null,
     ...source,
@@ -66,7 +67,7 @@ Deno.test("ready once caught up and served; each problem is named, in order", ()
   ]);
 });
 
-Deno.test("health is degraded when the hub or a shard failed for good, or the source cannot read", () => {
+Deno.test("health is degraded when the hub or a shard failed for good, the source cannot read, or the store's last write failed", () => {
   const ok = healthReport(inputs({}));
   assertEquals([ok.status, ok.transport, ok.log], [
     "ok",
@@ -76,11 +77,18 @@ Deno.test("health is degraded when the hub or a shard failed for good, or the so
       chunksRead: 4,
       readingsRead: 40,
       pendingReadings: 2,
+      writeError: null,
       startCursor: null,
       checkpointsSaved: 1,
       lastCheckpointAt: 1_000,
     },
   ]);
+  // The store's last write failed (a full disk): degraded, and why.
+  const full = healthReport(inputs({ writeError: "database or disk is full" }));
+  assertEquals(
+    [full.status, (full.log as { writeError: string }).writeError],
+    ["degraded", "database or disk is full"],
+  );
   const mongo = healthReport(
     inputs({ connected: false, details: { mongo: { state: "degraded" } } }),
   );

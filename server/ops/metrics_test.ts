@@ -18,6 +18,7 @@ function sourceHealth(over: Partial<SourceHealth> = {}): SourceHealth {
     readingsCommitted: 0,
     connected: true,
     problem: null,
+    writeError: null,
     details: null,
     changeStream: null,
     ...over,

@@ -1,4 +1,5 @@
 import { Chunker } from "./chunker.ts";
+import { storeFailure } from "./store_failure.ts";
 import type { Chunk } from "./chunker.ts";
 import { decodeIngestBatch } from "../../protocol/ingest_codec.ts";
 import type { ReadingBlock } from "../../protocol/reading_block.ts";
@@ -89,6 +90,11 @@ export class KvLog {
 
   /** Readings committed by this process since it started. */
   readingsCommitted = 0;
+  /**
+   * Why the last commit failed (a full disk, say), until one succeeds again;
+   * null while commits go through. /healthz shows it.
+   */
+  writeError: string | null = null;
 
   /** Readings accepted but not yet committed. */
   get pendingReadings(): number {
@@ -226,13 +232,17 @@ export class KvLog {
         if (chunk) op.set([LOG, this.#kv.commitVersionstamp()], chunk.bytes).sum(HEAD, 1n);
         const result = await op
           .mutate(...records.commitWith(committed + (chunk?.block.length ?? 0), last))
-          .commit();
+          .commit()
+          .catch((error) => {
+            throw this.#failed(error);
+          });
         if (!result.ok) {
           throw new FenceLost(
             "Cannot append: another request took over this batch's claim meanwhile",
           );
         }
         versionstamp = result.versionstamp;
+        this.writeError = null;
         if (!chunk) break;
         committed += chunk.block.length;
         this.readingsCommitted += chunk.block.length;
@@ -278,13 +288,14 @@ export class KvLog {
     for (const [k, commit] of commits.entries()) {
       try {
         const result = await commit;
+        this.writeError = null;
         this.readingsCommitted += chunks[k].block.length;
         // The key's versionstamp is the commit's, so it is the chunk's cursor.
         const entry = { cursor: result.versionstamp, block: chunks[k].block };
         for (const listener of this.#listeners) listener(entry);
         failed.push(null);
       } catch (error) {
-        failed.push(error instanceof Error ? error : new Error(String(error)));
+        failed.push(this.#failed(error));
       }
       while (next < batch.length && doneAt[next] <= k) {
         let error: Error | undefined;
@@ -294,6 +305,13 @@ export class KvLog {
     }
     // Requests with no readings in a chunk.
     while (next < batch.length) this.#settle(batch[next++]);
+  }
+
+  /** A commit's error, as the appends are settled with it; noted for /healthz. */
+  #failed(error: unknown): Error {
+    const failure = storeFailure(error);
+    this.writeError = error instanceof Error ? error.message : String(error);
+    return failure;
   }
 
   #settle(request: PendingAppend, error?: Error): void {

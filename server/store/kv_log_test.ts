@@ -214,3 +214,27 @@ Deno.test("the chunker cuts a block by maxRows as well as by bytes", () => {
   assert(chunks.every((c) => c.block.length <= 7), chunks.map((c) => c.block.length).join());
   assertEquals(chunks.flatMap((c) => ids(c.block)), readings(0, 50).map((r) => r.sensorId));
 });
+
+Deno.test("a commit that fails settles its appends with the store's failure (never a TypeError: not the request's fault) and is noted for /healthz", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "pulseboard-kv-" });
+  try {
+    const kv = await Deno.openKv(`${dir}/store.kv`);
+    const log = new KvLog(kv);
+    await log.append(blockFromReadings(readings(0, 5)));
+    assertEquals(log.writeError, null);
+    kv.close(); // every commit fails from here on, as Deno KV reports it
+    for (const records of [undefined, { commitWith: () => [] }]) {
+      const failure = await log.append(blockFromReadings(readings(10, 5)), { records }).then(
+        () => null,
+        (error) => error,
+      );
+      assert(failure instanceof Error, "the append is refused");
+      assert(!(failure instanceof TypeError), `${failure.name}: ${failure.message}`);
+      assert(failure.message.startsWith("The store's commit failed: "), failure.message);
+      assert(log.writeError !== null && failure.message.endsWith(log.writeError));
+    }
+    assertEquals(log.pendingReadings, 0);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -107,6 +107,7 @@ export class LogSource implements Source {
       readingsCommitted: this.log.readingsCommitted,
       connected: true,
       problem: null,
+      writeError: this.log.writeError,
       details: null,
       changeStream: null,
     };

@@ -166,6 +166,8 @@ export class MongoSource implements Source {
       readingsCommitted: 0,
       connected: this.connected,
       problem: this.connected ? null : `MongoDB change stream is ${this.state}`,
+      // Ingest writes go to MongoDB, not to the store: an outage shows as the state.
+      writeError: null,
       details: {
         mongo: {
           state: this.state,
