@@ -52,6 +52,18 @@ async function health(url: URL) {
   return await (await fetch(new URL("/healthz", url))).json();
 }
 
+/** /healthz once it says degraded (within 10 s), checked to be the source's doing. */
+async function degraded(url: URL) {
+  let h = await health(url);
+  const deadline = Date.now() + 10_000;
+  while (h.status !== "degraded" && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
+    h = await health(url);
+  }
+  assertEquals([h.status, h.mongo.state, h.mongo.connected], ["degraded", "degraded", false]);
+  return h;
+}
+
 async function withPulseboard(
   wire: MongoWireServer,
   run: (pb: Pulseboard) => Promise<void>,
@@ -272,13 +284,7 @@ Deno.test("while MongoDB is unreachable /healthz says degraded, the last state i
       wire.insert(DB, COLL, readings.map((r) => toDoc(r)));
       await eventually(() => sameState(client.state(), recompute(readings)), 5_000, "before");
       wire.stop();
-      let h = await health(pb.url);
-      const deadline = Date.now() + 10_000;
-      while (h.status !== "degraded" && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, 100));
-        h = await health(pb.url);
-      }
-      assertEquals([h.status, h.mongo.state, h.mongo.connected], ["degraded", "degraded", false]);
+      let h = await degraded(pb.url);
       assert((await fetch(new URL("/readyz", pb.url))).status === 503);
       // Still serving the last state to a new client.
       const during = new FeedClient(pb.url);
@@ -316,13 +322,7 @@ Deno.test("MongoDB down when the server starts: it serves, says degraded, and st
   wire.stop(); // its port is known, nothing listens on it
   try {
     await withPulseboard(wire, async (pb) => {
-      let h = await health(pb.url);
-      const deadline = Date.now() + 10_000;
-      while (h.status !== "degraded" && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, 100));
-        h = await health(pb.url);
-      }
-      assertEquals([h.status, h.mongo.state, h.mongo.connected], ["degraded", "degraded", false]);
+      let h = await degraded(pb.url);
       const client = new FeedClient(pb.url);
       await client.opened;
       // MongoDB comes up with documents already in it, and more arrive on the stream.
