@@ -1,6 +1,7 @@
 // A server that cannot start says why in one sentence naming the option to
 // change, and exits 1: no stack trace, no half-started server.
 import { assert, assertEquals } from "./testing/assert.ts";
+import { spawnServer, stopServer } from "./testing/server_process.ts";
 
 async function startOn(args: string[]): Promise<{ code: number; stderr: string }> {
   const output = await new Deno.Command(Deno.execPath(), {
@@ -62,6 +63,29 @@ Deno.test("a file an option names that cannot be used stops the start with a sen
       assertEquals(stderr.trim().split("\n").at(-1), sentence);
       assert(!/^\s+at /m.test(stderr), `no stack trace:\n${stderr}`);
     }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a second server on a data file in use is refused, naming --data; the file is free again once the first stops, even killed", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "pulseboard-startup-" });
+  const data = `${dir}/store.kv`;
+  try {
+    for (const signal of ["SIGTERM", "SIGKILL"] as const) {
+      const first = await spawnServer(["--port", "0", "--data", data], { onStderr: () => {} });
+      const { code, stderr } = await startOn(["--port", "0", "--data", data]);
+      assertEquals(code, 1, stderr);
+      assertEquals(
+        stderr.trim().split("\n").at(-1),
+        `Cannot use ${data} (--data): another Pulseboard process is using it; ` +
+          "stop that one, or give this one another --data.",
+      );
+      await stopServer(first, signal);
+    }
+    // Free again after a kill -9: the lock went with the process.
+    const again = await spawnServer(["--port", "0", "--data", data], { onStderr: () => {} });
+    await stopServer(again);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -43,7 +43,13 @@ export async function openStore<S extends StoredShard>(
       throw about(error);
     });
   }
+  // One server per file: a second would write its checkpoints over the first's and tail
+  // a log it does not own. The lock is the OS's (released however the process ends).
+  const lock = data === ":memory:" ? null : await lockFor(data).catch((error) => {
+    throw about(error);
+  });
   const kv = await Deno.openKv(data).catch(async (error) => {
+    lock?.close();
     const isDirectory = await Deno.stat(data).then((s) => s.isDirectory, () => false);
     throw about(isDirectory ? new Deno.errors.IsADirectory(`${data} is a directory`) : error);
   });
@@ -80,9 +86,22 @@ export async function openStore<S extends StoredShard>(
         };
       }
     },
-    close: () => kv.close(),
+    close: () => {
+      kv.close();
+      lock?.close();
+    },
   };
   return store;
+}
+
+/** `${data}.lock`, locked for this process alone, or why not. */
+async function lockFor(data: string): Promise<Deno.FsFile> {
+  const file = await Deno.open(`${data}.lock`, { create: true, write: true });
+  if (await file.tryLock(true)) return file;
+  file.close();
+  throw new Error(
+    "another Pulseboard process is using it; stop that one, or give this one another --data",
+  );
 }
 
 /** The store a server with this config uses: its `--data` file, and the checkpoint of its `--source`. */
