@@ -6,6 +6,10 @@ import { portBelowEphemeralRange } from "./testing/fixed_port.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const root = new URL("..", import.meta.url).pathname;
+
+async function health(url: string): Promise<{ sensors: number }> {
+  return await (await fetch(new URL("/healthz", url))).json();
+}
 const hasChromium = await Deno.stat(CHROMIUM).then(() => true, () => false);
 if (!hasChromium && Deno.env.get("CI") === "true") {
   throw new Error(
@@ -195,10 +199,22 @@ Deno.test({
     await page.getByTestId("token-form").waitFor({ timeout: 10_000 });
     await page.locator("#token").fill(token);
     await page.getByRole("button", { name: "Connect" }).click();
-    // Every plant-a sensor must have reported since the simulator started; under CI's
-    // parallel tests on 2 cores that once took over 15 s.
+    // Every sensor has reported (the simulator starts slowly under CI's parallel tests on
+    // 2 cores): the server first, so a slow simulator is told from a page that shows too few.
+    const deadline = Date.now() + 60_000;
+    let known = 0;
+    while ((known = (await health(server.url)).sensors) < 2000 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    assertEquals(known, 2000, "the simulator's sensors reached the server");
     await page.getByTestId("sensor-count").filter({ hasText: /^500$/ }).waitFor({
       timeout: 30_000,
+    }).catch(async (error) => {
+      const shown = await page.getByTestId("sensor-count").textContent().catch(() => "?");
+      const state = await page.getByTestId("connection-state").textContent().catch(() => "?");
+      throw new Error(`the page shows ${shown} sensors (connection: ${state}), not 500`, {
+        cause: error,
+      });
     });
     const groups = await page.locator("[data-testid=sensor-row] .group").allTextContents();
     assert(groups.length > 10 && groups.every((g) => g.startsWith("plant-a/")), groups.join(","));
