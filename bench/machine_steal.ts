@@ -2,6 +2,7 @@
 // the host runs other guests on our cores ("steal"), so a tick's wall time
 // can be far over its CPU time with nothing else of ours running. Read from
 // /proc/stat (Linux; elsewhere null) and from CPU-bound bursts timed here.
+import { threadCpuClock } from "../server/ops/thread_clock.ts";
 
 /** The machine's CPU time by kind since boot, in clock ticks (the first line of /proc/stat). */
 export interface CpuTimes {
@@ -40,32 +41,14 @@ export async function burstWalls(
   options: { bursts?: number; cpuMs?: number; gapMs?: number } = {},
 ): Promise<number[] | null> {
   const { bursts = 50, cpuMs = 10, gapMs = 90 } = options;
-  const cpu = threadCpuMs();
-  if (!cpu) return null;
+  const cpu = threadCpuClock();
+  if (typeof cpu !== "function") return null;
   const walls: number[] = [];
-  let spin = 0;
   for (let i = 0; i < bursts; i++) {
     const wall = performance.now(), started = cpu();
-    while (cpu() - started < cpuMs) spin++;
+    while (cpu() - started < cpuMs) { /* busy: each read of the clock is a call into libc */ }
     walls.push(performance.now() - wall);
     await new Promise((resolve) => setTimeout(resolve, gapMs));
   }
-  if (spin < 0) console.log(spin); // keeps the loop's work observable
   return walls.sort((a, b) => a - b);
-}
-
-function threadCpuMs(): (() => number) | null {
-  if (Deno.build.os !== "linux") return null;
-  try {
-    const libc = Deno.dlopen("libc.so.6", {
-      clock_gettime: { parameters: ["i32", "buffer"], result: "i32" },
-    });
-    const timespec = new BigInt64Array(2);
-    return () => {
-      libc.symbols.clock_gettime(3, /* CLOCK_THREAD_CPUTIME_ID */ timespec);
-      return Number(timespec[0]) * 1e3 + Number(timespec[1]) / 1e6;
-    };
-  } catch {
-    return null;
-  }
 }

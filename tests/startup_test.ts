@@ -13,6 +13,15 @@ async function startOn(args: string[]): Promise<{ code: number; stderr: string }
   return { code: output.code, stderr: new TextDecoder().decode(output.stderr) };
 }
 
+/** Starting with `args` exits 1 with `sentence` as stderr's last line, and no stack trace. */
+async function assertRefused(args: string[], sentence: string): Promise<string> {
+  const { code, stderr } = await startOn(args);
+  assertEquals(code, 1, stderr);
+  assertEquals(stderr.trim().split("\n").at(-1), sentence);
+  assert(!/^\s+at /m.test(stderr), `no stack trace:\n${stderr}`);
+  return stderr;
+}
+
 Deno.test("a port in use (HTTP or MQTT) stops the start with a sentence naming its option, exit 1", async () => {
   const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (taken.addr as Deno.NetAddr).port;
@@ -23,15 +32,11 @@ Deno.test("a port in use (HTTP or MQTT) stops the start with a sentence naming i
         [["--port", "0", "--mqtt-port", String(port)], "--mqtt-port"],
       ] as const
     ) {
-      const { code, stderr } = await startOn([...args]);
-      assertEquals(code, 1, stderr);
-      const last = stderr.trim().split("\n").at(-1)!;
-      assertEquals(
-        last,
+      const stderr = await assertRefused(
+        [...args],
         `Cannot listen on 127.0.0.1:${port} (${flag}): the port is in use by another program. ` +
           `Stop it, or choose another port with ${flag} (0 picks a free one).`,
       );
-      assert(!/^\s+at /m.test(stderr), `no stack trace:\n${stderr}`);
       assert(!stderr.includes("EADDRINUSE"), `said in words:\n${stderr}`);
     }
   } finally {
@@ -58,10 +63,7 @@ Deno.test("a file an option names that cannot be used stops the start with a sen
         ],
       ] as const
     ) {
-      const { code, stderr } = await startOn(["--port", "0", ...args]);
-      assertEquals(code, 1, stderr);
-      assertEquals(stderr.trim().split("\n").at(-1), sentence);
-      assert(!/^\s+at /m.test(stderr), `no stack trace:\n${stderr}`);
+      await assertRefused(["--port", "0", ...args], sentence);
     }
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -74,10 +76,8 @@ Deno.test("a second server on a data file in use is refused, naming --data; the 
   try {
     for (const signal of ["SIGTERM", "SIGKILL"] as const) {
       const first = await spawnServer(["--port", "0", "--data", data], { onStderr: () => {} });
-      const { code, stderr } = await startOn(["--port", "0", "--data", data]);
-      assertEquals(code, 1, stderr);
-      assertEquals(
-        stderr.trim().split("\n").at(-1),
+      await assertRefused(
+        ["--port", "0", "--data", data],
         `Cannot use ${data} (--data): another Pulseboard process is using it; ` +
           "stop that one, or give this one another --data.",
       );
