@@ -270,26 +270,38 @@ Deno.test({
 
     // Sort by temperature: highest first, then lowest first. Values move between
     // re-sorts, so compare the two ends of the fleet rather than neighbours.
+    // The window is the server's answer to the new sort, so wait for the rows
+    // to show the fleet's upper (then lower) half rather than a fixed delay.
     const header = page.locator("[data-sort='temperature:last']");
     await header.click();
     await page.mouse.move(5, 5); // off the rows, so nothing holds the order
-    await page.waitForTimeout(300);
-    const highest = await temperatures();
+    let highest: number[] = [];
+    await shows(page, "the highest temperatures first", async () => {
+      highest = (await temperatures()).slice(0, 10);
+      return highest.length === 10 &&
+        Math.min(...highest) > await fleetMedianTemperature(server.url);
+    });
     assertEquals(
       await page.locator("[role=columnheader]", { has: header }).getAttribute("aria-sort"),
       "descending",
     );
     await header.click();
     await page.mouse.move(5, 5);
-    await page.waitForTimeout(300);
-    const lowest = await temperatures();
+    let lowest: number[] = [];
+    await shows(page, "the lowest temperatures first", async () => {
+      lowest = (await temperatures()).slice(0, 10);
+      return lowest.length === 10 && Math.max(...lowest) < await fleetMedianTemperature(server.url);
+    });
     assert(
       Math.min(...highest.slice(0, 10)) > Math.max(...lowest.slice(0, 10)),
       `descending ${highest.slice(0, 10)} vs ascending ${lowest.slice(0, 10)}`,
     );
     await header.click(); // back to highest first
     await page.mouse.move(5, 5);
-    await page.waitForTimeout(300);
+    await shows(page, "the highest temperatures first again", async () => {
+      const top = (await temperatures()).slice(0, 10);
+      return top.length === 10 && Math.min(...top) > await fleetMedianTemperature(server.url);
+    });
     await page.screenshot({ path: `${root}tests/artifacts/dashboard-sorted.png` });
 
     // While the pointer is on the rows their order holds, though values keep changing.
@@ -303,16 +315,15 @@ Deno.test({
 
     // Filter by id substring, then also by group.
     await page.getByTestId("filter-text").fill("sensor_12");
-    await page.waitForTimeout(300);
-    const filtered = await ids();
-    assert(
-      filtered.length > 5 && filtered.every((id) => id.includes("sensor_12")),
-      filtered.join(),
-    );
+    await shows(page, "only ids with sensor_12", async () => {
+      const filtered = await ids();
+      return filtered.length > 5 && filtered.every((id) => id.includes("sensor_12"));
+    });
     await page.getByTestId("filter-group").selectOption("plant-b");
-    await page.waitForTimeout(300);
-    const groups = await page.locator("[data-testid=sensor-row] .group").allTextContents();
-    assert(groups.length > 0 && groups.every((g) => g.startsWith("plant-b/")), groups.join());
+    await shows(page, "only groups under plant-b/", async () => {
+      const groups = await page.locator("[data-testid=sensor-row] .group").allTextContents();
+      return groups.length > 0 && groups.every((g) => g.startsWith("plant-b/"));
+    });
 
     // Open a sensor: the panel names it and charts it; without a history API on
     // this server the chart shows the live tail, and it moves.
@@ -656,3 +667,33 @@ Deno.test({
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 });
+
+/** The median last temperature over the whole fleet, from the read API's pages. */
+async function fleetMedianTemperature(url: string): Promise<number> {
+  const values: number[] = [];
+  let cursor = "";
+  do {
+    const response = await fetch(new URL(`/api/sensors?limit=1000&cursor=${cursor}`, url));
+    const body = await response.json();
+    for (const s of body.sensors) {
+      const t = s.metrics.temperature?.value;
+      if (typeof t === "number") values.push(t);
+    }
+    cursor = body.nextCursor ?? "";
+  } while (cursor !== "");
+  values.sort((a, b) => a - b);
+  return values[values.length >> 1];
+}
+
+/** Polls `check` every 200 ms for up to 10 s; fails naming what the page did not show. */
+async function shows(
+  page: { waitForTimeout(ms: number): Promise<void> },
+  what: string,
+  check: () => Promise<boolean>,
+): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`the table did not show ${what} within 10 s`);
+    await page.waitForTimeout(200);
+  }
+}
