@@ -9,7 +9,7 @@ import type { Store } from "./store/mod.ts";
 import { openAuth } from "./auth/mod.ts";
 import { createSource } from "./sources/mod.ts";
 import { History, ROLLUPS_PART } from "./history/mod.ts";
-import { ingestRoutes } from "./ingest/mod.ts";
+import { FleetLimit, ingestRoutes } from "./ingest/mod.ts";
 import type { IngestStats } from "./ingest/mod.ts";
 import { startMqtt } from "./ingest/mqtt/mod.ts";
 import { readApi } from "./queries/mod.ts";
@@ -105,8 +105,9 @@ export async function startPulseboard(
   });
   store.releaseCheckpoint();
   // 6. Edges: ingest (HTTP, then MQTT) into the source, the feed from the hub, the read API, ops.
-  const ingest = ingestRoutes(source.sink, { kv: store.kv, keys: auth.apiKeys, config });
-  const mqtt = await startMqtt(source.log, { kv: store.kv, keys: auth.apiKeys, config });
+  const fleet = new FleetLimit(shards.names, { maxSensors: config.maxSensors });
+  const ingest = ingestRoutes(source.sink, { kv: store.kv, keys: auth.apiKeys, config, fleet });
+  const mqtt = await startMqtt(source.log, { kv: store.kv, keys: auth.apiKeys, config, fleet });
   const transport = new TransportStats();
   const metrics = new PrometheusMetrics({
     ingest: ingest.stats,
@@ -115,6 +116,7 @@ export async function startPulseboard(
     shards,
     history: () => history.stats(),
     mqtt,
+    fleet: () => fleet.stats(),
   });
   hub.observe(metrics.hubObserver);
   // The restored state is in the view before anything can read it; then the source goes on.
@@ -148,6 +150,7 @@ export async function startPulseboard(
       history: () => history.stats(),
       mqtt,
       heapTrim: heapTrim.stats,
+      fleet: () => fleet.stats(),
       startedAt,
       checkpointEveryMs: config.checkpointEveryMs,
     }),

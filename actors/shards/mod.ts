@@ -16,7 +16,13 @@ export { ShardBehavior } from "./shard.ts";
 export { ShardState } from "./shard_state.ts";
 export type { ShardNames } from "./shard_state.ts";
 export { ShardSet } from "./shard_set.ts";
-export type { RebuildObserver, ShardHealth, ShardSetOptions, ShardSetState } from "./shard_set.ts";
+export type {
+  FleetNames,
+  RebuildObserver,
+  ShardHealth,
+  ShardSetOptions,
+  ShardSetState,
+} from "./shard_set.ts";
 export type { ShardOptions } from "./shard.ts";
 export { IMAGE_FORMAT, SENSOR_PAGE } from "./shard_image.ts";
 export type { ShardHeader, ShardImage } from "./shard_image.ts";

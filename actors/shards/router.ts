@@ -152,6 +152,21 @@ export class Router {
     return this.#sensors.size;
   }
 
+  /** Distinct metric names given an index. */
+  get metricCount(): number {
+    return this.#metrics.size;
+  }
+
+  /** Distinct metric names past which values are dropped (`droppedValues`). */
+  get maxMetrics(): number {
+    return this.#maxMetrics;
+  }
+
+  /** Whether sensor `id` has an index. */
+  hasSensor(id: string): boolean {
+    return this.#sensors.has(id);
+  }
+
   /** Sensors `shard` has been given (its local indexes run below this). */
   sensorsOf(shard: number): number {
     return this.#shardSensors[shard];

@@ -28,6 +28,18 @@ export interface RebuildObserver {
   newEpoch(): Promise<void>;
 }
 
+/** The sensors and metric names the router has given an index (read on the main thread). */
+export interface FleetNames {
+  readonly sensorCount: number;
+  readonly metricCount: number;
+  /** Metric names past which the router drops values. */
+  readonly maxMetrics: number;
+  /** Values the router dropped because their metric name came past `maxMetrics`. */
+  readonly droppedValues: number;
+  hasSensor(id: string): boolean;
+  hasMetric(name: string): boolean;
+}
+
 export interface ShardSetOptions {
   /** Shard actors. */
   count: number;
@@ -238,6 +250,27 @@ export class ShardSet {
   /** Values dropped because the metric-name cap was reached. */
   get droppedValues(): number {
     return this.#router.droppedValues;
+  }
+
+  /** The sensors and metric names the fleet holds, for the limits ingest keeps to. */
+  get names(): FleetNames {
+    const router = this.#router;
+    return {
+      get sensorCount() {
+        return router.sensorCount;
+      },
+      get metricCount() {
+        return router.metricCount;
+      },
+      get maxMetrics() {
+        return router.maxMetrics;
+      },
+      get droppedValues() {
+        return router.droppedValues;
+      },
+      hasSensor: (id) => router.hasSensor(id),
+      hasMetric: (name) => router.metricIndex(name) !== undefined,
+    };
   }
 
   /**

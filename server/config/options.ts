@@ -17,6 +17,8 @@ export interface Config {
   window: number;
   maxBodyBytes: number;
   maxBatchReadings: number;
+  /** Most sensors the fleet holds: readings that would add one more are refused. */
+  maxSensors: number;
   /** Least time between checkpoints of the shard state. */
   checkpointEveryMs: number;
   /** How often the malloc heap's free pages go back to the system; 0: never. */
@@ -303,6 +305,17 @@ export const OPTIONS: readonly Option[] = [
     help: "most readings per ingest batch",
     readme: "most readings per ingest batch (400 above)",
     parse: int("max-batch", 1, 1_000_000),
+  }),
+  option({
+    flag: "max-sensors",
+    key: "maxSensors",
+    arg: "<n>",
+    default: 1_000_000,
+    shown: "1000000",
+    help: "most sensors the fleet holds",
+    readme:
+      "most sensors the fleet holds: a reading that would add one more is refused (about 6 KB of RSS each)",
+    parse: int("max-sensors", 1, 100_000_000),
   }),
   option({
     flag: "checkpoint",

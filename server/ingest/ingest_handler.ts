@@ -10,6 +10,7 @@ import type { ReadingSink } from "./idempotent_ingest.ts";
 import { IngestStats } from "./ingest_stats.ts";
 import type { WriterKeys } from "./writer_auth.ts";
 import { withinScope } from "./writer_scope.ts";
+import type { FleetLimit } from "./fleet_limit.ts";
 
 export type { ReadingSink };
 
@@ -27,13 +28,16 @@ export interface IngestOptions {
   rate?: { capacity: number; perSecond: number };
   /** Longest wait for the next bytes of a body before answering 408. Default 30 000 ms. */
   bodyTimeoutMs?: number;
+  /** The fleet's caps on sensors and metric names; without it, none. */
+  fleet?: FleetLimit;
 }
 
 /**
  * POST /api/ingest: JSON documents or a FlatBuffers IngestBatch, in steps:
  * admission (key, rate, media type) → read the body (size, pauses) → decode
- * → validate each reading (refused ones are reported with index and reason)
- * and keep to the key's groups → with an idempotency key, apply once;
+ * → validate each reading (refused ones are reported with index and reason),
+ * keep to the key's groups and to the fleet's caps (last, so only readings
+ * taken count against them) → with an idempotency key, apply once;
  * otherwise append → answer once the append is durable.
  */
 export function ingestHandler(
@@ -59,7 +63,8 @@ export function ingestHandler(
       const batch = decodeBatchBody(body, media, options);
       const readings = (nowMs: number) => {
         const parsed = batch.readings(nowMs);
-        return writer ? withinScope(parsed, writer) : parsed;
+        const scoped = writer ? withinScope(parsed, writer) : parsed;
+        return options.fleet ? options.fleet.keep(scoped) : scoped;
       };
       const id = options.idempotency
         ? batchKey(request.headers.get("idempotency-key"), batch.batchId)

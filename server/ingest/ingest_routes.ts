@@ -5,6 +5,7 @@ import type { ReadingSink } from "./ingest_handler.ts";
 import { ingestStatusHandler } from "./ingest_status.ts";
 import type { WriterKeys } from "./writer_auth.ts";
 import { DEFAULT_READING_LIMITS } from "./readings/mod.ts";
+import type { FleetLimit } from "./fleet_limit.ts";
 
 /** The options (`server/config`) ingest is made from. */
 export interface IngestConfig {
@@ -23,7 +24,7 @@ export interface IngestConfig {
  */
 export function ingestRoutes(
   sink: ReadingSink,
-  deps: { kv: Deno.Kv; keys: WriterKeys; config: IngestConfig },
+  deps: { kv: Deno.Kv; keys: WriterKeys; config: IngestConfig; fleet: FleetLimit },
 ) {
   const { config, keys } = deps;
   const stats = new IngestStats();
@@ -40,6 +41,7 @@ export function ingestRoutes(
       keys,
       idempotency,
       bodyTimeoutMs: config.bodyTimeoutMs,
+      fleet: deps.fleet,
     }, stats),
     ingestStatus: ingestStatusHandler(idempotency, { keys }),
   };

@@ -8,6 +8,8 @@ export type { IngestMedia } from "./admission.ts";
 export { decodeBatchBody } from "./batch_body.ts";
 export type { BatchBody } from "./batch_body.ts";
 export { withinScope } from "./writer_scope.ts";
+export { FleetLimit } from "./fleet_limit.ts";
+export type { FleetLimitOptions, FleetStats } from "./fleet_limit.ts";
 export { batchIndexes, ingestOnce } from "./idempotent_ingest.ts";
 export type { KeyedBatch } from "./idempotent_ingest.ts";
 export { ingestStatusHandler } from "./ingest_status.ts";

@@ -62,6 +62,8 @@ export interface HealthInputs {
   mqtt?: { health(): object; readonly degraded: boolean } | null;
   /** The malloc heap's trims (`HeapTrimmer`), when they are counted. */
   heapTrim?: object;
+  /** The fleet against its caps (`FleetLimit.stats`), when ingest keeps to them. */
+  fleet?: () => object;
 }
 
 /**
@@ -97,6 +99,7 @@ export function healthReport(inputs: HealthInputs): Record<string, unknown> {
     hub: { ...hub, topics: hub.topicCount },
     transport: { ...inputs.transport },
     history: inputs.history(),
+    ...(inputs.fleet ? { fleet: inputs.fleet() } : {}),
     shards: inputs.shards.health(),
     ...(inputs.mqtt ? { mqtt: inputs.mqtt.health() } : {}),
     // The process's memory (bytes: rss, heapTotal, heapUsed, external), for capacity figures.

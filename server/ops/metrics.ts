@@ -73,6 +73,8 @@ export interface MetricSources {
   shards: { health(): ShardHealth[] };
   /** MQTT ingest's counters, when it runs. */
   mqtt?: { counters(): MqttCounters } | null;
+  /** The fleet against its caps (`FleetLimit.stats`), when ingest keeps to them. */
+  fleet?: () => { sensors: number; maxSensors: number; droppedValues: number };
 }
 
 /**
@@ -183,6 +185,19 @@ export class PrometheusMetrics {
         "pulseboard_log_chunks_deleted_total",
         "Raw log chunks deleted as older than the retention.",
         () => history().logChunksDeleted,
+      );
+    }
+    if (sources.fleet) {
+      const fleet = sources.fleet;
+      gauge(
+        "pulseboard_fleet_max_sensors",
+        "Most sensors the fleet holds (--max-sensors); readings that would add one more are refused.",
+        () => fleet().maxSensors,
+      );
+      mirrored(
+        "pulseboard_values_dropped_total",
+        "Values dropped because their metric name came past the cap on metric names (documents of other MongoDB writers; ingest refuses such readings).",
+        () => fleet().droppedValues,
       );
     }
     if (sources.mqtt) {

@@ -12,6 +12,7 @@ import { startBridge } from "./bridge.ts";
 import type { MqttBridge } from "./bridge.ts";
 import { bridgeClientId } from "./bridge_client_id.ts";
 import { MqttStats } from "./stats.ts";
+import type { FleetLimit } from "../fleet_limit.ts";
 import type { BridgeHealth } from "./stats.ts";
 
 export interface MqttIngestDeps {
@@ -21,6 +22,8 @@ export interface MqttIngestDeps {
   kv: Deno.Kv;
   keys: MqttKeys;
   limits: ReadingLimits;
+  /** The fleet's caps on sensors and metric names; without it, none. */
+  fleet?: FleetLimit;
 }
 
 /** What the listener (--mqtt-port, --mqtts-port) and the bridge (--mqtt-url) are asked for. */
@@ -129,6 +132,7 @@ export async function startMqttIngest(
   const ingest = new PublishIngest({ commit, records, stats }, {
     limits: deps.limits,
     maxBatchReadings: options.maxBatchReadings,
+    fleet: deps.fleet,
   });
   let listener: MqttListener | null = null;
   let bridge: MqttBridge | null = null;

@@ -2,6 +2,7 @@ import { DEFAULT_READING_LIMITS } from "../readings/mod.ts";
 import type { KvLog } from "../../store/mod.ts";
 import type { MqttIngest } from "./mqtt_ingest.ts";
 import type { MqttKeys } from "./listener.ts";
+import type { FleetLimit } from "../fleet_limit.ts";
 
 /** The options (`server/config`) MQTT ingest is made from. */
 export interface MqttConfig {
@@ -41,7 +42,7 @@ export function mqttEnabled(config: MqttConfig): boolean {
  */
 export async function startMqtt(
   log: KvLog | null,
-  deps: { kv: Deno.Kv; keys: MqttKeys; config: MqttConfig },
+  deps: { kv: Deno.Kv; keys: MqttKeys; config: MqttConfig; fleet?: FleetLimit },
 ): Promise<MqttIngest | null> {
   const { config } = deps;
   if (!mqttEnabled(config)) return null;
@@ -60,6 +61,7 @@ export async function startMqtt(
     kv: deps.kv,
     keys: deps.keys,
     limits: { ...DEFAULT_READING_LIMITS, maxFutureMs: config.maxFutureMs },
+    fleet: deps.fleet,
   }, {
     port: config.mqttPort,
     tlsPort: config.mqttsPort,

@@ -3,11 +3,13 @@ import {
   DEFAULT_GROUP,
   filterValidReadings,
   ReadingBlockBuilder,
+  refuseFurther,
 } from "../readings/mod.ts";
 import type { ReadingLimits, Refusal } from "../readings/mod.ts";
 import { decodeIngestBatch } from "../../../protocol/ingest_codec.ts";
 import { covers } from "../../../actors/hub/mod.ts";
 import type { TopicTarget } from "./topic.ts";
+import type { FleetLimit } from "../fleet_limit.ts";
 
 /** What became of one publish's readings. */
 export interface PayloadOutcome {
@@ -23,6 +25,8 @@ export interface PayloadOptions {
   receivedAt: number;
   /** Most readings in one IngestBatch payload. */
   maxReadings: number;
+  /** The fleet's caps on sensors and metric names; without it, none. */
+  fleet?: FleetLimit;
 }
 
 const NONE: readonly Refusal[] = Object.freeze([]);
@@ -63,7 +67,7 @@ function addJsonReading(
   builder: ReadingBlockBuilder,
   payload: Uint8Array,
   target: TopicTarget,
-  { limits, receivedAt }: PayloadOptions,
+  { limits, receivedAt, fleet }: PayloadOptions,
 ): PayloadOutcome {
   let text: string;
   try {
@@ -93,7 +97,13 @@ function addJsonReading(
   fields.sensorId = target.sensorId;
   if (target.group !== "") fields.group = target.group;
   if (fields.timestamp === undefined) fields.timestamp = receivedAt;
-  const reason = addDocument(builder, fields, limits, receivedAt);
+  const reason = addDocument(
+    builder,
+    fields,
+    limits,
+    receivedAt,
+    fleet && ((sensorId, metrics) => fleet.admit(sensorId, metrics)),
+  );
   return reason === null ? { accepted: 1, refused: NONE } : refusedWhole(reason);
 }
 
@@ -101,7 +111,7 @@ function addBatch(
   builder: ReadingBlockBuilder,
   payload: Uint8Array,
   target: TopicTarget,
-  { limits, receivedAt, maxReadings }: PayloadOptions,
+  { limits, receivedAt, maxReadings, fleet }: PayloadOptions,
 ): PayloadOutcome {
   let decoded;
   try {
@@ -109,36 +119,29 @@ function addBatch(
   } catch (error) {
     return refusedWhole(`payload is not a valid IngestBatch (${(error as Error).message})`);
   }
-  const { block, refused } = filterValidReadings(decoded.block, limits, receivedAt);
+  const valid = filterValidReadings(decoded.block, limits, receivedAt);
   const scope = target.group === "" ? DEFAULT_GROUP : target.group;
-  const all: Refusal[] = refused.length === 0 ? [] : [...refused];
+  const scoped = refuseFurther(valid, (row) => {
+    const group = valid.block.strings[valid.block.group[row]];
+    return group !== "" && !covers(scope, group)
+      ? `group "${group}" is outside the topic's group "${scope}"`
+      : null;
+  });
+  // The fleet's caps last, so only readings taken count against them.
+  const { block, refused } = fleet ? fleet.keep(scoped) : scoped;
   const s = block.strings;
-  let accepted = 0;
-  // Rows of `block` are the batch's readings minus the refused ones, in order.
-  let r = 0;
-  for (let row = 0, index = 0; row < block.length; row++, index++) {
-    while (r < refused.length && refused[r].index === index) {
-      r++;
-      index++;
-    }
-    const group = s[block.group[row]];
-    if (group !== "" && !covers(scope, group)) {
-      all.push({ index, reason: `group "${group}" is outside the topic's group "${scope}"` });
-      continue;
-    }
+  for (let row = 0; row < block.length; row++) {
     builder.begin(
       s[block.sensor[row]],
-      group || target.group,
+      s[block.group[row]] || target.group,
       block.timeMs[row],
       s[block.status[row]],
     );
     for (let v = block.metricStart[row]; v < block.metricStart[row + 1]; v++) {
       builder.addValue(s[block.metric[v]], block.value[v]);
     }
-    accepted++;
   }
-  if (all.length > refused.length) all.sort((a, b) => a.index - b.index);
-  return { accepted, refused: all.length === 0 ? NONE : all };
+  return { accepted: block.length, refused: refused.length === 0 ? NONE : refused };
 }
 
 function refusedWhole(reason: string): PayloadOutcome {

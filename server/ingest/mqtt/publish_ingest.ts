@@ -1,3 +1,4 @@
+import type { FleetLimit } from "../fleet_limit.ts";
 import { DEFAULT_GROUP, refusalKind } from "../readings/mod.ts";
 import type { ReadingLimits, Refusal } from "../readings/mod.ts";
 import { groupAllowed } from "../../auth/mod.ts";
@@ -59,6 +60,8 @@ export interface PublishIngestOptions {
   limits: ReadingLimits;
   /** Most readings in one IngestBatch payload. */
   maxBatchReadings: number;
+  /** The fleet's caps on sensors and metric names; without it, none. */
+  fleet?: FleetLimit;
   now?: () => number;
 }
 
@@ -85,6 +88,7 @@ export class PublishIngest {
   readonly #stats: MqttStats;
   readonly #limits: ReadingLimits;
   readonly #maxBatch: number;
+  readonly #fleet: FleetLimit | undefined;
   readonly #now: () => number;
   readonly #inFlight = new Map<string, InFlight>();
   /** Topics seen lately and what they name: a fleet publishes to a bounded set of topics. */
@@ -101,6 +105,7 @@ export class PublishIngest {
     this.#stats = deps.stats;
     this.#limits = options.limits;
     this.#maxBatch = options.maxBatchReadings;
+    this.#fleet = options.fleet;
     this.#now = options.now ?? Date.now;
   }
 
@@ -188,6 +193,7 @@ export class PublishIngest {
         limits: this.#limits,
         receivedAt,
         maxReadings: this.#maxBatch,
+        fleet: this.#fleet,
       });
       if (accepted === 0) {
         this.#countRefused(refused);

@@ -1,6 +1,6 @@
 import { ReadingBlockBuilder } from "../../../protocol/reading_block.ts";
 import type { ReadingBlock } from "../../../protocol/reading_block.ts";
-import type { Refusal } from "./json.ts";
+import type { ParsedReadings, Refusal } from "./json.ts";
 import type { ReadingLimits } from "./limits.ts";
 import {
   checkGroup,
@@ -89,6 +89,29 @@ export function keepRows(
     builder.copyRow(block, i);
   }
   return { block: builder.build(), refused };
+}
+
+/**
+ * Refuses more of a parsed batch's readings (`reasonFor` by row of its block)
+ * and reports them with the earlier refusals, by their index in the batch:
+ * the block's rows are the batch's readings minus those refused already.
+ */
+export function refuseFurther(
+  parsed: ParsedReadings,
+  reasonFor: (row: number) => string | null,
+): ParsedReadings {
+  const further = keepRows(parsed.block, reasonFor);
+  if (further.refused.length === 0) return parsed;
+  const earlier = new Set(parsed.refused.map((r) => r.index));
+  const batchIndex: number[] = [];
+  for (let i = 0; batchIndex.length < parsed.block.length; i++) {
+    if (!earlier.has(i)) batchIndex.push(i);
+  }
+  const refused = [
+    ...parsed.refused,
+    ...further.refused.map((r) => ({ index: batchIndex[r.index], reason: r.reason })),
+  ].sort((a, b) => a.index - b.index);
+  return { block: further.block, refused };
 }
 
 function checkValues(

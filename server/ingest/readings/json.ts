@@ -45,13 +45,15 @@ export function parseJsonReadings(
 /**
  * Validates one document and, when good, appends it to `builder`; returns
  * null, or the reason it is refused. Shared by JSON ingest and the Mongo
- * source (whose documents have the same shape).
+ * source (whose documents have the same shape). `admit`, when given, has the
+ * last word on a valid document (the fleet's caps: `FleetLimit.admit`).
  */
 export function addDocument(
   builder: ReadingBlockBuilder,
   doc: unknown,
   limits: ReadingLimits,
   nowMs: number,
+  admit?: (sensorId: string, metrics: readonly string[]) => string | null,
 ): string | null {
   if (typeof doc !== "object" || doc === null || Array.isArray(doc)) {
     return "reading must be a JSON object";
@@ -77,6 +79,13 @@ export function addDocument(
   }
   if (metrics === 0) return "reading has no numeric metrics";
   if (metrics > limits.maxMetrics) return `too many metrics (${metrics} > ${limits.maxMetrics})`;
+  if (admit) {
+    const names = Object.keys(reading).filter((key) =>
+      typeof (reading as Record<string, unknown>)[key] === "number"
+    );
+    const refusal = admit(sensorId as string, names);
+    if (refusal !== null) return refusal;
+  }
   builder.begin(
     sensorId as string,
     (group as string | undefined) ?? "",

@@ -12,12 +12,16 @@ export type RefusalKind =
   | "duplicate_metric"
   | "malformed"
   | "not_allowed"
+  | "fleet_full"
+  | "metric_names_full"
   | "other";
 
-/** Classifies a refusal reason from `validate.ts`, `json.ts` or `filter.ts`. */
+/** Classifies a refusal reason from `validate.ts`, `json.ts`, `filter.ts` or `FleetLimit`. */
 export function refusalKind(reason: string): RefusalKind {
   if (reason.includes("sensorId")) return "sensor_id";
   if (reason.endsWith("is not allowed for this key")) return "not_allowed";
+  if (reason.endsWith("(--max-sensors)")) return "fleet_full";
+  if (reason.includes("the server keeps at most")) return "metric_names_full";
   if (reason.startsWith("group")) return "group";
   if (reason.startsWith("status")) return "status";
   if (reason.includes("in the future")) return "future_timestamp";

@@ -1,0 +1,219 @@
+import type { FleetNames } from "../../actors/shards/mod.ts";
+import { refuseFurther } from "./readings/mod.ts";
+import type { ParsedReadings } from "./readings/mod.ts";
+
+/** The fleet against its caps (`FleetLimit.stats`). */
+export interface FleetStats {
+  /** Sensors the router has (those on their way in the log not yet). */
+  sensors: number;
+  maxSensors: number;
+  metricNames: number;
+  maxMetricNames: number;
+  /** Readings refused because they would add a sensor, or a metric name, past the cap. */
+  refusedNewSensors: number;
+  refusedNewMetricNames: number;
+  /** Values the router dropped past the metric-name cap (documents of other MongoDB writers). */
+  droppedValues: number;
+}
+
+export interface FleetLimitOptions {
+  /** Most sensors the fleet may hold (`--max-sensors`). */
+  maxSensors: number;
+  /** How long a name taken but not yet in the router is counted (an append may have failed). */
+  pendingMs?: number;
+  now?: () => number;
+}
+
+/**
+ * Keeps the fleet within `--max-sensors` sensors and the router's cap on
+ * metric names, at the edge: a reading that would add a sensor or a metric
+ * name past its cap is refused with a reason, so no writer grows the
+ * server's memory without bound, and the router never has to drop a value
+ * it was given after ingest acknowledged it. Names taken but not in the
+ * router yet (in the log, on their way) are pending and count; they are let
+ * go once the router knows them, or after `pendingMs`.
+ */
+export class FleetLimit {
+  readonly maxSensors: number;
+  readonly #names: FleetNames;
+  readonly #pendingMs: number;
+  readonly #now: () => number;
+  readonly #sensors: Pending;
+  readonly #metrics: Pending;
+  /** Readings refused because they would add a sensor past the cap. */
+  refusedSensors = 0;
+  /** Readings refused because they would add a metric name past the cap. */
+  refusedMetrics = 0;
+
+  constructor(names: FleetNames, options: FleetLimitOptions) {
+    this.#names = names;
+    this.maxSensors = options.maxSensors;
+    this.#pendingMs = options.pendingMs ?? 60_000;
+    this.#now = options.now ?? Date.now;
+    this.#sensors = new Pending((id) => names.hasSensor(id), () => names.sensorCount);
+    this.#metrics = new Pending((name) => names.hasMetric(name), () => names.metricCount);
+  }
+
+  /** For /healthz and /metrics: the fleet against its caps, and what they refused. */
+  stats(): FleetStats {
+    const names = this.#names;
+    return {
+      sensors: names.sensorCount,
+      maxSensors: this.maxSensors,
+      metricNames: names.metricCount,
+      maxMetricNames: names.maxMetrics,
+      refusedNewSensors: this.refusedSensors,
+      refusedNewMetricNames: this.refusedMetrics,
+      droppedValues: names.droppedValues,
+    };
+  }
+
+  /**
+   * Takes one reading of `sensorId` with `metrics`, or says why it would pass
+   * a cap (nothing taken). Its new names are pending until the router has them.
+   */
+  admit(sensorId: string, metrics: readonly string[]): string | null {
+    const reason = this.#sensorRefusal(sensorId);
+    if (reason !== null) {
+      this.refusedSensors++;
+      return reason;
+    }
+    let added = 0;
+    for (const name of metrics) {
+      if (this.#knowsMetric(name)) continue;
+      const reason = this.#metricRefusal(name, added++);
+      if (reason !== null) {
+        this.refusedMetrics++;
+        return reason;
+      }
+    }
+    const now = this.#now();
+    if (!this.#names.hasSensor(sensorId)) this.#sensors.add(sensorId, now);
+    for (const name of metrics) if (!this.#knowsMetric(name)) this.#metrics.add(name, now);
+    return null;
+  }
+
+  /**
+   * Refuses the readings of a parsed batch that would pass a cap and takes
+   * the others, in order: with room for n more sensors, the first n new ones
+   * of a batch are taken.
+   */
+  keep(parsed: ParsedReadings): ParsedReadings {
+    const { block } = parsed;
+    const s = block.strings;
+    // Per string index: 1 when known or taken; a sensor's refusal (the fleet only fills up).
+    const verdict: (1 | string | undefined)[] = new Array(s.length);
+    const now = this.#now();
+    return refuseFurther(parsed, (row) => {
+      const sensor = block.sensor[row];
+      if (verdict[sensor] === undefined) {
+        const reason = this.#sensorRefusal(s[sensor]);
+        if (reason !== null) verdict[sensor] = reason;
+      }
+      const v = verdict[sensor];
+      if (typeof v === "string") {
+        this.refusedSensors++;
+        return v;
+      }
+      const from = block.metricStart[row], to = block.metricStart[row + 1];
+      let added = 0;
+      for (let i = from; i < to; i++) {
+        const metric = block.metric[i];
+        if (verdict[metric] === 1) continue;
+        if (this.#knowsMetric(s[metric])) {
+          verdict[metric] = 1;
+          continue;
+        }
+        const reason = this.#metricRefusal(s[metric], added++);
+        if (reason !== null) {
+          this.refusedMetrics++;
+          return reason;
+        }
+      }
+      // Every cap has room: this reading's new names are taken.
+      if (v === undefined) {
+        verdict[sensor] = 1;
+        if (!this.#names.hasSensor(s[sensor])) this.#sensors.add(s[sensor], now);
+      }
+      for (let i = from; i < to; i++) {
+        const metric = block.metric[i];
+        if (verdict[metric] !== 1) {
+          verdict[metric] = 1;
+          this.#metrics.add(s[metric], now);
+        }
+      }
+      return null;
+    });
+  }
+
+  #knowsMetric(name: string): boolean {
+    return this.#names.hasMetric(name) || this.#metrics.has(name);
+  }
+
+  #sensorRefusal(id: string): string | null {
+    if (this.#names.hasSensor(id) || this.#sensors.has(id)) return null;
+    const max = this.maxSensors;
+    if (this.#names.sensorCount + this.#sensors.size < max) return null;
+    this.#sensors.settleSoon(this.#now(), this.#pendingMs);
+    if (this.#names.sensorCount + this.#sensors.size < max) return null;
+    return `sensor "${id}" is new and the fleet is full: the server keeps at most ${max} sensors (--max-sensors)`;
+  }
+
+  /** Why new metric name `name` would pass the cap with `added` new ones before it in its reading. */
+  #metricRefusal(name: string, added: number): string | null {
+    const max = this.#names.maxMetrics;
+    if (this.#names.metricCount + this.#metrics.size + added < max) return null;
+    this.#metrics.settleSoon(this.#now(), this.#pendingMs);
+    if (this.#names.metricCount + this.#metrics.size + added < max) return null;
+    return `metric name "${name}" is new and the server keeps at most ${max} metric names`;
+  }
+}
+
+/** Names taken and not yet known to the router, with when they were taken. */
+class Pending {
+  readonly #known: (name: string) => boolean;
+  readonly #knownCount: () => number;
+  readonly #takenAt = new Map<string, number>();
+  /** Size after the last `settle`: past twice that, adding settles (amortized, bounded). */
+  #settledSize = 0;
+  #settledAt = -Infinity;
+  #knownAtSettle = -1;
+
+  constructor(known: (name: string) => boolean, knownCount: () => number) {
+    this.#known = known;
+    this.#knownCount = knownCount;
+  }
+
+  get size(): number {
+    return this.#takenAt.size;
+  }
+
+  has(name: string): boolean {
+    return this.#takenAt.has(name);
+  }
+
+  add(name: string, now: number): void {
+    this.#takenAt.set(name, now);
+    if (this.#takenAt.size > 2 * this.#settledSize + 1024) this.settle(-Infinity);
+  }
+
+  /** Lets go of the names the router knows now, and of those taken before `before`. */
+  settle(before: number): void {
+    for (const [name, at] of this.#takenAt) {
+      if (at < before || this.#known(name)) this.#takenAt.delete(name);
+    }
+    this.#settledSize = this.#takenAt.size;
+    this.#knownAtSettle = this.#knownCount();
+  }
+
+  /**
+   * `settle`s names older than `pendingMs`, unless that was done less than
+   * 100 ms ago and the router has learnt no name since: at a full cap every
+   * new name asks, and a flood of them must not walk every pending name each.
+   */
+  settleSoon(now: number, pendingMs: number): void {
+    if (now - this.#settledAt < 100 && this.#knownCount() === this.#knownAtSettle) return;
+    this.#settledAt = now;
+    this.settle(now - pendingMs);
+  }
+}

@@ -1,0 +1,121 @@
+import fc from "fast-check";
+import { assert, assertEquals } from "../../tests/testing/assert.ts";
+import type { FleetNames } from "../../actors/shards/mod.ts";
+import { blockFromReadings } from "./readings/mod.ts";
+import { FleetLimit } from "./fleet_limit.ts";
+
+/** The router's names as the shards learn them: only what was handed over with `route`. */
+class RoutedNames implements FleetNames {
+  readonly sensors = new Set<string>();
+  readonly metrics = new Set<string>();
+  readonly maxMetrics: number;
+  droppedValues = 0;
+  constructor(maxMetrics: number) {
+    this.maxMetrics = maxMetrics;
+  }
+  get sensorCount() {
+    return this.sensors.size;
+  }
+  get metricCount() {
+    return this.metrics.size;
+  }
+  hasSensor(id: string) {
+    return this.sensors.has(id);
+  }
+  hasMetric(name: string) {
+    return this.metrics.has(name);
+  }
+  route(readings: readonly { sensorId: string; values: Record<string, number> }[]) {
+    for (const r of readings) {
+      this.sensors.add(r.sensorId);
+      for (const m of Object.keys(r.values)) this.metrics.add(m);
+    }
+  }
+}
+
+const reading = (sensorId: string, metrics: string[]) => ({
+  sensorId,
+  timeMs: 1_000,
+  values: Object.fromEntries(metrics.map((m, i) => [m, i])),
+});
+
+Deno.test("batches keep the fleet within its caps however they interleave with routing, and known names are never refused", () => {
+  const batchArb = fc.array(
+    fc.record({
+      sensor: fc.integer({ min: 0, max: 11 }),
+      metrics: fc.uniqueArray(fc.integer({ min: 0, max: 7 }), { minLength: 1, maxLength: 4 }),
+    }),
+    { minLength: 1, maxLength: 12 },
+  );
+  fc.assert(fc.property(
+    fc.integer({ min: 1, max: 8 }),
+    fc.integer({ min: 1, max: 6 }),
+    fc.array(fc.record({ batch: batchArb, routed: fc.boolean() }), { minLength: 1, maxLength: 8 }),
+    (maxSensors, maxMetrics, steps) => {
+      const names = new RoutedNames(maxMetrics);
+      const fleet = new FleetLimit(names, { maxSensors, now: () => 0 });
+      // Recomputed: every name of every reading accepted so far, routed or not.
+      const sensors = new Set<string>(), metrics = new Set<string>();
+      const unrouted: ReturnType<typeof reading>[] = [];
+      for (const { batch, routed } of steps) {
+        const readings = batch.map((r) => reading(`s${r.sensor}`, r.metrics.map((m) => `m${m}`)));
+        const kept = fleet.keep({ block: blockFromReadings(readings), refused: [] });
+        const refusedAt = new Set(kept.refused.map((r) => r.index));
+        assertEquals(kept.block.length + kept.refused.length, readings.length);
+        readings.forEach((r, index) => {
+          const names = Object.keys(r.values);
+          if (!refusedAt.has(index)) {
+            sensors.add(r.sensorId);
+            names.forEach((m) => metrics.add(m));
+            unrouted.push(r);
+            return;
+          }
+          const reason = kept.refused.find((x) => x.index === index)!.reason;
+          // A refusal is only ever for a name that is new, at a full cap.
+          if (reason.includes("--max-sensors")) {
+            assert(!sensors.has(r.sensorId), `known sensor ${r.sensorId} refused`);
+            assertEquals(sensors.size, maxSensors);
+          } else {
+            const fresh = names.filter((m) => !metrics.has(m));
+            assert(fresh.length > 0, `known metrics refused: ${reason}`);
+            assert(metrics.size + fresh.length > maxMetrics, `room left: ${reason}`);
+          }
+        });
+        assert(sensors.size <= maxSensors, `${sensors.size} sensors over ${maxSensors}`);
+        assert(metrics.size <= maxMetrics, `${metrics.size} metrics over ${maxMetrics}`);
+        if (routed) names.route(unrouted.splice(0));
+      }
+    },
+  ));
+});
+
+Deno.test("one reading at a time (MQTT) is taken or refused by the same caps, and counted", () => {
+  const names = new RoutedNames(3);
+  const fleet = new FleetLimit(names, { maxSensors: 2, now: () => 0 });
+  assertEquals(fleet.admit("a", ["t", "h"]), null);
+  assertEquals(fleet.admit("b", ["t"]), null);
+  assert(fleet.admit("c", ["t"])!.endsWith("at most 2 sensors (--max-sensors)"));
+  // Two new names where one fits: the reading is refused whole, nothing taken.
+  assert(fleet.admit("a", ["p", "q"])!.startsWith('metric name "q" is new'));
+  assertEquals(fleet.admit("b", ["p"]), null);
+  assertEquals(fleet.admit("a", ["t", "h", "p"]), null);
+  const stats = fleet.stats();
+  assertEquals([stats.refusedNewSensors, stats.refusedNewMetricNames], [1, 1]);
+});
+
+Deno.test("names taken but never routed (a failed append) stop counting after pendingMs", () => {
+  const names = new RoutedNames(1024);
+  let now = 0;
+  const fleet = new FleetLimit(names, { maxSensors: 2, pendingMs: 60_000, now: () => now });
+  assertEquals(fleet.admit("lost-1", ["t"]), null);
+  assertEquals(fleet.admit("lost-2", ["t"]), null);
+  assert(fleet.admit("c", ["t"]) !== null);
+  now = 59_000;
+  assert(fleet.admit("c", ["t"]) !== null, "still pending");
+  now = 61_000;
+  assertEquals(fleet.admit("c", ["t"]), null);
+  // A routed name counts through the router, not twice: c is in the fleet, room for one more.
+  names.route([reading("c", ["t"])]);
+  assertEquals(fleet.admit("d", ["t"]), null);
+  assert(fleet.admit("e", ["t"]) !== null, "c and d fill the fleet");
+});
