@@ -46,15 +46,17 @@ export function parseSensorPage(json: unknown): SensorPage {
   const sensors = array(body.sensors, "sensors").map((s, i): SensorSummary => {
     const at = `sensors[${i}]`;
     const sensor = record(s, at);
-    const metrics: Record<string, MetricNow> = {};
-    for (const [name, m] of Object.entries(record(sensor.metrics, `${at}.metrics`))) {
-      const metric = record(m, `${at}.metrics.${name}`);
-      metrics[name] = {
-        value: finite(metric.value, `${at}.metrics.${name}.value`),
-        timeMs: finite(metric.timeMs, `${at}.metrics.${name}.timeMs`),
-        avg: finite(metric.avg, `${at}.metrics.${name}.avg`),
-      };
-    }
+    // By entries: a metric may be named like an Object property ("__proto__", "constructor").
+    const metrics: Record<string, MetricNow> = Object.fromEntries(
+      Object.entries(record(sensor.metrics, `${at}.metrics`)).map(([name, m]) => {
+        const metric = record(m, `${at}.metrics.${name}`);
+        return [name, {
+          value: finite(metric.value, `${at}.metrics.${name}.value`),
+          timeMs: finite(metric.timeMs, `${at}.metrics.${name}.timeMs`),
+          avg: finite(metric.avg, `${at}.metrics.${name}.avg`),
+        }];
+      }),
+    );
     return {
       id: string(sensor.id, `${at}.id`),
       group: string(sensor.group, `${at}.group`),

@@ -1,5 +1,6 @@
 import { deepStrictEqual as assertEquals, throws } from "node:assert/strict";
 import { parseSensorPage, sensorsPath } from "./sensors.ts";
+import { withBrowserProto } from "../testing/browser_proto.ts";
 
 const sensor = {
   id: "sensor_1",
@@ -43,4 +44,20 @@ Deno.test("a sensor without any status reported parses with status null", () => 
     nextCursor: null,
   });
   assertEquals(page.sensors[0].status, null);
+});
+
+Deno.test("a metric named __proto__ or constructor is kept as the sensor's own metric", () => {
+  const body = JSON.parse(
+    '{"sensors":[{"id":"s","group":"g","status":null,"attention":"ok","lastSeenMs":1,' +
+      '"lateDropped":0,"metrics":{"__proto__":{"value":1,"timeMs":1,"avg":1},' +
+      '"constructor":{"value":2,"timeMs":1,"avg":2}}}],"nextCursor":null}',
+  );
+  const { metrics } = withBrowserProto(() => parseSensorPage(body).sensors[0]);
+  assertEquals(Object.keys(metrics), ["__proto__", "constructor"]);
+  assertEquals(Object.getPrototypeOf(metrics), Object.prototype);
+  assertEquals(Object.getOwnPropertyDescriptor(metrics, "__proto__")?.value, {
+    value: 1,
+    timeMs: 1,
+    avg: 1,
+  });
 });

@@ -3,9 +3,12 @@
 import { decimalsOf } from "@pulseboard/protocol";
 import type { MetricMeta, MetricsMeta } from "@pulseboard/protocol";
 
-/** A metric the server sent no metadata for: its own name, no unit, two decimals. */
+/**
+ * A metric's metadata; one the server sent none for: its own name, no unit,
+ * two decimals. Own keys only: a metric may be named "constructor" or "__proto__".
+ */
 export function metaOf(meta: MetricsMeta, metric: string): MetricMeta {
-  return meta[metric] ?? { name: metric, unit: "", precision: 0.01 };
+  return Object.hasOwn(meta, metric) ? meta[metric] : { name: metric, unit: "", precision: 0.01 };
 }
 
 /** A value rounded to the metric's precision, without its unit: "21.4". */

@@ -7,6 +7,7 @@ import {
   metaOf,
   metricLabel,
 } from "./metric_format.ts";
+import { withBrowserProto } from "../testing/browser_proto.ts";
 
 const temperature = { name: "Temperature", unit: "°C", precision: 0.1 };
 
@@ -27,6 +28,15 @@ Deno.test("a metric without metadata keeps its name and two decimals", () => {
   assertEquals(metricLabel(meta), "flow");
   assertEquals(formatMetric(1.234, meta), "1.23");
   assertEquals(metricLabel(temperature), "Temperature (°C)");
+});
+
+Deno.test("metrics named like Object's own properties are metrics, not the prototype's members", () => {
+  for (const name of ["__proto__", "constructor", "toString", "hasOwnProperty", "valueOf"]) {
+    const meta = withBrowserProto(() => metaOf({ temperature }, name));
+    assertEquals([metricLabel(meta), formatMetric(1.234, meta)], [name, "1.23"]);
+  }
+  const given = Object.fromEntries([["constructor", temperature]]);
+  assertEquals(metricLabel(metaOf(given, "constructor")), "Temperature (°C)");
 });
 
 Deno.test("formatted numbers have exactly the precision's decimals and are within half a step", () => {
