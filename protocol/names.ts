@@ -24,6 +24,8 @@ export function checkSensorId(id: unknown, maxLength = MAX_SENSOR_ID_LENGTH): st
   const unshowable = findUnshowable(id);
   if (unshowable) return `sensorId has ${unshowable}`;
   if (id.trim() !== id) return "sensorId has surrounding spaces";
+  // A URL path cannot name them: /api/sensors/../history is /api/history, even as %2E%2E.
+  if (id === "." || id === "..") return `sensorId "${id}" cannot be named in a URL path`;
   return null;
 }
 
