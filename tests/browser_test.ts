@@ -697,3 +697,90 @@ async function shows(
     await page.waitForTimeout(200);
   }
 }
+
+Deno.test({
+  name:
+    "a fleet of 1,500 sites opens its group tree collapsed and searchable, with a bounded DOM, and a typed group filters the table",
+  ignore: !hasChromium,
+  sanitizeResources: false,
+  sanitizeOps: false,
+}, async () => {
+  const server = await spawnServer(["--port", "0", "--data", ":memory:"]);
+  // 3,000 sensors: two per site, each in its own area: 4,500 groups with the sites.
+  const docs = Array.from({ length: 3_000 }, (_, i) => ({
+    sensorId: `sensor_${i}`,
+    group: `site-${i % 1_500}/area-${i < 1_500 ? 1 : 2}`,
+    timestamp: Date.now(),
+    reading: { temperature: 20 + i / 1000 },
+  }));
+  const response = await fetch(new URL("/api/ingest", server.url), {
+    method: "POST",
+    body: JSON.stringify(docs),
+    headers: { "content-type": "application/json" },
+  });
+  assertEquals((await response.json()).accepted, 3_000);
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ["--headless", "--no-sandbox", "--disable-gpu"],
+  });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    const errors: string[] = [];
+    page.on("pageerror", (error) => errors.push(error.message));
+    await page.goto(server.url);
+    const picker = page.getByTestId("group-picker");
+    const find = page.getByTestId("group-find");
+    await find.waitFor({ timeout: 20_000 });
+    // Collapsed: the sites only, a few hundred at a time, not 4,500 buttons.
+    const shown = () =>
+      picker.locator("[data-group]").evaluateAll((b) =>
+        b.map((e) => e.getAttribute("data-group")!)
+      );
+    const first = await shown();
+    assertEquals(first.length, 200);
+    assert(first.every((g) => /^site-\d+$/.test(g)), first.slice(0, 5).join());
+    assertEquals(first.slice(0, 3), ["site-0", "site-1", "site-2"]);
+    await picker.getByTestId("group-more").click();
+    assertEquals((await shown()).length, 400);
+    // Expanding a site shows its areas under it.
+    await picker.getByRole("button", { name: "expand site-7", exact: true }).click();
+    const open = await shown();
+    assertEquals(open.slice(open.indexOf("site-7"), open.indexOf("site-7") + 4), [
+      "site-7",
+      "site-7/area-1",
+      "site-7/area-2",
+      "site-8",
+    ]);
+    // Searching lists the matching groups by their whole path; picking one shows its sensors.
+    await find.fill("site-1499");
+    assertEquals(await shown(), ["site-1499", "site-1499/area-1", "site-1499/area-2"]);
+    await picker.locator("[data-group='site-1499/area-2']").click();
+    await page.locator("[data-testid=sensor-row] .group", { hasText: "site-1499/area-2" })
+      .first().waitFor({ timeout: 10_000 });
+    assertEquals(
+      [...new Set(await page.locator("[data-testid=sensor-row] .group").allTextContents())],
+      ["site-1499/area-2"],
+    );
+    // Back to all sensors; the table's group filter is a search box here, applied once it names a group.
+    await picker.locator("button", { hasText: "All sensors" }).click();
+    const filter = page.getByTestId("filter-group-text");
+    await filter.fill("site-42");
+    await page.waitForTimeout(300);
+    assertEquals(await filter.getAttribute("aria-invalid"), "false");
+    await shows(page, "only groups under site-42/", async () => {
+      const groups = await page.locator("[data-testid=sensor-row] .group").allTextContents();
+      return groups.length > 0 && groups.every((g) => g.startsWith("site-42/"));
+    });
+    await filter.fill("site-42/area-9");
+    assertEquals(await filter.getAttribute("aria-invalid"), "true");
+    assert(
+      await page.locator("*").count() < 5_000,
+      `${await page.locator("*").count()} elements in the page`,
+    );
+    await page.screenshot({ path: `${root}tests/artifacts/dashboard-many-groups.png` });
+    assertEquals(errors, []);
+  } finally {
+    await browser.close();
+    await stopServer(server);
+  }
+});

@@ -10,6 +10,12 @@ export interface GroupListing {
   attention?: AttentionCounts;
 }
 
+/**
+ * Trees up to this many nodes are shown whole (a picker of buttons, a select);
+ * larger ones (a fleet of many sites) open collapsed and are searched.
+ */
+export const SMALL_TREE = 200;
+
 /** One node of the group tree: a path prefix and the sensors under it. */
 export interface GroupNode {
   path: string;
@@ -18,6 +24,8 @@ export interface GroupNode {
   sensors: number;
   /** Of those, how many need attention, by state. */
   attention: AttentionCounts;
+  /** Groups one level below it. */
+  children: number;
 }
 
 /** Adds `from`'s counts into `into`. */
@@ -32,40 +40,84 @@ export function addCounts(
   return into;
 }
 
+const collator = new Intl.Collator("en", { numeric: true });
+
 /**
  * Builds the tree of group prefixes from the server's group list, in
  * depth-first order, each node counting the sensors of all groups under it.
+ * Each path is split once (a fleet may have tens of thousands of groups).
  */
 export function groupTree(groups: readonly GroupListing[]): GroupNode[] {
-  const counts = new Map<string, number>();
-  const attention = new Map<string, AttentionCounts>();
+  const byPath = new Map<string, GroupNode & { parts: string[] }>();
   for (const { group, sensors, attention: calling } of groups) {
     const parts = group.split("/");
-    for (let i = 1; i <= parts.length; i++) {
-      const path = parts.slice(0, i).join("/");
-      counts.set(path, (counts.get(path) ?? 0) + sensors);
-      attention.set(path, addCounts(attention.get(path) ?? {}, calling));
+    let path = "";
+    for (let i = 0; i < parts.length; i++) {
+      path = i === 0 ? parts[0] : `${path}/${parts[i]}`;
+      let node = byPath.get(path);
+      if (!node) {
+        node = {
+          path,
+          name: parts[i],
+          depth: i,
+          sensors: 0,
+          attention: {},
+          children: 0,
+          parts: parts.slice(0, i + 1),
+        };
+        byPath.set(path, node);
+        if (i > 0) byPath.get(node.parts.slice(0, i).join("/"))!.children++;
+      }
+      node.sensors += sensors;
+      addCounts(node.attention, calling);
     }
   }
-  const collator = new Intl.Collator("en", { numeric: true });
-  return [...counts.keys()]
+  return [...byPath.values()]
     .sort((a, b) => {
       // Depth-first: compare segment by segment.
-      const x = a.split("/"), y = b.split("/");
+      const x = a.parts, y = b.parts;
       for (let i = 0; i < Math.min(x.length, y.length); i++) {
         const c = collator.compare(x[i], y[i]);
         if (c !== 0) return c;
       }
       return x.length - y.length;
     })
-    .map((path) => {
-      const parts = path.split("/");
-      return {
-        path,
-        name: parts[parts.length - 1],
-        depth: parts.length - 1,
-        sensors: counts.get(path)!,
-        attention: attention.get(path) ?? {},
-      };
-    });
+    .map(({ parts: _, ...node }) => node);
+}
+
+/**
+ * The nodes a picker shows, in tree order: with `query`, those whose path
+ * holds it (case-insensitive); without, those whose every ancestor is
+ * `expanded`. At most `limit`; `more` is how many were left out.
+ */
+export function shownNodes(
+  nodes: readonly GroupNode[],
+  options: { expanded: ReadonlySet<string>; query?: string; limit: number },
+): { nodes: GroupNode[]; more: number } {
+  const query = options.query?.trim().toLowerCase() ?? "";
+  const out: GroupNode[] = [];
+  let more = 0;
+  // The depth below which nodes are hidden: the first collapsed ancestor's.
+  let hiddenBelow = Infinity;
+  for (const node of nodes) {
+    let shown: boolean;
+    if (query) shown = node.path.toLowerCase().includes(query);
+    else {
+      if (node.depth <= hiddenBelow) hiddenBelow = Infinity;
+      shown = node.depth <= hiddenBelow;
+      if (shown && node.children > 0 && !options.expanded.has(node.path)) {
+        hiddenBelow = node.depth;
+      }
+    }
+    if (!shown) continue;
+    if (out.length < options.limit) out.push(node);
+    else more++;
+  }
+  return { nodes: out, more };
+}
+
+/** The paths of `group`'s ancestors ("a/b/c" → "a", "a/b"), to show it expanded. */
+export function ancestorsOf(group: string): string[] {
+  const parts = group.split("/");
+  return parts.slice(1).map((_, i) => parts.slice(0, i + 1).join("/"));
 }
