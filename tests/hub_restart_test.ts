@@ -48,7 +48,7 @@ Deno.test("after a hub failure its clients are closed with 1012 and reconnect to
     sensors: notHere,
     history: () => Promise.resolve(notHere()),
     aggregates: notHere,
-    groups: () => Promise.resolve([]),
+    groups: () => Promise.resolve(notHere()),
     files: notHere,
     health: () => ({}),
     ready: () => ({ ready: true, problems: [] }),

@@ -19,8 +19,8 @@ export interface Routes {
   ingestStatus: (request: Request, batchId: string) => Promise<Response>;
   feed: Handler;
   health: () => unknown;
-  /** Every group path (the caller may read) with its number of sensors. */
-  groups: (request: Request) => Promise<unknown>;
+  /** GET /api/groups: every group path (the caller may read) with its number of sensors. */
+  groups: (request: Request) => Promise<Response>;
   /** Prometheus text format. */
   metrics: () => Promise<Response>;
   /** Readiness: 200 when ready, else 503 with the reasons. */
@@ -87,7 +87,7 @@ export function createApp(routes: Routes): Handler {
     }
     if (pathname === "/api/groups") {
       return request.method === "GET"
-        ? routes.groups(request).then((groups) => jsonResponse({ groups }), errorResponse)
+        ? routes.groups(request)
         : problem(405, "GET /api/groups", { allow: "GET" });
     }
     if (pathname === "/api/sensors") {

@@ -4,6 +4,7 @@ import type { History } from "../history/mod.ts";
 import { aggregatesRoute, historyRoute, sensorsRoute } from "./routes.ts";
 import type { QueryDeps } from "./routes.ts";
 import { viewerScope } from "./viewer_scope.ts";
+import { groupsRoute } from "./groups_route.ts";
 import { errorResponse, jsonResponse } from "../http/errors.ts";
 import type { MetricsMeta } from "../../protocol/metric_meta.ts";
 
@@ -46,6 +47,6 @@ export function readApi(deps: {
         return errorResponse(error);
       }
     },
-    groups: async (request: Request) => await hub.groups(await scope(request)),
+    groups: groupsRoute({ scope, groups: (scope) => hub.groups(scope), now: Date.now }),
   };
 }
