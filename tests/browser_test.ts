@@ -379,6 +379,26 @@ Deno.test({
     await detail.waitFor({ state: "detached", timeout: 2_000 });
     assertEquals(new URL(page.url()).searchParams.get("sensor"), null);
     await page.screenshot({ path: `${root}tests/artifacts/dashboard-narrow.png` });
+
+    // "Columns" hides a metric's columns, and the browser keeps the choice across a reload.
+    await page.setViewportSize({ width: 1280, height: 800 });
+    const headers = () =>
+      page.locator("[role=columnheader] [data-sort$=':last']").evaluateAll((h) =>
+        h.map((e) => e.getAttribute("data-sort"))
+      );
+    assertEquals(await headers(), ["temperature:last", "humidity:last", "pressure:last"]);
+    const columns = page.getByTestId("column-picker");
+    await columns.locator("summary").click();
+    await columns.locator("input[data-metric=humidity]").uncheck();
+    assertEquals(await headers(), ["temperature:last", "pressure:last"]);
+    assertEquals(
+      await page.locator("[data-testid=sensor-row] [data-metric=humidity]").count(),
+      0,
+    );
+    await page.reload();
+    await page.getByTestId("sensor-row").first().waitFor({ timeout: 10_000 });
+    assertEquals(await headers(), ["temperature:last", "pressure:last"]);
+    assert((await columns.locator("summary").textContent())!.includes("2/3"));
     assertEquals(errors, []);
   } finally {
     await browser.close();
