@@ -80,6 +80,8 @@ Deno.test("every refusal from a real server is JSON { error, detail } with a mea
       );
       await check("no such API", 404, await fetch(at("/api/nope")));
       await check("GET /api/ingest", 405, await fetch(at("/api/ingest")));
+      await check("DELETE /healthz", 405, await fetch(at("/healthz"), { method: "DELETE" }));
+      await check("PUT /metrics", 405, await fetch(at("/metrics"), { method: "PUT" }));
       await check("GET /ws without upgrade", 426, await fetch(at("/ws")));
       await check("dashboard not built", 503, await fetch(at("/")));
       await check("no API key", 401, await ingest("[]", "application/json", ""));

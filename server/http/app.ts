@@ -70,12 +70,16 @@ export function createApp(routes: Routes): Handler {
       }
       return routes.feed(request, info);
     }
-    if (pathname === "/healthz") return jsonResponse(routes.health());
-    if (pathname === "/readyz") {
-      const readiness = routes.ready();
-      return jsonResponse(readiness, { status: readiness.ready ? 200 : 503 });
+    if (pathname === "/healthz") {
+      return read(request, "/healthz", () => jsonResponse(routes.health()));
     }
-    if (pathname === "/metrics") return routes.metrics();
+    if (pathname === "/readyz") {
+      return read(request, "/readyz", () => {
+        const readiness = routes.ready();
+        return jsonResponse(readiness, { status: readiness.ready ? 200 : 503 });
+      });
+    }
+    if (pathname === "/metrics") return read(request, "/metrics", () => routes.metrics());
     return routes.files(request);
   };
 
@@ -85,30 +89,19 @@ export function createApp(routes: Routes): Handler {
         ? routes.ingest(request)
         : problem(405, "POST a batch of readings to /api/ingest", { allow: "POST" });
     }
-    if (pathname === "/api/groups") {
-      return request.method === "GET"
-        ? routes.groups(request)
-        : problem(405, "GET /api/groups", { allow: "GET" });
-    }
-    if (pathname === "/api/sensors") {
-      return request.method === "GET"
-        ? routes.sensors(request)
-        : problem(405, "GET /api/sensors", { allow: "GET" });
-    }
-    if (pathname === "/api/metrics" && routes.metricMeta) {
-      return request.method === "GET"
-        ? routes.metricMeta(request)
-        : problem(405, "GET /api/metrics", { allow: "GET" });
+    if (pathname === "/api/groups") return read(request, pathname, () => routes.groups(request));
+    if (pathname === "/api/sensors") return read(request, pathname, () => routes.sensors(request));
+    const metricMeta = routes.metricMeta;
+    if (pathname === "/api/metrics" && metricMeta) {
+      return read(request, pathname, () => metricMeta(request));
     }
     if (pathname === "/api/aggregates") {
-      return request.method === "GET"
-        ? routes.aggregates(request)
-        : problem(405, "GET /api/aggregates", { allow: "GET" });
+      return read(request, pathname, () => routes.aggregates(request));
     }
     const batch = /^\/api\/ingest\/([^/]+)$/.exec(pathname);
     if (batch) {
-      if (request.method !== "GET") {
-        return problem(405, "GET /api/ingest/:batchId", { allow: "GET" });
+      if (!reads(request)) {
+        return problem(405, "GET /api/ingest/:batchId", { allow: "GET, HEAD" });
       }
       let id: string;
       try {
@@ -120,8 +113,8 @@ export function createApp(routes: Routes): Handler {
     }
     const history = /^\/api\/sensors\/([^/]+)\/history$/.exec(pathname);
     if (history) {
-      if (request.method !== "GET") {
-        return problem(405, "GET /api/sensors/:id/history", { allow: "GET" });
+      if (!reads(request)) {
+        return problem(405, "GET /api/sensors/:id/history", { allow: "GET, HEAD" });
       }
       let id: string;
       try {
@@ -133,4 +126,18 @@ export function createApp(routes: Routes): Handler {
     }
     return problem(404, `No API at ${pathname}`);
   }
+}
+
+/** GET, or HEAD: the same answer without its body (the HTTP server leaves it out). */
+function reads(request: Request): boolean {
+  return request.method === "GET" || request.method === "HEAD";
+}
+
+/** `answer` for a GET or HEAD of `path`, else 405 naming the methods it takes. */
+function read(
+  request: Request,
+  path: string,
+  answer: () => Response | Promise<Response>,
+): Response | Promise<Response> {
+  return reads(request) ? answer() : problem(405, `GET ${path}`, { allow: "GET, HEAD" });
 }

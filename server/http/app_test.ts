@@ -43,3 +43,48 @@ Deno.test("every sensor id ingest accepts reaches its history route, percent-enc
     { numRuns: 500 },
   );
 });
+
+Deno.test("what answers GET answers HEAD too, and other methods get 405 naming GET and HEAD", async () => {
+  const ok = () => new Response("ok");
+  const app = createApp({
+    ingest: unused,
+    ingestStatus: () => Promise.resolve(ok()),
+    feed: unused,
+    health: () => ({ status: "ok" }),
+    groups: () => Promise.resolve(ok()),
+    metrics: () => Promise.resolve(ok()),
+    ready: () => ({ ready: true, problems: [] }),
+    sensors: ok,
+    aggregates: ok,
+    metricMeta: ok,
+    files: unused,
+    history: () => Promise.resolve(ok()),
+    hosts: () => ({ allows: () => true }) as unknown as AllowedHosts,
+  } as Routes);
+  const paths = [
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/api/groups",
+    "/api/sensors",
+    "/api/metrics",
+    "/api/aggregates",
+    "/api/ingest/b1",
+    "/api/sensors/s1/history",
+  ];
+  for (const path of paths) {
+    for (const method of ["GET", "HEAD"]) {
+      const response = await app(new Request(`http://h${path}`, { method }));
+      assertEquals([method, path, response.status], [method, path, 200]);
+    }
+    for (const method of ["PUT", "DELETE", "PATCH", "POST"]) {
+      const response = await app(new Request(`http://h${path}`, { method }));
+      assertEquals([method, path, response.status, response.headers.get("allow")], [
+        method,
+        path,
+        405,
+        "GET, HEAD",
+      ]);
+    }
+  }
+});
