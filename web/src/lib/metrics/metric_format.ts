@@ -11,19 +11,36 @@ export function metaOf(meta: MetricsMeta, metric: string): MetricMeta {
   return Object.hasOwn(meta, metric) ? meta[metric] : { name: metric, unit: "", precision: 0.01 };
 }
 
-/** A value rounded to the metric's precision, without its unit: "21.4". */
-export function formatNumber(value: number, meta: MetricMeta): string {
+const COMPACT = new Intl.NumberFormat("en-US", {
+  notation: "compact",
+  maximumSignificantDigits: 4,
+});
+/** Scientific notation with 2, 1 and 0 decimals: the first that fits is used. */
+const SCIENTIFIC = [2, 1, 0].map((digits) =>
+  new Intl.NumberFormat("en-US", { notation: "scientific", maximumFractionDigits: digits })
+);
+
+/**
+ * A value rounded to the metric's precision, without its unit: "21.4". Past
+ * `maxChars` (a table cell, an axis) it is shortened to four significant
+ * digits: "123.5M" (a counter's 123456789.12), "1.23E15".
+ */
+export function formatNumber(value: number, meta: MetricMeta, maxChars = Infinity): string {
   if (!Number.isFinite(value)) return "–";
   const d = decimalsOf(meta.precision);
   const rounded = Math.round(value / meta.precision) * meta.precision;
-  const text = rounded.toFixed(d);
+  const fixed = rounded.toFixed(d);
   // No "-0.0": a value that rounds to zero has no sign.
-  return Number(text) === 0 ? (0).toFixed(d) : text;
+  const text = Number(fixed) === 0 ? (0).toFixed(d) : fixed;
+  if (text.length <= maxChars) return text;
+  if (Math.abs(value) < 1e15) return COMPACT.format(value);
+  const short = SCIENTIFIC.map((f) => f.format(value));
+  return short.find((t) => t.length <= maxChars) ?? short[short.length - 1];
 }
 
 /** A value with its unit: "21.4 °C" (or "21.4" for a metric without one). */
-export function formatMetric(value: number, meta: MetricMeta): string {
-  const n = formatNumber(value, meta);
+export function formatMetric(value: number, meta: MetricMeta, maxChars = Infinity): string {
+  const n = formatNumber(value, meta, maxChars);
   return meta.unit === "" || n === "–" ? n : `${n} ${meta.unit}`;
 }
 

@@ -1,4 +1,4 @@
-import { deepStrictEqual as assertEquals } from "node:assert/strict";
+import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import fc from "fast-check";
 import {
   changedBeyondPrecision,
@@ -56,4 +56,24 @@ Deno.test("a change counts only when it crosses a precision step", () => {
   assertEquals(changedBeyondPrecision(21.01, 21.04, temperature), false);
   assertEquals(changedBeyondPrecision(21.04, 21.06, temperature), true);
   assertEquals(changedBeyondPrecision(NaN, 21, temperature), true);
+});
+
+Deno.test("a value too long for its place is shortened to four significant digits, within the place", () => {
+  const none = metaOf({}, "energy_wh");
+  assertEquals(formatNumber(123456789.123, none, 8), "123.5M");
+  assertEquals(formatNumber(-98765.4321, none, 8), "-98.77K");
+  assertEquals(formatNumber(1e15, temperature, 8), "1E15");
+  assertEquals(formatNumber(-1.23456e18, temperature, 8), "-1.23E18");
+  assertEquals(formatNumber(12345.67, none, 8), "12345.67");
+  fc.assert(fc.property(
+    fc.double({ noNaN: true, noDefaultInfinity: true, min: -1e300, max: 1e300 }),
+    fc.constantFrom(1, 0.5, 0.1, 0.01, 0.001),
+    (value, precision) => {
+      const meta = { name: "m", unit: "", precision };
+      const full = formatNumber(value, meta);
+      const short = formatNumber(value, meta, 8);
+      if (full.length <= 8) assertEquals(short, full);
+      else assert(short.length <= 8, `${value}: ${short}`);
+    },
+  ));
 });
