@@ -96,21 +96,26 @@ export class FleetLimit {
   /**
    * Refuses the readings of a parsed batch that would pass a cap and takes
    * the others, in order: with room for n more sensors, the first n new ones
-   * of a batch are taken.
+   * of a batch are taken. Rows before `fromRow` are not judged (a take-over
+   * of an idempotent batch: they are in the log already, or were refused).
    */
-  keep(parsed: ParsedReadings): ParsedReadings {
+  keep(parsed: ParsedReadings, fromRow = 0): ParsedReadings {
     const { block } = parsed;
     const s = block.strings;
-    // Per string index: 1 when known or taken; a sensor's refusal (the fleet only fills up).
-    const verdict: (1 | string | undefined)[] = new Array(s.length);
+    // Per string index, one table per role (a string may be a sensor id in one
+    // reading and a metric name in another): 1 when known or taken; a sensor's
+    // refusal is kept too (the fleet only fills up).
+    const sensorVerdict: (1 | string | undefined)[] = new Array(s.length);
+    const metricKnown = new Uint8Array(s.length);
     const now = this.#now();
     return refuseFurther(parsed, (row) => {
+      if (row < fromRow) return null;
       const sensor = block.sensor[row];
-      if (verdict[sensor] === undefined) {
+      if (sensorVerdict[sensor] === undefined) {
         const reason = this.#sensorRefusal(s[sensor]);
-        if (reason !== null) verdict[sensor] = reason;
+        if (reason !== null) sensorVerdict[sensor] = reason;
       }
-      const v = verdict[sensor];
+      const v = sensorVerdict[sensor];
       if (typeof v === "string") {
         this.refusedSensors++;
         return v;
@@ -119,9 +124,9 @@ export class FleetLimit {
       let added = 0;
       for (let i = from; i < to; i++) {
         const metric = block.metric[i];
-        if (verdict[metric] === 1) continue;
+        if (metricKnown[metric] === 1) continue;
         if (this.#knowsMetric(s[metric])) {
-          verdict[metric] = 1;
+          metricKnown[metric] = 1;
           continue;
         }
         const reason = this.#metricRefusal(s[metric], added++);
@@ -132,13 +137,13 @@ export class FleetLimit {
       }
       // Every cap has room: this reading's new names are taken.
       if (v === undefined) {
-        verdict[sensor] = 1;
+        sensorVerdict[sensor] = 1;
         if (!this.#names.hasSensor(s[sensor])) this.#sensors.add(s[sensor], now);
       }
       for (let i = from; i < to; i++) {
         const metric = block.metric[i];
-        if (verdict[metric] !== 1) {
-          verdict[metric] = 1;
+        if (metricKnown[metric] !== 1) {
+          metricKnown[metric] = 1;
           this.#metrics.add(s[metric], now);
         }
       }
@@ -208,11 +213,15 @@ class Pending {
 
   /**
    * `settle`s names older than `pendingMs`, unless that was done less than
-   * 100 ms ago and the router has learnt no name since: at a full cap every
-   * new name asks, and a flood of them must not walk every pending name each.
+   * 100 ms ago and the router has learnt no name since (or there are many to
+   * walk): at a full cap every new name asks, and a flood of them must not
+   * walk every pending name each.
    */
   settleSoon(now: number, pendingMs: number): void {
-    if (now - this.#settledAt < 100 && this.#knownCount() === this.#knownAtSettle) return;
+    if (
+      now - this.#settledAt < 100 &&
+      (this.#knownCount() === this.#knownAtSettle || this.#takenAt.size > 1024)
+    ) return;
     this.#settledAt = now;
     this.settle(now - pendingMs);
   }

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { assert, assertEquals } from "../../tests/testing/assert.ts";
 import type { FleetNames } from "../../actors/shards/mod.ts";
-import { blockFromReadings } from "./readings/mod.ts";
+import { blockFromReadings, refusalKind } from "./readings/mod.ts";
 import { FleetLimit } from "./fleet_limit.ts";
 
 /** The router's names as the shards learn them: only what was handed over with `route`. */
@@ -40,10 +40,11 @@ const reading = (sensorId: string, metrics: string[]) => ({
 });
 
 Deno.test("batches keep the fleet within its caps however they interleave with routing, and known names are never refused", () => {
+  // Sensor ids and metric names from one pool: a string may be both in one batch.
   const batchArb = fc.array(
     fc.record({
       sensor: fc.integer({ min: 0, max: 11 }),
-      metrics: fc.uniqueArray(fc.integer({ min: 0, max: 7 }), { minLength: 1, maxLength: 4 }),
+      metrics: fc.uniqueArray(fc.integer({ min: 0, max: 11 }), { minLength: 1, maxLength: 4 }),
     }),
     { minLength: 1, maxLength: 12 },
   );
@@ -58,7 +59,7 @@ Deno.test("batches keep the fleet within its caps however they interleave with r
       const sensors = new Set<string>(), metrics = new Set<string>();
       const unrouted: ReturnType<typeof reading>[] = [];
       for (const { batch, routed } of steps) {
-        const readings = batch.map((r) => reading(`s${r.sensor}`, r.metrics.map((m) => `m${m}`)));
+        const readings = batch.map((r) => reading(`n${r.sensor}`, r.metrics.map((m) => `n${m}`)));
         const kept = fleet.keep({ block: blockFromReadings(readings), refused: [] });
         const refusedAt = new Set(kept.refused.map((r) => r.index));
         assertEquals(kept.block.length + kept.refused.length, readings.length);
@@ -118,4 +119,28 @@ Deno.test("names taken but never routed (a failed append) stop counting after pe
   names.route([reading("c", ["t"])]);
   assertEquals(fleet.admit("d", ["t"]), null);
   assert(fleet.admit("e", ["t"]) !== null, "c and d fill the fleet");
+});
+
+Deno.test("a take-over leaves the rows its first attempt appended unjudged, and judges the rest", () => {
+  const names = new RoutedNames(1024);
+  names.route([reading("a", ["t"])]);
+  const fleet = new FleetLimit(names, { maxSensors: 1, now: () => 0 });
+  const block = blockFromReadings([reading("b", ["t"]), reading("c", ["t"]), reading("a", ["t"])]);
+  // Rows 0 and 1 were appended before the crash: not judged again, not counted.
+  const kept = fleet.keep({ block, refused: [] }, 2);
+  assertEquals([kept.block.length, kept.refused], [3, []]);
+  // Judged from row 1: c is new and the fleet is full.
+  const judged = fleet.keep({ block, refused: [] }, 1);
+  assertEquals(judged.refused.map((r) => r.index), [1]);
+  assertEquals(fleet.stats().refusedNewSensors, 1);
+});
+
+Deno.test("the caps' refusals are counted as such, whatever the names they quote", () => {
+  const names = new RoutedNames(1);
+  names.route([reading("known", ["t"])]);
+  const fleet = new FleetLimit(names, { maxSensors: 1, now: () => 0 });
+  for (const id of ["sensorId-7", "group-a", "status_timestamp"]) {
+    assertEquals(refusalKind(fleet.admit(id, ["t"])!), "fleet_full", id);
+  }
+  assertEquals(refusalKind(fleet.admit("known", ["sensorId_timestamp"])!), "metric_names_full");
 });

@@ -19,8 +19,13 @@ export interface KeyedBatch {
   writer: Writer | null;
   /** SHA-256 of media type and body: the same key with another body is a mismatch. */
   fingerprint: string;
-  /** Its readings, validated as of a time (the first attempt's, on a take-over). */
-  readings: (nowMs: number) => ParsedReadings;
+  /**
+   * Its readings, validated as of a time (the first attempt's, on a
+   * take-over); those before batch index `inLogBefore` are in the log already
+   * (a take-over): checks on what the server holds now (the fleet's caps)
+   * leave them as they are.
+   */
+  readings: (nowMs: number, inLogBefore?: number) => ParsedReadings;
 }
 
 /**
@@ -101,7 +106,7 @@ async function applyClaimed(
   const { store, sink, stats } = deps;
   // Validated against the first attempt's clock, so a retry that takes over
   // accepts exactly the readings the first attempt did.
-  const { block, refused } = batch.readings(claim.record.receivedAt);
+  const { block, refused } = batch.readings(claim.record.receivedAt, claim.record.through);
   const batchLength = block.length + refused.length;
   const index = batchIndexes(block.length, refused);
   let from = 0;

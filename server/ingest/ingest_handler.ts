@@ -5,7 +5,7 @@ import { Admission } from "./admission.ts";
 import { decodeBatchBody } from "./batch_body.ts";
 import { batchKey, bodyFingerprint } from "./idempotency.ts";
 import type { IdempotencyStore } from "./idempotency_store.ts";
-import { ingestOnce } from "./idempotent_ingest.ts";
+import { batchIndexes, ingestOnce } from "./idempotent_ingest.ts";
 import type { ReadingSink } from "./idempotent_ingest.ts";
 import { IngestStats } from "./ingest_stats.ts";
 import type { WriterKeys } from "./writer_auth.ts";
@@ -61,10 +61,18 @@ export function ingestHandler(
         );
       }
       const batch = decodeBatchBody(body, media, options);
-      const readings = (nowMs: number) => {
+      const readings = (nowMs: number, inLogBefore = 0) => {
         const parsed = batch.readings(nowMs);
         const scoped = writer ? withinScope(parsed, writer) : parsed;
-        return options.fleet ? options.fleet.keep(scoped) : scoped;
+        if (!options.fleet) return scoped;
+        // A take-over judges only the rows its first attempt did not append: the
+        // fleet may have changed since, and those rows' fate is in the log.
+        let fromRow = 0;
+        if (inLogBefore > 0) {
+          const index = batchIndexes(scoped.block.length, scoped.refused);
+          while (fromRow < index.length && index[fromRow] < inLogBefore) fromRow++;
+        }
+        return options.fleet.keep(scoped, fromRow);
       };
       const id = options.idempotency
         ? batchKey(request.headers.get("idempotency-key"), batch.batchId)

@@ -18,10 +18,13 @@ export type RefusalKind =
 
 /** Classifies a refusal reason from `validate.ts`, `json.ts`, `filter.ts` or `FleetLimit`. */
 export function refusalKind(reason: string): RefusalKind {
+  // The fleet's caps first: their reasons quote names, which may hold any of the words below.
+  if (reason.endsWith("sensors (--max-sensors)")) return "fleet_full";
+  if (/^metric name ".*" is new and the server keeps at most \d+ metric names$/.test(reason)) {
+    return "metric_names_full";
+  }
   if (reason.includes("sensorId")) return "sensor_id";
   if (reason.endsWith("is not allowed for this key")) return "not_allowed";
-  if (reason.endsWith("(--max-sensors)")) return "fleet_full";
-  if (reason.includes("the server keeps at most")) return "metric_names_full";
   if (reason.startsWith("group")) return "group";
   if (reason.startsWith("status")) return "status";
   if (reason.includes("in the future")) return "future_timestamp";
