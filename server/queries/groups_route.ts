@@ -36,6 +36,8 @@ export function groupsRoute(deps: {
       const now = deps.now();
       let answer = answers.get(key);
       if (!answer || now - answer.at >= maxAgeMs) {
+        // Answers of scopes no one asked for lately go (a large one is a megabyte).
+        for (const [k, old] of answers) if (now - old.at >= 60 * maxAgeMs) answers.delete(k);
         if (answers.size >= MAX_SCOPES) answers.clear();
         const json = deps.groups(scope).then((groups) =>
           encoder.encode(JSON.stringify({ groups }))
@@ -61,13 +63,13 @@ export function groupsRoute(deps: {
   };
 }
 
-/** Whether Accept-Encoding takes gzip (not refused with q=0). */
+/** Whether Accept-Encoding takes gzip: named with q > 0, or `*` with q > 0 when gzip is not named. */
 function acceptsGzip(request: Request): boolean {
-  const accept = request.headers.get("accept-encoding") ?? "";
-  return accept.split(",").some((part) => {
-    const [coding, ...params] = part.trim().toLowerCase().split(";");
-    if (coding !== "gzip" && coding !== "*") return false;
-    const q = params.map((p) => p.trim()).find((p) => p.startsWith("q="));
-    return q === undefined || Number(q.slice(2)) > 0;
-  });
+  const weights = new Map<string, number>();
+  for (const part of (request.headers.get("accept-encoding") ?? "").split(",")) {
+    const [coding, ...params] = part.split(";").map((p) => p.trim().toLowerCase());
+    const q = params.map((p) => /^q\s*=\s*([0-9.]+)$/.exec(p)?.[1]).find((v) => v !== undefined);
+    if (coding) weights.set(coding, q === undefined ? 1 : Number(q));
+  }
+  return (weights.get("gzip") ?? weights.get("*") ?? 0) > 0;
 }

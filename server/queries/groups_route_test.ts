@@ -56,8 +56,14 @@ Deno.test("a large groups answer is gzipped for clients that take gzip, and read
   const bytes = new Uint8Array(await zipped.arrayBuffer());
   assert(bytes.byteLength < text.length / 4, `${bytes.byteLength} of ${text.length}`);
   assertEquals(new TextDecoder().decode(gunzipSync(bytes)), text);
-  const refused = await f.get({ "accept-encoding": "gzip;q=0, deflate" });
-  assertEquals(refused.headers.get("content-encoding"), null);
+  for (const accept of ["gzip;q=0, deflate", "gzip; q = 0, *", "identity", ""]) {
+    const refused = await f.get({ "accept-encoding": accept });
+    assertEquals(refused.headers.get("content-encoding"), null, accept);
+    await refused.body?.cancel();
+  }
+  const any = await f.get({ "accept-encoding": "br;q=1, *;q=0.5" });
+  assertEquals(any.headers.get("content-encoding"), "gzip");
+  await any.body?.cancel();
   // A small answer goes as it is.
   const small = await fixture(3).get({ "accept-encoding": "gzip" });
   assertEquals(small.headers.get("content-encoding"), null);
