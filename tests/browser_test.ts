@@ -771,6 +771,14 @@ Deno.test({
       "site-7/area-2",
       "site-8",
     ]);
+    // A picked group's site can still be closed.
+    await picker.locator("[data-group='site-7/area-2']").click();
+    await picker.getByRole("button", { name: "collapse site-7", exact: true }).click();
+    const closed = await shown();
+    assert(
+      !closed.includes("site-7/area-2") && closed.includes("site-7"),
+      closed.slice(0, 12).join(),
+    );
     // Searching lists the matching groups by their whole path; picking one shows its sensors.
     await find.fill("site-1499");
     assertEquals(await shown(), ["site-1499", "site-1499/area-1", "site-1499/area-2"]);

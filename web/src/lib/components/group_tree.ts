@@ -77,7 +77,8 @@ export function groupTree(groups: readonly GroupListing[]): GroupNode[] {
       // Depth-first: compare segment by segment.
       const x = a.parts, y = b.parts;
       for (let i = 0; i < Math.min(x.length, y.length); i++) {
-        const c = collator.compare(x[i], y[i]);
+        // "site01" and "site1" collate equal: their code points break the tie (one order, DFS kept).
+        const c = collator.compare(x[i], y[i]) || (x[i] < y[i] ? -1 : x[i] > y[i] ? 1 : 0);
         if (c !== 0) return c;
       }
       return x.length - y.length;

@@ -33,7 +33,11 @@ Deno.test("each node counts the sensors needing attention in every group under i
   ]);
 });
 
-const pathArb = fc.array(fc.constantFrom("a", "b", "c10", "c9"), { minLength: 1, maxLength: 4 })
+// "c09" and "c9" collate equal by number: the tree must still keep each under its own parent.
+const pathArb = fc.array(fc.constantFrom("a", "b", "c10", "c9", "c09"), {
+  minLength: 1,
+  maxLength: 4,
+})
   .map((parts) => parts.join("/"));
 
 Deno.test("a node's children are the groups one level below it", () => {

@@ -33,8 +33,9 @@ export function formatNumber(value: number, meta: MetricMeta, maxChars = Infinit
   // No "-0.0": a value that rounds to zero has no sign.
   const text = Number(fixed) === 0 ? (0).toFixed(d) : fixed;
   if (text.length <= maxChars) return text;
-  if (Math.abs(value) < 1e15) return COMPACT.format(value);
-  const short = SCIENTIFIC.map((f) => f.format(value));
+  // Long because large (compact: "123.5M"), or because the precision is fine ("-1.2E-6").
+  if (Math.abs(rounded) >= 1 && Math.abs(rounded) < 1e15) return COMPACT.format(rounded);
+  const short = SCIENTIFIC.map((f) => f.format(rounded));
   return short.find((t) => t.length <= maxChars) ?? short[short.length - 1];
 }
 

@@ -65,9 +65,13 @@ Deno.test("a value too long for its place is shortened to four significant digit
   assertEquals(formatNumber(1e15, temperature, 8), "1E15");
   assertEquals(formatNumber(-1.23456e18, temperature, 8), "-1.23E18");
   assertEquals(formatNumber(12345.67, none, 8), "12345.67");
+  const micro = { name: "strain", unit: "", precision: 0.000001 };
+  assertEquals(formatNumber(-0.0000012, micro, 8), "-1E-6"); // to its precision
+  assertEquals(formatNumber(-0.0000123, micro, 8), "-1.2E-5");
+  assertEquals(formatNumber(-0.1234567, micro, 8), "-1.23E-1");
   fc.assert(fc.property(
     fc.double({ noNaN: true, noDefaultInfinity: true, min: -1e300, max: 1e300 }),
-    fc.constantFrom(1, 0.5, 0.1, 0.01, 0.001),
+    fc.constantFrom(1, 0.5, 0.1, 0.01, 0.001, 0.000001),
     (value, precision) => {
       const meta = { name: "m", unit: "", precision };
       const full = formatNumber(value, meta);
