@@ -151,6 +151,41 @@ export class FleetLimit {
     });
   }
 
+  /**
+   * A take-over of an idempotent batch: its first attempt appended `appended`
+   * of the rows before `fromRow` (the record's `through`) and may have refused
+   * others for a cap. Those it appended are in the log, so the router knows
+   * their sensors and names once it has read that far; a row with a sensor or
+   * name the router does not know was refused then. When the counts agree
+   * (the router has read the log that far), those rows are refused again, so
+   * the answer says what the log holds; when they do not, the rows are left
+   * unjudged. Then the rows from `fromRow` on are judged as `keep` does.
+   */
+  keepTakenOver(parsed: ParsedReadings, fromRow: number, appended: number): ParsedReadings {
+    const { block } = parsed;
+    const s = block.strings;
+    const unknown = new Uint8Array(fromRow);
+    let unknownRows = 0;
+    for (let row = 0; row < fromRow; row++) {
+      let missing = !this.#names.hasSensor(s[block.sensor[row]]);
+      for (let i = block.metricStart[row]; !missing && i < block.metricStart[row + 1]; i++) {
+        missing = !this.#names.hasMetric(s[block.metric[i]]);
+      }
+      if (missing) unknownRows += unknown[row] = 1;
+    }
+    const judged = unknownRows > 0 && fromRow - unknownRows === appended
+      ? refuseFurther(
+        parsed,
+        (row) =>
+          unknown[row] === 1
+            ? "refused when its batch was first applied: a new sensor or metric name past the fleet's caps (--max-sensors)"
+            : null,
+      )
+      : parsed;
+    // The rows refused above came before `fromRow`: it moves back by as many.
+    return this.keep(judged, fromRow - (judged === parsed ? 0 : unknownRows));
+  }
+
   #knowsMetric(name: string): boolean {
     return this.#names.hasMetric(name) || this.#metrics.has(name);
   }

@@ -144,3 +144,21 @@ Deno.test("the caps' refusals are counted as such, whatever the names they quote
   }
   assertEquals(refusalKind(fleet.admit("known", ["sensorId_timestamp"])!), "metric_names_full");
 });
+
+Deno.test("a take-over refuses again the rows its first attempt refused for a cap, when the log's names say which", () => {
+  const names = new RoutedNames(1024);
+  // The first attempt, at a full cap (a known): b refused, a appended (through 2, appended 1).
+  names.route([reading("a", ["t"])]);
+  const fleet = new FleetLimit(names, { maxSensors: 1, now: () => 0 });
+  const block = blockFromReadings([reading("b", ["t"]), reading("a", ["t"]), reading("c", ["t"])]);
+  const again = fleet.keepTakenOver({ block, refused: [] }, 2, 1);
+  assertEquals(again.refused.map((r) => r.index), [0, 2]);
+  assertEquals(refusalKind(again.refused[0].reason), "fleet_full");
+  assertEquals(again.block.length, 1);
+  // The router has not read the log that far (a unknown too): the counts disagree, so the
+  // rows before `through` are left as they are and only c is judged.
+  const lagging = new FleetLimit(new RoutedNames(1024), { maxSensors: 1, now: () => 0 });
+  const unjudged = lagging.keepTakenOver({ block, refused: [] }, 2, 1);
+  assertEquals(unjudged.refused.map((r) => r.index), []);
+  assertEquals(unjudged.block.length, 3);
+});

@@ -21,11 +21,11 @@ export interface KeyedBatch {
   fingerprint: string;
   /**
    * Its readings, validated as of a time (the first attempt's, on a
-   * take-over); those before batch index `inLogBefore` are in the log already
-   * (a take-over): checks on what the server holds now (the fleet's caps)
-   * leave them as they are.
+   * take-over). On a take-over, `inLog` says what the first attempt put in the
+   * log: the readings before batch index `through`, `appended` of them (checks
+   * on what the server holds now, the fleet's caps, must agree with it).
    */
-  readings: (nowMs: number, inLogBefore?: number) => ParsedReadings;
+  readings: (nowMs: number, inLog?: { through: number; appended: number }) => ParsedReadings;
 }
 
 /**
@@ -106,7 +106,10 @@ async function applyClaimed(
   const { store, sink, stats } = deps;
   // Validated against the first attempt's clock, so a retry that takes over
   // accepts exactly the readings the first attempt did.
-  const { block, refused } = batch.readings(claim.record.receivedAt, claim.record.through);
+  const { block, refused } = batch.readings(claim.record.receivedAt, {
+    through: claim.record.through,
+    appended: claim.record.appended,
+  });
   const batchLength = block.length + refused.length;
   const index = batchIndexes(block.length, refused);
   let from = 0;

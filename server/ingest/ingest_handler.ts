@@ -61,18 +61,17 @@ export function ingestHandler(
         );
       }
       const batch = decodeBatchBody(body, media, options);
-      const readings = (nowMs: number, inLogBefore = 0) => {
+      const readings = (nowMs: number, inLog?: { through: number; appended: number }) => {
         const parsed = batch.readings(nowMs);
         const scoped = writer ? withinScope(parsed, writer) : parsed;
         if (!options.fleet) return scoped;
-        // A take-over judges only the rows its first attempt did not append: the
-        // fleet may have changed since, and those rows' fate is in the log.
+        if (!inLog || inLog.through === 0) return options.fleet.keep(scoped);
+        // A take-over: the rows before `through` were judged by the first attempt,
+        // and the log holds what it took of them (the fleet may have changed since).
+        const index = batchIndexes(scoped.block.length, scoped.refused);
         let fromRow = 0;
-        if (inLogBefore > 0) {
-          const index = batchIndexes(scoped.block.length, scoped.refused);
-          while (fromRow < index.length && index[fromRow] < inLogBefore) fromRow++;
-        }
-        return options.fleet.keep(scoped, fromRow);
+        while (fromRow < index.length && index[fromRow] < inLog.through) fromRow++;
+        return options.fleet.keepTakenOver(scoped, fromRow, inLog.appended);
       };
       const id = options.idempotency
         ? batchKey(request.headers.get("idempotency-key"), batch.batchId)

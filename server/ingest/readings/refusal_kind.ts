@@ -19,7 +19,7 @@ export type RefusalKind =
 /** Classifies a refusal reason from `validate.ts`, `json.ts`, `filter.ts` or `FleetLimit`. */
 export function refusalKind(reason: string): RefusalKind {
   // The fleet's caps first: their reasons quote names, which may hold any of the words below.
-  if (reason.endsWith("sensors (--max-sensors)")) return "fleet_full";
+  if (reason.endsWith("(--max-sensors)")) return "fleet_full";
   if (/^metric name ".*" is new and the server keeps at most \d+ metric names$/.test(reason)) {
     return "metric_names_full";
   }
