@@ -387,9 +387,16 @@ Deno.test({
         h.map((e) => e.getAttribute("data-sort"))
       );
     assertEquals(await headers(), ["temperature:last", "humidity:last", "pressure:last"]);
+    // Sorted by humidity, then humidity hidden: the table goes back to its default order.
+    await page.locator("[data-sort='humidity:last']").click();
     const columns = page.getByTestId("column-picker");
     await columns.locator("summary").click();
     await columns.locator("input[data-metric=humidity]").uncheck();
+    assertEquals(
+      await page.locator("[role=columnheader]", { has: page.locator("[data-sort=status]") })
+        .getAttribute("aria-sort"),
+      "descending",
+    );
     assertEquals(await headers(), ["temperature:last", "pressure:last"]);
     assertEquals(
       await page.locator("[data-testid=sensor-row] [data-metric=humidity]").count(),
