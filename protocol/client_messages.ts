@@ -57,7 +57,12 @@ export interface ViewRequest {
   limit: number;
   order: ViewOrder;
   resume: { epoch: number; seq: number } | null;
+  /** Metric names whose values and sparkline points the client does not want. */
+  hiddenMetrics: string[];
 }
+
+/** Most metric names a ViewSubscribe may hide (the server's metric names are at most as many). */
+export const MAX_HIDDEN_METRICS = 1024;
 
 /** A viewport window as a client describes it to `encodeViewSubscribe`. */
 export interface ViewSpec {
@@ -73,6 +78,7 @@ export interface ViewSpec {
   limit: number;
   order?: ViewOrder;
   resume?: { epoch: number; seq: number } | null;
+  hiddenMetrics?: readonly string[];
 }
 
 /** What a client may send, after verification. */
@@ -100,11 +106,12 @@ const MAX_IDS = 4096;
  * The largest message a client may send, in bytes, counted across a
  * message's fragments (1009 beyond). It holds the largest messages the
  * protocol has: an `Auth` with a token as long as the 16 KiB the
- * `bearer.<jwt>` header path allows, 64 group subscriptions of the longest
- * group path (about 10 KiB), or a list of about 1,400 sensor ids of 32
- * characters. Longer id lists are what group prefixes are for.
+ * `bearer.<jwt>` header path allows, a `ViewSubscribe` with 64 group
+ * subscriptions of the longest group path (about 10 KiB) hiding all 1,024
+ * metrics of the longest names (about 72 KiB), or a list of about 2,800
+ * sensor ids of 32 characters. Longer id lists are what group prefixes are for.
  */
-export const MAX_CLIENT_MESSAGE_BYTES = 64 * 1024;
+export const MAX_CLIENT_MESSAGE_BYTES = 128 * 1024;
 
 /**
  * Verifies an inbound Envelope and returns its message. Throws a TypeError
@@ -237,6 +244,9 @@ function readViewSubscribe(
     }
     for (const id of [8, 9, 12]) v.field(pos, id, 4);
     v.field(pos, 13, 8);
+    if (v.stringVector(pos, 14) > MAX_HIDDEN_METRICS) {
+      throw new TypeError(`Invalid message: more than ${MAX_HIDDEN_METRICS} hidden metrics`);
+    }
   });
   if (found === 0) throw new TypeError("Invalid message: ViewSubscribe without a body");
   const m = envelope().body(new ViewSubscribe()) as ViewSubscribe;
@@ -258,6 +268,7 @@ function readViewSubscribe(
     limit: m.limit(),
     order: enumOf(ORDERS, m.order(), "order"),
     resume: m.resume() ? { epoch: m.resumeEpoch(), seq: Number(m.resumeSeq()) } : null,
+    hiddenMetrics: Array.from({ length: m.hiddenMetricsLength() }, (_, i) => m.hiddenMetrics(i)),
   };
 }
 
@@ -340,6 +351,12 @@ export function encodeViewSubscribe(spec: ViewSpec): Uint8Array<ArrayBuffer> {
   const status = filter.status
     ? ViewSubscribe.createFilterStatusVector(builder, filter.status as number[])
     : 0;
+  const hidden = spec.hiddenMetrics?.length
+    ? ViewSubscribe.createHiddenMetricsVector(
+      builder,
+      spec.hiddenMetrics.map((name) => builder.createString(name)),
+    )
+    : 0;
   ViewSubscribe.startViewSubscribe(builder);
   if (subscriptions) ViewSubscribe.addSubscriptions(builder, subscriptions);
   ViewSubscribe.addSortKey(builder, SORT_KEYS.indexOf(sort.key));
@@ -357,6 +374,7 @@ export function encodeViewSubscribe(spec: ViewSpec): Uint8Array<ArrayBuffer> {
     ViewSubscribe.addResumeEpoch(builder, spec.resume.epoch);
     ViewSubscribe.addResumeSeq(builder, BigInt(spec.resume.seq));
   }
+  if (hidden) ViewSubscribe.addHiddenMetrics(builder, hidden);
   return finish(Body.ViewSubscribe, ViewSubscribe.endViewSubscribe(builder));
 }
 

@@ -1,6 +1,10 @@
 import fc from "fast-check";
 import { assert, assertEquals } from "../tests/testing/assert.ts";
-import { decodeClientMessage, MAX_CLIENT_MESSAGE_BYTES } from "./client_messages.ts";
+import {
+  decodeClientMessage,
+  MAX_CLIENT_MESSAGE_BYTES,
+  MAX_HIDDEN_METRICS,
+} from "./client_messages.ts";
 import type { ViewOrder, ViewSortField, ViewSortKey } from "./client_messages.ts";
 import {
   encodeAuth,
@@ -69,6 +73,7 @@ const viewSpec = fc.record({
   resume: fc.option(
     fc.tuple(fc.nat(0xffff_ffff), fc.nat()).map(([epoch, seq]) => ({ epoch, seq })),
   ),
+  hiddenMetrics: fc.array(fc.string({ maxLength: 12 }), { maxLength: 6 }),
 });
 
 Deno.test("a ViewSubscribe decodes to what the client asked for", () => {
@@ -99,6 +104,7 @@ Deno.test("a ViewSubscribe decodes to what the client asked for", () => {
         spec.order,
         spec.resume,
       ]);
+      assertEquals(r.hiddenMetrics, spec.hiddenMetrics);
     }),
   );
 });
@@ -156,10 +162,28 @@ Deno.test("the largest ViewSubscribe fits the inbound message cap", () => {
     limit: 1000,
     order: "resort",
     resume: { epoch: 1, seq: 2 },
+    hiddenMetrics: Array.from({ length: MAX_HIDDEN_METRICS }, (_, i) => `${i}`.padEnd(64, "m")),
   });
   assert(bytes.byteLength <= MAX_CLIENT_MESSAGE_BYTES, `${bytes.byteLength} bytes`);
   const message = decodeClientMessage(bytes);
   assertEquals(message.type === "view" && message.request.subscriptions.length, 64);
+  assertEquals(message.type === "view" && message.request.hiddenMetrics.length, 1024);
+});
+
+Deno.test("a ViewSubscribe hiding more than 1,024 metrics is refused", () => {
+  const bytes = encodeViewSubscribe({
+    offset: 0,
+    limit: 10,
+    hiddenMetrics: Array.from({ length: MAX_HIDDEN_METRICS + 1 }, (_, i) => `m${i}`),
+  });
+  let refused = "";
+  try {
+    decodeClientMessage(bytes);
+  } catch (error) {
+    assert(error instanceof TypeError, String(error));
+    refused = error.message;
+  }
+  assertEquals(refused, "Invalid message: more than 1024 hidden metrics");
 });
 
 Deno.test("ClientStats carries the client's frame time; a time that is not a number ≥ 0 is refused", () => {

@@ -4253,8 +4253,25 @@ resumeSeq():bigint {
   return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
 }
 
+/**
+ * Metrics the client does not show (names; at most 1,024): their values
+ * and sparkline points are not sent. Names the server does not know are
+ * ignored. Changing the set brings the whole window again.
+ */
+hiddenMetrics(index: number):string
+hiddenMetrics(index: number,optionalEncoding:flatbuffers.Encoding):string|Uint8Array
+hiddenMetrics(index: number,optionalEncoding?:any):string|Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 32);
+  return offset ? this.bb!.__string(this.bb!.__vector(this.bb_pos + offset) + index * 4, optionalEncoding) : null;
+}
+
+hiddenMetricsLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 32);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
 static startViewSubscribe(builder:flatbuffers.Builder) {
-  builder.startObject(14);
+  builder.startObject(15);
 }
 
 static addSubscriptions(builder:flatbuffers.Builder, subscriptionsOffset:flatbuffers.Offset) {
@@ -4337,12 +4354,28 @@ static addResumeSeq(builder:flatbuffers.Builder, resumeSeq:bigint) {
   builder.addFieldInt64(13, resumeSeq, BigInt('0'));
 }
 
+static addHiddenMetrics(builder:flatbuffers.Builder, hiddenMetricsOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(14, hiddenMetricsOffset, 0);
+}
+
+static createHiddenMetricsVector(builder:flatbuffers.Builder, data:flatbuffers.Offset[]):flatbuffers.Offset {
+  builder.startVector(4, data.length, 4);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addOffset(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startHiddenMetricsVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(4, numElems, 4);
+}
+
 static endViewSubscribe(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createViewSubscribe(builder:flatbuffers.Builder, subscriptionsOffset:flatbuffers.Offset, sortKey:number, sortMetricOffset:flatbuffers.Offset, sortField:number, descending:boolean, filterIdOffset:flatbuffers.Offset, filterGroupOffset:flatbuffers.Offset, filterStatusOffset:flatbuffers.Offset, offset:number, limit:number, order:number, resume:boolean, resumeEpoch:number, resumeSeq:bigint):flatbuffers.Offset {
+static createViewSubscribe(builder:flatbuffers.Builder, subscriptionsOffset:flatbuffers.Offset, sortKey:number, sortMetricOffset:flatbuffers.Offset, sortField:number, descending:boolean, filterIdOffset:flatbuffers.Offset, filterGroupOffset:flatbuffers.Offset, filterStatusOffset:flatbuffers.Offset, offset:number, limit:number, order:number, resume:boolean, resumeEpoch:number, resumeSeq:bigint, hiddenMetricsOffset:flatbuffers.Offset):flatbuffers.Offset {
   ViewSubscribe.startViewSubscribe(builder);
   ViewSubscribe.addSubscriptions(builder, subscriptionsOffset);
   ViewSubscribe.addSortKey(builder, sortKey);
@@ -4358,6 +4391,7 @@ static createViewSubscribe(builder:flatbuffers.Builder, subscriptionsOffset:flat
   ViewSubscribe.addResume(builder, resume);
   ViewSubscribe.addResumeEpoch(builder, resumeEpoch);
   ViewSubscribe.addResumeSeq(builder, resumeSeq);
+  ViewSubscribe.addHiddenMetrics(builder, hiddenMetricsOffset);
   return ViewSubscribe.endViewSubscribe(builder);
 }
 }
