@@ -546,6 +546,7 @@ if (section(5)) {
       limit: spec.limit ?? 50,
       order: "keep",
       resume: null,
+      hiddenMetrics: [],
     }, { scope: null, owners: [`address:10.0.0.${i}`], now, tickNo });
   }
   const parts: Record<string, number[]> = {
@@ -695,6 +696,7 @@ if (section(6)) {
       limit: 50,
       order: "keep",
       resume: null,
+      hiddenMetrics: [],
     }, { scope: null, owners: ["address:10.0.0.1"], now, tickNo: 1 });
     opens.push(performance.now() - start);
     openCpu.push(cpuMs(cpu));

@@ -102,6 +102,7 @@ Deno.test("a hub's views take their shared orders from the sort worker, clients 
         limit: 10,
         order: "keep",
         resume: null,
+        hiddenMetrics: [],
       },
     });
     await hub.barrier();

@@ -1,6 +1,8 @@
 import type { FeedView, TickChanges } from "./feed_view.ts";
 import type { HubStats } from "./hub_stats.ts";
 import { placeKey, PlaceStream } from "./place_stream.ts";
+import { hiddenMetrics } from "./hidden_metrics.ts";
+import type { HiddenMetrics } from "./hidden_metrics.ts";
 import { cursorAt } from "./session.ts";
 import type { Session, StreamCursor } from "./session.ts";
 import type { RingBudget, RingLimits } from "./stream_ring.ts";
@@ -190,7 +192,10 @@ export class HubViews {
     else if (request.order === "release") window.release();
     else if (request.order === "resort") window.resort();
     this.table.serve(window, o.now);
-    const place = this.#place(window, o.now);
+    const hidden = hiddenMetrics(request.hiddenMetrics, this.#feed.metrics());
+    // Metrics shown again have no values on the client: the whole window comes again.
+    const reshown = ws !== undefined && ws.place.hidden.key !== hidden.key;
+    const place = this.#place(window, hidden, o.now);
     const first = ws === undefined;
     if (ws === undefined) {
       ws = {
@@ -237,7 +242,7 @@ export class HubViews {
       } else if (resume) stats.resynced++;
     }
     // The rows new to the window, whole; what it keeps, brought up to now.
-    const whole = ws.told === null || ws.cursor.missed;
+    const whole = ws.told === null || ws.cursor.missed || reshown;
     const frame = this.#encode(
       {
         told: whole ? null : ws.told,
@@ -265,11 +270,12 @@ export class HubViews {
     this.#leavePlace(ws.place, now);
   }
 
-  #place(window: ViewWindow, now: number): PlaceStream {
-    const key = placeKey(window.view, window.offset, window.limit);
+  #place(window: ViewWindow, hidden: HiddenMetrics, now: number): PlaceStream {
+    const at = { offset: window.offset, limit: window.limit, hidden };
+    const key = placeKey(window.view, at);
     let place = this.#places.get(key);
     if (!place) {
-      place = new PlaceStream(window.view, window, this.#options);
+      place = new PlaceStream(window.view, at, this.#options);
       // Its state starts as what its first window was just served.
       place.told = window.view.slice(window.offset, window.limit);
       place.total = window.view.total;
@@ -395,7 +401,7 @@ export class HubViews {
         else {
           const mode: ValueMode = full ? "delta" : "absolute";
           const key =
-            `${ws.told?.key}|${target.key}|${mode}|${cursor.sentAt}|${session.rate.period}|${ws.total}|${ws.matching}`;
+            `${ws.told?.key}|${target.key}|${place.hidden.key}|${mode}|${cursor.sentAt}|${session.rate.period}|${ws.total}|${ws.matching}`;
           made ??= new Map();
           if (made.has(key)) frame = made.get(key)!;
           else {
@@ -451,7 +457,7 @@ export class HubViews {
       made: Map<string, Uint8Array | null>;
     },
   ): Uint8Array {
-    const key = `whole|${target.key}|${o.intervalMs}`;
+    const key = `whole|${target.key}|${o.place.hidden.key}|${o.intervalMs}`;
     let frame = o.made.get(key);
     if (!frame) {
       frame = this.#encode(
@@ -482,6 +488,7 @@ export class HubViews {
     const view = place.view;
     const input = this.#frames.build({
       ...t,
+      hidden: place.hidden.mask,
       epoch: place.epoch,
       seq: t.seq ?? place.seq,
       onStream: t.onStream ?? t.target === place.told,

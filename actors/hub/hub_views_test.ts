@@ -35,6 +35,7 @@ function request(partial: Partial<ViewRequest> = {}): ViewRequest {
     limit: 20,
     order: "keep",
     resume: null,
+    hiddenMetrics: [],
     ...partial,
   };
 }
@@ -285,6 +286,67 @@ Deno.test("with a CPU clock the tick's CPU time is recorded (its two readings' d
       const [start, end] = readings.slice(-2);
       assertEquals(h.hub.stats.lastMergeCpuMs, end - start);
     }
+  } finally {
+    await h.stop();
+  }
+});
+
+Deno.test("a window hiding a metric is sent none of its values or points, and no frame when only it changed; shown again, its rows come whole with it", async () => {
+  const h = harness();
+  try {
+    let time = h.clock();
+    const feed = (rows: [string, Record<string, number>][]) =>
+      h.shards.deliver(blockFromReadings(
+        rows.map(([sensorId, values]) => ({ sensorId, group: "g", timeMs: time++, values })),
+      ));
+    await feed(Array.from({ length: 30 }, (_, i) => [`s${i}`, { t: i, h: 100 + i }]));
+    await h.tick();
+    const hiding = await h.open({ hiddenMetrics: ["h", "not-a-metric"] });
+    const showing = await h.open();
+    await feed([["s29", { t: 50, h: 7 }]]);
+    await h.tick();
+    // What was fed, recomputed: rows by t descending (20 asked, a block of 50 served), h as fed.
+    const expected = (hLast: (i: number) => number) =>
+      Array.from({ length: 30 }, (_, k) => 29 - k).map((i) => ({
+        id: `s${i}`,
+        t: i === 29 ? 50 : i,
+        h: hLast(i),
+      }));
+    const fed = (i: number) => i === 29 ? 7 : 100 + i;
+    const seen = (sink: WindowSink, metric: string) =>
+      sink.view.window().map((r) => ({ id: r.id, t: r.values.t?.last, h: r.values[metric]?.last }));
+    assertEquals(seen(showing, "h"), expected(fed));
+    assertEquals(seen(hiding, "h"), expected(() => undefined as unknown as number));
+    for (const row of hiding.view.window()) {
+      assertEquals(Object.keys(row.values), ["t"]);
+      assertEquals(hiding.view.sparkline(row.id, "h"), undefined);
+      assert(hiding.view.sparkline(row.id, "t") !== undefined, `${row.id} has t's points`);
+    }
+    assert(hiding.view.frameBytes < showing.view.frameBytes, "fewer bytes");
+
+    // Only h changes: nothing for the hiding window to show.
+    const frames = [hiding.view.viewFrames, showing.view.viewFrames];
+    await feed([["s29", { h: 8 }], ["s28", { h: 9 }]]);
+    await h.tick();
+    assertEquals(hiding.view.viewFrames, frames[0]);
+    assertEquals(showing.view.viewFrames, frames[1] + 1);
+
+    // Shown again: the whole window, h included, as fed.
+    const wholes = hiding.view.kinds.whole;
+    await h.hub.send({ type: "view", sink: hiding, request: request({ hiddenMetrics: [] }) });
+    await h.hub.barrier();
+    assertEquals(hiding.view.kinds.whole, wholes + 1);
+    const now = (i: number) => i === 29 ? 8 : i === 28 ? 9 : 100 + i;
+    assertEquals(seen(hiding, "h"), expected(now));
+    assertEquals(seen(showing, "h"), expected(now));
+    for (const row of hiding.view.window()) {
+      assert(hiding.view.sparkline(row.id, "h") !== undefined, `${row.id} has h's points`);
+    }
+    await feed([["s27", { t: 27, h: 1 }]]);
+    await h.tick();
+    assertEquals(hiding.view.window().find((r) => r.id === "s27")?.values.h.last, 1);
+    assertEquals(hiding.view.problems, []);
+    assertEquals(showing.view.problems, []);
   } finally {
     await h.stop();
   }

@@ -1,10 +1,12 @@
 import type { Slice, View } from "./views/mod.ts";
+import type { HiddenMetrics } from "./hidden_metrics.ts";
 import { StreamRing } from "./stream_ring.ts";
 import type { RingBudget, RingLimits } from "./stream_ring.ts";
 
 /**
  * The stream of one place of a view (its offset and limit, rounded to
- * blocks): what an unheld window there shows, tick after tick. It has its
+ * blocks, and the metrics its windows hide): what an unheld window there
+ * shows, tick after tick. It has its
  * own random epoch and sequence numbers and a small ring of its frames, so a
  * client that reconnects can resume its window. The windows at the place
  * that have its state (`told`) and take every tick share its frame. Owned by
@@ -15,6 +17,7 @@ export class PlaceStream {
   readonly view: View;
   readonly offset: number;
   readonly limit: number;
+  readonly hidden: HiddenMetrics;
   readonly epoch = crypto.getRandomValues(new Uint32Array(1))[0];
   seq = 0;
   /** The rows the stream's state shows (what its last frame brought), null before any. */
@@ -35,13 +38,14 @@ export class PlaceStream {
 
   constructor(
     view: View,
-    place: { offset: number; limit: number },
+    place: { offset: number; limit: number; hidden: HiddenMetrics },
     o: { limits: RingLimits; budget: RingBudget },
   ) {
     this.view = view;
     this.offset = place.offset;
     this.limit = place.limit;
-    this.key = placeKey(view, place.offset, place.limit);
+    this.hidden = place.hidden;
+    this.key = placeKey(view, place);
     this.ring = new StreamRing(o.limits, o.budget);
   }
 
@@ -60,6 +64,9 @@ export interface PlaceTick {
   frame: Uint8Array | null;
 }
 
-export function placeKey(view: View, offset: number, limit: number): string {
-  return `${view.id}:${offset}:${limit}`;
+export function placeKey(
+  view: View,
+  place: { offset: number; limit: number; hidden: HiddenMetrics },
+): string {
+  return `${view.id}:${place.offset}:${place.limit}:${place.hidden.key}`;
 }

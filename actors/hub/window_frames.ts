@@ -32,6 +32,8 @@ export interface WindowTransition {
   now: number;
   /** Send it even without news (its counts changed, or it answers a request). */
   force: boolean;
+  /** By metric index, 1: a metric the client does not show (no values, no points); null: none. */
+  hidden: Uint8Array | null;
 }
 
 const EMPTY = new Uint32Array(0);
@@ -186,11 +188,14 @@ export class WindowFrames {
     // Values: entering rows whole (fresh), staying rows' changes. Each row is
     // a slot of the mirror's values (-1 - slot) or an update of this tick (≥ 0).
     const delta = t.mode === "delta" && this.#merged !== null && since === this.#tickNo - 1;
+    const hidden = t.hidden;
+    const updated = this.#merged?.updates.metric;
     this.#n = 0;
     const source = this.#source;
     for (let e = 0; e < nEntered; e++) {
       const s = entered[e];
       for (const m of metrics) {
+        if (hidden !== null && hidden[m.index] === 1) continue;
         const slot = feed.valueSlot(s, m.index);
         if (slot >= 0) source(-1 - slot);
       }
@@ -198,15 +203,23 @@ export class WindowFrames {
     for (let c = 0; c < nChanged; c++) {
       const s = changed[c];
       if (delta) {
-        for (let i = this.#head[s]; i >= 0; i = this.#next[i]) source(i);
+        for (let i = this.#head[s]; i >= 0; i = this.#next[i]) {
+          if (hidden === null || hidden[updated![i]] !== 1) source(i);
+        }
       } else {
         for (const m of metrics) {
+          if (hidden !== null && hidden[m.index] === 1) continue;
           const slot = feed.valueSlot(s, m.index);
           if (slot >= 0) source(-1 - slot);
         }
       }
     }
     const n = this.#n;
+    // Rows whose only changes were in hidden metrics bring nothing.
+    if (
+      !t.force && !rowsChanged && nEntered === 0 && n === 0 && nRegrouped === 0 &&
+      nRestatused === 0 && nRejudged === 0
+    ) return null;
     const values = this.#values.take(n);
     const updates = values.states;
     // Bases only for a delta: an absolute frame's values are all fresh.
@@ -278,7 +291,7 @@ export class WindowFrames {
       statuses,
       attention,
       sparkBucketMs: this.#bucketMs,
-      sparks: this.#sparkRows(dictionary, { entering, metrics }),
+      sparks: this.#sparkRows(dictionary, { entering, metrics, hidden }),
       intervalMs: t.intervalMs,
     };
   }
@@ -291,7 +304,7 @@ export class WindowFrames {
    */
   #sparkRows(
     entries: readonly SensorEntry[],
-    o: { entering: number; metrics: readonly MetricEntry[] },
+    o: { entering: number; metrics: readonly MetricEntry[]; hidden: Uint8Array | null },
   ): SparkRows[] {
     if (o.entering === 0) return [];
     const sparks = this.#sparks;
@@ -302,6 +315,7 @@ export class WindowFrames {
     }
     for (let k = 0; k < o.metrics.length; k++) {
       const metric = o.metrics[k].index;
+      if (o.hidden !== null && o.hidden[metric] === 1) continue;
       const counts: number[] = [];
       const newest: number[] = [];
       // Read straight into this metric's part of the scratch (the frame is encoded from it once).

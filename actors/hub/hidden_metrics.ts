@@ -1,0 +1,32 @@
+import type { MetricEntry } from "../../protocol/columns.ts";
+
+/**
+ * The metrics a viewport window's client does not show (its hidden columns):
+ * their values and sparkline points are left out of its frames, so a
+ * dashboard showing 3 of 40 metrics receives 3 metrics' bytes. Windows at
+ * the same place with different hidden metrics are different streams.
+ */
+export interface HiddenMetrics {
+  /** The hidden metrics' indexes, ascending, joined by ","; "" for none (part of a place's key). */
+  readonly key: string;
+  /** By metric index: 1 when hidden; null for none. */
+  readonly mask: Uint8Array | null;
+}
+
+export const NO_HIDDEN: HiddenMetrics = { key: "", mask: null };
+
+/** The hidden metrics `names` make among the `known` ones; names not (yet) known hide nothing. */
+export function hiddenMetrics(
+  names: readonly string[],
+  known: readonly MetricEntry[],
+): HiddenMetrics {
+  if (names.length === 0) return NO_HIDDEN;
+  const wanted = new Set(names);
+  const indexes: number[] = [];
+  for (const metric of known) if (wanted.has(metric.name)) indexes.push(metric.index);
+  if (indexes.length === 0) return NO_HIDDEN;
+  indexes.sort((a, b) => a - b);
+  const mask = new Uint8Array(indexes[indexes.length - 1] + 1);
+  for (const index of indexes) mask[index] = 1;
+  return { key: indexes.join(","), mask };
+}
