@@ -2,6 +2,7 @@
 import { chromium } from "playwright-core";
 import { assert, assertEquals } from "./testing/assert.ts";
 import { spawnServer, stopServer } from "./testing/server_process.ts";
+import { ViewState } from "./testing/view_client.ts";
 import { portBelowEphemeralRange } from "./testing/fixed_port.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
@@ -402,10 +403,35 @@ Deno.test({
       await page.locator("[data-testid=sensor-row] [data-metric=humidity]").count(),
       0,
     );
+    // After a reload the page's window is sent without humidity: no values, no sparkline points.
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send("Network.enable");
+    const received = new ViewState();
+    const undecodable: string[] = [];
+    cdp.on("Network.webSocketFrameReceived", (event) => {
+      if (event.response.opcode !== 2) return;
+      try {
+        received.apply(Uint8Array.from(atob(event.response.payloadData), (c) => c.charCodeAt(0)));
+      } catch (error) {
+        undecodable.push(String(error));
+      }
+    });
     await page.reload();
     await page.getByTestId("sensor-row").first().waitFor({ timeout: 10_000 });
     assertEquals(await headers(), ["temperature:last", "pressure:last"]);
     assert((await columns.locator("summary").textContent())!.includes("2/3"));
+    for (let i = 0; i < 50 && received.kinds.tick < 10; i++) await page.waitForTimeout(100);
+    const windowRows = received.window();
+    assert(
+      windowRows.length > 10 && received.kinds.tick >= 10,
+      `${windowRows.length} rows, ${received.kinds.tick} ticks`,
+    );
+    for (const row of windowRows) {
+      assertEquals(Object.keys(row.values).sort(), ["pressure", "temperature"], row.id);
+      assertEquals(received.sparkline(row.id, "humidity"), undefined, row.id);
+    }
+    assertEquals([received.problems, undecodable], [[], []]);
+    await cdp.detach();
     assertEquals(errors, []);
   } finally {
     await browser.close();

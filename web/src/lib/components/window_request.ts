@@ -26,13 +26,17 @@ export function windowSort(sort: SortSpec): WindowSpec["sort"] {
   }
 }
 
-/** The window for visible rows `first`..`last` (inclusive), with the margin. */
+/**
+ * The window for visible rows `first`..`last` (inclusive), with the margin.
+ * `hidden`: metric columns not shown, whose values the server need not send.
+ */
 export function windowSpec(o: {
   sort: SortSpec;
   filter: RowFilter;
   group: string | null;
   first: number;
   last: number;
+  hidden?: readonly string[];
 }): WindowSpec {
   const offset = Math.max(0, o.first - MARGIN);
   const end = Math.max(o.last + MARGIN + 1, offset + 1);
@@ -43,6 +47,7 @@ export function windowSpec(o: {
     filter: { idSubstring: filter, groupPrefix: o.filter.group },
     offset,
     limit: Math.min(MAX_ROWS, end - offset),
+    hiddenMetrics: o.hidden ?? [],
   };
 }
 
@@ -53,10 +58,17 @@ export function windowSpec(o: {
 export function windowKey(spec: WindowSpec): string {
   const start = Math.floor(spec.offset / BLOCK) * BLOCK;
   const end = Math.ceil((spec.offset + spec.limit) / BLOCK) * BLOCK;
-  return JSON.stringify([spec.subscriptions, spec.sort, spec.filter, start, end]);
+  return JSON.stringify([
+    spec.subscriptions,
+    spec.sort,
+    spec.filter,
+    start,
+    end,
+    spec.hiddenMetrics ?? [],
+  ]);
 }
 
-/** The same view (sort, filter, group), whatever the rows. */
+/** The same view (sort, filter, group), whatever the rows and hidden metrics. */
 export function viewKey(spec: WindowSpec): string {
   return JSON.stringify([spec.subscriptions, spec.sort, spec.filter]);
 }

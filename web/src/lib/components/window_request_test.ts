@@ -41,6 +41,15 @@ Deno.test("the window covers the visible rows and a margin; scrolling within a b
   assertEquals(group.filter, { idSubstring: "s1", groupPrefix: "plant-a" });
 });
 
+Deno.test("hiding a metric asks for the window again without it, in the same view (no scroll back)", () => {
+  const at = (hidden: string[]) =>
+    windowSpec({ sort: DEFAULT_SORT, filter: noFilter, group: null, first: 0, last: 30, hidden });
+  assertEquals(at(["humidity"]).hiddenMetrics, ["humidity"]);
+  assertEquals(at([]).hiddenMetrics, []);
+  assert(windowKey(at(["humidity"])) !== windowKey(at([])), "a new request");
+  assertEquals(viewKey(at(["humidity"])), viewKey(at([])), "the same view");
+});
+
 function assert(ok: boolean, message: string): void {
   if (!ok) throw new Error(message);
 }
