@@ -135,10 +135,18 @@ export async function runViewportBytes(o: LoadOptions & { full?: boolean }): Pro
   return await withLoad({ ...o, duration: o.seconds + 90 }, async (server) => {
     const byId = new ViewClient(server.url);
     const hottest = new ViewClient(server.url);
+    // The same window with two of the three metric columns hidden (the dashboard's "Columns").
+    const oneColumn = new ViewClient(server.url);
     // Full Deltas of a large fleet are more than this process can decode (MB/s): only when asked.
     const full = o.full === false ? null : new FeedClient(server.url);
     const compact = new FeedClient(server.url, { encoding: "compact" });
-    await Promise.all([byId.opened, hottest.opened, full?.opened, compact.opened]);
+    await Promise.all([
+      byId.opened,
+      hottest.opened,
+      oneColumn.opened,
+      full?.opened,
+      compact.opened,
+    ]);
     byId.view({ offset: 0, limit: DASHBOARD_ROWS });
     const hottestSpec: ViewSpec = {
       sort: { key: "metric", metric: "temperature", direction: "desc" },
@@ -146,6 +154,7 @@ export async function runViewportBytes(o: LoadOptions & { full?: boolean }): Pro
       limit: DASHBOARD_ROWS,
     };
     hottest.view(hottestSpec);
+    oneColumn.view({ ...hottestSpec, hiddenMetrics: ["humidity", "pressure"] });
     await sleep(3_000);
     type Counted = {
       frameBytes: number;
@@ -156,6 +165,7 @@ export async function runViewportBytes(o: LoadOptions & { full?: boolean }): Pro
     const clients: [string, Counted][] = [
       [`viewport ${DASHBOARD_ROWS} rows, by id`, byId],
       [`viewport ${DASHBOARD_ROWS} rows, hottest first`, hottest],
+      [`viewport ${DASHBOARD_ROWS} rows, hottest first, 1 of 3 metrics shown`, oneColumn],
       ...(full ? [["full fleet, full Deltas (/ws)", full] as [string, Counted]] : []),
       ["full fleet, compact (/ws?encoding=compact)", compact],
     ];
@@ -183,10 +193,10 @@ export async function runViewportBytes(o: LoadOptions & { full?: boolean }): Pro
     });
     await Promise.all([full?.close(), compact.close()]);
     const scrollMs = await scrolls(hottest, hottestSpec, 20);
-    for (const c of [byId, hottest]) {
+    for (const c of [byId, hottest, oneColumn]) {
       if (c.problems.length > 0) o.log(`viewport client problems: ${c.problems.slice(0, 3)}`);
     }
-    await Promise.all([byId.close(), hottest.close()]);
+    await Promise.all([byId.close(), hottest.close(), oneColumn.close()]);
     return { rows, acceptedPerSecond: accepted, scrollMs };
   });
 }

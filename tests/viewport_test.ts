@@ -331,6 +331,43 @@ Deno.test("a reconnect resumes its window: within the ring the missed frames, by
   });
 });
 
+Deno.test("a window hiding a metric is sent only the others, resumes on its own stream, and gets the metric whole when it shows it again", async () => {
+  await withServer({}, async (server) => {
+    const posted: PlainReading[] = [];
+    await post(server, fleet(0, 80, (i) => i), posted);
+    const sort = { metric: "t", direction: "desc" as const };
+    const spec: ViewSpec = { sort: byT("desc"), offset: 0, limit: 40, hiddenMetrics: ["h"] };
+    // The recomputed rows, with t as posted and no h at all.
+    const onlyT = (client: ViewState) => {
+      const want = expected(posted, { sort, offset: 0, limit: 40 });
+      return client.ids().join() === want.ids.join() &&
+        client.window().every((row) =>
+          Object.keys(row.values).join() === "t" &&
+          row.values.t.last === want.state[`${row.id}/t`].last &&
+          client.sparkline(row.id, "h") === undefined
+        );
+    };
+    const hides = new ViewClient(server.url);
+    await hides.opened;
+    hides.view(spec);
+    await eventually(() => onlyT(hides) && hides.onStream, 5_000, "t only, on its stream");
+    await hides.close();
+    await post(server, fleet(1, 80, (i) => (i * 5) % 80), posted);
+    const back = new ViewClient(server.url, { resumeFrom: hides });
+    await back.opened;
+    back.view(spec, true);
+    await eventually(() => onlyT(back), 5_000, "resumed, t only");
+    assertEquals(back.subscribed.map((s) => s.recovered), [true]);
+    assertEquals(back.kinds.whole, 0, "a replay of its own stream");
+    // h shown again: the whole window, every value as recomputed.
+    back.view({ ...spec, hiddenMetrics: [] });
+    await until(back, () => expected(posted, { sort, offset: 0, limit: 40 }), "h shown");
+    assertEquals(back.kinds.whole, 1);
+    assertEquals(back.errors, []);
+    await back.close();
+  });
+});
+
 Deno.test("a scoped viewer's window never shows rows or counts outside its token's groups", async () => {
   const { publicKey, privateKey } = await jose.generateKeyPair("ES256");
   const dir = await Deno.makeTempDir({ prefix: "pulseboard-view-jwt-" });
