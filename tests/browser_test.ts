@@ -664,6 +664,38 @@ Deno.test({
     await page.getByTestId("count-critical").filter({ hasText: "1" }).waitFor({ timeout: 8_000 });
     assertEquals(await page.title(), "1 critical · Pulseboard");
 
+    // The critical count filters the table to critical sensors (the URL says so); the state
+    // select to all that need attention; "clear" shows every state again.
+    const rowIds = async () =>
+      (await page.locator("[data-testid=sensor-row]").evaluateAll((rows) =>
+        rows.map((r) => `${r.getAttribute("data-sensor-id")}:${r.getAttribute("data-attention")}`)
+      )).sort();
+    const showsRows = async (want: (rows: string[]) => boolean, what: string) => {
+      for (let i = 0; i < 100 && !want(await rowIds()); i++) await page.waitForTimeout(100);
+      assert(want(await rowIds()), `${what}: ${await rowIds()}`);
+    };
+    await page.getByTestId("show-critical").click();
+    await showsRows((rows) => rows.join() === "hot_1:critical", "critical only");
+    assertEquals(new URL(page.url()).searchParams.get("state"), "critical");
+    assertEquals(await page.getByTestId("show-critical").getAttribute("aria-pressed"), "true");
+    await page.getByTestId("match-count").filter({ hasText: /^\s*1 of 42 sensors match/ })
+      .waitFor({ timeout: 5_000 });
+    await page.getByTestId("filter-state").selectOption("attention");
+    // warned_1 reported "warn" once: warn, or stale by now; the 40 devices are ok.
+    await showsRows(
+      (rows) =>
+        rows.length === 2 && rows[0] === "hot_1:critical" &&
+        /^warned_1:(warn|stale)$/.test(rows[1]),
+      "needs attention",
+    );
+    assertEquals(new URL(page.url()).searchParams.get("state"), "attention");
+    await page.reload();
+    await showsRows((rows) => rows.length === 2 && rows[0] === "hot_1:critical", "after a reload");
+    assertEquals(await page.getByTestId("filter-state").inputValue(), "attention");
+    await page.getByTestId("table-filter").getByRole("button", { name: "clear" }).click();
+    await showsRows((rows) => rows.length > 30 && rows.includes("dev_0:ok"), "every state");
+    assertEquals(new URL(page.url()).searchParams.get("state"), null);
+
     // The detail panel open, in both themes: nothing serious or critical for axe.
     await page.locator("[data-sensor-id=hot_1] button.id").click();
     await page.getByTestId("history-chart").waitFor({ timeout: 5_000 });

@@ -1,5 +1,6 @@
 // The table's sort and filter as the operator sets them (the server orders
 // and filters the rows: see window_request.ts). Pure.
+import type { AttentionName } from "@pulseboard/protocol";
 
 export type SortColumn =
   | { kind: "id" }
@@ -22,6 +23,8 @@ export interface RowFilter {
   text: string;
   /** Group prefix ("plant-a" covers "plant-a/line-1"); null for all. */
   group: string | null;
+  /** Attention states shown (`attention/state_filter.ts`); null for all. */
+  states: readonly AttentionName[] | null;
 }
 
 /** Attention first: the sensors that need an operator at the top, then by id. */

@@ -3,6 +3,7 @@
 // filter and group make. Pure.
 import type { WindowSpec } from "../feed/connection.ts";
 import type { RowFilter, SortSpec } from "./sensor_order.ts";
+import { stateCodes } from "../attention/state_filter.ts";
 
 /** Rows the server rounds a window's offset and end to (its default block). */
 export const BLOCK = 50;
@@ -44,7 +45,11 @@ export function windowSpec(o: {
   return {
     subscriptions: o.group === null ? [] : [{ id: 1, group: o.group }],
     sort: windowSort(o.sort),
-    filter: { idSubstring: filter, groupPrefix: o.filter.group },
+    filter: {
+      idSubstring: filter,
+      groupPrefix: o.filter.group,
+      status: stateCodes(o.filter.states),
+    },
     offset,
     limit: Math.min(MAX_ROWS, end - offset),
     hiddenMetrics: o.hidden ?? [],

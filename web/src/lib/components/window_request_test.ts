@@ -1,8 +1,9 @@
 import { deepStrictEqual as assertEquals } from "node:assert/strict";
 import { viewKey, windowKey, windowSort, windowSpec } from "./window_request.ts";
 import { DEFAULT_SORT } from "./sensor_order.ts";
+import type { RowFilter } from "./sensor_order.ts";
 
-const noFilter = { text: "", group: null };
+const noFilter: RowFilter = { text: "", group: null, states: null };
 
 Deno.test("the table's sorts map to the server's: attention first by default; age ascending is seen descending", () => {
   // Attention codes rise with urgency (critical 5 … ok 1), so descending puts the worst first.
@@ -32,13 +33,28 @@ Deno.test("the window covers the visible rows and a margin; scrolling within a b
   assertEquals(viewKey(at(560, 590)), viewKey(at(0, 30)), "the same view");
   const group = windowSpec({
     sort: DEFAULT_SORT,
-    filter: { text: " s1 ", group: "plant-a" },
+    filter: { text: " s1 ", group: "plant-a", states: null },
     group: "plant-a/line-1",
     first: 0,
     last: 10,
   });
   assertEquals(group.subscriptions, [{ id: 1, group: "plant-a/line-1" }]);
-  assertEquals(group.filter, { idSubstring: "s1", groupPrefix: "plant-a" });
+  assertEquals(group.filter, { idSubstring: "s1", groupPrefix: "plant-a", status: null });
+});
+
+Deno.test("a state filter asks for the states' codes (critical 5, warn 4, offline 3, stale 2), as another view", () => {
+  const at = (states: RowFilter["states"]) =>
+    windowSpec({
+      sort: DEFAULT_SORT,
+      filter: { ...noFilter, states },
+      group: null,
+      first: 0,
+      last: 30,
+    });
+  assertEquals(at(["critical"]).filter?.status, [5]);
+  assertEquals(at(["critical", "warn", "offline", "stale"]).filter?.status, [2, 3, 4, 5]);
+  assertEquals(at(null).filter?.status, null);
+  assert(viewKey(at(["critical"])) !== viewKey(at(null)), "another view: back to the top");
 });
 
 Deno.test("hiding a metric asks for the window again without it, in the same view (no scroll back)", () => {
