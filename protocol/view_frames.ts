@@ -72,7 +72,12 @@ export interface ViewFrameInput {
   intervalMs: number;
   /** Readings each value's avg, min and max cover (the server's `--window`); 0: unsaid. */
   countWindow?: number;
+  /** Sensors of the view's topic by attention code (index: code); absent: as before. */
+  attentionCounts?: ArrayLike<number> | null;
 }
+
+/** Most entries `attention_counts` may have (one per status code). */
+const MAX_ATTENTION_COUNTS = 256;
 
 /** A decoded view frame. */
 export interface ViewEvent {
@@ -99,6 +104,8 @@ export interface ViewEvent {
   intervalMs: number;
   /** Readings each value's avg, min and max cover; 0: unsaid. */
   countWindow: number;
+  /** Sensors of the view's topic by attention code (index: code); null: as before. */
+  attentionCounts: number[] | null;
 }
 
 const NO_UPDATES = allocateStates(0);
@@ -248,6 +255,13 @@ export function encodeViewFrame(frame: ViewFrameInput): Uint8Array<ArrayBuffer> 
     for (let i = codes.length - 1; i >= 0; i--) b.addInt8(codes[i][1]);
     attention = b.endVector();
   }
+  const counts = frame.attentionCounts;
+  let attentionCounts = 0;
+  if (counts) {
+    b.startVector(4, counts.length, 4);
+    for (let i = counts.length - 1; i >= 0; i--) b.addInt32(counts[i]);
+    attentionCounts = b.endVector();
+  }
   ViewFrame.startViewFrame(b);
   ViewFrame.addEpoch(b, frame.epoch);
   ViewFrame.addSeq(b, BigInt(frame.seq));
@@ -275,6 +289,7 @@ export function encodeViewFrame(frame: ViewFrameInput): Uint8Array<ArrayBuffer> 
   }
   ViewFrame.addIntervalMs(b, frame.intervalMs);
   if (frame.countWindow) ViewFrame.addCountWindow(b, frame.countWindow);
+  if (attentionCounts) ViewFrame.addAttentionCounts(b, attentionCounts);
   const body = ViewFrame.endViewFrame(b);
   b.finish(Envelope.createEnvelope(b, Body.ViewFrame, body), "PLSB");
   return b.asUint8Array().slice() as Uint8Array<ArrayBuffer>;
@@ -304,6 +319,9 @@ function verifyViewFrame(v: FlatBufferVerifier, bytes: Uint8Array, pos: number):
   v.subTable(pos, 11, (d) => verifyCompactDelta(v, bytes, d));
   v.vector(pos, 12, 4);
   v.stringVector(pos, 13);
+  v.vector(pos, 18, 4);
+  v.vector(pos, 19, 1);
+  if (v.vector(pos, 20, 4) > MAX_ATTENTION_COUNTS) invalid("too many attention counts");
   v.tableVector(pos, 15, (c) => {
     v.field(c, 0, 2);
     v.field(c, 5, 1);
@@ -367,6 +385,7 @@ export function decodeViewFrame(input: Uint8Array, options: { base?: BaseValues 
     }
   }
   const rows = f.rowsArray();
+  const counts = f.attentionCountsArray();
   return {
     type: "view",
     epoch: f.epoch(),
@@ -392,5 +411,6 @@ export function decodeViewFrame(input: Uint8Array, options: { base?: BaseValues 
     sparks,
     intervalMs: f.intervalMs(),
     countWindow: f.countWindow(),
+    attentionCounts: counts ? Array.from(counts) : null,
   };
 }

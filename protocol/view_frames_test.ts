@@ -51,6 +51,7 @@ const frameCase = fc.record({
   offset: fc.nat(200_000),
   interval: fc.constantFrom(100, 200, 500, 1000),
   statuses: fc.array(fc.constantFrom("ok", "warn", "fault", ""), { minLength: 30, maxLength: 30 }),
+  attentionCounts: fc.option(fc.array(fc.nat(0xffff_ffff), { maxLength: 6 })),
 });
 
 type ReturnTypeOfCase = typeof frameCase extends fc.Arbitrary<infer T> ? T : never;
@@ -123,6 +124,7 @@ function frameFrom(c: ReturnTypeOfCase): { input: ViewFrameInput; bases: Map<num
       sparkBucketMs: 1000,
       sparks,
       intervalMs: c.interval,
+      attentionCounts: c.attentionCounts,
     },
     bases,
   };
@@ -209,6 +211,7 @@ Deno.test("decode(encode(frame)) is the frame: rows, counts, entering rows whole
       assertEquals(event.metrics, input.metrics);
       assertEquals(event.statuses, input.statuses.map(([s, t]) => [s, t]));
       assertEquals(event.attention, (input.attention ?? []).map(([s, code]) => [s, code]));
+      assertEquals(event.attentionCounts, c.attentionCounts);
       // Values: every update, by (sensor, metric).
       const sent = new Map<number, number>();
       for (let i = 0; i < input.updates.length; i++) {

@@ -408,8 +408,11 @@ Deno.test({
     await cdp.send("Network.enable");
     const received = new ViewState();
     const undecodable: string[] = [];
+    // Only the reloaded page's socket: frames of the old one may still come meanwhile.
+    let socket: string | null = null;
+    cdp.on("Network.webSocketCreated", (event) => (socket ??= event.requestId));
     cdp.on("Network.webSocketFrameReceived", (event) => {
-      if (event.response.opcode !== 2) return;
+      if (event.response.opcode !== 2 || event.requestId !== socket) return;
       try {
         received.apply(Uint8Array.from(atob(event.response.payloadData), (c) => c.charCodeAt(0)));
       } catch (error) {
@@ -661,7 +664,9 @@ Deno.test({
       await page.locator("[data-testid=sensor-row]").first().getAttribute("data-sensor-id"),
       "hot_1",
     );
-    await page.getByTestId("count-critical").filter({ hasText: "1" }).waitFor({ timeout: 8_000 });
+    // The counts come with the feed (not a poll of /api/groups): with the row, not seconds later.
+    await page.getByTestId("count-critical").filter({ hasText: "1" }).waitFor({ timeout: 3_000 });
+    assertEquals(await page.locator("[data-counts-from]").getAttribute("data-counts-from"), "feed");
     assertEquals(await page.title(), "1 critical · Pulseboard");
 
     // The critical count filters the table to critical sensors (the URL says so); the state

@@ -18,6 +18,7 @@ import type { ViewFrameKind } from "../../protocol/view_frames.ts";
 import { compressFrame } from "../../protocol/compression.ts";
 import { deflateRawSync } from "node:zlib";
 import type { SubscriptionRequest, ViewRequest } from "../../protocol/client_messages.ts";
+import { ATTENTION_NAMES } from "../../protocol/attention.ts";
 
 export interface HubViewsOptions {
   /** Each place's ring (its recent frames, for reconnects) and the budget all rings share. */
@@ -280,6 +281,7 @@ export class HubViews {
       place.told = window.view.slice(window.offset, window.limit);
       place.total = window.view.total;
       place.matching = window.view.matching;
+      place.countsVersion = window.view.countsVersion;
       this.#places.set(key, place);
     }
     place.watchedAt = now;
@@ -343,15 +345,17 @@ export class HubViews {
       before.target = target;
       before.frame = null;
       const view = place.view;
+      const countsChanged = view.countsVersion !== place.countsVersion;
       const frame = this.#encode({
         told: place.told,
         target,
         since: tickNo - 1,
         mode: "delta",
         kind: "tick",
-        force: view.total !== place.total || view.matching !== place.matching,
+        force: view.total !== place.total || view.matching !== place.matching || countsChanged,
         seq: place.seq + 1,
         onStream: true,
+        counts: countsChanged,
       }, { place, now, intervalMs: this.#options.tickMs });
       if (frame) {
         place.seq++;
@@ -361,6 +365,7 @@ export class HubViews {
       place.told = target;
       place.total = view.total;
       place.matching = view.matching;
+      place.countsVersion = view.countsVersion;
     }
     const framed = performance.now();
     parts.frames = framed - ordered;
@@ -413,6 +418,8 @@ export class HubViews {
               mode,
               kind: "tick",
               force: view.total !== ws.total || view.matching !== ws.matching,
+              // Off its place's stream: it may have missed a change of them.
+              counts: true,
             }, { place, now, intervalMs: session.rate.intervalMs });
             made.set(key, frame);
           }
@@ -481,6 +488,8 @@ export class HubViews {
       seq?: number;
       /** Default: whether the client then shows what the place's stream shows now. */
       onStream?: boolean;
+      /** Whether the view's attention counts go with it; default: in all but a tick's frames. */
+      counts?: boolean;
     },
     o: { place: PlaceStream; now: number; intervalMs: number },
   ): Uint8Array | null {
@@ -489,6 +498,9 @@ export class HubViews {
     const input = this.#frames.build({
       ...t,
       hidden: place.hidden.mask,
+      attentionCounts: (t.counts ?? t.kind !== "tick")
+        ? view.attentionCounts.subarray(0, ATTENTION_NAMES.length)
+        : null,
       epoch: place.epoch,
       seq: t.seq ?? place.seq,
       onStream: t.onStream ?? t.target === place.told,

@@ -8,7 +8,9 @@ import type { FrameSink } from "./session.ts";
 import { ShardSet } from "../shards/shard_set.ts";
 import { DEFAULT_WINDOW_SPEC } from "../shards/event_window_store.ts";
 import { blockFromReadings } from "../../protocol/reading_block.ts";
+import { decodeServerFrame } from "../../protocol/server_frames.ts";
 import type { ViewRequest } from "../../protocol/client_messages.ts";
+import type { MetricsMeta } from "../../protocol/metric_meta.ts";
 
 /** A connection that applies each frame as it is sent, with a settable backlog. */
 class WindowSink implements FrameSink {
@@ -40,8 +42,8 @@ function request(partial: Partial<ViewRequest> = {}): ViewRequest {
   };
 }
 
-function harness(options: HubStartOptions = {}) {
-  const shards = ShardSet.create({ count: 2, window: 5, windowSpec: DEFAULT_WINDOW_SPEC });
+function harness(options: HubStartOptions = {}, metrics?: MetricsMeta) {
+  const shards = ShardSet.create({ count: 2, window: 5, windowSpec: DEFAULT_WINDOW_SPEC, metrics });
   let now = 1_767_225_600_000;
   const hub = new Hub(shards, {
     pingIntervalMs: 1e9,
@@ -347,6 +349,52 @@ Deno.test("a window hiding a metric is sent none of its values or points, and no
     assertEquals(hiding.view.window().find((r) => r.id === "s27")?.values.h.last, 1);
     assertEquals(hiding.view.problems, []);
     assertEquals(showing.view.problems, []);
+  } finally {
+    await h.stop();
+  }
+});
+
+Deno.test("a window is told its topic's sensors by attention state as they change, also for sensors outside its rows and its filter", async () => {
+  // t over 100 is a warning, over 200 critical, at once.
+  const h = harness({}, {
+    t: {
+      name: "t",
+      unit: "",
+      precision: 1,
+      thresholds: { warn: { above: 100 }, critical: { above: 200 }, holdMs: 0 },
+    },
+  });
+  try {
+    // 60 sensors in g and 60 in another group; the window shows g's, filtered to ids with "s1".
+    await h.feed(sensors(60, (i) => i), "g");
+    await h.feed(Object.fromEntries(Array.from({ length: 60 }, (_, i) => [`o${i}`, i])), "other");
+    await h.tick();
+    const sink = await h.open({
+      subscriptions: [{ id: 1, all: false, group: "g", sensors: [] }],
+      filter: { idSubstring: "s1", groupPrefix: null, status: null },
+    });
+    await h.tick();
+    /** By code: unknown, ok, stale, offline, warn, critical. */
+    const counts = (ok: number, warn = 0, critical = 0) => [0, ok, 0, 0, warn, critical];
+    assertEquals(sink.view.attentionCounts, counts(60));
+    // s45 (not a row: the filter is "s1") goes critical, s1 (a row) warns, o3 (another group) critical.
+    const frames = sink.view.viewFrames;
+    await h.feed({ s45: 250, s1: 150 }, "g");
+    await h.feed({ o3: 300 }, "other");
+    await h.tick(2);
+    assertEquals(sink.view.attentionCounts, counts(58, 1, 1));
+    assert(sink.view.viewFrames > frames, "a frame told it");
+    // Nothing changed them: the next frame does not carry them.
+    await h.feed({ s1: 160 }, "g");
+    await h.tick();
+    const last = decodeServerFrame(sink.view.received.at(-1)!, { base: sink.view.base });
+    assertEquals(last.type === "view" && last.attentionCounts, null);
+    // s45 leaves the fleet; s1 comes back under the threshold.
+    await h.shards.remove("s45");
+    await h.feed({ s1: 10 }, "g");
+    await h.tick(2);
+    assertEquals(sink.view.attentionCounts, counts(59, 0, 0));
+    assertEquals(sink.view.problems, []);
   } finally {
     await h.stop();
   }

@@ -22,9 +22,10 @@ export class PlaceStream {
   seq = 0;
   /** The rows the stream's state shows (what its last frame brought), null before any. */
   told: Slice | null = null;
-  /** The counts its state shows. */
+  /** The counts its state shows, and the view's `countsVersion` its attention counts are of. */
   total = -1;
   matching = -1;
+  countsVersion = -1;
   /** Windows here now. */
   windows = 0;
   /** Last time (tick clock) a window was here; -Infinity: never. */

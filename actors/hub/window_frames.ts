@@ -34,6 +34,8 @@ export interface WindowTransition {
   force: boolean;
   /** By metric index, 1: a metric the client does not show (no values, no points); null: none. */
   hidden: Uint8Array | null;
+  /** The view's topic by attention code, when the frame carries them (see ViewFrame). */
+  attentionCounts: ArrayLike<number> | null;
 }
 
 const EMPTY = new Uint32Array(0);
@@ -293,6 +295,7 @@ export class WindowFrames {
       sparkBucketMs: this.#bucketMs,
       sparks: this.#sparkRows(dictionary, { entering, metrics, hidden }),
       intervalMs: t.intervalMs,
+      attentionCounts: t.attentionCounts,
     };
   }
 

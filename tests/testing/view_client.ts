@@ -33,6 +33,8 @@ export class ViewState {
   matching = -1;
   offset = 0;
   intervalMs = 0;
+  /** The view's topic by attention code, as last told; null before. */
+  attentionCounts: number[] | null = null;
   rows: number[] = [];
   metrics = new Map<number, string>();
   readonly #held = new Map<number, Held>();
@@ -73,6 +75,7 @@ export class ViewState {
     this.total = previous.total;
     this.matching = previous.matching;
     this.offset = previous.offset;
+    this.attentionCounts = previous.attentionCounts;
     this.rows = [...previous.rows];
     this.metrics = new Map(previous.metrics);
     for (const [s, h] of previous.#held) {
@@ -167,6 +170,7 @@ export class ViewState {
     this.matching = f.matching;
     this.offset = f.offset;
     this.intervalMs = f.intervalMs;
+    if (f.attentionCounts) this.attentionCounts = f.attentionCounts;
   }
 
   /** The rows in order, as the client shows them. */

@@ -9,6 +9,12 @@ const PASSES = 2;
 const MEMBER = IN_TOPIC | PASSES; // #take tests both bits without a branch
 /** Passes the filter's group and id parts (all but the status): a status change rechecks only the status. */
 const BASE = 4;
+const LOW = IN_TOPIC | PASSES | BASE;
+/** Counted in `attentionCounts`, at the code in the bits above (see `#recount`). */
+const COUNTED = 8;
+const CODE_SHIFT = 4;
+/** Status codes counted apart; higher ones are counted as this one. */
+const COUNTED_CODES = 8;
 
 /**
  * A run of a view's rows as of one version: what every window at this
@@ -45,6 +51,13 @@ export class View {
   /** Sensors in the topic, and of those the ones passing the filter. */
   total = 0;
   matching = 0;
+  /**
+   * Sensors in the topic by status code (the attention code: what the
+   * operator's counts show), whatever the filter; codes past 6 in the last.
+   * `countsVersion` moves whenever they change.
+   */
+  readonly attentionCounts = new Uint32Array(COUNTED_CODES);
+  countsVersion = 0;
   /** Bumped whenever the rows change: a new ordering, or members dropped from it. */
   version = 0;
   /** Table clock and `SortKeys.serial` when the rows were last ordered. */
@@ -117,8 +130,12 @@ export class View {
     this.#member = new Uint8Array(keys.capacity);
     this.total = 0;
     this.matching = 0;
+    this.attentionCounts.fill(0);
     const order = keys.idOrder.order;
-    for (let i = 0; i < order.length; i++) this.#evaluate(keys, order[i]);
+    for (let i = 0; i < order.length; i++) {
+      this.#evaluate(keys, order[i]);
+      this.#recount(keys, order[i]);
+    }
   }
 
   /**
@@ -133,10 +150,17 @@ export class View {
       this.#member = grown;
     }
     let lost = false;
-    for (const s of keys.removed) lost = this.#evaluate(keys, s) < 0 || lost;
-    for (const s of keys.entered) lost = this.#evaluate(keys, s) < 0 || lost;
-    if (this.#statusShown !== null) {
-      for (const s of keys.statusChanged) lost = this.#restatus(keys, s) < 0 || lost;
+    for (const s of keys.removed) {
+      lost = this.#evaluate(keys, s) < 0 || lost;
+      this.#recount(keys, s);
+    }
+    for (const s of keys.entered) {
+      lost = this.#evaluate(keys, s) < 0 || lost;
+      this.#recount(keys, s);
+    }
+    for (const s of keys.statusChanged) {
+      if (this.#statusShown !== null) lost = this.#restatus(keys, s) < 0 || lost;
+      this.#recount(keys, s);
     }
     if (!lost) return false;
     let kept = 0;
@@ -173,15 +197,33 @@ export class View {
    * id and group are not matched again (a tick may change thousands of statuses).
    */
   #restatus(keys: SortKeys, s: number): number {
-    const before = this.#member[s];
+    const before = this.#member[s] & LOW;
     if ((before & (IN_TOPIC | BASE)) !== (IN_TOPIC | BASE)) return 0;
     return this.#set(s, this.#statusPasses(keys, s) ? before | PASSES : before & ~PASSES);
   }
 
+  /**
+   * Keeps `attentionCounts`: the sensor counted at its code now while in the
+   * topic, else not at all. The code it was counted at is kept in its
+   * member byte, so a status change needs no earlier code from the keys.
+   */
+  #recount(keys: SortKeys, s: number): void {
+    const m = this.#member[s];
+    const was = (m & COUNTED) !== 0 ? (m >> CODE_SHIFT) & (COUNTED_CODES - 1) : -1;
+    const now = (m & IN_TOPIC) !== 0 ? Math.min(keys.statusOf(s), COUNTED_CODES - 1) : -1;
+    if (was === now) return;
+    if (was >= 0) this.attentionCounts[was]--;
+    if (now >= 0) this.attentionCounts[now]++;
+    this.#member[s] = (m & LOW) | (now >= 0 ? COUNTED | (now << CODE_SHIFT) : 0);
+    this.countsVersion++;
+  }
+
+  /** Sets the sensor's membership bits (its counted code stays). */
   #set(s: number, bits: number): number {
-    const before = this.#member[s];
+    const whole = this.#member[s];
+    const before = whole & LOW;
     if (bits === before) return 0;
-    this.#member[s] = bits;
+    this.#member[s] = (whole & ~LOW) | bits;
     this.total += (bits & IN_TOPIC) - (before & IN_TOPIC);
     const was = (before & MEMBER) === MEMBER, is = (bits & MEMBER) === MEMBER;
     if (is && !was) {

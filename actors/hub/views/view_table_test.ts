@@ -185,7 +185,7 @@ const stepArb = (n: number): fc.Arbitrary<Step> =>
     { weight: 1, arbitrary: fc.record({ status: fc.nat(n - 1), code: fc.nat(3) }) },
   );
 
-Deno.test("every window's rows, counts and news equal a plain recomputation, for any fleet, updates, filters and sorts", () => {
+Deno.test("every window's rows, counts (and its topic's by status) and news equal a plain recomputation, for any fleet, updates, filters and sorts", () => {
   const N = 24;
   fc.assert(
     fc.property(
@@ -321,6 +321,12 @@ Deno.test("every window's rows, counts and news equal a plain recomputation, for
             const { window, request } = w;
             const expected = modelRows(fleet, { ...request, topic: request.topic.spec });
             assertEquals([window.total, window.matching], [expected.total, expected.rows.length]);
+            // The topic's sensors by status code, whatever the filter.
+            const counts = new Array(8).fill(0);
+            for (const s of fleet.values()) {
+              if (matches(request.topic.spec, s.id, s.group)) counts[s.status]++;
+            }
+            assertEquals(Array.from(window.view.attentionCounts), counts);
             const rows = [...window.rows];
             if (window.held) {
               // Held: the rows it had, less sensors removed from the fleet.

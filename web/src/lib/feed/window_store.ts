@@ -29,6 +29,8 @@ export class WindowStore implements BaseValues {
   intervalMs = 0;
   /** Readings each value's avg, min and max cover; 0: unsaid. */
   countWindow = 0;
+  /** The view's topic (not only the filter's rows) by attention code, as last told; null before. */
+  attentionCounts: number[] | null = null;
   /** Metric updates applied, for the status bar's rate. */
   updatesApplied = 0;
   /** Rows that entered (sent whole), over all frames. */
@@ -118,6 +120,7 @@ export class WindowStore implements BaseValues {
     this.attention = new Uint8Array(0);
     this.attentionChangedAt = new Float64Array(0);
     this.metrics = [];
+    this.attentionCounts = null;
     this.epoch = -1;
     this.seq = -1;
     this.onStream = false;
@@ -222,6 +225,7 @@ export class WindowStore implements BaseValues {
     this.offset = event.offset;
     this.intervalMs = event.intervalMs;
     if (event.countWindow) this.countWindow = event.countWindow;
+    if (event.attentionCounts) this.attentionCounts = event.attentionCounts;
     return "applied";
   }
 

@@ -152,3 +152,17 @@ Deno.test("a row is marked changed only when a value moves past its metric's ste
   store.apply(frame(store, { attention: [[1, 5]] }), 4000);
   assertEquals([store.attention[slot], store.attentionChangedAt[slot]], [5, 4000]);
 });
+
+Deno.test("a window store keeps the topic's attention counts as last told, until a reset", () => {
+  const store = new WindowStore();
+  assertEquals(store.attentionCounts, null);
+  store.apply(frame(store, { kind: "whole", attentionCounts: [0, 90, 4, 3, 2, 1] }), 1000);
+  assertEquals(store.attentionCounts, [0, 90, 4, 3, 2, 1]);
+  // A tick that does not carry them leaves them as they were.
+  store.apply(frame(store, {}), 1100);
+  assertEquals(store.attentionCounts, [0, 90, 4, 3, 2, 1]);
+  store.apply(frame(store, { attentionCounts: [0, 89, 4, 3, 2, 2] }), 1200);
+  assertEquals(store.attentionCounts, [0, 89, 4, 3, 2, 2]);
+  store.reset();
+  assertEquals(store.attentionCounts, null);
+});
