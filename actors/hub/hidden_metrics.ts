@@ -7,7 +7,10 @@ import type { MetricEntry } from "../../protocol/columns.ts";
  * the same place with different hidden metrics are different streams.
  */
 export interface HiddenMetrics {
-  /** The hidden metrics' indexes, ascending, joined by ","; "" for none (part of a place's key). */
+  /**
+   * The hidden metrics as a bitset by index, one character per 8 metrics
+   * (at most 128 for 1,024 metrics), "" for none: part of a place's key.
+   */
   readonly key: string;
   /** By metric index: 1 when hidden; null for none. */
   readonly mask: Uint8Array | null;
@@ -25,8 +28,12 @@ export function hiddenMetrics(
   const indexes: number[] = [];
   for (const metric of known) if (wanted.has(metric.name)) indexes.push(metric.index);
   if (indexes.length === 0) return NO_HIDDEN;
-  indexes.sort((a, b) => a - b);
-  const mask = new Uint8Array(indexes[indexes.length - 1] + 1);
-  for (const index of indexes) mask[index] = 1;
-  return { key: indexes.join(","), mask };
+  const top = Math.max(...indexes);
+  const mask = new Uint8Array(top + 1);
+  const bits = new Uint8Array((top >> 3) + 1);
+  for (const index of indexes) {
+    mask[index] = 1;
+    bits[index >> 3] |= 1 << (index & 7);
+  }
+  return { key: String.fromCharCode(...bits), mask };
 }
