@@ -8,6 +8,7 @@ import { startPulseboard } from "../server/pulseboard.ts";
 import { DEFAULT_CONFIG } from "../server/config/options.ts";
 import { encodeReadingBlock } from "../protocol/ingest_codec.ts";
 import { encodePong } from "../protocol/mod.ts";
+import { MAX_CLIENT_MESSAGE_BYTES } from "../protocol/client_messages.ts";
 import { blockFromReadings } from "../protocol/reading_block.ts";
 
 function fleetReadings(count: number, seed: number): PlainReading[] {
@@ -167,7 +168,11 @@ Deno.test("hostile clients are closed with documented codes and the server keeps
       ["garbage bytes", (ws) => ws.send(new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9, 10])), 4000],
       ["a text message", (ws) => ws.send("hello"), 1003],
       // Refused by the transport from the frame header, before its payload is read.
-      ["a message just over the limit", (ws) => ws.send(new Uint8Array(64 * 1024 + 1)), 1009],
+      [
+        "a message just over the limit",
+        (ws) => ws.send(new Uint8Array(MAX_CLIENT_MESSAGE_BYTES + 1)),
+        1009,
+      ],
       ["a message of 63 MiB", (ws) => ws.send(new Uint8Array(63 * 1024 * 1024)), 1009],
       ["a flood of messages", (ws) => {
         for (let i = 0; i < 50; i++) ws.send(encodePong(i));
