@@ -43,10 +43,11 @@ interface WindowSession {
   session: Session;
   window: ViewWindow;
   place: PlaceStream;
-  /** The rows the client has, and the counts it was told. */
+  /** The rows the client has, and the counts it was told (its attention counts: their version). */
   told: Slice | null;
   total: number;
   matching: number;
+  countsVersion: number;
   cursor: StreamCursor;
   /** The last request, to open the window again in a new epoch. */
   request: ViewRequest;
@@ -206,6 +207,7 @@ export class HubViews {
         told: null,
         total: -1,
         matching: -1,
+        countsVersion: -1,
         cursor: cursorAt(o.tickNo),
         request,
         scope: o.scope,
@@ -238,6 +240,7 @@ export class HubViews {
         ws.told = place.told;
         ws.total = place.total;
         ws.matching = place.matching;
+        ws.countsVersion = place.countsVersion;
         ws.cursor = cursorAt(o.tickNo);
         if (ws.told === window.shown) return;
       } else if (resume) stats.resynced++;
@@ -259,6 +262,7 @@ export class HubViews {
     ws.told = window.shown;
     ws.total = window.view.total;
     ws.matching = window.view.matching;
+    ws.countsVersion = window.view.countsVersion;
     ws.cursor = cursorAt(o.tickNo);
   }
 
@@ -342,6 +346,7 @@ export class HubViews {
       before.before = place.told;
       before.total = place.total;
       before.matching = place.matching;
+      before.countsVersion = place.countsVersion;
       before.target = target;
       before.frame = null;
       const view = place.view;
@@ -401,12 +406,13 @@ export class HubViews {
         const full = session.rate.period === 1 && cursor.sentAt === tickNo - 1;
         if (
           full && ws.told === at.before && target === at.target && ws.total === at.total &&
-          ws.matching === at.matching
+          ws.matching === at.matching && ws.countsVersion === at.countsVersion
         ) frame = at.frame;
         else {
           const mode: ValueMode = full ? "delta" : "absolute";
+          const countsMoved = ws.countsVersion !== place.view.countsVersion;
           const key =
-            `${ws.told?.key}|${target.key}|${place.hidden.key}|${mode}|${cursor.sentAt}|${session.rate.period}|${ws.total}|${ws.matching}`;
+            `${ws.told?.key}|${target.key}|${place.hidden.key}|${mode}|${cursor.sentAt}|${session.rate.period}|${ws.total}|${ws.matching}|${countsMoved}`;
           made ??= new Map();
           if (made.has(key)) frame = made.get(key)!;
           else {
@@ -417,7 +423,7 @@ export class HubViews {
               since: cursor.sentAt,
               mode,
               kind: "tick",
-              force: view.total !== ws.total || view.matching !== ws.matching,
+              force: view.total !== ws.total || view.matching !== ws.matching || countsMoved,
               // Off its place's stream: it may have missed a change of them.
               counts: true,
             }, { place, now, intervalMs: session.rate.intervalMs });
@@ -446,6 +452,7 @@ export class HubViews {
         ws.told = target;
         ws.total = place.view.total;
         ws.matching = place.view.matching;
+        ws.countsVersion = place.view.countsVersion;
       }
     }
     stats.views = this.table.viewCount;

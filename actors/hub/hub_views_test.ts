@@ -369,21 +369,31 @@ Deno.test("a window is told its topic's sensors by attention state as they chang
     await h.feed(sensors(60, (i) => i), "g");
     await h.feed(Object.fromEntries(Array.from({ length: 60 }, (_, i) => [`o${i}`, i])), "other");
     await h.tick();
-    const sink = await h.open({
+    const window = {
       subscriptions: [{ id: 1, all: false, group: "g", sensors: [] }],
       filter: { idSubstring: "s1", groupPrefix: null, status: null },
-    });
+    };
+    const sink = await h.open(window);
+    // Another window on the same rows, held (off its place's stream: frames of its own).
+    const held = await h.open({ ...window, order: "hold" });
     await h.tick();
     /** By code: unknown, ok, stale, offline, warn, critical. */
     const counts = (ok: number, warn = 0, critical = 0) => [0, ok, 0, 0, warn, critical];
     assertEquals(sink.view.attentionCounts, counts(60));
-    // s45 (not a row: the filter is "s1") goes critical, s1 (a row) warns, o3 (another group) critical.
+    assertEquals(held.view.attentionCounts, counts(60));
+    // s45 goes critical: not a row of either (the filter is "s1"), nothing else changes.
     const frames = sink.view.viewFrames;
-    await h.feed({ s45: 250, s1: 150 }, "g");
+    await h.feed({ s45: 250 }, "g");
+    await h.tick(2);
+    assertEquals(sink.view.attentionCounts, counts(59, 0, 1));
+    assertEquals(held.view.attentionCounts, counts(59, 0, 1));
+    assert(sink.view.viewFrames > frames, "a frame told it");
+    // s1 (a row) warns, o3 (another group) goes critical.
+    await h.feed({ s1: 150 }, "g");
     await h.feed({ o3: 300 }, "other");
     await h.tick(2);
     assertEquals(sink.view.attentionCounts, counts(58, 1, 1));
-    assert(sink.view.viewFrames > frames, "a frame told it");
+    assertEquals(held.view.attentionCounts, counts(58, 1, 1));
     // Nothing changed them: the next frame does not carry them.
     await h.feed({ s1: 160 }, "g");
     await h.tick();
@@ -394,7 +404,8 @@ Deno.test("a window is told its topic's sensors by attention state as they chang
     await h.feed({ s1: 10 }, "g");
     await h.tick(2);
     assertEquals(sink.view.attentionCounts, counts(59, 0, 0));
-    assertEquals(sink.view.problems, []);
+    assertEquals(held.view.attentionCounts, counts(59, 0, 0));
+    assertEquals([sink.view.problems, held.view.problems], [[], []]);
   } finally {
     await h.stop();
   }

@@ -35,7 +35,14 @@ export class PlaceStream {
    * This tick's frame and the state the stream had before it (what a window
    * that had that state and takes every tick is sent). Rewritten each tick.
    */
-  readonly tick: PlaceTick = { before: null, total: -1, matching: -1, target: null, frame: null };
+  readonly tick: PlaceTick = {
+    before: null,
+    total: -1,
+    matching: -1,
+    countsVersion: -1,
+    target: null,
+    frame: null,
+  };
 
   constructor(
     view: View,
@@ -61,6 +68,7 @@ export interface PlaceTick {
   before: Slice | null;
   total: number;
   matching: number;
+  countsVersion: number;
   target: Slice | null;
   frame: Uint8Array | null;
 }
