@@ -262,7 +262,7 @@ export class HubViews {
     ws.told = window.shown;
     ws.total = window.view.total;
     ws.matching = window.view.matching;
-    ws.countsVersion = window.view.countsVersion;
+    ws.countsVersion = window.view.topicCountsVersion;
     ws.cursor = cursorAt(o.tickNo);
   }
 
@@ -285,7 +285,7 @@ export class HubViews {
       place.told = window.view.slice(window.offset, window.limit);
       place.total = window.view.total;
       place.matching = window.view.matching;
-      place.countsVersion = window.view.countsVersion;
+      place.countsVersion = window.view.topicCountsVersion;
       this.#places.set(key, place);
     }
     place.watchedAt = now;
@@ -350,7 +350,7 @@ export class HubViews {
       before.target = target;
       before.frame = null;
       const view = place.view;
-      const countsChanged = view.countsVersion !== place.countsVersion;
+      const countsChanged = view.topicCountsVersion !== place.countsVersion;
       const frame = this.#encode({
         told: place.told,
         target,
@@ -370,7 +370,7 @@ export class HubViews {
       place.told = target;
       place.total = view.total;
       place.matching = view.matching;
-      place.countsVersion = view.countsVersion;
+      place.countsVersion = view.topicCountsVersion;
     }
     const framed = performance.now();
     parts.frames = framed - ordered;
@@ -410,7 +410,7 @@ export class HubViews {
         ) frame = at.frame;
         else {
           const mode: ValueMode = full ? "delta" : "absolute";
-          const countsMoved = ws.countsVersion !== place.view.countsVersion;
+          const countsMoved = ws.countsVersion !== place.view.topicCountsVersion;
           const key =
             `${ws.told?.key}|${target.key}|${place.hidden.key}|${mode}|${cursor.sentAt}|${session.rate.period}|${ws.total}|${ws.matching}|${countsMoved}`;
           made ??= new Map();
@@ -452,7 +452,7 @@ export class HubViews {
         ws.told = target;
         ws.total = place.view.total;
         ws.matching = place.view.matching;
-        ws.countsVersion = place.view.countsVersion;
+        ws.countsVersion = place.view.topicCountsVersion;
       }
     }
     stats.views = this.table.viewCount;
@@ -506,7 +506,7 @@ export class HubViews {
       ...t,
       hidden: place.hidden.mask,
       attentionCounts: (t.counts ?? t.kind !== "tick")
-        ? view.attentionCounts.subarray(0, ATTENTION_NAMES.length)
+        ? view.topicCounts.subarray(0, ATTENTION_NAMES.length)
         : null,
       epoch: place.epoch,
       seq: t.seq ?? place.seq,

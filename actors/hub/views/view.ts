@@ -15,6 +15,8 @@ const COUNTED = 8;
 const CODE_SHIFT = 4;
 /** Status codes counted apart; higher ones are counted as this one. */
 const COUNTED_CODES = 8;
+/** Versions of attention counts, across views: a view taking over the counting never reuses one. */
+let countsClock = 0;
 
 /**
  * A run of a view's rows as of one version: what every window at this
@@ -54,10 +56,14 @@ export class View {
   /**
    * Sensors in the topic by status code (the attention code: what the
    * operator's counts show), whatever the filter; codes past 6 in the last.
+   * One view per topic counts (`countsSource`: itself or that one), so a
+   * tick's status changes are counted once per topic, not once per view.
    * `countsVersion` moves whenever they change.
    */
   readonly attentionCounts = new Uint32Array(COUNTED_CODES);
   countsVersion = 0;
+  #countsSource: View = this;
+  #counting = false;
   /** Bumped whenever the rows change: a new ordering, or members dropped from it. */
   version = 0;
   /** Table clock and `SortKeys.serial` when the rows were last ordered. */
@@ -130,12 +136,41 @@ export class View {
     this.#member = new Uint8Array(keys.capacity);
     this.total = 0;
     this.matching = 0;
-    this.attentionCounts.fill(0);
     const order = keys.idOrder.order;
-    for (let i = 0; i < order.length; i++) {
-      this.#evaluate(keys, order[i]);
-      this.#recount(keys, order[i]);
+    for (let i = 0; i < order.length; i++) this.#evaluate(keys, order[i]);
+    if (this.#counting) this.countFrom(keys);
+  }
+
+  /** The view that counts this one's topic by status: itself, or another on the same topic. */
+  get countsSource(): View {
+    return this.#countsSource;
+  }
+
+  set countsSource(view: View) {
+    this.#countsSource = view;
+    if (view !== this) this.#counting = false;
+  }
+
+  /** The topic's sensors by status code, as counted by its counting view. */
+  get topicCounts(): Uint32Array {
+    return this.#countsSource.attentionCounts;
+  }
+
+  get topicCountsVersion(): number {
+    return this.#countsSource.countsVersion;
+  }
+
+  /** This view counts its topic by status from now on (the first on its topic, or the next one). */
+  countFrom(keys: SortKeys): void {
+    this.#counting = true;
+    this.#countsSource = this;
+    this.attentionCounts.fill(0);
+    const member = this.#member;
+    for (let s = 0; s < member.length; s++) {
+      member[s] &= LOW;
+      if (member[s] & IN_TOPIC) this.#recount(keys, s);
     }
+    this.countsVersion = ++countsClock;
   }
 
   /**
@@ -158,10 +193,10 @@ export class View {
       lost = this.#evaluate(keys, s) < 0 || lost;
       this.#recount(keys, s);
     }
-    for (const s of keys.statusChanged) {
-      if (this.#statusShown !== null) lost = this.#restatus(keys, s) < 0 || lost;
-      this.#recount(keys, s);
+    if (this.#statusShown !== null) {
+      for (const s of keys.statusChanged) lost = this.#restatus(keys, s) < 0 || lost;
     }
+    if (this.#counting) { for (const s of keys.statusChanged) this.#recount(keys, s); }
     if (!lost) return false;
     let kept = 0;
     for (let i = 0; i < this.#length; i++) {
@@ -208,6 +243,7 @@ export class View {
    * member byte, so a status change needs no earlier code from the keys.
    */
   #recount(keys: SortKeys, s: number): void {
+    if (!this.#counting) return;
     const m = this.#member[s];
     const was = (m & COUNTED) !== 0 ? (m >> CODE_SHIFT) & (COUNTED_CODES - 1) : -1;
     const now = (m & IN_TOPIC) !== 0 ? Math.min(keys.statusOf(s), COUNTED_CODES - 1) : -1;
@@ -215,7 +251,7 @@ export class View {
     if (was >= 0) this.attentionCounts[was]--;
     if (now >= 0) this.attentionCounts[now]++;
     this.#member[s] = (m & LOW) | (now >= 0 ? COUNTED | (now << CODE_SHIFT) : 0);
-    this.countsVersion++;
+    this.countsVersion = ++countsClock;
   }
 
   /** Sets the sensor's membership bits (its counted code stays). */

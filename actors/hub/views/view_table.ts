@@ -132,6 +132,8 @@ export class ViewTable {
   readonly #options: ViewTableOptions;
   readonly #registry: TopicTable<View, ViewWindow>;
   readonly #columns = new Map<string, ColumnOrder>();
+  /** Per topic, the view that counts its sensors by status for every view on it. */
+  readonly #counters = new Map<string, View>();
   readonly #windowsOf = new Map<View, Set<ViewWindow>>();
   readonly #scratch = new RadixScratch();
   #nextViewId = 1;
@@ -337,6 +339,12 @@ export class ViewTable {
       column,
     });
     view.evaluateAll(this.keys);
+    const counter = this.#counters.get(view.topicKey);
+    if (counter) view.countsSource = counter;
+    else {
+      view.countFrom(this.keys);
+      this.#counters.set(view.topicKey, view);
+    }
     return view;
   }
 
@@ -348,6 +356,18 @@ export class ViewTable {
       this.#windowCount--;
     }
     this.#windowsOf.delete(view);
+    if (this.#counters.get(view.topicKey) === view) {
+      // Another view on its topic counts from now on, for all of them.
+      this.#counters.delete(view.topicKey);
+      for (const other of this.#registry.values()) {
+        if (other === view || other.topicKey !== view.topicKey) continue;
+        if (!this.#counters.has(view.topicKey)) {
+          other.countFrom(this.keys);
+          this.#counters.set(view.topicKey, other);
+        }
+        other.countsSource = this.#counters.get(view.topicKey)!;
+      }
+    }
     const column = view.column;
     if (--column.users === 0) {
       this.#columns.delete(column.name);

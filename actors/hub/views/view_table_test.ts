@@ -326,7 +326,7 @@ Deno.test("every window's rows, counts (and its topic's by status) and news equa
             for (const s of fleet.values()) {
               if (matches(request.topic.spec, s.id, s.group)) counts[s.status]++;
             }
-            assertEquals(Array.from(window.view.attentionCounts), counts);
+            assertEquals(Array.from(window.view.topicCounts), counts);
             const rows = [...window.rows];
             if (window.held) {
               // Held: the rows it had, less sensors removed from the fleet.
@@ -1280,4 +1280,32 @@ Deno.test("with the real sort worker, a stale order is sorted off the tick and i
   );
   f.table.stop();
   assert(!f.table.sortingOffThread);
+});
+
+Deno.test("views on one topic share one count by status; when the counting view goes, another counts, and the counts stay right", () => {
+  const h = new Harness({ ...EAGER, idleMs: 1_000 });
+  h.tick({
+    sensors: Array.from({ length: 30 }, (_, i) => sensor(i, `s${i}`, i < 20 ? "a" : "b")),
+  });
+  const inA = { topic: groupTopic("a") };
+  const first = h.open({ ...inA, sort: { key: { kind: "id" }, direction: "asc" } });
+  const second = h.open({ ...inA, sort: { key: { kind: "id" }, direction: "desc" } });
+  const other = h.open({ topic: everything });
+  h.tick({}, [[1, 5], [2, 4], [25, 5]]);
+  // By code: 0 unknown ... 4 warn, 5 critical.
+  const inGroupA = [18, 0, 0, 0, 1, 1, 0, 0];
+  assertEquals(Array.from(first.view.topicCounts), inGroupA);
+  assertEquals(Array.from(second.view.topicCounts), inGroupA);
+  assertEquals(Array.from(other.view.topicCounts), [27, 0, 0, 0, 1, 2, 0, 0]);
+  assert(second.view.countsSource === first.view, "the second view reads the first's count");
+  // The first view's window closes; past idleMs its view is dropped.
+  h.table.close(first, h.now);
+  h.now += 2_000;
+  h.tick({}, [[3, 5]]);
+  assert(second.view.countsSource === second.view, "the second view counts now");
+  const before = second.view.topicCountsVersion;
+  assertEquals(Array.from(second.view.topicCounts), [17, 0, 0, 0, 1, 2, 0, 0]);
+  h.tick({}, [[1, 1]]);
+  assertEquals(Array.from(second.view.topicCounts), [17, 1, 0, 0, 1, 1, 0, 0]);
+  assert(second.view.topicCountsVersion !== before, "a new version");
 });
