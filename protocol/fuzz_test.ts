@@ -8,6 +8,8 @@ import { encodeDelta, encodePong } from "./mod.ts";
 import { blockFromReadings } from "./reading_block.ts";
 import { decodeCompactDelta, encodeCompactDelta } from "./compact_delta.ts";
 import { compressFrame, inflateFrame } from "./compression.ts";
+import { decodeViewFrame, encodeViewFrame } from "./view_frames.ts";
+import { allocateStates } from "./columns.ts";
 
 function mutator(seed: number) {
   let state = seed >>> 0;
@@ -104,6 +106,7 @@ Deno.test("mutated and truncated ViewSubscribe and ClientStats frames are refuse
       limit: 60,
       order: "hold",
       resume: { epoch: 7, seq: 99 },
+      hiddenMetrics: ["humidity", "pressure"],
     }),
     encodeClientStats(12.5, 40),
   ];
@@ -120,6 +123,7 @@ Deno.test("mutated and truncated ViewSubscribe and ClientStats frames are refuse
     assert(["keep", "hold", "release", "resort"].includes(r.order));
     assert(r.subscriptions.length <= 64 && (r.filter.status?.length ?? 0) <= 256);
     assert(Number.isInteger(r.offset) && Number.isInteger(r.limit));
+    assert(r.hiddenMetrics.length <= 1024 && r.hiddenMetrics.every((n) => typeof n === "string"));
   });
   assert(accepted > 0 && accepted < 200_000, `${accepted} decoded`);
 });
@@ -205,4 +209,66 @@ Deno.test("mutated and truncated compact deltas and compressed frames are refuse
     if (keys.size !== u.length) throw new Error("a sensor's metric decoded twice");
   });
   assert(accepted > 0 && accepted < 60_000, `${accepted} decoded`);
+});
+
+Deno.test("mutated and truncated view frames are refused cleanly or decode to a consistent window", () => {
+  const frame = (rows: number, counts: number[] | null) => {
+    const updates = allocateStates(rows * 2);
+    for (let i = 0; i < updates.length; i++) {
+      updates.sensor[i] = i >> 1;
+      updates.metric[i] = i & 1;
+      updates.last[i] =
+        updates.avg[i] =
+        updates.min[i] =
+        updates.max[i] =
+          i * 1.5;
+      updates.timeMs[i] = 1_767_225_600_000 + i;
+    }
+    const entered = Array.from({ length: rows }, (_, index) => ({
+      index,
+      id: `s${index}`,
+      group: "plant-a/line-1",
+    }));
+    return encodeViewFrame({
+      epoch: 7,
+      seq: 3,
+      serverTimeMs: 1_767_225_601_000,
+      onStream: true,
+      kind: "whole",
+      total: 100,
+      matching: rows,
+      offset: 0,
+      rows: Uint32Array.from(entered, (e) => e.index),
+      entered,
+      metrics: [{ index: 0, name: "t" }, { index: 1, name: "h" }],
+      updates,
+      statuses: entered.map((e) => [e.index, "ok"] as const),
+      attention: entered.map((e) => [e.index, e.index % 6] as const),
+      sparkBucketMs: 1000,
+      sparks: [{
+        metric: 0,
+        counts: entered.map(() => 3),
+        newestBucket: entered.map(() => 1_767_225_601),
+        points: Array.from({ length: rows * 3 }, (_, i) => i / 4),
+      }],
+      intervalMs: 100,
+      attentionCounts: counts,
+    });
+  };
+  const valid = [frame(1, null), frame(5, [0, 90, 4, 3, 2, 1]), frame(20, [1, 2, 3, 4, 5, 6])];
+  const accepted = fuzz("viewframe", valid, 100_000, (bytes) => {
+    const f = decodeViewFrame(bytes);
+    for (const spark of f.sparks) assert(spark.counts.length === f.entered.length);
+    assert((f.attentionCounts?.length ?? 0) <= 256);
+    for (const [sensor, code] of f.attention) assert(Number.isInteger(sensor) && code <= 255);
+    for (const [sensor, status] of f.statuses) {
+      assert(Number.isInteger(sensor) && typeof status === "string");
+    }
+    // Every column holds an entry per update (a client reads them up to its length).
+    const u = f.updates;
+    for (const column of [u.sensor, u.metric, u.last, u.avg, u.min, u.max, u.timeMs]) {
+      assert(column.length >= u.length);
+    }
+  });
+  assert(accepted > 0 && accepted < 100_000, `${accepted} decoded`);
 });
