@@ -668,6 +668,9 @@ Deno.test({
     await page.getByTestId("count-critical").filter({ hasText: "1" }).waitFor({ timeout: 3_000 });
     assertEquals(await page.locator("[data-counts-from]").getAttribute("data-counts-from"), "feed");
     assertEquals(await page.title(), "1 critical · Pulseboard");
+    // The tab's icon is the critical one (a red pulse and dot).
+    const icon = await page.locator("link[rel=icon]").getAttribute("href");
+    assert(decodeURIComponent(icon ?? "").includes("#ef4444"), `favicon ${icon?.slice(0, 60)}`);
 
     // The critical count filters the table to critical sensors (the URL says so); the state
     // select to all that need attention; "clear" shows every state again.
