@@ -119,7 +119,12 @@ export const MAX_CLIENT_MESSAGE_BYTES = 128 * 1024;
  */
 export function decodeClientMessage(input: Uint8Array): ClientMessage {
   const bytes = input.byteOffset % 8 === 0 ? input : input.slice();
-  const v = new FlatBufferVerifier(bytes, { maxDepth: 4, maxTables: 2 * MAX_SUBSCRIPTIONS + 4 });
+  // A client's encoder shares no strings: more string bytes than the message has are aliases.
+  const v = new FlatBufferVerifier(bytes, {
+    maxDepth: 4,
+    maxTables: 2 * MAX_SUBSCRIPTIONS + 4,
+    maxStringBytes: bytes.byteLength,
+  });
   const root = v.root();
   const typeAt = v.field(root, 0, 1);
   const type = typeAt === 0 ? Body.NONE : bytes[typeAt];

@@ -1,4 +1,6 @@
 import fc from "fast-check";
+import * as flatbuffers from "flatbuffers";
+import { Body, Envelope, Subscribe, Subscription, ViewSubscribe } from "./schema_generated.ts";
 import { assert, assertEquals } from "../tests/testing/assert.ts";
 import {
   decodeClientMessage,
@@ -201,4 +203,49 @@ Deno.test("ClientStats carries the client's frame time; a time that is not a num
     }
     assertEquals(refused, "Invalid message: ClientStats frame_p95_ms is not a time ≥ 0");
   }
+});
+
+Deno.test("strings shared by many offsets are refused: a 100 KB message cannot decode to gigabytes of copies", () => {
+  const refusal = (bytes: Uint8Array) => {
+    try {
+      decodeClientMessage(bytes);
+      return "";
+    } catch (error) {
+      assert(error instanceof TypeError, String(error));
+      return error.message;
+    }
+  };
+  const shared = /Invalid FlatBuffer: strings of more than \d+ bytes in all/;
+  // 1,024 hidden metric names that are one 100 KB string.
+  let b = new flatbuffers.Builder(1024);
+  const name = b.createString("x".repeat(100 * 1024));
+  const hidden = ViewSubscribe.createHiddenMetricsVector(b, Array(1024).fill(name));
+  ViewSubscribe.startViewSubscribe(b);
+  ViewSubscribe.addLimit(b, 10);
+  ViewSubscribe.addHiddenMetrics(b, hidden);
+  b.finish(Envelope.createEnvelope(b, Body.ViewSubscribe, ViewSubscribe.endViewSubscribe(b)));
+  assert(b.asUint8Array().byteLength <= MAX_CLIENT_MESSAGE_BYTES);
+  assert(shared.test(refusal(b.asUint8Array().slice())), refusal(b.asUint8Array().slice()));
+  // 4 subscriptions of 4,000 sensor ids that are one 60 KB string.
+  b = new flatbuffers.Builder(1024);
+  const id = b.createString("s".repeat(60 * 1024));
+  const subscriptions = Array.from({ length: 4 }, (_, i) => {
+    const sensors = Subscription.createSensorsVector(b, Array(4000).fill(id));
+    Subscription.startSubscription(b);
+    Subscription.addId(b, i + 1);
+    Subscription.addSensors(b, sensors);
+    return Subscription.endSubscription(b);
+  });
+  const list = Subscribe.createSubscriptionsVector(b, subscriptions);
+  const body = Subscribe.createSubscribe(b, list, false, 0, 0n, false, false);
+  b.finish(Envelope.createEnvelope(b, Body.Subscribe, body));
+  assert(b.asUint8Array().byteLength <= MAX_CLIENT_MESSAGE_BYTES);
+  assert(shared.test(refusal(b.asUint8Array().slice())), refusal(b.asUint8Array().slice()));
+  // The same names, each written once, decode.
+  const once = encodeViewSubscribe({
+    offset: 0,
+    limit: 10,
+    hiddenMetrics: Array.from({ length: 1024 }, (_, i) => `${i}`.padEnd(64, "m")),
+  });
+  assertEquals(refusal(once), "");
 });

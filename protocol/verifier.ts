@@ -12,12 +12,24 @@ export class FlatBufferVerifier {
   #depth = 0;
   #tables = 0;
   readonly #maxTables: number;
+  #stringBytes = 0;
+  readonly #maxStringBytes: number;
 
-  constructor(bytes: Uint8Array, options: { maxDepth?: number; maxTables?: number } = {}) {
+  /**
+   * `maxStringBytes`: most bytes all strings checked may hold together. Offsets
+   * may point many times at one string; without a bound, a 100 KB message could
+   * decode to a gigabyte of copies. A buffer's own length is the bound for
+   * messages whose writers never share strings (a client's).
+   */
+  constructor(
+    bytes: Uint8Array,
+    options: { maxDepth?: number; maxTables?: number; maxStringBytes?: number } = {},
+  ) {
     this.#bytes = bytes;
     this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     this.#maxDepth = options.maxDepth ?? 16;
     this.#maxTables = options.maxTables ?? 100_000;
+    this.#maxStringBytes = options.maxStringBytes ?? Infinity;
   }
 
   get length(): number {
@@ -125,6 +137,10 @@ export class FlatBufferVerifier {
     const length = this.#vectorAt(pos, 1, 1);
     if (pos + 4 + length >= this.length || this.#bytes[pos + 4 + length] !== 0) {
       fail("string is not terminated inside the buffer");
+    }
+    this.#stringBytes += length;
+    if (this.#stringBytes > this.#maxStringBytes) {
+      fail(`strings of more than ${this.#maxStringBytes} bytes in all (shared string offsets)`);
     }
     return length;
   }

@@ -14,9 +14,11 @@ export interface HiddenMetrics {
   readonly key: string;
   /** By metric index: 1 when hidden; null for none. */
   readonly mask: Uint8Array | null;
+  /** The hidden metrics' names: the server's own strings, not a client's copies. */
+  readonly names: readonly string[];
 }
 
-export const NO_HIDDEN: HiddenMetrics = { key: "", mask: null };
+export const NO_HIDDEN: HiddenMetrics = { key: "", mask: null, names: [] };
 
 /** The hidden metrics `names` make among the `known` ones; names not (yet) known hide nothing. */
 export function hiddenMetrics(
@@ -26,7 +28,12 @@ export function hiddenMetrics(
   if (names.length === 0) return NO_HIDDEN;
   const wanted = new Set(names);
   const indexes: number[] = [];
-  for (const metric of known) if (wanted.has(metric.name)) indexes.push(metric.index);
+  const hiddenNames: string[] = [];
+  for (const metric of known) {
+    if (!wanted.has(metric.name)) continue;
+    indexes.push(metric.index);
+    hiddenNames.push(metric.name);
+  }
   if (indexes.length === 0) return NO_HIDDEN;
   const top = Math.max(...indexes);
   const mask = new Uint8Array(top + 1);
@@ -35,5 +42,5 @@ export function hiddenMetrics(
     mask[index] = 1;
     bits[index >> 3] |= 1 << (index & 7);
   }
-  return { key: String.fromCharCode(...bits), mask };
+  return { key: String.fromCharCode(...bits), mask, names: hiddenNames };
 }

@@ -220,7 +220,8 @@ export class HubViews {
       ws.place = place;
       place.windows++;
     }
-    ws.request = request;
+    // Kept for a new epoch, with the server's names for what it hides (not the client's strings).
+    ws.request = { ...request, hiddenMetrics: hidden.names as string[] };
     if (first) {
       const resume = request.resume;
       const missed = resume && resume.epoch === place.epoch
