@@ -433,6 +433,12 @@ Deno.test({
       assertEquals(Object.keys(row.values).sort(), ["pressure", "temperature"], row.id);
       assertEquals(received.sparkline(row.id, "humidity"), undefined, row.id);
     }
+    // Not in any frame since the reload: the first request already hid it.
+    assertEquals([received.valuesOf.get("humidity"), received.sparksOf.get("humidity")], [
+      undefined,
+      undefined,
+    ]);
+    assert((received.valuesOf.get("temperature") ?? 0) > 0, "temperature values came");
     assertEquals([received.problems, undecodable], [[], []]);
     await cdp.detach();
     assertEquals(errors, []);

@@ -45,6 +45,9 @@ export class ViewState {
   kinds = { tick: 0, join: 0, whole: 0 };
   /** Rows that entered, over all frames (how many rows were sent whole). */
   enteredRows = 0;
+  /** By metric name, over all frames: values received, and rows' sparkline columns. */
+  readonly valuesOf = new Map<string, number>();
+  readonly sparksOf = new Map<string, number>();
   /** Problems a client can see: rows it has no entry for, updates of sensors not in the window. */
   problems: string[] = [];
   subscribed: { epoch: number; seq: number; recovered: boolean; view: boolean }[] = [];
@@ -123,6 +126,12 @@ export class ViewState {
       }
     }
     const u = f.updates;
+    const count = (map: Map<string, number>, metric: number) => {
+      const name = this.metrics.get(metric) ?? `#${metric}`;
+      map.set(name, (map.get(name) ?? 0) + 1);
+    };
+    for (let i = 0; i < u.length; i++) count(this.valuesOf, u.metric[i]);
+    for (const column of f.sparks) count(this.sparksOf, column.metric);
     for (let i = 0; i < u.length; i++) {
       const held = this.#held.get(u.sensor[i]);
       if (!held) {

@@ -56,6 +56,25 @@ export function windowSpec(o: {
   };
 }
 
+/** Most hidden metric names one request may carry (the server's limit). */
+export const MAX_HIDDEN = 1024;
+
+/**
+ * The hidden metrics a request names, sorted: every hidden name from the
+ * first request on (the server ignores names it does not know), those the
+ * feed has named first when there are more than a request may carry.
+ */
+export function hiddenForRequest(
+  hidden: ReadonlySet<string>,
+  known: readonly string[],
+): string[] {
+  if (hidden.size <= MAX_HIDDEN) return [...hidden].sort();
+  const named = known.filter((name) => hidden.has(name));
+  const seen = new Set(named);
+  const rest = [...hidden].filter((name) => !seen.has(name)).sort();
+  return [...named, ...rest].slice(0, MAX_HIDDEN).sort();
+}
+
 /**
  * Equal for specs the server would serve alike: the same view and the same
  * rows once rounded to blocks (scrolling within a block asks nothing new).

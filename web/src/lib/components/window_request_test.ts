@@ -1,5 +1,5 @@
 import { deepStrictEqual as assertEquals } from "node:assert/strict";
-import { viewKey, windowKey, windowSort, windowSpec } from "./window_request.ts";
+import { hiddenForRequest, viewKey, windowKey, windowSort, windowSpec } from "./window_request.ts";
 import { DEFAULT_SORT } from "./sensor_order.ts";
 import type { RowFilter } from "./sensor_order.ts";
 
@@ -69,3 +69,13 @@ Deno.test("hiding a metric asks for the window again without it, in the same vie
 function assert(ok: boolean, message: string): void {
   if (!ok) throw new Error(message);
 }
+
+Deno.test("a request hides every hidden metric from the first, known or not; past 1,024, the known ones first", () => {
+  assertEquals(hiddenForRequest(new Set(["b", "a"]), []), ["a", "b"]);
+  const many = new Set(Array.from({ length: 1500 }, (_, i) => `m${String(i).padStart(4, "0")}`));
+  const known = ["m1499", "m1400", "x"];
+  const sent = hiddenForRequest(many, known);
+  assertEquals(sent.length, 1024);
+  assert(sent.includes("m1499") && sent.includes("m1400"), "the known hidden ones are sent");
+  assertEquals(sent, [...sent].sort());
+});
