@@ -74,6 +74,8 @@ export interface ViewFrameInput {
   countWindow?: number;
   /** Sensors of the view's topic by attention code (index: code); absent: as before. */
   attentionCounts?: ArrayLike<number> | null;
+  /** `[sensor, newest event time]` of rows whose time moved only in metrics the client hides. */
+  seen?: readonly (readonly [number, number])[];
 }
 
 /** Most entries `attention_counts` may have (one per status code). */
@@ -106,6 +108,8 @@ export interface ViewEvent {
   countWindow: number;
   /** Sensors of the view's topic by attention code (index: code); null: as before. */
   attentionCounts: number[] | null;
+  /** `[sensor, newest event time]` of rows whose time moved only in metrics the client hides. */
+  seen: [number, number][];
 }
 
 const NO_UPDATES = allocateStates(0);
@@ -255,6 +259,16 @@ export function encodeViewFrame(frame: ViewFrameInput): Uint8Array<ArrayBuffer> 
     for (let i = codes.length - 1; i >= 0; i--) b.addInt8(codes[i][1]);
     attention = b.endVector();
   }
+  let seenSensor = 0, seenMs = 0;
+  const seen = frame.seen;
+  if (seen && seen.length > 0) {
+    b.startVector(4, seen.length, 4);
+    for (let i = seen.length - 1; i >= 0; i--) b.addInt32(seen[i][0]);
+    seenSensor = b.endVector();
+    b.startVector(8, seen.length, 8);
+    for (let i = seen.length - 1; i >= 0; i--) b.addFloat64(seen[i][1]);
+    seenMs = b.endVector();
+  }
   const counts = frame.attentionCounts;
   let attentionCounts = 0;
   if (counts) {
@@ -290,6 +304,10 @@ export function encodeViewFrame(frame: ViewFrameInput): Uint8Array<ArrayBuffer> 
   ViewFrame.addIntervalMs(b, frame.intervalMs);
   if (frame.countWindow) ViewFrame.addCountWindow(b, frame.countWindow);
   if (attentionCounts) ViewFrame.addAttentionCounts(b, attentionCounts);
+  if (seenSensor) {
+    ViewFrame.addSeenSensor(b, seenSensor);
+    ViewFrame.addSeenMs(b, seenMs);
+  }
   const body = ViewFrame.endViewFrame(b);
   b.finish(Envelope.createEnvelope(b, Body.ViewFrame, body), "PLSB");
   return b.asUint8Array().slice() as Uint8Array<ArrayBuffer>;
@@ -322,6 +340,8 @@ function verifyViewFrame(v: FlatBufferVerifier, bytes: Uint8Array, pos: number):
   v.vector(pos, 18, 4);
   v.vector(pos, 19, 1);
   if (v.vector(pos, 20, 4) > MAX_ATTENTION_COUNTS) invalid("too many attention counts");
+  v.vector(pos, 21, 4);
+  v.vector(pos, 22, 8);
   v.tableVector(pos, 15, (c) => {
     v.field(c, 0, 2);
     v.field(c, 5, 1);
@@ -369,6 +389,13 @@ export function decodeViewFrame(input: Uint8Array, options: { base?: BaseValues 
     invalid(`${attentionSensors?.length ?? 0} attention sensors for ${codes?.length ?? 0} codes`);
   }
   for (let i = 0; i < (codes?.length ?? 0); i++) attention.push([attentionSensors![i], codes![i]]);
+  const seenSensors = f.seenSensorArray();
+  const seenTimes = f.seenMsArray();
+  if ((seenSensors?.length ?? 0) !== (seenTimes?.length ?? 0)) {
+    invalid(`${seenSensors?.length ?? 0} seen sensors for ${seenTimes?.length ?? 0} times`);
+  }
+  const seen: [number, number][] = [];
+  for (let i = 0; i < (seenTimes?.length ?? 0); i++) seen.push([seenSensors![i], seenTimes![i]]);
   const sparks: SparkRowsEvent[] = [];
   if (f.sparksLength() > 0) {
     const lasts = lastValues(updates);
@@ -412,5 +439,6 @@ export function decodeViewFrame(input: Uint8Array, options: { base?: BaseValues 
     intervalMs: f.intervalMs(),
     countWindow: f.countWindow(),
     attentionCounts: counts ? Array.from(counts) : null,
+    seen,
   };
 }

@@ -52,6 +52,10 @@ const frameCase = fc.record({
   interval: fc.constantFrom(100, 200, 500, 1000),
   statuses: fc.array(fc.constantFrom("ok", "warn", "fault", ""), { minLength: 30, maxLength: 30 }),
   attentionCounts: fc.option(fc.array(fc.nat(0xffff_ffff), { maxLength: 6 })),
+  seen: fc.array(
+    fc.tuple(fc.nat(0xffff_ffff), fc.double({ min: 0, max: 4e12, noNaN: true })),
+    { maxLength: 5 },
+  ),
 });
 
 type ReturnTypeOfCase = typeof frameCase extends fc.Arbitrary<infer T> ? T : never;
@@ -125,6 +129,7 @@ function frameFrom(c: ReturnTypeOfCase): { input: ViewFrameInput; bases: Map<num
       sparks,
       intervalMs: c.interval,
       attentionCounts: c.attentionCounts,
+      seen: c.seen,
     },
     bases,
   };
@@ -212,6 +217,7 @@ Deno.test("decode(encode(frame)) is the frame: rows, counts, entering rows whole
       assertEquals(event.statuses, input.statuses.map(([s, t]) => [s, t]));
       assertEquals(event.attention, (input.attention ?? []).map(([s, code]) => [s, code]));
       assertEquals(event.attentionCounts, c.attentionCounts);
+      assertEquals(event.seen, c.seen);
       // Values: every update, by (sensor, metric).
       const sent = new Map<number, number>();
       for (let i = 0; i < input.updates.length; i++) {

@@ -293,7 +293,7 @@ Deno.test("with a CPU clock the tick's CPU time is recorded (its two readings' d
   }
 });
 
-Deno.test("a window hiding a metric is sent none of its values or points, and no frame when only it changed; shown again, its rows come whole with it", async () => {
+Deno.test("a window hiding a metric is sent none of its values or points (only a row's newer time when it came with them); shown again, its rows come whole with it", async () => {
   const h = harness();
   try {
     let time = h.clock();
@@ -326,12 +326,24 @@ Deno.test("a window hiding a metric is sent none of its values or points, and no
     }
     assert(hiding.view.frameBytes < showing.view.frameBytes, "fewer bytes");
 
-    // Only h changes: nothing for the hiding window to show.
-    const frames = [hiding.view.viewFrames, showing.view.viewFrames];
+    // Only h changes: no values for the hiding window, only the rows' newer times (their age).
+    const valuesBefore = hiding.view.valuesOf.get("t");
+    const hTime = time;
     await feed([["s29", { h: 8 }], ["s28", { h: 9 }]]);
     await h.tick();
-    assertEquals(hiding.view.viewFrames, frames[0]);
-    assertEquals(showing.view.viewFrames, frames[1] + 1);
+    assertEquals(hiding.view.valuesOf.get("t"), valuesBefore);
+    assertEquals(hiding.view.valuesOf.get("h"), undefined);
+    const ages = (sink: WindowSink) =>
+      Object.fromEntries(sink.view.window().map((r) => [r.id, r.seenMs]));
+    assertEquals([ages(hiding).s29, ages(hiding).s28], [hTime, hTime + 1]);
+    assertEquals(ages(hiding), ages(showing), "the same ages as a window showing h");
+    // An h reading older than the row's newest time changes nothing it shows: no frame.
+    const frames = hiding.view.viewFrames;
+    await h.shards.deliver(blockFromReadings([
+      { sensorId: "s27", group: "g", timeMs: h.clock() - 10_000, values: { h: 1 } },
+    ]));
+    await h.tick();
+    assertEquals(hiding.view.viewFrames, frames);
 
     // Shown again: the whole window, h included, as fed.
     const wholes = hiding.view.kinds.whole;

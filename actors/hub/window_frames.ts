@@ -38,6 +38,8 @@ export interface WindowTransition {
   attentionCounts: ArrayLike<number> | null;
 }
 
+const NO_SEEN: readonly (readonly [number, number])[] = [];
+
 const EMPTY = new Uint32Array(0);
 
 /**
@@ -217,10 +219,18 @@ export class WindowFrames {
       }
     }
     const n = this.#n;
-    // Rows whose only changes were in hidden metrics bring nothing.
+    // A row's age is its newest event time: when that came with hidden metrics only, say it.
+    let seen = NO_SEEN;
+    if (hidden !== null) {
+      const times: [number, number][] = [];
+      for (let e = 0; e < nEntered; e++) this.#seenHidden(entered[e], hidden, metrics, times);
+      for (let c = 0; c < nChanged; c++) this.#seenHidden(changed[c], hidden, metrics, times);
+      if (times.length > 0) seen = times;
+    }
+    // Rows whose only changes were in hidden metrics bring their times, or nothing.
     if (
-      !t.force && !rowsChanged && nEntered === 0 && n === 0 && nRegrouped === 0 &&
-      nRestatused === 0 && nRejudged === 0
+      !t.force && !rowsChanged && nEntered === 0 && n === 0 && seen.length === 0 &&
+      nRegrouped === 0 && nRestatused === 0 && nRejudged === 0
     ) return null;
     const values = this.#values.take(n);
     const updates = values.states;
@@ -296,7 +306,27 @@ export class WindowFrames {
       sparks: this.#sparkRows(dictionary, { entering, metrics, hidden }),
       intervalMs: t.intervalMs,
       attentionCounts: t.attentionCounts,
+      seen,
     };
+  }
+
+  /** Adds `[sensor, time]` when the sensor's newest event time is in a hidden metric only. */
+  #seenHidden(
+    s: number,
+    hidden: Uint8Array,
+    metrics: readonly MetricEntry[],
+    out: [number, number][],
+  ): void {
+    const times = this.#feed.valueColumns.timeMs;
+    let shown = -Infinity, all = -Infinity;
+    for (const m of metrics) {
+      const slot = this.#feed.valueSlot(s, m.index);
+      if (slot < 0) continue;
+      const t = times[slot];
+      if (t > all) all = t;
+      if (hidden[m.index] !== 1 && t > shown) shown = t;
+    }
+    if (all > shown) out.push([s, all]);
   }
 
   /**

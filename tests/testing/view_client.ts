@@ -12,6 +12,8 @@ export interface WindowRow {
   status: string | null;
   /** Metric name → state. */
   values: Record<string, MetricState>;
+  /** Newest event time of its values and of the times told for hidden metrics. */
+  seenMs: number;
 }
 
 interface Held {
@@ -22,6 +24,7 @@ interface Held {
   values: Map<number, MetricState>;
   /** Metric index → sparkline points (oldest first) and the bucket of the newest. */
   sparks: Map<number, { points: number[]; newestBucket: number }>;
+  seenMs: number;
 }
 
 /** The window a stream of view frames describes. No socket: frames can be fed directly. */
@@ -121,6 +124,7 @@ export class ViewState {
           status: null,
           values: new Map(),
           sparks: new Map(),
+          seenMs: -Infinity,
         });
         this.enteredRows++;
       }
@@ -138,6 +142,7 @@ export class ViewState {
         this.problems.push(`update of sensor ${u.sensor[i]}, not in the window`);
         continue;
       }
+      if (!(held.seenMs >= u.timeMs[i])) held.seenMs = u.timeMs[i];
       held.values.set(u.metric[i], {
         last: u.last[i],
         avg: u.avg[i],
@@ -145,6 +150,10 @@ export class ViewState {
         max: u.max[i],
         timeMs: u.timeMs[i],
       });
+    }
+    for (const [s, ms] of f.seen) {
+      const held = this.#held.get(s);
+      if (held && !(held.seenMs >= ms)) held.seenMs = ms;
     }
     for (const [s, status] of f.statuses) {
       const held = this.#held.get(s);
@@ -188,7 +197,7 @@ export class ViewState {
       const held = this.#held.get(s)!;
       const values: Record<string, MetricState> = {};
       for (const [m, v] of held.values) values[this.metrics.get(m) ?? `#${m}`] = v;
-      return { id: held.id, group: held.group, status: held.status, values };
+      return { id: held.id, group: held.group, status: held.status, values, seenMs: held.seenMs };
     });
   }
 

@@ -189,6 +189,11 @@ export class WindowStore implements BaseValues {
     if (event.kind === "tick") this.updatesApplied += u.length;
     // Entering rows are not "changed" now: they only came into view.
     for (const slot of enteredSlots) this.changedAt[slot] = 0;
+    // Rows whose newest event time came with metrics this page hides (not sent).
+    for (const [sensor, ms] of event.seen) {
+      const slot = this.slotOf(sensor);
+      if (slot >= 0 && !(this.eventMs[slot] >= ms)) this.eventMs[slot] = ms;
+    }
     for (const [sensor, status] of event.statuses) {
       const slot = this.slotOf(sensor);
       if (slot >= 0) this.statuses[slot] = status;

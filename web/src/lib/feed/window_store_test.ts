@@ -166,3 +166,22 @@ Deno.test("a window store keeps the topic's attention counts as last told, until
   store.reset();
   assertEquals(store.attentionCounts, null);
 });
+
+Deno.test("a row's newest event time moves with a time told for a hidden metric, never back", () => {
+  const store = new WindowStore();
+  store.apply(
+    frame(store, {
+      kind: "whole",
+      rows: Uint32Array.from([4]),
+      entered: [entry(4)],
+      values: [[4, 1]],
+    }),
+    1000,
+  );
+  const slot = store.slotOf(4);
+  const first = store.eventMs[slot];
+  store.apply(frame(store, { seen: [[4, first + 5_000]] }), 1100);
+  assertEquals(store.eventMs[slot], first + 5_000);
+  store.apply(frame(store, { seen: [[4, first + 1_000], [99, first + 9_000]] }), 1200);
+  assertEquals(store.eventMs[slot], first + 5_000, "an older time changes nothing");
+});
