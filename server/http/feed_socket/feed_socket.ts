@@ -30,7 +30,7 @@ export interface FeedSocketOptions {
   maxConnectionsPerToken?: number;
   /** Inbound messages per connection: a burst of `capacity`, then `perSecond`. Default 20 and 5/s. */
   messageRate?: { capacity: number; perSecond: number };
-  /** Largest inbound message. Default `MAX_CLIENT_MESSAGE_BYTES` (64 KiB). */
+  /** Largest inbound message. Default `MAX_CLIENT_MESSAGE_BYTES` (128 KiB). */
   maxMessageBytes?: number;
   /** Dashboard JWTs; without it the feed is open (loopback only, see auth/open_auth.ts). */
   tokens?: TokenCheck;
