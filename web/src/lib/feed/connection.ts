@@ -171,6 +171,12 @@ export class FeedConnection {
    */
   setView(spec: WindowSpec | null, o: { resort?: boolean } = {}): void {
     const closing = spec === null && this.#view !== null;
+    // The counts are the old topic's: none until the new one's come (or if it is refused).
+    if (
+      JSON.stringify(spec?.subscriptions ?? []) !== JSON.stringify(this.#view?.subscriptions ?? [])
+    ) {
+      this.window.attentionCounts = null;
+    }
     this.#view = spec;
     if (o.resort) this.#resortPending = true;
     if (closing && this.#socket?.readyState === 1) {

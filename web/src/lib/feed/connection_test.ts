@@ -158,3 +158,18 @@ Deno.test("frames in the first 2 s of a connection are not timed (the page start
   assertEquals(connection.frameTimes.take(), { p95: 0, count: 0 });
   connection.stop();
 });
+
+Deno.test("a window moved to another group forgets the old group's attention counts; a scroll keeps them", () => {
+  const connection = new FeedConnection("ws://feed.test/ws", {
+    WebSocket: FakeSocket as unknown as typeof WebSocket,
+    schedule: () => {},
+  });
+  const spec = { offset: 0, limit: 50, subscriptions: [{ id: 1, group: "plant-a" }] };
+  connection.setView(spec);
+  connection.window.attentionCounts = [0, 10, 0, 0, 1, 2];
+  connection.setView({ ...spec, offset: 100 });
+  assertEquals(connection.window.attentionCounts, [0, 10, 0, 0, 1, 2]);
+  connection.setView({ ...spec, subscriptions: [{ id: 1, group: "plant-b" }] });
+  assertEquals(connection.window.attentionCounts, null);
+  connection.stop();
+});
