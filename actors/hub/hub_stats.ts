@@ -81,6 +81,9 @@ export class HubStats {
   windows = 0;
   viewFramesSent = 0;
   viewsRefused = 0;
+  /** Places of views (their frame streams) now, and idle ones let go early: one client left too many. */
+  places = 0;
+  idlePlacesDropped = 0;
   /** Most unsent bytes seen queued for any one client, and the largest frame sent. */
   peakBufferedBytes = 0;
   largestFrameBytes = 0;

@@ -57,6 +57,9 @@ interface WindowSession {
 
 const EVERYTHING: SubscriptionRequest = { id: 0, all: true, group: null, sensors: [] };
 
+/** Idle places one client address or token may leave before its oldest go (see `#dropIdlePlaces`). */
+export const IDLE_PLACES_PER_OWNER = 16;
+
 /**
  * View frames this long or longer are compressed (when that saves 10%):
  * those with rows entering whole. A tick's changes of 50 rows are a few
@@ -216,7 +219,7 @@ export class HubViews {
       this.#windows.set(session, ws);
       place.windows++;
     } else if (ws.place !== place) {
-      this.#leavePlace(ws.place, o.now);
+      this.#leavePlace(ws.place, o.now, ws.owners);
       ws.place = place;
       place.windows++;
     }
@@ -273,7 +276,7 @@ export class HubViews {
     if (!ws) return;
     this.#windows.delete(session);
     this.table.close(ws.window, now);
-    this.#leavePlace(ws.place, now);
+    this.#leavePlace(ws.place, now, ws.owners);
   }
 
   #place(window: ViewWindow, hidden: HiddenMetrics, now: number): PlaceStream {
@@ -293,9 +296,37 @@ export class HubViews {
     return place;
   }
 
-  #leavePlace(place: PlaceStream, now: number): void {
+  #leavePlace(place: PlaceStream, now: number, owners: Owners): void {
     place.windows--;
     place.watchedAt = now;
+    if (place.windows === 0) place.leftBy = owners;
+  }
+
+  /**
+   * Idle places (no window, kept `ringMs` for a resume) are encoded every
+   * tick: past `IDLE_PLACES_PER_OWNER` left by one client address or token
+   * (scrolling, re-sorting or changing hidden metrics over and over), its
+   * oldest go now; a resume to one of them gets the whole window.
+   */
+  #dropIdlePlaces(idle: PlaceStream[]): void {
+    const byOwner = new Map<string, PlaceStream[]>();
+    for (const place of idle) {
+      for (const owner of place.leftBy) {
+        const list = byOwner.get(owner);
+        if (list) list.push(place);
+        else byOwner.set(owner, [place]);
+      }
+    }
+    for (const list of byOwner.values()) {
+      if (list.length <= IDLE_PLACES_PER_OWNER) continue;
+      list.sort((a, b) => b.watchedAt - a.watchedAt);
+      for (const place of list.slice(IDLE_PLACES_PER_OWNER)) {
+        if (!this.#places.has(place.key)) continue;
+        place.ring.release();
+        this.#places.delete(place.key);
+        this.#options.stats.idlePlacesDropped++;
+      }
+    }
   }
 
   /** A window whose view was evicted to make room: its session is told, and has none. */
@@ -303,7 +334,7 @@ export class HubViews {
     for (const ws of this.#windows.values()) {
       if (ws.window !== window) continue;
       this.#windows.delete(ws.session);
-      this.#leavePlace(ws.place, now);
+      this.#leavePlace(ws.place, now, ws.owners);
       ws.session.send(encodeError(
         0,
         "View evicted: the server is at --max-views and this view's client held the most; " +
@@ -336,12 +367,14 @@ export class HubViews {
     const ordered = performance.now();
     parts.order = ordered - started;
     const ringMs = this.#options.limits.ringMs;
+    const idle: PlaceStream[] = [];
     for (const [key, place] of this.#places) {
       if (place.windows === 0 && now - place.watchedAt > ringMs) {
         place.ring.release();
         this.#places.delete(key);
         continue;
       }
+      if (place.windows === 0) idle.push(place);
       const target = place.target();
       const before = place.tick;
       before.before = place.told;
@@ -375,6 +408,7 @@ export class HubViews {
     }
     const framed = performance.now();
     parts.frames = framed - ordered;
+    if (idle.length > IDLE_PLACES_PER_OWNER) this.#dropIdlePlaces(idle);
     // Frames made for windows off their place's stream, once per transition (made on first need).
     let made: Map<string, Uint8Array | null> | null = null;
     const closed: Session[] = [];
@@ -458,6 +492,7 @@ export class HubViews {
     }
     stats.views = this.table.viewCount;
     stats.windows = this.#windows.size;
+    stats.places = this.#places.size;
     parts.sends = performance.now() - framed;
     return closed;
   }

@@ -422,3 +422,53 @@ Deno.test("a window is told its topic's sensors by attention state as they chang
     await h.stop();
   }
 });
+
+Deno.test("a client that keeps changing its window leaves at most 16 idle places (each encoded every tick) of its own; another client's stay, and the window keeps working", async () => {
+  const h = harness();
+  try {
+    await h.feed(sensors(2000, (i) => i));
+    await h.tick();
+    // Another client's window, closed: its idle place is kept for a resume.
+    const other = new WindowSink();
+    await h.hub.send({ type: "join", sink: other, explicit: true, address: "10.0.0.2" });
+    await h.hub.send({ type: "view", sink: other, request: request({ offset: 150 }) });
+    await h.hub.send({ type: "view", sink: other, request: request({ limit: 0 }) });
+    const sink = new WindowSink();
+    await h.hub.send({ type: "join", sink, explicit: true, address: "10.0.0.1" });
+    // 40 places one after another: scroll positions, every other one with a hidden metric.
+    for (let i = 0; i < 40; i++) {
+      const hidden = i % 2 === 0 ? [] : ["t"];
+      await h.hub.send({
+        type: "view",
+        sink,
+        request: request({ offset: 50 * i, hiddenMetrics: hidden }),
+      });
+      await h.tick();
+    }
+    const stats = h.hub.stats;
+    assert(stats.idlePlacesDropped > 0, "idle places were let go");
+    // Its window's place, at most 16 idle of its own, and the other client's.
+    assert(stats.places <= 1 + 16 + 1, `${stats.places} places`);
+    await h.feed({ s1999: 5000 });
+    await h.tick();
+    assertEquals(sink.view.window()[0]?.values.t?.last ?? null, null, "t is hidden now");
+    await h.hub.send({ type: "view", sink, request: request({ hiddenMetrics: [] }) });
+    await h.hub.barrier();
+    await h.tick();
+    assertEquals(sink.view.window()[0].values.t.last, 5000);
+    assertEquals(sink.view.problems, []);
+    // The other client's idle place was not one of them: it resumes on its stream.
+    const back = new WindowSink();
+    back.view.adopt(other.view);
+    await h.hub.send({ type: "join", sink: back, explicit: true, address: "10.0.0.2" });
+    await h.hub.send({
+      type: "view",
+      sink: back,
+      request: request({ offset: 150, resume: { epoch: other.view.epoch, seq: other.view.seq } }),
+    });
+    await h.hub.barrier();
+    assertEquals(back.view.subscribed.map((s) => s.recovered), [true]);
+  } finally {
+    await h.stop();
+  }
+});

@@ -30,6 +30,8 @@ export class PlaceStream {
   windows = 0;
   /** Last time (tick clock) a window was here; -Infinity: never. */
   watchedAt = -Infinity;
+  /** Who the last window to leave belonged to (its client address, token): idle places count against them. */
+  leftBy: readonly string[] = [];
   readonly ring: StreamRing;
   /**
    * This tick's frame and the state the stream had before it (what a window
