@@ -61,6 +61,15 @@ const sorts = [
   { key: { kind: "status" as const }, direction: "desc" as const },
 ];
 
+/** A window's request: a topic, a sort and maybe one status code shown, the first 5 rows. */
+const windowRequest = (topic: number, sort: number, status: number | null) => ({
+  topic: topics[topic],
+  sort: sorts[sort],
+  filter: { idSubstring: "", groupPrefix: null, status: status === null ? null : [status] },
+  offset: 0,
+  limit: 5,
+});
+
 Deno.test("one view per topic counts by status, and the counts stay a recomputation's through opens, closes, changes, evictions and idle expiry", () => {
   let handovers = 0;
   fc.assert(
@@ -100,17 +109,10 @@ Deno.test("one view per topic counts by status, and the counts stay a recomputat
       for (const op of ops) {
         const beforeCounters = [...table.views()].filter((v) => v.countsSource === v);
         if ("open" in op) {
-          const opened = table.open({
-            topic: topics[op.open],
-            sort: sorts[op.sort],
-            filter: {
-              idSubstring: "",
-              groupPrefix: null,
-              status: op.status === null ? null : [op.status],
-            },
-            offset: 0,
-            limit: 5,
-          }, { owners: [`address:${op.owner}`], now });
+          const opened = table.open(windowRequest(op.open, op.sort, op.status), {
+            owners: [`address:${op.owner}`],
+            now,
+          });
           if ("window" in opened) windows.push(opened.window);
         } else if ("close" in op) {
           const w = windows[op.close % Math.max(1, windows.length)];
@@ -118,17 +120,10 @@ Deno.test("one view per topic counts by status, and the counts stay a recomputat
         } else if ("change" in op) {
           const w = windows[op.change % Math.max(1, windows.length)];
           if (w && w.closed === null) {
-            table.change(w, {
-              topic: topics[op.topic],
-              sort: sorts[op.sort],
-              filter: {
-                idSubstring: "",
-                groupPrefix: null,
-                status: op.status === null ? null : [op.status],
-              },
-              offset: 0,
-              limit: 5,
-            }, { owners: ["address:9"], now });
+            table.change(w, windowRequest(op.topic, op.sort, op.status), {
+              owners: ["address:9"],
+              now,
+            });
           }
         } else {
           const t = op.tick;
