@@ -1,4 +1,6 @@
 import fc from "fast-check";
+import * as flatbuffers from "flatbuffers";
+import { IngestBatch } from "./schema_generated.ts";
 import { assert, assertEquals } from "../tests/testing/assert.ts";
 import { decodeIngestBatch, encodeReadingBlock } from "./ingest_codec.ts";
 import { blockFromReadings, ReadingBlockBuilder } from "./reading_block.ts";
@@ -210,4 +212,26 @@ Deno.test("a batch handed over as a Node Buffer at an unaligned offset (an MQTT 
   assertEquals(payload.byteOffset % 4, 3);
   const { block } = decodeIngestBatch(payload);
   assertEquals([block.length, block.strings[block.sensor[0]], block.value[0]], [1, "s1", 1.5]);
+});
+
+Deno.test("a string table whose entries alias one string is refused before any is decoded", () => {
+  // 20,000 entries pointing at one 400 KB string: a 490 KB body that decoded to 4.4 GB.
+  const b = new flatbuffers.Builder(1024);
+  const shared = b.createString("é".repeat(200 * 1024));
+  const strings = IngestBatch.createStringsVector(b, Array(20_000).fill(shared));
+  IngestBatch.startIngestBatch(b);
+  IngestBatch.addStrings(b, strings);
+  b.finish(IngestBatch.endIngestBatch(b));
+  let refused = "";
+  try {
+    decodeIngestBatch(b.asUint8Array().slice(), { maxReadings: 10_000 });
+  } catch (error) {
+    assert(error instanceof TypeError, String(error));
+    refused = error.message;
+  }
+  assert(/strings of more than \d+ bytes in all/.test(refused), refused);
+  // Every string written once, however long, decodes.
+  const long = "é".repeat(20_000);
+  const block = blockFromReadings([{ sensorId: "s", group: long, timeMs: 1, values: { t: 1 } }]);
+  assertEquals(decodeIngestBatch(encodeReadingBlock(block)).block.strings.includes(long), true);
 });
