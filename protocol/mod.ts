@@ -41,6 +41,7 @@ export {
   encodeUnsubscribe,
   encodeViewSubscribe,
   MAX_CLIENT_MESSAGE_BYTES,
+  MAX_HIDDEN_METRICS,
 } from "./client_messages.ts";
 export type {
   ClientMessage,

@@ -4,6 +4,7 @@
 import type { WindowSpec } from "../feed/connection.ts";
 import type { RowFilter, SortSpec } from "./sensor_order.ts";
 import { stateCodes } from "../attention/state_filter.ts";
+import { MAX_HIDDEN_METRICS } from "@pulseboard/protocol";
 
 /** Rows the server rounds a window's offset and end to (its default block). */
 export const BLOCK = 50;
@@ -56,9 +57,6 @@ export function windowSpec(o: {
   };
 }
 
-/** Most hidden metric names one request may carry (the server's limit). */
-export const MAX_HIDDEN = 1024;
-
 /**
  * The hidden metrics a request names, sorted: every hidden name from the
  * first request on (the server ignores names it does not know), those the
@@ -68,11 +66,11 @@ export function hiddenForRequest(
   hidden: ReadonlySet<string>,
   known: readonly string[],
 ): string[] {
-  if (hidden.size <= MAX_HIDDEN) return [...hidden].sort();
+  if (hidden.size <= MAX_HIDDEN_METRICS) return [...hidden].sort();
   const named = known.filter((name) => hidden.has(name));
   const seen = new Set(named);
   const rest = [...hidden].filter((name) => !seen.has(name)).sort();
-  return [...named, ...rest].slice(0, MAX_HIDDEN).sort();
+  return [...named, ...rest].slice(0, MAX_HIDDEN_METRICS).sort();
 }
 
 /**
