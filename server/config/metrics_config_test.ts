@@ -1,9 +1,9 @@
-import { throws } from "node:assert/strict";
+import { rejects } from "node:assert/strict";
 import { assertEquals } from "../../tests/testing/assert.ts";
 import { loadMetricsConfig, parseMetricsConfig } from "./metrics_config.ts";
 import { DEFAULT_METRICS } from "../../protocol/metric_meta.ts";
 
-Deno.test("a YAML metrics file is read into metadata with its thresholds", () => {
+Deno.test("a YAML metrics file is read into metadata with its thresholds", async () => {
   const yaml = `
 metrics:
   temperature:
@@ -19,7 +19,7 @@ metrics:
     unit: ""
     precision: 10
 `;
-  assertEquals(parseMetricsConfig(yaml, "m.yaml"), {
+  assertEquals(await parseMetricsConfig(yaml, "m.yaml"), {
     temperature: {
       name: "Temperature",
       unit: "°C",
@@ -30,18 +30,18 @@ metrics:
   });
 });
 
-Deno.test("a JSON metrics file is read too, and holdMs defaults to 0", () => {
+Deno.test("a JSON metrics file is read too, and holdMs defaults to 0", async () => {
   const json = JSON.stringify({
     metrics: {
       p: { name: "P", unit: "hPa", precision: 0.5, thresholds: { warn: { below: 990 } } },
     },
   });
-  assertEquals(parseMetricsConfig(json, "m.json"), {
+  assertEquals(await parseMetricsConfig(json, "m.json"), {
     p: { name: "P", unit: "hPa", precision: 0.5, thresholds: { holdMs: 0, warn: { below: 990 } } },
   });
 });
 
-Deno.test("bad metrics files are refused naming the file, the key and the reason", () => {
+Deno.test("bad metrics files are refused naming the file, the key and the reason", async () => {
   const cases: [string, RegExp][] = [
     ["metrics: [", /^TypeError: f\.yaml: not JSON or YAML/],
     ["[1, 2]", /f\.yaml: \(top\): must be an object with a `metrics` key/],
@@ -97,7 +97,7 @@ Deno.test("bad metrics files are refused naming the file, the key and the reason
     ],
   ];
   for (const [text, message] of cases) {
-    throws(() => parseMetricsConfig(text, "f.yaml"), (e: unknown) => {
+    await rejects(parseMetricsConfig(text, "f.yaml"), (e: unknown) => {
       assertEquals(e instanceof TypeError, true, text);
       assertEquals(message.test(String(e)), true, `${text} → ${e}`);
       return true;
