@@ -360,6 +360,7 @@ async function scale(): Promise<number> {
       "SIGTERM→exit s",
       "restart: listening s",
       "restart: all served s",
+      "restart: its CPU s, host steal %",
       "restart RSS MB",
       "load average",
     ],
@@ -375,6 +376,9 @@ async function scale(): Promise<number> {
       `${r.stopS.toFixed(2)}${r.stopCode === 0 ? "" : ` (exit ${r.stopCode})`}`,
       r.listeningS.toFixed(2),
       r.servedS.toFixed(2),
+      `${r.servedCpuS.toFixed(2)}, ${
+        r.restartStealPercent === null ? "–" : r.restartStealPercent.toFixed(0)
+      }`,
       r.restartRssMb.toFixed(0),
       r.load,
     ]),

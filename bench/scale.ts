@@ -3,7 +3,8 @@
 // time, and a restart's time from process start to every sensor served.
 // Accepted readings are sampled every 250 ms, so a checkpoint's ingest dip
 // shows as the lowest 1-second rate while it ran.
-import { memoryMb, startServer, startSimulator, stopProcess } from "./processes.ts";
+import { cpuSeconds, memoryMb, startServer, startSimulator, stopProcess } from "./processes.ts";
+import { cpuTimes, stealPercent } from "./machine_steal.ts";
 import { health } from "./rates.ts";
 import { freePort, mallocRss, memoryAfterGc, memoryAfterTrim } from "./inspector.ts";
 
@@ -37,6 +38,10 @@ export interface ScaleRow {
   /** From spawning the restarted process: its "listening" line, and /healthz counting every sensor. */
   listeningS: number;
   servedS: number;
+  /** The restarted server's CPU time (every thread) when it served every sensor. */
+  servedCpuS: number;
+  /** The host's steal over the restart (null where /proc/stat has none). */
+  restartStealPercent: number | null;
   restartRssMb: number;
   load: string;
 }
@@ -151,6 +156,7 @@ export async function runScale(options: ScaleOptions): Promise<ScaleRow> {
       } MB (peak ${memory.hwm.toFixed(0)}); stopped in ${stopS.toFixed(2)} s: ${server.stopped}`,
     );
     // Restart on the same data: time from spawn to every sensor served.
+    const stealBefore = cpuTimes();
     const spawned = performance.now();
     const again = await startServer(args, 120_000);
     const listeningS = (performance.now() - spawned) / 1000;
@@ -162,6 +168,8 @@ export async function runScale(options: ScaleOptions): Promise<ScaleRow> {
       served = await health(again.url) as unknown as HealthNow;
     }
     const servedS = (performance.now() - spawned) / 1000;
+    const servedCpuS = cpuSeconds(again.pid);
+    const restartStealPercent = stealPercent(stealBefore, cpuTimes());
     await sleep(3_000);
     const restartRssMb = memoryMb(again.pid).rss;
     await stopProcess(again.child, 60_000);
@@ -179,6 +187,8 @@ export async function runScale(options: ScaleOptions): Promise<ScaleRow> {
       stopCode: status.code,
       listeningS,
       servedS,
+      servedCpuS,
+      restartStealPercent,
       restartRssMb,
       load: loadAverage(),
     };
