@@ -129,8 +129,12 @@ function checkValues(
     const reason = metrics.reason(m);
     if (reason !== null) return reason;
     if (!Number.isFinite(block.value[v])) return checkValue(block.strings[m], block.value[v]);
+    // By text too: a FlatBuffers batch may list one name under two string indexes.
     for (let w = start; w < v; w++) {
-      if (block.metric[w] === m) return `metric "${block.strings[m]}" appears twice`;
+      const other = block.metric[w];
+      if (other === m || block.strings[other] === block.strings[m]) {
+        return `metric "${block.strings[m]}" appears twice`;
+      }
     }
   }
   return null;
