@@ -8,18 +8,29 @@ export const MAX_IDEMPOTENCY_KEY_LENGTH = 128;
 // same in a header, a URL path and a log line.
 const KEY = /^[\x21-\x7e]+$/;
 
-/** Returns `key` if it is a valid idempotency key; otherwise throws a TypeError (400). */
-export function checkIdempotencyKey(key: string, source: string): string {
-  if (key.length === 0) throw new TypeError(`Cannot ingest: ${source} is empty`);
+/**
+ * Returns `key` if it is a valid idempotency key; otherwise throws a
+ * TypeError (400) whose message starts with `doing` ("Cannot ingest").
+ */
+export function checkIdempotencyKey(
+  key: string,
+  source: string,
+  doing = "Cannot ingest",
+): string {
+  if (key.length === 0) throw new TypeError(`${doing}: ${source} is empty`);
   if (key.length > MAX_IDEMPOTENCY_KEY_LENGTH) {
     throw new TypeError(
-      `Cannot ingest: ${source} is longer than ${MAX_IDEMPOTENCY_KEY_LENGTH} characters`,
+      `${doing}: ${source} is longer than ${MAX_IDEMPOTENCY_KEY_LENGTH} characters`,
     );
   }
   if (!KEY.test(key)) {
     throw new TypeError(
-      `Cannot ingest: ${source} must be printable ASCII without spaces (0x21-0x7E)`,
+      `${doing}: ${source} must be printable ASCII without spaces (0x21-0x7E)`,
     );
+  }
+  // A URL path drops these segments (even percent-encoded): the batch's status could not be read.
+  if (key === "." || key === "..") {
+    throw new TypeError(`${doing}: ${source} may not be "." or ".."`);
   }
   return key;
 }

@@ -29,6 +29,24 @@ Deno.test("idempotency keys are 1 to 128 visible ASCII characters; others are re
   for (const bad of ["a b", "tab\there", "é", "nul\0", "del\x7f", "😀"]) {
     assert(/printable ASCII/.test(refusal(() => checkIdempotencyKey(bad, "k"))), bad);
   }
+  // A URL path drops "." and ".." segments, even as %2E: their status could never be read.
+  for (const dots of [".", ".."]) {
+    assertEquals(
+      refusal(() => checkIdempotencyKey(dots, "k")),
+      'Cannot ingest: k may not be "." or ".."',
+    );
+    const path = new URL(`http://h/api/ingest/${dots.replaceAll(".", "%2E")}`).pathname;
+    assert(path === "/api/ingest/" || path === "/api/", path);
+  }
+  for (const fine of ["...", ".a", "a.", "a..b"]) {
+    assertEquals(checkIdempotencyKey(fine, "k"), fine);
+  }
+  assertEquals(
+    refusal(() =>
+      checkIdempotencyKey("", "the batch id in the path", "Cannot read a batch's status")
+    ),
+    "Cannot read a batch's status: the batch id in the path is empty",
+  );
 });
 
 Deno.test("the batch key comes from the header or the batch_id; both must agree", () => {

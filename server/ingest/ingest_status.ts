@@ -16,7 +16,7 @@ export function ingestStatusHandler(
   return async (request, batchId) => {
     const writer = await authenticateWriter(request, options.keys);
     if (writer === false) return unauthorizedWriter("read a batch's status");
-    checkIdempotencyKey(batchId, "the batch id in the path");
+    checkIdempotencyKey(batchId, "the batch id in the path", "Cannot read a batch's status");
     const record = await store.status(writer?.id ?? "", batchId);
     if (!record) return problem(404, `No batch "${batchId}" is known for this key`);
     return jsonResponse({
