@@ -9,7 +9,7 @@ import type { Store } from "./store/mod.ts";
 import { openAuth } from "./auth/mod.ts";
 import { createSource } from "./sources/mod.ts";
 import { History, ROLLUPS_PART } from "./history/mod.ts";
-import { FleetLimit, ingestRoutes } from "./ingest/mod.ts";
+import { FleetLimit, ingestRoutes, SensorGroups } from "./ingest/mod.ts";
 import type { IngestStats } from "./ingest/mod.ts";
 import { startMqtt } from "./ingest/mqtt/mod.ts";
 import { readApi } from "./queries/mod.ts";
@@ -106,7 +106,14 @@ export async function startPulseboard(
   store.releaseCheckpoint();
   // 6. Edges: ingest (HTTP, then MQTT) into the source, the feed from the hub, the read API, ops.
   const fleet = new FleetLimit(shards.names, { maxSensors: config.maxSensors });
-  const ingest = ingestRoutes(source.sink, { kv: store.kv, keys: auth.apiKeys, config, fleet });
+  const groups = new SensorGroups(shards.names);
+  const ingest = ingestRoutes(source.sink, {
+    kv: store.kv,
+    keys: auth.apiKeys,
+    config,
+    fleet,
+    groups,
+  });
   const mqtt = await startMqtt(source.log, { kv: store.kv, keys: auth.apiKeys, config, fleet });
   const transport = new TransportStats();
   const metrics = new PrometheusMetrics({

@@ -99,3 +99,79 @@ Deno.test("listening on a non-loopback address without --insecure is refused wit
   }
   assert(/Refusing to listen on 0\.0\.0\.0.*--insecure/.test(message), message);
 });
+
+Deno.test("a key may not write a sensor of another key's group: not while it is on its way, not once it is known, not after a restart", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "pulseboard-keys-" });
+  const data = `${dir}/store.kv`;
+  const keyOf = (out: string) => out.match(/pb_[a-z0-9]{12}_[A-Za-z0-9_-]{43}/)![0];
+  const a = keyOf(await cli(["create", "--name", "a", "--groups", "plant-a", "--data", data]));
+  const b = keyOf(await cli(["create", "--name", "b", "--groups", "plant-b", "--data", data]));
+  const config = { ...DEFAULT_CONFIG, port: 0, data, tickMs: 20 };
+  let server = await startPulseboard(config);
+  const post = async (key: string, docs: unknown[]) => {
+    const response = await fetch(new URL("/api/ingest", server.url), {
+      method: "POST",
+      body: JSON.stringify(docs),
+      headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
+    });
+    assertEquals(response.status, 200);
+    return await response.json() as { accepted: number; refused: { reason: string }[] };
+  };
+  const t0 = Date.now() - 1_000;
+  const reading = (sensorId: string, group: string, t: number, at = 0) => ({
+    sensorId,
+    group,
+    timestamp: t0 + at,
+    reading: { temperature: t },
+  });
+  const listed = async (id: string) => {
+    const page = await (await fetch(new URL(`/api/sensors?q=${id}`, server.url))).json();
+    return page.sensors.find((s: { id: string }) => s.id === id) as
+      | { group: string; metrics: { temperature: { value: number; min: number; max: number } } }
+      | undefined;
+  };
+  const refusedAs = (group: string) =>
+    `sensor "victim" is in group "${group}", which this key may not write`;
+  try {
+    assertEquals((await post(b, [reading("victim", "plant-b/l1", 20)])).accepted, 1);
+    // At once, before any shard has reported it: the claim of b's reading stands.
+    const racing = await post(a, [reading("victim", "plant-a/l1", 99, 1)]);
+    assertEquals([racing.accepted, racing.refused[0]?.reason], [0, refusedAs("plant-b/l1")]);
+    while (!(await listed("victim"))) await new Promise((r) => setTimeout(r, 20));
+    const later = await post(a, [
+      reading("victim", "plant-a/l1", 99, 2),
+      reading("mine", "plant-a/l1", 5),
+    ]);
+    assertEquals([later.accepted, later.refused.map((r) => r.reason)], [1, [
+      refusedAs("plant-b/l1"),
+    ]]);
+    // Within its own groups a key may move its sensor; the other key may not take a's new one.
+    assertEquals((await post(b, [reading("victim", "plant-b/l2", 21, 3)])).accepted, 1);
+    const taking = await post(b, [reading("mine", "plant-b/l1", 6, 1)]);
+    assertEquals(
+      taking.refused[0]?.reason,
+      'sensor "mine" is in group "plant-a/l1", which this key may not write',
+    );
+    let victim = await listed("victim");
+    while (victim?.group !== "plant-b/l2") {
+      await new Promise((r) => setTimeout(r, 20));
+      victim = await listed("victim");
+    }
+    // b's readings only: a's 99 never reached the sensor.
+    assertEquals([victim.metrics.temperature.min, victim.metrics.temperature.max], [20, 21]);
+
+    await server.shutdown();
+    await server.finished;
+    server = await startPulseboard(config);
+    const afterRestart = await post(a, [reading("victim", "plant-a/l1", 99, 4)]);
+    assertEquals([afterRestart.accepted, afterRestart.refused[0]?.reason], [
+      0,
+      refusedAs("plant-b/l2"),
+    ]);
+    assertEquals((await listed("victim"))?.group, "plant-b/l2");
+  } finally {
+    await server.shutdown();
+    await server.finished;
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -17,6 +17,7 @@ export { ShardState } from "./shard_state.ts";
 export type { ShardNames } from "./shard_state.ts";
 export { ShardSet } from "./shard_set.ts";
 export type {
+  FleetGroups,
   FleetNames,
   RebuildObserver,
   ShardHealth,

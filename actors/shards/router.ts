@@ -38,6 +38,10 @@ export class Router {
   readonly #shardSensors: number[];
   readonly #metrics = new Map<string, number>();
   readonly #metricNames: string[] = [];
+  /** By sensor index: its group's number in `#groupNames` as the shards last told (-1: not told). */
+  readonly #sensorGroup: number[] = [];
+  #groupNames: string[] = [];
+  #groupNumber = new Map<string, number>();
   readonly #thresholds: ThresholdTable;
   /** By metric index: its judge (`ThresholdTable.judge`). */
   readonly #metricJudge: number[] = [];
@@ -120,6 +124,51 @@ export class Router {
       : { index, shard: this.#sensorShard[index], local: this.#sensorLocal[index] };
   }
 
+  /**
+   * The group sensor `id` is in as its shard last reported it (`noteGroup`),
+   * or undefined for a sensor not known or not reported yet.
+   */
+  groupOf(id: string): string | undefined {
+    const index = this.#sensors.get(id);
+    if (index === undefined) return undefined;
+    const g = this.#sensorGroup[index];
+    return g === undefined || g < 0 ? undefined : this.#groupNames[g];
+  }
+
+  /** What a shard reported of sensor `index`'s group (null: the sensor was removed). */
+  noteGroup(index: number, group: string | null): void {
+    if (index >= this.#ids.length) return;
+    while (this.#sensorGroup.length <= index) this.#sensorGroup.push(-1);
+    if (group === null) {
+      this.#sensorGroup[index] = -1;
+      return;
+    }
+    let g = this.#groupNumber.get(group);
+    if (g === undefined) {
+      // A writer moving sensors through ever new groups must not grow the table without bound.
+      if (this.#groupNames.length >= 2 * this.#ids.length + 1024) this.#compactGroups();
+      g = this.#groupNames.push(group) - 1;
+      this.#groupNumber.set(group, g);
+    }
+    this.#sensorGroup[index] = g;
+  }
+
+  /** Keeps only the groups some sensor is in. */
+  #compactGroups(): void {
+    const names: string[] = [];
+    const numbers = new Map<string, number>();
+    const sensorGroup = this.#sensorGroup;
+    for (let i = 0; i < sensorGroup.length; i++) {
+      if (sensorGroup[i] < 0) continue;
+      const name = this.#groupNames[sensorGroup[i]];
+      let g = numbers.get(name);
+      if (g === undefined) numbers.set(name, g = names.push(name) - 1);
+      sensorGroup[i] = g;
+    }
+    this.#groupNames = names;
+    this.#groupNumber = numbers;
+  }
+
   /** A metric name's global index, or undefined. */
   metricIndex(name: string): number | undefined {
     return this.#metrics.get(name);
@@ -146,6 +195,9 @@ export class Router {
     this.#metrics.clear();
     this.#metricNames.length = 0;
     this.#metricJudge.length = 0;
+    this.#sensorGroup.length = 0;
+    this.#groupNames = [];
+    this.#groupNumber = new Map();
   }
 
   get sensorCount(): number {

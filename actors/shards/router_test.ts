@@ -220,3 +220,35 @@ Deno.test("several blocks split as one message per host carry the same rows as t
     ),
   );
 });
+
+Deno.test("a sensor's group is what its shard last reported, whatever groups came and went (the table is compacted, answers are not changed)", () => {
+  const ids = ["s0", "s1", "s2", "s3"];
+  const op = fc.record({
+    sensor: fc.integer({ min: 0, max: ids.length }), // ids.length: an index the router never gave
+    group: fc.option(fc.integer({ min: 0, max: 4_000 }).map((g) => `g${g}`), { freq: 8 }),
+  });
+  fc.assert(
+    fc.property(fc.array(op, { minLength: 1, maxLength: 3_000 }), (ops) => {
+      const router = new Router(4);
+      router.split(block(ids.map((id) => [id, ["t"]])));
+      const model = new Map<string, string>();
+      for (const { sensor, group } of ops) {
+        router.noteGroup(sensor, group);
+        const id = ids[sensor];
+        if (id === undefined) continue;
+        if (group === null) model.delete(id);
+        else model.set(id, group);
+      }
+      for (const id of ids) assertEquals(router.groupOf(id), model.get(id), id);
+      assertEquals(router.groupOf("never-seen"), undefined);
+    }),
+    { numRuns: 40 },
+  );
+  // A router that forgot its indexes forgets the groups too.
+  const router = new Router(2);
+  router.split(block([["s0", ["t"]]]));
+  router.noteGroup(0, "plant-a");
+  router.clear();
+  router.split(block([["s0", ["t"]]]));
+  assertEquals(router.groupOf("s0"), undefined);
+});

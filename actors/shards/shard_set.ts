@@ -40,6 +40,11 @@ export interface FleetNames {
   hasMetric(name: string): boolean;
 }
 
+/** The fleet's names, and the group each sensor is in as its shard last reported (a flush behind the log). */
+export interface FleetGroups extends FleetNames {
+  groupOf(id: string): string | undefined;
+}
+
 export interface ShardSetOptions {
   /** Shard actors. */
   count: number;
@@ -253,7 +258,7 @@ export class ShardSet {
   }
 
   /** The sensors and metric names the fleet holds, for the limits ingest keeps to. */
-  get names(): FleetNames {
+  get names(): FleetGroups {
     const router = this.#router;
     return {
       get sensorCount() {
@@ -270,6 +275,7 @@ export class ShardSet {
       },
       hasSensor: (id) => router.hasSensor(id),
       hasMetric: (name) => router.metricIndex(name) !== undefined,
+      groupOf: (id) => router.groupOf(id),
     };
   }
 
@@ -419,12 +425,19 @@ export class ShardSet {
 
   /** Answers from workers name sensors and metrics by index only: the router's names go in. */
   #named(changes: (ShardChanges | null)[]): (ShardChanges | null)[] {
-    if (this.workers === 0) return changes;
     const router = this.#router;
+    const named = this.workers > 0;
     for (const c of changes) {
       if (!c) continue;
-      for (const s of c.sensors) s.id = router.sensorId(s.index) ?? "";
-      for (const m of c.metrics) m.name = router.metricName(m.index) ?? "";
+      // The router learns each sensor's group from its shard: ingest asks it whose a sensor is.
+      for (const sensor of c.removed ?? []) router.noteGroup(sensor, null);
+      const sensors = c.sensors;
+      for (let j = 0; j < sensors.length; j++) {
+        const s = sensors[j];
+        if (named) s.id = router.sensorId(s.index) ?? "";
+        router.noteGroup(s.index, s.group);
+      }
+      if (named) { for (const m of c.metrics) m.name = router.metricName(m.index) ?? ""; }
     }
     return changes;
   }

@@ -1,6 +1,6 @@
 import { readBodyLimited } from "./body.ts";
 import { errorResponse, jsonResponse, problem } from "../http/errors.ts";
-import type { ReadingLimits } from "./readings/mod.ts";
+import type { ParsedReadings, ReadingLimits } from "./readings/mod.ts";
 import { Admission } from "./admission.ts";
 import { decodeBatchBody } from "./batch_body.ts";
 import { batchKey, bodyFingerprint } from "./idempotency.ts";
@@ -11,6 +11,7 @@ import { IngestStats } from "./ingest_stats.ts";
 import type { WriterKeys } from "./writer_auth.ts";
 import { withinScope } from "./writer_scope.ts";
 import type { FleetLimit } from "./fleet_limit.ts";
+import type { SensorGroups } from "./sensor_groups.ts";
 
 export type { ReadingSink };
 
@@ -30,13 +31,16 @@ export interface IngestOptions {
   bodyTimeoutMs?: number;
   /** The fleet's caps on sensors and metric names; without it, none. */
   fleet?: FleetLimit;
+  /** The groups sensors are in: a key may not write another group's sensor. Without it, unchecked. */
+  groups?: SensorGroups;
 }
 
 /**
  * POST /api/ingest: JSON documents or a FlatBuffers IngestBatch, in steps:
  * admission (key, rate, media type) → read the body (size, pauses) → decode
  * → validate each reading (refused ones are reported with index and reason),
- * keep to the key's groups and to the fleet's caps (last, so only readings
+ * keep to the key's groups (those readings declare, and those their sensors
+ * are in) and to the fleet's caps (last, so only readings
  * taken count against them) → with an idempotency key, apply once;
  * otherwise append → answer once the append is durable.
  */
@@ -61,9 +65,7 @@ export function ingestHandler(
         );
       }
       const batch = decodeBatchBody(body, media, options);
-      const readings = (nowMs: number, inLog?: { through: number; appended: number }) => {
-        const parsed = batch.readings(nowMs);
-        const scoped = writer ? withinScope(parsed, writer) : parsed;
+      const capped = (scoped: ParsedReadings, inLog?: { through: number; appended: number }) => {
         if (!options.fleet) return scoped;
         if (!inLog || inLog.through === 0) return options.fleet.keep(scoped);
         // A take-over: the rows before `through` were judged by the first attempt,
@@ -72,6 +74,14 @@ export function ingestHandler(
         let fromRow = 0;
         while (fromRow < index.length && index[fromRow] < inLog.through) fromRow++;
         return options.fleet.keepTakenOver(scoped, fromRow, inLog.appended);
+      };
+      const readings = (nowMs: number, inLog?: { through: number; appended: number }) => {
+        const parsed = batch.readings(nowMs);
+        const groups = options.groups;
+        if (!writer || !groups) return capped(writer ? withinScope(parsed, writer) : parsed, inLog);
+        const taken = capped(groups.keepOwn(withinScope(parsed, writer), writer), inLog);
+        groups.claim(taken);
+        return taken;
       };
       const id = options.idempotency
         ? batchKey(request.headers.get("idempotency-key"), batch.batchId)

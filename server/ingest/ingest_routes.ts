@@ -6,6 +6,7 @@ import { ingestStatusHandler } from "./ingest_status.ts";
 import type { WriterKeys } from "./writer_auth.ts";
 import { DEFAULT_READING_LIMITS } from "./readings/mod.ts";
 import type { FleetLimit } from "./fleet_limit.ts";
+import type { SensorGroups } from "./sensor_groups.ts";
 
 /** The options (`server/config`) ingest is made from. */
 export interface IngestConfig {
@@ -24,7 +25,13 @@ export interface IngestConfig {
  */
 export function ingestRoutes(
   sink: ReadingSink,
-  deps: { kv: Deno.Kv; keys: WriterKeys; config: IngestConfig; fleet: FleetLimit },
+  deps: {
+    kv: Deno.Kv;
+    keys: WriterKeys;
+    config: IngestConfig;
+    fleet: FleetLimit;
+    groups?: SensorGroups;
+  },
 ) {
   const { config, keys } = deps;
   const stats = new IngestStats();
@@ -42,6 +49,7 @@ export function ingestRoutes(
       idempotency,
       bodyTimeoutMs: config.bodyTimeoutMs,
       fleet: deps.fleet,
+      groups: deps.groups,
     }, stats),
     ingestStatus: ingestStatusHandler(idempotency, { keys }),
   };

@@ -9,6 +9,8 @@ export { decodeBatchBody } from "./batch_body.ts";
 export type { BatchBody } from "./batch_body.ts";
 export { withinScope } from "./writer_scope.ts";
 export { FleetLimit } from "./fleet_limit.ts";
+export { SensorGroups } from "./sensor_groups.ts";
+export type { GroupSource } from "./sensor_groups.ts";
 export type { FleetLimitOptions, FleetStats } from "./fleet_limit.ts";
 export { batchIndexes, ingestOnce } from "./idempotent_ingest.ts";
 export type { KeyedBatch } from "./idempotent_ingest.ts";

@@ -1,0 +1,71 @@
+import { assertEquals } from "../../tests/testing/assert.ts";
+import { blockFromReadings } from "../../protocol/reading_block.ts";
+import { SensorGroups } from "./sensor_groups.ts";
+import type { ParsedReadings } from "./readings/mod.ts";
+
+const batch = (rows: [sensorId: string, group: string][]): ParsedReadings => ({
+  block: blockFromReadings(rows.map(([sensorId, group], i) => ({
+    sensorId,
+    group,
+    timeMs: i,
+    values: { t: i },
+  }))),
+  refused: [],
+});
+const writer = (...groups: string[]) => ({ id: "k", name: "k", groups });
+
+Deno.test("a scoped key keeps to the sensors of its groups: the router's groups, then claims until the router agrees or they expire", () => {
+  const router = new Map<string, string>([["b1", "plant-b/l1"]]);
+  let now = 0;
+  const groups = new SensorGroups({ groupOf: (id) => router.get(id) }, {
+    pendingMs: 1_000,
+    now: () => now,
+  });
+  const a = writer("plant-a"), b = writer("plant-b");
+  const refusals = (p: ParsedReadings) => p.refused.map((r) => [r.index, r.reason]);
+  // Known to the router: b's; new ones are anyone's.
+  assertEquals(
+    refusals(groups.keepOwn(batch([["b1", "plant-a"], ["new", "plant-a"], ["b1", "plant-a"]]), a)),
+    [
+      [0, 'sensor "b1" is in group "plant-b/l1", which this key may not write'],
+      [2, 'sensor "b1" is in group "plant-b/l1", which this key may not write'],
+    ],
+  );
+  assertEquals(groups.refused, 2);
+  assertEquals(refusals(groups.keepOwn(batch([["b1", "plant-b/l2"]]), b)), []);
+  // "*" and no key (open ingest) are not limited.
+  assertEquals(refusals(groups.keepOwn(batch([["b1", "x"]]), writer("*"))), []);
+  assertEquals(refusals(groups.keepOwn(batch([["b1", "x"]]), null)), []);
+  // a takes "new": its claim stands before the router knows it, and ends when the router agrees.
+  groups.claim(batch([["new", "plant-a/l1"]]));
+  assertEquals(groups.pending, 1);
+  assertEquals(refusals(groups.keepOwn(batch([["new", "plant-b"]]), b)).length, 1);
+  router.set("new", "plant-a/l1");
+  assertEquals(groups.groupOf("new"), "plant-a/l1");
+  assertEquals(groups.pending, 0);
+  // A claim the router never confirms (its append failed) expires after pendingMs.
+  groups.claim(batch([["lost", "plant-a"]]));
+  now = 999;
+  assertEquals(groups.groupOf("lost"), "plant-a");
+  now = 1_001;
+  assertEquals(groups.groupOf("lost"), undefined);
+  assertEquals(refusals(groups.keepOwn(batch([["lost", "plant-b"]]), b)), []);
+  // A reading in the group the router shows claims nothing; "" is the default group.
+  groups.claim(batch([["b1", "plant-b/l1"], ["d", ""]]));
+  assertEquals([groups.pending, groups.groupOf("d")], [1, "default"]);
+});
+
+Deno.test("claims are bounded: past twice the last settled count (and 1,024), confirmed and expired ones go", () => {
+  const router = new Map<string, string>();
+  let now = 0;
+  const groups = new SensorGroups({ groupOf: (id) => router.get(id) }, {
+    pendingMs: 1_000,
+    now: () => now,
+  });
+  for (let i = 0; i < 5_000; i++) {
+    if (i % 1_000 === 0) now += 2_000; // earlier claims expire
+    groups.claim(batch([[`s${i}`, "g"]]));
+  }
+  // At most the claims of the last 1,000 (younger than pendingMs) and those since the last settle.
+  assertEquals(groups.pending <= 2 * 1_000 + 1_024 + 1, true, String(groups.pending));
+});
