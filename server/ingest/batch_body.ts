@@ -3,6 +3,7 @@ import { filterValidReadings, parseJsonReadings } from "./readings/mod.ts";
 import type { ParsedReadings, ReadingLimits } from "./readings/mod.ts";
 import { MAX_IDEMPOTENCY_KEY_LENGTH } from "./idempotency.ts";
 import type { IngestMedia } from "./admission.ts";
+import { batchShapeLimits, jsonShapeRefusal } from "./json_shape.ts";
 
 /** An ingest body read as a batch. */
 export interface BatchBody {
@@ -26,6 +27,8 @@ export function decodeBatchBody(
   options: { limits: ReadingLimits; maxBatchReadings: number },
 ): BatchBody {
   if (media === "json") {
+    const refusal = jsonShapeRefusal(body, batchShapeLimits(options.maxBatchReadings));
+    if (refusal !== null) throw new RangeError(`Cannot ingest: ${refusal}`);
     return { batchId: null, readings: (nowMs) => parseJson(body, options, nowMs) };
   }
   const decoded = decodeIngestBatch(body, {

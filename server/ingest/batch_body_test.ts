@@ -38,6 +38,9 @@ Deno.test("a JSON body that is no batch is refused with the error class its stat
     [bytes("[{"), "SyntaxError", /not valid JSON/],
     [bytes('{"rows": []}'), "TypeError", /JSON array of readings/],
     [bytes("[{}, {}, {}, {}]"), "RangeError", /holds 4 readings, more than the limit of 3/],
+    // Told from the bytes before parsing (the limit of 3 readings allows 64 × 3 + 64 values).
+    [bytes(`[${"1,".repeat(256)}1]`), "RangeError", /holds more than 256 JSON values/],
+    [bytes("[".repeat(33) + "]".repeat(33)), "RangeError", /deeper than 32 levels/],
   ];
   for (const [body, name, message] of cases) {
     const error = thrown(() => decodeBatchBody(body, "json", options).readings(NOW));

@@ -1,0 +1,64 @@
+import fc from "fast-check";
+import { assert, assertEquals } from "../../tests/testing/assert.ts";
+import { batchShapeLimits, jsonShapeRefusal } from "./json_shape.ts";
+
+/** The parsed value's nesting depth, its values (elements, members, itself) and its containers. */
+function shapeOf(value: unknown): { depth: number; values: number; containers: number } {
+  if (value === null || typeof value !== "object") return { depth: 0, values: 1, containers: 0 };
+  const children = Array.isArray(value) ? value : Object.values(value);
+  let depth = 0, values = 1, containers = 1;
+  for (const child of children) {
+    const s = shapeOf(child);
+    depth = Math.max(depth, s.depth);
+    values += s.values;
+    containers += s.containers;
+  }
+  return { depth: depth + 1, values, containers };
+}
+
+Deno.test("the byte scan tells a JSON text's depth exactly and its values within one per container, whatever its strings hold", () => {
+  const text = fc.oneof(
+    fc.jsonValue({ maxDepth: 6 }),
+    // Strings full of the characters the scan must not count.
+    fc.array(fc.stringMatching(/^[[\]{},"\\:a\u00e9\u{1F600}]*$/u), { maxLength: 5 }),
+  );
+  fc.assert(
+    fc.property(text, (value) => {
+      const bytes = new TextEncoder().encode(JSON.stringify(value));
+      const { depth, values, containers } = shapeOf(JSON.parse(JSON.stringify(value)));
+      assertEquals(
+        jsonShapeRefusal(bytes, { maxDepth: depth, maxValues: values + containers }),
+        null,
+      );
+      if (depth > 0) {
+        const deeper = jsonShapeRefusal(bytes, { maxDepth: depth - 1, maxValues: Infinity });
+        assert(deeper?.includes("deeper than"), String(deeper));
+      }
+      const more = jsonShapeRefusal(bytes, { maxDepth: Infinity, maxValues: values - 1 });
+      assert(more?.includes("JSON values"), String(more));
+    }),
+    { numRuns: 500 },
+  );
+});
+
+Deno.test("a batch's bounds let the largest valid batch through and stop bodies that are only structure", () => {
+  const limits = batchShapeLimits(10_000);
+  const reading = (i: number) => ({
+    sensorId: `sensor-${i}`,
+    timestamp: 1_700_000_000_000,
+    group: "plant-a/line-1",
+    status: "ok",
+    reading: Object.fromEntries(Array.from({ length: 32 }, (_, m) => [`m${m}`, m])),
+  });
+  const largest = JSON.stringify({
+    readings: Array.from({ length: 10_000 }, (_, i) => reading(i)),
+  });
+  assertEquals(jsonShapeRefusal(new TextEncoder().encode(largest), limits), null);
+  const empties = new TextEncoder().encode(`[${"{},".repeat(700_000)}{}]`);
+  assert(jsonShapeRefusal(empties, limits)?.includes("JSON values"));
+  const deep = new TextEncoder().encode("[".repeat(100_000) + "]".repeat(100_000));
+  assertEquals(
+    jsonShapeRefusal(deep, limits),
+    "body nests arrays and objects deeper than 32 levels",
+  );
+});
