@@ -1,5 +1,6 @@
 import { KEYS } from "../store/keys.ts";
 import { covers } from "../../actors/hub/topic.ts";
+import { checkGroup } from "../../protocol/names.ts";
 
 /** A stored API key: only the hash of its secret is kept. */
 export interface ApiKeyRecord {
@@ -76,6 +77,17 @@ export class ApiKeys {
   async create(name: string, groups: string[]): Promise<{ key: string; record: ApiKeyRecord }> {
     if (groups.length === 0) {
       throw new TypeError("Cannot create a key: give at least one group prefix or *");
+    }
+    // A prefix no reading's group can be under ("plant-a/", "a b") would make a key that writes nothing.
+    for (const prefix of groups) {
+      const problem = prefix === "*" ? null : checkGroup(prefix);
+      if (problem !== null || prefix === "") {
+        throw new TypeError(
+          `Cannot create a key: ${JSON.stringify(prefix)} is no group prefix (${
+            problem ?? "it is empty"
+          }); give group paths like plant-a or plant-a/line-1, or *`,
+        );
+      }
     }
     const id = randomId();
     const secret = base64url(crypto.getRandomValues(new Uint8Array(32)));

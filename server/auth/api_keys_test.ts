@@ -33,3 +33,24 @@ Deno.test("group scopes cover whole segments; * covers all", () => {
   assert(groupAllowed(["*"], "default"));
   assert(!groupAllowed([], "plant-a"));
 });
+
+Deno.test("a key is made only for group prefixes a reading's group can be under, or *", async () => {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    const keys = new ApiKeys(kv, { cacheMs: 0 });
+    for (const bad of ["plant-a/", "/plant-a", "a b", "", "plant-a//x", "x".repeat(129)]) {
+      let message = "";
+      await keys.create("k", [bad]).catch((e: TypeError) => message = e.message);
+      assert(
+        message.startsWith(`Cannot create a key: ${JSON.stringify(bad)} is no group prefix`),
+        message,
+      );
+    }
+    assertEquals(await keys.list(), [], "nothing was stored for them");
+    for (const good of [["*"], ["plant-a"], ["plant-a/line-1", "b.c:d_e-f"]]) {
+      assertEquals((await keys.create("k", good)).record.groups, good);
+    }
+  } finally {
+    kv.close();
+  }
+});
