@@ -1,0 +1,101 @@
+// The read API end to end: real servers on port 0, one verifying ES256
+// dashboard tokens and one without tokens, fed through POST /api/ingest.
+import * as jose from "jose";
+import { assert, assertEquals } from "../../tests/testing/assert.ts";
+import { startPulseboard } from "../pulseboard.ts";
+import type { Pulseboard } from "../pulseboard.ts";
+import { DEFAULT_CONFIG } from "../config/options.ts";
+
+const ISSUER = "https://id.example";
+const AUDIENCE = "pulseboard";
+/** 3 sensors in plant-a, 2 in plant-b. */
+const SENSORS = [
+  ["s1", "plant-a/line-1"],
+  ["s10", "plant-a/line-1"],
+  ["s2", "plant-a/line-2"],
+  ["S3", "plant-b/line-1"],
+  ["s30", "plant-b/line-1"],
+] as const;
+
+/** The fields these tests read from the answers. */
+interface Body {
+  sensors: { id: string }[];
+  nextCursor: string | null;
+  groups: { sensors: number }[];
+  metrics: unknown;
+  from: number;
+  to: number;
+  error: string;
+  detail: string;
+}
+type Get = (path: string, groups?: string[]) => Promise<{ status: number; body: Body }>;
+
+/** A server holding SENSORS (with tokens: `get` signs one for `groups`, default `*`). */
+async function withServer(
+  options: { tokens: boolean },
+  run: (get: Get, server: Pulseboard) => Promise<void>,
+): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "pulseboard-read-api-" });
+  const { publicKey, privateKey } = await jose.generateKeyPair("ES256");
+  await Deno.writeTextFile(`${dir}/public.pem`, await jose.exportSPKI(publicKey));
+  const server = await startPulseboard({
+    ...DEFAULT_CONFIG,
+    port: 0,
+    data: ":memory:",
+    tickMs: 20,
+    ...(options.tokens
+      ? { jwtIssuer: ISSUER, jwtAudience: AUDIENCE, jwtPublicKeyFile: `${dir}/public.pem` }
+      : {}),
+  });
+  const get: Get = async (path, groups = ["*"]) => {
+    const headers: Record<string, string> = {};
+    if (options.tokens) {
+      const token = await new jose.SignJWT({ groups }).setProtectedHeader({ alg: "ES256" })
+        .setIssuer(ISSUER).setAudience(AUDIENCE).setSubject("viewer").setExpirationTime("1h")
+        .sign(privateKey);
+      headers.authorization = `Bearer ${token}`;
+    }
+    const response = await fetch(new URL(path, server.url), { headers });
+    return { status: response.status, body: await response.json() };
+  };
+  try {
+    const response = await fetch(new URL("/api/ingest", server.url), {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(
+        SENSORS.map(([sensorId, group], i) => ({
+          sensorId,
+          group,
+          timestamp: Date.now(),
+          reading: { t: i },
+        })),
+      ),
+    });
+    assertEquals((await response.json()).accepted, SENSORS.length);
+    // Until the hub lists them all.
+    for (let i = 0; (await get("/api/sensors")).body.sensors?.length !== SENSORS.length; i++) {
+      assert(i < 250, "every sensor listed");
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await run(get, server);
+  } finally {
+    await server.shutdown();
+    await server.finished;
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("history times past a Date's range are refused, and the default hour before an early `to` starts at 0", async () => {
+  await withServer({ tokens: false }, async (get) => {
+    const early = await get("/api/sensors/s1/history?metric=t&to=1000");
+    assertEquals(early.status, 200);
+    assertEquals([early.body.from, early.body.to], [0, 1000]);
+    for (const query of ["to=9999999999999999", "from=9999999999999999&to=1"]) {
+      const { status, body } = await get(`/api/sensors/s1/history?metric=t&${query}`);
+      assertEquals(status, 400, query);
+      assert(/at most 8640000000000000/.test(body.detail), body.detail);
+    }
+    const latest = await get("/api/sensors/s1/history?metric=t&to=8640000000000000");
+    assertEquals([latest.status, latest.body.to], [200, 8_640_000_000_000_000]);
+  });
+});
