@@ -31,7 +31,7 @@ export interface SensorQuery {
   limit: number;
   /** List ids after this one (exclusive); null from the start. */
   after: string | null;
-  /** The viewer's group prefixes; null for no limit. */
+  /** The viewer's group prefixes (`*` among them: every group); null for no limit. */
   scope: readonly string[] | null;
   /** Only the sensor with exactly this id. */
   id?: string;
@@ -43,9 +43,11 @@ export function listSensors(
   query: SensorQuery,
 ): { sensors: SensorSummary[]; more: boolean } {
   const q = query.q?.toLowerCase() ?? null;
+  // `*` is every group, as for /api/groups and the feed.
+  const scope = query.scope === null || query.scope.includes("*") ? null : query.scope;
   const matching = view.sensors().filter((s) =>
     (query.group === null || covers(query.group, s.group)) &&
-    (query.scope === null || query.scope.some((p) => covers(p, s.group))) &&
+    (scope === null || scope.some((p) => covers(p, s.group))) &&
     (q === null || s.id.toLowerCase().includes(q)) &&
     (query.id === undefined || s.id === query.id) &&
     (query.after === null || s.id > query.after)

@@ -8,7 +8,7 @@ import { DEFAULT_CONFIG } from "../config/options.ts";
 
 const ISSUER = "https://id.example";
 const AUDIENCE = "pulseboard";
-/** 3 sensors in plant-a, 2 in plant-b. */
+/** 3 sensors in plant-a, 2 in plant-b; ids in code-unit order are not in number order. */
 const SENSORS = [
   ["s1", "plant-a/line-1"],
   ["s10", "plant-a/line-1"],
@@ -16,6 +16,7 @@ const SENSORS = [
   ["S3", "plant-b/line-1"],
   ["s30", "plant-b/line-1"],
 ] as const;
+const BY_ID = ["S3", "s1", "s10", "s2", "s30"];
 
 /** The fields these tests read from the answers. */
 interface Body {
@@ -84,6 +85,26 @@ async function withServer(
     await Deno.remove(dir, { recursive: true });
   }
 }
+
+const ids = (body: Body) => body.sensors.map((s) => s.id);
+
+Deno.test('a token of groups ["*"] lists every sensor in /api/sensors, as /api/groups counts them', async () => {
+  await withServer({ tokens: true }, async (get) => {
+    const all = await get("/api/sensors");
+    assertEquals([all.status, ids(all.body)], [200, BY_ID]);
+    const groups = (await get("/api/groups")).body.groups;
+    assertEquals(groups.reduce((n, g) => n + g.sensors, 0), SENSORS.length);
+    // "*" beside other prefixes is every group, too; the filters still apply.
+    assertEquals(ids((await get("/api/sensors", ["plant-a", "*"])).body), BY_ID);
+    assertEquals(ids((await get("/api/sensors?group=plant-b")).body), ["S3", "s30"]);
+    assertEquals(ids((await get("/api/sensors?q=s3")).body), ["S3", "s30"]);
+    // A narrower token lists its groups only.
+    assertEquals(ids((await get("/api/sensors", ["plant-a"])).body), ["s1", "s10", "s2"]);
+    // History and aggregates take "*" as they did.
+    assertEquals((await get("/api/sensors/S3/history?metric=t")).status, 200);
+    assertEquals((await get("/api/aggregates?group=plant-b")).status, 200);
+  });
+});
 
 Deno.test("history times past a Date's range are refused, and the default hour before an early `to` starts at 0", async () => {
   await withServer({ tokens: false }, async (get) => {

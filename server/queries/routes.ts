@@ -9,7 +9,10 @@ import type { HistoryRequest } from "../history/history_query.ts";
 
 /** What the read API needs from the rest of the server. */
 export interface QueryDeps {
-  /** The viewer's group prefixes (null: no limit); throws PermissionDenied without a valid token. */
+  /**
+   * The viewer's group prefixes (null: no limit; `*` among them is every
+   * group); throws PermissionDenied without a valid token.
+   */
   scope(request: Request): Promise<string[] | null>;
   sensors(query: SensorQuery): Promise<{ sensors: SensorSummary[]; more: boolean }>;
   aggregates(
@@ -31,7 +34,7 @@ const MAX_LIMIT = 1_000;
 export function sensorsRoute(deps: QueryDeps) {
   return async (request: Request): Promise<Response> => {
     try {
-      const scope = await deps.scope(request);
+      const scope = readScope(await deps.scope(request));
       const params = new URL(request.url).searchParams;
       const group = groupParam(params);
       const q = params.get("q");
@@ -66,10 +69,10 @@ export function sensorsRoute(deps: QueryDeps) {
 export function historyRoute(deps: QueryDeps) {
   return async (request: Request, id: string): Promise<Response> => {
     try {
-      const scope = await deps.scope(request);
+      const scope = readScope(await deps.scope(request));
       const parsed = parseHistoryRequest(id, new URL(request.url).searchParams, deps.now());
       if (typeof parsed === "string") throw new RangeError(parsed);
-      if (scope !== null && !scope.includes("*")) {
+      if (scope !== null) {
         // Only sensors the viewer may see; unknown and forbidden look the same.
         const known = await findSensor(deps, id, scope);
         if (!known) throw new Deno.errors.NotFound(`No sensor "${id}" among those you may read`);
@@ -85,14 +88,11 @@ export function historyRoute(deps: QueryDeps) {
 export function aggregatesRoute(deps: QueryDeps) {
   return async (request: Request): Promise<Response> => {
     try {
-      const scope = await deps.scope(request);
+      const scope = readScope(await deps.scope(request));
       const params = new URL(request.url).searchParams;
       const group = groupParam(params) ?? "";
       // The root group ("") is everything the viewer may read.
-      if (
-        group !== "" && scope !== null && !scope.includes("*") &&
-        !scope.some((p) => covers(p, group))
-      ) {
+      if (group !== "" && scope !== null && !scope.some((p) => covers(p, group))) {
         throw new Deno.errors.NotFound(
           `Group "${group || "(all)"}" is outside your token's groups`,
         );
@@ -112,18 +112,22 @@ export function aggregatesRoute(deps: QueryDeps) {
         );
       }
       const metric = params.get("metric") || null;
-      const effectiveScope = scope === null || scope.includes("*") ? null : scope;
       return jsonResponse({
         group,
         window,
         windowMs: deps.windowSizesMs[size],
         asOfMs: deps.now(),
-        metrics: await deps.aggregates(group, size, metric, effectiveScope),
+        metrics: await deps.aggregates(group, size, metric, scope),
       });
     } catch (error) {
       return errorResponse(error);
     }
   };
+}
+
+/** The viewer's scope as the queries take it: null for every group (no tokens, or `*`). */
+function readScope(scope: string[] | null): string[] | null {
+  return scope === null || scope.includes("*") ? null : scope;
 }
 
 async function findSensor(deps: QueryDeps, id: string, scope: readonly string[]): Promise<boolean> {
