@@ -106,6 +106,25 @@ Deno.test('a token of groups ["*"] lists every sensor in /api/sensors, as /api/g
   });
 });
 
+Deno.test("pages follow their cursors through every sensor in id order (code units), without repeats", async () => {
+  await withServer({ tokens: false }, async (get) => {
+    for (const limit of [1, 2, 3, 5]) {
+      const seen: string[] = [];
+      let cursor: string | null = null;
+      for (let page = 0; page < 10; page++) {
+        const { status, body } = await get(
+          `/api/sensors?limit=${limit}${cursor ? `&cursor=${cursor}` : ""}`,
+        );
+        assertEquals(status, 200);
+        seen.push(...ids(body));
+        cursor = body.nextCursor;
+        if (cursor === null) break;
+      }
+      assertEquals(seen, BY_ID, `limit ${limit}`);
+    }
+  });
+});
+
 Deno.test("history times past a Date's range are refused, and the default hour before an early `to` starts at 0", async () => {
   await withServer({ tokens: false }, async (get) => {
     const early = await get("/api/sensors/s1/history?metric=t&to=1000");
