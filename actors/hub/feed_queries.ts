@@ -272,7 +272,11 @@ export function sensorSummary(view: FeedView, index: number): SensorSummary | nu
   };
 }
 
-/** A group's aggregates for one window size, by metric name, as `GET /api/aggregates` answers. */
+/**
+ * A group's aggregates for one window size, by metric name, as `GET
+ * /api/aggregates` answers; null when `metricName` names no metric the
+ * fleet has (metric names are the whole fleet's: every feed is told them).
+ */
 export function aggregatesByName(
   view: FeedView,
   group: string,
@@ -288,12 +292,12 @@ export function aggregatesByName(
   avg: number;
   min: number;
   max: number;
-}[] {
+}[] | null {
   const metrics = view.metrics();
   const metric = metricName === null
     ? undefined
     : metrics.find((m) => m.name === metricName)?.index ?? -1;
-  if (metric === -1) return [];
+  if (metric === -1) return null;
   const names = new Map(metrics.map((m) => [m.index, m.name]));
   return groupAggregates(view, group, size, { metric, scope }).map((a) => ({
     metric: names.get(a.metric)!,

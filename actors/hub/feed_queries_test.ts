@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { assert, assertEquals } from "../../tests/testing/assert.ts";
 import { FeedView } from "./feed_view.ts";
-import { SensorListing, sensorSummary } from "./feed_queries.ts";
+import { aggregatesByName, SensorListing, sensorSummary } from "./feed_queries.ts";
 import type { FleetStamp, SensorQuery } from "./feed_queries.ts";
 import { covers } from "./topic.ts";
 import type { ShardChanges } from "../shards/shard_messages.ts";
@@ -197,4 +197,11 @@ Deno.test("a listing whose stamp missed a change is made again when a page meets
   // Index 1 given to another id, the stamp left as it was.
   view.apply([flush([{ index: 1, id: "c", group: "g" }], [1])]);
   assertEquals(listing.page(view, all, stamp).sensors.map((s) => s.id), ["a", "c"]);
+});
+
+Deno.test("aggregates of a metric the fleet does not have are null, not an empty list", () => {
+  const view = new FeedView();
+  view.apply([flush([{ index: 0, id: "a", group: "g" }])]);
+  assertEquals(aggregatesByName(view, "", 0, "nope", null), null);
+  assertEquals(aggregatesByName(view, "", 0, "t", null), []);
 });

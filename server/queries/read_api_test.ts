@@ -125,6 +125,32 @@ Deno.test("pages follow their cursors through every sensor in id order (code uni
   });
 });
 
+for (const tokens of [false, true]) {
+  Deno.test(`${tokens ? "with" : "without"} tokens, an unknown sensor's history and an unknown metric's aggregates are 404 naming them`, async () => {
+    await withServer({ tokens }, async (get) => {
+      const unknown = await get("/api/sensors/nobody/history?metric=t");
+      assertEquals(unknown.status, 404);
+      assertEquals(unknown.body.error, "not_found");
+      assert(unknown.body.detail.includes('"nobody"'), unknown.body.detail);
+      assertEquals((await get("/api/sensors/s10/history?metric=t")).status, 200);
+      if (tokens) {
+        // Outside the token's groups: the same answer as unknown.
+        const foreign = await get("/api/sensors/S3/history?metric=t", ["plant-a"]);
+        assertEquals(foreign.status, 404);
+        assert(foreign.body.detail.includes('"S3"'), foreign.body.detail);
+      }
+      const typo = await get("/api/aggregates?metric=temprature");
+      assertEquals(typo.status, 404);
+      assert(typo.body.detail.includes('"temprature"'), typo.body.detail);
+      const known = await get("/api/aggregates?metric=t");
+      assertEquals([known.status, Array.isArray(known.body.metrics)], [200, true]);
+      // A name that cannot be a metric at all is a bad request.
+      const bad = await get("/api/aggregates?metric=" + encodeURIComponent("no such"));
+      assertEquals(bad.status, 400);
+    });
+  });
+}
+
 Deno.test("history times past a Date's range are refused, and the default hour before an early `to` starts at 0", async () => {
   await withServer({ tokens: false }, async (get) => {
     const early = await get("/api/sensors/s1/history?metric=t&to=1000");

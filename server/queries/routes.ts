@@ -1,5 +1,5 @@
 import { errorResponse, jsonResponse } from "../http/errors.ts";
-import { checkGroup, checkSensorId } from "../ingest/readings/validate.ts";
+import { checkGroup, checkMetricName, checkSensorId } from "../ingest/readings/validate.ts";
 import { DEFAULT_READING_LIMITS } from "../ingest/readings/limits.ts";
 import { covers } from "../../actors/hub/topic.ts";
 import type { SensorQuery, SensorSummary } from "../../actors/hub/feed_queries.ts";
@@ -20,7 +20,7 @@ export interface QueryDeps {
     size: number,
     metric: string | null,
     scope: readonly string[] | null,
-  ): Promise<unknown[]>;
+  ): Promise<unknown[] | null>;
   history(request: HistoryRequest): Promise<HistoryAnswer>;
   windowSizesMs: readonly number[];
   /** Readings each metric's avg, min and max cover (`--window`). */
@@ -72,10 +72,13 @@ export function historyRoute(deps: QueryDeps) {
       const scope = readScope(await deps.scope(request));
       const parsed = parseHistoryRequest(id, new URL(request.url).searchParams, deps.now());
       if (typeof parsed === "string") throw new RangeError(parsed);
-      if (scope !== null) {
-        // Only sensors the viewer may see; unknown and forbidden look the same.
-        const known = await findSensor(deps, id, scope);
-        if (!known) throw new Deno.errors.NotFound(`No sensor "${id}" among those you may read`);
+      // Only sensors the fleet has (and the viewer may see: unknown and forbidden look the same).
+      if (!await findSensor(deps, id, scope)) {
+        throw new Deno.errors.NotFound(
+          scope === null
+            ? `No sensor "${id}" is known`
+            : `No sensor "${id}" among those you may read`,
+        );
       }
       return jsonResponse(await deps.history(parsed));
     } catch (error) {
@@ -112,12 +115,18 @@ export function aggregatesRoute(deps: QueryDeps) {
         );
       }
       const metric = params.get("metric") || null;
+      const metricProblem = metric === null
+        ? null
+        : checkMetricName(metric, DEFAULT_READING_LIMITS);
+      if (metricProblem) throw new RangeError(metricProblem);
+      const metrics = await deps.aggregates(group, size, metric, scope);
+      if (metrics === null) throw new Deno.errors.NotFound(`No metric "${metric}" is known`);
       return jsonResponse({
         group,
         window,
         windowMs: deps.windowSizesMs[size],
         asOfMs: deps.now(),
-        metrics: await deps.aggregates(group, size, metric, scope),
+        metrics,
       });
     } catch (error) {
       return errorResponse(error);
@@ -130,7 +139,11 @@ function readScope(scope: string[] | null): string[] | null {
   return scope === null || scope.includes("*") ? null : scope;
 }
 
-async function findSensor(deps: QueryDeps, id: string, scope: readonly string[]): Promise<boolean> {
+async function findSensor(
+  deps: QueryDeps,
+  id: string,
+  scope: readonly string[] | null,
+): Promise<boolean> {
   const page = await deps.sensors({ group: null, q: null, limit: 1, after: null, scope, id });
   return page.sensors.length === 1;
 }
