@@ -102,20 +102,23 @@ Deno.test("pages of the kept listing equal a plain filter, sort and slice throug
         let serial = 0;
         const held = new Map<number, { id: string; group: string }>();
         for (const tick of ticks) {
-          const came: { index: number; id: string; group: string }[] = [];
-          const went: number[] = [];
+          // The tick's flush says how the held sensors differ after its steps (a
+          // sensor removed and added again in one flush is still there).
+          const before = new Map(held);
           for (const s of tick) {
-            if (s.kind === "remove") {
-              if (held.delete(s.index)) went.push(s.index);
-            } else if (s.kind === "move") {
+            if (s.kind === "remove") held.delete(s.index);
+            else if (s.kind === "move") {
               const sensor = held.get(s.index);
-              if (sensor) came.push({ index: s.index, id: sensor.id, group: s.group });
+              if (sensor) held.set(s.index, { id: sensor.id, group: s.group });
             } else if (![...held.values()].some((h) => h.id === s.id)) {
               // An index may come back under another id; an id is held by one index.
               held.set(s.index, { id: s.id, group: s.group });
-              came.push({ index: s.index, id: s.id, group: s.group });
             }
           }
+          const went = [...before.keys()].filter((index) => !held.has(index));
+          const came = [...held].filter(([index, s]) =>
+            before.get(index)?.id !== s.id || before.get(index)?.group !== s.group
+          ).map(([index, s]) => ({ index, ...s }));
           view.apply([flush(came, went)]);
           if (came.length > 0 || went.length > 0) serial++;
           const stamp: FleetStamp | null = stamped ? { source, serial } : null;
