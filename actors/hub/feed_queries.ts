@@ -31,33 +31,219 @@ export interface SensorQuery {
   limit: number;
   /** List ids after this one (exclusive); null from the start. */
   after: string | null;
-  /** The viewer's group prefixes; null for no limit. */
+  /** The viewer's group prefixes (`*` among them: every group); null for no limit. */
   scope: readonly string[] | null;
   /** Only the sensor with exactly this id. */
   id?: string;
 }
 
-/** Sensors matching a query, ordered by id, one page at a time. */
+/**
+ * When the fleet's set of sensors last changed, as the hub knows it
+ * (`SortKeys.setChangedAt` of its views' keys): a listing whose stamp is
+ * the same is up to date. `source` changes when the hub starts its views
+ * over (its serials start over with them).
+ */
+export interface FleetStamp {
+  source: object;
+  serial: number;
+}
+
+/**
+ * The fleet's sensors in the order `GET /api/sensors` lists them: by id,
+ * code unit by code unit (JavaScript's `<` on strings). That is not the
+ * dashboard's listing order (`SortKeys.idOrder`, a `CollationOrder`: case
+ * folded, digit runs by value, so `s2` before `s10`), which the API never
+ * used and its cursors (the last id of a page) could not follow; so this
+ * keeps an order of its own. It is brought up to date when a page is asked
+ * for after the set changed: one pass over the view's sensors to find who
+ * came or went, a sort of those that came, and a merge (nothing is sorted
+ * again when nothing came). A page then starts at its cursor by binary
+ * search and reads on only until it has `limit` matches and one more, so it
+ * costs about `limit` plus the sensors its filters skip; one id is a binary
+ * search. Nothing runs at the hub's tick: a fleet nobody lists costs nothing.
+ */
+export class SensorListing {
+  #view: FeedView | null = null;
+  #stamp: FleetStamp | null = null;
+  /** Listed ids, in order, and their sensor indexes. */
+  #ids: string[] = [];
+  #order: number[] = [];
+  /**
+   * By sensor index: the id it is listed under (undefined: not listed), and
+   * that id in lower case, kept once a `q` asked for it.
+   */
+  #listed: (string | undefined)[] = [];
+  #lower: (string | undefined)[] = [];
+  /** Sensors sorted in so far, and read by pages (for tests: what a page costs). */
+  sorted = 0;
+  visited = 0;
+
+  /** Sensors matching a query, ordered by id, one page at a time. */
+  page(
+    view: FeedView,
+    query: SensorQuery,
+    stamp: FleetStamp | null = null,
+  ): { sensors: SensorSummary[]; more: boolean } {
+    this.#refresh(view, stamp);
+    const found = this.#scan(view, query);
+    // A listing out of step with the view (a stamp that missed a change) is made again.
+    const indexes = found ?? (this.#refresh(view, null), this.#scan(view, query)!);
+    return {
+      sensors: indexes.sensors.map((index) => sensorSummary(view, index)!),
+      more: indexes.more,
+    };
+  }
+
+  /** The matching sensors' indexes; null when a listed sensor is not the view's. */
+  #scan(view: FeedView, query: SensorQuery): { sensors: number[]; more: boolean } | null {
+    const ids = this.#ids;
+    const order = this.#order;
+    const lower = this.#lower;
+    const q = query.q?.toLowerCase() ?? null;
+    const scope = query.scope === null || query.scope.includes("*") ? null : query.scope;
+    let start = query.after === null ? 0 : this.#firstAfter(query.after);
+    let end = ids.length;
+    if (query.id !== undefined) {
+      // One id: where it would be, if listed at all.
+      const at = this.#firstAtOrAfter(query.id);
+      if (at < start) return { sensors: [], more: false };
+      start = at;
+      end = at < ids.length && ids[at] === query.id ? at + 1 : at;
+    }
+    const sensors: number[] = [];
+    for (let k = start; k < end; k++) {
+      this.visited++;
+      const index = order[k];
+      const sensor = view.sensor(index);
+      if (sensor === undefined || sensor.id !== ids[k]) return null;
+      if (query.group !== null && !covers(query.group, sensor.group)) continue;
+      if (q !== null && !(lower[index] ??= sensor.id.toLowerCase()).includes(q)) continue;
+      if (scope !== null && !scope.some((p) => covers(p, sensor.group))) continue;
+      if (sensors.length === query.limit) return { sensors, more: true };
+      sensors.push(index);
+    }
+    return { sensors, more: false };
+  }
+
+  /** The first position whose id is after `id`. */
+  #firstAfter(id: string): number {
+    const ids = this.#ids;
+    let lo = 0, hi = ids.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (ids[mid] <= id) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** The first position whose id is `id` or after it. */
+  #firstAtOrAfter(id: string): number {
+    const ids = this.#ids;
+    let lo = 0, hi = ids.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (ids[mid] < id) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** Takes in the sensors that came or went since the last stamp (all of them without one). */
+  #refresh(view: FeedView, stamp: FleetStamp | null): void {
+    if (view !== this.#view) {
+      this.#view = view;
+      this.#ids = [];
+      this.#order = [];
+      this.#listed = [];
+      this.#lower = [];
+    } else if (
+      stamp !== null && this.#stamp !== null && stamp.source === this.#stamp.source &&
+      stamp.serial === this.#stamp.serial && view.sensorCount === this.#ids.length
+    ) return;
+    this.#stamp = stamp && { source: stamp.source, serial: stamp.serial };
+    const listed = this.#listed;
+    const came: number[] = [];
+    let went = 0;
+    const top = Math.max(view.sensorLimit, listed.length);
+    for (let i = 0; i < top; i++) {
+      const id = view.sensor(i)?.id;
+      const was = listed[i];
+      if (id === was) continue;
+      if (was !== undefined) went++;
+      listed[i] = id;
+      this.#lower[i] = undefined;
+      if (id !== undefined) came.push(i);
+    }
+    if (came.length === 0 && went === 0) return;
+    // Those still listed under their id keep their places.
+    const ids = this.#ids;
+    const order = this.#order;
+    let kept = 0;
+    if (went > 0) {
+      for (let k = 0; k < ids.length; k++) {
+        if (listed[order[k]] !== ids[k]) continue;
+        ids[kept] = ids[k];
+        order[kept++] = order[k];
+      }
+      ids.length = kept;
+      order.length = kept;
+    } else kept = ids.length;
+    if (came.length === 0) return;
+    came.sort((a, b) => compareIds(listed[a]!, listed[b]!) || a - b);
+    this.sorted += came.length;
+    // Merged into new arrays: the places of a few found by binary search, of many by a linear merge.
+    const binary = came.length * Math.log2(kept + 1) < kept;
+    const mergedIds: string[] = [];
+    const mergedOrder: number[] = [];
+    let k = 0;
+    for (const index of came) {
+      const id = listed[index]!;
+      let until = k;
+      if (binary) {
+        let hi = kept;
+        while (until < hi) {
+          const mid = (until + hi) >>> 1;
+          if (compareIds(ids[mid], id) < 0) until = mid + 1;
+          else hi = mid;
+        }
+      } else {
+        while (until < kept && compareIds(ids[until], id) < 0) until++;
+      }
+      for (; k < until; k++) {
+        mergedIds.push(ids[k]);
+        mergedOrder.push(order[k]);
+      }
+      mergedIds.push(id);
+      mergedOrder.push(index);
+    }
+    for (; k < kept; k++) {
+      mergedIds.push(ids[k]);
+      mergedOrder.push(order[k]);
+    }
+    this.#ids = mergedIds;
+    this.#order = mergedOrder;
+  }
+}
+
+/** Ids as `GET /api/sensors` orders them: by UTF-16 code units. */
+function compareIds(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * Sensors matching a query, ordered by id, one page at a time; a listing
+ * made for this call alone (the hub keeps one: `SensorListing`).
+ */
 export function listSensors(
   view: FeedView,
   query: SensorQuery,
 ): { sensors: SensorSummary[]; more: boolean } {
-  const q = query.q?.toLowerCase() ?? null;
-  const matching = view.sensors().filter((s) =>
-    (query.group === null || covers(query.group, s.group)) &&
-    (query.scope === null || query.scope.some((p) => covers(p, s.group))) &&
-    (q === null || s.id.toLowerCase().includes(q)) &&
-    (query.id === undefined || s.id === query.id) &&
-    (query.after === null || s.id > query.after)
-  ).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  const page = matching.slice(0, query.limit);
-  return {
-    sensors: page.map((s) => summarize(view, s.index)!),
-    more: matching.length > page.length,
-  };
+  return new SensorListing().page(view, query);
 }
 
-function summarize(view: FeedView, index: number): SensorSummary | null {
+/** One sensor as `GET /api/sensors` lists it; null for an index the view does not hold. */
+export function sensorSummary(view: FeedView, index: number): SensorSummary | null {
   const sensor = view.sensor(index);
   if (!sensor) return null;
   const metrics: SensorSummary["metrics"] = {};
@@ -86,7 +272,11 @@ function summarize(view: FeedView, index: number): SensorSummary | null {
   };
 }
 
-/** A group's aggregates for one window size, by metric name, as `GET /api/aggregates` answers. */
+/**
+ * A group's aggregates for one window size, by metric name, as `GET
+ * /api/aggregates` answers; null when `metricName` names no metric the
+ * fleet has (metric names are the whole fleet's: every feed is told them).
+ */
 export function aggregatesByName(
   view: FeedView,
   group: string,
@@ -102,12 +292,12 @@ export function aggregatesByName(
   avg: number;
   min: number;
   max: number;
-}[] {
+}[] | null {
   const metrics = view.metrics();
   const metric = metricName === null
     ? undefined
     : metrics.find((m) => m.name === metricName)?.index ?? -1;
-  if (metric === -1) return [];
+  if (metric === -1) return null;
   const names = new Map(metrics.map((m) => [m.index, m.name]));
   return groupAggregates(view, group, size, { metric, scope }).map((a) => ({
     metric: names.get(a.metric)!,

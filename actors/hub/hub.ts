@@ -4,7 +4,7 @@ import type { ActorRef, Behavior } from "../runtime/mod.ts";
 import { FeedView } from "./feed_view.ts";
 import type { TickChanges } from "./feed_view.ts";
 import { groupAggregates } from "./group_aggregates.ts";
-import { aggregatesByName, listSensors } from "./feed_queries.ts";
+import { aggregatesByName, SensorListing } from "./feed_queries.ts";
 import { HubStats } from "./hub_stats.ts";
 import type { TickParts } from "./hub_stats.ts";
 import type { HubMessage, HubSubscribe } from "./hub_messages.ts";
@@ -185,6 +185,8 @@ export class HubBehavior implements Behavior<HubMessage> {
   #whenIdle: (() => void)[] = [];
   /** The saved id order, for the first views only (taken by `#makeViews`). */
   #savedIdOrder: Uint8Array | null;
+  /** GET /api/sensors's order (by id in code units), kept between requests. */
+  readonly #listing = new SensorListing();
   /** The last `idOrder` answer, and the views and key set it was made from. */
   #idOrderSaved: { views: HubViews; setAt: number; bytes: Uint8Array } | null = null;
 
@@ -321,7 +323,10 @@ export class HubBehavior implements Behavior<HubMessage> {
         break;
       }
       case "sensors":
-        message.reply(listSensors(this.#view, message.query));
+        message.reply(this.#listing.page(this.#view, message.query, {
+          source: this.#views.table.keys,
+          serial: this.#views.table.keys.setChangedAt,
+        }));
         break;
       case "aggregates":
         message.reply(

@@ -31,10 +31,14 @@ export const MAX_POINTS = 10_000;
 export const DEFAULT_POINTS = 1_000;
 /** Longest range one request may cover. */
 export const MAX_RANGE_MS = 400 * 86_400_000;
+/** The latest time a JavaScript Date holds (an exact integer, too). */
+export const MAX_TIME_MS = 8_640_000_000_000_000;
 
 /**
- * Reads and checks `metric`, `from`, `to` (epoch ms; default the last hour)
- * and `maxPoints`. Returns the request or the reason it makes no sense.
+ * Reads and checks `metric`, `from`, `to` (epoch ms, at most `MAX_TIME_MS`;
+ * default the last hour: `to` now, `from` an hour before `to` but not
+ * before 0) and `maxPoints`. Returns the request or the reason it makes no
+ * sense.
  */
 export function parseHistoryRequest(
   sensorId: string,
@@ -55,9 +59,19 @@ export function parseHistoryRequest(
     }
     return Number(raw);
   };
-  const toMs = number("to", nowMs);
+  const time = (name: string, fallback: number): number | string => {
+    const value = number(name, fallback);
+    if (typeof value === "number" && value > MAX_TIME_MS) {
+      return `${name} must be at most ${MAX_TIME_MS} (the latest time a date holds), got ${
+        params.get(name)
+      }`;
+    }
+    return value;
+  };
+  const toMs = time("to", nowMs);
   if (typeof toMs === "string") return toMs;
-  const fromMs = number("from", toMs - 3_600_000);
+  // Nothing is stored before 1970: the hour before an early `to` starts at 0.
+  const fromMs = time("from", Math.max(0, toMs - 3_600_000));
   if (typeof fromMs === "string") return fromMs;
   const maxPoints = number("maxPoints", DEFAULT_POINTS);
   if (typeof maxPoints === "string") return maxPoints;

@@ -26,11 +26,28 @@ Deno.test("history parameters are checked one by one with a reason, with sane de
     ["metric=t&maxPoints=10001", /1\.\.10000/],
     ["metric=t&from=0&to=" + 401 * 86_400_000, /400 days/],
     ["metric=t", /sensorId/, ""],
+    // Past the latest time a Date holds (and past exact integers): said, not rounded.
+    ["metric=t&to=9999999999999999", /to must be at most 8640000000000000 .*9999999999999999/],
+    ["metric=t&to=8640000000000001", /to must be at most 8640000000000000/],
+    ["metric=t&from=9999999999999999&to=1", /from must be at most 8640000000000000/],
+    ["metric=t&to=0", /from \(0\) must be before to \(0\)/],
+    ["metric=t&maxPoints=9999999999999999", /1\.\.10000/],
   ];
   for (const [query, reason, id] of cases) {
     const result = parse(query, id);
     assert(typeof result === "string" && reason.test(result), `${query}: ${result}`);
   }
+  // The default hour before an early `to` starts at 0, not before 1970.
+  assertEquals(parse("metric=t&to=1000"), {
+    sensorId: "s1",
+    metric: "t",
+    fromMs: 0,
+    toMs: 1000,
+    maxPoints: 1_000,
+  });
+  const latest = parse("metric=t&to=8640000000000000");
+  assert(typeof latest !== "string", `${latest}`);
+  assertEquals([latest.fromMs, latest.toMs], [8_640_000_000_000_000 - 3_600_000, 8.64e15]);
 });
 
 Deno.test("bucketize equals a recomputation per epoch-aligned bucket and never exceeds maxPoints", () => {

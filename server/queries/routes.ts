@@ -1,5 +1,5 @@
 import { errorResponse, jsonResponse } from "../http/errors.ts";
-import { checkGroup, checkSensorId } from "../ingest/readings/validate.ts";
+import { checkGroup, checkMetricName, checkSensorId } from "../ingest/readings/validate.ts";
 import { DEFAULT_READING_LIMITS } from "../ingest/readings/limits.ts";
 import { covers } from "../../actors/hub/topic.ts";
 import type { SensorQuery, SensorSummary } from "../../actors/hub/feed_queries.ts";
@@ -9,7 +9,10 @@ import type { HistoryRequest } from "../history/history_query.ts";
 
 /** What the read API needs from the rest of the server. */
 export interface QueryDeps {
-  /** The viewer's group prefixes (null: no limit); throws PermissionDenied without a valid token. */
+  /**
+   * The viewer's group prefixes (null: no limit; `*` among them is every
+   * group); throws PermissionDenied without a valid token.
+   */
   scope(request: Request): Promise<string[] | null>;
   sensors(query: SensorQuery): Promise<{ sensors: SensorSummary[]; more: boolean }>;
   aggregates(
@@ -17,7 +20,7 @@ export interface QueryDeps {
     size: number,
     metric: string | null,
     scope: readonly string[] | null,
-  ): Promise<unknown[]>;
+  ): Promise<unknown[] | null>;
   history(request: HistoryRequest): Promise<HistoryAnswer>;
   windowSizesMs: readonly number[];
   /** Readings each metric's avg, min and max cover (`--window`). */
@@ -31,7 +34,7 @@ const MAX_LIMIT = 1_000;
 export function sensorsRoute(deps: QueryDeps) {
   return async (request: Request): Promise<Response> => {
     try {
-      const scope = await deps.scope(request);
+      const scope = readScope(await deps.scope(request));
       const params = new URL(request.url).searchParams;
       const group = groupParam(params);
       const q = params.get("q");
@@ -66,13 +69,16 @@ export function sensorsRoute(deps: QueryDeps) {
 export function historyRoute(deps: QueryDeps) {
   return async (request: Request, id: string): Promise<Response> => {
     try {
-      const scope = await deps.scope(request);
+      const scope = readScope(await deps.scope(request));
       const parsed = parseHistoryRequest(id, new URL(request.url).searchParams, deps.now());
       if (typeof parsed === "string") throw new RangeError(parsed);
-      if (scope !== null && !scope.includes("*")) {
-        // Only sensors the viewer may see; unknown and forbidden look the same.
-        const known = await findSensor(deps, id, scope);
-        if (!known) throw new Deno.errors.NotFound(`No sensor "${id}" among those you may read`);
+      // Only sensors the fleet has (and the viewer may see: unknown and forbidden look the same).
+      if (!await findSensor(deps, id, scope)) {
+        throw new Deno.errors.NotFound(
+          scope === null
+            ? `No sensor "${id}" is known`
+            : `No sensor "${id}" among those you may read`,
+        );
       }
       return jsonResponse(await deps.history(parsed));
     } catch (error) {
@@ -85,14 +91,11 @@ export function historyRoute(deps: QueryDeps) {
 export function aggregatesRoute(deps: QueryDeps) {
   return async (request: Request): Promise<Response> => {
     try {
-      const scope = await deps.scope(request);
+      const scope = readScope(await deps.scope(request));
       const params = new URL(request.url).searchParams;
       const group = groupParam(params) ?? "";
       // The root group ("") is everything the viewer may read.
-      if (
-        group !== "" && scope !== null && !scope.includes("*") &&
-        !scope.some((p) => covers(p, group))
-      ) {
+      if (group !== "" && scope !== null && !scope.some((p) => covers(p, group))) {
         throw new Deno.errors.NotFound(
           `Group "${group || "(all)"}" is outside your token's groups`,
         );
@@ -112,13 +115,18 @@ export function aggregatesRoute(deps: QueryDeps) {
         );
       }
       const metric = params.get("metric") || null;
-      const effectiveScope = scope === null || scope.includes("*") ? null : scope;
+      const metricProblem = metric === null
+        ? null
+        : checkMetricName(metric, DEFAULT_READING_LIMITS);
+      if (metricProblem) throw new RangeError(metricProblem);
+      const metrics = await deps.aggregates(group, size, metric, scope);
+      if (metrics === null) throw new Deno.errors.NotFound(`No metric "${metric}" is known`);
       return jsonResponse({
         group,
         window,
         windowMs: deps.windowSizesMs[size],
         asOfMs: deps.now(),
-        metrics: await deps.aggregates(group, size, metric, effectiveScope),
+        metrics,
       });
     } catch (error) {
       return errorResponse(error);
@@ -126,7 +134,16 @@ export function aggregatesRoute(deps: QueryDeps) {
   };
 }
 
-async function findSensor(deps: QueryDeps, id: string, scope: readonly string[]): Promise<boolean> {
+/** The viewer's scope as the queries take it: null for every group (no tokens, or `*`). */
+function readScope(scope: string[] | null): string[] | null {
+  return scope === null || scope.includes("*") ? null : scope;
+}
+
+async function findSensor(
+  deps: QueryDeps,
+  id: string,
+  scope: readonly string[] | null,
+): Promise<boolean> {
   const page = await deps.sensors({ group: null, q: null, limit: 1, after: null, scope, id });
   return page.sensors.length === 1;
 }
