@@ -7,7 +7,7 @@
 //
 //   PULSEBOARD_JWT_SECRET=... deno task start --port 18731 --data :memory: \
 //     --jwt-issuer bench --jwt-audience bench
-//   PULSEBOARD_JWT_SECRET=... deno run -A server/queries/sensors_paging_bench.ts \
+//   PULSEBOARD_JWT_SECRET=... deno run -A bench/sensors_paging.ts \
 //     --url http://127.0.0.1:18731 --sensors 250000
 //
 // Without PULSEBOARD_JWT_SECRET the requests carry no token (a server
