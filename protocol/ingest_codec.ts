@@ -16,11 +16,18 @@ const FIELD = {
   metricCount: 6,
   metric: 7,
   value: 8,
+  acceptedMs: 9,
 } as const;
 
 export interface DecodedBatch {
   batchId: string | null;
   block: ReadingBlock;
+  /**
+   * The batch's `accepted_ms` (a log chunk's acceptance time), null when
+   * absent or 0. Not put in `block`: ingest ignores what a client sends
+   * there, and the log's reader (`KvLog`) adds it.
+   */
+  acceptedMs: number | null;
 }
 
 /**
@@ -70,6 +77,7 @@ export function decodeIngestBatch(
   columnLength(FIELD.metricCount, 1, "metric_count", true);
   const metricLength = Math.max(0, v.vector(root, FIELD.metric, 4));
   const valueLength = Math.max(0, v.vector(root, FIELD.value, 8));
+  const acceptedAt = v.field(root, FIELD.acceptedMs, 8);
 
   const batch = IngestBatch.getRootAsIngestBatch(new flatbuffers.ByteBuffer(bytes));
   const { strings, notUtf8 } = readStrings(batch, bytes, stringCount);
@@ -119,7 +127,12 @@ export function decodeIngestBatch(
       }
     }
   }
-  return { batchId: batch.batchId(), block };
+  const acceptedMs = acceptedAt === 0 ? 0 : batch.acceptedMs();
+  return {
+    batchId: batch.batchId(),
+    block,
+    acceptedMs: Number.isFinite(acceptedMs) && acceptedMs !== 0 ? acceptedMs : null,
+  };
 }
 
 // Fatal, so that bytes that are not UTF-8 are seen rather than silently turned
@@ -170,8 +183,15 @@ function readStrings(
 
 const builder = new flatbuffers.Builder(64 * 1024);
 
-/** Encodes a block as an `IngestBatch` (the log's chunk format); returns a fresh copy. */
-export function encodeReadingBlock(block: ReadingBlock, batchId?: string): Uint8Array<ArrayBuffer> {
+/**
+ * Encodes a block as an `IngestBatch` (the log's chunk format), with
+ * `acceptedMs` as its `accepted_ms` when given; returns a fresh copy.
+ */
+export function encodeReadingBlock(
+  block: ReadingBlock,
+  batchId?: string,
+  acceptedMs?: number,
+): Uint8Array<ArrayBuffer> {
   builder.clear();
   const id = batchId === undefined ? 0 : builder.createString(batchId);
   // Without a TextEncoder call per string: the log re-encodes every batch over a chunk's size.
@@ -194,6 +214,52 @@ export function encodeReadingBlock(block: ReadingBlock, batchId?: string): Uint8
   IngestBatch.addMetricCount(builder, metricCount);
   IngestBatch.addMetric(builder, metric);
   IngestBatch.addValue(builder, value);
+  if (acceptedMs !== undefined) IngestBatch.addAcceptedMs(builder, acceptedMs);
   builder.finish(IngestBatch.endIngestBatch(builder), "PLSB");
   return builder.asUint8Array().slice() as Uint8Array<ArrayBuffer>;
+}
+
+/** Fields of the root table `stampIngestBatch` keeps: every offset field before `accepted_ms`. */
+const STAMP_FIELDS = FIELD.acceptedMs;
+/** Bytes `stampIngestBatch` puts before the batch: root offset, identifier, vtable, table. */
+const STAMP_VTABLE = 8;
+const STAMP_TABLE = STAMP_VTABLE + 4 + 2 * (STAMP_FIELDS + 1);
+const STAMP_ACCEPTED = STAMP_TABLE + 4 + 4 * STAMP_FIELDS;
+export const STAMP_BYTES = STAMP_ACCEPTED + 8;
+const IDENTIFIER = new TextEncoder().encode("PLSB");
+
+/**
+ * A verified `IngestBatch` (`decodeIngestBatch` passed it) with `accepted_ms`
+ * set to `acceptedMs`, without encoding it again: a new root table (with its
+ * vtable) goes before the batch's bytes, which follow unchanged at an
+ * 8-aligned offset and are reached through the new table's offsets (every
+ * FlatBuffers offset is relative and points forward). The old root table
+ * stays in as unused bytes, and any `accepted_ms` it had is not read. The
+ * result is `STAMP_BYTES` longer; a fresh buffer.
+ */
+export function stampIngestBatch(bytes: Uint8Array, acceptedMs: number): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(STAMP_BYTES + bytes.byteLength);
+  out.set(bytes, STAMP_BYTES);
+  const from = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const to = new DataView(out.buffer);
+  const root = from.getUint32(0, true);
+  const vtable = root - from.getInt32(root, true);
+  const vtableSize = from.getUint16(vtable, true);
+  to.setUint32(0, STAMP_TABLE, true);
+  out.set(IDENTIFIER, 4);
+  to.setUint16(STAMP_VTABLE, 4 + 2 * (STAMP_FIELDS + 1), true);
+  to.setUint16(STAMP_VTABLE + 2, STAMP_BYTES - STAMP_TABLE, true);
+  to.setInt32(STAMP_TABLE, STAMP_TABLE - STAMP_VTABLE, true);
+  for (let id = 0; id < STAMP_FIELDS; id++) {
+    const slot = 4 + 2 * id;
+    const offset = slot + 2 <= vtableSize ? from.getUint16(vtable + slot, true) : 0;
+    if (offset === 0) continue;
+    const at = STAMP_TABLE + 4 + 4 * id;
+    const target = STAMP_BYTES + root + offset + from.getUint32(root + offset, true);
+    to.setUint16(STAMP_VTABLE + slot, at - STAMP_TABLE, true);
+    to.setUint32(at, target - at, true);
+  }
+  to.setUint16(STAMP_VTABLE + 4 + 2 * STAMP_FIELDS, STAMP_ACCEPTED - STAMP_TABLE, true);
+  to.setFloat64(STAMP_ACCEPTED, acceptedMs, true);
+  return out;
 }

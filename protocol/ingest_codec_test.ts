@@ -2,7 +2,13 @@ import fc from "fast-check";
 import * as flatbuffers from "flatbuffers";
 import { IngestBatch } from "./schema_generated.ts";
 import { assert, assertEquals } from "../tests/testing/assert.ts";
-import { decodeIngestBatch, encodeReadingBlock } from "./ingest_codec.ts";
+import {
+  decodeIngestBatch,
+  encodeReadingBlock,
+  STAMP_BYTES,
+  stampIngestBatch,
+} from "./ingest_codec.ts";
+import { IngestBatchWriter } from "./ingest_batch_writer.ts";
 import { blockFromReadings, ReadingBlockBuilder } from "./reading_block.ts";
 import { Buffer } from "node:buffer";
 import type { ReadingBlock } from "./reading_block.ts";
@@ -234,4 +240,49 @@ Deno.test("a string table whose entries alias one string is refused before any i
   const long = "é".repeat(20_000);
   const block = blockFromReadings([{ sensorId: "s", group: long, timeMs: 1, values: { t: 1 } }]);
   assertEquals(decodeIngestBatch(encodeReadingBlock(block)).block.strings.includes(long), true);
+});
+
+Deno.test("a stamped batch decodes to the same readings and batch id, with its accepted_ms, for any readings", () => {
+  fc.assert(
+    fc.property(
+      fc.array(reading, { maxLength: 50 }),
+      fc.option(fc.string()),
+      fc.double({ min: 1, max: 4e12, noNaN: true }),
+      fc.option(fc.double({ min: 1, max: 4e12, noNaN: true })),
+      (readings, batchId, acceptedMs, sent) => {
+        const block = build(readings);
+        // What a client sends (its accepted_ms, if any, is not the server's).
+        const body = encodeReadingBlock(block, batchId ?? undefined, sent ?? undefined);
+        const body8 = decodeIngestBatch(body);
+        assertEquals(body8.acceptedMs, sent);
+        assertEquals(body8.block.acceptedMs, undefined);
+        const stamped = stampIngestBatch(body8.block.encoded!, acceptedMs);
+        assertEquals(stamped.byteLength, body.byteLength + STAMP_BYTES);
+        const decoded = decodeIngestBatch(stamped);
+        assertEquals(rows(decoded.block), rows(block));
+        assertEquals(decoded.batchId, batchId ?? null);
+        assertEquals(decoded.acceptedMs, acceptedMs);
+        // Stamped again (a chunk's bytes are never, but the layout allows it).
+        assertEquals(
+          decodeIngestBatch(stampIngestBatch(stamped, acceptedMs + 1)).acceptedMs,
+          acceptedMs + 1,
+        );
+      },
+    ),
+  );
+});
+
+Deno.test("a stamped batch without its optional columns (a client's body) decodes; an unstamped one has no accepted_ms", () => {
+  const writer = new IngestBatchWriter();
+  writer.add("s1", "", 1_700_000_000_000, ["t", "h"], [1.5, 2]);
+  writer.add("s2", "", 1_700_000_000_001, [], []);
+  const body = writer.finish();
+  const plain = decodeIngestBatch(body);
+  assertEquals(plain.acceptedMs, null);
+  const stamped = decodeIngestBatch(stampIngestBatch(plain.block.encoded!, 1_700_000_000_500));
+  assertEquals(rows(stamped.block), rows(plain.block));
+  assertEquals(stamped.acceptedMs, 1_700_000_000_500);
+  // Log chunks encoded again (cut to size) carry it too.
+  assertEquals(decodeIngestBatch(encodeReadingBlock(plain.block, undefined, 42)).acceptedMs, 42);
+  assertEquals(decodeIngestBatch(encodeReadingBlock(plain.block)).acceptedMs, null);
 });

@@ -26,6 +26,14 @@ export interface ReadingBlock {
    * hold U+FFFD in their place): ingest refuses the readings that use them.
    */
   readonly notUtf8?: readonly number[];
+  /**
+   * When the server accepted these readings, ms since the Unix epoch, as its
+   * source recorded it (a log chunk's `accepted_ms`, a change event's
+   * wallTime): the shards' watermark does not move past it, whatever the
+   * readings' event times. Absent: no bound (chunks written before it was
+   * recorded, blocks handed to the shards directly).
+   */
+  readonly acceptedMs?: number;
 }
 
 /** The group that sensors without one belong to. */

@@ -285,8 +285,19 @@ valueArray():Float64Array|null {
   return offset ? new Float64Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
 }
 
+/**
+ * When the server accepted these readings, ms since the Unix epoch: set
+ * on each Deno KV log chunk as it is written (the shards' watermark does
+ * not pass it). 0: not recorded (a chunk written before it was). Ingest
+ * ignores it in a body: the server stamps its own.
+ */
+acceptedMs():number {
+  const offset = this.bb!.__offset(this.bb_pos, 22);
+  return offset ? this.bb!.readFloat64(this.bb_pos + offset) : 0.0;
+}
+
 static startIngestBatch(builder:flatbuffers.Builder) {
-  builder.startObject(9);
+  builder.startObject(10);
 }
 
 static addBatchId(builder:flatbuffers.Builder, batchIdOffset:flatbuffers.Offset) {
@@ -451,12 +462,16 @@ static startValueVector(builder:flatbuffers.Builder, numElems:number) {
   builder.startVector(8, numElems, 8);
 }
 
+static addAcceptedMs(builder:flatbuffers.Builder, acceptedMs:number) {
+  builder.addFieldFloat64(9, acceptedMs, 0.0);
+}
+
 static endIngestBatch(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createIngestBatch(builder:flatbuffers.Builder, batchIdOffset:flatbuffers.Offset, stringsOffset:flatbuffers.Offset, sensorOffset:flatbuffers.Offset, groupOffset:flatbuffers.Offset, statusOffset:flatbuffers.Offset, timeMsOffset:flatbuffers.Offset, metricCountOffset:flatbuffers.Offset, metricOffset:flatbuffers.Offset, valueOffset:flatbuffers.Offset):flatbuffers.Offset {
+static createIngestBatch(builder:flatbuffers.Builder, batchIdOffset:flatbuffers.Offset, stringsOffset:flatbuffers.Offset, sensorOffset:flatbuffers.Offset, groupOffset:flatbuffers.Offset, statusOffset:flatbuffers.Offset, timeMsOffset:flatbuffers.Offset, metricCountOffset:flatbuffers.Offset, metricOffset:flatbuffers.Offset, valueOffset:flatbuffers.Offset, acceptedMs:number):flatbuffers.Offset {
   IngestBatch.startIngestBatch(builder);
   IngestBatch.addBatchId(builder, batchIdOffset);
   IngestBatch.addStrings(builder, stringsOffset);
@@ -467,6 +482,7 @@ static createIngestBatch(builder:flatbuffers.Builder, batchIdOffset:flatbuffers.
   IngestBatch.addMetricCount(builder, metricCountOffset);
   IngestBatch.addMetric(builder, metricOffset);
   IngestBatch.addValue(builder, valueOffset);
+  IngestBatch.addAcceptedMs(builder, acceptedMs);
   return IngestBatch.endIngestBatch(builder);
 }
 }

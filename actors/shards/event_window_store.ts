@@ -1,10 +1,16 @@
 /**
  * Event-time tumbling windows for one shard: per sensor and metric, windows
  * of each configured size (default 1 s, 10 s, 1 min) aligned to the epoch.
- * Pure: no clocks, no I/O. Time only moves with the readings' event times.
+ * Pure: no clocks, no I/O. Time only moves with the readings' event times,
+ * each bounded by when the server accepted the reading (recorded in the log
+ * with it: a function of the log, like the rest).
  *
  * The shard's watermark trails the newest event time it has seen by the
- * grace period. A window is *ended* once the newest event time reaches its
+ * grace period; a reading moves that time on no further than its acceptance
+ * time, so readings stamped ahead of the server's clock (a fast device clock,
+ * up to `--max-future`) go into their windows by their own time but cannot
+ * close windows early and make other readings late: their windows stay open
+ * until the accepted readings' times get there. A window is *ended* once the newest event time reaches its
  * end (it is then published with provisional values), and *closed* once the
  * watermark reaches its end (published final, then forgotten). A reading is
  * late when the earliest-ending window containing it is closed: it is then
@@ -96,7 +102,8 @@ export function slotsPerSize(spec: WindowSpec): number[] {
       throw new RangeError(`Window sizes must each be a multiple of the previous: ${sizesMs}`);
     }
   });
-  // Open windows of a size start within (newest - grace - size, newest].
+  // Open windows of a size start within (newest - grace - size, newest] (and, past the newest,
+  // those of readings ahead of their acceptance time, up to `--max-future`).
   return sizesMs.map((size) => Math.ceil(graceMs / size) + 1);
 }
 
@@ -261,7 +268,10 @@ export class EventWindowStore {
   #recordCount = 0;
   readonly #owners: OwnerPage[] = [];
   #nextOwner = 0;
-  /** Newest event time seen; -Infinity before the first reading. */
+  /**
+   * Newest event time seen, each reading's bounded by its acceptance time
+   * (`add`); -Infinity before the first reading.
+   */
   newestMs = -Infinity;
   readonly #byEnd = new Map<number, EndBucket>();
   /** End times with a bucket, ascending. */
@@ -351,22 +361,36 @@ export class EventWindowStore {
     return timeMs - (timeMs % size) + size <= this.watermarkMs;
   }
 
-  /** Adds one value at event time `timeMs` (not late): to its smallest window only. */
-  add(owner: number, value: number, timeMs: number): void {
+  /**
+   * Adds one value at event time `timeMs` (not late): to its smallest window
+   * only. The newest event time moves on to `timeMs`, but not past
+   * `acceptedMs`, when the server accepted the reading (Infinity: no bound).
+   */
+  add(owner: number, value: number, timeMs: number, acceptedMs = Infinity): void {
     const arg = EventWindowStore.#arg;
     arg[0] = value;
     arg[1] = timeMs;
-    this.addFrom(owner, arg, 0, arg, 1);
+    arg[2] = acceptedMs;
+    this.addFrom(owner, arg, 0, arg, 1, arg, 2);
   }
 
-  static readonly #arg = new Float64Array(2);
+  static readonly #arg = new Float64Array(3);
 
   /**
-   * `add` of `values[v]` at `times[row]`, read from the columns here: the
-   * shards' hot path. V8 boxes a double passed to a function it does not
-   * inline (this one is too large), ~30 bytes of garbage per value.
+   * `add` of `values[v]` at `times[row]`, accepted at `accepted[at]`, read
+   * from the columns here: the shards' hot path. V8 boxes a double passed to
+   * a function it does not inline (this one is too large), ~30 bytes of
+   * garbage per value.
    */
-  addFrom(owner: number, values: Float64Array, v: number, times: Float64Array, row: number): void {
+  addFrom(
+    owner: number,
+    values: Float64Array,
+    v: number,
+    times: Float64Array,
+    row: number,
+    accepted: Float64Array,
+    acceptedRow: number,
+  ): void {
     const value = values[v], timeMs = times[row];
     const sizes = this.#sizes;
     if (sizes === 0) return;
@@ -402,7 +426,12 @@ export class EventWindowStore {
     }
     // Into a window that has ended: the larger ones around it may have been published too.
     if (sizes > 1 && f[at + START] + size <= this.newestMs) this.#reviseLarger(owner, timeMs);
-    if (timeMs > this.newestMs) this.newestMs = timeMs;
+    if (timeMs > this.newestMs) {
+      // Not past the time the server accepted it: a clock running ahead closes no window.
+      const bound = accepted[acceptedRow];
+      const newest = timeMs < bound ? timeMs : bound;
+      if (newest > this.newestMs) this.newestMs = newest;
+    }
   }
 
   /**

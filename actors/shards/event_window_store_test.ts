@@ -14,12 +14,17 @@ interface Stats {
   values: number[];
 }
 
-/** Straightforward model: decide lateness against the newest time so far, then bucket. */
-function recompute(readings: { sensor: number; value: number; t: number }[]) {
+/**
+ * Straightforward model: decide lateness against the newest time so far
+ * (each reading's no later than when it was accepted), then bucket.
+ */
+function recompute(
+  readings: { sensor: number; value: number; t: number; accepted?: number }[],
+) {
   let newest = -Infinity;
   let late = 0;
   const windows = new Map<string, Stats>();
-  for (const { sensor, value, t } of readings) {
+  for (const { sensor, value, t, accepted = Infinity } of readings) {
     const firstEnd = Math.floor(t / 1000) * 1000 + 1000;
     if (firstEnd <= newest - spec.graceMs) {
       late++;
@@ -35,7 +40,7 @@ function recompute(readings: { sensor: number; value: number; t: number }[]) {
       w.values.push(value);
       windows.set(key, w);
     });
-    newest = Math.max(newest, t);
+    newest = Math.max(newest, Math.min(t, accepted));
   }
   return { windows, late, watermark: newest - spec.graceMs, newest };
 }
@@ -61,13 +66,15 @@ const close = (a: number, b: number) => Math.abs(a - b) <= 1e-9 * Math.max(1, Ma
 /** A take's least share of what is due: a few windows (bursts spread over many takes), or all. */
 const takeAtLeast = fc.constantFrom(1, 2, 7, Infinity);
 
-Deno.test("event-time windows equal a recomputation: late readings dropped and counted, each closed window published final once, however few windows a take hands out", () => {
+Deno.test("event-time windows equal a recomputation: late readings dropped and counted, each closed window published final once, however few windows a take hands out, with readings stamped ahead of their acceptance", () => {
   const reading = fc.record({
     // Enough sensors that an end holds more windows than a small take hands out.
     sensor: fc.integer({ min: 0, max: 9 }),
     value: fc.double({ min: -1e6, max: 1e6, noNaN: true }),
     // Mostly forward in time, sometimes back (late or within grace).
     step: fc.integer({ min: -9_000, max: 2_500 }),
+    // Mostly stamped at the time it is accepted, sometimes ahead of it (a fast clock).
+    ahead: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 12_000 })),
     takeAfter: fc.boolean(),
   });
   fc.assert(
@@ -75,17 +82,18 @@ Deno.test("event-time windows equal a recomputation: late readings dropped and c
       const store = new EventWindowStore(spec, { takeAtLeast: most });
       const perSensor = new Map<number, number>();
       let t = 1_700_000_000_000;
-      const readings: { sensor: number; value: number; t: number }[] = [];
+      const readings: { sensor: number; value: number; t: number; accepted?: number }[] = [];
       const published: ReturnType<typeof entries> = [];
       for (const step of steps) {
         t = Math.max(0, t + step.step);
-        readings.push({ sensor: step.sensor, value: step.value, t });
+        const stamped = t + step.ahead;
+        readings.push({ sensor: step.sensor, value: step.value, t: stamped, accepted: t });
         let windows = perSensor.get(step.sensor);
         if (windows === undefined) {
           perSensor.set(step.sensor, windows = store.windowsFor(step.sensor, 0));
         }
-        if (store.isLate(t)) store.lateDropped++;
-        else store.add(windows, step.value, t);
+        if (store.isLate(stamped)) store.lateDropped++;
+        else store.add(windows, step.value, stamped, t);
         if (step.takeAfter) published.push(...entries(store.take()));
       }
       // What is due goes out over takes of at least `most`: at most 3 windows a reading (a
@@ -194,6 +202,41 @@ Deno.test("takes that hand out a part of what is due delay windows, oldest end f
   );
 });
 
+Deno.test("a reading stamped ahead of when it was accepted makes no other reading late: its windows stay open until accepted readings get there", () => {
+  const now = 1_700_000_000_000;
+  // Without the bound (log chunks from before it was recorded), one fast clock drops the others.
+  const unbounded = new EventWindowStore(spec);
+  const bounded = new EventWindowStore(spec);
+  for (const store of [unbounded, bounded]) {
+    const honest = store.windowsFor(0, 0), fast = store.windowsFor(1, 0);
+    store.add(honest, 1, now, now);
+    const ahead = store.add.bind(store, fast, 7, now + 9_900);
+    if (store === bounded) ahead(now);
+    else ahead();
+    store.take();
+    // The honest sensor's next readings, at the real clock.
+    for (const t of [now + 300, now + 800, now + 1_300]) {
+      if (store.isLate(t)) store.lateDropped++;
+      else store.add(honest, 2, t, t);
+    }
+  }
+  assertEquals(unbounded.lateDropped, 3);
+  assertEquals(bounded.lateDropped, 0);
+  assertEquals(bounded.newestMs, now + 1_300);
+  // The honest sensor's first 1 s window has ended (published), the fast one's has not.
+  const first = entries(bounded.take());
+  assertEquals(first.map((e) => [e.key, e.count, e.final]), [
+    [`0/0/${now}`, 3, false],
+  ]);
+  // Once accepted readings reach past its end and the grace, the fast window closes, final.
+  const later = bounded.windowsFor(2, 0);
+  bounded.add(later, 3, now + 16_000, now + 16_000);
+  const closed = entries(bounded.take()).filter((e) => e.key.startsWith("1/0/"));
+  assertEquals(closed.map((e) => [e.key, e.count, e.sum, e.final]), [
+    [`1/0/${now + 9_000}`, 1, 7, true],
+  ]);
+});
+
 Deno.test("a late reading within the grace period revises an ended window; later than that it is dropped", () => {
   const store = new EventWindowStore(spec);
   const w = store.windowsFor(7, 1);
@@ -260,7 +303,7 @@ Deno.test("held windows and the final windows handed over are together every win
       const store = new EventWindowStore(spec);
       const perSensor = new Map<number, number>();
       let t = 1_700_000_000_000;
-      const readings: { sensor: number; value: number; t: number }[] = [];
+      const readings: { sensor: number; value: number; t: number; accepted?: number }[] = [];
       const handedOver = new Map<string, ReturnType<typeof entries>[number]>();
       const check = () => {
         const model = recompute(readings);

@@ -16,6 +16,11 @@ export interface RoutedRows {
   readonly group: Uint32Array;
   readonly status: Uint32Array;
   readonly timeMs: Float64Array;
+  /**
+   * Per row: when the server accepted it (its block's `acceptedMs`; Infinity
+   * when not recorded): the shard's watermark does not move past it.
+   */
+  readonly acceptedMs: Float64Array;
   /** Per row: where its values start in `metric`/`value`; one more entry ends the last row. */
   readonly valueStart: Uint32Array;
   /** Per value: the metric's global index, and the value. */
@@ -44,7 +49,8 @@ export interface PackedRows {
 function layout(rows: number, values: number, shardCount: number) {
   // Float64 columns first (8-aligned), then 4-byte, then 2-byte columns.
   const timeMs = 0;
-  const value = timeMs + rows * 8;
+  const acceptedMs = timeMs + rows * 8;
+  const value = acceptedMs + rows * 8;
   const local = value + values * 8;
   const sensor = local + rows * 4;
   const group = sensor + rows * 4;
@@ -57,6 +63,7 @@ function layout(rows: number, values: number, shardCount: number) {
   const end = shards + shardCount * 2;
   return {
     timeMs,
+    acceptedMs,
     value,
     local,
     sensor,
@@ -112,6 +119,7 @@ function view(
   return {
     length: rows,
     timeMs: new Float64Array(buffer, at.timeMs, rows),
+    acceptedMs: new Float64Array(buffer, at.acceptedMs, rows),
     value: new Float64Array(buffer, at.value, values),
     local: new Uint32Array(buffer, at.local, rows),
     sensor: new Uint32Array(buffer, at.sensor, rows),

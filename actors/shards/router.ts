@@ -298,6 +298,7 @@ export class Router {
     list.forEach((block, b) => {
       const { sensorOf, metricOf, tableOf } = maps[b];
       const n = block.length;
+      const acceptedMs = block.acceptedMs ?? Infinity;
       for (let row = 0; row < n; row++) {
         const sensor = sensorOf[block.sensor[row]];
         const shard = this.#sensorShard[sensor];
@@ -309,6 +310,7 @@ export class Router {
         part.group[r] = tableOf[block.group[row]];
         part.status[r] = tableOf[block.status[row]];
         part.timeMs[r] = block.timeMs[row];
+        part.acceptedMs[r] = acceptedMs;
         let at = valueAt[shard];
         part.valueStart[r] = at;
         for (let v = block.metricStart[row]; v < block.metricStart[row + 1]; v++) {

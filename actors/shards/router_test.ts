@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { assertEquals } from "../../tests/testing/assert.ts";
 import { Router } from "./router.ts";
+import { packRows, unpackRows } from "./routed_rows.ts";
 import { shardFor } from "./shard_for.ts";
 import { blockFromReadings } from "../../protocol/reading_block.ts";
 import type { ReadingBlock } from "../../protocol/reading_block.ts";
@@ -251,4 +252,33 @@ Deno.test("a sensor's group is what its shard last reported, whatever groups cam
   router.clear();
   router.split(block([["s0", ["t"]]]));
   assertEquals(router.groupOf("s0"), undefined);
+});
+
+Deno.test("each routed row carries its block's acceptance time (Infinity for a block without one), through a packed copy too", () => {
+  const router = new Router(3);
+  const ids = ["a", "b", "c", "d", "e", "f"];
+  const blocks = [
+    { ...block(ids.map((id) => [id, ["t"]])), acceptedMs: 1_000 },
+    block(ids.slice(0, 3).map((id) => [id, ["t"]])),
+    { ...block(ids.slice(2).map((id) => [id, ["h"]])), acceptedMs: 3_000 },
+  ];
+  const expected = new Map<string, number[]>();
+  blocks.forEach((b) => {
+    for (let i = 0; i < b.length; i++) {
+      const id = b.strings[b.sensor[i]];
+      expected.set(id, [...(expected.get(id) ?? []), b.acceptedMs ?? Infinity]);
+    }
+  });
+  for (const part of router.split(blocks, { hosts: 2 })) {
+    if (!part) continue;
+    const copy = unpackRows(structuredClone(packRows(part)));
+    for (const rows of [part, copy]) {
+      const got = new Map<string, number[]>();
+      for (let r = 0; r < rows.length; r++) {
+        const id = router.sensorId(rows.sensor[r])!;
+        got.set(id, [...(got.get(id) ?? []), rows.acceptedMs[r]]);
+      }
+      for (const [id, times] of got) assertEquals(times, expected.get(id), id);
+    }
+  }
 });

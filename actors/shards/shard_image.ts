@@ -30,7 +30,11 @@ export interface ShardHeader {
   pageSize: number;
   /** Sensor indexes in use (pages = ceil(sensors / pageSize)). */
   sensors: number;
-  /** Newest event time seen; null before the first reading (JSON has no -Infinity). */
+  /**
+   * Newest event time seen, each reading's no later than when it was
+   * accepted (`EventWindowStore.newestMs`); null before the first reading
+   * (JSON has no -Infinity). Images from before the bound read the same.
+   */
   newestMs: number | null;
   lateDropped: number;
   /** Metric indexes this shard has reported. */

@@ -21,7 +21,16 @@ const METRICS = ["t", "h", "p"];
 const BASE = 1_800_000_000_000;
 
 type Step =
-  | { kind: "reading"; sensor: number; metric: number; dt: number; value: number; status: number }
+  | {
+    kind: "reading";
+    sensor: number;
+    metric: number;
+    dt: number;
+    /** How far its stamp is ahead of when it was accepted (a fast clock). */
+    ahead: number;
+    value: number;
+    status: number;
+  }
   | { kind: "remove"; sensor: number }
   | { kind: "flush" };
 
@@ -36,6 +45,10 @@ const step: fc.Arbitrary<Step> = fc.oneof(
       dt: fc.oneof(
         { weight: 4, arbitrary: fc.integer({ min: 0, max: 1_500 }) },
         { weight: 1, arbitrary: fc.integer({ min: -8_000, max: 0 }) },
+      ),
+      ahead: fc.oneof(
+        { weight: 4, arbitrary: fc.constant(0) },
+        { weight: 1, arbitrary: fc.integer({ min: 1, max: 12_000 }) },
       ),
       value: fc.double({ min: -1e3, max: 1e3, noNaN: true }),
       status: fc.integer({ min: 0, max: 3 }),
@@ -110,7 +123,7 @@ function holding(state: ShardState, router: Router, spec: WindowSpec) {
   };
 }
 
-Deno.test("a shard restored from its image goes on exactly as its un-restarted twin: same final windows, late counts, held windows and state, and a fresh hub mirror shows what the twin's shows, for any readings, removals and window sizes", () => {
+Deno.test("a shard restored from its image goes on exactly as its un-restarted twin: same final windows, late counts, held windows and state, and a fresh hub mirror shows what the twin's shows, for any readings (some stamped ahead of their acceptance), removals and window sizes", () => {
   let withWindows = 0;
   fc.assert(
     fc.property(
@@ -146,12 +159,15 @@ Deno.test("a shard restored from its image goes on exactly as its un-restarted t
           const both = restored ? [twin, restored] : [twin];
           if (s.kind === "reading") {
             timeMs += s.dt;
-            const rows = router.split(blockFromReadings([{
-              sensorId: IDS[s.sensor],
-              timeMs,
-              status: ["", "ok", "warn", "critical"][s.status] || undefined,
-              values: { [METRICS[s.metric]]: s.value },
-            }]))[0]!;
+            const rows = router.split({
+              ...blockFromReadings([{
+                sensorId: IDS[s.sensor],
+                timeMs: timeMs + s.ahead,
+                status: ["", "ok", "warn", "critical"][s.status] || undefined,
+                values: { [METRICS[s.metric]]: s.value },
+              }]),
+              acceptedMs: timeMs,
+            })[0]!;
             for (const state of both) state.apply(rows, 0, rows.length);
           } else if (s.kind === "remove") {
             const at = router.lookup(IDS[s.sensor]);

@@ -436,3 +436,31 @@ Deno.test("shards opened from checkpoint 5 save, after it, only the pages change
     next.shards.map((_, s) => (s === shard ? [Math.floor(local / 1_024)] : [])),
   );
 });
+
+Deno.test("--workers 0 and 2: readings stamped ahead of when they were accepted make no other reading late, through the router to the shards", async () => {
+  const now = 1_700_000_000_000;
+  const honest = Array.from({ length: 32 }, (_, i) => `v${i}`);
+  const fast = Array.from({ length: 16 }, (_, i) => `fast${i}`);
+  const at = (ids: string[], timeMs: number, acceptedMs?: number) => ({
+    ...blockFromReadings(ids.map((sensorId) => ({ sensorId, timeMs, values: { t: 1 } }))),
+    ...(acceptedMs === undefined ? {} : { acceptedMs }),
+  });
+  for (const workers of [0, 2]) {
+    for (const bounded of [true, false]) {
+      const shards = ShardSet.create({ ...shape, workers });
+      await shards.deliver(at(honest, now, bounded ? now : undefined));
+      // Sensors whose clocks run 9.9 s fast, accepted with the honest ones.
+      await shards.deliver(at(fast, now + 9_900, bounded ? now + 50 : undefined));
+      for (let round = 1; round <= 5; round++) {
+        const t = now + 300 + 500 * round;
+        await shards.deliver(at(honest, t, bounded ? t : undefined));
+      }
+      const late = (await shards.stateAll({ timeoutMs: 60_000 })).flatMap((s) => s!.late);
+      const dropped = late.reduce((n, [, count]) => n + count, 0);
+      if (bounded) assertEquals(dropped, 0, `--workers ${workers}`);
+      // Without acceptance times (chunks from before they were recorded): as before, dropped.
+      else assert(dropped >= 5, `--workers ${workers}: ${dropped} dropped unbounded`);
+      await shards.stop();
+    }
+  }
+});

@@ -249,7 +249,7 @@ export class ShardState {
           this.#dirtySlots.push(k);
         }
         moving.addFrom(k, rows.value, v, rows.timeMs, r);
-        if (!late) events.addFrom(k, rows.value, v, rows.timeMs, r);
+        if (!late) events.addFrom(k, rows.value, v, rows.timeMs, r, rows.acceptedMs, r);
         // Judged in event time, late or not (a late reading is older than the newest: not judged).
         const judge = rows.judge[v];
         if (

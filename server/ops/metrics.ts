@@ -166,7 +166,7 @@ export class PrometheusMetrics {
     );
     mirrored(
       "pulseboard_late_readings_dropped_total",
-      "Readings older than the watermark (newest event time minus grace), left out of every event-time window.",
+      "Readings older than the watermark (newest event time, each no later than when it was accepted, minus grace), left out of every event-time window.",
       () => sources.hub.lateDropped,
     );
     if (sources.history) {

@@ -1,6 +1,6 @@
 import { sliceRows } from "../../protocol/reading_block.ts";
 import type { ReadingBlock } from "../../protocol/reading_block.ts";
-import { encodeReadingBlock } from "../../protocol/ingest_codec.ts";
+import { encodeReadingBlock, STAMP_BYTES, stampIngestBatch } from "../../protocol/ingest_codec.ts";
 
 /** One encoded chunk and the readings in it. */
 export interface Chunk {
@@ -13,34 +13,49 @@ export const KV_VALUE_LIMIT = 65_536;
 
 /**
  * Encodes blocks into log chunks of at most `maxBytes`, one block at a time.
- * A verified batch that fits is stored as it arrived; a block that fits is
- * encoded as it is; a larger one is cut into row ranges by its size estimate
+ * A verified batch that fits is stored as it arrived (behind a new root
+ * table when stamped: `stampIngestBatch`); a block that fits is encoded as
+ * it is; a larger one is cut into row ranges by its size estimate
  * (`sliceRows`: columns copied whole, strings re-indexed through a table),
  * so no work is done per reading beyond array copies and the encoding.
+ * With `acceptedMs`, every chunk records it (`accepted_ms`) and every
+ * chunk's block carries it.
  */
 export class Chunker {
   readonly #maxBytes: number;
   readonly #maxRows: number;
+  readonly #acceptedMs: number | undefined;
   readonly #chunks: Chunk[] = [];
 
   /**
    * `maxRows` bounds the readings of one chunk (default: none), for appends
    * whose records ride along with each chunk's commit: Deno KV takes at most
-   * 1000 mutations in one atomic operation.
+   * 1000 mutations in one atomic operation. `acceptedMs`: when the server
+   * accepted the readings (ms since the epoch), recorded in every chunk.
    */
-  constructor(options: { maxBytes?: number; maxRows?: number } = {}) {
+  constructor(options: { maxBytes?: number; maxRows?: number; acceptedMs?: number } = {}) {
     this.#maxBytes = Math.min(options.maxBytes ?? 60_000, KV_VALUE_LIMIT);
     this.#maxRows = Math.max(1, options.maxRows ?? Infinity);
+    this.#acceptedMs = options.acceptedMs;
   }
 
   /** Adds a block's readings. */
   add(block: ReadingBlock): void {
     if (block.length === 0) return;
+    const accepted = this.#acceptedMs;
     // A verified batch that is small enough is stored as it arrived: no re-encoding.
     if (
-      block.encoded && block.encoded.byteLength <= this.#maxBytes && block.length <= this.#maxRows
+      block.encoded && block.length <= this.#maxRows &&
+      block.encoded.byteLength + (accepted === undefined ? 0 : STAMP_BYTES) <= this.#maxBytes
     ) {
       const { encoded } = block;
+      if (accepted !== undefined) {
+        this.#chunks.push({
+          bytes: stampIngestBatch(encoded, accepted),
+          block: { ...block, acceptedMs: accepted },
+        });
+        return;
+      }
       // A view would store its whole backing buffer: copy it out.
       const bytes = encoded.byteLength === encoded.buffer.byteLength ? encoded : encoded.slice();
       this.#chunks.push({ bytes, block });
@@ -68,7 +83,8 @@ export class Chunker {
   }
 
   #seal(block: ReadingBlock): void {
-    const bytes = encodeReadingBlock(block);
+    const accepted = this.#acceptedMs;
+    const bytes = encodeReadingBlock(block, undefined, accepted);
     if (
       (bytes.byteLength <= this.#maxBytes && block.length <= this.#maxRows) || block.length === 1
     ) {
@@ -77,7 +93,10 @@ export class Chunker {
           `Cannot store a reading of ${bytes.byteLength} bytes in one log chunk`,
         );
       }
-      this.#chunks.push({ bytes, block });
+      this.#chunks.push({
+        bytes,
+        block: accepted === undefined ? block : { ...block, acceptedMs: accepted },
+      });
       return;
     }
     // The estimate was short: split in halves.

@@ -9,7 +9,11 @@ import { KEYS } from "./keys.ts";
 const LOG = KEYS.log;
 const HEAD = [KEYS.logHead];
 
-/** One stored chunk: its versionstamp (the cursor, 20 hex digits) and its readings. */
+/**
+ * One stored chunk: its versionstamp (the cursor, 20 hex digits) and its
+ * readings, with the time they were accepted (`ReadingBlock.acceptedMs`)
+ * when the chunk records it.
+ */
 export interface LogEntry {
   cursor: string;
   block: ReadingBlock;
@@ -20,6 +24,8 @@ export interface KvLogOptions {
   maxChunkBytes?: number;
   /** Readings waiting for a commit before `append` refuses more. Default 500 000. */
   maxPendingReadings?: number;
+  /** The clock each chunk's acceptance time is read from (ms since the epoch). Default Date.now. */
+  now?: () => number;
 }
 
 /**
@@ -71,12 +77,16 @@ interface PendingAppend {
  * stored under versionstamped keys, so their order is the commit order.
  * Concurrent appends share commits (group commit); `append` resolves only
  * once every chunk holding its readings is durable. A head key changes with
- * each commit so readers can `watch` it as a wake-up.
+ * each commit so readers can `watch` it as a wake-up. Each chunk records
+ * when it was written (`accepted_ms`, this server's clock, after ingest
+ * checked the readings): the shards' watermark does not move past it, so
+ * readings stamped ahead of the clock cannot make others late.
  */
 export class KvLog {
   readonly #kv: Deno.Kv;
   readonly #maxChunkBytes: number;
   readonly #maxPending: number;
+  readonly #now: () => number;
   #queue: PendingAppend[] = [];
   #pendingReadings = 0;
   #writing = false;
@@ -86,6 +96,7 @@ export class KvLog {
     this.#kv = kv;
     this.#maxChunkBytes = options.maxChunkBytes ?? 60_000;
     this.#maxPending = options.maxPendingReadings ?? 500_000;
+    this.#now = options.now ?? Date.now;
   }
 
   /** Readings committed by this process since it started. */
@@ -153,7 +164,11 @@ export class KvLog {
       batchSize: options.batchSize ?? 64,
     });
     for await (const entry of list) {
-      yield { cursor: entry.key[1] as string, block: decodeIngestBatch(entry.value).block };
+      const { block, acceptedMs } = decodeIngestBatch(entry.value);
+      yield {
+        cursor: entry.key[1] as string,
+        block: acceptedMs === null ? block : { ...block, acceptedMs },
+      };
     }
   }
 
@@ -216,6 +231,7 @@ export class KvLog {
     try {
       const chunker = new Chunker({
         maxBytes: this.#maxChunkBytes,
+        acceptedMs: this.#now(),
         // A fence's records are one or a few per chunk; other records up to one per reading.
         maxRows: fence ? undefined : RECORD_CHUNK_ROWS,
       });
@@ -262,7 +278,7 @@ export class KvLog {
    * order, are too) without waiting for this thread between two of them.
    */
   async #writePlain(batch: PendingAppend[]): Promise<void> {
-    const chunker = new Chunker({ maxBytes: this.#maxChunkBytes });
+    const chunker = new Chunker({ maxBytes: this.#maxChunkBytes, acceptedMs: this.#now() });
     // The request whose last reading is in chunk k completes when chunk k commits.
     const firstAt: number[] = [];
     const doneAt: number[] = batch.map((request) => {

@@ -3,6 +3,8 @@ import { FenceLost, KvLog, RECORD_CHUNK_ROWS } from "./kv_log.ts";
 import { withTempKv } from "../../tests/testing/temp_kv.ts";
 import { Chunker, KV_VALUE_LIMIT } from "./chunker.ts";
 import { blockFromReadings } from "../../protocol/reading_block.ts";
+import { decodeIngestBatch, encodeReadingBlock } from "../../protocol/ingest_codec.ts";
+import { KEYS } from "./keys.ts";
 import type { ReadingBlock } from "../../protocol/reading_block.ts";
 
 function readings(from: number, count: number, idLength = 8) {
@@ -237,4 +239,45 @@ Deno.test("a commit that fails settles its appends with the store's failure (nev
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("every chunk records when it was written, read back and handed to listeners alike; chunks written before it was have none", async () => {
+  await withTempKv(async (kv) => {
+    // A chunk from before acceptance times were recorded.
+    await kv.set(
+      [KEYS.log, "00000000000000000001"],
+      encodeReadingBlock(blockFromReadings(readings(0, 2))),
+    );
+    let clock = 1_800_000_000_000;
+    const log = new KvLog(kv, { maxChunkBytes: 2_000, now: () => clock });
+    const heard: (number | undefined)[] = [];
+    log.onCommit((entry) => heard.push(entry.block.acceptedMs));
+    // A verified body small enough to be stored as it came (stamped), and a block cut into chunks.
+    const body = decodeIngestBatch(encodeReadingBlock(blockFromReadings(readings(100, 3)))).block;
+    assert(body.encoded !== undefined);
+    await log.append(body);
+    clock += 1_000;
+    await log.append(blockFromReadings(readings(200, 60)));
+    clock += 1_000;
+    await log.append(blockFromReadings(readings(300, 2)), {
+      records: { commitWith: () => [] },
+    });
+    const entries = await log.read(null, 100);
+    const times = entries.map((entry) => entry.block.acceptedMs);
+    assert(entries.length > 4, "the large block spans several chunks");
+    assertEquals(times[0], undefined);
+    assertEquals(times[1], 1_800_000_000_000);
+    assertEquals(new Set(times.slice(2, -1)), new Set([1_800_000_001_000]));
+    assertEquals(times.at(-1), 1_800_000_002_000);
+    assertEquals(heard, times.slice(1));
+    assertEquals(
+      entries.flatMap((entry) => ids(entry.block)),
+      [
+        ...readings(0, 2),
+        ...readings(100, 3),
+        ...readings(200, 60),
+        ...readings(300, 2),
+      ].map((r) => r.sensorId),
+    );
+  });
 });

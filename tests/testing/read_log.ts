@@ -24,6 +24,7 @@ export async function readLog(path: string): Promise<PlainReading[]> {
             timeMs: block.timeMs[i],
             values,
             status: block.strings[block.status[i]],
+            ...(block.acceptedMs === undefined ? {} : { acceptedMs: block.acceptedMs }),
           });
         }
       }

@@ -11,6 +11,8 @@ export interface PlainReading {
   values: Record<string, number>;
   /** "" or absent: the reading has no status. */
   status?: string;
+  /** When the server accepted it (its log chunk's `accepted_ms`); absent: not recorded. */
+  acceptedMs?: number;
 }
 
 export function recompute(
@@ -100,7 +102,8 @@ export interface WindowRecount {
 /**
  * Event-time windows recomputed naively: readings in log order, split by
  * shard (`shardOf`); per shard, a reading is late when its smallest window
- * ended at or before the shard's newest event time so far minus the grace.
+ * ended at or before the shard's newest event time so far minus the grace,
+ * each reading's time counted no later than when it was accepted.
  * Returns windows by "sensorId/metric/sizeMs/startMs" and late counts by sensor.
  */
 export function recomputeWindows(
@@ -132,7 +135,7 @@ export function recomputeWindows(
         windows.set(key, w);
       }
     }
-    newest.set(shard, Math.max(top, r.timeMs));
+    newest.set(shard, Math.max(top, Math.min(r.timeMs, r.acceptedMs ?? Infinity)));
   }
   return { windows, late };
 }

@@ -1,4 +1,4 @@
-import { BSON, ObjectId } from "bson";
+import { BSON, ObjectId, Timestamp } from "bson";
 import { ReadingBlockBuilder } from "../../../protocol/reading_block.ts";
 import type { ReadingBlock } from "../../../protocol/reading_block.ts";
 import { addDocument } from "../../ingest/readings/json.ts";
@@ -37,7 +37,9 @@ const ENDING = new Set(["invalidate", "drop", "rename", "dropDatabase"]);
 /**
  * Turns change events into what the router takes: consecutive readings go
  * column by column into one ReadingBlock (like a log chunk), a delete ends
- * the block and becomes a removal, so order is kept. Every field of an event
+ * the block and becomes a removal, so order is kept. A block carries when
+ * its readings were written (`acceptedAt`), which bounds the watermark as a
+ * log chunk's acceptance time does. Every field of an event
  * and of its document is untrusted input. Pure apart from `ids`, the
  * `_id` → sensor mapping it keeps up to date.
  */
@@ -54,6 +56,8 @@ export class ChangeBatch {
   #invalidated: string | null = null;
   /** Ids read by a rebuild's scan whose insert events may still come (see `skipInsertsOf`). */
   #scanned: Set<string> | null = null;
+  /** The latest acceptance time of the readings in the block being built (`acceptedAt`). */
+  #acceptedMs = -Infinity;
 
   constructor(ids: DocumentIds, limits: ReadingLimits, options: { now?: () => number } = {}) {
     this.#ids = ids;
@@ -98,7 +102,7 @@ export class ChangeBatch {
     if (WITH_DOCUMENT.has(op)) {
       // An update whose document is gone by the lookup: its delete event follows.
       if (op === "update" && event.fullDocument === null) return;
-      this.#document(event.fullDocument, key);
+      this.#document(event.fullDocument, key, acceptedAt(event));
     } else if (op === "delete") {
       const sensorId = key === undefined ? undefined : this.#ids.deleted(idKey(key));
       if (sensorId !== undefined) {
@@ -111,13 +115,13 @@ export class ChangeBatch {
     // Other operations (e.g. createIndexes with showExpandedEvents) carry no readings.
   }
 
-  /** Adds a document read by a collection scan (a rebuild). */
+  /** Adds a document read by a collection scan (a rebuild): accepted by now, at the latest. */
   addDocument(doc: unknown): void {
     this.#events++;
-    this.#document(doc, isObject(doc) ? doc._id : undefined);
+    this.#document(doc, isObject(doc) ? doc._id : undefined, this.#now());
   }
 
-  #document(doc: unknown, key: unknown): void {
+  #document(doc: unknown, key: unknown, acceptedMs: number): void {
     const id = idKey(isObject(doc) && doc._id !== undefined ? doc._id : key);
     if (!isObject(doc)) {
       this.#invalid.push({ id, reason: "the event has no document" });
@@ -133,12 +137,19 @@ export class ChangeBatch {
       return;
     }
     this.#readings++;
+    if (acceptedMs > this.#acceptedMs) this.#acceptedMs = acceptedMs;
     this.#ids.note(id, doc.sensorId as string);
   }
 
   #endBlock(): void {
     if (this.#builder.length === 0) return;
-    this.#parts.push({ kind: "readings", block: this.#builder.build() });
+    const block = this.#builder.build();
+    const acceptedMs = this.#acceptedMs;
+    this.#parts.push({
+      kind: "readings",
+      block: Number.isFinite(acceptedMs) ? { ...block, acceptedMs } : block,
+    });
+    this.#acceptedMs = -Infinity;
     this.#builder.reset();
   }
 
@@ -161,6 +172,23 @@ export class ChangeBatch {
     this.#invalidated = null;
     return taken;
   }
+}
+
+/**
+ * When MongoDB applied a change event's write, in ms since the epoch: its
+ * `wallTime` (MongoDB 6.0 on), else the end of its `clusterTime`'s second
+ * (a Timestamp counts whole seconds); -Infinity when it has neither. A
+ * block's readings are bounded by the latest of theirs
+ * (`ReadingBlock.acceptedMs`; no bound when none had one). Like a log
+ * chunk's acceptance time it comes with the events, so a resumed stream
+ * gives the same bounds again.
+ */
+export function acceptedAt(event: Record<string, unknown>): number {
+  const wall = event.wallTime;
+  if (wall instanceof Date && Number.isFinite(wall.getTime())) return wall.getTime();
+  const cluster = event.clusterTime;
+  if (cluster instanceof Timestamp) return (cluster.t + 1) * 1000;
+  return -Infinity;
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

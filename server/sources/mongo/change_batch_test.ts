@@ -1,4 +1,4 @@
-import { ObjectId } from "bson";
+import { ObjectId, Timestamp } from "bson";
 import { assertEquals } from "../../../tests/testing/assert.ts";
 import { ChangeBatch, idKey } from "./change_batch.ts";
 import { DocumentIds } from "./document_ids.ts";
@@ -94,4 +94,31 @@ Deno.test("idKey gives an ObjectId the text canonical EJSON gives it", () => {
   const id = new ObjectId();
   assertEquals(idKey(id), JSON.stringify({ $oid: id.toHexString() }));
   assertEquals(idKey(7), '{"$numberInt":"7"}');
+});
+
+Deno.test("a block carries when its readings were written: the latest wallTime, else the end of the clusterTime's second, a scan's clock; none without either", () => {
+  const ids = new DocumentIds();
+  const batch = new ChangeBatch(ids, DEFAULT_READING_LIMITS, { now: () => NOW });
+  const reading = (sensorId: string) => ({ sensorId, timestamp: NOW + 9_000, reading: { t: 1 } });
+  // A fast clock's reading, written at NOW - 20 and NOW - 10: the block is bounded by the later.
+  batch.add({ ...insert(new ObjectId(), reading("a")), wallTime: new Date(NOW - 10) });
+  batch.add({ ...insert(new ObjectId(), reading("b")), wallTime: new Date(NOW - 20) });
+  const removed = new ObjectId();
+  batch.add(insert(removed, reading("c")));
+  batch.add({ _id: {}, operationType: "delete", documentKey: { _id: removed } });
+  // Before MongoDB 6.0: clusterTime only (whole seconds).
+  const second = Math.floor(NOW / 1000) - 3;
+  const alsoRemoved = new ObjectId();
+  batch.add({
+    ...insert(alsoRemoved, reading("d")),
+    clusterTime: new Timestamp({ t: second, i: 1 }),
+  });
+  batch.add({ _id: {}, operationType: "delete", documentKey: { _id: alsoRemoved } });
+  batch.add(insert(new ObjectId(), reading("e")));
+  const parts = batch.take().parts.flatMap((p) => p.kind === "readings" ? [p.block] : []);
+  assertEquals(parts.map((block) => block.acceptedMs), [NOW - 10, (second + 1) * 1000, undefined]);
+  // A rebuild's scan: the documents were there by the scan's clock.
+  batch.addDocument({ _id: new ObjectId(), ...reading("f") });
+  const [scanned] = batch.take().parts;
+  assertEquals(scanned.kind === "readings" && scanned.block.acceptedMs, NOW);
 });
