@@ -114,7 +114,13 @@ export async function startPulseboard(
     fleet,
     groups,
   });
-  const mqtt = await startMqtt(source.log, { kv: store.kv, keys: auth.apiKeys, config, fleet });
+  const mqtt = await startMqtt(source.log, {
+    kv: store.kv,
+    keys: auth.apiKeys,
+    config,
+    fleet,
+    groups,
+  });
   const transport = new TransportStats();
   const metrics = new PrometheusMetrics({
     ingest: ingest.stats,

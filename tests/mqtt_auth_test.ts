@@ -271,3 +271,52 @@ Deno.test("off loopback, the MQTT listener needs an API key (or --insecure), as 
     await keyed!.stop();
   });
 });
+
+Deno.test({
+  name:
+    "over MQTT too, a key may not write a sensor of another key's group: acknowledged, dropped and counted, the sensor left as it was",
+  sanitizeResources: false,
+  sanitizeOps: false,
+}, async () => {
+  await withKeyedServer([], async (server, keys) => {
+    const pub = (key: string, topic: string, message: string) =>
+      mosquitto("mosquitto_pub", [
+        "-p",
+        String(server.mqttPort),
+        "-q",
+        "1",
+        "-u",
+        "gw",
+        "-P",
+        key,
+        "-t",
+        topic,
+        "-m",
+        message,
+      ]);
+    const owned = await pub(keys.plantY, "pulseboard/plant-y/victim", '{"reading":{"v":1}}');
+    assertEquals(owned.code, 0, owned.out);
+    // At once (a claim) and once the sensor is listed (the router's group).
+    const racing = await pub(
+      keys.plantZ,
+      "pulseboard/plant-z/line-9/victim",
+      '{"reading":{"v":99}}',
+    );
+    assertEquals(racing.code, 0, racing.out);
+    await until(async () => (await sensors(server.url)).length === 1, "plant-y's reading");
+    const later = await pub(
+      keys.plantZ,
+      "pulseboard/plant-z/line-9/victim",
+      '{"reading":{"v":98}}',
+    );
+    assertEquals(later.code, 0, later.out);
+    await until(
+      async () => (await health(server.url)).mqtt.publishes.listener.invalid === 2,
+      "both refusals counted",
+    );
+    const [victim] = await sensors(server.url);
+    assertEquals(victim.id, "victim");
+    assertEquals(victim.group, "plant-y");
+    assertEquals(victim.metrics.v.value, 1);
+  });
+});

@@ -79,16 +79,34 @@ export class SensorGroups {
     const strings = block.strings;
     const now = this.#now();
     for (let row = 0; row < block.length; row++) {
-      const id = strings[block.sensor[row]];
-      const group = strings[block.group[row]] || DEFAULT_GROUP;
-      if (this.#claims.get(id)?.group === group) continue;
-      if (this.#source.groupOf(id) === group) {
-        this.#claims.delete(id);
-        continue;
-      }
-      this.#claims.set(id, { group, at: now });
+      this.#claim(strings[block.sensor[row]], strings[block.group[row]] || DEFAULT_GROUP, now);
     }
     if (this.#claims.size > 2 * this.#settledSize + 1024) this.#settle(now);
+  }
+
+  /** `claim` of one reading of sensor `id` in `group` ("" for the default group). */
+  claimSensor(id: string, group: string): void {
+    const now = this.#now();
+    this.#claim(id, group || DEFAULT_GROUP, now);
+    if (this.#claims.size > 2 * this.#settledSize + 1024) this.#settle(now);
+  }
+
+  /** Why `writer` may not write sensor `id` (in the group it is in), or null. */
+  refusal(id: string, writer: Writer | null): string | null {
+    if (!writer || writer.groups.includes("*")) return null;
+    const group = this.groupOf(id);
+    if (group === undefined || groupAllowed(writer.groups, group)) return null;
+    this.refused++;
+    return `sensor "${id}" is in group "${group}", which this key may not write`;
+  }
+
+  #claim(id: string, group: string, now: number): void {
+    if (this.#claims.get(id)?.group === group) return;
+    if (this.#source.groupOf(id) === group) {
+      this.#claims.delete(id);
+      return;
+    }
+    this.#claims.set(id, { group, at: now });
   }
 
   /** Lets go of the claims the router confirms and of those past `pendingMs`. */

@@ -13,6 +13,7 @@ import type { MqttBridge } from "./bridge.ts";
 import { bridgeClientId } from "./bridge_client_id.ts";
 import { MqttStats } from "./stats.ts";
 import type { FleetLimit } from "../fleet_limit.ts";
+import type { SensorGroups } from "../sensor_groups.ts";
 import type { BridgeHealth } from "./stats.ts";
 
 export interface MqttIngestDeps {
@@ -24,6 +25,8 @@ export interface MqttIngestDeps {
   limits: ReadingLimits;
   /** The fleet's caps on sensors and metric names; without it, none. */
   fleet?: FleetLimit;
+  /** The groups sensors are in: a key may not write another group's sensor. */
+  groups?: SensorGroups;
 }
 
 /** What the listener (--mqtt-port, --mqtts-port) and the bridge (--mqtt-url) are asked for. */
@@ -133,6 +136,7 @@ export async function startMqttIngest(
     limits: deps.limits,
     maxBatchReadings: options.maxBatchReadings,
     fleet: deps.fleet,
+    groups: deps.groups,
   });
   let listener: MqttListener | null = null;
   let bridge: MqttBridge | null = null;

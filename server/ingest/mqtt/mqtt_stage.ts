@@ -3,6 +3,7 @@ import type { KvLog } from "../../store/mod.ts";
 import type { MqttIngest } from "./mqtt_ingest.ts";
 import type { MqttKeys } from "./listener.ts";
 import type { FleetLimit } from "../fleet_limit.ts";
+import type { SensorGroups } from "../sensor_groups.ts";
 
 /** The options (`server/config`) MQTT ingest is made from. */
 export interface MqttConfig {
@@ -42,7 +43,13 @@ export function mqttEnabled(config: MqttConfig): boolean {
  */
 export async function startMqtt(
   log: KvLog | null,
-  deps: { kv: Deno.Kv; keys: MqttKeys; config: MqttConfig; fleet?: FleetLimit },
+  deps: {
+    kv: Deno.Kv;
+    keys: MqttKeys;
+    config: MqttConfig;
+    fleet?: FleetLimit;
+    groups?: SensorGroups;
+  },
 ): Promise<MqttIngest | null> {
   const { config } = deps;
   if (!mqttEnabled(config)) return null;
@@ -62,6 +69,7 @@ export async function startMqtt(
     keys: deps.keys,
     limits: { ...DEFAULT_READING_LIMITS, maxFutureMs: config.maxFutureMs },
     fleet: deps.fleet,
+    groups: deps.groups,
   }, {
     port: config.mqttPort,
     tlsPort: config.mqttsPort,

@@ -10,6 +10,8 @@ import { decodeIngestBatch } from "../../../protocol/ingest_codec.ts";
 import { covers } from "../../../actors/hub/mod.ts";
 import type { TopicTarget } from "./topic.ts";
 import type { FleetLimit } from "../fleet_limit.ts";
+import type { SensorGroups } from "../sensor_groups.ts";
+import type { Writer } from "../../auth/mod.ts";
 
 /** What became of one publish's readings. */
 export interface PayloadOutcome {
@@ -27,6 +29,8 @@ export interface PayloadOptions {
   maxReadings: number;
   /** The fleet's caps on sensors and metric names; without it, none. */
   fleet?: FleetLimit;
+  /** The groups sensors are in, and the publishing key: it may not write another group's sensor. */
+  owner?: { groups: SensorGroups; writer: Writer };
 }
 
 const NONE: readonly Refusal[] = Object.freeze([]);
@@ -67,7 +71,7 @@ function addJsonReading(
   builder: ReadingBlockBuilder,
   payload: Uint8Array,
   target: TopicTarget,
-  { limits, receivedAt, fleet }: PayloadOptions,
+  { limits, receivedAt, fleet, owner }: PayloadOptions,
 ): PayloadOutcome {
   let text: string;
   try {
@@ -94,6 +98,8 @@ function addJsonReading(
   if ("sensorId" in fields || "group" in fields) {
     return refusedWhole("reading must not hold sensorId or group: the topic names them");
   }
+  const foreign = owner ? owner.groups.refusal(target.sensorId, owner.writer) : null;
+  if (foreign !== null) return refusedWhole(foreign);
   fields.sensorId = target.sensorId;
   if (target.group !== "") fields.group = target.group;
   if (fields.timestamp === undefined) fields.timestamp = receivedAt;
@@ -104,14 +110,16 @@ function addJsonReading(
     receivedAt,
     fleet && ((sensorId, metrics) => fleet.admit(sensorId, metrics)),
   );
-  return reason === null ? { accepted: 1, refused: NONE } : refusedWhole(reason);
+  if (reason !== null) return refusedWhole(reason);
+  owner?.groups.claimSensor(target.sensorId, target.group);
+  return { accepted: 1, refused: NONE };
 }
 
 function addBatch(
   builder: ReadingBlockBuilder,
   payload: Uint8Array,
   target: TopicTarget,
-  { limits, receivedAt, maxReadings, fleet }: PayloadOptions,
+  { limits, receivedAt, maxReadings, fleet, owner }: PayloadOptions,
 ): PayloadOutcome {
   let decoded;
   try {
@@ -127,8 +135,11 @@ function addBatch(
       ? `group "${group}" is outside the topic's group "${scope}"`
       : null;
   });
+  const owned = owner ? owner.groups.keepOwn(scoped, owner.writer) : scoped;
   // The fleet's caps last, so only readings taken count against them.
-  const { block, refused } = fleet ? fleet.keep(scoped) : scoped;
+  const taken = fleet ? fleet.keep(owned) : owned;
+  owner?.groups.claim(taken);
+  const { block, refused } = taken;
   const s = block.strings;
   for (let row = 0; row < block.length; row++) {
     builder.begin(

@@ -1,4 +1,5 @@
 import type { FleetLimit } from "../fleet_limit.ts";
+import type { SensorGroups } from "../sensor_groups.ts";
 import { DEFAULT_GROUP, refusalKind } from "../readings/mod.ts";
 import type { ReadingLimits, Refusal } from "../readings/mod.ts";
 import { groupAllowed } from "../../auth/mod.ts";
@@ -62,6 +63,8 @@ export interface PublishIngestOptions {
   maxBatchReadings: number;
   /** The fleet's caps on sensors and metric names; without it, none. */
   fleet?: FleetLimit;
+  /** The groups sensors are in: a key may not write another group's sensor. Without it, unchecked. */
+  groups?: SensorGroups;
   now?: () => number;
 }
 
@@ -89,6 +92,7 @@ export class PublishIngest {
   readonly #limits: ReadingLimits;
   readonly #maxBatch: number;
   readonly #fleet: FleetLimit | undefined;
+  readonly #groups: SensorGroups | undefined;
   readonly #now: () => number;
   readonly #inFlight = new Map<string, InFlight>();
   /** Topics seen lately and what they name: a fleet publishes to a bounded set of topics. */
@@ -106,6 +110,7 @@ export class PublishIngest {
     this.#limits = options.limits;
     this.#maxBatch = options.maxBatchReadings;
     this.#fleet = options.fleet;
+    this.#groups = options.groups;
     this.#now = options.now ?? Date.now;
   }
 
@@ -128,7 +133,11 @@ export class PublishIngest {
     }
     const { messageId } = publish;
     if (!session.persistent || publish.qos === 0 || messageId === undefined) {
-      return this.#ingest(publish, { target, receivedAt, retry: null }, finish);
+      return this.#ingest(
+        publish,
+        { target, receivedAt, retry: null, writer: session.writer },
+        finish,
+      );
     }
     const key = this.#records.key(session.scope, session.clientId, session.epoch, messageId);
     const print = fingerprint(publish.topic, publish.payload);
@@ -141,7 +150,7 @@ export class PublishIngest {
     }
     const retry = { key, print, flightKey };
     if (!session.window.mayBeRetry(messageId, publish.dup)) {
-      return this.#ingest(publish, { target, receivedAt, retry }, finish);
+      return this.#ingest(publish, { target, receivedAt, retry, writer: session.writer }, finish);
     }
     const flight: InFlight = { fingerprint: print, waiters: [] };
     this.#inFlight.set(flightKey, flight);
@@ -149,7 +158,11 @@ export class PublishIngest {
       (committed) => {
         if (committed !== print) {
           session.window.miss();
-          return this.#ingest(publish, { target, receivedAt, retry }, finish);
+          return this.#ingest(
+            publish,
+            { target, receivedAt, retry, writer: session.writer },
+            finish,
+          );
         }
         this.#land(flightKey, flight, DUPLICATE);
         finish(DUPLICATE);
@@ -169,10 +182,11 @@ export class PublishIngest {
 
   #ingest(
     publish: InboundPublish,
-    { target, receivedAt, retry }: {
+    { target, receivedAt, retry, writer }: {
       target: TopicTarget;
       receivedAt: number;
       retry: { key: Deno.KvKey; print: number; flightKey: string } | null;
+      writer: Writer | null;
     },
     finish: (outcome: PublishOutcome) => void,
   ): void {
@@ -194,6 +208,7 @@ export class PublishIngest {
         receivedAt,
         maxReadings: this.#maxBatch,
         fleet: this.#fleet,
+        owner: this.#groups && writer ? { groups: this.#groups, writer } : undefined,
       });
       if (accepted === 0) {
         this.#countRefused(refused);
