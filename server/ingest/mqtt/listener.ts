@@ -1,6 +1,7 @@
 import { Aedes } from "aedes";
 import type { Client } from "aedes";
 import net from "node:net";
+import { setImmediate } from "node:timers";
 import tls from "node:tls";
 import type { Socket } from "node:net";
 import type { Writer } from "../../auth/mod.ts";
@@ -114,17 +115,31 @@ export async function startListener(
       packet.retain = false;
       const slot = connection.acks.push(callback);
       const publish = packet as unknown as InboundPublish;
-      const go = () =>
-        ingest.handle(connection.session, publish, (outcome) => {
-          connection.cork();
-          connection.acks.settle(slot, refusal(outcome));
-        });
+      const settle = (outcome: PublishOutcome) => {
+        connection.cork();
+        connection.acks.settle(slot, refusal(outcome));
+      };
       const wait = limits.publishDelay(connection.address, connection.keyId, Date.now());
-      if (wait === 0) return go();
+      if (wait === 0) {
+        // A refused publish (bad topic or payload, outside the key's groups) is
+        // settled at once, inside aedes's parse of the socket's read. Answering
+        // aedes there makes it read the socket again re-entrantly, and on Deno the
+        // stream is then left holding up to 64 KiB with no read in flight and no
+        // 'readable' to come: the connection stalls until the client sends more.
+        // A microtask or nextTick is not late enough (checked); the next turn of
+        // the event loop is, as for publishes answered by a commit.
+        let inline = true;
+        ingest.handle(connection.session, publish, (outcome) => {
+          if (inline) setImmediate(settle, outcome);
+          else settle(outcome);
+        });
+        inline = false;
+        return;
+      }
       stats.rateWaiting++;
       setTimeout(() => {
         stats.rateWaiting--;
-        go();
+        ingest.handle(connection.session, publish, settle);
       }, wait);
     },
     authorizeSubscribe(_client, _subscription, callback) {
