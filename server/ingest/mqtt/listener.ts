@@ -1,6 +1,7 @@
 import { Aedes } from "aedes";
 import type { Client } from "aedes";
 import net from "node:net";
+import { setImmediate } from "node:timers";
 import tls from "node:tls";
 import type { Socket } from "node:net";
 import type { Writer } from "../../auth/mod.ts";
@@ -9,6 +10,7 @@ import { ConnectionLimits } from "./connection_limits.ts";
 import type { ConnectionLimitsOptions } from "./connection_limits.ts";
 import { guardPacketSize } from "./packet_size_guard.ts";
 import { OrderedAcks } from "./ordered_acks.ts";
+import { Qos2Receipts } from "./qos2_receipts.ts";
 import type { InboundPublish, IngestSession, PublishIngest } from "./publish_ingest.ts";
 import type { PublishOutcome } from "./publish_ingest.ts";
 import type { RetryStore } from "./retry_records.ts";
@@ -35,6 +37,8 @@ export interface ListenerOptions extends ConnectionLimitsOptions {
   retryWindow?: number;
   /** Pending connections the kernel queues (a connect storm overflows the default 511). */
   backlog?: number;
+  /** QoS 2 packet ids awaiting PUBREL held over every connection (`Qos2Receipts`). Default 100,000. */
+  maxQos2Unreleased?: number;
 }
 
 export interface MqttListener {
@@ -83,6 +87,13 @@ export async function startListener(
   const connections = new WeakMap<Client, Connection>();
   const given = new WeakMap<Client, { clientId: string }>();
   const retryWindow = options.retryWindow ?? 1024;
+  const receipts = new Qos2Receipts<Client>({
+    max: options.maxQos2Unreleased ?? 100_000,
+    // aedes counts a connection's QoS 2 publishes awaiting PUBREL against its
+    // maxInflightInbound, and frees one only when its PUBREL finds it stored.
+    onForget: (client, messageId) => inboundInflight(client)?.delete(messageId),
+  });
+  stats.qos2 = receipts;
 
   const broker = new Aedes({
     connectTimeout: options.connectTimeoutMs,
@@ -113,18 +124,39 @@ export async function startListener(
       // Retained messages would be kept in memory per topic.
       packet.retain = false;
       const slot = connection.acks.push(callback);
+      if (packet.qos === 2 && receipts.has(client!, packet.messageId!)) {
+        // Resent before its PUBREL (the PUBREC was lost): its readings are stored, aedes sends
+        // the PUBREC again [MQTT-4.3.3-2]. On the next turn, as for any answer given at once.
+        stats.publishes.listener.duplicate++;
+        setImmediate(() => connection.acks.settle(slot, null));
+        return;
+      }
       const publish = packet as unknown as InboundPublish;
-      const go = () =>
-        ingest.handle(connection.session, publish, (outcome) => {
-          connection.cork();
-          connection.acks.settle(slot, refusal(outcome));
-        });
+      const settle = (outcome: PublishOutcome) => {
+        connection.cork();
+        connection.acks.settle(slot, refusal(outcome));
+      };
       const wait = limits.publishDelay(connection.address, connection.keyId, Date.now());
-      if (wait === 0) return go();
+      if (wait === 0) {
+        // A refused publish (bad topic or payload, outside the key's groups) is
+        // settled at once, inside aedes's parse of the socket's read. Answering
+        // aedes there makes it read the socket again re-entrantly, and on Deno the
+        // stream is then left holding up to 64 KiB with no read in flight and no
+        // 'readable' to come: the connection stalls until the client sends more.
+        // A microtask or nextTick is not late enough (checked); the next turn of
+        // the event loop is, as for publishes answered by a commit.
+        let inline = true;
+        ingest.handle(connection.session, publish, (outcome) => {
+          if (inline) setImmediate(settle, outcome);
+          else settle(outcome);
+        });
+        inline = false;
+        return;
+      }
       stats.rateWaiting++;
       setTimeout(() => {
         stats.rateWaiting--;
-        go();
+        ingest.handle(connection.session, publish, settle);
       }, wait);
     },
     authorizeSubscribe(_client, _subscription, callback) {
@@ -239,6 +271,8 @@ export async function startListener(
   let guardMissing = false;
   function attach(socket: Socket): void {
     const client = broker.handle(socket as never);
+    // A session's QoS 2 receipts end with its connection (see keepQos2Receipts).
+    socket.once("close", () => receipts.drop(client));
     const guarded = guardPacketSize(client, socket, {
       maxBytes: options.maxPacketBytes,
       onTooLarge: () => stats.tooLarge++,
@@ -259,6 +293,7 @@ export async function startListener(
   }) as typeof broker.publish;
 
   await broker.listen();
+  keepQos2Receipts((broker as unknown as { persistence: IncomingStore }).persistence, receipts);
   const servers: net.Server[] = [];
   const backlog = options.backlog ?? 4096;
   const listen = (server: net.Server, port: number) =>
@@ -320,6 +355,48 @@ export async function startListener(
         await ingest.idle();
       })(),
   };
+}
+
+/** The part of aedes's persistence that keeps a client's incoming QoS 2 publishes until PUBREL. */
+interface IncomingStore {
+  incomingStorePacket(client: Client, packet: { messageId?: number }): Promise<void>;
+  incomingGetPacket(client: Client, packet: { messageId?: number }): Promise<unknown>;
+  incomingDelPacket(client: Client, packet: { messageId?: number }): Promise<void>;
+  cleanIncoming?(client: Client): Promise<void>;
+}
+
+/**
+ * aedes's in-memory persistence keeps each QoS 2 PUBLISH, payload and all,
+ * per client id until its PUBREL or a clean session, with no overall bound:
+ * devices that never send PUBREL and reconnect with the same id (1,000
+ * publishes per connection) grow it forever. Here a publish's readings are
+ * committed before its PUBREC and a resent publish is recognised by its retry
+ * record, so only the packet id is kept (to answer a resend on the same
+ * connection, and for aedes's count of publishes awaiting PUBREL), by
+ * connection, within `receipts`' bound. A PUBREL that finds nothing (after a
+ * reconnect) still gets its PUBCOMP: aedes sends it either way.
+ */
+function keepQos2Receipts(store: IncomingStore, receipts: Qos2Receipts<Client>): void {
+  const noSuchPacket = () => new Error("no such packet");
+  store.incomingStorePacket = (client, packet) => {
+    receipts.add(client, packet.messageId!);
+    return Promise.resolve();
+  };
+  store.incomingGetPacket = (client, packet) =>
+    receipts.has(client, packet.messageId!)
+      ? Promise.resolve(packet)
+      : Promise.reject(noSuchPacket());
+  store.incomingDelPacket = (client, packet) =>
+    receipts.delete(client, packet.messageId!) ? Promise.resolve() : Promise.reject(noSuchPacket());
+  store.cleanIncoming = (client) => {
+    receipts.drop(client);
+    return Promise.resolve();
+  };
+}
+
+/** aedes's own count, per connection, of QoS 2 publishes awaiting PUBREL (`maxInflightInbound`). */
+function inboundInflight(client: Client): Set<number> | undefined {
+  return (client as unknown as { _inboundInflight?: Set<number> })._inboundInflight;
 }
 
 /** Corks `socket` at most once per turn and uncorks it once the turn's work is done. */

@@ -79,6 +79,9 @@ export interface MqttHealth {
     urls: string[];
     connections: number;
     connects: MqttStats["connects"];
+    /** QoS 2 publishes answered with PUBREC and awaiting PUBREL (their packet ids), and those forgotten over the cap. */
+    qos2Unreleased: number;
+    qos2Forgotten: number;
   } | null;
   bridge: BridgeHealth | null;
   publishes: MqttStats["publishes"];
@@ -180,7 +183,13 @@ export async function startMqttIngest(
     },
     health: (): MqttHealth => ({
       listener: listener
-        ? { urls, connections: stats.connections, connects: { ...stats.connects } }
+        ? {
+          urls,
+          connections: stats.connections,
+          connects: { ...stats.connects },
+          qos2Unreleased: stats.qos2?.size ?? 0,
+          qos2Forgotten: stats.qos2?.forgotten ?? 0,
+        }
         : null,
       bridge: stats.bridge ? { ...stats.bridge } : null,
       publishes: {

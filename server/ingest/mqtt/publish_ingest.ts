@@ -7,6 +7,7 @@ import type { Writer } from "../../auth/mod.ts";
 import { logger } from "../../ops/mod.ts";
 import { parseTopic } from "./topic.ts";
 import type { TopicTarget } from "./topic.ts";
+import { TopicCache } from "./topic_cache.ts";
 import { addPayload } from "./payload.ts";
 import { fingerprint } from "./fingerprint.ts";
 import type { GroupCommit } from "./group_commit.ts";
@@ -35,9 +36,9 @@ export interface IngestSession {
   /** The API key; null when ingest is open (or for the bridge). */
   readonly writer: Writer | null;
   readonly window: RetryWindow;
-  /** The last topic parsed for this session: devices publish to one topic over and over. */
+  /** The last topic accepted for this session: devices publish to one topic over and over. */
   lastTopic?: string;
-  lastTarget?: TopicTarget | string;
+  lastTarget?: TopicTarget;
 }
 
 /** A PUBLISH as the MQTT library hands it over. */
@@ -57,6 +58,9 @@ export type PublishOutcome =
   | { kind: "not_allowed"; reason: string }
   | { kind: "failed"; error: Error };
 
+/** Why a publish's topic is refused. */
+type TopicRefusal = Extract<PublishOutcome, { kind: "invalid" | "not_allowed" }>;
+
 export interface PublishIngestOptions {
   limits: ReadingLimits;
   /** Most readings in one IngestBatch payload. */
@@ -65,6 +69,8 @@ export interface PublishIngestOptions {
   fleet?: FleetLimit;
   /** The groups sensors are in: a key may not write another group's sensor. Without it, unchecked. */
   groups?: SensorGroups;
+  /** Bytes the cache of accepted topics may hold (`TopicCache`). Default 16 MiB. */
+  topicCacheBytes?: number;
   now?: () => number;
 }
 
@@ -95,8 +101,8 @@ export class PublishIngest {
   readonly #groups: SensorGroups | undefined;
   readonly #now: () => number;
   readonly #inFlight = new Map<string, InFlight>();
-  /** Topics seen lately and what they name: a fleet publishes to a bounded set of topics. */
-  readonly #topics = new Map<string, TopicTarget | string>();
+  /** Topics accepted lately and what they name: a fleet publishes to a bounded set of topics. */
+  readonly #topics: TopicCache;
   readonly #invalidLog = new Throttle({ intervalMs: 60_000 });
   readonly #refusedLog = new Throttle({ intervalMs: 3_600_000 });
 
@@ -112,6 +118,7 @@ export class PublishIngest {
     this.#fleet = options.fleet;
     this.#groups = options.groups;
     this.#now = options.now ?? Date.now;
+    this.#topics = new TopicCache({ maxBytes: options.topicCacheBytes });
   }
 
   /** Ingests one publish; `done` gets its outcome once it is settled (durable, or refused). */
@@ -122,15 +129,7 @@ export class PublishIngest {
       done(outcome);
     };
     const target = this.#target(session, publish.topic);
-    if (typeof target === "string") return finish({ kind: "invalid", reason: target });
-    if (session.writer && !groupAllowed(session.writer.groups, target.group || DEFAULT_GROUP)) {
-      return finish({
-        kind: "not_allowed",
-        reason: `Cannot publish to ${publish.topic}: group "${
-          target.group || DEFAULT_GROUP
-        }" is outside the key's groups`,
-      });
-    }
+    if ("kind" in target) return finish(target);
     const { messageId } = publish;
     if (!session.persistent || publish.qos === 0 || messageId === undefined) {
       return this.#ingest(
@@ -173,6 +172,11 @@ export class PublishIngest {
         finish(outcome);
       },
     );
+  }
+
+  /** The cache of accepted topics: its entries and the bytes they are charged. */
+  get cachedTopics(): { entries: number; bytes: number } {
+    return { entries: this.#topics.size, bytes: this.#topics.bytes };
   }
 
   /** Waits until every publish handed over so far is durable. */
@@ -230,19 +234,29 @@ export class PublishIngest {
     for (const waiter of flight.waiters) waiter(outcome);
   }
 
-  #target(session: IngestSession, topic: string): TopicTarget | string {
-    if (session.lastTopic !== topic) {
-      let target = this.#topics.get(topic);
-      if (target === undefined) {
-        target = parseTopic(topic, this.#limits);
-        // Bounded: past it the cache starts over (a flood of distinct topics gains nothing).
-        if (this.#topics.size >= 100_000) this.#topics.clear();
-        this.#topics.set(topic, target);
-      }
-      session.lastTarget = target;
-      session.lastTopic = topic;
+  /**
+   * The topic's target, or why it is refused (a bad topic, or a group outside
+   * the session's key). Only accepted topics are remembered, in the session
+   * (its last one) and in the shared cache (within its bytes), so topics that
+   * are refused, however long or many, hold no memory.
+   */
+  #target(session: IngestSession, topic: string): TopicTarget | TopicRefusal {
+    if (session.lastTopic === topic) return session.lastTarget!;
+    const cached = this.#topics.get(topic);
+    const target = cached ?? parseTopic(topic, this.#limits);
+    if (typeof target === "string") return { kind: "invalid", reason: target };
+    if (session.writer && !groupAllowed(session.writer.groups, target.group || DEFAULT_GROUP)) {
+      return {
+        kind: "not_allowed",
+        reason: `Cannot publish to ${topic}: group "${
+          target.group || DEFAULT_GROUP
+        }" is outside the key's groups`,
+      };
     }
-    return session.lastTarget!;
+    if (cached === undefined) this.#topics.set(topic, target);
+    session.lastTopic = topic;
+    session.lastTarget = target;
+    return target;
   }
 
   #countRefused(refused: readonly Refusal[]): void {

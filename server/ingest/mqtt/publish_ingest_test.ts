@@ -11,13 +11,13 @@ import { MqttStats } from "./stats.ts";
 
 const NOW = Date.UTC(2026, 10, 22, 12);
 
-function setup(kv: Deno.Kv) {
+function setup(kv: Deno.Kv, options: { topicCacheBytes?: number } = {}) {
   const log = new KvLog(kv);
   const stats = new MqttStats();
   const records = new KvRetryRecords(kv, { ttlMs: 60_000 });
   const ingest = new PublishIngest(
     { commit: new GroupCommit(log), records, stats },
-    { limits: DEFAULT_READING_LIMITS, maxBatchReadings: 10_000, now: () => NOW },
+    { limits: DEFAULT_READING_LIMITS, maxBatchReadings: 10_000, now: () => NOW, ...options },
   );
   const send = (session: IngestSession, publish: Partial<InboundPublish> & { body: unknown }) =>
     new Promise<PublishOutcome>((resolve) =>
@@ -171,5 +171,46 @@ Deno.test("a key may publish only to its groups' topics; bad topics and payloads
     assertEquals(stats.publishes.listener.not_allowed, 2);
     assertEquals(stats.publishes.listener.invalid, 2);
     assertEquals(stats.readingsRefused, { malformed: 1, topic: 1 });
+  });
+});
+
+Deno.test("refused topics, however long or many, are not cached; accepted ones are cached within a budget of bytes", async () => {
+  await withTempKv(async (kv) => {
+    const budget = 64 * 1024;
+    const { ingest, send, stats } = setup(kv, { topicCacheBytes: budget });
+    const open = session({ persistent: false });
+    const keyed = session({
+      persistent: false,
+      writer: { id: "k1", name: "line 9", groups: ["plant-z/line-9"] },
+    });
+    const pad = "a".repeat(60_000);
+    const body = { reading: { t: 1 } };
+    for (let i = 0; i < 20; i++) {
+      // Outside pulseboard/, a sensor id over 128 characters, a group over 128: invalid.
+      assertEquals((await send(open, { topic: `elsewhere/${i}${pad}`, body })).kind, "invalid");
+      assertEquals((await send(open, { topic: `pulseboard/${i}-${pad}`, body })).kind, "invalid");
+      assertEquals(
+        (await send(open, { topic: `pulseboard/${i}${"g".repeat(200)}/s`, body })).kind,
+        "invalid",
+      );
+      // A valid topic outside the key's groups.
+      assertEquals(
+        (await send(keyed, { topic: `pulseboard/plant-y/s${i}`, body })).kind,
+        "not_allowed",
+      );
+    }
+    assertEquals(ingest.cachedTopics, { entries: 0, bytes: 0 });
+    assertEquals(stats.publishes.listener.invalid, 60);
+    // Accepted topics are cached, up to the budget (the oldest go first), whatever their number.
+    for (let i = 0; i < 400; i++) {
+      const topic = `pulseboard/plant-z/line-9/${"s".repeat(100)}${i}`;
+      assertEquals((await send(keyed, { topic, body })).kind, "accepted");
+    }
+    const { entries, bytes } = ingest.cachedTopics;
+    assert(bytes <= budget, `${bytes} bytes cached over a budget of ${budget}`);
+    assert(entries > 50 && entries < 400, `${entries} topics cached`);
+    // A cached topic still answers as before.
+    const again = `pulseboard/plant-z/line-9/${"s".repeat(100)}399`;
+    assertEquals((await send(open, { topic: again, body })).kind, "accepted");
   });
 });

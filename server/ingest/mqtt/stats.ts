@@ -71,5 +71,7 @@ export class MqttStats {
   tooLarge = 0;
   /** Publishes waiting for a rate limit token right now. */
   rateWaiting = 0;
+  /** The listener's QoS 2 publishes awaiting PUBREL (packet ids held now, and forgotten over the cap). */
+  qos2: { readonly size: number; readonly forgotten: number } | null = null;
   bridge: BridgeHealth | null = null;
 }
