@@ -5,23 +5,7 @@ import net from "node:net";
 import mqtt from "mqtt";
 import mqttPacket from "mqtt-packet";
 import { assert, assertEquals } from "./testing/assert.ts";
-import { health, sensors, spawnServer, until } from "./testing/mqtt_fixtures.ts";
-import type { MqttServer } from "./testing/mqtt_fixtures.ts";
-
-async function withServer(
-  args: string[],
-  run: (server: MqttServer, data: string) => Promise<void>,
-): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "pulseboard-mqtt-bounds-" });
-  const data = `${dir}/store.kv`;
-  const server = await spawnServer(["--port", "0", "--data", data, "--tick", "20", ...args]);
-  try {
-    await run(server, data);
-  } finally {
-    await server.stop();
-    await Deno.remove(dir, { recursive: true });
-  }
-}
+import { health, sensors, until, withMqttServer } from "./testing/mqtt_fixtures.ts";
 
 // deno-lint-ignore no-explicit-any
 type Packet = any;
@@ -118,7 +102,7 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
 }, async () => {
-  await withServer(["--mqtt-port", "0"], async (server) => {
+  await withMqttServer(["--mqtt-port", "0"], async (server) => {
     for (const [bad, good] of [[4, 50], [20, 200]]) {
       const client = await RawClient.open(server.mqttPort!, `burst-${bad}`);
       // 60 KB of junk each (not JSON: acknowledged and dropped), then valid readings, in one write.
@@ -155,7 +139,7 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
 }, async () => {
-  await withServer(["--mqtt-port", "0"], async (server) => {
+  await withMqttServer(["--mqtt-port", "0"], async (server) => {
     const port = server.mqttPort!;
     const listener = async () => (await health(server.url)).mqtt.listener;
     const PER = 300;
@@ -217,7 +201,7 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
 }, async () => {
-  await withServer(["--mqtt-port", "0"], async (server) => {
+  await withMqttServer(["--mqtt-port", "0"], async (server) => {
     const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${server.mqttPort}`, {
       clientId: "q2-many",
       clean: false,

@@ -9,8 +9,8 @@ import {
   mosquitto,
   selfSignedCert,
   sensors,
-  spawnServer,
   until,
+  withMqttServer,
 } from "./testing/mqtt_fixtures.ts";
 import type { MqttServer } from "./testing/mqtt_fixtures.ts";
 import { readLog } from "./testing/read_log.ts";
@@ -21,21 +21,6 @@ const promtool = await new Deno.Command("promtool", {
   stderr: "null",
 })
   .output().then((o) => o.success, () => false);
-
-async function withServer(
-  args: string[],
-  run: (server: MqttServer, data: string) => Promise<void>,
-): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "pulseboard-mqtt-" });
-  const data = `${dir}/store.kv`;
-  const server = await spawnServer(["--port", "0", "--data", data, "--tick", "20", ...args]);
-  try {
-    await run(server, data);
-  } finally {
-    await server.stop();
-    await Deno.remove(dir, { recursive: true });
-  }
-}
 
 const pub = (server: MqttServer, args: string[], stdin?: string | Uint8Array) =>
   mosquitto("mosquitto_pub", ["-h", "127.0.0.1", "-p", String(server.mqttPort), ...args], stdin);
@@ -73,7 +58,7 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
 }, async () => {
-  await withServer(["--mqtt-port", "0"], async (server, data) => {
+  await withMqttServer(["--mqtt-port", "0"], async (server, data) => {
     const started = performance.now();
     const sent = await pub(server, [
       "-q",
@@ -112,7 +97,7 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
 }, async () => {
-  await withServer(["--mqtt-port", "0"], async (server, data) => {
+  await withMqttServer(["--mqtt-port", "0"], async (server, data) => {
     // QoS 2: the full handshake, the reading stored once.
     const qos2 = await pub(server, [
       "-q",
@@ -261,7 +246,7 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
 }, async () => {
-  await withServer(["--mqtt-port", "0"], async (server) => {
+  await withMqttServer(["--mqtt-port", "0"], async (server) => {
     for (const id of ["constructor", "__proto__", "hasOwnProperty", "toString"]) {
       const sent = await pub(server, [
         "-q",
@@ -298,7 +283,7 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
 }, async () => {
-  await withServer(["--mqtt-port", "0", "--mqtt-max-packet", "4096"], async (server) => {
+  await withMqttServer(["--mqtt-port", "0", "--mqtt-max-packet", "4096"], async (server) => {
     const big = await pub(server, [
       "-q",
       "1",
@@ -344,7 +329,7 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
 }, async () => {
-  await withServer(
+  await withMqttServer(
     ["--mqtt-port", "0", "--mqtt-max-connections-per-address", "5"],
     async (server) => {
       const conns = await Promise.all(
@@ -375,7 +360,7 @@ Deno.test({
   const dir = await Deno.makeTempDir({ prefix: "pulseboard-mqtts-" });
   try {
     const { cert, key } = await selfSignedCert(dir);
-    await withServer(["--cert", cert, "--key", key, "--mqtts-port", "0"], async (server) => {
+    await withMqttServer(["--cert", cert, "--key", key, "--mqtts-port", "0"], async (server) => {
       assertEquals(server.mqttPort, null);
       const sent = await mosquitto("mosquitto_pub", [
         "-h",
@@ -431,7 +416,7 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
 }, async () => {
-  await withServer(["--mqtt-port", "0"], async (server) => {
+  await withMqttServer(["--mqtt-port", "0"], async (server) => {
     await pub(server, ["-q", "1", "-t", "pulseboard/plant-m/m1", "-m", '{"reading":{"v":1}}']);
     await pub(server, ["-q", "1", "-t", "pulseboard/plant-m/m1", "-m", "nope"]);
     const text = await (await fetch(new URL("/metrics", server.url))).text();

@@ -341,3 +341,22 @@ export function drainLines(
     if (rest) onLine(rest);
   })().catch(() => {});
 }
+
+/**
+ * A server process with the MQTT listener on a fresh Deno KV file (ticks of
+ * 20 ms), given to `run` with the file's path; stopped and removed after.
+ */
+export async function withMqttServer(
+  args: string[],
+  run: (server: MqttServer, data: string) => Promise<void>,
+): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "pulseboard-mqtt-" });
+  const data = `${dir}/store.kv`;
+  const server = await spawnServer(["--port", "0", "--data", data, "--tick", "20", ...args]);
+  try {
+    await run(server, data);
+  } finally {
+    await server.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
