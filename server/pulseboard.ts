@@ -106,7 +106,14 @@ export async function startPulseboard(
   store.releaseCheckpoint();
   // 6. Edges: ingest (HTTP, then MQTT) into the source, the feed from the hub, the read API, ops.
   const fleet = new FleetLimit(shards.names, { maxSensors: config.maxSensors });
-  const groups = new SensorGroups(shards.names);
+  const names = shards.names;
+  const groups = new SensorGroups({
+    groupOf: (id) => names.groupOf(id),
+    // The feed has taken in the log read since the start, or that read found nothing.
+    settled: () =>
+      !names.replaying &&
+      (hub.stats.viewCaughtUp || (source.kind === "log" && source.health().replayedReadings === 0)),
+  });
   const ingest = ingestRoutes(source.sink, {
     kv: store.kv,
     keys: auth.apiKeys,

@@ -1,6 +1,7 @@
 // Ingest with API keys made by the real CLI on the server's own Deno KV file.
 import { assert, assertEquals } from "./testing/assert.ts";
 import { startPulseboard } from "../server/pulseboard.ts";
+import { spawnServer, stopServer } from "./testing/server_process.ts";
 import { DEFAULT_CONFIG } from "../server/config/options.ts";
 
 async function cli(args: string[]): Promise<string> {
@@ -100,22 +101,39 @@ Deno.test("listening on a non-loopback address without --insecure is refused wit
   assert(/Refusing to listen on 0\.0\.0\.0.*--insecure/.test(message), message);
 });
 
-Deno.test("a key may not write a sensor of another key's group: not while it is on its way, not once it is known, not after a restart", async () => {
+Deno.test("a key may not write a sensor of another key's group: not while it is on its way, not once it is known, not after a crash (503 until the log is read again)", async () => {
   const dir = await Deno.makeTempDir({ prefix: "pulseboard-keys-" });
   const data = `${dir}/store.kv`;
   const keyOf = (out: string) => out.match(/pb_[a-z0-9]{12}_[A-Za-z0-9_-]{43}/)![0];
   const a = keyOf(await cli(["create", "--name", "a", "--groups", "plant-a", "--data", data]));
   const b = keyOf(await cli(["create", "--name", "b", "--groups", "plant-b", "--data", data]));
-  const config = { ...DEFAULT_CONFIG, port: 0, data, tickMs: 20 };
-  let server = await startPulseboard(config);
-  const post = async (key: string, docs: unknown[]) => {
+  const args = ["--port", "0", "--data", data, "--tick", "20"];
+  let server = await spawnServer(args);
+  const send = async (key: string, docs: unknown[]) => {
     const response = await fetch(new URL("/api/ingest", server.url), {
       method: "POST",
       body: JSON.stringify(docs),
       headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
     });
-    assertEquals(response.status, 200);
-    return await response.json() as { accepted: number; refused: { reason: string }[] };
+    return {
+      status: response.status,
+      retryAfter: response.headers.get("retry-after"),
+      body: await response.json(),
+    };
+  };
+  const post = async (key: string, docs: unknown[]) => {
+    const { status, body } = await send(key, docs);
+    assertEquals(status, 200, JSON.stringify(body));
+    return body as { accepted: number; refused: { reason: string }[] };
+  };
+  const ready = async () => {
+    while (
+      (await fetch(new URL("/readyz", server.url)).then((r) =>
+        r.body?.cancel().then(() => r.status)
+      )) !== 200
+    ) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
   };
   const t0 = Date.now() - 1_000;
   const reading = (sensorId: string, group: string, t: number, at = 0) => ({
@@ -130,14 +148,18 @@ Deno.test("a key may not write a sensor of another key's group: not while it is 
       | { group: string; metrics: { temperature: { value: number; min: number; max: number } } }
       | undefined;
   };
+  const inGroup = async (id: string, group: string) => {
+    while ((await listed(id))?.group !== group) await new Promise((r) => setTimeout(r, 20));
+  };
   const refusedAs = (group: string) =>
     `sensor "victim" is in group "${group}", which this key may not write`;
   try {
+    await ready();
     assertEquals((await post(b, [reading("victim", "plant-b/l1", 20)])).accepted, 1);
     // At once, before any shard has reported it: the claim of b's reading stands.
     const racing = await post(a, [reading("victim", "plant-a/l1", 99, 1)]);
     assertEquals([racing.accepted, racing.refused[0]?.reason], [0, refusedAs("plant-b/l1")]);
-    while (!(await listed("victim"))) await new Promise((r) => setTimeout(r, 20));
+    await inGroup("victim", "plant-b/l1");
     const later = await post(a, [
       reading("victim", "plant-a/l1", 99, 2),
       reading("mine", "plant-a/l1", 5),
@@ -152,26 +174,46 @@ Deno.test("a key may not write a sensor of another key's group: not while it is 
       taking.refused[0]?.reason,
       'sensor "mine" is in group "plant-a/l1", which this key may not write',
     );
-    let victim = await listed("victim");
-    while (victim?.group !== "plant-b/l2") {
-      await new Promise((r) => setTimeout(r, 20));
-      victim = await listed("victim");
-    }
+    await inGroup("victim", "plant-b/l2");
     // b's readings only: a's 99 never reached the sensor.
+    const victim = (await listed("victim"))!;
     assertEquals([victim.metrics.temperature.min, victim.metrics.temperature.max], [20, 21]);
 
-    await server.shutdown();
-    await server.finished;
-    server = await startPulseboard(config);
-    const afterRestart = await post(a, [reading("victim", "plant-a/l1", 99, 4)]);
-    assertEquals([afterRestart.accepted, afterRestart.refused[0]?.reason], [
-      0,
-      refusedAs("plant-b/l2"),
-    ]);
-    assertEquals((await listed("victim"))?.group, "plant-b/l2");
+    // A tail for the restarted server to read (readings of b's other sensors), then the move.
+    for (let batch = 0; batch < 8; batch++) {
+      const fill = Array.from(
+        { length: 10_000 },
+        (_, i) => reading(`fill-${i}`, "plant-b/f", batch, 5 + batch),
+      );
+      assertEquals((await post(b, fill)).accepted, 10_000);
+    }
+    assertEquals((await post(b, [reading("victim", "plant-b/l3", 22, 20)])).accepted, 1);
+    // Killed: no checkpoint holds any of this, the restarted server reads it all from the log.
+    await stopServer(server, "SIGKILL");
+    server = await spawnServer(
+      args.filter((arg, i) => arg !== "--tick" && args[i - 1] !== "--tick"),
+    );
+    const answers: number[] = [];
+    for (;;) {
+      const hijack = await send(a, [reading("victim", "plant-a/l1", 99, 4)]);
+      answers.push(hijack.status);
+      if (hijack.status === 503) {
+        assertEquals(hijack.retryAfter, "1");
+        await new Promise((r) => setTimeout(r, 20));
+        continue;
+      }
+      assertEquals([hijack.status, hijack.body.accepted, hijack.body.refused[0]?.reason], [
+        200,
+        0,
+        refusedAs("plant-b/l3"),
+      ], answers.join(","));
+      break;
+    }
+    await ready();
+    const after = (await listed("victim"))!;
+    assertEquals([after.group, after.metrics.temperature.max], ["plant-b/l3", 22]);
   } finally {
-    await server.shutdown();
-    await server.finished;
+    await stopServer(server);
     await Deno.remove(dir, { recursive: true });
   }
 });

@@ -4,7 +4,7 @@
 import mqtt from "mqtt";
 import type { MqttClient } from "mqtt";
 import { assert, assertEquals } from "./testing/assert.ts";
-import { health, mosquitto, sensors, spawnServer, until } from "./testing/mqtt_fixtures.ts";
+import { health, mosquitto, ready, sensors, spawnServer, until } from "./testing/mqtt_fixtures.ts";
 import type { MqttServer } from "./testing/mqtt_fixtures.ts";
 import { withTempKv } from "./testing/temp_kv.ts";
 import { ApiKeys } from "../server/auth/mod.ts";
@@ -27,6 +27,7 @@ async function withKeyedServer(
   const plantY = (await apiKeys.create("plant y", ["plant-y"])).key;
   const server = await spawnServer(["--port", "0", "--data", data, "--mqtt-port", "0", ...args]);
   try {
+    await ready(server.url);
     await run(server, {
       plantZ,
       plantY,

@@ -43,6 +43,8 @@ export interface FleetNames {
 /** The fleet's names, and the group each sensor is in as its shard last reported (a flush behind the log). */
 export interface FleetGroups extends FleetNames {
   groupOf(id: string): string | undefined;
+  /** Whether a shard is being restored and replayed: its sensors' groups may be behind meanwhile. */
+  readonly replaying: boolean;
 }
 
 export interface ShardSetOptions {
@@ -103,6 +105,8 @@ export class ShardSet {
   readonly #shape: { count: number; window: number; windowSpec: WindowSpec };
   /** Per shard: the last checkpoint asked for before it was last restored (it then needs a full save). */
   readonly #restoredAfter: number[];
+  /** Shards restored whose replay has not ended (`replayed`). */
+  readonly #replaying = new Set<number>();
   #lastSeq = -1;
 
   /**
@@ -260,6 +264,7 @@ export class ShardSet {
   /** The sensors and metric names the fleet holds, for the limits ingest keeps to. */
   get names(): FleetGroups {
     const router = this.#router;
+    const replaying = this.#replaying;
     return {
       get sensorCount() {
         return router.sensorCount;
@@ -276,6 +281,9 @@ export class ShardSet {
       hasSensor: (id) => router.hasSensor(id),
       hasMetric: (name) => router.metricIndex(name) !== undefined,
       groupOf: (id) => router.groupOf(id),
+      get replaying() {
+        return replaying.size > 0;
+      },
     };
   }
 
@@ -318,8 +326,14 @@ export class ShardSet {
       }
     }
     this.#restoredAfter[shard] = this.#lastSeq;
+    this.#replaying.add(shard);
     await this.#hosts.restore(shard, fits ? checkpoint!.shards[shard] : null);
     return fits;
+  }
+
+  /** The shards `restore`d have been given the log again up to where the others are. */
+  replayed(shards: Iterable<number>): void {
+    for (const shard of shards) this.#replaying.delete(shard);
   }
 
   /** Throws RangeError unless `image` can be restored into `shard` as `router` places its sensors. */

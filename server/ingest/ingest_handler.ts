@@ -1,6 +1,6 @@
 import { readBodyLimited } from "./body.ts";
 import { errorResponse, jsonResponse, problem } from "../http/errors.ts";
-import type { ParsedReadings, ReadingLimits } from "./readings/mod.ts";
+import type { ReadingLimits } from "./readings/mod.ts";
 import { Admission } from "./admission.ts";
 import { decodeBatchBody } from "./batch_body.ts";
 import { batchKey, bodyFingerprint } from "./idempotency.ts";
@@ -65,22 +65,26 @@ export function ingestHandler(
         );
       }
       const batch = decodeBatchBody(body, media, options);
-      const capped = (scoped: ParsedReadings, inLog?: { through: number; appended: number }) => {
-        if (!options.fleet) return scoped;
-        if (!inLog || inLog.through === 0) return options.fleet.keep(scoped);
-        // A take-over: the rows before `through` were judged by the first attempt,
-        // and the log holds what it took of them (the fleet may have changed since).
-        const index = batchIndexes(scoped.block.length, scoped.refused);
-        let fromRow = 0;
-        while (fromRow < index.length && index[fromRow] < inLog.through) fromRow++;
-        return options.fleet.keepTakenOver(scoped, fromRow, inLog.appended);
-      };
       const readings = (nowMs: number, inLog?: { through: number; appended: number }) => {
         const parsed = batch.readings(nowMs);
-        const groups = options.groups;
-        if (!writer || !groups) return capped(writer ? withinScope(parsed, writer) : parsed, inLog);
-        const taken = capped(groups.keepOwn(withinScope(parsed, writer), writer), inLog);
-        groups.claim(taken);
+        const scoped = writer ? withinScope(parsed, writer) : parsed;
+        // A take-over: the rows before `through` were judged by the first attempt,
+        // and the log holds what it took of them (the fleet may have changed since).
+        let fromRow = 0;
+        if (inLog && inLog.through > 0) {
+          const index = batchIndexes(scoped.block.length, scoped.refused);
+          while (fromRow < index.length && index[fromRow] < inLog.through) fromRow++;
+        }
+        const groups = writer ? options.groups : undefined;
+        // Rows before fromRow are not refused here, so they keep their places for the fleet.
+        const owned = groups ? groups.keepOwn(scoped, writer, fromRow) : scoped;
+        const fleet = options.fleet;
+        const taken = !fleet
+          ? owned
+          : fromRow === 0
+          ? fleet.keep(owned)
+          : fleet.keepTakenOver(owned, fromRow, inLog!.appended);
+        groups?.claim(taken);
         return taken;
       };
       const id = options.idempotency

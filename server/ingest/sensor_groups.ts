@@ -6,6 +6,12 @@ import type { ParsedReadings } from "./readings/mod.ts";
 /** Where ingest learns which group a sensor is in: the router, a flush behind the log. */
 export interface GroupSource {
   groupOf(id: string): string | undefined;
+  /**
+   * False while the groups may be behind the log by more than a flush: after a
+   * start until the log's tail has been read and flushed, and while a shard
+   * is restored and replayed. Absent: always settled.
+   */
+  settled?(): boolean;
 }
 
 /**
@@ -52,14 +58,35 @@ export class SensorGroups {
     return this.#source.groupOf(id);
   }
 
-  /** Refuses a scoped writer's readings of sensors that are in a group outside its key's. */
-  keepOwn(parsed: ParsedReadings, writer: Writer | null): ParsedReadings {
+  /**
+   * Whether a scoped key's readings can be judged now: not while the groups
+   * may be behind the log (see `GroupSource.settled`), when a sensor that
+   * moved to another group since the last checkpoint would still show the
+   * old one. Keys of every group ("*") and open ingest need no judging.
+   */
+  mayJudge(writer: Writer | null): boolean {
+    return !writer || writer.groups.includes("*") || (this.#source.settled?.() ?? true);
+  }
+
+  /**
+   * Refuses a scoped writer's readings of sensors that are in a group outside
+   * its key's; rows before `fromRow` are not judged (a take-over of an
+   * idempotent batch: its first attempt judged them). Throws Busy (503) when
+   * it cannot judge yet (`mayJudge`).
+   */
+  keepOwn(parsed: ParsedReadings, writer: Writer | null, fromRow = 0): ParsedReadings {
     if (!writer || writer.groups.includes("*")) return parsed;
+    if (!this.mayJudge(writer)) {
+      throw new Deno.errors.Busy(
+        "Cannot ingest yet: the server is still reading its log (after a start, or a shard's restart), so it cannot tell which group each sensor is in; send it again shortly",
+      );
+    }
     const { block } = parsed;
     const strings = block.strings;
     // Per string index of a sensor id: its refusal, or null once allowed.
     const verdict: (string | null | undefined)[] = new Array(strings.length);
     return refuseFurther(parsed, (row) => {
+      if (row < fromRow) return null;
       const s = block.sensor[row];
       let v = verdict[s];
       if (v === undefined) {
@@ -78,8 +105,13 @@ export class SensorGroups {
     const { block } = taken;
     const strings = block.strings;
     const now = this.#now();
-    for (let row = 0; row < block.length; row++) {
-      this.#claim(strings[block.sensor[row]], strings[block.group[row]] || DEFAULT_GROUP, now);
+    // Each sensor once, at its last reading of the batch (the group it ends in).
+    const seen = new Uint8Array(strings.length);
+    for (let row = block.length - 1; row >= 0; row--) {
+      const s = block.sensor[row];
+      if (seen[s] === 1) continue;
+      seen[s] = 1;
+      this.#claim(strings[s], strings[block.group[row]] || DEFAULT_GROUP, now);
     }
     if (this.#claims.size > 2 * this.#settledSize + 1024) this.#settle(now);
   }
@@ -101,7 +133,11 @@ export class SensorGroups {
   }
 
   #claim(id: string, group: string, now: number): void {
-    if (this.#claims.get(id)?.group === group) return;
+    const claim = this.#claims.get(id);
+    if (claim?.group === group) {
+      claim.at = now; // a claim written to again stands from its newest reading
+      return;
+    }
     if (this.#source.groupOf(id) === group) {
       this.#claims.delete(id);
       return;

@@ -69,3 +69,36 @@ Deno.test("claims are bounded: past twice the last settled count (and 1,024), co
   // At most the claims of the last 1,000 (younger than pendingMs) and those since the last settle.
   assertEquals(groups.pending <= 2 * 1_000 + 1_024 + 1, true, String(groups.pending));
 });
+
+Deno.test("a scoped key waits (Busy, 503) while the groups may be behind the log; rows before a take-over's first are not judged again; a claim written to again stands from its newest reading", () => {
+  const router = new Map<string, string>([["b1", "plant-b"]]);
+  let settled = false, now = 0;
+  const groups = new SensorGroups({ groupOf: (id) => router.get(id), settled: () => settled }, {
+    pendingMs: 1_000,
+    now: () => now,
+  });
+  const a = writer("plant-a");
+  assertEquals([groups.mayJudge(a), groups.mayJudge(writer("*")), groups.mayJudge(null)], [
+    false,
+    true,
+    true,
+  ]);
+  let busy: unknown = null;
+  try {
+    groups.keepOwn(batch([["b1", "plant-a"]]), a);
+  } catch (error) {
+    busy = error;
+  }
+  assertEquals(busy instanceof Deno.errors.Busy, true);
+  settled = true;
+  const rows = batch([["b1", "plant-a"], ["b1", "plant-a"], ["new", "plant-a"]]);
+  assertEquals(groups.keepOwn(rows, a, 1).refused.map((r) => r.index), [1]);
+  // a's claim on "c", written to again at 900, stands until 1,900.
+  groups.claim(batch([["c", "plant-a"]]));
+  now = 900;
+  groups.claim(batch([["c", "plant-a"]]));
+  now = 1_500;
+  assertEquals(groups.groupOf("c"), "plant-a");
+  now = 1_901;
+  assertEquals(groups.groupOf("c"), undefined);
+});

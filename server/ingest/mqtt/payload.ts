@@ -135,6 +135,11 @@ function addBatch(
       ? `group "${group}" is outside the topic's group "${scope}"`
       : null;
   });
+  if (owner && !owner.groups.mayJudge(owner.writer)) {
+    return refusedWhole(
+      "the server could not tell which group each sensor is in (it is reading its log)",
+    );
+  }
   const owned = owner ? owner.groups.keepOwn(scoped, owner.writer) : scoped;
   // The fleet's caps last, so only readings taken count against them.
   const taken = fleet ? fleet.keep(owned) : owned;

@@ -130,6 +130,15 @@ export class PublishIngest {
     };
     const target = this.#target(session, publish.topic);
     if ("kind" in target) return finish(target);
+    if (this.#groups && !this.#groups.mayJudge(session.writer)) {
+      // Not acknowledged: the connection closes and the device sends it again.
+      return finish({
+        kind: "failed",
+        error: new Deno.errors.Busy(
+          "the server is still reading its log, so it cannot tell which group each sensor is in yet",
+        ),
+      });
+    }
     const { messageId } = publish;
     if (!session.persistent || publish.qos === 0 || messageId === undefined) {
       return this.#ingest(

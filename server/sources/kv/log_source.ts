@@ -286,7 +286,8 @@ export class LogSource implements Source {
         await this.#shards.deliver(entries.map((entry) => entry.block), { only: shards });
         cursor = entries[entries.length - 1].cursor;
       }
-      if (entries.length < this.#batch) return;
+      if (entries.length < this.#batch) break;
     }
+    this.#shards.replayed(shards);
   }
 }
