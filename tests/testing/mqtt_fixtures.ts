@@ -366,9 +366,13 @@ export async function withMqttServer(
  * key's writes can be judged (before, they wait: 503, or an MQTT close).
  */
 export async function ready(url: string, timeoutMs = 20_000): Promise<void> {
-  await until(async () => {
-    const response = await fetch(new URL("/readyz", url));
-    await response.body?.cancel();
-    return response.status === 200;
-  }, "the server ready", timeoutMs);
+  await until(
+    async () => {
+      const response = await fetch(new URL("/readyz", url));
+      await response.body?.cancel();
+      return response.status === 200;
+    },
+    "the server ready",
+    timeoutMs,
+  );
 }
