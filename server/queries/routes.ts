@@ -73,14 +73,16 @@ export function historyRoute(deps: QueryDeps) {
       const parsed = parseHistoryRequest(id, new URL(request.url).searchParams, deps.now());
       if (typeof parsed === "string") throw new RangeError(parsed);
       // Only sensors the fleet has (and the viewer may see: unknown and forbidden look the same).
-      if (!await findSensor(deps, id, scope)) {
-        throw new Deno.errors.NotFound(
-          scope === null
-            ? `No sensor "${id}" is known`
-            : `No sensor "${id}" among those you may read`,
-        );
-      }
-      return jsonResponse(await deps.history(parsed));
+      if (await findSensor(deps, id, scope)) return jsonResponse(await deps.history(parsed));
+      // Unscoped, history the store keeps is served though the hub does not hold the sensor
+      // (deleted from MongoDB, or not read again yet after a restart).
+      const kept = scope === null ? await deps.history(parsed) : null;
+      if (kept !== null && kept.points.length > 0) return jsonResponse(kept);
+      throw new Deno.errors.NotFound(
+        scope === null
+          ? `No sensor "${id}" is known, and none of its readings are kept in that range`
+          : `No sensor "${id}" among those you may read`,
+      );
     } catch (error) {
       return errorResponse(error);
     }
