@@ -30,8 +30,6 @@ export class SensorGroups {
   /** Sensor id → group of readings taken whose group the router does not show yet. */
   readonly #claims = new Map<string, { group: string; at: number }>();
   #settledSize = 0;
-  /** Readings refused because their sensor is in a group the writer's key may not write. */
-  refused = 0;
 
   constructor(source: GroupSource, options: { pendingMs?: number; now?: () => number } = {}) {
     this.#source = source;
@@ -89,13 +87,7 @@ export class SensorGroups {
       if (row < fromRow) return null;
       const s = block.sensor[row];
       let v = verdict[s];
-      if (v === undefined) {
-        const group = this.groupOf(strings[s]);
-        v = verdict[s] = group === undefined || groupAllowed(writer.groups, group)
-          ? null
-          : `sensor "${strings[s]}" is in group "${group}", which this key may not write`;
-      }
-      if (v !== null) this.refused++;
+      if (v === undefined) v = verdict[s] = this.refusal(strings[s], writer);
       return v;
     });
   }
@@ -113,14 +105,14 @@ export class SensorGroups {
       seen[s] = 1;
       this.#claim(strings[s], strings[block.group[row]] || DEFAULT_GROUP, now);
     }
-    if (this.#claims.size > 2 * this.#settledSize + 1024) this.#settle(now);
+    this.#settleWhenGrown(now);
   }
 
   /** `claim` of one reading of sensor `id` in `group` ("" for the default group). */
   claimSensor(id: string, group: string): void {
     const now = this.#now();
     this.#claim(id, group || DEFAULT_GROUP, now);
-    if (this.#claims.size > 2 * this.#settledSize + 1024) this.#settle(now);
+    this.#settleWhenGrown(now);
   }
 
   /** Why `writer` may not write sensor `id` (in the group it is in), or null. */
@@ -128,7 +120,6 @@ export class SensorGroups {
     if (!writer || writer.groups.includes("*")) return null;
     const group = this.groupOf(id);
     if (group === undefined || groupAllowed(writer.groups, group)) return null;
-    this.refused++;
     return `sensor "${id}" is in group "${group}", which this key may not write`;
   }
 
@@ -143,6 +134,11 @@ export class SensorGroups {
       return;
     }
     this.#claims.set(id, { group, at: now });
+  }
+
+  /** Past twice the claims left by the last settling (and 1,024), settles: amortized, bounded. */
+  #settleWhenGrown(now: number): void {
+    if (this.#claims.size > 2 * this.#settledSize + 1024) this.#settle(now);
   }
 
   /** Lets go of the claims the router confirms and of those past `pendingMs`. */

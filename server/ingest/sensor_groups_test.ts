@@ -1,6 +1,7 @@
 import { assertEquals } from "../../tests/testing/assert.ts";
 import { blockFromReadings } from "../../protocol/reading_block.ts";
 import { SensorGroups } from "./sensor_groups.ts";
+import { refusalKind } from "./readings/mod.ts";
 import type { ParsedReadings } from "./readings/mod.ts";
 
 const batch = (rows: [sensorId: string, group: string][]): ParsedReadings => ({
@@ -31,7 +32,11 @@ Deno.test("a scoped key keeps to the sensors of its groups: the router's groups,
       [2, 'sensor "b1" is in group "plant-b/l1", which this key may not write'],
     ],
   );
-  assertEquals(groups.refused, 2);
+  // Counted as the key's not being allowed, whatever the id and group hold.
+  assertEquals(
+    refusalKind('sensor "sensorId timestamp" is in group "a", which this key may not write'),
+    "not_allowed",
+  );
   assertEquals(refusals(groups.keepOwn(batch([["b1", "plant-b/l2"]]), b)), []);
   // "*" and no key (open ingest) are not limited.
   assertEquals(refusals(groups.keepOwn(batch([["b1", "x"]]), writer("*"))), []);

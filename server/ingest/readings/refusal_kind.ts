@@ -16,13 +16,18 @@ export type RefusalKind =
   | "metric_names_full"
   | "other";
 
-/** Classifies a refusal reason from `validate.ts`, `json.ts`, `filter.ts` or `FleetLimit`. */
+/**
+ * Classifies a refusal reason from `validate.ts`, `json.ts`, `filter.ts`,
+ * `FleetLimit` or `SensorGroups`.
+ */
 export function refusalKind(reason: string): RefusalKind {
   // The fleet's caps first: their reasons quote names, which may hold any of the words below.
   if (reason.endsWith("(--max-sensors)")) return "fleet_full";
   if (/^metric name ".*" is new and the server keeps at most \d+ metric names$/.test(reason)) {
     return "metric_names_full";
   }
+  // Quotes a sensor id and a group, which may hold any of the words below.
+  if (reason.endsWith(", which this key may not write")) return "not_allowed";
   if (reason.includes("sensorId")) return "sensor_id";
   if (reason.endsWith("is not allowed for this key")) return "not_allowed";
   if (reason.startsWith("group")) return "group";
