@@ -3,6 +3,7 @@ import type { AttentionName } from "../../protocol/attention.ts";
 import type { FeedView } from "./feed_view.ts";
 import { covers } from "./topic.ts";
 import { groupAggregates } from "./group_aggregates.ts";
+import { CollationOrder } from "./views/collation_order.ts";
 
 /** One sensor as `GET /api/sensors` lists it. */
 export interface SensorSummary {
@@ -65,17 +66,14 @@ export interface FleetStamp {
 export class SensorListing {
   #view: FeedView | null = null;
   #stamp: FleetStamp | null = null;
-  /** Listed ids, in order, and their sensor indexes. */
-  #ids: string[] = [];
-  #order: number[] = [];
-  /**
-   * By sensor index: the id it is listed under (undefined: not listed), and
-   * that id in lower case, kept once a `q` asked for it.
-   */
-  #listed: (string | undefined)[] = [];
+  /** Listed sensor indexes by id (`CollationOrder` by code units): adds merged in, not sorted again. */
+  #order = new CollationOrder({ compare: compareIds });
+  /** By sensor index: that id in lower case, kept once a `q` asked for it. */
   #lower: (string | undefined)[] = [];
   /** Sensors sorted in so far, and read by pages (for tests: what a page costs). */
-  sorted = 0;
+  get sorted(): number {
+    return this.#order.sortedItems;
+  }
   visited = 0;
 
   /** Sensors matching a query, ordered by id, one page at a time. */
@@ -96,26 +94,26 @@ export class SensorListing {
 
   /** The matching sensors' indexes; null when a listed sensor is not the view's. */
   #scan(view: FeedView, query: SensorQuery): { sensors: number[]; more: boolean } | null {
-    const ids = this.#ids;
-    const order = this.#order;
+    const order = this.#order.order;
+    const listing = this.#order;
     const lower = this.#lower;
     const q = query.q?.toLowerCase() ?? null;
     const scope = query.scope === null || query.scope.includes("*") ? null : query.scope;
-    let start = query.after === null ? 0 : this.#firstAfter(query.after);
-    let end = ids.length;
+    let start = query.after === null ? 0 : this.#first(query.after, true);
+    let end = order.length;
     if (query.id !== undefined) {
       // One id: where it would be, if listed at all.
-      const at = this.#firstAtOrAfter(query.id);
+      const at = this.#first(query.id, false);
       if (at < start) return { sensors: [], more: false };
       start = at;
-      end = at < ids.length && ids[at] === query.id ? at + 1 : at;
+      end = at < order.length && listing.name(order[at]) === query.id ? at + 1 : at;
     }
     const sensors: number[] = [];
     for (let k = start; k < end; k++) {
       this.visited++;
       const index = order[k];
       const sensor = view.sensor(index);
-      if (sensor === undefined || sensor.id !== ids[k]) return null;
+      if (sensor === undefined || sensor.id !== listing.name(index)) return null;
       if (query.group !== null && !covers(query.group, sensor.group)) continue;
       if (q !== null && !(lower[index] ??= sensor.id.toLowerCase()).includes(q)) continue;
       if (scope !== null && !scope.some((p) => covers(p, sensor.group))) continue;
@@ -125,25 +123,14 @@ export class SensorListing {
     return { sensors, more: false };
   }
 
-  /** The first position whose id is after `id`. */
-  #firstAfter(id: string): number {
-    const ids = this.#ids;
-    let lo = 0, hi = ids.length;
+  /** The first position whose id is after `id` (`after`), or `id` or after it. */
+  #first(id: string, after: boolean): number {
+    const order = this.#order.order;
+    let lo = 0, hi = order.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (ids[mid] <= id) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  }
-
-  /** The first position whose id is `id` or after it. */
-  #firstAtOrAfter(id: string): number {
-    const ids = this.#ids;
-    let lo = 0, hi = ids.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (ids[mid] < id) lo = mid + 1;
+      const at = this.#order.name(order[mid])!;
+      if (after ? at <= id : at < id) lo = mid + 1;
       else hi = mid;
     }
     return lo;
@@ -153,76 +140,23 @@ export class SensorListing {
   #refresh(view: FeedView, stamp: FleetStamp | null): void {
     if (view !== this.#view) {
       this.#view = view;
-      this.#ids = [];
-      this.#order = [];
-      this.#listed = [];
+      this.#order = new CollationOrder({ compare: compareIds });
       this.#lower = [];
     } else if (
       stamp !== null && this.#stamp !== null && stamp.source === this.#stamp.source &&
-      stamp.serial === this.#stamp.serial && view.sensorCount === this.#ids.length
+      stamp.serial === this.#stamp.serial && view.sensorCount === this.#order.size
     ) return;
     this.#stamp = stamp && { source: stamp.source, serial: stamp.serial };
-    const listed = this.#listed;
-    const came: number[] = [];
-    let went = 0;
-    const top = Math.max(view.sensorLimit, listed.length);
-    for (let i = 0; i < top; i++) {
+    const listing = this.#order;
+    // The view's sensor indexes only grow (`sensorLimit`): one gone stays below it, undefined.
+    for (let i = 0; i < view.sensorLimit; i++) {
       const id = view.sensor(i)?.id;
-      const was = listed[i];
-      if (id === was) continue;
-      if (was !== undefined) went++;
-      listed[i] = id;
+      if (id === listing.name(i)) continue;
       this.#lower[i] = undefined;
-      if (id !== undefined) came.push(i);
+      if (id === undefined) listing.remove(i);
+      else listing.add(i, id); // a listed item is renamed
     }
-    if (came.length === 0 && went === 0) return;
-    // Those still listed under their id keep their places.
-    const ids = this.#ids;
-    const order = this.#order;
-    let kept = 0;
-    if (went > 0) {
-      for (let k = 0; k < ids.length; k++) {
-        if (listed[order[k]] !== ids[k]) continue;
-        ids[kept] = ids[k];
-        order[kept++] = order[k];
-      }
-      ids.length = kept;
-      order.length = kept;
-    } else kept = ids.length;
-    if (came.length === 0) return;
-    came.sort((a, b) => compareIds(listed[a]!, listed[b]!) || a - b);
-    this.sorted += came.length;
-    // Merged into new arrays: the places of a few found by binary search, of many by a linear merge.
-    const binary = came.length * Math.log2(kept + 1) < kept;
-    const mergedIds: string[] = [];
-    const mergedOrder: number[] = [];
-    let k = 0;
-    for (const index of came) {
-      const id = listed[index]!;
-      let until = k;
-      if (binary) {
-        let hi = kept;
-        while (until < hi) {
-          const mid = (until + hi) >>> 1;
-          if (compareIds(ids[mid], id) < 0) until = mid + 1;
-          else hi = mid;
-        }
-      } else {
-        while (until < kept && compareIds(ids[until], id) < 0) until++;
-      }
-      for (; k < until; k++) {
-        mergedIds.push(ids[k]);
-        mergedOrder.push(order[k]);
-      }
-      mergedIds.push(id);
-      mergedOrder.push(index);
-    }
-    for (; k < kept; k++) {
-      mergedIds.push(ids[k]);
-      mergedOrder.push(order[k]);
-    }
-    this.#ids = mergedIds;
-    this.#order = mergedOrder;
+    listing.commit();
   }
 }
 

@@ -8,6 +8,8 @@ import { compareNames, compareNamesDirect, naturalKey } from "./natural_key.ts";
  * 17,000 string comparisons and one pass, not a sort of all of them.
  */
 export class CollationOrder {
+  /** Names by another rule than `naturalKey` (e.g. code units), or null. */
+  readonly #byName: ((a: string, b: string) => number) | null;
   #names: (string | undefined)[] = [];
   /** Each item's `naturalKey`, made when it is first compared by key (a checked saved order never is). */
   #keys: (string | undefined)[] = [];
@@ -22,6 +24,11 @@ export class CollationOrder {
   #expected: Uint32Array | null = null;
   /** Items placed by a sort so far (not those taken in an expected order). */
   sortedItems = 0;
+
+  /** `compare`: orders names instead of `naturalKey` (then code units), ties by item. */
+  constructor(options: { compare?: (a: string, b: string) => number } = {}) {
+    this.#byName = options.compare ?? null;
+  }
 
   /** Items listed. Pending changes count only after `commit`. */
   get size(): number {
@@ -168,11 +175,15 @@ export class CollationOrder {
   }
 
   readonly #compare = (a: number, b: number): number =>
-    compareNames(this.#key(a), this.#names[a]!, this.#key(b), this.#names[b]!) || a - b;
+    (this.#byName
+      ? this.#byName(this.#names[a]!, this.#names[b]!)
+      : compareNames(this.#key(a), this.#names[a]!, this.#key(b), this.#names[b]!)) || a - b;
 
   /** As `#compare`, without keys: for one compare per item (they would cost more to build). */
   #compareDirect(a: number, b: number): number {
-    return compareNamesDirect(this.#names[a]!, this.#names[b]!) || a - b;
+    return (this.#byName
+      ? this.#byName(this.#names[a]!, this.#names[b]!)
+      : compareNamesDirect(this.#names[a]!, this.#names[b]!)) || a - b;
   }
 
   #key(item: number): string {
