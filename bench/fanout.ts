@@ -113,6 +113,9 @@ export async function runFanout(options: FanoutOptions): Promise<FanoutRow[]> {
     `${dir}/fanout.kv`,
     "--max-connections-per-address",
     "100000",
+    // Its clients stand for many machines: no one address's viewport row budget.
+    "--view-rows-per-address",
+    "100000000",
     ...(options.serverArgs ?? []),
   ]);
   const sim = startSimulator([

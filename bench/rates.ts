@@ -106,6 +106,9 @@ export async function runRates(options: RatesOptions): Promise<RatesResult> {
     // Every client connects from loopback: the per-address limit (default 64) must fit them all.
     "--max-connections-per-address",
     String(Math.max(64, options.clients + 8)),
+    // Its clients stand for many machines: no one address's viewport row budget.
+    "--view-rows-per-address",
+    "100000000",
     ...(options.serverArgs ?? []),
   ]);
   const clients: BenchFeedClient[] = [];

@@ -29,6 +29,9 @@ export async function runSoak(seconds: number, clients: number, rate = 10_000): 
     `${dir}/soak.kv`,
     "--max-connections-per-address",
     "100000",
+    // Its clients stand for many machines: no one address's viewport row budget.
+    "--view-rows-per-address",
+    "100000000",
   ]);
   const sim = startSimulator([
     "--url",

@@ -150,6 +150,10 @@ export async function startPulseboard(
     feed: feedSocketHandler(hub, {
       tokens: auth.tokens ?? undefined,
       maxConnectionsPerAddress: config.maxConnectionsPerAddress,
+      viewRows: {
+        perConnection: config.viewRowsPerConnection,
+        perAddress: config.viewRowsPerAddress,
+      },
       trustedProxies: config.trustedProxies,
       stats: transport,
     }),

@@ -276,6 +276,37 @@ Deno.test("scrolling to any position shows the right rows, and keeps what it had
   });
 });
 
+Deno.test("a client flipping a large window's sort is paced by its row budget, and is served its newest window", async () => {
+  const rate = 400; // rows a second (--view-rows-per-connection), a burst of twice that
+  await withServer({ viewRowsPerConnection: rate }, async (server) => {
+    const posted: PlainReading[] = [];
+    await post(server, fleet(0, 1_000, (i) => (i * 7919) % 1000), posted);
+    const client = new ViewClient(server.url);
+    await client.opened;
+    const started = performance.now();
+    // Ascending and descending 400-row windows of 1,000 sensors share no row: each flip is new whole.
+    const flips = 12;
+    for (let i = 0; i < flips; i++) {
+      client.view({ sort: byT(i % 2 === 0 ? "asc" : "desc"), offset: 0, limit: 400 });
+    }
+    const last = { sort: { metric: "t", direction: "desc" as const }, offset: 0, limit: 400 };
+    await until(client, () => expected(posted, last), "the newest window");
+    const elapsedS = (performance.now() - started) / 1000;
+    // The budget recounted: its burst, plus its refill over the time it took.
+    const allowed = 2 * rate + rate * elapsedS;
+    assert(
+      client.enteredRows <= allowed,
+      `${client.enteredRows} rows sent whole in ${elapsedS.toFixed(2)} s, over the ${
+        allowed.toFixed(0)
+      } the budget allows`,
+    );
+    assert(client.enteredRows < flips * 400, "unpaced, each flip would have sent 400 rows");
+    assert(server.transport.feedViewsPaced > 0, "the held requests are counted");
+    assertEquals(client.errors, [], "held, not refused");
+    await client.close();
+  });
+});
+
 Deno.test("a reconnect resumes its window: within the ring the missed frames, byte for byte; beyond it recovered=false and the whole window", async () => {
   await withServer({ ringMs: 4_000 }, async (server) => {
     const posted: PlainReading[] = [];

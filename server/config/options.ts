@@ -61,6 +61,8 @@ export interface Config {
   /** Origins allowed to call /api/* from other sites (CORS); null: none. */
   corsOrigins: string[] | null;
   maxConnectionsPerAddress: number;
+  viewRowsPerConnection: number;
+  viewRowsPerAddress: number;
   /** Proxies whose X-Forwarded-For is believed: addresses, CIDRs or proxy-addr names. */
   trustedProxies: string[];
   /** PEM files for HTTPS/WSS; both or neither. */
@@ -543,6 +545,29 @@ export const OPTIONS: readonly Option[] = [
     help: "open feed connections per client address",
     readme: "open feed connections per client address (429 above)",
     parse: int("max-connections-per-address", 1, 1_000_000),
+  }),
+  option({
+    flag: "view-rows-per-connection",
+    key: "viewRowsPerConnection",
+    arg: "<n>",
+    default: 2_000,
+    shown: "2000",
+    help:
+      "rows per second a feed connection's viewport requests may ask for (a burst of twice that)",
+    readme:
+      "rows per second a feed connection's viewport requests (ViewSubscribe) may ask for, each costing its `limit`, with a burst of twice that; one over it waits, and a newer one replaces it",
+    parse: int("view-rows-per-connection", 1, 100_000_000),
+  }),
+  option({
+    flag: "view-rows-per-address",
+    key: "viewRowsPerAddress",
+    arg: "<n>",
+    default: 5_000,
+    shown: "5000",
+    help: "the same for all the feed connections of one client address together",
+    readme:
+      "the same for all the feed connections of one client address together (a burst of twice that)",
+    parse: int("view-rows-per-address", 1, 100_000_000),
   }),
   option({
     flag: "trusted-proxies",

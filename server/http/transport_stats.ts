@@ -8,4 +8,6 @@ export class TransportStats {
   feedAborted = 0;
   /** Feed connections closed with 1009: a message (all its fragments together) over the cap. */
   feedTooBig = 0;
+  /** ViewSubscribes held for a moment: their rows were over the connection's or its address's budget. */
+  feedViewsPaced = 0;
 }

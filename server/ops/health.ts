@@ -51,6 +51,7 @@ export interface HealthInputs {
     feedSockets: number;
     feedAborted: number;
     feedTooBig: number;
+    feedViewsPaced: number;
   };
   history: () => {
     rollupChunksWritten: number;

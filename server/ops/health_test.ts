@@ -30,7 +30,7 @@ function inputs(source: Partial<SourceHealth>, over: Partial<HealthInputs> = {})
     hub: { stats, failure: null },
     shards: { health: () => [{ depth: 0, restarts: 0, failed: false }], failed: false },
     ingest: { accepted: 40 },
-    transport: { connections: 3, feedSockets: 2, feedAborted: 0, feedTooBig: 0 },
+    transport: { connections: 3, feedSockets: 2, feedAborted: 0, feedTooBig: 0, feedViewsPaced: 0 },
     history: () => ({
       rollupChunksWritten: 0,
       rollupChunksBuffered: 0,
@@ -71,7 +71,7 @@ Deno.test("health is degraded when the hub or a shard failed for good, the sourc
   const ok = healthReport(inputs({}));
   assertEquals([ok.status, ok.transport, ok.log], [
     "ok",
-    { connections: 3, feedSockets: 2, feedAborted: 0, feedTooBig: 0 },
+    { connections: 3, feedSockets: 2, feedAborted: 0, feedTooBig: 0, feedViewsPaced: 0 },
     {
       caughtUp: true,
       chunksRead: 4,

@@ -7,7 +7,7 @@ import { TokenBucket } from "../token_bucket.ts";
 import type { FrameSink, Hub } from "../../../actors/hub/mod.ts";
 import type { Viewer } from "../../auth/mod.ts";
 import { CloseCode } from "../../../protocol/close_codes.ts";
-import type { ClientMessage } from "../../../protocol/client_messages.ts";
+import type { ClientMessage, ViewRequest } from "../../../protocol/client_messages.ts";
 import { encodeError } from "../../../protocol/server_frames.ts";
 import type { FeedConnection } from "./feed_connection.ts";
 import type { FeedRequest, TokenCheck } from "./feed_request.ts";
@@ -15,6 +15,8 @@ import { readInbound } from "./inbound.ts";
 import { SocketSink } from "./socket_sink.ts";
 import type { WireFrames } from "./wire_frames.ts";
 import { ViewerAuth } from "./viewer_auth.ts";
+import { ViewPacer } from "./view_pacing.ts";
+import type { AddressRowBudgets } from "./view_pacing.ts";
 
 /** The hub as the feed sees it: sessions go to it, and it says when it restarted. */
 export type FeedHub = Pick<Hub, "send" | "offer" | "onRestart">;
@@ -30,6 +32,11 @@ export interface FeedShared {
   authTimeoutMs?: number;
   maxConnectionsPerToken: number;
   messageRate: { capacity: number; perSecond: number };
+  /** Rows a connection's ViewSubscribes may ask for (`ViewPacer`), and its address's budgets. */
+  viewRows: {
+    perConnection: { capacity: number; perSecond: number };
+    addresses: AddressRowBudgets;
+  };
 }
 
 const CLIENT = Symbol("feed client");
@@ -52,6 +59,9 @@ export class FeedClient {
   /** Null when the feed has no tokens (open): every connection joins at once. */
   readonly #auth: ViewerAuth | null;
   readonly #rate: TokenBucket;
+  /** Made at the first ViewSubscribe (a full-topic client has none). */
+  #pacer: ViewPacer | null = null;
+  #paceTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(
     socket: WebSocket,
@@ -115,6 +125,12 @@ export class FeedClient {
   }
 
   closed(): void {
+    if (this.#pacer) {
+      this.#pacer = null;
+      if (this.#paceTimer !== null) clearTimeout(this.#paceTimer);
+      this.#paceTimer = null;
+      this.#shared.viewRows.addresses.leave(this.#address);
+    }
     this.#connection.release();
     this.sink.close(1000, "closed");
     this.#shared.hub.offer({ type: "leave", sink: this.sink });
@@ -165,13 +181,40 @@ export class FeedClient {
         sink.send(encodeError(0, "Cannot subscribe: the server is busy, retry shortly"));
       }
     } else if (message.type === "view") {
-      if (!hub.offer({ type: "view", sink, request: message.request })) {
-        sink.send(encodeError(0, "Cannot open view: the server is busy, retry shortly"));
+      const now = Date.now();
+      const pacer = this.#pacer ??= new ViewPacer(
+        new TokenBucket(this.#shared.viewRows.perConnection, now),
+        this.#shared.viewRows.addresses.join(this.#address, now),
+      );
+      const request = pacer.offer(message.request, now);
+      if (request !== null) this.#view(request);
+      else {
+        this.#shared.stats.feedViewsPaced++;
+        this.#paceLater();
       }
     } else if (message.type === "stats") {
       // A report is advice: dropped when the hub is busy.
       hub.offer({ type: "clientStats", sink, frameP95Ms: message.frameP95Ms });
     }
+  }
+
+  #view(request: ViewRequest): void {
+    if (!this.#shared.hub.offer({ type: "view", sink: this.sink, request })) {
+      this.sink.send(encodeError(0, "Cannot open view: the server is busy, retry shortly"));
+    }
+  }
+
+  /** Sends the held ViewSubscribe once its rows fit the budgets. */
+  #paceLater(): void {
+    if (this.#paceTimer !== null || !this.#pacer) return;
+    const pacer = this.#pacer;
+    this.#paceTimer = setTimeout(() => {
+      this.#paceTimer = null;
+      if (this.#pacer !== pacer || this.sink.closed) return;
+      const request = pacer.release(Date.now());
+      if (request !== null) this.#view(request);
+      else if (pacer.holding) this.#paceLater();
+    }, Math.max(1, pacer.waitMs(Date.now())));
   }
 }
 

@@ -16,6 +16,7 @@ import type { TokenCheck } from "./feed_request.ts";
 import { FeedClient } from "./feed_client.ts";
 import type { FeedHub, FeedShared } from "./feed_client.ts";
 import { WireFrames } from "./wire_frames.ts";
+import { AddressRowBudgets, rowBudget } from "./view_pacing.ts";
 
 export { FEED_PROTOCOL };
 
@@ -30,6 +31,12 @@ export interface FeedSocketOptions {
   maxConnectionsPerToken?: number;
   /** Inbound messages per connection: a burst of `capacity`, then `perSecond`. Default 20 and 5/s. */
   messageRate?: { capacity: number; perSecond: number };
+  /**
+   * Rows per second a connection's ViewSubscribes may ask for, and all of one
+   * address's together (`ViewPacer`, a burst of two seconds' worth). Default
+   * 2,000 and 5,000.
+   */
+  viewRows?: { perConnection: number; perAddress: number };
   /** Largest inbound message. Default `MAX_CLIENT_MESSAGE_BYTES` (128 KiB). */
   maxMessageBytes?: number;
   /** Dashboard JWTs; without it the feed is open (loopback only, see auth/open_auth.ts). */
@@ -75,6 +82,10 @@ export function feedSocketHandler(hub: FeedHub, options: FeedSocketOptions = {})
     authTimeoutMs: options.authTimeoutMs,
     maxConnectionsPerToken: options.maxConnectionsPerToken ?? 16,
     messageRate: options.messageRate ?? { capacity: 20, perSecond: 5 },
+    viewRows: {
+      perConnection: rowBudget(options.viewRows?.perConnection ?? 2_000),
+      addresses: new AddressRowBudgets(rowBudget(options.viewRows?.perAddress ?? 5_000)),
+    },
   };
   hub.onRestart(() => {
     for (const sink of [...live]) sink.close(CloseCode.ServiceRestart, "service restart");

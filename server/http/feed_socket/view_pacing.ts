@@ -1,0 +1,114 @@
+import { TokenBucket } from "../token_bucket.ts";
+import type { ViewRequest } from "../../../protocol/client_messages.ts";
+
+/**
+ * A row budget of `perSecond` rows a second: a burst of two seconds' worth,
+ * so a dashboard opening and then moving a window at once is not held.
+ */
+export function rowBudget(perSecond: number): { capacity: number; perSecond: number } {
+  return { capacity: 2 * perSecond, perSecond };
+}
+
+/**
+ * The row budgets of the client addresses with a paced connection open:
+ * one bucket per address, shared by its connections, let go with its last.
+ */
+export class AddressRowBudgets {
+  readonly #rate: { capacity: number; perSecond: number };
+  readonly #budgets = new Map<string, { bucket: TokenBucket; connections: number }>();
+
+  constructor(rate: { capacity: number; perSecond: number }) {
+    this.#rate = rate;
+  }
+
+  /** The bucket of `address`, counting one more connection on it. */
+  join(address: string, now: number): TokenBucket {
+    let budget = this.#budgets.get(address);
+    if (!budget) {
+      budget = { bucket: new TokenBucket(this.#rate, now), connections: 0 };
+      this.#budgets.set(address, budget);
+    }
+    budget.connections++;
+    return budget.bucket;
+  }
+
+  /** One connection of `address` is gone; its bucket goes with the last one. */
+  leave(address: string): void {
+    const budget = this.#budgets.get(address);
+    if (budget && --budget.connections === 0) this.#budgets.delete(address);
+  }
+
+  /** Addresses held (for tests and /healthz). */
+  get size(): number {
+    return this.#budgets.size;
+  }
+}
+
+/**
+ * Paces one connection's ViewSubscribes by the rows they may bring. The hub
+ * answers a ViewSubscribe at once with every row new to the window, and a
+ * resort, another filter or metrics shown again make the whole window new:
+ * so a client flipping a 1,000-row window's sort within the message rate
+ * made the server encode and send 5,000 rows a second (about a tenth of a
+ * core per connection). A request costs its `limit` in rows, from the
+ * connection's budget and its address's; one that does not fit is held, not
+ * refused, and a newer one replaces it (only the newest window matters, as
+ * the dashboard's own coalescing does), keeping what the held one said once:
+ * its hold, release or resort, and its resume point. A close (`limit` 0)
+ * always goes at once.
+ */
+export class ViewPacer {
+  readonly #own: TokenBucket;
+  readonly #address: TokenBucket;
+  #held: ViewRequest | null = null;
+
+  constructor(own: TokenBucket, address: TokenBucket) {
+    this.#own = own;
+    this.#address = address;
+  }
+
+  /** The request to send now, or null: it is held until `waitMs` (it replaced any held one). */
+  offer(request: ViewRequest, now: number): ViewRequest | null {
+    const held = this.#held;
+    this.#held = null;
+    if (request.limit === 0) return request;
+    const asked = held === null ? request : {
+      ...request,
+      order: request.order === "keep" ? held.order : request.order,
+      resume: request.resume ?? held.resume,
+    };
+    if (this.#fits(asked, now)) return asked;
+    this.#held = asked;
+    return null;
+  }
+
+  /** The held request, if it fits now (it is then no longer held). */
+  release(now: number): ViewRequest | null {
+    const held = this.#held;
+    if (held === null || !this.#fits(held, now)) return null;
+    this.#held = null;
+    return held;
+  }
+
+  get holding(): boolean {
+    return this.#held !== null;
+  }
+
+  /** How long until the held request would fit, if no one else takes from the budgets. */
+  waitMs(now: number): number {
+    if (this.#held === null) return 0;
+    const cost = this.#held.limit;
+    return Math.max(this.#own.msUntil(now, cost), this.#address.msUntil(now, cost));
+  }
+
+  /** Takes the request's rows from both budgets, or from neither. */
+  #fits(request: ViewRequest, now: number): boolean {
+    // A window larger than a budget's burst costs the burst: it still goes, once the budget is full.
+    const own = Math.min(request.limit, this.#own.capacity);
+    const address = Math.min(request.limit, this.#address.capacity);
+    if (!this.#own.has(now, own) || !this.#address.has(now, address)) return false;
+    this.#own.take(now, own);
+    this.#address.take(now, address);
+    return true;
+  }
+}

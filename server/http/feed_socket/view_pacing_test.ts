@@ -1,0 +1,160 @@
+import fc from "fast-check";
+import { assert, assertEquals } from "../../../tests/testing/assert.ts";
+import { TokenBucket } from "../token_bucket.ts";
+import type { ViewOrder, ViewRequest } from "../../../protocol/client_messages.ts";
+import { AddressRowBudgets, rowBudget, ViewPacer } from "./view_pacing.ts";
+
+function request(o: Partial<ViewRequest> & { limit: number }): ViewRequest {
+  return {
+    subscriptions: [],
+    sort: { key: "id", metric: null, field: "last", direction: "asc" },
+    filter: { idSubstring: "", groupPrefix: null, status: null },
+    offset: 0,
+    order: "keep",
+    resume: null,
+    hiddenMetrics: [],
+    ...o,
+  };
+}
+
+const ORDERS: ViewOrder[] = ["keep", "hold", "release", "resort"];
+
+Deno.test("a ViewSubscribe over the row budget waits and goes when the budget refills", () => {
+  const pacer = new ViewPacer(
+    new TokenBucket(rowBudget(1_000), 0),
+    new TokenBucket(rowBudget(100_000), 0),
+  );
+  assertEquals(pacer.offer(request({ limit: 1_000 }), 0)?.limit, 1_000);
+  assertEquals(pacer.offer(request({ limit: 1_000 }), 0)?.limit, 1_000, "the burst: 2 s worth");
+  assertEquals(pacer.offer(request({ limit: 500, offset: 7 }), 0), null, "over it: held");
+  assert(pacer.holding);
+  assertEquals(pacer.waitMs(0), 500, "500 rows at 1,000 a second");
+  assertEquals(pacer.release(499), null);
+  assertEquals(pacer.release(500)?.offset, 7);
+  assert(!pacer.holding);
+});
+
+Deno.test("a close goes at once and drops a held window; a newer request replaces a held one", () => {
+  const pacer = new ViewPacer(
+    new TokenBucket(rowBudget(100), 0),
+    new TokenBucket(rowBudget(100), 0),
+  );
+  assertEquals(pacer.offer(request({ limit: 200 }), 0)?.limit, 200);
+  assertEquals(pacer.offer(request({ limit: 50, offset: 1 }), 0), null);
+  assertEquals(pacer.offer(request({ limit: 50, offset: 2 }), 0), null);
+  assertEquals(pacer.release(10_000)?.offset, 2, "only the newest window goes");
+  assertEquals(pacer.offer(request({ limit: 200 }), 20_000)?.limit, 200);
+  assertEquals(pacer.offer(request({ limit: 60 }), 20_000), null);
+  assertEquals(pacer.offer(request({ limit: 0 }), 20_000)?.limit, 0, "a close is never held");
+  assert(!pacer.holding);
+  assertEquals(pacer.release(30_000), null, "the held window went with the close");
+});
+
+Deno.test("a held request's hold, release or resort and its resume point survive a newer one", () => {
+  const pacer = new ViewPacer(new TokenBucket(rowBudget(10), 0), new TokenBucket(rowBudget(10), 0));
+  assertEquals(pacer.offer(request({ limit: 20 }), 0)?.limit, 20);
+  pacer.offer(request({ limit: 5, order: "hold", resume: { epoch: 3, seq: 9 } }), 0);
+  pacer.offer(request({ limit: 5, offset: 40 }), 0);
+  const sent = pacer.release(1_000)!;
+  assertEquals([sent.offset, sent.order, sent.resume], [40, "hold", { epoch: 3, seq: 9 }]);
+  pacer.offer(request({ limit: 20 }), 1_000);
+  pacer.offer(request({ limit: 20, order: "hold" }), 1_000);
+  pacer.offer(request({ limit: 20, order: "release" }), 1_000);
+  assertEquals(pacer.release(10_000)?.order, "release", "a newer order wins over a held one");
+});
+
+Deno.test("one address's connections share its budget; it goes with the last of them", () => {
+  const addresses = new AddressRowBudgets(rowBudget(1_000));
+  const pacers = [0, 1, 2].map(() =>
+    new ViewPacer(new TokenBucket(rowBudget(10_000), 0), addresses.join("10.0.0.1", 0))
+  );
+  const other = new ViewPacer(new TokenBucket(rowBudget(10_000), 0), addresses.join("10.0.0.2", 0));
+  assertEquals(addresses.size, 2);
+  assertEquals(pacers[0].offer(request({ limit: 1_000 }), 0)?.limit, 1_000);
+  assertEquals(pacers[1].offer(request({ limit: 1_000 }), 0)?.limit, 1_000);
+  assertEquals(pacers[2].offer(request({ limit: 1_000 }), 0), null, "the address's burst is spent");
+  assertEquals(other.offer(request({ limit: 1_000 }), 0)?.limit, 1_000, "another address is not");
+  for (let i = 0; i < 3; i++) addresses.leave("10.0.0.1");
+  assertEquals(addresses.size, 1);
+  addresses.leave("10.0.0.2");
+  assertEquals(addresses.size, 0);
+});
+
+Deno.test("paced requests never pass the budgets, and the newest window always goes (property)", () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 1, max: 5_000 }),
+      fc.integer({ min: 1, max: 20_000 }),
+      fc.array(
+        fc.record({
+          gap: fc.integer({ min: 0, max: 400 }),
+          limit: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 12_000 })),
+          order: fc.constantFrom(...ORDERS),
+        }),
+        { minLength: 1, maxLength: 60 },
+      ),
+      (ownRate, addressRate, offers) => {
+        const pacer = new ViewPacer(
+          new TokenBucket(rowBudget(ownRate), 0),
+          new TokenBucket(rowBudget(addressRate), 0),
+        );
+        const sent: { at: number; request: ViewRequest }[] = [];
+        let now = 0, id = 0, dueAt = Infinity;
+        const send = (request: ViewRequest | null, at: number) => {
+          if (request !== null) sent.push({ at, request });
+        };
+        // What the server should end with: the newest window, with the last order said since the last sent.
+        let expectOrder: ViewOrder = "keep";
+        for (const o of offers) {
+          // The timer fires first if it is due before this offer.
+          while (dueAt <= now + o.gap) {
+            const at = dueAt;
+            const released = pacer.release(at);
+            send(released, at);
+            if (released) expectOrder = "keep";
+            dueAt = pacer.holding ? at + Math.max(1, pacer.waitMs(at)) : Infinity;
+          }
+          now += o.gap;
+          const offered = request({ limit: o.limit, offset: ++id, order: o.order });
+          if (o.order !== "keep") expectOrder = o.order;
+          const now_ = pacer.offer(offered, now);
+          send(now_, now);
+          if (now_) {
+            assertEquals(now_.offset, id, "a request that goes at once is the newest");
+            expectOrder = "keep";
+          }
+          if (o.limit === 0) assert(now_ !== null, "a close goes at once");
+          dueAt = pacer.holding ? now + Math.max(1, pacer.waitMs(now)) : Infinity;
+        }
+        const last = offers.length;
+        // Liveness: the timer alone gets the newest window out.
+        for (let k = 0; k < 100 && pacer.holding; k++) {
+          const released = pacer.release(dueAt);
+          send(released, dueAt);
+          if (released) {
+            assertEquals(released.order, expectOrder, "the orders said while held are kept");
+          }
+          dueAt = pacer.holding ? dueAt + Math.max(1, pacer.waitMs(dueAt)) : Infinity;
+        }
+        assert(!pacer.holding, "the held window went");
+        assertEquals(
+          sent[sent.length - 1].request.offset,
+          last,
+          "the last window sent is the newest",
+        );
+        // Safety, recounted: in every span, the rows sent fit the burst plus the refill.
+        for (const [rate, cap] of [[ownRate, 2 * ownRate], [addressRate, 2 * addressRate]]) {
+          for (let i = 0; i < sent.length; i++) {
+            let rows = 0;
+            for (let j = i; j < sent.length; j++) {
+              rows += Math.min(sent[j].request.limit, cap);
+              const span = sent[j].at - sent[i].at;
+              assert(rows <= cap + rate * span / 1000 + 1e-6, `${rows} rows in ${span} ms`);
+            }
+          }
+        }
+      },
+    ),
+    { numRuns: 300 },
+  );
+});
