@@ -187,6 +187,62 @@ Deno.test("mongo ingest writes through the driver, answers after the ack, and th
   }
 });
 
+Deno.test("with a scoped API key, mongo ingest is taken once the collection is loaded and keeps other groups' sensors out", async () => {
+  const wire = new MongoWireServer().start();
+  const dir = await Deno.makeTempDir({ prefix: "pulseboard-mongo-keys-" });
+  const data = `${dir}/store.kv`;
+  try {
+    // A sensor of plant-b, in the collection before the server starts.
+    wire.insert(DB, COLL, [toDoc(reading(1, 0))]);
+    const made = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        "scripts/keys.ts",
+        "create",
+        "--name",
+        "a",
+        "--groups",
+        "plant-a",
+        "--data",
+        data,
+      ],
+      cwd: new URL("..", import.meta.url).pathname,
+    }).output();
+    assert(made.success, new TextDecoder().decode(made.stderr));
+    const key =
+      new TextDecoder().decode(made.stdout).match(/pb_[a-z0-9]{12}_[A-Za-z0-9_-]{43}/)![0];
+    await withPulseboard(wire, async (pb) => {
+      const post = (sensorId: string, group: string) =>
+        fetch(new URL("/api/ingest", pb.url), {
+          method: "POST",
+          body: JSON.stringify([{ sensorId, group, timestamp: Date.now(), reading: { t: 1 } }]),
+          headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
+        });
+      // 503 only while the groups may be behind the collection (the first load), then taken.
+      let answer = await post("m0", "plant-a/line-1");
+      const deadline = Date.now() + 10_000;
+      while (answer.status === 503 && Date.now() < deadline) {
+        await answer.body?.cancel();
+        await new Promise((r) => setTimeout(r, 100));
+        answer = await post("m0", "plant-a/line-1");
+      }
+      assertEquals([answer.status, (await answer.json()).accepted], [200, 1]);
+      const taken = await post("m1", "plant-a/line-1");
+      const body = await taken.json();
+      assertEquals([taken.status, body.accepted], [200, 0], "m1 is plant-b's");
+      assertEquals(
+        body.refused[0].reason,
+        'sensor "m1" is in group "plant-b/line-1", which this key may not write',
+      );
+      assertEquals(wire.documents(DB, COLL).length, 2, "only m0's reading was written");
+    }, { data });
+  } finally {
+    wire.stop();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+});
+
 Deno.test("a resumable error and a dropped connection mid-stream lose and duplicate nothing", async () => {
   const wire = new MongoWireServer({ maxBatch: 25 }).start();
   try {

@@ -107,6 +107,13 @@ export class ShardSet {
   readonly #restoredAfter: number[];
   /** Shards restored whose replay has not ended (`replayed`). */
   readonly #replaying = new Set<number>();
+  /**
+   * Replaying shards whose replay is done, until a flush asked after it has
+   * named their groups: by shard, a number for that replay (a shard restored
+   * and replayed again while a flush is out must wait for the next).
+   */
+  readonly #flushDue = new Map<number, number>();
+  #replays = 0;
   #lastSeq = -1;
 
   /**
@@ -327,13 +334,21 @@ export class ShardSet {
     }
     this.#restoredAfter[shard] = this.#lastSeq;
     this.#replaying.add(shard);
+    this.#flushDue.delete(shard);
     await this.#hosts.restore(shard, fits ? checkpoint!.shards[shard] : null);
     return fits;
   }
 
-  /** The shards `restore`d have been given the log again up to where the others are. */
+  /**
+   * The shards `restore`d have been given the log (or a rebuild's refill)
+   * again up to where the others are. They count as replaying until their
+   * next flush has come back: only then does the router know their
+   * sensors' groups (`#named`).
+   */
   replayed(shards: Iterable<number>): void {
-    for (const shard of shards) this.#replaying.delete(shard);
+    for (const shard of shards) {
+      if (this.#replaying.has(shard)) this.#flushDue.set(shard, ++this.#replays);
+    }
   }
 
   /** Throws RangeError unless `image` can be restored into `shard` as `router` places its sensors. */
@@ -354,13 +369,16 @@ export class ShardSet {
     for (let shard = 0; shard < this.count; shard++) await this.restore(shard, null);
     this.#router.clear();
     const refilled = await refill();
+    // The refill is the whole state again: every shard has had its "replay".
+    this.replayed(Array.from({ length: this.count }, (_, shard) => shard));
     for (const observer of this.#rebuildObservers) await observer.newEpoch();
     return refilled;
   }
 
   /** Every shard's changes since its last flush; null for a shard that did not answer in time. */
   async flushAll(options: { timeoutMs?: number } = {}): Promise<(ShardChanges | null)[]> {
-    return this.#named(await this.#hosts.flush(options.timeoutMs ?? 2_000));
+    const due = [...this.#flushDue];
+    return this.#named(await this.#hosts.flush(options.timeoutMs ?? 2_000), due);
   }
 
   /**
@@ -369,7 +387,8 @@ export class ShardSet {
    * flush hands over is not cleared.
    */
   async stateAll(options: { timeoutMs?: number } = {}): Promise<(ShardChanges | null)[]> {
-    return this.#named(await this.#hosts.state(options.timeoutMs ?? 10_000));
+    const due = [...this.#flushDue];
+    return this.#named(await this.#hosts.state(options.timeoutMs ?? 10_000), due);
   }
 
   /**
@@ -438,7 +457,11 @@ export class ShardSet {
   }
 
   /** Answers from workers name sensors and metrics by index only: the router's names go in. */
-  #named(changes: (ShardChanges | null)[]): (ShardChanges | null)[] {
+  /** Notes the changes' groups (and names, from workers); `due`: the replayed shards asked. */
+  #named(
+    changes: (ShardChanges | null)[],
+    due: [shard: number, replay: number][],
+  ): (ShardChanges | null)[] {
     const router = this.#router;
     const named = this.workers > 0;
     for (const c of changes) {
@@ -452,6 +475,12 @@ export class ShardSet {
         router.noteGroup(s.index, s.group);
       }
       if (named) { for (const m of c.metrics) m.name = router.metricName(m.index) ?? ""; }
+    }
+    for (const [shard, replay] of due) {
+      // No answer in time, or restored again meanwhile: its groups wait for a later flush.
+      if (changes[shard] === null || this.#flushDue.get(shard) !== replay) continue;
+      this.#flushDue.delete(shard);
+      this.#replaying.delete(shard);
     }
     return changes;
   }

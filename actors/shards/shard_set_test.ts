@@ -236,6 +236,40 @@ Deno.test("a rebuild tells its observers before and after, and the shards refill
   await shards.stop();
 });
 
+Deno.test("restored or rebuilt shards count as replaying until a flush asked after their replay names their groups", async () => {
+  const shards = ShardSet.create(shape);
+  const names = shards.names;
+  await shards.deliver(readings(["a-1", "a-2", "a-3"]));
+  await shards.flushAll();
+  assertEquals(names.replaying, false);
+  // A restore: replaying through its replay, and until the flush after it.
+  await shards.restore(1, null);
+  assert(names.replaying, "restored, not yet replayed");
+  await shards.flushAll();
+  assert(names.replaying, "a flush before the replay is done does not settle it");
+  shards.replayed([1]);
+  assert(names.replaying, "replayed, its groups not yet named");
+  const flush = shards.flushAll();
+  // Restored again while that flush is out: that flush does not settle the new replay.
+  await shards.restore(1, null);
+  shards.replayed([1]);
+  await flush;
+  assert(names.replaying, "the flush was asked before the second replay");
+  await shards.flushAll();
+  assertEquals(names.replaying, false);
+  // A rebuild empties every shard; it settles with the first flush after its refill.
+  let during = false;
+  await shards.rebuild(async () => {
+    during = names.replaying;
+    await shards.deliver(readings(["b-1"]));
+  });
+  assert(during, "replaying during the refill");
+  assert(names.replaying, "refilled, its groups not yet named");
+  await shards.flushAll();
+  assertEquals([names.replaying, names.groupOf("b-1")], [false, "default"]);
+  await shards.stop();
+});
+
 Deno.test("held windows: none for a sensor no reading reached, the shard's own for one it holds", async () => {
   const shards = ShardSet.create(shape);
   assertEquals(await shards.heldWindows("nobody", "t", { size: 0 }), []);
