@@ -472,3 +472,49 @@ Deno.test("a client that keeps changing its window leaves at most 16 idle places
     await h.stop();
   }
 });
+
+/** A sink that keeps each frame it is sent, as sent. */
+class KeepingSink extends WindowSink {
+  readonly frames: Uint8Array[] = [];
+  override send(frame: Uint8Array) {
+    this.frames.push(frame);
+    super.send(frame);
+  }
+}
+
+Deno.test("sessions opening the same window in one tick are sent one frame made once; after a tick a fresh one with the new values", async () => {
+  const h = harness();
+  try {
+    await h.feed(sensors(30, (i) => i));
+    await h.tick();
+    const open = async (r: Partial<ViewRequest> = {}) => {
+      const sink = new KeepingSink();
+      await h.hub.send({ type: "join", sink, explicit: true });
+      await h.hub.send({ type: "view", sink, request: request(r) });
+      await h.hub.barrier();
+      return sink;
+    };
+    const first = [await open(), await open(), await open()];
+    const other = await open({
+      sort: { key: "metric", metric: "t", field: "last", direction: "asc" },
+    });
+    // The Subscribed, then the window whole: the same bytes, one buffer, for the three.
+    const whole = first.map((s) => s.frames[1]);
+    assert(whole.every((f) => f === whole[0]), "made once for the three");
+    assert(other.frames[1] !== whole[0], "another window has its own");
+    assertEquals(decodeServerFrame(whole[0]).type, "view");
+    // Rows come in blocks: the 20 asked for round out to all 30.
+    const expected = Array.from({ length: 30 }, (_, i) => `s${29 - i}`);
+    for (const s of first) assertEquals(s.view.ids(), expected);
+    // New values, a tick: a session opening now is not sent the old tick's frame.
+    await h.feed({ s0: 100 });
+    await h.tick();
+    const later = await open();
+    assert(later.frames[1] !== whole[0], "made again after a tick");
+    assertEquals(later.view.ids(), ["s0", ...expected.slice(0, 29)]);
+    assertEquals(later.view.window()[0].values.t.last, 100);
+    for (const s of [...first, other, later]) assertEquals(s.view.problems, []);
+  } finally {
+    await h.stop();
+  }
+});
