@@ -110,9 +110,12 @@ export class ShardSet {
   /**
    * Replaying shards whose replay is done, until a flush asked after it has
    * named their groups: by shard, a number for that replay (a shard restored
-   * and replayed again while a flush is out must wait for the next).
+   * and replayed again while a flush is out must wait for the next) and the
+   * answered flushes still to come. Two: a flush the hub gave up on before
+   * the replay answers as the next one (`ShardHosts.flush`), so only the
+   * second answer after the replay surely was asked after it.
    */
-  readonly #flushDue = new Map<number, number>();
+  readonly #flushDue = new Map<number, { replay: number; flushes: number }>();
   #replays = 0;
   #lastSeq = -1;
 
@@ -347,7 +350,9 @@ export class ShardSet {
    */
   replayed(shards: Iterable<number>): void {
     for (const shard of shards) {
-      if (this.#replaying.has(shard)) this.#flushDue.set(shard, ++this.#replays);
+      if (this.#replaying.has(shard)) {
+        this.#flushDue.set(shard, { replay: ++this.#replays, flushes: 2 });
+      }
     }
   }
 
@@ -377,7 +382,7 @@ export class ShardSet {
 
   /** Every shard's changes since its last flush; null for a shard that did not answer in time. */
   async flushAll(options: { timeoutMs?: number } = {}): Promise<(ShardChanges | null)[]> {
-    const due = [...this.#flushDue];
+    const due = [...this.#flushDue].map(([shard, d]) => [shard, d.replay] as [number, number]);
     return this.#named(await this.#hosts.flush(options.timeoutMs ?? 2_000), due);
   }
 
@@ -387,7 +392,7 @@ export class ShardSet {
    * flush hands over is not cleared.
    */
   async stateAll(options: { timeoutMs?: number } = {}): Promise<(ShardChanges | null)[]> {
-    const due = [...this.#flushDue];
+    const due = [...this.#flushDue].map(([shard, d]) => [shard, d.replay] as [number, number]);
     return this.#named(await this.#hosts.state(options.timeoutMs ?? 10_000), due);
   }
 
@@ -478,7 +483,8 @@ export class ShardSet {
     }
     for (const [shard, replay] of due) {
       // No answer in time, or restored again meanwhile: its groups wait for a later flush.
-      if (changes[shard] === null || this.#flushDue.get(shard) !== replay) continue;
+      const d = this.#flushDue.get(shard);
+      if (changes[shard] === null || d?.replay !== replay || --d.flushes > 0) continue;
       this.#flushDue.delete(shard);
       this.#replaying.delete(shard);
     }

@@ -129,7 +129,7 @@ export class FeedClient {
       this.#pacer = null;
       if (this.#paceTimer !== null) clearTimeout(this.#paceTimer);
       this.#paceTimer = null;
-      this.#shared.viewRows.addresses.leave(this.#address);
+      this.#shared.viewRows.addresses.leave(this.#address, Date.now());
     }
     this.#connection.release();
     this.sink.close(1000, "closed");

@@ -11,11 +11,15 @@ export function rowBudget(perSecond: number): { capacity: number; perSecond: num
 
 /**
  * The row budgets of the client addresses with a paced connection open:
- * one bucket per address, shared by its connections, let go with its last.
+ * one bucket per address, shared by its connections. An address's bucket
+ * outlives its last connection until it has refilled (a sweep at most once a
+ * second lets go of those): dropped at once, a client could reconnect for a
+ * fresh burst, again and again.
  */
 export class AddressRowBudgets {
   readonly #rate: { capacity: number; perSecond: number };
   readonly #budgets = new Map<string, { bucket: TokenBucket; connections: number }>();
+  #sweptAt = -Infinity;
 
   constructor(rate: { capacity: number; perSecond: number }) {
     this.#rate = rate;
@@ -23,6 +27,7 @@ export class AddressRowBudgets {
 
   /** The bucket of `address`, counting one more connection on it. */
   join(address: string, now: number): TokenBucket {
+    this.#sweep(now);
     let budget = this.#budgets.get(address);
     if (!budget) {
       budget = { bucket: new TokenBucket(this.#rate, now), connections: 0 };
@@ -32,15 +37,27 @@ export class AddressRowBudgets {
     return budget.bucket;
   }
 
-  /** One connection of `address` is gone; its bucket goes with the last one. */
-  leave(address: string): void {
+  /** One connection of `address` is gone; its bucket stays until it has refilled. */
+  leave(address: string, now: number): void {
     const budget = this.#budgets.get(address);
-    if (budget && --budget.connections === 0) this.#budgets.delete(address);
+    if (budget) budget.connections--;
+    this.#sweep(now);
   }
 
-  /** Addresses held (for tests and /healthz). */
+  /** Addresses held (for tests). */
   get size(): number {
     return this.#budgets.size;
+  }
+
+  #sweep(now: number): void {
+    if (now - this.#sweptAt < 1_000) return;
+    this.#sweptAt = now;
+    const capacity = this.#rate.capacity;
+    for (const [address, budget] of this.#budgets) {
+      if (budget.connections <= 0 && budget.bucket.has(now, capacity)) {
+        this.#budgets.delete(address);
+      }
+    }
   }
 }
 

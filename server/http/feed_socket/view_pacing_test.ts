@@ -63,7 +63,7 @@ Deno.test("a held request's hold, release or resort and its resume point survive
   assertEquals(pacer.release(10_000)?.order, "release", "a newer order wins over a held one");
 });
 
-Deno.test("one address's connections share its budget; it goes with the last of them", () => {
+Deno.test("one address's connections share its budget; it outlives the last of them until refilled", () => {
   const addresses = new AddressRowBudgets(rowBudget(1_000));
   const pacers = [0, 1, 2].map(() =>
     new ViewPacer(new TokenBucket(rowBudget(10_000), 0), addresses.join("10.0.0.1", 0))
@@ -74,9 +74,20 @@ Deno.test("one address's connections share its budget; it goes with the last of 
   assertEquals(pacers[1].offer(request({ limit: 1_000 }), 0)?.limit, 1_000);
   assertEquals(pacers[2].offer(request({ limit: 1_000 }), 0), null, "the address's burst is spent");
   assertEquals(other.offer(request({ limit: 1_000 }), 0)?.limit, 1_000, "another address is not");
-  for (let i = 0; i < 3; i++) addresses.leave("10.0.0.1");
-  assertEquals(addresses.size, 1);
-  addresses.leave("10.0.0.2");
+  // Every connection closes and one comes back at once: no fresh burst.
+  for (let i = 0; i < 3; i++) addresses.leave("10.0.0.1", 10);
+  const again = new ViewPacer(
+    new TokenBucket(rowBudget(10_000), 20),
+    addresses.join("10.0.0.1", 20),
+  );
+  assertEquals(again.offer(request({ limit: 1_000 }), 20), null, "a reconnect does not refill it");
+  addresses.leave("10.0.0.1", 30);
+  addresses.leave("10.0.0.2", 30);
+  assertEquals(addresses.size, 2, "kept while refilling");
+  // 2,000 rows at 1,000 a second: refilled 2 s on; a sweep (at most once a second) lets go.
+  addresses.leave("10.0.0.9", 1_500);
+  assertEquals(addresses.size, 1, "10.0.0.2 refilled (it spent 1,000 at 0), 10.0.0.1 not yet");
+  addresses.leave("10.0.0.9", 2_600);
   assertEquals(addresses.size, 0);
 });
 
