@@ -9,6 +9,7 @@ import * as flatbuffers from "flatbuffers";
 import { deflateSync, Inflate, inflateSync } from "fflate";
 import { Body, Compressed, Envelope } from "./schema_generated.ts";
 import { FlatBufferVerifier } from "./verifier.ts";
+import { withHeadroom } from "./headroom.ts";
 
 /** `Compressed.codec` of raw DEFLATE (RFC 1951). */
 export const DEFLATE_RAW = 1;
@@ -59,7 +60,8 @@ export function compressFrame(frame: Uint8Array, options: CompressOptions = {}):
   Compressed.addPayload(builder, bytes);
   const body = Compressed.endCompressed(builder);
   builder.finish(Envelope.createEnvelope(builder, Body.Compressed, body), "PLSB");
-  return builder.asUint8Array().slice();
+  // Room for the transport's header, as the frame it stands for had (protocol/headroom.ts).
+  return withHeadroom(builder.asUint8Array());
 }
 
 /**

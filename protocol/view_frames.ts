@@ -26,6 +26,7 @@ import {
 import { readSparkColumn, writeSparkColumn } from "./spark_columns.ts";
 import type { SparkRows, SparkRowsEvent } from "./spark_columns.ts";
 import { FlatBufferVerifier } from "./verifier.ts";
+import { withHeadroom } from "./headroom.ts";
 
 /**
  * What a view frame is: a tick's changes; the answer to a ViewSubscribe
@@ -310,7 +311,8 @@ export function encodeViewFrame(frame: ViewFrameInput): Uint8Array<ArrayBuffer> 
   }
   const body = ViewFrame.endViewFrame(b);
   b.finish(Envelope.createEnvelope(b, Body.ViewFrame, body), "PLSB");
-  return b.asUint8Array().slice() as Uint8Array<ArrayBuffer>;
+  // Room for the transport's header: the frame goes to sockets as it is (protocol/headroom.ts).
+  return withHeadroom(b.asUint8Array());
 }
 
 function invalid(message: string): never {

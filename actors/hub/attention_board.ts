@@ -5,6 +5,7 @@
 import { ATTENTION } from "../../protocol/attention.ts";
 import type { MetricStates, SensorEntry } from "../../protocol/columns.ts";
 import { grownCapacity } from "./capacity.ts";
+import { BLOCK, DueBlocks } from "./due_blocks.ts";
 
 export interface AttentionOptions {
   /** Stale after this many of the sensor's usual intervals without a reading. Default 5. */
@@ -43,6 +44,16 @@ export class AttentionBoard {
    * all 100,000 (a sixth of the hub's tick with one ordering).
    */
   #standsUntil = new Float64Array(0);
+  /**
+   * Sensors to judge at the next evaluation whatever the clock (they
+   * arrived, changed level or came: `standsUntil` -Infinity), flagged so
+   * each is listed once; and the blocks that may hold one whose code
+   * stopped standing. An evaluation looks at those only.
+   */
+  #dirty = new Int32Array(1024);
+  #dirtyCount = 0;
+  #isDirty = new Uint8Array(0);
+  readonly #blocks = new DueBlocks();
   /** The clock at the last evaluation: a clock set back judges every sensor. */
   #lastNow = -Infinity;
   /** Sensors per attention code (index: code). */
@@ -77,6 +88,7 @@ export class AttentionBoard {
       this.#known[index] = 1;
       this.#arrivedAt[index] = now;
       this.#standsUntil[index] = -Infinity;
+      this.#markDirty(index);
       this.counts[this.#code[index]]++;
     }
   }
@@ -99,6 +111,7 @@ export class AttentionBoard {
       if (s >= this.#known.length || this.#known[s] === 0) continue;
       this.#arrivedAt[s] = now;
       this.#standsUntil[s] = -Infinity;
+      if (this.#isDirty[s] === 0) this.#markDirty(s);
       const t = updates.timeMs[i];
       const seen = this.#seenMs[s];
       if (t <= seen) continue; // not newer (or another metric of the same reading)
@@ -121,27 +134,76 @@ export class AttentionBoard {
     this.#grow(sensor + 1);
     this.#level[sensor] = level;
     this.#standsUntil[sensor] = -Infinity;
+    this.#markDirty(sensor);
   }
 
-  /** Judges every known sensor at `now`; appends `[sensor, code]` of those whose code changed. */
+  #markDirty(sensor: number): void {
+    if (this.#isDirty[sensor] === 1) return;
+    this.#isDirty[sensor] = 1;
+    if (this.#dirtyCount === this.#dirty.length) {
+      const grown = new Int32Array(2 * this.#dirty.length);
+      grown.set(this.#dirty);
+      this.#dirty = grown;
+    }
+    this.#dirty[this.#dirtyCount++] = sensor;
+  }
+
+  /**
+   * Judges every known sensor at `now`; appends `[sensor, code]` of those
+   * whose code changed, by sensor. Only the sensors whose code may have
+   * changed are looked at: those listed dirty, and the blocks that may
+   * hold one whose silence passed the time its code stands until
+   * (`DueBlocks`); a clock set back judges them all.
+   */
   evaluate(now: number, changed: [number, number][]): void {
-    const known = this.#known, code = this.#code, level = this.#level;
-    const arrivedAt = this.#arrivedAt, interval = this.#intervalMs;
-    const until = this.#standsUntil;
     const all = now < this.#lastNow;
     this.#lastNow = now;
-    for (let s = 0; s < known.length; s++) {
-      if (known[s] === 0) continue;
-      const silence = now - arrivedAt[s];
-      if (silence <= until[s] && !all) continue; // a NaN silence is judged every time
-      const next = judge(silence, level[s], interval[s], this);
-      until[s] = standsUntil(next, interval[s], this);
-      if (next === code[s]) continue;
-      this.counts[code[s]]--;
-      this.counts[next]++;
-      code[s] = next;
-      changed.push([s, next]);
+    const from = changed.length;
+    const known = this.#known, until = this.#standsUntil, arrivedAt = this.#arrivedAt;
+    const blocks = this.#blocks;
+    if (all) blocks.reset();
+    const dirty = this.#dirty;
+    for (let k = 0; k < this.#dirtyCount; k++) {
+      const s = dirty[k];
+      this.#isDirty[s] = 0;
+      if (known[s] === 1) this.#judge(s, now, changed);
     }
+    this.#dirtyCount = 0;
+    for (let b = 0; b < blocks.blocks; b++) {
+      if (!blocks.due(b, now)) continue;
+      let earliest = Infinity;
+      const end = Math.min(known.length, (b + 1) * BLOCK);
+      for (let s = b * BLOCK; s < end; s++) {
+        if (known[s] === 0) continue;
+        // A NaN silence is judged every time (its due time is NaN, see #judge).
+        if (!(now - arrivedAt[s] <= until[s]) || all) this.#judge(s, now, changed);
+        const due = arrivedAt[s] + until[s] - 1;
+        if (due !== due) earliest = -Infinity; // judged at every look
+        else if (due < earliest) earliest = due;
+      }
+      blocks.rescanned(b, earliest);
+    }
+    // In sensor order, as a scan of every sensor gives them.
+    if (changed.length - from > 1) {
+      const mine = changed.splice(from).sort((a, b) => a[0] - b[0]);
+      for (const c of mine) changed.push(c);
+    }
+  }
+
+  /** Judges one known sensor at `now`; its block's bound comes down to when it is due again. */
+  #judge(s: number, now: number, changed: [number, number][]): void {
+    const arrivedAt = this.#arrivedAt[s], interval = this.#intervalMs[s];
+    const next = judge(now - arrivedAt, this.#level[s], interval, this);
+    const until = standsUntil(next, interval, this);
+    this.#standsUntil[s] = until;
+    // A millisecond early, so rounding never makes it late (the scan checks it exactly).
+    this.#blocks.lower(s, arrivedAt + until - 1);
+    const code = this.#code[s];
+    if (next === code) return;
+    this.counts[code]--;
+    this.counts[next]++;
+    this.#code[s] = next;
+    changed.push([s, next]);
   }
 
   #grow(size: number): void {
@@ -164,6 +226,8 @@ export class AttentionBoard {
     this.#seenMs = floats(this.#seenMs);
     this.#intervalMs = floats(this.#intervalMs);
     this.#standsUntil = floats(this.#standsUntil);
+    this.#isDirty = bytes(this.#isDirty);
+    this.#blocks.grow(n);
   }
 }
 

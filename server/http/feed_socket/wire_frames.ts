@@ -1,6 +1,7 @@
 import { Buffer } from "node:buffer";
 // @ts-types="@types/ws"
 import * as ws from "ws";
+import { headroom } from "../../../protocol/headroom.ts";
 
 /** `ws`'s frame builder (exported by the package, not in its type declarations). */
 type FrameBuilder = (
@@ -21,7 +22,10 @@ const BINARY = 2;
  * made at the first socket and kept for the next ones in a cache bounded in
  * bytes, oldest out first: the hub's rings keep payloads for replay, and
  * their wire copies must not live as long. A payload too large to cache (a
- * snapshot) goes out as header and payload, uncopied.
+ * snapshot) goes out as header and payload, uncopied. A payload made with
+ * room before it (`protocol/headroom.ts`: the view frames, ~100 a tick) gets
+ * its header written there and goes out as one view of its own buffer: no
+ * copy, no allocation, nothing kept.
  */
 export class WireFrames {
   readonly #frames = new Map<Uint8Array, Buffer>();
@@ -51,6 +55,8 @@ export class WireFrames {
    * per socket per frame, at thousands of sockets).
    */
   wire(payload: Uint8Array): Uint8Array | null {
+    const room = headroom(payload);
+    if (room > 0) return inFront(payload, room);
     const kept = this.#frames.get(payload);
     if (kept !== undefined) return kept;
     const header = this.header(payload);
@@ -80,4 +86,37 @@ export class WireFrames {
       rsv1: false,
     })[0];
   }
+}
+
+/**
+ * `payload` behind its header, written into the spare bytes before it (the
+ * same bytes for every socket, so writing them again while an earlier write
+ * of the frame is queued changes nothing).
+ */
+function inFront(payload: Uint8Array, room: number): Uint8Array {
+  const n = payload.byteLength;
+  const size = n < 126 ? 2 : n < 65536 ? 4 : 10;
+  if (size > room) throw new RangeError(`Cannot frame: ${room} spare bytes, ${size} needed`);
+  const start = payload.byteOffset - size;
+  const frame = new Uint8Array(payload.buffer, start, size + n);
+  frame[0] = 0x82; // FIN, binary; a server's frames are not masked
+  if (n < 126) frame[1] = n;
+  else if (n < 65536) {
+    frame[1] = 126;
+    frame[2] = n >>> 8;
+    frame[3] = n & 0xff;
+  } else {
+    frame[1] = 127;
+    // 64-bit big-endian length; frames are far below 2^32.
+    frame[2] =
+      frame[3] =
+      frame[4] =
+      frame[5] =
+        0;
+    frame[6] = n >>> 24;
+    frame[7] = (n >>> 16) & 0xff;
+    frame[8] = (n >>> 8) & 0xff;
+    frame[9] = n & 0xff;
+  }
+  return frame;
 }

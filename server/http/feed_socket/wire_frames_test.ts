@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { assertEquals } from "../../../tests/testing/assert.ts";
 import { WireFrames } from "./wire_frames.ts";
+import { withHeadroom } from "../../../protocol/headroom.ts";
 
 /** RFC 6455 §5.2, written out: FIN + binary opcode, no mask, 7/16/64-bit payload length. */
 function expectedFrame(payload: Uint8Array): Uint8Array {
@@ -68,4 +69,36 @@ Deno.test("the frames kept are bounded in bytes, oldest out first, and a large p
   const large = new Uint8Array(2_000); // over a sixteenth of the cache
   const [header, body] = frames.chunks(large);
   assertEquals([header.byteLength, body === large], [4, true]);
+});
+
+Deno.test("a payload made with headroom goes out as a view of its own buffer, header in front, nothing kept", () => {
+  const sizes = fc.oneof(
+    fc.integer({ min: 0, max: 300 }),
+    fc.constantFrom(125, 126, 127, 65_535, 65_536, 70_000, 300_000),
+  );
+  fc.assert(
+    fc.property(sizes, fc.integer({ min: 0, max: 255 }), (size, fill) => {
+      const bytes = new Uint8Array(size).map((_, i) => (i * 31 + fill) & 0xff);
+      const payload = withHeadroom(bytes);
+      const frames = new WireFrames({ maxBytes: 16 * 1024 });
+      const first = frames.chunks(payload);
+      const again = frames.chunks(payload);
+      assertEquals(first.length, 1);
+      assertEquals(joined(first), expectedFrame(bytes));
+      assertEquals(joined(again), expectedFrame(bytes));
+      assertEquals(first[0].buffer === payload.buffer, true);
+      assertEquals(new Uint8Array(payload), bytes); // the payload's own bytes untouched
+      assertEquals(frames.heldBytes, 0);
+    }),
+    { numRuns: 200 },
+  );
+});
+
+Deno.test("a payload without headroom is copied: the bytes before a view are never written", () => {
+  const buffer = new Uint8Array(64).fill(7);
+  const payload = buffer.subarray(16, 40);
+  const [wire] = new WireFrames().chunks(payload);
+  assertEquals(wire.buffer === buffer.buffer, false);
+  assertEquals(buffer.subarray(0, 16), new Uint8Array(16).fill(7));
+  assertEquals(joined([wire]), expectedFrame(payload));
 });
