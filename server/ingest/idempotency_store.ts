@@ -29,6 +29,12 @@ export interface BatchRecord {
   through: number;
   /** Readings of the batch in the log so far. */
   appended: number;
+  /**
+   * Readings may be stored that `appended` does not count: a sink that
+   * cannot commit with this record (MongoDB) set it before writing, so a
+   * failure keeps the key (absent in older records: false).
+   */
+  unrecorded?: boolean;
   completedAt: number | null;
   /** The first answer's counts (done only). */
   accepted: number | null;
@@ -72,6 +78,22 @@ export interface FencedRows {
   batchIndex: (row: number) => number;
   /** Readings in the whole batch. */
   batchLength: number;
+}
+
+/**
+ * The fence of a claimed batch. The KV log commits `commitWith`'s records
+ * with its chunks; a sink that cannot (MongoDB) commits `unrecorded()`
+ * before writing, names each row by the batch's `scope`, `id`,
+ * `fingerprint` and the row's `batchIndex` so a second write of it is
+ * refused, then commits `commitWith(rows, true)`, each checked on the claim.
+ */
+export interface BatchFence extends FencedAppend {
+  scope: string;
+  id: string;
+  fingerprint: string;
+  batchIndex: (row: number) => number;
+  /** Marks the record `unrecorded` (and renews the lease): rows may be stored from now on. */
+  unrecorded(): Deno.KvMutation[];
 }
 
 /** An answer ready to be stored with the last chunk. */
@@ -194,12 +216,20 @@ export class IdempotencyStore {
    * The fence for appending a claimed batch's readings (`rows`). Each chunk
    * records the progress; the last one records the answer too.
    */
-  fence(claim: Claim, options: { answer: PreparedAnswer; rows: FencedRows }): FencedAppend {
+  fence(claim: Claim, options: { answer: PreparedAnswer; rows: FencedRows }): BatchFence {
     const { answer, rows } = options;
     const base = claim.record;
     return {
       key: claim.key,
       versionstamp: claim.versionstamp,
+      scope: claim.key[1] as string,
+      id: claim.key[2] as string,
+      fingerprint: base.fingerprint,
+      batchIndex: rows.batchIndex,
+      unrecorded: () => {
+        const record = { ...base, unrecorded: true, leaseUntil: this.#now() + this.#leaseMs };
+        return [{ type: "set", key: claim.key, value: record, expireIn: this.#ttlMs }];
+      },
       commitWith: (committed, last) => {
         const now = this.#now();
         const appended = base.appended + committed;
@@ -241,16 +271,16 @@ export class IdempotencyStore {
 
   /**
    * Gives up a claim after a failure (only while this claim still holds it).
-   * With nothing appended the key is forgotten, so a corrected body may use
-   * it; otherwise the lease ends, so a retry takes over at once and appends
-   * the rest.
+   * With nothing appended (nor maybe stored: `unrecorded`) the key is
+   * forgotten, so a corrected body may use it; otherwise the lease ends, so a
+   * retry takes over at once and appends the rest.
    */
   async release(claim: Claim): Promise<void> {
     const found = await this.#kv.get<BatchRecord>(claim.key);
     const current = found.value;
     if (!current || current.state !== "pending" || current.owner !== claim.record.owner) return;
     const op = this.#kv.atomic().check(found);
-    if (current.appended === 0) op.delete(claim.key);
+    if (current.appended === 0 && !current.unrecorded) op.delete(claim.key);
     else op.set(claim.key, { ...current, leaseUntil: 0 }, { expireIn: this.#ttlMs });
     await op.commit();
   }

@@ -226,3 +226,29 @@ Deno.test("a released claim is forgotten when nothing was appended, else taken o
     assertEquals(await store.claim(batch("", "big", "fp")), { kind: "replay", status: 200, body });
   });
 });
+
+Deno.test("a claim marked unrecorded (rows maybe stored outside Deno KV) keeps its key when released", async () => {
+  await withTempKv(async (kv) => {
+    const store = new IdempotencyStore(kv);
+    const claim = claimed(await store.claim(batch("", "mongo", "fp")));
+    const fence = store.fence(claim, {
+      answer: await store.prepare("{}", { status: 200, accepted: 1, refused: 0 }),
+      rows: { length: 1, batchIndex: (r) => r, batchLength: 1 },
+    });
+    assertEquals([fence.scope, fence.id, fence.fingerprint], ["", "mongo", "fp"]);
+    const marked = await kv.atomic().check({ key: fence.key, versionstamp: fence.versionstamp })
+      .mutate(...fence.unrecorded()).commit();
+    assert(marked.ok);
+    await store.release(claim);
+    const record = (await store.status("", "mongo"))!;
+    assertEquals([record.state, record.appended, record.unrecorded, record.leaseUntil], [
+      "pending",
+      0,
+      true,
+      0,
+    ]);
+    // Another body is refused; the same one takes over at once.
+    assertEquals((await store.claim(batch("", "mongo", "other"))).kind, "mismatch");
+    assertEquals(claimed(await store.claim(batch("", "mongo", "fp"))).takenOver, true);
+  });
+});

@@ -1,15 +1,14 @@
 import { problem } from "../http/errors.ts";
 import { FenceLost } from "../store/mod.ts";
-import type { FencedAppend } from "../store/mod.ts";
 import type { Writer } from "../auth/mod.ts";
 import { keepRows } from "./readings/mod.ts";
 import type { ParsedReadings, ReadingBlock, Refusal } from "./readings/mod.ts";
-import type { Claim, IdempotencyStore } from "./idempotency_store.ts";
+import type { BatchFence, Claim, IdempotencyStore } from "./idempotency_store.ts";
 import type { IngestStats } from "./ingest_stats.ts";
 
 /** Where accepted readings go; resolves once they are durable (and the fence's records with them). */
 export interface ReadingSink {
-  append(block: ReadingBlock, options?: { fence?: FencedAppend }): Promise<void>;
+  append(block: ReadingBlock, options?: { fence?: BatchFence }): Promise<void>;
 }
 
 /** A batch sent with an idempotency key. */

@@ -18,5 +18,5 @@ export { ingestStatusHandler } from "./ingest_status.ts";
 export { ingestRoutes } from "./ingest_routes.ts";
 export type { IngestConfig } from "./ingest_routes.ts";
 export { IdempotencyStore } from "./idempotency_store.ts";
-export type { BatchRecord, IdempotencyStoreOptions } from "./idempotency_store.ts";
+export type { BatchFence, BatchRecord, IdempotencyStoreOptions } from "./idempotency_store.ts";
 export { batchKey, bodyFingerprint, MAX_IDEMPOTENCY_KEY_LENGTH } from "./idempotency.ts";

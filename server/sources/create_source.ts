@@ -47,6 +47,7 @@ export async function createSource(
     db: config.mongoDb,
     collection: config.mongoCollection,
     checkpointer,
+    kv: store.kv,
     startToken: resume ? cursorToken(resume.cursor) : null,
     documentIds: DocumentIds.restore(resume?.sourceState),
     limits: { ...DEFAULT_READING_LIMITS, maxFutureMs: config.maxFutureMs },

@@ -61,6 +61,11 @@ export interface Faults {
   closeOnGetMore: number;
   /** Runs once before the next `find` is answered (e.g. writes that race a scan). */
   beforeFind: (() => void) | null;
+  /**
+   * Runs once after the next insert command is applied and before it is
+   * answered (e.g. a test kills the inserting process there); the answer waits for it.
+   */
+  afterInsert: (() => void | Promise<void>) | null;
 }
 
 export class MongoWireServer {
@@ -77,7 +82,12 @@ export class MongoWireServer {
   readonly #connections = new Set<Deno.Conn>();
   #waiters: (() => void)[] = [];
   port = 0;
-  readonly faults: Faults = { getMoreErrors: [], closeOnGetMore: 0, beforeFind: null };
+  readonly faults: Faults = {
+    getMoreErrors: [],
+    closeOnGetMore: 0,
+    beforeFind: null,
+    afterInsert: null,
+  };
   /** Commands received, by name (for assertions). */
   readonly commands: Record<string, number> = {};
   /** Change-stream aggregates received, with the resume option they carried. */
@@ -150,11 +160,42 @@ export class MongoWireServer {
     return [...(this.collections.get(`${db}.${coll}`)?.values() ?? [])];
   }
 
-  /** Inserts documents directly (as another writer would). */
-  insert(db: string, coll: string, docs: Document[]): void {
-    for (const doc of docs) {
+  /**
+   * Inserts documents directly (as another writer would). As MongoDB's
+   * insert does, a document whose `_id` is already stored is refused with a
+   * duplicate key error (E11000, no event): ordered stops at the first
+   * error, unordered goes on with the rest. Returns how many were inserted
+   * and the errors, by index in `docs`.
+   */
+  insert(
+    db: string,
+    coll: string,
+    docs: Document[],
+    options: { ordered?: boolean } = {},
+  ): { n: number; writeErrors: Document[] } {
+    const ordered = options.ordered ?? true;
+    const collection = this.#collection(`${db}.${coll}`);
+    const writeErrors: Document[] = [];
+    let n = 0;
+    for (const [index, doc] of docs.entries()) {
       const full = { _id: doc._id ?? new ObjectId(), ...doc };
-      this.#collection(`${db}.${coll}`).set(key(full._id), full);
+      const id = key(full._id);
+      if (collection.has(id)) {
+        writeErrors.push({
+          index,
+          code: 11000,
+          errmsg:
+            `E11000 duplicate key error collection: ${db}.${coll} index: _id_ dup key: { _id: ${
+              BSON.EJSON.stringify(full._id)
+            } }`,
+          keyPattern: { _id: 1 },
+          keyValue: { _id: full._id },
+        });
+        if (ordered) break;
+        continue;
+      }
+      collection.set(id, full);
+      n++;
       this.#record({
         operationType: "insert",
         ns: { db, coll },
@@ -163,6 +204,7 @@ export class MongoWireServer {
       });
     }
     this.#wake();
+    return { n, writeErrors };
   }
 
   /** Replaces a document by _id (or inserts it). */
@@ -334,8 +376,15 @@ export class MongoWireServer {
         return { cursorsKilled: ids.map((id) => Long.fromNumber(id)), ok: 1 };
       }
       case "insert": {
-        this.insert(db, cmd.insert, cmd.documents ?? []);
-        return { n: (cmd.documents ?? []).length, ok: 1 };
+        const hook = this.faults.afterInsert;
+        this.faults.afterInsert = null;
+        const { n, writeErrors } = this.insert(db, cmd.insert, cmd.documents ?? [], {
+          ordered: cmd.ordered ?? true,
+        });
+        // Write errors come in an ok reply, as MongoDB sends them.
+        const reply = writeErrors.length > 0 ? { n, writeErrors, ok: 1 } : { n, ok: 1 };
+        await hook?.();
+        return reply;
       }
       case "delete": {
         let n = 0;

@@ -35,6 +35,8 @@ export interface MongoSourceOptions {
   db: string;
   collection: string;
   checkpointer: Checkpointer;
+  /** The instance's store, where ingest keeps idempotency records (keyed batches need it). */
+  kv?: Deno.Kv;
   /** Resume token of the checkpoint the state was restored from; null rebuilds from the collection. */
   startToken?: unknown;
   /** `_id` → sensor map restored with that checkpoint. */
@@ -120,7 +122,7 @@ export class MongoSource implements Source {
   constructor(shards: ShardSet, options: MongoSourceOptions) {
     this.#client = options.client;
     this.#collection = options.client.db(options.db).collection(options.collection);
-    this.sink = new MongoSink(this.#collection);
+    this.sink = new MongoSink(this.#collection, options.kv ?? null);
     this.#hosts = options.hosts ?? "";
     this.#namespace = `${options.db}.${options.collection}`;
     this.#shards = shards;
