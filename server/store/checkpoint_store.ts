@@ -112,7 +112,8 @@ export class CheckpointStore {
 
   /**
    * Saves a checkpoint (only the parts given) and makes it current. It takes
-   * the shards' pages: each entry is set to null once handed to Deno KV. With
+   * the shards' pages and the extras: each page entry is set to null, and
+   * each extra deleted, once handed to Deno KV. With
    * `collect` false (a stop's final save) the superseded pieces are only
    * listed, not deleted: the next save deletes them with its own.
    */
@@ -139,6 +140,14 @@ export class CheckpointStore {
       const ids = router.sensors.slice(p * ROUTER_PAGE, (p + 1) * ROUTER_PAGE);
       await writer.put(["router", p], new TextEncoder().encode(JSON.stringify(ids)));
       routerPages.push(seq);
+    }
+    // The extras first, each let go once Deno KV has it (as the pages below): the rollups
+    // not yet written are ~30 MB at 100,000 sensors and were held for the whole save.
+    const extras: Record<string, number> = {};
+    for (const [name, bytes] of Object.entries(checkpoint.extras ?? {})) {
+      await writer.put(["extra", name], bytes);
+      delete checkpoint.extras![name];
+      extras[name] = seq;
     }
     const shards: Meta["shards"] = [];
     for (const [s, shard] of checkpoint.shards.entries()) {
@@ -170,11 +179,6 @@ export class CheckpointStore {
         new TextEncoder().encode(JSON.stringify(checkpoint.sourceState)),
       );
       sourceState = seq;
-    }
-    const extras: Record<string, number> = {};
-    for (const [name, bytes] of Object.entries(checkpoint.extras ?? {})) {
-      await writer.put(["extra", name], bytes);
-      extras[name] = seq;
     }
     const meta: Meta = {
       cursor: checkpoint.cursor,

@@ -90,6 +90,27 @@ Deno.test("a checkpoint saved to and loaded from Deno KV keeps every sensor's st
   });
 });
 
+Deno.test("a save lets go of the extras and the pages it handed to Deno KV, and a load gives them back", async () => {
+  await withTempKv(async (kv) => {
+    const router = new Router(1);
+    const shard = new ShardBehavior({ window: 4, names: router });
+    feed(router, [shard], [{ sensorId: "a", timeMs: 10, values: { t: 1 } }]);
+    flush(shard);
+    const rollups = new Uint8Array(150_000).map((_, i) => i % 251); // several pieces
+    const checkpoint: Checkpoint<ShardImage> = {
+      cursor: "c1",
+      router: router.save(),
+      shards: [image(shard, 0, -1)],
+      extras: { rollups, order: new Uint8Array([1, 2, 3]) },
+    };
+    await new CheckpointStore(kv).save(checkpoint);
+    assertEquals(checkpoint.extras, {}, "no extra kept by the saved checkpoint");
+    assertEquals(checkpoint.shards[0].pages.every((p) => p === null), true, "nor a page");
+    const loaded = (await new CheckpointStore(kv).load<ShardImage>())!;
+    assertEquals(loaded.extras, { rollups, order: new Uint8Array([1, 2, 3]) });
+  });
+});
+
 Deno.test("incremental checkpoints write only the pages that changed, and load to the state of a shard that never stopped", async () => {
   const step = fc.record({
     // Which sensors get a reading (a step touches few of the 2,200: few pages change).
