@@ -115,11 +115,14 @@ export class CheckpointStore {
    * the shards' pages and the extras: each page entry is set to null, and
    * each extra deleted, once handed to Deno KV. With
    * `collect` false (a stop's final save) the superseded pieces are only
-   * listed, not deleted: the next save deletes them with its own.
+   * listed, not deleted: the next save deletes them with its own. With
+   * `after`, the checkpoint is made current only once it resolves (what it
+   * derived from the state is durable elsewhere): its pieces are written
+   * meanwhile, and deleted if it rejects (which the save then throws).
    */
   async save(
     checkpoint: Checkpoint<StoredShard>,
-    options: { seq?: number; collect?: boolean } = {},
+    options: { seq?: number; collect?: boolean; after?: Promise<unknown> } = {},
   ): Promise<void> {
     const seq = options.seq ?? this.nextSeq();
     this.#nextSeq = seq + 1;
@@ -190,6 +193,14 @@ export class CheckpointStore {
     };
     const metaPieces = await writer.put(["meta"], new TextEncoder().encode(JSON.stringify(meta)));
     await writer.flush();
+    if (options.after) {
+      try {
+        await options.after;
+      } catch (error) {
+        await this.#abandon(seq).catch(() => {});
+        throw error;
+      }
+    }
     const previous = await this.#kv.get<Pointer>(CURRENT);
     // Garbage a save before left (not collected, or a crash meanwhile) stays listed.
     const leftover = await this.#kv.get<Part[]>(GARBAGE);
@@ -294,6 +305,14 @@ export class CheckpointStore {
   }
 
   /** Deletes the parts the last save superseded (left by a crash too), in small commits. */
+  /** Lists every piece of generation `seq` (never made current) as garbage, and collects it. */
+  async #abandon(seq: number): Promise<void> {
+    const leftover = await this.#kv.get<Part[]>(GARBAGE);
+    const listed = await this.#kv.atomic().check(leftover)
+      .set(GARBAGE, [...(leftover.value ?? []), [seq]]).commit();
+    if (listed.ok) await this.collectGarbage();
+  }
+
   async collectGarbage(): Promise<void> {
     const garbage = await this.#kv.get<Part[]>(GARBAGE);
     if (!garbage.value) return;
