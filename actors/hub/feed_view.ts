@@ -57,10 +57,13 @@ export class FeedView {
   readonly #slots = new SlotIndex();
   #values: MetricStates = allocateStates(1024);
   #used = 0;
-  /** (sensor, metric * 8 + size) → slot in `#windows`: the latest ended window. */
-  // Direct for up to 4 metrics × 8 sizes: a restart's 700,000 windows are then not hashed
-  // (the table rehashed 16 times on its way there).
-  readonly #windowSlots = new SlotIndex(16, { directWidth: 32 });
+  /** Window sizes a key makes room for (`windowSizes`, at most 8). */
+  readonly #sizes: number;
+  /** (sensor, metric * `#sizes` + size) → slot in `#windows`: the latest ended window. */
+  // Direct for up to 4 metrics of every size: a restart's 700,000 windows are then not hashed
+  // (the table rehashed 16 times on its way there). 4 × 8 sizes when 3 are used was 13 MB of
+  // zeros at 100,000 sensors; 4 × 3 is 4.8 MB.
+  readonly #windowSlots: SlotIndex;
   #windows: WindowStates = allocateWindowStates(1024);
   #windowsUsed = 0;
   #late = new Float64Array(1024);
@@ -74,8 +77,15 @@ export class FeedView {
   /** Each sensor's attention state (the shards' levels, and silence at the tick). */
   readonly attention: AttentionBoard;
 
-  constructor(options: { attention?: AttentionOptions } = {}) {
+  /** `windowSizes`: how many window sizes the shards publish (default 8, the most they may). */
+  constructor(options: { attention?: AttentionOptions; windowSizes?: number } = {}) {
     this.attention = new AttentionBoard(options.attention);
+    const sizes = options.windowSizes ?? 8;
+    if (!(Number.isInteger(sizes) && sizes >= 0 && sizes <= 8)) {
+      throw new RangeError(`Cannot keep windows of ${sizes} sizes: 0 to 8`);
+    }
+    this.#sizes = Math.max(1, sizes);
+    this.#windowSlots = new SlotIndex(16, { directWidth: 4 * this.#sizes });
   }
 
   get sensorCount(): number {
@@ -247,16 +257,17 @@ export class FeedView {
         }
         this.#slots.delete(sensor, metric);
       }
-      for (let size = 0; size < 8; size++) {
-        const wslot = this.#windowSlots.get(sensor, metric * 8 + size);
+      const sizes = this.#sizes;
+      for (let size = 0; size < sizes; size++) {
+        const wslot = this.#windowSlots.get(sensor, metric * sizes + size);
         if (wslot < 0) continue;
         const last = --this.#windowsUsed;
         const w = this.#windows;
         if (wslot !== last) {
           copyWindow(w, last, w, wslot);
-          this.#windowSlots.set(w.sensor[wslot], w.metric[wslot] * 8 + w.size[wslot], wslot);
+          this.#windowSlots.set(w.sensor[wslot], w.metric[wslot] * sizes + w.size[wslot], wslot);
         }
-        this.#windowSlots.delete(sensor, metric * 8 + size);
+        this.#windowSlots.delete(sensor, metric * sizes + size);
       }
     }
     return true;
@@ -286,7 +297,7 @@ export class FeedView {
 
   /** Slot of the latest ended window of one sensor's metric and size, or -1. */
   windowSlot(sensor: number, metric: number, size: number): number {
-    return this.#windowSlots.get(sensor, metric * 8 + size);
+    return size < this.#sizes ? this.#windowSlots.get(sensor, metric * this.#sizes + size) : -1;
   }
 
   /** The columns `windowSlot` indexes into (valid until the next `apply`). */
@@ -347,7 +358,8 @@ export class FeedView {
   #storeFreshWindows(from: WindowStates): void {
     const n = from.length;
     const sub = new Int32Array(n);
-    for (let i = 0; i < n; i++) sub[i] = from.metric[i] * 8 + from.size[i];
+    const sizes = this.#sizes;
+    for (let i = 0; i < n; i++) sub[i] = from.metric[i] * sizes + from.size[i];
     // Each row's slot (sub is reused for them), then which row each slot keeps.
     const used = this.#windowSlots.claimAll(from.sensor.subarray(0, n), sub, {
       into: sub,
@@ -380,7 +392,7 @@ export class FeedView {
 
   /** Stores window `i`; `left` windows (this one included) are still to come in this merge. */
   #storeWindow(from: WindowStates, i: number, left: number): void {
-    const sensor = from.sensor[i], sub = from.metric[i] * 8 + from.size[i];
+    const sensor = from.sensor[i], sub = from.metric[i] * this.#sizes + from.size[i];
     let slot = this.#windowSlots.get(sensor, sub);
     if (slot < 0) {
       if (this.#windowsUsed === this.#windows.length) {

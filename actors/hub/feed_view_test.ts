@@ -292,6 +292,37 @@ Deno.test("a first merge into an empty view (rows stored column by column), then
   );
 });
 
+Deno.test("with windowSizes given, every metric and size of a sensor keeps its own latest window, past the direct table's 4 metrics too, and one is forgotten with its sensor", () => {
+  for (const windowSizes of [1, 3, 8]) {
+    const view = new FeedView({ windowSizes });
+    const wins: [number, number, number, number, number][] = [];
+    for (let sensor = 0; sensor < 3; sensor++) {
+      for (let metric = 0; metric < 6; metric++) {
+        for (let size = 0; size < windowSizes; size++) {
+          wins.push([sensor, metric, size, 1000, sensor * 100 + metric * 10 + size]);
+        }
+      }
+    }
+    view.apply([changes({
+      sensors: [[0, "a", "g"], [1, "b", "g"], [2, "c", "g"]],
+      metrics: [0, 1, 2, 3, 4, 5].map((m): [number, string] => [m, `m${m}`]),
+      windows: wins,
+    })]);
+    const w = view.windowColumns;
+    for (const [sensor, metric, size, , sum] of wins) {
+      assertEquals(
+        w.sum[view.windowSlot(sensor, metric, size)],
+        sum,
+        `${sensor}/${metric}/${size}`,
+      );
+    }
+    assertEquals(view.windowSlot(0, 0, windowSizes), -1, "no size past those given");
+    view.apply([changes({ removed: [1] })]);
+    assertEquals(view.windows().length, 2 * 6 * windowSizes);
+    assertEquals(view.windowSlot(1, 5, windowSizes - 1), -1);
+  }
+});
+
 Deno.test("sensor(i) below sensorLimit gives the known sensors in index order, as sensors() lists them, after any adds and removals", () => {
   fc.assert(
     fc.property(

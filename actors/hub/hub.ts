@@ -219,7 +219,10 @@ export class HubBehavior implements Behavior<HubMessage> {
     this.#attentionOptions = options.attention ?? {};
     // A restarted hub rebuilds from the shards' whole state (started): no hint for that.
     this.#savedIdOrder = this.#recover ? null : options.savedIdOrder ?? null;
-    this.#view = new FeedView({ attention: this.#attentionOptions });
+    this.#view = new FeedView({
+      attention: this.#attentionOptions,
+      windowSizes: this.#windowSizesMs.length || undefined,
+    });
     this.#views = this.#makeViews();
     this.#everything = this.#pinEverything();
     this.stats.epoch = this.#everything.epoch;
@@ -620,7 +623,10 @@ export class HubBehavior implements Behavior<HubMessage> {
 
   /** The rebuilt state (after a hold) goes into a fresh view, every topic into a new epoch. */
   #startEpoch(changes: (ShardChanges | null)[]): void {
-    this.#view = new FeedView({ attention: this.#attentionOptions });
+    this.#view = new FeedView({
+      attention: this.#attentionOptions,
+      windowSizes: this.#windowSizesMs.length || undefined,
+    });
     this.#view.apply(changes);
     for (const topic of this.#topics.clear()) topic.release();
     const windows = this.#views.requests();

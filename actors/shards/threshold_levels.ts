@@ -55,7 +55,9 @@ export class ThresholdLevels {
   /** Makes room for cells `0..cells-1`; new cells start empty (ok, no reading). */
   ensure(cells: number): void {
     if (cells <= this.#level.length) return;
-    const size = Math.max(cells, this.#level.length * 2, 64);
+    // A quarter more, not double (the hub's columns' rule): cells arrive one at a time, and
+    // doubling left 32,768 per shard for ~19,000 at 100,000 sensors (25 bytes each, 16 shards).
+    const size = Math.max(cells, Math.ceil(this.#level.length * 1.25), 64);
     const grow = (old: Float64Array) => {
       const next = new Float64Array(size).fill(NaN);
       next.set(old);

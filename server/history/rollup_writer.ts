@@ -15,9 +15,10 @@ let lastPart = 0;
  * `flush` (every `--rollup-flush`, and sooner once `maxRows` wait). A flush
  * takes the buffer whole and writes it in short commits while new windows
  * fill a fresh one; one flush runs at a time and a call meanwhile joins the
- * next. Nothing is read back: fragments never need a merge. What is not
- * written yet goes into each checkpoint (`snapshot`), so a checkpoint never
- * waits for a flush and a restart writes it later (`restore`).
+ * next. Nothing is read back: fragments never need a merge. A live
+ * checkpoint is made current once a flush has written what was buffered at
+ * it (`written`); a stop's final checkpoint holds what is not written
+ * (`snapshot`), and the restart writes it later (`restore`).
  */
 export class RollupWriter {
   readonly #store: RollupStore;
@@ -174,6 +175,21 @@ export class RollupWriter {
   async settled(): Promise<void> {
     await this.#queued?.catch(() => {});
     await this.#flushing?.catch(() => {});
+  }
+
+  /** Whether `stop` was called: nothing is written any more. */
+  get stopped(): boolean {
+    return this.#stopping.signal.aborted;
+  }
+
+  /**
+   * Resolves once every window buffered now is written (a flush, after the
+   * one running); rejects when a write failed, or with `Interrupted` when
+   * the writer was stopped before they all were.
+   */
+  async written(): Promise<void> {
+    await this.flush();
+    if (this.stopped) throw new Deno.errors.Interrupted("Rollup writes stopped before the flush");
   }
 
   /** Everything not written yet, as bytes (see `RollupRows.snapshot`), for a checkpoint. */

@@ -376,3 +376,33 @@ Deno.test("windows added through the hub's indexes land under the names the inde
     );
   });
 });
+
+Deno.test("written resolves once the windows buffered when asked (and those being written) are stored; it rejects when a write fails, and with Interrupted once stopped", async () => {
+  await withTempKv(async (kv) => {
+    const store = new RollupStore(kv, new Map([[1_000, 86_400_000]]));
+    const writer = new RollupWriter(store, { sizesMs: SIZES });
+    const start = 1_800_000_000_000;
+    writer.add(finals([{ sensor: 0, metric: 0, size: 0, start, v: 3 }]), names);
+    const running = writer.flush(); // being written when the next is asked for
+    writer.add(finals([{ sensor: 0, metric: 0, size: 0, start: start + 1_000, v: 4 }]), names);
+    await writer.written();
+    await running;
+    assertEquals(writer.buffered, 0);
+    const { points } = await store.read(1_000, "s0", "t", start, start + 2_000, 10);
+    assertEquals(points.map((p) => p.sum), [3, 4]);
+
+    writer.add(finals([{ sensor: 0, metric: 0, size: 0, start: start + 2_000, v: 5 }]), names);
+    const write = store.write.bind(store);
+    store.write = () => Promise.reject(new Error("disk full"));
+    let failed = false;
+    await writer.written().catch(() => (failed = true));
+    assert(failed, "a failed write is not durable");
+    store.write = write;
+
+    await writer.stop();
+    let interrupted = false;
+    await writer.written().catch((e) => (interrupted = e instanceof Deno.errors.Interrupted));
+    assert(interrupted, "stopped: not written, the final checkpoint takes them");
+    assertEquals(writer.buffered, 1);
+  });
+});

@@ -51,3 +51,24 @@ Deno.test("on Linux with glibc the trim is glibc's malloc_trim, called off the m
   assert(trimmer.stats.trims >= 1, "a trim ran");
   assert(trimmer.stats.lastTrimMs >= 0 && trimmer.stats.lastReleasedBytes >= 0);
 });
+
+Deno.test("the heap trimmer trims at once when the external bytes fall by freedBytes from their peak (a collection freed them), not on small falls", async () => {
+  let calls = 0;
+  let external = 100;
+  const trimmer = new HeapTrimmer(() => Promise.resolve(void calls++), 3_600_000, {
+    watchMs: 10,
+    freedBytes: 50,
+    external: () => external,
+  });
+  external = 300;
+  await sleep(50);
+  external = 270; // 30 below the peak: garbage a scavenge freed, not worth a trim
+  await sleep(50);
+  assertEquals(calls, 0);
+  external = 240; // 60 below the peak of 300
+  await sleep(50);
+  assertEquals([calls, trimmer.stats.afterCollection], [1, 1]);
+  await sleep(50);
+  assertEquals(calls, 1, "the peak starts again after a trim");
+  await trimmer.stop();
+});

@@ -10,8 +10,9 @@ import { logger } from "../ops/logger.ts";
 /**
  * Runs after the shards answered, while the source still waits: it captures
  * what was derived from the state so far (rollups) and returns a promise
- * that it is durable; the checkpoint is stored only after that. A rejection
- * of either skips this checkpoint.
+ * that it is durable; the checkpoint's pieces are written meanwhile, and it
+ * is made current only after that. A rejection of either skips this
+ * checkpoint (an `Interrupted` one quietly: a stop's final checkpoint follows).
  */
 export type CheckpointHook = () => Promise<{
   durable: Promise<void>;
@@ -151,12 +152,14 @@ export class Checkpointer {
     const extra = sourceState?.();
     this.#saving = (async () => {
       try {
-        await Promise.all(durable);
-        const written = performance.now();
+        let written = NaN;
+        const derived = Promise.all(durable).then(() => void (written = performance.now()));
+        derived.catch(() => {}); // observed by the save, which waits for it before the pointer moves
         // A stop's save leaves deleting the superseded pieces to the next process's first save.
         await store.save({ cursor, source: this.#source, sourceState: extra, extras, ...state }, {
           seq,
           collect: !options.final,
+          after: derived,
         });
         this.#base = seq;
         this.lastSaveBytes = store.lastSaveBytes;
@@ -170,12 +173,14 @@ export class Checkpointer {
           pausedMs: Math.round(prepared - started),
           shardsMs: Math.round(asked - started),
           derivedMs: Math.round(written - prepared),
-          saveMs: Math.round(performance.now() - written),
+          saveMs: Math.round(performance.now() - prepared),
           bytes: store.lastSaveBytes,
           full: base < 0,
         });
       } catch (error) {
-        this.#onError(error as Error);
+        if (error instanceof Deno.errors.Interrupted) {
+          logger.debug("checkpoint skipped", { source: this.#source, reason: error.message });
+        } else this.#onError(error as Error);
       } finally {
         this.#saving = null;
       }
