@@ -61,6 +61,8 @@ export interface Faults {
   closeOnGetMore: number;
   /** Runs once before the next `find` is answered (e.g. writes that race a scan). */
   beforeFind: (() => void) | null;
+  /** While set, a scan's later batches (a `find` cursor's getMore) wait for it: a scan held half way. */
+  findGate: Promise<void> | null;
 }
 
 export class MongoWireServer {
@@ -77,7 +79,12 @@ export class MongoWireServer {
   readonly #connections = new Set<Deno.Conn>();
   #waiters: (() => void)[] = [];
   port = 0;
-  readonly faults: Faults = { getMoreErrors: [], closeOnGetMore: 0, beforeFind: null };
+  readonly faults: Faults = {
+    getMoreErrors: [],
+    closeOnGetMore: 0,
+    beforeFind: null,
+    findGate: null,
+  };
   /** Commands received, by name (for assertions). */
   readonly commands: Record<string, number> = {};
   /** Change-stream aggregates received, with the resume option they carried. */
@@ -479,6 +486,7 @@ export class MongoWireServer {
     }
     const batch = Math.min(Number(cmd.batchSize ?? this.options.maxBatch), this.options.maxBatch);
     if (cursor.kind === "find") {
+      if (this.faults.findGate) await this.faults.findGate;
       const docs = cursor.docs.splice(0, batch);
       const done = cursor.docs.length === 0;
       if (done) this.#cursors.delete(id);
