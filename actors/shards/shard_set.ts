@@ -351,6 +351,16 @@ export class ShardSet {
     }
   }
 
+  /**
+   * The source will `rebuild` before the shards hold it (a MongoDB first
+   * start): they count as replaying from now, not only once the rebuild
+   * empties them, so nothing judges by the empty router meanwhile (the
+   * source may be down, or connecting, for a while first).
+   */
+  rebuildDue(): void {
+    for (let shard = 0; shard < this.count; shard++) this.#replaying.add(shard);
+  }
+
   /** Throws RangeError unless `image` can be restored into `shard` as `router` places its sensors. */
   #check(image: ShardImage, shard: number, router: Router): void {
     const { window, windowSpec } = this.#shape;
