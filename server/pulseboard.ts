@@ -120,6 +120,7 @@ export async function startPulseboard(
     groupOf: (id) => names.groupOf(id),
     settled: () => !names.replaying && logRead(),
   });
+  shards.onGroupsReported(() => groups.reported());
   const ingest = ingestRoutes(source.sink, {
     kv: store.kv,
     keys: auth.apiKeys,

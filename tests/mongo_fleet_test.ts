@@ -218,3 +218,82 @@ Deno.test("mongo: a new metric name waits while the collection is loaded, so no 
     wire.stop();
   }
 });
+
+Deno.test("mongo: a sensor another writer moved is judged by the router's newer group, not by this instance's older claim", async () => {
+  const wire = new MongoWireServer().start();
+  const dir = await Deno.makeTempDir({ prefix: "pulseboard-mongo-claim-" });
+  const data = `${dir}/store.kv`;
+  const key = async (name: string, groups: string) => {
+    const made = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        "scripts/keys.ts",
+        "create",
+        "--name",
+        name,
+        "--groups",
+        groups,
+        "--data",
+        data,
+      ],
+      cwd: new URL("..", import.meta.url).pathname,
+    }).output();
+    assert(made.success, new TextDecoder().decode(made.stderr));
+    return new TextDecoder().decode(made.stdout).match(/pb_[a-z0-9]{12}_[A-Za-z0-9_-]{43}/)![0];
+  };
+  const ka = await key("a", "plant-a"), kb = await key("b", "plant-b");
+  const pb = await startPulseboard({
+    ...DEFAULT_CONFIG,
+    port: 0,
+    data,
+    tickMs: 20,
+    logLevel: "error",
+    source: "mongo",
+    mongoUri: wire.uri(),
+    mongoDb: DB,
+    mongoCollection: COLL,
+  });
+  const write = async (k: string, group: string) => {
+    for (;;) {
+      const r = await fetch(new URL("/api/ingest", pb.url), {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${k}` },
+        body: JSON.stringify([{
+          sensorId: "victim",
+          group,
+          timestamp: Date.now(),
+          reading: { t: 1 },
+        }]),
+      });
+      if (r.status !== 503) return await r.json();
+      await r.body?.cancel();
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  const groupNow = async () =>
+    (await (await fetch(new URL("/api/sensors?q=victim", pb.url))).json()).sensors[0]?.group;
+  try {
+    assertEquals((await write(kb, "plant-b/l1")).accepted, 1);
+    await until(async () => (await groupNow()) === "plant-b/l1", 5_000, "plant-b");
+    // Another writer (an ops tool, another instance) moves it, straight into the collection.
+    wire.insert(DB, COLL, [{
+      sensorId: "victim",
+      group: "plant-a/l1",
+      timestamp: new Date(),
+      reading: { t: 2 },
+    }]);
+    await until(async () => (await groupNow()) === "plant-a/l1", 5_000, "plant-a");
+    assertEquals((await write(ka, "plant-a/l1")).accepted, 1, "plant-a's key writes its sensor");
+    const b = await write(kb, "plant-b/l1");
+    assertEquals(
+      [b.accepted, b.refused[0]?.reason],
+      [0, 'sensor "victim" is in group "plant-a/l1", which this key may not write'],
+    );
+  } finally {
+    await pb.shutdown();
+    await pb.finished;
+    wire.stop();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+});

@@ -101,6 +101,7 @@ export class ShardSet {
   readonly #router: Router;
   readonly #hosts: ShardHosts;
   readonly #restartHooks: ((shard: number) => void)[] = [];
+  readonly #reportHooks: (() => void)[] = [];
   readonly #rebuildObservers: RebuildObserver[] = [];
   readonly #shape: { count: number; window: number; windowSpec: WindowSpec };
   /** Per shard: the last checkpoint asked for before it was last restored (it then needs a full save). */
@@ -251,6 +252,15 @@ export class ShardSet {
   /** Calls `hook(shard)` each time a shard is restarted (it then awaits its replay). */
   onRestart(hook: (shard: number) => void): void {
     this.#restartHooks.push(hook);
+  }
+
+  /**
+   * Calls `hook` each time the router has noted a flush's (or state's) groups,
+   * before the next: whoever keeps its own view of them (ingest's claims) sees
+   * every group reported, not only the last.
+   */
+  onGroupsReported(hook: () => void): void {
+    this.#reportHooks.push(hook);
   }
 
   /** Tells `observer` before and after every `rebuild`. */
@@ -486,6 +496,7 @@ export class ShardSet {
       }
       if (named) { for (const m of c.metrics) m.name = router.metricName(m.index) ?? ""; }
     }
+    for (const hook of this.#reportHooks) hook();
     for (const [shard, replay] of due) {
       // No answer in time, or restored again meanwhile: its groups wait for a later flush.
       if (changes[shard] === null || this.#flushDue.get(shard) !== replay) continue;
