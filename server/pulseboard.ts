@@ -105,15 +105,22 @@ export async function startPulseboard(
   });
   store.releaseCheckpoint();
   // 6. Edges: ingest (HTTP, then MQTT) into the source, the feed from the hub, the read API, ops.
-  const fleet = new FleetLimit(shards.names, { maxSensors: config.maxSensors });
   const names = shards.names;
+  // Whether the router's names may be behind the source: while a shard is replayed,
+  // before a MongoDB first load and while a rebuild refills the router (`replaying`),
+  // and until the feed has taken in what the log held past the checkpoint (or that
+  // read found nothing). New names wait (503) meanwhile.
+  const logRead = () =>
+    hub.stats.viewCaughtUp || (source.kind === "log" && source.health().replayedReadings === 0);
+  const fleetSettled = () => !names.replaying && (source.kind === "mongo" || logRead());
+  const fleet = new FleetLimit(names, { maxSensors: config.maxSensors, settled: fleetSettled });
+  // A sensor may have moved in any document read since the checkpoint: scoped keys wait
+  // until the feed has taken in everything the source held at the start.
   const groups = new SensorGroups({
     groupOf: (id) => names.groupOf(id),
-    // The feed has taken in the log read since the start, or that read found nothing.
-    settled: () =>
-      !names.replaying &&
-      (hub.stats.viewCaughtUp || (source.kind === "log" && source.health().replayedReadings === 0)),
+    settled: () => !names.replaying && logRead(),
   });
+  shards.onGroupsReported(() => groups.reported());
   const ingest = ingestRoutes(source.sink, {
     kv: store.kv,
     keys: auth.apiKeys,

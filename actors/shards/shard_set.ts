@@ -101,6 +101,7 @@ export class ShardSet {
   readonly #router: Router;
   readonly #hosts: ShardHosts;
   readonly #restartHooks: ((shard: number) => void)[] = [];
+  readonly #reportHooks: (() => void)[] = [];
   readonly #rebuildObservers: RebuildObserver[] = [];
   readonly #shape: { count: number; window: number; windowSpec: WindowSpec };
   /** Per shard: the last checkpoint asked for before it was last restored (it then needs a full save). */
@@ -256,6 +257,15 @@ export class ShardSet {
     this.#restartHooks.push(hook);
   }
 
+  /**
+   * Calls `hook` each time the router has noted a flush's (or state's) groups,
+   * before the next: whoever keeps its own view of them (ingest's claims) sees
+   * every group reported, not only the last.
+   */
+  onGroupsReported(hook: () => void): void {
+    this.#reportHooks.push(hook);
+  }
+
   /** Tells `observer` before and after every `rebuild`. */
   observeRebuilds(observer: RebuildObserver): void {
     this.#rebuildObservers.push(observer);
@@ -354,6 +364,16 @@ export class ShardSet {
         this.#flushDue.set(shard, { replay: ++this.#replays, flushes: 2 });
       }
     }
+  }
+
+  /**
+   * The source will `rebuild` before the shards hold it (a MongoDB first
+   * start): they count as replaying from now, not only once the rebuild
+   * empties them, so nothing judges by the empty router meanwhile (the
+   * source may be down, or connecting, for a while first).
+   */
+  rebuildDue(): void {
+    for (let shard = 0; shard < this.count; shard++) this.#replaying.add(shard);
   }
 
   /** Throws RangeError unless `image` can be restored into `shard` as `router` places its sensors. */
@@ -481,6 +501,7 @@ export class ShardSet {
       }
       if (named) { for (const m of c.metrics) m.name = router.metricName(m.index) ?? ""; }
     }
+    for (const hook of this.#reportHooks) hook();
     for (const [shard, replay] of due) {
       // No answer in time, or restored again meanwhile: its groups wait for a later flush.
       const d = this.#flushDue.get(shard);

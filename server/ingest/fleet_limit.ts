@@ -21,7 +21,22 @@ export interface FleetLimitOptions {
   maxSensors: number;
   /** How long a name taken but not yet in the router is counted (an append may have failed). */
   pendingMs?: number;
+  /**
+   * False while the router's names may be behind the source (a start's log
+   * tail, a MongoDB load or rebuild's refill: the router starts over and its
+   * counts are partial). Absent: always settled.
+   */
+  settled?: () => boolean;
   now?: () => number;
+}
+
+/** A reading adding a name while the router's names may be behind the source: 503, later. */
+export class FleetNotSettled extends Deno.errors.Busy {
+  constructor() {
+    super(
+      "Cannot take a new sensor or metric name yet: the server is still reading its source (after a start, or while it reloads it), so it cannot count the fleet against its caps; send it again shortly",
+    );
+  }
 }
 
 /**
@@ -32,12 +47,18 @@ export interface FleetLimitOptions {
  * it was given after ingest acknowledged it. Names taken but not in the
  * router yet (in the log, on their way) are pending and count; they are let
  * go once the router knows them, or after `pendingMs`.
+ *
+ * While the router's names may be behind the source (`settled`), its counts
+ * say nothing of the fleet: a reading that would add a name throws Busy
+ * (503, an unacknowledged MQTT publish) rather than be judged against them;
+ * readings of names the router has are taken, since they add nothing.
  */
 export class FleetLimit {
   readonly maxSensors: number;
   readonly #names: FleetNames;
   readonly #pendingMs: number;
   readonly #now: () => number;
+  readonly #settled: () => boolean;
   readonly #sensors: Pending;
   readonly #metrics: Pending;
   /** Readings refused because they would add a sensor past the cap. */
@@ -50,8 +71,23 @@ export class FleetLimit {
     this.maxSensors = options.maxSensors;
     this.#pendingMs = options.pendingMs ?? 60_000;
     this.#now = options.now ?? Date.now;
+    this.#settled = options.settled ?? (() => true);
     this.#sensors = new Pending((id) => names.hasSensor(id), () => names.sensorCount);
     this.#metrics = new Pending((name) => names.hasMetric(name), () => names.metricCount);
+  }
+
+  /**
+   * Resolves true once the router's names are whole again (`settled`), false
+   * if not within `maxMs`: a request refused for it can wait out a short
+   * load (an empty collection's) rather than be answered 503.
+   */
+  async settledWithin(maxMs: number): Promise<boolean> {
+    const deadline = this.#now() + maxMs;
+    while (!this.#settled()) {
+      if (this.#now() >= deadline) return false;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    return true;
   }
 
   /** For /healthz and /metrics: the fleet against its caps, and what they refused. */
@@ -71,6 +107,7 @@ export class FleetLimit {
   /**
    * Takes one reading of `sensorId` with `metrics`, or says why it would pass
    * a cap (nothing taken). Its new names are pending until the router has them.
+   * Throws Busy for a new name while the router is behind (see `settled`).
    */
   admit(sensorId: string, metrics: readonly string[]): string | null {
     const reason = this.#sensorRefusal(sensorId);
@@ -98,6 +135,7 @@ export class FleetLimit {
    * the others, in order: with room for n more sensors, the first n new ones
    * of a batch are taken. Rows before `fromRow` are not judged (a take-over
    * of an idempotent batch: they are in the log already, or were refused).
+   * Throws Busy (nothing taken) for a new name while the router is behind.
    */
   keep(parsed: ParsedReadings, fromRow = 0): ParsedReadings {
     const { block } = parsed;
@@ -160,6 +198,8 @@ export class FleetLimit {
    * (the router has read the log that far), those rows are refused again, so
    * the answer says what the log holds; when they do not, the rows are left
    * unjudged. Then the rows from `fromRow` on are judged as `keep` does.
+   * While the router is behind, a row it does not know may be one appended
+   * and not routed yet: that waits (Busy) too.
    */
   keepTakenOver(parsed: ParsedReadings, fromRow: number, appended: number): ParsedReadings {
     const { block } = parsed;
@@ -173,6 +213,7 @@ export class FleetLimit {
       }
       if (missing) unknownRows += unknown[row] = 1;
     }
+    if (unknownRows > 0) this.#waitUnlessSettled();
     const judged = unknownRows > 0 && fromRow - unknownRows === appended
       ? refuseFurther(
         parsed,
@@ -190,8 +231,14 @@ export class FleetLimit {
     return this.#names.hasMetric(name) || this.#metrics.has(name);
   }
 
+  /** A new name cannot be counted against partial counts: Busy until they are whole again. */
+  #waitUnlessSettled(): void {
+    if (!this.#settled()) throw new FleetNotSettled();
+  }
+
   #sensorRefusal(id: string): string | null {
     if (this.#names.hasSensor(id) || this.#sensors.has(id)) return null;
+    this.#waitUnlessSettled();
     const max = this.maxSensors;
     if (this.#names.sensorCount + this.#sensors.size < max) return null;
     this.#sensors.settleSoon(this.#now(), this.#pendingMs);
@@ -201,6 +248,7 @@ export class FleetLimit {
 
   /** Why new metric name `name` would pass the cap with `added` new ones before it in its reading. */
   #metricRefusal(name: string, added: number): string | null {
+    this.#waitUnlessSettled();
     const max = this.#names.maxMetrics;
     if (this.#names.metricCount + this.#metrics.size + added < max) return null;
     this.#metrics.settleSoon(this.#now(), this.#pendingMs);

@@ -162,3 +162,84 @@ Deno.test("a take-over refuses again the rows its first attempt refused for a ca
   assertEquals(unjudged.refused.map((r) => r.index), []);
   assertEquals(unjudged.block.length, 3);
 });
+
+Deno.test("while the router refills (its counts partial), new names wait and the caps hold once it is whole; names it has are taken", () => {
+  // The source holds a fleet already; a rebuild empties the router and refills it
+  // in steps, while batches (every kind of writer) come in between.
+  fc.assert(fc.property(
+    fc.integer({ min: 1, max: 8 }),
+    fc.integer({ min: 1, max: 6 }),
+    fc.uniqueArray(fc.integer({ min: 0, max: 11 }), { minLength: 1, maxLength: 8 }),
+    fc.array(
+      fc.record({
+        sensor: fc.integer({ min: 0, max: 11 }),
+        metrics: fc.uniqueArray(fc.integer({ min: 0, max: 11 }), { minLength: 1, maxLength: 3 }),
+        refill: fc.integer({ min: 0, max: 3 }),
+      }),
+      { minLength: 1, maxLength: 16 },
+    ),
+    (maxSensors, maxMetrics, stored, steps) => {
+      // What the source holds, within the caps (the fleet before the rebuild).
+      const source = stored.slice(0, maxSensors).map((n, i) =>
+        reading(`n${n}`, [`n${stored[i % Math.min(stored.length, maxMetrics)]}`])
+      );
+      const names = new RoutedNames(maxMetrics);
+      let refilled = 0;
+      const fleet = new FleetLimit(names, {
+        maxSensors,
+        now: () => 0,
+        settled: () => refilled === source.length,
+      });
+      const accepted: ReturnType<typeof reading>[] = [];
+      for (const { sensor, metrics, refill } of steps) {
+        names.route(source.slice(refilled, refilled += Math.min(refill, source.length - refilled)));
+        const r = reading(`n${sensor}`, metrics.map((m) => `n${m}`));
+        const partial = refilled < source.length;
+        const known = names.hasSensor(r.sensorId) &&
+          Object.keys(r.values).every((m) => names.hasMetric(m));
+        let kept;
+        try {
+          kept = fleet.keep({ block: blockFromReadings([r]), refused: [] });
+        } catch (error) {
+          assert(error instanceof Deno.errors.Busy, String(error));
+          assert(partial && !known, "only a new name waits, and only while the router refills");
+          continue;
+        }
+        if (partial) assert(known && kept.block.length === 1, "taken: it adds nothing");
+        if (kept.block.length === 1) accepted.push(r);
+      }
+      // The refill ends, and what was taken reaches the router after it.
+      names.route(source.slice(refilled));
+      names.route(accepted);
+      assert(names.sensorCount <= maxSensors, `${names.sensorCount} sensors over ${maxSensors}`);
+      assert(names.metricCount <= maxMetrics, `${names.metricCount} metrics over ${maxMetrics}`);
+    },
+  ));
+});
+
+/** Whether `run` throws Busy (503: send it again shortly). */
+function waits(run: () => unknown): boolean {
+  try {
+    run();
+    return false;
+  } catch (error) {
+    if (error instanceof Deno.errors.Busy) return true;
+    throw error;
+  }
+}
+
+Deno.test("one reading (MQTT) with a new name waits while the router refills; a take-over with rows it does not know waits too", () => {
+  const names = new RoutedNames(1024);
+  names.route([reading("a", ["t"])]);
+  let settled = false;
+  const fleet = new FleetLimit(names, { maxSensors: 10, now: () => 0, settled: () => settled });
+  assertEquals(fleet.admit("a", ["t"]), null, "known names are taken");
+  assert(waits(() => fleet.admit("b", ["t"])), "a new sensor");
+  assert(waits(() => fleet.admit("a", ["h"])), "a new metric name");
+  const block = blockFromReadings([reading("b", ["t"]), reading("a", ["t"])]);
+  // Row 0 (b) was appended before the crash and the router has not routed it yet.
+  assert(waits(() => fleet.keepTakenOver({ block, refused: [] }, 1, 1)), "a take-over");
+  assertEquals(fleet.stats().refusedNewSensors + fleet.stats().refusedNewMetricNames, 0);
+  settled = true;
+  assertEquals(fleet.admit("b", ["h"]), null);
+});

@@ -10,10 +10,14 @@ import type { ReadingSink } from "./idempotent_ingest.ts";
 import { IngestStats } from "./ingest_stats.ts";
 import type { WriterKeys } from "./writer_auth.ts";
 import { withinScope } from "./writer_scope.ts";
+import { FleetNotSettled } from "./fleet_limit.ts";
 import type { FleetLimit } from "./fleet_limit.ts";
 import type { SensorGroups } from "./sensor_groups.ts";
 
 export type { ReadingSink };
+
+/** Longest a request with a new name waits for the fleet's counts to be whole before its 503. */
+const SETTLE_WAIT_MS = 1_000;
 
 export interface IngestOptions {
   /** Largest request body. Default 8 MiB. */
@@ -91,7 +95,21 @@ export function ingestHandler(
         ? batchKey(request.headers.get("idempotency-key"), batch.batchId)
         : null;
       if (id === null) {
-        const { block, refused } = readings(Date.now());
+        let judged;
+        try {
+          judged = readings(Date.now());
+        } catch (error) {
+          // A new name while the source is still being read: a short load (a first
+          // start's, a flush) is waited out here; a long one is 503.
+          const fleet = options.fleet;
+          if (
+            !(error instanceof FleetNotSettled) || !(await fleet!.settledWithin(SETTLE_WAIT_MS))
+          ) {
+            throw error;
+          }
+          judged = readings(Date.now());
+        }
+        const { block, refused } = judged;
         await sink.append(block);
         stats.counted(block.length, refused);
         return jsonResponse({ accepted: block.length, refused });

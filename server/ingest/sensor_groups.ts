@@ -21,7 +21,10 @@ export interface GroupSource {
  * group would otherwise move (taking it, its history and its attention out
  * of the group that owns it). The router knows each sensor's group once its
  * shard has reported it; readings taken since are claims that stand until
- * the router agrees, or for `pendingMs` (an append that failed).
+ * the router agrees, or for `pendingMs` (an append that failed). Agreement is
+ * looked for at every report (`reported`), not only when the sensor is
+ * looked up: once the router has shown the claimed group, a later group it
+ * reports (another MongoDB writer's document) is newer than the claim.
  */
 export class SensorGroups {
   readonly #source: GroupSource;
@@ -113,6 +116,18 @@ export class SensorGroups {
     const now = this.#now();
     this.#claim(id, group || DEFAULT_GROUP, now);
     this.#settleWhenGrown(now);
+  }
+
+  /**
+   * The router has just noted a flush's groups: the claims it agrees with are
+   * confirmed and go, so a group it reports after them wins. Without this a
+   * claim stood against the router's newer report until it expired.
+   */
+  reported(): void {
+    if (this.#claims.size === 0) return;
+    for (const [id, claim] of this.#claims) {
+      if (this.#source.groupOf(id) === claim.group) this.#claims.delete(id);
+    }
   }
 
   /** Why `writer` may not write sensor `id` (in the group it is in), or null. */

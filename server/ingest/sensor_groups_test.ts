@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { assertEquals } from "../../tests/testing/assert.ts";
 import { blockFromReadings } from "../../protocol/reading_block.ts";
 import { SensorGroups } from "./sensor_groups.ts";
@@ -106,4 +107,47 @@ Deno.test("a scoped key waits (Busy, 503) while the groups may be behind the log
   assertEquals(groups.groupOf("c"), "plant-a");
   now = 1_901;
   assertEquals(groups.groupOf("c"), undefined);
+});
+
+Deno.test("a claim gives way once the router has reported its group, to any group it reports after (another MongoDB writer's move)", () => {
+  const router = new Map<string, string>();
+  const groups = new SensorGroups({ groupOf: (id) => router.get(id) }, { now: () => 0 });
+  const a = writer("plant-a"), b = writer("plant-b");
+  groups.claim(batch([["victim", "plant-b/l1"]]));
+  // Its shard reports it in plant-b; nobody looks it up meanwhile.
+  router.set("victim", "plant-b/l1");
+  groups.reported();
+  // Then another writer's document moves it to plant-a, straight into the collection.
+  router.set("victim", "plant-a/l1");
+  groups.reported();
+  assertEquals(groups.refusal("victim", a), null);
+  assertEquals(
+    groups.refusal("victim", b),
+    'sensor "victim" is in group "plant-a/l1", which this key may not write',
+  );
+});
+
+Deno.test("a claim stands, whatever the router reports, until the router has shown the claimed group (log mode: older readings still being routed)", () => {
+  // Every step: a claim (a reading taken) or a router report of a group. Model: a
+  // claim goes once its group was reported after it; else it stands (no expiry here).
+  const step = fc.oneof(
+    fc.record({ claim: fc.constantFrom("g1", "g2", "g3") }),
+    fc.record({ report: fc.constantFrom("g1", "g2", "g3") }),
+  );
+  fc.assert(fc.property(fc.array(step, { maxLength: 20 }), (steps) => {
+    const router = new Map<string, string>();
+    const groups = new SensorGroups({ groupOf: (id) => router.get(id) }, { now: () => 0 });
+    let claimed: string | null = null;
+    for (const s of steps) {
+      if ("claim" in s) {
+        groups.claimSensor("x", s.claim);
+        claimed = router.get("x") === s.claim ? null : s.claim;
+      } else {
+        router.set("x", s.report);
+        groups.reported();
+        if (claimed === s.report) claimed = null;
+      }
+      assertEquals(groups.groupOf("x"), claimed ?? router.get("x"));
+    }
+  }));
 });

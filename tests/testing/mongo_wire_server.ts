@@ -66,6 +66,8 @@ export interface Faults {
    * answered (e.g. a test kills the inserting process there); the answer waits for it.
    */
   afterInsert: (() => void | Promise<void>) | null;
+  /** While set, a scan's later batches (a `find` cursor's getMore) wait for it: a scan held half way. */
+  findGate: Promise<void> | null;
 }
 
 export class MongoWireServer {
@@ -87,6 +89,7 @@ export class MongoWireServer {
     closeOnGetMore: 0,
     beforeFind: null,
     afterInsert: null,
+    findGate: null,
   };
   /** Commands received, by name (for assertions). */
   readonly commands: Record<string, number> = {};
@@ -528,6 +531,7 @@ export class MongoWireServer {
     }
     const batch = Math.min(Number(cmd.batchSize ?? this.options.maxBatch), this.options.maxBatch);
     if (cursor.kind === "find") {
+      if (this.faults.findGate) await this.faults.findGate;
       const docs = cursor.docs.splice(0, batch);
       const done = cursor.docs.length === 0;
       if (done) this.#cursors.delete(id);

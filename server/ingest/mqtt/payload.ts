@@ -44,6 +44,8 @@ const UTF8 = new TextDecoder("utf-8", { fatal: true });
  * "PLSB", as `IngestBatchWriter` writes it): its readings keep their own
  * sensor ids and must lie in the topic's group (those without a group get
  * it). The same rules as HTTP ingest apply (`addDocument`, `filterValidReadings`).
+ * Throws Busy, having added nothing, when the key's groups or the fleet's
+ * caps cannot be judged yet (`SensorGroups.mayJudge`, `FleetLimit`).
  */
 export function addPayload(
   builder: ReadingBlockBuilder,
@@ -98,6 +100,12 @@ function addJsonReading(
   if ("sensorId" in fields || "group" in fields) {
     return refusedWhole("reading must not hold sensorId or group: the topic names them");
   }
+  if (owner && !owner.groups.mayJudge(owner.writer)) {
+    // As keepOwn does for a batch: Busy, so the publish is not acknowledged.
+    throw new Deno.errors.Busy(
+      "the server is still reading its log, so it cannot tell which group each sensor is in yet",
+    );
+  }
   const foreign = owner ? owner.groups.refusal(target.sensorId, owner.writer) : null;
   if (foreign !== null) return refusedWhole(foreign);
   fields.sensorId = target.sensorId;
@@ -135,11 +143,8 @@ function addBatch(
       ? `group "${group}" is outside the topic's group "${scope}"`
       : null;
   });
-  if (owner && !owner.groups.mayJudge(owner.writer)) {
-    return refusedWhole(
-      "the server could not tell which group each sensor is in (it is reading its log)",
-    );
-  }
+  // keepOwn and the fleet's caps throw Busy when they cannot judge yet: the publish is then
+  // not acknowledged (`PublishIngest`), nothing of it added.
   const owned = owner ? owner.groups.keepOwn(scoped, owner.writer) : scoped;
   // The fleet's caps last, so only readings taken count against them.
   const taken = fleet ? fleet.keep(owned) : owned;

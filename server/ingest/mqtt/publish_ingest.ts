@@ -216,13 +216,22 @@ export class PublishIngest {
       finish(outcome);
     };
     this.#commit.whenRoom((builder) => {
-      const { accepted, refused } = addPayload(builder, publish.payload, target, {
-        limits: this.#limits,
-        receivedAt,
-        maxReadings: this.#maxBatch,
-        fleet: this.#fleet,
-        owner: this.#groups && writer ? { groups: this.#groups, writer } : undefined,
-      });
+      let outcome;
+      try {
+        outcome = addPayload(builder, publish.payload, target, {
+          limits: this.#limits,
+          receivedAt,
+          maxReadings: this.#maxBatch,
+          fleet: this.#fleet,
+          owner: this.#groups && writer ? { groups: this.#groups, writer } : undefined,
+        });
+      } catch (error) {
+        // Busy: the groups or the fleet's names may be behind the log, so it cannot be
+        // judged yet (nothing was added). Not acknowledged: the device sends it again.
+        if (!(error instanceof Deno.errors.Busy)) throw error;
+        return land({ kind: "failed", error });
+      }
+      const { accepted, refused } = outcome;
       if (accepted === 0) {
         this.#countRefused(refused);
         return land({ kind: "invalid", reason: refused[0]?.reason ?? "no readings" });
@@ -308,6 +317,15 @@ export class PublishIngest {
         });
         return;
       case "failed":
+        if (outcome.error instanceof Deno.errors.Busy) {
+          // Waiting for the log to be read (a start, a refill): expected, and every device
+          // publishing meanwhile would log it.
+          this.#warn(this.#invalidLog, session, "MQTT publish not taken yet", {
+            topic,
+            reason: outcome.error.message,
+          });
+          return;
+        }
         logger.error("MQTT publish not committed", {
           topic,
           clientId: session.clientId,

@@ -4,14 +4,20 @@ import { KvLog } from "../../store/mod.ts";
 import { DEFAULT_READING_LIMITS } from "../readings/mod.ts";
 import { GroupCommit } from "./group_commit.ts";
 import { PublishIngest } from "./publish_ingest.ts";
-import type { InboundPublish, IngestSession, PublishOutcome } from "./publish_ingest.ts";
+import type {
+  InboundPublish,
+  IngestSession,
+  PublishIngestOptions,
+  PublishOutcome,
+} from "./publish_ingest.ts";
+import { FleetLimit } from "../fleet_limit.ts";
 import { KvRetryRecords } from "./retry_records.ts";
 import { RetryWindow } from "./retry_window.ts";
 import { MqttStats } from "./stats.ts";
 
 const NOW = Date.UTC(2026, 10, 22, 12);
 
-function setup(kv: Deno.Kv, options: { topicCacheBytes?: number } = {}) {
+function setup(kv: Deno.Kv, options: Partial<PublishIngestOptions> = {}) {
   const log = new KvLog(kv);
   const stats = new MqttStats();
   const records = new KvRetryRecords(kv, { ttlMs: 60_000 });
@@ -212,5 +218,42 @@ Deno.test("refused topics, however long or many, are not cached; accepted ones a
     // A cached topic still answers as before.
     const again = `pulseboard/plant-z/line-9/${"s".repeat(100)}399`;
     assertEquals((await send(open, { topic: again, body })).kind, "accepted");
+  });
+});
+
+Deno.test("a publish with a sensor or metric name the router does not have, while it refills, is not acknowledged (failed, Busy) and stores nothing", async () => {
+  await withTempKv(async (kv) => {
+    // The router has s1 and its metric t, and is being refilled (its counts are partial).
+    let settled = false;
+    const fleet = new FleetLimit({
+      sensorCount: 1,
+      metricCount: 1,
+      maxMetrics: 1024,
+      droppedValues: 0,
+      hasSensor: (id) => id === "s1",
+      hasMetric: (name) => name === "t",
+    }, { maxSensors: 10, settled: () => settled });
+    const { send, stored, stats } = setup(kv, { fleet });
+    const known = await send(session(), { messageId: 1, body: { reading: { t: 1 } } });
+    assertEquals(known.kind, "accepted", "a sensor the router has is taken");
+    const newSensor = await send(session(), {
+      topic: "pulseboard/plant-z/line-9/s2",
+      messageId: 2,
+      body: { reading: { t: 2 } },
+    });
+    const newMetric = await send(session(), { messageId: 3, body: { reading: { h: 3 } } });
+    for (const outcome of [newSensor, newMetric]) {
+      assert(outcome.kind === "failed" && outcome.error instanceof Deno.errors.Busy);
+    }
+    assertEquals(await stored(), ["plant-z/line-9/s1=1"]);
+    assertEquals([stats.publishes.listener.failed, stats.publishes.listener.invalid], [2, 0]);
+    // Once the router is whole, the device's resend is judged and taken.
+    settled = true;
+    const resent = await send(session(), {
+      topic: "pulseboard/plant-z/line-9/s2",
+      messageId: 2,
+      body: { reading: { t: 2 } },
+    });
+    assertEquals(resent.kind, "accepted");
   });
 });

@@ -137,6 +137,8 @@ export class MongoSource implements Source {
     this.#token = options.startToken ?? null;
     this.startCursor = this.#token === null ? null : tokenCursor(this.#token);
     this.#needResync = this.#initialScan = this.#token === null;
+    // Until the first load, the shards and router hold none of the collection.
+    if (this.#initialScan) shards.rebuildDue();
     shards.onRestart((shard) => this.requestReplay(shard));
   }
 
