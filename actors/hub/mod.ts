@@ -8,6 +8,7 @@ export { HubBehavior } from "./hub.ts";
 export type { HubObserver, HubOptions, ShardFeed, WindowNames } from "./hub.ts";
 export { HubStats } from "./hub_stats.ts";
 export { ID_ORDER_PART } from "./views/saved_order.ts";
+export { DEFAULT_WINDOW_LIMITS, placeWindow } from "./views/mod.ts";
 export type { HubMessage } from "./hub_messages.ts";
 export { groupAggregates } from "./group_aggregates.ts";
 export { aggregatesByName, listSensors } from "./feed_queries.ts";

@@ -502,10 +502,14 @@ export class ShardSet {
       if (named) { for (const m of c.metrics) m.name = router.metricName(m.index) ?? ""; }
     }
     for (const hook of this.#reportHooks) hook();
+    const health = due.length > 0 && changes.includes(null) ? this.#hosts.health() : null;
     for (const [shard, replay] of due) {
-      // No answer in time, or restored again meanwhile: its groups wait for a later flush.
       const d = this.#flushDue.get(shard);
-      if (changes[shard] === null || d?.replay !== replay || --d.flushes > 0) continue;
+      if (d?.replay !== replay) continue; // restored again meanwhile: a later flush settles it
+      // A shard failed for good never names its groups: waiting for it would hold every
+      // scoped writer off for as long as the process lives.
+      if (changes[shard] === null && !health?.[shard]?.failed) continue;
+      if (changes[shard] !== null && --d.flushes > 0) continue;
       this.#flushDue.delete(shard);
       this.#replaying.delete(shard);
     }

@@ -276,6 +276,29 @@ Deno.test("restored or rebuilt shards count as replaying until two flushes after
   await shards.stop();
 });
 
+Deno.test("a replayed shard that then fails for good does not keep the set replaying", async () => {
+  Poisoned.armed = true;
+  const shards = ShardSet.create({
+    ...shape,
+    maxRestarts: 0,
+    wrap: (behavior) => new Poisoned(behavior),
+    onFailure: () => {},
+  });
+  const poisonShard = shardFor("poison", 3);
+  await shards.deliver(readings(["a", "b", "c"]));
+  await shards.flushAll();
+  await shards.restore(poisonShard, null);
+  shards.replayed([poisonShard]);
+  assert(shards.names.replaying);
+  // The next reading of the poison sensor stops the shard for good: it never flushes again.
+  await shards.deliver(readings(["poison"], 5_000));
+  await new Promise((r) => setTimeout(r, 50));
+  assert(shards.health()[poisonShard].failed, "failed for good");
+  await shards.flushAll({ timeoutMs: 200 });
+  assertEquals(shards.names.replaying, false, "scoped writers are not held off for good");
+  await shards.stop();
+});
+
 Deno.test("held windows: none for a sensor no reading reached, the shard's own for one it holds", async () => {
   const shards = ShardSet.create(shape);
   assertEquals(await shards.heldWindows("nobody", "t", { size: 0 }), []);

@@ -555,7 +555,7 @@ export const OPTIONS: readonly Option[] = [
     help:
       "rows per second a feed connection's viewport requests may ask for (a burst of twice that)",
     readme:
-      "rows per second a feed connection's viewport requests (ViewSubscribe) may ask for, each costing its `limit`, with a burst of twice that; one over it waits, and a newer one replaces it",
+      "rows per second a feed connection's viewport requests (ViewSubscribe) may ask for, each costing the rows of its window, with a burst of twice that; one over it waits, and a newer one replaces it",
     parse: int("view-rows-per-connection", 1, 100_000_000),
   }),
   option({

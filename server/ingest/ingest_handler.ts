@@ -115,6 +115,8 @@ export function ingestHandler(
         return jsonResponse({ accepted: block.length, refused });
       }
       const type = media === "json" ? "application/json" : "application/x-flatbuffers";
+      // As above, a short load is waited out first; a claimed batch cannot try twice.
+      await options.fleet?.settledWithin(SETTLE_WAIT_MS);
       return await ingestOnce(
         { id, writer, fingerprint: await bodyFingerprint(type, body), readings },
         { store: options.idempotency!, sink, stats },

@@ -1,5 +1,6 @@
 import { TokenBucket } from "../token_bucket.ts";
 import type { ViewRequest } from "../../../protocol/client_messages.ts";
+import { DEFAULT_WINDOW_LIMITS, placeWindow } from "../../../actors/hub/mod.ts";
 
 /**
  * A row budget of `perSecond` rows a second: a burst of two seconds' worth,
@@ -67,7 +68,7 @@ export class AddressRowBudgets {
  * resort, another filter or metrics shown again make the whole window new:
  * so a client flipping a 1,000-row window's sort within the message rate
  * made the server encode and send 5,000 rows a second (about a tenth of a
- * core per connection). A request costs its `limit` in rows, from the
+ * core per connection). A request costs the rows it is served (`servedRows`), from the
  * connection's budget and its address's; one that does not fit is held, not
  * refused, and a newer one replaces it (only the newest window matters, as
  * the dashboard's own coalescing does), keeping what the held one said once:
@@ -114,18 +115,32 @@ export class ViewPacer {
   /** How long until the held request would fit, if no one else takes from the budgets. */
   waitMs(now: number): number {
     if (this.#held === null) return 0;
-    const cost = this.#held.limit;
+    const cost = servedRows(this.#held);
     return Math.max(this.#own.msUntil(now, cost), this.#address.msUntil(now, cost));
   }
 
   /** Takes the request's rows from both budgets, or from neither. */
   #fits(request: ViewRequest, now: number): boolean {
+    const rows = servedRows(request);
     // A window larger than a budget's burst costs the burst: it still goes, once the budget is full.
-    const own = Math.min(request.limit, this.#own.capacity);
-    const address = Math.min(request.limit, this.#address.capacity);
+    const own = Math.min(rows, this.#own.capacity);
+    const address = Math.min(rows, this.#address.capacity);
     if (!this.#own.has(now, own) || !this.#address.has(now, address)) return false;
     this.#own.take(now, own);
     this.#address.take(now, address);
     return true;
+  }
+}
+
+/**
+ * The rows a request brings: its window rounded out to blocks, as the hub
+ * serves it (`offset` 49 and `limit` 2 are 100 rows); the `limit` asked for
+ * when the hub will refuse it anyway.
+ */
+export function servedRows(request: { offset: number; limit: number }): number {
+  try {
+    return placeWindow(request.offset, request.limit, DEFAULT_WINDOW_LIMITS).limit;
+  } catch {
+    return request.limit;
   }
 }

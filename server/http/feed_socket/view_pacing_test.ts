@@ -19,6 +19,13 @@ function request(o: Partial<ViewRequest> & { limit: number }): ViewRequest {
 
 const ORDERS: ViewOrder[] = ["keep", "hold", "release", "resort"];
 
+/** A window's rows recounted: its ends rounded out to blocks of 50, as the hub serves it. */
+function blockRows({ offset, limit }: { offset: number; limit: number }): number {
+  if (limit === 0) return 0;
+  if (limit > 1_000) return limit; // refused by the hub; costs what it asked
+  return Math.ceil((offset + limit) / 50) * 50 - Math.floor(offset / 50) * 50;
+}
+
 Deno.test("a ViewSubscribe over the row budget waits and goes when the budget refills", () => {
   const pacer = new ViewPacer(
     new TokenBucket(rowBudget(1_000), 0),
@@ -26,11 +33,11 @@ Deno.test("a ViewSubscribe over the row budget waits and goes when the budget re
   );
   assertEquals(pacer.offer(request({ limit: 1_000 }), 0)?.limit, 1_000);
   assertEquals(pacer.offer(request({ limit: 1_000 }), 0)?.limit, 1_000, "the burst: 2 s worth");
-  assertEquals(pacer.offer(request({ limit: 500, offset: 7 }), 0), null, "over it: held");
+  assertEquals(pacer.offer(request({ limit: 500, offset: 700 }), 0), null, "over it: held");
   assert(pacer.holding);
   assertEquals(pacer.waitMs(0), 500, "500 rows at 1,000 a second");
   assertEquals(pacer.release(499), null);
-  assertEquals(pacer.release(500)?.offset, 7);
+  assertEquals(pacer.release(500)?.offset, 700);
   assert(!pacer.holding);
 });
 
@@ -55,11 +62,11 @@ Deno.test("a held request's hold, release or resort and its resume point survive
   assertEquals(pacer.offer(request({ limit: 20 }), 0)?.limit, 20);
   pacer.offer(request({ limit: 5, order: "hold", resume: { epoch: 3, seq: 9 } }), 0);
   pacer.offer(request({ limit: 5, offset: 40 }), 0);
-  const sent = pacer.release(1_000)!;
+  const sent = pacer.release(2_000)!;
   assertEquals([sent.offset, sent.order, sent.resume], [40, "hold", { epoch: 3, seq: 9 }]);
-  pacer.offer(request({ limit: 20 }), 1_000);
-  pacer.offer(request({ limit: 20, order: "hold" }), 1_000);
-  pacer.offer(request({ limit: 20, order: "release" }), 1_000);
+  pacer.offer(request({ limit: 20 }), 4_000);
+  pacer.offer(request({ limit: 20, order: "hold" }), 4_000);
+  pacer.offer(request({ limit: 20, order: "release" }), 4_000);
   assertEquals(pacer.release(10_000)?.order, "release", "a newer order wins over a held one");
 });
 
@@ -101,6 +108,7 @@ Deno.test("paced requests never pass the budgets, and the newest window always g
           gap: fc.integer({ min: 0, max: 400 }),
           limit: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 12_000 })),
           order: fc.constantFrom(...ORDERS),
+          shift: fc.integer({ min: 1, max: 97 }),
         }),
         { minLength: 1, maxLength: 60 },
       ),
@@ -126,18 +134,18 @@ Deno.test("paced requests never pass the budgets, and the newest window always g
             dueAt = pacer.holding ? at + Math.max(1, pacer.waitMs(at)) : Infinity;
           }
           now += o.gap;
-          const offered = request({ limit: o.limit, offset: ++id, order: o.order });
+          const offered = request({ limit: o.limit, offset: ++id * o.shift, order: o.order });
           if (o.order !== "keep") expectOrder = o.order;
           const now_ = pacer.offer(offered, now);
           send(now_, now);
           if (now_) {
-            assertEquals(now_.offset, id, "a request that goes at once is the newest");
+            assertEquals(now_.offset, id * o.shift, "a request that goes at once is the newest");
             expectOrder = "keep";
           }
           if (o.limit === 0) assert(now_ !== null, "a close goes at once");
           dueAt = pacer.holding ? now + Math.max(1, pacer.waitMs(now)) : Infinity;
         }
-        const last = offers.length;
+        const last = offers.length * offers[offers.length - 1].shift;
         // Liveness: the timer alone gets the newest window out.
         for (let k = 0; k < 100 && pacer.holding; k++) {
           const released = pacer.release(dueAt);
@@ -158,7 +166,7 @@ Deno.test("paced requests never pass the budgets, and the newest window always g
           for (let i = 0; i < sent.length; i++) {
             let rows = 0;
             for (let j = i; j < sent.length; j++) {
-              rows += Math.min(sent[j].request.limit, cap);
+              rows += Math.min(blockRows(sent[j].request), cap);
               const span = sent[j].at - sent[i].at;
               assert(rows <= cap + rate * span / 1000 + 1e-6, `${rows} rows in ${span} ms`);
             }
@@ -168,4 +176,16 @@ Deno.test("paced requests never pass the budgets, and the newest window always g
     ),
     { numRuns: 300 },
   );
+});
+
+Deno.test("a request costs the rows its window is served, rounded out to blocks of 50", () => {
+  const pacer = new ViewPacer(
+    new TokenBucket(rowBudget(100), 0),
+    new TokenBucket(rowBudget(1e6), 0),
+  );
+  // Offset 49, limit 2: rows 0–99 are served, 100 rows, not 2.
+  assertEquals(pacer.offer(request({ offset: 49, limit: 2 }), 0)?.limit, 2);
+  assertEquals(pacer.offer(request({ offset: 149, limit: 2 }), 0)?.limit, 2);
+  assertEquals(pacer.offer(request({ offset: 249, limit: 2 }), 0), null, "200 rows spent");
+  assertEquals(pacer.waitMs(0), 1_000);
 });

@@ -36,9 +36,13 @@ const DUPLICATE_KEY = 11000;
 
 interface WriteErrorLike {
   code?: unknown;
+  errmsg?: unknown;
   keyPattern?: unknown;
-  err?: { keyPattern?: unknown };
+  err?: { keyPattern?: unknown; errmsg?: unknown };
 }
+
+/** The index MongoDB names in a duplicate key message: `... index: <name> dup key: ...`. */
+const INDEX_NAMED = / index: (\S+) dup key/;
 
 /**
  * True when an insertMany failed only because some documents' `_id`s are
@@ -58,12 +62,18 @@ export function onlyDuplicateIds(error: unknown): boolean {
     : [];
   if (writeErrors.length === 0) return false;
   if (e.result?.getWriteConcernError?.()) return false;
-  return writeErrors.every((w) => {
-    if (w?.code !== DUPLICATE_KEY) return false;
-    // Another unique index refusing a row would mean the row is not stored.
-    const pattern = w.keyPattern ?? w.err?.keyPattern;
-    return pattern === undefined ||
-      (typeof pattern === "object" && pattern !== null &&
-        Object.keys(pattern).join() === "_id");
-  });
+  return writeErrors.every((w) => w?.code === DUPLICATE_KEY && onId(w));
+}
+
+/**
+ * Whether a duplicate key error is the `_id` index's. The driver's write
+ * errors carry no key pattern, only the server's message: another unique
+ * index refusing a row means the row is not stored, and an error that says
+ * neither is taken as not stored.
+ */
+function onId(w: WriteErrorLike): boolean {
+  const pattern = w.keyPattern ?? w.err?.keyPattern;
+  if (typeof pattern === "object" && pattern !== null) return Object.keys(pattern).join() === "_id";
+  const message = w.errmsg ?? w.err?.errmsg;
+  return typeof message === "string" && INDEX_NAMED.exec(message)?.[1] === "_id_";
 }

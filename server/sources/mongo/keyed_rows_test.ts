@@ -18,9 +18,21 @@ Deno.test("a keyed batch's row ids follow from scope, key, body and index, and d
 });
 
 Deno.test("only duplicate _id errors with the write concern met count as stored", () => {
-  const dup = { code: 11000, err: { keyPattern: { _id: 1 } } };
+  // As the driver's WriteError has them: the server's message, no key pattern.
+  const dup = {
+    code: 11000,
+    errmsg: 'E11000 duplicate key error collection: db.c index: _id_ dup key: { _id: "a:0" }',
+  };
+  const other = {
+    code: 11000,
+    errmsg:
+      "E11000 duplicate key error collection: db.c index: sensorId_1_timestamp_1 dup key: { }",
+  };
   const met = { getWriteConcernError: () => undefined };
-  assert(onlyDuplicateIds({ writeErrors: [dup, { code: 11000 }], result: met }));
+  assert(onlyDuplicateIds({ writeErrors: [dup, dup], result: met }));
+  assert(onlyDuplicateIds({ writeErrors: [{ code: 11000, keyPattern: { _id: 1 } }], result: met }));
+  assert(!onlyDuplicateIds({ writeErrors: [dup, other], result: met }), "another unique index");
+  assert(!onlyDuplicateIds({ writeErrors: [{ code: 11000 }], result: met }), "says no index");
   assert(!onlyDuplicateIds({ writeErrors: [], result: met }));
   assert(!onlyDuplicateIds({ writeErrors: [dup, { code: 121 }], result: met }));
   assert(!onlyDuplicateIds({ writeErrors: [{ code: 11000, keyPattern: { sensorId: 1 } }] }));
