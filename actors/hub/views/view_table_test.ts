@@ -304,11 +304,17 @@ Deno.test("every window's rows, counts (and its topic's by status) and news equa
             }
             return;
           }
+          // A status is news when the tick ends on another than it started with: one set
+          // and set back within the tick changed nothing a client shows.
+          const statusAtStart = new Map<number, number>();
           for (const [s, code] of statuses) {
             table.keys.setStatus(s, code);
             if (!fleet.has(s)) continue; // removed later in the tick: the status goes with it
-            if (fleet.get(s)!.status !== code) touched.add(s);
+            if (!statusAtStart.has(s)) statusAtStart.set(s, fleet.get(s)!.status);
             fleet.get(s)!.status = code;
+          }
+          for (const [s, start] of statusAtStart) {
+            if (fleet.has(s) && fleet.get(s)!.status !== start) touched.add(s);
           }
           if (change && change.at === t) {
             const w = windows[0];
