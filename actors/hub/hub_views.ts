@@ -76,6 +76,8 @@ const VIEW_COMPRESS_BYTES = 2048;
  * more than 700 B on a frame that only comes when rows enter.
  */
 const VIEW_DEFLATE_LEVEL = 1;
+/** Most bytes of whole frames kept for opens within one tick (`#openedWhole`). */
+const OPENED_MAX_BYTES = 8 * 1024 * 1024;
 
 /**
  * The hub's viewport windows: each session may hold one window on a view
@@ -95,8 +97,9 @@ export class HubViews {
   readonly #options: HubViewsOptions;
   readonly #places = new Map<string, PlaceStream>();
   /** Whole frames made for ViewSubscribes in one tick (`#openedWhole`), let go at the next. */
-  #opened: { tickNo: number; frames: Map<PlaceStream, Map<string, Uint8Array>> } = {
+  #opened: { tickNo: number; bytes: number; frames: Map<PlaceStream, Map<string, Uint8Array>> } = {
     tickNo: -1,
+    bytes: 0,
     frames: new Map(),
   };
   readonly #windows = new Map<Session, WindowSession>();
@@ -294,14 +297,20 @@ export class HubViews {
     tickNo: number,
     encode: () => Uint8Array,
   ): Uint8Array {
-    if (this.#opened.tickNo !== tickNo) this.#opened = { tickNo, frames: new Map() };
+    // Ticks stop while a source rebuilds, and opens go on: the frames kept are bounded too.
+    if (this.#opened.tickNo !== tickNo || this.#opened.bytes > OPENED_MAX_BYTES) {
+      this.#opened = { tickNo, bytes: 0, frames: new Map() };
+    }
     const key = `${target.key}|${place.hidden.key}|${intervalMs}|${place.seq}|${
       target === place.told
     }`;
     let byPlace = this.#opened.frames.get(place);
     if (!byPlace) this.#opened.frames.set(place, byPlace = new Map());
     let frame = byPlace.get(key);
-    if (!frame) byPlace.set(key, frame = encode());
+    if (!frame) {
+      byPlace.set(key, frame = encode());
+      this.#opened.bytes += frame.byteLength;
+    }
     return frame;
   }
 
@@ -388,7 +397,7 @@ export class HubViews {
     const { now, tickNo } = o;
     const parts = this.#options.stats.tickParts;
     const started = performance.now();
-    if (this.#opened.frames.size > 0) this.#opened = { tickNo: -1, frames: new Map() };
+    if (this.#opened.frames.size > 0) this.#opened = { tickNo: -1, bytes: 0, frames: new Map() };
     // The tick's updates by sensor, once for every per-sensor array they go into.
     const order = merged
       ? this.#updateOrder.of(merged.updates.sensor, merged.updates.length)
