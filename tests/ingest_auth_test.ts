@@ -3,16 +3,9 @@ import { assert, assertEquals } from "./testing/assert.ts";
 import { startPulseboard } from "../server/pulseboard.ts";
 import { spawnServer, stopServer } from "./testing/server_process.ts";
 import { DEFAULT_CONFIG } from "../server/config/options.ts";
+import { keyIn, keysCli } from "./testing/keys_cli.ts";
 
-async function cli(args: string[]): Promise<string> {
-  const { success, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "scripts/keys.ts", ...args],
-    cwd: new URL("..", import.meta.url).pathname,
-  }).output();
-  const out = new TextDecoder().decode(stdout) + new TextDecoder().decode(stderr);
-  assert(success, out);
-  return out;
-}
+const cli = keysCli;
 
 Deno.test("with API keys, ingest needs a key, keeps each key to its groups, limits its rate, and honours revocation", async () => {
   const dir = await Deno.makeTempDir({ prefix: "pulseboard-keys-" });
@@ -104,7 +97,7 @@ Deno.test("listening on a non-loopback address without --insecure is refused wit
 Deno.test("a key may not write a sensor of another key's group: not while it is on its way, not once it is known, not after a crash (503 until the log is read again)", async () => {
   const dir = await Deno.makeTempDir({ prefix: "pulseboard-keys-" });
   const data = `${dir}/store.kv`;
-  const keyOf = (out: string) => out.match(/pb_[a-z0-9]{12}_[A-Za-z0-9_-]{43}/)![0];
+  const keyOf = keyIn;
   const a = keyOf(await cli(["create", "--name", "a", "--groups", "plant-a", "--data", data]));
   const b = keyOf(await cli(["create", "--name", "b", "--groups", "plant-b", "--data", data]));
   const args = ["--port", "0", "--data", data, "--tick", "20"];

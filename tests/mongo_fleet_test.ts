@@ -8,6 +8,7 @@ import { MongoWireServer } from "./testing/mongo_wire_server.ts";
 import { startPulseboard } from "../server/pulseboard.ts";
 import type { Pulseboard } from "../server/pulseboard.ts";
 import { DEFAULT_CONFIG } from "../server/config/options.ts";
+import { createApiKey } from "./testing/keys_cli.ts";
 
 const DB = "pulseboard";
 const COLL = "readings";
@@ -223,25 +224,7 @@ Deno.test("mongo: a sensor another writer moved is judged by the router's newer 
   const wire = new MongoWireServer().start();
   const dir = await Deno.makeTempDir({ prefix: "pulseboard-mongo-claim-" });
   const data = `${dir}/store.kv`;
-  const key = async (name: string, groups: string) => {
-    const made = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        "scripts/keys.ts",
-        "create",
-        "--name",
-        name,
-        "--groups",
-        groups,
-        "--data",
-        data,
-      ],
-      cwd: new URL("..", import.meta.url).pathname,
-    }).output();
-    assert(made.success, new TextDecoder().decode(made.stderr));
-    return new TextDecoder().decode(made.stdout).match(/pb_[a-z0-9]{12}_[A-Za-z0-9_-]{43}/)![0];
-  };
+  const key = (name: string, groups: string) => createApiKey(data, name, groups);
   const ka = await key("a", "plant-a"), kb = await key("b", "plant-b");
   const pb = await startPulseboard({
     ...DEFAULT_CONFIG,

@@ -11,6 +11,7 @@ import { spawnServer } from "./testing/server_process.ts";
 import { startPulseboard } from "../server/pulseboard.ts";
 import type { Pulseboard } from "../server/pulseboard.ts";
 import { DEFAULT_CONFIG } from "../server/config/options.ts";
+import { createApiKey } from "./testing/keys_cli.ts";
 
 const DB = "pulseboard";
 const COLL = "readings";
@@ -194,24 +195,7 @@ Deno.test("with a scoped API key, mongo ingest is taken once the collection is l
   try {
     // A sensor of plant-b, in the collection before the server starts.
     wire.insert(DB, COLL, [toDoc(reading(1, 0))]);
-    const made = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        "scripts/keys.ts",
-        "create",
-        "--name",
-        "a",
-        "--groups",
-        "plant-a",
-        "--data",
-        data,
-      ],
-      cwd: new URL("..", import.meta.url).pathname,
-    }).output();
-    assert(made.success, new TextDecoder().decode(made.stderr));
-    const key =
-      new TextDecoder().decode(made.stdout).match(/pb_[a-z0-9]{12}_[A-Za-z0-9_-]{43}/)![0];
+    const key = await createApiKey(data, "a", "plant-a");
     await withPulseboard(wire, async (pb) => {
       const post = (sensorId: string, group: string) =>
         fetch(new URL("/api/ingest", pb.url), {
