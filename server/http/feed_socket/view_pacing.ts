@@ -73,12 +73,18 @@ export class AddressRowBudgets {
  * refused, and a newer one replaces it (only the newest window matters, as
  * the dashboard's own coalescing does), keeping what the held one said once:
  * its hold, release or resort, and its resume point. A close (`limit` 0)
- * always goes at once.
+ * always goes at once. A request that sorts (a resort, or another view than
+ * the connection's last: another sort, filter or topic, which the hub may
+ * have to build and order) costs at least `VIEW_CHANGE_ROWS`: with rows
+ * alone, flipping filters on a one-row window made a fresh view a few ms of
+ * the hub's tick each for 50 rows' cost.
  */
 export class ViewPacer {
   readonly #own: TokenBucket;
   readonly #address: TokenBucket;
   #held: ViewRequest | null = null;
+  /** The view (topic, sort, filter) of the last request sent; null before the first. */
+  #lastView: string | null = null;
 
   constructor(own: TokenBucket, address: TokenBucket) {
     this.#own = own;
@@ -115,21 +121,37 @@ export class ViewPacer {
   /** How long until the held request would fit, if no one else takes from the budgets. */
   waitMs(now: number): number {
     if (this.#held === null) return 0;
-    const cost = servedRows(this.#held);
+    const cost = this.#cost(this.#held);
     return Math.max(this.#own.msUntil(now, cost), this.#address.msUntil(now, cost));
   }
 
   /** Takes the request's rows from both budgets, or from neither. */
   #fits(request: ViewRequest, now: number): boolean {
-    const rows = servedRows(request);
+    const rows = this.#cost(request);
     // A window larger than a budget's burst costs the burst: it still goes, once the budget is full.
     const own = Math.min(rows, this.#own.capacity);
     const address = Math.min(rows, this.#address.capacity);
     if (!this.#own.has(now, own) || !this.#address.has(now, address)) return false;
     this.#own.take(now, own);
     this.#address.take(now, address);
+    this.#lastView = viewOf(request);
     return true;
   }
+
+  #cost(request: ViewRequest): number {
+    const rows = servedRows(request);
+    const sorts = request.order === "resort" ||
+      (this.#lastView !== null && viewOf(request) !== this.#lastView);
+    return sorts ? Math.max(rows, VIEW_CHANGE_ROWS) : rows;
+  }
+}
+
+/** The least a request that sorts costs, in rows (see `ViewPacer`). */
+export const VIEW_CHANGE_ROWS = 500;
+
+/** What makes a request's view: its topic, sort and filter. */
+function viewOf(request: ViewRequest): string {
+  return JSON.stringify([request.subscriptions, request.sort, request.filter]);
 }
 
 /**

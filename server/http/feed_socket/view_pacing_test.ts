@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { assert, assertEquals } from "../../../tests/testing/assert.ts";
 import { TokenBucket } from "../token_bucket.ts";
 import type { ViewOrder, ViewRequest } from "../../../protocol/client_messages.ts";
-import { AddressRowBudgets, rowBudget, ViewPacer } from "./view_pacing.ts";
+import { AddressRowBudgets, rowBudget, VIEW_CHANGE_ROWS, ViewPacer } from "./view_pacing.ts";
 
 function request(o: Partial<ViewRequest> & { limit: number }): ViewRequest {
   return {
@@ -166,7 +166,12 @@ Deno.test("paced requests never pass the budgets, and the newest window always g
           for (let i = 0; i < sent.length; i++) {
             let rows = 0;
             for (let j = i; j < sent.length; j++) {
-              rows += Math.min(blockRows(sent[j].request), cap);
+              // Every request here has one view: only a resort sorts.
+              const r = sent[j].request;
+              const cost = r.limit > 0 && r.order === "resort"
+                ? Math.max(blockRows(r), 500)
+                : blockRows(r);
+              rows += Math.min(cost, cap);
               const span = sent[j].at - sent[i].at;
               assert(rows <= cap + rate * span / 1000 + 1e-6, `${rows} rows in ${span} ms`);
             }
@@ -188,4 +193,31 @@ Deno.test("a request costs the rows its window is served, rounded out to blocks 
   assertEquals(pacer.offer(request({ offset: 149, limit: 2 }), 0)?.limit, 2);
   assertEquals(pacer.offer(request({ offset: 249, limit: 2 }), 0), null, "200 rows spent");
   assertEquals(pacer.waitMs(0), 1_000);
+});
+
+Deno.test("a request that sorts (a resort, or another view than the last) costs at least VIEW_CHANGE_ROWS", () => {
+  assertEquals(VIEW_CHANGE_ROWS, 500);
+  const pacer = new ViewPacer(
+    new TokenBucket(rowBudget(1_000), 0),
+    new TokenBucket(rowBudget(1e6), 0),
+  );
+  const byT = {
+    key: "metric" as const,
+    metric: "t",
+    field: "last" as const,
+    direction: "asc" as const,
+  };
+  // The first window is its rows (50); scrolling the same view, its rows again.
+  assertEquals(pacer.offer(request({ limit: 50 }), 0)?.limit, 50);
+  assertEquals(pacer.offer(request({ limit: 50, offset: 500 }), 0)?.offset, 500);
+  // 1,900 left: another sort, another filter, a resort: 500 each.
+  assertEquals(pacer.offer(request({ limit: 50, sort: byT }), 0)?.sort, byT);
+  const filter = { idSubstring: "a", groupPrefix: null, status: null };
+  assertEquals(pacer.offer(request({ limit: 50, sort: byT, filter }), 0)?.limit, 50);
+  assertEquals(
+    pacer.offer(request({ limit: 50, sort: byT, filter, order: "resort" }), 0)?.limit,
+    50,
+  );
+  assertEquals(pacer.offer(request({ limit: 50 }), 0), null, "400 left: a fourth view waits");
+  assertEquals(pacer.waitMs(0), 100);
 });
