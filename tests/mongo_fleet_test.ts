@@ -9,6 +9,7 @@ import { startPulseboard } from "../server/pulseboard.ts";
 import type { Pulseboard } from "../server/pulseboard.ts";
 import { DEFAULT_CONFIG } from "../server/config/options.ts";
 import { createApiKey } from "./testing/keys_cli.ts";
+import { eventually } from "./testing/recompute.ts";
 
 const DB = "pulseboard";
 const COLL = "readings";
@@ -17,16 +18,6 @@ const FIRST_BATCH = 5_000;
 
 async function health(url: URL) {
   return await (await fetch(new URL("/healthz", url))).json();
-}
-
-async function until(check: () => Promise<boolean>, timeoutMs: number, what: string) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) {
-      throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
-    }
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 function post(pb: Pulseboard, docs: unknown[]): Promise<Response> {
@@ -97,7 +88,7 @@ async function withServer(
  * rebuild's refill), a new sensor waits (503) and a sensor it has is taken.
  */
 async function duringRefill(pb: Pulseboard, label: string): Promise<void> {
-  await until(async () => (await health(pb.url)).fleet.sensors === FIRST_BATCH, 10_000, label);
+  await eventually(async () => (await health(pb.url)).fleet.sensors === FIRST_BATCH, 10_000, label);
   const fresh = await post(pb, [{
     sensorId: `new-${label}`,
     timestamp: Date.now(),
@@ -133,7 +124,11 @@ Deno.test("mongo: --max-sensors holds while the collection is loaded and while i
     await withServer(wire, total, async (pb) => {
       await duringRefill(pb, "first load");
       release();
-      await until(async () => (await health(pb.url)).fleet.sensors === total, 10_000, "loaded");
+      await eventually(
+        async () => (await health(pb.url)).fleet.sensors === total,
+        10_000,
+        "loaded",
+      );
       // Full now: a new sensor is refused for the cap, not taken past it.
       const full = await postSettled(pb, [{
         sensorId: "one-more",
@@ -153,7 +148,7 @@ Deno.test("mongo: --max-sensors holds while the collection is loaded and while i
       await wire.restart();
       await duringRefill(pb, "rebuild");
       release();
-      await until(async () => (await health(pb.url)).mongo.resyncs === 1, 10_000, "rebuilt");
+      await eventually(async () => (await health(pb.url)).mongo.resyncs === 1, 10_000, "rebuilt");
       await new Promise((r) => setTimeout(r, 300));
       const h = await health(pb.url);
       assertEquals([h.fleet.sensors, h.fleet.maxSensors], [total, total]);
@@ -184,7 +179,11 @@ Deno.test("mongo: a new metric name waits while the collection is loaded, so no 
   try {
     const release = holdScan(wire);
     await withServer(wire, DEFAULT_CONFIG.maxSensors, async (pb) => {
-      await until(async () => (await health(pb.url)).fleet.sensors === 100, 10_000, "first batch");
+      await eventually(
+        async () => (await health(pb.url)).fleet.sensors === 100,
+        10_000,
+        "first batch",
+      );
       assertEquals((await health(pb.url)).fleet.metricNames, 1);
       const fresh = await post(pb, [{
         sensorId: "s0",
@@ -196,7 +195,7 @@ Deno.test("mongo: a new metric name waits while the collection is loaded, so no 
       const known = await post(pb, [{ sensorId: "s0", timestamp: Date.now(), reading: { m0: 7 } }]);
       assertEquals([known.status, (await known.json()).accepted], [200, 1]);
       release();
-      await until(
+      await eventually(
         async () => (await health(pb.url)).fleet.metricNames === 1_024,
         10_000,
         "loaded",
@@ -258,7 +257,7 @@ Deno.test("mongo: a sensor another writer moved is judged by the router's newer 
     (await (await fetch(new URL("/api/sensors?q=victim", pb.url))).json()).sensors[0]?.group;
   try {
     assertEquals((await write(kb, "plant-b/l1")).accepted, 1);
-    await until(async () => (await groupNow()) === "plant-b/l1", 5_000, "plant-b");
+    await eventually(async () => (await groupNow()) === "plant-b/l1", 5_000, "plant-b");
     // Another writer (an ops tool, another instance) moves it, straight into the collection.
     wire.insert(DB, COLL, [{
       sensorId: "victim",
@@ -266,7 +265,7 @@ Deno.test("mongo: a sensor another writer moved is judged by the router's newer 
       timestamp: new Date(),
       reading: { t: 2 },
     }]);
-    await until(async () => (await groupNow()) === "plant-a/l1", 5_000, "plant-a");
+    await eventually(async () => (await groupNow()) === "plant-a/l1", 5_000, "plant-a");
     assertEquals((await write(ka, "plant-a/l1")).accepted, 1, "plant-a's key writes its sensor");
     const b = await write(kb, "plant-b/l1");
     assertEquals(

@@ -38,17 +38,6 @@ function toDoc(r: PlainReading, extra: Document = {}): Document {
   };
 }
 
-/** Polls an async check until it is true or the time is up. */
-async function until(check: () => Promise<boolean>, timeoutMs: number, what: string) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) {
-      throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 async function health(url: URL) {
   return await (await fetch(new URL("/healthz", url))).json();
 }
@@ -369,7 +358,11 @@ Deno.test("MongoDB down when the server starts: it serves, says degraded, and st
       const readings = Array.from({ length: 30 }, (_, i) => reading(i % 3, i));
       wire.insert(DB, COLL, readings.slice(0, 20).map((r) => toDoc(r)));
       await wire.restart();
-      await until(async () => (await health(pb.url)).mongo.state === "streaming", 15_000, "up");
+      await eventually(
+        async () => (await health(pb.url)).mongo.state === "streaming",
+        15_000,
+        "up",
+      );
       wire.insert(DB, COLL, readings.slice(20).map((r) => toDoc(r)));
       await eventually(() => sameState(client.state(), recompute(readings)), 10_000, "caught up");
       h = await health(pb.url);
@@ -413,7 +406,7 @@ Deno.test("two instances on one change stream end in identical state, each with 
           10_000,
           "both instances",
         );
-        await until(
+        await eventually(
           async () => {
             const [ha, hb] = await Promise.all([health(a.url), health(b.url)]);
             return ha.mongo.checkpointsSaved > 0 && hb.mongo.checkpointsSaved > 0;
@@ -480,7 +473,7 @@ Deno.test("restart resumes from the checkpointed token: kill -9 and SIGTERM both
       await client.opened;
       insert(150);
       await eventually(() => sameState(client.state(), recompute(readings)), 5_000, "before");
-      await until(
+      await eventually(
         async () => {
           const h = await health(url);
           return h.mongo.checkpointsSaved > 0 && !h.mongo.checkpointBehind;
@@ -548,7 +541,11 @@ Deno.test("kill -9 right after the first checkpoint: documents written during th
   try {
     const server = await spawnServer(args, { env });
     const url = new URL(server.url);
-    await until(async () => (await health(url)).mongo.checkpointsSaved > 0, 10_000, "a checkpoint");
+    await eventually(
+      async () => (await health(url)).mongo.checkpointsSaved > 0,
+      10_000,
+      "a checkpoint",
+    );
     server.child.kill("SIGKILL");
     await server.child.status;
     // Written while it is down, read once: a doubled scan would now change the averages.
@@ -560,7 +557,11 @@ Deno.test("kill -9 right after the first checkpoint: documents written during th
     const client = new FeedClient(new URL(again.url));
     await client.opened;
     // Settle: every event after the checkpoint's token is read before comparing.
-    await until(async () => (await health(new URL(again.url))).mongo.caughtUp, 10_000, "caught up");
+    await eventually(
+      async () => (await health(new URL(again.url))).mongo.caughtUp,
+      10_000,
+      "caught up",
+    );
     await eventually(() => Object.keys(client.state()).length === 12, 5_000, "every metric");
     await new Promise((r) => setTimeout(r, 300));
     const got = client.state(), want = recompute(readings);
@@ -628,9 +629,13 @@ Deno.test({
   const wire = new MongoWireServer().start();
   try {
     await withPulseboard(wire, async (pb) => {
-      await until(async () => (await health(pb.url)).mongo.connected, 5_000, "stream open");
+      await eventually(async () => (await health(pb.url)).mongo.connected, 5_000, "stream open");
       wire.insert(DB, COLL, [toDoc(reading(1, 1)), { sensorId: "", timestamp: 1, reading: {} }]);
-      await until(async () => (await health(pb.url)).mongo.invalidDocuments === 1, 5_000, "read");
+      await eventually(
+        async () => (await health(pb.url)).mongo.invalidDocuments === 1,
+        5_000,
+        "read",
+      );
       const text = await (await fetch(new URL("/metrics", pb.url))).text();
       const check = new Deno.Command("promtool", {
         args: ["check", "metrics"],

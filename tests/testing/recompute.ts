@@ -77,14 +77,14 @@ export function sameState(a: Record<string, MetricState>, b: Record<string, Metr
   });
 }
 
-/** Polls `check` until it is true or `timeoutMs` passes. */
+/** Polls `check` (which may ask over the network) until it is true or `timeoutMs` passes. */
 export async function eventually(
-  check: () => boolean,
+  check: () => boolean | Promise<boolean>,
   timeoutMs = 5_000,
   what = "condition",
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!check()) {
+  while (!(await check())) {
     if (Date.now() > deadline) {
       throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
     }
