@@ -94,33 +94,34 @@ export function ingestHandler(
       const id = options.idempotency
         ? batchKey(request.headers.get("idempotency-key"), batch.batchId)
         : null;
-      if (id === null) {
-        let judged;
-        try {
-          judged = readings(Date.now());
-        } catch (error) {
-          // A new name while the source is still being read: a short load (a first
-          // start's, a flush) is waited out here; a long one is 503.
-          const fleet = options.fleet;
-          if (
-            !(error instanceof FleetNotSettled) || !(await fleet!.settledWithin(SETTLE_WAIT_MS))
-          ) {
-            throw error;
-          }
-          judged = readings(Date.now());
+      const type = media === "json" ? "application/json" : "application/x-flatbuffers";
+      const fingerprint = id === null ? "" : await bodyFingerprint(type, body);
+      const attempt = async () => {
+        if (id !== null) {
+          return await ingestOnce(
+            { id, writer, fingerprint, readings },
+            { store: options.idempotency!, sink, stats },
+          );
         }
-        const { block, refused } = judged;
+        const { block, refused } = readings(Date.now());
         await sink.append(block);
         stats.counted(block.length, refused);
         return jsonResponse({ accepted: block.length, refused });
+      };
+      try {
+        return await attempt();
+      } catch (error) {
+        // A new name while the source is still being read (nothing was taken, and a
+        // claimed key was let go): a short load (a first start's, a flush) is waited
+        // out and judged once more; a long one is 503.
+        if (
+          !(error instanceof FleetNotSettled) ||
+          !(await options.fleet!.settledWithin(SETTLE_WAIT_MS))
+        ) {
+          throw error;
+        }
+        return await attempt();
       }
-      const type = media === "json" ? "application/json" : "application/x-flatbuffers";
-      // As above, a short load is waited out first; a claimed batch cannot try twice.
-      await options.fleet?.settledWithin(SETTLE_WAIT_MS);
-      return await ingestOnce(
-        { id, writer, fingerprint: await bodyFingerprint(type, body), readings },
-        { store: options.idempotency!, sink, stats },
-      );
     } catch (error) {
       return stats.rejected(errorResponse(error));
     }
