@@ -38,6 +38,7 @@ import { Session } from "../actors/hub/session.ts";
 import type { FrameSink } from "../actors/hub/session.ts";
 import { RingBudget } from "../actors/hub/stream_ring.ts";
 import { distinctViews } from "./viewport.ts";
+import { threadCpuClock } from "../server/ops/thread_clock.ts";
 
 const gc = (globalThis as { gc?: () => void }).gc;
 if (!gc) {
@@ -556,11 +557,18 @@ if (section(5)) {
     frames: [],
     sends: [],
     tick: [],
+    // The thread's CPU time: a tick slowed by waits for a core is told from one that worked more.
+    "the tick's CPU": [],
+    "views' CPU (HubViews.tick)": [],
   };
+  const cpuClock = threadCpuClock();
+  const cpuNow = typeof cpuClock === "function" ? cpuClock : null;
   const grown: number[] = [];
   const externalGrown: number[] = [];
   /** Per measured tick: the views' ordering time and work, to see what the slowest carry. */
   const carried: { order: number; work: Record<string, number> }[] = [];
+  /** Per measured tick: views ordered, and the frames' part and the whole tick (ms). */
+  const byOrderings: { orderings: number; frames: number; tick: number }[] = [];
   let sent = 0, frames = 0;
   // --alloc: V8's sampling heap profiler over the measured ticks, bytes by allocating function.
   const profiler = args.alloc ? await heapSampler() : null;
@@ -573,13 +581,16 @@ if (section(5)) {
     tickNo++;
     const before = Deno.memoryUsage();
     const started = performance.now();
+    const cpuStarted = cpuNow?.() ?? NaN;
     const applied = nextTick(fleet);
     const appliedAt = performance.now();
     const merged = fleet.feed.judge(applied, now);
     const judgedAt = performance.now();
     for (const session of sessions) session.tick(now);
+    const viewsStarted = cpuNow?.() ?? NaN;
     views.tick(merged, { now, tickNo });
     const ended = performance.now();
+    const cpuEnded = cpuNow?.() ?? NaN;
     const after = Deno.memoryUsage();
     if (t < 50) {
       for (const sink of sinks) sink.bytes = sink.frames = 0;
@@ -591,7 +602,14 @@ if (section(5)) {
     parts.frames.push(stats.tickParts.frames);
     parts.sends.push(stats.tickParts.sends);
     parts.tick.push(ended - started);
+    parts["the tick's CPU"].push(cpuEnded - cpuStarted);
+    parts["views' CPU (HubViews.tick)"].push(cpuEnded - viewsStarted);
     carried.push({ order: stats.tickParts.order, work: { ...views.table.last } });
+    byOrderings.push({
+      orderings: views.table.last.orderings,
+      frames: stats.tickParts.frames,
+      tick: ended - started,
+    });
     if (after.heapUsed >= before.heapUsed) grown.push(after.heapUsed - before.heapUsed);
     if (after.external >= before.external) externalGrown.push(after.external - before.external);
   }
@@ -641,6 +659,7 @@ if (section(5)) {
       } KiB\n`,
   );
   console.log(carriedLine);
+  console.log(orderingsLine(byOrderings));
   if (allocated) {
     console.log(
       renderTable(
@@ -812,6 +831,27 @@ async function cpuSampler() {
 }
 
 /** The hub's views over `feed`, with the limits these sections use. */
+/**
+ * The ticks grouped by how many views they ordered: a view ordered anew
+ * brings rows entering its window, so its frame is larger (and deflated).
+ */
+function orderingsLine(ticks: { orderings: number; frames: number; tick: number }[]): string {
+  const groups = new Map<number, { n: number; frames: number; tick: number }>();
+  for (const t of ticks) {
+    const g = groups.get(t.orderings) ?? { n: 0, frames: 0, tick: 0 };
+    g.n++;
+    g.frames += t.frames;
+    g.tick += t.tick;
+    groups.set(t.orderings, g);
+  }
+  const parts = [...groups].sort((a, b) => a[0] - b[0]).map(([count, g]) =>
+    `${count}: ${g.n} ticks, frames ${(g.frames / g.n).toFixed(2)} ms, tick ${
+      (g.tick / g.n).toFixed(2)
+    } ms`
+  );
+  return `by views ordered in the tick (mean): ${parts.join("; ")}\n`;
+}
+
 function benchViews(feed: ConstructorParameters<typeof HubViews>[0], stats: HubStats): HubViews {
   return new HubViews(feed, {
     limits: { ringMs: 30_000, ringBytes: 32 << 20 },
