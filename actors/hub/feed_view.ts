@@ -459,6 +459,10 @@ export class FeedView {
       if (this.#used === this.#values.length) this.#grow(this.#used + left);
       slot = this.#used++;
       this.#slots.set(sensor, metric, slot);
+      // A slot's sensor and metric are written when it is taken (or moved into, `#remove`) only:
+      // each update writing them again touched two more cache lines of the mirror.
+      this.#values.sensor[slot] = sensor;
+      this.#values.metric[slot] = metric;
     } else {
       previous.has[i] = 1;
       previous.last[i] = v0.last[slot];
@@ -467,8 +471,6 @@ export class FeedView {
       previous.max[i] = v0.max[slot];
     }
     const v = this.#values;
-    v.sensor[slot] = from.sensor[i];
-    v.metric[slot] = from.metric[i];
     v.last[slot] = from.last[i];
     v.avg[slot] = from.avg[i];
     v.min[slot] = from.min[i];
