@@ -676,7 +676,8 @@ export class HubBehavior implements Behavior<HubMessage> {
     }
     this.stats.lateDropped = this.#view.lateTotal;
     // Each session's rate and slow-client state, once per tick, before any stream offers it a frame.
-    for (const state of [...this.#sessions.values()]) {
+    // No copy of the map each tick: deleting the entry being visited is safe in a Map's iteration.
+    for (const state of this.#sessions.values()) {
       if (!state.session.tick(now)) this.#forget(state);
     }
     // An idle topic lives on as long as its ring could serve a reconnect
@@ -795,8 +796,24 @@ export class HubBehavior implements Behavior<HubMessage> {
     o: { now: number; tickNo: number },
   ): void {
     const { now, tickNo } = o;
-    const catchUps = new Map<Encoding, Uint8Array>();
-    for (const [session, member] of [...topic.sessions]) {
+    // Per encoding, not per session: an offer's options and its catch-up
+    // snapshot (made at most once) are shared by the topic's sessions.
+    const offers = new Map<Encoding, { tickNo: number; snapshot: () => Uint8Array }>();
+    const offerFor = (encoding: Encoding) => {
+      let offer = offers.get(encoding);
+      if (!offer) {
+        let bytes: Uint8Array | null = null;
+        offer = {
+          tickNo,
+          snapshot: () => bytes ??= topic.snapshot(this.#view, now, { catchUp: true, encoding }),
+        };
+        offers.set(encoding, offer);
+      }
+      return offer;
+    };
+    // Not copied first: #forget deletes only the entry being visited, which a Map's iteration allows.
+    for (const session of topic.sessions.keys()) {
+      const member = topic.sessions.get(session)!;
       if (!session.due(tickNo)) continue;
       const { cursor, encoding } = member;
       // Over the cap the session skips: the tick's frame stands for what it misses.
@@ -818,17 +835,7 @@ export class HubBehavior implements Behavior<HubMessage> {
       }
       const skipped = session.skipped;
       const resyncs = session.resyncs;
-      const delivered = session.offer(cursor, frame, {
-        tickNo,
-        snapshot: () => {
-          let bytes = catchUps.get(encoding);
-          if (!bytes) {
-            bytes = topic.snapshot(this.#view, now, { catchUp: true, encoding });
-            catchUps.set(encoding, bytes);
-          }
-          return bytes;
-        },
-      });
+      const delivered = session.offer(cursor, frame, offerFor(encoding));
       if (session.peakBuffered > this.stats.peakBufferedBytes) {
         this.stats.peakBufferedBytes = session.peakBuffered;
       }
