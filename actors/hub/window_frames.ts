@@ -111,12 +111,16 @@ export class WindowFrames {
     this.#merged = merged;
     this.#tickNo = tickNo;
     if (!merged) return;
+    // Indexed loops, not `for (const [s] of ...)`: a restart's first tick has 100,000
+    // statuses and codes, and run once, unoptimised, each pair's destructuring made an
+    // iterator and its results (~40 MB of garbage, half of that tick's young collections).
+    const statuses = merged.statuses, attention = merged.attention ?? [];
     let top = 0;
     for (const s of merged.sensors) top = Math.max(top, s.index + 1);
     const u = merged.updates;
     for (let i = 0; i < u.length; i++) top = Math.max(top, u.sensor[i] + 1);
-    for (const [s] of merged.statuses) top = Math.max(top, s + 1);
-    for (const [s] of merged.attention ?? []) top = Math.max(top, s + 1);
+    for (let j = 0; j < statuses.length; j++) top = Math.max(top, statuses[j][0] + 1);
+    for (let j = 0; j < attention.length; j++) top = Math.max(top, attention[j][0] + 1);
     this.#room(top);
     if (this.#next.length < u.length) this.#next = new Int32Array(Math.max(u.length, 1024));
     // Backwards, so each sensor's chain starts at its first update (order is stable by sensor).
@@ -129,8 +133,8 @@ export class WindowFrames {
       at[STAMPS * s + TOUCHED] = tickNo;
     }
     for (const s of merged.sensors) at[STAMPS * s.index + ENTRY] = tickNo;
-    for (const [s] of merged.statuses) at[STAMPS * s + STATUS] = tickNo;
-    for (const [s] of merged.attention ?? []) at[STAMPS * s + ATTENTION] = tickNo;
+    for (let j = 0; j < statuses.length; j++) at[STAMPS * statuses[j][0] + STATUS] = tickNo;
+    for (let j = 0; j < attention.length; j++) at[STAMPS * attention[j][0] + ATTENTION] = tickNo;
   }
 
   #room(top: number): void {
