@@ -22,6 +22,12 @@ export interface ReadingBlock {
   /** The verified IngestBatch bytes this block was decoded from, if it is exactly them. */
   readonly encoded?: Uint8Array;
   /**
+   * True when the `STAMP_BYTES` before `encoded` in its buffer are free and
+   * `encoded` ends that buffer (an ingest body read with room for it): the
+   * log stamps it in place (`stampIngestBatchInPlace`) rather than copying it.
+   */
+  readonly stampRoom?: boolean;
+  /**
    * Indexes of `strings` whose bytes in `encoded` were not valid UTF-8 (they
    * hold U+FFFD in their place): ingest refuses the readings that use them.
    */
