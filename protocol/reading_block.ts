@@ -28,6 +28,12 @@ export interface ReadingBlock {
    */
   readonly stampRoom?: boolean;
   /**
+   * Per string: the router's index of that sensor id when ingest looked it
+   * up (-1: none), so the router need not look it up again. A hint: the
+   * router uses it only when its id at that index is this string.
+   */
+  readonly sensorHints?: Int32Array;
+  /**
    * Indexes of `strings` whose bytes in `encoded` were not valid UTF-8 (they
    * hold U+FFFD in their place): ingest refuses the readings that use them.
    */
