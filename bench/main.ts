@@ -434,6 +434,19 @@ function printRates(rows: RateRow[], maxP99Ms: number, clients: number): void {
   for (const r of rows.filter((r) => r.notes.length)) {
     console.log(`  at ${r.target}/s: ${r.notes.join("; ")}`);
   }
+  // CPU per accepted reading: less noisy than the rate on a shared machine.
+  const micros = (percent: number, r: RateRow) => (percent / 100) * 1e6 / Math.max(1, r.accepted);
+  for (const r of rows) {
+    const threads = Object.entries(r.threads).sort((a, b) => b[1] - a[1])
+      .map(([name, percent]) => `${name} ${micros(percent, r).toFixed(2)}`).join(", ");
+    console.log(
+      `  at ${r.target}/s: server CPU ${
+        micros(r.cpuPercent, r).toFixed(2)
+      } µs per accepted reading ` +
+        `(${threads}); the load generator ${r.simCpuPercent.toFixed(0)}% of a core ` +
+        `(${micros(r.simCpuPercent, r).toFixed(2)} µs per reading)`,
+    );
+  }
   console.log(
     [
       "accepted/s: readings the ingest API acknowledged (durable in Deno KV), per second of the window;",

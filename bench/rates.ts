@@ -11,6 +11,7 @@ import {
   stopProcess,
   storageWriteBytes,
 } from "./processes.ts";
+import { threadCpu, threadPercent } from "./threads.ts";
 
 export interface RatesOptions {
   rates: number[];
@@ -52,6 +53,10 @@ export interface RateRow {
   rssPeakMb: number;
   rssEndMb: number;
   cpuPercent: number;
+  /** Server CPU by thread kind (main, kv, v8 helpers, workers, other), % of a core. */
+  threads: Record<string, number>;
+  /** The load generator's own CPU, % of a core. */
+  simCpuPercent: number;
   /** Bytes the server wrote to storage per accepted reading (log, rollups, checkpoints). */
   diskBytesPerReading: number;
   gaps: number;
@@ -183,6 +188,8 @@ export async function measureRate(
     clients.forEach((c) => c.reset());
     const before = await health(server.url);
     const cpuBefore = cpuSeconds(server.pid);
+    const threadsBefore = threadCpu(server.pid);
+    const simCpuBefore = cpuSeconds(sim.child.pid);
     const writtenBefore = storageWriteBytes(server.pid);
     const started = performance.now();
     let rssPeakMb = 0;
@@ -193,6 +200,8 @@ export async function measureRate(
     const after = await health(server.url);
     const elapsed = (performance.now() - started) / 1000;
     const cpuPercent = ((cpuSeconds(server.pid) - cpuBefore) / elapsed) * 100;
+    const threads = threadPercent(threadsBefore, threadCpu(server.pid), elapsed);
+    const simCpuPercent = ((cpuSeconds(sim.child.pid) - simCpuBefore) / elapsed) * 100;
     const written = storageWriteBytes(server.pid) - writtenBefore;
     const rssEndMb = memoryMb(server.pid).rss;
     // Snapshot the clients' counters now: the simulator is still running.
@@ -246,6 +255,8 @@ export async function measureRate(
       rssPeakMb,
       rssEndMb,
       cpuPercent,
+      threads,
+      simCpuPercent,
       diskBytesPerReading: written / Math.max(1, acceptedCount),
       gaps,
       catchUps,

@@ -35,7 +35,8 @@ export function threadPercent(
 ): Record<string, number> {
   const out: Record<string, number> = {};
   for (const [key, value] of after) {
-    out[key] = ((value - (before.get(key) ?? 0)) / seconds) * 100;
+    // A thread that ended since `before` takes its time with it: never below 0.
+    out[key] = Math.max(0, ((value - (before.get(key) ?? 0)) / seconds) * 100);
   }
   return out;
 }

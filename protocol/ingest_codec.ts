@@ -39,7 +39,12 @@ export interface DecodedBatch {
  */
 export function decodeIngestBatch(
   input: Uint8Array,
-  options: { maxReadings?: number; maxBatchIdBytes?: number } = {},
+  options: {
+    maxReadings?: number;
+    maxBatchIdBytes?: number;
+    /** The `STAMP_BYTES` before `input` in its buffer are free, and it ends its buffer. */
+    stampRoom?: boolean;
+  } = {},
 ): DecodedBatch {
   // A copy, not `slice()`: a Node Buffer's slice is a view at the same unaligned offset.
   const bytes = input.byteOffset % 8 === 0 ? input : new Uint8Array(input);
@@ -108,6 +113,7 @@ export function decodeIngestBatch(
     metric: batch.metricArray() ?? new Uint32Array(0),
     value: batch.valueArray() ?? new Float64Array(0),
     encoded: bytes,
+    ...(options.stampRoom && bytes === input && hasStampRoom(input) ? { stampRoom: true } : {}),
     ...(notUtf8.length > 0 ? { notUtf8 } : {}),
   };
   for (
@@ -240,11 +246,42 @@ const IDENTIFIER = new TextEncoder().encode("PLSB");
 export function stampIngestBatch(bytes: Uint8Array, acceptedMs: number): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(STAMP_BYTES + bytes.byteLength);
   out.set(bytes, STAMP_BYTES);
+  writeStamp(out, bytes, acceptedMs);
+  return out;
+}
+
+/**
+ * `stampIngestBatch` without the copy: the new root table is written into
+ * the `STAMP_BYTES` before `bytes` in its buffer, which the caller vouches
+ * are free (`ReadingBlock.stampRoom`; `bytes` must start `STAMP_BYTES` into
+ * its buffer and end it), and the result is a view of that whole buffer.
+ * `bytes` itself is not changed.
+ */
+export function stampIngestBatchInPlace(
+  bytes: Uint8Array<ArrayBuffer>,
+  acceptedMs: number,
+): Uint8Array<ArrayBuffer> {
+  if (!hasStampRoom(bytes)) throw new RangeError("Cannot stamp in place: no room before the batch");
+  const out = new Uint8Array(bytes.buffer, bytes.byteOffset - STAMP_BYTES);
+  writeStamp(out, bytes, acceptedMs);
+  return out;
+}
+
+/** Exactly `STAMP_BYTES` before `bytes` in its buffer, and none after: the stamped view is the whole buffer. */
+function hasStampRoom(bytes: Uint8Array): boolean {
+  return bytes.byteOffset === STAMP_BYTES &&
+    bytes.byteOffset + bytes.byteLength === bytes.buffer.byteLength;
+}
+
+/** Writes the stamp's root table into `out`'s first `STAMP_BYTES`, for `bytes` following them. */
+function writeStamp(out: Uint8Array, bytes: Uint8Array, acceptedMs: number): void {
   const from = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const to = new DataView(out.buffer);
+  const to = new DataView(out.buffer, out.byteOffset, STAMP_BYTES);
   const root = from.getUint32(0, true);
   const vtable = root - from.getInt32(root, true);
   const vtableSize = from.getUint16(vtable, true);
+  // Its padding too: the room may hold anything, and a stamp is the same bytes either way.
+  out.fill(0, 0, STAMP_BYTES);
   to.setUint32(0, STAMP_TABLE, true);
   out.set(IDENTIFIER, 4);
   to.setUint16(STAMP_VTABLE, 4 + 2 * (STAMP_FIELDS + 1), true);
@@ -261,5 +298,4 @@ export function stampIngestBatch(bytes: Uint8Array, acceptedMs: number): Uint8Ar
   }
   to.setUint16(STAMP_VTABLE + 4 + 2 * STAMP_FIELDS, STAMP_ACCEPTED - STAMP_TABLE, true);
   to.setFloat64(STAMP_ACCEPTED, acceptedMs, true);
-  return out;
 }

@@ -22,6 +22,18 @@ export interface ReadingBlock {
   /** The verified IngestBatch bytes this block was decoded from, if it is exactly them. */
   readonly encoded?: Uint8Array;
   /**
+   * True when the `STAMP_BYTES` before `encoded` in its buffer are free and
+   * `encoded` ends that buffer (an ingest body read with room for it): the
+   * log stamps it in place (`stampIngestBatchInPlace`) rather than copying it.
+   */
+  readonly stampRoom?: boolean;
+  /**
+   * Per string: the router's index of that sensor id when ingest looked it
+   * up (-1: none), so the router need not look it up again. A hint: the
+   * router uses it only when its id at that index is this string.
+   */
+  readonly sensorHints?: Int32Array;
+  /**
    * Indexes of `strings` whose bytes in `encoded` were not valid UTF-8 (they
    * hold U+FFFD in their place): ingest refuses the readings that use them.
    */

@@ -49,12 +49,30 @@ export async function postBatch(
   } catch (error) {
     return { ok: false, ...classifyFetchError(error, options.signal) };
   }
-  if (!response.ok) {
-    const retry = response.status === 429 || response.status === 503;
-    const seconds = Number(response.headers.get("retry-after"));
+  return answerResult(
+    response.status,
+    response.statusText,
+    response.headers.get("retry-after"),
+    text,
+  );
+}
+
+/**
+ * An answer of `POST /api/ingest` as a result: only 429 and 503 are marked
+ * `retry` (the server surely stored nothing).
+ */
+export function answerResult(
+  status: number,
+  statusText: string,
+  retryAfter: string | null,
+  text: string,
+): PostResult {
+  if (status < 200 || status > 299) {
+    const retry = status === 429 || status === 503;
+    const seconds = Number(retryAfter);
     return {
       ok: false,
-      cause: `${response.status} ${errorDetail(text, response.statusText)}`,
+      cause: `${status} ${errorDetail(text, statusText)}`,
       retry,
       retryAfterMs: seconds > 0 ? Math.min(seconds, 10) * 1000 : undefined,
     };

@@ -1,6 +1,8 @@
 import { Fleet } from "./fleet.ts";
 import { BatchEncoder } from "./batch_encoder.ts";
-import { postBatch } from "./post.ts";
+import { answerResult, postBatch } from "./post.ts";
+import type { PostResult } from "./post.ts";
+import { buildPost, RawHttpConnection } from "./raw_http.ts";
 import type { Body } from "./batch_encoder.ts";
 import { emptyReport } from "./simulator.ts";
 import type { SimulatorReport } from "./simulator.ts";
@@ -93,6 +95,18 @@ export async function runReplay(
     copies: Math.max(1, Math.ceil((2 * concurrency * (options.batch ?? 1000)) / sensors)),
   });
   const endpoint = new URL("/api/ingest", options.url);
+  // Over plain HTTP each body becomes a whole request once, its time column a view into it.
+  const raw = endpoint.protocol === "http:";
+  const headers: Record<string, string> = { "content-type": "application/x-flatbuffers" };
+  if (options.apiKey) headers.authorization = `Bearer ${options.apiKey}`;
+  const requests = bodies.map((prepared) => {
+    if (!raw) return null;
+    const body = prepared.body.bytes as Uint8Array;
+    const { bytes, bodyAt } = buildPost(endpoint, body, headers);
+    const at = bodyAt + prepared.timeMs.byteOffset - body.byteOffset;
+    prepared.timeMs = new Float64Array(bytes.buffer, at, prepared.timeMs.length);
+    return bytes;
+  });
   const report = emptyReport(rate);
   const started = performance.now();
   let scheduled = 0; // readings whose post time has been given out
@@ -108,11 +122,13 @@ export async function runReplay(
     options.onReport?.({ ...report, errors: { ...report.errors } });
   }, 1000);
   const worker = async () => {
+    const connection = raw ? new RawHttpConnection(endpoint) : null;
     while (!signal.aborted) {
       let prepared = bodies[next];
       for (let k = 0; prepared.busy && k < bodies.length; k++) {
         prepared = bodies[next = (next + 1) % bodies.length];
       }
+      const request = requests[next];
       next = (next + 1) % bodies.length;
       // The schedule: this body's readings are due once the ones before have had their time.
       const dueAt = started + (scheduled / rate) * 1000;
@@ -124,11 +140,10 @@ export async function runReplay(
       prepared.timeMs.fill(Date.now());
       report.posted += prepared.readings;
       report.requests++;
-      const result = await postBatch(endpoint, prepared.body, {
-        apiKey: options.apiKey,
-        signal,
-        timeoutMs: options.requestTimeoutMs ?? 30_000,
-      });
+      const timeoutMs = options.requestTimeoutMs ?? 30_000;
+      const result = connection && request
+        ? await postRaw(connection, request, timeoutMs, signal)
+        : await postBatch(endpoint, prepared.body, { apiKey: options.apiKey, signal, timeoutMs });
       prepared.busy = false;
       if (result.ok) {
         report.accepted += result.accepted;
@@ -142,6 +157,7 @@ export async function runReplay(
         if (result.retry) await new Promise((r) => setTimeout(r, result.retryAfterMs ?? 100));
       }
     }
+    connection?.close();
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
   clearInterval(tick);
@@ -150,4 +166,35 @@ export async function runReplay(
   report.postedRate = report.posted / (report.elapsedMs / 1000);
   options.onReport?.(report);
   return report;
+}
+
+/** One post over a raw connection, its outcome classified as `postBatch` does. */
+async function postRaw(
+  connection: RawHttpConnection,
+  request: Uint8Array,
+  timeoutMs: number,
+  signal: AbortSignal,
+): Promise<PostResult> {
+  try {
+    const answer = await connection.post(request, timeoutMs, signal);
+    const statusText = answer.status === 200 ? "OK" : "";
+    return answerResult(
+      answer.status,
+      statusText,
+      answer.headers.get("retry-after") ?? null,
+      answer.text,
+    );
+  } catch (error) {
+    if (signal.aborted) {
+      return { ok: false, cause: "interrupted at stop (outcome unknown)", retry: false };
+    }
+    if (error instanceof Deno.errors.TimedOut) {
+      return { ok: false, cause: "timed out (outcome unknown)", retry: false };
+    }
+    if (error instanceof Deno.errors.ConnectionRefused) {
+      return { ok: false, cause: "connection refused", retry: true };
+    }
+    const text = error instanceof Error ? error.message : String(error);
+    return { ok: false, cause: `request failed: ${text.slice(0, 120)}`, retry: false };
+  }
 }

@@ -219,6 +219,11 @@ export class Router {
     return this.#sensors.has(id);
   }
 
+  /** Sensor `id`'s global index, or -1. */
+  indexOf(id: string): number {
+    return this.#sensors.get(id) ?? -1;
+  }
+
   /** Sensors `shard` has been given (its local indexes run below this). */
   sensorsOf(shard: number): number {
     return this.#shardSensors[shard];
@@ -246,7 +251,7 @@ export class Router {
     const valuesOf = this.#valuesOf.fill(0);
     // Per block and distinct string: its sensor index, metric index, and place in the table.
     const maps = list.map((block) => {
-      const { strings } = block;
+      const { strings, sensorHints } = block;
       const sensorOf = new Int32Array(strings.length).fill(-1);
       const metricOf = new Int32Array(strings.length).fill(-2);
       const tableOf = new Int32Array(strings.length).fill(-1);
@@ -254,7 +259,13 @@ export class Router {
       for (let row = 0; row < n; row++) {
         const s = block.sensor[row];
         let sensor = sensorOf[s];
-        if (sensor < 0) sensor = sensorOf[s] = this.#internSensor(strings[s]);
+        if (sensor < 0) {
+          // Ingest's lookup, when it made one and it still names this id: no second one.
+          const hint = sensorHints === undefined ? -1 : sensorHints[s];
+          sensor = sensorOf[s] = hint >= 0 && this.#ids[hint] === strings[s]
+            ? hint
+            : this.#internSensor(strings[s]);
+        }
         const shard = this.#sensorShard[sensor];
         if (only !== undefined && !only.has(shard)) continue;
         rowsOf[shard]++;

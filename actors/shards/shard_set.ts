@@ -37,6 +37,8 @@ export interface FleetNames {
   /** Values the router dropped because their metric name came past `maxMetrics`. */
   readonly droppedValues: number;
   hasSensor(id: string): boolean;
+  /** The router's index of sensor `id` (-1: not known); where the names come from a router. */
+  sensorIndex?(id: string): number;
   hasMetric(name: string): boolean;
 }
 
@@ -299,6 +301,7 @@ export class ShardSet {
         return router.droppedValues;
       },
       hasSensor: (id) => router.hasSensor(id),
+      sensorIndex: (id) => router.indexOf(id),
       hasMetric: (name) => router.metricIndex(name) !== undefined,
       groupOf: (id) => router.groupOf(id),
       get replaying() {

@@ -24,7 +24,12 @@ export interface BatchBody {
 export function decodeBatchBody(
   body: Uint8Array,
   media: IngestMedia,
-  options: { limits: ReadingLimits; maxBatchReadings: number },
+  options: {
+    limits: ReadingLimits;
+    maxBatchReadings: number;
+    /** The `STAMP_BYTES` before `body` in its buffer are free, and it ends its buffer. */
+    stampRoom?: boolean;
+  },
 ): BatchBody {
   if (media === "json") {
     const refusal = jsonShapeRefusal(body, batchShapeLimits(options.maxBatchReadings));
@@ -34,6 +39,7 @@ export function decodeBatchBody(
   const decoded = decodeIngestBatch(body, {
     maxReadings: options.maxBatchReadings,
     maxBatchIdBytes: MAX_IDEMPOTENCY_KEY_LENGTH,
+    stampRoom: options.stampRoom,
   });
   return {
     batchId: decoded.batchId,

@@ -4,6 +4,14 @@ export interface BodyReadOptions {
    * (408). Default 30 000 ms.
    */
   idleTimeoutMs?: number;
+  /**
+   * Free bytes to leave before the body in its buffer (default 0). With
+   * room, the body is always one fresh buffer of exactly room + body bytes,
+   * the body a view at `headroom` that ends the buffer: the log stamps a
+   * FlatBuffers batch into that room instead of copying it
+   * (`stampIngestBatchInPlace`).
+   */
+  headroom?: number;
 }
 
 /**
@@ -39,14 +47,15 @@ export async function readBodyLimited(
     }
     chunks.push(value);
   }
-  if (chunks.length === 1) return chunks[0];
-  const body = new Uint8Array(total);
-  let at = 0;
+  const headroom = options.headroom ?? 0;
+  if (chunks.length === 1 && headroom === 0) return chunks[0];
+  const body = new Uint8Array(headroom + total);
+  let at = headroom;
   for (const chunk of chunks) {
     body.set(chunk, at);
     at += chunk.byteLength;
   }
-  return body;
+  return headroom === 0 ? body : body.subarray(headroom);
 }
 
 /** Drops a body that will not be read; a connection that is already gone is fine. */

@@ -146,12 +146,22 @@ export class FleetLimit {
     const sensorVerdict: (1 | string | undefined)[] = new Array(s.length);
     const metricKnown = new Uint8Array(s.length);
     const now = this.#now();
-    return refuseFurther(parsed, (row) => {
+    // The router's index of each known id, handed on with the block: the router looks it up once.
+    const names = this.#names;
+    const hints = names.sensorIndex ? new Int32Array(s.length).fill(-1) : undefined;
+    const kept = refuseFurther(parsed, (row) => {
       if (row < fromRow) return null;
       const sensor = block.sensor[row];
       if (sensorVerdict[sensor] === undefined) {
-        const reason = this.#sensorRefusal(s[sensor]);
-        if (reason !== null) sensorVerdict[sensor] = reason;
+        // Known to the router: nothing to judge or take (one lookup per distinct id).
+        const index = hints ? names.sensorIndex!(s[sensor]) : names.hasSensor(s[sensor]) ? 0 : -1;
+        if (index >= 0) {
+          sensorVerdict[sensor] = 1;
+          if (hints) hints[sensor] = index;
+        } else {
+          const reason = this.#sensorRefusal(s[sensor]);
+          if (reason !== null) sensorVerdict[sensor] = reason;
+        }
       }
       const v = sensorVerdict[sensor];
       if (typeof v === "string") {
@@ -175,8 +185,9 @@ export class FleetLimit {
       }
       // Every cap has room: this reading's new names are taken.
       if (v === undefined) {
+        // Not known to the router when judged above (this request runs without a pause).
         sensorVerdict[sensor] = 1;
-        if (!this.#names.hasSensor(s[sensor])) this.#sensors.add(s[sensor], now);
+        this.#sensors.add(s[sensor], now);
       }
       for (let i = from; i < to; i++) {
         const metric = block.metric[i];
@@ -187,6 +198,10 @@ export class FleetLimit {
       }
       return null;
     });
+    // Rows refused: the kept ones are a new block with its own string indexes.
+    return hints && kept.block === block
+      ? { block: { ...block, sensorHints: hints }, refused: kept.refused }
+      : kept;
   }
 
   /**

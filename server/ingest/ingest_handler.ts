@@ -1,4 +1,5 @@
 import { readBodyLimited } from "./body.ts";
+import { STAMP_BYTES } from "../../protocol/ingest_codec.ts";
 import { errorResponse, jsonResponse, problem } from "../http/errors.ts";
 import type { ReadingLimits } from "./readings/mod.ts";
 import { Admission } from "./admission.ts";
@@ -62,13 +63,18 @@ export function ingestHandler(
       const { writer, media } = admitted;
       const body = await readBodyLimited(request, options.maxBodyBytes, {
         idleTimeoutMs: options.bodyTimeoutMs,
+        // Room for the log's stamp in front of a batch it stores as it came: no copy of it.
+        headroom: media === "flatbuffers" ? STAMP_BYTES : 0,
       });
       if (body === null) {
         return stats.rejected(
           problem(413, `Cannot ingest: body is larger than ${options.maxBodyBytes} bytes`),
         );
       }
-      const batch = decodeBatchBody(body, media, options);
+      const batch = decodeBatchBody(body, media, {
+        ...options,
+        stampRoom: media === "flatbuffers",
+      });
       const readings = (nowMs: number, inLog?: { through: number; appended: number }) => {
         const parsed = batch.readings(nowMs);
         const scoped = writer ? withinScope(parsed, writer) : parsed;

@@ -1,6 +1,11 @@
 import { sliceRows } from "../../protocol/reading_block.ts";
 import type { ReadingBlock } from "../../protocol/reading_block.ts";
-import { encodeReadingBlock, STAMP_BYTES, stampIngestBatch } from "../../protocol/ingest_codec.ts";
+import {
+  encodeReadingBlock,
+  STAMP_BYTES,
+  stampIngestBatch,
+  stampIngestBatchInPlace,
+} from "../../protocol/ingest_codec.ts";
 
 /** One encoded chunk and the readings in it. */
 export interface Chunk {
@@ -14,7 +19,8 @@ export const KV_VALUE_LIMIT = 65_536;
 /**
  * Encodes blocks into log chunks of at most `maxBytes`, one block at a time.
  * A verified batch that fits is stored as it arrived (behind a new root
- * table when stamped: `stampIngestBatch`); a block that fits is encoded as
+ * table when stamped: `stampIngestBatch`, written into the room before an
+ * ingest body read with it); a block that fits is encoded as
  * it is; a larger one is cut into row ranges by its size estimate
  * (`sliceRows`: columns copied whole, strings re-indexed through a table),
  * so no work is done per reading beyond array copies and the encoding.
@@ -51,7 +57,10 @@ export class Chunker {
       const { encoded } = block;
       if (accepted !== undefined) {
         this.#chunks.push({
-          bytes: stampIngestBatch(encoded, accepted),
+          // A body read with room for the stamp gets it in place: no copy of its bytes.
+          bytes: block.stampRoom
+            ? stampIngestBatchInPlace(encoded as Uint8Array<ArrayBuffer>, accepted)
+            : stampIngestBatch(encoded, accepted),
           block: { ...block, acceptedMs: accepted },
         });
         return;
