@@ -182,9 +182,11 @@ export class FeedClient {
       }
     } else if (message.type === "view") {
       const now = Date.now();
+      const addresses = this.#shared.viewRows.addresses;
       const pacer = this.#pacer ??= new ViewPacer(
         new TokenBucket(this.#shared.viewRows.perConnection, now),
-        this.#shared.viewRows.addresses.join(this.#address, now),
+        addresses.join(this.#address, now),
+        addresses.views(this.#address),
       );
       const request = pacer.offer(message.request, now);
       if (request !== null) this.#view(request);

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { TokenBucket } from "../token_bucket.ts";
 import type { ViewRequest } from "../../../protocol/client_messages.ts";
 import { DEFAULT_WINDOW_LIMITS, placeWindow } from "../../../actors/hub/mod.ts";
@@ -19,7 +20,10 @@ export function rowBudget(perSecond: number): { capacity: number; perSecond: num
  */
 export class AddressRowBudgets {
   readonly #rate: { capacity: number; perSecond: number };
-  readonly #budgets = new Map<string, { bucket: TokenBucket; connections: number }>();
+  readonly #budgets = new Map<
+    string,
+    { bucket: TokenBucket; connections: number; views: RecentViews }
+  >();
   #sweptAt = -Infinity;
 
   constructor(rate: { capacity: number; perSecond: number }) {
@@ -31,11 +35,19 @@ export class AddressRowBudgets {
     this.#sweep(now);
     let budget = this.#budgets.get(address);
     if (!budget) {
-      budget = { bucket: new TokenBucket(this.#rate, now), connections: 0 };
+      budget = { bucket: new TokenBucket(this.#rate, now), connections: 0, views: new Set() };
       this.#budgets.set(address, budget);
     }
     budget.connections++;
     return budget.bucket;
+  }
+
+  /**
+   * The views `address`'s connections opened lately (see `ViewPacer`): kept
+   * with its bucket, after `join`.
+   */
+  views(address: string): RecentViews {
+    return this.#budgets.get(address)?.views ?? new Set();
   }
 
   /** One connection of `address` is gone; its bucket stays until it has refilled. */
@@ -82,13 +94,22 @@ export class AddressRowBudgets {
 export class ViewPacer {
   readonly #own: TokenBucket;
   readonly #address: TokenBucket;
+  readonly #addressViews: RecentViews | null;
   #held: ViewRequest | null = null;
-  /** A hash of the view (topic, sort, filter) of the last request sent; null before the first. */
-  #lastView: number | null = null;
+  /** A digest of the view (topic, sort, filter) of the last request sent; null before the first. */
+  #lastView: string | null = null;
 
-  constructor(own: TokenBucket, address: TokenBucket) {
+  /**
+   * `addressViews`: the views the address's connections opened lately
+   * (`AddressRowBudgets.views`). With it, a connection's first request costs
+   * its rows only for one of those (a dashboard reconnecting to its view);
+   * another sorts. Without, the first request costs its rows: one
+   * connection each, a client opened a fresh view for 50 rows, not 500.
+   */
+  constructor(own: TokenBucket, address: TokenBucket, addressViews?: RecentViews) {
     this.#own = own;
     this.#address = address;
+    this.#addressViews = addressViews ?? null;
   }
 
   /** The request to send now, or null: it is held until `waitMs` (it replaced any held one). */
@@ -134,14 +155,24 @@ export class ViewPacer {
     if (!this.#own.has(now, own) || !this.#address.has(now, address)) return false;
     this.#own.take(now, own);
     this.#address.take(now, address);
-    this.#lastView = viewOf(request);
+    const view = viewOf(request);
+    this.#lastView = view;
+    const recent = this.#addressViews;
+    if (recent !== null) {
+      recent.delete(view); // to the end: the newest
+      recent.add(view);
+      if (recent.size > RECENT_VIEWS) recent.delete(recent.values().next().value!);
+    }
     return true;
   }
 
   #cost(request: ViewRequest): number {
     const rows = servedRows(request);
+    const last = this.#lastView;
     const sorts = request.order === "resort" ||
-      (this.#lastView !== null && viewOf(request) !== this.#lastView);
+      (last !== null
+        ? viewOf(request) !== last
+        : this.#addressViews !== null && !this.#addressViews.has(viewOf(request)));
     return sorts ? Math.max(rows, VIEW_CHANGE_ROWS) : rows;
   }
 }
@@ -149,16 +180,22 @@ export class ViewPacer {
 /** The least a request that sorts costs, in rows (see `ViewPacer`). */
 export const VIEW_CHANGE_ROWS = 500;
 
+/** Digests of the views an address opened lately, oldest first (insertion order). */
+export type RecentViews = Set<string>;
+
+/** Views an address remembers: as many as it may hold (`--views-per-client`'s default). */
+export const RECENT_VIEWS = 16;
+
 /**
- * A hash of what makes a request's view (its topic, sort and filter): a
- * number, not the key, so a connection holds a few bytes for it however
- * large its subscriptions are (a collision only spares one charge).
+ * A digest of what makes a request's view (its topic, sort and filter): 32
+ * bytes, not the key, so a connection holds little for it however large its
+ * subscriptions are. SHA-256, not a 32-bit hash: FNV-1a collisions take a
+ * client ~615,000 tries to find (filters "6yzx" and "d6ad" collided), and a
+ * chain of views under one hash made every fresh view cost its rows only.
  */
-function viewOf(request: ViewRequest): number {
+function viewOf(request: ViewRequest): string {
   const key = JSON.stringify([request.subscriptions, request.sort, request.filter]);
-  let hash = 0x811c9dc5; // FNV-1a over the key's UTF-16 code units
-  for (let i = 0; i < key.length; i++) hash = Math.imul(hash ^ key.charCodeAt(i), 0x01000193);
-  return hash >>> 0;
+  return createHash("sha256").update(key).digest("base64");
 }
 
 /**
