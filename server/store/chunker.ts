@@ -61,7 +61,8 @@ export class Chunker {
           bytes: block.stampRoom
             ? stampIngestBatchInPlace(encoded as Uint8Array<ArrayBuffer>, accepted)
             : stampIngestBatch(encoded, accepted),
-          block: { ...block, acceptedMs: accepted },
+          // Its room now holds this chunk's stamp: never stamped in place again.
+          block: { ...block, acceptedMs: accepted, stampRoom: undefined },
         });
         return;
       }
