@@ -139,16 +139,32 @@ export class RawHttpConnection {
         const size = parseInt(decoder.decode(this.#buffer.subarray(this.#start, lineEnd)), 16);
         if (!(size >= 0)) throw new TypeError("Bad chunk size in the answer");
         this.#start = lineEnd + 2;
+        if (size === 0) {
+          // Trailer lines, if any, up to the empty line that ends the answer.
+          while (true) {
+            while ((lineEnd = this.#find([13, 10])) < 0) await this.#fill(conn);
+            const empty = lineEnd === this.#start;
+            this.#start = lineEnd + 2;
+            if (empty) break;
+          }
+          break;
+        }
         parts.push(await this.#take(conn, size));
         await this.#take(conn, 2); // the chunk's CRLF
-        if (size === 0) break; // no trailers are sent to us
       }
     } else {
       const length = Number(headers.get("content-length") ?? NaN);
       if (!(length >= 0)) throw new TypeError("An answer without a length");
       parts.push(await this.#take(conn, length));
     }
-    return { status, headers, text: parts.map((p) => decoder.decode(p)).join("") };
+    // Decoded whole: a character split across two chunks stays one.
+    const body = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+    let at = 0;
+    for (const p of parts) {
+      body.set(p, at);
+      at += p.byteLength;
+    }
+    return { status, headers, text: decoder.decode(body) };
   }
 
   /** Index of `needle` in the unread bytes, or -1. */
