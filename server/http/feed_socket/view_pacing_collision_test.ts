@@ -1,21 +1,11 @@
+import { filteredView } from "../../../tests/testing/view_request.ts";
 import fc from "fast-check";
 import { assert, assertEquals } from "../../../tests/testing/assert.ts";
 import { TokenBucket } from "../token_bucket.ts";
 import type { ViewRequest } from "../../../protocol/client_messages.ts";
 import { rowBudget, VIEW_CHANGE_ROWS, ViewPacer } from "./view_pacing.ts";
 
-function request(idSubstring: string): ViewRequest {
-  return {
-    subscriptions: [],
-    sort: { key: "id", metric: null, field: "last", direction: "asc" },
-    filter: { idSubstring, groupPrefix: null, status: null },
-    offset: 0,
-    limit: 1,
-    order: "keep",
-    resume: null,
-    hiddenMetrics: [],
-  };
-}
+const request = filteredView;
 
 /** 32-bit FNV-1a over UTF-16 code units, recomputed here to show the pair collides under it. */
 function fnv1a(text: string): number {

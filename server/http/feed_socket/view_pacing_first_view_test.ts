@@ -1,3 +1,4 @@
+import { filteredView } from "../../../tests/testing/view_request.ts";
 import { assertEquals } from "../../../tests/testing/assert.ts";
 import { TokenBucket } from "../token_bucket.ts";
 import type { ViewRequest } from "../../../protocol/client_messages.ts";
@@ -9,18 +10,7 @@ import {
   ViewPacer,
 } from "./view_pacing.ts";
 
-function request(idSubstring: string): ViewRequest {
-  return {
-    subscriptions: [],
-    sort: { key: "id", metric: null, field: "last", direction: "asc" },
-    filter: { idSubstring, groupPrefix: null, status: null },
-    offset: 0,
-    limit: 1, // rows 0–49: 50 rows
-    order: "keep",
-    resume: null,
-    hiddenMetrics: [],
-  };
-}
+const request = filteredView;
 
 /** A new connection of `address`, wired as the feed wires it: its own budget never binds here. */
 function connect(addresses: AddressRowBudgets, address: string, now: number): ViewPacer {

@@ -1,21 +1,11 @@
+import { viewRequest } from "../../../tests/testing/view_request.ts";
 import fc from "fast-check";
 import { assert, assertEquals } from "../../../tests/testing/assert.ts";
 import { TokenBucket } from "../token_bucket.ts";
 import type { ViewOrder, ViewRequest } from "../../../protocol/client_messages.ts";
 import { AddressRowBudgets, rowBudget, VIEW_CHANGE_ROWS, ViewPacer } from "./view_pacing.ts";
 
-function request(o: Partial<ViewRequest> & { limit: number }): ViewRequest {
-  return {
-    subscriptions: [],
-    sort: { key: "id", metric: null, field: "last", direction: "asc" },
-    filter: { idSubstring: "", groupPrefix: null, status: null },
-    offset: 0,
-    order: "keep",
-    resume: null,
-    hiddenMetrics: [],
-    ...o,
-  };
-}
+const request = viewRequest;
 
 const ORDERS: ViewOrder[] = ["keep", "hold", "release", "resort"];
 
