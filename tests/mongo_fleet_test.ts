@@ -42,6 +42,18 @@ async function postSettled(pb: Pulseboard, docs: unknown[]): Promise<Response> {
 /** Scans held and not released yet: a failed test releases them, so its server can stop. */
 const held = new Set<() => void>();
 
+/** Posts one reading once the fleet is settled and expects it refused (200, none accepted) for `reason`. */
+async function assertRefused(
+  pb: Pulseboard,
+  doc: { sensorId: string; reading: Record<string, number> },
+  reason: RegExp,
+): Promise<void> {
+  const response = await postSettled(pb, [{ ...doc, timestamp: Date.now() }]);
+  const body = await response.json();
+  assertEquals([response.status, body.accepted], [200, 0]);
+  assert(reason.test(body.refused[0].reason), body.refused[0].reason);
+}
+
 /** A scan held after its first batch until `release`. */
 function holdScan(wire: MongoWireServer): () => void {
   let resolve!: () => void;
@@ -130,14 +142,7 @@ Deno.test("mongo: --max-sensors holds while the collection is loaded and while i
         "loaded",
       );
       // Full now: a new sensor is refused for the cap, not taken past it.
-      const full = await postSettled(pb, [{
-        sensorId: "one-more",
-        timestamp: Date.now(),
-        reading: { t: 1 },
-      }]);
-      const body = await full.json();
-      assertEquals([full.status, body.accepted], [200, 0]);
-      assert(/--max-sensors/.test(body.refused[0].reason), body.refused[0].reason);
+      await assertRefused(pb, { sensorId: "one-more", reading: { t: 1 } }, /--max-sensors/);
 
       // History lost: the router starts over and is refilled from the collection.
       release = holdScan(wire);
@@ -201,14 +206,11 @@ Deno.test("mongo: a new metric name waits while the collection is loaded, so no 
         "loaded",
       );
       // Now it is judged against the whole count: refused for the cap, with a reason.
-      const late = await postSettled(pb, [{
-        sensorId: "s0",
-        timestamp: Date.now(),
-        reading: { extra: 1 },
-      }]);
-      const body = await late.json();
-      assertEquals([late.status, body.accepted], [200, 0]);
-      assert(/metric name "extra" is new/.test(body.refused[0].reason), body.refused[0].reason);
+      await assertRefused(
+        pb,
+        { sensorId: "s0", reading: { extra: 1 } },
+        /metric name "extra" is new/,
+      );
       await new Promise((r) => setTimeout(r, 300));
       assertEquals((await health(pb.url)).fleet.droppedValues, 0, "nothing acknowledged dropped");
       const s0 = await (await fetch(new URL("/api/sensors?q=s0&limit=1", pb.url))).json();
