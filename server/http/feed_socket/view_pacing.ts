@@ -96,6 +96,8 @@ export class ViewPacer {
   readonly #address: TokenBucket;
   readonly #addressViews: RecentViews | null;
   #held: ViewRequest | null = null;
+  /** The held request's `viewOf`. */
+  #heldView = "";
   /** A digest of the view (topic, sort, filter) of the last request sent; null before the first. */
   #lastView: string | null = null;
 
@@ -122,15 +124,18 @@ export class ViewPacer {
       order: request.order === "keep" ? held.order : request.order,
       resume: request.resume ?? held.resume,
     };
-    if (this.#fits(asked, now)) return asked;
+    // Digested once: a held request is judged again at every release.
+    const view = viewOf(asked);
+    if (this.#fits(asked, view, now)) return asked;
     this.#held = asked;
+    this.#heldView = view;
     return null;
   }
 
   /** The held request, if it fits now (it is then no longer held). */
   release(now: number): ViewRequest | null {
     const held = this.#held;
-    if (held === null || !this.#fits(held, now)) return null;
+    if (held === null || !this.#fits(held, this.#heldView, now)) return null;
     this.#held = null;
     return held;
   }
@@ -142,20 +147,19 @@ export class ViewPacer {
   /** How long until the held request would fit, if no one else takes from the budgets. */
   waitMs(now: number): number {
     if (this.#held === null) return 0;
-    const cost = this.#cost(this.#held);
+    const cost = this.#cost(this.#held, this.#heldView);
     return Math.max(this.#own.msUntil(now, cost), this.#address.msUntil(now, cost));
   }
 
   /** Takes the request's rows from both budgets, or from neither. */
-  #fits(request: ViewRequest, now: number): boolean {
-    const rows = this.#cost(request);
+  #fits(request: ViewRequest, view: string, now: number): boolean {
+    const rows = this.#cost(request, view);
     // A window larger than a budget's burst costs the burst: it still goes, once the budget is full.
     const own = Math.min(rows, this.#own.capacity);
     const address = Math.min(rows, this.#address.capacity);
     if (!this.#own.has(now, own) || !this.#address.has(now, address)) return false;
     this.#own.take(now, own);
     this.#address.take(now, address);
-    const view = viewOf(request);
     this.#lastView = view;
     const recent = this.#addressViews;
     if (recent !== null) {
@@ -166,13 +170,14 @@ export class ViewPacer {
     return true;
   }
 
-  #cost(request: ViewRequest): number {
+  /** `view`: the request's `viewOf`. */
+  #cost(request: ViewRequest, view: string): number {
     const rows = servedRows(request);
     const last = this.#lastView;
     const sorts = request.order === "resort" ||
       (last !== null
-        ? viewOf(request) !== last
-        : this.#addressViews !== null && !this.#addressViews.has(viewOf(request)));
+        ? view !== last
+        : this.#addressViews !== null && !this.#addressViews.has(view));
     return sorts ? Math.max(rows, VIEW_CHANGE_ROWS) : rows;
   }
 }
