@@ -68,20 +68,23 @@ export class RawHttpConnection {
   /**
    * Writes `request` (a whole request, `buildPost`) and reads the answer.
    * Throws `Deno.errors.ConnectionRefused` when nothing listens (nothing was
-   * sent), `Deno.errors.TimedOut` after `timeoutMs`, and other errors when
-   * the connection broke (the outcome is then unknown).
+   * sent), the signal's reason when it was aborted before (nothing sent),
+   * `Deno.errors.TimedOut` after `timeoutMs` (the connect included), and
+   * other errors when the connection broke (the outcome is then unknown).
+   * Interim 1xx answers are skipped; 204 and 304 have no body; an answer with
+   * neither a length nor chunks runs to the close, and ends the connection.
    */
   async post(request: Uint8Array, timeoutMs: number, signal: AbortSignal): Promise<RawAnswer> {
+    signal.throwIfAborted();
     if (this.#conn && performance.now() - this.#lastUsed > this.#maxIdleMs) this.close();
-    if (!this.#conn) {
-      this.#conn = await Deno.connect({ hostname: this.#hostname, port: this.#port });
-      this.#conn.setNoDelay(true);
-      this.#start = this.#end = 0;
-    }
-    const conn = this.#conn;
+    // Armed before the connect, so a connect that hangs (a host that drops
+    // the SYN) times out or stops at the abort like the rest of the post.
+    const abandon = new AbortController();
     let timedOut = false;
+    let conn: Deno.TcpConn | null = this.#conn;
     const stop = () => {
-      if (this.#conn === conn) this.close();
+      abandon.abort();
+      if (conn && this.#conn === conn) this.close();
     };
     const timer = setTimeout(() => {
       timedOut = true;
@@ -89,12 +92,26 @@ export class RawHttpConnection {
     }, timeoutMs);
     signal.addEventListener("abort", stop, { once: true });
     try {
+      if (!conn) {
+        const opened = await Deno.connect({
+          hostname: this.#hostname,
+          port: this.#port,
+          signal: abandon.signal,
+        });
+        if (abandon.signal.aborted) {
+          opened.close();
+          throw new Deno.errors.Interrupted("stopped while connecting");
+        }
+        opened.setNoDelay(true);
+        this.#conn = conn = opened;
+        this.#start = this.#end = 0;
+      }
       for (let at = 0; at < request.byteLength;) {
         at += await conn.write(request.subarray(at));
       }
-      const answer = await this.#readAnswer(conn);
+      const { answer, keepAlive } = await this.#readAnswer(conn);
       this.#lastUsed = performance.now();
-      if (answer.headers.get("connection")?.toLowerCase() === "close") this.close();
+      if (!keepAlive) this.close();
       return answer;
     } catch (error) {
       stop();
@@ -115,24 +132,39 @@ export class RawHttpConnection {
     this.#conn = null;
   }
 
-  async #readAnswer(conn: Deno.TcpConn): Promise<RawAnswer> {
-    let headEnd = -1;
-    while ((headEnd = this.#find(CRLF_CRLF)) < 0) await this.#fill(conn);
-    const head = decoder.decode(this.#buffer.subarray(this.#start, headEnd)).split("\r\n");
-    this.#start = headEnd + 4;
-    const status = Number(head[0].split(" ")[1]);
-    if (!/^HTTP\/1\.[01] /.test(head[0]) || !(status >= 100 && status < 600)) {
-      throw new TypeError(`Not an HTTP answer: ${head[0].slice(0, 80)}`);
-    }
-    const headers = new Map<string, string>();
-    for (const line of head.slice(1)) {
-      const colon = line.indexOf(":");
-      if (colon > 0) {
-        headers.set(line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim());
+  async #readAnswer(conn: Deno.TcpConn): Promise<{ answer: RawAnswer; keepAlive: boolean }> {
+    let line = "";
+    let status = 0;
+    let headers = new Map<string, string>();
+    // Interim answers (100 Continue, 103 Early Hints) come before the final one.
+    do {
+      let headEnd = -1;
+      while ((headEnd = this.#find(CRLF_CRLF)) < 0) await this.#fill(conn);
+      const head = decoder.decode(this.#buffer.subarray(this.#start, headEnd)).split("\r\n");
+      this.#start = headEnd + 4;
+      line = head[0];
+      status = Number(line.split(" ")[1]);
+      if (!/^HTTP\/1\.[01] /.test(line) || !(status >= 100 && status < 600)) {
+        throw new TypeError(`Not an HTTP answer: ${line.slice(0, 80)}`);
       }
-    }
+      if (status === 101) throw new TypeError("Cannot follow a switch of protocols");
+      headers = new Map<string, string>();
+      for (const field of head.slice(1)) {
+        const colon = field.indexOf(":");
+        if (colon > 0) {
+          headers.set(field.slice(0, colon).trim().toLowerCase(), field.slice(colon + 1).trim());
+        }
+      }
+    } while (status < 200);
+    const connection = headers.get("connection")?.toLowerCase() ?? "";
+    let keepAlive = line.startsWith("HTTP/1.0 ")
+      ? connection.includes("keep-alive")
+      : !connection.includes("close");
     const parts: Uint8Array[] = [];
-    if (headers.get("transfer-encoding")?.toLowerCase().includes("chunked")) {
+    const length = headers.get("content-length");
+    if (status === 204 || status === 304) {
+      // No body, whatever the headers say (RFC 9112, section 6.3).
+    } else if (headers.get("transfer-encoding")?.toLowerCase().includes("chunked")) {
       while (true) {
         let lineEnd = -1;
         while ((lineEnd = this.#find([13, 10])) < 0) await this.#fill(conn);
@@ -152,10 +184,18 @@ export class RawHttpConnection {
         parts.push(await this.#take(conn, size));
         await this.#take(conn, 2); // the chunk's CRLF
       }
+    } else if (length !== undefined) {
+      const n = /^\d+$/.test(length) ? Number(length) : NaN;
+      if (!(n >= 0)) {
+        throw new TypeError(`Bad content-length in the answer: ${length.slice(0, 40)}`);
+      }
+      parts.push(await this.#take(conn, n));
     } else {
-      const length = Number(headers.get("content-length") ?? NaN);
-      if (!(length >= 0)) throw new TypeError("An answer without a length");
-      parts.push(await this.#take(conn, length));
+      // Neither a length nor chunks: the body runs to the connection's end.
+      while (await this.#fill(conn, { endOk: true }));
+      parts.push(this.#buffer.slice(this.#start, this.#end));
+      this.#start = this.#end;
+      keepAlive = false;
     }
     // Decoded whole: a character split across two chunks stays one.
     const body = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
@@ -164,7 +204,7 @@ export class RawHttpConnection {
       body.set(p, at);
       at += p.byteLength;
     }
-    return { status, headers, text: decoder.decode(body) };
+    return { answer: { status, headers, text: decoder.decode(body) }, keepAlive };
   }
 
   /** Index of `needle` in the unread bytes, or -1. */
@@ -185,7 +225,8 @@ export class RawHttpConnection {
     return out;
   }
 
-  async #fill(conn: Deno.TcpConn): Promise<void> {
+  /** Reads more bytes; at the connection's end throws, or returns false with `endOk`. */
+  async #fill(conn: Deno.TcpConn, options: { endOk?: boolean } = {}): Promise<boolean> {
     if (this.#start > 0) {
       this.#buffer.copyWithin(0, this.#start, this.#end);
       this.#end -= this.#start;
@@ -197,7 +238,11 @@ export class RawHttpConnection {
       this.#buffer = bigger;
     }
     const n = await conn.read(this.#buffer.subarray(this.#end));
-    if (n === null) throw new Deno.errors.UnexpectedEof("the server closed the connection");
+    if (n === null) {
+      if (options.endOk) return false;
+      throw new Deno.errors.UnexpectedEof("the server closed the connection");
+    }
     this.#end += n;
+    return true;
   }
 }
