@@ -189,7 +189,7 @@ export class FeedClient {
         addresses.views(this.#address),
       );
       const request = pacer.offer(message.request, now);
-      if (request !== null) this.#view(request);
+      if (request !== null) this.#paced(pacer, request);
       else {
         this.#shared.stats.feedViewsPaced++;
         this.#paceLater();
@@ -206,6 +206,13 @@ export class FeedClient {
     }
   }
 
+  /** A request the pacer let go, then the hold a held resort owes (`ViewPacer.followUp`). */
+  #paced(pacer: ViewPacer, request: ViewRequest): void {
+    this.#view(request);
+    const followUp = pacer.followUp();
+    if (followUp !== null) this.#view(followUp);
+  }
+
   /** Sends the held ViewSubscribe once its rows fit the budgets. */
   #paceLater(): void {
     if (this.#paceTimer !== null || !this.#pacer) return;
@@ -214,7 +221,7 @@ export class FeedClient {
       this.#paceTimer = null;
       if (this.#pacer !== pacer || this.sink.closed) return;
       const request = pacer.release(Date.now());
-      if (request !== null) this.#view(request);
+      if (request !== null) this.#paced(pacer, request);
       else if (pacer.holding) this.#paceLater();
     }, Math.max(1, pacer.waitMs(Date.now())));
   }

@@ -98,6 +98,10 @@ export class ViewPacer {
   #held: ViewRequest | null = null;
   /** The held request's `viewOf`. */
   #heldView = "";
+  /** The held request is a resort that a hold came after (see `followUp`). */
+  #heldThenHold = false;
+  /** The hold to send right after the resort that went (`followUp`). */
+  #followUp: ViewRequest | null = null;
   /** A digest of the view (topic, sort, filter) of the last request sent; null before the first. */
   #lastView: string | null = null;
 
@@ -114,30 +118,63 @@ export class ViewPacer {
     this.#addressViews = addressViews ?? null;
   }
 
-  /** The request to send now, or null: it is held until `waitMs` (it replaced any held one). */
+  /**
+   * The request to send now, or null: it is held until `waitMs` (it replaced
+   * any held one). After one is returned, send `followUp()` too.
+   */
   offer(request: ViewRequest, now: number): ViewRequest | null {
     const held = this.#held;
+    const heldThenHold = this.#heldThenHold;
     this.#held = null;
+    this.#heldThenHold = false;
+    this.#followUp = null;
     if (request.limit === 0) return request;
-    const asked = held === null ? request : {
-      ...request,
-      order: request.order === "keep" ? held.order : request.order,
-      resume: request.resume ?? held.resume,
-    };
+    let asked = request;
+    if (held !== null) {
+      // The orders said while held, as the hub would have applied them one
+      // by one: a resort also releases, so a release after it adds nothing,
+      // and a hold after it still holds (sent after it, `followUp`); an
+      // operator's "order now" is never lost to a later hold or release.
+      const resorted = held.order === "resort" && request.order !== "resort";
+      asked = {
+        ...request,
+        order: request.order === "keep" || resorted ? held.order : request.order,
+        resume: request.resume ?? held.resume,
+      };
+      this.#heldThenHold = resorted &&
+        (request.order === "hold" || (request.order === "keep" && heldThenHold));
+    }
     // Digested once: a held request is judged again at every release.
     const view = viewOf(asked);
-    if (this.#fits(asked, view, now)) return asked;
+    if (this.#fits(asked, view, now)) return this.#went(asked);
     this.#held = asked;
     this.#heldView = view;
     return null;
   }
 
-  /** The held request, if it fits now (it is then no longer held). */
+  /** The held request, if it fits now (it is then no longer held); then send `followUp()` too. */
   release(now: number): ViewRequest | null {
     const held = this.#held;
     if (held === null || !this.#fits(held, this.#heldView, now)) return null;
     this.#held = null;
-    return held;
+    return this.#went(held);
+  }
+
+  /**
+   * The hold said after a resort that was held, to send right after that
+   * resort (one ViewSubscribe says one order); once. It costs nothing: the
+   * same view and window, it brings no rows.
+   */
+  followUp(): ViewRequest | null {
+    const followUp = this.#followUp;
+    this.#followUp = null;
+    return followUp;
+  }
+
+  #went(request: ViewRequest): ViewRequest {
+    this.#followUp = this.#heldThenHold ? { ...request, order: "hold", resume: null } : null;
+    this.#heldThenHold = false;
+    return request;
   }
 
   get holding(): boolean {

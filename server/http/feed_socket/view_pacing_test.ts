@@ -125,7 +125,8 @@ Deno.test("paced requests never pass the budgets, and the newest window always g
           }
           now += o.gap;
           const offered = request({ limit: o.limit, offset: ++id * o.shift, order: o.order });
-          if (o.order !== "keep") expectOrder = o.order;
+          // A resort said stays (a hold after it follows it: view_pacing_resort_test.ts).
+          if (o.order !== "keep" && expectOrder !== "resort") expectOrder = o.order;
           const now_ = pacer.offer(offered, now);
           send(now_, now);
           if (now_) {
