@@ -4,6 +4,7 @@ import type { ReadingBlock } from "../../../protocol/reading_block.ts";
 import { addDocument } from "../../ingest/readings/json.ts";
 import type { ReadingLimits } from "../../ingest/readings/limits.ts";
 import type { DocumentIds } from "./document_ids.ts";
+import { withPlainNumbers } from "./bson_numbers.ts";
 
 /** In stream order: readings by column, or the removal of a sensor. */
 export type BatchPart =
@@ -128,9 +129,11 @@ export class ChangeBatch {
       return;
     }
     // BSON dates are the natural timestamp type in Mongo; the JSON rules take epoch ms.
-    const normalized = doc.timestamp instanceof Date
-      ? { ...doc, timestamp: doc.timestamp.getTime() }
-      : doc;
+    // BSON's Decimal128 and Long are numbers too (`withPlainNumbers`).
+    const plain = withPlainNumbers(doc);
+    const normalized = plain.timestamp instanceof Date
+      ? { ...plain, timestamp: plain.timestamp.getTime() }
+      : plain;
     const reason = addDocument(this.#builder, normalized, this.#limits, this.#now());
     if (reason !== null) {
       this.#invalid.push({ id, reason });
