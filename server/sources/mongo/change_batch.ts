@@ -5,6 +5,7 @@ import { addDocument } from "../../ingest/readings/json.ts";
 import type { ReadingLimits } from "../../ingest/readings/limits.ts";
 import type { DocumentIds } from "./document_ids.ts";
 import { withPlainNumbers } from "./bson_numbers.ts";
+import { overMetricLimit } from "./metric_count.ts";
 
 /** In stream order: readings by column, or the removal of a sensor. */
 export type BatchPart =
@@ -126,6 +127,11 @@ export class ChangeBatch {
     const id = idKey(isObject(doc) && doc._id !== undefined ? doc._id : key);
     if (!isObject(doc)) {
       this.#invalid.push({ id, reason: "the event has no document" });
+      return;
+    }
+    // Stopped at the limit: the JSON rules would check every key first.
+    if (overMetricLimit(doc.reading, this.#limits.maxMetrics)) {
+      this.#invalid.push({ id, reason: `too many metrics (more than ${this.#limits.maxMetrics})` });
       return;
     }
     // BSON dates are the natural timestamp type in Mongo; the JSON rules take epoch ms.
