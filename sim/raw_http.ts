@@ -41,6 +41,14 @@ export function buildPost(
   return { bytes, bodyAt: head.byteLength };
 }
 
+/** A post that timed out before any of its bytes were written: the server surely stored nothing. */
+export class ConnectTimedOut extends Deno.errors.TimedOut {}
+
+/** How a connection is opened (`Deno.connect`; a test's stand-in). */
+export type Connect = (
+  options: Deno.ConnectOptions & { signal?: AbortSignal },
+) => Promise<Deno.TcpConn>;
+
 /**
  * One TCP connection to `url`'s host, reused request after request (one at
  * a time). A connection that failed or was closed is opened again for the
@@ -52,24 +60,27 @@ export class RawHttpConnection {
   readonly #hostname: string;
   readonly #port: number;
   readonly #maxIdleMs: number;
+  readonly #connect: Connect;
   #conn: Deno.TcpConn | null = null;
   #lastUsed = 0;
   #buffer = new Uint8Array(16 * 1024);
   #start = 0;
   #end = 0;
 
-  constructor(url: URL, options: { maxIdleMs?: number } = {}) {
+  constructor(url: URL, options: { maxIdleMs?: number; connect?: Connect } = {}) {
     if (url.protocol !== "http:") throw new TypeError(`Cannot post raw to ${url.protocol}`);
     this.#hostname = url.hostname.replace(/^\[|\]$/g, "");
     this.#port = Number(url.port || 80);
     this.#maxIdleMs = options.maxIdleMs ?? 2_000;
+    this.#connect = options.connect ?? Deno.connect;
   }
 
   /**
    * Writes `request` (a whole request, `buildPost`) and reads the answer.
    * Throws `Deno.errors.ConnectionRefused` when nothing listens (nothing was
    * sent), the signal's reason when it was aborted before (nothing sent),
-   * `Deno.errors.TimedOut` after `timeoutMs` (the connect included), and
+   * `Deno.errors.TimedOut` after `timeoutMs` (`ConnectTimedOut` when it came
+   * before anything was written: a connect that hung), and
    * other errors when the connection broke (the outcome is then unknown).
    * Interim 1xx answers are skipped; 204 and 304 have no body; an answer with
    * neither a length nor chunks runs to the close, and ends the connection.
@@ -81,6 +92,7 @@ export class RawHttpConnection {
     // the SYN) times out or stops at the abort like the rest of the post.
     const abandon = new AbortController();
     let timedOut = false;
+    let sent = false;
     let conn: Deno.TcpConn | null = this.#conn;
     const stop = () => {
       abandon.abort();
@@ -93,7 +105,7 @@ export class RawHttpConnection {
     signal.addEventListener("abort", stop, { once: true });
     try {
       if (!conn) {
-        const opened = await Deno.connect({
+        const opened = await this.#connect({
           hostname: this.#hostname,
           port: this.#port,
           signal: abandon.signal,
@@ -106,6 +118,7 @@ export class RawHttpConnection {
         this.#conn = conn = opened;
         this.#start = this.#end = 0;
       }
+      sent = true;
       for (let at = 0; at < request.byteLength;) {
         at += await conn.write(request.subarray(at));
       }
@@ -115,6 +128,9 @@ export class RawHttpConnection {
       return answer;
     } catch (error) {
       stop();
+      if (timedOut && !sent) {
+        throw new ConnectTimedOut(`not connected within ${timeoutMs} ms (nothing sent)`);
+      }
       if (timedOut) throw new Deno.errors.TimedOut(`no answer within ${timeoutMs} ms`);
       throw error;
     } finally {

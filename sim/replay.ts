@@ -2,7 +2,7 @@ import { Fleet } from "./fleet.ts";
 import { BatchEncoder } from "./batch_encoder.ts";
 import { answerResult, postBatch } from "./post.ts";
 import type { PostResult } from "./post.ts";
-import { buildPost, RawHttpConnection } from "./raw_http.ts";
+import { buildPost, ConnectTimedOut, RawHttpConnection } from "./raw_http.ts";
 import type { Body } from "./batch_encoder.ts";
 import { emptyReport } from "./simulator.ts";
 import type { SimulatorReport } from "./simulator.ts";
@@ -169,7 +169,7 @@ export async function runReplay(
 }
 
 /** One post over a raw connection, its outcome classified as `postBatch` does. */
-async function postRaw(
+export async function postRaw(
   connection: RawHttpConnection,
   request: Uint8Array,
   timeoutMs: number,
@@ -187,6 +187,10 @@ async function postRaw(
   } catch (error) {
     if (signal.aborted) {
       return { ok: false, cause: "interrupted at stop (outcome unknown)", retry: false };
+    }
+    // Before the timed-out check: it is one, but nothing of the post was sent.
+    if (error instanceof ConnectTimedOut) {
+      return { ok: false, cause: "connect timed out (nothing sent)", retry: true };
     }
     if (error instanceof Deno.errors.TimedOut) {
       return { ok: false, cause: "timed out (outcome unknown)", retry: false };
