@@ -31,6 +31,14 @@ export interface TakenBatch {
   invalidated: string | null;
 }
 
+/**
+ * The longest `_id` kept, in characters of canonical EJSON (an ObjectId is
+ * 35, a keyed batch's row about 45). The newest `_id` of every sensor is kept
+ * in memory and in each checkpoint (`DocumentIds`); unbounded, one writer's
+ * megabyte-long `_id`s grew both by that much per sensor.
+ */
+export const MAX_DOCUMENT_ID_CHARS = 512;
+
 /** Operations whose event carries the document as it is now. */
 const WITH_DOCUMENT = new Set(["insert", "replace", "update"]);
 /** Operations after which the stream is closed by the server. */
@@ -125,6 +133,13 @@ export class ChangeBatch {
 
   #document(doc: unknown, key: unknown, acceptedMs: number): void {
     const id = idKey(isObject(doc) && doc._id !== undefined ? doc._id : key);
+    if (id.length > MAX_DOCUMENT_ID_CHARS) {
+      this.#invalid.push({
+        id: `${id.slice(0, MAX_DOCUMENT_ID_CHARS)}…`,
+        reason: `_id too long (${id.length} characters of EJSON > ${MAX_DOCUMENT_ID_CHARS})`,
+      });
+      return;
+    }
     if (!isObject(doc)) {
       this.#invalid.push({ id, reason: "the event has no document" });
       return;
