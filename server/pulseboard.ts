@@ -13,7 +13,13 @@ import { FleetLimit, ingestRoutes, SensorGroups } from "./ingest/mod.ts";
 import type { IngestStats } from "./ingest/mod.ts";
 import { startMqtt } from "./ingest/mqtt/mod.ts";
 import { readApi } from "./queries/mod.ts";
-import { feedSocketHandler, listen, staticFiles, TransportStats } from "./http/mod.ts";
+import {
+  defaultMaxClients,
+  feedSocketHandler,
+  listen,
+  staticFiles,
+  TransportStats,
+} from "./http/mod.ts";
 import {
   glibcTrim,
   HeapTrimmer,
@@ -136,7 +142,10 @@ export async function startPulseboard(
     groups,
   });
   const transport = new TransportStats();
+  const maxClients = config.maxClients ??
+    defaultMaxClients(Deno.systemMemoryInfo().total, config.maxBufferedBytes);
   const metrics = new PrometheusMetrics({
+    transport,
     ingest: ingest.stats,
     hub: hub.stats,
     source,
@@ -156,6 +165,7 @@ export async function startPulseboard(
     ...ingest,
     feed: feedSocketHandler(hub, {
       tokens: auth.tokens ?? undefined,
+      maxClients,
       maxConnectionsPerAddress: config.maxConnectionsPerAddress,
       viewRows: {
         perConnection: config.viewRowsPerConnection,

@@ -60,6 +60,8 @@ export interface Config {
   allowedHosts: string[];
   /** Origins allowed to call /api/* from other sites (CORS); null: none. */
   corsOrigins: string[] | null;
+  /** Open feed connections in all; null: derived from memory (`defaultMaxClients`). */
+  maxClients: number | null;
   maxConnectionsPerAddress: number;
   viewRowsPerConnection: number;
   viewRowsPerAddress: number;
@@ -535,6 +537,17 @@ export const OPTIONS: readonly Option[] = [
     help: "origins that may call /api/* from other sites",
     readme: "comma-separated origins that may call `/api/*` from other sites",
     parse: origins("cors-origins"),
+  }),
+  option({
+    flag: "max-clients",
+    key: "maxClients",
+    arg: "<n>",
+    default: null,
+    shown: "(from memory)",
+    help: "open feed connections in all (default: half of memory over --max-buffered + 1 MiB each)",
+    readme:
+      "open feed connections in all, whatever their addresses (503 above); by default half of the machine's memory over what one stalled client may hold (`--max-buffered` plus 1 MiB), 64 to 100,000",
+    parse: int("max-clients", 1, 10_000_000),
   }),
   option({
     flag: "max-connections-per-address",

@@ -6,7 +6,7 @@ export type { ListenConfig } from "./listen.ts";
 export type { HttpServer, ServeOptions } from "./server.ts";
 export { closeCodeFor, errorResponse, jsonResponse, problem, statusFor } from "./errors.ts";
 export { staticFiles } from "./static_files.ts";
-export { feedSocketHandler } from "./feed_socket/mod.ts";
+export { defaultMaxClients, feedSocketHandler } from "./feed_socket/mod.ts";
 export { clientAddress, compileProxyTrust } from "./client_address.ts";
 export { allowedHosts, NO_HOSTS, parseAllowedHost } from "./allowed_hosts.ts";
 export type { AllowedHosts } from "./allowed_hosts.ts";

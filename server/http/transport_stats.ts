@@ -4,6 +4,10 @@ export class TransportStats {
   connections = 0;
   /** Feed sockets whose connection is still open. */
   feedSockets = 0;
+  /** The server-wide bound on feed sockets (`--max-clients`); null: none. */
+  maxClients: number | null = null;
+  /** Feed upgrades refused with 503 because `maxClients` sockets were open. */
+  feedRefusedFull = 0;
   /** Feed connections aborted because a close could not be delivered in time. */
   feedAborted = 0;
   /** Feed connections closed with 1009: a message (all its fragments together) over the cap. */

@@ -52,6 +52,9 @@ export interface HealthInputs {
     feedAborted: number;
     feedTooBig: number;
     feedViewsPaced: number;
+    /** The server-wide bound (`--max-clients`) and the upgrades it refused. */
+    maxClients?: number | null;
+    feedRefusedFull?: number;
   };
   history: () => {
     rollupChunksWritten: number;

@@ -75,6 +75,8 @@ export interface MetricSources {
   mqtt?: { counters(): MqttCounters } | null;
   /** The fleet against its caps (`FleetLimit.stats`), when ingest keeps to them. */
   fleet?: () => { sensors: number; maxSensors: number; droppedValues: number };
+  /** The feed's sockets against `--max-clients` (`TransportStats`), when wired. */
+  transport?: { maxClients: number | null; feedRefusedFull: number };
 }
 
 /**
@@ -273,6 +275,19 @@ export class PrometheusMetrics {
       },
     });
     gauge("pulseboard_clients", "Connected WebSocket clients.", () => sources.hub.sessions);
+    const transport = sources.transport;
+    if (transport) {
+      gauge(
+        "pulseboard_feed_max_clients",
+        "The bound on open feed connections in all (--max-clients).",
+        () => transport.maxClients ?? Infinity,
+      );
+      mirrored(
+        "pulseboard_feed_refused_full_total",
+        "Feed connections refused with 503 because --max-clients were open.",
+        () => transport.feedRefusedFull,
+      );
+    }
     mirrored(
       "pulseboard_frames_sent_total",
       "Delta frames sent to clients.",

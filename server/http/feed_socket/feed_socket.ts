@@ -21,6 +21,8 @@ import { AddressRowBudgets, rowBudget } from "./view_pacing.ts";
 export { FEED_PROTOCOL };
 
 export interface FeedSocketOptions {
+  /** Open feed connections in all (`--max-clients`). Default: no bound. */
+  maxClients?: number;
   /** Open feed connections per client address. Default 64. */
   maxConnectionsPerAddress?: number;
   /** Proxies whose X-Forwarded-For names the client (`--trusted-proxies`); null: none. */
@@ -55,7 +57,7 @@ export interface FeedSocketOptions {
 /**
  * GET /ws: the only place that touches the WebSocket library (npm `ws`). A
  * connection goes through small steps: the request (readFeedRequest: query,
- * subprotocol token), its address's quota (429), the upgrade, its sink
+ * subprotocol token), the server's bound (503), its address's quota (429), the upgrade, its sink
  * (SocketSink, which the hub's session sends through), its authentication
  * (ViewerAuth, and a quota per token subject), each inbound message
  * (readInbound: rate, binary, verified) and its routing to the hub (the
@@ -69,6 +71,8 @@ export function feedSocketHandler(hub: FeedHub, options: FeedSocketOptions = {})
   const subjects = new ConnectionQuota(options.maxConnectionsPerToken ?? 16);
   const proxyTrust = options.proxyTrust ?? compileProxyTrust(options.trustedProxies ?? []);
   const stats = options.stats ?? new TransportStats();
+  const maxClients = options.maxClients ?? Infinity;
+  stats.maxClients = Number.isFinite(maxClients) ? maxClients : null;
   // The connections the hub knows: a restarted hub knows none, so they are told to come back.
   const live = new Set<FrameSink>();
   // A frame the hub sends to many sessions is framed once for all their sockets.
@@ -105,6 +109,16 @@ export function feedSocketHandler(hub: FeedHub, options: FeedSocketOptions = {})
     }
     const asked = await readFeedRequest(request, options.tokens);
     if (asked instanceof Response) return asked;
+    // Each open client may hold up to --max-buffered and a frame: the sum is bounded here,
+    // checked after the last await, so concurrent upgrades cannot overshoot it.
+    if (stats.feedSockets >= maxClients) {
+      stats.feedRefusedFull++;
+      return problem(
+        503,
+        `Too many feed connections on this server (limit ${maxClients})`,
+        { "retry-after": "5" },
+      );
+    }
     const address = clientAddress(request, info, proxyTrust);
     if (!addresses.take(address)) {
       return problem(

@@ -2,6 +2,7 @@
 // sink, its authentication, each inbound message, and the handler that
 // composes them and routes messages to the hub.
 export { FEED_PROTOCOL, feedSocketHandler } from "./feed_socket.ts";
+export { defaultMaxClients } from "./client_limit.ts";
 export type { FeedSocketOptions } from "./feed_socket.ts";
 export { readFeedRequest } from "./feed_request.ts";
 export type { FeedRequest, TokenCheck } from "./feed_request.ts";
