@@ -190,7 +190,11 @@ export function startBridge(
       sessionPresent: connack.sessionPresent,
     });
     if (connack.sessionPresent) return;
-    client.subscribe(options.topic, { qos: 1 }, (error, granted) => {
+    // Retain Handling 2: no retained messages at the subscribe. A new subscription
+    // (a broker that lost the session, a new client id) had them all sent again:
+    // those stored live came twice, and one without a timestamp became a new
+    // reading of a stale value. Live publishes still come, retained or not.
+    client.subscribe(options.topic, { qos: 1, rh: 2 }, (error, granted) => {
       const refused = granted?.find((g) => g.qos > 2);
       if (error || refused) {
         noteError(
