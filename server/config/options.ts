@@ -1011,8 +1011,10 @@ export const OPTIONS: readonly Option[] = [
     arg: "<bytes>",
     default: 65_536,
     shown: "65536",
-    help: "largest MQTT packet accepted; the connection is dropped above",
-    readme: "largest MQTT packet accepted, in bytes; the connection is dropped above",
+    help:
+      "largest MQTT packet accepted; the connection is dropped above (the bridge's broker drops them)",
+    readme:
+      "largest MQTT packet, in bytes: the listener drops the connection above, the bridge's broker the publish",
     section: "mqtt",
     parse: int("mqtt-max-packet", 256, 64 << 20),
   }),

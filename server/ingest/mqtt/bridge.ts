@@ -23,6 +23,12 @@ export interface BridgeOptions {
    * thousands of queued messages at a session resume otherwise). Default 1000.
    */
   maxHeldAcks?: number;
+  /**
+   * Largest packet the broker may send (MQTT 5 Maximum Packet Size; it drops
+   * larger publishes for this client): any publisher to the broker could
+   * otherwise have the server read a 256 MB message whole. `--mqtt-max-packet`.
+   */
+  maxPacketBytes?: number;
   connectTimeoutMs?: number;
 }
 
@@ -91,7 +97,11 @@ export function startBridge(
     clean: false,
     protocolVersion: 5,
     // Without it an MQTT 5 session ends at disconnect, and nothing queues while we are down.
-    properties: { sessionExpiryInterval: 0xffffffff, receiveMaximum: maxHeld },
+    properties: {
+      sessionExpiryInterval: 0xffffffff,
+      receiveMaximum: maxHeld,
+      ...(options.maxPacketBytes ? { maximumPacketSize: options.maxPacketBytes } : {}),
+    },
     reconnectPeriod: RECONNECT_MIN_MS,
     connectTimeout: options.connectTimeoutMs ?? 10_000,
     keepalive: 30,

@@ -159,6 +159,7 @@ export async function startMqttIngest(
         ca: options.caFile ? await Deno.readTextFile(options.caFile) : undefined,
         username: options.username ?? undefined,
         password: options.password ?? undefined,
+        maxPacketBytes: options.maxPacketBytes,
         connectTimeoutMs: options.connectTimeoutMs,
       });
     }
