@@ -3,7 +3,7 @@ import type { AttentionOptions } from "./attention_board.ts";
 import type { ActorRef, Behavior } from "../runtime/mod.ts";
 import { FeedView } from "./feed_view.ts";
 import type { TickChanges } from "./feed_view.ts";
-import { groupAggregates } from "./group_aggregates.ts";
+import { groupAggregatesOf } from "./group_aggregates_pass.ts";
 import { aggregatesByName, SensorListing } from "./feed_queries.ts";
 import { HubStats } from "./hub_stats.ts";
 import type { TickParts } from "./hub_stats.ts";
@@ -770,19 +770,34 @@ export class HubBehavior implements Behavior<HubMessage> {
     }
     if (sizes.size === 0) return () => [];
     const cache = new Map<string, GroupAggregateEntry[]>();
-    return (topic) =>
-      topic.aggregatePrefixes.flatMap((prefix) =>
+    const view = this.#view;
+    const topics = this.#topics;
+    return (topic) => {
+      const scope = topic.spec.scope;
+      const scopeKey = scope?.join(",") ?? "*";
+      return topic.aggregatePrefixes.flatMap((prefix) =>
         [...sizes].flatMap((size) => {
-          const scope = topic.spec.scope;
-          const key = `${size}|${prefix}|${scope?.join(",") ?? "*"}`;
+          const key = `${size}|${prefix}|${scopeKey}`;
           let entries = cache.get(key);
           if (!entries) {
-            entries = groupAggregates(this.#view, prefix, size, { scope });
-            cache.set(key, entries);
+            // Every topic's groups under this scope from one walk of the fleet, not a walk each.
+            const prefixes = new Set([prefix]);
+            for (const other of topics.values()) {
+              if ((other.spec.scope?.join(",") ?? "*") !== scopeKey) continue;
+              for (const p of other.aggregatePrefixes) {
+                if (!cache.has(`${size}|${p}|${scopeKey}`)) prefixes.add(p);
+              }
+            }
+            const list = [...prefixes];
+            groupAggregatesOf(view, list, size, { scope }).forEach((of, i) =>
+              cache.set(`${size}|${list[i]}|${scopeKey}`, of)
+            );
+            entries = cache.get(key)!;
           }
           return entries;
         })
       );
+    };
   }
 
   /**

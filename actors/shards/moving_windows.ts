@@ -1,9 +1,14 @@
 /**
  * The moving windows of one shard's sensor metrics, by slot, in columns: a
  * ring of the last `window` values (in arrival order, late ones included)
- * and the value with the newest event time. The average, min and max are
- * computed from the ring when they are read (a flush reads only the slots
- * that changed), so they are exact and a reading costs a few stores.
+ * and the value with the newest event time.
+ * The average is exact: in a narrow ring page (below) it is the integers'
+ * sum, kept as values come and go, over 10^d × count, one correctly rounded
+ * division (the mean of the decimals as sent); in a float64 page it is
+ * recomputed from the ring, summed oldest first. Min and max are kept as
+ * values come and rescanned when one leaves that was the min or the max
+ * (about 2 readings in `window`), or after a restore or a rescale. So a
+ * flush (it reads only the slots that changed) does not walk each window.
  * Columns grow by fixed pages: no doubling slack, no copy when they grow.
  * A ring page keeps its values as integers k with k / 10^d === value (d ≤ 4,
  * one d per page: readings usually have a fixed resolution, e.g. 21.3), in
@@ -26,7 +31,10 @@ const RING_PAGE_VALUES = 1 << 16;
 /** Largest decimal scale a narrow ring page takes (10^4 keeps values up to ±214,748 in int32). */
 const MAX_DECIMALS = 4;
 const INT32_MAX = 0x7fffffff;
+const INT32_MIN = -0x80000000;
 const INT16_MAX = 0x7fff;
+/** Largest window whose integer sum stays exact in a double (|k| ≤ 2^31, 2^21 of them < 2^53). */
+const MAX_KEPT_WINDOW = 1 << 21;
 
 class ScalarPage {
   readonly last = new Float64Array(PAGE);
@@ -34,6 +42,16 @@ class ScalarPage {
   /** Ring position the next value goes to, and values held (≤ window). */
   readonly next = new Uint32Array(PAGE);
   readonly filled = new Uint32Array(PAGE);
+  /**
+   * While `kept` is 1 (and the ring page is narrow): the window's integers'
+   * sum, min and max, at its page's scale (an empty window's min and max:
+   * INT32_MAX and INT32_MIN). `kept` is 0 after a restore or a rescale, or
+   * once the min or max left: the next read rescans.
+   */
+  readonly sum = new Float64Array(PAGE);
+  readonly min = new Int32Array(PAGE);
+  readonly max = new Int32Array(PAGE);
+  readonly kept = new Uint8Array(PAGE);
 }
 
 /** Avg, min and max of a slot's window (see `MovingWindows.read`). */
@@ -63,6 +81,8 @@ export class MovingWindows {
    */
   readonly #top: number[] = [];
   readonly #ringLength: number;
+  /** Whether sums, min and max are kept per slot (a window too long for an exact integer sum: no). */
+  readonly #keeps: boolean;
   /** Slots the pages can hold. */
   #capacity = 0;
 
@@ -76,6 +96,7 @@ export class MovingWindows {
     this.#ringBits = bits;
     this.#ringMask = (1 << bits) - 1;
     this.#ringLength = (1 << bits) * window;
+    this.#keeps = window <= MAX_KEPT_WINDOW;
   }
 
   /** Bytes the columns hold (for memory accounting). */
@@ -84,7 +105,7 @@ export class MovingWindows {
     for (let r = 0; r < this.#scale.length; r++) {
       rings += this.#scale[r] === 0 ? this.#ringLength * 8 : this.#narrow[r]!.byteLength;
     }
-    return this.#pages.length * PAGE * 24 + rings;
+    return this.#pages.length * PAGE * 41 + rings;
   }
 
   /** Makes slots `0..slots-1` addressable (a restore knows how many up front). */
@@ -112,6 +133,10 @@ export class MovingWindows {
     page.timeMs[i] = -Infinity;
     page.next[i] = 0;
     page.filled[i] = 0;
+    page.sum[i] = 0;
+    page.min[i] = INT32_MAX;
+    page.max[i] = INT32_MIN;
+    page.kept[i] = this.#keeps ? 1 : 0;
   }
 
   add(slot: number, value: number, timeMs: number): void {
@@ -134,9 +159,27 @@ export class MovingWindows {
     const i = slot & MASK;
     const base = (slot & this.#ringMask) * this.window;
     const at = page.next[i];
-    this.#put(slot >>> this.#ringBits, base + at, values, v);
+    const r = slot >>> this.#ringBits;
+    const full = page.filled[i] === this.window;
+    // The value leaving (a full window's oldest), read before it is overwritten; a
+    // rescale in `#put` unkeeps every slot of the page, so `kept` below means the same scale.
+    const narrow = this.#narrow[r];
+    const out = full && narrow !== null ? narrow[base + at] : 0;
+    this.#put(r, base + at, values, v);
     page.next[i] = at + 1 === this.window ? 0 : at + 1;
-    if (page.filled[i] < this.window) page.filled[i]++;
+    if (!full) page.filled[i]++;
+    if (page.kept[i] === 1) {
+      if (this.#scale[r] === 0) page.kept[i] = 0; // widened: a float64 page is summed when read
+      else {
+        const n = this.#narrow[r]![base + at];
+        page.sum[i] += n - out;
+        if (full && (out === page.min[i] || out === page.max[i])) page.kept[i] = 0;
+        else {
+          if (n < page.min[i]) page.min[i] = n;
+          if (n > page.max[i]) page.max[i] = n;
+        }
+      }
+    }
     // Late readings still count, but the last value is the newest by event time (a tie: the later).
     if (timeMs >= page.timeMs[i]) {
       page.last[i] = value;
@@ -177,13 +220,30 @@ export class MovingWindows {
    */
   writeState(slot: number, out: MetricStates, j: number): void {
     const page = this.#pages[slot >>> PAGE_BITS];
-    const filled = page.filled[slot & MASK];
+    const i = slot & MASK;
+    const filled = page.filled[i];
     const r = slot >>> this.#ringBits;
+    const p = this.#scale[r];
+    out.last[j] = page.last[i];
+    out.timeMs[j] = page.timeMs[i];
+    if (p !== 0 && page.kept[i] === 1) {
+      if (filled === 0) {
+        out.avg[j] = NaN;
+        out.min[j] = Infinity;
+        out.max[j] = -Infinity;
+        return;
+      }
+      // p × filled is an exact integer: one rounding, the mean of the decimals as sent.
+      out.avg[j] = page.sum[i] / (p * filled);
+      // k / p: the very doubles that were added.
+      out.min[j] = page.min[i] / p;
+      out.max[j] = page.max[i] / p;
+      return;
+    }
     const base = (slot & this.#ringMask) * this.window;
     // Oldest first, so the sum (and its rounding) does not depend on where the ring starts.
-    const oldest = filled < this.window ? 0 : page.next[slot & MASK];
+    const oldest = filled < this.window ? 0 : page.next[i];
     let sum = 0, min = Infinity, max = -Infinity;
-    const p = this.#scale[r];
     if (p === 0) {
       const ring = this.#rings[r]!;
       for (let k = base + oldest; k < base + filled; k++) {
@@ -198,29 +258,39 @@ export class MovingWindows {
         if (v < min) min = v;
         if (v > max) max = v;
       }
+      // 0 / 0 is NaN (an empty window): a conditional NaN here made V8 box the
+      // average, 16 bytes of garbage per sensor metric per flush.
+      out.avg[j] = sum / filled;
     } else {
-      // The same doubles as were added (each was checked to come back exactly), in the same order.
+      // The integers' exact sum; min and max of the same doubles as were added
+      // (each was checked to come back exactly), oldest first.
+      // Integers: the order does not matter, and k / p is monotonic in k.
       const ring = this.#narrow[r]!;
-      for (let k = base + oldest; k < base + filled; k++) {
-        const v = ring[k] / p;
-        sum += v;
-        if (v < min) min = v;
-        if (v > max) max = v;
+      let least = INT32_MAX, most = INT32_MIN;
+      for (let k = base; k < base + filled; k++) {
+        const n = ring[k];
+        sum += n;
+        if (n < least) least = n;
+        if (n > most) most = n;
       }
-      for (let k = base; k < base + oldest; k++) {
-        const v = ring[k] / p;
-        sum += v;
-        if (v < min) min = v;
-        if (v > max) max = v;
+      if (this.#keeps) {
+        page.sum[i] = sum;
+        page.min[i] = least;
+        page.max[i] = most;
+        page.kept[i] = 1;
       }
+      if (filled === 0) {
+        out.avg[j] = NaN;
+        out.min[j] = Infinity;
+        out.max[j] = -Infinity;
+        return;
+      }
+      out.avg[j] = sum / (p * filled);
+      min = least / p;
+      max = most / p;
     }
-    // 0 / 0 is NaN (an empty window): a conditional NaN here made V8 box the
-    // average, 16 bytes of garbage per sensor metric per flush.
-    out.avg[j] = sum / filled;
     out.min[j] = min;
     out.max[j] = max;
-    out.last[j] = page.last[slot & MASK];
-    out.timeMs[j] = page.timeMs[slot & MASK];
   }
 
   /**
@@ -326,6 +396,7 @@ export class MovingWindows {
     page.timeMs[i] = f64[at + 1];
     page.filled[i] = filled;
     page.next[i] = filled === this.window ? 0 : filled;
+    page.kept[i] = 0; // summed at its first read
     const base = (slot & this.#ringMask) * this.window;
     const r = slot >>> this.#ringBits;
     // The saved integers' scale (1 for doubles: a division by 1 gives the value back).
@@ -389,6 +460,10 @@ export class MovingWindows {
    * out, exactly as a read would).
    */
   #rescale(r: number, value: number): void {
+    // The page's slots' kept sums are at the old scale (or the page widens): each is rescanned at its next read.
+    for (let s = r << this.#ringBits; s < (r + 1) << this.#ringBits && s < this.#capacity; s++) {
+      this.#pages[s >>> PAGE_BITS].kept[s & MASK] = 0;
+    }
     const narrow = this.#narrow[r]!;
     const p = this.#scale[r];
     let d = POW10.indexOf(p);

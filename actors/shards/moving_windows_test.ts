@@ -124,18 +124,37 @@ const exactValueArb = fc.oneof(
 );
 
 /**
- * Asserts the slot reads as `recent` recomputed: summed oldest first (the
- * sum then rounds alike, so the average is exact too), min and max.
+ * The average a window of `recent` reads as, recomputed: in a narrow ring
+ * page (`ringForm` not 0; its values then have at most 4 decimals) the mean
+ * of the decimals, one rounding of their integer sum at 10^4 over 10^4 ×
+ * count (the page's own scale gives the same rational, so the same double);
+ * in a float64 page the values summed oldest first, over the count.
  */
-function assertSummary(w: MovingWindows, slot: number, recent: readonly number[]): void {
-  let sum = 0, min = Infinity, max = -Infinity;
+function recomputedAvg(narrow: boolean, recent: readonly number[]): number {
+  if (!narrow) {
+    let sum = 0;
+    for (const v of recent) sum += v;
+    return sum / recent.length;
+  }
+  let sum = 0;
   for (const v of recent) {
-    sum += v;
+    const k = Math.round(v * 1e4);
+    assert(k / 1e4 === v, `${v} has at most 4 decimals in a narrow page`);
+    sum += k; // |sum| < 2^53: exact
+  }
+  return sum / (1e4 * recent.length);
+}
+
+/** Asserts the slot reads as `recent` recomputed: the average (`recomputedAvg`), min and max, bit for bit. */
+function assertSummary(w: MovingWindows, slot: number, recent: readonly number[]): void {
+  let min = Infinity, max = -Infinity;
+  for (const v of recent) {
     if (v < min) min = v;
     if (v > max) max = v;
   }
   const got = w.read(slot, { avg: 0, min: 0, max: 0 });
-  assert(Object.is(got.avg, sum / recent.length), `slot ${slot} avg ${got.avg}`);
+  const avg = recomputedAvg(w.ringForm(slot) !== 0, recent);
+  assert(Object.is(got.avg, avg), `slot ${slot} avg ${got.avg} vs ${avg}`);
   assert(Object.is(got.min, min), `slot ${slot} min ${got.min} vs ${min}`);
   assert(Object.is(got.max, max), `slot ${slot} max ${got.max} vs ${max}`);
 }
@@ -199,7 +218,7 @@ Deno.test("moving windows: a ring page of values at a fixed decimal resolution t
     const got = w.read(1234, { avg: 0, min: 0, max: 0 });
     assertEquals(
       [got.avg, got.min, got.max],
-      [recent.reduce((a, b) => a + b, 0) / window, Math.min(...recent), Math.max(...recent)],
+      [recomputedAvg(w === int32, recent), Math.min(...recent), Math.max(...recent)],
     );
     const other = w.read(1235, { avg: 0, min: 0, max: 0 });
     const expected = int16.read(1235, { avg: 0, min: 0, max: 0 });
