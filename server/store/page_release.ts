@@ -37,6 +37,7 @@ export function pageRelease(): ReleasePages {
   const page = BigInt(sysconf(SC_PAGESIZE));
   if (page <= 0n) return detach;
   return (buffer) => {
+    if (buffer.byteLength < page) return; // no whole page in it
     const at = Deno.UnsafePointer.value(Deno.UnsafePointer.of(buffer));
     const start = (BigInt(at) + page - 1n) / page * page;
     const end = (BigInt(at) + BigInt(buffer.byteLength)) / page * page;
