@@ -1,4 +1,5 @@
 import { KEYS } from "./keys.ts";
+import type { ReleasePages } from "./page_release.ts";
 
 /** The source a checkpoint's cursor belongs to. */
 export type CheckpointSource = "log" | "mongo";
@@ -95,9 +96,16 @@ export class CheckpointStore {
   #nextSeq = 0;
   /** Bytes written by the last save (for health and the bench). */
   lastSaveBytes = 0;
+  readonly #release: ReleasePages;
 
-  constructor(kv: Deno.Kv) {
+  /**
+   * `releasePages`: how a shard page's memory is given back once Deno KV has
+   * committed it (`pageRelease`, section Checkpoints of ARCHITECTURE.md);
+   * by default the buffer is detached (`transfer(0)`).
+   */
+  constructor(kv: Deno.Kv, options: { releasePages?: ReleasePages } = {}) {
     this.#kv = kv;
+    this.#release = options.releasePages ?? ((buffer) => void buffer.transfer(0));
   }
 
   /** The generation of the current checkpoint (-1 for none): saves give only what changed after it. */
@@ -113,7 +121,7 @@ export class CheckpointStore {
   /**
    * Saves a checkpoint (only the parts given) and makes it current. It takes
    * the shards' pages (each entry is set to null once handed to Deno KV, and
-   * its buffer freed once committed: nothing else may hold one) and lets go
+   * its buffer's memory released once committed: nothing else may hold one) and lets go
    * of the extras (each deleted once handed over). With
    * `collect` false (a stop's final save) the superseded pieces are only
    * listed, not deleted: the next save deletes them with its own. With
@@ -128,7 +136,7 @@ export class CheckpointStore {
     const seq = options.seq ?? this.nextSeq();
     this.#nextSeq = seq + 1;
     const base = this.#meta;
-    const writer = new PieceWriter(this.#kv, seq);
+    const writer = new PieceWriter(this.#kv, seq, this.#release);
     const router = checkpoint.router;
     const epoch = router.epoch ?? 0;
     // Router pages: those past the stored ones' full pages (ids are only appended within an epoch).
@@ -406,6 +414,7 @@ const COMMITS_IN_FLIGHT = 4;
 class PieceWriter {
   readonly #kv: Deno.Kv;
   readonly #seq: number;
+  readonly #release: ReleasePages;
   #op: Deno.AtomicOperation | null = null;
   #pending = 0;
   readonly #inFlight: Promise<void>[] = [];
@@ -415,16 +424,18 @@ class PieceWriter {
   #toFree: { buffer: ArrayBuffer; first: number; last: number }[] = [];
   bytes = 0;
 
-  constructor(kv: Deno.Kv, seq: number) {
+  constructor(kv: Deno.Kv, seq: number, release: ReleasePages) {
     this.#kv = kv;
     this.#seq = seq;
+    this.#release = release;
   }
 
   /**
    * Writes one part; returns its piece count. With `free`, the part is the
-   * save's (nothing else reads it): its buffer is freed as soon as Deno KV
-   * has committed its pieces, rather than whenever V8 next collects (at
-   * 100,000 sensors a checkpoint is ~100 MB of such buffers, made at once).
+   * save's (nothing else reads it): its buffer's memory is released as soon
+   * as Deno KV has committed its pieces, rather than whenever V8 next
+   * collects (at 100,000 sensors a checkpoint is ~65 MB of such buffers,
+   * made at once).
    */
   async put(part: Part, bytes: Uint8Array, options: { free?: boolean } = {}): Promise<number> {
     const pieces = Math.max(1, Math.ceil(bytes.byteLength / PIECE_BYTES));
@@ -478,9 +489,9 @@ class PieceWriter {
       if (due.length > 0) {
         this.#toFree = this.#toFree.filter((f) => f.last !== index);
         for (const { buffer, first } of due) {
-          // transfer(0) detaches it and frees its bytes now (a failed save frees nothing).
+          // Its memory goes back now (a failed save releases nothing).
           Promise.all(this.#commits.slice(first, index + 1)).then(
-            () => void buffer.transfer(0),
+            () => this.#release(buffer),
             () => {},
           );
         }

@@ -1,6 +1,7 @@
 import { CheckpointStore } from "./checkpoint_store.ts";
 import type { Checkpoint, CheckpointSource, StoredShard } from "./checkpoint_store.ts";
 import { KvLog } from "./kv_log.ts";
+import { pageRelease } from "./page_release.ts";
 import { logger } from "../ops/logger.ts";
 
 /** The opened store: the Deno KV handle, the event log, the checkpoints and the last one. */
@@ -53,7 +54,8 @@ export async function openStore<S extends StoredShard>(
     const isDirectory = await Deno.stat(data).then((s) => s.isDirectory, () => false);
     throw about(isDirectory ? new Deno.errors.IsADirectory(`${data} is a directory`) : error);
   });
-  const checkpoints = new CheckpointStore(kv);
+  // Spent shard pages are released without being detached (see page_release.ts).
+  const checkpoints = new CheckpointStore(kv, { releasePages: pageRelease() });
   const checkpoint = await checkpoints.load<S>({ source: options.source, pages: false }).catch(
     (error) => {
       logger.error("ignoring an unreadable checkpoint; replaying the log from the start", {
