@@ -57,7 +57,8 @@ export class KnownStrings {
     this.#lengths = new Uint16Array(maxEntries);
     this.marks = new Uint8Array(maxEntries);
     this.hints = new Int32Array(maxEntries).fill(-1);
-    this.#arena = new Uint8Array(options.arenaBytes ?? maxEntries * 32);
+    // 64 bytes an entry on average (pages the kept ids do not reach are never touched).
+    this.#arena = new Uint8Array(options.arenaBytes ?? maxEntries * 64);
   }
 
   /** Entries held. */
