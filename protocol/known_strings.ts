@@ -10,6 +10,9 @@
 /** Longest key kept, in bytes (longer strings are decoded each time). */
 export const KNOWN_MAX_BYTES = 512;
 
+/** Slots a table starts with (it grows as entries come). */
+const MIN_SLOTS = 1024;
+
 /** FNV-1a over `bytes[from, from + length)`, seeded with the length. */
 export function hashBytes(bytes: Uint8Array, from: number, length: number): number {
   let hash = 0x811c9dc5 ^ length;
@@ -33,9 +36,15 @@ export class KnownStrings {
   readonly marks: Uint8Array;
   /** Per entry: a number its users keep (ingest: the router's index of the sensor); -1 until set. */
   readonly hints: Int32Array;
-  readonly #mask: number;
-  /** Per slot: entry + 1, or 0 for an empty slot (linear probing). */
-  readonly #slots: Int32Array;
+  #mask: number;
+  /**
+   * Per slot: entry + 1, or 0 for an empty slot (linear probing). It grows
+   * with the entries (at most half the slots taken), so a fleet of a few
+   * thousand ids probes a few dozen KB, not the room for the largest fleet:
+   * each lookup lands on a random slot, and a slot array larger than the
+   * cache made most of them a miss to memory.
+   */
+  #slots: Int32Array;
   readonly #hashes: Int32Array;
   readonly #starts: Uint32Array;
   readonly #lengths: Uint16Array;
@@ -49,9 +58,8 @@ export class KnownStrings {
       throw new RangeError(`maxEntries ${maxEntries} is not a power of two`);
     }
     this.maxEntries = maxEntries;
-    // Half the slots at most are taken: probes stay short.
-    this.#mask = 2 * maxEntries - 1;
-    this.#slots = new Int32Array(2 * maxEntries);
+    this.#slots = new Int32Array(Math.min(MIN_SLOTS, 2 * maxEntries));
+    this.#mask = this.#slots.length - 1;
     this.#hashes = new Int32Array(maxEntries);
     this.#starts = new Uint32Array(maxEntries);
     this.#lengths = new Uint16Array(maxEntries);
@@ -94,11 +102,10 @@ export class KnownStrings {
       length > KNOWN_MAX_BYTES || entry >= this.maxEntries ||
       this.#arenaUsed + length > this.#arena.length
     ) return -1;
+    // Half the slots at most are taken: probes stay short.
+    if (2 * (entry + 1) > this.#slots.length) this.#grow();
     const hash = hashBytes(bytes, from, length);
-    const slots = this.#slots, mask = this.#mask;
-    let slot = hash & mask;
-    while (slots[slot] !== 0) slot = (slot + 1) & mask;
-    slots[slot] = entry + 1;
+    this.#place(hash, entry);
     this.#hashes[entry] = hash;
     this.#starts[entry] = this.#arenaUsed;
     this.#lengths[entry] = length;
@@ -118,11 +125,28 @@ export class KnownStrings {
       return;
     }
     this.generation++;
-    this.#slots.fill(0);
+    this.#slots = new Int32Array(Math.min(MIN_SLOTS, 2 * this.maxEntries));
+    this.#mask = this.#slots.length - 1;
     this.marks.fill(0);
     this.hints.fill(-1);
     this.#strings.length = 0;
     this.#arenaUsed = 0;
+  }
+
+  #place(hash: number, entry: number): void {
+    const slots = this.#slots, mask = this.#mask;
+    let slot = hash & mask;
+    while (slots[slot] !== 0) slot = (slot + 1) & mask;
+    slots[slot] = entry + 1;
+  }
+
+  /** Twice the slots, every entry placed again by its kept hash. */
+  #grow(): void {
+    this.#slots = new Int32Array(2 * this.#slots.length);
+    this.#mask = this.#slots.length - 1;
+    for (let entry = 0; entry < this.#strings.length; entry++) {
+      this.#place(this.#hashes[entry], entry);
+    }
   }
 
   #same(entry: number, bytes: Uint8Array, from: number, length: number): boolean {

@@ -153,3 +153,28 @@ Deno.test("the table's size is a power of two", () => {
     assert(error instanceof RangeError, `size ${size}: ${error}`);
   }
 });
+
+Deno.test("a table whose slots grow with its entries finds every entry as a Map does, and nothing else", () => {
+  fc.assert(
+    fc.property(fc.integer({ min: 1, max: 3000 }), fc.nat(1000), (count, salt) => {
+      const table = new KnownStrings(1 << 12);
+      const model = new Map<string, number>();
+      for (let n = 0; n < count; n++) {
+        const id = n % 3 === 0 ? `sensor_${n + salt}` : n % 3 === 1 ? `传感器-${n}` : `é${n}ü`;
+        const bytes = encoder.encode(id);
+        model.set(id, table.add(bytes, 0, bytes.length, id));
+      }
+      assertEquals(table.size, count);
+      for (const [id, entry] of model) {
+        const bytes = encoder.encode(id);
+        assertEquals(table.find(bytes, 0, bytes.length), entry);
+        assert(table.string(entry) === id);
+      }
+      for (const absent of [`sensor_${count + salt}x`, "", "传感器-"]) {
+        const bytes = encoder.encode(absent);
+        assertEquals(table.find(bytes, 0, bytes.length), model.get(absent) ?? -1);
+      }
+    }),
+    { numRuns: 30 },
+  );
+});
