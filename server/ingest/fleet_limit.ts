@@ -153,14 +153,17 @@ export class FleetLimit {
     // The router's index of an id the decoder's table knows is kept there, and only
     // checked (the router's id at it is this string) rather than looked up again.
     const keys = hints && names.sensorId ? liveKeys(block.known) : undefined;
+    const memo = keys === undefined ? undefined : block.known!.table.hints;
+    // Columns in locals: a property load per row on a block of many shapes is a slow one.
+    const { sensor: sensors, metric: metrics, metricStart } = block;
     const kept = refuseFurther(parsed, (row) => {
       if (row < fromRow) return null;
-      const sensor = block.sensor[row];
+      const sensor = sensors[row];
       if (sensorVerdict[sensor] === undefined) {
         // Known to the router: nothing to judge or take (one lookup per distinct id).
         const key = keys === undefined ? -1 : keys[sensor];
         const index = key >= 0
-          ? this.#knownIndex(block.known!.table.hints, key, s[sensor])
+          ? this.#knownIndex(memo!, key, s[sensor])
           : hints
           ? names.sensorIndex!(s[sensor])
           : names.hasSensor(s[sensor])
@@ -179,10 +182,10 @@ export class FleetLimit {
         this.refusedSensors++;
         return v;
       }
-      const from = block.metricStart[row], to = block.metricStart[row + 1];
+      const from = metricStart[row], to = metricStart[row + 1];
       let added = 0;
       for (let i = from; i < to; i++) {
-        const metric = block.metric[i];
+        const metric = metrics[i];
         if (metricKnown[metric] === 1) continue;
         if (this.#knowsMetric(s[metric])) {
           metricKnown[metric] = 1;
@@ -201,7 +204,7 @@ export class FleetLimit {
         this.#sensors.add(s[sensor], now);
       }
       for (let i = from; i < to; i++) {
-        const metric = block.metric[i];
+        const metric = metrics[i];
         if (metricKnown[metric] !== 1) {
           metricKnown[metric] = 1;
           this.#metrics.add(s[metric], now);
