@@ -3,8 +3,9 @@ import { IngestBatch } from "./schema_generated.ts";
 import { FlatBufferVerifier } from "./verifier.ts";
 import { prefixSums } from "./reading_block.ts";
 import { writeString } from "./frame_parts.ts";
-import { ASCII_CACHE_MAX_LENGTH, AsciiStrings } from "./ascii_strings.ts";
+import { KnownStrings } from "./known_strings.ts";
 import type { ReadingBlock } from "./reading_block.ts";
+import type { KnownKeys } from "./known_strings.ts";
 
 const FIELD = {
   batchId: 0,
@@ -85,7 +86,7 @@ export function decodeIngestBatch(
   const acceptedAt = v.field(root, FIELD.acceptedMs, 8);
 
   const batch = IngestBatch.getRootAsIngestBatch(new flatbuffers.ByteBuffer(bytes));
-  const { strings, notUtf8 } = readStrings(batch, bytes, stringCount);
+  const { strings, notUtf8, known } = readStrings(batch, bytes, stringCount);
   const empty = () => {
     let index = strings.indexOf("");
     if (index === -1) index = strings.push("") - 1;
@@ -101,18 +102,27 @@ export function decodeIngestBatch(
       } but metric has ${metricLength} and value ${valueLength} entries`,
     );
   }
+  const group = hasGroup ? batch.groupArray()! : empty();
+  const status = hasStatus ? batch.statusArray()! : empty();
+  if (strings.length > known.keys.length) {
+    // `empty()` added "": not in the table.
+    const keys = new Int32Array(strings.length).fill(-1);
+    keys.set(known.keys);
+    known.keys = keys;
+  }
   const block: ReadingBlock = {
     length,
     strings,
     sensor,
-    group: hasGroup ? batch.groupArray()! : empty(),
-    status: hasStatus ? batch.statusArray()! : empty(),
+    group,
+    status,
     timeMs: batch.timeMsArray() ?? new Float64Array(0),
     metricCount,
     metricStart,
     metric: batch.metricArray() ?? new Uint32Array(0),
     value: batch.valueArray() ?? new Float64Array(0),
     encoded: bytes,
+    known,
     ...(options.stampRoom && bytes === input && hasStampRoom(input) ? { stampRoom: true } : {}),
     ...(notUtf8.length > 0 ? { notUtf8 } : {}),
   };
@@ -146,23 +156,38 @@ export function decodeIngestBatch(
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const lossyUtf8 = new TextDecoder("utf-8", { ignoreBOM: true });
 /** The ids and names of the batches read here (ingest bodies and the log's chunks alike). */
-const asciiStrings = new AsciiStrings();
+const knownStrings = new KnownStrings();
+
+/** Longest string made with `String.fromCharCode` rather than TextDecoder (whose per-call cost dominates short ones). */
+const CHAR_CODES_MAX = 64;
 
 /**
  * Reads the (verified) string table, noting strings that are not valid UTF-8
- * (decoded with U+FFFD, for the log's old chunks to stay readable). Short
- * ASCII strings, the usual ids and names, skip TextDecoder, whose per-call
- * cost dominates for them, and come from `AsciiStrings` (the same object for
- * the same bytes).
+ * (decoded with U+FFFD, for the log's old chunks to stay readable). A string
+ * seen before is found by its bytes in `knownStrings` (the same object for
+ * the same bytes, no decoding); `keys` are their entries there.
  */
 function readStrings(
   batch: IngestBatch,
   bytes: Uint8Array,
   count: number,
-): { strings: string[]; notUtf8: number[] } {
+): {
+  strings: string[];
+  notUtf8: number[];
+  known: { -readonly [K in keyof KnownKeys]: KnownKeys[K] };
+} {
   const strings: string[] = new Array(count);
   const notUtf8: number[] = [];
-  if (count === 0) return { strings, notUtf8 };
+  const table = knownStrings;
+  // Between batches only: the entries this batch is given stay valid while it is read.
+  table.sweep();
+  const keys = new Int32Array(count);
+  const known: { table: KnownStrings; generation: number; keys: Int32Array } = {
+    table,
+    generation: table.generation,
+    keys,
+  };
+  if (count === 0) return { strings, notUtf8, known };
   const bb = batch.bb!;
   const vector = bb.__vector(batch.bb_pos + bb.__offset(batch.bb_pos, 4 + 2 * FIELD.strings));
   for (let i = 0; i < count; i++) {
@@ -170,21 +195,32 @@ function readStrings(
     const start = at + bb.readUint32(at);
     const length = bb.readUint32(start);
     const from = start + 4;
-    let ascii = length <= ASCII_CACHE_MAX_LENGTH;
-    for (let k = from; ascii && k < from + length; k++) ascii = bytes[k] < 0x80;
-    if (ascii) {
-      strings[i] = asciiStrings.get(bytes, from, length);
+    const entry = table.find(bytes, from, length);
+    if (entry >= 0) {
+      keys[i] = entry;
+      strings[i] = table.string(entry);
       continue;
     }
+    let ascii = length <= CHAR_CODES_MAX;
+    for (let k = from; ascii && k < from + length; k++) ascii = bytes[k] < 0x80;
     const text = bytes.subarray(from, from + length);
-    try {
-      strings[i] = utf8.decode(text);
-    } catch {
-      strings[i] = lossyUtf8.decode(text);
-      notUtf8.push(i);
+    let made: string;
+    if (ascii) {
+      made = String.fromCharCode.apply(null, text as unknown as number[]);
+    } else {
+      try {
+        made = utf8.decode(text);
+      } catch {
+        strings[i] = lossyUtf8.decode(text);
+        keys[i] = -1;
+        notUtf8.push(i);
+        continue;
+      }
     }
+    strings[i] = made;
+    keys[i] = table.add(bytes, from, length, made);
   }
-  return { strings, notUtf8 };
+  return { strings, notUtf8, known };
 }
 
 const builder = new flatbuffers.Builder(64 * 1024);

@@ -1,3 +1,5 @@
+import type { KnownKeys } from "./known_strings.ts";
+
 /**
  * Readings stored by column, the shape every stage passes along: ingest
  * produces it, the log stores it (as a FlatBuffers IngestBatch), the router
@@ -33,6 +35,12 @@ export interface ReadingBlock {
    * router uses it only when its id at that index is this string.
    */
   readonly sensorHints?: Int32Array;
+  /**
+   * `strings` as entries of the decoder's table of known strings (found by
+   * their bytes), while its generation holds: what ingest learnt of an id
+   * before (well formed, the router's index) is kept there.
+   */
+  readonly known?: KnownKeys;
   /**
    * Indexes of `strings` whose bytes in `encoded` were not valid UTF-8 (they
    * hold U+FFFD in their place): ingest refuses the readings that use them.

@@ -250,31 +250,34 @@ export class Router {
     const rowsOf = this.#rowsOf.fill(0);
     const valuesOf = this.#valuesOf.fill(0);
     // Per block and distinct string: its sensor index, metric index, and place in the table.
+    const ids = this.#ids, sensorShard = this.#sensorShard;
     const maps = list.map((block) => {
-      const { strings, sensorHints } = block;
+      // Columns in locals: blocks come in several shapes (hints, stamps, table keys), and a
+      // property load per row on a block of many shapes is a slow, megamorphic one.
+      const { strings, sensorHints, sensor: sensors, metric, metricStart, group, status } = block;
       const sensorOf = new Int32Array(strings.length).fill(-1);
       const metricOf = new Int32Array(strings.length).fill(-2);
       const tableOf = new Int32Array(strings.length).fill(-1);
       const n = block.length;
       for (let row = 0; row < n; row++) {
-        const s = block.sensor[row];
+        const s = sensors[row];
         let sensor = sensorOf[s];
         if (sensor < 0) {
           // Ingest's lookup, when it made one and it still names this id: no second one.
           const hint = sensorHints === undefined ? -1 : sensorHints[s];
-          sensor = sensorOf[s] = hint >= 0 && this.#ids[hint] === strings[s]
+          sensor = sensorOf[s] = hint >= 0 && ids[hint] === strings[s]
             ? hint
             : this.#internSensor(strings[s]);
         }
-        const shard = this.#sensorShard[sensor];
+        const shard = sensorShard[sensor];
         if (only !== undefined && !only.has(shard)) continue;
         rowsOf[shard]++;
-        for (let v = block.metricStart[row]; v < block.metricStart[row + 1]; v++) {
-          const m = block.metric[v];
+        for (let v = metricStart[row]; v < metricStart[row + 1]; v++) {
+          const m = metric[v];
           if (metricOf[m] === -2) metricOf[m] = this.#internMetric(strings[m]);
           if (metricOf[m] >= 0) valuesOf[shard]++;
         }
-        const g = block.group[row], st = block.status[row];
+        const g = group[row], st = status[row];
         if (tableOf[g] < 0) tableOf[g] = intern(table, tableIndex, strings[g]);
         if (tableOf[st] < 0) tableOf[st] = intern(table, tableIndex, strings[st]);
       }
@@ -306,30 +309,32 @@ export class Router {
       part.valueStart[rows] = values;
       out[h] = part;
     }
+    const sensorLocal = this.#sensorLocal, metricJudge = this.#metricJudge;
     list.forEach((block, b) => {
       const { sensorOf, metricOf, tableOf } = maps[b];
+      const { sensor: sensors, group, status, timeMs, metricStart, metric: metrics, value } = block;
       const n = block.length;
       const acceptedMs = block.acceptedMs ?? Infinity;
       for (let row = 0; row < n; row++) {
-        const sensor = sensorOf[block.sensor[row]];
-        const shard = this.#sensorShard[sensor];
+        const sensor = sensorOf[sensors[row]];
+        const shard = sensorShard[sensor];
         if (only !== undefined && !only.has(shard)) continue;
         const part = out[shard % hosts]!;
         const r = rowAt[shard]++;
-        part.local[r] = this.#sensorLocal[sensor];
+        part.local[r] = sensorLocal[sensor];
         part.sensor[r] = sensor;
-        part.group[r] = tableOf[block.group[row]];
-        part.status[r] = tableOf[block.status[row]];
-        part.timeMs[r] = block.timeMs[row];
+        part.group[r] = tableOf[group[row]];
+        part.status[r] = tableOf[status[row]];
+        part.timeMs[r] = timeMs[row];
         part.acceptedMs[r] = acceptedMs;
         let at = valueAt[shard];
         part.valueStart[r] = at;
-        for (let v = block.metricStart[row]; v < block.metricStart[row + 1]; v++) {
-          const metric = metricOf[block.metric[v]];
+        for (let v = metricStart[row]; v < metricStart[row + 1]; v++) {
+          const metric = metricOf[metrics[v]];
           if (metric < 0) continue;
           part.metric[at] = metric;
-          part.judge[at] = this.#metricJudge[metric];
-          part.value[at++] = block.value[v];
+          part.judge[at] = metricJudge[metric];
+          part.value[at++] = value[v];
         }
         valueAt[shard] = at;
       }

@@ -39,6 +39,8 @@ export interface FleetNames {
   hasSensor(id: string): boolean;
   /** The router's index of sensor `id` (-1: not known); where the names come from a router. */
   sensorIndex?(id: string): number;
+  /** The id of the sensor the router gave index `index` (undefined: none). */
+  sensorId?(index: number): string | undefined;
   hasMetric(name: string): boolean;
 }
 
@@ -302,6 +304,7 @@ export class ShardSet {
       },
       hasSensor: (id) => router.hasSensor(id),
       sensorIndex: (id) => router.indexOf(id),
+      sensorId: (index) => router.sensorId(index),
       hasMetric: (name) => router.metricIndex(name) !== undefined,
       groupOf: (id) => router.groupOf(id),
       get replaying() {

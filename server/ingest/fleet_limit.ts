@@ -1,6 +1,7 @@
 import type { FleetNames } from "../../actors/shards/mod.ts";
 import { refuseFurther } from "./readings/mod.ts";
 import type { ParsedReadings } from "./readings/mod.ts";
+import { liveKeys } from "../../protocol/known_strings.ts";
 
 /** The fleet against its caps (`FleetLimit.stats`). */
 export interface FleetStats {
@@ -149,12 +150,25 @@ export class FleetLimit {
     // The router's index of each known id, handed on with the block: the router looks it up once.
     const names = this.#names;
     const hints = names.sensorIndex ? new Int32Array(s.length).fill(-1) : undefined;
+    // The router's index of an id the decoder's table knows is kept there, and only
+    // checked (the router's id at it is this string) rather than looked up again.
+    const keys = hints && names.sensorId ? liveKeys(block.known) : undefined;
+    const memo = keys === undefined ? undefined : block.known!.table.hints;
+    // Columns in locals: a property load per row on a block of many shapes is a slow one.
+    const { sensor: sensors, metric: metrics, metricStart } = block;
     const kept = refuseFurther(parsed, (row) => {
       if (row < fromRow) return null;
-      const sensor = block.sensor[row];
+      const sensor = sensors[row];
       if (sensorVerdict[sensor] === undefined) {
         // Known to the router: nothing to judge or take (one lookup per distinct id).
-        const index = hints ? names.sensorIndex!(s[sensor]) : names.hasSensor(s[sensor]) ? 0 : -1;
+        const key = keys === undefined ? -1 : keys[sensor];
+        const index = key >= 0
+          ? this.#knownIndex(memo!, key, s[sensor])
+          : hints
+          ? names.sensorIndex!(s[sensor])
+          : names.hasSensor(s[sensor])
+          ? 0
+          : -1;
         if (index >= 0) {
           sensorVerdict[sensor] = 1;
           if (hints) hints[sensor] = index;
@@ -168,10 +182,10 @@ export class FleetLimit {
         this.refusedSensors++;
         return v;
       }
-      const from = block.metricStart[row], to = block.metricStart[row + 1];
+      const from = metricStart[row], to = metricStart[row + 1];
       let added = 0;
       for (let i = from; i < to; i++) {
-        const metric = block.metric[i];
+        const metric = metrics[i];
         if (metricKnown[metric] === 1) continue;
         if (this.#knowsMetric(s[metric])) {
           metricKnown[metric] = 1;
@@ -190,7 +204,7 @@ export class FleetLimit {
         this.#sensors.add(s[sensor], now);
       }
       for (let i = from; i < to; i++) {
-        const metric = block.metric[i];
+        const metric = metrics[i];
         if (metricKnown[metric] !== 1) {
           metricKnown[metric] = 1;
           this.#metrics.add(s[metric], now);
@@ -240,6 +254,13 @@ export class FleetLimit {
       : parsed;
     // The rows refused above came before `fromRow`: it moves back by as many.
     return this.keep(judged, fromRow - (judged === parsed ? 0 : unknownRows));
+  }
+
+  /** Sensor `id`'s index in the router, from `memo[key]` when the router still has it there. */
+  #knownIndex(memo: Int32Array, key: number, id: string): number {
+    const kept = memo[key];
+    if (kept >= 0 && this.#names.sensorId!(kept) === id) return kept;
+    return memo[key] = this.#names.sensorIndex!(id);
   }
 
   #knowsMetric(name: string): boolean {

@@ -1,12 +1,13 @@
 import { ReadingBlockBuilder } from "../../../protocol/reading_block.ts";
 import type { ReadingBlock } from "../../../protocol/reading_block.ts";
+import { liveKeys } from "../../../protocol/known_strings.ts";
+import { checkSensorId } from "../../../protocol/names.ts";
 import type { ParsedReadings, Refusal } from "./json.ts";
 import type { ReadingLimits } from "./limits.ts";
 import {
   checkGroup,
   checkMetricName,
   checkNotFuture,
-  checkSensorId,
   checkStatus,
   checkTimeMs,
   checkValue,
@@ -33,12 +34,85 @@ class Verdicts {
     if (reason === undefined) reason = this.#reasons[index] = this.#check(this.#strings[index]);
     return reason;
   }
+
+  /** Whether string `index` passes (its verdict worked out once). */
+  ok(index: number): boolean {
+    return this.reason(index) === null;
+  }
 }
+
+/** A sensor id's mark in the decoder's table (`KnownStrings.marks`): well formed but for its length… */
+const WELL_FORMED = 1;
+/** … or not, whatever the length limit. */
+const MALFORMED = 2;
+/** A length limit no id reaches: the check of what an id holds, without its length. */
+const UNBOUNDED = Number.MAX_SAFE_INTEGER;
+
+/** `SensorIdVerdicts` per string: not judged yet, good, refused, not UTF-8. */
+const UNJUDGED = 0, GOOD = 1, REFUSED = 2, NOT_UTF8 = 3;
+
+/**
+ * Whether each string of a block is a good sensor id, worked out once per
+ * string and, for the ids the decoder's table knows, once for as long as the
+ * table holds them (the verdict but for the length limit is kept in its
+ * `marks`): a fleet's ids come batch after batch, each in one reading or a
+ * few, so judging them per batch was judging them per reading.
+ */
+class SensorIdVerdicts {
+  readonly #strings: readonly string[];
+  readonly #maxLength: number;
+  readonly #keys: Int32Array | undefined;
+  readonly #marks: Uint8Array | undefined;
+  readonly #verdict: Uint8Array;
+
+  constructor(block: ReadingBlock, limits: ReadingLimits) {
+    this.#strings = block.strings;
+    this.#maxLength = limits.maxSensorIdLength;
+    this.#keys = liveKeys(block.known);
+    this.#marks = block.known?.table.marks;
+    this.#verdict = new Uint8Array(block.strings.length);
+    // Its text holds U+FFFD where the bytes were: judging it would judge other text.
+    for (const index of block.notUtf8 ?? []) this.#verdict[index] = NOT_UTF8;
+  }
+
+  ok(index: number): boolean {
+    const verdict = this.#verdict[index];
+    if (verdict !== UNJUDGED) return verdict === GOOD;
+    const id = this.#strings[index];
+    const key = this.#keys === undefined ? -1 : this.#keys[index];
+    let good: boolean;
+    if (key >= 0) {
+      const marks = this.#marks!;
+      if (marks[key] === 0) {
+        marks[key] = checkSensorId(id, UNBOUNDED) === null ? WELL_FORMED : MALFORMED;
+      }
+      // Well formed: only its length can refuse it.
+      good = marks[key] === WELL_FORMED && id.length <= this.#maxLength;
+    } else {
+      good = checkSensorId(id, this.#maxLength) === null;
+    }
+    this.#verdict[index] = good ? GOOD : REFUSED;
+    return good;
+  }
+
+  reason(index: number): string | null {
+    if (this.ok(index)) return null;
+    return this.#verdict[index] === NOT_UTF8
+      ? "sensorId is not valid UTF-8"
+      : checkSensorId(this.#strings[index], this.#maxLength);
+  }
+}
+
+/** Largest time a JS Date can hold (`checkTimeMs`). */
+const MAX_TIME_MS = 8.64e15;
 
 /**
  * Validates every reading of a decoded binary batch and keeps the good ones.
- * Each distinct string is checked once per role, so the cost per reading is a
- * few array reads. Returns the input block itself when nothing was refused.
+ * Each distinct string is checked once per role (a known sensor id once for
+ * as long as the decoder's table holds it), and a row is first checked in one
+ * pass over the columns with no reason made; only a row that fails it is
+ * judged again for its reason. Returns the input block itself when nothing
+ * was refused.
  */
 export function filterValidReadings(
   block: ReadingBlock,
@@ -48,20 +122,39 @@ export function filterValidReadings(
   block: ReadingBlock;
   refused: Refusal[];
 } {
-  const sensors = new Verdicts(block, {
-    role: "sensorId",
-    check: (s) => checkSensorId(s, limits),
-  });
+  const sensors = new SensorIdVerdicts(block, limits);
   const groups = new Verdicts(block, { role: "group", check: (s) => checkGroup(s, limits) });
   const statuses = new Verdicts(block, { role: "status", check: (s) => checkStatus(s, limits) });
   const metrics = new Verdicts(block, {
     role: "metric name",
     check: (s) => checkMetricName(s, limits),
   });
-  return keepRows(block, (i) =>
+  const reasonFor = (i: number) =>
     sensors.reason(block.sensor[i]) ?? groups.reason(block.group[i]) ??
       statuses.reason(block.status[i]) ?? checkTimeMs(block.timeMs[i]) ??
-      checkNotFuture(block.timeMs[i], limits, nowMs) ?? checkValues(block, i, limits, metrics));
+      checkNotFuture(block.timeMs[i], limits, nowMs) ?? checkValues(block, i, limits, metrics);
+  const { sensor, group, status, timeMs, metricCount, metricStart, metric, value, strings } = block;
+  const { maxFutureMs, maxMetrics } = limits;
+  const refused: Refusal[] = [];
+  for (let i = 0; i < block.length; i++) {
+    // The checks of `reasonFor` as plain tests: a row passing them all has no reason.
+    const t = timeMs[i];
+    let clean = sensors.ok(sensor[i]) && groups.ok(group[i]) && statuses.ok(status[i]) &&
+      t >= 0 && t <= MAX_TIME_MS && t - nowMs <= maxFutureMs &&
+      metricCount[i] !== 0 && metricCount[i] <= maxMetrics;
+    const start = metricStart[i], end = metricStart[i + 1];
+    for (let v = start; clean && v < end; v++) {
+      const m = metric[v];
+      clean = metrics.ok(m) && value[v] - value[v] === 0;
+      for (let w = start; clean && w < v; w++) {
+        clean = metric[w] !== m && strings[metric[w]] !== strings[m];
+      }
+    }
+    if (clean) continue;
+    const reason = reasonFor(i);
+    if (reason !== null) refused.push({ index: i, reason });
+  }
+  return keepRefused(block, refused);
 }
 
 /**
@@ -78,6 +171,14 @@ export function keepRows(
     const reason = reasonFor(i);
     if (reason !== null) refused.push({ index: i, reason });
   }
+  return keepRefused(block, refused);
+}
+
+/** The block without the `refused` rows (in row order): itself when there are none, else a copy. */
+function keepRefused(
+  block: ReadingBlock,
+  refused: Refusal[],
+): { block: ReadingBlock; refused: Refusal[] } {
   if (refused.length === 0) return { block, refused };
   const builder = new ReadingBlockBuilder({ capacity: block.length - refused.length });
   let next = 0;
