@@ -59,7 +59,7 @@ export class PreMergeValues implements PreviousValues {
       this.min = new Float64Array(n);
       this.max = new Float64Array(n);
     }
-    const v = this.#view.valueColumns;
+    const v = this.#view.values;
     let at = 0;
     for (const change of changes) {
       if (!change) continue;
@@ -68,10 +68,10 @@ export class PreMergeValues implements PreviousValues {
         const slot = this.#view.valueSlot(u.sensor[i], u.metric[i]);
         this.has[at] = slot < 0 ? 0 : 1;
         if (slot < 0) continue;
-        this.last[at] = v.last[slot];
-        this.avg[at] = v.avg[slot];
-        this.min[at] = v.min[slot];
-        this.max[at] = v.max[slot];
+        this.last[at] = v.last(slot);
+        this.avg[at] = v.avg(slot);
+        this.min[at] = v.min(slot);
+        this.max[at] = v.max(slot);
       }
     }
   }

@@ -182,18 +182,19 @@ export function sensorSummary(view: FeedView, index: number): SensorSummary | nu
   if (!sensor) return null;
   const metrics: SensorSummary["metrics"] = {};
   let lastSeenMs: number | null = null;
-  const v = view.valueColumns;
+  const v = view.values;
   for (const metric of view.metrics()) {
     const slot = view.valueSlot(index, metric.index);
     if (slot < 0) continue;
+    const timeMs = v.timeMs(slot);
     metrics[metric.name] = {
-      value: v.last[slot],
-      timeMs: v.timeMs[slot],
-      avg: v.avg[slot],
-      min: v.min[slot],
-      max: v.max[slot],
+      value: v.last(slot),
+      timeMs,
+      avg: v.avg(slot),
+      min: v.min(slot),
+      max: v.max(slot),
     };
-    if (lastSeenMs === null || v.timeMs[slot] > lastSeenMs) lastSeenMs = v.timeMs[slot];
+    if (lastSeenMs === null || timeMs > lastSeenMs) lastSeenMs = timeMs;
   }
   return {
     id: sensor.id,

@@ -1,5 +1,5 @@
 import type { ShardChanges } from "../shards/shard_messages.ts";
-import { allocateStates, allocateWindowStates, copyStates } from "../../protocol/columns.ts";
+import { allocateWindowStates } from "../../protocol/columns.ts";
 import type {
   MetricEntry,
   MetricStates,
@@ -8,6 +8,7 @@ import type {
 } from "../../protocol/columns.ts";
 import { AttentionBoard } from "./attention_board.ts";
 import { SlotIndex } from "./slot_index.ts";
+import { ValueRecords } from "./value_records.ts";
 import {
   packedPrevious,
   packedStates,
@@ -55,7 +56,7 @@ export class FeedView {
   readonly #metrics: MetricEntry[] = [];
   /** (sensor, metric) → slot in `#values`. */
   readonly #slots = new SlotIndex();
-  #values: MetricStates = allocateStates(1024);
+  readonly #values = new ValueRecords(1024);
   #used = 0;
   /** Window sizes a key makes room for (`windowSizes`, at most 8). */
   readonly #sizes: number;
@@ -246,14 +247,8 @@ export class FeedView {
         const last = --this.#used;
         const v = this.#values;
         if (slot !== last) {
-          v.sensor[slot] = v.sensor[last];
-          v.metric[slot] = v.metric[last];
-          v.last[slot] = v.last[last];
-          v.avg[slot] = v.avg[last];
-          v.min[slot] = v.min[last];
-          v.max[slot] = v.max[last];
-          v.timeMs[slot] = v.timeMs[last];
-          this.#slots.set(v.sensor[slot], v.metric[slot], slot);
+          v.move(last, slot);
+          this.#slots.set(v.sensor(slot), v.metric(slot), slot);
         }
         this.#slots.delete(sensor, metric);
       }
@@ -305,8 +300,8 @@ export class FeedView {
     return this.#windows;
   }
 
-  /** Every metric's latest value, by column (valid until the next `apply`). */
-  get valueColumns(): MetricStates {
+  /** Every metric's latest value, a record per slot (`valueSlot`; read before the next `apply`). */
+  get values(): ValueRecords {
     return this.#values;
   }
 
@@ -341,10 +336,10 @@ export class FeedView {
    * Returns how many it stored; `#store` takes the rest.
    */
   #storeFresh(from: MetricStates): number {
-    if (from.length > this.#values.length) this.#grow(from.length);
+    if (from.length > this.#values.capacity) this.#grow(from.length);
     let n = 0;
     while (n < from.length && this.#slots.claim(from.sensor[n], from.metric[n], n) < 0) n++;
-    copyStates(from, this.#values, n);
+    this.#values.fill(from, n);
     this.#used = n;
     return n;
   }
@@ -428,21 +423,10 @@ export class FeedView {
 
   /** The full state: dictionaries and every metric's latest values. */
   snapshot(): { sensors: SensorEntry[]; metrics: MetricEntry[]; values: MetricStates } {
-    const v = this.#values;
-    const n = this.#used;
     return {
       sensors: this.#sensors.filter((s) => s !== undefined),
       metrics: this.#metrics.filter((m) => m !== undefined),
-      values: {
-        length: n,
-        sensor: v.sensor.subarray(0, n),
-        metric: v.metric.subarray(0, n),
-        last: v.last.subarray(0, n),
-        avg: v.avg.subarray(0, n),
-        min: v.min.subarray(0, n),
-        max: v.max.subarray(0, n),
-        timeMs: v.timeMs.subarray(0, n),
-      },
+      values: this.#values.columns(this.#used),
     };
   }
 
@@ -452,43 +436,24 @@ export class FeedView {
    */
   #store(from: MetricStates, i: number, previous: PreviousColumns, left: number): void {
     const sensor = from.sensor[i], metric = from.metric[i];
-    let slot = this.#slots.get(sensor, metric);
-    const v0 = this.#values;
-    if (slot < 0) {
-      // Room for all that may still come at once: a restart's 300,000 states grow it once, not 9 times.
-      if (this.#used === this.#values.length) this.#grow(this.#used + left);
-      slot = this.#used++;
-      this.#slots.set(sensor, metric, slot);
-      // A slot's sensor and metric are written when it is taken (or moved into, `#remove`) only:
-      // each update writing them again touched two more cache lines of the mirror.
-      this.#values.sensor[slot] = sensor;
-      this.#values.metric[slot] = metric;
-    } else {
+    const slot = this.#slots.get(sensor, metric);
+    if (slot >= 0) {
       previous.has[i] = 1;
-      previous.last[i] = v0.last[slot];
-      previous.avg[i] = v0.avg[slot];
-      previous.min[i] = v0.min[slot];
-      previous.max[i] = v0.max[slot];
+      this.#values.swap(slot, from, i, previous);
+      return;
     }
-    const v = this.#values;
-    v.last[slot] = from.last[i];
-    v.avg[slot] = from.avg[i];
-    v.min[slot] = from.min[i];
-    v.max[slot] = from.max[i];
-    v.timeMs[slot] = from.timeMs[i];
+    // Room for all that may still come at once: a restart's 300,000 states grow it once, not 9 times.
+    if (this.#used === this.#values.capacity) this.#grow(this.#used + left);
+    const taken = this.#used++;
+    this.#slots.set(sensor, metric, taken);
+    // A slot's sensor and metric are written when it is taken (or moved into, `#remove`) only:
+    // each update writing them again touched two more cache lines of the mirror.
+    this.#values.own(taken, sensor, metric);
+    this.#values.store(taken, from, i);
   }
 
   #grow(needed: number): void {
-    const old = this.#values;
-    const next = allocateStates(grownCapacity(old.length, needed));
-    next.sensor.set(old.sensor);
-    next.metric.set(old.metric);
-    next.last.set(old.last);
-    next.avg.set(old.avg);
-    next.min.set(old.min);
-    next.max.set(old.max);
-    next.timeMs.set(old.timeMs);
-    this.#values = next;
+    this.#values.grow(grownCapacity(this.#values.capacity, needed), this.#used);
   }
 }
 

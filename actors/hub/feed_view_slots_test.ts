@@ -56,17 +56,17 @@ Deno.test("through updates, removals (slots moved into holes) and re-adds, every
         for (const s of added) known.add(s);
         for (const [s, m, last] of t.updates) model.set(`${s}/${m}`, last);
         view.apply([flush({ added, updates: t.updates, removed: t.removed })]);
-        const v = view.valueColumns;
+        const v = view.values;
         const held = new Map<string, number>();
         for (let slot = 0; slot < view.valueCount; slot++) {
-          const key = `${v.sensor[slot]}/${v.metric[slot]}`;
+          const key = `${v.sensor(slot)}/${v.metric(slot)}`;
           assertEquals(held.has(key), false, `one slot per pair (${key})`);
-          held.set(key, v.last[slot]);
-          assertEquals(view.valueSlot(v.sensor[slot], v.metric[slot]), slot);
-          assertEquals([v.avg[slot], v.min[slot], v.max[slot]], [
-            v.last[slot] + 0.5,
-            v.last[slot] - 1,
-            v.last[slot] + 1,
+          held.set(key, v.last(slot));
+          assertEquals(view.valueSlot(v.sensor(slot), v.metric(slot)), slot);
+          assertEquals([v.avg(slot), v.min(slot), v.max(slot)], [
+            v.last(slot) + 0.5,
+            v.last(slot) - 1,
+            v.last(slot) + 1,
           ]);
         }
         assertEquals(held, model);

@@ -284,7 +284,7 @@ Deno.test("a first merge into an empty view (rows stored column by column), then
         }
         for (const key of last.keys()) {
           const [sensor, metric] = key.split("/").map(Number);
-          assertEquals(view.valueColumns.last[view.valueSlot(sensor, metric)], last.get(key), key);
+          assertEquals(view.values.last(view.valueSlot(sensor, metric)), last.get(key), key);
         }
       },
     ),

@@ -70,14 +70,14 @@ function flush(
 /** Everything the hub's mirror and views hold, keyed by sensor (slot numbers differ). */
 function state(feed: FeedView, views: HubViews, sensors: number[]) {
   const out: Record<string, unknown> = {};
-  const v = feed.valueColumns, w = feed.windowColumns;
+  const v = feed.values, w = feed.windowColumns;
   const into = new Float32Array(60);
   for (const s of sensors) {
     for (const m of [0, 1]) {
       const slot = feed.valueSlot(s, m);
       out[`v${s}/${m}`] = slot < 0
         ? null
-        : [v.last[slot], v.avg[slot], v.min[slot], v.max[slot], v.timeMs[slot]];
+        : [v.last(slot), v.avg(slot), v.min(slot), v.max(slot), v.timeMs(slot)];
       for (const size of [0, 1, 2]) {
         const ws = feed.windowSlot(s, m, size);
         out[`w${s}/${m}/${size}`] = ws < 0 ? null : [w.startMs[ws], w.sum[ws]];

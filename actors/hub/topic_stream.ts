@@ -299,10 +299,8 @@ export class TopicStream {
     const n = updates.length + extra.length;
     const out = allocateStates(n);
     for (const column of STATE_COLUMNS) out[column].set(updates[column]);
-    const v = view.valueColumns;
-    extra.forEach((slot, j) => {
-      for (const column of STATE_COLUMNS) out[column][updates.length + j] = v[column][slot];
-    });
+    const v = view.values;
+    extra.forEach((slot, j) => v.copyInto(out, updates.length + j, slot));
     const has = new Uint8Array(n);
     has.set(previous.has);
     for (let i = 0; i < n; i++) if (fresh.has(out.sensor[i])) has[i] = 0;
@@ -405,17 +403,9 @@ export class TopicStream {
       for (const [sensor, count] of part.late) late.set(sensor, count);
       for (const [sensor, code] of part.attention ?? []) attention.set(sensor, code);
     }
-    const values = view.valueColumns;
+    const values = view.values;
     const updates = allocateStates(slots.length);
-    slots.forEach((slot, i) => {
-      updates.sensor[i] = values.sensor[slot];
-      updates.metric[i] = values.metric[slot];
-      updates.last[i] = values.last[slot];
-      updates.avg[i] = values.avg[slot];
-      updates.min[i] = values.min[slot];
-      updates.max[i] = values.max[slot];
-      updates.timeMs[i] = values.timeMs[slot];
-    });
+    slots.forEach((slot, i) => values.copyInto(updates, i, slot));
     const member = (s: number) => this.#isMember(s);
     const kept = [...windows.values()].filter(([w, i]) => member(w.sensor[i]));
     const windowStates = this.spec.windows ? allocateWindowStates(kept.length) : undefined;

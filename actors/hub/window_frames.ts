@@ -248,14 +248,14 @@ export class WindowFrames {
     const updates = values.states;
     // Bases only for a delta: an absolute frame's values are all fresh.
     const previous = delta ? values.previous : undefined;
-    const v = feed.valueColumns;
+    const v = feed.values;
     const u = this.#merged?.updates;
     const p = this.#merged?.previous;
     const rows = this.#rows;
     for (let j = 0; j < n; j++) {
       const i = rows[j];
       if (i < 0) {
-        copyState(updates, j, v, -1 - i);
+        v.copyInto(updates, j, -1 - i);
         if (previous) previous.has[j] = 0;
         continue;
       }
@@ -329,12 +329,12 @@ export class WindowFrames {
     metrics: readonly MetricEntry[],
     out: [number, number][],
   ): void {
-    const times = this.#feed.valueColumns.timeMs;
+    const values = this.#feed.values;
     let shown = -Infinity, all = -Infinity;
     for (const m of metrics) {
       const slot = this.#feed.valueSlot(s, m.index);
       if (slot < 0) continue;
-      const t = times[slot];
+      const t = values.timeMs(slot);
       if (t > all) all = t;
       if (hidden[m.index] !== 1 && t > shown) shown = t;
     }

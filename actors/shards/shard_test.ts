@@ -238,8 +238,8 @@ Deno.test("feed view removal keeps the value columns dense and other sensors int
   assertEquals(tick.removed, [0]);
   assertEquals(view.sensorCount, 2);
   assertEquals(view.valueCount, 3);
-  const b = view.valueColumns.last[view.valueSlot(1, 1)];
-  const c = view.valueColumns.last[view.valueSlot(2, 0)];
+  const b = view.values.last(view.valueSlot(1, 1));
+  const c = view.values.last(view.valueSlot(2, 0));
   assertEquals([b, c, view.valueSlot(0, 0)], [4, 5, -1]);
 });
 

@@ -4,12 +4,13 @@ import { CollationOrder } from "./collation_order.ts";
 import { sortKeyName } from "./view_spec.ts";
 import type { MetricField, SortKey } from "./view_spec.ts";
 import { grownCapacity } from "../capacity.ts";
+import type { ValueRecords } from "../value_records.ts";
 
 /** Where the keys of a column made later come from: the hub's `FeedView`. */
 export interface StateSource {
   sensors(): SensorEntry[];
-  /** Every metric's latest state, by column; the first `valueCount` entries. */
-  readonly valueColumns: MetricStates;
+  /** Every metric's latest state, a record per slot; the first `valueCount` slots. */
+  readonly values: ValueRecords;
   readonly valueCount: number;
 }
 
@@ -104,11 +105,11 @@ export class SortKeys {
   constructor(source: StateSource) {
     this.#source = source;
     for (const sensor of source.sensors()) this.#enter(sensor);
-    const v = source.valueColumns;
+    const v = source.values;
     const seen = this.seen.values;
     for (let i = 0; i < source.valueCount; i++) {
-      const s = v.sensor[i];
-      if (s < this.capacity && !(seen[s] >= v.timeMs[i])) seen[s] = v.timeMs[i];
+      const s = v.sensor(i), t = v.timeMs(i);
+      if (s < this.capacity && !(seen[s] >= t)) seen[s] = t;
     }
     this.#commitOrders();
     this.entered.length = 0;
@@ -432,11 +433,10 @@ export class SortKeys {
       return column;
     }
     const values = new Float64Array(this.capacity).fill(NaN);
-    const v = this.#source.valueColumns;
-    const from = fieldColumn(v, field);
+    const v = this.#source.values;
     for (let i = 0; i < this.#source.valueCount; i++) {
-      const s = v.sensor[i];
-      if (v.metric[i] === metric && this.isLive(s)) values[s] = from[i];
+      const s = v.sensor(i);
+      if (v.metric(i) === metric && this.isLive(s)) values[s] = v.field(i, field);
     }
     column = {
       name,
