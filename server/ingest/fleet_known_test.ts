@@ -1,27 +1,10 @@
 import fc from "fast-check";
 import { assertEquals } from "../../tests/testing/assert.ts";
 import { Router } from "../../actors/shards/router.ts";
-import type { FleetNames } from "../../actors/shards/mod.ts";
+import { routerNames } from "../../tests/testing/router_names.ts";
 import { decodeIngestBatch, encodeReadingBlock } from "../../protocol/ingest_codec.ts";
 import { blockFromReadings } from "./readings/mod.ts";
 import { FleetLimit } from "./fleet_limit.ts";
-
-function routerNames(router: Router): FleetNames {
-  return {
-    get sensorCount() {
-      return router.sensorCount;
-    },
-    get metricCount() {
-      return router.metricCount;
-    },
-    maxMetrics: router.maxMetrics,
-    droppedValues: 0,
-    hasSensor: (id) => router.hasSensor(id),
-    sensorIndex: (id) => router.indexOf(id),
-    sensorId: (index) => router.sensorId(index),
-    hasMetric: (name) => router.metricIndex(name) !== undefined,
-  };
-}
 
 const readings = (ids: readonly string[]) =>
   blockFromReadings(ids.map((sensorId, i) => ({ sensorId, timeMs: i, values: { t: i } })));
