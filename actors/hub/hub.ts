@@ -164,6 +164,14 @@ export class HubBehavior implements Behavior<HubMessage> {
   readonly #cpuNow: (() => number) | null;
   readonly #observer?: HubObserver;
   #view: FeedView;
+  /**
+   * The view's names for the window listener, made once: closures made per tick
+   * are new call targets each time, and the rollup writer's calls deoptimized on them.
+   */
+  readonly #windowNames: WindowNames = {
+    sensorId: (index) => this.#view.sensor(index)?.id,
+    metricName: (index) => this.#view.metricName(index),
+  };
   readonly #attentionOptions: AttentionOptions;
   /** Set while a source rebuilds the shards (see HubHold). */
   #held = false;
@@ -668,11 +676,7 @@ export class HubBehavior implements Behavior<HubMessage> {
     if (round.sourceCaughtUp) this.stats.viewCaughtUp = true;
     const aggregates = this.#aggregatesFor(merged);
     if (merged && merged.windows.length > 0 && this.#onWindows) {
-      const view = this.#view;
-      this.#onWindows(merged.windows, {
-        sensorId: (index) => view.sensor(index)?.id,
-        metricName: (index) => view.metricName(index),
-      });
+      this.#onWindows(merged.windows, this.#windowNames);
     }
     this.stats.lateDropped = this.#view.lateTotal;
     // Each session's rate and slow-client state, once per tick, before any stream offers it a frame.

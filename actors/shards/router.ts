@@ -250,39 +250,12 @@ export class Router {
     const rowsOf = this.#rowsOf.fill(0);
     const valuesOf = this.#valuesOf.fill(0);
     // Per block and distinct string: its sensor index, metric index, and place in the table.
-    const ids = this.#ids, sensorShard = this.#sensorShard;
-    const maps = list.map((block) => {
-      // Columns in locals: blocks come in several shapes (hints, stamps, table keys), and a
-      // property load per row on a block of many shapes is a slow, megamorphic one.
-      const { strings, sensorHints, sensor: sensors, metric, metricStart, group, status } = block;
-      const sensorOf = new Int32Array(strings.length).fill(-1);
-      const metricOf = new Int32Array(strings.length).fill(-2);
-      const tableOf = new Int32Array(strings.length).fill(-1);
-      const n = block.length;
-      for (let row = 0; row < n; row++) {
-        const s = sensors[row];
-        let sensor = sensorOf[s];
-        if (sensor < 0) {
-          // Ingest's lookup, when it made one and it still names this id: no second one.
-          const hint = sensorHints === undefined ? -1 : sensorHints[s];
-          sensor = sensorOf[s] = hint >= 0 && ids[hint] === strings[s]
-            ? hint
-            : this.#internSensor(strings[s]);
-        }
-        const shard = sensorShard[sensor];
-        if (only !== undefined && !only.has(shard)) continue;
-        rowsOf[shard]++;
-        for (let v = metricStart[row]; v < metricStart[row + 1]; v++) {
-          const m = metric[v];
-          if (metricOf[m] === -2) metricOf[m] = this.#internMetric(strings[m]);
-          if (metricOf[m] >= 0) valuesOf[shard]++;
-        }
-        const g = group[row], st = status[row];
-        if (tableOf[g] < 0) tableOf[g] = intern(table, tableIndex, strings[g]);
-        if (tableOf[st] < 0) tableOf[st] = intern(table, tableIndex, strings[st]);
-      }
-      return { sensorOf, metricOf, tableOf };
-    });
+    // Plain loops over methods, not closures made per call: those were compiled
+    // again for every few splits.
+    const maps: BlockIndexes[] = [];
+    for (let b = 0; b < list.length; b++) {
+      maps.push(this.#indexBlock(list[b], only, table, tableIndex));
+    }
     // Per host: its shards with rows, and where each starts.
     const out: (RoutedRows | null)[] = new Array(hosts).fill(null);
     const rowAt = this.#rowAt;
@@ -309,37 +282,88 @@ export class Router {
       part.valueStart[rows] = values;
       out[h] = part;
     }
-    const sensorLocal = this.#sensorLocal, metricJudge = this.#metricJudge;
-    list.forEach((block, b) => {
-      const { sensorOf, metricOf, tableOf } = maps[b];
-      const { sensor: sensors, group, status, timeMs, metricStart, metric: metrics, value } = block;
-      const n = block.length;
-      const acceptedMs = block.acceptedMs ?? Infinity;
-      for (let row = 0; row < n; row++) {
-        const sensor = sensorOf[sensors[row]];
-        const shard = sensorShard[sensor];
-        if (only !== undefined && !only.has(shard)) continue;
-        const part = out[shard % hosts]!;
-        const r = rowAt[shard]++;
-        part.local[r] = sensorLocal[sensor];
-        part.sensor[r] = sensor;
-        part.group[r] = tableOf[group[row]];
-        part.status[r] = tableOf[status[row]];
-        part.timeMs[r] = timeMs[row];
-        part.acceptedMs[r] = acceptedMs;
-        let at = valueAt[shard];
-        part.valueStart[r] = at;
-        for (let v = metricStart[row]; v < metricStart[row + 1]; v++) {
-          const metric = metricOf[metrics[v]];
-          if (metric < 0) continue;
-          part.metric[at] = metric;
-          part.judge[at] = metricJudge[metric];
-          part.value[at++] = value[v];
-        }
-        valueAt[shard] = at;
-      }
-    });
+    for (let b = 0; b < list.length; b++) this.#placeBlock(list[b], maps[b], only, hosts, out);
     return out;
+  }
+
+  /** One block's distinct strings as indexes (interned if new); counts its rows and values per shard. */
+  #indexBlock(
+    block: ReadingBlock,
+    only: ReadonlySet<number> | undefined,
+    table: string[],
+    tableIndex: Map<string, number>,
+  ): BlockIndexes {
+    const ids = this.#ids, sensorShard = this.#sensorShard;
+    const rowsOf = this.#rowsOf, valuesOf = this.#valuesOf;
+    // Columns in locals: blocks come in several shapes (hints, stamps, table keys), and a
+    // property load per row on a block of many shapes is a slow, megamorphic one.
+    const { strings, sensorHints, sensor: sensors, metric, metricStart, group, status } = block;
+    const sensorOf = new Int32Array(strings.length).fill(-1);
+    const metricOf = new Int32Array(strings.length).fill(-2);
+    const tableOf = new Int32Array(strings.length).fill(-1);
+    const n = block.length;
+    for (let row = 0; row < n; row++) {
+      const s = sensors[row];
+      let sensor = sensorOf[s];
+      if (sensor < 0) {
+        // Ingest's lookup, when it made one and it still names this id: no second one.
+        const hint = sensorHints === undefined ? -1 : sensorHints[s];
+        sensor = sensorOf[s] = hint >= 0 && ids[hint] === strings[s]
+          ? hint
+          : this.#internSensor(strings[s]);
+      }
+      const shard = sensorShard[sensor];
+      if (only !== undefined && !only.has(shard)) continue;
+      rowsOf[shard]++;
+      for (let v = metricStart[row]; v < metricStart[row + 1]; v++) {
+        const m = metric[v];
+        if (metricOf[m] === -2) metricOf[m] = this.#internMetric(strings[m]);
+        if (metricOf[m] >= 0) valuesOf[shard]++;
+      }
+      const g = group[row], st = status[row];
+      if (tableOf[g] < 0) tableOf[g] = intern(table, tableIndex, strings[g]);
+      if (tableOf[st] < 0) tableOf[st] = intern(table, tableIndex, strings[st]);
+    }
+    return new BlockIndexes(sensorOf, metricOf, tableOf);
+  }
+
+  /** Writes one block's rows into its hosts' parts, at each shard's next row (`#rowAt`). */
+  #placeBlock(
+    block: ReadingBlock,
+    indexes: BlockIndexes,
+    only: ReadonlySet<number> | undefined,
+    hosts: number,
+    out: (RoutedRows | null)[],
+  ): void {
+    const sensorShard = this.#sensorShard, sensorLocal = this.#sensorLocal;
+    const metricJudge = this.#metricJudge, rowAt = this.#rowAt, valueAt = this.#valueAt;
+    const { sensorOf, metricOf, tableOf } = indexes;
+    const { sensor: sensors, group, status, timeMs, metricStart, metric: metrics, value } = block;
+    const n = block.length;
+    const acceptedMs = block.acceptedMs ?? Infinity;
+    for (let row = 0; row < n; row++) {
+      const sensor = sensorOf[sensors[row]];
+      const shard = sensorShard[sensor];
+      if (only !== undefined && !only.has(shard)) continue;
+      const part = out[shard % hosts]!;
+      const r = rowAt[shard]++;
+      part.local[r] = sensorLocal[sensor];
+      part.sensor[r] = sensor;
+      part.group[r] = tableOf[group[row]];
+      part.status[r] = tableOf[status[row]];
+      part.timeMs[r] = timeMs[row];
+      part.acceptedMs[r] = acceptedMs;
+      let at = valueAt[shard];
+      part.valueStart[r] = at;
+      for (let v = metricStart[row]; v < metricStart[row + 1]; v++) {
+        const metric = metricOf[metrics[v]];
+        if (metric < 0) continue;
+        part.metric[at] = metric;
+        part.judge[at] = metricJudge[metric];
+        part.value[at++] = value[v];
+      }
+      valueAt[shard] = at;
+    }
   }
 
   #internSensor(id: string): number {
@@ -369,6 +393,15 @@ export class Router {
     }
     return index;
   }
+}
+
+/** Per distinct string of one block: its sensor index, metric index and place in the table. */
+class BlockIndexes {
+  constructor(
+    readonly sensorOf: Int32Array,
+    readonly metricOf: Int32Array,
+    readonly tableOf: Int32Array,
+  ) {}
 }
 
 /** A string's place in a message's table, added if new. */

@@ -94,16 +94,10 @@ export class RollupStore {
     buffer: Uint8Array,
     options: { part: number; signal?: AbortSignal },
   ): Promise<void> {
-    let op = this.#kv.atomic();
-    let mutations = 0;
-    const commit = async () => {
-      if (mutations === 0) return;
-      options.signal?.throwIfAborted();
-      if (!(await op.commit()).ok) throw new Error("Cannot write rollups: a commit was refused");
-      this.written += mutations;
-      op = this.#kv.atomic();
-      mutations = 0;
-    };
+    // The commits' state in an object of one class, with `put` and `commit` as its methods:
+    // closures made per write were new call targets each time, and this long-running
+    // function's code deoptimized on them and was compiled again at every flush.
+    const commits = new FragmentCommits(this.#kv, buffer, options);
     // Slots by size and bucket (a counting sort of typed arrays, no object per sensor): a
     // bucket's blocks are built and written together. Between commits a slice of at most
     // about BYTES_PER_COMMIT of windows is built, so no step holds the thread for long.
@@ -121,42 +115,12 @@ export class RollupStore {
     const order = new Int32Array(starts[starts.length - 1]);
     const fill = starts.slice(0, -1);
     for (let k = 0; k < used.length; k++) if (groupOf[k] >= 0) order[fill[groupOf[k]]++] = used[k];
-    let filled = 0;
     const pool: BlockBuilder[] = [];
     const open = new Map<number, BlockBuilder>();
-    const subs = new Map<number, number>();
-    const put = async (
-      group: { sizeMs: number; bucket: number; expireIn: number },
-      span: number,
-      block: BlockBuilder,
-    ) => {
-      const sub = subs.get(span) ?? 0;
-      if (sub === BLOCK_SUB_PARTS) {
-        throw new RangeError(`Cannot write rollups: over ${BLOCK_SUB_PARTS} blocks in a span`);
-      }
-      subs.set(span, sub + 1);
-      if (mutations > 0 && (filled > BYTES_PER_COMMIT || mutations >= MUTATIONS_PER_COMMIT)) {
-        await commit();
-        filled = 0;
-      }
-      const length = block.encodeInto(buffer, filled);
-      op.set(
-        [BLOCK, group.sizeMs, group.bucket, span, options.part * BLOCK_SUB_PARTS + sub],
-        buffer.subarray(filled, filled + length),
-        { expireIn: group.expireIn },
-      );
-      filled = (filled + length + 7) & ~7;
-      mutations++;
-      block.reset();
-    };
     for (let g = 0; g < starts.length - 1; g++) {
       if (starts[g] === starts[g + 1]) continue;
       const sizeMs = sizes[Math.floor(g / ROLLUP_BUCKETS)];
-      const group = {
-        sizeMs,
-        bucket: g % ROLLUP_BUCKETS,
-        expireIn: this.#retentionMs.get(sizeMs)!,
-      };
+      const group = new FragmentGroup(sizeMs, g % ROLLUP_BUCKETS, this.#retentionMs.get(sizeMs)!);
       const spanMs = sizeMs * WINDOWS_PER_CHUNK;
       // A sensor's windows mostly fall in one span: its block is looked up once per change.
       let lastSpan = NaN;
@@ -177,20 +141,26 @@ export class RollupStore {
             lastSpan = span;
           }
           if (!block.add(sensorId, metric, page.f, at)) {
-            await put(group, span, block);
+            // Awaited first: `written` is read after the commit (another write may add meanwhile).
+            const committed = await commits.put(group, span, block);
+            this.written += committed;
             block.add(sensorId, metric, page.f, at);
           }
           r = page.next[i];
         }
       }
       for (const [span, block] of open) {
-        if (block.length > 0) await put(group, span, block);
+        if (block.length > 0) {
+          const committed = await commits.put(group, span, block);
+          this.written += committed;
+        }
         pool.push(block);
       }
       open.clear();
-      subs.clear();
+      commits.subs.clear();
     }
-    await commit();
+    const committed = await commits.commit();
+    this.written += committed;
   }
 
   /**
@@ -267,5 +237,76 @@ export class RollupStore {
       }
     }
     return { points: [...byStart.values()].sort((a, b) => a.t - b.t), bounded };
+  }
+}
+
+/** A size and bucket of rollup blocks, with how long they are kept. */
+class FragmentGroup {
+  constructor(readonly sizeMs: number, readonly bucket: number, readonly expireIn: number) {}
+}
+
+/**
+ * One `RollupStore.write`'s commits: blocks encoded into `buffer` and set in
+ * an atomic operation, committed once it holds about `BYTES_PER_COMMIT` or
+ * `MUTATIONS_PER_COMMIT`.
+ */
+class FragmentCommits {
+  readonly #kv: Deno.Kv;
+  readonly #buffer: Uint8Array;
+  readonly #part: number;
+  readonly #signal: AbortSignal | undefined;
+  #op: Deno.AtomicOperation;
+  #mutations = 0;
+  #filled = 0;
+  /** By span: blocks put so far in the current group. */
+  readonly subs = new Map<number, number>();
+
+  constructor(kv: Deno.Kv, buffer: Uint8Array, options: { part: number; signal?: AbortSignal }) {
+    this.#kv = kv;
+    this.#buffer = buffer;
+    this.#part = options.part;
+    this.#signal = options.signal;
+    this.#op = kv.atomic();
+  }
+
+  /** Commits what is set (unless nothing is); resolves to the fragments committed. */
+  async commit(): Promise<number> {
+    const mutations = this.#mutations;
+    if (mutations === 0) return 0;
+    this.#signal?.throwIfAborted();
+    if (!(await this.#op.commit()).ok) {
+      throw new Error("Cannot write rollups: a commit was refused");
+    }
+    this.#op = this.#kv.atomic();
+    this.#mutations = 0;
+    return mutations;
+  }
+
+  /** Sets `block` (then resets it), committing first when full; resolves to the fragments committed. */
+  async put(group: FragmentGroup, span: number, block: BlockBuilder): Promise<number> {
+    const sub = this.subs.get(span) ?? 0;
+    if (sub === BLOCK_SUB_PARTS) {
+      throw new RangeError(`Cannot write rollups: over ${BLOCK_SUB_PARTS} blocks in a span`);
+    }
+    this.subs.set(span, sub + 1);
+    let committed = 0;
+    if (
+      this.#mutations > 0 &&
+      (this.#filled > BYTES_PER_COMMIT || this.#mutations >= MUTATIONS_PER_COMMIT)
+    ) {
+      committed = await this.commit();
+      this.#filled = 0;
+    }
+    const buffer = this.#buffer, filled = this.#filled;
+    const length = block.encodeInto(buffer, filled);
+    this.#op.set(
+      [BLOCK, group.sizeMs, group.bucket, span, this.#part * BLOCK_SUB_PARTS + sub],
+      buffer.subarray(filled, filled + length),
+      { expireIn: group.expireIn },
+    );
+    this.#filled = (filled + length + 7) & ~7;
+    this.#mutations++;
+    block.reset();
+    return committed;
   }
 }

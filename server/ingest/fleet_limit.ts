@@ -156,66 +156,87 @@ export class FleetLimit {
     const memo = keys === undefined ? undefined : block.known!.table.hints;
     // Columns in locals: a property load per row on a block of many shapes is a slow one.
     const { sensor: sensors, metric: metrics, metricStart } = block;
-    const kept = refuseFurther(parsed, (row) => {
-      if (row < fromRow) return null;
-      const sensor = sensors[row];
-      if (sensorVerdict[sensor] === undefined) {
-        // Known to the router: nothing to judge or take (one lookup per distinct id).
-        const key = keys === undefined ? -1 : keys[sensor];
-        const index = key >= 0
-          ? this.#knownIndex(memo!, key, s[sensor])
-          : hints
-          ? names.sensorIndex!(s[sensor])
-          : names.hasSensor(s[sensor])
-          ? 0
-          : -1;
-        if (index >= 0) {
-          sensorVerdict[sensor] = 1;
-          if (hints) hints[sensor] = index;
-        } else {
-          const reason = this.#sensorRefusal(s[sensor]);
-          if (reason !== null) sensorVerdict[sensor] = reason;
-        }
-      }
-      const v = sensorVerdict[sensor];
-      if (typeof v === "string") {
-        this.refusedSensors++;
-        return v;
-      }
-      const from = metricStart[row], to = metricStart[row + 1];
-      let added = 0;
-      for (let i = from; i < to; i++) {
-        const metric = metrics[i];
-        if (metricKnown[metric] === 1) continue;
-        if (this.#knowsMetric(s[metric])) {
-          metricKnown[metric] = 1;
-          continue;
-        }
-        const reason = this.#metricRefusal(s[metric], added++);
-        if (reason !== null) {
-          this.refusedMetrics++;
-          return reason;
-        }
-      }
-      // Every cap has room: this reading's new names are taken.
-      if (v === undefined) {
-        // Not known to the router when judged above (this request runs without a pause).
-        sensorVerdict[sensor] = 1;
-        this.#sensors.add(s[sensor], now);
-      }
-      for (let i = from; i < to; i++) {
-        const metric = metrics[i];
-        if (metricKnown[metric] !== 1) {
-          metricKnown[metric] = 1;
-          this.#metrics.add(s[metric], now);
-        }
-      }
-      return null;
-    });
+    // The row's judge is a method with its state in an object of one shape: a closure
+    // made per batch, capturing all of it, was compiled again every few batches.
+    const state = new KeepState(
+      s,
+      fromRow,
+      sensorVerdict,
+      metricKnown,
+      now,
+      hints,
+      keys,
+      memo,
+      sensors,
+      metrics,
+      metricStart,
+    );
+    const kept = refuseFurther(parsed, (row) => this.#judgeRow(row, state));
     // Rows refused: the kept ones are a new block with its own string indexes.
     return hints && kept.block === block
       ? { block: { ...block, sensorHints: hints }, refused: kept.refused }
       : kept;
+  }
+
+  /** Why row `row` of `keep`'s batch is refused, or null (its new names then taken). */
+  #judgeRow(row: number, state: KeepState): string | null {
+    const { s, fromRow, sensorVerdict, metricKnown, now, hints, keys, memo } = state;
+    const { sensors, metrics, metricStart } = state;
+    const names = this.#names;
+    if (row < fromRow) return null;
+    const sensor = sensors[row];
+    if (sensorVerdict[sensor] === undefined) {
+      // Known to the router: nothing to judge or take (one lookup per distinct id).
+      const key = keys === undefined ? -1 : keys[sensor];
+      const index = key >= 0
+        ? this.#knownIndex(memo!, key, s[sensor])
+        : hints
+        ? names.sensorIndex!(s[sensor])
+        : names.hasSensor(s[sensor])
+        ? 0
+        : -1;
+      if (index >= 0) {
+        sensorVerdict[sensor] = 1;
+        if (hints) hints[sensor] = index;
+      } else {
+        const reason = this.#sensorRefusal(s[sensor]);
+        if (reason !== null) sensorVerdict[sensor] = reason;
+      }
+    }
+    const v = sensorVerdict[sensor];
+    if (typeof v === "string") {
+      this.refusedSensors++;
+      return v;
+    }
+    const from = metricStart[row], to = metricStart[row + 1];
+    let added = 0;
+    for (let i = from; i < to; i++) {
+      const metric = metrics[i];
+      if (metricKnown[metric] === 1) continue;
+      if (this.#knowsMetric(s[metric])) {
+        metricKnown[metric] = 1;
+        continue;
+      }
+      const reason = this.#metricRefusal(s[metric], added++);
+      if (reason !== null) {
+        this.refusedMetrics++;
+        return reason;
+      }
+    }
+    // Every cap has room: this reading's new names are taken.
+    if (v === undefined) {
+      // Not known to the router when judged above (this request runs without a pause).
+      sensorVerdict[sensor] = 1;
+      this.#sensors.add(s[sensor], now);
+    }
+    for (let i = from; i < to; i++) {
+      const metric = metrics[i];
+      if (metricKnown[metric] !== 1) {
+        metricKnown[metric] = 1;
+        this.#metrics.add(s[metric], now);
+      }
+    }
+    return null;
   }
 
   /**
@@ -291,6 +312,23 @@ export class FleetLimit {
     if (this.#names.metricCount + this.#metrics.size + added < max) return null;
     return `metric name "${name}" is new and the server keeps at most ${max} metric names`;
   }
+}
+
+/** What `FleetLimit.keep` judges one batch's rows with (one shape for every batch). */
+class KeepState {
+  constructor(
+    readonly s: readonly string[],
+    readonly fromRow: number,
+    readonly sensorVerdict: (1 | string | undefined)[],
+    readonly metricKnown: Uint8Array,
+    readonly now: number,
+    readonly hints: Int32Array | undefined,
+    readonly keys: Int32Array | undefined,
+    readonly memo: Int32Array | undefined,
+    readonly sensors: Uint32Array,
+    readonly metrics: Uint32Array,
+    readonly metricStart: Uint32Array,
+  ) {}
 }
 
 /** Names taken and not yet known to the router, with when they were taken. */

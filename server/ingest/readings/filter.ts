@@ -13,25 +13,39 @@ import {
   checkValue,
 } from "./validate.ts";
 
-/** Checks each string of a block at most once for one role (sensor id, group, ...). */
+/**
+ * Checks each string of a block at most once for one role (sensor id, group, ...).
+ * The rule is a module function called with the limits, not a closure made per
+ * batch: a fresh closure each batch kept its call site polymorphic and its
+ * code compiled again and again.
+ */
 class Verdicts {
   readonly #strings: readonly string[];
-  readonly #check: (text: string) => string | null;
+  readonly #check: (text: string, limits: ReadingLimits) => string | null;
+  readonly #limits: ReadingLimits;
   readonly #reasons: (string | null | undefined)[];
 
-  constructor(block: ReadingBlock, rule: { role: string; check: (text: string) => string | null }) {
+  constructor(
+    block: ReadingBlock,
+    role: string,
+    check: (text: string, limits: ReadingLimits) => string | null,
+    limits: ReadingLimits,
+  ) {
     this.#strings = block.strings;
-    this.#check = rule.check;
+    this.#check = check;
+    this.#limits = limits;
     this.#reasons = new Array(block.strings.length);
     // Its text holds U+FFFD where the bytes were: judging it would judge other text.
     for (const index of block.notUtf8 ?? []) {
-      this.#reasons[index] = `${rule.role} is not valid UTF-8`;
+      this.#reasons[index] = `${role} is not valid UTF-8`;
     }
   }
 
   reason(index: number): string | null {
     let reason = this.#reasons[index];
-    if (reason === undefined) reason = this.#reasons[index] = this.#check(this.#strings[index]);
+    if (reason === undefined) {
+      reason = this.#reasons[index] = this.#check(this.#strings[index], this.#limits);
+    }
     return reason;
   }
 
@@ -123,12 +137,9 @@ export function filterValidReadings(
   refused: Refusal[];
 } {
   const sensors = new SensorIdVerdicts(block, limits);
-  const groups = new Verdicts(block, { role: "group", check: (s) => checkGroup(s, limits) });
-  const statuses = new Verdicts(block, { role: "status", check: (s) => checkStatus(s, limits) });
-  const metrics = new Verdicts(block, {
-    role: "metric name",
-    check: (s) => checkMetricName(s, limits),
-  });
+  const groups = new Verdicts(block, "group", checkGroup, limits);
+  const statuses = new Verdicts(block, "status", checkStatus, limits);
+  const metrics = new Verdicts(block, "metric name", checkMetricName, limits);
   const reasonFor = (i: number) =>
     sensors.reason(block.sensor[i]) ?? groups.reason(block.group[i]) ??
       statuses.reason(block.status[i]) ?? checkTimeMs(block.timeMs[i]) ??
