@@ -24,7 +24,7 @@ export interface FeedRequest {
 
 /**
  * The first step of GET /ws, before the upgrade: only `subscribe=explicit`,
- * `windows=1` and `encoding=compact` (or `full`) in the query (400 otherwise); a token offered as the
+ * `windows=1` and `encoding=compact` (or `full`) in the query, each at most once (400 otherwise); a token offered as the
  * `bearer.<jwt>` subprotocol must verify (401) and come with the
  * `pulseboard` subprotocol (400). The Origin was checked before (app.ts).
  */
@@ -33,7 +33,14 @@ export async function readFeedRequest(
   tokens?: TokenCheck,
 ): Promise<FeedRequest | Response> {
   const query = new URL(request.url).searchParams;
+  const seen = new Set<string>();
   for (const [name, value] of query) {
+    // A repeated parameter is ambiguous (`encoding=compact&encoding=full`): refuse it
+    // rather than silently honouring one of the two.
+    if (seen.has(name)) {
+      return problem(400, `Query parameter ${name} is given more than once`);
+    }
+    seen.add(name);
     if (
       !(name === "subscribe" && value === "explicit") &&
       !(name === "windows" && (value === "1" || value === "true")) &&

@@ -56,3 +56,23 @@ Deno.test("a subprotocol token must verify (401) and come with the pulseboard su
   assert(!(unchecked instanceof Response));
   assertEquals(unchecked.viewer, null);
 });
+
+Deno.test("a feed request naming a query parameter twice is refused with 400 naming it, whatever the values", async () => {
+  for (
+    const query of [
+      "?encoding=compact&encoding=full",
+      "?encoding=full&encoding=compact",
+      "?encoding=compact&encoding=compact",
+      "?windows=1&subscribe=explicit&windows=true",
+      "?subscribe=explicit&subscribe=explicit",
+    ]
+  ) {
+    const answer = await readFeedRequest(upgrade(`/ws${query}`));
+    assert(answer instanceof Response, query);
+    assertEquals(answer.status, 400, query);
+    const name = new URLSearchParams(query).keys().toArray().find((key, i, all) =>
+      all.indexOf(key) !== i
+    );
+    assert((await answer.text()).includes(`parameter ${name} is given more than once`), query);
+  }
+});
