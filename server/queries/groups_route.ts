@@ -1,5 +1,6 @@
 import { gzipSync } from "node:zlib";
 import { errorResponse } from "../http/errors.ts";
+import { singleValuedQuery } from "../http/query_params.ts";
 import { groupsPage, groupsPageQuery } from "./groups_page.ts";
 
 /** Answers this large or larger are gzipped for clients that take it. */
@@ -45,7 +46,7 @@ export function groupsRoute(deps: {
   return async (request) => {
     try {
       const scope = await deps.scope(request);
-      const query = groupsPageQuery(new URL(request.url).searchParams);
+      const query = groupsPageQuery(singleValuedQuery(request.url));
       const key = scope === null ? "" : JSON.stringify(scope);
       const now = deps.now();
       let answer = answers.get(key);

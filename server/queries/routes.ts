@@ -1,4 +1,5 @@
 import { errorResponse, jsonResponse } from "../http/errors.ts";
+import { singleValuedQuery } from "../http/query_params.ts";
 import { checkGroup, checkMetricName, checkSensorId } from "../ingest/readings/validate.ts";
 import { DEFAULT_READING_LIMITS } from "../ingest/readings/limits.ts";
 import { covers } from "../../actors/hub/topic.ts";
@@ -35,7 +36,7 @@ export function sensorsRoute(deps: QueryDeps) {
   return async (request: Request): Promise<Response> => {
     try {
       const scope = readScope(await deps.scope(request));
-      const params = new URL(request.url).searchParams;
+      const params = singleValuedQuery(request.url);
       const group = groupParam(params);
       const q = params.get("q");
       if (q !== null && q.length > DEFAULT_READING_LIMITS.maxSensorIdLength) {
@@ -70,7 +71,7 @@ export function historyRoute(deps: QueryDeps) {
   return async (request: Request, id: string): Promise<Response> => {
     try {
       const scope = readScope(await deps.scope(request));
-      const parsed = parseHistoryRequest(id, new URL(request.url).searchParams, deps.now());
+      const parsed = parseHistoryRequest(id, singleValuedQuery(request.url), deps.now());
       if (typeof parsed === "string") throw new RangeError(parsed);
       // Only sensors the fleet has (and the viewer may see: unknown and forbidden look the same).
       if (await findSensor(deps, id, scope)) return jsonResponse(await deps.history(parsed));
@@ -94,7 +95,7 @@ export function aggregatesRoute(deps: QueryDeps) {
   return async (request: Request): Promise<Response> => {
     try {
       const scope = readScope(await deps.scope(request));
-      const params = new URL(request.url).searchParams;
+      const params = singleValuedQuery(request.url);
       const group = groupParam(params) ?? "";
       // The root group ("") is everything the viewer may read.
       if (group !== "" && scope !== null && !scope.some((p) => covers(p, group))) {

@@ -1,5 +1,5 @@
 import { assertEquals } from "../../tests/testing/assert.ts";
-import { historyRoute } from "./routes.ts";
+import { aggregatesRoute, historyRoute, sensorsRoute } from "./routes.ts";
 import type { QueryDeps } from "./routes.ts";
 import type { HistoryAnswer } from "../history/mod.ts";
 
@@ -54,4 +54,22 @@ Deno.test("history the store keeps is served to an unscoped viewer though the hu
   assertEquals([never.status, never.body.error], [404, "not_found"]);
   const scoped = deps({ held: ["live"], kept: ["live", "deleted"], scope: ["g"] });
   assertEquals((await get(scoped, "deleted")).status, 404);
+});
+
+Deno.test("the read API answers 400 naming a query parameter given twice, on every route", async () => {
+  const d = deps({ held: ["live"], kept: ["live"], scope: null });
+  const answers = [
+    await sensorsRoute(d)(new Request("http://h/api/sensors?limit=5&limit=500")),
+    await historyRoute(d)(
+      new Request("http://h/api/sensors/live/history?metric=t&metric=u"),
+      "live",
+    ),
+    await aggregatesRoute(d)(new Request("http://h/api/aggregates?group=a&group=b")),
+  ];
+  const names = ["limit", "metric", "group"];
+  for (const [i, response] of answers.entries()) {
+    assertEquals(response.status, 400, names[i]);
+    const body = await response.text();
+    assertEquals(body.includes(`Query parameter ${names[i]} is given more than once`), true, body);
+  }
 });

@@ -1,4 +1,5 @@
 import { problem } from "../errors.ts";
+import { singleValuedQuery } from "../query_params.ts";
 import { tokenFromProtocols } from "../../auth/mod.ts";
 import type { Viewer } from "../../auth/mod.ts";
 
@@ -32,15 +33,13 @@ export async function readFeedRequest(
   request: Request,
   tokens?: TokenCheck,
 ): Promise<FeedRequest | Response> {
-  const query = new URL(request.url).searchParams;
-  const seen = new Set<string>();
+  let query: URLSearchParams;
+  try {
+    query = singleValuedQuery(request.url);
+  } catch (error) {
+    return problem(400, (error as Error).message);
+  }
   for (const [name, value] of query) {
-    // A repeated parameter is ambiguous (`encoding=compact&encoding=full`): refuse it
-    // rather than silently honouring one of the two.
-    if (seen.has(name)) {
-      return problem(400, `Query parameter ${name} is given more than once`);
-    }
-    seen.add(name);
     if (
       !(name === "subscribe" && value === "explicit") &&
       !(name === "windows" && (value === "1" || value === "true")) &&
