@@ -191,6 +191,15 @@ export class FeedConnection {
   holdRows(held: boolean): void {
     if (held === this.#held) return;
     this.#held = held;
+    // A hold goes at once, not after the gap: until the server has it, a
+    // reorder can still move the rows under the pointer. It carries the
+    // newest spec, so a scroll waiting in the gap goes with it.
+    if (held && this.#view !== null && this.#socket?.readyState === 1) {
+      clearTimeout(this.#viewTimer);
+      this.#viewTimer = undefined;
+      this.#sendView(null);
+      return;
+    }
     this.#queueView();
   }
 
@@ -218,6 +227,8 @@ export class FeedConnection {
     this.#heldSent = order === "resort" ? false : this.#held;
     this.#viewSentAt = this.#now();
     socket.send(encodeViewSubscribe({ ...this.#view, order, resume }));
+    // A resort released the server's hold: the pointer still on the rows asks again.
+    if (this.#held !== this.#heldSent) this.#queueView();
   }
 
   /** Uses a new token: sent at once on a live connection (a refresh), else on the next connect. */
