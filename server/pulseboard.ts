@@ -1,6 +1,6 @@
 // The composition root: wires the stages in the order readings flow through
 // them. Each stage makes its parts from the config; nothing here decides.
-import { hubOptions, loadMetricsConfig, shardOptions } from "./config/mod.ts";
+import { hubOptions, loadMetricsConfig, memoryLimitBytes, shardOptions } from "./config/mod.ts";
 import type { Config } from "./config/mod.ts";
 import { Hub, ID_ORDER_PART, ShardSet } from "../actors/mod.ts";
 import type { HubStats, ShardImage } from "../actors/mod.ts";
@@ -143,7 +143,7 @@ export async function startPulseboard(
   });
   const transport = new TransportStats();
   const maxClients = config.maxClients ??
-    defaultMaxClients(Deno.systemMemoryInfo().total, config.maxBufferedBytes);
+    defaultMaxClients(memoryLimitBytes(), config.maxBufferedBytes);
   const metrics = new PrometheusMetrics({
     transport,
     ingest: ingest.stats,

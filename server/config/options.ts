@@ -546,7 +546,7 @@ export const OPTIONS: readonly Option[] = [
     shown: "(from memory)",
     help: "open feed connections in all (default: half of memory over --max-buffered each)",
     readme:
-      "open feed connections in all, whatever their addresses (503 above); by default half of the machine's memory over what one stalled client may hold (`--max-buffered`), 64 to 100,000",
+      "open feed connections in all, whatever their addresses (503 above); by default half of the memory (machine's or cgroup's) over what one stalled client may hold (`--max-buffered`), 64 to 100,000",
     parse: int("max-clients", 1, 10_000_000),
   }),
   option({
