@@ -253,7 +253,11 @@ export class FeedConnection {
     this.#resumable = false;
     if (this.#socket?.readyState !== 1) return;
     if (subscriptions.length === 0) {
-      if (before.length > 0) this.#socket.send(encodeUnsubscribe(before.map((s) => s.id)));
+      if (before.length > 0) {
+        // The server answers an Unsubscribe too (a Subscribed to what is left, or an Error).
+        this.#awaitingSubscribed++;
+        this.#socket.send(encodeUnsubscribe(before.map((s) => s.id)));
+      }
       this.store.apply({ ...EMPTY_SNAPSHOT }, this.#now());
       return;
     }

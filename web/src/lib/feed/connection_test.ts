@@ -260,3 +260,32 @@ Deno.test("a resort sent while the pointer is on the rows (it releases the serve
     connection.stop();
   }
 });
+
+Deno.test("the answer to unsubscribing the last topic (a Subscribed to what is left) is not shown as resynced; an unasked one after it is", () => {
+  let now = 1_000;
+  const connection = new FeedConnection("ws://feed.test/ws", {
+    WebSocket: FakeSocket as unknown as typeof WebSocket,
+    schedule: () => {},
+    now: () => now,
+  });
+  connection.setSubscriptions([{ id: 2, sensors: ["s"] }]);
+  connection.start();
+  const socket = FakeSocket.last!;
+  socket.onopen?.();
+  subscribe(socket, 9, "groups=;sensors=s");
+  assertEquals(connection.notice, "");
+  now = 2_000;
+  connection.setSubscriptions([]); // the detail panel closed
+  const sent = decodeClientMessage(socket.sent.at(-1)!);
+  assertEquals(sent.type, "unsubscribe");
+  socket.deliver(
+    encodeSubscribed({ topic: "groups=;sensors=", ids: [], epoch: 4, seq: 0, recovered: false }),
+  );
+  assertEquals(connection.notice, "");
+  now = 3_000;
+  socket.deliver(
+    encodeSubscribed({ topic: "groups=;sensors=", ids: [], epoch: 5, seq: 0, recovered: false }),
+  );
+  assertEquals([connection.notice, connection.noticeAt], ["resynced", 3_000]);
+  connection.stop();
+});
