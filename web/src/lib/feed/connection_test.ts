@@ -6,7 +6,7 @@ import {
   encodeSnapshot,
   encodeSubscribed,
 } from "@pulseboard/protocol";
-import type { MetricStates } from "@pulseboard/protocol";
+import type { MetricStates, ViewRequest } from "@pulseboard/protocol";
 
 /** Just enough of a WebSocket for the connection: frames are pushed in by the test. */
 class FakeSocket {
@@ -179,86 +179,91 @@ Deno.test("a window moved to another group forgets the old group's attention cou
   connection.stop();
 });
 
-Deno.test("the pointer entering the rows sends a hold at once with the newest window, though the last request was moments ago; a release waits the gap", () => {
-  let now = 10_000;
+/**
+ * An open connection whose timers run only when the test calls `runTimers`,
+ * at the clock the test sets (`clock.now`); `views()` are the ViewSubscribes sent.
+ */
+function pacedConnection(
+  body: (o: {
+    connection: FeedConnection;
+    clock: { now: number };
+    runTimers: () => void;
+    views: () => ViewRequest[];
+  }) => void,
+): void {
+  const clock = { now: 10_000 };
   const timers: (() => void)[] = [];
-  const connection = new FeedConnection("ws://feed.test/ws", {
-    WebSocket: FakeSocket as unknown as typeof WebSocket,
-    schedule: () => {},
-    now: () => now,
-    viewGapMs: 250,
-  });
-  connection.start();
-  const socket = FakeSocket.last!;
-  socket.onopen?.();
   const realSetTimeout = globalThis.setTimeout;
   const realClearTimeout = globalThis.clearTimeout;
-  // Timers run only when the test says so.
   globalThis.setTimeout = ((fn: () => void) => timers.push(fn)) as unknown as typeof setTimeout;
   globalThis.clearTimeout = ((id: number) => {
     if (id) timers[id - 1] = () => {};
   }) as unknown as typeof clearTimeout;
+  const connection = new FeedConnection("ws://feed.test/ws", {
+    WebSocket: FakeSocket as unknown as typeof WebSocket,
+    schedule: () => {},
+    now: () => clock.now,
+    viewGapMs: 250,
+  });
   try {
-    const views = () =>
-      socket.sent.map((bytes) => decodeClientMessage(bytes)).flatMap((m) =>
-        m.type === "view" ? [m.request] : []
-      );
+    connection.start();
+    const socket = FakeSocket.last!;
+    socket.onopen?.();
+    body({
+      connection,
+      clock,
+      // A timer cleared before it ran stays in the list as a no-op.
+      runTimers: () => {
+        const due = timers.slice();
+        timers.fill(() => {});
+        for (const run of due) run();
+      },
+      views: () =>
+        socket.sent.map((bytes) => decodeClientMessage(bytes)).flatMap((m) =>
+          m.type === "view" ? [m.request] : []
+        ),
+    });
+  } finally {
+    connection.stop();
+    globalThis.setTimeout = realSetTimeout;
+    globalThis.clearTimeout = realClearTimeout;
+  }
+}
+
+Deno.test("the pointer entering the rows sends a hold at once with the newest window, though the last request was moments ago; a release waits the gap", () => {
+  pacedConnection(({ connection, clock, runTimers, views }) => {
     const spec = { offset: 0, limit: 50, subscriptions: [{ id: 1, group: "" }] };
     connection.setView(spec);
     assertEquals(views().length, 1);
-    now += 50;
+    clock.now += 50;
     connection.setView({ ...spec, offset: 20 }); // within the gap: waits
     assertEquals(views().length, 1);
     connection.holdRows(true); // goes now, with the scroll that waited
     assertEquals(views().map((v) => [v.offset, v.order]), [[0, "keep"], [20, "hold"]]);
-    for (const run of timers.splice(0)) run(); // the scroll's timer was cancelled
+    runTimers(); // the scroll's timer was cancelled
     assertEquals(views().length, 2);
-    now += 50;
+    clock.now += 50;
     connection.holdRows(false);
     assertEquals(views().length, 2);
-    now += 250;
-    for (const run of timers.splice(0)) run();
+    clock.now += 250;
+    runTimers();
     assertEquals(views().map((v) => v.order), ["keep", "hold", "release"]);
-  } finally {
-    globalThis.setTimeout = realSetTimeout;
-    globalThis.clearTimeout = realClearTimeout;
-    connection.stop();
-  }
+  });
 });
 
 Deno.test("a resort sent while the pointer is on the rows (it releases the server's hold) is followed by the hold again", () => {
-  let now = 10_000;
-  const timers: (() => void)[] = [];
-  const connection = new FeedConnection("ws://feed.test/ws", {
-    WebSocket: FakeSocket as unknown as typeof WebSocket,
-    schedule: () => {},
-    now: () => now,
-    viewGapMs: 250,
-  });
-  connection.start();
-  const socket = FakeSocket.last!;
-  socket.onopen?.();
-  const realSetTimeout = globalThis.setTimeout;
-  globalThis.setTimeout = ((fn: () => void) => timers.push(fn)) as unknown as typeof setTimeout;
-  try {
-    const orders = () =>
-      socket.sent.map((bytes) => decodeClientMessage(bytes)).flatMap((m) =>
-        m.type === "view" ? [m.request.order] : []
-      );
+  pacedConnection(({ connection, clock, runTimers, views }) => {
     const spec = { offset: 0, limit: 50, subscriptions: [{ id: 1, group: "" }] };
     connection.setView(spec);
     connection.holdRows(true);
-    now += 100;
+    clock.now += 100;
     connection.setView(spec, { resort: true });
-    now += 250;
-    for (const run of timers.splice(0)) run();
-    now += 250;
-    for (const run of timers.splice(0)) run();
-    assertEquals(orders(), ["keep", "hold", "resort", "hold"]);
-  } finally {
-    globalThis.setTimeout = realSetTimeout;
-    connection.stop();
-  }
+    clock.now += 250;
+    runTimers();
+    clock.now += 250;
+    runTimers();
+    assertEquals(views().map((v) => v.order), ["keep", "hold", "resort", "hold"]);
+  });
 });
 
 Deno.test("the answer to unsubscribing the last topic (a Subscribed to what is left) is not shown as resynced; an unasked one after it is", () => {
