@@ -77,8 +77,8 @@ export class FeedConnection {
   updatesPerSecond = 0;
   framesReceived = 0;
   bytesReceived = 0;
-  /** Bytes received over the last second. */
-  bytesPerSecond = 0;
+  /** Bytes received over the last second; NaN until a second has been counted. */
+  bytesPerSecond = NaN;
   #countedBytes = 0;
   reconnects = 0;
   lastError = "";
