@@ -75,21 +75,29 @@ const sim = new Deno.Command(deno, {
 }).spawn();
 
 let stopping = false;
-const stop = () => {
+const interrupt = (child: Deno.ChildProcess) => {
+  try {
+    child.kill("SIGINT");
+  } catch {
+    // already gone
+  }
+};
+// The simulator first, so the server's last checkpoint has all it sent and
+// the simulator does not log refused connections meanwhile; the server
+// anyway after 5 s.
+const stop = async () => {
   if (stopping) return;
   stopping = true;
-  for (const child of [sim, server]) {
-    try {
-      child.kill("SIGINT");
-    } catch {
-      // already gone
-    }
-  }
+  interrupt(sim);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([sim.status, new Promise((done) => timer = setTimeout(done, 5_000))]);
+  clearTimeout(timer);
+  interrupt(server);
 };
 Deno.addSignalListener("SIGINT", stop);
 Deno.addSignalListener("SIGTERM", stop);
 const first = await Promise.race([sim.status, server.status]);
-stop();
+await stop();
 await Promise.all([sim.status, server.status]);
 Deno.exit(stopping && first.success ? 0 : first.code);
 
