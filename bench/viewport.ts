@@ -18,6 +18,7 @@ import {
 import type { ServerProcess } from "./processes.ts";
 import { freePort, memoryAfterGc, memoryAfterTrim } from "./inspector.ts";
 import { cpuTimes, stealPercent } from "./machine_steal.ts";
+import { otherLoadPercent, readLoad } from "./other_load.ts";
 
 const root = new URL("..", import.meta.url).pathname;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -44,6 +45,8 @@ interface Health {
     lastMergeMs: number;
     /** The same tick's CPU time on the hub's thread (null where not measured). */
     lastMergeCpuMs?: number | null;
+    /** The same tick's run-queue wait on the hub's thread (null where not measured). */
+    lastMergeWaitMs?: number | null;
     viewsMs: number;
     tickParts?: Record<string, number>;
     views: number;
@@ -62,7 +65,7 @@ async function health(url: string): Promise<Health> {
 /** Server and simulator at a load, until the hub holds (almost) every sensor. */
 async function withLoad<T>(
   o: LoadOptions & { duration: number; cwd?: string },
-  run: (server: ServerProcess) => Promise<T>,
+  run: (server: ServerProcess, load: { simPid: number }) => Promise<T>,
 ): Promise<T> {
   const dir = await Deno.makeTempDir({ prefix: "pulseboard-viewport-" });
   const server = await startServer(
@@ -103,7 +106,7 @@ async function withLoad<T>(
       if (Date.now() > deadline) throw new Error("the fleet did not appear within 120 s");
       await sleep(250);
     }
-    return await run(server);
+    return await run(server, { simPid: sim.pid });
   } finally {
     if (o.loadNice) renice(Deno.pid, 0);
     await stopProcess(sim);
@@ -274,10 +277,15 @@ export interface TickRow {
   /** The hub tick's CPU time (its thread's), NaN where the server does not measure it. */
   tickCpuP50: number;
   tickCpuP99: number;
+  /** The hub tick's run-queue wait (its thread runnable without a core), NaN where not measured. */
+  tickWaitP50: number;
+  tickWaitP99: number;
   viewsP50: number;
   viewsP99: number;
   /** The host's steal over the sampled ticks, % of the machine's CPU time (null: unknown). */
   stealPercent: number | null;
+  /** CPU time of processes other than the server, simulator and clients, % of the machine's (null: unknown). */
+  otherPercent: number | null;
 }
 
 const percentile = (sorted: number[], p: number) =>
@@ -296,7 +304,8 @@ export async function runViewTicks(
     ...o,
     serverArgs,
     duration: (o.seconds + 8) * o.orderings.length + 60,
-  }, async (server) => {
+  }, async (server, load) => {
+    const ours = [server.child.pid, load.simPid, Deno.pid];
     for (const count of o.orderings) {
       const clients = distinctViews(count).map((spec) => {
         const c = new ViewClient(server.url);
@@ -308,11 +317,14 @@ export async function runViewTicks(
       const rounds: number[] = [];
       const ticks: number[] = [];
       const cpu: number[] = [];
+      const wait: number[] = [];
       const views: number[] = [];
-      const parts: { tick: number; cpu: number; parts: Record<string, number> }[] = [];
+      const parts: { tick: number; cpu: number; wait: number; parts: Record<string, number> }[] =
+        [];
       let last = -1;
       const t0 = Date.now();
       const cpuBefore = cpuTimes();
+      const loadBefore = readLoad(ours);
       while (Date.now() - t0 < o.seconds * 1000) {
         const h = (await health(server.url)).hub;
         if (h.ticks !== last) {
@@ -320,18 +332,26 @@ export async function runViewTicks(
           rounds.push(h.lastTickMs);
           ticks.push(h.lastMergeMs);
           if (typeof h.lastMergeCpuMs === "number") cpu.push(h.lastMergeCpuMs);
+          if (typeof h.lastMergeWaitMs === "number") wait.push(h.lastMergeWaitMs);
           views.push(h.viewsMs);
           if (h.tickParts) {
-            parts.push({ tick: h.lastMergeMs, cpu: h.lastMergeCpuMs ?? NaN, parts: h.tickParts });
+            parts.push({
+              tick: h.lastMergeMs,
+              cpu: h.lastMergeCpuMs ?? NaN,
+              wait: h.lastMergeWaitMs ?? NaN,
+              parts: h.tickParts,
+            });
           }
         }
         await sleep(30);
       }
       const steal = stealPercent(cpuBefore, cpuTimes());
+      const others = otherLoadPercent(loadBefore, readLoad(ours));
       if (parts.length > 0) o.log(`${count} orderings: ${tickPartsLine(parts)}`);
       rounds.sort((a, b) => a - b);
       ticks.sort((a, b) => a - b);
       cpu.sort((a, b) => a - b);
+      wait.sort((a, b) => a - b);
       views.sort((a, b) => a - b);
       const h = (await health(server.url)).hub;
       o.log(
@@ -347,9 +367,12 @@ export async function runViewTicks(
         tickP99: percentile(ticks, 0.99),
         tickCpuP50: percentile(cpu, 0.5),
         tickCpuP99: percentile(cpu, 0.99),
+        tickWaitP50: percentile(wait, 0.5),
+        tickWaitP99: percentile(wait, 0.99),
         viewsP50: percentile(views, 0.5),
         viewsP99: percentile(views, 0.99),
         stealPercent: steal,
+        otherPercent: others,
       });
       await Promise.all(clients.map((c) => c.close()));
       await sleep(2_000);
@@ -363,16 +386,17 @@ export async function runViewTicks(
  * `tickParts`), against the other ticks: what makes the tail.
  */
 function tickPartsLine(
-  samples: { tick: number; cpu: number; parts: Record<string, number> }[],
+  samples: { tick: number; cpu: number; wait: number; parts: Record<string, number> }[],
 ): string {
   const sorted = [...samples].sort((a, b) => a.tick - b.tick);
   const cut = Math.floor(sorted.length * 0.9);
   const mean = (group: typeof samples) => {
     const sum: Record<string, number> = { tick: 0 };
-    let cpu = 0;
+    let cpu = 0, wait = 0;
     for (const s of group) {
       sum.tick += s.tick;
       cpu += s.cpu;
+      wait += s.wait;
       for (const [k, v] of Object.entries(s.parts)) sum[k] = (sum[k] ?? 0) + v;
     }
     const named = Object.keys(sum).filter((k) => k !== "tick");
@@ -380,7 +404,8 @@ function tickPartsLine(
     return [
       ...named.map((k) => `${k} ${(sum[k] / group.length).toFixed(1)}`),
       `other ${(other / group.length).toFixed(1)}`,
-      `= ${(sum.tick / group.length).toFixed(1)} ms (CPU ${(cpu / group.length).toFixed(1)} ms)`,
+      `= ${(sum.tick / group.length).toFixed(1)} ms (CPU ${(cpu / group.length).toFixed(1)}, ` +
+      `run-queue wait ${(wait / group.length).toFixed(1)} ms)`,
     ].join(", ");
   };
   return `mean tick parts, slowest ${sorted.length - cut}: ${mean(sorted.slice(cut))}; ` +

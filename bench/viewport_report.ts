@@ -96,24 +96,32 @@ export async function viewportBench(o: ViewportBenchOptions): Promise<number> {
         "ticks sampled",
         "hub tick p50/p99 ms",
         "its CPU p50/p99 ms",
+        "its run-queue wait p50/p99 ms",
         "of it views p50/p99 ms",
         "round with flushes p50/p99 ms",
         "host steal %",
+        "other processes %",
       ],
       rows.map((r) => [
         `${r.orderings} (${r.views})`,
         String(r.ticks),
         `${n(r.tickP50)} / ${n(r.tickP99)}`,
         `${n(r.tickCpuP50)} / ${n(r.tickCpuP99)}`,
+        `${n(r.tickWaitP50)} / ${n(r.tickWaitP99)}`,
         `${n(r.viewsP50)} / ${n(r.viewsP99)}`,
         `${n(r.roundP50)} / ${n(r.roundP99)}`,
         r.stealPercent === null ? "–" : r.stealPercent.toFixed(0),
+        r.otherPercent === null ? "–" : r.otherPercent.toFixed(0),
       ]),
     ));
     console.log(
       "host steal: the share of the machine's CPU time the hypervisor gave other guests while " +
         "the ticks were sampled (/proc/stat); a tick's wall time beyond its CPU time is time its " +
-        "thread had no core: taken by the host, or by other threads here.",
+        "thread had no core: taken by the host, or by other threads here. Its run-queue wait: " +
+        "the part of that its thread was runnable and other threads or processes had the cores " +
+        "(/proc/thread-self/schedstat). Other processes: CPU time used by processes other than " +
+        "the server, the simulator and the clients while the ticks were sampled, % of the " +
+        "machine's (its 2 cores: 100% is both busy).",
     );
     console.log(
       "hub tick: merging the shards' flushes and sending every stream's frames (wall time; its CPU: " +

@@ -28,6 +28,7 @@ import {
   opsRoutes,
   PrometheusMetrics,
   threadCpuClock,
+  threadWaitClock,
 } from "./ops/mod.ts";
 import { CloseCode } from "../protocol/close_codes.ts";
 
@@ -90,9 +91,11 @@ export async function startPulseboard(
   // 4. Hub: the view, topics and sessions, fed by the shards' flushes each tick.
   // With the sensors' id order saved beside them, its first tick need not sort 100,000 ids.
   const cpuClock = threadCpuClock();
+  const waitClock = threadWaitClock();
   const hub = new Hub(shards, {
     ...hubOptions(config),
     cpuNow: typeof cpuClock === "function" ? cpuClock : undefined,
+    waitNow: typeof waitClock === "function" ? waitClock : undefined,
     onFailure: logActorFailure,
     savedIdOrder: shards.restored ? store.checkpoint?.extras?.[ID_ORDER_PART] : null,
   });

@@ -83,6 +83,8 @@ export interface HubOptions {
   now?: () => number;
   /** The hub thread's CPU time, ms (for `HubStats.lastMergeCpuMs`); none: not measured. */
   cpuNow?: () => number;
+  /** The hub thread's run-queue wait, ms (for `HubStats.lastMergeWaitMs`); none: not measured. */
+  waitNow?: () => number;
   observer?: HubObserver;
   /**
    * The id order a checkpoint saved (`ID_ORDER_PART`, from the `idOrder`
@@ -162,6 +164,7 @@ export class HubBehavior implements Behavior<HubMessage> {
   readonly #onWindows?: HubOptions["onWindows"];
   readonly #now: () => number;
   readonly #cpuNow: (() => number) | null;
+  readonly #waitNow: (() => number) | null;
   readonly #observer?: HubObserver;
   #view: FeedView;
   /**
@@ -220,6 +223,7 @@ export class HubBehavior implements Behavior<HubMessage> {
     this.#onWindows = options.onWindows;
     this.#now = options.now ?? Date.now;
     this.#cpuNow = options.cpuNow ?? null;
+    this.#waitNow = options.waitNow ?? null;
     this.#observer = options.observer;
     this.#lastPingAt = this.#now();
     this.stats = options.stats ?? new HubStats();
@@ -663,6 +667,7 @@ export class HubBehavior implements Behavior<HubMessage> {
   #merge(changes: (ShardChanges | null)[], round: Round): void {
     const mergeStarted = performance.now();
     const cpuStarted = this.#cpuNow?.() ?? 0;
+    const waitStarted = this.#waitNow?.() ?? 0;
     for (const change of changes) if (change === null) this.stats.flushTimeouts++;
     const now = this.#now();
     const tickNo = ++this.#tickNo;
@@ -729,6 +734,7 @@ export class HubBehavior implements Behavior<HubMessage> {
     this.stats.lastTickMs = performance.now() - round.startedAt;
     this.stats.lastMergeMs = performance.now() - mergeStarted;
     if (this.#cpuNow) this.stats.lastMergeCpuMs = this.#cpuNow() - cpuStarted;
+    if (this.#waitNow) this.stats.lastMergeWaitMs = this.#waitNow() - waitStarted;
     this.#observer?.tick(this.stats.lastTickMs, this.stats.tickParts);
   }
 

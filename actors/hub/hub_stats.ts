@@ -66,6 +66,12 @@ export class HubStats {
    * clock, else null): the wall time less any wait for a core.
    */
   lastMergeCpuMs: number | null = null;
+  /**
+   * The hub thread's time runnable but without a core over the same span,
+   * ms (when the hub has a run-queue clock, else null): of the wall time
+   * beyond the CPU time, what other threads or processes on its core took.
+   */
+  lastMergeWaitMs: number | null = null;
   /** Time the last tick spent on the viewport views (ordering and their frames), ms. */
   viewsMs = 0;
   /**
