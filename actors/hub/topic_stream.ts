@@ -1,6 +1,6 @@
 import { groupAggregates } from "./group_aggregates.ts";
 import type { FeedView, PreviousColumns, TickChanges } from "./feed_view.ts";
-import { packedPrevious, packedStates, packedWindows } from "./packed_columns.ts";
+import { packedPrevious, packedStates, packedWindows, previousColumns } from "./packed_columns.ts";
 import type { Session, StreamCursor } from "./session.ts";
 import { matches } from "./topic.ts";
 import type { TopicSpec } from "./topic.ts";
@@ -311,13 +311,14 @@ export class TopicStream {
     };
     return {
       updates: out,
-      previous: {
+      previous: previousColumns(
+        n,
         has,
-        last: grow(previous.last),
-        avg: grow(previous.avg),
-        min: grow(previous.min),
-        max: grow(previous.max),
-      },
+        grow(previous.last),
+        grow(previous.avg),
+        grow(previous.min),
+        grow(previous.max),
+      ),
     };
   }
 
