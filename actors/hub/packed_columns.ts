@@ -13,6 +13,8 @@ import { grownCapacity } from "./capacity.ts";
  * held nothing for update `i`'s sensor and metric (it then goes fresh).
  */
 export interface PreviousColumns {
+  /** Entries in the columns (at least the updates they go with). */
+  readonly length: number;
   readonly has: Uint8Array;
   readonly last: Float64Array;
   readonly avg: Float64Array;
@@ -56,13 +58,30 @@ export function packedWindows(n: number): WindowStates {
 /** Previous-value columns of `n` entries in one buffer. */
 export function packedPrevious(n: number): PreviousColumns {
   const buffer = new ArrayBuffer(n * (4 * 8 + 1));
-  return {
-    has: new Uint8Array(buffer, n * 32, n),
-    last: new Float64Array(buffer, 0, n),
-    avg: new Float64Array(buffer, n * 8, n),
-    min: new Float64Array(buffer, n * 16, n),
-    max: new Float64Array(buffer, n * 24, n),
-  };
+  return previousColumns(
+    n,
+    new Uint8Array(buffer, n * 32, n),
+    new Float64Array(buffer, 0, n),
+    new Float64Array(buffer, n * 8, n),
+    new Float64Array(buffer, n * 16, n),
+    new Float64Array(buffer, n * 24, n),
+  );
+}
+
+/**
+ * The one place a `PreviousColumns` is made: every topic's filter reads
+ * them, and objects of two shapes (a spread copy beside a literal) sent its
+ * optimized code back to the interpreter ("wrong map") every few ticks.
+ */
+export function previousColumns(
+  length: number,
+  has: Uint8Array,
+  last: Float64Array,
+  avg: Float64Array,
+  min: Float64Array,
+  max: Float64Array,
+): PreviousColumns {
+  return { length, has, last, avg, min, max };
 }
 
 /**
@@ -104,16 +123,17 @@ export function windowsBuffer(): DoubleBuffer<WindowStates> {
 }
 
 /** The values the tick's updates replaced (the caller clears `has`: values are read only where it is 1). */
-export function previousBuffer(): DoubleBuffer<PreviousColumns & { length: number }> {
+export function previousBuffer(): DoubleBuffer<PreviousColumns> {
   return new DoubleBuffer(
-    (n) => ({ ...packedPrevious(n), length: n }),
-    (whole, n) => ({
-      length: n,
-      has: whole.has.subarray(0, n),
-      last: whole.last.subarray(0, n),
-      avg: whole.avg.subarray(0, n),
-      min: whole.min.subarray(0, n),
-      max: whole.max.subarray(0, n),
-    }),
+    packedPrevious,
+    (whole, n) =>
+      previousColumns(
+        n,
+        whole.has.subarray(0, n),
+        whole.last.subarray(0, n),
+        whole.avg.subarray(0, n),
+        whole.min.subarray(0, n),
+        whole.max.subarray(0, n),
+      ),
   );
 }

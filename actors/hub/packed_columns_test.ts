@@ -42,7 +42,8 @@ Deno.test("packed columns have the shapes and types of allocated ones, each colu
       );
     }
     const previous = packedPrevious(n);
-    assertEquals(Object.keys(previous).sort(), ["avg", "has", "last", "max", "min"]);
+    assertEquals(Object.keys(previous).sort(), ["avg", "has", "last", "length", "max", "min"]);
+    assertEquals(previous.length, n);
     assertEquals(previous.has.length + previous.max.length, 2 * n);
   }
 });

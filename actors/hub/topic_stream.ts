@@ -1,6 +1,6 @@
 import { groupAggregates } from "./group_aggregates.ts";
 import type { FeedView, PreviousColumns, TickChanges } from "./feed_view.ts";
-import { packedPrevious, packedStates, packedWindows } from "./packed_columns.ts";
+import { packedWindows, previousBuffer, previousColumns, statesBuffer } from "./packed_columns.ts";
 import type { Session, StreamCursor } from "./session.ts";
 import { matches } from "./topic.ts";
 import type { TopicSpec } from "./topic.ts";
@@ -201,9 +201,10 @@ export class TopicStream {
     }
     if (!news) return this.#idle(now);
     const aggregates = typeof given === "function" ? given() : given;
+    // Previous values are read only by the compact encoding: not copied when no session uses it.
     const filtered = this.#everything
       ? { updates: tick.updates, previous: tick.previous }
-      : this.#filter(tick.updates, tick.previous);
+      : this.#filter(tick.updates, encode.compact ? tick.previous : null);
     let { updates, previous } = filtered;
     // A sensor new to the topic is new to its clients: all its values go, fresh.
     if (entered.length > 0) ({ updates, previous } = this.#entering(entered, updates, previous));
@@ -249,9 +250,12 @@ export class TopicStream {
       seqAfter: this.seq,
       sensors,
       metrics: tick.metrics,
-      updates: updates === tick.updates
-        ? { length: updates.length, sensor: updates.sensor.slice(), metric: updates.metric.slice() }
-        : updates,
+      // Copied whether the view's buffers or the filter's scratch: both are written again.
+      updates: {
+        length: updates.length,
+        sensor: updates.sensor.slice(),
+        metric: updates.metric.slice(),
+      },
       removed,
       windows: windows === tick.windows ? copiedWindows(windows) : windows,
       aggregates,
@@ -311,13 +315,14 @@ export class TopicStream {
     };
     return {
       updates: out,
-      previous: {
+      previous: previousColumns(
+        n,
         has,
-        last: grow(previous.last),
-        avg: grow(previous.avg),
-        min: grow(previous.min),
-        max: grow(previous.max),
-      },
+        grow(previous.last),
+        grow(previous.avg),
+        grow(previous.min),
+        grow(previous.max),
+      ),
     };
   }
 
@@ -481,10 +486,13 @@ export class TopicStream {
   }
 
   /**
-   * The updates of member sensors, with their previous values alongside.
-   * Every topic filters every tick: one membership pass (rows noted in a
-   * scratch list) and one buffer for the updates and one for the previous
-   * values, not a dozen typed arrays (GC is a good part of a modest load).
+   * The updates of member sensors, with their previous values alongside
+   * (none when `previous` is null). Every topic filters every tick: one
+   * membership pass (rows noted in a scratch list) into scratch columns
+   * shared by every topic, valid until the next call: the caller encodes
+   * them at once and copies what it keeps. A fresh buffer per topic per
+   * tick was most of the hub's ArrayBuffer churn at a modest load, and
+   * that churn, not the JS heap, set how often V8 ran a full collection.
    */
   #filter(
     from: MetricStates,
@@ -497,8 +505,8 @@ export class TopicStream {
       const sensor = from.sensor[i];
       if (sensor < member.length && member[sensor] === 1) rows[n++] = i;
     }
-    const out = packedStates(n);
-    const before = packedPrevious(previous ? n : 0);
+    const out = filteredStates.next(n);
+    const before = filteredPrevious.next(previous ? n : 0);
     for (let at = 0; at < n; at++) {
       const i = rows[at];
       out.sensor[at] = from.sensor[i];
@@ -561,6 +569,9 @@ export class TopicStream {
 
 /** Rows of the tick's updates that belong to a topic (`#filter`'s scratch; nothing awaits in between). */
 let rows = new Int32Array(1024);
+/** `#filter`'s output columns, reused call after call (see there). */
+const filteredStates = statesBuffer();
+const filteredPrevious = previousBuffer();
 
 const STATE_COLUMNS = [
   "sensor",

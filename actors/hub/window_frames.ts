@@ -5,6 +5,8 @@ import type { MetricEntry, MetricStates, SensorEntry } from "../../protocol/colu
 import type { ViewFrameInput, ViewFrameKind } from "../../protocol/view_frames.ts";
 import type { SparkRows } from "../../protocol/spark_columns.ts";
 import { grownCapacity } from "./capacity.ts";
+import { previousColumns } from "./packed_columns.ts";
+import type { PreviousColumns } from "./packed_columns.ts";
 
 /** How a frame codes the values of rows the client keeps. */
 export type ValueMode =
@@ -404,27 +406,29 @@ class RowLists {
 class FrameValues {
   #capacity = 0;
   #states: MetricStates = allocateStates(0);
-  #previous = previousColumns(0);
+  #previous = allocatePrevious(0);
 
   /** Arrays of at least `n` entries; `states.length` is `n`. */
-  take(n: number): { states: MetricStates; previous: ReturnType<typeof previousColumns> } {
+  take(n: number): { states: MetricStates; previous: PreviousColumns } {
     if (n > this.#capacity) {
       this.#capacity = Math.max(n, 2 * this.#capacity, 256);
       this.#states = allocateStates(this.#capacity);
-      this.#previous = previousColumns(this.#capacity);
+      this.#previous = allocatePrevious(this.#capacity);
     }
     return { states: { ...this.#states, length: n }, previous: this.#previous };
   }
 }
 
-function previousColumns(n: number) {
-  return {
-    has: new Uint8Array(n),
-    last: new Float64Array(n),
-    avg: new Float64Array(n),
-    min: new Float64Array(n),
-    max: new Float64Array(n),
-  };
+/** Own columns (not one buffer: they are written in place, tick after tick), in the one shape. */
+function allocatePrevious(n: number): PreviousColumns {
+  return previousColumns(
+    n,
+    new Uint8Array(n),
+    new Float64Array(n),
+    new Float64Array(n),
+    new Float64Array(n),
+    new Float64Array(n),
+  );
 }
 
 function copyState(to: MetricStates, j: number, from: MetricStates, i: number): void {

@@ -1045,12 +1045,22 @@ const SHRINK_AFTER = 1024;
 const TAKE_AT_LEAST = 4096;
 const TAKE_SPREAD = 8;
 const MIN_OUT = 256;
+/**
+ * A burst-size buffer of at most this many entries (~460 KB) keeps its
+ * partner at its size too. Sent back to a quarter, the partner was allocated
+ * again at the next burst: at 5,000 sensors two buffers of ~2,900 entries a
+ * shard, every second, were a fifth of the server's ArrayBuffer churn, and
+ * that churn set how often V8 ran a full collection. Larger fleets' bursts
+ * (~65,000 entries a shard at 100,000 sensors) still halve as before.
+ */
+const KEEP_PAIR_UPTO = 8192;
 
 /**
  * Growable output columns. `take` hands over what was pushed since the last
  * call: a copy, or (`reuse`) views of the buffer, the next pushes then going
  * to the other one. Of the two, at most one stays at burst size (the other
- * goes back to a quarter of it); one far larger than its takes for a while shrinks.
+ * goes back to a quarter of it) once bursts pass `KEEP_PAIR_UPTO`; one far
+ * larger than its takes for a while shrinks.
  */
 class OutColumns {
   readonly #reuse: boolean;
@@ -1104,7 +1114,8 @@ class OutColumns {
     // shard were ~117 MB in all.
     const quarter = Math.max(MIN_OUT, (this.#other?.length ?? 0) >>> 2);
     if (
-      this.#other !== null && this.#states.length > quarter &&
+      this.#other !== null && this.#other.length > KEEP_PAIR_UPTO &&
+      this.#states.length > quarter &&
       this.#states.length <= this.#other.length && n * SHRINK_SHARE < this.#states.length
     ) {
       this.#states = allocateWindowStates(quarter);
