@@ -1,6 +1,9 @@
 import { STATUS_CODES } from "node:http";
 import { CloseCode } from "../../protocol/close_codes.ts";
 import { logger } from "../ops/logger.ts";
+import { wholeResponse } from "./whole_body.ts";
+
+const utf8 = new TextEncoder();
 
 /**
  * The one place where errors become HTTP statuses and WebSocket close codes.
@@ -66,7 +69,7 @@ export function problem(status: number, detail: string, headers: HeadersInit = {
 export function jsonResponse(body: unknown, init: ResponseInit = {}): Response {
   const headers = new Headers(init.headers);
   headers.set("content-type", "application/json; charset=utf-8");
-  return new Response(JSON.stringify(body), { ...init, headers });
+  return wholeResponse(utf8.encode(JSON.stringify(body)), { ...init, headers });
 }
 
 /** The `error` of a problem body: a stable snake_case name per status. */

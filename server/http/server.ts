@@ -1,14 +1,14 @@
 import http from "node:http";
 import https from "node:https";
-import type { IncomingMessage } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { Buffer } from "node:buffer";
-import { createHeaders, createRequestListener } from "@remix-run/node-fetch-server";
-import type { ClientAddress } from "@remix-run/node-fetch-server";
+import { createHeaders, createRequest, sendResponse } from "@remix-run/node-fetch-server";
 import type { ConnectionInfo, Handler } from "./app.ts";
 import { errorResponse, problem } from "./errors.ts";
 import { offerUpgrade, wasSwitched } from "./upgrade.ts";
+import { wholeBodyOf } from "./whole_body.ts";
 import { logger } from "../ops/logger.ts";
 import type { TransportStats } from "./transport_stats.ts";
 
@@ -76,11 +76,30 @@ export async function serve(handler: Handler, options: ServeOptions): Promise<Ht
       inFlight--;
     }
   };
-  const listener = createRequestListener(
-    (request: Request, client: ClientAddress) =>
-      run(request, { remoteAddr: { hostname: client.address, port: client.port } }),
-    { onError: errorResponse },
-  );
+  const listener = (incoming: IncomingMessage, outgoing: ServerResponse) => {
+    let request: Request;
+    try {
+      request = createRequest(incoming, outgoing);
+    } catch (error) {
+      void respond(outgoing, errorResponse(error)).catch(() => outgoing.destroy());
+      return;
+    }
+    const socket = incoming.socket;
+    const info = {
+      remoteAddr: { hostname: socket.remoteAddress ?? "", port: socket.remotePort ?? 0 },
+    };
+    run(request, info).then(
+      (response) => send(outgoing, request, response),
+      (error) => {
+        // A handler that gave up because the client went away has no one to answer.
+        if (request.signal.aborted && error === request.signal.reason) return;
+        return send(outgoing, request, errorResponse(error));
+      },
+    ).catch((error) => {
+      if (outgoing.headersSent) outgoing.destroy(error instanceof Error ? error : undefined);
+      else void respond(outgoing, errorResponse(error)).catch(() => outgoing.destroy());
+    });
+  };
   const server = options.tls
     ? https.createServer({
       ...timeouts,
@@ -195,6 +214,35 @@ export async function serve(handler: Handler, options: ServeOptions): Promise<Ht
 }
 
 function ignore(): void {}
+
+/** Writes `response` unless the client has gone (the request aborted, the connection closed). */
+function send(outgoing: ServerResponse, request: Request, response: Response): Promise<void> {
+  if (outgoing.destroyed || outgoing.writableEnded || request.signal.aborted) {
+    return Promise.resolve();
+  }
+  return respond(outgoing, response);
+}
+
+/**
+ * Writes a response: a body already whole in memory (`whole_body.ts`, the
+ * JSON answers) with its length in one `end`; any other through the
+ * adapter's streaming writer.
+ */
+function respond(outgoing: ServerResponse, response: Response): Promise<void> {
+  const whole = wholeBodyOf(response);
+  if (whole === undefined) return sendResponse(outgoing, response);
+  const headers: Record<string, string | string[]> = {};
+  for (const [name, value] of response.headers) {
+    const had = headers[name];
+    // Set-Cookie stays one header per value; Headers joins the others already.
+    headers[name] = had === undefined ? value : Array.isArray(had) ? [...had, value] : [had, value];
+  }
+  headers["content-length"] = String(whole.byteLength);
+  outgoing.writeHead(response.status, response.statusText, headers);
+  if (outgoing.req.method === "HEAD") outgoing.end();
+  else outgoing.end(whole);
+  return Promise.resolve();
+}
 
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
