@@ -246,7 +246,8 @@ export class TopicStream {
       metrics: tick.metrics,
       updates,
       removed,
-      ...(restarted.length > 0 ? { restarted } : {}),
+      // Always set (empty: none), so every tick's frame has one shape; encoded only when not empty.
+      restarted,
       windows,
       aggregates,
       late,

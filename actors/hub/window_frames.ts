@@ -336,7 +336,8 @@ export class WindowFrames {
       intervalMs: t.intervalMs,
       attentionCounts: t.attentionCounts,
       seen,
-      ...(restarted ? { restarted } : {}),
+      // Always set, so every frame has one shape (no spread in this per-frame literal).
+      restarted,
     };
   }
 
