@@ -576,6 +576,9 @@ function encode(frame: DeltaFrame, options: CompactEncodeOptions): flatbuffers.O
   const sensors = frame.sensors.length > 0 ? writeSensors(builder, frame.sensors) : 0;
   const metrics = frame.metrics.length > 0 ? writeMetrics(builder, frame.metrics) : 0;
   const removed = frame.removed.length > 0 ? writeUint32s(builder, frame.removed) : 0;
+  const restarted = frame.restarted && frame.restarted.length > 0
+    ? writeUint32s(builder, frame.restarted)
+    : 0;
   const windows = writeWindows(builder, frame.windows);
   const aggregates = writeAggregates(builder, frame.aggregates);
   const late = writeLate(builder, frame.late);
@@ -608,6 +611,7 @@ function encode(frame: DeltaFrame, options: CompactEncodeOptions): flatbuffers.O
   }
   if (frame.intervalMs) CompactDelta.addIntervalMs(builder, frame.intervalMs);
   if (attention) CompactDelta.addAttention(builder, attention);
+  if (restarted) CompactDelta.addRestarted(builder, restarted);
   return CompactDelta.endCompactDelta(builder);
 }
 
@@ -647,6 +651,7 @@ export function verifyCompactDelta(v: FlatBufferVerifier, bytes: Uint8Array, pos
     aggregates: 15,
     late: 16,
     attention: 20,
+    restarted: 21,
   });
   v.field(pos, 6, 1);
   v.field(pos, 7, 8);
@@ -925,6 +930,7 @@ export function readCompactDelta(
     metrics: parts.metrics,
     updates: out,
     removed: parts.removed,
+    ...(parts.restarted.length > 0 ? { restarted: parts.restarted } : {}),
     ...(parts.windows ? { windows: parts.windows } : {}),
     ...(parts.aggregates ? { aggregates: parts.aggregates } : {}),
     ...(parts.late ? { late: parts.late } : {}),

@@ -39,6 +39,12 @@ export interface DeltaFrame extends WindowParts {
   updates: MetricStates;
   removed: readonly number[];
   /**
+   * Sensors removed and re-added since the frame this one follows: the
+   * client drops what it holds of each before applying the frame (whose
+   * `sensors` lists each again). Absent: none.
+   */
+  restarted?: readonly number[];
+  /**
    * For a session sent less often than every tick: the frame brings a client
    * at `sinceSeq` straight to `seq`, with absolute values. Default false (it
    * follows `seq - 1`).
@@ -207,6 +213,7 @@ export interface WindowPartsReader {
 /** What the generated Delta and CompactDelta accessors have in common. */
 export interface SharedParts extends DictionaryParts, WindowPartsReader {
   removedArray(): Uint32Array | null;
+  restartedArray(): Uint32Array | null;
 }
 
 export function readSensors(frame: DictionaryParts): SensorEntry[] {
@@ -295,6 +302,7 @@ export function readParts(frame: SharedParts): {
   sensors: SensorEntry[];
   metrics: MetricEntry[];
   removed: number[];
+  restarted: number[];
   windows?: WindowStates;
   aggregates?: GroupAggregateEntry[];
   late?: [number, number][];
@@ -304,12 +312,35 @@ export function readParts(frame: SharedParts): {
     sensors: readSensors(frame),
     metrics: readMetrics(frame),
     removed: Array.from(frame.removedArray() ?? []),
+    restarted: readRestarted(frame),
   };
   if (frame.windowsLength() > 0) out.windows = readWindows(frame);
   if (frame.aggregatesLength() > 0) out.aggregates = readAggregates(frame);
   if (frame.lateLength() > 0) out.late = readLate(frame);
   if (frame.attentionLength() > 0) out.attention = readAttention(frame);
   return out;
+}
+
+/**
+ * The sensors a verified Delta or CompactDelta says started over, checked
+ * against the rest of the frame: each comes back in its `sensors` (a client
+ * would otherwise drop a row it is told nothing more of) and none is also
+ * removed. Throws a TypeError for a frame that breaks that.
+ */
+export function readRestarted(frame: SharedParts): number[] {
+  const restarted = frame.restartedArray();
+  if (restarted === null || restarted.length === 0) return [];
+  const entries = new Set<number>();
+  const info = new SensorInfo();
+  for (let i = 0; i < frame.sensorsLength(); i++) entries.add(frame.sensors(i, info)!.index());
+  const removed = new Set(frame.removedArray() ?? []);
+  for (const s of restarted) {
+    if (!entries.has(s)) {
+      throw new TypeError(`Invalid delta: restarted sensor ${s} has no dictionary entry`);
+    }
+    if (removed.has(s)) throw new TypeError(`Invalid delta: sensor ${s} is restarted and removed`);
+  }
+  return Array.from(restarted);
 }
 
 /** Field ids of the shared parts in the table being verified. */
@@ -321,6 +352,7 @@ export interface PartIds {
   aggregates: number;
   late: number;
   attention: number;
+  restarted: number;
 }
 
 /** Verifies the shared parts of the table at `pos`. */
@@ -344,4 +376,5 @@ export function verifyParts(v: FlatBufferVerifier, pos: number, ids: PartIds): v
   });
   v.vector(pos, ids.late, 8, 4);
   v.vector(pos, ids.attention, 8, 4);
+  v.vector(pos, ids.restarted, 4);
 }

@@ -1425,8 +1425,31 @@ attentionLength():number {
   return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
 }
 
+/**
+ * Sensors that were removed and came back since the frame this one
+ * follows (`seq - 1`, or `since_seq` when coalesced): the client drops
+ * everything it holds of each (values, windows, late count, attention,
+ * sparkline points) before applying this frame, which lists each again in
+ * `sensors`. Never also in `removed`. Absent from servers older than this
+ * field (whose clients kept the old sensor's values).
+ */
+restarted(index: number):number|null {
+  const offset = this.bb!.__offset(this.bb_pos, 32);
+  return offset ? this.bb!.readUint32(this.bb!.__vector(this.bb_pos + offset) + index * 4) : 0;
+}
+
+restartedLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 32);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+restartedArray():Uint32Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 32);
+  return offset ? new Uint32Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
+}
+
 static startDelta(builder:flatbuffers.Builder) {
-  builder.startObject(14);
+  builder.startObject(15);
 }
 
 static addEpoch(builder:flatbuffers.Builder, epoch:number) {
@@ -1554,12 +1577,33 @@ static startAttentionVector(builder:flatbuffers.Builder, numElems:number) {
   builder.startVector(8, numElems, 4);
 }
 
+static addRestarted(builder:flatbuffers.Builder, restartedOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(14, restartedOffset, 0);
+}
+
+static createRestartedVector(builder:flatbuffers.Builder, data:number[]|Uint32Array):flatbuffers.Offset;
+/**
+ * @deprecated This Uint8Array overload will be removed in the future.
+ */
+static createRestartedVector(builder:flatbuffers.Builder, data:number[]|Uint8Array):flatbuffers.Offset;
+static createRestartedVector(builder:flatbuffers.Builder, data:number[]|Uint32Array|Uint8Array):flatbuffers.Offset {
+  builder.startVector(4, data.length, 4);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addInt32(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startRestartedVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(4, numElems, 4);
+}
+
 static endDelta(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createDelta(builder:flatbuffers.Builder, epoch:number, seq:bigint, serverTimeMs:number, sensorsOffset:flatbuffers.Offset, metricsOffset:flatbuffers.Offset, updatesOffset:flatbuffers.Offset, removedOffset:flatbuffers.Offset, windowsOffset:flatbuffers.Offset, aggregatesOffset:flatbuffers.Offset, lateOffset:flatbuffers.Offset, coalesced:boolean, sinceSeq:bigint, intervalMs:number, attentionOffset:flatbuffers.Offset):flatbuffers.Offset {
+static createDelta(builder:flatbuffers.Builder, epoch:number, seq:bigint, serverTimeMs:number, sensorsOffset:flatbuffers.Offset, metricsOffset:flatbuffers.Offset, updatesOffset:flatbuffers.Offset, removedOffset:flatbuffers.Offset, windowsOffset:flatbuffers.Offset, aggregatesOffset:flatbuffers.Offset, lateOffset:flatbuffers.Offset, coalesced:boolean, sinceSeq:bigint, intervalMs:number, attentionOffset:flatbuffers.Offset, restartedOffset:flatbuffers.Offset):flatbuffers.Offset {
   Delta.startDelta(builder);
   Delta.addEpoch(builder, epoch);
   Delta.addSeq(builder, seq);
@@ -1575,6 +1619,7 @@ static createDelta(builder:flatbuffers.Builder, epoch:number, seq:bigint, server
   Delta.addSinceSeq(builder, sinceSeq);
   Delta.addIntervalMs(builder, intervalMs);
   Delta.addAttention(builder, attentionOffset);
+  Delta.addRestarted(builder, restartedOffset);
   return Delta.endDelta(builder);
 }
 }
@@ -3277,8 +3322,26 @@ attentionLength():number {
   return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
 }
 
+/**
+ * As in Delta.
+ */
+restarted(index: number):number|null {
+  const offset = this.bb!.__offset(this.bb_pos, 46);
+  return offset ? this.bb!.readUint32(this.bb!.__vector(this.bb_pos + offset) + index * 4) : 0;
+}
+
+restartedLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 46);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+restartedArray():Uint32Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 46);
+  return offset ? new Uint32Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
+}
+
 static startCompactDelta(builder:flatbuffers.Builder) {
-  builder.startObject(21);
+  builder.startObject(22);
 }
 
 static addEpoch(builder:flatbuffers.Builder, epoch:number) {
@@ -3442,12 +3505,33 @@ static startAttentionVector(builder:flatbuffers.Builder, numElems:number) {
   builder.startVector(8, numElems, 4);
 }
 
+static addRestarted(builder:flatbuffers.Builder, restartedOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(21, restartedOffset, 0);
+}
+
+static createRestartedVector(builder:flatbuffers.Builder, data:number[]|Uint32Array):flatbuffers.Offset;
+/**
+ * @deprecated This Uint8Array overload will be removed in the future.
+ */
+static createRestartedVector(builder:flatbuffers.Builder, data:number[]|Uint8Array):flatbuffers.Offset;
+static createRestartedVector(builder:flatbuffers.Builder, data:number[]|Uint32Array|Uint8Array):flatbuffers.Offset {
+  builder.startVector(4, data.length, 4);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addInt32(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startRestartedVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(4, numElems, 4);
+}
+
 static endCompactDelta(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createCompactDelta(builder:flatbuffers.Builder, epoch:number, seq:bigint, serverTimeMs:number, sensorsOffset:flatbuffers.Offset, metricsOffset:flatbuffers.Offset, removedOffset:flatbuffers.Offset, absolute:boolean, baseTimeMs:number, timeScale:number, rowSensorType:Column, rowSensorOffset:flatbuffers.Offset, rowTimeType:Column, rowTimeOffset:flatbuffers.Offset, columnsOffset:flatbuffers.Offset, windowsOffset:flatbuffers.Offset, aggregatesOffset:flatbuffers.Offset, lateOffset:flatbuffers.Offset, coalesced:boolean, sinceSeq:bigint, intervalMs:number, attentionOffset:flatbuffers.Offset):flatbuffers.Offset {
+static createCompactDelta(builder:flatbuffers.Builder, epoch:number, seq:bigint, serverTimeMs:number, sensorsOffset:flatbuffers.Offset, metricsOffset:flatbuffers.Offset, removedOffset:flatbuffers.Offset, absolute:boolean, baseTimeMs:number, timeScale:number, rowSensorType:Column, rowSensorOffset:flatbuffers.Offset, rowTimeType:Column, rowTimeOffset:flatbuffers.Offset, columnsOffset:flatbuffers.Offset, windowsOffset:flatbuffers.Offset, aggregatesOffset:flatbuffers.Offset, lateOffset:flatbuffers.Offset, coalesced:boolean, sinceSeq:bigint, intervalMs:number, attentionOffset:flatbuffers.Offset, restartedOffset:flatbuffers.Offset):flatbuffers.Offset {
   CompactDelta.startCompactDelta(builder);
   CompactDelta.addEpoch(builder, epoch);
   CompactDelta.addSeq(builder, seq);
@@ -3470,6 +3554,7 @@ static createCompactDelta(builder:flatbuffers.Builder, epoch:number, seq:bigint,
   CompactDelta.addSinceSeq(builder, sinceSeq);
   CompactDelta.addIntervalMs(builder, intervalMs);
   CompactDelta.addAttention(builder, attentionOffset);
+  CompactDelta.addRestarted(builder, restartedOffset);
   return CompactDelta.endCompactDelta(builder);
 }
 }
@@ -3978,8 +4063,29 @@ seenMsArray():Float64Array|null {
   return offset ? new Float64Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
 }
 
+/**
+ * Rows of the window whose sensor was removed and came back since the
+ * client's last frame: drop what is held for each (values, status,
+ * attention, sparkline points, event time) before applying this frame,
+ * which sends each whole again, as an entering row (in `entered`).
+ */
+restarted(index: number):number|null {
+  const offset = this.bb!.__offset(this.bb_pos, 50);
+  return offset ? this.bb!.readUint32(this.bb!.__vector(this.bb_pos + offset) + index * 4) : 0;
+}
+
+restartedLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 50);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+restartedArray():Uint32Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 50);
+  return offset ? new Uint32Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
+}
+
 static startViewFrame(builder:flatbuffers.Builder) {
-  builder.startObject(23);
+  builder.startObject(24);
 }
 
 static addEpoch(builder:flatbuffers.Builder, epoch:number) {
@@ -4234,6 +4340,27 @@ static createSeenMsVector(builder:flatbuffers.Builder, data:number[]|Float64Arra
 
 static startSeenMsVector(builder:flatbuffers.Builder, numElems:number) {
   builder.startVector(8, numElems, 8);
+}
+
+static addRestarted(builder:flatbuffers.Builder, restartedOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(23, restartedOffset, 0);
+}
+
+static createRestartedVector(builder:flatbuffers.Builder, data:number[]|Uint32Array):flatbuffers.Offset;
+/**
+ * @deprecated This Uint8Array overload will be removed in the future.
+ */
+static createRestartedVector(builder:flatbuffers.Builder, data:number[]|Uint8Array):flatbuffers.Offset;
+static createRestartedVector(builder:flatbuffers.Builder, data:number[]|Uint32Array|Uint8Array):flatbuffers.Offset {
+  builder.startVector(4, data.length, 4);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addInt32(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startRestartedVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(4, numElems, 4);
 }
 
 static endViewFrame(builder:flatbuffers.Builder):flatbuffers.Offset {

@@ -24,6 +24,7 @@ import {
   readAttention,
   readLate,
   readMetrics,
+  readRestarted,
   readSensors,
   readWindows,
   writeAggregates,
@@ -142,6 +143,9 @@ export function encodeDelta(frame: DeltaFrame): Uint8Array<ArrayBuffer> {
   const aggregates = writeAggregates(builder, frame.aggregates);
   const late = writeLate(builder, frame.late);
   const attention = writeAttention(builder, frame.attention);
+  const restarted = frame.restarted && frame.restarted.length > 0
+    ? writeUint32s(builder, frame.restarted)
+    : 0;
   Delta.startDelta(builder);
   Delta.addEpoch(builder, frame.epoch);
   Delta.addSeq(builder, BigInt(frame.seq));
@@ -159,6 +163,7 @@ export function encodeDelta(frame: DeltaFrame): Uint8Array<ArrayBuffer> {
   }
   if (frame.intervalMs) Delta.addIntervalMs(builder, frame.intervalMs);
   if (attention) Delta.addAttention(builder, attention);
+  if (restarted) Delta.addRestarted(builder, restarted);
   return finish(Body.Delta, Delta.endDelta(builder));
 }
 
@@ -258,6 +263,14 @@ export interface DeltaEvent {
   metrics: MetricEntry[];
   updates: MetricStates;
   removed: number[];
+  /**
+   * Sensors removed and re-added since the frame this one follows: drop
+   * everything held of each (values, windows, late count, attention,
+   * sparkline) before applying the rest of the frame, which lists each
+   * again in `sensors`. Empty from servers older than the field (the
+   * decoders always set it; absent only in events made by hand).
+   */
+  restarted?: number[];
   windows: WindowStates;
   aggregates: GroupAggregateEntry[];
   late: [sensor: number, dropped: number][];
@@ -394,6 +407,7 @@ export function decodeServerFrame(
         metrics: d.metrics as MetricEntry[],
         updates: d.updates,
         removed: d.removed as number[],
+        restarted: (d.restarted ?? []) as number[],
         windows: d.windows ?? allocateWindowStates(0),
         aggregates: (d.aggregates ?? []) as GroupAggregateEntry[],
         late: (d.late ?? []) as [number, number][],
@@ -436,6 +450,7 @@ export function decodeServerFrame(
         metrics: readMetrics(d),
         updates: readStates(d.updatesLength(), (i) => d.updates(i, updateReader)!),
         removed: Array.from(d.removedArray() ?? []),
+        restarted: readRestarted(d),
         windows: readWindows(d),
         aggregates: readAggregates(d),
         late: readLate(d),

@@ -171,6 +171,8 @@ Deno.test("a Delta decodes to exactly what was encoded, removals and extras incl
           ...frame,
           // A frame that is not coalesced follows the one before it.
           sinceSeq: frame.coalesced ? frame.sinceSeq : frame.seq - 1,
+          // None restarted (protocol/restarted_frames_test.ts has those).
+          restarted: [],
           compact: false,
         }),
       );

@@ -22,6 +22,7 @@ import {
   writeMetrics,
   writeSensors,
   writeString,
+  writeUint32s,
 } from "./frame_parts.ts";
 import { readSparkColumn, writeSparkColumn } from "./spark_columns.ts";
 import type { SparkRows, SparkRowsEvent } from "./spark_columns.ts";
@@ -77,6 +78,12 @@ export interface ViewFrameInput {
   attentionCounts?: ArrayLike<number> | null;
   /** `[sensor, newest event time]` of rows whose time moved only in metrics the client hides. */
   seen?: readonly (readonly [number, number])[];
+  /**
+   * Rows whose sensor was removed and re-added since the client's frame:
+   * the client drops what it holds of them; each is also in `entered`, sent
+   * whole. Absent: none.
+   */
+  restarted?: readonly number[];
 }
 
 /** Most entries `attention_counts` may have (one per status code). */
@@ -111,6 +118,11 @@ export interface ViewEvent {
   attentionCounts: number[] | null;
   /** `[sensor, newest event time]` of rows whose time moved only in metrics the client hides. */
   seen: [number, number][];
+  /**
+   * Rows whose sensor started over (removed and re-added): drop what is held
+   * of each before applying the frame, which sends each whole in `entered`.
+   */
+  restarted: number[];
 }
 
 const NO_UPDATES = allocateStates(0);
@@ -270,6 +282,9 @@ export function encodeViewFrame(frame: ViewFrameInput): Uint8Array<ArrayBuffer> 
     for (let i = seen.length - 1; i >= 0; i--) b.addFloat64(seen[i][1]);
     seenMs = b.endVector();
   }
+  const restarted = frame.restarted && frame.restarted.length > 0
+    ? writeUint32s(b, frame.restarted)
+    : 0;
   const counts = frame.attentionCounts;
   let attentionCounts = 0;
   if (counts) {
@@ -309,6 +324,7 @@ export function encodeViewFrame(frame: ViewFrameInput): Uint8Array<ArrayBuffer> 
     ViewFrame.addSeenSensor(b, seenSensor);
     ViewFrame.addSeenMs(b, seenMs);
   }
+  if (restarted) ViewFrame.addRestarted(b, restarted);
   const body = ViewFrame.endViewFrame(b);
   b.finish(Envelope.createEnvelope(b, Body.ViewFrame, body), "PLSB");
   // Room for the transport's header: the frame goes to sockets as it is (protocol/headroom.ts).
@@ -344,6 +360,7 @@ function verifyViewFrame(v: FlatBufferVerifier, bytes: Uint8Array, pos: number):
   if (v.vector(pos, 20, 4) > MAX_ATTENTION_COUNTS) invalid("too many attention counts");
   v.vector(pos, 21, 4);
   v.vector(pos, 22, 8);
+  v.vector(pos, 23, 4);
   v.tableVector(pos, 15, (c) => {
     v.field(c, 0, 2);
     v.field(c, 5, 1);
@@ -413,6 +430,14 @@ export function decodeViewFrame(input: Uint8Array, options: { base?: BaseValues 
       }));
     }
   }
+  const restarted = Array.from(f.restartedArray() ?? []);
+  if (restarted.length > 0) {
+    // Each is sent whole again: a row the frame would leave half-known is refused.
+    const whole = new Set(entered.map((e) => e.index));
+    for (const s of restarted) {
+      if (!whole.has(s)) invalid(`restarted sensor ${s} is not among the entering rows`);
+    }
+  }
   const rows = f.rowsArray();
   const counts = f.attentionCountsArray();
   return {
@@ -442,5 +467,6 @@ export function decodeViewFrame(input: Uint8Array, options: { base?: BaseValues 
     countWindow: f.countWindow(),
     attentionCounts: counts ? Array.from(counts) : null,
     seen,
+    restarted,
   };
 }

@@ -41,6 +41,14 @@ export interface TickChanges {
   late: [number, number][];
   /** Sensors removed this tick (and not re-added in it). */
   removed: number[];
+  /**
+   * Sensors removed and re-added in this tick: they start over. The view
+   * holds only what came after the removal (their entries are in `sensors`,
+   * their values in `updates`, fresh: `previous.has` 0); whatever a consumer
+   * keeps of a sensor must be dropped for these first, as for a removal,
+   * then taken from this tick as for a sensor that is new.
+   */
+  restarted: number[];
   /** `[sensor, attention code]` for sensors whose attention state changed this tick (`judge`). */
   attention?: [number, number][];
 }
@@ -122,7 +130,10 @@ export class FeedView {
       if (!change) continue;
       // Removals first: a sensor removed and re-added in one flush is listed in both.
       for (const sensor of change.removed ?? []) {
-        if (this.#remove(sensor)) removed.push(sensor);
+        if (!this.#remove(sensor)) continue;
+        removed.push(sensor);
+        // Before the flush's levels: a re-added sensor's level is its own.
+        this.attention.remove(sensor);
       }
       total += change.updates.length;
       windowTotal += change.windows.length;
@@ -194,11 +205,25 @@ export class FeedView {
     if (this.#windowsUsed === 0) this.#storeFreshWindows(windows);
     else for (i = 0; i < windowTotal; i++) this.#storeWindow(windows, i, windowTotal - i);
     let gone = removed;
+    let restarted: number[] = [];
     if (removed.length > 0) {
-      const readded = new Set(sensors.map((s) => s.index));
+      // Back in the same flush: not gone, started over (downstream must forget the old one).
+      const readded = new Set<number>();
+      for (const s of sensors) if (this.#sensors[s.index] !== undefined) readded.add(s.index);
       gone = removed.filter((s) => !readded.has(s));
+      if (gone.length < removed.length) restarted = removed.filter((s) => readded.has(s));
     }
-    return { sensors, metrics, updates, previous, statuses, windows, late, removed: gone };
+    return {
+      sensors,
+      metrics,
+      updates,
+      previous,
+      statuses,
+      windows,
+      late,
+      removed: gone,
+      restarted,
+    };
   }
 
   /**
@@ -229,6 +254,7 @@ export class FeedView {
       windows: allocateWindowStates(0),
       late: [],
       removed: [],
+      restarted: [],
       attention,
     };
   }

@@ -18,6 +18,8 @@ export interface TickParts {
   /** Only `sensor` and `metric` are read: the values are the newest, from the view. */
   updates: UpdateKeys;
   removed: readonly number[];
+  /** Members that started over in the tick (removed and re-added). */
+  restarted: readonly number[];
   windows?: WindowStates;
   aggregates: readonly GroupAggregateEntry[];
   late: readonly (readonly [number, number])[];

@@ -168,6 +168,12 @@ export class TopicStream {
       if (this.#isMember(index)) removed.push(index);
       this.#setMember(index, false);
     }
+    // A member that started over is told so, and then enters again like a new one (below).
+    const restarted: number[] = [];
+    for (const index of tick.restarted ?? []) {
+      if (this.#isMember(index)) restarted.push(index);
+      this.#setMember(index, false);
+    }
     for (const sensor of tick.sensors) {
       const was = this.#isMember(sensor.index);
       const is = matches(this.spec, sensor.id, sensor.group);
@@ -176,6 +182,10 @@ export class TopicStream {
         sensors.push(sensor);
         if (!was) entered.push(sensor.index);
       } else if (was) removed.push(sensor.index);
+    }
+    // One that started over in a group outside the topic has simply left it.
+    for (let j = restarted.length - 1; j >= 0; j--) {
+      if (!this.#isMember(restarted[j])) removed.push(...restarted.splice(j, 1));
     }
     for (const member of this.sessions.values()) this.#watchedAt[member.encoding] = now;
     const encode = {
@@ -237,6 +247,8 @@ export class TopicStream {
       metrics: tick.metrics,
       updates,
       removed,
+      // Always set (empty: none), so every tick's frame has one shape; encoded only when not empty.
+      restarted,
       windows,
       aggregates,
       late,
@@ -257,6 +269,7 @@ export class TopicStream {
         metric: updates.metric.slice(),
       },
       removed,
+      restarted,
       windows: windows === tick.windows ? copiedWindows(windows) : windows,
       aggregates,
       late,
@@ -385,6 +398,7 @@ export class TopicStream {
     const sensors = new Map<number, SensorEntry>();
     const metrics = new Map<number, MetricEntry>();
     const removed = new Set<number>();
+    const restarted = new Set<number>();
     const windows = new Map<number, [WindowStates, number]>();
     const aggregates = new Map<string, GroupAggregateEntry>();
     const late = new Map<number, number>();
@@ -400,6 +414,11 @@ export class TopicStream {
       for (const s of part.sensors) sensors.set(s.index, s);
       for (const m of part.metrics) metrics.set(m.index, m);
       for (const r of part.removed) removed.add(r);
+      for (const r of part.restarted) restarted.add(r);
+      // What earlier ticks said of a sensor that then went or started over is not the new one's.
+      if (part.removed.length + part.restarted.length > 0) {
+        forgetSensors(new Set([...part.removed, ...part.restarted]), { windows, late, attention });
+      }
       const w = part.windows;
       for (let i = 0; w && i < w.length; i++) {
         windows.set((w.sensor[i] * 65_536 + w.metric[i]) * 8 + w.size[i], [w, i]);
@@ -412,6 +431,9 @@ export class TopicStream {
     const updates = allocateStates(slots.length);
     slots.forEach((slot, i) => values.copyInto(updates, i, slot));
     const member = (s: number) => this.#isMember(s);
+    // The client at `sinceSeq` holds the sensor before it started over, or before it left and
+    // came back (a removal then an entry, ticks apart): either way it must drop that first.
+    const startedOver = [...new Set([...restarted, ...removed])].filter(member);
     const kept = [...windows.values()].filter(([w, i]) => member(w.sensor[i]));
     const windowStates = this.spec.windows ? allocateWindowStates(kept.length) : undefined;
     if (windowStates) {
@@ -427,6 +449,7 @@ export class TopicStream {
       metrics: [...metrics.values()],
       updates,
       removed: [...removed].filter((s) => !member(s)),
+      ...(startedOver.length > 0 ? { restarted: startedOver } : {}),
       windows: windowStates,
       aggregates: [...aggregates.values()],
       late: [...late].filter(([s]) => member(s)),
@@ -595,6 +618,22 @@ const WINDOW_COLUMNS = [
   "max",
   "std",
 ] as const satisfies readonly (keyof Omit<WindowStates, "length">)[];
+
+/** Drops what a coalesced frame gathered so far of `gone` sensors (rare: removals and restarts). */
+function forgetSensors(
+  gone: ReadonlySet<number>,
+  o: {
+    windows: Map<number, [WindowStates, number]>;
+    late: Map<number, number>;
+    attention: Map<number, number>;
+  },
+): void {
+  for (const [key, [w, i]] of o.windows) if (gone.has(w.sensor[i])) o.windows.delete(key);
+  for (const s of gone) {
+    o.late.delete(s);
+    o.attention.delete(s);
+  }
+}
 
 /** A copy of `w` in one buffer. */
 function copiedWindows(w: WindowStates): WindowStates {

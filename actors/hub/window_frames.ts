@@ -73,6 +73,13 @@ export class WindowFrames {
   #next = new Int32Array(0);
   #merged: TickChanges | null = null;
   #tickNo = 0;
+  /**
+   * Sensor → the last tick it started over (removed and re-added in one
+   * tick): a window whose client has an older tick holds the old sensor in
+   * that row. Apart from `#at` since it is rare, and read only for a row
+   * whose entry changed; bounded by the fleet (a sensor gone is dropped).
+   */
+  readonly #restartedAt = new Map<number, number>();
   /** Set differences between a client's rows and the target's. */
   #mark = new Uint32Array(0);
   #stamp = 0;
@@ -135,6 +142,8 @@ export class WindowFrames {
       at[STAMPS * s + TOUCHED] = tickNo;
     }
     for (const s of merged.sensors) at[STAMPS * s.index + ENTRY] = tickNo;
+    for (const s of merged.removed) this.#restartedAt.delete(s);
+    for (const s of merged.restarted ?? []) this.#restartedAt.set(s, tickNo);
     for (let j = 0; j < statuses.length; j++) at[STAMPS * statuses[j][0] + STATUS] = tickNo;
     for (let j = 0; j < attention.length; j++) at[STAMPS * attention[j][0] + ATTENTION] = tickNo;
   }
@@ -178,6 +187,7 @@ export class WindowFrames {
     lists.ensure(target.length);
     const { entered, changed, regrouped, restatused, rejudged } = lists;
     let nEntered = 0, nChanged = 0, nRegrouped = 0, nRestatused = 0, nRejudged = 0;
+    let restarted: number[] | undefined;
     let sameRows = told.length === target.length;
     const since = t.since;
     const at = this.#at;
@@ -190,6 +200,13 @@ export class WindowFrames {
         continue;
       }
       const b = STAMPS * s;
+      if (at[b + ENTRY] > since && (this.#restartedAt.get(s) ?? -1) > since) {
+        // The client holds the sensor before it started over: it is told to drop that, and the
+        // row is sent whole, as one entering.
+        (restarted ??= []).push(s);
+        entered[nEntered++] = s;
+        continue;
+      }
       if (at[b + TOUCHED] > since) changed[nChanged++] = s;
       if (at[b + ENTRY] > since) regrouped[nRegrouped++] = s;
       if (at[b + STATUS] > since) restatused[nRestatused++] = s;
@@ -321,6 +338,8 @@ export class WindowFrames {
       intervalMs: t.intervalMs,
       attentionCounts: t.attentionCounts,
       seen,
+      // Always set, so every frame has one shape (no spread in this per-frame literal).
+      restarted,
     };
   }
 

@@ -149,6 +149,8 @@ export class FeedState {
         this.intervalMs = frame.intervalMs ?? 0;
         this.seq = frame.seq;
         this.deltas++;
+        // A sensor that started over: nothing held of the old one stays.
+        for (const index of frame.restarted ?? []) this.#forget(index);
         this.#dictionaries(frame);
         const seen = new Set<string>();
         const u = frame.updates;
@@ -186,6 +188,20 @@ export class FeedState {
         break;
     }
     return frame;
+  }
+
+  /** Drops everything held of sensor `index`: its values, windows, late count and attention. */
+  #forget(index: number): void {
+    const sensor = this.sensors.get(index);
+    if (!sensor) return;
+    const prefix = sensor.id + "/";
+    for (const map of [this.values, this.windows]) {
+      for (const key of [...map.keys()]) if (key.startsWith(prefix)) map.delete(key);
+    }
+    this.late.delete(sensor.id);
+    this.attention.delete(sensor.id);
+    this.#base.removeSensor(index);
+    this.sensors.delete(index);
   }
 
   #dictionaries(frame: SnapshotEvent | DeltaEvent): void {

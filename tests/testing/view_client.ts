@@ -114,6 +114,8 @@ export class ViewState {
     this.kinds[f.kind]++;
     if (f.kind === "whole") this.#held.clear();
     for (const m of f.metrics) this.metrics.set(m.index, m.name);
+    // Rows whose sensor started over: what was held of the old one goes (they enter again below).
+    for (const s of f.restarted) this.#held.delete(s);
     for (const e of f.entered) {
       const held = this.#held.get(e.index);
       if (held && held.id === e.id) held.group = e.group;

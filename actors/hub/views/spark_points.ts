@@ -66,7 +66,7 @@ export class SparkPoints {
   }
 
   /**
-   * Takes in one tick: removed sensors forget their points; each update's
+   * Takes in one tick: removed (and restarted) sensors forget their points; each update's
    * last value is a point. `order`: the updates' indexes by sensor
    * (`UpdateOrder`), so the arenas are written in address order; without
    * it, in the updates' own order.
@@ -74,6 +74,7 @@ export class SparkPoints {
   apply(changes: TickChanges | null, order?: Uint32Array): void {
     if (!changes) return;
     for (const sensor of changes.removed) this.clear(sensor);
+    for (const sensor of changes.restarted ?? []) this.clear(sensor);
     const u = changes.updates;
     // Grown once to the tick's highest sensor (a restart's first tick holds them all), not by doubling.
     let top = 0;

@@ -151,24 +151,29 @@ export class SensorStore implements BaseValues {
       : event.seq === this.seq + 1;
     if (event.epoch !== this.epoch || !follows) return "gap";
     this.seq = event.seq;
+    // A sensor that started over (removed and re-added): the old one's values and points go
+    // first; the frame brings it back as new.
+    for (const index of event.restarted ?? []) this.#forget(index);
     this.#dictionaries(event.sensors, event.metrics);
     this.#updates(event.updates, nowMs);
     this.updatesApplied += event.updates.length;
-    for (const index of event.removed) {
-      if (this.ids[index] !== undefined) {
-        if (index === this.#followIndex) this.#followIndex = -1;
-        for (const rings of this.#sparks.values()) rings.clear(index);
-        // A sensor that comes back (same index) must not show the old values.
-        for (const m of this.metrics) if (m && index < this.capacity) m.has[index] = 0;
-        this.#sparkOwner[index] = undefined;
-        this.ids[index] = undefined;
-        this.groups[index] = undefined;
-        this.sensorCount--;
-        this.#orderStale = true;
-      }
-    }
+    for (const index of event.removed) this.#forget(index);
     this.#sortIfStale();
     return "applied";
+  }
+
+  /** Drops a sensor with its values and sparkline points. */
+  #forget(index: number): void {
+    if (this.ids[index] === undefined) return;
+    if (index === this.#followIndex) this.#followIndex = -1;
+    for (const rings of this.#sparks.values()) rings.clear(index);
+    // A sensor that comes back (same index) must not show the old values.
+    for (const m of this.metrics) if (m && index < this.capacity) m.has[index] = 0;
+    this.#sparkOwner[index] = undefined;
+    this.ids[index] = undefined;
+    this.groups[index] = undefined;
+    this.sensorCount--;
+    this.#orderStale = true;
   }
 
   /** Column names in metric index order. */

@@ -149,6 +149,8 @@ export class WindowStore implements BaseValues {
       growMetricColumns(columns, this.capacity);
       this.metrics[m.index] = columns;
     }
+    // Rows whose sensor started over: the old one's slot goes; they enter again, whole, below.
+    for (const sensor of event.restarted ?? []) this.#release(sensor);
     const enteredSlots: number[] = [];
     for (const e of event.entered) {
       let slot = this.slotOf(e.index);
