@@ -777,7 +777,7 @@ export class HubBehavior implements Behavior<HubMessage> {
       const changed = new Uint8Array(256);
       for (let i = 0; i < w.length; i++) if (w.flags[i] & WINDOW_CHANGED) changed[w.size[i]] = 1;
       // A sensor gone or started over took its windows out of its groups' aggregates (rare).
-      if (merged.removed.length > 0 || (merged.restarted?.length ?? 0) > 0) {
+      if (merged.removed.length > 0 || merged.restarted.length > 0) {
         for (let size = 0; size < this.#windowSizesMs.length; size++) changed[size] = 1;
       }
       for (let size = 0; size < 256; size++) if (changed[size] === 1) sizes.add(size);

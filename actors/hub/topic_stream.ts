@@ -170,7 +170,7 @@ export class TopicStream {
     }
     // A member that started over is told so, and then enters again like a new one (below).
     const restarted: number[] = [];
-    for (const index of tick.restarted ?? []) {
+    for (const index of tick.restarted) {
       if (this.#isMember(index)) restarted.push(index);
       this.#setMember(index, false);
     }
@@ -449,7 +449,7 @@ export class TopicStream {
       metrics: [...metrics.values()],
       updates,
       removed: [...removed].filter((s) => !member(s)),
-      ...(startedOver.length > 0 ? { restarted: startedOver } : {}),
+      restarted: startedOver,
       windows: windowStates,
       aggregates: [...aggregates.values()],
       late: [...late].filter(([s]) => member(s)),

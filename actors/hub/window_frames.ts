@@ -143,7 +143,7 @@ export class WindowFrames {
     }
     for (const s of merged.sensors) at[STAMPS * s.index + ENTRY] = tickNo;
     for (const s of merged.removed) this.#restartedAt.delete(s);
-    for (const s of merged.restarted ?? []) this.#restartedAt.set(s, tickNo);
+    for (const s of merged.restarted) this.#restartedAt.set(s, tickNo);
     for (let j = 0; j < statuses.length; j++) at[STAMPS * statuses[j][0] + STATUS] = tickNo;
     for (let j = 0; j < attention.length; j++) at[STAMPS * attention[j][0] + ATTENTION] = tickNo;
   }

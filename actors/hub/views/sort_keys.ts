@@ -217,7 +217,7 @@ export class SortKeys {
     if (changes) {
       for (const sensor of changes.removed) this.#remove(sensor);
       // A sensor that started over leaves (its old keys with it) and enters again below.
-      for (const sensor of changes.restarted ?? []) this.#remove(sensor);
+      for (const sensor of changes.restarted) this.#remove(sensor);
       // Grown once to the highest that came (a restart's first tick: 100,000), in an indexed loop.
       const sensors = changes.sensors;
       let top = 0;

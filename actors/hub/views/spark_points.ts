@@ -74,7 +74,7 @@ export class SparkPoints {
   apply(changes: TickChanges | null, order?: Uint32Array): void {
     if (!changes) return;
     for (const sensor of changes.removed) this.clear(sensor);
-    for (const sensor of changes.restarted ?? []) this.clear(sensor);
+    for (const sensor of changes.restarted) this.clear(sensor);
     const u = changes.updates;
     // Grown once to the tick's highest sensor (a restart's first tick holds them all), not by doubling.
     let top = 0;

@@ -97,6 +97,7 @@ Deno.test("SortKeys and SparkPoints take a tick in sensor order exactly as in th
         const tickChanges = {
           sensors: changes?.sensors ?? [],
           removed: changes?.removed ?? [],
+          restarted: [],
           updates,
         } as unknown as TickChanges;
         const bySensor = order.of(updates.sensor, updates.length);
