@@ -232,6 +232,7 @@ export async function startPulseboard(
       await step("history", () => history.stop());
       await step("source", () => source.stop());
       await step("hub", () => hub.stop());
+      for (const clock of [cpuClock, waitClock]) if (typeof clock === "function") clock.close();
       await step("shards", () => shards.stop());
       await step("close", () => source.close());
       await heapTrim.stop();

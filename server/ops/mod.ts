@@ -14,4 +14,5 @@ export { topicLabeler } from "./topic_label.ts";
 export { glibcTrim, HeapTrimmer } from "./heap_trim.ts";
 export type { HeapTrimStats, Trim } from "./heap_trim.ts";
 export { threadCpuClock } from "./thread_clock.ts";
+export type { ThreadClock } from "./thread_clock.ts";
 export { threadWaitClock } from "./thread_wait_clock.ts";

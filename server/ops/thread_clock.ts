@@ -5,19 +5,31 @@
 
 const CLOCK_THREAD_CPUTIME_ID = 3;
 
+/** A clock read by calling it; `close` releases what it holds (later reads give NaN). */
+export type ThreadClock = (() => number) & { close(): void };
+
 /** A clock of the calling thread's CPU time in ms, or why there is none here. */
-export function threadCpuClock(): (() => number) | { off: string } {
+export function threadCpuClock(): ThreadClock | { off: string } {
   if (Deno.build.os !== "linux") return { off: `not Linux (${Deno.build.os})` };
   try {
     const libc = Deno.dlopen("libc.so.6", {
       clock_gettime: { parameters: ["i32", "buffer"], result: "i32" },
     });
     const timespec = new BigInt64Array(2);
-    const read = libc.symbols.clock_gettime;
-    return () => {
-      read(CLOCK_THREAD_CPUTIME_ID, timespec);
+    const clockGettime = libc.symbols.clock_gettime;
+    let open = true;
+    const read = (): number => {
+      // A symbol called after its library is closed is undefined behaviour, not an error.
+      if (!open) return NaN;
+      clockGettime(CLOCK_THREAD_CPUTIME_ID, timespec);
       return Number(timespec[0]) * 1e3 + Number(timespec[1]) / 1e6;
     };
+    return Object.assign(read, {
+      close() {
+        if (open) libc.close();
+        open = false;
+      },
+    });
   } catch (error) {
     return { off: `no clock_gettime (${error instanceof Error ? error.message : error})` };
   }

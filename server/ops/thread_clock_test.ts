@@ -21,4 +21,14 @@ Deno.test("the thread CPU clock advances by the work done, not by time asleep", 
   const wall = performance.now() - wallFrom;
   assert(x > 0);
   assert(busy > 5 && busy <= wall + 1, `${wall} ms busy counted ${busy} ms of CPU`);
+  clock.close();
+});
+
+Deno.test("closing the thread CPU clock releases libc's handle, and a read after it is NaN", () => {
+  const clock = threadCpuClock();
+  if (typeof clock !== "function") return;
+  assert(Number.isFinite(clock()));
+  clock.close();
+  clock.close();
+  assert(Number.isNaN(clock()), "a read after close");
 });

@@ -4,15 +4,19 @@
 // much of that was the run queue (other threads or processes on its core)
 // rather than blocking or the host's steal, which the guest does not see.
 
+import type { ThreadClock } from "./thread_clock.ts";
+
 /** A clock of the calling thread's run-queue wait in ms, or why there is none here. */
-export function threadWaitClock(): (() => number) | { off: string } {
+export function threadWaitClock(): ThreadClock | { off: string } {
   if (Deno.build.os !== "linux") return { off: `not Linux (${Deno.build.os})` };
   try {
     // Opened once: /proc/thread-self resolves to this thread at open, and a
     // read from offset 0 renders the file afresh (no open per reading).
     const file = Deno.openSync("/proc/thread-self/schedstat", { read: true });
     const buffer = new Uint8Array(128);
+    let open = true;
     const read = (): number => {
+      if (!open) return NaN;
       file.seekSync(0, Deno.SeekMode.Start);
       const n = file.readSync(buffer) ?? 0;
       return parseField(buffer, n, 1) / 1e6;
@@ -21,7 +25,12 @@ export function threadWaitClock(): (() => number) | { off: string } {
       file.close();
       return { off: "no run-queue wait in /proc/thread-self/schedstat" };
     }
-    return read;
+    return Object.assign(read, {
+      close() {
+        if (open) file.close();
+        open = false;
+      },
+    });
   } catch (error) {
     return { off: `no schedstat (${error instanceof Error ? error.message : error})` };
   }

@@ -30,4 +30,24 @@ Deno.test("the run-queue wait clock reads the thread's schedstat wait (ms), betw
     const after = direct();
     assert(before <= read && read <= after, `${before} ≤ ${read} ≤ ${after}`);
   }
+  clock.close();
+});
+
+Deno.test("closing the run-queue wait clock closes its schedstat file, and a read after it is NaN", () => {
+  const openSchedstat = () =>
+    [...Deno.readDirSync("/proc/self/fd")].filter((entry) => {
+      try {
+        return Deno.readLinkSync(`/proc/self/fd/${entry.name}`).endsWith("/schedstat");
+      } catch {
+        return false; // the directory's own fd, gone by now
+      }
+    }).length;
+  const before = Deno.build.os === "linux" ? openSchedstat() : 0;
+  const clock = threadWaitClock();
+  if (typeof clock !== "function") return;
+  assertEquals(openSchedstat(), before + 1);
+  clock.close();
+  clock.close();
+  assertEquals(openSchedstat(), before);
+  assert(Number.isNaN(clock()), "a read after close");
 });
