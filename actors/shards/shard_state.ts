@@ -171,7 +171,7 @@ export class ShardState {
       events: this.#events.bytes,
       sensors: this.#sensors.length * PAGE * 39,
       slots: this.#slots.length * SLOT_PAGE * 11,
-      levels: this.#levels.capacity * 25,
+      levels: this.#levels.capacity * 32,
       out: ((this.#updates?.length ?? 0) + (this.#updatesOut?.length ?? 0)) * STATE_BYTES,
     };
     return {
