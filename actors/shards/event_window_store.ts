@@ -41,6 +41,7 @@ import {
   WINDOW_FINAL,
 } from "../../protocol/columns.ts";
 import type { WindowStates } from "../../protocol/columns.ts";
+import { startOf } from "./window_start.ts";
 
 export type { WindowStates };
 
@@ -388,7 +389,7 @@ export class EventWindowStore {
     // With no windows (`--windows none`) nothing can be late.
     if (this.#sizes === 0) return false;
     const size = this.spec.sizesMs[0];
-    return timeMs - (timeMs % size) + size <= this.watermarkMs;
+    return startOf(timeMs, size) + size <= this.watermarkMs;
   }
 
   /**
@@ -431,7 +432,7 @@ export class EventWindowStore {
     // Most readings fall in the newest window: no division then.
     const newest = op.start[h0];
     if (!(timeMs >= newest && timeMs < newest + size)) {
-      const start = timeMs - (timeMs % size);
+      const start = startOf(timeMs, size);
       // Chains run latest start first: a window after the head's is not open yet.
       r = !(start < newest) ? -1 : this.#find(r, start);
       if (r < 0) r = this.#openSmallest(owner, start);
@@ -806,7 +807,7 @@ export class EventWindowStore {
     const h0 = (owner & OWNER_MASK) * this.#sizes;
     const sizesMs = this.spec.sizesMs;
     for (let k = 1; k < this.#sizes; k++) {
-      const startK = start - (start % sizesMs[k]);
+      const startK = startOf(start, sizesMs[k]);
       // Mostly the size's latest window, or one after it: no record read then.
       const latest = op.start[h0 + k];
       if (latest === startK) continue;
@@ -821,7 +822,7 @@ export class EventWindowStore {
     const h0 = (owner & OWNER_MASK) * this.#sizes;
     const sizesMs = this.spec.sizesMs;
     for (let k = 1; k < this.#sizes; k++) {
-      const start = timeMs - (timeMs % sizesMs[k]);
+      const start = startOf(timeMs, sizesMs[k]);
       // Sizes nest: when this one has not ended, no larger one has.
       if (start + sizesMs[k] > this.newestMs) return;
       const r = this.#find(heads[h0 + k], start);
@@ -1002,7 +1003,10 @@ export class EventWindowStore {
         const start = page.f[j * D + START];
         for (let k = 1; k < this.#sizes; k++) {
           // Closed already when it ends with this one (its final values counted this one as open).
-          const into = this.#find(heads[h0 + k], start - (start % this.spec.sizesMs[k]));
+          const startK = startOf(start, this.spec.sizesMs[k]);
+          const into = op.start[h0 + k] === startK
+            ? heads[h0 + k]
+            : this.#find(heads[h0 + k], startK);
           if (into >= 0) {
             merge(this.#records[into >>> RECORD_BITS].f, (into & RECORD_MASK) * D, page.f, j * D);
           }
