@@ -356,7 +356,7 @@ export class EventWindowStore {
   /** Bytes the arenas and output buffers hold (for memory accounting). */
   get bytes(): number {
     return this.#records.length * RECORD_PAGE * D * 8 +
-      this.#owners.length * OWNER_PAGE * (6 + 4 * Math.max(1, this.#sizes)) + this.#out.bytes;
+      this.#owners.length * OWNER_PAGE * (6 + 12 * Math.max(1, this.#sizes)) + this.#out.bytes;
   }
 
   /**
