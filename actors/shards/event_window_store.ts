@@ -41,6 +41,7 @@ import {
   WINDOW_FINAL,
 } from "../../protocol/columns.ts";
 import type { WindowStates } from "../../protocol/columns.ts";
+import { startOf } from "./window_start.ts";
 
 export type { WindowStates };
 
@@ -214,6 +215,24 @@ const FREE = 0, OPEN = 1, PUBLISHED = 2, REVISED = 3, DEAD = 4;
 /** Numbers per record. */
 const F = 7;
 const START = 0, COUNT = 1, SUM = 2, MIN = 3, MAX = 4, MEAN = 5, M2 = 6;
+/**
+ * A record takes 72 bytes: its F numbers, then four int32 (the Int32Array's
+ * index is `j * I + ...`): owner, size and state in one (`META`), and the
+ * links. All of a window in one or two cache lines: at 5,000 sensors the
+ * arena is larger than the caches, and the six arrays a record was spread
+ * over before were most of the time a reading took to open or close one.
+ */
+const D = F + 2;
+const I = 2 * D;
+/** `owner * 64 + size * 8 + state` (owners below 2^25, sizes at most 8, states below 8). */
+const META = 2 * F;
+/** Next open window of the same owner and size, latest start first (-1: none). */
+const CHAIN = META + 1;
+/** Next window in the same end bucket (-1: none); also the free list's link. */
+const NEXT = META + 2;
+/** The open window before this one in its chain (-1: it is the chain's head). */
+const PREV = META + 3;
+const MAX_OWNERS = 2 ** 25;
 
 const RECORD_BITS = 12;
 const RECORD_PAGE = 1 << RECORD_BITS;
@@ -222,24 +241,30 @@ const OWNER_BITS = 10;
 const OWNER_PAGE = 1 << OWNER_BITS;
 const OWNER_MASK = OWNER_PAGE - 1;
 
+/** Records of windows: the numbers by `f[j * D + ...]`, owner, size, state and links by `i[j * I + ...]`. */
 class RecordPage {
-  readonly f = new Float64Array(RECORD_PAGE * F);
-  readonly owner = new Int32Array(RECORD_PAGE);
-  /** Next open window of the same owner and size (-1: none). */
-  readonly chain = new Int32Array(RECORD_PAGE);
-  /** Next window in the same end bucket (-1: none); also the free list's link. */
-  readonly endNext = new Int32Array(RECORD_PAGE);
-  readonly size = new Uint8Array(RECORD_PAGE);
-  readonly state = new Uint8Array(RECORD_PAGE);
+  readonly f: Float64Array;
+  readonly i: Int32Array;
+  constructor() {
+    const buffer = new ArrayBuffer(RECORD_PAGE * D * 8);
+    this.f = new Float64Array(buffer);
+    this.i = new Int32Array(buffer);
+  }
 }
 
 class OwnerPage {
   readonly sensor = new Uint32Array(OWNER_PAGE);
   readonly metric = new Uint16Array(OWNER_PAGE);
-  /** Per owner and size: its newest-opened open window (-1: none). */
+  /** Per owner and size: its open window that starts latest (-1: none)... */
   readonly head: Int32Array;
+  /**
+   * ...and that window's start (-Infinity: none), so a reading finds
+   * whether its window is open, or opens it, without reading the records.
+   */
+  readonly start: Float64Array;
   constructor(sizes: number) {
     this.head = new Int32Array(OWNER_PAGE * Math.max(1, sizes)).fill(-1);
+    this.start = new Float64Array(OWNER_PAGE * Math.max(1, sizes)).fill(-Infinity);
   }
 }
 
@@ -286,7 +311,7 @@ export class EventWindowStore {
   /** Per size: the end bucket a window last went into, and its end (`#pend`). */
   readonly #lastBucket: (EndBucket | null)[];
   readonly #lastEnd: Float64Array;
-  /** Restores: end buckets met lately, by end (a direct-mapped cache in front of the map). */
+  /** Restores and `#pend`: end buckets met lately, by end (a direct-mapped cache in front of the map). */
   readonly #knownEnds = new Float64Array(KNOWN_ENDS);
   readonly #knownBuckets: (EndBucket | null)[] = new Array(KNOWN_ENDS).fill(null);
   /** Scratch: the open smallest windows inside one larger window. */
@@ -330,8 +355,8 @@ export class EventWindowStore {
 
   /** Bytes the arenas and output buffers hold (for memory accounting). */
   get bytes(): number {
-    return this.#records.length * RECORD_PAGE * (F * 8 + 14) +
-      this.#owners.length * OWNER_PAGE * (6 + 4 * Math.max(1, this.#sizes)) + this.#out.bytes;
+    return this.#records.length * RECORD_PAGE * D * 8 +
+      this.#owners.length * OWNER_PAGE * (6 + 12 * Math.max(1, this.#sizes)) + this.#out.bytes;
   }
 
   /**
@@ -339,6 +364,9 @@ export class EventWindowStore {
    * of one sensor's metric, and returns it.
    */
   windowsFor(sensor: number, metric: number, owner = this.#nextOwner): number {
+    if (!(owner >= 0 && owner < MAX_OWNERS)) {
+      throw new RangeError(`Cannot keep windows of owner ${owner}: at most ${MAX_OWNERS}`);
+    }
     while (owner >= this.#owners.length * OWNER_PAGE) this.#owners.push(new OwnerPage(this.#sizes));
     if (owner >= this.#nextOwner) this.#nextOwner = owner + 1;
     const page = this.#owners[owner >>> OWNER_BITS];
@@ -346,7 +374,10 @@ export class EventWindowStore {
     page.sensor[i] = sensor;
     page.metric[i] = metric;
     // A loop, not fill(): a restart makes 300,000 owners, and a call per owner shows.
-    for (let h = i * this.#sizes, end = h + this.#sizes; h < end; h++) page.head[h] = -1;
+    for (let h = i * this.#sizes, end = h + this.#sizes; h < end; h++) {
+      page.head[h] = -1;
+      page.start[h] = -Infinity;
+    }
     return owner;
   }
 
@@ -358,7 +389,7 @@ export class EventWindowStore {
     // With no windows (`--windows none`) nothing can be late.
     if (this.#sizes === 0) return false;
     const size = this.spec.sizesMs[0];
-    return timeMs - (timeMs % size) + size <= this.watermarkMs;
+    return startOf(timeMs, size) + size <= this.watermarkMs;
   }
 
   /**
@@ -394,24 +425,21 @@ export class EventWindowStore {
     const value = values[v], timeMs = times[row];
     const sizes = this.#sizes;
     if (sizes === 0) return;
-    const heads = this.#owners[owner >>> OWNER_BITS].head;
+    const op = this.#owners[owner >>> OWNER_BITS];
     const h0 = (owner & OWNER_MASK) * sizes;
     const size = this.spec.sizesMs[0];
-    let r = heads[h0];
+    let r = op.head[h0];
     // Most readings fall in the newest window: no division then.
-    let page = r >= 0 ? this.#records[r >>> RECORD_BITS] : undefined;
-    let at = (r & RECORD_MASK) * F;
-    if (page === undefined || !(timeMs >= page.f[at] && timeMs < page.f[at] + size)) {
-      const start = timeMs - (timeMs % size);
+    const newest = op.start[h0];
+    if (!(timeMs >= newest && timeMs < newest + size)) {
+      const start = startOf(timeMs, size);
       // Chains run latest start first: a window after the head's is not open yet.
-      r = page === undefined || start > page.f[at]
-        ? -1
-        : this.#find(page.chain[r & RECORD_MASK], start);
+      r = !(start < newest) ? -1 : this.#find(r, start);
       if (r < 0) r = this.#openSmallest(owner, start);
-      page = this.#records[r >>> RECORD_BITS];
-      at = (r & RECORD_MASK) * F;
     }
-    const f = page!.f;
+    const page = this.#records[r >>> RECORD_BITS];
+    const at = (r & RECORD_MASK) * D;
+    const f = page.f;
     const count = ++f[at + COUNT];
     f[at + SUM] += value;
     if (value < f[at + MIN]) f[at + MIN] = value;
@@ -419,9 +447,10 @@ export class EventWindowStore {
     const delta = value - f[at + MEAN];
     f[at + MEAN] += delta / count;
     f[at + M2] += delta * (value - f[at + MEAN]);
-    const j = r & RECORD_MASK;
-    if (page!.state[j] === PUBLISHED) {
-      page!.state[j] = REVISED;
+    const m = (r & RECORD_MASK) * I + META;
+    const ints = page.i;
+    if ((ints[m] & 7) === PUBLISHED) {
+      ints[m] += REVISED - PUBLISHED;
       this.#revised.push(r);
     }
     // Into a window that has ended: the larger ones around it may have been published too.
@@ -464,8 +493,7 @@ export class EventWindowStore {
       if (end <= watermark) {
         let r = bucket.head;
         for (; r >= 0 && left > 0; left--) {
-          const page = this.#records[r >>> RECORD_BITS];
-          const next = page.endNext[r & RECORD_MASK];
+          const next = this.#records[r >>> RECORD_BITS].i[(r & RECORD_MASK) * I + NEXT];
           this.#close(r);
           bucket.count--;
           r = next;
@@ -481,29 +509,30 @@ export class EventWindowStore {
         continue;
       }
       // Ended but open: only entries added since the last take need publishing.
-      let r = bucket.published < 0
-        ? bucket.head
-        : this.#records[bucket.published >>> RECORD_BITS].endNext[bucket.published & RECORD_MASK];
+      let r = bucket.published < 0 ? bucket.head : this.#records[bucket.published >>> RECORD_BITS]
+        .i[(bucket.published & RECORD_MASK) * I + NEXT];
       while (r >= 0 && left > 0) {
-        const page = this.#records[r >>> RECORD_BITS];
-        const j = r & RECORD_MASK;
+        const ints = this.#records[r >>> RECORD_BITS].i;
+        const b = (r & RECORD_MASK) * I;
         // Revised here: restored (`restoreWindows`); a live revision is never past `published`.
-        if (page.state[j] === OPEN || page.state[j] === REVISED) {
-          page.state[j] = PUBLISHED;
+        const state = ints[b + META] & 7;
+        if (state === OPEN || state === REVISED) {
+          ints[b + META] += PUBLISHED - state;
           this.#publish(r, WINDOW_CHANGED);
         }
         bucket.published = r;
         bucket.seen++;
         left--;
-        r = page.endNext[j];
+        r = ints[b + NEXT];
       }
     }
     if (closedUpTo > 0) this.#ends = this.#ends.slice(closedUpTo);
     // Revisions of windows still open (a closed one went out final, with its changes).
     for (const r of this.#revised) {
-      const page = this.#records[r >>> RECORD_BITS];
-      if (page.state[r & RECORD_MASK] !== REVISED) continue;
-      page.state[r & RECORD_MASK] = PUBLISHED;
+      const ints = this.#records[r >>> RECORD_BITS].i;
+      const m = (r & RECORD_MASK) * I + META;
+      if ((ints[m] & 7) !== REVISED) continue;
+      ints[m] += PUBLISHED - REVISED;
       this.#publish(r, WINDOW_CHANGED);
     }
     this.#revised.length = 0;
@@ -519,11 +548,13 @@ export class EventWindowStore {
     const h0 = (owner & OWNER_MASK) * this.#sizes;
     for (let k = 0; k < this.#sizes; k++) {
       for (let r = heads[h0 + k]; r >= 0;) {
-        const page = this.#records[r >>> RECORD_BITS];
-        page.state[r & RECORD_MASK] = DEAD;
-        r = page.chain[r & RECORD_MASK];
+        const ints = this.#records[r >>> RECORD_BITS].i;
+        const b = (r & RECORD_MASK) * I;
+        ints[b + META] += DEAD - (ints[b + META] & 7);
+        r = ints[b + CHAIN];
       }
       heads[h0 + k] = -1;
+      this.#owners[owner >>> OWNER_BITS].start[h0 + k] = -Infinity;
     }
   }
 
@@ -536,7 +567,7 @@ export class EventWindowStore {
       for (
         let r = heads[h0 + k];
         r >= 0;
-        r = this.#records[r >>> RECORD_BITS].chain[r & RECORD_MASK]
+        r = this.#records[r >>> RECORD_BITS].i[(r & RECORD_MASK) * I + CHAIN]
       ) n++;
     }
     return n;
@@ -550,8 +581,8 @@ export class EventWindowStore {
     for (let k = 0; k < this.#sizes; k++) {
       for (let r = heads[h0 + k]; r >= 0;) {
         const page = this.#records[r >>> RECORD_BITS];
-        n += FORM_LENGTH[formOf(page.f, (r & RECORD_MASK) * F)];
-        r = page.chain[r & RECORD_MASK];
+        n += FORM_LENGTH[formOf(page.f, (r & RECORD_MASK) * D)];
+        r = page.i[(r & RECORD_MASK) * I + CHAIN];
       }
     }
     return n;
@@ -571,9 +602,9 @@ export class EventWindowStore {
       for (let r = heads[h0 + k]; r >= 0;) {
         const page = this.#records[r >>> RECORD_BITS];
         const j = r & RECORD_MASK;
-        const f = page.f, from = j * F;
+        const f = page.f, from = j * D;
         const form = formOf(f, from);
-        f64[at] = form * 64 + k * 8 + page.state[j];
+        f64[at] = form * 64 + k * 8 + (page.i[j * I + META] & 7);
         f64[at + 1] = f[from + START];
         if (form === SINGLE) f64[at + 2] = f[from + SUM];
         else if (form === FULL) {
@@ -581,7 +612,7 @@ export class EventWindowStore {
           for (let q = 0; q < F; q++) f64[at + 1 + q] = f[from + q];
         }
         at += FORM_LENGTH[form];
-        r = page.chain[j];
+        r = page.i[j * I + CHAIN];
       }
     }
     return at;
@@ -612,6 +643,7 @@ export class EventWindowStore {
       if (error !== null) throw new RangeError(`Cannot restore ${error}`);
     }
     const heads = this.#owners[owner >>> OWNER_BITS].head;
+    const starts = this.#owners[owner >>> OWNER_BITS].start;
     const h0 = (owner & OWNER_MASK) * this.#sizes;
     const sizesMs = this.spec.sizesMs;
     const records = this.#records;
@@ -624,7 +656,7 @@ export class EventWindowStore {
       const form = code >>> 6, rest = code - form * 64;
       const k = rest >>> 3;
       let r = this.#freeHead;
-      if (r >= 0) this.#freeHead = records[r >>> RECORD_BITS].endNext[r & RECORD_MASK];
+      if (r >= 0) this.#freeHead = records[r >>> RECORD_BITS].i[(r & RECORD_MASK) * I + NEXT];
       else {
         r = this.#recordCount++;
         if (r >>> RECORD_BITS === records.length) records.push(new RecordPage());
@@ -632,7 +664,9 @@ export class EventWindowStore {
       const page = records[r >>> RECORD_BITS];
       const j = r & RECORD_MASK;
       const f = page.f;
-      const to = j * F;
+      const to = j * D;
+      const ints = page.i;
+      const b = j * I;
       const start = f64[at + 1];
       f[to] = start;
       if (form === FULL) {
@@ -659,35 +693,38 @@ export class EventWindowStore {
         f[to + 6] = 0;
       }
       at += FORM_LENGTH[form];
-      page.owner[j] = owner;
-      page.size[j] = k;
-      page.chain[j] = -1;
-      page.endNext[j] = -1;
+      ints[b + CHAIN] = -1;
+      ints[b + NEXT] = -1;
       // Saved in chain order per size, newest-opened first: keep it.
       if (k !== beforeK) {
         heads[h0 + k] = r;
+        starts[h0 + k] = start;
+        ints[b + PREV] = -1;
         ended = false;
-      } else records[before >>> RECORD_BITS].chain[before & RECORD_MASK] = r;
+      } else {
+        records[before >>> RECORD_BITS].i[(before & RECORD_MASK) * I + CHAIN] = r;
+        ints[b + PREV] = before;
+      }
       before = r;
       beforeK = k;
       // The newest ended window of each size goes to a fresh hub mirror again (it
       // keeps the newest of a size only, as `endedWindows` gives): revised, and in a
       // bucket not published from, so the next `take` publishes it without a list.
       const state = rest - k * 8;
-      page.state[j] = state === OPEN ? OPEN : ended ? state : REVISED;
+      ints[b + META] = owner * 64 + k * 8 + (state === OPEN ? OPEN : ended ? state : REVISED);
       if (state !== OPEN) ended = true;
       // Ends are whole multiples of the smallest size: the quotient picks a cache entry.
       const end = start + sizesMs[k];
-      const b = (end / size0 >>> 0) & (KNOWN_ENDS - 1);
-      const bucket = knownBuckets[b];
-      if (bucket !== null && knownEnds[b] === end) {
-        records[bucket.tail >>> RECORD_BITS].endNext[bucket.tail & RECORD_MASK] = r;
+      const e = (end / size0 >>> 0) & (KNOWN_ENDS - 1);
+      const bucket = knownBuckets[e];
+      if (bucket !== null && knownEnds[e] === end) {
+        records[bucket.tail >>> RECORD_BITS].i[(bucket.tail & RECORD_MASK) * I + NEXT] = r;
         bucket.tail = r;
         bucket.count++;
       } else {
         this.#pend(r, k, end);
-        knownEnds[b] = end;
-        knownBuckets[b] = this.#lastBucket[k];
+        knownEnds[e] = end;
+        knownBuckets[e] = this.#lastBucket[k];
       }
     }
     this.open += n;
@@ -718,7 +755,7 @@ export class EventWindowStore {
           final: f[at + START] + this.spec.sizesMs[size] <= this.watermarkMs,
         });
       }
-      r = page.chain[j];
+      r = page.i[j * I + CHAIN];
     }
     return held.sort((a, b) => a.startMs - b.startMs);
   }
@@ -739,12 +776,12 @@ export class EventWindowStore {
         for (let r = heads[h0 + k]; r >= 0;) {
           const page = this.#records[r >>> RECORD_BITS];
           const j = r & RECORD_MASK;
-          const start = page.f[j * F + START];
-          if (page.state[j] !== OPEN && start > newestStart) {
+          const start = page.f[j * D + START];
+          if ((page.i[j * I + META] & 7) !== OPEN && start > newestStart) {
             newest = r;
             newestStart = start;
           }
-          r = page.chain[j];
+          r = page.i[j * I + CHAIN];
         }
         if (newest >= 0) this.#publishTo(out, newest, 0);
       }
@@ -756,22 +793,25 @@ export class EventWindowStore {
   #find(r: number, start: number): number {
     while (r >= 0) {
       const page = this.#records[r >>> RECORD_BITS];
-      const at = page.f[(r & RECORD_MASK) * F + START];
+      const at = page.f[(r & RECORD_MASK) * D + START];
       if (at === start) return r;
       if (at < start) return -1;
-      r = page.chain[r & RECORD_MASK];
+      r = page.i[(r & RECORD_MASK) * I + CHAIN];
     }
     return -1;
   }
 
   /** Opens the smallest window of `owner` at `start`, and the larger ones around it not open yet. */
   #openSmallest(owner: number, start: number): number {
-    const heads = this.#owners[owner >>> OWNER_BITS].head;
+    const op = this.#owners[owner >>> OWNER_BITS];
     const h0 = (owner & OWNER_MASK) * this.#sizes;
     const sizesMs = this.spec.sizesMs;
     for (let k = 1; k < this.#sizes; k++) {
-      const startK = start - (start % sizesMs[k]);
-      if (this.#find(heads[h0 + k], startK) < 0) this.#open(owner, k, startK);
+      const startK = startOf(start, sizesMs[k]);
+      // Mostly the size's latest window, or one after it: no record read then.
+      const latest = op.start[h0 + k];
+      if (latest === startK) continue;
+      if (startK > latest || this.#find(op.head[h0 + k], startK) < 0) this.#open(owner, k, startK);
     }
     return this.#open(owner, 0, start);
   }
@@ -782,14 +822,15 @@ export class EventWindowStore {
     const h0 = (owner & OWNER_MASK) * this.#sizes;
     const sizesMs = this.spec.sizesMs;
     for (let k = 1; k < this.#sizes; k++) {
-      const start = timeMs - (timeMs % sizesMs[k]);
+      const start = startOf(timeMs, sizesMs[k]);
       // Sizes nest: when this one has not ended, no larger one has.
       if (start + sizesMs[k] > this.newestMs) return;
       const r = this.#find(heads[h0 + k], start);
       if (r < 0) continue;
-      const page = this.#records[r >>> RECORD_BITS];
-      if (page.state[r & RECORD_MASK] === PUBLISHED) {
-        page.state[r & RECORD_MASK] = REVISED;
+      const ints = this.#records[r >>> RECORD_BITS].i;
+      const m = (r & RECORD_MASK) * I + META;
+      if ((ints[m] & 7) === PUBLISHED) {
+        ints[m] += REVISED - PUBLISHED;
         this.#revised.push(r);
       }
     }
@@ -803,22 +844,23 @@ export class EventWindowStore {
   #values(r: number): Float64Array {
     const page = this.#records[r >>> RECORD_BITS];
     const j = r & RECORD_MASK;
-    const k = page.size[j];
+    const meta = page.i[j * I + META];
+    const k = (meta >>> 3) & 7;
     if (k === 0) {
-      this.#valuesAt = j * F;
+      this.#valuesAt = j * D;
       return page.f;
     }
     const merged = this.#merged;
-    for (let i = 0; i < F; i++) merged[i] = page.f[j * F + i];
+    for (let i = 0; i < F; i++) merged[i] = page.f[j * D + i];
     const start = merged[START], end = start + this.spec.sizesMs[k];
-    const owner = page.owner[j];
+    const owner = meta >>> 6;
     let inside = this.#inside;
     let n = 0;
     const heads = this.#owners[owner >>> OWNER_BITS].head;
     // The chain runs latest start first: collect those inside, merge them from the oldest.
     for (let s = heads[(owner & OWNER_MASK) * this.#sizes]; s >= 0;) {
       const sp = this.#records[s >>> RECORD_BITS];
-      const t = sp.f[(s & RECORD_MASK) * F + START];
+      const t = sp.f[(s & RECORD_MASK) * D + START];
       if (t < start) break;
       if (t < end) {
         if (n === inside.length) {
@@ -828,22 +870,22 @@ export class EventWindowStore {
         }
         inside[n++] = s;
       }
-      s = sp.chain[s & RECORD_MASK];
+      s = sp.i[(s & RECORD_MASK) * I + CHAIN];
     }
     for (let i = n - 1; i >= 0; i--) {
       const s = inside[i];
-      merge(merged, 0, this.#records[s >>> RECORD_BITS].f, (s & RECORD_MASK) * F);
+      merge(merged, 0, this.#records[s >>> RECORD_BITS].f, (s & RECORD_MASK) * D);
     }
     this.#valuesAt = 0;
     return merged;
   }
 
   #chainOf(r: number): number {
-    return this.#records[r >>> RECORD_BITS].chain[r & RECORD_MASK];
+    return this.#records[r >>> RECORD_BITS].i[(r & RECORD_MASK) * I + CHAIN];
   }
 
   #startOf(r: number): number {
-    return this.#records[r >>> RECORD_BITS].f[(r & RECORD_MASK) * F + START];
+    return this.#records[r >>> RECORD_BITS].f[(r & RECORD_MASK) * D + START];
   }
 
   /**
@@ -853,30 +895,34 @@ export class EventWindowStore {
   #open(owner: number, k: number, start: number): number {
     let r = this.#freeHead;
     if (r >= 0) {
-      this.#freeHead = this.#records[r >>> RECORD_BITS].endNext[r & RECORD_MASK];
+      this.#freeHead = this.#records[r >>> RECORD_BITS].i[(r & RECORD_MASK) * I + NEXT];
     } else {
       r = this.#recordCount++;
       if (r >>> RECORD_BITS === this.#records.length) this.#records.push(new RecordPage());
     }
     const page = this.#records[r >>> RECORD_BITS];
     const j = r & RECORD_MASK;
-    const heads = this.#owners[owner >>> OWNER_BITS].head;
+    const op = this.#owners[owner >>> OWNER_BITS];
+    const heads = op.head;
     const h = (owner & OWNER_MASK) * this.#sizes + k;
-    const at = j * F;
-    page.f[at + START] = start;
-    page.f[at + COUNT] = 0;
-    page.f[at + SUM] = 0;
-    page.f[at + MIN] = Infinity;
-    page.f[at + MAX] = -Infinity;
-    page.f[at + MEAN] = 0;
-    page.f[at + M2] = 0;
-    page.owner[j] = owner;
-    page.size[j] = k;
-    page.state[j] = OPEN;
+    const f = page.f, at = j * D;
+    f[at + START] = start;
+    f[at + COUNT] = 0;
+    f[at + SUM] = 0;
+    f[at + MIN] = Infinity;
+    f[at + MAX] = -Infinity;
+    f[at + MEAN] = 0;
+    f[at + M2] = 0;
+    const ints = page.i, b = j * I;
+    ints[b + META] = owner * 64 + k * 8 + OPEN;
+    ints[b + NEXT] = -1;
     const first = heads[h];
-    if (first < 0 || this.#startOf(first) < start) {
-      page.chain[j] = first;
+    if (first < 0 || op.start[h] < start) {
+      ints[b + CHAIN] = first;
+      ints[b + PREV] = -1;
+      if (first >= 0) this.#records[first >>> RECORD_BITS].i[(first & RECORD_MASK) * I + PREV] = r;
       heads[h] = r;
+      op.start[h] = start;
     } else {
       // Opened by a reading older than the newest: after the windows that start later.
       let before = first;
@@ -884,10 +930,12 @@ export class EventWindowStore {
         before = next;
         next = this.#chainOf(next);
       }
-      page.chain[j] = this.#chainOf(before);
-      this.#records[before >>> RECORD_BITS].chain[before & RECORD_MASK] = r;
+      const next = this.#chainOf(before);
+      ints[b + CHAIN] = next;
+      ints[b + PREV] = before;
+      this.#records[before >>> RECORD_BITS].i[(before & RECORD_MASK) * I + CHAIN] = r;
+      if (next >= 0) this.#records[next >>> RECORD_BITS].i[(next & RECORD_MASK) * I + PREV] = r;
     }
-    page.endNext[j] = -1;
     this.open++;
     this.#pend(r, k, start + this.spec.sizesMs[k]);
     return r;
@@ -896,7 +944,18 @@ export class EventWindowStore {
   #pend(r: number, k: number, end: number): void {
     // Windows of one size mostly open into the same bucket as the last one: no Map lookup then.
     let bucket = this.#lastBucket[k];
-    if (bucket === null || this.#lastEnd[k] !== end) bucket = this.#byEnd.get(end) ?? null;
+    if (bucket === null || this.#lastEnd[k] !== end) {
+      // Readings of a batch straddle a second: ends alternate, and the map lookup showed.
+      const e = (end / this.spec.sizesMs[0] >>> 0) & (KNOWN_ENDS - 1);
+      bucket = this.#knownEnds[e] === end ? this.#knownBuckets[e] : null;
+      if (bucket === null) {
+        bucket = this.#byEnd.get(end) ?? null;
+        if (bucket !== null) {
+          this.#knownEnds[e] = end;
+          this.#knownBuckets[e] = bucket;
+        }
+      }
+    }
     if (bucket === null) {
       bucket = { head: r, tail: r, published: -1, count: 1, seen: 0 };
       this.#byEnd.set(end, bucket);
@@ -908,7 +967,7 @@ export class EventWindowStore {
       ends.splice(i, 0, end);
       return;
     }
-    this.#records[bucket.tail >>> RECORD_BITS].endNext[bucket.tail & RECORD_MASK] = r;
+    this.#records[bucket.tail >>> RECORD_BITS].i[(bucket.tail & RECORD_MASK) * I + NEXT] = r;
     bucket.tail = r;
     bucket.count++;
     this.#lastBucket[k] = bucket;
@@ -923,40 +982,39 @@ export class EventWindowStore {
   #close(r: number): void {
     const page = this.#records[r >>> RECORD_BITS];
     const j = r & RECORD_MASK;
-    const state = page.state[j];
+    const ints = page.i, b = j * I;
+    const meta = ints[b + META];
+    const state = meta & 7;
     if (state !== DEAD) {
       // A revision not yet handed over goes out with the final values instead.
       this.#publish(r, WINDOW_FINAL | (state !== PUBLISHED ? WINDOW_CHANGED : 0));
-      const owner = page.owner[j];
-      const heads = this.#owners[owner >>> OWNER_BITS].head;
+      const owner = meta >>> 6, k = (meta >>> 3) & 7;
+      const op = this.#owners[owner >>> OWNER_BITS];
+      const heads = op.head;
       const h0 = (owner & OWNER_MASK) * this.#sizes;
-      const h = h0 + page.size[j];
-      if (heads[h] === r) heads[h] = page.chain[j];
-      else {
-        let before = heads[h];
-        while (before >= 0) {
-          const bp = this.#records[before >>> RECORD_BITS];
-          const next = bp.chain[before & RECORD_MASK];
-          if (next === r) {
-            bp.chain[before & RECORD_MASK] = page.chain[j];
-            break;
-          }
-          before = next;
-        }
-      }
-      if (page.size[j] === 0) {
-        const start = page.f[j * F + START];
+      // Out of its chain by its links: the window closing is mostly the chain's oldest, its last.
+      const prev = ints[b + PREV], next = ints[b + CHAIN];
+      if (prev < 0) {
+        heads[h0 + k] = next;
+        op.start[h0 + k] = next < 0 ? -Infinity : this.#startOf(next);
+      } else this.#records[prev >>> RECORD_BITS].i[(prev & RECORD_MASK) * I + CHAIN] = next;
+      if (next >= 0) this.#records[next >>> RECORD_BITS].i[(next & RECORD_MASK) * I + PREV] = prev;
+      if (k === 0) {
+        const start = page.f[j * D + START];
         for (let k = 1; k < this.#sizes; k++) {
           // Closed already when it ends with this one (its final values counted this one as open).
-          const into = this.#find(heads[h0 + k], start - (start % this.spec.sizesMs[k]));
+          const startK = startOf(start, this.spec.sizesMs[k]);
+          const into = op.start[h0 + k] === startK
+            ? heads[h0 + k]
+            : this.#find(heads[h0 + k], startK);
           if (into >= 0) {
-            merge(this.#records[into >>> RECORD_BITS].f, (into & RECORD_MASK) * F, page.f, j * F);
+            merge(this.#records[into >>> RECORD_BITS].f, (into & RECORD_MASK) * D, page.f, j * D);
           }
         }
       }
     }
-    page.state[j] = FREE;
-    page.endNext[j] = this.#freeHead;
+    ints[b + META] = meta - state + FREE;
+    ints[b + NEXT] = this.#freeHead;
     this.#freeHead = r;
     this.open--;
   }
@@ -966,15 +1024,14 @@ export class EventWindowStore {
   }
 
   #publishTo(out: OutColumns, r: number, flags: number): void {
-    const page = this.#records[r >>> RECORD_BITS];
-    const j = r & RECORD_MASK;
-    const owner = page.owner[j];
+    const meta = this.#records[r >>> RECORD_BITS].i[(r & RECORD_MASK) * I + META];
+    const owner = meta >>> 6;
     const op = this.#owners[owner >>> OWNER_BITS];
     const f = this.#values(r);
     out.push(
       op.sensor[owner & OWNER_MASK],
       op.metric[owner & OWNER_MASK],
-      page.size[j],
+      (meta >>> 3) & 7,
       flags,
       f,
       this.#valuesAt,

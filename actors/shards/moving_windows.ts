@@ -36,22 +36,33 @@ const INT16_MAX = 0x7fff;
 /** Largest window whose integer sum stays exact in a double (|k| ≤ 2^31, 2^21 of them < 2^53). */
 const MAX_KEPT_WINDOW = 1 << 21;
 
+/** Doubles a slot takes. */
+const S = 6;
+/** The last value (by event time) and its time. */
+const LAST = 0, TIME = 1;
+/**
+ * While `KEPT` is 1 (and the ring page is narrow): the window's integers'
+ * sum, min and max, at its page's scale (an empty window's min and max:
+ * INT32_MAX and INT32_MIN). `KEPT` is 0 after a restore or a rescale, or
+ * once the min or max left: the next read rescans.
+ */
+const SUM = 2;
+/** Int32s: ring position the next value goes to, values held (≤ window), and the kept min and max. */
+const NEXT = 6, FILLED = 7, KMIN = 8, KMAX = 9, KEPT = 10;
+
+/**
+ * A page of slots' scalars, 48 bytes a slot in one buffer (`f[slot * S + ...]`
+ * for the doubles, `i[slot * 2 * S + ...]` for the int32s): a reading touches
+ * one or two cache lines for them, not the eight of a column each.
+ */
 class ScalarPage {
-  readonly last = new Float64Array(PAGE);
-  readonly timeMs = new Float64Array(PAGE);
-  /** Ring position the next value goes to, and values held (≤ window). */
-  readonly next = new Uint32Array(PAGE);
-  readonly filled = new Uint32Array(PAGE);
-  /**
-   * While `kept` is 1 (and the ring page is narrow): the window's integers'
-   * sum, min and max, at its page's scale (an empty window's min and max:
-   * INT32_MAX and INT32_MIN). `kept` is 0 after a restore or a rescale, or
-   * once the min or max left: the next read rescans.
-   */
-  readonly sum = new Float64Array(PAGE);
-  readonly min = new Int32Array(PAGE);
-  readonly max = new Int32Array(PAGE);
-  readonly kept = new Uint8Array(PAGE);
+  readonly f: Float64Array;
+  readonly i: Int32Array;
+  constructor() {
+    const buffer = new ArrayBuffer(PAGE * S * 8);
+    this.f = new Float64Array(buffer);
+    this.i = new Int32Array(buffer);
+  }
 }
 
 /** Avg, min and max of a slot's window (see `MovingWindows.read`). */
@@ -105,7 +116,7 @@ export class MovingWindows {
     for (let r = 0; r < this.#scale.length; r++) {
       rings += this.#scale[r] === 0 ? this.#ringLength * 8 : this.#narrow[r]!.byteLength;
     }
-    return this.#pages.length * PAGE * 41 + rings;
+    return this.#pages.length * PAGE * S * 8 + rings;
   }
 
   /** Makes slots `0..slots-1` addressable (a restore knows how many up front). */
@@ -129,14 +140,14 @@ export class MovingWindows {
     this.reserve(slot + 1);
     const page = this.#pages[slot >>> PAGE_BITS];
     const i = slot & MASK;
-    page.last[i] = NaN;
-    page.timeMs[i] = -Infinity;
-    page.next[i] = 0;
-    page.filled[i] = 0;
-    page.sum[i] = 0;
-    page.min[i] = INT32_MAX;
-    page.max[i] = INT32_MIN;
-    page.kept[i] = this.#keeps ? 1 : 0;
+    page.f[i * S + LAST] = NaN;
+    page.f[i * S + TIME] = -Infinity;
+    page.i[i * 2 * S + NEXT] = 0;
+    page.i[i * 2 * S + FILLED] = 0;
+    page.f[i * S + SUM] = 0;
+    page.i[i * 2 * S + KMIN] = INT32_MAX;
+    page.i[i * 2 * S + KMAX] = INT32_MIN;
+    page.i[i * 2 * S + KEPT] = this.#keeps ? 1 : 0;
   }
 
   add(slot: number, value: number, timeMs: number): void {
@@ -156,48 +167,48 @@ export class MovingWindows {
   addFrom(slot: number, values: Float64Array, v: number, times: Float64Array, row: number): void {
     const value = values[v], timeMs = times[row];
     const page = this.#pages[slot >>> PAGE_BITS];
-    const i = slot & MASK;
+    const a = (slot & MASK) * S, b = 2 * a;
     const base = (slot & this.#ringMask) * this.window;
-    const at = page.next[i];
+    const at = page.i[b + NEXT];
     const r = slot >>> this.#ringBits;
-    const full = page.filled[i] === this.window;
+    const full = page.i[b + FILLED] === this.window;
     // The value leaving (a full window's oldest), read before it is overwritten; a
     // rescale in `#put` unkeeps every slot of the page, so `kept` below means the same scale.
     const narrow = this.#narrow[r];
     const out = full && narrow !== null ? narrow[base + at] : 0;
     this.#put(r, base + at, values, v);
-    page.next[i] = at + 1 === this.window ? 0 : at + 1;
-    if (!full) page.filled[i]++;
-    if (page.kept[i] === 1) {
-      if (this.#scale[r] === 0) page.kept[i] = 0; // widened: a float64 page is summed when read
+    page.i[b + NEXT] = at + 1 === this.window ? 0 : at + 1;
+    if (!full) page.i[b + FILLED]++;
+    if (page.i[b + KEPT] === 1) {
+      if (this.#scale[r] === 0) page.i[b + KEPT] = 0; // widened: a float64 page is summed when read
       else {
         const n = this.#narrow[r]![base + at];
-        page.sum[i] += n - out;
-        if (full && (out === page.min[i] || out === page.max[i])) page.kept[i] = 0;
+        page.f[a + SUM] += n - out;
+        if (full && (out === page.i[b + KMIN] || out === page.i[b + KMAX])) page.i[b + KEPT] = 0;
         else {
-          if (n < page.min[i]) page.min[i] = n;
-          if (n > page.max[i]) page.max[i] = n;
+          if (n < page.i[b + KMIN]) page.i[b + KMIN] = n;
+          if (n > page.i[b + KMAX]) page.i[b + KMAX] = n;
         }
       }
     }
     // Late readings still count, but the last value is the newest by event time (a tie: the later).
-    if (timeMs >= page.timeMs[i]) {
-      page.last[i] = value;
-      page.timeMs[i] = timeMs;
+    if (timeMs >= page.f[a + TIME]) {
+      page.f[a + LAST] = value;
+      page.f[a + TIME] = timeMs;
     }
   }
 
   last(slot: number): number {
-    return this.#pages[slot >>> PAGE_BITS].last[slot & MASK];
+    return this.#pages[slot >>> PAGE_BITS].f[(slot & MASK) * S + LAST];
   }
 
   timeMs(slot: number): number {
-    return this.#pages[slot >>> PAGE_BITS].timeMs[slot & MASK];
+    return this.#pages[slot >>> PAGE_BITS].f[(slot & MASK) * S + TIME];
   }
 
   /** Values in the window (0 before the first reading). */
   filled(slot: number): number {
-    return this.#pages[slot >>> PAGE_BITS].filled[slot & MASK];
+    return this.#pages[slot >>> PAGE_BITS].i[(slot & MASK) * 2 * S + FILLED];
   }
 
   /** Avg (NaN when empty), min (Infinity) and max (-Infinity) of the slot's window, into `out`. */
@@ -220,13 +231,13 @@ export class MovingWindows {
    */
   writeState(slot: number, out: MetricStates, j: number): void {
     const page = this.#pages[slot >>> PAGE_BITS];
-    const i = slot & MASK;
-    const filled = page.filled[i];
+    const a = (slot & MASK) * S, b = 2 * a;
+    const filled = page.i[b + FILLED];
     const r = slot >>> this.#ringBits;
     const p = this.#scale[r];
-    out.last[j] = page.last[i];
-    out.timeMs[j] = page.timeMs[i];
-    if (p !== 0 && page.kept[i] === 1) {
+    out.last[j] = page.f[a + LAST];
+    out.timeMs[j] = page.f[a + TIME];
+    if (p !== 0 && page.i[b + KEPT] === 1) {
       if (filled === 0) {
         out.avg[j] = NaN;
         out.min[j] = Infinity;
@@ -234,15 +245,15 @@ export class MovingWindows {
         return;
       }
       // p × filled is an exact integer: one rounding, the mean of the decimals as sent.
-      out.avg[j] = page.sum[i] / (p * filled);
+      out.avg[j] = page.f[a + SUM] / (p * filled);
       // k / p: the very doubles that were added.
-      out.min[j] = page.min[i] / p;
-      out.max[j] = page.max[i] / p;
+      out.min[j] = page.i[b + KMIN] / p;
+      out.max[j] = page.i[b + KMAX] / p;
       return;
     }
     const base = (slot & this.#ringMask) * this.window;
     // Oldest first, so the sum (and its rounding) does not depend on where the ring starts.
-    const oldest = filled < this.window ? 0 : page.next[i];
+    const oldest = filled < this.window ? 0 : page.i[b + NEXT];
     let sum = 0, min = Infinity, max = -Infinity;
     if (p === 0) {
       const ring = this.#rings[r]!;
@@ -274,10 +285,10 @@ export class MovingWindows {
         if (n > most) most = n;
       }
       if (this.#keeps) {
-        page.sum[i] = sum;
-        page.min[i] = least;
-        page.max[i] = most;
-        page.kept[i] = 1;
+        page.f[a + SUM] = sum;
+        page.i[b + KMIN] = least;
+        page.i[b + KMAX] = most;
+        page.i[b + KEPT] = 1;
       }
       if (filled === 0) {
         out.avg[j] = NaN;
@@ -300,13 +311,13 @@ export class MovingWindows {
   save(slot: number, f64: Float64Array, at: number): number {
     const page = this.#pages[slot >>> PAGE_BITS];
     const i = slot & MASK;
-    f64[at] = page.last[i];
-    f64[at + 1] = page.timeMs[i];
-    const filled = page.filled[i];
+    f64[at] = page.f[i * S + LAST];
+    f64[at + 1] = page.f[i * S + TIME];
+    const filled = page.i[i * 2 * S + FILLED];
     const r = slot >>> this.#ringBits;
     const base = (slot & this.#ringMask) * this.window;
     // Oldest first, so a restore needs no ring position and a window change could re-slice it.
-    const oldest = filled < this.window ? 0 : page.next[i];
+    const oldest = filled < this.window ? 0 : page.i[i * 2 * S + NEXT];
     const p = this.#scale[r];
     if (p === 0) {
       const ring = this.#rings[r]!;
@@ -342,8 +353,8 @@ export class MovingWindows {
   /** `[last, timeMs]` into `f64` at `at`; returns the offset after them. */
   saveHead(slot: number, f64: Float64Array, at: number): number {
     const page = this.#pages[slot >>> PAGE_BITS];
-    f64[at] = page.last[slot & MASK];
-    f64[at + 1] = page.timeMs[slot & MASK];
+    f64[at] = page.f[(slot & MASK) * S + LAST];
+    f64[at + 1] = page.f[(slot & MASK) * S + TIME];
     return at + 2;
   }
 
@@ -355,10 +366,10 @@ export class MovingWindows {
   saveRing(slot: number, out: Float64Array | Int32Array | Int16Array, at: number): number {
     const page = this.#pages[slot >>> PAGE_BITS];
     const i = slot & MASK;
-    const filled = page.filled[i];
+    const filled = page.i[i * 2 * S + FILLED];
     const r = slot >>> this.#ringBits;
     const base = (slot & this.#ringMask) * this.window;
-    const oldest = filled < this.window ? 0 : page.next[i];
+    const oldest = filled < this.window ? 0 : page.i[i * 2 * S + NEXT];
     const ring = this.#scale[r] === 0 ? this.#rings[r]! : this.#narrow[r]!;
     let o = at;
     for (let k = base + oldest; k < base + filled; k++) out[o++] = ring[k];
@@ -392,11 +403,11 @@ export class MovingWindows {
     }
     const page = this.#pages[slot >>> PAGE_BITS];
     const i = slot & MASK;
-    page.last[i] = f64[at];
-    page.timeMs[i] = f64[at + 1];
-    page.filled[i] = filled;
-    page.next[i] = filled === this.window ? 0 : filled;
-    page.kept[i] = 0; // summed at its first read
+    page.f[i * S + LAST] = f64[at];
+    page.f[i * S + TIME] = f64[at + 1];
+    page.i[i * 2 * S + FILLED] = filled;
+    page.i[i * 2 * S + NEXT] = filled === this.window ? 0 : filled;
+    page.i[i * 2 * S + KEPT] = 0; // summed at its first read
     const base = (slot & this.#ringMask) * this.window;
     const r = slot >>> this.#ringBits;
     // The saved integers' scale (1 for doubles: a division by 1 gives the value back).
@@ -462,7 +473,7 @@ export class MovingWindows {
   #rescale(r: number, value: number): void {
     // The page's slots' kept sums are at the old scale (or the page widens): each is rescanned at its next read.
     for (let s = r << this.#ringBits; s < (r + 1) << this.#ringBits && s < this.#capacity; s++) {
-      this.#pages[s >>> PAGE_BITS].kept[s & MASK] = 0;
+      this.#pages[s >>> PAGE_BITS].i[(s & MASK) * 2 * S + KEPT] = 0;
     }
     const narrow = this.#narrow[r]!;
     const p = this.#scale[r];

@@ -50,13 +50,16 @@ class SensorPage {
   readonly statusLevel = new Uint8Array(PAGE);
 }
 
+/**
+ * Per slot, side by side (one cache line for a reading, not four columns):
+ * its sensor, its metric, the next slot of the same sensor (-1: none) and
+ * whether it is dirty (`v[j * SLOT + ...]`).
+ */
 class SlotPage {
-  readonly sensor = new Uint32Array(SLOT_PAGE);
-  readonly metric = new Uint16Array(SLOT_PAGE);
-  /** Next slot of the same sensor (-1: none). */
-  readonly next = new Int32Array(SLOT_PAGE);
-  readonly dirty = new Uint8Array(SLOT_PAGE);
+  readonly v = new Int32Array(SLOT_PAGE * SLOT);
 }
+const SLOT = 4;
+const SENSOR = 0, METRIC = 1, NEXT = 2, DIRTY = 3;
 
 /** Interned strings (groups, statuses): index 0 is "". */
 class StringTable {
@@ -170,8 +173,8 @@ export class ShardState {
       moving: this.#moving.bytes,
       events: this.#events.bytes,
       sensors: this.#sensors.length * PAGE * 39,
-      slots: this.#slots.length * SLOT_PAGE * 11,
-      levels: this.#levels.capacity * 25,
+      slots: this.#slots.length * SLOT_PAGE * SLOT * 4,
+      levels: this.#levels.capacity * 32,
       out: ((this.#updates?.length ?? 0) + (this.#updatesOut?.length ?? 0)) * STATE_BYTES,
     };
     return {
@@ -236,16 +239,16 @@ export class ShardState {
       for (let v = rows.valueStart[r]; v < rows.valueStart[r + 1]; v++) {
         const metric = rows.metric[v];
         let k = hint >= 0
-          ? this.#slots[hint >>> SLOT_BITS].next[hint & SLOT_MASK]
+          ? this.#slots[hint >>> SLOT_BITS].v[(hint & SLOT_MASK) * SLOT + NEXT]
           : page.firstSlot[i];
-        if (k < 0 || this.#slots[k >>> SLOT_BITS].metric[k & SLOT_MASK] !== metric) {
+        if (k < 0 || this.#slots[k >>> SLOT_BITS].v[(k & SLOT_MASK) * SLOT + METRIC] !== metric) {
           k = this.#findSlot(page.firstSlot[i], metric);
           if (k < 0) k = this.#newSlot(s, metric);
         }
         hint = k;
         const slots = this.#slots[k >>> SLOT_BITS];
-        if (slots.dirty[k & SLOT_MASK] === 0) {
-          slots.dirty[k & SLOT_MASK] = 1;
+        if (slots.v[(k & SLOT_MASK) * SLOT + DIRTY] === 0) {
+          slots.v[(k & SLOT_MASK) * SLOT + DIRTY] = 1;
           this.#dirtySlots.push(k);
         }
         moving.addFrom(k, rows.value, v, rows.timeMs, r);
@@ -270,9 +273,9 @@ export class ShardState {
       const slots = this.#slots[k >>> SLOT_BITS];
       this.#events.forget(k);
       this.#levels.clear(k);
-      slots.dirty[k & SLOT_MASK] = 0;
+      slots.v[(k & SLOT_MASK) * SLOT + DIRTY] = 0;
       this.#freeSlots.push(k);
-      k = slots.next[k & SLOT_MASK];
+      k = slots.v[(k & SLOT_MASK) * SLOT + NEXT];
     }
     page.firstSlot[i] = -1;
     page.flags[i] = 0;
@@ -305,14 +308,14 @@ export class ShardState {
     let n = 0;
     for (const k of dirty) {
       const slots = this.#slots[k >>> SLOT_BITS];
-      if (slots.dirty[k & SLOT_MASK] !== 1) continue;
-      slots.dirty[k & SLOT_MASK] = 2;
+      if (slots.v[(k & SLOT_MASK) * SLOT + DIRTY] !== 1) continue;
+      slots.v[(k & SLOT_MASK) * SLOT + DIRTY] = 2;
       dirty[n++] = k;
     }
     const updates = this.#updateColumns(n);
     for (let j = 0; j < n; j++) {
       const k = dirty[j];
-      this.#slots[k >>> SLOT_BITS].dirty[k & SLOT_MASK] = 0;
+      this.#slots[k >>> SLOT_BITS].v[(k & SLOT_MASK) * SLOT + DIRTY] = 0;
       this.#writeState(updates, j, k);
     }
     dirty.length = 0;
@@ -369,7 +372,7 @@ export class ShardState {
       for (
         let k = page.firstSlot[i];
         k >= 0;
-        k = this.#slots[k >>> SLOT_BITS].next[k & SLOT_MASK]
+        k = this.#slots[k >>> SLOT_BITS].v[(k & SLOT_MASK) * SLOT + NEXT]
       ) {
         slots.push(k);
       }
@@ -488,7 +491,7 @@ export class ShardState {
       for (
         let k = page.firstSlot[s & MASK];
         k >= 0;
-        k = this.#slots[k >>> SLOT_BITS].next[k & SLOT_MASK]
+        k = this.#slots[k >>> SLOT_BITS].v[(k & SLOT_MASK) * SLOT + NEXT]
       ) {
         const filled = moving.filled(k), form = moving.ringForm(k);
         u32 += 4 + (form > 5 ? filled : 0);
@@ -513,7 +516,7 @@ export class ShardState {
       for (
         let k = page.firstSlot[i];
         k >= 0;
-        k = this.#slots[k >>> SLOT_BITS].next[k & SLOT_MASK]
+        k = this.#slots[k >>> SLOT_BITS].v[(k & SLOT_MASK) * SLOT + NEXT]
       ) slots++;
       parts.u32[b] = live ? SAVED_LIVE : 0;
       parts.u32[b + 1] = page.global[i];
@@ -527,10 +530,10 @@ export class ShardState {
       for (
         let k = page.firstSlot[i];
         k >= 0;
-        k = this.#slots[k >>> SLOT_BITS].next[k & SLOT_MASK]
+        k = this.#slots[k >>> SLOT_BITS].v[(k & SLOT_MASK) * SLOT + NEXT]
       ) {
         const form = moving.ringForm(k), held = this.#levels.held(k);
-        parts.u32[b] = this.#slots[k >>> SLOT_BITS].metric[k & SLOT_MASK];
+        parts.u32[b] = this.#slots[k >>> SLOT_BITS].v[(k & SLOT_MASK) * SLOT + METRIC];
         parts.u32[b + 1] = moving.filled(k);
         parts.u32[b + 2] = this.#events.windowCount(k);
         parts.u32[b + 3] = form | (held ? SAVED_LEVELS : 0);
@@ -592,12 +595,12 @@ export class ShardState {
         const k = this.#slotCount++;
         const slotPage = this.#slots[k >>> SLOT_BITS];
         const sj = k & SLOT_MASK;
-        slotPage.sensor[sj] = s;
-        slotPage.metric[sj] = metric;
-        slotPage.next[sj] = -1;
-        slotPage.dirty[sj] = 1;
+        slotPage.v[sj * SLOT + SENSOR] = s;
+        slotPage.v[sj * SLOT + METRIC] = metric;
+        slotPage.v[sj * SLOT + NEXT] = -1;
+        slotPage.v[sj * SLOT + DIRTY] = 1;
         if (before < 0) page.firstSlot[i] = k;
-        else this.#slots[before >>> SLOT_BITS].next[before & SLOT_MASK] = k;
+        else this.#slots[before >>> SLOT_BITS].v[(before & SLOT_MASK) * SLOT + NEXT] = k;
         before = k;
         events.windowsFor(global, metric, k);
         if (form === 0) {
@@ -662,8 +665,8 @@ export class ShardState {
     let k = first;
     while (k >= 0) {
       const slots = this.#slots[k >>> SLOT_BITS];
-      if (slots.metric[k & SLOT_MASK] === metric) return k;
-      k = slots.next[k & SLOT_MASK];
+      if (slots.v[(k & SLOT_MASK) * SLOT + METRIC] === metric) return k;
+      k = slots.v[(k & SLOT_MASK) * SLOT + NEXT];
     }
     return -1;
   }
@@ -677,20 +680,20 @@ export class ShardState {
     }
     const slots = this.#slots[k >>> SLOT_BITS];
     const j = k & SLOT_MASK;
-    slots.sensor[j] = s;
-    slots.metric[j] = metric;
-    slots.next[j] = -1;
-    slots.dirty[j] = 0;
+    slots.v[j * SLOT + SENSOR] = s;
+    slots.v[j * SLOT + METRIC] = metric;
+    slots.v[j * SLOT + NEXT] = -1;
+    slots.v[j * SLOT + DIRTY] = 0;
     const page = this.#sensors[s >>> BITS];
     const first = page.firstSlot[s & MASK];
     if (first < 0) page.firstSlot[s & MASK] = k;
     else {
       let last = first;
-      for (let n = this.#slots[last >>> SLOT_BITS].next[last & SLOT_MASK]; n >= 0;) {
+      for (let n = this.#slots[last >>> SLOT_BITS].v[(last & SLOT_MASK) * SLOT + NEXT]; n >= 0;) {
         last = n;
-        n = this.#slots[n >>> SLOT_BITS].next[n & SLOT_MASK];
+        n = this.#slots[n >>> SLOT_BITS].v[(n & SLOT_MASK) * SLOT + NEXT];
       }
-      this.#slots[last >>> SLOT_BITS].next[last & SLOT_MASK] = k;
+      this.#slots[last >>> SLOT_BITS].v[(last & SLOT_MASK) * SLOT + NEXT] = k;
     }
     this.#moving.reset(k);
     // Cleared, not grown: only a judged value makes its cell take room (`ThresholdLevels.held`).
@@ -711,7 +714,11 @@ export class ShardState {
     const page = this.#sensors[s >>> BITS];
     const i = s & MASK;
     let level = page.statusLevel[i];
-    for (let k = page.firstSlot[i]; k >= 0; k = this.#slots[k >>> SLOT_BITS].next[k & SLOT_MASK]) {
+    for (
+      let k = page.firstSlot[i];
+      k >= 0;
+      k = this.#slots[k >>> SLOT_BITS].v[(k & SLOT_MASK) * SLOT + NEXT]
+    ) {
       const l = this.#levels.level(k);
       if (l > level) level = l;
     }
@@ -773,10 +780,10 @@ export class ShardState {
 
   #writeState(updates: MetricStates, j: number, k: number): void {
     const slots = this.#slots[k >>> SLOT_BITS];
-    const s = slots.sensor[k & SLOT_MASK];
+    const s = slots.v[(k & SLOT_MASK) * SLOT + SENSOR];
     this.#moving.writeState(k, updates, j);
     updates.sensor[j] = this.#sensors[s >>> BITS].global[s & MASK];
-    updates.metric[j] = slots.metric[k & SLOT_MASK];
+    updates.metric[j] = slots.v[(k & SLOT_MASK) * SLOT + METRIC];
   }
 
   #entry(page: SensorPage, i: number): SensorEntry {

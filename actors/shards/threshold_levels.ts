@@ -42,47 +42,48 @@ function levelAt(t: Thresholds, values: Float64Array, v: number): number {
  * level describes the newest value, as the status does.
  */
 export class ThresholdLevels {
-  #newestMs = new Float64Array(0);
-  /** Event time of the first reading of the current run at or past warn (critical); NaN: none. */
-  #warnSince = new Float64Array(0);
-  #criticalSince = new Float64Array(0);
-  #level = new Uint8Array(0);
+  /**
+   * Per cell, side by side (one cache line for a reading, not four arrays'
+   * worth): the newest event time judged, the event time of the first
+   * reading of the current run at or past warn (critical; NaN: none), and
+   * the level.
+   */
+  #cells = new Float64Array(0);
 
   get capacity(): number {
-    return this.#level.length;
+    return this.#cells.length / CELL;
   }
 
   /** Makes room for cells `0..cells-1`; new cells start empty (ok, no reading). */
   ensure(cells: number): void {
-    if (cells <= this.#level.length) return;
+    const capacity = this.capacity;
+    if (cells <= capacity) return;
     // A quarter more, not double (the hub's columns' rule): cells arrive one at a time, and
-    // doubling left 32,768 per shard for ~19,000 at 100,000 sensors (25 bytes each, 16 shards).
-    const size = Math.max(cells, Math.ceil(this.#level.length * 1.25), 64);
-    const grow = (old: Float64Array) => {
-      const next = new Float64Array(size).fill(NaN);
-      next.set(old);
-      return next;
-    };
-    this.#newestMs = grow(this.#newestMs);
-    this.#warnSince = grow(this.#warnSince);
-    this.#criticalSince = grow(this.#criticalSince);
-    const level = new Uint8Array(size);
-    level.set(this.#level);
-    this.#level = level;
+    // doubling left 32,768 per shard for ~19,000 at 100,000 sensors (32 bytes each, 16 shards).
+    const size = Math.max(cells, Math.ceil(capacity * 1.25), 64);
+    const next = new Float64Array(size * CELL);
+    next.set(this.#cells);
+    for (let c = capacity; c < size; c++) {
+      next[c * CELL + NEWEST] = NaN;
+      next[c * CELL + WARN_SINCE] = NaN;
+      next[c * CELL + CRITICAL_SINCE] = NaN;
+    }
+    this.#cells = next;
   }
 
   /** Forgets a cell (its sensor was removed, or the cell is reused). */
   clear(cell: number): void {
     // Past the arrays: never judged, so empty already.
-    if (cell >= this.#level.length) return;
-    this.#newestMs[cell] = NaN;
-    this.#warnSince[cell] = NaN;
-    this.#criticalSince[cell] = NaN;
-    this.#level[cell] = LEVEL_OK;
+    if (cell >= this.capacity) return;
+    const c = this.#cells, at = cell * CELL;
+    c[at + NEWEST] = NaN;
+    c[at + WARN_SINCE] = NaN;
+    c[at + CRITICAL_SINCE] = NaN;
+    c[at + LEVEL] = LEVEL_OK;
   }
 
   level(cell: number): number {
-    return cell < this.#level.length ? this.#level[cell] : LEVEL_OK;
+    return cell < this.capacity ? this.#cells[cell * CELL + LEVEL] : LEVEL_OK;
   }
 
   /**
@@ -91,10 +92,11 @@ export class ThresholdLevels {
    * are: the arrays grow only as far as judged cells (most shards judge none).
    */
   held(cell: number): boolean {
-    return cell < this.#level.length &&
-      !(this.#newestMs[cell] !== this.#newestMs[cell] && this.#level[cell] === LEVEL_OK &&
-        this.#warnSince[cell] !== this.#warnSince[cell] &&
-        this.#criticalSince[cell] !== this.#criticalSince[cell]);
+    if (cell >= this.capacity) return false;
+    const c = this.#cells, at = cell * CELL;
+    return !(c[at + NEWEST] !== c[at + NEWEST] && c[at + LEVEL] === LEVEL_OK &&
+      c[at + WARN_SINCE] !== c[at + WARN_SINCE] &&
+      c[at + CRITICAL_SINCE] !== c[at + CRITICAL_SINCE]);
   }
 
   /** Judges one reading; true when the cell's level changed. */
@@ -120,25 +122,26 @@ export class ThresholdLevels {
     times: Float64Array,
     row: number,
   ): boolean {
-    if (cell >= this.#level.length) this.ensure(cell + 1);
+    if (cell >= this.capacity) this.ensure(cell + 1);
+    const c = this.#cells, at = cell * CELL;
     const timeMs = times[row];
-    const newest = this.#newestMs[cell];
+    const newest = c[at + NEWEST];
     if (timeMs < newest) return false; // NaN (no reading yet) compares false: judged
-    this.#newestMs[cell] = timeMs;
+    c[at + NEWEST] = timeMs;
     const raw = levelAt(t, values, v);
     if (raw >= LEVEL_WARN) {
-      if (!(this.#warnSince[cell] <= timeMs)) this.#warnSince[cell] = timeMs;
-    } else this.#warnSince[cell] = NaN;
+      if (!(c[at + WARN_SINCE] <= timeMs)) c[at + WARN_SINCE] = timeMs;
+    } else c[at + WARN_SINCE] = NaN;
     if (raw >= LEVEL_CRITICAL) {
-      if (!(this.#criticalSince[cell] <= timeMs)) this.#criticalSince[cell] = timeMs;
-    } else this.#criticalSince[cell] = NaN;
-    const level = timeMs - this.#criticalSince[cell] >= t.holdMs
+      if (!(c[at + CRITICAL_SINCE] <= timeMs)) c[at + CRITICAL_SINCE] = timeMs;
+    } else c[at + CRITICAL_SINCE] = NaN;
+    const level = timeMs - c[at + CRITICAL_SINCE] >= t.holdMs
       ? LEVEL_CRITICAL
-      : timeMs - this.#warnSince[cell] >= t.holdMs
+      : timeMs - c[at + WARN_SINCE] >= t.holdMs
       ? LEVEL_WARN
       : LEVEL_OK;
-    if (level === this.#level[cell]) return false;
-    this.#level[cell] = level;
+    if (level === c[at + LEVEL]) return false;
+    c[at + LEVEL] = level;
     return true;
   }
 
@@ -147,27 +150,33 @@ export class ThresholdLevels {
 
   /** Writes the cell's state (`held`) at `out[at..at+RECORD)`; returns the next offset. */
   save(cell: number, out: Float64Array, at: number): number {
-    out[at] = this.#newestMs[cell];
-    out[at + 1] = this.#warnSince[cell];
-    out[at + 2] = this.#criticalSince[cell];
-    out[at + 3] = this.#level[cell];
+    const c = this.#cells, from = cell * CELL;
+    out[at] = c[from + NEWEST];
+    out[at + 1] = c[from + WARN_SINCE];
+    out[at + 2] = c[from + CRITICAL_SINCE];
+    out[at + 3] = c[from + LEVEL];
     return at + ThresholdLevels.RECORD;
   }
 
   /** Reads a cell's state saved by `save`; returns the next offset. */
   restore(cell: number, from: ArrayLike<number>, at: number): number {
     this.ensure(cell + 1);
-    this.#newestMs[cell] = from[at];
-    this.#warnSince[cell] = from[at + 1];
-    this.#criticalSince[cell] = from[at + 2];
     const level = from[at + 3];
     if (level !== LEVEL_OK && level !== LEVEL_WARN && level !== LEVEL_CRITICAL) {
       throw new RangeError(`Cannot restore threshold level ${level}`);
     }
-    this.#level[cell] = level;
+    const c = this.#cells, to = cell * CELL;
+    c[to + NEWEST] = from[at];
+    c[to + WARN_SINCE] = from[at + 1];
+    c[to + CRITICAL_SINCE] = from[at + 2];
+    c[to + LEVEL] = level;
     return at + ThresholdLevels.RECORD;
   }
 }
+
+/** Numbers per cell, and where each is. */
+const CELL = 4;
+const NEWEST = 0, WARN_SINCE = 1, CRITICAL_SINCE = 2, LEVEL = 3;
 
 /**
  * The level a reported device status asks for: "critical" (and alarm, error,
