@@ -17,6 +17,7 @@ import { allocateStates, allocateWindowStates } from "./columns.ts";
 import { decodeCompactDelta } from "./compact_delta.ts";
 import type { BaseValues } from "./compact_delta.ts";
 import { inflateFrame } from "./compression.ts";
+import { withHeadroom } from "./headroom.ts";
 import { decodeViewFrame } from "./view_frames.ts";
 import type { ViewEvent } from "./view_frames.ts";
 import {
@@ -72,6 +73,17 @@ const builder = new flatbuffers.Builder(64 * 1024); // grows on demand and keeps
 function finish(type: Body, body: flatbuffers.Offset): Uint8Array<ArrayBuffer> {
   builder.finish(Envelope.createEnvelope(builder, type, body), "PLSB");
   return builder.asUint8Array().slice() as Uint8Array<ArrayBuffer>;
+}
+
+/**
+ * `finish` for the frames sent to many sockets (a topic's Deltas and
+ * Snapshots, the Ping): copied out with spare bytes in front, the one copy
+ * it makes anyway, so the transport writes its header there instead of
+ * copying each frame again behind one (an ArrayBuffer and a copy per frame).
+ */
+function finishShared(type: Body, body: flatbuffers.Offset): Uint8Array<ArrayBuffer> {
+  builder.finish(Envelope.createEnvelope(builder, type, body), "PLSB");
+  return withHeadroom(builder.asUint8Array());
 }
 
 function stateVector(states: MetricStates): flatbuffers.Offset {
@@ -130,7 +142,7 @@ export function encodeSnapshot(frame: SnapshotFrame): Uint8Array<ArrayBuffer> {
   if (late) Snapshot.addLate(builder, late);
   if (frame.countWindow) Snapshot.addCountWindow(builder, frame.countWindow);
   if (attention) Snapshot.addAttention(builder, attention);
-  return finish(Body.Snapshot, Snapshot.endSnapshot(builder));
+  return finishShared(Body.Snapshot, Snapshot.endSnapshot(builder));
 }
 
 export function encodeDelta(frame: DeltaFrame): Uint8Array<ArrayBuffer> {
@@ -164,7 +176,7 @@ export function encodeDelta(frame: DeltaFrame): Uint8Array<ArrayBuffer> {
   if (frame.intervalMs) Delta.addIntervalMs(builder, frame.intervalMs);
   if (attention) Delta.addAttention(builder, attention);
   if (restarted) Delta.addRestarted(builder, restarted);
-  return finish(Body.Delta, Delta.endDelta(builder));
+  return finishShared(Body.Delta, Delta.endDelta(builder));
 }
 
 /** An error for the client; `code` is the close code that follows, or 0. */
@@ -203,7 +215,7 @@ export function encodeSubscribed(frame: SubscribedFrame): Uint8Array<ArrayBuffer
 
 export function encodePing(nonce: number, serverTimeMs: number): Uint8Array<ArrayBuffer> {
   builder.clear();
-  return finish(Body.Ping, Ping.createPing(builder, nonce, serverTimeMs));
+  return finishShared(Body.Ping, Ping.createPing(builder, nonce, serverTimeMs));
 }
 
 // Decoding. Server frames come from the server the client chose to trust, so

@@ -21,11 +21,11 @@ const BINARY = 2;
  * binary, unmasked as a server's frames are) and the payload are one buffer,
  * made at the first socket and kept for the next ones in a cache bounded in
  * bytes, oldest out first: the hub's rings keep payloads for replay, and
- * their wire copies must not live as long. A payload too large to cache (a
- * snapshot) goes out as header and payload, uncopied. A payload made with
- * room before it (`protocol/headroom.ts`: the view frames, ~100 a tick) gets
- * its header written there and goes out as one view of its own buffer: no
- * copy, no allocation, nothing kept.
+ * their wire copies must not live as long. A payload too large to cache
+ * goes out as header and payload, uncopied. A payload made with room before
+ * it (`protocol/headroom.ts`: the view frames, ~100 a tick; a topic's Deltas
+ * and Snapshots, the Ping) gets its header written there and goes out as one
+ * view of its own buffer: no copy, no allocation, nothing kept.
  */
 export class WireFrames {
   readonly #frames = new Map<Uint8Array, Buffer>();
