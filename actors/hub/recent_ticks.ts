@@ -34,10 +34,22 @@ export interface UpdateKeys {
   readonly metric: Uint16Array;
 }
 
+/** Key columns of a tick dropped, for a later tick to copy its keys into. */
+interface KeyBuffers {
+  sensor: Uint32Array;
+  metric: Uint16Array;
+}
+
 export class RecentTicks {
   /** How many ticks back a frame may cover. */
   readonly span: number;
   #parts: TickParts[] = [];
+  /**
+   * Columns of dropped ticks, reused by the next ones: a fresh pair of
+   * ArrayBuffers per stream per tick was churn V8 answered with full
+   * collections (external memory), for keys that live ten ticks.
+   */
+  #spare: KeyBuffers[] = [];
   /** Every tick from this one on is covered (its parts kept, or it had no news). */
   #from = Infinity;
   /** The seq before the oldest kept tick. */
@@ -54,6 +66,7 @@ export class RecentTicks {
 
   /** Covers ticks from `tickNo` on; the stream's seq before it is `seq`. */
   start(tickNo: number, seq: number): void {
+    this.#recycle(this.#parts);
     this.#parts = [];
     this.#from = tickNo;
     this.#seqBefore = seq;
@@ -61,6 +74,7 @@ export class RecentTicks {
 
   /** Covers nothing (the stream skipped a tick with news). */
   stop(): void {
+    this.#recycle(this.#parts);
     this.#parts = [];
     this.#from = Infinity;
   }
@@ -69,9 +83,33 @@ export class RecentTicks {
     return this.#from !== Infinity;
   }
 
-  /** Keeps a tick with news (call `start` first). */
-  record(parts: TickParts): void {
-    if (this.recording) this.#parts.push(parts);
+  /**
+   * Keeps a tick with news (call `start` first), with a copy of its update
+   * keys: `updates` (read only below `length`) may be written again after.
+   */
+  record(parts: Omit<TickParts, "updates">, updates: UpdateKeys): void {
+    if (!this.recording) return;
+    const n = updates.length;
+    let keys = this.#spare.pop();
+    if (keys === undefined || keys.sensor.length < n) {
+      // Room to grow into, so a slightly busier tick still reuses them.
+      const size = Math.max(64, n + (n >>> 2));
+      keys = { sensor: new Uint32Array(size), metric: new Uint16Array(size) };
+    }
+    keys.sensor.set(updates.sensor.subarray(0, n));
+    keys.metric.set(updates.metric.subarray(0, n));
+    this.#parts.push({
+      ...parts,
+      updates: { length: n, sensor: keys.sensor, metric: keys.metric },
+    });
+  }
+
+  #recycle(parts: readonly TickParts[]): void {
+    for (const part of parts) {
+      if (this.#spare.length > this.span) return;
+      const { sensor, metric } = part.updates;
+      this.#spare.push({ sensor, metric });
+    }
   }
 
   /** Drops what is older than `span` ticks before `tickNo`. */
@@ -79,7 +117,9 @@ export class RecentTicks {
     if (!this.recording) return;
     const oldest = tickNo - this.span + 1;
     while (this.#parts.length > 0 && this.#parts[0].tickNo < oldest) {
-      this.#seqBefore = this.#parts.shift()!.seqAfter;
+      const dropped = this.#parts.shift()!;
+      this.#seqBefore = dropped.seqAfter;
+      this.#recycle([dropped]);
     }
     if (this.#from < oldest) this.#from = oldest;
   }

@@ -257,24 +257,19 @@ export class TopicStream {
     };
     // The tick's own columns are the view's buffers, reused two merges on:
     // what is kept past this tick is copied (only what a covering frame reads).
+    // The keys are copied there whether the view's buffers or the filter's scratch: both are written again.
     this.#recent.record({
       tickNo,
       seqAfter: this.seq,
       sensors,
       metrics: tick.metrics,
-      // Copied whether the view's buffers or the filter's scratch: both are written again.
-      updates: {
-        length: updates.length,
-        sensor: updates.sensor.slice(),
-        metric: updates.metric.slice(),
-      },
       removed,
       restarted,
       windows: windows === tick.windows ? copiedWindows(windows) : windows,
       aggregates,
       late,
       attention,
-    });
+    }, updates);
     const frames: TopicFrames = { full: null, compact: null };
     if (encode.full) frames.full = encodeDelta(frame);
     if (encode.compact) {
