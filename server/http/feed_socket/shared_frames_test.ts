@@ -1,4 +1,5 @@
 import fc from "fast-check";
+import { Buffer } from "node:buffer";
 import { assert, assertEquals } from "../../../tests/testing/assert.ts";
 import { WireFrames } from "./wire_frames.ts";
 import {
@@ -46,7 +47,7 @@ function states(rows: { sensor: number; metric: number; last: number; timeMs: nu
   return s;
 }
 
-Deno.test("a topic's Delta, Snapshot and Ping go on the wire as one view of their own buffer, header in front", () => {
+Deno.test("a topic's Delta, Snapshot and Ping go on the wire as one Buffer view of their own bytes, header in front", () => {
   // Up to ~1,500 rows of 48 B: frames on both sides of the 16-bit length.
   fc.assert(
     fc.property(
@@ -80,6 +81,8 @@ Deno.test("a topic's Delta, Snapshot and Ping go on the wire as one view of thei
           const wire = frames.wire(payload);
           assert(wire !== null, "a shared frame is always one write, whatever its size");
           assert(wire.buffer === payload.buffer, "framed in place, not copied");
+          // node:stream writes a Buffer as it is; any other view it wraps in a new Buffer per write.
+          assert(Buffer.isBuffer(wire), "a Buffer view");
           assertEquals(new Uint8Array(wire), expectedFrame(copy));
           // Framing wrote only in front of it, and a second socket gets the same bytes.
           assertEquals(new Uint8Array(payload), copy);

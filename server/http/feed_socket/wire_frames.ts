@@ -31,6 +31,14 @@ export class WireFrames {
   readonly #frames = new Map<Uint8Array, Buffer>();
   readonly #maxBytes: number;
   #bytes = 0;
+  /**
+   * The last payload framed in place, and its wire view: a tick hands each
+   * payload to its sockets one after another, and a view made per socket
+   * was an object each (and, were it not a Buffer, node:stream's
+   * conversion to one per write).
+   */
+  #inPlace: Uint8Array | null = null;
+  #inPlaceWire: Buffer | null = null;
 
   /** `maxBytes`: wire frames kept at most (default 4 MiB); a payload over a sixteenth of it is not kept. */
   constructor(o: { maxBytes?: number } = {}) {
@@ -55,8 +63,12 @@ export class WireFrames {
    * per socket per frame, at thousands of sockets).
    */
   wire(payload: Uint8Array): Uint8Array | null {
+    if (payload === this.#inPlace) return this.#inPlaceWire;
     const room = headroom(payload);
-    if (room > 0) return inFront(payload, room);
+    if (room > 0) {
+      this.#inPlace = payload;
+      return this.#inPlaceWire = inFront(payload, room);
+    }
     const kept = this.#frames.get(payload);
     if (kept !== undefined) return kept;
     const header = this.header(payload);
@@ -93,12 +105,13 @@ export class WireFrames {
  * same bytes for every socket, so writing them again while an earlier write
  * of the frame is queued changes nothing).
  */
-function inFront(payload: Uint8Array, room: number): Uint8Array {
+function inFront(payload: Uint8Array, room: number): Buffer {
   const n = payload.byteLength;
   const size = n < 126 ? 2 : n < 65536 ? 4 : 10;
   if (size > room) throw new RangeError(`Cannot frame: ${room} spare bytes, ${size} needed`);
   const start = payload.byteOffset - size;
-  const frame = new Uint8Array(payload.buffer, start, size + n);
+  // A Buffer, not a plain view: node:stream makes a Buffer of any other chunk it is handed.
+  const frame = Buffer.from(payload.buffer, start, size + n);
   frame[0] = 0x82; // FIN, binary; a server's frames are not masked
   if (n < 126) frame[1] = n;
   else if (n < 65536) {
