@@ -48,6 +48,7 @@ export interface ScaleRow {
 
 interface HealthNow {
   sensors: number;
+  memory?: { heapTotal: number; heapUsed: number; external: number };
   ingest: { accepted: number };
   log: {
     readingsRead: number;
@@ -92,6 +93,11 @@ export async function runScale(options: ScaleOptions): Promise<ScaleRow> {
     ]);
     // Samples until the simulator exits: time, accepted, checkpoints saved, RSS.
     const samples: { t: number; accepted: number; checkpoints: number; rssMb: number }[] = [];
+    // PULSEBOARD_SCALE_TRACE=<file>: every sample's memory split, as CSV (where a peak comes from).
+    const tracePath = Deno.env.get("PULSEBOARD_SCALE_TRACE");
+    const trace: string[] = [
+      "t,clock,rss,rssAnon,rssFile,hwm,heapTotal,heapUsed,external,checkpoints,accepted",
+    ];
     const started = performance.now();
     let simDone = false;
     sim.child.status.then(() => (simDone = true));
@@ -103,6 +109,7 @@ export async function runScale(options: ScaleOptions): Promise<ScaleRow> {
         checkpoints: h.log.checkpointsSaved,
         rssMb: memoryMb(server.pid).rss,
       });
+      if (tracePath) trace.push(traceLine(samples[samples.length - 1], server.pid, h));
       await sleep(250);
     }
     const fedEnd = performance.now();
@@ -119,6 +126,7 @@ export async function runScale(options: ScaleOptions): Promise<ScaleRow> {
       h = await health(server.url) as unknown as HealthNow;
     }
     const fleet = h.sensors;
+    if (tracePath) await Deno.writeTextFile(tracePath, trace.join("\n") + "\n");
     log(
       `scale: RSS over the feed (s MB, * a checkpoint saved since the last): ${
         rssTimeline(samples)
@@ -195,6 +203,29 @@ export async function runScale(options: ScaleOptions): Promise<ScaleRow> {
   } finally {
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
+}
+
+/** One CSV row of PULSEBOARD_SCALE_TRACE: RSS by kind (MB, /proc) and V8's split (MB). */
+function traceLine(
+  s: { t: number; accepted: number; checkpoints: number },
+  pid: number,
+  h: HealthNow,
+): string {
+  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+  const kb = (key: string) => Number(status.match(new RegExp(`${key}:\\s+(\\d+)`))?.[1] ?? NaN);
+  const mb = (bytes: number | undefined) => ((bytes ?? NaN) / 2 ** 20).toFixed(0);
+  const now = new Date();
+  return [
+    s.t.toFixed(2),
+    // Seconds into the wall-clock minute: window boundaries (10 s, 1 min) show where they fall.
+    (now.getUTCSeconds() + now.getUTCMilliseconds() / 1000).toFixed(1),
+    ...["VmRSS", "RssAnon", "RssFile", "VmHWM"].map((k) => (kb(k) / 1024).toFixed(0)),
+    mb(h.memory?.heapTotal),
+    mb(h.memory?.heapUsed),
+    mb(h.memory?.external),
+    s.checkpoints,
+    s.accepted,
+  ].join(",");
 }
 
 /** Every second's sampled RSS, marked where a checkpoint was saved, and the highest sampled. */
