@@ -52,7 +52,12 @@ export const WINDOW_FINAL = 1;
 /** Values changed since the window was last sent to clients (server side only). */
 export const WINDOW_CHANGED = 2;
 
-/** A group's aggregate over its sensors' latest ended window of one size. */
+/**
+ * A group's aggregate over its sensors' latest ended window of one size. In a
+ * Delta, `sensors: 0` (count, sum, min, max and start 0) says the group has
+ * no aggregate of this size and metric any more (its sensors are gone, or
+ * none of them has the metric): a client forgets the one it holds.
+ */
 export interface GroupAggregateEntry {
   /** Group prefix; "" for everything the topic may see. */
   group: string;

@@ -789,7 +789,7 @@ export class HubBehavior implements Behavior<HubMessage> {
     return (topic) => {
       const scope = topic.spec.scope;
       const scopeKey = scope?.join(",") ?? "*";
-      return topic.aggregatePrefixes.flatMap((prefix) =>
+      const fresh = topic.aggregatePrefixes.flatMap((prefix) =>
         [...sizes].flatMap((size) => {
           const key = `${size}|${prefix}|${scopeKey}`;
           let entries = cache.get(key);
@@ -811,6 +811,7 @@ export class HubBehavior implements Behavior<HubMessage> {
           return entries;
         })
       );
+      return topic.withGoneAggregates(sizes, fresh);
     };
   }
 

@@ -81,6 +81,11 @@ export class TopicStream {
   /** The hub's mirror this topic's sensors are in (a new epoch makes new topics). */
   readonly #view: FeedView;
   readonly #recent = new RecentTicks();
+  /**
+   * The aggregates ("group|size|metric") this topic's clients may hold: each
+   * one a frame or a snapshot carried, until a frame said it is gone.
+   */
+  readonly #heldAggregates = new Set<string>();
   /** Coalesced frames made this tick, by encoding and first tick covered. */
   readonly #coalesced = new Map<string, Uint8Array | null>();
   #coalescedTick = -1;
@@ -128,6 +133,29 @@ export class TopicStream {
   /** Group prefixes whose aggregates this topic carries: "" (all it may see) or its groups. */
   get aggregatePrefixes(): readonly string[] {
     return this.spec.all ? [""] : this.spec.groups;
+  }
+
+  /**
+   * The tick's aggregates of the window sizes recomputed this tick (`sizes`),
+   * with an empty entry (`sensors: 0`) for each one held of those sizes that
+   * is not among them: without it, a client would keep a group's last
+   * aggregate after the group's sensors had all gone.
+   */
+  withGoneAggregates(
+    sizes: ReadonlySet<number>,
+    entries: readonly GroupAggregateEntry[],
+  ): GroupAggregateEntry[] {
+    const now = new Set(entries.map(aggregateKey));
+    const out = [...entries];
+    for (const key of this.#heldAggregates) {
+      if (now.has(key)) continue;
+      const [group, size, metric] = splitAggregateKey(key);
+      if (!sizes.has(size)) continue;
+      out.push({ group, size, metric, startMs: 0, sensors: 0, count: 0, sum: 0, min: 0, max: 0 });
+      this.#heldAggregates.delete(key);
+    }
+    for (const key of now) this.#heldAggregates.add(key);
+    return out;
   }
 
   /** Adds a session, sent this topic's state as of tick `tickNo`. */
@@ -483,6 +511,7 @@ export class TopicStream {
         groupAggregates(view, prefix, size, { scope: this.spec.scope })
       )
     );
+    for (const a of aggregates) this.#heldAggregates.add(aggregateKey(a));
     const full = encodeSnapshot({
       windowSizesMs: this.#windowSizesMs,
       windows: this.spec.windows ? this.#filterWindows(view.windows(), 0) : undefined,
@@ -635,4 +664,20 @@ function copiedWindows(w: WindowStates): WindowStates {
   const out = packedWindows(w.length);
   copyWindowStates(w, out, w.length);
   return out;
+}
+
+/** An aggregate's key among those a topic's clients hold. */
+function aggregateKey(a: GroupAggregateEntry): string {
+  return `${a.group}|${a.size}|${a.metric}`;
+}
+
+function splitAggregateKey(key: string): [string, number, number] {
+  // The group may hold "|": size and metric are the last two fields.
+  const metricAt = key.lastIndexOf("|");
+  const sizeAt = key.lastIndexOf("|", metricAt - 1);
+  return [
+    key.slice(0, sizeAt),
+    Number(key.slice(sizeAt + 1, metricAt)),
+    Number(key.slice(metricAt + 1)),
+  ];
 }

@@ -231,7 +231,13 @@ export class FeedState {
     }
     for (const a of frame.aggregates) {
       const metric = this.metrics.get(a.metric);
-      this.aggregates.set(`${a.group}/${this.windowSizesMs[a.size]}/${metric}`, {
+      const key = `${a.group}/${this.windowSizesMs[a.size]}/${metric}`;
+      // No sensors: the group has no such aggregate any more.
+      if (a.sensors === 0) {
+        this.aggregates.delete(key);
+        continue;
+      }
+      this.aggregates.set(key, {
         startMs: a.startMs,
         sensors: a.sensors,
         count: a.count,
