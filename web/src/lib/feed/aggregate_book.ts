@@ -7,7 +7,8 @@ export interface BookAggregate extends GroupAggregateEntry {
   asOfMs: number;
 }
 
-type Listener = (aggregates: BookAggregate[], windowMs: number) => void;
+/** `asOfMs`: server time of the frame that last changed them (also when none are left). */
+type Listener = (aggregates: BookAggregate[], windowMs: number, asOfMs: number) => void;
 
 export class AggregateBook {
   windowSizesMs: number[] = [];
@@ -30,10 +31,12 @@ export class AggregateBook {
       const key = `${a.group}|${a.size}`;
       let metrics = this.#byGroup.get(key);
       if (!metrics) this.#byGroup.set(key, metrics = new Map());
-      metrics.set(a.metric, { ...a, asOfMs: event.serverTimeMs });
+      // No sensors: the group has no such aggregate any more (its sensors are gone).
+      if (a.sensors === 0) metrics.delete(a.metric);
+      else metrics.set(a.metric, { ...a, asOfMs: event.serverTimeMs });
       touched.add(key);
     }
-    for (const key of touched) this.#emit(key);
+    for (const key of touched) this.#emit(key, event.serverTimeMs);
   }
 
   /** The metric name for an index, if the feed has named it. */
@@ -52,19 +55,24 @@ export class AggregateBook {
     if (!listeners) this.#listeners.set(id, listeners = new Set());
     listeners.add(listener);
     const current = this.#byGroup.get(`${group}|${this.windowSizesMs.indexOf(windowMs)}`);
-    if (current) listener([...current.values()], windowMs);
+    if (current && current.size > 0) {
+      const aggregates = [...current.values()];
+      listener(aggregates, windowMs, Math.max(...aggregates.map((a) => a.asOfMs)));
+    }
     return () => {
       listeners.delete(listener);
       if (listeners.size === 0) this.#listeners.delete(id);
     };
   }
 
-  #emit(key: string): void {
-    const [group, size] = key.split("|");
-    const windowMs = this.windowSizesMs[Number(size)];
+  #emit(key: string, asOfMs: number): void {
+    // The group may hold "|": the size is after the last one.
+    const at = key.lastIndexOf("|");
+    const group = key.slice(0, at);
+    const windowMs = this.windowSizesMs[Number(key.slice(at + 1))];
     const listeners = this.#listeners.get(`${group}@${windowMs}`);
     if (!listeners) return;
     const aggregates = [...this.#byGroup.get(key)!.values()];
-    for (const listener of listeners) listener(aggregates, windowMs);
+    for (const listener of listeners) listener(aggregates, windowMs, asOfMs);
   }
 }

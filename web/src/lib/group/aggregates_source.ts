@@ -74,7 +74,7 @@ const WINDOW_MS: Record<AggregateWindow, number> = { "1s": 1_000, "10s": 10_000,
  */
 export function pushedAggregates(book: AggregateBook): AggregatesSource {
   return (query, listener) =>
-    book.watch(query.group, WINDOW_MS[query.window], (aggregates, windowMs) => {
+    book.watch(query.group, WINDOW_MS[query.window], (aggregates, windowMs, asOfMs) => {
       const metrics = aggregates
         .map((a) => ({
           metric: book.metricName(a.metric) ?? `metric ${a.metric}`,
@@ -92,7 +92,7 @@ export function pushedAggregates(book: AggregateBook): AggregatesSource {
         group: query.group,
         window: query.window,
         windowMs,
-        asOfMs: Math.max(...aggregates.map((a) => a.asOfMs)),
+        asOfMs,
         metrics,
       });
     });
