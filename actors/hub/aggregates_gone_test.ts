@@ -5,24 +5,11 @@
 // holds what those that stayed hold.
 import { assert, assertEquals } from "../../tests/testing/assert.ts";
 import { FeedState } from "../../tests/testing/feed_client.ts";
+import { FeedSink } from "../../tests/testing/feed_sink.ts";
 import { Hub } from "./hub_actor.ts";
-import type { FrameSink } from "./session.ts";
 import { ShardSet } from "../shards/shard_set.ts";
 import { DEFAULT_WINDOW_SPEC } from "../shards/event_window_store.ts";
 import { blockFromReadings } from "../../protocol/reading_block.ts";
-
-class FeedSink implements FrameSink {
-  bufferedAmount = 0;
-  closed = false;
-  heardAt = 0;
-  readonly state = new FeedState();
-  send(frame: Uint8Array) {
-    this.state.apply(frame);
-  }
-  close() {
-    this.closed = true;
-  }
-}
 
 const T0 = 1_767_225_500_000;
 const SIZES = DEFAULT_WINDOW_SPEC.sizesMs;

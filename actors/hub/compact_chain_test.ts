@@ -3,28 +3,13 @@
 // state a client on full Deltas has, whatever the feed.
 import fc from "fast-check";
 import { assert, assertEquals } from "../../tests/testing/assert.ts";
-import { FeedState } from "../../tests/testing/feed_client.ts";
+import { FeedSink } from "../../tests/testing/feed_sink.ts";
 import type { MetricState } from "../../tests/testing/feed_client.ts";
 import { Hub } from "./hub_actor.ts";
-import type { FrameSink } from "./session.ts";
 import type { Encoding } from "./topic_stream.ts";
 import { ShardSet } from "../shards/shard_set.ts";
 import { DEFAULT_WINDOW_SPEC } from "../shards/event_window_store.ts";
 import { blockFromReadings } from "../../protocol/reading_block.ts";
-
-/** A connection that applies every frame to a client state as it is sent. */
-class StateSink implements FrameSink {
-  bufferedAmount = 0;
-  closed = false;
-  heardAt = 0;
-  readonly feed = new FeedState();
-  send(frame: Uint8Array) {
-    this.feed.apply(frame);
-  }
-  close() {
-    this.closed = true;
-  }
-}
 
 const reading = fc.record({
   sensor: fc.nat(24),
@@ -62,7 +47,7 @@ Deno.test("over any feed, compact clients and clients sent 5, 2 or 1 times a sec
         const shards = ShardSet.create({ count: 2, window: 5, windowSpec: DEFAULT_WINDOW_SPEC });
         const hub = new Hub(shards, { pingIntervalMs: 1e9 });
         const join = async (encoding: Encoding, o: { group?: string; slow?: number } = {}) => {
-          const sink = new StateSink();
+          const sink = new FeedSink();
           await hub.send({ type: "join", sink, explicit: true, encoding });
           await hub.send({
             type: "subscribe",
@@ -100,21 +85,21 @@ Deno.test("over any feed, compact clients and clients sent 5, 2 or 1 times a sec
           }
           // Up to a whole second of ticks more, so every rate has sent what it owes.
           for (let i = 0; i < 10; i++) await hub.tick();
-          const want = full.feed.state();
+          const want = full.state.state();
           for (const sink of [compact, ...slow, slowest]) {
-            sameWithin(sink.feed.state(), want);
+            sameWithin(sink.state.state(), want);
           }
-          sameWithin(group[1].feed.state(), group[0].feed.state());
+          sameWithin(group[1].state.state(), group[0].state.state());
           for (const sink of [full, compact, ...slow, slowest, ...group]) {
-            assertEquals([sink.feed.gaps, sink.feed.duplicateUpdates], [0, 0]);
+            assertEquals([sink.state.gaps, sink.state.duplicateUpdates], [0, 0]);
           }
           if (rounds.some((r) => r.length > 0)) {
-            assert(compact.feed.compactFrames > 0, "compact frames were sent");
-            for (const sink of [...slow, slowest]) assert(sink.feed.coalesced > 0, "coalesced");
-            assertEquals(full.feed.coalesced, 0);
+            assert(compact.state.compactFrames > 0, "compact frames were sent");
+            for (const sink of [...slow, slowest]) assert(sink.state.coalesced > 0, "coalesced");
+            assertEquals(full.state.coalesced, 0);
           }
-          assertEquals(slowest.feed.intervalMs === 0 || slowest.feed.intervalMs === 1000, true);
-          assert(slowest.feed.deltas <= Math.ceil((rounds.length + 10) / 10) + 1, "1 Hz");
+          assertEquals(slowest.state.intervalMs === 0 || slowest.state.intervalMs === 1000, true);
+          assert(slowest.state.deltas <= Math.ceil((rounds.length + 10) / 10) + 1, "1 Hz");
         } finally {
           await hub.stop();
           await shards.stop();

@@ -5,6 +5,7 @@
 import { assert, assertEquals } from "../../tests/testing/assert.ts";
 import { decodeServerFrame } from "../../protocol/server_frames.ts";
 import { FeedState } from "../../tests/testing/feed_client.ts";
+import { FeedSink } from "../../tests/testing/feed_sink.ts";
 import { ViewState } from "../../tests/testing/view_client.ts";
 import { Hub } from "./hub_actor.ts";
 import type { FrameSink } from "./session.ts";
@@ -12,19 +13,6 @@ import { ShardSet } from "../shards/shard_set.ts";
 import { DEFAULT_WINDOW_SPEC } from "../shards/event_window_store.ts";
 import { blockFromReadings } from "../../protocol/reading_block.ts";
 import type { ViewRequest } from "../../protocol/client_messages.ts";
-
-class FeedSink implements FrameSink {
-  bufferedAmount = 0;
-  closed = false;
-  heardAt = 0;
-  readonly state = new FeedState();
-  send(frame: Uint8Array) {
-    this.state.apply(frame);
-  }
-  close() {
-    this.closed = true;
-  }
-}
 
 class WindowSink implements FrameSink {
   bufferedAmount = 0;
