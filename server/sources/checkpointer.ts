@@ -258,26 +258,29 @@ export class Checkpointer {
 
   /**
    * The checkpoint at a stop (the source has stopped at `cursor`; a shard
-   * still ahead of it at `cursorOf`): a round under way is given up (its
-   * shards are behind the cursor; a clean stop's restart replays nothing)
-   * and a round at `cursor` runs to its end, shard by shard as any other,
-   * for the same memory. Resolves once it is stored (or skipped).
+   * still ahead of it at `cursorOf`), shard by shard as any other, for the
+   * same memory. A round under way is run to its end first (its shards not
+   * asked yet are asked at `cursor`); then a round at `cursor` gives the
+   * pages changed since for the shards it asked before, so every shard ends
+   * at its `cursorOf` (`cursor` once the source read past every shard's
+   * start) and a clean stop's restart replays nothing. Resolves once
+   * they are stored (or skipped).
    */
   async final(
     cursor: string | null,
     cursorOf: (shard: number) => string | null = () => cursor,
   ): Promise<void> {
     await this.settled();
-    const open = this.#round;
-    if (open) {
-      this.#round = null;
-      await open.writing;
-      await open.save.abandon({ collect: false }).catch(() => {});
-    }
+    if (this.#round) await this.#toEnd(this.#round, cursorOf);
     const round = this.#open(cursor, cursorOf);
-    while (round && this.#round === round) {
-      await this.#advance(round, cursorOf, { final: true });
+    if (round) await this.#toEnd(round, cursorOf);
+  }
+
+  /** Asks the round's shards left, one after another's pages are written, and waits for its save. */
+  async #toEnd(round: Round, cursorOf: (shard: number) => string | null): Promise<void> {
+    while (this.#round === round) {
       await round.writing;
+      await this.#advance(round, cursorOf, { final: true });
     }
     await this.settled();
   }

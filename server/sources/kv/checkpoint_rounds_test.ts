@@ -316,3 +316,47 @@ Deno.test({
     }
   });
 });
+
+Deno.test({
+  name:
+    "a stop while a round is under way finishes it, then saves every shard at the stop's cursor: a restart replays nothing and equals a recomputation",
+  sanitizeResources: false,
+  sanitizeOps: false,
+}, async () => {
+  await withTempKv(async (kv, path) => {
+    const readings = fleet(21, 1_800, 20);
+    await appendAll(logOf(kv), readings);
+    const entries = await listAll(kv);
+    const shards = shardSet(0);
+    const store = new CheckpointStore(kv);
+    const checkpointer = new Checkpointer(shards, { store, everyMs: 0 });
+    await shards.deliver(entries.slice(0, 10).map((entry) => entry.block));
+    // Two shards asked, more of the log delivered, then the stop at the log's end.
+    const { next } = await roundWithDeliveries(checkpointer, shards, entries, {
+      from: 10,
+      gap: 5,
+      shards: 2,
+    });
+    await shards.deliver(entries.slice(next).map((entry) => entry.block));
+    const end = entries[entries.length - 1].cursor;
+    await checkpointer.final(end);
+    await shards.stop();
+    const saved = (await new CheckpointStore(kv).load())!;
+    assertEquals(saved.cursor, end);
+    assertEquals(saved.shardCursors, undefined, "every shard at the stop's cursor");
+
+    const second = await restart(path, 0);
+    try {
+      second.source.start();
+      await eventually(() => second.source.caughtUp, 10_000, "the start");
+      assertEquals(second.source.replayedReadings, 0);
+      const state = await fleetState(second.shards);
+      assert(sameState(state.values, recompute(readings, WINDOW)), "values equal a recomputation");
+      assertEquals(state.late, recomputeWindows(readings, (id) => shardFor(id, SHARDS)).late);
+    } finally {
+      await second.source.stop();
+      await second.shards.stop();
+      second.store.close();
+    }
+  });
+});
