@@ -228,13 +228,17 @@ export class CheckpointStore {
     } = {},
   ): Promise<Checkpoint<S> | null> {
     const { value: pointer } = await this.#kv.get<Pointer>(CURRENT);
-    await this.#findOrphans(pointer?.seq ?? -1);
+    // Only a process's first load: later ones (a worker's replay) may overlap its own saves.
+    if (this.#seq < 0 && this.#nextSeq === 0) await this.#findOrphans(pointer?.seq ?? -1);
     if (!pointer || !LOADABLE.has(pointer.format)) return null;
     const meta = JSON.parse(
       new TextDecoder().decode(await this.#read([pointer.seq, "meta"], pointer.metaPieces)),
     ) as Meta;
-    this.#meta = meta;
-    this.#seq = pointer.seq;
+    // A load that read the pointer before a save of this store moved it must not take it back.
+    if (pointer.seq >= this.#seq) {
+      this.#meta = meta;
+      this.#seq = pointer.seq;
+    }
     if (options.source && meta.source !== options.source) return null;
     const only = options.shards ? new Set(options.shards) : null;
     const sensors: string[] = [];
