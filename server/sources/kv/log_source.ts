@@ -198,7 +198,8 @@ export class LogSource implements Source {
     this.#signal();
     await this.#watch?.cancel().catch(() => {});
     await this.#loop;
-    // Shard by shard too: every shard is at the source's cursor now.
+    // Shard by shard too; every shard is at the source's cursor now (or, if the drain
+    // ended before the start-up replay passed it, at its own).
     await this.#checkpointer.final(this.#cursor, (s) => this.#shardCursor(s))
       .catch((error) => this.#onError(error));
     await this.#checkpointer.settled();
