@@ -115,6 +115,19 @@ export class LocalShards implements ShardHosts {
     ));
   }
 
+  checkpointOne(
+    shard: number,
+    seq: number,
+    since: number,
+    timeoutMs: number,
+  ): Promise<ShardImage | null> {
+    return ask<ShardMessage, ShardImage | null>(
+      this.#shards[shard],
+      (reply) => ({ type: "checkpoint", seq, since, reply }),
+      { timeoutMs },
+    ).catch(() => null);
+  }
+
   async heldWindows(
     shard: number,
     query: { local: number; metric: number; size: number },

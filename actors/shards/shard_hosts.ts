@@ -56,6 +56,13 @@ export interface ShardHosts {
   state(timeoutMs: number): Promise<(ShardChanges | null)[]>;
   /** Each shard's image for checkpoint `seq`, pages changed since `since[shard]` (-1: all). */
   checkpoint(seq: number, since: number[], timeoutMs: number): Promise<(ShardImage | null)[]>;
+  /** One shard's image for checkpoint `seq` (a round asks them one by one); null if none. */
+  checkpointOne(
+    shard: number,
+    seq: number,
+    since: number,
+    timeoutMs: number,
+  ): Promise<ShardImage | null>;
   heldWindows(
     shard: number,
     query: { local: number; metric: number; size: number },

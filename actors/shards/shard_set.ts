@@ -443,6 +443,33 @@ export class ShardSet {
   }
 
   /**
+   * One shard's state as of everything delivered so far, for checkpoint
+   * `seq` (a round asks the shards one by one, delivering between them);
+   * null when it has none to give. `since` as in `checkpointAll`. The
+   * round's router is taken after its last shard (`routerState`): ids are
+   * only appended, so it places every sensor an earlier image holds.
+   */
+  async checkpointShard(
+    shard: number,
+    options: { seq: number; since?: number; timeoutMs?: number },
+  ): Promise<ShardImage | null> {
+    const since = options.since ?? -1;
+    const after = this.#restoredAfter[shard];
+    this.#lastSeq = Math.max(this.#lastSeq, options.seq);
+    return await this.#hosts.checkpointOne(
+      shard,
+      options.seq,
+      since >= 0 && after < since ? since : -1,
+      options.timeoutMs ?? 10_000,
+    );
+  }
+
+  /** The router's indexes as a checkpoint holds them. */
+  routerState(): ShardSetState["router"] {
+    return this.#router.save();
+  }
+
+  /**
    * The windows of one sensor's metric and size (an index into the window
    * sizes) that its shard still holds: [] for a sensor no reading reached,
    * null when the shard cannot answer (restarting, failed, or too busy).

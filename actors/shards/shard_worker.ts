@@ -78,14 +78,15 @@ function handle(message: ToWorker): void {
       return;
     }
     case "checkpoint": {
-      const images = order.map((shard, k) =>
-        ask<ShardImage | null>(shard, (r) => ({
+      const images = order.map((shard, k) => {
+        const since = message.since[k];
+        return since === null ? null : ask<ShardImage | null>(shard, (r) => ({
           type: "checkpoint",
           seq: message.seq,
-          since: message.since[k],
+          since,
           reply: r,
-        }))
-      );
+        }));
+      });
       reply(message.id, images, pageBuffers(images));
       return;
     }

@@ -25,8 +25,8 @@ export type ToWorker =
   | { t: "restore"; shard: number; image: ShardImage | null; seq?: number }
   | { t: "flush"; id: number }
   | { t: "state"; id: number }
-  /** `since` per hosted shard, in the order of `init.shards`. */
-  | { t: "checkpoint"; id: number; seq: number; since: number[] }
+  /** `since` per hosted shard, in the order of `init.shards`; null: that shard is not asked. */
+  | { t: "checkpoint"; id: number; seq: number; since: (number | null)[] }
   | { t: "held"; id: number; shard: number; local: number; metric: number; size: number }
   /** The shard failed too often: it drops everything and answers null from now on. */
   | { t: "failed"; shard: number }

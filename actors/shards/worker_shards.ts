@@ -134,6 +134,28 @@ export class WorkerShards implements ShardHosts {
     );
   }
 
+  async checkpointOne(
+    shard: number,
+    seq: number,
+    since: number,
+    timeoutMs: number,
+  ): Promise<ShardImage | null> {
+    if (this.#failed[shard]) return null;
+    const slot = this.#slotOf(shard);
+    // Only its worker is asked, and only it answers: the other shards there go on.
+    const answers = await this.#request<(ShardImage | null)[]>(
+      slot,
+      (id) => ({
+        t: "checkpoint",
+        id,
+        seq,
+        since: slot.shards.map((s) => s === shard ? since : null),
+      }),
+      { timeoutMs, fallback: [] },
+    );
+    return answers[slot.shards.indexOf(shard)] ?? null;
+  }
+
   heldWindows(
     shard: number,
     query: { local: number; metric: number; size: number },

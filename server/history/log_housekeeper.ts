@@ -4,8 +4,11 @@ import { logger } from "../ops/logger.ts";
 /** Where the source stands in the log, as the housekeeper reads it. */
 export interface LogPosition {
   readonly cursor: string | null;
-  /** Compaction never goes past it, so a restart can always replay from the checkpoint. */
-  readonly checkpointedCursor: string | null;
+  /**
+   * The least shard cursor of the current checkpoint: compaction never goes
+   * past it, so a restart can always replay every shard from its own cursor.
+   */
+  readonly replayFrom: string | null;
 }
 
 /**
@@ -54,7 +57,7 @@ export class LogHousekeeper {
     await this.#retention.mark(nowMs, this.#position.cursor, await this.#log.committedChunks());
     if (++this.#sinceCompaction < this.#compactEvery) return;
     this.#sinceCompaction = 0;
-    const deleted = await this.#retention.compact(nowMs, this.#position.checkpointedCursor);
+    const deleted = await this.#retention.compact(nowMs, this.#position.replayFrom);
     if (deleted > 0) logger.info("log compacted", { chunksDeleted: deleted });
   }
 

@@ -34,9 +34,14 @@ export async function createSource(
     source: kind,
     startCursor: resume?.cursor ?? null,
     startSeq: resume?.seq,
+    startShardCursors: resume?.shardCursors,
   });
   if (config.source === "kv") {
-    return new LogSource(store.log, shards, { checkpointer, startCursor: resume?.cursor ?? null });
+    return new LogSource(store.log, shards, {
+      checkpointer,
+      startCursor: resume?.cursor ?? null,
+      startShardCursors: resume?.shardCursors,
+    });
   }
   // Loaded only for --source mongo: the driver and bson hold tens of MB a KV server need not pay.
   const { connectMongo, cursorToken, DocumentIds, MongoSource } = await import("./mongo/mod.ts");

@@ -35,8 +35,14 @@ export interface Source {
   close(): Promise<void>;
   /** Where the shards' state is read up to. */
   readonly cursor: string | null;
-  /** The cursor of the last checkpoint saved (or started from): the log may be compacted to it. */
+  /** The cursor of the last checkpoint saved (or started from). */
   readonly checkpointedCursor: string | null;
+  /**
+   * The least shard cursor of that checkpoint (its shards may stand at
+   * different cursors): a restart replays from there, so the log may be
+   * compacted to it and no further.
+   */
+  readonly replayFrom: string | null;
   readonly caughtUp: boolean;
   /** Adds a hook that runs before each checkpoint is stored (derived data made durable). */
   beforeCheckpoint(hook: CheckpointHook): void;

@@ -31,6 +31,13 @@ export interface Checkpoint<S extends StoredShard = StoredShard> {
    * (source "mongo").
    */
   cursor: string;
+  /**
+   * Each shard's own cursor (a round asks the shards one by one, the source
+   * moving on between them): shard `s` holds the log up to `shardCursors[s]`,
+   * none past `cursor`. Absent (older checkpoints, the MongoDB source): every
+   * shard is at `cursor`.
+   */
+  shardCursors?: string[];
   /** Absent in checkpoints from before there was a choice: "log". */
   source?: CheckpointSource;
   /** What the source keeps with its cursor (the Mongo source's document ids); JSON. */
@@ -53,11 +60,19 @@ const PIECE_BYTES = 60_000;
 const PIECES_PER_COMMIT = 12;
 /** Router ids per stored page (ids are only ever appended: old pages stay as they are). */
 const ROUTER_PAGE = 4096;
-const FORMAT = 2;
+/**
+ * 3: the meta may hold per-shard cursors. A binary that knows only 2 would
+ * take `cursor` as every shard's and skip the log between a shard's cursor
+ * and it; it refuses a 3 and rebuilds from the log instead. 2 still loads.
+ */
+const FORMAT = 3;
+const LOADABLE = new Set([2, 3]);
 
 /** Where each part of a checkpoint lives: the generation that last wrote it. */
 interface Meta {
   cursor: string;
+  /** Per shard (absent: all at `cursor`). */
+  shardCursors?: string[];
   source: CheckpointSource;
   router: { count: number; metrics: string[]; epoch: number; pages: number[] };
   shards: { header: unknown; pages: number[] }[];
@@ -94,6 +109,8 @@ export class CheckpointStore {
   #meta: Meta | null = null;
   #seq = -1;
   #nextSeq = 0;
+  /** Generations a crashed process began and never made current (see `#findOrphans`). */
+  #orphans: number[] = [];
   /** Bytes written by the last save (for health and the bench). */
   lastSaveBytes = 0;
   readonly #release: ReleasePages;
@@ -133,102 +150,63 @@ export class CheckpointStore {
     checkpoint: Checkpoint<StoredShard>,
     options: { seq?: number; collect?: boolean; after?: Promise<unknown> } = {},
   ): Promise<void> {
+    const save = this.begin({ seq: options.seq });
+    // The extras first, each let go once Deno KV has it: the rollups not yet
+    // written are ~30 MB at 100,000 sensors and were held for the whole save.
+    await save.extras(checkpoint.extras ?? {});
+    for (const [s, shard] of checkpoint.shards.entries()) await save.shard(s, shard);
+    const { shards: _, ...rest } = checkpoint;
+    await save.finish(rest, options);
+    checkpoint.seq = save.seq;
+  }
+
+  /**
+   * Starts a save of generation `seq` (default `nextSeq()`) whose parts are
+   * given one at a time (`CheckpointSave`): a round hands each shard's pages
+   * over as it is asked, so only one shard's are held at once. Nothing counts
+   * until `finish` moves the pointer; one save at a time.
+   */
+  begin(options: { seq?: number } = {}): CheckpointSave {
     const seq = options.seq ?? this.nextSeq();
     this.#nextSeq = seq + 1;
-    const base = this.#meta;
-    const writer = new PieceWriter(this.#kv, seq, this.#release);
-    const router = checkpoint.router;
-    const epoch = router.epoch ?? 0;
-    // Router pages: those past the stored ones' full pages (ids are only appended within an epoch).
-    const sameRouter = base !== null && base.router.epoch === epoch &&
-      base.router.count <= router.sensors.length;
-    const routerPages: number[] = [];
-    const pageCount = Math.ceil(router.sensors.length / ROUTER_PAGE);
-    for (let p = 0; p < pageCount; p++) {
-      if (sameRouter && (p + 1) * ROUTER_PAGE <= base!.router.count) {
-        routerPages.push(base!.router.pages[p]);
-        continue;
-      }
-      const ids = router.sensors.slice(p * ROUTER_PAGE, (p + 1) * ROUTER_PAGE);
-      await writer.put(["router", p], new TextEncoder().encode(JSON.stringify(ids)));
-      routerPages.push(seq);
-    }
-    // The extras first, each let go once Deno KV has it (as the pages below): the rollups
-    // not yet written are ~30 MB at 100,000 sensors and were held for the whole save.
-    const extras: Record<string, number> = {};
-    for (const [name, bytes] of Object.entries(checkpoint.extras ?? {})) {
-      // Not freed: an extra may be its stage's to keep (the hub's id order is reused).
-      await writer.put(["extra", name], bytes);
-      delete checkpoint.extras![name];
-      extras[name] = seq;
-    }
-    const shards: Meta["shards"] = [];
-    for (const [s, shard] of checkpoint.shards.entries()) {
-      const before = base?.shards[s];
-      const pages: number[] = [];
-      for (const [p, page] of shard.pages.entries()) {
-        if (page === null) {
-          const kept = shard.full ? undefined : before?.pages[p];
-          if (kept === undefined) {
-            throw new RangeError(
-              `Cannot save checkpoint: page ${p} of shard ${s} is neither given nor stored`,
-            );
-          }
-          pages.push(kept);
-          continue;
-        }
-        await writer.put(["shard", s, p], page, { free: true });
-        // Let go of it: Deno KV has its pieces (at 100k sensors the pages are ~100-200 MB,
-        // so they drain as they are written instead of all staying until the pointer moves).
-        shard.pages[p] = null;
-        pages.push(seq);
-      }
-      shards.push({ header: shard.header, pages });
-    }
-    let sourceState = -1;
-    if (checkpoint.sourceState !== undefined) {
-      await writer.put(
-        ["source"],
-        new TextEncoder().encode(JSON.stringify(checkpoint.sourceState)),
-      );
-      sourceState = seq;
-    }
-    const meta: Meta = {
-      cursor: checkpoint.cursor,
-      source: checkpoint.source ?? "log",
-      router: { count: router.sensors.length, metrics: router.metrics, epoch, pages: routerPages },
-      shards,
-      sourceState,
-      extras,
-    };
-    const metaPieces = await writer.put(["meta"], new TextEncoder().encode(JSON.stringify(meta)));
-    await writer.flush();
-    if (options.after) {
-      try {
-        await options.after;
-      } catch (error) {
-        await this.#abandon(seq).catch(() => {});
-        throw error;
-      }
-    }
+    return new CheckpointSave(seq, this.#meta, new PieceWriter(this.#kv, seq, this.#release), {
+      commit: (meta, metaPieces, bytes, options) =>
+        this.#commit(seq, meta, metaPieces, bytes, options),
+      abandon: (options) => this.#abandon(seq, options),
+    });
+  }
+
+  /** Makes generation `seq` (its pieces written) current: the pointer's one atomic write. */
+  async #commit(
+    seq: number,
+    meta: Meta,
+    metaPieces: number,
+    bytes: number,
+    options: { collect?: boolean; base: Meta | null },
+  ): Promise<void> {
     const previous = await this.#kv.get<Pointer>(CURRENT);
     // Garbage a save before left (not collected, or a crash meanwhile) stays listed.
     const leftover = await this.#kv.get<Part[]>(GARBAGE);
-    const garbage = [...(leftover.value ?? []), ...superseded(previous.value, base, meta)];
+    const garbage = [
+      ...(leftover.value ?? []),
+      ...superseded(previous.value, options.base, meta),
+      // Generations a crashed process began and never made current.
+      ...this.#orphans.filter((s) => s !== seq).map((s) => [s]),
+    ];
     const pointer: Pointer = {
       format: FORMAT,
       seq,
-      cursor: checkpoint.cursor,
+      cursor: meta.cursor,
       savedAt: Date.now(),
       metaPieces,
     };
     const result = await this.#kv.atomic().check(previous, leftover).set(CURRENT, pointer)
       .set(GARBAGE, garbage).commit();
     if (!result.ok) throw new Error("Cannot save checkpoint: another writer moved it");
+    this.#orphans = [];
     this.#meta = meta;
     this.#seq = seq;
-    this.lastSaveBytes = writer.bytes;
-    checkpoint.seq = seq;
+    this.lastSaveBytes = bytes;
     if (options.collect ?? true) await this.collectGarbage();
   }
 
@@ -250,12 +228,17 @@ export class CheckpointStore {
     } = {},
   ): Promise<Checkpoint<S> | null> {
     const { value: pointer } = await this.#kv.get<Pointer>(CURRENT);
-    if (!pointer || pointer.format !== FORMAT) return null;
+    // Only a process's first load: later ones (a worker's replay) may overlap its own saves.
+    if (this.#seq < 0 && this.#nextSeq === 0) await this.#findOrphans(pointer?.seq ?? -1);
+    if (!pointer || !LOADABLE.has(pointer.format)) return null;
     const meta = JSON.parse(
       new TextDecoder().decode(await this.#read([pointer.seq, "meta"], pointer.metaPieces)),
     ) as Meta;
-    this.#meta = meta;
-    this.#seq = pointer.seq;
+    // A load that read the pointer before a save of this store moved it must not take it back.
+    if (pointer.seq >= this.#seq) {
+      this.#meta = meta;
+      this.#seq = pointer.seq;
+    }
     if (options.source && meta.source !== options.source) return null;
     const only = options.shards ? new Set(options.shards) : null;
     const sensors: string[] = [];
@@ -288,6 +271,7 @@ export class CheckpointStore {
       : undefined;
     return {
       cursor: meta.cursor,
+      ...(meta.shardCursors ? { shardCursors: meta.shardCursors } : {}),
       source: meta.source,
       sourceState,
       router: { sensors, metrics: meta.router.metrics, epoch: meta.router.epoch },
@@ -314,14 +298,35 @@ export class CheckpointStore {
     return { header: saved.header, pages, full: true } as unknown as S;
   }
 
-  /** Deletes the parts the last save superseded (left by a crash too), in small commits. */
-  /** Lists every piece of generation `seq` (never made current) as garbage, and collects it. */
-  async #abandon(seq: number): Promise<void> {
+  /**
+   * Generations past the current one that have pieces: a process that died
+   * mid-save (or mid-round) left them. The next save must not write under
+   * one (a part with fewer pieces would be read back with the stale ones
+   * after it), and lists them as garbage when it moves the pointer.
+   */
+  async #findOrphans(current: number): Promise<void> {
+    let last = current;
+    for await (const entry of this.#kv.list({ prefix: [PIECES] }, { reverse: true, limit: 1 })) {
+      const seq = entry.key[1];
+      if (typeof seq === "number" && seq > last) last = seq;
+    }
+    this.#orphans = [];
+    for (let seq = current + 1; seq <= last; seq++) this.#orphans.push(seq);
+    this.#nextSeq = Math.max(this.#nextSeq, last + 1);
+  }
+
+  /**
+   * Lists every piece of generation `seq` (never made current) as garbage,
+   * and collects it unless `collect` is false (a stop: the next save does).
+   */
+  async #abandon(seq: number, options: { collect?: boolean } = {}): Promise<void> {
     const leftover = await this.#kv.get<Part[]>(GARBAGE);
     const listed = await this.#kv.atomic().check(leftover)
       .set(GARBAGE, [...(leftover.value ?? []), [seq]]).commit();
-    if (listed.ok) await this.collectGarbage();
+    if (listed.ok && (options.collect ?? true)) await this.collectGarbage();
   }
+
+  /** Deletes the parts the last save superseded (left by a crash too), in small commits. */
 
   async collectGarbage(): Promise<void> {
     const garbage = await this.#kv.get<Part[]>(GARBAGE);
@@ -374,11 +379,159 @@ export class CheckpointStore {
   }
 }
 
+/** How a save reaches its store: the pointer's write, or the pieces listed as garbage. */
+interface SaveEnds {
+  commit(
+    meta: Meta,
+    metaPieces: number,
+    bytes: number,
+    options: { collect?: boolean; base: Meta | null },
+  ): Promise<void>;
+  abandon(options: { collect?: boolean }): Promise<void>;
+}
+
+/**
+ * One save under way (`CheckpointStore.begin`): parts are written as they
+ * are given, each shard's pages released once committed, and `finish` makes
+ * it current. Parts not given keep the stored checkpoint's generation.
+ */
+export class CheckpointSave {
+  readonly seq: number;
+  readonly #base: Meta | null;
+  readonly #writer: PieceWriter;
+  readonly #ends: SaveEnds;
+  readonly #shards: Meta["shards"] = [];
+  #extras: Record<string, number> = {};
+  #ended = false;
+
+  constructor(seq: number, base: Meta | null, writer: PieceWriter, ends: SaveEnds) {
+    this.seq = seq;
+    this.#base = base;
+    this.#writer = writer;
+    this.#ends = ends;
+  }
+
+  /** Writes parts saved whole by name, each deleted from `extras` once handed to Deno KV. */
+  async extras(extras: Record<string, Uint8Array>): Promise<void> {
+    for (const [name, bytes] of Object.entries(extras)) {
+      // Not freed: an extra may be its stage's to keep (the hub's id order is reused).
+      await this.#writer.put(["extra", name], bytes);
+      delete extras[name];
+      this.#extras[name] = this.seq;
+    }
+  }
+
+  /**
+   * Writes shard `s`'s pages (a null page: unchanged since the stored
+   * checkpoint, unless `full`), setting each entry to null once handed to
+   * Deno KV; resolves once they are committed and their memory released.
+   */
+  async shard(s: number, shard: StoredShard): Promise<void> {
+    const before = this.#base?.shards[s];
+    const pages: number[] = [];
+    for (const [p, page] of shard.pages.entries()) {
+      if (page === null) {
+        const kept = shard.full ? undefined : before?.pages[p];
+        if (kept === undefined) {
+          throw new RangeError(
+            `Cannot save checkpoint: page ${p} of shard ${s} is neither given nor stored`,
+          );
+        }
+        pages.push(kept);
+        continue;
+      }
+      await this.#writer.put(["shard", s, p], page, { free: true });
+      // Let go of it: Deno KV has its pieces (at 100k sensors the pages are ~100-200 MB,
+      // so they drain as they are written instead of all staying until the pointer moves).
+      shard.pages[p] = null;
+      pages.push(this.seq);
+    }
+    this.#shards[s] = { header: shard.header, pages };
+    await this.#writer.flush();
+  }
+
+  /**
+   * Writes the router, the source's state and the meta, then (once `after`
+   * resolves) moves the pointer. Every shard must have been given. With
+   * `collect` false the superseded pieces are only listed (see `save`).
+   */
+  async finish(
+    checkpoint: Omit<Checkpoint<StoredShard>, "shards">,
+    options: { collect?: boolean; after?: Promise<unknown> } = {},
+  ): Promise<void> {
+    const base = this.#base;
+    const writer = this.#writer;
+    const seq = this.seq;
+    for (let s = 0; s < this.#shards.length; s++) {
+      if (!this.#shards[s]) throw new RangeError(`Cannot save checkpoint: shard ${s} not given`);
+    }
+    await this.extras(checkpoint.extras ?? {});
+    const router = checkpoint.router;
+    const epoch = router.epoch ?? 0;
+    // Router pages: those past the stored ones' full pages (ids are only appended within an epoch).
+    const sameRouter = base !== null && base.router.epoch === epoch &&
+      base.router.count <= router.sensors.length;
+    const routerPages: number[] = [];
+    const pageCount = Math.ceil(router.sensors.length / ROUTER_PAGE);
+    for (let p = 0; p < pageCount; p++) {
+      if (sameRouter && (p + 1) * ROUTER_PAGE <= base!.router.count) {
+        routerPages.push(base!.router.pages[p]);
+        continue;
+      }
+      const ids = router.sensors.slice(p * ROUTER_PAGE, (p + 1) * ROUTER_PAGE);
+      await writer.put(["router", p], new TextEncoder().encode(JSON.stringify(ids)));
+      routerPages.push(seq);
+    }
+    let sourceState = -1;
+    if (checkpoint.sourceState !== undefined) {
+      await writer.put(
+        ["source"],
+        new TextEncoder().encode(JSON.stringify(checkpoint.sourceState)),
+      );
+      sourceState = seq;
+    }
+    const cursors = checkpoint.shardCursors;
+    const meta: Meta = {
+      cursor: checkpoint.cursor,
+      // Kept only when they differ: all at `cursor` is what an absent list means.
+      ...(cursors?.some((c) => c !== checkpoint.cursor) ? { shardCursors: [...cursors] } : {}),
+      source: checkpoint.source ?? "log",
+      router: { count: router.sensors.length, metrics: router.metrics, epoch, pages: routerPages },
+      shards: this.#shards,
+      sourceState,
+      extras: this.#extras,
+    };
+    const metaPieces = await writer.put(["meta"], new TextEncoder().encode(JSON.stringify(meta)));
+    await writer.flush();
+    if (options.after) {
+      try {
+        await options.after;
+      } catch (error) {
+        await this.abandon().catch(() => {});
+        throw error;
+      }
+    }
+    this.#ended = true;
+    await this.#ends.commit(meta, metaPieces, writer.bytes, { collect: options.collect, base });
+  }
+
+  /**
+   * Gives the save up (a shard had no state, a hook failed, a stop): its
+   * pieces are listed as garbage, and collected unless `collect` is false.
+   */
+  async abandon(options: { collect?: boolean } = {}): Promise<void> {
+    if (this.#ended) return;
+    this.#ended = true;
+    await this.#writer.flush().catch(() => {});
+    await this.#ends.abandon(options);
+  }
+}
+
 /** The parts of the previous checkpoint that the new meta no longer uses (key prefixes). */
 function superseded(previous: Pointer | null, base: Meta | null, meta: Meta): Part[] {
   if (!previous) return [];
   // A checkpoint of the older layout: everything under its generation goes.
-  if (previous.format !== FORMAT) {
+  if (!LOADABLE.has(previous.format)) {
     const generation = (previous as unknown as { generation?: string }).generation;
     return generation === undefined ? [] : [[generation]];
   }

@@ -18,13 +18,22 @@ export interface LogSourceOptions {
   checkpointer: Checkpointer;
   /** Cursor of the checkpoint the shards and router were restored from. */
   startCursor?: string | null;
+  /**
+   * That checkpoint's per-shard cursors (absent: all at `startCursor`): the
+   * source reads from the least, and a chunk goes only to the shards before it.
+   */
+  startShardCursors?: readonly string[] | null;
 }
 
 /**
  * Tails the Deno KV log from its cursor and delivers each chunk to the
  * shards (the ShardSet routes it). Sending waits while a shard's mailbox is full,
  * so the source stops reading and the durable log is the buffer. `kv.watch`
- * on the head key only wakes it; it always lists from its cursor.
+ * on the head key only wakes it; it always lists from its cursor. Checkpoints
+ * are rounds (`Checkpointer.step`): at its batch boundaries the source lets
+ * the next shard be asked at its cursor, so shards may stand at different
+ * cursors; a shard ahead of the source (restored from such a checkpoint)
+ * gets only the chunks after its own.
  */
 export class LogSource implements Source {
   readonly kind = "log";
@@ -37,6 +46,11 @@ export class LogSource implements Source {
   readonly #idleMs: number;
   readonly #onError: (error: Error) => void;
   #cursor: string | null;
+  /**
+   * Per shard, its cursor while it is ahead of `#cursor` (restored from a
+   * checkpoint whose shards stood at different cursors); null once none is.
+   */
+  #ahead: (string | null)[] | null = null;
   readonly #checkpointer: Checkpointer;
   #replays: number[] = [];
   #stopped = false;
@@ -80,7 +94,11 @@ export class LogSource implements Source {
     this.#batch = options.batch ?? 32;
     this.#idleMs = options.idleMs ?? 1000;
     this.#onError = options.onError ?? ((error) => logger.error("log source error", { error }));
-    this.#cursor = this.startCursor = options.startCursor ?? null;
+    const start = options.startCursor ?? null;
+    const ahead = start !== null ? options.startShardCursors ?? null : null;
+    // The replay starts at the least shard cursor; the others skip what they hold.
+    this.#cursor = this.startCursor = ahead?.reduce((a, b) => (b < a ? b : a), start!) ?? start;
+    if (ahead?.some((c) => c !== this.#cursor)) this.#ahead = [...ahead];
     this.#checkpointer = options.checkpointer;
     // A restarted shard starts empty: it gets the last checkpoint and the log after it.
     shards.onRestart((shard) => this.requestReplay(shard));
@@ -148,6 +166,11 @@ export class LogSource implements Source {
     return this.#checkpointer.checkpointedCursor;
   }
 
+  /** The least shard cursor of that checkpoint: a restart replays from it (retention keeps what follows). */
+  get replayFrom(): string | null {
+    return this.#checkpointer.replayFrom;
+  }
+
   /** True when the state has moved past the last checkpoint. */
   get checkpointBehind(): boolean {
     return this.#cursor !== this.#checkpointer.checkpointedCursor;
@@ -175,8 +198,10 @@ export class LogSource implements Source {
     this.#signal();
     await this.#watch?.cancel().catch(() => {});
     await this.#loop;
-    await this.#checkpointer.settled();
-    await this.#checkpoint({ final: true }).catch((error) => this.#onError(error));
+    // Shard by shard too; every shard is at the source's cursor now (or, if the drain
+    // ended before the start-up replay passed it, at its own).
+    await this.#checkpointer.final(this.#cursor, (s) => this.#shardCursor(s))
+      .catch((error) => this.#onError(error));
     await this.#checkpointer.settled();
   }
 
@@ -226,17 +251,21 @@ export class LogSource implements Source {
             continue;
           }
           if (this.replayedReadings < 0) this.replayedReadings = this.readingsRead;
-          if (this.#checkpointer.due) await this.#checkpoint();
+          await this.#checkpoint();
           await this.#sleep();
           continue;
         }
         this.caughtUp = false;
-        // The batch in one message per shard host.
-        await this.#shards.deliver(entries.map((entry) => entry.block));
+        if (this.#ahead) await this.#deliverBehind(entries, (s) => this.#ahead![s]);
+        else {
+          // The batch in one message per shard host.
+          await this.#shards.deliver(entries.map((entry) => entry.block));
+        }
         this.#cursor = entries[entries.length - 1].cursor;
+        if (this.#ahead?.every((c) => c === null || c <= this.#cursor!)) this.#ahead = null;
         this.chunksRead += entries.length;
         for (const entry of entries) this.readingsRead += entry.block.length;
-        if (this.#checkpointer.due) await this.#checkpoint();
+        await this.#checkpoint();
       } catch (error) {
         if (this.#stopped) return;
         this.#onError(error instanceof Error ? error : new Error(String(error)));
@@ -266,27 +295,82 @@ export class LogSource implements Source {
     return this.#recent.splice(0, this.#batch);
   }
 
-  /** Takes a checkpoint as of the cursor (see Checkpointer). */
-  #checkpoint(options: { final?: boolean } = {}): Promise<void> {
-    return this.#checkpointer.take(this.#cursor, undefined, options);
+  /** A step of the checkpoint round (see Checkpointer.step): each shard at its own cursor. */
+  #checkpoint(): Promise<void> {
+    return this.#checkpointer.step(this.#cursor, (s) => this.#shardCursor(s), {
+      wake: () => this.#signal(),
+    });
   }
 
-  /** Restores restarted shards from the last checkpoint and replays the log after it to them. */
+  /** Where shard `shard` has read the log up to: the source's cursor, or its own if ahead. */
+  #shardCursor(shard: number): string | null {
+    const ahead = this.#ahead?.[shard] ?? null;
+    return ahead !== null && (this.#cursor === null || ahead > this.#cursor) ? ahead : this.#cursor;
+  }
+
+  /**
+   * Delivers each chunk only to the shards (of `among`, default all) whose
+   * cursor (`cursorOf`; null: none) is before it, in log order: a run of
+   * chunks going to the same shards goes in one delivery.
+   */
+  async #deliverBehind(
+    entries: LogEntry[],
+    cursorOf: (shard: number) => string | null,
+    among: Iterable<number> = Array.from({ length: this.#shards.count }, (_, s) => s),
+  ): Promise<void> {
+    const shards = [...among];
+    const to = (entry: LogEntry) =>
+      shards.filter((s) => {
+        const c = cursorOf(s);
+        return c === null || c < entry.cursor;
+      });
+    for (let i = 0; i < entries.length;) {
+      const only = to(entries[i]);
+      let j = i + 1;
+      while (j < entries.length && String(to(entries[j])) === String(only)) j++;
+      if (only.length === this.#shards.count) {
+        await this.#shards.deliver(entries.slice(i, j).map((entry) => entry.block));
+      } else if (only.length > 0) {
+        await this.#shards.deliver(entries.slice(i, j).map((entry) => entry.block), {
+          only: new Set(only),
+        });
+      }
+      i = j;
+    }
+  }
+
+  /**
+   * Restores restarted shards from the last checkpoint and replays the log
+   * after it to them, each from its own cursor there, up to the source's.
+   */
   async #replay(shards: Set<number>): Promise<void> {
     const until = this.#cursor;
     const saved = await this.#checkpointer.saved<ShardImage>({ shards: [...shards] });
-    let used = true;
-    for (const shard of shards) used = (await this.#shards.restore(shard, saved)) && used;
-    // A checkpoint that does not fit restores nobody: the replay then starts at the log's start.
-    let cursor: string | null = used && saved ? saved.cursor : null;
+    // Per shard: where its restored state stands (null: restored empty, from the log's start).
+    const from = new Map<number, string | null>();
+    for (const shard of shards) {
+      const used = await this.#shards.restore(shard, saved);
+      from.set(shard, used && saved ? saved.shardCursors?.[shard] ?? saved.cursor : null);
+    }
+    let cursor: string | null = null;
+    if (![...from.values()].includes(null)) {
+      cursor = [...from.values()].reduce((a, b) => (b! < a! ? b : a))!;
+    }
     while (until !== null && !this.#stopped) {
       const listed = await this.log.read(cursor, this.#batch);
       const entries = listed.filter((entry) => entry.cursor <= until);
       if (entries.length > 0) {
-        await this.#shards.deliver(entries.map((entry) => entry.block), { only: shards });
+        await this.#deliverBehind(entries, (s) => from.get(s)!, shards);
         cursor = entries[entries.length - 1].cursor;
       }
       if (entries.length < this.#batch) break;
+    }
+    // A shard whose saved cursor is past the source's (a start-up replay under way) stays ahead.
+    for (const [shard, at] of from) {
+      const ahead = at !== null && until !== null && at > until ? at : null;
+      if (ahead === null && !this.#ahead) continue;
+      this.#ahead ??= new Array(this.#shards.count).fill(null);
+      this.#ahead[shard] = ahead;
     }
     this.#shards.replayed(shards);
   }

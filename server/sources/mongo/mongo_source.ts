@@ -158,6 +158,11 @@ export class MongoSource implements Source {
     return this.#checkpointer.checkpointedCursor;
   }
 
+  /** Its checkpoints keep one cursor for every shard (`Checkpointer.take`). */
+  get replayFrom(): string | null {
+    return this.#checkpointer.replayFrom;
+  }
+
   health(): SourceHealth {
     return {
       caughtUp: this.caughtUp,
