@@ -239,7 +239,15 @@ export class LogSource implements Source {
       try {
         if (this.#replays.length > 0) {
           // Every shard waiting for its replay (a dead worker's) in one pass over the log.
-          await this.#replay(new Set(this.#replays.splice(0)));
+          const waiting = this.#replays.splice(0);
+          try {
+            await this.#replay(new Set(waiting));
+          } catch (error) {
+            // Tried again after the pause below (the checkpoint being read may have been
+            // replaced by a save meanwhile): a shard left off the list never got its log back.
+            this.#replays.unshift(...waiting);
+            throw error;
+          }
           continue;
         }
         const entries = await this.#next();
