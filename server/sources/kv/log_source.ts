@@ -198,10 +198,19 @@ export class LogSource implements Source {
     this.#signal();
     await this.#watch?.cancel().catch(() => {});
     await this.#loop;
-    // Shard by shard too; every shard is at the source's cursor now (or, if the drain
-    // ended before the start-up replay passed it, at its own).
-    await this.#checkpointer.final(this.#cursor, (s) => this.#shardCursor(s))
-      .catch((error) => this.#onError(error));
+    if (this.#replays.length > 0) {
+      // A shard restored but not replayed to the source's cursor (cut short, or its replay
+      // failed) would be saved as if it stood there: the last checkpoint stays, and a
+      // restart replays the log after it.
+      logger.warn("no checkpoint at stop: a shard's replay is unfinished", {
+        shards: [...new Set(this.#replays)],
+      });
+    } else {
+      // Shard by shard too; every shard is at the source's cursor now (or, if the drain
+      // ended before the start-up replay passed it, at its own).
+      await this.#checkpointer.final(this.#cursor, (s) => this.#shardCursor(s))
+        .catch((error) => this.#onError(error));
+    }
     await this.#checkpointer.settled();
   }
 
@@ -364,6 +373,7 @@ export class LogSource implements Source {
     if (![...from.values()].includes(null)) {
       cursor = [...from.values()].reduce((a, b) => (b! < a! ? b : a))!;
     }
+    let done = until === null;
     while (until !== null && !this.#stopped) {
       const listed = await this.log.read(cursor, this.#batch);
       const entries = listed.filter((entry) => entry.cursor <= until);
@@ -371,7 +381,16 @@ export class LogSource implements Source {
         await this.#deliverBehind(entries, (s) => from.get(s)!, shards);
         cursor = entries[entries.length - 1].cursor;
       }
-      if (entries.length < this.#batch) break;
+      if (entries.length < this.#batch) {
+        done = true;
+        break;
+      }
+    }
+    if (!done) {
+      // Cut short by a stop: they hold the log only part of the way to `until`, so they
+      // stay listed and the stop saves no checkpoint (it would put them at its cursor).
+      this.#replays.unshift(...shards);
+      return;
     }
     // A shard whose saved cursor is past the source's (a start-up replay under way) stays ahead.
     for (const [shard, at] of from) {
