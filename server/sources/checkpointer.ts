@@ -208,6 +208,7 @@ export class Checkpointer {
           seq,
           collect: !options.final,
           after: derived,
+          fresh: base < 0,
         });
         this.#base = seq;
         this.lastSaveBytes = store.lastSaveBytes;
@@ -298,7 +299,8 @@ export class Checkpointer {
     this.#round = {
       seq,
       base: this.#base,
-      save: this.#store.begin({ seq }),
+      // Not built on the stored checkpoint (-1): its router ids are written anew too.
+      save: this.#store.begin({ seq, fresh: this.#base < 0 }),
       cursors: [],
       writing: null,
       failed: null,

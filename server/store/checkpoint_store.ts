@@ -145,12 +145,13 @@ export class CheckpointStore {
    * `after`, the checkpoint is made current only once it resolves (what it
    * derived from the state is durable elsewhere): its pieces are written
    * meanwhile, and deleted if it rejects (which the save then throws).
+   * `fresh` as in `begin`.
    */
   async save(
     checkpoint: Checkpoint<StoredShard>,
-    options: { seq?: number; collect?: boolean; after?: Promise<unknown> } = {},
+    options: { seq?: number; collect?: boolean; after?: Promise<unknown>; fresh?: boolean } = {},
   ): Promise<void> {
-    const save = this.begin({ seq: options.seq });
+    const save = this.begin({ seq: options.seq, fresh: options.fresh });
     // The extras first, each let go once Deno KV has it: the rollups not yet
     // written are ~30 MB at 100,000 sensors and were held for the whole save.
     await save.extras(checkpoint.extras ?? {});
@@ -164,16 +165,20 @@ export class CheckpointStore {
    * Starts a save of generation `seq` (default `nextSeq()`) whose parts are
    * given one at a time (`CheckpointSave`): a round hands each shard's pages
    * over as it is asked, so only one shard's are held at once. Nothing counts
-   * until `finish` moves the pointer; one save at a time.
+   * until `finish` moves the pointer; one save at a time. `fresh`: the state
+   * did not start from the stored checkpoint (nor from a save since), so its
+   * router is not that one's continued even in the same epoch (a fresh
+   * router's is 0 too): none of its id pages is reused.
    */
-  begin(options: { seq?: number } = {}): CheckpointSave {
+  begin(options: { seq?: number; fresh?: boolean } = {}): CheckpointSave {
     const seq = options.seq ?? this.nextSeq();
     this.#nextSeq = seq + 1;
-    return new CheckpointSave(seq, this.#meta, new PieceWriter(this.#kv, seq, this.#release), {
+    const writer = new PieceWriter(this.#kv, seq, this.#release);
+    return new CheckpointSave(seq, this.#meta, writer, {
       commit: (meta, metaPieces, bytes, options) =>
         this.#commit(seq, meta, metaPieces, bytes, options),
       abandon: (options) => this.#abandon(seq, options),
-    });
+    }, { reuseRouter: !options.fresh });
   }
 
   /** Makes generation `seq` (its pieces written) current: the pointer's one atomic write. */
@@ -400,12 +405,21 @@ export class CheckpointSave {
   readonly #base: Meta | null;
   readonly #writer: PieceWriter;
   readonly #ends: SaveEnds;
+  /** Whether the stored checkpoint's router id pages may stand for this one's (see `begin`). */
+  readonly #reuseRouter: boolean;
   readonly #shards: Meta["shards"] = [];
   #extras: Record<string, number> = {};
   #ended = false;
 
-  constructor(seq: number, base: Meta | null, writer: PieceWriter, ends: SaveEnds) {
+  constructor(
+    seq: number,
+    base: Meta | null,
+    writer: PieceWriter,
+    ends: SaveEnds,
+    options: { reuseRouter?: boolean } = {},
+  ) {
     this.seq = seq;
+    this.#reuseRouter = options.reuseRouter ?? true;
     this.#base = base;
     this.#writer = writer;
     this.#ends = ends;
@@ -469,7 +483,7 @@ export class CheckpointSave {
     const router = checkpoint.router;
     const epoch = router.epoch ?? 0;
     // Router pages: those past the stored ones' full pages (ids are only appended within an epoch).
-    const sameRouter = base !== null && base.router.epoch === epoch &&
+    const sameRouter = this.#reuseRouter && base !== null && base.router.epoch === epoch &&
       base.router.count <= router.sensors.length;
     const routerPages: number[] = [];
     const pageCount = Math.ceil(router.sensors.length / ROUTER_PAGE);
