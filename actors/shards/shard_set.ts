@@ -137,6 +137,9 @@ export class ShardSet {
     this.count = count;
     this.#shape = { count, window, windowSpec };
     this.#restoredAfter = new Array(count).fill(-Infinity);
+    // The generation the state may start from counts as asked: a shard restored before this
+    // process asks any (its pages then count as saved by none) is saved whole by the next.
+    this.#lastSeq = options.checkpointSeq ?? -1;
     const routerOptions = { maxMetrics: options.maxMetrics, metrics: options.metrics };
     let router: Router | null = null;
     if (checkpoint) {
