@@ -182,19 +182,9 @@ export class Checkpointer {
     // A shard that is failed or waiting for its replay has no state to save.
     if (state === null) return;
     const asked = performance.now();
-    const durable: Promise<void>[] = [];
-    const extras: Record<string, Uint8Array> = {};
-    try {
-      for (const hook of this.#hooks) {
-        const { durable: promise, parts } = await hook();
-        promise.catch(() => {}); // handled where all are awaited; not unhandled meanwhile
-        durable.push(promise);
-        Object.assign(extras, parts);
-      }
-    } catch (error) {
-      this.#onError(error as Error);
-      return;
-    }
+    const ran = await this.#runHooks();
+    if (!ran) return;
+    const { durable, extras } = ran;
     const prepared = performance.now();
     const store = this.#store;
     const extra = sourceState?.();
@@ -336,10 +326,13 @@ export class Checkpointer {
     }
   }
 
-  /** The round's last shard fixed its cursor: the hooks run, then the rest is saved in the background. */
-  async #close(round: Round, cursor: string, options: { final?: boolean }): Promise<void> {
-    this.#round = null;
-    const hooked = performance.now();
+  /**
+   * Runs the hooks in turn: what each made durable (awaited by the save) and
+   * the parts it adds; null (reported) when one threw, so this checkpoint is skipped.
+   */
+  async #runHooks(): Promise<
+    { durable: Promise<void>[]; extras: Record<string, Uint8Array> } | null
+  > {
     const durable: Promise<void>[] = [];
     const extras: Record<string, Uint8Array> = {};
     try {
@@ -351,8 +344,18 @@ export class Checkpointer {
       }
     } catch (error) {
       this.#onError(error as Error);
-      return this.#drop(round, null, options);
+      return null;
     }
+    return { durable, extras };
+  }
+
+  /** The round's last shard fixed its cursor: the hooks run, then the rest is saved in the background. */
+  async #close(round: Round, cursor: string, options: { final?: boolean }): Promise<void> {
+    this.#round = null;
+    const hooked = performance.now();
+    const ran = await this.#runHooks();
+    if (!ran) return this.#drop(round, null, options);
+    const { durable, extras } = ran;
     round.pausedMs += performance.now() - hooked;
     const router = this.#shards.routerState();
     const store = this.#store!;
