@@ -63,8 +63,17 @@ export class RollupRows {
   #used = new Int32Array(64);
   #usedCount = 0;
 
-  constructor(slots: RollupSlots = new RollupSlots()) {
+  /** Pages no buffer holds, shared with the other buffers of one writer (see `clear`). */
+  readonly #pool: RowPage[] | null;
+
+  constructor(slots: RollupSlots = new RollupSlots(), options: { pool?: RowPage[] } = {}) {
     this.slots = slots;
+    this.#pool = options.pool ?? null;
+  }
+
+  /** Pages this buffer holds (filled or kept for its next fill). */
+  get pageCount(): number {
+    return this.#pages.length;
   }
 
   /** Rows held. */
@@ -99,7 +108,9 @@ export class RollupRows {
   /** Adds a row of `slot` and metric number `metric` (both from `slots`). */
   append(slot: number, metric: number, w: RollupStats): void {
     const r = this.#length++;
-    if (r >>> PAGE_BITS === this.#pages.length) this.#pages.push(new RowPage());
+    if (r >>> PAGE_BITS === this.#pages.length) {
+      this.#pages.push(this.#pool?.pop() ?? new RowPage());
+    }
     const page = this.#pages[r >>> PAGE_BITS];
     const i = r & MASK;
     page.slot[i] = slot;
@@ -114,14 +125,23 @@ export class RollupRows {
     this.#link(slot, r);
   }
 
-  /** Forgets every row, keeping the pages (at most `keepRows` worth) for the next fill. */
+  /**
+   * Forgets every row, keeping the pages (at most `keepRows` worth) for the
+   * next fill. With a pool they go there instead (up to `keepRows` worth in
+   * it), for whichever buffer fills next: a writer's written buffer then
+   * holds no pages while the other fills (one buffer's worth kept, not two).
+   */
   clear(keepRows = Infinity): void {
     const used = this.#used;
     for (let k = 0; k < this.#usedCount; k++) this.#head[used[k]] = this.#tail[used[k]] = -1;
     this.#usedCount = 0;
     this.#length = 0;
     const keep = Math.ceil(Math.min(keepRows, Number.MAX_SAFE_INTEGER) / PAGE);
-    if (this.#pages.length > keep) this.#pages.length = keep;
+    const pool = this.#pool;
+    if (pool) {
+      for (const page of this.#pages) if (pool.length < keep) pool.push(page);
+      this.#pages.length = 0;
+    } else if (this.#pages.length > keep) this.#pages.length = keep;
   }
 
   /** One metric's windows of one size with starts in [fromMs, toMs). */

@@ -1,5 +1,5 @@
 import { RollupRows, snapshotRows } from "./rollup_rows.ts";
-import type { RollupPoint, RollupStats } from "./rollup_rows.ts";
+import type { RollupPoint, RollupStats, RowPage } from "./rollup_rows.ts";
 import { RollupSlots } from "./rollup_slots.ts";
 import type { RollupStore } from "./rollup_store.ts";
 import { WINDOW_FINAL } from "../../protocol/columns.ts";
@@ -25,11 +25,13 @@ export class RollupWriter {
   readonly #sizesMs: readonly number[];
   readonly #maxRows: number;
   readonly #slots = new RollupSlots();
-  #rows = new RollupRows(this.#slots);
+  /** Pages of the buffers, shared: filled ones are written, then given back here. */
+  readonly #pool: RowPage[] = [];
+  #rows = new RollupRows(this.#slots, { pool: this.#pool });
   /** Rows being written, and rows a failed write left to try again. */
   #writing: RollupRows | null = null;
   #retry: RollupRows[] = [];
-  /** A written buffer, cleared, to fill next (its pages are reused). */
+  /** A written buffer, cleared, to fill next (its pages went to the pool). */
   #spare: RollupRows | null = null;
   /** Per window size index: 1 when kept as rollups. */
   #keep: Uint8Array | null = null;
@@ -205,7 +207,7 @@ export class RollupWriter {
 
   async #write(): Promise<void> {
     const rows = this.#rows;
-    this.#rows = this.#spare ?? new RollupRows(this.#slots);
+    this.#rows = this.#spare ?? new RollupRows(this.#slots, { pool: this.#pool });
     this.#spare = null;
     const retry = this.#retry;
     this.#retry = [];
@@ -217,7 +219,8 @@ export class RollupWriter {
       const part = lastPart = Math.max(Date.now(), lastPart + 1);
       try {
         await this.#store.write(batch, { part, signal: this.#stopping.signal });
-        // Written: its pages fill again (at most a full buffer's worth are kept).
+        // Written: its pages go to the pool the filling buffer takes from (at most a full
+        // buffer's worth kept), so the two buffers hold about one buffer's pages, not two.
         batch.clear(this.#maxRows);
         this.#spare = batch;
       } catch (error) {
