@@ -14,6 +14,7 @@ import { blockFromReadings } from "../../protocol/reading_block.ts";
 import { KvLog, openStore } from "../../server/store/mod.ts";
 import { createSource } from "../../server/sources/create_source.ts";
 import type { LogSource } from "../../server/sources/kv/log_source.ts";
+import { viewValues } from "../../tests/testing/view_values.ts";
 
 const SHARDS = 4;
 const WINDOW = 5;
@@ -22,21 +23,7 @@ async function values(shards: ShardSet): Promise<Record<string, MetricState>> {
   const view = new FeedView();
   // Everything each shard holds (a flush tells only what changed since the last one).
   view.apply(await shards.stateAll({ timeoutMs: 10_000 }));
-  const snapshot = view.snapshot();
-  const ids = new Map(snapshot.sensors.map((s) => [s.index, s.id]));
-  const names = new Map(snapshot.metrics.map((m) => [m.index, m.name]));
-  const out: Record<string, MetricState> = {};
-  const v = snapshot.values;
-  for (let i = 0; i < v.length; i++) {
-    out[`${ids.get(v.sensor[i])}/${names.get(v.metric[i])}`] = {
-      last: v.last[i],
-      avg: v.avg[i],
-      min: v.min[i],
-      max: v.max[i],
-      timeMs: v.timeMs[i],
-    };
-  }
-  return out;
+  return viewValues(view);
 }
 
 /** One process on the file, as the server starts: `during` runs once the log is read. */

@@ -12,7 +12,6 @@ import {
   sameState,
 } from "../../../tests/testing/recompute.ts";
 import type { PlainReading } from "../../../tests/testing/recompute.ts";
-import type { MetricState } from "../../../tests/testing/feed_client.ts";
 import { DEFAULT_WINDOW_SPEC, shardFor, ShardSet } from "../../../actors/shards/mod.ts";
 import type { ShardImage } from "../../../actors/shards/mod.ts";
 import { FeedView } from "../../../actors/hub/feed_view.ts";
@@ -23,6 +22,7 @@ import { LogHousekeeper } from "../../history/log_housekeeper.ts";
 import { Checkpointer } from "../checkpointer.ts";
 import { createSource } from "../create_source.ts";
 import type { LogSource } from "./log_source.ts";
+import { viewValues } from "../../../tests/testing/view_values.ts";
 
 const SHARDS = 4;
 const WINDOW = 7;
@@ -92,20 +92,9 @@ async function fleetState(shards: ShardSet) {
   const view = new FeedView();
   view.apply(await shards.flushAll({ timeoutMs: 10_000 }));
   view.apply(await shards.flushAll({ timeoutMs: 10_000 }));
+  const values = viewValues(view);
   const snapshot = view.snapshot();
   const ids = new Map(snapshot.sensors.map((s) => [s.index, s.id]));
-  const names = new Map(snapshot.metrics.map((m) => [m.index, m.name]));
-  const values: Record<string, MetricState> = {};
-  for (let i = 0; i < snapshot.values.length; i++) {
-    const v = snapshot.values;
-    values[`${ids.get(v.sensor[i])}/${names.get(v.metric[i])}`] = {
-      last: v.last[i],
-      avg: v.avg[i],
-      min: v.min[i],
-      max: v.max[i],
-      timeMs: v.timeMs[i],
-    };
-  }
   const statuses = new Map(snapshot.sensors.map((s) => [s.id, view.status(s.index)]));
   // A reading given twice (or not at all) shows here: a window of values does not see a
   // suffix of the log given again.

@@ -1,7 +1,6 @@
 import { assert, assertEquals } from "../../../tests/testing/assert.ts";
 import { eventually, recompute, sameState } from "../../../tests/testing/recompute.ts";
 import type { PlainReading } from "../../../tests/testing/recompute.ts";
-import type { MetricState } from "../../../tests/testing/feed_client.ts";
 import type { Behavior } from "../../../actors/runtime/mod.ts";
 import { LogSource } from "./log_source.ts";
 import { Checkpointer } from "../checkpointer.ts";
@@ -10,6 +9,7 @@ import type { ShardBehavior, ShardMessage } from "../../../actors/shards/mod.ts"
 import { FeedView } from "../../../actors/hub/feed_view.ts";
 import { CheckpointStore, KvLog } from "../../store/mod.ts";
 import { blockFromReadings } from "../../../protocol/reading_block.ts";
+import { viewValues } from "../../../tests/testing/view_values.ts";
 
 /** Fails once, the first time it sees a reading with status `poison`, then behaves. */
 class FailsOnce implements Behavior<ShardMessage> {
@@ -82,19 +82,7 @@ Deno.test("a failed shard is restarted from the checkpoint plus the log after it
     };
     await collect();
     await collect();
-    const snapshot = view.snapshot();
-    const ids = new Map(snapshot.sensors.map((s) => [s.index, s.id]));
-    const names = new Map(snapshot.metrics.map((m) => [m.index, m.name]));
-    const state: Record<string, MetricState> = {};
-    for (let i = 0; i < snapshot.values.length; i++) {
-      state[`${ids.get(snapshot.values.sensor[i])}/${names.get(snapshot.values.metric[i])}`] = {
-        last: snapshot.values.last[i],
-        avg: snapshot.values.avg[i],
-        min: snapshot.values.min[i],
-        max: snapshot.values.max[i],
-        timeMs: snapshot.values.timeMs[i],
-      };
-    }
+    const state = viewValues(view);
     assertEquals(failures.length, 1);
     assert(shards.health().some((s) => s.restarts === 1), "one shard was restarted");
     assert(sameState(state, recompute(posted, 5)), "state after restart equals recomputation");

@@ -13,6 +13,7 @@ import { CheckpointStore, KvLog } from "../../store/mod.ts";
 import type { Checkpoint, StoredShard } from "../../store/mod.ts";
 import { Checkpointer } from "../checkpointer.ts";
 import { LogSource } from "./log_source.ts";
+import { viewValues } from "../../../tests/testing/view_values.ts";
 
 const SHARDS = 4;
 const WINDOW = 5;
@@ -34,21 +35,7 @@ class FlakyCheckpointer extends Checkpointer {
 async function values(shards: ShardSet): Promise<Record<string, MetricState>> {
   const view = new FeedView();
   view.apply(await shards.flushAll({ timeoutMs: 10_000 }));
-  const snapshot = view.snapshot();
-  const ids = new Map(snapshot.sensors.map((s) => [s.index, s.id]));
-  const names = new Map(snapshot.metrics.map((m) => [m.index, m.name]));
-  const out: Record<string, MetricState> = {};
-  const v = snapshot.values;
-  for (let i = 0; i < v.length; i++) {
-    out[`${ids.get(v.sensor[i])}/${names.get(v.metric[i])}`] = {
-      last: v.last[i],
-      avg: v.avg[i],
-      min: v.min[i],
-      max: v.max[i],
-      timeMs: v.timeMs[i],
-    };
-  }
-  return out;
+  return viewValues(view);
 }
 
 Deno.test({

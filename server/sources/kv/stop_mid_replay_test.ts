@@ -16,6 +16,7 @@ import type { LogEntry } from "../../store/mod.ts";
 import { Checkpointer } from "../checkpointer.ts";
 import { createSource } from "../create_source.ts";
 import { LogSource } from "./log_source.ts";
+import { viewValues } from "../../../tests/testing/view_values.ts";
 
 const SHARDS = 4;
 const WINDOW = 5;
@@ -23,21 +24,7 @@ const WINDOW = 5;
 async function values(shards: ShardSet): Promise<Record<string, MetricState>> {
   const view = new FeedView();
   view.apply(await shards.flushAll({ timeoutMs: 10_000 }));
-  const snapshot = view.snapshot();
-  const ids = new Map(snapshot.sensors.map((s) => [s.index, s.id]));
-  const names = new Map(snapshot.metrics.map((m) => [m.index, m.name]));
-  const out: Record<string, MetricState> = {};
-  const v = snapshot.values;
-  for (let i = 0; i < v.length; i++) {
-    out[`${ids.get(v.sensor[i])}/${names.get(v.metric[i])}`] = {
-      last: v.last[i],
-      avg: v.avg[i],
-      min: v.min[i],
-      max: v.max[i],
-      timeMs: v.timeMs[i],
-    };
-  }
-  return out;
+  return viewValues(view);
 }
 
 Deno.test({
