@@ -7,14 +7,13 @@ import { withTempKv } from "../../tests/testing/temp_kv.ts";
 import { eventually, recompute, sameState } from "../../tests/testing/recompute.ts";
 import type { PlainReading } from "../../tests/testing/recompute.ts";
 import type { MetricState } from "../../tests/testing/feed_client.ts";
-import { DEFAULT_WINDOW_SPEC, ShardSet } from "./mod.ts";
-import type { ShardImage } from "./mod.ts";
+import { ShardSet } from "./mod.ts";
 import { FeedView } from "../hub/feed_view.ts";
 import { blockFromReadings } from "../../protocol/reading_block.ts";
-import { KvLog, openStore } from "../../server/store/mod.ts";
-import { createSource } from "../../server/sources/create_source.ts";
+import { KvLog } from "../../server/store/mod.ts";
 import type { LogSource } from "../../server/sources/kv/log_source.ts";
 import { viewValues } from "../../tests/testing/view_values.ts";
+import { openLogRestart } from "../../tests/testing/log_restart.ts";
 
 const SHARDS = 4;
 const WINDOW = 5;
@@ -32,23 +31,11 @@ async function run(
   workers: number,
   during?: (shards: ShardSet, source: LogSource) => Promise<void>,
 ): Promise<void> {
-  const store = await openStore<ShardImage>(path, { source: "log" });
-  const shards = await ShardSet.open({
-    count: SHARDS,
+  const { store, shards, source } = await openLogRestart(path, {
+    shards: SHARDS,
     window: WINDOW,
-    windowSpec: DEFAULT_WINDOW_SPEC,
     workers,
-    checkpoint: store.checkpoint,
-    checkpointSeq: store.checkpoint?.seq,
-  }, store.shards);
-  const source = await createSource({
-    source: "kv",
-    checkpointEveryMs: 3_600_000,
-    mongoUri: null,
-    mongoDb: "",
-    mongoCollection: "",
-    maxFutureMs: 60_000,
-  }, { store, shards }) as LogSource;
+  });
   try {
     source.start();
     await eventually(() => source.caughtUp, 10_000, "the log read");

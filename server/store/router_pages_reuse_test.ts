@@ -8,14 +8,13 @@ import { withTempKv } from "../../tests/testing/temp_kv.ts";
 import { eventually, recompute, sameState } from "../../tests/testing/recompute.ts";
 import type { PlainReading } from "../../tests/testing/recompute.ts";
 import type { MetricState } from "../../tests/testing/feed_client.ts";
-import { DEFAULT_WINDOW_SPEC, ShardSet } from "../../actors/shards/mod.ts";
+import { ShardSet } from "../../actors/shards/mod.ts";
 import type { ShardImage } from "../../actors/shards/mod.ts";
 import { FeedView } from "../../actors/hub/feed_view.ts";
 import { blockFromReadings } from "../../protocol/reading_block.ts";
 import { KvLog, LogRetention, openStore } from "./mod.ts";
-import { createSource } from "../sources/create_source.ts";
-import type { LogSource } from "../sources/kv/log_source.ts";
 import { viewValues } from "../../tests/testing/view_values.ts";
+import { openLogRestart } from "../../tests/testing/log_restart.ts";
 
 const SHARDS = 4;
 
@@ -25,22 +24,7 @@ async function run(
   window: number,
   check?: (shards: ShardSet, restored: boolean) => Promise<void>,
 ): Promise<void> {
-  const store = await openStore<ShardImage>(path, { source: "log" });
-  const shards = await ShardSet.open({
-    count: SHARDS,
-    window,
-    windowSpec: DEFAULT_WINDOW_SPEC,
-    checkpoint: store.checkpoint,
-    checkpointSeq: store.checkpoint?.seq,
-  }, store.shards);
-  const source = await createSource({
-    source: "kv",
-    checkpointEveryMs: 3_600_000,
-    mongoUri: null,
-    mongoDb: "",
-    mongoCollection: "",
-    maxFutureMs: 60_000,
-  }, { store, shards }) as LogSource;
+  const { store, shards, source } = await openLogRestart(path, { shards: SHARDS, window });
   try {
     source.start();
     await eventually(() => source.caughtUp, 10_000, "the log read");

@@ -13,16 +13,14 @@ import {
 } from "../../../tests/testing/recompute.ts";
 import type { PlainReading } from "../../../tests/testing/recompute.ts";
 import { DEFAULT_WINDOW_SPEC, shardFor, ShardSet } from "../../../actors/shards/mod.ts";
-import type { ShardImage } from "../../../actors/shards/mod.ts";
 import { FeedView } from "../../../actors/hub/feed_view.ts";
 import { blockFromReadings } from "../../../protocol/reading_block.ts";
-import { CheckpointStore, KEYS, KvLog, LogRetention, openStore } from "../../store/mod.ts";
+import { CheckpointStore, KEYS, KvLog, LogRetention } from "../../store/mod.ts";
 import type { LogEntry } from "../../store/mod.ts";
 import { LogHousekeeper } from "../../history/log_housekeeper.ts";
 import { Checkpointer } from "../checkpointer.ts";
-import { createSource } from "../create_source.ts";
-import type { LogSource } from "./log_source.ts";
 import { viewValues } from "../../../tests/testing/view_values.ts";
+import { openLogRestart } from "../../../tests/testing/log_restart.ts";
 
 const SHARDS = 4;
 const WINDOW = 7;
@@ -103,25 +101,8 @@ async function fleetState(shards: ShardSet) {
 }
 
 /** The restart path of the server: the store opened on the file, shards restored, the source made. */
-async function restart(path: string, workers: number, checkpointEveryMs = 60_000) {
-  const store = await openStore<ShardImage>(path, { source: "log" });
-  const shards = await ShardSet.open({
-    count: SHARDS,
-    window: WINDOW,
-    windowSpec: DEFAULT_WINDOW_SPEC,
-    workers,
-    checkpoint: store.checkpoint,
-    checkpointSeq: store.checkpoint?.seq,
-  }, store.shards);
-  const source = await createSource({
-    source: "kv",
-    checkpointEveryMs,
-    mongoUri: null,
-    mongoDb: "",
-    mongoCollection: "",
-    maxFutureMs: 60_000,
-  }, { store, shards }) as LogSource;
-  return { store, shards, source };
+function restart(path: string, workers: number, checkpointEveryMs = 60_000) {
+  return openLogRestart(path, { shards: SHARDS, window: WINDOW, workers, checkpointEveryMs });
 }
 
 function shardSet(workers: number): ShardSet {

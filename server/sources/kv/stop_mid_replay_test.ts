@@ -8,15 +8,14 @@ import { eventually, recompute, sameState } from "../../../tests/testing/recompu
 import type { PlainReading } from "../../../tests/testing/recompute.ts";
 import type { MetricState } from "../../../tests/testing/feed_client.ts";
 import { DEFAULT_WINDOW_SPEC, ShardSet } from "../../../actors/shards/mod.ts";
-import type { ShardImage } from "../../../actors/shards/mod.ts";
 import { FeedView } from "../../../actors/hub/feed_view.ts";
 import { blockFromReadings } from "../../../protocol/reading_block.ts";
-import { CheckpointStore, KvLog, openStore } from "../../store/mod.ts";
+import { CheckpointStore, KvLog } from "../../store/mod.ts";
 import type { LogEntry } from "../../store/mod.ts";
 import { Checkpointer } from "../checkpointer.ts";
-import { createSource } from "../create_source.ts";
 import { LogSource } from "./log_source.ts";
 import { viewValues } from "../../../tests/testing/view_values.ts";
+import { openLogRestart } from "../../../tests/testing/log_restart.ts";
 
 const SHARDS = 4;
 const WINDOW = 5;
@@ -85,22 +84,10 @@ Deno.test({
       await shards.stop();
     }
 
-    const store = await openStore<ShardImage>(path, { source: "log" });
-    const second = await ShardSet.open({
-      count: SHARDS,
+    const { store, shards: second, source: restarted } = await openLogRestart(path, {
+      shards: SHARDS,
       window: WINDOW,
-      windowSpec: DEFAULT_WINDOW_SPEC,
-      checkpoint: store.checkpoint,
-      checkpointSeq: store.checkpoint?.seq,
-    }, store.shards);
-    const restarted = await createSource({
-      source: "kv",
-      checkpointEveryMs: 3_600_000,
-      mongoUri: null,
-      mongoDb: "",
-      mongoCollection: "",
-      maxFutureMs: 60_000,
-    }, { store, shards: second }) as LogSource;
+    });
     try {
       restarted.start();
       await eventually(() => restarted.caughtUp, 10_000, "the restart's replay");
