@@ -520,7 +520,7 @@ async function fanout(sensors: number, seconds: number): Promise<void> {
       String(r.clients),
       Math.round(r.framesPerSecond).toString(),
       `${r.p50} / ${r.p99}`,
-      r.cpuPercent.toFixed(0),
+      r.cpuPercent.toFixed(1),
       r.rssMb.toFixed(0),
     ]),
   ));
