@@ -180,7 +180,8 @@ export class FeedView {
     const updates = this.#updates.next(total);
     let at = 0;
     for (const change of changes) {
-      if (!change) continue;
+      // A shard with nothing of a kind this tick costs no copies (seven calls per shard per tick).
+      if (!change || change.updates.length === 0) continue;
       const u = change.updates;
       updates.sensor.set(u.sensor, at);
       updates.metric.set(u.metric, at);
@@ -198,7 +199,7 @@ export class FeedView {
     const windows = this.#merged.next(windowTotal);
     at = 0;
     for (const change of changes) {
-      if (!change) continue;
+      if (!change || change.windows.length === 0) continue;
       copyWindows(change.windows, windows, at);
       at += change.windows.length;
     }

@@ -70,12 +70,16 @@ export class LocalShards implements ShardHosts {
 
   async deliver(_host: number, rows: RoutedRows): Promise<void> {
     for (let k = 0; k < rows.shards.length; k++) {
-      await this.#send(rows.shards[k], {
+      const shard = rows.shards[k];
+      const message: ShardMessage = {
         type: "readings",
         rows,
         from: rows.shardStart[k],
         to: rows.shardStart[k + 1],
-      });
+      };
+      // Waits only for a full mailbox (or to learn of a failure): an await per shard per batch
+      // cost three promises each.
+      if (!this.#shards[shard].offer(message)) await this.#send(shard, message);
     }
   }
 
@@ -88,17 +92,48 @@ export class LocalShards implements ShardHosts {
   }
 
   flush(timeoutMs: number): Promise<(ShardChanges | null)[]> {
-    return Promise.all(this.#shards.map(async (shard, i) => {
-      let asked = this.#lateFlush[i] ?? this.#askFlush(i);
-      this.#lateFlush[i] = null;
-      let answer = await within(asked, timeoutMs);
-      if (answer === RESTARTED) {
-        asked = this.#askFlush(i);
-        answer = await within(asked, timeoutMs);
+    // One timer for the round, not one per shard (a timer and a race per shard were most of an
+    // empty flush's cost at 16 shards). A shard that restarts meanwhile is asked again with a
+    // full timeout of its own, as before.
+    const count = this.#shards.length;
+    if (count === 0) return Promise.resolve([]);
+    const answers: (ShardChanges | null)[] = new Array(count).fill(null);
+    const asked: (Promise<ShardChanges | null | typeof RESTARTED> | null)[] = new Array(count);
+    /** Per shard: 0 waits on the round's timer, 1 asked again after a restart, 2 done. */
+    const phase = new Uint8Array(count);
+    let open = count;
+    return new Promise((resolve) => {
+      const settle = (i: number, answer: ShardChanges | null) => {
+        answers[i] = answer;
+        phase[i] = 2;
+        if (--open === 0) {
+          clearTimeout(timer);
+          resolve(answers);
+        }
+      };
+      const timer = setTimeout(() => {
+        for (let i = 0; i < count; i++) {
+          if (phase[i] !== 0) continue;
+          if (this.#shards[i].failure === null) this.#lateFlush[i] = asked[i];
+          settle(i, null);
+        }
+      }, timeoutMs);
+      for (let i = 0; i < count; i++) {
+        const first = this.#lateFlush[i] ?? this.#askFlush(i);
+        this.#lateFlush[i] = null;
+        asked[i] = first;
+        first.then((answer) => {
+          if (phase[i] !== 0) return; // the round's time ran out
+          if (answer !== RESTARTED) return settle(i, answer);
+          phase[i] = 1;
+          const again = this.#askFlush(i);
+          void within(again, timeoutMs).then((late) => {
+            if (late === TIMED_OUT && this.#shards[i].failure === null) this.#lateFlush[i] = again;
+            settle(i, late === TIMED_OUT || late === RESTARTED ? null : late);
+          });
+        });
       }
-      if (answer === TIMED_OUT && shard.failure === null) this.#lateFlush[i] = asked;
-      return answer === TIMED_OUT || answer === RESTARTED ? null : answer;
-    }));
+    });
   }
 
   state(timeoutMs: number): Promise<(ShardChanges | null)[]> {
@@ -170,7 +205,10 @@ export class LocalShards implements ShardHosts {
   #askFlush(i: number): Promise<ShardChanges | null | typeof RESTARTED> {
     return new Promise((resolve) => {
       this.#abandon[i] = () => resolve(RESTARTED);
-      this.#shards[i].send({ type: "flush", reply: resolve }).catch(() => resolve(null));
+      const message: ShardMessage = { type: "flush", reply: resolve };
+      if (!this.#shards[i].offer(message)) {
+        this.#shards[i].send(message).catch(() => resolve(null));
+      }
     });
   }
 

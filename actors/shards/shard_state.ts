@@ -27,6 +27,12 @@ export interface ShardNames {
   metricName(index: number): string | undefined;
 }
 
+/** The levels of a flush that changed none (`reuseColumns` only: nothing transfers their buffers). */
+const NO_LEVELS: SensorLevels = Object.freeze({
+  sensor: new Uint32Array(0),
+  level: new Uint8Array(0),
+});
+
 const PAGE = SENSOR_PAGE;
 const BITS = SENSOR_PAGE_BITS;
 const MASK = PAGE - 1;
@@ -741,7 +747,9 @@ export class ShardState {
       page.flags[i] &= ~LEVEL_DIRTY;
       if (page.flags[i] & LIVE) list[n++] = s;
     }
-    const levels = this.#levelsOf(list, n);
+    // Most flushes change no level: in this isolate (read, never transferred) they share one
+    // empty pair rather than allocate two arrays each.
+    const levels = n === 0 && this.#reuse ? NO_LEVELS : this.#levelsOf(list, n);
     list.length = 0;
     return levels;
   }
