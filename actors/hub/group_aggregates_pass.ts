@@ -21,17 +21,21 @@ export function groupAggregatesOf(
   const metrics = view.metrics().map((m) => m.index);
   const n = metrics.length;
   const cells = prefixes.length * n;
-  // Per prefix and metric (at p * n + k): newest start, sensors, count, sum, min, max.
-  const startMs = new Float64Array(cells).fill(-Infinity);
-  const sensors = new Float64Array(cells);
-  const count = new Float64Array(cells);
-  const sum = new Float64Array(cells);
-  const min = new Float64Array(cells).fill(Infinity);
-  const max = new Float64Array(cells).fill(-Infinity);
-  // Per group name: the prefixes (their first cell, p * n) that take its sensors.
+  // Per prefix and metric, six doubles side by side at (p * n + k) * CELL: newest start,
+  // sensors, count, sum, min, max. One array, so a sensor's cells share cache lines: six
+  // arrays, each read and written at the same cell, took a third more time per walk.
+  const acc = new Float64Array(cells * CELL);
+  for (let c = 0; c < cells * CELL; c += CELL) {
+    acc[c] = -Infinity;
+    acc[c + MIN] = Infinity;
+    acc[c + MAX] = -Infinity;
+  }
+  // Per group name: the prefixes (their first cell, p * n * CELL) that take its sensors.
   const takers = new Map<string, number[]>();
   const w = view.windowColumns;
-  for (let index = 0; index < view.sensorLimit; index++) {
+  const wStart = w.startMs, wCount = w.count, wSum = w.sum, wMin = w.min, wMax = w.max;
+  const limit = view.sensorLimit;
+  for (let index = 0; index < limit; index++) {
     const sensor = view.sensor(index);
     if (sensor === undefined) continue;
     let into = takers.get(sensor.group);
@@ -39,53 +43,63 @@ export function groupAggregatesOf(
       into = [];
       const group = sensor.group;
       if (scope === null || scope.some((p) => covers(p, group))) {
-        prefixes.forEach((prefix, p) => {
-          if (prefix === "" || covers(prefix, group)) into!.push(p * n);
-        });
+        for (let p = 0; p < prefixes.length; p++) {
+          if (prefixes[p] === "" || covers(prefixes[p], group)) into.push(p * n * CELL);
+        }
       }
       takers.set(group, into);
     }
-    if (into.length === 0) continue;
+    const takes = into.length;
+    if (takes === 0) continue;
     for (let k = 0; k < n; k++) {
       const slot = view.windowSlot(index, metrics[k], size);
       if (slot < 0) continue;
-      const start = w.startMs[slot];
-      for (let t = 0; t < into.length; t++) {
-        const c = into[t] + k;
-        if (start > startMs[c]) {
-          // A newer window than any so far: the aggregate starts over from it.
-          startMs[c] = start;
-          sensors[c] = 0;
-          count[c] = 0;
-          sum[c] = 0;
-          min[c] = Infinity;
-          max[c] = -Infinity;
-        } else if (start < startMs[c]) continue;
-        sensors[c]++;
-        count[c] += w.count[slot];
-        sum[c] += w.sum[slot];
-        if (w.min[slot] < min[c]) min[c] = w.min[slot];
-        if (w.max[slot] > max[c]) max[c] = w.max[slot];
+      const start = wStart[slot];
+      for (let t = 0; t < takes; t++) {
+        const c = into[t] + k * CELL;
+        if (start > acc[c]) {
+          // A newer window than any so far: the aggregate starts over from it (the same
+          // operations as from zeros and infinities, so the same bits).
+          acc[c] = start;
+          acc[c + SENSORS] = 0;
+          acc[c + COUNT] = 0;
+          acc[c + SUM] = 0;
+          acc[c + MIN] = Infinity;
+          acc[c + MAX] = -Infinity;
+        } else if (start < acc[c]) continue;
+        acc[c + SENSORS]++;
+        acc[c + COUNT] += wCount[slot];
+        acc[c + SUM] += wSum[slot];
+        if (wMin[slot] < acc[c + MIN]) acc[c + MIN] = wMin[slot];
+        if (wMax[slot] > acc[c + MAX]) acc[c + MAX] = wMax[slot];
       }
     }
   }
   return prefixes.map((prefix, p) => {
     const out: GroupAggregateEntry[] = [];
     for (let k = 0; k < n; k++) {
-      const c = p * n + k;
-      if (sensors[c] === 0) continue;
+      const c = (p * n + k) * CELL;
+      if (acc[c + SENSORS] === 0) continue;
       out.push({
         group: prefix,
         size,
         metric: metrics[k],
-        startMs: startMs[c],
-        sensors: sensors[c],
-        count: count[c],
-        sum: sum[c],
-        min: min[c],
-        max: max[c],
+        startMs: acc[c],
+        sensors: acc[c + SENSORS],
+        count: acc[c + COUNT],
+        sum: acc[c + SUM],
+        min: acc[c + MIN],
+        max: acc[c + MAX],
       });
     }
     return out.sort((a, b) => a.metric - b.metric);
   });
 }
+
+/** A cell's doubles: the newest start first, then these offsets. */
+const CELL = 6;
+const SENSORS = 1;
+const COUNT = 2;
+const SUM = 3;
+const MIN = 4;
+const MAX = 5;

@@ -16,6 +16,7 @@ import { checkScope, checkSubscription, covers, topicFor } from "./topic.ts";
 import { RingBudget, TopicStream } from "./topic_stream.ts";
 import type { Encoding, RingLimits, TopicFrames } from "./topic_stream.ts";
 import { TopicTable } from "./topic_table.ts";
+import { TopicRows } from "./topic_rows.ts";
 import { HubViews } from "./hub_views.ts";
 import type { ViewTableOptions } from "./views/mod.ts";
 import { decodeIdOrder, encodeIdOrder } from "./views/saved_order.ts";
@@ -179,6 +180,8 @@ export class HubBehavior implements Behavior<HubMessage> {
   /** Set while a source rebuilds the shards (see HubHold). */
   #held = false;
   readonly #topics: TopicTable<TopicStream, Session>;
+  /** Every topic's members, to split a tick's updates among the topics in one pass. */
+  readonly #topicRows = new TopicRows();
   readonly #viewOptions: Partial<ViewTableOptions>;
   #views: HubViews;
   readonly #sessions = new Map<FrameSink, SessionState>();
@@ -508,6 +511,7 @@ export class HubBehavior implements Behavior<HubMessage> {
       windowSizesMs: this.#windowSizesMs,
       countWindow: this.#countWindow,
       tickMs: this.#tickMs,
+      rows: this.#topicRows,
     });
   }
 
@@ -700,6 +704,11 @@ export class HubBehavior implements Behavior<HubMessage> {
     const topicsStarted = performance.now();
     this.stats.viewsMs = topicsStarted - viewsStarted;
     let delivered = this.stats.viewFramesSent !== viewFrames;
+    if (merged) {
+      // Every topic's membership first, then one pass over the updates finds each topic's rows.
+      for (const topic of this.#topics.values()) topic.admit(merged);
+      this.#topicRows.split(merged.updates);
+    }
     for (const topic of this.#topics.values()) {
       const frames = merged
         ? topic.advance(merged, now, { tickNo, aggregates: () => aggregates(topic) })
@@ -712,6 +721,7 @@ export class HubBehavior implements Behavior<HubMessage> {
       this.#deliver(topic, frames, { now, tickNo });
       delivered ||= frames !== null && topic.sessions.size > 0;
     }
+    this.#topicRows.clear();
     parts.topics = performance.now() - topicsStarted;
     // Once per tick: a reading's freshness is the same whichever topics carried it.
     if (delivered && merged) this.#observer?.sent(merged.updates, now);

@@ -7,6 +7,7 @@ import type { TopicSpec } from "./topic.ts";
 import { RecentTicks } from "./recent_ticks.ts";
 import type { TickParts } from "./recent_ticks.ts";
 import { RingBudget, StreamRing } from "./stream_ring.ts";
+import type { TopicRows } from "./topic_rows.ts";
 import type { RingLimits } from "./stream_ring.ts";
 import { encodeDelta, encodeSnapshot } from "../../protocol/mod.ts";
 import { encodeCompactDelta } from "../../protocol/compact_delta.ts";
@@ -92,6 +93,11 @@ export class TopicStream {
   /** Per value slot of the view, the stamp of the last coalesced frame that took it. */
   #stamps = new Uint32Array(0);
   #stamp = 0;
+  /** Where the hub splits each tick's updates among its topics; this topic's slot there (-1: none). */
+  readonly #split: TopicRows | null;
+  #slot = -1;
+  /** The membership changes `admit` took of a tick, until `advance` encodes it. */
+  #admitted: { tick: TickChanges; changes: MemberChanges } | null = null;
 
   constructor(
     key: string,
@@ -105,6 +111,11 @@ export class TopicStream {
       countWindow?: number;
       /** The hub's tick, for the frames' interval. Default 100 ms. */
       tickMs?: number;
+      /**
+       * Where the hub splits a tick's updates among its topics (see `admit`);
+       * without it the topic finds its rows itself.
+       */
+      rows?: TopicRows;
     },
   ) {
     this.#windowSizesMs = options.windowSizesMs ?? [];
@@ -116,6 +127,9 @@ export class TopicStream {
     this.epoch = crypto.getRandomValues(new Uint32Array(1))[0];
     this.#limits = options.limits;
     this.#everything = spec.all && spec.scope === null;
+    // The everything-topic takes every row: it needs no slot.
+    this.#split = this.#everything ? null : options.rows ?? null;
+    if (this.#split) this.#slot = this.#split.acquire();
     this.#rings = {
       full: new StreamRing(options.limits, options.budget),
       compact: new StreamRing(options.limits, options.budget),
@@ -189,32 +203,11 @@ export class TopicStream {
   ): TopicFrames | null {
     const tickNo = o.tickNo ?? 0;
     const given = o.aggregates ?? [];
-    const sensors: SensorEntry[] = [];
-    const removed: number[] = [];
-    const entered: number[] = [];
-    for (const index of tick.removed ?? []) {
-      if (this.#isMember(index)) removed.push(index);
-      this.#setMember(index, false);
-    }
-    // A member that started over is told so, and then enters again like a new one (below).
-    const restarted: number[] = [];
-    for (const index of tick.restarted) {
-      if (this.#isMember(index)) restarted.push(index);
-      this.#setMember(index, false);
-    }
-    for (const sensor of tick.sensors) {
-      const was = this.#isMember(sensor.index);
-      const is = matches(this.spec, sensor.id, sensor.group);
-      this.#setMember(sensor.index, is);
-      if (is) {
-        sensors.push(sensor);
-        if (!was) entered.push(sensor.index);
-      } else if (was) removed.push(sensor.index);
-    }
-    // One that started over in a group outside the topic has simply left it.
-    for (let j = restarted.length - 1; j >= 0; j--) {
-      if (!this.#isMember(restarted[j])) removed.push(...restarted.splice(j, 1));
-    }
+    const admitted = this.#admitted;
+    this.#admitted = null;
+    const { sensors, removed, entered, restarted } = admitted?.tick === tick
+      ? admitted.changes
+      : this.#admit(tick);
     for (const member of this.sessions.values()) this.#watchedAt[member.encoding] = now;
     const encode = {
       full: now - this.#watchedAt.full <= this.#limits.ringMs,
@@ -310,6 +303,46 @@ export class TopicStream {
       if (bytes) this.#rings[encoding].push(this.seq, bytes, now);
     }
     return frames;
+  }
+
+  /**
+   * Takes a tick's membership changes ahead of `advance`: the hub has every
+   * topic admit the tick, then splits its updates among them in one pass
+   * (`TopicRows.split`), then advances each.
+   */
+  admit(tick: TickChanges): void {
+    this.#admitted = { tick, changes: this.#admit(tick) };
+  }
+
+  /** The sensors that entered or changed within the topic, and those that left it or started over. */
+  #admit(tick: TickChanges): MemberChanges {
+    const sensors: SensorEntry[] = [];
+    const removed: number[] = [];
+    const entered: number[] = [];
+    for (const index of tick.removed ?? []) {
+      if (this.#isMember(index)) removed.push(index);
+      this.#setMember(index, false);
+    }
+    // A member that started over is told so, and then enters again like a new one (below).
+    const restarted: number[] = [];
+    for (const index of tick.restarted) {
+      if (this.#isMember(index)) restarted.push(index);
+      this.#setMember(index, false);
+    }
+    for (const sensor of tick.sensors) {
+      const was = this.#isMember(sensor.index);
+      const is = matches(this.spec, sensor.id, sensor.group);
+      this.#setMember(sensor.index, is);
+      if (is) {
+        sensors.push(sensor);
+        if (!was) entered.push(sensor.index);
+      } else if (was) removed.push(sensor.index);
+    }
+    // One that started over in a group outside the topic has simply left it.
+    for (let j = restarted.length - 1; j >= 0; j--) {
+      if (!this.#isMember(restarted[j])) removed.push(...restarted.splice(j, 1));
+    }
+    return { sensors, removed, entered, restarted };
   }
 
   /**
@@ -534,8 +567,9 @@ export class TopicStream {
 
   /**
    * The updates of member sensors, with their previous values alongside
-   * (none when `previous` is null). Every topic filters every tick: one
-   * membership pass (rows noted in a scratch list) into scratch columns
+   * (none when `previous` is null). Every topic filters every tick: its
+   * rows (split among the topics by the hub, or found by a membership pass
+   * here, noted in a scratch list) are copied into scratch columns
    * shared by every topic, valid until the next call: the caller encodes
    * them at once and copies what it keeps. A fresh buffer per topic per
    * tick was most of the hub's ArrayBuffer churn at a modest load, and
@@ -545,13 +579,9 @@ export class TopicStream {
     from: MetricStates,
     previous: PreviousColumns | null,
   ): { updates: MetricStates; previous: PreviousColumns } {
-    if (rows.length < from.length) rows = new Int32Array(Math.max(from.length, rows.length * 2));
-    const member = this.#member;
-    let n = 0;
-    for (let i = 0; i < from.length; i++) {
-      const sensor = from.sensor[i];
-      if (sensor < member.length && member[sensor] === 1) rows[n++] = i;
-    }
+    const split = this.#split?.taken(this.#slot, from) ?? -1;
+    const n = split >= 0 ? split : memberRows(from, this.#member);
+    const rows = split >= 0 ? this.#split!.rows(this.#slot) : scratchRows;
     const out = filteredStates.next(n);
     const before = filteredPrevious.next(previous ? n : 0);
     for (let at = 0; at < n; at++) {
@@ -605,17 +635,41 @@ export class TopicStream {
       this.#member = grown;
     }
     this.#member[index] = member ? 1 : 0;
+    if (this.#slot >= 0) this.#split!.set(index, this.#slot, member);
   }
 
   /** Frees everything the rings hold (when the topic is dropped). */
   release(): void {
     this.#rings.full.release();
     this.#rings.compact.release();
+    if (this.#slot >= 0) this.#split!.release(this.#slot);
+    this.#slot = -1;
   }
 }
 
 /** Rows of the tick's updates that belong to a topic (`#filter`'s scratch; nothing awaits in between). */
-let rows = new Int32Array(1024);
+let scratchRows = new Int32Array(1024);
+/** Notes the rows of `from` whose sensor is a member in `scratchRows`; returns how many. */
+function memberRows(from: MetricStates, member: Uint8Array): number {
+  if (scratchRows.length < from.length) {
+    scratchRows = new Int32Array(Math.max(from.length, scratchRows.length * 2));
+  }
+  const rows = scratchRows;
+  let n = 0;
+  for (let i = 0; i < from.length; i++) {
+    const sensor = from.sensor[i];
+    if (sensor < member.length && member[sensor] === 1) rows[n++] = i;
+  }
+  return n;
+}
+
+/** What a tick changed of a topic's membership (see `TopicStream.admit`). */
+interface MemberChanges {
+  sensors: SensorEntry[];
+  removed: number[];
+  entered: number[];
+  restarted: number[];
+}
 /** `#filter`'s output columns, reused call after call (see there). */
 const filteredStates = statesBuffer();
 const filteredPrevious = previousBuffer();
