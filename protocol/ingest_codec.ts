@@ -2,7 +2,13 @@ import * as flatbuffers from "flatbuffers";
 import { IngestBatch } from "./schema_generated.ts";
 import { FlatBufferVerifier } from "./verifier.ts";
 import { prefixSums } from "./reading_block.ts";
-import { writeString } from "./frame_parts.ts";
+import {
+  float64Vector,
+  offsetVector,
+  uint32Vector,
+  uint8Vector,
+  writeString,
+} from "./bulk_vectors.ts";
 import { KnownStrings } from "./known_strings.ts";
 import type { ReadingBlock } from "./reading_block.ts";
 import type { KnownKeys } from "./known_strings.ts";
@@ -224,6 +230,8 @@ function readStrings(
 }
 
 const builder = new flatbuffers.Builder(64 * 1024);
+/** The strings' offsets while a block is encoded, kept from block to block. */
+let stringOffsets = new Int32Array(1024);
 
 /**
  * Encodes a block as an `IngestBatch` (the log's chunk format), with
@@ -236,16 +244,21 @@ export function encodeReadingBlock(
 ): Uint8Array<ArrayBuffer> {
   builder.clear();
   const id = batchId === undefined ? 0 : builder.createString(batchId);
-  // Without a TextEncoder call per string: the log re-encodes every batch over a chunk's size.
-  const stringOffsets = block.strings.map((s) => writeString(builder, s));
-  const strings = IngestBatch.createStringsVector(builder, stringOffsets);
-  const sensor = IngestBatch.createSensorVector(builder, block.sensor);
-  const group = IngestBatch.createGroupVector(builder, block.group);
-  const status = IngestBatch.createStatusVector(builder, block.status);
-  const timeMs = IngestBatch.createTimeMsVector(builder, block.timeMs);
-  const metricCount = IngestBatch.createMetricCountVector(builder, block.metricCount);
-  const metric = IngestBatch.createMetricVector(builder, block.metric);
-  const value = IngestBatch.createValueVector(builder, block.value);
+  // Without a TextEncoder call per string, nor a call per element: the log re-encodes every
+  // batch over a chunk's size.
+  const n = block.strings.length;
+  if (stringOffsets.length < n) {
+    stringOffsets = new Int32Array(Math.max(n, 2 * stringOffsets.length));
+  }
+  for (let i = 0; i < n; i++) stringOffsets[i] = writeString(builder, block.strings[i]);
+  const strings = offsetVector(builder, stringOffsets, n);
+  const sensor = uint32Vector(builder, block.sensor);
+  const group = uint32Vector(builder, block.group);
+  const status = uint32Vector(builder, block.status);
+  const timeMs = float64Vector(builder, block.timeMs);
+  const metricCount = uint8Vector(builder, block.metricCount);
+  const metric = uint32Vector(builder, block.metric);
+  const value = float64Vector(builder, block.value);
   IngestBatch.startIngestBatch(builder);
   if (batchId !== undefined) IngestBatch.addBatchId(builder, id);
   IngestBatch.addStrings(builder, strings);
