@@ -710,6 +710,7 @@ export class HubBehavior implements Behavior<HubMessage> {
         }
       }
       this.#deliver(topic, frames, { now, tickNo });
+      topic.offered(tickNo);
       delivered ||= frames !== null && topic.sessions.size > 0;
     }
     parts.topics = performance.now() - topicsStarted;
