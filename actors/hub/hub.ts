@@ -719,6 +719,7 @@ export class HubBehavior implements Behavior<HubMessage> {
         }
       }
       this.#deliver(topic, frames, { now, tickNo });
+      topic.offered(tickNo);
       delivered ||= frames !== null && topic.sessions.size > 0;
     }
     this.#topicRows.clear();

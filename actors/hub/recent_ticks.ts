@@ -124,6 +124,23 @@ export class RecentTicks {
     if (this.#from < oldest) this.#from = oldest;
   }
 
+  /**
+   * Drops the ticks at or before `through`, which no session will ask for
+   * again: every one has had them. Coverage (`covers`) and `seqAt` for any
+   * later `since` are as before. Without it each tick's parts lived `span`
+   * ticks (a second) even when every session was sent every tick.
+   */
+  release(through: number): void {
+    const parts = this.#parts;
+    let n = 0;
+    while (n < parts.length && parts[n].tickNo <= through) n++;
+    if (n === 0) return;
+    this.#seqBefore = parts[n - 1].seqAfter;
+    this.#recycle(parts.length === n ? parts : parts.slice(0, n));
+    if (parts.length === n) parts.length = 0;
+    else parts.splice(0, n);
+  }
+
   /** The stream's seq after tick `since` (covered or just before). */
   seqAt(since: number): number {
     let seq = this.#seqBefore;

@@ -180,6 +180,18 @@ export class TopicStream {
   }
 
   /**
+   * After tick `tickNo`'s offers: the ticks every session has had (and a
+   * session joining later starts at `tickNo`) are never coalesced again.
+   */
+  offered(tickNo: number): void {
+    let oldest = tickNo;
+    for (const { cursor } of this.sessions.values()) {
+      if (cursor.sentAt < oldest) oldest = cursor.sentAt;
+    }
+    this.#recent.release(oldest);
+  }
+
+  /**
    * Applies one tick's changes: the sensors that entered or changed within
    * the topic, those that left it, and the updates of its sensors. Returns
    * the tick's frame per encoding its sessions use (also kept in that
