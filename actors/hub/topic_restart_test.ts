@@ -9,7 +9,7 @@ import type { TopicFrames } from "./topic_stream.ts";
 import { cursorAt, Session } from "./session.ts";
 import type { FrameSink } from "./session.ts";
 import type { ShardChanges } from "../shards/shard_messages.ts";
-import { allocateStates, allocateWindowStates } from "../../protocol/columns.ts";
+import { metricFlush } from "../../tests/testing/metric_flush.ts";
 import { decodeServerFrame } from "../../protocol/server_frames.ts";
 
 const T = 1_767_225_600_000;
@@ -23,26 +23,13 @@ function flush(
     late?: [number, number][];
   },
 ): ShardChanges {
-  const values = o.values ?? [];
-  const updates = allocateStates(values.length);
-  values.forEach(([sensor, last], i) => {
-    updates.sensor[i] = sensor;
-    updates.last[i] =
-      updates.avg[i] =
-      updates.min[i] =
-      updates.max[i] =
-        last;
-    updates.timeMs[i] = T + last;
-  });
-  return {
+  return metricFlush({
     sensors: (o.sensors ?? []).map(([index, id]) => ({ index, id, group: "g" })),
-    metrics: [{ index: 0, name: "t" }],
-    updates,
-    windows: allocateWindowStates(0),
-    late: o.late ?? [],
-    statuses: [],
-    removed: o.removed ?? [],
-  };
+    values: o.values,
+    removed: o.removed,
+    late: o.late,
+    timeMs: (last) => T + last,
+  });
 }
 
 const watcher: FrameSink = {

@@ -7,7 +7,7 @@ import { TopicRows } from "./topic_rows.ts";
 import { cursorAt, Session } from "./session.ts";
 import type { FrameSink } from "./session.ts";
 import type { ShardChanges } from "../shards/shard_messages.ts";
-import { allocateStates, allocateWindowStates } from "../../protocol/columns.ts";
+import { metricFlush } from "../../tests/testing/metric_flush.ts";
 import { decodeServerFrame } from "../../protocol/server_frames.ts";
 import type { DeltaEvent } from "../../protocol/server_frames.ts";
 
@@ -23,25 +23,8 @@ function flush(
   values: [number, number][],
   removed: number[],
 ): ShardChanges {
-  const updates = allocateStates(values.length);
-  values.forEach(([sensor, last], i) => {
-    updates.sensor[i] = sensor;
-    updates.last[i] =
-      updates.avg[i] =
-      updates.min[i] =
-      updates.max[i] =
-        last;
-    updates.timeMs[i] = 1_000;
-  });
-  return {
-    sensors: entries.map(([index, group]) => ({ index, id: `s${index}`, group })),
-    metrics: [{ index: 0, name: "t" }],
-    updates,
-    windows: allocateWindowStates(0),
-    late: [],
-    statuses: [],
-    removed,
-  };
+  const sensors = entries.map(([index, group]) => ({ index, id: `s${index}`, group }));
+  return metricFlush({ sensors, values, removed });
 }
 
 /** One step of the fleet: per sensor, nothing, a value, a value and a move, or a removal. */

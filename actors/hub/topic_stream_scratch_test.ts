@@ -6,7 +6,7 @@ import { RingBudget, TopicStream } from "./topic_stream.ts";
 import { cursorAt, Session } from "./session.ts";
 import type { FrameSink } from "./session.ts";
 import type { ShardChanges } from "../shards/shard_messages.ts";
-import { allocateStates, allocateWindowStates } from "../../protocol/columns.ts";
+import { metricFlush } from "../../tests/testing/metric_flush.ts";
 import { decodeServerFrame } from "../../protocol/server_frames.ts";
 import type { DeltaEvent } from "../../protocol/server_frames.ts";
 import { decodeCompactDelta } from "../../protocol/compact_delta.ts";
@@ -34,30 +34,16 @@ function topicOf(view: FeedView, group: string, compact: boolean): TopicStream {
 
 /** One flush: every sensor is known (index i is `s<i>` in GROUPS[i % 3]); values are [sensor, last]. */
 function flush(sensors: number, values: [number, number][], first: boolean): ShardChanges {
-  const updates = allocateStates(values.length);
-  values.forEach(([sensor, last], i) => {
-    updates.sensor[i] = sensor;
-    updates.last[i] =
-      updates.avg[i] =
-      updates.min[i] =
-      updates.max[i] =
-        last;
-    updates.timeMs[i] = 1_000;
-  });
-  return {
+  return metricFlush({
     sensors: first
       ? Array.from(
         { length: sensors },
         (_, i) => ({ index: i, id: `s${i}`, group: `${GROUPS[i % 3]}/line` }),
       )
       : [],
-    metrics: first ? [{ index: 0, name: "t" }] : [],
-    updates,
-    windows: allocateWindowStates(0),
-    late: [],
-    statuses: [],
-    removed: [],
-  };
+    values,
+    namesMetric: first,
+  });
 }
 
 /** A client's values for one metric, per sensor: what a compact frame is coded against. */

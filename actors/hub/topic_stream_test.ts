@@ -7,35 +7,21 @@ import type { TopicFrames } from "./topic_stream.ts";
 import { cursorAt, Session } from "./session.ts";
 import type { FrameSink } from "./session.ts";
 import type { ShardChanges } from "../shards/shard_messages.ts";
-import { allocateStates, allocateWindowStates } from "../../protocol/columns.ts";
+import { allocateStates } from "../../protocol/columns.ts";
+import { metricFlush } from "../../tests/testing/metric_flush.ts";
 import { decodeServerFrame } from "../../protocol/server_frames.ts";
 import type { DeltaEvent, SnapshotEvent } from "../../protocol/server_frames.ts";
 
-/** One shard flush: sensors [index, id, group] and values [sensor, last]; metric 0 is "t". */
 function flush(
   sensors: [number, string, string][],
   values: [number, number][],
   removed: number[] = [],
 ): ShardChanges {
-  const updates = allocateStates(values.length);
-  values.forEach(([sensor, last], i) => {
-    updates.sensor[i] = sensor;
-    updates.last[i] =
-      updates.avg[i] =
-      updates.min[i] =
-      updates.max[i] =
-        last;
-    updates.timeMs[i] = 1_000;
-  });
-  return {
+  return metricFlush({
     sensors: sensors.map(([index, id, group]) => ({ index, id, group })),
-    metrics: [{ index: 0, name: "t" }],
-    updates,
-    windows: allocateWindowStates(0),
-    late: [],
-    statuses: [],
+    values,
     removed,
-  };
+  });
 }
 
 function stream(view: FeedView, groups: string[], limits = { ringMs: 1_000, ringBytes: 1 << 20 }) {
