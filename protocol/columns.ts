@@ -137,6 +137,48 @@ export function viewWindowStates(windows: WindowStates, length: number): WindowS
   };
 }
 
+/** Metric-state columns whose `length` is set by their owner (`prefixStates`). */
+export type PrefixStates = { -readonly [K in keyof MetricStates]: MetricStates[K] };
+
+/** Window columns whose `length` is set by their owner (`prefixWindowStates`). */
+export type PrefixWindowStates = { -readonly [K in keyof WindowStates]: WindowStates[K] };
+
+/**
+ * The columns of `whole` (not views) with a `length` of 0 for the owner to
+ * set: a reused buffer handed out whole, of which the first `length` entries
+ * are valid. Made once per buffer, where `viewStates` made eight objects per
+ * hand-out. Properties in `allocateStates`' order (one shape for readers).
+ */
+export function prefixStates(whole: MetricStates): PrefixStates {
+  return {
+    length: 0,
+    sensor: whole.sensor,
+    metric: whole.metric,
+    last: whole.last,
+    avg: whole.avg,
+    min: whole.min,
+    max: whole.max,
+    timeMs: whole.timeMs,
+  };
+}
+
+/** As `prefixStates`, for window columns (`allocateWindowStates`' order). */
+export function prefixWindowStates(whole: WindowStates): PrefixWindowStates {
+  return {
+    length: 0,
+    sensor: whole.sensor,
+    metric: whole.metric,
+    size: whole.size,
+    flags: whole.flags,
+    startMs: whole.startMs,
+    count: whole.count,
+    sum: whole.sum,
+    min: whole.min,
+    max: whole.max,
+    std: whole.std,
+  };
+}
+
 /** Copies the first `length` entries of `from` to the start of `to`. */
 export function copyStates(from: MetricStates, to: MetricStates, length: number): void {
   if (length === 0) return;
@@ -162,4 +204,78 @@ export function copyWindowStates(from: WindowStates, to: WindowStates, length: n
   to.min.set(from.min.subarray(0, length));
   to.max.set(from.max.subarray(0, length));
   to.std.set(from.std.subarray(0, length));
+}
+
+/**
+ * Copies entries `[0, from.length)` of `from` into `to` from entry `at`.
+ * `from`'s columns may be longer than its `length` (a shard in this isolate
+ * hands out its reused buffers whole): only `length` entries are read, by
+ * index, with no view made; columns of exactly `length` go by `set`.
+ */
+export function copyStatesAt(from: MetricStates, to: MetricStates, at: number): void {
+  const n = from.length;
+  if (n === 0) return;
+  if (from.sensor.length === n) {
+    to.sensor.set(from.sensor, at);
+    to.metric.set(from.metric, at);
+    to.last.set(from.last, at);
+    to.avg.set(from.avg, at);
+    to.min.set(from.min, at);
+    to.max.set(from.max, at);
+    to.timeMs.set(from.timeMs, at);
+    return;
+  }
+  // One loop per array type: a loop over several types runs slower (polymorphic access).
+  copyU32(from.sensor, to.sensor, at, n);
+  copyU16(from.metric, to.metric, at, n);
+  copyF64(from.last, to.last, at, n);
+  copyF64(from.avg, to.avg, at, n);
+  copyF64(from.min, to.min, at, n);
+  copyF64(from.max, to.max, at, n);
+  copyF64(from.timeMs, to.timeMs, at, n);
+}
+
+/** As `copyStatesAt`, for window columns. */
+export function copyWindowStatesAt(from: WindowStates, to: WindowStates, at: number): void {
+  const n = from.length;
+  if (n === 0) return;
+  if (from.sensor.length === n) {
+    to.sensor.set(from.sensor, at);
+    to.metric.set(from.metric, at);
+    to.size.set(from.size, at);
+    to.flags.set(from.flags, at);
+    to.startMs.set(from.startMs, at);
+    to.count.set(from.count, at);
+    to.sum.set(from.sum, at);
+    to.min.set(from.min, at);
+    to.max.set(from.max, at);
+    to.std.set(from.std, at);
+    return;
+  }
+  copyU32(from.sensor, to.sensor, at, n);
+  copyU16(from.metric, to.metric, at, n);
+  copyU8(from.size, to.size, at, n);
+  copyU8(from.flags, to.flags, at, n);
+  copyF64(from.startMs, to.startMs, at, n);
+  copyF64(from.count, to.count, at, n);
+  copyF64(from.sum, to.sum, at, n);
+  copyF64(from.min, to.min, at, n);
+  copyF64(from.max, to.max, at, n);
+  copyF64(from.std, to.std, at, n);
+}
+
+function copyF64(from: Float64Array, to: Float64Array, at: number, n: number): void {
+  for (let j = 0; j < n; j++) to[at + j] = from[j];
+}
+
+function copyU32(from: Uint32Array, to: Uint32Array, at: number, n: number): void {
+  for (let j = 0; j < n; j++) to[at + j] = from[j];
+}
+
+function copyU16(from: Uint16Array, to: Uint16Array, at: number, n: number): void {
+  for (let j = 0; j < n; j++) to[at + j] = from[j];
+}
+
+function copyU8(from: Uint8Array, to: Uint8Array, at: number, n: number): void {
+  for (let j = 0; j < n; j++) to[at + j] = from[j];
 }

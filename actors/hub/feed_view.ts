@@ -1,5 +1,5 @@
 import type { ShardChanges } from "../shards/shard_messages.ts";
-import { allocateWindowStates } from "../../protocol/columns.ts";
+import { allocateWindowStates, copyStatesAt, copyWindowStatesAt } from "../../protocol/columns.ts";
 import type {
   MetricEntry,
   MetricStates,
@@ -182,15 +182,9 @@ export class FeedView {
     for (const change of changes) {
       // A shard with nothing of a kind this tick costs no copies (seven calls per shard per tick).
       if (!change || change.updates.length === 0) continue;
-      const u = change.updates;
-      updates.sensor.set(u.sensor, at);
-      updates.metric.set(u.metric, at);
-      updates.last.set(u.last, at);
-      updates.avg.set(u.avg, at);
-      updates.min.set(u.min, at);
-      updates.max.set(u.max, at);
-      updates.timeMs.set(u.timeMs, at);
-      at += u.length;
+      // A shard here hands out its reused columns whole: only `length` entries are copied.
+      copyStatesAt(change.updates, updates, at);
+      at += change.updates.length;
     }
     const previous = this.#previous.next(total);
     previous.has.fill(0);
@@ -200,7 +194,7 @@ export class FeedView {
     at = 0;
     for (const change of changes) {
       if (!change || change.windows.length === 0) continue;
-      copyWindows(change.windows, windows, at);
+      copyWindowStatesAt(change.windows, windows, at);
       at += change.windows.length;
     }
     if (this.#windowsUsed === 0) this.#storeFreshWindows(windows);

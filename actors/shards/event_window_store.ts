@@ -35,12 +35,12 @@
 import {
   allocateWindowStates,
   copyWindowStates,
-  viewWindowStates,
+  prefixWindowStates,
   WINDOW_BYTES,
   WINDOW_CHANGED,
   WINDOW_FINAL,
 } from "../../protocol/columns.ts";
-import type { WindowStates } from "../../protocol/columns.ts";
+import type { PrefixWindowStates, WindowStates } from "../../protocol/columns.ts";
 import { startOf } from "./window_start.ts";
 
 export type { WindowStates };
@@ -328,9 +328,11 @@ export class EventWindowStore {
   readonly #takeAtLeast: number;
 
   /**
-   * With `reuse`, `take` hands out views of two buffers used in turn: what
-   * one take returned is overwritten by the take after next. Without it
-   * (columns transferred to another thread), each take is a fresh copy.
+   * With `reuse`, `take` hands out two buffers used in turn, whole: their
+   * columns may be longer than `length` (read only the first `length`
+   * entries); what one take returned is overwritten by the take after next.
+   * Without it (columns transferred to another thread), each take is a
+   * fresh copy of exactly `length` entries.
    */
   constructor(
     spec: WindowSpec = DEFAULT_WINDOW_SPEC,
@@ -1135,6 +1137,13 @@ class OutColumns {
   #other: WindowStates | null = null;
   #length = 0;
   #small = 0;
+  /**
+   * With `reuse`: what takes hand out for the two latest buffers handed out,
+   * their columns whole with `length` set (made once per buffer: views were
+   * eleven objects a take, kept by the hub's tick long enough to be promoted).
+   */
+  #handed: PrefixWindowStates | null = null;
+  #handedBefore: PrefixWindowStates | null = null;
 
   constructor(reuse: boolean) {
     this.#reuse = reuse;
@@ -1167,7 +1176,7 @@ class OutColumns {
     const s = this.#states;
     let out: WindowStates;
     if (this.#reuse) {
-      out = viewWindowStates(s, n);
+      out = this.#hand(s, n);
       this.#states = this.#other ?? allocateWindowStates(MIN_OUT);
       this.#other = s;
     } else {
@@ -1194,6 +1203,18 @@ class OutColumns {
       this.#states = allocateWindowStates(Math.max(MIN_OUT, this.#states.length >>> 2));
       this.#small = 0;
     }
+    return out;
+  }
+
+  /** Buffer `s` handed out with its first `n` entries valid (its wrapper reused when it has one). */
+  #hand(s: WindowStates, n: number): WindowStates {
+    // Buffers alternate: the wrapper handed out the take before last is this buffer's, unless it
+    // was grown or shrunk since. The one handed out last stays as it is until the next take.
+    let out = this.#handedBefore;
+    if (out === null || out.sensor !== s.sensor) out = prefixWindowStates(s);
+    this.#handedBefore = this.#handed;
+    this.#handed = out;
+    out.length = n;
     return out;
   }
 

@@ -672,8 +672,15 @@ Deno.test("when bursts have landed in both reused output buffers, only one stays
     store.add(owners[0], 1, base + 1_000 + spec.graceMs + i * 100);
     store.take();
     smallest = Math.min(smallest, store.bytes - before);
+    // Handed out whole, a buffer's columns (and `length`) are the take after next's again.
+    if (i === 1) {
+      assertEquals(
+        entries(closed),
+        closedCopy,
+        "the burst's views are intact through the next take",
+      );
+    }
   }
-  assertEquals(entries(closed), closedCopy, "the burst's views are intact through the next take");
   // Both at burst size would be 2 bursts; one of them and a quarter of it is 1.25.
   assert(smallest > burst, `${smallest} bytes: the burst-size buffer was let go`);
   assert(smallest <= burst * 1.25 + 2 * 256 * entry, `${smallest} bytes for two buffers`);

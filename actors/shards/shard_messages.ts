@@ -17,14 +17,27 @@ export interface SensorLevels {
   level: Uint8Array;
 }
 
-/** Everything that changed in a shard since its previous flush. */
+/**
+ * Everything that changed in a shard since its previous flush. From a shard
+ * in this isolate (`--workers 0`) it is one of two objects the shard fills
+ * in turn, valid until the flush after next; read it (copy what is kept) at
+ * once.
+ */
 export interface ShardChanges {
   /** Sensors that are new or whose group changed. */
   sensors: SensorEntry[];
   /** Metric names this shard has not reported before. */
   metrics: MetricEntry[];
+  /**
+   * The latest state of each metric that changed. Only the first `length`
+   * entries count: a shard in this isolate hands out its reused columns
+   * whole, so they may be longer (`copyStatesAt` copies them).
+   */
   updates: MetricStates;
-  /** Event-time windows that ended, were revised by late readings, or closed. */
+  /**
+   * Event-time windows that ended, were revised by late readings, or
+   * closed; the first `length` entries, as for `updates`.
+   */
   windows: WindowStates;
   /** `[sensor, readings dropped as late so far]` for sensors whose count grew. */
   late: [sensor: number, lateDropped: number][];

@@ -17,8 +17,19 @@ import type { RoutedRows } from "./routed_rows.ts";
 import type { SensorLevels, ShardChanges } from "./shard_messages.ts";
 import { statusLevel, ThresholdLevels } from "./threshold_levels.ts";
 import type { Thresholds } from "../../protocol/metric_meta.ts";
-import { allocateStates, STATE_BYTES, viewStates } from "../../protocol/columns.ts";
-import type { MetricEntry, MetricStates, SensorEntry } from "../../protocol/columns.ts";
+import {
+  allocateStates,
+  allocateWindowStates,
+  prefixStates,
+  STATE_BYTES,
+} from "../../protocol/columns.ts";
+import type {
+  MetricEntry,
+  MetricStates,
+  PrefixStates,
+  SensorEntry,
+  WindowStates,
+} from "../../protocol/columns.ts";
 import { DEFAULT_GROUP } from "../../protocol/reading_block.ts";
 
 /** Names for indexes, where the shard's output carries them (ids and metric names stay with the router). */
@@ -32,6 +43,10 @@ const NO_LEVELS: SensorLevels = Object.freeze({
   sensor: new Uint32Array(0),
   level: new Uint8Array(0),
 });
+
+/** The columns of a reused changes object before its first flush fills it. */
+const NO_UPDATES: MetricStates = Object.freeze(allocateStates(0));
+const NO_WINDOWS: WindowStates = Object.freeze(allocateWindowStates(0));
 
 const PAGE = SENSOR_PAGE;
 const BITS = SENSOR_PAGE_BITS;
@@ -91,9 +106,11 @@ export interface ShardStateOptions {
   /** The thresholds a value's `judge` names (`ThresholdTable.list`). Default: none. */
   thresholds?: readonly Thresholds[];
   /**
-   * A flush's update and window columns are views of buffers the shard
-   * writes again two flushes later (for a reader in this isolate that copies
-   * them at once). Default false: fresh columns each flush (they are
+   * A flush's changes are one of two objects the shard fills in turn, and
+   * its update and window columns are buffers the shard writes again two
+   * flushes later, handed out whole (columns may be longer than `length`),
+   * for a reader in this isolate that copies them at once. Default false:
+   * fresh objects and columns of exactly `length` each flush (they are
    * transferred to another thread).
    */
   reuseColumns?: boolean;
@@ -147,9 +164,15 @@ export class ShardState {
   #levelSensors: number[] = [];
   #removed: number[] = [];
   readonly #reuse: boolean;
-  /** With `reuseColumns`: the update buffer written next, and the one the last flush handed out. */
-  #updates: MetricStates | null = null;
-  #updatesOut: MetricStates | null = null;
+  /**
+   * With `reuseColumns`: the update buffer written next, and the one the last flush handed out
+   * (each with its `length` set by the flush that hands it out; its columns' length is its room).
+   */
+  #updates: PrefixStates | null = null;
+  #updatesOut: PrefixStates | null = null;
+  /** With `reuseColumns`: the changes object filled next, and the one the last flush handed out. */
+  #changes: ShardChanges | null = null;
+  #changesOut: ShardChanges | null = null;
   /** Scratch of `apply`: per string of the message, its group and status id here. */
   #groupOf = new Int32Array(64);
   #statusOf = new Int32Array(64);
@@ -181,7 +204,8 @@ export class ShardState {
       sensors: this.#sensors.length * PAGE * 39,
       slots: this.#slots.length * SLOT_PAGE * SLOT * 4,
       levels: this.#levels.capacity * 32,
-      out: ((this.#updates?.length ?? 0) + (this.#updatesOut?.length ?? 0)) * STATE_BYTES,
+      out: ((this.#updates?.sensor.length ?? 0) + (this.#updatesOut?.sensor.length ?? 0)) *
+        STATE_BYTES,
     };
     return {
       sensors,
@@ -296,9 +320,15 @@ export class ShardState {
 
   /** The changes since the previous flush, latest values per sensor metric; clears them. */
   flush(): ShardChanges {
-    const removed = this.#removed;
-    this.#removed = [];
-    const sensors: SensorEntry[] = [];
+    const out = this.#reuse ? this.#nextChanges() : null;
+    let removed = this.#removed;
+    if (out) {
+      // Copied into the reused list: this one keeps collecting.
+      removed = out.removed;
+      for (let j = 0; j < this.#removed.length; j++) removed.push(this.#removed[j]);
+      this.#removed.length = 0;
+    } else this.#removed = [];
+    const sensors: SensorEntry[] = out ? out.sensors : [];
     for (const s of this.#dirtySensors) {
       const page = this.#sensors[s >>> BITS];
       const i = s & MASK;
@@ -307,8 +337,9 @@ export class ShardState {
       sensors.push(this.#entry(page, i));
     }
     this.#dirtySensors.length = 0;
-    const metrics = this.#newMetrics.map((index) => this.#metricEntry(index));
-    this.#newMetrics = [];
+    const metrics: MetricEntry[] = out ? out.metrics : [];
+    for (const index of this.#newMetrics) metrics.push(this.#metricEntry(index));
+    this.#newMetrics.length = 0;
     // Keep each dirty slot once (a freed slot reused meanwhile can be listed twice).
     const dirty = this.#dirtySlots;
     let n = 0;
@@ -325,7 +356,7 @@ export class ShardState {
       this.#writeState(updates, j, k);
     }
     dirty.length = 0;
-    const late: [number, number][] = [];
+    const late: [number, number][] = out ? out.late : [];
     for (const s of this.#lateSensors) {
       const page = this.#sensors[s >>> BITS];
       const i = s & MASK;
@@ -334,7 +365,7 @@ export class ShardState {
       if (page.flags[i] & LIVE) late.push([page.global[i], page.late[i]]);
     }
     this.#lateSensors.length = 0;
-    const statuses: [number, string][] = [];
+    const statuses: [number, string][] = out ? out.statuses : [];
     for (const s of this.#statusSensors) {
       const page = this.#sensors[s >>> BITS];
       const i = s & MASK;
@@ -346,16 +377,36 @@ export class ShardState {
     }
     this.#statusSensors.length = 0;
     const levels = this.#takeLevels();
-    return {
-      sensors,
-      metrics,
-      updates,
-      windows: this.#events.take(),
-      late,
-      statuses,
-      levels,
-      removed,
+    const windows = this.#events.take();
+    if (out) {
+      out.updates = updates;
+      out.windows = windows;
+      out.levels = levels;
+      return out;
+    }
+    return { sensors, metrics, updates, windows, late, statuses, levels, removed };
+  }
+
+  /** With `reuseColumns`: the changes object not handed out last, emptied (lists kept, cleared). */
+  #nextChanges(): ShardChanges {
+    const next = this.#changes ?? {
+      sensors: [],
+      metrics: [],
+      updates: NO_UPDATES,
+      windows: NO_WINDOWS,
+      late: [],
+      statuses: [],
+      levels: NO_LEVELS,
+      removed: [],
     };
+    next.sensors.length = 0;
+    next.metrics.length = 0;
+    next.late.length = 0;
+    next.statuses.length = 0;
+    next.removed.length = 0;
+    this.#changes = this.#changesOut;
+    this.#changesOut = next;
+    return next;
   }
 
   /** Everything held, as a flush would list it; nothing is marked clean. */
@@ -770,13 +821,18 @@ export class ShardState {
   #updateColumns(n: number): MetricStates {
     if (!this.#reuse) return allocateStates(n);
     let buffer = this.#updates;
+    const room = buffer?.sensor.length ?? 0;
     // Grown to a power of two; a buffer far larger than the flush is let go.
-    if (buffer === null || buffer.length < n || buffer.length > 8 * Math.max(256, n)) {
-      buffer = allocateStates(Math.max(256, 2 ** Math.ceil(Math.log2(Math.max(1, n)))));
+    if (buffer === null || room < n || room > 8 * Math.max(256, n)) {
+      buffer = prefixStates(
+        allocateStates(Math.max(256, 2 ** Math.ceil(Math.log2(Math.max(1, n))))),
+      );
     }
     this.#updates = this.#updatesOut;
     this.#updatesOut = buffer;
-    return viewStates(buffer, n);
+    // Handed out whole: views of the first n entries were eight objects a flush.
+    buffer.length = n;
+    return buffer;
   }
 
   #knowMetric(metric: number): void {
