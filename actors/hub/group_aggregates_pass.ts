@@ -17,15 +17,31 @@ export function groupAggregatesOf(
   size: number,
   options: { scope?: readonly string[] | null } = {},
 ): GroupAggregateEntry[][] {
+  return groupAggregatesBySize(view, prefixes, [size], options)[0];
+}
+
+/**
+ * `groupAggregatesOf` of several window sizes at once: element s is
+ * `groupAggregatesOf(view, prefixes, sizes[s], { scope })`, the same entries
+ * to the bit. A tick that changes windows usually changes every size's
+ * (the current window of each), and a walk per size found each sensor and
+ * its prefixes again: one walk finds them once.
+ */
+export function groupAggregatesBySize(
+  view: FeedView,
+  prefixes: readonly string[],
+  sizes: readonly number[],
+  options: { scope?: readonly string[] | null } = {},
+): GroupAggregateEntry[][][] {
   const scope = options.scope ?? null;
   const metrics = view.metrics().map((m) => m.index);
   const n = metrics.length;
-  const cells = prefixes.length * n;
-  // Per prefix and metric, six doubles side by side at (p * n + k) * CELL: newest start,
-  // sensors, count, sum, min, max. One array, so a sensor's cells share cache lines: six
-  // arrays, each read and written at the same cell, took a third more time per walk.
-  const acc = new Float64Array(cells * CELL);
-  for (let c = 0; c < cells * CELL; c += CELL) {
+  const perSize = prefixes.length * n * CELL;
+  // Per size, prefix and metric, six doubles side by side at ((s * P + p) * n + k) * CELL:
+  // newest start, sensors, count, sum, min, max. One array, so a sensor's cells share cache
+  // lines: six arrays, each read and written at the same cell, took a third more time per walk.
+  const acc = new Float64Array(sizes.length * perSize);
+  for (let c = 0; c < acc.length; c += CELL) {
     acc[c] = -Infinity;
     acc[c + MIN] = Infinity;
     acc[c + MAX] = -Infinity;
@@ -35,6 +51,7 @@ export function groupAggregatesOf(
   const w = view.windowColumns;
   const wStart = w.startMs, wCount = w.count, wSum = w.sum, wMin = w.min, wMax = w.max;
   const limit = view.sensorLimit;
+  const sizeCount = sizes.length;
   for (let index = 0; index < limit; index++) {
     const sensor = view.sensor(index);
     if (sensor === undefined) continue;
@@ -51,49 +68,55 @@ export function groupAggregatesOf(
     }
     const takes = into.length;
     if (takes === 0) continue;
-    for (let k = 0; k < n; k++) {
-      const slot = view.windowSlot(index, metrics[k], size);
-      if (slot < 0) continue;
-      const start = wStart[slot];
-      for (let t = 0; t < takes; t++) {
-        const c = into[t] + k * CELL;
-        if (start > acc[c]) {
-          // A newer window than any so far: the aggregate starts over from it (the same
-          // operations as from zeros and infinities, so the same bits).
-          acc[c] = start;
-          acc[c + SENSORS] = 0;
-          acc[c + COUNT] = 0;
-          acc[c + SUM] = 0;
-          acc[c + MIN] = Infinity;
-          acc[c + MAX] = -Infinity;
-        } else if (start < acc[c]) continue;
-        acc[c + SENSORS]++;
-        acc[c + COUNT] += wCount[slot];
-        acc[c + SUM] += wSum[slot];
-        if (wMin[slot] < acc[c + MIN]) acc[c + MIN] = wMin[slot];
-        if (wMax[slot] > acc[c + MAX]) acc[c + MAX] = wMax[slot];
+    for (let s = 0; s < sizeCount; s++) {
+      const base = s * perSize;
+      const size = sizes[s];
+      for (let k = 0; k < n; k++) {
+        const slot = view.windowSlot(index, metrics[k], size);
+        if (slot < 0) continue;
+        const start = wStart[slot];
+        for (let t = 0; t < takes; t++) {
+          const c = base + into[t] + k * CELL;
+          if (start > acc[c]) {
+            // A newer window than any so far: the aggregate starts over from it (the same
+            // operations as from zeros and infinities, so the same bits).
+            acc[c] = start;
+            acc[c + SENSORS] = 0;
+            acc[c + COUNT] = 0;
+            acc[c + SUM] = 0;
+            acc[c + MIN] = Infinity;
+            acc[c + MAX] = -Infinity;
+          } else if (start < acc[c]) continue;
+          acc[c + SENSORS]++;
+          acc[c + COUNT] += wCount[slot];
+          acc[c + SUM] += wSum[slot];
+          if (wMin[slot] < acc[c + MIN]) acc[c + MIN] = wMin[slot];
+          if (wMax[slot] > acc[c + MAX]) acc[c + MAX] = wMax[slot];
+        }
       }
     }
   }
-  return prefixes.map((prefix, p) => {
-    const out: GroupAggregateEntry[] = [];
-    for (let k = 0; k < n; k++) {
-      const c = (p * n + k) * CELL;
-      if (acc[c + SENSORS] === 0) continue;
-      out.push({
-        group: prefix,
-        size,
-        metric: metrics[k],
-        startMs: acc[c],
-        sensors: acc[c + SENSORS],
-        count: acc[c + COUNT],
-        sum: acc[c + SUM],
-        min: acc[c + MIN],
-        max: acc[c + MAX],
-      });
-    }
-    return out.sort((a, b) => a.metric - b.metric);
-  });
+  return sizes.map((size, s) =>
+    prefixes.map((prefix, p) => {
+      const out: GroupAggregateEntry[] = [];
+      for (let k = 0; k < n; k++) {
+        const c = s * perSize + (p * n + k) * CELL;
+        if (acc[c + SENSORS] === 0) continue;
+        out.push({
+          group: prefix,
+          size,
+          metric: metrics[k],
+          startMs: acc[c],
+          sensors: acc[c + SENSORS],
+          count: acc[c + COUNT],
+          sum: acc[c + SUM],
+          min: acc[c + MIN],
+          max: acc[c + MAX],
+        });
+      }
+      return out.sort((a, b) => a.metric - b.metric);
+    })
+  );
 }
 
 /** A cell's doubles: the newest start first, then these offsets. */

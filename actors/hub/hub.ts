@@ -3,7 +3,7 @@ import type { AttentionOptions } from "./attention_board.ts";
 import type { ActorRef, Behavior } from "../runtime/mod.ts";
 import { FeedView } from "./feed_view.ts";
 import type { TickChanges } from "./feed_view.ts";
-import { groupAggregatesOf } from "./group_aggregates_pass.ts";
+import { groupAggregatesBySize } from "./group_aggregates_pass.ts";
 import { aggregatesByName, SensorListing } from "./feed_queries.ts";
 import { HubStats } from "./hub_stats.ts";
 import type { TickParts } from "./hub_stats.ts";
@@ -794,34 +794,33 @@ export class HubBehavior implements Behavior<HubMessage> {
       for (let size = 0; size < 256; size++) if (changed[size] === 1) sizes.add(size);
     }
     if (sizes.size === 0) return () => [];
-    const cache = new Map<string, GroupAggregateEntry[]>();
+    const sizeList = [...sizes];
+    // Per "prefix|scope": its entries per size (in `sizeList`'s order).
+    const cache = new Map<string, GroupAggregateEntry[][]>();
     const view = this.#view;
     const topics = this.#topics;
     return (topic) => {
       const scope = topic.spec.scope;
       const scopeKey = scope?.join(",") ?? "*";
-      const fresh = topic.aggregatePrefixes.flatMap((prefix) =>
-        [...sizes].flatMap((size) => {
-          const key = `${size}|${prefix}|${scopeKey}`;
-          let entries = cache.get(key);
-          if (!entries) {
-            // Every topic's groups under this scope from one walk of the fleet, not a walk each.
-            const prefixes = new Set([prefix]);
-            for (const other of topics.values()) {
-              if ((other.spec.scope?.join(",") ?? "*") !== scopeKey) continue;
-              for (const p of other.aggregatePrefixes) {
-                if (!cache.has(`${size}|${p}|${scopeKey}`)) prefixes.add(p);
-              }
+      const fresh = topic.aggregatePrefixes.flatMap((prefix) => {
+        const key = `${prefix}|${scopeKey}`;
+        let bySize = cache.get(key);
+        if (!bySize) {
+          // Every topic's groups under this scope, every changed size, from one walk of the fleet.
+          const prefixes = new Set([prefix]);
+          for (const other of topics.values()) {
+            if ((other.spec.scope?.join(",") ?? "*") !== scopeKey) continue;
+            for (const p of other.aggregatePrefixes) {
+              if (!cache.has(`${p}|${scopeKey}`)) prefixes.add(p);
             }
-            const list = [...prefixes];
-            groupAggregatesOf(view, list, size, { scope }).forEach((of, i) =>
-              cache.set(`${size}|${list[i]}|${scopeKey}`, of)
-            );
-            entries = cache.get(key)!;
           }
-          return entries;
-        })
-      );
+          const list = [...prefixes];
+          const of = groupAggregatesBySize(view, list, sizeList, { scope });
+          list.forEach((p, i) => cache.set(`${p}|${scopeKey}`, of.map((forSize) => forSize[i])));
+          bySize = cache.get(key)!;
+        }
+        return bySize.flat();
+      });
       return topic.withGoneAggregates(sizes, fresh);
     };
   }
