@@ -422,7 +422,7 @@ export class FeedView {
             Math.max(this.#windowsUsed + left, this.#used * this.#sizes),
           ),
         );
-        copyWindows(this.#windows, grown, 0);
+        copyWindowStatesAt(this.#windows, grown, 0);
         this.#windows = grown;
       }
       slot = this.#windowsUsed++;
@@ -500,19 +500,6 @@ function copyWindow(from: WindowStates, i: number, to: WindowStates, j: number):
 /** to[j] = from[rows[j]] for j below n. */
 function gather(from: Float64Array, to: Float64Array, rows: Int32Array, n: number): void {
   for (let j = 0; j < n; j++) to[j] = from[rows[j]];
-}
-
-function copyWindows(from: WindowStates, to: WindowStates, at: number): void {
-  to.sensor.set(from.sensor, at);
-  to.metric.set(from.metric, at);
-  to.size.set(from.size, at);
-  to.flags.set(from.flags, at);
-  to.startMs.set(from.startMs, at);
-  to.count.set(from.count, at);
-  to.sum.set(from.sum, at);
-  to.min.set(from.min, at);
-  to.max.set(from.max, at);
-  to.std.set(from.std, at);
 }
 
 /** The first `n` entries, as views (no copy). */
