@@ -180,18 +180,6 @@ export function prefixWindowStates(whole: WindowStates): PrefixWindowStates {
 }
 
 /** Copies the first `length` entries of `from` to the start of `to`. */
-export function copyStates(from: MetricStates, to: MetricStates, length: number): void {
-  if (length === 0) return;
-  to.sensor.set(from.sensor.subarray(0, length));
-  to.metric.set(from.metric.subarray(0, length));
-  to.last.set(from.last.subarray(0, length));
-  to.avg.set(from.avg.subarray(0, length));
-  to.min.set(from.min.subarray(0, length));
-  to.max.set(from.max.subarray(0, length));
-  to.timeMs.set(from.timeMs.subarray(0, length));
-}
-
-/** Copies the first `length` entries of `from` to the start of `to`. */
 export function copyWindowStates(from: WindowStates, to: WindowStates, length: number): void {
   if (length === 0) return;
   to.sensor.set(from.sensor.subarray(0, length));

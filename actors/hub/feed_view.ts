@@ -1,5 +1,10 @@
 import type { ShardChanges } from "../shards/shard_messages.ts";
-import { allocateWindowStates, copyStatesAt, copyWindowStatesAt } from "../../protocol/columns.ts";
+import {
+  allocateWindowStates,
+  copyStatesAt,
+  copyWindowStatesAt,
+  viewWindowStates,
+} from "../../protocol/columns.ts";
 import type {
   MetricEntry,
   MetricStates,
@@ -308,7 +313,7 @@ export class FeedView {
 
   /** The latest ended window of every sensor, metric and size. */
   windows(): WindowStates {
-    return sliceWindows(this.#windows, this.#windowsUsed);
+    return viewWindowStates(this.#windows, this.#windowsUsed);
   }
 
   /** Slot of the latest ended window of one sensor's metric and size, or -1. */
@@ -500,21 +505,4 @@ function copyWindow(from: WindowStates, i: number, to: WindowStates, j: number):
 /** to[j] = from[rows[j]] for j below n. */
 function gather(from: Float64Array, to: Float64Array, rows: Int32Array, n: number): void {
   for (let j = 0; j < n; j++) to[j] = from[rows[j]];
-}
-
-/** The first `n` entries, as views (no copy). */
-export function sliceWindows(w: WindowStates, n: number): WindowStates {
-  return {
-    length: n,
-    sensor: w.sensor.subarray(0, n),
-    metric: w.metric.subarray(0, n),
-    size: w.size.subarray(0, n),
-    flags: w.flags.subarray(0, n),
-    startMs: w.startMs.subarray(0, n),
-    count: w.count.subarray(0, n),
-    sum: w.sum.subarray(0, n),
-    min: w.min.subarray(0, n),
-    max: w.max.subarray(0, n),
-    std: w.std.subarray(0, n),
-  };
 }
