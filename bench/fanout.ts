@@ -8,6 +8,11 @@ export interface FanoutOptions {
   topics: number;
   stalledPercent: number;
   seconds: number;
+  /**
+   * A last window with every client reading, past the start: long enough to hold
+   * whole checkpoint rounds (every 30 s by default), whose Deno KV writes come in bursts.
+   */
+  steadySeconds: number;
   rate: number;
   sensors: number;
   /** More flags for the server (`--server-args`). */
@@ -126,7 +131,7 @@ export async function runFanout(options: FanoutOptions): Promise<FanoutRow[]> {
     "--rate",
     String(options.rate),
     "--duration",
-    String(options.seconds * 3 + 15),
+    String(options.seconds * 3 + options.steadySeconds + 15),
   ]).child;
   // The simulator's groups: plant-a..d / line-1..6.
   const groups = Array.from(
@@ -143,13 +148,13 @@ export async function runFanout(options: FanoutOptions): Promise<FanoutRow[]> {
   try {
     await Promise.all(clients.map((c) => c.opened));
     await new Promise((r) => setTimeout(r, 3_000));
-    const measure = async (phase: string, count: number) => {
+    const measure = async (phase: string, count: number, seconds = options.seconds) => {
       clients.forEach((c) => c.reset());
       const cpu0 = cpuSeconds(server.child.pid);
       const threads0 = threadCpuSeconds(server.child.pid);
       const t0 = performance.now();
       let rss = 0;
-      while (performance.now() - t0 < options.seconds * 1000) {
+      while (performance.now() - t0 < seconds * 1000) {
         await new Promise((r) => setTimeout(r, 250));
         rss = Math.max(rss, rssMb(server.child.pid));
       }
@@ -178,6 +183,12 @@ export async function runFanout(options: FanoutOptions): Promise<FanoutRow[]> {
     await measure("all reading", options.clients);
     // The same again: the first window still holds the start's JIT compiling (V8's helper threads).
     await measure("all reading, warm", options.clients);
+    // What the load costs once the start is behind: a 20 s window holds 0 or 1 checkpoint rounds.
+    await measure(
+      `all reading, steady (${options.steadySeconds} s)`,
+      options.clients,
+      options.steadySeconds,
+    );
     const stalledCount = Math.ceil((options.clients * options.stalledPercent) / 100);
     for (let i = 0; i < stalledCount; i++) stalledConns.push(await stalled(server.url));
     await new Promise((r) => setTimeout(r, 3_000));

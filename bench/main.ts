@@ -495,13 +495,14 @@ async function fanout(sensors: number, seconds: number): Promise<void> {
   const { runFanout } = await import("./fanout.ts");
   const clients = Number(flags["fanout-clients"]);
   console.log(
-    `\nfan-out: ${clients} clients over 10 topics (groups), 100 ms tick, simulator at 10,000 readings/s over ${sensors} sensors`,
+    `\nfan-out: ${clients} clients over 10 topics (groups), 100 ms tick, simulator at 10,000 readings/s over ${sensors} sensors; windows of ${seconds} s (from the start), ${seconds} s and 60 s`,
   );
   const rows = await runFanout({
     clients,
     topics: 10,
     stalledPercent: 1,
     seconds,
+    steadySeconds: 60,
     rate: 10_000,
     sensors,
     serverArgs: extraServerArgs(),
