@@ -18,6 +18,7 @@ import { LogHousekeeper } from "../../history/log_housekeeper.ts";
 import { Checkpointer } from "../checkpointer.ts";
 import { LogSource } from "./log_source.ts";
 import { viewValues } from "../../../tests/testing/view_values.ts";
+import { openLogRestart } from "../../../tests/testing/log_restart.ts";
 
 const SHARDS = 4;
 const WINDOW = 5;
@@ -70,6 +71,8 @@ interface Scenario {
 interface Outcome {
   /** The shards' values once the replay is done, and a recomputation from every reading written. */
   replayed: Record<string, MetricState>;
+  /** The values of a second start on the file (as after kill -9) once compaction went up to B. */
+  restarted: Record<string, MetricState>;
   expected: Record<string, MetricState>;
   /** Chunks compacted while the replay waited, and in all once it was done. */
   deletedDuringReplay: number;
@@ -81,8 +84,13 @@ interface Outcome {
  * Checkpoint A, then B's round closed with its save held on its hook; the
  * dead shards restore from A and their replay's first listing is held while
  * B is made current and the housekeeper compacts; then the replay goes on.
+ * Last, a second start on the file restores from B and replays what follows.
  */
-async function replayAcrossCompaction(kv: Deno.Kv, scenario: Scenario): Promise<Outcome> {
+async function replayAcrossCompaction(
+  kv: Deno.Kv,
+  path: string,
+  scenario: Scenario,
+): Promise<Outcome> {
   const log = new KvLog(kv, { now: () => CLOCK });
   const shards = ShardSet.create({
     count: SHARDS,
@@ -176,6 +184,7 @@ async function replayAcrossCompaction(kv: Deno.Kv, scenario: Scenario): Promise<
     await housekeeper.pass(CLOCK + 4 * RETENTION_MS);
     return {
       replayed,
+      restarted: await restartValues(path),
       expected: recompute(written, WINDOW),
       deletedDuringReplay,
       deletedAfter: retention.deleted,
@@ -189,15 +198,29 @@ async function replayAcrossCompaction(kv: Deno.Kv, scenario: Scenario): Promise<
   }
 }
 
+/** A second start on the file while the first still runs (no stop's checkpoint: as after kill -9). */
+async function restartValues(path: string): Promise<Record<string, MetricState>> {
+  const { store, shards, source } = await openLogRestart(path, { shards: SHARDS, window: WINDOW });
+  try {
+    source.start();
+    await eventually(() => source.caughtUp, 10_000, "the restart's replay");
+    return await values(shards);
+  } finally {
+    await source.stop();
+    await shards.stop();
+    store.close();
+  }
+}
+
 Deno.test({
   name:
     "compaction while a dead shard replays from an older checkpoint than the current one deletes no chunk the replay still needs: the shard ends equal to a recomputation",
   sanitizeResources: false,
   sanitizeOps: false,
 }, async () => {
-  await withTempKv(async (kv) => {
+  await withTempKv(async (kv, path) => {
     // One batch per read, so A holds every shard at chunk 10 and B every shard at chunk 20.
-    const outcome = await replayAcrossCompaction(kv, {
+    const outcome = await replayAcrossCompaction(kv, path, {
       before: 10,
       between: 10,
       after: 0,
@@ -210,6 +233,10 @@ Deno.test({
       sameState(outcome.replayed, outcome.expected),
       "the replayed shard's values equal a recomputation from every reading written",
     );
+    assert(
+      sameState(outcome.restarted, outcome.expected),
+      "a restart from the current checkpoint after compaction equals a recomputation",
+    );
     // Compaction went up to A while the replay read after it, and up to B once it was done.
     assertEquals(outcome.deletedDuringReplay, 10);
     assertEquals(outcome.deletedAfter, 20);
@@ -218,7 +245,7 @@ Deno.test({
 
 Deno.test({
   name:
-    "for any split of the log around two checkpoints, batch size and dead shards, a replay across a checkpoint save and compaction passes ends equal to a recomputation",
+    "for any split of the log around two checkpoints, batch size and dead shards, a replay across a checkpoint save and compaction passes, and a restart after them, end equal to a recomputation",
   sanitizeResources: false,
   sanitizeOps: false,
 }, async () => {
@@ -237,11 +264,15 @@ Deno.test({
         compactBeforeSave: fc.boolean(),
       }),
       async (scenario) => {
-        await withTempKv(async (kv) => {
-          const outcome = await replayAcrossCompaction(kv, scenario);
+        await withTempKv(async (kv, path) => {
+          const outcome = await replayAcrossCompaction(kv, path, scenario);
           assert(
             sameState(outcome.replayed, outcome.expected),
             "the replayed shards' values equal a recomputation from every reading written",
+          );
+          assert(
+            sameState(outcome.restarted, outcome.expected),
+            "a restart from the current checkpoint after compaction equals a recomputation",
           );
           // Not vacuous: compaction did run while the replay waited (A is past the first chunk).
           assert(outcome.deletedDuringReplay > 0, "some chunks were compacted during the replay");
