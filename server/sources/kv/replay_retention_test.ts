@@ -21,7 +21,8 @@ import { viewValues } from "../../../tests/testing/view_values.ts";
 import { openLogRestart } from "../../../tests/testing/log_restart.ts";
 
 const SHARDS = 4;
-const WINDOW = 5;
+// Longer than any sensor's readings here: a chunk missing anywhere in the log shows in the averages.
+const WINDOW = 32;
 const SENSORS = 40;
 const RETENTION_MS = 60_000;
 const CLOCK = 2_000_000_000_000;
@@ -62,8 +63,10 @@ interface Scenario {
   batch: number;
   /** Whether B's round opens before the chunks between A and B are written (its shards then differ). */
   spanning: boolean;
-  /** The shards the dead worker held. */
+  /** The shards the dead worker held (restored empty, as the supervisor does). */
   dead: number[];
+  /** With worker threads, the worker hosting `dead[0]` is terminated instead. */
+  workers?: number;
   /** Whether a compaction pass also runs before B is made current (the replay then holds A). */
   compactBeforeSave: boolean;
 }
@@ -96,7 +99,10 @@ async function replayAcrossCompaction(
     count: SHARDS,
     window: WINDOW,
     windowSpec: DEFAULT_WINDOW_SPEC,
+    workers: scenario.workers ?? 0,
   });
+  const restarted = new Set<number>(scenario.workers ? [] : scenario.dead);
+  shards.onRestart((shard) => restarted.add(shard));
   const saveGate = Promise.withResolvers<void>();
   let hookCalls = 0;
   const checkpointer: SteppedCheckpointer = new SteppedCheckpointer(shards, {
@@ -158,9 +164,14 @@ async function replayAcrossCompaction(
     await eventually(() => hookCalls === 2, 10_000, "checkpoint B's round closed");
     await append(scenario.after);
 
-    for (const shard of scenario.dead) await shards.restore(shard, null);
-    armed = true;
-    for (const shard of scenario.dead) source.requestReplay(shard);
+    if (scenario.workers) {
+      armed = true;
+      shards.crashWorker(scenario.dead[0], "terminate");
+    } else {
+      for (const shard of scenario.dead) await shards.restore(shard, null);
+      armed = true;
+      for (const shard of scenario.dead) source.requestReplay(shard);
+    }
     await eventually(() => held === 1, 10_000, "the replay's first listing");
 
     if (scenario.compactBeforeSave) {
@@ -176,7 +187,7 @@ async function replayAcrossCompaction(
 
     readGate.resolve();
     await eventually(
-      () => scenario.dead.every((shard) => replayedShards.has(shard)),
+      () => restarted.size > 0 && [...restarted].every((shard) => replayedShards.has(shard)),
       10_000,
       "the replay done",
     );
@@ -240,6 +251,35 @@ Deno.test({
     // Compaction went up to A while the replay read after it, and up to B once it was done.
     assertEquals(outcome.deletedDuringReplay, 10);
     assertEquals(outcome.deletedAfter, 20);
+  });
+});
+
+Deno.test({
+  name:
+    "with --workers 2, a terminated worker's shards replayed across a checkpoint save and compaction end equal to a recomputation",
+  sanitizeResources: false,
+  sanitizeOps: false,
+}, async () => {
+  await withTempKv(async (kv, path) => {
+    const outcome = await replayAcrossCompaction(kv, path, {
+      before: 6,
+      between: 6,
+      after: 2,
+      batch: 2,
+      spanning: true,
+      dead: [1],
+      workers: 2,
+      compactBeforeSave: true,
+    });
+    assert(
+      sameState(outcome.replayed, outcome.expected),
+      "the replayed shards' values equal a recomputation from every reading written",
+    );
+    assert(
+      sameState(outcome.restarted, outcome.expected),
+      "a restart from the current checkpoint after compaction equals a recomputation",
+    );
+    assert(outcome.deletedDuringReplay > 0, "some chunks were compacted during the replay");
   });
 });
 
