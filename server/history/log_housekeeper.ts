@@ -5,8 +5,9 @@ import { logger } from "../ops/logger.ts";
 export interface LogPosition {
   readonly cursor: string | null;
   /**
-   * The least shard cursor of the current checkpoint: compaction never goes
-   * past it, so a restart can always replay every shard from its own cursor.
+   * The least shard cursor of the current checkpoint, or less while a
+   * restarted shard's replay reads after an older one: compaction never goes
+   * past it, so every replay can read every shard's log from its own cursor.
    */
   readonly replayFrom: string | null;
 }

@@ -40,7 +40,8 @@ export interface Source {
   /**
    * The least shard cursor of that checkpoint (its shards may stand at
    * different cursors): a restart replays from there, so the log may be
-   * compacted to it and no further.
+   * compacted to it and no further. Less while a restarted shard's replay
+   * still reads after an older checkpoint's cursor.
    */
   readonly replayFrom: string | null;
   readonly caughtUp: boolean;

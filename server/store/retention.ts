@@ -24,8 +24,9 @@ export interface RetentionOptions {
  * positions. `mark` records, under `["log_mark", timeMs]`, a cursor already
  * read at `timeMs`: every chunk up to it was committed before `timeMs`, and
  * every chunk committed after `timeMs` lies after it. `compact` deletes the chunks up to the
- * newest mark older than the retention (never past `safeCursor`, the last
- * checkpoint's, so a restart can always replay) and the marks before it.
+ * newest mark older than the retention (never past `safeCursor`: the last
+ * checkpoint's least cursor, or a replay's under way, so a replay always
+ * finds its log) and the marks before it.
  */
 export class LogRetention {
   readonly #kv: Deno.Kv;

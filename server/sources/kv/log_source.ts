@@ -53,6 +53,13 @@ export class LogSource implements Source {
   #ahead: (string | null)[] | null = null;
   readonly #checkpointer: Checkpointer;
   #replays: number[] = [];
+  /**
+   * While a restarted shard's replay runs, the cursor it reads the log after
+   * (null: from the start); undefined when none runs. Its checkpoint may be
+   * older than the one made current meanwhile, whose cursors compaction
+   * would otherwise go up to.
+   */
+  #replayNeeds: string | null | undefined = undefined;
   #stopped = false;
   #wake: (() => void) | null = null;
   #woken = false;
@@ -166,9 +173,16 @@ export class LogSource implements Source {
     return this.#checkpointer.checkpointedCursor;
   }
 
-  /** The least shard cursor of that checkpoint: a restart replays from it (retention keeps what follows). */
+  /**
+   * The least shard cursor of that checkpoint (a restart replays from it), or
+   * the cursor a restarted shard's replay still reads after when that is less:
+   * retention keeps what follows.
+   */
   get replayFrom(): string | null {
-    return this.#checkpointer.replayFrom;
+    const saved = this.#checkpointer.replayFrom;
+    const needs = this.#replayNeeds;
+    if (needs === undefined || saved === null) return saved;
+    return needs === null || needs < saved ? needs : saved;
   }
 
   /** True when the state has moved past the last checkpoint. */
@@ -359,8 +373,20 @@ export class LogSource implements Source {
   /**
    * Restores restarted shards from the last checkpoint and replays the log
    * after it to them, each from its own cursor there, up to the source's.
+   * While it runs, `replayFrom` keeps compaction off what it has not read.
    */
   async #replay(shards: Set<number>): Promise<void> {
+    // Held before the checkpoint is read: the one it reads is this or a later one.
+    this.#replayNeeds = this.#checkpointer.replayFrom;
+    try {
+      await this.#replayFromCheckpoint(shards);
+    } finally {
+      this.#replayNeeds = undefined;
+    }
+  }
+
+  /** The replay itself (see `#replay`), moving `#replayNeeds` on as it reads. */
+  async #replayFromCheckpoint(shards: Set<number>): Promise<void> {
     const until = this.#cursor;
     const saved = await this.#checkpointer.saved<ShardImage>({ shards: [...shards] });
     // Per shard: where its restored state stands (null: restored empty, from the log's start).
@@ -373,13 +399,14 @@ export class LogSource implements Source {
     if (![...from.values()].includes(null)) {
       cursor = [...from.values()].reduce((a, b) => (b! < a! ? b : a))!;
     }
+    this.#replayNeeds = cursor;
     let done = until === null;
     while (until !== null && !this.#stopped) {
       const listed = await this.log.read(cursor, this.#batch);
       const entries = listed.filter((entry) => entry.cursor <= until);
       if (entries.length > 0) {
         await this.#deliverBehind(entries, (s) => from.get(s)!, shards);
-        cursor = entries[entries.length - 1].cursor;
+        cursor = this.#replayNeeds = entries[entries.length - 1].cursor;
       }
       if (entries.length < this.#batch) {
         done = true;
