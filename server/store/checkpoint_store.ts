@@ -51,7 +51,12 @@ export interface Checkpoint<S extends StoredShard = StoredShard> {
 }
 
 const CURRENT = [KEYS.checkpoint, "current"];
-/** Pieces a save left behind once the pointer moved, deleted right after (also after a crash). */
+/**
+ * `[..., <seq>]` → a `Garbage` record: what generation `seq`'s save made garbage (its
+ * list, or itself when given up), deleted right after (also after a crash). One key per
+ * generation, not one list: a list of every part a million-sensor save supersedes,
+ * with one left over, outgrew a Deno KV value (64 KiB).
+ */
 const GARBAGE = [KEYS.checkpoint, "garbage"];
 const PIECES = KEYS.checkpointPieces;
 /** Bytes per stored piece (Deno KV values are capped at 64 KiB). */
@@ -95,13 +100,21 @@ interface Pointer {
 type Part = (string | number)[];
 
 /**
+ * What a generation's save made garbage: the parts listed in its own part
+ * `["garbage"]` (JSON, in `pieces` pieces, written before the pointer moved),
+ * or, for a save given up, the whole generation.
+ */
+type Garbage = { pieces: number } | { whole: true };
+
+/**
  * Saves checkpoints to Deno KV, incrementally. A checkpoint is parts: the
  * router's id pages, each shard's pages, the source's state, and a meta
  * record that says which generation holds each part. A save writes only the
  * parts given (changed since the stored checkpoint) under a fresh
- * generation, in small commits, then makes it current by one atomic write
- * of the pointer (which also records the parts it supersedes, deleted right
- * after). A crash mid-save leaves the previous checkpoint intact.
+ * generation, in small commits, then lists the parts it supersedes (a part
+ * of that generation) and makes it current by one atomic write of the
+ * pointer and a record that the list counts; they are deleted right after.
+ * A crash mid-save leaves the previous checkpoint intact.
  */
 export class CheckpointStore {
   readonly #kv: Deno.Kv;
@@ -181,7 +194,10 @@ export class CheckpointStore {
     }, { reuseRouter: !options.fresh });
   }
 
-  /** Makes generation `seq` (its pieces written) current: the pointer's one atomic write. */
+  /**
+   * Makes generation `seq` (its pieces written) current: the pointer's one
+   * atomic write, with the record that lists what it supersedes.
+   */
   async #commit(
     seq: number,
     meta: Meta,
@@ -190,10 +206,7 @@ export class CheckpointStore {
     options: { collect?: boolean; base: Meta | null },
   ): Promise<void> {
     const previous = await this.#kv.get<Pointer>(CURRENT);
-    // Garbage a save before left (not collected, or a crash meanwhile) stays listed.
-    const leftover = await this.#kv.get<Part[]>(GARBAGE);
     const garbage = [
-      ...(leftover.value ?? []),
       ...superseded(previous.value, options.base, meta),
       // Generations a crashed process began and never made current.
       ...this.#orphans.filter((s) => s !== seq).map((s) => [s]),
@@ -205,8 +218,21 @@ export class CheckpointStore {
       savedAt: Date.now(),
       metaPieces,
     };
-    const result = await this.#kv.atomic().check(previous, leftover).set(CURRENT, pointer)
-      .set(GARBAGE, garbage).commit();
+    const op = this.#kv.atomic().check(previous).set(CURRENT, pointer);
+    if (garbage.length > 0) {
+      // The list is a part of this generation, in pieces like the meta: it counts only once
+      // the record (with the pointer) says so, and a save that never moves the pointer
+      // leaves it among its own pieces. Earlier saves' records (not collected yet) stay
+      // as they are: nothing is read back and rewritten, so no value grows with them.
+      const writer = new PieceWriter(this.#kv, seq, this.#release);
+      const pieces = await writer.put(
+        ["garbage"],
+        new TextEncoder().encode(JSON.stringify(garbage)),
+      );
+      await writer.flush();
+      op.set([...GARBAGE, seq], { pieces } satisfies Garbage);
+    }
+    const result = await op.commit();
     if (!result.ok) throw new Error("Cannot save checkpoint: another writer moved it");
     this.#orphans = [];
     this.#meta = meta;
@@ -325,30 +351,50 @@ export class CheckpointStore {
    * and collects it unless `collect` is false (a stop: the next save does).
    */
   async #abandon(seq: number, options: { collect?: boolean } = {}): Promise<void> {
-    const leftover = await this.#kv.get<Part[]>(GARBAGE);
-    const listed = await this.#kv.atomic().check(leftover)
-      .set(GARBAGE, [...(leftover.value ?? []), [seq]]).commit();
-    if (listed.ok && (options.collect ?? true)) await this.collectGarbage();
+    // Its own key: never the list its pieces may hold (that names the current checkpoint's parts).
+    await this.#kv.set([...GARBAGE, seq], { whole: true } satisfies Garbage);
+    if (options.collect ?? true) await this.collectGarbage();
   }
 
-  /** Deletes the parts the last save superseded (left by a crash too), in small commits. */
-
+  /**
+   * Deletes what earlier saves superseded or gave up (left by a crash or a
+   * stop too), one generation's record at a time, in small commits; then the
+   * older layout's one list, if an older binary left it.
+   */
   async collectGarbage(): Promise<void> {
-    const garbage = await this.#kv.get<Part[]>(GARBAGE);
-    if (!garbage.value) return;
-    for (const part of garbage.value) {
-      let op = this.#kv.atomic();
-      let count = 0;
-      for await (const entry of this.#kv.list({ prefix: [PIECES, ...part] })) {
-        op.delete(entry.key);
-        if (++count % 200 === 0) {
-          await op.commit();
-          op = this.#kv.atomic();
-        }
+    for await (const record of this.#kv.list<Garbage>({ prefix: GARBAGE })) {
+      const seq = record.key[GARBAGE.length] as number;
+      if ("whole" in record.value) {
+        await this.#deleteUnder([seq]);
+      } else {
+        const listed = JSON.parse(
+          new TextDecoder().decode(await this.#read([seq, "garbage"], record.value.pieces)),
+        ) as Part[];
+        for (const part of listed) await this.#deleteUnder(part);
+        // The list last: a crash before this point collects it again from the start.
+        await this.#deleteUnder([seq, "garbage"]);
       }
-      await op.commit();
+      await this.#kv.atomic().check(record).delete(record.key).commit();
     }
-    await this.#kv.atomic().check(garbage).delete(GARBAGE).commit();
+    // The older layout's one list: a `Part[]` at `GARBAGE` itself (not under it, so not listed above).
+    const old = await this.#kv.get<Part[]>(GARBAGE);
+    if (!old.value) return;
+    for (const part of old.value) await this.#deleteUnder(part);
+    await this.#kv.atomic().check(old).delete(GARBAGE).commit();
+  }
+
+  /** Deletes every piece under a part's (or a generation's) prefix, 200 to a commit. */
+  async #deleteUnder(part: Part): Promise<void> {
+    let op = this.#kv.atomic();
+    let count = 0;
+    for await (const entry of this.#kv.list({ prefix: [PIECES, ...part] })) {
+      op.delete(entry.key);
+      if (++count % 200 === 0) {
+        await op.commit();
+        op = this.#kv.atomic();
+      }
+    }
+    await op.commit();
   }
 
   /** The pieces of one part, joined; `pieces` when known, else as listed. */

@@ -10,9 +10,19 @@ export const KEYS = {
   logHead: "log_head",
   /** `["log_mark", <timeMs>]` → `{ cursor, committedChunks }`: a log position at a wall time. */
   logMark: "log_mark",
-  /** `["checkpoint", "current"]` → the pointer to the current checkpoint's generation. */
+  /**
+   * `["checkpoint", "current"]` → the pointer to the current checkpoint's generation;
+   * `["checkpoint", "garbage", <generation>]` → `{ pieces }` (that generation's part
+   * "garbage" lists what its save superseded) or `{ whole: true }` (a save given up), until
+   * collected; `["checkpoint", "garbage"]` → the older layout's one list of parts (read
+   * and deleted, never written).
+   */
   checkpoint: "checkpoint",
-  /** `["checkpoint_pieces", <generation>, <i>]` → 60 KB pieces of one serialized checkpoint. */
+  /**
+   * `["checkpoint_pieces", <generation>, ...<part>, <i>]` → pieces of at most 60 KB of one
+   * part of a checkpoint: "meta", "router" <page>, "shard" <shard> <page>, "source",
+   * "extra" <name>, "garbage" (the JSON list of parts its save superseded).
+   */
   checkpointPieces: "checkpoint_pieces",
   /**
    * `["rollup", <sizeMs>, <sensorId>, <chunkStartMs>(, <part>)]` → final windows of one
