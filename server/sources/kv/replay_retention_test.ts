@@ -223,6 +223,18 @@ async function restartValues(path: string): Promise<Record<string, MetricState>>
   }
 }
 
+/** The shards after the replay, and a restart after compaction, both equal a recomputation. */
+function assertRecomputed(outcome: Outcome): void {
+  assert(
+    sameState(outcome.replayed, outcome.expected),
+    "the replayed shards' values equal a recomputation from every reading written",
+  );
+  assert(
+    sameState(outcome.restarted, outcome.expected),
+    "a restart from the current checkpoint after compaction equals a recomputation",
+  );
+}
+
 Deno.test({
   name:
     "compaction while a dead shard replays from an older checkpoint than the current one deletes no chunk the replay still needs: the shard ends equal to a recomputation",
@@ -240,14 +252,7 @@ Deno.test({
       dead: [1],
       compactBeforeSave: false,
     });
-    assert(
-      sameState(outcome.replayed, outcome.expected),
-      "the replayed shard's values equal a recomputation from every reading written",
-    );
-    assert(
-      sameState(outcome.restarted, outcome.expected),
-      "a restart from the current checkpoint after compaction equals a recomputation",
-    );
+    assertRecomputed(outcome);
     // Compaction went up to A while the replay read after it, and up to B once it was done.
     assertEquals(outcome.deletedDuringReplay, 10);
     assertEquals(outcome.deletedAfter, 20);
@@ -271,14 +276,7 @@ Deno.test({
       workers: 2,
       compactBeforeSave: true,
     });
-    assert(
-      sameState(outcome.replayed, outcome.expected),
-      "the replayed shards' values equal a recomputation from every reading written",
-    );
-    assert(
-      sameState(outcome.restarted, outcome.expected),
-      "a restart from the current checkpoint after compaction equals a recomputation",
-    );
+    assertRecomputed(outcome);
     assert(outcome.deletedDuringReplay > 0, "some chunks were compacted during the replay");
   });
 });
@@ -306,14 +304,7 @@ Deno.test({
       async (scenario) => {
         await withTempKv(async (kv, path) => {
           const outcome = await replayAcrossCompaction(kv, path, scenario);
-          assert(
-            sameState(outcome.replayed, outcome.expected),
-            "the replayed shards' values equal a recomputation from every reading written",
-          );
-          assert(
-            sameState(outcome.restarted, outcome.expected),
-            "a restart from the current checkpoint after compaction equals a recomputation",
-          );
+          assertRecomputed(outcome);
           // Not vacuous: compaction did run while the replay waited (A is past the first chunk).
           assert(outcome.deletedDuringReplay > 0, "some chunks were compacted during the replay");
           assert(outcome.deletedAfter <= outcome.chunks);
