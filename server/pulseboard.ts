@@ -78,6 +78,12 @@ export async function startPulseboard(
     onFailure: logActorFailure,
     onCheckpointRefused: (error) =>
       logger.error("ignoring a corrupt checkpoint; replaying the log from the start", { error }),
+    onShardImageRefused: (shard, error) =>
+      logger.error(
+        "ignoring a restarted shard's corrupt checkpoint image; rebuilding it from the log's start " +
+          "(only what --retention kept)",
+        { shard, error },
+      ),
   }, store.shards);
   // 3. Who may come in (first: it may refuse to start), then the source, which
   // takes ingest's readings and reads them back into the shards.

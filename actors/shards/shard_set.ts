@@ -78,6 +78,12 @@ export interface ShardSetOptions {
   onFailure?: (report: FailureReport) => void;
   /** Told when `checkpoint` fits but is corrupt, so it is not used (`checkpointRefused`). */
   onCheckpointRefused?: (error: RangeError) => void;
+  /**
+   * Told when a restarted shard's image in the checkpoint fails its check
+   * (`restore`): the shard then starts empty and is rebuilt from the log's
+   * start, which holds only what `--retention` kept.
+   */
+  onShardImageRefused?: (shard: number, error: RangeError) => void;
   /** Restarts allowed per shard within `withinMs` (default 5 in 60 s). */
   maxRestarts?: number;
   withinMs?: number;
@@ -101,6 +107,7 @@ export class ShardSet {
   /** Worker threads the shards run on; 0: this isolate. */
   readonly workers: number;
   #restored: boolean;
+  readonly #onShardImageRefused: ((shard: number, error: RangeError) => void) | undefined;
   #checkpointRefused: RangeError | null = null;
   readonly #router: Router;
   readonly #hosts: ShardHosts;
@@ -137,6 +144,7 @@ export class ShardSet {
     this.count = count;
     this.#shape = { count, window, windowSpec };
     this.#restoredAfter = new Array(count).fill(-Infinity);
+    this.#onShardImageRefused = options.onShardImageRefused;
     // The generation the state may start from counts as asked: a shard restored before this
     // process asks any (its pages then count as saved by none) is saved whole by the next.
     this.#lastSeq = options.checkpointSeq ?? -1;
@@ -352,6 +360,7 @@ export class ShardSet {
       } catch (error) {
         if (!(error instanceof RangeError)) throw error;
         fits = false;
+        this.#onShardImageRefused?.(shard, error);
       }
     }
     this.#restoredAfter[shard] = this.#lastSeq;

@@ -478,6 +478,47 @@ for (const workers of [0, 1]) {
   });
 }
 
+for (const workers of [0, 1]) {
+  Deno.test(`--workers ${workers}: a restarted shard given a corrupt image starts empty and is told once, by shard; a sound image is restored and tells nothing`, async () => {
+    const ids = ["a", "b", "c", "d", "e", "f", "g", "h"];
+    const refused: [number, RangeError][] = [];
+    const shards = ShardSet.create({
+      ...shape,
+      workers,
+      onShardImageRefused: (shard, error) => refused.push([shard, error]),
+    });
+    await shards.deliver(readings(ids));
+    const saved = (await shards.checkpointAll())!;
+    const flushAll = () => shards.flushAll({ timeoutMs: 60_000 });
+    await flushAll();
+    // The router's placement, independently: the ids shard 1 holds.
+    const inOne = ids.filter((id) => shardFor(id, shape.count) === 1).sort();
+    assert(inOne.length > 0, "shard 1 holds some of the ids");
+
+    const corrupt = structuredClone(saved);
+    const pages = corrupt.shards[1].pages;
+    pages[0] = pages[0]!.slice(0, pages[0]!.length - 8);
+    assertEquals(await shards.restore(1, corrupt), false, "the corrupt image is not used");
+    assertEquals(refused.length, 1, "told once");
+    assertEquals(refused[0][0], 1, "told which shard");
+    assert(refused[0][1] instanceof RangeError, "with the check's RangeError");
+    shards.replayed([1]);
+    const after = idsByShard(await flushAll());
+    assertEquals(after[1], [], "shard 1 starts empty");
+    assertEquals(
+      after.filter((_, s) => s !== 1).flat().sort(),
+      [],
+      "the other shards' flush tells nothing new",
+    );
+
+    assertEquals(await shards.restore(1, saved), true, "the sound image is used");
+    assertEquals(refused.length, 1, "a sound image tells nothing");
+    shards.replayed([1]);
+    assertEquals(idsByShard(await flushAll())[1], inOne, "shard 1 holds its sensors again");
+    await shards.stop();
+  });
+}
+
 Deno.test("shards opened from checkpoint 5 save, after it, only the pages changed since", async () => {
   const ids = Array.from({ length: 5_000 }, (_, i) => `s-${i}`);
   const before = ShardSet.create(shape);
