@@ -3,7 +3,6 @@ import { parseConfig, startupFailure, USAGE } from "./server/config/mod.ts";
 import type { Config } from "./server/config/mod.ts";
 import type { ShardImage } from "./actors/mod.ts";
 import { openStoreFor } from "./server/store/open_store.ts";
-import { fixMmapThreshold } from "./server/ops/mmap_threshold.ts";
 
 if (import.meta.main) {
   if (Deno.args.includes("--help") || Deno.args.includes("-h")) {
@@ -17,9 +16,6 @@ if (import.meta.main) {
     console.error(`${(error as Error).message}\n\n${USAGE}`);
     Deno.exit(2);
   }
-  // Before the checkpoint's buffers, the first large ones (see the module).
-  const mmap = fixMmapThreshold();
-  if (mmap.off && Deno.build.os === "linux") console.error(`malloc left as it is: ${mmap.off}`);
   // The checkpoint is read (on Deno KV's thread) while the server's modules load.
   const store = openStoreFor<ShardImage>(config);
   store.catch(() => {}); // startPulseboard reports it

@@ -12,7 +12,6 @@ export type { HealthInputs, SourceHealth } from "./health.ts";
 export { opsRoutes } from "./ops_routes.ts";
 export { topicLabeler } from "./topic_label.ts";
 export { glibcTrim, HeapTrimmer } from "./heap_trim.ts";
-export { fixMmapThreshold } from "./mmap_threshold.ts";
 export type { HeapTrimStats, Trim } from "./heap_trim.ts";
 export { threadCpuClock } from "./thread_clock.ts";
 export type { ThreadClock } from "./thread_clock.ts";
