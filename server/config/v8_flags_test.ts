@@ -13,15 +13,17 @@ Deno.test("deno task start and the container image start the server with the ser
   );
 });
 
-Deno.test("the server's V8 flags keep the young generation within two 4 MB semi-spaces under allocation", async () => {
+Deno.test("the server's V8 flags keep the young generation's semi-space within 4 MB under allocation", async () => {
   // Objects that live a little while (a ring of recent ones) grow the young generation to its
-  // cap: without the flags that is 64 MB here.
+  // cap. What is read is a semi-space's capacity (used + available): the space's own size also
+  // counts pages in flux, 4.4–10 MB with the flags when the machine is busy (a parallel test run).
   const script = `
     import v8 from "node:v8";
     const ring = new Array(100_000);
     for (let i = 0; i < 5_000_000; i++) ring[i % ring.length] = { a: i, b: [i, i] };
     const space = v8.getHeapSpaceStatistics().find((s) => s.space_name === "new_space");
-    console.log(JSON.stringify({ size: space.space_size, ring: ring.length }));
+    const capacity = space.space_used_size + space.space_available_size;
+    console.log(JSON.stringify({ capacity, ring: ring.length }));
   `;
   const run = async (flags: string[]) => {
     const out = await new Deno.Command(Deno.execPath(), {
@@ -30,12 +32,13 @@ Deno.test("the server's V8 flags keep the young generation within two 4 MB semi-
       stderr: "piped",
     }).output();
     assert(out.success, new TextDecoder().decode(out.stderr));
-    return JSON.parse(new TextDecoder().decode(out.stdout)).size as number;
+    return JSON.parse(new TextDecoder().decode(out.stdout)).capacity as number;
   };
   const [capped, uncapped] = await Promise.all([run([SERVER_V8_FLAGS_ARG]), run([])]);
-  assert(capped <= 2 * 4 * 2 ** 20, `new space ${capped} B with ${SERVER_V8_FLAGS}`);
+  // 4 MB, and a page of slack (measured: 4,194,048 B, once 4,456,176 B).
+  assert(capped <= 4.5 * 2 ** 20, `semi-space ${capped} B with ${SERVER_V8_FLAGS}`);
   assert(
     uncapped > capped,
-    `without the flags the new space grows past ${capped} B (it was ${uncapped} B)`,
+    `without the flags the semi-space grows past ${capped} B (it was ${uncapped} B)`,
   );
 });
