@@ -161,8 +161,10 @@ Deno.test("an older binary's one garbage list (a Part[] at [checkpoint, garbage]
     for await (const { key } of kv.list({ prefix: [KEYS.checkpoint, "garbage"] })) {
       await kv.delete(key);
     }
-    for await (const { key } of kv.list({ prefix: [KEYS.checkpointPieces, 1, "garbage"] })) {
-      await kv.delete(key);
+    for (const part of ["garbage", "garbage_pieces"]) {
+      for await (const { key } of kv.list({ prefix: [KEYS.checkpointPieces, 1, part] })) {
+        await kv.delete(key);
+      }
     }
     await kv.set([KEYS.checkpoint, "garbage"], superseded);
     kv.close();
@@ -250,4 +252,109 @@ Deno.test("any run of saves, saves given up, stops and crashes leaves, after one
     }),
     { numRuns: 25 },
   );
+});
+
+/** Counts the pieces of generation `gen` that `kv.list` hands back (their values read). */
+function countPiecesListed(kv: Deno.Kv, gen: number): { count: number } {
+  const seen = { count: 0 };
+  const list = kv.list.bind(kv);
+  kv.list = ((selector: Deno.KvListSelector, options?: Deno.KvListOptions) => {
+    const iterator = list(selector, options);
+    const next = iterator.next.bind(iterator);
+    iterator.next = async () => {
+      const step = await next();
+      if (!step.done && step.value.key[0] === KEYS.checkpointPieces && step.value.key[1] === gen) {
+        seen.count++;
+      }
+      return step;
+    };
+    return iterator;
+  }) as typeof kv.list;
+  return seen;
+}
+
+/** Every stored piece's key under "checkpoint_pieces", as text. */
+async function pieceKeys(kv: Deno.Kv): Promise<string[]> {
+  const keys: string[] = [];
+  for await (const { key } of kv.list({ prefix: [KEYS.checkpointPieces] })) {
+    keys.push(key.slice(1).join(" "));
+  }
+  return keys.sort();
+}
+
+Deno.test("a collecting save deletes what it superseded by key, reading none of its pieces back, and leaves exactly the current checkpoint's pieces", async () => {
+  await withKvFile(async (path) => {
+    const kv = await Deno.openKv(path);
+    try {
+      const store = new CheckpointStore(kv);
+      // Pages of 3 pieces (60 KB each), an extra of 2 and a source state: every kind of part.
+      const bytes = (gen: number, n: number) => new Uint8Array(n).fill(gen + 1);
+      const checkpoint = (gen: number): Checkpoint => ({
+        cursor: `c${gen}`,
+        router: { sensors: ["a", "b"], metrics: ["t"], epoch: 1 },
+        shards: [0, 1].map((s) => ({
+          header: { s },
+          pages: [bytes(gen, 130_000), bytes(gen, 130_000)],
+        })),
+        extras: { rollups: bytes(gen, 70_000) },
+        sourceState: { at: gen },
+      });
+      await store.save(checkpoint(0), { seq: 0 });
+      const listed = countPiecesListed(kv, 0);
+      await store.save(checkpoint(1), { seq: 1 });
+      assertEquals(listed.count, 0, "pieces of the superseded generation read back");
+      // Recomputed from the part sizes: 60,000 B a piece, at least one.
+      const expected = [
+        "1 meta 0",
+        "1 router 0 0",
+        "1 source 0",
+        "1 extra rollups 0",
+        "1 extra rollups 1",
+      ];
+      for (let s = 0; s < 2; s++) {
+        for (let p = 0; p < 2; p++) {
+          for (let i = 0; i < 3; i++) expected.push(`1 shard ${s} ${p} ${i}`);
+        }
+      }
+      assertEquals(await pieceKeys(kv), expected.sort());
+      assertEquals(await checkpointKeys(kv), ["checkpoint current"], "no garbage record left");
+    } finally {
+      kv.close();
+    }
+  });
+});
+
+Deno.test("a garbage record without piece counts (an older binary's) is still collected completely, by listing", async () => {
+  await withKvFile(async (path) => {
+    const model = new Model(2, 3);
+    let kv = await Deno.openKv(path);
+    const store = new CheckpointStore(kv);
+    await store.save(model.checkpoint(0, all), { seq: 0 });
+    model.saved(0, all);
+    await store.save(model.checkpoint(1, all), { seq: 1, collect: false });
+    model.saved(1, all);
+    // What an older binary wrote with the pointer: the list and its record, no counts.
+    const record = await kv.get<{ pieces: number; counts?: number }>([
+      KEYS.checkpoint,
+      "garbage",
+      1,
+    ]);
+    assert(record.value?.counts !== undefined, "this binary writes the counts");
+    await kv.set(record.key, { pieces: record.value!.pieces });
+    for await (const { key } of kv.list({ prefix: [KEYS.checkpointPieces, 1, "garbage_pieces"] })) {
+      await kv.delete(key);
+    }
+    kv.close();
+    kv = await Deno.openKv(path);
+    try {
+      const next = new CheckpointStore(kv);
+      await next.load();
+      const odd = (_s: number, p: number) => p % 2 === 1;
+      await next.save(model.checkpoint(next.nextSeq(), odd));
+      model.saved(next.seq, odd);
+      await holdsExactly(kv, model);
+    } finally {
+      kv.close();
+    }
+  });
 });

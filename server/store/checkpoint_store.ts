@@ -59,6 +59,8 @@ const CURRENT = [KEYS.checkpoint, "current"];
  */
 const GARBAGE = [KEYS.checkpoint, "garbage"];
 const PIECES = KEYS.checkpointPieces;
+/** The part of a generation holding its garbage list's piece counts. */
+const GARBAGE_COUNTS = "garbage_pieces";
 /** Bytes per stored piece (Deno KV values are capped at 64 KiB). */
 const PIECE_BYTES = 60_000;
 /** Pieces per atomic commit: about 0.6 ms of the caller's thread each, so saving never holds it long. */
@@ -79,12 +81,19 @@ interface Meta {
   /** Per shard (absent: all at `cursor`). */
   shardCursors?: string[];
   source: CheckpointSource;
-  router: { count: number; metrics: string[]; epoch: number; pages: number[] };
-  shards: { header: unknown; pages: number[] }[];
+  router: { count: number; metrics: string[]; epoch: number; pages: number[]; pieces?: number[] };
+  shards: { header: unknown; pages: number[]; pieces?: number[] }[];
   /** The generation holding the source's state, or -1 for none. */
   sourceState: number;
   /** Name → the generation holding that extra part. */
   extras?: Record<string, number>;
+  /**
+   * Pieces of each part where it was written (`pieces` beside `pages`, and these), so
+   * that collecting a superseded part deletes its keys without listing them; 0 or
+   * absent where not known (parts a checkpoint before them kept).
+   */
+  sourcePieces?: number;
+  extraPieces?: Record<string, number>;
 }
 
 interface Pointer {
@@ -104,7 +113,17 @@ type Part = (string | number)[];
  * `["garbage"]` (JSON, in `pieces` pieces, written before the pointer moved),
  * or, for a save given up, the whole generation.
  */
-type Garbage = { pieces: number } | { whole: true };
+type Garbage = { pieces: number; counts?: number } | { whole: true };
+
+/**
+ * A superseded part and its piece count (0: not known, its pieces are listed to
+ * delete them). Deno KV's `list` returns every value: listing a part only for its
+ * keys read it back whole (about 11 MB a round at 5,000 sensors).
+ */
+interface GarbagePart {
+  part: Part;
+  pieces: number;
+}
 
 /**
  * Saves checkpoints to Deno KV, incrementally. A checkpoint is parts: the
@@ -209,7 +228,7 @@ export class CheckpointStore {
     const garbage = [
       ...superseded(previous.value, options.base, meta),
       // Generations a crashed process began and never made current.
-      ...this.#orphans.filter((s) => s !== seq).map((s) => [s]),
+      ...this.#orphans.filter((s) => s !== seq).map((s) => ({ part: [s], pieces: 0 })),
     ];
     const pointer: Pointer = {
       format: FORMAT,
@@ -224,13 +243,19 @@ export class CheckpointStore {
       // the record (with the pointer) says so, and a save that never moves the pointer
       // leaves it among its own pieces. Earlier saves' records (not collected yet) stay
       // as they are: nothing is read back and rewritten, so no value grows with them.
+      // The list stays a `Part[]`, as older binaries read it; the counts are a part beside it
+      // (an older binary collects the list and leaves that small part behind).
       const writer = new PieceWriter(this.#kv, seq, this.#release);
       const pieces = await writer.put(
         ["garbage"],
-        new TextEncoder().encode(JSON.stringify(garbage)),
+        new TextEncoder().encode(JSON.stringify(garbage.map((g) => g.part))),
+      );
+      const counts = await writer.put(
+        [GARBAGE_COUNTS],
+        new TextEncoder().encode(JSON.stringify(garbage.map((g) => g.pieces))),
       );
       await writer.flush();
-      op.set([...GARBAGE, seq], { pieces } satisfies Garbage);
+      op.set([...GARBAGE, seq], { pieces, counts } satisfies Garbage);
     }
     const result = await op.commit();
     if (!result.ok) throw new Error("Cannot save checkpoint: another writer moved it");
@@ -367,11 +392,27 @@ export class CheckpointStore {
       if ("whole" in record.value) {
         await this.#deleteUnder([seq]);
       } else {
-        const listed = JSON.parse(
-          new TextDecoder().decode(await this.#read([seq, "garbage"], record.value.pieces)),
-        ) as Part[];
-        for (const part of listed) await this.#deleteUnder(part);
+        // Not whole: its deletion had begun (the list goes only after every part it names).
+        const list = await this.#readWhole([seq, "garbage"], record.value.pieces);
+        const listed = list ? JSON.parse(new TextDecoder().decode(list)) as Part[] : [];
+        const counts = record.value.counts === undefined
+          ? null
+          : await this.#readWhole([seq, GARBAGE_COUNTS], record.value.counts);
+        const pieces = counts ? JSON.parse(new TextDecoder().decode(counts)) as number[] : [];
+        const deletes = new KeyDeletes(this.#kv);
+        for (const [k, part] of listed.entries()) {
+          const count = pieces[k] ?? 0;
+          if (count > 0) {
+            for (let i = 0; i < count; i++) await deletes.add([PIECES, ...part, i]);
+          } else {
+            for await (const entry of this.#kv.list({ prefix: [PIECES, ...part] })) {
+              await deletes.add(entry.key);
+            }
+          }
+        }
+        await deletes.flush();
         // The list last: a crash before this point collects it again from the start.
+        await this.#deleteUnder([seq, GARBAGE_COUNTS]);
         await this.#deleteUnder([seq, "garbage"]);
       }
       await this.#kv.atomic().check(record).delete(record.key).commit();
@@ -420,6 +461,15 @@ export class CheckpointStore {
     return out;
   }
 
+  /** The pieces of one part, joined, or null when not all `pieces` are there. */
+  async #readWhole(part: Part, pieces: number): Promise<Uint8Array | null> {
+    try {
+      return await this.#read(part, pieces);
+    } catch {
+      return null;
+    }
+  }
+
   /** A part that must exist. */
   async #part(part: Part): Promise<Uint8Array> {
     const bytes = await this.#read(part);
@@ -455,6 +505,7 @@ export class CheckpointSave {
   readonly #reuseRouter: boolean;
   readonly #shards: Meta["shards"] = [];
   #extras: Record<string, number> = {};
+  #extraPieces: Record<string, number> = {};
   #ended = false;
 
   constructor(
@@ -475,7 +526,7 @@ export class CheckpointSave {
   async extras(extras: Record<string, Uint8Array>): Promise<void> {
     for (const [name, bytes] of Object.entries(extras)) {
       // Not freed: an extra may be its stage's to keep (the hub's id order is reused).
-      await this.#writer.put(["extra", name], bytes);
+      this.#extraPieces[name] = await this.#writer.put(["extra", name], bytes);
       delete extras[name];
       this.#extras[name] = this.seq;
     }
@@ -489,6 +540,7 @@ export class CheckpointSave {
   async shard(s: number, shard: StoredShard): Promise<void> {
     const before = this.#base?.shards[s];
     const pages: number[] = [];
+    const pieces: number[] = [];
     for (const [p, page] of shard.pages.entries()) {
       if (page === null) {
         const kept = shard.full ? undefined : before?.pages[p];
@@ -498,15 +550,16 @@ export class CheckpointSave {
           );
         }
         pages.push(kept);
+        pieces.push(before?.pieces?.[p] ?? 0);
         continue;
       }
-      await this.#writer.put(["shard", s, p], page, { free: true });
+      pieces.push(await this.#writer.put(["shard", s, p], page, { free: true }));
       // Let go of it: Deno KV has its pieces (at 100k sensors the pages are ~100-200 MB,
       // so they drain as they are written instead of all staying until the pointer moves).
       shard.pages[p] = null;
       pages.push(this.seq);
     }
-    this.#shards[s] = { header: shard.header, pages };
+    this.#shards[s] = { header: shard.header, pages, pieces };
     await this.#writer.flush();
   }
 
@@ -532,19 +585,24 @@ export class CheckpointSave {
     const sameRouter = this.#reuseRouter && base !== null && base.router.epoch === epoch &&
       base.router.count <= router.sensors.length;
     const routerPages: number[] = [];
+    const routerPieces: number[] = [];
     const pageCount = Math.ceil(router.sensors.length / ROUTER_PAGE);
     for (let p = 0; p < pageCount; p++) {
       if (sameRouter && (p + 1) * ROUTER_PAGE <= base!.router.count) {
         routerPages.push(base!.router.pages[p]);
+        routerPieces.push(base!.router.pieces?.[p] ?? 0);
         continue;
       }
       const ids = router.sensors.slice(p * ROUTER_PAGE, (p + 1) * ROUTER_PAGE);
-      await writer.put(["router", p], new TextEncoder().encode(JSON.stringify(ids)));
+      routerPieces.push(
+        await writer.put(["router", p], new TextEncoder().encode(JSON.stringify(ids))),
+      );
       routerPages.push(seq);
     }
     let sourceState = -1;
+    let sourcePieces = 0;
     if (checkpoint.sourceState !== undefined) {
-      await writer.put(
+      sourcePieces = await writer.put(
         ["source"],
         new TextEncoder().encode(JSON.stringify(checkpoint.sourceState)),
       );
@@ -556,10 +614,18 @@ export class CheckpointSave {
       // Kept only when they differ: all at `cursor` is what an absent list means.
       ...(cursors?.some((c) => c !== checkpoint.cursor) ? { shardCursors: [...cursors] } : {}),
       source: checkpoint.source ?? "log",
-      router: { count: router.sensors.length, metrics: router.metrics, epoch, pages: routerPages },
+      router: {
+        count: router.sensors.length,
+        metrics: router.metrics,
+        epoch,
+        pages: routerPages,
+        pieces: routerPieces,
+      },
       shards: this.#shards,
       sourceState,
       extras: this.#extras,
+      sourcePieces,
+      extraPieces: this.#extraPieces,
     };
     const metaPieces = await writer.put(["meta"], new TextEncoder().encode(JSON.stringify(meta)));
     await writer.flush();
@@ -588,30 +654,58 @@ export class CheckpointSave {
 }
 
 /** The parts of the previous checkpoint that the new meta no longer uses (key prefixes). */
-function superseded(previous: Pointer | null, base: Meta | null, meta: Meta): Part[] {
+function superseded(previous: Pointer | null, base: Meta | null, meta: Meta): GarbagePart[] {
   if (!previous) return [];
   // A checkpoint of the older layout: everything under its generation goes.
   if (!LOADABLE.has(previous.format)) {
     const generation = (previous as unknown as { generation?: string }).generation;
-    return generation === undefined ? [] : [[generation]];
+    return generation === undefined ? [] : [{ part: [generation], pieces: 0 }];
   }
-  const out: Part[] = [[previous.seq, "meta"]];
+  const out: GarbagePart[] = [{ part: [previous.seq, "meta"], pieces: previous.metaPieces }];
   if (!base) return out;
   base.router.pages.forEach((gen, p) => {
-    if (meta.router.pages[p] !== gen) out.push([gen, "router", p]);
+    if (meta.router.pages[p] !== gen) {
+      out.push({ part: [gen, "router", p], pieces: base.router.pieces?.[p] ?? 0 });
+    }
   });
   base.shards.forEach((shard, s) =>
     shard.pages.forEach((gen, p) => {
-      if (meta.shards[s]?.pages[p] !== gen) out.push([gen, "shard", s, p]);
+      if (meta.shards[s]?.pages[p] !== gen) {
+        out.push({ part: [gen, "shard", s, p], pieces: shard.pieces?.[p] ?? 0 });
+      }
     })
   );
   if (base.sourceState >= 0 && base.sourceState !== meta.sourceState) {
-    out.push([base.sourceState, "source"]);
+    out.push({ part: [base.sourceState, "source"], pieces: base.sourcePieces ?? 0 });
   }
   for (const [name, gen] of Object.entries(base.extras ?? {})) {
-    if (meta.extras?.[name] !== gen) out.push([gen, "extra", name]);
+    if (meta.extras?.[name] !== gen) {
+      out.push({ part: [gen, "extra", name], pieces: base.extraPieces?.[name] ?? 0 });
+    }
   }
   return out;
+}
+
+/** Deletes keys in commits of at most 200, as they are added. */
+class KeyDeletes {
+  readonly #kv: Deno.Kv;
+  #op: Deno.AtomicOperation | null = null;
+  #count = 0;
+
+  constructor(kv: Deno.Kv) {
+    this.#kv = kv;
+  }
+
+  async add(key: Deno.KvKey): Promise<void> {
+    (this.#op ??= this.#kv.atomic()).delete(key);
+    if (++this.#count === 200) await this.flush();
+  }
+
+  async flush(): Promise<void> {
+    if (this.#op) await this.#op.commit();
+    this.#op = null;
+    this.#count = 0;
+  }
 }
 
 /** Commits of pieces in flight at once: the KV writer thread is never idle waiting for this one. */
