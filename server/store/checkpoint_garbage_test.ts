@@ -90,6 +90,8 @@ async function withKvFile(run: (path: string) => Promise<void>): Promise<void> {
 }
 
 const SHARDS = 4;
+/** No pause between the collection's commits: thousands of parts, collected in a test's time. */
+const QUICK = { deletePauseMs: 0 };
 const PAGES = 1_000;
 const all = () => true;
 
@@ -104,7 +106,7 @@ Deno.test("a save that supersedes more parts than one Deno KV value can list is 
       assert(refused, "one value cannot hold the list");
       await kv.delete(["probe"]);
       const model = new Model(SHARDS, PAGES);
-      const store = new CheckpointStore(kv);
+      const store = new CheckpointStore(kv, QUICK);
       await store.save(model.checkpoint(0, all), { seq: 0 });
       model.saved(0, all);
       await store.save(model.checkpoint(1, all), { seq: 1 });
@@ -122,7 +124,7 @@ Deno.test("a crash between the pointer moving and collection: the next process c
     let kv = await Deno.openKv(path);
     // Two saves that each supersede every page, none collected (a stop's, or a crash after the
     // pointer moved): their lists together are twice what outgrew the one value.
-    const store = new CheckpointStore(kv);
+    const store = new CheckpointStore(kv, QUICK);
     for (const seq of [0, 1, 2]) {
       await store.save(model.checkpoint(seq, all), { seq, collect: false });
       model.saved(seq, all);
@@ -130,7 +132,7 @@ Deno.test("a crash between the pointer moving and collection: the next process c
     kv.close();
     kv = await Deno.openKv(path);
     try {
-      const next = new CheckpointStore(kv);
+      const next = new CheckpointStore(kv, QUICK);
       await next.load();
       const odd = (_s: number, p: number) => p % 2 === 1;
       await next.save(model.checkpoint(next.nextSeq(), odd));
