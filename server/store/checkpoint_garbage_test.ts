@@ -360,3 +360,41 @@ Deno.test("a garbage record without piece counts (an older binary's) is still co
     }
   });
 });
+
+Deno.test("a crash after a collection deleted the parts and the list but not the record: the next collection ends it", async () => {
+  await withKvFile(async (path) => {
+    const model = new Model(2, 3);
+    let kv = await Deno.openKv(path);
+    const store = new CheckpointStore(kv);
+    await store.save(model.checkpoint(0, all), { seq: 0 });
+    model.saved(0, all);
+    await store.save(model.checkpoint(1, all), { seq: 1, collect: false });
+    model.saved(1, all);
+    // What the collection had done by the crash: every part listed, the counts, the list.
+    const listed: (string | number)[][] = [];
+    for await (
+      const { value } of kv.list<Uint8Array>({ prefix: [KEYS.checkpointPieces, 1, "garbage"] })
+    ) {
+      listed.push(...JSON.parse(new TextDecoder().decode(value)));
+    }
+    assert(listed.length > 0, "the second save superseded the first's parts");
+    for (const part of [...listed, [1, "garbage_pieces"], [1, "garbage"]]) {
+      for await (const { key } of kv.list({ prefix: [KEYS.checkpointPieces, ...part] })) {
+        await kv.delete(key);
+      }
+    }
+    assertEquals((await checkpointKeys(kv)).length, 2, "the pointer and the record");
+    kv.close();
+    kv = await Deno.openKv(path);
+    try {
+      const next = new CheckpointStore(kv);
+      await next.load();
+      const none = () => false;
+      await next.save(model.checkpoint(next.nextSeq(), none));
+      model.saved(next.seq, none);
+      await holdsExactly(kv, model);
+    } finally {
+      kv.close();
+    }
+  });
+});

@@ -472,13 +472,16 @@ export class CheckpointStore {
     return out;
   }
 
-  /** The pieces of one part, joined, or null when not all `pieces` are there. */
+  /** The pieces of one part, joined, or null when not all `pieces` are there (errors of the store throw). */
   async #readWhole(part: Part, pieces: number): Promise<Uint8Array | null> {
-    try {
-      return await this.#read(part, pieces);
-    } catch {
-      return null;
+    const chunks: Uint8Array[] = [];
+    for await (const entry of this.#kv.list<Uint8Array>({ prefix: [PIECES, ...part] })) {
+      chunks.push(entry.value);
     }
+    if (chunks.length !== pieces) return null;
+    const out = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));
+    chunks.reduce((at, c) => (out.set(c, at), at + c.byteLength), 0);
+    return out;
   }
 
   /** A part that must exist. */
