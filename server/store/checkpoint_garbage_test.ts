@@ -80,6 +80,28 @@ async function holdsExactly(kv: Deno.Kv, model: Model): Promise<void> {
   );
 }
 
+/**
+ * A new process on the file: it loads, saves the pages `dirty` says (a collecting save),
+ * and the store must then hold exactly the model's checkpoint.
+ */
+async function nextProcessSaves(
+  path: string,
+  model: Model,
+  dirty: (s: number, p: number) => boolean,
+  options: { deletePauseMs?: number } = {},
+): Promise<void> {
+  const kv = await Deno.openKv(path);
+  try {
+    const next = new CheckpointStore(kv, options);
+    await next.load();
+    await next.save(model.checkpoint(next.nextSeq(), dirty));
+    model.saved(next.seq, dirty);
+    await holdsExactly(kv, model);
+  } finally {
+    kv.close();
+  }
+}
+
 async function withKvFile(run: (path: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "pulseboard-garbage-" });
   try {
@@ -121,7 +143,7 @@ Deno.test("a save that supersedes more parts than one Deno KV value can list is 
 Deno.test("a crash between the pointer moving and collection: the next process collects every superseded part", async () => {
   await withKvFile(async (path) => {
     const model = new Model(SHARDS, PAGES);
-    let kv = await Deno.openKv(path);
+    const kv = await Deno.openKv(path);
     // Two saves that each supersede every page, none collected (a stop's, or a crash after the
     // pointer moved): their lists together are twice what outgrew the one value.
     const store = new CheckpointStore(kv, QUICK);
@@ -130,24 +152,15 @@ Deno.test("a crash between the pointer moving and collection: the next process c
       model.saved(seq, all);
     }
     kv.close();
-    kv = await Deno.openKv(path);
-    try {
-      const next = new CheckpointStore(kv, QUICK);
-      await next.load();
-      const odd = (_s: number, p: number) => p % 2 === 1;
-      await next.save(model.checkpoint(next.nextSeq(), odd));
-      model.saved(next.seq, odd);
-      await holdsExactly(kv, model);
-    } finally {
-      kv.close();
-    }
+    const odd = (_s: number, p: number) => p % 2 === 1;
+    await nextProcessSaves(path, model, odd, QUICK);
   });
 });
 
 Deno.test("an older binary's one garbage list (a Part[] at [checkpoint, garbage]) is collected after the upgrade", async () => {
   await withKvFile(async (path) => {
     const model = new Model(2, 3);
-    let kv = await Deno.openKv(path);
+    const kv = await Deno.openKv(path);
     const store = new CheckpointStore(kv);
     await store.save(model.checkpoint(0, all), { seq: 0 });
     model.saved(0, all);
@@ -170,17 +183,8 @@ Deno.test("an older binary's one garbage list (a Part[] at [checkpoint, garbage]
     }
     await kv.set([KEYS.checkpoint, "garbage"], superseded);
     kv.close();
-    kv = await Deno.openKv(path);
-    try {
-      const next = new CheckpointStore(kv);
-      await next.load();
-      const none = () => false;
-      await next.save(model.checkpoint(next.nextSeq(), none));
-      model.saved(next.seq, none);
-      await holdsExactly(kv, model);
-    } finally {
-      kv.close();
-    }
+    const none = () => false;
+    await nextProcessSaves(path, model, none);
   });
 });
 
@@ -326,15 +330,21 @@ Deno.test("a collecting save deletes what it superseded by key, reading none of 
   });
 });
 
+/** A store with two saves of every page, the second's superseded parts not collected (a stop's). */
+async function twoSavesUncollected(path: string): Promise<{ kv: Deno.Kv; model: Model }> {
+  const model = new Model(2, 3);
+  const kv = await Deno.openKv(path);
+  const store = new CheckpointStore(kv);
+  await store.save(model.checkpoint(0, all), { seq: 0 });
+  model.saved(0, all);
+  await store.save(model.checkpoint(1, all), { seq: 1, collect: false });
+  model.saved(1, all);
+  return { kv, model };
+}
+
 Deno.test("a garbage record without piece counts (an older binary's) is still collected completely, by listing", async () => {
   await withKvFile(async (path) => {
-    const model = new Model(2, 3);
-    let kv = await Deno.openKv(path);
-    const store = new CheckpointStore(kv);
-    await store.save(model.checkpoint(0, all), { seq: 0 });
-    model.saved(0, all);
-    await store.save(model.checkpoint(1, all), { seq: 1, collect: false });
-    model.saved(1, all);
+    const { kv, model } = await twoSavesUncollected(path);
     // What an older binary wrote with the pointer: the list and its record, no counts.
     const record = await kv.get<{ pieces: number; counts?: number }>([
       KEYS.checkpoint,
@@ -347,29 +357,14 @@ Deno.test("a garbage record without piece counts (an older binary's) is still co
       await kv.delete(key);
     }
     kv.close();
-    kv = await Deno.openKv(path);
-    try {
-      const next = new CheckpointStore(kv);
-      await next.load();
-      const odd = (_s: number, p: number) => p % 2 === 1;
-      await next.save(model.checkpoint(next.nextSeq(), odd));
-      model.saved(next.seq, odd);
-      await holdsExactly(kv, model);
-    } finally {
-      kv.close();
-    }
+    const odd = (_s: number, p: number) => p % 2 === 1;
+    await nextProcessSaves(path, model, odd);
   });
 });
 
 Deno.test("a crash after a collection deleted the parts and the list but not the record: the next collection ends it", async () => {
   await withKvFile(async (path) => {
-    const model = new Model(2, 3);
-    let kv = await Deno.openKv(path);
-    const store = new CheckpointStore(kv);
-    await store.save(model.checkpoint(0, all), { seq: 0 });
-    model.saved(0, all);
-    await store.save(model.checkpoint(1, all), { seq: 1, collect: false });
-    model.saved(1, all);
+    const { kv, model } = await twoSavesUncollected(path);
     // What the collection had done by the crash: every part listed, the counts, the list.
     const listed: (string | number)[][] = [];
     for await (
@@ -385,16 +380,7 @@ Deno.test("a crash after a collection deleted the parts and the list but not the
     }
     assertEquals((await checkpointKeys(kv)).length, 2, "the pointer and the record");
     kv.close();
-    kv = await Deno.openKv(path);
-    try {
-      const next = new CheckpointStore(kv);
-      await next.load();
-      const none = () => false;
-      await next.save(model.checkpoint(next.nextSeq(), none));
-      model.saved(next.seq, none);
-      await holdsExactly(kv, model);
-    } finally {
-      kv.close();
-    }
+    const none = () => false;
+    await nextProcessSaves(path, model, none);
   });
 });
