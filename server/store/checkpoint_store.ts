@@ -404,11 +404,11 @@ export class CheckpointStore {
         await this.#deleteUnder([seq]);
       } else {
         // Not whole: its deletion had begun (the list goes only after every part it names).
-        const list = await this.#readWhole([seq, "garbage"], record.value.pieces);
+        const list = (await this.#readWhole([seq, "garbage"], record.value.pieces)).bytes;
         const listed = list ? JSON.parse(new TextDecoder().decode(list)) as Part[] : [];
         const counts = record.value.counts === undefined
           ? null
-          : await this.#readWhole([seq, GARBAGE_COUNTS], record.value.counts);
+          : (await this.#readWhole([seq, GARBAGE_COUNTS], record.value.counts)).bytes;
         const pieces = counts ? JSON.parse(new TextDecoder().decode(counts)) as number[] : [];
         const deletes = new KeyDeletes(this.#kv, this.#deletePauseMs);
         for (const [k, part] of listed.entries()) {
@@ -416,9 +416,7 @@ export class CheckpointStore {
           if (count > 0) {
             for (let i = 0; i < count; i++) await deletes.add([PIECES, ...part, i]);
           } else {
-            for await (const entry of this.#kv.list({ prefix: [PIECES, ...part] })) {
-              await deletes.add(entry.key);
-            }
+            await this.#listInto(deletes, part);
           }
         }
         await deletes.flush();
@@ -435,22 +433,39 @@ export class CheckpointStore {
     await this.#kv.atomic().check(old).delete(GARBAGE).commit();
   }
 
-  /** Deletes every piece under a part's (or a generation's) prefix, 200 to a commit. */
+  /** Deletes every piece under a part's (or a generation's) prefix, found by listing. */
   async #deleteUnder(part: Part): Promise<void> {
-    let op = this.#kv.atomic();
-    let count = 0;
+    const deletes = new KeyDeletes(this.#kv, this.#deletePauseMs);
+    await this.#listInto(deletes, part);
+    await deletes.flush();
+  }
+
+  /** Adds every piece under a part's prefix to `deletes` (listing reads their values too). */
+  async #listInto(deletes: KeyDeletes, part: Part): Promise<void> {
     for await (const entry of this.#kv.list({ prefix: [PIECES, ...part] })) {
-      op.delete(entry.key);
-      if (++count % 200 === 0) {
-        await op.commit();
-        op = this.#kv.atomic();
-      }
+      await deletes.add(entry.key);
     }
-    await op.commit();
   }
 
   /** The pieces of one part, joined; `pieces` when known, else as listed. */
   async #read(part: Part, pieces?: number): Promise<Uint8Array> {
+    const read = await this.#readWhole(part, pieces);
+    if (read.bytes === null) {
+      throw new Error(
+        `Cannot load checkpoint part ${part.join("/")}: ${read.found} of ${pieces} pieces`,
+      );
+    }
+    return read.bytes;
+  }
+
+  /**
+   * The pieces of one part, joined, or null bytes when `pieces` is given and not
+   * that many are there (errors of the store throw).
+   */
+  async #readWhole(
+    part: Part,
+    pieces?: number,
+  ): Promise<{ bytes: Uint8Array | null; found: number }> {
     const chunks: Uint8Array[] = [];
     let bytes = 0;
     for await (const entry of this.#kv.list<Uint8Array>({ prefix: [PIECES, ...part] })) {
@@ -458,30 +473,16 @@ export class CheckpointStore {
       bytes += entry.value.byteLength;
     }
     if (pieces !== undefined && chunks.length !== pieces) {
-      throw new Error(
-        `Cannot load checkpoint part ${part.join("/")}: ${chunks.length} of ${pieces} pieces`,
-      );
+      return { bytes: null, found: chunks.length };
     }
-    if (chunks.length === 1) return chunks[0];
+    if (chunks.length === 1) return { bytes: chunks[0], found: 1 };
     const out = new Uint8Array(bytes);
     let at = 0;
     for (const chunk of chunks) {
       out.set(chunk, at);
       at += chunk.byteLength;
     }
-    return out;
-  }
-
-  /** The pieces of one part, joined, or null when not all `pieces` are there (errors of the store throw). */
-  async #readWhole(part: Part, pieces: number): Promise<Uint8Array | null> {
-    const chunks: Uint8Array[] = [];
-    for await (const entry of this.#kv.list<Uint8Array>({ prefix: [PIECES, ...part] })) {
-      chunks.push(entry.value);
-    }
-    if (chunks.length !== pieces) return null;
-    const out = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));
-    chunks.reduce((at, c) => (out.set(c, at), at + c.byteLength), 0);
-    return out;
+    return { bytes: out, found: chunks.length };
   }
 
   /** A part that must exist. */
