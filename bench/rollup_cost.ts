@@ -114,7 +114,7 @@ try {
   await writer.settled();
   const after = threadCpu();
   let values = 0, bytes = 0;
-  for await (const e of kv.list<Uint8Array>({ prefix: [KEYS.rollupBlock] })) {
+  for await (const e of kv.list<Uint8Array>({ prefix: [KEYS.rollupSpan] })) {
     values++;
     bytes += e.value.byteLength;
   }

@@ -68,7 +68,7 @@ Deno.test("every key a server writes starts with a prefix that keys.ts lists", a
       KEYS.logHead,
       KEYS.checkpoint,
       KEYS.checkpointPieces,
-      KEYS.rollupBlock,
+      KEYS.rollupSpan,
       KEYS.ingestBatch,
       KEYS.apiKey,
     ];

@@ -66,7 +66,7 @@ Deno.test("rollups not written at a stop go with its checkpoint: served right af
   }
   const kv = await Deno.openKv(config.data);
   let stored = 0;
-  for (const prefix of [KEYS.rollup, KEYS.rollupBlock]) {
+  for (const prefix of [KEYS.rollup, KEYS.rollupBlock, KEYS.rollupSpan]) {
     for await (const _ of kv.list({ prefix: [prefix] })) stored++;
   }
   kv.close();

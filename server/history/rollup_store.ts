@@ -13,6 +13,9 @@ import { KEYS } from "../store/keys.ts";
 
 const ROLLUP = KEYS.rollup;
 const BLOCK = KEYS.rollupBlock;
+const SPAN = KEYS.rollupSpan;
+/** Span lists a read has running at once (a list of one span's bucket costs ~0.15 ms alone). */
+const READ_CONCURRENCY = 8;
 /** Blocks one flush may write for one size, bucket and span (a part's sub-parts). */
 const BLOCK_SUB_PARTS = 1024;
 /**
@@ -41,15 +44,22 @@ interface StoredFragment {
 /**
  * Rollups in Deno KV. Each flush writes, per size, bucket of sensors
  * (`rollupBucket`) and chunk span, the windows it has as blocks
- * (`rollup_block.ts`) under `["rollup_block", sizeMs, bucket, chunkStartMs,
+ * (`rollup_block.ts`) under `["rollup_span", sizeMs, chunkStartMs, bucket,
  * part]` (part: the flush's number and a sub-part, so a block never
  * overwrites another), each expiring after its size's retention (counted
  * from the write): the number of values written grows with the windows'
- * bytes, not with sensors × flushes. A read lists the blocks of the sensor's
- * bucket over the chunk spans it covers and keeps the sensor's windows; a
- * window written twice (a replay after a crash) is the same window. The
- * older layouts under `["rollup", sizeMs, sensorId, ...]` (per-sensor
- * fragments, and before them 30-window chunks) are read as well.
+ * bytes, not with sensors × flushes. Time first: a flush's blocks go in at
+ * the end of the size's range and expire from its start, where bucket
+ * first put them in 1,024 places (a page of SQLite's tree read and written
+ * for each: 2,008 reads and 2,034 writes a second against 387 and 1,035 in
+ * a run of Deno KV alone). A read finds the first and last spans stored in
+ * its range (a list of one entry each way), lists the sensor's bucket in
+ * each span between and keeps the sensor's windows; a window written twice
+ * (a replay after a crash) is the same window. The older layouts are read
+ * as well: `["rollup_block",
+ * sizeMs, bucket, chunkStartMs, part]` (bucket first), and under
+ * `["rollup", sizeMs, sensorId, ...]` per-sensor fragments and before them
+ * 30-window chunks.
  */
 export class RollupStore {
   readonly #kv: Deno.Kv;
@@ -165,8 +175,8 @@ export class RollupStore {
 
   /**
    * One metric's windows of one size with starts in [fromMs, toMs), oldest
-   * first, reading the fragments of at most `maxChunks` chunk spans
-   * (`bounded` when more exist).
+   * first, reading at most `maxChunks` chunk spans (`bounded` when more
+   * exist): every span from the first to the last stored in the range counts.
    */
   async read(
     sizeMs: number,
@@ -186,17 +196,50 @@ export class RollupStore {
       spans.add(span);
       return true;
     };
-    const blocks = this.#kv.list<Uint8Array>(
-      {
-        start: [BLOCK, sizeMs, rollupBucket(sensorId), chunkStart(fromMs, sizeMs)],
-        end: [BLOCK, sizeMs, rollupBucket(sensorId), toMs],
-      },
-      { batchSize: 20 },
-    );
     const query = { sensorId, metric, fromMs, toMs };
-    for await (const entry of blocks) {
-      if (!admit(entry.key[3] as number)) break;
-      readBlock(entry.value, query, (w) => byStart.set(w.t, { ...w }));
+    const bucket = rollupBucket(sensorId);
+    // Time first: one list per span, oldest first, a few at a time, over the spans from the
+    // first to the last stored in the range (any bucket's); each is admitted, whether or not
+    // it holds a block of this bucket (it was looked in).
+    const range = { start: [SPAN, sizeMs, chunkStart(fromMs, sizeMs)], end: [SPAN, sizeMs, toMs] };
+    const edge = async (reverse: boolean) => {
+      for await (const entry of this.#kv.list(range, { limit: 1, reverse })) {
+        return entry.key[2] as number;
+      }
+      return null;
+    };
+    const [first, last] = await Promise.all([edge(false), edge(true)]);
+    const wanted: number[] = [];
+    if (first !== null && last !== null) {
+      const spanMs = sizeMs * WINDOWS_PER_CHUNK;
+      for (let span = first; span <= last && admit(span); span += spanMs) wanted.push(span);
+    }
+    const found: Uint8Array[][] = new Array(wanted.length);
+    let next = 0;
+    const lister = async () => {
+      for (let i = next++; i < wanted.length; i = next++) {
+        const values: Uint8Array[] = found[i] = [];
+        const entries = this.#kv.list<Uint8Array>({ prefix: [SPAN, sizeMs, wanted[i], bucket] });
+        for await (const entry of entries) values.push(entry.value);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(READ_CONCURRENCY, wanted.length) }, lister));
+    for (const values of found) {
+      for (const value of values) readBlock(value, query, (w) => byStart.set(w.t, { ...w }));
+    }
+    // Bucket first (a store written before `rollup_span`), within the same span budget.
+    if (!bounded) {
+      const blocks = this.#kv.list<Uint8Array>(
+        {
+          start: [BLOCK, sizeMs, bucket, chunkStart(fromMs, sizeMs)],
+          end: [BLOCK, sizeMs, bucket, toMs],
+        },
+        { batchSize: 20 },
+      );
+      for await (const entry of blocks) {
+        if (!admit(entry.key[3] as number)) break;
+        readBlock(entry.value, query, (w) => byStart.set(w.t, { ...w }));
+      }
     }
     // The older layouts (a store written before blocks), within the same span budget.
     const iter = this.#kv.list<StoredChunk | StoredFragment>(
@@ -300,7 +343,7 @@ class FragmentCommits {
     const buffer = this.#buffer, filled = this.#filled;
     const length = block.encodeInto(buffer, filled);
     this.#op.set(
-      [BLOCK, group.sizeMs, group.bucket, span, this.#part * BLOCK_SUB_PARTS + sub],
+      [SPAN, group.sizeMs, span, group.bucket, this.#part * BLOCK_SUB_PARTS + sub],
       buffer.subarray(filled, filled + length),
       { expireIn: group.expireIn },
     );

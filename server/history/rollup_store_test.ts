@@ -4,7 +4,7 @@ import { RollupRows } from "./rollup_rows.ts";
 import { setChunkWindow, WINDOWS_PER_CHUNK } from "./rollup_chunks.ts";
 import type { RollupChunk } from "./rollup_chunks.ts";
 import { withTempKv } from "../../tests/testing/temp_kv.ts";
-import { ROLLUP_BUCKETS } from "./rollup_block.ts";
+import { BlockBuilder, ROLLUP_BUCKETS, rollupBucket } from "./rollup_block.ts";
 
 const BASE = 1_800_000_000_000 - (1_800_000_000_000 % (60_000 * WINDOWS_PER_CHUNK));
 
@@ -69,7 +69,7 @@ Deno.test("a flush of thousands of sensors, some with many long-named metrics, i
 /** Byte sizes of every stored rollup value (any layout). */
 async function storedValues(kv: Deno.Kv): Promise<number[]> {
   const sizes: number[] = [];
-  for (const prefix of ["rollup", "rollup_block"]) {
+  for (const prefix of ["rollup", "rollup_block", "rollup_span"]) {
     for await (const entry of kv.list<Uint8Array | { w: Float64Array }>({ prefix: [prefix] })) {
       const v = entry.value;
       sizes.push(v instanceof Uint8Array ? v.byteLength : v.w.byteLength);
@@ -171,3 +171,104 @@ Deno.test("a window written twice (a replay after a crash) is read once; chunks 
     ]);
   });
 });
+
+Deno.test("a flush's blocks are keyed time first: every block of a span before any of the next, each under its sensors' bucket", async () => {
+  await withTempKv(async (kv) => {
+    const store = new RollupStore(kv, new Map([[1_000, 86_400_000]]));
+    const rows = new RollupRows();
+    const key = { sizeMs: 1_000, sensorId: "", metric: "t" };
+    // 300 sensors with a window in each of three spans, pushed newest span first.
+    const spanMs = 1_000 * WINDOWS_PER_CHUNK;
+    for (const span of [2, 1, 0]) {
+      for (let s = 0; s < 300; s++) {
+        key.sensorId = `s${s}`;
+        const start = BASE + span * spanMs + (s % WINDOWS_PER_CHUNK) * 1_000;
+        rows.push(key, { start, count: 1, sum: s, min: s, max: s });
+      }
+    }
+    await store.write(rows, { part: 1 });
+    const listed: { span: number; bucket: number; ids: string[] }[] = [];
+    for await (const entry of kv.list<Uint8Array>({ prefix: ["rollup_span", 1_000] })) {
+      const ids: string[] = [];
+      readBlockIds(entry.value, ids);
+      listed.push({ span: entry.key[2] as number, bucket: entry.key[3] as number, ids });
+    }
+    assertEquals([...new Set(listed.map((b) => b.span))], [0, 1, 2].map((n) => BASE + n * spanMs));
+    for (let i = 1; i < listed.length; i++) {
+      assert(listed[i - 1].span <= listed[i].span, "spans ascend in key order");
+    }
+    for (const block of listed) {
+      for (const id of block.ids) assertEquals(rollupBucket(id), block.bucket, `${id}'s bucket`);
+    }
+    // Every sensor's window of every span is in exactly one block.
+    assertEquals(listed.reduce((n, b) => n + b.ids.length, 0), 900);
+    assertEquals((await Array.fromAsync(kv.list({ prefix: ["rollup_block"] }))).length, 0);
+  });
+});
+
+Deno.test("blocks a server stored bucket first (before time-first keys) are read with the new ones", async () => {
+  await withTempKv(async (kv) => {
+    const store = new RollupStore(kv, new Map([[1_000, 86_400_000]]));
+    // The older server's block: windows 0-2 of sensor "a", under its bucket first.
+    const builder = new BlockBuilder();
+    const f = new Float64Array(5);
+    for (const n of [0, 1, 2]) {
+      f.set([BASE + n * 1_000, 2, 10 + n, n, 20 + n]);
+      builder.add("a", "t", f, 0);
+    }
+    await kv.set(["rollup_block", 1_000, rollupBucket("a"), BASE, 7], builder.encode());
+    // This server's flush: windows 2 (written again after a replay) and 3.
+    const rows = new RollupRows();
+    for (const n of [2, 3]) {
+      rows.push({ sizeMs: 1_000, sensorId: "a", metric: "t" }, {
+        start: BASE + n * 1_000,
+        count: 2,
+        sum: 10 + n,
+        min: n,
+        max: 20 + n,
+      });
+    }
+    await store.write(rows, { part: 1 });
+    const { points, bounded } = await store.read(1_000, "a", "t", BASE, BASE + 10_000, 10);
+    assert(!bounded);
+    assertEquals(
+      points.map((p) => [p.t, p.count, p.sum, p.min, p.max]),
+      [0, 1, 2, 3].map((n) => [BASE + n * 1_000, 2, 10 + n, n, 20 + n]),
+    );
+  });
+});
+
+Deno.test("a read from the epoch to far ahead looks only between the first and last spans stored, so a span budget still finds the windows", async () => {
+  await withTempKv(async (kv) => {
+    const store = new RollupStore(kv, new Map([[1_000, 86_400_000]]));
+    const rows = new RollupRows();
+    const spanMs = 1_000 * WINDOWS_PER_CHUNK;
+    // Windows in spans 0 and 250 (another sensor's, in another bucket) and the sensor's in 100.
+    for (const [sensorId, span] of [["b", 0], ["a", 100], ["b", 250]] as const) {
+      rows.push({ sizeMs: 1_000, sensorId, metric: "t" }, {
+        start: BASE + span * spanMs,
+        count: 1,
+        sum: span,
+        min: span,
+        max: span,
+      });
+    }
+    await store.write(rows, { part: 1 });
+    // 60 million spans of 30 s from the epoch; 251 from the first stored to the last.
+    const read = await store.read(1_000, "a", "t", 0, BASE * 2, 300);
+    assertEquals(read.points.map((p) => [p.t, p.sum]), [[BASE + 100 * spanMs, 100]]);
+    assert(!read.bounded, "only the 251 spans between the stored ones were looked in");
+    const short = await store.read(1_000, "a", "t", 0, BASE * 2, 200);
+    assert(short.bounded, "a budget of 200 spans ends before the last stored span");
+    assertEquals(short.points.map((p) => p.t), [BASE + 100 * spanMs]);
+    const none = await store.read(1_000, "a", "t", BASE + 300 * spanMs, BASE * 2, 10);
+    assertEquals(none, { points: [], bounded: false });
+  });
+});
+
+/** The sensor ids a block lists (its JSON part). */
+function readBlockIds(block: Uint8Array, into: string[]): void {
+  const length = new DataView(block.buffer, block.byteOffset).getUint32(0, true);
+  const head = JSON.parse(new TextDecoder().decode(block.subarray(4, 4 + length)));
+  into.push(...head.ids);
+}

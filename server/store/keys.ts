@@ -31,9 +31,15 @@ export const KEYS = {
   rollup: "rollup",
   /**
    * `["rollup_block", <sizeMs>, <bucket>, <chunkStartMs>, <part>]` → a block of final windows
-   * of the sensors in one bucket (`server/history/rollup_block.ts`), expiring.
+   * of the sensors in one bucket (`server/history/rollup_block.ts`), expiring (the layout
+   * before `rollup_span`, read only).
    */
   rollupBlock: "rollup_block",
+  /**
+   * `["rollup_span", <sizeMs>, <chunkStartMs>, <bucket>, <part>]` → the same blocks, time
+   * first: a flush's writes and the expiry's deletes fall together at the ends of the range.
+   */
+  rollupSpan: "rollup_span",
   /** `["ingest_batch", <API key id or "">, <batch key>]` → an idempotent batch's record. */
   ingestBatch: "ingest_batch",
   /** `["ingest_batch_answer", <API key id or "">, <batch key>, <i>]` → pieces of its answer. */
