@@ -56,10 +56,9 @@ interface StoredFragment {
  * its range (a list of one entry each way), lists the sensor's bucket in
  * each span between and keeps the sensor's windows; a window written twice
  * (a replay after a crash) is the same window. The older layouts are read
- * as well: `["rollup_block",
- * sizeMs, bucket, chunkStartMs, part]` (bucket first), and under
- * `["rollup", sizeMs, sensorId, ...]` per-sensor fragments and before them
- * 30-window chunks.
+ * as well: `["rollup_block", sizeMs, bucket, chunkStartMs, part]` (bucket
+ * first), and under `["rollup", sizeMs, sensorId, ...]` per-sensor
+ * fragments and before them 30-window chunks.
  */
 export class RollupStore {
   readonly #kv: Deno.Kv;
